@@ -1,0 +1,77 @@
+"""uvrpc: typed RPC for Python over ZeroMQ and msgpack.
+
+Generated modules import this package as ``_uvrpc`` and use the names it exports;
+users import the clients' and servers' building blocks from here too.
+"""
+
+from __future__ import annotations
+
+from . import types
+from .channel import Channel
+from .client import AsyncClient, SyncClient
+from .errors import (
+    Cancelled,
+    DeadlineExceeded,
+    FailedPrecondition,
+    InternalError,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ProtocolError,
+    RemoteError,
+    ResourceExhausted,
+    RpcError,
+    Unauthenticated,
+    Unavailable,
+    Unimplemented,
+)
+from .loop import run
+from .message import Message, field_ids
+from .methods import ServiceSpec, Unary
+from .server import Server, ServerStats
+from .service import ServiceBase
+from .status import Status
+from .sync_channel import SyncChannel
+from .version import (
+    GENERATED_CODE_API,
+    PROTOCOL_VERSION,
+    GeneratedCodeVersionError,
+    __version__,
+    check_generated_code,
+)
+
+__all__ = [
+    "GENERATED_CODE_API",
+    "PROTOCOL_VERSION",
+    "AsyncClient",
+    "Cancelled",
+    "Channel",
+    "DeadlineExceeded",
+    "FailedPrecondition",
+    "GeneratedCodeVersionError",
+    "InternalError",
+    "InvalidArgument",
+    "Message",
+    "NotFound",
+    "PermissionDenied",
+    "ProtocolError",
+    "RemoteError",
+    "ResourceExhausted",
+    "RpcError",
+    "Server",
+    "ServerStats",
+    "ServiceBase",
+    "ServiceSpec",
+    "Status",
+    "SyncChannel",
+    "SyncClient",
+    "Unary",
+    "Unauthenticated",
+    "Unavailable",
+    "Unimplemented",
+    "__version__",
+    "check_generated_code",
+    "field_ids",
+    "run",
+    "types",
+]

@@ -1,0 +1,94 @@
+"""The client half of a call, shared by the async and the blocking channel.
+
+:func:`encode_request` turns a method and its arguments into request frames;
+:func:`decode_reply` turns reply frames into the method's typed result or the
+:class:`~uvrpc.RpcError` the reply carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgpack
+from pydantic import ValidationError
+from typing_extensions import Buffer
+
+from .codec import DecodeError, EncodeError, unpack
+from .errors import InternalError, InvalidArgument, RpcError, error_for_status
+from .methods import Reply, Unary
+from .protocol import DELIMITER, ReplyHeader, encode_request_header
+from .status import Status
+
+__all__ = ["decode_reply", "encode_request", "timeout_ms"]
+
+
+def timeout_ms(timeout: float | None) -> int | None:
+    """The timeout a request header carries: whole milliseconds, at least 1."""
+    if timeout is None:
+        return None
+    return max(1, round(timeout * 1000))
+
+
+def encode_request(
+    packer: msgpack.Packer,
+    call_id: int,
+    method: Unary[Any, Any],
+    args: dict[str, Any],
+    timeout: float | None,
+) -> tuple[bytes, bytes, bytes]:
+    """Encode a request as ``(delimiter, header, body)``.
+
+    Raises:
+        InvalidArgument: an argument has a type that cannot be encoded.
+    """
+    try:
+        body = packer.pack(args)
+    except EncodeError as exc:
+        raise InvalidArgument(
+            f"cannot send the arguments of {method.route}: {exc}"
+        ) from None
+    header = encode_request_header(call_id, method.route, timeout_ms(timeout))
+    return DELIMITER, header, body
+
+
+def decode_reply(
+    method: Unary[Any, Reply],
+    header: ReplyHeader,
+    body: Buffer,
+    attachments: Sequence[Buffer],
+) -> Reply:
+    """Return the result a reply carries, or raise the error it carries.
+
+    Raises:
+        RpcError: the reply has an error status (the subclass matches the status).
+        InternalError: the reply does not decode or does not match the method's
+            declared result type.
+    """
+    try:
+        value = unpack(body, attachments)
+    except DecodeError as exc:
+        raise InternalError(f"reply of {method.route} is malformed: {exc}") from None
+    if header.status != Status.OK:
+        raise _error_from_body(header.status, value)
+    try:
+        return method.reply_adapter.validate_python(value)
+    except ValidationError as exc:
+        raise InternalError(
+            f"reply of {method.route} does not match its declared type: "
+            f"{_first_problem(exc)}"
+        ) from None
+
+
+def _error_from_body(status: int, value: object) -> RpcError:
+    if isinstance(value, dict):
+        message, details = value.get("message"), value.get("details")
+        if isinstance(message, str) and isinstance(details, dict | None):
+            return error_for_status(status, message, details)
+    return error_for_status(status, f"(malformed error reply: {value!r:.200})")
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    path = ".".join(str(part) for part in error["loc"])
+    return f"{error['msg']} at '{path}'" if path else error["msg"]

@@ -1,0 +1,211 @@
+"""The asynchronous channel: many concurrent calls over one DEALER socket.
+
+Each call gets a request id and a future in the channel's table of pending calls; the
+socket's reactor drains every ready reply in one go and resolves the matching futures.
+A reply is decoded in the task that awaits it, not in the receive loop, so one large
+reply never delays the delivery of others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import zmq
+
+from .calls import decode_reply, encode_request
+from .codec import new_packer
+from .errors import DeadlineExceeded, ProtocolError, Unavailable
+from .methods import Reply, Unary
+from .protocol import ReplyHeader, parse_reply_header
+from .reactor import SocketReactor
+
+__all__ = ["Channel", "ClientTransport", "DealerTransport"]
+
+_log = logging.getLogger("uvrpc.channel")
+
+_Received = tuple[ReplyHeader, Any, Sequence[Any]]
+
+
+class ClientTransport(Protocol):
+    """What a :class:`Channel` sends requests through and receives replies from."""
+
+    def attach(
+        self, loop: asyncio.AbstractEventLoop, on_message: Any
+    ) -> None:  # pragma: no cover - protocol
+        """Start delivering each received message's frames to ``on_message``."""
+
+    def try_send(self, frames: Sequence[Any]) -> bool:  # pragma: no cover - protocol
+        """Send now if possible; return whether the message was sent."""
+
+    async def send(self, frames: Sequence[Any]) -> None:  # pragma: no cover
+        """Send, waiting for room."""
+
+    def close(self) -> None:  # pragma: no cover - protocol
+        """Release the transport's resources."""
+
+
+class DealerTransport:
+    """A ZeroMQ DEALER socket connected to one endpoint.
+
+    Args:
+        endpoint: where to connect (``tcp://``, ``ipc://`` or ``inproc://``).
+        context: the ZeroMQ context; the process-wide one by default. ``inproc://``
+            endpoints only reach servers in the same context.
+    """
+
+    def __init__(self, endpoint: str, context: zmq.Context[Any] | None = None) -> None:
+        ctx = context if context is not None else zmq.Context.instance()
+        self._sock: zmq.Socket[bytes] = ctx.socket(zmq.DEALER)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        self._sock.connect(endpoint)
+        self._reactor: SocketReactor | None = None
+
+    def attach(self, loop: asyncio.AbstractEventLoop, on_message: Any) -> None:
+        """Watch the socket from ``loop``."""
+        self._reactor = SocketReactor(self._sock, loop, on_message)
+
+    def try_send(self, frames: Sequence[Any]) -> bool:
+        """Send now if the socket has room."""
+        assert self._reactor is not None, "attach() first"
+        return self._reactor.try_send(frames)
+
+    async def send(self, frames: Sequence[Any]) -> None:
+        """Send, waiting while the socket is at its high-water mark."""
+        assert self._reactor is not None, "attach() first"
+        await self._reactor.send(frames)
+
+    def close(self) -> None:
+        """Stop watching and close the socket without lingering."""
+        if self._reactor is not None:
+            self._reactor.close()
+        self._sock.close(linger=0)
+
+
+class Channel:
+    """A connection that multiplexes any number of concurrent calls.
+
+    Args:
+        target: an endpoint (``tcp://host:port``, ``ipc://path``, ``inproc://name``)
+            or a :class:`ClientTransport` (see :mod:`uvrpc.testing`).
+        context: the ZeroMQ context for an endpoint; the process-wide one by default.
+
+    A channel belongs to the event loop that first uses it. Several generated clients
+    may share one channel. :meth:`close` fails every pending call with
+    :class:`~uvrpc.Unavailable`.
+    """
+
+    def __init__(
+        self, target: str | ClientTransport, *, context: zmq.Context[Any] | None = None
+    ) -> None:
+        self._transport: ClientTransport = (
+            DealerTransport(target, context) if isinstance(target, str) else target
+        )
+        self._pending: dict[int, asyncio.Future[_Received]] = {}
+        self._ids = itertools.count(1)
+        self._packer = new_packer()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+        self.dropped_replies = 0
+        """Replies dropped: late for their call, or malformed."""
+
+    @property
+    def pending(self) -> int:
+        """How many calls are waiting for their reply."""
+        return len(self._pending)
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        loop = asyncio.get_running_loop()
+        if self._loop is loop:
+            return loop
+        if self._closed:
+            raise Unavailable("the channel is closed")
+        if self._loop is not None:
+            raise RuntimeError("a Channel belongs to the loop that first used it")
+        self._transport.attach(loop, self._on_message)
+        self._loop = loop
+        return loop
+
+    async def call(
+        self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
+    ) -> Reply:
+        """Make one call and return its typed result.
+
+        Raises:
+            RpcError: the server replied with an error (the subclass names the status).
+            DeadlineExceeded: no reply within ``timeout`` seconds.
+            Unavailable: the channel is closed, or was closed during the call.
+        """
+        loop = self._running_loop()
+        if self._closed:
+            raise Unavailable("the channel is closed")
+        call_id = next(self._ids)
+        frames = encode_request(self._packer, call_id, method, args, timeout)
+        future: asyncio.Future[_Received] = loop.create_future()
+        self._pending[call_id] = future
+        timer = (
+            None
+            if timeout is None
+            else loop.call_later(timeout, self._expire, call_id, method, timeout)
+        )
+        try:
+            if not self._transport.try_send(frames):
+                await self._send_before(future, frames)
+            header, body, attachments = await future
+        finally:
+            del self._pending[call_id]
+            if timer is not None:
+                timer.cancel()
+        return decode_reply(method, header, body, attachments)
+
+    async def _send_before(
+        self, future: asyncio.Future[_Received], frames: Sequence[Any]
+    ) -> None:
+        """Wait for room to send, unless the call ends (deadline, close) first."""
+        sending = asyncio.ensure_future(self._transport.send(frames))
+        try:
+            await asyncio.wait((sending, future), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not sending.done():
+                sending.cancel()
+
+    def _expire(self, call_id: int, method: Unary[Any, Any], timeout: float) -> None:
+        future = self._pending.get(call_id)
+        if future is not None and not future.done():
+            future.set_exception(
+                DeadlineExceeded(f"{method.route} got no reply within {timeout:g} s")
+            )
+
+    def _on_message(self, frames: list[Any]) -> None:
+        try:
+            if len(frames) < 3 or len(frames[0]) != 0:
+                raise ProtocolError("reply does not have the frames of a reply")
+            header = parse_reply_header(frames[1])
+        except ProtocolError as exc:
+            self.dropped_replies += 1
+            _log.warning("dropped a malformed reply: %s", exc)
+            return
+        future = self._pending.get(header.call_id)
+        if future is None or future.done():
+            self.dropped_replies += 1
+            return
+        future.set_result((header, frames[2], frames[3:]))
+
+    async def close(self) -> None:
+        """Fail pending calls with :class:`~uvrpc.Unavailable` and close the socket."""
+        if self._closed:
+            return
+        self._closed = True
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(Unavailable("the channel was closed"))
+        self._transport.close()
+
+    async def __aenter__(self) -> Channel:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()

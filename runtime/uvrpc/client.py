@@ -1,0 +1,115 @@
+"""Base classes of generated clients: :class:`AsyncClient` and :class:`SyncClient`."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Self
+
+from .channel import Channel
+from .methods import Reply, Unary
+from .sync_channel import SyncChannel
+
+__all__ = ["AsyncClient", "SyncClient"]
+
+
+class AsyncClient:
+    """Base class of the generated ``<Service>Client`` classes (asyncio).
+
+    Args:
+        target: an endpoint to connect to (``tcp://127.0.0.1:5555``, ``ipc://…``,
+            ``inproc://…``), or a :class:`Channel` shared with other clients.
+        timeout: the default deadline of each call in seconds; ``None`` waits for ever.
+            A call's own ``timeout=`` argument takes precedence.
+
+    Use it as ``async with Client(endpoint) as client:``; leaving the block closes the
+    channel if this client opened it. Many calls may be in flight at once; they share
+    one socket and are matched to their replies by request id.
+    """
+
+    def __init__(self, target: str | Channel, *, timeout: float | None = None) -> None:
+        if isinstance(target, Channel):
+            self._channel = target
+            self._owns_channel = False
+        else:
+            self._channel = Channel(target)
+            self._owns_channel = True
+        self._timeout = timeout
+
+    @property
+    def channel(self) -> Channel:
+        """The channel this client sends its calls through."""
+        return self._channel
+
+    async def _call(
+        self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
+    ) -> Reply:
+        return await self._channel.call(
+            method, args, self._timeout if timeout is None else timeout
+        )
+
+    async def close(self) -> None:
+        """Close the channel if this client opened it; pending calls fail."""
+        if self._owns_channel:
+            await self._channel.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+class SyncClient:
+    """Base class of the generated ``<Service>SyncClient`` classes (blocking).
+
+    Args:
+        target: an endpoint to connect to, or a :class:`SyncChannel`.
+        timeout: the default deadline of each call in seconds; ``None`` waits for ever.
+
+    One call at a time: a sync client is not thread-safe, so give each thread its own.
+    Use it as ``with Client(endpoint) as client:``.
+    """
+
+    def __init__(
+        self, target: str | SyncChannel, *, timeout: float | None = None
+    ) -> None:
+        if isinstance(target, SyncChannel):
+            self._channel = target
+            self._owns_channel = False
+        else:
+            self._channel = SyncChannel(target)
+            self._owns_channel = True
+        self._timeout = timeout
+
+    @property
+    def channel(self) -> SyncChannel:
+        """The channel this client sends its calls through."""
+        return self._channel
+
+    def _call(
+        self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
+    ) -> Reply:
+        return self._channel.call(
+            method, args, self._timeout if timeout is None else timeout
+        )
+
+    def close(self) -> None:
+        """Close the channel if this client opened it."""
+        if self._owns_channel:
+            self._channel.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,182 @@
+"""The server half of a call, independent of sockets.
+
+A :class:`Dispatcher` holds the route table of the services it serves. It turns the
+frames of a request into a :class:`Request` (or an immediate error reply) and runs a
+request's handler to produce the reply frames. :class:`uvrpc.Server` drives it from a
+ROUTER socket; :mod:`uvrpc.testing` drives it in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from .codec import DecodeError, EncodeError, new_packer, unpack
+from .errors import (
+    InternalError,
+    InvalidArgument,
+    ProtocolError,
+    RemoteError,
+    RpcError,
+    Unimplemented,
+)
+from .methods import Unary
+from .protocol import (
+    encode_error_body,
+    encode_reply_header,
+    parse_request_header,
+    version_mismatch_message,
+)
+from .service import ServiceBase
+from .status import Status
+from .version import PROTOCOL_VERSION
+
+__all__ = ["Dispatcher", "Rejected", "Request"]
+
+_log = logging.getLogger("uvrpc.server")
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    method: Unary[Any, Any]
+    handler: Handler
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A request that decoded and validated: ready to run."""
+
+    call_id: int
+    route: _Route
+    params: dict[str, Any]
+    timeout_ms: int | None
+
+
+class Rejected(Exception):
+    """A request that cannot run.
+
+    ``reply`` holds the error reply's frames, or is ``None`` when the request was too
+    malformed to say which call it was (it is then dropped and counted).
+    """
+
+    def __init__(self, reason: str, reply: list[bytes] | None) -> None:
+        super().__init__(reason)
+        self.reply = reply
+
+
+def error_reply(call_id: int, error: RpcError) -> list[bytes]:
+    """The frames ``[header, body]`` of an error reply."""
+    return [encode_reply_header(call_id, error.status), encode_error_body(error)]
+
+
+def _rejected(call_id: int, error: RpcError) -> Rejected:
+    return Rejected(error.message, error_reply(call_id, error))
+
+
+def _validation_error(route: str, exc: ValidationError) -> InvalidArgument:
+    problems = [
+        {
+            "field_path": ".".join(str(part) for part in error["loc"]),
+            "message": error["msg"],
+        }
+        for error in exc.errors()
+    ]
+    first = problems[0]
+    return InvalidArgument(
+        f"invalid argument '{first['field_path']}' of {route}: {first['message']}",
+        {"field_path": first["field_path"], "errors": problems},
+    )
+
+
+class Dispatcher:
+    """Routes requests to the handlers of the services it serves.
+
+    Args:
+        services: instances of generated ``<Service>Server`` subclasses. Two services
+            with the same wire name are an error.
+    """
+
+    def __init__(self, services: Sequence[ServiceBase]) -> None:
+        self._routes: dict[str, _Route] = {}
+        self._services: set[str] = set()
+        for service in services:
+            spec = type(service).uvrpc_service
+            if spec.name in self._services:
+                raise ValueError(f"service {spec.name} is served twice")
+            self._services.add(spec.name)
+            for method in spec.methods:
+                handler = getattr(service, method.handler)
+                self._routes[method.route] = _Route(method, handler)
+        self._packer = new_packer()
+
+    @property
+    def services(self) -> frozenset[str]:
+        """The wire names of the services served."""
+        return frozenset(self._services)
+
+    def decode(
+        self, header: Any, body: Any, attachments: Sequence[Any] = ()
+    ) -> Request:
+        """Decode and validate a request's header and body.
+
+        Raises:
+            Rejected: the request cannot run; its ``reply`` (if any) says why.
+        """
+        try:
+            head = parse_request_header(header)
+        except ProtocolError as exc:
+            raise Rejected(str(exc), None) from None
+        call_id = head.call_id
+        if head.version != PROTOCOL_VERSION:
+            message = version_mismatch_message(head.version)
+            raise _rejected(call_id, Unimplemented(message))
+        route = self._routes.get(head.route)
+        if route is None:
+            raise _rejected(call_id, self._unknown(head.route))
+        try:
+            args = unpack(body, attachments)
+            params = route.method.params.model_validate(args)
+        except DecodeError as exc:
+            message = f"request of {head.route} is malformed: {exc}"
+            raise _rejected(call_id, InvalidArgument(message)) from None
+        except ValidationError as exc:
+            raise _rejected(call_id, _validation_error(head.route, exc)) from None
+        return Request(call_id, route, params.__dict__, head.timeout_ms)
+
+    def _unknown(self, route: str) -> Unimplemented:
+        service = route.rpartition(".")[0]
+        if service not in self._services:
+            return Unimplemented(
+                f"unknown service '{service}' (method '{route}'); this server serves "
+                f"{', '.join(sorted(self._services)) or 'nothing'}"
+            )
+        return Unimplemented(f"unknown method '{route}'")
+
+    async def run(self, request: Request) -> list[bytes]:
+        """Run a request's handler and return the reply frames ``[header, body]``.
+
+        Never raises for the handler's own failures: an :class:`RpcError` becomes a
+        reply with its status, any other exception an ``UNKNOWN`` reply naming it.
+        """
+        route = request.route
+        try:
+            result = await route.handler(**request.params)
+        except RpcError as exc:
+            return error_reply(request.call_id, exc)
+        except Exception as exc:
+            _log.exception("handler of %s raised", route.method.route)
+            remote = RemoteError(f"{type(exc).__name__}: {exc}")
+            return error_reply(request.call_id, remote)
+        try:
+            body = self._packer.pack(result)
+        except EncodeError as exc:
+            _log.error("reply of %s cannot be encoded: %s", route.method.route, exc)
+            error = InternalError(f"the reply of {route.method.route} failed: {exc}")
+            return error_reply(request.call_id, error)
+        return [encode_reply_header(request.call_id, Status.OK), body]

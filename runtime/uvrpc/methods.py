@@ -1,0 +1,73 @@
+"""What a generated method *is*: its route, its types and its cardinality.
+
+Generated code keeps each RPC as data, one :class:`Unary` per method, and hands it to
+the generic, typed machinery in :mod:`uvrpc.channel`, :mod:`uvrpc.sync_client` and
+:mod:`uvrpc.dispatch`. The typing lives here once; the generated module stays short.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pydantic import TypeAdapter
+
+from .message import Message
+
+__all__ = ["Params", "Reply", "ServiceSpec", "Unary"]
+
+Params = TypeVar("Params", bound=Message)
+"""The generated model of a method's parameters."""
+Reply = TypeVar("Reply")
+"""The Python type a method returns."""
+
+
+class Unary(Generic[Params, Reply]):
+    """A request/reply method: one set of parameters in, one value (or nothing) out.
+
+    Args:
+        route: the method's name on the wire, ``namespace.Service.method`` as the IDL
+            spells it.
+        handler: the name of the Python method implementing it on a server class.
+        params: the generated model of the parameters, keyed by parameter id.
+        reply: the type of the result as pydantic validates it (``None`` for void).
+    """
+
+    kind = "unary"
+    __slots__ = ("_reply_adapter", "handler", "params", "reply", "route")
+
+    def __init__(
+        self, *, route: str, handler: str, params: type[Params], reply: Any
+    ) -> None:
+        self.route = route
+        self.handler = handler
+        self.params = params
+        self.reply = reply
+        self._reply_adapter: TypeAdapter[Reply] | None = None
+
+    @property
+    def reply_adapter(self) -> TypeAdapter[Reply]:
+        """The validator of replies, built on first use.
+
+        Built lazily because a reply type may refer to messages that are defined
+        further down the generated module.
+        """
+        adapter = self._reply_adapter
+        if adapter is None:
+            adapter = self._reply_adapter = TypeAdapter(self.reply)
+        return adapter
+
+    def __repr__(self) -> str:
+        return f"Unary({self.route!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    """A service as generated code declares it: its wire name and its methods."""
+
+    name: str
+    methods: tuple[Unary[Any, Any], ...]
+    by_route: dict[str, Unary[Any, Any]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_route", {m.route: m for m in self.methods})

@@ -1,0 +1,108 @@
+"""The blocking channel: one call at a time over a DEALER socket.
+
+It sends and then blocks in ``recv`` with the call's remaining time as the socket's
+receive timeout, so a call costs one send and one receive, as close to raw blocking
+pyzmq as the protocol allows. Replies to earlier calls that timed out are recognised
+by their request id and skipped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+import zmq
+
+from .calls import decode_reply, encode_request
+from .codec import new_packer
+from .errors import DeadlineExceeded, ProtocolError, Unavailable
+from .methods import Reply, Unary
+from .protocol import parse_reply_header
+
+__all__ = ["SyncChannel"]
+
+
+class SyncChannel:
+    """A blocking connection to one endpoint.
+
+    Args:
+        endpoint: where to connect (``tcp://``, ``ipc://`` or ``inproc://``).
+        context: the ZeroMQ context; the process-wide one by default.
+
+    Not thread-safe: use one per thread.
+    """
+
+    def __init__(
+        self, endpoint: str, *, context: zmq.Context[Any] | None = None
+    ) -> None:
+        ctx = context if context is not None else zmq.Context.instance()
+        self._sock: zmq.Socket[bytes] = ctx.socket(zmq.DEALER)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        self._sock.connect(endpoint)
+        self._ids = itertools.count(1)
+        self._packer = new_packer()
+        self._recv_timeout_ms = -1
+        self._closed = False
+        self.dropped_replies = 0
+        """Replies that were late for their call (or malformed) and were skipped."""
+
+    def _set_recv_timeout(self, ms: int) -> None:
+        if ms != self._recv_timeout_ms:
+            self._sock.setsockopt(zmq.RCVTIMEO, ms)
+            self._recv_timeout_ms = ms
+
+    def call(
+        self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
+    ) -> Reply:
+        """Make one call and return its typed result.
+
+        Raises:
+            RpcError: the server replied with an error (the subclass names the status).
+            DeadlineExceeded: no reply within ``timeout`` seconds.
+            Unavailable: the channel is closed.
+        """
+        if self._closed:
+            raise Unavailable("the channel is closed")
+        call_id = next(self._ids)
+        frames = encode_request(self._packer, call_id, method, args, timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._sock.send_multipart(frames, copy=False)
+        while True:
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._set_recv_timeout(max(1, round(remaining * 1000)))
+            else:
+                self._set_recv_timeout(-1)
+            try:
+                reply = self._sock.recv_multipart(copy=False)
+            except zmq.Again:
+                break
+            try:
+                if len(reply) < 3 or len(reply[0]) != 0:
+                    raise ProtocolError("reply does not have the frames of a reply")
+                header = parse_reply_header(reply[1].buffer)
+            except ProtocolError:
+                self.dropped_replies += 1
+                continue
+            if header.call_id != call_id:
+                self.dropped_replies += 1
+                continue
+            return decode_reply(
+                method, header, reply[2].buffer, [f.buffer for f in reply[3:]]
+            )
+        raise DeadlineExceeded(f"{method.route} got no reply within {timeout:g} s")
+
+    def close(self) -> None:
+        """Close the socket without lingering."""
+        if not self._closed:
+            self._closed = True
+            self._sock.close(linger=0)
+
+    def __enter__(self) -> SyncChannel:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
