@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -38,6 +39,8 @@ class ServerStats:
     """Requests answered with an error before their handler ran."""
     dropped: int = 0
     """Messages too malformed to answer (no envelope, no header): dropped."""
+    undeliverable: int = 0
+    """Replies whose caller had disconnected before they were sent."""
 
 
 class Server:
@@ -64,6 +67,10 @@ class Server:
         ctx = context if context is not None else zmq.Context.instance()
         self._sock: zmq.Socket[bytes] = ctx.socket(zmq.ROUTER)
         self._sock.setsockopt(zmq.LINGER, 0)
+        # Without ROUTER_MANDATORY a ROUTER silently drops a reply when the caller's
+        # pipe is at its high-water mark. With it, a full pipe is backpressure (the
+        # reply waits for room) and a vanished caller is an error we count.
+        self._sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self._endpoints: list[str] = []
         self._reactor: SocketReactor | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -125,24 +132,53 @@ class Server:
                 _log.debug("dropped a malformed request: %s", rejected)
             else:
                 stats.rejected += 1
-                self._send([*envelope, *rejected.reply])
+                reply: list[Any] = [*envelope, *rejected.reply]
+                if not self._try_reply(reply):
+                    self._spawn(self._reply(reply))
             return
-        task = asyncio.ensure_future(self._serve(envelope, request))
+        self._spawn(self._serve(envelope, request))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _serve(self, envelope: list[zmq.Frame], request: Request) -> None:
-        reply = await self._dispatcher.run(request)
-        self._send([*envelope, *reply])
+        reply: list[Any] = [*envelope, *await self._dispatcher.run(request)]
+        if not self._try_reply(reply):
+            await self._reply(reply)
 
-    def _send(self, frames: list[Any]) -> None:
+    def _try_reply(self, frames: list[Any]) -> bool:
+        """Send a reply now if the caller's pipe has room; False if it must wait."""
+        reactor = self._reactor
+        if reactor is None:
+            return True
+        try:
+            sent = reactor.try_send(frames)
+        except zmq.ZMQError as exc:
+            return self._undeliverable(exc)
+        if sent:
+            self.stats.replied += 1
+        return sent
+
+    async def _reply(self, frames: list[Any]) -> None:
+        """Send a reply, waiting while the caller's pipe is full."""
         reactor = self._reactor
         if reactor is None:
             return
-        # A ROUTER never blocks: at a peer's high-water mark libzmq drops the reply,
-        # and the caller's deadline reports it.
-        reactor.try_send(frames)
-        self.stats.replied += 1
+        try:
+            await reactor.send(frames)
+        except zmq.ZMQError as exc:
+            self._undeliverable(exc)
+        else:
+            self.stats.replied += 1
+
+    def _undeliverable(self, exc: zmq.ZMQError) -> bool:
+        if exc.errno != zmq.EHOSTUNREACH:
+            raise exc
+        # The caller disconnected while its call ran: nobody to tell.
+        self.stats.undeliverable += 1
+        return True
 
     async def close(self) -> None:
         """Stop receiving, cancel running handlers and close the socket."""

@@ -1,0 +1,121 @@
+"""Shared fixtures: the example services, and servers running in a thread.
+
+The example directories are put on ``sys.path`` so tests import the committed
+generated modules (``calculator``, ``echo``) and the example implementations the way
+the example scripts do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zmq
+
+import uvrpc
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+for example in ("calculator", "echo"):
+    path = str(EXAMPLES / example)
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+TRANSPORTS = ("inproc", "ipc", "tcp")
+
+
+def endpoint_for(transport: str, tmp_path: Path) -> str:
+    """A bindable endpoint of the given kind that no other test uses."""
+    if transport == "inproc":
+        return f"inproc://uvrpc-test-{uuid.uuid4().hex}"
+    if transport == "ipc":
+        return f"ipc://{tmp_path / 'server.sock'}"
+    return "tcp://127.0.0.1:*"
+
+
+@dataclass
+class RunningServer:
+    """A server serving on its own thread and event loop."""
+
+    endpoint: str = ""
+    server: uvrpc.Server | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    errors: list[BaseException] = field(default_factory=list)
+
+    @property
+    def stats(self) -> uvrpc.ServerStats:
+        """The server's counters."""
+        assert self.server is not None
+        return self.server.stats
+
+
+@contextlib.contextmanager
+def server_thread(
+    *services: uvrpc.ServiceBase,
+    bind: str = "tcp://127.0.0.1:*",
+    context: zmq.Context[Any] | None = None,
+) -> Iterator[RunningServer]:
+    """Serve ``services`` on a thread until the block ends, then close everything."""
+    handle = RunningServer()
+    ready = threading.Event()
+
+    async def serve() -> None:
+        async with uvrpc.Server(*services, context=context) as server:
+            handle.endpoint = server.bind(bind)
+            handle.server = server
+            handle.loop = asyncio.get_running_loop()
+            ready.set()
+            await server.serve_forever()
+
+    def run() -> None:
+        try:
+            asyncio.run(serve())
+        except BaseException as exc:  # reported by the test, not lost in a thread
+            handle.errors.append(exc)
+            ready.set()
+
+    thread = threading.Thread(target=run, name="uvrpc-test-server", daemon=True)
+    thread.start()
+    assert ready.wait(10), "server did not start"
+    assert not handle.errors, handle.errors
+    try:
+        yield handle
+    finally:
+        assert handle.loop is not None and handle.server is not None
+        server = handle.server
+        handle.loop.call_soon_threadsafe(lambda: asyncio.ensure_future(server.close()))
+        thread.join(10)
+        assert not thread.is_alive(), "server thread did not stop"
+        assert not handle.errors, handle.errors
+
+
+@pytest.fixture(params=TRANSPORTS)
+def transport(request: pytest.FixtureRequest) -> str:
+    """Each transport in turn: inproc, ipc and tcp loopback."""
+    return str(request.param)
+
+
+@pytest.fixture
+def calculator_server(transport: str, tmp_path: Path) -> Iterator[RunningServer]:
+    """The example calculator, served on each transport."""
+    from calculator_server import Calculator
+
+    with server_thread(Calculator(), bind=endpoint_for(transport, tmp_path)) as s:
+        yield s
+
+
+@pytest.fixture
+def echo_server(transport: str, tmp_path: Path) -> Iterator[RunningServer]:
+    """The example echo service, served on each transport."""
+    from echo_server import Echo
+
+    with server_thread(Echo(), bind=endpoint_for(transport, tmp_path)) as s:
+        yield s

@@ -1,0 +1,89 @@
+"""msgpack's traps, each shut: integer keys, bool vs int, sets, enums, extension types."""
+
+from __future__ import annotations
+
+import enum
+
+import msgpack
+import pytest
+from calculator import Op, Outcome, Program, Step
+
+from uvrpc.codec import (
+    ATTACHMENT_EXT_TYPE,
+    DecodeError,
+    EncodeError,
+    new_packer,
+    unpack,
+)
+
+
+class Color(enum.IntEnum):
+    RED = 1
+
+
+def roundtrip(value: object) -> object:
+    return unpack(new_packer().pack(value))
+
+
+def test_integer_map_keys_survive() -> None:
+    assert roundtrip({1: "a", -2: "b", 2**40: "c"}) == {1: "a", -2: "b", 2**40: "c"}
+
+
+def test_bool_stays_bool_and_int_stays_int() -> None:
+    decoded = roundtrip([True, 1, False, 0])
+    assert decoded == [True, 1, False, 0]
+    assert [type(v) for v in decoded] == [bool, int, bool, int]  # type: ignore[attr-defined]
+
+
+def test_sets_travel_as_arrays_and_enums_as_ints() -> None:
+    assert sorted(roundtrip({3, 1, 2})) == [1, 2, 3]  # type: ignore[call-overload]
+    assert sorted(roundtrip(frozenset({Color.RED}))) == [1]  # type: ignore[call-overload]
+    assert type(roundtrip(Color.RED)) is int
+
+
+def test_bytes_and_str_are_distinct() -> None:
+    assert roundtrip([b"\x00\xff", "text"]) == [b"\x00\xff", "text"]
+
+
+def test_messages_are_keyed_by_field_id() -> None:
+    program = Program(start=1.0, steps=[Step(op=Op.SUB, operand=2.0, note="n")])
+    wire = roundtrip(program)
+    assert wire == {"1": 1.0, "2": [{"1": 2, "2": 2.0, "3": "n"}], "3": {}}
+    assert Program.model_validate(wire) == program
+
+
+def test_sets_inside_messages_come_back_as_sets() -> None:
+    outcome = Outcome(value=1.0, steps_run=2, ops_used={Op.ADD, Op.DIV})
+    decoded = Outcome.model_validate(roundtrip(outcome))
+    assert decoded == outcome and decoded.ops_used == {Op.ADD, Op.DIV}
+
+
+def test_unknown_types_are_refused_when_encoding() -> None:
+    with pytest.raises(EncodeError, match="type complex"):
+        new_packer().pack({"1": 1j})
+
+
+def test_extension_types_are_refused_when_decoding() -> None:
+    with pytest.raises(DecodeError, match="extension type 3"):
+        unpack(msgpack.packb(msgpack.ExtType(3, b"")))
+    # msgpack decodes its timestamp extension itself, before any hook: it arrives as
+    # a Timestamp object, which no IDL type accepts (see test_protocol).
+    assert unpack(msgpack.packb(msgpack.Timestamp(1, 0))) == msgpack.Timestamp(1, 0)
+
+
+def test_attachment_references_resolve_to_read_only_views() -> None:
+    frame = bytearray(b"payload")
+    body = msgpack.packb({"1": msgpack.ExtType(ATTACHMENT_EXT_TYPE, b"\x00")})
+    value = unpack(body, [frame])
+    view = value["1"]
+    assert isinstance(view, memoryview) and view.readonly
+    assert view.obj is frame and bytes(view) == b"payload"
+    with pytest.raises(DecodeError, match="attachment 1 is referenced"):
+        unpack(msgpack.packb(msgpack.ExtType(ATTACHMENT_EXT_TYPE, b"\x01")), [frame])
+
+
+def test_truncated_and_trailing_data_are_malformed() -> None:
+    with pytest.raises(DecodeError, match="malformed"):
+        unpack(b"\x92\x01")
+    with pytest.raises(DecodeError, match="malformed"):
+        unpack(b"\x01\x02")

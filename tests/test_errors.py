@@ -1,0 +1,198 @@
+"""Failures a caller must see as typed errors, while the server keeps serving."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import calculator
+import pytest
+from calculator import CalculatorClient, CalculatorSyncClient, Op, Program, Step
+from calculator_server import Calculator
+from conftest import RunningServer, server_thread
+
+import uvrpc
+
+
+class FaultyCalculator(Calculator):
+    """The example calculator with a slow path and a deliberate error."""
+
+    async def add(self, *, a: int, b: int) -> int:
+        if a == -1:
+            await asyncio.sleep(b / 1000)  # b milliseconds
+        return await super().add(a=a, b=b)
+
+    async def call_count(self) -> int:
+        raise uvrpc.NotFound("no counter here", {"counter": "calls"})
+
+    async def reset(self) -> None:
+        return "not nothing"  # type: ignore[return-value]  # deliberately wrong
+
+
+@pytest.fixture
+def server() -> Iterator[RunningServer]:
+    with server_thread(FaultyCalculator()) as running:
+        yield running
+
+
+def call(endpoint: str, method: uvrpc.Unary[Any, Any], args: dict[str, Any]) -> Any:
+    """Call ``method`` with hand-made (possibly wrong) wire arguments."""
+
+    async def main() -> Any:
+        async with uvrpc.Channel(endpoint) as channel:
+            return await channel.call(method, args, 10)
+
+    return asyncio.run(main())
+
+
+def test_deadline_exceeded_async(server: RunningServer) -> None:
+    async def main() -> None:
+        async with CalculatorClient(server.endpoint) as calc:
+            started = time.monotonic()
+            with pytest.raises(uvrpc.DeadlineExceeded, match="within 0.1 s"):
+                await calc.add(a=-1, b=2000, timeout=0.1)
+            assert time.monotonic() - started < 1.5
+            assert calc.channel.pending == 0
+            # The channel still works, and other calls were never held up.
+            assert await calc.add(a=1, b=2, timeout=10) == 3
+
+    asyncio.run(main())
+
+
+def test_deadline_exceeded_sync_skips_the_late_reply(server: RunningServer) -> None:
+    with CalculatorSyncClient(server.endpoint) as calc:
+        with pytest.raises(uvrpc.DeadlineExceeded):
+            calc.add(a=-1, b=300, timeout=0.05)
+        time.sleep(0.4)  # the late reply to the first call is now queued
+        assert calc.add(a=20, b=22, timeout=10) == 42
+        assert calc.channel.dropped_replies == 1
+
+
+def test_no_server_is_a_deadline_not_a_hang() -> None:
+    endpoint = "ipc:///nonexistent-dir-for-uvrpc/nobody.sock"
+
+    async def main() -> None:
+        async with CalculatorClient(endpoint) as calc:
+            with pytest.raises(uvrpc.DeadlineExceeded):
+                await calc.add(a=1, b=2, timeout=0.1)
+
+    asyncio.run(main())
+    with CalculatorSyncClient(endpoint) as sync_calc:
+        with pytest.raises(uvrpc.DeadlineExceeded):
+            sync_calc.add(a=1, b=2, timeout=0.1)
+
+
+def test_handler_exception_is_a_remote_error(server: RunningServer) -> None:
+    with CalculatorSyncClient(server.endpoint, timeout=10) as calc:
+        with pytest.raises(uvrpc.RemoteError) as caught:
+            calc.divide(a=1, b=0)
+        assert caught.value.status is uvrpc.Status.UNKNOWN
+        assert caught.value.message == (
+            "ZeroDivisionError: integer division or modulo by zero"
+        )
+        assert "Traceback" not in str(caught.value)
+        assert calc.divide(a=9, b=3) == 3
+
+
+def test_handler_rpc_error_keeps_its_class_and_details(server: RunningServer) -> None:
+    with CalculatorSyncClient(server.endpoint, timeout=10) as calc:
+        with pytest.raises(uvrpc.NotFound) as caught:
+            calc.call_count()
+    assert caught.value.status is uvrpc.Status.NOT_FOUND
+    assert caught.value.message == "no counter here"
+    assert caught.value.details == {"counter": "calls"}
+
+
+def test_reply_of_the_wrong_type_is_an_internal_error(server: RunningServer) -> None:
+    with CalculatorSyncClient(server.endpoint, timeout=10) as calc:
+        with pytest.raises(uvrpc.InternalError, match="does not match its declared"):
+            calc.reset()
+
+
+def test_unknown_method_and_service(server: RunningServer) -> None:
+    params = calculator._CalculatorResetParams
+    unknown_method = uvrpc.Unary[Any, None](
+        route="calculator.Calculator.nope", handler="nope", params=params, reply=None
+    )
+    with pytest.raises(uvrpc.Unimplemented, match="unknown method 'calculator.Calc"):
+        call(server.endpoint, unknown_method, {})
+    unknown_service = uvrpc.Unary[Any, None](
+        route="other.Thing.do", handler="do", params=params, reply=None
+    )
+    with pytest.raises(uvrpc.Unimplemented) as caught:
+        call(server.endpoint, unknown_service, {})
+    assert caught.value.message == (
+        "unknown service 'other.Thing' (method 'other.Thing.do'); "
+        "this server serves calculator.Calculator"
+    )
+
+
+ADD = calculator._CALCULATOR_ADD
+RUN = calculator._CALCULATOR_RUN
+
+
+@pytest.mark.parametrize(
+    ("method", "args", "field_path", "message"),
+    [
+        (ADD, {"1": "1", "2": 2}, "a", "Input should be a valid integer"),
+        (ADD, {"1": True, "2": 2}, "a", "Input should be a valid integer"),
+        (ADD, {"1": 1, "2": 2**63}, "b", "less than or equal to 9223372036854775807"),
+        (ADD, {"1": 1}, "b", "Field required"),
+        (ADD, {"1": 1.5, "2": 2}, "a", "Input should be a valid integer"),
+        (
+            RUN,
+            {"1": {"2": [{"1": 9, "2": 1.0}]}},
+            "program.steps.0.op",
+            "Input should be",
+        ),
+        (RUN, {"1": {"3": {"k": "v"}}}, "program.labels.k", "valid integer"),
+        (
+            RUN,
+            {"1": {"1": b"bytes"}},
+            "program.start",
+            "Input should be a valid number",
+        ),
+        (RUN, {"1": []}, "program", "valid dictionary"),
+    ],
+)
+def test_bad_arguments_name_the_field(
+    server: RunningServer,
+    method: uvrpc.Unary[Any, Any],
+    args: dict[str, Any],
+    field_path: str,
+    message: str,
+) -> None:
+    with pytest.raises(uvrpc.InvalidArgument) as caught:
+        call(server.endpoint, method, args)
+    error = caught.value
+    assert error.status is uvrpc.Status.INVALID_ARGUMENT
+    assert error.field_path == field_path
+    assert error.message.startswith(
+        f"invalid argument '{field_path}' of {method.route}"
+    )
+    assert message in error.message
+    assert error.details["errors"][0]["field_path"] == field_path
+    # The server is unharmed.
+    with CalculatorSyncClient(server.endpoint, timeout=10) as calc:
+        assert calc.add(a=1, b=1) == 2
+
+
+def test_unencodable_argument_fails_before_sending(server: RunningServer) -> None:
+    with CalculatorSyncClient(server.endpoint, timeout=10) as calc:
+        with pytest.raises(uvrpc.InvalidArgument, match="type object"):
+            calc.add(a=object(), b=1)  # type: ignore[arg-type]  # deliberately wrong
+    assert server.stats.received == 0
+
+
+def test_messages_validate_on_construction() -> None:
+    with pytest.raises(ValueError, match="op"):
+        Step(op=7, operand=1.0)  # type: ignore[arg-type]  # deliberately wrong
+    step = Step(op=Op.ADD, operand=1)
+    assert step.operand == 1.0 and isinstance(step.operand, float)
+    assert Program(steps=[step]).model_dump() == {
+        "1": 0.0,
+        "2": [{"1": Op.ADD, "2": 1.0, "3": None}],
+        "3": {},
+    }

@@ -1,0 +1,121 @@
+"""``async with`` and ``with`` close everything they opened: sockets, tasks, threads."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import zmq
+from calculator import CalculatorClient, CalculatorSyncClient
+from calculator_server import Calculator
+
+import uvrpc
+
+
+async def _failure(task: asyncio.Future[Any]) -> BaseException | None:
+    try:
+        await task
+    except BaseException as exc:
+        return exc
+    return None
+
+
+def terminates(context: zmq.Context[Any], within: float = 5.0) -> bool:
+    """Whether ``context.term()`` returns: it blocks while any socket is open."""
+    thread = threading.Thread(target=context.term, daemon=True)
+    thread.start()
+    thread.join(within)
+    return not thread.is_alive()
+
+
+def test_server_and_clients_close_every_socket_and_task() -> None:
+    context: zmq.Context[Any] = zmq.Context()
+    threads_before = threading.active_count()
+
+    async def main() -> None:
+        async with uvrpc.Server(Calculator(), context=context) as server:
+            endpoint = server.bind("tcp://127.0.0.1:*")
+            async with uvrpc.Channel(endpoint, context=context) as channel:
+                calc = CalculatorClient(channel, timeout=10)
+                assert await calc.add(a=1, b=2) == 3
+                # A call still pending when the channel closes fails, never hangs.
+                pending = asyncio.ensure_future(calc.add(a=-1, b=1))
+                await asyncio.sleep(0)
+            assert isinstance(
+                await asyncio.wait_for(_failure(pending), 5), uvrpc.Unavailable
+            )
+        assert asyncio.all_tasks() == {asyncio.current_task()}
+
+    asyncio.run(main())
+    assert terminates(context)
+    assert threading.active_count() == threads_before
+
+
+def test_closing_a_channel_fails_pending_calls_with_unavailable() -> None:
+    async def main() -> None:
+        channel = uvrpc.Channel("inproc://uvrpc-nobody-listens")
+        calc = CalculatorClient(channel)
+        pending = asyncio.ensure_future(calc.add(a=1, b=1))
+        await asyncio.sleep(0.01)
+        await channel.close()
+        try:
+            await pending
+        except uvrpc.Unavailable as exc:
+            assert exc.message == "the channel was closed"
+        else:
+            raise AssertionError("the pending call did not fail")
+        try:
+            await calc.add(a=1, b=1)
+        except uvrpc.Unavailable:
+            pass
+        else:
+            raise AssertionError("a closed channel accepted a call")
+
+    asyncio.run(main())
+
+
+def test_sync_client_closes_its_socket() -> None:
+    context: zmq.Context[Any] = zmq.Context()
+
+    async def serve(
+        ready: threading.Event, stop: asyncio.Event, out: list[str]
+    ) -> None:
+        async with uvrpc.Server(Calculator(), context=context) as server:
+            out.append(server.bind("tcp://127.0.0.1:*"))
+            ready.set()
+            await stop.wait()
+
+    ready, out = threading.Event(), []
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(
+        target=loop.run_until_complete, args=(serve(ready, stop, out),)
+    )
+    thread.start()
+    assert ready.wait(10)
+    with uvrpc.SyncChannel(out[0], context=context) as channel:
+        assert CalculatorSyncClient(channel, timeout=10).add(a=2, b=2) == 4
+    loop.call_soon_threadsafe(stop.set)
+    thread.join(10)
+    loop.close()
+    assert terminates(context)
+
+
+def test_a_channel_belongs_to_one_loop() -> None:
+    channel = uvrpc.Channel("inproc://uvrpc-one-loop")
+
+    async def use() -> None:
+        try:
+            await CalculatorClient(channel).add(a=1, b=1, timeout=0.01)
+        except uvrpc.DeadlineExceeded:
+            pass
+
+    asyncio.run(use())
+    try:
+        asyncio.run(use())
+    except RuntimeError as exc:
+        assert "belongs to the loop that first used it" in str(exc)
+    else:
+        raise AssertionError("a second loop was allowed to use the channel")
+    asyncio.run(channel.close())

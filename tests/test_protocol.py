@@ -1,0 +1,171 @@
+"""Raw frames against a live server: the wire protocol as ``docs/protocol.md`` states it.
+
+Each malformed message either gets an error reply with the right status (when the
+sender can be addressed and the call identified) or is dropped and counted; the
+server keeps serving correct callers either way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import msgpack
+import pytest
+import zmq
+from calculator import CalculatorSyncClient
+from calculator_server import Calculator
+from conftest import RunningServer, server_thread
+
+import uvrpc
+
+ADD = "calculator.Calculator.add"
+
+
+@pytest.fixture
+def server() -> Iterator[RunningServer]:
+    with server_thread(Calculator()) as running:
+        yield running
+
+
+def exchange(
+    endpoint: str, frames: list[bytes], wait: float = 2.0
+) -> list[bytes] | None:
+    """Send one raw message from a fresh DEALER; return the reply, or None."""
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    try:
+        sock.connect(endpoint)
+        sock.send_multipart(frames)
+        if not sock.poll(int(wait * 1000), zmq.POLLIN):
+            return None
+        return sock.recv_multipart()
+    finally:
+        sock.close()
+
+
+def request(call_id: int, route: str, body: Any, version: int = 1) -> list[bytes]:
+    header = msgpack.packb([version, 1, call_id, route, None])
+    return [b"", header, msgpack.packb(body, use_bin_type=True)]
+
+
+def decode(reply: list[bytes]) -> tuple[list[Any], Any]:
+    assert reply[0] == b""
+    return msgpack.unpackb(reply[1]), msgpack.unpackb(reply[2], raw=False)
+
+
+def test_a_request_and_its_reply(server: RunningServer) -> None:
+    reply = exchange(server.endpoint, request(7, ADD, {"1": 2, "2": 3}))
+    assert reply is not None and len(reply) == 3
+    assert decode(reply) == ([1, 2, 7, 0], 5)
+
+
+def test_extra_header_elements_are_ignored(server: RunningServer) -> None:
+    header = msgpack.packb([1, 1, 8, ADD, 5000, {"future": "field"}])
+    reply = exchange(server.endpoint, [b"", header, msgpack.packb({"1": 1, "2": 1})])
+    assert reply is not None and decode(reply) == ([1, 2, 8, 0], 2)
+
+
+def test_other_protocol_version_gets_a_clear_error(server: RunningServer) -> None:
+    reply = exchange(server.endpoint, request(9, ADD, {}, version=2))
+    assert reply is not None
+    header, body = decode(reply)
+    assert header == [1, 2, 9, uvrpc.Status.UNIMPLEMENTED]
+    assert body["message"] == (
+        "protocol version 2 is not supported; this peer speaks version 1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"\xc1", "malformed msgpack"),
+        (b"\x92\x01", "malformed msgpack"),
+        (b"\x81\xa11\xa2\xff\xfe", "malformed msgpack"),  # {"1": non-UTF-8 str}
+        (msgpack.packb({"1": msgpack.ExtType(5, b"x")}), "extension type 5"),
+        (msgpack.packb({"1": 1, "2": 2}) + b"\x00", "malformed msgpack"),
+    ],
+)
+def test_malformed_body_is_invalid_argument(
+    server: RunningServer, body: bytes, message: str
+) -> None:
+    header = msgpack.packb([1, 1, 11, ADD, None])
+    reply = exchange(server.endpoint, [b"", header, body])
+    assert reply is not None
+    head, error = decode(reply)
+    assert head == [1, 2, 11, uvrpc.Status.INVALID_ARGUMENT]
+    assert error["message"].startswith(f"request of {ADD} is malformed")
+    assert message in error["message"]
+
+
+def test_a_timestamp_is_no_idl_type(server: RunningServer) -> None:
+    body = {"1": msgpack.Timestamp(1, 0), "2": 1}
+    reply = exchange(server.endpoint, request(12, ADD, body))
+    assert reply is not None
+    head, error = decode(reply)
+    assert head == [1, 2, 12, uvrpc.Status.INVALID_ARGUMENT]
+    assert error["details"]["field_path"] == "a"
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [
+        [b"no delimiter at all"],
+        [b"", msgpack.packb([1, 1, 3, ADD, None])],  # no body
+        [b"", b"\xc1", b"\x80"],  # header is not msgpack
+        [b"", msgpack.packb("hello"), b"\x80"],  # header is not an array
+        [b"", msgpack.packb([1, 1, "id", ADD]), b"\x80"],  # call id not an int
+        [b"", msgpack.packb([1, 2, 3, 0]), b"\x80"],  # a reply sent as a request
+    ],
+)
+def test_unaddressable_messages_are_dropped_and_counted(
+    server: RunningServer, frames: list[bytes]
+) -> None:
+    assert exchange(server.endpoint, frames, wait=0.3) is None
+    deadline = time.monotonic() + 5
+    while server.stats.dropped < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.stats.dropped == 1
+    with CalculatorSyncClient(server.endpoint, timeout=10) as calc:
+        assert calc.add(a=2, b=2) == 4
+
+
+def test_a_stream_of_garbage_does_not_stop_service(server: RunningServer) -> None:
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(server.endpoint)
+    try:
+        for n in range(500):
+            sock.send_multipart([b"", bytes([n % 256]) * (n % 7), bytes(n % 5)])
+        with CalculatorSyncClient(server.endpoint, timeout=10) as calc:
+            assert calc.add(a=20, b=22) == 42
+    finally:
+        sock.close()
+
+
+def test_a_caller_that_reads_slowly_loses_no_reply() -> None:
+    """Replies beyond the caller's high-water mark wait for room; none is dropped."""
+    calls = 3000  # well past the ~1,000 messages the inproc pipe holds
+    endpoint = "inproc://uvrpc-slow-reader"
+    with server_thread(Calculator(), bind=endpoint) as server:
+        sock = zmq.Context.instance().socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.RCVHWM, 10)
+        sock.connect(endpoint)
+        try:
+            for call_id in range(calls):
+                sock.send_multipart(request(call_id, ADD, {"1": call_id, "2": 1}))
+            deadline = time.monotonic() + 10
+            while server.stats.received < calls and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert server.stats.received == calls
+            assert server.stats.replied < calls  # the rest are waiting for room
+            replies = {}
+            while len(replies) < calls and sock.poll(5000, zmq.POLLIN):
+                header, body = decode(sock.recv_multipart())
+                replies[header[2]] = body
+        finally:
+            sock.close()
+        assert replies == {call_id: call_id + 1 for call_id in range(calls)}
+        assert server.stats.undeliverable == 0
