@@ -53,7 +53,8 @@ def test_sync_calculator(calculator_server: RunningServer) -> None:
             calc.apply(op=Op.DIV, a=1.0, b=0.0)
         empty = calc.run(program=Program())
         assert empty == Outcome(value=0.0, steps_run=0)
-        assert calc.reset() is None
+        calc.reset()
+        assert calc.call_count() == 1
 
 
 @pytest.mark.parametrize("size", [0, 1, 64, 65536, 1 << 20])

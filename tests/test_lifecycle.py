@@ -86,7 +86,7 @@ def test_sync_client_closes_its_socket() -> None:
             ready.set()
             await stop.wait()
 
-    ready, out = threading.Event(), []
+    ready, out = threading.Event(), list[str]()
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
     thread = threading.Thread(

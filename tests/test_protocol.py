@@ -33,14 +33,14 @@ def exchange(
     endpoint: str, frames: list[bytes], wait: float = 2.0
 ) -> list[bytes] | None:
     """Send one raw message from a fresh DEALER; return the reply, or None."""
-    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     try:
         sock.connect(endpoint)
         sock.send_multipart(frames)
         if not sock.poll(int(wait * 1000), zmq.POLLIN):
             return None
-        return sock.recv_multipart()
+        return list(sock.recv_multipart())
     finally:
         sock.close()
 
@@ -132,7 +132,7 @@ def test_unaddressable_messages_are_dropped_and_counted(
 
 
 def test_a_stream_of_garbage_does_not_stop_service(server: RunningServer) -> None:
-    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.connect(server.endpoint)
     try:
@@ -149,7 +149,7 @@ def test_a_caller_that_reads_slowly_loses_no_reply() -> None:
     calls = 3000  # well past the ~1,000 messages the inproc pipe holds
     endpoint = "inproc://uvrpc-slow-reader"
     with server_thread(Calculator(), bind=endpoint) as server:
-        sock = zmq.Context.instance().socket(zmq.DEALER)
+        sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.RCVHWM, 10)
         sock.connect(endpoint)
@@ -161,7 +161,7 @@ def test_a_caller_that_reads_slowly_loses_no_reply() -> None:
                 time.sleep(0.01)
             assert server.stats.received == calls
             assert server.stats.replied < calls  # the rest are waiting for room
-            replies = {}
+            replies: dict[int, Any] = {}
             while len(replies) < calls and sock.poll(5000, zmq.POLLIN):
                 header, body = decode(sock.recv_multipart())
                 replies[header[2]] = body

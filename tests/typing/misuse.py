@@ -1,0 +1,73 @@
+"""Misuse of the generated calculator module: every marked line must fail mypy.
+
+Each line ending with an ``E`` comment must produce a mypy error with the code it
+names, and no unmarked line may produce one; ``tests/test_typing.py`` checks both.
+"""
+
+from __future__ import annotations
+
+from calculator import (
+    CalculatorClient,
+    CalculatorServer,
+    CalculatorSyncClient,
+    Op,
+    Outcome,
+    Program,
+    Step,
+)
+
+
+async def misuse_async_client(calc: CalculatorClient) -> None:
+    await calc.add(a="1", b=2)  # E: arg-type
+    await calc.add(a=1)  # E: call-arg
+    await calc.add(1, 2)  # E: call-arg
+    await calc.subtract(a=1, b=2)  # E: attr-defined
+    total: str = await calc.add(a=1, b=2)  # E: assignment
+    outcome = await calc.run(program=Program())
+    print(outcome.no_such_field)  # E: attr-defined
+    print(outcome.value + "x")  # E: operator
+    await calc.run(program=Step(op=Op.ADD, operand=1.0))  # E: arg-type
+    print(total)
+
+
+def misuse_sync_client(calc: CalculatorSyncClient) -> None:
+    calc.apply(op=Op.ADD, a="x", b=1.0)  # E: arg-type
+    calc.apply(op=1, a=1.0, b=1.0)  # E: arg-type
+    calc.add(a=1, b=2, timeout="soon")  # E: arg-type
+    count: bytes = calc.call_count()  # E: assignment
+    print(count)
+
+
+def misuse_messages() -> None:
+    Step(op=Op.ADD)  # E: call-arg
+    Step(op=Op.ADD, operand="1.0")  # E: arg-type
+    Outcome(value=1.0, steps_run=1, ops_used=[Op.ADD])  # E: arg-type
+
+
+class WrongReturn(CalculatorServer):
+    async def add(self, *, a: int, b: int) -> str:  # E: override
+        return str(a + b)
+
+    async def apply(self, *, op: Op, a: float, b: float) -> float:
+        return a
+
+    async def run(self, *, program: Program) -> Outcome:
+        return program  # E: return-value
+
+    async def divide(self, *, a: int, b: int) -> int:
+        return a
+
+    async def call_count(self) -> int:
+        return 0
+
+    async def reset(self) -> None:
+        return None
+
+
+class Incomplete(CalculatorServer):
+    async def add(self, *, a: int, b: int) -> int:
+        return a + b
+
+
+def instantiate() -> None:
+    Incomplete()  # E: abstract
