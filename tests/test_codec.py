@@ -1,4 +1,4 @@
-"""msgpack's traps, each shut: integer keys, bool vs int, sets, enums, extension types."""
+"""msgpack's traps, each shut: integer keys, bool vs int, sets, enums, ext types."""
 
 from __future__ import annotations
 

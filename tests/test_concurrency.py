@@ -1,4 +1,4 @@
-"""10,000 calls in flight at once from 4 client processes: none lost, none duplicated."""
+"""10,000 calls in flight at once from 4 client processes: none lost or duplicated."""
 
 from __future__ import annotations
 
@@ -51,7 +51,9 @@ def test_ten_thousand_calls_in_flight_from_four_processes() -> None:
         try:
             summaries = [results.get(timeout=90) for _ in processes]
         except queue.Empty:
-            raise AssertionError(f"clients did not finish; server saw {server.stats}")
+            raise AssertionError(
+                f"clients did not finish; server saw {server.stats}"
+            ) from None
         finally:
             for process in processes:
                 process.join(10)
@@ -69,4 +71,3 @@ def test_ten_thousand_calls_in_flight_from_four_processes() -> None:
     assert stats.replied == TOTAL
     assert stats.rejected == stats.dropped == stats.undeliverable == 0
     assert all(process.exitcode == 0 for process in processes)
-

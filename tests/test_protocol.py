@@ -1,4 +1,4 @@
-"""Raw frames against a live server: the wire protocol as ``docs/protocol.md`` states it.
+"""Raw frames against a live server: the wire protocol of ``docs/protocol.md``.
 
 Each malformed message either gets an error reply with the right status (when the
 sender can be addressed and the call identified) or is dropped and counted; the

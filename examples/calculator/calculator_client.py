@@ -10,10 +10,10 @@ import argparse
 import asyncio
 import sys
 
-import uvrpc
-
 # The generated module: typed clients and the messages they take and return.
 from calculator import CalculatorClient, CalculatorSyncClient, Op, Program, Step
+
+import uvrpc
 
 
 async def use_async_client(endpoint: str) -> None:

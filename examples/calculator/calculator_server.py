@@ -10,15 +10,14 @@ choose the endpoint) and call it with ``calculator_client.py``. The generated mo
 from __future__ import annotations
 
 import argparse
-import asyncio
 import operator
 import sys
 from collections.abc import Callable
 
-import uvrpc
-
 # The generated module: messages, the Op enum, and the server base class.
 from calculator import CalculatorServer, Op, Outcome, Program
+
+import uvrpc
 
 OPERATIONS: dict[Op, Callable[[float, float], float]] = {
     Op.ADD: operator.add,
@@ -91,4 +90,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

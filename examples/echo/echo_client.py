@@ -10,10 +10,10 @@ import argparse
 import asyncio
 import sys
 
-import uvrpc
-
 # The generated module: the typed clients of the Echo service.
 from echo import EchoClient, EchoSyncClient
+
+import uvrpc
 
 
 async def echo_sizes(endpoint: str, sizes: list[int]) -> None:

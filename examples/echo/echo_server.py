@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-import uvrpc
-
 # The generated module: the server base class of the Echo service.
 from echo import EchoServer
+
+import uvrpc
 
 
 class Echo(EchoServer):

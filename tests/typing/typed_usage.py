@@ -6,6 +6,8 @@ reveal; ``tests/test_typing.py`` checks every one.
 
 from __future__ import annotations
 
+from typing import reveal_type
+
 from calculator import (
     CalculatorClient,
     CalculatorServer,
