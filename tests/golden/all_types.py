@@ -1,4 +1,4 @@
-# Generated from types.idl by uvrpc-gen 0.1.0 — do not edit.
+# Generated from all_types.idl by uvrpc-gen 0.1.0 — do not edit.
 """Every type the IDL knows, in one file: the generator's own showcase and test."""
 
 from __future__ import annotations
@@ -152,20 +152,20 @@ class _ShowcaseGetMatrixParams(_uvrpc.Message):
 
 
 _SHOWCASE_PING: _uvrpc.Unary[_ShowcasePingParams, None] = _uvrpc.Unary(
-    route="types_demo.Showcase.ping",
+    route="all_types.Showcase.ping",
     handler="ping",
     params=_ShowcasePingParams,
     reply=None,
 )
 _SHOWCASE_BUILD: _uvrpc.Unary[_ShowcaseBuildParams, Tree] = _uvrpc.Unary(
-    route="types_demo.Showcase.build",
+    route="all_types.Showcase.build",
     handler="build",
     params=_ShowcaseBuildParams,
     reply=Tree,
 )
 _SHOWCASE_PALETTE: _uvrpc.Unary[_ShowcasePaletteParams, dict[str, list[Color]]] = (
     _uvrpc.Unary(
-        route="types_demo.Showcase.palette",
+        route="all_types.Showcase.palette",
         handler="palette",
         params=_ShowcasePaletteParams,
         reply=dict[_t.String, list[Color]],
@@ -173,20 +173,20 @@ _SHOWCASE_PALETTE: _uvrpc.Unary[_ShowcasePaletteParams, dict[str, list[Color]]] 
 )
 _SHOWCASE_GET_MATRIX: _uvrpc.Unary[_ShowcaseGetMatrixParams, list[list[int]]] = (
     _uvrpc.Unary(
-        route="types_demo.Showcase.getMatrix",
+        route="all_types.Showcase.getMatrix",
         handler="get_matrix",
         params=_ShowcaseGetMatrixParams,
         reply=list[list[_t.I32]],
     )
 )
 _SHOWCASE = _uvrpc.ServiceSpec(
-    name="types_demo.Showcase",
+    name="all_types.Showcase",
     methods=(_SHOWCASE_PING, _SHOWCASE_BUILD, _SHOWCASE_PALETTE, _SHOWCASE_GET_MATRIX),
 )
 
 
 class ShowcaseClient(_uvrpc.AsyncClient):
-    """Asynchronous client of ``types_demo.Showcase``.
+    """Asynchronous client of ``all_types.Showcase``.
 
     A service exercising parameter and return shapes.
     """
@@ -241,7 +241,7 @@ class ShowcaseClient(_uvrpc.AsyncClient):
 
 
 class ShowcaseSyncClient(_uvrpc.SyncClient):
-    """Blocking client of ``types_demo.Showcase``.
+    """Blocking client of ``all_types.Showcase``.
 
     A service exercising parameter and return shapes.
     """
@@ -292,7 +292,7 @@ class ShowcaseSyncClient(_uvrpc.SyncClient):
 
 
 class ShowcaseServer(_uvrpc.ServiceBase):
-    """Base class of ``types_demo.Showcase`` implementations.
+    """Base class of ``all_types.Showcase`` implementations.
 
     A service exercising parameter and return shapes.
     """

@@ -1,0 +1,258 @@
+# Generated from calculator.idl by uvrpc-gen 0.1.0 — do not edit.
+"""A calculator served over uvrpc: the sample service of the quick start."""
+
+from __future__ import annotations
+
+import abc as _abc
+import enum as _enum
+
+import uvrpc as _uvrpc
+from uvrpc import types as _t
+
+_uvrpc.check_generated_code(generator="0.1.0", api=1, protocol=1)
+
+__all__ = [
+    "CalculatorClient",
+    "CalculatorServer",
+    "CalculatorSyncClient",
+    "Op",
+    "Outcome",
+    "Program",
+    "Step",
+]
+
+
+class Op(_enum.IntEnum):
+    """What a step does to the running value."""
+
+    ADD = 1
+    SUB = 2
+    MUL = 3
+    DIV = 4
+
+
+class Step(_uvrpc.Message):
+    """One step of a program."""
+
+    model_config = _uvrpc.field_ids(op=1, operand=2, note=3)
+
+    op: Op
+    operand: _t.Double
+    """The right-hand operand."""
+    note: _t.String | None = None
+    """Free text carried along for the caller's own use."""
+
+
+class Program(_uvrpc.Message):
+    """A starting value and the steps applied to it in order."""
+
+    model_config = _uvrpc.field_ids(start=1, steps=2, labels=3)
+
+    start: _t.Double = 0.0
+    steps: list[Step] = []
+    labels: dict[_t.String, _t.I32] = {}
+
+
+class Outcome(_uvrpc.Message):
+    """What running a program produced."""
+
+    model_config = _uvrpc.field_ids(value=1, steps_run=2, ops_used=3)
+
+    value: _t.Double
+    steps_run: _t.I32
+    """How many steps ran."""
+    ops_used: set[Op] = set()
+
+
+class _CalculatorAddParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(a=1, b=2)
+
+    a: _t.I64
+    b: _t.I64
+
+
+class _CalculatorApplyParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(op=1, a=2, b=3)
+
+    op: Op
+    a: _t.Double
+    b: _t.Double
+
+
+class _CalculatorRunParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(program=1)
+
+    program: Program
+
+
+class _CalculatorDivideParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(a=1, b=2)
+
+    a: _t.I64
+    b: _t.I64
+
+
+class _CalculatorCallCountParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids()
+
+
+class _CalculatorResetParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids()
+
+
+_CALCULATOR_ADD: _uvrpc.Unary[_CalculatorAddParams, int] = _uvrpc.Unary(
+    route="calculator.Calculator.add",
+    handler="add",
+    params=_CalculatorAddParams,
+    reply=_t.I64,
+)
+_CALCULATOR_APPLY: _uvrpc.Unary[_CalculatorApplyParams, float] = _uvrpc.Unary(
+    route="calculator.Calculator.apply",
+    handler="apply",
+    params=_CalculatorApplyParams,
+    reply=_t.Double,
+)
+_CALCULATOR_RUN: _uvrpc.Unary[_CalculatorRunParams, Outcome] = _uvrpc.Unary(
+    route="calculator.Calculator.run",
+    handler="run",
+    params=_CalculatorRunParams,
+    reply=Outcome,
+)
+_CALCULATOR_DIVIDE: _uvrpc.Unary[_CalculatorDivideParams, int] = _uvrpc.Unary(
+    route="calculator.Calculator.divide",
+    handler="divide",
+    params=_CalculatorDivideParams,
+    reply=_t.I64,
+)
+_CALCULATOR_CALL_COUNT: _uvrpc.Unary[_CalculatorCallCountParams, int] = _uvrpc.Unary(
+    route="calculator.Calculator.callCount",
+    handler="call_count",
+    params=_CalculatorCallCountParams,
+    reply=_t.I64,
+)
+_CALCULATOR_RESET: _uvrpc.Unary[_CalculatorResetParams, None] = _uvrpc.Unary(
+    route="calculator.Calculator.reset",
+    handler="reset",
+    params=_CalculatorResetParams,
+    reply=None,
+)
+_CALCULATOR = _uvrpc.ServiceSpec(
+    name="calculator.Calculator",
+    methods=(
+        _CALCULATOR_ADD,
+        _CALCULATOR_APPLY,
+        _CALCULATOR_RUN,
+        _CALCULATOR_DIVIDE,
+        _CALCULATOR_CALL_COUNT,
+        _CALCULATOR_RESET,
+    ),
+)
+
+
+class CalculatorClient(_uvrpc.AsyncClient):
+    """Asynchronous client of ``calculator.Calculator``.
+
+    Arithmetic as a service.
+    """
+
+    async def add(self, *, a: int, b: int, timeout: float | None = None) -> int:
+        """Adds two integers."""
+        return await self._call(_CALCULATOR_ADD, {"1": a, "2": b}, timeout)
+
+    async def apply(
+        self,
+        *,
+        op: Op,
+        a: float,
+        b: float,
+        timeout: float | None = None,
+    ) -> float:
+        """Applies one operation to two operands."""
+        return await self._call(_CALCULATOR_APPLY, {"1": op, "2": a, "3": b}, timeout)
+
+    async def run(self, *, program: Program, timeout: float | None = None) -> Outcome:
+        """Runs a whole program and reports the outcome."""
+        return await self._call(_CALCULATOR_RUN, {"1": program}, timeout)
+
+    async def divide(self, *, a: int, b: int, timeout: float | None = None) -> int:
+        """Divides `a` by `b`; a zero `b` fails on the server."""
+        return await self._call(_CALCULATOR_DIVIDE, {"1": a, "2": b}, timeout)
+
+    async def call_count(self, *, timeout: float | None = None) -> int:
+        """Counts the calls served so far."""
+        return await self._call(_CALCULATOR_CALL_COUNT, {}, timeout)
+
+    async def reset(self, *, timeout: float | None = None) -> None:
+        """Sets the call count back to zero."""
+        await self._call(_CALCULATOR_RESET, {}, timeout)
+
+
+class CalculatorSyncClient(_uvrpc.SyncClient):
+    """Blocking client of ``calculator.Calculator``.
+
+    Arithmetic as a service.
+    """
+
+    def add(self, *, a: int, b: int, timeout: float | None = None) -> int:
+        """Adds two integers."""
+        return self._call(_CALCULATOR_ADD, {"1": a, "2": b}, timeout)
+
+    def apply(
+        self,
+        *,
+        op: Op,
+        a: float,
+        b: float,
+        timeout: float | None = None,
+    ) -> float:
+        """Applies one operation to two operands."""
+        return self._call(_CALCULATOR_APPLY, {"1": op, "2": a, "3": b}, timeout)
+
+    def run(self, *, program: Program, timeout: float | None = None) -> Outcome:
+        """Runs a whole program and reports the outcome."""
+        return self._call(_CALCULATOR_RUN, {"1": program}, timeout)
+
+    def divide(self, *, a: int, b: int, timeout: float | None = None) -> int:
+        """Divides `a` by `b`; a zero `b` fails on the server."""
+        return self._call(_CALCULATOR_DIVIDE, {"1": a, "2": b}, timeout)
+
+    def call_count(self, *, timeout: float | None = None) -> int:
+        """Counts the calls served so far."""
+        return self._call(_CALCULATOR_CALL_COUNT, {}, timeout)
+
+    def reset(self, *, timeout: float | None = None) -> None:
+        """Sets the call count back to zero."""
+        self._call(_CALCULATOR_RESET, {}, timeout)
+
+
+class CalculatorServer(_uvrpc.ServiceBase):
+    """Base class of ``calculator.Calculator`` implementations.
+
+    Arithmetic as a service.
+    """
+
+    uvrpc_service = _CALCULATOR
+
+    @_abc.abstractmethod
+    async def add(self, *, a: int, b: int) -> int:
+        """Adds two integers."""
+
+    @_abc.abstractmethod
+    async def apply(self, *, op: Op, a: float, b: float) -> float:
+        """Applies one operation to two operands."""
+
+    @_abc.abstractmethod
+    async def run(self, *, program: Program) -> Outcome:
+        """Runs a whole program and reports the outcome."""
+
+    @_abc.abstractmethod
+    async def divide(self, *, a: int, b: int) -> int:
+        """Divides `a` by `b`; a zero `b` fails on the server."""
+
+    @_abc.abstractmethod
+    async def call_count(self) -> int:
+        """Counts the calls served so far."""
+
+    @_abc.abstractmethod
+    async def reset(self) -> None:
+        """Sets the call count back to zero."""

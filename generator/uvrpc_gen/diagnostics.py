@@ -1,0 +1,60 @@
+"""Errors about an IDL file, and how they are shown to a person.
+
+A :class:`Diagnostic` names a span and says what is wrong there. Formatted, it reads
+like a compiler error, with the offending source line and a caret under the token::
+
+    idl/calc.idl:4:8: error: unknown type 'Strng'
+        1: Strng name;
+           ^~~~~
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .model import Span
+
+__all__ = ["Diagnostic", "IdlError", "format_diagnostic", "format_diagnostics"]
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One error at one place of an IDL file."""
+
+    span: Span
+    message: str
+
+
+class IdlError(Exception):
+    """Raised by the parser and the checker when a file has errors.
+
+    ``diagnostics`` holds every error found, in source order; the parser stops at
+    the first syntax error, the checker reports all semantic errors at once.
+    """
+
+    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+        self.diagnostics = tuple(diagnostics)
+        super().__init__("\n".join(d.message for d in self.diagnostics))
+
+
+def format_diagnostic(diagnostic: Diagnostic, source: str) -> str:
+    """Render one diagnostic as ``file:line:col: error: ...``, source line and caret.
+
+    The caret line copies the tabs of the source line so the caret stays aligned.
+    """
+    span = diagnostic.span
+    header = f"{span.file}:{span.line}:{span.column}: error: {diagnostic.message}"
+    lines = source.splitlines()
+    if not 1 <= span.line <= len(lines):
+        return header
+    text = lines[span.line - 1]
+    start = min(span.column - 1, len(text))
+    end = min(max(span.end_column - 1, start + 1), max(len(text), start + 1))
+    indent = "".join(c if c == "\t" else " " for c in text[:start])
+    return f"{header}\n{text}\n{indent}^{'~' * (end - start - 1)}"
+
+
+def format_diagnostics(diagnostics: Sequence[Diagnostic], source: str) -> str:
+    """Render several diagnostics, one block each, separated by newlines."""
+    return "\n".join(format_diagnostic(d, source) for d in diagnostics)

@@ -1,0 +1,219 @@
+"""The frozen intermediate representation of an IDL file.
+
+The parser builds these nodes, the checker validates them, and the view layer reads
+them. Every node carries the :class:`Span` of the name or token an error about it
+should point at. Nodes only link downwards (a module holds its definitions, a
+message its fields), so the tree is plain, immutable data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "Definition",
+    "Enum",
+    "EnumValue",
+    "Field",
+    "FloatLiteral",
+    "IntLiteral",
+    "ListLiteral",
+    "Literal",
+    "MapLiteral",
+    "Message",
+    "Method",
+    "Module",
+    "NameLiteral",
+    "Service",
+    "Span",
+    "StringLiteral",
+    "BoolLiteral",
+    "TypeRef",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Where a node is in its source file: 1-based line and columns.
+
+    ``end_column`` is exclusive and refers to ``line``; a node that spans several
+    lines is underlined to the end of its first line.
+    """
+
+    file: str
+    line: int
+    column: int
+    end_column: int
+
+
+@dataclass(frozen=True, slots=True)
+class TypeRef:
+    """A type as written: a (possibly dotted) name and its type arguments.
+
+    ``list<Step>`` is ``TypeRef("list", (TypeRef("Step"),))``; the checker decides
+    which names are built-in scalars, containers or definitions of the module.
+    """
+
+    name: str
+    arguments: tuple[TypeRef, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class IntLiteral:
+    """An integer literal (decimal or hexadecimal, possibly negative)."""
+
+    value: int
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class FloatLiteral:
+    """A floating-point literal such as ``1.5`` or ``-2e3``."""
+
+    value: float
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class StringLiteral:
+    """A double-quoted string literal, escapes already decoded."""
+
+    value: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class BoolLiteral:
+    """``true`` or ``false``."""
+
+    value: bool
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class NameLiteral:
+    """A dotted name used as a value, such as the enum member ``Op.ADD``."""
+
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ListLiteral:
+    """A bracketed list literal ``[a, b]``; also the literal of sets."""
+
+    items: tuple[Literal, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class MapLiteral:
+    """A braced map literal ``{k: v}``."""
+
+    entries: tuple[tuple[Literal, Literal], ...]
+    span: Span
+
+
+Literal = (
+    IntLiteral
+    | FloatLiteral
+    | StringLiteral
+    | BoolLiteral
+    | NameLiteral
+    | ListLiteral
+    | MapLiteral
+)
+"""Any literal value a default can be."""
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """A message field or a method parameter: ``1: optional T name = default``.
+
+    ``span`` points at the name and ``id_span`` at the id.
+    """
+
+    id: int
+    name: str
+    type: TypeRef
+    optional: bool
+    default: Literal | None
+    doc: str | None
+    span: Span
+    id_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class EnumValue:
+    """One member of an enum, ``NAME = value``; ``span`` points at the name."""
+
+    name: str
+    value: int
+    doc: str | None
+    span: Span
+    value_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Enum:
+    """An ``enum`` definition: named integer constants."""
+
+    name: str
+    values: tuple[EnumValue, ...]
+    doc: str | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A ``message`` definition: a record of numbered fields."""
+
+    name: str
+    fields: tuple[Field, ...]
+    doc: str | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    """A request/reply method of a service.
+
+    ``returns`` is ``None`` for ``void``; ``name`` keeps the IDL spelling, which is
+    also the method's name on the wire.
+    """
+
+    name: str
+    returns: TypeRef | None
+    params: tuple[Field, ...]
+    doc: str | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """A ``service`` definition: a named set of methods."""
+
+    name: str
+    methods: tuple[Method, ...]
+    doc: str | None
+    span: Span
+
+
+Definition = Enum | Message | Service
+"""Any top-level definition that introduces a name."""
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    """One IDL file: its namespace, its doc comment and its definitions in order.
+
+    ``namespace`` is ``None`` only before checking; the checker reports a missing
+    namespace, so a checked module always has one.
+    """
+
+    file: str
+    namespace: str | None
+    namespace_span: Span | None
+    doc: str | None
+    definitions: tuple[Definition, ...]

@@ -1,0 +1,63 @@
+"""How IDL names become Python names.
+
+Method names are snake_case in Python (``callCount`` → ``call_count``) while the
+wire route keeps the IDL spelling; module constants are UPPER_SNAKE; generated
+class names are built from the service and method names.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "camel_case",
+    "client_class",
+    "method_constant",
+    "params_class",
+    "server_class",
+    "service_constant",
+    "snake_case",
+    "sync_client_class",
+]
+
+_WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def snake_case(name: str) -> str:
+    """``callCount`` → ``call_count``, ``HTTPServer`` → ``http_server``."""
+    return _WORD_BOUNDARY.sub("_", name).lower()
+
+
+def camel_case(name: str) -> str:
+    """``callCount`` → ``CallCount``, ``call_count`` → ``CallCount``."""
+    return "".join(part[:1].upper() + part[1:] for part in snake_case(name).split("_"))
+
+
+def client_class(service: str) -> str:
+    """The asynchronous client class of a service: ``<Service>Client``."""
+    return f"{service}Client"
+
+
+def sync_client_class(service: str) -> str:
+    """The blocking client class of a service: ``<Service>SyncClient``."""
+    return f"{service}SyncClient"
+
+
+def server_class(service: str) -> str:
+    """The server base class of a service: ``<Service>Server``."""
+    return f"{service}Server"
+
+
+def params_class(service: str, method: str) -> str:
+    """The private parameters model of a method: ``_<Service><Method>Params``."""
+    return f"_{service}{camel_case(method)}Params"
+
+
+def service_constant(service: str) -> str:
+    """The module constant holding a service's spec: ``_<SERVICE>``."""
+    return f"_{snake_case(service).upper()}"
+
+
+def method_constant(service: str, method: str) -> str:
+    """The module constant describing a method: ``_<SERVICE>_<METHOD>``."""
+    return f"{service_constant(service)}_{snake_case(method).upper()}"

@@ -1,0 +1,445 @@
+"""Parse IDL source text into the IR of :mod:`uvrpc_gen.model`.
+
+The grammar lives in ``grammar.lark`` (package data). Lark builds a parse tree with
+positions; this module turns it into frozen IR nodes, attaches ``///`` doc comments,
+and turns lark's syntax errors into one friendly :class:`Diagnostic`.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import re
+from collections.abc import Callable, Iterator, Mapping
+
+import lark
+from lark import Token, Tree
+
+from .diagnostics import Diagnostic, IdlError
+from .model import (
+    BoolLiteral,
+    Definition,
+    Enum,
+    EnumValue,
+    Field,
+    FloatLiteral,
+    IntLiteral,
+    ListLiteral,
+    Literal,
+    MapLiteral,
+    Message,
+    Method,
+    Module,
+    NameLiteral,
+    Service,
+    Span,
+    StringLiteral,
+    TypeRef,
+)
+
+__all__ = ["SYNTAX_ERROR_EXAMPLES", "parse"]
+
+SYNTAX_ERROR_EXAMPLES: Mapping[str, tuple[str, ...]] = {
+    "missing ';' after the namespace": (
+        "namespace calc\nenum Op { ADD = 1; }",
+        "namespace acme.calc\nmessage M {}",
+    ),
+    "expected a definition: 'enum', 'message', 'service' or 'namespace'": (
+        "namespace calc; struct S {}",
+        "namespace calc; 1: i32 x;",
+    ),
+    "expected the definition's name": (
+        "namespace calc; message {}",
+        "namespace calc; enum {}",
+        "namespace calc; service {}",
+    ),
+    "a field starts with its id, like '1: i32 name;'": (
+        "namespace calc; message M { i32 x; }",
+        "namespace calc; message M { optional i32 x; }",
+    ),
+    "expected ':' after the field id": ("namespace calc; message M { 1 i32 x; }",),
+    "expected a type": (
+        "namespace calc; message M { 1: ; }",
+        "namespace calc; message M { 1: optional ; }",
+        "namespace calc; service S { void f(1: ); }",
+    ),
+    "missing ';' after the field": (
+        "namespace calc; message M { 1: i32 x }",
+        "namespace calc; message M { 1: i32 x 2: i32 y; }",
+        "namespace calc; message M { 1: i32 x = 1 }",
+    ),
+    "an enum value needs an explicit integer value, like 'NAME = 1;'": (
+        "namespace calc; enum E { A; }",
+        "namespace calc; enum E { A }",
+        "namespace calc; enum E { A = ; }",
+    ),
+    "missing ';' after the enum value": ("namespace calc; enum E { A = 1 }",),
+    "a parameter starts with its id, like '1: i32 name'": (
+        "namespace calc; service S { void f(i32 x); }",
+    ),
+    "missing ';' after the method": (
+        "namespace calc; service S { void f() }",
+        "namespace calc; service S { void f() void g(); }",
+    ),
+    "expected a value": (
+        "namespace calc; message M { 1: i32 x = ; }",
+        "namespace calc; service S { void f(1: i32 x = ); }",
+    ),
+}
+"""Friendly syntax error messages, each keyed by malformed examples of it.
+
+A syntax error whose parser state matches the state one of these examples fails in
+gets that example's message (lark's ``match_examples``); other errors get a message
+built from the tokens the parser expected. The tests parse every example.
+"""
+
+_TERMINAL_NAMES: Mapping[str, str] = {
+    "NAME": "a name",
+    "INT": "an integer",
+    "FLOAT": "a number",
+    "STRING": "a string",
+    "OPTIONAL": "'optional'",
+    "$END": "the end of the file",
+}
+
+_DOC_LINE = re.compile(r"^[ \t]*///(.*)$")
+_ESCAPES: Mapping[str, str] = {
+    "n": "\n",
+    "t": "\t",
+    "r": "\r",
+    "0": "\0",
+    '"': '"',
+    "\\": "\\",
+}
+
+
+@functools.cache
+def _parser() -> lark.Lark:
+    """The LALR parser of the grammar, built once."""
+    grammar = (
+        importlib.resources.files(__package__).joinpath("grammar.lark").read_text()
+    )
+    return lark.Lark(
+        grammar, parser="lalr", lexer="contextual", propagate_positions=True
+    )
+
+
+def parse(source: str, file: str) -> Module:
+    """Parse the IDL text ``source`` read from ``file`` into an unchecked module.
+
+    Raises:
+        IdlError: the text is not valid IDL syntax (one diagnostic, for the first
+            error), or a doc comment documents nothing or a string has a bad escape.
+    """
+    try:
+        tree = _parser().parse(source)
+    except lark.UnexpectedInput as error:
+        raise IdlError([_syntax_diagnostic(error, source, file)]) from None
+    builder = _Builder(file, _doc_blocks(source, file))
+    module = builder.module(tree)
+    errors = builder.errors + [
+        Diagnostic(span, "doc comment does not directly precede anything it documents")
+        for _, span in builder.docs.values()
+    ]
+    if errors:
+        raise IdlError(sorted(errors, key=lambda d: (d.span.line, d.span.column)))
+    return module
+
+
+def _doc_blocks(source: str, file: str) -> dict[int, tuple[str, Span]]:
+    """Find every block of consecutive ``///`` lines.
+
+    Returns the blocks keyed by the line right after each block, the line whose
+    definition the block documents.
+    """
+    blocks: dict[int, tuple[str, Span]] = {}
+    lines: list[str] = []
+    start: Span | None = None
+    for number, text in enumerate([*source.splitlines(), ""], start=1):
+        match = _DOC_LINE.match(text)
+        if match:
+            content = match.group(1)
+            lines.append(content[1:] if content.startswith(" ") else content)
+            if start is None:
+                column = text.index("///") + 1
+                start = Span(file, number, column, len(text) + 1)
+            continue
+        if start is not None:
+            doc = "\n".join(line.rstrip() for line in lines).strip("\n")
+            blocks[number] = (doc, start)
+        lines, start = [], None
+    return blocks
+
+
+class _Builder:
+    """Turns lark's parse tree into IR nodes, attaching doc comments on the way."""
+
+    def __init__(self, file: str, docs: dict[int, tuple[str, Span]]) -> None:
+        self.file = file
+        self.docs = docs
+        self.errors: list[Diagnostic] = []
+
+    def span(self, item: Token | Tree[Token]) -> Span:
+        """The span of a token, or of a subtree's first line."""
+        if isinstance(item, Token):
+            line, column = item.line or 1, item.column or 1
+            end_line, end_column = item.end_line or line, item.end_column or column
+        else:
+            line, column = item.meta.line, item.meta.column
+            end_line, end_column = item.meta.end_line, item.meta.end_column
+        if end_line != line:
+            end_column = column + 1
+        return Span(self.file, line, column, end_column)
+
+    def doc(self, line: int) -> str | None:
+        """Take the doc comment block that ends right above ``line``, if any."""
+        block = self.docs.pop(line, None)
+        return None if block is None or not block[0] else block[0]
+
+    def module(self, tree: Tree[Token]) -> Module:
+        """Build the module from the ``start`` tree."""
+        namespace: str | None = None
+        namespace_span: Span | None = None
+        module_doc: str | None = None
+        definitions: list[Definition] = []
+        for child in _trees(tree):
+            line = child.meta.line
+            if child.data == "namespace":
+                module_doc = self.doc(line)
+                if namespace is None:
+                    name_tree = next(_trees(child))
+                    namespace = ".".join(str(t) for t in _tokens(name_tree))
+                    namespace_span = self.span(name_tree)
+                else:
+                    self.errors.append(
+                        Diagnostic(
+                            self.span(child), "a file has exactly one 'namespace'"
+                        )
+                    )
+            elif child.data == "enum":
+                definitions.append(self.enum(child, self.doc(line)))
+            elif child.data == "message":
+                definitions.append(self.message(child, self.doc(line)))
+            elif child.data == "service":
+                definitions.append(self.service(child, self.doc(line)))
+        return Module(
+            self.file, namespace, namespace_span, module_doc, tuple(definitions)
+        )
+
+    def enum(self, tree: Tree[Token], doc: str | None) -> Enum:
+        """Build an enum and its values."""
+        name = _token(tree, "NAME")
+        values = []
+        for child in _trees(tree):
+            value_name, value = _tokens(child)
+            values.append(
+                EnumValue(
+                    str(value_name),
+                    int(str(value), 0),
+                    self.doc(child.meta.line),
+                    self.span(value_name),
+                    self.span(value),
+                )
+            )
+        return Enum(str(name), tuple(values), doc, self.span(name))
+
+    def message(self, tree: Tree[Token], doc: str | None) -> Message:
+        """Build a message and its fields."""
+        name = _token(tree, "NAME")
+        fields = tuple(self.field(child) for child in _trees(tree))
+        return Message(str(name), fields, doc, self.span(name))
+
+    def service(self, tree: Tree[Token], doc: str | None) -> Service:
+        """Build a service and its methods."""
+        name = _token(tree, "NAME")
+        methods = tuple(self.method(child) for child in _trees(tree))
+        return Service(str(name), methods, doc, self.span(name))
+
+    def method(self, tree: Tree[Token]) -> Method:
+        """Build a method; a return type named ``void`` becomes ``None``."""
+        doc = self.doc(tree.meta.line)
+        name = _token(tree, "NAME")
+        returns = self.type(_tree(tree, "type"))
+        params: tuple[Field, ...] = ()
+        for child in _trees(tree):
+            if child.data == "parameters":
+                params = tuple(self.field(p) for p in _trees(child))
+        void = returns.name == "void" and not returns.arguments
+        return Method(
+            str(name), None if void else returns, params, doc, self.span(name)
+        )
+
+    def field(self, tree: Tree[Token]) -> Field:
+        """Build a message field or a method parameter."""
+        doc = self.doc(tree.meta.line)
+        number = _token(tree, "INT")
+        name = _token(tree, "NAME")
+        default: Literal | None = None
+        for child in _trees(tree):
+            if child.data == "default":
+                default = self.literal(child.children[0])
+        return Field(
+            id=int(str(number), 0),
+            name=str(name),
+            type=self.type(_tree(tree, "type")),
+            optional=any(_tokens(tree, "OPTIONAL")),
+            default=default,
+            doc=doc,
+            span=self.span(name),
+            id_span=self.span(number),
+        )
+
+    def type(self, tree: Tree[Token]) -> TypeRef:
+        """Build a type reference and its type arguments."""
+        name_tree = _tree(tree, "qualified_name")
+        arguments: tuple[TypeRef, ...] = ()
+        for child in _trees(tree):
+            if child.data == "type_arguments":
+                arguments = tuple(self.type(t) for t in _trees(child))
+        name = ".".join(str(t) for t in _tokens(name_tree))
+        return TypeRef(name, arguments, self.span(tree))
+
+    def literal(self, item: Token | Tree[Token]) -> Literal:
+        """Build a literal value."""
+        assert isinstance(item, Tree)
+        span = self.span(item)
+        kind = item.data
+        if kind == "list_literal":
+            items = [c for c in item.children if c is not None]
+            return ListLiteral(tuple(self.literal(c) for c in items), span)
+        if kind == "map_literal":
+            entries = [c for c in item.children if isinstance(c, Tree)]
+            return MapLiteral(
+                tuple(
+                    (self.literal(e.children[0]), self.literal(e.children[1]))
+                    for e in entries
+                ),
+                span,
+            )
+        if kind == "name_literal":
+            name_tree = _tree(item, "qualified_name")
+            return NameLiteral(".".join(str(t) for t in _tokens(name_tree)), span)
+        if kind == "true_literal":
+            return BoolLiteral(True, span)
+        if kind == "false_literal":
+            return BoolLiteral(False, span)
+        text = str(item.children[0])
+        if kind == "int_literal":
+            return IntLiteral(int(text, 0), span)
+        if kind == "float_literal":
+            return FloatLiteral(float(text), span)
+        return StringLiteral(self.string(text, span), span)
+
+    def string(self, text: str, span: Span) -> str:
+        """Decode the escapes of a quoted string literal."""
+        out: list[str] = []
+        chars = iter(text[1:-1])
+        for char in chars:
+            if char != "\\":
+                out.append(char)
+                continue
+            escape = next(chars)
+            if escape in _ESCAPES:
+                out.append(_ESCAPES[escape])
+            elif escape in "ux":
+                digits = "".join(
+                    next(chars, "") for _ in range(4 if escape == "u" else 2)
+                )
+                try:
+                    out.append(chr(int(digits, 16)))
+                except ValueError:
+                    self.errors.append(
+                        Diagnostic(span, f"bad escape '\\{escape}{digits}'")
+                    )
+            else:
+                self.errors.append(Diagnostic(span, f"unknown escape '\\{escape}'"))
+        return "".join(out)
+
+
+def _trees(tree: Tree[Token]) -> Iterator[Tree[Token]]:
+    """The subtrees among a tree's children."""
+    return (c for c in tree.children if isinstance(c, Tree))
+
+
+def _tokens(tree: Tree[Token], kind: str | None = None) -> list[Token]:
+    """The tokens among a tree's children, optionally only those of one type."""
+    return [
+        c
+        for c in tree.children
+        if isinstance(c, Token) and (kind is None or c.type == kind)
+    ]
+
+
+def _token(tree: Tree[Token], kind: str) -> Token:
+    """The first token of a type among a tree's children."""
+    return _tokens(tree, kind)[0]
+
+
+def _tree(tree: Tree[Token], data: str) -> Tree[Token]:
+    """The first subtree of a kind among a tree's children."""
+    return next(c for c in _trees(tree) if c.data == data)
+
+
+def _describe_terminal(name: str) -> str:
+    """A readable name of a grammar terminal: ``';'``, ``a name``, ..."""
+    if name in _TERMINAL_NAMES:
+        return _TERMINAL_NAMES[name]
+    try:
+        pattern = _parser().get_terminal(name).pattern
+    except KeyError:
+        return name
+    return f"'{pattern.value}'"
+
+
+def _describe_token(token: Token) -> str:
+    """How an unexpected token is named in a message."""
+    if token.type == "$END":
+        return "the end of the file"
+    if token.type == "NAME":
+        return f"name '{token}'"
+    if token.type in _TERMINAL_NAMES:
+        return f"{_TERMINAL_NAMES[token.type]} {token}"
+    return f"'{token}'"
+
+
+def _join(words: list[str]) -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _syntax_diagnostic(
+    error: lark.UnexpectedInput, source: str, file: str
+) -> Diagnostic:
+    """Turn lark's first syntax error into a diagnostic with a friendly message."""
+    parse_example: Callable[[str], Tree[Token]] = _parser().parse
+    friendly = error.match_examples(
+        parse_example, dict(SYNTAX_ERROR_EXAMPLES), use_accepts=True
+    )
+    if isinstance(error, lark.UnexpectedCharacters):
+        line, column = error.line, error.column
+        position = error.pos_in_stream or 0
+        char = source[position] if position < len(source) else ""
+        message = f"unexpected character {char!r}"
+        return Diagnostic(Span(file, line, column, column + 1), message)
+    if isinstance(error, lark.UnexpectedToken):
+        token = error.token
+        expected = sorted(
+            {_describe_terminal(t) for t in error.accepts or error.expected}
+        )
+        if token.type == "$END":
+            lines = source.splitlines() or [""]
+            line, column = len(lines), len(lines[-1]) + 1
+            span = Span(file, line, column, column + 1)
+        else:
+            line, column = token.line or 1, token.column or 1
+            span = Span(file, line, column, token.end_column or column + 1)
+        got = _describe_token(token)
+        if token.type != "NAME" and str(token).isidentifier():
+            got = f"keyword '{token}'"
+        message = friendly or f"expected {_join(expected)}, got {got}"
+        if friendly:
+            message = f"{friendly} (got {got})"
+        return Diagnostic(span, message)
+    lines = source.splitlines() or [""]
+    line, column = len(lines), len(lines[-1]) + 1
+    return Diagnostic(Span(file, line, column, column + 1), "unexpected end of file")

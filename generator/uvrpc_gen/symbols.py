@@ -1,0 +1,102 @@
+"""The runtime names generated code uses, read from the runtime itself.
+
+This is the one place the generator learns what the runtime calls things. Every
+name is taken from the runtime object (``uvrpc.Message.__name__``), so renaming a
+runtime class breaks generation loudly instead of producing code that fails at
+import; ``tests/test_symbols.py`` resolves every entry against the runtime.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import uvrpc
+from uvrpc import types as runtime_types
+
+__all__ = [
+    "CLIENT_ATTRIBUTES",
+    "ENUM_ATTRIBUTES",
+    "GENERATED_CODE_API",
+    "GENERATOR_VERSION",
+    "MESSAGE_ATTRIBUTES",
+    "PROTOCOL_VERSION",
+    "RUNTIME_MODULE",
+    "SCALAR_TYPES",
+    "SYMBOLS",
+    "TYPES_MODULE",
+    "attributes_of",
+]
+
+RUNTIME_MODULE = uvrpc.__name__
+"""The runtime package generated modules import (as ``_uvrpc``)."""
+
+TYPES_MODULE = runtime_types.__name__.rpartition(".")[2]
+"""The submodule of scalar aliases generated modules import (as ``_t``)."""
+
+GENERATOR_VERSION = uvrpc.__version__
+"""The version written into generated headers and ``check_generated_code``."""
+
+GENERATED_CODE_API = uvrpc.GENERATED_CODE_API
+"""The generated-code API the generated modules are written against."""
+
+PROTOCOL_VERSION = uvrpc.PROTOCOL_VERSION
+"""The wire protocol version generated modules require."""
+
+SYMBOLS: Mapping[str, str] = MappingProxyType(
+    {
+        "check_generated_code": uvrpc.check_generated_code.__name__,
+        "Message": uvrpc.Message.__name__,
+        "field_ids": uvrpc.field_ids.__name__,
+        "Unary": uvrpc.Unary.__name__,
+        "ServiceSpec": uvrpc.ServiceSpec.__name__,
+        "AsyncClient": uvrpc.AsyncClient.__name__,
+        "SyncClient": uvrpc.SyncClient.__name__,
+        "ServiceBase": uvrpc.ServiceBase.__name__,
+        "call": "_call",
+        "uvrpc_service": "uvrpc_service",
+    }
+)
+"""Runtime attribute names by role; each resolves on ``uvrpc`` or its classes.
+
+``call`` is the method of both client base classes that generated methods delegate
+to, and ``uvrpc_service`` the class attribute of ``ServiceBase`` naming the spec.
+"""
+
+SCALAR_TYPES: Mapping[str, str] = MappingProxyType(
+    {
+        "bool": "Bool",
+        "i8": "I8",
+        "i16": "I16",
+        "i32": "I32",
+        "i64": "I64",
+        "float": "Float",
+        "double": "Double",
+        "string": "String",
+        "bytes": "Bytes",
+    }
+)
+"""IDL scalar → name of its alias in ``uvrpc.types``."""
+
+
+def attributes_of(*classes: type) -> frozenset[str]:
+    """Every attribute name of the classes: ``dir()`` plus annotated class fields."""
+    names: set[str] = set()
+    for cls in classes:
+        names.update(dir(cls))
+        for base in cls.__mro__:
+            names.update(base.__dict__.get("__annotations__", {}))
+    return frozenset(names)
+
+
+MESSAGE_ATTRIBUTES = attributes_of(uvrpc.Message)
+"""Names a message field cannot take: they would shadow ``uvrpc.Message``'s."""
+
+CLIENT_ATTRIBUTES = attributes_of(
+    uvrpc.AsyncClient, uvrpc.SyncClient, uvrpc.ServiceBase
+)
+"""Names a method cannot take: they would shadow the clients' or servers' bases."""
+
+ENUM_ATTRIBUTES = attributes_of(enum.IntEnum)
+"""Names an enum member cannot take: they would shadow ``enum.IntEnum``'s."""

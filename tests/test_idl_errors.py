@@ -1,0 +1,321 @@
+"""Every IDL error: its exact first line, its caret, several per run, no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from uvrpc_gen.check import check
+from uvrpc_gen.diagnostics import IdlError, format_diagnostic
+from uvrpc_gen.parse import SYNTAX_ERROR_EXAMPLES, parse
+
+
+def errors(source: str) -> list[str]:
+    """The formatted diagnostics of ``source`` as file ``t.idl``."""
+    try:
+        check(parse(source, "t.idl"))
+    except IdlError as error:
+        return [format_diagnostic(d, source) for d in error.diagnostics]
+    raise AssertionError("no error reported")
+
+
+def first(source: str) -> tuple[str, str]:
+    """The first line and caret line of the first diagnostic."""
+    lines = errors(source)[0].splitlines()
+    return lines[0], lines[2]
+
+
+NS = "namespace t;\n"
+
+CASES = [
+    (
+        NS + "message M { 1: Strng x; }",
+        "t.idl:2:16: error: unknown type 'Strng'; did you mean 'string'?",
+        "               ^~~~~",
+    ),
+    (
+        NS + "enum A { X = 1; }\nmessage A {}",
+        "t.idl:3:9: error: duplicate definition 'A' (first defined at line 2)",
+        "        ^",
+    ),
+    (
+        NS + "message M { 1: i32 x; 2: i32 x; }",
+        "t.idl:2:30: error: duplicate field name 'x' (first defined at line 2)",
+        "                             ^",
+    ),
+    (
+        NS + "service S { void f(1: i32 a, 2: i32 a); }",
+        "t.idl:2:37: error: duplicate parameter name 'a' (first defined at line 2)",
+        "                                    ^",
+    ),
+    (
+        NS + "message M { 1: i32 x; 1: i32 y; }",
+        "t.idl:2:23: error: duplicate field id 1 (first used at line 2)",
+        "                      ^",
+    ),
+    (
+        NS + "message M { 0: i32 x; }",
+        "t.idl:2:13: error: field id 0 is out of range (1..536870911)",
+        "            ^",
+    ),
+    (
+        NS + "message M { 536870912: i32 x; }",
+        "t.idl:2:13: error: field id 536870912 is out of range (1..536870911)",
+        "            ^~~~~~~~~",
+    ),
+    (
+        NS + "enum E { A = 1; A = 2; }",
+        "t.idl:2:17: error: duplicate enum member 'A' (first defined at line 2)",
+        "                ^",
+    ),
+    (
+        NS + "enum E { A = 1; B = 1; }",
+        "t.idl:2:21: error: duplicate enum value 1 (first used at line 2)",
+        "                    ^",
+    ),
+    (
+        NS + "service S { void f(); void f(); }",
+        "t.idl:2:28: error: duplicate method name 'f' (first defined at line 2)",
+        "                           ^",
+    ),
+    (
+        NS + "service S { void callCount(); void call_count(); }",
+        "t.idl:2:36: error: method names 'callCount' and 'call_count' are both "
+        "'call_count' in Python (first defined at line 2)",
+        "                                   ^~~~~~~~~~",
+    ),
+    (
+        NS + "message M { 1: i32 class; }",
+        "t.idl:2:20: error: field name 'class' is a Python keyword",
+        "                   ^~~~~",
+    ),
+    (
+        NS + "message None {}",
+        "t.idl:2:9: error: message name 'None' is a Python keyword",
+        "        ^~~~",
+    ),
+    (
+        NS + "service S { void Class(); }",
+        "t.idl:2:18: error: method name 'Class' becomes the Python keyword 'class'",
+        "                 ^~~~~",
+    ),
+    (
+        NS + "message M { 1: i32 copy; }",
+        "t.idl:2:20: error: field name 'copy' clashes with an attribute of "
+        "uvrpc.Message",
+        "                   ^~~~",
+    ),
+    (
+        NS + "message M { 1: i32 _x; }",
+        "t.idl:2:20: error: field name '_x' must not start with an underscore",
+        "                   ^~",
+    ),
+    (
+        NS + "service S { void close(); }",
+        "t.idl:2:18: error: method name 'close' clashes with attribute 'close' of "
+        "the generated clients' or server's base class",
+        "                 ^~~~~",
+    ),
+    (
+        NS + "service S { void f(1: i32 timeout); }",
+        "t.idl:2:27: error: parameter name 'timeout' is taken by the generated methods",
+        "                          ^~~~~~~",
+    ),
+    (
+        NS + "service S { void f(1: i32 self); }",
+        "t.idl:2:27: error: parameter name 'self' is taken by the generated methods",
+        "                          ^~~~",
+    ),
+    (
+        NS + "enum Op { A = 1; }\nmessage M { 1: Op Op; }",
+        "t.idl:3:19: error: field name 'Op' is also the name of a type; rename the "
+        "field",
+        "                  ^~",
+    ),
+    (
+        NS + "message SClient {}\nservice S {}",
+        "t.idl:2:9: error: 'SClient' clashes with the client generated for service "
+        "'S' (line 3)",
+        "        ^~~~~~~",
+    ),
+    (
+        NS + "service A { void bC(); }\nservice AB { void c(); }",
+        "t.idl:3:19: error: 'AB.c' and 'A.bC' would both generate the name "
+        "'_ABCParams'",
+        "                  ^",
+    ),
+    (
+        NS + 'message M { 1: i32 x = "a"; }',
+        "t.idl:2:24: error: invalid default for type 'i32': expected an integer, "
+        "got a string",
+        "                       ^~~",
+    ),
+    (
+        NS + "message M { 1: i8 x = 128; }",
+        "t.idl:2:23: error: default 128 is out of range for 'i8' (-128..127)",
+        "                      ^~~",
+    ),
+    (
+        NS + "enum E { A = 1; }\nmessage M { 1: E e = E.B; }",
+        "t.idl:3:22: error: enum 'E' has no member 'B'",
+        "                     ^~~",
+    ),
+    (
+        NS + 'message M { 1: list<i32> x = [1, "a"]; }',
+        "t.idl:2:34: error: invalid default for type 'i32': expected an integer, "
+        "got a string",
+        "                                 ^~~",
+    ),
+    (
+        NS + "message N {}\nmessage M { 1: N n = {}; }",
+        "t.idl:3:22: error: a field of message type 'N' cannot have a default; make "
+        "it 'optional' instead",
+        "                     ^~",
+    ),
+    (
+        NS + "service S { void f(1: list<i32> x = []); }",
+        "t.idl:2:37: error: parameter 'x' of container type cannot have a default; "
+        "make it 'optional' instead",
+        "                                    ^~",
+    ),
+    (
+        NS + "message M { 1: map<list<i32>, i32> m; }",
+        "t.idl:2:20: error: map key type must be a scalar or an enum, not 'list<i32>'",
+        "                   ^~~~~~~~~",
+    ),
+    (
+        NS + "message N {}\nmessage M { 1: set<N> s; }",
+        "t.idl:3:20: error: set element type must be a scalar or an enum, not 'N'",
+        "                   ^",
+    ),
+    (
+        "message M {}",
+        "t.idl:1:1: error: missing namespace; start the file with 'namespace name;'",
+        "^",
+    ),
+    (
+        NS + "message stream {}",
+        "t.idl:2:9: error: message name 'stream' is a reserved word of the IDL",
+        "        ^~~~~~",
+    ),
+    (
+        NS + "message M { 1: void x; }",
+        "t.idl:2:16: error: 'void' is only allowed as a method's return type",
+        "               ^~~~",
+    ),
+    (
+        NS + "message M { 1: list<i32, i32> x; }",
+        "t.idl:2:16: error: 'list' takes 1 type argument, got 2",
+        "               ^~~~~~~~~~~~~~",
+    ),
+    (
+        NS + "/// Dangling.\n\nmessage M {}",
+        "t.idl:2:1: error: doc comment does not directly precede anything it documents",
+        "^~~~~~~~~~~~~",
+    ),
+]
+
+
+@pytest.mark.parametrize(("source", "message", "caret"), CASES)
+def test_error(source: str, message: str, caret: str) -> None:
+    assert first(source) == (message, caret)
+
+
+def test_several_errors_in_one_run() -> None:
+    source = NS + "message M {\n 1: Strng x;\n 1: i32 y;\n 2: i32 class;\n}\n"
+    found = [e.splitlines()[0] for e in errors(source)]
+    assert found == [
+        "t.idl:3:5: error: unknown type 'Strng'; did you mean 'string'?",
+        "t.idl:4:2: error: duplicate field id 1 (first used at line 3)",
+        "t.idl:5:9: error: field name 'class' is a Python keyword",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("message", "example"),
+    [(m, e) for m, examples in SYNTAX_ERROR_EXAMPLES.items() for e in examples],
+)
+def test_syntax_error_table(message: str, example: str) -> None:
+    """Each example of the friendly-message table fails with its message."""
+    with pytest.raises(IdlError) as caught:
+        parse(example, "t.idl")
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.message.startswith(message)
+
+
+def test_syntax_error_format() -> None:
+    source = "namespace t;\nmessage M { 1: i32 x }\n"
+    assert first(source) == (
+        "t.idl:2:22: error: missing ';' after the field (got '}')",
+        "                     ^",
+    )
+
+
+def test_generic_syntax_error_names_tokens() -> None:
+    source = "namespace t;\nmessage M { 1: i32 x; } }\n"
+    line, caret = first(source)
+    assert line.startswith("t.idl:2:25: error: expected ")
+    assert caret == "                        ^"
+
+
+def test_unexpected_character() -> None:
+    assert first("namespace t;\nmessage M { @ }") == (
+        "t.idl:2:13: error: unexpected character '@'",
+        "            ^",
+    )
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "uvrpc_gen", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_cli_reports_errors_without_traceback(tmp_path: Path) -> None:
+    idl = tmp_path / "bad.idl"
+    idl.write_text(NS + "message M { 1: Strng x; 1: i32 class; }\n")
+    result = run_cli(str(idl), "-o", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"{idl}:2:16: error: unknown type 'Strng'" in result.stderr
+    assert "field name 'class' is a Python keyword" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_syntax_error(tmp_path: Path) -> None:
+    idl = tmp_path / "bad.idl"
+    idl.write_text("namespace t\nmessage M {}\n")
+    result = run_cli(str(idl), "-o", str(tmp_path))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"{idl}:2:1: error: missing ';' after the namespace" in result.stderr
+
+
+def test_cli_rejects_invalid_module_name(tmp_path: Path) -> None:
+    idl = tmp_path / "my-calc.idl"
+    idl.write_text(NS)
+    result = run_cli(str(idl), "-o", str(tmp_path))
+    assert result.returncode == 1
+    assert "'my-calc' is not a valid Python module name" in result.stderr
+
+
+def test_cli_refuses_to_shadow_the_standard_library(tmp_path: Path) -> None:
+    idl = tmp_path / "types.idl"
+    idl.write_text(NS)
+    result = run_cli(str(idl), "-o", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert (
+        f"{idl}: error: the generated module 'types' would shadow the standard "
+        "library's 'types'; rename the file"
+    ) in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_usage_error() -> None:
+    assert run_cli().returncode == 2
