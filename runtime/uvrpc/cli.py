@@ -3,7 +3,8 @@
 ``uvrpc serve MODULE:CLASS --bind ENDPOINT`` imports ``CLASS`` (a subclass of a
 generated ``<Service>Server``) from ``MODULE``, instantiates it without arguments and
 serves it; the first line it prints is each bound endpoint, so scripts can read where
-to connect. SIGINT and SIGTERM stop it cleanly.
+to connect. SIGINT and SIGTERM stop it cleanly. Its log (handlers' exceptions with
+their tracebacks, malformed requests) goes to stderr.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import asyncio
 import importlib
 import inspect
+import logging
 import signal
 import sys
 from collections.abc import Sequence
@@ -97,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"protocol {PROTOCOL_VERSION}")
             print(f"generated-code API {GENERATED_CODE_API}")
             return 0
+        logging.basicConfig(
+            level=logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
         service = load_service(args.target)()
         endpoints = args.bind or ["tcp://127.0.0.1:5555"]
         run(serve(service, endpoints), use_uvloop=args.uvloop)
