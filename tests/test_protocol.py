@@ -7,6 +7,7 @@ server keeps serving correct callers either way.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -169,3 +170,50 @@ def test_a_caller_that_reads_slowly_loses_no_reply() -> None:
             sock.close()
         assert replies == {call_id: call_id + 1 for call_id in range(calls)}
         assert server.stats.undeliverable == 0
+
+
+def fake_server(reply_header: list[Any], reply_body: Any) -> tuple[str, Any]:
+    """A ROUTER answering the first request with the given frames, on a thread."""
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.bind("tcp://127.0.0.1:*")
+    endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+
+    def answer() -> None:
+        try:
+            if sock.poll(10_000, zmq.POLLIN):
+                identity, _, header, _ = sock.recv_multipart()
+                call_id = msgpack.unpackb(header)[2]
+                fields = [call_id if f == "CALL_ID" else f for f in reply_header]
+                sock.send_multipart(
+                    [identity, b"", msgpack.packb(fields), msgpack.packb(reply_body)]
+                )
+        finally:
+            sock.close()
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    return endpoint, thread
+
+
+def test_a_successful_reply_in_another_version_fails_clearly() -> None:
+    endpoint, thread = fake_server([2, 2, "CALL_ID", 0], 5)
+    with CalculatorSyncClient(endpoint, timeout=10) as calc:
+        with pytest.raises(uvrpc.Unimplemented) as caught:
+            calc.add(a=2, b=3)
+    thread.join(10)
+    assert caught.value.message == (
+        "the server replied to calculator.Calculator.add in protocol version 2; "
+        "this client speaks version 1"
+    )
+
+
+def test_an_error_reply_in_another_version_is_read() -> None:
+    message = "protocol version 1 is not supported; this peer speaks version 2"
+    endpoint, thread = fake_server(
+        [2, 2, "CALL_ID", 12], {"message": message, "details": {}}
+    )
+    with CalculatorSyncClient(endpoint, timeout=10) as calc:
+        with pytest.raises(uvrpc.Unimplemented, match=message):
+            calc.add(a=2, b=3)
+    thread.join(10)

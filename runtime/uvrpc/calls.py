@@ -15,10 +15,17 @@ from pydantic import ValidationError
 from typing_extensions import Buffer
 
 from .codec import DecodeError, EncodeError, unpack
-from .errors import InternalError, InvalidArgument, RpcError, error_for_status
+from .errors import (
+    InternalError,
+    InvalidArgument,
+    RpcError,
+    Unimplemented,
+    error_for_status,
+)
 from .methods import Reply, Unary
 from .protocol import DELIMITER, ReplyHeader, encode_request_header
 from .status import Status
+from .version import PROTOCOL_VERSION
 
 __all__ = ["decode_reply", "encode_request", "timeout_ms"]
 
@@ -62,9 +69,16 @@ def decode_reply(
 
     Raises:
         RpcError: the reply has an error status (the subclass matches the status).
+        Unimplemented: the reply succeeded in another protocol version, whose
+            result this client cannot read.
         InternalError: the reply does not decode or does not match the method's
             declared result type.
     """
+    if header.version != PROTOCOL_VERSION and header.status == Status.OK:
+        raise Unimplemented(
+            f"the server replied to {method.route} in protocol version "
+            f"{header.version}; this client speaks version {PROTOCOL_VERSION}"
+        )
     try:
         value = unpack(body, attachments)
     except DecodeError as exc:
