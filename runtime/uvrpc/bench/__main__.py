@@ -1,0 +1,7 @@
+"""``python -m uvrpc.bench``: the same as ``uvrpc bench``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,37 @@
+"""What ``uvrpc bench`` measures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["CASES", "Case"]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One workload: payload sizes, calls in flight per process, client processes."""
+
+    name: str
+    payloads: tuple[int, ...]
+    inflight: int
+    processes: int
+    description: str
+
+
+CASES: dict[str, Case] = {
+    case.name: case
+    for case in (
+        Case("pingpong", (64,), 1, 1, "64 B, one call in flight: latency"),
+        Case("pipelined", (64,), 64, 1, "64 B, 64 in flight from one process"),
+        Case("concurrent", (64,), 64, 4, "64 B, 4 processes x 64 in flight"),
+        Case("large", (1 << 20,), 1, 1, "1 MiB, one call in flight"),
+        Case(
+            "sweep",
+            tuple(64 * 4**n for n in range(9)),
+            1,
+            1,
+            "64 B to 4 MiB in powers of 4, one in flight",
+        ),
+    )
+}
+"""Every case, in the order they run."""

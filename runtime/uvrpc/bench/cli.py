@@ -1,0 +1,143 @@
+"""The command line of ``uvrpc bench`` (also ``python -m uvrpc.bench``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .cases import CASES
+from .report import environment, render_table, rows, write_plot
+from .runner import Measurement, Sample, as_json_ready, plan, run_round
+from .systems import SYSTEMS, systems_for
+
+__all__ = ["main"]
+
+
+def _names(value: str, known: Sequence[str], what: str) -> list[str]:
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown {what}: {', '.join(unknown)} (known: {', '.join(known)})"
+        )
+    return names
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="uvrpc bench",
+        description="Echo benchmark of uvrpc, raw pyzmq, gRPC and Thrift in one run.",
+    )
+    parser.add_argument(
+        "--cases",
+        type=lambda v: _names(v, list(CASES), "case"),
+        default=list(CASES),
+        help=f"comma-separated, of: {', '.join(CASES)} (default: all)",
+    )
+    parser.add_argument(
+        "--systems",
+        type=lambda v: _names(v, list(SYSTEMS), "system"),
+        help="comma-separated system names (default: all installed)",
+    )
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per case")
+    parser.add_argument("--warmup", type=float, default=0.5, help="seconds, excluded")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds; medians kept")
+    parser.add_argument("--uvloop", action="store_true", help="add uvloop rows")
+    parser.add_argument("--ipc", action="store_true", help="ZeroMQ systems on ipc://")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="write results")
+    parser.add_argument("--plot", type=Path, metavar="PATH", help="write a PNG")
+    parser.add_argument(
+        "--markdown", action="store_true", help="print the table as Markdown"
+    )
+    return parser
+
+
+def _progress(total: int) -> tuple[Callable[[Measurement], None], Callable[[], None]]:
+    """A progress display (rich when installed) and the function that closes it."""
+    try:
+        from rich.progress import Progress
+    except ImportError:
+        done = 0
+
+        def plain(m: Measurement) -> None:
+            nonlocal done
+            done += 1
+            print(
+                f"[{done}/{total}] {m.system.name} {m.case.name} {m.payload} B",
+                file=sys.stderr,
+                flush=True,
+            )
+
+        return plain, lambda: None
+    bar = Progress(transient=True)
+    task = bar.add_task("benchmark", total=total)
+    bar.start()
+
+    def advance(m: Measurement) -> None:
+        bar.update(
+            task,
+            advance=1,
+            description=f"{m.system.name:<22} {m.case.name:<10} {m.payload:>8} B",
+        )
+
+    return advance, bar.stop
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; print the table; write JSON and a plot if asked."""
+    args = _parser().parse_args(argv)
+    wanted = [
+        s
+        for s in systems_for(args.uvloop)
+        if not args.systems or s.name in args.systems
+    ]
+    for system in wanted:
+        if not system.available:
+            print(
+                f"uvrpc bench: skipping {system.name}: {system.requires} is not "
+                "installed (pip install 'uvrpc[bench]')",
+                file=sys.stderr,
+            )
+    systems = [s for s in wanted if s.available]
+    measurements = plan(systems, [CASES[name] for name in args.cases])
+    advance, close = _progress(len(measurements) * args.repeat)
+    samples: list[Sample] = []
+    try:
+        for _ in range(args.repeat):
+            samples += run_round(
+                measurements,
+                warmup=args.warmup,
+                duration=args.duration,
+                ipc=args.ipc,
+                progress=advance,
+            )
+    finally:
+        close()
+    table = rows(samples)
+    print(render_table(table, markdown=args.markdown))
+    if args.json:
+        report: dict[str, Any] = environment()
+        report["settings"] = {
+            "duration": args.duration,
+            "warmup": args.warmup,
+            "repeat": args.repeat,
+            "transport": "ipc" if args.ipc else "tcp",
+            "command": "uvrpc bench "
+            + " ".join(sys.argv[1:] if argv is None else argv),
+        }
+        report["cases"] = [{k: as_json_ready(v) for k, v in r.items()} for r in table]
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    if args.plot:
+        write_plot(table, args.plot)
+    mismatches = sum(r["mismatches"] for r in table)
+    if mismatches:
+        print(
+            f"uvrpc bench: {mismatches} replies differed from their payload",
+            file=sys.stderr,
+        )
+        return 1
+    return 0

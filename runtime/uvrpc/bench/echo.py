@@ -1,0 +1,67 @@
+# Generated from echo.idl by uvrpc-gen 0.1.0 — do not edit.
+"""The echo service: the payload the benchmarks send back and forth."""
+
+from __future__ import annotations
+
+import abc as _abc
+
+import uvrpc as _uvrpc
+from uvrpc import types as _t
+
+_uvrpc.check_generated_code(generator="0.1.0", api=1, protocol=1)
+
+__all__ = [
+    "EchoClient",
+    "EchoServer",
+    "EchoSyncClient",
+]
+
+
+class _EchoEchoParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(data=1)
+
+    data: _t.Bytes
+
+
+_ECHO_ECHO: _uvrpc.Unary[_EchoEchoParams, bytes] = _uvrpc.Unary(
+    route="echo.Echo.echo",
+    handler="echo",
+    params=_EchoEchoParams,
+    reply=_t.Bytes,
+)
+_ECHO = _uvrpc.ServiceSpec(name="echo.Echo", methods=(_ECHO_ECHO,))
+
+
+class EchoClient(_uvrpc.AsyncClient):
+    """Asynchronous client of ``echo.Echo``.
+
+    Returns what it is sent.
+    """
+
+    async def echo(self, *, data: bytes, timeout: float | None = None) -> bytes:
+        """Sends `data` back unchanged."""
+        return await self._call(_ECHO_ECHO, {"1": data}, timeout)
+
+
+class EchoSyncClient(_uvrpc.SyncClient):
+    """Blocking client of ``echo.Echo``.
+
+    Returns what it is sent.
+    """
+
+    def echo(self, *, data: bytes, timeout: float | None = None) -> bytes:
+        """Sends `data` back unchanged."""
+        return self._call(_ECHO_ECHO, {"1": data}, timeout)
+
+
+class EchoServer(_uvrpc.ServiceBase):
+    """Base class of ``echo.Echo`` implementations.
+
+    Returns what it is sent.
+    """
+
+    uvrpc_service = _ECHO
+
+    @_abc.abstractmethod
+    async def echo(self, *, data: bytes) -> bytes:
+        """Sends `data` back unchanged."""

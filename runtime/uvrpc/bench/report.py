@@ -1,0 +1,203 @@
+"""Turning samples into rows: medians over rounds, ratios, a table, JSON and a plot."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from .measure import percentile
+from .runner import Sample
+from .systems import SYSTEMS
+
+__all__ = ["environment", "render_table", "rows", "write_plot"]
+
+_VERSIONED = (
+    "uvrpc",
+    "pyzmq",
+    "msgpack",
+    "pydantic",
+    "grpcio",
+    "thriftpy2",
+    "uvloop",
+    "matplotlib",
+)
+
+
+def environment() -> dict[str, dict[str, Any]]:
+    """The ``machine`` and ``versions`` parts of the JSON report."""
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.partition(":")[2].strip()
+                break
+    except OSError:
+        pass
+    versions = {"python": platform.python_version(), "libzmq": zmq.zmq_version()}
+    for name in _VERSIONED:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    machine = {
+        "platform": platform.platform(),
+        "cpu": model or platform.processor(),
+        "cores": os.cpu_count(),
+        "python": platform.python_implementation(),
+    }
+    return {"machine": machine, "versions": versions}
+
+
+def _median(values: Sequence[float]) -> float | None:
+    finite = [v for v in values if v == v]
+    return statistics.median(finite) if finite else None
+
+
+def rows(samples: Sequence[Sample]) -> list[dict[str, Any]]:
+    """One row per (system, case, payload): medians over rounds, with ratios."""
+    grouped: dict[tuple[str, str, int], list[Sample]] = {}
+    for sample in samples:
+        m = sample.measurement
+        grouped.setdefault((m.system.name, m.case.name, m.payload), []).append(sample)
+    table: list[dict[str, Any]] = []
+    for (system, case, payload), group in grouped.items():
+        rates = [s.calls / s.seconds for s in group]
+        latencies = [s.latencies_us for s in group]
+        measurement = group[0].measurement
+        calls_per_s = statistics.median(rates)
+        table.append(
+            {
+                "system": system,
+                "case": case,
+                "payload": payload,
+                "inflight": measurement.case.inflight,
+                "processes": measurement.case.processes,
+                "rounds": len(group),
+                "calls_per_s": calls_per_s,
+                "calls_per_s_min": min(rates),
+                "calls_per_s_max": max(rates),
+                "mb_per_s": calls_per_s * payload / 1e6,
+                "p50_us": _median([percentile(x, 0.5) for x in latencies if x]),
+                "p99_us": _median([percentile(x, 0.99) for x in latencies if x]),
+                "p999_us": _median([percentile(x, 0.999) for x in latencies if x]),
+                "mismatches": sum(s.mismatches for s in group),
+                "calls": sum(s.calls for s in group),
+            }
+        )
+    index = {(r["system"], r["case"], r["payload"]): r for r in table}
+    for row in table:
+        row_system = SYSTEMS[row["system"]]
+        peers = (("zmq_raw", row_system.raw_peer), ("grpc", row_system.grpc_peer))
+        for key, peer in peers:
+            other = index.get((peer or "", row["case"], row["payload"]))
+            row[f"ratio_vs_{key}"] = (
+                row["calls_per_s"] / other["calls_per_s"] if other else None
+            )
+        raw = index.get((row_system.raw_peer or "", row["case"], row["payload"]))
+        row["p50_vs_zmq_raw"] = (
+            row["p50_us"] / raw["p50_us"]
+            if raw and row["p50_us"] and raw["p50_us"]
+            else None
+        )
+    return table
+
+
+def _size(payload: int) -> str:
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if payload >= scale and payload % scale == 0:
+            return f"{payload // scale} {unit}"
+    return f"{payload} B"
+
+
+def _number(value: float | None, digits: int = 0) -> str:
+    return "" if value is None else f"{value:,.{digits}f}"
+
+
+def _ratio(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}x"
+
+
+def render_table(table: Sequence[dict[str, Any]], markdown: bool = False) -> str:
+    """The results as an aligned text table (or a Markdown one)."""
+    headers = [
+        "case",
+        "payload",
+        "system",
+        "calls/s",
+        "min-max",
+        "p50 µs",
+        "p99 µs",
+        "p99.9 µs",
+        "MB/s",
+        "x zmq-raw",
+        "p50 x raw",
+        "x grpc",
+    ]
+    lines = [
+        [
+            r["case"],
+            _size(r["payload"]),
+            r["system"],
+            _number(r["calls_per_s"]),
+            f"{_number(r['calls_per_s_min'])}-{_number(r['calls_per_s_max'])}",
+            _number(r["p50_us"]),
+            _number(r["p99_us"]),
+            _number(r["p999_us"]),
+            _number(r["mb_per_s"], 1),
+            _ratio(r["ratio_vs_zmq_raw"]),
+            _ratio(r["p50_vs_zmq_raw"]),
+            _ratio(r["ratio_vs_grpc"]),
+        ]
+        for r in table
+    ]
+    if markdown:
+        rule = ["---", "---:", "---", *["---:"] * (len(headers) - 3)]
+        return "\n".join(
+            "| " + " | ".join(cells) + " |" for cells in [headers, rule, *lines]
+        )
+    widths = [
+        max(len(row[i]) for row in [headers, *lines]) for i in range(len(headers))
+    ]
+    text = []
+    for cells in [headers, *lines]:
+        padded = [
+            cell.ljust(w) if i < 3 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        text.append("  ".join(padded).rstrip())
+    return "\n".join(text)
+
+
+def write_plot(table: Sequence[dict[str, Any]], path: Path) -> None:
+    """Throughput and latency against payload size, one line per system (sweep)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sweep = [r for r in table if r["case"] == "sweep"]
+    figure, (throughput, latency) = plt.subplots(1, 2, figsize=(13, 5))
+    for system in dict.fromkeys(r["system"] for r in sweep):
+        points = sorted((r["payload"], r) for r in sweep if r["system"] == system)
+        sizes = [p for p, _ in points]
+        throughput.plot(sizes, [r["mb_per_s"] for _, r in points], "o-", label=system)
+        latency.plot(sizes, [r["p50_us"] for _, r in points], "o-", label=system)
+    for axes, label in ((throughput, "MB/s (payload, one way)"), (latency, "p50 µs")):
+        axes.set_xscale("log", base=2)
+        axes.set_yscale("log")
+        axes.set_xlabel("payload bytes")
+        axes.set_ylabel(label)
+        axes.grid(True, which="both", alpha=0.3)
+    throughput.set_title("echo throughput, one call in flight")
+    latency.set_title("echo latency (median), one call in flight")
+    latency.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

@@ -1,0 +1,187 @@
+"""Running the benchmark: servers and clients in processes of their own, in rounds.
+
+A round measures every system once in every case it supports: it starts the system's
+server, hands one client process the list of single-process measurements, runs the
+multi-process cases with their processes starting together, and stops the server.
+Rounds repeat the whole suite so that a drift in the machine's speed spreads over
+every system instead of favouring the ones measured first.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .cases import Case
+from .measure import Result
+from .spec import ClientSpec
+from .systems import System
+
+__all__ = ["Measurement", "Sample", "plan", "run_round"]
+
+WORKER = [sys.executable, "-m", "uvrpc.bench.worker"]
+START_LEAD = 2.0
+"""Seconds between launching a multi-process case and its agreed start time."""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One cell of the results: a system in a case at a payload size."""
+
+    system: System
+    case: Case
+    payload: int
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What one round measured for one :class:`Measurement`."""
+
+    measurement: Measurement
+    calls: int
+    seconds: float
+    mismatches: int
+    latencies_us: list[float]
+
+
+def plan(systems: Sequence[System], cases: Sequence[Case]) -> list[Measurement]:
+    """Every measurement of a round, system by system."""
+    return [
+        Measurement(system, case, payload)
+        for system in systems
+        for case in cases
+        if case.inflight <= system.max_inflight
+        for payload in case.payloads
+    ]
+
+
+@contextmanager
+def _server(system: System, bind: str) -> Iterator[str]:
+    process = subprocess.Popen(
+        [*WORKER, "server", system.name, "--bind", bind],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        endpoint = process.stdout.readline().strip()
+        if not endpoint:
+            raise RuntimeError(f"the {system.name} server did not start")
+        yield endpoint
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def _clients(system: System, batches: Sequence[list[ClientSpec]]) -> list[list[Result]]:
+    """Run one client process per batch, all at once; return each one's results."""
+    processes = []
+    for batch in batches:
+        process = subprocess.Popen(
+            [*WORKER, "client", system.name],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdin is not None
+        process.stdin.write(json.dumps([spec.to_json() for spec in batch]))
+        process.stdin.close()
+        processes.append(process)
+    outputs = []
+    for process in processes:
+        assert process.stdout is not None
+        lines = process.stdout.read().splitlines()
+        process.stdout.close()
+        if process.wait() != 0:
+            raise RuntimeError(f"a {system.name} client failed")
+        outputs.append([Result(**json.loads(line)) for line in lines])
+    return outputs
+
+
+def _bind_for(system: System, ipc: bool, scratch: Path) -> str:
+    zmq_system = system.name.startswith(("uvrpc", "zmq-raw"))
+    if ipc and zmq_system:
+        return f"ipc://{scratch / system.name}.sock"
+    return "tcp://127.0.0.1:*"
+
+
+def run_round(
+    measurements: Sequence[Measurement],
+    *,
+    warmup: float,
+    duration: float,
+    ipc: bool,
+    progress: Callable[[Measurement], None],
+) -> list[Sample]:
+    """Measure each of ``measurements`` once."""
+    samples: list[Sample] = []
+    by_system: dict[str, list[Measurement]] = {}
+    for measurement in measurements:
+        by_system.setdefault(measurement.system.name, []).append(measurement)
+    with tempfile.TemporaryDirectory(prefix="uvrpc-bench-") as scratch:
+        for group in by_system.values():
+            system = group[0].system
+            with _server(system, _bind_for(system, ipc, Path(scratch))) as endpoint:
+                samples.extend(
+                    _measure_system(system, group, endpoint, warmup, duration, progress)
+                )
+    return samples
+
+
+def _measure_system(
+    system: System,
+    group: list[Measurement],
+    endpoint: str,
+    warmup: float,
+    duration: float,
+    progress: Callable[[Measurement], None],
+) -> Iterator[Sample]:
+    def spec(m: Measurement, start_at: float | None = None) -> ClientSpec:
+        return ClientSpec(
+            endpoint, m.payload, m.case.inflight, warmup, duration, start_at
+        )
+
+    single = [m for m in group if m.case.processes == 1]
+    if single:
+        (results,) = _clients(system, [[spec(m) for m in single]])
+        for measurement, result in zip(single, results, strict=True):
+            progress(measurement)
+            yield _sample(measurement, [result])
+    for measurement in (m for m in group if m.case.processes > 1):
+        start_at = time.time() + START_LEAD
+        batches = [[spec(measurement, start_at)]] * measurement.case.processes
+        results = [r for (r,) in _clients(system, batches)]
+        progress(measurement)
+        yield _sample(measurement, results)
+
+
+def _sample(measurement: Measurement, results: list[Result]) -> Sample:
+    """Aggregate the results of a measurement's client processes."""
+    return Sample(
+        measurement=measurement,
+        calls=sum(r.calls for r in results),
+        seconds=max(r.seconds for r in results),
+        mismatches=sum(r.mismatches for r in results),
+        latencies_us=sorted(x for r in results for x in r.latencies_us),
+    )
+
+
+def as_json_ready(value: Any) -> Any:
+    """``value`` with NaN replaced by ``None`` (JSON has no NaN)."""
+    if isinstance(value, float) and value != value:
+        return None
+    return value

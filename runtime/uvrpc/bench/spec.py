@@ -1,0 +1,35 @@
+"""What the orchestrator asks a client process to measure."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["ClientSpec"]
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    """One measurement by one client process."""
+
+    endpoint: str
+    """Where the system's server listens."""
+    payload: int
+    """Bytes echoed per call."""
+    inflight: int
+    """Calls kept in flight at once."""
+    warmup: float
+    """Seconds of calls before the window, not counted."""
+    duration: float
+    """Seconds of the measured window."""
+    start_at: float | None = None
+    """Wall-clock start, shared by the processes of one concurrent case."""
+
+    @property
+    def latencies(self) -> bool:
+        """Whether per-call latencies mean anything: one call in flight."""
+        return self.inflight == 1
+
+    def to_json(self) -> dict[str, Any]:
+        """The spec as JSON-ready data."""
+        return asdict(self)

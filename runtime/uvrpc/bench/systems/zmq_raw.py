@@ -1,0 +1,223 @@
+"""The ceiling: the same ROUTER/DEALER echo written directly on pyzmq.
+
+The envelope is as small as an RPC can have: ``[b"", header, payload]`` with a
+msgpack header ``[call_id, "echo"]`` (reply: ``[call_id, 0]``) and the payload in a
+frame of its own, sent ``copy=False``. No validation, no framework. Three clients:
+
+* ``run_task_client``: the shape of uvrpc's async client (N tasks, each awaiting a
+  future from a table filled by a receiver that drains every ready reply);
+* ``run_pipeline_client``: one coroutine keeping N requests in flight, draining
+  replies with NOBLOCK and answering each with a new request: no task, no future
+  per call — the uncapped figure;
+* ``run_blocking_client``: send, receive, repeat.
+
+Servers: ``serve_draining`` (asyncio, every ready request answered in one wake-up)
+and ``serve_blocking``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from typing import Any, cast
+
+import msgpack
+import zmq
+
+from ..measure import Meter, Result
+from ..spec import ClientSpec
+from ._serving import make_payload, run_client, serve_until_terminated
+
+__all__ = [
+    "run_blocking_client",
+    "run_pipeline_client",
+    "run_task_client",
+    "serve_blocking",
+    "serve_draining",
+]
+
+
+def _router(bind: str) -> tuple[zmq.Socket[bytes], str]:
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.bind(bind)
+    return sock, cast(bytes, sock.getsockopt(zmq.LAST_ENDPOINT)).decode()
+
+
+def _answer(sock: zmq.Socket[bytes], frames: list[Any]) -> None:
+    identity, delimiter, header, payload = frames
+    call_id = msgpack.unpackb(header)[0]
+    reply_header = msgpack.packb((call_id, 0))
+    sock.send_multipart((identity, delimiter, reply_header, payload), copy=False)
+
+
+def serve_draining(bind: str, loop: str) -> None:
+    """An asyncio server that answers every ready request in one wake-up."""
+    sock, endpoint = _router(bind)
+
+    def drain() -> None:
+        while True:
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            _answer(sock, frames)
+
+    fd = cast(int, sock.getsockopt(zmq.FD))
+
+    async def start() -> str:
+        asyncio.get_running_loop().add_reader(fd, drain)
+        drain()
+        return endpoint
+
+    async def stop() -> None:
+        asyncio.get_running_loop().remove_reader(fd)
+        sock.close()
+
+    serve_until_terminated(start, stop, loop)
+
+
+def serve_blocking(bind: str, loop: str) -> None:
+    """A blocking server loop, answering until the process is terminated."""
+    sock, endpoint = _router(bind)
+    print(endpoint, flush=True)
+    while True:
+        _answer(sock, sock.recv_multipart(copy=False))
+
+
+def _dealer(endpoint: str) -> zmq.Socket[bytes]:
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoint)
+    return sock
+
+
+def _events(sock: zmq.Socket[bytes]) -> int:
+    return cast(int, sock.getsockopt(zmq.EVENTS))
+
+
+def run_task_client(spec: ClientSpec, loop: str) -> Result:
+    """N tasks, each sending a request and awaiting its future."""
+
+    async def main() -> Result:
+        payload = make_payload(spec.payload)
+        meter = Meter.for_spec(spec)
+        sock = _dealer(spec.endpoint)
+        aio = asyncio.get_running_loop()
+        pending: dict[int, asyncio.Future[Any]] = {}
+        ids = itertools.count()
+        scheduled = False
+
+        def drain() -> None:
+            nonlocal scheduled
+            scheduled = False
+            while True:
+                try:
+                    _, header, body = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+                except zmq.Again:
+                    return
+                future = pending.pop(msgpack.unpackb(header.buffer)[0])
+                future.set_result(body)
+
+        fd = cast(int, sock.getsockopt(zmq.FD))
+        aio.add_reader(fd, drain)
+        await asyncio.sleep(max(0.0, meter.begin - time.perf_counter()))
+
+        async def caller() -> None:
+            nonlocal scheduled
+            while True:
+                call_id = next(ids)
+                future = aio.create_future()
+                pending[call_id] = future
+                sent = time.perf_counter()
+                header = msgpack.packb((call_id, "echo"))
+                sock.send_multipart((b"", header, payload), zmq.NOBLOCK, copy=False)
+                if not scheduled and _events(sock) & zmq.POLLIN:
+                    scheduled = True
+                    aio.call_soon(drain)
+                body = await future
+                if meter.record(sent, body.buffer == payload):
+                    return
+
+        try:
+            await asyncio.gather(*(caller() for _ in range(spec.inflight)))
+        finally:
+            aio.remove_reader(fd)
+            sock.close()
+        return meter.finish()
+
+    return run_client(main(), loop)
+
+
+def run_pipeline_client(spec: ClientSpec, loop: str) -> Result:
+    """One coroutine keeping N requests in flight, draining without futures."""
+
+    async def main() -> Result:
+        payload = make_payload(spec.payload)
+        meter = Meter.for_spec(spec)
+        sock = _dealer(spec.endpoint)
+        aio = asyncio.get_running_loop()
+        sent_at: dict[int, float] = {}
+        ids = itertools.count()
+        readable: asyncio.Future[None] = aio.create_future()
+
+        def wake() -> None:
+            if not readable.done():
+                readable.set_result(None)
+
+        def send() -> None:
+            call_id = next(ids)
+            sent_at[call_id] = time.perf_counter()
+            header = msgpack.packb((call_id, "echo"))
+            sock.send_multipart((b"", header, payload), zmq.NOBLOCK, copy=False)
+
+        fd = cast(int, sock.getsockopt(zmq.FD))
+        aio.add_reader(fd, wake)
+        await asyncio.sleep(max(0.0, meter.begin - time.perf_counter()))
+        try:
+            for _ in range(spec.inflight):
+                send()
+            done = False
+            while not done:
+                if not _events(sock) & zmq.POLLIN:
+                    readable = aio.create_future()
+                    await readable
+                    continue
+                while not done:
+                    try:
+                        _, header, body = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+                    except zmq.Again:
+                        break
+                    sent = sent_at.pop(msgpack.unpackb(header.buffer)[0])
+                    done = meter.record(sent, body.buffer == payload)
+                    send()
+        finally:
+            aio.remove_reader(fd)
+            sock.close()
+        return meter.finish()
+
+    return run_client(main(), loop)
+
+
+def run_blocking_client(spec: ClientSpec, loop: str) -> Result:
+    """Send one request, block for its reply, repeat."""
+    payload = make_payload(spec.payload)
+    meter = Meter.for_spec(spec)
+    sock = _dealer(spec.endpoint)
+    meter.wait_for_start()
+    try:
+        for call_id in itertools.count():
+            sent = time.perf_counter()
+            header = msgpack.packb((call_id, "echo"))
+            sock.send_multipart((b"", header, payload), copy=False)
+            _, reply_header, body = sock.recv_multipart(copy=False)
+            ok = (
+                msgpack.unpackb(reply_header.buffer)[0] == call_id
+                and body.buffer == payload
+            )
+            if meter.record(sent, ok):
+                break
+    finally:
+        sock.close()
+    return meter.finish()

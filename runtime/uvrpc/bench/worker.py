@@ -1,0 +1,49 @@
+"""The processes of a benchmark run: one server, and client processes.
+
+``python -m uvrpc.bench.worker server SYSTEM --bind ENDPOINT`` serves and prints its
+endpoint on the first line of output. ``python -m uvrpc.bench.worker client SYSTEM``
+reads a JSON list of :class:`~uvrpc.bench.spec.ClientSpec` on standard input, runs
+them in order and prints one JSON result per line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .spec import ClientSpec
+from .systems import SYSTEMS
+
+__all__ = ["main"]
+
+
+def _resolve(target: str) -> Callable[..., Any]:
+    module, _, function = target.partition(":")
+    resolved: Callable[..., Any] = getattr(importlib.import_module(module), function)
+    return resolved
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a server or a client of one system."""
+    parser = argparse.ArgumentParser(prog="python -m uvrpc.bench.worker")
+    parser.add_argument("role", choices=("server", "client"))
+    parser.add_argument("system", choices=sorted(SYSTEMS))
+    parser.add_argument("--bind", default="tcp://127.0.0.1:*")
+    args = parser.parse_args(argv)
+    system = SYSTEMS[args.system]
+    if args.role == "server":
+        _resolve(system.server)(args.bind, system.loop)
+        return 0
+    client = _resolve(system.client)
+    for raw in json.load(sys.stdin):
+        result = client(ClientSpec(**raw), system.loop)
+        print(json.dumps(result.to_json()), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
