@@ -1,4 +1,4 @@
-"""The ``uvrpc`` command: serve an implementation, report versions.
+"""The ``uvrpc`` command: serve an implementation, benchmark, report versions.
 
 ``uvrpc serve MODULE:CLASS --bind ENDPOINT`` imports ``CLASS`` (a subclass of a
 generated ``<Service>Server``) from ``MODULE``, instantiates it without arguments and
@@ -87,12 +87,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve_cmd.add_argument("--uvloop", action="store_true", help="run on uvloop")
     commands.add_parser("version", help="print runtime and protocol versions")
+    # Listed for --help; main() hands everything after "bench" to uvrpc.bench.
+    commands.add_parser(
+        "bench", help="benchmark uvrpc against raw pyzmq, gRPC and Thrift"
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``uvrpc`` command line; return its exit status."""
-    args = _parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["bench"]:
+        from .bench.cli import main as bench_main
+
+        return bench_main(arguments[1:])
+    args = _parser().parse_args(arguments)
     try:
         if args.command == "version":
             print(f"uvrpc {__version__}")
