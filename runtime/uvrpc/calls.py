@@ -23,7 +23,7 @@ from .errors import (
     error_for_status,
 )
 from .methods import Reply, Unary
-from .protocol import DELIMITER, ReplyHeader, encode_request_header
+from .protocol import DELIMITER, ReplyHeader, encode_request_header_from
 from .status import Status
 from .version import PROTOCOL_VERSION
 
@@ -55,7 +55,9 @@ def encode_request(
         raise InvalidArgument(
             f"cannot send the arguments of {method.route}: {exc}"
         ) from None
-    header = encode_request_header(call_id, method.route, timeout_ms(timeout))
+    header = encode_request_header_from(
+        method.encoded_route, call_id, timeout_ms(timeout)
+    )
     return DELIMITER, header, body
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, Self
 
@@ -40,10 +41,12 @@ class AsyncClient:
         """The channel this client sends its calls through."""
         return self._channel
 
-    async def _call(
+    def _call(
         self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
-    ) -> Reply:
-        return await self._channel.call(
+    ) -> Coroutine[Any, Any, Reply]:
+        # Returns the channel's coroutine rather than awaiting it: one coroutine
+        # frame less per call.
+        return self._channel.call(
             method, args, self._timeout if timeout is None else timeout
         )
 

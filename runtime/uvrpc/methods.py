@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import TypeAdapter
 
 from .message import Message
+from .protocol import encode_route
 
 __all__ = ["Params", "Reply", "ServiceSpec", "Unary"]
 
@@ -34,12 +35,21 @@ class Unary(Generic[Params, Reply]):
     """
 
     kind = "unary"
-    __slots__ = ("_reply_adapter", "handler", "params", "reply", "route")
+    __slots__ = (
+        "_reply_adapter",
+        "encoded_route",
+        "handler",
+        "params",
+        "reply",
+        "route",
+    )
 
     def __init__(
         self, *, route: str, handler: str, params: type[Params], reply: Any
     ) -> None:
         self.route = route
+        self.encoded_route = encode_route(route)
+        """The route as request headers carry it, encoded once."""
         self.handler = handler
         self.params = params
         self.reply = reply

@@ -7,10 +7,18 @@ socket (a send, reading ``EVENTS``) can consume that edge. So the reactor
 * registers the descriptor with the loop and, when woken, receives every message that
   is ready (up to a batch limit, so one busy socket cannot starve other tasks) before
   returning to the loop — no future and no task per received message;
-* after every send, checks ``EVENTS`` for input that arrived meanwhile and schedules a
-  drain itself, because that input's edge may have been consumed by the send;
+* after sends, checks ``EVENTS`` for input that arrived meanwhile and drains it itself,
+  because that input's edge may have been consumed by the send. Reading ``EVENTS``
+  costs about as much as a send, so the check runs once per loop iteration, after all
+  of that iteration's sends, not once per send;
 * sends without blocking, and only when a send would block (high-water mark reached)
   parks the sender on a future woken when the socket becomes writable.
+
+It sends and receives frame by frame with integer flags rather than through pyzmq's
+``send_multipart``/``recv_multipart``, whose per-call validation, ``RCVMORE`` reads and
+flag-enum arithmetic cost more than the socket operations themselves (measured in
+``docs/performance.md``). Frames smaller than pyzmq's copy threshold are copied into
+the message (cheaper than pinning them); larger ones are sent without a copy.
 
 Client channels and servers share this one piece.
 """
@@ -24,15 +32,49 @@ from typing import Any, cast
 
 import zmq
 
-__all__ = ["DRAIN_BATCH", "SocketReactor"]
+__all__ = ["DRAIN_BATCH", "SocketReactor", "recv_message", "send_message"]
 
 DRAIN_BATCH = 512
 """Most messages handled per wake-up before yielding to other tasks."""
 
+_NOBLOCK = int(zmq.NOBLOCK)
+_SNDMORE = int(zmq.SNDMORE)
+_COPY_THRESHOLD = zmq.COPY_THRESHOLD
+_EVENTS = int(zmq.EVENTS)
+_POLLIN = int(zmq.POLLIN)
+_POLLOUT = int(zmq.POLLOUT)
+
+
+def send_message(
+    sock: zmq.Socket[bytes], frames: Sequence[Any], flags: int = 0
+) -> None:
+    """Send ``frames`` as one multipart message.
+
+    Raises ``zmq.Again`` only before the first frame is queued (ZeroMQ accepts the
+    rest of a message once its first part is in), so a message is never half sent.
+    """
+    send = sock.send
+    more = flags | _SNDMORE
+    for frame in frames[:-1]:
+        send(frame, more, copy=len(frame) < _COPY_THRESHOLD)
+    last = frames[-1]
+    send(last, flags, copy=len(last) < _COPY_THRESHOLD)
+
+
+def recv_message(sock: zmq.Socket[bytes], flags: int = 0) -> list[zmq.Frame]:
+    """Receive one multipart message as frames that share the received buffers."""
+    recv = sock.recv
+    frame = recv(flags, copy=False)
+    frames = [frame]
+    while frame.more:
+        frame = recv(flags, copy=False)
+        frames.append(frame)
+    return frames
+
 
 def _events(sock: zmq.Socket[bytes]) -> int:
     """The socket's ``EVENTS`` bit mask (reading it processes pending commands)."""
-    return cast(int, sock.getsockopt(zmq.EVENTS))
+    return cast(int, sock.getsockopt(_EVENTS))
 
 
 class SocketReactor:
@@ -55,6 +97,7 @@ class SocketReactor:
         self._on_message = on_message
         self._fd = cast(int, sock.getsockopt(zmq.FD))
         self._drain_scheduled = False
+        self._check_scheduled = False
         self._writers: deque[asyncio.Future[None]] = deque()
         self._closed = False
         loop.add_reader(self._fd, self._on_ready)
@@ -70,11 +113,10 @@ class SocketReactor:
         self._drain_scheduled = False
         if self._closed:
             return
-        recv = self._sock.recv_multipart
-        on_message = self._on_message
+        sock, on_message = self._sock, self._on_message
         for _ in range(DRAIN_BATCH):
             try:
-                frames = recv(zmq.NOBLOCK, copy=False)
+                frames = recv_message(sock, _NOBLOCK)
             except zmq.Again:
                 break
             on_message(frames)
@@ -84,8 +126,14 @@ class SocketReactor:
         if self._writers:
             self._wake_writers()
 
+    def _after_sends(self) -> None:
+        """Once per loop iteration with sends: drain input whose edge they consumed."""
+        self._check_scheduled = False
+        if not self._closed and _events(self._sock) & _POLLIN:
+            self._on_ready()
+
     def _wake_writers(self) -> None:
-        if _events(self._sock) & zmq.POLLOUT:
+        if _events(self._sock) & _POLLOUT:
             while self._writers:
                 waiter = self._writers.popleft()
                 if not waiter.done():
@@ -94,11 +142,12 @@ class SocketReactor:
     def try_send(self, frames: Sequence[Any]) -> bool:
         """Send one message if the socket can take it now; return whether it did."""
         try:
-            self._sock.send_multipart(frames, zmq.NOBLOCK, copy=False)
+            send_message(self._sock, frames, _NOBLOCK)
         except zmq.Again:
             return False
-        if _events(self._sock) & zmq.POLLIN:
-            self._schedule_drain()
+        if not self._check_scheduled:
+            self._check_scheduled = True
+            self._loop.call_soon(self._after_sends)
         return True
 
     async def send(self, frames: Sequence[Any]) -> None:

@@ -2,8 +2,10 @@
 
 Every ready request is received in one batch (:class:`~uvrpc.reactor.SocketReactor`),
 decoded and validated on the spot — so a malformed request or an unknown method is
-answered at once, without a task — and each valid request runs its handler in a task
-of its own, so one slow handler never holds up the others.
+answered at once, without a task — and each valid request's handler starts at once
+(:func:`~uvrpc.eager.start_eagerly`): a handler that returns without waiting is
+answered within the same batch, with no task at all; one that waits continues in a
+task of its own, so a slow handler never holds up the others.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, cast
 import zmq
 
 from .dispatch import Dispatcher, Rejected, Request
+from .eager import start_eagerly
 from .errors import ProtocolError
 from .protocol import split_envelope
 from .reactor import SocketReactor
@@ -73,6 +76,7 @@ class Server:
         self._sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self._endpoints: list[str] = []
         self._reactor: SocketReactor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed: asyncio.Event | None = None
         self.stats = ServerStats()
@@ -97,7 +101,7 @@ class Server:
         """Start serving on the running loop (``async with`` does this)."""
         if self._reactor is not None:
             return
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         self._closed = asyncio.Event()
         self._reactor = SocketReactor(self._sock, loop, self._on_message)
 
@@ -139,9 +143,12 @@ class Server:
         self._spawn(self._serve(envelope, request))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        """Run ``work`` now; keep the task that continues it if it has to wait."""
+        assert self._loop is not None
+        task = start_eagerly(work, self._loop)
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _serve(self, envelope: list[zmq.Frame], request: Request) -> None:
         reply: list[Any] = [*envelope, *await self._dispatcher.run(request)]

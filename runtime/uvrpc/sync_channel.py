@@ -19,6 +19,7 @@ from .codec import new_packer
 from .errors import DeadlineExceeded, ProtocolError, Unavailable
 from .methods import Reply, Unary
 from .protocol import parse_reply_header
+from .reactor import recv_message, send_message
 
 __all__ = ["SyncChannel"]
 
@@ -67,7 +68,7 @@ class SyncChannel:
         call_id = next(self._ids)
         frames = encode_request(self._packer, call_id, method, args, timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
-        self._sock.send_multipart(frames, copy=False)
+        send_message(self._sock, frames)
         while True:
             if deadline is not None:
                 remaining = deadline - time.monotonic()
@@ -77,7 +78,7 @@ class SyncChannel:
             else:
                 self._set_recv_timeout(-1)
             try:
-                reply = self._sock.recv_multipart(copy=False)
+                reply = recv_message(self._sock)
             except zmq.Again:
                 break
             try:
