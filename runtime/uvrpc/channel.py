@@ -18,6 +18,7 @@ import zmq
 
 from .calls import decode_reply, encode_request
 from .codec import new_packer
+from .deadlines import DeadlineWheel
 from .errors import DeadlineExceeded, ProtocolError, Unavailable
 from .methods import Reply, Unary
 from .protocol import ReplyHeader, parse_reply_header
@@ -28,6 +29,7 @@ __all__ = ["Channel", "ClientTransport", "DealerTransport"]
 _log = logging.getLogger("uvrpc.channel")
 
 _Received = tuple[ReplyHeader, Any, Sequence[Any]]
+_Pending = tuple[asyncio.Future[_Received], Unary[Any, Any], float | None]
 
 
 class ClientTransport(Protocol):
@@ -104,7 +106,8 @@ class Channel:
         self._transport: ClientTransport = (
             DealerTransport(target, context) if isinstance(target, str) else target
         )
-        self._pending: dict[int, asyncio.Future[_Received]] = {}
+        self._pending: dict[int, _Pending] = {}
+        self._deadlines: DeadlineWheel | None = None
         self._ids = itertools.count(1)
         self._packer = new_packer()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -126,6 +129,7 @@ class Channel:
         if self._loop is not None:
             raise RuntimeError("a Channel belongs to the loop that first used it")
         self._transport.attach(loop, self._on_message)
+        self._deadlines = DeadlineWheel(loop, self._expire)
         self._loop = loop
         return loop
 
@@ -145,20 +149,18 @@ class Channel:
         call_id = next(self._ids)
         frames = encode_request(self._packer, call_id, method, args, timeout)
         future: asyncio.Future[_Received] = loop.create_future()
-        self._pending[call_id] = future
-        timer = (
-            None
-            if timeout is None
-            else loop.call_later(timeout, self._expire, call_id, method, timeout)
-        )
+        self._pending[call_id] = (future, method, timeout)
+        deadlines = self._deadlines
+        assert deadlines is not None
+        slot = None if timeout is None else deadlines.add(call_id, timeout)
         try:
             if not self._transport.try_send(frames):
                 await self._send_before(future, frames)
             header, body, attachments = await future
         finally:
             del self._pending[call_id]
-            if timer is not None:
-                timer.cancel()
+            if slot is not None:
+                deadlines.remove(call_id, slot)
         return decode_reply(method, header, body, attachments)
 
     async def _send_before(
@@ -172,9 +174,9 @@ class Channel:
             if not sending.done():
                 sending.cancel()
 
-    def _expire(self, call_id: int, method: Unary[Any, Any], timeout: float) -> None:
-        future = self._pending.get(call_id)
-        if future is not None and not future.done():
+    def _expire(self, call_id: int) -> None:
+        future, method, timeout = self._pending[call_id]
+        if not future.done():
             future.set_exception(
                 DeadlineExceeded(f"{method.route} got no reply within {timeout:g} s")
             )
@@ -188,20 +190,22 @@ class Channel:
             self.dropped_replies += 1
             _log.warning("dropped a malformed reply: %s", exc)
             return
-        future = self._pending.get(header.call_id)
-        if future is None or future.done():
+        pending = self._pending.get(header.call_id)
+        if pending is None or pending[0].done():
             self.dropped_replies += 1
             return
-        future.set_result((header, frames[2], frames[3:]))
+        pending[0].set_result((header, frames[2], frames[3:]))
 
     async def close(self) -> None:
         """Fail pending calls with :class:`~uvrpc.Unavailable` and close the socket."""
         if self._closed:
             return
         self._closed = True
-        for future in self._pending.values():
+        for future, _, _ in self._pending.values():
             if not future.done():
                 future.set_exception(Unavailable("the channel was closed"))
+        if self._deadlines is not None:
+            self._deadlines.close()
         self._transport.close()
 
     async def __aenter__(self) -> Channel:
