@@ -11,9 +11,11 @@ def test_deadlines_fire_in_order_never_early() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         fired: dict[int, float] = {}
-        wheel = DeadlineWheel(
-            loop, lambda call_id: fired.setdefault(call_id, loop.time())
-        )
+
+        def expired(call_id: int) -> None:
+            fired[call_id] = loop.time()
+
+        wheel = DeadlineWheel(loop, expired)
         start = loop.time()
         for call_id, timeout in ((1, 0.05), (2, 0.0), (3, 0.12), (4, 0.051)):
             wheel.add(call_id, timeout)
