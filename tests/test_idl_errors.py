@@ -216,6 +216,83 @@ CASES = [
         "t.idl:2:1: error: doc comment does not directly precede anything it documents",
         "^~~~~~~~~~~~~",
     ),
+    (
+        NS + "namespace u;",
+        "t.idl:2:1: error: a file has exactly one 'namespace'",
+        "^~~~~~~~~~~~",
+    ),
+    (
+        NS + "service S {}\nmessage M { 1: S s; }",
+        "t.idl:3:16: error: 'S' is a service, not a type",
+        "               ^",
+    ),
+    (
+        NS + "message M { 1: i32<i32> x; }",
+        "t.idl:2:16: error: type 'i32' takes no type arguments",
+        "               ^~~~~~~~",
+    ),
+    (
+        NS + "message M { 1: stream<i32> x; }",
+        "t.idl:2:16: error: 'stream' is reserved for a later version of the IDL",
+        "               ^~~~~~~~~~~",
+    ),
+    (
+        NS + "message object {}",
+        "t.idl:2:9: error: message name 'object' would shadow the Python built-in "
+        "'object'",
+        "        ^~~~~~",
+    ),
+    (
+        NS + "enum E { A = 1; real = 2; }",
+        "t.idl:2:17: error: enum member 'real' clashes with an attribute of "
+        "enum.IntEnum",
+        "                ^~~~",
+    ),
+    (
+        NS + "message M { 1: set<i32> set; }",
+        "t.idl:2:25: error: field name 'set' would shadow the built-in type 'set' in "
+        "generated annotations",
+        "                        ^~~",
+    ),
+    (
+        NS + "enum E { A = 0x80000000; }",
+        "t.idl:2:14: error: enum value 2147483648 is out of range for i32",
+        "             ^~~~~~~~~~",
+    ),
+    (
+        NS + 'message M { 1: string s = "\\q"; }',
+        "t.idl:2:28: error: unknown escape '\\q'",
+        "                           ^",
+    ),
+    (
+        NS + 'message M { 1: string s = "a\\xZZ"; }',
+        "t.idl:2:29: error: bad escape '\\xZZ': '\\x' takes exactly 2 hexadecimal "
+        "digits",
+        "                            ^",
+    ),
+    (
+        NS + 'message M { 1: map<string, i32> m = {"a": 1, "a": 2}; }',
+        "t.idl:2:46: error: duplicate key in map literal",
+        "                                             ^~~",
+    ),
+    (
+        NS + "message SSyncClient {}\nservice S {}",
+        "t.idl:2:9: error: 'SSyncClient' clashes with the blocking client generated "
+        "for service 'S' (line 3)",
+        "        ^~~~~~~~~~~",
+    ),
+    (
+        NS + "message SServer {}\nservice S {}",
+        "t.idl:2:9: error: 'SServer' clashes with the server base class generated for "
+        "service 'S' (line 3)",
+        "        ^~~~~~~",
+    ),
+    (
+        NS + "enum E { A = 1; }\nmessage M { 1: E e = 1; }",
+        "t.idl:3:22: error: invalid default for type 'E': expected a member of enum "
+        "'E', like 'E.A', got an integer",
+        "                     ^",
+    ),
 ]
 
 
@@ -234,16 +311,61 @@ def test_several_errors_in_one_run() -> None:
     ]
 
 
+SYNTAX_ERROR_POSITIONS = {
+    "namespace calc\nenum Op { ADD = 1; }": (2, 1),
+    "namespace acme.calc\nmessage M {}": (2, 1),
+    "namespace calc; struct S {}": (1, 17),
+    "namespace calc; 1: i32 x;": (1, 17),
+    "namespace calc; message {}": (1, 25),
+    "namespace calc; enum {}": (1, 22),
+    "namespace calc; service {}": (1, 25),
+    "namespace calc; message M { i32 x; }": (1, 29),
+    "namespace calc; message M { optional i32 x; }": (1, 29),
+    "namespace calc; message M { 1 i32 x; }": (1, 31),
+    "namespace calc; message M { 1: ; }": (1, 32),
+    "namespace calc; message M { 1: optional ; }": (1, 41),
+    "namespace calc; service S { void f(1: ); }": (1, 39),
+    "namespace calc; message M { 1: i32 x }": (1, 38),
+    "namespace calc; message M { 1: i32 x 2: i32 y; }": (1, 38),
+    "namespace calc; message M { 1: i32 x = 1 }": (1, 42),
+    "namespace calc; enum E { A; }": (1, 27),
+    "namespace calc; enum E { A }": (1, 28),
+    "namespace calc; enum E { A = ; }": (1, 30),
+    "namespace calc; enum E { A = 1 }": (1, 32),
+    "namespace calc; service S { void f(i32 x); }": (1, 36),
+    "namespace calc; service S { void f() }": (1, 38),
+    "namespace calc; service S { void f() void g(); }": (1, 38),
+    "namespace calc; message M { 1: i32 x = ; }": (1, 40),
+    "namespace calc; service S { void f(1: i32 x = ); }": (1, 47),
+}
+"""Where each example of the friendly-message table fails: (line, column)."""
+
+
+def test_syntax_error_positions_cover_the_table() -> None:
+    examples = {e for examples in SYNTAX_ERROR_EXAMPLES.values() for e in examples}
+    assert examples == set(SYNTAX_ERROR_POSITIONS)
+
+
 @pytest.mark.parametrize(
     ("message", "example"),
     [(m, e) for m, examples in SYNTAX_ERROR_EXAMPLES.items() for e in examples],
 )
 def test_syntax_error_table(message: str, example: str) -> None:
-    """Each example of the friendly-message table fails with its message."""
+    """Each example of the friendly-message table fails with its message, at the
+    token the message is about."""
     with pytest.raises(IdlError) as caught:
         parse(example, "t.idl")
     (diagnostic,) = caught.value.diagnostics
     assert diagnostic.message.startswith(message)
+    span = diagnostic.span
+    assert (span.line, span.column) == SYNTAX_ERROR_POSITIONS[example]
+
+
+def test_end_of_file_points_after_the_last_token() -> None:
+    line, caret = first("namespace t;\nmessage M {\n\n")
+    assert line.startswith("t.idl:2:12: error: ")
+    assert line.endswith("the end of the file)")
+    assert caret == "           ^"
 
 
 def test_syntax_error_format() -> None:
@@ -315,6 +437,33 @@ def test_cli_refuses_to_shadow_the_standard_library(tmp_path: Path) -> None:
         "library's 'types'; rename the file"
     ) in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("stem", ["uvrpc", "pydantic", "msgpack", "zmq"])
+def test_cli_refuses_to_shadow_the_runtime(tmp_path: Path, stem: str) -> None:
+    idl = tmp_path / f"{stem}.idl"
+    idl.write_text(NS)
+    result = run_cli(str(idl), "-o", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert f"{idl}: error: the generated module '{stem}' would shadow" in (
+        result.stderr
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_refuses_two_inputs_writing_one_file(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for folder in ("a", "b"):
+        (tmp_path / folder / "calc.idl").write_text(NS)
+    result = run_cli(
+        str(tmp_path / "a" / "calc.idl"),
+        str(tmp_path / "b" / "calc.idl"),
+        "-o",
+        str(tmp_path / "out"),
+    )
+    assert result.returncode == 1
+    assert "another input also generates" in result.stderr
 
 
 def test_cli_usage_error() -> None:

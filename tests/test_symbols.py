@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import uvrpc
 from uvrpc import types as runtime_types
 from uvrpc_gen import symbols
@@ -37,3 +39,11 @@ def test_versions_come_from_the_runtime() -> None:
     assert symbols.PROTOCOL_VERSION == uvrpc.PROTOCOL_VERSION
     assert symbols.RUNTIME_MODULE == "uvrpc"
     assert symbols.TYPES_MODULE == "types"
+
+
+def test_shadowed_modules_include_what_the_runtime_imports() -> None:
+    assert symbols.RUNTIME_MODULE in symbols.SHADOWED_MODULES
+    imported = {name.partition(".")[0] for name in sys.modules}
+    for name in ("pydantic", "msgpack", "zmq", "typing_extensions"):
+        assert name in imported
+        assert name in symbols.SHADOWED_MODULES

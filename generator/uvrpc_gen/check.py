@@ -10,6 +10,9 @@ from __future__ import annotations
 import builtins
 import difflib
 import keyword
+import math
+import struct
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -43,6 +46,7 @@ from .symbols import (
 
 __all__ = [
     "CONTAINER_TYPES",
+    "FLOAT_MAX",
     "FUTURE_KEYWORDS",
     "INTEGER_RANGES",
     "KEYWORDS",
@@ -83,10 +87,16 @@ FUTURE_KEYWORDS = frozenset(
 )
 """Words kept for later versions of the IDL; no name of any kind may take them."""
 
+FLOAT_MAX = struct.unpack("<f", b"\xff\xff\x7f\x7f")[0]
+"""The largest finite single-precision value, the bound of ``float`` defaults."""
+
 _BUILTIN_TYPE_NAMES = frozenset(
     {*SCALAR_TYPES, *CONTAINER_TYPES, "void", "true", "false"}
 )
 _ANNOTATION_BUILTINS = frozenset({"list", "dict", "set", "None"})
+_SIGNATURE_BUILTINS = frozenset(
+    {"bool", "int", "float", "str", "bytes", "list", "dict", "set"}
+)
 _PYTHON_BUILTINS = frozenset(n for n in dir(builtins) if not n.startswith("_"))
 
 
@@ -124,6 +134,7 @@ def type_text(ref: TypeRef) -> str:
 
 
 def _where(span: Span) -> str:
+    """Where a first definition is, for messages about a second one."""
     return f"line {span.line}"
 
 
@@ -136,9 +147,11 @@ class _Checker:
         self.kinds: dict[str, Definition] = {}
 
     def error(self, span: Span, message: str) -> None:
+        """Record one diagnostic."""
         self.errors.append(Diagnostic(span, message))
 
     def run(self) -> None:
+        """Check the whole module: namespace, names, then each definition."""
         module = self.module
         if module.namespace is None or module.namespace_span is None:
             span = Span(module.file, 1, 1, 2)
@@ -173,16 +186,17 @@ class _Checker:
         return True
 
     def definition_name(self, definition: Definition) -> None:
+        """Report a bad or duplicate definition name; remember the first one."""
         name, span = definition.name, definition.span
         what = type(definition).__name__.lower()
-        if not self.python_name(name, span, f"{what} name"):
-            pass
-        elif name in KEYWORDS or name in _BUILTIN_TYPE_NAMES:
-            self.error(span, f"{what} name '{name}' is a reserved word of the IDL")
-        elif name in _PYTHON_BUILTINS:
-            self.error(
-                span, f"{what} name '{name}' would shadow the Python built-in '{name}'"
-            )
+        if self.python_name(name, span, f"{what} name"):
+            if name in KEYWORDS or name in _BUILTIN_TYPE_NAMES:
+                self.error(span, f"{what} name '{name}' is a reserved word of the IDL")
+            elif name in _PYTHON_BUILTINS:
+                self.error(
+                    span,
+                    f"{what} name '{name}' would shadow the Python built-in '{name}'",
+                )
         first = self.kinds.get(name)
         if first is not None:
             self.error(
@@ -238,6 +252,7 @@ class _Checker:
     # --- enums --------------------------------------------------------------------
 
     def enum(self, enum: Enum) -> None:
+        """Report bad, duplicate or out-of-range enum members."""
         names: dict[str, Span] = {}
         values: dict[int, Span] = {}
         low, high = INTEGER_RANGES["i32"]
@@ -272,6 +287,7 @@ class _Checker:
     # --- fields and parameters -------------------------------------------------
 
     def fields(self, fields: Iterable[Field], what: str, *, parameter: bool) -> None:
+        """Check the names, ids, types and defaults of fields or parameters."""
         names: dict[str, Span] = {}
         ids: dict[int, Span] = {}
         for field in fields:
@@ -299,6 +315,7 @@ class _Checker:
                 self.default(field, parameter=parameter)
 
     def field_name(self, field: Field, what: str, *, parameter: bool) -> None:
+        """Report a field or parameter name the generated code cannot use."""
         name, span = field.name, field.span
         if not self.python_name(name, span, f"{what} name"):
             return
@@ -325,22 +342,12 @@ class _Checker:
     # --- services -----------------------------------------------------------------
 
     def service(self, service: Service) -> None:
+        """Check a service's method names, signatures and return types."""
         names: dict[str, Method] = {}
         for method in service.methods:
             python = naming.snake_case(method.name)
             if self.python_name(method.name, method.span, "method name"):
-                if keyword.iskeyword(python):
-                    self.error(
-                        method.span,
-                        f"method name '{method.name}' becomes the Python keyword "
-                        f"'{python}'",
-                    )
-                elif python in CLIENT_ATTRIBUTES:
-                    self.error(
-                        method.span,
-                        f"method name '{method.name}' clashes with attribute "
-                        f"'{python}' of the generated clients' or server's base class",
-                    )
+                self.method_name(method, python)
             first = names.get(python)
             if first is not None:
                 if first.name == method.name:
@@ -358,6 +365,36 @@ class _Checker:
             if method.returns is not None:
                 self.type(method.returns)
             self.fields(method.params, "parameter", parameter=True)
+
+    def method_name(self, method: Method, python: str) -> None:
+        """Report a method whose Python name the generated classes cannot use.
+
+        A method is a class attribute, so inside the generated classes its name
+        hides a type of the same name from later annotations.
+        """
+        name, span = method.name, method.span
+        if keyword.iskeyword(python):
+            self.error(
+                span, f"method name '{name}' becomes the Python keyword '{python}'"
+            )
+        elif python in CLIENT_ATTRIBUTES:
+            self.error(
+                span,
+                f"method name '{name}' clashes with attribute '{python}' of the "
+                "generated clients' or server's base class",
+            )
+        elif python in self.kinds:
+            self.error(
+                span,
+                f"method name '{name}' is also the name of a type; it would hide "
+                "the type from the generated classes' annotations",
+            )
+        elif python in _SIGNATURE_BUILTINS:
+            self.error(
+                span,
+                f"method name '{name}' would shadow the built-in type '{python}' "
+                "in the generated classes' annotations",
+            )
 
     # --- types --------------------------------------------------------------------
 
@@ -409,6 +446,7 @@ class _Checker:
     # --- defaults -----------------------------------------------------------------
 
     def default(self, field: Field, *, parameter: bool) -> None:
+        """Report a default a field or parameter cannot have."""
         assert field.default is not None
         if parameter and field.type.name in CONTAINER_TYPES:
             self.error(
@@ -454,6 +492,19 @@ class _Checker:
                     f"({low}..{high})",
                 )
             return
+        if name in ("float", "double") and isinstance(
+            literal, FloatLiteral | IntLiteral
+        ):
+            limit = FLOAT_MAX if name == "float" else sys.float_info.max
+            value = float(literal.value)
+            if not math.isfinite(value) or abs(value) > limit:
+                precision = "single" if name == "float" else "double"
+                self.error(
+                    literal.span,
+                    f"default is out of range for '{name}' (finite {precision}-"
+                    f"precision numbers, at most {limit!r} in magnitude)",
+                )
+            return
         expected = {
             "bool": ("true or false", (BoolLiteral,)),
             "float": ("a number", (FloatLiteral, IntLiteral)),
@@ -468,19 +519,30 @@ class _Checker:
         if not isinstance(literal, kinds):
             self.mismatch(ref, literal, description)
         elif isinstance(literal, ListLiteral):
+            items: set[object] = set()
             for item in literal.items:
                 self.value(ref.arguments[0], item)
+                if name == "set":
+                    self.unique(ref.arguments[0], item, items, "element in set")
         elif isinstance(literal, MapLiteral):
-            seen: set[object] = set()
+            keys: set[object] = set()
             for key, item in literal.entries:
                 self.value(ref.arguments[0], key)
                 self.value(ref.arguments[1], item)
-                plain = _plain(key)
-                if plain in seen:
-                    self.error(key.span, "duplicate key in map literal")
-                seen.add(plain)
+                self.unique(ref.arguments[0], key, keys, "key in map")
+
+    def unique(
+        self, ref: TypeRef, literal: Literal, seen: set[object], what: str
+    ) -> None:
+        """Report a set element or map key equal to an earlier one once both are
+        values of ``ref`` (``1`` and ``1.0`` are the same ``double``)."""
+        value = _normalised(ref, literal)
+        if value in seen:
+            self.error(literal.span, f"duplicate {what} literal")
+        seen.add(value)
 
     def mismatch(self, ref: TypeRef, literal: Literal, expected: str) -> None:
+        """Report a default of the wrong kind for its type."""
         got = {
             IntLiteral: "an integer",
             FloatLiteral: "a number",
@@ -497,11 +559,20 @@ class _Checker:
         )
 
 
-def _plain(literal: Literal) -> object:
-    """A hashable stand-in for a literal's value, to find duplicate map keys."""
-    if isinstance(literal, ListLiteral | MapLiteral):
-        return id(literal)
-    return (
-        type(literal).__name__,
-        getattr(literal, "value", getattr(literal, "name", None)),
-    )
+def _normalised(ref: TypeRef, literal: Literal) -> object:
+    """A hashable stand-in for the value a literal has as a value of ``ref``."""
+    if isinstance(literal, IntLiteral | FloatLiteral):
+        if ref.name == "float" and abs(float(literal.value)) <= FLOAT_MAX:
+            return struct.unpack("<f", struct.pack("<f", float(literal.value)))[0]
+        if ref.name == "float":
+            return float(literal.value)
+        if ref.name == "double":
+            return float(literal.value)
+        return literal.value
+    if isinstance(literal, StringLiteral):
+        return literal.data if ref.name == "bytes" else literal.value
+    if isinstance(literal, BoolLiteral):
+        return literal.value
+    if isinstance(literal, NameLiteral):
+        return literal.name
+    return id(literal)

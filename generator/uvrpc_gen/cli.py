@@ -22,6 +22,7 @@ from .check import check
 from .diagnostics import IdlError, format_diagnostics
 from .parse import parse
 from .render import render
+from .symbols import RUNTIME_MODULE, SHADOWED_MODULES
 
 __all__ = ["generate", "main"]
 
@@ -77,10 +78,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             failed = True
             continue
-        if stem in sys.stdlib_module_names:
+        if stem in sys.stdlib_module_names or stem in SHADOWED_MODULES:
+            owner = (
+                "the standard library's"
+                if stem in sys.stdlib_module_names
+                else "the uvrpc runtime's dependency"
+                if stem != RUNTIME_MODULE
+                else "the uvrpc runtime"
+            )
             print(
-                f"{name}: error: the generated module '{stem}' would shadow the "
-                f"standard library's '{stem}'; rename the file",
+                f"{name}: error: the generated module '{stem}' would shadow "
+                f"{owner} '{stem}'; rename the file",
                 file=sys.stderr,
             )
             failed = True

@@ -41,14 +41,15 @@ class IdlError(Exception):
 def format_diagnostic(diagnostic: Diagnostic, source: str) -> str:
     """Render one diagnostic as ``file:line:col: error: ...``, source line and caret.
 
-    The caret line copies the tabs of the source line so the caret stays aligned.
+    Lines are counted at ``\n`` only, as the parser counts them. The caret line
+    copies the tabs of the source line so the caret stays aligned.
     """
     span = diagnostic.span
     header = f"{span.file}:{span.line}:{span.column}: error: {diagnostic.message}"
-    lines = source.splitlines()
+    lines = source.split("\n")
     if not 1 <= span.line <= len(lines):
         return header
-    text = lines[span.line - 1]
+    text = lines[span.line - 1].removesuffix("\r")
     start = min(span.column - 1, len(text))
     end = min(max(span.end_column - 1, start + 1), max(len(text), start + 1))
     indent = "".join(c if c == "\t" else " " for c in text[:start])

@@ -77,9 +77,15 @@ class FloatLiteral:
 
 @dataclass(frozen=True, slots=True)
 class StringLiteral:
-    """A double-quoted string literal, escapes already decoded."""
+    """A double-quoted string literal, escapes already decoded.
+
+    ``value`` is the text (``\\xNN`` is the character U+00NN) and ``data`` the
+    bytes a ``bytes`` default holds (``\\xNN`` is the byte NN, every other
+    character its UTF-8 encoding).
+    """
 
     value: str
+    data: bytes
     span: Span
 
 

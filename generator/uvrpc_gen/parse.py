@@ -1,15 +1,18 @@
 """Parse IDL source text into the IR of :mod:`uvrpc_gen.model`.
 
 The grammar lives in ``grammar.lark`` (package data). Lark builds a parse tree with
-positions; this module turns it into frozen IR nodes, attaches ``///`` doc comments,
-and turns lark's syntax errors into one friendly :class:`Diagnostic`.
+positions; this module turns it into frozen IR nodes, attaches the ``///`` doc
+comments lark's lexer hands over beside the tree, and turns lark's syntax errors
+into one friendly :class:`Diagnostic`. Lines are counted at ``\n`` only, as lark
+counts them.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import importlib.resources
-import re
+import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 
 import lark
@@ -102,7 +105,10 @@ _TERMINAL_NAMES: Mapping[str, str] = {
     "$END": "the end of the file",
 }
 
-_DOC_LINE = re.compile(r"^[ \t]*///(.*)$")
+MAX_INTEGER_BITS = 64
+"""Integer literals must be smaller than ``2**64`` in magnitude."""
+
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _ESCAPES: Mapping[str, str] = {
     "n": "\n",
     "t": "\t",
@@ -113,6 +119,20 @@ _ESCAPES: Mapping[str, str] = {
 }
 
 
+_doc_tokens: contextvars.ContextVar[list[Token] | None] = contextvars.ContextVar(
+    "_doc_tokens", default=None
+)
+"""Where the lexer puts the doc comments of the parse running in this context."""
+
+
+def _collect_doc(token: Token) -> Token:
+    """Lexer callback: keep a (grammar-ignored) ``DOC_COMMENT`` token."""
+    tokens = _doc_tokens.get()
+    if tokens is not None:
+        tokens.append(token)
+    return token
+
+
 @functools.cache
 def _parser() -> lark.Lark:
     """The LALR parser of the grammar, built once."""
@@ -120,8 +140,23 @@ def _parser() -> lark.Lark:
         importlib.resources.files(__package__).joinpath("grammar.lark").read_text()
     )
     return lark.Lark(
-        grammar, parser="lalr", lexer="contextual", propagate_positions=True
+        grammar,
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        lexer_callbacks={"DOC_COMMENT": _collect_doc},
     )
+
+
+def _parse_tree(source: str) -> tuple[Tree[Token], list[Token]]:
+    """Parse ``source``; return the tree and the doc comment tokens, in order."""
+    docs: list[Token] = []
+    reset = _doc_tokens.set(docs)
+    try:
+        tree = _parser().parse(source)
+    finally:
+        _doc_tokens.reset(reset)
+    return tree, docs
 
 
 def parse(source: str, file: str) -> Module:
@@ -129,13 +164,14 @@ def parse(source: str, file: str) -> Module:
 
     Raises:
         IdlError: the text is not valid IDL syntax (one diagnostic, for the first
-            error), or a doc comment documents nothing or a string has a bad escape.
+            error), or has a malformed doc comment, number or string literal.
     """
     try:
-        tree = _parser().parse(source)
+        tree, doc_tokens = _parse_tree(source)
     except lark.UnexpectedInput as error:
         raise IdlError([_syntax_diagnostic(error, source, file)]) from None
-    builder = _Builder(file, _doc_blocks(source, file))
+    builder = _Builder(file)
+    builder.docs = builder.doc_blocks(doc_tokens, source)
     module = builder.module(tree)
     errors = builder.errors + [
         Diagnostic(span, "doc comment does not directly precede anything it documents")
@@ -146,38 +182,63 @@ def parse(source: str, file: str) -> Module:
     return module
 
 
-def _doc_blocks(source: str, file: str) -> dict[int, tuple[str, Span]]:
-    """Find every block of consecutive ``///`` lines.
-
-    Returns the blocks keyed by the line right after each block, the line whose
-    definition the block documents.
-    """
-    blocks: dict[int, tuple[str, Span]] = {}
-    lines: list[str] = []
-    start: Span | None = None
-    for number, text in enumerate([*source.splitlines(), ""], start=1):
-        match = _DOC_LINE.match(text)
-        if match:
-            content = match.group(1)
-            lines.append(content[1:] if content.startswith(" ") else content)
-            if start is None:
-                column = text.index("///") + 1
-                start = Span(file, number, column, len(text) + 1)
-            continue
-        if start is not None:
-            doc = "\n".join(line.rstrip() for line in lines).strip("\n")
-            blocks[number] = (doc, start)
-        lines, start = [], None
-    return blocks
-
-
 class _Builder:
     """Turns lark's parse tree into IR nodes, attaching doc comments on the way."""
 
-    def __init__(self, file: str, docs: dict[int, tuple[str, Span]]) -> None:
+    def __init__(self, file: str) -> None:
         self.file = file
-        self.docs = docs
+        self.docs: dict[int, tuple[str, Span]] = {}
         self.errors: list[Diagnostic] = []
+
+    def error(self, token: Token, message: str, offset: int = 0) -> None:
+        """Report an error at a token, or at the character ``offset`` into it."""
+        line, column = token.line or 1, (token.column or 1) + offset
+        end = column + 1
+        if not offset and token.end_line == line and token.end_column:
+            end = token.end_column
+        self.errors.append(Diagnostic(Span(self.file, line, column, end), message))
+
+    def doc_blocks(
+        self, tokens: list[Token], source: str
+    ) -> dict[int, tuple[str, Span]]:
+        """Group the ``///`` tokens on consecutive lines into blocks.
+
+        Returns the blocks keyed by the line right after each block, the line whose
+        declaration the block documents. A doc comment after code on its line, or
+        holding a control character, is an error.
+        """
+        blocks: dict[int, tuple[str, Span]] = {}
+        lines: list[str] = []
+        start: Span | None = None
+        previous = 0
+        for token in tokens:
+            line_start = source.rfind("\n", 0, token.start_pos or 0) + 1
+            if source[line_start : token.start_pos].strip(" \t"):
+                self.error(
+                    token,
+                    "a doc comment must be on a line of its own; "
+                    "use '//' for a comment after code",
+                )
+                continue
+            text = str(token)[3:].removesuffix("\r")
+            for index, char in enumerate(text):
+                if char != "\t" and unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+                    self.error(
+                        token,
+                        f"doc comment contains the control character U+{ord(char):04X}",
+                        3 + index,
+                    )
+            line = token.line or 1
+            if start is not None and line != previous + 1:
+                blocks[previous + 1] = (_doc_text(lines), start)
+                lines, start = [], None
+            if start is None:
+                start = self.span(token)
+            lines.append(text.removeprefix(" "))
+            previous = line
+        if start is not None:
+            blocks[previous + 1] = (_doc_text(lines), start)
+        return blocks
 
     def span(self, item: Token | Tree[Token]) -> Span:
         """The span of a token, or of a subtree's first line."""
@@ -235,7 +296,7 @@ class _Builder:
             values.append(
                 EnumValue(
                     str(value_name),
-                    int(str(value), 0),
+                    self.integer(value),
                     self.doc(child.meta.line),
                     self.span(value_name),
                     self.span(value),
@@ -279,7 +340,7 @@ class _Builder:
             if child.data == "default":
                 default = self.literal(child.children[0])
         return Field(
-            id=int(str(number), 0),
+            id=self.integer(number),
             name=str(name),
             type=self.type(_tree(tree, "type")),
             optional=any(_tokens(tree, "OPTIONAL")),
@@ -323,37 +384,91 @@ class _Builder:
             return BoolLiteral(True, span)
         if kind == "false_literal":
             return BoolLiteral(False, span)
-        text = str(item.children[0])
+        token = item.children[0]
+        assert isinstance(token, Token)
         if kind == "int_literal":
-            return IntLiteral(int(text, 0), span)
+            return IntLiteral(self.integer(token), span)
         if kind == "float_literal":
-            return FloatLiteral(float(text), span)
-        return StringLiteral(self.string(text, span), span)
+            return FloatLiteral(float(token), span)
+        text, data = self.string(token)
+        return StringLiteral(text, data, span)
 
-    def string(self, text: str, span: Span) -> str:
-        """Decode the escapes of a quoted string literal."""
-        out: list[str] = []
-        chars = iter(text[1:-1])
-        for char in chars:
+    def integer(self, token: Token) -> int:
+        """The value of an ``INT`` token; reports leading zeros and huge values."""
+        text = str(token)
+        digits = text.removeprefix("-")
+        hexadecimal = digits[:2] in ("0x", "0X")
+        if not hexadecimal and len(digits) > 1 and digits.startswith("0"):
+            plain = text.replace(digits, digits.lstrip("0") or "0")
+            self.error(
+                token,
+                f"integer '{text}' has a leading zero; write '{plain}' "
+                "(hexadecimal is written '0x...')",
+            )
+            return 0
+        limit = 2**MAX_INTEGER_BITS
+        if len(digits) > len(str(limit)) + 2 or abs(int(text, 0)) >= limit:
+            self.error(
+                token, f"integer literal is too large (at most {MAX_INTEGER_BITS} bits)"
+            )
+            return 0
+        return int(text, 0)
+
+    def string(self, token: Token) -> tuple[str, bytes]:
+        """Decode a quoted string literal, as text and as the bytes of a ``bytes``
+        default (where ``\\xNN`` is the byte NN rather than U+00NN)."""
+        body = str(token)[1:-1]
+        text: list[str] = []
+        data = bytearray()
+        index = 0
+        while index < len(body):
+            char = body[index]
+            index += 1
             if char != "\\":
-                out.append(char)
+                text.append(char)
+                data += char.encode()
                 continue
-            escape = next(chars)
+            offset = index  # the escape starts at body[index - 1], token column + index
+            escape = body[index]
+            index += 1
             if escape in _ESCAPES:
-                out.append(_ESCAPES[escape])
-            elif escape in "ux":
-                digits = "".join(
-                    next(chars, "") for _ in range(4 if escape == "u" else 2)
+                text.append(_ESCAPES[escape])
+                data += _ESCAPES[escape].encode()
+                continue
+            if escape not in "ux":
+                self.error(token, f"unknown escape '\\{escape}'", offset)
+                continue
+            count = 4 if escape == "u" else 2
+            digits = body[index : index + count]
+            if len(digits) < count or not set(digits) <= _HEX_DIGITS:
+                shown = body[index - 2 : index + count]
+                self.error(
+                    token,
+                    f"bad escape '{shown}': '\\{escape}' takes exactly {count} "
+                    "hexadecimal digits",
+                    offset,
                 )
-                try:
-                    out.append(chr(int(digits, 16)))
-                except ValueError:
-                    self.errors.append(
-                        Diagnostic(span, f"bad escape '\\{escape}{digits}'")
-                    )
+                continue
+            index += count
+            code = int(digits, 16)
+            if escape == "x":
+                text.append(chr(code))
+                data.append(code)
+            elif 0xD800 <= code <= 0xDFFF:
+                self.error(
+                    token,
+                    f"bad escape '\\u{digits}': a lone surrogate is not a character",
+                    offset,
+                )
             else:
-                self.errors.append(Diagnostic(span, f"unknown escape '\\{escape}'"))
-        return "".join(out)
+                text.append(chr(code))
+                data += chr(code).encode()
+        return "".join(text), bytes(data)
+
+
+def _doc_text(lines: list[str]) -> str:
+    """The text of a doc comment block from its lines."""
+    return "\n".join(line.rstrip() for line in lines).strip("\n")
 
 
 def _trees(tree: Tree[Token]) -> Iterator[Tree[Token]]:
@@ -410,36 +525,36 @@ def _join(words: list[str]) -> str:
 def _syntax_diagnostic(
     error: lark.UnexpectedInput, source: str, file: str
 ) -> Diagnostic:
-    """Turn lark's first syntax error into a diagnostic with a friendly message."""
-    parse_example: Callable[[str], Tree[Token]] = _parser().parse
-    friendly = error.match_examples(
-        parse_example, dict(SYNTAX_ERROR_EXAMPLES), use_accepts=True
-    )
+    """Turn lark's first syntax error into a diagnostic with a friendly message.
+
+    The LALR parser raises :class:`lark.UnexpectedCharacters` when no token
+    matches, and :class:`lark.UnexpectedToken` for every other error, the end of
+    the file included (as the token ``$END``).
+    """
     if isinstance(error, lark.UnexpectedCharacters):
         line, column = error.line, error.column
         position = error.pos_in_stream or 0
         char = source[position] if position < len(source) else ""
         message = f"unexpected character {char!r}"
         return Diagnostic(Span(file, line, column, column + 1), message)
-    if isinstance(error, lark.UnexpectedToken):
-        token = error.token
-        expected = sorted(
-            {_describe_terminal(t) for t in error.accepts or error.expected}
-        )
-        if token.type == "$END":
-            lines = source.splitlines() or [""]
-            line, column = len(lines), len(lines[-1]) + 1
-            span = Span(file, line, column, column + 1)
-        else:
-            line, column = token.line or 1, token.column or 1
-            span = Span(file, line, column, token.end_column or column + 1)
-        got = _describe_token(token)
-        if token.type != "NAME" and str(token).isidentifier():
-            got = f"keyword '{token}'"
-        message = friendly or f"expected {_join(expected)}, got {got}"
-        if friendly:
-            message = f"{friendly} (got {got})"
-        return Diagnostic(span, message)
-    lines = source.splitlines() or [""]
-    line, column = len(lines), len(lines[-1]) + 1
-    return Diagnostic(Span(file, line, column, column + 1), "unexpected end of file")
+    assert isinstance(error, lark.UnexpectedToken)
+    parse_example: Callable[[str], Tree[Token]] = _parser().parse
+    friendly = error.match_examples(
+        parse_example, dict(SYNTAX_ERROR_EXAMPLES), use_accepts=True
+    )
+    token = error.token
+    if token.type == "$END":
+        before = source.rstrip()
+        line = before.count("\n") + 1
+        column = len(before) - (before.rfind("\n") + 1) + 1
+        span = Span(file, line, column, column + 1)
+    else:
+        line, column = token.line or 1, token.column or 1
+        span = Span(file, line, column, token.end_column or column + 1)
+    got = _describe_token(token)
+    if token.type != "NAME" and str(token).isidentifier():
+        got = f"keyword '{token}'"
+    if friendly:
+        return Diagnostic(span, f"{friendly} (got {got})")
+    expected = sorted({_describe_terminal(t) for t in error.accepts or error.expected})
+    return Diagnostic(span, f"expected {_join(expected)}, got {got}")

@@ -8,6 +8,9 @@ Python literals. All input has passed :mod:`uvrpc_gen.check`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
+from .layout import Doc, Group, Seq, Union, flat
 from .model import (
     BoolLiteral,
     FloatLiteral,
@@ -23,11 +26,14 @@ from .symbols import SCALAR_TYPES
 __all__ = [
     "PLAIN_SCALARS",
     "TYPES_ALIAS",
+    "default_doc",
     "default_literal",
     "plain_annotation",
+    "plain_annotation_doc",
     "python_bytes",
     "python_string",
     "strict_annotation",
+    "strict_annotation_doc",
     "uses_scalar_aliases",
 ]
 
@@ -48,28 +54,41 @@ PLAIN_SCALARS = {
 """IDL scalar → the plain Python type of signatures."""
 
 _CONTAINERS = {"list": "list", "set": "set", "map": "dict"}
+_SHORT_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
-def _annotation(ref: TypeRef, scalars: dict[str, str]) -> str:
+def _annotation(ref: TypeRef, scalars: Mapping[str, str]) -> Doc:
     if ref.name in scalars:
         return scalars[ref.name]
     if ref.name in _CONTAINERS:
-        arguments = ", ".join(_annotation(a, scalars) for a in ref.arguments)
-        return f"{_CONTAINERS[ref.name]}[{arguments}]"
+        arguments = tuple(_annotation(a, scalars) for a in ref.arguments)
+        return Group(f"{_CONTAINERS[ref.name]}[", arguments, "]", hug=True)
     return ref.name
+
+
+def _optional(doc: Doc, optional: bool) -> Doc:
+    return Union(doc) if optional else doc
+
+
+def strict_annotation_doc(ref: TypeRef, *, optional: bool = False) -> Doc:
+    """The annotation of a message field, as a document to lay out."""
+    strict = {k: f"{TYPES_ALIAS}.{v}" for k, v in SCALAR_TYPES.items()}
+    return _optional(_annotation(ref, strict), optional)
+
+
+def plain_annotation_doc(ref: TypeRef, *, optional: bool = False) -> Doc:
+    """The annotation of a signature, as a document to lay out."""
+    return _optional(_annotation(ref, PLAIN_SCALARS), optional)
 
 
 def strict_annotation(ref: TypeRef, *, optional: bool = False) -> str:
     """The annotation of a message field: runtime aliases for scalars."""
-    strict = {k: f"{TYPES_ALIAS}.{v}" for k, v in SCALAR_TYPES.items()}
-    text = _annotation(ref, strict)
-    return f"{text} | None" if optional else text
+    return flat(strict_annotation_doc(ref, optional=optional))
 
 
 def plain_annotation(ref: TypeRef, *, optional: bool = False) -> str:
     """The annotation of a signature: plain Python types."""
-    text = _annotation(ref, PLAIN_SCALARS)
-    return f"{text} | None" if optional else text
+    return flat(plain_annotation_doc(ref, optional=optional))
 
 
 def uses_scalar_aliases(ref: TypeRef) -> bool:
@@ -79,45 +98,41 @@ def uses_scalar_aliases(ref: TypeRef) -> bool:
     )
 
 
-def python_string(value: str) -> str:
-    """A string literal as ``ruff format`` writes it: double quotes unless the text
-    holds more double than single quotes."""
-    quote = "'" if value.count('"') > value.count("'") else '"'
+def _quoted(text: str, printable: Callable[[str], bool]) -> str:
+    """``text`` between quotes, escaped: the quote ``ruff format`` prefers (double
+    unless the text holds more double than single quotes), short escapes for
+    newline, tab and carriage return, and hex escapes for what is not printable."""
+    quote = "'" if text.count('"') > text.count("'") else '"'
     out = []
-    for char in value:
+    for char in text:
+        code = ord(char)
         if char == "\\" or char == quote:
             out.append("\\" + char)
-        elif char == "\n":
-            out.append("\\n")
-        elif char == "\t":
-            out.append("\\t")
-        elif char == "\r":
-            out.append("\\r")
-        elif not char.isprintable():
-            code = ord(char)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
+        elif char in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[char])
+        elif printable(char):
             out.append(char)
+        elif code < 0x100:
+            out.append(f"\\x{code:02x}")
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
     return f"{quote}{''.join(out)}{quote}"
 
 
-def python_bytes(value: str) -> str:
-    """A bytes literal of the UTF-8 encoding of ``value``."""
-    quote = "'" if value.count('"') > value.count("'") else '"'
-    out = []
-    for byte in value.encode():
-        char = chr(byte)
-        if char == "\\" or char == quote:
-            out.append("\\" + char)
-        elif 0x20 <= byte < 0x7F:
-            out.append(char)
-        else:
-            out.append(f"\\x{byte:02x}")
-    return f"b{quote}{''.join(out)}{quote}"
+def python_string(value: str) -> str:
+    """A string literal as ``ruff format`` writes it."""
+    return _quoted(value, str.isprintable)
 
 
-def default_literal(ref: TypeRef, literal: Literal) -> str:
-    """A default value as a Python expression of the field's type.
+def python_bytes(value: bytes) -> str:
+    """A bytes literal: printable ASCII as is, other bytes escaped."""
+    return "b" + _quoted(value.decode("latin-1"), lambda char: " " <= char <= "~")
+
+
+def default_doc(ref: TypeRef, literal: Literal) -> Doc:
+    """A default value as a Python expression of the field's type, to lay out.
 
     Integers given for float fields become floats; a set is written ``set()`` when
     empty and ``{...}`` otherwise; enum members keep their ``Enum.MEMBER`` spelling.
@@ -130,18 +145,23 @@ def default_literal(ref: TypeRef, literal: Literal) -> str:
         return str(literal.value)
     if isinstance(literal, StringLiteral):
         if ref.name == "bytes":
-            return python_bytes(literal.value)
+            return python_bytes(literal.data)
         return python_string(literal.value)
     if isinstance(literal, NameLiteral):
         return literal.name
     if isinstance(literal, ListLiteral):
-        items = [default_literal(ref.arguments[0], item) for item in literal.items]
+        items = tuple(default_doc(ref.arguments[0], item) for item in literal.items)
         if ref.name == "set":
-            return "{" + ", ".join(items) + "}" if items else "set()"
-        return "[" + ", ".join(items) + "]"
+            return Group("{", items, "}", display=True) if items else "set()"
+        return Group("[", items, "]", display=True)
     key_type, value_type = ref.arguments
-    entries = [
-        f"{default_literal(key_type, k)}: {default_literal(value_type, v)}"
+    entries = tuple(
+        Seq((flat(default_doc(key_type, k)), ": ", default_doc(value_type, v)))
         for k, v in literal.entries
-    ]
-    return "{" + ", ".join(entries) + "}"
+    )
+    return Group("{", entries, "}", display=True)
+
+
+def default_literal(ref: TypeRef, literal: Literal) -> str:
+    """A default value as a Python expression on one line."""
+    return flat(default_doc(ref, literal))

@@ -24,6 +24,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "RUNTIME_MODULE",
     "SCALAR_TYPES",
+    "SHADOWED_MODULES",
     "SYMBOLS",
     "TYPES_MODULE",
     "attributes_of",
@@ -80,13 +81,21 @@ SCALAR_TYPES: Mapping[str, str] = MappingProxyType(
 """IDL scalar → name of its alias in ``uvrpc.types``."""
 
 
-def attributes_of(*classes: type) -> frozenset[str]:
-    """Every attribute name of the classes: ``dir()`` plus annotated class fields."""
+def attributes_of(*classes: type, metaclass: bool = False) -> frozenset[str]:
+    """Every attribute name of the classes and their bases, annotated fields too.
+
+    Walks the ``vars()`` of each class of the MRO rather than trusting ``dir()``,
+    which classes may customise (``dir(IntEnum)`` hides ``name`` and ``value``).
+    With ``metaclass``, the attributes of the classes' metaclasses count too (an
+    enum member is looked up on the class, where ``mro`` is the metaclass's).
+    """
     names: set[str] = set()
     for cls in classes:
-        names.update(dir(cls))
         for base in cls.__mro__:
-            names.update(base.__dict__.get("__annotations__", {}))
+            names.update(vars(base))
+            names.update(vars(base).get("__annotations__", {}))
+        if metaclass:
+            names.update(dir(type(cls)))
     return frozenset(names)
 
 
@@ -98,5 +107,22 @@ CLIENT_ATTRIBUTES = attributes_of(
 )
 """Names a method cannot take: they would shadow the clients' or servers' bases."""
 
-ENUM_ATTRIBUTES = attributes_of(enum.IntEnum)
-"""Names an enum member cannot take: they would shadow ``enum.IntEnum``'s."""
+ENUM_ATTRIBUTES = attributes_of(enum.IntEnum, metaclass=True)
+"""Names an enum member cannot take: they would shadow ``enum.IntEnum``'s or its
+metaclass's."""
+
+SHADOWED_MODULES = frozenset(
+    {
+        RUNTIME_MODULE,
+        "pydantic",
+        "pydantic_core",
+        "annotated_types",
+        "typing_extensions",
+        "msgpack",
+        "zmq",
+        "uvloop",
+    }
+)
+"""Top-level modules generated code imports, directly or through the runtime; a
+generated module of the same name would shadow them (besides the standard
+library's)."""

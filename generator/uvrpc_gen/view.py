@@ -1,10 +1,9 @@
 """Render-ready views of a checked module.
 
 Everything a template prints is computed here: Python names, annotations, default
-literals, docstrings, and the layout of every call and signature. The layout rule
-matches what ``ruff format`` keeps: a construct goes on one line when that line fits
-in :data:`LINE_LENGTH` columns, otherwise it is exploded one item per line with a
-trailing comma. Lines carry their absolute indentation.
+literals, docstrings, and the layout of every statement that may need several
+lines, by :mod:`uvrpc_gen.layout` the way ``ruff format`` lays it out. Lines carry
+their absolute indentation.
 """
 
 from __future__ import annotations
@@ -16,6 +15,16 @@ from dataclasses import dataclass
 
 from . import naming, pytypes
 from .check import CheckedModule
+from .layout import (
+    LINE_LENGTH,
+    Doc,
+    Group,
+    Seq,
+    assignment,
+    signature,
+    statement,
+    width,
+)
 from .model import Enum, Field, Message, Method, Service
 from .symbols import (
     GENERATED_CODE_API,
@@ -27,111 +36,75 @@ from .symbols import (
 )
 
 __all__ = [
-    "LINE_LENGTH",
+    "RUNTIME_ALIAS",
     "ClientMethodView",
     "EnumView",
     "FieldView",
-    "Group",
     "MemberView",
     "MessageView",
     "ModuleView",
     "ServerMethodView",
     "ServiceView",
     "docstring",
-    "layout",
     "module_view",
 ]
-
-LINE_LENGTH = 88
-"""The longest line generated code may have (the project's ruff setting)."""
 
 RUNTIME_ALIAS = "_uvrpc"
 """The name generated modules import the runtime as."""
 
 
-@dataclass(frozen=True, slots=True)
-class Group:
-    """A bracketed, comma-separated construct: a call, a signature, a literal.
-
-    ``head`` ends with the opening bracket and ``tail`` starts with the closing one;
-    ``items`` may nest. ``tuple_syntax`` adds the comma a one-item tuple needs.
-    """
-
-    head: str
-    items: tuple[str | Group, ...]
-    tail: str
-    tuple_syntax: bool = False
-
-    def flat(self) -> str:
-        """The group on one line."""
-        parts = [i if isinstance(i, str) else i.flat() for i in self.items]
-        comma = "," if self.tuple_syntax and len(parts) == 1 else ""
-        return f"{self.head}{', '.join(parts)}{comma}{self.tail}"
-
-
-def layout(group: Group, indent: int, suffix: str = "") -> tuple[str, ...]:
-    """Lay out a group at ``indent``: one line if it fits, else one item per line."""
-    pad = " " * indent
-    flat = f"{pad}{group.flat()}{suffix}"
-    if len(flat) <= LINE_LENGTH or not group.items:
-        return (flat,)
-    lines = [f"{pad}{group.head}"]
-    for item in group.items:
-        if isinstance(item, Group):
-            lines.extend(layout(item, indent + 4, ","))
-        else:
-            lines.append(f"{pad}    {item},")
-    lines.append(f"{pad}{group.tail}{suffix}")
-    return tuple(lines)
-
-
-def _assignment(target: str, value: Group) -> tuple[str, ...]:
-    """A module-level ``target = value``.
-
-    When even the first line of the exploded call does not fit, the value goes in
-    parentheses on lines of its own, as ``ruff format`` lays it out.
-    """
-    head = f"{target} = {value.head}"
-    if len(head) <= LINE_LENGTH:
-        return layout(Group(head, value.items, value.tail, value.tuple_syntax), 0)
-    return (f"{target} = (", *layout(value, 4), ")")
+def _class_header(name: str, base: str) -> tuple[str, ...]:
+    """``class name(base):``, the base on a line of its own when too long."""
+    return statement(Group(f"class {name}(", (base,), "):", hug=True), 0)
 
 
 def _escape_doc(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
 
 
+def _wrap(line: str, room: int) -> list[str]:
+    """Split a line into lines of at most ``room`` columns at spaces, keeping its
+    indentation; a word longer than that stays whole."""
+    if width(line) <= room:
+        return [line]
+    lead = line[: len(line) - len(line.lstrip(" "))]
+    lines: list[str] = []
+    current = ""
+    for word in line.split():
+        candidate = f"{current} {word}" if current else lead + word
+        if current and width(candidate) > room:
+            lines.append(current)
+            candidate = lead + word
+        current = candidate
+    lines.append(current)
+    return lines
+
+
 def docstring(text: str, indent: int) -> tuple[str, ...]:
     """The lines of a docstring holding ``text`` at ``indent``.
 
     One line when it fits, otherwise the summary on the opening line and the closing
-    quotes on their own line; lines too long are wrapped.
+    quotes on their own line; lines too long are wrapped. As ``ruff format`` does,
+    tabs are expanded, the common indentation of the lines after the first is
+    removed, and a space keeps a quote at either end from touching the triple
+    quotes.
     """
     pad = " " * indent
-    text = _escape_doc(text.strip())
+    text = _escape_doc(text.expandtabs(8).strip())
+    if text.startswith('"'):
+        text = f" {text}"
     if "\n" not in text:
         closing = ' """' if text.endswith('"') else '"""'
         single = f'{pad}"""{text}{closing}'
-        if len(single) <= LINE_LENGTH:
+        if width(single) <= LINE_LENGTH:
             return (single,)
-    width = LINE_LENGTH - indent
+    room = LINE_LENGTH - indent
+    raws = [raw.rstrip() for raw in text.split("\n")]
+    margin = min((len(r) - len(r.lstrip(" ")) for r in raws[1:] if r), default=0)
+    raws[1:] = [raw[margin:] for raw in raws[1:]]
     lines: list[str] = []
-    for number, raw in enumerate(text.splitlines()):
-        first = number == 0
-        room = width - 3 if first else width
-        stripped = raw.rstrip()
-        if len(stripped) <= room:
-            wrapped = [stripped]
-        else:
-            lead = stripped[: len(stripped) - len(stripped.lstrip())]
-            wrapped = textwrap.wrap(
-                stripped,
-                width=room,
-                subsequent_indent=lead,
-                break_long_words=False,
-                break_on_hyphens=False,
-            )
-        for piece in wrapped:
+    for number, raw in enumerate(raws):
+        for piece in _wrap(raw, room - 3 if number == 0 else room):
             if not lines:
                 lines.append(f'{pad}"""{piece}')
             else:
@@ -152,16 +125,16 @@ class MemberView:
 class EnumView:
     """An ``IntEnum`` class."""
 
-    name: str
+    header: tuple[str, ...]
     doc: tuple[str, ...]
     members: tuple[MemberView, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class FieldView:
-    """A model field: its annotated line and its attribute docstring."""
+    """A model field: its annotated lines and its attribute docstring."""
 
-    line: str
+    lines: tuple[str, ...]
     doc: tuple[str, ...]
 
 
@@ -169,7 +142,7 @@ class FieldView:
 class MessageView:
     """A message model class (also the private parameters models)."""
 
-    name: str
+    header: tuple[str, ...]
     doc: tuple[str, ...]
     config: tuple[str, ...]
     fields: tuple[FieldView, ...]
@@ -200,13 +173,13 @@ class ServiceView:
     constants: tuple[tuple[str, ...], ...]
     spec: tuple[str, ...]
     spec_constant: str
-    client_class: str
+    client_header: tuple[str, ...]
     client_doc: tuple[str, ...]
     client_methods: tuple[ClientMethodView, ...]
-    sync_client_class: str
+    sync_client_header: tuple[str, ...]
     sync_client_doc: tuple[str, ...]
     sync_client_methods: tuple[ClientMethodView, ...]
-    server_class: str
+    server_header: tuple[str, ...]
     server_doc: tuple[str, ...]
     server_methods: tuple[ServerMethodView, ...]
 
@@ -256,7 +229,7 @@ def module_view(checked: CheckedModule) -> ModuleView:
     stdlib = [
         f"import {name} as _{name}"
         for name, used in (
-            ("abc", bool(services)),
+            ("abc", any(service.methods for service in services)),
             ("enum", bool(enums)),
         )
         if used
@@ -295,26 +268,31 @@ def _enum(enum: Enum, namespace: str) -> EnumView:
         MemberView(f"    {v.name} = {v.value}", docstring(v.doc, 4) if v.doc else ())
         for v in enum.values
     )
-    return EnumView(enum.name, docstring(doc, 4), members)
+    header = _class_header(enum.name, "_enum.IntEnum")
+    return EnumView(header, docstring(doc, 4), members)
 
 
 def _field(field: Field) -> FieldView:
-    annotation = pytypes.strict_annotation(field.type, optional=field.optional)
-    line = f"    {field.name}: {annotation}"
+    annotation = pytypes.strict_annotation_doc(field.type, optional=field.optional)
+    value: Doc | None = None
     if field.default is not None:
-        line += f" = {pytypes.default_literal(field.type, field.default)}"
+        value = pytypes.default_doc(field.type, field.default)
     elif field.optional:
-        line += " = None"
-    return FieldView(line, docstring(field.doc, 4) if field.doc else ())
+        value = "None"
+    lines = assignment(field.name, annotation, value, 4)
+    return FieldView(lines, docstring(field.doc, 4) if field.doc else ())
 
 
 def _model(name: str, doc: tuple[str, ...], fields: Sequence[Field]) -> MessageView:
     config = Group(
-        f"model_config = {_runtime('field_ids')}(",
-        tuple(f"{f.name}={f.id}" for f in fields),
-        ")",
+        f"{_runtime('field_ids')}(", tuple(f"{f.name}={f.id}" for f in fields), ")"
     )
-    return MessageView(name, doc, layout(config, 4), tuple(_field(f) for f in fields))
+    return MessageView(
+        _class_header(name, _runtime("Message")),
+        doc,
+        assignment("model_config", None, config, 4),
+        tuple(_field(f) for f in fields),
+    )
 
 
 def _message(message: Message, namespace: str) -> MessageView:
@@ -351,42 +329,45 @@ def _service(service: Service, namespace: str) -> ServiceView:
         params_class = naming.params_class(service.name, method.name)
         constant = naming.method_constant(service.name, method.name)
         params.append(_model(params_class, (), method.params))
-        if method.returns is None:
-            reply_plain, reply_strict = "None", "None"
-        else:
-            reply_plain = pytypes.plain_annotation(method.returns)
-            reply_strict = pytypes.strict_annotation(method.returns)
+        reply_plain: Doc = "None"
+        reply_strict: Doc = "None"
+        if method.returns is not None:
+            reply_plain = pytypes.plain_annotation_doc(method.returns)
+            reply_strict = pytypes.strict_annotation_doc(method.returns)
         unary = _runtime("Unary")
         constants.append(
-            _assignment(
-                f"{constant}: {unary}[{params_class}, {reply_plain}]",
+            assignment(
+                constant,
+                Group(f"{unary}[", (params_class, reply_plain), "]", hug=True),
                 Group(
                     f"{unary}(",
                     (
                         f'route="{route}.{method.name}"',
                         f'handler="{python}"',
                         f"params={params_class}",
-                        f"reply={reply_strict}",
+                        Seq(("reply=", reply_strict)),
                     ),
                     ")",
                 ),
+                0,
             )
         )
-        arguments = []
-        server_arguments = []
+        arguments: list[Doc] = []
+        server_arguments: list[Doc] = []
         for p in method.params:
-            annotation = pytypes.plain_annotation(p.type, optional=p.optional)
-            server_arguments.append(f"{p.name}: {annotation}")
+            annotation = pytypes.plain_annotation_doc(p.type, optional=p.optional)
+            server_arguments.append(Seq((f"{p.name}: ", annotation)))
             if p.default is not None:
                 value = pytypes.default_literal(p.type, p.default)
-                arguments.append(f"{p.name}: {annotation} = {value}")
+                arguments.append(Seq((f"{p.name}: ", annotation, f" = {value}")))
             elif p.optional:
-                arguments.append(f"{p.name}: {annotation} = None")
+                arguments.append(Seq((f"{p.name}: ", annotation, " = None")))
             else:
-                arguments.append(f"{p.name}: {annotation}")
+                arguments.append(Seq((f"{p.name}: ", annotation)))
         doc = _method_doc(method, route)
-        args_dict = Group("{", tuple(f'"{p.id}": {p.name}' for p in method.params), "}")
-        returns = f") -> {reply_plain}:"
+        args_dict = Group(
+            "{", tuple(f'"{p.id}": {p.name}' for p in method.params), "}", display=True
+        )
         call_items = (constant, args_dict, "timeout")
         keyword_only = ("self", "*", *arguments, "timeout: float | None = None")
         for is_async, target in ((True, client_methods), (False, sync_methods)):
@@ -396,9 +377,11 @@ def _service(service: Service, namespace: str) -> ServiceView:
             call = Group(f"{result}{awaiting}self.{SYMBOLS['call']}(", call_items, ")")
             target.append(
                 ClientMethodView(
-                    layout(Group(f"{prefix}{python}(", keyword_only, returns), 4),
+                    signature(
+                        Group(f"{prefix}{python}(", keyword_only, ")"), reply_plain, 4
+                    ),
                     doc,
-                    layout(call, 8),
+                    statement(call, 8),
                 )
             )
         server_items = (
@@ -406,11 +389,14 @@ def _service(service: Service, namespace: str) -> ServiceView:
         )
         server_methods.append(
             ServerMethodView(
-                layout(Group(f"async def {python}(", server_items, returns), 4), doc
+                signature(
+                    Group(f"async def {python}(", server_items, ")"), reply_plain, 4
+                ),
+                doc,
             )
         )
     spec = Group(
-        f"{spec_constant} = {_runtime('ServiceSpec')}(",
+        f"{_runtime('ServiceSpec')}(",
         (
             f'name="{route}"',
             Group(
@@ -420,23 +406,27 @@ def _service(service: Service, namespace: str) -> ServiceView:
                     for m in service.methods
                 ),
                 ")",
+                display=True,
                 tuple_syntax=True,
             ),
         ),
         ")",
     )
+    client_class = naming.client_class(service.name)
+    sync_client_class = naming.sync_client_class(service.name)
+    server_class = naming.server_class(service.name)
     return ServiceView(
         params=tuple(params),
         constants=tuple(constants),
-        spec=layout(spec, 0),
+        spec=assignment(spec_constant, None, spec, 0),
         spec_constant=spec_constant,
-        client_class=naming.client_class(service.name),
+        client_header=_class_header(client_class, _runtime("AsyncClient")),
         client_doc=_class_doc(f"Asynchronous client of ``{route}``.", service.doc),
         client_methods=tuple(client_methods),
-        sync_client_class=naming.sync_client_class(service.name),
+        sync_client_header=_class_header(sync_client_class, _runtime("SyncClient")),
         sync_client_doc=_class_doc(f"Blocking client of ``{route}``.", service.doc),
         sync_client_methods=tuple(sync_methods),
-        server_class=naming.server_class(service.name),
+        server_header=_class_header(server_class, _runtime("ServiceBase")),
         server_doc=_class_doc(
             f"Base class of ``{route}`` implementations.", service.doc
         ),

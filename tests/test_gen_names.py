@@ -1,0 +1,66 @@
+"""Names the generated code cannot use are reported, whatever hides them."""
+
+from __future__ import annotations
+
+import enum
+
+import pytest
+
+from uvrpc_gen.check import check
+from uvrpc_gen.diagnostics import IdlError
+from uvrpc_gen.parse import parse
+from uvrpc_gen.symbols import ENUM_ATTRIBUTES, attributes_of
+
+NS = "namespace t;\n"
+
+
+def messages(source: str) -> list[str]:
+    with pytest.raises(IdlError) as caught:
+        check(parse(NS + source, "t.idl"))
+    return [
+        f"{d.span.line}:{d.span.column}: {d.message}" for d in caught.value.diagnostics
+    ]
+
+
+@pytest.mark.parametrize(
+    "member", ["name", "value", "mro", "real", "numerator", "bit_length"]
+)
+def test_enum_members_hidden_from_dir_are_reserved(member: str) -> None:
+    assert member in ENUM_ATTRIBUTES
+    assert messages(f"enum E {{ {member} = 1; }}") == [
+        f"2:10: enum member '{member}' clashes with an attribute of enum.IntEnum"
+    ]
+
+
+def test_attributes_of_walks_the_mro_not_dir() -> None:
+    names = attributes_of(enum.IntEnum)
+    assert {"name", "value", "_missing_"} <= names
+    assert "mro" not in names
+    assert "mro" in attributes_of(enum.IntEnum, metaclass=True)
+
+
+@pytest.mark.parametrize(
+    ("method", "python"),
+    [("str", "str"), ("int", "int"), ("Bytes", "bytes"), ("float", "float")],
+)
+def test_method_named_like_a_builtin_type(method: str, python: str) -> None:
+    assert messages(f"service S {{ void {method}(); }}") == [
+        f"2:18: method name '{method}' would shadow the built-in type '{python}' in "
+        "the generated classes' annotations"
+    ]
+
+
+def test_method_named_like_a_definition() -> None:
+    source = "message point {}\nservice S { point point(1: point p); }"
+    assert messages(source) == [
+        "3:19: method name 'point' is also the name of a type; it would hide the "
+        "type from the generated classes' annotations"
+    ]
+
+
+def test_method_snake_cased_to_a_definition_name() -> None:
+    source = "message get_point {}\nservice S { void getPoint(); }"
+    assert messages(source) == [
+        "3:18: method name 'getPoint' is also the name of a type; it would hide the "
+        "type from the generated classes' annotations"
+    ]
