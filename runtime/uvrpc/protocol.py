@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgpack
 from typing_extensions import Buffer
@@ -53,9 +52,8 @@ KIND_REPLY = 2
 """Header kind of a reply."""
 
 
-@dataclass(frozen=True, slots=True)
-class RequestHeader:
-    """A decoded request header."""
+class RequestHeader(NamedTuple):
+    """A decoded request header (a named tuple: the cheapest record to build)."""
 
     version: int
     call_id: int
@@ -63,8 +61,7 @@ class RequestHeader:
     timeout_ms: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class ReplyHeader:
+class ReplyHeader(NamedTuple):
     """A decoded reply header."""
 
     version: int
@@ -129,15 +126,14 @@ def _header_fields(buf: Buffer, kind: int, what: str) -> list[Any]:
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
         raise ProtocolError(f"{what} header is not valid msgpack: {exc}") from None
     if (
-        type(fields) is not list
-        or len(fields) < 4
-        or type(fields[0]) is not int
-        or type(fields[2]) is not int
+        type(fields) is list
+        and len(fields) >= 4
+        and type(fields[0]) is int
+        and type(fields[2]) is int
+        and (fields[1] == kind or fields[0] != PROTOCOL_VERSION)
     ):
-        raise ProtocolError(f"{what} header is not a protocol header")
-    if fields[1] != kind and fields[0] == PROTOCOL_VERSION:
-        raise ProtocolError(f"{what} header has kind {fields[1]!r}, expected {kind}")
-    return fields
+        return fields
+    raise ProtocolError(f"{what} header is not a {what} header of any version")
 
 
 def parse_request_header(buf: Buffer) -> RequestHeader:
@@ -152,7 +148,8 @@ def parse_request_header(buf: Buffer) -> RequestHeader:
     fields = _header_fields(buf, KIND_REQUEST, "request")
     if fields[0] != PROTOCOL_VERSION:
         return RequestHeader(fields[0], fields[2], "", None)
-    route, timeout_ms = fields[3], fields[4] if len(fields) > 4 else None
+    route = fields[3]
+    timeout_ms = fields[4] if len(fields) > 4 else None
     if type(route) is not str or not (timeout_ms is None or type(timeout_ms) is int):
         raise ProtocolError("request header has a malformed route or timeout")
     return RequestHeader(PROTOCOL_VERSION, fields[2], route, timeout_ms)
@@ -165,10 +162,9 @@ def parse_reply_header(buf: Buffer) -> ReplyHeader:
         ProtocolError: the frame is not a reply header of any version.
     """
     fields = _header_fields(buf, KIND_REPLY, "reply")
-    status = fields[3]
-    if type(status) is not int:
+    if type(fields[3]) is not int:
         raise ProtocolError("reply header has a malformed status")
-    return ReplyHeader(fields[0], fields[2], status)
+    return ReplyHeader(fields[0], fields[2], fields[3])
 
 
 def split_envelope(frames: Sequence[Any]) -> int:

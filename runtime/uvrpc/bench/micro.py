@@ -1,0 +1,165 @@
+"""Per-call cost of each stage of a 64-byte echo, in µs, beside raw pyzmq's.
+
+``python -m uvrpc.bench.micro`` times every stage of a call in isolation, in one
+process, so the figures add up to what a call costs in CPU and show where uvrpc's
+time goes compared with the raw pyzmq baseline of ``uvrpc bench`` (whose envelope is
+a msgpack ``[call_id, "echo"]`` header and the payload frame, with no validation).
+The table in ``docs/performance.md`` comes from this command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import timeit
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import msgpack
+import zmq
+
+from ..calls import decode_reply, encode_request
+from ..codec import new_packer
+from ..dispatch import Dispatcher
+from ..protocol import encode_reply_header, parse_reply_header
+from ..reactor import recv_message, send_message
+from .echo import _ECHO_ECHO
+from .systems.uvrpc_echo import Echo
+
+__all__ = ["main", "measure"]
+
+PAYLOAD = bytes(64)
+
+
+def _time(fn: Callable[[], object], number: int, repeat: int) -> float:
+    """Median µs per call of ``fn``."""
+    runs = timeit.repeat(fn, number=number, repeat=repeat)
+    return statistics.median(runs) / number * 1e6
+
+
+def _socket_pair() -> tuple[zmq.Socket[bytes], zmq.Socket[bytes]]:
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
+    a: zmq.Socket[bytes] = context.socket(zmq.DEALER)
+    b: zmq.Socket[bytes] = context.socket(zmq.DEALER)
+    for sock in (a, b):
+        sock.setsockopt(zmq.LINGER, 0)
+    a.bind("inproc://uvrpc-micro")
+    b.connect("inproc://uvrpc-micro")
+    return a, b
+
+
+def measure(number: int = 20_000, repeat: int = 5) -> list[tuple[str, float, float]]:
+    """Return ``(stage, uvrpc µs, raw µs)`` for each stage of one call."""
+    packer = new_packer()
+    args = {"1": PAYLOAD}
+    request = encode_request(packer, 7, _ECHO_ECHO, args, 60.0)
+    dispatcher = Dispatcher([Echo()])
+    decoded = dispatcher.decode(request[1], request[2])
+    reply_header = encode_reply_header(7, 0)
+    reply_body = packer.pack(PAYLOAD)
+    parsed = parse_reply_header(reply_header)
+    raw_request_header = msgpack.packb((7, "echo"))
+    raw_reply_header = msgpack.packb((7, 0))
+
+    def server_dispatch() -> object:
+        coro = dispatcher.run(decoded)
+        try:
+            coro.send(None)
+        except StopIteration as stop:
+            return stop.value
+        raise AssertionError("the echo handler never waits")
+
+    a, b = _socket_pair()
+
+    def socket_round(frames: Sequence[bytes]) -> Callable[[], object]:
+        def round_trip() -> object:
+            send_message(a, frames)
+            return recv_message(b)
+
+        return round_trip
+
+    stages: list[tuple[str, Callable[[], object], Callable[[], object]]] = [
+        (
+            "client: encode request",
+            lambda: encode_request(packer, 7, _ECHO_ECHO, args, 60.0),
+            lambda: msgpack.packb((7, "echo")),
+        ),
+        (
+            "server: decode + validate request",
+            lambda: dispatcher.decode(request[1], request[2]),
+            lambda: msgpack.unpackb(raw_request_header),
+        ),
+        (
+            "server: run handler + encode reply",
+            server_dispatch,
+            lambda: msgpack.packb((7, 0)),
+        ),
+        (
+            "client: decode + validate reply",
+            lambda: decode_reply(
+                _ECHO_ECHO, parse_reply_header(reply_header), reply_body, ()
+            ),
+            lambda: msgpack.unpackb(raw_reply_header),
+        ),
+        (
+            "socket: send + receive request (inproc)",
+            socket_round(request),
+            socket_round((b"", raw_request_header, PAYLOAD)),
+        ),
+        (
+            "socket: send + receive reply (inproc)",
+            socket_round((b"", reply_header, reply_body)),
+            socket_round((b"", raw_reply_header, PAYLOAD)),
+        ),
+    ]
+    del parsed
+    results = [
+        (name, _time(ours, number, repeat), _time(raw, number, repeat))
+        for name, ours, raw in stages
+    ]
+    a.close()
+    b.close()
+    results.append(("event loop: future + task wake-up", *_loop_cost(number)))
+    return results
+
+
+def _loop_cost(number: int) -> tuple[float, float]:
+    """A future resolved by a callback and awaited by a task: the same both ways."""
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for _ in range(number):
+            future: asyncio.Future[None] = loop.create_future()
+            loop.call_soon(future.set_result, None)
+            await future
+        return (loop.time() - start) / number * 1e6
+
+    cost = asyncio.run(main())
+    return cost, cost
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the per-stage table (Markdown with ``--markdown``)."""
+    parser = argparse.ArgumentParser(prog="python -m uvrpc.bench.micro")
+    parser.add_argument("--number", type=int, default=20_000)
+    parser.add_argument("--markdown", action="store_true")
+    args = parser.parse_args(argv)
+    rows: list[Any] = measure(args.number)
+    total_ours = sum(r[1] for r in rows)
+    total_raw = sum(r[2] for r in rows)
+    rows.append(("total", total_ours, total_raw))
+    if args.markdown:
+        print("| stage | uvrpc µs | raw pyzmq µs |\n|---|---:|---:|")
+        for name, ours, raw in rows:
+            print(f"| {name} | {ours:.2f} | {raw:.2f} |")
+    else:
+        for name, ours, raw in rows:
+            print(f"{name:42s} {ours:8.2f} {raw:8.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
