@@ -10,7 +10,9 @@ socket (a send, reading ``EVENTS``) can consume that edge. So the reactor
 * after sends, checks ``EVENTS`` for input that arrived meanwhile and drains it itself,
   because that input's edge may have been consumed by the send. Reading ``EVENTS``
   costs about as much as a send, so the check runs once per loop iteration, after all
-  of that iteration's sends, not once per send;
+  of that iteration's sends, not once per send — and not at all for sends made while
+  draining (a server answering at once), because the drain goes on receiving until
+  the socket says it has nothing left, which sees that input anyway;
 * sends without blocking, and only when a send would block (high-water mark reached)
   parks the sender on a future woken when the socket becomes writable.
 
@@ -98,6 +100,7 @@ class SocketReactor:
         self._fd = cast(int, sock.getsockopt(zmq.FD))
         self._drain_scheduled = False
         self._check_scheduled = False
+        self._draining = False
         self._writers: deque[asyncio.Future[None]] = deque()
         self._closed = False
         loop.add_reader(self._fd, self._on_ready)
@@ -114,15 +117,19 @@ class SocketReactor:
         if self._closed:
             return
         sock, on_message = self._sock, self._on_message
-        for _ in range(DRAIN_BATCH):
-            try:
-                frames = recv_message(sock, _NOBLOCK)
-            except zmq.Again:
-                break
-            on_message(frames)
-        else:
-            # More may be waiting; come back after other ready callbacks have run.
-            self._schedule_drain()
+        self._draining = True
+        try:
+            for _ in range(DRAIN_BATCH):
+                try:
+                    frames = recv_message(sock, _NOBLOCK)
+                except zmq.Again:
+                    break
+                on_message(frames)
+            else:
+                # More may be waiting; come back after other ready callbacks have run.
+                self._schedule_drain()
+        finally:
+            self._draining = False
         if self._writers:
             self._wake_writers()
 
@@ -145,7 +152,7 @@ class SocketReactor:
             send_message(self._sock, frames, _NOBLOCK)
         except zmq.Again:
             return False
-        if not self._check_scheduled:
+        if not (self._check_scheduled or self._draining):
             self._check_scheduled = True
             self._loop.call_soon(self._after_sends)
         return True
