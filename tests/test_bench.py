@@ -6,10 +6,13 @@ sent, and the JSON report has the documented schema.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from uvrpc.bench.cases import CASES
 from uvrpc.bench.runner import plan
@@ -74,3 +77,35 @@ def test_bench_echo_stubs_are_fresh() -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_a_missing_peer_is_skipped_with_a_clear_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from uvrpc.bench import cli
+    from uvrpc.bench.systems import SYSTEMS
+
+    absent = dataclasses.replace(SYSTEMS["thrift"], requires="uvrpc_no_such_peer")
+    monkeypatch.setitem(SYSTEMS, "thrift", absent)
+    assert cli.main(["--systems", "thrift", "--cases", "pingpong"]) == 0
+    assert capsys.readouterr().err == (
+        "uvrpc bench: skipping thrift: uvrpc_no_such_peer is not installed "
+        "(pip install 'uvrpc[bench]')\n"
+    )
+
+
+def test_ipc_transport_for_the_zeromq_systems(tmp_path: Path) -> None:
+    report = tmp_path / "ipc.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "uvrpc", "bench", "--ipc", "--cases", "pingpong"]
+        + ["--systems", "uvrpc,zmq-raw,uvrpc-sync"]
+        + ["--duration", "0.15", "--warmup", "0.05", "--json", str(report)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads(report.read_text())
+    assert data["settings"]["transport"] == "ipc"
+    assert {r["system"] for r in data["cases"]} == {"uvrpc", "zmq-raw", "uvrpc-sync"}
+    assert all(r["calls"] > 0 and r["mismatches"] == 0 for r in data["cases"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import zmq
@@ -24,7 +24,7 @@ from .methods import Reply, Unary
 from .protocol import ReplyHeader, parse_reply_header
 from .reactor import SocketReactor
 
-__all__ = ["Channel", "ClientTransport", "DealerTransport"]
+__all__ = ["Channel", "ClientTransport", "DealerTransport", "OnMessage"]
 
 _log = logging.getLogger("uvrpc.channel")
 
@@ -32,21 +32,23 @@ _Received = tuple[ReplyHeader, Any, Sequence[Any]]
 _Pending = tuple[asyncio.Future[_Received], Unary[Any, Any], float | None]
 
 
+OnMessage = Callable[[list[Any]], None]
+"""Receives the frames of one message: ``[delimiter, header, body, attachment...]``."""
+
+
 class ClientTransport(Protocol):
     """What a :class:`Channel` sends requests through and receives replies from."""
 
-    def attach(
-        self, loop: asyncio.AbstractEventLoop, on_message: Any
-    ) -> None:  # pragma: no cover - protocol
+    def attach(self, loop: asyncio.AbstractEventLoop, on_message: OnMessage) -> None:
         """Start delivering each received message's frames to ``on_message``."""
 
-    def try_send(self, frames: Sequence[Any]) -> bool:  # pragma: no cover - protocol
+    def try_send(self, frames: Sequence[Any]) -> bool:
         """Send now if possible; return whether the message was sent."""
 
-    async def send(self, frames: Sequence[Any]) -> None:  # pragma: no cover
+    async def send(self, frames: Sequence[Any]) -> None:
         """Send, waiting for room."""
 
-    def close(self) -> None:  # pragma: no cover - protocol
+    def close(self) -> None:
         """Release the transport's resources."""
 
 
@@ -66,7 +68,7 @@ class DealerTransport:
         self._sock.connect(endpoint)
         self._reactor: SocketReactor | None = None
 
-    def attach(self, loop: asyncio.AbstractEventLoop, on_message: Any) -> None:
+    def attach(self, loop: asyncio.AbstractEventLoop, on_message: OnMessage) -> None:
         """Watch the socket from ``loop``."""
         self._reactor = SocketReactor(self._sock, loop, on_message)
 

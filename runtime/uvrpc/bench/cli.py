@@ -59,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
 def _progress(total: int) -> tuple[Callable[[Measurement], None], Callable[[], None]]:
     """A progress display (rich when installed) and the function that closes it."""
     try:
+        from rich.console import Console
         from rich.progress import Progress
     except ImportError:
         done = 0
@@ -73,7 +74,10 @@ def _progress(total: int) -> tuple[Callable[[Measurement], None], Callable[[], N
             )
 
         return plain, lambda: None
-    bar = Progress(transient=True)
+    # On stderr, so that standard output is the table alone; and only on a terminal,
+    # so that logs and captured output hold no progress-bar debris.
+    console = Console(stderr=True)
+    bar = Progress(console=console, transient=True, disable=not console.is_terminal)
     task = bar.add_task("benchmark", total=total)
     bar.start()
 

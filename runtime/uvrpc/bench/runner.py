@@ -89,27 +89,25 @@ def _server(system: System, bind: str) -> Iterator[str]:
 
 def _clients(system: System, batches: Sequence[list[ClientSpec]]) -> list[list[Result]]:
     """Run one client process per batch, all at once; return each one's results."""
-    processes = []
-    for batch in batches:
-        process = subprocess.Popen(
-            [*WORKER, "client", system.name],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert process.stdin is not None
-        process.stdin.write(json.dumps([spec.to_json() for spec in batch]))
-        process.stdin.close()
-        processes.append(process)
-    outputs = []
-    for process in processes:
-        assert process.stdout is not None
-        lines = process.stdout.read().splitlines()
-        process.stdout.close()
-        if process.wait() != 0:
-            raise RuntimeError(f"a {system.name} client failed")
-        outputs.append([Result(**json.loads(line)) for line in lines])
-    return outputs
+    with tempfile.TemporaryDirectory(prefix="uvrpc-bench-results-") as scratch:
+        paths = [Path(scratch) / f"client-{n}.json" for n in range(len(batches))]
+        processes = []
+        for batch, path in zip(batches, paths, strict=True):
+            process = subprocess.Popen(
+                [*WORKER, "client", system.name, "--results", str(path)],
+                stdin=subprocess.PIPE,
+                text=True,
+            )
+            assert process.stdin is not None
+            process.stdin.write(json.dumps([spec.to_json() for spec in batch]))
+            process.stdin.close()
+            processes.append(process)
+        statuses = [process.wait() for process in processes]
+        if any(statuses):
+            raise RuntimeError(f"a {system.name} client failed: exit {statuses}")
+        return [
+            [Result(**raw) for raw in json.loads(path.read_text())] for path in paths
+        ]
 
 
 def _bind_for(system: System, ipc: bool, scratch: Path) -> str:

@@ -1,9 +1,11 @@
 """The processes of a benchmark run: one server, and client processes.
 
 ``python -m uvrpc.bench.worker server SYSTEM --bind ENDPOINT`` serves and prints its
-endpoint on the first line of output. ``python -m uvrpc.bench.worker client SYSTEM``
-reads a JSON list of :class:`~uvrpc.bench.spec.ClientSpec` on standard input, runs
-them in order and prints one JSON result per line.
+endpoint on the first line of output. ``python -m uvrpc.bench.worker client SYSTEM
+--results PATH`` reads a JSON list of :class:`~uvrpc.bench.spec.ClientSpec` on
+standard input, runs them in order and writes the JSON list of their results to PATH.
+Results go to a file, not to standard output, so that nothing a library might print
+there can corrupt them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from .spec import ClientSpec
@@ -33,15 +36,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("role", choices=("server", "client"))
     parser.add_argument("system", choices=sorted(SYSTEMS))
     parser.add_argument("--bind", default="tcp://127.0.0.1:*")
+    parser.add_argument("--results", type=Path, help="where a client writes results")
     args = parser.parse_args(argv)
     system = SYSTEMS[args.system]
     if args.role == "server":
         _resolve(system.server)(args.bind, system.loop)
         return 0
+    if args.results is None:
+        parser.error("a client needs --results PATH")
     client = _resolve(system.client)
-    for raw in json.load(sys.stdin):
-        result = client(ClientSpec(**raw), system.loop)
-        print(json.dumps(result.to_json()), flush=True)
+    results = [
+        client(ClientSpec(**raw), system.loop).to_json() for raw in json.load(sys.stdin)
+    ]
+    args.results.write_text(json.dumps(results))
     return 0
 
 
