@@ -184,11 +184,18 @@ def write_plot(table: Sequence[dict[str, Any]], path: Path) -> None:
 
     sweep = [r for r in table if r["case"] == "sweep"]
     figure, (throughput, latency) = plt.subplots(1, 2, figsize=(13, 5))
-    for system in dict.fromkeys(r["system"] for r in sweep):
+    palette = plt.get_cmap("tab20")  # 20 distinct colours: rows outnumber tab10's
+    for index, system in enumerate(dict.fromkeys(r["system"] for r in sweep)):
         points = sorted((r["payload"], r) for r in sweep if r["system"] == system)
         sizes = [p for p, _ in points]
-        throughput.plot(sizes, [r["mb_per_s"] for _, r in points], "o-", label=system)
-        latency.plot(sizes, [r["p50_us"] for _, r in points], "o-", label=system)
+        style = {
+            "color": palette(index % 20),
+            "linestyle": "--" if system.endswith("+uvloop") else "-",
+            "marker": "o",
+            "label": system,
+        }
+        throughput.plot(sizes, [r["mb_per_s"] for _, r in points], **style)
+        latency.plot(sizes, [r["p50_us"] for _, r in points], **style)
     for axes, label in ((throughput, "MB/s (payload, one way)"), (latency, "p50 µs")):
         axes.set_xscale("log", base=2)
         axes.set_yscale("log")
