@@ -197,3 +197,28 @@ def test_messages_validate_on_construction() -> None:
         "2": [{"1": Op.ADD, "2": 1.0, "3": None}],
         "3": {},
     }
+
+
+def test_sync_calls_to_a_missing_server_never_block_past_their_deadline() -> None:
+    """Past the socket's high-water mark a send blocks: the deadline covers it too."""
+    endpoint = "ipc:///nonexistent-dir-for-uvrpc/nobody.sock"
+    with uvrpc.SyncChannel(endpoint) as channel:
+        calc = CalculatorSyncClient(channel)
+        for _ in range(1100):  # more requests than the 1,000 the socket queues
+            with pytest.raises(uvrpc.DeadlineExceeded):
+                calc.add(a=1, b=2, timeout=0.001)
+
+
+def test_async_calls_past_the_high_water_mark_end_at_their_deadline() -> None:
+    endpoint = "ipc:///nonexistent-dir-for-uvrpc/nobody.sock"
+
+    async def main() -> None:
+        async with CalculatorClient(endpoint) as calc:
+            calls = [calc.add(a=1, b=2, timeout=0.05) for _ in range(1100)]
+            outcomes = await asyncio.gather(*calls, return_exceptions=True)
+            assert all(isinstance(o, uvrpc.DeadlineExceeded) for o in outcomes)
+            assert calc.channel.pending == 0
+
+    started = time.monotonic()
+    asyncio.run(main())
+    assert time.monotonic() - started < 5

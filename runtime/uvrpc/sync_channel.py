@@ -2,8 +2,10 @@
 
 It sends and then blocks in ``recv`` with the call's remaining time as the socket's
 receive timeout, so a call costs one send and one receive, as close to raw blocking
-pyzmq as the protocol allows. Replies to earlier calls that timed out are recognised
-by their request id and skipped.
+pyzmq as the protocol allows. The send has the same deadline: with no server to take
+them, a DEALER queues requests up to its high-water mark and then blocks in ``send``.
+Replies to earlier calls that timed out are recognised by their request id and
+skipped.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class SyncChannel:
         self._ids = itertools.count(1)
         self._packer = new_packer()
         self._recv_timeout_ms = -1
+        self._send_timeout_ms = -1
         self._closed = False
         self.dropped_replies = 0
         """Replies that were late for their call (or malformed) and were skipped."""
@@ -52,6 +55,11 @@ class SyncChannel:
         if ms != self._recv_timeout_ms:
             self._sock.setsockopt(zmq.RCVTIMEO, ms)
             self._recv_timeout_ms = ms
+
+    def _set_send_timeout(self, ms: int) -> None:
+        if ms != self._send_timeout_ms:
+            self._sock.setsockopt(zmq.SNDTIMEO, ms)
+            self._send_timeout_ms = ms
 
     def call(
         self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
@@ -68,7 +76,14 @@ class SyncChannel:
         call_id = next(self._ids)
         frames = encode_request(self._packer, call_id, method, args, timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
-        send_message(self._sock, frames)
+        self._set_send_timeout(-1 if timeout is None else max(1, round(timeout * 1000)))
+        try:
+            send_message(self._sock, frames)
+        except zmq.Again:
+            # Only the first frame can time out, so nothing was half sent.
+            raise DeadlineExceeded(
+                f"{method.route} could not be sent within {timeout:g} s"
+            ) from None
         while True:
             if deadline is not None:
                 remaining = deadline - time.monotonic()
