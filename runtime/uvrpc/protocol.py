@@ -34,7 +34,6 @@ __all__ = [
     "RequestHeader",
     "encode_error_body",
     "encode_reply_header",
-    "encode_request_header",
     "encode_request_header_from",
     "encode_route",
     "parse_reply_header",
@@ -86,11 +85,6 @@ _MAX_TIMEOUT_MS = 2**32 - 1
 def encode_route(route: str) -> bytes:
     """A route as a request header carries it, encoded once per method."""
     return msgpack.packb(route)
-
-
-def encode_request_header(call_id: int, route: str, timeout_ms: int | None) -> bytes:
-    """Encode the header of a request."""
-    return encode_request_header_from(encode_route(route), call_id, timeout_ms)
 
 
 def encode_request_header_from(

@@ -16,7 +16,7 @@ from typing import Any
 
 import zmq
 
-from .calls import decode_reply, encode_request
+from .calls import decode_reply, encode_request, timeout_ms
 from .codec import new_packer
 from .errors import DeadlineExceeded, ProtocolError, Unavailable
 from .methods import Reply, Unary
@@ -76,7 +76,8 @@ class SyncChannel:
         call_id = next(self._ids)
         frames = encode_request(self._packer, call_id, method, args, timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
-        self._set_send_timeout(-1 if timeout is None else max(1, round(timeout * 1000)))
+        send_timeout = timeout_ms(timeout)
+        self._set_send_timeout(-1 if send_timeout is None else send_timeout)
         try:
             send_message(self._sock, frames)
         except zmq.Again:

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from .cases import CASES
-from .report import environment, render_table, rows, write_plot
-from .runner import Measurement, Sample, as_json_ready, plan, run_round
+from .report import as_json_ready, environment, render_table, rows, write_plot
+from .runner import Measurement, Sample, plan, run_round
 from .systems import SYSTEMS, systems_for
 
 __all__ = ["main"]

@@ -65,7 +65,6 @@ def measure(number: int = 20_000, repeat: int = 5) -> list[tuple[str, float, flo
     decoded = dispatcher.decode(request[1], request[2])
     reply_header = encode_reply_header(7, 0)
     reply_body = packer.pack(PAYLOAD)
-    parsed = parse_reply_header(reply_header)
     raw_request_header = msgpack.packb((7, "echo"))
     raw_reply_header = msgpack.packb((7, 0))
 
@@ -120,7 +119,6 @@ def measure(number: int = 20_000, repeat: int = 5) -> list[tuple[str, float, flo
             socket_round((b"", raw_reply_header, PAYLOAD)),
         ),
     ]
-    del parsed
     results = [
         (name, _time(ours, number, repeat), _time(raw, number, repeat))
         for name, ours, raw in stages

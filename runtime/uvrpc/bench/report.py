@@ -16,7 +16,7 @@ from .measure import percentile
 from .runner import Sample
 from .systems import SYSTEMS
 
-__all__ = ["environment", "render_table", "rows", "write_plot"]
+__all__ = ["as_json_ready", "environment", "render_table", "rows", "write_plot"]
 
 _VERSIONED = (
     "uvrpc",
@@ -53,6 +53,13 @@ def environment() -> dict[str, dict[str, Any]]:
         "python": platform.python_implementation(),
     }
     return {"machine": machine, "versions": versions}
+
+
+def as_json_ready(value: Any) -> Any:
+    """``value`` with NaN replaced by ``None`` (JSON has no NaN)."""
+    if isinstance(value, float) and value != value:
+        return None
+    return value
 
 
 def _median(values: Sequence[float]) -> float | None:

@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .cases import Case
 from .measure import Result
@@ -176,10 +175,3 @@ def _sample(measurement: Measurement, results: list[Result]) -> Sample:
         mismatches=sum(r.mismatches for r in results),
         latencies_us=sorted(x for r in results for x in r.latencies_us),
     )
-
-
-def as_json_ready(value: Any) -> Any:
-    """``value`` with NaN replaced by ``None`` (JSON has no NaN)."""
-    if isinstance(value, float) and value != value:
-        return None
-    return value
