@@ -24,7 +24,7 @@ class GatedEcho(EchoServer):
         self.arrived = 0
         self.all_arrived = asyncio.Event()
 
-    async def echo(self, *, data: bytes) -> bytes:
+    async def echo(self, *, data: memoryview) -> memoryview:
         self.arrived += 1
         if self.arrived == self.expected:
             self.all_arrived.set()

@@ -61,7 +61,7 @@ def test_sync_calculator(calculator_server: RunningServer) -> None:
 def test_echo_payload_sizes(echo_server: RunningServer, size: int) -> None:
     payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
 
-    async def main() -> bytes:
+    async def main() -> memoryview:
         async with EchoClient(echo_server.endpoint, timeout=10) as client:
             return await client.echo(data=payload)
 

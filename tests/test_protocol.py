@@ -22,6 +22,7 @@ from conftest import RunningServer, server_thread
 import uvrpc
 
 ADD = "calculator.Calculator.add"
+V = uvrpc.PROTOCOL_VERSION
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ def exchange(
         sock.close()
 
 
-def request(call_id: int, route: str, body: Any, version: int = 1) -> list[bytes]:
+def request(call_id: int, route: str, body: Any, version: int = V) -> list[bytes]:
     header = msgpack.packb([version, 1, call_id, route, None])
     return [b"", header, msgpack.packb(body, use_bin_type=True)]
 
@@ -59,22 +60,22 @@ def decode(reply: list[bytes]) -> tuple[list[Any], Any]:
 def test_a_request_and_its_reply(server: RunningServer) -> None:
     reply = exchange(server.endpoint, request(7, ADD, {"1": 2, "2": 3}))
     assert reply is not None and len(reply) == 3
-    assert decode(reply) == ([1, 2, 7, 0], 5)
+    assert decode(reply) == ([V, 2, 7, 0], 5)
 
 
 def test_extra_header_elements_are_ignored(server: RunningServer) -> None:
-    header = msgpack.packb([1, 1, 8, ADD, 5000, {"future": "field"}])
+    header = msgpack.packb([V, 1, 8, ADD, 5000, {"future": "field"}])
     reply = exchange(server.endpoint, [b"", header, msgpack.packb({"1": 1, "2": 1})])
-    assert reply is not None and decode(reply) == ([1, 2, 8, 0], 2)
+    assert reply is not None and decode(reply) == ([V, 2, 8, 0], 2)
 
 
 def test_other_protocol_version_gets_a_clear_error(server: RunningServer) -> None:
-    reply = exchange(server.endpoint, request(9, ADD, {}, version=2))
+    reply = exchange(server.endpoint, request(9, ADD, {}, version=V + 1))
     assert reply is not None
     header, body = decode(reply)
-    assert header == [1, 2, 9, uvrpc.Status.UNIMPLEMENTED]
+    assert header == [V, 2, 9, uvrpc.Status.UNIMPLEMENTED]
     assert body["message"] == (
-        "protocol version 2 is not supported; this peer speaks version 1"
+        f"protocol version {V + 1} is not supported; this peer speaks version {V}"
     )
 
 
@@ -91,11 +92,11 @@ def test_other_protocol_version_gets_a_clear_error(server: RunningServer) -> Non
 def test_malformed_body_is_invalid_argument(
     server: RunningServer, body: bytes, message: str
 ) -> None:
-    header = msgpack.packb([1, 1, 11, ADD, None])
+    header = msgpack.packb([V, 1, 11, ADD, None])
     reply = exchange(server.endpoint, [b"", header, body])
     assert reply is not None
     head, error = decode(reply)
-    assert head == [1, 2, 11, uvrpc.Status.INVALID_ARGUMENT]
+    assert head == [V, 2, 11, uvrpc.Status.INVALID_ARGUMENT]
     assert error["message"].startswith(f"request of {ADD} is malformed")
     assert message in error["message"]
 
@@ -105,7 +106,7 @@ def test_a_timestamp_is_no_idl_type(server: RunningServer) -> None:
     reply = exchange(server.endpoint, request(12, ADD, body))
     assert reply is not None
     head, error = decode(reply)
-    assert head == [1, 2, 12, uvrpc.Status.INVALID_ARGUMENT]
+    assert head == [V, 2, 12, uvrpc.Status.INVALID_ARGUMENT]
     assert error["details"]["field_path"] == "a"
 
 
@@ -113,11 +114,11 @@ def test_a_timestamp_is_no_idl_type(server: RunningServer) -> None:
     "frames",
     [
         [b"no delimiter at all"],
-        [b"", msgpack.packb([1, 1, 3, ADD, None])],  # no body
+        [b"", msgpack.packb([V, 1, 3, ADD, None])],  # no body
         [b"", b"\xc1", b"\x80"],  # header is not msgpack
         [b"", msgpack.packb("hello"), b"\x80"],  # header is not an array
-        [b"", msgpack.packb([1, 1, "id", ADD]), b"\x80"],  # call id not an int
-        [b"", msgpack.packb([1, 2, 3, 0]), b"\x80"],  # a reply sent as a request
+        [b"", msgpack.packb([V, 1, "id", ADD]), b"\x80"],  # call id not an int
+        [b"", msgpack.packb([V, 2, 3, 0]), b"\x80"],  # a reply sent as a request
     ],
 )
 def test_unaddressable_messages_are_dropped_and_counted(
@@ -197,21 +198,21 @@ def fake_server(reply_header: list[Any], reply_body: Any) -> tuple[str, Any]:
 
 
 def test_a_successful_reply_in_another_version_fails_clearly() -> None:
-    endpoint, thread = fake_server([2, 2, "CALL_ID", 0], 5)
+    endpoint, thread = fake_server([V + 1, 2, "CALL_ID", 0], 5)
     with CalculatorSyncClient(endpoint, timeout=10) as calc:
         with pytest.raises(uvrpc.Unimplemented) as caught:
             calc.add(a=2, b=3)
     thread.join(10)
     assert caught.value.message == (
-        "the server replied to calculator.Calculator.add in protocol version 2; "
-        "this client speaks version 1"
+        f"the server replied to calculator.Calculator.add in protocol version {V + 1}; "
+        f"this client speaks version {V}"
     )
 
 
 def test_an_error_reply_in_another_version_is_read() -> None:
-    message = "protocol version 1 is not supported; this peer speaks version 2"
+    message = f"protocol version {V} is not supported; this peer speaks version {V + 1}"
     endpoint, thread = fake_server(
-        [2, 2, "CALL_ID", 12], {"message": message, "details": {}}
+        [V + 1, 2, "CALL_ID", 12], {"message": message, "details": {}}
     )
     with CalculatorSyncClient(endpoint, timeout=10) as calc:
         with pytest.raises(uvrpc.Unimplemented, match=message):

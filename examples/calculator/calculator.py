@@ -1,4 +1,4 @@
-# Generated from calculator.idl by uvrpc-gen 0.1.0 — do not edit.
+# Generated from calculator.idl by uvrpc-gen 0.2.0 — do not edit.
 """A calculator served over uvrpc: the sample service of the quick start."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import enum as _enum
 import uvrpc as _uvrpc
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.1.0", api=1, protocol=1)
+_uvrpc.check_generated_code(generator="0.2.0", api=2, protocol=2)
 
 __all__ = [
     "CalculatorClient",
@@ -159,6 +159,19 @@ class CalculatorClient(_uvrpc.AsyncClient):
         """Adds two integers."""
         return await self._call(_CALCULATOR_ADD, {"1": a, "2": b}, timeout)
 
+    def start_add(
+        self,
+        *,
+        a: int,
+        b: int,
+        timeout: float | None = None,
+    ) -> _uvrpc.Call[int]:
+        """Start :meth:`add` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_CALCULATOR_ADD, {"1": a, "2": b}, timeout)
+
     async def apply(
         self,
         *,
@@ -170,21 +183,74 @@ class CalculatorClient(_uvrpc.AsyncClient):
         """Applies one operation to two operands."""
         return await self._call(_CALCULATOR_APPLY, {"1": op, "2": a, "3": b}, timeout)
 
+    def start_apply(
+        self,
+        *,
+        op: Op,
+        a: float,
+        b: float,
+        timeout: float | None = None,
+    ) -> _uvrpc.Call[float]:
+        """Start :meth:`apply` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_CALCULATOR_APPLY, {"1": op, "2": a, "3": b}, timeout)
+
     async def run(self, *, program: Program, timeout: float | None = None) -> Outcome:
         """Runs a whole program and reports the outcome."""
         return await self._call(_CALCULATOR_RUN, {"1": program}, timeout)
+
+    def start_run(
+        self,
+        *,
+        program: Program,
+        timeout: float | None = None,
+    ) -> _uvrpc.Call[Outcome]:
+        """Start :meth:`run` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_CALCULATOR_RUN, {"1": program}, timeout)
 
     async def divide(self, *, a: int, b: int, timeout: float | None = None) -> int:
         """Divides `a` by `b`; a zero `b` fails on the server."""
         return await self._call(_CALCULATOR_DIVIDE, {"1": a, "2": b}, timeout)
 
+    def start_divide(
+        self,
+        *,
+        a: int,
+        b: int,
+        timeout: float | None = None,
+    ) -> _uvrpc.Call[int]:
+        """Start :meth:`divide` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_CALCULATOR_DIVIDE, {"1": a, "2": b}, timeout)
+
     async def call_count(self, *, timeout: float | None = None) -> int:
         """Counts the calls served so far."""
         return await self._call(_CALCULATOR_CALL_COUNT, {}, timeout)
 
+    def start_call_count(self, *, timeout: float | None = None) -> _uvrpc.Call[int]:
+        """Start :meth:`call_count` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_CALCULATOR_CALL_COUNT, {}, timeout)
+
     async def reset(self, *, timeout: float | None = None) -> None:
         """Sets the call count back to zero."""
         await self._call(_CALCULATOR_RESET, {}, timeout)
+
+    def start_reset(self, *, timeout: float | None = None) -> _uvrpc.Call[None]:
+        """Start :meth:`reset` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_CALCULATOR_RESET, {}, timeout)
 
 
 class CalculatorSyncClient(_uvrpc.SyncClient):

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         asyncio.run(echo_sizes(args.connect, [0, 64, 4096, 1 << 20]))
         with EchoSyncClient(args.connect, timeout=10.0) as client:
-            print(f"sync echo: {client.echo(data=b'hello')!r}")
+            print(f"sync echo: {bytes(client.echo(data=b'hello'))!r}")
     except uvrpc.RpcError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -95,7 +95,7 @@ _BUILTIN_TYPE_NAMES = frozenset(
 )
 _ANNOTATION_BUILTINS = frozenset({"list", "dict", "set", "None"})
 _SIGNATURE_BUILTINS = frozenset(
-    {"bool", "int", "float", "str", "bytes", "list", "dict", "set"}
+    {"bool", "int", "float", "str", "bytes", "memoryview", "list", "dict", "set"}
 )
 _PYTHON_BUILTINS = frozenset(n for n in dir(builtins) if not n.startswith("_"))
 
@@ -365,6 +365,22 @@ class _Checker:
             if method.returns is not None:
                 self.type(method.returns)
             self.fields(method.params, "parameter", parameter=True)
+        for method in service.methods:
+            start = naming.start_method(method.name)
+            other = names.get(start)
+            if other is not None:
+                self.error(
+                    other.span,
+                    f"method name '{other.name}' clashes with '{start}', the "
+                    f"call-handle twin of method '{method.name}' "
+                    f"({_where(method.span)})",
+                )
+            elif start in CLIENT_ATTRIBUTES:
+                self.error(
+                    method.span,
+                    f"method name '{method.name}' makes '{start}', which clashes "
+                    "with an attribute of the generated clients' base class",
+                )
 
     def method_name(self, method: Method, python: str) -> None:
         """Report a method whose Python name the generated classes cannot use.
@@ -518,6 +534,15 @@ class _Checker:
         description, kinds = expected[name]
         if not isinstance(literal, kinds):
             self.mismatch(ref, literal, description)
+        elif _holds_bytes(ref) and (
+            (isinstance(literal, ListLiteral) and literal.items)
+            or (isinstance(literal, MapLiteral) and literal.entries)
+        ):
+            self.error(
+                literal.span,
+                f"a default of type '{type_text(ref)}' must be empty: bytes are "
+                "views, which a default shared by every instance cannot hold",
+            )
         elif isinstance(literal, ListLiteral):
             items: set[object] = set()
             for item in literal.items:
@@ -557,6 +582,10 @@ class _Checker:
             f"invalid default for type '{type_text(ref)}': expected {expected}, "
             f"got {got}",
         )
+
+
+def _holds_bytes(ref: TypeRef) -> bool:
+    return any(a.name == "bytes" or _holds_bytes(a) for a in ref.arguments)
 
 
 def _normalised(ref: TypeRef, literal: Literal) -> object:

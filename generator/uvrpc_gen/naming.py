@@ -17,6 +17,7 @@ __all__ = [
     "server_class",
     "service_constant",
     "snake_case",
+    "start_method",
     "sync_client_class",
 ]
 
@@ -31,6 +32,11 @@ def snake_case(name: str) -> str:
 def camel_case(name: str) -> str:
     """``callCount`` → ``CallCount``, ``call_count`` → ``CallCount``."""
     return "".join(part[:1].upper() + part[1:] for part in snake_case(name).split("_"))
+
+
+def start_method(method: str) -> str:
+    """The async client method returning a call handle: ``start_<method>``."""
+    return f"start_{snake_case(method)}"
 
 
 def client_class(service: str) -> str:

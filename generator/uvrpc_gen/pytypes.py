@@ -1,9 +1,12 @@
 """IDL types and literals as Python source text.
 
-Three spellings of each IDL type: the *strict* annotation of message fields and of
-reply validation (``_t.I64``, ``dict[_t.String, _t.I32]``), the *plain* annotation of
-client and server signatures (``int``, ``dict[str, int]``), and default values as
-Python literals. All input has passed :mod:`uvrpc_gen.check`.
+Each IDL type has a *strict* annotation, for message fields and reply validation
+(``_t.I64``, ``dict[_t.String, _t.I32]``), and two *plain* ones for signatures
+(``int``, ``dict[str, int]``) which differ only in ``bytes``: where a value is
+*received* (a server's parameters, a client's result, a message's attributes) it is
+a read-only ``memoryview``, and where it is *sent* (a client's arguments, a server's
+result, a message's constructor) any buffer is accepted (``_uvrpc.Buffer``). Default
+values are written as Python literals. All input has passed :mod:`uvrpc_gen.check`.
 """
 
 from __future__ import annotations
@@ -21,17 +24,20 @@ from .model import (
     StringLiteral,
     TypeRef,
 )
-from .symbols import SCALAR_TYPES
+from .symbols import RUNTIME_ALIAS, SCALAR_TYPES, SYMBOLS
 
 __all__ = [
-    "PLAIN_SCALARS",
+    "RECEIVED_SCALARS",
+    "SENT_SCALARS",
     "TYPES_ALIAS",
+    "carries_bytes",
     "default_doc",
     "default_literal",
-    "plain_annotation",
-    "plain_annotation_doc",
     "python_bytes",
     "python_string",
+    "received_annotation",
+    "received_annotation_doc",
+    "sent_annotation_doc",
     "strict_annotation",
     "strict_annotation_doc",
     "uses_scalar_aliases",
@@ -40,7 +46,7 @@ __all__ = [
 TYPES_ALIAS = "_t"
 """The name generated modules import ``uvrpc.types`` as."""
 
-PLAIN_SCALARS = {
+RECEIVED_SCALARS = {
     "bool": "bool",
     "i8": "int",
     "i16": "int",
@@ -49,9 +55,12 @@ PLAIN_SCALARS = {
     "float": "float",
     "double": "float",
     "string": "str",
-    "bytes": "bytes",
+    "bytes": "memoryview",
 }
-"""IDL scalar → the plain Python type of signatures."""
+"""IDL scalar → the plain Python type of a received value."""
+
+SENT_SCALARS = {**RECEIVED_SCALARS, "bytes": f"{RUNTIME_ALIAS}.{SYMBOLS['Buffer']}"}
+"""IDL scalar → the plain Python type of a value to send."""
 
 _CONTAINERS = {"list": "list", "set": "set", "map": "dict"}
 _SHORT_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
@@ -76,9 +85,14 @@ def strict_annotation_doc(ref: TypeRef, *, optional: bool = False) -> Doc:
     return _optional(_annotation(ref, strict), optional)
 
 
-def plain_annotation_doc(ref: TypeRef, *, optional: bool = False) -> Doc:
-    """The annotation of a signature, as a document to lay out."""
-    return _optional(_annotation(ref, PLAIN_SCALARS), optional)
+def received_annotation_doc(ref: TypeRef, *, optional: bool = False) -> Doc:
+    """The annotation of a received value in a signature, to lay out."""
+    return _optional(_annotation(ref, RECEIVED_SCALARS), optional)
+
+
+def sent_annotation_doc(ref: TypeRef, *, optional: bool = False) -> Doc:
+    """The annotation of a value to send in a signature, to lay out."""
+    return _optional(_annotation(ref, SENT_SCALARS), optional)
 
 
 def strict_annotation(ref: TypeRef, *, optional: bool = False) -> str:
@@ -86,9 +100,15 @@ def strict_annotation(ref: TypeRef, *, optional: bool = False) -> str:
     return flat(strict_annotation_doc(ref, optional=optional))
 
 
-def plain_annotation(ref: TypeRef, *, optional: bool = False) -> str:
-    """The annotation of a signature: plain Python types."""
-    return flat(plain_annotation_doc(ref, optional=optional))
+def received_annotation(ref: TypeRef, *, optional: bool = False) -> str:
+    """The annotation of a received value: plain Python types."""
+    return flat(received_annotation_doc(ref, optional=optional))
+
+
+def carries_bytes(ref: TypeRef) -> bool:
+    """Whether ``ref`` is ``bytes`` or a container with ``bytes`` inside, where the
+    sent and received annotations differ."""
+    return ref.name == "bytes" or any(carries_bytes(a) for a in ref.arguments)
 
 
 def uses_scalar_aliases(ref: TypeRef) -> bool:
@@ -131,11 +151,14 @@ def python_bytes(value: bytes) -> str:
     return "b" + _quoted(value.decode("latin-1"), lambda char: " " <= char <= "~")
 
 
-def default_doc(ref: TypeRef, literal: Literal) -> Doc:
+def default_doc(ref: TypeRef, literal: Literal, *, received: bool = False) -> Doc:
     """A default value as a Python expression of the field's type, to lay out.
 
-    Integers given for float fields become floats; a set is written ``set()`` when
-    empty and ``{...}`` otherwise; enum members keep their ``Enum.MEMBER`` spelling.
+    Integers given for float fields become floats; bytes are a bytes literal, which
+    a parameter taking bytes accepts, or with ``received`` (a message field's
+    default) a ``memoryview`` of one, as received bytes are; a set is written
+    ``set()`` when empty and ``{...}`` otherwise; enum members keep their
+    ``Enum.MEMBER`` spelling.
     """
     if isinstance(literal, BoolLiteral):
         return "True" if literal.value else "False"
@@ -145,7 +168,8 @@ def default_doc(ref: TypeRef, literal: Literal) -> Doc:
         return str(literal.value)
     if isinstance(literal, StringLiteral):
         if ref.name == "bytes":
-            return python_bytes(literal.data)
+            data = python_bytes(literal.data)
+            return f"memoryview({data})" if received else data
         return python_string(literal.value)
     if isinstance(literal, NameLiteral):
         return literal.name

@@ -22,6 +22,7 @@ __all__ = [
     "GENERATOR_VERSION",
     "MESSAGE_ATTRIBUTES",
     "PROTOCOL_VERSION",
+    "RUNTIME_ALIAS",
     "RUNTIME_MODULE",
     "SCALAR_TYPES",
     "SHADOWED_MODULES",
@@ -32,6 +33,9 @@ __all__ = [
 
 RUNTIME_MODULE = uvrpc.__name__
 """The runtime package generated modules import (as ``_uvrpc``)."""
+
+RUNTIME_ALIAS = "_uvrpc"
+"""The name generated modules import the runtime as."""
 
 TYPES_MODULE = runtime_types.__name__.rpartition(".")[2]
 """The submodule of scalar aliases generated modules import (as ``_t``)."""
@@ -55,14 +59,19 @@ SYMBOLS: Mapping[str, str] = MappingProxyType(
         "AsyncClient": uvrpc.AsyncClient.__name__,
         "SyncClient": uvrpc.SyncClient.__name__,
         "ServiceBase": uvrpc.ServiceBase.__name__,
+        "Call": uvrpc.Call.__name__,
+        "Buffer": uvrpc.Buffer.__name__,
         "call": "_call",
+        "start": "_start",
         "uvrpc_service": "uvrpc_service",
     }
 )
 """Runtime attribute names by role; each resolves on ``uvrpc`` or its classes.
 
 ``call`` is the method of both client base classes that generated methods delegate
-to, and ``uvrpc_service`` the class attribute of ``ServiceBase`` naming the spec.
+to, ``start`` the async client's method that returns a call handle, ``Buffer`` the
+type that accepts any buffer where bytes are sent, and ``uvrpc_service`` the class
+attribute of ``ServiceBase`` naming the spec.
 """
 
 SCALAR_TYPES: Mapping[str, str] = MappingProxyType(

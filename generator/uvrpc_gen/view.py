@@ -30,13 +30,13 @@ from .symbols import (
     GENERATED_CODE_API,
     GENERATOR_VERSION,
     PROTOCOL_VERSION,
+    RUNTIME_ALIAS,
     RUNTIME_MODULE,
     SYMBOLS,
     TYPES_MODULE,
 )
 
 __all__ = [
-    "RUNTIME_ALIAS",
     "ClientMethodView",
     "EnumView",
     "FieldView",
@@ -48,9 +48,6 @@ __all__ = [
     "docstring",
     "module_view",
 ]
-
-RUNTIME_ALIAS = "_uvrpc"
-"""The name generated modules import the runtime as."""
 
 
 def _class_header(name: str, base: str) -> tuple[str, ...]:
@@ -140,12 +137,18 @@ class FieldView:
 
 @dataclass(frozen=True, slots=True)
 class MessageView:
-    """A message model class (also the private parameters models)."""
+    """A message model class (also the private parameters models).
+
+    ``init`` is the type checker's view of the constructor, for messages whose
+    ``bytes`` fields accept any buffer while their attributes are ``memoryview``;
+    empty for the others, whose constructor pydantic's own typing describes.
+    """
 
     header: tuple[str, ...]
     doc: tuple[str, ...]
     config: tuple[str, ...]
     fields: tuple[FieldView, ...]
+    init: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +204,7 @@ class ModuleView:
     attributes: dict[str, str]
 
 
-_ATTRIBUTES = ("call", "uvrpc_service")
+_ATTRIBUTES = ("call", "start", "uvrpc_service")
 
 
 def _runtime(symbol: str) -> str:
@@ -231,6 +234,7 @@ def module_view(checked: CheckedModule) -> ModuleView:
         for name, used in (
             ("abc", any(service.methods for service in services)),
             ("enum", bool(enums)),
+            ("typing", any(_typed_init(m.fields) for m in messages)),
         )
         if used
     ]
@@ -276,14 +280,37 @@ def _field(field: Field) -> FieldView:
     annotation = pytypes.strict_annotation_doc(field.type, optional=field.optional)
     value: Doc | None = None
     if field.default is not None:
-        value = pytypes.default_doc(field.type, field.default)
+        value = pytypes.default_doc(field.type, field.default, received=True)
     elif field.optional:
         value = "None"
     lines = assignment(field.name, annotation, value, 4)
     return FieldView(lines, docstring(field.doc, 4) if field.doc else ())
 
 
-def _model(name: str, doc: tuple[str, ...], fields: Sequence[Field]) -> MessageView:
+def _typed_init(fields: Sequence[Field]) -> bool:
+    """Whether a message needs its constructor typed for the type checker."""
+    return any(pytypes.carries_bytes(f.type) for f in fields)
+
+
+def _init(fields: Sequence[Field]) -> tuple[str, ...]:
+    """``if TYPE_CHECKING: def __init__(...)`` with the sent types of the fields."""
+    arguments: list[Doc] = []
+    for f in fields:
+        annotation = pytypes.sent_annotation_doc(f.type, optional=f.optional)
+        has_default = f.default is not None or f.optional
+        arguments.append(
+            Seq((f"{f.name}: ", annotation, " = ..." if has_default else ""))
+        )
+    header = signature(
+        Group("def __init__(", ("self", "*", *arguments), ")"), "None", 8
+    )
+    doc = docstring("Where the IDL says ``bytes``, any buffer is taken, uncopied.", 12)
+    return ("    if _typing.TYPE_CHECKING:", "", *header, *doc)
+
+
+def _model(
+    name: str, doc: tuple[str, ...], fields: Sequence[Field], *, typed_init: bool
+) -> MessageView:
     config = Group(
         f"{_runtime('field_ids')}(", tuple(f"{f.name}={f.id}" for f in fields), ")"
     )
@@ -292,12 +319,13 @@ def _model(name: str, doc: tuple[str, ...], fields: Sequence[Field]) -> MessageV
         doc,
         assignment("model_config", None, config, 4),
         tuple(_field(f) for f in fields),
+        _init(fields) if typed_init and _typed_init(fields) else (),
     )
 
 
 def _message(message: Message, namespace: str) -> MessageView:
     doc = message.doc or f"The ``{namespace}.{message.name}`` message."
-    return _model(message.name, docstring(doc, 4), message.fields)
+    return _model(message.name, docstring(doc, 4), message.fields, typed_init=True)
 
 
 def _class_doc(summary: str, doc: str | None) -> tuple[str, ...]:
@@ -328,17 +356,19 @@ def _service(service: Service, namespace: str) -> ServiceView:
         python = naming.snake_case(method.name)
         params_class = naming.params_class(service.name, method.name)
         constant = naming.method_constant(service.name, method.name)
-        params.append(_model(params_class, (), method.params))
-        reply_plain: Doc = "None"
+        params.append(_model(params_class, (), method.params, typed_init=False))
+        reply_received: Doc = "None"
+        reply_sent: Doc = "None"
         reply_strict: Doc = "None"
         if method.returns is not None:
-            reply_plain = pytypes.plain_annotation_doc(method.returns)
+            reply_received = pytypes.received_annotation_doc(method.returns)
+            reply_sent = pytypes.sent_annotation_doc(method.returns)
             reply_strict = pytypes.strict_annotation_doc(method.returns)
         unary = _runtime("Unary")
         constants.append(
             assignment(
                 constant,
-                Group(f"{unary}[", (params_class, reply_plain), "]", hug=True),
+                Group(f"{unary}[", (params_class, reply_received), "]", hug=True),
                 Group(
                     f"{unary}(",
                     (
@@ -355,8 +385,9 @@ def _service(service: Service, namespace: str) -> ServiceView:
         arguments: list[Doc] = []
         server_arguments: list[Doc] = []
         for p in method.params:
-            annotation = pytypes.plain_annotation_doc(p.type, optional=p.optional)
-            server_arguments.append(Seq((f"{p.name}: ", annotation)))
+            received = pytypes.received_annotation_doc(p.type, optional=p.optional)
+            server_arguments.append(Seq((f"{p.name}: ", received)))
+            annotation = pytypes.sent_annotation_doc(p.type, optional=p.optional)
             if p.default is not None:
                 value = pytypes.default_literal(p.type, p.default)
                 arguments.append(Seq((f"{p.name}: ", annotation, f" = {value}")))
@@ -378,19 +409,37 @@ def _service(service: Service, namespace: str) -> ServiceView:
             target.append(
                 ClientMethodView(
                     signature(
-                        Group(f"{prefix}{python}(", keyword_only, ")"), reply_plain, 4
+                        Group(f"{prefix}{python}(", keyword_only, ")"),
+                        reply_received,
+                        4,
                     ),
                     doc,
                     statement(call, 8),
                 )
             )
+        start = naming.start_method(method.name)
+        handle = Group(f"{_runtime('Call')}[", (reply_received,), "]", hug=True)
+        client_methods.append(
+            ClientMethodView(
+                signature(Group(f"def {start}(", keyword_only, ")"), handle, 4),
+                docstring(
+                    f"Start :meth:`{python}` and return its call handle.\n\n"
+                    "The request is sent before this returns; see "
+                    f":class:`{RUNTIME_MODULE}.{SYMBOLS['Call']}`.\n",
+                    8,
+                ),
+                statement(
+                    Group(f"return self.{SYMBOLS['start']}(", call_items, ")"), 8
+                ),
+            )
+        )
         server_items = (
             ("self", "*", *server_arguments) if server_arguments else ("self",)
         )
         server_methods.append(
             ServerMethodView(
                 signature(
-                    Group(f"async def {python}(", server_items, ")"), reply_plain, 4
+                    Group(f"async def {python}(", server_items, ")"), reply_sent, 4
                 ),
                 doc,
             )

@@ -6,7 +6,10 @@ users import the clients' and servers' building blocks from here too.
 
 from __future__ import annotations
 
+from typing_extensions import Buffer
+
 from . import types
+from .buffers import BufferPool, PoolStats
 from .channel import Channel
 from .client import AsyncClient, SyncClient
 from .errors import (
@@ -25,6 +28,7 @@ from .errors import (
     Unavailable,
     Unimplemented,
 )
+from .handle import Call, ReleasedError
 from .loop import run
 from .message import Message, field_ids
 from .methods import ServiceSpec, Unary
@@ -44,6 +48,9 @@ __all__ = [
     "GENERATED_CODE_API",
     "PROTOCOL_VERSION",
     "AsyncClient",
+    "Buffer",
+    "BufferPool",
+    "Call",
     "Cancelled",
     "Channel",
     "DeadlineExceeded",
@@ -54,7 +61,9 @@ __all__ = [
     "Message",
     "NotFound",
     "PermissionDenied",
+    "PoolStats",
     "ProtocolError",
+    "ReleasedError",
     "RemoteError",
     "ResourceExhausted",
     "RpcError",

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import msgpack
 from pydantic import ValidationError
 from typing_extensions import Buffer
 
+from .buffers import BodyEncoder
 from .codec import DecodeError, EncodeError, unpack
 from .errors import (
     InternalError,
@@ -38,27 +38,30 @@ def timeout_ms(timeout: float | None) -> int | None:
 
 
 def encode_request(
-    packer: msgpack.Packer,
+    encoder: BodyEncoder,
     call_id: int,
     method: Unary[Any, Any],
     args: dict[str, Any],
     timeout: float | None,
-) -> tuple[bytes, bytes, bytes]:
-    """Encode a request as ``(delimiter, header, body)``.
+) -> list[Any]:
+    """Encode a request as ``[delimiter, header, body, attachment...]``.
+
+    The body is a view of a pooled buffer: pass it to ``encoder.settle`` once the
+    frames were sent (or could not be).
 
     Raises:
         InvalidArgument: an argument has a type that cannot be encoded.
     """
     try:
-        body = packer.pack(args)
-    except EncodeError as exc:
+        body, attachments = encoder.encode(args, method.params_carry_bytes)
+    except (EncodeError, ValueError, OverflowError) as exc:
         raise InvalidArgument(
             f"cannot send the arguments of {method.route}: {exc}"
         ) from None
     header = encode_request_header_from(
         method.encoded_route, call_id, timeout_ms(timeout)
     )
-    return DELIMITER, header, body
+    return [DELIMITER, header, body, *attachments]
 
 
 def decode_reply(

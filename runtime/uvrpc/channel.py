@@ -4,6 +4,10 @@ Each call gets a request id and a future in the channel's table of pending calls
 socket's reactor drains every ready reply in one go and resolves the matching futures.
 A reply is decoded in the task that awaits it, not in the receive loop, so one large
 reply never delays the delivery of others.
+
+Request bodies are encoded into pooled buffers and large binary arguments sent as
+attachment frames straight from the caller's objects (:mod:`uvrpc.buffers`); a
+reply's binary values are views of the received frames (``docs/memory.md``).
 """
 
 from __future__ import annotations
@@ -12,14 +16,16 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, Protocol
 
 import zmq
 
+from .buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
 from .calls import decode_reply, encode_request
-from .codec import new_packer
 from .deadlines import DeadlineWheel
 from .errors import DeadlineExceeded, ProtocolError, Unavailable
+from .handle import Call
 from .methods import Reply, Unary
 from .protocol import ReplyHeader, parse_reply_header
 from .reactor import SocketReactor
@@ -43,7 +49,12 @@ class ClientTransport(Protocol):
         """Start delivering each received message's frames to ``on_message``."""
 
     def try_send(self, frames: Sequence[Any]) -> bool:
-        """Send now if possible; return whether the message was sent."""
+        """Send now if possible; return whether the message was sent.
+
+        Frames shorter than :data:`~uvrpc.buffers.ZERO_COPY_MIN` must have been
+        copied when it returns True (their buffers are reused at once); longer ones
+        may be referenced until they are sent.
+        """
 
     async def send(self, frames: Sequence[Any]) -> None:
         """Send, waiting for room."""
@@ -96,6 +107,9 @@ class Channel:
         target: an endpoint (``tcp://host:port``, ``ipc://path``, ``inproc://name``)
             or a :class:`ClientTransport` (see :mod:`uvrpc.testing`).
         context: the ZeroMQ context for an endpoint; the process-wide one by default.
+        pool: the pool of encode buffers; the process-wide one by default.
+        attachment_min: binary arguments at least this many bytes long travel as
+            frames of their own, sent without a copy, instead of inside the body.
 
     A channel belongs to the event loop that first uses it. Several generated clients
     may share one channel. :meth:`close` fails every pending call with
@@ -103,7 +117,12 @@ class Channel:
     """
 
     def __init__(
-        self, target: str | ClientTransport, *, context: zmq.Context[Any] | None = None
+        self,
+        target: str | ClientTransport,
+        *,
+        context: zmq.Context[Any] | None = None,
+        pool: BufferPool | None = None,
+        attachment_min: int = ATTACHMENT_MIN,
     ) -> None:
         self._transport: ClientTransport = (
             DealerTransport(target, context) if isinstance(target, str) else target
@@ -111,7 +130,8 @@ class Channel:
         self._pending: dict[int, _Pending] = {}
         self._deadlines: DeadlineWheel | None = None
         self._ids = itertools.count(1)
-        self._packer = new_packer()
+        self._encoder = BodyEncoder(pool, attachment_min=attachment_min)
+        self._senders: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self.dropped_replies = 0
@@ -149,14 +169,14 @@ class Channel:
         if self._closed:
             raise Unavailable("the channel is closed")
         call_id = next(self._ids)
-        frames = encode_request(self._packer, call_id, method, args, timeout)
+        frames = encode_request(self._encoder, call_id, method, args, timeout)
         future: asyncio.Future[_Received] = loop.create_future()
         self._pending[call_id] = (future, method, timeout)
         deadlines = self._deadlines
         assert deadlines is not None
         slot = None if timeout is None else deadlines.add(call_id, timeout)
         try:
-            if not self._transport.try_send(frames):
+            if not self._try_send(frames):
                 await self._send_before(future, frames)
             header, body, attachments = await future
         finally:
@@ -164,6 +184,48 @@ class Channel:
             if slot is not None:
                 deadlines.remove(call_id, slot)
         return decode_reply(method, header, body, attachments)
+
+    def start(
+        self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
+    ) -> Call[Reply]:
+        """Send one call and return its handle at once (see :class:`~uvrpc.Call`).
+
+        Must be called from a coroutine running on the channel's loop.
+
+        Raises:
+            InvalidArgument: an argument cannot be encoded.
+            Unavailable: the channel is closed.
+        """
+        loop = self._running_loop()
+        if self._closed:
+            raise Unavailable("the channel is closed")
+        call_id = next(self._ids)
+        frames = encode_request(self._encoder, call_id, method, args, timeout)
+        future: asyncio.Future[_Received] = loop.create_future()
+        self._pending[call_id] = (future, method, timeout)
+        deadlines = self._deadlines
+        assert deadlines is not None
+        slot = None if timeout is None else deadlines.add(call_id, timeout)
+        future.add_done_callback(partial(self._forget, call_id, slot))
+        if not self._try_send(frames):
+            sender = loop.create_task(self._send_before(future, frames))
+            self._senders.add(sender)
+            sender.add_done_callback(self._senders.discard)
+        return Call(method, future)
+
+    def _forget(self, call_id: int, slot: int | None, _: object) -> None:
+        """A started call is over: drop it from the tables."""
+        del self._pending[call_id]
+        if slot is not None and self._deadlines is not None:
+            self._deadlines.remove(call_id, slot)
+
+    def _try_send(self, frames: list[Any]) -> bool:
+        sent = False
+        try:
+            sent = self._transport.try_send(frames)
+        finally:
+            self._encoder.settle(frames[2], sent)
+        return sent
 
     async def _send_before(
         self, future: asyncio.Future[_Received], frames: Sequence[Any]
@@ -208,6 +270,8 @@ class Channel:
                 future.set_exception(Unavailable("the channel was closed"))
         if self._deadlines is not None:
             self._deadlines.close()
+        for sender in self._senders:
+            sender.cancel()
         self._transport.close()
 
     async def __aenter__(self) -> Channel:

@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from .channel import Channel
+from .handle import Call
 from .methods import Reply, Unary
 from .sync_channel import SyncChannel
 
@@ -25,6 +26,10 @@ class AsyncClient:
     Use it as ``async with Client(endpoint) as client:``; leaving the block closes the
     channel if this client opened it. Many calls may be in flight at once; they share
     one socket and are matched to their replies by request id.
+
+    Each method ``m`` has a twin ``start_m`` that sends the call and returns its
+    :class:`~uvrpc.Call` handle at once: a result several tasks can share, whose
+    zero-copy views are freed when its last reference is released.
     """
 
     def __init__(self, target: str | Channel, *, timeout: float | None = None) -> None:
@@ -47,6 +52,13 @@ class AsyncClient:
         # Returns the channel's coroutine rather than awaiting it: one coroutine
         # frame less per call.
         return self._channel.call(
+            method, args, self._timeout if timeout is None else timeout
+        )
+
+    def _start(
+        self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
+    ) -> Call[Reply]:
+        return self._channel.start(
             method, args, self._timeout if timeout is None else timeout
         )
 

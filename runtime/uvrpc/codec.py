@@ -2,10 +2,13 @@
 
 Encoding accepts what generated code hands over: plain values, generated messages
 (dumped keyed by field id), sets (msgpack has no set type: they travel as arrays and
-the receiving model turns them back into sets) and enums (``IntEnum`` values travel as
-integers). Decoding keeps msgpack's traps shut: integer map keys are allowed (the IDL
-has ``map<i32, …>``), strings must be UTF-8, ``bin`` stays ``bytes``, and extension
-types other than the protocol's own attachment reference are refused.
+the receiving model turns them back into sets), enums (``IntEnum`` values travel as
+integers) and any object with the buffer protocol as ``bytes``. :func:`outline` takes
+large binary values out of a value, to travel as attachment frames of their own.
+Decoding keeps msgpack's traps shut: integer map keys are allowed (the IDL has
+``map<i32, …>``), strings must be UTF-8, ``bin`` stays ``bytes``, an attachment
+reference becomes a read-only view of its frame, and other extension types are
+refused.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ __all__ = [
     "ATTACHMENT_EXT_TYPE",
     "DecodeError",
     "EncodeError",
+    "byte_view",
     "new_packer",
+    "outline",
     "unpack",
 ]
 
@@ -41,24 +46,100 @@ class DecodeError(ValueError):
     """A body is not valid msgpack, or uses a form the protocol does not allow."""
 
 
+def byte_view(obj: object) -> memoryview:
+    """A flat view of the bytes of any object with the buffer protocol, no copy.
+
+    A typed or shaped buffer (``array.array``, a numpy array) is viewed as its raw
+    bytes, which is what travels.
+
+    Raises:
+        EncodeError: ``obj`` has no buffer protocol, or its buffer is not contiguous.
+    """
+    try:
+        view = memoryview(obj)  # type: ignore[arg-type]
+    except TypeError:
+        raise EncodeError(
+            f"expected bytes or another buffer, not {type(obj).__name__}"
+        ) from None
+    if view.format == "B" and view.ndim == 1:
+        return view
+    if not view.c_contiguous:
+        raise EncodeError("a buffer must be contiguous to be sent")
+    return view.cast("B")
+
+
 def _encode_extra(obj: object) -> object:
     """Give msgpack a form for the types it does not know itself."""
     if isinstance(obj, BaseModel):
         return obj.model_dump()
     if isinstance(obj, (set, frozenset)):
         return list(obj)
-    if isinstance(obj, memoryview):
-        return obj.tobytes()
-    raise EncodeError(f"cannot encode a value of type {type(obj).__name__}")
+    if not _is_buffer(obj):
+        raise EncodeError(f"cannot encode a value of type {type(obj).__name__}")
+    return byte_view(obj)
 
 
-def new_packer() -> msgpack.Packer:
+def _is_buffer(obj: object) -> bool:
+    try:
+        memoryview(obj)  # type: ignore[arg-type]
+    except TypeError:
+        return False
+    return True
+
+
+def new_packer(*, autoreset: bool = True) -> msgpack.Packer:
     """Return a packer for message bodies and headers.
 
-    A packer reuses its internal buffer between calls, so keep one per socket owner;
-    it is not thread-safe.
+    With ``autoreset`` (the default) :meth:`~msgpack.Packer.pack` returns the encoded
+    ``bytes``; without, the packer keeps what it encodes in its buffer, to be read
+    through :meth:`~msgpack.Packer.getbuffer` without a copy (see
+    :mod:`uvrpc.buffers`). A packer is not thread-safe.
     """
-    return msgpack.Packer(default=_encode_extra, use_bin_type=True, autoreset=True)
+    return msgpack.Packer(default=_encode_extra, use_bin_type=True, autoreset=autoreset)
+
+
+def _attach(buffer: object, attachments: list[Any]) -> msgpack.ExtType:
+    index = len(attachments)
+    attachments.append(buffer)
+    return msgpack.ExtType(ATTACHMENT_EXT_TYPE, index.to_bytes(4, "big"))
+
+
+def outline(value: Any, attachments: list[Any], threshold: int) -> Any:
+    """Return ``value`` with each binary value of ``threshold`` bytes or more taken out.
+
+    Each such value is appended to ``attachments`` as it is — the caller's own object,
+    never a copy (a typed buffer is viewed as bytes) — and replaced by a reference to
+    it (:data:`ATTACHMENT_EXT_TYPE`). Containers and messages holding one are rebuilt
+    around the reference; everything else is returned untouched.
+
+    Raises:
+        EncodeError: a buffer to take out is not contiguous.
+    """
+    cls = type(value)
+    if cls is bytes or cls is bytearray:
+        return value if len(value) < threshold else _attach(value, attachments)
+    if cls is memoryview:
+        if value.nbytes < threshold:
+            return value
+        return _attach(byte_view(value), attachments)
+    if cls is dict:
+        return {k: outline(v, attachments, threshold) for k, v in value.items()}
+    if cls is list or cls is tuple:
+        return [outline(v, attachments, threshold) for v in value]
+    if isinstance(value, BaseModel):
+        return outline(value.model_dump(), attachments, threshold)
+    if value is None or cls in _PLAIN or isinstance(value, (int, float, str)):
+        return value
+    if cls is set or cls is frozenset:
+        return [outline(v, attachments, threshold) for v in value]
+    try:
+        view = byte_view(value)
+    except EncodeError:
+        return value  # not a buffer: the packer says what it is
+    return view if view.nbytes < threshold else _attach(view, attachments)
+
+
+_PLAIN = frozenset({int, float, str, bool})
 
 
 def _refuse_ext(code: int, data: bytes) -> object:
@@ -86,6 +167,8 @@ def unpack(buf: Buffer, attachments: Sequence[Buffer] = ()) -> Any:
                     f"attachment {index} is referenced but only "
                     f"{len(attachments)} were sent"
                 )
+            # A view of the frame itself: the payload is never copied, and the
+            # view keeps the frame alive for as long as anyone holds it.
             return memoryview(attachments[index]).toreadonly()
 
         hook = ext_hook

@@ -15,7 +15,8 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from .codec import DecodeError, EncodeError, new_packer, unpack
+from .buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
+from .codec import DecodeError, EncodeError, unpack
 from .errors import (
     InternalError,
     InvalidArgument,
@@ -103,9 +104,19 @@ class Dispatcher:
     Args:
         services: instances of generated ``<Service>Server`` subclasses. Two services
             with the same wire name are an error.
+        pool: the pool of encode buffers for replies; the process-wide one by
+            default.
+        attachment_min: binary results at least this many bytes long travel as
+            frames of their own.
     """
 
-    def __init__(self, services: Sequence[ServiceBase]) -> None:
+    def __init__(
+        self,
+        services: Sequence[ServiceBase],
+        *,
+        pool: BufferPool | None = None,
+        attachment_min: int = ATTACHMENT_MIN,
+    ) -> None:
         self._routes: dict[str, _Route] = {}
         self._services: set[str] = set()
         for service in services:
@@ -116,7 +127,7 @@ class Dispatcher:
             for method in spec.methods:
                 handler = getattr(service, method.handler)
                 self._routes[method.route] = _Route(method, handler)
-        self._packer = new_packer()
+        self._encoder = BodyEncoder(pool, attachment_min=attachment_min)
 
     @property
     def services(self) -> frozenset[str]:
@@ -161,11 +172,13 @@ class Dispatcher:
             )
         return Unimplemented(f"unknown method '{route}'")
 
-    async def run(self, request: Request) -> list[bytes]:
-        """Run a request's handler and return the reply frames ``[header, body]``.
+    async def run(self, request: Request) -> list[Any]:
+        """Run a request's handler; return the reply ``[header, body, attachment...]``.
 
         Never raises for the handler's own failures: an :class:`RpcError` becomes a
         reply with its status, any other exception an ``UNKNOWN`` reply naming it.
+        The body may be a view of a pooled buffer: pass it to :meth:`settle` once the
+        reply was sent (or could not be).
         """
         route = request.route
         try:
@@ -177,9 +190,16 @@ class Dispatcher:
             remote = RemoteError(f"{type(exc).__name__}: {exc}")
             return error_reply(request.call_id, remote)
         try:
-            body = self._packer.pack(result)
-        except EncodeError as exc:
+            body, attachments = self._encoder.encode(
+                result, route.method.reply_carries_bytes
+            )
+        except (EncodeError, ValueError, OverflowError) as exc:
             _log.error("reply of %s cannot be encoded: %s", route.method.route, exc)
             error = InternalError(f"the reply of {route.method.route} failed: {exc}")
             return error_reply(request.call_id, error)
-        return [encode_reply_header(request.call_id, Status.OK), body]
+        return [encode_reply_header(request.call_id, Status.OK), body, *attachments]
+
+    def settle(self, body: Any, sent: bool) -> None:
+        """Say whether the reply with this body went out (see
+        :meth:`uvrpc.buffers.BodyEncoder.settle`)."""
+        self._encoder.settle(body, sent)

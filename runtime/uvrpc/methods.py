@@ -8,9 +8,9 @@ the generic, typed machinery in :mod:`uvrpc.channel`, :mod:`uvrpc.sync_client` a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, get_args, get_origin
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from .message import Message
 from .protocol import encode_route
@@ -36,6 +36,7 @@ class Unary(Generic[Params, Reply]):
 
     kind = "unary"
     __slots__ = (
+        "_carries_bytes",
         "_reply_adapter",
         "encoded_route",
         "handler",
@@ -54,6 +55,7 @@ class Unary(Generic[Params, Reply]):
         self.params = params
         self.reply = reply
         self._reply_adapter: TypeAdapter[Reply] | None = None
+        self._carries_bytes: tuple[bool, bool] | None = None
 
     @property
     def reply_adapter(self) -> TypeAdapter[Reply]:
@@ -67,8 +69,48 @@ class Unary(Generic[Params, Reply]):
             adapter = self._reply_adapter = TypeAdapter(self.reply)
         return adapter
 
+    @property
+    def params_carry_bytes(self) -> bool:
+        """Whether the parameters can hold a binary value anywhere inside."""
+        return self._bytes_carried()[0]
+
+    @property
+    def reply_carries_bytes(self) -> bool:
+        """Whether the result can hold a binary value anywhere inside."""
+        return self._bytes_carried()[1]
+
+    def _bytes_carried(self) -> tuple[bool, bool]:
+        # Worked out once, on first use: only values whose type can hold a binary
+        # value are searched for payloads to send as attachments.
+        carried = self._carries_bytes
+        if carried is None:
+            carried = self._carries_bytes = (
+                carries_bytes(self.params),
+                carries_bytes(self.reply),
+            )
+        return carried
+
     def __repr__(self) -> str:
         return f"Unary({self.route!r})"
+
+
+def carries_bytes(annotation: Any, seen: set[type] | None = None) -> bool:
+    """Whether a value of this type (as generated code spells types) can hold a
+    binary value (:data:`uvrpc.types.Bytes`) anywhere inside."""
+    if annotation is memoryview:
+        return True
+    seen = set() if seen is None else seen
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if annotation in seen:
+            return False
+        seen.add(annotation)
+        annotation.model_rebuild()  # resolves fields that refer to later messages
+        return any(
+            carries_bytes(f.annotation, seen) for f in annotation.model_fields.values()
+        )
+    if get_origin(annotation) is Annotated:
+        return carries_bytes(get_args(annotation)[0], seen)
+    return any(carries_bytes(a, seen) for a in get_args(annotation))
 
 
 @dataclass(frozen=True, slots=True)

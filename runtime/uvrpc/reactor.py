@@ -19,8 +19,8 @@ socket (a send, reading ``EVENTS``) can consume that edge. So the reactor
 It sends and receives frame by frame with integer flags rather than through pyzmq's
 ``send_multipart``/``recv_multipart``, whose per-call validation, ``RCVMORE`` reads and
 flag-enum arithmetic cost more than the socket operations themselves (measured in
-``docs/performance.md``). Frames smaller than pyzmq's copy threshold are copied into
-the message (cheaper than pinning them); larger ones are sent without a copy.
+``docs/performance.md``). Frames shorter than :data:`ZERO_COPY_MIN` are copied into
+the message (cheaper than pinning them); longer ones are sent without a copy.
 
 Client channels and servers share this one piece.
 """
@@ -34,14 +34,30 @@ from typing import Any, cast
 
 import zmq
 
-__all__ = ["DRAIN_BATCH", "SocketReactor", "recv_message", "send_message"]
+__all__ = [
+    "DRAIN_BATCH",
+    "ZERO_COPY_MIN",
+    "SocketReactor",
+    "recv_message",
+    "send_message",
+]
 
 DRAIN_BATCH = 512
 """Most messages handled per wake-up before yielding to other tasks."""
 
+ZERO_COPY_MIN = 128 * 1024
+"""Frames at least this long are handed to ZeroMQ without a copy.
+
+Below it ZeroMQ copies the frame into its own message, which is cheaper than pinning
+the Python object until libzmq is done with it (pyzmq then releases it through a
+garbage-collection thread). Measured on the reference machine with
+``python -m uvrpc.bench.micro copy`` (table in ``docs/memory.md``): copying wins up to
+64 KiB, the two are even at 128 KiB, and from 256 KiB on zero-copy wins by a third
+and more. pyzmq's own default, ``zmq.COPY_THRESHOLD``, is 64 KiB.
+"""
+
 _NOBLOCK = int(zmq.NOBLOCK)
 _SNDMORE = int(zmq.SNDMORE)
-_COPY_THRESHOLD = zmq.COPY_THRESHOLD
 _EVENTS = int(zmq.EVENTS)
 _POLLIN = int(zmq.POLLIN)
 _POLLOUT = int(zmq.POLLOUT)
@@ -58,9 +74,9 @@ def send_message(
     send = sock.send
     more = flags | _SNDMORE
     for frame in frames[:-1]:
-        send(frame, more, copy=len(frame) < _COPY_THRESHOLD)
+        send(frame, more, copy=len(frame) < ZERO_COPY_MIN)
     last = frames[-1]
-    send(last, flags, copy=len(last) < _COPY_THRESHOLD)
+    send(last, flags, copy=len(last) < ZERO_COPY_MIN)
 
 
 def recv_message(sock: zmq.Socket[bytes], flags: int = 0) -> list[zmq.Frame]:

@@ -18,6 +18,7 @@ from typing import Any, cast
 
 import zmq
 
+from .buffers import ATTACHMENT_MIN, BufferPool
 from .dispatch import Dispatcher, Rejected, Request
 from .eager import start_eagerly
 from .errors import ProtocolError
@@ -52,6 +53,14 @@ class Server:
     Args:
         services: instances of generated ``<Service>Server`` subclasses.
         context: the ZeroMQ context; the process-wide one by default.
+        pool: the pool of encode buffers for replies; the process-wide one by
+            default.
+        attachment_min: binary results at least this many bytes long travel as
+            frames of their own, sent without a copy.
+
+    A handler's binary arguments are read-only views of the received frames; a
+    handler may keep them (they keep their frame alive) and may return them, which
+    sends the received bytes back without a copy.
 
     Usage::
 
@@ -64,9 +73,15 @@ class Server:
     """
 
     def __init__(
-        self, *services: ServiceBase, context: zmq.Context[Any] | None = None
+        self,
+        *services: ServiceBase,
+        context: zmq.Context[Any] | None = None,
+        pool: BufferPool | None = None,
+        attachment_min: int = ATTACHMENT_MIN,
     ) -> None:
-        self._dispatcher = Dispatcher(services)
+        self._dispatcher = Dispatcher(
+            services, pool=pool, attachment_min=attachment_min
+        )
         ctx = context if context is not None else zmq.Context.instance()
         self._sock: zmq.Socket[bytes] = ctx.socket(zmq.ROUTER)
         self._sock.setsockopt(zmq.LINGER, 0)
@@ -151,8 +166,15 @@ class Server:
             task.add_done_callback(self._tasks.discard)
 
     async def _serve(self, envelope: list[zmq.Frame], request: Request) -> None:
-        reply: list[Any] = [*envelope, *await self._dispatcher.run(request)]
-        if not self._try_reply(reply):
+        dispatcher = self._dispatcher
+        frames = await dispatcher.run(request)
+        reply: list[Any] = [*envelope, *frames]
+        sent = False
+        try:
+            sent = self._try_reply(reply)
+        finally:
+            dispatcher.settle(frames[1], sent)
+        if not sent:
             await self._reply(reply)
 
     def _try_reply(self, frames: list[Any]) -> bool:

@@ -16,8 +16,8 @@ from typing import Any
 
 import zmq
 
+from .buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
 from .calls import decode_reply, encode_request, timeout_ms
-from .codec import new_packer
 from .errors import DeadlineExceeded, ProtocolError, Unavailable
 from .methods import Reply, Unary
 from .protocol import parse_reply_header
@@ -32,19 +32,29 @@ class SyncChannel:
     Args:
         endpoint: where to connect (``tcp://``, ``ipc://`` or ``inproc://``).
         context: the ZeroMQ context; the process-wide one by default.
+        pool: the pool of encode buffers; the process-wide one (thread-safe) by
+            default.
+        attachment_min: binary arguments at least this many bytes long travel as
+            frames of their own, sent without a copy, instead of inside the body.
 
-    Not thread-safe: use one per thread.
+    Not thread-safe: use one per thread. A reply's binary values are views of the
+    received frames, which live as long as the views do.
     """
 
     def __init__(
-        self, endpoint: str, *, context: zmq.Context[Any] | None = None
+        self,
+        endpoint: str,
+        *,
+        context: zmq.Context[Any] | None = None,
+        pool: BufferPool | None = None,
+        attachment_min: int = ATTACHMENT_MIN,
     ) -> None:
         ctx = context if context is not None else zmq.Context.instance()
         self._sock: zmq.Socket[bytes] = ctx.socket(zmq.DEALER)
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.connect(endpoint)
         self._ids = itertools.count(1)
-        self._packer = new_packer()
+        self._encoder = BodyEncoder(pool, attachment_min=attachment_min)
         self._recv_timeout_ms = -1
         self._send_timeout_ms = -1
         self._closed = False
@@ -74,17 +84,22 @@ class SyncChannel:
         if self._closed:
             raise Unavailable("the channel is closed")
         call_id = next(self._ids)
-        frames = encode_request(self._packer, call_id, method, args, timeout)
+        frames = encode_request(self._encoder, call_id, method, args, timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         send_timeout = timeout_ms(timeout)
         self._set_send_timeout(-1 if send_timeout is None else send_timeout)
+        sent = False
         try:
             send_message(self._sock, frames)
+            sent = True
         except zmq.Again:
             # Only the first frame can time out, so nothing was half sent.
             raise DeadlineExceeded(
                 f"{method.route} could not be sent within {timeout:g} s"
             ) from None
+        finally:
+            self._encoder.settle(frames[2], sent)
+        del frames
         while True:
             if deadline is not None:
                 remaining = deadline - time.monotonic()

@@ -58,6 +58,9 @@ class MemoryTransport:
         reply = await self._dispatcher.run(request)
         if self._deliver is not None:
             self._deliver([DELIMITER, *reply])
+        # The reply's frames are read later, by the task awaiting the call: its
+        # buffer comes back to the pool once they are dropped.
+        self._dispatcher.settle(reply[1], False)
 
     async def send(self, frames: Sequence[Any]) -> None:
         """Same as :meth:`try_send`: memory never runs out of room here."""

@@ -5,14 +5,22 @@ pydantic with strict validation and, for sized integers and ``float``, the range
 IDL type allows. Strict means what arrives on the wire must already have the right
 type: ``True`` is not an ``i32``, ``1`` is not a ``bool`` and a ``str`` is not
 ``bytes``. The one widening is an integer accepted where a float is declared.
+
+``bytes`` is the exception to "plain Python type": a received binary value is a
+read-only :class:`memoryview` — of the received ZeroMQ frame itself when it travelled
+as an attachment — so :data:`Bytes` is a ``memoryview`` that accepts any buffer
+(``bytes``, ``bytearray``, ``memoryview``, numpy arrays) and views it without a copy.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, Strict
+from pydantic import AfterValidator, Field, PlainValidator, Strict
 
 __all__ = [
     "FLOAT32_MAX",
@@ -25,6 +33,7 @@ __all__ = [
     "I32",
     "I64",
     "String",
+    "collecting_views",
 ]
 
 FLOAT32_MAX = 3.4028234663852886e38
@@ -54,5 +63,52 @@ Double = Annotated[float, Strict()]
 """IDL ``double``."""
 String = Annotated[str, Strict()]
 """IDL ``string``: UTF-8 text."""
-Bytes = Annotated[bytes, Strict()]
-"""IDL ``bytes``: raw binary data."""
+_sink = threading.local()
+
+
+@contextmanager
+def collecting_views(views: list[memoryview]) -> Iterator[None]:
+    """Append every view :data:`Bytes` validates in this thread to ``views``.
+
+    A call handle uses it to find the views of its result, to release them.
+    """
+    outer = getattr(_sink, "views", None)
+    _sink.views = views
+    try:
+        yield
+    finally:
+        _sink.views = outer
+
+
+def _as_view(value: object) -> memoryview:
+    """Any buffer as a flat, read-only byte view of the same memory."""
+    if (
+        type(value) is memoryview
+        and value.readonly
+        and value.format == "B"
+        and value.ndim == 1
+    ):
+        view = value  # as the decoder makes them: nothing to do
+    elif type(value) is bytes:
+        view = memoryview(value)
+    else:
+        if isinstance(value, str):
+            raise ValueError("expected bytes or another buffer, not str")
+        try:
+            view = memoryview(value)  # type: ignore[arg-type]
+        except TypeError:
+            name = type(value).__name__
+            raise ValueError(f"expected bytes or another buffer, not {name}") from None
+        if view.format != "B" or view.ndim != 1:
+            if not view.c_contiguous:
+                raise ValueError("expected a contiguous buffer")
+            view = view.cast("B")
+        view = view.toreadonly()
+    views = getattr(_sink, "views", None)
+    if views is not None:
+        views.append(view)
+    return view
+
+
+Bytes = Annotated[memoryview, PlainValidator(_as_view, json_schema_input_type=bytes)]
+"""IDL ``bytes``: a read-only byte view; accepts any buffer without copying it."""

@@ -1,15 +1,16 @@
-# Generated from all_types.idl by uvrpc-gen 0.1.0 — do not edit.
+# Generated from all_types.idl by uvrpc-gen 0.2.0 — do not edit.
 """Every type the IDL knows, in one file: the generator's own showcase and test."""
 
 from __future__ import annotations
 
 import abc as _abc
 import enum as _enum
+import typing as _typing
 
 import uvrpc as _uvrpc
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.1.0", api=1, protocol=1)
+_uvrpc.check_generated_code(generator="0.2.0", api=2, protocol=2)
 
 __all__ = [
     "Color",
@@ -39,6 +40,11 @@ class Item(_uvrpc.Message):
 
     name: _t.String
     payload: _t.Bytes | None = None
+
+    if _typing.TYPE_CHECKING:
+
+        def __init__(self, *, name: str, payload: _uvrpc.Buffer | None = ...) -> None:
+            """Where the IDL says ``bytes``, any buffer is taken, uncopied."""
 
 
 class Scalars(_uvrpc.Message):
@@ -84,8 +90,35 @@ class Scalars(_uvrpc.Message):
     precise_default: _t.Double = -2500.0
     text_default: _t.String = 'tab\there "quoted" \\ done'
     """Escapes in string defaults are decoded and written back as Python escapes."""
-    blob_default: _t.Bytes = b"raw"
+    blob_default: _t.Bytes = memoryview(b"raw")
     color_default: Color = Color.BLUE
+
+    if _typing.TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            flag: bool,
+            tiny: int,
+            small: int,
+            medium: int,
+            large: int,
+            single: float,
+            precise: float,
+            text: str,
+            blob: _uvrpc.Buffer,
+            flag_default: bool = ...,
+            tiny_default: int = ...,
+            small_default: int = ...,
+            medium_default: int = ...,
+            large_default: int = ...,
+            single_default: float = ...,
+            precise_default: float = ...,
+            text_default: str = ...,
+            blob_default: _uvrpc.Buffer = ...,
+            color_default: Color = ...,
+        ) -> None:
+            """Where the IDL says ``bytes``, any buffer is taken, uncopied."""
 
 
 class Containers(_uvrpc.Message):
@@ -195,6 +228,13 @@ class ShowcaseClient(_uvrpc.AsyncClient):
         """Does nothing and returns nothing."""
         await self._call(_SHOWCASE_PING, {}, timeout)
 
+    def start_ping(self, *, timeout: float | None = None) -> _uvrpc.Call[None]:
+        """Start :meth:`ping` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_SHOWCASE_PING, {}, timeout)
+
     async def build(
         self,
         *,
@@ -216,6 +256,26 @@ class ShowcaseClient(_uvrpc.AsyncClient):
             timeout,
         )
 
+    def start_build(
+        self,
+        *,
+        label: str,
+        depth: int = 3,
+        color: Color | None = None,
+        items: list[Item],
+        weight: float = 1.0,
+        timeout: float | None = None,
+    ) -> _uvrpc.Call[Tree]:
+        """Start :meth:`build` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(
+            _SHOWCASE_BUILD,
+            {"1": label, "2": depth, "3": color, "4": items, "5": weight},
+            timeout,
+        )
+
     async def palette(
         self,
         *,
@@ -224,6 +284,18 @@ class ShowcaseClient(_uvrpc.AsyncClient):
     ) -> dict[str, list[Color]]:
         """Returns a container type."""
         return await self._call(_SHOWCASE_PALETTE, {"1": wanted}, timeout)
+
+    def start_palette(
+        self,
+        *,
+        wanted: set[Color],
+        timeout: float | None = None,
+    ) -> _uvrpc.Call[dict[str, list[Color]]]:
+        """Start :meth:`palette` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_SHOWCASE_PALETTE, {"1": wanted}, timeout)
 
     async def get_matrix(
         self,
@@ -238,6 +310,19 @@ class ShowcaseClient(_uvrpc.AsyncClient):
             {"1": rows, "2": columns},
             timeout,
         )
+
+    def start_get_matrix(
+        self,
+        *,
+        rows: int,
+        columns: int,
+        timeout: float | None = None,
+    ) -> _uvrpc.Call[list[list[int]]]:
+        """Start :meth:`get_matrix` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_SHOWCASE_GET_MATRIX, {"1": rows, "2": columns}, timeout)
 
 
 class ShowcaseSyncClient(_uvrpc.SyncClient):

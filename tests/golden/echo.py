@@ -1,4 +1,4 @@
-# Generated from echo.idl by uvrpc-gen 0.1.0 — do not edit.
+# Generated from echo.idl by uvrpc-gen 0.2.0 — do not edit.
 """The echo service: the payload the benchmarks send back and forth."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import abc as _abc
 import uvrpc as _uvrpc
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.1.0", api=1, protocol=1)
+_uvrpc.check_generated_code(generator="0.2.0", api=2, protocol=2)
 
 __all__ = [
     "EchoClient",
@@ -23,7 +23,7 @@ class _EchoEchoParams(_uvrpc.Message):
     data: _t.Bytes
 
 
-_ECHO_ECHO: _uvrpc.Unary[_EchoEchoParams, bytes] = _uvrpc.Unary(
+_ECHO_ECHO: _uvrpc.Unary[_EchoEchoParams, memoryview] = _uvrpc.Unary(
     route="echo.Echo.echo",
     handler="echo",
     params=_EchoEchoParams,
@@ -38,9 +38,26 @@ class EchoClient(_uvrpc.AsyncClient):
     Returns what it is sent.
     """
 
-    async def echo(self, *, data: bytes, timeout: float | None = None) -> bytes:
+    async def echo(
+        self,
+        *,
+        data: _uvrpc.Buffer,
+        timeout: float | None = None,
+    ) -> memoryview:
         """Sends `data` back unchanged."""
         return await self._call(_ECHO_ECHO, {"1": data}, timeout)
+
+    def start_echo(
+        self,
+        *,
+        data: _uvrpc.Buffer,
+        timeout: float | None = None,
+    ) -> _uvrpc.Call[memoryview]:
+        """Start :meth:`echo` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_ECHO_ECHO, {"1": data}, timeout)
 
 
 class EchoSyncClient(_uvrpc.SyncClient):
@@ -49,7 +66,7 @@ class EchoSyncClient(_uvrpc.SyncClient):
     Returns what it is sent.
     """
 
-    def echo(self, *, data: bytes, timeout: float | None = None) -> bytes:
+    def echo(self, *, data: _uvrpc.Buffer, timeout: float | None = None) -> memoryview:
         """Sends `data` back unchanged."""
         return self._call(_ECHO_ECHO, {"1": data}, timeout)
 
@@ -63,5 +80,5 @@ class EchoServer(_uvrpc.ServiceBase):
     uvrpc_service = _ECHO
 
     @_abc.abstractmethod
-    async def echo(self, *, data: bytes) -> bytes:
+    async def echo(self, *, data: memoryview) -> _uvrpc.Buffer:
         """Sends `data` back unchanged."""

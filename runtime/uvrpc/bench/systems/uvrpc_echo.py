@@ -17,7 +17,7 @@ __all__ = ["Echo", "run_async_client", "run_sync_client", "serve"]
 class Echo(EchoServer):
     """The echo service: returns its payload."""
 
-    async def echo(self, *, data: bytes) -> bytes:
+    async def echo(self, *, data: memoryview) -> memoryview:
         return data
 
 
