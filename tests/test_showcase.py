@@ -13,6 +13,7 @@ from conftest import RunningServer, endpoint_for, server_thread
 from golden.all_types import (
     Color,
     Item,
+    Scalars,
     ShowcaseClient,
     ShowcaseServer,
     ShowcaseSyncClient,
@@ -47,6 +48,12 @@ class Showcase(ShowcaseServer):
 
     async def get_matrix(self, *, rows: int, columns: int) -> list[list[int]]:
         return [[r * columns + c for c in range(columns)] for r in range(rows)]
+
+    async def fetch(self, *, names: list[str], size: int) -> list[Item]:
+        return [Item(name=n, payload=n.encode()[:1] * size) for n in names]
+
+    async def mirror(self, *, value: Scalars) -> Scalars:
+        return value
 
 
 @pytest.fixture
@@ -91,3 +98,40 @@ def test_every_shape_sync(showcase: RunningServer) -> None:
         tree = client.build(label="x", depth=40, items=[])
         assert depth_of(tree) == 40  # recursion survives the codec and validation
         assert client.get_matrix(rows=1, columns=1) == [[0]]
+
+
+def test_bytes_inside_messages(showcase: RunningServer) -> None:
+    scalars = Scalars(
+        flag=False,
+        tiny=-1,
+        small=2,
+        medium=3,
+        large=-(2**63),
+        single=1.5,
+        precise=float("inf"),
+        text="",
+        blob=bytearray(b"\x00\xff"),  # any buffer; kept as a read-only view
+    )
+    assert isinstance(scalars.blob, memoryview) and scalars.blob.readonly
+    assert isinstance(scalars.blob_default, memoryview)
+    big = 64 * 1024  # each payload a frame of its own
+
+    async def main() -> None:
+        async with ShowcaseClient(showcase.endpoint, timeout=10) as client:
+            mirrored = await client.mirror(value=scalars)
+            assert mirrored == scalars
+            assert mirrored.blob == b"\x00\xff" and mirrored.blob_default == b"raw"
+            items = await client.fetch(names=["a", "b", "c"], size=big)
+            assert [(i.name, i.payload) for i in items] == [
+                (n, n.encode() * big) for n in "abc"
+            ]
+            frames = {id(i.payload.obj) for i in items if i.payload is not None}
+            assert len(frames) == 3  # three payloads, three frames
+            assert all(isinstance(i.payload, memoryview) for i in items)
+            assert await client.fetch(names=["e"], size=0) == [
+                Item(name="e", payload=b"")
+            ]
+
+    asyncio.run(main())
+    with ShowcaseSyncClient(showcase.endpoint, timeout=10) as sync_client:
+        assert sync_client.mirror(value=scalars) == scalars

@@ -61,10 +61,10 @@ def byte_view(obj: object) -> memoryview:
         raise EncodeError(
             f"expected bytes or another buffer, not {type(obj).__name__}"
         ) from None
-    if view.format == "B" and view.ndim == 1:
-        return view
     if not view.c_contiguous:
         raise EncodeError("a buffer must be contiguous to be sent")
+    if view.format == "B" and view.ndim == 1:
+        return view
     return view.cast("B")
 
 

@@ -127,9 +127,20 @@ class Call(Generic[Reply]):
     def __await__(self) -> Generator[Any, None, Reply]:
         future = self._live()
         if not future.done():
-            # Each awaiter waits on its own shield, so cancelling one awaiting task
-            # leaves the call, and the other awaiters, alone.
-            yield from asyncio.shield(future).__await__()
+            # Each awaiter waits on a future of its own, so cancelling one awaiting
+            # task leaves the call, and the other awaiters, alone; and it carries
+            # no result, so nothing but the handle holds the reply's frames.
+            waiter = future.get_loop().create_future()
+
+            def wake(_: object) -> None:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+            future.add_done_callback(wake)
+            try:
+                yield from waiter.__await__()
+            finally:
+                future.remove_done_callback(wake)
         return self.result()
 
     async def __aenter__(self) -> Reply:

@@ -87,6 +87,7 @@ def _as_view(value: object) -> memoryview:
         and value.readonly
         and value.format == "B"
         and value.ndim == 1
+        and value.c_contiguous
     ):
         view = value  # as the decoder makes them: nothing to do
     elif type(value) is bytes:
@@ -99,9 +100,9 @@ def _as_view(value: object) -> memoryview:
         except TypeError:
             name = type(value).__name__
             raise ValueError(f"expected bytes or another buffer, not {name}") from None
+        if not view.c_contiguous:
+            raise ValueError("expected a contiguous buffer")
         if view.format != "B" or view.ndim != 1:
-            if not view.c_contiguous:
-                raise ValueError("expected a contiguous buffer")
             view = view.cast("B")
         view = view.toreadonly()
     views = getattr(_sink, "views", None)

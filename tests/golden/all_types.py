@@ -184,6 +184,19 @@ class _ShowcaseGetMatrixParams(_uvrpc.Message):
     columns: _t.I32
 
 
+class _ShowcaseFetchParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(names=1, size=2)
+
+    names: list[_t.String]
+    size: _t.I32
+
+
+class _ShowcaseMirrorParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(value=1)
+
+    value: Scalars
+
+
 _SHOWCASE_PING: _uvrpc.Unary[_ShowcasePingParams, None] = _uvrpc.Unary(
     route="all_types.Showcase.ping",
     handler="ping",
@@ -212,9 +225,28 @@ _SHOWCASE_GET_MATRIX: _uvrpc.Unary[_ShowcaseGetMatrixParams, list[list[int]]] = 
         reply=list[list[_t.I32]],
     )
 )
+_SHOWCASE_FETCH: _uvrpc.Unary[_ShowcaseFetchParams, list[Item]] = _uvrpc.Unary(
+    route="all_types.Showcase.fetch",
+    handler="fetch",
+    params=_ShowcaseFetchParams,
+    reply=list[Item],
+)
+_SHOWCASE_MIRROR: _uvrpc.Unary[_ShowcaseMirrorParams, Scalars] = _uvrpc.Unary(
+    route="all_types.Showcase.mirror",
+    handler="mirror",
+    params=_ShowcaseMirrorParams,
+    reply=Scalars,
+)
 _SHOWCASE = _uvrpc.ServiceSpec(
     name="all_types.Showcase",
-    methods=(_SHOWCASE_PING, _SHOWCASE_BUILD, _SHOWCASE_PALETTE, _SHOWCASE_GET_MATRIX),
+    methods=(
+        _SHOWCASE_PING,
+        _SHOWCASE_BUILD,
+        _SHOWCASE_PALETTE,
+        _SHOWCASE_GET_MATRIX,
+        _SHOWCASE_FETCH,
+        _SHOWCASE_MIRROR,
+    ),
 )
 
 
@@ -324,6 +356,45 @@ class ShowcaseClient(_uvrpc.AsyncClient):
         """
         return self._start(_SHOWCASE_GET_MATRIX, {"1": rows, "2": columns}, timeout)
 
+    async def fetch(
+        self,
+        *,
+        names: list[str],
+        size: int,
+        timeout: float | None = None,
+    ) -> list[Item]:
+        """Returns one item per name, each with a payload of `size` bytes."""
+        return await self._call(_SHOWCASE_FETCH, {"1": names, "2": size}, timeout)
+
+    def start_fetch(
+        self,
+        *,
+        names: list[str],
+        size: int,
+        timeout: float | None = None,
+    ) -> _uvrpc.Call[list[Item]]:
+        """Start :meth:`fetch` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_SHOWCASE_FETCH, {"1": names, "2": size}, timeout)
+
+    async def mirror(self, *, value: Scalars, timeout: float | None = None) -> Scalars:
+        """Returns the scalars it is sent."""
+        return await self._call(_SHOWCASE_MIRROR, {"1": value}, timeout)
+
+    def start_mirror(
+        self,
+        *,
+        value: Scalars,
+        timeout: float | None = None,
+    ) -> _uvrpc.Call[Scalars]:
+        """Start :meth:`mirror` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_SHOWCASE_MIRROR, {"1": value}, timeout)
+
 
 class ShowcaseSyncClient(_uvrpc.SyncClient):
     """Blocking client of ``all_types.Showcase``.
@@ -375,6 +446,20 @@ class ShowcaseSyncClient(_uvrpc.SyncClient):
         """A method name in camelCase becomes snake_case in Python."""
         return self._call(_SHOWCASE_GET_MATRIX, {"1": rows, "2": columns}, timeout)
 
+    def fetch(
+        self,
+        *,
+        names: list[str],
+        size: int,
+        timeout: float | None = None,
+    ) -> list[Item]:
+        """Returns one item per name, each with a payload of `size` bytes."""
+        return self._call(_SHOWCASE_FETCH, {"1": names, "2": size}, timeout)
+
+    def mirror(self, *, value: Scalars, timeout: float | None = None) -> Scalars:
+        """Returns the scalars it is sent."""
+        return self._call(_SHOWCASE_MIRROR, {"1": value}, timeout)
+
 
 class ShowcaseServer(_uvrpc.ServiceBase):
     """Base class of ``all_types.Showcase`` implementations.
@@ -411,3 +496,11 @@ class ShowcaseServer(_uvrpc.ServiceBase):
     @_abc.abstractmethod
     async def get_matrix(self, *, rows: int, columns: int) -> list[list[int]]:
         """A method name in camelCase becomes snake_case in Python."""
+
+    @_abc.abstractmethod
+    async def fetch(self, *, names: list[str], size: int) -> list[Item]:
+        """Returns one item per name, each with a payload of `size` bytes."""
+
+    @_abc.abstractmethod
+    async def mirror(self, *, value: Scalars) -> Scalars:
+        """Returns the scalars it is sent."""
