@@ -120,10 +120,11 @@ def test_bytes_inside_messages(showcase: RunningServer) -> None:
         async with ShowcaseClient(showcase.endpoint, timeout=10) as client:
             mirrored = await client.mirror(value=scalars)
             assert mirrored == scalars
-            assert mirrored.blob == b"\x00\xff" and mirrored.blob_default == b"raw"
+            assert bytes(mirrored.blob) == b"\x00\xff"
+            assert bytes(mirrored.blob_default) == b"raw"
             items = await client.fetch(names=["a", "b", "c"], size=big)
             assert [(i.name, i.payload) for i in items] == [
-                (n, n.encode() * big) for n in "abc"
+                (n, memoryview(n.encode() * big)) for n in "abc"
             ]
             frames = {id(i.payload.obj) for i in items if i.payload is not None}
             assert len(frames) == 3  # three payloads, three frames

@@ -140,7 +140,9 @@ def test_any_buffer_can_be_sent() -> None:
                 assert reply == memoryview(payload).cast("B").tobytes()
         # A numpy array's bytes come back, reshaped as the receiver likes.
         with EchoSyncClient(running.endpoint, timeout=10) as client:
-            back = np.frombuffer(client.echo(data=matrix), dtype=np.float64)
+            # (Type checkers see numpy arrays as buffers only from Python 3.12 on;
+            # before, ``.data`` is the array's memoryview.)
+            back = np.frombuffer(client.echo(data=matrix.data), np.float64)
         assert (back.reshape(3, 4) == matrix).all()
 
 
@@ -150,7 +152,7 @@ def test_a_non_contiguous_buffer_is_an_invalid_argument() -> None:
     async def main() -> None:
         async with uvrpc.testing.memory_channel(RecordingEcho()) as channel:
             with pytest.raises(uvrpc.InvalidArgument, match="contiguous"):
-                await EchoClient(channel).echo(data=strided)
+                await EchoClient(channel).echo(data=strided.data)
 
     asyncio.run(main())
 
@@ -197,6 +199,21 @@ def test_a_buffer_copied_by_zeromq_is_reused_at_once() -> None:
     again, _ = encoder.encode([4], carries_bytes=False)
     assert again.tobytes() == b"\x91\x04"
     assert pool.stats.hits == 1
+
+
+def test_a_view_collected_in_a_cycle_drops_its_buffer() -> None:
+    """The garbage collector calls a weak reference's callback before it frees the
+    cycle holding the view: the buffer is still viewed, so it is dropped."""
+    pool = uvrpc.BufferPool()
+    encoder = BodyEncoder(pool)
+    body, _ = encoder.encode([1], carries_bytes=False)
+    encoder.settle(body, sent=False)
+    cycle: list[Any] = [body]
+    cycle.append(cycle)
+    del body, cycle
+    gc.collect()
+    stats = pool.stats
+    assert (stats.in_use, stats.idle, stats.dropped) == (0, 0, 1)
 
 
 def test_a_large_body_lent_to_zeromq_comes_back() -> None:

@@ -125,10 +125,17 @@ class BufferPool:
 
         ``size`` is the length of what it encoded, which its buffer holds at least.
         """
-        packer.reset()
+        try:
+            packer.reset()
+            reusable = size <= self.max_buffer_size
+        except BufferError:
+            # A view of it is still alive: the garbage collector calls weak
+            # reference callbacks of a cycle's objects before it frees them. The
+            # packer goes with the view instead of back to the pool.
+            reusable = False
         with self._lock:
             self._in_use -= 1
-            if len(self._idle) < self.max_buffers and size <= self.max_buffer_size:
+            if reusable and len(self._idle) < self.max_buffers:
                 self._idle.append(packer)
             else:
                 self._dropped += 1

@@ -17,7 +17,7 @@ import itertools
 import logging
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 import zmq
 
@@ -274,7 +274,7 @@ class Channel:
             sender.cancel()
         self._transport.close()
 
-    async def __aenter__(self) -> Channel:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

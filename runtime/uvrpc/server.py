@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Self, cast
 
 import zmq
 
@@ -223,7 +223,7 @@ class Server:
         if self._closed is not None:
             self._closed.set()
 
-    async def __aenter__(self) -> Server:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 

@@ -15,6 +15,7 @@ from calculator import (
     Program,
     Step,
 )
+from echo import EchoClient, EchoServer
 
 
 async def misuse_async_client(calc: CalculatorClient) -> None:
@@ -36,6 +37,21 @@ def misuse_sync_client(calc: CalculatorSyncClient) -> None:
     calc.add(a=1, b=2, timeout="soon")  # E: arg-type
     count: bytes = calc.call_count()  # E: assignment
     print(count)
+
+
+async def misuse_bytes(echo: EchoClient) -> None:
+    await echo.echo(data="text")  # E: arg-type
+    await echo.echo(data=[1, 2])  # E: arg-type
+    kept: bytes = await echo.echo(data=b"x")  # E: assignment
+    call = echo.start_echo(data=b"x")
+    wrong: str = await call  # E: assignment
+    call.release(1)  # E: call-arg
+    print(kept, wrong)
+
+
+class ExpectsBytes(EchoServer):
+    async def echo(self, *, data: bytes) -> bytes:  # E: override
+        return data
 
 
 def misuse_messages() -> None:

@@ -6,6 +6,7 @@ reveal; ``tests/test_typing.py`` checks every one.
 
 from __future__ import annotations
 
+import array
 from typing import reveal_type
 
 from calculator import (
@@ -17,6 +18,9 @@ from calculator import (
     Program,
     Step,
 )
+from echo import EchoClient, EchoServer, EchoSyncClient
+
+import uvrpc
 
 
 async def use_async_client(calc: CalculatorClient) -> None:
@@ -37,6 +41,36 @@ def use_sync_client(calc: CalculatorSyncClient) -> None:
     step = Step(op=Op.SUB, operand=2.0)
     reveal_type(step.note)  # R: str | None
     reveal_type(Program().labels)  # R: dict[str, int]
+
+
+async def use_bytes(echo: EchoClient, sync: EchoSyncClient) -> None:
+    # Any buffer goes out; what comes back is a read-only view.
+    reveal_type(await echo.echo(data=bytearray(b"x")))  # R: memoryview[int]
+    reveal_type(sync.echo(data=array.array("d", [1.0])))  # R: memoryview[int]
+    call = echo.start_echo(data=memoryview(b"y"))
+    reveal_type(call)  # R: uvrpc.handle.Call[memoryview[int]]
+    shared = call.retain()
+    reveal_type(shared.refcount)  # R: int
+    async with call as reply:
+        reveal_type(reply)  # R: memoryview[int]
+    reveal_type(await shared)  # R: memoryview[int]
+    shared.release()
+    counted = calc_start(CalculatorClient("inproc://x"))
+    reveal_type(counted.result())  # R: int
+
+
+def calc_start(calc: CalculatorClient) -> uvrpc.Call[int]:
+    return calc.start_call_count(timeout=1.0)
+
+
+class Echo(EchoServer):
+    async def echo(self, *, data: memoryview) -> memoryview:
+        return data
+
+
+class EchoCopy(EchoServer):
+    async def echo(self, *, data: memoryview) -> bytes:
+        return data.tobytes()  # any buffer may be returned
 
 
 class Calculator(CalculatorServer):
