@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import zmq
 from conftest import RunningServer, endpoint_for, server_thread
 from golden.all_types import (
     Color,
@@ -129,6 +130,10 @@ def test_bytes_inside_messages(showcase: RunningServer) -> None:
             frames = {id(i.payload.obj) for i in items if i.payload is not None}
             assert len(frames) == 3  # three payloads, three frames
             assert all(isinstance(i.payload, memoryview) for i in items)
+            # A large value inside a message argument travels as a frame too.
+            heavy = scalars.model_copy(update={"blob": memoryview(b"h" * big)})
+            back = await client.mirror(value=heavy)
+            assert isinstance(back.blob.obj, zmq.Frame) and back.blob == heavy.blob
             assert await client.fetch(names=["e"], size=0) == [
                 Item(name="e", payload=b"")
             ]

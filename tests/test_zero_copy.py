@@ -181,7 +181,7 @@ def test_the_pool_counts_and_is_bounded() -> None:
 def test_a_lent_buffer_comes_back_when_its_view_is_gone() -> None:
     pool = uvrpc.BufferPool()
     encoder = BodyEncoder(pool)
-    body, _ = encoder.encode({"1": b"x" * 10}, carries_bytes=True)
+    body, _ = encoder.encode({"1": b"x" * 10}, payloads=True)
     encoder.settle(body, sent=False)  # e.g. queued behind a full socket
     assert pool.stats.in_use == 1
     del body
@@ -191,14 +191,19 @@ def test_a_lent_buffer_comes_back_when_its_view_is_gone() -> None:
 def test_a_buffer_copied_by_zeromq_is_reused_at_once() -> None:
     pool = uvrpc.BufferPool()
     encoder = BodyEncoder(pool)
-    body, _ = encoder.encode([1, 2, 3], carries_bytes=False)
+    body, _ = encoder.encode([1, 2, 3], payloads=False)
+    packer = body.obj
     encoder.settle(body, sent=True)
-    assert pool.stats.in_use == 0
     with pytest.raises(ValueError):
         body.tobytes()  # released: it can no longer reach the reused buffer
-    again, _ = encoder.encode([4], carries_bytes=False)
+    again, _ = encoder.encode([4], payloads=False)
     assert again.tobytes() == b"\x91\x04"
-    assert pool.stats.hits == 1
+    assert again.obj is packer  # the same buffer, without a trip to the pool
+    encoder.settle(again, sent=True)
+    stats = pool.stats
+    assert (stats.misses, stats.hits, stats.in_use) == (1, 0, 1)
+    encoder.close()
+    assert (pool.stats.in_use, pool.stats.idle) == (0, 1)
 
 
 def test_a_view_collected_in_a_cycle_drops_its_buffer() -> None:
@@ -206,7 +211,7 @@ def test_a_view_collected_in_a_cycle_drops_its_buffer() -> None:
     cycle holding the view: the buffer is still viewed, so it is dropped."""
     pool = uvrpc.BufferPool()
     encoder = BodyEncoder(pool)
-    body, _ = encoder.encode([1], carries_bytes=False)
+    body, _ = encoder.encode([1], payloads=False)
     encoder.settle(body, sent=False)
     cycle: list[Any] = [body]
     cycle.append(cycle)
@@ -297,7 +302,8 @@ def test_ten_thousand_calls_with_random_retains_and_releases() -> None:
     asyncio.run(main())
     assert wait_for(lambda: client_pool.stats.in_use == 0), client_pool.stats
     assert wait_for(lambda: server_pool.stats.in_use == 0), server_pool.stats
-    assert client_pool.stats.hits + client_pool.stats.misses == 10_001
+    # Bodies lent to ZeroMQ came back and were used again.
+    assert client_pool.stats.hits > 100
 
 
 def test_server_views_stay_valid_while_kept(tmp_path: Path) -> None:

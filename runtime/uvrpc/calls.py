@@ -53,7 +53,7 @@ def encode_request(
         InvalidArgument: an argument has a type that cannot be encoded.
     """
     try:
-        body, attachments = encoder.encode(args, method.params_carry_bytes)
+        body, attachments = encoder.encode(args, method.payload_params)
     except (EncodeError, ValueError, OverflowError) as exc:
         raise InvalidArgument(
             f"cannot send the arguments of {method.route}: {exc}"

@@ -273,6 +273,7 @@ class Channel:
         for sender in self._senders:
             sender.cancel()
         self._transport.close()
+        self._encoder.close()
 
     async def __aenter__(self) -> Self:
         return self

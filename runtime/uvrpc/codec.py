@@ -27,6 +27,7 @@ __all__ = [
     "byte_view",
     "new_packer",
     "outline",
+    "outline_fields",
     "unpack",
 ]
 
@@ -44,6 +45,24 @@ class EncodeError(TypeError):
 
 class DecodeError(ValueError):
     """A body is not valid msgpack, or uses a form the protocol does not allow."""
+
+
+def outline_fields(
+    args: dict[str, Any], keys: tuple[str, ...], attachments: list[Any], threshold: int
+) -> dict[str, Any]:
+    """:func:`outline` for the entries ``keys`` of ``args`` only: the parameters
+    whose types can hold binary values, known from the method's signature."""
+    rebuilt: dict[str, Any] | None = None
+    for key in keys:
+        item = args.get(key)
+        if type(item) is bytes and len(item) < threshold:
+            continue  # the common case, decided without a call
+        new = outline(item, attachments, threshold)
+        if new is not item:
+            if rebuilt is None:
+                rebuilt = dict(args)
+            rebuilt[key] = new
+    return args if rebuilt is None else rebuilt
 
 
 def byte_view(obj: object) -> memoryview:
@@ -110,7 +129,8 @@ def outline(value: Any, attachments: list[Any], threshold: int) -> Any:
     Each such value is appended to ``attachments`` as it is — the caller's own object,
     never a copy (a typed buffer is viewed as bytes) — and replaced by a reference to
     it (:data:`ATTACHMENT_EXT_TYPE`). Containers and messages holding one are rebuilt
-    around the reference; everything else is returned untouched.
+    around the reference; everything else, and any container with nothing to take
+    out, is returned as it is.
 
     Raises:
         EncodeError: a buffer to take out is not contiguous.
@@ -118,20 +138,30 @@ def outline(value: Any, attachments: list[Any], threshold: int) -> Any:
     cls = type(value)
     if cls is bytes or cls is bytearray:
         return value if len(value) < threshold else _attach(value, attachments)
+    if cls is dict:
+        rebuilt: dict[Any, Any] | None = None
+        for key, item in value.items():
+            kind = type(item)  # the common cases inline: a call costs more
+            if (kind is bytes and len(item) < threshold) or kind in _PLAIN:
+                continue
+            new = outline(item, attachments, threshold)
+            if new is not item:
+                if rebuilt is None:
+                    rebuilt = dict(value)
+                rebuilt[key] = new
+        return value if rebuilt is None else rebuilt
+    if cls is list or cls is tuple or cls is set or cls is frozenset:
+        items = [outline(item, attachments, threshold) for item in value]
+        changed = any(new is not old for new, old in zip(items, value, strict=True))
+        return items if changed or cls is not list else value
     if cls is memoryview:
         if value.nbytes < threshold:
             return value
         return _attach(byte_view(value), attachments)
-    if cls is dict:
-        return {k: outline(v, attachments, threshold) for k, v in value.items()}
-    if cls is list or cls is tuple:
-        return [outline(v, attachments, threshold) for v in value]
     if isinstance(value, BaseModel):
         return outline(value.model_dump(), attachments, threshold)
     if value is None or cls in _PLAIN or isinstance(value, (int, float, str)):
         return value
-    if cls is set or cls is frozenset:
-        return [outline(v, attachments, threshold) for v in value]
     try:
         view = byte_view(value)
     except EncodeError:
@@ -139,7 +169,7 @@ def outline(value: Any, attachments: list[Any], threshold: int) -> Any:
     return view if view.nbytes < threshold else _attach(view, attachments)
 
 
-_PLAIN = frozenset({int, float, str, bool})
+_PLAIN = frozenset({int, float, str, bool, type(None)})
 
 
 def _refuse_ext(code: int, data: bytes) -> object:

@@ -199,6 +199,10 @@ class Dispatcher:
             return error_reply(request.call_id, error)
         return [encode_reply_header(request.call_id, Status.OK), body, *attachments]
 
+    def close(self) -> None:
+        """Give the reply encoder's buffer back to its pool."""
+        self._encoder.close()
+
     def settle(self, body: Any, sent: bool) -> None:
         """Say whether the reply with this body went out (see
         :meth:`uvrpc.buffers.BodyEncoder.settle`)."""

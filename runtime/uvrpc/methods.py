@@ -55,7 +55,7 @@ class Unary(Generic[Params, Reply]):
         self.params = params
         self.reply = reply
         self._reply_adapter: TypeAdapter[Reply] | None = None
-        self._carries_bytes: tuple[bool, bool] | None = None
+        self._carries_bytes: tuple[tuple[str, ...], bool] | None = None
 
     @property
     def reply_adapter(self) -> TypeAdapter[Reply]:
@@ -70,8 +70,8 @@ class Unary(Generic[Params, Reply]):
         return adapter
 
     @property
-    def params_carry_bytes(self) -> bool:
-        """Whether the parameters can hold a binary value anywhere inside."""
+    def payload_params(self) -> tuple[str, ...]:
+        """The wire keys of the parameters that can hold a binary value."""
         return self._bytes_carried()[0]
 
     @property
@@ -79,15 +79,18 @@ class Unary(Generic[Params, Reply]):
         """Whether the result can hold a binary value anywhere inside."""
         return self._bytes_carried()[1]
 
-    def _bytes_carried(self) -> tuple[bool, bool]:
+    def _bytes_carried(self) -> tuple[tuple[str, ...], bool]:
         # Worked out once, on first use: only values whose type can hold a binary
         # value are searched for payloads to send as attachments.
         carried = self._carries_bytes
         if carried is None:
-            carried = self._carries_bytes = (
-                carries_bytes(self.params),
-                carries_bytes(self.reply),
+            self.params.model_rebuild()  # resolves fields naming later messages
+            keys = tuple(
+                field.serialization_alias or name
+                for name, field in self.params.model_fields.items()
+                if carries_bytes(field.annotation)
             )
+            carried = self._carries_bytes = (keys, carries_bytes(self.reply))
         return carried
 
     def __repr__(self) -> str:

@@ -220,6 +220,7 @@ class Server:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         self._sock.close(linger=0)
+        self._dispatcher.close()
         if self._closed is not None:
             self._closed.set()
 

@@ -132,6 +132,7 @@ class SyncChannel:
         if not self._closed:
             self._closed = True
             self._sock.close(linger=0)
+            self._encoder.close()
 
     def __enter__(self) -> SyncChannel:
         return self

@@ -71,6 +71,7 @@ class MemoryTransport:
         self._deliver = None
         for task in self._tasks:
             task.cancel()
+        self._dispatcher.close()
 
 
 def memory_channel(*services: ServiceBase) -> Channel:
