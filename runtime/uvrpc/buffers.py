@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -207,7 +208,7 @@ class BodyEncoder:
 
     def encode(
         self, value: Any, payloads: bool | tuple[str, ...]
-    ) -> tuple[memoryview, list[Any]]:
+    ) -> tuple[memoryview, Sequence[Any]]:
         """Encode ``value``; return the body and the attachments it refers to.
 
         ``payloads`` says where binary values to outline can be: ``False`` for
@@ -217,11 +218,26 @@ class BodyEncoder:
         Raises:
             EncodeError: a value has no msgpack form.
         """
-        attachments: list[Any] = []
-        if payloads is True:
-            value = outline(value, attachments, self.attachment_min)
-        elif payloads:
-            value = outline_fields(value, payloads, attachments, self.attachment_min)
+        attachments: Sequence[Any] = ()
+        if payloads:
+            # The common case — a small bytes value where one may be — is decided
+            # here, without a call.
+            threshold = self.attachment_min
+            if payloads is True:
+                kind = type(value)
+                if not (
+                    (kind is bytes and len(value) < threshold)
+                    or (kind is memoryview and value.nbytes < threshold)
+                ):
+                    attachments = []
+                    value = outline(value, attachments, threshold)
+            elif isinstance(payloads, tuple):
+                for key in payloads:
+                    item = value.get(key)
+                    if type(item) is not bytes or len(item) >= threshold:
+                        attachments = []
+                        value = outline_fields(value, payloads, attachments, threshold)
+                        break
         packer = self._packer
         if packer is None:
             packer = self._packer = self.pool.acquire()
@@ -240,12 +256,10 @@ class BodyEncoder:
         is lent until the last reference to the body is gone. Bodies that are not
         pooled views (error replies) are left alone.
         """
+        if type(body) is not memoryview:
+            return
         packer = self._packer
-        if type(body) is not memoryview or packer is None:
-            return
-        exporter: object = body.obj
-        if exporter is not packer:
-            return
+        assert packer is not None, "settle() follows encode()"
         if sent and len(body) < ZERO_COPY_MIN:
             body.release()
             packer.reset()

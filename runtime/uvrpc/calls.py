@@ -23,7 +23,7 @@ from .errors import (
     error_for_status,
 )
 from .methods import Reply, Unary
-from .protocol import DELIMITER, ReplyHeader, encode_request_header_from
+from .protocol import DELIMITER, ReplyHeader
 from .status import Status
 from .version import PROTOCOL_VERSION
 
@@ -58,10 +58,10 @@ def encode_request(
         raise InvalidArgument(
             f"cannot send the arguments of {method.route}: {exc}"
         ) from None
-    header = encode_request_header_from(
-        method.encoded_route, call_id, timeout_ms(timeout)
-    )
-    return [DELIMITER, header, body, *attachments]
+    header = method.headers.encode(call_id, timeout_ms(timeout))
+    if attachments:
+        return [DELIMITER, header, body, *attachments]
+    return [DELIMITER, header, body]
 
 
 def decode_reply(
@@ -69,8 +69,12 @@ def decode_reply(
     header: ReplyHeader,
     body: Buffer,
     attachments: Sequence[Buffer],
+    views: list[memoryview] | None = None,
 ) -> Reply:
     """Return the result a reply carries, or raise the error it carries.
+
+    Each view of an attachment frame in the result is appended to ``views`` if
+    given (a call handle releases them).
 
     Raises:
         RpcError: the reply has an error status (the subclass matches the status).
@@ -85,18 +89,20 @@ def decode_reply(
             f"{header.version}; this client speaks version {PROTOCOL_VERSION}"
         )
     try:
-        value = unpack(body, attachments)
+        value = unpack(body, attachments, views)
     except DecodeError as exc:
         raise InternalError(f"reply of {method.route} is malformed: {exc}") from None
     if header.status != Status.OK:
         raise _error_from_body(header.status, value)
     try:
-        return method.reply_adapter.validate_python(value)
+        return method.check_reply(value)
     except ValidationError as exc:
-        raise InternalError(
-            f"reply of {method.route} does not match its declared type: "
-            f"{_first_problem(exc)}"
-        ) from None
+        problem = _first_problem(exc)
+    except ValueError as exc:
+        problem = str(exc)
+    raise InternalError(
+        f"reply of {method.route} does not match its declared type: {problem}"
+    )
 
 
 def _error_from_body(status: int, value: object) -> RpcError:

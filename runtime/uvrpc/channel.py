@@ -176,7 +176,12 @@ class Channel:
         assert deadlines is not None
         slot = None if timeout is None else deadlines.add(call_id, timeout)
         try:
-            if not self._try_send(frames):
+            sent = False
+            try:
+                sent = self._transport.try_send(frames)
+            finally:
+                self._encoder.settle(frames[2], sent)
+            if not sent:
                 await self._send_before(future, frames)
             header, body, attachments = await future
         finally:

@@ -14,7 +14,7 @@ refused.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import msgpack
 from pydantic import BaseModel
@@ -75,7 +75,7 @@ def byte_view(obj: object) -> memoryview:
         EncodeError: ``obj`` has no buffer protocol, or its buffer is not contiguous.
     """
     try:
-        view = memoryview(obj)  # type: ignore[arg-type]
+        view = memoryview(cast(Buffer, obj))
     except TypeError:
         raise EncodeError(
             f"expected bytes or another buffer, not {type(obj).__name__}"
@@ -100,7 +100,7 @@ def _encode_extra(obj: object) -> object:
 
 def _is_buffer(obj: object) -> bool:
     try:
-        memoryview(obj)  # type: ignore[arg-type]
+        memoryview(cast(Buffer, obj))
     except TypeError:
         return False
     return True
@@ -176,11 +176,16 @@ def _refuse_ext(code: int, data: bytes) -> object:
     raise DecodeError(f"msgpack extension type {code} is not allowed here")
 
 
-def unpack(buf: Buffer, attachments: Sequence[Buffer] = ()) -> Any:
+def unpack(
+    buf: Buffer,
+    attachments: Sequence[Buffer] = (),
+    views: list[memoryview] | None = None,
+) -> Any:
     """Decode one msgpack value from ``buf`` without copying the buffer first.
 
     ``attachments`` are the frames after the body; a body value of extension type
-    :data:`ATTACHMENT_EXT_TYPE` becomes a read-only view of the frame it names.
+    :data:`ATTACHMENT_EXT_TYPE` becomes a read-only view of the frame it names,
+    appended to ``views`` too if given.
 
     Raises:
         DecodeError: the buffer is not exactly one valid msgpack value, a string is
@@ -199,7 +204,10 @@ def unpack(buf: Buffer, attachments: Sequence[Buffer] = ()) -> Any:
                 )
             # A view of the frame itself: the payload is never copied, and the
             # view keeps the frame alive for as long as anyone holds it.
-            return memoryview(attachments[index]).toreadonly()
+            view = memoryview(attachments[index]).toreadonly()
+            if views is not None:
+                views.append(view)
+            return view
 
         hook = ext_hook
     else:

@@ -128,6 +128,9 @@ class Dispatcher:
                 handler = getattr(service, method.handler)
                 self._routes[method.route] = _Route(method, handler)
         self._encoder = BodyEncoder(pool, attachment_min=attachment_min)
+        self.settle: Callable[[Any, bool], None] = self._encoder.settle
+        """Say whether the reply with this body went out (see
+        :meth:`uvrpc.buffers.BodyEncoder.settle`)."""
 
     @property
     def services(self) -> frozenset[str]:
@@ -197,13 +200,11 @@ class Dispatcher:
             _log.error("reply of %s cannot be encoded: %s", route.method.route, exc)
             error = InternalError(f"the reply of {route.method.route} failed: {exc}")
             return error_reply(request.call_id, error)
-        return [encode_reply_header(request.call_id, Status.OK), body, *attachments]
+        header = encode_reply_header(request.call_id, Status.OK)
+        if attachments:
+            return [header, body, *attachments]
+        return [header, body]
 
     def close(self) -> None:
         """Give the reply encoder's buffer back to its pool."""
         self._encoder.close()
-
-    def settle(self, body: Any, sent: bool) -> None:
-        """Say whether the reply with this body went out (see
-        :meth:`uvrpc.buffers.BodyEncoder.settle`)."""
-        self._encoder.settle(body, sent)

@@ -7,8 +7,10 @@ with the request already sent. Any number of tasks may await it and all get the
 *same* result object — decoded once, shared, never copied — and its owner decides
 when the frames behind the result's views are freed: the handle starts with one
 reference, :meth:`Call.retain` adds one, :meth:`Call.release` drops one, and when
-the last is dropped every view in the result is released (using one afterwards
-raises ``ValueError`` instead of reading freed memory) and the frames go with them.
+the last is dropped every view of a received frame in the result is released (using
+one afterwards raises ``ValueError`` instead of reading freed memory) and the frames
+go with them. Binary values small enough to travel inside the body are views of
+copies of their own, which nothing needs to free: they stay readable.
 A call still waiting for its reply when the last reference goes is cancelled.
 
 ``async with call as result:`` awaits the result and releases one reference on
@@ -25,11 +27,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Generator
-from typing import Any, Generic
+from typing import Any, Generic, cast
 
 from .calls import decode_reply
 from .methods import Reply, Unary
-from .types import collecting_views
 
 __all__ = ["Call", "ReleasedError"]
 
@@ -113,16 +114,17 @@ class Call(Generic[Reply]):
         """
         future = self._live()
         if not self._decoded:
-            received = future.result()  # raises the call's own failure
+            header, body, attachments = future.result()  # or the call's failure
             try:
-                with collecting_views(self._views):
-                    self._value = decode_reply(self._method, *received)
+                self._value = decode_reply(
+                    self._method, header, body, attachments, self._views
+                )
             except Exception as exc:
                 self._error = exc
             self._decoded = True
         if self._error is not None:
             raise self._error.with_traceback(None)
-        return self._value  # type: ignore[no-any-return]
+        return cast(Reply, self._value)
 
     def __await__(self) -> Generator[Any, None, Reply]:
         future = self._live()

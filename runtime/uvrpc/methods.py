@@ -7,13 +7,15 @@ the generic, typed machinery in :mod:`uvrpc.channel`, :mod:`uvrpc.sync_client` a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Generic, TypeVar, get_args, get_origin
+from typing import Annotated, Any, Generic, TypeVar, cast, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter
 
 from .message import Message
-from .protocol import encode_route
+from .protocol import RequestHeaders
+from .types import Bytes, as_view
 
 __all__ = ["Params", "Reply", "ServiceSpec", "Unary"]
 
@@ -36,12 +38,14 @@ class Unary(Generic[Params, Reply]):
 
     kind = "unary"
     __slots__ = (
-        "_carries_bytes",
+        "_check_reply",
         "_reply_adapter",
-        "encoded_route",
         "handler",
+        "headers",
         "params",
+        "payload_params",
         "reply",
+        "reply_carries_bytes",
         "route",
     )
 
@@ -49,13 +53,25 @@ class Unary(Generic[Params, Reply]):
         self, *, route: str, handler: str, params: type[Params], reply: Any
     ) -> None:
         self.route = route
-        self.encoded_route = encode_route(route)
-        """The route as request headers carry it, encoded once."""
+        self.headers = RequestHeaders(route)
+        """Encodes the headers of this method's requests."""
         self.handler = handler
         self.params = params
         self.reply = reply
         self._reply_adapter: TypeAdapter[Reply] | None = None
-        self._carries_bytes: tuple[tuple[str, ...], bool] | None = None
+        self._check_reply: Callable[[Any], Reply] | None = None
+        # Only values whose type can hold a binary value are searched for payloads
+        # to send as attachments. Generated modules define every message before
+        # their methods, so the types resolve here.
+        params.model_rebuild()
+        self.payload_params: tuple[str, ...] = tuple(
+            field.serialization_alias or name
+            for name, field in params.model_fields.items()
+            if carries_bytes(field.annotation)
+        )
+        """The wire keys of the parameters that can hold a binary value."""
+        self.reply_carries_bytes = carries_bytes(reply)
+        """Whether the result can hold a binary value anywhere inside."""
 
     @property
     def reply_adapter(self) -> TypeAdapter[Reply]:
@@ -69,32 +85,34 @@ class Unary(Generic[Params, Reply]):
             adapter = self._reply_adapter = TypeAdapter(self.reply)
         return adapter
 
-    @property
-    def payload_params(self) -> tuple[str, ...]:
-        """The wire keys of the parameters that can hold a binary value."""
-        return self._bytes_carried()[0]
+    def check_reply(self, value: Any) -> Reply:
+        """Validate a decoded reply value as the declared result type.
 
-    @property
-    def reply_carries_bytes(self) -> bool:
-        """Whether the result can hold a binary value anywhere inside."""
-        return self._bytes_carried()[1]
+        ``bytes`` and ``void`` results, the common scalar cases, are checked
+        directly rather than through pydantic, which costs a microsecond more.
 
-    def _bytes_carried(self) -> tuple[tuple[str, ...], bool]:
-        # Worked out once, on first use: only values whose type can hold a binary
-        # value are searched for payloads to send as attachments.
-        carried = self._carries_bytes
-        if carried is None:
-            self.params.model_rebuild()  # resolves fields naming later messages
-            keys = tuple(
-                field.serialization_alias or name
-                for name, field in self.params.model_fields.items()
-                if carries_bytes(field.annotation)
-            )
-            carried = self._carries_bytes = (keys, carries_bytes(self.reply))
-        return carried
+        Raises:
+            ValueError: the value is not of the declared type (pydantic's
+                ``ValidationError`` is one).
+        """
+        check = self._check_reply
+        if check is None:
+            if self.reply is Bytes:
+                check = cast(Callable[[Any], Reply], as_view)
+            elif self.reply is None:
+                check = cast(Callable[[Any], Reply], _check_void)
+            else:
+                check = self.reply_adapter.validate_python
+            self._check_reply = check
+        return check(value)
 
     def __repr__(self) -> str:
         return f"Unary({self.route!r})"
+
+
+def _check_void(value: object) -> None:
+    if value is not None:
+        raise ValueError(f"expected nil, got {type(value).__name__}")
 
 
 def carries_bytes(annotation: Any, seen: set[type] | None = None) -> bool:

@@ -15,12 +15,10 @@ as an attachment — so :data:`Bytes` is a ``memoryview`` that accepts any buffe
 from __future__ import annotations
 
 import math
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, cast
 
 from pydantic import AfterValidator, Field, PlainValidator, Strict
+from typing_extensions import Buffer
 
 __all__ = [
     "FLOAT32_MAX",
@@ -33,7 +31,7 @@ __all__ = [
     "I32",
     "I64",
     "String",
-    "collecting_views",
+    "as_view",
 ]
 
 FLOAT32_MAX = 3.4028234663852886e38
@@ -63,53 +61,36 @@ Double = Annotated[float, Strict()]
 """IDL ``double``."""
 String = Annotated[str, Strict()]
 """IDL ``string``: UTF-8 text."""
-_sink = threading.local()
 
 
-@contextmanager
-def collecting_views(views: list[memoryview]) -> Iterator[None]:
-    """Append every view :data:`Bytes` validates in this thread to ``views``.
+def as_view(value: object) -> memoryview:
+    """Any buffer as a flat, read-only byte view of the same memory, uncopied.
 
-    A call handle uses it to find the views of its result, to release them.
+    Raises:
+        ValueError: ``value`` has no buffer protocol (a ``str`` included), or its
+            buffer is not contiguous.
     """
-    outer = getattr(_sink, "views", None)
-    _sink.views = views
-    try:
-        yield
-    finally:
-        _sink.views = outer
-
-
-def _as_view(value: object) -> memoryview:
-    """Any buffer as a flat, read-only byte view of the same memory."""
-    if (
-        type(value) is memoryview
-        and value.readonly
-        and value.format == "B"
-        and value.ndim == 1
-        and value.c_contiguous
-    ):
-        view = value  # as the decoder makes them: nothing to do
-    elif type(value) is bytes:
-        view = memoryview(value)
+    if type(value) is bytes:
+        return memoryview(value)
+    if type(value) is memoryview:
+        view = value
+        if view.readonly and view.format == "B" and view.ndim == 1:
+            if view.c_contiguous:
+                return view  # as the decoder makes them
+    elif isinstance(value, str):
+        raise ValueError("expected bytes or another buffer, not str")
     else:
-        if isinstance(value, str):
-            raise ValueError("expected bytes or another buffer, not str")
         try:
-            view = memoryview(value)  # type: ignore[arg-type]
+            view = memoryview(cast(Buffer, value))
         except TypeError:
             name = type(value).__name__
             raise ValueError(f"expected bytes or another buffer, not {name}") from None
-        if not view.c_contiguous:
-            raise ValueError("expected a contiguous buffer")
-        if view.format != "B" or view.ndim != 1:
-            view = view.cast("B")
-        view = view.toreadonly()
-    views = getattr(_sink, "views", None)
-    if views is not None:
-        views.append(view)
-    return view
+    if not view.c_contiguous:
+        raise ValueError("expected a contiguous buffer")
+    if view.format != "B" or view.ndim != 1:
+        view = view.cast("B")
+    return view.toreadonly()
 
 
-Bytes = Annotated[memoryview, PlainValidator(_as_view, json_schema_input_type=bytes)]
+Bytes = Annotated[memoryview, PlainValidator(as_view, json_schema_input_type=bytes)]
 """IDL ``bytes``: a read-only byte view; accepts any buffer without copying it."""

@@ -24,7 +24,7 @@ import time
 import timeit
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgpack
 import zmq
@@ -105,7 +105,7 @@ def _pair(endpoint: str) -> tuple[zmq.Socket[bytes], zmq.Socket[bytes]]:
     for sock in (a, b):
         sock.setsockopt(zmq.LINGER, 0)
     a.bind(endpoint)
-    b.connect(a.getsockopt(zmq.LAST_ENDPOINT).decode())  # type: ignore[union-attr]
+    b.connect(cast(bytes, a.getsockopt(zmq.LAST_ENDPOINT)).decode())
     return a, b
 
 
