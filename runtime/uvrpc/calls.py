@@ -44,10 +44,10 @@ def encode_request(
     args: dict[str, Any],
     timeout: float | None,
 ) -> list[Any]:
-    """Encode a request as ``[delimiter, header, body, attachment...]``.
+    """Encode a request as ``[delimiter, attachment..., header, body]``.
 
-    The body is a view of a pooled buffer: pass it to ``encoder.settle`` once the
-    frames were sent (or could not be).
+    The body, the last frame, is a view of a pooled buffer: pass it to
+    ``encoder.settle`` once the frames were sent (or could not be).
 
     Raises:
         InvalidArgument: an argument has a type that cannot be encoded.
@@ -60,7 +60,7 @@ def encode_request(
         ) from None
     header = method.headers.encode(call_id, timeout_ms(timeout))
     if attachments:
-        return [DELIMITER, header, body, *attachments]
+        return [DELIMITER, *attachments, header, body]
     return [DELIMITER, header, body]
 
 

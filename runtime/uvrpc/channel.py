@@ -39,7 +39,7 @@ _Pending = tuple[asyncio.Future[_Received], Unary[Any, Any], float | None]
 
 
 OnMessage = Callable[[list[Any]], None]
-"""Receives the frames of one message: ``[delimiter, header, body, attachment...]``."""
+"""Receives the frames of one message: ``[delimiter, attachment..., header, body]``."""
 
 
 class ClientTransport(Protocol):
@@ -180,7 +180,7 @@ class Channel:
             try:
                 sent = self._transport.try_send(frames)
             finally:
-                self._encoder.settle(frames[2], sent)
+                self._encoder.settle(frames[-1], sent)
             if not sent:
                 await self._send_before(future, frames)
             header, body, attachments = await future
@@ -229,7 +229,7 @@ class Channel:
         try:
             sent = self._transport.try_send(frames)
         finally:
-            self._encoder.settle(frames[2], sent)
+            self._encoder.settle(frames[-1], sent)
         return sent
 
     async def _send_before(
@@ -254,7 +254,7 @@ class Channel:
         try:
             if len(frames) < 3 or len(frames[0]) != 0:
                 raise ProtocolError("reply does not have the frames of a reply")
-            header = parse_reply_header(frames[1])
+            header = parse_reply_header(frames[-2])
         except ProtocolError as exc:
             self.dropped_replies += 1
             _log.warning("dropped a malformed reply: %s", exc)
@@ -263,7 +263,7 @@ class Channel:
         if pending is None or pending[0].done():
             self.dropped_replies += 1
             return
-        pending[0].set_result((header, frames[2], frames[3:]))
+        pending[0].set_result((header, frames[-1], frames[1:-2]))
 
     async def close(self) -> None:
         """Fail pending calls with :class:`~uvrpc.Unavailable` and close the socket."""

@@ -176,12 +176,12 @@ class Dispatcher:
         return Unimplemented(f"unknown method '{route}'")
 
     async def run(self, request: Request) -> list[Any]:
-        """Run a request's handler; return the reply ``[header, body, attachment...]``.
+        """Run a request's handler; return the reply ``[attachment..., header, body]``.
 
         Never raises for the handler's own failures: an :class:`RpcError` becomes a
         reply with its status, any other exception an ``UNKNOWN`` reply naming it.
-        The body may be a view of a pooled buffer: pass it to :meth:`settle` once the
-        reply was sent (or could not be).
+        The body, the last frame, may be a view of a pooled buffer: pass it to
+        :meth:`settle` once the reply was sent (or could not be).
         """
         route = request.route
         try:
@@ -202,7 +202,7 @@ class Dispatcher:
             return error_reply(request.call_id, error)
         header = encode_reply_header(request.call_id, Status.OK)
         if attachments:
-            return [header, body, *attachments]
+            return [*attachments, header, body]
         return [header, body]
 
     def close(self) -> None:

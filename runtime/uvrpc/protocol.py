@@ -1,16 +1,20 @@
-"""The frames of uvrpc's wire protocol, version 1 (``docs/protocol.md``).
+"""The frames of uvrpc's wire protocol, version 2 (``docs/protocol.md``).
 
-A request is ``[routing…, b"", header, body, attachment…]`` and a reply the same shape.
-The routing frames are ZeroMQ's own envelope (a ROUTER prepends the peer's identity;
-brokers may prepend more) and end at the empty delimiter frame. The header is a small
-msgpack array whose first elements are fixed in every protocol version, so a peer can
-always tell which version it is talking to:
+A request is ``[routing…, b"", attachment…, header, body]`` and a reply the same
+shape. The routing frames are ZeroMQ's own envelope (a ROUTER prepends the peer's
+identity; brokers may prepend more) and end at the empty delimiter frame. The
+attachments are large binary values the body refers to, sent as frames of their own;
+they come first because a large frame that follows small ones can cost ZeroMQ over
+TCP twice the time (measured in ``docs/memory.md``), and the header and body are
+always the last two frames. The header is a small msgpack array whose first elements
+are fixed in every protocol version, so a peer can always tell which version it is
+talking to:
 
 * request: ``[version, KIND_REQUEST, call_id, route, timeout_ms | nil]``
 * reply: ``[version, KIND_REPLY, call_id, status]``
 
-Elements appended after these are ignored by version-1 readers, so later features
-(metadata, streaming) can extend a header without a version bump.
+Elements appended after these are ignored by readers of this version, so later
+features (metadata, streaming) can extend a header without a version bump.
 """
 
 from __future__ import annotations

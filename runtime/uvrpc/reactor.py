@@ -72,11 +72,28 @@ def send_message(
     rest of a message once its first part is in), so a message is never half sent.
     """
     send = sock.send
-    more = flags | _SNDMORE
-    for frame in frames[:-1]:
-        send(frame, more, copy=len(frame) < ZERO_COPY_MIN)
-    last = frames[-1]
-    send(last, flags, copy=len(last) < ZERO_COPY_MIN)
+    last = len(frames) - 1
+    for index, frame in enumerate(frames):
+        part = flags if index == last else flags | _SNDMORE
+        if len(frame) < ZERO_COPY_MIN:
+            send(frame, part)
+        else:
+            send(_shareable(frame), part, copy=False)
+
+
+def _shareable(frame: Any) -> Any:
+    """A view of a whole received frame as that frame itself.
+
+    A handler that returns the bytes it received sends a view of their frame.
+    Handing ZeroMQ the frame lets libzmq share its buffer by reference count; any
+    other buffer is pinned for libzmq through pyzmq's garbage-collection thread, a
+    round trip that costs more than copying a few hundred KiB.
+    """
+    if type(frame) is memoryview:
+        owner: object = frame.obj
+        if isinstance(owner, zmq.Frame) and len(owner) == frame.nbytes:
+            return owner
+    return frame
 
 
 def recv_message(sock: zmq.Socket[bytes], flags: int = 0) -> list[zmq.Frame]:

@@ -143,7 +143,7 @@ class Server:
         envelope = frames[: end + 1]
         try:
             request = self._dispatcher.decode(
-                frames[end + 1], frames[end + 2], frames[end + 3 :]
+                frames[-2], frames[-1], frames[end + 1 : -2]
             )
         except Rejected as rejected:
             if rejected.reply is None:
@@ -173,7 +173,7 @@ class Server:
         try:
             sent = self._try_reply(reply)
         finally:
-            dispatcher.settle(frames[1], sent)
+            dispatcher.settle(frames[-1], sent)
         if not sent:
             await self._reply(reply)
 

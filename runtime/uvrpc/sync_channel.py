@@ -98,7 +98,7 @@ class SyncChannel:
                 f"{method.route} could not be sent within {timeout:g} s"
             ) from None
         finally:
-            self._encoder.settle(frames[2], sent)
+            self._encoder.settle(frames[-1], sent)
         del frames
         while True:
             if deadline is not None:
@@ -115,7 +115,7 @@ class SyncChannel:
             try:
                 if len(reply) < 3 or len(reply[0]) != 0:
                     raise ProtocolError("reply does not have the frames of a reply")
-                header = parse_reply_header(reply[1].buffer)
+                header = parse_reply_header(reply[-2].buffer)
             except ProtocolError:
                 self.dropped_replies += 1
                 continue
@@ -123,7 +123,7 @@ class SyncChannel:
                 self.dropped_replies += 1
                 continue
             return decode_reply(
-                method, header, reply[2].buffer, [f.buffer for f in reply[3:]]
+                method, header, reply[-1].buffer, [f.buffer for f in reply[1:-2]]
             )
         raise DeadlineExceeded(f"{method.route} got no reply within {timeout:g} s")
 

@@ -44,7 +44,7 @@ class MemoryTransport:
         """Hand a request to the dispatcher; always succeeds."""
         assert self._loop is not None and self._deliver is not None, "attach() first"
         try:
-            request = self._dispatcher.decode(frames[1], frames[2], frames[3:])
+            request = self._dispatcher.decode(frames[-2], frames[-1], frames[1:-2])
         except Rejected as rejected:
             if rejected.reply is not None:
                 self._loop.call_soon(self._deliver, [DELIMITER, *rejected.reply])
@@ -60,7 +60,7 @@ class MemoryTransport:
             self._deliver([DELIMITER, *reply])
         # The reply's frames are read later, by the task awaiting the call: its
         # buffer comes back to the pool once they are dropped.
-        self._dispatcher.settle(reply[1], False)
+        self._dispatcher.settle(reply[-1], False)
 
     async def send(self, frames: Sequence[Any]) -> None:
         """Same as :meth:`try_send`: memory never runs out of room here."""

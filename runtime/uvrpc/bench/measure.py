@@ -11,9 +11,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from typing_extensions import Buffer
+
 from .spec import ClientSpec
 
-__all__ = ["Meter", "Result", "percentile"]
+__all__ = ["Meter", "Result", "percentile", "same_payload"]
 
 
 @dataclass
@@ -32,6 +34,18 @@ class Result:
     def to_json(self) -> dict[str, Any]:
         """The result as JSON-ready data."""
         return asdict(self)
+
+
+def same_payload(reply: Buffer, payload: bytes) -> bool:
+    """Whether a reply holds exactly the payload sent, checked the same way for
+    every system.
+
+    ``memoryview == bytes`` compares element by element (3 ms for 1 MiB on the
+    reference machine) where ``bytes == bytes`` is one ``memcmp``; a prefix test
+    of equal lengths is a ``memcmp`` for any buffer (16 µs for 1 MiB).
+    """
+    view = memoryview(reply)
+    return view.nbytes == len(payload) and payload.startswith(view)
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:

@@ -65,13 +65,13 @@ def measure(number: int = 20_000, repeat: int = 5) -> list[tuple[str, float, flo
     # Encoded bodies are views of pooled buffers; these copies outlive them.
     request = [bytes(f) for f in encode_request(encoder, 7, _ECHO_ECHO, args, 60.0)]
     dispatcher = Dispatcher([Echo()], pool=BufferPool())
-    decoded = dispatcher.decode(request[1], request[2])
+    decoded = dispatcher.decode(request[-2], request[-1])
     reply_header = encode_reply_header(7, 0)
     reply_body = packer.pack(PAYLOAD)
 
     def client_encode() -> object:
         frames = encode_request(encoder, 7, _ECHO_ECHO, args, 60.0)
-        encoder.settle(frames[2], True)
+        encoder.settle(frames[-1], True)
         return frames
 
     raw_request_header = msgpack.packb((7, "echo"))
@@ -103,7 +103,7 @@ def measure(number: int = 20_000, repeat: int = 5) -> list[tuple[str, float, flo
         ),
         (
             "server: decode + validate request",
-            lambda: dispatcher.decode(request[1], request[2]),
+            lambda: dispatcher.decode(request[-2], request[-1]),
             lambda: msgpack.unpackb(raw_request_header),
         ),
         (
@@ -170,7 +170,7 @@ class _InstantTransport:
 
     def try_send(self, frames: Sequence[Any]) -> bool:
         assert self._loop is not None and self._deliver is not None
-        call_id = parse_request_header(frames[1]).call_id
+        call_id = parse_request_header(frames[-2]).call_id
         reply = [b"", encode_reply_header(call_id, 0), self._body]
         self._loop.call_soon(self._deliver, reply)
         return True

@@ -120,11 +120,11 @@ def _trip(
     started = time.perf_counter()
     for _ in range(count):
         body, attachments = encoder.encode(value, ("1",))
-        send_message(a, [b"", body, *attachments])
+        send_message(a, [b"", *attachments, body])
         encoder.settle(body, True)
         frames = recv_message(b)
-        attached = [f.buffer for f in frames[2:]]
-        _EchoEchoParams.model_validate(unpack(frames[1].buffer, attached))
+        attached = [f.buffer for f in frames[1:-1]]
+        _EchoEchoParams.model_validate(unpack(frames[-1].buffer, attached))
     return (time.perf_counter() - started) / count * 1e9
 
 

@@ -11,7 +11,7 @@ import asyncio
 import time
 from typing import Any
 
-from ..measure import Meter, Result
+from ..measure import Meter, Result, same_payload
 from ..spec import ClientSpec
 from ._serving import make_payload, run_client, serve_until_terminated, tcp_host_port
 
@@ -74,7 +74,7 @@ def run_async_client(spec: ClientSpec, loop: str) -> Result:
                 while True:
                     sent = time.perf_counter()
                     reply = await echo(payload)
-                    if meter.record(sent, reply == payload):
+                    if meter.record(sent, same_payload(reply, payload)):
                         return
 
             await asyncio.gather(*(caller() for _ in range(spec.inflight)))
@@ -96,6 +96,6 @@ def run_sync_client(spec: ClientSpec, loop: str) -> Result:
         while True:
             sent = time.perf_counter()
             reply = echo(payload)
-            if meter.record(sent, reply == payload):
+            if meter.record(sent, same_payload(reply, payload)):
                 break
     return meter.finish()

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..measure import Meter, Result
+from ..measure import Meter, Result, same_payload
 from ..spec import ClientSpec
 from ._serving import make_payload, tcp_host_port
 
@@ -89,7 +89,7 @@ def run_client(spec: ClientSpec, loop: str) -> Result:
         while True:
             sent = time.perf_counter()
             reply = client.echo(payload)
-            if meter.record(sent, reply == payload):
+            if meter.record(sent, same_payload(reply, payload)):
                 break
     finally:
         client.close()

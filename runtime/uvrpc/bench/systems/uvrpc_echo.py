@@ -7,7 +7,7 @@ import time
 
 from ...server import Server
 from ..echo import EchoClient, EchoServer, EchoSyncClient
-from ..measure import Meter, Result
+from ..measure import Meter, Result, same_payload
 from ..spec import ClientSpec
 from ._serving import make_payload, run_client, serve_until_terminated
 
@@ -45,7 +45,7 @@ def run_async_client(spec: ClientSpec, loop: str) -> Result:
                 while True:
                     sent = time.perf_counter()
                     reply = await client.echo(data=payload)
-                    if meter.record(sent, reply == payload):
+                    if meter.record(sent, same_payload(reply, payload)):
                         return
 
             await asyncio.gather(*(caller() for _ in range(spec.inflight)))
@@ -63,6 +63,6 @@ def run_sync_client(spec: ClientSpec, loop: str) -> Result:
         while True:
             sent = time.perf_counter()
             reply = client.echo(data=payload)
-            if meter.record(sent, reply == payload):
+            if meter.record(sent, same_payload(reply, payload)):
                 break
     return meter.finish()

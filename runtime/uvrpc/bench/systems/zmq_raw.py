@@ -29,7 +29,7 @@ from typing import Any, cast
 import msgpack
 import zmq
 
-from ..measure import Meter, Result
+from ..measure import Meter, Result, same_payload
 from ..spec import ClientSpec
 from ._serving import make_payload, run_client, serve_until_terminated
 
@@ -168,7 +168,7 @@ def run_task_client(spec: ClientSpec, loop: str) -> Result:
                     check_scheduled = True
                     aio.call_soon(after_sends)
                 body = await future
-                if meter.record(sent, body.buffer == payload):
+                if meter.record(sent, same_payload(body.buffer, payload)):
                     return
 
         try:
@@ -221,7 +221,7 @@ def run_pipeline_client(spec: ClientSpec, loop: str) -> Result:
                     except zmq.Again:
                         break
                     sent = sent_at.pop(msgpack.unpackb(header.buffer)[0])
-                    done = meter.record(sent, body.buffer == payload)
+                    done = meter.record(sent, same_payload(body.buffer, payload))
                     send()
         finally:
             aio.remove_reader(fd)
@@ -243,10 +243,8 @@ def run_blocking_client(spec: ClientSpec, loop: str) -> Result:
             header = msgpack.packb((call_id, "echo"))
             _send(sock, (b"", header, payload), 0)
             _, reply_header, body = _recv(sock, 0)
-            ok = (
-                msgpack.unpackb(reply_header.buffer)[0] == call_id
-                and body.buffer == payload
-            )
+            matches = msgpack.unpackb(reply_header.buffer)[0] == call_id
+            ok = matches and same_payload(body.buffer, payload)
             if meter.record(sent, ok):
                 break
     finally:
