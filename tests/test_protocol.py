@@ -218,3 +218,31 @@ def test_an_error_reply_in_another_version_is_read() -> None:
         with pytest.raises(uvrpc.Unimplemented, match=message):
             calc.add(a=2, b=3)
     thread.join(10)
+
+
+def test_an_attachment_as_the_document_shows_it() -> None:
+    from echo_server import Echo
+
+    payload = bytes(range(256)) * 4096
+    header = bytes.fromhex("950201cf0000000000000008ae") + b"echo.Echo.echo"
+    header += bytes.fromhex("ce00001388")
+    body = bytes.fromhex("81a131d60100000000")
+    assert msgpack.unpackb(header) == [V, 1, 8, "echo.Echo.echo", 5000]
+    with server_thread(Echo()) as running:
+        reply = exchange(running.endpoint, [b"", payload, header, body])
+    assert reply is not None and len(reply) == 4
+    empty, attachment, reply_header, reply_body = reply
+    assert empty == b"" and attachment == payload
+    assert msgpack.unpackb(reply_header) == [V, 2, 8, 0]
+    assert msgpack.unpackb(reply_body) == msgpack.ExtType(1, b"\x00\x00\x00\x00")
+
+
+def test_an_attachment_that_was_not_sent_is_invalid(server: RunningServer) -> None:
+    ref = msgpack.ExtType(1, (1).to_bytes(4, "big"))
+    frames = request(13, ADD, {"1": 1, "2": 2})
+    frames[2] = msgpack.packb({"1": ref, "2": 2})
+    reply = exchange(server.endpoint, [b"", b"lonely", *frames[1:]])
+    assert reply is not None
+    head, body = decode(reply)
+    assert head == [V, 2, 13, uvrpc.Status.INVALID_ARGUMENT]
+    assert "attachment 1 is referenced but only 1 were sent" in body["message"]

@@ -47,12 +47,14 @@ __all__ = [
     "default_pool",
 ]
 
-ATTACHMENT_MIN = 16 * 1024
+ATTACHMENT_MIN = 32 * 1024
 """Binary values at least this long travel as attachment frames, not in the body.
 
-An attachment costs one more frame; a value in the body costs a copy into the body
-and, on the receiving side, a copy out of it. Measured with ``python -m
-uvrpc.bench.micro codec`` (table in ``docs/memory.md``).
+An attachment costs one more frame and a reference in the body; a value in the body
+costs a copy into the body and, on the receiving side, a copy out of it. Measured
+with ``python -m uvrpc.bench.zerocopy --tables attachment`` (``docs/memory.md``):
+inline is cheaper up to 16 KiB, the two are even at 32 and 64 KiB, and attached is
+cheaper from there on — and only attached payloads reach the receiver uncopied.
 """
 
 

@@ -50,10 +50,10 @@ ZERO_COPY_MIN = 128 * 1024
 
 Below it ZeroMQ copies the frame into its own message, which is cheaper than pinning
 the Python object until libzmq is done with it (pyzmq then releases it through a
-garbage-collection thread). Measured on the reference machine with
-``python -m uvrpc.bench.micro copy`` (table in ``docs/memory.md``): copying wins up to
-64 KiB, the two are even at 128 KiB, and from 256 KiB on zero-copy wins by a third
-and more. pyzmq's own default, ``zmq.COPY_THRESHOLD``, is 64 KiB.
+garbage-collection thread). Measured on the reference machine with ``python -m
+uvrpc.bench.zerocopy --tables copy`` (``docs/memory.md``): copying wins at 64 KiB,
+the two are within noise of each other from 128 to 256 KiB, and at 1 MiB zero-copy
+saves a third. pyzmq's own default, ``zmq.COPY_THRESHOLD``, is 64 KiB.
 """
 
 _NOBLOCK = int(zmq.NOBLOCK)
