@@ -114,6 +114,12 @@ CASES = [
         "                   ^~",
     ),
     (
+        NS + "service S { void add(); void startAdd(); }",
+        "t.idl:2:30: error: method name 'startAdd' clashes with 'start_add', the "
+        "call-handle twin of method 'add' (line 2)",
+        "                             ^~~~~~~~",
+    ),
+    (
         NS + "service S { void close(); }",
         "t.idl:2:18: error: method name 'close' clashes with attribute 'close' of "
         "the generated clients' or server's base class",

@@ -53,7 +53,7 @@ the Python object until libzmq is done with it (pyzmq then releases it through a
 garbage-collection thread). Measured on the reference machine with ``python -m
 uvrpc.bench.zerocopy --tables copy`` (``docs/memory.md``): copying wins at 64 KiB,
 the two are within noise of each other from 128 to 256 KiB, and at 1 MiB zero-copy
-saves a third. pyzmq's own default, ``zmq.COPY_THRESHOLD``, is 64 KiB.
+saves a fifth to a half. pyzmq's own default, ``zmq.COPY_THRESHOLD``, is 64 KiB.
 """
 
 _NOBLOCK = int(zmq.NOBLOCK)
