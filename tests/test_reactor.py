@@ -1,0 +1,71 @@
+"""The socket reactor drains every ready message in one wake-up, in batches."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import zmq
+
+from uvrpc.reactor import DRAIN_BATCH, SocketReactor, send_message
+
+
+def pair() -> tuple[zmq.Socket[bytes], zmq.Socket[bytes]]:
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
+    endpoint = f"inproc://reactor-{uuid.uuid4().hex}"
+    receiver, sender = context.socket(zmq.DEALER), context.socket(zmq.DEALER)
+    for sock in (receiver, sender):
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.RCVHWM, 0)
+        sock.setsockopt(zmq.SNDHWM, 0)
+    receiver.bind(endpoint)
+    sender.connect(endpoint)
+    return receiver, sender
+
+
+class CountingReactor(SocketReactor):
+    """Counts its wake-ups and the messages each one handled."""
+
+    def __init__(self, sock: zmq.Socket[bytes], loop: asyncio.AbstractEventLoop):
+        self.batches: list[int] = []
+        self.received: list[list[zmq.Frame]] = []
+        super().__init__(sock, loop, self.received.append)
+
+    def _on_ready(self) -> None:
+        before = len(self.received)
+        super()._on_ready()
+        if len(self.received) > before:
+            self.batches.append(len(self.received) - before)
+
+
+def drained(count: int) -> list[int]:
+    """Queue ``count`` messages, then start a reactor; return its batch sizes."""
+    receiver, sender = pair()
+    try:
+        for n in range(count):
+            send_message(sender, [b"", n.to_bytes(4, "big")])
+
+        async def main() -> list[int]:
+            loop = asyncio.get_running_loop()
+            reactor = CountingReactor(receiver, loop)
+            for _ in range(100):
+                if len(reactor.received) == count:
+                    break
+                await asyncio.sleep(0.01)
+            reactor.close()
+            order = [int.from_bytes(f[1].bytes, "big") for f in reactor.received]
+            assert order == list(range(count))  # in order, none lost
+            return reactor.batches
+
+        return asyncio.run(main())
+    finally:
+        receiver.close()
+        sender.close()
+
+
+def test_every_ready_message_is_handled_in_one_wake_up() -> None:
+    assert drained(200) == [200]
+
+
+def test_a_long_queue_is_drained_in_batches_that_let_other_tasks_run() -> None:
+    assert drained(DRAIN_BATCH * 2 + 10) == [DRAIN_BATCH, DRAIN_BATCH, 10]
