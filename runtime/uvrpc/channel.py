@@ -165,29 +165,15 @@ class Channel:
             DeadlineExceeded: no reply within ``timeout`` seconds.
             Unavailable: the channel is closed, or was closed during the call.
         """
-        loop = self._running_loop()
-        if self._closed:
-            raise Unavailable("the channel is closed")
-        call_id = next(self._ids)
-        frames = encode_request(self._encoder, call_id, method, args, timeout)
-        future: asyncio.Future[_Received] = loop.create_future()
-        self._pending[call_id] = (future, method, timeout)
-        deadlines = self._deadlines
-        assert deadlines is not None
-        slot = None if timeout is None else deadlines.add(call_id, timeout)
+        call_id, future, slot, frames = self._begin(method, args, timeout)
         try:
-            sent = False
-            try:
-                sent = self._transport.try_send(frames)
-            finally:
-                self._encoder.settle(frames[-1], sent)
-            if not sent:
+            if frames is not None:
                 await self._send_before(future, frames)
             header, body, attachments = await future
         finally:
             del self._pending[call_id]
-            if slot is not None:
-                deadlines.remove(call_id, slot)
+            if slot is not None and self._deadlines is not None:
+                self._deadlines.remove(call_id, slot)
         return decode_reply(method, header, body, attachments)
 
     def start(
@@ -201,6 +187,22 @@ class Channel:
             InvalidArgument: an argument cannot be encoded.
             Unavailable: the channel is closed.
         """
+        call_id, future, slot, frames = self._begin(method, args, timeout)
+        future.add_done_callback(partial(self._forget, call_id, slot))
+        if frames is not None:
+            sender = future.get_loop().create_task(self._send_before(future, frames))
+            self._senders.add(sender)
+            sender.add_done_callback(self._senders.discard)
+        return Call(method, future)
+
+    def _begin(
+        self, method: Unary[Any, Any], args: dict[str, Any], timeout: float | None
+    ) -> tuple[int, asyncio.Future[_Received], int | None, list[Any] | None]:
+        """Register a call and send its request if the socket has room.
+
+        Returns the call's id, future and deadline slot, and its frames if they
+        still have to be sent (``None`` once sent).
+        """
         loop = self._running_loop()
         if self._closed:
             raise Unavailable("the channel is closed")
@@ -211,26 +213,18 @@ class Channel:
         deadlines = self._deadlines
         assert deadlines is not None
         slot = None if timeout is None else deadlines.add(call_id, timeout)
-        future.add_done_callback(partial(self._forget, call_id, slot))
-        if not self._try_send(frames):
-            sender = loop.create_task(self._send_before(future, frames))
-            self._senders.add(sender)
-            sender.add_done_callback(self._senders.discard)
-        return Call(method, future)
+        sent = False
+        try:
+            sent = self._transport.try_send(frames)
+        finally:
+            self._encoder.settle(frames[-1], sent)
+        return call_id, future, slot, None if sent else frames
 
     def _forget(self, call_id: int, slot: int | None, _: object) -> None:
         """A started call is over: drop it from the tables."""
         del self._pending[call_id]
         if slot is not None and self._deadlines is not None:
             self._deadlines.remove(call_id, slot)
-
-    def _try_send(self, frames: list[Any]) -> bool:
-        sent = False
-        try:
-            sent = self._transport.try_send(frames)
-        finally:
-            self._encoder.settle(frames[-1], sent)
-        return sent
 
     async def _send_before(
         self, future: asyncio.Future[_Received], frames: Sequence[Any]

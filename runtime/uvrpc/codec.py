@@ -13,7 +13,7 @@ refused.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 import msgpack
@@ -48,15 +48,16 @@ class DecodeError(ValueError):
 
 
 def outline_fields(
-    args: dict[str, Any], keys: tuple[str, ...], attachments: list[Any], threshold: int
+    args: dict[str, Any], keys: Iterable[str], attachments: list[Any], threshold: int
 ) -> dict[str, Any]:
     """:func:`outline` for the entries ``keys`` of ``args`` only: the parameters
     whose types can hold binary values, known from the method's signature."""
     rebuilt: dict[str, Any] | None = None
     for key in keys:
-        item = args.get(key)
-        if type(item) is bytes and len(item) < threshold:
-            continue  # the common case, decided without a call
+        item: Any = args.get(key)
+        kind = type(item)  # the common cases inline: a call costs more
+        if (kind is bytes and len(item) < threshold) or kind in _PLAIN:
+            continue
         new = outline(item, attachments, threshold)
         if new is not item:
             if rebuilt is None:
@@ -139,17 +140,7 @@ def outline(value: Any, attachments: list[Any], threshold: int) -> Any:
     if cls is bytes or cls is bytearray:
         return value if len(value) < threshold else _attach(value, attachments)
     if cls is dict:
-        rebuilt: dict[Any, Any] | None = None
-        for key, item in value.items():
-            kind = type(item)  # the common cases inline: a call costs more
-            if (kind is bytes and len(item) < threshold) or kind in _PLAIN:
-                continue
-            new = outline(item, attachments, threshold)
-            if new is not item:
-                if rebuilt is None:
-                    rebuilt = dict(value)
-                rebuilt[key] = new
-        return value if rebuilt is None else rebuilt
+        return outline_fields(value, value, attachments, threshold)
     if cls is list or cls is tuple or cls is set or cls is frozenset:
         items = [outline(item, attachments, threshold) for item in value]
         changed = any(new is not old for new, old in zip(items, value, strict=True))
