@@ -72,13 +72,17 @@ def send_message(
     rest of a message once its first part is in), so a message is never half sent.
     """
     send = sock.send
-    last = len(frames) - 1
-    for index, frame in enumerate(frames):
-        part = flags if index == last else flags | _SNDMORE
+    more = flags | _SNDMORE
+    for frame in frames[:-1]:
         if len(frame) < ZERO_COPY_MIN:
-            send(frame, part)
+            send(frame, more)
         else:
-            send(_shareable(frame), part, copy=False)
+            send(_shareable(frame), more, copy=False)
+    last = frames[-1]
+    if len(last) < ZERO_COPY_MIN:
+        send(last, flags)
+    else:
+        send(_shareable(last), flags, copy=False)
 
 
 def _shareable(frame: Any) -> Any:
