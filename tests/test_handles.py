@@ -260,3 +260,33 @@ def test_a_view_exported_elsewhere_keeps_its_frame() -> None:
                 assert array.sum() == ord("n") * SIZE
 
     run(main)
+
+
+class BrokenTransport:
+    """A client transport whose socket fails every send."""
+
+    def attach(self, loop: asyncio.AbstractEventLoop, on_message: object) -> None:
+        pass
+
+    def try_send(self, frames: object) -> bool:
+        raise OSError("the socket is gone")
+
+    async def send(self, frames: object) -> None:
+        raise OSError("the socket is gone")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_send_that_fails_leaves_nothing_pending() -> None:
+    async def main() -> None:
+        channel = uvrpc.Channel(BrokenTransport())
+        client = EchoClient(channel, timeout=1)
+        with pytest.raises(OSError):
+            client.start_echo(data=b"x")
+        with pytest.raises(OSError):
+            await client.echo(data=b"x")
+        assert channel.pending == 0
+        await channel.close()
+
+    run(main)

@@ -232,6 +232,9 @@ class Channel:
         sent = False
         try:
             sent = self._transport.try_send(frames)
+        except BaseException:
+            self._forget(call_id, slot, None)
+            raise
         finally:
             self._encoder.settle(frames[-1], sent)
         return call_id, future, slot, None if sent else frames
