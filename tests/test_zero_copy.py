@@ -314,3 +314,45 @@ def test_server_views_stay_valid_while_kept(tmp_path: Path) -> None:
                 client.echo(data=bytes([n]) * MIB)
     # The handler kept its views: each still reads its own frame's bytes.
     assert [bytes(v[:1]) for v in echo.received] == [b"\x00", b"\x01", b"\x02"]
+
+
+def test_the_pool_is_safe_across_threads() -> None:
+    """Sync channels in several threads share the default pool; lent buffers come
+    back on pyzmq's garbage thread. Counts stay exact and no buffer is handed out
+    twice."""
+    import threading
+
+    pool = uvrpc.BufferPool(max_buffers=4)
+    held: set[int] = set()
+    errors: list[str] = []
+    guard = threading.Lock()
+    together = threading.Barrier(4)
+
+    def worker() -> None:
+        encoder = BodyEncoder(pool)
+        for n in range(2_000):
+            body, _ = encoder.encode([n], payloads=False)
+            if n == 1:
+                together.wait(10)  # every thread holds a buffer at this point
+            with guard:
+                if id(body.obj) in held:
+                    errors.append("a buffer was handed out twice")
+                held.add(id(body.obj))
+            with guard:
+                held.discard(id(body.obj))
+            encoder.settle(body, sent=n % 3 != 0)  # every third one is lent
+            del body
+        encoder.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    stats = pool.stats
+    assert stats.in_use == 0 and stats.high_water >= 4
+    # Every packer ever made is idle or was dropped; the pool kept at most four.
+    assert stats.misses == stats.idle + stats.dropped and stats.idle <= 4
+    # One acquisition per encoder, and one more for each body lent (n % 3 == 0).
+    assert stats.hits + stats.misses == 4 * (1 + len(range(0, 2_000, 3)))
