@@ -58,9 +58,7 @@ def encode_request(
         raise InvalidArgument(
             f"cannot send the arguments of {method.route}: {exc}"
         ) from None
-    header = method.headers.encode(
-        call_id, None if timeout is None else max(1, round(timeout * 1000))
-    )
+    header = method.headers.encode(call_id, timeout_ms(timeout))
     if attachments:
         return [DELIMITER, *attachments, header, body]
     return [DELIMITER, header, body]
