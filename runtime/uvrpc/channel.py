@@ -165,31 +165,13 @@ class Channel:
             DeadlineExceeded: no reply within ``timeout`` seconds.
             Unavailable: the channel is closed, or was closed during the call.
         """
-        # The same steps as _begin(), written out: this is the hot path, and a call
-        # less per request is measurable here.
-        loop = self._running_loop()
-        if self._closed:
-            raise Unavailable("the channel is closed")
-        call_id = next(self._ids)
-        frames = encode_request(self._encoder, call_id, method, args, timeout)
-        future: asyncio.Future[_Received] = loop.create_future()
-        self._pending[call_id] = (future, method, timeout)
-        deadlines = self._deadlines
-        assert deadlines is not None
-        slot = None if timeout is None else deadlines.add(call_id, timeout)
+        call_id, future, slot, frames = self._begin(method, args, timeout)
         try:
-            sent = False
-            try:
-                sent = self._transport.try_send(frames)
-            finally:
-                self._encoder.settle(frames[-1], sent)
-            if not sent:
+            if frames is not None:
                 await self._send_before(future, frames)
             header, body, attachments = await future
         finally:
-            del self._pending[call_id]
-            if slot is not None:
-                deadlines.remove(call_id, slot)
+            self._forget(call_id, slot, None)
         return decode_reply(method, header, body, attachments)
 
     def start(
@@ -240,7 +222,7 @@ class Channel:
         return call_id, future, slot, None if sent else frames
 
     def _forget(self, call_id: int, slot: int | None, _: object) -> None:
-        """A started call is over: drop it from the tables."""
+        """A call is over: drop it from the tables."""
         del self._pending[call_id]
         if slot is not None and self._deadlines is not None:
             self._deadlines.remove(call_id, slot)
