@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from . import naming
+from . import naming, pytypes
 from .diagnostics import Diagnostic, IdlError
 from .model import (
     BoolLiteral,
@@ -534,7 +534,7 @@ class _Checker:
         description, kinds = expected[name]
         if not isinstance(literal, kinds):
             self.mismatch(ref, literal, description)
-        elif _holds_bytes(ref) and (
+        elif any(pytypes.carries_bytes(a) for a in ref.arguments) and (
             (isinstance(literal, ListLiteral) and literal.items)
             or (isinstance(literal, MapLiteral) and literal.entries)
         ):
@@ -582,10 +582,6 @@ class _Checker:
             f"invalid default for type '{type_text(ref)}': expected {expected}, "
             f"got {got}",
         )
-
-
-def _holds_bytes(ref: TypeRef) -> bool:
-    return any(a.name == "bytes" or _holds_bytes(a) for a in ref.arguments)
 
 
 def _normalised(ref: TypeRef, literal: Literal) -> object:

@@ -15,10 +15,11 @@ as an attachment — so :data:`Bytes` is a ``memoryview`` that accepts any buffe
 from __future__ import annotations
 
 import math
-from typing import Annotated, cast
+from typing import Annotated
 
 from pydantic import AfterValidator, Field, PlainValidator, Strict
-from typing_extensions import Buffer
+
+from .codec import EncodeError, byte_view
 
 __all__ = [
     "FLOAT32_MAX",
@@ -72,23 +73,18 @@ def as_view(value: object) -> memoryview:
     """
     if type(value) is bytes:
         return memoryview(value)
-    if type(value) is memoryview:
-        view = value
-        if view.readonly and view.format == "B" and view.ndim == 1:
-            if view.c_contiguous:
-                return view  # as the decoder makes them
-    elif isinstance(value, str):
-        raise ValueError("expected bytes or another buffer, not str")
-    else:
-        try:
-            view = memoryview(cast(Buffer, value))
-        except TypeError:
-            name = type(value).__name__
-            raise ValueError(f"expected bytes or another buffer, not {name}") from None
-    if not view.c_contiguous:
-        raise ValueError("expected a contiguous buffer")
-    if view.format != "B" or view.ndim != 1:
-        view = view.cast("B")
+    if (
+        type(value) is memoryview
+        and value.readonly
+        and value.format == "B"
+        and value.ndim == 1
+        and value.c_contiguous
+    ):
+        return value  # as the decoder makes them
+    try:
+        view = byte_view(value)
+    except EncodeError as exc:
+        raise ValueError(str(exc)) from None
     return view.toreadonly()
 
 
