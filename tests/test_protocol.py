@@ -246,3 +246,17 @@ def test_an_attachment_that_was_not_sent_is_invalid(server: RunningServer) -> No
     head, body = decode(reply)
     assert head == [V, 2, 13, uvrpc.Status.INVALID_ARGUMENT]
     assert "attachment 1 is referenced but only 1 were sent" in body["message"]
+
+
+def test_a_value_that_is_not_bytes_is_invalid_where_bytes_are_declared() -> None:
+    from echo_server import Echo
+
+    with server_thread(Echo()) as running:
+        for value, kind in (("text", "str"), (7, "int"), ([1, 2], "list")):
+            frames = request(14, "echo.Echo.echo", {"1": value})
+            reply = exchange(running.endpoint, frames)
+            assert reply is not None
+            head, body = decode(reply)
+            assert head == [V, 2, 14, uvrpc.Status.INVALID_ARGUMENT]
+            assert body["details"]["field_path"] == "data"
+            assert f"expected bytes or another buffer, not {kind}" in body["message"]

@@ -332,14 +332,17 @@ def test_the_pool_is_safe_across_threads() -> None:
         encoder = BodyEncoder(pool)
         for n in range(2_000):
             body, _ = encoder.encode([n], payloads=False)
+            packer = id(body.obj)
+            with guard:
+                if packer in held:
+                    errors.append("a buffer was handed out twice")
+                held.add(packer)
             if n == 1:
                 together.wait(10)  # every thread holds a buffer at this point
+            else:
+                time.sleep(0)  # let the other threads take buffers meanwhile
             with guard:
-                if id(body.obj) in held:
-                    errors.append("a buffer was handed out twice")
-                held.add(id(body.obj))
-            with guard:
-                held.discard(id(body.obj))
+                held.discard(packer)
             encoder.settle(body, sent=n % 3 != 0)  # every third one is lent
             del body
         encoder.close()
