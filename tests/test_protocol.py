@@ -224,7 +224,7 @@ def test_an_attachment_as_the_document_shows_it() -> None:
     from echo_server import Echo
 
     payload = bytes(range(256)) * 4096
-    header = bytes.fromhex("950201cf0000000000000008ae") + b"echo.Echo.echo"
+    header = bytes.fromhex("950301cf0000000000000008ae") + b"echo.Echo.echo"
     header += bytes.fromhex("ce00001388")
     body = bytes.fromhex("81a131d60100000000")
     assert msgpack.unpackb(header) == [V, 1, 8, "echo.Echo.echo", 5000]

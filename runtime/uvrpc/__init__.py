@@ -15,6 +15,7 @@ from .client import AsyncClient, SyncClient
 from .errors import (
     Cancelled,
     DeadlineExceeded,
+    DeclaredError,
     FailedPrecondition,
     InternalError,
     InvalidArgument,
@@ -54,6 +55,7 @@ __all__ = [
     "Cancelled",
     "Channel",
     "DeadlineExceeded",
+    "DeclaredError",
     "FailedPrecondition",
     "GeneratedCodeVersionError",
     "InternalError",

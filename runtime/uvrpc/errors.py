@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from .message import Message
 from .status import Status
 
 __all__ = [
     "Cancelled",
     "DeadlineExceeded",
+    "DeclaredError",
     "FailedPrecondition",
     "InternalError",
     "InvalidArgument",
@@ -146,6 +148,54 @@ class Unauthenticated(RpcError):
     """The caller's identity could not be established."""
 
     status_code = Status.UNAUTHENTICATED
+
+
+class DeclaredError(RpcError):
+    """Base of the exception classes generated from the IDL's ``exception`` types.
+
+    A generated subclass has one attribute per field of the IDL declaration. Raised
+    by a handler whose method declares it (``throws (...)``), it reaches the caller
+    as the same class with the same field values; its status on the wire is
+    ``UNKNOWN``, as for any application error, and its wire name and fields travel
+    in the error reply's body. Raised by a method that does not declare it, it is
+    an undeclared exception like any other (:class:`RemoteError`).
+
+    Args:
+        message: a human-readable explanation; by default the class name and
+            field values, ``KeyMissing(key='a')``.
+        fields: the field values, validated against the declaration at once (a
+            wrong type raises pydantic's ``ValidationError`` where it is made).
+    """
+
+    uvrpc_name: ClassVar[str] = ""
+    """The exception's wire name, ``namespace.Name``."""
+    uvrpc_fields: ClassVar[type[Message]]
+    """The generated model of the exception's fields."""
+    fields: Message
+    """The validated field values, as a message."""
+
+    def __init__(self, message: str = "", **fields: Any) -> None:
+        self.fields = self.uvrpc_fields(**fields)
+        for name in type(self.fields).model_fields:
+            setattr(self, name, getattr(self.fields, name))
+        super().__init__(message or self._summary())
+
+    def _summary(self) -> str:
+        values = ", ".join(
+            f"{name}={getattr(self.fields, name)!r}"
+            for name in type(self.fields).model_fields
+        )
+        return f"{type(self).__name__}({values})"
+
+    @classmethod
+    def from_fields(cls, fields: Message, message: str) -> DeclaredError:
+        """Rebuild the exception from fields a reply carried (already validated)."""
+        error = cls.__new__(cls)
+        error.fields = fields
+        for name in type(fields).model_fields:
+            setattr(error, name, getattr(fields, name))
+        RpcError.__init__(error, message or error._summary())
+        return error
 
 
 class ProtocolError(Exception):

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Generic, TypeVar, cast, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter
 
+from .errors import DeclaredError
 from .message import Message
 from .protocol import RequestHeaders
 from .types import Bytes, as_view
@@ -34,14 +35,23 @@ class Unary(Generic[Params, Reply]):
         handler: the name of the Python method implementing it on a server class.
         params: the generated model of the parameters, keyed by parameter id.
         reply: the type of the result as pydantic validates it (``None`` for void).
+        errors: the exception classes the method declares (``throws``); a handler
+            raising one of them makes the caller raise the same class.
+        oneway: the caller sends the request and expects no reply at all.
+        idempotent: calling twice does no more than calling once, so a client may
+            retry the call (only when asked to; see :class:`uvrpc.Retry`).
     """
 
     kind = "unary"
     __slots__ = (
         "_check_reply",
         "_reply_adapter",
+        "errors",
+        "errors_by_name",
         "handler",
         "headers",
+        "idempotent",
+        "oneway",
         "params",
         "payload_params",
         "reply",
@@ -50,9 +60,24 @@ class Unary(Generic[Params, Reply]):
     )
 
     def __init__(
-        self, *, route: str, handler: str, params: type[Params], reply: Any
+        self,
+        *,
+        route: str,
+        handler: str,
+        params: type[Params],
+        reply: Any,
+        errors: tuple[type[DeclaredError], ...] = (),
+        oneway: bool = False,
+        idempotent: bool = False,
     ) -> None:
         self.route = route
+        self.errors = errors
+        self.errors_by_name: dict[str, type[DeclaredError]] = {
+            error.uvrpc_name: error for error in errors
+        }
+        """The declared exception classes by wire name."""
+        self.oneway = oneway
+        self.idempotent = idempotent
         self.headers = RequestHeaders(route)
         """Encodes the headers of this method's requests."""
         self.handler = handler

@@ -23,15 +23,15 @@ __all__ = [
     "check_generated_code",
 ]
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 """The wire protocol version this runtime speaks."""
 
-GENERATED_CODE_API = 2
+GENERATED_CODE_API = 3
 """The generated-code API the current ``uvrpc-gen`` writes."""
 
-SUPPORTED_GENERATED_CODE_APIS = frozenset({2})
+SUPPORTED_GENERATED_CODE_APIS = frozenset({3})
 """Every generated-code API this runtime can import."""
 
 
