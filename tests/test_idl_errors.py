@@ -239,7 +239,8 @@ CASES = [
     ),
     (
         NS + "message M { 1: stream<i32> x; }",
-        "t.idl:2:16: error: 'stream' is reserved for a later version of the IDL",
+        "t.idl:2:16: error: 'stream<T>' is only allowed as a method's return type or "
+        "as the type of one of its parameters",
         "               ^~~~~~~~~~~",
     ),
     (
@@ -343,6 +344,10 @@ SYNTAX_ERROR_POSITIONS = {
     "namespace calc; service S { void f() void g(); }": (1, 38),
     "namespace calc; message M { 1: i32 x = ; }": (1, 40),
     "namespace calc; service S { void f(1: i32 x = ); }": (1, 47),
+    "namespace calc; import common;": (1, 24),
+    "namespace calc; import common.idl;": (1, 24),
+    "namespace calc; service S { void f() throws NotFound; }": (1, 45),
+    "namespace calc; service S { void f() throws (); }": (1, 46),
 }
 """Where each example of the friendly-message table fails: (line, column)."""
 

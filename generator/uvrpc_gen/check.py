@@ -8,20 +8,23 @@ and either raises them all together or returns the module wrapped as
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import difflib
 import keyword
 import math
 import struct
 import sys
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from . import naming, pytypes
 from .diagnostics import Diagnostic, IdlError
 from .model import (
     BoolLiteral,
+    Const,
     Definition,
     Enum,
+    ExceptionType,
     Field,
     FloatLiteral,
     IntLiteral,
@@ -35,11 +38,14 @@ from .model import (
     Service,
     Span,
     StringLiteral,
+    Typedef,
     TypeRef,
 )
 from .symbols import (
     CLIENT_ATTRIBUTES,
     ENUM_ATTRIBUTES,
+    EXCEPTION_ATTRIBUTES,
+    GENERATED_ALIASES,
     MESSAGE_ATTRIBUTES,
     SCALAR_TYPES,
 )
@@ -53,6 +59,7 @@ __all__ = [
     "MAX_ID",
     "CheckedModule",
     "check",
+    "has_call_handle",
     "type_text",
 ]
 
@@ -61,6 +68,9 @@ MAX_ID = 2**29 - 1
 
 CONTAINER_TYPES = {"list": 1, "set": 1, "map": 2}
 """Generic built-in types and how many type arguments each takes."""
+
+STREAM = "stream"
+"""``stream<T>``: a method's return type or one parameter's type, nothing else."""
 
 INTEGER_RANGES = {
     "i8": (-(2**7), 2**7 - 1),
@@ -71,7 +81,7 @@ INTEGER_RANGES = {
 """The inclusive range of each integer scalar."""
 
 KEYWORDS = frozenset({"namespace", "enum", "message", "service", "optional"})
-"""Words of today's grammar; with the built-in type names, no definition takes them."""
+"""Words of the grammar that no definition may take (with the built-in type names)."""
 
 FUTURE_KEYWORDS = frozenset(
     {
@@ -85,13 +95,14 @@ FUTURE_KEYWORDS = frozenset(
         "stream",
     }
 )
-"""Words kept for later versions of the IDL; no name of any kind may take them."""
+"""Keywords of the IDL that no name of any kind may take: where a name is expected
+the grammar lets them through, and the checker says what they are."""
 
 FLOAT_MAX = struct.unpack("<f", b"\xff\xff\x7f\x7f")[0]
 """The largest finite single-precision value, the bound of ``float`` defaults."""
 
 _BUILTIN_TYPE_NAMES = frozenset(
-    {*SCALAR_TYPES, *CONTAINER_TYPES, "void", "true", "false"}
+    {*SCALAR_TYPES, *CONTAINER_TYPES, STREAM, "void", "true", "false"}
 )
 _ANNOTATION_BUILTINS = frozenset({"list", "dict", "set", "None"})
 _SIGNATURE_BUILTINS = frozenset(
@@ -103,27 +114,48 @@ _PYTHON_BUILTINS = frozenset(n for n in dir(builtins) if not n.startswith("_"))
 @dataclass(frozen=True, slots=True)
 class CheckedModule:
     """A module that passed every check: types resolve, defaults fit, names are
-    free. ``namespace`` is the module's (never missing) namespace."""
+    free. ``namespace`` is the module's (never missing) namespace.
+
+    Typedefs are replaced by the types they name in every field, parameter,
+    return type and constant of ``module``; ``imports`` maps the stem each
+    imported file is named by (``common`` for ``import "common.idl"``) to that
+    file's checked module.
+    """
 
     module: Module
     namespace: str
+    imports: Mapping[str, CheckedModule] = field(default_factory=dict)
+
+    def definition(self, name: str) -> Definition | None:
+        """The definition a (possibly ``stem.``-qualified) name refers to."""
+        stem, _, local = name.rpartition(".")
+        if stem:
+            imported = self.imports.get(stem)
+            return None if imported is None else imported.definition(local)
+        return next((d for d in self.module.definitions if d.name == name), None)
 
 
-def check(module: Module) -> CheckedModule:
+def check(
+    module: Module, imports: Mapping[str, CheckedModule] | None = None
+) -> CheckedModule:
     """Check ``module`` and return it as a :class:`CheckedModule`.
+
+    ``imports`` holds the checked modules of the files ``module`` imports, keyed by
+    their stems; :mod:`uvrpc_gen.load` reads and checks them in dependency order.
 
     Raises:
         IdlError: with every problem found, in source order.
     """
-    checker = _Checker(module)
-    checker.run()
+    imports = dict(imports or {})
+    checker = _Checker(module, imports)
+    expanded = checker.run()
     if checker.errors:
         errors = sorted(
             set(checker.errors), key=lambda d: (d.span.line, d.span.column, d.message)
         )
         raise IdlError(errors)
-    assert module.namespace is not None
-    return CheckedModule(module, module.namespace)
+    assert expanded.namespace is not None
+    return CheckedModule(expanded, expanded.namespace, imports)
 
 
 def type_text(ref: TypeRef) -> str:
@@ -131,6 +163,16 @@ def type_text(ref: TypeRef) -> str:
     if not ref.arguments:
         return ref.name
     return f"{ref.name}<{', '.join(type_text(a) for a in ref.arguments)}>"
+
+
+_KIND_NAMES: Mapping[type, str] = {
+    Enum: "enum",
+    Message: "message",
+    ExceptionType: "exception",
+    Service: "service",
+    Const: "constant",
+    Typedef: "typedef",
+}
 
 
 def _where(span: Span) -> str:
@@ -141,17 +183,24 @@ def _where(span: Span) -> str:
 class _Checker:
     """Collects the diagnostics of one module."""
 
-    def __init__(self, module: Module) -> None:
+    def __init__(self, module: Module, imports: Mapping[str, CheckedModule]) -> None:
         self.module = module
+        self.imports = imports
         self.errors: list[Diagnostic] = []
         self.kinds: dict[str, Definition] = {}
+        self.typedefs: dict[str, TypeRef] = {}
+        self.consts_seen: set[str] = set()
+        self.in_const = False
 
     def error(self, span: Span, message: str) -> None:
         """Record one diagnostic."""
         self.errors.append(Diagnostic(span, message))
 
-    def run(self) -> None:
-        """Check the whole module: namespace, names, then each definition."""
+    def run(self) -> Module:
+        """Check the whole module: namespace, imports, names, then each definition.
+
+        Returns the module with its typedefs replaced by the types they name.
+        """
         module = self.module
         if module.namespace is None or module.namespace_span is None:
             span = Span(module.file, 1, 1, 2)
@@ -161,14 +210,126 @@ class _Checker:
                 self.python_name(part, module.namespace_span, "namespace part")
         for definition in module.definitions:
             self.definition_name(definition)
+        self.import_names()
         self.generated_names()
+        self.resolve_typedefs()
+        module = self.module = _expand_module(module, self.expand)
         for definition in module.definitions:
             if isinstance(definition, Enum):
                 self.enum(definition)
             elif isinstance(definition, Message):
                 self.fields(definition.fields, "field", parameter=False)
-            else:
+            elif isinstance(definition, ExceptionType):
+                self.fields(definition.fields, "exception field", parameter=False)
+            elif isinstance(definition, Const):
+                self.in_const = True
+                self.const(definition)
+                self.in_const = False
+            elif isinstance(definition, Service):
                 self.service(definition)
+        return module
+
+    # --- imports and typedefs -------------------------------------------------
+
+    def import_names(self) -> None:
+        """Report imports that cannot be named in the module, and make the imported
+        definitions known as ``stem.Name``."""
+        seen: dict[str, Span] = {}
+        for imported in self.module.imports:
+            stem, span = imported.stem, imported.span
+            if not stem.isidentifier() or keyword.iskeyword(stem):
+                self.error(
+                    span, f"cannot import '{imported.path}': '{stem}' is not a name"
+                )
+                continue
+            if f"_{stem}" in GENERATED_ALIASES:
+                self.error(
+                    span,
+                    f"cannot import '{imported.path}': its module would be imported as "
+                    f"'_{stem}', a name generated modules already use",
+                )
+                continue
+            if stem in seen:
+                self.error(
+                    span,
+                    f"'{stem}' is imported twice (first at {_where(seen[stem])})",
+                )
+                continue
+            seen[stem] = span
+            if stem in self.kinds:
+                self.error(
+                    span,
+                    f"imported file '{imported.path}' is named like the definition "
+                    f"'{stem}' ({_where(self.kinds[stem].span)})",
+                )
+            checked = self.imports.get(stem)
+            if checked is None:
+                self.error(span, f"'{imported.path}' was not loaded")
+                continue
+            for definition in checked.module.definitions:
+                self.kinds[f"{stem}.{definition.name}"] = definition
+            for name, ref in _typedefs(checked).items():
+                self.typedefs[f"{stem}.{name}"] = ref
+
+    def resolve_typedefs(self) -> None:
+        """Expand every local typedef, reporting cycles and bad targets."""
+        local = {
+            d.name: d for d in self.module.definitions if isinstance(d, Typedef)
+        }
+        done: dict[str, TypeRef] = {}
+
+        def resolve(name: str, chain: tuple[str, ...]) -> TypeRef | None:
+            if name in done:
+                return done[name]
+            typedef = local[name]
+            if name in chain:
+                path = " -> ".join((*chain[chain.index(name) :], name))
+                self.error(typedef.span, f"typedef '{name}' refers to itself ({path})")
+                return None
+            target = self.expand_with(
+                typedef.type, lambda n: resolve(n, (*chain, name)) if n in local else None
+            )
+            if target is not None:
+                done[name] = target
+            return target
+
+        for name, typedef in local.items():
+            target = resolve(name, ())
+            if target is None:
+                continue
+            self.typedefs[name] = target
+            if target.name == STREAM:
+                self.error(
+                    typedef.type.span, "a typedef cannot name a stream; write 'stream<T>'"
+                )
+            elif target.name == "void":
+                self.error(typedef.type.span, "a typedef cannot name 'void'")
+            else:
+                self.type(target)
+
+    def expand_with(
+        self, ref: TypeRef, local: Callable[[str], TypeRef | None]
+    ) -> TypeRef | None:
+        """``ref`` with typedef names replaced, local ones looked up by ``local``."""
+        arguments: list[TypeRef] = []
+        for argument in ref.arguments:
+            expanded = self.expand_with(argument, local)
+            if expanded is None:
+                return None
+            arguments.append(expanded)
+        if not ref.arguments:
+            target = self.typedefs.get(ref.name)
+            if target is None and isinstance(self.kinds.get(ref.name), Typedef):
+                target = local(ref.name)
+                if target is None:
+                    return None
+            if target is not None:
+                return dataclasses.replace(target, span=ref.span)
+        return dataclasses.replace(ref, arguments=tuple(arguments))
+
+    def expand(self, ref: TypeRef) -> TypeRef:
+        """``ref`` with every typedef replaced by the type it names."""
+        return self.expand_with(ref, lambda name: None) or ref
 
     # --- names --------------------------------------------------------------------
 
@@ -188,7 +349,7 @@ class _Checker:
     def definition_name(self, definition: Definition) -> None:
         """Report a bad or duplicate definition name; remember the first one."""
         name, span = definition.name, definition.span
-        what = type(definition).__name__.lower()
+        what = _KIND_NAMES[type(definition)]
         if self.python_name(name, span, f"{what} name"):
             if name in KEYWORDS or name in _BUILTIN_TYPE_NAMES:
                 self.error(span, f"{what} name '{name}' is a reserved word of the IDL")
@@ -311,7 +472,15 @@ class _Checker:
                     f"(first used at {_where(ids[field.id])})",
                 )
             ids.setdefault(field.id, field.id_span)
-            if self.type(field.type) and field.default is not None:
+            if field.type.name == STREAM and parameter:
+                if field.optional or field.default is not None:
+                    self.error(
+                        field.span,
+                        f"stream parameter '{field.name}' cannot be optional or have "
+                        "a default (an empty stream sends no items)",
+                    )
+                self.type(field.type, stream=True)
+            elif self.type(field.type) and field.default is not None:
                 self.default(field, parameter=parameter)
 
     def field_name(self, field: Field, what: str, *, parameter: bool) -> None:
@@ -323,14 +492,21 @@ class _Checker:
             self.error(
                 span, f"parameter name '{name}' is taken by the generated methods"
             )
+        elif what == "exception field" and name in EXCEPTION_ATTRIBUTES:
+            self.error(
+                span,
+                f"exception field name '{name}' clashes with an attribute of "
+                "uvrpc.DeclaredError",
+            )
         elif name in MESSAGE_ATTRIBUTES or name.startswith("model_"):
             self.error(
                 span, f"{what} name '{name}' clashes with an attribute of uvrpc.Message"
             )
         elif name in self.kinds:
+            kind = "constant" if isinstance(self.kinds[name], Const) else "type"
             self.error(
                 span,
-                f"{what} name '{name}' is also the name of a type; rename the {what}",
+                f"{what} name '{name}' is also the name of a {kind}; rename the {what}",
             )
         elif name in _ANNOTATION_BUILTINS:
             self.error(
@@ -363,9 +539,13 @@ class _Checker:
             else:
                 names[python] = method
             if method.returns is not None:
-                self.type(method.returns)
+                self.type(method.returns, stream=True)
             self.fields(method.params, "parameter", parameter=True)
+            self.method_kind(method)
+            self.throws(method)
         for method in service.methods:
+            if not has_call_handle(method):
+                continue
             start = naming.start_method(method.name)
             other = names.get(start)
             if other is not None:
@@ -381,6 +561,68 @@ class _Checker:
                     f"method name '{method.name}' makes '{start}', which clashes "
                     "with an attribute of the generated clients' base class",
                 )
+
+    def method_kind(self, method: Method) -> None:
+        """Report modifiers and streams a method cannot have together."""
+        seen: set[str] = set()
+        for name, span in method.modifiers:
+            if name in seen:
+                self.error(span, f"duplicate modifier '{name}'")
+            seen.add(name)
+        streams = [p for p in method.params if p.type.name == STREAM]
+        for extra in streams[1:]:
+            self.error(
+                extra.type.span, "a method takes at most one stream<T> parameter"
+            )
+        for name, span in method.modifiers:
+            if name == "oneway":
+                if method.returns is not None:
+                    self.error(
+                        method.returns.span,
+                        "a oneway method returns nothing; declare it 'oneway void'",
+                    )
+                if streams:
+                    self.error(span, "a oneway method cannot take a stream")
+                if method.throws:
+                    self.error(
+                        method.throws[0].span,
+                        "a oneway method cannot declare errors: no reply is sent",
+                    )
+                if method.idempotent:
+                    self.error(
+                        span,
+                        "a oneway method cannot be idempotent: without a reply, a "
+                        "failed call is never seen, so it is never retried",
+                    )
+            elif method.kind != "unary":
+                self.error(
+                    span,
+                    "a streaming method cannot be idempotent: streams are not retried",
+                )
+
+    def throws(self, method: Method) -> None:
+        """Report ``throws`` entries that are not distinct exception types."""
+        seen: dict[str, Span] = {}
+        exceptions = [n for n, d in self.kinds.items() if isinstance(d, ExceptionType)]
+        for ref in method.throws:
+            definition = self.kinds.get(ref.name)
+            if definition is None:
+                close = difflib.get_close_matches(ref.name, exceptions, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                self.error(ref.span, f"unknown exception '{ref.name}'{hint}")
+            elif not isinstance(definition, ExceptionType):
+                what = _KIND_NAMES[type(definition)]
+                self.error(
+                    ref.span,
+                    f"'{ref.name}' is a {what}, not an exception; declare it with "
+                    "'exception'",
+                )
+            elif ref.name in seen:
+                self.error(
+                    ref.span,
+                    f"'{ref.name}' is declared twice (first at {_where(seen[ref.name])})",
+                )
+            seen.setdefault(ref.name, ref.span)
 
     def method_name(self, method: Method, python: str) -> None:
         """Report a method whose Python name the generated classes cannot use.
@@ -414,18 +656,42 @@ class _Checker:
 
     # --- types --------------------------------------------------------------------
 
-    def type(self, ref: TypeRef) -> bool:
-        """Report what is wrong with a type; return whether it resolved."""
+    def type(self, ref: TypeRef, *, stream: bool = False) -> bool:
+        """Report what is wrong with a type; return whether it resolved.
+
+        ``stream`` allows ``stream<T>`` here (a return type or a parameter).
+        """
         name, arity = ref.name, len(ref.arguments)
         if name in SCALAR_TYPES or name in self.kinds:
             definition = self.kinds.get(name)
-            if isinstance(definition, Service):
-                self.error(ref.span, f"'{name}' is a service, not a type")
-                return False
+            if isinstance(definition, Typedef):
+                return False  # a typedef that could not be expanded: reported
+            not_a_type = {
+                Service: "a service, not a type",
+                ExceptionType: "an exception, not a type (methods name the "
+                "exceptions they raise in 'throws (...)')",
+                Const: "a constant, not a type",
+            }
+            for kind, what in not_a_type.items():
+                if isinstance(definition, kind):
+                    self.error(ref.span, f"'{name}' is {what}")
+                    return False
             if arity:
                 self.error(ref.span, f"type '{name}' takes no type arguments")
                 return False
             return True
+        if name == STREAM:
+            if not stream:
+                self.error(
+                    ref.span,
+                    "'stream<T>' is only allowed as a method's return type or as "
+                    "the type of one of its parameters",
+                )
+                return False
+            if arity != 1:
+                self.error(ref.span, f"'stream' takes 1 type argument, got {arity}")
+                return False
+            return self.type(ref.arguments[0])
         if name in CONTAINER_TYPES:
             expected = CONTAINER_TYPES[name]
             if arity != expected:
@@ -451,13 +717,61 @@ class _Checker:
             self.error(ref.span, "'void' is only allowed as a method's return type")
             return False
         if name in FUTURE_KEYWORDS:
-            self.error(ref.span, f"'{name}' is reserved for a later version of the IDL")
+            self.error(ref.span, f"'{name}' is a keyword of the IDL, not a type")
+            return False
+        stem = name.rpartition(".")[0]
+        if stem and stem not in self.imports:
+            self.error(
+                ref.span,
+                f"unknown type '{name}': nothing is imported as '{stem}' "
+                f"(add 'import \"{stem}.idl\";')",
+            )
             return False
         known = [*SCALAR_TYPES, *CONTAINER_TYPES, *self.kinds]
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         self.error(ref.span, f"unknown type '{name}'{hint}")
         return False
+
+    # --- constants -------------------------------------------------------------
+
+    def const(self, const: Const) -> None:
+        """Report a constant whose type or value is not allowed."""
+        if not self.type(const.type):
+            return
+        definition = self.kinds.get(const.type.name)
+        if const.type.name not in SCALAR_TYPES and not isinstance(definition, Enum):
+            self.error(
+                const.type.span,
+                f"a constant is a scalar or an enum, not '{type_text(const.type)}'",
+            )
+        else:
+            self.value(const.type, const.value)
+        self.consts_seen.add(const.name)
+
+    def const_reference(self, ref: TypeRef, literal: NameLiteral) -> None:
+        """Report a reference to a constant that is not a value of ``ref``."""
+        const = self.kinds[literal.name]
+        assert isinstance(const, Const)
+        local = "." not in literal.name
+        if local and literal.name not in self.consts_seen and self.in_const:
+            self.error(
+                literal.span,
+                f"constant '{literal.name}' is used before it is defined "
+                f"(at {_where(const.span)})",
+            )
+            return
+        if type_text(const.type) == type_text(ref):
+            return
+        errors = len(self.errors)
+        self.value(ref, const.value)
+        if len(self.errors) > errors:
+            del self.errors[errors:]
+            self.error(
+                literal.span,
+                f"constant '{literal.name}' of type '{type_text(const.type)}' is not "
+                f"a valid '{type_text(ref)}'",
+            )
 
     # --- defaults -----------------------------------------------------------------
 
@@ -483,6 +797,11 @@ class _Checker:
                 f"a field of message type '{name}' cannot have a default; "
                 "make it 'optional' instead",
             )
+            return
+        if isinstance(literal, NameLiteral) and isinstance(
+            self.kinds.get(literal.name), Const
+        ):
+            self.const_reference(ref, literal)
             return
         if isinstance(definition, Enum):
             members = {v.name for v in definition.values}
@@ -601,3 +920,40 @@ def _normalised(ref: TypeRef, literal: Literal) -> object:
     if isinstance(literal, NameLiteral):
         return literal.name
     return id(literal)
+
+
+def has_call_handle(method: Method) -> bool:
+    """Whether the async client gets a ``start_<method>`` twin: unary methods that
+    reply do."""
+    return method.kind == "unary" and not method.oneway
+
+
+def _typedefs(checked: CheckedModule) -> dict[str, TypeRef]:
+    """The typedefs of a checked module, by name (their types already expanded)."""
+    return {d.name: d.type for d in checked.module.definitions if isinstance(d, Typedef)}
+
+
+def _expand_module(module: Module, expand: Callable[[TypeRef], TypeRef]) -> Module:
+    """``module`` with every type of its definitions passed through ``expand``."""
+
+    def fields(items: tuple[Field, ...]) -> tuple[Field, ...]:
+        return tuple(dataclasses.replace(f, type=expand(f.type)) for f in items)
+
+    definitions: list[Definition] = []
+    for definition in module.definitions:
+        if isinstance(definition, Message | ExceptionType):
+            definition = dataclasses.replace(definition, fields=fields(definition.fields))
+        elif isinstance(definition, Const | Typedef):
+            definition = dataclasses.replace(definition, type=expand(definition.type))
+        elif isinstance(definition, Service):
+            methods = tuple(
+                dataclasses.replace(
+                    m,
+                    params=fields(m.params),
+                    returns=None if m.returns is None else expand(m.returns),
+                )
+                for m in definition.methods
+            )
+            definition = dataclasses.replace(definition, methods=methods)
+        definitions.append(definition)
+    return dataclasses.replace(module, definitions=tuple(definitions))

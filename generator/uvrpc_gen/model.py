@@ -11,10 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "Const",
     "Definition",
     "Enum",
     "EnumValue",
+    "ExceptionType",
     "Field",
+    "Import",
     "FloatLiteral",
     "IntLiteral",
     "ListLiteral",
@@ -29,6 +32,7 @@ __all__ = [
     "StringLiteral",
     "BoolLiteral",
     "TypeRef",
+    "Typedef",
 ]
 
 
@@ -182,11 +186,62 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class ExceptionType:
+    """An ``exception`` definition: an error a method may declare it throws, with
+    numbered fields like a message's."""
+
+    name: str
+    fields: tuple[Field, ...]
+    doc: str | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    """A ``const`` definition: a named value of a type."""
+
+    name: str
+    type: TypeRef
+    value: Literal
+    doc: str | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Typedef:
+    """A ``typedef``: another name for a type, replaced by the type when checked."""
+
+    name: str
+    type: TypeRef
+    doc: str | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Import:
+    """An ``import "path.idl";``: ``path`` as written, relative to the importing
+    file; its definitions are named ``<stem>.Name``."""
+
+    path: str
+    span: Span
+
+    @property
+    def stem(self) -> str:
+        """The name the imported file's definitions are qualified with."""
+        name = self.path.replace("\\", "/").rpartition("/")[2]
+        return name.removesuffix(".idl")
+
+
+@dataclass(frozen=True, slots=True)
 class Method:
-    """A request/reply method of a service.
+    """A method of a service.
 
     ``returns`` is ``None`` for ``void``; ``name`` keeps the IDL spelling, which is
-    also the method's name on the wire.
+    also the method's name on the wire. A return type ``stream<T>`` makes the
+    server stream items to the caller; a parameter of type ``stream<T>`` makes the
+    caller stream items to the server. ``throws`` names the exception types the
+    method declares, ``modifiers`` its ``oneway`` / ``idempotent`` keywords with
+    their spans.
     """
 
     name: str
@@ -194,6 +249,36 @@ class Method:
     params: tuple[Field, ...]
     doc: str | None
     span: Span
+    throws: tuple[TypeRef, ...] = ()
+    modifiers: tuple[tuple[str, Span], ...] = ()
+
+    @property
+    def oneway(self) -> bool:
+        """Whether the method is ``oneway``: no reply at all."""
+        return any(name == "oneway" for name, _ in self.modifiers)
+
+    @property
+    def idempotent(self) -> bool:
+        """Whether the method is ``idempotent``: a client may retry it."""
+        return any(name == "idempotent" for name, _ in self.modifiers)
+
+    @property
+    def stream_param(self) -> Field | None:
+        """The parameter the caller streams items through, if any."""
+        return next((p for p in self.params if p.type.name == "stream"), None)
+
+    @property
+    def streams_reply(self) -> bool:
+        """Whether the server streams items back (the return type is a stream)."""
+        return self.returns is not None and self.returns.name == "stream"
+
+    @property
+    def kind(self) -> str:
+        """``unary``, ``server`` (streaming), ``client`` (streaming) or ``bidi``."""
+        client = self.stream_param is not None
+        if self.streams_reply:
+            return "bidi" if client else "server"
+        return "client" if client else "unary"
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +291,7 @@ class Service:
     span: Span
 
 
-Definition = Enum | Message | Service
+Definition = Enum | Message | ExceptionType | Service | Const | Typedef
 """Any top-level definition that introduces a name."""
 
 
@@ -223,3 +308,4 @@ class Module:
     namespace_span: Span | None
     doc: str | None
     definitions: tuple[Definition, ...]
+    imports: tuple[Import, ...] = ()

@@ -21,11 +21,14 @@ from lark import Token, Tree
 from .diagnostics import Diagnostic, IdlError
 from .model import (
     BoolLiteral,
+    Const,
     Definition,
     Enum,
     EnumValue,
+    ExceptionType,
     Field,
     FloatLiteral,
+    Import,
     IntLiteral,
     ListLiteral,
     Literal,
@@ -37,6 +40,7 @@ from .model import (
     Service,
     Span,
     StringLiteral,
+    Typedef,
     TypeRef,
 )
 
@@ -47,9 +51,19 @@ SYNTAX_ERROR_EXAMPLES: Mapping[str, tuple[str, ...]] = {
         "namespace calc\nenum Op { ADD = 1; }",
         "namespace acme.calc\nmessage M {}",
     ),
-    "expected a definition: 'enum', 'message', 'service' or 'namespace'": (
+    "expected a definition: 'enum', 'message', 'exception', 'service', 'const', "
+    "'typedef', 'import' or 'namespace'": (
         "namespace calc; struct S {}",
         "namespace calc; 1: i32 x;",
+    ),
+    "an import names a file in quotes, like 'import \"common.idl\";'": (
+        "namespace calc; import common;",
+        "namespace calc; import common.idl;",
+    ),
+    "a method's errors are exception names in parentheses, like "
+    "'throws (NotFound, Busy)'": (
+        "namespace calc; service S { void f() throws NotFound; }",
+        "namespace calc; service S { void f() throws (); }",
     ),
     "expected the definition's name": (
         "namespace calc; message {}",
@@ -102,6 +116,8 @@ _TERMINAL_NAMES: Mapping[str, str] = {
     "FLOAT": "a number",
     "STRING": "a string",
     "OPTIONAL": "'optional'",
+    "ONEWAY": "'oneway'",
+    "IDEMPOTENT": "'idempotent'",
     "$END": "the end of the file",
 }
 
@@ -263,6 +279,7 @@ class _Builder:
         namespace_span: Span | None = None
         module_doc: str | None = None
         definitions: list[Definition] = []
+        imports: list[Import] = []
         for child in _trees(tree):
             line = child.meta.line
             if child.data == "namespace":
@@ -283,9 +300,48 @@ class _Builder:
                 definitions.append(self.message(child, self.doc(line)))
             elif child.data == "service":
                 definitions.append(self.service(child, self.doc(line)))
+            elif child.data == "exception":
+                definitions.append(self.exception(child, self.doc(line)))
+            elif child.data == "const":
+                definitions.append(self.const(child, self.doc(line)))
+            elif child.data == "typedef":
+                definitions.append(self.typedef(child, self.doc(line)))
+            elif child.data == "import":
+                imports.append(self.import_(child))
         return Module(
-            self.file, namespace, namespace_span, module_doc, tuple(definitions)
+            self.file,
+            namespace,
+            namespace_span,
+            module_doc,
+            tuple(definitions),
+            tuple(imports),
         )
+
+    def import_(self, tree: Tree[Token]) -> Import:
+        """Build an import; its path is a plain string literal."""
+        token = _token(tree, "STRING")
+        text, _ = self.string(token)
+        return Import(text, self.span(token))
+
+    def exception(self, tree: Tree[Token], doc: str | None) -> ExceptionType:
+        """Build an exception type and its fields."""
+        name = _token(tree, "NAME")
+        fields = tuple(self.field(child) for child in _trees(tree))
+        return ExceptionType(str(name), fields, doc, self.span(name))
+
+    def const(self, tree: Tree[Token], doc: str | None) -> Const:
+        """Build a constant."""
+        name = _token(tree, "NAME")
+        type_tree, literal = (c for c in tree.children if c is not name)
+        assert isinstance(type_tree, Tree)
+        return Const(
+            str(name), self.type(type_tree), self.literal(literal), doc, self.span(name)
+        )
+
+    def typedef(self, tree: Tree[Token], doc: str | None) -> Typedef:
+        """Build a typedef."""
+        name = _token(tree, "NAME")
+        return Typedef(str(name), self.type(_tree(tree, "type")), doc, self.span(name))
 
     def enum(self, tree: Tree[Token], doc: str | None) -> Enum:
         """Build an enum and its values."""
@@ -322,12 +378,28 @@ class _Builder:
         name = _token(tree, "NAME")
         returns = self.type(_tree(tree, "type"))
         params: tuple[Field, ...] = ()
+        throws: tuple[TypeRef, ...] = ()
+        modifiers: list[tuple[str, Span]] = []
         for child in _trees(tree):
             if child.data == "parameters":
                 params = tuple(self.field(p) for p in _trees(child))
+            elif child.data == "throws":
+                throws = tuple(
+                    TypeRef(".".join(str(t) for t in _tokens(n)), (), self.span(n))
+                    for n in _trees(child)
+                )
+            elif child.data == "modifier":
+                token = _tokens(child)[0]
+                modifiers.append((str(token), self.span(token)))
         void = returns.name == "void" and not returns.arguments
         return Method(
-            str(name), None if void else returns, params, doc, self.span(name)
+            str(name),
+            None if void else returns,
+            params,
+            doc,
+            self.span(name),
+            throws,
+            tuple(modifiers),
         )
 
     def field(self, tree: Tree[Token]) -> Field:

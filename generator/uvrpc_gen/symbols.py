@@ -18,6 +18,8 @@ from uvrpc import types as runtime_types
 __all__ = [
     "CLIENT_ATTRIBUTES",
     "ENUM_ATTRIBUTES",
+    "EXCEPTION_ATTRIBUTES",
+    "GENERATED_ALIASES",
     "GENERATED_CODE_API",
     "GENERATOR_VERSION",
     "MESSAGE_ATTRIBUTES",
@@ -115,6 +117,17 @@ CLIENT_ATTRIBUTES = attributes_of(
     uvrpc.AsyncClient, uvrpc.SyncClient, uvrpc.ServiceBase
 )
 """Names a method cannot take: they would shadow the clients' or servers' bases."""
+
+EXCEPTION_ATTRIBUTES = attributes_of(uvrpc.DeclaredError) | {
+    "message",
+    "details",
+    "args",
+}
+"""Names an exception field cannot take: ``uvrpc.DeclaredError``'s attributes,
+those its ``__init__`` sets (``message``, ``details``) and its keyword ``message``."""
+
+GENERATED_ALIASES = frozenset({RUNTIME_ALIAS, "_t", "_abc", "_enum", "_typing"})
+"""The names generated modules import their dependencies as."""
 
 ENUM_ATTRIBUTES = attributes_of(enum.IntEnum, metaclass=True)
 """Names an enum member cannot take: they would shadow ``enum.IntEnum``'s or its
