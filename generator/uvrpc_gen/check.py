@@ -15,7 +15,7 @@ import math
 import struct
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from . import naming, pytypes
 from .diagnostics import Diagnostic, IdlError
@@ -124,7 +124,7 @@ class CheckedModule:
 
     module: Module
     namespace: str
-    imports: Mapping[str, CheckedModule] = field(default_factory=dict)
+    imports: Mapping[str, CheckedModule] = dataclasses.field(default_factory=dict)
 
     def definition(self, name: str) -> Definition | None:
         """The definition a (possibly ``stem.``-qualified) name refers to."""
@@ -273,9 +273,7 @@ class _Checker:
 
     def resolve_typedefs(self) -> None:
         """Expand every local typedef, reporting cycles and bad targets."""
-        local = {
-            d.name: d for d in self.module.definitions if isinstance(d, Typedef)
-        }
+        local = {d.name: d for d in self.module.definitions if isinstance(d, Typedef)}
         done: dict[str, TypeRef] = {}
 
         def resolve(name: str, chain: tuple[str, ...]) -> TypeRef | None:
@@ -287,7 +285,8 @@ class _Checker:
                 self.error(typedef.span, f"typedef '{name}' refers to itself ({path})")
                 return None
             target = self.expand_with(
-                typedef.type, lambda n: resolve(n, (*chain, name)) if n in local else None
+                typedef.type,
+                lambda n: resolve(n, (*chain, name)) if n in local else None,
             )
             if target is not None:
                 done[name] = target
@@ -300,7 +299,8 @@ class _Checker:
             self.typedefs[name] = target
             if target.name == STREAM:
                 self.error(
-                    typedef.type.span, "a typedef cannot name a stream; write 'stream<T>'"
+                    typedef.type.span,
+                    "a typedef cannot name a stream; write 'stream<T>'",
                 )
             elif target.name == "void":
                 self.error(typedef.type.span, "a typedef cannot name 'void'")
@@ -371,6 +371,9 @@ class _Checker:
     def generated_names(self) -> None:
         """Report user definitions and generated names that would be the same name."""
         taken: dict[str, str] = {}
+        for definition in self.module.definitions:
+            if isinstance(definition, ExceptionType):
+                taken[naming.fields_class(definition.name)] = definition.name
         for definition in self.module.definitions:
             if not isinstance(definition, Service):
                 continue
@@ -620,7 +623,8 @@ class _Checker:
             elif ref.name in seen:
                 self.error(
                     ref.span,
-                    f"'{ref.name}' is declared twice (first at {_where(seen[ref.name])})",
+                    f"'{ref.name}' is declared twice "
+                    f"(first at {_where(seen[ref.name])})",
                 )
             seen.setdefault(ref.name, ref.span)
 
@@ -930,7 +934,9 @@ def has_call_handle(method: Method) -> bool:
 
 def _typedefs(checked: CheckedModule) -> dict[str, TypeRef]:
     """The typedefs of a checked module, by name (their types already expanded)."""
-    return {d.name: d.type for d in checked.module.definitions if isinstance(d, Typedef)}
+    return {
+        d.name: d.type for d in checked.module.definitions if isinstance(d, Typedef)
+    }
 
 
 def _expand_module(module: Module, expand: Callable[[TypeRef], TypeRef]) -> Module:
@@ -942,7 +948,9 @@ def _expand_module(module: Module, expand: Callable[[TypeRef], TypeRef]) -> Modu
     definitions: list[Definition] = []
     for definition in module.definitions:
         if isinstance(definition, Message | ExceptionType):
-            definition = dataclasses.replace(definition, fields=fields(definition.fields))
+            definition = dataclasses.replace(
+                definition, fields=fields(definition.fields)
+            )
         elif isinstance(definition, Const | Typedef):
             definition = dataclasses.replace(definition, type=expand(definition.type))
         elif isinstance(definition, Service):

@@ -4,6 +4,7 @@ Usage::
 
     uvrpc-gen idl/calculator.idl -o examples/calculator
     uvrpc-gen idl/calculator.idl -o examples/calculator --check
+    uvrpc-gen idl/ -o generated/          # every .idl below idl/, imports first
 
 Errors go to stderr as ``file:line:col: error: ...`` with the source line and a
 caret; the exit status is 1 for errors or stale files, 2 for usage errors.
@@ -13,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 import keyword
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
 from .check import check
-from .diagnostics import IdlError, format_diagnostics
+from .load import LoadError, load
 from .parse import parse
 from .render import render
 from .symbols import RUNTIME_MODULE, SHADOWED_MODULES
@@ -27,13 +29,20 @@ from .symbols import RUNTIME_MODULE, SHADOWED_MODULES
 __all__ = ["generate", "main"]
 
 
-def generate(source: str, file: str) -> str:
+def generate(source: str, file: str, package: str | None = None) -> str:
     """Generate the Python module of the IDL text ``source`` read from ``file``.
+
+    Files it imports are read from disk, relative to ``file``.
 
     Raises:
         IdlError: the IDL has syntax or semantic errors.
+        LoadError: a file it imports cannot be read or has errors.
     """
-    return render(check(parse(source, file)))
+    module = parse(source, file)
+    if not module.imports:
+        return render(check(module), package)
+    loaded = load([file], {file: source})
+    return render(loaded.modules[os.path.normpath(file)], package)
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -41,7 +50,12 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="uvrpc-gen",
         description="Generate typed uvrpc Python modules from .idl files.",
     )
-    parser.add_argument("files", nargs="+", metavar="FILE", help="IDL files to compile")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="PATH",
+        help="IDL files, or directories holding them (every *.idl below, sorted)",
+    )
     parser.add_argument(
         "-o",
         "--output",
@@ -55,9 +69,46 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="write nothing; exit 1 if any generated file is missing or stale",
     )
     parser.add_argument(
+        "--package",
+        metavar="NAME",
+        help="the package the generated modules live in: a module imports the "
+        "module of an imported file from it (default: as a top-level module)",
+    )
+    parser.add_argument(
         "--version", action="version", version=f"uvrpc-gen {__version__}"
     )
     return parser.parse_args(argv)
+
+
+def _inputs(paths: Sequence[str]) -> list[str]:
+    """The IDL files named: files as given, directories as every ``*.idl`` below."""
+    files: list[str] = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            files += [str(p) for p in sorted(path.rglob("*.idl"))]
+        else:
+            files.append(name)
+    return files
+
+
+def _stem_problem(stem: str) -> str | None:
+    """Why a file of this stem cannot be generated, if it cannot."""
+    if not stem.isidentifier() or keyword.iskeyword(stem):
+        return f"'{stem}' is not a valid Python module name; rename the file"
+    if stem in sys.stdlib_module_names or stem in SHADOWED_MODULES:
+        owner = (
+            "the standard library's"
+            if stem in sys.stdlib_module_names
+            else "the uvrpc runtime's dependency"
+            if stem != RUNTIME_MODULE
+            else "the uvrpc runtime"
+        )
+        return (
+            f"the generated module '{stem}' would shadow {owner} '{stem}'; "
+            "rename the file"
+        )
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,54 +116,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
     output = Path(args.output)
     failed = False
+    files: list[str] = []
+    for name in _inputs(args.files):
+        problem = _stem_problem(Path(name).stem)
+        if problem is not None:
+            print(f"{name}: error: {problem}", file=sys.stderr)
+            failed = True
+        else:
+            files.append(name)
+    try:
+        loaded = load(files)
+    except LoadError as error:
+        print(error.report, file=sys.stderr)
+        return 1
     results: dict[Path, str] = {}
     sources: dict[Path, str] = {}
-    for name in args.files:
-        path = Path(name)
-        stem = path.stem
-        if not stem.isidentifier() or keyword.iskeyword(stem):
-            print(
-                f"{name}: error: '{stem}' is not a valid Python module name; "
-                "rename the file",
-                file=sys.stderr,
-            )
-            failed = True
-            continue
-        if stem in sys.stdlib_module_names or stem in SHADOWED_MODULES:
-            owner = (
-                "the standard library's"
-                if stem in sys.stdlib_module_names
-                else "the uvrpc runtime's dependency"
-                if stem != RUNTIME_MODULE
-                else "the uvrpc runtime"
-            )
-            print(
-                f"{name}: error: the generated module '{stem}' would shadow "
-                f"{owner} '{stem}'; rename the file",
-                file=sys.stderr,
-            )
+    for name, checked in loaded.modules.items():
+        stem = Path(name).stem
+        problem = _stem_problem(stem)
+        if problem is not None:  # an imported file: its inputs were checked above
+            print(f"{name}: error: {problem}", file=sys.stderr)
             failed = True
             continue
         target = output / f"{stem}.py"
         if target in results:
             print(
-                f"{name}: error: another input also generates {target}",
+                f"{name}: error: another input also generates {target} "
+                f"({sources[target]})",
                 file=sys.stderr,
             )
             failed = True
             continue
-        try:
-            source = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            print(f"{name}: error: cannot read: {error}", file=sys.stderr)
-            failed = True
-            continue
-        try:
-            results[target] = generate(source, name)
-            sources[target] = name
-        except IdlError as error:
-            print(format_diagnostics(error.diagnostics, source), file=sys.stderr)
-            failed = True
+        results[target] = render(checked, args.package)
+        sources[target] = name
     if failed:
         return 1
     if args.check:

@@ -12,6 +12,7 @@ import re
 __all__ = [
     "camel_case",
     "client_class",
+    "fields_class",
     "method_constant",
     "params_class",
     "server_class",
@@ -67,3 +68,8 @@ def service_constant(service: str) -> str:
 def method_constant(service: str, method: str) -> str:
     """The module constant describing a method: ``_<SERVICE>_<METHOD>``."""
     return f"{service_constant(service)}_{snake_case(method).upper()}"
+
+
+def fields_class(exception: str) -> str:
+    """The private model of an exception's fields: ``_<Exception>Fields``."""
+    return f"_{exception}Fields"

@@ -11,7 +11,9 @@ values are written as Python literals. All input has passed :mod:`uvrpc_gen.chec
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+import contextvars
+from collections.abc import Callable, Collection, Iterator, Mapping
 
 from .layout import Doc, Group, Seq, Union, flat
 from .model import (
@@ -33,6 +35,9 @@ __all__ = [
     "carries_bytes",
     "default_doc",
     "default_literal",
+    "import_alias",
+    "imported",
+    "python_name",
     "python_bytes",
     "python_string",
     "received_annotation",
@@ -63,6 +68,39 @@ SENT_SCALARS = {**RECEIVED_SCALARS, "bytes": f"{RUNTIME_ALIAS}.{SYMBOLS['Buffer'
 """IDL scalar → the plain Python type of a value to send."""
 
 _CONTAINERS = {"list": "list", "set": "set", "map": "dict"}
+
+_imports: contextvars.ContextVar[Collection[str]] = contextvars.ContextVar(
+    "_imports", default=()
+)
+"""The stems of the files the module being generated imports."""
+
+
+@contextlib.contextmanager
+def imported(stems: Collection[str]) -> Iterator[None]:
+    """Name the definitions of these imported files through their module aliases
+    while generating one module."""
+    reset = _imports.set(stems)
+    try:
+        yield
+    finally:
+        _imports.reset(reset)
+
+
+def import_alias(stem: str) -> str:
+    """The name a generated module imports the module of ``stem.idl`` as."""
+    return f"_{stem}"
+
+
+def python_name(name: str) -> str:
+    """A (possibly qualified) IDL name as generated code spells it: names from an
+    imported file go through its module's alias (``common.Item`` is
+    ``_common.Item``), local ones stay (``Op.ADD``)."""
+    stem, dot, rest = name.partition(".")
+    if dot and stem in _imports.get():
+        return f"{import_alias(stem)}.{rest}"
+    return name
+
+
 _SHORT_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
@@ -72,7 +110,7 @@ def _annotation(ref: TypeRef, scalars: Mapping[str, str]) -> Doc:
     if ref.name in _CONTAINERS:
         arguments = tuple(_annotation(a, scalars) for a in ref.arguments)
         return Group(f"{_CONTAINERS[ref.name]}[", arguments, "]", hug=True)
-    return ref.name
+    return python_name(ref.name)
 
 
 def _optional(doc: Doc, optional: bool) -> Doc:
@@ -172,7 +210,7 @@ def default_doc(ref: TypeRef, literal: Literal, *, received: bool = False) -> Do
             return f"memoryview({data})" if received else data
         return python_string(literal.value)
     if isinstance(literal, NameLiteral):
-        return literal.name
+        return python_name(literal.name)
     if isinstance(literal, ListLiteral):
         items = tuple(default_doc(ref.arguments[0], item) for item in literal.items)
         if ref.name == "set":

@@ -29,7 +29,9 @@ def environment() -> jinja2.Environment:
     )
 
 
-def render(checked: CheckedModule) -> str:
-    """The Python source of the module generated from ``checked``."""
+def render(checked: CheckedModule, package: str | None = None) -> str:
+    """The Python source of the module generated from ``checked``; ``package`` is
+    where it imports the modules of imported files from (see
+    :func:`~uvrpc_gen.view.module_view`)."""
     template = environment().get_template("module.py.j2")
-    return template.render(view=module_view(checked))
+    return template.render(view=module_view(checked, package))

@@ -8,13 +8,14 @@ their absolute indentation.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from . import naming, pytypes
-from .check import CheckedModule
+from .check import CheckedModule, has_call_handle
 from .layout import (
     LINE_LENGTH,
     Doc,
@@ -25,7 +26,16 @@ from .layout import (
     statement,
     width,
 )
-from .model import Enum, Field, Message, Method, Service
+from .model import (
+    Const,
+    Enum,
+    ExceptionType,
+    Field,
+    Message,
+    Method,
+    Service,
+    TypeRef,
+)
 from .symbols import (
     GENERATED_CODE_API,
     GENERATOR_VERSION,
@@ -38,7 +48,9 @@ from .symbols import (
 
 __all__ = [
     "ClientMethodView",
+    "ConstView",
     "EnumView",
+    "ExceptionView",
     "FieldView",
     "MemberView",
     "MessageView",
@@ -152,6 +164,26 @@ class MessageView:
 
 
 @dataclass(frozen=True, slots=True)
+class ConstView:
+    """A constant: its annotated assignment and its attribute docstring."""
+
+    lines: tuple[str, ...]
+    doc: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionView:
+    """An exception class and the private model of its fields."""
+
+    fields: MessageView
+    header: tuple[str, ...]
+    doc: tuple[str, ...]
+    config: tuple[str, ...]
+    attributes: tuple[FieldView, ...]
+    init: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ClientMethodView:
     """A client method: signature, docstring and the delegating call."""
 
@@ -194,30 +226,53 @@ class ModuleView:
     header: str
     doc: tuple[str, ...]
     stdlib_imports: tuple[str, ...]
+    sibling_imports: tuple[str, ...]
     runtime_imports: tuple[str, ...]
     version_check: str
     exports: tuple[str, ...]
     enums: tuple[EnumView, ...]
+    consts: tuple[ConstView, ...]
     messages: tuple[MessageView, ...]
+    exceptions: tuple[ExceptionView, ...]
     services: tuple[ServiceView, ...]
     runtime: dict[str, str]
     attributes: dict[str, str]
 
 
-_ATTRIBUTES = ("call", "start", "uvrpc_service")
+_ATTRIBUTES = (
+    "call",
+    "start",
+    "server_stream",
+    "client_stream",
+    "bidi_stream",
+    "uvrpc_service",
+)
 
 
 def _runtime(symbol: str) -> str:
     return f"{RUNTIME_ALIAS}.{SYMBOLS[symbol]}"
 
 
-def module_view(checked: CheckedModule) -> ModuleView:
-    """Compute the view of a checked module."""
+def module_view(checked: CheckedModule, package: str | None = None) -> ModuleView:
+    """Compute the view of a checked module.
+
+    ``package`` is the Python package the modules of imported files are imported
+    from (``from package import common as _common``); without one they are
+    imported as top-level modules (``import common as _common``).
+    """
+    with pytypes.imported(checked.imports):
+        return _module_view(checked, package)
+
+
+def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
     module, namespace = checked.module, checked.namespace
     enums = [d for d in module.definitions if isinstance(d, Enum)]
+    consts = [d for d in module.definitions if isinstance(d, Const)]
     messages = [d for d in module.definitions if isinstance(d, Message)]
+    exceptions = [d for d in module.definitions if isinstance(d, ExceptionType)]
     services = [d for d in module.definitions if isinstance(d, Service)]
-    exports: list[str] = [e.name for e in enums] + [m.name for m in messages]
+    exports: list[str] = [e.name for e in enums] + [c.name for c in consts]
+    exports += [m.name for m in messages] + [e.name for e in exceptions]
     for service in services:
         exports += [
             naming.client_class(service.name),
@@ -225,19 +280,34 @@ def module_view(checked: CheckedModule) -> ModuleView:
             naming.server_class(service.name),
         ]
     types = [f.type for m in messages for f in m.fields]
+    types += [f.type for e in exceptions for f in e.fields]
+    types += [c.type for c in consts]
+    streams = False
     for service in services:
         for method in service.methods:
             types += [p.type for p in method.params]
             types += [method.returns] if method.returns else []
+            streams = streams or method.kind != "unary"
     stdlib = [
         f"import {name} as _{name}"
         for name, used in (
             ("abc", any(service.methods for service in services)),
             ("enum", bool(enums)),
-            ("typing", any(_typed_init(m.fields) for m in messages)),
+            (
+                "typing",
+                any(_typed_init(m.fields) for m in messages)
+                or bool(consts or exceptions)
+                or streams,
+            ),
         )
         if used
     ]
+    siblings = tuple(
+        f"from {package} import {stem} as {pytypes.import_alias(stem)}"
+        if package
+        else f"import {stem} as {pytypes.import_alias(stem)}"
+        for stem in sorted(checked.imports)
+    )
     runtime = [f"import {RUNTIME_MODULE} as {RUNTIME_ALIAS}"]
     if any(pytypes.uses_scalar_aliases(t) for t in types):
         runtime.append(
@@ -255,14 +325,84 @@ def module_view(checked: CheckedModule) -> ModuleView:
         ),
         doc=docstring(module.doc, 0) if module.doc else (),
         stdlib_imports=tuple(stdlib),
+        sibling_imports=siblings,
         runtime_imports=tuple(runtime),
         version_check=check,
         exports=tuple(sorted(exports)),
         enums=tuple(_enum(e, namespace) for e in enums),
+        consts=tuple(_const(c) for c in consts),
         messages=tuple(_message(m, namespace) for m in messages),
-        services=tuple(_service(s, namespace) for s in services),
+        exceptions=tuple(_exception(e, namespace) for e in exceptions),
+        services=tuple(_service(s, namespace, checked) for s in services),
         runtime={name: _runtime(name) for name in SYMBOLS if name not in _ATTRIBUTES},
         attributes={name: SYMBOLS[name] for name in _ATTRIBUTES},
+    )
+
+
+def _const(const: Const) -> ConstView:
+    # A constant is a value of the module, neither sent nor received: ``bytes``.
+    python = (
+        "bytes"
+        if const.type.name == "bytes"
+        else pytypes.sent_annotation_doc(const.type)
+    )
+    annotation = Group("_typing.Final[", (python,), "]", hug=True)
+    value = pytypes.default_doc(const.type, const.value)
+    return ConstView(
+        assignment(const.name, annotation, value, 0),
+        docstring(const.doc, 0) if const.doc else (),
+    )
+
+
+def _exception_of(checked: CheckedModule, name: str) -> ExceptionType | None:
+    definition = checked.definition(name)
+    return definition if isinstance(definition, ExceptionType) else None
+
+
+def _exception(error: ExceptionType, namespace: str) -> ExceptionView:
+    doc = error.doc or f"The ``{namespace}.{error.name}`` exception."
+    fields_class = naming.fields_class(error.name)
+    attributes = tuple(
+        FieldView(
+            assignment(
+                f.name,
+                pytypes.received_annotation_doc(f.type, optional=f.optional),
+                None,
+                4,
+            ),
+            docstring(f.doc, 4) if f.doc else (),
+        )
+        for f in error.fields
+    )
+    arguments: list[Doc] = []
+    for f in error.fields:
+        annotation = pytypes.sent_annotation_doc(f.type, optional=f.optional)
+        has_default = f.default is not None or f.optional
+        arguments.append(
+            Seq((f"{f.name}: ", annotation, " = ..." if has_default else ""))
+        )
+    arguments.append('message: str = ""')
+    init = signature(Group("def __init__(", ("self", "*", *arguments), ")"), "None", 8)
+    init_doc = docstring(
+        "Raise it from a handler of a method that declares it; ``message`` "
+        "defaults to the class name and field values.",
+        12,
+    )
+    return ExceptionView(
+        fields=_model(
+            fields_class,
+            (),
+            [dataclasses.replace(f, doc=None) for f in error.fields],
+            typed_init=False,
+        ),
+        header=_class_header(error.name, _runtime("DeclaredError")),
+        doc=docstring(doc, 4),
+        config=(
+            f'    uvrpc_name = "{namespace}.{error.name}"',
+            f"    uvrpc_fields = {fields_class}",
+        ),
+        attributes=attributes,
+        init=("    if _typing.TYPE_CHECKING:", "", *init, *init_doc),
     )
 
 
@@ -332,7 +472,9 @@ def _class_doc(summary: str, doc: str | None) -> tuple[str, ...]:
     return docstring(f"{summary}\n\n{doc}\n" if doc else summary, 4)
 
 
-def _method_doc(method: Method, route: str) -> tuple[str, ...]:
+def _method_doc(
+    method: Method, route: str, errors: Sequence[ExceptionType | None]
+) -> tuple[str, ...]:
     text = method.doc or f"Call ``{route}.{method.name}``."
     documented = [p for p in method.params if p.doc]
     if documented:
@@ -341,10 +483,119 @@ def _method_doc(method: Method, route: str) -> tuple[str, ...]:
             for p in documented
         )
         text = f"{text}\n\nArgs:\n{args}\n"
+    if method.throws:
+        raised = []
+        for ref, error in zip(method.throws, errors, strict=True):
+            summary = "raised by the server, declared in the IDL"
+            if error is not None:
+                summary = error.doc or f"The ``{ref.name}`` exception."
+            summary = textwrap.indent(summary, "        ").strip()
+            raised.append(f"    {pytypes.python_name(ref.name)}: {summary}")
+        text = f"{text.rstrip()}\n\nRaises:\n" + "\n".join(raised) + "\n"
     return docstring(text, 8)
 
 
-def _service(service: Service, namespace: str) -> ServiceView:
+_DESCRIPTORS = {
+    "unary": "Unary",
+    "server": "ServerStreaming",
+    "client": "ClientStreaming",
+    "bidi": "BidiStreaming",
+}
+"""The runtime class describing each kind of method."""
+
+_CLIENT_CALLS = {
+    "unary": "call",
+    "server": "server_stream",
+    "client": "client_stream",
+    "bidi": "bidi_stream",
+}
+"""The client base class method each kind of generated method delegates to."""
+
+
+def _item(ref: TypeRef, annotate: Callable[..., Doc]) -> Doc:
+    """The annotation of the items of ``stream<T>``."""
+    return annotate(ref.arguments[0])
+
+
+def _descriptor(
+    method: Method, service: Service, route: str, params_class: str
+) -> tuple[str, ...]:
+    """``_SERVICE_METHOD: _uvrpc.Unary[...] = _uvrpc.Unary(...)`` and its kin."""
+    kind = method.kind
+    cls = _runtime(_DESCRIPTORS[kind])
+    stream = method.stream_param
+    arguments: list[Doc] = [
+        f'route="{route}.{method.name}"',
+        f'handler="{naming.snake_case(method.name)}"',
+        f"params={params_class}",
+    ]
+    subscript: list[Doc] = [params_class]
+    if stream is not None:
+        arguments.append(f'stream="{stream.name}"')
+        arguments.append(
+            Seq(("request_item=", _item(stream.type, pytypes.strict_annotation_doc)))
+        )
+        subscript.append(_item(stream.type, pytypes.sent_annotation_doc))
+    returns = method.returns
+    if returns is not None and method.streams_reply:
+        arguments.append(
+            Seq(("reply_item=", _item(returns, pytypes.strict_annotation_doc)))
+        )
+        subscript.append(_item(returns, pytypes.received_annotation_doc))
+    else:
+        strict: Doc = "None"
+        received: Doc = "None"
+        if returns is not None:
+            strict = pytypes.strict_annotation_doc(returns)
+            received = pytypes.received_annotation_doc(returns)
+        arguments.append(Seq(("reply=", strict)))
+        subscript.append(received)
+    if method.throws:
+        arguments.append(
+            Group(
+                "errors=(",
+                tuple(pytypes.python_name(ref.name) for ref in method.throws),
+                ")",
+                display=True,
+                tuple_syntax=True,
+            )
+        )
+    if method.oneway:
+        arguments.append("oneway=True")
+    if method.idempotent:
+        arguments.append("idempotent=True")
+    constant = naming.method_constant(service.name, method.name)
+    return assignment(
+        constant,
+        Group(f"{cls}[", tuple(subscript), "]", hug=True),
+        Group(f"{cls}(", tuple(arguments), ")"),
+        0,
+    )
+
+
+def _client_returns(method: Method) -> Doc:
+    """What a generated client method returns."""
+    returns = method.returns
+    if returns is None:
+        return "None"
+    if method.streams_reply:
+        item = _item(returns, pytypes.received_annotation_doc)
+        return Group(f"{_runtime('ItemStream')}[", (item,), "]", hug=True)
+    return pytypes.received_annotation_doc(returns)
+
+
+def _server_returns(method: Method) -> Doc:
+    """What a generated server method returns."""
+    returns = method.returns
+    if returns is None:
+        return "None"
+    if method.streams_reply:
+        item = _item(returns, pytypes.sent_annotation_doc)
+        return Group("_typing.AsyncIterator[", (item,), "]", hug=True)
+    return pytypes.sent_annotation_doc(returns)
+
+
+def _service(service: Service, namespace: str, checked: CheckedModule) -> ServiceView:
     route = f"{namespace}.{service.name}"
     spec_constant = naming.service_constant(service.name)
     params: list[MessageView] = []
@@ -356,35 +607,33 @@ def _service(service: Service, namespace: str) -> ServiceView:
         python = naming.snake_case(method.name)
         params_class = naming.params_class(service.name, method.name)
         constant = naming.method_constant(service.name, method.name)
-        params.append(_model(params_class, (), method.params, typed_init=False))
-        reply_received: Doc = "None"
-        reply_sent: Doc = "None"
-        reply_strict: Doc = "None"
-        if method.returns is not None:
-            reply_received = pytypes.received_annotation_doc(method.returns)
-            reply_sent = pytypes.sent_annotation_doc(method.returns)
-            reply_strict = pytypes.strict_annotation_doc(method.returns)
-        unary = _runtime("Unary")
-        constants.append(
-            assignment(
-                constant,
-                Group(f"{unary}[", (params_class, reply_received), "]", hug=True),
-                Group(
-                    f"{unary}(",
-                    (
-                        f'route="{route}.{method.name}"',
-                        f'handler="{python}"',
-                        f"params={params_class}",
-                        Seq(("reply=", reply_strict)),
-                    ),
-                    ")",
-                ),
-                0,
-            )
-        )
+        stream = method.stream_param
+        plain = [p for p in method.params if p is not stream]
+        params.append(_model(params_class, (), plain, typed_init=False))
+        constants.append(_descriptor(method, service, route, params_class))
         arguments: list[Doc] = []
         server_arguments: list[Doc] = []
         for p in method.params:
+            if p is stream:
+                item = _item(p.type, pytypes.received_annotation_doc)
+                server_arguments.append(
+                    Seq(
+                        (
+                            f"{p.name}: ",
+                            Group("_typing.AsyncIterator[", (item,), "]", hug=True),
+                        )
+                    )
+                )
+                sent = _item(p.type, pytypes.sent_annotation_doc)
+                arguments.append(
+                    Seq(
+                        (
+                            f"{p.name}: ",
+                            Group("_typing.AsyncIterable[", (sent,), "]", hug=True),
+                        )
+                    )
+                )
+                continue
             received = pytypes.received_annotation_doc(p.type, optional=p.optional)
             server_arguments.append(Seq((f"{p.name}: ", received)))
             annotation = pytypes.sent_annotation_doc(p.type, optional=p.optional)
@@ -395,51 +644,64 @@ def _service(service: Service, namespace: str) -> ServiceView:
                 arguments.append(Seq((f"{p.name}: ", annotation, " = None")))
             else:
                 arguments.append(Seq((f"{p.name}: ", annotation)))
-        doc = _method_doc(method, route)
+        errors = [_exception_of(checked, ref.name) for ref in method.throws]
+        doc = _method_doc(method, route, errors)
         args_dict = Group(
-            "{", tuple(f'"{p.id}": {p.name}' for p in method.params), "}", display=True
+            "{", tuple(f'"{p.id}": {p.name}' for p in plain), "}", display=True
         )
-        call_items = (constant, args_dict, "timeout")
+        call_items: tuple[Doc, ...] = (constant, args_dict, "timeout")
+        if stream is not None:
+            call_items = (constant, args_dict, stream.name, "timeout")
         keyword_only = ("self", "*", *arguments, "timeout: float | None = None")
-        for is_async, target in ((True, client_methods), (False, sync_methods)):
-            prefix = "async def " if is_async else "def "
-            awaiting = "await " if is_async else ""
+        kind = method.kind
+        delegate = SYMBOLS[_CLIENT_CALLS[kind]]
+        returns = _client_returns(method)
+        # Streams are asynchronous: the blocking client has the other methods.
+        variants: list[tuple[bool, list[ClientMethodView]]] = [(True, client_methods)]
+        if kind == "unary":
+            variants.append((False, sync_methods))
+        for is_async, target in variants:
+            awaited = is_async and kind in ("unary", "client")
+            prefix = "async def " if awaited else "def "
+            awaiting = "await " if awaited else ""
             result = "" if method.returns is None else "return "
-            call = Group(f"{result}{awaiting}self.{SYMBOLS['call']}(", call_items, ")")
+            call = Group(f"{result}{awaiting}self.{delegate}(", call_items, ")")
             target.append(
                 ClientMethodView(
                     signature(
-                        Group(f"{prefix}{python}(", keyword_only, ")"),
-                        reply_received,
-                        4,
+                        Group(f"{prefix}{python}(", keyword_only, ")"), returns, 4
                     ),
                     doc,
                     statement(call, 8),
                 )
             )
-        start = naming.start_method(method.name)
-        handle = Group(f"{_runtime('Call')}[", (reply_received,), "]", hug=True)
-        client_methods.append(
-            ClientMethodView(
-                signature(Group(f"def {start}(", keyword_only, ")"), handle, 4),
-                docstring(
-                    f"Start :meth:`{python}` and return its call handle.\n\n"
-                    "The request is sent before this returns; see "
-                    f":class:`{RUNTIME_MODULE}.{SYMBOLS['Call']}`.\n",
-                    8,
-                ),
-                statement(
-                    Group(f"return self.{SYMBOLS['start']}(", call_items, ")"), 8
-                ),
+        if has_call_handle(method):
+            start = naming.start_method(method.name)
+            handle = Group(f"{_runtime('Call')}[", (returns,), "]", hug=True)
+            client_methods.append(
+                ClientMethodView(
+                    signature(Group(f"def {start}(", keyword_only, ")"), handle, 4),
+                    docstring(
+                        f"Start :meth:`{python}` and return its call handle.\n\n"
+                        "The request is sent before this returns; see "
+                        f":class:`{RUNTIME_MODULE}.{SYMBOLS['Call']}`.\n",
+                        8,
+                    ),
+                    statement(
+                        Group(f"return self.{SYMBOLS['start']}(", call_items, ")"), 8
+                    ),
+                )
             )
-        )
         server_items = (
             ("self", "*", *server_arguments) if server_arguments else ("self",)
         )
+        server_prefix = "def " if method.streams_reply else "async def "
         server_methods.append(
             ServerMethodView(
                 signature(
-                    Group(f"async def {python}(", server_items, ")"), reply_sent, 4
+                    Group(f"{server_prefix}{python}(", server_items, ")"),
+                    _server_returns(method),
+                    4,
                 ),
                 doc,
             )
