@@ -5,6 +5,7 @@ Usage::
     uvrpc-gen idl/calculator.idl -o examples/calculator
     uvrpc-gen idl/calculator.idl -o examples/calculator --check
     uvrpc-gen idl/ -o generated/          # every .idl below idl/, imports first
+    uvrpc-gen --compat old/calculator.idl idl/calculator.idl  # what breaks
 
 Errors go to stderr as ``file:line:col: error: ...`` with the source line and a
 caret; the exit status is 1 for errors or stale files, 2 for usage errors.
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from . import __version__
 from .check import check
+from .compat import main_compat
 from .load import LoadError, load
 from .parse import parse
 from .render import render
@@ -59,7 +61,6 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "-o",
         "--output",
-        required=True,
         metavar="DIR",
         help="directory to write <stem>.py into (created if missing)",
     )
@@ -75,9 +76,20 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "module of an imported file from it (default: as a top-level module)",
     )
     parser.add_argument(
+        "--compat",
+        action="store_true",
+        help="compare two files, OLD NEW: list every change, breaking ones first; "
+        "exit 1 if any change breaks the wire",
+    )
+    parser.add_argument(
         "--version", action="version", version=f"uvrpc-gen {__version__}"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.compat and (len(args.files) != 2 or args.output or args.check):
+        parser.error("--compat takes two files, OLD NEW, and no -o or --check")
+    if not args.compat and args.output is None:
+        parser.error("the following arguments are required: -o/--output")
+    return args
 
 
 def _inputs(paths: Sequence[str]) -> list[str]:
@@ -114,6 +126,8 @@ def _stem_problem(stem: str) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``uvrpc-gen``; return the exit status."""
     args = _arguments(argv)
+    if args.compat:
+        return main_compat(args.files[0], args.files[1])
     output = Path(args.output)
     failed = False
     files: list[str] = []

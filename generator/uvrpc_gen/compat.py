@@ -1,0 +1,673 @@
+"""Which changes between two versions of an IDL file break the wire.
+
+``uvrpc-gen --compat OLD.idl NEW.idl`` reads both files, checks them as the
+generator does and lists every change, each classified **breaking** (a peer built
+from one file can no longer talk to a peer built from the other, or a name other
+files and code refer to is gone) or **compatible**::
+
+    old.idl:14:5: breaking: field 2 'steps' of message 'Program' was removed: ...
+    new.idl:9:5: compatible: value 'KIT' = 3 was added to enum 'Category': ...
+
+The rules follow from the wire format (``docs/protocol.md``): messages,
+parameters and exceptions travel as maps keyed by field id, so names may change
+and readers ignore ids they do not know; a missing field takes its default or, if
+it has none and is not optional, fails validation; enums travel as integers and a
+value the reader does not declare is rejected; a method travels by its route
+``namespace.Service.method`` and an exception by ``namespace.Name``, both spelled
+as in the IDL. ``docs/evolution.md`` explains each check.
+
+Types are compared as the IDL spells them once typedefs are expanded
+(``list<Step>``); a definition that several types name (``Step``) is compared
+once, by itself. Definitions imported from other files are compared by name only:
+run the comparison on those files too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .check import CheckedModule, check, type_text
+from .diagnostics import IdlError, format_diagnostics
+from .load import LoadError, load
+from .model import (
+    BoolLiteral,
+    Const,
+    Definition,
+    Enum,
+    EnumValue,
+    ExceptionType,
+    Field,
+    FloatLiteral,
+    IntLiteral,
+    ListLiteral,
+    Literal,
+    Message,
+    Method,
+    NameLiteral,
+    Service,
+    Span,
+    StringLiteral,
+    Typedef,
+)
+from .parse import parse
+
+__all__ = ["Change", "CompatError", "compare", "main_compat", "read_checked"]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One difference between two versions of a file.
+
+    ``span`` is where the change is in the new file, or in the old file for
+    something that was removed; ``message`` names the definition and says what the
+    change does on the wire.
+    """
+
+    span: Span
+    breaking: bool
+    message: str
+
+    def __str__(self) -> str:
+        kind = "breaking" if self.breaking else "compatible"
+        span = self.span
+        return f"{span.file}:{span.line}:{span.column}: {kind}: {self.message}"
+
+
+def compare(old: CheckedModule, new: CheckedModule) -> list[Change]:
+    """Every change from ``old`` to ``new``, in the order of the files.
+
+    The namespace and module doc come first, then each definition of ``old``
+    (compared with its namesake in ``new``, or removed), then the definitions only
+    ``new`` has. Within a definition, members are listed in the same way.
+    """
+    return _Comparer(old, new).run()
+
+
+class CompatError(Exception):
+    """A file could not be compared: ``report`` says why, as the generator would."""
+
+    def __init__(self, report: str) -> None:
+        super().__init__(report)
+        self.report = report
+
+
+def read_checked(path: str) -> CheckedModule:
+    """Read, parse and check the IDL file at ``path`` (and the files it imports).
+
+    Raises:
+        CompatError: the file (or a file it imports) cannot be read or has IDL
+            errors.
+    """
+    try:
+        source = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise CompatError(f"{path}: error: cannot read: {reason}") from None
+    try:
+        module = parse(source, path)
+        if not module.imports:
+            return check(module)
+    except IdlError as error:
+        raise CompatError(format_diagnostics(error.diagnostics, source)) from None
+    try:
+        loaded = load([path], {os.path.normpath(path): source})
+    except LoadError as error:
+        raise CompatError(error.report) from None
+    return loaded.modules[os.path.normpath(path)]
+
+
+def main_compat(old_path: str, new_path: str) -> int:
+    """Run ``uvrpc-gen --compat OLD NEW``: print every change, breaking ones first.
+
+    Returns 0 when nothing breaks, 1 when something does, and 2 when a file cannot
+    be read or has IDL errors (reported on stderr as the generator reports them).
+    """
+    modules: list[CheckedModule] = []
+    for path in (old_path, new_path):
+        try:
+            modules.append(read_checked(path))
+        except CompatError as error:
+            print(error.report, file=sys.stderr)
+    if len(modules) != 2:
+        return 2
+    changes = compare(modules[0], modules[1])
+    ordered = sorted(changes, key=lambda change: not change.breaking)
+    for change in ordered:
+        print(change)
+    breaking = sum(change.breaking for change in changes)
+    compatible = len(changes) - breaking
+    if not changes:
+        print(f"{old_path} -> {new_path}: no changes")
+    else:
+        print(
+            f"{old_path} -> {new_path}: {_count(breaking, 'breaking change')}, "
+            f"{_count(compatible, 'compatible change')}"
+        )
+    return 1 if breaking else 0
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+_KINDS: Mapping[type, str] = {
+    Enum: "enum",
+    Message: "message",
+    ExceptionType: "exception",
+    Service: "service",
+    Const: "constant",
+    Typedef: "typedef",
+}
+
+_METHOD_KINDS = {
+    "unary": "unary",
+    "server": "server-streaming",
+    "client": "client-streaming",
+    "bidi": "bidirectional-streaming",
+}
+
+
+def _method_kind(method: Method) -> str:
+    """How a method's call goes, as a report names it."""
+    return "oneway" if method.oneway else _METHOD_KINDS[method.kind]
+
+
+def _returns(method: Method) -> str:
+    return "void" if method.returns is None else type_text(method.returns)
+
+
+def _required(field: Field) -> bool:
+    """Whether a reader rejects a message or call that lacks this field."""
+    return not field.optional and field.default is None
+
+
+def _is_stream(field: Field) -> bool:
+    return field.type.name == "stream"
+
+
+def _literal_key(literal: Literal) -> object:
+    """What a literal means, without its position: equal keys, equal values."""
+    if isinstance(literal, IntLiteral | FloatLiteral):
+        return ("number", literal.value)
+    if isinstance(literal, StringLiteral):
+        return ("string", literal.value, literal.data)
+    if isinstance(literal, BoolLiteral):
+        return ("bool", literal.value)
+    if isinstance(literal, NameLiteral):
+        return ("name", literal.name)
+    if isinstance(literal, ListLiteral):
+        return ("list", tuple(_literal_key(item) for item in literal.items))
+    return (
+        "map",
+        tuple((_literal_key(k), _literal_key(v)) for k, v in literal.entries),
+    )
+
+
+def _literal_text(literal: Literal) -> str:
+    """A literal written back as IDL, for messages."""
+    if isinstance(literal, IntLiteral | FloatLiteral):
+        return repr(literal.value)
+    if isinstance(literal, StringLiteral):
+        return json.dumps(literal.value, ensure_ascii=False)
+    if isinstance(literal, BoolLiteral):
+        return "true" if literal.value else "false"
+    if isinstance(literal, NameLiteral):
+        return literal.name
+    if isinstance(literal, ListLiteral):
+        return f"[{', '.join(_literal_text(item) for item in literal.items)}]"
+    entries = (f"{_literal_text(k)}: {_literal_text(v)}" for k, v in literal.entries)
+    return f"{{{', '.join(entries)}}}"
+
+
+def _field_shape(fields: Iterable[Field]) -> object:
+    """What a record looks like on the wire, to guess renames of definitions."""
+    return frozenset((f.id, type_text(f.type), f.optional) for f in fields)
+
+
+def _shape(definition: Definition) -> object:
+    """What a definition looks like apart from its name, to guess renames."""
+    if isinstance(definition, Message | ExceptionType):
+        return _field_shape(definition.fields)
+    if isinstance(definition, Enum):
+        return frozenset(v.value for v in definition.values)
+    if isinstance(definition, Service):
+        return frozenset(m.name for m in definition.methods)
+    if isinstance(definition, Const):
+        return (type_text(definition.type), _literal_key(definition.value))
+    return type_text(definition.type)
+
+
+def _method_shape(method: Method) -> object:
+    return (_field_shape(method.params), _returns(method), _method_kind(method))
+
+
+class _Comparer:
+    """Collects the changes between two checked modules."""
+
+    def __init__(self, old: CheckedModule, new: CheckedModule) -> None:
+        self.old = old
+        self.new = new
+        self.changes: list[Change] = []
+
+    def breaking(self, span: Span, message: str) -> None:
+        self.changes.append(Change(span, True, message))
+
+    def compatible(self, span: Span, message: str) -> None:
+        self.changes.append(Change(span, False, message))
+
+    def run(self) -> list[Change]:
+        old, new = self.old, self.new
+        new_span = new.module.namespace_span
+        assert new_span is not None
+        if old.namespace != new.namespace:
+            self.breaking(
+                new_span,
+                f"namespace changed from '{old.namespace}' to '{new.namespace}': "
+                "every route and exception name on the wire changes with it",
+            )
+        if old.module.doc != new.module.doc:
+            self.compatible(new_span, "the module doc changed")
+        old_defs = {d.name: d for d in old.module.definitions}
+        new_defs = {d.name: d for d in new.module.definitions}
+        added = [d for d in new.module.definitions if d.name not in old_defs]
+        for name, before in old_defs.items():
+            after = new_defs.get(name)
+            if after is None:
+                self.removed(before, added)
+            elif type(after) is not type(before):
+                self.breaking(
+                    after.span,
+                    f"'{name}' was {_article(before)} and is now {_article(after)}",
+                )
+            else:
+                self.definition(before, after)
+        for definition in added:
+            self.added(definition)
+        return self.changes
+
+    # --- definitions ----------------------------------------------------------
+
+    def removed(self, definition: Definition, added: list[Definition]) -> None:
+        kind = _KINDS[type(definition)]
+        shape = _shape(definition)
+        twins = [
+            d.name for d in added if type(d) is type(definition) and _shape(d) == shape
+        ]
+        hint = f" (renamed to '{twins[0]}'?)" if len(twins) == 1 else ""
+        name = definition.name
+        reasons = {
+            Enum: "files that import this one and code that uses it lose it",
+            Message: "files that import this one and code that uses it lose it",
+            ExceptionType: f"its wire name '{self.old.namespace}.{name}' is "
+            "no longer known",
+            Service: f"calls to its routes '{self.old.namespace}.{name}.*' are "
+            "answered with UNIMPLEMENTED",
+            Const: "files that import this one and code that uses it lose it",
+            Typedef: "files that import this one can no longer name it",
+        }
+        self.breaking(
+            definition.span,
+            f"{kind} '{name}' was removed{hint}: {reasons[type(definition)]}",
+        )
+
+    def added(self, definition: Definition) -> None:
+        kind = _KINDS[type(definition)]
+        name = definition.name
+        notes = {
+            Enum: "",
+            Message: "",
+            ExceptionType: "",
+            Service: ": old servers answer its calls with UNIMPLEMENTED",
+            Const: "",
+            Typedef: "",
+        }
+        self.compatible(
+            definition.span, f"{kind} '{name}' was added{notes[type(definition)]}"
+        )
+
+    def definition(self, before: Definition, after: Definition) -> None:
+        if before.doc != after.doc:
+            kind = _KINDS[type(after)]
+            self.compatible(after.span, f"the doc of {kind} '{after.name}' changed")
+        if isinstance(before, Enum) and isinstance(after, Enum):
+            self.enum(before, after)
+        elif isinstance(before, Message) and isinstance(after, Message):
+            self.fields(before.fields, after.fields, f"message '{after.name}'", "field")
+        elif isinstance(before, ExceptionType) and isinstance(after, ExceptionType):
+            self.fields(
+                before.fields, after.fields, f"exception '{after.name}'", "field"
+            )
+        elif isinstance(before, Service) and isinstance(after, Service):
+            self.service(before, after)
+        elif isinstance(before, Const) and isinstance(after, Const):
+            self.const(before, after)
+        elif isinstance(before, Typedef) and isinstance(after, Typedef):
+            old_type, new_type = type_text(before.type), type_text(after.type)
+            if old_type != new_type:
+                self.compatible(
+                    after.type.span,
+                    f"typedef '{after.name}' now names '{new_type}' instead of "
+                    f"'{old_type}' (its uses are compared as the types they name)",
+                )
+
+    def const(self, before: Const, after: Const) -> None:
+        old_type, new_type = type_text(before.type), type_text(after.type)
+        old_value, new_value = _literal_text(before.value), _literal_text(after.value)
+        if old_type != new_type:
+            self.compatible(
+                after.type.span,
+                f"constant '{after.name}' changed type from '{old_type}' to "
+                f"'{new_type}': its value is compiled into each side, so peers "
+                "built from the old file keep the old value",
+            )
+        elif _literal_key(before.value) != _literal_key(after.value):
+            self.compatible(
+                after.value.span,
+                f"constant '{after.name}' changed from {old_value} to {new_value}: "
+                "its value is compiled into each side, so peers built from the old "
+                f"file keep {old_value}",
+            )
+
+    # --- enums ------------------------------------------------------------------
+
+    def enum(self, before: Enum, after: Enum) -> None:
+        owner = f"enum '{after.name}'"
+        new_by_name = {v.name: v for v in after.values}
+        new_by_value = {v.value: v for v in after.values}
+        old_names = {v.name for v in before.values}
+        old_values = {v.value for v in before.values}
+        for value in before.values:
+            same_name = new_by_name.get(value.name)
+            same_value = new_by_value.get(value.value)
+            if same_name is not None and same_name.value != value.value:
+                self.breaking(
+                    same_name.value_span,
+                    f"value '{value.name}' of {owner} changed from {value.value} to "
+                    f"{same_name.value}: enums travel as numbers, so each side reads "
+                    "the other's number as something else or rejects it",
+                )
+            elif same_name is None and same_value is None:
+                self.breaking(
+                    value.span,
+                    f"value '{value.name}' ({value.value}) of {owner} was removed: "
+                    "new readers reject it from old writers",
+                )
+            elif same_name is None and same_value is not None:
+                if same_value.name not in old_names:
+                    self.compatible(
+                        same_value.span,
+                        f"value {value.value} of {owner} was renamed from "
+                        f"'{value.name}' to '{same_value.name}' (Python code uses "
+                        "the new name)",
+                    )
+            if same_name is not None and same_name.doc != value.doc:
+                self.doc(same_name, f"value '{value.name}' of {owner}")
+        for value in after.values:
+            if value.value not in old_values and value.name not in old_names:
+                self.compatible(
+                    value.span,
+                    f"value '{value.name}' = {value.value} was added to {owner}: old "
+                    "readers reject it (INVALID_ARGUMENT on a server, InternalError "
+                    "on a client)",
+                )
+
+    def doc(self, node: EnumValue | Field | Method, what: str) -> None:
+        self.compatible(node.span, f"the doc of {what} changed")
+
+    # --- fields and parameters --------------------------------------------------
+
+    def fields(
+        self,
+        before: tuple[Field, ...],
+        after: tuple[Field, ...],
+        owner: str,
+        what: str,
+        *,
+        skip_streams: bool = False,
+    ) -> None:
+        """Compare the fields of a message or exception, or a method's parameters.
+
+        Fields are matched by id, the key they travel by; a name found under
+        another id is a renumbered field. ``skip_streams`` leaves out stream
+        parameters, for a method whose kind changed (reported once, as that).
+        """
+        if skip_streams:
+            streams = [f for f in (*before, *after) if _is_stream(f)]
+            ids = {f.id for f in streams}
+            names = {f.name for f in streams}
+            before = tuple(f for f in before if f.id not in ids and f.name not in names)
+            after = tuple(f for f in after if f.id not in ids and f.name not in names)
+        new_by_id = {f.id: f for f in after}
+        new_by_name = {f.name: f for f in after}
+        old_ids = {f.id for f in before}
+        old_names = {f.name for f in before}
+        parameter = what == "parameter"
+        readers = "servers" if parameter else "readers"
+        writers = "clients" if parameter else "writers"
+        for field in before:
+            label = f"{what} {field.id} '{field.name}' of {owner}"
+            same_name = new_by_name.get(field.name)
+            same_id = new_by_id.get(field.id)
+            if same_name is not None and same_name.id != field.id:
+                self.breaking(
+                    same_name.id_span,
+                    f"{what} '{field.name}' of {owner} changed id from {field.id} to "
+                    f"{same_name.id}: {what}s travel keyed by id, so each side misses "
+                    "the other's value",
+                )
+            elif same_id is None:
+                if _required(field):
+                    why = f"old {readers} require it and new {writers} do not send it"
+                else:
+                    why = (
+                        f"old {readers} fall back to their default, and its id "
+                        f"{field.id} must never be used again"
+                    )
+                self.breaking(field.span, f"{label} was removed: {why}")
+            if same_id is not None:
+                if same_id.name != field.name and same_id.name not in old_names:
+                    note = (
+                        "callers pass it by the new name"
+                        if parameter
+                        else "Python code uses the new name"
+                    )
+                    self.compatible(
+                        same_id.span,
+                        f"{label} was renamed to '{same_id.name}' (the wire keys it "
+                        f"by id; {note})",
+                    )
+                self.field(field, same_id, label, readers, writers)
+        for field in after:
+            if field.id in old_ids or field.name in old_names:
+                continue
+            label = f"{what} {field.id} '{field.name}'"
+            if _required(field):
+                self.breaking(
+                    field.span,
+                    f"required {label} was added to {owner}: old {writers} do not "
+                    f"send it, so new {readers} reject what they send",
+                )
+            elif field.optional:
+                self.compatible(
+                    field.span,
+                    f"optional {label} was added to {owner}: old {readers} ignore "
+                    f"it, new {readers} take None from old {writers}",
+                )
+            else:
+                assert field.default is not None
+                self.compatible(
+                    field.span,
+                    f"{label} with default {_literal_text(field.default)} was added "
+                    f"to {owner}: old {readers} ignore it, new {readers} take the "
+                    f"default from old {writers}",
+                )
+
+    def field(
+        self, before: Field, after: Field, label: str, readers: str, writers: str
+    ) -> None:
+        """Compare one field (or parameter) with the field of the same id."""
+        old_type, new_type = type_text(before.type), type_text(after.type)
+        if old_type != new_type:
+            if _is_stream(before) and _is_stream(after):
+                self.breaking(
+                    after.type.span,
+                    f"the stream item type of {label} changed from "
+                    f"'{type_text(before.type.arguments[0])}' to "
+                    f"'{type_text(after.type.arguments[0])}'",
+                )
+            else:
+                self.breaking(
+                    after.type.span,
+                    f"{label} changed type from '{old_type}' to '{new_type}'",
+                )
+        if before.optional and not after.optional:
+            self.breaking(
+                after.span,
+                f"{label} is no longer optional: old {writers} may send nil, which "
+                f"new {readers} reject",
+            )
+        elif after.optional and not before.optional:
+            self.breaking(
+                after.span,
+                f"{label} became optional: new {writers} may send nil, which old "
+                f"{readers} reject",
+            )
+        elif not before.optional:
+            self.default(before, after, label, readers, writers)
+        if before.doc != after.doc:
+            self.doc(after, label)
+
+    def default(
+        self, before: Field, after: Field, label: str, readers: str, writers: str
+    ) -> None:
+        """Compare the defaults of a (non-optional) field and its new version."""
+        old, new = before.default, after.default
+        if old is not None and new is None:
+            self.breaking(
+                after.span,
+                f"{label} lost its default {_literal_text(old)}: {writers} that do "
+                f"not send it (those older than the {label.split()[0]}) are "
+                "rejected",
+            )
+        elif old is None and new is not None:
+            self.compatible(
+                new.span,
+                f"{label} now has the default {_literal_text(new)}",
+            )
+        elif old is not None and new is not None:
+            if _literal_key(old) != _literal_key(new):
+                self.compatible(
+                    new.span,
+                    f"the default of {label} changed from {_literal_text(old)} to "
+                    f"{_literal_text(new)}: a default is filled in by each reader, "
+                    f"only when a {writers.removesuffix('s')} does not send a value",
+                )
+
+    # --- services ---------------------------------------------------------------
+
+    def service(self, before: Service, after: Service) -> None:
+        new_methods = {m.name: m for m in after.methods}
+        old_methods = {m.name for m in before.methods}
+        added = [m for m in after.methods if m.name not in old_methods]
+        for method in before.methods:
+            label = f"method '{after.name}.{method.name}'"
+            route = f"{self.old.namespace}.{before.name}.{method.name}"
+            other = new_methods.get(method.name)
+            if other is None:
+                shape = _method_shape(method)
+                twins = [m.name for m in added if _method_shape(m) == shape]
+                hint = f" (renamed to '{twins[0]}'?)" if len(twins) == 1 else ""
+                self.breaking(
+                    method.span,
+                    f"{label} was removed{hint}: calls to its route '{route}' are "
+                    "answered with UNIMPLEMENTED",
+                )
+            else:
+                self.method(method, other, label)
+        for method in added:
+            route = f"{self.new.namespace}.{after.name}.{method.name}"
+            self.compatible(
+                method.span,
+                f"method '{after.name}.{method.name}' was added: old servers answer "
+                f"its route '{route}' with UNIMPLEMENTED",
+            )
+
+    def method(self, before: Method, after: Method, label: str) -> None:
+        old_kind, new_kind = _method_kind(before), _method_kind(after)
+        same_kind = old_kind == new_kind
+        if not same_kind:
+            self.breaking(
+                after.span,
+                f"{label} changed from {old_kind} to {new_kind}: each side expects "
+                "the other's call to go another way",
+            )
+        else:
+            self.returns(before, after, label)
+        self.fields(
+            before.params,
+            after.params,
+            label,
+            "parameter",
+            skip_streams=not same_kind,
+        )
+        old_throws = {type_text(t) for t in before.throws}
+        new_throws = {type_text(t) for t in after.throws}
+        for ref in after.throws:
+            if type_text(ref) not in old_throws:
+                self.compatible(
+                    ref.span,
+                    f"{label} now declares '{type_text(ref)}': old clients receive it "
+                    "as a generic RemoteError",
+                )
+        for ref in before.throws:
+            if type_text(ref) not in new_throws:
+                self.compatible(
+                    ref.span,
+                    f"{label} no longer declares '{type_text(ref)}': a server that "
+                    "still raises it sends a generic RemoteError",
+                )
+        if after.idempotent and not before.idempotent:
+            self.compatible(
+                _modifier_span(after, "idempotent"),
+                f"{label} became idempotent: new clients may retry it",
+            )
+        elif before.idempotent and not after.idempotent:
+            self.compatible(
+                after.span,
+                f"{label} is no longer idempotent: new clients do not retry it, "
+                "old ones still may",
+            )
+        if before.doc != after.doc:
+            self.doc(after, label)
+
+    def returns(self, before: Method, after: Method, label: str) -> None:
+        old_type, new_type = _returns(before), _returns(after)
+        if old_type == new_type:
+            return
+        span = after.span if after.returns is None else after.returns.span
+        if before.streams_reply and after.streams_reply:
+            assert before.returns is not None and after.returns is not None
+            self.breaking(
+                span,
+                f"the stream item type of {label} changed from "
+                f"'{type_text(before.returns.arguments[0])}' to "
+                f"'{type_text(after.returns.arguments[0])}'",
+            )
+        else:
+            self.breaking(
+                span, f"{label} now returns '{new_type}' instead of '{old_type}'"
+            )
+
+
+def _modifier_span(method: Method, name: str) -> Span:
+    return next((span for word, span in method.modifiers if word == name), method.span)
+
+
+def _article(definition: Definition) -> str:
+    kind = _KINDS[type(definition)]
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
