@@ -226,7 +226,6 @@ class ModuleView:
     header: str
     doc: tuple[str, ...]
     stdlib_imports: tuple[str, ...]
-    sibling_imports: tuple[str, ...]
     runtime_imports: tuple[str, ...]
     version_check: str
     exports: tuple[str, ...]
@@ -302,17 +301,20 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
         )
         if used
     ]
-    siblings = tuple(
-        f"from {package} import {stem} as {pytypes.import_alias(stem)}"
-        if package
-        else f"import {stem} as {pytypes.import_alias(stem)}"
-        for stem in sorted(checked.imports)
-    )
     runtime = [f"import {RUNTIME_MODULE} as {RUNTIME_ALIAS}"]
     if any(pytypes.uses_scalar_aliases(t) for t in types):
         runtime.append(
             f"from {RUNTIME_MODULE} import {TYPES_MODULE} as {pytypes.TYPES_ALIAS}"
         )
+    for stem in checked.imports:
+        alias = pytypes.import_alias(stem)
+        if package:
+            runtime.append(f"from {package} import {stem} as {alias}")
+        else:
+            runtime.append(f"import {stem} as {alias}")
+    # One block, sorted as isort sorts a section: plain imports, then from-imports,
+    # each by module name.
+    runtime.sort(key=lambda line: (line.startswith("from "), line.split()[1], line))
     check = (
         f"{_runtime('check_generated_code')}("
         f'generator="{GENERATOR_VERSION}", '
@@ -325,7 +327,6 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
         ),
         doc=docstring(module.doc, 0) if module.doc else (),
         stdlib_imports=tuple(stdlib),
-        sibling_imports=siblings,
         runtime_imports=tuple(runtime),
         version_check=check,
         exports=tuple(sorted(exports)),

@@ -33,6 +33,7 @@ from .handle import Call, ReleasedError
 from .loop import run
 from .message import Message, field_ids
 from .methods import ServiceSpec, Unary
+from .retry import Retry
 from .server import Server, ServerStats
 from .service import ServiceBase
 from .status import Status
@@ -68,6 +69,7 @@ __all__ = [
     "ReleasedError",
     "RemoteError",
     "ResourceExhausted",
+    "Retry",
     "RpcError",
     "Server",
     "ServerStats",

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 from typing_extensions import Buffer
@@ -16,6 +16,7 @@ from typing_extensions import Buffer
 from .buffers import BodyEncoder
 from .codec import DecodeError, EncodeError, unpack
 from .errors import (
+    DeclaredError,
     InternalError,
     InvalidArgument,
     RpcError,
@@ -27,7 +28,20 @@ from .protocol import DELIMITER, ReplyHeader
 from .status import Status
 from .version import PROTOCOL_VERSION
 
-__all__ = ["decode_reply", "encode_request", "timeout_ms"]
+__all__ = [
+    "MethodInfo",
+    "decode_reply",
+    "encode_request",
+    "error_from_body",
+    "timeout_ms",
+]
+
+
+class MethodInfo(Protocol):
+    """What error decoding needs of a method descriptor, of any kind."""
+
+    route: str
+    errors_by_name: dict[str, type[DeclaredError]]
 
 
 def timeout_ms(timeout: float | None) -> int | None:
@@ -93,7 +107,7 @@ def decode_reply(
     except DecodeError as exc:
         raise InternalError(f"reply of {method.route} is malformed: {exc}") from None
     if header.status != Status.OK:
-        raise _error_from_body(header.status, value)
+        raise error_from_body(method, header.status, value)
     try:
         return method.check_reply(value)
     except ValidationError as exc:
@@ -105,12 +119,30 @@ def decode_reply(
     )
 
 
-def _error_from_body(status: int, value: object) -> RpcError:
-    if isinstance(value, dict):
-        message, details = value.get("message"), value.get("details")
-        if isinstance(message, str) and isinstance(details, dict | None):
-            return error_for_status(status, message, details)
-    return error_for_status(status, f"(malformed error reply: {value!r:.200})")
+def error_from_body(method: MethodInfo, status: int, value: object) -> RpcError:
+    """The exception an error reply's decoded body stands for.
+
+    An exception the method declares comes back as its generated class with the
+    fields it was raised with; one this client does not know (a newer server's)
+    as the error of its status, message kept.
+    """
+    if not isinstance(value, dict):
+        return error_for_status(status, f"(malformed error reply: {value!r:.200})")
+    message, details = value.get("message"), value.get("details")
+    if not (isinstance(message, str) and isinstance(details, dict | None)):
+        return error_for_status(status, f"(malformed error reply: {value!r:.200})")
+    name = value.get("error")
+    declared = method.errors_by_name.get(name) if isinstance(name, str) else None
+    if declared is None:
+        return error_for_status(status, message, details)
+    try:
+        fields = declared.uvrpc_fields.model_validate(value.get("fields") or {})
+    except ValidationError as exc:
+        return InternalError(
+            f"{method.route} raised {declared.uvrpc_name} with fields that do not "
+            f"match its declaration: {_first_problem(exc)}"
+        )
+    return declared.from_fields(fields, message)
 
 
 def _first_problem(exc: ValidationError) -> str:

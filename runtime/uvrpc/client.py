@@ -9,6 +9,7 @@ from typing import Any, Self
 from .channel import Channel
 from .handle import Call
 from .methods import Reply, Unary
+from .retry import Retry
 from .sync_channel import SyncChannel
 
 __all__ = ["AsyncClient", "SyncClient"]
@@ -22,6 +23,8 @@ class AsyncClient:
             ``inproc://…``), or a :class:`Channel` shared with other clients.
         timeout: the default deadline of each call in seconds; ``None`` waits for ever.
             A call's own ``timeout=`` argument takes precedence.
+        retry: retry the methods the IDL marks ``idempotent`` when they fail with
+            ``UNAVAILABLE`` (:class:`~uvrpc.Retry`); by default nothing is retried.
 
     Use it as ``async with Client(endpoint) as client:``; leaving the block closes the
     channel if this client opened it. Many calls may be in flight at once; they share
@@ -32,7 +35,13 @@ class AsyncClient:
     zero-copy views are freed when its last reference is released.
     """
 
-    def __init__(self, target: str | Channel, *, timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        target: str | Channel,
+        *,
+        timeout: float | None = None,
+        retry: Retry | None = None,
+    ) -> None:
         if isinstance(target, Channel):
             self._channel = target
             self._owns_channel = False
@@ -40,6 +49,7 @@ class AsyncClient:
             self._channel = Channel(target)
             self._owns_channel = True
         self._timeout = timeout
+        self._retry = retry
 
     @property
     def channel(self) -> Channel:
@@ -51,9 +61,14 @@ class AsyncClient:
     ) -> Coroutine[Any, Any, Reply]:
         # Returns the channel's coroutine rather than awaiting it: one coroutine
         # frame less per call.
-        return self._channel.call(
-            method, args, self._timeout if timeout is None else timeout
-        )
+        if timeout is None:
+            timeout = self._timeout
+        if self._retry is not None and method.idempotent:
+            channel = self._channel
+            return self._retry.run(
+                lambda remaining: channel.call(method, args, remaining), timeout
+            )
+        return self._channel.call(method, args, timeout)
 
     def _start(
         self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
@@ -85,13 +100,18 @@ class SyncClient:
     Args:
         target: an endpoint to connect to, or a :class:`SyncChannel`.
         timeout: the default deadline of each call in seconds; ``None`` waits for ever.
+        retry: retry idempotent methods that fail with ``UNAVAILABLE``.
 
     One call at a time: a sync client is not thread-safe, so give each thread its own.
     Use it as ``with Client(endpoint) as client:``.
     """
 
     def __init__(
-        self, target: str | SyncChannel, *, timeout: float | None = None
+        self,
+        target: str | SyncChannel,
+        *,
+        timeout: float | None = None,
+        retry: Retry | None = None,
     ) -> None:
         if isinstance(target, SyncChannel):
             self._channel = target
@@ -100,6 +120,7 @@ class SyncClient:
             self._channel = SyncChannel(target)
             self._owns_channel = True
         self._timeout = timeout
+        self._retry = retry
 
     @property
     def channel(self) -> SyncChannel:
@@ -109,9 +130,14 @@ class SyncClient:
     def _call(
         self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
     ) -> Reply:
-        return self._channel.call(
-            method, args, self._timeout if timeout is None else timeout
-        )
+        if timeout is None:
+            timeout = self._timeout
+        if self._retry is not None and method.idempotent:
+            channel = self._channel
+            return self._retry.run_sync(
+                lambda remaining: channel.call(method, args, remaining), timeout
+            )
+        return self._channel.call(method, args, timeout)
 
     def close(self) -> None:
         """Close the channel if this client opened it."""

@@ -9,6 +9,7 @@ ROUTER socket; :mod:`uvrpc.testing` drives it in memory.
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -16,8 +17,10 @@ from typing import Any, NamedTuple
 from pydantic import ValidationError
 
 from .buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
+from .calls import MethodInfo
 from .codec import DecodeError, EncodeError, unpack
 from .errors import (
+    DeclaredError,
     InternalError,
     InvalidArgument,
     ProtocolError,
@@ -108,6 +111,9 @@ class Dispatcher:
             default.
         attachment_min: binary results at least this many bytes long travel as
             frames of their own.
+        debug: send the server's traceback of an undeclared exception to the
+            caller (in the error's ``details["traceback"]``); off by default, as a
+            traceback tells a caller about the server's code.
     """
 
     def __init__(
@@ -116,7 +122,9 @@ class Dispatcher:
         *,
         pool: BufferPool | None = None,
         attachment_min: int = ATTACHMENT_MIN,
+        debug: bool = False,
     ) -> None:
+        self._debug = debug
         self._routes: dict[str, _Route] = {}
         self._services: set[str] = set()
         for service in services:
@@ -131,6 +139,26 @@ class Dispatcher:
         self.settle: Callable[[Any, bool], None] = self._encoder.settle
         """Say whether the reply with this body went out (see
         :meth:`uvrpc.buffers.BodyEncoder.settle`)."""
+
+    def handler_error(self, method: MethodInfo, exc: Exception) -> RpcError:
+        """The error a handler's exception is sent back as.
+
+        An :class:`RpcError` is sent as it is, except an IDL-declared exception the
+        method does not declare; that one, and every other exception, is an
+        ``UNKNOWN`` :class:`RemoteError` naming the exception's type and message
+        (and, with ``debug``, carrying the server's traceback in its details).
+        """
+        if isinstance(exc, DeclaredError):
+            if method.errors_by_name.get(exc.uvrpc_name) is type(exc):
+                return exc
+        elif isinstance(exc, RpcError):
+            return exc
+        _log.error("handler of %s raised", method.route, exc_info=exc)
+        detail = exc.message if isinstance(exc, RpcError) else str(exc)
+        details: dict[str, Any] = {}
+        if self._debug:
+            details["traceback"] = "".join(traceback.format_exception(exc))
+        return RemoteError(f"{type(exc).__name__}: {detail}", details)
 
     @property
     def services(self) -> frozenset[str]:
@@ -186,12 +214,8 @@ class Dispatcher:
         route = request.route
         try:
             result = await route.handler(**request.params)
-        except RpcError as exc:
-            return error_reply(request.call_id, exc)
         except Exception as exc:
-            _log.exception("handler of %s raised", route.method.route)
-            remote = RemoteError(f"{type(exc).__name__}: {exc}")
-            return error_reply(request.call_id, remote)
+            return error_reply(request.call_id, self.handler_error(route.method, exc))
         try:
             body, attachments = self._encoder.encode(
                 result, route.method.reply_carries_bytes

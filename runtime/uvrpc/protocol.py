@@ -26,7 +26,8 @@ from typing import Any, NamedTuple
 import msgpack
 from typing_extensions import Buffer
 
-from .errors import ProtocolError, RpcError
+from .codec import new_packer
+from .errors import DeclaredError, ProtocolError, RpcError
 from .status import Status
 from .version import PROTOCOL_VERSION
 
@@ -120,10 +121,13 @@ assert all(0 <= status < 0x80 for status in Status), "statuses are fixints"
 
 
 def encode_error_body(error: RpcError) -> bytes:
-    """Encode the body of an error reply: the error's message and details."""
-    return msgpack.packb(
-        {"message": error.message, "details": error.details}, use_bin_type=True
-    )
+    """Encode the body of an error reply: the error's message and details, and for
+    an exception declared in the IDL its wire name and fields (keyed by id)."""
+    body: dict[str, Any] = {"message": error.message, "details": error.details}
+    if isinstance(error, DeclaredError):
+        body["error"] = error.uvrpc_name
+        body["fields"] = error.fields.model_dump()
+    return new_packer().pack(body)
 
 
 def _header_fields(buf: Buffer, kind: int, what: str) -> list[Any]:

@@ -57,6 +57,10 @@ class Server:
             default.
         attachment_min: binary results at least this many bytes long travel as
             frames of their own, sent without a copy.
+        debug: send the traceback of a handler's undeclared exception to the
+            caller, in :class:`~uvrpc.RemoteError`'s ``details["traceback"]``.
+            Off by default: the caller gets the exception's type and message, and
+            the traceback stays in the server's log.
 
     A handler's binary arguments are read-only views of the received frames; a
     handler may keep them (they keep their frame alive) and may return them, which
@@ -78,9 +82,10 @@ class Server:
         context: zmq.Context[Any] | None = None,
         pool: BufferPool | None = None,
         attachment_min: int = ATTACHMENT_MIN,
+        debug: bool = False,
     ) -> None:
         self._dispatcher = Dispatcher(
-            services, pool=pool, attachment_min=attachment_min
+            services, pool=pool, attachment_min=attachment_min, debug=debug
         )
         ctx = context if context is not None else zmq.Context.instance()
         self._sock: zmq.Socket[bytes] = ctx.socket(zmq.ROUTER)

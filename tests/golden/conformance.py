@@ -1,0 +1,1165 @@
+# Generated from conformance.idl by uvrpc-gen 0.3.0 — do not edit.
+"""The conformance service: every construct of the IDL in one service, each method
+a round trip that any implementation must answer the same way.
+"""
+
+from __future__ import annotations
+
+import abc as _abc
+import enum as _enum
+import typing as _typing
+
+import uvrpc as _uvrpc
+from golden import shared as _shared
+from uvrpc import types as _t
+
+_uvrpc.check_generated_code(generator="0.3.0", api=3, protocol=3)
+
+__all__ = [
+    "Color",
+    "ConformanceClient",
+    "ConformanceServer",
+    "ConformanceSyncClient",
+    "Containers",
+    "DEFAULT_COLOR",
+    "ENABLED",
+    "GREETING",
+    "I64_MAX",
+    "I64_MIN",
+    "MAGIC",
+    "Node",
+    "NotFound",
+    "RATIO",
+    "Rejected",
+    "Scalars",
+]
+
+
+class Color(_enum.IntEnum):
+    """A colour, for enums as values, set elements and defaults."""
+
+    RED = 1
+    GREEN = 2
+    BLUE = 3
+
+
+I64_MAX: _typing.Final[int] = 9223372036854775807
+"""The largest i64."""
+I64_MIN: _typing.Final[int] = -9223372036854775808
+"""The smallest i64."""
+GREETING: _typing.Final[str] = "héllo, 世界 é"
+"""Text outside ASCII."""
+DEFAULT_COLOR: _typing.Final[Color] = Color.GREEN
+MAGIC: _typing.Final[bytes] = b"\x00\xffuv"
+RATIO: _typing.Final[float] = 0.5
+ENABLED: _typing.Final[bool] = True
+
+
+class Scalars(_uvrpc.Message):
+    """Every scalar type once."""
+
+    model_config = _uvrpc.field_ids(
+        flag=1,
+        tiny=2,
+        small=3,
+        medium=4,
+        large=5,
+        single=6,
+        precise=7,
+        text=8,
+        blob=9,
+        color=10,
+        origin=11,
+    )
+
+    flag: _t.Bool
+    tiny: _t.I8
+    small: _t.I16
+    medium: _t.I32
+    large: _t.I64
+    single: _t.Float
+    precise: _t.Double
+    text: _t.String
+    blob: _t.Bytes
+    color: Color = DEFAULT_COLOR
+    origin: _shared.Origin = _shared.Origin.CLIENT
+
+    if _typing.TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            flag: bool,
+            tiny: int,
+            small: int,
+            medium: int,
+            large: int,
+            single: float,
+            precise: float,
+            text: str,
+            blob: _uvrpc.Buffer,
+            color: Color = ...,
+            origin: _shared.Origin = ...,
+        ) -> None:
+            """Where the IDL says ``bytes``, any buffer is taken, uncopied."""
+
+
+class Node(_uvrpc.Message):
+    """A tree: a message that contains itself through an optional field and a list."""
+
+    model_config = _uvrpc.field_ids(label=1, next=2, children=3)
+
+    label: _t.String
+    next: Node | None = None
+    children: list[Node] = []
+
+
+class Containers(_uvrpc.Message):
+    """Containers inside containers."""
+
+    model_config = _uvrpc.field_ids(
+        nested=1,
+        colors=2,
+        matrix=3,
+        blobs=4,
+        words=5,
+        weights=6,
+    )
+
+    nested: dict[_t.I32, dict[_t.String, list[Scalars]]] = {}
+    colors: set[Color] = set()
+    matrix: list[list[_t.I64]] = []
+    blobs: dict[_t.String, _t.Bytes] = {}
+    words: list[_t.String] = ["a", "b"]
+    weights: dict[_t.I64, _t.Double] = {I64_MIN: RATIO}
+
+    if _typing.TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            nested: dict[int, dict[str, list[Scalars]]] = ...,
+            colors: set[Color] = ...,
+            matrix: list[list[int]] = ...,
+            blobs: dict[str, _uvrpc.Buffer] = ...,
+            words: list[str] = ...,
+            weights: dict[int, float] = ...,
+        ) -> None:
+            """Where the IDL says ``bytes``, any buffer is taken, uncopied."""
+
+
+class _NotFoundFields(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(key=1)
+
+    key: _t.String
+
+
+class NotFound(_uvrpc.DeclaredError):
+    """No item of that key exists."""
+
+    uvrpc_name = "conformance.NotFound"
+    uvrpc_fields = _NotFoundFields
+
+    key: str
+
+    if _typing.TYPE_CHECKING:
+
+        def __init__(self, *, key: str, message: str = "") -> None:
+            """Raise it from a handler of a method that declares it; ``message``
+            defaults to the class name and field values.
+            """
+
+
+class _RejectedFields(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(argument=1, code=2, evidence=3)
+
+    argument: _t.String
+    code: _t.I32 = 0
+    evidence: _t.Bytes | None = None
+
+
+class Rejected(_uvrpc.DeclaredError):
+    """An argument was refused by the service's own rules."""
+
+    uvrpc_name = "conformance.Rejected"
+    uvrpc_fields = _RejectedFields
+
+    argument: str
+    """Which argument."""
+    code: int
+    evidence: memoryview | None
+
+    if _typing.TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            argument: str,
+            code: int = ...,
+            evidence: _uvrpc.Buffer | None = ...,
+            message: str = "",
+        ) -> None:
+            """Raise it from a handler of a method that declares it; ``message``
+            defaults to the class name and field values.
+            """
+
+
+class _ConformancePingParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids()
+
+
+class _ConformanceEchoScalarsParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(value=1)
+
+    value: Scalars
+
+
+class _ConformanceMixedParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(
+        flag=1,
+        tiny=2,
+        small=3,
+        medium=4,
+        large=5,
+        single=6,
+        precise=7,
+        text=8,
+        blob=9,
+        color=10,
+        note=11,
+    )
+
+    flag: _t.Bool
+    tiny: _t.I8
+    small: _t.I16
+    medium: _t.I32
+    large: _t.I64
+    single: _t.Float
+    precise: _t.Double
+    text: _t.String
+    blob: _t.Bytes
+    color: Color = Color.RED
+    note: _t.String | None = None
+
+
+class _ConformanceEchoContainersParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(value=1)
+
+    value: Containers
+
+
+class _ConformanceEchoNestedParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(value=1)
+
+    value: dict[_t.I32, dict[_t.String, list[Scalars]]]
+
+
+class _ConformanceEchoColorsParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(colors=1)
+
+    colors: set[Color]
+
+
+class _ConformanceEchoMatrixParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(matrix=1)
+
+    matrix: list[list[_t.I64]]
+
+
+class _ConformanceEchoTreeParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(root=1)
+
+    root: Node
+
+
+class _ConformanceEchoBytesParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(data=1)
+
+    data: _t.Bytes
+
+
+class _ConformanceEchoStringParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(text=1)
+
+    text: _t.String
+
+
+class _ConformanceEchoDoubleParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(value=1)
+
+    value: _t.Double
+
+
+class _ConformanceEchoFloatParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(value=1)
+
+    value: _t.Float
+
+
+class _ConformanceEchoI64Params(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(value=1)
+
+    value: _t.I64 = I64_MAX
+
+
+class _ConformanceFailParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(which=1)
+
+    which: _t.String
+
+
+class _ConformanceRecordParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(event=1)
+
+    event: _t.String
+
+
+class _ConformanceRecordedParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids()
+
+
+class _ConformanceVisitsParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids()
+
+
+class _ConformanceCountParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(start=1, n=2)
+
+    start: _t.I64
+    n: _t.I32
+
+
+class _ConformanceSumParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids()
+
+
+class _ConformanceTransformParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(add=2)
+
+    add: _t.I64
+
+
+_CONFORMANCE_PING: _uvrpc.Unary[_ConformancePingParams, None] = _uvrpc.Unary(
+    route="conformance.Conformance.ping",
+    handler="ping",
+    params=_ConformancePingParams,
+    reply=None,
+)
+_CONFORMANCE_ECHO_SCALARS: _uvrpc.Unary[_ConformanceEchoScalarsParams, Scalars] = (
+    _uvrpc.Unary(
+        route="conformance.Conformance.echoScalars",
+        handler="echo_scalars",
+        params=_ConformanceEchoScalarsParams,
+        reply=Scalars,
+    )
+)
+_CONFORMANCE_MIXED: _uvrpc.Unary[_ConformanceMixedParams, Scalars] = _uvrpc.Unary(
+    route="conformance.Conformance.mixed",
+    handler="mixed",
+    params=_ConformanceMixedParams,
+    reply=Scalars,
+)
+_CONFORMANCE_ECHO_CONTAINERS: _uvrpc.Unary[
+    _ConformanceEchoContainersParams, Containers
+] = _uvrpc.Unary(
+    route="conformance.Conformance.echoContainers",
+    handler="echo_containers",
+    params=_ConformanceEchoContainersParams,
+    reply=Containers,
+)
+_CONFORMANCE_ECHO_NESTED: _uvrpc.Unary[
+    _ConformanceEchoNestedParams, dict[int, dict[str, list[Scalars]]]
+] = _uvrpc.Unary(
+    route="conformance.Conformance.echoNested",
+    handler="echo_nested",
+    params=_ConformanceEchoNestedParams,
+    reply=dict[_t.I32, dict[_t.String, list[Scalars]]],
+)
+_CONFORMANCE_ECHO_COLORS: _uvrpc.Unary[_ConformanceEchoColorsParams, set[Color]] = (
+    _uvrpc.Unary(
+        route="conformance.Conformance.echoColors",
+        handler="echo_colors",
+        params=_ConformanceEchoColorsParams,
+        reply=set[Color],
+    )
+)
+_CONFORMANCE_ECHO_MATRIX: _uvrpc.Unary[
+    _ConformanceEchoMatrixParams, list[list[int]]
+] = _uvrpc.Unary(
+    route="conformance.Conformance.echoMatrix",
+    handler="echo_matrix",
+    params=_ConformanceEchoMatrixParams,
+    reply=list[list[_t.I64]],
+)
+_CONFORMANCE_ECHO_TREE: _uvrpc.Unary[_ConformanceEchoTreeParams, Node] = _uvrpc.Unary(
+    route="conformance.Conformance.echoTree",
+    handler="echo_tree",
+    params=_ConformanceEchoTreeParams,
+    reply=Node,
+)
+_CONFORMANCE_ECHO_BYTES: _uvrpc.Unary[_ConformanceEchoBytesParams, memoryview] = (
+    _uvrpc.Unary(
+        route="conformance.Conformance.echoBytes",
+        handler="echo_bytes",
+        params=_ConformanceEchoBytesParams,
+        reply=_t.Bytes,
+    )
+)
+_CONFORMANCE_ECHO_STRING: _uvrpc.Unary[_ConformanceEchoStringParams, str] = (
+    _uvrpc.Unary(
+        route="conformance.Conformance.echoString",
+        handler="echo_string",
+        params=_ConformanceEchoStringParams,
+        reply=_t.String,
+    )
+)
+_CONFORMANCE_ECHO_DOUBLE: _uvrpc.Unary[_ConformanceEchoDoubleParams, float] = (
+    _uvrpc.Unary(
+        route="conformance.Conformance.echoDouble",
+        handler="echo_double",
+        params=_ConformanceEchoDoubleParams,
+        reply=_t.Double,
+    )
+)
+_CONFORMANCE_ECHO_FLOAT: _uvrpc.Unary[_ConformanceEchoFloatParams, float] = (
+    _uvrpc.Unary(
+        route="conformance.Conformance.echoFloat",
+        handler="echo_float",
+        params=_ConformanceEchoFloatParams,
+        reply=_t.Float,
+    )
+)
+_CONFORMANCE_ECHO_I64: _uvrpc.Unary[_ConformanceEchoI64Params, int] = _uvrpc.Unary(
+    route="conformance.Conformance.echoI64",
+    handler="echo_i64",
+    params=_ConformanceEchoI64Params,
+    reply=_t.I64,
+)
+_CONFORMANCE_FAIL: _uvrpc.Unary[_ConformanceFailParams, None] = _uvrpc.Unary(
+    route="conformance.Conformance.fail",
+    handler="fail",
+    params=_ConformanceFailParams,
+    reply=None,
+    errors=(NotFound, Rejected, _shared.Overloaded),
+)
+_CONFORMANCE_RECORD: _uvrpc.Unary[_ConformanceRecordParams, None] = _uvrpc.Unary(
+    route="conformance.Conformance.record",
+    handler="record",
+    params=_ConformanceRecordParams,
+    reply=None,
+    oneway=True,
+)
+_CONFORMANCE_RECORDED: _uvrpc.Unary[_ConformanceRecordedParams, list[str]] = (
+    _uvrpc.Unary(
+        route="conformance.Conformance.recorded",
+        handler="recorded",
+        params=_ConformanceRecordedParams,
+        reply=list[_t.String],
+    )
+)
+_CONFORMANCE_VISITS: _uvrpc.Unary[_ConformanceVisitsParams, int] = _uvrpc.Unary(
+    route="conformance.Conformance.visits",
+    handler="visits",
+    params=_ConformanceVisitsParams,
+    reply=_t.I64,
+    idempotent=True,
+)
+_CONFORMANCE_COUNT: _uvrpc.ServerStreaming[_ConformanceCountParams, int] = (
+    _uvrpc.ServerStreaming(
+        route="conformance.Conformance.count",
+        handler="count",
+        params=_ConformanceCountParams,
+        reply_item=_t.I64,
+    )
+)
+_CONFORMANCE_SUM: _uvrpc.ClientStreaming[_ConformanceSumParams, int, int] = (
+    _uvrpc.ClientStreaming(
+        route="conformance.Conformance.sum",
+        handler="sum",
+        params=_ConformanceSumParams,
+        stream="values",
+        request_item=_t.I64,
+        reply=_t.I64,
+    )
+)
+_CONFORMANCE_TRANSFORM: _uvrpc.BidiStreaming[
+    _ConformanceTransformParams, Scalars, Scalars
+] = _uvrpc.BidiStreaming(
+    route="conformance.Conformance.transform",
+    handler="transform",
+    params=_ConformanceTransformParams,
+    stream="values",
+    request_item=Scalars,
+    reply_item=Scalars,
+    errors=(Rejected,),
+)
+_CONFORMANCE = _uvrpc.ServiceSpec(
+    name="conformance.Conformance",
+    methods=(
+        _CONFORMANCE_PING,
+        _CONFORMANCE_ECHO_SCALARS,
+        _CONFORMANCE_MIXED,
+        _CONFORMANCE_ECHO_CONTAINERS,
+        _CONFORMANCE_ECHO_NESTED,
+        _CONFORMANCE_ECHO_COLORS,
+        _CONFORMANCE_ECHO_MATRIX,
+        _CONFORMANCE_ECHO_TREE,
+        _CONFORMANCE_ECHO_BYTES,
+        _CONFORMANCE_ECHO_STRING,
+        _CONFORMANCE_ECHO_DOUBLE,
+        _CONFORMANCE_ECHO_FLOAT,
+        _CONFORMANCE_ECHO_I64,
+        _CONFORMANCE_FAIL,
+        _CONFORMANCE_RECORD,
+        _CONFORMANCE_RECORDED,
+        _CONFORMANCE_VISITS,
+        _CONFORMANCE_COUNT,
+        _CONFORMANCE_SUM,
+        _CONFORMANCE_TRANSFORM,
+    ),
+)
+
+
+class ConformanceClient(_uvrpc.AsyncClient):
+    """Asynchronous client of ``conformance.Conformance``.
+
+    Every construct of the IDL, as methods.
+    """
+
+    async def ping(self, *, timeout: float | None = None) -> None:
+        """Does nothing and returns nothing."""
+        await self._call(_CONFORMANCE_PING, {}, timeout)
+
+    def start_ping(self, *, timeout: float | None = None) -> _uvrpc.Call[None]:
+        """Start :meth:`ping` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_CONFORMANCE_PING, {}, timeout)
+
+    async def echo_scalars(
+        self,
+        *,
+        value: Scalars,
+        timeout: float | None = None,
+    ) -> Scalars:
+        """Returns its argument."""
+        return await self._call(_CONFORMANCE_ECHO_SCALARS, {"1": value}, timeout)
+
+    def start_echo_scalars(
+        self,
+        *,
+        value: Scalars,
+        timeout: float | None = None,
+    ) -> _uvrpc.Call[Scalars]:
+        """Start :meth:`echo_scalars` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_CONFORMANCE_ECHO_SCALARS, {"1": value}, timeout)
+
+    async def mixed(
+        self,
+        *,
+        flag: bool,
+        tiny: int,
+        small: int,
+        medium: int,
+        large: int,
+        single: float,
+        precise: float,
+        text: str,
+        blob: _uvrpc.Buffer,
+        color: Color = Color.RED,
+        note: str | None = None,
+        timeout: float | None = None,
+    ) -> Scalars:
+        """Builds a message from parameters of every scalar type."""
+        return await self._call(
+            _CONFORMANCE_MIXED,
+            {
+                "1": flag,
+                "2": tiny,
+                "3": small,
+                "4": medium,
+                "5": large,
+                "6": single,
+                "7": precise,
+                "8": text,
+                "9": blob,
+                "10": color,
+                "11": note,
+            },
+            timeout,
+        )
+
+    def start_mixed(
+        self,
+        *,
+        flag: bool,
+        tiny: int,
+        small: int,
+        medium: int,
+        large: int,
+        single: float,
+        precise: float,
+        text: str,
+        blob: _uvrpc.Buffer,
+        color: Color = Color.RED,
+        note: str | None = None,
+        timeout: float | None = None,
+    ) -> _uvrpc.Call[Scalars]:
+        """Start :meth:`mixed` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(
+            _CONFORMANCE_MIXED,
+            {
+                "1": flag,
+                "2": tiny,
+                "3": small,
+                "4": medium,
+                "5": large,
+                "6": single,
+                "7": precise,
+                "8": text,
+                "9": blob,
+                "10": color,
+                "11": note,
+            },
+            timeout,
+        )
+
+    async def echo_containers(
+        self,
+        *,
+        value: Containers,
+        timeout: float | None = None,
+    ) -> Containers:
+        """Call ``conformance.Conformance.echoContainers``."""
+        return await self._call(_CONFORMANCE_ECHO_CONTAINERS, {"1": value}, timeout)
+
+    def start_echo_containers(
+        self,
+        *,
+        value: Containers,
+        timeout: float | None = None,
+    ) -> _uvrpc.Call[Containers]:
+        """Start :meth:`echo_containers` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_CONFORMANCE_ECHO_CONTAINERS, {"1": value}, timeout)
+
+    async def echo_nested(
+        self,
+        *,
+        value: dict[int, dict[str, list[Scalars]]],
+        timeout: float | None = None,
+    ) -> dict[int, dict[str, list[Scalars]]]:
+        """Call ``conformance.Conformance.echoNested``."""
+        return await self._call(_CONFORMANCE_ECHO_NESTED, {"1": value}, timeout)
+
+    def start_echo_nested(
+        self,
+        *,
+        value: dict[int, dict[str, list[Scalars]]],
+        timeout: float | None = None,
+    ) -> _uvrpc.Call[dict[int, dict[str, list[Scalars]]]]:
+        """Start :meth:`echo_nested` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_CONFORMANCE_ECHO_NESTED, {"1": value}, timeout)
+
+    async def echo_colors(
+        self,
+        *,
+        colors: set[Color],
+        timeout: float | None = None,
+    ) -> set[Color]:
+        """Call ``conformance.Conformance.echoColors``."""
+        return await self._call(_CONFORMANCE_ECHO_COLORS, {"1": colors}, timeout)
+
+    def start_echo_colors(
+        self,
+        *,
+        colors: set[Color],
+        timeout: float | None = None,
+    ) -> _uvrpc.Call[set[Color]]:
+        """Start :meth:`echo_colors` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_CONFORMANCE_ECHO_COLORS, {"1": colors}, timeout)
+
+    async def echo_matrix(
+        self,
+        *,
+        matrix: list[list[int]],
+        timeout: float | None = None,
+    ) -> list[list[int]]:
+        """Call ``conformance.Conformance.echoMatrix``."""
+        return await self._call(_CONFORMANCE_ECHO_MATRIX, {"1": matrix}, timeout)
+
+    def start_echo_matrix(
+        self,
+        *,
+        matrix: list[list[int]],
+        timeout: float | None = None,
+    ) -> _uvrpc.Call[list[list[int]]]:
+        """Start :meth:`echo_matrix` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_CONFORMANCE_ECHO_MATRIX, {"1": matrix}, timeout)
+
+    async def echo_tree(self, *, root: Node, timeout: float | None = None) -> Node:
+        """Call ``conformance.Conformance.echoTree``."""
+        return await self._call(_CONFORMANCE_ECHO_TREE, {"1": root}, timeout)
+
+    def start_echo_tree(
+        self,
+        *,
+        root: Node,
+        timeout: float | None = None,
+    ) -> _uvrpc.Call[Node]:
+        """Start :meth:`echo_tree` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_CONFORMANCE_ECHO_TREE, {"1": root}, timeout)
+
+    async def echo_bytes(
+        self,
+        *,
+        data: _uvrpc.Buffer,
+        timeout: float | None = None,
+    ) -> memoryview:
+        """Call ``conformance.Conformance.echoBytes``."""
+        return await self._call(_CONFORMANCE_ECHO_BYTES, {"1": data}, timeout)
+
+    def start_echo_bytes(
+        self,
+        *,
+        data: _uvrpc.Buffer,
+        timeout: float | None = None,
+    ) -> _uvrpc.Call[memoryview]:
+        """Start :meth:`echo_bytes` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_CONFORMANCE_ECHO_BYTES, {"1": data}, timeout)
+
+    async def echo_string(self, *, text: str, timeout: float | None = None) -> str:
+        """Call ``conformance.Conformance.echoString``."""
+        return await self._call(_CONFORMANCE_ECHO_STRING, {"1": text}, timeout)
+
+    def start_echo_string(
+        self,
+        *,
+        text: str,
+        timeout: float | None = None,
+    ) -> _uvrpc.Call[str]:
+        """Start :meth:`echo_string` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_CONFORMANCE_ECHO_STRING, {"1": text}, timeout)
+
+    async def echo_double(self, *, value: float, timeout: float | None = None) -> float:
+        """Call ``conformance.Conformance.echoDouble``."""
+        return await self._call(_CONFORMANCE_ECHO_DOUBLE, {"1": value}, timeout)
+
+    def start_echo_double(
+        self,
+        *,
+        value: float,
+        timeout: float | None = None,
+    ) -> _uvrpc.Call[float]:
+        """Start :meth:`echo_double` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_CONFORMANCE_ECHO_DOUBLE, {"1": value}, timeout)
+
+    async def echo_float(self, *, value: float, timeout: float | None = None) -> float:
+        """Call ``conformance.Conformance.echoFloat``."""
+        return await self._call(_CONFORMANCE_ECHO_FLOAT, {"1": value}, timeout)
+
+    def start_echo_float(
+        self,
+        *,
+        value: float,
+        timeout: float | None = None,
+    ) -> _uvrpc.Call[float]:
+        """Start :meth:`echo_float` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_CONFORMANCE_ECHO_FLOAT, {"1": value}, timeout)
+
+    async def echo_i64(
+        self,
+        *,
+        value: int = I64_MAX,
+        timeout: float | None = None,
+    ) -> int:
+        """Call ``conformance.Conformance.echoI64``."""
+        return await self._call(_CONFORMANCE_ECHO_I64, {"1": value}, timeout)
+
+    def start_echo_i64(
+        self,
+        *,
+        value: int = I64_MAX,
+        timeout: float | None = None,
+    ) -> _uvrpc.Call[int]:
+        """Start :meth:`echo_i64` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_CONFORMANCE_ECHO_I64, {"1": value}, timeout)
+
+    async def fail(self, *, which: str, timeout: float | None = None) -> None:
+        """Raises what `which` names: "not_found", "rejected", "overloaded", or an
+        undeclared error for anything else.
+
+        Raises:
+            NotFound: No item of that key exists.
+            Rejected: An argument was refused by the service's own rules.
+            _shared.Overloaded: The server is too busy to take the call now.
+        """
+        await self._call(_CONFORMANCE_FAIL, {"1": which}, timeout)
+
+    def start_fail(
+        self,
+        *,
+        which: str,
+        timeout: float | None = None,
+    ) -> _uvrpc.Call[None]:
+        """Start :meth:`fail` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_CONFORMANCE_FAIL, {"1": which}, timeout)
+
+    async def record(self, *, event: str, timeout: float | None = None) -> None:
+        """Records an event; nothing is sent back."""
+        await self._call(_CONFORMANCE_RECORD, {"1": event}, timeout)
+
+    async def recorded(self, *, timeout: float | None = None) -> list[str]:
+        """The events recorded so far, in order."""
+        return await self._call(_CONFORMANCE_RECORDED, {}, timeout)
+
+    def start_recorded(self, *, timeout: float | None = None) -> _uvrpc.Call[list[str]]:
+        """Start :meth:`recorded` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_CONFORMANCE_RECORDED, {}, timeout)
+
+    async def visits(self, *, timeout: float | None = None) -> int:
+        """How many times it was called: safe to retry."""
+        return await self._call(_CONFORMANCE_VISITS, {}, timeout)
+
+    def start_visits(self, *, timeout: float | None = None) -> _uvrpc.Call[int]:
+        """Start :meth:`visits` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_CONFORMANCE_VISITS, {}, timeout)
+
+    def count(
+        self,
+        *,
+        start: int,
+        n: int,
+        timeout: float | None = None,
+    ) -> _uvrpc.ItemStream[int]:
+        """Streams `n` numbers counting up from `start`."""
+        return self._server_stream(_CONFORMANCE_COUNT, {"1": start, "2": n}, timeout)
+
+    async def sum(
+        self,
+        *,
+        values: _typing.AsyncIterable[int],
+        timeout: float | None = None,
+    ) -> int:
+        """Adds up a stream of numbers."""
+        return await self._client_stream(_CONFORMANCE_SUM, {}, values, timeout)
+
+    def transform(
+        self,
+        *,
+        values: _typing.AsyncIterable[Scalars],
+        add: int,
+        timeout: float | None = None,
+    ) -> _uvrpc.ItemStream[Scalars]:
+        """Answers each message with itself, `large` increased by `add`.
+
+        Raises:
+            Rejected: An argument was refused by the service's own rules.
+        """
+        return self._bidi_stream(_CONFORMANCE_TRANSFORM, {"2": add}, values, timeout)
+
+
+class ConformanceSyncClient(_uvrpc.SyncClient):
+    """Blocking client of ``conformance.Conformance``.
+
+    Every construct of the IDL, as methods.
+    """
+
+    def ping(self, *, timeout: float | None = None) -> None:
+        """Does nothing and returns nothing."""
+        self._call(_CONFORMANCE_PING, {}, timeout)
+
+    def echo_scalars(self, *, value: Scalars, timeout: float | None = None) -> Scalars:
+        """Returns its argument."""
+        return self._call(_CONFORMANCE_ECHO_SCALARS, {"1": value}, timeout)
+
+    def mixed(
+        self,
+        *,
+        flag: bool,
+        tiny: int,
+        small: int,
+        medium: int,
+        large: int,
+        single: float,
+        precise: float,
+        text: str,
+        blob: _uvrpc.Buffer,
+        color: Color = Color.RED,
+        note: str | None = None,
+        timeout: float | None = None,
+    ) -> Scalars:
+        """Builds a message from parameters of every scalar type."""
+        return self._call(
+            _CONFORMANCE_MIXED,
+            {
+                "1": flag,
+                "2": tiny,
+                "3": small,
+                "4": medium,
+                "5": large,
+                "6": single,
+                "7": precise,
+                "8": text,
+                "9": blob,
+                "10": color,
+                "11": note,
+            },
+            timeout,
+        )
+
+    def echo_containers(
+        self,
+        *,
+        value: Containers,
+        timeout: float | None = None,
+    ) -> Containers:
+        """Call ``conformance.Conformance.echoContainers``."""
+        return self._call(_CONFORMANCE_ECHO_CONTAINERS, {"1": value}, timeout)
+
+    def echo_nested(
+        self,
+        *,
+        value: dict[int, dict[str, list[Scalars]]],
+        timeout: float | None = None,
+    ) -> dict[int, dict[str, list[Scalars]]]:
+        """Call ``conformance.Conformance.echoNested``."""
+        return self._call(_CONFORMANCE_ECHO_NESTED, {"1": value}, timeout)
+
+    def echo_colors(
+        self,
+        *,
+        colors: set[Color],
+        timeout: float | None = None,
+    ) -> set[Color]:
+        """Call ``conformance.Conformance.echoColors``."""
+        return self._call(_CONFORMANCE_ECHO_COLORS, {"1": colors}, timeout)
+
+    def echo_matrix(
+        self,
+        *,
+        matrix: list[list[int]],
+        timeout: float | None = None,
+    ) -> list[list[int]]:
+        """Call ``conformance.Conformance.echoMatrix``."""
+        return self._call(_CONFORMANCE_ECHO_MATRIX, {"1": matrix}, timeout)
+
+    def echo_tree(self, *, root: Node, timeout: float | None = None) -> Node:
+        """Call ``conformance.Conformance.echoTree``."""
+        return self._call(_CONFORMANCE_ECHO_TREE, {"1": root}, timeout)
+
+    def echo_bytes(
+        self,
+        *,
+        data: _uvrpc.Buffer,
+        timeout: float | None = None,
+    ) -> memoryview:
+        """Call ``conformance.Conformance.echoBytes``."""
+        return self._call(_CONFORMANCE_ECHO_BYTES, {"1": data}, timeout)
+
+    def echo_string(self, *, text: str, timeout: float | None = None) -> str:
+        """Call ``conformance.Conformance.echoString``."""
+        return self._call(_CONFORMANCE_ECHO_STRING, {"1": text}, timeout)
+
+    def echo_double(self, *, value: float, timeout: float | None = None) -> float:
+        """Call ``conformance.Conformance.echoDouble``."""
+        return self._call(_CONFORMANCE_ECHO_DOUBLE, {"1": value}, timeout)
+
+    def echo_float(self, *, value: float, timeout: float | None = None) -> float:
+        """Call ``conformance.Conformance.echoFloat``."""
+        return self._call(_CONFORMANCE_ECHO_FLOAT, {"1": value}, timeout)
+
+    def echo_i64(self, *, value: int = I64_MAX, timeout: float | None = None) -> int:
+        """Call ``conformance.Conformance.echoI64``."""
+        return self._call(_CONFORMANCE_ECHO_I64, {"1": value}, timeout)
+
+    def fail(self, *, which: str, timeout: float | None = None) -> None:
+        """Raises what `which` names: "not_found", "rejected", "overloaded", or an
+        undeclared error for anything else.
+
+        Raises:
+            NotFound: No item of that key exists.
+            Rejected: An argument was refused by the service's own rules.
+            _shared.Overloaded: The server is too busy to take the call now.
+        """
+        self._call(_CONFORMANCE_FAIL, {"1": which}, timeout)
+
+    def record(self, *, event: str, timeout: float | None = None) -> None:
+        """Records an event; nothing is sent back."""
+        self._call(_CONFORMANCE_RECORD, {"1": event}, timeout)
+
+    def recorded(self, *, timeout: float | None = None) -> list[str]:
+        """The events recorded so far, in order."""
+        return self._call(_CONFORMANCE_RECORDED, {}, timeout)
+
+    def visits(self, *, timeout: float | None = None) -> int:
+        """How many times it was called: safe to retry."""
+        return self._call(_CONFORMANCE_VISITS, {}, timeout)
+
+
+class ConformanceServer(_uvrpc.ServiceBase):
+    """Base class of ``conformance.Conformance`` implementations.
+
+    Every construct of the IDL, as methods.
+    """
+
+    uvrpc_service = _CONFORMANCE
+
+    @_abc.abstractmethod
+    async def ping(self) -> None:
+        """Does nothing and returns nothing."""
+
+    @_abc.abstractmethod
+    async def echo_scalars(self, *, value: Scalars) -> Scalars:
+        """Returns its argument."""
+
+    @_abc.abstractmethod
+    async def mixed(
+        self,
+        *,
+        flag: bool,
+        tiny: int,
+        small: int,
+        medium: int,
+        large: int,
+        single: float,
+        precise: float,
+        text: str,
+        blob: memoryview,
+        color: Color,
+        note: str | None,
+    ) -> Scalars:
+        """Builds a message from parameters of every scalar type."""
+
+    @_abc.abstractmethod
+    async def echo_containers(self, *, value: Containers) -> Containers:
+        """Call ``conformance.Conformance.echoContainers``."""
+
+    @_abc.abstractmethod
+    async def echo_nested(
+        self,
+        *,
+        value: dict[int, dict[str, list[Scalars]]],
+    ) -> dict[int, dict[str, list[Scalars]]]:
+        """Call ``conformance.Conformance.echoNested``."""
+
+    @_abc.abstractmethod
+    async def echo_colors(self, *, colors: set[Color]) -> set[Color]:
+        """Call ``conformance.Conformance.echoColors``."""
+
+    @_abc.abstractmethod
+    async def echo_matrix(self, *, matrix: list[list[int]]) -> list[list[int]]:
+        """Call ``conformance.Conformance.echoMatrix``."""
+
+    @_abc.abstractmethod
+    async def echo_tree(self, *, root: Node) -> Node:
+        """Call ``conformance.Conformance.echoTree``."""
+
+    @_abc.abstractmethod
+    async def echo_bytes(self, *, data: memoryview) -> _uvrpc.Buffer:
+        """Call ``conformance.Conformance.echoBytes``."""
+
+    @_abc.abstractmethod
+    async def echo_string(self, *, text: str) -> str:
+        """Call ``conformance.Conformance.echoString``."""
+
+    @_abc.abstractmethod
+    async def echo_double(self, *, value: float) -> float:
+        """Call ``conformance.Conformance.echoDouble``."""
+
+    @_abc.abstractmethod
+    async def echo_float(self, *, value: float) -> float:
+        """Call ``conformance.Conformance.echoFloat``."""
+
+    @_abc.abstractmethod
+    async def echo_i64(self, *, value: int) -> int:
+        """Call ``conformance.Conformance.echoI64``."""
+
+    @_abc.abstractmethod
+    async def fail(self, *, which: str) -> None:
+        """Raises what `which` names: "not_found", "rejected", "overloaded", or an
+        undeclared error for anything else.
+
+        Raises:
+            NotFound: No item of that key exists.
+            Rejected: An argument was refused by the service's own rules.
+            _shared.Overloaded: The server is too busy to take the call now.
+        """
+
+    @_abc.abstractmethod
+    async def record(self, *, event: str) -> None:
+        """Records an event; nothing is sent back."""
+
+    @_abc.abstractmethod
+    async def recorded(self) -> list[str]:
+        """The events recorded so far, in order."""
+
+    @_abc.abstractmethod
+    async def visits(self) -> int:
+        """How many times it was called: safe to retry."""
+
+    @_abc.abstractmethod
+    def count(self, *, start: int, n: int) -> _typing.AsyncIterator[int]:
+        """Streams `n` numbers counting up from `start`."""
+
+    @_abc.abstractmethod
+    async def sum(self, *, values: _typing.AsyncIterator[int]) -> int:
+        """Adds up a stream of numbers."""
+
+    @_abc.abstractmethod
+    def transform(
+        self,
+        *,
+        values: _typing.AsyncIterator[Scalars],
+        add: int,
+    ) -> _typing.AsyncIterator[Scalars]:
+        """Answers each message with itself, `large` increased by `add`.
+
+        Raises:
+            Rejected: An argument was refused by the service's own rules.
+        """
