@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import sys
 import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -62,13 +64,17 @@ def server_thread(
     *services: uvrpc.ServiceBase,
     bind: str = "tcp://127.0.0.1:*",
     context: zmq.Context[Any] | None = None,
+    **options: Any,
 ) -> Iterator[RunningServer]:
-    """Serve ``services`` on a thread until the block ends, then close everything."""
+    """Serve ``services`` on a thread until the block ends, then close everything.
+
+    ``options`` are passed to :class:`uvrpc.Server`.
+    """
     handle = RunningServer()
     ready = threading.Event()
 
     async def serve() -> None:
-        async with uvrpc.Server(*services, context=context) as server:
+        async with uvrpc.Server(*services, context=context, **options) as server:
             handle.endpoint = server.bind(bind)
             handle.server = server
             handle.loop = asyncio.get_running_loop()
@@ -119,3 +125,40 @@ def echo_server(transport: str, tmp_path: Path) -> Iterator[RunningServer]:
 
     with server_thread(Echo(), bind=endpoint_for(transport, tmp_path)) as s:
         yield s
+
+
+def generate_modules(
+    directory: Path, sources: dict[str, str], package: str | None = None
+) -> dict[str, ModuleType]:
+    """Write ``sources`` (file name → IDL text) to ``directory/idl``, generate them
+    all with ``uvrpc-gen`` into ``directory/<package or "gen">`` and import them.
+
+    Without ``package`` the output directory goes on ``sys.path`` and the modules
+    are imported as top-level modules; with one, ``directory`` goes on the path
+    and they are imported from the package. Returns the modules by stem.
+    """
+    from uvrpc_gen.cli import main
+
+    idl = directory / "idl"
+    idl.mkdir()
+    for name, text in sources.items():
+        (idl / name).write_text(text, encoding="utf-8")
+    output = directory / (package or "gen")
+    arguments = [str(idl), "-o", str(output)]
+    if package:
+        arguments += ["--package", package]
+    assert main(arguments) == 0
+    if package:
+        (output / "__init__.py").touch()
+    names: dict[str, str] = {
+        Path(n).stem: f"{package}.{Path(n).stem}" if package else Path(n).stem
+        for n in sources
+    }
+    for name in [*names.values(), *([package] if package else [])]:
+        sys.modules.pop(name, None)  # from an earlier test's directory
+    root = directory if package else output
+    sys.path.insert(0, str(root))
+    try:
+        return {stem: importlib.import_module(name) for stem, name in names.items()}
+    finally:
+        sys.path.remove(str(root))

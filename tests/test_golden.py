@@ -31,9 +31,7 @@ ALLOWED_IMPORTS = {"uvrpc", "pydantic", *sys.stdlib_module_names}
 def generated(idl: Path) -> str:
     """The module generated from ``idl``, as a module of the ``golden`` package (the
     package the goldens are imported from, so their imports of each other work)."""
-    return generate(
-        idl.read_text(encoding="utf-8"), str(idl), package="golden"
-    )
+    return generate(idl.read_text(encoding="utf-8"), str(idl), package="golden")
 
 
 @pytest.mark.parametrize("idl", IDL, ids=[p.stem for p in IDL])

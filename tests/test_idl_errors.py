@@ -300,6 +300,164 @@ CASES = [
         "'E', like 'E.A', got an integer",
         "                     ^",
     ),
+    # --- constants and typedefs ---
+    (
+        NS + "const i32 A = B;\nconst i32 B = 1;",
+        "t.idl:2:15: error: constant 'B' is used before it is defined (at line 3)",
+        "              ^",
+    ),
+    (
+        NS + "const list<i32> L = [];",
+        "t.idl:2:7: error: a constant is a scalar or an enum, not 'list<i32>'",
+        "      ^~~~~~~~~",
+    ),
+    (
+        NS + "const i8 C = 300;",
+        "t.idl:2:14: error: default 300 is out of range for 'i8' (-128..127)",
+        "             ^~~",
+    ),
+    (
+        NS + "const i64 BIG = 1000;\nmessage M { 1: i8 x = BIG; }",
+        "t.idl:3:23: error: constant 'BIG' of type 'i64' is not a valid 'i8'",
+        "                      ^~~",
+    ),
+    (
+        NS + "typedef X Y;\ntypedef Y X;",
+        "t.idl:2:11: error: typedef 'Y' refers to itself (Y -> X -> Y)",
+        "          ^",
+    ),
+    (
+        NS + "typedef stream<i32> S;",
+        "t.idl:2:9: error: a typedef cannot name a stream; write 'stream<T>'",
+        "        ^~~~~~~~~~~",
+    ),
+    (
+        NS + "typedef list<Nope> L;",
+        "t.idl:2:14: error: unknown type 'Nope'",
+        "             ^~~~",
+    ),
+    (
+        NS + "const i32 N = 1;\nmessage M { 1: N x; }",
+        "t.idl:3:16: error: 'N' is a constant, not a type",
+        "               ^",
+    ),
+    # --- exceptions and throws ---
+    (
+        NS + "exception E { 1: string message; }",
+        "t.idl:2:25: error: exception field name 'message' clashes with an "
+        "attribute of uvrpc.DeclaredError",
+        "                        ^~~~~~~",
+    ),
+    (
+        NS + "exception E { 1: i32 a; 1: i32 b; }",
+        "t.idl:2:25: error: duplicate exception field id 1 (first used at line 2)",
+        "                        ^",
+    ),
+    (
+        NS + "exception E {}\nmessage M { 1: E e; }",
+        "t.idl:3:16: error: 'E' is an exception, not a type (methods name the "
+        "exceptions they raise in 'throws (...)')",
+        "               ^",
+    ),
+    (
+        NS + "message M {}\nservice S { void f() throws (M); }",
+        "t.idl:3:30: error: 'M' is a message, not an exception; declare it with "
+        "'exception'",
+        "                             ^",
+    ),
+    (
+        NS + "exception Oops {}\nservice S { void f() throws (Ops); }",
+        "t.idl:3:30: error: unknown exception 'Ops'; did you mean 'Oops'?",
+        "                             ^~~",
+    ),
+    (
+        NS + "exception E {}\nservice S { void f() throws (E, E); }",
+        "t.idl:3:33: error: 'E' is declared twice (first at line 3)",
+        "                                ^",
+    ),
+    (
+        NS + "exception E {}\nservice E {}",
+        "t.idl:3:9: error: duplicate definition 'E' (first defined at line 2)",
+        "        ^",
+    ),
+    (
+        NS + "exception SClient {}\nservice S {}",
+        "t.idl:2:11: error: 'SClient' clashes with the client generated for "
+        "service 'S' (line 3)",
+        "          ^~~~~~~",
+    ),
+    # --- oneway and idempotent ---
+    (
+        NS + "service S { oneway i32 f(); }",
+        "t.idl:2:20: error: a oneway method returns nothing; declare it 'oneway void'",
+        "                   ^~~",
+    ),
+    (
+        NS + "exception E {}\nservice S { oneway void f() throws (E); }",
+        "t.idl:3:37: error: a oneway method cannot declare errors: no reply is sent",
+        "                                    ^",
+    ),
+    (
+        NS + "service S { oneway idempotent void f(); }",
+        "t.idl:2:13: error: a oneway method cannot be idempotent: without a reply, "
+        "a failed call is never seen, so it is never retried",
+        "            ^~~~~~",
+    ),
+    (
+        NS + "service S { oneway oneway void f(); }",
+        "t.idl:2:20: error: duplicate modifier 'oneway'",
+        "                   ^~~~~~",
+    ),
+    (
+        NS + "service S { idempotent stream<i32> f(); }",
+        "t.idl:2:13: error: a streaming method cannot be idempotent: streams are "
+        "not retried",
+        "            ^~~~~~~~~~",
+    ),
+    (
+        NS + "service S { oneway void f(1: stream<i32> x); }",
+        "t.idl:2:13: error: a oneway method cannot take a stream",
+        "            ^~~~~~",
+    ),
+    # --- streams ---
+    (
+        NS + "service S { void f(1: stream<i32> a, 2: stream<i32> b); }",
+        "t.idl:2:41: error: a method takes at most one stream<T> parameter",
+        "                                        ^~~~~~~~~~~",
+    ),
+    (
+        NS + "service S { void f(1: optional stream<i32> a); }",
+        "t.idl:2:44: error: stream parameter 'a' cannot be optional or have a "
+        "default (an empty stream sends no items)",
+        "                                           ^",
+    ),
+    (
+        NS + "service S { stream<stream<i32>> f(); }",
+        "t.idl:2:20: error: 'stream<T>' is only allowed as a method's return type "
+        "or as the type of one of its parameters",
+        "                   ^~~~~~~~~~~",
+    ),
+    (
+        NS + "service S { void f(1: list<stream<i32>> x); }",
+        "t.idl:2:28: error: 'stream<T>' is only allowed as a method's return type "
+        "or as the type of one of its parameters",
+        "                           ^~~~~~~~~~~",
+    ),
+    (
+        NS + "service S { stream<i32, i32> f(); }",
+        "t.idl:2:13: error: 'stream' takes 1 type argument, got 2",
+        "            ^~~~~~~~~~~~~~~~",
+    ),
+    (
+        NS + "service S { stream<void> f(); }",
+        "t.idl:2:20: error: 'void' is only allowed as a method's return type",
+        "                   ^~~~",
+    ),
+    (
+        NS + "message stream {}",
+        "t.idl:2:9: error: message name 'stream' is a reserved word of the IDL",
+        "        ^~~~~~",
+    ),
 ]
 
 

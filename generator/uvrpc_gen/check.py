@@ -268,8 +268,9 @@ class _Checker:
                 continue
             for definition in checked.module.definitions:
                 self.kinds[f"{stem}.{definition.name}"] = definition
+            local = {d.name for d in checked.module.definitions}
             for name, ref in _typedefs(checked).items():
-                self.typedefs[f"{stem}.{name}"] = ref
+                self.typedefs[f"{stem}.{name}"] = _qualified(ref, stem, local)
 
     def resolve_typedefs(self) -> None:
         """Expand every local typedef, reporting cycles and bad targets."""
@@ -930,6 +931,14 @@ def has_call_handle(method: Method) -> bool:
     """Whether the async client gets a ``start_<method>`` twin: unary methods that
     reply do."""
     return method.kind == "unary" and not method.oneway
+
+
+def _qualified(ref: TypeRef, stem: str, names: set[str]) -> TypeRef:
+    """A type of an imported file as the importing file names it: its own
+    definitions qualified with its stem."""
+    arguments = tuple(_qualified(a, stem, names) for a in ref.arguments)
+    name = f"{stem}.{ref.name}" if ref.name in names else ref.name
+    return dataclasses.replace(ref, name=name, arguments=arguments)
 
 
 def _typedefs(checked: CheckedModule) -> dict[str, TypeRef]:

@@ -1,0 +1,224 @@
+"""Imports between IDL files: resolution, order, cycles, errors, generated imports."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import generate_modules
+
+from uvrpc.testing import memory_channel
+from uvrpc_gen.cli import main
+from uvrpc_gen.load import LoadError, load
+
+COMMON = """
+namespace acme.common;
+
+/// A point.
+message Point {
+    1: double x;
+    2: double y;
+}
+
+enum Unit { MM = 1; INCH = 2; }
+
+const i32 LIMIT = 3;
+
+typedef list<Point> Path;
+
+exception TooFar { 1: double distance; }
+"""
+
+GEOMETRY = """
+namespace acme.geometry;
+
+import "shared/common.idl";
+
+message Segment {
+    1: common.Point start;
+    2: common.Point end;
+    3: common.Unit unit = common.Unit.MM;
+    4: i32 weight = common.LIMIT;
+}
+
+service Geometry {
+    common.Path walk(1: common.Path path, 2: common.Unit unit) throws (common.TooFar);
+}
+"""
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def report(paths: list[Path]) -> str:
+    with pytest.raises(LoadError) as caught:
+        load([str(p) for p in paths])
+    return caught.value.report
+
+
+def test_imported_files_load_first(tmp_path: Path) -> None:
+    write(tmp_path, {"geometry.idl": GEOMETRY, "shared/common.idl": COMMON})
+    loaded = load([str(tmp_path / "geometry.idl")])
+    assert [Path(p).name for p in loaded.modules] == ["common.idl", "geometry.idl"]
+    geometry = loaded.modules[str(tmp_path / "geometry.idl")]
+    assert set(geometry.imports) == {"common"}
+
+
+@pytest.mark.parametrize("package", [None, "acme_rpc"])
+def test_generated_modules_import_each_other(
+    tmp_path: Path, package: str | None
+) -> None:
+    files = {"geometry.idl": GEOMETRY, "common.idl": COMMON}
+    modules = generate_modules(
+        tmp_path, {k: v.replace("shared/", "") for k, v in files.items()}, package
+    )
+    common, geometry = modules["common"], modules["geometry"]
+    segment = geometry.Segment(start=common.Point(x=0, y=0), end=common.Point(x=3, y=4))
+    assert segment.unit is common.Unit.MM and segment.weight == common.LIMIT == 3
+
+    base: Any = geometry.GeometryServer
+
+    class Geometry(base):  # type: ignore[misc]
+        async def walk(self, *, path: list[object], unit: object) -> list[object]:
+            if len(path) > common.LIMIT:
+                raise common.TooFar(distance=float(len(path)))
+            return list(reversed(path))
+
+    async def run() -> None:
+        async with memory_channel(Geometry()) as channel:
+            client = geometry.GeometryClient(channel)
+            points = [common.Point(x=i, y=0) for i in range(3)]
+            walked = await client.walk(path=points, unit=common.Unit.INCH)
+            assert [p.x for p in walked] == [2, 1, 0]
+            with pytest.raises(common.TooFar) as caught:
+                await client.walk(path=points * 2, unit=common.Unit.MM)
+            assert caught.value.distance == 6.0
+
+    asyncio.run(run())
+    source = (tmp_path / (package or "gen") / "geometry.py").read_text()
+    expected = (
+        f"from {package} import common as _common"
+        if package
+        else "import common as _common"
+    )
+    assert expected in source
+    assert "start: _common.Point" in source
+
+
+def test_a_directory_is_generated_whole(tmp_path: Path) -> None:
+    write(tmp_path / "idl", {"geometry.idl": GEOMETRY, "shared/common.idl": COMMON})
+    assert main([str(tmp_path / "idl"), "-o", str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "common.py",
+        "geometry.py",
+    ]
+    # One file in, its imports come along.
+    assert main([str(tmp_path / "idl/geometry.idl"), "-o", str(tmp_path / "one")]) == 0
+    assert (tmp_path / "one" / "common.py").exists()
+
+
+def test_an_import_cycle_is_named_where_it_closes(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "a.idl": 'namespace a;\nimport "b.idl";\n',
+            "b.idl": 'namespace b;\n\nimport "c.idl";\n',
+            "c.idl": 'namespace c;\nimport "a.idl";\n',
+        },
+    )
+    text = report([tmp_path / "a.idl"])
+    c = tmp_path / "c.idl"
+    assert text.splitlines()[0] == (
+        f"{c}:2:8: error: import cycle: {tmp_path / 'a.idl'} -> "
+        f"{tmp_path / 'b.idl'} -> {c} -> {tmp_path / 'a.idl'}"
+    )
+    assert text.splitlines()[1:] == ['import "a.idl";', "       ^~~~~~~"]
+
+
+def test_a_missing_import_is_named_at_the_import(tmp_path: Path) -> None:
+    write(tmp_path, {"a.idl": 'namespace a;\n  import "nope.idl";\n'})
+    first = report([tmp_path / "a.idl"]).splitlines()[0]
+    assert first.startswith(f"{tmp_path / 'a.idl'}:2:10: error: cannot read 'nope.idl'")
+
+
+def test_errors_in_an_imported_file_point_into_that_file(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "a.idl": 'namespace a;\nimport "b.idl";\nmessage M { 1: b.N n; }\n',
+            "b.idl": "namespace b;\nmessage N { 1: Strng s; }\n",
+        },
+    )
+    text = report([tmp_path / "a.idl"])
+    assert text.splitlines()[0] == (
+        f"{tmp_path / 'b.idl'}:2:16: error: unknown type 'Strng'; did you mean "
+        "'string'?"
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "namespace a;\nmessage M { 1: b.N n; }\n",
+            "a.idl:2:16: error: unknown type 'b.N': nothing is imported as 'b' "
+            "(add 'import \"b.idl\";')",
+        ),
+        (
+            'namespace a;\nimport "b.idl";\nmessage M { 1: b.Nope n; }\n',
+            "a.idl:3:16: error: unknown type 'b.Nope'; did you mean 'b.N'?",
+        ),
+        (
+            'namespace a;\nimport "b.idl";\nimport "b.idl";\n',
+            "a.idl:3:8: error: 'b' is imported twice (first at line 2)",
+        ),
+        (
+            'namespace a;\nimport "b.idl";\nmessage b {}\n',
+            "a.idl:2:8: error: imported file 'b.idl' is named like the "
+            "definition 'b' (line 3)",
+        ),
+        (
+            'namespace a;\nimport "t.idl";\n',
+            "a.idl:2:8: error: cannot import 't.idl': its module would be imported "
+            "as '_t', a name generated modules already use",
+        ),
+        (
+            'namespace a;\nimport "b.idl";\nservice S { void f() throws (b.N); }\n',
+            "a.idl:3:30: error: 'b.N' is a message, not an exception; declare it "
+            "with 'exception'",
+        ),
+    ],
+)
+def test_import_misuse(tmp_path: Path, source: str, message: str) -> None:
+    write(
+        tmp_path,
+        {
+            "a.idl": source,
+            "b.idl": "namespace b;\nmessage N {}\n",
+            "t.idl": "namespace t;",
+        },
+    )
+    first = report([tmp_path / "a.idl"]).splitlines()[0]
+    assert first == f"{tmp_path}/{message}"
+
+
+def test_the_command_reports_import_errors_without_a_traceback(tmp_path: Path) -> None:
+    write(tmp_path, {"a.idl": 'namespace a;\nimport "b.idl";\n', "b.idl": "namespace"})
+    result = subprocess.run(
+        [sys.executable, "-m", "uvrpc_gen", str(tmp_path / "a.idl")]
+        + ["-o", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"{tmp_path / 'b.idl'}:1:")
+    assert "Traceback" not in result.stderr

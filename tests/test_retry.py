@@ -1,0 +1,150 @@
+"""Idempotent methods may be retried on UNAVAILABLE, inside the call's deadline, when
+a client asks for it; other methods never are."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import pytest
+from conftest import generate_modules, server_thread
+
+import uvrpc
+
+IDL = """
+namespace flaky;
+
+service Flaky {
+    /// Reads a value: safe to send twice.
+    idempotent i64 read(1: i32 failures);
+    /// Appends: sending it twice appends twice.
+    i64 append(1: i32 failures);
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def flaky(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
+    modules = generate_modules(tmp_path_factory.mktemp("flaky"), {"flaky.idl": IDL})
+    return modules["flaky"]
+
+
+class Counter:
+    """Counts the calls of each method."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, int] = {"read": 0, "append": 0}
+
+
+def implementation(flaky: ModuleType, counter: Counter) -> Any:
+    base: Any = flaky.FlakyServer
+
+    class Flaky(base):  # type: ignore[misc]
+        """Fails with UNAVAILABLE the first ``failures`` times it is called."""
+
+        async def read(self, *, failures: int) -> int:
+            counter.calls["read"] += 1
+            if counter.calls["read"] <= failures:
+                raise uvrpc.Unavailable("shutting down")
+            return counter.calls["read"]
+
+        async def append(self, *, failures: int) -> int:
+            counter.calls["append"] += 1
+            if counter.calls["append"] <= failures:
+                raise uvrpc.Unavailable("shutting down")
+            return counter.calls["append"]
+
+    return Flaky()
+
+
+@pytest.fixture
+def served(flaky: ModuleType) -> Iterator[tuple[str, Counter]]:
+    counter = Counter()
+    with server_thread(implementation(flaky, counter)) as running:
+        yield running.endpoint, counter
+
+
+FAST = uvrpc.Retry(attempts=4, backoff=0.001, max_backoff=0.01)
+
+
+def test_an_idempotent_call_is_retried_until_it_succeeds(
+    flaky: ModuleType, served: tuple[str, Counter]
+) -> None:
+    endpoint, counter = served
+
+    async def main() -> int:
+        async with flaky.FlakyClient(endpoint, timeout=10, retry=FAST) as client:
+            return int(await client.read(failures=2))
+
+    assert asyncio.run(main()) == 3
+    assert counter.calls["read"] == 3
+
+
+def test_retries_stop_after_the_attempts(
+    flaky: ModuleType, served: tuple[str, Counter]
+) -> None:
+    endpoint, counter = served
+    with flaky.FlakySyncClient(endpoint, timeout=10, retry=FAST) as client:
+        with pytest.raises(uvrpc.Unavailable):
+            client.read(failures=10)
+    assert counter.calls["read"] == 4
+
+
+def test_a_method_that_is_not_idempotent_is_never_retried(
+    flaky: ModuleType, served: tuple[str, Counter]
+) -> None:
+    endpoint, counter = served
+    with flaky.FlakySyncClient(endpoint, timeout=10, retry=FAST) as client:
+        with pytest.raises(uvrpc.Unavailable):
+            client.append(failures=1)
+        assert counter.calls["append"] == 1
+        assert client.append(failures=1) == 2
+
+
+def test_without_a_policy_nothing_is_retried(
+    flaky: ModuleType, served: tuple[str, Counter]
+) -> None:
+    endpoint, counter = served
+    with flaky.FlakySyncClient(endpoint, timeout=10) as client:
+        with pytest.raises(uvrpc.Unavailable):
+            client.read(failures=1)
+    assert counter.calls["read"] == 1
+
+
+def test_retries_stay_inside_the_deadline(
+    flaky: ModuleType, served: tuple[str, Counter]
+) -> None:
+    """With backoffs far longer than the deadline, the call gives up when the next
+    wait would pass it: the deadline bounds the whole call, not each attempt."""
+    endpoint, counter = served
+    patient = uvrpc.Retry(attempts=1000, backoff=0.05, max_backoff=0.05, multiplier=1)
+
+    async def main() -> None:
+        async with flaky.FlakyClient(endpoint, retry=patient) as client:
+            await client.read(failures=10_000, timeout=0.5)
+
+    started = time.monotonic()
+    with pytest.raises(uvrpc.Unavailable):
+        asyncio.run(main())
+    elapsed = time.monotonic() - started
+    assert 1 < counter.calls["read"] < 1000
+    assert elapsed < 0.5 + 2.0  # the deadline, plus room for a slow machine
+
+
+def test_waits_are_jittered_below_a_growing_cap() -> None:
+    policy = uvrpc.Retry(backoff=0.1, max_backoff=0.3, multiplier=2)
+    for retry, cap in enumerate((0.1, 0.2, 0.3, 0.3)):
+        waits = [policy.delay(retry) for _ in range(200)]
+        assert all(0 <= wait <= cap for wait in waits)
+        assert len(set(waits)) > 100  # random, not one fixed value
+        assert max(waits) > cap / 2
+
+
+def test_a_policy_must_make_sense() -> None:
+    with pytest.raises(ValueError):
+        uvrpc.Retry(attempts=0)
+    with pytest.raises(ValueError):
+        uvrpc.Retry(multiplier=0.5)
