@@ -17,7 +17,7 @@ import itertools
 import logging
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, cast
 
 import zmq
 
@@ -27,7 +27,7 @@ from .deadlines import DeadlineWheel
 from .errors import DeadlineExceeded, ProtocolError, Unavailable
 from .handle import Call
 from .methods import Reply, Unary
-from .protocol import ReplyHeader, parse_reply_header
+from .protocol import ONEWAY_CALL_ID, ReplyHeader, parse_reply_header
 from .reactor import SocketReactor
 
 __all__ = ["Channel", "ClientTransport", "DealerTransport", "OnMessage"]
@@ -132,6 +132,7 @@ class Channel:
         self._ids = itertools.count(1)
         self._encoder = BodyEncoder(pool, attachment_min=attachment_min)
         self._senders: set[asyncio.Task[None]] = set()
+        self._oneway_waits: set[asyncio.Future[_Received]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self.dropped_replies = 0
@@ -160,11 +161,18 @@ class Channel:
     ) -> Reply:
         """Make one call and return its typed result.
 
+        A oneway method's call returns ``None`` once its request is handed to the
+        socket, waiting for room at most ``timeout`` seconds; no reply comes.
+
         Raises:
             RpcError: the server replied with an error (the subclass names the status).
-            DeadlineExceeded: no reply within ``timeout`` seconds.
+            DeadlineExceeded: no reply within ``timeout`` seconds (for a oneway
+                call: the request could not be sent within it).
             Unavailable: the channel is closed, or was closed during the call.
         """
+        if method.oneway:
+            await self._send_oneway(method, args, timeout)
+            return cast(Reply, None)
         call_id, future, slot, frames = self._begin(method, args, timeout)
         try:
             if frames is not None:
@@ -173,6 +181,39 @@ class Channel:
         finally:
             self._forget(call_id, slot, None)
         return decode_reply(method, header, body, attachments)
+
+    async def _send_oneway(
+        self, method: Unary[Any, Any], args: dict[str, Any], timeout: float | None
+    ) -> None:
+        """Send a request with call id 0, which gets no reply; register nothing."""
+        loop = self._running_loop()
+        if self._closed:
+            raise Unavailable("the channel is closed")
+        frames = encode_request(self._encoder, ONEWAY_CALL_ID, method, args, timeout)
+        sent = False
+        try:
+            sent = self._transport.try_send(frames)
+        finally:
+            self._encoder.settle(frames[-1], sent)
+        if sent:
+            return
+        # The socket is full: wait for room until the deadline or a close.
+        over: asyncio.Future[_Received] = loop.create_future()
+        self._oneway_waits.add(over)
+        timer = None
+        if timeout is not None:
+            error = DeadlineExceeded(
+                f"{method.route} could not be sent within {timeout:g} s"
+            )
+            timer = loop.call_later(timeout, _fail, over, error)
+        try:
+            await self._send_before(over, frames)
+        finally:
+            self._oneway_waits.discard(over)
+            if timer is not None:
+                timer.cancel()
+        if over.done():
+            over.result()  # raises why the request could not be sent
 
     def start(
         self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
@@ -268,6 +309,8 @@ class Channel:
         for future, _, _ in self._pending.values():
             if not future.done():
                 future.set_exception(Unavailable("the channel was closed"))
+        for over in self._oneway_waits:
+            _fail(over, Unavailable("the channel was closed"))
         if self._deadlines is not None:
             self._deadlines.close()
         for sender in self._senders:
@@ -280,3 +323,8 @@ class Channel:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)

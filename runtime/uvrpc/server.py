@@ -22,7 +22,7 @@ from .buffers import ATTACHMENT_MIN, BufferPool
 from .dispatch import Dispatcher, Rejected, Request
 from .eager import start_eagerly
 from .errors import ProtocolError
-from .protocol import split_envelope
+from .protocol import ONEWAY_CALL_ID, split_envelope
 from .reactor import SocketReactor
 from .service import ServiceBase
 
@@ -42,9 +42,14 @@ class ServerStats:
     rejected: int = 0
     """Requests answered with an error before their handler ran."""
     dropped: int = 0
-    """Messages too malformed to answer (no envelope, no header): dropped."""
+    """Messages too malformed to answer (no envelope, no header), and oneway
+    requests that cannot run: dropped."""
     undeliverable: int = 0
     """Replies whose caller had disconnected before they were sent."""
+    oneway: int = 0
+    """Oneway requests (call id 0) whose handler ran; nothing is replied to them."""
+    oneway_failed: int = 0
+    """Oneway requests whose handler raised: logged, never replied."""
 
 
 class Server:
@@ -155,7 +160,10 @@ class Server:
                 if not self._try_reply(reply):
                     self._spawn(self._reply(reply))
             return
-        self._spawn(self._serve(envelope, request))
+        if request.call_id == ONEWAY_CALL_ID:
+            self._spawn(self._serve_oneway(request))
+        else:
+            self._spawn(self._serve(envelope, request))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` now; keep the task that continues it if it has to wait."""
@@ -176,6 +184,12 @@ class Server:
             dispatcher.settle(frames[-1], sent)
         if not sent:
             await self._reply(reply)
+
+    async def _serve_oneway(self, request: Request) -> None:
+        succeeded = await self._dispatcher.run_oneway(request)
+        self.stats.oneway += 1
+        if not succeeded:
+            self.stats.oneway_failed += 1
 
     def _try_reply(self, frames: list[Any]) -> bool:
         """Send a reply now if the caller's pipe has room; False if it must wait."""

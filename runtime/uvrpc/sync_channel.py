@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from typing import Any
+from typing import Any, cast
 
 import zmq
 
@@ -20,7 +20,7 @@ from .buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
 from .calls import decode_reply, encode_request, timeout_ms
 from .errors import DeadlineExceeded, ProtocolError, Unavailable
 from .methods import Reply, Unary
-from .protocol import parse_reply_header
+from .protocol import ONEWAY_CALL_ID, parse_reply_header
 from .reactor import recv_message, send_message
 
 __all__ = ["SyncChannel"]
@@ -76,14 +76,18 @@ class SyncChannel:
     ) -> Reply:
         """Make one call and return its typed result.
 
+        A oneway method's call returns ``None`` once its request is sent; no reply
+        comes.
+
         Raises:
             RpcError: the server replied with an error (the subclass names the status).
-            DeadlineExceeded: no reply within ``timeout`` seconds.
+            DeadlineExceeded: no reply within ``timeout`` seconds (for a oneway
+                call: the request could not be sent within it).
             Unavailable: the channel is closed.
         """
         if self._closed:
             raise Unavailable("the channel is closed")
-        call_id = next(self._ids)
+        call_id = ONEWAY_CALL_ID if method.oneway else next(self._ids)
         frames = encode_request(self._encoder, call_id, method, args, timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         send_timeout = timeout_ms(timeout)
@@ -100,6 +104,8 @@ class SyncChannel:
         finally:
             self._encoder.settle(frames[-1], sent)
         del frames
+        if call_id == ONEWAY_CALL_ID:
+            return cast(Reply, None)
         while True:
             if deadline is not None:
                 remaining = deadline - time.monotonic()

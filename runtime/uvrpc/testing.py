@@ -13,12 +13,12 @@ ZeroMQ, so a test sees exactly the errors a real client would::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from .channel import Channel
 from .dispatch import Dispatcher, Rejected, Request
-from .protocol import DELIMITER
+from .protocol import DELIMITER, ONEWAY_CALL_ID
 from .service import ServiceBase
 
 __all__ = ["MemoryTransport", "memory_channel"]
@@ -31,7 +31,7 @@ class MemoryTransport:
         self._dispatcher = Dispatcher(services)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._deliver: Callable[[list[Any]], None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     def attach(
         self, loop: asyncio.AbstractEventLoop, on_message: Callable[[list[Any]], None]
@@ -49,7 +49,11 @@ class MemoryTransport:
             if rejected.reply is not None:
                 self._loop.call_soon(self._deliver, [DELIMITER, *rejected.reply])
             return True
-        task = self._loop.create_task(self._run(request))
+        if request.call_id == ONEWAY_CALL_ID:
+            work: Coroutine[Any, Any, object] = self._dispatcher.run_oneway(request)
+        else:
+            work = self._run(request)
+        task = self._loop.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return True
