@@ -35,6 +35,11 @@ class Tick(_uvrpc.Message):
     seq: _t.I32
     data: _t.Bytes = memoryview(b"")
 
+    if _typing.TYPE_CHECKING:
+
+        def __init__(self, *, seq: int, data: _uvrpc.Buffer = ...) -> None:
+            """Where the IDL says ``bytes``, any buffer is taken, uncopied."""
+
 
 class Total(_uvrpc.Message):
     """What an upload counted."""
@@ -90,7 +95,44 @@ _FEED_NOTIFY: _uvrpc.Unary[_FeedNotifyParams, None] = _uvrpc.Unary(
     reply=None,
     oneway=True,
 )
-_FEED = _uvrpc.ServiceSpec(name="feed.Feed", methods=(_FEED_PING, _FEED_NOTIFY))
+_FEED_TICKS: _uvrpc.ServerStreaming[_FeedTicksParams, Tick] = _uvrpc.ServerStreaming(
+    route="feed.Feed.ticks", handler="ticks", params=_FeedTicksParams, reply_item=Tick
+)
+_FEED_UPLOAD: _uvrpc.ClientStreaming[_FeedUploadParams, Tick, Total] = (
+    _uvrpc.ClientStreaming(
+        route="feed.Feed.upload",
+        handler="upload",
+        params=_FeedUploadParams,
+        stream="ticks",
+        request_item=Tick,
+        reply=Total,
+    )
+)
+_FEED_ECHO: _uvrpc.BidiStreaming[_FeedEchoParams, Tick, Tick] = _uvrpc.BidiStreaming(
+    route="feed.Feed.echo",
+    handler="echo",
+    params=_FeedEchoParams,
+    stream="ticks",
+    request_item=Tick,
+    reply_item=Tick,
+)
+_FEED_NUMBERS: _uvrpc.ServerStreaming[_FeedNumbersParams, int] = _uvrpc.ServerStreaming(
+    route="feed.Feed.numbers",
+    handler="numbers",
+    params=_FeedNumbersParams,
+    reply_item=_t.I32,
+)
+_FEED = _uvrpc.ServiceSpec(
+    name="feed.Feed",
+    methods=(
+        _FEED_PING,
+        _FEED_NOTIFY,
+        _FEED_TICKS,
+        _FEED_UPLOAD,
+        _FEED_ECHO,
+        _FEED_NUMBERS,
+    ),
+)
 
 
 class FeedClient(_uvrpc.AsyncClient):
@@ -103,6 +145,34 @@ class FeedClient(_uvrpc.AsyncClient):
     async def notify(self, *, text: str, timeout: float | None = None) -> None:
         """Tells the server something; no reply."""
         await self._call(_FEED_NOTIFY, {"1": text}, timeout)
+
+    def ticks(
+        self, *, count: int, size: int = 0, timeout: float | None = None
+    ) -> _uvrpc.ItemStream[Tick]:
+        """Streams ``count`` ticks carrying ``size`` bytes each."""
+        return self._server_stream(_FEED_TICKS, {"1": count, "2": size}, timeout)
+
+    async def upload(
+        self,
+        *,
+        ticks: _typing.AsyncIterable[Tick],
+        label: str = "",
+        timeout: float | None = None,
+    ) -> Total:
+        """Counts the ticks streamed to it."""
+        return await self._client_stream(_FEED_UPLOAD, {"2": label}, ticks, timeout)
+
+    def echo(
+        self, *, ticks: _typing.AsyncIterable[Tick], timeout: float | None = None
+    ) -> _uvrpc.ItemStream[Tick]:
+        """Streams back every tick streamed to it."""
+        return self._bidi_stream(_FEED_ECHO, {}, ticks, timeout)
+
+    def numbers(
+        self, *, count: int, timeout: float | None = None
+    ) -> _uvrpc.ItemStream[int]:
+        """Streams the numbers from 0 up to ``count``."""
+        return self._server_stream(_FEED_NUMBERS, {"1": count}, timeout)
 
 
 class FeedSyncClient(_uvrpc.SyncClient):
@@ -130,6 +200,23 @@ class FeedServer(_uvrpc.ServiceBase):
     async def notify(self, *, text: str) -> None:
         """Tells the server something; no reply."""
 
+    @_abc.abstractmethod
+    def ticks(self, *, count: int, size: int) -> _typing.AsyncIterator[Tick]:
+        """Streams ``count`` ticks carrying ``size`` bytes each."""
+
+    @_abc.abstractmethod
+    async def upload(self, *, ticks: _typing.AsyncIterator[Tick], label: str) -> Total:
+        """Counts the ticks streamed to it."""
+
+    @_abc.abstractmethod
+    def echo(
+        self, *, ticks: _typing.AsyncIterator[Tick]
+    ) -> _typing.AsyncIterator[Tick]:
+        """Streams back every tick streamed to it."""
+
+    @_abc.abstractmethod
+    def numbers(self, *, count: int) -> _typing.AsyncIterator[int]:
+        """Streams the numbers from 0 up to ``count``."""
+
 
 __all__ = ["FeedClient", "FeedServer", "FeedSyncClient", "Tick", "Total"]
-_ = _typing

@@ -20,7 +20,8 @@ import pytest
 import zmq
 import zmq.asyncio
 from conftest import server_thread
-from feed import FeedClient, FeedServer, FeedSyncClient
+from feed import FeedClient, FeedSyncClient
+from feed_server import Feed
 
 import uvrpc
 from uvrpc.testing import memory_channel
@@ -28,18 +29,15 @@ from uvrpc.testing import memory_channel
 V = uvrpc.PROTOCOL_VERSION
 
 
-class Notes(FeedServer):
+class Notes(Feed):
     """Records notes; the note ``wait`` waits for :attr:`release`, ``fail`` raises."""
 
     def __init__(self) -> None:
-        self.notes: list[str] = []
+        super().__init__()
         self.started = asyncio.Event()
         self.release = asyncio.Event()
         self.finished = asyncio.Event()
         self.seen = threading.Event()
-
-    async def ping(self, *, n: int) -> int:
-        return n
 
     async def notify(self, *, text: str) -> None:
         self.started.set()

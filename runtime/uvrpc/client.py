@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+from collections.abc import AsyncIterable, Coroutine
 from types import TracebackType
 from typing import Any, Self
 
 from .channel import Channel
 from .handle import Call
-from .methods import Reply, Unary
+from .methods import (
+    BidiStreaming,
+    ClientStreaming,
+    In,
+    Out,
+    Reply,
+    ServerStreaming,
+    Unary,
+)
+from .streams import ItemStream
 from .sync_channel import SyncChannel
 
 __all__ = ["AsyncClient", "SyncClient"]
@@ -29,7 +38,9 @@ class AsyncClient:
 
     Each method ``m`` has a twin ``start_m`` that sends the call and returns its
     :class:`~uvrpc.Call` handle at once: a result several tasks can share, whose
-    zero-copy views are freed when its last reference is released.
+    zero-copy views are freed when its last reference is released. A method whose
+    server streams returns an :class:`~uvrpc.ItemStream`; one whose client streams
+    takes an async iterable of items.
     """
 
     def __init__(self, target: str | Channel, *, timeout: float | None = None) -> None:
@@ -60,6 +71,38 @@ class AsyncClient:
     ) -> Call[Reply]:
         return self._channel.start(
             method, args, self._timeout if timeout is None else timeout
+        )
+
+    def _server_stream(
+        self,
+        method: ServerStreaming[Any, Out],
+        args: dict[str, Any],
+        timeout: float | None,
+    ) -> ItemStream[Out]:
+        return self._channel.server_stream(
+            method, args, self._timeout if timeout is None else timeout
+        )
+
+    def _client_stream(
+        self,
+        method: ClientStreaming[Any, In, Reply],
+        args: dict[str, Any],
+        items: AsyncIterable[In],
+        timeout: float | None,
+    ) -> Coroutine[Any, Any, Reply]:
+        return self._channel.client_stream(
+            method, args, items, self._timeout if timeout is None else timeout
+        )
+
+    def _bidi_stream(
+        self,
+        method: BidiStreaming[Any, In, Out],
+        args: dict[str, Any],
+        items: AsyncIterable[In],
+        timeout: float | None,
+    ) -> ItemStream[Out]:
+        return self._channel.bidi_stream(
+            method, args, items, self._timeout if timeout is None else timeout
         )
 
     async def close(self) -> None:
