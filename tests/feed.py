@@ -186,6 +186,22 @@ class FeedSyncClient(_uvrpc.SyncClient):
         """Tells the server something; no reply."""
         self._call(_FEED_NOTIFY, {"1": text}, timeout)
 
+    def ticks(
+        self, *, count: int, size: int = 0, timeout: float | None = None
+    ) -> _typing.Iterator[Tick]:
+        """Streams ``count`` ticks carrying ``size`` bytes each."""
+        return self._server_stream(_FEED_TICKS, {"1": count, "2": size}, timeout)
+
+    def upload(
+        self,
+        *,
+        ticks: _typing.Iterable[Tick],
+        label: str = "",
+        timeout: float | None = None,
+    ) -> Total:
+        """Counts the ticks streamed to it."""
+        return self._client_stream(_FEED_UPLOAD, {"2": label}, ticks, timeout)
+
 
 class FeedServer(_uvrpc.ServiceBase):
     """Base class of ``feed.Feed`` implementations."""

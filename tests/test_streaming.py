@@ -23,7 +23,8 @@ import msgpack
 import pytest
 import zmq
 import zmq.asyncio
-from feed import FeedClient, Tick, Total
+from conftest import server_thread
+from feed import FeedClient, FeedSyncClient, Tick, Total
 from feed_server import Feed, payload
 
 import uvrpc
@@ -568,3 +569,66 @@ def test_a_client_killed_mid_upload_cancels_the_handler(tmp_path: Path) -> None:
                     process.stdout.close()
 
     run(main())
+
+
+# --- the blocking client ----------------------------------------------------------
+
+
+def wait_for(condition: Any, within: float = 2.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "condition never held"
+        time.sleep(0.01)
+
+
+def test_the_sync_client_streams_both_ways() -> None:
+    service = Feed()
+    with (
+        server_thread(service) as running,
+        FeedSyncClient(running.endpoint, timeout=10) as client,
+    ):
+        client.channel.stream_window = 4
+        got = list(client.ticks(count=50, size=40 * 1024))
+        assert [t.seq for t in got] == list(range(50))
+        assert all(same(t.data, payload(t.seq, 40 * 1024)) for t in got)
+        assert list(client.ticks(count=0)) == []
+        items = (Tick(seq=n, data=payload(n, 3)) for n in range(100))
+        assert client.upload(ticks=items) == Total(count=100, bytes=300)
+        assert client.upload(ticks=[]) == Total(count=0, bytes=0)
+        assert client.ping(n=3) == 3
+        assert client.channel.dropped_replies == 0
+
+
+def test_the_sync_client_cancels_and_meets_deadlines() -> None:
+    service = Feed(delay=0.01)
+    with (
+        server_thread(service) as running,
+        FeedSyncClient(running.endpoint, timeout=10) as client,
+    ):
+        for tick in client.ticks(count=10**6):
+            assert tick.seq == 0
+            break  # the dropped generator closes, and cancels the call
+        wait_for(service.cancelled.is_set)
+        service.cancelled.clear()
+        started = time.monotonic()
+        with pytest.raises(uvrpc.DeadlineExceeded):
+            for _ in client.ticks(count=10**6, timeout=0.3):
+                pass
+        assert time.monotonic() - started < 1.5
+        wait_for(service.cancelled.is_set)
+        assert client.ping(n=4) == 4
+
+
+def test_the_sync_client_raises_typed_errors() -> None:
+    with (
+        server_thread(Failing()) as running,
+        FeedSyncClient(running.endpoint, timeout=10) as client,
+    ):
+        seqs = []
+        with pytest.raises(uvrpc.NotFound, match="no tick 2"):
+            for tick in client.ticks(count=2):
+                seqs.append(tick.seq)
+        assert seqs == [0, 1]
+        with pytest.raises(uvrpc.PermissionDenied):
+            client.upload(ticks=(Tick(seq=n) for n in range(10)), label="y")
+        assert client.ping(n=5) == 5

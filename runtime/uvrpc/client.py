@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Coroutine
+from collections.abc import AsyncIterable, Coroutine, Iterable, Iterator
 from types import TracebackType
 from typing import Any, Self
 
@@ -130,7 +130,10 @@ class SyncClient:
         timeout: the default deadline of each call in seconds; ``None`` waits for ever.
 
     One call at a time: a sync client is not thread-safe, so give each thread its own.
-    Use it as ``with Client(endpoint) as client:``.
+    Use it as ``with Client(endpoint) as client:``. A server-streaming method returns
+    an iterator of items, which holds the channel until it is exhausted or closed;
+    a client-streaming method takes an iterable of items. Bidirectional methods
+    have no blocking form.
     """
 
     def __init__(
@@ -154,6 +157,27 @@ class SyncClient:
     ) -> Reply:
         return self._channel.call(
             method, args, self._timeout if timeout is None else timeout
+        )
+
+    def _server_stream(
+        self,
+        method: ServerStreaming[Any, Out],
+        args: dict[str, Any],
+        timeout: float | None,
+    ) -> Iterator[Out]:
+        return self._channel.server_stream(
+            method, args, self._timeout if timeout is None else timeout
+        )
+
+    def _client_stream(
+        self,
+        method: ClientStreaming[Any, In, Reply],
+        args: dict[str, Any],
+        items: Iterable[In],
+        timeout: float | None,
+    ) -> Reply:
+        return self._channel.client_stream(
+            method, args, items, self._timeout if timeout is None else timeout
         )
 
     def close(self) -> None:
