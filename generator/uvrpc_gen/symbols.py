@@ -63,10 +63,10 @@ SYMBOLS: Mapping[str, str] = MappingProxyType(
         "ServiceBase": uvrpc.ServiceBase.__name__,
         "Call": uvrpc.Call.__name__,
         "DeclaredError": uvrpc.DeclaredError.__name__,
-        "ServerStreaming": "ServerStreaming",
-        "ClientStreaming": "ClientStreaming",
-        "BidiStreaming": "BidiStreaming",
-        "ItemStream": "ItemStream",
+        "ServerStreaming": uvrpc.ServerStreaming.__name__,
+        "ClientStreaming": uvrpc.ClientStreaming.__name__,
+        "BidiStreaming": uvrpc.BidiStreaming.__name__,
+        "ItemStream": uvrpc.ItemStream.__name__,
         "server_stream": "_server_stream",
         "client_stream": "_client_stream",
         "bidi_stream": "_bidi_stream",
@@ -79,7 +79,9 @@ SYMBOLS: Mapping[str, str] = MappingProxyType(
 """Runtime attribute names by role; each resolves on ``uvrpc`` or its classes.
 
 ``call`` is the method of both client base classes that generated methods delegate
-to, ``start`` the async client's method that returns a call handle, ``Buffer`` the
+to, ``start`` the async client's method that returns a call handle,
+``server_stream``, ``client_stream`` and ``bidi_stream`` the async client's methods
+that streaming methods delegate to, ``Buffer`` the
 type that accepts any buffer where bytes are sent, and ``uvrpc_service`` the class
 attribute of ``ServiceBase`` naming the spec.
 """

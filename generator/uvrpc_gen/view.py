@@ -574,14 +574,20 @@ def _descriptor(
     )
 
 
-def _client_returns(method: Method) -> Doc:
+def _iterable(name: str, kind: str, item: Doc) -> Doc:
+    """The parameter ``name: _typing.<kind>[item]`` of a stream's items."""
+    return Seq((f"{name}: ", Group(f"_typing.{kind}[", (item,), "]", hug=True)))
+
+
+def _client_returns(method: Method, *, is_async: bool) -> Doc:
     """What a generated client method returns."""
     returns = method.returns
     if returns is None:
         return "None"
     if method.streams_reply:
         item = _item(returns, pytypes.received_annotation_doc)
-        return Group(f"{_runtime('ItemStream')}[", (item,), "]", hug=True)
+        head = f"{_runtime('ItemStream')}[" if is_async else "_typing.Iterator["
+        return Group(head, (item,), "]", hug=True)
     return pytypes.received_annotation_doc(returns)
 
 
@@ -612,39 +618,29 @@ def _service(service: Service, namespace: str, checked: CheckedModule) -> Servic
         plain = [p for p in method.params if p is not stream]
         params.append(_model(params_class, (), plain, typed_init=False))
         constants.append(_descriptor(method, service, route, params_class))
-        arguments: list[Doc] = []
+        # Arguments of the async client, of the blocking client and of the server.
+        arguments: dict[bool, list[Doc]] = {True: [], False: []}
         server_arguments: list[Doc] = []
         for p in method.params:
             if p is stream:
                 item = _item(p.type, pytypes.received_annotation_doc)
-                server_arguments.append(
-                    Seq(
-                        (
-                            f"{p.name}: ",
-                            Group("_typing.AsyncIterator[", (item,), "]", hug=True),
-                        )
-                    )
-                )
+                server_arguments.append(_iterable(p.name, "AsyncIterator", item))
                 sent = _item(p.type, pytypes.sent_annotation_doc)
-                arguments.append(
-                    Seq(
-                        (
-                            f"{p.name}: ",
-                            Group("_typing.AsyncIterable[", (sent,), "]", hug=True),
-                        )
-                    )
-                )
+                arguments[True].append(_iterable(p.name, "AsyncIterable", sent))
+                arguments[False].append(_iterable(p.name, "Iterable", sent))
                 continue
             received = pytypes.received_annotation_doc(p.type, optional=p.optional)
             server_arguments.append(Seq((f"{p.name}: ", received)))
             annotation = pytypes.sent_annotation_doc(p.type, optional=p.optional)
             if p.default is not None:
                 value = pytypes.default_literal(p.type, p.default)
-                arguments.append(Seq((f"{p.name}: ", annotation, f" = {value}")))
+                argument = Seq((f"{p.name}: ", annotation, f" = {value}"))
             elif p.optional:
-                arguments.append(Seq((f"{p.name}: ", annotation, " = None")))
+                argument = Seq((f"{p.name}: ", annotation, " = None"))
             else:
-                arguments.append(Seq((f"{p.name}: ", annotation)))
+                argument = Seq((f"{p.name}: ", annotation))
+            arguments[True].append(argument)
+            arguments[False].append(argument)
         errors = [_exception_of(checked, ref.name) for ref in method.throws]
         doc = _method_doc(method, route, errors)
         args_dict = Group(
@@ -653,13 +649,16 @@ def _service(service: Service, namespace: str, checked: CheckedModule) -> Servic
         call_items: tuple[Doc, ...] = (constant, args_dict, "timeout")
         if stream is not None:
             call_items = (constant, args_dict, stream.name, "timeout")
-        keyword_only = ("self", "*", *arguments, "timeout: float | None = None")
+        keyword_only = {
+            is_async: ("self", "*", *items, "timeout: float | None = None")
+            for is_async, items in arguments.items()
+        }
         kind = method.kind
         delegate = SYMBOLS[_CLIENT_CALLS[kind]]
-        returns = _client_returns(method)
-        # Streams are asynchronous: the blocking client has the other methods.
+        # A blocking client cannot send and receive at once: no bidirectional
+        # streams there.
         variants: list[tuple[bool, list[ClientMethodView]]] = [(True, client_methods)]
-        if kind == "unary":
+        if kind != "bidi":
             variants.append((False, sync_methods))
         for is_async, target in variants:
             awaited = is_async and kind in ("unary", "client")
@@ -670,7 +669,9 @@ def _service(service: Service, namespace: str, checked: CheckedModule) -> Servic
             target.append(
                 ClientMethodView(
                     signature(
-                        Group(f"{prefix}{python}(", keyword_only, ")"), returns, 4
+                        Group(f"{prefix}{python}(", keyword_only[is_async], ")"),
+                        _client_returns(method, is_async=is_async),
+                        4,
                     ),
                     doc,
                     statement(call, 8),
@@ -678,10 +679,13 @@ def _service(service: Service, namespace: str, checked: CheckedModule) -> Servic
             )
         if has_call_handle(method):
             start = naming.start_method(method.name)
+            returns = _client_returns(method, is_async=True)
             handle = Group(f"{_runtime('Call')}[", (returns,), "]", hug=True)
             client_methods.append(
                 ClientMethodView(
-                    signature(Group(f"def {start}(", keyword_only, ")"), handle, 4),
+                    signature(
+                        Group(f"def {start}(", keyword_only[True], ")"), handle, 4
+                    ),
                     docstring(
                         f"Start :meth:`{python}` and return its call handle.\n\n"
                         "The request is sent before this returns; see "

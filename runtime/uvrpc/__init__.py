@@ -32,11 +32,19 @@ from .errors import (
 from .handle import Call, ReleasedError
 from .loop import run
 from .message import Message, field_ids
-from .methods import ServiceSpec, Unary
+from .methods import (
+    BidiStreaming,
+    ClientStreaming,
+    ServerStreaming,
+    ServiceSpec,
+    StreamingMethod,
+    Unary,
+)
 from .retry import Retry
 from .server import Server, ServerStats
 from .service import ServiceBase
 from .status import Status
+from .streams import ItemStream
 from .sync_channel import SyncChannel
 from .version import (
     GENERATED_CODE_API,
@@ -50,17 +58,20 @@ __all__ = [
     "GENERATED_CODE_API",
     "PROTOCOL_VERSION",
     "AsyncClient",
+    "BidiStreaming",
     "Buffer",
     "BufferPool",
     "Call",
     "Cancelled",
     "Channel",
+    "ClientStreaming",
     "DeadlineExceeded",
     "DeclaredError",
     "FailedPrecondition",
     "GeneratedCodeVersionError",
     "InternalError",
     "InvalidArgument",
+    "ItemStream",
     "Message",
     "NotFound",
     "PermissionDenied",
@@ -72,10 +83,12 @@ __all__ = [
     "Retry",
     "RpcError",
     "Server",
+    "ServerStreaming",
     "ServerStats",
     "ServiceBase",
     "ServiceSpec",
     "Status",
+    "StreamingMethod",
     "SyncChannel",
     "SyncClient",
     "Unary",

@@ -15,20 +15,41 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterable, Callable, Sequence
 from functools import partial
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, cast
 
 import zmq
 
 from .buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
-from .calls import decode_reply, encode_request
+from .calls import decode_reply, encode_request, timeout_ms
 from .deadlines import DeadlineWheel
 from .errors import DeadlineExceeded, ProtocolError, Unavailable
 from .handle import Call
-from .methods import Reply, Unary
-from .protocol import ReplyHeader, parse_reply_header
+from .methods import (
+    BidiStreaming,
+    ClientStreaming,
+    In,
+    Out,
+    Reply,
+    ServerStreaming,
+    StreamingMethod,
+    Unary,
+)
+from .protocol import (
+    DELIMITER,
+    KIND_CREDIT,
+    KIND_ITEM,
+    NIL_BODY,
+    ONEWAY_CALL_ID,
+    ReplyHeader,
+    StreamHeader,
+    encode_stream_header,
+    parse_client_header,
+)
 from .reactor import SocketReactor
+from .sessions import STREAM_WINDOW
+from .streams import ItemStream, StreamCall
 
 __all__ = ["Channel", "ClientTransport", "DealerTransport", "OnMessage"]
 
@@ -40,6 +61,9 @@ _Pending = tuple[asyncio.Future[_Received], Unary[Any, Any], float | None]
 
 OnMessage = Callable[[list[Any]], None]
 """Receives the frames of one message: ``[delimiter, attachment..., header, body]``."""
+
+OnDisconnect = Callable[[], None]
+"""Told that the connection to the server dropped."""
 
 
 class ClientTransport(Protocol):
@@ -78,10 +102,34 @@ class DealerTransport:
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.connect(endpoint)
         self._reactor: SocketReactor | None = None
+        self._monitor: zmq.Socket[bytes] | None = None
+        self._monitor_reactor: SocketReactor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def attach(self, loop: asyncio.AbstractEventLoop, on_message: OnMessage) -> None:
         """Watch the socket from ``loop``."""
         self._reactor = SocketReactor(self._sock, loop, on_message)
+        self._loop = loop
+
+    def watch_disconnects(self, on_disconnect: OnDisconnect) -> None:
+        """Call ``on_disconnect`` whenever a connection to the server drops.
+
+        A monitor socket reports the socket's disconnections; the loop reads it
+        through a :class:`~uvrpc.reactor.SocketReactor` of its own, like any
+        socket. Call after :meth:`attach`.
+        """
+        assert self._loop is not None, "attach() first"
+        monitor = self._sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        monitor.setsockopt(zmq.LINGER, 0)
+        self._monitor = monitor
+
+        def on_event(frames: list[Any]) -> None:
+            # Event frames: a 16-bit event number and a 32-bit value, then the
+            # endpoint; only disconnections were asked for.
+            if len(frames) == 2 and _event_of(frames[0]) & zmq.EVENT_DISCONNECTED:
+                on_disconnect()
+
+        self._monitor_reactor = SocketReactor(monitor, self._loop, on_event)
 
     def try_send(self, frames: Sequence[Any]) -> bool:
         """Send now if the socket has room."""
@@ -97,7 +145,17 @@ class DealerTransport:
         """Stop watching and close the socket without lingering."""
         if self._reactor is not None:
             self._reactor.close()
+        if self._monitor is not None:
+            assert self._monitor_reactor is not None
+            self._monitor_reactor.close()
+            self._sock.disable_monitor()
+            self._monitor.close(linger=0)
+            self._monitor = None
         self._sock.close(linger=0)
+
+
+def _event_of(frame: Any) -> int:
+    return int.from_bytes(memoryview(frame)[:2], "little")
 
 
 class Channel:
@@ -110,10 +168,13 @@ class Channel:
         pool: the pool of encode buffers; the process-wide one by default.
         attachment_min: binary arguments at least this many bytes long travel as
             frames of their own, sent without a copy, instead of inside the body.
+        stream_window: the items a server may send ahead of the caller taking them,
+            per stream call: the most each stream buffers.
 
     A channel belongs to the event loop that first uses it. Several generated clients
     may share one channel. :meth:`close` fails every pending call with
-    :class:`~uvrpc.Unavailable`.
+    :class:`~uvrpc.Unavailable`, and so does a dropped connection to the server
+    (seen through a ZeroMQ socket monitor) for the calls pending at that moment.
     """
 
     def __init__(
@@ -123,15 +184,22 @@ class Channel:
         context: zmq.Context[Any] | None = None,
         pool: BufferPool | None = None,
         attachment_min: int = ATTACHMENT_MIN,
+        stream_window: int = STREAM_WINDOW,
     ) -> None:
+        if stream_window < 1:
+            raise ValueError("a stream window must be at least 1")
         self._transport: ClientTransport = (
             DealerTransport(target, context) if isinstance(target, str) else target
         )
         self._pending: dict[int, _Pending] = {}
+        self._streams: dict[int, StreamCall] = {}
+        self.stream_window = stream_window
+        """Items a server may send ahead, per stream call."""
         self._deadlines: DeadlineWheel | None = None
         self._ids = itertools.count(1)
         self._encoder = BodyEncoder(pool, attachment_min=attachment_min)
         self._senders: set[asyncio.Task[None]] = set()
+        self._oneway_waits: set[asyncio.Future[_Received]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self.dropped_replies = 0
@@ -139,8 +207,13 @@ class Channel:
 
     @property
     def pending(self) -> int:
-        """How many calls are waiting for their reply."""
+        """How many unary calls are waiting for their reply."""
         return len(self._pending)
+
+    @property
+    def streaming(self) -> int:
+        """How many stream calls are in progress."""
+        return len(self._streams)
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
@@ -151,6 +224,8 @@ class Channel:
         if self._loop is not None:
             raise RuntimeError("a Channel belongs to the loop that first used it")
         self._transport.attach(loop, self._on_message)
+        if isinstance(self._transport, DealerTransport):
+            self._transport.watch_disconnects(self._on_disconnect)
         self._deadlines = DeadlineWheel(loop, self._expire)
         self._loop = loop
         return loop
@@ -160,11 +235,18 @@ class Channel:
     ) -> Reply:
         """Make one call and return its typed result.
 
+        A oneway method's call returns ``None`` once its request is handed to the
+        socket, waiting for room at most ``timeout`` seconds; no reply comes.
+
         Raises:
             RpcError: the server replied with an error (the subclass names the status).
-            DeadlineExceeded: no reply within ``timeout`` seconds.
+            DeadlineExceeded: no reply within ``timeout`` seconds (for a oneway
+                call: the request could not be sent within it).
             Unavailable: the channel is closed, or was closed during the call.
         """
+        if method.oneway:
+            await self._send_oneway(method, args, timeout)
+            return cast(Reply, None)
         call_id, future, slot, frames = self._begin(method, args, timeout)
         try:
             if frames is not None:
@@ -173,6 +255,39 @@ class Channel:
         finally:
             self._forget(call_id, slot, None)
         return decode_reply(method, header, body, attachments)
+
+    async def _send_oneway(
+        self, method: Unary[Any, Any], args: dict[str, Any], timeout: float | None
+    ) -> None:
+        """Send a request with call id 0, which gets no reply; register nothing."""
+        loop = self._running_loop()
+        if self._closed:
+            raise Unavailable("the channel is closed")
+        frames = encode_request(self._encoder, ONEWAY_CALL_ID, method, args, timeout)
+        sent = False
+        try:
+            sent = self._transport.try_send(frames)
+        finally:
+            self._encoder.settle(frames[-1], sent)
+        if sent:
+            return
+        # The socket is full: wait for room until the deadline or a close.
+        over: asyncio.Future[_Received] = loop.create_future()
+        self._oneway_waits.add(over)
+        timer = None
+        if timeout is not None:
+            error = DeadlineExceeded(
+                f"{method.route} could not be sent within {timeout:g} s"
+            )
+            timer = loop.call_later(timeout, _fail, over, error)
+        try:
+            await self._send_before(over, frames)
+        finally:
+            self._oneway_waits.discard(over)
+            if timer is not None:
+                timer.cancel()
+        if over.done():
+            over.result()  # raises why the request could not be sent
 
     def start(
         self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
@@ -239,7 +354,11 @@ class Channel:
                 sending.cancel()
 
     def _expire(self, call_id: int) -> None:
-        future, method, timeout = self._pending[call_id]
+        pending = self._pending.get(call_id)
+        if pending is None:
+            self._streams[call_id].expire()
+            return
+        future, method, timeout = pending
         if not future.done():
             future.set_exception(
                 DeadlineExceeded(f"{method.route} got no reply within {timeout:g} s")
@@ -249,16 +368,177 @@ class Channel:
         try:
             if len(frames) < 3 or len(frames[0]) != 0:
                 raise ProtocolError("reply does not have the frames of a reply")
-            header = parse_reply_header(frames[-2])
+            header = parse_client_header(frames[-2])
         except ProtocolError as exc:
             self.dropped_replies += 1
             _log.warning("dropped a malformed reply: %s", exc)
             return
-        pending = self._pending.get(header.call_id)
-        if pending is None or pending[0].done():
+        if type(header) is ReplyHeader:
+            pending = self._pending.get(header.call_id)
+            if pending is not None and not pending[0].done():
+                pending[0].set_result((header, frames[-1], frames[1:-2]))
+                return
+            stream = self._streams.get(header.call_id)
+            if stream is not None:
+                stream.on_reply(header, frames[-1], frames[1:-2])
+                return
             self.dropped_replies += 1
             return
-        pending[0].set_result((header, frames[-1], frames[1:-2]))
+        stream = self._streams.get(header.call_id)
+        assert type(header) is StreamHeader
+        if header.kind == KIND_CREDIT:
+            # Probes (empty credit) may come for calls that just ended.
+            if stream is not None:
+                stream.on_credit(header.n)
+        elif stream is None or not stream.on_item(frames[-1], frames[1:-2]):
+            self.dropped_replies += 1
+
+    def _on_disconnect(self) -> None:
+        """The connection dropped: no reply to a call pending now will come."""
+        for future, method, _ in self._pending.values():
+            if not future.done():
+                future.set_exception(
+                    Unavailable(f"the connection dropped during {method.route}")
+                )
+        for stream in list(self._streams.values()):
+            stream.fail(
+                Unavailable(f"the connection dropped during {stream.method.route}")
+            )
+
+    # --- streams -------------------------------------------------------------
+
+    def server_stream(
+        self,
+        method: ServerStreaming[Any, Out],
+        args: dict[str, Any],
+        timeout: float | None,
+    ) -> ItemStream[Out]:
+        """Return the stream of a server-streaming call; it starts when first used.
+
+        See :class:`~uvrpc.ItemStream`.
+        """
+        return ItemStream(self, method, args, None, timeout)
+
+    def bidi_stream(
+        self,
+        method: BidiStreaming[Any, In, Out],
+        args: dict[str, Any],
+        items: AsyncIterable[In],
+        timeout: float | None,
+    ) -> ItemStream[Out]:
+        """Return the stream of a bidirectional call; it starts when first used, and
+        sends ``items`` as the server grants credit.
+
+        If ``items`` raises, the call is cancelled and iterating the returned
+        stream raises that exception.
+        """
+        return ItemStream(self, method, args, items, timeout)
+
+    async def client_stream(
+        self,
+        method: ClientStreaming[Any, In, Reply],
+        args: dict[str, Any],
+        items: AsyncIterable[In],
+        timeout: float | None,
+    ) -> Reply:
+        """Send ``items`` as the server grants credit and return the call's result.
+
+        Raises:
+            RpcError: the server replied with an error (the subclass names the
+                status); the client stops sending.
+            DeadlineExceeded: the call did not finish within ``timeout`` seconds.
+            Unavailable: the channel is closed, or the connection dropped.
+            Exception: whatever ``items`` raised; the call is cancelled.
+        """
+        call = self._open_stream(method, args, items, timeout)
+        try:
+            header, body, attachments = await call.result()
+        except asyncio.CancelledError:
+            call.cancel()
+            raise
+        finally:
+            pump = call.pump
+            if pump is not None and not pump.done():
+                pump.cancel()
+        return cast(Reply, decode_reply(method.final, header, body, attachments))
+
+    def _open_stream(
+        self,
+        method: StreamingMethod,
+        args: dict[str, Any],
+        items: AsyncIterable[Any] | None,
+        timeout: float | None,
+    ) -> StreamCall:
+        """Register a stream call, send its request and start sending its items."""
+        loop = self._running_loop()
+        if self._closed:
+            raise Unavailable("the channel is closed")
+        call_id = next(self._ids)
+        frames = encode_request(self._encoder, call_id, method.final, args, timeout)
+        window = self.stream_window
+        frames[-2] = method.headers.encode_stream(
+            call_id, timeout_ms(timeout), window if method.server_sends else None
+        )
+        call = StreamCall(self, method, call_id, window, timeout, loop)
+        self._streams[call_id] = call
+        deadlines = self._deadlines
+        assert deadlines is not None
+        if timeout is not None:
+            call.slot = deadlines.add(call_id, timeout)
+        sent = False
+        try:
+            sent = self._transport.try_send(frames)
+        except BaseException:
+            self._forget_stream(call)
+            raise
+        finally:
+            self._encoder.settle(frames[-1], sent)
+        if not sent:
+            self._spawn_send(call.done, frames)
+        if items is not None:
+            call.pump = loop.create_task(call.send_items(items))
+        return call
+
+    def _forget_stream(self, call: StreamCall) -> None:
+        if self._streams.get(call.call_id) is call:
+            del self._streams[call.call_id]
+            if call.slot is not None and self._deadlines is not None:
+                self._deadlines.remove(call.call_id, call.slot)
+
+    def _spawn_send(self, until: asyncio.Future[Any] | None, frames: list[Any]) -> None:
+        assert self._loop is not None
+        if until is None:
+            sending = self._loop.create_task(self._transport.send(frames))
+        else:
+            sending = self._loop.create_task(self._send_before(until, frames))
+        self._senders.add(sending)
+        sending.add_done_callback(self._senders.discard)
+
+    def _send_control(self, kind: int, call_id: int, n: int = 0) -> None:
+        """Send an END, CANCEL or CREDIT message (in the background if no room)."""
+        if self._closed:
+            return
+        frames = [DELIMITER, encode_stream_header(kind, call_id, n), NIL_BODY]
+        if not self._transport.try_send(frames):
+            self._spawn_send(None, frames)
+
+    async def _send_item(self, call: StreamCall, item: Any) -> None:
+        """Send one item of the caller's stream, waiting for room."""
+        body, attachments = self._encoder.encode(
+            item, call.method.request_item_carries_bytes
+        )
+        header = encode_stream_header(KIND_ITEM, call.call_id)
+        if attachments:
+            frames = [DELIMITER, *attachments, header, body]
+        else:
+            frames = [DELIMITER, header, body]
+        sent = False
+        try:
+            sent = self._transport.try_send(frames)
+        finally:
+            self._encoder.settle(body, sent)
+        if not sent:
+            await self._send_before(call.done, frames)
 
     async def close(self) -> None:
         """Fail pending calls with :class:`~uvrpc.Unavailable` and close the socket."""
@@ -268,6 +548,10 @@ class Channel:
         for future, _, _ in self._pending.values():
             if not future.done():
                 future.set_exception(Unavailable("the channel was closed"))
+        for over in self._oneway_waits:
+            _fail(over, Unavailable("the channel was closed"))
+        for stream in list(self._streams.values()):
+            stream.fail(Unavailable("the channel was closed"))
         if self._deadlines is not None:
             self._deadlines.close()
         for sender in self._senders:
@@ -280,3 +564,8 @@ class Channel:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+from collections.abc import AsyncIterable, Coroutine, Iterable, Iterator
 from types import TracebackType
 from typing import Any, Self
 
 from .channel import Channel
 from .handle import Call
-from .methods import Reply, Unary
+from .methods import (
+    BidiStreaming,
+    ClientStreaming,
+    In,
+    Out,
+    Reply,
+    ServerStreaming,
+    Unary,
+)
 from .retry import Retry
+from .streams import ItemStream
 from .sync_channel import SyncChannel
 
 __all__ = ["AsyncClient", "SyncClient"]
@@ -32,7 +41,9 @@ class AsyncClient:
 
     Each method ``m`` has a twin ``start_m`` that sends the call and returns its
     :class:`~uvrpc.Call` handle at once: a result several tasks can share, whose
-    zero-copy views are freed when its last reference is released.
+    zero-copy views are freed when its last reference is released. A method whose
+    server streams returns an :class:`~uvrpc.ItemStream`; one whose client streams
+    takes an async iterable of items.
     """
 
     def __init__(
@@ -77,6 +88,38 @@ class AsyncClient:
             method, args, self._timeout if timeout is None else timeout
         )
 
+    def _server_stream(
+        self,
+        method: ServerStreaming[Any, Out],
+        args: dict[str, Any],
+        timeout: float | None,
+    ) -> ItemStream[Out]:
+        return self._channel.server_stream(
+            method, args, self._timeout if timeout is None else timeout
+        )
+
+    def _client_stream(
+        self,
+        method: ClientStreaming[Any, In, Reply],
+        args: dict[str, Any],
+        items: AsyncIterable[In],
+        timeout: float | None,
+    ) -> Coroutine[Any, Any, Reply]:
+        return self._channel.client_stream(
+            method, args, items, self._timeout if timeout is None else timeout
+        )
+
+    def _bidi_stream(
+        self,
+        method: BidiStreaming[Any, In, Out],
+        args: dict[str, Any],
+        items: AsyncIterable[In],
+        timeout: float | None,
+    ) -> ItemStream[Out]:
+        return self._channel.bidi_stream(
+            method, args, items, self._timeout if timeout is None else timeout
+        )
+
     async def close(self) -> None:
         """Close the channel if this client opened it; pending calls fail."""
         if self._owns_channel:
@@ -103,7 +146,10 @@ class SyncClient:
         retry: retry idempotent methods that fail with ``UNAVAILABLE``.
 
     One call at a time: a sync client is not thread-safe, so give each thread its own.
-    Use it as ``with Client(endpoint) as client:``.
+    Use it as ``with Client(endpoint) as client:``. A server-streaming method returns
+    an iterator of items, which holds the channel until it is exhausted or closed;
+    a client-streaming method takes an iterable of items. Bidirectional methods
+    have no blocking form.
     """
 
     def __init__(
@@ -138,6 +184,27 @@ class SyncClient:
                 lambda remaining: channel.call(method, args, remaining), timeout
             )
         return self._channel.call(method, args, timeout)
+
+    def _server_stream(
+        self,
+        method: ServerStreaming[Any, Out],
+        args: dict[str, Any],
+        timeout: float | None,
+    ) -> Iterator[Out]:
+        return self._channel.server_stream(
+            method, args, self._timeout if timeout is None else timeout
+        )
+
+    def _client_stream(
+        self,
+        method: ClientStreaming[Any, In, Reply],
+        args: dict[str, Any],
+        items: Iterable[In],
+        timeout: float | None,
+    ) -> Reply:
+        return self._channel.client_stream(
+            method, args, items, self._timeout if timeout is None else timeout
+        )
 
     def close(self) -> None:
         """Close the channel if this client opened it."""

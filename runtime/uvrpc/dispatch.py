@@ -2,8 +2,9 @@
 
 A :class:`Dispatcher` holds the route table of the services it serves. It turns the
 frames of a request into a :class:`Request` (or an immediate error reply) and runs a
-request's handler to produce the reply frames. :class:`uvrpc.Server` drives it from a
-ROUTER socket; :mod:`uvrpc.testing` drives it in memory.
+request's handler to produce the reply frames; the messages of streams it hands on
+as :class:`StreamMessage` for :mod:`uvrpc.sessions`. :class:`uvrpc.Server` drives it
+from a ROUTER socket; :mod:`uvrpc.testing` drives it in memory.
 """
 
 from __future__ import annotations
@@ -28,18 +29,22 @@ from .errors import (
     RpcError,
     Unimplemented,
 )
-from .methods import Unary
+from .methods import StreamingMethod, Unary
 from .protocol import (
+    ONEWAY_CALL_ID,
+    RequestHeader,
+    StreamHeader,
     encode_error_body,
     encode_reply_header,
     parse_request_header,
+    parse_server_header,
     version_mismatch_message,
 )
 from .service import ServiceBase
 from .status import Status
 from .version import PROTOCOL_VERSION
 
-__all__ = ["Dispatcher", "Rejected", "Request"]
+__all__ = ["Dispatcher", "Rejected", "Request", "StreamMessage", "error_reply"]
 
 _log = logging.getLogger("uvrpc.server")
 
@@ -49,7 +54,10 @@ Handler = Callable[..., Awaitable[Any]]
 @dataclass(frozen=True, slots=True)
 class _Route:
     method: Unary[Any, Any]
+    """The method, or for a stream the unary method of its last reply."""
     handler: Handler
+    stream: StreamingMethod | None = None
+    """The streaming method, if this is one."""
 
 
 class Request(NamedTuple):
@@ -63,6 +71,16 @@ class Request(NamedTuple):
     route: _Route
     params: dict[str, Any]
     timeout_ms: int | None
+    window: int | None = None
+    """The items the client lets the server send at first (streams only)."""
+
+
+class StreamMessage(NamedTuple):
+    """An ITEM, END, CANCEL or CREDIT message of a stream, not yet decoded."""
+
+    header: StreamHeader
+    body: Any
+    attachments: Sequence[Any]
 
 
 class Rejected(Exception):
@@ -134,7 +152,11 @@ class Dispatcher:
             self._services.add(spec.name)
             for method in spec.methods:
                 handler = getattr(service, method.handler)
-                self._routes[method.route] = _Route(method, handler)
+                if isinstance(method, StreamingMethod):
+                    route = _Route(method.final, handler, method)
+                else:
+                    route = _Route(method, handler)
+                self._routes[method.route] = route
         self._encoder = BodyEncoder(pool, attachment_min=attachment_min)
         self.settle: Callable[[Any, bool], None] = self._encoder.settle
         """Say whether the reply with this body went out (see
@@ -170,6 +192,8 @@ class Dispatcher:
     ) -> Request:
         """Decode and validate a request's header and body.
 
+        A request with call id 0 (oneway) that cannot run is rejected with no reply.
+
         Raises:
             Rejected: the request cannot run; its ``reply`` (if any) says why.
         """
@@ -177,22 +201,53 @@ class Dispatcher:
             head = parse_request_header(header)
         except ProtocolError as exc:
             raise Rejected(str(exc), None) from None
-        call_id = head.call_id
-        if head.version != PROTOCOL_VERSION:
-            message = version_mismatch_message(head.version)
-            raise _rejected(call_id, Unimplemented(message))
-        route = self._routes.get(head.route)
-        if route is None:
-            raise _rejected(call_id, self._unknown(head.route))
+        return self._request(head, body, attachments)
+
+    def receive(
+        self, header: Any, body: Any, attachments: Sequence[Any] = ()
+    ) -> Request | StreamMessage:
+        """Decode any message a client sends: a request, as :meth:`decode` does, or
+        a message of a stream, returned undecoded.
+
+        Raises:
+            Rejected: the message is a request that cannot run, or is malformed.
+        """
         try:
-            args = unpack(body, attachments)
-            params = route.method.params.model_validate(args)
-        except DecodeError as exc:
-            message = f"request of {head.route} is malformed: {exc}"
-            raise _rejected(call_id, InvalidArgument(message)) from None
-        except ValidationError as exc:
-            raise _rejected(call_id, _validation_error(head.route, exc)) from None
-        return Request(call_id, route, params.__dict__, head.timeout_ms)
+            head = parse_server_header(header)
+        except ProtocolError as exc:
+            raise Rejected(str(exc), None) from None
+        if type(head) is StreamHeader:
+            return StreamMessage(head, body, attachments)
+        assert type(head) is RequestHeader
+        return self._request(head, body, attachments)
+
+    def _request(
+        self, head: RequestHeader, body: Any, attachments: Sequence[Any]
+    ) -> Request:
+        try:
+            call_id = head.call_id
+            if head.version != PROTOCOL_VERSION:
+                message = version_mismatch_message(head.version)
+                raise _rejected(call_id, Unimplemented(message))
+            route = self._routes.get(head.route)
+            if route is None:
+                raise _rejected(call_id, self._unknown(head.route))
+            try:
+                args = unpack(body, attachments)
+                params = route.method.params.model_validate(args)
+            except DecodeError as exc:
+                message = f"request of {head.route} is malformed: {exc}"
+                raise _rejected(call_id, InvalidArgument(message)) from None
+            except ValidationError as exc:
+                raise _rejected(call_id, _validation_error(head.route, exc)) from None
+            if call_id == ONEWAY_CALL_ID and route.stream is not None:
+                raise Rejected(f"{head.route} is a stream: it cannot be oneway", None)
+        except Rejected as rejected:
+            if head.call_id == ONEWAY_CALL_ID:
+                # Nothing is ever sent back for a oneway request, errors included.
+                rejected.reply = None
+            raise
+        return Request(call_id, route, params.__dict__, head.timeout_ms, head.window)
 
     def _unknown(self, route: str) -> Unimplemented:
         service = route.rpartition(".")[0]
@@ -228,6 +283,29 @@ class Dispatcher:
         if attachments:
             return [*attachments, header, body]
         return [header, body]
+
+    async def run_oneway(self, request: Request) -> bool:
+        """Run the handler of a oneway request; nothing is replied.
+
+        Returns whether the handler succeeded; its exception, if any, is logged.
+        """
+        route = request.route
+        try:
+            await route.handler(**request.params)
+        except Exception:
+            _log.exception("oneway handler of %s raised", route.method.route)
+            return False
+        return True
+
+    def encode(self, value: Any, payloads: bool) -> tuple[Any, Sequence[Any]]:
+        """Encode a message body (an item of a stream) with the reply encoder.
+
+        The body must be passed to :attr:`settle` before the next encode.
+
+        Raises:
+            EncodeError, ValueError, OverflowError: the value cannot be encoded.
+        """
+        return self._encoder.encode(value, payloads)
 
     def close(self) -> None:
         """Give the reply encoder's buffer back to its pool."""

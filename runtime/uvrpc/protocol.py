@@ -1,20 +1,28 @@
-"""The frames of uvrpc's wire protocol, version 2 (``docs/protocol.md``).
+"""The frames of uvrpc's wire protocol, version 3 (``docs/protocol.md``).
 
-A request is ``[routing…, b"", attachment…, header, body]`` and a reply the same
-shape. The routing frames are ZeroMQ's own envelope (a ROUTER prepends the peer's
-identity; brokers may prepend more) and end at the empty delimiter frame. The
-attachments are large binary values the body refers to, sent as frames of their own;
-they come first because a large frame that follows small ones can cost ZeroMQ over
-TCP twice the time (measured in ``docs/memory.md``), and the header and body are
-always the last two frames. The header is a small msgpack array whose first elements
-are fixed in every protocol version, so a peer can always tell which version it is
-talking to:
+A request is ``[routing…, b"", attachment…, header, body]``, and a reply and every
+message of a stream have the same shape. The routing frames are ZeroMQ's own
+envelope (a ROUTER prepends the peer's identity; brokers may prepend more) and end
+at the empty delimiter frame. The attachments are large binary values the body
+refers to, sent as frames of their own; they come first because a large frame that
+follows small ones can cost ZeroMQ over TCP twice the time (measured in
+``docs/memory.md``), and the header and body are always the last two frames. The
+header is a small msgpack array whose first elements are fixed in every protocol
+version, so a peer can always tell which version it is talking to:
 
-* request: ``[version, KIND_REQUEST, call_id, route, timeout_ms | nil]``
-* reply: ``[version, KIND_REPLY, call_id, status]``
+* request: ``[version, KIND_REQUEST, call_id, route, timeout_ms | nil]``, and for
+  a call whose server sends a stream, a sixth element: the number of items the
+  client lets the server send before it grants more (its window);
+* reply: ``[version, KIND_REPLY, call_id, status]``, the last message of every call;
+* the messages of a stream: ``[version, kind, call_id, n]`` with kind
+  :data:`KIND_ITEM` (one item, in the body), :data:`KIND_END` (the client's stream
+  is over), :data:`KIND_CANCEL` (the client gives up the call) or
+  :data:`KIND_CREDIT` (the peer may send ``n`` more items; ``n`` is 0 otherwise).
+
+A request with call id 0 is *oneway*: it gets no reply of any kind.
 
 Elements appended after these are ignored by readers of this version, so later
-features (metadata, streaming) can extend a header without a version bump.
+features (metadata) can extend a header without a version bump.
 """
 
 from __future__ import annotations
@@ -33,15 +41,25 @@ from .version import PROTOCOL_VERSION
 
 __all__ = [
     "DELIMITER",
+    "KIND_CANCEL",
+    "KIND_CREDIT",
+    "KIND_END",
+    "KIND_ITEM",
     "KIND_REPLY",
     "KIND_REQUEST",
+    "NIL_BODY",
+    "ONEWAY_CALL_ID",
     "ReplyHeader",
     "RequestHeader",
     "RequestHeaders",
+    "StreamHeader",
     "encode_error_body",
     "encode_reply_header",
+    "encode_stream_header",
+    "parse_client_header",
     "parse_reply_header",
     "parse_request_header",
+    "parse_server_header",
     "split_envelope",
     "version_mismatch_message",
 ]
@@ -52,7 +70,21 @@ DELIMITER = b""
 KIND_REQUEST = 1
 """Header kind of a request."""
 KIND_REPLY = 2
-"""Header kind of a reply."""
+"""Header kind of a reply: the last message of every call."""
+KIND_ITEM = 3
+"""Header kind of one item of a stream, in either direction."""
+KIND_END = 4
+"""Header kind of the end of a client's stream (its handler's iterator ends)."""
+KIND_CANCEL = 5
+"""Header kind of a client giving up its call: the server cancels the handler."""
+KIND_CREDIT = 6
+"""Header kind of a grant of more items to the peer (0: a probe, granting none)."""
+
+ONEWAY_CALL_ID = 0
+"""The call id of a oneway request: the server sends no reply of any kind."""
+
+NIL_BODY = b"\xc0"
+"""The body of END, CANCEL and CREDIT messages: msgpack ``nil``."""
 
 
 class RequestHeader(NamedTuple):
@@ -62,6 +94,17 @@ class RequestHeader(NamedTuple):
     call_id: int
     route: str
     timeout_ms: int | None
+    window: int | None = None
+    """The items the client lets the server send at first; streams only."""
+
+
+class StreamHeader(NamedTuple):
+    """A decoded header of an ITEM, END, CANCEL or CREDIT message."""
+
+    kind: int
+    call_id: int
+    n: int
+    """The items granted by a CREDIT; 0 for the other kinds."""
 
 
 class ReplyHeader(NamedTuple):
@@ -81,6 +124,8 @@ _REQUEST_PREFIX = (
 )
 _REPLY_PREFIX = b"\x94" + msgpack.packb(PROTOCOL_VERSION) + msgpack.packb(KIND_REPLY)
 _REPLY = struct.Struct(f">{len(_REPLY_PREFIX)}sBQB")
+_STREAM_PREFIX = b"\x94" + msgpack.packb(PROTOCOL_VERSION)
+_STREAM = struct.Struct(f">{len(_STREAM_PREFIX)}sBBQBI")
 _UINT64, _UINT32, _NIL = 0xCF, 0xCE, 0xC0
 _MAX_TIMEOUT_MS = 2**32 - 1
 
@@ -111,6 +156,30 @@ class RequestHeaders:
             min(timeout_ms, _MAX_TIMEOUT_MS),
         )
 
+    def encode_stream(
+        self, call_id: int, timeout_ms: int | None, window: int | None
+    ) -> bytes:
+        """The header of a call that opens a stream.
+
+        ``window`` is the number of items the server may send before the client
+        grants more; ``None`` when the server sends no stream (a client stream).
+        """
+        fields: list[Any] = [
+            PROTOCOL_VERSION,
+            KIND_REQUEST,
+            call_id,
+            msgpack.unpackb(self._route),
+            None if timeout_ms is None else min(timeout_ms, _MAX_TIMEOUT_MS),
+        ]
+        if window is not None:
+            fields.append(window)
+        return msgpack.packb(fields)
+
+
+def encode_stream_header(kind: int, call_id: int, n: int = 0) -> bytes:
+    """Encode the header of an ITEM, END, CANCEL or CREDIT (of ``n`` items)."""
+    return _STREAM.pack(_STREAM_PREFIX, kind, _UINT64, call_id, _UINT32, n)
+
 
 def encode_reply_header(call_id: int, status: int) -> bytes:
     """Encode the header of a reply (every status is a one-byte msgpack fixint)."""
@@ -130,7 +199,9 @@ def encode_error_body(error: RpcError) -> bytes:
     return new_packer().pack(body)
 
 
-def _header_fields(buf: Buffer, kind: int, what: str) -> list[Any]:
+def _header_fields(
+    buf: Buffer, kind: int, what: str, others: frozenset[int] = frozenset()
+) -> list[Any]:
     try:
         fields = msgpack.unpackb(buf)
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
@@ -140,7 +211,7 @@ def _header_fields(buf: Buffer, kind: int, what: str) -> list[Any]:
         and len(fields) >= 4
         and type(fields[0]) is int
         and type(fields[2]) is int
-        and (fields[1] == kind or fields[0] != PROTOCOL_VERSION)
+        and (fields[1] == kind or fields[0] != PROTOCOL_VERSION or fields[1] in others)
     ):
         return fields
     raise ProtocolError(f"{what} header is not a {what} header of any version")
@@ -155,14 +226,59 @@ def parse_request_header(buf: Buffer) -> RequestHeader:
     Raises:
         ProtocolError: the frame is not a request header of any version.
     """
-    fields = _header_fields(buf, KIND_REQUEST, "request")
+    return _request_header(_header_fields(buf, KIND_REQUEST, "request"))
+
+
+def _request_header(fields: list[Any]) -> RequestHeader:
     if fields[0] != PROTOCOL_VERSION:
         return RequestHeader(fields[0], fields[2], "", None)
     route = fields[3]
     timeout_ms = fields[4] if len(fields) > 4 else None
     if type(route) is not str or not (timeout_ms is None or type(timeout_ms) is int):
         raise ProtocolError("request header has a malformed route or timeout")
+    if len(fields) > 5 and type(fields[5]) is int and fields[5] >= 0:
+        # Anything else there is what a later version added: ignored.
+        return RequestHeader(PROTOCOL_VERSION, fields[2], route, timeout_ms, fields[5])
     return RequestHeader(PROTOCOL_VERSION, fields[2], route, timeout_ms)
+
+
+def _stream_header(fields: list[Any]) -> StreamHeader:
+    n = fields[3]
+    if type(n) is not int or n < 0:
+        raise ProtocolError("stream message header has a malformed count")
+    return StreamHeader(fields[1], fields[2], n)
+
+
+_FROM_CLIENT = frozenset({KIND_ITEM, KIND_END, KIND_CANCEL, KIND_CREDIT})
+_FROM_SERVER = frozenset({KIND_ITEM, KIND_CREDIT})
+
+
+def parse_server_header(buf: Buffer) -> RequestHeader | StreamHeader:
+    """Decode the header of any message a server receives: a request or a
+    message of a stream the client sends (ITEM, END, CANCEL, CREDIT).
+
+    Raises:
+        ProtocolError: the frame is not such a header of any version.
+    """
+    fields = _header_fields(buf, KIND_REQUEST, "request", _FROM_CLIENT)
+    if fields[1] != KIND_REQUEST and fields[0] == PROTOCOL_VERSION:
+        return _stream_header(fields)
+    return _request_header(fields)
+
+
+def parse_client_header(buf: Buffer) -> ReplyHeader | StreamHeader:
+    """Decode the header of any message a client receives: a reply, or an ITEM
+    or CREDIT of a stream.
+
+    Raises:
+        ProtocolError: the frame is not such a header of any version.
+    """
+    fields = _header_fields(buf, KIND_REPLY, "reply", _FROM_SERVER)
+    if fields[1] != KIND_REPLY and fields[0] == PROTOCOL_VERSION:
+        return _stream_header(fields)
+    if type(fields[3]) is not int:
+        raise ProtocolError("reply header has a malformed status")
+    return ReplyHeader(fields[0], fields[2], fields[3])
 
 
 def parse_reply_header(buf: Buffer) -> ReplyHeader:

@@ -5,7 +5,9 @@ decoded and validated on the spot — so a malformed request or an unknown metho
 answered at once, without a task — and each valid request's handler starts at once
 (:func:`~uvrpc.eager.start_eagerly`): a handler that returns without waiting is
 answered within the same batch, with no task at all; one that waits continues in a
-task of its own, so a slow handler never holds up the others.
+task of its own, so a slow handler never holds up the others. Stream calls run in
+tasks of their own, kept by a :class:`~uvrpc.sessions.StreamHost` under the caller's
+identity and call id.
 """
 
 from __future__ import annotations
@@ -19,12 +21,19 @@ from typing import Any, Self, cast
 import zmq
 
 from .buffers import ATTACHMENT_MIN, BufferPool
-from .dispatch import Dispatcher, Rejected, Request
+from .dispatch import Dispatcher, Rejected, Request, StreamMessage
 from .eager import start_eagerly
 from .errors import ProtocolError
-from .protocol import split_envelope
+from .protocol import ONEWAY_CALL_ID, split_envelope
 from .reactor import SocketReactor
 from .service import ServiceBase
+from .sessions import (
+    MAX_STREAMS,
+    PROBE_INTERVAL,
+    STREAM_WINDOW,
+    CallerGone,
+    StreamHost,
+)
 
 __all__ = ["Server", "ServerStats"]
 
@@ -42,9 +51,19 @@ class ServerStats:
     rejected: int = 0
     """Requests answered with an error before their handler ran."""
     dropped: int = 0
-    """Messages too malformed to answer (no envelope, no header): dropped."""
+    """Messages too malformed to answer (no envelope, no header), and oneway
+    requests that cannot run: dropped."""
     undeliverable: int = 0
     """Replies whose caller had disconnected before they were sent."""
+    oneway: int = 0
+    """Oneway requests (call id 0) whose handler ran; nothing is replied to them."""
+    oneway_failed: int = 0
+    """Oneway requests whose handler raised: logged, never replied."""
+    streams: int = 0
+    """Stream calls started."""
+    stale: int = 0
+    """Messages of streams that were already over (items sent before the client
+    learnt the call ended, say): ignored."""
 
 
 class Server:
@@ -61,6 +80,12 @@ class Server:
             caller, in :class:`~uvrpc.RemoteError`'s ``details["traceback"]``.
             Off by default: the caller gets the exception's type and message, and
             the traceback stays in the server's log.
+        stream_window: the items a client may send ahead of the handler taking
+            them, per stream call: the most the server buffers for one.
+        max_streams: stream calls running at once; more are refused with
+            RESOURCE_EXHAUSTED.
+        probe_interval: seconds a stream may be idle before the server checks that
+            its caller is still connected.
 
     A handler's binary arguments are read-only views of the received frames; a
     handler may keep them (they keep their frame alive) and may return them, which
@@ -83,10 +108,17 @@ class Server:
         pool: BufferPool | None = None,
         attachment_min: int = ATTACHMENT_MIN,
         debug: bool = False,
+        stream_window: int = STREAM_WINDOW,
+        max_streams: int = MAX_STREAMS,
+        probe_interval: float = PROBE_INTERVAL,
     ) -> None:
+        if stream_window < 1:
+            raise ValueError("a stream window must be at least 1")
         self._dispatcher = Dispatcher(
             services, pool=pool, attachment_min=attachment_min, debug=debug
         )
+        self._stream_options = (stream_window, max_streams, probe_interval)
+        self._streams: StreamHost | None = None
         ctx = context if context is not None else zmq.Context.instance()
         self._sock: zmq.Socket[bytes] = ctx.socket(zmq.ROUTER)
         self._sock.setsockopt(zmq.LINGER, 0)
@@ -123,6 +155,14 @@ class Server:
             return
         loop = self._loop = asyncio.get_running_loop()
         self._closed = asyncio.Event()
+        window, max_streams, probe_interval = self._stream_options
+        self._streams = StreamHost(
+            self._dispatcher,
+            loop,
+            window=window,
+            max_streams=max_streams,
+            probe_interval=probe_interval,
+        )
         self._reactor = SocketReactor(self._sock, loop, self._on_message)
 
     async def serve_forever(self) -> None:
@@ -133,8 +173,13 @@ class Server:
 
     @property
     def in_flight(self) -> int:
-        """Handlers running now."""
+        """Handlers running now (stream calls included)."""
         return len(self._tasks)
+
+    @property
+    def stream_host(self) -> StreamHost | None:
+        """The stream calls in progress, once started (for introspection)."""
+        return self._streams
 
     def _on_message(self, frames: list[zmq.Frame]) -> None:
         stats = self.stats
@@ -147,7 +192,7 @@ class Server:
             return
         envelope = frames[: end + 1]
         try:
-            request = self._dispatcher.decode(
+            request = self._dispatcher.receive(
                 frames[-2], frames[-1], frames[end + 1 : -2]
             )
         except Rejected as rejected:
@@ -160,7 +205,43 @@ class Server:
                 if not self._try_reply(reply):
                     self._spawn(self._reply(reply))
             return
-        self._spawn(self._serve(envelope, request))
+        if isinstance(request, StreamMessage):
+            self._on_stream_message(envelope, request)
+        elif request.route.stream is not None:
+            self._open_stream(envelope, request)
+        elif request.call_id == ONEWAY_CALL_ID:
+            self._spawn(self._serve_oneway(request))
+        else:
+            self._spawn(self._serve(envelope, request))
+
+    def _open_stream(self, envelope: list[zmq.Frame], request: Request) -> None:
+        streams = self._streams
+        assert streams is not None
+        caller = _caller(envelope)
+        try:
+            task = streams.open(caller, _Link(self, envelope), request)
+        except Rejected as rejected:
+            stats = self.stats
+            if rejected.reply is None:
+                stats.dropped += 1
+                _log.debug("dropped a stream request: %s", rejected)
+            else:
+                stats.rejected += 1
+                reply: list[Any] = [*envelope, *rejected.reply]
+                if not self._try_reply(reply):
+                    self._spawn(self._reply(reply))
+            return
+        self.stats.streams += 1
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_stream_message(
+        self, envelope: list[zmq.Frame], message: StreamMessage
+    ) -> None:
+        streams = self._streams
+        assert streams is not None
+        if not streams.deliver(_caller(envelope), message):
+            self.stats.stale += 1
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` now; keep the task that continues it if it has to wait."""
@@ -181,6 +262,12 @@ class Server:
             dispatcher.settle(frames[-1], sent)
         if not sent:
             await self._reply(reply)
+
+    async def _serve_oneway(self, request: Request) -> None:
+        succeeded = await self._dispatcher.run_oneway(request)
+        self.stats.oneway += 1
+        if not succeeded:
+            self.stats.oneway_failed += 1
 
     def _try_reply(self, frames: list[Any]) -> bool:
         """Send a reply now if the caller's pipe has room; False if it must wait."""
@@ -219,6 +306,8 @@ class Server:
         if self._reactor is not None:
             self._reactor.close()
             self._reactor = None
+        if self._streams is not None:
+            self._streams.close()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -235,3 +324,44 @@ class Server:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+def _caller(envelope: list[zmq.Frame]) -> tuple[bytes, ...]:
+    """Who sent a message: its routing frames (the delimiter excluded)."""
+    return tuple(frame.bytes for frame in envelope[:-1])
+
+
+class _Link:
+    """Sends the messages of one stream call to its caller through the server."""
+
+    __slots__ = ("_envelope", "_server")
+
+    def __init__(self, server: Server, envelope: list[zmq.Frame]) -> None:
+        self._server = server
+        # The frames are copied: the received ones go with their message.
+        self._envelope = [frame.bytes for frame in envelope]
+
+    def try_send(self, frames: list[Any]) -> bool:
+        reactor = self._server._reactor
+        if reactor is None:
+            raise CallerGone("the server is closed")
+        try:
+            return reactor.try_send([*self._envelope, *frames])
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EHOSTUNREACH:
+                raise
+            raise CallerGone("the caller disconnected") from None
+
+    async def send(self, frames: list[Any]) -> None:
+        reactor = self._server._reactor
+        if reactor is None:
+            raise CallerGone("the server is closed")
+        try:
+            await reactor.send([*self._envelope, *frames])
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EHOSTUNREACH:
+                raise
+            raise CallerGone("the caller disconnected") from None
+
+    def replied(self) -> None:
+        self._server.stats.replied += 1

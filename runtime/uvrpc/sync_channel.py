@@ -12,16 +12,46 @@ from __future__ import annotations
 
 import itertools
 import time
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, cast
 
 import zmq
 
 from .buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
 from .calls import decode_reply, encode_request, timeout_ms
-from .errors import DeadlineExceeded, ProtocolError, Unavailable
-from .methods import Reply, Unary
-from .protocol import parse_reply_header
+from .codec import DecodeError, EncodeError, unpack
+from .errors import (
+    DeadlineExceeded,
+    InternalError,
+    InvalidArgument,
+    ProtocolError,
+    Unavailable,
+)
+from .methods import (
+    ClientStreaming,
+    In,
+    Out,
+    Reply,
+    ServerStreaming,
+    StreamingMethod,
+    Unary,
+)
+from .protocol import (
+    DELIMITER,
+    KIND_CANCEL,
+    KIND_CREDIT,
+    KIND_END,
+    KIND_ITEM,
+    NIL_BODY,
+    ONEWAY_CALL_ID,
+    ReplyHeader,
+    StreamHeader,
+    encode_stream_header,
+    parse_client_header,
+    parse_reply_header,
+)
 from .reactor import recv_message, send_message
+from .sessions import STREAM_WINDOW
 
 __all__ = ["SyncChannel"]
 
@@ -36,6 +66,7 @@ class SyncChannel:
             default.
         attachment_min: binary arguments at least this many bytes long travel as
             frames of their own, sent without a copy, instead of inside the body.
+        stream_window: the items a server may send ahead of the caller taking them.
 
     Not thread-safe: use one per thread. A reply's binary values are views of the
     received frames, which live as long as the views do.
@@ -48,7 +79,11 @@ class SyncChannel:
         context: zmq.Context[Any] | None = None,
         pool: BufferPool | None = None,
         attachment_min: int = ATTACHMENT_MIN,
+        stream_window: int = STREAM_WINDOW,
     ) -> None:
+        if stream_window < 1:
+            raise ValueError("a stream window must be at least 1")
+        self.stream_window = stream_window
         ctx = context if context is not None else zmq.Context.instance()
         self._sock: zmq.Socket[bytes] = ctx.socket(zmq.DEALER)
         self._sock.setsockopt(zmq.LINGER, 0)
@@ -76,14 +111,18 @@ class SyncChannel:
     ) -> Reply:
         """Make one call and return its typed result.
 
+        A oneway method's call returns ``None`` once its request is sent; no reply
+        comes.
+
         Raises:
             RpcError: the server replied with an error (the subclass names the status).
-            DeadlineExceeded: no reply within ``timeout`` seconds.
+            DeadlineExceeded: no reply within ``timeout`` seconds (for a oneway
+                call: the request could not be sent within it).
             Unavailable: the channel is closed.
         """
         if self._closed:
             raise Unavailable("the channel is closed")
-        call_id = next(self._ids)
+        call_id = ONEWAY_CALL_ID if method.oneway else next(self._ids)
         frames = encode_request(self._encoder, call_id, method, args, timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         send_timeout = timeout_ms(timeout)
@@ -100,6 +139,8 @@ class SyncChannel:
         finally:
             self._encoder.settle(frames[-1], sent)
         del frames
+        if call_id == ONEWAY_CALL_ID:
+            return cast(Reply, None)
         while True:
             if deadline is not None:
                 remaining = deadline - time.monotonic()
@@ -127,6 +168,199 @@ class SyncChannel:
             )
         raise DeadlineExceeded(f"{method.route} got no reply within {timeout:g} s")
 
+    # --- streams -------------------------------------------------------------
+
+    def server_stream(
+        self,
+        method: ServerStreaming[Any, Out],
+        args: dict[str, Any],
+        timeout: float | None,
+    ) -> Iterator[Out]:
+        """Iterate the items of a server-streaming call (sent on the first ``next``).
+
+        The socket is the call's until the iterator is exhausted or closed: finish
+        or close it (``break`` out of a ``for`` loop closes it once it is dropped;
+        ``contextlib.closing`` or ``iterator.close()`` close it at once) before the
+        next call. Closing it early, or the deadline passing, cancels the call.
+
+        Raises:
+            RpcError: the server ended the stream with an error.
+            DeadlineExceeded: the stream did not end within ``timeout`` seconds.
+            Unavailable: the channel is closed.
+        """
+        window = self.stream_window
+        call_id, deadline = self._open_stream(method, args, timeout, window)
+        over = False
+        taken = 0
+        try:
+            while True:
+                header, frames = self._next_message(call_id, deadline, method, timeout)
+                if type(header) is ReplyHeader:
+                    over = True
+                    decode_reply(
+                        method.final, header, frames[-1].buffer, _buffers(frames)
+                    )
+                    return
+                assert type(header) is StreamHeader
+                if header.kind != KIND_ITEM:
+                    continue  # a probe
+                item = _decode_item(method, frames)
+                taken += 1
+                if taken >= max(1, window // 2):
+                    self._send_control(KIND_CREDIT, call_id, taken)
+                    taken = 0
+                yield cast(Out, item)
+        finally:
+            if not over and not self._closed:
+                self._send_control(KIND_CANCEL, call_id)
+
+    def client_stream(
+        self,
+        method: ClientStreaming[Any, In, Reply],
+        args: dict[str, Any],
+        items: Iterable[In],
+        timeout: float | None,
+    ) -> Reply:
+        """Send ``items`` as the server grants credit and return the call's result.
+
+        Raises:
+            RpcError: the server replied with an error; the client stops sending.
+            DeadlineExceeded: the call did not end within ``timeout`` seconds.
+            Unavailable: the channel is closed.
+            Exception: whatever iterating ``items`` raised; the call is cancelled.
+        """
+        call_id, deadline = self._open_stream(method, args, timeout, None)
+        final: tuple[ReplyHeader, list[zmq.Frame]] | None = None
+        credit = 0
+        try:
+            for index, item in enumerate(items):
+                while credit <= 0 and final is None:
+                    header, frames = self._next_message(
+                        call_id, deadline, method, timeout
+                    )
+                    if type(header) is ReplyHeader:
+                        final = (header, frames)
+                    elif type(header) is StreamHeader and header.kind == KIND_CREDIT:
+                        credit += header.n
+                if final is not None:
+                    break  # the handler finished before taking every item
+                credit -= 1
+                self._send_item(method, call_id, item, index, deadline, timeout)
+            if final is None:
+                self._send_control(KIND_END, call_id)
+            while final is None:
+                header, frames = self._next_message(call_id, deadline, method, timeout)
+                if type(header) is ReplyHeader:
+                    final = (header, frames)
+        finally:
+            if final is None and not self._closed:
+                self._send_control(KIND_CANCEL, call_id)
+        header, frames = final
+        result = decode_reply(method.final, header, frames[-1].buffer, _buffers(frames))
+        return cast(Reply, result)
+
+    def _open_stream(
+        self,
+        method: StreamingMethod,
+        args: dict[str, Any],
+        timeout: float | None,
+        window: int | None,
+    ) -> tuple[int, float | None]:
+        if self._closed:
+            raise Unavailable("the channel is closed")
+        call_id = next(self._ids)
+        frames = encode_request(self._encoder, call_id, method.final, args, timeout)
+        frames[-2] = method.headers.encode_stream(call_id, timeout_ms(timeout), window)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._send(frames, method.route, deadline, timeout)
+        return call_id, deadline
+
+    def _send(
+        self,
+        frames: list[Any],
+        route: str,
+        deadline: float | None,
+        timeout: float | None,
+    ) -> None:
+        if deadline is None:
+            self._set_send_timeout(-1)
+        else:
+            self._set_send_timeout(max(1, round((deadline - time.monotonic()) * 1000)))
+        sent = False
+        try:
+            send_message(self._sock, frames)
+            sent = True
+        except zmq.Again:
+            raise DeadlineExceeded(
+                f"{route} could not be sent within {timeout:g} s"
+            ) from None
+        finally:
+            self._encoder.settle(frames[-1], sent)
+
+    def _send_item(
+        self,
+        method: StreamingMethod,
+        call_id: int,
+        item: Any,
+        index: int,
+        deadline: float | None,
+        timeout: float | None,
+    ) -> None:
+        try:
+            body, attachments = self._encoder.encode(
+                item, method.request_item_carries_bytes
+            )
+        except (EncodeError, ValueError, OverflowError) as exc:
+            raise InvalidArgument(
+                f"cannot send item {index} of {method.route}: {exc}"
+            ) from None
+        header = encode_stream_header(KIND_ITEM, call_id)
+        self._send(
+            [DELIMITER, *attachments, header, body], method.route, deadline, timeout
+        )
+
+    def _send_control(self, kind: int, call_id: int, n: int = 0) -> None:
+        """Send an END, CANCEL or CREDIT message; a CANCEL that finds no room is
+        dropped (the server's deadline or probe ends the call then)."""
+        frames = [DELIMITER, encode_stream_header(kind, call_id, n), NIL_BODY]
+        try:
+            send_message(self._sock, frames, zmq.NOBLOCK if kind == KIND_CANCEL else 0)
+        except zmq.Again:
+            pass
+
+    def _next_message(
+        self,
+        call_id: int,
+        deadline: float | None,
+        method: StreamingMethod,
+        timeout: float | None,
+    ) -> tuple[ReplyHeader | StreamHeader, list[zmq.Frame]]:
+        """The next message of call ``call_id``; others are skipped."""
+        while True:
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._set_recv_timeout(max(1, round(remaining * 1000)))
+            else:
+                self._set_recv_timeout(-1)
+            try:
+                frames = recv_message(self._sock)
+            except zmq.Again:
+                break
+            try:
+                if len(frames) < 3 or len(frames[0]) != 0:
+                    raise ProtocolError("message does not have the frames of one")
+                header = parse_client_header(frames[-2].buffer)
+            except ProtocolError:
+                self.dropped_replies += 1
+                continue
+            if header.call_id == call_id:
+                return header, frames
+            if isinstance(header, ReplyHeader) or header.kind == KIND_ITEM:
+                self.dropped_replies += 1
+        raise DeadlineExceeded(f"{method.route} did not finish within {timeout:g} s")
+
     def close(self) -> None:
         """Close the socket without lingering."""
         if not self._closed:
@@ -139,3 +373,17 @@ class SyncChannel:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _buffers(frames: list[zmq.Frame]) -> list[Any]:
+    """The attachments of a received message, as buffers."""
+    return [frame.buffer for frame in frames[1:-2]]
+
+
+def _decode_item(method: StreamingMethod, frames: list[zmq.Frame]) -> Any:
+    try:
+        return method.check_reply_item(unpack(frames[-1].buffer, _buffers(frames)))
+    except (DecodeError, ValueError) as exc:
+        raise InternalError(
+            f"an item of {method.route} does not match its declared type: {exc}"
+        ) from None

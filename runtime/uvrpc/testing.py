@@ -3,7 +3,8 @@
 :func:`memory_channel` returns a :class:`~uvrpc.Channel` whose requests go straight to
 the given service implementations in the same event loop. Requests and replies still
 travel as encoded frames through the same decoder, validator and dispatcher as over
-ZeroMQ, so a test sees exactly the errors a real client would::
+ZeroMQ — streams with their credit too — so a test sees exactly the errors a real
+client would::
 
     async with uvrpc.testing.memory_channel(MyCalculator()) as channel:
         calc = CalculatorClient(channel)
@@ -13,25 +14,35 @@ ZeroMQ, so a test sees exactly the errors a real client would::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from .channel import Channel
-from .dispatch import Dispatcher, Rejected, Request
-from .protocol import DELIMITER
+from .dispatch import Dispatcher, Rejected, Request, StreamMessage
+from .protocol import DELIMITER, ONEWAY_CALL_ID
 from .service import ServiceBase
+from .sessions import STREAM_WINDOW, CallerGone, StreamHost
 
 __all__ = ["MemoryTransport", "memory_channel"]
 
 
 class MemoryTransport:
-    """A client transport delivering requests to services in the same loop."""
+    """A client transport delivering requests to services in the same loop.
 
-    def __init__(self, *services: ServiceBase) -> None:
+    Args:
+        services: the service implementations.
+        stream_window: the items a client may send ahead of a handler taking them.
+    """
+
+    def __init__(
+        self, *services: ServiceBase, stream_window: int = STREAM_WINDOW
+    ) -> None:
         self._dispatcher = Dispatcher(services)
+        self._stream_window = stream_window
+        self._streams: StreamHost | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._deliver: Callable[[list[Any]], None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     def attach(
         self, loop: asyncio.AbstractEventLoop, on_message: Callable[[list[Any]], None]
@@ -39,19 +50,39 @@ class MemoryTransport:
         """Deliver replies to ``on_message`` on ``loop``."""
         self._loop = loop
         self._deliver = on_message
+        self._streams = StreamHost(self._dispatcher, loop, window=self._stream_window)
+
+    @property
+    def stream_host(self) -> StreamHost | None:
+        """The stream calls in progress (for introspection)."""
+        return self._streams
 
     def try_send(self, frames: Sequence[Any]) -> bool:
         """Hand a request to the dispatcher; always succeeds."""
         assert self._loop is not None and self._deliver is not None, "attach() first"
+        streams = self._streams
+        assert streams is not None
         try:
-            request = self._dispatcher.decode(frames[-2], frames[-1], frames[1:-2])
+            request = self._dispatcher.receive(frames[-2], frames[-1], frames[1:-2])
+            if isinstance(request, StreamMessage):
+                streams.deliver(_CALLER, request)
+                return True
+            if request.route.stream is not None:
+                task = streams.open(_CALLER, _MemoryLink(self), request)
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                return True
         except Rejected as rejected:
             if rejected.reply is not None:
                 self._loop.call_soon(self._deliver, [DELIMITER, *rejected.reply])
             return True
-        task = self._loop.create_task(self._run(request))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        if request.call_id == ONEWAY_CALL_ID:
+            work: Coroutine[Any, Any, object] = self._dispatcher.run_oneway(request)
+        else:
+            work = self._run(request)
+        started: asyncio.Task[Any] = self._loop.create_task(work)
+        self._tasks.add(started)
+        started.add_done_callback(self._tasks.discard)
         return True
 
     async def _run(self, request: Request) -> None:
@@ -69,11 +100,51 @@ class MemoryTransport:
     def close(self) -> None:
         """Cancel handlers still running and stop delivering replies."""
         self._deliver = None
+        if self._streams is not None:
+            self._streams.close()
         for task in self._tasks:
             task.cancel()
         self._dispatcher.close()
 
 
-def memory_channel(*services: ServiceBase) -> Channel:
-    """A :class:`~uvrpc.Channel` served in memory by ``services``."""
-    return Channel(MemoryTransport(*services))
+_CALLER = ("memory",)
+"""The one caller of a memory transport's streams."""
+
+
+class _MemoryLink:
+    """Hands a stream's messages to the channel, on the next loop iteration."""
+
+    __slots__ = ("_transport",)
+
+    def __init__(self, transport: MemoryTransport) -> None:
+        self._transport = transport
+
+    def try_send(self, frames: list[Any]) -> bool:
+        transport = self._transport
+        deliver = transport._deliver
+        if deliver is None or transport._loop is None:
+            raise CallerGone("the channel is closed")
+        # The body is a view of the sender's pooled buffer, reused once this
+        # returns: the channel gets a copy. Attachments are the sender's own objects.
+        message = [DELIMITER, *frames[:-1], bytes(frames[-1])]
+        transport._loop.call_soon(deliver, message)
+        return True
+
+    async def send(self, frames: list[Any]) -> None:
+        self.try_send(frames)
+
+    def replied(self) -> None:
+        pass
+
+
+def memory_channel(
+    *services: ServiceBase, stream_window: int = STREAM_WINDOW
+) -> Channel:
+    """A :class:`~uvrpc.Channel` served in memory by ``services``.
+
+    ``stream_window`` is both the channel's and the services' window of items.
+    """
+    return Channel(
+        MemoryTransport(*services, stream_window=stream_window),
+        stream_window=stream_window,
+    )

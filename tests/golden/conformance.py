@@ -1041,6 +1041,25 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
         """How many times it was called: safe to retry."""
         return self._call(_CONFORMANCE_VISITS, {}, timeout)
 
+    def count(
+        self,
+        *,
+        start: int,
+        n: int,
+        timeout: float | None = None,
+    ) -> _typing.Iterator[int]:
+        """Streams `n` numbers counting up from `start`."""
+        return self._server_stream(_CONFORMANCE_COUNT, {"1": start, "2": n}, timeout)
+
+    def sum(
+        self,
+        *,
+        values: _typing.Iterable[int],
+        timeout: float | None = None,
+    ) -> int:
+        """Adds up a stream of numbers."""
+        return self._client_stream(_CONFORMANCE_SUM, {}, values, timeout)
+
 
 class ConformanceServer(_uvrpc.ServiceBase):
     """Base class of ``conformance.Conformance`` implementations.

@@ -1,0 +1,238 @@
+"""A service written the way ``uvrpc-gen`` writes one, with oneway and streaming
+methods: the tests of those method kinds use it.
+
+It stands in for the generated module of this IDL::
+
+    namespace feed
+
+    struct Tick { 1: i32 seq, 2: bytes data = b"" }
+    struct Total { 1: i64 count, 2: i64 bytes }
+
+    service Feed {
+        i32 ping(1: i32 n)
+        oneway void notify(1: string text)
+        stream<Tick> ticks(1: i32 count, 2: i32 size)
+        Total upload(1: stream<Tick> ticks, 2: string label)
+        stream<Tick> echo(1: stream<Tick> ticks)
+        stream<i32> numbers(1: i32 count)
+    }
+"""
+
+from __future__ import annotations
+
+import abc as _abc
+import typing as _typing
+
+import uvrpc as _uvrpc
+from uvrpc import types as _t
+
+
+class Tick(_uvrpc.Message):
+    """One item of a stream."""
+
+    model_config = _uvrpc.field_ids(seq=1, data=2)
+
+    seq: _t.I32
+    data: _t.Bytes = memoryview(b"")
+
+    if _typing.TYPE_CHECKING:
+
+        def __init__(self, *, seq: int, data: _uvrpc.Buffer = ...) -> None:
+            """Where the IDL says ``bytes``, any buffer is taken, uncopied."""
+
+
+class Total(_uvrpc.Message):
+    """What an upload counted."""
+
+    model_config = _uvrpc.field_ids(count=1, bytes=2)
+
+    count: _t.I64
+    bytes: _t.I64
+
+
+class _FeedPingParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(n=1)
+
+    n: _t.I32
+
+
+class _FeedNotifyParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(text=1)
+
+    text: _t.String
+
+
+class _FeedTicksParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(count=1, size=2)
+
+    count: _t.I32
+    size: _t.I32 = 0
+
+
+class _FeedUploadParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(label=2)
+
+    label: _t.String = ""
+
+
+class _FeedEchoParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids()
+
+
+class _FeedNumbersParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(count=1)
+
+    count: _t.I32
+
+
+_FEED_PING: _uvrpc.Unary[_FeedPingParams, int] = _uvrpc.Unary(
+    route="feed.Feed.ping", handler="ping", params=_FeedPingParams, reply=_t.I32
+)
+_FEED_NOTIFY: _uvrpc.Unary[_FeedNotifyParams, None] = _uvrpc.Unary(
+    route="feed.Feed.notify",
+    handler="notify",
+    params=_FeedNotifyParams,
+    reply=None,
+    oneway=True,
+)
+_FEED_TICKS: _uvrpc.ServerStreaming[_FeedTicksParams, Tick] = _uvrpc.ServerStreaming(
+    route="feed.Feed.ticks", handler="ticks", params=_FeedTicksParams, reply_item=Tick
+)
+_FEED_UPLOAD: _uvrpc.ClientStreaming[_FeedUploadParams, Tick, Total] = (
+    _uvrpc.ClientStreaming(
+        route="feed.Feed.upload",
+        handler="upload",
+        params=_FeedUploadParams,
+        stream="ticks",
+        request_item=Tick,
+        reply=Total,
+    )
+)
+_FEED_ECHO: _uvrpc.BidiStreaming[_FeedEchoParams, Tick, Tick] = _uvrpc.BidiStreaming(
+    route="feed.Feed.echo",
+    handler="echo",
+    params=_FeedEchoParams,
+    stream="ticks",
+    request_item=Tick,
+    reply_item=Tick,
+)
+_FEED_NUMBERS: _uvrpc.ServerStreaming[_FeedNumbersParams, int] = _uvrpc.ServerStreaming(
+    route="feed.Feed.numbers",
+    handler="numbers",
+    params=_FeedNumbersParams,
+    reply_item=_t.I32,
+)
+_FEED = _uvrpc.ServiceSpec(
+    name="feed.Feed",
+    methods=(
+        _FEED_PING,
+        _FEED_NOTIFY,
+        _FEED_TICKS,
+        _FEED_UPLOAD,
+        _FEED_ECHO,
+        _FEED_NUMBERS,
+    ),
+)
+
+
+class FeedClient(_uvrpc.AsyncClient):
+    """Asynchronous client of ``feed.Feed``."""
+
+    async def ping(self, *, n: int, timeout: float | None = None) -> int:
+        """Returns ``n``."""
+        return await self._call(_FEED_PING, {"1": n}, timeout)
+
+    async def notify(self, *, text: str, timeout: float | None = None) -> None:
+        """Tells the server something; no reply."""
+        await self._call(_FEED_NOTIFY, {"1": text}, timeout)
+
+    def ticks(
+        self, *, count: int, size: int = 0, timeout: float | None = None
+    ) -> _uvrpc.ItemStream[Tick]:
+        """Streams ``count`` ticks carrying ``size`` bytes each."""
+        return self._server_stream(_FEED_TICKS, {"1": count, "2": size}, timeout)
+
+    async def upload(
+        self,
+        *,
+        ticks: _typing.AsyncIterable[Tick],
+        label: str = "",
+        timeout: float | None = None,
+    ) -> Total:
+        """Counts the ticks streamed to it."""
+        return await self._client_stream(_FEED_UPLOAD, {"2": label}, ticks, timeout)
+
+    def echo(
+        self, *, ticks: _typing.AsyncIterable[Tick], timeout: float | None = None
+    ) -> _uvrpc.ItemStream[Tick]:
+        """Streams back every tick streamed to it."""
+        return self._bidi_stream(_FEED_ECHO, {}, ticks, timeout)
+
+    def numbers(
+        self, *, count: int, timeout: float | None = None
+    ) -> _uvrpc.ItemStream[int]:
+        """Streams the numbers from 0 up to ``count``."""
+        return self._server_stream(_FEED_NUMBERS, {"1": count}, timeout)
+
+
+class FeedSyncClient(_uvrpc.SyncClient):
+    """Blocking client of ``feed.Feed``."""
+
+    def ping(self, *, n: int, timeout: float | None = None) -> int:
+        """Returns ``n``."""
+        return self._call(_FEED_PING, {"1": n}, timeout)
+
+    def notify(self, *, text: str, timeout: float | None = None) -> None:
+        """Tells the server something; no reply."""
+        self._call(_FEED_NOTIFY, {"1": text}, timeout)
+
+    def ticks(
+        self, *, count: int, size: int = 0, timeout: float | None = None
+    ) -> _typing.Iterator[Tick]:
+        """Streams ``count`` ticks carrying ``size`` bytes each."""
+        return self._server_stream(_FEED_TICKS, {"1": count, "2": size}, timeout)
+
+    def upload(
+        self,
+        *,
+        ticks: _typing.Iterable[Tick],
+        label: str = "",
+        timeout: float | None = None,
+    ) -> Total:
+        """Counts the ticks streamed to it."""
+        return self._client_stream(_FEED_UPLOAD, {"2": label}, ticks, timeout)
+
+
+class FeedServer(_uvrpc.ServiceBase):
+    """Base class of ``feed.Feed`` implementations."""
+
+    uvrpc_service = _FEED
+
+    @_abc.abstractmethod
+    async def ping(self, *, n: int) -> int:
+        """Returns ``n``."""
+
+    @_abc.abstractmethod
+    async def notify(self, *, text: str) -> None:
+        """Tells the server something; no reply."""
+
+    @_abc.abstractmethod
+    def ticks(self, *, count: int, size: int) -> _typing.AsyncIterator[Tick]:
+        """Streams ``count`` ticks carrying ``size`` bytes each."""
+
+    @_abc.abstractmethod
+    async def upload(self, *, ticks: _typing.AsyncIterator[Tick], label: str) -> Total:
+        """Counts the ticks streamed to it."""
+
+    @_abc.abstractmethod
+    def echo(
+        self, *, ticks: _typing.AsyncIterator[Tick]
+    ) -> _typing.AsyncIterator[Tick]:
+        """Streams back every tick streamed to it."""
+
+    @_abc.abstractmethod
+    def numbers(self, *, count: int) -> _typing.AsyncIterator[int]:
+        """Streams the numbers from 0 up to ``count``."""
+
+
+__all__ = ["FeedClient", "FeedServer", "FeedSyncClient", "Tick", "Total"]
