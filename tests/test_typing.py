@@ -25,7 +25,7 @@ def run_mypy(path: Path) -> tuple[int, list[tuple[int, str, str]]]:
     """Run mypy --strict on one file; return its status and (line, kind, text)."""
     env = dict(os.environ)
     env["MYPYPATH"] = os.pathsep.join(
-        str(ROOT / p) for p in ("examples/calculator", "examples/echo")
+        str(ROOT / p) for p in ("examples/calculator", "examples/echo", "tests")
     )
     result = subprocess.run(
         [

@@ -6,6 +6,8 @@ names, and no unmarked line may produce one; ``tests/test_typing.py`` checks bot
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from calculator import (
     CalculatorClient,
     CalculatorServer,
@@ -16,6 +18,13 @@ from calculator import (
     Step,
 )
 from echo import EchoClient, EchoServer
+from golden import shared
+from golden.conformance import (
+    ConformanceClient,
+    ConformanceServer,
+    ConformanceSyncClient,
+    Rejected,
+)
 
 
 async def misuse_async_client(calc: CalculatorClient) -> None:
@@ -87,3 +96,29 @@ class Incomplete(CalculatorServer):
 
 def instantiate() -> None:
     Incomplete()  # E: abstract
+
+
+async def misuse_streams(
+    client: ConformanceClient, blocking: ConformanceSyncClient
+) -> None:
+    await client.sum(values=[1, 2])  # E: arg-type
+    async for number in client.count(start=0, n=1):
+        print(number + "x")  # E: operator
+    client.transform(values=[], add=1)  # E: arg-type
+    print(blocking.transform)  # E: attr-defined
+    await client.record(event=1)  # E: arg-type
+    client.start_record(event="x")  # E: attr-defined
+    client.start_count(start=0, n=1)  # E: attr-defined
+
+
+def misuse_errors() -> None:
+    Rejected(argument=1)  # E: arg-type
+    Rejected(code=1)  # E: call-arg
+    wrong: str = Rejected(argument="a").code  # E: assignment
+    shared.Overloaded(retry_after="soon")  # E: arg-type
+    print(wrong)
+
+
+class WrongStream(ConformanceServer):
+    async def count(self, *, start: int, n: int) -> AsyncIterator[str]:  # E: override
+        yield "x"

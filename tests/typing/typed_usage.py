@@ -7,6 +7,7 @@ reveal; ``tests/test_typing.py`` checks every one.
 from __future__ import annotations
 
 import array
+from collections.abc import AsyncIterator
 from typing import reveal_type
 
 from calculator import (
@@ -19,6 +20,14 @@ from calculator import (
     Step,
 )
 from echo import EchoClient, EchoServer, EchoSyncClient
+from golden import shared
+from golden.conformance import (
+    I64_MAX,
+    ConformanceClient,
+    ConformanceSyncClient,
+    Rejected,
+    Scalars,
+)
 
 import uvrpc
 
@@ -95,3 +104,36 @@ class Calculator(CalculatorServer):
 
 def make_server() -> Calculator:
     return Calculator()
+
+
+async def numbers() -> AsyncIterator[int]:
+    yield 1
+
+
+async def use_streams_errors_and_constants(
+    client: ConformanceClient, blocking: ConformanceSyncClient, value: Scalars
+) -> None:
+    counted = client.count(start=0, n=3)
+    reveal_type(counted)  # R: uvrpc.streams.ItemStream[int]
+    async with counted as items:
+        async for number in items:
+            reveal_type(number)  # R: int
+    reveal_type(await client.sum(values=numbers()))  # R: int
+    async for scalars in client.transform(values=numbers_of(value), add=1):
+        reveal_type(scalars)  # R: golden.conformance.Scalars
+    reveal_type(blocking.count(start=0, n=1))  # R: typing.Iterator[int]
+    reveal_type(blocking.sum(values=[1, 2]))  # R: int
+    reveal_type(await client.record(event="e"))  # R: None
+    reveal_type(I64_MAX)  # R: int
+    try:
+        await client.fail(which="rejected")
+    except Rejected as error:
+        reveal_type(error.code)  # R: int
+        reveal_type(error.evidence)  # R: memoryview[int] | None
+    except shared.Overloaded as busy:
+        reveal_type(busy.retry_after)  # R: float
+    raise Rejected(argument="a", evidence=bytearray(b"raw"))
+
+
+async def numbers_of(value: Scalars) -> AsyncIterator[Scalars]:
+    yield value
