@@ -429,3 +429,7 @@ def test_the_blocking_client(tmp_path: Path) -> None:
             with pytest.raises(Rejected):
                 client.fail(which="rejected")
             assert bytes(client.echo_bytes(data=b"z" * BIG)) == b"z" * BIG
+            assert list(client.count(start=-1, n=3)) == [-1, 0, 1]
+            assert list(client.count(start=0, n=0)) == []
+            assert client.sum(values=iter(range(100))) == 4950
+            assert client.sum(values=[]) == 0
