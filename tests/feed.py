@@ -1,22 +1,5 @@
-"""A service written the way ``uvrpc-gen`` writes one, with oneway and streaming
-methods: the tests of those method kinds use it.
-
-It stands in for the generated module of this IDL::
-
-    namespace feed
-
-    struct Tick { 1: i32 seq, 2: bytes data = b"" }
-    struct Total { 1: i64 count, 2: i64 bytes }
-
-    service Feed {
-        i32 ping(1: i32 n)
-        oneway void notify(1: string text)
-        stream<Tick> ticks(1: i32 count, 2: i32 size)
-        Total upload(1: stream<Tick> ticks, 2: string label)
-        stream<Tick> echo(1: stream<Tick> ticks)
-        stream<i32> numbers(1: i32 count)
-    }
-"""
+# Generated from feed.idl by uvrpc-gen 0.3.0 — do not edit.
+"""The service the tests of oneway and streaming calls use."""
 
 from __future__ import annotations
 
@@ -25,6 +8,16 @@ import typing as _typing
 
 import uvrpc as _uvrpc
 from uvrpc import types as _t
+
+_uvrpc.check_generated_code(generator="0.3.0", api=3, protocol=3)
+
+__all__ = [
+    "FeedClient",
+    "FeedServer",
+    "FeedSyncClient",
+    "Tick",
+    "Total",
+]
 
 
 class Tick(_uvrpc.Message):
@@ -86,7 +79,10 @@ class _FeedNumbersParams(_uvrpc.Message):
 
 
 _FEED_PING: _uvrpc.Unary[_FeedPingParams, int] = _uvrpc.Unary(
-    route="feed.Feed.ping", handler="ping", params=_FeedPingParams, reply=_t.I32
+    route="feed.Feed.ping",
+    handler="ping",
+    params=_FeedPingParams,
+    reply=_t.I32,
 )
 _FEED_NOTIFY: _uvrpc.Unary[_FeedNotifyParams, None] = _uvrpc.Unary(
     route="feed.Feed.notify",
@@ -96,7 +92,10 @@ _FEED_NOTIFY: _uvrpc.Unary[_FeedNotifyParams, None] = _uvrpc.Unary(
     oneway=True,
 )
 _FEED_TICKS: _uvrpc.ServerStreaming[_FeedTicksParams, Tick] = _uvrpc.ServerStreaming(
-    route="feed.Feed.ticks", handler="ticks", params=_FeedTicksParams, reply_item=Tick
+    route="feed.Feed.ticks",
+    handler="ticks",
+    params=_FeedTicksParams,
+    reply_item=Tick,
 )
 _FEED_UPLOAD: _uvrpc.ClientStreaming[_FeedUploadParams, Tick, Total] = (
     _uvrpc.ClientStreaming(
@@ -139,17 +138,28 @@ class FeedClient(_uvrpc.AsyncClient):
     """Asynchronous client of ``feed.Feed``."""
 
     async def ping(self, *, n: int, timeout: float | None = None) -> int:
-        """Returns ``n``."""
+        """Answers `n`."""
         return await self._call(_FEED_PING, {"1": n}, timeout)
 
+    def start_ping(self, *, n: int, timeout: float | None = None) -> _uvrpc.Call[int]:
+        """Start :meth:`ping` and return its call handle.
+
+        The request is sent before this returns; see :class:`uvrpc.Call`.
+        """
+        return self._start(_FEED_PING, {"1": n}, timeout)
+
     async def notify(self, *, text: str, timeout: float | None = None) -> None:
-        """Tells the server something; no reply."""
+        """Hands `text` to the server; nothing comes back."""
         await self._call(_FEED_NOTIFY, {"1": text}, timeout)
 
     def ticks(
-        self, *, count: int, size: int = 0, timeout: float | None = None
+        self,
+        *,
+        count: int,
+        size: int = 0,
+        timeout: float | None = None,
     ) -> _uvrpc.ItemStream[Tick]:
-        """Streams ``count`` ticks carrying ``size`` bytes each."""
+        """Streams `count` ticks carrying `size` bytes each."""
         return self._server_stream(_FEED_TICKS, {"1": count, "2": size}, timeout)
 
     async def upload(
@@ -159,19 +169,25 @@ class FeedClient(_uvrpc.AsyncClient):
         label: str = "",
         timeout: float | None = None,
     ) -> Total:
-        """Counts the ticks streamed to it."""
+        """Counts the ticks sent to it."""
         return await self._client_stream(_FEED_UPLOAD, {"2": label}, ticks, timeout)
 
     def echo(
-        self, *, ticks: _typing.AsyncIterable[Tick], timeout: float | None = None
+        self,
+        *,
+        ticks: _typing.AsyncIterable[Tick],
+        timeout: float | None = None,
     ) -> _uvrpc.ItemStream[Tick]:
-        """Streams back every tick streamed to it."""
+        """Streams every tick back as it arrives."""
         return self._bidi_stream(_FEED_ECHO, {}, ticks, timeout)
 
     def numbers(
-        self, *, count: int, timeout: float | None = None
+        self,
+        *,
+        count: int,
+        timeout: float | None = None,
     ) -> _uvrpc.ItemStream[int]:
-        """Streams the numbers from 0 up to ``count``."""
+        """Streams the numbers from 0 to `count` - 1."""
         return self._server_stream(_FEED_NUMBERS, {"1": count}, timeout)
 
 
@@ -179,17 +195,21 @@ class FeedSyncClient(_uvrpc.SyncClient):
     """Blocking client of ``feed.Feed``."""
 
     def ping(self, *, n: int, timeout: float | None = None) -> int:
-        """Returns ``n``."""
+        """Answers `n`."""
         return self._call(_FEED_PING, {"1": n}, timeout)
 
     def notify(self, *, text: str, timeout: float | None = None) -> None:
-        """Tells the server something; no reply."""
+        """Hands `text` to the server; nothing comes back."""
         self._call(_FEED_NOTIFY, {"1": text}, timeout)
 
     def ticks(
-        self, *, count: int, size: int = 0, timeout: float | None = None
+        self,
+        *,
+        count: int,
+        size: int = 0,
+        timeout: float | None = None,
     ) -> _typing.Iterator[Tick]:
-        """Streams ``count`` ticks carrying ``size`` bytes each."""
+        """Streams `count` ticks carrying `size` bytes each."""
         return self._server_stream(_FEED_TICKS, {"1": count, "2": size}, timeout)
 
     def upload(
@@ -199,8 +219,17 @@ class FeedSyncClient(_uvrpc.SyncClient):
         label: str = "",
         timeout: float | None = None,
     ) -> Total:
-        """Counts the ticks streamed to it."""
+        """Counts the ticks sent to it."""
         return self._client_stream(_FEED_UPLOAD, {"2": label}, ticks, timeout)
+
+    def numbers(
+        self,
+        *,
+        count: int,
+        timeout: float | None = None,
+    ) -> _typing.Iterator[int]:
+        """Streams the numbers from 0 to `count` - 1."""
+        return self._server_stream(_FEED_NUMBERS, {"1": count}, timeout)
 
 
 class FeedServer(_uvrpc.ServiceBase):
@@ -210,29 +239,28 @@ class FeedServer(_uvrpc.ServiceBase):
 
     @_abc.abstractmethod
     async def ping(self, *, n: int) -> int:
-        """Returns ``n``."""
+        """Answers `n`."""
 
     @_abc.abstractmethod
     async def notify(self, *, text: str) -> None:
-        """Tells the server something; no reply."""
+        """Hands `text` to the server; nothing comes back."""
 
     @_abc.abstractmethod
     def ticks(self, *, count: int, size: int) -> _typing.AsyncIterator[Tick]:
-        """Streams ``count`` ticks carrying ``size`` bytes each."""
+        """Streams `count` ticks carrying `size` bytes each."""
 
     @_abc.abstractmethod
     async def upload(self, *, ticks: _typing.AsyncIterator[Tick], label: str) -> Total:
-        """Counts the ticks streamed to it."""
+        """Counts the ticks sent to it."""
 
     @_abc.abstractmethod
     def echo(
-        self, *, ticks: _typing.AsyncIterator[Tick]
+        self,
+        *,
+        ticks: _typing.AsyncIterator[Tick],
     ) -> _typing.AsyncIterator[Tick]:
-        """Streams back every tick streamed to it."""
+        """Streams every tick back as it arrives."""
 
     @_abc.abstractmethod
     def numbers(self, *, count: int) -> _typing.AsyncIterator[int]:
-        """Streams the numbers from 0 up to ``count``."""
-
-
-__all__ = ["FeedClient", "FeedServer", "FeedSyncClient", "Tick", "Total"]
+        """Streams the numbers from 0 to `count` - 1."""

@@ -107,6 +107,19 @@ def test_examples_are_fresh(example: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_the_streaming_tests_service_is_fresh() -> None:
+    """``tests/feed.py``, which the oneway and streaming tests use, is generated."""
+    result = subprocess.run(
+        [sys.executable, "-m", "uvrpc_gen", "tests/feed.idl", "-o", "tests"]
+        + ["--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+
+
 def test_check_reports_stale_files(tmp_path: Path) -> None:
     (tmp_path / "echo.py").write_text("# old\n")
     result = subprocess.run(

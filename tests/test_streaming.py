@@ -14,7 +14,7 @@ import contextlib
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -632,3 +632,186 @@ def test_the_sync_client_raises_typed_errors() -> None:
         with pytest.raises(uvrpc.PermissionDenied):
             client.upload(ticks=(Tick(seq=n) for n in range(10)), label="y")
         assert client.ping(n=5) == 5
+
+
+# --- the edges a review found ---------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_stream_dropped_before_its_end_is_cancelled(
+    kind: str, tmp_path: Path
+) -> None:
+    """``break`` out of ``async for`` without ``async with`` leaves the stream to
+    the garbage collector, which cancels the call: nothing waits for ever."""
+
+    async def main() -> None:
+        service = Feed()
+        async with connect(service, kind, tmp_path, window=2) as (client, _):
+            async for tick in client.ticks(count=1000):
+                assert tick.seq == 0
+                break
+            # The handler stopped at a ``yield``, waiting for credit: it is closed.
+            await asyncio.wait_for(service.finished.wait(), 5)
+            await eventually(lambda: client.channel.streaming == 0)
+
+    run(main())
+
+
+class _FullOnce(uvrpc.testing.MemoryTransport):
+    """A transport whose socket is full for the first message offered."""
+
+    full = True
+
+    def try_send(self, frames: Sequence[Any]) -> bool:
+        if self.full:
+            self.full = False
+            return False
+        return super().try_send(frames)
+
+    async def send(self, frames: Sequence[Any]) -> None:
+        await asyncio.sleep(0.01)  # room comes a moment later
+        super().try_send(frames)
+
+
+def test_an_empty_stream_does_not_end_before_its_request() -> None:
+    async def main() -> None:
+        async with uvrpc.Channel(_FullOnce(Feed())) as channel:
+            client = FeedClient(channel, timeout=5)
+            assert await client.upload(ticks=ticks(0)) == Total(count=0, bytes=0)
+
+    run(main())
+
+
+def raw_stream_request(call_id: int, route: str, window: int) -> list[bytes]:
+    header = msgpack.packb([V, 1, call_id, route, None, window])
+    return [b"", header, msgpack.packb({"1": 1000})]
+
+
+async def quiet(sock: zmq.asyncio.Socket, seconds: float) -> bool:
+    """Whether nothing arrives on ``sock`` for ``seconds``."""
+    return not await sock.poll(seconds * 1000)
+
+
+def test_the_server_sends_no_more_items_than_its_credit(tmp_path: Path) -> None:
+    async def main() -> None:
+        service = Feed()
+        async with uvrpc.Server(service) as server:
+            endpoint = server.bind(f"ipc://{tmp_path / 'feed.sock'}")
+            sock = zmq.asyncio.Context.instance().socket(zmq.DEALER)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.connect(endpoint)
+            try:
+                await sock.send_multipart(raw_stream_request(7, "feed.Feed.ticks", 3))
+                for seq in range(3):
+                    item = await asyncio.wait_for(sock.recv_multipart(), 2)
+                    assert msgpack.unpackb(item[-2]) == [V, 3, 7, 0]
+                    assert msgpack.unpackb(item[-1])["1"] == seq
+                assert await quiet(sock, 0.3)  # the window is spent
+                await sock.send_multipart([b"", raw_header(6, 7, 2), b"\xc0"])
+                for seq in (3, 4):
+                    item = await asyncio.wait_for(sock.recv_multipart(), 2)
+                    assert msgpack.unpackb(item[-1])["1"] == seq
+                assert await quiet(sock, 0.3)
+                await sock.send_multipart([b"", raw_header(5, 7), b"\xc0"])
+                await asyncio.wait_for(service.finished.wait(), 2)
+            finally:
+                sock.close()
+
+    run(main())
+
+
+def test_a_request_granting_no_window_is_refused(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with uvrpc.Server(Feed()) as server:
+            endpoint = server.bind(f"ipc://{tmp_path / 'feed.sock'}")
+            sock = zmq.asyncio.Context.instance().socket(zmq.DEALER)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.connect(endpoint)
+            try:
+                await sock.send_multipart(raw_stream_request(8, "feed.Feed.ticks", 0))
+                reply = await asyncio.wait_for(sock.recv_multipart(), 2)
+                assert msgpack.unpackb(reply[-2]) == [
+                    V,
+                    2,
+                    8,
+                    uvrpc.Status.INVALID_ARGUMENT,
+                ]
+            finally:
+                sock.close()
+            assert server.stream_host is not None and server.stream_host.active == 0
+
+    run(main())
+
+
+def test_the_client_sends_no_more_items_than_its_credit(tmp_path: Path) -> None:
+    """Against a hand-driven server: items go out as credit comes, never before."""
+
+    async def main() -> None:
+        router = zmq.asyncio.Context.instance().socket(zmq.ROUTER)
+        router.setsockopt(zmq.LINGER, 0)
+        endpoint = f"ipc://{tmp_path / 'router.sock'}"
+        router.bind(endpoint)
+        try:
+            async with uvrpc.Channel(endpoint) as channel:
+                client = FeedClient(channel, timeout=10)
+                upload = asyncio.ensure_future(client.upload(ticks=ticks(6)))
+                request = await asyncio.wait_for(router.recv_multipart(), 2)
+                peer, call_id = request[0], msgpack.unpackb(request[-2])[2]
+                assert await quiet(router, 0.3)  # no credit yet: no item
+
+                async def grant(n: int) -> list[int]:
+                    await router.send_multipart(
+                        [peer, b"", raw_header(6, call_id, n), b"\xc0"]
+                    )
+                    seqs = []
+                    for _ in range(n):
+                        item = await asyncio.wait_for(router.recv_multipart(), 2)
+                        seqs.append(msgpack.unpackb(item[-1])["1"])
+                    assert await quiet(router, 0.3)
+                    return seqs
+
+                assert await grant(2) == [0, 1]
+                assert await grant(3) == [2, 3, 4]
+                await router.send_multipart(
+                    [peer, b"", raw_header(6, call_id, 5), b"\xc0"]
+                )
+                item = await asyncio.wait_for(router.recv_multipart(), 2)
+                assert msgpack.unpackb(item[-1])["1"] == 5
+                end = await asyncio.wait_for(router.recv_multipart(), 2)
+                assert msgpack.unpackb(end[-2]) == [V, 4, call_id, 0]
+                reply = msgpack.packb([V, 2, call_id, 0])
+                body = msgpack.packb({"1": 6, "2": 0})
+                await router.send_multipart([peer, b"", reply, body])
+                assert await asyncio.wait_for(upload, 2) == Total(count=6, bytes=0)
+        finally:
+            router.close()
+
+    run(main())
+
+
+def test_one_stream_has_one_reader_at_a_time() -> None:
+    async def main() -> None:
+        service = Feed(delay=0.05)
+        async with uvrpc.testing.memory_channel(service) as channel:
+            stream = FeedClient(channel, timeout=5).ticks(count=3)
+            first = asyncio.ensure_future(anext(stream))
+            await asyncio.sleep(0)
+            with pytest.raises(RuntimeError, match="already reading"):
+                await anext(stream)
+            assert (await first).seq == 0
+            await stream.aclose()
+
+    run(main())
+
+
+def test_a_stream_cancelled_before_it_starts_raises_cancelled() -> None:
+    async def main() -> None:
+        service = Feed()
+        async with uvrpc.testing.memory_channel(service) as channel:
+            stream = FeedClient(channel, timeout=5).ticks(count=3)
+            stream.cancel()
+            with pytest.raises(uvrpc.Cancelled):
+                await anext(stream)
+            assert not service.started.is_set()
+
+    run(main())

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections import deque
 from collections.abc import AsyncIterable, Callable, Sequence
 from functools import partial
 from typing import Any, Protocol, Self, cast
@@ -54,6 +55,9 @@ from .streams import ItemStream, StreamCall
 __all__ = ["Channel", "ClientTransport", "DealerTransport", "OnMessage"]
 
 _log = logging.getLogger("uvrpc.channel")
+
+_ENDED_KEPT = 1024
+"""How many ended stream calls a channel remembers, to count their late messages."""
 
 _Received = tuple[ReplyHeader, Any, Sequence[Any]]
 _Pending = tuple[asyncio.Future[_Received], Unary[Any, Any], float | None]
@@ -204,6 +208,11 @@ class Channel:
         self._closed = False
         self.dropped_replies = 0
         """Replies dropped: late for their call, or malformed."""
+        self.stale_messages = 0
+        """Messages of stream calls that had ended (items and replies in flight when
+        the call was cancelled or timed out): ignored."""
+        self._ended: deque[int] = deque(maxlen=_ENDED_KEPT)
+        self._ended_ids: set[int] = set()
 
     @property
     def pending(self) -> int:
@@ -382,7 +391,7 @@ class Channel:
             if stream is not None:
                 stream.on_reply(header, frames[-1], frames[1:-2])
                 return
-            self.dropped_replies += 1
+            self._late(header.call_id)
             return
         stream = self._streams.get(header.call_id)
         assert type(header) is StreamHeader
@@ -390,8 +399,10 @@ class Channel:
             # Probes (empty credit) may come for calls that just ended.
             if stream is not None:
                 stream.on_credit(header.n)
-        elif stream is None or not stream.on_item(frames[-1], frames[1:-2]):
-            self.dropped_replies += 1
+        elif stream is None:
+            self._late(header.call_id)
+        elif not stream.on_item(frames[-1], frames[1:-2]):
+            self.stale_messages += 1  # the call is over, or failed on this item
 
     def _on_disconnect(self) -> None:
         """The connection dropped: no reply to a call pending now will come."""
@@ -494,7 +505,7 @@ class Channel:
         finally:
             self._encoder.settle(frames[-1], sent)
         if not sent:
-            self._spawn_send(call.done, frames)
+            call.request_sending = self._spawn_send(call.done, frames)
         if items is not None:
             call.pump = loop.create_task(call.send_items(items))
         return call
@@ -504,8 +515,23 @@ class Channel:
             del self._streams[call.call_id]
             if call.slot is not None and self._deadlines is not None:
                 self._deadlines.remove(call.call_id, call.slot)
+            # Remember it a while, to tell its late messages from stray ones.
+            if len(self._ended) == self._ended.maxlen:
+                self._ended_ids.discard(self._ended[0])
+            self._ended.append(call.call_id)
+            self._ended_ids.add(call.call_id)
 
-    def _spawn_send(self, until: asyncio.Future[Any] | None, frames: list[Any]) -> None:
+    def _late(self, call_id: int) -> None:
+        """Count a message that no call in progress takes."""
+        if call_id in self._ended_ids:
+            self.stale_messages += 1
+        else:
+            self.dropped_replies += 1
+
+    def _spawn_send(
+        self, until: asyncio.Future[Any] | None, frames: list[Any]
+    ) -> asyncio.Task[None]:
+        """Send ``frames`` in a task of its own (unless ``until`` is done first)."""
         assert self._loop is not None
         if until is None:
             sending = self._loop.create_task(self._transport.send(frames))
@@ -513,6 +539,7 @@ class Channel:
             sending = self._loop.create_task(self._send_before(until, frames))
         self._senders.add(sending)
         sending.add_done_callback(self._senders.discard)
+        return sending
 
     def _send_control(self, kind: int, call_id: int, n: int = 0) -> None:
         """Send an END, CANCEL or CREDIT message (in the background if no room)."""

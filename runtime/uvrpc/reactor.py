@@ -184,7 +184,14 @@ class SocketReactor:
                     waiter.set_result(None)
 
     def try_send(self, frames: Sequence[Any]) -> bool:
-        """Send one message if the socket can take it now; return whether it did."""
+        """Send one message if the socket can take it now; return whether it did.
+
+        Messages go out in the order they were offered: while a sender waits for
+        room, later messages wait behind it (a stream's END must not overtake the
+        request that opens the stream).
+        """
+        if self._writers:
+            return False
         try:
             send_message(self._sock, frames, _NOBLOCK)
         except zmq.Again:

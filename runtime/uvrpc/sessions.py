@@ -151,9 +151,9 @@ class StreamHost:
                 f"this server runs {self.max_streams} streams at once; try later"
             )
             raise Rejected(error.message, error_reply(request.call_id, error))
-        if stream.server_sends and request.window is None:
+        if stream.server_sends and not request.window:
             error = InvalidArgument(
-                f"a call of {stream.route} must grant a window of items"
+                f"a call of {stream.route} must grant a window of at least one item"
             )
             raise Rejected(error.message, error_reply(request.call_id, error))
         session = _Session(self, key, link, request, stream)

@@ -81,6 +81,8 @@ class StreamCall:
         self._waiter: asyncio.Future[None] | None = None
         self._credit_waiter: asyncio.Future[None] | None = None
         self.pump: asyncio.Task[None] | None = None
+        self.request_sending: asyncio.Task[None] | None = None
+        """The task sending the request, when the socket had no room for it."""
 
     # --- messages from the server (the channel's receive loop) -------------
 
@@ -165,6 +167,11 @@ class StreamCall:
                 header, body, attachments = self.final
                 decode_reply(self.method.final, header, body, attachments)
                 raise StopAsyncIteration
+            if self._waiter is not None and not self._waiter.done():
+                # As an async generator refuses a second concurrent __anext__.
+                raise RuntimeError(
+                    f"another task is already reading the items of {self.method.route}"
+                )
             waiter = self._waiter = self.loop.create_future()
             await waiter
 
@@ -225,6 +232,10 @@ class StreamCall:
                         f"cannot send item {index} of {method.route}: {exc}"
                     ) from None
                 index += 1
+            if self.request_sending is not None:
+                # An empty stream's END must not overtake the request (items
+                # cannot: they wait for credit, which follows the request).
+                await asyncio.wait((self.request_sending,))
             if not self.over:
                 channel._send_control(KIND_END, self.call_id)
         except asyncio.CancelledError:
@@ -272,6 +283,7 @@ class ItemStream(AsyncIterator[T], Generic[T]):
         self._timeout = timeout
         self._call: StreamCall | None = None
         self._closed = False
+        self._cancelled = False
 
     @property
     def call(self) -> StreamCall | None:
@@ -297,6 +309,8 @@ class ItemStream(AsyncIterator[T], Generic[T]):
     async def __anext__(self) -> T:
         if self._closed:
             raise StopAsyncIteration
+        if self._cancelled:
+            raise Cancelled(f"{self._method.route} was cancelled before it started")
         return cast(T, await self._open().next_item())
 
     async def __aenter__(self) -> Self:
@@ -313,9 +327,10 @@ class ItemStream(AsyncIterator[T], Generic[T]):
 
     def cancel(self) -> None:
         """Cancel the call: the server cancels its handler, and iterating further
-        raises :class:`~uvrpc.Cancelled`."""
+        raises :class:`~uvrpc.Cancelled` (a stream cancelled before it started is
+        never sent)."""
         if self._call is None:
-            self._closed = True
+            self._cancelled = True
         else:
             self._call.cancel()
 
@@ -330,6 +345,14 @@ class ItemStream(AsyncIterator[T], Generic[T]):
         pump = call.pump
         if pump is not None and not pump.done():
             await asyncio.wait((pump,))
+
+    def __del__(self) -> None:
+        # Dropped before its end (a ``break`` out of ``async for`` without ``async
+        # with``): cancel the call, or the server's handler would wait for credit
+        # for ever. The garbage collector may run this in any thread.
+        call = self._call
+        if call is not None and not call.over and not call.loop.is_closed():
+            call.loop.call_soon_threadsafe(call.cancel)
 
     def __repr__(self) -> str:
         state = "new" if self._call is None else "over" if self._call.over else "open"

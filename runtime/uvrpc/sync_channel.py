@@ -95,6 +95,8 @@ class SyncChannel:
         self._closed = False
         self.dropped_replies = 0
         """Replies that were late for their call (or malformed) and were skipped."""
+        self.stale_messages = 0
+        """Stream items of calls that had ended, skipped."""
 
     def _set_recv_timeout(self, ms: int) -> None:
         if ms != self._recv_timeout_ms:
@@ -207,7 +209,9 @@ class SyncChannel:
                 item = _decode_item(method, frames)
                 taken += 1
                 if taken >= max(1, window // 2):
-                    self._send_control(KIND_CREDIT, call_id, taken)
+                    self._send_flow(
+                        KIND_CREDIT, call_id, method, deadline, timeout, taken
+                    )
                     taken = 0
                 yield cast(Out, item)
         finally:
@@ -247,7 +251,7 @@ class SyncChannel:
                 credit -= 1
                 self._send_item(method, call_id, item, index, deadline, timeout)
             if final is None:
-                self._send_control(KIND_END, call_id)
+                self._send_flow(KIND_END, call_id, method, deadline, timeout)
             while final is None:
                 header, frames = self._next_message(call_id, deadline, method, timeout)
                 if type(header) is ReplyHeader:
@@ -319,12 +323,29 @@ class SyncChannel:
             [DELIMITER, *attachments, header, body], method.route, deadline, timeout
         )
 
+    def _send_flow(
+        self,
+        kind: int,
+        call_id: int,
+        method: StreamingMethod,
+        deadline: float | None,
+        timeout: float | None,
+        n: int = 0,
+    ) -> None:
+        """Send an END or CREDIT message within the call's deadline.
+
+        Raises:
+            DeadlineExceeded: the socket had no room before the deadline.
+        """
+        header = encode_stream_header(kind, call_id, n)
+        self._send([DELIMITER, header, NIL_BODY], method.route, deadline, timeout)
+
     def _send_control(self, kind: int, call_id: int, n: int = 0) -> None:
-        """Send an END, CANCEL or CREDIT message; a CANCEL that finds no room is
-        dropped (the server's deadline or probe ends the call then)."""
+        """Send a CANCEL if the socket has room now; otherwise it is dropped (the
+        server's deadline or probe ends the call then)."""
         frames = [DELIMITER, encode_stream_header(kind, call_id, n), NIL_BODY]
         try:
-            send_message(self._sock, frames, zmq.NOBLOCK if kind == KIND_CANCEL else 0)
+            send_message(self._sock, frames, zmq.NOBLOCK)
         except zmq.Again:
             pass
 
@@ -357,8 +378,10 @@ class SyncChannel:
                 continue
             if header.call_id == call_id:
                 return header, frames
-            if isinstance(header, ReplyHeader) or header.kind == KIND_ITEM:
+            if isinstance(header, ReplyHeader):
                 self.dropped_replies += 1
+            elif header.kind == KIND_ITEM:
+                self.stale_messages += 1
         raise DeadlineExceeded(f"{method.route} did not finish within {timeout:g} s")
 
     def close(self) -> None:
