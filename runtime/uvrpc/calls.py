@@ -26,6 +26,7 @@ from .errors import (
 from .methods import Reply, Unary
 from .protocol import DELIMITER, ReplyHeader
 from .status import Status
+from .validation import first_problem
 from .version import PROTOCOL_VERSION
 
 __all__ = [
@@ -111,7 +112,7 @@ def decode_reply(
     try:
         return method.check_reply(value)
     except ValidationError as exc:
-        problem = _first_problem(exc)
+        problem = first_problem(exc)
     except ValueError as exc:
         problem = str(exc)
     raise InternalError(
@@ -140,12 +141,6 @@ def error_from_body(method: MethodInfo, status: int, value: object) -> RpcError:
     except ValidationError as exc:
         return InternalError(
             f"{method.route} raised {declared.uvrpc_name} with fields that do not "
-            f"match its declaration: {_first_problem(exc)}"
+            f"match its declaration: {first_problem(exc)}"
         )
     return declared.from_fields(fields, message)
-
-
-def _first_problem(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    path = ".".join(str(part) for part in error["loc"])
-    return f"{error['msg']} at '{path}'" if path else error["msg"]

@@ -42,6 +42,7 @@ from .protocol import (
 )
 from .service import ServiceBase
 from .status import Status
+from .validation import invalid_argument
 from .version import PROTOCOL_VERSION
 
 __all__ = ["Dispatcher", "Rejected", "Request", "StreamMessage", "error_reply"]
@@ -102,21 +103,6 @@ def error_reply(call_id: int, error: RpcError) -> list[bytes]:
 
 def _rejected(call_id: int, error: RpcError) -> Rejected:
     return Rejected(error.message, error_reply(call_id, error))
-
-
-def _validation_error(route: str, exc: ValidationError) -> InvalidArgument:
-    problems = [
-        {
-            "field_path": ".".join(str(part) for part in error["loc"]),
-            "message": error["msg"],
-        }
-        for error in exc.errors()
-    ]
-    first = problems[0]
-    return InvalidArgument(
-        f"invalid argument '{first['field_path']}' of {route}: {first['message']}",
-        {"field_path": first["field_path"], "errors": problems},
-    )
 
 
 class Dispatcher:
@@ -239,7 +225,7 @@ class Dispatcher:
                 message = f"request of {head.route} is malformed: {exc}"
                 raise _rejected(call_id, InvalidArgument(message)) from None
             except ValidationError as exc:
-                raise _rejected(call_id, _validation_error(head.route, exc)) from None
+                raise _rejected(call_id, invalid_argument(head.route, exc)) from None
             if call_id == ONEWAY_CALL_ID and route.stream is not None:
                 raise Rejected(f"{head.route} is a stream: it cannot be oneway", None)
         except Rejected as rejected:

@@ -186,12 +186,9 @@ class SocketReactor:
     def try_send(self, frames: Sequence[Any]) -> bool:
         """Send one message if the socket can take it now; return whether it did.
 
-        Messages go out in the order they were offered: while a sender waits for
-        room, later messages wait behind it (a stream's END must not overtake the
-        request that opens the stream).
+        A message may overtake one that waits for room: on a ROUTER the waiting
+        one is for a slow caller, whom the others must not wait behind.
         """
-        if self._writers:
-            return False
         try:
             send_message(self._sock, frames, _NOBLOCK)
         except zmq.Again:

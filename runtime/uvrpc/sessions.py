@@ -43,6 +43,7 @@ from .protocol import (
     NIL_BODY,
     encode_stream_header,
 )
+from .validation import first_problem, invalid_argument
 
 __all__ = [
     "MAX_STREAMS",
@@ -286,7 +287,7 @@ class _Session:
         except ValueError as exc:
             raise InternalError(
                 f"item {index} of the stream of {method.route} does not match its "
-                f"declared type: {_problem(exc)}"
+                f"declared type: {first_problem(exc)}"
             ) from None
         while self.credit <= 0:
             waiter = self.credit_waiter = self.host.loop.create_future()
@@ -408,7 +409,7 @@ class _Session:
             )
             return
         except ValidationError as exc:
-            self.fail(_item_error(method.route, f"{stream}.{index}", exc))
+            self.fail(invalid_argument(method.route, exc, f"{stream}.{index}"))
             return
         except ValueError as exc:
             path = f"{stream}.{index}"
@@ -505,26 +506,3 @@ class _Driver:
             aclose = getattr(items, "aclose", None)
             if aclose is not None:
                 await aclose()
-
-
-def _problem(exc: ValueError) -> str:
-    if isinstance(exc, ValidationError):
-        error = exc.errors()[0]
-        path = ".".join(str(part) for part in error["loc"])
-        return f"{error['msg']} at '{path}'" if path else error["msg"]
-    return str(exc)
-
-
-def _item_error(route: str, prefix: str, exc: ValidationError) -> InvalidArgument:
-    problems = [
-        {
-            "field_path": ".".join([prefix, *(str(part) for part in error["loc"])]),
-            "message": error["msg"],
-        }
-        for error in exc.errors()
-    ]
-    first = problems[0]
-    return InvalidArgument(
-        f"invalid argument '{first['field_path']}' of {route}: {first['message']}",
-        {"field_path": first["field_path"], "errors": problems},
-    )

@@ -20,8 +20,6 @@ from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast
 
-from pydantic import ValidationError
-
 from .calls import decode_reply
 from .codec import DecodeError, EncodeError, unpack
 from .errors import (
@@ -33,6 +31,7 @@ from .errors import (
 )
 from .methods import StreamingMethod
 from .protocol import KIND_CANCEL, KIND_CREDIT, KIND_END, ReplyHeader
+from .validation import first_problem
 
 if TYPE_CHECKING:
     from .channel import Channel
@@ -181,12 +180,8 @@ class StreamCall:
             return method.check_reply_item(unpack(body, attachments))
         except DecodeError as exc:
             problem = str(exc)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            path = ".".join(str(part) for part in first["loc"])
-            problem = f"{first['msg']} at '{path}'" if path else first["msg"]
-        except ValueError as exc:
-            problem = str(exc)
+        except ValueError as exc:  # pydantic's ValidationError is one
+            problem = first_problem(exc)
         error = InternalError(
             f"an item of {method.route} does not match its declared type: {problem}"
         )
