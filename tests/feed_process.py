@@ -6,7 +6,9 @@ endpoint and serves until killed; its streams produce an item every ``S`` second
 uploads ticks, one every 10 ms, until killed, and prints ``sending`` once the first
 was sent. ``python tests/feed_process.py throughput --connect ENDPOINT [--items N]``
 times N small items each way (a server started with ``--delay 0``) and prints items
-per second.
+per second. ``python tests/feed_process.py call --connect ENDPOINT --tenths N`` makes
+one call that the server answers after N tenths of a second, printing ``calling``
+once it is sent.
 """
 
 from __future__ import annotations
@@ -71,18 +73,28 @@ async def throughput(endpoint: str, count: int) -> None:
         print(f"both ways (echo): {echoed / elapsed:,.0f} items/s")
 
 
+async def call(endpoint: str, tenths: int) -> None:
+    async with FeedClient(endpoint) as client:
+        pending = client.start_ping(n=-tenths)
+        print("calling", flush=True)
+        await pending
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("role", choices=("serve", "upload", "throughput"))
+    parser.add_argument("role", choices=("serve", "upload", "throughput", "call"))
     parser.add_argument("--bind")
     parser.add_argument("--connect")
     parser.add_argument("--delay", type=float, default=0.02)
     parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--tenths", type=int, default=10)
     args = parser.parse_args()
     if args.role == "serve":
         asyncio.run(serve(args.bind, args.delay))
     elif args.role == "upload":
         asyncio.run(upload(args.connect))
+    elif args.role == "call":
+        asyncio.run(call(args.connect, args.tenths))
     else:
         asyncio.run(throughput(args.connect, args.items))
 

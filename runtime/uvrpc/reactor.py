@@ -140,6 +140,7 @@ class SocketReactor:
         self._draining = False
         self._writers: deque[asyncio.Future[None]] = deque()
         self._closed = False
+        self._receiving = True
         loop.add_reader(self._fd, self._on_ready)
         # Input may already be queued, its edge spent before we registered.
         self._schedule_drain()
@@ -156,7 +157,7 @@ class SocketReactor:
         sock, on_message = self._sock, self._on_message
         self._draining = True
         try:
-            for _ in range(DRAIN_BATCH):
+            for _ in range(DRAIN_BATCH if self._receiving else 0):
                 try:
                     frames = recv_message(sock, _NOBLOCK)
                 except zmq.Again:
@@ -206,6 +207,11 @@ class SocketReactor:
             # The socket may have become writable between the failed send and now.
             self._schedule_drain()
             await waiter
+
+    def stop_receiving(self) -> None:
+        """Receive no more messages; sending goes on (a server finishing its
+        calls before it closes)."""
+        self._receiving = False
 
     def close(self) -> None:
         """Stop watching the socket and release parked senders."""

@@ -98,7 +98,8 @@ class Server:
             await server.serve_forever()
 
     Leaving the ``async with`` block (or :meth:`close`) stops receiving, cancels the
-    handlers still running and closes the socket.
+    handlers still running and closes the socket; ``await server.close(grace=5)``
+    first lets running calls finish for up to five seconds.
     """
 
     def __init__(
@@ -301,8 +302,23 @@ class Server:
         self.stats.undeliverable += 1
         return True
 
-    async def close(self) -> None:
-        """Stop receiving, cancel running handlers and close the socket."""
+    async def close(self, grace: float = 0.0) -> None:
+        """Stop serving: take no more calls, let running ones finish for up to
+        ``grace`` seconds, cancel the rest and close the socket.
+
+        Receiving stops at once: a request that arrives later, or is still queued
+        in the socket, is never read, and its caller gets ``UNAVAILABLE`` when the
+        socket closes (or its deadline). The endpoints stay bound until then,
+        because unbinding one drops the connections made through it, and with
+        them the replies still to send. Handlers, streams included, that finish
+        within ``grace`` send their replies; those still running then are
+        cancelled and send nothing.
+        """
+        if self._reactor is not None and grace > 0:
+            self._reactor.stop_receiving()
+            running = [*self._tasks, *(self._streams.tasks() if self._streams else ())]
+            if running:
+                await asyncio.wait(running, timeout=grace)
         if self._reactor is not None:
             self._reactor.close()
             self._reactor = None

@@ -176,6 +176,10 @@ class StreamHost:
         if self._sessions.get(session.key) is session:
             del self._sessions[session.key]
 
+    def tasks(self) -> list[asyncio.Task[None]]:
+        """The tasks of the stream calls running now."""
+        return [s.task for s in self._sessions.values() if s.task is not None]
+
     def close(self) -> None:
         """Cancel every stream call's handler."""
         for session in list(self._sessions.values()):
