@@ -226,3 +226,31 @@ def test_async_calls_past_the_high_water_mark_end_at_their_deadline() -> None:
     started = time.monotonic()
     asyncio.run(main())
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize(
+    "status", [s for s in uvrpc.Status if s != uvrpc.Status.OK], ids=lambda s: s.name
+)
+def test_every_status_round_trips_through_its_class(status: uvrpc.Status) -> None:
+    from uvrpc.calls import error_from_body
+    from uvrpc.codec import unpack
+    from uvrpc.errors import error_for_status
+    from uvrpc.protocol import encode_error_body
+
+    error = error_for_status(status, "why", {"k": 1})
+    assert error.status == status and type(error).status_code == status
+    assert (error.message, error.details) == ("why", {"k": 1})
+    assert type(error) is not uvrpc.RpcError
+    # And over the wire: the body a server sends decodes to the same class.
+    body = unpack(encode_error_body(error), [])
+    again = error_from_body(calculator._CALCULATOR_ADD, int(status), body)
+    assert type(again) is type(error)
+    assert (again.status, again.message, again.details) == (status, "why", {"k": 1})
+
+
+def test_an_unknown_status_is_a_remote_error_keeping_its_number() -> None:
+    from uvrpc.errors import error_for_status
+
+    error = error_for_status(6, "exists")  # ALREADY_EXISTS: no class in uvrpc
+    assert isinstance(error, uvrpc.RemoteError)
+    assert error.message == "status 6: exists"

@@ -181,9 +181,11 @@ class CallMetadata:
     Attributes:
         headers: the request metadata sent with each call (this block's merged
             over the enclosing blocks').
-        trailers: the trailers of the reply to the call that ended last in the
-            block (empty until one did, or if it sent none); on error they are
-            also on the raised :class:`~uvrpc.RpcError`'s ``trailers``.
+        trailers: the trailers of the reply to the call awaited last in the
+            block (empty until one ended, or if it sent none); on error they are
+            also on the raised :class:`~uvrpc.RpcError`'s ``trailers``. A call
+            started with ``start_<method>`` has its own, on its
+            :attr:`~uvrpc.Call.trailers`.
     """
 
     __slots__ = ("encoded", "headers", "trailers")
