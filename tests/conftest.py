@@ -13,7 +13,7 @@ import importlib
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -23,6 +23,7 @@ import pytest
 import zmq
 
 import uvrpc
+import uvrpc.testing
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -162,3 +163,31 @@ def generate_modules(
         return {stem: importlib.import_module(name) for stem, name in names.items()}
     finally:
         sys.path.remove(str(root))
+
+
+PLACES = ("memory", "ipc", "tcp")
+"""Where a test's service runs: in memory, or on a server in the test's loop."""
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    place: str, tmp_path: Path, *services: uvrpc.ServiceBase, **options: Any
+) -> AsyncIterator[tuple[uvrpc.Channel, uvrpc.Server | None]]:
+    """A channel to ``services`` served in memory, or by a server in this loop on
+    ipc or tcp loopback (returned too, for its counters; ``None`` in memory).
+
+    ``options`` are passed to :class:`uvrpc.Server`.
+    """
+    if place == "memory":
+        async with uvrpc.testing.memory_channel(*services) as channel:
+            yield channel, None
+        return
+    async with uvrpc.Server(*services, **options) as server:
+        bind = (
+            f"ipc://{tmp_path / 'uvrpc.sock'}"
+            if place == "ipc"
+            else "tcp://127.0.0.1:*"
+        )
+        endpoint = server.bind(bind)
+        async with uvrpc.Channel(endpoint) as channel:
+            yield channel, server

@@ -1,9 +1,25 @@
-"""The deadline wheel: never early, at most a slot late, forgets completed calls."""
+"""Deadlines: the client's wheel (never early, at most a slot late, forgets
+completed calls), the server's deadline of a unary call, and its propagation to the
+calls a handler makes."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
+import msgpack
+import pytest
+import zmq
+import zmq.asyncio
+from calculator import CalculatorClient
+from calculator_server import Calculator
+from conftest import PLACES, serving
+
+import uvrpc
 from uvrpc.deadlines import RESOLUTION, DeadlineWheel
 
 
@@ -46,3 +62,210 @@ def test_removed_calls_never_expire_and_close_cancels_timers() -> None:
         assert fired == [2]
 
     asyncio.run(main())
+
+
+# --- deadlines of unary calls on the server ------------------------------------
+
+V = uvrpc.PROTOCOL_VERSION
+
+
+class Waiting(Calculator):
+    """``add`` waits until released; it records what its call looked like."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = asyncio.Event()
+        self.cancelled = asyncio.Event()
+        self.expired: bool | None = None
+        self.release = asyncio.Event()
+
+    async def add(self, *, a: int, b: int) -> int:
+        self.started.set()
+        try:
+            await self.release.wait()
+        except asyncio.CancelledError:
+            self.expired = uvrpc.current_call().expired()
+            self.cancelled.set()
+            raise
+        return a + b
+
+
+def raw_add(call_id: int, timeout_ms: int | None) -> list[bytes]:
+    header = msgpack.packb([V, 1, call_id, "calculator.Calculator.add", timeout_ms])
+    return [b"", header, msgpack.packb({"1": 1, "2": 2})]
+
+
+async def raw_reply(sock: zmq.asyncio.Socket) -> tuple[list[Any], Any]:
+    frames = await sock.recv_multipart()
+    return msgpack.unpackb(frames[-2]), msgpack.unpackb(frames[-1])
+
+
+@contextlib.asynccontextmanager
+async def raw_peer(
+    service: uvrpc.ServiceBase, tmp_path: Path
+) -> AsyncIterator[tuple[uvrpc.Server, zmq.asyncio.Socket]]:
+    """A server in this loop, and a DEALER that speaks to it in hand-made frames."""
+    async with uvrpc.Server(service) as server:
+        endpoint = server.bind(f"ipc://{tmp_path / 'raw.sock'}")
+        ctx = zmq.asyncio.Context.instance()
+        sock = ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(endpoint)
+        try:
+            yield server, sock
+        finally:
+            sock.close(linger=0)
+
+
+def test_a_request_whose_deadline_passed_is_not_started(tmp_path: Path) -> None:
+    async def main() -> None:
+        service = Waiting()
+        async with raw_peer(service, tmp_path) as (server, sock):
+            await sock.send_multipart(raw_add(7, 0))  # due as it arrives
+            header, body = await raw_reply(sock)
+            assert header[:4] == [V, 2, 7, uvrpc.Status.DEADLINE_EXCEEDED]
+            assert "deadline" in body["message"]
+            assert not service.started.is_set()
+            assert server.stats.expired == 1
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+
+
+def test_a_handler_running_at_its_deadline_is_cancelled_and_answered(
+    tmp_path: Path,
+) -> None:
+    async def main() -> None:
+        service = Waiting()
+        async with raw_peer(service, tmp_path) as (server, sock):
+            start = time.monotonic()
+            await sock.send_multipart(raw_add(8, 50))
+            header, _ = await raw_reply(sock)
+            assert time.monotonic() - start >= 0.05
+            assert header[:4] == [V, 2, 8, uvrpc.Status.DEADLINE_EXCEEDED]
+            assert service.cancelled.is_set() and service.expired is True
+            assert server.stats.expired == 1
+            # Without a timeout the same handler runs until it is released.
+            await sock.send_multipart(raw_add(9, None))
+            service.started.clear()
+            await service.started.wait()
+            service.release.set()
+            header, body = await raw_reply(sock)
+            assert header[:4] == [V, 2, 9, uvrpc.Status.OK] and body == 3
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+
+
+@pytest.mark.parametrize("place", PLACES)
+def test_the_client_gives_up_and_the_handler_is_cancelled(
+    place: str, tmp_path: Path
+) -> None:
+    async def main() -> None:
+        service = Waiting()
+        async with serving(place, tmp_path, service) as (channel, _):
+            calc = CalculatorClient(channel)
+            with pytest.raises(uvrpc.DeadlineExceeded):
+                await calc.add(a=1, b=2, timeout=0.05)
+            await service.cancelled.wait()
+            assert service.expired is True
+            # A handler that never waits needs no timer and answers in time.
+            assert await calc.call_count(timeout=0.05) >= 0
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+
+
+# --- propagation ---------------------------------------------------------------
+
+
+class Upstream(Calculator):
+    """``add`` asks another calculator, recording its own and the inner call."""
+
+    def __init__(self, downstream: CalculatorClient, explicit: bool) -> None:
+        super().__init__()
+        self.downstream = downstream
+        self.explicit = explicit
+        self.deadline: float | None = None
+        self.remaining: float | None = None
+        self.sending = 0.0
+
+    async def add(self, *, a: int, b: int) -> int:
+        call = uvrpc.current_call()
+        self.deadline, self.remaining = call.deadline, call.remaining()
+        assert call.route == "calculator.Calculator.add" and not call.cancelled()
+        self.sending = time.monotonic()
+        if self.explicit:
+            return await self.downstream.add(a=a, b=b, timeout=call.remaining())
+        return await self.downstream.add(a=a, b=b)
+
+
+class Downstream(Calculator):
+    def __init__(self) -> None:
+        super().__init__()
+        self.deadline: float | None = None
+        self.started = 0.0
+
+    async def add(self, *, a: int, b: int) -> int:
+        self.started = time.monotonic()
+        self.deadline = uvrpc.current_call().deadline
+        return a + b
+
+
+@pytest.mark.parametrize("explicit", [False, True], ids=["inherited", "explicit"])
+@pytest.mark.parametrize("place", PLACES)
+def test_a_deadline_propagates_down_a_chain(
+    place: str, explicit: bool, tmp_path: Path
+) -> None:
+    async def main() -> None:
+        b = Downstream()
+        (tmp_path / "b").mkdir()
+        async with serving("ipc", tmp_path / "b", b) as (to_b, _):
+            a = Upstream(CalculatorClient(to_b), explicit)
+            async with serving(place, tmp_path, a) as (to_a, _):
+                before = time.monotonic()
+                assert await CalculatorClient(to_a).add(a=2, b=3, timeout=5) == 5
+        assert a.deadline is not None and b.deadline is not None
+        assert a.remaining is not None and 0 < a.remaining <= 5
+        assert before < a.deadline <= before + 5 + 0.01
+        # B's time is what A had left when it sent the call (in whole ms, rounded
+        # down); B counts it from when it read the request, so its deadline is
+        # A's at the latest but for the time the request was in transit.
+        assert b.deadline - b.started <= a.deadline - a.sending
+        assert b.deadline <= a.deadline + (b.started - a.sending)
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+
+
+def test_a_call_without_deadline_passes_none_down(tmp_path: Path) -> None:
+    async def main() -> None:
+        b = Downstream()
+        async with serving("memory", tmp_path, b) as (to_b, _):
+            a = Upstream(CalculatorClient(to_b), explicit=False)
+            async with serving("memory", tmp_path, a) as (to_a, _):
+                assert await CalculatorClient(to_a).add(a=2, b=3) == 5
+        assert a.deadline is None and a.remaining is None and b.deadline is None
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+
+
+def test_inside_a_handler_a_longer_timeout_is_cut_to_what_is_left() -> None:
+    async def main() -> None:
+        b = Waiting()
+        async with serving("memory", Path(), b) as (to_b, _):
+
+            class Impatient(Calculator):
+                async def add(self, *, a: int, b: int) -> int:
+                    # Asks for a minute, but the served call has 50 ms left.
+                    return await CalculatorClient(to_b).add(a=a, b=b, timeout=60)
+
+            async with serving("memory", Path(), Impatient()) as (to_a, _):
+                start = time.monotonic()
+                with pytest.raises(uvrpc.DeadlineExceeded):
+                    await CalculatorClient(to_a).add(a=1, b=1, timeout=0.05)
+                assert time.monotonic() - start < 30
+            await b.cancelled.wait()
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+
+
+def test_current_call_outside_a_handler_is_an_error() -> None:
+    with pytest.raises(RuntimeError, match="inside a handler"):
+        uvrpc.current_call()

@@ -12,6 +12,14 @@ from . import types
 from .buffers import BufferPool, PoolStats
 from .channel import Channel
 from .client import AsyncClient, SyncClient
+from .context import (
+    MAX_METADATA,
+    CallMetadata,
+    Metadata,
+    ServerCall,
+    current_call,
+    metadata,
+)
 from .errors import (
     Cancelled,
     DeadlineExceeded,
@@ -56,12 +64,14 @@ from .version import (
 
 __all__ = [
     "GENERATED_CODE_API",
+    "MAX_METADATA",
     "PROTOCOL_VERSION",
     "AsyncClient",
     "BidiStreaming",
     "Buffer",
     "BufferPool",
     "Call",
+    "CallMetadata",
     "Cancelled",
     "Channel",
     "ClientStreaming",
@@ -73,6 +83,7 @@ __all__ = [
     "InvalidArgument",
     "ItemStream",
     "Message",
+    "Metadata",
     "NotFound",
     "PermissionDenied",
     "PoolStats",
@@ -83,6 +94,7 @@ __all__ = [
     "Retry",
     "RpcError",
     "Server",
+    "ServerCall",
     "ServerStreaming",
     "ServerStats",
     "ServiceBase",
@@ -97,7 +109,9 @@ __all__ = [
     "Unimplemented",
     "__version__",
     "check_generated_code",
+    "current_call",
     "field_ids",
+    "metadata",
     "run",
     "types",
 ]

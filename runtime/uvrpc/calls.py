@@ -46,10 +46,12 @@ class MethodInfo(Protocol):
 
 
 def timeout_ms(timeout: float | None) -> int | None:
-    """The timeout a request header carries: whole milliseconds, at least 1."""
+    """The timeout a request header carries: whole milliseconds, rounded down (so
+    a deadline passed on to a server is never later than the caller's), at least 1.
+    """
     if timeout is None:
         return None
-    return max(1, round(timeout * 1000))
+    return max(1, int(timeout * 1000))
 
 
 def encode_request(
@@ -58,8 +60,10 @@ def encode_request(
     method: Unary[Any, Any],
     args: dict[str, Any],
     timeout: float | None,
+    metadata: bytes | None = None,
 ) -> list[Any]:
-    """Encode a request as ``[delimiter, attachment..., header, body]``.
+    """Encode a request as ``[delimiter, attachment..., header, body]``, with
+    ``metadata`` (an encoded map) in its header if given.
 
     The body, the last frame, is a view of a pooled buffer: pass it to
     ``encoder.settle`` once the frames were sent (or could not be).
@@ -73,7 +77,7 @@ def encode_request(
         raise InvalidArgument(
             f"cannot send the arguments of {method.route}: {exc}"
         ) from None
-    header = method.headers.encode(call_id, timeout_ms(timeout))
+    header = method.headers.encode(call_id, timeout_ms(timeout), metadata)
     if attachments:
         return [DELIMITER, *attachments, header, body]
     return [DELIMITER, header, body]
@@ -108,7 +112,10 @@ def decode_reply(
     except DecodeError as exc:
         raise InternalError(f"reply of {method.route} is malformed: {exc}") from None
     if header.status != Status.OK:
-        raise error_from_body(method, header.status, value)
+        error = error_from_body(method, header.status, value)
+        if header.trailers:
+            error.trailers = header.trailers
+        raise error
     try:
         return method.check_reply(value)
     except ValidationError as exc:

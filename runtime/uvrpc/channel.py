@@ -24,6 +24,7 @@ import zmq
 
 from .buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
 from .calls import decode_reply, encode_request, timeout_ms
+from .context import CallMetadata, _current, _outgoing, inherited_timeout
 from .deadlines import DeadlineWheel
 from .errors import DeadlineExceeded, ProtocolError, Unavailable
 from .handle import Call
@@ -39,6 +40,7 @@ from .methods import (
 )
 from .protocol import (
     DELIMITER,
+    KIND_CANCEL,
     KIND_CREDIT,
     KIND_ITEM,
     NIL_BODY,
@@ -247,32 +249,62 @@ class Channel:
         A oneway method's call returns ``None`` once its request is handed to the
         socket, waiting for room at most ``timeout`` seconds; no reply comes.
 
+        Made inside a handler, the call's timeout is at most the time the served
+        call has left (:func:`uvrpc.current_call`). Inside a :func:`uvrpc.metadata`
+        block, the request carries the block's metadata and the block records the
+        reply's trailers. Cancelling the awaiting task sends the server a CANCEL,
+        which cancels the handler.
+
         Raises:
             RpcError: the server replied with an error (the subclass names the status).
             DeadlineExceeded: no reply within ``timeout`` seconds (for a oneway
                 call: the request could not be sent within it).
             Unavailable: the channel is closed, or was closed during the call.
         """
+        scope = _outgoing.get()
+        if _current.get() is not None:
+            timeout = inherited_timeout(timeout)
         if method.oneway:
-            await self._send_oneway(method, args, timeout)
+            await self._send_oneway(method, args, timeout, scope)
             return cast(Reply, None)
-        call_id, future, slot, frames = self._begin(method, args, timeout)
+        call_id, future, slot, frames = self._begin(method, args, timeout, scope)
         try:
             if frames is not None:
                 await self._send_before(future, frames)
             header, body, attachments = await future
+        except asyncio.CancelledError:
+            if not future.done() or future.cancelled():
+                self._send_control(KIND_CANCEL, call_id)
+            raise
+        except BaseException:
+            if scope is not None:
+                scope.trailers = {}
+            raise
         finally:
             self._forget(call_id, slot, None)
+        if scope is not None:
+            scope.trailers = header.trailers or {}
         return decode_reply(method, header, body, attachments)
 
     async def _send_oneway(
-        self, method: Unary[Any, Any], args: dict[str, Any], timeout: float | None
+        self,
+        method: Unary[Any, Any],
+        args: dict[str, Any],
+        timeout: float | None,
+        scope: CallMetadata | None,
     ) -> None:
         """Send a request with call id 0, which gets no reply; register nothing."""
         loop = self._running_loop()
         if self._closed:
             raise Unavailable("the channel is closed")
-        frames = encode_request(self._encoder, ONEWAY_CALL_ID, method, args, timeout)
+        frames = encode_request(
+            self._encoder,
+            ONEWAY_CALL_ID,
+            method,
+            args,
+            timeout,
+            None if scope is None else scope.encoded,
+        )
         sent = False
         try:
             sent = self._transport.try_send(frames)
@@ -303,13 +335,19 @@ class Channel:
     ) -> Call[Reply]:
         """Send one call and return its handle at once (see :class:`~uvrpc.Call`).
 
-        Must be called from a coroutine running on the channel's loop.
+        Must be called from a coroutine running on the channel's loop. Deadlines
+        and metadata are as for :meth:`call`; the reply's trailers are the
+        handle's :attr:`~uvrpc.Call.trailers`. Cancelling the handle (or
+        releasing its last reference before the reply) sends the server a CANCEL.
 
         Raises:
             InvalidArgument: an argument cannot be encoded.
             Unavailable: the channel is closed.
         """
-        call_id, future, slot, frames = self._begin(method, args, timeout)
+        scope = _outgoing.get()
+        if _current.get() is not None:
+            timeout = inherited_timeout(timeout)
+        call_id, future, slot, frames = self._begin(method, args, timeout, scope)
         future.add_done_callback(partial(self._forget, call_id, slot))
         if frames is not None:
             sender = future.get_loop().create_task(self._send_before(future, frames))
@@ -318,7 +356,11 @@ class Channel:
         return Call(method, future)
 
     def _begin(
-        self, method: Unary[Any, Any], args: dict[str, Any], timeout: float | None
+        self,
+        method: Unary[Any, Any],
+        args: dict[str, Any],
+        timeout: float | None,
+        scope: CallMetadata | None,
     ) -> tuple[int, asyncio.Future[_Received], int | None, list[Any] | None]:
         """Register a call and send its request if the socket has room.
 
@@ -329,7 +371,12 @@ class Channel:
         if self._closed:
             raise Unavailable("the channel is closed")
         call_id = next(self._ids)
-        frames = encode_request(self._encoder, call_id, method, args, timeout)
+        if scope is None:
+            frames = encode_request(self._encoder, call_id, method, args, timeout)
+        else:
+            frames = encode_request(
+                self._encoder, call_id, method, args, timeout, scope.encoded
+            )
         future: asyncio.Future[_Received] = loop.create_future()
         self._pending[call_id] = (future, method, timeout)
         deadlines = self._deadlines
@@ -345,11 +392,16 @@ class Channel:
             self._encoder.settle(frames[-1], sent)
         return call_id, future, slot, None if sent else frames
 
-    def _forget(self, call_id: int, slot: int | None, _: object) -> None:
-        """A call is over: drop it from the tables."""
+    def _forget(
+        self, call_id: int, slot: int | None, future: asyncio.Future[Any] | None
+    ) -> None:
+        """A call is over: drop it from the tables; tell the server if the call
+        was cancelled (a started call's handle, given as ``future``)."""
         del self._pending[call_id]
         if slot is not None and self._deadlines is not None:
             self._deadlines.remove(call_id, slot)
+        if future is not None and future.cancelled():
+            self._send_control(KIND_CANCEL, call_id)
 
     async def _send_before(
         self, future: asyncio.Future[_Received], frames: Sequence[Any]
@@ -482,13 +534,19 @@ class Channel:
     ) -> StreamCall:
         """Register a stream call, send its request and start sending its items."""
         loop = self._running_loop()
+        if _current.get() is not None:
+            timeout = inherited_timeout(timeout)
         if self._closed:
             raise Unavailable("the channel is closed")
         call_id = next(self._ids)
         frames = encode_request(self._encoder, call_id, method.final, args, timeout)
         window = self.stream_window
+        scope = _outgoing.get()
         frames[-2] = method.headers.encode_stream(
-            call_id, timeout_ms(timeout), window if method.server_sends else None
+            call_id,
+            timeout_ms(timeout),
+            window if method.server_sends else None,
+            None if scope is None else scope.encoded,
         )
         call = StreamCall(self, method, call_id, window, timeout, loop)
         self._streams[call_id] = call

@@ -9,9 +9,11 @@ from a ROUTER socket; :mod:`uvrpc.testing` drives it in memory.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -20,7 +22,10 @@ from pydantic import ValidationError
 from .buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
 from .calls import MethodInfo
 from .codec import DecodeError, EncodeError, unpack
+from .context import MAX_METADATA, ServerCall, _current, encode_metadata
+from .context import validate_metadata as _validate_metadata
 from .errors import (
+    DeadlineExceeded,
     DeclaredError,
     InternalError,
     InvalidArgument,
@@ -45,7 +50,14 @@ from .status import Status
 from .validation import invalid_argument
 from .version import PROTOCOL_VERSION
 
-__all__ = ["Dispatcher", "Rejected", "Request", "StreamMessage", "error_reply"]
+__all__ = [
+    "Dispatcher",
+    "Rejected",
+    "Request",
+    "RunningCalls",
+    "StreamMessage",
+    "error_reply",
+]
 
 _log = logging.getLogger("uvrpc.server")
 
@@ -74,6 +86,9 @@ class Request(NamedTuple):
     timeout_ms: int | None
     window: int | None = None
     """The items the client lets the server send at first (streams only)."""
+    call: ServerCall | None = None
+    """What :func:`uvrpc.current_call` returns to the handler: the deadline (from
+    the time the request was read), the metadata, the trailers to send."""
 
 
 class StreamMessage(NamedTuple):
@@ -96,9 +111,18 @@ class Rejected(Exception):
         self.reply = reply
 
 
-def error_reply(call_id: int, error: RpcError) -> list[bytes]:
-    """The frames ``[header, body]`` of an error reply."""
-    return [encode_reply_header(call_id, error.status), encode_error_body(error)]
+def error_reply(
+    call_id: int, error: RpcError, call: ServerCall | None = None
+) -> list[bytes]:
+    """The frames ``[header, body]`` of an error reply (with ``call``'s trailers)."""
+    header = encode_reply_header(call_id, error.status, _trailers(call))
+    return [header, encode_error_body(error)]
+
+
+def _trailers(call: ServerCall | None) -> bytes | None:
+    if call is None or not call._trailers:
+        return None
+    return encode_metadata(call._trailers)
 
 
 def _rejected(call_id: int, error: RpcError) -> Rejected:
@@ -118,6 +142,8 @@ class Dispatcher:
         debug: send the server's traceback of an undeclared exception to the
             caller (in the error's ``details["traceback"]``); off by default, as a
             traceback tells a caller about the server's code.
+        max_metadata: the most bytes a request's metadata may add up to; a
+            request with more is refused with RESOURCE_EXHAUSTED.
     """
 
     def __init__(
@@ -127,8 +153,10 @@ class Dispatcher:
         pool: BufferPool | None = None,
         attachment_min: int = ATTACHMENT_MIN,
         debug: bool = False,
+        max_metadata: int = MAX_METADATA,
     ) -> None:
         self._debug = debug
+        self._max_metadata = max_metadata
         self._routes: dict[str, _Route] = {}
         self._services: set[str] = set()
         for service in services:
@@ -228,12 +256,38 @@ class Dispatcher:
                 raise _rejected(call_id, invalid_argument(head.route, exc)) from None
             if call_id == ONEWAY_CALL_ID and route.stream is not None:
                 raise Rejected(f"{head.route} is a stream: it cannot be oneway", None)
+            metadata = head.metadata
+            if metadata is not None:
+                metadata = self._metadata(head.route, call_id, metadata)
         except Rejected as rejected:
             if head.call_id == ONEWAY_CALL_ID:
                 # Nothing is ever sent back for a oneway request, errors included.
                 rejected.reply = None
             raise
-        return Request(call_id, route, params.__dict__, head.timeout_ms, head.window)
+        timeout_ms = head.timeout_ms
+        # The deadline counts from now, on this host's clock: the peers' clocks
+        # need not agree, and the time the request spent in transit is not known.
+        deadline = None if timeout_ms is None else time.monotonic() + timeout_ms / 1000
+        return Request(
+            call_id,
+            route,
+            params.__dict__,
+            timeout_ms,
+            head.window,
+            ServerCall(head.route, deadline, metadata),
+        )
+
+    def _metadata(self, route: str, call_id: int, metadata: Any) -> Any:
+        """Check a request's metadata (a map of lowercase keys to str or bytes)."""
+        if type(metadata) is not dict:
+            error: RpcError = InvalidArgument(
+                f"the metadata of a request of {route} is not a map"
+            )
+            raise _rejected(call_id, error)
+        try:
+            return _validate_metadata(metadata, "metadata", self._max_metadata)
+        except RpcError as exc:
+            raise _rejected(call_id, exc) from None
 
     def _unknown(self, route: str) -> Unimplemented:
         service = route.rpartition(".")[0]
@@ -253,10 +307,27 @@ class Dispatcher:
         :meth:`settle` once the reply was sent (or could not be).
         """
         route = request.route
+        call = request.call
+        if call is not None:
+            _current.set(call)  # in the handler's own context (its task's, or eager)
+            deadline = call.deadline
+            if deadline is not None and time.monotonic() >= deadline:
+                call._expired = call._cancelled = True
+                late = _expired(route.method, request.timeout_ms)
+                return error_reply(request.call_id, late, call)
         try:
             result = await route.handler(**request.params)
         except Exception as exc:
-            return error_reply(request.call_id, self.handler_error(route.method, exc))
+            error = self.handler_error(route.method, exc)
+            return error_reply(request.call_id, error, call)
+        except asyncio.CancelledError:
+            if call is None or not call._expired:
+                raise  # cancelled by the client, or the server is closing
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            late = _expired(route.method, request.timeout_ms)
+            return error_reply(request.call_id, late, call)
         try:
             body, attachments = self._encoder.encode(
                 result, route.method.reply_carries_bytes
@@ -264,8 +335,13 @@ class Dispatcher:
         except (EncodeError, ValueError, OverflowError) as exc:
             _log.error("reply of %s cannot be encoded: %s", route.method.route, exc)
             error = InternalError(f"the reply of {route.method.route} failed: {exc}")
-            return error_reply(request.call_id, error)
-        header = encode_reply_header(request.call_id, Status.OK)
+            return error_reply(request.call_id, error, call)
+        if call is not None and call._trailers:
+            header = encode_reply_header(
+                request.call_id, Status.OK, encode_metadata(call._trailers)
+            )
+        else:
+            header = encode_reply_header(request.call_id, Status.OK)
         if attachments:
             return [*attachments, header, body]
         return [header, body]
@@ -276,6 +352,8 @@ class Dispatcher:
         Returns whether the handler succeeded; its exception, if any, is logged.
         """
         route = request.route
+        if request.call is not None:
+            _current.set(request.call)
         try:
             await route.handler(**request.params)
         except Exception:
@@ -296,3 +374,74 @@ class Dispatcher:
     def close(self) -> None:
         """Give the reply encoder's buffer back to its pool."""
         self._encoder.close()
+
+
+def _expired(method: MethodInfo, timeout_ms: int | None) -> DeadlineExceeded:
+    timeout = "its deadline" if timeout_ms is None else f"{timeout_ms / 1000:g} s"
+    return DeadlineExceeded(
+        f"{method.route} did not finish within {timeout} (the server's deadline)"
+    )
+
+
+class RunningCalls:
+    """The unary handlers running in tasks, by caller and call id: what a CANCEL
+    finds, and what a deadline cancels.
+
+    A handler that finishes without waiting never gets here (nor gets a timer).
+    Entries leave as their tasks end, so the table holds only running handlers.
+
+    Args:
+        loop: the loop whose timers expire the calls.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._calls: dict[
+            tuple[Hashable, int], tuple[asyncio.Task[Any], ServerCall | None]
+        ] = {}
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    def track(
+        self, caller: Hashable, task: asyncio.Task[Any], request: Request
+    ) -> None:
+        """Keep ``task``, which runs ``request``'s handler, until it ends; cancel it
+        at the call's deadline (the handler replies DEADLINE_EXCEEDED then)."""
+        key = (caller, request.call_id)
+        call = request.call
+        self._calls[key] = (task, call)
+        timer = None
+        if call is not None and call.deadline is not None:
+            delay = call.deadline - time.monotonic()
+            timer = self._loop.call_later(delay, _expire, task, call)
+        task.add_done_callback(lambda _: self._end(key, task, timer))
+
+    def _end(
+        self,
+        key: tuple[Hashable, int],
+        task: asyncio.Task[Any],
+        timer: asyncio.TimerHandle | None,
+    ) -> None:
+        if timer is not None:
+            timer.cancel()
+        entry = self._calls.get(key)
+        if entry is not None and entry[0] is task:
+            del self._calls[key]
+
+    def cancel(self, caller: Hashable, call_id: int) -> bool:
+        """Cancel the handler of a call its client gave up; False if none runs."""
+        entry = self._calls.get((caller, call_id))
+        if entry is None or entry[0].done():
+            return False
+        task, call = entry
+        if call is not None:
+            call._cancelled = True
+        task.cancel()
+        return True
+
+
+def _expire(task: asyncio.Task[Any], call: ServerCall) -> None:
+    if not task.done():
+        call._expired = call._cancelled = True
+        task.cancel()

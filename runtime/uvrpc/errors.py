@@ -8,6 +8,8 @@ the wire protocol (or speaks another version of it).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from .message import Message
@@ -49,6 +51,9 @@ class RpcError(Exception):
     """
 
     status_code: ClassVar[Status] = Status.UNKNOWN
+    trailers: Mapping[str, str | bytes] = MappingProxyType({})
+    """The trailers of the error reply, as a client received them (empty for an
+    error raised locally, or a reply without trailers)."""
 
     def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)

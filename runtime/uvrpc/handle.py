@@ -26,13 +26,17 @@ leaving the block, so the usual shapes are::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
+from types import MappingProxyType
 from typing import Any, Generic, cast
 
 from .calls import decode_reply
 from .methods import Reply, Unary
 
 __all__ = ["Call", "ReleasedError"]
+
+
+_NO_TRAILERS: Mapping[str, str | bytes] = MappingProxyType({})
 
 
 class ReleasedError(RuntimeError):
@@ -80,6 +84,20 @@ class Call(Generic[Reply]):
         Returns whether the call was still waiting.
         """
         return self._live().cancel()
+
+    @property
+    def trailers(self) -> Mapping[str, str | bytes]:
+        """The trailers of the reply (empty if it had none), on success and on
+        error alike.
+
+        Raises:
+            asyncio.InvalidStateError: the reply has not arrived yet.
+            RpcError: the call failed without a reply (deadline, closed channel).
+            asyncio.CancelledError: the call was cancelled.
+            ReleasedError: the handle was released.
+        """
+        header = self._live().result()[0]
+        return header.trailers or _NO_TRAILERS
 
     def retain(self) -> Call[Reply]:
         """Take one more reference (for another task); return the handle.

@@ -12,8 +12,11 @@ version, so a peer can always tell which version it is talking to:
 
 * request: ``[version, KIND_REQUEST, call_id, route, timeout_ms | nil]``, and for
   a call whose server sends a stream, a sixth element: the number of items the
-  client lets the server send before it grants more (its window);
-* reply: ``[version, KIND_REPLY, call_id, status]``, the last message of every call;
+  client lets the server send before it grants more (its window); a request with
+  metadata has a seventh, a map of it (the sixth is then ``nil`` for a call whose
+  server sends no stream);
+* reply: ``[version, KIND_REPLY, call_id, status]``, the last message of every call,
+  and a fifth element, a map of trailers, when the handler set some;
 * the messages of a stream: ``[version, kind, call_id, n]`` with kind
   :data:`KIND_ITEM` (one item, in the body), :data:`KIND_END` (the client's stream
   is over), :data:`KIND_CANCEL` (the client gives up the call) or
@@ -22,7 +25,7 @@ version, so a peer can always tell which version it is talking to:
 A request with call id 0 is *oneway*: it gets no reply of any kind.
 
 Elements appended after these are ignored by readers of this version, so later
-features (metadata) can extend a header without a version bump.
+features can extend a header without a version bump.
 """
 
 from __future__ import annotations
@@ -96,6 +99,8 @@ class RequestHeader(NamedTuple):
     timeout_ms: int | None
     window: int | None = None
     """The items the client lets the server send at first; streams only."""
+    metadata: Any = None
+    """The request's metadata as received (a map, unchecked), if it carried any."""
 
 
 class StreamHeader(NamedTuple):
@@ -113,6 +118,8 @@ class ReplyHeader(NamedTuple):
     version: int
     call_id: int
     status: int
+    trailers: dict[str, str | bytes] | None = None
+    """The reply's trailers, if it carried any."""
 
 
 # Headers are packed by one ``struct`` call from pre-encoded pieces: the fixed
@@ -141,8 +148,15 @@ class RequestHeaders:
         self._timed = struct.Struct(shape + "I")
         self._untimed = struct.Struct(shape)
 
-    def encode(self, call_id: int, timeout_ms: int | None) -> bytes:
-        """The header of call ``call_id`` with this timeout (``None``: none)."""
+    def encode(
+        self, call_id: int, timeout_ms: int | None, metadata: bytes | None = None
+    ) -> bytes:
+        """The header of call ``call_id`` with this timeout (``None``: none) and
+        metadata (an encoded map, see :func:`uvrpc.context.encode_metadata`)."""
+        if metadata is not None:
+            # Seven elements: the window (nil for a unary call), then the map.
+            head = self.encode(call_id, timeout_ms)
+            return b"\x97" + head[1:] + b"\xc0" + metadata
         if timeout_ms is None:
             return self._untimed.pack(
                 _REQUEST_PREFIX, _UINT64, call_id, self._route, _NIL
@@ -157,13 +171,22 @@ class RequestHeaders:
         )
 
     def encode_stream(
-        self, call_id: int, timeout_ms: int | None, window: int | None
+        self,
+        call_id: int,
+        timeout_ms: int | None,
+        window: int | None,
+        metadata: bytes | None = None,
     ) -> bytes:
         """The header of a call that opens a stream.
 
         ``window`` is the number of items the server may send before the client
         grants more; ``None`` when the server sends no stream (a client stream).
         """
+        if metadata is not None:
+            head = self.encode_stream(call_id, timeout_ms, window)
+            if window is None:
+                head = b"\x96" + head[1:] + b"\xc0"
+            return b"\x97" + head[1:] + metadata
         fields: list[Any] = [
             PROTOCOL_VERSION,
             KIND_REQUEST,
@@ -181,8 +204,17 @@ def encode_stream_header(kind: int, call_id: int, n: int = 0) -> bytes:
     return _STREAM.pack(_STREAM_PREFIX, kind, _UINT64, call_id, _UINT32, n)
 
 
-def encode_reply_header(call_id: int, status: int) -> bytes:
-    """Encode the header of a reply (every status is a one-byte msgpack fixint)."""
+def encode_reply_header(
+    call_id: int, status: int, trailers: bytes | None = None
+) -> bytes:
+    """Encode the header of a reply (every status is a one-byte msgpack fixint),
+    with its trailers (an encoded map) if there are any."""
+    if trailers is not None:
+        return (
+            b"\x95"
+            + _REPLY.pack(_REPLY_PREFIX, _UINT64, call_id, status)[1:]
+            + (trailers)
+        )
     return _REPLY.pack(_REPLY_PREFIX, _UINT64, call_id, status)
 
 
@@ -236,10 +268,26 @@ def _request_header(fields: list[Any]) -> RequestHeader:
     timeout_ms = fields[4] if len(fields) > 4 else None
     if type(route) is not str or not (timeout_ms is None or type(timeout_ms) is int):
         raise ProtocolError("request header has a malformed route or timeout")
-    if len(fields) > 5 and type(fields[5]) is int and fields[5] >= 0:
-        # Anything else there is what a later version added: ignored.
-        return RequestHeader(PROTOCOL_VERSION, fields[2], route, timeout_ms, fields[5])
-    return RequestHeader(PROTOCOL_VERSION, fields[2], route, timeout_ms)
+    if len(fields) <= 5:
+        return RequestHeader(PROTOCOL_VERSION, fields[2], route, timeout_ms)
+    window = fields[5] if type(fields[5]) is int and fields[5] >= 0 else None
+    # Anything else there is what a later version added: ignored.
+    # The metadata is checked by the dispatcher, which can reply why it is bad.
+    metadata = fields[6] if len(fields) > 6 else None
+    return RequestHeader(
+        PROTOCOL_VERSION, fields[2], route, timeout_ms, window, metadata
+    )
+
+
+def _metadata(value: Any, what: str) -> dict[str, str | bytes] | None:
+    """A header's metadata map: str keys, str or bytes values (nil: none)."""
+    if value is None:
+        return None
+    if type(value) is not dict or not all(
+        type(key) is str and type(item) in (str, bytes) for key, item in value.items()
+    ):
+        raise ProtocolError(f"{what} header has malformed metadata")
+    return value
 
 
 def _stream_header(fields: list[Any]) -> StreamHeader:
@@ -276,8 +324,16 @@ def parse_client_header(buf: Buffer) -> ReplyHeader | StreamHeader:
     fields = _header_fields(buf, KIND_REPLY, "reply", _FROM_SERVER)
     if fields[1] != KIND_REPLY and fields[0] == PROTOCOL_VERSION:
         return _stream_header(fields)
+    return _reply_header(fields)
+
+
+def _reply_header(fields: list[Any]) -> ReplyHeader:
     if type(fields[3]) is not int:
         raise ProtocolError("reply header has a malformed status")
+    if len(fields) > 4 and fields[0] == PROTOCOL_VERSION:
+        return ReplyHeader(
+            fields[0], fields[2], fields[3], _metadata(fields[4], "reply")
+        )
     return ReplyHeader(fields[0], fields[2], fields[3])
 
 
@@ -287,10 +343,7 @@ def parse_reply_header(buf: Buffer) -> ReplyHeader:
     Raises:
         ProtocolError: the frame is not a reply header of any version.
     """
-    fields = _header_fields(buf, KIND_REPLY, "reply")
-    if type(fields[3]) is not int:
-        raise ProtocolError("reply header has a malformed status")
-    return ReplyHeader(fields[0], fields[2], fields[3])
+    return _reply_header(_header_fields(buf, KIND_REPLY, "reply"))
 
 
 def split_envelope(frames: Sequence[Any]) -> int:

@@ -21,10 +21,11 @@ from typing import Any, Self, cast
 import zmq
 
 from .buffers import ATTACHMENT_MIN, BufferPool
-from .dispatch import Dispatcher, Rejected, Request, StreamMessage
+from .context import MAX_METADATA
+from .dispatch import Dispatcher, Rejected, Request, RunningCalls, StreamMessage
 from .eager import start_eagerly
 from .errors import ProtocolError
-from .protocol import ONEWAY_CALL_ID, split_envelope
+from .protocol import KIND_CANCEL, ONEWAY_CALL_ID, split_envelope
 from .reactor import SocketReactor
 from .service import ServiceBase
 from .sessions import (
@@ -63,7 +64,13 @@ class ServerStats:
     """Stream calls started."""
     stale: int = 0
     """Messages of streams that were already over (items sent before the client
-    learnt the call ended, say): ignored."""
+    learnt the call ended, say), and CANCELs of calls unknown or already over:
+    ignored."""
+    expired: int = 0
+    """Unary calls answered DEADLINE_EXCEEDED: their deadline had passed before
+    the handler started, or passed while it ran (the handler was cancelled)."""
+    cancelled: int = 0
+    """Unary handlers cancelled because their client sent CANCEL (no reply)."""
 
 
 class Server:
@@ -86,6 +93,14 @@ class Server:
             RESOURCE_EXHAUSTED.
         probe_interval: seconds a stream may be idle before the server checks that
             its caller is still connected.
+        max_metadata: the most bytes a request's metadata may add up to (keys
+            and values); a request with more is refused with RESOURCE_EXHAUSTED.
+
+    A unary request's timeout becomes the handler's deadline, counted from when
+    the server reads the request: a handler that has not started by then is not
+    started, and one still running then is cancelled; both reply
+    DEADLINE_EXCEEDED. A CANCEL from the caller cancels the handler, and nothing
+    is replied. See :func:`uvrpc.current_call`.
 
     A handler's binary arguments are read-only views of the received frames; a
     handler may keep them (they keep their frame alive) and may return them, which
@@ -112,14 +127,20 @@ class Server:
         stream_window: int = STREAM_WINDOW,
         max_streams: int = MAX_STREAMS,
         probe_interval: float = PROBE_INTERVAL,
+        max_metadata: int = MAX_METADATA,
     ) -> None:
         if stream_window < 1:
             raise ValueError("a stream window must be at least 1")
         self._dispatcher = Dispatcher(
-            services, pool=pool, attachment_min=attachment_min, debug=debug
+            services,
+            pool=pool,
+            attachment_min=attachment_min,
+            debug=debug,
+            max_metadata=max_metadata,
         )
         self._stream_options = (stream_window, max_streams, probe_interval)
         self._streams: StreamHost | None = None
+        self._running: RunningCalls | None = None
         ctx = context if context is not None else zmq.Context.instance()
         self._sock: zmq.Socket[bytes] = ctx.socket(zmq.ROUTER)
         self._sock.setsockopt(zmq.LINGER, 0)
@@ -164,6 +185,7 @@ class Server:
             max_streams=max_streams,
             probe_interval=probe_interval,
         )
+        self._running = RunningCalls(loop)
         self._reactor = SocketReactor(self._sock, loop, self._on_message)
 
     async def serve_forever(self) -> None:
@@ -213,7 +235,7 @@ class Server:
         elif request.call_id == ONEWAY_CALL_ID:
             self._spawn(self._serve_oneway(request))
         else:
-            self._spawn(self._serve(envelope, request))
+            self._serve_unary(envelope, request)
 
     def _open_stream(self, envelope: list[zmq.Frame], request: Request) -> None:
         streams = self._streams
@@ -240,8 +262,15 @@ class Server:
         self, envelope: list[zmq.Frame], message: StreamMessage
     ) -> None:
         streams = self._streams
-        assert streams is not None
-        if not streams.deliver(_caller(envelope), message):
+        assert streams is not None and self._running is not None
+        caller = _caller(envelope)
+        if streams.deliver(caller, message):
+            return
+        if message.header.kind == KIND_CANCEL and self._running.cancel(
+            caller, message.header.call_id
+        ):
+            self.stats.cancelled += 1
+        else:
             self.stats.stale += 1
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
@@ -252,9 +281,22 @@ class Server:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
+    def _serve_unary(self, envelope: list[zmq.Frame], request: Request) -> None:
+        """Run a unary handler now; one that waits gets a task, which a CANCEL
+        finds and the call's deadline cancels (one that does not needs neither)."""
+        assert self._loop is not None and self._running is not None
+        task = start_eagerly(self._serve(envelope, request), self._loop)
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            self._running.track(_caller(envelope), task, request)
+
     async def _serve(self, envelope: list[zmq.Frame], request: Request) -> None:
         dispatcher = self._dispatcher
         frames = await dispatcher.run(request)
+        call = request.call
+        if call is not None and call._expired:
+            self.stats.expired += 1
         reply: list[Any] = [*envelope, *frames]
         sent = False
         try:

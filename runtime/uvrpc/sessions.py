@@ -251,7 +251,7 @@ class _Session:
                     run_handler = handler
                 route = _Route(method.final, run_handler)
                 frames = await host.dispatcher.run(
-                    Request(self.call_id, route, params, None)
+                    Request(self.call_id, route, params, None, call=self.request.call)
                 )
             except asyncio.CancelledError:
                 if self.error is None:
@@ -441,6 +441,8 @@ class _Session:
 
     def stop(self) -> None:
         """End the call without a reply (cancel, deadline, server closing)."""
+        if self.request.call is not None:
+            self.request.call._cancelled = True
         if self.task is not None:
             self.task.cancel()
 

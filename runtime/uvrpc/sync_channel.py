@@ -20,6 +20,7 @@ import zmq
 from .buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
 from .calls import decode_reply, encode_request, timeout_ms
 from .codec import DecodeError, EncodeError, unpack
+from .context import _current, _outgoing, inherited_timeout
 from .errors import (
     DeadlineExceeded,
     InternalError,
@@ -114,7 +115,9 @@ class SyncChannel:
         """Make one call and return its typed result.
 
         A oneway method's call returns ``None`` once its request is sent; no reply
-        comes.
+        comes. Metadata and trailers are as for :meth:`uvrpc.Channel.call`. When
+        the deadline passes, or the wait is interrupted (``KeyboardInterrupt``),
+        the server is sent a CANCEL if the socket has room for it.
 
         Raises:
             RpcError: the server replied with an error (the subclass names the status).
@@ -124,8 +127,18 @@ class SyncChannel:
         """
         if self._closed:
             raise Unavailable("the channel is closed")
+        scope = _outgoing.get()
+        if _current.get() is not None:
+            timeout = inherited_timeout(timeout)
         call_id = ONEWAY_CALL_ID if method.oneway else next(self._ids)
-        frames = encode_request(self._encoder, call_id, method, args, timeout)
+        frames = encode_request(
+            self._encoder,
+            call_id,
+            method,
+            args,
+            timeout,
+            None if scope is None else scope.encoded,
+        )
         deadline = None if timeout is None else time.monotonic() + timeout
         send_timeout = timeout_ms(timeout)
         self._set_send_timeout(-1 if send_timeout is None else send_timeout)
@@ -143,6 +156,27 @@ class SyncChannel:
         del frames
         if call_id == ONEWAY_CALL_ID:
             return cast(Reply, None)
+        try:
+            header, reply = self._reply(call_id, deadline)
+        except BaseException:
+            # Interrupted: tell the server, whose handler need not go on.
+            if not self._closed:
+                self._send_control(KIND_CANCEL, call_id)
+            raise
+        if header is None:
+            if not self._closed:
+                self._send_control(KIND_CANCEL, call_id)
+            raise DeadlineExceeded(f"{method.route} got no reply within {timeout:g} s")
+        if scope is not None:
+            scope.trailers = header.trailers or {}
+        return decode_reply(
+            method, header, reply[-1].buffer, [f.buffer for f in reply[1:-2]]
+        )
+
+    def _reply(
+        self, call_id: int, deadline: float | None
+    ) -> tuple[ReplyHeader | None, list[zmq.Frame]]:
+        """Receive the reply to ``call_id``; ``None`` if the deadline passed first."""
         while True:
             if deadline is not None:
                 remaining = deadline - time.monotonic()
@@ -165,10 +199,8 @@ class SyncChannel:
             if header.call_id != call_id:
                 self.dropped_replies += 1
                 continue
-            return decode_reply(
-                method, header, reply[-1].buffer, [f.buffer for f in reply[1:-2]]
-            )
-        raise DeadlineExceeded(f"{method.route} got no reply within {timeout:g} s")
+            return header, reply
+        return None, []
 
     # --- streams -------------------------------------------------------------
 
@@ -274,7 +306,13 @@ class SyncChannel:
             raise Unavailable("the channel is closed")
         call_id = next(self._ids)
         frames = encode_request(self._encoder, call_id, method.final, args, timeout)
-        frames[-2] = method.headers.encode_stream(call_id, timeout_ms(timeout), window)
+        scope = _outgoing.get()
+        frames[-2] = method.headers.encode_stream(
+            call_id,
+            timeout_ms(timeout),
+            window,
+            None if scope is None else scope.encoded,
+        )
         deadline = None if timeout is None else time.monotonic() + timeout
         self._send(frames, method.route, deadline, timeout)
         return call_id, deadline

@@ -18,8 +18,8 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from .channel import Channel
-from .dispatch import Dispatcher, Rejected, Request, StreamMessage
-from .protocol import DELIMITER, ONEWAY_CALL_ID
+from .dispatch import Dispatcher, Rejected, Request, RunningCalls, StreamMessage
+from .protocol import DELIMITER, KIND_CANCEL, ONEWAY_CALL_ID
 from .service import ServiceBase
 from .sessions import STREAM_WINDOW, CallerGone, StreamHost
 
@@ -40,6 +40,7 @@ class MemoryTransport:
         self._dispatcher = Dispatcher(services)
         self._stream_window = stream_window
         self._streams: StreamHost | None = None
+        self._running: RunningCalls | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._deliver: Callable[[list[Any]], None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -51,6 +52,7 @@ class MemoryTransport:
         self._loop = loop
         self._deliver = on_message
         self._streams = StreamHost(self._dispatcher, loop, window=self._stream_window)
+        self._running = RunningCalls(loop)
 
     @property
     def stream_host(self) -> StreamHost | None:
@@ -65,7 +67,11 @@ class MemoryTransport:
         try:
             request = self._dispatcher.receive(frames[-2], frames[-1], frames[1:-2])
             if isinstance(request, StreamMessage):
-                streams.deliver(_CALLER, request)
+                if not streams.deliver(_CALLER, request):
+                    header = request.header
+                    if header.kind == KIND_CANCEL:
+                        assert self._running is not None
+                        self._running.cancel(_CALLER, header.call_id)
                 return True
             if request.route.stream is not None:
                 task = streams.open(_CALLER, _MemoryLink(self), request)
@@ -83,6 +89,9 @@ class MemoryTransport:
         started: asyncio.Task[Any] = self._loop.create_task(work)
         self._tasks.add(started)
         started.add_done_callback(self._tasks.discard)
+        if request.call_id != ONEWAY_CALL_ID:
+            assert self._running is not None
+            self._running.track(_CALLER, started, request)
         return True
 
     async def _run(self, request: Request) -> None:
