@@ -30,6 +30,7 @@ from .errors import (
     Unimplemented,
 )
 from .handle import Call, ReleasedError
+from .limits import HIGH_WATER_MARK, MAX_IN_FLIGHT, MAX_MESSAGE_SIZE
 from .loop import run
 from .message import Message, field_ids
 from .methods import (
@@ -56,6 +57,9 @@ from .version import (
 
 __all__ = [
     "GENERATED_CODE_API",
+    "HIGH_WATER_MARK",
+    "MAX_IN_FLIGHT",
+    "MAX_MESSAGE_SIZE",
     "PROTOCOL_VERSION",
     "AsyncClient",
     "BidiStreaming",
