@@ -38,6 +38,7 @@ from .errors import (
     Unimplemented,
 )
 from .handle import Call, ReleasedError
+from .limits import HIGH_WATER_MARK, MAX_IN_FLIGHT, MAX_MESSAGE_SIZE
 from .loop import run
 from .message import Message, field_ids
 from .methods import (
@@ -65,6 +66,9 @@ from .version import (
 __all__ = [
     "GENERATED_CODE_API",
     "MAX_METADATA",
+    "HIGH_WATER_MARK",
+    "MAX_IN_FLIGHT",
+    "MAX_MESSAGE_SIZE",
     "PROTOCOL_VERSION",
     "AsyncClient",
     "BidiStreaming",

@@ -19,10 +19,12 @@ from .errors import (
     DeclaredError,
     InternalError,
     InvalidArgument,
+    ResourceExhausted,
     RpcError,
     Unimplemented,
     error_for_status,
 )
+from .limits import MAX_MESSAGE_SIZE, message_size, too_large
 from .methods import Reply, Unary
 from .protocol import DELIMITER, ReplyHeader
 from .status import Status
@@ -31,6 +33,7 @@ from .version import PROTOCOL_VERSION
 
 __all__ = [
     "MethodInfo",
+    "check_size",
     "decode_reply",
     "encode_request",
     "error_from_body",
@@ -61,6 +64,8 @@ def encode_request(
     args: dict[str, Any],
     timeout: float | None,
     metadata: bytes | None = None,
+    *,
+    max_size: int = MAX_MESSAGE_SIZE,
 ) -> list[Any]:
     """Encode a request as ``[delimiter, attachment..., header, body]``, with
     ``metadata`` (an encoded map) in its header if given.
@@ -70,6 +75,7 @@ def encode_request(
 
     Raises:
         InvalidArgument: an argument has a type that cannot be encoded.
+        ResourceExhausted: the request is larger than ``max_size`` bytes.
     """
     try:
         body, attachments = encoder.encode(args, method.payload_params)
@@ -79,8 +85,32 @@ def encode_request(
         ) from None
     header = method.headers.encode(call_id, timeout_ms(timeout), metadata)
     if attachments:
-        return [DELIMITER, *attachments, header, body]
+        frames = [DELIMITER, *attachments, header, body]
+        check_size(encoder, frames, f"the request of {method.route}", max_size)
+        return frames
+    if len(body) + len(header) > max_size:
+        frames = [DELIMITER, header, body]
+        check_size(encoder, frames, f"the request of {method.route}", max_size)
     return [DELIMITER, header, body]
+
+
+def check_size(
+    encoder: BodyEncoder, frames: list[Any], what: str, max_size: int
+) -> None:
+    """Refuse to send ``frames`` (``what``: "the request of …") if they are
+    larger than ``max_size`` bytes.
+
+    Raises:
+        ResourceExhausted: they are; the body was given back to ``encoder``.
+    """
+    if len(frames) == 3 and len(frames[2]) + len(frames[1]) <= max_size:
+        return  # the usual case: no attachments, small
+    size = message_size(frames, 1)
+    if size > max_size:
+        encoder.settle(frames[-1], False)
+        raise ResourceExhausted(
+            too_large(what, size, max_size, "this channel") + "; not sent"
+        )
 
 
 def decode_reply(

@@ -23,11 +23,21 @@ from typing import Any, Protocol, Self, cast
 import zmq
 
 from .buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
-from .calls import decode_reply, encode_request, timeout_ms
+from .calls import check_size, decode_reply, encode_request, timeout_ms
 from .context import CallMetadata, _current, _outgoing, inherited_timeout
 from .deadlines import DeadlineWheel
-from .errors import DeadlineExceeded, ProtocolError, Unavailable
+from .errors import DeadlineExceeded, ProtocolError, ResourceExhausted, Unavailable
 from .handle import Call
+from .limits import (
+    HEADER_READ_MAX,
+    HIGH_WATER_MARK,
+    MAX_IN_FLIGHT,
+    MAX_MESSAGE_SIZE,
+    check_limit,
+    configure_socket,
+    message_size,
+    too_large,
+)
 from .methods import (
     BidiStreaming,
     ClientStreaming,
@@ -100,12 +110,23 @@ class DealerTransport:
         endpoint: where to connect (``tcp://``, ``ipc://`` or ``inproc://``).
         context: the ZeroMQ context; the process-wide one by default. ``inproc://``
             endpoints only reach servers in the same context.
+        max_message_size: ZeroMQ drops the connection of a server that sends a
+            frame of more than twice this many bytes.
+        hwm: messages queued each way before ZeroMQ pushes back.
     """
 
-    def __init__(self, endpoint: str, context: zmq.Context[Any] | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        context: zmq.Context[Any] | None = None,
+        *,
+        max_message_size: int = MAX_MESSAGE_SIZE,
+        hwm: int = HIGH_WATER_MARK,
+    ) -> None:
         ctx = context if context is not None else zmq.Context.instance()
         self._sock: zmq.Socket[bytes] = ctx.socket(zmq.DEALER)
         self._sock.setsockopt(zmq.LINGER, 0)
+        configure_socket(self._sock, max_message_size, hwm)
         self._sock.connect(endpoint)
         self._reactor: SocketReactor | None = None
         self._monitor: zmq.Socket[bytes] | None = None
@@ -176,6 +197,15 @@ class Channel:
             frames of their own, sent without a copy, instead of inside the body.
         stream_window: the items a server may send ahead of the caller taking them,
             per stream call: the most each stream buffers.
+        max_message_size: the largest request, reply or stream item in bytes (all
+            its frames). A call whose request is larger fails at once with
+            :class:`~uvrpc.ResourceExhausted`, before anything is sent; so does a
+            call whose reply is larger, without decoding it.
+        max_in_flight: calls pending at once (unary and stream calls; oneway
+            calls are never pending). A call beyond it fails at once with
+            :class:`~uvrpc.ResourceExhausted`: it does not wait.
+        hwm: messages queued each way before ZeroMQ pushes back (``SNDHWM``,
+            ``RCVHWM``); for an endpoint only.
 
     A channel belongs to the event loop that first uses it. Several generated clients
     may share one channel. :meth:`close` fails every pending call with
@@ -191,11 +221,21 @@ class Channel:
         pool: BufferPool | None = None,
         attachment_min: int = ATTACHMENT_MIN,
         stream_window: int = STREAM_WINDOW,
+        max_message_size: int = MAX_MESSAGE_SIZE,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        hwm: int = HIGH_WATER_MARK,
     ) -> None:
         if stream_window < 1:
             raise ValueError("a stream window must be at least 1")
+        self.max_message_size = check_limit("max_message_size", max_message_size)
+        """The largest message sent or taken, in bytes."""
+        self.max_in_flight = check_limit("max_in_flight", max_in_flight)
+        """Calls pending at once, at most."""
+        check_limit("hwm", hwm, 0)
         self._transport: ClientTransport = (
-            DealerTransport(target, context) if isinstance(target, str) else target
+            DealerTransport(target, context, max_message_size=max_message_size, hwm=hwm)
+            if isinstance(target, str)
+            else target
         )
         self._pending: dict[int, _Pending] = {}
         self._streams: dict[int, StreamCall] = {}
@@ -304,6 +344,7 @@ class Channel:
             args,
             timeout,
             None if scope is None else scope.encoded,
+            max_size=self.max_message_size,
         )
         sent = False
         try:
@@ -370,13 +411,17 @@ class Channel:
         loop = self._running_loop()
         if self._closed:
             raise Unavailable("the channel is closed")
+        self._check_in_flight(method.route)
         call_id = next(self._ids)
-        if scope is None:
-            frames = encode_request(self._encoder, call_id, method, args, timeout)
-        else:
-            frames = encode_request(
-                self._encoder, call_id, method, args, timeout, scope.encoded
-            )
+        frames = encode_request(
+            self._encoder,
+            call_id,
+            method,
+            args,
+            timeout,
+            None if scope is None else scope.encoded,
+            max_size=self.max_message_size,
+        )
         future: asyncio.Future[_Received] = loop.create_future()
         self._pending[call_id] = (future, method, timeout)
         deadlines = self._deadlines
@@ -391,6 +436,13 @@ class Channel:
         finally:
             self._encoder.settle(frames[-1], sent)
         return call_id, future, slot, None if sent else frames
+
+    def _check_in_flight(self, route: str) -> None:
+        if len(self._pending) + len(self._streams) >= self.max_in_flight:
+            raise ResourceExhausted(
+                f"{route} not sent: this channel has {self.max_in_flight:,} calls "
+                "pending (max_in_flight)"
+            )
 
     def _forget(
         self, call_id: int, slot: int | None, future: asyncio.Future[Any] | None
@@ -429,10 +481,16 @@ class Channel:
         try:
             if len(frames) < 3 or len(frames[0]) != 0:
                 raise ProtocolError("reply does not have the frames of a reply")
+            size = message_size(frames, 1)
+            if size > self.max_message_size and len(frames[-2]) > HEADER_READ_MAX:
+                raise ProtocolError(f"a message of {size:,} bytes has a huge header")
             header = parse_client_header(frames[-2])
         except ProtocolError as exc:
             self.dropped_replies += 1
             _log.warning("dropped a malformed reply: %s", exc)
+            return
+        if size > self.max_message_size:
+            self._oversized(header, size)
             return
         if type(header) is ReplyHeader:
             pending = self._pending.get(header.call_id)
@@ -455,6 +513,24 @@ class Channel:
             self._late(header.call_id)
         elif not stream.on_item(frames[-1], frames[1:-2]):
             self.stale_messages += 1  # the call is over, or failed on this item
+
+    def _oversized(self, header: ReplyHeader | StreamHeader, size: int) -> None:
+        """Fail the call of a message larger than the limit, without decoding it."""
+        limit = self.max_message_size
+        pending = self._pending.get(header.call_id)
+        if pending is not None:
+            future, method, _ = pending
+            if not future.done():
+                what = f"the reply of {method.route}"
+                error = ResourceExhausted(too_large(what, size, limit, "this channel"))
+                future.set_exception(error)
+            return
+        stream = self._streams.get(header.call_id)
+        if stream is None:
+            self._late(header.call_id)
+            return
+        what = f"a message of {stream.method.route}"
+        stream.fail(ResourceExhausted(too_large(what, size, limit, "this channel")))
 
     def _on_disconnect(self) -> None:
         """The connection dropped: no reply to a call pending now will come."""
@@ -538,8 +614,16 @@ class Channel:
             timeout = inherited_timeout(timeout)
         if self._closed:
             raise Unavailable("the channel is closed")
+        self._check_in_flight(method.route)
         call_id = next(self._ids)
-        frames = encode_request(self._encoder, call_id, method.final, args, timeout)
+        frames = encode_request(
+            self._encoder,
+            call_id,
+            method.final,
+            args,
+            timeout,
+            max_size=self.max_message_size,
+        )
         window = self.stream_window
         scope = _outgoing.get()
         frames[-2] = method.headers.encode_stream(
@@ -608,7 +692,11 @@ class Channel:
             self._spawn_send(None, frames)
 
     async def _send_item(self, call: StreamCall, item: Any) -> None:
-        """Send one item of the caller's stream, waiting for room."""
+        """Send one item of the caller's stream, waiting for room.
+
+        Raises:
+            ResourceExhausted: the item is larger than ``max_message_size``.
+        """
         body, attachments = self._encoder.encode(
             item, call.method.request_item_carries_bytes
         )
@@ -617,6 +705,8 @@ class Channel:
             frames = [DELIMITER, *attachments, header, body]
         else:
             frames = [DELIMITER, header, body]
+        what = f"an item of {call.method.route}"
+        check_size(self._encoder, frames, what, self.max_message_size)
         sent = False
         try:
             sent = self._transport.try_send(frames)

@@ -24,6 +24,7 @@ __all__ = [
     "ATTACHMENT_EXT_TYPE",
     "DecodeError",
     "EncodeError",
+    "MAX_DEPTH",
     "byte_view",
     "new_packer",
     "outline",
@@ -37,6 +38,13 @@ ATTACHMENT_EXT_TYPE = 1
 Its data is the attachment's index as a big-endian unsigned integer; the decoder
 replaces it with a read-only ``memoryview`` of that frame.
 """
+
+
+MAX_DEPTH = 1024
+"""The deepest nesting of arrays and maps a body may have: the fixed stack of
+msgpack's C unpacker, which refuses a deeper value before building it, at no cost
+to other values. No IDL type nests that deep (pydantic refuses a recursive message
+much sooner), so a deep value fails validation well before this."""
 
 
 class EncodeError(TypeError):
@@ -180,7 +188,9 @@ def unpack(
 
     Raises:
         DecodeError: the buffer is not exactly one valid msgpack value, a string is
-            not UTF-8, or an extension type is not allowed.
+            not UTF-8, an extension type is not allowed, a container declares more
+            items than the buffer holds, or values nest deeper than
+            :data:`MAX_DEPTH`.
     """
     if attachments:
 
@@ -207,5 +217,9 @@ def unpack(
         return msgpack.unpackb(buf, raw=False, strict_map_key=False, ext_hook=hook)
     except DecodeError:
         raise
+    except msgpack.StackError:
+        raise DecodeError(
+            f"malformed msgpack: nested deeper than {MAX_DEPTH} levels"
+        ) from None
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
         raise DecodeError(f"malformed msgpack: {exc}") from None

@@ -243,6 +243,7 @@ def _header_fields(
         and len(fields) >= 4
         and type(fields[0]) is int
         and type(fields[2]) is int
+        and fields[2] >= 0  # a call id is a uint64: a negative one is no call
         and (fields[1] == kind or fields[0] != PROTOCOL_VERSION or fields[1] in others)
     ):
         return fields

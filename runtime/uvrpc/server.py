@@ -22,14 +22,38 @@ import zmq
 
 from .buffers import ATTACHMENT_MIN, BufferPool
 from .context import MAX_METADATA
-from .dispatch import Dispatcher, Rejected, Request, RunningCalls, StreamMessage
+from .dispatch import (
+    Dispatcher,
+    Rejected,
+    Request,
+    RunningCalls,
+    StreamMessage,
+    error_reply,
+)
 from .eager import start_eagerly
-from .errors import ProtocolError
-from .protocol import KIND_CANCEL, ONEWAY_CALL_ID, split_envelope
+from .errors import ProtocolError, ResourceExhausted
+from .limits import (
+    HEADER_READ_MAX,
+    HIGH_WATER_MARK,
+    MAX_IN_FLIGHT,
+    MAX_MESSAGE_SIZE,
+    check_limit,
+    configure_socket,
+    message_size,
+    too_large,
+)
+from .protocol import (
+    KIND_CANCEL,
+    ONEWAY_CALL_ID,
+    RequestHeader,
+    parse_server_header,
+    split_envelope,
+)
 from .reactor import SocketReactor
 from .service import ServiceBase
 from .sessions import (
     MAX_STREAMS,
+    MAX_STREAMS_PER_CALLER,
     PROBE_INTERVAL,
     STREAM_WINDOW,
     CallerGone,
@@ -71,6 +95,12 @@ class ServerStats:
     the handler started, or passed while it ran (the handler was cancelled)."""
     cancelled: int = 0
     """Unary handlers cancelled because their client sent CANCEL (no reply)."""
+    oversized: int = 0
+    """Messages larger than ``max_message_size``, refused before decoding their
+    body (each is counted in ``rejected``, ``dropped`` or ``stale`` too)."""
+    overloaded: int = 0
+    """Requests refused with RESOURCE_EXHAUSTED because ``max_in_flight``
+    handlers were running (each is counted in ``rejected`` or ``dropped`` too)."""
 
 
 class Server:
@@ -91,6 +121,19 @@ class Server:
             them, per stream call: the most the server buffers for one.
         max_streams: stream calls running at once; more are refused with
             RESOURCE_EXHAUSTED.
+        max_streams_per_caller: stream calls one caller (one connection) runs
+            at once; more are refused with RESOURCE_EXHAUSTED.
+        max_message_size: the largest request or stream item, in bytes (all its
+            frames after the envelope); a larger one is answered with
+            RESOURCE_EXHAUSTED before its body is decoded. ZeroMQ drops the
+            connection of a peer that sends a single frame of more than twice
+            this.
+        max_in_flight: handlers running at once (stream calls, and replies
+            waiting for a slow caller, included); a request beyond it is answered
+            with RESOURCE_EXHAUSTED at once. A handler that answers without
+            waiting never counts.
+        hwm: messages queued per caller and direction before ZeroMQ pushes back
+            (``SNDHWM``, ``RCVHWM``).
         probe_interval: seconds a stream may be idle before the server checks that
             its caller is still connected.
         max_metadata: the most bytes a request's metadata may add up to (keys
@@ -126,11 +169,22 @@ class Server:
         debug: bool = False,
         stream_window: int = STREAM_WINDOW,
         max_streams: int = MAX_STREAMS,
+        max_streams_per_caller: int = MAX_STREAMS_PER_CALLER,
+        max_message_size: int = MAX_MESSAGE_SIZE,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        hwm: int = HIGH_WATER_MARK,
         probe_interval: float = PROBE_INTERVAL,
         max_metadata: int = MAX_METADATA,
     ) -> None:
         if stream_window < 1:
             raise ValueError("a stream window must be at least 1")
+        self.max_message_size = check_limit("max_message_size", max_message_size)
+        """The largest message taken, in bytes."""
+        self.max_in_flight = check_limit("max_in_flight", max_in_flight)
+        """Handlers running at once, at most."""
+        check_limit("max_streams", max_streams)
+        check_limit("max_streams_per_caller", max_streams_per_caller)
+        check_limit("hwm", hwm, 0)
         self._dispatcher = Dispatcher(
             services,
             pool=pool,
@@ -138,7 +192,12 @@ class Server:
             debug=debug,
             max_metadata=max_metadata,
         )
-        self._stream_options = (stream_window, max_streams, probe_interval)
+        self._stream_options = (
+            stream_window,
+            max_streams,
+            max_streams_per_caller,
+            probe_interval,
+        )
         self._streams: StreamHost | None = None
         self._running: RunningCalls | None = None
         ctx = context if context is not None else zmq.Context.instance()
@@ -148,6 +207,7 @@ class Server:
         # pipe is at its high-water mark. With it, a full pipe is backpressure (the
         # reply waits for room) and a vanished caller is an error we count.
         self._sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        configure_socket(self._sock, max_message_size, hwm)
         self._endpoints: list[str] = []
         self._reactor: SocketReactor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -177,12 +237,13 @@ class Server:
             return
         loop = self._loop = asyncio.get_running_loop()
         self._closed = asyncio.Event()
-        window, max_streams, probe_interval = self._stream_options
+        window, max_streams, per_caller, probe_interval = self._stream_options
         self._streams = StreamHost(
             self._dispatcher,
             loop,
             window=window,
             max_streams=max_streams,
+            max_streams_per_caller=per_caller,
             probe_interval=probe_interval,
         )
         self._running = RunningCalls(loop)
@@ -214,28 +275,80 @@ class Server:
             _log.debug("dropped a message without an envelope: %s", exc)
             return
         envelope = frames[: end + 1]
+        size = message_size(frames, end + 1)
+        if size > self.max_message_size:
+            self._oversized(envelope, frames[-2], size)
+            return
         try:
             request = self._dispatcher.receive(
                 frames[-2], frames[-1], frames[end + 1 : -2]
             )
         except Rejected as rejected:
-            if rejected.reply is None:
-                stats.dropped += 1
-                _log.debug("dropped a malformed request: %s", rejected)
-            else:
-                stats.rejected += 1
-                reply: list[Any] = [*envelope, *rejected.reply]
-                if not self._try_reply(reply):
-                    self._spawn(self._reply(reply))
+            self._refuse(envelope, rejected)
             return
         if isinstance(request, StreamMessage):
             self._on_stream_message(envelope, request)
+        elif len(self._tasks) >= self.max_in_flight:
+            stats.overloaded += 1
+            error = ResourceExhausted(
+                f"this server runs {self.max_in_flight:,} handlers at once "
+                "(max_in_flight); try later"
+            )
+            reply = None
+            if request.call_id != ONEWAY_CALL_ID:
+                reply = error_reply(request.call_id, error)
+            self._refuse(envelope, Rejected(error.message, reply))
         elif request.route.stream is not None:
             self._open_stream(envelope, request)
         elif request.call_id == ONEWAY_CALL_ID:
             self._spawn(self._serve_oneway(request))
         else:
             self._serve_unary(envelope, request)
+
+    def _refuse(self, envelope: list[zmq.Frame], rejected: Rejected) -> None:
+        """Answer a request that cannot run with its error, or drop it."""
+        stats = self.stats
+        if rejected.reply is None:
+            stats.dropped += 1
+            _log.debug("dropped a request: %s", rejected)
+        else:
+            stats.rejected += 1
+            reply: list[Any] = [*envelope, *rejected.reply]
+            if not self._try_reply(reply):
+                self._spawn(self._reply(reply))
+
+    def _oversized(self, envelope: list[zmq.Frame], header: Any, size: int) -> None:
+        """Refuse a message larger than the limit without decoding its body."""
+        self.stats.oversized += 1
+        try:
+            if len(header) > HEADER_READ_MAX:
+                raise ProtocolError("the header is too large to read")
+            head = parse_server_header(header)
+        except ProtocolError as exc:
+            self._refuse(envelope, Rejected(str(exc), None))
+            return
+        if type(head) is RequestHeader:
+            what = f"request of {head.route or 'another protocol version'}"
+            error = ResourceExhausted(
+                too_large(what, size, self.max_message_size, "this server")
+            )
+            reply = None
+            if head.call_id != ONEWAY_CALL_ID:
+                reply = error_reply(head.call_id, error)
+            self._refuse(envelope, Rejected(error.message, reply))
+            return
+        streams = self._streams
+        assert streams is not None
+        error = ResourceExhausted(
+            too_large(
+                f"a message of stream call {head.call_id}",
+                size,
+                self.max_message_size,
+                "this server",
+            )
+        )
+        if not streams.refuse(_caller(envelope), head.call_id, error):
+            self.stats.stale += 1
 
     def _open_stream(self, envelope: list[zmq.Frame], request: Request) -> None:
         streams = self._streams
@@ -244,15 +357,7 @@ class Server:
         try:
             task = streams.open(caller, _Link(self, envelope), request)
         except Rejected as rejected:
-            stats = self.stats
-            if rejected.reply is None:
-                stats.dropped += 1
-                _log.debug("dropped a stream request: %s", rejected)
-            else:
-                stats.rejected += 1
-                reply: list[Any] = [*envelope, *rejected.reply]
-                if not self._try_reply(reply):
-                    self._spawn(self._reply(reply))
+            self._refuse(envelope, rejected)
             return
         self.stats.streams += 1
         self._tasks.add(task)

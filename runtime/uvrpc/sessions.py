@@ -47,6 +47,7 @@ from .validation import first_problem, invalid_argument
 
 __all__ = [
     "MAX_STREAMS",
+    "MAX_STREAMS_PER_CALLER",
     "PROBE_INTERVAL",
     "STREAM_WINDOW",
     "CallerGone",
@@ -59,6 +60,10 @@ STREAM_WINDOW = 32
 
 MAX_STREAMS = 1024
 """Stream calls one server runs at once, by default; more are refused."""
+
+MAX_STREAMS_PER_CALLER = 256
+"""Stream calls one caller runs on a server at once, by default: a quarter of
+:data:`MAX_STREAMS`, so that no one caller can hold every slot."""
 
 PROBE_INTERVAL = 1.0
 """Seconds a stream may stay idle before the server probes whether its caller is
@@ -99,6 +104,8 @@ class StreamHost:
         window: items a client may send ahead of its handler.
         max_streams: stream calls running at once; more are refused with
             RESOURCE_EXHAUSTED.
+        max_streams_per_caller: stream calls one caller runs at once; more are
+            refused with RESOURCE_EXHAUSTED.
         probe_interval: seconds of silence after which a stream's caller is
             probed.
     """
@@ -110,6 +117,7 @@ class StreamHost:
         *,
         window: int = STREAM_WINDOW,
         max_streams: int = MAX_STREAMS,
+        max_streams_per_caller: int = MAX_STREAMS_PER_CALLER,
         probe_interval: float = PROBE_INTERVAL,
     ) -> None:
         if window < 1:
@@ -118,8 +126,10 @@ class StreamHost:
         self.loop = loop
         self.window = window
         self.max_streams = max_streams
+        self.max_streams_per_caller = max_streams_per_caller
         self.probe_interval = probe_interval
         self._sessions: dict[tuple[Hashable, int], _Session] = {}
+        self._per_caller: dict[Hashable, int] = {}
         self.buffered_max = 0
         """The most client items queued for one handler at once, over every stream
         so far: never more than the window."""
@@ -128,6 +138,10 @@ class StreamHost:
     def active(self) -> int:
         """Stream calls in progress."""
         return len(self._sessions)
+
+    def active_for(self, caller: Hashable) -> int:
+        """Stream calls of ``caller`` in progress."""
+        return self._per_caller.get(caller, 0)
 
     def session(self, caller: Hashable, call_id: int) -> _Session | None:
         """The state of a stream call in progress (for tests and introspection)."""
@@ -139,8 +153,9 @@ class StreamHost:
         """Start the stream call ``request`` from ``caller``; return its task.
 
         Raises:
-            Rejected: the call cannot start (too many streams, no window, or a call
-                with this id from this caller in progress).
+            Rejected: the call cannot start (too many streams, or too many of this
+                caller's, no window, or a call with this id from this caller in
+                progress).
         """
         stream = request.route.stream
         assert stream is not None, "open() takes streaming calls"
@@ -152,6 +167,13 @@ class StreamHost:
                 f"this server runs {self.max_streams} streams at once; try later"
             )
             raise Rejected(error.message, error_reply(request.call_id, error))
+        mine = self._per_caller.get(caller, 0)
+        if mine >= self.max_streams_per_caller:
+            error = ResourceExhausted(
+                f"this server runs {self.max_streams_per_caller} streams of one "
+                "caller at once (max_streams_per_caller); try later"
+            )
+            raise Rejected(error.message, error_reply(request.call_id, error))
         if stream.server_sends and not request.window:
             error = InvalidArgument(
                 f"a call of {stream.route} must grant a window of at least one item"
@@ -159,6 +181,7 @@ class StreamHost:
             raise Rejected(error.message, error_reply(request.call_id, error))
         session = _Session(self, key, link, request, stream)
         self._sessions[key] = session
+        self._per_caller[caller] = mine + 1
         task = session.task = self.loop.create_task(session.run())
         # A task cancelled before its first step never runs its cleanup.
         task.add_done_callback(lambda _: session.end())
@@ -172,9 +195,24 @@ class StreamHost:
         session.receive(message)
         return True
 
+    def refuse(self, caller: Hashable, call_id: int, error: RpcError) -> bool:
+        """End a stream call with ``error`` (its client sent what the server will
+        not take); False if the call is over."""
+        session = self._sessions.get((caller, call_id))
+        if session is None:
+            return False
+        session.fail(error)
+        return True
+
     def _forget(self, session: _Session) -> None:
         if self._sessions.get(session.key) is session:
             del self._sessions[session.key]
+            caller = session.key[0]
+            left = self._per_caller[caller] - 1
+            if left:
+                self._per_caller[caller] = left
+            else:
+                del self._per_caller[caller]
 
     def tasks(self) -> list[asyncio.Task[None]]:
         """The tasks of the stream calls running now."""

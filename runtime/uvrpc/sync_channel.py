@@ -18,7 +18,7 @@ from typing import Any, cast
 import zmq
 
 from .buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
-from .calls import decode_reply, encode_request, timeout_ms
+from .calls import check_size, decode_reply, encode_request, timeout_ms
 from .codec import DecodeError, EncodeError, unpack
 from .context import _current, _outgoing, inherited_timeout
 from .errors import (
@@ -26,7 +26,17 @@ from .errors import (
     InternalError,
     InvalidArgument,
     ProtocolError,
+    ResourceExhausted,
     Unavailable,
+)
+from .limits import (
+    HEADER_READ_MAX,
+    HIGH_WATER_MARK,
+    MAX_MESSAGE_SIZE,
+    check_limit,
+    configure_socket,
+    message_size,
+    too_large,
 )
 from .methods import (
     ClientStreaming,
@@ -68,6 +78,12 @@ class SyncChannel:
         attachment_min: binary arguments at least this many bytes long travel as
             frames of their own, sent without a copy, instead of inside the body.
         stream_window: the items a server may send ahead of the caller taking them.
+        max_message_size: the largest request, reply or stream item in bytes (all
+            its frames). A call whose request is larger fails at once with
+            :class:`~uvrpc.ResourceExhausted`, before anything is sent; so does a
+            call whose reply is larger, without decoding it.
+        hwm: messages queued each way before ZeroMQ pushes back (``SNDHWM``,
+            ``RCVHWM``).
 
     Not thread-safe: use one per thread. A reply's binary values are views of the
     received frames, which live as long as the views do.
@@ -81,13 +97,19 @@ class SyncChannel:
         pool: BufferPool | None = None,
         attachment_min: int = ATTACHMENT_MIN,
         stream_window: int = STREAM_WINDOW,
+        max_message_size: int = MAX_MESSAGE_SIZE,
+        hwm: int = HIGH_WATER_MARK,
     ) -> None:
         if stream_window < 1:
             raise ValueError("a stream window must be at least 1")
         self.stream_window = stream_window
+        self.max_message_size = check_limit("max_message_size", max_message_size)
+        """The largest message sent or taken, in bytes."""
+        check_limit("hwm", hwm, 0)
         ctx = context if context is not None else zmq.Context.instance()
         self._sock: zmq.Socket[bytes] = ctx.socket(zmq.DEALER)
         self._sock.setsockopt(zmq.LINGER, 0)
+        configure_socket(self._sock, max_message_size, hwm)
         self._sock.connect(endpoint)
         self._ids = itertools.count(1)
         self._encoder = BodyEncoder(pool, attachment_min=attachment_min)
@@ -138,6 +160,7 @@ class SyncChannel:
             args,
             timeout,
             None if scope is None else scope.encoded,
+            max_size=self.max_message_size,
         )
         deadline = None if timeout is None else time.monotonic() + timeout
         send_timeout = timeout_ms(timeout)
@@ -169,6 +192,9 @@ class SyncChannel:
             raise DeadlineExceeded(f"{method.route} got no reply within {timeout:g} s")
         if scope is not None:
             scope.trailers = header.trailers or {}
+        size = message_size(reply, 1)
+        if size > self.max_message_size:
+            raise self._too_large(f"the reply of {method.route}", size)
         return decode_reply(
             method, header, reply[-1].buffer, [f.buffer for f in reply[1:-2]]
         )
@@ -192,6 +218,7 @@ class SyncChannel:
             try:
                 if len(reply) < 3 or len(reply[0]) != 0:
                     raise ProtocolError("reply does not have the frames of a reply")
+                self._size(reply)  # a huge reply's header is not read
                 header = parse_reply_header(reply[-2].buffer)
             except ProtocolError:
                 self.dropped_replies += 1
@@ -305,7 +332,14 @@ class SyncChannel:
         if self._closed:
             raise Unavailable("the channel is closed")
         call_id = next(self._ids)
-        frames = encode_request(self._encoder, call_id, method.final, args, timeout)
+        frames = encode_request(
+            self._encoder,
+            call_id,
+            method.final,
+            args,
+            timeout,
+            max_size=self.max_message_size,
+        )
         scope = _outgoing.get()
         frames[-2] = method.headers.encode_stream(
             call_id,
@@ -357,9 +391,10 @@ class SyncChannel:
                 f"cannot send item {index} of {method.route}: {exc}"
             ) from None
         header = encode_stream_header(KIND_ITEM, call_id)
-        self._send(
-            [DELIMITER, *attachments, header, body], method.route, deadline, timeout
-        )
+        frames = [DELIMITER, *attachments, header, body]
+        what = f"item {index} of {method.route}"
+        check_size(self._encoder, frames, what, self.max_message_size)
+        self._send(frames, method.route, deadline, timeout)
 
     def _send_flow(
         self,
@@ -410,17 +445,35 @@ class SyncChannel:
             try:
                 if len(frames) < 3 or len(frames[0]) != 0:
                     raise ProtocolError("message does not have the frames of one")
+                size = self._size(frames)
                 header = parse_client_header(frames[-2].buffer)
             except ProtocolError:
                 self.dropped_replies += 1
                 continue
             if header.call_id == call_id:
+                if size > self.max_message_size:
+                    raise self._too_large(f"a message of {method.route}", size)
                 return header, frames
             if isinstance(header, ReplyHeader):
                 self.dropped_replies += 1
             elif header.kind == KIND_ITEM:
                 self.stale_messages += 1
         raise DeadlineExceeded(f"{method.route} did not finish within {timeout:g} s")
+
+    def _size(self, frames: list[zmq.Frame]) -> int:
+        """The size of a received message; a huge one's header is not read.
+
+        Raises:
+            ProtocolError: the message is too large to read its header.
+        """
+        size = message_size(frames, 1)
+        if size > self.max_message_size and len(frames[-2]) > HEADER_READ_MAX:
+            raise ProtocolError(f"a message of {size:,} bytes has a huge header")
+        return size
+
+    def _too_large(self, what: str, size: int) -> ResourceExhausted:
+        limit = self.max_message_size
+        return ResourceExhausted(too_large(what, size, limit, "this channel"))
 
     def close(self) -> None:
         """Close the socket without lingering."""
