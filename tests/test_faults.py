@@ -13,9 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import zmq
+from calculator import CalculatorSyncClient
+from calculator_server import Calculator
 from conftest import server_thread
 from feed import FeedClient
 from feed_server import Feed
+from test_protocol import ADD, decode, request
 
 import uvrpc
 
@@ -165,3 +169,52 @@ def test_closing_without_grace_cancels_at_once(tmp_path: Path) -> None:
                 await slow
 
     run(main())
+
+
+def test_a_flood_is_refused_and_the_server_stays_bounded(tmp_path: Path) -> None:
+    """A caller that sends far more than the server runs at once and reads nothing
+    back: requests beyond ``max_in_flight`` are refused, the waiting replies stay
+    bounded, and other callers are served."""
+
+    flood = 20_000
+    with server_thread(
+        Calculator(), bind=f"ipc://{tmp_path / 'calc.sock'}", max_in_flight=100
+    ) as running:
+        sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.RCVHWM, 1)
+        sock.setsockopt(zmq.SNDHWM, 0)
+        sock.connect(running.endpoint)
+        try:
+            for call_id in range(1, flood + 1):
+                sock.send_multipart(request(call_id, ADD, {"1": call_id, "2": 0}))
+            deadline = time.monotonic() + 60
+            while running.stats.received < flood and time.monotonic() < deadline:
+                assert running.server is not None
+                assert running.server.in_flight <= 100
+                time.sleep(0.01)
+            stats = running.stats
+            assert stats.received == flood
+            assert running.server is not None and running.server.in_flight <= 100
+            assert stats.overloaded > 0
+            # While the flood's replies wait, others are refused at once, not
+            # kept waiting.
+            with CalculatorSyncClient(running.endpoint, timeout=10) as calc:
+                with pytest.raises(uvrpc.ResourceExhausted, match="max_in_flight"):
+                    calc.add(a=2, b=3)
+            # Every request got its answer, a refusal, or was shed and counted.
+            answers = refusals = 0
+            while sock.poll(2000, zmq.POLLIN):
+                header, body = decode(sock.recv_multipart())
+                if header[3] == uvrpc.Status.OK:
+                    assert body == header[2]
+                    answers += 1
+                else:
+                    assert header[3] == uvrpc.Status.RESOURCE_EXHAUSTED
+                    refusals += 1
+            assert answers + refusals + stats.shed == flood
+            assert refusals + stats.shed == stats.overloaded - 1  # and the add
+            with CalculatorSyncClient(running.endpoint, timeout=10) as calc:
+                assert calc.add(a=2, b=3) == 5
+        finally:
+            sock.close()

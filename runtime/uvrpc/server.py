@@ -98,6 +98,9 @@ class ServerStats:
     oversized: int = 0
     """Messages larger than ``max_message_size``, refused before decoding their
     body (each is counted in ``rejected``, ``dropped`` or ``stale`` too)."""
+    shed: int = 0
+    """Error replies dropped because their caller's pipe was full while
+    ``max_in_flight`` replies were already waiting for room (a flood)."""
     overloaded: int = 0
     """Requests refused with RESOURCE_EXHAUSTED because ``max_in_flight``
     handlers were running (each is counted in ``rejected`` or ``dropped`` too)."""
@@ -314,8 +317,15 @@ class Server:
         else:
             stats.rejected += 1
             reply: list[Any] = [*envelope, *rejected.reply]
-            if not self._try_reply(reply):
-                self._spawn(self._reply(reply))
+            if self._try_reply(reply):
+                return
+            if len(self._tasks) >= self.max_in_flight:
+                # The caller reads slowly and as many replies as calls may run
+                # already wait: waiting for room too would take memory without
+                # bound under a flood.
+                stats.shed += 1
+                return
+            self._spawn(self._reply(reply))
 
     def _oversized(self, envelope: list[zmq.Frame], header: Any, size: int) -> None:
         """Refuse a message larger than the limit without decoding its body."""
