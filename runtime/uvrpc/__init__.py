@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing_extensions import Buffer
 
-from . import types
+from . import security, types
 from .buffers import BufferPool, PoolStats
 from .channel import Channel
 from .client import AsyncClient, SyncClient
@@ -30,6 +30,7 @@ from .errors import (
     Unimplemented,
 )
 from .handle import Call, ReleasedError
+from .liveness import Heartbeat
 from .loop import run
 from .message import Message, field_ids
 from .methods import (
@@ -69,6 +70,7 @@ __all__ = [
     "DeclaredError",
     "FailedPrecondition",
     "GeneratedCodeVersionError",
+    "Heartbeat",
     "InternalError",
     "InvalidArgument",
     "ItemStream",
@@ -99,5 +101,6 @@ __all__ = [
     "check_generated_code",
     "field_ids",
     "run",
+    "security",
     "types",
 ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 from collections import deque
 from collections.abc import AsyncIterable, Callable, Sequence
 from functools import partial
@@ -25,8 +26,16 @@ import zmq
 from .buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
 from .calls import decode_reply, encode_request, timeout_ms
 from .deadlines import DeadlineWheel
-from .errors import DeadlineExceeded, ProtocolError, Unavailable
+from .errors import (
+    DeadlineExceeded,
+    ProtocolError,
+    RpcError,
+    Unauthenticated,
+    Unavailable,
+)
+from .forks import check_process
 from .handle import Call
+from .liveness import DEFAULT_HEARTBEAT, Heartbeat
 from .methods import (
     BidiStreaming,
     ClientStreaming,
@@ -49,6 +58,7 @@ from .protocol import (
     parse_client_header,
 )
 from .reactor import SocketReactor
+from .security import ClientSecurity
 from .sessions import STREAM_WINDOW
 from .streams import ItemStream, StreamCall
 
@@ -66,8 +76,20 @@ _Pending = tuple[asyncio.Future[_Received], Unary[Any, Any], float | None]
 OnMessage = Callable[[list[Any]], None]
 """Receives the frames of one message: ``[delimiter, attachment..., header, body]``."""
 
-OnDisconnect = Callable[[], None]
-"""Told that the connection to the server dropped."""
+Refusal = tuple[type[RpcError], str]
+"""Why a server refused a connection's handshake: the error to fail calls with, and
+what happened."""
+
+OnDisconnect = Callable[[Refusal | None], None]
+"""Told that the connection to the server dropped (``None``) or that its handshake
+failed (a :data:`Refusal`)."""
+
+_WATCHED = (
+    zmq.EVENT_DISCONNECTED
+    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+)
 
 
 class ClientTransport(Protocol):
@@ -98,12 +120,26 @@ class DealerTransport:
         endpoint: where to connect (``tcp://``, ``ipc://`` or ``inproc://``).
         context: the ZeroMQ context; the process-wide one by default. ``inproc://``
             endpoints only reach servers in the same context.
+        security: connect over CURVE (:class:`~uvrpc.security.ClientSecurity`).
+        heartbeat: ZeroMQ heartbeats, so a server that vanished without closing
+            the connection is noticed; ``None`` turns them off.
     """
 
-    def __init__(self, endpoint: str, context: zmq.Context[Any] | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        context: zmq.Context[Any] | None = None,
+        *,
+        security: ClientSecurity | None = None,
+        heartbeat: Heartbeat | None = DEFAULT_HEARTBEAT,
+    ) -> None:
         ctx = context if context is not None else zmq.Context.instance()
         self._sock: zmq.Socket[bytes] = ctx.socket(zmq.DEALER)
         self._sock.setsockopt(zmq.LINGER, 0)
+        if heartbeat is not None:
+            heartbeat.apply(self._sock)
+        if security is not None:
+            security.apply(self._sock)
         self._sock.connect(endpoint)
         self._reactor: SocketReactor | None = None
         self._monitor: zmq.Socket[bytes] | None = None
@@ -116,22 +152,28 @@ class DealerTransport:
         self._loop = loop
 
     def watch_disconnects(self, on_disconnect: OnDisconnect) -> None:
-        """Call ``on_disconnect`` whenever a connection to the server drops.
+        """Call ``on_disconnect`` whenever a connection to the server drops, or
+        its handshake fails (a server refusing this client's CURVE key, say).
 
         A monitor socket reports the socket's disconnections; the loop reads it
         through a :class:`~uvrpc.reactor.SocketReactor` of its own, like any
         socket. Call after :meth:`attach`.
         """
         assert self._loop is not None, "attach() first"
-        monitor = self._sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        monitor = self._sock.get_monitor_socket(_WATCHED)
         monitor.setsockopt(zmq.LINGER, 0)
         self._monitor = monitor
 
         def on_event(frames: list[Any]) -> None:
             # Event frames: a 16-bit event number and a 32-bit value, then the
-            # endpoint; only disconnections were asked for.
-            if len(frames) == 2 and _event_of(frames[0]) & zmq.EVENT_DISCONNECTED:
-                on_disconnect()
+            # endpoint.
+            if len(frames) != 2:
+                return
+            event, value = _event_of(frames[0])
+            if event & zmq.EVENT_DISCONNECTED:
+                on_disconnect(None)
+            elif event & _WATCHED:
+                on_disconnect(_refusal(event, value))
 
         self._monitor_reactor = SocketReactor(monitor, self._loop, on_event)
 
@@ -158,8 +200,31 @@ class DealerTransport:
         self._sock.close(linger=0)
 
 
-def _event_of(frame: Any) -> int:
-    return int.from_bytes(memoryview(frame)[:2], "little")
+def _event_of(frame: Any) -> tuple[int, int]:
+    """A monitor event's number and value."""
+    view = memoryview(frame)
+    return int.from_bytes(view[:2], "little"), int.from_bytes(view[2:6], "little")
+
+
+def _refusal(event: int, value: int) -> Refusal:
+    """What a failed handshake means to the caller."""
+    if event & zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+        return (
+            Unauthenticated,
+            f"the server refused this client's CURVE key (ZAP status {value})",
+        )
+    if value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
+        return (
+            Unavailable,
+            "the handshake failed: the server and this client use different "
+            "security mechanisms (CURVE on one side only?)",
+        )
+    if event & zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
+        return Unavailable, f"the handshake failed (ZMTP protocol error {value:#x})"
+    return (
+        Unavailable,
+        "the CURVE handshake failed (is the server's public key the one pinned?)",
+    )
 
 
 class Channel:
@@ -174,8 +239,20 @@ class Channel:
             frames of their own, sent without a copy, instead of inside the body.
         stream_window: the items a server may send ahead of the caller taking them,
             per stream call: the most each stream buffers.
+        security: connect over CURVE, pinning the server's public key
+            (:class:`~uvrpc.security.ClientSecurity`, ``docs/security.md``). A server
+            that refuses the handshake sends nothing back: calls then fail at their
+            deadline, with a :class:`~uvrpc.DeadlineExceeded` whose message says
+            the server may have refused the handshake.
+        heartbeat: ZeroMQ heartbeats (:class:`~uvrpc.Heartbeat`; a PING each
+            second, a server silent for five is dead), so a server that vanished
+            without closing the connection fails the pending calls with
+            :class:`~uvrpc.Unavailable` instead of leaving them to their deadline;
+            ``None`` turns them off. Only for an endpoint, not a transport.
 
-    A channel belongs to the event loop that first uses it. Several generated clients
+    A channel belongs to the event loop that first uses it, and to the process that
+    created it: used in a child process after a fork, it raises
+    :class:`RuntimeError`. Several generated clients
     may share one channel. :meth:`close` fails every pending call with
     :class:`~uvrpc.Unavailable`, and so does a dropped connection to the server
     (seen through a ZeroMQ socket monitor) for the calls pending at that moment.
@@ -189,11 +266,22 @@ class Channel:
         pool: BufferPool | None = None,
         attachment_min: int = ATTACHMENT_MIN,
         stream_window: int = STREAM_WINDOW,
+        security: ClientSecurity | None = None,
+        heartbeat: Heartbeat | None = DEFAULT_HEARTBEAT,
     ) -> None:
         if stream_window < 1:
             raise ValueError("a stream window must be at least 1")
+        self._pid = os.getpid()
         self._transport: ClientTransport = (
-            DealerTransport(target, context) if isinstance(target, str) else target
+            DealerTransport(target, context, security=security, heartbeat=heartbeat)
+            if isinstance(target, str)
+            else target
+        )
+        self._no_reply = (
+            "got no reply"
+            if security is None
+            else "got no reply (the server may have refused the CURVE handshake: "
+            "check its public key and that it allows this client's key)"
         )
         self._pending: dict[int, _Pending] = {}
         self._streams: dict[int, StreamCall] = {}
@@ -228,6 +316,7 @@ class Channel:
         loop = asyncio.get_running_loop()
         if self._loop is loop:
             return loop
+        check_process("Channel", self._pid)
         if self._closed:
             raise Unavailable("the channel is closed")
         if self._loop is not None:
@@ -370,7 +459,9 @@ class Channel:
         future, method, timeout = pending
         if not future.done():
             future.set_exception(
-                DeadlineExceeded(f"{method.route} got no reply within {timeout:g} s")
+                DeadlineExceeded(
+                    f"{method.route} {self._no_reply} within {timeout:g} s"
+                )
             )
 
     def _on_message(self, frames: list[Any]) -> None:
@@ -404,17 +495,17 @@ class Channel:
         elif not stream.on_item(frames[-1], frames[1:-2]):
             self.stale_messages += 1  # the call is over, or failed on this item
 
-    def _on_disconnect(self) -> None:
-        """The connection dropped: no reply to a call pending now will come."""
+    def _on_disconnect(self, refusal: Refusal | None) -> None:
+        """The connection dropped, or its handshake failed: no reply to a call
+        pending now will come."""
+        error, why = (
+            (Unavailable, "the connection dropped") if refusal is None else refusal
+        )
         for future, method, _ in self._pending.values():
             if not future.done():
-                future.set_exception(
-                    Unavailable(f"the connection dropped during {method.route}")
-                )
+                future.set_exception(error(f"{why} during {method.route}"))
         for stream in list(self._streams.values()):
-            stream.fail(
-                Unavailable(f"the connection dropped during {stream.method.route}")
-            )
+            stream.fail(error(f"{why} during {stream.method.route}"))
 
     # --- streams -------------------------------------------------------------
 
@@ -572,6 +663,8 @@ class Channel:
         if self._closed:
             return
         self._closed = True
+        if os.getpid() != self._pid:
+            return  # a child's copy: the socket is the parent's
         for future, _, _ in self._pending.values():
             if not future.done():
                 future.set_exception(Unavailable("the channel was closed"))

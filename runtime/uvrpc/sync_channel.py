@@ -11,6 +11,7 @@ skipped.
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any, cast
@@ -27,6 +28,8 @@ from .errors import (
     ProtocolError,
     Unavailable,
 )
+from .forks import check_process
+from .liveness import DEFAULT_HEARTBEAT, Heartbeat
 from .methods import (
     ClientStreaming,
     In,
@@ -51,6 +54,7 @@ from .protocol import (
     parse_reply_header,
 )
 from .reactor import recv_message, send_message
+from .security import ClientSecurity
 from .sessions import STREAM_WINDOW
 
 __all__ = ["SyncChannel"]
@@ -67,8 +71,15 @@ class SyncChannel:
         attachment_min: binary arguments at least this many bytes long travel as
             frames of their own, sent without a copy, instead of inside the body.
         stream_window: the items a server may send ahead of the caller taking them.
+        security: connect over CURVE, pinning the server's public key
+            (:class:`~uvrpc.security.ClientSecurity`); a refused handshake shows as
+            :class:`~uvrpc.DeadlineExceeded` saying so.
+        heartbeat: ZeroMQ heartbeats on the connection (:class:`~uvrpc.Heartbeat`);
+            ``None`` turns them off. A blocking call has no disconnect monitor: a
+            dead server closes the connection, and the call fails at its deadline.
 
-    Not thread-safe: use one per thread. A reply's binary values are views of the
+    Not thread-safe: use one per thread; not usable in a child process after a
+    fork (:class:`RuntimeError`). A reply's binary values are views of the
     received frames, which live as long as the views do.
     """
 
@@ -80,14 +91,27 @@ class SyncChannel:
         pool: BufferPool | None = None,
         attachment_min: int = ATTACHMENT_MIN,
         stream_window: int = STREAM_WINDOW,
+        security: ClientSecurity | None = None,
+        heartbeat: Heartbeat | None = DEFAULT_HEARTBEAT,
     ) -> None:
         if stream_window < 1:
             raise ValueError("a stream window must be at least 1")
         self.stream_window = stream_window
+        self._pid = os.getpid()
         ctx = context if context is not None else zmq.Context.instance()
         self._sock: zmq.Socket[bytes] = ctx.socket(zmq.DEALER)
         self._sock.setsockopt(zmq.LINGER, 0)
+        if heartbeat is not None:
+            heartbeat.apply(self._sock)
+        if security is not None:
+            security.apply(self._sock)
         self._sock.connect(endpoint)
+        self._no_reply = (
+            "got no reply"
+            if security is None
+            else "got no reply (the server may have refused the CURVE handshake: "
+            "check its public key and that it allows this client's key)"
+        )
         self._ids = itertools.count(1)
         self._encoder = BodyEncoder(pool, attachment_min=attachment_min)
         self._recv_timeout_ms = -1
@@ -124,6 +148,8 @@ class SyncChannel:
         """
         if self._closed:
             raise Unavailable("the channel is closed")
+        if os.getpid() != self._pid:
+            check_process("SyncChannel", self._pid)
         call_id = ONEWAY_CALL_ID if method.oneway else next(self._ids)
         frames = encode_request(self._encoder, call_id, method, args, timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -168,7 +194,7 @@ class SyncChannel:
             return decode_reply(
                 method, header, reply[-1].buffer, [f.buffer for f in reply[1:-2]]
             )
-        raise DeadlineExceeded(f"{method.route} got no reply within {timeout:g} s")
+        raise DeadlineExceeded(f"{method.route} {self._no_reply} within {timeout:g} s")
 
     # --- streams -------------------------------------------------------------
 
@@ -272,6 +298,7 @@ class SyncChannel:
     ) -> tuple[int, float | None]:
         if self._closed:
             raise Unavailable("the channel is closed")
+        check_process("SyncChannel", self._pid)
         call_id = next(self._ids)
         frames = encode_request(self._encoder, call_id, method.final, args, timeout)
         frames[-2] = method.headers.encode_stream(call_id, timeout_ms(timeout), window)
