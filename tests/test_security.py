@@ -77,7 +77,12 @@ def test_unknown_and_plaintext_clients_fail_while_the_allowed_one_is_served() ->
                 # call fails at once rather than at its deadline.
                 with pytest.raises(uvrpc.Unauthenticated, match="refused this client"):
                     await stranger.ping(n=1)
-                with pytest.raises(uvrpc.Unavailable, match="security mechanisms"):
+                # libzmq does not retry a refused key: later calls fail at once.
+                with pytest.raises(uvrpc.Unauthenticated, match="not sending"):
+                    await stranger.ping(n=1)
+                # libzmq reports a mechanism mismatch, or only that the server
+                # closed the connection, depending on which side saw it first.
+                with pytest.raises(uvrpc.Unavailable, match="handshake failed"):
                     await plain.ping(n=1)
                 assert await allowed.ping(n=2) == 2
                 assert await slow == -3

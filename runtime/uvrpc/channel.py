@@ -84,6 +84,9 @@ OnDisconnect = Callable[[Refusal | None], None]
 """Told that the connection to the server dropped (``None``) or that its handshake
 failed (a :data:`Refusal`)."""
 
+OnConnect = Callable[[], None]
+"""Told that a connection's handshake succeeded."""
+
 _WATCHED = (
     zmq.EVENT_DISCONNECTED
     | zmq.EVENT_HANDSHAKE_FAILED_AUTH
@@ -140,9 +143,14 @@ class DealerTransport:
             heartbeat.apply(self._sock)
         if security is not None:
             security.apply(self._sock)
+        # The monitor is there before the connection, so that no event is lost: a
+        # handshake refused before the first call is not retried by libzmq.
+        self._monitor: zmq.Socket[bytes] | None = self._sock.get_monitor_socket(
+            _WATCHED | zmq.EVENT_HANDSHAKE_SUCCEEDED
+        )
+        self._monitor.setsockopt(zmq.LINGER, 0)
         self._sock.connect(endpoint)
         self._reactor: SocketReactor | None = None
-        self._monitor: zmq.Socket[bytes] | None = None
         self._monitor_reactor: SocketReactor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -151,18 +159,21 @@ class DealerTransport:
         self._reactor = SocketReactor(self._sock, loop, on_message)
         self._loop = loop
 
-    def watch_disconnects(self, on_disconnect: OnDisconnect) -> None:
+    def watch_disconnects(
+        self, on_disconnect: OnDisconnect, on_connect: OnConnect | None = None
+    ) -> None:
         """Call ``on_disconnect`` whenever a connection to the server drops, or
-        its handshake fails (a server refusing this client's CURVE key, say).
+        its handshake fails (a server refusing this client's CURVE key, say), and
+        ``on_connect`` when a handshake succeeds; events since the socket was
+        created come first.
 
-        A monitor socket reports the socket's disconnections; the loop reads it
-        through a :class:`~uvrpc.reactor.SocketReactor` of its own, like any
-        socket. Call after :meth:`attach`.
+        A monitor socket reports the socket's events; the loop reads it through a
+        :class:`~uvrpc.reactor.SocketReactor` of its own, like any socket. Call
+        after :meth:`attach`.
         """
         assert self._loop is not None, "attach() first"
-        monitor = self._sock.get_monitor_socket(_WATCHED)
-        monitor.setsockopt(zmq.LINGER, 0)
-        self._monitor = monitor
+        monitor = self._monitor
+        assert monitor is not None
 
         def on_event(frames: list[Any]) -> None:
             # Event frames: a 16-bit event number and a 32-bit value, then the
@@ -172,6 +183,9 @@ class DealerTransport:
             event, value = _event_of(frames[0])
             if event & zmq.EVENT_DISCONNECTED:
                 on_disconnect(None)
+            elif event & zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                if on_connect is not None:
+                    on_connect()
             elif event & _WATCHED:
                 on_disconnect(_refusal(event, value))
 
@@ -192,8 +206,8 @@ class DealerTransport:
         if self._reactor is not None:
             self._reactor.close()
         if self._monitor is not None:
-            assert self._monitor_reactor is not None
-            self._monitor_reactor.close()
+            if self._monitor_reactor is not None:
+                self._monitor_reactor.close()
             self._sock.disable_monitor()
             self._monitor.close(linger=0)
             self._monitor = None
@@ -223,7 +237,8 @@ def _refusal(event: int, value: int) -> Refusal:
         return Unavailable, f"the handshake failed (ZMTP protocol error {value:#x})"
     return (
         Unavailable,
-        "the CURVE handshake failed (is the server's public key the one pinned?)",
+        "the handshake failed: the server closed the connection (do both sides "
+        "use CURVE, and is the server's public key the one pinned?)",
     )
 
 
@@ -301,6 +316,7 @@ class Channel:
         the call was cancelled or timed out): ignored."""
         self._ended: deque[int] = deque(maxlen=_ENDED_KEPT)
         self._ended_ids: set[int] = set()
+        self._refusal: Refusal | None = None
 
     @property
     def pending(self) -> int:
@@ -323,7 +339,7 @@ class Channel:
             raise RuntimeError("a Channel belongs to the loop that first used it")
         self._transport.attach(loop, self._on_message)
         if isinstance(self._transport, DealerTransport):
-            self._transport.watch_disconnects(self._on_disconnect)
+            self._transport.watch_disconnects(self._on_disconnect, self._on_connect)
         self._deadlines = DeadlineWheel(loop, self._expire)
         self._loop = loop
         return loop
@@ -361,6 +377,8 @@ class Channel:
         loop = self._running_loop()
         if self._closed:
             raise Unavailable("the channel is closed")
+        if self._refusal is not None:
+            self._refused(method.route)
         frames = encode_request(self._encoder, ONEWAY_CALL_ID, method, args, timeout)
         sent = False
         try:
@@ -417,6 +435,8 @@ class Channel:
         loop = self._running_loop()
         if self._closed:
             raise Unavailable("the channel is closed")
+        if self._refusal is not None:
+            self._refused(method.route)
         call_id = next(self._ids)
         frames = encode_request(self._encoder, call_id, method, args, timeout)
         future: asyncio.Future[_Received] = loop.create_future()
@@ -433,6 +453,12 @@ class Channel:
         finally:
             self._encoder.settle(frames[-1], sent)
         return call_id, future, slot, None if sent else frames
+
+    def _refused(self, route: str) -> None:
+        """Raise why the server refused the last handshake."""
+        assert self._refusal is not None
+        error, why = self._refusal
+        raise error(f"{why}; not sending {route}")
 
     def _forget(self, call_id: int, slot: int | None, _: object) -> None:
         """A call is over: drop it from the tables."""
@@ -495,9 +521,15 @@ class Channel:
         elif not stream.on_item(frames[-1], frames[1:-2]):
             self.stale_messages += 1  # the call is over, or failed on this item
 
+    def _on_connect(self) -> None:
+        self._refusal = None
+
     def _on_disconnect(self, refusal: Refusal | None) -> None:
         """The connection dropped, or its handshake failed: no reply to a call
-        pending now will come."""
+        pending now will come. After a failed handshake, and until one succeeds,
+        new calls fail at once with the same error."""
+        if refusal is not None:
+            self._refusal = refusal
         error, why = (
             (Unavailable, "the connection dropped") if refusal is None else refusal
         )
@@ -575,6 +607,8 @@ class Channel:
         loop = self._running_loop()
         if self._closed:
             raise Unavailable("the channel is closed")
+        if self._refusal is not None:
+            self._refused(method.route)
         call_id = next(self._ids)
         frames = encode_request(self._encoder, call_id, method.final, args, timeout)
         window = self.stream_window
