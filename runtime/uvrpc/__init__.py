@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing_extensions import Buffer
 
-from . import types
+from . import security, types
 from .buffers import BufferPool, PoolStats
 from .channel import Channel
 from .client import AsyncClient, SyncClient
@@ -39,6 +39,7 @@ from .errors import (
 )
 from .handle import Call, ReleasedError
 from .limits import HIGH_WATER_MARK, MAX_IN_FLIGHT, MAX_MESSAGE_SIZE
+from .liveness import Heartbeat
 from .loop import run
 from .message import Message, field_ids
 from .methods import (
@@ -83,6 +84,7 @@ __all__ = [
     "DeclaredError",
     "FailedPrecondition",
     "GeneratedCodeVersionError",
+    "Heartbeat",
     "InternalError",
     "InvalidArgument",
     "ItemStream",
@@ -117,5 +119,6 @@ __all__ = [
     "field_ids",
     "metadata",
     "run",
+    "security",
     "types",
 ]

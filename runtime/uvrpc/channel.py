@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 from collections import deque
 from collections.abc import AsyncIterable, Callable, Sequence
 from functools import partial
@@ -26,7 +27,15 @@ from .buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
 from .calls import check_size, decode_reply, encode_request, timeout_ms
 from .context import CallMetadata, _current, _outgoing, inherited_timeout
 from .deadlines import DeadlineWheel
-from .errors import DeadlineExceeded, ProtocolError, ResourceExhausted, Unavailable
+from .errors import (
+    DeadlineExceeded,
+    ProtocolError,
+    ResourceExhausted,
+    RpcError,
+    Unauthenticated,
+    Unavailable,
+)
+from .forks import check_process
 from .handle import Call
 from .limits import (
     HEADER_READ_MAX,
@@ -38,6 +47,7 @@ from .limits import (
     message_size,
     too_large,
 )
+from .liveness import DEFAULT_HEARTBEAT, Heartbeat
 from .methods import (
     BidiStreaming,
     ClientStreaming,
@@ -61,6 +71,7 @@ from .protocol import (
     parse_client_header,
 )
 from .reactor import SocketReactor
+from .security import ClientSecurity
 from .sessions import STREAM_WINDOW
 from .streams import ItemStream, StreamCall
 
@@ -78,8 +89,23 @@ _Pending = tuple[asyncio.Future[_Received], Unary[Any, Any], float | None]
 OnMessage = Callable[[list[Any]], None]
 """Receives the frames of one message: ``[delimiter, attachment..., header, body]``."""
 
-OnDisconnect = Callable[[], None]
-"""Told that the connection to the server dropped."""
+Refusal = tuple[type[RpcError], str]
+"""Why a server refused a connection's handshake: the error to fail calls with, and
+what happened."""
+
+OnDisconnect = Callable[[Refusal | None], None]
+"""Told that the connection to the server dropped (``None``) or that its handshake
+failed (a :data:`Refusal`)."""
+
+OnConnect = Callable[[], None]
+"""Told that a connection's handshake succeeded."""
+
+_WATCHED = (
+    zmq.EVENT_DISCONNECTED
+    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+)
 
 
 class ClientTransport(Protocol):
@@ -113,6 +139,9 @@ class DealerTransport:
         max_message_size: ZeroMQ drops the connection of a server that sends a
             frame of more than twice this many bytes.
         hwm: messages queued each way before ZeroMQ pushes back.
+        security: connect over CURVE (:class:`~uvrpc.security.ClientSecurity`).
+        heartbeat: ZeroMQ heartbeats, so a server that vanished without closing
+            the connection is noticed; ``None`` turns them off.
     """
 
     def __init__(
@@ -122,14 +151,25 @@ class DealerTransport:
         *,
         max_message_size: int = MAX_MESSAGE_SIZE,
         hwm: int = HIGH_WATER_MARK,
+        security: ClientSecurity | None = None,
+        heartbeat: Heartbeat | None = DEFAULT_HEARTBEAT,
     ) -> None:
         ctx = context if context is not None else zmq.Context.instance()
         self._sock: zmq.Socket[bytes] = ctx.socket(zmq.DEALER)
         self._sock.setsockopt(zmq.LINGER, 0)
         configure_socket(self._sock, max_message_size, hwm)
+        if heartbeat is not None:
+            heartbeat.apply(self._sock)
+        if security is not None:
+            security.apply(self._sock)
+        # The monitor is there before the connection, so that no event is lost: a
+        # handshake refused before the first call is not retried by libzmq.
+        self._monitor: zmq.Socket[bytes] | None = self._sock.get_monitor_socket(
+            _WATCHED | zmq.EVENT_HANDSHAKE_SUCCEEDED
+        )
+        self._monitor.setsockopt(zmq.LINGER, 0)
         self._sock.connect(endpoint)
         self._reactor: SocketReactor | None = None
-        self._monitor: zmq.Socket[bytes] | None = None
         self._monitor_reactor: SocketReactor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -138,23 +178,35 @@ class DealerTransport:
         self._reactor = SocketReactor(self._sock, loop, on_message)
         self._loop = loop
 
-    def watch_disconnects(self, on_disconnect: OnDisconnect) -> None:
-        """Call ``on_disconnect`` whenever a connection to the server drops.
+    def watch_disconnects(
+        self, on_disconnect: OnDisconnect, on_connect: OnConnect | None = None
+    ) -> None:
+        """Call ``on_disconnect`` whenever a connection to the server drops, or
+        its handshake fails (a server refusing this client's CURVE key, say), and
+        ``on_connect`` when a handshake succeeds; events since the socket was
+        created come first.
 
-        A monitor socket reports the socket's disconnections; the loop reads it
-        through a :class:`~uvrpc.reactor.SocketReactor` of its own, like any
-        socket. Call after :meth:`attach`.
+        A monitor socket reports the socket's events; the loop reads it through a
+        :class:`~uvrpc.reactor.SocketReactor` of its own, like any socket. Call
+        after :meth:`attach`.
         """
         assert self._loop is not None, "attach() first"
-        monitor = self._sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
-        monitor.setsockopt(zmq.LINGER, 0)
-        self._monitor = monitor
+        monitor = self._monitor
+        assert monitor is not None
 
         def on_event(frames: list[Any]) -> None:
             # Event frames: a 16-bit event number and a 32-bit value, then the
-            # endpoint; only disconnections were asked for.
-            if len(frames) == 2 and _event_of(frames[0]) & zmq.EVENT_DISCONNECTED:
-                on_disconnect()
+            # endpoint.
+            if len(frames) != 2:
+                return
+            event, value = _event_of(frames[0])
+            if event & zmq.EVENT_DISCONNECTED:
+                on_disconnect(None)
+            elif event & zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                if on_connect is not None:
+                    on_connect()
+            elif event & _WATCHED:
+                on_disconnect(_refusal(event, value))
 
         self._monitor_reactor = SocketReactor(monitor, self._loop, on_event)
 
@@ -173,16 +225,40 @@ class DealerTransport:
         if self._reactor is not None:
             self._reactor.close()
         if self._monitor is not None:
-            assert self._monitor_reactor is not None
-            self._monitor_reactor.close()
+            if self._monitor_reactor is not None:
+                self._monitor_reactor.close()
             self._sock.disable_monitor()
             self._monitor.close(linger=0)
             self._monitor = None
         self._sock.close(linger=0)
 
 
-def _event_of(frame: Any) -> int:
-    return int.from_bytes(memoryview(frame)[:2], "little")
+def _event_of(frame: Any) -> tuple[int, int]:
+    """A monitor event's number and value."""
+    view = memoryview(frame)
+    return int.from_bytes(view[:2], "little"), int.from_bytes(view[2:6], "little")
+
+
+def _refusal(event: int, value: int) -> Refusal:
+    """What a failed handshake means to the caller."""
+    if event & zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+        return (
+            Unauthenticated,
+            f"the server refused this client's CURVE key (ZAP status {value})",
+        )
+    if value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
+        return (
+            Unavailable,
+            "the handshake failed: the server and this client use different "
+            "security mechanisms (CURVE on one side only?)",
+        )
+    if event & zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
+        return Unavailable, f"the handshake failed (ZMTP protocol error {value:#x})"
+    return (
+        Unavailable,
+        "the handshake failed: the server closed the connection (do both sides "
+        "use CURVE, and is the server's public key the one pinned?)",
+    )
 
 
 class Channel:
@@ -206,8 +282,20 @@ class Channel:
             :class:`~uvrpc.ResourceExhausted`: it does not wait.
         hwm: messages queued each way before ZeroMQ pushes back (``SNDHWM``,
             ``RCVHWM``); for an endpoint only.
+        security: connect over CURVE, pinning the server's public key
+            (:class:`~uvrpc.security.ClientSecurity`, ``docs/security.md``). A server
+            that refuses the handshake sends nothing back: calls then fail at their
+            deadline, with a :class:`~uvrpc.DeadlineExceeded` whose message says
+            the server may have refused the handshake.
+        heartbeat: ZeroMQ heartbeats (:class:`~uvrpc.Heartbeat`; a PING each
+            second, a server silent for five is dead), so a server that vanished
+            without closing the connection fails the pending calls with
+            :class:`~uvrpc.Unavailable` instead of leaving them to their deadline;
+            ``None`` turns them off. Only for an endpoint, not a transport.
 
-    A channel belongs to the event loop that first uses it. Several generated clients
+    A channel belongs to the event loop that first uses it, and to the process that
+    created it: used in a child process after a fork, it raises
+    :class:`RuntimeError`. Several generated clients
     may share one channel. :meth:`close` fails every pending call with
     :class:`~uvrpc.Unavailable`, and so does a dropped connection to the server
     (seen through a ZeroMQ socket monitor) for the calls pending at that moment.
@@ -224,18 +312,34 @@ class Channel:
         max_message_size: int = MAX_MESSAGE_SIZE,
         max_in_flight: int = MAX_IN_FLIGHT,
         hwm: int = HIGH_WATER_MARK,
+        security: ClientSecurity | None = None,
+        heartbeat: Heartbeat | None = DEFAULT_HEARTBEAT,
     ) -> None:
         if stream_window < 1:
             raise ValueError("a stream window must be at least 1")
+        self._pid = os.getpid()
         self.max_message_size = check_limit("max_message_size", max_message_size)
         """The largest message sent or taken, in bytes."""
         self.max_in_flight = check_limit("max_in_flight", max_in_flight)
         """Calls pending at once, at most."""
         check_limit("hwm", hwm, 0)
         self._transport: ClientTransport = (
-            DealerTransport(target, context, max_message_size=max_message_size, hwm=hwm)
+            DealerTransport(
+                target,
+                context,
+                max_message_size=max_message_size,
+                hwm=hwm,
+                security=security,
+                heartbeat=heartbeat,
+            )
             if isinstance(target, str)
             else target
+        )
+        self._no_reply = (
+            "got no reply"
+            if security is None
+            else "got no reply (the server may have refused the CURVE handshake: "
+            "check its public key and that it allows this client's key)"
         )
         self._pending: dict[int, _Pending] = {}
         self._streams: dict[int, StreamCall] = {}
@@ -255,6 +359,7 @@ class Channel:
         the call was cancelled or timed out): ignored."""
         self._ended: deque[int] = deque(maxlen=_ENDED_KEPT)
         self._ended_ids: set[int] = set()
+        self._refusal: Refusal | None = None
 
     @property
     def pending(self) -> int:
@@ -270,13 +375,14 @@ class Channel:
         loop = asyncio.get_running_loop()
         if self._loop is loop:
             return loop
+        check_process("Channel", self._pid)
         if self._closed:
             raise Unavailable("the channel is closed")
         if self._loop is not None:
             raise RuntimeError("a Channel belongs to the loop that first used it")
         self._transport.attach(loop, self._on_message)
         if isinstance(self._transport, DealerTransport):
-            self._transport.watch_disconnects(self._on_disconnect)
+            self._transport.watch_disconnects(self._on_disconnect, self._on_connect)
         self._deadlines = DeadlineWheel(loop, self._expire)
         self._loop = loop
         return loop
@@ -337,6 +443,8 @@ class Channel:
         loop = self._running_loop()
         if self._closed:
             raise Unavailable("the channel is closed")
+        if self._refusal is not None:
+            self._refused(method.route)
         frames = encode_request(
             self._encoder,
             ONEWAY_CALL_ID,
@@ -412,6 +520,8 @@ class Channel:
         if self._closed:
             raise Unavailable("the channel is closed")
         self._check_in_flight(method.route)
+        if self._refusal is not None:
+            self._refused(method.route)
         call_id = next(self._ids)
         frames = encode_request(
             self._encoder,
@@ -444,6 +554,12 @@ class Channel:
                 "pending (max_in_flight)"
             )
 
+    def _refused(self, route: str) -> None:
+        """Raise why the server refused the last handshake."""
+        assert self._refusal is not None
+        error, why = self._refusal
+        raise error(f"{why}; not sending {route}")
+
     def _forget(
         self, call_id: int, slot: int | None, future: asyncio.Future[Any] | None
     ) -> None:
@@ -474,7 +590,9 @@ class Channel:
         future, method, timeout = pending
         if not future.done():
             future.set_exception(
-                DeadlineExceeded(f"{method.route} got no reply within {timeout:g} s")
+                DeadlineExceeded(
+                    f"{method.route} {self._no_reply} within {timeout:g} s"
+                )
             )
 
     def _on_message(self, frames: list[Any]) -> None:
@@ -532,17 +650,23 @@ class Channel:
         what = f"a message of {stream.method.route}"
         stream.fail(ResourceExhausted(too_large(what, size, limit, "this channel")))
 
-    def _on_disconnect(self) -> None:
-        """The connection dropped: no reply to a call pending now will come."""
+    def _on_connect(self) -> None:
+        self._refusal = None
+
+    def _on_disconnect(self, refusal: Refusal | None) -> None:
+        """The connection dropped, or its handshake failed: no reply to a call
+        pending now will come. After a failed handshake, and until one succeeds,
+        new calls fail at once with the same error."""
+        if refusal is not None:
+            self._refusal = refusal
+        error, why = (
+            (Unavailable, "the connection dropped") if refusal is None else refusal
+        )
         for future, method, _ in self._pending.values():
             if not future.done():
-                future.set_exception(
-                    Unavailable(f"the connection dropped during {method.route}")
-                )
+                future.set_exception(error(f"{why} during {method.route}"))
         for stream in list(self._streams.values()):
-            stream.fail(
-                Unavailable(f"the connection dropped during {stream.method.route}")
-            )
+            stream.fail(error(f"{why} during {stream.method.route}"))
 
     # --- streams -------------------------------------------------------------
 
@@ -615,6 +739,8 @@ class Channel:
         if self._closed:
             raise Unavailable("the channel is closed")
         self._check_in_flight(method.route)
+        if self._refusal is not None:
+            self._refused(method.route)
         call_id = next(self._ids)
         frames = encode_request(
             self._encoder,
@@ -720,6 +846,8 @@ class Channel:
         if self._closed:
             return
         self._closed = True
+        if os.getpid() != self._pid:
+            return  # a child's copy: the socket is the parent's
         for future, _, _ in self._pending.values():
             if not future.done():
                 future.set_exception(Unavailable("the channel was closed"))

@@ -4,7 +4,12 @@
 generated ``<Service>Server``) from ``MODULE``, instantiates it without arguments and
 serves it; the first line it prints is each bound endpoint, so scripts can read where
 to connect. SIGINT and SIGTERM stop it cleanly. Its log (handlers' exceptions with
-their tracebacks, malformed requests) goes to stderr.
+their tracebacks, malformed requests) goes to stderr. With ``--curve-secret
+NAME.key_secret --allow DIR_OR_FILE`` it serves over CURVE, admitting the clients
+whose public keys are in the ``*.key`` files given (``docs/security.md``).
+
+``uvrpc keygen NAME --dir DIR`` writes a new CURVE key pair as ``DIR/NAME.key``
+(public) and ``DIR/NAME.key_secret`` (secret, mode 0600), and prints the public key.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import zmq
 
 from .loop import run
+from .security import ServerSecurity, generate_keypair, load_keypair, load_public_keys
 from .server import Server
 from .service import ServiceBase
 from .version import GENERATED_CODE_API, PROTOCOL_VERSION, __version__
@@ -59,9 +66,13 @@ def load_service(spec: str) -> type[ServiceBase]:
     return cls
 
 
-async def serve(service: ServiceBase, endpoints: Sequence[str]) -> None:
+async def serve(
+    service: ServiceBase,
+    endpoints: Sequence[str],
+    security: ServerSecurity | None = None,
+) -> None:
     """Serve ``service`` on ``endpoints`` until SIGINT or SIGTERM."""
-    async with Server(service) as server:
+    async with Server(service, security=security) as server:
         for endpoint in endpoints:
             print(server.bind(endpoint), flush=True)
         loop = asyncio.get_running_loop()
@@ -86,12 +97,47 @@ def _parser() -> argparse.ArgumentParser:
         help="endpoint to listen on; repeatable (default tcp://127.0.0.1:5555)",
     )
     serve_cmd.add_argument("--uvloop", action="store_true", help="run on uvloop")
+    serve_cmd.add_argument(
+        "--curve-secret",
+        metavar="PATH",
+        help="serve over CURVE with the key pair in this .key_secret file",
+    )
+    serve_cmd.add_argument(
+        "--allow",
+        metavar="DIR_OR_FILE",
+        help="with --curve-secret: the client public keys admitted (a .key file, or "
+        'a directory of them); "any" admits every client',
+    )
+    keygen_cmd = commands.add_parser(
+        "keygen", help="write a new CURVE key pair and print its public key"
+    )
+    keygen_cmd.add_argument("name", metavar="NAME")
+    keygen_cmd.add_argument(
+        "--dir",
+        default=".",
+        metavar="DIR",
+        help="where to write NAME.key and NAME.key_secret (default: here)",
+    )
     commands.add_parser("version", help="print runtime and protocol versions")
     # Listed for --help; main() hands everything after "bench" to uvrpc.bench.
     commands.add_parser(
         "bench", help="benchmark uvrpc against raw pyzmq, gRPC and Thrift"
     )
     return parser
+
+
+def _server_security(secret: str | None, allow: str | None) -> ServerSecurity | None:
+    """The ``--curve-secret`` and ``--allow`` options, read."""
+    if secret is None:
+        if allow is not None:
+            raise UsageError("--allow needs --curve-secret")
+        return None
+    if allow is None:
+        raise UsageError(
+            '--curve-secret needs --allow (a key file, a directory or "any")'
+        )
+    keys = "any" if allow == "any" else load_public_keys(allow)
+    return ServerSecurity(load_keypair(secret), allow=keys)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -108,14 +154,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"protocol {PROTOCOL_VERSION}")
             print(f"generated-code API {GENERATED_CODE_API}")
             return 0
+        if args.command == "keygen":
+            keypair = generate_keypair()
+            keypair.save(Path(args.dir), args.name)
+            print(keypair.public)
+            return 0
+        security = _server_security(args.curve_secret, args.allow)
         logging.basicConfig(
             level=logging.INFO,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         service = load_service(args.target)()
         endpoints = args.bind or ["tcp://127.0.0.1:5555"]
-        run(serve(service, endpoints), use_uvloop=args.uvloop)
-    except (UsageError, RuntimeError) as exc:
+        run(serve(service, endpoints, security), use_uvloop=args.uvloop)
+    except (UsageError, RuntimeError, OSError, ValueError) as exc:
         print(f"uvrpc: error: {exc}", file=sys.stderr)
         return 1
     except zmq.ZMQError as exc:  # e.g. "Address already in use" from bind

@@ -18,6 +18,7 @@ from .methods import (
     Unary,
 )
 from .retry import Retry
+from .security import ClientSecurity
 from .streams import ItemStream
 from .sync_channel import SyncChannel
 
@@ -34,6 +35,8 @@ class AsyncClient:
             A call's own ``timeout=`` argument takes precedence.
         retry: retry the methods the IDL marks ``idempotent`` when they fail with
             ``UNAVAILABLE`` (:class:`~uvrpc.Retry`); by default nothing is retried.
+        security: connect over CURVE (:class:`~uvrpc.security.ClientSecurity`);
+            for an endpoint only (a given channel has its own).
 
     Use it as ``async with Client(endpoint) as client:``; leaving the block closes the
     channel if this client opened it. Many calls may be in flight at once; they share
@@ -52,12 +55,17 @@ class AsyncClient:
         *,
         timeout: float | None = None,
         retry: Retry | None = None,
+        security: ClientSecurity | None = None,
     ) -> None:
         if isinstance(target, Channel):
+            if security is not None:
+                raise ValueError(
+                    "security= is for an endpoint; the channel has its own"
+                )
             self._channel = target
             self._owns_channel = False
         else:
-            self._channel = Channel(target)
+            self._channel = Channel(target, security=security)
             self._owns_channel = True
         self._timeout = timeout
         self._retry = retry
@@ -144,6 +152,8 @@ class SyncClient:
         target: an endpoint to connect to, or a :class:`SyncChannel`.
         timeout: the default deadline of each call in seconds; ``None`` waits for ever.
         retry: retry idempotent methods that fail with ``UNAVAILABLE``.
+        security: connect over CURVE (:class:`~uvrpc.security.ClientSecurity`);
+            for an endpoint only.
 
     One call at a time: a sync client is not thread-safe, so give each thread its own.
     Use it as ``with Client(endpoint) as client:``. A server-streaming method returns
@@ -158,12 +168,17 @@ class SyncClient:
         *,
         timeout: float | None = None,
         retry: Retry | None = None,
+        security: ClientSecurity | None = None,
     ) -> None:
         if isinstance(target, SyncChannel):
+            if security is not None:
+                raise ValueError(
+                    "security= is for an endpoint; the channel has its own"
+                )
             self._channel = target
             self._owns_channel = False
         else:
-            self._channel = SyncChannel(target)
+            self._channel = SyncChannel(target, security=security)
             self._owns_channel = True
         self._timeout = timeout
         self._retry = retry

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, Self, cast
 
 import zmq
+import zmq.asyncio
+from zmq.auth import CURVE_ALLOW_ANY
+from zmq.auth.asyncio import AsyncioAuthenticator
 
 from .buffers import ATTACHMENT_MIN, BufferPool
 from .context import MAX_METADATA
@@ -32,6 +36,7 @@ from .dispatch import (
 )
 from .eager import start_eagerly
 from .errors import ProtocolError, ResourceExhausted
+from .forks import check_process
 from .limits import (
     HEADER_READ_MAX,
     HIGH_WATER_MARK,
@@ -42,6 +47,7 @@ from .limits import (
     message_size,
     too_large,
 )
+from .liveness import DEFAULT_HEARTBEAT, Heartbeat
 from .protocol import (
     KIND_CANCEL,
     ONEWAY_CALL_ID,
@@ -50,6 +56,7 @@ from .protocol import (
     split_envelope,
 )
 from .reactor import SocketReactor
+from .security import ServerSecurity, generate_keypair
 from .service import ServiceBase
 from .sessions import (
     MAX_STREAMS,
@@ -63,6 +70,10 @@ from .sessions import (
 __all__ = ["Server", "ServerStats"]
 
 _log = logging.getLogger("uvrpc.server")
+
+ZAP_CHECK_TIMEOUT = 2.0
+"""Seconds a secured server waits for its ZAP handler to answer a test request
+before it refuses to start."""
 
 
 @dataclass(slots=True)
@@ -142,11 +153,24 @@ class Server:
         max_metadata: the most bytes a request's metadata may add up to (keys
             and values); a request with more is refused with RESOURCE_EXHAUSTED.
 
+        security: serve over CURVE with this key pair, admitting the clients of
+            its allow-list (:class:`~uvrpc.security.ServerSecurity`,
+            ``docs/security.md``). The server then runs a ZAP handler on a ZeroMQ
+            context of its own (or on ``context``, which must have no other),
+            checks in :meth:`start` that it answers, and binds only after that.
+        heartbeat: ZeroMQ heartbeats on each connection, so a caller that vanished
+            without closing it is noticed (:class:`~uvrpc.Heartbeat`); ``None``
+            turns them off.
+
+
     A unary request's timeout becomes the handler's deadline, counted from when
     the server reads the request: a handler that has not started by then is not
     started, and one still running then is cancelled; both reply
     DEADLINE_EXCEEDED. A CANCEL from the caller cancels the handler, and nothing
     is replied. See :func:`uvrpc.current_call`.
+
+    A server belongs to the process that created it: used in a child process
+    after a fork, it raises :class:`RuntimeError`.
 
     A handler's binary arguments are read-only views of the received frames; a
     handler may keep them (they keep their frame alive) and may return them, which
@@ -178,6 +202,8 @@ class Server:
         hwm: int = HIGH_WATER_MARK,
         probe_interval: float = PROBE_INTERVAL,
         max_metadata: int = MAX_METADATA,
+        security: ServerSecurity | None = None,
+        heartbeat: Heartbeat | None = DEFAULT_HEARTBEAT,
     ) -> None:
         if stream_window < 1:
             raise ValueError("a stream window must be at least 1")
@@ -188,6 +214,13 @@ class Server:
         check_limit("max_streams", max_streams)
         check_limit("max_streams_per_caller", max_streams_per_caller)
         check_limit("hwm", hwm, 0)
+        self._pid = os.getpid()
+        self._security = security
+        self._authenticator: AsyncioAuthenticator | None = None
+        self._owned_context: zmq.Context[Any] | None = None
+        if security is not None and context is None:
+            # A ZAP handler serves a whole context: this server's is its own.
+            context = self._owned_context = zmq.Context()
         self._dispatcher = Dispatcher(
             services,
             pool=pool,
@@ -211,6 +244,10 @@ class Server:
         # reply waits for room) and a vanished caller is an error we count.
         self._sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         configure_socket(self._sock, max_message_size, hwm)
+        if heartbeat is not None:
+            heartbeat.apply(self._sock)
+        if security is not None:
+            security.apply(self._sock)
         self._endpoints: list[str] = []
         self._reactor: SocketReactor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -228,7 +265,26 @@ class Server:
         """Listen on ``endpoint`` and return it as clients should connect to it.
 
         ``tcp://127.0.0.1:*`` picks a free port; the returned endpoint names it.
+
+        Raises:
+            RuntimeError: a secured server was not started yet (its ZAP handler
+                must run before any client can connect), or this is another
+                process than the server's.
+            ValueError: a secured server asked to bind ``inproc://``, where no
+                handshake happens.
         """
+        check_process("Server", self._pid)
+        if self._security is not None:
+            if endpoint.startswith("inproc://"):
+                raise ValueError(
+                    f"cannot bind {endpoint} with CURVE: inproc:// connections "
+                    "skip the handshake; bind tcp:// or ipc://"
+                )
+            if self._authenticator is None:
+                raise RuntimeError(
+                    "start a secured server (async with, or await start()) before "
+                    "binding: its ZAP handler must run before clients connect"
+                )
         self._sock.bind(endpoint)
         bound = cast(bytes, self._sock.getsockopt(zmq.LAST_ENDPOINT)).decode()
         self._endpoints.append(bound)
@@ -236,8 +292,11 @@ class Server:
 
     async def start(self) -> None:
         """Start serving on the running loop (``async with`` does this)."""
+        check_process("Server", self._pid)
         if self._reactor is not None:
             return
+        if self._security is not None:
+            await self._start_authenticator(self._security)
         loop = self._loop = asyncio.get_running_loop()
         self._closed = asyncio.Event()
         window, max_streams, per_caller, probe_interval = self._stream_options
@@ -251,6 +310,69 @@ class Server:
         )
         self._running = RunningCalls(loop)
         self._reactor = SocketReactor(self._sock, loop, self._on_message)
+
+    async def _start_authenticator(self, security: ServerSecurity) -> None:
+        """Run the allow-list's ZAP handler and check that it answers.
+
+        Raises:
+            RuntimeError: the context already has a ZAP handler, or the handler did
+                not answer a test request as the allow-list says within
+                :data:`ZAP_CHECK_TIMEOUT` seconds.
+        """
+        context = self._sock.context
+        authenticator = AsyncioAuthenticator(
+            context, log=logging.getLogger("uvrpc.server.zap")
+        )
+        try:
+            authenticator.start()
+        except zmq.ZMQError as exc:
+            raise RuntimeError(
+                "the server's ZeroMQ context already has a ZAP handler "
+                f"({exc}); give each secured server a context of its own "
+                "(the default)"
+            ) from None
+        if security.allow == "any":
+            authenticator.configure_curve(domain="*", location=CURVE_ALLOW_ANY)
+        else:
+            authenticator.configure_curve_callback(
+                domain="*", credentials_provider=_AllowList(security)
+            )
+        self._authenticator = authenticator
+        await self._check_zap(security)
+
+    async def _check_zap(self, security: ServerSecurity) -> None:
+        """Ask this context's ZAP handler about a new random client key."""
+        stranger = generate_keypair().public
+        expected = b"200" if security.admits(stranger) else b"400"
+        shadow = zmq.asyncio.Context.shadow(self._sock.context)
+        probe = shadow.socket(zmq.REQ)
+        probe.setsockopt(zmq.LINGER, 0)
+        try:
+            probe.connect("inproc://zeromq.zap.01")
+            request = [b"1.0", b"uvrpc-check", b"", b"127.0.0.1", b""]
+            key = zmq.utils.z85.decode(stranger.encode("ascii"))
+            await probe.send_multipart([*request, b"CURVE", key])
+            try:
+                reply = await asyncio.wait_for(
+                    probe.recv_multipart(), ZAP_CHECK_TIMEOUT
+                )
+            except TimeoutError:
+                reply = None
+        finally:
+            probe.close(linger=0)
+        if reply is None or len(reply) < 3 or reply[2] != expected:
+            self._stop_authenticator()
+            answer = "no answer" if reply is None else f"the answer {reply[2:4]!r}"
+            raise RuntimeError(
+                "refusing to serve over CURVE without a working ZAP handler: a test "
+                f"request got {answer}, not {expected.decode()}; without one the "
+                "server would admit anyone who knows its public key"
+            )
+
+    def _stop_authenticator(self) -> None:
+        if self._authenticator is not None:
+            self._authenticator.stop()
+            self._authenticator = None
 
     async def serve_forever(self) -> None:
         """Serve until :meth:`close` is called (from another task)."""
@@ -487,6 +609,9 @@ class Server:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         self._sock.close(linger=0)
+        self._stop_authenticator()
+        if self._owned_context is not None:
+            self._owned_context.destroy(linger=0)
         self._dispatcher.close()
         if self._closed is not None:
             self._closed.set()
@@ -497,6 +622,17 @@ class Server:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+class _AllowList:
+    """The ZAP credentials provider of a server's allow-list."""
+
+    def __init__(self, security: ServerSecurity) -> None:
+        self._security = security
+
+    def callback(self, domain: str, key: bytes) -> bool:
+        """Whether the client with this Z85 public key may connect."""
+        return self._security.admits(key.decode("ascii"))
 
 
 def _caller(envelope: list[zmq.Frame]) -> tuple[bytes, ...]:

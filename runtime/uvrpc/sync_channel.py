@@ -11,6 +11,7 @@ skipped.
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any, cast
@@ -29,6 +30,7 @@ from .errors import (
     ResourceExhausted,
     Unavailable,
 )
+from .forks import check_process
 from .limits import (
     HEADER_READ_MAX,
     HIGH_WATER_MARK,
@@ -38,6 +40,7 @@ from .limits import (
     message_size,
     too_large,
 )
+from .liveness import DEFAULT_HEARTBEAT, Heartbeat
 from .methods import (
     ClientStreaming,
     In,
@@ -62,6 +65,7 @@ from .protocol import (
     parse_reply_header,
 )
 from .reactor import recv_message, send_message
+from .security import ClientSecurity
 from .sessions import STREAM_WINDOW
 
 __all__ = ["SyncChannel"]
@@ -84,8 +88,15 @@ class SyncChannel:
             call whose reply is larger, without decoding it.
         hwm: messages queued each way before ZeroMQ pushes back (``SNDHWM``,
             ``RCVHWM``).
+        security: connect over CURVE, pinning the server's public key
+            (:class:`~uvrpc.security.ClientSecurity`); a refused handshake shows as
+            :class:`~uvrpc.DeadlineExceeded` saying so.
+        heartbeat: ZeroMQ heartbeats on the connection (:class:`~uvrpc.Heartbeat`);
+            ``None`` turns them off. A blocking call has no disconnect monitor: a
+            dead server closes the connection, and the call fails at its deadline.
 
-    Not thread-safe: use one per thread. A reply's binary values are views of the
+    Not thread-safe: use one per thread; not usable in a child process after a
+    fork (:class:`RuntimeError`). A reply's binary values are views of the
     received frames, which live as long as the views do.
     """
 
@@ -99,6 +110,8 @@ class SyncChannel:
         stream_window: int = STREAM_WINDOW,
         max_message_size: int = MAX_MESSAGE_SIZE,
         hwm: int = HIGH_WATER_MARK,
+        security: ClientSecurity | None = None,
+        heartbeat: Heartbeat | None = DEFAULT_HEARTBEAT,
     ) -> None:
         if stream_window < 1:
             raise ValueError("a stream window must be at least 1")
@@ -106,11 +119,22 @@ class SyncChannel:
         self.max_message_size = check_limit("max_message_size", max_message_size)
         """The largest message sent or taken, in bytes."""
         check_limit("hwm", hwm, 0)
+        self._pid = os.getpid()
         ctx = context if context is not None else zmq.Context.instance()
         self._sock: zmq.Socket[bytes] = ctx.socket(zmq.DEALER)
         self._sock.setsockopt(zmq.LINGER, 0)
         configure_socket(self._sock, max_message_size, hwm)
+        if heartbeat is not None:
+            heartbeat.apply(self._sock)
+        if security is not None:
+            security.apply(self._sock)
         self._sock.connect(endpoint)
+        self._no_reply = (
+            "got no reply"
+            if security is None
+            else "got no reply (the server may have refused the CURVE handshake: "
+            "check its public key and that it allows this client's key)"
+        )
         self._ids = itertools.count(1)
         self._encoder = BodyEncoder(pool, attachment_min=attachment_min)
         self._recv_timeout_ms = -1
@@ -149,6 +173,8 @@ class SyncChannel:
         """
         if self._closed:
             raise Unavailable("the channel is closed")
+        if os.getpid() != self._pid:
+            check_process("SyncChannel", self._pid)
         scope = _outgoing.get()
         if _current.get() is not None:
             timeout = inherited_timeout(timeout)
@@ -189,7 +215,9 @@ class SyncChannel:
         if header is None:
             if not self._closed:
                 self._send_control(KIND_CANCEL, call_id)
-            raise DeadlineExceeded(f"{method.route} got no reply within {timeout:g} s")
+            raise DeadlineExceeded(
+                f"{method.route} {self._no_reply} within {timeout:g} s"
+            )
         if scope is not None:
             scope.trailers = header.trailers or {}
         size = message_size(reply, 1)
@@ -331,6 +359,7 @@ class SyncChannel:
     ) -> tuple[int, float | None]:
         if self._closed:
             raise Unavailable("the channel is closed")
+        check_process("SyncChannel", self._pid)
         call_id = next(self._ids)
         frames = encode_request(
             self._encoder,

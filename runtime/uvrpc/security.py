@@ -1,0 +1,209 @@
+"""CURVE encryption and authentication (``docs/security.md``).
+
+A server holds a long-term :class:`Keypair`; clients pin its public key, and the server
+admits the clients whose public keys its allow-list names. ZeroMQ's CURVE handshake
+gives every connection fresh session keys, so what travels is encrypted and
+authenticated; the allow-list is enforced by a ZAP handler — pyzmq's
+:class:`~zmq.auth.asyncio.AsyncioAuthenticator` — that the server runs on its own
+ZeroMQ context and checks before it binds.
+
+Keys are 40-character Z85 text; key files are in pyzmq's certificate format
+(``zmq.auth.create_certificates``): ``NAME.key`` holds the public key and
+``NAME.key_secret`` both.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import zmq
+import zmq.auth
+
+__all__ = [
+    "ClientSecurity",
+    "Keypair",
+    "ServerSecurity",
+    "generate_keypair",
+    "load_keypair",
+    "load_public_keys",
+]
+
+_KEY_LENGTH = 40
+"""Characters in a Z85-encoded CURVE key."""
+
+
+def _key_text(key: str | bytes, what: str) -> str:
+    text = key.decode("ascii") if isinstance(key, bytes) else key
+    if len(text) != _KEY_LENGTH:
+        raise ValueError(
+            f"a CURVE {what} is {_KEY_LENGTH} characters of Z85 text, got {len(text)}"
+        )
+    try:
+        zmq.utils.z85.decode(text)
+    except (ValueError, KeyError, IndexError):
+        raise ValueError(f"a CURVE {what} must be Z85 text: {text!r}") from None
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class Keypair:
+    """A CURVE key pair, as Z85 text.
+
+    Attributes:
+        public: the key to hand out (40 characters).
+        secret: the key to keep; ``repr`` never shows it.
+    """
+
+    public: str
+    secret: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "public", _key_text(self.public, "public key"))
+        object.__setattr__(self, "secret", _key_text(self.secret, "secret key"))
+        if zmq.curve_public(self.secret.encode("ascii")).decode() != self.public:
+            raise ValueError("the public key does not belong to the secret key")
+
+    def save(self, directory: str | os.PathLike[str], name: str) -> tuple[Path, Path]:
+        """Write ``NAME.key`` (public) and ``NAME.key_secret`` (both keys, mode
+        0600) into ``directory``; return their paths (public, secret).
+
+        Existing files of that name are replaced.
+        """
+        directory = Path(directory)
+        public_path = directory / f"{name}.key"
+        secret_path = directory / f"{name}.key_secret"
+        public_path.write_text(_certificate("Public", self.public), encoding="ascii")
+        # The secret file is created private before any key is written to it.
+        secret_path.unlink(missing_ok=True)
+        fd = os.open(secret_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as file:
+            file.write(_certificate("Secret", self.public, self.secret))
+        return public_path, secret_path
+
+
+def _certificate(kind: str, public: str, secret: str | None = None) -> str:
+    """A certificate file's text, as ``zmq.auth.load_certificate`` reads it."""
+    lines = [
+        f"#   ZeroMQ CURVE {kind} Certificate, written by uvrpc",
+        "#   Exchange securely, or use a secure mechanism to verify the contents"
+        if kind == "Public"
+        else "#   DO NOT PROVIDE THIS FILE TO OTHER USERS nor change its permissions.",
+        "",
+        "metadata",
+        "curve",
+        f'    public-key = "{public}"',
+    ]
+    if secret is not None:
+        lines.append(f'    secret-key = "{secret}"')
+    return "\n".join(lines) + "\n"
+
+
+def generate_keypair() -> Keypair:
+    """A new random key pair."""
+    public, secret = zmq.curve_keypair()
+    return Keypair(public.decode("ascii"), secret.decode("ascii"))
+
+
+def load_keypair(path: str | os.PathLike[str]) -> Keypair:
+    """Read a key pair from a secret certificate file (``NAME.key_secret``).
+
+    Raises:
+        ValueError: the file holds no secret key, or malformed keys.
+        OSError: the file cannot be read.
+    """
+    public, secret = zmq.auth.load_certificate(path)
+    if secret is None:
+        raise ValueError(f"{path} holds no secret key (use the .key_secret file)")
+    return Keypair(public.decode("ascii"), secret.decode("ascii"))
+
+
+def load_public_keys(path: str | os.PathLike[str]) -> frozenset[str]:
+    """The public keys of a certificate file, or of every ``*.key`` file in a
+    directory (what ``uvrpc serve --allow`` reads).
+
+    Raises:
+        ValueError: a file holds no public key, or a directory has no ``.key`` file.
+    """
+    path = Path(path)
+    files = sorted(path.glob("*.key")) if path.is_dir() else [path]
+    if not files:
+        raise ValueError(f"{path} has no public key files (*.key)")
+    return frozenset(
+        _key_text(zmq.auth.load_certificate(file)[0], "public key") for file in files
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSecurity:
+    """How a :class:`~uvrpc.Server` encrypts and whom it admits.
+
+    Args:
+        keypair: the server's long-term key pair; clients pin its public key.
+        allow: the public keys of the clients admitted, or ``"any"`` to admit every
+            client that knows the server's public key (encryption without client
+            authentication).
+
+    The server runs a ZAP handler for the allow-list on a ZeroMQ context of its own
+    (unless given one, which must have no other ZAP handler), and refuses to bind
+    until that handler answers. Secured servers bind ``tcp://`` or ``ipc://``
+    endpoints only: ``inproc://`` connections skip the handshake.
+    """
+
+    keypair: Keypair
+    allow: frozenset[str] | Literal["any"]
+
+    def __init__(
+        self, keypair: Keypair, allow: Iterable[str | bytes] | Literal["any"]
+    ) -> None:
+        object.__setattr__(self, "keypair", keypair)
+        if allow == "any":
+            object.__setattr__(self, "allow", "any")
+        elif isinstance(allow, str | bytes):
+            raise TypeError('allow takes an iterable of public keys, or "any"')
+        else:
+            keys = frozenset(_key_text(key, "public key") for key in allow)
+            object.__setattr__(self, "allow", keys)
+
+    def apply(self, sock: zmq.Socket[Any]) -> None:
+        """Make ``sock`` a CURVE server with this key pair."""
+        sock.setsockopt(zmq.CURVE_SERVER, 1)
+        sock.setsockopt(zmq.CURVE_SECRETKEY, self.keypair.secret.encode("ascii"))
+
+    def admits(self, public_key: str) -> bool:
+        """Whether a client with ``public_key`` is on the allow-list."""
+        return self.allow == "any" or public_key in self.allow
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSecurity:
+    """How a client channel encrypts, and which server it accepts.
+
+    Args:
+        server_public: the server's public key: the handshake fails with any
+            other server.
+        keypair: the client's key pair, which the server's allow-list must name;
+            a new random one (admitted only by ``allow="any"``) if omitted.
+    """
+
+    server_public: str
+    keypair: Keypair
+
+    def __init__(
+        self, server_public: str | bytes, keypair: Keypair | None = None
+    ) -> None:
+        object.__setattr__(
+            self, "server_public", _key_text(server_public, "public key")
+        )
+        object.__setattr__(
+            self, "keypair", keypair if keypair is not None else generate_keypair()
+        )
+
+    def apply(self, sock: zmq.Socket[Any]) -> None:
+        """Make ``sock`` a CURVE client of the server (before it connects)."""
+        sock.setsockopt(zmq.CURVE_SERVERKEY, self.server_public.encode("ascii"))
+        sock.setsockopt(zmq.CURVE_PUBLICKEY, self.keypair.public.encode("ascii"))
+        sock.setsockopt(zmq.CURVE_SECRETKEY, self.keypair.secret.encode("ascii"))

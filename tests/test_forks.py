@@ -1,0 +1,149 @@
+"""Sockets never cross a fork: channels and servers belong to their process.
+
+A channel created before a fork raises a clear error in the child; one created in
+the child works, with the fork and the spawn start methods; a server started in a
+``multiprocessing.Process`` serves the parent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from multiprocessing.connection import Connection
+from typing import Any
+
+import pytest
+from conftest import server_thread
+from feed import FeedClient, FeedSyncClient
+from feed_server import Feed
+
+import uvrpc
+
+START_METHODS = ("fork", "spawn")
+
+
+def call_in_child(endpoint: str, results: Connection) -> None:
+    """Make a blocking and an async call from a channel created here."""
+    with FeedSyncClient(endpoint, timeout=10) as sync_client:
+        first = sync_client.ping(n=1)
+
+    async def main() -> int:
+        async with FeedClient(endpoint, timeout=10) as client:
+            return await client.ping(n=2)
+
+    results.send((first, asyncio.run(main())))
+
+
+def serve_in_child(parent: Connection) -> None:
+    """Send the parent the feed's endpoint, and serve it until told to stop."""
+
+    async def main() -> None:
+        async with uvrpc.Server(Feed()) as server:
+            parent.send(server.bind("tcp://127.0.0.1:*"))
+            await asyncio.get_running_loop().run_in_executor(None, parent.recv)
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+def test_a_client_created_in_a_child_works(method: str) -> None:
+    context: Any = multiprocessing.get_context(method)  # ForkContext or SpawnContext
+    with server_thread(Feed()) as server:
+        # The parent's process-wide context is in use when the child starts.
+        with FeedSyncClient(server.endpoint, timeout=10) as client:
+            assert client.ping(n=0) == 0
+        receive, send = context.Pipe(duplex=False)
+        child = context.Process(target=call_in_child, args=(server.endpoint, send))
+        child.start()
+        try:
+            assert receive.poll(60), "the child did not answer"
+            assert receive.recv() == (1, 2)
+        finally:
+            child.join(30)
+            if child.is_alive():
+                child.kill()
+                child.join()
+        assert child.exitcode == 0
+
+
+def use_inherited(
+    sync_channel: uvrpc.SyncChannel, channel: uvrpc.Channel, results: Connection
+) -> None:
+    """Use channels created before the fork; report the errors."""
+    errors = []
+    try:
+        with FeedSyncClient(sync_channel) as client:
+            client.ping(n=1)
+    except RuntimeError as exc:
+        errors.append(str(exc))
+
+    async def main() -> None:
+        async with FeedClient(channel) as client:
+            await client.ping(n=1)
+
+    try:
+        asyncio.run(main())
+    except RuntimeError as exc:
+        errors.append(str(exc))
+    results.send(errors)
+
+
+def test_a_channel_created_before_a_fork_refuses_to_work_in_the_child() -> None:
+    context = multiprocessing.get_context("fork")
+    with server_thread(Feed()) as server:
+        sync_channel = uvrpc.SyncChannel(server.endpoint)
+        channel = uvrpc.Channel(server.endpoint)
+        receive, send = context.Pipe(duplex=False)
+        child = context.Process(
+            target=use_inherited, args=(sync_channel, channel, send)
+        )
+        child.start()
+        try:
+            assert receive.poll(60), "the child did not answer"
+            errors = receive.recv()
+        finally:
+            child.join(30)
+            if child.is_alive():
+                child.kill()
+                child.join()
+        parent = os.getpid()
+        assert errors == [
+            f"this SyncChannel was created in process {parent}; create a new one in "
+            f"process {child.pid}: ZeroMQ sockets and contexts cannot be used "
+            "across a fork",
+            f"this Channel was created in process {parent}; create a new one in "
+            f"process {child.pid}: ZeroMQ sockets and contexts cannot be used "
+            "across a fork",
+        ]
+        # The parent's channels are untouched.
+        with FeedSyncClient(sync_channel, timeout=10) as client:
+            assert client.ping(n=3) == 3
+
+        async def main() -> None:
+            async with FeedClient(channel, timeout=10) as client:
+                assert await client.ping(n=4) == 4
+            await channel.close()
+
+        asyncio.run(main())
+        sync_channel.close()
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+def test_a_server_in_a_child_process_serves_the_parent(method: str) -> None:
+    context: Any = multiprocessing.get_context(method)  # ForkContext or SpawnContext
+    pipe, child_end = context.Pipe()
+    child = context.Process(target=serve_in_child, args=(child_end,))
+    child.start()
+    try:
+        assert pipe.poll(60), "the server did not start"
+        endpoint = pipe.recv()
+        with FeedSyncClient(endpoint, timeout=10) as client:
+            assert client.ping(n=5) == 5
+    finally:
+        pipe.send("stop")
+        child.join(30)
+        if child.is_alive():
+            child.kill()
+            child.join()
+    assert child.exitcode == 0

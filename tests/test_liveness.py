@@ -1,0 +1,124 @@
+"""Heartbeats: a long handler is never taken for a dead server; a silent one is.
+
+A partition is simulated by a TCP forwarder between client and server that can be
+frozen: it stops forwarding without closing anything, as a lost network would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+from conftest import server_thread
+from feed import FeedClient
+from feed_server import Feed
+
+import uvrpc
+
+FAST = uvrpc.Heartbeat(interval=0.1, timeout=0.3)
+
+
+class Forwarder:
+    """Forwards TCP connections from a loopback port to ``upstream``; while
+    frozen, it holds every byte without closing anything."""
+
+    def __init__(self, upstream: str) -> None:
+        host, _, port = upstream.removeprefix("tcp://").rpartition(":")
+        self._upstream = (host, int(port))
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: list[asyncio.StreamWriter] = []
+        self._server: asyncio.Server | None = None
+        self.endpoint = ""
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        self.endpoint = f"tcp://127.0.0.1:{port}"
+
+    def freeze(self) -> None:
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
+    async def _accept(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self._upstream)
+        self._writers += [writer, up_writer]
+        for source, sink in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.ensure_future(self._pump(source, sink))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _pump(
+        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter
+    ) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await source.read(65536):
+                await self._flowing.wait()
+                sink.write(data)
+                await sink.drain()
+        sink.close()
+
+    async def close(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for writer in self._writers:
+            writer.close()
+        await self._server.wait_closed()
+
+
+def test_a_handler_longer_than_many_heartbeat_timeouts_is_not_a_dead_server() -> None:
+    with server_thread(Feed(), heartbeat=FAST) as server:
+
+        async def main() -> None:
+            async with FeedClient(
+                uvrpc.Channel(server.endpoint, heartbeat=FAST), timeout=30
+            ) as c:
+                assert await c.ping(n=-20) == -20  # 2 s: over six timeouts
+            await c.channel.close()
+
+        asyncio.run(main())
+
+
+@pytest.mark.slow
+def test_a_30_s_call_with_1_s_heartbeats() -> None:
+    with server_thread(Feed()) as server:
+
+        async def main() -> None:
+            async with FeedClient(server.endpoint, timeout=60) as c:
+                assert await c.ping(n=-300) == -300
+
+        asyncio.run(main())
+
+
+def test_a_partition_fails_the_pending_call_with_unavailable() -> None:
+    with server_thread(Feed(), heartbeat=FAST) as server:
+
+        async def main() -> None:
+            forwarder = Forwarder(server.endpoint)
+            await forwarder.start()
+            channel = uvrpc.Channel(forwarder.endpoint, heartbeat=FAST)
+            try:
+                async with FeedClient(channel, timeout=60) as c:
+                    assert await c.ping(n=1) == 1  # connected through it
+                    pending = asyncio.ensure_future(c.ping(n=-50))  # 5 s
+                    forwarder.freeze()
+                    # Without heartbeats this waits for the 60 s deadline; the
+                    # wait_for only keeps a failure of this test short.
+                    with pytest.raises(uvrpc.Unavailable, match="dropped"):
+                        await asyncio.wait_for(pending, 20)
+                    forwarder.thaw()
+                    assert await c.ping(n=2) == 2  # reconnected
+            finally:
+                await channel.close()
+                await forwarder.close()
+
+        asyncio.run(main())
