@@ -130,7 +130,7 @@ def test_unknown_method_and_service(server: RunningServer) -> None:
         call(server.endpoint, unknown_service, {})
     assert caught.value.message == (
         "unknown service 'other.Thing' (method 'other.Thing.do'); "
-        "this server serves calculator.Calculator"
+        "this server serves calculator.Calculator, uvrpc.Health, uvrpc.Reflection"
     )
 
 

@@ -8,6 +8,10 @@ their tracebacks, malformed requests) goes to stderr. With ``--curve-secret
 NAME.key_secret --allow DIR_OR_FILE`` it serves over CURVE, admitting the clients
 whose public keys are in the ``*.key`` files given (``docs/security.md``).
 
+``uvrpc call ENDPOINT ROUTE 'JSON'``, ``uvrpc list ENDPOINT`` and ``uvrpc describe
+ENDPOINT [NAME]`` call and inspect any running server through its built-in reflection
+service, without generated code (:mod:`uvrpc.cli_call`).
+
 ``uvrpc keygen NAME --dir DIR`` writes a new CURVE key pair as ``DIR/NAME.key``
 (public) and ``DIR/NAME.key_secret`` (secret, mode 0600), and prints the public key.
 """
@@ -26,6 +30,7 @@ from pathlib import Path
 
 import zmq
 
+from .cli_call import add_commands, run_command
 from .loop import run
 from .security import ServerSecurity, generate_keypair, load_keypair, load_public_keys
 from .server import Server
@@ -119,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
         help="where to write NAME.key and NAME.key_secret (default: here)",
     )
     commands.add_parser("version", help="print runtime and protocol versions")
+    add_commands(commands)
     # Listed for --help; main() hands everything after "bench" to uvrpc.bench.
     commands.add_parser(
         "bench", help="benchmark uvrpc against raw pyzmq, gRPC and Thrift"
@@ -154,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"protocol {PROTOCOL_VERSION}")
             print(f"generated-code API {GENERATED_CODE_API}")
             return 0
+        if args.command in ("call", "list", "describe"):
+            return run_command(args)
         if args.command == "keygen":
             keypair = generate_keypair()
             keypair.save(Path(args.dir), args.name)

@@ -37,6 +37,7 @@ from .dispatch import (
 from .eager import start_eagerly
 from .errors import ProtocolError, ResourceExhausted
 from .forks import check_process
+from .health import HEALTH_SERVICE, Health, HealthState
 from .limits import (
     HEADER_READ_MAX,
     HIGH_WATER_MARK,
@@ -56,6 +57,7 @@ from .protocol import (
     split_envelope,
 )
 from .reactor import SocketReactor
+from .reflection import REFLECTION_SERVICE, Reflection
 from .security import ServerSecurity, generate_keypair
 from .service import ServiceBase
 from .sessions import (
@@ -221,8 +223,14 @@ class Server:
         if security is not None and context is None:
             # A ZAP handler serves a whole context: this server's is its own.
             context = self._owned_context = zmq.Context()
+        self.health = HealthState(
+            [type(s).uvrpc_service.name for s in services]
+            + [HEALTH_SERVICE, REFLECTION_SERVICE]
+        )
+        """What the built-in health check answers (:mod:`uvrpc.health`)."""
+        health = Health(self.health)
         self._dispatcher = Dispatcher(
-            services,
+            (*services, health, Reflection([*services, health])),
             pool=pool,
             attachment_min=attachment_min,
             debug=debug,
@@ -581,6 +589,15 @@ class Server:
         self.stats.undeliverable += 1
         return True
 
+    def set_serving(self, service: str, serving: bool) -> None:
+        """Make the health check report ``service`` (``""``: the whole server)
+        SERVING or NOT_SERVING; calls are served either way.
+
+        Raises:
+            ValueError: this server serves no such service.
+        """
+        self.health.set_serving(service, serving)
+
     async def close(self, grace: float = 0.0) -> None:
         """Stop serving: take no more calls, let running ones finish for up to
         ``grace`` seconds, cancel the rest and close the socket.
@@ -591,8 +608,10 @@ class Server:
         because unbinding one drops the connections made through it, and with
         them the replies still to send. Handlers, streams included, that finish
         within ``grace`` send their replies; those still running then are
-        cancelled and send nothing.
+        cancelled and send nothing. The health check reports NOT_SERVING
+        from the start (in :attr:`health`; requests are no longer read).
         """
+        self.health.closing()
         if self._reactor is not None and grace > 0:
             self._reactor.stop_receiving()
             running = [*self._tasks, *(self._streams.tasks() if self._streams else ())]
