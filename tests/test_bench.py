@@ -36,7 +36,7 @@ def test_every_case_and_system_echoes_correctly(tmp_path: Path) -> None:
     report, plot = tmp_path / "bench.json", tmp_path / "bench.png"
     result = subprocess.run(
         [sys.executable, "-m", "uvrpc", "bench", "--uvloop"]
-        + ["--duration", "0.15", "--warmup", "0.05"]
+        + ["--duration", "0.3", "--warmup", "0.05"]
         + ["--json", str(report), "--plot", str(plot)],
         capture_output=True,
         text=True,

@@ -435,6 +435,8 @@ class RunningCalls:
         if entry is None or entry[0].done():
             return False
         task, call = entry
+        if call is not None and call._expired:
+            return False  # its deadline cancelled it already: one end, one count
         if call is not None:
             call._cancelled = True
         task.cancel()
@@ -442,6 +444,7 @@ class RunningCalls:
 
 
 def _expire(task: asyncio.Task[Any], call: ServerCall) -> None:
-    if not task.done():
+    # A handler its client cancelled is ending already: it ends once, cancelled.
+    if not task.done() and not call._cancelled:
         call._expired = call._cancelled = True
         task.cancel()

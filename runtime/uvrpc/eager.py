@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 from collections.abc import Coroutine
 from typing import Any
 
@@ -33,7 +34,26 @@ def start_eagerly(
         waiting_on = _released(context.run(coro.send, None))
     except StopIteration:
         return None
-    return loop.create_task(_resume(coro, waiting_on), context=context)
+    task = loop.create_task(_resume(coro, waiting_on), context=context)
+    task.add_done_callback(lambda done: _cancelled_early(done, coro, context))
+    return task
+
+
+def _cancelled_early(
+    task: asyncio.Task[None], coro: Coroutine[Any, Any, None], context: Any
+) -> None:
+    """A task cancelled before its first step never ran ``_resume``: the coroutine,
+    still waiting where it first stopped, gets the ``CancelledError`` there, as a
+    task's coroutine would, so that its ``except`` and ``finally`` clauses run."""
+    if not task.cancelled() or inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED:
+        return
+    try:
+        context.run(coro.throw, asyncio.CancelledError())
+    except (asyncio.CancelledError, StopIteration):
+        return
+    except BaseException:  # its cleanup failed: nobody is left to tell
+        return
+    coro.close()  # its cleanup waits for something: no loop step is left for it
 
 
 def _released(waiting_on: Any) -> Any:

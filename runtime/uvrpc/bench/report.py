@@ -105,7 +105,9 @@ def rows(samples: Sequence[Sample]) -> list[dict[str, Any]]:
         for key, peer in peers:
             other = index.get((peer or "", row["case"], row["payload"]))
             row[f"ratio_vs_{key}"] = (
-                row["calls_per_s"] / other["calls_per_s"] if other else None
+                row["calls_per_s"] / other["calls_per_s"]
+                if other and other["calls_per_s"]
+                else None
             )
         raw = index.get((row_system.raw_peer or "", row["case"], row["payload"]))
         row["p50_vs_zmq_raw"] = (
