@@ -38,6 +38,15 @@ from .errors import (
     Unimplemented,
 )
 from .handle import Call, ReleasedError
+from .interceptors import (
+    ClientCallInfo,
+    ClientInterceptor,
+    LoggingInterceptor,
+    ServerCallInfo,
+    ServerInterceptor,
+    SyncClientInterceptor,
+    status_of,
+)
 from .limits import HIGH_WATER_MARK, MAX_IN_FLIGHT, MAX_MESSAGE_SIZE
 from .liveness import Heartbeat
 from .loop import run
@@ -79,6 +88,8 @@ __all__ = [
     "CallMetadata",
     "Cancelled",
     "Channel",
+    "ClientCallInfo",
+    "ClientInterceptor",
     "ClientStreaming",
     "DeadlineExceeded",
     "DeclaredError",
@@ -88,6 +99,7 @@ __all__ = [
     "InternalError",
     "InvalidArgument",
     "ItemStream",
+    "LoggingInterceptor",
     "Message",
     "Metadata",
     "NotFound",
@@ -101,6 +113,8 @@ __all__ = [
     "RpcError",
     "Server",
     "ServerCall",
+    "ServerCallInfo",
+    "ServerInterceptor",
     "ServerStreaming",
     "ServerStats",
     "ServiceBase",
@@ -108,6 +122,7 @@ __all__ = [
     "Status",
     "StreamingMethod",
     "SyncChannel",
+    "SyncClientInterceptor",
     "SyncClient",
     "Unary",
     "Unauthenticated",
@@ -120,5 +135,6 @@ __all__ = [
     "metadata",
     "run",
     "security",
+    "status_of",
     "types",
 ]
