@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing_extensions import Buffer
 
-from . import security, types
+from . import metrics, security, types
 from .buffers import BufferPool, PoolStats
 from .channel import Channel
 from .client import AsyncClient, SyncClient
@@ -133,6 +133,7 @@ __all__ = [
     "current_call",
     "field_ids",
     "metadata",
+    "metrics",
     "run",
     "security",
     "status_of",
