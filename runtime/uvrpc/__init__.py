@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing_extensions import Buffer
 
-from . import security, types
+from . import metrics, security, types
 from .buffers import BufferPool, PoolStats
 from .channel import Channel
 from .client import AsyncClient, SyncClient
@@ -38,6 +38,15 @@ from .errors import (
     Unimplemented,
 )
 from .handle import Call, ReleasedError
+from .interceptors import (
+    ClientCallInfo,
+    ClientInterceptor,
+    LoggingInterceptor,
+    ServerCallInfo,
+    ServerInterceptor,
+    SyncClientInterceptor,
+    status_of,
+)
 from .limits import HIGH_WATER_MARK, MAX_IN_FLIGHT, MAX_MESSAGE_SIZE
 from .liveness import Heartbeat
 from .loop import run
@@ -79,6 +88,8 @@ __all__ = [
     "CallMetadata",
     "Cancelled",
     "Channel",
+    "ClientCallInfo",
+    "ClientInterceptor",
     "ClientStreaming",
     "DeadlineExceeded",
     "DeclaredError",
@@ -88,6 +99,7 @@ __all__ = [
     "InternalError",
     "InvalidArgument",
     "ItemStream",
+    "LoggingInterceptor",
     "Message",
     "Metadata",
     "NotFound",
@@ -101,6 +113,8 @@ __all__ = [
     "RpcError",
     "Server",
     "ServerCall",
+    "ServerCallInfo",
+    "ServerInterceptor",
     "ServerStreaming",
     "ServerStats",
     "ServiceBase",
@@ -108,6 +122,7 @@ __all__ = [
     "Status",
     "StreamingMethod",
     "SyncChannel",
+    "SyncClientInterceptor",
     "SyncClient",
     "Unary",
     "Unauthenticated",
@@ -118,7 +133,9 @@ __all__ = [
     "current_call",
     "field_ids",
     "metadata",
+    "metrics",
     "run",
     "security",
+    "status_of",
     "types",
 ]

@@ -17,7 +17,7 @@ import itertools
 import logging
 import os
 from collections import deque
-from collections.abc import AsyncIterable, Callable, Sequence
+from collections.abc import AsyncIterable, Callable, Coroutine, Sequence
 from functools import partial
 from typing import Any, Protocol, Self, cast
 
@@ -37,6 +37,7 @@ from .errors import (
 )
 from .forks import check_process
 from .handle import Call
+from .interceptors import ClientInterceptor, intercept_call
 from .limits import (
     HEADER_READ_MAX,
     HIGH_WATER_MARK,
@@ -292,6 +293,9 @@ class Channel:
             without closing the connection fails the pending calls with
             :class:`~uvrpc.Unavailable` instead of leaving them to their deadline;
             ``None`` turns them off. Only for an endpoint, not a transport.
+        interceptors: run around each unary and oneway call (:meth:`call`), the
+            first outermost (:class:`~uvrpc.ClientInterceptor`,
+            ``docs/interceptors.md``).
 
     A channel belongs to the event loop that first uses it, and to the process that
     created it: used in a child process after a fork, it raises
@@ -314,10 +318,12 @@ class Channel:
         hwm: int = HIGH_WATER_MARK,
         security: ClientSecurity | None = None,
         heartbeat: Heartbeat | None = DEFAULT_HEARTBEAT,
+        interceptors: Sequence[ClientInterceptor] = (),
     ) -> None:
         if stream_window < 1:
             raise ValueError("a stream window must be at least 1")
         self._pid = os.getpid()
+        self._interceptors = tuple(interceptors)
         self.max_message_size = check_limit("max_message_size", max_message_size)
         """The largest message sent or taken, in bytes."""
         self.max_in_flight = check_limit("max_in_flight", max_in_flight)
@@ -387,10 +393,10 @@ class Channel:
         self._loop = loop
         return loop
 
-    async def call(
+    def call(
         self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
-    ) -> Reply:
-        """Make one call and return its typed result.
+    ) -> Coroutine[Any, Any, Reply]:
+        """Make one call and return its typed result (await what this returns).
 
         A oneway method's call returns ``None`` once its request is handed to the
         socket, waiting for room at most ``timeout`` seconds; no reply comes.
@@ -407,6 +413,13 @@ class Channel:
                 call: the request could not be sent within it).
             Unavailable: the channel is closed, or was closed during the call.
         """
+        if self._interceptors:
+            return intercept_call(self._interceptors, self._call, method, args, timeout)
+        return self._call(method, args, timeout)
+
+    async def _call(
+        self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
+    ) -> Reply:
         scope = _outgoing.get()
         if _current.get() is not None:
             timeout = inherited_timeout(timeout)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Coroutine, Iterable, Iterator
+from collections.abc import AsyncIterable, Coroutine, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Self
 
 from .channel import Channel
 from .handle import Call
+from .interceptors import ClientInterceptor, SyncClientInterceptor
 from .methods import (
     BidiStreaming,
     ClientStreaming,
@@ -37,6 +38,9 @@ class AsyncClient:
             ``UNAVAILABLE`` (:class:`~uvrpc.Retry`); by default nothing is retried.
         security: connect over CURVE (:class:`~uvrpc.security.ClientSecurity`);
             for an endpoint only (a given channel has its own).
+        interceptors: run around each unary and oneway call, the first outermost
+            (:class:`~uvrpc.ClientInterceptor`); for an endpoint only (a given
+            channel has its own).
 
     Use it as ``async with Client(endpoint) as client:``; leaving the block closes the
     channel if this client opened it. Many calls may be in flight at once; they share
@@ -56,16 +60,20 @@ class AsyncClient:
         timeout: float | None = None,
         retry: Retry | None = None,
         security: ClientSecurity | None = None,
+        interceptors: Sequence[ClientInterceptor] = (),
     ) -> None:
         if isinstance(target, Channel):
-            if security is not None:
+            if security is not None or interceptors:
                 raise ValueError(
-                    "security= is for an endpoint; the channel has its own"
+                    "security= and interceptors= are for an endpoint; the channel "
+                    "has its own"
                 )
             self._channel = target
             self._owns_channel = False
         else:
-            self._channel = Channel(target, security=security)
+            self._channel = Channel(
+                target, security=security, interceptors=interceptors
+            )
             self._owns_channel = True
         self._timeout = timeout
         self._retry = retry
@@ -154,6 +162,8 @@ class SyncClient:
         retry: retry idempotent methods that fail with ``UNAVAILABLE``.
         security: connect over CURVE (:class:`~uvrpc.security.ClientSecurity`);
             for an endpoint only.
+        interceptors: run around each unary and oneway call, the first outermost
+            (:class:`~uvrpc.SyncClientInterceptor`); for an endpoint only.
 
     One call at a time: a sync client is not thread-safe, so give each thread its own.
     Use it as ``with Client(endpoint) as client:``. A server-streaming method returns
@@ -169,16 +179,20 @@ class SyncClient:
         timeout: float | None = None,
         retry: Retry | None = None,
         security: ClientSecurity | None = None,
+        interceptors: Sequence[SyncClientInterceptor] = (),
     ) -> None:
         if isinstance(target, SyncChannel):
-            if security is not None:
+            if security is not None or interceptors:
                 raise ValueError(
-                    "security= is for an endpoint; the channel has its own"
+                    "security= and interceptors= are for an endpoint; the channel "
+                    "has its own"
                 )
             self._channel = target
             self._owns_channel = False
         else:
-            self._channel = SyncChannel(target, security=security)
+            self._channel = SyncChannel(
+                target, security=security, interceptors=interceptors
+            )
             self._owns_channel = True
         self._timeout = timeout
         self._retry = retry

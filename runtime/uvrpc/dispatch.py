@@ -34,6 +34,7 @@ from .errors import (
     RpcError,
     Unimplemented,
 )
+from .interceptors import ServerInterceptor, intercept_handler
 from .methods import StreamingMethod, Unary
 from .protocol import (
     ONEWAY_CALL_ID,
@@ -144,6 +145,9 @@ class Dispatcher:
             traceback tells a caller about the server's code.
         max_metadata: the most bytes a request's metadata may add up to; a
             request with more is refused with RESOURCE_EXHAUSTED.
+        interceptors: run around each handler, the first outermost
+            (:class:`~uvrpc.ServerInterceptor`); a stream's by :mod:`uvrpc.sessions`
+            through :meth:`intercept_stream`.
     """
 
     def __init__(
@@ -154,8 +158,10 @@ class Dispatcher:
         attachment_min: int = ATTACHMENT_MIN,
         debug: bool = False,
         max_metadata: int = MAX_METADATA,
+        interceptors: Sequence[ServerInterceptor] = (),
     ) -> None:
         self._debug = debug
+        self._interceptors = tuple(interceptors)
         self._max_metadata = max_metadata
         self._routes: dict[str, _Route] = {}
         self._services: set[str] = set()
@@ -169,6 +175,7 @@ class Dispatcher:
                 if isinstance(method, StreamingMethod):
                     route = _Route(method.final, handler, method)
                 else:
+                    handler = intercept_handler(self._interceptors, method, handler)
                     route = _Route(method, handler)
                 self._routes[method.route] = route
         self._encoder = BodyEncoder(pool, attachment_min=attachment_min)
@@ -195,6 +202,11 @@ class Dispatcher:
         if self._debug:
             details["traceback"] = "".join(traceback.format_exception(exc))
         return RemoteError(f"{type(exc).__name__}: {detail}", details)
+
+    def intercept_stream(self, method: StreamingMethod, handler: Handler) -> Handler:
+        """A stream call's handler (as the session runs it) wrapped in the
+        interceptors; itself without any."""
+        return intercept_handler(self._interceptors, method, handler)
 
     @property
     def services(self) -> frozenset[str]:

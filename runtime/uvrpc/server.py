@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Self, cast
 
@@ -38,6 +38,7 @@ from .eager import start_eagerly
 from .errors import ProtocolError, ResourceExhausted
 from .forks import check_process
 from .health import HEALTH_SERVICE, Health, HealthState
+from .interceptors import ServerInterceptor
 from .limits import (
     HEADER_READ_MAX,
     HIGH_WATER_MARK,
@@ -163,7 +164,9 @@ class Server:
         heartbeat: ZeroMQ heartbeats on each connection, so a caller that vanished
             without closing it is noticed (:class:`~uvrpc.Heartbeat`); ``None``
             turns them off.
-
+        interceptors: run around each call, the first outermost: they see its
+            metadata, may time it, fail it or answer it themselves
+            (:class:`~uvrpc.ServerInterceptor`, ``docs/interceptors.md``).
 
     A unary request's timeout becomes the handler's deadline, counted from when
     the server reads the request: a handler that has not started by then is not
@@ -206,6 +209,7 @@ class Server:
         max_metadata: int = MAX_METADATA,
         security: ServerSecurity | None = None,
         heartbeat: Heartbeat | None = DEFAULT_HEARTBEAT,
+        interceptors: Sequence[ServerInterceptor] = (),
     ) -> None:
         if stream_window < 1:
             raise ValueError("a stream window must be at least 1")
@@ -235,6 +239,7 @@ class Server:
             attachment_min=attachment_min,
             debug=debug,
             max_metadata=max_metadata,
+            interceptors=interceptors,
         )
         self._stream_options = (
             stream_window,

@@ -287,6 +287,7 @@ class _Session:
                     run_handler: Callable[..., Any] = _Driver(self, handler)
                 else:
                     run_handler = handler
+                run_handler = host.dispatcher.intercept_stream(method, run_handler)
                 route = _Route(method.final, run_handler)
                 frames = await host.dispatcher.run(
                     Request(self.call_id, route, params, None, call=self.request.call)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, cast
 
 import zmq
@@ -31,6 +31,7 @@ from .errors import (
     Unavailable,
 )
 from .forks import check_process
+from .interceptors import SyncClientInterceptor, intercept_sync_call
 from .limits import (
     HEADER_READ_MAX,
     HIGH_WATER_MARK,
@@ -94,6 +95,9 @@ class SyncChannel:
         heartbeat: ZeroMQ heartbeats on the connection (:class:`~uvrpc.Heartbeat`);
             ``None`` turns them off. A blocking call has no disconnect monitor: a
             dead server closes the connection, and the call fails at its deadline.
+        interceptors: run around each unary and oneway call (:meth:`call`), the
+            first outermost (:class:`~uvrpc.SyncClientInterceptor`,
+            ``docs/interceptors.md``).
 
     Not thread-safe: use one per thread; not usable in a child process after a
     fork (:class:`RuntimeError`). A reply's binary values are views of the
@@ -112,9 +116,11 @@ class SyncChannel:
         hwm: int = HIGH_WATER_MARK,
         security: ClientSecurity | None = None,
         heartbeat: Heartbeat | None = DEFAULT_HEARTBEAT,
+        interceptors: Sequence[SyncClientInterceptor] = (),
     ) -> None:
         if stream_window < 1:
             raise ValueError("a stream window must be at least 1")
+        self._interceptors = tuple(interceptors)
         self.stream_window = stream_window
         self.max_message_size = check_limit("max_message_size", max_message_size)
         """The largest message sent or taken, in bytes."""
@@ -171,6 +177,15 @@ class SyncChannel:
                 call: the request could not be sent within it).
             Unavailable: the channel is closed.
         """
+        if self._interceptors:
+            return intercept_sync_call(
+                self._interceptors, self._call, method, args, timeout
+            )
+        return self._call(method, args, timeout)
+
+    def _call(
+        self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
+    ) -> Reply:
         if self._closed:
             raise Unavailable("the channel is closed")
         if os.getpid() != self._pid:

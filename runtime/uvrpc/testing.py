@@ -19,6 +19,7 @@ from typing import Any
 
 from .channel import Channel
 from .dispatch import Dispatcher, Rejected, Request, RunningCalls, StreamMessage
+from .interceptors import ClientInterceptor, ServerInterceptor
 from .protocol import DELIMITER, KIND_CANCEL, ONEWAY_CALL_ID
 from .service import ServiceBase
 from .sessions import STREAM_WINDOW, CallerGone, StreamHost
@@ -32,12 +33,16 @@ class MemoryTransport:
     Args:
         services: the service implementations.
         stream_window: the items a client may send ahead of a handler taking them.
+        interceptors: run around each handler, as a server's do.
     """
 
     def __init__(
-        self, *services: ServiceBase, stream_window: int = STREAM_WINDOW
+        self,
+        *services: ServiceBase,
+        stream_window: int = STREAM_WINDOW,
+        interceptors: Sequence[ServerInterceptor] = (),
     ) -> None:
-        self._dispatcher = Dispatcher(services)
+        self._dispatcher = Dispatcher(services, interceptors=interceptors)
         self._stream_window = stream_window
         self._streams: StreamHost | None = None
         self._running: RunningCalls | None = None
@@ -147,13 +152,21 @@ class _MemoryLink:
 
 
 def memory_channel(
-    *services: ServiceBase, stream_window: int = STREAM_WINDOW
+    *services: ServiceBase,
+    stream_window: int = STREAM_WINDOW,
+    interceptors: Sequence[ClientInterceptor] = (),
+    server_interceptors: Sequence[ServerInterceptor] = (),
 ) -> Channel:
     """A :class:`~uvrpc.Channel` served in memory by ``services``.
 
     ``stream_window`` is both the channel's and the services' window of items.
+    ``interceptors`` are the channel's, ``server_interceptors`` the services'
+    (as a :class:`~uvrpc.Server` would run them).
     """
     return Channel(
-        MemoryTransport(*services, stream_window=stream_window),
+        MemoryTransport(
+            *services, stream_window=stream_window, interceptors=server_interceptors
+        ),
         stream_window=stream_window,
+        interceptors=interceptors,
     )

@@ -1,0 +1,184 @@
+"""Metrics: counts, errors and latency histograms, in-process and over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import urllib.request
+from collections.abc import AsyncIterator
+
+import pytest
+from calculator import CalculatorClient, CalculatorSyncClient
+from calculator_server import Calculator
+from conftest import server_thread
+from feed import FeedClient, Tick
+from feed_server import Feed
+
+import uvrpc
+import uvrpc.testing
+from uvrpc.metrics import MetricsRegistry, prometheus_text, serve_metrics
+
+ADD = "calculator.Calculator.add"
+DIVIDE = "calculator.Calculator.divide"
+
+
+Sample = tuple[str, frozenset[tuple[str, str]]]
+
+SAMPLE = re.compile(r"([a-z_]+)(?:\{(.*)\})? (\S+)")
+
+
+def samples(text: str) -> dict[Sample, float]:
+    """The samples of a Prometheus text exposition, by name and labels."""
+    found: dict[Sample, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            match = SAMPLE.fullmatch(line)
+            assert match is not None, line
+            name, labels, value = match.groups()
+            pairs = frozenset(re.findall(r'(\w+)="([^"]*)"', labels or ""))
+            found[name, pairs] = float(value)
+    return found
+
+
+def sample(name: str, **labels: str) -> Sample:
+    """The key of a sample in what :func:`samples` returns."""
+    return name, frozenset(labels.items())
+
+
+async def make_calls(calc: CalculatorClient) -> None:
+    """Three adds and two failing divides."""
+    for n in range(3):
+        assert await calc.add(a=n, b=1) == n + 1
+    for _ in range(2):
+        with pytest.raises(uvrpc.RemoteError):
+            await calc.divide(a=1, b=0)
+
+
+def test_counts_errors_and_histogram_of_both_sides() -> None:
+    metrics = MetricsRegistry()
+
+    async def main() -> None:
+        channel = uvrpc.testing.memory_channel(
+            Calculator(),
+            interceptors=[metrics.interceptor],
+            server_interceptors=[metrics.interceptor],
+        )
+        async with channel:
+            await make_calls(CalculatorClient(channel))
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+    snapshot = metrics.snapshot()
+    for side in ("server", "client"):
+        add, divide = snapshot[side][ADD], snapshot[side][DIVIDE]
+        assert add["calls"] == 3 and add["errors"] == {}
+        assert divide["calls"] == 2 and divide["errors"] == {"UNKNOWN": 2}
+        latency = add["latency"]
+        assert latency["count"] == 3 and latency["sum"] > 0
+        buckets = latency["buckets"]
+        assert list(buckets) == [*metrics.buckets, float("inf")]
+        assert buckets[float("inf")] == 3
+        counts = list(buckets.values())
+        assert counts == sorted(counts)  # cumulative
+    assert snapshot["servers"] == {}
+
+
+def test_histogram_buckets_hold_known_durations() -> None:
+    metrics = MetricsRegistry(buckets=[0.1, 1.0])
+    for seconds in (0.05, 0.1, 0.5, 2.0):
+        metrics.record("server", "a.B.c", uvrpc.Status.OK, seconds)
+    metrics.record("server", "a.B.c", uvrpc.Status.NOT_FOUND, 0.01)
+    method = metrics.snapshot()["server"]["a.B.c"]
+    assert method["latency"]["buckets"] == {0.1: 3, 1.0: 4, float("inf"): 5}
+    assert method["latency"]["sum"] == pytest.approx(2.66)
+    assert method["errors"] == {"NOT_FOUND": 1}
+    with pytest.raises(ValueError):
+        MetricsRegistry(buckets=[1.0, 0.5])
+
+
+def test_stream_calls_and_server_stats() -> None:
+    metrics = MetricsRegistry()
+
+    async def main() -> None:
+        async with uvrpc.Server(Feed(), interceptors=[metrics.interceptor]) as server:
+            metrics.watch_server(server, "feed")
+            endpoint = server.bind("tcp://127.0.0.1:*")
+            async with FeedClient(endpoint) as client:
+                assert [t.seq async for t in client.ticks(count=3, size=0)] == [0, 1, 2]
+
+                async def items() -> AsyncIterator[Tick]:
+                    yield Tick(seq=1)
+
+                assert (await client.upload(ticks=items(), label="")).count == 1
+                assert await client.ping(n=5) == 5
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+    snapshot = metrics.snapshot()
+    server = snapshot["server"]
+    assert server["feed.Feed.ticks"]["calls"] == 1
+    assert server["feed.Feed.upload"]["calls"] == 1
+    assert server["feed.Feed.ping"]["calls"] == 1
+    stats = snapshot["servers"]["feed"]
+    assert stats["streams"] == 2
+    assert stats["received"] >= 3 and stats["replied"] >= 3
+
+
+def test_sync_client_metrics() -> None:
+    metrics = MetricsRegistry()
+    with server_thread(Calculator()) as s:
+        with CalculatorSyncClient(s.endpoint, interceptors=[metrics.interceptor]) as c:
+            assert c.add(a=1, b=2) == 3
+            with pytest.raises(uvrpc.RemoteError):
+                c.divide(a=1, b=0)
+    client = metrics.snapshot()["client"]
+    assert client[ADD]["calls"] == 1
+    assert client[DIVIDE]["errors"] == {"UNKNOWN": 1}
+
+
+def test_prometheus_text_and_the_http_endpoint() -> None:
+    metrics = MetricsRegistry()
+    with server_thread(Calculator(), interceptors=[metrics.interceptor]) as s:
+        assert s.server is not None
+        metrics.watch_server(s.server)
+        with CalculatorSyncClient(s.endpoint) as calc:
+            for n in range(3):
+                calc.add(a=n, b=n)
+            with pytest.raises(uvrpc.RemoteError):
+                calc.divide(a=1, b=0)
+        url, stop = serve_metrics(metrics)
+        try:
+            assert re.fullmatch(r"http://127\.0\.0\.1:\d+/metrics", url)
+            with urllib.request.urlopen(url, timeout=5) as response:
+                assert response.status == 200
+                assert response.headers["Content-Type"].startswith("text/plain")
+                text = response.read().decode()
+        finally:
+            stop()
+    found = samples(text)
+    add = {"side": "server", "route": ADD}
+    divide = {"side": "server", "route": DIVIDE}
+    assert found[sample("uvrpc_calls_total", **add)] == 3
+    assert found[sample("uvrpc_calls_total", **divide)] == 1
+    assert found[sample("uvrpc_errors_total", **divide, status="UNKNOWN")] == 1
+    assert not [
+        key
+        for key in found
+        if key[0] == "uvrpc_errors_total" and (("route", ADD) in key[1])
+    ]
+    duration = "uvrpc_call_duration_seconds"
+    assert found[sample(f"{duration}_bucket", **add, le="+Inf")] == 3
+    assert found[sample(f"{duration}_count", **add)] == 3
+    assert found[sample(f"{duration}_sum", **add)] > 0
+    assert found[sample("uvrpc_server_received_total", server="")] == 4
+    assert found[sample("uvrpc_server_replied_total", server="")] == 4
+    # Its own registry: nothing of the process-wide default one.
+    assert "python_gc" not in text and "process_" not in text
+    assert prometheus_text(metrics).startswith("# HELP uvrpc_calls_total")
+
+
+def test_the_endpoint_stops() -> None:
+    url, stop = serve_metrics(MetricsRegistry())
+    with urllib.request.urlopen(url, timeout=5) as response:
+        assert response.status == 200
+    stop()
+    with pytest.raises(OSError):
+        urllib.request.urlopen(url, timeout=5)
