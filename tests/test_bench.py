@@ -109,3 +109,21 @@ def test_ipc_transport_for_the_zeromq_systems(tmp_path: Path) -> None:
     assert data["settings"]["transport"] == "ipc"
     assert {r["system"] for r in data["cases"]} == {"uvrpc", "zmq-raw", "uvrpc-sync"}
     assert all(r["calls"] > 0 and r["mismatches"] == 0 for r in data["cases"])
+
+
+def test_the_workers_case_reports_one_row_per_worker_count(tmp_path: Path) -> None:
+    report = tmp_path / "workers.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "uvrpc", "bench", "--cases", "workers"]
+        + ["--duration", "0.2", "--warmup", "0.05", "--json", str(report)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = json.loads(report.read_text())["cases"]
+    assert [(r["case"], r["workers"]) for r in rows] == [("workers", 1), ("workers", 2)]
+    for row in rows:
+        assert {"system", "payload", "calls_per_s", "speedup", "mismatches"} <= set(row)
+        assert row["calls"] > 0 and row["calls_per_s"] > 0 and row["mismatches"] == 0
+    assert "workers" in result.stdout

@@ -131,10 +131,12 @@ class ClientTransport(Protocol):
 
 
 class DealerTransport:
-    """A ZeroMQ DEALER socket connected to one endpoint.
+    """A ZeroMQ DEALER socket connected to one endpoint, or to several.
 
     Args:
-        endpoint: where to connect (``tcp://``, ``ipc://`` or ``inproc://``).
+        endpoint: where to connect (``tcp://``, ``ipc://`` or ``inproc://``); several
+            endpoints, as a sequence or separated by commas, share the calls in
+            turn (ZeroMQ's round-robin over the connected ones).
         context: the ZeroMQ context; the process-wide one by default. ``inproc://``
             endpoints only reach servers in the same context.
         max_message_size: ZeroMQ drops the connection of a server that sends a
@@ -147,7 +149,7 @@ class DealerTransport:
 
     def __init__(
         self,
-        endpoint: str,
+        endpoint: str | Sequence[str],
         context: zmq.Context[Any] | None = None,
         *,
         max_message_size: int = MAX_MESSAGE_SIZE,
@@ -169,7 +171,8 @@ class DealerTransport:
             _WATCHED | zmq.EVENT_HANDSHAKE_SUCCEEDED
         )
         self._monitor.setsockopt(zmq.LINGER, 0)
-        self._sock.connect(endpoint)
+        for each in _endpoints(endpoint):
+            self._sock.connect(each)
         self._reactor: SocketReactor | None = None
         self._monitor_reactor: SocketReactor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -234,6 +237,15 @@ class DealerTransport:
         self._sock.close(linger=0)
 
 
+def _endpoints(endpoint: str | Sequence[str]) -> list[str]:
+    """The endpoints of ``"a"``, ``"a,b"`` or ``["a", "b"]``."""
+    parts = endpoint.split(",") if isinstance(endpoint, str) else endpoint
+    endpoints = [part.strip() for part in parts if part.strip()]
+    if not endpoints:
+        raise ValueError("no endpoint to connect to")
+    return endpoints
+
+
 def _event_of(frame: Any) -> tuple[int, int]:
     """A monitor event's number and value."""
     view = memoryview(frame)
@@ -266,7 +278,8 @@ class Channel:
     """A connection that multiplexes any number of concurrent calls.
 
     Args:
-        target: an endpoint (``tcp://host:port``, ``ipc://path``, ``inproc://name``)
+        target: an endpoint (``tcp://host:port``, ``ipc://path``, ``inproc://name``),
+            several (a sequence, or separated by commas: calls go to each in turn)
             or a :class:`ClientTransport` (see :mod:`uvrpc.testing`).
         context: the ZeroMQ context for an endpoint; the process-wide one by default.
         pool: the pool of encode buffers; the process-wide one by default.
@@ -303,11 +316,13 @@ class Channel:
     may share one channel. :meth:`close` fails every pending call with
     :class:`~uvrpc.Unavailable`, and so does a dropped connection to the server
     (seen through a ZeroMQ socket monitor) for the calls pending at that moment.
+    Connected to several endpoints, the channel cannot tell which server a call
+    went to: a connection to any of them dropping fails every call pending then.
     """
 
     def __init__(
         self,
-        target: str | ClientTransport,
+        target: str | Sequence[str] | ClientTransport,
         *,
         context: zmq.Context[Any] | None = None,
         pool: BufferPool | None = None,
@@ -338,8 +353,8 @@ class Channel:
                 security=security,
                 heartbeat=heartbeat,
             )
-            if isinstance(target, str)
-            else target
+            if isinstance(target, str | list | tuple)
+            else cast(ClientTransport, target)
         )
         self._no_reply = (
             "got no reply"

@@ -8,6 +8,12 @@ their tracebacks, malformed requests) goes to stderr. With ``--curve-secret
 NAME.key_secret --allow DIR_OR_FILE`` it serves over CURVE, admitting the clients
 whose public keys are in the ``*.key`` files given (``docs/security.md``).
 
+``--workers N`` serves from N worker processes behind a broker bound to the
+``--bind`` endpoints, restarting any that exits (:mod:`uvrpc.workers`); ``--connect
+ENDPOINT`` takes calls from a broker's backend instead of binding. ``uvrpc broker
+--frontend ENDPOINT --backend ENDPOINT`` runs a broker alone (:mod:`uvrpc.broker`,
+``docs/scaling.md``).
+
 ``uvrpc call ENDPOINT ROUTE 'JSON'``, ``uvrpc list ENDPOINT`` and ``uvrpc describe
 ENDPOINT [NAME]`` call and inspect any running server through its built-in reflection
 service, without generated code (:mod:`uvrpc.cli_call`).
@@ -30,12 +36,14 @@ from pathlib import Path
 
 import zmq
 
+from .broker import run_broker
 from .cli_call import add_commands, run_command
 from .loop import run
 from .security import ServerSecurity, generate_keypair, load_keypair, load_public_keys
 from .server import Server
 from .service import ServiceBase
 from .version import GENERATED_CODE_API, PROTOCOL_VERSION, __version__
+from .workers import supervise, watch_supervisor
 
 __all__ = ["main"]
 
@@ -75,16 +83,22 @@ async def serve(
     service: ServiceBase,
     endpoints: Sequence[str],
     security: ServerSecurity | None = None,
+    brokers: Sequence[str] = (),
 ) -> None:
-    """Serve ``service`` on ``endpoints`` until SIGINT or SIGTERM."""
+    """Serve ``service`` on ``endpoints``, and to the brokers whose backends are
+    ``brokers``, until SIGINT or SIGTERM."""
     async with Server(service, security=security) as server:
         for endpoint in endpoints:
             print(server.bind(endpoint), flush=True)
+        for endpoint in brokers:
+            server.connect(endpoint)
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        watch = asyncio.ensure_future(watch_supervisor(stop))
         await stop.wait()
+        watch.cancel()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -102,6 +116,19 @@ def _parser() -> argparse.ArgumentParser:
         help="endpoint to listen on; repeatable (default tcp://127.0.0.1:5555)",
     )
     serve_cmd.add_argument("--uvloop", action="store_true", help="run on uvloop")
+    serve_cmd.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="serve from N processes behind a broker bound to --bind (default 1)",
+    )
+    serve_cmd.add_argument(
+        "--connect",
+        action="append",
+        metavar="ENDPOINT",
+        help="take calls from the broker whose backend is ENDPOINT; repeatable",
+    )
     serve_cmd.add_argument(
         "--curve-secret",
         metavar="PATH",
@@ -123,6 +150,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="where to write NAME.key and NAME.key_secret (default: here)",
     )
+    broker_cmd = commands.add_parser(
+        "broker", help="forward calls from clients to the servers connected to it"
+    )
+    broker_cmd.add_argument("--frontend", action="append", metavar="ENDPOINT")
+    broker_cmd.add_argument("--backend", action="append", metavar="ENDPOINT")
     commands.add_parser("version", help="print runtime and protocol versions")
     add_commands(commands)
     # Listed for --help; main() hands everything after "bench" to uvrpc.bench.
@@ -167,14 +199,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             keypair.save(Path(args.dir), args.name)
             print(keypair.public)
             return 0
-        security = _server_security(args.curve_secret, args.allow)
         logging.basicConfig(
             level=logging.INFO,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
+        if args.command == "broker":
+            run_broker(
+                args.frontend or ["tcp://127.0.0.1:5555"],
+                args.backend or ["tcp://127.0.0.1:5556"],
+            )
+            return 0
+        security = _server_security(args.curve_secret, args.allow)
         service = load_service(args.target)()
-        endpoints = args.bind or ["tcp://127.0.0.1:5555"]
-        run(serve(service, endpoints, security), use_uvloop=args.uvloop)
+        endpoints = args.bind or ([] if args.connect else ["tcp://127.0.0.1:5555"])
+        if args.workers != 1:
+            if args.connect or security is not None:
+                raise UsageError("--workers takes neither --connect nor CURVE")
+            supervise(args.target, args.workers, endpoints, uvloop=args.uvloop)
+            return 0
+        coroutine = serve(service, endpoints, security, args.connect or ())
+        run(coroutine, use_uvloop=args.uvloop)
     except (UsageError, RuntimeError, OSError, ValueError) as exc:
         print(f"uvrpc: error: {exc}", file=sys.stderr)
         return 1

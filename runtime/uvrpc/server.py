@@ -35,7 +35,7 @@ from .dispatch import (
     error_reply,
 )
 from .eager import start_eagerly
-from .errors import ProtocolError, ResourceExhausted
+from .errors import ProtocolError, ResourceExhausted, Unimplemented
 from .forks import check_process
 from .health import HEALTH_SERVICE, Health, HealthState
 from .interceptors import ServerInterceptor
@@ -262,6 +262,7 @@ class Server:
         if security is not None:
             security.apply(self._sock)
         self._endpoints: list[str] = []
+        self._brokered = False
         self._reactor: SocketReactor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -302,6 +303,23 @@ class Server:
         bound = cast(bytes, self._sock.getsockopt(zmq.LAST_ENDPOINT)).decode()
         self._endpoints.append(bound)
         return bound
+
+    def connect(self, endpoint: str) -> None:
+        """Take calls from the broker whose backend is at ``endpoint``
+        (``uvrpc broker``, :class:`~uvrpc.broker.Broker`; ``docs/scaling.md``).
+
+        The broker spreads calls over the servers connected to it, message by
+        message, so the messages of one stream call would reach several servers:
+        a server that connects to a broker refuses stream calls with
+        UNIMPLEMENTED, and a CANCEL reaches the handler of its call only by chance
+        (the call's deadline still holds, since it travels with the request).
+
+        Raises:
+            RuntimeError: this is another process than the server's.
+        """
+        check_process("Server", self._pid)
+        self._sock.connect(endpoint)
+        self._brokered = True
 
     async def start(self) -> None:
         """Start serving on the running loop (``async with`` does this)."""
@@ -499,6 +517,16 @@ class Server:
         streams = self._streams
         assert streams is not None
         caller = _caller(envelope)
+        if self._brokered:
+            assert request.route.stream is not None
+            error = Unimplemented(
+                f"{request.route.stream.route} is a stream call, which this server "
+                "does not take through a broker: each message of a stream must "
+                "reach the same server, and a broker spreads them (docs/scaling.md)"
+            )
+            reply = error_reply(request.call_id, error)
+            self._refuse(envelope, Rejected(error.message, reply))
+            return
         try:
             task = streams.open(caller, _Link(self, envelope), request)
         except Rejected as rejected:

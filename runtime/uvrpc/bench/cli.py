@@ -34,9 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--cases",
-        type=lambda v: _names(v, list(CASES), "case"),
+        type=lambda v: _names(v, [*CASES, "workers"], "case"),
         default=list(CASES),
-        help=f"comma-separated, of: {', '.join(CASES)} (default: all)",
+        help=f"comma-separated, of: {', '.join(CASES)} (default: these), and "
+        "workers (a CPU-bound service on 1 and 2 worker processes, uvrpc only)",
     )
     parser.add_argument(
         "--systems",
@@ -107,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
     systems = [s for s in wanted if s.available]
-    measurements = plan(systems, [CASES[name] for name in args.cases])
+    measurements = plan(systems, [CASES[n] for n in args.cases if n in CASES])
     advance, close = _progress(len(measurements) * args.repeat)
     samples: list[Sample] = []
     try:
@@ -122,7 +123,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         close()
     table = rows(samples)
-    print(render_table(table, markdown=args.markdown))
+    if measurements:
+        print(render_table(table, markdown=args.markdown))
+    if "workers" in args.cases:
+        from .scaling import measure_workers, render
+
+        scaling = measure_workers(
+            warmup=args.warmup, duration=args.duration, repeat=args.repeat
+        )
+        print(render(scaling))
+        table += scaling
     if args.json:
         report: dict[str, Any] = environment()
         report["settings"] = {
@@ -136,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["cases"] = [{k: as_json_ready(v) for k, v in r.items()} for r in table]
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     if args.plot:
-        write_plot(table, args.plot)
+        write_plot([r for r in table if r["case"] in CASES], args.plot)
     mismatches = sum(r["mismatches"] for r in table)
     if mismatches:
         print(

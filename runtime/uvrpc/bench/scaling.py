@@ -1,0 +1,160 @@
+"""The ``workers`` case of ``uvrpc bench``: a CPU-bound service served by 1 and by
+2 worker processes behind a broker (:mod:`uvrpc.workers`), driven by client
+processes with many calls in flight; what scaling out buys on this machine.
+
+``python -m uvrpc.bench.scaling N`` serves :class:`BusyEcho` from N workers behind
+a broker on ``tcp://127.0.0.1:*`` and prints the endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ..workers import supervise
+from .echo import EchoClient, EchoServer
+from .runner import START_LEAD, _clients
+from .spec import ClientSpec
+from .systems import SYSTEMS
+
+__all__ = ["BUSY_SECONDS", "BusyEcho", "WORKERS", "measure_workers"]
+
+BUSY_SECONDS = 200e-6
+"""The pure-Python work each call of :class:`BusyEcho` does."""
+WORKERS = (1, 2)
+"""The worker counts measured."""
+PAYLOAD = 64
+INFLIGHT = 32
+"""Calls in flight per client process."""
+CLIENTS = 2
+"""Client processes."""
+
+
+def _spin(seconds: float) -> int:
+    """Pure-Python work (holding the GIL) for about ``seconds``."""
+    end = time.perf_counter() + seconds
+    n = 0
+    while time.perf_counter() < end:
+        for i in range(50):
+            n += i * i
+    return n
+
+
+class BusyEcho(EchoServer):
+    """Echoes after ~200 µs of pure-Python work; an empty payload is answered at
+    once with the serving process's pid (a probe of which workers run)."""
+
+    async def echo(self, *, data: memoryview) -> bytes | memoryview:
+        if not data:
+            return os.getpid().to_bytes(8, "little")
+        _spin(BUSY_SECONDS)
+        return data
+
+
+async def _wait_for_workers(endpoint: str, count: int) -> None:
+    import uvrpc
+
+    seen: set[bytes] = set()
+    deadline = time.monotonic() + 30
+    async with uvrpc.Channel(endpoint) as channel:
+        client = EchoClient(channel)
+        while len(seen) < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {len(seen)} of {count} workers answered")
+            replies = await asyncio.gather(
+                *(client.echo(data=b"", timeout=10) for _ in range(4 * count))
+            )
+            seen.update(bytes(r) for r in replies)
+
+
+def _measure(workers: int, warmup: float, duration: float) -> dict[str, float]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvrpc.bench.scaling", str(workers)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        endpoint = process.stdout.readline().strip()
+        if not endpoint:
+            raise RuntimeError("the workers did not start")
+        asyncio.run(_wait_for_workers(endpoint, workers))
+        start_at = time.time() + START_LEAD
+        spec = ClientSpec(endpoint, PAYLOAD, INFLIGHT, warmup, duration, start_at)
+        results = [r for (r,) in _clients(SYSTEMS["uvrpc"], [[spec]] * CLIENTS)]
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+    calls = sum(r.calls for r in results)
+    return {
+        "calls": calls,
+        "calls_per_s": calls / max(r.seconds for r in results),
+        "mismatches": sum(r.mismatches for r in results),
+    }
+
+
+def measure_workers(
+    *, warmup: float, duration: float, repeat: int, counts: Sequence[int] = WORKERS
+) -> list[dict[str, Any]]:
+    """One row per worker count: the median over ``repeat`` rounds (the counts
+    alternate within each round), with the speed-up over the first count."""
+    rates: dict[int, list[float]] = {n: [] for n in counts}
+    totals: dict[int, list[dict[str, float]]] = {n: [] for n in counts}
+    for _ in range(repeat):
+        for n in counts:
+            measured = _measure(n, warmup, duration)
+            rates[n].append(measured["calls_per_s"])
+            totals[n].append(measured)
+    base = statistics.median(rates[counts[0]])
+    return [
+        {
+            "system": "uvrpc",
+            "case": "workers",
+            "workers": n,
+            "payload": PAYLOAD,
+            "inflight": INFLIGHT,
+            "processes": CLIENTS,
+            "busy_us": BUSY_SECONDS * 1e6,
+            "rounds": repeat,
+            "calls_per_s": statistics.median(rates[n]),
+            "calls_per_s_all": rates[n],
+            "speedup": statistics.median(rates[n]) / base,
+            "calls": int(sum(m["calls"] for m in totals[n])),
+            "mismatches": int(sum(m["mismatches"] for m in totals[n])),
+        }
+        for n in counts
+    ]
+
+
+def render(rows: Sequence[dict[str, Any]]) -> str:
+    """The rows as a small text table."""
+    lines = ["case     workers  calls/s  speed-up  (200 us of Python per call)"]
+    for row in rows:
+        lines.append(
+            f"workers  {row['workers']:>7}  {row['calls_per_s']:>7,.0f}  "
+            f"{row['speedup']:>7.2f}x"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve :class:`BusyEcho` from N workers behind a broker."""
+    (count,) = sys.argv[1:] if argv is None else argv
+    supervise("uvrpc.bench.scaling:BusyEcho", int(count), ["tcp://127.0.0.1:*"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
