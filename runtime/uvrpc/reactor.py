@@ -45,6 +45,9 @@ __all__ = [
 DRAIN_BATCH = 512
 """Most messages handled per wake-up before yielding to other tasks."""
 
+SEND_RETRY = 0.005
+"""Seconds before senders that found no room twice look again (see ``send``)."""
+
 ZERO_COPY_MIN = 128 * 1024
 """Frames at least this long are handed to ZeroMQ without a copy.
 
@@ -141,6 +144,7 @@ class SocketReactor:
         self._writers: deque[asyncio.Future[None]] = deque()
         self._closed = False
         self._receiving = True
+        self._retry: asyncio.TimerHandle | None = None
         loop.add_reader(self._fd, self._on_ready)
         # Input may already be queued, its edge spent before we registered.
         self._schedule_drain()
@@ -178,7 +182,11 @@ class SocketReactor:
             self._on_ready()
 
     def _wake_writers(self) -> None:
-        if _events(self._sock) & _POLLOUT:
+        events = _events(self._sock)
+        if events & _POLLIN:
+            # Reading EVENTS spent the edge of this input: drain it ourselves.
+            self._schedule_drain()
+        if events & _POLLOUT:
             while self._writers:
                 waiter = self._writers.popleft()
                 if not waiter.done():
@@ -201,12 +209,29 @@ class SocketReactor:
 
     async def send(self, frames: Sequence[Any]) -> None:
         """Send one message, waiting while the socket is at its high-water mark."""
+        again = False
         while not self.try_send(frames):
             waiter = self._loop.create_future()
             self._writers.append(waiter)
-            # The socket may have become writable between the failed send and now.
-            self._schedule_drain()
+            if again:
+                # Woken, and still no room: a ROUTER says it can always send, so
+                # its writers would be woken again at once, for ever. Look again
+                # a little later (the caller reading its replies wakes us sooner).
+                self._retry_later()
+            else:
+                # The socket may have become writable between the failed send and
+                # now.
+                self._schedule_drain()
+            again = True
             await waiter
+
+    def _retry_later(self) -> None:
+        if self._retry is None:
+            self._retry = self._loop.call_later(SEND_RETRY, self._retry_now)
+
+    def _retry_now(self) -> None:
+        self._retry = None
+        self._schedule_drain()
 
     def stop_receiving(self) -> None:
         """Receive no more messages; sending goes on (a server finishing its
@@ -218,6 +243,8 @@ class SocketReactor:
         if self._closed:
             return
         self._closed = True
+        if self._retry is not None:
+            self._retry.cancel()
         self._loop.remove_reader(self._fd)
         while self._writers:
             waiter = self._writers.popleft()
