@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,17 +63,15 @@ def plan(systems: Sequence[System], cases: Sequence[Case]) -> list[Measurement]:
 
 
 @contextmanager
-def _server(system: System, bind: str) -> Iterator[str]:
-    process = subprocess.Popen(
-        [*WORKER, "server", system.name, "--bind", bind],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+def serving(command: Sequence[str], name: str) -> Iterator[str]:
+    """Run a server process whose first line of output is its endpoint; yield the
+    endpoint, then stop the process (terminate, kill after 10 s)."""
+    process = subprocess.Popen(list(command), stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         endpoint = process.stdout.readline().strip()
         if not endpoint:
-            raise RuntimeError(f"the {system.name} server did not start")
+            raise RuntimeError(f"the {name} did not start")
         yield endpoint
     finally:
         process.terminate()
@@ -84,6 +82,11 @@ def _server(system: System, bind: str) -> Iterator[str]:
             process.wait()
         if process.stdout is not None:
             process.stdout.close()
+
+
+def _server(system: System, bind: str) -> AbstractContextManager[str]:
+    command = [*WORKER, "server", system.name, "--bind", bind]
+    return serving(command, f"{system.name} server")
 
 
 def _clients(system: System, batches: Sequence[list[ClientSpec]]) -> list[list[Result]]:

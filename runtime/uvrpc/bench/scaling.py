@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -19,7 +18,7 @@ from typing import Any
 
 from ..workers import supervise
 from .echo import EchoClient, EchoServer
-from .runner import START_LEAD, _clients
+from .runner import START_LEAD, _clients, serving
 from .spec import ClientSpec
 from .systems import SYSTEMS
 
@@ -77,29 +76,12 @@ async def _wait_for_workers(endpoint: str, count: int) -> None:
 
 
 def _measure(workers: int, warmup: float, duration: float) -> dict[str, float]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvrpc.bench.scaling", str(workers)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        endpoint = process.stdout.readline().strip()
-        if not endpoint:
-            raise RuntimeError("the workers did not start")
+    command = [sys.executable, "-m", "uvrpc.bench.scaling", str(workers)]
+    with serving(command, "workers") as endpoint:
         asyncio.run(_wait_for_workers(endpoint, workers))
         start_at = time.time() + START_LEAD
         spec = ClientSpec(endpoint, PAYLOAD, INFLIGHT, warmup, duration, start_at)
         results = [r for (r,) in _clients(SYSTEMS["uvrpc"], [[spec]] * CLIENTS)]
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
     calls = sum(r.calls for r in results)
     return {
         "calls": calls,
