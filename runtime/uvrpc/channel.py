@@ -547,7 +547,8 @@ class Channel:
         loop = self._running_loop()
         if self._closed:
             raise Unavailable("the channel is closed")
-        self._check_in_flight(method.route)
+        if len(self._pending) + len(self._streams) >= self.max_in_flight:
+            self._check_in_flight(method.route)
         if self._refusal is not None:
             self._refused(method.route)
         call_id = next(self._ids)
@@ -627,7 +628,11 @@ class Channel:
         try:
             if len(frames) < 3 or len(frames[0]) != 0:
                 raise ProtocolError("reply does not have the frames of a reply")
-            size = message_size(frames, 1)
+            size = (
+                len(frames[1]) + len(frames[2])
+                if len(frames) == 3
+                else message_size(frames, 1)
+            )
             if size > self.max_message_size and len(frames[-2]) > HEADER_READ_MAX:
                 raise ProtocolError(f"a message of {size:,} bytes has a huge header")
             header = parse_client_header(frames[-2])
