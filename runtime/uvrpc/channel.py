@@ -72,7 +72,7 @@ from .protocol import (
     parse_client_header,
 )
 from .reactor import SocketReactor
-from .security import ClientSecurity
+from .security import ClientSecurity, no_reply_text
 from .sessions import STREAM_WINDOW
 from .streams import ItemStream, StreamCall
 
@@ -356,12 +356,7 @@ class Channel:
             if isinstance(target, str | list | tuple)
             else cast(ClientTransport, target)
         )
-        self._no_reply = (
-            "got no reply"
-            if security is None
-            else "got no reply (the server may have refused the CURVE handshake: "
-            "check its public key and that it allows this client's key)"
-        )
+        self._no_reply = no_reply_text(security)
         self._pending: dict[int, _Pending] = {}
         self._streams: dict[int, StreamCall] = {}
         self.stream_window = stream_window
@@ -548,7 +543,7 @@ class Channel:
         if self._closed:
             raise Unavailable("the channel is closed")
         if len(self._pending) + len(self._streams) >= self.max_in_flight:
-            self._check_in_flight(method.route)
+            raise self._too_many(method.route)
         if self._refusal is not None:
             self._refused(method.route)
         call_id = next(self._ids)
@@ -576,12 +571,11 @@ class Channel:
             self._encoder.settle(frames[-1], sent)
         return call_id, future, slot, None if sent else frames
 
-    def _check_in_flight(self, route: str) -> None:
-        if len(self._pending) + len(self._streams) >= self.max_in_flight:
-            raise ResourceExhausted(
-                f"{route} not sent: this channel has {self.max_in_flight:,} calls "
-                "pending (max_in_flight)"
-            )
+    def _too_many(self, route: str) -> ResourceExhausted:
+        return ResourceExhausted(
+            f"{route} not sent: this channel has {self.max_in_flight:,} calls "
+            "pending (max_in_flight)"
+        )
 
     def _refused(self, route: str) -> None:
         """Raise why the server refused the last handshake."""
@@ -771,7 +765,8 @@ class Channel:
             timeout = inherited_timeout(timeout)
         if self._closed:
             raise Unavailable("the channel is closed")
-        self._check_in_flight(method.route)
+        if len(self._pending) + len(self._streams) >= self.max_in_flight:
+            raise self._too_many(method.route)
         if self._refusal is not None:
             self._refused(method.route)
         call_id = next(self._ids)

@@ -30,6 +30,7 @@ __all__ = [
     "generate_keypair",
     "load_keypair",
     "load_public_keys",
+    "no_reply_text",
 ]
 
 _KEY_LENGTH = 40
@@ -207,3 +208,14 @@ class ClientSecurity:
         sock.setsockopt(zmq.CURVE_SERVERKEY, self.server_public.encode("ascii"))
         sock.setsockopt(zmq.CURVE_PUBLICKEY, self.keypair.public.encode("ascii"))
         sock.setsockopt(zmq.CURVE_SECRETKEY, self.keypair.secret.encode("ascii"))
+
+
+def no_reply_text(security: ClientSecurity | None) -> str:
+    """How a call that got no reply says so: on a CURVE channel the server may
+    have refused the handshake, which ZeroMQ never reports to a blocking socket."""
+    if security is None:
+        return "got no reply"
+    return (
+        "got no reply (the server may have refused the CURVE handshake: "
+        "check its public key and that it allows this client's key)"
+    )

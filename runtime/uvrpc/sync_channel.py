@@ -66,7 +66,7 @@ from .protocol import (
     parse_reply_header,
 )
 from .reactor import recv_message, send_message
-from .security import ClientSecurity
+from .security import ClientSecurity, no_reply_text
 from .sessions import STREAM_WINDOW
 
 __all__ = ["SyncChannel"]
@@ -135,12 +135,7 @@ class SyncChannel:
         if security is not None:
             security.apply(self._sock)
         self._sock.connect(endpoint)
-        self._no_reply = (
-            "got no reply"
-            if security is None
-            else "got no reply (the server may have refused the CURVE handshake: "
-            "check its public key and that it allows this client's key)"
-        )
+        self._no_reply = no_reply_text(security)
         self._ids = itertools.count(1)
         self._encoder = BodyEncoder(pool, attachment_min=attachment_min)
         self._recv_timeout_ms = -1
