@@ -20,7 +20,10 @@ version, so a peer can always tell which version it is talking to:
 * the messages of a stream: ``[version, kind, call_id, n]`` with kind
   :data:`KIND_ITEM` (one item, in the body), :data:`KIND_END` (the client's stream
   is over), :data:`KIND_CANCEL` (the client gives up the call) or
-  :data:`KIND_CREDIT` (the peer may send ``n`` more items; ``n`` is 0 otherwise).
+  :data:`KIND_CREDIT` (the peer may send ``n`` more items; ``n`` is 0 otherwise);
+* what a server says to a broker it connected to (:mod:`uvrpc.broker`), with no
+  envelope and no body: ``[version, kind, 0, 0]`` with kind :data:`KIND_READY`
+  (it takes calls) or :data:`KIND_LEAVING` (it is stopping: no new calls).
 
 A request with call id 0 is *oneway*: it gets no reply of any kind.
 
@@ -48,10 +51,13 @@ __all__ = [
     "KIND_CREDIT",
     "KIND_END",
     "KIND_ITEM",
+    "KIND_LEAVING",
+    "KIND_READY",
     "KIND_REPLY",
     "KIND_REQUEST",
     "NIL_BODY",
     "ONEWAY_CALL_ID",
+    "READY_INTERVAL",
     "ReplyHeader",
     "RequestHeader",
     "RequestHeaders",
@@ -82,6 +88,15 @@ KIND_CANCEL = 5
 """Header kind of a client giving up its call: the server cancels the handler."""
 KIND_CREDIT = 6
 """Header kind of a grant of more items to the peer (0: a probe, granting none)."""
+
+KIND_READY = 7
+"""Header kind of a server telling a broker that it takes calls (sent again each
+:data:`READY_INTERVAL` seconds, so that a broker that restarted learns of it)."""
+KIND_LEAVING = 8
+"""Header kind of a server telling a broker that it stops: no new calls."""
+
+READY_INTERVAL = 1.0
+"""Seconds between the READY messages a server sends each broker it connected to."""
 
 ONEWAY_CALL_ID = 0
 """The call id of a oneway request: the server sends no reply of any kind."""

@@ -35,7 +35,7 @@ from .dispatch import (
     error_reply,
 )
 from .eager import start_eagerly
-from .errors import ProtocolError, ResourceExhausted, Unimplemented
+from .errors import ProtocolError, ResourceExhausted
 from .forks import check_process
 from .health import HEALTH_SERVICE, Health, HealthState
 from .interceptors import ServerInterceptor
@@ -51,9 +51,14 @@ from .limits import (
 )
 from .liveness import DEFAULT_HEARTBEAT, Heartbeat
 from .protocol import (
+    DELIMITER,
     KIND_CANCEL,
+    KIND_LEAVING,
+    KIND_READY,
     ONEWAY_CALL_ID,
+    READY_INTERVAL,
     RequestHeader,
+    encode_stream_header,
     parse_server_header,
     split_envelope,
 )
@@ -262,7 +267,8 @@ class Server:
         if security is not None:
             security.apply(self._sock)
         self._endpoints: list[str] = []
-        self._brokered = False
+        self._brokers: list[bytes] = []
+        self._announcer: asyncio.Future[None] | None = None
         self._reactor: SocketReactor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -308,18 +314,36 @@ class Server:
         """Take calls from the broker whose backend is at ``endpoint``
         (``uvrpc broker``, :class:`~uvrpc.broker.Broker`; ``docs/scaling.md``).
 
-        The broker spreads calls over the servers connected to it, message by
-        message, so the messages of one stream call would reach several servers:
-        a server that connects to a broker refuses stream calls with
-        UNIMPLEMENTED, and a CANCEL reaches the handler of its call only by chance
-        (the call's deadline still holds, since it travels with the request).
+        Once started, the server tells the broker it is READY, and again each
+        :data:`~uvrpc.protocol.READY_INTERVAL` seconds so that a broker that
+        restarted learns of it; closing it says LEAVING first, so the broker sends
+        it no new calls while its running ones finish. The broker keeps every
+        message of a call on the server that took it: stream calls and cancelling
+        work as on a bound server.
 
         Raises:
             RuntimeError: this is another process than the server's.
         """
         check_process("Server", self._pid)
+        # The broker's backend is a ROUTER too: name it here so this server can
+        # say READY before the broker has said anything.
+        alias = b"uvrpc-broker-%d" % len(self._brokers)
+        self._sock.setsockopt(zmq.CONNECT_ROUTING_ID, alias)
         self._sock.connect(endpoint)
-        self._brokered = True
+        self._brokers.append(alias)
+        if self._reactor is not None and self._announcer is None:
+            self._announcer = asyncio.ensure_future(self._announce())
+
+    async def _announce(self) -> None:
+        """Say READY to every broker this server connected to, now and each
+        :data:`READY_INTERVAL` seconds."""
+        ready = encode_stream_header(KIND_READY, 0)
+        while True:
+            reactor = self._reactor
+            if reactor is not None:
+                for alias in self._brokers:
+                    reactor.try_send([alias, DELIMITER, ready])
+            await asyncio.sleep(READY_INTERVAL)
 
     async def start(self) -> None:
         """Start serving on the running loop (``async with`` does this)."""
@@ -341,6 +365,8 @@ class Server:
         )
         self._running = RunningCalls(loop)
         self._reactor = SocketReactor(self._sock, loop, self._on_message)
+        if self._brokers:
+            self._announcer = asyncio.ensure_future(self._announce())
 
     async def _start_authenticator(self, security: ServerSecurity) -> None:
         """Run the allow-list's ZAP handler and check that it answers.
@@ -517,16 +543,6 @@ class Server:
         streams = self._streams
         assert streams is not None
         caller = _caller(envelope)
-        if self._brokered:
-            assert request.route.stream is not None
-            error = Unimplemented(
-                f"{request.route.stream.route} is a stream call, which this server "
-                "does not take through a broker: each message of a stream must "
-                "reach the same server, and a broker spreads them (docs/scaling.md)"
-            )
-            reply = error_reply(request.call_id, error)
-            self._refuse(envelope, Rejected(error.message, reply))
-            return
         try:
             task = streams.open(caller, _Link(self, envelope), request)
         except Rejected as rejected:
@@ -645,6 +661,13 @@ class Server:
         from the start (in :attr:`health`; requests are no longer read).
         """
         self.health.closing()
+        if self._announcer is not None:
+            self._announcer.cancel()
+            self._announcer = None
+        if self._reactor is not None:
+            leaving = encode_stream_header(KIND_LEAVING, 0)
+            for alias in self._brokers:
+                self._reactor.try_send([alias, DELIMITER, leaving])
         if self._reactor is not None and grace > 0:
             self._reactor.stop_receiving()
             running = [*self._tasks, *(self._streams.tasks() if self._streams else ())]

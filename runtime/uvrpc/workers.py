@@ -7,10 +7,10 @@ temporary directory; it starts ``N`` worker processes (``uvrpc serve MODULE:CLAS
 SIGTERM, when it stops the workers (SIGTERM, then SIGKILL after a grace period) and
 the broker. Clients see one server.
 
-The calls a worker had taken when it died get no reply: their callers see their
-deadline (:class:`~uvrpc.DeadlineExceeded`), not an error at once, because the
-broker forwards messages without knowing which worker took which call. Calls sent
-afterwards go to the workers still running, and to the new one once it connects.
+A worker that dies fails the calls it had taken at once with ``UNAVAILABLE`` (the
+broker sees its connection close); calls sent afterwards go to the workers still
+running, and to the new one once it says READY. A worker that stops (SIGTERM) says
+LEAVING first, so that no new call reaches it while it stops.
 """
 
 from __future__ import annotations
