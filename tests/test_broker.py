@@ -265,7 +265,9 @@ async def cancel_through_a_broker() -> None:
                     asyncio.ensure_future(feed.ping(n=-600, timeout=60))
                     for _ in range(8)
                 ]
-                await until(lambda: one.in_flight + two.in_flight == 8, "the calls to run")
+                await until(
+                    lambda: one.in_flight + two.in_flight == 8, "the calls to run"
+                )
                 assert one.in_flight > 0 and two.in_flight > 0
                 for task in slow:
                     task.cancel()

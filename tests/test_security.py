@@ -192,3 +192,192 @@ def test_keygen_writes_keys_that_work(tmp_path: Path) -> None:
         security = ClientSecurity(server_public, keypair)
         with FeedSyncClient(s.endpoint, timeout=10, security=security) as c:
             assert c.ping(n=5) == 5
+
+
+BROKER = generate_keypair()
+WORKER = generate_keypair()
+
+
+def test_a_secured_broker_admits_only_the_clients_and_servers_it_allows() -> None:
+    asyncio.run(secured_broker())
+
+
+async def secured_broker() -> None:
+    from uvrpc.broker import Broker
+
+    with Broker(
+        ["tcp://127.0.0.1:*"],
+        ["tcp://127.0.0.1:*"],
+        security=ServerSecurity(BROKER, allow=[ALLOWED.public]),
+        backend_security=ServerSecurity(BROKER, allow=[WORKER.public]),
+    ) as broker:
+        front, back = broker.frontends[0], broker.backends[0]
+        async with (
+            uvrpc.Server(Feed()) as stranger_server,
+            uvrpc.Server(Feed()) as plain_server,
+            uvrpc.Server(Feed()) as admitted,
+        ):
+            # A server with a key the backend does not allow, and one without
+            # CURVE, are never admitted: neither is ever sent a call.
+            stranger_server.connect(back, security=ClientSecurity(BROKER.public))
+            plain_server.connect(back)
+            admitted.connect(back, security=ClientSecurity(BROKER.public, WORKER))
+            deadline = asyncio.get_running_loop().time() + 20
+            while broker.servers < 1:
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.01)
+            allowed = FeedClient(
+                front, timeout=10, security=ClientSecurity(BROKER.public, ALLOWED)
+            )
+            # A worker's key is no client's: each socket has its own allow-list.
+            worker_key = FeedClient(
+                front, timeout=10, security=ClientSecurity(BROKER.public, WORKER)
+            )
+            plain = FeedClient(front, timeout=10)
+            async with allowed, worker_key, plain:
+                replies = await asyncio.gather(*(allowed.ping(n=n) for n in range(20)))
+                assert replies == list(range(20))
+                with pytest.raises(uvrpc.Unauthenticated):
+                    await worker_key.ping(n=1)
+                with pytest.raises(uvrpc.Unavailable, match="handshake failed"):
+                    await plain.ping(n=1)
+            assert admitted.stats.replied == 20
+            assert broker.servers == 1
+            assert stranger_server.stats.received == plain_server.stats.received == 0
+
+
+def test_a_server_secured_for_its_clients_connects_to_a_secured_broker() -> None:
+    asyncio.run(secured_server_behind_secured_broker())
+
+
+async def secured_server_behind_secured_broker() -> None:
+    from uvrpc.broker import Broker
+
+    with Broker(
+        ["tcp://127.0.0.1:*"],
+        ["tcp://127.0.0.1:*"],
+        backend_security=ServerSecurity(BROKER, allow=[SERVER.public]),
+    ) as broker:
+        # The server's own endpoint stays a CURVE server for its clients while
+        # its connection to the broker is a CURVE client.
+        async with uvrpc.Server(Feed(), security=secured()) as server:
+            server.connect(
+                broker.backends[0], security=ClientSecurity(BROKER.public, SERVER)
+            )
+            direct = server.bind("tcp://127.0.0.1:*")
+            async with (
+                FeedClient(broker.frontends[0], timeout=10) as through_broker,
+                FeedClient(
+                    direct, timeout=10, security=ClientSecurity(SERVER.public, ALLOWED)
+                ) as secured_client,
+                FeedClient(direct, timeout=10) as plain,
+            ):
+                assert await through_broker.ping(n=4) == 4
+                assert await secured_client.ping(n=5) == 5
+                with pytest.raises(uvrpc.Unavailable, match="handshake failed"):
+                    await plain.ping(n=1)
+
+
+def test_the_broker_command_and_its_workers_connect_over_curve(tmp_path: Path) -> None:
+    keys, allow = tmp_path / "keys", tmp_path / "allow"
+    keys.mkdir()
+    allow.mkdir()
+    BROKER.save(keys, "broker")
+    WORKER.save(keys, "worker")
+    for name, keypair in (("client", ALLOWED), ("worker", WORKER)):
+        keypair.save(allow, name)
+    (allow / "client.key_secret").unlink()
+    (allow / "worker.key_secret").unlink()
+    tests = Path(__file__).resolve().parent
+    uvrpc_cmd = [sys.executable, "-m", "uvrpc"]
+    broker = subprocess.Popen(
+        [
+            *uvrpc_cmd,
+            "broker",
+            "--frontend",
+            "tcp://127.0.0.1:*",
+            "--backend",
+            f"ipc://{tmp_path / 'backend.sock'}",
+            "--curve-secret",
+            str(keys / "broker.key_secret"),
+            "--allow",
+            str(allow),
+        ],
+        cwd=tests,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        assert broker.stdout is not None
+        frontend = broker.stdout.readline().strip()
+        backend = broker.stdout.readline().strip()
+        worker = subprocess.Popen(
+            [
+                *uvrpc_cmd,
+                "serve",
+                "feed_server:Feed",
+                "--connect",
+                backend,
+                "--broker-key",
+                str(keys / "broker.key"),
+                "--curve-secret",
+                str(keys / "worker.key_secret"),
+            ],
+            cwd=tests,
+        )
+        security = ClientSecurity(BROKER.public, ALLOWED)
+        with FeedSyncClient(frontend, timeout=30, security=security) as client:
+            assert client.ping(n=9) == 9
+    finally:
+        for process in (worker, broker):
+            if process is not None:
+                process.kill()
+                process.wait()
+        assert broker.stdout is not None
+        broker.stdout.close()
+
+
+def test_workers_serve_behind_a_secured_frontend(tmp_path: Path) -> None:
+    BROKER.save(tmp_path, "server")
+    (tmp_path / "allow").mkdir()
+    ALLOWED.save(tmp_path / "allow", "c")
+    (tmp_path / "allow" / "c.key_secret").unlink()
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvrpc",
+            "serve",
+            "feed_server:Feed",
+            "--workers",
+            "2",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "--curve-secret",
+            str(tmp_path / "server.key_secret"),
+            "--allow",
+            str(tmp_path / "allow"),
+        ],
+        cwd=Path(__file__).resolve().parent,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert parent.stdout is not None
+        endpoint = parent.stdout.readline().strip()
+        allowed = ClientSecurity(BROKER.public, ALLOWED)
+        with FeedSyncClient(endpoint, timeout=30, security=allowed) as client:
+            assert client.ping(n=3) == 3
+        with FeedSyncClient(endpoint, timeout=0.5) as plain:
+            with pytest.raises(uvrpc.DeadlineExceeded):
+                plain.ping(n=1)
+    finally:
+        parent.terminate()  # the parent stops its workers
+        try:
+            parent.wait(15)
+        except subprocess.TimeoutExpired:
+            parent.kill()
+            parent.wait()
+        assert parent.stdout is not None
+        parent.stdout.close()

@@ -38,6 +38,7 @@ from typing import Any, Self, cast
 
 import msgpack
 import zmq
+from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils.monitor import parse_monitor_message
 
 from .errors import ResourceExhausted, RpcError, Unavailable
@@ -56,6 +57,7 @@ from .protocol import (
     encode_reply_header,
     encode_stream_header,
 )
+from .security import AllowList, ServerSecurity, check_zap_handler
 from .version import PROTOCOL_VERSION
 
 __all__ = ["Broker", "BrokerStats", "run_broker"]
@@ -69,6 +71,11 @@ SWEEP_INTERVAL = 1.0
 EXPIRY_GRACE = 5.0
 """Seconds after a call's deadline that the broker still expects its reply: a reply
 later than that finds no call and is forwarded untracked."""
+
+FRONTEND_DOMAIN = "uvrpc-frontend"
+"""The ZAP domain of a secured broker's frontend (clients' keys are checked here)."""
+BACKEND_DOMAIN = "uvrpc-backend"
+"""The ZAP domain of a secured broker's backend (servers' keys are checked here)."""
 
 _log = logging.getLogger("uvrpc.broker")
 
@@ -128,6 +135,15 @@ class Broker:
             also the number of requests that may wait for a server.
         heartbeat: ZeroMQ heartbeats on every connection, so a peer that vanished
             is noticed; ``None`` turns them off.
+        security: serve the frontend over CURVE with this key pair, admitting the
+            clients its allow-list names (``docs/security.md``).
+        backend_security: the same for the backend, admitting the servers its
+            allow-list names (they connect with
+            ``Server.connect(endpoint, security=ClientSecurity(...))``).
+
+    A secured broker runs a ZAP handler, a domain per socket, on a ZeroMQ context
+    of its own (unless given one, which must have no other ZAP handler), and checks
+    that it answers before binding.
 
     The broker runs in a thread of its own from :meth:`start` until :meth:`close`.
     Usage::
@@ -144,9 +160,24 @@ class Broker:
         context: zmq.Context[Any] | None = None,
         hwm: int = HIGH_WATER_MARK,
         heartbeat: Heartbeat | None = DEFAULT_HEARTBEAT,
+        security: ServerSecurity | None = None,
+        backend_security: ServerSecurity | None = None,
     ) -> None:
         if not frontends or not backends:
             raise ValueError("a broker needs a frontend and a backend endpoint")
+        secured = [
+            (domain, sockets_security)
+            for domain, sockets_security in (
+                (FRONTEND_DOMAIN, security),
+                (BACKEND_DOMAIN, backend_security),
+            )
+            if sockets_security is not None
+        ]
+        self._owned_context: zmq.Context[Any] | None = None
+        self._authenticator: ThreadAuthenticator | None = None
+        if secured and context is None:
+            # A ZAP handler serves a whole context: this broker's is its own.
+            context = self._owned_context = zmq.Context()
         ctx = context if context is not None else zmq.Context.instance()
         self.stats = BrokerStats()
         """What this broker has done so far (updated by its thread)."""
@@ -173,6 +204,15 @@ class Broker:
                     heartbeat.apply(sock)
             for sock in (self._control, self._command):
                 sock.setsockopt(zmq.LINGER, 0)
+            if secured:
+                self._start_authenticator(ctx, secured)
+            for sock, domain, sockets_security in (
+                (self._front, FRONTEND_DOMAIN, security),
+                (self._back, BACKEND_DOMAIN, backend_security),
+            ):
+                if sockets_security is not None:
+                    sock.setsockopt(zmq.ZAP_DOMAIN, domain.encode())
+                    sockets_security.apply(sock)
             self._monitor = self._back.get_monitor_socket(zmq.EVENT_DISCONNECTED)
             self.frontends = tuple(_bind(self._front, e) for e in frontends)
             """The frontend endpoints, wildcard ports resolved."""
@@ -184,6 +224,34 @@ class Broker:
         except BaseException:
             self._close_sockets()
             raise
+
+    def _start_authenticator(
+        self, context: zmq.Context[Any], secured: list[tuple[str, ServerSecurity]]
+    ) -> None:
+        """Run the allow-lists' ZAP handler, a domain per socket, and check it.
+
+        Raises:
+            RuntimeError: the context already has a ZAP handler, or the handler
+                did not answer a test request as an allow-list says.
+        """
+        authenticator = ThreadAuthenticator(
+            context, log=logging.getLogger("uvrpc.broker.zap")
+        )
+        try:
+            authenticator.start()
+        except zmq.ZMQError as exc:
+            raise RuntimeError(
+                f"the broker's ZeroMQ context already has a ZAP handler ({exc}); "
+                "give a secured broker a context of its own (the default)"
+            ) from None
+        self._authenticator = authenticator
+        for domain, sockets_security in secured:
+            # A callback for "any" too: pyzmq's allow-any would cover every domain.
+            authenticator.configure_curve_callback(
+                domain=domain, credentials_provider=AllowList(sockets_security)
+            )
+        for domain, sockets_security in secured:
+            check_zap_handler(context, domain, sockets_security)
 
     @property
     def servers(self) -> int:
@@ -219,6 +287,12 @@ class Broker:
             self._monitor.close(linger=0)
         for sock in (self._front, self._back, self._control, self._command):
             sock.close(linger=0)
+        if self._authenticator is not None:
+            self._authenticator.stop()
+            self._authenticator = None
+        if self._owned_context is not None:
+            self._owned_context.destroy(linger=0)
+            self._owned_context = None
 
     def __enter__(self) -> Self:
         self.start()
@@ -593,9 +667,14 @@ def _bind(sock: zmq.Socket[bytes], endpoint: str) -> str:
     return cast(bytes, sock.getsockopt(zmq.LAST_ENDPOINT)).decode()
 
 
-def run_broker(frontends: Sequence[str], backends: Sequence[str]) -> None:
+def run_broker(
+    frontends: Sequence[str],
+    backends: Sequence[str],
+    security: ServerSecurity | None = None,
+) -> None:
     """Run a broker until SIGINT or SIGTERM (``uvrpc broker``); print each bound
-    endpoint first, frontends then backends, one a line."""
+    endpoint first, frontends then backends, one a line. ``security`` secures both
+    sockets with one key pair and one allow-list (of clients and servers)."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -606,7 +685,9 @@ def run_broker(frontends: Sequence[str], backends: Sequence[str]) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM)
     }
     try:
-        with Broker(frontends, backends) as broker:
+        with Broker(
+            frontends, backends, security=security, backend_security=security
+        ) as broker:
             for endpoint in (*broker.frontends, *broker.backends):
                 print(endpoint, flush=True)
             while not stop.wait(1.0):

@@ -39,7 +39,13 @@ import zmq
 from .broker import run_broker
 from .cli_call import add_commands, run_command
 from .loop import run
-from .security import ServerSecurity, generate_keypair, load_keypair, load_public_keys
+from .security import (
+    ClientSecurity,
+    ServerSecurity,
+    generate_keypair,
+    load_keypair,
+    load_public_keys,
+)
 from .server import Server
 from .service import ServiceBase
 from .version import GENERATED_CODE_API, PROTOCOL_VERSION, __version__
@@ -84,14 +90,15 @@ async def serve(
     endpoints: Sequence[str],
     security: ServerSecurity | None = None,
     brokers: Sequence[str] = (),
+    broker_security: ClientSecurity | None = None,
 ) -> None:
     """Serve ``service`` on ``endpoints``, and to the brokers whose backends are
-    ``brokers``, until SIGINT or SIGTERM."""
+    ``brokers`` (over CURVE with ``broker_security``), until SIGINT or SIGTERM."""
     async with Server(service, security=security) as server:
         for endpoint in endpoints:
             print(server.bind(endpoint), flush=True)
         for endpoint in brokers:
-            server.connect(endpoint)
+            server.connect(endpoint, security=broker_security)
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -130,6 +137,12 @@ def _parser() -> argparse.ArgumentParser:
         help="take calls from the broker whose backend is ENDPOINT; repeatable",
     )
     serve_cmd.add_argument(
+        "--broker-key",
+        metavar="PATH",
+        help="with --connect: the broker's public key (.key file); connect over "
+        "CURVE with the key pair of --curve-secret (a new one if not given)",
+    )
+    serve_cmd.add_argument(
         "--curve-secret",
         metavar="PATH",
         help="serve over CURVE with the key pair in this .key_secret file",
@@ -155,6 +168,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     broker_cmd.add_argument("--frontend", action="append", metavar="ENDPOINT")
     broker_cmd.add_argument("--backend", action="append", metavar="ENDPOINT")
+    broker_cmd.add_argument(
+        "--curve-secret",
+        metavar="PATH",
+        help="serve both sockets over CURVE with the key pair in this .key_secret file",
+    )
+    broker_cmd.add_argument(
+        "--allow",
+        metavar="DIR_OR_FILE",
+        help="with --curve-secret: the public keys of the clients and servers "
+        'admitted (a .key file, or a directory of them); "any" admits every peer',
+    )
     commands.add_parser("version", help="print runtime and protocol versions")
     add_commands(commands)
     # Listed for --help; main() hands everything after "bench" to uvrpc.bench.
@@ -164,9 +188,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _server_security(secret: str | None, allow: str | None) -> ServerSecurity | None:
-    """The ``--curve-secret`` and ``--allow`` options, read."""
-    if secret is None:
+def _server_security(
+    secret: str | None, allow: str | None, *, required: bool = True
+) -> ServerSecurity | None:
+    """The ``--curve-secret`` and ``--allow`` options, read; with ``required``
+    false, ``--curve-secret`` alone is the key pair of ``--broker-key`` only."""
+    if secret is None or (allow is None and not required):
         if allow is not None:
             raise UsageError("--allow needs --curve-secret")
         return None
@@ -176,6 +203,17 @@ def _server_security(secret: str | None, allow: str | None) -> ServerSecurity | 
         )
     keys = "any" if allow == "any" else load_public_keys(allow)
     return ServerSecurity(load_keypair(secret), allow=keys)
+
+
+def _broker_security(args: argparse.Namespace) -> ClientSecurity | None:
+    """The ``--broker-key`` option (with ``--curve-secret``'s key pair), read."""
+    if args.broker_key is None:
+        return None
+    if not args.connect:
+        raise UsageError("--broker-key needs --connect")
+    (broker_public,) = load_public_keys(args.broker_key)
+    keypair = None if args.curve_secret is None else load_keypair(args.curve_secret)
+    return ClientSecurity(broker_public, keypair)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -207,17 +245,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_broker(
                 args.frontend or ["tcp://127.0.0.1:5555"],
                 args.backend or ["tcp://127.0.0.1:5556"],
+                _server_security(args.curve_secret, args.allow),
             )
             return 0
-        security = _server_security(args.curve_secret, args.allow)
+        broker_security = _broker_security(args)
+        security = _server_security(
+            args.curve_secret, args.allow, required=not broker_security
+        )
         service = load_service(args.target)()
         endpoints = args.bind or ([] if args.connect else ["tcp://127.0.0.1:5555"])
         if args.workers != 1:
-            if args.connect or security is not None:
-                raise UsageError("--workers takes neither --connect nor CURVE")
-            supervise(args.target, args.workers, endpoints, uvloop=args.uvloop)
+            if args.connect:
+                raise UsageError("--workers does not take --connect")
+            supervise(
+                args.target,
+                args.workers,
+                endpoints,
+                uvloop=args.uvloop,
+                security=security,
+            )
             return 0
-        coroutine = serve(service, endpoints, security, args.connect or ())
+        coroutine = serve(
+            service, endpoints, security, args.connect or (), broker_security
+        )
         run(coroutine, use_uvloop=args.uvloop)
     except (UsageError, RuntimeError, OSError, ValueError) as exc:
         print(f"uvrpc: error: {exc}", file=sys.stderr)

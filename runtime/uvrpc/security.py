@@ -24,14 +24,20 @@ import zmq
 import zmq.auth
 
 __all__ = [
+    "AllowList",
     "ClientSecurity",
     "Keypair",
     "ServerSecurity",
     "generate_keypair",
     "load_keypair",
     "load_public_keys",
+    "check_zap_handler",
     "no_reply_text",
 ]
+
+ZAP_CHECK_TIMEOUT = 2.0
+"""Seconds a ZAP handler gets to answer the test request a secured socket's owner
+sends before it binds."""
 
 _KEY_LENGTH = 40
 """Characters in a Z85-encoded CURVE key."""
@@ -219,3 +225,64 @@ def no_reply_text(security: ClientSecurity | None) -> str:
         "got no reply (the server may have refused the CURVE handshake: "
         "check its public key and that it allows this client's key)"
     )
+
+
+class AllowList:
+    """The ZAP credentials provider of a :class:`ServerSecurity`'s allow-list (for
+    pyzmq's ``configure_curve_callback``)."""
+
+    def __init__(self, security: ServerSecurity) -> None:
+        self._security = security
+
+    def callback(self, domain: str, key: bytes) -> bool:
+        """Whether the client with this Z85 public key may connect."""
+        return self._security.admits(key.decode("ascii"))
+
+
+def zap_check_request(
+    domain: str, security: ServerSecurity
+) -> tuple[list[bytes], bytes]:
+    """A ZAP request for a new random client key in ``domain``, and the status
+    code a handler enforcing ``security`` must answer it with."""
+    stranger = generate_keypair().public
+    expected = b"200" if security.admits(stranger) else b"400"
+    key = zmq.utils.z85.decode(stranger.encode("ascii"))
+    request = [b"1.0", b"uvrpc-check", domain.encode(), b"127.0.0.1", b""]
+    return [*request, b"CURVE", key], expected
+
+
+def zap_check_failure(reply: list[bytes] | None, expected: bytes, what: str) -> str:
+    """Why a ZAP handler's answer to a check request is wrong ("" if it is right)."""
+    if reply is not None and len(reply) >= 3 and reply[2] == expected:
+        return ""
+    answer = "no answer" if reply is None else f"the answer {reply[2:4]!r}"
+    return (
+        f"refusing to serve over CURVE without a working ZAP handler: a test "
+        f"request got {answer}, not {expected.decode()}; without one {what} "
+        "would admit anyone who knows its public key"
+    )
+
+
+def check_zap_handler(
+    context: zmq.Context[Any], domain: str, security: ServerSecurity
+) -> None:
+    """Ask the ZAP handler of ``context`` (running in another thread) about a new
+    random client key in ``domain``, blocking.
+
+    Raises:
+        RuntimeError: it did not answer as ``security`` says within
+            :data:`ZAP_CHECK_TIMEOUT` seconds.
+    """
+    request, expected = zap_check_request(domain, security)
+    probe = context.socket(zmq.REQ)
+    probe.setsockopt(zmq.LINGER, 0)
+    try:
+        probe.connect("inproc://zeromq.zap.01")
+        probe.send_multipart(request)
+        answered = probe.poll(int(ZAP_CHECK_TIMEOUT * 1000))
+        reply = probe.recv_multipart() if answered else None
+    finally:
+        probe.close(linger=0)
+    failure = zap_check_failure(reply, expected, "the broker")
+    if failure:
+        raise RuntimeError(failure)

@@ -64,7 +64,14 @@ from .protocol import (
 )
 from .reactor import SocketReactor
 from .reflection import REFLECTION_SERVICE, Reflection
-from .security import ServerSecurity, generate_keypair
+from .security import (
+    ZAP_CHECK_TIMEOUT,
+    AllowList,
+    ClientSecurity,
+    ServerSecurity,
+    zap_check_failure,
+    zap_check_request,
+)
 from .service import ServiceBase
 from .sessions import (
     MAX_STREAMS,
@@ -78,10 +85,6 @@ from .sessions import (
 __all__ = ["Server", "ServerStats"]
 
 _log = logging.getLogger("uvrpc.server")
-
-ZAP_CHECK_TIMEOUT = 2.0
-"""Seconds a secured server waits for its ZAP handler to answer a test request
-before it refuses to start."""
 
 
 @dataclass(slots=True)
@@ -310,7 +313,7 @@ class Server:
         self._endpoints.append(bound)
         return bound
 
-    def connect(self, endpoint: str) -> None:
+    def connect(self, endpoint: str, *, security: ClientSecurity | None = None) -> None:
         """Take calls from the broker whose backend is at ``endpoint``
         (``uvrpc broker``, :class:`~uvrpc.broker.Broker`; ``docs/scaling.md``).
 
@@ -321,6 +324,11 @@ class Server:
         message of a call on the server that took it: stream calls and cancelling
         work as on a bound server.
 
+        ``security`` makes this connection a CURVE client of a broker whose
+        backend is secured (``Broker(backend_security=…)``): the broker's public
+        key, and this server's key pair, which the broker's allow-list must name.
+        The server's own endpoints keep their security (or none).
+
         Raises:
             RuntimeError: this is another process than the server's.
         """
@@ -329,7 +337,19 @@ class Server:
         # say READY before the broker has said anything.
         alias = b"uvrpc-broker-%d" % len(self._brokers)
         self._sock.setsockopt(zmq.CONNECT_ROUTING_ID, alias)
-        self._sock.connect(endpoint)
+        if security is None:
+            self._sock.connect(endpoint)
+        else:
+            # ZeroMQ takes a connection's security options when it is made: be a
+            # CURVE client for this one, then what the server was before.
+            security.apply(self._sock)
+            try:
+                self._sock.connect(endpoint)
+            finally:
+                if self._security is not None:
+                    self._security.apply(self._sock)
+                else:
+                    self._sock.setsockopt(zmq.CURVE_SERVER, 0)  # back to NULL
         self._brokers.append(alias)
         if self._reactor is not None and self._announcer is None:
             self._announcer = asyncio.ensure_future(self._announce())
@@ -339,11 +359,21 @@ class Server:
         :data:`READY_INTERVAL` seconds."""
         ready = encode_stream_header(KIND_READY, 0)
         while True:
-            reactor = self._reactor
-            if reactor is not None:
-                for alias in self._brokers:
-                    reactor.try_send([alias, DELIMITER, ready])
+            self._tell_brokers(ready)
             await asyncio.sleep(READY_INTERVAL)
+
+    def _tell_brokers(self, header: bytes) -> None:
+        """Send ``header`` (READY, LEAVING) to every broker that can take it now;
+        one that cannot (not connected, or refused the handshake) hears the next
+        READY, or never needed to hear LEAVING."""
+        reactor = self._reactor
+        if reactor is None:
+            return
+        for alias in self._brokers:
+            try:
+                reactor.try_send([alias, DELIMITER, header])
+            except zmq.ZMQError:  # EHOSTUNREACH: that connection is down
+                pass
 
     async def start(self) -> None:
         """Start serving on the running loop (``async with`` does this)."""
@@ -392,23 +422,20 @@ class Server:
             authenticator.configure_curve(domain="*", location=CURVE_ALLOW_ANY)
         else:
             authenticator.configure_curve_callback(
-                domain="*", credentials_provider=_AllowList(security)
+                domain="*", credentials_provider=AllowList(security)
             )
         self._authenticator = authenticator
         await self._check_zap(security)
 
     async def _check_zap(self, security: ServerSecurity) -> None:
         """Ask this context's ZAP handler about a new random client key."""
-        stranger = generate_keypair().public
-        expected = b"200" if security.admits(stranger) else b"400"
+        request, expected = zap_check_request("", security)
         shadow = zmq.asyncio.Context.shadow(self._sock.context)
         probe = shadow.socket(zmq.REQ)
         probe.setsockopt(zmq.LINGER, 0)
         try:
             probe.connect("inproc://zeromq.zap.01")
-            request = [b"1.0", b"uvrpc-check", b"", b"127.0.0.1", b""]
-            key = zmq.utils.z85.decode(stranger.encode("ascii"))
-            await probe.send_multipart([*request, b"CURVE", key])
+            await probe.send_multipart(request)
             try:
                 reply = await asyncio.wait_for(
                     probe.recv_multipart(), ZAP_CHECK_TIMEOUT
@@ -417,14 +444,10 @@ class Server:
                 reply = None
         finally:
             probe.close(linger=0)
-        if reply is None or len(reply) < 3 or reply[2] != expected:
+        failure = zap_check_failure(reply, expected, "the server")
+        if failure:
             self._stop_authenticator()
-            answer = "no answer" if reply is None else f"the answer {reply[2:4]!r}"
-            raise RuntimeError(
-                "refusing to serve over CURVE without a working ZAP handler: a test "
-                f"request got {answer}, not {expected.decode()}; without one the "
-                "server would admit anyone who knows its public key"
-            )
+            raise RuntimeError(failure)
 
     def _stop_authenticator(self) -> None:
         if self._authenticator is not None:
@@ -664,10 +687,7 @@ class Server:
         if self._announcer is not None:
             self._announcer.cancel()
             self._announcer = None
-        if self._reactor is not None:
-            leaving = encode_stream_header(KIND_LEAVING, 0)
-            for alias in self._brokers:
-                self._reactor.try_send([alias, DELIMITER, leaving])
+        self._tell_brokers(encode_stream_header(KIND_LEAVING, 0))
         if self._reactor is not None and grace > 0:
             self._reactor.stop_receiving()
             running = [*self._tasks, *(self._streams.tasks() if self._streams else ())]
@@ -697,17 +717,6 @@ class Server:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
-
-
-class _AllowList:
-    """The ZAP credentials provider of a server's allow-list."""
-
-    def __init__(self, security: ServerSecurity) -> None:
-        self._security = security
-
-    def callback(self, domain: str, key: bytes) -> bool:
-        """Whether the client with this Z85 public key may connect."""
-        return self._security.admits(key.decode("ascii"))
 
 
 def _caller(envelope: list[zmq.Frame]) -> tuple[bytes, ...]:

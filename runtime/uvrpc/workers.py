@@ -29,6 +29,7 @@ from pathlib import Path
 from types import FrameType
 
 from .broker import Broker
+from .security import ServerSecurity
 
 __all__ = ["SUPERVISOR_ENV", "supervise", "watch_supervisor"]
 
@@ -53,12 +54,15 @@ def supervise(
     *,
     uvloop: bool = False,
     worker_args: Sequence[str] = (),
+    security: ServerSecurity | None = None,
 ) -> None:
     """Serve ``target`` (``MODULE:CLASS``) from ``count`` worker processes behind a
     broker bound to ``endpoints`` until SIGINT or SIGTERM; print each bound
     endpoint on a line of its own first.
 
-    ``worker_args`` are added to each worker's ``uvrpc serve`` command line.
+    ``worker_args`` are added to each worker's ``uvrpc serve`` command line;
+    ``security`` secures the endpoints clients connect to with CURVE (the backend
+    is an ``ipc://`` socket in a directory only this user can open).
     """
     if count < 1:
         raise ValueError("--workers must be at least 1")
@@ -74,7 +78,11 @@ def supervise(
     try:
         with (
             tempfile.TemporaryDirectory(prefix="uvrpc-workers-") as scratch,
-            Broker(endpoints, [f"ipc://{Path(scratch) / 'backend.sock'}"]) as broker,
+            Broker(
+                endpoints,
+                [f"ipc://{Path(scratch) / 'backend.sock'}"],
+                security=security,
+            ) as broker,
         ):
             for endpoint in broker.frontends:
                 print(endpoint, flush=True)
