@@ -16,7 +16,12 @@ from feed_server import Feed
 
 import uvrpc
 import uvrpc.testing
-from uvrpc.metrics import MetricsRegistry, prometheus_text, serve_metrics
+from uvrpc.metrics import (
+    MetricsRegistry,
+    prometheus_text,
+    serve_merged_metrics,
+    serve_metrics,
+)
 
 ADD = "calculator.Calculator.add"
 DIVIDE = "calculator.Calculator.divide"
@@ -182,3 +187,44 @@ def test_the_endpoint_stops() -> None:
     stop()
     with pytest.raises(OSError):
         urllib.request.urlopen(url, timeout=5)
+
+
+def test_merged_metrics_label_each_source() -> None:
+    first, second = MetricsRegistry(), MetricsRegistry()
+    first.record("server", ADD, uvrpc.Status.OK, 0.001)
+    second.record("server", ADD, uvrpc.Status.OK, 0.001)
+    second.record("server", DIVIDE, uvrpc.Status.NOT_FOUND, 0.001)
+    url_a, stop_a = serve_metrics(first)
+    url_b, stop_b = serve_metrics(second)
+    closed_url, stop_closed = serve_metrics(MetricsRegistry())
+    stop_closed()
+    sources = {"0": url_a, "1": url_b, "2": closed_url, "3": ""}
+    url, stop = serve_merged_metrics(lambda: sources, "worker")
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode()
+    finally:
+        stop()
+        stop_a()
+        stop_b()
+    found = samples(text)
+    assert [found[sample("uvrpc_worker_up", worker=n)] for n in "0123"] == [1, 1, 0, 0]
+    add = {"side": "server", "route": ADD}
+    assert found[sample("uvrpc_calls_total", **add, worker="0")] == 1
+    assert found[sample("uvrpc_calls_total", **add, worker="1")] == 1
+    errors = sample(
+        "uvrpc_errors_total",
+        side="server",
+        route=DIVIDE,
+        status="NOT_FOUND",
+        worker="1",
+    )
+    assert found[errors] == 1
+    bucket = sample("uvrpc_call_duration_seconds_bucket", **add, le="+Inf", worker="0")
+    assert found[bucket] == 1
+    assert not [
+        key
+        for key in found
+        if ("worker", "2") in key[1] and key[0] != "uvrpc_worker_up"
+    ]
+    assert text.count("# TYPE uvrpc_calls_total counter") == 1
