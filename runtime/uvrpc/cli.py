@@ -6,7 +6,10 @@ serves it; the first line it prints is each bound endpoint, so scripts can read 
 to connect. SIGINT and SIGTERM stop it cleanly. Its log (handlers' exceptions with
 their tracebacks, malformed requests) goes to stderr. With ``--curve-secret
 NAME.key_secret --allow DIR_OR_FILE`` it serves over CURVE, admitting the clients
-whose public keys are in the ``*.key`` files given (``docs/security.md``).
+whose public keys are in the ``*.key`` files given (``docs/security.md``). With
+``--metrics HOST:PORT`` it records every call (:mod:`uvrpc.metrics`) and serves the
+metrics over HTTP there (port 0: a free one), printing the URL to scrape,
+``http://HOST:PORT/metrics``, on the line after the endpoints.
 
 ``--workers N`` serves from N worker processes behind a broker bound to the
 ``--bind`` endpoints, restarting any that exits (:mod:`uvrpc.workers`); ``--connect
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import importlib.util
 import inspect
 import logging
 import signal
@@ -39,11 +43,12 @@ import zmq
 from .broker import run_broker
 from .cli_call import add_commands, run_command
 from .loop import run
+from .metrics import MetricsRegistry, serve_metrics
 from .security import ServerSecurity, generate_keypair, load_keypair, load_public_keys
 from .server import Server
 from .service import ServiceBase
 from .version import GENERATED_CODE_API, PROTOCOL_VERSION, __version__
-from .workers import supervise, watch_supervisor
+from .workers import report_metrics, supervise, watch_supervisor
 
 __all__ = ["main"]
 
@@ -84,21 +89,35 @@ async def serve(
     endpoints: Sequence[str],
     security: ServerSecurity | None = None,
     brokers: Sequence[str] = (),
+    metrics: tuple[str, int] | None = None,
 ) -> None:
     """Serve ``service`` on ``endpoints``, and to the brokers whose backends are
-    ``brokers``, until SIGINT or SIGTERM."""
-    async with Server(service, security=security) as server:
+    ``brokers``, until SIGINT or SIGTERM; with ``metrics`` (a host and a port),
+    serve its metrics over HTTP there and print their URL after the endpoints."""
+    registry = MetricsRegistry()
+    interceptors = [registry.interceptor] if metrics is not None else []
+    async with Server(service, security=security, interceptors=interceptors) as server:
         for endpoint in endpoints:
             print(server.bind(endpoint), flush=True)
         for endpoint in brokers:
             server.connect(endpoint)
+        stop_metrics = None
+        if metrics is not None:
+            registry.watch_server(server)
+            url, stop_metrics = serve_metrics(registry, *metrics)
+            print(url, flush=True)
+            report_metrics(url)
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         watch = asyncio.ensure_future(watch_supervisor(stop))
-        await stop.wait()
-        watch.cancel()
+        try:
+            await stop.wait()
+        finally:
+            watch.cancel()
+            if stop_metrics is not None:
+                stop_metrics()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -122,6 +141,14 @@ def _parser() -> argparse.ArgumentParser:
         default=1,
         metavar="N",
         help="serve from N processes behind a broker bound to --bind (default 1)",
+    )
+    serve_cmd.add_argument(
+        "--metrics",
+        type=metrics_address,
+        metavar="HOST:PORT",
+        help="record every call and serve the metrics for Prometheus at "
+        "http://HOST:PORT/metrics (port 0: a free one), printed on the line after "
+        "the endpoints; with --workers, every worker's, labelled worker=N",
     )
     serve_cmd.add_argument(
         "--connect",
@@ -162,6 +189,23 @@ def _parser() -> argparse.ArgumentParser:
         "bench", help="benchmark uvrpc against raw pyzmq, gRPC and Thrift"
     )
     return parser
+
+
+def metrics_address(value: str) -> tuple[str, int]:
+    """The ``--metrics HOST:PORT`` option, read.
+
+    Raises:
+        argparse.ArgumentTypeError: ``value`` is not a host and a port.
+    """
+    host, colon, port = value.rpartition(":")
+    if not (colon and host and port.isascii() and port.isdigit()) or (
+        int(port) > 65535
+    ):
+        raise argparse.ArgumentTypeError(
+            f"expected HOST:PORT, such as 127.0.0.1:9100 (port 0: a free one), "
+            f"got {value!r}"
+        )
+    return host, int(port)
 
 
 def _server_security(secret: str | None, allow: str | None) -> ServerSecurity | None:
@@ -209,15 +253,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.backend or ["tcp://127.0.0.1:5556"],
             )
             return 0
+        if (
+            args.metrics is not None
+            and importlib.util.find_spec("prometheus_client") is None
+        ):
+            raise UsageError(
+                "--metrics needs prometheus_client: pip install 'uvrpc[metrics]'"
+            )
         security = _server_security(args.curve_secret, args.allow)
         service = load_service(args.target)()
         endpoints = args.bind or ([] if args.connect else ["tcp://127.0.0.1:5555"])
         if args.workers != 1:
             if args.connect or security is not None:
                 raise UsageError("--workers takes neither --connect nor CURVE")
-            supervise(args.target, args.workers, endpoints, uvloop=args.uvloop)
+            supervise(
+                args.target,
+                args.workers,
+                endpoints,
+                uvloop=args.uvloop,
+                metrics=args.metrics,
+            )
             return 0
-        coroutine = serve(service, endpoints, security, args.connect or ())
+        coroutine = serve(
+            service, endpoints, security, args.connect or (), args.metrics
+        )
         run(coroutine, use_uvloop=args.uvloop)
     except (UsageError, RuntimeError, OSError, ValueError) as exc:
         print(f"uvrpc: error: {exc}", file=sys.stderr)
