@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from calculator import CalculatorClient, CalculatorSyncClient
 from calculator_server import Calculator
-from conftest import server_thread
+from conftest import EXAMPLES, server_thread
 from feed import FeedClient, Tick
 from feed_server import Feed
 
 import uvrpc
 import uvrpc.testing
-from uvrpc.metrics import MetricsRegistry, prometheus_text, serve_metrics
+from uvrpc.metrics import (
+    DEFAULT_BUCKETS,
+    MetricsRegistry,
+    prometheus_text,
+    serve_merged_metrics,
+    serve_metrics,
+)
 
 ADD = "calculator.Calculator.add"
 DIVIDE = "calculator.Calculator.divide"
@@ -182,3 +195,194 @@ def test_the_endpoint_stops() -> None:
     stop()
     with pytest.raises(OSError):
         urllib.request.urlopen(url, timeout=5)
+
+
+def test_merged_metrics_label_each_source() -> None:
+    first, second = MetricsRegistry(), MetricsRegistry()
+    first.record("server", ADD, uvrpc.Status.OK, 0.001)
+    second.record("server", ADD, uvrpc.Status.OK, 0.001)
+    second.record("server", DIVIDE, uvrpc.Status.NOT_FOUND, 0.001)
+    url_a, stop_a = serve_metrics(first)
+    url_b, stop_b = serve_metrics(second)
+    closed_url, stop_closed = serve_metrics(MetricsRegistry())
+    stop_closed()
+    sources = {"0": url_a, "1": url_b, "2": closed_url, "3": ""}
+    url, stop = serve_merged_metrics(lambda: sources, "worker")
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode()
+    finally:
+        stop()
+        stop_a()
+        stop_b()
+    found = samples(text)
+    assert [found[sample("uvrpc_worker_up", worker=n)] for n in "0123"] == [1, 1, 0, 0]
+    add = {"side": "server", "route": ADD}
+    assert found[sample("uvrpc_calls_total", **add, worker="0")] == 1
+    assert found[sample("uvrpc_calls_total", **add, worker="1")] == 1
+    errors = sample(
+        "uvrpc_errors_total",
+        side="server",
+        route=DIVIDE,
+        status="NOT_FOUND",
+        worker="1",
+    )
+    assert found[errors] == 1
+    bucket = sample("uvrpc_call_duration_seconds_bucket", **add, le="+Inf", worker="0")
+    assert found[bucket] == 1
+    assert not [
+        key
+        for key in found
+        if ("worker", "2") in key[1] and key[0] != "uvrpc_worker_up"
+    ]
+    assert text.count("# TYPE uvrpc_calls_total counter") == 1
+
+
+@contextlib.contextmanager
+def uvrpc_serve(tmp_path: Path, *args: str) -> Iterator[tuple[str, str]]:
+    """``uvrpc serve`` of the example calculator with ``args``, from its own
+    process; the endpoint and the metrics URL it prints. Killed by pid if still
+    there at the end; its log goes to ``tmp_path / "serve.log"``."""
+    log = (tmp_path / "serve.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvrpc", "serve", "calculator_server:Calculator"]
+        + ["--bind", "tcp://127.0.0.1:*", *args],
+        cwd=EXAMPLES / "calculator",
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        endpoint = process.stdout.readline().strip()
+        url = process.stdout.readline().strip()
+        assert endpoint.startswith("tcp://127.0.0.1:"), endpoint
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/metrics", url), url
+        yield endpoint, url
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        assert process.stdout is not None
+        process.stdout.close()
+        log.close()
+
+
+def scrape(url: str) -> dict[Sample, float]:
+    """The samples ``url`` serves."""
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.status == 200
+        return samples(response.read().decode())
+
+
+def test_serve_exports_the_metrics_of_its_calls(tmp_path: Path) -> None:
+    with uvrpc_serve(tmp_path, "--metrics", "127.0.0.1:0") as (endpoint, url):
+        with CalculatorSyncClient(endpoint, timeout=10) as calc:
+            for n in range(3):
+                assert calc.add(a=n, b=1) == n + 1
+            with pytest.raises(uvrpc.RemoteError):
+                calc.divide(a=1, b=0)
+        found = scrape(url)
+    add = {"side": "server", "route": ADD}
+    divide = {"side": "server", "route": DIVIDE}
+    assert found[sample("uvrpc_calls_total", **add)] == 3
+    assert found[sample("uvrpc_calls_total", **divide)] == 1
+    assert found[sample("uvrpc_errors_total", **divide, status="UNKNOWN")] == 1
+    duration = "uvrpc_call_duration_seconds"
+    bounds = {
+        dict(labels)["le"]
+        for name, labels in found
+        if name == f"{duration}_bucket" and ("route", ADD) in labels
+    }
+    assert bounds == {*(repr(b) for b in DEFAULT_BUCKETS), "+Inf"}
+    assert found[sample(f"{duration}_bucket", **add, le="+Inf")] == 3
+    assert found[sample(f"{duration}_count", **add)] == 3
+    assert found[sample("uvrpc_server_received_total", server="")] == 4
+
+
+def test_serve_with_workers_exports_every_workers_metrics(tmp_path: Path) -> None:
+    workers = "--workers", "2"
+    with uvrpc_serve(tmp_path, *workers, "--metrics", "127.0.0.1:0") as (
+        endpoint,
+        url,
+    ):
+        add = {"side": "server", "route": ADD}
+        adds = 0
+        deadline = time.monotonic() + 30
+        with CalculatorSyncClient(endpoint, timeout=10) as calc:
+            # Call until both workers have answered (the second may connect to
+            # the broker after the first has taken calls).
+            while True:
+                for _ in range(4):
+                    calc.add(a=adds, b=1)
+                    adds += 1
+                found = scrape(url)
+                counts = [
+                    found.get(sample("uvrpc_calls_total", **add, worker=n), 0)
+                    for n in "01"
+                ]
+                if all(counts):
+                    break
+                assert time.monotonic() < deadline, (
+                    f"one worker took every call: {counts}"
+                )
+            for _ in range(2):
+                with pytest.raises(uvrpc.RemoteError):
+                    calc.divide(a=1, b=0)
+        found = scrape(url)
+    assert found[sample("uvrpc_worker_up", worker="0")] == 1
+    assert found[sample("uvrpc_worker_up", worker="1")] == 1
+    calls = {n: found[sample("uvrpc_calls_total", **add, worker=n)] for n in "01"}
+    assert sum(calls.values()) == adds and all(calls.values())
+    duration = "uvrpc_call_duration_seconds"
+    for n, count in calls.items():
+        assert found[sample(f"{duration}_bucket", **add, le="+Inf", worker=n)] == count
+        assert found[sample(f"{duration}_count", **add, worker=n)] == count
+    divide = {"side": "server", "route": DIVIDE, "status": "UNKNOWN"}
+    errors = [
+        found.get(sample("uvrpc_errors_total", **divide, worker=n), 0) for n in "01"
+    ]
+    assert sum(errors) == 2
+
+
+@pytest.mark.parametrize(
+    "value", ["nonsense", "127.0.0.1", ":9100", "127.0.0.1:http", "127.0.0.1:70000"]
+)
+def test_serve_refuses_a_bad_metrics_address(value: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "uvrpc", "serve", "calculator_server:Calculator"]
+        + ["--metrics", value],
+        cwd=EXAMPLES / "calculator",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        "uvrpc serve: error: argument --metrics: expected HOST:PORT, such as "
+        f"127.0.0.1:9100 (port 0: a free one), got {value!r}"
+    )
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_reports_a_metrics_port_in_use(workers: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "uvrpc", "serve", "calculator_server:Calculator"]
+            + ["--bind", "tcp://127.0.0.1:*", "--workers", workers]
+            + ["--metrics", f"127.0.0.1:{port}"],
+            cwd=EXAMPLES / "calculator",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert "uvrpc: error: [Errno 98] Address already in use" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -6,7 +6,10 @@ serves it; the first line it prints is each bound endpoint, so scripts can read 
 to connect. SIGINT and SIGTERM stop it cleanly. Its log (handlers' exceptions with
 their tracebacks, malformed requests) goes to stderr. With ``--curve-secret
 NAME.key_secret --allow DIR_OR_FILE`` it serves over CURVE, admitting the clients
-whose public keys are in the ``*.key`` files given (``docs/security.md``).
+whose public keys are in the ``*.key`` files given (``docs/security.md``). With
+``--metrics HOST:PORT`` it records every call (:mod:`uvrpc.metrics`) and serves the
+metrics over HTTP there (port 0: a free one), printing the URL to scrape,
+``http://HOST:PORT/metrics``, on the line after the endpoints.
 
 ``--workers N`` serves from N worker processes behind a broker bound to the
 ``--bind`` endpoints, restarting any that exits (:mod:`uvrpc.workers`); ``--connect
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import importlib.util
 import inspect
 import logging
 import signal
@@ -39,6 +43,7 @@ import zmq
 from .broker import run_broker
 from .cli_call import add_commands, run_command
 from .loop import run
+from .metrics import MetricsRegistry, serve_metrics
 from .security import (
     ClientSecurity,
     ServerSecurity,
@@ -49,7 +54,7 @@ from .security import (
 from .server import Server
 from .service import ServiceBase
 from .version import GENERATED_CODE_API, PROTOCOL_VERSION, __version__
-from .workers import supervise, watch_supervisor
+from .workers import report_metrics, supervise, watch_supervisor
 
 __all__ = ["main"]
 
@@ -91,21 +96,36 @@ async def serve(
     security: ServerSecurity | None = None,
     brokers: Sequence[str] = (),
     broker_security: ClientSecurity | None = None,
+    metrics: tuple[str, int] | None = None,
 ) -> None:
     """Serve ``service`` on ``endpoints``, and to the brokers whose backends are
-    ``brokers`` (over CURVE with ``broker_security``), until SIGINT or SIGTERM."""
-    async with Server(service, security=security) as server:
+    ``brokers`` (over CURVE with ``broker_security``), until SIGINT or SIGTERM;
+    with ``metrics`` (a host and a port), serve its metrics over HTTP there and
+    print their URL after the endpoints."""
+    registry = MetricsRegistry()
+    interceptors = [registry.interceptor] if metrics is not None else []
+    async with Server(service, security=security, interceptors=interceptors) as server:
         for endpoint in endpoints:
             print(server.bind(endpoint), flush=True)
         for endpoint in brokers:
             server.connect(endpoint, security=broker_security)
+        stop_metrics = None
+        if metrics is not None:
+            registry.watch_server(server)
+            url, stop_metrics = serve_metrics(registry, *metrics)
+            print(url, flush=True)
+            report_metrics(url)
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         watch = asyncio.ensure_future(watch_supervisor(stop))
-        await stop.wait()
-        watch.cancel()
+        try:
+            await stop.wait()
+        finally:
+            watch.cancel()
+            if stop_metrics is not None:
+                stop_metrics()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -129,6 +149,14 @@ def _parser() -> argparse.ArgumentParser:
         default=1,
         metavar="N",
         help="serve from N processes behind a broker bound to --bind (default 1)",
+    )
+    serve_cmd.add_argument(
+        "--metrics",
+        type=metrics_address,
+        metavar="HOST:PORT",
+        help="record every call and serve the metrics for Prometheus at "
+        "http://HOST:PORT/metrics (port 0: a free one), printed on the line after "
+        "the endpoints; with --workers, every worker's, labelled worker=N",
     )
     serve_cmd.add_argument(
         "--connect",
@@ -186,6 +214,23 @@ def _parser() -> argparse.ArgumentParser:
         "bench", help="benchmark uvrpc against raw pyzmq, gRPC and Thrift"
     )
     return parser
+
+
+def metrics_address(value: str) -> tuple[str, int]:
+    """The ``--metrics HOST:PORT`` option, read.
+
+    Raises:
+        argparse.ArgumentTypeError: ``value`` is not a host and a port.
+    """
+    host, colon, port = value.rpartition(":")
+    if not (colon and host and port.isascii() and port.isdigit()) or (
+        int(port) > 65535
+    ):
+        raise argparse.ArgumentTypeError(
+            f"expected HOST:PORT, such as 127.0.0.1:9100 (port 0: a free one), "
+            f"got {value!r}"
+        )
+    return host, int(port)
 
 
 def _server_security(
@@ -248,6 +293,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _server_security(args.curve_secret, args.allow),
             )
             return 0
+        if (
+            args.metrics is not None
+            and importlib.util.find_spec("prometheus_client") is None
+        ):
+            raise UsageError(
+                "--metrics needs prometheus_client: pip install 'uvrpc[metrics]'"
+            )
         broker_security = _broker_security(args)
         security = _server_security(
             args.curve_secret, args.allow, required=not broker_security
@@ -263,10 +315,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 endpoints,
                 uvloop=args.uvloop,
                 security=security,
+                metrics=args.metrics,
             )
             return 0
         coroutine = serve(
-            service, endpoints, security, args.connect or (), broker_security
+            service,
+            endpoints,
+            security,
+            args.connect or (),
+            broker_security=broker_security,
+            metrics=args.metrics,
         )
         run(coroutine, use_uvloop=args.uvloop)
     except (UsageError, RuntimeError, OSError, ValueError) as exc:

@@ -13,7 +13,9 @@ the ``prometheus_client`` package (``pip install 'uvrpc[metrics]'``)::
         url, stop = uvrpc.metrics.serve_metrics(metrics)  # http://127.0.0.1:PORT/metrics
 
 Each registry exports through a ``prometheus_client`` registry of its own, never
-the process-wide default one.
+the process-wide default one. :func:`serve_merged_metrics` serves the metrics of
+several processes (the workers of ``uvrpc serve --workers N --metrics``) on one
+endpoint, each process's samples labelled with its name.
 
 Exported series (``side`` is ``server`` or ``client``):
 
@@ -33,7 +35,7 @@ import bisect
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .interceptors import (
@@ -56,6 +58,7 @@ __all__ = [
     "MetricsInterceptor",
     "MetricsRegistry",
     "prometheus_text",
+    "serve_merged_metrics",
     "serve_metrics",
 ]
 
@@ -338,9 +341,15 @@ def serve_metrics(
         ImportError: ``prometheus_client`` is not installed.
         OSError: the address cannot be bound.
     """
+    return _serve(registry.prometheus, host, port)
+
+
+def _serve(
+    registry: CollectorRegistry, host: str, port: int
+) -> tuple[str, Callable[[], None]]:
     from prometheus_client.exposition import start_http_server
 
-    server, thread = start_http_server(port, host, registry.prometheus)
+    server, thread = start_http_server(port, host, registry)
     url = f"http://{host}:{server.server_port}/metrics"
 
     def stop() -> None:
@@ -349,3 +358,73 @@ def serve_metrics(
         thread.join(5)
 
     return url, stop
+
+
+def serve_merged_metrics(
+    sources: Callable[[], Mapping[str, str]],
+    label: str,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    timeout: float = 2.0,
+) -> tuple[str, Callable[[], None]]:
+    """Serve, on one endpoint, the metrics other processes serve on theirs.
+
+    ``sources()`` is called at each scrape and maps each source's name to the
+    URL of its metrics (such as :func:`serve_metrics` returns); every sample read
+    from a source gets the label ``label="<name>"``. ``uvrpc_<label>_up{label}``
+    says whether each source answered within ``timeout`` seconds (1) or not (0);
+    one that did not adds no other sample to that scrape. Listens on ``host`` and
+    ``port`` as :func:`serve_metrics` does and returns the same.
+
+    Raises:
+        ImportError: ``prometheus_client`` is not installed.
+        OSError: the address cannot be bound.
+    """
+    from prometheus_client.registry import CollectorRegistry
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_MergedCollector(sources, label, timeout))
+    return _serve(registry, host, port)
+
+
+class _MergedCollector:
+    """Reads other processes' metrics at each scrape and labels their samples."""
+
+    def __init__(
+        self, sources: Callable[[], Mapping[str, str]], label: str, timeout: float
+    ) -> None:
+        self._sources = sources
+        self._label = label
+        self._timeout = timeout
+
+    def collect(self) -> Iterable[Metric]:
+        import urllib.request
+
+        from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+        from prometheus_client.parser import text_string_to_metric_families
+
+        up = GaugeMetricFamily(
+            f"uvrpc_{self._label}_up",
+            f"1 if the {self._label}'s metrics were read for this scrape, else 0.",
+            labels=[self._label],
+        )
+        merged: dict[str, Metric] = {}
+        for name, url in sorted(self._sources().items()):
+            try:
+                with urllib.request.urlopen(url, timeout=self._timeout) as response:
+                    text = response.read().decode()
+                families = list(text_string_to_metric_families(text))
+            except (OSError, ValueError):
+                up.add_metric([name], 0)
+                continue
+            up.add_metric([name], 1)
+            for family in families:
+                into = merged.get(family.name)
+                if into is None:
+                    into = Metric(family.name, family.documentation, family.type)
+                    merged[family.name] = into
+                for s in family.samples:
+                    labels = {**s.labels, self._label: name}
+                    into.add_sample(s.name, labels, s.value, s.timestamp)
+        yield up
+        yield from merged.values()
