@@ -37,7 +37,14 @@ from .errors import (
 )
 from .forks import check_process
 from .handle import Call
-from .interceptors import ClientInterceptor, intercept_call
+from .interceptors import (
+    ClientCallInfo,
+    ClientInterceptor,
+    client_info,
+    intercept_call,
+    intercept_start,
+    intercept_stream,
+)
 from .limits import (
     HEADER_READ_MAX,
     HIGH_WATER_MARK,
@@ -74,7 +81,7 @@ from .protocol import (
 from .reactor import SocketReactor
 from .security import ClientSecurity, no_reply_text
 from .sessions import STREAM_WINDOW
-from .streams import ItemStream, StreamCall
+from .streams import InterceptedItemStream, ItemStream, StreamCall
 
 __all__ = ["Channel", "ClientTransport", "DealerTransport", "OnMessage"]
 
@@ -306,9 +313,9 @@ class Channel:
             without closing the connection fails the pending calls with
             :class:`~uvrpc.Unavailable` instead of leaving them to their deadline;
             ``None`` turns them off. Only for an endpoint, not a transport.
-        interceptors: run around each unary and oneway call (:meth:`call`), the
-            first outermost (:class:`~uvrpc.ClientInterceptor`,
-            ``docs/interceptors.md``).
+        interceptors: run around each call, the first outermost: unary and
+            oneway (:meth:`call`), started (:meth:`start`) and stream calls
+            (:class:`~uvrpc.ClientInterceptor`, ``docs/interceptors.md``).
 
     A channel belongs to the event loop that first uses it, and to the process that
     created it: used in a child process after a fork, it raises
@@ -512,10 +519,24 @@ class Channel:
         handle's :attr:`~uvrpc.Call.trailers`. Cancelling the handle (or
         releasing its last reference before the reply) sends the server a CANCEL.
 
+        With interceptors, they run in a task of their own and the request is
+        sent when they proceed, after this returned; the handle's result is what
+        they return, and an error they raise is raised when the handle is
+        awaited.
+
         Raises:
             InvalidArgument: an argument cannot be encoded.
             Unavailable: the channel is closed.
         """
+        if self._interceptors:
+            return intercept_start(
+                self._interceptors, self._start, method, args, timeout
+            )
+        return self._start(method, args, timeout)
+
+    def _start(
+        self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
+    ) -> Call[Reply]:
         scope = _outgoing.get()
         if _current.get() is not None:
             timeout = inherited_timeout(timeout)
@@ -705,8 +726,13 @@ class Channel:
     ) -> ItemStream[Out]:
         """Return the stream of a server-streaming call; it starts when first used.
 
-        See :class:`~uvrpc.ItemStream`.
+        See :class:`~uvrpc.ItemStream`; with interceptors, an
+        :class:`~uvrpc.streams.InterceptedItemStream`.
         """
+        if self._interceptors:
+            return InterceptedItemStream(
+                self, method, args, None, timeout, self._interceptors
+            )
         return ItemStream(self, method, args, None, timeout)
 
     def bidi_stream(
@@ -722,6 +748,10 @@ class Channel:
         If ``items`` raises, the call is cancelled and iterating the returned
         stream raises that exception.
         """
+        if self._interceptors:
+            return InterceptedItemStream(
+                self, method, args, items, timeout, self._interceptors
+            )
         return ItemStream(self, method, args, items, timeout)
 
     async def client_stream(
@@ -740,6 +770,12 @@ class Channel:
             Unavailable: the channel is closed, or the connection dropped.
             Exception: whatever ``items`` raised; the call is cancelled.
         """
+        if self._interceptors:
+            info, outer = client_info(method, args, timeout, items)
+            result = await intercept_stream(
+                self._interceptors, info, outer, self._open_intercepted
+            )
+            return cast(Reply, result)
         call = self._open_stream(method, args, items, timeout)
         try:
             header, body, attachments = await call.result()
@@ -805,6 +841,12 @@ class Channel:
         if items is not None:
             call.pump = loop.create_task(call.send_items(items))
         return call
+
+    def _open_intercepted(self, info: ClientCallInfo) -> StreamCall:
+        """Open a stream call as the interceptors left its info."""
+        method = cast(StreamingMethod, info.method)
+        items = cast(AsyncIterable[Any] | None, info.items)
+        return self._open_stream(method, info.args, items, info.timeout)
 
     def _forget_stream(self, call: StreamCall) -> None:
         if self._streams.get(call.call_id) is call:

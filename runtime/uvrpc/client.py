@@ -38,9 +38,9 @@ class AsyncClient:
             ``UNAVAILABLE`` (:class:`~uvrpc.Retry`); by default nothing is retried.
         security: connect over CURVE (:class:`~uvrpc.security.ClientSecurity`);
             for an endpoint only (a given channel has its own).
-        interceptors: run around each unary and oneway call, the first outermost
-            (:class:`~uvrpc.ClientInterceptor`); for an endpoint only (a given
-            channel has its own).
+        interceptors: run around each call (unary, oneway, started and stream
+            calls), the first outermost (:class:`~uvrpc.ClientInterceptor`); for
+            an endpoint only (a given channel has its own).
 
     Use it as ``async with Client(endpoint) as client:``; leaving the block closes the
     channel if this client opened it. Many calls may be in flight at once; they share
@@ -162,8 +162,9 @@ class SyncClient:
         retry: retry idempotent methods that fail with ``UNAVAILABLE``.
         security: connect over CURVE (:class:`~uvrpc.security.ClientSecurity`);
             for an endpoint only.
-        interceptors: run around each unary and oneway call, the first outermost
-            (:class:`~uvrpc.SyncClientInterceptor`); for an endpoint only.
+        interceptors: run around each call (stream calls too), the first
+            outermost (:class:`~uvrpc.SyncClientInterceptor`); for an endpoint
+            only.
 
     One call at a time: a sync client is not thread-safe, so give each thread its own.
     Use it as ``with Client(endpoint) as client:``. A server-streaming method returns

@@ -33,7 +33,7 @@ from typing import Any, Generic, cast
 from .calls import decode_reply
 from .methods import Reply, Unary
 
-__all__ = ["Call", "ReleasedError"]
+__all__ = ["Call", "InterceptedCall", "ReleasedError"]
 
 
 _NO_TRAILERS: Mapping[str, str | bytes] = MappingProxyType({})
@@ -198,3 +198,62 @@ class Call(Generic[Reply]):
             else "pending"
         )
         return f"<Call {self._method.route} {state} refs={self._refs}>"
+
+
+class InterceptedCall(Call[Reply]):
+    """The handle of a call started through a channel's interceptors.
+
+    Its result is what the interceptors returned (or raised) once they ended;
+    the handles of the requests they made (:attr:`made`) are released with its
+    last reference, which frees their frames. Cancelling it cancels the
+    interceptors, and the request in flight.
+    """
+
+    __slots__ = ("_trailers", "made", "task")
+
+    def __init__(self, method: Unary[Any, Reply], future: asyncio.Future[Any]) -> None:
+        super().__init__(method, future)
+        self.made: list[Call[Any]] = []
+        """The handles of the requests the interceptors made."""
+        self._trailers: Mapping[str, str | bytes] = _NO_TRAILERS
+        self.task: asyncio.Task[None] | None = None
+        """The task running the interceptors."""
+        future.add_done_callback(self._cancel_task)
+
+    def settle(
+        self,
+        value: Any,
+        error: BaseException | None,
+        trailers: Mapping[str, str | bytes],
+    ) -> None:
+        """The interceptors ended: with ``value``, or raising ``error``."""
+        future = self._future
+        if future is None or future.done():
+            return  # cancelled or released meanwhile
+        self._value, self._error, self._decoded = value, error, True
+        self._trailers = trailers or _NO_TRAILERS
+        future.set_result(None)
+
+    def _cancel_task(self, future: asyncio.Future[Any]) -> None:
+        if future.cancelled() and self.task is not None:
+            self.task.cancel()
+
+    @property
+    def trailers(self) -> Mapping[str, str | bytes]:
+        """The trailers of the call's reply (empty if it had none, or the
+        interceptors answered without a request).
+
+        Raises:
+            asyncio.InvalidStateError: the call has not ended yet.
+            asyncio.CancelledError: the call was cancelled.
+            ReleasedError: the handle was released.
+        """
+        self._live().result()
+        return self._trailers
+
+    def _free(self) -> None:
+        super()._free()
+        made, self.made = self.made, []
+        for call in made:
+            if call.refcount:
+                call.release()

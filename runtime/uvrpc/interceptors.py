@@ -17,6 +17,10 @@ methods below (:class:`LoggingInterceptor` and
 - a :class:`SyncClientInterceptor` has ``def intercept_sync(call, proceed)``, for
   :class:`~uvrpc.SyncChannel` and :class:`~uvrpc.SyncClient`.
 
+On every side they run around every call, stream calls and (on the client)
+started calls included, and ``proceed`` returns when the call ends: the same
+code times and counts every kind.
+
 See ``docs/interceptors.md``. Without interceptors nothing of this runs: the
 handlers and the call methods are the plain ones.
 """
@@ -24,12 +28,24 @@ handlers and the call methods are the plain ones.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
+import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import (
+    AsyncIterable,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterable,
+    Iterator,
+    Sequence,
+)
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
+from .calls import decode_reply
 from .context import (
     CallMetadata,
     Metadata,
@@ -38,9 +54,14 @@ from .context import (
     _outgoing,
     validate_metadata,
 )
-from .errors import RpcError
+from .errors import Cancelled, RpcError
+from .handle import Call, InterceptedCall
 from .methods import StreamingMethod, Unary
+from .protocol import ReplyHeader
 from .status import Status
+
+if TYPE_CHECKING:
+    from .streams import StreamCall
 
 __all__ = [
     "ClientCallInfo",
@@ -127,29 +148,36 @@ class ClientCallInfo:
     request is made from them.
 
     Attributes:
-        method: the method's descriptor (:class:`~uvrpc.Unary`).
-        args: the call's arguments by Python name.
+        method: the method's descriptor (:class:`~uvrpc.Unary` or a streaming
+            kind).
+        args: the call's arguments by Python name (for a stream call, those
+            other than the stream).
         timeout: the call's timeout in seconds, or ``None``.
         metadata: the headers sent with the call: those of the enclosing
             :func:`uvrpc.metadata` blocks, to which an interceptor may add (or
             from which it may remove) entries.
+        items: the items a client- or bidirectional-streaming call sends (an
+            iterable; asynchronous on a :class:`~uvrpc.Channel`), which an
+            interceptor may wrap; ``None`` for other calls.
         trailers: the trailers of the reply, once ``proceed`` returned (or
             raised); empty before.
     """
 
-    __slots__ = ("args", "metadata", "method", "timeout", "trailers")
+    __slots__ = ("args", "items", "metadata", "method", "timeout", "trailers")
 
     def __init__(
         self,
-        method: Unary[Any, Any],
+        method: Unary[Any, Any] | StreamingMethod,
         args: dict[str, Any],
         timeout: float | None,
         metadata: dict[str, str | bytes],
+        items: AsyncIterable[Any] | Iterable[Any] | None = None,
     ) -> None:
         self.method = method
         self.args = args
         self.timeout = timeout
         self.metadata = metadata
+        self.items = items
         self.trailers: Metadata = {}
 
     @property
@@ -159,7 +187,8 @@ class ClientCallInfo:
 
     @property
     def kind(self) -> str:
-        """``unary`` or ``oneway``."""
+        """``unary``, ``oneway``, ``server_stream``, ``client_stream`` or
+        ``bidi_stream`` (a started call is ``unary``)."""
         return _kind(self.method)
 
     def __repr__(self) -> str:
@@ -182,19 +211,33 @@ class ServerInterceptor(Protocol):
 
 
 class ClientInterceptor(Protocol):
-    """Runs around each unary or oneway call of a :class:`~uvrpc.Channel`."""
+    """Runs around each call of a :class:`~uvrpc.Channel`: unary, oneway,
+    started (``start_<method>``) and stream calls of every kind."""
 
     async def intercept_client(self, call: ClientCallInfo, proceed: Proceed) -> Any:
-        """Return the call's result, usually ``await proceed()`` (a oneway
-        call's is ``None``)."""
+        """Return the call's result, usually ``await proceed()``.
+
+        ``proceed`` returns when the call ends, with its result (``None`` for a
+        oneway call, and for a server or bidirectional stream, whose items
+        reach the caller meanwhile), or raises its error. For a stream call it
+        returns once the last reply arrived, and raises the call's error if it
+        failed, was cancelled or closed early; it may be called only once.
+        """
         ...
 
 
 class SyncClientInterceptor(Protocol):
-    """Runs around each unary or oneway call of a :class:`~uvrpc.SyncChannel`."""
+    """Runs around each call of a :class:`~uvrpc.SyncChannel`: unary, oneway,
+    client stream and server stream calls.
+
+    A server stream's interceptors run on a thread of their own while the
+    caller iterates the items (``proceed`` returns when the stream ends); the
+    others run in the caller's thread.
+    """
 
     def intercept_sync(self, call: ClientCallInfo, proceed: SyncProceed) -> Any:
-        """Return the call's result, usually ``proceed()``."""
+        """Return the call's result, usually ``proceed()``; ``proceed`` returns
+        when the call ends, as for :meth:`ClientInterceptor.intercept_client`."""
         ...
 
 
@@ -246,11 +289,19 @@ def intercept_handler(
 
 
 def _info(
-    method: Unary[Any, Any], args: dict[str, Any], timeout: float | None
+    method: Unary[Any, Any] | StreamingMethod,
+    args: dict[str, Any],
+    timeout: float | None,
+    items: AsyncIterable[Any] | Iterable[Any] | None = None,
 ) -> tuple[ClientCallInfo, CallMetadata | None]:
     scope = _outgoing.get()
     headers = dict(scope.headers) if scope is not None else {}
-    return ClientCallInfo(method, args, timeout, headers), scope
+    return ClientCallInfo(method, args, timeout, headers, items), scope
+
+
+def _unary(info: ClientCallInfo) -> Unary[Any, Any]:
+    """The method of a unary call's info."""
+    return cast(Unary[Any, Any], info.method)
 
 
 def _scope_for(info: ClientCallInfo, outer: CallMetadata | None) -> CallMetadata | None:
@@ -284,10 +335,10 @@ async def intercept_call(
     async def send() -> Any:
         scope = _scope_for(info, outer)
         if scope is None:
-            return await call(info.method, info.args, info.timeout)
+            return await call(_unary(info), info.args, info.timeout)
         token = _outgoing.set(scope)
         try:
-            return await call(info.method, info.args, info.timeout)
+            return await call(_unary(info), info.args, info.timeout)
         finally:
             _outgoing.reset(token)
             _ended(info, scope, outer)
@@ -312,10 +363,10 @@ def intercept_sync_call(
     def send() -> Any:
         scope = _scope_for(info, outer)
         if scope is None:
-            return call(info.method, info.args, info.timeout)
+            return call(_unary(info), info.args, info.timeout)
         token = _outgoing.set(scope)
         try:
-            return call(info.method, info.args, info.timeout)
+            return call(_unary(info), info.args, info.timeout)
         finally:
             _outgoing.reset(token)
             _ended(info, scope, outer)
@@ -327,11 +378,284 @@ def intercept_sync_call(
     return result
 
 
+def _client_chain(
+    interceptors: Sequence[ClientInterceptor], info: ClientCallInfo, send: Proceed
+) -> Proceed:
+    proceed = send
+    for interceptor in reversed(interceptors):
+        proceed = partial(interceptor.intercept_client, info, proceed)
+    return proceed
+
+
+def _sync_chain(
+    interceptors: Sequence[SyncClientInterceptor],
+    info: ClientCallInfo,
+    send: SyncProceed,
+) -> SyncProceed:
+    proceed = send
+    for interceptor in reversed(interceptors):
+        proceed = partial(interceptor.intercept_sync, info, proceed)
+    return proceed
+
+
+def _in_scope(
+    info: ClientCallInfo, outer: CallMetadata | None, make: Callable[[], _T]
+) -> _T:
+    """``make()`` the request with the interceptors' metadata."""
+    scope = _scope_for(info, outer)
+    if scope is None or scope is outer:
+        return make()
+    token = _outgoing.set(scope)
+    try:
+        return make()
+    finally:
+        _outgoing.reset(token)
+
+
+def _once(info: ClientCallInfo) -> Callable[[], None]:
+    """A check that ``proceed`` of a stream call runs once only."""
+    made = False
+
+    def check() -> None:
+        nonlocal made
+        if made:
+            raise RuntimeError(
+                f"{info.route} is a stream call: its proceed() may run once only"
+            )
+        made = True
+
+    return check
+
+
+OpenStream = Callable[[ClientCallInfo], "StreamCall"]
+"""Opens a stream call from what the interceptors left in the call's info."""
+
+
+def client_info(
+    method: Unary[Any, Any] | StreamingMethod,
+    args: dict[str, Any],
+    timeout: float | None,
+    items: AsyncIterable[Any] | Iterable[Any] | None = None,
+) -> tuple[ClientCallInfo, CallMetadata | None]:
+    """A call's info for the interceptors, and the metadata scope it is made in."""
+    return _info(method, args, timeout, items)
+
+
+async def intercept_stream(
+    interceptors: Sequence[ClientInterceptor],
+    info: ClientCallInfo,
+    outer: CallMetadata | None,
+    open_stream: OpenStream,
+    opened: Callable[[StreamCall], None] | None = None,
+) -> Any:
+    """Make a stream call through ``interceptors``; return when it ends.
+
+    ``open_stream`` registers and sends the call; ``opened`` is told the call
+    once it is (the caller reads its items meanwhile). Returns the call's result
+    (``None`` but for a client stream) or raises its error.
+    """
+    once = _once(info)
+
+    async def send() -> Any:
+        once()
+        call = _in_scope(info, outer, partial(open_stream, info))
+        if opened is not None:
+            opened(call)
+        try:
+            header, body, attachments = await call.result()
+        except asyncio.CancelledError:
+            call.cancel()
+            raise
+        info.trailers = header.trailers or {}
+        method = cast(StreamingMethod, info.method)
+        return decode_reply(method.final, header, body, attachments)
+
+    return await _client_chain(interceptors, info, send)()
+
+
+def intercept_start(
+    interceptors: Sequence[ClientInterceptor],
+    start: Callable[[Unary[Any, _T], dict[str, Any], float | None], Call[_T]],
+    method: Unary[Any, _T],
+    args: dict[str, Any],
+    timeout: float | None,
+) -> Call[_T]:
+    """Start a call through ``interceptors`` and return its handle at once.
+
+    The interceptors run in a task of their own, which sends the request when
+    they proceed (not, then, before this returns). The handle's result is what
+    they return; its trailers are the call's.
+    """
+    loop = asyncio.get_running_loop()
+    info, outer = _info(method, args, timeout)
+    handle: InterceptedCall[_T] = InterceptedCall(method, loop.create_future())
+
+    async def send() -> Any:
+        method = cast(Unary[Any, _T], info.method)
+        made = _in_scope(info, outer, partial(start, method, info.args, info.timeout))
+        handle.made.append(made)
+        try:
+            return await made
+        except asyncio.CancelledError:
+            if made.refcount:  # else released already, which cancelled it
+                made.cancel()
+            raise
+        finally:
+            info.trailers = _trailers_of(made)
+
+    proceed = _client_chain(interceptors, info, send)
+
+    async def run() -> None:
+        try:
+            value = await proceed()
+        except BaseException as exc:
+            handle.settle(None, exc, info.trailers)
+        else:
+            handle.settle(value, None, info.trailers)
+
+    handle.task = loop.create_task(run())
+    return handle
+
+
+def _trailers_of(call: Call[Any]) -> Metadata:
+    """A started call's trailers; empty if it ended without a reply."""
+    try:
+        return dict(call.trailers)
+    except (Exception, asyncio.CancelledError):
+        return {}
+
+
+def intercept_sync_stream(
+    interceptors: Sequence[SyncClientInterceptor],
+    call: Callable[[ClientCallInfo, list[ReplyHeader]], _T],
+    method: StreamingMethod,
+    args: dict[str, Any],
+    items: Iterable[Any],
+    timeout: float | None,
+) -> _T:
+    """Make a blocking client stream call through ``interceptors``; ``call``
+    makes it from the info, and appends the final reply's header to the list."""
+    info, outer = _info(method, args, timeout, items)
+    once = _once(info)
+
+    def send() -> Any:
+        once()
+        final: list[ReplyHeader] = []
+        try:
+            return _in_scope(info, outer, partial(call, info, final))
+        finally:
+            if final:
+                info.trailers = final[0].trailers or {}
+
+    result: _T = _sync_chain(interceptors, info, send)()
+    return result
+
+
+_END = object()
+
+
+class _Relay:
+    """Hands a blocking server stream between the thread its interceptors run
+    on and the caller's, which makes the call and iterates it."""
+
+    def __init__(self) -> None:
+        self.turn = threading.Event()
+        """Set when the interceptors proceed, or end without proceeding."""
+        self.ended = threading.Event()
+        """Set when the caller's iteration ended."""
+        self.scope: CallMetadata | None = None
+        self.proceeded = False
+        self.finished = False
+        self.error: BaseException | None = None
+        """How the call ended (``None``: its last reply came)."""
+        self.failure: BaseException | None = None
+        """What the interceptors raised."""
+
+
+def intercept_sync_server_stream(
+    interceptors: Sequence[SyncClientInterceptor],
+    stream: Callable[[ClientCallInfo, list[ReplyHeader]], Generator[_T, None, None]],
+    method: StreamingMethod,
+    args: dict[str, Any],
+    timeout: float | None,
+) -> Iterator[_T]:
+    """Iterate a blocking server stream whose interceptors run on a thread of
+    their own, while the caller iterates: their ``proceed`` returns (or raises)
+    when the stream ends. The stream ends as their chain does: with its error
+    if it raised one."""
+    info, outer = _info(method, args, timeout)
+    relay = _Relay()
+    once = _once(info)
+
+    def send() -> Any:
+        once()
+        relay.scope = _scope_for(info, outer)
+        relay.proceeded = True
+        relay.turn.set()
+        relay.ended.wait()
+        if relay.error is not None:
+            raise relay.error
+        return None
+
+    proceed = _sync_chain(interceptors, info, send)
+
+    def run() -> None:
+        try:
+            proceed()
+        except BaseException as exc:
+            relay.failure = exc
+        finally:
+            relay.finished = True
+            relay.turn.set()
+
+    context = contextvars.copy_context()
+    thread = threading.Thread(
+        target=context.run, args=(run,), name=f"uvrpc {info.route}", daemon=True
+    )
+    thread.start()
+    relay.turn.wait()
+    if not relay.proceeded:
+        thread.join()
+        if relay.failure is not None:
+            raise relay.failure
+        return
+    final: list[ReplyHeader] = []
+    token = None if relay.scope is None else _outgoing.set(relay.scope)
+    items = stream(info, final)
+    try:
+        try:
+            item = next(items, _END)
+        finally:
+            if token is not None:
+                _outgoing.reset(token)
+        while item is not _END:
+            yield cast(_T, item)
+            item = next(items, _END)
+    except BaseException as exc:
+        items.close()
+        closed = isinstance(exc, GeneratorExit)
+        relay.error = Cancelled(f"{info.route} was closed") if closed else exc
+        relay.ended.set()
+        thread.join()
+        if closed or not isinstance(exc, Exception):
+            raise
+        if relay.failure is not None:
+            raise relay.failure from None
+        return  # the interceptors took the error
+    if final:
+        info.trailers = final[0].trailers or {}
+    relay.ended.set()
+    thread.join()
+    if relay.failure is not None:
+        raise relay.failure
+
+
 # --- logging -----------------------------------------------------------------
 
 
 class LoggingInterceptor:
-    """Logs one line per call: side, route, status and duration.
+    """Logs one line per call, when it ends: side, route, status and duration
+    (a stream call's whole, from its first use to its last reply).
 
     Usable on a server, an asyncio channel and a blocking channel alike::
 

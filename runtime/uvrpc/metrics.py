@@ -200,8 +200,9 @@ def _stats(stats: ServerStats) -> dict[str, int]:
 
 
 class MetricsInterceptor:
-    """Records every call into a :class:`MetricsRegistry`: on a server (stream
-    calls included, timed whole), an asyncio channel or a blocking channel.
+    """Records every call into a :class:`MetricsRegistry`: on a server, an
+    asyncio channel or a blocking channel (stream and started calls included,
+    timed whole: until their last reply).
 
     A registry has one already, its :attr:`~MetricsRegistry.interceptor`.
     """

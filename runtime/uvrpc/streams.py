@@ -29,6 +29,7 @@ from .errors import (
     InvalidArgument,
     RpcError,
 )
+from .interceptors import ClientInterceptor, client_info, intercept_stream
 from .methods import StreamingMethod
 from .protocol import KIND_CANCEL, KIND_CREDIT, KIND_END, ReplyHeader
 from .validation import first_problem
@@ -36,7 +37,7 @@ from .validation import first_problem
 if TYPE_CHECKING:
     from .channel import Channel
 
-__all__ = ["ItemStream", "StreamCall"]
+__all__ = ["InterceptedItemStream", "ItemStream", "StreamCall"]
 
 T = TypeVar("T")
 
@@ -352,6 +353,167 @@ class ItemStream(AsyncIterator[T], Generic[T]):
     def __repr__(self) -> str:
         state = "new" if self._call is None else "over" if self._call.over else "open"
         return f"<ItemStream {self._method.route} {state}>"
+
+
+class _Chain:
+    """A stream call's interceptors running: the state their task shares with
+    the stream (and not the stream itself, which the task must not keep alive:
+    a stream dropped before its end is cancelled when it is collected)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.call: StreamCall | None = None
+        self.opened: asyncio.Future[None] = loop.create_future()
+        """Resolved when the call is sent, or the interceptors ended without it."""
+        self.ended: asyncio.Future[None] = loop.create_future()
+        """Resolved when the interceptors ended."""
+        self.failure: BaseException | None = None
+        """What the interceptors raised."""
+        self.task: asyncio.Task[None] | None = None
+
+    def on_open(self, call: StreamCall) -> None:
+        self.call = call
+        _wake(self.opened)
+
+    async def run(
+        self,
+        interceptors: Sequence[ClientInterceptor],
+        channel: Channel,
+        method: StreamingMethod,
+        args: dict[str, Any],
+        items: AsyncIterable[Any] | None,
+        timeout: float | None,
+    ) -> None:
+        info, outer = client_info(method, args, timeout, items)
+
+        def open_stream(info: Any) -> StreamCall:
+            return channel._open_stream(
+                cast(StreamingMethod, info.method), info.args, info.items, info.timeout
+            )
+
+        try:
+            await intercept_stream(interceptors, info, outer, open_stream, self.on_open)
+        except BaseException as exc:
+            self.failure = exc
+        finally:
+            _wake(self.opened)
+            _wake(self.ended)
+
+
+class InterceptedItemStream(ItemStream[T]):
+    """An :class:`ItemStream` whose call goes through its channel's interceptors.
+
+    On first use (``__anext__`` or ``async with``) the interceptors run in a task
+    of their own; the call is sent when they proceed, and an error they raise
+    first (an authorisation check, say) is raised there, nothing sent. Their
+    ``proceed`` returns when the call ends, while the caller takes the items; the
+    stream ends as their chain does: with the error it raised, if any.
+    """
+
+    def __init__(
+        self,
+        channel: Channel,
+        method: StreamingMethod,
+        args: dict[str, Any],
+        items: AsyncIterable[Any] | None,
+        timeout: float | None,
+        interceptors: Sequence[ClientInterceptor],
+    ) -> None:
+        super().__init__(channel, method, args, items, timeout)
+        self._interceptors = interceptors
+        self._chain: _Chain | None = None
+
+    async def _start(self) -> StreamCall | None:
+        """Run the interceptors until they send the call; the call, or ``None``
+        if they ended without it."""
+        chain = self._chain
+        if chain is None:
+            loop = asyncio.get_running_loop()
+            chain = self._chain = _Chain(loop)
+            run = chain.run(
+                self._interceptors,
+                self._channel,
+                self._method,
+                self._args,
+                self._items,
+                self._timeout,
+            )
+            chain.task = loop.create_task(run)
+        if not chain.opened.done():
+            await asyncio.wait((chain.opened,))
+        if chain.call is None:
+            if self._cancelled:
+                raise Cancelled(f"{self._method.route} was cancelled before it started")
+            if chain.failure is not None:
+                raise chain.failure.with_traceback(None)
+        self._call = chain.call
+        return chain.call
+
+    async def _end(self, error: BaseException) -> BaseException:
+        """What the caller sees when the call is over: how the chain ended."""
+        chain = self._chain
+        assert chain is not None
+        if not chain.ended.done():
+            await asyncio.wait((chain.ended,))
+        if chain.failure is not None:
+            return chain.failure.with_traceback(None)
+        if isinstance(error, Exception):
+            return StopAsyncIteration()  # the interceptors took the error
+        return error
+
+    async def __anext__(self) -> T:
+        if self._closed:
+            raise StopAsyncIteration
+        if self._cancelled:
+            raise Cancelled(f"{self._method.route} was cancelled before it started")
+        call = self._call
+        if call is None:
+            call = await self._start()
+            if call is None:
+                raise await self._end(StopAsyncIteration())
+        try:
+            return cast(T, await call.next_item())
+        except BaseException as exc:
+            if not call.over or isinstance(exc, asyncio.CancelledError):
+                raise
+            raise await self._end(exc) from None
+
+    async def __aenter__(self) -> Self:
+        await self._start()
+        return self
+
+    def cancel(self) -> None:
+        """Cancel the call (see :meth:`ItemStream.cancel`); interceptors still
+        running before they sent it are cancelled."""
+        chain = self._chain
+        if chain is not None and chain.call is not None:
+            chain.call.cancel()
+            return
+        self._cancelled = True
+        if chain is not None and chain.task is not None:
+            chain.task.cancel()
+
+    async def aclose(self) -> None:
+        """End the stream (see :meth:`ItemStream.aclose`), and wait for the
+        interceptors to end."""
+        chain = self._chain
+        if chain is not None and chain.call is None:
+            self.cancel()
+        self._call = None if chain is None else chain.call
+        await super().aclose()
+        if chain is not None and not chain.ended.done():
+            await asyncio.wait((chain.ended,))
+
+    def __del__(self) -> None:
+        chain = self._chain
+        if chain is None:
+            return
+        call = chain.call
+        if call is not None and not call.over and not call.loop.is_closed():
+            call.loop.call_soon_threadsafe(call.cancel)
+        elif call is None and chain.task is not None:
+            task = chain.task
+            if not task.done() and not task.get_loop().is_closed():
+                task.get_loop().call_soon_threadsafe(task.cancel)
 
 
 def _wake(waiter: asyncio.Future[None] | None) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from typing import Any, cast
 
 import zmq
@@ -31,7 +31,13 @@ from .errors import (
     Unavailable,
 )
 from .forks import check_process
-from .interceptors import SyncClientInterceptor, intercept_sync_call
+from .interceptors import (
+    ClientCallInfo,
+    SyncClientInterceptor,
+    intercept_sync_call,
+    intercept_sync_server_stream,
+    intercept_sync_stream,
+)
 from .limits import (
     HEADER_READ_MAX,
     HIGH_WATER_MARK,
@@ -95,9 +101,9 @@ class SyncChannel:
         heartbeat: ZeroMQ heartbeats on the connection (:class:`~uvrpc.Heartbeat`);
             ``None`` turns them off. A blocking call has no disconnect monitor: a
             dead server closes the connection, and the call fails at its deadline.
-        interceptors: run around each unary and oneway call (:meth:`call`), the
-            first outermost (:class:`~uvrpc.SyncClientInterceptor`,
-            ``docs/interceptors.md``).
+        interceptors: run around each call, the first outermost: unary and
+            oneway (:meth:`call`) and stream calls
+            (:class:`~uvrpc.SyncClientInterceptor`, ``docs/interceptors.md``).
 
     Not thread-safe: use one per thread; not usable in a child process after a
     fork (:class:`RuntimeError`). A reply's binary values are views of the
@@ -286,7 +292,29 @@ class SyncChannel:
             RpcError: the server ended the stream with an error.
             DeadlineExceeded: the stream did not end within ``timeout`` seconds.
             Unavailable: the channel is closed.
+
+        With interceptors, they run on a thread of their own from the first
+        ``next`` until the stream ends, and the stream ends as they do.
         """
+        if self._interceptors:
+            return intercept_sync_server_stream(
+                self._interceptors, self._intercepted_items, method, args, timeout
+            )
+        return self._items(method, args, timeout)
+
+    def _intercepted_items(
+        self, info: ClientCallInfo, final: list[ReplyHeader]
+    ) -> Generator[Any, None, None]:
+        method = cast(ServerStreaming[Any, Any], info.method)
+        return self._items(method, info.args, info.timeout, final)
+
+    def _items(
+        self,
+        method: ServerStreaming[Any, Out],
+        args: dict[str, Any],
+        timeout: float | None,
+        final: list[ReplyHeader] | None = None,
+    ) -> Generator[Out, None, None]:
         window = self.stream_window
         call_id, deadline = self._open_stream(method, args, timeout, window)
         over = False
@@ -296,6 +324,8 @@ class SyncChannel:
                 header, frames = self._next_message(call_id, deadline, method, timeout)
                 if type(header) is ReplyHeader:
                     over = True
+                    if final is not None:
+                        final.append(header)
                     decode_reply(
                         method.final, header, frames[-1].buffer, _buffers(frames)
                     )
@@ -330,6 +360,33 @@ class SyncChannel:
             Unavailable: the channel is closed.
             Exception: whatever iterating ``items`` raised; the call is cancelled.
         """
+        if self._interceptors:
+            result = intercept_sync_stream(
+                self._interceptors,
+                self._intercepted_client_stream,
+                method,
+                args,
+                items,
+                timeout,
+            )
+            return cast(Reply, result)
+        return self._client_stream(method, args, items, timeout)
+
+    def _intercepted_client_stream(
+        self, info: ClientCallInfo, final: list[ReplyHeader]
+    ) -> Any:
+        method = cast(ClientStreaming[Any, Any, Any], info.method)
+        items = cast(Iterable[Any], info.items)
+        return self._client_stream(method, info.args, items, info.timeout, final)
+
+    def _client_stream(
+        self,
+        method: ClientStreaming[Any, In, Reply],
+        args: dict[str, Any],
+        items: Iterable[In],
+        timeout: float | None,
+        replied: list[ReplyHeader] | None = None,
+    ) -> Reply:
         call_id, deadline = self._open_stream(method, args, timeout, None)
         final: tuple[ReplyHeader, list[zmq.Frame]] | None = None
         credit = 0
@@ -357,6 +414,8 @@ class SyncChannel:
             if final is None and not self._closed:
                 self._send_control(KIND_CANCEL, call_id)
         header, frames = final
+        if replied is not None:
+            replied.append(header)
         result = decode_reply(method.final, header, frames[-1].buffer, _buffers(frames))
         return cast(Reply, result)
 
