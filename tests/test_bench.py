@@ -127,3 +127,29 @@ def test_the_workers_case_reports_one_row_per_worker_count(tmp_path: Path) -> No
         assert {"system", "payload", "calls_per_s", "speedup", "mismatches"} <= set(row)
         assert row["calls"] > 0 and row["calls_per_s"] > 0 and row["mismatches"] == 0
     assert "workers" in result.stdout
+
+
+def test_the_broker_case_reports_both_paths_and_the_brokers_cost(
+    tmp_path: Path,
+) -> None:
+    report = tmp_path / "broker.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "uvrpc", "bench", "--cases", "broker"]
+        + ["--duration", "0.2", "--warmup", "0.05", "--json", str(report)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = json.loads(report.read_text())["cases"]
+    assert [(r["case"], r["path"]) for r in rows] == [
+        ("broker", "direct"),
+        ("broker", "broker"),
+    ]
+    for row in rows:
+        assert row["calls"] > 0 and row["calls_per_s"] > 0 and row["mismatches"] == 0
+    direct, brokered = rows
+    assert direct["broker_cpu_us_per_call"] is None
+    if sys.platform == "linux":  # read from /proc
+        assert brokered["broker_cpu_us_per_call"] > 0
+    assert "broker" in result.stdout

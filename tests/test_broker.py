@@ -14,14 +14,19 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import msgpack
 import pytest
+import zmq
+import zmq.asyncio
 from feed import FeedClient, Tick
 from feed_server import Feed
 from pid_echo import PidEcho
 
 import uvrpc
+import uvrpc.broker
 from uvrpc.bench.echo import EchoClient
 from uvrpc.broker import Broker
+from uvrpc.protocol import RequestHeaders
 
 TESTS = Path(__file__).resolve().parent
 
@@ -384,3 +389,100 @@ def test_calls_on_a_killed_server_fail_at_once_with_unavailable(
                 await asyncio.gather(*slow, return_exceptions=True)
 
         asyncio.run(main())
+
+
+def test_a_broker_forgets_calls_whose_callers_gave_up_long_ago(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(uvrpc.broker, "EXPIRY_GRACE", 0.0)
+    monkeypatch.setattr(uvrpc.broker, "SWEEP_INTERVAL", 0.05)
+    asyncio.run(expire_in_a_broker())
+
+
+async def expire_in_a_broker() -> None:
+    with Broker(["inproc://front-expire"], ["inproc://back-expire"]) as broker:
+        async with uvrpc.Channel("inproc://front-expire") as channel:
+            with pytest.raises(uvrpc.DeadlineExceeded):
+                await FeedClient(channel).ping(n=1, timeout=0.2)
+            # No server ever came: the waiting request is dropped, not kept.
+            await until(lambda: broker.in_flight == 0, "the sweep")
+        assert broker.stats.expired == 1 and broker.stats.requests == 0
+
+
+def test_oneway_calls_go_through_a_broker() -> None:
+    asyncio.run(oneway_through_a_broker())
+
+
+async def oneway_through_a_broker() -> None:
+    with Broker(["inproc://front-oneway"], ["inproc://back-oneway"]) as broker:
+        feeds = [Feed(), Feed()]
+        async with uvrpc.Server(feeds[0]) as one, uvrpc.Server(feeds[1]) as two:
+            one.connect("inproc://back-oneway")
+            two.connect("inproc://back-oneway")
+            await until(lambda: broker.servers == 2, "both servers")
+            async with uvrpc.Channel("inproc://front-oneway") as channel:
+                feed = FeedClient(channel)
+                for n in range(10):
+                    await feed.notify(text=str(n))
+                await until(
+                    lambda: len(feeds[0].notes) + len(feeds[1].notes) == 10,
+                    "every note",
+                )
+        assert sorted(feeds[0].notes + feeds[1].notes, key=int) == [
+            str(n) for n in range(10)
+        ]
+        assert broker.in_flight == 0  # oneway calls are not followed
+
+
+def test_a_broker_passes_on_what_it_cannot_read_and_keeps_serving() -> None:
+    asyncio.run(garbage_through_a_broker())
+
+
+async def garbage_through_a_broker() -> None:
+    with Broker(["inproc://front-garbage"], ["inproc://back-garbage"]) as broker:
+        async with uvrpc.Server(Feed()) as server:
+            server.connect("inproc://back-garbage")
+            await until(lambda: broker.servers == 1, "the server")
+            raw = zmq.asyncio.Context.shadow(zmq.Context.instance()).socket(zmq.DEALER)
+            raw.setsockopt(zmq.LINGER, 0)
+            raw.connect("inproc://front-garbage")
+            try:
+                await raw.send_multipart([b"", b"\xc1not msgpack", b"body"])
+                await raw.send_multipart([b"only one frame"])
+                # A request of another protocol version: the server answers it,
+                # through the broker, with the version it speaks.
+                other = msgpack.packb([99, 1, 5, "feed.Feed.ping", 1000])
+                await raw.send_multipart([b"", other, msgpack.packb({"1": 1})])
+                reply = await asyncio.wait_for(raw.recv_multipart(), 10)
+            finally:
+                raw.close()
+            header = msgpack.unpackb(reply[-2])
+            assert header[1:4] == [2, 5, uvrpc.Status.UNIMPLEMENTED]
+            async with uvrpc.Channel("inproc://front-garbage") as channel:
+                assert await FeedClient(channel).ping(n=3, timeout=10) == 3
+        assert broker.stats.dropped == 0  # the server judged them, not the broker
+        assert server.stats.dropped >= 1
+
+
+def test_a_broker_cancels_the_stream_of_a_client_that_is_gone() -> None:
+    asyncio.run(client_gone_mid_stream())
+
+
+async def client_gone_mid_stream() -> None:
+    feed = Feed()
+    with Broker(["inproc://front-gone"], ["inproc://back-gone"]) as broker:
+        # Probing an idle stream soon: the probe finds the client gone.
+        async with uvrpc.Server(feed, probe_interval=0.2) as server:
+            server.connect("inproc://back-gone")
+            await until(lambda: broker.servers == 1, "the server")
+            raw = zmq.asyncio.Context.shadow(zmq.Context.instance()).socket(zmq.DEALER)
+            raw.setsockopt(zmq.LINGER, 0)
+            raw.connect("inproc://front-gone")
+            header = RequestHeaders("feed.Feed.ticks").encode_stream(1, 60_000, 4)
+            body = msgpack.packb({"1": 1_000_000, "2": 0})
+            await raw.send_multipart([b"", header, body])
+            await asyncio.wait_for(raw.recv_multipart(), 10)  # the first tick
+            raw.close()  # gone, without a CANCEL
+            # The handler, waiting for credit that never comes, is ended.
+            await asyncio.wait_for(feed.finished.wait(), 20)
+        assert broker.in_flight == 0 and broker.stats.dropped >= 1

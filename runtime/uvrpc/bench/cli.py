@@ -34,10 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--cases",
-        type=lambda v: _names(v, [*CASES, "workers"], "case"),
+        type=lambda v: _names(v, [*CASES, "workers", "broker"], "case"),
         default=list(CASES),
-        help=f"comma-separated, of: {', '.join(CASES)} (default: these), and "
-        "workers (a CPU-bound service on 1 and 2 worker processes, uvrpc only)",
+        help=f"comma-separated, of: {', '.join(CASES)} (default: these), "
+        "workers (a CPU-bound service on 1 and 2 worker processes, uvrpc only) "
+        "and broker (one server bound directly and behind a broker, uvrpc only)",
     )
     parser.add_argument(
         "--systems",
@@ -133,6 +134,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(render(scaling))
         table += scaling
+    if "broker" in args.cases:
+        from . import brokered
+
+        through_broker = brokered.measure_broker(
+            warmup=args.warmup, duration=args.duration, repeat=args.repeat
+        )
+        print(brokered.render(through_broker))
+        table += through_broker
     if args.json:
         report: dict[str, Any] = environment()
         report["settings"] = {

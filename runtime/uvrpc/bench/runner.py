@@ -63,14 +63,23 @@ def plan(systems: Sequence[System], cases: Sequence[Case]) -> list[Measurement]:
 
 
 @contextmanager
-def serving(command: Sequence[str], name: str) -> Iterator[str]:
+def serving(
+    command: Sequence[str],
+    name: str,
+    pids: list[int] | None = None,
+    *,
+    prints_endpoint: bool = True,
+) -> Iterator[str]:
     """Run a server process whose first line of output is its endpoint; yield the
-    endpoint, then stop the process (terminate, kill after 10 s)."""
+    endpoint (``""`` for a process that prints none), then stop the process
+    (terminate, kill after 10 s). Its pid is appended to ``pids``, if given."""
     process = subprocess.Popen(list(command), stdout=subprocess.PIPE, text=True)
+    if pids is not None:
+        pids.append(process.pid)
     try:
         assert process.stdout is not None
-        endpoint = process.stdout.readline().strip()
-        if not endpoint:
+        endpoint = process.stdout.readline().strip() if prints_endpoint else ""
+        if prints_endpoint and not endpoint:
             raise RuntimeError(f"the {name} did not start")
         yield endpoint
     finally:
