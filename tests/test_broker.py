@@ -486,3 +486,77 @@ async def client_gone_mid_stream() -> None:
             # The handler, waiting for credit that never comes, is ended.
             await asyncio.wait_for(feed.finished.wait(), 20)
         assert broker.in_flight == 0 and broker.stats.dropped >= 1
+
+
+def test_a_stream_that_cannot_be_passed_on_whole_is_failed_not_holed() -> None:
+    asyncio.run(overflow_a_server())
+
+
+async def overflow_a_server() -> None:
+    context = zmq.asyncio.Context.shadow(zmq.Context.instance())
+    with Broker(["inproc://front-full"], ["inproc://back-full"], hwm=4) as broker:
+        # A server that says READY and then reads nothing: its pipe fills.
+        stuck = context.socket(zmq.ROUTER)
+        stuck.setsockopt(zmq.LINGER, 0)
+        stuck.setsockopt(zmq.RCVHWM, 1)
+        stuck.setsockopt(zmq.CONNECT_ROUTING_ID, b"broker")
+        stuck.connect("inproc://back-full")
+        ready = uvrpc.protocol.encode_stream_header(uvrpc.protocol.KIND_READY, 0)
+        await stuck.send_multipart([b"broker", b"", ready])
+        await until(lambda: broker.servers == 1, "the stuck server")
+        client = context.socket(zmq.DEALER)
+        client.setsockopt(zmq.LINGER, 0)
+        client.connect("inproc://front-full")
+        try:
+            header = RequestHeaders("feed.Feed.upload").encode_stream(7, 60_000, None)
+            await client.send_multipart([b"", header, msgpack.packb({"2": ""})])
+            item = uvrpc.protocol.encode_stream_header(uvrpc.protocol.KIND_ITEM, 7)
+            for seq in range(50):
+                tick = msgpack.packb({"1": seq, "2": b""})
+                await client.send_multipart([b"", item, tick])
+            reply = await asyncio.wait_for(client.recv_multipart(), 10)
+        finally:
+            client.close()
+            stuck.close()
+        kind, call_id, status = msgpack.unpackb(reply[-2])[1:4]
+        assert (kind, call_id) == (uvrpc.protocol.KIND_REPLY, 7)
+        assert status == uvrpc.Status.RESOURCE_EXHAUSTED
+        assert b"full queue" in reply[-1]
+        assert broker.stats.broken == 1
+
+
+def test_a_leaving_server_refuses_late_requests_as_not_run() -> None:
+    asyncio.run(late_requests_to_a_leaving_server())
+
+
+async def late_requests_to_a_leaving_server() -> None:
+    context = zmq.asyncio.Context.shadow(zmq.Context.instance())
+    # A broker's backend, played by hand, so that a request can reach the server
+    # after it said LEAVING.
+    backend = context.socket(zmq.ROUTER)
+    backend.setsockopt(zmq.LINGER, 0)
+    backend.bind("inproc://back-late")
+    try:
+        async with uvrpc.Server(Feed()) as server:
+            server.connect("inproc://back-late")
+            worker, _, ready = await asyncio.wait_for(backend.recv_multipart(), 10)
+            assert msgpack.unpackb(ready)[1] == uvrpc.protocol.KIND_READY
+            ping = RequestHeaders("feed.Feed.ping")
+            slow = [worker, b"client", b"", ping.encode(1, 30_000)]
+            await backend.send_multipart([*slow, msgpack.packb({"1": -3})])
+            await until(lambda: server.in_flight == 1, "the slow call")
+            closing = asyncio.ensure_future(server.close(grace=20))
+            while True:  # READY may come again before LEAVING
+                message = await asyncio.wait_for(backend.recv_multipart(), 10)
+                if msgpack.unpackb(message[-1])[1] == uvrpc.protocol.KIND_LEAVING:
+                    break
+            late = [worker, b"client", b"", ping.encode(2, 30_000)]
+            await backend.send_multipart([*late, msgpack.packb({"1": 5})])
+            refused = await asyncio.wait_for(backend.recv_multipart(), 10)
+            assert msgpack.unpackb(refused[-2])[2:4] == [2, uvrpc.Status.UNAVAILABLE]
+            assert b"did not run" in refused[-1]
+            answered = await asyncio.wait_for(backend.recv_multipart(), 10)
+            assert msgpack.unpackb(answered[-2])[2:4] == [1, uvrpc.Status.OK]
+            await closing
+    finally:
+        backend.close()

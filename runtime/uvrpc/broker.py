@@ -21,7 +21,10 @@ frames are forwarded as received, without a copy) in the broker's own thread,
 draining each socket in batches; ``docs/scaling.md`` has what that costs.
 
 Requests that arrive while no server is connected wait (for their deadline at the
-longest) until one says READY.
+longest) until one says READY; oneway requests, and messages the broker cannot read
+(which it leaves a server to answer), are dropped then. A call one of whose messages
+cannot be passed on because a pipe is full is failed and cancelled, never left with
+a hole in its stream (:attr:`BrokerStats.broken`).
 """
 
 from __future__ import annotations
@@ -94,6 +97,9 @@ class BrokerStats:
     """Requests refused at once: every server was full, or too many waited."""
     expired: int = 0
     """Calls forgotten because their caller's deadline passed long ago."""
+    broken: int = 0
+    """Calls failed and cancelled because one of their messages could not be
+    passed on (a full pipe): a stream never goes on with a hole in it."""
     dropped: int = 0
     """Messages dropped: for a call the broker does not know (one that ended), or
     for a client that is gone or does not read."""
@@ -113,14 +119,20 @@ class _Server:
 
 class _Call:
     """A call in flight: the server that took it (``None`` while it waits for one,
-    its messages then kept in ``waiting``), and when the broker forgets it."""
+    its messages then kept in ``waiting``), and when the broker forgets it.
 
-    __slots__ = ("expires", "server", "waiting")
+    A call that lost a message (a pipe was full) is *broken*: it was failed and
+    cancelled, and what still arrives for it is dropped until it is forgotten, so
+    that neither side ever sees a stream with a hole in it.
+    """
+
+    __slots__ = ("broken", "expires", "server", "waiting")
 
     def __init__(self, expires: float) -> None:
         self.expires = expires
         self.server: _Server | None = None
         self.waiting: list[list[Any]] | None = None
+        self.broken = False
 
 
 class Broker:
@@ -184,6 +196,7 @@ class Broker:
         self._hwm = hwm
         self._servers: dict[bytes, _Server] = {}
         self._by_fd: dict[int, bytes] = {}
+        self._stale_fds: set[int] = set()
         self._calls: dict[tuple[bytes, int], _Call] = {}
         self._waiting = 0
         self._front: zmq.Socket[bytes] = ctx.socket(zmq.ROUTER)
@@ -285,6 +298,7 @@ class Broker:
         if self._monitor is not None:
             self._back.disable_monitor()
             self._monitor.close(linger=0)
+            self._monitor = None
         for sock in (self._front, self._back, self._control, self._command):
             sock.close(linger=0)
         if self._authenticator is not None:
@@ -357,12 +371,12 @@ class Broker:
         kind, call_id, timeout_ms = head
         if kind != KIND_REQUEST:
             call = self._calls.get((client, call_id))
-            if call is None:
+            if call is None or call.broken:
                 self.stats.dropped += 1
             elif call.server is not None:
-                self._to_server(call.server, frames)
-                if kind == KIND_CANCEL:
-                    self._end(client, call_id)  # the server sends nothing more
+                if self._to_call_server(client, call_id, call, frames):
+                    if kind == KIND_CANCEL:
+                        self._end(client, call_id)  # the server sends nothing more
             elif kind == KIND_CANCEL:
                 self._end(client, call_id)  # it never reached a server
             elif call.waiting is not None:
@@ -371,6 +385,8 @@ class Broker:
         if call_id == ONEWAY_CALL_ID:
             self._hand_untracked(frames)
             return
+        # A call id a client reuses while its call runs ends the older call here.
+        self._end(client, call_id)
         timeout = math.inf if timeout_ms is None else timeout_ms / 1000
         call = _Call(time.monotonic() + timeout + EXPIRY_GRACE)
         self._calls[(client, call_id)] = call
@@ -379,27 +395,23 @@ class Broker:
     def _dispatch(
         self, client: bytes, call_id: int, call: _Call, frames: list[Any]
     ) -> None:
-        """Hand a request (and what followed it while it waited) to a server."""
+        """Hand a request (and what followed it while it waited) to a server:
+        the one with the fewest calls in flight that has room for it."""
         messages = [frames] if call.waiting is None else call.waiting
+        full: set[bytes] = set()
         while True:
-            server = self._pick()
+            server = self._pick(full)
             if server is None:
-                self._wait(client, call_id, call, messages)
+                if full:
+                    self._refuse_full(client, call_id)
+                else:
+                    self._wait(client, call_id, call, messages)
                 return
             try:
-                for message in messages:
-                    _send(self._back, server.identity, message)
+                _send(self._back, server.identity, messages[0])
             except zmq.Again:
-                self._end(client, call_id)
-                self._reply_error(
-                    client,
-                    call_id,
-                    ResourceExhausted(
-                        "every server behind this broker has a full queue; try later"
-                    ),
-                )
-                self.stats.refused += 1
-                return
+                full.add(server.identity)
+                continue
             except zmq.ZMQError as exc:
                 if exc.errno != zmq.EHOSTUNREACH:
                     raise
@@ -411,7 +423,21 @@ class Broker:
             call.server = server
             server.calls.add((client, call_id))
             self.stats.requests += 1
+            for message in messages[1:]:
+                if not self._to_call_server(client, call_id, call, message):
+                    return
             return
+
+    def _refuse_full(self, client: bytes, call_id: int) -> None:
+        self._end(client, call_id)
+        self._reply_error(
+            client,
+            call_id,
+            ResourceExhausted(
+                "every server behind this broker has a full queue; try later"
+            ),
+        )
+        self.stats.refused += 1
 
     def _wait(
         self, client: bytes, call_id: int, call: _Call, messages: list[list[Any]]
@@ -432,13 +458,17 @@ class Broker:
             self._waiting += 1
         call.waiting = messages
 
-    def _pick(self) -> _Server | None:
-        """The server with the fewest calls in flight; the one that got a call
-        longest ago among equals."""
+    def _pick(
+        self, excluded: set[bytes] | frozenset[bytes] = frozenset()
+    ) -> _Server | None:
+        """The server with the fewest calls in flight, ``excluded`` aside; the one
+        that got a call longest ago among equals."""
         best: _Server | None = None
         for server in self._servers.values():
-            if not server.leaving and (
-                best is None or len(server.calls) < len(best.calls)
+            if (
+                not server.leaving
+                and (best is None or len(server.calls) < len(best.calls))
+                and server.identity not in excluded
             ):
                 best = server
         if best is not None:
@@ -454,15 +484,64 @@ class Broker:
             return
         self._to_server(server, frames)
 
-    def _to_server(self, server: _Server, frames: list[Any]) -> None:
+    def _to_server(self, server: _Server, frames: list[Any]) -> bool:
+        """Send a message no call depends on (one not followed, or a CANCEL);
+        whether it went."""
         try:
             _send(self._back, server.identity, frames)
         except zmq.Again:
             self.stats.dropped += 1
+            return False
         except zmq.ZMQError as exc:
             if exc.errno != zmq.EHOSTUNREACH:
                 raise
             self._lose(server, "its connection is gone")
+            return False
+        return True
+
+    def _to_call_server(
+        self, client: bytes, call_id: int, call: _Call, frames: list[Any]
+    ) -> bool:
+        """Send a message of a followed call to its server; whether it went. One
+        that cannot go (the server's pipe is full) breaks the call."""
+        server = call.server
+        assert server is not None
+        try:
+            _send(self._back, server.identity, frames)
+        except zmq.Again:
+            self._break(
+                client,
+                call_id,
+                call,
+                ResourceExhausted(
+                    "the server running this call has a full queue: a message of "
+                    "the call could not be passed on, so the call was cancelled"
+                ),
+            )
+            return False
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EHOSTUNREACH:
+                raise
+            self._lose(server, "its connection is gone")
+            return False
+        return True
+
+    def _break(self, client: bytes, call_id: int, call: _Call, error: RpcError) -> None:
+        """A message of the call was lost: fail it at the client (if it can take
+        the reply), cancel it at its server (if it has room), and drop whatever
+        else arrives for it until it is forgotten."""
+        server = call.server
+        if server is not None:
+            server.calls.discard((client, call_id))
+            cancel = [client, DELIMITER, encode_stream_header(KIND_CANCEL, call_id)]
+            self._to_server(server, [*cancel, NIL_BODY])
+        elif call.waiting is not None:
+            self._waiting -= 1
+        call.server = None
+        call.waiting = None
+        call.broken = True
+        self._reply_error(client, call_id, error)
+        self.stats.broken += 1
 
     def _from_server(self, frames: list[zmq.Frame]) -> None:
         """``[server, b"", header]`` (READY, LEAVING) or ``[server, client, b"",
@@ -477,33 +556,48 @@ class Broker:
         client = frames[1].bytes
         head = _head(frames)
         reply = head is not None and head[0] == KIND_REPLY
-        if reply:
-            assert head is not None
+        call = None
+        if head is not None:
             call = self._calls.get((client, head[1]))
-            if call is not None and call.server is not None:
-                if call.server.identity == identity:
-                    self._end(client, head[1])
+            if call is not None and call.broken:
+                if reply:
+                    self._end(client, head[1])  # the server is done with it too
+                self.stats.dropped += 1
+                return
+            if call is not None and (
+                call.server is None or call.server.identity != identity
+            ):
+                call = None  # another server's call of that id: not this one's
+        if reply and call is not None:
+            assert head is not None
+            self._end(client, head[1])
         try:
             _send(self._front, frames[1], frames[2:])
         except zmq.Again:
             self.stats.dropped += 1
+            if call is not None and not reply:
+                assert head is not None
+                error = ResourceExhausted(
+                    "this client does not read its messages: one could not be "
+                    "passed on, so the call was cancelled"
+                )
+                self._break(client, head[1], call, error)
             return
         except zmq.ZMQError as exc:
             if exc.errno != zmq.EHOSTUNREACH:
                 raise
             self.stats.dropped += 1
-            if head is not None and not reply:
-                self._cancel_for_gone_client(client, head[1])
+            if call is not None and not reply:
+                assert head is not None
+                self._cancel_for_gone_client(client, head[1], call)
             return
         if reply:
             self.stats.replies += 1
 
-    def _cancel_for_gone_client(self, client: bytes, call_id: int) -> None:
+    def _cancel_for_gone_client(self, client: bytes, call_id: int, call: _Call) -> None:
         """A stream's message found its client gone: cancel the call for it."""
-        call = self._calls.get((client, call_id))
-        if call is None or call.server is None:
-            return
         server = call.server
+        assert server is not None
         self._end(client, call_id)
         cancel = [client, DELIMITER, encode_stream_header(KIND_CANCEL, call_id)]
         self._to_server(server, [*cancel, NIL_BODY])
@@ -534,10 +628,12 @@ class Broker:
         if server is None:
             previous = self._by_fd.get(fd)
             if previous is not None and previous != identity:
-                # The descriptor was reused: its former server's connection closed.
+                # The descriptor was reused: its former server's connection closed,
+                # and the monitor's word of it, still to come, is not about this one.
                 lost = self._servers.get(previous)
                 if lost is not None:
                     self._lose(lost, "its connection is gone")
+                self._stale_fds.add(fd)
             server = self._servers[identity] = _Server(identity, fd)
             _log.info("a server connected (%d now)", len(self._servers))
         elif server.fd != fd:
@@ -557,7 +653,11 @@ class Broker:
 
     def _on_event(self, frames: list[zmq.Frame]) -> None:
         event = parse_monitor_message([frame.bytes for frame in frames])
-        identity = self._by_fd.pop(event["value"], None)
+        fd = event["value"]
+        if fd in self._stale_fds:
+            self._stale_fds.discard(fd)  # its server was let go at its reuse
+            return
+        identity = self._by_fd.pop(fd, None)
         if identity is not None:
             server = self._servers.get(identity)
             if server is not None:

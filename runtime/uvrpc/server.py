@@ -35,7 +35,7 @@ from .dispatch import (
     error_reply,
 )
 from .eager import start_eagerly
-from .errors import ProtocolError, ResourceExhausted
+from .errors import ProtocolError, ResourceExhausted, Unavailable
 from .forks import check_process
 from .health import HEALTH_SERVICE, Health, HealthState
 from .interceptors import ServerInterceptor
@@ -271,6 +271,7 @@ class Server:
             security.apply(self._sock)
         self._endpoints: list[str] = []
         self._brokers: list[bytes] = []
+        self._leaving = False
         self._announcer: asyncio.Future[None] | None = None
         self._reactor: SocketReactor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -493,6 +494,8 @@ class Server:
             return
         if isinstance(request, StreamMessage):
             self._on_stream_message(envelope, request)
+        elif self._leaving:
+            self._refuse_leaving(envelope, request)
         elif len(self._tasks) >= self.max_in_flight:
             stats.overloaded += 1
             error = ResourceExhausted(
@@ -509,6 +512,16 @@ class Server:
             self._spawn(self._serve_oneway(request))
         else:
             self._serve_unary(envelope, request)
+
+    def _refuse_leaving(self, envelope: list[zmq.Frame], request: Request) -> None:
+        error = Unavailable(
+            "this server is closing: the call did not run; send it again (the "
+            "broker sends it to another server)"
+        )
+        reply = None
+        if request.call_id != ONEWAY_CALL_ID:
+            reply = error_reply(request.call_id, error)
+        self._refuse(envelope, Rejected(error.message, reply))
 
     def _refuse(self, envelope: list[zmq.Frame], rejected: Rejected) -> None:
         """Answer a request that cannot run with its error, or drop it."""
@@ -682,6 +695,11 @@ class Server:
         within ``grace`` send their replies; those still running then are
         cancelled and send nothing. The health check reports NOT_SERVING
         from the start (in :attr:`health`; requests are no longer read).
+
+        A server connected to brokers (:meth:`connect`) first tells them it is
+        LEAVING, then reads on for the grace: a request a broker sent before it
+        heard so is refused at once with ``UNAVAILABLE`` saying that it did not
+        run, and the messages of running streams still reach their handlers.
         """
         self.health.closing()
         if self._announcer is not None:
@@ -689,7 +707,13 @@ class Server:
             self._announcer = None
         self._tell_brokers(encode_stream_header(KIND_LEAVING, 0))
         if self._reactor is not None and grace > 0:
-            self._reactor.stop_receiving()
+            if self._brokers:
+                # A broker may have sent requests before it read LEAVING: read on,
+                # and refuse them at once as not run, rather than leave them to
+                # fail at the close as calls that may have run.
+                self._leaving = True
+            else:
+                self._reactor.stop_receiving()
             running = [*self._tasks, *(self._streams.tasks() if self._streams else ())]
             if running:
                 await asyncio.wait(running, timeout=grace)
