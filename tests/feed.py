@@ -144,7 +144,8 @@ class FeedClient(_uvrpc.AsyncClient):
     def start_ping(self, *, n: int, timeout: float | None = None) -> _uvrpc.Call[int]:
         """Start :meth:`ping` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_FEED_PING, {"1": n}, timeout)
 

@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
+import signal
+import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
 from typing import Any, ParamSpec
 
@@ -444,6 +447,111 @@ def test_sync_closing_a_stream_early_ends_its_interceptors_as_cancelled() -> Non
         stream.close()
         assert log == [f"a enter server_stream {TICKS}", "a exit CANCELLED"]
         assert client.ping(n=1) == 1  # the channel is free again
+
+
+class Interrupting:
+    """Interrupts the caller's thread (SIGALRM, whose handler raises
+    KeyboardInterrupt) while the caller waits for a ticks stream to proceed,
+    then proceeds once :attr:`release` is set."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.recorder = Recorder("a", log)
+        self.main = threading.main_thread().ident
+        self.release = threading.Event()
+
+    def intercept_sync(self, call: uvrpc.ClientCallInfo, proceed: SyncProceed) -> Any:
+        if call.route != TICKS:
+            return proceed()
+
+        def later() -> Any:
+            assert self.main is not None
+            signal.pthread_kill(self.main, signal.SIGALRM)
+            assert self.release.wait(5)
+            return proceed()
+
+        return self.recorder.intercept_sync(call, later)
+
+
+def interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def interceptor_thread() -> threading.Thread | None:
+    """The thread a blocking ticks stream's interceptors run on, if any."""
+    for thread in threading.enumerate():
+        if thread.name == f"uvrpc {TICKS}":
+            return thread
+    return None
+
+
+def assert_ended(thread: threading.Thread | None) -> None:
+    assert thread is not None
+    thread.join(5)
+    assert not thread.is_alive()
+
+
+def test_sync_stream_interrupted_before_proceed_ends_its_interceptors() -> None:
+    log: list[str] = []
+    interceptor = Interrupting(log)
+    service = Watched()
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        with sync_client(service, [interceptor]) as client:
+            with pytest.raises(KeyboardInterrupt):
+                next(client.ticks(count=3))
+            thread = interceptor_thread()
+            interceptor.release.set()
+            assert_ended(thread)
+            assert log == [f"a enter server_stream {TICKS}", "a exit CANCELLED"]
+            assert client.ping(n=1) == 1  # the channel is free
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    assert service.metadata == [{}]  # the ping's: the stream was never sent
+
+
+def test_sync_stream_interrupted_mid_stream_ends_its_interceptors_as_cancelled() -> (
+    None
+):
+    log: list[str] = []
+    with sync_client(Watched(), [Recorder("a", log)]) as client:
+        stream = client.ticks(count=1000)
+        assert next(stream).seq == 0
+        thread = interceptor_thread()
+        assert isinstance(stream, Generator)
+        with pytest.raises(KeyboardInterrupt):
+            stream.throw(KeyboardInterrupt())
+        assert_ended(thread)
+        assert log == [f"a enter server_stream {TICKS}", "a exit CANCELLED"]
+        assert client.ping(n=1) == 1
+
+
+def test_sync_stream_dropped_after_a_break_ends_its_interceptors() -> None:
+    log: list[str] = []
+    with sync_client(Watched(), [Recorder("a", log)]) as client:
+        thread = None
+        for tick in client.ticks(count=1000):
+            assert tick.seq == 0
+            thread = interceptor_thread()
+            break
+        gc.collect()  # the stream is closed once dropped
+        assert_ended(thread)
+        assert log == [f"a enter server_stream {TICKS}", "a exit CANCELLED"]
+        assert client.ping(n=1) == 1
+
+
+def test_sync_stream_dropped_before_its_first_item_runs_no_interceptor() -> None:
+    log: list[str] = []
+    service = Watched()
+    with sync_client(service, [Recorder("a", log)]) as client:
+        stream = client.ticks(count=3)
+        assert isinstance(stream, Generator)
+        stream.close()
+        del stream
+        gc.collect()
+        assert interceptor_thread() is None
+        assert client.ping(n=1) == 1
+    assert log == [f"a enter unary {PING}", "a exit OK"]
+    assert service.metadata == [{}]
 
 
 @pytest.mark.parametrize("kind", SYNC_KINDS)

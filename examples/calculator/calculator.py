@@ -168,7 +168,8 @@ class CalculatorClient(_uvrpc.AsyncClient):
     ) -> _uvrpc.Call[int]:
         """Start :meth:`add` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_CALCULATOR_ADD, {"1": a, "2": b}, timeout)
 
@@ -193,7 +194,8 @@ class CalculatorClient(_uvrpc.AsyncClient):
     ) -> _uvrpc.Call[float]:
         """Start :meth:`apply` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_CALCULATOR_APPLY, {"1": op, "2": a, "3": b}, timeout)
 
@@ -209,7 +211,8 @@ class CalculatorClient(_uvrpc.AsyncClient):
     ) -> _uvrpc.Call[Outcome]:
         """Start :meth:`run` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_CALCULATOR_RUN, {"1": program}, timeout)
 
@@ -226,7 +229,8 @@ class CalculatorClient(_uvrpc.AsyncClient):
     ) -> _uvrpc.Call[int]:
         """Start :meth:`divide` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_CALCULATOR_DIVIDE, {"1": a, "2": b}, timeout)
 
@@ -237,7 +241,8 @@ class CalculatorClient(_uvrpc.AsyncClient):
     def start_call_count(self, *, timeout: float | None = None) -> _uvrpc.Call[int]:
         """Start :meth:`call_count` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_CALCULATOR_CALL_COUNT, {}, timeout)
 
@@ -248,7 +253,8 @@ class CalculatorClient(_uvrpc.AsyncClient):
     def start_reset(self, *, timeout: float | None = None) -> _uvrpc.Call[None]:
         """Start :meth:`reset` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_CALCULATOR_RESET, {}, timeout)
 

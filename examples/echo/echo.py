@@ -55,7 +55,8 @@ class EchoClient(_uvrpc.AsyncClient):
     ) -> _uvrpc.Call[memoryview]:
         """Start :meth:`echo` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_ECHO_ECHO, {"1": data}, timeout)
 

@@ -688,7 +688,8 @@ def _service(service: Service, namespace: str, checked: CheckedModule) -> Servic
                     ),
                     docstring(
                         f"Start :meth:`{python}` and return its call handle.\n\n"
-                        "The request is sent before this returns; see "
+                        "Without client interceptors the request is sent before "
+                        "this returns; see "
                         f":class:`{RUNTIME_MODULE}.{SYMBOLS['Call']}`.\n",
                         8,
                     ),

@@ -589,10 +589,11 @@ def intercept_sync_server_stream(
 
     def send() -> Any:
         once()
-        relay.scope = _scope_for(info, outer)
-        relay.proceeded = True
-        relay.turn.set()
-        relay.ended.wait()
+        if not relay.ended.is_set():  # else the caller stopped waiting for it
+            relay.scope = _scope_for(info, outer)
+            relay.proceeded = True
+            relay.turn.set()
+            relay.ended.wait()
         if relay.error is not None:
             raise relay.error
         return None
@@ -612,42 +613,54 @@ def intercept_sync_server_stream(
     thread = threading.Thread(
         target=context.run, args=(run,), name=f"uvrpc {info.route}", daemon=True
     )
-    thread.start()
-    relay.turn.wait()
-    if not relay.proceeded:
+    try:
+        thread.start()
+        relay.turn.wait()
+        if not relay.proceeded:
+            thread.join()
+            if relay.failure is not None:
+                raise relay.failure
+            return
+        final: list[ReplyHeader] = []
+        token = None if relay.scope is None else _outgoing.set(relay.scope)
+        items = stream(info, final)
+        try:
+            try:
+                item = next(items, _END)
+            finally:
+                if token is not None:
+                    _outgoing.reset(token)
+            while item is not _END:
+                yield cast(_T, item)
+                item = next(items, _END)
+        except BaseException as exc:
+            items.close()
+            caller = not isinstance(exc, Exception)  # closed or interrupted
+            relay.error = Cancelled(f"{info.route} was {_how(exc)}") if caller else exc
+            relay.ended.set()
+            thread.join()
+            if caller:
+                raise
+            if relay.failure is not None:
+                raise relay.failure from None
+            return  # the interceptors took the error
+        if final:
+            info.trailers = final[0].trailers or {}
+        relay.ended.set()
         thread.join()
         if relay.failure is not None:
             raise relay.failure
-        return
-    final: list[ReplyHeader] = []
-    token = None if relay.scope is None else _outgoing.set(relay.scope)
-    items = stream(info, final)
-    try:
-        try:
-            item = next(items, _END)
-        finally:
-            if token is not None:
-                _outgoing.reset(token)
-        while item is not _END:
-            yield cast(_T, item)
-            item = next(items, _END)
-    except BaseException as exc:
-        items.close()
-        closed = isinstance(exc, GeneratorExit)
-        relay.error = Cancelled(f"{info.route} was closed") if closed else exc
-        relay.ended.set()
-        thread.join()
-        if closed or not isinstance(exc, Exception):
-            raise
-        if relay.failure is not None:
-            raise relay.failure from None
-        return  # the interceptors took the error
-    if final:
-        info.trailers = final[0].trailers or {}
-    relay.ended.set()
-    thread.join()
-    if relay.failure is not None:
-        raise relay.failure
+    finally:
+        if not relay.ended.is_set():
+            # The caller stopped waiting (interrupted, or the iterator closed):
+            # the interceptors' proceed() raises this rather than wait for it.
+            if relay.error is None:
+                relay.error = Cancelled(f"{info.route} was interrupted")
+            relay.ended.set()
+
+
+def _how(exc: BaseException) -> str:
+    return "closed" if isinstance(exc, GeneratorExit) else "interrupted"
 
 
 # --- logging -----------------------------------------------------------------

@@ -263,7 +263,8 @@ class ShowcaseClient(_uvrpc.AsyncClient):
     def start_ping(self, *, timeout: float | None = None) -> _uvrpc.Call[None]:
         """Start :meth:`ping` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_SHOWCASE_PING, {}, timeout)
 
@@ -300,7 +301,8 @@ class ShowcaseClient(_uvrpc.AsyncClient):
     ) -> _uvrpc.Call[Tree]:
         """Start :meth:`build` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(
             _SHOWCASE_BUILD,
@@ -325,7 +327,8 @@ class ShowcaseClient(_uvrpc.AsyncClient):
     ) -> _uvrpc.Call[dict[str, list[Color]]]:
         """Start :meth:`palette` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_SHOWCASE_PALETTE, {"1": wanted}, timeout)
 
@@ -352,7 +355,8 @@ class ShowcaseClient(_uvrpc.AsyncClient):
     ) -> _uvrpc.Call[list[list[int]]]:
         """Start :meth:`get_matrix` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_SHOWCASE_GET_MATRIX, {"1": rows, "2": columns}, timeout)
 
@@ -375,7 +379,8 @@ class ShowcaseClient(_uvrpc.AsyncClient):
     ) -> _uvrpc.Call[list[Item]]:
         """Start :meth:`fetch` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_SHOWCASE_FETCH, {"1": names, "2": size}, timeout)
 
@@ -391,7 +396,8 @@ class ShowcaseClient(_uvrpc.AsyncClient):
     ) -> _uvrpc.Call[Scalars]:
         """Start :meth:`mirror` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_SHOWCASE_MIRROR, {"1": value}, timeout)
 

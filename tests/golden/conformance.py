@@ -533,7 +533,8 @@ class ConformanceClient(_uvrpc.AsyncClient):
     def start_ping(self, *, timeout: float | None = None) -> _uvrpc.Call[None]:
         """Start :meth:`ping` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_CONFORMANCE_PING, {}, timeout)
 
@@ -554,7 +555,8 @@ class ConformanceClient(_uvrpc.AsyncClient):
     ) -> _uvrpc.Call[Scalars]:
         """Start :meth:`echo_scalars` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_CONFORMANCE_ECHO_SCALARS, {"1": value}, timeout)
 
@@ -611,7 +613,8 @@ class ConformanceClient(_uvrpc.AsyncClient):
     ) -> _uvrpc.Call[Scalars]:
         """Start :meth:`mixed` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(
             _CONFORMANCE_MIXED,
@@ -648,7 +651,8 @@ class ConformanceClient(_uvrpc.AsyncClient):
     ) -> _uvrpc.Call[Containers]:
         """Start :meth:`echo_containers` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_CONFORMANCE_ECHO_CONTAINERS, {"1": value}, timeout)
 
@@ -669,7 +673,8 @@ class ConformanceClient(_uvrpc.AsyncClient):
     ) -> _uvrpc.Call[dict[int, dict[str, list[Scalars]]]]:
         """Start :meth:`echo_nested` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_CONFORMANCE_ECHO_NESTED, {"1": value}, timeout)
 
@@ -690,7 +695,8 @@ class ConformanceClient(_uvrpc.AsyncClient):
     ) -> _uvrpc.Call[set[Color]]:
         """Start :meth:`echo_colors` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_CONFORMANCE_ECHO_COLORS, {"1": colors}, timeout)
 
@@ -711,7 +717,8 @@ class ConformanceClient(_uvrpc.AsyncClient):
     ) -> _uvrpc.Call[list[list[int]]]:
         """Start :meth:`echo_matrix` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_CONFORMANCE_ECHO_MATRIX, {"1": matrix}, timeout)
 
@@ -727,7 +734,8 @@ class ConformanceClient(_uvrpc.AsyncClient):
     ) -> _uvrpc.Call[Node]:
         """Start :meth:`echo_tree` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_CONFORMANCE_ECHO_TREE, {"1": root}, timeout)
 
@@ -748,7 +756,8 @@ class ConformanceClient(_uvrpc.AsyncClient):
     ) -> _uvrpc.Call[memoryview]:
         """Start :meth:`echo_bytes` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_CONFORMANCE_ECHO_BYTES, {"1": data}, timeout)
 
@@ -764,7 +773,8 @@ class ConformanceClient(_uvrpc.AsyncClient):
     ) -> _uvrpc.Call[str]:
         """Start :meth:`echo_string` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_CONFORMANCE_ECHO_STRING, {"1": text}, timeout)
 
@@ -780,7 +790,8 @@ class ConformanceClient(_uvrpc.AsyncClient):
     ) -> _uvrpc.Call[float]:
         """Start :meth:`echo_double` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_CONFORMANCE_ECHO_DOUBLE, {"1": value}, timeout)
 
@@ -796,7 +807,8 @@ class ConformanceClient(_uvrpc.AsyncClient):
     ) -> _uvrpc.Call[float]:
         """Start :meth:`echo_float` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_CONFORMANCE_ECHO_FLOAT, {"1": value}, timeout)
 
@@ -817,7 +829,8 @@ class ConformanceClient(_uvrpc.AsyncClient):
     ) -> _uvrpc.Call[int]:
         """Start :meth:`echo_i64` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_CONFORMANCE_ECHO_I64, {"1": value}, timeout)
 
@@ -840,7 +853,8 @@ class ConformanceClient(_uvrpc.AsyncClient):
     ) -> _uvrpc.Call[None]:
         """Start :meth:`fail` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_CONFORMANCE_FAIL, {"1": which}, timeout)
 
@@ -855,7 +869,8 @@ class ConformanceClient(_uvrpc.AsyncClient):
     def start_recorded(self, *, timeout: float | None = None) -> _uvrpc.Call[list[str]]:
         """Start :meth:`recorded` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_CONFORMANCE_RECORDED, {}, timeout)
 
@@ -866,7 +881,8 @@ class ConformanceClient(_uvrpc.AsyncClient):
     def start_visits(self, *, timeout: float | None = None) -> _uvrpc.Call[int]:
         """Start :meth:`visits` and return its call handle.
 
-        The request is sent before this returns; see :class:`uvrpc.Call`.
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
         """
         return self._start(_CONFORMANCE_VISITS, {}, timeout)
 
