@@ -80,6 +80,9 @@ FRONTEND_DOMAIN = "uvrpc-frontend"
 BACKEND_DOMAIN = "uvrpc-backend"
 """The ZAP domain of a secured broker's backend (servers' keys are checked here)."""
 
+_SENT, _FULL, _GONE = range(3)
+"""What became of a message sent to a server."""
+
 _log = logging.getLogger("uvrpc.broker")
 
 
@@ -407,15 +410,10 @@ class Broker:
                 else:
                     self._wait(client, call_id, call, messages)
                 return
-            try:
-                _send(self._back, server.identity, messages[0])
-            except zmq.Again:
+            outcome = self._to_server(server, messages[0])
+            if outcome == _FULL:
                 full.add(server.identity)
-                continue
-            except zmq.ZMQError as exc:
-                if exc.errno != zmq.EHOSTUNREACH:
-                    raise
-                self._lose(server, "its connection is gone")
+            if outcome != _SENT:
                 continue
             if call.waiting is not None:
                 self._waiting -= 1
@@ -479,52 +477,37 @@ class Broker:
 
     def _hand_untracked(self, frames: list[zmq.Frame]) -> None:
         server = self._pick()
-        if server is None:
+        if server is None or self._to_server(server, frames) == _FULL:
             self.stats.dropped += 1
-            return
-        self._to_server(server, frames)
 
-    def _to_server(self, server: _Server, frames: list[Any]) -> bool:
-        """Send a message no call depends on (one not followed, or a CANCEL);
-        whether it went."""
+    def _to_server(self, server: _Server, frames: list[Any]) -> int:
+        """Send a message to ``server``: :data:`_SENT`, :data:`_FULL` (its pipe has
+        no room) or :data:`_GONE` (its connection is gone: it is lost)."""
         try:
             _send(self._back, server.identity, frames)
         except zmq.Again:
-            self.stats.dropped += 1
-            return False
+            return _FULL
         except zmq.ZMQError as exc:
             if exc.errno != zmq.EHOSTUNREACH:
                 raise
             self._lose(server, "its connection is gone")
-            return False
-        return True
+            return _GONE
+        return _SENT
 
     def _to_call_server(
         self, client: bytes, call_id: int, call: _Call, frames: list[Any]
     ) -> bool:
         """Send a message of a followed call to its server; whether it went. One
         that cannot go (the server's pipe is full) breaks the call."""
-        server = call.server
-        assert server is not None
-        try:
-            _send(self._back, server.identity, frames)
-        except zmq.Again:
-            self._break(
-                client,
-                call_id,
-                call,
-                ResourceExhausted(
-                    "the server running this call has a full queue: a message of "
-                    "the call could not be passed on, so the call was cancelled"
-                ),
+        assert call.server is not None
+        outcome = self._to_server(call.server, frames)
+        if outcome == _FULL:
+            error = ResourceExhausted(
+                "the server running this call has a full queue: a message of the "
+                "call could not be passed on, so the call was cancelled"
             )
-            return False
-        except zmq.ZMQError as exc:
-            if exc.errno != zmq.EHOSTUNREACH:
-                raise
-            self._lose(server, "its connection is gone")
-            return False
-        return True
+            self._break(client, call_id, call, error)
+        return outcome == _SENT
 
     def _break(self, client: bytes, call_id: int, call: _Call, error: RpcError) -> None:
         """A message of the call was lost: fail it at the client (if it can take
@@ -533,8 +516,7 @@ class Broker:
         server = call.server
         if server is not None:
             server.calls.discard((client, call_id))
-            cancel = [client, DELIMITER, encode_stream_header(KIND_CANCEL, call_id)]
-            self._to_server(server, [*cancel, NIL_BODY])
+            self._cancel_at(server, client, call_id)
         elif call.waiting is not None:
             self._waiting -= 1
         call.server = None
@@ -599,8 +581,13 @@ class Broker:
         server = call.server
         assert server is not None
         self._end(client, call_id)
+        self._cancel_at(server, client, call_id)
+
+    def _cancel_at(self, server: _Server, client: bytes, call_id: int) -> None:
+        """Send ``server`` a CANCEL of the call, as its client would."""
         cancel = [client, DELIMITER, encode_stream_header(KIND_CANCEL, call_id)]
-        self._to_server(server, [*cancel, NIL_BODY])
+        if self._to_server(server, [*cancel, NIL_BODY]) == _FULL:
+            self.stats.dropped += 1  # the call's deadline still ends it there
 
     def _on_control(self, identity: bytes, frames: list[zmq.Frame]) -> None:
         try:
