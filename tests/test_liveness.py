@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+import time
 
+import msgpack
 import pytest
+import zmq
 from conftest import server_thread
 from feed import FeedClient
 from feed_server import Feed
 
 import uvrpc
+from uvrpc.protocol import encode_reply_header
 
 FAST = uvrpc.Heartbeat(interval=0.1, timeout=0.3)
 
@@ -122,3 +127,42 @@ def test_a_partition_fails_the_pending_call_with_unavailable() -> None:
                 await forwarder.close()
 
         asyncio.run(main())
+
+
+def test_a_reply_sent_just_before_the_server_closes_is_not_lost() -> None:
+    """The reply is queued before the disconnection is reported: the channel
+    answers the call with it instead of failing the call as dropped."""
+
+    async def main() -> None:
+        for _ in range(20):
+            sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.ROUTER)
+            sock.setsockopt(zmq.LINGER, 1000)
+            sock.bind("tcp://127.0.0.1:*")
+            endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+            answered = threading.Event()
+
+            def answer_and_close(
+                sock: zmq.Socket[bytes] = sock, answered: threading.Event = answered
+            ) -> None:
+                try:
+                    if sock.poll(10_000):
+                        identity, _, header, _ = sock.recv_multipart()
+                        call_id = msgpack.unpackb(header)[2]
+                        reply = [identity, b"", encode_reply_header(call_id, 0)]
+                        sock.send_multipart([*reply, msgpack.packb(7)])
+                finally:
+                    sock.close()
+                    answered.set()
+
+            thread = threading.Thread(target=answer_and_close, daemon=True)
+            thread.start()
+            async with uvrpc.Channel(endpoint) as channel:
+                call = FeedClient(channel).start_ping(n=7, timeout=10)
+                await asyncio.sleep(0)  # the request goes out
+                assert answered.wait(10)
+                # Both the reply and the disconnection are waiting now.
+                time.sleep(0.05)
+                assert await call == 7
+            thread.join(10)
+
+    asyncio.run(main())

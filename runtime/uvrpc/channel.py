@@ -212,6 +212,10 @@ class DealerTransport:
                 return
             event, value = _event_of(frames[0])
             if event & zmq.EVENT_DISCONNECTED:
+                # Replies that arrived before the connection dropped are queued:
+                # answer their calls before failing the rest.
+                if self._reactor is not None:
+                    self._reactor.drain()
                 on_disconnect(None)
             elif event & zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 if on_connect is not None:

@@ -175,6 +175,27 @@ class SocketReactor:
         if self._writers:
             self._wake_writers()
 
+    def drain(self) -> None:
+        """Handle every message waiting in the socket now, at once.
+
+        A peer's last messages are queued before its disconnection is reported:
+        whoever acts on that report drains first, so as not to take them for
+        lost.
+        """
+        if self._closed or not self._receiving or self._draining:
+            return
+        sock, on_message = self._sock, self._on_message
+        self._draining = True
+        try:
+            while True:
+                try:
+                    frames = recv_message(sock, _NOBLOCK)
+                except zmq.Again:
+                    break
+                on_message(frames)
+        finally:
+            self._draining = False
+
     def _after_sends(self) -> None:
         """Once per loop iteration with sends: drain input whose edge they consumed."""
         self._check_scheduled = False
