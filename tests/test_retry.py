@@ -148,3 +148,37 @@ def test_a_policy_must_make_sense() -> None:
         uvrpc.Retry(attempts=0)
     with pytest.raises(ValueError):
         uvrpc.Retry(multiplier=0.5)
+
+
+def test_a_wait_that_oversleeps_the_deadline_ends_with_the_last_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A loaded machine may wake a retry's wait after the deadline: no attempt is
+    then made with no time left (it could only fail as DEADLINE_EXCEEDED)."""
+    policy = uvrpc.Retry(attempts=5, backoff=0.01, max_backoff=0.01)
+    given: list[float | None] = []
+    errors: list[uvrpc.Unavailable] = []
+
+    def attempt(remaining: float | None) -> None:
+        given.append(remaining)
+        errors.append(uvrpc.Unavailable(f"attempt {len(given)}"))
+        raise errors[-1]
+
+    real_sleep = time.sleep
+    monkeypatch.setattr(time, "sleep", lambda seconds: real_sleep(0.3))
+    with pytest.raises(uvrpc.Unavailable) as caught:
+        policy.run_sync(attempt, timeout=0.2)
+    assert caught.value is errors[-1] and len(given) == 1
+
+    async def oversleep(seconds: float) -> None:
+        await real_async_sleep(0.3)
+
+    async def attempt_async(remaining: float | None) -> None:
+        attempt(remaining)
+
+    real_async_sleep = asyncio.sleep
+    given.clear()
+    monkeypatch.setattr(asyncio, "sleep", oversleep)
+    with pytest.raises(uvrpc.Unavailable) as caught:
+        asyncio.run(policy.run(attempt_async, timeout=0.2))
+    assert caught.value is errors[-1] and len(given) == 1

@@ -61,14 +61,18 @@ class Retry:
         :class:`~uvrpc.Unavailable`, the attempts are spent or the next wait would
         pass the deadline; then its result, or its last error."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        last: Unavailable | None = None
         for retry in range(self.attempts):
             remaining = None if deadline is None else deadline - time.monotonic()
+            if last is not None and remaining is not None and remaining <= 0:
+                raise last  # the wait overslept the deadline: no time to try again
             try:
                 return await attempt(remaining)
-            except Unavailable:
+            except Unavailable as exc:
                 wait = self._wait(retry, deadline)
                 if wait is None:
                     raise
+                last = exc
             await asyncio.sleep(wait)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
@@ -77,14 +81,18 @@ class Retry:
     ) -> _T:
         """:meth:`run` for a blocking client."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        last: Unavailable | None = None
         for retry in range(self.attempts):
             remaining = None if deadline is None else deadline - time.monotonic()
+            if last is not None and remaining is not None and remaining <= 0:
+                raise last  # the wait overslept the deadline: no time to try again
             try:
                 return attempt(remaining)
-            except Unavailable:
+            except Unavailable as exc:
                 wait = self._wait(retry, deadline)
                 if wait is None:
                     raise
+                last = exc
             time.sleep(wait)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
