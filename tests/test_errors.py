@@ -66,11 +66,14 @@ def test_deadline_exceeded_sync_skips_the_late_reply(server: RunningServer) -> N
     with CalculatorSyncClient(server.endpoint) as calc:
         with pytest.raises(uvrpc.DeadlineExceeded):
             calc.add(a=-1, b=300, timeout=0.05)
-        time.sleep(0.4)  # the first call is over on the server too
-        assert calc.add(a=20, b=22, timeout=10) == 42
         # The server's deadline and the client's CANCEL race: the server either
         # answered DEADLINE_EXCEEDED (a late reply, skipped) or cancelled quietly.
         stats = server.stats
+        waited = time.monotonic() + 10
+        while stats.expired + stats.cancelled == 0:  # the first call is over there
+            assert time.monotonic() < waited, stats
+            time.sleep(0.01)
+        assert calc.add(a=20, b=22, timeout=10) == 42
         assert stats.expired + stats.cancelled == 1
         assert calc.channel.dropped_replies == stats.expired
 
