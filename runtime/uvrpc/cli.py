@@ -194,8 +194,19 @@ def _parser() -> argparse.ArgumentParser:
     broker_cmd = commands.add_parser(
         "broker", help="forward calls from clients to the servers connected to it"
     )
-    broker_cmd.add_argument("--frontend", action="append", metavar="ENDPOINT")
-    broker_cmd.add_argument("--backend", action="append", metavar="ENDPOINT")
+    broker_cmd.add_argument(
+        "--frontend",
+        action="append",
+        metavar="ENDPOINT",
+        help="where clients connect; repeatable (default tcp://127.0.0.1:5555)",
+    )
+    broker_cmd.add_argument(
+        "--backend",
+        action="append",
+        metavar="ENDPOINT",
+        help="where servers connect (uvrpc serve --connect); repeatable "
+        "(default tcp://127.0.0.1:5556)",
+    )
     broker_cmd.add_argument(
         "--curve-secret",
         metavar="PATH",
