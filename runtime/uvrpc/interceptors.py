@@ -343,10 +343,7 @@ async def intercept_call(
             _outgoing.reset(token)
             _ended(info, scope, outer)
 
-    proceed: Proceed = send
-    for interceptor in reversed(interceptors):
-        proceed = partial(interceptor.intercept_client, info, proceed)
-    result: _T = await proceed()
+    result: _T = await _client_chain(interceptors, info, send)()
     return result
 
 
@@ -371,10 +368,7 @@ def intercept_sync_call(
             _outgoing.reset(token)
             _ended(info, scope, outer)
 
-    proceed: SyncProceed = send
-    for interceptor in reversed(interceptors):
-        proceed = partial(interceptor.intercept_sync, info, proceed)
-    result: _T = proceed()
+    result: _T = _sync_chain(interceptors, info, send)()
     return result
 
 

@@ -35,7 +35,7 @@ from .dispatch import (
     error_reply,
 )
 from .eager import start_eagerly
-from .errors import ProtocolError, ResourceExhausted, Unavailable
+from .errors import ProtocolError, ResourceExhausted, RpcError, Unavailable
 from .forks import check_process
 from .health import HEALTH_SERVICE, Health, HealthState
 from .interceptors import ServerInterceptor
@@ -502,10 +502,7 @@ class Server:
                 f"this server runs {self.max_in_flight:,} handlers at once "
                 "(max_in_flight); try later"
             )
-            reply = None
-            if request.call_id != ONEWAY_CALL_ID:
-                reply = error_reply(request.call_id, error)
-            self._refuse(envelope, Rejected(error.message, reply))
+            self._refuse_call(envelope, request.call_id, error)
         elif request.route.stream is not None:
             self._open_stream(envelope, request)
         elif request.call_id == ONEWAY_CALL_ID:
@@ -518,9 +515,14 @@ class Server:
             "this server is closing: the call did not run; send it again (the "
             "broker sends it to another server)"
         )
-        reply = None
-        if request.call_id != ONEWAY_CALL_ID:
-            reply = error_reply(request.call_id, error)
+        self._refuse_call(envelope, request.call_id, error)
+
+    def _refuse_call(
+        self, envelope: list[zmq.Frame], call_id: int, error: RpcError
+    ) -> None:
+        """Answer call ``call_id`` with ``error`` without running it (a oneway
+        call, which gets no reply, is dropped and counted)."""
+        reply = None if call_id == ONEWAY_CALL_ID else error_reply(call_id, error)
         self._refuse(envelope, Rejected(error.message, reply))
 
     def _refuse(self, envelope: list[zmq.Frame], rejected: Rejected) -> None:
@@ -557,10 +559,7 @@ class Server:
             error = ResourceExhausted(
                 too_large(what, size, self.max_message_size, "this server")
             )
-            reply = None
-            if head.call_id != ONEWAY_CALL_ID:
-                reply = error_reply(head.call_id, error)
-            self._refuse(envelope, Rejected(error.message, reply))
+            self._refuse_call(envelope, head.call_id, error)
             return
         streams = self._streams
         assert streams is not None
