@@ -31,12 +31,10 @@ from __future__ import annotations
 
 import logging
 import math
-import signal
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import FrameType
 from typing import Any, Self, cast
 
 import msgpack
@@ -61,6 +59,7 @@ from .protocol import (
     encode_stream_header,
 )
 from .security import AllowList, ServerSecurity, check_zap_handler
+from .signals import stop_on_signals
 from .version import PROTOCOL_VERSION
 
 __all__ = ["Broker", "BrokerStats", "run_broker"]
@@ -762,23 +761,13 @@ def run_broker(
     """Run a broker until SIGINT or SIGTERM (``uvrpc broker``); print each bound
     endpoint first, frontends then backends, one a line. ``security`` secures both
     sockets with one key pair and one allow-list (of clients and servers)."""
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {
-        signum: signal.signal(signum, on_signal)
-        for signum in (signal.SIGINT, signal.SIGTERM)
-    }
-    try:
-        with Broker(
+    with (
+        stop_on_signals() as stop,
+        Broker(
             frontends, backends, security=security, backend_security=security
-        ) as broker:
-            for endpoint in (*broker.frontends, *broker.backends):
-                print(endpoint, flush=True)
-            while not stop.wait(1.0):
-                pass
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        ) as broker,
+    ):
+        for endpoint in (*broker.frontends, *broker.backends):
+            print(endpoint, flush=True)
+        while not stop.wait(1.0):
+            pass

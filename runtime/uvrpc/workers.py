@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -32,11 +31,11 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 
 from .broker import Broker
 from .metrics import serve_merged_metrics
 from .security import ServerSecurity
+from .signals import stop_on_signals
 
 __all__ = [
     "METRICS_ENV",
@@ -87,55 +86,43 @@ def supervise(
     """
     if count < 1:
         raise ValueError("--workers must be at least 1")
-    stop = threading.Event()
+    with (
+        stop_on_signals() as stop,
+        tempfile.TemporaryDirectory(prefix="uvrpc-workers-") as scratch,
+        Broker(
+            endpoints,
+            [f"ipc://{Path(scratch) / 'backend.sock'}"],
+            security=security,
+        ) as broker,
+    ):
+        for endpoint in broker.frontends:
+            print(endpoint, flush=True)
+        command = [sys.executable, "-m", "uvrpc", "serve", target]
+        command += ["--connect", broker.backends[0], *worker_args]
+        if uvloop:
+            command.append("--uvloop")
+        if metrics is None:
+            _run(command, count, stop)
+            return
+        command += ["--metrics", "127.0.0.1:0"]
+        files = [Path(scratch) / f"metrics-{n}.url" for n in range(count)]
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
+        def sources() -> dict[str, str]:
+            # An empty URL (a worker yet to report) counts as not answering.
+            urls = {}
+            for n, file in enumerate(files):
+                try:
+                    urls[str(n)] = file.read_text()
+                except FileNotFoundError:
+                    urls[str(n)] = ""
+            return urls
 
-    previous = {
-        signum: signal.signal(signum, on_signal)
-        for signum in (signal.SIGINT, signal.SIGTERM)
-    }
-    try:
-        with (
-            tempfile.TemporaryDirectory(prefix="uvrpc-workers-") as scratch,
-            Broker(
-                endpoints,
-                [f"ipc://{Path(scratch) / 'backend.sock'}"],
-                security=security,
-            ) as broker,
-        ):
-            for endpoint in broker.frontends:
-                print(endpoint, flush=True)
-            command = [sys.executable, "-m", "uvrpc", "serve", target]
-            command += ["--connect", broker.backends[0], *worker_args]
-            if uvloop:
-                command.append("--uvloop")
-            if metrics is None:
-                _run(command, count, stop)
-                return
-            command += ["--metrics", "127.0.0.1:0"]
-            files = [Path(scratch) / f"metrics-{n}.url" for n in range(count)]
-
-            def sources() -> dict[str, str]:
-                # An empty URL (a worker yet to report) counts as not answering.
-                urls = {}
-                for n, file in enumerate(files):
-                    try:
-                        urls[str(n)] = file.read_text()
-                    except FileNotFoundError:
-                        urls[str(n)] = ""
-                return urls
-
-            url, stop_metrics = serve_merged_metrics(sources, "worker", *metrics)
-            print(url, flush=True)
-            try:
-                _run(command, count, stop, files)
-            finally:
-                stop_metrics()
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        url, stop_metrics = serve_merged_metrics(sources, "worker", *metrics)
+        print(url, flush=True)
+        try:
+            _run(command, count, stop, files)
+        finally:
+            stop_metrics()
 
 
 def _run(
