@@ -243,22 +243,25 @@ class SyncChannel:
             method, header, reply[-1].buffer, [f.buffer for f in reply[1:-2]]
         )
 
+    def _receive(self, deadline: float | None) -> list[zmq.Frame] | None:
+        """The next message, waiting until ``deadline``; ``None`` once it passed."""
+        if deadline is None:
+            self._set_recv_timeout(-1)
+        else:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            self._set_recv_timeout(max(1, round(remaining * 1000)))
+        try:
+            return recv_message(self._sock)
+        except zmq.Again:
+            return None
+
     def _reply(
         self, call_id: int, deadline: float | None
     ) -> tuple[ReplyHeader | None, list[zmq.Frame]]:
         """Receive the reply to ``call_id``; ``None`` if the deadline passed first."""
-        while True:
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._set_recv_timeout(max(1, round(remaining * 1000)))
-            else:
-                self._set_recv_timeout(-1)
-            try:
-                reply = recv_message(self._sock)
-            except zmq.Again:
-                break
+        while (reply := self._receive(deadline)) is not None:
             try:
                 if len(reply) < 3 or len(reply[0]) != 0:
                     raise ProtocolError("reply does not have the frames of a reply")
@@ -528,18 +531,7 @@ class SyncChannel:
         timeout: float | None,
     ) -> tuple[ReplyHeader | StreamHeader, list[zmq.Frame]]:
         """The next message of call ``call_id``; others are skipped."""
-        while True:
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._set_recv_timeout(max(1, round(remaining * 1000)))
-            else:
-                self._set_recv_timeout(-1)
-            try:
-                frames = recv_message(self._sock)
-            except zmq.Again:
-                break
+        while (frames := self._receive(deadline)) is not None:
             try:
                 if len(frames) < 3 or len(frames[0]) != 0:
                     raise ProtocolError("message does not have the frames of one")
