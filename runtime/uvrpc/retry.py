@@ -63,9 +63,7 @@ class Retry:
         deadline = None if timeout is None else time.monotonic() + timeout
         last: Unavailable | None = None
         for retry in range(self.attempts):
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if last is not None and remaining is not None and remaining <= 0:
-                raise last  # the wait overslept the deadline: no time to try again
+            remaining = _remaining(deadline, last)
             try:
                 return await attempt(remaining)
             except Unavailable as exc:
@@ -83,9 +81,7 @@ class Retry:
         deadline = None if timeout is None else time.monotonic() + timeout
         last: Unavailable | None = None
         for retry in range(self.attempts):
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if last is not None and remaining is not None and remaining <= 0:
-                raise last  # the wait overslept the deadline: no time to try again
+            remaining = _remaining(deadline, last)
             try:
                 return attempt(remaining)
             except Unavailable as exc:
@@ -106,3 +102,18 @@ class Retry:
         if deadline is not None and time.monotonic() + wait >= deadline:
             return None
         return wait
+
+
+def _remaining(deadline: float | None, last: Unavailable | None) -> float | None:
+    """The time left for the next attempt (``None``: no deadline).
+
+    Raises:
+        Unavailable: ``last``, when a wait overslept the deadline: an attempt
+            with no time left could only fail as DEADLINE_EXCEEDED.
+    """
+    if deadline is None:
+        return None
+    remaining = deadline - time.monotonic()
+    if last is not None and remaining <= 0:
+        raise last
+    return remaining
