@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 from .measure import Result
 from .runner import START_LEAD, _clients, serving
-from .scaling import _wait_for_workers
+from .scaling import wait_for_servers
 from .spec import ClientSpec
 from .systems import SYSTEMS
 
@@ -55,7 +55,7 @@ def _cpu_seconds(pid: int) -> float | None:
 
 
 def _run_client(endpoint: str, warmup: float, duration: float) -> Result:
-    asyncio.run(_wait_for_workers(endpoint, 1))
+    asyncio.run(wait_for_servers(endpoint, 1))
     start_at = time.time() + START_LEAD
     spec = ClientSpec(endpoint, PAYLOAD, INFLIGHT, warmup, duration, start_at)
     ((result,),) = _clients(SYSTEMS["uvrpc"], [[spec]])

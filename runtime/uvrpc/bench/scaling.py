@@ -22,7 +22,13 @@ from .runner import START_LEAD, _clients, serving
 from .spec import ClientSpec
 from .systems import SYSTEMS
 
-__all__ = ["BUSY_SECONDS", "BusyEcho", "WORKERS", "measure_workers"]
+__all__ = [
+    "BUSY_SECONDS",
+    "WORKERS",
+    "BusyEcho",
+    "measure_workers",
+    "wait_for_servers",
+]
 
 BUSY_SECONDS = 1e-3
 """The pure-Python work each call of :class:`BusyEcho` does. On two cores the
@@ -59,7 +65,10 @@ class BusyEcho(EchoServer):
         return data
 
 
-async def _wait_for_workers(endpoint: str, count: int) -> None:
+async def wait_for_servers(endpoint: str, count: int) -> None:
+    """Call ``endpoint`` until ``count`` different processes have answered (a
+    :class:`BusyEcho` answers an empty payload with its pid); an echo that
+    answers with the payload counts as one."""
     import uvrpc
 
     seen: set[bytes] = set()
@@ -78,7 +87,7 @@ async def _wait_for_workers(endpoint: str, count: int) -> None:
 def _measure(workers: int, warmup: float, duration: float) -> dict[str, float]:
     command = [sys.executable, "-m", "uvrpc.bench.scaling", str(workers)]
     with serving(command, "workers") as endpoint:
-        asyncio.run(_wait_for_workers(endpoint, workers))
+        asyncio.run(wait_for_servers(endpoint, workers))
         start_at = time.time() + START_LEAD
         spec = ClientSpec(endpoint, PAYLOAD, INFLIGHT, warmup, duration, start_at)
         results = [r for (r,) in _clients(SYSTEMS["uvrpc"], [[spec]] * CLIENTS)]
