@@ -3,7 +3,7 @@
 This is the one place the generator learns what the runtime calls things. Every
 name is taken from the runtime object (``uvrpc.Message.__name__``), so renaming a
 runtime class breaks generation loudly instead of producing code that fails at
-import; ``tests/test_symbols.py`` resolves every entry against the runtime.
+import; ``tests/generator/test_symbols.py`` resolves every entry against the runtime.
 """
 
 from __future__ import annotations

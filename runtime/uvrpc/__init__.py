@@ -2,76 +2,194 @@
 
 Generated modules import this package as ``_uvrpc`` and use the names it exports;
 users import the clients' and servers' building blocks from here too.
+
+The names are loaded when first used (PEP 562), so that importing one side, say
+``uvrpc.server``, loads that side and the layers under it only; ``docs/architecture.md``
+shows the layers.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
 from typing_extensions import Buffer
 
-from . import metrics, security, types
-from .buffers import BufferPool, PoolStats
-from .channel import Channel
-from .client import AsyncClient, SyncClient
-from .context import (
-    MAX_METADATA,
-    CallMetadata,
-    Metadata,
-    ServerCall,
-    current_call,
-    metadata,
-)
-from .errors import (
-    Cancelled,
-    DeadlineExceeded,
-    DeclaredError,
-    FailedPrecondition,
-    InternalError,
-    InvalidArgument,
-    NotFound,
-    PermissionDenied,
-    ProtocolError,
-    RemoteError,
-    ResourceExhausted,
-    RpcError,
-    Unauthenticated,
-    Unavailable,
-    Unimplemented,
-)
-from .handle import Call, ReleasedError
-from .interceptors import (
-    ClientCallInfo,
-    ClientInterceptor,
-    LoggingInterceptor,
-    ServerCallInfo,
-    ServerInterceptor,
-    SyncClientInterceptor,
-    status_of,
-)
-from .limits import HIGH_WATER_MARK, MAX_IN_FLIGHT, MAX_MESSAGE_SIZE
-from .liveness import Heartbeat
-from .loop import run
-from .message import Message, field_ids
-from .methods import (
-    BidiStreaming,
-    ClientStreaming,
-    ServerStreaming,
-    ServiceSpec,
-    StreamingMethod,
-    Unary,
-)
-from .retry import Retry
-from .server import Server, ServerStats
-from .service import ServiceBase
-from .status import Status
-from .streams import ItemStream
-from .sync_channel import SyncChannel
-from .version import (
-    GENERATED_CODE_API,
-    PROTOCOL_VERSION,
-    GeneratedCodeVersionError,
-    __version__,
-    check_generated_code,
-)
+if TYPE_CHECKING:
+    from . import metrics, security, types
+    from .client.channel import Channel
+    from .client.handle import (
+        Call,
+        ReleasedError,
+    )
+    from .client.retry import Retry
+    from .client.streams import ItemStream
+    from .client.stubs import (
+        AsyncClient,
+        SyncClient,
+    )
+    from .client.sync_channel import SyncChannel
+    from .core.context import (
+        MAX_METADATA,
+        CallMetadata,
+        Metadata,
+        ServerCall,
+        current_call,
+        metadata,
+    )
+    from .interceptors.base import (
+        ClientCallInfo,
+        ClientInterceptor,
+        LoggingInterceptor,
+        ServerCallInfo,
+        ServerInterceptor,
+        SyncClientInterceptor,
+        status_of,
+    )
+    from .server.server import (
+        Server,
+        ServerStats,
+    )
+    from .transport.liveness import Heartbeat
+    from .transport.loop import run
+    from .wire.buffers import (
+        BufferPool,
+        PoolStats,
+    )
+    from .wire.errors import (
+        Cancelled,
+        DeadlineExceeded,
+        DeclaredError,
+        FailedPrecondition,
+        InternalError,
+        InvalidArgument,
+        NotFound,
+        PermissionDenied,
+        ProtocolError,
+        RemoteError,
+        ResourceExhausted,
+        RpcError,
+        Unauthenticated,
+        Unavailable,
+        Unimplemented,
+    )
+    from .wire.limits import (
+        HIGH_WATER_MARK,
+        MAX_IN_FLIGHT,
+        MAX_MESSAGE_SIZE,
+    )
+    from .wire.message import (
+        Message,
+        field_ids,
+    )
+    from .wire.methods import (
+        BidiStreaming,
+        ClientStreaming,
+        ServerStreaming,
+        ServiceSpec,
+        StreamingMethod,
+        Unary,
+    )
+    from .wire.service import ServiceBase
+    from .wire.status import Status
+    from .wire.version import (
+        GENERATED_CODE_API,
+        PROTOCOL_VERSION,
+        GeneratedCodeVersionError,
+        __version__,
+        check_generated_code,
+    )
+
+_WHERE = {
+    "__version__": "wire.version",
+    "AsyncClient": "client.stubs",
+    "BidiStreaming": "wire.methods",
+    "BufferPool": "wire.buffers",
+    "Call": "client.handle",
+    "CallMetadata": "core.context",
+    "Cancelled": "wire.errors",
+    "Channel": "client.channel",
+    "check_generated_code": "wire.version",
+    "ClientCallInfo": "interceptors.base",
+    "ClientInterceptor": "interceptors.base",
+    "ClientStreaming": "wire.methods",
+    "current_call": "core.context",
+    "DeadlineExceeded": "wire.errors",
+    "DeclaredError": "wire.errors",
+    "FailedPrecondition": "wire.errors",
+    "field_ids": "wire.message",
+    "GENERATED_CODE_API": "wire.version",
+    "GeneratedCodeVersionError": "wire.version",
+    "Heartbeat": "transport.liveness",
+    "HIGH_WATER_MARK": "wire.limits",
+    "InternalError": "wire.errors",
+    "InvalidArgument": "wire.errors",
+    "ItemStream": "client.streams",
+    "LoggingInterceptor": "interceptors.base",
+    "MAX_IN_FLIGHT": "wire.limits",
+    "MAX_MESSAGE_SIZE": "wire.limits",
+    "MAX_METADATA": "core.context",
+    "Message": "wire.message",
+    "Metadata": "core.context",
+    "metadata": "core.context",
+    "metrics": "metrics",
+    "NotFound": "wire.errors",
+    "PermissionDenied": "wire.errors",
+    "PoolStats": "wire.buffers",
+    "PROTOCOL_VERSION": "wire.version",
+    "ProtocolError": "wire.errors",
+    "ReleasedError": "client.handle",
+    "RemoteError": "wire.errors",
+    "ResourceExhausted": "wire.errors",
+    "Retry": "client.retry",
+    "RpcError": "wire.errors",
+    "run": "transport.loop",
+    "security": "security",
+    "Server": "server.server",
+    "ServerCall": "core.context",
+    "ServerCallInfo": "interceptors.base",
+    "ServerInterceptor": "interceptors.base",
+    "ServerStats": "server.server",
+    "ServerStreaming": "wire.methods",
+    "ServiceBase": "wire.service",
+    "ServiceSpec": "wire.methods",
+    "Status": "wire.status",
+    "status_of": "interceptors.base",
+    "StreamingMethod": "wire.methods",
+    "SyncChannel": "client.sync_channel",
+    "SyncClient": "client.stubs",
+    "SyncClientInterceptor": "interceptors.base",
+    "types": "types",
+    "Unary": "wire.methods",
+    "Unauthenticated": "wire.errors",
+    "Unavailable": "wire.errors",
+    "Unimplemented": "wire.errors",
+}
+"""Where each public name lives (a module below this package)."""
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from the module that defines it, once; or a module of
+    this package by its name (``uvrpc.sessions``, as the eager imports of earlier
+    versions made every module an attribute)."""
+    where = _WHERE.get(name)
+    if where is None:
+        if (
+            name.startswith("_")
+            or importlib.util.find_spec(f"{__name__}.{name}") is None
+        ):
+            raise AttributeError(f"module 'uvrpc' has no attribute {name!r}")
+        where = name
+    module = importlib.import_module(f".{where}", __name__)
+    value = module if name == where else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})
+
 
 __all__ = [
     "GENERATED_CODE_API",

@@ -1,33 +1,4 @@
-"""Stopping a process's main loop on SIGINT or SIGTERM, for the commands that run
-in a thread of their own rather than on an event loop (``uvrpc broker``, the
-parent of ``uvrpc serve --workers``)."""
+"""Moved to :mod:`uvrpc.ops.signals`; this path keeps old imports working."""
 
-from __future__ import annotations
-
-import signal
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from types import FrameType
-
-__all__ = ["stop_on_signals"]
-
-
-@contextmanager
-def stop_on_signals() -> Iterator[threading.Event]:
-    """An event set by SIGINT or SIGTERM while the block runs; the handlers they
-    had before are put back after it."""
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {
-        signum: signal.signal(signum, on_signal)
-        for signum in (signal.SIGINT, signal.SIGTERM)
-    }
-    try:
-        yield stop
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+from .ops.signals import *  # noqa: F403
+from .ops.signals import __all__ as __all__

@@ -17,12 +17,13 @@ import asyncio
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from .channel import Channel
-from .dispatch import Dispatcher, Rejected, Request, RunningCalls, StreamMessage
-from .interceptors import ClientInterceptor, ServerInterceptor
-from .protocol import DELIMITER, KIND_CANCEL, ONEWAY_CALL_ID
-from .service import ServiceBase
-from .sessions import STREAM_WINDOW, CallerGone, StreamHost
+from .client.channel import Channel
+from .interceptors.base import ClientInterceptor, ServerInterceptor
+from .server.dispatch import Dispatcher, Rejected, Request, RunningCalls, StreamMessage
+from .server.sessions import CallerGone, StreamHost
+from .wire.limits import STREAM_WINDOW
+from .wire.protocol import DELIMITER, KIND_CANCEL, ONEWAY_CALL_ID
+from .wire.service import ServiceBase
 
 __all__ = ["MemoryTransport", "memory_channel"]
 
@@ -107,6 +108,16 @@ class MemoryTransport:
         # buffer comes back to the pool once they are dropped.
         self._dispatcher.settle(reply[-1], False)
 
+    def deliver_soon(self, message: list[Any]) -> None:
+        """Hand ``message`` to the channel on the loop's next iteration.
+
+        Raises:
+            CallerGone: the channel is closed.
+        """
+        if self._deliver is None or self._loop is None:
+            raise CallerGone("the channel is closed")
+        self._loop.call_soon(self._deliver, message)
+
     async def send(self, frames: Sequence[Any]) -> None:
         """Same as :meth:`try_send`: memory never runs out of room here."""
         self.try_send(frames)
@@ -134,14 +145,9 @@ class _MemoryLink:
         self._transport = transport
 
     def try_send(self, frames: list[Any]) -> bool:
-        transport = self._transport
-        deliver = transport._deliver
-        if deliver is None or transport._loop is None:
-            raise CallerGone("the channel is closed")
         # The body is a view of the sender's pooled buffer, reused once this
         # returns: the channel gets a copy. Attachments are the sender's own objects.
-        message = [DELIMITER, *frames[:-1], bytes(frames[-1])]
-        transport._loop.call_soon(deliver, message)
+        self._transport.deliver_soon([DELIMITER, *frames[:-1], bytes(frames[-1])])
         return True
 
     async def send(self, frames: list[Any]) -> None:

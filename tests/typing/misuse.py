@@ -1,7 +1,8 @@
 """Misuse of the generated calculator module: every marked line must fail mypy.
 
 Each line ending with an ``E`` comment must produce a mypy error with the code it
-names, and no unmarked line may produce one; ``tests/test_typing.py`` checks both.
+names, and no unmarked line may produce one;
+``tests/generator/test_typing.py`` checks both.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Correct use of the generated calculator module: must type-check under --strict.
 
 Each ``reveal_type`` line ends with an ``R`` comment naming the type mypy must
-reveal; ``tests/test_typing.py`` checks every one.
+reveal; ``tests/generator/test_typing.py`` checks every one.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ async def use_bytes(echo: EchoClient, sync: EchoSyncClient) -> None:
     reveal_type(await echo.echo(data=bytearray(b"x")))  # R: memoryview[int]
     reveal_type(sync.echo(data=array.array("d", [1.0])))  # R: memoryview[int]
     call = echo.start_echo(data=memoryview(b"y"))
-    reveal_type(call)  # R: uvrpc.handle.Call[memoryview[int]]
+    reveal_type(call)  # R: uvrpc.client.handle.Call[memoryview[int]]
     shared = call.retain()
     reveal_type(shared.refcount)  # R: int
     async with call as reply:
@@ -114,7 +114,7 @@ async def use_streams_errors_and_constants(
     client: ConformanceClient, blocking: ConformanceSyncClient, value: Scalars
 ) -> None:
     counted = client.count(start=0, n=3)
-    reveal_type(counted)  # R: uvrpc.streams.ItemStream[int]
+    reveal_type(counted)  # R: uvrpc.client.streams.ItemStream[int]
     async with counted as items:
         async for number in items:
             reveal_type(number)  # R: int

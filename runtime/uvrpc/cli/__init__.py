@@ -1,0 +1,5 @@
+"""The ``uvrpc`` command: serve, call, list, describe, broker, keygen, bench."""
+
+from .main import main
+
+__all__ = ["main"]

@@ -1,0 +1,517 @@
+"""``uvrpc call``, ``uvrpc list`` and ``uvrpc describe``: any server, no generated code.
+
+``uvrpc call ENDPOINT ROUTE 'JSON'`` asks the server to describe the route's service
+(:mod:`uvrpc.reflection`), maps the JSON object's keys, parameter names, to their ids,
+converts the values to the declared types (bytes as base64 text, sets as lists, enum
+members by name or number, map keys from text), makes the call and prints the result
+as JSON on stdout: one line, or one line per item for a method whose server streams.
+A method whose client streams reads its items from stdin, one JSON value a line. A
+failed call prints ``STATUS_NAME: message (status N)`` on stderr, then for an
+exception the IDL declares ``{"error": name, "fields": {...}}``, and exits with 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import json
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack
+from typing import Any, TextIO
+
+from pydantic import ConfigDict
+
+from ..client.channel import Channel
+from ..core.context import metadata
+from ..services.clients import ReflectionClient
+from ..transport.security import ClientSecurity
+from ..wire.errors import DeclaredError, RpcError, Unimplemented
+from ..wire.message import Message, field_ids
+from ..wire.methods import BidiStreaming, ClientStreaming, ServerStreaming, Unary
+
+__all__ = ["add_commands", "run_command"]
+
+Description = dict[str, Any]
+
+
+class CallError(Exception):
+    """An argument that does not fit the method's description: one line, exit 2."""
+
+
+class _AnyParams(Message):
+    model_config = field_ids()
+
+
+class _AnyFields(Message):
+    model_config = ConfigDict(extra="allow")
+
+
+def _split(text: str) -> tuple[str, str]:
+    """``map<K, V>``'s ``K`` and ``V`` (``V`` may contain commas)."""
+    depth = 0
+    for index, char in enumerate(text):
+        if char == "<":
+            depth += 1
+        elif char == ">":
+            depth -= 1
+        elif char == "," and depth == 0:
+            return text[:index].strip(), text[index + 1 :].strip()
+    raise CallError(f"malformed map type {text!r}")
+
+
+def _inner(type_name: str, prefix: str) -> str | None:
+    if type_name.startswith(prefix + "<") and type_name.endswith(">"):
+        return type_name[len(prefix) + 1 : -1]
+    return None
+
+
+class Converter:
+    """Converts JSON values to and from the wire values of described types."""
+
+    def __init__(self, description: Description) -> None:
+        self.messages: dict[str, Description] = description.get("messages", {})
+        self.enums: dict[str, Description] = description.get("enums", {})
+
+    def to_wire(self, type_name: str, value: Any, where: str) -> Any:
+        """A JSON value as the wire value of ``type_name``."""
+        if value is None:
+            return None
+        if type_name == "bytes":
+            if not isinstance(value, str):
+                raise CallError(f"{where}: expected base64 text for bytes")
+            try:
+                return base64.b64decode(value, validate=True)
+            except binascii.Error:
+                raise CallError(f"{where}: not valid base64") from None
+        if (inner := _inner(type_name, "list") or _inner(type_name, "set")) is not None:
+            if not isinstance(value, list):
+                raise CallError(f"{where}: expected a list")
+            return [
+                self.to_wire(inner, v, f"{where}[{i}]") for i, v in enumerate(value)
+            ]
+        if (inner := _inner(type_name, "optional")) is not None:
+            return self.to_wire(inner, value, where)
+        if (inner := _inner(type_name, "map")) is not None:
+            key_type, value_type = _split(inner)
+            if not isinstance(value, dict):
+                raise CallError(f"{where}: expected an object")
+            return {
+                self._key(key_type, k, where): self.to_wire(
+                    value_type, v, f"{where}.{k}"
+                )
+                for k, v in value.items()
+            }
+        enum = self.enums.get(type_name)
+        if enum is not None:
+            members: dict[str, int] = enum["members"]
+            if isinstance(value, str):
+                if value not in members:
+                    raise CallError(
+                        f"{where}: {value!r} is not a member of {type_name} "
+                        f"({', '.join(members)})"
+                    )
+                return members[value]
+            return value
+        message = self.messages.get(type_name)
+        if message is not None:
+            return self.args(message["fields"], value, where)
+        return value
+
+    def _key(self, key_type: str, key: str, where: str) -> Any:
+        if key_type in ("i8", "i16", "i32", "i64"):
+            try:
+                return int(key)
+            except ValueError:
+                raise CallError(f"{where}: map key {key!r} is not an integer") from None
+        return self.to_wire(key_type, key, where)
+
+    def args(self, fields: list[Description], value: Any, where: str) -> dict[str, Any]:
+        """A JSON object keyed by field names as a wire map keyed by field ids."""
+        if not isinstance(value, dict):
+            raise CallError(f"{where}: expected a JSON object of named fields")
+        by_name = {f["name"]: f for f in fields}
+        unknown = sorted(set(value) - set(by_name))
+        if unknown:
+            raise CallError(
+                f"{where}: no field {', '.join(map(repr, unknown))} "
+                f"(the fields are: {', '.join(by_name) or 'none'})"
+            )
+        return {
+            str(by_name[name]["id"]): self.to_wire(
+                by_name[name]["type"], item, f"{where}.{name}"
+            )
+            for name, item in value.items()
+        }
+
+    def to_json(self, type_name: str | None, value: Any) -> Any:
+        """A wire value of ``type_name`` as JSON: fields by name, enums by name,
+        bytes as base64 text."""
+        if value is None or type_name is None:
+            return value
+        if isinstance(value, bytes | bytearray | memoryview):
+            return base64.b64encode(bytes(value)).decode("ascii")
+        if (inner := _inner(type_name, "list") or _inner(type_name, "set")) is not None:
+            return [self.to_json(inner, v) for v in value]
+        if (inner := _inner(type_name, "optional")) is not None:
+            return self.to_json(inner, value)
+        if (inner := _inner(type_name, "map")) is not None and isinstance(value, dict):
+            key_type, value_type = _split(inner)
+            return {
+                str(self.to_json(key_type, k)): self.to_json(value_type, v)
+                for k, v in value.items()
+            }
+        enum = self.enums.get(type_name)
+        if enum is not None:
+            names = {number: name for name, number in enum["members"].items()}
+            return names.get(value, value)
+        message = self.messages.get(type_name)
+        if message is not None and isinstance(value, dict):
+            return self.fields_json(message["fields"], value)
+        if isinstance(value, dict):
+            return {str(k): self.to_json("any", v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.to_json("any", v) for v in value]
+        return value
+
+    def fields_json(self, fields: list[Description], value: dict[Any, Any]) -> Any:
+        by_id = {str(f["id"]): f for f in fields}
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            field = by_id.get(str(key))
+            if field is None:
+                out[str(key)] = self.to_json("any", item)
+            else:
+                out[field["name"]] = self.to_json(field["type"], item)
+        return out
+
+
+def _find(description: Description, route: str) -> Description:
+    for service in description["services"]:
+        for method in service["methods"]:
+            if method["route"] == route:
+                return dict(method)
+    raise Unimplemented(f"this server serves no method {route!r}")
+
+
+def _declared(name: str) -> type[DeclaredError]:
+    """A stand-in class for a declared exception, keeping its fields by id."""
+    return type(
+        name.rpartition(".")[2],
+        (DeclaredError,),
+        {"uvrpc_name": name, "uvrpc_fields": _AnyFields},
+    )
+
+
+def _print(value: Any, out: TextIO) -> None:
+    print(json.dumps(value, ensure_ascii=False), file=out, flush=True)
+
+
+def _stdin_items(
+    converter: Converter, type_name: str, lines: Iterator[str]
+) -> AsyncIterator[Any]:
+    items = []
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CallError(f"stdin line {number}: not JSON: {exc}") from None
+            items.append(converter.to_wire(type_name, value, f"stdin line {number}"))
+
+    async def generate() -> AsyncIterator[Any]:
+        for item in items:
+            yield item
+
+    return generate()
+
+
+async def call(
+    channel: Channel,
+    route: str,
+    arguments: str,
+    timeout: float,
+    out: TextIO,
+    stdin: TextIO,
+) -> None:
+    """Make the call ``uvrpc call`` names and print its result.
+
+    Raises:
+        RpcError: the call (or describing its service) failed.
+        CallError: the arguments do not fit the method.
+    """
+    service = route.rpartition(".")[0]
+    try:
+        description = await ReflectionClient(channel).describe(
+            name=service, timeout=timeout
+        )
+    except RpcError as exc:
+        if exc.status.name == "NOT_FOUND":
+            raise Unimplemented(
+                f"this server serves no service {service!r} (method {route!r})"
+            ) from None
+        raise
+    method = _find(description, route)
+    converter = Converter(description)
+    try:
+        values = json.loads(arguments)
+    except json.JSONDecodeError as exc:
+        raise CallError(f"the arguments are not JSON: {exc}") from None
+    args = converter.args(method["params"], values, "arguments")
+    errors = tuple(_declared(name) for name in method["errors"])
+    kind = method["kind"]
+    common: dict[str, Any] = {"route": route, "handler": "", "params": _AnyParams}
+    try:
+        if kind == "unary":
+            unary: Unary[Any, Any] = Unary(
+                **common, reply=Any, errors=errors, oneway=method["oneway"]
+            )
+            result = await channel.call(unary, args, timeout)
+            if not method["oneway"]:
+                _print(converter.to_json(method["returns"], result), out)
+        elif kind == "server_stream":
+            streaming: ServerStreaming[Any, Any] = ServerStreaming(
+                **common, reply_item=Any, errors=errors
+            )
+            async for item in channel.server_stream(streaming, args, timeout):
+                _print(converter.to_json(method["items"], item), out)
+        elif kind == "client_stream":
+            items = _stdin_items(converter, method["stream"]["type"], iter(stdin))
+            sending: ClientStreaming[Any, Any, Any] = ClientStreaming(
+                **common,
+                stream=method["stream"]["name"],
+                request_item=Any,
+                reply=Any,
+                errors=errors,
+            )
+            result = await channel.client_stream(sending, args, items, timeout)
+            _print(converter.to_json(method["returns"], result), out)
+        else:
+            items = _stdin_items(converter, method["stream"]["type"], iter(stdin))
+            bidi: BidiStreaming[Any, Any, Any] = BidiStreaming(
+                **common,
+                stream=method["stream"]["name"],
+                request_item=Any,
+                reply_item=Any,
+                errors=errors,
+            )
+            async for item in channel.bidi_stream(bidi, args, items, timeout):
+                _print(converter.to_json(method["items"], item), out)
+    except DeclaredError as exc:
+        declared = description["exceptions"].get(exc.uvrpc_name, {"fields": []})
+        fields = exc.fields.model_extra or {}
+        exc.details = {
+            "error": exc.uvrpc_name,
+            "fields": converter.fields_json(declared["fields"], fields),
+        }
+        raise
+
+
+# --- describe: a readable summary ------------------------------------------------
+
+
+def _doc_lines(doc: str, indent: str) -> list[str]:
+    return [f"{indent}/// {line}".rstrip() for line in doc.splitlines()] if doc else []
+
+
+def _field_text(field: Description) -> str:
+    text = f"{field['id']}: {'optional ' if field['optional'] else ''}"
+    text += f"{field['type']} {field['name']}"
+    if "default" in field:
+        text += f" = {json.dumps(field['default'], ensure_ascii=False)}"
+    return text
+
+
+def summary(description: Description) -> str:
+    """A description in the IDL's syntax."""
+    lines: list[str] = []
+    for service in description["services"]:
+        lines += _doc_lines(service["doc"], "")
+        lines.append(f"service {service['name']} {{")
+        for method in service["methods"]:
+            lines += _doc_lines(method["doc"], "    ")
+            params = [_field_text(f) for f in method["params"]]
+            stream = method["stream"]
+            if stream is not None:
+                params.insert(0, f"stream<{stream['type']}> {stream['name']}")
+            returns = method["returns"]
+            if method["items"]:
+                returns = f"stream<{method['items']}>"
+            modifiers = ("oneway " if method["oneway"] else "") + (
+                "idempotent " if method["idempotent"] else ""
+            )
+            throws = ""
+            if method["errors"]:
+                throws = f" throws ({', '.join(method['errors'])})"
+            lines.append(
+                f"    {modifiers}{returns} {method['name']}({', '.join(params)})"
+                f"{throws};"
+            )
+        lines.append("}")
+    for kind, key in (
+        ("enum", "enums"),
+        ("message", "messages"),
+        ("exception", "exceptions"),
+    ):
+        for type_name, entry in description[key].items():
+            lines += _doc_lines(entry["doc"], "")
+            lines.append(f"{kind} {type_name} {{")
+            if kind == "enum":
+                lines += [f"    {m} = {v};" for m, v in entry["members"].items()]
+            else:
+                for field in entry["fields"]:
+                    lines += _doc_lines(field["doc"], "    ")
+                    lines.append(f"    {_field_text(field)};")
+            lines.append("}")
+    return "\n".join(lines)
+
+
+# --- the commands ------------------------------------------------------------------
+
+
+def add_commands(commands: Any) -> None:
+    """Add ``call``, ``list`` and ``describe`` to the ``uvrpc`` command's parser."""
+    call_cmd = commands.add_parser(
+        "call", help="call a method of a running server (no generated code needed)"
+    )
+    call_cmd.add_argument("endpoint", metavar="ENDPOINT")
+    call_cmd.add_argument("route", metavar="ROUTE", help="namespace.Service.method")
+    call_cmd.add_argument(
+        "arguments",
+        metavar="JSON",
+        nargs="?",
+        default="{}",
+        help="the parameters as a JSON object keyed by name (default {})",
+    )
+    list_cmd = commands.add_parser("list", help="list the services a server serves")
+    list_cmd.add_argument("endpoint", metavar="ENDPOINT")
+    describe_cmd = commands.add_parser(
+        "describe", help="describe a server's services, methods and types"
+    )
+    describe_cmd.add_argument("endpoint", metavar="ENDPOINT")
+    describe_cmd.add_argument(
+        "name", metavar="NAME", nargs="?", default="", help="a service, route or type"
+    )
+    describe_cmd.add_argument("--json", action="store_true", help="print JSON")
+    for cmd in (call_cmd, list_cmd, describe_cmd):
+        cmd.add_argument(
+            "--timeout",
+            type=float,
+            default=10.0,
+            metavar="SECONDS",
+            help="give up after this long (default 10)",
+        )
+        cmd.add_argument(
+            "--metadata",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="send this metadata with the call; repeatable",
+        )
+        cmd.add_argument(
+            "--curve-server-key",
+            metavar="KEY_OR_PATH",
+            help="connect over CURVE to the server with this public key (Z85 text, "
+            "or a .key file)",
+        )
+
+
+def _security(key: str | None) -> ClientSecurity | None:
+    if key is None:
+        return None
+    if key.endswith(".key"):
+        with open(key, encoding="ascii") as file:
+            for line in file:
+                if line.strip().startswith("public-key"):
+                    key = line.split("=", 1)[1].strip().strip('"')
+                    break
+    return ClientSecurity(key)
+
+
+async def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> None:
+    headers: dict[str, str | bytes] = {}
+    for item in args.metadata:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise CallError(f"--metadata takes KEY=VALUE, got {item!r}")
+        headers[key] = value
+    channel = Channel(args.endpoint, security=_security(args.curve_server_key))
+    async with channel:
+        with ExitStack() as stack:
+            if headers:
+                stack.enter_context(metadata(headers))
+            if args.command == "call":
+                await call(
+                    channel, args.route, args.arguments, args.timeout, out, stdin
+                )
+            elif args.command == "list":
+                names = await ReflectionClient(channel).list(timeout=args.timeout)
+                for name in names:
+                    print(name, file=out)
+            else:
+                name = args.name
+                reflection = ReflectionClient(channel)
+                try:
+                    description = await reflection.describe(
+                        name=name, timeout=args.timeout
+                    )
+                except RpcError as exc:
+                    if exc.status.name != "NOT_FOUND":
+                        raise
+                    description = _narrow(
+                        await reflection.describe(timeout=args.timeout), name
+                    )
+                if args.json:
+                    _print(description, out)
+                else:
+                    print(summary(description), file=out)
+
+
+def _narrow(description: Description, name: str) -> Description:
+    """The part of a whole description about a method or a type ``name``."""
+    for service in description["services"]:
+        for method in service["methods"]:
+            if method["route"] == name:
+                return {
+                    **description,
+                    "services": [{**service, "methods": [method]}],
+                    "messages": {},
+                    "enums": {},
+                    "exceptions": {},
+                }
+    for key in ("messages", "enums", "exceptions"):
+        if name in description[key]:
+            empty: Description = {"messages": {}, "enums": {}, "exceptions": {}}
+            return {
+                **description,
+                **empty,
+                "services": [],
+                key: {name: description[key][name]},
+            }
+    raise CallError(f"this server describes nothing named {name!r}")
+
+
+def run_command(
+    args: argparse.Namespace,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    stdin: TextIO | None = None,
+) -> int:
+    """Run ``uvrpc call``, ``list`` or ``describe``; return the exit status."""
+    import asyncio
+
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    stdin = sys.stdin if stdin is None else stdin
+    try:
+        asyncio.run(_run(args, out, stdin))
+    except CallError as exc:
+        print(f"uvrpc: error: {exc}", file=err)
+        return 2
+    except RpcError as exc:
+        print(f"{exc.status.name}: {exc.message} (status {int(exc.status)})", file=err)
+        if exc.details:
+            print(json.dumps(exc.details, ensure_ascii=False, default=str), file=err)
+        return 1
+    return 0

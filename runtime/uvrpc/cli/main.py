@@ -1,0 +1,347 @@
+"""The ``uvrpc`` command: serve an implementation, benchmark, report versions.
+
+``uvrpc serve MODULE:CLASS --bind ENDPOINT`` imports ``CLASS`` (a subclass of a
+generated ``<Service>Server``) from ``MODULE``, instantiates it without arguments and
+serves it; the first line it prints is each bound endpoint, so scripts can read where
+to connect. SIGINT and SIGTERM stop it cleanly. Its log (handlers' exceptions with
+their tracebacks, malformed requests) goes to stderr. With ``--curve-secret
+NAME.key_secret --allow DIR_OR_FILE`` it serves over CURVE, admitting the clients
+whose public keys are in the ``*.key`` files given (``docs/security.md``). With
+``--metrics HOST:PORT`` it records every call (:mod:`uvrpc.metrics`) and serves the
+metrics over HTTP there (port 0: a free one), printing the URL to scrape,
+``http://HOST:PORT/metrics``, on the line after the endpoints.
+
+``--workers N`` serves from N worker processes behind a broker bound to the
+``--bind`` endpoints, restarting any that exits (:mod:`uvrpc.workers`); ``--connect
+ENDPOINT`` takes calls from a broker's backend instead of binding. ``uvrpc broker
+--frontend ENDPOINT --backend ENDPOINT`` runs a broker alone (:mod:`uvrpc.broker`,
+``docs/scaling.md``).
+
+``uvrpc call ENDPOINT ROUTE 'JSON'``, ``uvrpc list ENDPOINT`` and ``uvrpc describe
+ENDPOINT [NAME]`` call and inspect any running server through its built-in reflection
+service, without generated code (:mod:`uvrpc.cli_call`).
+
+``uvrpc keygen NAME --dir DIR`` writes a new CURVE key pair as ``DIR/NAME.key``
+(public) and ``DIR/NAME.key_secret`` (secret, mode 0600), and prints the public key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import importlib.util
+import inspect
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import zmq
+
+from ..ops.broker import run_broker
+from ..ops.metrics import MetricsRegistry, serve_metrics
+from ..ops.workers import report_metrics, supervise, watch_supervisor
+from ..server.server import Server
+from ..transport.loop import run
+from ..transport.security import (
+    ClientSecurity,
+    ServerSecurity,
+    generate_keypair,
+    load_keypair,
+    load_public_keys,
+)
+from ..wire.service import ServiceBase
+from ..wire.version import GENERATED_CODE_API, PROTOCOL_VERSION, __version__
+from .call import add_commands, run_command
+
+__all__ = ["main"]
+
+
+class UsageError(Exception):
+    """A mistake on the command line, reported in one line without a traceback."""
+
+
+def load_service(spec: str) -> type[ServiceBase]:
+    """Import ``MODULE:CLASS`` and check it is a concrete service implementation.
+
+    Raises:
+        UsageError: the spec is malformed, the import fails, or the class is not a
+            concrete subclass of a generated server class.
+    """
+    module_name, _, class_name = spec.partition(":")
+    if not module_name or not class_name:
+        raise UsageError(f"expected MODULE:CLASS, got {spec!r}")
+    if "" not in sys.path:
+        sys.path.insert(0, "")  # like `python -m`: modules in the working directory
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UsageError(f"cannot import {module_name!r}: {exc}") from None
+    cls = getattr(module, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, ServiceBase)):
+        raise UsageError(
+            f"{spec} is not a subclass of a generated <Service>Server class"
+        )
+    if inspect.isabstract(cls):
+        missing = ", ".join(sorted(getattr(cls, "__abstractmethods__", ())))
+        raise UsageError(f"{spec} does not implement: {missing}")
+    return cls
+
+
+async def serve(
+    service: ServiceBase,
+    endpoints: Sequence[str],
+    security: ServerSecurity | None = None,
+    brokers: Sequence[str] = (),
+    broker_security: ClientSecurity | None = None,
+    metrics: tuple[str, int] | None = None,
+) -> None:
+    """Serve ``service`` on ``endpoints``, and to the brokers whose backends are
+    ``brokers`` (over CURVE with ``broker_security``), until SIGINT or SIGTERM;
+    with ``metrics`` (a host and a port), serve its metrics over HTTP there and
+    print their URL after the endpoints."""
+    registry = MetricsRegistry()
+    interceptors = [registry.interceptor] if metrics is not None else []
+    async with Server(service, security=security, interceptors=interceptors) as server:
+        for endpoint in endpoints:
+            print(server.bind(endpoint), flush=True)
+        for endpoint in brokers:
+            server.connect(endpoint, security=broker_security)
+        stop_metrics = None
+        if metrics is not None:
+            registry.watch_server(server)
+            url, stop_metrics = serve_metrics(registry, *metrics)
+            print(url, flush=True)
+            report_metrics(url)
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        watch = asyncio.ensure_future(watch_supervisor(stop))
+        try:
+            await stop.wait()
+        finally:
+            watch.cancel()
+            if stop_metrics is not None:
+                stop_metrics()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="uvrpc", description="Typed RPC over ZeroMQ: serve and inspect services."
+    )
+    parser.add_argument("--version", action="version", version=f"uvrpc {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_cmd = commands.add_parser("serve", help="serve an implementation class")
+    serve_cmd.add_argument("target", metavar="MODULE:CLASS")
+    serve_cmd.add_argument(
+        "--bind",
+        action="append",
+        metavar="ENDPOINT",
+        help="endpoint to listen on; repeatable (default tcp://127.0.0.1:5555)",
+    )
+    serve_cmd.add_argument("--uvloop", action="store_true", help="run on uvloop")
+    serve_cmd.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="serve from N processes behind a broker bound to --bind (default 1)",
+    )
+    serve_cmd.add_argument(
+        "--metrics",
+        type=metrics_address,
+        metavar="HOST:PORT",
+        help="record every call and serve the metrics for Prometheus at "
+        "http://HOST:PORT/metrics (port 0: a free one), printed on the line after "
+        "the endpoints; with --workers, every worker's, labelled worker=N",
+    )
+    serve_cmd.add_argument(
+        "--connect",
+        action="append",
+        metavar="ENDPOINT",
+        help="take calls from the broker whose backend is ENDPOINT; repeatable",
+    )
+    serve_cmd.add_argument(
+        "--broker-key",
+        metavar="PATH",
+        help="with --connect: the broker's public key (.key file); connect over "
+        "CURVE with the key pair of --curve-secret (a new one if not given)",
+    )
+    serve_cmd.add_argument(
+        "--curve-secret",
+        metavar="PATH",
+        help="serve over CURVE with the key pair in this .key_secret file",
+    )
+    serve_cmd.add_argument(
+        "--allow",
+        metavar="DIR_OR_FILE",
+        help="with --curve-secret: the client public keys admitted (a .key file, or "
+        'a directory of them); "any" admits every client',
+    )
+    keygen_cmd = commands.add_parser(
+        "keygen", help="write a new CURVE key pair and print its public key"
+    )
+    keygen_cmd.add_argument("name", metavar="NAME")
+    keygen_cmd.add_argument(
+        "--dir",
+        default=".",
+        metavar="DIR",
+        help="where to write NAME.key and NAME.key_secret (default: here)",
+    )
+    broker_cmd = commands.add_parser(
+        "broker", help="forward calls from clients to the servers connected to it"
+    )
+    broker_cmd.add_argument(
+        "--frontend",
+        action="append",
+        metavar="ENDPOINT",
+        help="where clients connect; repeatable (default tcp://127.0.0.1:5555)",
+    )
+    broker_cmd.add_argument(
+        "--backend",
+        action="append",
+        metavar="ENDPOINT",
+        help="where servers connect (uvrpc serve --connect); repeatable "
+        "(default tcp://127.0.0.1:5556)",
+    )
+    broker_cmd.add_argument(
+        "--curve-secret",
+        metavar="PATH",
+        help="serve both sockets over CURVE with the key pair in this .key_secret file",
+    )
+    broker_cmd.add_argument(
+        "--allow",
+        metavar="DIR_OR_FILE",
+        help="with --curve-secret: the public keys of the clients and servers "
+        'admitted (a .key file, or a directory of them); "any" admits every peer',
+    )
+    commands.add_parser("version", help="print runtime and protocol versions")
+    add_commands(commands)
+    # Listed for --help; main() hands everything after "bench" to uvrpc.bench.
+    commands.add_parser(
+        "bench", help="benchmark uvrpc against raw pyzmq, gRPC and Thrift"
+    )
+    return parser
+
+
+def metrics_address(value: str) -> tuple[str, int]:
+    """The ``--metrics HOST:PORT`` option, read.
+
+    Raises:
+        argparse.ArgumentTypeError: ``value`` is not a host and a port.
+    """
+    host, colon, port = value.rpartition(":")
+    if not (colon and host and port.isascii() and port.isdigit()) or (
+        int(port) > 65535
+    ):
+        raise argparse.ArgumentTypeError(
+            f"expected HOST:PORT, such as 127.0.0.1:9100 (port 0: a free one), "
+            f"got {value!r}"
+        )
+    return host, int(port)
+
+
+def _server_security(
+    secret: str | None, allow: str | None, *, required: bool = True
+) -> ServerSecurity | None:
+    """The ``--curve-secret`` and ``--allow`` options, read; with ``required``
+    false, ``--curve-secret`` alone is the key pair of ``--broker-key`` only."""
+    if secret is None or (allow is None and not required):
+        if allow is not None:
+            raise UsageError("--allow needs --curve-secret")
+        return None
+    if allow is None:
+        raise UsageError(
+            '--curve-secret needs --allow (a key file, a directory or "any")'
+        )
+    keys = "any" if allow == "any" else load_public_keys(allow)
+    return ServerSecurity(load_keypair(secret), allow=keys)
+
+
+def _broker_security(args: argparse.Namespace) -> ClientSecurity | None:
+    """The ``--broker-key`` option (with ``--curve-secret``'s key pair), read."""
+    if args.broker_key is None:
+        return None
+    if not args.connect:
+        raise UsageError("--broker-key needs --connect")
+    (broker_public,) = load_public_keys(args.broker_key)
+    keypair = None if args.curve_secret is None else load_keypair(args.curve_secret)
+    return ClientSecurity(broker_public, keypair)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``uvrpc`` command line; return its exit status."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["bench"]:
+        from ..bench.cli import main as bench_main
+
+        return bench_main(arguments[1:])
+    args = _parser().parse_args(arguments)
+    try:
+        if args.command == "version":
+            print(f"uvrpc {__version__}")
+            print(f"protocol {PROTOCOL_VERSION}")
+            print(f"generated-code API {GENERATED_CODE_API}")
+            return 0
+        if args.command in ("call", "list", "describe"):
+            return run_command(args)
+        if args.command == "keygen":
+            keypair = generate_keypair()
+            keypair.save(Path(args.dir), args.name)
+            print(keypair.public)
+            return 0
+        logging.basicConfig(
+            level=logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        if args.command == "broker":
+            run_broker(
+                args.frontend or ["tcp://127.0.0.1:5555"],
+                args.backend or ["tcp://127.0.0.1:5556"],
+                _server_security(args.curve_secret, args.allow),
+            )
+            return 0
+        if (
+            args.metrics is not None
+            and importlib.util.find_spec("prometheus_client") is None
+        ):
+            raise UsageError(
+                "--metrics needs prometheus_client: pip install 'uvrpc[metrics]'"
+            )
+        broker_security = _broker_security(args)
+        security = _server_security(
+            args.curve_secret, args.allow, required=not broker_security
+        )
+        service = load_service(args.target)()
+        endpoints = args.bind or ([] if args.connect else ["tcp://127.0.0.1:5555"])
+        if args.workers != 1:
+            if args.connect:
+                raise UsageError("--workers does not take --connect")
+            supervise(
+                args.target,
+                args.workers,
+                endpoints,
+                uvloop=args.uvloop,
+                security=security,
+                metrics=args.metrics,
+            )
+            return 0
+        coroutine = serve(
+            service,
+            endpoints,
+            security,
+            args.connect or (),
+            broker_security=broker_security,
+            metrics=args.metrics,
+        )
+        run(coroutine, use_uvloop=args.uvloop)
+    except (UsageError, RuntimeError, OSError, ValueError) as exc:
+        print(f"uvrpc: error: {exc}", file=sys.stderr)
+        return 1
+    except zmq.ZMQError as exc:  # e.g. "Address already in use" from bind
+        print(f"uvrpc: error: ZMQError: {exc}", file=sys.stderr)
+        return 1
+    return 0

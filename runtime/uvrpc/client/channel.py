@@ -1,0 +1,943 @@
+"""The asynchronous channel: many concurrent calls over one DEALER socket.
+
+Each call gets a request id and a future in the channel's table of pending calls; the
+socket's reactor drains every ready reply in one go and resolves the matching futures.
+A reply is decoded in the task that awaits it, not in the receive loop, so one large
+reply never delays the delivery of others.
+
+Request bodies are encoded into pooled buffers and large binary arguments sent as
+attachment frames straight from the caller's objects (:mod:`uvrpc.buffers`); a
+reply's binary values are views of the received frames (``docs/memory.md``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+from collections import deque
+from collections.abc import AsyncIterable, Callable, Coroutine, Sequence
+from functools import partial
+from typing import Any, Protocol, Self, cast
+
+import zmq
+
+from ..core.calls import check_size, decode_reply, encode_request, timeout_ms
+from ..core.context import CURRENT_CALL, OUTGOING, CallMetadata, inherited_timeout
+from ..interceptors.base import ClientCallInfo, ClientInterceptor
+from ..transport.forks import check_process
+from ..transport.liveness import DEFAULT_HEARTBEAT, Heartbeat
+from ..transport.reactor import SocketReactor
+from ..transport.security import ClientSecurity, no_reply_text
+from ..transport.sockets import configure_socket
+from ..wire.buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
+from ..wire.errors import (
+    DeadlineExceeded,
+    ProtocolError,
+    ResourceExhausted,
+    RpcError,
+    Unauthenticated,
+    Unavailable,
+)
+from ..wire.limits import (
+    HEADER_READ_MAX,
+    HIGH_WATER_MARK,
+    MAX_IN_FLIGHT,
+    MAX_MESSAGE_SIZE,
+    STREAM_WINDOW,
+    check_limit,
+    message_size,
+    too_large,
+)
+from ..wire.methods import (
+    BidiStreaming,
+    ClientStreaming,
+    In,
+    Out,
+    Reply,
+    ServerStreaming,
+    StreamingMethod,
+    Unary,
+)
+from ..wire.protocol import (
+    DELIMITER,
+    KIND_CANCEL,
+    KIND_CREDIT,
+    KIND_ITEM,
+    NIL_BODY,
+    ONEWAY_CALL_ID,
+    ReplyHeader,
+    StreamHeader,
+    encode_stream_header,
+    parse_client_header,
+)
+from .deadlines import DeadlineWheel
+from .handle import Call
+from .intercept import client_info, intercept_call, intercept_start, intercept_stream
+from .streams import InterceptedItemStream, ItemStream, StreamCall
+
+__all__ = ["Channel", "ClientTransport", "DealerTransport", "OnMessage"]
+
+_log = logging.getLogger("uvrpc.channel")
+
+_ENDED_KEPT = 1024
+"""How many ended stream calls a channel remembers, to count their late messages."""
+
+_Received = tuple[ReplyHeader, Any, Sequence[Any]]
+_Pending = tuple[asyncio.Future[_Received], Unary[Any, Any], float | None]
+
+
+OnMessage = Callable[[list[Any]], None]
+"""Receives the frames of one message: ``[delimiter, attachment..., header, body]``."""
+
+Refusal = tuple[type[RpcError], str]
+"""Why a server refused a connection's handshake: the error to fail calls with, and
+what happened."""
+
+OnDisconnect = Callable[[Refusal | None], None]
+"""Told that the connection to the server dropped (``None``) or that its handshake
+failed (a :data:`Refusal`)."""
+
+OnConnect = Callable[[], None]
+"""Told that a connection's handshake succeeded."""
+
+_WATCHED = (
+    zmq.EVENT_DISCONNECTED
+    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+)
+
+
+class ClientTransport(Protocol):
+    """What a :class:`Channel` sends requests through and receives replies from."""
+
+    def attach(self, loop: asyncio.AbstractEventLoop, on_message: OnMessage) -> None:
+        """Start delivering each received message's frames to ``on_message``."""
+
+    def try_send(self, frames: Sequence[Any]) -> bool:
+        """Send now if possible; return whether the message was sent.
+
+        Frames shorter than :data:`~uvrpc.buffers.ZERO_COPY_MIN` must have been
+        copied when it returns True (their buffers are reused at once); longer ones
+        may be referenced until they are sent.
+        """
+
+    async def send(self, frames: Sequence[Any]) -> None:
+        """Send, waiting for room."""
+
+    def close(self) -> None:
+        """Release the transport's resources."""
+
+
+class DealerTransport:
+    """A ZeroMQ DEALER socket connected to one endpoint, or to several.
+
+    Args:
+        endpoint: where to connect (``tcp://``, ``ipc://`` or ``inproc://``); several
+            endpoints, as a sequence or separated by commas, share the calls in
+            turn (ZeroMQ's round-robin over the connected ones).
+        context: the ZeroMQ context; the process-wide one by default. ``inproc://``
+            endpoints only reach servers in the same context.
+        max_message_size: ZeroMQ drops the connection of a server that sends a
+            frame of more than twice this many bytes.
+        hwm: messages queued each way before ZeroMQ pushes back.
+        security: connect over CURVE (:class:`~uvrpc.security.ClientSecurity`).
+        heartbeat: ZeroMQ heartbeats, so a server that vanished without closing
+            the connection is noticed; ``None`` turns them off.
+    """
+
+    def __init__(
+        self,
+        endpoint: str | Sequence[str],
+        context: zmq.Context[Any] | None = None,
+        *,
+        max_message_size: int = MAX_MESSAGE_SIZE,
+        hwm: int = HIGH_WATER_MARK,
+        security: ClientSecurity | None = None,
+        heartbeat: Heartbeat | None = DEFAULT_HEARTBEAT,
+    ) -> None:
+        ctx = context if context is not None else zmq.Context.instance()
+        self._sock: zmq.Socket[bytes] = ctx.socket(zmq.DEALER)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        configure_socket(self._sock, max_message_size, hwm)
+        if heartbeat is not None:
+            heartbeat.apply(self._sock)
+        if security is not None:
+            security.apply(self._sock)
+        # The monitor is there before the connection, so that no event is lost: a
+        # handshake refused before the first call is not retried by libzmq.
+        self._monitor: zmq.Socket[bytes] | None = self._sock.get_monitor_socket(
+            _WATCHED | zmq.EVENT_HANDSHAKE_SUCCEEDED
+        )
+        self._monitor.setsockopt(zmq.LINGER, 0)
+        for each in _endpoints(endpoint):
+            self._sock.connect(each)
+        self._reactor: SocketReactor | None = None
+        self._monitor_reactor: SocketReactor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def attach(self, loop: asyncio.AbstractEventLoop, on_message: OnMessage) -> None:
+        """Watch the socket from ``loop``."""
+        self._reactor = SocketReactor(self._sock, loop, on_message)
+        self._loop = loop
+
+    def watch_disconnects(
+        self, on_disconnect: OnDisconnect, on_connect: OnConnect | None = None
+    ) -> None:
+        """Call ``on_disconnect`` whenever a connection to the server drops, or
+        its handshake fails (a server refusing this client's CURVE key, say), and
+        ``on_connect`` when a handshake succeeds; events since the socket was
+        created come first.
+
+        A monitor socket reports the socket's events; the loop reads it through a
+        :class:`~uvrpc.reactor.SocketReactor` of its own, like any socket. Call
+        after :meth:`attach`.
+        """
+        assert self._loop is not None, "attach() first"
+        monitor = self._monitor
+        assert monitor is not None
+
+        def on_event(frames: list[Any]) -> None:
+            # Event frames: a 16-bit event number and a 32-bit value, then the
+            # endpoint.
+            if len(frames) != 2:
+                return
+            event, value = _event_of(frames[0])
+            if event & zmq.EVENT_DISCONNECTED:
+                # Replies that arrived before the connection dropped are queued:
+                # answer their calls before failing the rest.
+                if self._reactor is not None:
+                    self._reactor.drain()
+                on_disconnect(None)
+            elif event & zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                if on_connect is not None:
+                    on_connect()
+            elif event & _WATCHED:
+                on_disconnect(_refusal(event, value))
+
+        self._monitor_reactor = SocketReactor(monitor, self._loop, on_event)
+
+    def try_send(self, frames: Sequence[Any]) -> bool:
+        """Send now if the socket has room."""
+        assert self._reactor is not None, "attach() first"
+        return self._reactor.try_send(frames)
+
+    async def send(self, frames: Sequence[Any]) -> None:
+        """Send, waiting while the socket is at its high-water mark."""
+        assert self._reactor is not None, "attach() first"
+        await self._reactor.send(frames)
+
+    def close(self) -> None:
+        """Stop watching and close the socket without lingering."""
+        if self._reactor is not None:
+            self._reactor.close()
+        if self._monitor is not None:
+            if self._monitor_reactor is not None:
+                self._monitor_reactor.close()
+            self._sock.disable_monitor()
+            self._monitor.close(linger=0)
+            self._monitor = None
+        self._sock.close(linger=0)
+
+
+def _endpoints(endpoint: str | Sequence[str]) -> list[str]:
+    """The endpoints of ``"a"``, ``"a,b"`` or ``["a", "b"]``."""
+    parts = endpoint.split(",") if isinstance(endpoint, str) else endpoint
+    endpoints = [part.strip() for part in parts if part.strip()]
+    if not endpoints:
+        raise ValueError("no endpoint to connect to")
+    return endpoints
+
+
+def _event_of(frame: Any) -> tuple[int, int]:
+    """A monitor event's number and value."""
+    view = memoryview(frame)
+    return int.from_bytes(view[:2], "little"), int.from_bytes(view[2:6], "little")
+
+
+def _refusal(event: int, value: int) -> Refusal:
+    """What a failed handshake means to the caller."""
+    if event & zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+        return (
+            Unauthenticated,
+            f"the server refused this client's CURVE key (ZAP status {value})",
+        )
+    if value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
+        return (
+            Unavailable,
+            "the handshake failed: the server and this client use different "
+            "security mechanisms (CURVE on one side only?)",
+        )
+    if event & zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
+        return Unavailable, f"the handshake failed (ZMTP protocol error {value:#x})"
+    return (
+        Unavailable,
+        "the handshake failed: the server closed the connection (do both sides "
+        "use CURVE, and is the server's public key the one pinned?)",
+    )
+
+
+class Channel:
+    """A connection that multiplexes any number of concurrent calls.
+
+    Args:
+        target: an endpoint (``tcp://host:port``, ``ipc://path``, ``inproc://name``),
+            several (a sequence, or separated by commas: calls go to each in turn)
+            or a :class:`ClientTransport` (see :mod:`uvrpc.testing`).
+        context: the ZeroMQ context for an endpoint; the process-wide one by default.
+        pool: the pool of encode buffers; the process-wide one by default.
+        attachment_min: binary arguments at least this many bytes long travel as
+            frames of their own, sent without a copy, instead of inside the body.
+        stream_window: the items a server may send ahead of the caller taking them,
+            per stream call: the most each stream buffers.
+        max_message_size: the largest request, reply or stream item in bytes (all
+            its frames). A call whose request is larger fails at once with
+            :class:`~uvrpc.ResourceExhausted`, before anything is sent; so does a
+            call whose reply is larger, without decoding it.
+        max_in_flight: calls pending at once (unary and stream calls; oneway
+            calls are never pending). A call beyond it fails at once with
+            :class:`~uvrpc.ResourceExhausted`: it does not wait.
+        hwm: messages queued each way before ZeroMQ pushes back (``SNDHWM``,
+            ``RCVHWM``); for an endpoint only.
+        security: connect over CURVE, pinning the server's public key
+            (:class:`~uvrpc.security.ClientSecurity`, ``docs/security.md``). A server
+            that refuses the handshake sends nothing back: calls then fail at their
+            deadline, with a :class:`~uvrpc.DeadlineExceeded` whose message says
+            the server may have refused the handshake.
+        heartbeat: ZeroMQ heartbeats (:class:`~uvrpc.Heartbeat`; a PING each
+            second, a server silent for five is dead), so a server that vanished
+            without closing the connection fails the pending calls with
+            :class:`~uvrpc.Unavailable` instead of leaving them to their deadline;
+            ``None`` turns them off. Only for an endpoint, not a transport.
+        interceptors: run around each call, the first outermost: unary and
+            oneway (:meth:`call`), started (:meth:`start`) and stream calls
+            (:class:`~uvrpc.ClientInterceptor`, ``docs/interceptors.md``).
+
+    A channel belongs to the event loop that first uses it, and to the process that
+    created it: used in a child process after a fork, it raises
+    :class:`RuntimeError`. Several generated clients
+    may share one channel. :meth:`close` fails every pending call with
+    :class:`~uvrpc.Unavailable`, and so does a dropped connection to the server
+    (seen through a ZeroMQ socket monitor) for the calls pending at that moment.
+    Connected to several endpoints, the channel cannot tell which server a call
+    went to: a connection to any of them dropping fails every call pending then.
+    """
+
+    def __init__(
+        self,
+        target: str | Sequence[str] | ClientTransport,
+        *,
+        context: zmq.Context[Any] | None = None,
+        pool: BufferPool | None = None,
+        attachment_min: int = ATTACHMENT_MIN,
+        stream_window: int = STREAM_WINDOW,
+        max_message_size: int = MAX_MESSAGE_SIZE,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        hwm: int = HIGH_WATER_MARK,
+        security: ClientSecurity | None = None,
+        heartbeat: Heartbeat | None = DEFAULT_HEARTBEAT,
+        interceptors: Sequence[ClientInterceptor] = (),
+    ) -> None:
+        if stream_window < 1:
+            raise ValueError("a stream window must be at least 1")
+        self._pid = os.getpid()
+        self._interceptors = tuple(interceptors)
+        self.max_message_size = check_limit("max_message_size", max_message_size)
+        """The largest message sent or taken, in bytes."""
+        self.max_in_flight = check_limit("max_in_flight", max_in_flight)
+        """Calls pending at once, at most."""
+        check_limit("hwm", hwm, 0)
+        self._transport: ClientTransport = (
+            DealerTransport(
+                target,
+                context,
+                max_message_size=max_message_size,
+                hwm=hwm,
+                security=security,
+                heartbeat=heartbeat,
+            )
+            if isinstance(target, str | list | tuple)
+            else cast(ClientTransport, target)
+        )
+        self._no_reply = no_reply_text(security)
+        self._pending: dict[int, _Pending] = {}
+        self._streams: dict[int, StreamCall] = {}
+        self.stream_window = stream_window
+        """Items a server may send ahead, per stream call."""
+        self._deadlines: DeadlineWheel | None = None
+        self._ids = itertools.count(1)
+        self._encoder = BodyEncoder(pool, attachment_min=attachment_min)
+        self._senders: set[asyncio.Task[None]] = set()
+        self._oneway_waits: set[asyncio.Future[_Received]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+        self.dropped_replies = 0
+        """Replies dropped: late for their call, or malformed."""
+        self.stale_messages = 0
+        """Messages of stream calls that had ended (items and replies in flight when
+        the call was cancelled or timed out): ignored."""
+        self._ended: deque[int] = deque(maxlen=_ENDED_KEPT)
+        self._ended_ids: set[int] = set()
+        self._refusal: Refusal | None = None
+
+    @property
+    def pending(self) -> int:
+        """How many unary calls are waiting for their reply."""
+        return len(self._pending)
+
+    @property
+    def streaming(self) -> int:
+        """How many stream calls are in progress."""
+        return len(self._streams)
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        loop = asyncio.get_running_loop()
+        if self._loop is loop:
+            return loop
+        check_process("Channel", self._pid)
+        if self._closed:
+            raise Unavailable("the channel is closed")
+        if self._loop is not None:
+            raise RuntimeError("a Channel belongs to the loop that first used it")
+        self._transport.attach(loop, self._on_message)
+        if isinstance(self._transport, DealerTransport):
+            self._transport.watch_disconnects(self._on_disconnect, self._on_connect)
+        self._deadlines = DeadlineWheel(loop, self._expire)
+        self._loop = loop
+        return loop
+
+    def call(
+        self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
+    ) -> Coroutine[Any, Any, Reply]:
+        """Make one call and return its typed result (await what this returns).
+
+        A oneway method's call returns ``None`` once its request is handed to the
+        socket, waiting for room at most ``timeout`` seconds; no reply comes.
+
+        Made inside a handler, the call's timeout is at most the time the served
+        call has left (:func:`uvrpc.current_call`). Inside a :func:`uvrpc.metadata`
+        block, the request carries the block's metadata and the block records the
+        reply's trailers. Cancelling the awaiting task sends the server a CANCEL,
+        which cancels the handler.
+
+        Raises:
+            RpcError: the server replied with an error (the subclass names the status).
+            DeadlineExceeded: no reply within ``timeout`` seconds (for a oneway
+                call: the request could not be sent within it).
+            Unavailable: the channel is closed, or was closed during the call.
+        """
+        if self._interceptors:
+            return intercept_call(self._interceptors, self._call, method, args, timeout)
+        return self._call(method, args, timeout)
+
+    async def _call(
+        self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
+    ) -> Reply:
+        scope = OUTGOING.get()
+        if CURRENT_CALL.get() is not None:
+            timeout = inherited_timeout(timeout)
+        if method.oneway:
+            await self._send_oneway(method, args, timeout, scope)
+            return cast(Reply, None)
+        call_id, future, slot, frames = self._begin(method, args, timeout, scope)
+        try:
+            if frames is not None:
+                await self._send_before(future, frames)
+            header, body, attachments = await future
+        except asyncio.CancelledError:
+            if not future.done() or future.cancelled():
+                self.send_control(KIND_CANCEL, call_id)
+            raise
+        except BaseException:
+            if scope is not None:
+                scope.trailers = {}
+            raise
+        finally:
+            self._forget(call_id, slot, None)
+        if scope is not None:
+            scope.trailers = header.trailers or {}
+        return decode_reply(method, header, body, attachments)
+
+    async def _send_oneway(
+        self,
+        method: Unary[Any, Any],
+        args: dict[str, Any],
+        timeout: float | None,
+        scope: CallMetadata | None,
+    ) -> None:
+        """Send a request with call id 0, which gets no reply; register nothing."""
+        loop = self._running_loop()
+        if self._closed:
+            raise Unavailable("the channel is closed")
+        if self._refusal is not None:
+            self._refused(method.route)
+        frames = encode_request(
+            self._encoder,
+            ONEWAY_CALL_ID,
+            method,
+            args,
+            timeout,
+            None if scope is None else scope.encoded,
+            max_size=self.max_message_size,
+        )
+        sent = False
+        try:
+            sent = self._transport.try_send(frames)
+        finally:
+            self._encoder.settle(frames[-1], sent)
+        if sent:
+            return
+        # The socket is full: wait for room until the deadline or a close.
+        over: asyncio.Future[_Received] = loop.create_future()
+        self._oneway_waits.add(over)
+        timer = None
+        if timeout is not None:
+            error = DeadlineExceeded(
+                f"{method.route} could not be sent within {timeout:g} s"
+            )
+            timer = loop.call_later(timeout, _fail, over, error)
+        try:
+            await self._send_before(over, frames)
+        finally:
+            self._oneway_waits.discard(over)
+            if timer is not None:
+                timer.cancel()
+        if over.done():
+            over.result()  # raises why the request could not be sent
+
+    def start(
+        self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
+    ) -> Call[Reply]:
+        """Send one call and return its handle at once (see :class:`~uvrpc.Call`).
+
+        Must be called from a coroutine running on the channel's loop. Deadlines
+        and metadata are as for :meth:`call`; the reply's trailers are the
+        handle's :attr:`~uvrpc.Call.trailers`. Cancelling the handle (or
+        releasing its last reference before the reply) sends the server a CANCEL.
+
+        With interceptors, they run in a task of their own and the request is
+        sent when they proceed, after this returned; the handle's result is what
+        they return, and an error they raise is raised when the handle is
+        awaited.
+
+        Raises:
+            InvalidArgument: an argument cannot be encoded.
+            Unavailable: the channel is closed.
+        """
+        if self._interceptors:
+            return intercept_start(
+                self._interceptors, self._start, method, args, timeout
+            )
+        return self._start(method, args, timeout)
+
+    def _start(
+        self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
+    ) -> Call[Reply]:
+        scope = OUTGOING.get()
+        if CURRENT_CALL.get() is not None:
+            timeout = inherited_timeout(timeout)
+        call_id, future, slot, frames = self._begin(method, args, timeout, scope)
+        future.add_done_callback(partial(self._forget, call_id, slot))
+        if frames is not None:
+            sender = future.get_loop().create_task(self._send_before(future, frames))
+            self._senders.add(sender)
+            sender.add_done_callback(self._senders.discard)
+        return Call(method, future)
+
+    def _begin(
+        self,
+        method: Unary[Any, Any],
+        args: dict[str, Any],
+        timeout: float | None,
+        scope: CallMetadata | None,
+    ) -> tuple[int, asyncio.Future[_Received], int | None, list[Any] | None]:
+        """Register a call and send its request if the socket has room.
+
+        Returns the call's id, future and deadline slot, and its frames if they
+        still have to be sent (``None`` once sent).
+        """
+        loop = self._running_loop()
+        if self._closed:
+            raise Unavailable("the channel is closed")
+        if len(self._pending) + len(self._streams) >= self.max_in_flight:
+            raise self._too_many(method.route)
+        if self._refusal is not None:
+            self._refused(method.route)
+        call_id = next(self._ids)
+        frames = encode_request(
+            self._encoder,
+            call_id,
+            method,
+            args,
+            timeout,
+            None if scope is None else scope.encoded,
+            max_size=self.max_message_size,
+        )
+        future: asyncio.Future[_Received] = loop.create_future()
+        self._pending[call_id] = (future, method, timeout)
+        deadlines = self._deadlines
+        assert deadlines is not None
+        slot = None if timeout is None else deadlines.add(call_id, timeout)
+        sent = False
+        try:
+            sent = self._transport.try_send(frames)
+        except BaseException:
+            self._forget(call_id, slot, None)
+            raise
+        finally:
+            self._encoder.settle(frames[-1], sent)
+        return call_id, future, slot, None if sent else frames
+
+    def _too_many(self, route: str) -> ResourceExhausted:
+        return ResourceExhausted(
+            f"{route} not sent: this channel has {self.max_in_flight:,} calls "
+            "pending (max_in_flight)"
+        )
+
+    def _refused(self, route: str) -> None:
+        """Raise why the server refused the last handshake."""
+        assert self._refusal is not None
+        error, why = self._refusal
+        raise error(f"{why}; not sending {route}")
+
+    def _forget(
+        self, call_id: int, slot: int | None, future: asyncio.Future[Any] | None
+    ) -> None:
+        """A call is over: drop it from the tables; tell the server if the call
+        was cancelled (a started call's handle, given as ``future``)."""
+        del self._pending[call_id]
+        if slot is not None and self._deadlines is not None:
+            self._deadlines.remove(call_id, slot)
+        if future is not None and future.cancelled():
+            self.send_control(KIND_CANCEL, call_id)
+
+    async def _send_before(
+        self, future: asyncio.Future[_Received], frames: Sequence[Any]
+    ) -> None:
+        """Wait for room to send, unless the call ends (deadline, close) first."""
+        sending = asyncio.ensure_future(self._transport.send(frames))
+        try:
+            await asyncio.wait((sending, future), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not sending.done():
+                sending.cancel()
+
+    def _expire(self, call_id: int) -> None:
+        pending = self._pending.get(call_id)
+        if pending is None:
+            self._streams[call_id].expire()
+            return
+        future, method, timeout = pending
+        if not future.done():
+            future.set_exception(
+                DeadlineExceeded(
+                    f"{method.route} {self._no_reply} within {timeout:g} s"
+                )
+            )
+
+    def _on_message(self, frames: list[Any]) -> None:
+        try:
+            if len(frames) < 3 or len(frames[0]) != 0:
+                raise ProtocolError("reply does not have the frames of a reply")
+            size = (
+                len(frames[1]) + len(frames[2])
+                if len(frames) == 3
+                else message_size(frames, 1)
+            )
+            if size > self.max_message_size and len(frames[-2]) > HEADER_READ_MAX:
+                raise ProtocolError(f"a message of {size:,} bytes has a huge header")
+            header = parse_client_header(frames[-2])
+        except ProtocolError as exc:
+            self.dropped_replies += 1
+            _log.warning("dropped a malformed reply: %s", exc)
+            return
+        if size > self.max_message_size:
+            self._oversized(header, size)
+            return
+        if type(header) is ReplyHeader:
+            pending = self._pending.get(header.call_id)
+            if pending is not None and not pending[0].done():
+                pending[0].set_result((header, frames[-1], frames[1:-2]))
+                return
+            stream = self._streams.get(header.call_id)
+            if stream is not None:
+                stream.on_reply(header, frames[-1], frames[1:-2])
+                return
+            self._late(header.call_id)
+            return
+        stream = self._streams.get(header.call_id)
+        assert type(header) is StreamHeader
+        if header.kind == KIND_CREDIT:
+            # Probes (empty credit) may come for calls that just ended.
+            if stream is not None:
+                stream.on_credit(header.n)
+        elif stream is None:
+            self._late(header.call_id)
+        elif not stream.on_item(frames[-1], frames[1:-2]):
+            self.stale_messages += 1  # the call is over, or failed on this item
+
+    def _oversized(self, header: ReplyHeader | StreamHeader, size: int) -> None:
+        """Fail the call of a message larger than the limit, without decoding it."""
+        limit = self.max_message_size
+        pending = self._pending.get(header.call_id)
+        if pending is not None:
+            future, method, _ = pending
+            if not future.done():
+                what = f"the reply of {method.route}"
+                error = ResourceExhausted(too_large(what, size, limit, "this channel"))
+                future.set_exception(error)
+            return
+        stream = self._streams.get(header.call_id)
+        if stream is None:
+            self._late(header.call_id)
+            return
+        what = f"a message of {stream.method.route}"
+        stream.fail(ResourceExhausted(too_large(what, size, limit, "this channel")))
+
+    def _on_connect(self) -> None:
+        self._refusal = None
+
+    def _on_disconnect(self, refusal: Refusal | None) -> None:
+        """The connection dropped, or its handshake failed: no reply to a call
+        pending now will come. After a failed handshake, and until one succeeds,
+        new calls fail at once with the same error."""
+        if refusal is not None:
+            self._refusal = refusal
+        error, why = (
+            (Unavailable, "the connection dropped") if refusal is None else refusal
+        )
+        for future, method, _ in self._pending.values():
+            if not future.done():
+                future.set_exception(error(f"{why} during {method.route}"))
+        for stream in list(self._streams.values()):
+            stream.fail(error(f"{why} during {stream.method.route}"))
+
+    # --- streams -------------------------------------------------------------
+
+    def server_stream(
+        self,
+        method: ServerStreaming[Any, Out],
+        args: dict[str, Any],
+        timeout: float | None,
+    ) -> ItemStream[Out]:
+        """Return the stream of a server-streaming call; it starts when first used.
+
+        See :class:`~uvrpc.ItemStream`; with interceptors, an
+        :class:`~uvrpc.streams.InterceptedItemStream`.
+        """
+        if self._interceptors:
+            return InterceptedItemStream(
+                self, method, args, None, timeout, self._interceptors
+            )
+        return ItemStream(self, method, args, None, timeout)
+
+    def bidi_stream(
+        self,
+        method: BidiStreaming[Any, In, Out],
+        args: dict[str, Any],
+        items: AsyncIterable[In],
+        timeout: float | None,
+    ) -> ItemStream[Out]:
+        """Return the stream of a bidirectional call; it starts when first used, and
+        sends ``items`` as the server grants credit.
+
+        If ``items`` raises, the call is cancelled and iterating the returned
+        stream raises that exception.
+        """
+        if self._interceptors:
+            return InterceptedItemStream(
+                self, method, args, items, timeout, self._interceptors
+            )
+        return ItemStream(self, method, args, items, timeout)
+
+    async def client_stream(
+        self,
+        method: ClientStreaming[Any, In, Reply],
+        args: dict[str, Any],
+        items: AsyncIterable[In],
+        timeout: float | None,
+    ) -> Reply:
+        """Send ``items`` as the server grants credit and return the call's result.
+
+        Raises:
+            RpcError: the server replied with an error (the subclass names the
+                status); the client stops sending.
+            DeadlineExceeded: the call did not finish within ``timeout`` seconds.
+            Unavailable: the channel is closed, or the connection dropped.
+            Exception: whatever ``items`` raised; the call is cancelled.
+        """
+        if self._interceptors:
+            info, outer = client_info(method, args, timeout, items)
+            result = await intercept_stream(
+                self._interceptors, info, outer, self._open_intercepted
+            )
+            return cast(Reply, result)
+        call = self.open_stream(method, args, items, timeout)
+        try:
+            header, body, attachments = await call.result()
+        except asyncio.CancelledError:
+            call.cancel()
+            raise
+        finally:
+            pump = call.pump
+            if pump is not None and not pump.done():
+                pump.cancel()
+        return cast(Reply, decode_reply(method.final, header, body, attachments))
+
+    def open_stream(
+        self,
+        method: StreamingMethod,
+        args: dict[str, Any],
+        items: AsyncIterable[Any] | None,
+        timeout: float | None,
+    ) -> StreamCall:
+        """Register a stream call, send its request and start sending its items."""
+        loop = self._running_loop()
+        if CURRENT_CALL.get() is not None:
+            timeout = inherited_timeout(timeout)
+        if self._closed:
+            raise Unavailable("the channel is closed")
+        if len(self._pending) + len(self._streams) >= self.max_in_flight:
+            raise self._too_many(method.route)
+        if self._refusal is not None:
+            self._refused(method.route)
+        call_id = next(self._ids)
+        frames = encode_request(
+            self._encoder,
+            call_id,
+            method.final,
+            args,
+            timeout,
+            max_size=self.max_message_size,
+        )
+        window = self.stream_window
+        scope = OUTGOING.get()
+        frames[-2] = method.headers.encode_stream(
+            call_id,
+            timeout_ms(timeout),
+            window if method.server_sends else None,
+            None if scope is None else scope.encoded,
+        )
+        call = StreamCall(self, method, call_id, window, timeout, loop)
+        self._streams[call_id] = call
+        deadlines = self._deadlines
+        assert deadlines is not None
+        if timeout is not None:
+            call.slot = deadlines.add(call_id, timeout)
+        sent = False
+        try:
+            sent = self._transport.try_send(frames)
+        except BaseException:
+            self.forget_stream(call)
+            raise
+        finally:
+            self._encoder.settle(frames[-1], sent)
+        if not sent:
+            call.request_sending = self._spawn_send(call.done, frames)
+        if items is not None:
+            call.pump = loop.create_task(call.send_items(items))
+        return call
+
+    def _open_intercepted(self, info: ClientCallInfo) -> StreamCall:
+        """Open a stream call as the interceptors left its info."""
+        method = cast(StreamingMethod, info.method)
+        items = cast(AsyncIterable[Any] | None, info.items)
+        return self.open_stream(method, info.args, items, info.timeout)
+
+    def forget_stream(self, call: StreamCall) -> None:
+        """Drop an ended stream call from the table, remembering its id a while."""
+        if self._streams.get(call.call_id) is call:
+            del self._streams[call.call_id]
+            if call.slot is not None and self._deadlines is not None:
+                self._deadlines.remove(call.call_id, call.slot)
+            # Remember it a while, to tell its late messages from stray ones.
+            if len(self._ended) == self._ended.maxlen:
+                self._ended_ids.discard(self._ended[0])
+            self._ended.append(call.call_id)
+            self._ended_ids.add(call.call_id)
+
+    def _late(self, call_id: int) -> None:
+        """Count a message that no call in progress takes."""
+        if call_id in self._ended_ids:
+            self.stale_messages += 1
+        else:
+            self.dropped_replies += 1
+
+    def _spawn_send(
+        self, until: asyncio.Future[Any] | None, frames: list[Any]
+    ) -> asyncio.Task[None]:
+        """Send ``frames`` in a task of its own (unless ``until`` is done first)."""
+        assert self._loop is not None
+        if until is None:
+            sending = self._loop.create_task(self._transport.send(frames))
+        else:
+            sending = self._loop.create_task(self._send_before(until, frames))
+        self._senders.add(sending)
+        sending.add_done_callback(self._senders.discard)
+        return sending
+
+    def send_control(self, kind: int, call_id: int, n: int = 0) -> None:
+        """Send an END, CANCEL or CREDIT message (in the background if no room)."""
+        if self._closed:
+            return
+        frames = [DELIMITER, encode_stream_header(kind, call_id, n), NIL_BODY]
+        if not self._transport.try_send(frames):
+            self._spawn_send(None, frames)
+
+    async def send_item(self, call: StreamCall, item: Any) -> None:
+        """Send one item of the caller's stream, waiting for room.
+
+        Raises:
+            ResourceExhausted: the item is larger than ``max_message_size``.
+        """
+        body, attachments = self._encoder.encode(
+            item, call.method.request_item_carries_bytes
+        )
+        header = encode_stream_header(KIND_ITEM, call.call_id)
+        if attachments:
+            frames = [DELIMITER, *attachments, header, body]
+        else:
+            frames = [DELIMITER, header, body]
+        what = f"an item of {call.method.route}"
+        check_size(self._encoder, frames, what, self.max_message_size)
+        sent = False
+        try:
+            sent = self._transport.try_send(frames)
+        finally:
+            self._encoder.settle(body, sent)
+        if not sent:
+            await self._send_before(call.done, frames)
+
+    async def close(self) -> None:
+        """Fail pending calls with :class:`~uvrpc.Unavailable` and close the socket."""
+        if self._closed:
+            return
+        self._closed = True
+        if os.getpid() != self._pid:
+            return  # a child's copy: the socket is the parent's
+        for future, _, _ in self._pending.values():
+            if not future.done():
+                future.set_exception(Unavailable("the channel was closed"))
+        for over in self._oneway_waits:
+            _fail(over, Unavailable("the channel was closed"))
+        for stream in list(self._streams.values()):
+            stream.fail(Unavailable("the channel was closed"))
+        if self._deadlines is not None:
+            self._deadlines.close()
+        for sender in self._senders:
+            sender.cancel()
+        self._transport.close()
+        self._encoder.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
+def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)

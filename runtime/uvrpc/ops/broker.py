@@ -1,0 +1,773 @@
+"""A broker: many clients, many servers, and every call followed to its end.
+
+Clients connect their channels to the broker's *frontend*, a ROUTER socket; servers
+connect to its *backend*, another ROUTER (:meth:`uvrpc.Server.connect`), and say
+READY. Each request goes to the server with the fewest calls in flight (in turn
+among equals), and the broker remembers which server took which call until the
+call's reply passes through. That is what a proxy that forwards without looking
+cannot do, and it buys three things:
+
+- every later message of a call — a stream's items, END and credit, a CANCEL —
+  reaches the server running it, so stream calls and cancellation work through a
+  broker as they do on a bound server;
+- when a server's connection drops (a crashed process: at once; a vanished host:
+  within the heartbeat timeout), the calls it had taken fail at once with
+  ``UNAVAILABLE`` instead of waiting for their deadline;
+- a server that is stopping says LEAVING and gets no new calls while it finishes
+  its running ones.
+
+The price is that Python reads the header of every message (never the payload:
+frames are forwarded as received, without a copy) in the broker's own thread,
+draining each socket in batches; ``docs/scaling.md`` has what that costs.
+
+Requests that arrive while no server is connected wait (for their deadline at the
+longest) until one says READY; oneway requests, and messages the broker cannot read
+(which it leaves a server to answer), are dropped then. A call one of whose messages
+cannot be passed on because a pipe is full is failed and cancelled, never left with
+a hole in its stream (:attr:`BrokerStats.broken`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Self, cast
+
+import msgpack
+import zmq
+from zmq.auth.thread import ThreadAuthenticator
+from zmq.utils.monitor import parse_monitor_message
+
+from ..transport.liveness import DEFAULT_HEARTBEAT, Heartbeat
+from ..transport.security import AllowList, ServerSecurity, check_zap_handler
+from ..wire.errors import ResourceExhausted, RpcError, Unavailable
+from ..wire.limits import HIGH_WATER_MARK
+from ..wire.protocol import (
+    DELIMITER,
+    KIND_CANCEL,
+    KIND_LEAVING,
+    KIND_READY,
+    KIND_REPLY,
+    KIND_REQUEST,
+    NIL_BODY,
+    ONEWAY_CALL_ID,
+    encode_error_body,
+    encode_reply_header,
+    encode_stream_header,
+)
+from ..wire.version import PROTOCOL_VERSION
+from .signals import stop_on_signals
+
+__all__ = ["Broker", "BrokerStats", "run_broker"]
+
+BATCH = 256
+"""Messages read from one socket before the broker looks at the others."""
+
+SWEEP_INTERVAL = 1.0
+"""Seconds between two looks for calls whose callers have given up."""
+
+EXPIRY_GRACE = 5.0
+"""Seconds after a call's deadline that the broker still expects its reply: a reply
+later than that finds no call and is forwarded untracked."""
+
+FRONTEND_DOMAIN = "uvrpc-frontend"
+"""The ZAP domain of a secured broker's frontend (clients' keys are checked here)."""
+BACKEND_DOMAIN = "uvrpc-backend"
+"""The ZAP domain of a secured broker's backend (servers' keys are checked here)."""
+
+_SENT, _FULL, _GONE = range(3)
+"""What became of a message sent to a server."""
+
+_log = logging.getLogger("uvrpc.broker")
+
+
+@dataclass(slots=True)
+class BrokerStats:
+    """What a :class:`Broker` has done so far."""
+
+    requests: int = 0
+    """Requests handed to a server."""
+    replies: int = 0
+    """Replies handed back to a client."""
+    failed: int = 0
+    """Calls failed with ``UNAVAILABLE`` because their server went away."""
+    refused: int = 0
+    """Requests refused at once: every server was full, or too many waited."""
+    expired: int = 0
+    """Calls forgotten because their caller's deadline passed long ago."""
+    broken: int = 0
+    """Calls failed and cancelled because one of their messages could not be
+    passed on (a full pipe): a stream never goes on with a hole in it."""
+    dropped: int = 0
+    """Messages dropped: for a call the broker does not know (one that ended), or
+    for a client that is gone or does not read."""
+
+
+class _Server:
+    """A server connected to the backend, and the calls it has taken."""
+
+    __slots__ = ("calls", "fd", "identity", "leaving")
+
+    def __init__(self, identity: bytes, fd: int) -> None:
+        self.identity = identity
+        self.fd = fd
+        self.calls: set[tuple[bytes, int]] = set()
+        self.leaving = False
+
+
+class _Call:
+    """A call in flight: the server that took it (``None`` while it waits for one,
+    its messages then kept in ``waiting``), and when the broker forgets it.
+
+    A call that lost a message (a pipe was full) is *broken*: it was failed and
+    cancelled, and what still arrives for it is dropped until it is forgotten, so
+    that neither side ever sees a stream with a hole in it.
+    """
+
+    __slots__ = ("broken", "expires", "server", "waiting")
+
+    def __init__(self, expires: float) -> None:
+        self.expires = expires
+        self.server: _Server | None = None
+        self.waiting: list[list[Any]] | None = None
+        self.broken = False
+
+
+class Broker:
+    """Forward calls between clients and the servers connected to it.
+
+    Args:
+        frontends: endpoints clients connect to (``tcp://127.0.0.1:*`` picks a
+            port; :attr:`frontends` names it).
+        backends: endpoints servers connect to (:meth:`uvrpc.Server.connect`).
+        context: the ZeroMQ context; the process-wide one by default.
+        hwm: messages queued per peer and direction before ZeroMQ pushes back;
+            also the number of requests that may wait for a server.
+        heartbeat: ZeroMQ heartbeats on every connection, so a peer that vanished
+            is noticed; ``None`` turns them off.
+        security: serve the frontend over CURVE with this key pair, admitting the
+            clients its allow-list names (``docs/security.md``).
+        backend_security: the same for the backend, admitting the servers its
+            allow-list names (they connect with
+            ``Server.connect(endpoint, security=ClientSecurity(...))``).
+
+    A secured broker runs a ZAP handler, a domain per socket, on a ZeroMQ context
+    of its own (unless given one, which must have no other ZAP handler), and checks
+    that it answers before binding.
+
+    The broker runs in a thread of its own from :meth:`start` until :meth:`close`.
+    Usage::
+
+        with Broker(["tcp://*:5555"], ["tcp://*:5556"]) as broker:
+            ...  # serve until told to stop
+    """
+
+    def __init__(
+        self,
+        frontends: Sequence[str],
+        backends: Sequence[str],
+        *,
+        context: zmq.Context[Any] | None = None,
+        hwm: int = HIGH_WATER_MARK,
+        heartbeat: Heartbeat | None = DEFAULT_HEARTBEAT,
+        security: ServerSecurity | None = None,
+        backend_security: ServerSecurity | None = None,
+    ) -> None:
+        if not frontends or not backends:
+            raise ValueError("a broker needs a frontend and a backend endpoint")
+        secured = [
+            (domain, sockets_security)
+            for domain, sockets_security in (
+                (FRONTEND_DOMAIN, security),
+                (BACKEND_DOMAIN, backend_security),
+            )
+            if sockets_security is not None
+        ]
+        self._owned_context: zmq.Context[Any] | None = None
+        self._authenticator: ThreadAuthenticator | None = None
+        if secured and context is None:
+            # A ZAP handler serves a whole context: this broker's is its own.
+            context = self._owned_context = zmq.Context()
+        ctx = context if context is not None else zmq.Context.instance()
+        self.stats = BrokerStats()
+        """What this broker has done so far (updated by its thread)."""
+        self._hwm = hwm
+        self._servers: dict[bytes, _Server] = {}
+        self._by_fd: dict[int, bytes] = {}
+        self._stale_fds: set[int] = set()
+        self._calls: dict[tuple[bytes, int], _Call] = {}
+        self._waiting = 0
+        self._front: zmq.Socket[bytes] = ctx.socket(zmq.ROUTER)
+        self._back: zmq.Socket[bytes] = ctx.socket(zmq.ROUTER)
+        self._control: zmq.Socket[bytes] = ctx.socket(zmq.PAIR)
+        self._command: zmq.Socket[bytes] = ctx.socket(zmq.PAIR)
+        self._monitor: zmq.Socket[bytes] | None = None
+        self._thread: threading.Thread | None = None
+        try:
+            for sock in (self._front, self._back):
+                sock.setsockopt(zmq.LINGER, 0)
+                sock.setsockopt(zmq.SNDHWM, hwm)
+                sock.setsockopt(zmq.RCVHWM, hwm)
+                # A send to a peer that is gone, or whose pipe is full, raises
+                # instead of vanishing: the broker must know, to fail the call.
+                sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+                if heartbeat is not None:
+                    heartbeat.apply(sock)
+            for sock in (self._control, self._command):
+                sock.setsockopt(zmq.LINGER, 0)
+            if secured:
+                self._start_authenticator(ctx, secured)
+            for sock, domain, sockets_security in (
+                (self._front, FRONTEND_DOMAIN, security),
+                (self._back, BACKEND_DOMAIN, backend_security),
+            ):
+                if sockets_security is not None:
+                    sock.setsockopt(zmq.ZAP_DOMAIN, domain.encode())
+                    sockets_security.apply(sock)
+            self._monitor = self._back.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+            self.frontends = tuple(_bind(self._front, e) for e in frontends)
+            """The frontend endpoints, wildcard ports resolved."""
+            self.backends = tuple(_bind(self._back, e) for e in backends)
+            """The backend endpoints, wildcard ports resolved."""
+            control = f"inproc://uvrpc-broker-control-{id(self):x}"
+            self._control.bind(control)
+            self._command.connect(control)
+        except BaseException:
+            self._close_sockets()
+            raise
+
+    def _start_authenticator(
+        self, context: zmq.Context[Any], secured: list[tuple[str, ServerSecurity]]
+    ) -> None:
+        """Run the allow-lists' ZAP handler, a domain per socket, and check it.
+
+        Raises:
+            RuntimeError: the context already has a ZAP handler, or the handler
+                did not answer a test request as an allow-list says.
+        """
+        authenticator = ThreadAuthenticator(
+            context, log=logging.getLogger("uvrpc.broker.zap")
+        )
+        try:
+            authenticator.start()
+        except zmq.ZMQError as exc:
+            raise RuntimeError(
+                f"the broker's ZeroMQ context already has a ZAP handler ({exc}); "
+                "give a secured broker a context of its own (the default)"
+            ) from None
+        self._authenticator = authenticator
+        for domain, sockets_security in secured:
+            # A callback for "any" too: pyzmq's allow-any would cover every domain.
+            authenticator.configure_curve_callback(
+                domain=domain, credentials_provider=AllowList(sockets_security)
+            )
+        for domain, sockets_security in secured:
+            check_zap_handler(context, domain, sockets_security)
+
+    @property
+    def servers(self) -> int:
+        """The servers connected and taking calls."""
+        return sum(1 for server in list(self._servers.values()) if not server.leaving)
+
+    @property
+    def in_flight(self) -> int:
+        """The calls handed to a server (or waiting for one) and not yet answered."""
+        return len(self._calls)
+
+    def start(self) -> None:
+        """Start forwarding, in a thread of its own (``with`` does this)."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(
+            target=self._run, name="uvrpc-broker", daemon=True
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop forwarding and close the sockets. Messages still queued in the
+        broker are dropped: their callers get their deadline."""
+        if self._thread is not None:
+            self._command.send(b"TERMINATE")
+            self._thread.join()
+            self._thread = None
+        self._close_sockets()
+
+    def _close_sockets(self) -> None:
+        if self._monitor is not None:
+            self._back.disable_monitor()
+            self._monitor.close(linger=0)
+            self._monitor = None
+        for sock in (self._front, self._back, self._control, self._command):
+            sock.close(linger=0)
+        if self._authenticator is not None:
+            self._authenticator.stop()
+            self._authenticator = None
+        if self._owned_context is not None:
+            self._owned_context.destroy(linger=0)
+            self._owned_context = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # The broker's thread: everything below runs there and only there.
+
+    def _run(self) -> None:
+        monitor = self._monitor
+        assert monitor is not None
+        poller = zmq.Poller()
+        for sock in (self._control, monitor, self._back, self._front):
+            poller.register(sock, zmq.POLLIN)
+        next_sweep = time.monotonic() + SWEEP_INTERVAL
+        try:
+            while True:
+                wait = max(0.0, next_sweep - time.monotonic())
+                ready = dict(poller.poll(math.ceil(wait * 1000)))
+                if self._control in ready:
+                    return
+                # Disconnections first: a descriptor a lost server had may already
+                # belong to a new connection whose READY is in the backend.
+                if monitor in ready:
+                    self._drain(monitor, self._on_event)
+                if self._back in ready:
+                    self._drain(self._back, self._from_server)
+                if self._front in ready:
+                    self._drain(self._front, self._from_client)
+                now = time.monotonic()
+                if now >= next_sweep:
+                    self._sweep(now)
+                    next_sweep = now + SWEEP_INTERVAL
+        except zmq.ContextTerminated:
+            pass
+
+    def _drain(self, sock: zmq.Socket[bytes], handle: Any) -> None:
+        for _ in range(BATCH):
+            try:
+                frames = _recv(sock)
+            except zmq.Again:
+                return
+            try:
+                handle(frames)
+            except zmq.ContextTerminated:
+                raise
+            except Exception:
+                # One message must not stop the broker for everyone.
+                _log.exception("the broker dropped a message it failed to forward")
+                self.stats.dropped += 1
+
+    def _from_client(self, frames: list[zmq.Frame]) -> None:
+        """``[client, b"", attachments…, header, body]`` from a client."""
+        client = frames[0].bytes
+        head = _head(frames)
+        if head is None:
+            # Not ours to judge: a server answers it with the protocol's error.
+            self._hand_untracked(frames)
+            return
+        kind, call_id, timeout_ms = head
+        if kind != KIND_REQUEST:
+            call = self._calls.get((client, call_id))
+            if call is None or call.broken:
+                self.stats.dropped += 1
+            elif call.server is not None:
+                if self._to_call_server(client, call_id, call, frames):
+                    if kind == KIND_CANCEL:
+                        self._end(client, call_id)  # the server sends nothing more
+            elif kind == KIND_CANCEL:
+                self._end(client, call_id)  # it never reached a server
+            elif call.waiting is not None:
+                call.waiting.append(frames)
+            return
+        if call_id == ONEWAY_CALL_ID:
+            self._hand_untracked(frames)
+            return
+        # A call id a client reuses while its call runs ends the older call here.
+        self._end(client, call_id)
+        timeout = math.inf if timeout_ms is None else timeout_ms / 1000
+        call = _Call(time.monotonic() + timeout + EXPIRY_GRACE)
+        self._calls[(client, call_id)] = call
+        self._dispatch(client, call_id, call, frames)
+
+    def _dispatch(
+        self, client: bytes, call_id: int, call: _Call, frames: list[Any]
+    ) -> None:
+        """Hand a request (and what followed it while it waited) to a server:
+        the one with the fewest calls in flight that has room for it."""
+        messages = [frames] if call.waiting is None else call.waiting
+        full: set[bytes] = set()
+        while True:
+            server = self._pick(full)
+            if server is None:
+                if full:
+                    self._refuse_full(client, call_id)
+                else:
+                    self._wait(client, call_id, call, messages)
+                return
+            outcome = self._to_server(server, messages[0])
+            if outcome == _FULL:
+                full.add(server.identity)
+            if outcome != _SENT:
+                continue
+            if call.waiting is not None:
+                self._waiting -= 1
+                call.waiting = None
+            call.server = server
+            server.calls.add((client, call_id))
+            self.stats.requests += 1
+            for message in messages[1:]:
+                if not self._to_call_server(client, call_id, call, message):
+                    return
+            return
+
+    def _refuse_full(self, client: bytes, call_id: int) -> None:
+        self._end(client, call_id)
+        self._reply_error(
+            client,
+            call_id,
+            ResourceExhausted(
+                "every server behind this broker has a full queue; try later"
+            ),
+        )
+        self.stats.refused += 1
+
+    def _wait(
+        self, client: bytes, call_id: int, call: _Call, messages: list[list[Any]]
+    ) -> None:
+        if call.waiting is None:
+            if self._waiting >= self._hwm:
+                self._end(client, call_id)
+                self._reply_error(
+                    client,
+                    call_id,
+                    Unavailable(
+                        "no server is connected to this broker, and "
+                        f"{self._waiting} calls already wait for one"
+                    ),
+                )
+                self.stats.refused += 1
+                return
+            self._waiting += 1
+        call.waiting = messages
+
+    def _pick(
+        self, excluded: set[bytes] | frozenset[bytes] = frozenset()
+    ) -> _Server | None:
+        """The server with the fewest calls in flight, ``excluded`` aside; the one
+        that got a call longest ago among equals."""
+        best: _Server | None = None
+        for server in self._servers.values():
+            if (
+                not server.leaving
+                and (best is None or len(server.calls) < len(best.calls))
+                and server.identity not in excluded
+            ):
+                best = server
+        if best is not None:
+            # To the end of the order, so that ties go round.
+            del self._servers[best.identity]
+            self._servers[best.identity] = best
+        return best
+
+    def _hand_untracked(self, frames: list[zmq.Frame]) -> None:
+        server = self._pick()
+        if server is None or self._to_server(server, frames) == _FULL:
+            self.stats.dropped += 1
+
+    def _to_server(self, server: _Server, frames: list[Any]) -> int:
+        """Send a message to ``server``: :data:`_SENT`, :data:`_FULL` (its pipe has
+        no room) or :data:`_GONE` (its connection is gone: it is lost)."""
+        try:
+            _send(self._back, server.identity, frames)
+        except zmq.Again:
+            return _FULL
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EHOSTUNREACH:
+                raise
+            self._lose(server, "its connection is gone")
+            return _GONE
+        return _SENT
+
+    def _to_call_server(
+        self, client: bytes, call_id: int, call: _Call, frames: list[Any]
+    ) -> bool:
+        """Send a message of a followed call to its server; whether it went. One
+        that cannot go (the server's pipe is full) breaks the call."""
+        assert call.server is not None
+        outcome = self._to_server(call.server, frames)
+        if outcome == _FULL:
+            error = ResourceExhausted(
+                "the server running this call has a full queue: a message of the "
+                "call could not be passed on, so the call was cancelled"
+            )
+            self._break(client, call_id, call, error)
+        return outcome == _SENT
+
+    def _break(self, client: bytes, call_id: int, call: _Call, error: RpcError) -> None:
+        """A message of the call was lost: fail it at the client (if it can take
+        the reply), cancel it at its server (if it has room), and drop whatever
+        else arrives for it until it is forgotten."""
+        server = call.server
+        if server is not None:
+            server.calls.discard((client, call_id))
+            self._cancel_at(server, client, call_id)
+        elif call.waiting is not None:
+            self._waiting -= 1
+        call.server = None
+        call.waiting = None
+        call.broken = True
+        self._reply_error(client, call_id, error)
+        self.stats.broken += 1
+
+    def _from_server(self, frames: list[zmq.Frame]) -> None:
+        """``[server, b"", header]`` (READY, LEAVING) or ``[server, client, b"",
+        attachments…, header, body]`` for a client."""
+        identity = frames[0].bytes
+        if len(frames) == 3 and len(frames[1]) == 0:
+            self._on_control(identity, frames)
+            return
+        if len(frames) < 4:
+            self.stats.dropped += 1
+            return
+        client = frames[1].bytes
+        head = _head(frames)
+        reply = head is not None and head[0] == KIND_REPLY
+        call = None
+        if head is not None:
+            call = self._calls.get((client, head[1]))
+            if call is not None and call.broken:
+                if reply:
+                    self._end(client, head[1])  # the server is done with it too
+                self.stats.dropped += 1
+                return
+            if call is not None and (
+                call.server is None or call.server.identity != identity
+            ):
+                call = None  # another server's call of that id: not this one's
+        if reply and call is not None:
+            assert head is not None
+            self._end(client, head[1])
+        try:
+            _send(self._front, frames[1], frames[2:])
+        except zmq.Again:
+            self.stats.dropped += 1
+            if call is not None and not reply:
+                assert head is not None
+                error = ResourceExhausted(
+                    "this client does not read its messages: one could not be "
+                    "passed on, so the call was cancelled"
+                )
+                self._break(client, head[1], call, error)
+            return
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EHOSTUNREACH:
+                raise
+            self.stats.dropped += 1
+            if call is not None and not reply:
+                assert head is not None
+                self._cancel_for_gone_client(client, head[1], call)
+            return
+        if reply:
+            self.stats.replies += 1
+
+    def _cancel_for_gone_client(self, client: bytes, call_id: int, call: _Call) -> None:
+        """A stream's message found its client gone: cancel the call for it."""
+        server = call.server
+        assert server is not None
+        self._end(client, call_id)
+        self._cancel_at(server, client, call_id)
+
+    def _cancel_at(self, server: _Server, client: bytes, call_id: int) -> None:
+        """Send ``server`` a CANCEL of the call, as its client would."""
+        cancel = [client, DELIMITER, encode_stream_header(KIND_CANCEL, call_id)]
+        if self._to_server(server, [*cancel, NIL_BODY]) == _FULL:
+            self.stats.dropped += 1  # the call's deadline still ends it there
+
+    def _on_control(self, identity: bytes, frames: list[zmq.Frame]) -> None:
+        try:
+            fields = msgpack.unpackb(frames[2].bytes)
+            kind = fields[1]
+        except Exception:  # noqa: BLE001 - anything malformed is dropped alike
+            self.stats.dropped += 1
+            return
+        if kind == KIND_READY:
+            try:
+                fd = frames[0].get(zmq.SRCFD)
+            except zmq.ZMQError:
+                fd = -1  # inproc://: no descriptor, and no connection to lose
+            self._ready(identity, fd)
+        elif kind == KIND_LEAVING:
+            server = self._servers.get(identity)
+            if server is not None:
+                server.leaving = True
+                _log.info("a server is leaving: %d calls still run", len(server.calls))
+        else:
+            self.stats.dropped += 1
+
+    def _ready(self, identity: bytes, fd: int) -> None:
+        server = self._servers.get(identity)
+        if server is None:
+            previous = self._by_fd.get(fd)
+            if previous is not None and previous != identity:
+                # The descriptor was reused: its former server's connection closed,
+                # and the monitor's word of it, still to come, is not about this one.
+                lost = self._servers.get(previous)
+                if lost is not None:
+                    self._lose(lost, "its connection is gone")
+                self._stale_fds.add(fd)
+            server = self._servers[identity] = _Server(identity, fd)
+            _log.info("a server connected (%d now)", len(self._servers))
+        elif server.fd != fd:
+            if self._by_fd.get(server.fd) == identity:
+                del self._by_fd[server.fd]
+            server.fd = fd
+        server.leaving = False
+        if fd >= 0:
+            self._by_fd[fd] = identity
+        if self._waiting:
+            self._release_waiting()
+
+    def _release_waiting(self) -> None:
+        for (client, call_id), call in list(self._calls.items()):
+            if call.waiting is not None:
+                self._dispatch(client, call_id, call, call.waiting[0])
+
+    def _on_event(self, frames: list[zmq.Frame]) -> None:
+        event = parse_monitor_message([frame.bytes for frame in frames])
+        fd = event["value"]
+        if fd in self._stale_fds:
+            self._stale_fds.discard(fd)  # its server was let go at its reuse
+            return
+        identity = self._by_fd.pop(fd, None)
+        if identity is not None:
+            server = self._servers.get(identity)
+            if server is not None:
+                self._lose(server, "its connection closed")
+
+    def _lose(self, server: _Server, why: str) -> None:
+        """``server`` is gone: fail the calls it had taken."""
+        if self._servers.get(server.identity) is server:
+            del self._servers[server.identity]
+        if self._by_fd.get(server.fd) == server.identity:
+            del self._by_fd[server.fd]
+        if server.calls:
+            _log.warning(
+                "lost a server with %d calls in flight (%s)", len(server.calls), why
+            )
+        error = Unavailable(
+            f"the server running this call went away ({why}); it may or may not "
+            "have run"
+        )
+        for client, call_id in list(server.calls):
+            self._end(client, call_id)
+            self._reply_error(client, call_id, error)
+            self.stats.failed += 1
+
+    def _end(self, client: bytes, call_id: int) -> None:
+        call = self._calls.pop((client, call_id), None)
+        if call is None:
+            return
+        if call.server is not None:
+            call.server.calls.discard((client, call_id))
+        elif call.waiting is not None:
+            self._waiting -= 1
+
+    def _reply_error(self, client: bytes, call_id: int, error: RpcError) -> None:
+        header = encode_reply_header(call_id, error.status)
+        try:
+            _send(self._front, client, [DELIMITER, header, encode_error_body(error)])
+        except zmq.ZMQError:
+            self.stats.dropped += 1
+
+    def _sweep(self, now: float) -> None:
+        """Forget the calls whose callers have long given up on them."""
+        for (client, call_id), call in list(self._calls.items()):
+            if call.expires <= now:
+                self._end(client, call_id)
+                self.stats.expired += 1
+
+
+# pyzmq's flags are enums, whose arithmetic costs a microsecond a message: the
+# broker's loop uses plain ints and its own receive and send loops.
+_NOBLOCK = int(zmq.NOBLOCK)
+_MORE = int(zmq.SNDMORE)
+_MORE_NOBLOCK = _MORE | _NOBLOCK
+
+
+def _recv(sock: zmq.Socket[bytes]) -> list[zmq.Frame]:
+    """One message's frames, without copying them.
+
+    Raises:
+        zmq.Again: no message is waiting.
+    """
+    frame = sock.recv(_NOBLOCK, copy=False)
+    frames = [frame]
+    while frame.more:
+        frame = sock.recv(0, copy=False)
+        frames.append(frame)
+    return frames
+
+
+def _send(sock: zmq.Socket[bytes], to: Any, frames: Sequence[Any]) -> None:
+    """Send ``[to, *frames]`` from a ROUTER without copying the frames. A ROUTER
+    sends a message whole or not at all: only sending ``to`` can fail.
+
+    Raises:
+        zmq.Again: the peer's pipe is full.
+        zmq.ZMQError: (EHOSTUNREACH) the peer is gone.
+    """
+    sock.send(to, _MORE_NOBLOCK, copy=False)
+    last = len(frames) - 1
+    for n, frame in enumerate(frames):
+        sock.send(frame, _MORE if n < last else 0, copy=False)
+
+
+def _head(frames: list[zmq.Frame]) -> tuple[int, int, int | None] | None:
+    """The kind, call id and (for a request) timeout of a message of this
+    protocol version; ``None`` for anything else."""
+    if len(frames) < 4:
+        return None
+    try:
+        fields = msgpack.unpackb(frames[-2].bytes)
+    except Exception:  # noqa: BLE001 - not msgpack: not ours to judge
+        return None
+    if (
+        type(fields) is not list
+        or len(fields) < 4
+        or fields[0] != PROTOCOL_VERSION
+        or type(fields[1]) is not int
+        or type(fields[2]) is not int
+    ):
+        return None
+    timeout = fields[4] if fields[1] == KIND_REQUEST and len(fields) > 4 else None
+    return fields[1], fields[2], timeout if type(timeout) is int else None
+
+
+def _bind(sock: zmq.Socket[bytes], endpoint: str) -> str:
+    sock.bind(endpoint)
+    return cast(bytes, sock.getsockopt(zmq.LAST_ENDPOINT)).decode()
+
+
+def run_broker(
+    frontends: Sequence[str],
+    backends: Sequence[str],
+    security: ServerSecurity | None = None,
+) -> None:
+    """Run a broker until SIGINT or SIGTERM (``uvrpc broker``); print each bound
+    endpoint first, frontends then backends, one a line. ``security`` secures both
+    sockets with one key pair and one allow-list (of clients and servers)."""
+    with (
+        stop_on_signals() as stop,
+        Broker(
+            frontends, backends, security=security, backend_security=security
+        ) as broker,
+    ):
+        for endpoint in (*broker.frontends, *broker.backends):
+            print(endpoint, flush=True)
+        while not stop.wait(1.0):
+            pass

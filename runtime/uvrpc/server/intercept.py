@@ -1,0 +1,40 @@
+"""The server's interceptor chain: a handler wrapped in the interceptors it runs
+within (:class:`~uvrpc.ServerInterceptor`)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from typing import Any
+
+from ..core.context import CURRENT_CALL
+from ..interceptors.base import Proceed, ServerCallInfo, ServerInterceptor
+from ..wire.methods import StreamingMethod, Unary
+
+__all__ = ["intercept_handler"]
+
+
+def intercept_handler(
+    interceptors: Sequence[ServerInterceptor],
+    method: Unary[Any, Any] | StreamingMethod,
+    handler: Callable[..., Awaitable[Any]],
+) -> Callable[..., Awaitable[Any]]:
+    """``handler`` wrapped in ``interceptors`` (itself when there are none).
+
+    The wrapped handler must run where :func:`uvrpc.current_call` answers, as the
+    dispatcher runs handlers.
+    """
+    if not interceptors:
+        return handler
+    chain = tuple(reversed(interceptors))
+
+    async def intercepted(**args: Any) -> Any:
+        call = CURRENT_CALL.get()
+        assert call is not None, "handlers run with their call set"
+        info = ServerCallInfo(method, call, args)
+        proceed: Proceed = partial(handler, **args)
+        for interceptor in chain:
+            proceed = partial(interceptor.intercept_server, info, proceed)
+        return await proceed()
+
+    return intercepted

@@ -1,0 +1,783 @@
+"""The server: services on a ROUTER socket, driven from an asyncio loop.
+
+Every ready request is received in one batch (:class:`~uvrpc.reactor.SocketReactor`),
+decoded and validated on the spot — so a malformed request or an unknown method is
+answered at once, without a task — and each valid request's handler starts at once
+(:func:`~uvrpc.eager.start_eagerly`): a handler that returns without waiting is
+answered within the same batch, with no task at all; one that waits continues in a
+task of its own, so a slow handler never holds up the others. Stream calls run in
+tasks of their own, kept by a :class:`~uvrpc.sessions.StreamHost` under the caller's
+identity and call id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, Self, cast
+
+import zmq
+import zmq.asyncio
+from zmq.auth import CURVE_ALLOW_ANY
+from zmq.auth.asyncio import AsyncioAuthenticator
+
+from ..core.context import MAX_METADATA
+from ..interceptors.base import ServerInterceptor
+from ..services.health import HEALTH_SERVICE, Health, HealthState
+from ..services.reflection import REFLECTION_SERVICE, Reflection
+from ..transport.forks import check_process
+from ..transport.liveness import DEFAULT_HEARTBEAT, Heartbeat
+from ..transport.reactor import SocketReactor
+from ..transport.security import (
+    ZAP_CHECK_TIMEOUT,
+    AllowList,
+    ClientSecurity,
+    ServerSecurity,
+    zap_check_failure,
+    zap_check_request,
+)
+from ..transport.sockets import configure_socket
+from ..wire.buffers import ATTACHMENT_MIN, BufferPool
+from ..wire.errors import ProtocolError, ResourceExhausted, RpcError, Unavailable
+from ..wire.limits import (
+    HEADER_READ_MAX,
+    HIGH_WATER_MARK,
+    MAX_IN_FLIGHT,
+    MAX_MESSAGE_SIZE,
+    STREAM_WINDOW,
+    check_limit,
+    message_size,
+    too_large,
+)
+from ..wire.protocol import (
+    DELIMITER,
+    KIND_CANCEL,
+    KIND_LEAVING,
+    KIND_READY,
+    ONEWAY_CALL_ID,
+    READY_INTERVAL,
+    RequestHeader,
+    encode_stream_header,
+    parse_server_header,
+    split_envelope,
+)
+from ..wire.service import ServiceBase
+from .dispatch import (
+    Dispatcher,
+    Rejected,
+    Request,
+    RunningCalls,
+    StreamMessage,
+    error_reply,
+)
+from .eager import start_eagerly
+from .sessions import (
+    MAX_STREAMS,
+    MAX_STREAMS_PER_CALLER,
+    PROBE_INTERVAL,
+    CallerGone,
+    StreamHost,
+)
+
+__all__ = ["Server", "ServerStats"]
+
+_log = logging.getLogger("uvrpc.server")
+
+
+@dataclass(slots=True)
+class ServerStats:
+    """Counters of what a server has handled since it started."""
+
+    received: int = 0
+    """Messages received."""
+    replied: int = 0
+    """Replies sent, error replies included."""
+    rejected: int = 0
+    """Requests answered with an error before their handler ran."""
+    dropped: int = 0
+    """Messages too malformed to answer (no envelope, no header), and oneway
+    requests that cannot run: dropped."""
+    undeliverable: int = 0
+    """Replies whose caller had disconnected before they were sent."""
+    oneway: int = 0
+    """Oneway requests (call id 0) whose handler ran; nothing is replied to them."""
+    oneway_failed: int = 0
+    """Oneway requests whose handler raised: logged, never replied."""
+    streams: int = 0
+    """Stream calls started."""
+    stale: int = 0
+    """Messages of streams that were already over (items sent before the client
+    learnt the call ended, say), and CANCELs of calls unknown or already over:
+    ignored."""
+    expired: int = 0
+    """Unary calls answered DEADLINE_EXCEEDED: their deadline had passed before
+    the handler started, or passed while it ran (the handler was cancelled)."""
+    cancelled: int = 0
+    """Unary handlers cancelled because their client sent CANCEL (no reply)."""
+    oversized: int = 0
+    """Messages larger than ``max_message_size``, refused before decoding their
+    body (each is counted in ``rejected``, ``dropped`` or ``stale`` too)."""
+    shed: int = 0
+    """Error replies dropped because their caller's pipe was full while
+    ``max_in_flight`` replies were already waiting for room (a flood)."""
+    overloaded: int = 0
+    """Requests refused with RESOURCE_EXHAUSTED because ``max_in_flight``
+    handlers were running (each is counted in ``rejected`` or ``dropped`` too)."""
+
+
+class Server:
+    """Serve one or more services on every endpoint it is bound to.
+
+    Args:
+        services: instances of generated ``<Service>Server`` subclasses.
+        context: the ZeroMQ context; the process-wide one by default.
+        pool: the pool of encode buffers for replies; the process-wide one by
+            default.
+        attachment_min: binary results at least this many bytes long travel as
+            frames of their own, sent without a copy.
+        debug: send the traceback of a handler's undeclared exception to the
+            caller, in :class:`~uvrpc.RemoteError`'s ``details["traceback"]``.
+            Off by default: the caller gets the exception's type and message, and
+            the traceback stays in the server's log.
+        stream_window: the items a client may send ahead of the handler taking
+            them, per stream call: the most the server buffers for one.
+        max_streams: stream calls running at once; more are refused with
+            RESOURCE_EXHAUSTED.
+        max_streams_per_caller: stream calls one caller (one connection) runs
+            at once; more are refused with RESOURCE_EXHAUSTED.
+        max_message_size: the largest request or stream item, in bytes (all its
+            frames after the envelope); a larger one is answered with
+            RESOURCE_EXHAUSTED before its body is decoded. ZeroMQ drops the
+            connection of a peer that sends a single frame of more than twice
+            this.
+        max_in_flight: handlers running at once (stream calls, and replies
+            waiting for a slow caller, included); a request beyond it is answered
+            with RESOURCE_EXHAUSTED at once. A handler that answers without
+            waiting never counts.
+        hwm: messages queued per caller and direction before ZeroMQ pushes back
+            (``SNDHWM``, ``RCVHWM``).
+        probe_interval: seconds a stream may be idle before the server checks that
+            its caller is still connected.
+        max_metadata: the most bytes a request's metadata may add up to (keys
+            and values); a request with more is refused with RESOURCE_EXHAUSTED.
+
+        security: serve over CURVE with this key pair, admitting the clients of
+            its allow-list (:class:`~uvrpc.security.ServerSecurity`,
+            ``docs/security.md``). The server then runs a ZAP handler on a ZeroMQ
+            context of its own (or on ``context``, which must have no other),
+            checks in :meth:`start` that it answers, and binds only after that.
+        heartbeat: ZeroMQ heartbeats on each connection, so a caller that vanished
+            without closing it is noticed (:class:`~uvrpc.Heartbeat`); ``None``
+            turns them off.
+        interceptors: run around each call, the first outermost: they see its
+            metadata, may time it, fail it or answer it themselves
+            (:class:`~uvrpc.ServerInterceptor`, ``docs/interceptors.md``).
+
+    A unary request's timeout becomes the handler's deadline, counted from when
+    the server reads the request: a handler that has not started by then is not
+    started, and one still running then is cancelled; both reply
+    DEADLINE_EXCEEDED. A CANCEL from the caller cancels the handler, and nothing
+    is replied. See :func:`uvrpc.current_call`.
+
+    A server belongs to the process that created it: used in a child process
+    after a fork, it raises :class:`RuntimeError`.
+
+    A handler's binary arguments are read-only views of the received frames; a
+    handler may keep them (they keep their frame alive) and may return them, which
+    sends the received bytes back without a copy.
+
+    Usage::
+
+        async with uvrpc.Server(MyCalculator()) as server:
+            endpoint = server.bind("tcp://127.0.0.1:*")
+            await server.serve_forever()
+
+    Leaving the ``async with`` block (or :meth:`close`) stops receiving, cancels the
+    handlers still running and closes the socket; ``await server.close(grace=5)``
+    first lets running calls finish for up to five seconds.
+    """
+
+    def __init__(
+        self,
+        *services: ServiceBase,
+        context: zmq.Context[Any] | None = None,
+        pool: BufferPool | None = None,
+        attachment_min: int = ATTACHMENT_MIN,
+        debug: bool = False,
+        stream_window: int = STREAM_WINDOW,
+        max_streams: int = MAX_STREAMS,
+        max_streams_per_caller: int = MAX_STREAMS_PER_CALLER,
+        max_message_size: int = MAX_MESSAGE_SIZE,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        hwm: int = HIGH_WATER_MARK,
+        probe_interval: float = PROBE_INTERVAL,
+        max_metadata: int = MAX_METADATA,
+        security: ServerSecurity | None = None,
+        heartbeat: Heartbeat | None = DEFAULT_HEARTBEAT,
+        interceptors: Sequence[ServerInterceptor] = (),
+    ) -> None:
+        if stream_window < 1:
+            raise ValueError("a stream window must be at least 1")
+        self.max_message_size = check_limit("max_message_size", max_message_size)
+        """The largest message taken, in bytes."""
+        self.max_in_flight = check_limit("max_in_flight", max_in_flight)
+        """Handlers running at once, at most."""
+        check_limit("max_streams", max_streams)
+        check_limit("max_streams_per_caller", max_streams_per_caller)
+        check_limit("hwm", hwm, 0)
+        self._pid = os.getpid()
+        self._security = security
+        self._authenticator: AsyncioAuthenticator | None = None
+        self._owned_context: zmq.Context[Any] | None = None
+        if security is not None and context is None:
+            # A ZAP handler serves a whole context: this server's is its own.
+            context = self._owned_context = zmq.Context()
+        self.health = HealthState(
+            [type(s).uvrpc_service.name for s in services]
+            + [HEALTH_SERVICE, REFLECTION_SERVICE]
+        )
+        """What the built-in health check answers (:mod:`uvrpc.health`)."""
+        health = Health(self.health)
+        self._dispatcher = Dispatcher(
+            (*services, health, Reflection([*services, health])),
+            pool=pool,
+            attachment_min=attachment_min,
+            debug=debug,
+            max_metadata=max_metadata,
+            interceptors=interceptors,
+        )
+        self._stream_options = (
+            stream_window,
+            max_streams,
+            max_streams_per_caller,
+            probe_interval,
+        )
+        self._streams: StreamHost | None = None
+        self._running: RunningCalls | None = None
+        ctx = context if context is not None else zmq.Context.instance()
+        self._sock: zmq.Socket[bytes] = ctx.socket(zmq.ROUTER)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        # Without ROUTER_MANDATORY a ROUTER silently drops a reply when the caller's
+        # pipe is at its high-water mark. With it, a full pipe is backpressure (the
+        # reply waits for room) and a vanished caller is an error we count.
+        self._sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        configure_socket(self._sock, max_message_size, hwm)
+        if heartbeat is not None:
+            heartbeat.apply(self._sock)
+        if security is not None:
+            security.apply(self._sock)
+        self._endpoints: list[str] = []
+        self._brokers: list[bytes] = []
+        self._leaving = False
+        self._announcer: asyncio.Future[None] | None = None
+        self._reactor: SocketReactor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed: asyncio.Event | None = None
+        self.stats = ServerStats()
+        """What this server has handled so far."""
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """The endpoints bound so far, with wildcard ports resolved."""
+        return tuple(self._endpoints)
+
+    def bind(self, endpoint: str) -> str:
+        """Listen on ``endpoint`` and return it as clients should connect to it.
+
+        ``tcp://127.0.0.1:*`` picks a free port; the returned endpoint names it.
+
+        Raises:
+            RuntimeError: a secured server was not started yet (its ZAP handler
+                must run before any client can connect), or this is another
+                process than the server's.
+            ValueError: a secured server asked to bind ``inproc://``, where no
+                handshake happens.
+        """
+        check_process("Server", self._pid)
+        if self._security is not None:
+            if endpoint.startswith("inproc://"):
+                raise ValueError(
+                    f"cannot bind {endpoint} with CURVE: inproc:// connections "
+                    "skip the handshake; bind tcp:// or ipc://"
+                )
+            if self._authenticator is None:
+                raise RuntimeError(
+                    "start a secured server (async with, or await start()) before "
+                    "binding: its ZAP handler must run before clients connect"
+                )
+        self._sock.bind(endpoint)
+        bound = cast(bytes, self._sock.getsockopt(zmq.LAST_ENDPOINT)).decode()
+        self._endpoints.append(bound)
+        return bound
+
+    def connect(self, endpoint: str, *, security: ClientSecurity | None = None) -> None:
+        """Take calls from the broker whose backend is at ``endpoint``
+        (``uvrpc broker``, :class:`~uvrpc.broker.Broker`; ``docs/scaling.md``).
+
+        Once started, the server tells the broker it is READY, and again each
+        :data:`~uvrpc.protocol.READY_INTERVAL` seconds so that a broker that
+        restarted learns of it; closing it says LEAVING first, so the broker sends
+        it no new calls while its running ones finish. The broker keeps every
+        message of a call on the server that took it: stream calls and cancelling
+        work as on a bound server.
+
+        ``security`` makes this connection a CURVE client of a broker whose
+        backend is secured (``Broker(backend_security=…)``): the broker's public
+        key, and this server's key pair, which the broker's allow-list must name.
+        The server's own endpoints keep their security (or none).
+
+        Raises:
+            RuntimeError: this is another process than the server's.
+        """
+        check_process("Server", self._pid)
+        # The broker's backend is a ROUTER too: name it here so this server can
+        # say READY before the broker has said anything.
+        alias = b"uvrpc-broker-%d" % len(self._brokers)
+        self._sock.setsockopt(zmq.CONNECT_ROUTING_ID, alias)
+        if security is None:
+            self._sock.connect(endpoint)
+        else:
+            # ZeroMQ takes a connection's security options when it is made: be a
+            # CURVE client for this one, then what the server was before.
+            security.apply(self._sock)
+            try:
+                self._sock.connect(endpoint)
+            finally:
+                if self._security is not None:
+                    self._security.apply(self._sock)
+                else:
+                    self._sock.setsockopt(zmq.CURVE_SERVER, 0)  # back to NULL
+        self._brokers.append(alias)
+        if self._reactor is not None and self._announcer is None:
+            self._announcer = asyncio.ensure_future(self._announce())
+
+    async def _announce(self) -> None:
+        """Say READY to every broker this server connected to, now and each
+        :data:`READY_INTERVAL` seconds."""
+        ready = encode_stream_header(KIND_READY, 0)
+        while True:
+            self._tell_brokers(ready)
+            await asyncio.sleep(READY_INTERVAL)
+
+    def _tell_brokers(self, header: bytes) -> None:
+        """Send ``header`` (READY, LEAVING) to every broker that can take it now;
+        one that cannot (not connected, or refused the handshake) hears the next
+        READY, or never needed to hear LEAVING."""
+        reactor = self._reactor
+        if reactor is None:
+            return
+        for alias in self._brokers:
+            try:
+                reactor.try_send([alias, DELIMITER, header])
+            except zmq.ZMQError:  # EHOSTUNREACH: that connection is down
+                pass
+
+    async def start(self) -> None:
+        """Start serving on the running loop (``async with`` does this)."""
+        check_process("Server", self._pid)
+        if self._reactor is not None:
+            return
+        if self._security is not None:
+            await self._start_authenticator(self._security)
+        loop = self._loop = asyncio.get_running_loop()
+        self._closed = asyncio.Event()
+        window, max_streams, per_caller, probe_interval = self._stream_options
+        self._streams = StreamHost(
+            self._dispatcher,
+            loop,
+            window=window,
+            max_streams=max_streams,
+            max_streams_per_caller=per_caller,
+            probe_interval=probe_interval,
+        )
+        self._running = RunningCalls(loop)
+        self._reactor = SocketReactor(self._sock, loop, self._on_message)
+        if self._brokers:
+            self._announcer = asyncio.ensure_future(self._announce())
+
+    async def _start_authenticator(self, security: ServerSecurity) -> None:
+        """Run the allow-list's ZAP handler and check that it answers.
+
+        Raises:
+            RuntimeError: the context already has a ZAP handler, or the handler did
+                not answer a test request as the allow-list says within
+                :data:`ZAP_CHECK_TIMEOUT` seconds.
+        """
+        context = self._sock.context
+        authenticator = AsyncioAuthenticator(
+            context, log=logging.getLogger("uvrpc.server.zap")
+        )
+        try:
+            authenticator.start()
+        except zmq.ZMQError as exc:
+            raise RuntimeError(
+                "the server's ZeroMQ context already has a ZAP handler "
+                f"({exc}); give each secured server a context of its own "
+                "(the default)"
+            ) from None
+        if security.allow == "any":
+            authenticator.configure_curve(domain="*", location=CURVE_ALLOW_ANY)
+        else:
+            authenticator.configure_curve_callback(
+                domain="*", credentials_provider=AllowList(security)
+            )
+        self._authenticator = authenticator
+        await self._check_zap(security)
+
+    async def _check_zap(self, security: ServerSecurity) -> None:
+        """Ask this context's ZAP handler about a new random client key."""
+        request, expected = zap_check_request("", security)
+        shadow = zmq.asyncio.Context.shadow(self._sock.context)
+        probe = shadow.socket(zmq.REQ)
+        probe.setsockopt(zmq.LINGER, 0)
+        try:
+            probe.connect("inproc://zeromq.zap.01")
+            await probe.send_multipart(request)
+            try:
+                reply = await asyncio.wait_for(
+                    probe.recv_multipart(), ZAP_CHECK_TIMEOUT
+                )
+            except TimeoutError:
+                reply = None
+        finally:
+            probe.close(linger=0)
+        failure = zap_check_failure(reply, expected, "the server")
+        if failure:
+            self._stop_authenticator()
+            raise RuntimeError(failure)
+
+    def _stop_authenticator(self) -> None:
+        if self._authenticator is not None:
+            self._authenticator.stop()
+            self._authenticator = None
+
+    async def serve_forever(self) -> None:
+        """Serve until :meth:`close` is called (from another task)."""
+        await self.start()
+        assert self._closed is not None
+        await self._closed.wait()
+
+    @property
+    def in_flight(self) -> int:
+        """Handlers running now (stream calls included)."""
+        return len(self._tasks)
+
+    @property
+    def stream_host(self) -> StreamHost | None:
+        """The stream calls in progress, once started (for introspection)."""
+        return self._streams
+
+    def _on_message(self, frames: list[zmq.Frame]) -> None:
+        stats = self.stats
+        stats.received += 1
+        try:
+            end = split_envelope(frames)
+        except ProtocolError as exc:
+            stats.dropped += 1
+            _log.debug("dropped a message without an envelope: %s", exc)
+            return
+        envelope = frames[: end + 1]
+        size = message_size(frames, end + 1)
+        if size > self.max_message_size:
+            self._oversized(envelope, frames[-2], size)
+            return
+        try:
+            request = self._dispatcher.receive(
+                frames[-2], frames[-1], frames[end + 1 : -2]
+            )
+        except Rejected as rejected:
+            self._refuse(envelope, rejected)
+            return
+        if isinstance(request, StreamMessage):
+            self._on_stream_message(envelope, request)
+        elif self._leaving:
+            self._refuse_leaving(envelope, request)
+        elif len(self._tasks) >= self.max_in_flight:
+            stats.overloaded += 1
+            error = ResourceExhausted(
+                f"this server runs {self.max_in_flight:,} handlers at once "
+                "(max_in_flight); try later"
+            )
+            self._refuse_call(envelope, request.call_id, error)
+        elif request.route.stream is not None:
+            self._open_stream(envelope, request)
+        elif request.call_id == ONEWAY_CALL_ID:
+            self._spawn(self._serve_oneway(request))
+        else:
+            self._serve_unary(envelope, request)
+
+    def _refuse_leaving(self, envelope: list[zmq.Frame], request: Request) -> None:
+        error = Unavailable(
+            "this server is closing: the call did not run; send it again (the "
+            "broker sends it to another server)"
+        )
+        self._refuse_call(envelope, request.call_id, error)
+
+    def _refuse_call(
+        self, envelope: list[zmq.Frame], call_id: int, error: RpcError
+    ) -> None:
+        """Answer call ``call_id`` with ``error`` without running it (a oneway
+        call, which gets no reply, is dropped and counted)."""
+        reply = None if call_id == ONEWAY_CALL_ID else error_reply(call_id, error)
+        self._refuse(envelope, Rejected(error.message, reply))
+
+    def _refuse(self, envelope: list[zmq.Frame], rejected: Rejected) -> None:
+        """Answer a request that cannot run with its error, or drop it."""
+        stats = self.stats
+        if rejected.reply is None:
+            stats.dropped += 1
+            _log.debug("dropped a request: %s", rejected)
+        else:
+            stats.rejected += 1
+            reply: list[Any] = [*envelope, *rejected.reply]
+            if self._try_reply(reply):
+                return
+            if len(self._tasks) >= self.max_in_flight:
+                # The caller reads slowly and as many replies as calls may run
+                # already wait: waiting for room too would take memory without
+                # bound under a flood.
+                stats.shed += 1
+                return
+            self._spawn(self._reply(reply))
+
+    def _oversized(self, envelope: list[zmq.Frame], header: Any, size: int) -> None:
+        """Refuse a message larger than the limit without decoding its body."""
+        self.stats.oversized += 1
+        try:
+            if len(header) > HEADER_READ_MAX:
+                raise ProtocolError("the header is too large to read")
+            head = parse_server_header(header)
+        except ProtocolError as exc:
+            self._refuse(envelope, Rejected(str(exc), None))
+            return
+        if type(head) is RequestHeader:
+            what = f"request of {head.route or 'another protocol version'}"
+            error = ResourceExhausted(
+                too_large(what, size, self.max_message_size, "this server")
+            )
+            self._refuse_call(envelope, head.call_id, error)
+            return
+        streams = self._streams
+        assert streams is not None
+        error = ResourceExhausted(
+            too_large(
+                f"a message of stream call {head.call_id}",
+                size,
+                self.max_message_size,
+                "this server",
+            )
+        )
+        if not streams.refuse(_caller(envelope), head.call_id, error):
+            self.stats.stale += 1
+
+    def _open_stream(self, envelope: list[zmq.Frame], request: Request) -> None:
+        streams = self._streams
+        assert streams is not None
+        caller = _caller(envelope)
+        try:
+            task = streams.open(caller, _Link(self, envelope), request)
+        except Rejected as rejected:
+            self._refuse(envelope, rejected)
+            return
+        self.stats.streams += 1
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_stream_message(
+        self, envelope: list[zmq.Frame], message: StreamMessage
+    ) -> None:
+        streams = self._streams
+        assert streams is not None and self._running is not None
+        caller = _caller(envelope)
+        if streams.deliver(caller, message):
+            return
+        if message.header.kind == KIND_CANCEL and self._running.cancel(
+            caller, message.header.call_id
+        ):
+            self.stats.cancelled += 1
+        else:
+            self.stats.stale += 1
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` now; keep the task that continues it if it has to wait."""
+        assert self._loop is not None
+        task = start_eagerly(work, self._loop)
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _serve_unary(self, envelope: list[zmq.Frame], request: Request) -> None:
+        """Run a unary handler now; one that waits gets a task, which a CANCEL
+        finds and the call's deadline cancels (one that does not needs neither)."""
+        assert self._loop is not None and self._running is not None
+        task = start_eagerly(self._serve(envelope, request), self._loop)
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            self._running.track(_caller(envelope), task, request)
+
+    async def _serve(self, envelope: list[zmq.Frame], request: Request) -> None:
+        dispatcher = self._dispatcher
+        frames = await dispatcher.run(request)
+        call = request.call
+        if call is not None and call.expired():
+            self.stats.expired += 1
+        reply: list[Any] = [*envelope, *frames]
+        sent = False
+        try:
+            sent = self._try_reply(reply)
+        finally:
+            dispatcher.settle(frames[-1], sent)
+        if not sent:
+            await self._reply(reply)
+
+    async def _serve_oneway(self, request: Request) -> None:
+        succeeded = await self._dispatcher.run_oneway(request)
+        self.stats.oneway += 1
+        if not succeeded:
+            self.stats.oneway_failed += 1
+
+    def _try_reply(self, frames: list[Any]) -> bool:
+        """Send a reply now if the caller's pipe has room; False if it must wait."""
+        reactor = self._reactor
+        if reactor is None:
+            return True
+        try:
+            sent = reactor.try_send(frames)
+        except zmq.ZMQError as exc:
+            return self._undeliverable(exc)
+        if sent:
+            self.stats.replied += 1
+        return sent
+
+    async def _reply(self, frames: list[Any]) -> None:
+        """Send a reply, waiting while the caller's pipe is full."""
+        reactor = self._reactor
+        if reactor is None:
+            return
+        try:
+            await reactor.send(frames)
+        except zmq.ZMQError as exc:
+            self._undeliverable(exc)
+        else:
+            self.stats.replied += 1
+
+    def _undeliverable(self, exc: zmq.ZMQError) -> bool:
+        if exc.errno != zmq.EHOSTUNREACH:
+            raise exc
+        # The caller disconnected while its call ran: nobody to tell.
+        self.stats.undeliverable += 1
+        return True
+
+    def set_serving(self, service: str, serving: bool) -> None:
+        """Make the health check report ``service`` (``""``: the whole server)
+        SERVING or NOT_SERVING; calls are served either way.
+
+        Raises:
+            ValueError: this server serves no such service.
+        """
+        self.health.set_serving(service, serving)
+
+    async def close(self, grace: float = 0.0) -> None:
+        """Stop serving: take no more calls, let running ones finish for up to
+        ``grace`` seconds, cancel the rest and close the socket.
+
+        Receiving stops at once: a request that arrives later, or is still queued
+        in the socket, is never read, and its caller gets ``UNAVAILABLE`` when the
+        socket closes (or its deadline). The endpoints stay bound until then,
+        because unbinding one drops the connections made through it, and with
+        them the replies still to send. Handlers, streams included, that finish
+        within ``grace`` send their replies; those still running then are
+        cancelled and send nothing. The health check reports NOT_SERVING
+        from the start (in :attr:`health`; requests are no longer read).
+
+        A server connected to brokers (:meth:`connect`) first tells them it is
+        LEAVING, then reads on for the grace: a request a broker sent before it
+        heard so is refused at once with ``UNAVAILABLE`` saying that it did not
+        run, and the messages of running streams still reach their handlers.
+        """
+        self.health.closing()
+        if self._announcer is not None:
+            self._announcer.cancel()
+            self._announcer = None
+        self._tell_brokers(encode_stream_header(KIND_LEAVING, 0))
+        if self._reactor is not None and grace > 0:
+            if self._brokers:
+                # A broker may have sent requests before it read LEAVING: read on,
+                # and refuse them at once as not run, rather than leave them to
+                # fail at the close as calls that may have run.
+                self._leaving = True
+            else:
+                self._reactor.stop_receiving()
+            running = [*self._tasks, *(self._streams.tasks() if self._streams else ())]
+            if running:
+                await asyncio.wait(running, timeout=grace)
+        if self._reactor is not None:
+            self._reactor.close()
+            self._reactor = None
+        if self._streams is not None:
+            self._streams.close()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._sock.close(linger=0)
+        self._stop_authenticator()
+        if self._owned_context is not None:
+            self._owned_context.destroy(linger=0)
+        self._dispatcher.close()
+        if self._closed is not None:
+            self._closed.set()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
+def _caller(envelope: list[zmq.Frame]) -> tuple[bytes, ...]:
+    """Who sent a message: its routing frames (the delimiter excluded)."""
+    return tuple(frame.bytes for frame in envelope[:-1])
+
+
+class _Link:
+    """Sends the messages of one stream call to its caller through the server."""
+
+    __slots__ = ("_envelope", "_server")
+
+    def __init__(self, server: Server, envelope: list[zmq.Frame]) -> None:
+        self._server = server
+        # The frames are copied: the received ones go with their message.
+        self._envelope = [frame.bytes for frame in envelope]
+
+    def try_send(self, frames: list[Any]) -> bool:
+        reactor = self._server._reactor
+        if reactor is None:
+            raise CallerGone("the server is closed")
+        try:
+            return reactor.try_send([*self._envelope, *frames])
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EHOSTUNREACH:
+                raise
+            raise CallerGone("the caller disconnected") from None
+
+    async def send(self, frames: list[Any]) -> None:
+        reactor = self._server._reactor
+        if reactor is None:
+            raise CallerGone("the server is closed")
+        try:
+            await reactor.send([*self._envelope, *frames])
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EHOSTUNREACH:
+                raise
+            raise CallerGone("the caller disconnected") from None
+
+    def replied(self) -> None:
+        self._server.stats.replied += 1

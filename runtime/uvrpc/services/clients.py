@@ -1,0 +1,73 @@
+"""Clients of the built-in services, :mod:`uvrpc.services.health` and
+:mod:`uvrpc.services.reflection` (kept apart from them, so that a server, which
+serves both, never imports a client)."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+from ..client.stubs import AsyncClient, SyncClient
+from .health import CHECK_METHOD, HealthStatus
+from .reflection import DESCRIBE_METHOD, LIST_METHOD
+
+__all__ = [
+    "HealthClient",
+    "HealthSyncClient",
+    "ReflectionClient",
+    "ReflectionSyncClient",
+]
+
+
+class HealthClient(AsyncClient):
+    """Client of ``uvrpc.Health`` (asyncio)."""
+
+    async def check(
+        self, *, service: str = "", timeout: float | None = None
+    ) -> HealthStatus:
+        """Whether ``service`` (empty: the server as a whole) takes calls now."""
+        return await self._call(CHECK_METHOD, {"1": service}, timeout)
+
+
+class HealthSyncClient(SyncClient):
+    """Blocking client of ``uvrpc.Health``."""
+
+    def check(self, *, service: str = "", timeout: float | None = None) -> HealthStatus:
+        """Whether ``service`` (empty: the server as a whole) takes calls now."""
+        return self._call(CHECK_METHOD, {"1": service}, timeout)
+
+
+class ReflectionClient(AsyncClient):
+    """Client of ``uvrpc.Reflection`` (asyncio)."""
+
+    async def list(self, *, timeout: float | None = None) -> builtins.list[str]:
+        """The names of the services the server serves, sorted."""
+        return await self._call(LIST_METHOD, {}, timeout)
+
+    async def describe(
+        self, *, name: str = "", timeout: float | None = None
+    ) -> dict[str, Any]:
+        """The description of service ``name``, or of them all.
+
+        Raises:
+            uvrpc.NotFound: the server serves no such service.
+        """
+        return await self._call(DESCRIBE_METHOD, {"1": name}, timeout)
+
+
+class ReflectionSyncClient(SyncClient):
+    """Blocking client of ``uvrpc.Reflection``."""
+
+    def list(self, *, timeout: float | None = None) -> builtins.list[str]:
+        """The names of the services the server serves, sorted."""
+        return self._call(LIST_METHOD, {}, timeout)
+
+    def describe(
+        self, *, name: str = "", timeout: float | None = None
+    ) -> dict[str, Any]:
+        """The description of service ``name``, or of them all.
+
+        Raises:
+            uvrpc.NotFound: the server serves no such service.
+        """
+        return self._call(DESCRIBE_METHOD, {"1": name}, timeout)

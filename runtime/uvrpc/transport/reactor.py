@@ -1,0 +1,264 @@
+"""Drive a non-blocking ZeroMQ socket from an asyncio event loop.
+
+ZeroMQ signals readiness through one file descriptor per socket, edge-triggered: it
+becomes readable when the socket's events *may* have changed, and any operation on the
+socket (a send, reading ``EVENTS``) can consume that edge. So the reactor
+
+* registers the descriptor with the loop and, when woken, receives every message that
+  is ready (up to a batch limit, so one busy socket cannot starve other tasks) before
+  returning to the loop — no future and no task per received message;
+* after sends, checks ``EVENTS`` for input that arrived meanwhile and drains it itself,
+  because that input's edge may have been consumed by the send. Reading ``EVENTS``
+  costs about as much as a send, so the check runs once per loop iteration, after all
+  of that iteration's sends, not once per send — and not at all for sends made while
+  draining (a server answering at once), because the drain goes on receiving until
+  the socket says it has nothing left, which sees that input anyway;
+* sends without blocking, and only when a send would block (high-water mark reached)
+  parks the sender on a future woken when the socket becomes writable.
+
+It sends and receives frame by frame with integer flags rather than through pyzmq's
+``send_multipart``/``recv_multipart``, whose per-call validation, ``RCVMORE`` reads and
+flag-enum arithmetic cost more than the socket operations themselves (measured in
+``docs/performance.md``). Frames shorter than :data:`ZERO_COPY_MIN` are copied into
+the message (cheaper than pinning them); longer ones are sent without a copy.
+
+Client channels and servers share this one piece.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+import zmq
+
+from ..wire.limits import ZERO_COPY_MIN
+
+__all__ = [
+    "DRAIN_BATCH",
+    "ZERO_COPY_MIN",
+    "SocketReactor",
+    "recv_message",
+    "send_message",
+]
+
+DRAIN_BATCH = 512
+"""Most messages handled per wake-up before yielding to other tasks."""
+
+SEND_RETRY = 0.005
+"""Seconds before senders that found no room twice look again (see ``send``)."""
+
+_NOBLOCK = int(zmq.NOBLOCK)
+_SNDMORE = int(zmq.SNDMORE)
+_EVENTS = int(zmq.EVENTS)
+_POLLIN = int(zmq.POLLIN)
+_POLLOUT = int(zmq.POLLOUT)
+
+
+def send_message(
+    sock: zmq.Socket[bytes], frames: Sequence[Any], flags: int = 0
+) -> None:
+    """Send ``frames`` as one multipart message.
+
+    Raises ``zmq.Again`` only before the first frame is queued (ZeroMQ accepts the
+    rest of a message once its first part is in), so a message is never half sent.
+    """
+    send = sock.send
+    more = flags | _SNDMORE
+    for frame in frames[:-1]:
+        if len(frame) < ZERO_COPY_MIN:
+            send(frame, more)
+        else:
+            send(_shareable(frame), more, copy=False)
+    last = frames[-1]
+    if len(last) < ZERO_COPY_MIN:
+        send(last, flags)
+    else:
+        send(_shareable(last), flags, copy=False)
+
+
+def _shareable(frame: Any) -> Any:
+    """A view of a whole received frame as that frame itself.
+
+    A handler that returns the bytes it received sends a view of their frame.
+    Handing ZeroMQ the frame lets libzmq share its buffer by reference count; any
+    other buffer is pinned for libzmq through pyzmq's garbage-collection thread, a
+    round trip that costs more than copying a few hundred KiB.
+    """
+    if type(frame) is memoryview:
+        owner: object = frame.obj
+        if isinstance(owner, zmq.Frame) and len(owner) == frame.nbytes:
+            return owner
+    return frame
+
+
+def recv_message(sock: zmq.Socket[bytes], flags: int = 0) -> list[zmq.Frame]:
+    """Receive one multipart message as frames that share the received buffers."""
+    recv = sock.recv
+    frame = recv(flags, copy=False)
+    frames = [frame]
+    while frame.more:
+        frame = recv(flags, copy=False)
+        frames.append(frame)
+    return frames
+
+
+def _events(sock: zmq.Socket[bytes]) -> int:
+    """The socket's ``EVENTS`` bit mask (reading it processes pending commands)."""
+    return cast(int, sock.getsockopt(_EVENTS))
+
+
+class SocketReactor:
+    """Receive and send on one ZeroMQ socket from one asyncio loop.
+
+    Args:
+        sock: a socket of any type, owned by the caller (the reactor never closes it).
+        loop: the loop to run on.
+        on_message: called with the frames of each received message, in order.
+    """
+
+    def __init__(
+        self,
+        sock: zmq.Socket[bytes],
+        loop: asyncio.AbstractEventLoop,
+        on_message: Callable[[list[zmq.Frame]], None],
+    ) -> None:
+        self._sock = sock
+        self._loop = loop
+        self._on_message = on_message
+        self._fd = cast(int, sock.getsockopt(zmq.FD))
+        self._drain_scheduled = False
+        self._check_scheduled = False
+        self._draining = False
+        self._writers: deque[asyncio.Future[None]] = deque()
+        self._closed = False
+        self._receiving = True
+        self._retry: asyncio.TimerHandle | None = None
+        loop.add_reader(self._fd, self._on_ready)
+        # Input may already be queued, its edge spent before we registered.
+        self._schedule_drain()
+
+    def _schedule_drain(self) -> None:
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            self._loop.call_soon(self._on_ready)
+
+    def _on_ready(self) -> None:
+        self._drain_scheduled = False
+        if self._closed:
+            return
+        sock, on_message = self._sock, self._on_message
+        self._draining = True
+        try:
+            for _ in range(DRAIN_BATCH if self._receiving else 0):
+                try:
+                    frames = recv_message(sock, _NOBLOCK)
+                except zmq.Again:
+                    break
+                on_message(frames)
+            else:
+                # More may be waiting; come back after other ready callbacks have run.
+                self._schedule_drain()
+        finally:
+            self._draining = False
+        if self._writers:
+            self._wake_writers()
+
+    def drain(self) -> None:
+        """Handle every message waiting in the socket now, at once.
+
+        A peer's last messages are queued before its disconnection is reported:
+        whoever acts on that report drains first, so as not to take them for
+        lost.
+        """
+        if self._closed or not self._receiving or self._draining:
+            return
+        sock, on_message = self._sock, self._on_message
+        self._draining = True
+        try:
+            while True:
+                try:
+                    frames = recv_message(sock, _NOBLOCK)
+                except zmq.Again:
+                    break
+                on_message(frames)
+        finally:
+            self._draining = False
+
+    def _after_sends(self) -> None:
+        """Once per loop iteration with sends: drain input whose edge they consumed."""
+        self._check_scheduled = False
+        if not self._closed and _events(self._sock) & _POLLIN:
+            self._on_ready()
+
+    def _wake_writers(self) -> None:
+        events = _events(self._sock)
+        if events & _POLLIN:
+            # Reading EVENTS spent the edge of this input: drain it ourselves.
+            self._schedule_drain()
+        if events & _POLLOUT:
+            while self._writers:
+                waiter = self._writers.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    def try_send(self, frames: Sequence[Any]) -> bool:
+        """Send one message if the socket can take it now; return whether it did.
+
+        A message may overtake one that waits for room: on a ROUTER the waiting
+        one is for a slow caller, whom the others must not wait behind.
+        """
+        try:
+            send_message(self._sock, frames, _NOBLOCK)
+        except zmq.Again:
+            return False
+        if not (self._check_scheduled or self._draining):
+            self._check_scheduled = True
+            self._loop.call_soon(self._after_sends)
+        return True
+
+    async def send(self, frames: Sequence[Any]) -> None:
+        """Send one message, waiting while the socket is at its high-water mark."""
+        again = False
+        while not self.try_send(frames):
+            waiter = self._loop.create_future()
+            self._writers.append(waiter)
+            if again:
+                # Woken, and still no room: a ROUTER says it can always send, so
+                # its writers would be woken again at once, for ever. Look again
+                # a little later (the caller reading its replies wakes us sooner).
+                self._retry_later()
+            else:
+                # The socket may have become writable between the failed send and
+                # now.
+                self._schedule_drain()
+            again = True
+            await waiter
+
+    def _retry_later(self) -> None:
+        if self._retry is None:
+            self._retry = self._loop.call_later(SEND_RETRY, self._retry_now)
+
+    def _retry_now(self) -> None:
+        self._retry = None
+        self._schedule_drain()
+
+    def stop_receiving(self) -> None:
+        """Receive no more messages; sending goes on (a server finishing its
+        calls before it closes)."""
+        self._receiving = False
+
+    def close(self) -> None:
+        """Stop watching the socket and release parked senders."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._retry is not None:
+            self._retry.cancel()
+        self._loop.remove_reader(self._fd)
+        while self._writers:
+            waiter = self._writers.popleft()
+            if not waiter.done():
+                waiter.cancel()

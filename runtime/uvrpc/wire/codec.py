@@ -1,0 +1,225 @@
+"""msgpack encoding and decoding of message bodies.
+
+Encoding accepts what generated code hands over: plain values, generated messages
+(dumped keyed by field id), sets (msgpack has no set type: they travel as arrays and
+the receiving model turns them back into sets), enums (``IntEnum`` values travel as
+integers) and any object with the buffer protocol as ``bytes``. :func:`outline` takes
+large binary values out of a value, to travel as attachment frames of their own.
+Decoding keeps msgpack's traps shut: integer map keys are allowed (the IDL has
+``map<i32, …>``), strings must be UTF-8, ``bin`` stays ``bytes``, an attachment
+reference becomes a read-only view of its frame, and other extension types are
+refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
+
+import msgpack
+from pydantic import BaseModel
+from typing_extensions import Buffer
+
+__all__ = [
+    "ATTACHMENT_EXT_TYPE",
+    "DecodeError",
+    "EncodeError",
+    "MAX_DEPTH",
+    "byte_view",
+    "new_packer",
+    "outline",
+    "outline_fields",
+    "unpack",
+]
+
+ATTACHMENT_EXT_TYPE = 1
+"""msgpack extension type of a reference to an attachment frame (``docs/protocol.md``).
+
+Its data is the attachment's index as a big-endian unsigned integer; the decoder
+replaces it with a read-only ``memoryview`` of that frame.
+"""
+
+
+MAX_DEPTH = 1024
+"""The deepest nesting of arrays and maps a body may have: the fixed stack of
+msgpack's C unpacker, which refuses a deeper value before building it, at no cost
+to other values. No IDL type nests that deep (pydantic refuses a recursive message
+much sooner), so a deep value fails validation well before this."""
+
+
+class EncodeError(TypeError):
+    """A value cannot be encoded: its type has no msgpack form in uvrpc."""
+
+
+class DecodeError(ValueError):
+    """A body is not valid msgpack, or uses a form the protocol does not allow."""
+
+
+def outline_fields(
+    args: dict[str, Any], keys: Iterable[str], attachments: list[Any], threshold: int
+) -> dict[str, Any]:
+    """:func:`outline` for the entries ``keys`` of ``args`` only: the parameters
+    whose types can hold binary values, known from the method's signature."""
+    rebuilt: dict[str, Any] | None = None
+    for key in keys:
+        item: Any = args.get(key)
+        kind = type(item)  # the common cases inline: a call costs more
+        if (kind is bytes and len(item) < threshold) or kind in _PLAIN:
+            continue
+        new = outline(item, attachments, threshold)
+        if new is not item:
+            if rebuilt is None:
+                rebuilt = dict(args)
+            rebuilt[key] = new
+    return args if rebuilt is None else rebuilt
+
+
+def byte_view(obj: object) -> memoryview:
+    """A flat view of the bytes of any object with the buffer protocol, no copy.
+
+    A typed or shaped buffer (``array.array``, a numpy array) is viewed as its raw
+    bytes, which is what travels.
+
+    Raises:
+        EncodeError: ``obj`` has no buffer protocol, or its buffer is not contiguous.
+    """
+    try:
+        view = memoryview(cast(Buffer, obj))
+    except TypeError:
+        raise EncodeError(
+            f"expected bytes or another buffer, not {type(obj).__name__}"
+        ) from None
+    if not view.c_contiguous:
+        raise EncodeError("a buffer must be contiguous to be sent")
+    if view.format == "B" and view.ndim == 1:
+        return view
+    return view.cast("B")
+
+
+def _encode_extra(obj: object) -> object:
+    """Give msgpack a form for the types it does not know itself."""
+    if isinstance(obj, BaseModel):
+        return obj.model_dump()
+    if isinstance(obj, (set, frozenset)):
+        return list(obj)
+    if not _is_buffer(obj):
+        raise EncodeError(f"cannot encode a value of type {type(obj).__name__}")
+    return byte_view(obj)
+
+
+def _is_buffer(obj: object) -> bool:
+    try:
+        memoryview(cast(Buffer, obj))
+    except TypeError:
+        return False
+    return True
+
+
+def new_packer(*, autoreset: bool = True) -> msgpack.Packer:
+    """Return a packer for message bodies and headers.
+
+    With ``autoreset`` (the default) :meth:`~msgpack.Packer.pack` returns the encoded
+    ``bytes``; without, the packer keeps what it encodes in its buffer, to be read
+    through :meth:`~msgpack.Packer.getbuffer` without a copy (see
+    :mod:`uvrpc.buffers`). A packer is not thread-safe.
+    """
+    return msgpack.Packer(default=_encode_extra, use_bin_type=True, autoreset=autoreset)
+
+
+def _attach(buffer: object, attachments: list[Any]) -> msgpack.ExtType:
+    index = len(attachments)
+    attachments.append(buffer)
+    return msgpack.ExtType(ATTACHMENT_EXT_TYPE, index.to_bytes(4, "big"))
+
+
+def outline(value: Any, attachments: list[Any], threshold: int) -> Any:
+    """Return ``value`` with each binary value of ``threshold`` bytes or more taken out.
+
+    Each such value is appended to ``attachments`` as it is — the caller's own object,
+    never a copy (a typed buffer is viewed as bytes) — and replaced by a reference to
+    it (:data:`ATTACHMENT_EXT_TYPE`). Containers and messages holding one are rebuilt
+    around the reference; everything else, and any container with nothing to take
+    out, is returned as it is.
+
+    Raises:
+        EncodeError: a buffer to take out is not contiguous.
+    """
+    cls = type(value)
+    if cls is bytes or cls is bytearray:
+        return value if len(value) < threshold else _attach(value, attachments)
+    if cls is dict:
+        return outline_fields(value, value, attachments, threshold)
+    if cls is list or cls is tuple or cls is set or cls is frozenset:
+        items = [outline(item, attachments, threshold) for item in value]
+        changed = any(new is not old for new, old in zip(items, value, strict=True))
+        return items if changed or cls is not list else value
+    if cls is memoryview:
+        if value.nbytes < threshold:
+            return value
+        return _attach(byte_view(value), attachments)
+    if isinstance(value, BaseModel):
+        return outline(value.model_dump(), attachments, threshold)
+    if value is None or cls in _PLAIN or isinstance(value, (int, float, str)):
+        return value
+    try:
+        view = byte_view(value)
+    except EncodeError:
+        return value  # not a buffer: the packer says what it is
+    return view if view.nbytes < threshold else _attach(view, attachments)
+
+
+_PLAIN = frozenset({int, float, str, bool, type(None)})
+
+
+def _refuse_ext(code: int, data: bytes) -> object:
+    raise DecodeError(f"msgpack extension type {code} is not allowed here")
+
+
+def unpack(
+    buf: Buffer,
+    attachments: Sequence[Buffer] = (),
+    views: list[memoryview] | None = None,
+) -> Any:
+    """Decode one msgpack value from ``buf`` without copying the buffer first.
+
+    ``attachments`` are the frames after the body; a body value of extension type
+    :data:`ATTACHMENT_EXT_TYPE` becomes a read-only view of the frame it names,
+    appended to ``views`` too if given.
+
+    Raises:
+        DecodeError: the buffer is not exactly one valid msgpack value, a string is
+            not UTF-8, an extension type is not allowed, a container declares more
+            items than the buffer holds, or values nest deeper than
+            :data:`MAX_DEPTH`.
+    """
+    if attachments:
+
+        def ext_hook(code: int, data: bytes) -> object:
+            if code != ATTACHMENT_EXT_TYPE:
+                return _refuse_ext(code, data)
+            index = int.from_bytes(data, "big")
+            if index >= len(attachments):
+                raise DecodeError(
+                    f"attachment {index} is referenced but only "
+                    f"{len(attachments)} were sent"
+                )
+            # A view of the frame itself: the payload is never copied, and the
+            # view keeps the frame alive for as long as anyone holds it.
+            view = memoryview(attachments[index]).toreadonly()
+            if views is not None:
+                views.append(view)
+            return view
+
+        hook = ext_hook
+    else:
+        hook = _refuse_ext
+    try:
+        return msgpack.unpackb(buf, raw=False, strict_map_key=False, ext_hook=hook)
+    except DecodeError:
+        raise
+    except msgpack.StackError:
+        raise DecodeError(
+            f"malformed msgpack: nested deeper than {MAX_DEPTH} levels"
+        ) from None
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        raise DecodeError(f"malformed msgpack: {exc}") from None

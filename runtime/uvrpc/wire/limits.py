@@ -1,0 +1,97 @@
+"""The limits a peer holds the other to (the socket options that back them are set by
+:func:`uvrpc.transport.sockets.configure_socket`).
+
+Every limit is documented, with what the peer sees when it is reached, in
+``docs/limits.md``. The size of a message is the sum of the lengths of its frames
+after the routing envelope: attachments, header and body. It is checked in Python
+before anything is decoded, so an oversized request is answered with
+RESOURCE_EXHAUSTED naming its size and the limit; ZeroMQ's own ``MAXMSGSIZE``,
+which applies to each frame and *disconnects* the peer without a word, is set at
+twice the limit as a backstop only, so that no frame beyond it is ever buffered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "BACKSTOP_FACTOR",
+    "HEADER_READ_MAX",
+    "HIGH_WATER_MARK",
+    "MAX_IN_FLIGHT",
+    "MAX_MESSAGE_SIZE",
+    "STREAM_WINDOW",
+    "ZERO_COPY_MIN",
+    "check_limit",
+    "message_size",
+    "too_large",
+]
+
+MAX_MESSAGE_SIZE = 64 * 1024 * 1024
+"""The largest message (all its frames after the envelope) a peer takes, by default:
+64 MiB."""
+
+MAX_IN_FLIGHT = 10_000
+"""Calls one channel has pending, and handlers one server runs, at once, by
+default."""
+
+HIGH_WATER_MARK = 1000
+"""Messages a socket queues per peer and direction before it pushes back (ZeroMQ's
+``SNDHWM`` and ``RCVHWM``), by default. It is libzmq's own default, set explicitly:
+the memory a pipe may hold is at most this many messages of at most the message size
+limit each, and far less for the small messages most calls carry."""
+
+BACKSTOP_FACTOR = 2
+"""``MAXMSGSIZE`` is this many times the message size limit: ZeroMQ drops the
+connection of a peer that sends a larger frame."""
+
+HEADER_READ_MAX = 64 * 1024
+"""The largest header frame read of an oversized message, to learn whom to refuse:
+a larger one is not read at all, and the message is dropped."""
+
+
+STREAM_WINDOW = 32
+"""Items a receiver lets its peer send ahead, by default (per stream call)."""
+
+ZERO_COPY_MIN = 128 * 1024
+"""Frames at least this long are handed to ZeroMQ without a copy.
+
+Below it ZeroMQ copies the frame into its own message, which is cheaper than pinning
+the Python object until libzmq is done with it (pyzmq then releases it through a
+garbage-collection thread). Measured on the reference machine with ``python -m
+uvrpc.bench.zerocopy --tables copy`` (``docs/memory.md``): copying wins at 64 KiB,
+the two are within noise of each other from 128 to 256 KiB, and at 1 MiB zero-copy
+saves a fifth to a half. pyzmq's own default, ``zmq.COPY_THRESHOLD``, is 64 KiB.
+"""
+
+
+def check_limit(name: str, value: int, least: int = 1) -> int:
+    """``value`` if it is an int of at least ``least``.
+
+    Raises:
+        ValueError: it is not.
+    """
+    if type(value) is not int or value < least:
+        raise ValueError(
+            f"{name} must be an integer of at least {least}, not {value!r}"
+        )
+    return value
+
+
+def message_size(frames: Sequence[Any], start: int) -> int:
+    """The bytes of ``frames[start:]``, the frames of a message after its envelope
+    (the last two, header and body, are always there)."""
+    size = len(frames[-1]) + len(frames[-2])
+    if len(frames) > start + 2:
+        for frame in frames[start:-2]:
+            size += len(frame)
+    return size
+
+
+def too_large(what: str, size: int, limit: int, whose: str) -> str:
+    """The message of the RESOURCE_EXHAUSTED error of an oversized message."""
+    return (
+        f"{what} is {size:,} bytes, more than the {limit:,} bytes {whose} takes "
+        "(max_message_size)"
+    )

@@ -1,0 +1,402 @@
+"""What a generated method *is*: its route, its types and its cardinality.
+
+Generated code keeps each RPC as data — a :class:`Unary`, :class:`ServerStreaming`,
+:class:`ClientStreaming` or :class:`BidiStreaming` per method — and hands it to the
+generic, typed machinery in :mod:`uvrpc.channel`, :mod:`uvrpc.sync_client`,
+:mod:`uvrpc.dispatch` and :mod:`uvrpc.sessions`. The typing lives here once; the
+generated module stays short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Generic, TypeVar, cast, get_args, get_origin
+
+from pydantic import BaseModel, TypeAdapter
+
+from .errors import DeclaredError
+from .message import Message
+from .protocol import RequestHeaders
+from .types import Bytes, as_view
+
+__all__ = [
+    "AnyMethod",
+    "BidiStreaming",
+    "ClientStreaming",
+    "In",
+    "Out",
+    "Params",
+    "Reply",
+    "ServerStreaming",
+    "ServiceSpec",
+    "StreamingMethod",
+    "Unary",
+]
+
+Params = TypeVar("Params", bound=Message)
+"""The generated model of a method's parameters."""
+Reply = TypeVar("Reply")
+"""The Python type a method returns."""
+In = TypeVar("In")
+"""The Python type of the items a client streams to the server."""
+Out = TypeVar("Out")
+"""The Python type of the items a server streams to the client."""
+
+
+class Unary(Generic[Params, Reply]):
+    """A request/reply method: one set of parameters in, one value (or nothing) out.
+
+    Args:
+        route: the method's name on the wire, ``namespace.Service.method`` as the IDL
+            spells it.
+        handler: the name of the Python method implementing it on a server class.
+        params: the generated model of the parameters, keyed by parameter id.
+        reply: the type of the result as pydantic validates it (``None`` for void).
+        errors: the exception classes the method declares (``throws``); a handler
+            raising one of them makes the caller raise the same class.
+        oneway: the caller sends the request and expects no reply at all.
+        idempotent: calling twice does no more than calling once, so a client may
+            retry the call (only when asked to; see :class:`uvrpc.Retry`).
+    """
+
+    kind = "unary"
+    __slots__ = (
+        "_check_reply",
+        "_reply_adapter",
+        "errors",
+        "errors_by_name",
+        "handler",
+        "headers",
+        "idempotent",
+        "oneway",
+        "params",
+        "payload_params",
+        "reply",
+        "reply_carries_bytes",
+        "route",
+    )
+
+    def __init__(
+        self,
+        *,
+        route: str,
+        handler: str,
+        params: type[Params],
+        reply: Any,
+        errors: tuple[type[DeclaredError], ...] = (),
+        oneway: bool = False,
+        idempotent: bool = False,
+    ) -> None:
+        self.route = route
+        self.errors = errors
+        self.errors_by_name: dict[str, type[DeclaredError]] = {
+            error.uvrpc_name: error for error in errors
+        }
+        """The declared exception classes by wire name."""
+        self.oneway = oneway
+        self.idempotent = idempotent
+        self.headers = RequestHeaders(route)
+        """Encodes the headers of this method's requests."""
+        self.handler = handler
+        self.params = params
+        self.reply = reply
+        self._reply_adapter: TypeAdapter[Reply] | None = None
+        self._check_reply: Callable[[Any], Reply] | None = None
+        # Only values whose type can hold a binary value are searched for payloads
+        # to send as attachments. Generated modules define every message before
+        # their methods, so the types resolve here.
+        params.model_rebuild()
+        self.payload_params: tuple[str, ...] = tuple(
+            field.serialization_alias or name
+            for name, field in params.model_fields.items()
+            if carries_bytes(field.annotation)
+        )
+        """The wire keys of the parameters that can hold a binary value."""
+        self.reply_carries_bytes = carries_bytes(reply)
+        """Whether the result can hold a binary value anywhere inside."""
+
+    @property
+    def reply_adapter(self) -> TypeAdapter[Reply]:
+        """The validator of replies, built on first use.
+
+        Built lazily because a reply type may refer to messages that are defined
+        further down the generated module.
+        """
+        adapter = self._reply_adapter
+        if adapter is None:
+            adapter = self._reply_adapter = TypeAdapter(self.reply)
+        return adapter
+
+    def check_reply(self, value: Any) -> Reply:
+        """Validate a decoded reply value as the declared result type.
+
+        ``bytes`` and ``void`` results, the common scalar cases, are checked
+        directly rather than through pydantic, which costs a microsecond more.
+
+        Raises:
+            ValueError: the value is not of the declared type (pydantic's
+                ``ValidationError`` is one).
+        """
+        check = self._check_reply
+        if check is None:
+            if self.reply is Bytes:
+                check = cast(Callable[[Any], Reply], as_view)
+            elif self.reply is None:
+                check = cast(Callable[[Any], Reply], _check_void)
+            else:
+                check = self.reply_adapter.validate_python
+            self._check_reply = check
+        return check(value)
+
+    def __repr__(self) -> str:
+        return f"Unary({self.route!r})"
+
+
+def _checker(annotation: Any) -> Callable[[Any], Any]:
+    """The validator of values of ``annotation`` (as generated code spells types)."""
+    if annotation is Bytes:
+        return as_view
+    if annotation is None:
+        return _check_void
+    return TypeAdapter(annotation).validate_python
+
+
+class StreamingMethod:
+    """What the three streaming kinds share; see their classes.
+
+    A streaming call ends with one reply, as a unary call does: :attr:`final` is
+    the :class:`Unary` that describes that reply (the method's route, parameters
+    and declared errors, and the result of a client stream, or nothing), so the
+    machinery of unary calls decodes, checks and raises it.
+    """
+
+    kind = "stream"
+    client_sends = False
+    """Whether the client sends a stream of items."""
+    server_sends = False
+    """Whether the server sends a stream of items."""
+
+    def __init__(
+        self,
+        *,
+        route: str,
+        handler: str,
+        params: type[Message],
+        stream: str | None,
+        request_item: Any,
+        reply_item: Any,
+        reply: Any,
+        errors: tuple[type[DeclaredError], ...],
+    ) -> None:
+        self.route = route
+        self.handler = handler
+        self.params = params
+        self.stream = stream
+        """The Python name of the handler's stream parameter (client streams)."""
+        self.request_item = request_item
+        self.reply_item = reply_item
+        self.errors = errors
+        self.final: Unary[Any, Any] = Unary(
+            route=route, handler=handler, params=params, reply=reply, errors=errors
+        )
+        """The call's last reply, as a unary method."""
+        self.errors_by_name = self.final.errors_by_name
+        self.headers = self.final.headers
+        self.payload_params = self.final.payload_params
+        self.request_item_carries_bytes = self.client_sends and carries_bytes(
+            request_item
+        )
+        """Whether an item the client sends can hold a binary value."""
+        self.reply_item_carries_bytes = self.server_sends and carries_bytes(reply_item)
+        """Whether an item the server sends can hold a binary value."""
+        self._check_request_item: Callable[[Any], Any] | None = None
+        self._check_reply_item: Callable[[Any], Any] | None = None
+
+    def check_request_item(self, value: Any) -> Any:
+        """Validate an item of the client's stream.
+
+        Raises:
+            ValueError: the value is not of the declared item type.
+        """
+        check = self._check_request_item
+        if check is None:
+            check = self._check_request_item = _checker(self.request_item)
+        return check(value)
+
+    def check_reply_item(self, value: Any) -> Any:
+        """Validate an item of the server's stream.
+
+        Raises:
+            ValueError: the value is not of the declared item type.
+        """
+        check = self._check_reply_item
+        if check is None:
+            check = self._check_reply_item = _checker(self.reply_item)
+        return check(value)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.route!r})"
+
+
+class ServerStreaming(StreamingMethod, Generic[Params, Out]):
+    """A method whose server answers with a stream: ``stream<Out> m(params...)``.
+
+    Args:
+        route: the method's name on the wire.
+        handler: the name of the Python method implementing it, an async generator
+            of the items.
+        params: the generated model of the parameters.
+        reply_item: the type of each item as pydantic validates it.
+        errors: the exception classes the method declares.
+    """
+
+    kind = "server_stream"
+    server_sends = True
+
+    def __init__(
+        self,
+        *,
+        route: str,
+        handler: str,
+        params: type[Params],
+        reply_item: Any,
+        errors: tuple[type[DeclaredError], ...] = (),
+    ) -> None:
+        super().__init__(
+            route=route,
+            handler=handler,
+            params=params,
+            stream=None,
+            request_item=None,
+            reply_item=reply_item,
+            reply=None,
+            errors=errors,
+        )
+
+
+class ClientStreaming(StreamingMethod, Generic[Params, In, Reply]):
+    """A method whose client sends a stream: ``Reply m(1: stream<In> items, ...)``.
+
+    Args:
+        route: the method's name on the wire.
+        handler: the name of the Python method implementing it.
+        params: the generated model of the parameters other than the stream.
+        stream: the Python name of the stream parameter: the handler receives the
+            items, an async iterator, as this keyword argument.
+        request_item: the type of each item as pydantic validates it.
+        reply: the type of the result (``None`` for void).
+        errors: the exception classes the method declares.
+    """
+
+    kind = "client_stream"
+    client_sends = True
+
+    def __init__(
+        self,
+        *,
+        route: str,
+        handler: str,
+        params: type[Params],
+        stream: str,
+        request_item: Any,
+        reply: Any,
+        errors: tuple[type[DeclaredError], ...] = (),
+    ) -> None:
+        super().__init__(
+            route=route,
+            handler=handler,
+            params=params,
+            stream=stream,
+            request_item=request_item,
+            reply_item=None,
+            reply=reply,
+            errors=errors,
+        )
+
+
+class BidiStreaming(StreamingMethod, Generic[Params, In, Out]):
+    """A method streaming both ways: ``stream<Out> m(1: stream<In> items, ...)``.
+
+    Args:
+        route: the method's name on the wire.
+        handler: the name of the Python method implementing it, an async generator
+            of the items it sends, receiving the client's items as the keyword
+            argument ``stream``.
+        params: the generated model of the parameters other than the stream.
+        stream: the Python name of the stream parameter.
+        request_item: the type of each item the client sends.
+        reply_item: the type of each item the server sends.
+        errors: the exception classes the method declares.
+    """
+
+    kind = "bidi_stream"
+    client_sends = True
+    server_sends = True
+
+    def __init__(
+        self,
+        *,
+        route: str,
+        handler: str,
+        params: type[Params],
+        stream: str,
+        request_item: Any,
+        reply_item: Any,
+        errors: tuple[type[DeclaredError], ...] = (),
+    ) -> None:
+        super().__init__(
+            route=route,
+            handler=handler,
+            params=params,
+            stream=stream,
+            request_item=request_item,
+            reply_item=reply_item,
+            reply=None,
+            errors=errors,
+        )
+
+
+AnyMethod = (
+    Unary[Any, Any]
+    | ServerStreaming[Any, Any]
+    | ClientStreaming[Any, Any, Any]
+    | BidiStreaming[Any, Any, Any]
+)
+"""A method of any kind, as a :class:`ServiceSpec` holds them."""
+
+
+def _check_void(value: object) -> None:
+    if value is not None:
+        raise ValueError(f"expected nil, got {type(value).__name__}")
+
+
+def carries_bytes(annotation: Any, seen: set[type] | None = None) -> bool:
+    """Whether a value of this type (as generated code spells types) can hold a
+    binary value (:data:`uvrpc.types.Bytes`) anywhere inside."""
+    if annotation is memoryview:
+        return True
+    seen = set() if seen is None else seen
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if annotation in seen:
+            return False
+        seen.add(annotation)
+        annotation.model_rebuild()  # resolves fields that refer to later messages
+        return any(
+            carries_bytes(f.annotation, seen) for f in annotation.model_fields.values()
+        )
+    if get_origin(annotation) is Annotated:
+        return carries_bytes(get_args(annotation)[0], seen)
+    return any(carries_bytes(a, seen) for a in get_args(annotation))
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    """A service as generated code declares it: its wire name and its methods."""
+
+    name: str
+    methods: tuple[AnyMethod, ...]
+    by_route: dict[str, AnyMethod] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_route", {m.route: m for m in self.methods})

@@ -1,0 +1,386 @@
+"""The frames of uvrpc's wire protocol, version 3 (``docs/protocol.md``).
+
+A request is ``[routing…, b"", attachment…, header, body]``, and a reply and every
+message of a stream have the same shape. The routing frames are ZeroMQ's own
+envelope (a ROUTER prepends the peer's identity; brokers may prepend more) and end
+at the empty delimiter frame. The attachments are large binary values the body
+refers to, sent as frames of their own; they come first because a large frame that
+follows small ones can cost ZeroMQ over TCP twice the time (measured in
+``docs/memory.md``), and the header and body are always the last two frames. The
+header is a small msgpack array whose first elements are fixed in every protocol
+version, so a peer can always tell which version it is talking to:
+
+* request: ``[version, KIND_REQUEST, call_id, route, timeout_ms | nil]``, and for
+  a call whose server sends a stream, a sixth element: the number of items the
+  client lets the server send before it grants more (its window); a request with
+  metadata has a seventh, a map of it (the sixth is then ``nil`` for a call whose
+  server sends no stream);
+* reply: ``[version, KIND_REPLY, call_id, status]``, the last message of every call,
+  and a fifth element, a map of trailers, when the handler set some;
+* the messages of a stream: ``[version, kind, call_id, n]`` with kind
+  :data:`KIND_ITEM` (one item, in the body), :data:`KIND_END` (the client's stream
+  is over), :data:`KIND_CANCEL` (the client gives up the call) or
+  :data:`KIND_CREDIT` (the peer may send ``n`` more items; ``n`` is 0 otherwise);
+* what a server says to a broker it connected to (:mod:`uvrpc.broker`), with no
+  envelope and no body: ``[version, kind, 0, 0]`` with kind :data:`KIND_READY`
+  (it takes calls) or :data:`KIND_LEAVING` (it is stopping: no new calls).
+
+A request with call id 0 is *oneway*: it gets no reply of any kind.
+
+Elements appended after these are ignored by readers of this version, so later
+features can extend a header without a version bump.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import msgpack
+from typing_extensions import Buffer
+
+from .codec import new_packer
+from .errors import DeclaredError, ProtocolError, RpcError
+from .status import Status
+from .version import PROTOCOL_VERSION
+
+__all__ = [
+    "DELIMITER",
+    "KIND_CANCEL",
+    "KIND_CREDIT",
+    "KIND_END",
+    "KIND_ITEM",
+    "KIND_LEAVING",
+    "KIND_READY",
+    "KIND_REPLY",
+    "KIND_REQUEST",
+    "NIL_BODY",
+    "ONEWAY_CALL_ID",
+    "READY_INTERVAL",
+    "ReplyHeader",
+    "RequestHeader",
+    "RequestHeaders",
+    "StreamHeader",
+    "encode_error_body",
+    "encode_reply_header",
+    "encode_stream_header",
+    "parse_client_header",
+    "parse_reply_header",
+    "parse_request_header",
+    "parse_server_header",
+    "split_envelope",
+    "version_mismatch_message",
+]
+
+DELIMITER = b""
+"""The empty frame that ends the routing envelope."""
+
+KIND_REQUEST = 1
+"""Header kind of a request."""
+KIND_REPLY = 2
+"""Header kind of a reply: the last message of every call."""
+KIND_ITEM = 3
+"""Header kind of one item of a stream, in either direction."""
+KIND_END = 4
+"""Header kind of the end of a client's stream (its handler's iterator ends)."""
+KIND_CANCEL = 5
+"""Header kind of a client giving up its call: the server cancels the handler."""
+KIND_CREDIT = 6
+"""Header kind of a grant of more items to the peer (0: a probe, granting none)."""
+
+KIND_READY = 7
+"""Header kind of a server telling a broker that it takes calls (sent again each
+:data:`READY_INTERVAL` seconds, so that a broker that restarted learns of it)."""
+KIND_LEAVING = 8
+"""Header kind of a server telling a broker that it stops: no new calls."""
+
+READY_INTERVAL = 1.0
+"""Seconds between the READY messages a server sends each broker it connected to."""
+
+ONEWAY_CALL_ID = 0
+"""The call id of a oneway request: the server sends no reply of any kind."""
+
+NIL_BODY = b"\xc0"
+"""The body of END, CANCEL and CREDIT messages: msgpack ``nil``."""
+
+
+class RequestHeader(NamedTuple):
+    """A decoded request header (a named tuple: the cheapest record to build)."""
+
+    version: int
+    call_id: int
+    route: str
+    timeout_ms: int | None
+    window: int | None = None
+    """The items the client lets the server send at first; streams only."""
+    metadata: Any = None
+    """The request's metadata as received (a map, unchecked), if it carried any."""
+
+
+class StreamHeader(NamedTuple):
+    """A decoded header of an ITEM, END, CANCEL or CREDIT message."""
+
+    kind: int
+    call_id: int
+    n: int
+    """The items granted by a CREDIT; 0 for the other kinds."""
+
+
+class ReplyHeader(NamedTuple):
+    """A decoded reply header."""
+
+    version: int
+    call_id: int
+    status: int
+    trailers: dict[str, str | bytes] | None = None
+    """The reply's trailers, if it carried any."""
+
+
+# Headers are packed by one ``struct`` call from pre-encoded pieces: the fixed
+# prefix, the call id as a msgpack uint64, the route as its method pre-encoded it
+# and the timeout as a uint32. Fixed-width integers are valid msgpack (a reader
+# takes any width), and one ``struct`` call costs a quarter of packing a list.
+_REQUEST_PREFIX = (
+    b"\x95" + msgpack.packb(PROTOCOL_VERSION) + msgpack.packb(KIND_REQUEST)
+)
+_REPLY_PREFIX = b"\x94" + msgpack.packb(PROTOCOL_VERSION) + msgpack.packb(KIND_REPLY)
+_REPLY = struct.Struct(f">{len(_REPLY_PREFIX)}sBQB")
+_STREAM_PREFIX = b"\x94" + msgpack.packb(PROTOCOL_VERSION)
+_STREAM = struct.Struct(f">{len(_STREAM_PREFIX)}sBBQBI")
+_UINT64, _UINT32, _NIL = 0xCF, 0xCE, 0xC0
+_MAX_TIMEOUT_MS = 2**32 - 1
+
+
+class RequestHeaders:
+    """Encodes the request headers of one route (a method keeps one)."""
+
+    __slots__ = ("_route", "_timed", "_untimed")
+
+    def __init__(self, route: str) -> None:
+        self._route = msgpack.packb(route)
+        shape = f">{len(_REQUEST_PREFIX)}sBQ{len(self._route)}sB"
+        self._timed = struct.Struct(shape + "I")
+        self._untimed = struct.Struct(shape)
+
+    def encode(
+        self, call_id: int, timeout_ms: int | None, metadata: bytes | None = None
+    ) -> bytes:
+        """The header of call ``call_id`` with this timeout (``None``: none) and
+        metadata (an encoded map, see :func:`uvrpc.context.encode_metadata`)."""
+        if metadata is not None:
+            # Seven elements: the window (nil for a unary call), then the map.
+            head = self.encode(call_id, timeout_ms)
+            return b"\x97" + head[1:] + b"\xc0" + metadata
+        if timeout_ms is None:
+            return self._untimed.pack(
+                _REQUEST_PREFIX, _UINT64, call_id, self._route, _NIL
+            )
+        return self._timed.pack(
+            _REQUEST_PREFIX,
+            _UINT64,
+            call_id,
+            self._route,
+            _UINT32,
+            min(timeout_ms, _MAX_TIMEOUT_MS),
+        )
+
+    def encode_stream(
+        self,
+        call_id: int,
+        timeout_ms: int | None,
+        window: int | None,
+        metadata: bytes | None = None,
+    ) -> bytes:
+        """The header of a call that opens a stream.
+
+        ``window`` is the number of items the server may send before the client
+        grants more; ``None`` when the server sends no stream (a client stream).
+        """
+        if metadata is not None:
+            head = self.encode_stream(call_id, timeout_ms, window)
+            if window is None:
+                head = b"\x96" + head[1:] + b"\xc0"
+            return b"\x97" + head[1:] + metadata
+        fields: list[Any] = [
+            PROTOCOL_VERSION,
+            KIND_REQUEST,
+            call_id,
+            msgpack.unpackb(self._route),
+            None if timeout_ms is None else min(timeout_ms, _MAX_TIMEOUT_MS),
+        ]
+        if window is not None:
+            fields.append(window)
+        return msgpack.packb(fields)
+
+
+def encode_stream_header(kind: int, call_id: int, n: int = 0) -> bytes:
+    """Encode the header of an ITEM, END, CANCEL or CREDIT (of ``n`` items)."""
+    return _STREAM.pack(_STREAM_PREFIX, kind, _UINT64, call_id, _UINT32, n)
+
+
+def encode_reply_header(
+    call_id: int, status: int, trailers: bytes | None = None
+) -> bytes:
+    """Encode the header of a reply (every status is a one-byte msgpack fixint),
+    with its trailers (an encoded map) if there are any."""
+    if trailers is not None:
+        return (
+            b"\x95"
+            + _REPLY.pack(_REPLY_PREFIX, _UINT64, call_id, status)[1:]
+            + (trailers)
+        )
+    return _REPLY.pack(_REPLY_PREFIX, _UINT64, call_id, status)
+
+
+assert all(0 <= status < 0x80 for status in Status), "statuses are fixints"
+
+
+def encode_error_body(error: RpcError) -> bytes:
+    """Encode the body of an error reply: the error's message and details, and for
+    an exception declared in the IDL its wire name and fields (keyed by id)."""
+    body: dict[str, Any] = {"message": error.message, "details": error.details}
+    if isinstance(error, DeclaredError):
+        body["error"] = error.uvrpc_name
+        body["fields"] = error.fields.model_dump()
+    return new_packer().pack(body)
+
+
+def _header_fields(
+    buf: Buffer, kind: int, what: str, others: frozenset[int] = frozenset()
+) -> list[Any]:
+    try:
+        fields = msgpack.unpackb(buf)
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        raise ProtocolError(f"{what} header is not valid msgpack: {exc}") from None
+    if (
+        type(fields) is list
+        and len(fields) >= 4
+        and type(fields[0]) is int
+        and type(fields[2]) is int
+        and fields[2] >= 0  # a call id is a uint64: a negative one is no call
+        and (fields[1] == kind or fields[0] != PROTOCOL_VERSION or fields[1] in others)
+    ):
+        return fields
+    raise ProtocolError(f"{what} header is not a {what} header of any version")
+
+
+def parse_request_header(buf: Buffer) -> RequestHeader:
+    """Decode a request header.
+
+    A header of another protocol version is returned as it is (only its fixed
+    prefix is read) so that the server can reply with the version it speaks.
+
+    Raises:
+        ProtocolError: the frame is not a request header of any version.
+    """
+    return _request_header(_header_fields(buf, KIND_REQUEST, "request"))
+
+
+def _request_header(fields: list[Any]) -> RequestHeader:
+    if fields[0] != PROTOCOL_VERSION:
+        return RequestHeader(fields[0], fields[2], "", None)
+    route = fields[3]
+    timeout_ms = fields[4] if len(fields) > 4 else None
+    if type(route) is not str or not (timeout_ms is None or type(timeout_ms) is int):
+        raise ProtocolError("request header has a malformed route or timeout")
+    if len(fields) <= 5:
+        return RequestHeader(PROTOCOL_VERSION, fields[2], route, timeout_ms)
+    window = fields[5] if type(fields[5]) is int and fields[5] >= 0 else None
+    # Anything else there is what a later version added: ignored.
+    # The metadata is checked by the dispatcher, which can reply why it is bad.
+    metadata = fields[6] if len(fields) > 6 else None
+    return RequestHeader(
+        PROTOCOL_VERSION, fields[2], route, timeout_ms, window, metadata
+    )
+
+
+def _metadata(value: Any, what: str) -> dict[str, str | bytes] | None:
+    """A header's metadata map: str keys, str or bytes values (nil: none)."""
+    if value is None:
+        return None
+    if type(value) is not dict or not all(
+        type(key) is str and type(item) in (str, bytes) for key, item in value.items()
+    ):
+        raise ProtocolError(f"{what} header has malformed metadata")
+    return value
+
+
+def _stream_header(fields: list[Any]) -> StreamHeader:
+    n = fields[3]
+    if type(n) is not int or n < 0:
+        raise ProtocolError("stream message header has a malformed count")
+    return StreamHeader(fields[1], fields[2], n)
+
+
+_FROM_CLIENT = frozenset({KIND_ITEM, KIND_END, KIND_CANCEL, KIND_CREDIT})
+_FROM_SERVER = frozenset({KIND_ITEM, KIND_CREDIT})
+
+
+def parse_server_header(buf: Buffer) -> RequestHeader | StreamHeader:
+    """Decode the header of any message a server receives: a request or a
+    message of a stream the client sends (ITEM, END, CANCEL, CREDIT).
+
+    Raises:
+        ProtocolError: the frame is not such a header of any version.
+    """
+    fields = _header_fields(buf, KIND_REQUEST, "request", _FROM_CLIENT)
+    if fields[1] != KIND_REQUEST and fields[0] == PROTOCOL_VERSION:
+        return _stream_header(fields)
+    return _request_header(fields)
+
+
+def parse_client_header(buf: Buffer) -> ReplyHeader | StreamHeader:
+    """Decode the header of any message a client receives: a reply, or an ITEM
+    or CREDIT of a stream.
+
+    Raises:
+        ProtocolError: the frame is not such a header of any version.
+    """
+    fields = _header_fields(buf, KIND_REPLY, "reply", _FROM_SERVER)
+    if fields[1] != KIND_REPLY and fields[0] == PROTOCOL_VERSION:
+        return _stream_header(fields)
+    return _reply_header(fields)
+
+
+def _reply_header(fields: list[Any]) -> ReplyHeader:
+    if type(fields[3]) is not int:
+        raise ProtocolError("reply header has a malformed status")
+    if len(fields) > 4 and fields[0] == PROTOCOL_VERSION:
+        return ReplyHeader(
+            fields[0], fields[2], fields[3], _metadata(fields[4], "reply")
+        )
+    return ReplyHeader(fields[0], fields[2], fields[3])
+
+
+def parse_reply_header(buf: Buffer) -> ReplyHeader:
+    """Decode a reply header.
+
+    Raises:
+        ProtocolError: the frame is not a reply header of any version.
+    """
+    return _reply_header(_header_fields(buf, KIND_REPLY, "reply"))
+
+
+def split_envelope(frames: Sequence[Any]) -> int:
+    """Return the index of the delimiter that ends the routing envelope.
+
+    Raises:
+        ProtocolError: there is no delimiter, or nothing follows it.
+    """
+    if len(frames) > 3 and len(frames[1]) == 0:
+        return 1  # the usual case: one routing frame, from a DEALER peer
+    for index, frame in enumerate(frames):
+        if len(frame) == 0:
+            if len(frames) < index + 3:
+                raise ProtocolError("message has no header and body after the envelope")
+            return index
+    raise ProtocolError("message has no envelope delimiter")
+
+
+def version_mismatch_message(peer_version: int) -> str:
+    """The message of the error sent to a peer speaking another protocol version."""
+    return (
+        f"protocol version {peer_version} is not supported; this peer speaks "
+        f"version {PROTOCOL_VERSION}"
+    )

@@ -1,0 +1,119 @@
+"""Doc comments: where lark's lexer finds them, how they become docstrings that
+``ruff format`` leaves alone, and line numbers that match the parser's."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from uvrpc_gen.check import check
+from uvrpc_gen.cli import generate
+from uvrpc_gen.diagnostics import IdlError, format_diagnostic
+from uvrpc_gen.layout import LINE_LENGTH, width
+from uvrpc_gen.parse import parse
+from uvrpc_gen.view import docstring
+
+ROOT = Path(__file__).resolve().parents[2]
+NS = "namespace t;\n"
+
+
+def first_error(source: str) -> str:
+    with pytest.raises(IdlError) as caught:
+        check(parse(source, "t.idl"))
+    return format_diagnostic(caught.value.diagnostics[0], source)
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\x0c", "\r", "\x85", "\u2029"])
+def test_line_numbers_count_newlines_only(separator: str) -> None:
+    source = NS + f"// a{separator}b\nmessage M {{ 1: Strng x; }}\n"
+    assert first_error(source).splitlines() == [
+        "t.idl:3:16: error: unknown type 'Strng'; did you mean 'string'?",
+        "message M { 1: Strng x; }",
+        "               ^~~~~",
+    ]
+
+
+def test_syntax_error_at_the_end_counts_newlines_only() -> None:
+    error = first_error(NS + "// a\u2028b\nmessage M {\n")
+    assert error.startswith("t.idl:3:12: error: ")
+
+
+def test_doc_comment_inside_a_block_comment_is_a_comment() -> None:
+    source = NS + "/*\n/// not a doc\n*/\nmessage M {}\n/* old:\n/// stale\n*/\n"
+    definitions = parse(source + "message N {}", "t.idl").definitions
+    assert [d.doc for d in definitions] == [None, None]
+
+
+def test_doc_comments_are_collected_from_the_lexer() -> None:
+    source = NS + '/// A "doc".\n///   indented\nmessage M { 1: string s = "///"; }\n'
+    (message,) = parse(source, "t.idl").definitions
+    assert message.doc == 'A "doc".\n  indented'
+
+
+def test_doc_comment_after_code_is_an_error() -> None:
+    error = first_error(NS + "message M {\n  1: i32 a; /// trailing\n}\n")
+    assert error.splitlines()[0] == (
+        "t.idl:3:13: error: a doc comment must be on a line of its own; use '//' for "
+        "a comment after code"
+    )
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x01", "\x1b", "\x7f", "\x85", "\u2028"])
+def test_control_characters_in_doc_comments_are_errors(char: str) -> None:
+    error = first_error(NS + f"/// bad {char} char\nmessage M {{}}\n")
+    assert error.splitlines()[0] == (
+        f"t.idl:2:9: error: doc comment contains the control character "
+        f"U+{ord(char):04X}"
+    )
+
+
+def test_docstring_starting_or_ending_with_a_quote() -> None:
+    assert docstring('"Quoted" start', 4) == ('    """ "Quoted" start"""',)
+    assert docstring('ends "quoted"', 4) == ('    """ends "quoted" """',)
+
+
+def test_docstring_expands_tabs_and_removes_common_indentation() -> None:
+    assert docstring("\ttabbed\tdoc\n\n\tindented\n\t\tmore", 4) == (
+        '    """tabbed  doc',
+        "",
+        "    indented",
+        "            more",
+        '    """',
+    )
+
+
+def test_docstring_measures_wide_characters() -> None:
+    lines = docstring("日本語 " * 25, 4)
+    assert len(lines) > 1
+    assert all(width(line) <= LINE_LENGTH for line in lines)
+    assert width("日本語") == 6 and width("é") == 1 and width("e\u0301") == 1
+
+
+def test_doc_comments_generate_ruff_clean_code(tmp_path: Path) -> None:
+    source = (
+        NS
+        + '/// "Quoted" start\nmessage A {}\n'
+        + "/// \ttabbed\tdoc\n///\n///\tindented with tab\nmessage B {}\n"
+        + "/// ends with backslash \\\nmessage C {}\n"
+        + "/// "
+        + "日本語 " * 25
+        + "\nmessage D {}\n"
+        + '/// ends with "quote"\nmessage E {}\n'
+    )
+    path = tmp_path / "docs.py"
+    path.write_text(generate(source, "docs.idl"), encoding="utf-8")
+    config = ("--config", str(ROOT / "pyproject.toml"))
+    for command in (["format", "--diff"], ["check", "--quiet"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", *command, *config, str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+    namespace: dict[str, object] = {}
+    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)
+    assert getattr(namespace["A"], "__doc__", None) == ' "Quoted" start'

@@ -1,0 +1,177 @@
+"""Generated modules are clean under ``ruff format --check`` and ``ruff check``
+whatever the lengths of names, the number of parameters and the defaults.
+
+Hypothesis writes IDL files with varied definitions; each generated module must
+already be in ruff's format and pass its lint rules, long lines included.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from uvrpc_gen.cli import generate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCALARS = ("bool", "i8", "i32", "i64", "float", "double", "string", "bytes")
+WORDS = ("alpha", "beta", "gamma", "delta", "epsilon", "日本語", "x", "longerword")
+
+
+def name(prefix: str, max_size: int) -> st.SearchStrategy[str]:
+    """Names that are valid everywhere: a fixed prefix and lower-case letters."""
+    return st.text("abcdefghij", min_size=0, max_size=max_size).map(
+        lambda tail: prefix + tail
+    )
+
+
+def idl_string(text: str) -> str:
+    """``text`` as an IDL string literal."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t")
+    return f'"{escaped}"'
+
+
+string_values = st.text(
+    st.sampled_from(list("ab yz'\"\\\t語é")), min_size=0, max_size=18
+)
+scalar_defaults = {
+    "bool": st.sampled_from(["true", "false"]),
+    "i8": st.integers(-128, 127).map(str),
+    "i32": st.integers(-(2**31), 2**31 - 1).map(str),
+    "i64": st.integers(-(2**63), 2**63 - 1).map(str),
+    "float": st.sampled_from(["1.5", "-2.25", "1e3", "0", "7"]),
+    "double": st.sampled_from(["1.5", "-2e-7", "123456.789", "3"]),
+    "string": string_values.map(idl_string),
+    "bytes": st.text("abc\\'", max_size=12).map(idl_string),
+}
+
+
+@st.composite
+def field_type(draw: st.DrawFn, enums: list[str], messages: list[str]) -> str:
+    """A type: a scalar, an enum, a message, or containers of them."""
+    leaves = list(SCALARS) + enums + messages
+    depth = draw(st.integers(0, 3))
+    text = draw(st.sampled_from(leaves))
+    for _ in range(depth):
+        kind = draw(st.sampled_from(["list", "set", "map"]))
+        if kind == "list":
+            text = f"list<{text}>"
+        else:
+            key = draw(st.sampled_from(["string", "i32", *enums]))
+            text = f"set<{key}>" if kind == "set" else f"map<{key}, {text}>"
+    return text
+
+
+@st.composite
+def default(draw: st.DrawFn, type_: str, enums: dict[str, list[str]]) -> str | None:
+    """A default that fits ``type_``, or ``None``."""
+    if type_ in scalar_defaults:
+        return draw(scalar_defaults[type_])
+    if type_ in enums:
+        return f"{type_}.{draw(st.sampled_from(enums[type_]))}"
+    if type_.startswith("list<string>"):
+        words = draw(st.lists(st.sampled_from(WORDS), max_size=9))
+        return "[" + ", ".join(f'"{w}"' for w in words) + "]"
+    if type_ == "set<i32>":
+        items = draw(st.lists(st.integers(0, 10**6), unique=True, max_size=9))
+        return "[" + ", ".join(map(str, items)) + "]"
+    if type_.startswith("map<string, i32>"):
+        keys = draw(st.lists(st.sampled_from(WORDS), unique=True, max_size=5))
+        return "{" + ", ".join(f'"{k}": {i}' for i, k in enumerate(keys)) + "}"
+    return "[]" if type_.startswith(("list", "set")) else "{}"
+
+
+@st.composite
+def idl_module(draw: st.DrawFn) -> str:
+    """A whole IDL file."""
+    lines = ["namespace " + draw(name("ns", 10)) + ";"]
+    enums: dict[str, list[str]] = {}
+    for index in range(draw(st.integers(0, 2))):
+        enum = draw(name("E", 30)) + str(index)
+        members = [f"M{i}" for i in range(draw(st.integers(1, 3)))]
+        enums[enum] = members
+        body = " ".join(f"{m} = {i};" for i, m in enumerate(members))
+        lines.append(f"enum {enum} {{ {body} }}")
+    messages: list[str] = []
+    doc_words = st.lists(
+        st.sampled_from([*WORDS, '"quoted"', "tab\there", "end."]), max_size=30
+    )
+    for index in range(draw(st.integers(0, 3))):
+        message = draw(name("Msg", 30)) + str(index)
+        fields = []
+        for number in range(1, draw(st.integers(0, 4)) + 1):
+            type_ = draw(field_type(list(enums), [*messages, message]))
+            optional = draw(st.booleans())
+            field = draw(name("f", 30)) + str(number)
+            value = None
+            if type_ not in messages and type_ != message and draw(st.booleans()):
+                value = draw(default(type_, enums))
+            doc = " ".join(draw(doc_words))
+            fields.append(
+                (f"    /// {doc}\n" if doc else "")
+                + f"    {number}: {'optional ' if optional else ''}{type_} {field}"
+                + (f" = {value}" if value is not None else "")
+                + ";"
+            )
+        lines.append(f"message {message} {{\n" + "\n".join(fields) + "\n}")
+        messages.append(message)
+    for index in range(draw(st.integers(0, 2))):
+        service = draw(name("Svc", 24)) + str(index)
+        methods = []
+        for number in range(draw(st.integers(0, 3))):
+            returns = draw(
+                st.one_of(st.just("void"), field_type(list(enums), messages))
+            )
+            params = []
+            for pid in range(1, draw(st.integers(0, 8)) + 1):
+                type_ = draw(field_type(list(enums), messages))
+                optional = draw(st.booleans())
+                value = None
+                if (type_ in scalar_defaults or type_ in enums) and draw(st.booleans()):
+                    value = draw(default(type_, enums))
+                params.append(
+                    f"{pid}: {'optional ' if optional else ''}{type_} "
+                    + draw(name("p", 20))
+                    + str(pid)
+                    + (f" = {value}" if value is not None else "")
+                )
+            method = draw(name("do", 24)) + str(number)
+            methods.append(f"    {returns} {method}({', '.join(params)});")
+        doc = " ".join(draw(doc_words))
+        lines.append(
+            (f"/// {doc}\n" if doc else "")
+            + f"service {service} {{\n"
+            + "\n".join(methods)
+            + "\n}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def ruff(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ruff", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(source=idl_module())
+def test_generated_code_is_ruff_clean(source: str, tmp_path: Path) -> None:
+    path = tmp_path / "generated.py"
+    path.write_text(generate(source, "generated.idl"), encoding="utf-8")
+    config = ("--config", str(ROOT / "pyproject.toml"))
+    formatted = ruff("format", "--diff", *config, str(path))
+    assert formatted.returncode == 0, source + formatted.stdout + formatted.stderr
+    checked = ruff("check", "--quiet", *config, str(path))
+    assert checked.returncode == 0, source + checked.stdout + checked.stderr

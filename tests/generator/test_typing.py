@@ -1,0 +1,98 @@
+"""mypy --strict accepts correct use of generated code and rejects misuse.
+
+``typing/typed_usage.py`` must type-check, with each ``reveal_type`` revealing the type
+written after ``# R:``; ``typing/misuse.py`` must fail on exactly the lines marked
+``# E: <code>``, each with that error code.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TYPING = Path(__file__).resolve().parents[1] / "typing"
+MARK = re.compile(r"  # ([ER]): (.+)$")
+REPORT = re.compile(
+    r"^(?P<file>[^:]+):(?P<line>\d+): (?P<kind>error|note): (?P<text>.*)$"
+)
+
+
+def run_mypy(path: Path) -> tuple[int, list[tuple[int, str, str]]]:
+    """Run mypy --strict on one file; return its status and (line, kind, text)."""
+    env = dict(os.environ)
+    env["MYPYPATH"] = os.pathsep.join(
+        str(ROOT / p) for p in ("examples/calculator", "examples/echo", "tests")
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--config-file",
+            str(ROOT / "pyproject.toml"),
+            "--no-error-summary",
+            "--show-error-codes",
+            "--hide-error-context",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
+    found = []
+    for line in result.stdout.splitlines():
+        match = REPORT.match(line)
+        if match and Path(match["file"]).name == path.name:
+            found.append((int(match["line"]), match["kind"], match["text"]))
+    return result.returncode, found
+
+
+def marks(path: Path, kind: str) -> dict[int, str]:
+    """The ``# E:`` or ``# R:`` marks of a file, by line number."""
+    found = {}
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        match = MARK.search(line)
+        if match and match[1] == kind:
+            found[number] = match[2]
+    return found
+
+
+def test_correct_use_type_checks_and_reveals_the_declared_types() -> None:
+    path = TYPING / "typed_usage.py"
+    status, reports = run_mypy(path)
+    errors = [r for r in reports if r[1] == "error"]
+    assert errors == [] and status == 0, errors
+    revealed = {
+        line: text.removeprefix('Revealed type is "').removesuffix('"')
+        for line, kind, text in reports
+        if kind == "note" and text.startswith("Revealed type is")
+    }
+    expected = marks(path, "R")
+    assert expected, "no reveal_type marks found"
+    assert revealed == expected
+
+
+def test_misuse_fails_on_exactly_the_marked_lines() -> None:
+    path = TYPING / "misuse.py"
+    status, reports = run_mypy(path)
+    assert status == 1
+    codes: dict[int, set[str]] = {}
+    for line, kind, text in reports:
+        code = re.search(r"\[([a-z-]+)\]$", text)
+        if kind == "error" and code:
+            codes.setdefault(line, set()).add(code[1])
+    expected = marks(path, "E")
+    assert len(expected) >= 15
+    missing = {
+        line: code for line, code in expected.items() if code not in codes.get(line, ())
+    }
+    assert missing == {}, f"marked lines mypy accepted: {missing}"
+    unexpected = {line: codes[line] for line in set(codes) - set(expected)}
+    assert unexpected == {}, f"errors on unmarked lines: {unexpected}"

@@ -1,0 +1,155 @@
+"""``uvrpc bench`` smoke test: every case and system for a fraction of a second.
+
+Correctness, not speed: every system answers, every reply is the payload it was
+sent, and the JSON report has the documented schema.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from uvrpc.bench.cases import CASES
+from uvrpc.bench.runner import plan
+from uvrpc.bench.systems import systems_for
+
+ROOT = Path(__file__).resolve().parents[2]
+ROW_KEYS = {
+    "system",
+    "case",
+    "payload",
+    "calls_per_s",
+    "p50_us",
+    "p99_us",
+    "mb_per_s",
+    "ratio_vs_zmq_raw",
+    "ratio_vs_grpc",
+}
+
+
+def test_every_case_and_system_echoes_correctly(tmp_path: Path) -> None:
+    report, plot = tmp_path / "bench.json", tmp_path / "bench.png"
+    result = subprocess.run(
+        [sys.executable, "-m", "uvrpc", "bench", "--uvloop"]
+        + ["--duration", "0.3", "--warmup", "0.05"]
+        + ["--json", str(report), "--plot", str(plot)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "skipping" not in result.stderr  # the dev extra installs every peer
+    data = json.loads(report.read_text())
+    assert {"machine", "versions", "settings", "cases"} <= set(data)
+    assert data["versions"]["uvrpc"] and data["versions"]["libzmq"]
+    expected = {
+        (m.system.name, m.case.name, m.payload)
+        for m in plan(systems_for(uvloop=True), list(CASES.values()))
+    }
+    rows = {(r["system"], r["case"], r["payload"]): r for r in data["cases"]}
+    assert set(rows) == expected
+    for key, row in rows.items():
+        assert ROW_KEYS <= set(row), key
+        assert row["mismatches"] == 0, key
+        assert row["calls"] > 0 and row["calls_per_s"] > 0, key
+        if row["inflight"] == 1:
+            assert row["p50_us"] > 0 and row["p99_us"] >= row["p50_us"], key
+    uvrpc_pingpong = rows[("uvrpc", "pingpong", 64)]
+    assert uvrpc_pingpong["ratio_vs_zmq_raw"] is not None
+    assert uvrpc_pingpong["ratio_vs_grpc"] is not None
+    assert plot.read_bytes().startswith(b"\x89PNG")
+    assert "pingpong" in result.stdout and "x zmq-raw" in result.stdout
+
+
+def test_bench_echo_stubs_are_fresh() -> None:
+    """The benchmark measures the generated stubs of idl/echo.idl as they are now."""
+    result = subprocess.run(
+        [sys.executable, "-m", "uvrpc_gen", "--check", "idl/echo.idl"]
+        + ["-o", "runtime/uvrpc/bench"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_missing_peer_is_skipped_with_a_clear_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from uvrpc.bench import cli
+    from uvrpc.bench.systems import SYSTEMS
+
+    absent = dataclasses.replace(SYSTEMS["thrift"], requires="uvrpc_no_such_peer")
+    monkeypatch.setitem(SYSTEMS, "thrift", absent)
+    assert cli.main(["--systems", "thrift", "--cases", "pingpong"]) == 0
+    assert capsys.readouterr().err == (
+        "uvrpc bench: skipping thrift: uvrpc_no_such_peer is not installed "
+        "(pip install 'uvrpc[bench]')\n"
+    )
+
+
+def test_ipc_transport_for_the_zeromq_systems(tmp_path: Path) -> None:
+    report = tmp_path / "ipc.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "uvrpc", "bench", "--ipc", "--cases", "pingpong"]
+        + ["--systems", "uvrpc,zmq-raw,uvrpc-sync"]
+        + ["--duration", "0.15", "--warmup", "0.05", "--json", str(report)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads(report.read_text())
+    assert data["settings"]["transport"] == "ipc"
+    assert {r["system"] for r in data["cases"]} == {"uvrpc", "zmq-raw", "uvrpc-sync"}
+    assert all(r["calls"] > 0 and r["mismatches"] == 0 for r in data["cases"])
+
+
+def test_the_workers_case_reports_one_row_per_worker_count(tmp_path: Path) -> None:
+    report = tmp_path / "workers.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "uvrpc", "bench", "--cases", "workers"]
+        + ["--duration", "0.2", "--warmup", "0.05", "--json", str(report)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = json.loads(report.read_text())["cases"]
+    assert [(r["case"], r["workers"]) for r in rows] == [("workers", 1), ("workers", 2)]
+    for row in rows:
+        assert {"system", "payload", "calls_per_s", "speedup", "mismatches"} <= set(row)
+        assert row["calls"] > 0 and row["calls_per_s"] > 0 and row["mismatches"] == 0
+    assert "workers" in result.stdout
+
+
+def test_the_broker_case_reports_both_paths_and_the_brokers_cost(
+    tmp_path: Path,
+) -> None:
+    report = tmp_path / "broker.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "uvrpc", "bench", "--cases", "broker"]
+        + ["--duration", "0.2", "--warmup", "0.05", "--json", str(report)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = json.loads(report.read_text())["cases"]
+    assert [(r["case"], r["path"]) for r in rows] == [
+        ("broker", "direct"),
+        ("broker", "broker"),
+    ]
+    for row in rows:
+        assert row["calls"] > 0 and row["calls_per_s"] > 0 and row["mismatches"] == 0
+    direct, brokered = rows
+    assert direct["broker_cpu_us_per_call"] is None
+    if sys.platform == "linux":  # read from /proc
+        assert brokered["broker_cpu_us_per_call"] > 0
+    assert "broker" in result.stdout

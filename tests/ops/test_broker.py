@@ -1,0 +1,562 @@
+"""Scaling out: a broker in front of worker processes, ``uvrpc serve --workers``,
+and a channel spread over several endpoints (``docs/scaling.md``)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import msgpack
+import pytest
+import zmq
+import zmq.asyncio
+from feed import FeedClient, Tick
+from feed_server import Feed
+from pid_echo import PidEcho
+
+import uvrpc
+import uvrpc.ops.broker
+from uvrpc.bench.echo import EchoClient
+from uvrpc.broker import Broker
+from uvrpc.protocol import RequestHeaders
+
+TESTS = Path(__file__).resolve().parents[1]
+
+
+def uvrpc_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "uvrpc", *args]
+
+
+@contextmanager
+def process(*args: str) -> Iterator[subprocess.Popen[str]]:
+    """A ``uvrpc`` command run from this directory; killed by pid if still there."""
+    proc = subprocess.Popen(
+        uvrpc_cmd(*args), cwd=TESTS, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()
+
+
+def served_by(reply: memoryview) -> int:
+    """The pid a :class:`PidEcho` reply names."""
+    return int.from_bytes(bytes(reply)[-8:], "little")
+
+
+async def wait_for_pids(client: EchoClient, count: int) -> set[int]:
+    """Call until ``count`` different processes have answered; their pids."""
+    seen: set[int] = set()
+    deadline = time.monotonic() + 30
+    while len(seen) < count:
+        assert time.monotonic() < deadline, f"only {seen} answered"
+        replies = await asyncio.gather(
+            *(client.echo(data=b"", timeout=10) for _ in range(count * 4))
+        )
+        seen.update(served_by(r) for r in replies)
+    return seen
+
+
+def test_a_broker_answers_every_call_once_and_spreads_them(tmp_path: Path) -> None:
+    backend = f"ipc://{tmp_path / 'backend.sock'}"
+    with (
+        process(
+            "broker", "--frontend", "tcp://127.0.0.1:*", "--backend", backend
+        ) as broker,
+        process("serve", "pid_echo:PidEcho", "--connect", backend) as w1,
+        process("serve", "pid_echo:PidEcho", "--connect", backend) as w2,
+        process("serve", "pid_echo:PidEcho", "--connect", backend) as w3,
+    ):
+        assert broker.stdout is not None
+        frontend = broker.stdout.readline().strip()
+        assert frontend.startswith("tcp://127.0.0.1:")
+        assert broker.stdout.readline().strip() == backend
+        workers = {w1.pid, w2.pid, w3.pid}
+
+        async def main() -> Counter[int]:
+            channels = [uvrpc.Channel(frontend) for _ in range(4)]
+            clients = [EchoClient(channel) for channel in channels]
+            try:
+                assert await wait_for_pids(clients[0], 3) == workers
+
+                async def call(client: EchoClient, n: int) -> int:
+                    payload = n.to_bytes(4, "little")
+                    reply = await client.echo(data=payload, timeout=30)
+                    assert bytes(reply)[:-8] == payload
+                    return served_by(reply)
+
+                pids = await asyncio.gather(
+                    *(call(clients[n % 4], n) for n in range(3000))
+                )
+                assert all(channel.dropped_replies == 0 for channel in channels)
+                assert all(channel.pending == 0 for channel in channels)
+                return Counter(pids)
+            finally:
+                for channel in channels:
+                    await channel.close()
+
+        shares = asyncio.run(main())
+        assert set(shares) == workers and sum(shares.values()) == 3000
+        assert min(shares.values()) >= 300, shares
+        broker.send_signal(signal.SIGTERM)
+        assert broker.wait(10) == 0
+
+
+def test_a_killed_worker_is_replaced() -> None:
+    with process(
+        "serve", "pid_echo:PidEcho", "--workers", "2", "--bind", "tcp://127.0.0.1:*"
+    ) as parent:
+        assert parent.stdout is not None
+        endpoint = parent.stdout.readline().strip()
+        outcomes: list[int | type[BaseException]] = []
+        try:
+
+            async def main() -> tuple[set[int], int, set[int]]:
+                async with uvrpc.Channel(endpoint) as channel:
+                    client = EchoClient(channel)
+                    first = await wait_for_pids(client, 2)
+                    victim = min(first)
+                    replaced = asyncio.Event()
+                    after_kill: set[int] = set()
+                    killed = False
+
+                    async def load() -> None:
+                        while not replaced.is_set():
+                            try:
+                                reply = await client.echo(data=b"x", timeout=60)
+                            except uvrpc.RpcError as exc:
+                                outcomes.append(type(exc))
+                                continue
+                            pid = served_by(reply)
+                            outcomes.append(pid)
+                            if killed:
+                                after_kill.add(pid)
+                                if after_kill - first:
+                                    replaced.set()
+
+                    loaders = [asyncio.ensure_future(load()) for _ in range(8)]
+                    while len(outcomes) < 200:
+                        await asyncio.sleep(0.01)
+                    os.kill(victim, signal.SIGKILL)
+                    killed = True
+                    await asyncio.wait_for(replaced.wait(), 30)
+                    await asyncio.gather(*loaders)
+                    replies = await asyncio.gather(
+                        *(client.echo(data=b"y", timeout=10) for _ in range(50))
+                    )
+                    assert {served_by(r) for r in replies} <= after_kill - {victim}
+                    return first, victim, after_kill
+
+            first, victim, after_kill = asyncio.run(main())
+            newcomers = after_kill - first
+            assert len(newcomers) == 1
+            errors = [o for o in outcomes if not isinstance(o, int)]
+            # The calls the killed worker had taken fail at once (long before
+            # their deadline) with UNAVAILABLE; no other call fails.
+            assert set(errors) <= {uvrpc.Unavailable}
+            parent.send_signal(signal.SIGTERM)
+            assert parent.wait(10) == 0
+            for pid in first - {victim} | newcomers:
+                with pytest.raises(ProcessLookupError):
+                    os.kill(pid, 0)
+        finally:
+            for pid in {o for o in outcomes if isinstance(o, int)}:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+@pytest.mark.parametrize("joined", [False, True], ids=["list", "commas"])
+def test_a_channel_spreads_calls_over_its_endpoints(joined: bool) -> None:
+    asyncio.run(spread_over_two_servers(joined))
+
+
+async def spread_over_two_servers(joined: bool) -> None:
+    async with uvrpc.Server(PidEcho()) as one, uvrpc.Server(PidEcho()) as two:
+        endpoints = [one.bind("tcp://127.0.0.1:*"), two.bind("tcp://127.0.0.1:*")]
+        target = ",".join(endpoints) if joined else endpoints
+        async with uvrpc.Channel(target) as channel:
+            client = EchoClient(channel)
+            replies = await asyncio.gather(
+                *(client.echo(data=bytes([n]), timeout=10) for n in range(100))
+            )
+        assert [bytes(r)[:1] for r in replies] == [bytes([n]) for n in range(100)]
+        assert one.stats.replied > 0 and two.stats.replied > 0
+        assert one.stats.replied + two.stats.replied == 100
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    """Wait for ``condition`` (the broker's thread changes what it reads)."""
+    deadline = time.monotonic() + 20
+    while not condition():
+        assert time.monotonic() < deadline, f"still waiting for {what}"
+        await asyncio.sleep(0.005)
+
+
+def test_stream_calls_of_every_kind_work_through_a_broker() -> None:
+    asyncio.run(streams_through_a_broker())
+
+
+async def streams_through_a_broker() -> None:
+    with Broker(["inproc://front-streams"], ["inproc://back-streams"]) as broker:
+        async with uvrpc.Server(Feed()) as one, uvrpc.Server(Feed()) as two:
+            one.connect("inproc://back-streams")
+            two.connect("inproc://back-streams")
+            await until(lambda: broker.servers == 2, "both servers")
+            async with uvrpc.Channel("inproc://front-streams") as channel:
+                feed = FeedClient(channel)
+
+                async def ticks() -> list[int]:
+                    stream = feed.ticks(count=200, size=3, timeout=30)
+                    return [tick.seq async for tick in stream]
+
+                async def upload(size: int) -> int:
+                    async def items() -> AsyncIterator[Tick]:
+                        for seq in range(200):
+                            yield Tick(seq=seq, data=b"a" * size)
+
+                    total = await feed.upload(ticks=items(), timeout=30)
+                    # Bytes, not count: the count is of the server's last upload.
+                    return total.bytes // size
+
+                async def echo() -> list[int]:
+                    async def items() -> AsyncIterator[Tick]:
+                        for seq in range(200):
+                            yield Tick(seq=seq)
+
+                    stream = feed.echo(ticks=items(), timeout=30)
+                    return [tick.seq async for tick in stream]
+
+                # Several at once, so that both servers run some: every message
+                # of a call must still reach the server running it.
+                results = await asyncio.gather(
+                    *(
+                        call
+                        for n in range(1, 4)
+                        for call in (ticks(), upload(n), echo())
+                    )
+                )
+            assert results == [list(range(200)), 200, list(range(200))] * 3
+            assert one.stats.streams > 0 and two.stats.streams > 0
+            assert broker.in_flight == 0
+
+
+def test_a_cancel_reaches_the_server_running_its_call() -> None:
+    asyncio.run(cancel_through_a_broker())
+
+
+async def cancel_through_a_broker() -> None:
+    with Broker(["inproc://front-cancel"], ["inproc://back-cancel"]) as broker:
+        async with uvrpc.Server(Feed()) as one, uvrpc.Server(Feed()) as two:
+            one.connect("inproc://back-cancel")
+            two.connect("inproc://back-cancel")
+            await until(lambda: broker.servers == 2, "both servers")
+            async with uvrpc.Channel("inproc://front-cancel") as channel:
+                feed = FeedClient(channel)
+                slow = [
+                    asyncio.ensure_future(feed.ping(n=-600, timeout=60))
+                    for _ in range(8)
+                ]
+                await until(
+                    lambda: one.in_flight + two.in_flight == 8, "the calls to run"
+                )
+                assert one.in_flight > 0 and two.in_flight > 0
+                for task in slow:
+                    task.cancel()
+                await asyncio.gather(*slow, return_exceptions=True)
+                # Each CANCEL went to the server running its call.
+                await until(
+                    lambda: one.stats.cancelled + two.stats.cancelled == 8,
+                    "every handler to be cancelled",
+                )
+            assert one.stats.stale + two.stats.stale == 0
+            assert broker.in_flight == 0
+
+
+def test_a_call_waits_for_a_server_to_connect() -> None:
+    asyncio.run(wait_for_a_server())
+
+
+async def wait_for_a_server() -> None:
+    with Broker(["inproc://front-wait"], ["inproc://back-wait"]) as broker:
+        async with uvrpc.Channel("inproc://front-wait") as channel:
+            feed = FeedClient(channel)
+            call = asyncio.ensure_future(feed.ping(n=5, timeout=30))
+            await until(lambda: broker.in_flight == 1, "the call to wait")
+            assert not call.done()
+            async with uvrpc.Server(Feed()) as server:
+                server.connect("inproc://back-wait")
+                assert await call == 5
+        assert broker.stats.requests == 1 and broker.stats.replies == 1
+
+
+def test_a_leaving_server_finishes_its_calls_and_gets_no_new_ones() -> None:
+    asyncio.run(leave_a_broker())
+
+
+async def leave_a_broker() -> None:
+    with Broker(["inproc://front-leave"], ["inproc://back-leave"]) as broker:
+        async with uvrpc.Server(Feed()) as staying:
+            leaving = uvrpc.Server(Feed())
+            await leaving.start()
+            leaving.connect("inproc://back-leave")
+            await until(lambda: broker.servers == 1, "the leaving server")
+            staying.connect("inproc://back-leave")
+            await until(lambda: broker.servers == 2, "both servers")
+            async with uvrpc.Channel("inproc://front-leave") as channel:
+                feed = FeedClient(channel)
+                # Two slow calls: the broker gives one to each server.
+                slow = [
+                    asyncio.ensure_future(feed.ping(n=-3, timeout=30)) for _ in range(2)
+                ]
+                await until(lambda: leaving.in_flight == 1, "a call on it")
+                closing = asyncio.ensure_future(leaving.close(grace=20))
+                await until(lambda: broker.servers == 1, "LEAVING")
+                replies = await asyncio.gather(
+                    *(feed.ping(n=n, timeout=30) for n in range(20))
+                )
+                assert replies == list(range(20))
+                assert await asyncio.gather(*slow) == [-3, -3]
+                await closing
+            assert leaving.stats.replied == 1
+            assert staying.stats.replied == 21
+
+
+def test_servers_tell_a_restarted_broker_they_are_there(tmp_path: Path) -> None:
+    asyncio.run(restart_a_broker(tmp_path))
+
+
+async def restart_a_broker(tmp_path: Path) -> None:
+    front = f"ipc://{tmp_path / 'front.sock'}"
+    back = f"ipc://{tmp_path / 'back.sock'}"
+    async with uvrpc.Server(Feed()) as server:
+        server.connect(back)
+        for n in range(2):
+            with Broker([front], [back]) as broker:
+                await until(lambda: broker.servers == 1, f"READY ({n})")
+                async with uvrpc.Channel(front) as channel:
+                    assert await FeedClient(channel).ping(n=n, timeout=10) == n
+
+
+def test_calls_on_a_killed_server_fail_at_once_with_unavailable(
+    tmp_path: Path,
+) -> None:
+    backend = f"ipc://{tmp_path / 'backend.sock'}"
+    with (
+        Broker(["tcp://127.0.0.1:*"], [backend]) as broker,
+        process("serve", "feed_server:Feed", "--connect", backend) as victim,
+        process("serve", "feed_server:Feed", "--connect", backend),
+    ):
+
+        async def main() -> None:
+            async with uvrpc.Channel(broker.frontends[0]) as channel:
+                feed = FeedClient(channel)
+                await until(lambda: broker.servers == 2, "both servers")
+                # Six calls of a minute each: three on each server.
+                slow = [
+                    asyncio.ensure_future(feed.ping(n=-600, timeout=90))
+                    for _ in range(6)
+                ]
+                await until(lambda: broker.stats.requests == 6, "the calls")
+                victim.kill()
+                done, running = await asyncio.wait(
+                    slow, return_when=asyncio.FIRST_COMPLETED
+                )
+                await until(lambda: broker.stats.failed == 3, "three failures")
+                done = {task for task in slow if task.done()}
+                assert len(done) == 3
+                for task in done:
+                    with pytest.raises(uvrpc.Unavailable, match="went away"):
+                        task.result()
+                # The other server's calls still run, and the broker still serves.
+                assert await feed.ping(n=1, timeout=30) == 1
+                assert not any(task.done() for task in set(slow) - done)
+                for task in set(slow) - done:
+                    task.cancel()
+                await asyncio.gather(*slow, return_exceptions=True)
+
+        asyncio.run(main())
+
+
+def test_a_broker_forgets_calls_whose_callers_gave_up_long_ago(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(uvrpc.ops.broker, "EXPIRY_GRACE", 0.0)
+    monkeypatch.setattr(uvrpc.ops.broker, "SWEEP_INTERVAL", 0.05)
+    asyncio.run(expire_in_a_broker())
+
+
+async def expire_in_a_broker() -> None:
+    with Broker(["inproc://front-expire"], ["inproc://back-expire"]) as broker:
+        async with uvrpc.Channel("inproc://front-expire") as channel:
+            with pytest.raises(uvrpc.DeadlineExceeded):
+                await FeedClient(channel).ping(n=1, timeout=0.2)
+            # No server ever came: the waiting request is dropped, not kept.
+            await until(lambda: broker.in_flight == 0, "the sweep")
+        assert broker.stats.expired == 1 and broker.stats.requests == 0
+
+
+def test_oneway_calls_go_through_a_broker() -> None:
+    asyncio.run(oneway_through_a_broker())
+
+
+async def oneway_through_a_broker() -> None:
+    with Broker(["inproc://front-oneway"], ["inproc://back-oneway"]) as broker:
+        feeds = [Feed(), Feed()]
+        async with uvrpc.Server(feeds[0]) as one, uvrpc.Server(feeds[1]) as two:
+            one.connect("inproc://back-oneway")
+            two.connect("inproc://back-oneway")
+            await until(lambda: broker.servers == 2, "both servers")
+            async with uvrpc.Channel("inproc://front-oneway") as channel:
+                feed = FeedClient(channel)
+                for n in range(10):
+                    await feed.notify(text=str(n))
+                await until(
+                    lambda: len(feeds[0].notes) + len(feeds[1].notes) == 10,
+                    "every note",
+                )
+        assert sorted(feeds[0].notes + feeds[1].notes, key=int) == [
+            str(n) for n in range(10)
+        ]
+        assert broker.in_flight == 0  # oneway calls are not followed
+
+
+def test_a_broker_passes_on_what_it_cannot_read_and_keeps_serving() -> None:
+    asyncio.run(garbage_through_a_broker())
+
+
+async def garbage_through_a_broker() -> None:
+    with Broker(["inproc://front-garbage"], ["inproc://back-garbage"]) as broker:
+        async with uvrpc.Server(Feed()) as server:
+            server.connect("inproc://back-garbage")
+            await until(lambda: broker.servers == 1, "the server")
+            raw = zmq.asyncio.Context.shadow(zmq.Context.instance()).socket(zmq.DEALER)
+            raw.setsockopt(zmq.LINGER, 0)
+            raw.connect("inproc://front-garbage")
+            try:
+                await raw.send_multipart([b"", b"\xc1not msgpack", b"body"])
+                await raw.send_multipart([b"only one frame"])
+                # A request of another protocol version: the server answers it,
+                # through the broker, with the version it speaks.
+                other = msgpack.packb([99, 1, 5, "feed.Feed.ping", 1000])
+                await raw.send_multipart([b"", other, msgpack.packb({"1": 1})])
+                reply = await asyncio.wait_for(raw.recv_multipart(), 10)
+            finally:
+                raw.close()
+            header = msgpack.unpackb(reply[-2])
+            assert header[1:4] == [2, 5, uvrpc.Status.UNIMPLEMENTED]
+            async with uvrpc.Channel("inproc://front-garbage") as channel:
+                assert await FeedClient(channel).ping(n=3, timeout=10) == 3
+        assert broker.stats.dropped == 0  # the server judged them, not the broker
+        assert server.stats.dropped >= 1
+
+
+def test_a_broker_cancels_the_stream_of_a_client_that_is_gone() -> None:
+    asyncio.run(client_gone_mid_stream())
+
+
+async def client_gone_mid_stream() -> None:
+    feed = Feed()
+    with Broker(["inproc://front-gone"], ["inproc://back-gone"]) as broker:
+        # Probing an idle stream soon: the probe finds the client gone.
+        async with uvrpc.Server(feed, probe_interval=0.2) as server:
+            server.connect("inproc://back-gone")
+            await until(lambda: broker.servers == 1, "the server")
+            raw = zmq.asyncio.Context.shadow(zmq.Context.instance()).socket(zmq.DEALER)
+            raw.setsockopt(zmq.LINGER, 0)
+            raw.connect("inproc://front-gone")
+            header = RequestHeaders("feed.Feed.ticks").encode_stream(1, 60_000, 4)
+            body = msgpack.packb({"1": 1_000_000, "2": 0})
+            await raw.send_multipart([b"", header, body])
+            await asyncio.wait_for(raw.recv_multipart(), 10)  # the first tick
+            raw.close()  # gone, without a CANCEL
+            # The handler, waiting for credit that never comes, is ended.
+            await asyncio.wait_for(feed.finished.wait(), 20)
+        assert broker.in_flight == 0 and broker.stats.dropped >= 1
+
+
+def test_a_stream_that_cannot_be_passed_on_whole_is_failed_not_holed() -> None:
+    asyncio.run(overflow_a_server())
+
+
+async def overflow_a_server() -> None:
+    context = zmq.asyncio.Context.shadow(zmq.Context.instance())
+    with Broker(["inproc://front-full"], ["inproc://back-full"], hwm=4) as broker:
+        # A server that says READY and then reads nothing: its pipe fills.
+        stuck = context.socket(zmq.ROUTER)
+        stuck.setsockopt(zmq.LINGER, 0)
+        stuck.setsockopt(zmq.RCVHWM, 1)
+        stuck.setsockopt(zmq.CONNECT_ROUTING_ID, b"broker")
+        stuck.connect("inproc://back-full")
+        ready = uvrpc.protocol.encode_stream_header(uvrpc.protocol.KIND_READY, 0)
+        await stuck.send_multipart([b"broker", b"", ready])
+        await until(lambda: broker.servers == 1, "the stuck server")
+        client = context.socket(zmq.DEALER)
+        client.setsockopt(zmq.LINGER, 0)
+        client.connect("inproc://front-full")
+        try:
+            header = RequestHeaders("feed.Feed.upload").encode_stream(7, 60_000, None)
+            await client.send_multipart([b"", header, msgpack.packb({"2": ""})])
+            item = uvrpc.protocol.encode_stream_header(uvrpc.protocol.KIND_ITEM, 7)
+            for seq in range(50):
+                tick = msgpack.packb({"1": seq, "2": b""})
+                await client.send_multipart([b"", item, tick])
+            reply = await asyncio.wait_for(client.recv_multipart(), 10)
+        finally:
+            client.close()
+            stuck.close()
+        kind, call_id, status = msgpack.unpackb(reply[-2])[1:4]
+        assert (kind, call_id) == (uvrpc.protocol.KIND_REPLY, 7)
+        assert status == uvrpc.Status.RESOURCE_EXHAUSTED
+        assert b"full queue" in reply[-1]
+        assert broker.stats.broken == 1
+
+
+def test_a_leaving_server_refuses_late_requests_as_not_run() -> None:
+    asyncio.run(late_requests_to_a_leaving_server())
+
+
+async def late_requests_to_a_leaving_server() -> None:
+    context = zmq.asyncio.Context.shadow(zmq.Context.instance())
+    # A broker's backend, played by hand, so that a request can reach the server
+    # after it said LEAVING.
+    backend = context.socket(zmq.ROUTER)
+    backend.setsockopt(zmq.LINGER, 0)
+    backend.bind("inproc://back-late")
+    try:
+        async with uvrpc.Server(Feed()) as server:
+            server.connect("inproc://back-late")
+            worker, _, ready = await asyncio.wait_for(backend.recv_multipart(), 10)
+            assert msgpack.unpackb(ready)[1] == uvrpc.protocol.KIND_READY
+            ping = RequestHeaders("feed.Feed.ping")
+            slow = [worker, b"client", b"", ping.encode(1, 30_000)]
+            await backend.send_multipart([*slow, msgpack.packb({"1": -3})])
+            await until(lambda: server.in_flight == 1, "the slow call")
+            closing = asyncio.ensure_future(server.close(grace=20))
+            while True:  # READY may come again before LEAVING
+                message = await asyncio.wait_for(backend.recv_multipart(), 10)
+                if msgpack.unpackb(message[-1])[1] == uvrpc.protocol.KIND_LEAVING:
+                    break
+            late = [worker, b"client", b"", ping.encode(2, 30_000)]
+            await backend.send_multipart([*late, msgpack.packb({"1": 5})])
+            refused = await asyncio.wait_for(backend.recv_multipart(), 10)
+            assert msgpack.unpackb(refused[-2])[2:4] == [2, uvrpc.Status.UNAVAILABLE]
+            assert b"did not run" in refused[-1]
+            answered = await asyncio.wait_for(backend.recv_multipart(), 10)
+            assert msgpack.unpackb(answered[-2])[2:4] == [1, uvrpc.Status.OK]
+            await closing
+    finally:
+        backend.close()

@@ -1,0 +1,220 @@
+"""``uvrpc call``, ``list`` and ``describe`` against a live conformance server,
+without its generated module."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conformance_server import Conformance
+from conftest import RunningServer, server_thread
+
+from uvrpc.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[RunningServer]:
+    with server_thread(Conformance()) as server:
+        yield server
+
+
+def run(
+    capsys: pytest.CaptureFixture[str], *argv: str, stdin: str = ""
+) -> tuple[int, str, str]:
+    """Run the command in this process; return its status, stdout and stderr."""
+    old = sys.stdin
+    sys.stdin = io.StringIO(stdin)
+    try:
+        status = main(list(argv))
+    finally:
+        sys.stdin = old
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_unary_call(running: RunningServer, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(
+        capsys, "call", running.endpoint, "conformance.Conformance.echoString",
+        '{"text": "héllo"}',
+    )  # fmt: skip
+    assert (status, out, err) == (0, '"héllo"\n', "")
+
+
+def test_message_enum_set_and_bytes(
+    running: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blob = base64.b64encode(b"\x00\xffuv").decode()
+    args = {
+        "flag": True, "tiny": -1, "small": 2, "medium": 3, "large": 2**62,
+        "single": 1.5, "precise": 2.25, "text": "t", "blob": blob, "color": "BLUE",
+    }  # fmt: skip
+    status, out, _ = run(
+        capsys, "call", running.endpoint, "conformance.Conformance.mixed",
+        json.dumps(args),
+    )  # fmt: skip
+    assert status == 0
+    assert json.loads(out) == {**args, "origin": "CLIENT"}
+    status, out, _ = run(
+        capsys, "call", running.endpoint, "conformance.Conformance.echoBytes",
+        json.dumps({"data": blob}),
+    )  # fmt: skip
+    assert (status, json.loads(out)) == (0, blob)
+    status, out, _ = run(
+        capsys, "call", running.endpoint, "conformance.Conformance.echoColors",
+        '{"colors": ["RED", 3]}',
+    )  # fmt: skip
+    assert (status, sorted(json.loads(out))) == (0, ["BLUE", "RED"])
+    status, out, _ = run(
+        capsys, "call", running.endpoint, "conformance.Conformance.echoNested",
+        json.dumps({"value": {"7": {"k": []}}}),
+    )  # fmt: skip
+    assert (status, json.loads(out)) == (0, {"7": {"k": []}})
+
+
+def test_error_status_and_exit_code(
+    running: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = run(
+        capsys, "call", running.endpoint, "conformance.Conformance.echoString",
+        '{"text": 1}',
+    )  # fmt: skip
+    assert status == 1 and out == ""
+    first = err.splitlines()[0]
+    assert first.startswith("INVALID_ARGUMENT: invalid argument 'text'")
+    assert first.endswith("(status 3)")
+    assert "Traceback" not in err
+
+
+def test_declared_error_prints_its_fields(
+    running: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = run(
+        capsys, "call", running.endpoint, "conformance.Conformance.fail",
+        '{"which": "not_found"}',
+    )  # fmt: skip
+    assert status == 1
+    head, details = err.splitlines()
+    assert head.startswith("UNKNOWN: ") and head.endswith("(status 2)")
+    assert json.loads(details) == {
+        "error": "conformance.NotFound",
+        "fields": {"key": "k"},
+    }
+
+
+def test_server_stream_prints_a_line_per_item(
+    running: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = run(
+        capsys, "call", running.endpoint, "conformance.Conformance.count",
+        '{"start": 5, "n": 3}',
+    )  # fmt: skip
+    assert (status, out) == (0, "5\n6\n7\n")
+
+
+def test_client_stream_reads_stdin(
+    running: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = run(
+        capsys, "call", running.endpoint, "conformance.Conformance.sum",
+        stdin="1\n2\n\n39\n",
+    )  # fmt: skip
+    assert (status, out) == (0, "42\n")
+
+
+def test_unknown_route_and_bad_arguments(
+    running: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = run(
+        capsys, "call", running.endpoint, "conformance.Conformance.nope"
+    )
+    assert (status, out) == (1, "")
+    assert err == (
+        "UNIMPLEMENTED: this server serves no method "
+        "'conformance.Conformance.nope' (status 12)\n"
+    )
+    status, _, err = run(capsys, "call", running.endpoint, "other.Thing.do")
+    assert status == 1 and err.startswith("UNIMPLEMENTED: this server serves no ")
+    status, _, err = run(
+        capsys, "call", running.endpoint, "conformance.Conformance.echoString",
+        '{"txt": "a"}',
+    )  # fmt: skip
+    assert status == 2
+    assert err == ("uvrpc: error: arguments: no field 'txt' (the fields are: text)\n")
+
+
+def test_list_and_describe(
+    running: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = run(capsys, "list", running.endpoint)
+    assert (status, out.split()) == (
+        0,
+        ["conformance.Conformance", "uvrpc.Health", "uvrpc.Reflection"],
+    )
+    status, out, _ = run(
+        capsys, "describe", running.endpoint, "conformance.Conformance"
+    )
+    assert status == 0
+    assert "service conformance.Conformance {" in out
+    assert (
+        "    void fail(1: string which) throws (conformance.NotFound, "
+        "conformance.Rejected, shared.Overloaded);" in out
+    )
+    assert "    stream<i64> count(1: i64 start, 2: i32 n);" in out
+    assert "    BLUE = 3;" in out
+    status, out, _ = run(
+        capsys, "describe", running.endpoint, "conformance.Color", "--json"
+    )
+    assert status == 0
+    assert json.loads(out)["enums"]["conformance.Color"]["members"] == {
+        "RED": 1,
+        "GREEN": 2,
+        "BLUE": 3,
+    }
+    status, _, err = run(capsys, "describe", running.endpoint, "nothing.Here")
+    assert (status, err) == (
+        2,
+        "uvrpc: error: this server describes nothing named 'nothing.Here'\n",
+    )
+
+
+def test_metadata_option(
+    running: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = run(
+        capsys, "call", running.endpoint, "conformance.Conformance.ping",
+        "--metadata", "novalue",
+    )  # fmt: skip
+    assert (status, err) == (
+        2,
+        "uvrpc: error: --metadata takes KEY=VALUE, got 'novalue'\n",
+    )
+    status, out, _ = run(
+        capsys, "call", running.endpoint, "conformance.Conformance.ping",
+        "--metadata", "x-request-id=42",
+    )  # fmt: skip
+    assert (status, out) == (0, "null\n")
+
+
+def test_a_server_that_is_down(tmp_path: Path) -> None:
+    """In a subprocess, as a user runs it: the deadline, a clear line, status 1."""
+    endpoint = f"ipc://{tmp_path / 'nobody.sock'}"
+    done = subprocess.run(
+        [sys.executable, "-m", "uvrpc", "call", endpoint, "a.B.c", "--timeout", "0.3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.startswith("DEADLINE_EXCEEDED: ")
+    assert done.stderr.rstrip().endswith("(status 4)")
+    assert "Traceback" not in done.stderr

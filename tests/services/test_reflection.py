@@ -1,0 +1,247 @@
+"""The built-in reflection and health services: what a server says about itself
+matches the IDL it was generated from, and its health follows its state."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from conformance_server import Conformance
+from conftest import server_thread
+from golden import conformance
+
+import uvrpc
+from uvrpc.health import HealthClient, HealthStatus, HealthSyncClient
+from uvrpc.reflection import ReflectionClient, ReflectionSyncClient, describe
+
+S = "conformance.Scalars"
+NESTED = f"map<i32, map<string, list<{S}>>>"
+
+# idl/conformance.idl, method by method: (name, kind, oneway, idempotent,
+# params as (id, name, type, optional[, default]), stream item, returns, items,
+# errors, doc)
+METHODS: list[tuple[Any, ...]] = [
+    ("ping", "unary", False, False, [], None, "void", None, [],
+     "Does nothing and returns nothing."),
+    ("echoScalars", "unary", False, False, [(1, "value", S, False)], None, S, None,
+     [], "Returns its argument."),
+    ("mixed", "unary", False, False, [
+        (1, "flag", "bool", False), (2, "tiny", "i8", False),
+        (3, "small", "i16", False), (4, "medium", "i32", False),
+        (5, "large", "i64", False), (6, "single", "float", False),
+        (7, "precise", "double", False), (8, "text", "string", False),
+        (9, "blob", "bytes", False), (10, "color", "conformance.Color", False, "RED"),
+        (11, "note", "string", True)], None, S, None, [],
+     "Builds a message from parameters of every scalar type."),
+    ("echoContainers", "unary", False, False,
+     [(1, "value", "conformance.Containers", False)], None,
+     "conformance.Containers", None, [], ""),
+    ("echoNested", "unary", False, False, [(1, "value", NESTED, False)], None,
+     NESTED, None, [], ""),
+    ("echoColors", "unary", False, False,
+     [(1, "colors", "set<conformance.Color>", False)], None,
+     "set<conformance.Color>", None, [], ""),
+    ("echoMatrix", "unary", False, False, [(1, "matrix", "list<list<i64>>", False)],
+     None, "list<list<i64>>", None, [], ""),
+    ("echoTree", "unary", False, False, [(1, "root", "conformance.Node", False)],
+     None, "conformance.Node", None, [], ""),
+    ("echoBytes", "unary", False, False, [(1, "data", "bytes", False)], None,
+     "bytes", None, [], ""),
+    ("echoString", "unary", False, False, [(1, "text", "string", False)], None,
+     "string", None, [], ""),
+    ("echoDouble", "unary", False, False, [(1, "value", "double", False)], None,
+     "double", None, [], ""),
+    ("echoFloat", "unary", False, False, [(1, "value", "float", False)], None,
+     "float", None, [], ""),
+    ("echoI64", "unary", False, False,
+     [(1, "value", "i64", False, 0x7FFFFFFFFFFFFFFF)], None, "i64", None, [], ""),
+    ("fail", "unary", False, False, [(1, "which", "string", False)], None, "void",
+     None, ["conformance.NotFound", "conformance.Rejected", "shared.Overloaded"],
+     'Raises what `which` names: "not_found", "rejected", "overloaded", or an\n'
+     "undeclared error for anything else."),
+    ("record", "unary", True, False, [(1, "event", "string", False)], None, "void",
+     None, [], "Records an event; nothing is sent back."),
+    ("recorded", "unary", False, False, [], None, "list<string>", None, [],
+     "The events recorded so far, in order."),
+    ("visits", "unary", False, True, [], None, "i64", None, [],
+     "How many times it was called: safe to retry."),
+    ("count", "server_stream", False, False,
+     [(1, "start", "i64", False), (2, "n", "i32", False)], None, "void", "i64", [],
+     "Streams `n` numbers counting up from `start`."),
+    ("sum", "client_stream", False, False, [], "i64", "i64", None, [],
+     "Adds up a stream of numbers."),
+    ("transform", "bidi_stream", False, False, [(2, "add", "i64", False)], S, "void",
+     S, ["conformance.Rejected"],
+     "Answers each message with itself, `large` increased by `add`."),
+]  # fmt: skip
+
+
+def _field(spec: tuple[Any, ...]) -> dict[str, Any]:
+    field = {"id": spec[0], "name": spec[1], "type": spec[2], "optional": spec[3]}
+    if len(spec) > 4:
+        field["default"] = spec[4]
+    return field
+
+
+def _strip_docs(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in f.items() if k != "doc"} for f in fields]
+
+
+def check_conformance(description: dict[str, Any]) -> None:
+    """Assert that ``description`` says what idl/conformance.idl says."""
+    assert description["version"] == 1
+    (service,) = [
+        s for s in description["services"] if s["name"] == "conformance.Conformance"
+    ]
+    assert service["doc"] == "Every construct of the IDL, as methods."
+    assert [m["name"] for m in service["methods"]] == [m[0] for m in METHODS]
+    for got, want in zip(service["methods"], METHODS, strict=True):
+        name, kind, oneway, idempotent, params, stream, returns, items, errors, doc = (
+            want
+        )
+        assert got["route"] == f"conformance.Conformance.{name}"
+        assert (got["kind"], got["oneway"], got["idempotent"]) == (
+            kind,
+            oneway,
+            idempotent,
+        ), name
+        assert _strip_docs(got["params"]) == [_field(p) for p in params], name
+        assert (got["stream"] or {}).get("type") == stream, name
+        assert (got["returns"], got["items"]) == (returns, items), name
+        assert got["errors"] == errors, name
+        assert got["doc"] == doc, name
+    assert description["enums"]["conformance.Color"] == {
+        "name": "conformance.Color",
+        "doc": "A colour, for enums as values, set elements and defaults.",
+        "members": {"RED": 1, "GREEN": 2, "BLUE": 3},
+    }
+    assert description["enums"]["shared.Origin"]["members"] == {
+        "CLIENT": 1,
+        "SERVER": 2,
+    }
+    messages = description["messages"]
+    assert set(messages) == {S, "conformance.Node", "conformance.Containers"}
+    assert messages[S]["doc"] == "Every scalar type once."
+    assert _strip_docs(messages[S]["fields"])[9:] == [
+        _field((10, "color", "conformance.Color", False, "GREEN")),
+        _field((11, "origin", "shared.Origin", False, "CLIENT")),
+    ]
+    assert _strip_docs(messages["conformance.Node"]["fields"]) == [
+        _field((1, "label", "string", False)),
+        _field((2, "next", "conformance.Node", True)),
+        _field((3, "children", "list<conformance.Node>", False, [])),
+    ]
+    containers = _strip_docs(messages["conformance.Containers"]["fields"])
+    assert containers[0] == _field((1, "nested", NESTED, False, {}))
+    assert containers[5] == _field(
+        (6, "weights", "map<i64, double>", False, {str(-(2**63)): 0.5})
+    )
+    rejected = description["exceptions"]["conformance.Rejected"]
+    assert rejected["doc"] == "An argument was refused by the service's own rules."
+    assert rejected["fields"] == [
+        {"id": 1, "name": "argument", "type": "string", "optional": False,
+         "doc": "Which argument."},
+        {"id": 2, "name": "code", "type": "i32", "optional": False, "doc": "",
+         "default": 0},
+        {"id": 3, "name": "evidence", "type": "bytes", "optional": True, "doc": ""},
+    ]  # fmt: skip
+    assert set(description["exceptions"]) == {
+        "conformance.NotFound",
+        "conformance.Rejected",
+        "shared.Overloaded",
+    }
+
+
+def test_description_matches_the_idl() -> None:
+    check_conformance(describe(conformance.ConformanceServer))
+
+
+def test_a_served_description_matches_the_idl() -> None:
+    with (
+        server_thread(Conformance()) as running,
+        ReflectionSyncClient(running.endpoint, timeout=10) as client,
+    ):
+        assert client.list() == [
+            "conformance.Conformance",
+            "uvrpc.Health",
+            "uvrpc.Reflection",
+        ]
+        whole = client.describe()
+        check_conformance(whole)
+        check_conformance(client.describe(name="conformance.Conformance"))
+        assert [s["name"] for s in whole["services"]] == [
+            "conformance.Conformance",
+            "uvrpc.Health",
+            "uvrpc.Reflection",
+        ]
+        health = client.describe(name="uvrpc.Health")
+        (check,) = health["services"][0]["methods"]
+        assert check["params"] == [
+            {"id": 1, "name": "service", "type": "string", "optional": False,
+             "doc": "", "default": ""}
+        ]  # fmt: skip
+        assert check["returns"] == "uvrpc.HealthStatus"
+        assert health["enums"]["uvrpc.HealthStatus"]["members"]["SERVING"] == 1
+        with pytest.raises(uvrpc.NotFound, match="no service 'nope'"):
+            client.describe(name="nope")
+
+
+def test_descriptions_are_built_once() -> None:
+    async def body() -> None:
+        async with (
+            uvrpc.Server(Conformance()) as server,
+            ReflectionClient(server.bind("tcp://127.0.0.1:*"), timeout=10) as c,
+        ):
+            first = await c.describe()
+            route = server._dispatcher._routes["uvrpc.Reflection.describe"]
+            reflection: Any = getattr(route.handler, "__self__")  # noqa: B009
+            kept = reflection._descriptions[""]
+            assert await c.describe() == first
+            assert reflection._descriptions[""] is kept
+
+    asyncio.run(body())
+
+
+def test_health_follows_set_serving_and_close() -> None:
+    async def body() -> None:
+        server = uvrpc.Server(Conformance())
+        await server.start()
+        endpoint = server.bind("tcp://127.0.0.1:*")
+        async with HealthClient(endpoint, timeout=10) as client:
+            assert await client.check() is HealthStatus.SERVING
+            assert (
+                await client.check(service="conformance.Conformance")
+                is HealthStatus.SERVING
+            )
+            assert await client.check(service="nope") is HealthStatus.SERVICE_UNKNOWN
+            server.set_serving("conformance.Conformance", False)
+            assert (
+                await client.check(service="conformance.Conformance")
+                is HealthStatus.NOT_SERVING
+            )
+            assert await client.check() is HealthStatus.SERVING
+            server.set_serving("conformance.Conformance", True)
+            server.set_serving("", False)
+            assert (
+                await client.check(service="conformance.Conformance")
+                is HealthStatus.NOT_SERVING
+            )
+            server.set_serving("", True)
+            with pytest.raises(ValueError, match="no service"):
+                server.set_serving("nope", False)
+            # A graceful close turns the server NOT_SERVING while calls finish.
+            closing = asyncio.ensure_future(server.close(grace=5))
+            await asyncio.sleep(0)
+            assert server.health.status() is HealthStatus.NOT_SERVING
+            await closing
+
+    asyncio.run(body())
+
+
+def test_health_sync_client() -> None:
+    with (
+        server_thread(Conformance()) as running,
+        HealthSyncClient(running.endpoint, timeout=10) as client,
+    ):
+        assert client.check() is HealthStatus.SERVING

@@ -1,0 +1,383 @@
+"""CURVE: allowed clients are served, others get a clear error, keys round-trip.
+
+Each server is a secured :class:`uvrpc.Server` on loopback TCP (``inproc://`` skips
+the handshake, so a secured server refuses to bind it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import server_thread
+from feed import FeedClient, FeedSyncClient
+from feed_server import Feed
+
+import uvrpc
+import uvrpc.server.server
+from uvrpc.security import (
+    ClientSecurity,
+    Keypair,
+    ServerSecurity,
+    generate_keypair,
+    load_keypair,
+    load_public_keys,
+)
+
+SERVER = generate_keypair()
+ALLOWED = generate_keypair()
+
+
+def secured(allow: list[str] | None = None) -> ServerSecurity:
+    return ServerSecurity(SERVER, allow=[ALLOWED.public] if allow is None else allow)
+
+
+def test_an_allowed_client_is_served_async_and_blocking() -> None:
+    with server_thread(Feed(), security=secured()) as server:
+        security = ClientSecurity(SERVER.public, ALLOWED)
+
+        async def main() -> None:
+            async with FeedClient(server.endpoint, timeout=10, security=security) as c:
+                assert await c.ping(n=7) == 7
+
+        asyncio.run(main())
+        with FeedSyncClient(server.endpoint, timeout=10, security=security) as c:
+            assert c.ping(n=8) == 8
+
+
+def test_allow_any_admits_an_ephemeral_client_key() -> None:
+    with server_thread(Feed(), security=ServerSecurity(SERVER, allow="any")) as s:
+        with FeedSyncClient(
+            s.endpoint, timeout=10, security=ClientSecurity(SERVER.public)
+        ) as c:
+            assert c.ping(n=1) == 1
+
+
+def test_unknown_and_plaintext_clients_fail_while_the_allowed_one_is_served() -> None:
+    with server_thread(Feed(), security=secured()) as server:
+
+        async def main() -> None:
+            allowed = FeedClient(
+                server.endpoint,
+                timeout=10,
+                security=ClientSecurity(SERVER.public, ALLOWED),
+            )
+            stranger = FeedClient(
+                server.endpoint, timeout=10, security=ClientSecurity(SERVER.public)
+            )
+            plain = FeedClient(server.endpoint, timeout=10)
+            async with allowed, stranger, plain:
+                slow = asyncio.ensure_future(allowed.ping(n=-3))  # 0.3 s
+                # The async channel's monitor sees the refused handshake: the
+                # call fails at once rather than at its deadline.
+                with pytest.raises(uvrpc.Unauthenticated, match="refused this client"):
+                    await stranger.ping(n=1)
+                # libzmq does not retry a refused key: later calls fail at once.
+                with pytest.raises(uvrpc.Unauthenticated, match="not sending"):
+                    await stranger.ping(n=1)
+                # libzmq reports a mechanism mismatch, or only that the server
+                # closed the connection, depending on which side saw it first.
+                with pytest.raises(uvrpc.Unavailable, match="handshake failed"):
+                    await plain.ping(n=1)
+                assert await allowed.ping(n=2) == 2
+                assert await slow == -3
+
+        asyncio.run(main())
+        assert server.stats.received == 2  # only the allowed client's calls
+
+        # A blocking channel has no monitor: the call ends at its deadline, with a
+        # message that says what may have happened.
+        with FeedSyncClient(
+            server.endpoint, timeout=0.3, security=ClientSecurity(SERVER.public)
+        ) as stranger_sync:
+            with pytest.raises(uvrpc.DeadlineExceeded, match="refused the CURVE"):
+                stranger_sync.ping(n=1)
+        with FeedSyncClient(server.endpoint, timeout=0.3) as plain_sync:
+            with pytest.raises(uvrpc.DeadlineExceeded, match="got no reply within"):
+                plain_sync.ping(n=1)
+        with FeedSyncClient(
+            server.endpoint, timeout=10, security=ClientSecurity(SERVER.public, ALLOWED)
+        ) as allowed_sync:
+            assert allowed_sync.ping(n=3) == 3
+
+
+def test_a_client_pinning_another_server_key_is_refused() -> None:
+    with server_thread(Feed(), security=secured()) as server:
+
+        async def main() -> None:
+            wrong = ClientSecurity(generate_keypair().public, ALLOWED)
+            async with FeedClient(server.endpoint, timeout=10, security=wrong) as c:
+                with pytest.raises(uvrpc.Unavailable, match="public key"):
+                    await c.ping(n=1)
+
+        asyncio.run(main())
+
+
+def test_a_server_with_an_allow_list_refuses_to_start_without_its_zap_handler(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def no_authenticator(self: uvrpc.Server, security: ServerSecurity) -> None:
+        # The authenticator is never started, but the check still runs.
+        await self._check_zap(security)
+
+    monkeypatch.setattr(uvrpc.Server, "_start_authenticator", no_authenticator)
+    monkeypatch.setattr(uvrpc.server.server, "ZAP_CHECK_TIMEOUT", 0.2)
+
+    async def main() -> None:
+        server = uvrpc.Server(Feed(), security=secured())
+        try:
+            with pytest.raises(RuntimeError, match="without a working ZAP handler"):
+                await server.start()
+        finally:
+            await server.close()
+
+    asyncio.run(main())
+
+
+def test_a_secured_server_binds_only_once_started_and_never_inproc() -> None:
+    async def main() -> None:
+        server = uvrpc.Server(Feed(), security=secured())
+        with pytest.raises(RuntimeError, match="before binding"):
+            server.bind("tcp://127.0.0.1:*")
+        await server.start()
+        try:
+            with pytest.raises(ValueError, match="inproc"):
+                server.bind("inproc://uvrpc-secured")
+            assert server.bind("tcp://127.0.0.1:*").startswith("tcp://")
+        finally:
+            await server.close()
+
+    asyncio.run(main())
+
+
+def test_keys_are_checked() -> None:
+    with pytest.raises(ValueError, match="40 characters"):
+        Keypair("short", SERVER.secret)
+    with pytest.raises(ValueError, match="does not belong"):
+        Keypair(ALLOWED.public, SERVER.secret)
+    with pytest.raises(TypeError, match="iterable of public keys"):
+        ServerSecurity(SERVER, allow=ALLOWED.public)
+    assert SERVER.secret not in repr(SERVER)
+
+
+def test_keygen_writes_keys_that_work(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "uvrpc", "keygen", "client", "--dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    public_file, secret_file = tmp_path / "client.key", tmp_path / "client.key_secret"
+    assert stat.S_IMODE(os.stat(secret_file).st_mode) == 0o600
+    keypair = load_keypair(secret_file)
+    assert result.stdout.strip() == keypair.public
+    assert load_public_keys(public_file) == {keypair.public}
+    assert load_public_keys(tmp_path) == {keypair.public}
+    with pytest.raises(ValueError, match="no secret key"):
+        load_keypair(public_file)
+
+    server_dir = tmp_path / "server"
+    server_dir.mkdir()
+    SERVER.save(server_dir, "server")
+    server_keys = load_keypair(server_dir / "server.key_secret")
+    assert server_keys == SERVER
+    allow = load_public_keys(tmp_path)
+    with server_thread(Feed(), security=ServerSecurity(server_keys, allow=allow)) as s:
+        (server_public,) = load_public_keys(server_dir)
+        security = ClientSecurity(server_public, keypair)
+        with FeedSyncClient(s.endpoint, timeout=10, security=security) as c:
+            assert c.ping(n=5) == 5
+
+
+BROKER = generate_keypair()
+WORKER = generate_keypair()
+
+
+def test_a_secured_broker_admits_only_the_clients_and_servers_it_allows() -> None:
+    asyncio.run(secured_broker())
+
+
+async def secured_broker() -> None:
+    from uvrpc.broker import Broker
+
+    with Broker(
+        ["tcp://127.0.0.1:*"],
+        ["tcp://127.0.0.1:*"],
+        security=ServerSecurity(BROKER, allow=[ALLOWED.public]),
+        backend_security=ServerSecurity(BROKER, allow=[WORKER.public]),
+    ) as broker:
+        front, back = broker.frontends[0], broker.backends[0]
+        async with (
+            uvrpc.Server(Feed()) as stranger_server,
+            uvrpc.Server(Feed()) as plain_server,
+            uvrpc.Server(Feed()) as admitted,
+        ):
+            # A server with a key the backend does not allow, and one without
+            # CURVE, are never admitted: neither is ever sent a call.
+            stranger_server.connect(back, security=ClientSecurity(BROKER.public))
+            plain_server.connect(back)
+            admitted.connect(back, security=ClientSecurity(BROKER.public, WORKER))
+            deadline = asyncio.get_running_loop().time() + 20
+            while broker.servers < 1:
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.01)
+            allowed = FeedClient(
+                front, timeout=10, security=ClientSecurity(BROKER.public, ALLOWED)
+            )
+            # A worker's key is no client's: each socket has its own allow-list.
+            worker_key = FeedClient(
+                front, timeout=10, security=ClientSecurity(BROKER.public, WORKER)
+            )
+            plain = FeedClient(front, timeout=10)
+            async with allowed, worker_key, plain:
+                replies = await asyncio.gather(*(allowed.ping(n=n) for n in range(20)))
+                assert replies == list(range(20))
+                with pytest.raises(uvrpc.Unauthenticated):
+                    await worker_key.ping(n=1)
+                with pytest.raises(uvrpc.Unavailable, match="handshake failed"):
+                    await plain.ping(n=1)
+            assert admitted.stats.replied == 20
+            assert broker.servers == 1
+            assert stranger_server.stats.received == plain_server.stats.received == 0
+
+
+def test_a_server_secured_for_its_clients_connects_to_a_secured_broker() -> None:
+    asyncio.run(secured_server_behind_secured_broker())
+
+
+async def secured_server_behind_secured_broker() -> None:
+    from uvrpc.broker import Broker
+
+    with Broker(
+        ["tcp://127.0.0.1:*"],
+        ["tcp://127.0.0.1:*"],
+        backend_security=ServerSecurity(BROKER, allow=[SERVER.public]),
+    ) as broker:
+        # The server's own endpoint stays a CURVE server for its clients while
+        # its connection to the broker is a CURVE client.
+        async with uvrpc.Server(Feed(), security=secured()) as server:
+            server.connect(
+                broker.backends[0], security=ClientSecurity(BROKER.public, SERVER)
+            )
+            direct = server.bind("tcp://127.0.0.1:*")
+            async with (
+                FeedClient(broker.frontends[0], timeout=10) as through_broker,
+                FeedClient(
+                    direct, timeout=10, security=ClientSecurity(SERVER.public, ALLOWED)
+                ) as secured_client,
+                FeedClient(direct, timeout=10) as plain,
+            ):
+                assert await through_broker.ping(n=4) == 4
+                assert await secured_client.ping(n=5) == 5
+                with pytest.raises(uvrpc.Unavailable, match="handshake failed"):
+                    await plain.ping(n=1)
+
+
+def test_the_broker_command_and_its_workers_connect_over_curve(tmp_path: Path) -> None:
+    keys, allow = tmp_path / "keys", tmp_path / "allow"
+    keys.mkdir()
+    allow.mkdir()
+    BROKER.save(keys, "broker")
+    WORKER.save(keys, "worker")
+    for name, keypair in (("client", ALLOWED), ("worker", WORKER)):
+        keypair.save(allow, name)
+    (allow / "client.key_secret").unlink()
+    (allow / "worker.key_secret").unlink()
+    tests = Path(__file__).resolve().parents[1]
+    uvrpc_cmd = [sys.executable, "-m", "uvrpc"]
+    broker = subprocess.Popen(
+        [
+            *uvrpc_cmd,
+            "broker",
+            "--frontend",
+            "tcp://127.0.0.1:*",
+            "--backend",
+            f"ipc://{tmp_path / 'backend.sock'}",
+            "--curve-secret",
+            str(keys / "broker.key_secret"),
+            "--allow",
+            str(allow),
+        ],
+        cwd=tests,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        assert broker.stdout is not None
+        frontend = broker.stdout.readline().strip()
+        backend = broker.stdout.readline().strip()
+        worker = subprocess.Popen(
+            [
+                *uvrpc_cmd,
+                "serve",
+                "feed_server:Feed",
+                "--connect",
+                backend,
+                "--broker-key",
+                str(keys / "broker.key"),
+                "--curve-secret",
+                str(keys / "worker.key_secret"),
+            ],
+            cwd=tests,
+        )
+        security = ClientSecurity(BROKER.public, ALLOWED)
+        with FeedSyncClient(frontend, timeout=30, security=security) as client:
+            assert client.ping(n=9) == 9
+    finally:
+        for process in (worker, broker):
+            if process is not None:
+                process.kill()
+                process.wait()
+        assert broker.stdout is not None
+        broker.stdout.close()
+
+
+def test_workers_serve_behind_a_secured_frontend(tmp_path: Path) -> None:
+    BROKER.save(tmp_path, "server")
+    (tmp_path / "allow").mkdir()
+    ALLOWED.save(tmp_path / "allow", "c")
+    (tmp_path / "allow" / "c.key_secret").unlink()
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvrpc",
+            "serve",
+            "feed_server:Feed",
+            "--workers",
+            "2",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "--curve-secret",
+            str(tmp_path / "server.key_secret"),
+            "--allow",
+            str(tmp_path / "allow"),
+        ],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert parent.stdout is not None
+        endpoint = parent.stdout.readline().strip()
+        allowed = ClientSecurity(BROKER.public, ALLOWED)
+        with FeedSyncClient(endpoint, timeout=30, security=allowed) as client:
+            assert client.ping(n=3) == 3
+        with FeedSyncClient(endpoint, timeout=0.5) as plain:
+            with pytest.raises(uvrpc.DeadlineExceeded):
+                plain.ping(n=1)
+    finally:
+        parent.terminate()  # the parent stops its workers
+        try:
+            parent.wait(15)
+        except subprocess.TimeoutExpired:
+            parent.kill()
+            parent.wait()
+        assert parent.stdout is not None
+        parent.stdout.close()

@@ -1,0 +1,278 @@
+"""The limits of ``docs/limits.md``: message size, calls in flight, streams per
+caller and high-water marks, each enforced where the document says, with what the
+peer is told."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import pytest
+import zmq
+from calculator import CalculatorClient, CalculatorSyncClient
+from calculator_server import Calculator
+from conftest import RunningServer, server_thread
+from echo import EchoClient, EchoSyncClient
+from echo_server import Echo
+from feed_server import Feed
+from raw_frames import decode, exchange, request
+
+import uvrpc
+
+ADD = "calculator.Calculator.add"
+ECHO = "echo.Echo.echo"
+V = uvrpc.PROTOCOL_VERSION
+
+
+def wait_for(condition: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.005)
+
+
+@pytest.fixture
+def small_server() -> Iterator[RunningServer]:
+    with server_thread(Echo(), max_message_size=1024) as running:
+        yield running
+
+
+def test_an_oversized_request_is_refused_before_its_body_is_decoded(
+    small_server: RunningServer,
+) -> None:
+    header = msgpack.packb([V, 1, 5, ECHO, None])
+    body = b"\xc1" * 2000  # not msgpack at all: decoding it would say so
+    reply = exchange(small_server.endpoint, [b"", header, body])
+    assert reply is not None
+    head, error = decode(reply)
+    assert head == [V, 2, 5, uvrpc.Status.RESOURCE_EXHAUSTED]
+    size = len(header) + len(body)
+    assert error["message"] == (
+        f"request of {ECHO} is {size:,} bytes, more than the 1,024 bytes this "
+        "server takes (max_message_size)"
+    )
+    stats = small_server.stats
+    wait_for(lambda: stats.replied == 1)  # counted once the send returned
+    assert (stats.oversized, stats.rejected) == (1, 1)
+
+
+def test_attachments_count_toward_the_size(small_server: RunningServer) -> None:
+    header = msgpack.packb([V, 1, 6, ECHO, None])
+    body = msgpack.packb({"1": msgpack.ExtType(1, b"\0\0\0\0")})
+    reply = exchange(small_server.endpoint, [b"", bytes(1000), header, body])
+    assert reply is not None
+    head, error = decode(reply)
+    assert head == [V, 2, 6, uvrpc.Status.RESOURCE_EXHAUSTED]
+
+
+def test_an_oversized_oneway_request_is_dropped_and_counted(
+    small_server: RunningServer,
+) -> None:
+    frames = request(0, ECHO, {"1": bytes(2000)})
+    assert exchange(small_server.endpoint, frames, wait=0.3) is None
+    wait_for(lambda: small_server.stats.dropped == 1)
+    assert small_server.stats.oversized == 1
+
+
+def test_a_frame_beyond_twice_the_limit_drops_the_connection(
+    small_server: RunningServer,
+) -> None:
+    """ZeroMQ's MAXMSGSIZE backstop: the message never reaches the server."""
+    frames = request(7, ECHO, {"1": bytes(5000)})
+    assert exchange(small_server.endpoint, frames, wait=0.3) is None
+    assert small_server.stats.received == 0
+    with EchoSyncClient(small_server.endpoint, timeout=10) as echo:
+        assert bytes(echo.echo(data=b"still here")) == b"still here"
+
+
+def test_a_client_refuses_to_send_an_oversized_request(
+    small_server: RunningServer,
+) -> None:
+    with (
+        uvrpc.SyncChannel(small_server.endpoint, max_message_size=1024) as channel,
+        EchoSyncClient(channel, timeout=10) as echo,
+    ):
+        with pytest.raises(uvrpc.ResourceExhausted, match="not sent"):
+            echo.echo(data=bytes(2000))
+        with pytest.raises(uvrpc.ResourceExhausted, match="not sent"):
+            echo.echo(data=bytes(64 * 1024))  # as an attachment
+        assert bytes(echo.echo(data=b"ok")) == b"ok"
+
+    async def main() -> None:
+        channel = uvrpc.Channel(small_server.endpoint, max_message_size=1024)
+        async with channel, EchoClient(channel, timeout=10) as echo:
+            with pytest.raises(uvrpc.ResourceExhausted, match="more than the 1,024"):
+                await echo.echo(data=bytes(2000))
+            assert bytes(await echo.echo(data=b"ok")) == b"ok"
+            assert channel.pending == 0
+
+    asyncio.run(main())
+    assert small_server.stats.received == 2  # only the calls that fit
+
+
+def oversized_reply_server(size: int) -> tuple[str, threading.Thread]:
+    """A ROUTER answering each of two requests with a ``size``-byte reply."""
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.bind("tcp://127.0.0.1:*")
+    endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+
+    def answer() -> None:
+        try:
+            for _ in range(2):
+                if not sock.poll(10_000, zmq.POLLIN):
+                    return
+                identity, _, header, _ = sock.recv_multipart()
+                call_id = msgpack.unpackb(header)[2]
+                body = msgpack.packb(bytes(size))
+                sock.send_multipart(
+                    [identity, b"", msgpack.packb([V, 2, call_id, 0]), body]
+                )
+        finally:
+            sock.close()
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    return endpoint, thread
+
+
+def test_a_client_refuses_an_oversized_reply_without_decoding_it() -> None:
+    endpoint, thread = oversized_reply_server(1500)
+    with (
+        uvrpc.SyncChannel(endpoint, max_message_size=1024) as channel,
+        EchoSyncClient(channel, timeout=10) as echo,
+    ):
+        with pytest.raises(uvrpc.ResourceExhausted) as caught:
+            echo.echo(data=b"x")
+    assert "the reply of echo.Echo.echo is" in caught.value.message
+    assert "more than the 1,024 bytes this channel takes" in caught.value.message
+
+    async def main() -> None:
+        channel = uvrpc.Channel(endpoint, max_message_size=1024)
+        async with channel, EchoClient(channel, timeout=10) as echo:
+            with pytest.raises(uvrpc.ResourceExhausted, match="the reply of"):
+                await echo.echo(data=b"x")
+
+    asyncio.run(main())
+    thread.join(10)
+
+
+def test_a_channel_fails_calls_beyond_max_in_flight_at_once(tmp_path: Path) -> None:
+    async def main() -> None:
+        # Nobody serves this endpoint: every call stays pending.
+        channel = uvrpc.Channel(f"ipc://{tmp_path / 'nobody'}", max_in_flight=2)
+        async with channel, CalculatorClient(channel, timeout=30) as calc:
+            first = calc.start_add(a=1, b=1)
+            second = calc.start_add(a=1, b=2)
+            with pytest.raises(uvrpc.ResourceExhausted, match="max_in_flight"):
+                calc.start_add(a=1, b=3)
+            assert channel.pending == 2
+            del first, second
+
+    asyncio.run(main())
+
+
+class SlowCalculator(Calculator):
+    """``add`` waits until the test lets it go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = threading.Event()
+
+    async def add(self, *, a: int, b: int) -> int:
+        while not self.go.is_set():
+            await asyncio.sleep(0.01)
+        return a + b
+
+
+def test_a_server_refuses_requests_beyond_max_in_flight() -> None:
+    service = SlowCalculator()
+    with server_thread(service, max_in_flight=2) as running:
+        assert running.server is not None
+        sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(running.endpoint)
+        try:
+            for call_id in (1, 2):
+                sock.send_multipart(request(call_id, ADD, {"1": call_id, "2": 1}))
+            wait_for(
+                lambda: running.server is not None and running.server.in_flight == 2
+            )
+            sock.send_multipart(request(3, ADD, {"1": 3, "2": 1}))
+            assert sock.poll(5000, zmq.POLLIN)
+            head, error = decode(sock.recv_multipart())
+            assert head == [V, 2, 3, uvrpc.Status.RESOURCE_EXHAUSTED]
+            assert "max_in_flight" in error["message"]
+            assert running.stats.overloaded == 1
+            service.go.set()
+            answers = {}
+            for _ in range(2):
+                assert sock.poll(5000, zmq.POLLIN)
+                head, body = decode(sock.recv_multipart())
+                answers[head[2]] = body
+            assert answers == {1: 2, 2: 3}
+        finally:
+            sock.close()
+        wait_for(lambda: running.server is not None and running.server.in_flight == 0)
+        with CalculatorSyncClient(running.endpoint, timeout=10) as calc:
+            assert calc.add(a=2, b=2) == 4
+
+
+def stream_request(call_id: int, count: int) -> list[bytes]:
+    header = msgpack.packb([V, 1, call_id, "feed.Feed.numbers", None, 1])
+    return [b"", header, msgpack.packb({"1": count})]
+
+
+def test_one_caller_cannot_hold_every_stream_slot() -> None:
+    with server_thread(Feed(), max_streams_per_caller=1) as running:
+        ctx: zmq.Context[Any] = zmq.Context.instance()
+        greedy: zmq.Socket[bytes] = ctx.socket(zmq.DEALER)
+        other: zmq.Socket[bytes] = ctx.socket(zmq.DEALER)
+        try:
+            for sock in (greedy, other):
+                sock.setsockopt(zmq.LINGER, 0)
+                sock.connect(running.endpoint)
+            # A window of one item and many to send: the stream stays open.
+            greedy.send_multipart(stream_request(1, 1000))
+            assert greedy.poll(5000, zmq.POLLIN)
+            head, item = decode(greedy.recv_multipart())
+            assert head[:3] == [V, 3, 1]
+            greedy.send_multipart(stream_request(2, 1000))
+            assert greedy.poll(5000, zmq.POLLIN)
+            head, error = decode(greedy.recv_multipart())
+            assert head == [V, 2, 2, uvrpc.Status.RESOURCE_EXHAUSTED]
+            assert "max_streams_per_caller" in error["message"]
+            other.send_multipart(stream_request(1, 1))
+            assert other.poll(5000, zmq.POLLIN)
+            head, item = decode(other.recv_multipart())
+            assert (head[:3], item) == ([V, 3, 1], 0)
+        finally:
+            greedy.close()
+            other.close()
+
+
+def test_high_water_marks_are_set_as_asked() -> None:
+    async def main() -> None:
+        async with uvrpc.Server(Calculator(), hwm=10) as server:
+            sock = server._sock
+            assert sock.getsockopt(zmq.SNDHWM) == sock.getsockopt(zmq.RCVHWM) == 10
+            assert sock.getsockopt(zmq.MAXMSGSIZE) == 2 * uvrpc.MAX_MESSAGE_SIZE
+        channel = uvrpc.SyncChannel("inproc://nobody-hwm", hwm=20)
+        assert channel._sock.getsockopt(zmq.RCVHWM) == 20
+        channel.close()
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"max_message_size": 0}, {"max_in_flight": 0}, {"hwm": -1}, {"max_streams": 0}],
+)
+def test_a_limit_must_be_a_positive_integer(options: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="must be an integer of at least"):
+        uvrpc.Server(Calculator(), **options)
