@@ -30,7 +30,7 @@ from ..transport.forks import check_process
 from ..transport.liveness import DEFAULT_HEARTBEAT, Heartbeat
 from ..transport.reactor import SocketReactor
 from ..transport.security import ClientSecurity, no_reply_text
-from ..transport.sockets import configure_socket
+from ..transport.sockets import open_socket
 from ..wire.buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
 from ..wire.errors import (
     DeadlineExceeded,
@@ -158,14 +158,14 @@ class DealerTransport:
         security: ClientSecurity | None = None,
         heartbeat: Heartbeat | None = DEFAULT_HEARTBEAT,
     ) -> None:
-        ctx = context if context is not None else zmq.Context.instance()
-        self._sock: zmq.Socket[bytes] = ctx.socket(zmq.DEALER)
-        self._sock.setsockopt(zmq.LINGER, 0)
-        configure_socket(self._sock, max_message_size, hwm)
-        if heartbeat is not None:
-            heartbeat.apply(self._sock)
-        if security is not None:
-            security.apply(self._sock)
+        self._sock = open_socket(
+            context,
+            zmq.DEALER,
+            max_message_size=max_message_size,
+            hwm=hwm,
+            heartbeat=heartbeat,
+            security=security,
+        )
         # The monitor is there before the connection, so that no event is lost: a
         # handshake refused before the first call is not retried by libzmq.
         self._monitor: zmq.Socket[bytes] | None = self._sock.get_monitor_socket(

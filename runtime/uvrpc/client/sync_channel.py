@@ -25,7 +25,7 @@ from ..transport.forks import check_process
 from ..transport.liveness import DEFAULT_HEARTBEAT, Heartbeat
 from ..transport.reactor import recv_message, send_message
 from ..transport.security import ClientSecurity, no_reply_text
-from ..transport.sockets import configure_socket
+from ..transport.sockets import open_socket
 from ..wire.buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
 from ..wire.codec import DecodeError, EncodeError, unpack
 from ..wire.errors import (
@@ -131,14 +131,14 @@ class SyncChannel:
         """The largest message sent or taken, in bytes."""
         check_limit("hwm", hwm, 0)
         self._pid = os.getpid()
-        ctx = context if context is not None else zmq.Context.instance()
-        self._sock: zmq.Socket[bytes] = ctx.socket(zmq.DEALER)
-        self._sock.setsockopt(zmq.LINGER, 0)
-        configure_socket(self._sock, max_message_size, hwm)
-        if heartbeat is not None:
-            heartbeat.apply(self._sock)
-        if security is not None:
-            security.apply(self._sock)
+        self._sock = open_socket(
+            context,
+            zmq.DEALER,
+            max_message_size=max_message_size,
+            hwm=hwm,
+            heartbeat=heartbeat,
+            security=security,
+        )
         self._sock.connect(endpoint)
         self._no_reply = no_reply_text(security)
         self._ids = itertools.count(1)

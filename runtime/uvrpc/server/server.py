@@ -39,7 +39,7 @@ from ..transport.security import (
     zap_check_failure,
     zap_check_request,
 )
-from ..transport.sockets import configure_socket
+from ..transport.sockets import open_socket
 from ..wire.buffers import ATTACHMENT_MIN, BufferPool
 from ..wire.errors import ProtocolError, ResourceExhausted, RpcError, Unavailable
 from ..wire.limits import (
@@ -257,18 +257,18 @@ class Server:
         )
         self._streams: StreamHost | None = None
         self._running: RunningCalls | None = None
-        ctx = context if context is not None else zmq.Context.instance()
-        self._sock: zmq.Socket[bytes] = ctx.socket(zmq.ROUTER)
-        self._sock.setsockopt(zmq.LINGER, 0)
+        self._sock = open_socket(
+            context,
+            zmq.ROUTER,
+            max_message_size=max_message_size,
+            hwm=hwm,
+            heartbeat=heartbeat,
+            security=security,
+        )
         # Without ROUTER_MANDATORY a ROUTER silently drops a reply when the caller's
         # pipe is at its high-water mark. With it, a full pipe is backpressure (the
         # reply waits for room) and a vanished caller is an error we count.
         self._sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        configure_socket(self._sock, max_message_size, hwm)
-        if heartbeat is not None:
-            heartbeat.apply(self._sock)
-        if security is not None:
-            security.apply(self._sock)
         self._endpoints: list[str] = []
         self._brokers: list[bytes] = []
         self._leaving = False

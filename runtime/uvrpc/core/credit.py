@@ -1,0 +1,70 @@
+"""Flow control of streams, by credit in items, the same rule on both sides.
+
+The receiver of a stream grants its peer a window of items when the stream opens
+(a client in its request; a server in a CREDIT as the call starts) and grants the
+items taken so far once half the window was taken. It holds the peer to what it
+granted: an item beyond it is a protocol violation, so the items queued for a
+reader never exceed the window. The sender sends an item only while it holds
+credit (``docs/protocol.md``, "Streams").
+"""
+
+from __future__ import annotations
+
+__all__ = ["ReceiveWindow", "SendCredit"]
+
+
+class ReceiveWindow:
+    """What a stream's receiver granted, and when it grants more.
+
+    Args:
+        window: the items granted when the stream opens (at least one).
+
+    Attributes:
+        allowed: items the peer may still send: granted and not yet received.
+    """
+
+    __slots__ = ("allowed", "taken", "window", "_half")
+
+    def __init__(self, window: int) -> None:
+        if window < 1:
+            raise ValueError("a stream window must be at least 1")
+        self.window = window
+        self.allowed = window
+        self.taken = 0
+        self._half = max(1, window // 2)
+
+    def arrived(self) -> bool:
+        """Count an item received; False if the peer had no credit for it."""
+        if self.allowed <= 0:
+            return False
+        self.allowed -= 1
+        return True
+
+    def took(self) -> int:
+        """Count an item the reader took; the items to grant now (0: none yet)."""
+        self.taken += 1
+        if self.taken < self._half:
+            return 0
+        granted, self.taken = self.taken, 0
+        self.allowed += granted
+        return granted
+
+
+class SendCredit:
+    """The items a stream's sender may still send (granted by its peer)."""
+
+    __slots__ = ("available",)
+
+    def __init__(self, available: int = 0) -> None:
+        self.available = available
+
+    def grant(self, n: int) -> None:
+        """The peer granted ``n`` more items (0: a probe, nothing granted)."""
+        self.available += n
+
+    def spend(self) -> bool:
+        """Take the credit for one item; False if there is none."""
+        if self.available <= 0:
+            return False
+        self.available -= 1
+        return True
