@@ -22,6 +22,7 @@ def test_medians_ratio_and_each_rounds_ratio() -> None:
     assert (rate.before, rate.before_min, rate.before_max) == (100.0, 90.0, 110.0)
     assert (rate.after, rate.after_min, rate.after_max) == (95.0, 90.0, 99.0)
     assert rate.ratio == pytest.approx(0.95)
+    assert rate.round_ratio == pytest.approx(0.95)
     assert (rate.round_ratio_min, rate.round_ratio_max) == (0.9, 1.0)
     # 5% fewer calls/s is 1/0.95 - 1 = 5.26% more time per call
     assert rate.slower_pct == pytest.approx(5.263, abs=1e-3)
@@ -29,9 +30,18 @@ def test_medians_ratio_and_each_rounds_ratio() -> None:
     assert cost.slower_pct == pytest.approx(7.5)
 
 
+def test_each_rounds_ratio_cancels_a_drift_between_rounds() -> None:
+    # The host ran twice as fast in the second round; the after tree is 2% slower
+    # in both. The medians of a tree mix the two speeds; each round's ratio does not.
+    (row,) = summarise({"x µs": [10.0, 5.0, 5.0]}, {"x µs": [10.2, 5.1, 10.2]})
+    assert row.ratio == pytest.approx(2.04)
+    assert row.round_ratio == pytest.approx(1.02)
+    assert row.slower_pct == pytest.approx(2.0)
+
+
 def test_a_metric_only_one_tree_has_is_left_out() -> None:
     assert summarise({"a µs": [1.0], "b µs": [2.0]}, {"a µs": [1.0]}) == [
-        Row("a µs", 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0)
+        Row("a µs", 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0)
     ]
 
 
@@ -46,7 +56,7 @@ def test_the_markdown_table_flags_what_is_slower_than_the_tolerance() -> None:
     fast, slow, rate = lines[2:]
     assert fast.startswith("| fast µs | 10.00 | ±0.0% | 9.25 | ±2.7% | 0.925 |")
     assert fast.endswith("| -7.5% | ok |")
-    assert slow.endswith("| 1.040–1.060 | +5.0% | SLOWER |")
+    assert slow.endswith("| 1.050 (1.040–1.060) | +5.0% | SLOWER |")
     assert rate.endswith("| +2.0% | ok |")
     text = render(rows, tolerance=3.0)
     assert "SLOWER" in text and "|" not in text

@@ -16,9 +16,10 @@ host's speed does not favour either. The steps:
 - with ``--micro``, the tree's ``python -m uvrpc.bench.micro`` table.
 
 The report has, per metric, each tree's median over the rounds with its spread, the
-after/before ratio of the medians, the range of the per-round ratios (each round's
-two trees ran minutes apart: that range is the noise of the comparison), and how
-much slower the after tree is, in the direction that matters for the metric.
+after/before ratio of the medians, the median and range of each round's own ratio
+(a round's two figures ran seconds apart: that range is the noise of the
+comparison), and how much slower the after tree is by that median, in the direction
+that matters for the metric.
 """
 
 from __future__ import annotations
@@ -64,12 +65,15 @@ class Row:
     after_max: float
     ratio: float
     """``after / before`` of the medians."""
+    round_ratio: float
+    """Median of each round's ``after / before``: the two figures of a round ran
+    seconds apart, so a drift of the host's speed between rounds cancels out."""
     round_ratio_min: float
     """Smallest ``after / before`` of one round's pair."""
     round_ratio_max: float
     slower_pct: float
-    """How much worse the after tree is, in %: fewer calls/s or more µs (negative:
-    better)."""
+    """How much worse the after tree is by :attr:`round_ratio`, in %: fewer calls/s
+    or more µs (negative: better)."""
 
 
 def _slower_pct(metric: str, ratio: float) -> float:
@@ -90,6 +94,7 @@ def summarise(before: Samples, after: Samples) -> list[Row]:
         old, new = statistics.median(olds), statistics.median(news)
         ratio = new / old
         pairs = [n / o for o, n in zip(olds, news, strict=False) if o]
+        paired = statistics.median(pairs) if pairs else ratio
         rows.append(
             Row(
                 metric,
@@ -100,9 +105,10 @@ def summarise(before: Samples, after: Samples) -> list[Row]:
                 min(news),
                 max(news),
                 ratio,
+                paired,
                 min(pairs, default=ratio),
                 max(pairs, default=ratio),
-                _slower_pct(metric, ratio),
+                _slower_pct(metric, paired),
             )
         )
     return rows
@@ -129,7 +135,7 @@ def render(rows: Sequence[Row], tolerance: float, markdown: bool = False) -> str
         "after",
         "spread",
         "after/before",
-        "rounds' ratios",
+        "rounds' ratio (range)",
         "slower by",
         "",
     ]
@@ -141,7 +147,7 @@ def render(rows: Sequence[Row], tolerance: float, markdown: bool = False) -> str
             _value(r.after),
             _spread(r.after, r.after_min, r.after_max),
             f"{r.ratio:.3f}",
-            f"{r.round_ratio_min:.3f}–{r.round_ratio_max:.3f}",
+            f"{r.round_ratio:.3f} ({r.round_ratio_min:.3f}–{r.round_ratio_max:.3f})",
             f"{r.slower_pct:+.1f}%",
             "SLOWER" if r.slower_pct > tolerance else "ok",
         ]
