@@ -321,7 +321,7 @@ class Dispatcher:
         route = request.route
         call = request.call
         if call is not None:
-            _current.set(call)  # in the handler's own context (its task's, or eager)
+            _current.set(call)  # in the handler's own context: its task's
             deadline = call.deadline
             if deadline is not None and time.monotonic() >= deadline:
                 call._expired = call._cancelled = True
@@ -336,8 +336,8 @@ class Dispatcher:
             if call is None or not call._expired:
                 raise  # cancelled by the client, or the server is closing
             task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()
+            assert task is not None  # a handler always runs in a task of its own
+            task.uncancel()
             late = _expired(route.method, request.timeout_ms)
             return error_reply(request.call_id, late, call)
         try:
@@ -399,8 +399,9 @@ class RunningCalls:
     """The unary handlers running in tasks, by caller and call id: what a CANCEL
     finds, and what a deadline cancels.
 
-    A handler that finishes without waiting never gets here (nor gets a timer).
-    Entries leave as their tasks end, so the table holds only running handlers.
+    A handler that finished while its task started eagerly never gets here (nor
+    gets a timer). Entries leave as their tasks end, so the table holds only
+    running handlers.
 
     Args:
         loop: the loop whose timers expire the calls.
