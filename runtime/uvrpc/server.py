@@ -617,8 +617,7 @@ class Server:
         task = start_eagerly(self._serve(envelope, request), self._loop)
         if task is not None:
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            self._running.track(_caller(envelope), task, request)
+            self._running.track(_caller(envelope), task, request, self._tasks.discard)
 
     async def _serve(self, envelope: list[zmq.Frame], request: Request) -> None:
         dispatcher = self._dispatcher

@@ -159,8 +159,7 @@ def _served_cost(
                     task = start_eagerly(serve(), loop)
                     if task is not None:
                         tasks.add(task)
-                        task.add_done_callback(tasks.discard)
-                        running.track("micro", task, request)
+                        running.track("micro", task, request, tasks.discard)
                 # The loop iteration that ends each batch of the server's, and
                 # those the handlers' tasks still need.
                 await asyncio.sleep(0)
