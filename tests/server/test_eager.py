@@ -1,9 +1,14 @@
-"""``start_eagerly`` keeps task semantics, and makes no task when none is needed."""
+"""``start_eagerly`` runs a coroutine in a real task of its own, from its first
+line; on Python 3.12+ it makes no task a loop iteration has to run for a coroutine
+that never waits."""
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
+import sys
+from typing import Any
 
 import pytest
 
@@ -11,8 +16,40 @@ from uvrpc.eager import start_eagerly
 
 request_id: contextvars.ContextVar[int] = contextvars.ContextVar("request_id")
 
+eager = pytest.mark.skipif(sys.version_info < (3, 12), reason="eager start is 3.12+")
+not_eager = pytest.mark.skipif(
+    sys.version_info >= (3, 12), reason="3.12+ starts tasks eagerly"
+)
 
-def test_a_coroutine_that_never_waits_needs_no_task() -> None:
+
+@pytest.mark.parametrize("waits", [False, True], ids=["returns", "waits"])
+def test_the_coroutine_runs_in_a_task_of_its_own_from_its_first_line(
+    waits: bool,
+) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        caller = asyncio.current_task()
+        seen: list[asyncio.Task[Any] | None] = []
+
+        async def handler() -> None:
+            seen.append(asyncio.current_task())
+            if waits:
+                await asyncio.sleep(0)
+            seen.append(asyncio.current_task())
+
+        task = start_eagerly(handler(), loop)
+        assert asyncio.current_task() is caller
+        if task is not None:
+            await task
+        first, last = seen
+        assert first is not None and first is not caller and last is first
+        assert task is None or task is first
+
+    asyncio.run(main())
+
+
+@eager
+def test_a_coroutine_that_never_waits_is_done_at_once_and_never_scheduled() -> None:
     async def main() -> None:
         ran = []
 
@@ -22,6 +59,22 @@ def test_a_coroutine_that_never_waits_needs_no_task() -> None:
         assert start_eagerly(handler(), asyncio.get_running_loop()) is None
         assert ran == [True]
         assert asyncio.all_tasks() == {asyncio.current_task()}
+
+    asyncio.run(main())
+
+
+@not_eager
+def test_without_eager_start_the_task_runs_from_the_next_loop_iteration() -> None:
+    async def main() -> None:
+        ran = []
+
+        async def handler() -> None:
+            ran.append(True)
+
+        task = start_eagerly(handler(), asyncio.get_running_loop())
+        assert task is not None and ran == []
+        await task
+        assert ran == [True]
 
     asyncio.run(main())
 
@@ -111,6 +164,7 @@ def test_each_coroutine_runs_in_a_context_of_its_own() -> None:
     asyncio.run(main())
 
 
+@eager
 def test_an_exception_before_the_first_wait_propagates_to_the_caller() -> None:
     async def main() -> None:
         async def handler() -> None:
@@ -118,5 +172,77 @@ def test_an_exception_before_the_first_wait_propagates_to_the_caller() -> None:
 
         with pytest.raises(ValueError, match="early"):
             start_eagerly(handler(), asyncio.get_running_loop())
+
+    asyncio.run(main())
+
+
+@not_eager
+def test_without_eager_start_an_early_exception_ends_the_task() -> None:
+    async def main() -> None:
+        async def handler() -> None:
+            raise ValueError("early")
+
+        task = start_eagerly(handler(), asyncio.get_running_loop())
+        assert task is not None
+        with pytest.raises(ValueError, match="early"):
+            await task
+
+    asyncio.run(main())
+
+
+def test_a_task_cancelled_before_its_next_step_still_cleans_up() -> None:
+    """Cancelled at once, before the loop runs it again: a coroutine that started
+    (eagerly) gets the ``CancelledError`` where it waits, so its ``finally`` runs; one
+    that had not started never will, and has nothing to clean up. Either way it is
+    closed, not left suspended."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        gate: asyncio.Future[None] = loop.create_future()
+        started, cleaned_up = [], []
+
+        async def handler() -> None:
+            started.append(True)
+            try:
+                await gate
+            finally:
+                cleaned_up.append(True)
+
+        coro = handler()
+        task = start_eagerly(coro, loop)
+        assert task is not None
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert cleaned_up == started == ([True] if sys.version_info >= (3, 12) else [])
+        assert inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED
+
+    asyncio.run(main())
+
+
+def test_a_loop_s_own_task_factory_makes_the_task() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        made: list[asyncio.Task[Any]] = []
+
+        def factory(
+            loop: asyncio.AbstractEventLoop,
+            coro: Any,
+            **options: Any,
+        ) -> asyncio.Task[Any]:
+            task = asyncio.Task(coro, loop=loop, **options)
+            made.append(task)
+            return task
+
+        loop.set_task_factory(factory)
+        ran = []
+
+        async def handler() -> None:
+            ran.append(asyncio.current_task())
+
+        task = start_eagerly(handler(), loop)
+        assert task is not None and made == [task]
+        await task
+        assert ran == [task]
 
     asyncio.run(main())

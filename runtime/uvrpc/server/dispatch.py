@@ -325,8 +325,7 @@ class Dispatcher:
         route = request.route
         call = request.call
         if call is not None:
-            # In the handler's own context (its task's, or eager).
-            CURRENT_CALL.set(call)
+            CURRENT_CALL.set(call)  # in the handler's own context: its task's
             deadline = call.deadline
             if deadline is not None and time.monotonic() >= deadline:
                 call.mark_expired()
@@ -341,8 +340,8 @@ class Dispatcher:
             if call is None or not call.expired():
                 raise  # cancelled by the client, or the server is closing
             task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()
+            assert task is not None  # a handler always runs in a task of its own
+            task.uncancel()
             late = _expired(route.method, request.timeout_ms)
             return error_reply(request.call_id, late, call)
         try:
@@ -404,8 +403,10 @@ class RunningCalls:
     """The unary handlers running in tasks, by caller and call id: what a CANCEL
     finds, and what a deadline cancels.
 
-    A handler that finishes without waiting never gets here (nor gets a timer).
-    Entries leave as their tasks end, so the table holds only running handlers.
+    A handler that finished while its task started eagerly never gets here, and
+    one whose task had yet to start is watched only if its first step leaves it
+    waiting (see :meth:`track`). Entries leave as their tasks end, so the table
+    holds only running handlers.
 
     Args:
         loop: the loop whose timers expire the calls.
@@ -421,30 +422,66 @@ class RunningCalls:
         return len(self._calls)
 
     def track(
-        self, caller: Hashable, task: asyncio.Task[Any], request: Request
+        self,
+        caller: Hashable,
+        task: asyncio.Task[Any],
+        request: Request,
+        on_end: Callable[[asyncio.Task[Any]], object] | None = None,
     ) -> None:
         """Keep ``task``, which runs ``request``'s handler, until it ends; cancel it
-        at the call's deadline (the handler replies DEADLINE_EXCEEDED then)."""
+        at the call's deadline (the handler replies DEADLINE_EXCEEDED then). Then
+        call ``on_end(task)``: the caller's own bookkeeping of the task, which
+        needs no done callback of its own.
+
+        A CANCEL finds the task at once. A task that has not run its first step
+        (not started eagerly: Python 3.11, or a loop's own task factory) is watched
+        to its end only after the loop has run that step, which is all most
+        handlers need: until then the deadline needs no timer, since the handler
+        checks it as it starts (:meth:`Dispatcher.run`).
+        """
         key = (caller, request.call_id)
         call = request.call
         self._calls[key] = (task, call)
+        if getattr(task.get_coro(), "cr_suspended", True):
+            self._watch(key, task, call, on_end)
+        else:
+            # Callbacks run in the order they were scheduled: this one right after
+            # the task's first step. Run before it, it would watch the task as one
+            # that waits: the order decides the cost, never the outcome.
+            self._loop.call_soon(self._watch, key, task, call, on_end)
+
+    def _watch(
+        self,
+        key: tuple[Hashable, int],
+        task: asyncio.Task[Any],
+        call: ServerCall | None,
+        on_end: Callable[[asyncio.Task[Any]], object] | None,
+    ) -> None:
+        """Forget ``task`` if it is done; else arm its deadline and forget it when
+        it ends."""
+        if task.done():
+            self._end(key, task, None, on_end)
+            return
         timer = None
         if call is not None and call.deadline is not None:
             delay = call.deadline - time.monotonic()
             timer = self._loop.call_later(delay, _expire, task, call)
-        task.add_done_callback(lambda _: self._end(key, task, timer))
+        task.add_done_callback(lambda _: self._end(key, task, timer, on_end))
 
     def _end(
         self,
         key: tuple[Hashable, int],
         task: asyncio.Task[Any],
         timer: asyncio.TimerHandle | None,
+        on_end: Callable[[asyncio.Task[Any]], object] | None,
     ) -> None:
         if timer is not None:
             timer.cancel()
         entry = self._calls.get(key)
         if entry is not None and entry[0] is task:
             del self._calls[key]
+        if on_end is not None:
+            on_end(task)
 
     def cancel(self, caller: Hashable, call_id: int) -> bool:
         """Cancel the handler of a call its client gave up; False if none runs."""

@@ -1,20 +1,23 @@
-"""Start a coroutine at once, and make a task of it only if it has to wait.
+"""Start a coroutine in a task of its own, its first step at once where Python can.
 
 A server handles most requests with handlers that never wait for anything (they
-compute and return). Wrapping each in an :class:`asyncio.Task` costs more than many
-such handlers take to run, and delays the reply by at least one loop iteration.
-:func:`start_eagerly` runs the coroutine right away, in a context of its own as a task
-would; if it completes, no task is made. If it suspends, a task takes over from where
-it stopped, with a task's semantics: it resumes when the awaited future is done, and
-cancelling the task cancels that future (so the coroutine sees ``CancelledError``
-where it waits). Python 3.12's eager task factory does the same inside the loop.
+compute and return). Scheduling a task for each delays its reply by a loop
+iteration, and costs more than many such handlers take to run. On Python 3.12+
+:func:`start_eagerly` starts the task eagerly, as :data:`asyncio.eager_task_factory`
+does: the coroutine's first step runs at once, inside its task, so one that never
+waits is done before :func:`start_eagerly` returns, and its task is never scheduled.
+Python 3.11 has no eager start: there the task runs from the next loop iteration,
+as any task does.
+
+Either way the coroutine runs in a real task from its first line, so what needs one
+(``asyncio.timeout``, ``asyncio.TaskGroup``, ``asyncio.current_task()``, anyio's
+cancel scopes) works there, and in a copy of the caller's context, as every task's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import inspect
+import sys
 from collections.abc import Coroutine
 from typing import Any
 
@@ -24,75 +27,34 @@ __all__ = ["start_eagerly"]
 def start_eagerly(
     coro: Coroutine[Any, Any, None], loop: asyncio.AbstractEventLoop
 ) -> asyncio.Task[None] | None:
-    """Run ``coro`` until it finishes or first waits.
+    """Run ``coro`` in a task of its own, its first step now where Python can.
 
-    Returns ``None`` if it finished (its exception, if any, propagates), or the task
-    that runs the rest of it.
+    Returns ``None`` if it finished already (its exception, if any, propagates to
+    the caller, as from a plain call), or the task that runs the rest of it.
     """
-    context = contextvars.copy_context()
-    try:
-        waiting_on = _released(context.run(coro.send, None))
-    except StopIteration:
-        return None
-    task = loop.create_task(_resume(coro, waiting_on), context=context)
-    task.add_done_callback(lambda done: _cancelled_early(done, coro, context))
-    return task
+    task = _task(coro, loop)
+    if not task.done():
+        return task
+    task.result()  # retrieved, so asyncio never logs it as lost
+    return None
 
 
-def _cancelled_early(
-    task: asyncio.Task[None], coro: Coroutine[Any, Any, None], context: Any
-) -> None:
-    """A task cancelled before its first step never ran ``_resume``: the coroutine,
-    still waiting where it first stopped, gets the ``CancelledError`` there, as a
-    task's coroutine would, so that its ``except`` and ``finally`` clauses run."""
-    if not task.cancelled() or inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED:
-        return
-    try:
-        context.run(coro.throw, asyncio.CancelledError())
-    except (asyncio.CancelledError, StopIteration):
-        return
-    except BaseException:  # its cleanup failed: nobody is left to tell
-        return
-    coro.close()  # its cleanup waits for something: no loop step is left for it
+if sys.version_info >= (3, 12):
 
+    def _task(
+        coro: Coroutine[Any, Any, None], loop: asyncio.AbstractEventLoop
+    ) -> asyncio.Task[None]:
+        if loop.get_task_factory() is not None:
+            # A loop given a task factory (instrumentation, say) makes every task
+            # with it: handlers' tasks too, eager or not as it makes them.
+            return loop.create_task(coro)
+        # What asyncio.eager_task_factory does, less a call: loop.create_task
+        # takes no eager_start in 3.12 and 3.13.
+        return asyncio.Task(coro, loop=loop, eager_start=True)
 
-def _released(waiting_on: Any) -> Any:
-    """Clear the mark a coroutine's await leaves on the future it yields.
+else:
 
-    ``await future`` marks the future as blocking a task and yields it; the task's
-    step clears the mark at once. Until it is cleared, any other coroutine awaiting
-    the same future fails ("await wasn't used with future"), so it is cleared right
-    after every step here too.
-    """
-    if asyncio.isfuture(waiting_on):
-        waiting_on._asyncio_future_blocking = False
-    return waiting_on
-
-
-async def _resume(coro: Coroutine[Any, Any, None], waiting_on: Any) -> None:
-    """Drive ``coro`` on from a suspension, as a task's steps would."""
-    while True:
-        error: BaseException | None = None
-        if waiting_on is None:  # a bare yield, as in asyncio.sleep(0)
-            try:
-                await asyncio.sleep(0)
-            except asyncio.CancelledError as exc:
-                error = exc
-        elif asyncio.isfuture(waiting_on):
-            try:
-                await waiting_on
-            except asyncio.CancelledError as exc:
-                # If cancelling this task cancelled the awaited future, resuming the
-                # coroutine raises CancelledError where it waits. If that future
-                # was already done, throw the cancellation in ourselves.
-                if not waiting_on.cancelled():
-                    error = exc
-            except BaseException:
-                pass  # the coroutine sees the future's exception when it resumes
-        else:
-            error = RuntimeError(f"coroutine yielded {waiting_on!r}, not a future")
-        try:
-            step = coro.send(None) if error is None else coro.throw(error)
-            waiting_on = _released(step)
-        except StopIteration:
-            return
+    def _task(
+        coro: Coroutine[Any, Any, None], loop: asyncio.AbstractEventLoop
+    ) -> asyncio.Task[None]:
+        return loop.create_task(coro)

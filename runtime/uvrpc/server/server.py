@@ -2,12 +2,12 @@
 
 Every ready request is received in one batch (:class:`~uvrpc.reactor.SocketReactor`),
 decoded and validated on the spot — so a malformed request or an unknown method is
-answered at once, without a task — and each valid request's handler starts at once
-(:func:`~uvrpc.eager.start_eagerly`): a handler that returns without waiting is
-answered within the same batch, with no task at all; one that waits continues in a
-task of its own, so a slow handler never holds up the others. Stream calls run in
-tasks of their own, kept by a :class:`~uvrpc.sessions.StreamHost` under the caller's
-identity and call id.
+answered at once, without a task — and each valid request's handler runs in a task
+of its own (:func:`~uvrpc.eager.start_eagerly`), so a slow handler never holds up
+the others. On Python 3.12+ the task starts eagerly: a handler that returns without
+waiting is answered within the same batch, and its task is never scheduled nor
+kept. Stream calls run in tasks of their own, kept by a
+:class:`~uvrpc.sessions.StreamHost` under the caller's identity and call id.
 """
 
 from __future__ import annotations
@@ -603,7 +603,7 @@ class Server:
             self.stats.stale += 1
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run ``work`` now; keep the task that continues it if it has to wait."""
+        """Run ``work`` in a task; keep the task unless it is done already."""
         assert self._loop is not None
         task = start_eagerly(work, self._loop)
         if task is not None:
@@ -611,14 +611,13 @@ class Server:
             task.add_done_callback(self._tasks.discard)
 
     def _serve_unary(self, envelope: list[zmq.Frame], request: Request) -> None:
-        """Run a unary handler now; one that waits gets a task, which a CANCEL
-        finds and the call's deadline cancels (one that does not needs neither)."""
+        """Run a unary handler in a task, which a CANCEL finds and the call's
+        deadline cancels; one done already (eagerly) needs neither."""
         assert self._loop is not None and self._running is not None
         task = start_eagerly(self._serve(envelope, request), self._loop)
         if task is not None:
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            self._running.track(_caller(envelope), task, request)
+            self._running.track(_caller(envelope), task, request, self._tasks.discard)
 
     async def _serve(self, envelope: list[zmq.Frame], request: Request) -> None:
         dispatcher = self._dispatcher
