@@ -643,12 +643,14 @@ def _service(service: Service, namespace: str, checked: CheckedModule) -> Servic
             arguments[False].append(argument)
         errors = [_exception_of(checked, ref.name) for ref in method.throws]
         doc = _method_doc(method, route, errors)
-        args_dict = Group(
-            "{", tuple(f'"{p.id}": {p.name}' for p in plain), "}", display=True
+        # The values in the order of the parameters model's fields: the
+        # descriptor keys them by wire id.
+        values = Group(
+            "(", tuple(p.name for p in plain), ")", display=True, tuple_syntax=True
         )
-        call_items: tuple[Doc, ...] = (constant, args_dict, "timeout")
+        call_items: tuple[Doc, ...] = (constant, values, "timeout")
         if stream is not None:
-            call_items = (constant, args_dict, stream.name, "timeout")
+            call_items = (constant, values, stream.name, "timeout")
         keyword_only = {
             is_async: ("self", "*", *items, "timeout: float | None = None")
             for is_async, items in arguments.items()

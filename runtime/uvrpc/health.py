@@ -132,7 +132,7 @@ class HealthClient(AsyncClient):
         self, *, service: str = "", timeout: float | None = None
     ) -> HealthStatus:
         """Whether ``service`` (empty: the server as a whole) takes calls now."""
-        return await self._call(_CHECK, {"1": service}, timeout)
+        return await self._call(_CHECK, (service,), timeout)
 
 
 class HealthSyncClient(SyncClient):
@@ -140,4 +140,4 @@ class HealthSyncClient(SyncClient):
 
     def check(self, *, service: str = "", timeout: float | None = None) -> HealthStatus:
         """Whether ``service`` (empty: the server as a whole) takes calls now."""
-        return self._call(_CHECK, {"1": service}, timeout)
+        return self._call(_CHECK, (service,), timeout)

@@ -411,7 +411,7 @@ class ReflectionClient(AsyncClient):
 
     async def list(self, *, timeout: float | None = None) -> builtins.list[str]:
         """The names of the services the server serves, sorted."""
-        return await self._call(_LIST, {}, timeout)
+        return await self._call(_LIST, (), timeout)
 
     async def describe(
         self, *, name: str = "", timeout: float | None = None
@@ -421,7 +421,7 @@ class ReflectionClient(AsyncClient):
         Raises:
             uvrpc.NotFound: the server serves no such service.
         """
-        return await self._call(_DESCRIBE, {"1": name}, timeout)
+        return await self._call(_DESCRIBE, (name,), timeout)
 
 
 class ReflectionSyncClient(SyncClient):
@@ -429,7 +429,7 @@ class ReflectionSyncClient(SyncClient):
 
     def list(self, *, timeout: float | None = None) -> builtins.list[str]:
         """The names of the services the server serves, sorted."""
-        return self._call(_LIST, {}, timeout)
+        return self._call(_LIST, (), timeout)
 
     def describe(
         self, *, name: str = "", timeout: float | None = None
@@ -439,4 +439,4 @@ class ReflectionSyncClient(SyncClient):
         Raises:
             uvrpc.NotFound: the server serves no such service.
         """
-        return self._call(_DESCRIBE, {"1": name}, timeout)
+        return self._call(_DESCRIBE, (name,), timeout)
