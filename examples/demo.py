@@ -92,8 +92,13 @@ def main() -> int:
         step("1. generate typed stubs from idl/")
         generate(stubs)
 
-        # The fresh stubs come first on the path, then the example implementations.
+        # The fresh stubs come first on the path, then the example implementations,
+        # then the demo's own path, so that the servers and clients import the
+        # uvrpc this process imports.
         path = [str(stubs)] + [str(EXAMPLES / d) for d, _, _ in SERVICES.values()]
+        inherited = os.environ.get("PYTHONPATH")
+        if inherited:
+            path.append(inherited)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
 
         step("2. start the servers, each in its own process")

@@ -9,7 +9,7 @@ import typing as _typing
 import uvrpc as _uvrpc
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.3.0", api=3, protocol=3)
+_uvrpc.check_generated_code(generator="0.3.0", api=4, protocol=3)
 
 __all__ = [
     "FeedClient",
@@ -139,7 +139,7 @@ class FeedClient(_uvrpc.AsyncClient):
 
     async def ping(self, *, n: int, timeout: float | None = None) -> int:
         """Answers `n`."""
-        return await self._call(_FEED_PING, {"1": n}, timeout)
+        return await self._call(_FEED_PING, (n,), timeout)
 
     def start_ping(self, *, n: int, timeout: float | None = None) -> _uvrpc.Call[int]:
         """Start :meth:`ping` and return its call handle.
@@ -147,11 +147,11 @@ class FeedClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_FEED_PING, {"1": n}, timeout)
+        return self._start(_FEED_PING, (n,), timeout)
 
     async def notify(self, *, text: str, timeout: float | None = None) -> None:
         """Hands `text` to the server; nothing comes back."""
-        await self._call(_FEED_NOTIFY, {"1": text}, timeout)
+        await self._call(_FEED_NOTIFY, (text,), timeout)
 
     def ticks(
         self,
@@ -161,7 +161,7 @@ class FeedClient(_uvrpc.AsyncClient):
         timeout: float | None = None,
     ) -> _uvrpc.ItemStream[Tick]:
         """Streams `count` ticks carrying `size` bytes each."""
-        return self._server_stream(_FEED_TICKS, {"1": count, "2": size}, timeout)
+        return self._server_stream(_FEED_TICKS, (count, size), timeout)
 
     async def upload(
         self,
@@ -171,7 +171,7 @@ class FeedClient(_uvrpc.AsyncClient):
         timeout: float | None = None,
     ) -> Total:
         """Counts the ticks sent to it."""
-        return await self._client_stream(_FEED_UPLOAD, {"2": label}, ticks, timeout)
+        return await self._client_stream(_FEED_UPLOAD, (label,), ticks, timeout)
 
     def echo(
         self,
@@ -180,7 +180,7 @@ class FeedClient(_uvrpc.AsyncClient):
         timeout: float | None = None,
     ) -> _uvrpc.ItemStream[Tick]:
         """Streams every tick back as it arrives."""
-        return self._bidi_stream(_FEED_ECHO, {}, ticks, timeout)
+        return self._bidi_stream(_FEED_ECHO, (), ticks, timeout)
 
     def numbers(
         self,
@@ -189,7 +189,7 @@ class FeedClient(_uvrpc.AsyncClient):
         timeout: float | None = None,
     ) -> _uvrpc.ItemStream[int]:
         """Streams the numbers from 0 to `count` - 1."""
-        return self._server_stream(_FEED_NUMBERS, {"1": count}, timeout)
+        return self._server_stream(_FEED_NUMBERS, (count,), timeout)
 
 
 class FeedSyncClient(_uvrpc.SyncClient):
@@ -197,11 +197,11 @@ class FeedSyncClient(_uvrpc.SyncClient):
 
     def ping(self, *, n: int, timeout: float | None = None) -> int:
         """Answers `n`."""
-        return self._call(_FEED_PING, {"1": n}, timeout)
+        return self._call(_FEED_PING, (n,), timeout)
 
     def notify(self, *, text: str, timeout: float | None = None) -> None:
         """Hands `text` to the server; nothing comes back."""
-        self._call(_FEED_NOTIFY, {"1": text}, timeout)
+        self._call(_FEED_NOTIFY, (text,), timeout)
 
     def ticks(
         self,
@@ -211,7 +211,7 @@ class FeedSyncClient(_uvrpc.SyncClient):
         timeout: float | None = None,
     ) -> _typing.Iterator[Tick]:
         """Streams `count` ticks carrying `size` bytes each."""
-        return self._server_stream(_FEED_TICKS, {"1": count, "2": size}, timeout)
+        return self._server_stream(_FEED_TICKS, (count, size), timeout)
 
     def upload(
         self,
@@ -221,7 +221,7 @@ class FeedSyncClient(_uvrpc.SyncClient):
         timeout: float | None = None,
     ) -> Total:
         """Counts the ticks sent to it."""
-        return self._client_stream(_FEED_UPLOAD, {"2": label}, ticks, timeout)
+        return self._client_stream(_FEED_UPLOAD, (label,), ticks, timeout)
 
     def numbers(
         self,
@@ -230,7 +230,7 @@ class FeedSyncClient(_uvrpc.SyncClient):
         timeout: float | None = None,
     ) -> _typing.Iterator[int]:
         """Streams the numbers from 0 to `count` - 1."""
-        return self._server_stream(_FEED_NUMBERS, {"1": count}, timeout)
+        return self._server_stream(_FEED_NUMBERS, (count,), timeout)
 
 
 class FeedServer(_uvrpc.ServiceBase):

@@ -14,6 +14,13 @@ fit, else one per line; a one-item subscript never gets a comma (``list[x,]`` wo
 mean a tuple). Statements where ruff chooses among whole layouts (annotated
 assignments, function headers) have their own functions here.
 
+The statement functions return *slots*: the text of each variable part of the
+statement as laid out, for a template that spells the rest
+(``def {{ name }}({{ params }}) -> {{ returns }}:``). A slot's first line
+continues the template's line; its further lines carry their own indentation.
+:func:`between` takes the brackets off a bracketed slot, for templates that spell
+them.
+
 Widths are display widths: East Asian wide characters take two columns.
 """
 
@@ -29,6 +36,7 @@ __all__ = [
     "Seq",
     "Union",
     "assignment",
+    "between",
     "flat",
     "signature",
     "statement",
@@ -136,10 +144,7 @@ def _render(
         return [doc]
     if isinstance(doc, Seq):
         out = [""]
-        for index, part in enumerate(doc.parts):
-            after, breaks = _first(Seq(doc.parts[index + 1 :]))
-            current = column + width(out[0]) if len(out) == 1 else width(out[-1])
-            pieces = _render(part, indent, current, after + (0 if breaks else rest))
+        for pieces in _parts(doc.parts, indent, column, rest):
             out[-1] += pieces[0]
             out.extend(pieces[1:])
         return out
@@ -168,19 +173,53 @@ def _render(
     return lines
 
 
+def _parts(
+    parts: tuple[Doc, ...], indent: int, column: int, rest: int
+) -> list[list[str]]:
+    """Lay out ``parts`` one after the other from ``column``, as a :class:`Seq`;
+    return each part's pieces (see :func:`_render`)."""
+    out: list[list[str]] = []
+    current = column
+    for index, part in enumerate(parts):
+        after, breaks = _first(Seq(parts[index + 1 :]))
+        pieces = _render(part, indent, current, after + (0 if breaks else rest))
+        current = current + width(pieces[0]) if len(pieces) == 1 else width(pieces[-1])
+        out.append(pieces)
+    return out
+
+
+def _slot(pieces: list[str]) -> str:
+    return "\n".join(pieces)
+
+
+def between(slot: str, group: Group) -> str:
+    """What a slot holding ``group`` has between its brackets: the items on the
+    line, or on lines of their own and the closing bracket's indentation.
+
+    Raises:
+        ValueError: the slot does not start and end with the group's brackets (a
+            layout put the whole group in parentheses).
+    """
+    if not (slot.startswith(group.head) and slot.endswith(group.tail)):
+        raise ValueError(f"{slot!r} is not laid out inside {group.head}{group.tail}")
+    return slot[len(group.head) : len(slot) - len(group.tail)]
+
+
 def _block(doc: Doc, indent: int, rest: int) -> list[str]:
     """``doc`` laid out on lines of its own at ``indent``."""
     pieces = _render(doc, indent, indent, rest)
     return [" " * indent + pieces[0], *pieces[1:]]
 
 
-def statement(doc: Doc, indent: int) -> tuple[str, ...]:
-    """Lay out a statement at ``indent``: each group on one line if it fits."""
-    return tuple(_block(doc, indent, 0))
+def statement(doc: Doc, indent: int) -> str:
+    """Lay out a statement starting at ``indent``: each group on one line if it
+    fits. Returns it as a slot (no indentation before its first line)."""
+    return _slot(_render(doc, indent, indent, 0))
 
 
-def signature(head: Group, returns: Doc, indent: int) -> tuple[str, ...]:
-    """A function header ``def f(...) -> returns:``.
+def signature(head: Group, returns: Doc, indent: int) -> tuple[str, str]:
+    """A function header ``def f(...) -> returns:``, as the slots of its
+    parameters (between the brackets of ``head``) and of its return annotation.
 
     Ruff splits the parameters before the return annotation: when the header does
     not fit on one line the parameters go one per line, and the return annotation
@@ -188,16 +227,10 @@ def signature(head: Group, returns: Doc, indent: int) -> tuple[str, ...]:
     """
     whole = Seq((head, " -> ", returns, ":"))
     if _fits(flat(whole), indent, 0):
-        return (" " * indent + flat(whole),)
-    params = _render(head, indent, indent, 0, broken=True)
-    tail = params.pop()
-    ending = _render(Seq((tail.lstrip(), " -> ", returns, ":")), indent, indent, 0)
-    return (
-        " " * indent + params[0],
-        *params[1:],
-        " " * indent + ending[0],
-        *ending[1:],
-    )
+        return between(flat(head), head), flat(returns)
+    params = _slot(_render(head, indent, indent, 0, broken=True))
+    after = indent + width(f"{head.tail} -> ")
+    return between(params, head), _slot(_render(returns, indent, after, 1))
 
 
 def _parenthesizable(doc: Doc) -> bool:
@@ -207,8 +240,9 @@ def _parenthesizable(doc: Doc) -> bool:
 
 def assignment(
     target: str, annotation: Doc | None, value: Doc | None, indent: int
-) -> tuple[str, ...]:
-    """``target: annotation = value`` at ``indent`` (annotation or value optional).
+) -> tuple[str | None, str | None]:
+    """``target: annotation = value`` at ``indent`` (annotation or value optional),
+    as the slots of the annotation and of the value (``None`` for those not given).
 
     Tries the layouts ruff tries, in its order: all on one line; the value's own
     brackets split; the value in parentheses on lines of its own (a value that
@@ -217,42 +251,45 @@ def assignment(
     """
     pad = " " * indent
     left: Doc = target if annotation is None else Seq((f"{target}: ", annotation))
+    flat_annotation = None if annotation is None else flat(annotation)
     if value is None:
+        assert annotation is not None, "an assignment needs an annotation or a value"
         if (
-            annotation is not None
-            and not isinstance(annotation, Group)
+            not isinstance(annotation, Group)
             and not _fits(flat(left), indent, 0)
             and _fits(f"{target}: (", indent, 0)
             and _fits(flat(annotation), indent + 4, 0)
         ):
-            return (f"{pad}{target}: (", f"{pad}    {flat(annotation)}", f"{pad})")
-        return statement(left, indent)
+            return f"(\n{pad}    {flat(annotation)}\n{pad})", None
+        parts = _parts((f"{target}: ", annotation), indent, indent, 0)
+        return _slot(parts[1]), None
     whole = Seq((left, " = ", value))
     if _fits(flat(whole), indent, 0):
-        return (pad + flat(whole),)
+        return flat_annotation, flat(value)
     left_text = f"{pad}{flat(left)} = "
     if (
         isinstance(value, Group)
         and value.items
         and _fits(value.head, 0, width(left_text))
     ):
-        broken = _render(value, indent, indent, 0, broken=True)
-        return (left_text + broken[0], *broken[1:])
+        return flat_annotation, _slot(_render(value, indent, indent, 0, broken=True))
     splittable = isinstance(value, Group) and bool(value.items)
     if (
         _parenthesizable(value)
         and _fits("(", 0, width(left_text))
         and (splittable or _fits(flat(value), indent + 4, 0))
     ):
-        return (f"{left_text}(", *_block(value, indent + 4, 0), f"{pad})")
+        return flat_annotation, _slot(["(", *_block(value, indent + 4, 0), f"{pad})"])
     if isinstance(annotation, Union):
         inner = _block(annotation, indent + 4, 0)
-        ending = _render(Seq((") = ", value)), indent, indent, 0)
-        return (f"{pad}{target}: (", *inner, pad + ending[0], *ending[1:])
+        after = indent + width(") = ")
+        return _slot(["(", *inner, f"{pad})"]), _slot(_render(value, indent, after, 0))
     if isinstance(annotation, Group) and annotation.items:
         split = _render(annotation, indent, indent, 0, broken=True)
-        tail = split.pop()
-        ending = _render(Seq((tail.lstrip(), " = ", value)), indent, indent, 0)
-        first = f"{pad}{target}: {split[0]}"
-        return (first, *split[1:], pad + ending[0], *ending[1:])
-    return statement(whole, indent)
+        after = width(split[-1]) + width(" = ")
+        return _slot(split), _slot(_render(value, indent, after, 0))
+    if annotation is None:
+        parts = _parts((target, " = ", value), indent, indent, 0)
+        return None, _slot(parts[2])
+    parts = _parts((f"{target}: ", annotation, " = ", value), indent, indent, 0)
+    return _slot(parts[1]), _slot(parts[3])

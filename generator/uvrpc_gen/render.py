@@ -1,7 +1,8 @@
 """Render a checked module to Python source with the package's Jinja templates.
 
-Templates receive a :class:`~uvrpc_gen.view.ModuleView` and only lay it out; every
-name, annotation and line break was decided by :mod:`uvrpc_gen.view`.
+Templates receive a :class:`~uvrpc_gen.view.ModuleView` and spell the fixed text of
+each statement around the view's slots; every name, annotation and line break was
+decided by :mod:`uvrpc_gen.view`.
 """
 
 from __future__ import annotations

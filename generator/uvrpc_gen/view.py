@@ -2,8 +2,10 @@
 
 Everything a template prints is computed here: Python names, annotations, default
 literals, docstrings, and the layout of every statement that may need several
-lines, by :mod:`uvrpc_gen.layout` the way ``ruff format`` lays it out. Lines carry
-their absolute indentation.
+lines, by :mod:`uvrpc_gen.layout` the way ``ruff format`` lays it out. The templates
+spell the fixed text of each statement; a view holds its variable parts as *slots*,
+each laid out for the column the template puts it at: a slot's first line
+continues the template's line and its further lines carry their own indentation.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from .layout import (
     Group,
     Seq,
     assignment,
+    between,
     signature,
     statement,
     width,
@@ -47,24 +50,29 @@ from .symbols import (
 )
 
 __all__ = [
-    "ClientMethodView",
+    "ClassView",
     "ConstView",
+    "DescriptorView",
     "EnumView",
     "ExceptionView",
     "FieldView",
+    "FunctionView",
+    "ImportView",
+    "InitView",
     "MemberView",
     "MessageView",
     "ModuleView",
-    "ServerMethodView",
     "ServiceView",
     "docstring",
     "module_view",
 ]
 
 
-def _class_header(name: str, base: str) -> tuple[str, ...]:
-    """``class name(base):``, the base on a line of its own when too long."""
-    return statement(Group(f"class {name}(", (base,), "):", hug=True), 0)
+def _bases(name: str, base: str) -> str:
+    """The slot between the brackets of ``class name(base):``: the base on a line
+    of its own when the header is too long."""
+    header = Group(f"class {name}(", (base,), "):", hug=True)
+    return between(statement(header, 0), header)
 
 
 def _escape_doc(text: str) -> str:
@@ -122,53 +130,84 @@ def docstring(text: str, indent: int) -> tuple[str, ...]:
     return tuple(lines)
 
 
+def _doc(text: str, indent: int) -> str:
+    """The slot of a docstring whose template line is indented by ``indent``."""
+    return "\n".join(docstring(text, indent))[indent:]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportView:
+    """``import name as alias``, or ``from source import name as alias``."""
+
+    source: str | None
+    name: str
+    alias: str
+
+
 @dataclass(frozen=True, slots=True)
 class MemberView:
-    """An enum member: its line and its attribute docstring."""
+    """An enum member ``name = value`` and its docstring slot (empty: none)."""
 
-    line: str
-    doc: tuple[str, ...]
+    name: str
+    value: int
+    doc: str
 
 
 @dataclass(frozen=True, slots=True)
 class EnumView:
-    """An ``IntEnum`` class."""
+    """An ``IntEnum`` class: its name, the slot of its base, its docstring."""
 
-    header: tuple[str, ...]
-    doc: tuple[str, ...]
+    name: str
+    bases: str
+    doc: str
     members: tuple[MemberView, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class FieldView:
-    """A model field: its annotated lines and its attribute docstring."""
+    """A class attribute ``name: annotation = default`` (``default`` ``None``:
+    none) and its docstring slot (empty: none)."""
 
-    lines: tuple[str, ...]
-    doc: tuple[str, ...]
+    name: str
+    annotation: str
+    default: str | None
+    doc: str
+
+
+@dataclass(frozen=True, slots=True)
+class InitView:
+    """The type checker's ``def __init__(params) -> None:`` and its docstring."""
+
+    params: str
+    doc: str
 
 
 @dataclass(frozen=True, slots=True)
 class MessageView:
     """A message model class (also the private parameters models).
 
-    ``init`` is the type checker's view of the constructor, for messages whose
-    ``bytes`` fields accept any buffer while their attributes are ``memoryview``;
-    empty for the others, whose constructor pydantic's own typing describes.
+    ``field_ids`` is the slot of the arguments of ``field_ids(...)``. ``init`` is
+    the type checker's view of the constructor, for messages whose ``bytes``
+    fields accept any buffer while their attributes are ``memoryview``; ``None``
+    for the others, whose constructor pydantic's own typing describes.
     """
 
-    header: tuple[str, ...]
-    doc: tuple[str, ...]
-    config: tuple[str, ...]
+    name: str
+    bases: str
+    doc: str
+    field_ids: str
     fields: tuple[FieldView, ...]
-    init: tuple[str, ...]
+    init: InitView | None
 
 
 @dataclass(frozen=True, slots=True)
 class ConstView:
-    """A constant: its annotated assignment and its attribute docstring."""
+    """A constant ``name: _typing.Final[type] = value`` and its docstring."""
 
-    lines: tuple[str, ...]
-    doc: tuple[str, ...]
+    name: str
+    type: str
+    value: str
+    doc: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,58 +215,86 @@ class ExceptionView:
     """An exception class and the private model of its fields."""
 
     fields: MessageView
-    header: tuple[str, ...]
-    doc: tuple[str, ...]
-    config: tuple[str, ...]
+    name: str
+    bases: str
+    doc: str
+    wire_name: str
+    fields_class: str
     attributes: tuple[FieldView, ...]
-    init: tuple[str, ...]
+    init: InitView
 
 
 @dataclass(frozen=True, slots=True)
-class ClientMethodView:
-    """A client method: signature, docstring and the delegating call."""
+class DescriptorView:
+    """A method's descriptor ``constant: kind[types] = value``."""
 
-    signature: tuple[str, ...]
-    doc: tuple[str, ...]
-    call: tuple[str, ...]
+    constant: str
+    kind: str
+    types: str
+    value: str
 
 
 @dataclass(frozen=True, slots=True)
-class ServerMethodView:
-    """An abstract server method: signature and docstring."""
+class FunctionView:
+    """A method ``[async ]def name(params) -> returns:`` and its docstring.
 
-    signature: tuple[str, ...]
-    doc: tuple[str, ...]
+    A client method's body hands its arguments to the base class method
+    ``delegate`` (``[return ][await ]self.delegate(arguments)``); a server's
+    method has no body.
+    """
+
+    is_async: bool
+    name: str
+    params: str
+    returns: str
+    doc: str
+    returns_value: bool = False
+    delegate: str = ""
+    arguments: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClassView:
+    """A client or server class: its name, the slot of its base, its docstring
+    and its methods."""
+
+    name: str
+    bases: str
+    doc: str
+    methods: tuple[FunctionView, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class ServiceView:
-    """Everything generated for one service, in the order it is emitted."""
+    """Everything generated for one service, in the order it is emitted: the
+    parameters models, the descriptors and the spec, the clients (asynchronous,
+    then blocking) and the server base class."""
 
     params: tuple[MessageView, ...]
-    constants: tuple[tuple[str, ...], ...]
-    spec: tuple[str, ...]
+    descriptors: tuple[DescriptorView, ...]
     spec_constant: str
-    client_header: tuple[str, ...]
-    client_doc: tuple[str, ...]
-    client_methods: tuple[ClientMethodView, ...]
-    sync_client_header: tuple[str, ...]
-    sync_client_doc: tuple[str, ...]
-    sync_client_methods: tuple[ClientMethodView, ...]
-    server_header: tuple[str, ...]
-    server_doc: tuple[str, ...]
-    server_methods: tuple[ServerMethodView, ...]
+    spec: str
+    clients: tuple[ClassView, ...]
+    server: ClassView
 
 
 @dataclass(frozen=True, slots=True)
 class ModuleView:
-    """A whole generated module."""
+    """A whole generated module.
+
+    ``runtime`` maps each runtime name generated code uses (see
+    :data:`~uvrpc_gen.symbols.SYMBOLS`) to how the module spells it
+    (``_uvrpc.Message``); ``attributes`` maps the roles of the runtime's class
+    attributes to their names.
+    """
 
     header: str
-    doc: tuple[str, ...]
-    stdlib_imports: tuple[str, ...]
-    runtime_imports: tuple[str, ...]
-    version_check: str
+    doc: str
+    stdlib_imports: tuple[ImportView, ...]
+    runtime_imports: tuple[ImportView, ...]
+    generator: str
+    api: int
+    protocol: int
     exports: tuple[str, ...]
     enums: tuple[EnumView, ...]
     consts: tuple[ConstView, ...]
@@ -288,7 +355,7 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
             types += [method.returns] if method.returns else []
             streams = streams or method.kind != "unary"
     stdlib = [
-        f"import {name} as _{name}"
+        ImportView(None, name, f"_{name}")
         for name, used in (
             ("abc", any(service.methods for service in services)),
             ("enum", bool(enums)),
@@ -301,34 +368,27 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
         )
         if used
     ]
-    runtime = [f"import {RUNTIME_MODULE} as {RUNTIME_ALIAS}"]
+    runtime = [ImportView(None, RUNTIME_MODULE, RUNTIME_ALIAS)]
     if any(pytypes.uses_scalar_aliases(t) for t in types):
-        runtime.append(
-            f"from {RUNTIME_MODULE} import {TYPES_MODULE} as {pytypes.TYPES_ALIAS}"
-        )
+        runtime.append(ImportView(RUNTIME_MODULE, TYPES_MODULE, pytypes.TYPES_ALIAS))
     for stem in checked.imports:
-        alias = pytypes.import_alias(stem)
-        if package:
-            runtime.append(f"from {package} import {stem} as {alias}")
-        else:
-            runtime.append(f"import {stem} as {alias}")
+        runtime.append(ImportView(package, stem, pytypes.import_alias(stem)))
     # One block, sorted as isort sorts a section: plain imports, then from-imports,
     # each by module name.
-    runtime.sort(key=lambda line: (line.startswith("from "), line.split()[1], line))
-    check = (
-        f"{_runtime('check_generated_code')}("
-        f'generator="{GENERATOR_VERSION}", '
-        f"api={GENERATED_CODE_API}, protocol={PROTOCOL_VERSION})"
+    runtime.sort(
+        key=lambda i: (i.source is not None, i.source or i.name, i.name, i.alias)
     )
     return ModuleView(
         header=(
             f"# Generated from {os.path.basename(module.file)} by uvrpc-gen "
             f"{GENERATOR_VERSION} — do not edit."
         ),
-        doc=docstring(module.doc, 0) if module.doc else (),
+        doc=_doc(module.doc, 0) if module.doc else "",
         stdlib_imports=tuple(stdlib),
         runtime_imports=tuple(runtime),
-        version_check=check,
+        generator=GENERATOR_VERSION,
+        api=GENERATED_CODE_API,
+        protocol=PROTOCOL_VERSION,
         exports=tuple(sorted(exports)),
         enums=tuple(_enum(e, namespace) for e in enums),
         consts=tuple(_const(c) for c in consts),
@@ -349,9 +409,13 @@ def _const(const: Const) -> ConstView:
     )
     annotation = Group("_typing.Final[", (python,), "]", hug=True)
     value = pytypes.default_doc(const.type, const.value)
+    annotated, assigned = assignment(const.name, annotation, value, 0)
+    assert annotated is not None and assigned is not None
     return ConstView(
-        assignment(const.name, annotation, value, 0),
-        docstring(const.doc, 0) if const.doc else (),
+        const.name,
+        between(annotated, annotation),
+        assigned,
+        _doc(const.doc, 0) if const.doc else "",
     )
 
 
@@ -360,61 +424,79 @@ def _exception_of(checked: CheckedModule, name: str) -> ExceptionType | None:
     return definition if isinstance(definition, ExceptionType) else None
 
 
-def _exception(error: ExceptionType, namespace: str) -> ExceptionView:
-    doc = error.doc or f"The ``{namespace}.{error.name}`` exception."
-    fields_class = naming.fields_class(error.name)
-    attributes = tuple(
-        FieldView(
-            assignment(
-                f.name,
-                pytypes.received_annotation_doc(f.type, optional=f.optional),
-                None,
-                4,
-            ),
-            docstring(f.doc, 4) if f.doc else (),
-        )
-        for f in error.fields
-    )
+def _attribute(
+    name: str, annotation: Doc, default: Doc | None, doc: str | None
+) -> FieldView:
+    """A class attribute, laid out at the indentation of a class body."""
+    annotated, assigned = assignment(name, annotation, default, 4)
+    assert annotated is not None
+    return FieldView(name, annotated, assigned, _doc(doc, 4) if doc else "")
+
+
+def _init_arguments(fields: Sequence[Field]) -> list[Doc]:
+    """The keyword parameters of a typed constructor: the sent types of
+    ``fields``, ``= ...`` for those with a default."""
     arguments: list[Doc] = []
-    for f in error.fields:
+    for f in fields:
         annotation = pytypes.sent_annotation_doc(f.type, optional=f.optional)
         has_default = f.default is not None or f.optional
         arguments.append(
             Seq((f"{f.name}: ", annotation, " = ..." if has_default else ""))
         )
-    arguments.append('message: str = ""')
-    init = signature(Group("def __init__(", ("self", "*", *arguments), ")"), "None", 8)
-    init_doc = docstring(
+    return arguments
+
+
+def _init(arguments: Sequence[Doc], doc: str) -> InitView:
+    """``def __init__(self, *, arguments) -> None:`` and ``doc``, laid out inside
+    ``if _typing.TYPE_CHECKING:`` in a class body."""
+    head = Group("def __init__(", ("self", "*", *arguments), ")")
+    params, _ = signature(head, "None", 8)
+    return InitView(params, _doc(doc, 12))
+
+
+def _exception(error: ExceptionType, namespace: str) -> ExceptionView:
+    doc = error.doc or f"The ``{namespace}.{error.name}`` exception."
+    fields_class = naming.fields_class(error.name)
+    attributes = tuple(
+        _attribute(
+            f.name,
+            pytypes.received_annotation_doc(f.type, optional=f.optional),
+            None,
+            f.doc,
+        )
+        for f in error.fields
+    )
+    init = _init(
+        [*_init_arguments(error.fields), 'message: str = ""'],
         "Raise it from a handler of a method that declares it; ``message`` "
         "defaults to the class name and field values.",
-        12,
     )
     return ExceptionView(
         fields=_model(
             fields_class,
-            (),
+            "",
             [dataclasses.replace(f, doc=None) for f in error.fields],
             typed_init=False,
         ),
-        header=_class_header(error.name, _runtime("DeclaredError")),
-        doc=docstring(doc, 4),
-        config=(
-            f'    uvrpc_name = "{namespace}.{error.name}"',
-            f"    uvrpc_fields = {fields_class}",
-        ),
+        name=error.name,
+        bases=_bases(error.name, _runtime("DeclaredError")),
+        doc=_doc(doc, 4),
+        wire_name=f"{namespace}.{error.name}",
+        fields_class=fields_class,
         attributes=attributes,
-        init=("    if _typing.TYPE_CHECKING:", "", *init, *init_doc),
+        init=init,
     )
 
 
 def _enum(enum: Enum, namespace: str) -> EnumView:
     doc = enum.doc or f"The ``{namespace}.{enum.name}`` enumeration."
     members = tuple(
-        MemberView(f"    {v.name} = {v.value}", docstring(v.doc, 4) if v.doc else ())
+        MemberView(v.name, v.value, _doc(v.doc, 4) if v.doc else "")
         for v in enum.values
     )
-    header = _class_header(enum.name, "_enum.IntEnum")
-    return EnumView(header, docstring(doc, 4), members)
+    return EnumView(
+        enum.name, _bases(enum.name, "_enum.IntEnum"), _doc(doc, 4), members
+    )
 
 
 def _field(field: Field) -> FieldView:
@@ -424,8 +506,7 @@ def _field(field: Field) -> FieldView:
         value = pytypes.default_doc(field.type, field.default, received=True)
     elif field.optional:
         value = "None"
-    lines = assignment(field.name, annotation, value, 4)
-    return FieldView(lines, docstring(field.doc, 4) if field.doc else ())
+    return _attribute(field.name, annotation, value, field.doc)
 
 
 def _typed_init(fields: Sequence[Field]) -> bool:
@@ -433,49 +514,42 @@ def _typed_init(fields: Sequence[Field]) -> bool:
     return any(pytypes.carries_bytes(f.type) for f in fields)
 
 
-def _init(fields: Sequence[Field]) -> tuple[str, ...]:
-    """``if TYPE_CHECKING: def __init__(...)`` with the sent types of the fields."""
-    arguments: list[Doc] = []
-    for f in fields:
-        annotation = pytypes.sent_annotation_doc(f.type, optional=f.optional)
-        has_default = f.default is not None or f.optional
-        arguments.append(
-            Seq((f"{f.name}: ", annotation, " = ..." if has_default else ""))
-        )
-    header = signature(
-        Group("def __init__(", ("self", "*", *arguments), ")"), "None", 8
-    )
-    doc = docstring("Where the IDL says ``bytes``, any buffer is taken, uncopied.", 12)
-    return ("    if _typing.TYPE_CHECKING:", "", *header, *doc)
-
-
 def _model(
-    name: str, doc: tuple[str, ...], fields: Sequence[Field], *, typed_init: bool
+    name: str, doc: str, fields: Sequence[Field], *, typed_init: bool
 ) -> MessageView:
-    config = Group(
+    ids = Group(
         f"{_runtime('field_ids')}(", tuple(f"{f.name}={f.id}" for f in fields), ")"
     )
+    _, config = assignment("model_config", None, ids, 4)
+    assert config is not None
+    init = None
+    if typed_init and _typed_init(fields):
+        init = _init(
+            _init_arguments(fields),
+            "Where the IDL says ``bytes``, any buffer is taken, uncopied.",
+        )
     return MessageView(
-        _class_header(name, _runtime("Message")),
+        name,
+        _bases(name, _runtime("Message")),
         doc,
-        assignment("model_config", None, config, 4),
+        between(config, ids),
         tuple(_field(f) for f in fields),
-        _init(fields) if typed_init and _typed_init(fields) else (),
+        init,
     )
 
 
 def _message(message: Message, namespace: str) -> MessageView:
     doc = message.doc or f"The ``{namespace}.{message.name}`` message."
-    return _model(message.name, docstring(doc, 4), message.fields, typed_init=True)
+    return _model(message.name, _doc(doc, 4), message.fields, typed_init=True)
 
 
-def _class_doc(summary: str, doc: str | None) -> tuple[str, ...]:
-    return docstring(f"{summary}\n\n{doc}\n" if doc else summary, 4)
+def _class_doc(summary: str, doc: str | None) -> str:
+    return _doc(f"{summary}\n\n{doc}\n" if doc else summary, 4)
 
 
 def _method_doc(
     method: Method, route: str, errors: Sequence[ExceptionType | None]
-) -> tuple[str, ...]:
+) -> str:
     text = method.doc or f"Call ``{route}.{method.name}``."
     documented = [p for p in method.params if p.doc]
     if documented:
@@ -493,7 +567,7 @@ def _method_doc(
             summary = textwrap.indent(summary, "        ").strip()
             raised.append(f"    {pytypes.python_name(ref.name)}: {summary}")
         text = f"{text.rstrip()}\n\nRaises:\n" + "\n".join(raised) + "\n"
-    return docstring(text, 8)
+    return _doc(text, 8)
 
 
 _DESCRIPTORS = {
@@ -520,7 +594,7 @@ def _item(ref: TypeRef, annotate: Callable[..., Doc]) -> Doc:
 
 def _descriptor(
     method: Method, service: Service, route: str, params_class: str
-) -> tuple[str, ...]:
+) -> DescriptorView:
     """``_SERVICE_METHOD: _uvrpc.Unary[...] = _uvrpc.Unary(...)`` and its kin."""
     kind = method.kind
     cls = _runtime(_DESCRIPTORS[kind])
@@ -566,12 +640,12 @@ def _descriptor(
     if method.idempotent:
         arguments.append("idempotent=True")
     constant = naming.method_constant(service.name, method.name)
-    return assignment(
-        constant,
-        Group(f"{cls}[", tuple(subscript), "]", hug=True),
-        Group(f"{cls}(", tuple(arguments), ")"),
-        0,
+    annotation = Group(f"{cls}[", tuple(subscript), "]", hug=True)
+    annotated, value = assignment(
+        constant, annotation, Group(f"{cls}(", tuple(arguments), ")"), 0
     )
+    assert annotated is not None and value is not None
+    return DescriptorView(constant, cls, between(annotated, annotation), value)
 
 
 def _iterable(name: str, kind: str, item: Doc) -> Doc:
@@ -602,22 +676,57 @@ def _server_returns(method: Method) -> Doc:
     return pytypes.sent_annotation_doc(returns)
 
 
+def _function(
+    name: str,
+    params: Sequence[Doc],
+    returns: Doc,
+    doc: str,
+    *,
+    is_async: bool,
+    call: tuple[str, Sequence[Doc]] | None = None,
+    returns_value: bool = False,
+) -> FunctionView:
+    """A method of a generated class, laid out in its class body.
+
+    ``call`` is the base class method a client method delegates to and its
+    arguments; a server method has none.
+    """
+    prefix = "async def" if is_async else "def"
+    header = Group(f"{prefix} {name}(", tuple(params), ")")
+    params_slot, returns_slot = signature(header, returns, 4)
+    if call is None:
+        return FunctionView(is_async, name, params_slot, returns_slot, doc)
+    delegate, arguments = call
+    keywords = ("return " if returns_value else "") + ("await " if is_async else "")
+    body = Group(f"{keywords}self.{delegate}(", tuple(arguments), ")")
+    return FunctionView(
+        is_async,
+        name,
+        params_slot,
+        returns_slot,
+        doc,
+        returns_value,
+        delegate,
+        between(statement(body, 8), body),
+    )
+
+
 def _service(service: Service, namespace: str, checked: CheckedModule) -> ServiceView:
     route = f"{namespace}.{service.name}"
     spec_constant = naming.service_constant(service.name)
     params: list[MessageView] = []
-    constants: list[tuple[str, ...]] = []
-    client_methods: list[ClientMethodView] = []
-    sync_methods: list[ClientMethodView] = []
-    server_methods: list[ServerMethodView] = []
+    descriptors: list[DescriptorView] = []
+    client_methods: list[FunctionView] = []
+    sync_methods: list[FunctionView] = []
+    server_methods: list[FunctionView] = []
     for method in service.methods:
         python = naming.snake_case(method.name)
         params_class = naming.params_class(service.name, method.name)
         constant = naming.method_constant(service.name, method.name)
         stream = method.stream_param
         plain = [p for p in method.params if p is not stream]
-        params.append(_model(params_class, (), plain, typed_init=False))
-        constants.append(_descriptor(method, service, route, params_class))
+        params.append(_model(params_class, "", plain, typed_init=False))
+        descriptors.append(_descriptor(method, service, route, params_class))
         # Arguments of the async client, of the blocking client and of the server.
         arguments: dict[bool, list[Doc]] = {True: [], False: []}
         server_arguments: list[Doc] = []
@@ -643,12 +752,14 @@ def _service(service: Service, namespace: str, checked: CheckedModule) -> Servic
             arguments[False].append(argument)
         errors = [_exception_of(checked, ref.name) for ref in method.throws]
         doc = _method_doc(method, route, errors)
-        args_dict = Group(
-            "{", tuple(f'"{p.id}": {p.name}' for p in plain), "}", display=True
+        # The values in the order of the parameters model's fields: the
+        # descriptor keys them by wire id.
+        values = Group(
+            "(", tuple(p.name for p in plain), ")", display=True, tuple_syntax=True
         )
-        call_items: tuple[Doc, ...] = (constant, args_dict, "timeout")
+        call_items: tuple[Doc, ...] = (constant, values, "timeout")
         if stream is not None:
-            call_items = (constant, args_dict, stream.name, "timeout")
+            call_items = (constant, values, stream.name, "timeout")
         keyword_only = {
             is_async: ("self", "*", *items, "timeout: float | None = None")
             for is_async, items in arguments.items()
@@ -657,59 +768,50 @@ def _service(service: Service, namespace: str, checked: CheckedModule) -> Servic
         delegate = SYMBOLS[_CLIENT_CALLS[kind]]
         # A blocking client cannot send and receive at once: no bidirectional
         # streams there.
-        variants: list[tuple[bool, list[ClientMethodView]]] = [(True, client_methods)]
+        variants: list[tuple[bool, list[FunctionView]]] = [(True, client_methods)]
         if kind != "bidi":
             variants.append((False, sync_methods))
         for is_async, target in variants:
-            awaited = is_async and kind in ("unary", "client")
-            prefix = "async def " if awaited else "def "
-            awaiting = "await " if awaited else ""
-            result = "" if method.returns is None else "return "
-            call = Group(f"{result}{awaiting}self.{delegate}(", call_items, ")")
             target.append(
-                ClientMethodView(
-                    signature(
-                        Group(f"{prefix}{python}(", keyword_only[is_async], ")"),
-                        _client_returns(method, is_async=is_async),
-                        4,
-                    ),
+                _function(
+                    python,
+                    keyword_only[is_async],
+                    _client_returns(method, is_async=is_async),
                     doc,
-                    statement(call, 8),
+                    # A stream is iterated, not awaited: only the unary and the
+                    # client-stream methods of the async client are coroutines.
+                    is_async=is_async and kind in ("unary", "client"),
+                    call=(delegate, call_items),
+                    returns_value=method.returns is not None,
                 )
             )
         if has_call_handle(method):
-            start = naming.start_method(method.name)
             returns = _client_returns(method, is_async=True)
-            handle = Group(f"{_runtime('Call')}[", (returns,), "]", hug=True)
             client_methods.append(
-                ClientMethodView(
-                    signature(
-                        Group(f"def {start}(", keyword_only[True], ")"), handle, 4
-                    ),
-                    docstring(
+                _function(
+                    naming.start_method(method.name),
+                    keyword_only[True],
+                    Group(f"{_runtime('Call')}[", (returns,), "]", hug=True),
+                    _doc(
                         f"Start :meth:`{python}` and return its call handle.\n\n"
                         "Without client interceptors the request is sent before "
                         "this returns; see "
                         f":class:`{RUNTIME_MODULE}.{SYMBOLS['Call']}`.\n",
                         8,
                     ),
-                    statement(
-                        Group(f"return self.{SYMBOLS['start']}(", call_items, ")"), 8
-                    ),
+                    is_async=False,
+                    call=(SYMBOLS["start"], call_items),
+                    returns_value=True,
                 )
             )
-        server_items = (
-            ("self", "*", *server_arguments) if server_arguments else ("self",)
-        )
-        server_prefix = "def " if method.streams_reply else "async def "
         server_methods.append(
-            ServerMethodView(
-                signature(
-                    Group(f"{server_prefix}{python}(", server_items, ")"),
-                    _server_returns(method),
-                    4,
-                ),
+            _function(
+                python,
+                ("self", "*", *server_arguments) if server_arguments else ("self",),
+                _server_returns(method),
                 doc,
+                # A server stream is an async generator, called without await.
+                is_async=not method.streams_reply,
             )
         )
     spec = Group(
@@ -729,23 +831,34 @@ def _service(service: Service, namespace: str, checked: CheckedModule) -> Servic
         ),
         ")",
     )
+    _, spec_value = assignment(spec_constant, None, spec, 0)
+    assert spec_value is not None
     client_class = naming.client_class(service.name)
     sync_client_class = naming.sync_client_class(service.name)
     server_class = naming.server_class(service.name)
     return ServiceView(
         params=tuple(params),
-        constants=tuple(constants),
-        spec=assignment(spec_constant, None, spec, 0),
+        descriptors=tuple(descriptors),
         spec_constant=spec_constant,
-        client_header=_class_header(client_class, _runtime("AsyncClient")),
-        client_doc=_class_doc(f"Asynchronous client of ``{route}``.", service.doc),
-        client_methods=tuple(client_methods),
-        sync_client_header=_class_header(sync_client_class, _runtime("SyncClient")),
-        sync_client_doc=_class_doc(f"Blocking client of ``{route}``.", service.doc),
-        sync_client_methods=tuple(sync_methods),
-        server_header=_class_header(server_class, _runtime("ServiceBase")),
-        server_doc=_class_doc(
-            f"Base class of ``{route}`` implementations.", service.doc
+        spec=spec_value,
+        clients=(
+            ClassView(
+                client_class,
+                _bases(client_class, _runtime("AsyncClient")),
+                _class_doc(f"Asynchronous client of ``{route}``.", service.doc),
+                tuple(client_methods),
+            ),
+            ClassView(
+                sync_client_class,
+                _bases(sync_client_class, _runtime("SyncClient")),
+                _class_doc(f"Blocking client of ``{route}``.", service.doc),
+                tuple(sync_methods),
+            ),
         ),
-        server_methods=tuple(server_methods),
+        server=ClassView(
+            server_class,
+            _bases(server_class, _runtime("ServiceBase")),
+            _class_doc(f"Base class of ``{route}`` implementations.", service.doc),
+            tuple(server_methods),
+        ),
     )

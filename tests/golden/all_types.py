@@ -10,7 +10,7 @@ import typing as _typing
 import uvrpc as _uvrpc
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.3.0", api=3, protocol=3)
+_uvrpc.check_generated_code(generator="0.3.0", api=4, protocol=3)
 
 __all__ = [
     "Color",
@@ -258,7 +258,7 @@ class ShowcaseClient(_uvrpc.AsyncClient):
 
     async def ping(self, *, timeout: float | None = None) -> None:
         """Does nothing and returns nothing."""
-        await self._call(_SHOWCASE_PING, {}, timeout)
+        await self._call(_SHOWCASE_PING, (), timeout)
 
     def start_ping(self, *, timeout: float | None = None) -> _uvrpc.Call[None]:
         """Start :meth:`ping` and return its call handle.
@@ -266,7 +266,7 @@ class ShowcaseClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_SHOWCASE_PING, {}, timeout)
+        return self._start(_SHOWCASE_PING, (), timeout)
 
     async def build(
         self,
@@ -285,7 +285,7 @@ class ShowcaseClient(_uvrpc.AsyncClient):
         """
         return await self._call(
             _SHOWCASE_BUILD,
-            {"1": label, "2": depth, "3": color, "4": items, "5": weight},
+            (label, depth, color, items, weight),
             timeout,
         )
 
@@ -306,7 +306,7 @@ class ShowcaseClient(_uvrpc.AsyncClient):
         """
         return self._start(
             _SHOWCASE_BUILD,
-            {"1": label, "2": depth, "3": color, "4": items, "5": weight},
+            (label, depth, color, items, weight),
             timeout,
         )
 
@@ -317,7 +317,7 @@ class ShowcaseClient(_uvrpc.AsyncClient):
         timeout: float | None = None,
     ) -> dict[str, list[Color]]:
         """Returns a container type."""
-        return await self._call(_SHOWCASE_PALETTE, {"1": wanted}, timeout)
+        return await self._call(_SHOWCASE_PALETTE, (wanted,), timeout)
 
     def start_palette(
         self,
@@ -330,7 +330,7 @@ class ShowcaseClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_SHOWCASE_PALETTE, {"1": wanted}, timeout)
+        return self._start(_SHOWCASE_PALETTE, (wanted,), timeout)
 
     async def get_matrix(
         self,
@@ -340,11 +340,7 @@ class ShowcaseClient(_uvrpc.AsyncClient):
         timeout: float | None = None,
     ) -> list[list[int]]:
         """A method name in camelCase becomes snake_case in Python."""
-        return await self._call(
-            _SHOWCASE_GET_MATRIX,
-            {"1": rows, "2": columns},
-            timeout,
-        )
+        return await self._call(_SHOWCASE_GET_MATRIX, (rows, columns), timeout)
 
     def start_get_matrix(
         self,
@@ -358,7 +354,7 @@ class ShowcaseClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_SHOWCASE_GET_MATRIX, {"1": rows, "2": columns}, timeout)
+        return self._start(_SHOWCASE_GET_MATRIX, (rows, columns), timeout)
 
     async def fetch(
         self,
@@ -368,7 +364,7 @@ class ShowcaseClient(_uvrpc.AsyncClient):
         timeout: float | None = None,
     ) -> list[Item]:
         """Returns one item per name, each with a payload of `size` bytes."""
-        return await self._call(_SHOWCASE_FETCH, {"1": names, "2": size}, timeout)
+        return await self._call(_SHOWCASE_FETCH, (names, size), timeout)
 
     def start_fetch(
         self,
@@ -382,11 +378,11 @@ class ShowcaseClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_SHOWCASE_FETCH, {"1": names, "2": size}, timeout)
+        return self._start(_SHOWCASE_FETCH, (names, size), timeout)
 
     async def mirror(self, *, value: Scalars, timeout: float | None = None) -> Scalars:
         """Returns the scalars it is sent."""
-        return await self._call(_SHOWCASE_MIRROR, {"1": value}, timeout)
+        return await self._call(_SHOWCASE_MIRROR, (value,), timeout)
 
     def start_mirror(
         self,
@@ -399,7 +395,7 @@ class ShowcaseClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_SHOWCASE_MIRROR, {"1": value}, timeout)
+        return self._start(_SHOWCASE_MIRROR, (value,), timeout)
 
 
 class ShowcaseSyncClient(_uvrpc.SyncClient):
@@ -410,7 +406,7 @@ class ShowcaseSyncClient(_uvrpc.SyncClient):
 
     def ping(self, *, timeout: float | None = None) -> None:
         """Does nothing and returns nothing."""
-        self._call(_SHOWCASE_PING, {}, timeout)
+        self._call(_SHOWCASE_PING, (), timeout)
 
     def build(
         self,
@@ -429,7 +425,7 @@ class ShowcaseSyncClient(_uvrpc.SyncClient):
         """
         return self._call(
             _SHOWCASE_BUILD,
-            {"1": label, "2": depth, "3": color, "4": items, "5": weight},
+            (label, depth, color, items, weight),
             timeout,
         )
 
@@ -440,7 +436,7 @@ class ShowcaseSyncClient(_uvrpc.SyncClient):
         timeout: float | None = None,
     ) -> dict[str, list[Color]]:
         """Returns a container type."""
-        return self._call(_SHOWCASE_PALETTE, {"1": wanted}, timeout)
+        return self._call(_SHOWCASE_PALETTE, (wanted,), timeout)
 
     def get_matrix(
         self,
@@ -450,7 +446,7 @@ class ShowcaseSyncClient(_uvrpc.SyncClient):
         timeout: float | None = None,
     ) -> list[list[int]]:
         """A method name in camelCase becomes snake_case in Python."""
-        return self._call(_SHOWCASE_GET_MATRIX, {"1": rows, "2": columns}, timeout)
+        return self._call(_SHOWCASE_GET_MATRIX, (rows, columns), timeout)
 
     def fetch(
         self,
@@ -460,11 +456,11 @@ class ShowcaseSyncClient(_uvrpc.SyncClient):
         timeout: float | None = None,
     ) -> list[Item]:
         """Returns one item per name, each with a payload of `size` bytes."""
-        return self._call(_SHOWCASE_FETCH, {"1": names, "2": size}, timeout)
+        return self._call(_SHOWCASE_FETCH, (names, size), timeout)
 
     def mirror(self, *, value: Scalars, timeout: float | None = None) -> Scalars:
         """Returns the scalars it is sent."""
-        return self._call(_SHOWCASE_MIRROR, {"1": value}, timeout)
+        return self._call(_SHOWCASE_MIRROR, (value,), timeout)
 
 
 class ShowcaseServer(_uvrpc.ServiceBase):

@@ -9,7 +9,7 @@ import enum as _enum
 import uvrpc as _uvrpc
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.3.0", api=3, protocol=3)
+_uvrpc.check_generated_code(generator="0.3.0", api=4, protocol=3)
 
 __all__ = [
     "CalculatorClient",
@@ -157,7 +157,7 @@ class CalculatorClient(_uvrpc.AsyncClient):
 
     async def add(self, *, a: int, b: int, timeout: float | None = None) -> int:
         """Adds two integers."""
-        return await self._call(_CALCULATOR_ADD, {"1": a, "2": b}, timeout)
+        return await self._call(_CALCULATOR_ADD, (a, b), timeout)
 
     def start_add(
         self,
@@ -171,7 +171,7 @@ class CalculatorClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CALCULATOR_ADD, {"1": a, "2": b}, timeout)
+        return self._start(_CALCULATOR_ADD, (a, b), timeout)
 
     async def apply(
         self,
@@ -182,7 +182,7 @@ class CalculatorClient(_uvrpc.AsyncClient):
         timeout: float | None = None,
     ) -> float:
         """Applies one operation to two operands."""
-        return await self._call(_CALCULATOR_APPLY, {"1": op, "2": a, "3": b}, timeout)
+        return await self._call(_CALCULATOR_APPLY, (op, a, b), timeout)
 
     def start_apply(
         self,
@@ -197,11 +197,11 @@ class CalculatorClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CALCULATOR_APPLY, {"1": op, "2": a, "3": b}, timeout)
+        return self._start(_CALCULATOR_APPLY, (op, a, b), timeout)
 
     async def run(self, *, program: Program, timeout: float | None = None) -> Outcome:
         """Runs a whole program and reports the outcome."""
-        return await self._call(_CALCULATOR_RUN, {"1": program}, timeout)
+        return await self._call(_CALCULATOR_RUN, (program,), timeout)
 
     def start_run(
         self,
@@ -214,11 +214,11 @@ class CalculatorClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CALCULATOR_RUN, {"1": program}, timeout)
+        return self._start(_CALCULATOR_RUN, (program,), timeout)
 
     async def divide(self, *, a: int, b: int, timeout: float | None = None) -> int:
         """Divides `a` by `b`; a zero `b` fails on the server."""
-        return await self._call(_CALCULATOR_DIVIDE, {"1": a, "2": b}, timeout)
+        return await self._call(_CALCULATOR_DIVIDE, (a, b), timeout)
 
     def start_divide(
         self,
@@ -232,11 +232,11 @@ class CalculatorClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CALCULATOR_DIVIDE, {"1": a, "2": b}, timeout)
+        return self._start(_CALCULATOR_DIVIDE, (a, b), timeout)
 
     async def call_count(self, *, timeout: float | None = None) -> int:
         """Counts the calls served so far."""
-        return await self._call(_CALCULATOR_CALL_COUNT, {}, timeout)
+        return await self._call(_CALCULATOR_CALL_COUNT, (), timeout)
 
     def start_call_count(self, *, timeout: float | None = None) -> _uvrpc.Call[int]:
         """Start :meth:`call_count` and return its call handle.
@@ -244,11 +244,11 @@ class CalculatorClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CALCULATOR_CALL_COUNT, {}, timeout)
+        return self._start(_CALCULATOR_CALL_COUNT, (), timeout)
 
     async def reset(self, *, timeout: float | None = None) -> None:
         """Sets the call count back to zero."""
-        await self._call(_CALCULATOR_RESET, {}, timeout)
+        await self._call(_CALCULATOR_RESET, (), timeout)
 
     def start_reset(self, *, timeout: float | None = None) -> _uvrpc.Call[None]:
         """Start :meth:`reset` and return its call handle.
@@ -256,7 +256,7 @@ class CalculatorClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CALCULATOR_RESET, {}, timeout)
+        return self._start(_CALCULATOR_RESET, (), timeout)
 
 
 class CalculatorSyncClient(_uvrpc.SyncClient):
@@ -267,7 +267,7 @@ class CalculatorSyncClient(_uvrpc.SyncClient):
 
     def add(self, *, a: int, b: int, timeout: float | None = None) -> int:
         """Adds two integers."""
-        return self._call(_CALCULATOR_ADD, {"1": a, "2": b}, timeout)
+        return self._call(_CALCULATOR_ADD, (a, b), timeout)
 
     def apply(
         self,
@@ -278,23 +278,23 @@ class CalculatorSyncClient(_uvrpc.SyncClient):
         timeout: float | None = None,
     ) -> float:
         """Applies one operation to two operands."""
-        return self._call(_CALCULATOR_APPLY, {"1": op, "2": a, "3": b}, timeout)
+        return self._call(_CALCULATOR_APPLY, (op, a, b), timeout)
 
     def run(self, *, program: Program, timeout: float | None = None) -> Outcome:
         """Runs a whole program and reports the outcome."""
-        return self._call(_CALCULATOR_RUN, {"1": program}, timeout)
+        return self._call(_CALCULATOR_RUN, (program,), timeout)
 
     def divide(self, *, a: int, b: int, timeout: float | None = None) -> int:
         """Divides `a` by `b`; a zero `b` fails on the server."""
-        return self._call(_CALCULATOR_DIVIDE, {"1": a, "2": b}, timeout)
+        return self._call(_CALCULATOR_DIVIDE, (a, b), timeout)
 
     def call_count(self, *, timeout: float | None = None) -> int:
         """Counts the calls served so far."""
-        return self._call(_CALCULATOR_CALL_COUNT, {}, timeout)
+        return self._call(_CALCULATOR_CALL_COUNT, (), timeout)
 
     def reset(self, *, timeout: float | None = None) -> None:
         """Sets the call count back to zero."""
-        self._call(_CALCULATOR_RESET, {}, timeout)
+        self._call(_CALCULATOR_RESET, (), timeout)
 
 
 class CalculatorServer(_uvrpc.ServiceBase):

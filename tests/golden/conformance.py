@@ -13,7 +13,7 @@ import uvrpc as _uvrpc
 from golden import shared as _shared
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.3.0", api=3, protocol=3)
+_uvrpc.check_generated_code(generator="0.3.0", api=4, protocol=3)
 
 __all__ = [
     "Color",
@@ -528,7 +528,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
 
     async def ping(self, *, timeout: float | None = None) -> None:
         """Does nothing and returns nothing."""
-        await self._call(_CONFORMANCE_PING, {}, timeout)
+        await self._call(_CONFORMANCE_PING, (), timeout)
 
     def start_ping(self, *, timeout: float | None = None) -> _uvrpc.Call[None]:
         """Start :meth:`ping` and return its call handle.
@@ -536,7 +536,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_PING, {}, timeout)
+        return self._start(_CONFORMANCE_PING, (), timeout)
 
     async def echo_scalars(
         self,
@@ -545,7 +545,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
         timeout: float | None = None,
     ) -> Scalars:
         """Returns its argument."""
-        return await self._call(_CONFORMANCE_ECHO_SCALARS, {"1": value}, timeout)
+        return await self._call(_CONFORMANCE_ECHO_SCALARS, (value,), timeout)
 
     def start_echo_scalars(
         self,
@@ -558,7 +558,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_ECHO_SCALARS, {"1": value}, timeout)
+        return self._start(_CONFORMANCE_ECHO_SCALARS, (value,), timeout)
 
     async def mixed(
         self,
@@ -579,19 +579,19 @@ class ConformanceClient(_uvrpc.AsyncClient):
         """Builds a message from parameters of every scalar type."""
         return await self._call(
             _CONFORMANCE_MIXED,
-            {
-                "1": flag,
-                "2": tiny,
-                "3": small,
-                "4": medium,
-                "5": large,
-                "6": single,
-                "7": precise,
-                "8": text,
-                "9": blob,
-                "10": color,
-                "11": note,
-            },
+            (
+                flag,
+                tiny,
+                small,
+                medium,
+                large,
+                single,
+                precise,
+                text,
+                blob,
+                color,
+                note,
+            ),
             timeout,
         )
 
@@ -618,19 +618,19 @@ class ConformanceClient(_uvrpc.AsyncClient):
         """
         return self._start(
             _CONFORMANCE_MIXED,
-            {
-                "1": flag,
-                "2": tiny,
-                "3": small,
-                "4": medium,
-                "5": large,
-                "6": single,
-                "7": precise,
-                "8": text,
-                "9": blob,
-                "10": color,
-                "11": note,
-            },
+            (
+                flag,
+                tiny,
+                small,
+                medium,
+                large,
+                single,
+                precise,
+                text,
+                blob,
+                color,
+                note,
+            ),
             timeout,
         )
 
@@ -641,7 +641,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
         timeout: float | None = None,
     ) -> Containers:
         """Call ``conformance.Conformance.echoContainers``."""
-        return await self._call(_CONFORMANCE_ECHO_CONTAINERS, {"1": value}, timeout)
+        return await self._call(_CONFORMANCE_ECHO_CONTAINERS, (value,), timeout)
 
     def start_echo_containers(
         self,
@@ -654,7 +654,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_ECHO_CONTAINERS, {"1": value}, timeout)
+        return self._start(_CONFORMANCE_ECHO_CONTAINERS, (value,), timeout)
 
     async def echo_nested(
         self,
@@ -663,7 +663,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
         timeout: float | None = None,
     ) -> dict[int, dict[str, list[Scalars]]]:
         """Call ``conformance.Conformance.echoNested``."""
-        return await self._call(_CONFORMANCE_ECHO_NESTED, {"1": value}, timeout)
+        return await self._call(_CONFORMANCE_ECHO_NESTED, (value,), timeout)
 
     def start_echo_nested(
         self,
@@ -676,7 +676,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_ECHO_NESTED, {"1": value}, timeout)
+        return self._start(_CONFORMANCE_ECHO_NESTED, (value,), timeout)
 
     async def echo_colors(
         self,
@@ -685,7 +685,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
         timeout: float | None = None,
     ) -> set[Color]:
         """Call ``conformance.Conformance.echoColors``."""
-        return await self._call(_CONFORMANCE_ECHO_COLORS, {"1": colors}, timeout)
+        return await self._call(_CONFORMANCE_ECHO_COLORS, (colors,), timeout)
 
     def start_echo_colors(
         self,
@@ -698,7 +698,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_ECHO_COLORS, {"1": colors}, timeout)
+        return self._start(_CONFORMANCE_ECHO_COLORS, (colors,), timeout)
 
     async def echo_matrix(
         self,
@@ -707,7 +707,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
         timeout: float | None = None,
     ) -> list[list[int]]:
         """Call ``conformance.Conformance.echoMatrix``."""
-        return await self._call(_CONFORMANCE_ECHO_MATRIX, {"1": matrix}, timeout)
+        return await self._call(_CONFORMANCE_ECHO_MATRIX, (matrix,), timeout)
 
     def start_echo_matrix(
         self,
@@ -720,11 +720,11 @@ class ConformanceClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_ECHO_MATRIX, {"1": matrix}, timeout)
+        return self._start(_CONFORMANCE_ECHO_MATRIX, (matrix,), timeout)
 
     async def echo_tree(self, *, root: Node, timeout: float | None = None) -> Node:
         """Call ``conformance.Conformance.echoTree``."""
-        return await self._call(_CONFORMANCE_ECHO_TREE, {"1": root}, timeout)
+        return await self._call(_CONFORMANCE_ECHO_TREE, (root,), timeout)
 
     def start_echo_tree(
         self,
@@ -737,7 +737,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_ECHO_TREE, {"1": root}, timeout)
+        return self._start(_CONFORMANCE_ECHO_TREE, (root,), timeout)
 
     async def echo_bytes(
         self,
@@ -746,7 +746,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
         timeout: float | None = None,
     ) -> memoryview:
         """Call ``conformance.Conformance.echoBytes``."""
-        return await self._call(_CONFORMANCE_ECHO_BYTES, {"1": data}, timeout)
+        return await self._call(_CONFORMANCE_ECHO_BYTES, (data,), timeout)
 
     def start_echo_bytes(
         self,
@@ -759,11 +759,11 @@ class ConformanceClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_ECHO_BYTES, {"1": data}, timeout)
+        return self._start(_CONFORMANCE_ECHO_BYTES, (data,), timeout)
 
     async def echo_string(self, *, text: str, timeout: float | None = None) -> str:
         """Call ``conformance.Conformance.echoString``."""
-        return await self._call(_CONFORMANCE_ECHO_STRING, {"1": text}, timeout)
+        return await self._call(_CONFORMANCE_ECHO_STRING, (text,), timeout)
 
     def start_echo_string(
         self,
@@ -776,11 +776,11 @@ class ConformanceClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_ECHO_STRING, {"1": text}, timeout)
+        return self._start(_CONFORMANCE_ECHO_STRING, (text,), timeout)
 
     async def echo_double(self, *, value: float, timeout: float | None = None) -> float:
         """Call ``conformance.Conformance.echoDouble``."""
-        return await self._call(_CONFORMANCE_ECHO_DOUBLE, {"1": value}, timeout)
+        return await self._call(_CONFORMANCE_ECHO_DOUBLE, (value,), timeout)
 
     def start_echo_double(
         self,
@@ -793,11 +793,11 @@ class ConformanceClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_ECHO_DOUBLE, {"1": value}, timeout)
+        return self._start(_CONFORMANCE_ECHO_DOUBLE, (value,), timeout)
 
     async def echo_float(self, *, value: float, timeout: float | None = None) -> float:
         """Call ``conformance.Conformance.echoFloat``."""
-        return await self._call(_CONFORMANCE_ECHO_FLOAT, {"1": value}, timeout)
+        return await self._call(_CONFORMANCE_ECHO_FLOAT, (value,), timeout)
 
     def start_echo_float(
         self,
@@ -810,7 +810,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_ECHO_FLOAT, {"1": value}, timeout)
+        return self._start(_CONFORMANCE_ECHO_FLOAT, (value,), timeout)
 
     async def echo_i64(
         self,
@@ -819,7 +819,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
         timeout: float | None = None,
     ) -> int:
         """Call ``conformance.Conformance.echoI64``."""
-        return await self._call(_CONFORMANCE_ECHO_I64, {"1": value}, timeout)
+        return await self._call(_CONFORMANCE_ECHO_I64, (value,), timeout)
 
     def start_echo_i64(
         self,
@@ -832,7 +832,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_ECHO_I64, {"1": value}, timeout)
+        return self._start(_CONFORMANCE_ECHO_I64, (value,), timeout)
 
     async def fail(self, *, which: str, timeout: float | None = None) -> None:
         """Raises what `which` names: "not_found", "rejected", "overloaded", or an
@@ -843,7 +843,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
             Rejected: An argument was refused by the service's own rules.
             _shared.Overloaded: The server is too busy to take the call now.
         """
-        await self._call(_CONFORMANCE_FAIL, {"1": which}, timeout)
+        await self._call(_CONFORMANCE_FAIL, (which,), timeout)
 
     def start_fail(
         self,
@@ -856,15 +856,15 @@ class ConformanceClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_FAIL, {"1": which}, timeout)
+        return self._start(_CONFORMANCE_FAIL, (which,), timeout)
 
     async def record(self, *, event: str, timeout: float | None = None) -> None:
         """Records an event; nothing is sent back."""
-        await self._call(_CONFORMANCE_RECORD, {"1": event}, timeout)
+        await self._call(_CONFORMANCE_RECORD, (event,), timeout)
 
     async def recorded(self, *, timeout: float | None = None) -> list[str]:
         """The events recorded so far, in order."""
-        return await self._call(_CONFORMANCE_RECORDED, {}, timeout)
+        return await self._call(_CONFORMANCE_RECORDED, (), timeout)
 
     def start_recorded(self, *, timeout: float | None = None) -> _uvrpc.Call[list[str]]:
         """Start :meth:`recorded` and return its call handle.
@@ -872,11 +872,11 @@ class ConformanceClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_RECORDED, {}, timeout)
+        return self._start(_CONFORMANCE_RECORDED, (), timeout)
 
     async def visits(self, *, timeout: float | None = None) -> int:
         """How many times it was called: safe to retry."""
-        return await self._call(_CONFORMANCE_VISITS, {}, timeout)
+        return await self._call(_CONFORMANCE_VISITS, (), timeout)
 
     def start_visits(self, *, timeout: float | None = None) -> _uvrpc.Call[int]:
         """Start :meth:`visits` and return its call handle.
@@ -884,7 +884,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_VISITS, {}, timeout)
+        return self._start(_CONFORMANCE_VISITS, (), timeout)
 
     def count(
         self,
@@ -894,7 +894,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
         timeout: float | None = None,
     ) -> _uvrpc.ItemStream[int]:
         """Streams `n` numbers counting up from `start`."""
-        return self._server_stream(_CONFORMANCE_COUNT, {"1": start, "2": n}, timeout)
+        return self._server_stream(_CONFORMANCE_COUNT, (start, n), timeout)
 
     async def sum(
         self,
@@ -903,7 +903,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
         timeout: float | None = None,
     ) -> int:
         """Adds up a stream of numbers."""
-        return await self._client_stream(_CONFORMANCE_SUM, {}, values, timeout)
+        return await self._client_stream(_CONFORMANCE_SUM, (), values, timeout)
 
     def transform(
         self,
@@ -917,7 +917,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
         Raises:
             Rejected: An argument was refused by the service's own rules.
         """
-        return self._bidi_stream(_CONFORMANCE_TRANSFORM, {"2": add}, values, timeout)
+        return self._bidi_stream(_CONFORMANCE_TRANSFORM, (add,), values, timeout)
 
 
 class ConformanceSyncClient(_uvrpc.SyncClient):
@@ -928,11 +928,11 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
 
     def ping(self, *, timeout: float | None = None) -> None:
         """Does nothing and returns nothing."""
-        self._call(_CONFORMANCE_PING, {}, timeout)
+        self._call(_CONFORMANCE_PING, (), timeout)
 
     def echo_scalars(self, *, value: Scalars, timeout: float | None = None) -> Scalars:
         """Returns its argument."""
-        return self._call(_CONFORMANCE_ECHO_SCALARS, {"1": value}, timeout)
+        return self._call(_CONFORMANCE_ECHO_SCALARS, (value,), timeout)
 
     def mixed(
         self,
@@ -953,19 +953,19 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
         """Builds a message from parameters of every scalar type."""
         return self._call(
             _CONFORMANCE_MIXED,
-            {
-                "1": flag,
-                "2": tiny,
-                "3": small,
-                "4": medium,
-                "5": large,
-                "6": single,
-                "7": precise,
-                "8": text,
-                "9": blob,
-                "10": color,
-                "11": note,
-            },
+            (
+                flag,
+                tiny,
+                small,
+                medium,
+                large,
+                single,
+                precise,
+                text,
+                blob,
+                color,
+                note,
+            ),
             timeout,
         )
 
@@ -976,7 +976,7 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
         timeout: float | None = None,
     ) -> Containers:
         """Call ``conformance.Conformance.echoContainers``."""
-        return self._call(_CONFORMANCE_ECHO_CONTAINERS, {"1": value}, timeout)
+        return self._call(_CONFORMANCE_ECHO_CONTAINERS, (value,), timeout)
 
     def echo_nested(
         self,
@@ -985,7 +985,7 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
         timeout: float | None = None,
     ) -> dict[int, dict[str, list[Scalars]]]:
         """Call ``conformance.Conformance.echoNested``."""
-        return self._call(_CONFORMANCE_ECHO_NESTED, {"1": value}, timeout)
+        return self._call(_CONFORMANCE_ECHO_NESTED, (value,), timeout)
 
     def echo_colors(
         self,
@@ -994,7 +994,7 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
         timeout: float | None = None,
     ) -> set[Color]:
         """Call ``conformance.Conformance.echoColors``."""
-        return self._call(_CONFORMANCE_ECHO_COLORS, {"1": colors}, timeout)
+        return self._call(_CONFORMANCE_ECHO_COLORS, (colors,), timeout)
 
     def echo_matrix(
         self,
@@ -1003,11 +1003,11 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
         timeout: float | None = None,
     ) -> list[list[int]]:
         """Call ``conformance.Conformance.echoMatrix``."""
-        return self._call(_CONFORMANCE_ECHO_MATRIX, {"1": matrix}, timeout)
+        return self._call(_CONFORMANCE_ECHO_MATRIX, (matrix,), timeout)
 
     def echo_tree(self, *, root: Node, timeout: float | None = None) -> Node:
         """Call ``conformance.Conformance.echoTree``."""
-        return self._call(_CONFORMANCE_ECHO_TREE, {"1": root}, timeout)
+        return self._call(_CONFORMANCE_ECHO_TREE, (root,), timeout)
 
     def echo_bytes(
         self,
@@ -1016,23 +1016,23 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
         timeout: float | None = None,
     ) -> memoryview:
         """Call ``conformance.Conformance.echoBytes``."""
-        return self._call(_CONFORMANCE_ECHO_BYTES, {"1": data}, timeout)
+        return self._call(_CONFORMANCE_ECHO_BYTES, (data,), timeout)
 
     def echo_string(self, *, text: str, timeout: float | None = None) -> str:
         """Call ``conformance.Conformance.echoString``."""
-        return self._call(_CONFORMANCE_ECHO_STRING, {"1": text}, timeout)
+        return self._call(_CONFORMANCE_ECHO_STRING, (text,), timeout)
 
     def echo_double(self, *, value: float, timeout: float | None = None) -> float:
         """Call ``conformance.Conformance.echoDouble``."""
-        return self._call(_CONFORMANCE_ECHO_DOUBLE, {"1": value}, timeout)
+        return self._call(_CONFORMANCE_ECHO_DOUBLE, (value,), timeout)
 
     def echo_float(self, *, value: float, timeout: float | None = None) -> float:
         """Call ``conformance.Conformance.echoFloat``."""
-        return self._call(_CONFORMANCE_ECHO_FLOAT, {"1": value}, timeout)
+        return self._call(_CONFORMANCE_ECHO_FLOAT, (value,), timeout)
 
     def echo_i64(self, *, value: int = I64_MAX, timeout: float | None = None) -> int:
         """Call ``conformance.Conformance.echoI64``."""
-        return self._call(_CONFORMANCE_ECHO_I64, {"1": value}, timeout)
+        return self._call(_CONFORMANCE_ECHO_I64, (value,), timeout)
 
     def fail(self, *, which: str, timeout: float | None = None) -> None:
         """Raises what `which` names: "not_found", "rejected", "overloaded", or an
@@ -1043,19 +1043,19 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
             Rejected: An argument was refused by the service's own rules.
             _shared.Overloaded: The server is too busy to take the call now.
         """
-        self._call(_CONFORMANCE_FAIL, {"1": which}, timeout)
+        self._call(_CONFORMANCE_FAIL, (which,), timeout)
 
     def record(self, *, event: str, timeout: float | None = None) -> None:
         """Records an event; nothing is sent back."""
-        self._call(_CONFORMANCE_RECORD, {"1": event}, timeout)
+        self._call(_CONFORMANCE_RECORD, (event,), timeout)
 
     def recorded(self, *, timeout: float | None = None) -> list[str]:
         """The events recorded so far, in order."""
-        return self._call(_CONFORMANCE_RECORDED, {}, timeout)
+        return self._call(_CONFORMANCE_RECORDED, (), timeout)
 
     def visits(self, *, timeout: float | None = None) -> int:
         """How many times it was called: safe to retry."""
-        return self._call(_CONFORMANCE_VISITS, {}, timeout)
+        return self._call(_CONFORMANCE_VISITS, (), timeout)
 
     def count(
         self,
@@ -1065,7 +1065,7 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
         timeout: float | None = None,
     ) -> _typing.Iterator[int]:
         """Streams `n` numbers counting up from `start`."""
-        return self._server_stream(_CONFORMANCE_COUNT, {"1": start, "2": n}, timeout)
+        return self._server_stream(_CONFORMANCE_COUNT, (start, n), timeout)
 
     def sum(
         self,
@@ -1074,7 +1074,7 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
         timeout: float | None = None,
     ) -> int:
         """Adds up a stream of numbers."""
-        return self._client_stream(_CONFORMANCE_SUM, {}, values, timeout)
+        return self._client_stream(_CONFORMANCE_SUM, (), values, timeout)
 
 
 class ConformanceServer(_uvrpc.ServiceBase):

@@ -42,6 +42,13 @@ def test_code_generated_before_zero_copy_asks_for_regeneration() -> None:
         check_generated_code(generator="0.1.0", api=1, protocol=1)
 
 
+def test_code_passing_arguments_keyed_by_wire_id_asks_for_regeneration() -> None:
+    # API 3 clients passed {"1": a, "2": b}; the client base classes now take the
+    # values in order and the method's descriptor keys them.
+    with pytest.raises(uvrpc.GeneratedCodeVersionError, match="regenerate the module"):
+        check_generated_code(generator="0.3.0", api=3, protocol=PROTOCOL)
+
+
 def test_the_error_surfaces_at_import(tmp_path: Path) -> None:
     source = (EXAMPLES / "echo" / "echo.py").read_text()
     stale, count = re.subn(r"api=\d+", "api=99", source)

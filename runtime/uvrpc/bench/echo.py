@@ -8,7 +8,7 @@ import abc as _abc
 import uvrpc as _uvrpc
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.3.0", api=3, protocol=3)
+_uvrpc.check_generated_code(generator="0.3.0", api=4, protocol=3)
 
 __all__ = [
     "EchoClient",
@@ -45,7 +45,7 @@ class EchoClient(_uvrpc.AsyncClient):
         timeout: float | None = None,
     ) -> memoryview:
         """Sends `data` back unchanged."""
-        return await self._call(_ECHO_ECHO, {"1": data}, timeout)
+        return await self._call(_ECHO_ECHO, (data,), timeout)
 
     def start_echo(
         self,
@@ -58,7 +58,7 @@ class EchoClient(_uvrpc.AsyncClient):
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_ECHO_ECHO, {"1": data}, timeout)
+        return self._start(_ECHO_ECHO, (data,), timeout)
 
 
 class EchoSyncClient(_uvrpc.SyncClient):
@@ -69,7 +69,7 @@ class EchoSyncClient(_uvrpc.SyncClient):
 
     def echo(self, *, data: _uvrpc.Buffer, timeout: float | None = None) -> memoryview:
         """Sends `data` back unchanged."""
-        return self._call(_ECHO_ECHO, {"1": data}, timeout)
+        return self._call(_ECHO_ECHO, (data,), timeout)
 
 
 class EchoServer(_uvrpc.ServiceBase):

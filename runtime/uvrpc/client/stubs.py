@@ -84,10 +84,11 @@ class AsyncClient:
         return self._channel
 
     def _call(
-        self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
+        self, method: Unary[Any, Reply], values: tuple[Any, ...], timeout: float | None
     ) -> Coroutine[Any, Any, Reply]:
         # Returns the channel's coroutine rather than awaiting it: one coroutine
         # frame less per call.
+        args = method.wire_args(values)
         if timeout is None:
             timeout = self._timeout
         if self._retry is not None and method.idempotent:
@@ -98,42 +99,52 @@ class AsyncClient:
         return self._channel.call(method, args, timeout)
 
     def _start(
-        self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
+        self, method: Unary[Any, Reply], values: tuple[Any, ...], timeout: float | None
     ) -> Call[Reply]:
         return self._channel.start(
-            method, args, self._timeout if timeout is None else timeout
+            method,
+            method.wire_args(values),
+            self._timeout if timeout is None else timeout,
         )
 
     def _server_stream(
         self,
         method: ServerStreaming[Any, Out],
-        args: dict[str, Any],
+        values: tuple[Any, ...],
         timeout: float | None,
     ) -> ItemStream[Out]:
         return self._channel.server_stream(
-            method, args, self._timeout if timeout is None else timeout
+            method,
+            method.wire_args(values),
+            self._timeout if timeout is None else timeout,
         )
 
     def _client_stream(
         self,
         method: ClientStreaming[Any, In, Reply],
-        args: dict[str, Any],
+        values: tuple[Any, ...],
         items: AsyncIterable[In],
         timeout: float | None,
     ) -> Coroutine[Any, Any, Reply]:
         return self._channel.client_stream(
-            method, args, items, self._timeout if timeout is None else timeout
+            method,
+            method.wire_args(values),
+            items,
+            self._timeout if timeout is None else timeout,
         )
 
     def _bidi_stream(
         self,
         method: BidiStreaming[Any, In, Out],
-        args: dict[str, Any],
+        values: tuple[Any, ...],
         items: AsyncIterable[In],
         timeout: float | None,
     ) -> ItemStream[Out]:
         return self._channel.bidi_stream(
-            method, args, items, self._timeout if timeout is None else timeout
+            method,
+            method.wire_args(values),
+            items,
+            self._timeout if timeout is None else timeout,
         )
 
     async def close(self) -> None:
@@ -204,8 +215,9 @@ class SyncClient:
         return self._channel
 
     def _call(
-        self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
+        self, method: Unary[Any, Reply], values: tuple[Any, ...], timeout: float | None
     ) -> Reply:
+        args = method.wire_args(values)
         if timeout is None:
             timeout = self._timeout
         if self._retry is not None and method.idempotent:
@@ -218,22 +230,27 @@ class SyncClient:
     def _server_stream(
         self,
         method: ServerStreaming[Any, Out],
-        args: dict[str, Any],
+        values: tuple[Any, ...],
         timeout: float | None,
     ) -> Iterator[Out]:
         return self._channel.server_stream(
-            method, args, self._timeout if timeout is None else timeout
+            method,
+            method.wire_args(values),
+            self._timeout if timeout is None else timeout,
         )
 
     def _client_stream(
         self,
         method: ClientStreaming[Any, In, Reply],
-        args: dict[str, Any],
+        values: tuple[Any, ...],
         items: Iterable[In],
         timeout: float | None,
     ) -> Reply:
         return self._channel.client_stream(
-            method, args, items, self._timeout if timeout is None else timeout
+            method,
+            method.wire_args(values),
+            items,
+            self._timeout if timeout is None else timeout,
         )
 
     def close(self) -> None:

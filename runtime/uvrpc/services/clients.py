@@ -26,7 +26,7 @@ class HealthClient(AsyncClient):
         self, *, service: str = "", timeout: float | None = None
     ) -> HealthStatus:
         """Whether ``service`` (empty: the server as a whole) takes calls now."""
-        return await self._call(CHECK_METHOD, {"1": service}, timeout)
+        return await self._call(CHECK_METHOD, (service,), timeout)
 
 
 class HealthSyncClient(SyncClient):
@@ -34,7 +34,7 @@ class HealthSyncClient(SyncClient):
 
     def check(self, *, service: str = "", timeout: float | None = None) -> HealthStatus:
         """Whether ``service`` (empty: the server as a whole) takes calls now."""
-        return self._call(CHECK_METHOD, {"1": service}, timeout)
+        return self._call(CHECK_METHOD, (service,), timeout)
 
 
 class ReflectionClient(AsyncClient):
@@ -42,7 +42,7 @@ class ReflectionClient(AsyncClient):
 
     async def list(self, *, timeout: float | None = None) -> builtins.list[str]:
         """The names of the services the server serves, sorted."""
-        return await self._call(LIST_METHOD, {}, timeout)
+        return await self._call(LIST_METHOD, (), timeout)
 
     async def describe(
         self, *, name: str = "", timeout: float | None = None
@@ -52,7 +52,7 @@ class ReflectionClient(AsyncClient):
         Raises:
             uvrpc.NotFound: the server serves no such service.
         """
-        return await self._call(DESCRIBE_METHOD, {"1": name}, timeout)
+        return await self._call(DESCRIBE_METHOD, (name,), timeout)
 
 
 class ReflectionSyncClient(SyncClient):
@@ -60,7 +60,7 @@ class ReflectionSyncClient(SyncClient):
 
     def list(self, *, timeout: float | None = None) -> builtins.list[str]:
         """The names of the services the server serves, sorted."""
-        return self._call(LIST_METHOD, {}, timeout)
+        return self._call(LIST_METHOD, (), timeout)
 
     def describe(
         self, *, name: str = "", timeout: float | None = None
@@ -70,4 +70,4 @@ class ReflectionSyncClient(SyncClient):
         Raises:
             uvrpc.NotFound: the server serves no such service.
         """
-        return self._call(DESCRIBE_METHOD, {"1": name}, timeout)
+        return self._call(DESCRIBE_METHOD, (name,), timeout)

@@ -4,7 +4,9 @@ Generated code keeps each RPC as data — a :class:`Unary`, :class:`ServerStream
 :class:`ClientStreaming` or :class:`BidiStreaming` per method — and hands it to the
 generic, typed machinery in :mod:`uvrpc.channel`, :mod:`uvrpc.sync_client`,
 :mod:`uvrpc.dispatch` and :mod:`uvrpc.sessions`. The typing lives here once; the
-generated module stays short.
+generated module stays short. A descriptor also knows the wire ids of its
+parameters, so a generated method passes their values in order
+(``self._call(_CALCULATOR_ADD, (a, b), timeout)``) and never spells an id.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ class Unary(Generic[Params, Reply]):
         route: the method's name on the wire, ``namespace.Service.method`` as the IDL
             spells it.
         handler: the name of the Python method implementing it on a server class.
-        params: the generated model of the parameters, keyed by parameter id.
+        params: the generated model of the parameters, keyed by parameter id. Its
+            fields, in order, are the values a client passes to :attr:`wire_args`.
         reply: the type of the result as pydantic validates it (``None`` for void).
         errors: the exception classes the method declares (``throws``); a handler
             raising one of them makes the caller raise the same class.
@@ -70,11 +73,13 @@ class Unary(Generic[Params, Reply]):
         "headers",
         "idempotent",
         "oneway",
+        "param_ids",
         "params",
         "payload_params",
         "reply",
         "reply_carries_bytes",
         "route",
+        "wire_args",
     )
 
     def __init__(
@@ -107,6 +112,17 @@ class Unary(Generic[Params, Reply]):
         # to send as attachments. Generated modules define every message before
         # their methods, so the types resolve here.
         params.model_rebuild()
+        self.param_ids: tuple[str, ...] = tuple(
+            field.serialization_alias or name
+            for name, field in params.model_fields.items()
+        )
+        """The wire keys of the parameters, in the order of the fields of ``params``."""
+        self.wire_args: Callable[[tuple[Any, ...]], dict[str, Any]] = _keyed_by(
+            self.param_ids
+        )
+        """Key the values of a call's parameters, given in the order of
+        :attr:`param_ids`, by their wire ids: ``(a, b)`` becomes
+        ``{"1": a, "2": b}``, the arguments the channel sends."""
         self.payload_params: tuple[str, ...] = tuple(
             field.serialization_alias or name
             for name, field in params.model_fields.items()
@@ -203,6 +219,11 @@ class StreamingMethod:
         """The call's last reply, as a unary method."""
         self.errors_by_name = self.final.errors_by_name
         self.headers = self.final.headers
+        self.param_ids = self.final.param_ids
+        """The wire keys of the parameters other than the stream, in order."""
+        self.wire_args = self.final.wire_args
+        """Key the values of the parameters other than the stream by wire id (see
+        :attr:`Unary.wire_args`)."""
         self.payload_params = self.final.payload_params
         self.request_item_carries_bytes = self.client_sends and carries_bytes(
             request_item
@@ -369,6 +390,23 @@ AnyMethod = (
 def _check_void(value: object) -> None:
     if value is not None:
         raise ValueError(f"expected nil, got {type(value).__name__}")
+
+
+def _keyed_by(keys: tuple[str, ...]) -> Callable[[tuple[Any, ...]], dict[str, Any]]:
+    """A function making ``{keys[0]: values[0], keys[1]: values[1], ...}`` of a
+    tuple of ``values``, one item per key.
+
+    It is compiled from a dict display with the keys as constants, which builds the
+    dict as fast as the same display written inline; calling it takes a third of
+    the time ``dict(zip(keys, values))`` does, and it runs on every call.
+    """
+    items = ", ".join(f"{key!r}: values[{index}]" for index, key in enumerate(keys))
+    # The keys are string literals (repr) and the rest is fixed text: no name or
+    # value of the caller's reaches the compiled source.
+    return cast(
+        Callable[[tuple[Any, ...]], dict[str, Any]],
+        eval(f"lambda values: {{{items}}}", {"__builtins__": {}}),
+    )
 
 
 def carries_bytes(annotation: Any, seen: set[type] | None = None) -> bool:

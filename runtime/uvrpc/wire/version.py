@@ -28,11 +28,16 @@ __version__ = "0.3.0"
 PROTOCOL_VERSION = 3
 """The wire protocol version this runtime speaks."""
 
-GENERATED_CODE_API = 3
+GENERATED_CODE_API = 4
 """The generated-code API the current ``uvrpc-gen`` writes."""
 
-SUPPORTED_GENERATED_CODE_APIS = frozenset({3})
-"""Every generated-code API this runtime can import."""
+SUPPORTED_GENERATED_CODE_APIS = frozenset({4})
+"""Every generated-code API this runtime can import.
+
+API 4 clients pass the values of a call's parameters in order and the method's
+descriptor keys them by wire id; API 3 clients passed a dict already keyed, which
+the client base classes no longer take, so API 3 modules are refused at import
+and must be regenerated."""
 
 
 class GeneratedCodeVersionError(ImportError):
