@@ -282,15 +282,16 @@ class ServerProtocol:
             Rejected: the message is a request that cannot run, or is malformed;
                 its ``end`` says where its envelope ends.
         """
+        limit = self.max_message_size
         try:
-            end, size = measure(frames, self.max_message_size, routed=routed)
+            end, size = measure(frames, limit, routed=routed)
         except ProtocolError as exc:
             # Had it the shape of a message, it failed for its huge header.
             raise Rejected(
                 str(exc), None, oversized=self._shaped(frames, routed)
             ) from None
         try:
-            if size > self.max_message_size:
+            if size > limit:
                 return end, self._oversized(frames[-2], size)
             try:
                 head = parse_server_header(frames[-2])
