@@ -28,7 +28,6 @@ from ..core.server import (
 )
 from ..interceptors.base import ServerInterceptor
 from ..wire.buffers import ATTACHMENT_MIN, BufferPool
-from ..wire.errors import RpcError
 from ..wire.limits import MAX_MESSAGE_SIZE
 from ..wire.methods import StreamingMethod
 from ..wire.service import ServiceBase
@@ -103,21 +102,10 @@ class Dispatcher:
         self._failed = protocol.failed_reply
         self._expired = protocol.expired_reply
 
-    @property
-    def services(self) -> frozenset[str]:
-        """The wire names of the services served."""
-        return self.protocol.services
-
     def intercept_stream(self, method: StreamingMethod, handler: Handler) -> Handler:
         """A stream call's handler (as the session runs it) wrapped in the
         interceptors; itself without any."""
         return intercept_handler(self._interceptors, method, handler)
-
-    def handler_error(self, method: Any, exc: Exception) -> RpcError:
-        """The error a handler's exception is sent back as (see
-        :meth:`ServerProtocol.handler_error
-        <uvrpc.core.server.ServerProtocol.handler_error>`)."""
-        return self.protocol.handler_error(method, exc)
 
     async def run(self, request: Request) -> list[Any]:
         """Run a request's handler; return the reply ``[attachment..., header, body]``.
