@@ -18,11 +18,12 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from .client.channel import Channel
+from .core.server import OversizedStreamMessage, Rejected, Request, StreamMessage
 from .interceptors.base import ClientInterceptor, ServerInterceptor
-from .server.dispatch import Dispatcher, Rejected, Request, RunningCalls, StreamMessage
+from .server.dispatch import Dispatcher, RunningCalls
 from .server.sessions import CallerGone, StreamHost
 from .wire.limits import STREAM_WINDOW
-from .wire.protocol import DELIMITER, KIND_CANCEL, ONEWAY_CALL_ID
+from .wire.protocol import DELIMITER, ONEWAY_CALL_ID
 from .wire.service import ServiceBase
 
 __all__ = ["MemoryTransport", "memory_channel"]
@@ -66,38 +67,44 @@ class MemoryTransport:
         return self._streams
 
     def try_send(self, frames: Sequence[Any]) -> bool:
-        """Hand a request to the dispatcher; always succeeds."""
+        """Hand a message to the server's protocol core and run what it asks for,
+        as a server does with what its socket receives; always succeeds."""
         assert self._loop is not None and self._deliver is not None, "attach() first"
         streams = self._streams
-        assert streams is not None
+        running = self._running
+        assert streams is not None and running is not None
         try:
-            request = self._dispatcher.receive(frames[-2], frames[-1], frames[1:-2])
-            if isinstance(request, StreamMessage):
-                if not streams.deliver(_CALLER, request):
-                    header = request.header
-                    if header.kind == KIND_CANCEL:
-                        assert self._running is not None
-                        self._running.cancel(_CALLER, header.call_id)
-                return True
-            if request.route.stream is not None:
-                task = streams.open(_CALLER, _MemoryLink(self), request)
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-                return True
+            _, message = self._dispatcher.protocol.receive(frames, routed=False)
         except Rejected as rejected:
             if rejected.reply is not None:
                 self._loop.call_soon(self._deliver, [DELIMITER, *rejected.reply])
             return True
-        if request.call_id == ONEWAY_CALL_ID:
-            work: Coroutine[Any, Any, object] = self._dispatcher.run_oneway(request)
+        if isinstance(message, StreamMessage):
+            if not streams.deliver(_CALLER, message) and message.cancels:
+                running.cancel(_CALLER, message.header.call_id)
+            return True
+        if isinstance(message, OversizedStreamMessage):
+            streams.refuse(_CALLER, message.call_id, message.error)
+            return True
+        if message.route.stream is not None:
+            try:
+                task = streams.open(_CALLER, _MemoryLink(self), message)
+            except Rejected as rejected:
+                if rejected.reply is not None:
+                    self._loop.call_soon(self._deliver, [DELIMITER, *rejected.reply])
+                return True
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return True
+        if message.call_id == ONEWAY_CALL_ID:
+            work: Coroutine[Any, Any, object] = self._dispatcher.run_oneway(message)
         else:
-            work = self._run(request)
+            work = self._run(message)
         started: asyncio.Task[Any] = self._loop.create_task(work)
         self._tasks.add(started)
         started.add_done_callback(self._tasks.discard)
-        if request.call_id != ONEWAY_CALL_ID:
-            assert self._running is not None
-            self._running.track(_CALLER, started, request)
+        if message.call_id != ONEWAY_CALL_ID:
+            running.track(_CALLER, started, message)
         return True
 
     async def _run(self, request: Request) -> None:

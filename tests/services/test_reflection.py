@@ -194,7 +194,8 @@ def test_descriptions_are_built_once() -> None:
             ReflectionClient(server.bind("tcp://127.0.0.1:*"), timeout=10) as c,
         ):
             first = await c.describe()
-            route = server._dispatcher._routes["uvrpc.Reflection.describe"]
+            route = server._dispatcher.protocol.route("uvrpc.Reflection.describe")
+            assert route is not None
             reflection: Any = getattr(route.handler, "__self__")  # noqa: B009
             kept = reflection._descriptions[""]
             assert await c.describe() == first

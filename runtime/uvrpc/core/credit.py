@@ -10,7 +10,7 @@ credit (``docs/protocol.md``, "Streams").
 
 from __future__ import annotations
 
-__all__ = ["ReceiveWindow", "SendCredit"]
+__all__ = ["ReceiveWindow", "SendCredit", "check_window"]
 
 
 class ReceiveWindow:
@@ -26,9 +26,7 @@ class ReceiveWindow:
     __slots__ = ("allowed", "taken", "window", "_half")
 
     def __init__(self, window: int) -> None:
-        if window < 1:
-            raise ValueError("a stream window must be at least 1")
-        self.window = window
+        self.window = check_window(window)
         self.allowed = window
         self.taken = 0
         self._half = max(1, window // 2)
@@ -68,3 +66,14 @@ class SendCredit:
             return False
         self.available -= 1
         return True
+
+
+def check_window(window: int) -> int:
+    """``window`` if it can be a stream's window: at least one item.
+
+    Raises:
+        ValueError: it is smaller.
+    """
+    if window < 1:
+        raise ValueError("a stream window must be at least 1")
+    return window

@@ -25,6 +25,16 @@ from zmq.auth import CURVE_ALLOW_ANY
 from zmq.auth.asyncio import AsyncioAuthenticator
 
 from ..core.context import MAX_METADATA
+from ..core.credit import check_window
+from ..core.server import (
+    OversizedStreamMessage,
+    Rejected,
+    Request,
+    StreamMessage,
+    closing_error,
+    overloaded_error,
+    refusal,
+)
 from ..interceptors.base import ServerInterceptor
 from ..services.health import HEALTH_SERVICE, Health, HealthState
 from ..services.reflection import REFLECTION_SERVICE, Reflection
@@ -41,38 +51,23 @@ from ..transport.security import (
 )
 from ..transport.sockets import open_socket
 from ..wire.buffers import ATTACHMENT_MIN, BufferPool
-from ..wire.errors import ProtocolError, ResourceExhausted, RpcError, Unavailable
 from ..wire.limits import (
-    HEADER_READ_MAX,
     HIGH_WATER_MARK,
     MAX_IN_FLIGHT,
     MAX_MESSAGE_SIZE,
     STREAM_WINDOW,
     check_limit,
-    message_size,
-    too_large,
 )
 from ..wire.protocol import (
     DELIMITER,
-    KIND_CANCEL,
     KIND_LEAVING,
     KIND_READY,
     ONEWAY_CALL_ID,
     READY_INTERVAL,
-    RequestHeader,
     encode_stream_header,
-    parse_server_header,
-    split_envelope,
 )
 from ..wire.service import ServiceBase
-from .dispatch import (
-    Dispatcher,
-    Rejected,
-    Request,
-    RunningCalls,
-    StreamMessage,
-    error_reply,
-)
+from .dispatch import Dispatcher, RunningCalls
 from .eager import start_eagerly
 from .sessions import (
     MAX_STREAMS,
@@ -219,8 +214,7 @@ class Server:
         heartbeat: Heartbeat | None = DEFAULT_HEARTBEAT,
         interceptors: Sequence[ServerInterceptor] = (),
     ) -> None:
-        if stream_window < 1:
-            raise ValueError("a stream window must be at least 1")
+        check_window(stream_window)
         self.max_message_size = check_limit("max_message_size", max_message_size)
         """The largest message taken, in bytes."""
         self.max_in_flight = check_limit("max_in_flight", max_in_flight)
@@ -247,8 +241,10 @@ class Server:
             attachment_min=attachment_min,
             debug=debug,
             max_metadata=max_metadata,
+            max_message_size=max_message_size,
             interceptors=interceptors,
         )
+        self._protocol = self._dispatcher.protocol
         self._stream_options = (
             stream_window,
             max_streams,
@@ -475,62 +471,38 @@ class Server:
         stats = self.stats
         stats.received += 1
         try:
-            end = split_envelope(frames)
-        except ProtocolError as exc:
-            stats.dropped += 1
-            _log.debug("dropped a message without an envelope: %s", exc)
+            end, message = self._protocol.receive(frames)
+        except Rejected as rejected:
+            if rejected.oversized:
+                stats.oversized += 1
+            self._refuse(frames[: rejected.end + 1], rejected)
             return
         envelope = frames[: end + 1]
-        size = message_size(frames, end + 1)
-        if size > self.max_message_size:
-            self._oversized(envelope, frames[-2], size)
-            return
-        try:
-            request = self._dispatcher.receive(
-                frames[-2], frames[-1], frames[end + 1 : -2]
-            )
-        except Rejected as rejected:
-            self._refuse(envelope, rejected)
-            return
-        if isinstance(request, StreamMessage):
-            self._on_stream_message(envelope, request)
-        elif self._leaving:
-            self._refuse_leaving(envelope, request)
-        elif len(self._tasks) >= self.max_in_flight:
-            stats.overloaded += 1
-            error = ResourceExhausted(
-                f"this server runs {self.max_in_flight:,} handlers at once "
-                "(max_in_flight); try later"
-            )
-            self._refuse_call(envelope, request.call_id, error)
-        elif request.route.stream is not None:
-            self._open_stream(envelope, request)
-        elif request.call_id == ONEWAY_CALL_ID:
-            self._spawn(self._serve_oneway(request))
+        if type(message) is Request:
+            if self._leaving:
+                self._refuse(envelope, refusal(message.call_id, closing_error()))
+            elif len(self._tasks) >= self.max_in_flight:
+                stats.overloaded += 1
+                error = overloaded_error(self.max_in_flight)
+                self._refuse(envelope, refusal(message.call_id, error))
+            elif message.route.stream is not None:
+                self._open_stream(envelope, message)
+            elif message.call_id == ONEWAY_CALL_ID:
+                self._spawn(self._serve_oneway(message))
+            else:
+                self._serve_unary(envelope, message)
+        elif type(message) is StreamMessage:
+            self._on_stream_message(envelope, message)
         else:
-            self._serve_unary(envelope, request)
-
-    def _refuse_leaving(self, envelope: list[zmq.Frame], request: Request) -> None:
-        error = Unavailable(
-            "this server is closing: the call did not run; send it again (the "
-            "broker sends it to another server)"
-        )
-        self._refuse_call(envelope, request.call_id, error)
-
-    def _refuse_call(
-        self, envelope: list[zmq.Frame], call_id: int, error: RpcError
-    ) -> None:
-        """Answer call ``call_id`` with ``error`` without running it (a oneway
-        call, which gets no reply, is dropped and counted)."""
-        reply = None if call_id == ONEWAY_CALL_ID else error_reply(call_id, error)
-        self._refuse(envelope, Rejected(error.message, reply))
+            assert type(message) is OversizedStreamMessage
+            self._on_oversized_stream_message(envelope, message)
 
     def _refuse(self, envelope: list[zmq.Frame], rejected: Rejected) -> None:
-        """Answer a request that cannot run with its error, or drop it."""
+        """Answer a message that cannot run with its error, or drop it."""
         stats = self.stats
         if rejected.reply is None:
             stats.dropped += 1
-            _log.debug("dropped a request: %s", rejected)
+            _log.debug("dropped a message: %s", rejected)
         else:
             stats.rejected += 1
             reply: list[Any] = [*envelope, *rejected.reply]
@@ -544,34 +516,14 @@ class Server:
                 return
             self._spawn(self._reply(reply))
 
-    def _oversized(self, envelope: list[zmq.Frame], header: Any, size: int) -> None:
-        """Refuse a message larger than the limit without decoding its body."""
+    def _on_oversized_stream_message(
+        self, envelope: list[zmq.Frame], message: OversizedStreamMessage
+    ) -> None:
+        """End the stream call of a message larger than the limit."""
         self.stats.oversized += 1
-        try:
-            if len(header) > HEADER_READ_MAX:
-                raise ProtocolError("the header is too large to read")
-            head = parse_server_header(header)
-        except ProtocolError as exc:
-            self._refuse(envelope, Rejected(str(exc), None))
-            return
-        if type(head) is RequestHeader:
-            what = f"request of {head.route or 'another protocol version'}"
-            error = ResourceExhausted(
-                too_large(what, size, self.max_message_size, "this server")
-            )
-            self._refuse_call(envelope, head.call_id, error)
-            return
         streams = self._streams
         assert streams is not None
-        error = ResourceExhausted(
-            too_large(
-                f"a message of stream call {head.call_id}",
-                size,
-                self.max_message_size,
-                "this server",
-            )
-        )
-        if not streams.refuse(_caller(envelope), head.call_id, error):
+        if not streams.refuse(_caller(envelope), message.call_id, message.error):
             self.stats.stale += 1
 
     def _open_stream(self, envelope: list[zmq.Frame], request: Request) -> None:
@@ -595,9 +547,7 @@ class Server:
         caller = _caller(envelope)
         if streams.deliver(caller, message):
             return
-        if message.header.kind == KIND_CANCEL and self._running.cancel(
-            caller, message.header.call_id
-        ):
+        if message.cancels and self._running.cancel(caller, message.header.call_id):
             self.stats.cancelled += 1
         else:
             self.stats.stale += 1

@@ -1,4 +1,4 @@
-"""The server side of streaming calls, independent of sockets.
+"""The server side of streaming calls: their tasks, queues, waiters and timers.
 
 A :class:`StreamHost` keeps the stream calls a server (or :mod:`uvrpc.testing`) is
 running, keyed by the caller's identity and the call id, and runs each one's handler
@@ -6,14 +6,9 @@ in a task of its own. How a stream's messages reach the caller is a :class:`Link
 the server's links send through its ROUTER socket, the in-memory ones hand the frames
 to the client's channel.
 
-Flow control is by credit, in items, both ways (``docs/protocol.md``):
-
-* the client's request grants the server a window of items; the server sends an
-  item only while it holds credit, and waits for a CREDIT message otherwise;
-* for a client's stream, the server grants its own window in a CREDIT as the call
-  starts and grants more as the handler takes items, once half the window was
-  taken. It enforces what it granted: a client that sends beyond it is cut off with
-  RESOURCE_EXHAUSTED, so the items queued for a handler never exceed the window.
+What each message means, the credit both ways and the frames sent are the protocol
+core's (:mod:`uvrpc.core.server_streams`, ``docs/protocol.md``); here the items wait
+in a queue for the handler, and the handler waits for items and for credit.
 
 A stream ends with one reply, produced by the same :meth:`Dispatcher.run
 <uvrpc.dispatch.Dispatcher.run>` as a unary call's, so its errors reach the caller
@@ -29,22 +24,17 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Hashable
 from typing import Any, Protocol
 
-from pydantic import ValidationError
-
-from ..wire.codec import DecodeError, EncodeError, unpack
-from ..wire.errors import InternalError, InvalidArgument, ResourceExhausted, RpcError
-from ..wire.limits import STREAM_WINDOW
-from ..wire.methods import StreamingMethod
-from ..wire.protocol import (
-    KIND_CANCEL,
-    KIND_CREDIT,
-    KIND_END,
-    KIND_ITEM,
-    NIL_BODY,
-    encode_stream_header,
+from ..core.server import Request, Route, StreamMessage
+from ..core.server_streams import (
+    MAX_STREAMS,
+    MAX_STREAMS_PER_CALLER,
+    Arrival,
+    ServerStream,
+    StreamLimits,
 )
-from ..wire.validation import first_problem, invalid_argument
-from .dispatch import Dispatcher, Rejected, Request, Route, StreamMessage, error_reply
+from ..wire.errors import RpcError
+from ..wire.limits import STREAM_WINDOW
+from .dispatch import Dispatcher
 
 __all__ = [
     "MAX_STREAMS",
@@ -55,13 +45,6 @@ __all__ = [
     "Link",
     "StreamHost",
 ]
-
-MAX_STREAMS = 1024
-"""Stream calls one server runs at once, by default; more are refused."""
-
-MAX_STREAMS_PER_CALLER = 256
-"""Stream calls one caller runs on a server at once, by default: a quarter of
-:data:`MAX_STREAMS`, so that no one caller can hold every slot."""
 
 PROBE_INTERVAL = 1.0
 """Seconds a stream may stay idle before the server probes whether its caller is
@@ -118,8 +101,8 @@ class StreamHost:
         max_streams_per_caller: int = MAX_STREAMS_PER_CALLER,
         probe_interval: float = PROBE_INTERVAL,
     ) -> None:
-        if window < 1:
-            raise ValueError("a stream window must be at least 1")
+        self.limits = StreamLimits(window, max_streams, max_streams_per_caller)
+        """Which stream calls open, and the window each is granted."""
         self.dispatcher = dispatcher
         self.loop = loop
         self.window = window
@@ -155,29 +138,15 @@ class StreamHost:
                 caller's, no window, or a call with this id from this caller in
                 progress).
         """
-        stream = request.route.stream
-        assert stream is not None, "open() takes streaming calls"
         key = (caller, request.call_id)
-        if key in self._sessions:
-            raise Rejected(f"stream call {request.call_id} is already running", None)
-        if len(self._sessions) >= self.max_streams:
-            error: RpcError = ResourceExhausted(
-                f"this server runs {self.max_streams} streams at once; try later"
-            )
-            raise Rejected(error.message, error_reply(request.call_id, error))
         mine = self._per_caller.get(caller, 0)
-        if mine >= self.max_streams_per_caller:
-            error = ResourceExhausted(
-                f"this server runs {self.max_streams_per_caller} streams of one "
-                "caller at once (max_streams_per_caller); try later"
-            )
-            raise Rejected(error.message, error_reply(request.call_id, error))
-        if stream.server_sends and not request.window:
-            error = InvalidArgument(
-                f"a call of {stream.route} must grant a window of at least one item"
-            )
-            raise Rejected(error.message, error_reply(request.call_id, error))
-        session = _Session(self, key, link, request, stream)
+        self.limits.admit(
+            request,
+            running=key in self._sessions,
+            active=len(self._sessions),
+            of_caller=mine,
+        )
+        session = _Session(self, key, link, request)
         self._sessions[key] = session
         self._per_caller[caller] = mine + 1
         task = session.task = self.loop.create_task(session.run())
@@ -202,7 +171,8 @@ class StreamHost:
         session.fail(error)
         return True
 
-    def _forget(self, session: _Session) -> None:
+    def forget(self, session: _Session) -> None:
+        """Drop a call that is over from the calls in progress."""
         if self._sessions.get(session.key) is session:
             del self._sessions[session.key]
             caller = session.key[0]
@@ -223,7 +193,8 @@ class StreamHost:
 
 
 class _Session:
-    """One stream call on the server: its queues, credit and timers."""
+    """One stream call on the server: its task, queue, waiters and timers, over
+    the call's protocol state (:class:`~uvrpc.core.server_streams.ServerStream`)."""
 
     def __init__(
         self,
@@ -231,33 +202,22 @@ class _Session:
         key: tuple[Hashable, int],
         link: Link,
         request: Request,
-        method: StreamingMethod,
     ) -> None:
         self.host = host
         self.key = key
         self.link = link
         self.request = request
-        self.method = method
-        self.call_id = request.call_id
-        self.window = host.window
+        self.state = ServerStream(
+            request, host.limits.window, host.dispatcher.protocol.encode
+        )
+        """The call's protocol state: credit both ways, the client's items."""
         self.task: asyncio.Task[None] | None = None
-        # The client's items: queued validated, at most ``window`` of them.
+        # The client's items: queued validated, at most the window of them.
         self.incoming: deque[Any] = deque()
-        self.received = 0
-        self.allowed = 0
-        """Items the client may still send: granted and not yet received."""
-        self.taken = 0
-        """Items the handler took since the last grant."""
-        self.ended = False
         self.in_waiter: asyncio.Future[None] | None = None
         self.buffered_max = 0
         """The most client items queued for the handler at once."""
-        # The server's items: what the client granted.
-        self.credit = request.window or 0
         self.credit_waiter: asyncio.Future[None] | None = None
-        self.error: RpcError | None = None
-        """Why the call ends with an error of the session's own (not the
-        handler's): a bad item, too many items."""
         self.last_active = host.loop.time()
         self._deadline: asyncio.TimerHandle | None = None
         self._probe_timer: asyncio.TimerHandle | None = None
@@ -266,34 +226,37 @@ class _Session:
     # --- the handler's side -------------------------------------------------
 
     async def run(self) -> None:
-        host, method = self.host, self.method
+        host, state = self.host, self.state
+        method = state.method
         loop = host.loop
         timeout_ms = self.request.timeout_ms
         if timeout_ms is not None:
             self._deadline = loop.call_later(timeout_ms / 1000, self.stop)
         self._probe_timer = loop.call_later(host.probe_interval, self._probe)
+        dispatcher = host.dispatcher
         try:
             try:
                 params = self.request.params
-                if method.client_sends:
-                    assert method.stream is not None
-                    self.allowed = self.window
-                    await self._send_credit(self.window)
+                opening = state.open()
+                if opening is not None:
+                    await self._send_now_or_later(opening)
+                if method.stream is not None:
                     params = {**params, method.stream: _Incoming(self)}
                 handler = self.request.route.handler
                 if method.server_sends:
                     run_handler: Callable[..., Any] = _Driver(self, handler)
                 else:
                     run_handler = handler
-                run_handler = host.dispatcher.intercept_stream(method, run_handler)
+                run_handler = dispatcher.intercept_stream(method, run_handler)
                 route = Route(method.final, run_handler)
-                frames = await host.dispatcher.run(
-                    Request(self.call_id, route, params, None, call=self.request.call)
+                frames = await dispatcher.run(
+                    Request(state.call_id, route, params, None, call=self.request.call)
                 )
             except asyncio.CancelledError:
-                if self.error is None:
+                failure = state.failure_reply()
+                if failure is None:
                     raise  # cancelled, expired or gone: there is nobody to tell
-                frames = error_reply(self.call_id, self.error)
+                frames = failure
         finally:
             self.end()
         sent = False
@@ -301,7 +264,7 @@ class _Session:
             try:
                 sent = self.link.try_send(frames)
             finally:
-                host.dispatcher.settle(frames[-1], sent)
+                dispatcher.settle(frames[-1], sent)
             if not sent:
                 await self.link.send(frames)
             self.link.replied()
@@ -310,7 +273,7 @@ class _Session:
 
     def end(self) -> None:
         """The call is over: forget it, stop its timers, wake whoever waits."""
-        self.host._forget(self)
+        self.host.forget(self)
         for timer in (self._deadline, self._probe_timer):
             if timer is not None:
                 timer.cancel()
@@ -322,26 +285,12 @@ class _Session:
 
     async def emit(self, item: Any, index: int) -> None:
         """Send one item of the handler's stream, waiting for credit."""
-        method = self.method
-        try:
-            method.check_reply_item(item)
-        except ValueError as exc:
-            raise InternalError(
-                f"item {index} of the stream of {method.route} does not match its "
-                f"declared type: {first_problem(exc)}"
-            ) from None
-        while self.credit <= 0:
+        state = self.state
+        state.check_item(item, index)
+        while not state.credit.spend():
             waiter = self.credit_waiter = self.host.loop.create_future()
             await waiter
-        self.credit -= 1
-        dispatcher = self.host.dispatcher
-        try:
-            body, attachments = dispatcher.encode(item, method.reply_item_carries_bytes)
-        except (EncodeError, ValueError, OverflowError) as exc:
-            raise InternalError(
-                f"item {index} of the stream of {method.route} failed: {exc}"
-            ) from None
-        frames = [*attachments, encode_stream_header(KIND_ITEM, self.call_id), body]
+        frames = state.encode_item(item, index)
         sent = False
         try:
             sent = self.link.try_send(frames)
@@ -349,7 +298,7 @@ class _Session:
             self.gone()
             raise asyncio.CancelledError from None
         finally:
-            dispatcher.settle(body, sent)
+            self.host.dispatcher.settle(frames[-1], sent)
         if not sent:
             await self._send(frames)
         self.last_active = self.host.loop.time()
@@ -361,8 +310,7 @@ class _Session:
             self.gone()
             raise asyncio.CancelledError from None
 
-    async def _send_credit(self, n: int) -> None:
-        frames = [encode_stream_header(KIND_CREDIT, self.call_id, n), NIL_BODY]
+    async def _send_now_or_later(self, frames: list[Any]) -> None:
         try:
             sent = self.link.try_send(frames)
         except CallerGone:
@@ -373,24 +321,23 @@ class _Session:
 
     async def next_item(self) -> Any:
         """The next item of the client's stream, for the handler."""
+        state = self.state
         while not self.incoming:
-            if self.error is not None:
-                raise self.error
-            if self.ended:
+            if state.error is not None:
+                raise state.error
+            if state.ended:
                 raise StopAsyncIteration
             waiter = self.in_waiter = self.host.loop.create_future()
             await waiter
         item = self.incoming.popleft()
-        self.taken += 1
-        if self.taken >= max(1, self.window // 2) and not self.ended:
-            self._grant(self.taken)
+        grant = state.took()
+        if grant is not None:
+            self._grant(grant)
         return item
 
-    def _grant(self, n: int) -> None:
-        """Let the client send ``n`` more items."""
-        self.taken = 0
-        self.allowed += n
-        frames = [encode_stream_header(KIND_CREDIT, self.call_id, n), NIL_BODY]
+    def _grant(self, frames: list[Any]) -> None:
+        """Send a CREDIT: at once if there is room, else from a task of its own
+        (the handler takes its item without waiting)."""
         try:
             if self.link.try_send(frames):
                 return
@@ -406,75 +353,33 @@ class _Session:
     def receive(self, message: StreamMessage) -> None:
         """A message of the client's arrived."""
         self.last_active = self.host.loop.time()
-        kind = message.header.kind
-        if kind == KIND_ITEM:
-            self._item(message.body, message.attachments)
-        elif kind == KIND_CREDIT:
-            self.credit += message.header.n
-            self._wake_credit()
-        elif kind == KIND_END:
-            self.ended = True
+        arrival, value = self.state.receive(message)
+        if arrival is Arrival.ITEM:
+            incoming = self.incoming
+            incoming.append(value)
+            if len(incoming) > self.buffered_max:
+                self.buffered_max = len(incoming)
+                if self.buffered_max > self.host.buffered_max:
+                    self.host.buffered_max = self.buffered_max
             self._wake_in()
-        elif kind == KIND_CANCEL:
+        elif arrival is Arrival.FAILED:
+            self._failed()
+        elif arrival is Arrival.CREDITED:
+            self._wake_credit()
+        elif arrival is Arrival.ENDED:
+            self._wake_in()
+        elif arrival is Arrival.CANCELLED:
             self.stop()
-
-    def _item(self, body: Any, attachments: Any) -> None:
-        method = self.method
-        index = self.received
-        self.received += 1
-        if self.error is not None:
-            return
-        if not method.client_sends or self.ended:
-            self.fail(
-                InvalidArgument(f"{method.route} takes no more items from the client")
-            )
-            return
-        if self.allowed <= 0:
-            self.fail(
-                ResourceExhausted(
-                    f"the client sent item {index} of {method.route} beyond the "
-                    f"{self.window} items it was granted"
-                )
-            )
-            return
-        self.allowed -= 1
-        stream = method.stream
-        try:
-            item = method.check_request_item(unpack(body, attachments))
-        except DecodeError as exc:
-            self.fail(
-                InvalidArgument(
-                    f"item {index} of {stream} of {method.route} is malformed: {exc}",
-                    {"field_path": f"{stream}.{index}"},
-                )
-            )
-            return
-        except ValidationError as exc:
-            self.fail(invalid_argument(method.route, exc, f"{stream}.{index}"))
-            return
-        except ValueError as exc:
-            path = f"{stream}.{index}"
-            self.fail(
-                InvalidArgument(
-                    f"invalid argument '{path}' of {method.route}: {exc}",
-                    {"field_path": path},
-                )
-            )
-            return
-        self.incoming.append(item)
-        if len(self.incoming) > self.buffered_max:
-            self.buffered_max = len(self.incoming)
-            if self.buffered_max > self.host.buffered_max:
-                self.host.buffered_max = self.buffered_max
-        self._wake_in()
 
     def fail(self, error: RpcError) -> None:
         """End the call with ``error``: cancel the handler and reply with it."""
-        if self.error is None:
-            self.error = error
-            self.incoming.clear()
-            if self.task is not None:
-                self.task.cancel()
+        if self.state.fail(error):
+            self._failed()
+
+    def _failed(self) -> None:
+        self.incoming.clear()
+        if self.task is not None:
+            self.task.cancel()
 
     def stop(self) -> None:
         """End the call without a reply (cancel, deadline, server closing)."""
@@ -485,18 +390,17 @@ class _Session:
 
     def gone(self) -> None:
         """The caller vanished: end the call; nobody is left to reply to."""
-        self.error = None
+        self.state.abandon()
         self.stop()
 
     def _probe(self) -> None:
-        """Send an empty CREDIT to a stream idle for a while: if the caller is gone,
-        the send fails and the call ends."""
+        """Probe a stream idle for a while: if the caller is gone, the send fails
+        and the call ends."""
         loop = self.host.loop
         interval = self.host.probe_interval
         if loop.time() - self.last_active >= interval * 0.9:
-            frames = [encode_stream_header(KIND_CREDIT, self.call_id, 0), NIL_BODY]
             try:
-                self.link.try_send(frames)
+                self.link.try_send(self.state.probe())
             except CallerGone:
                 self.gone()
                 return

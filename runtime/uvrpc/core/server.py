@@ -1,0 +1,473 @@
+"""The server half of a call: what a server makes of the frames it receives, and
+the frames it answers with.
+
+A :class:`ServerProtocol` holds the route table of the services it serves.
+:meth:`~ServerProtocol.receive` classifies a received message — a request ready to
+run, a message of a stream, a stream message over the size limit — or refuses it
+with :class:`Rejected` (the error reply to send, or nothing: drop it and count it).
+:meth:`~ServerProtocol.reply`, :meth:`~ServerProtocol.failed_reply`,
+:meth:`~ServerProtocol.expired_reply` and :func:`error_reply` make the frames a call
+ends with.
+
+Running handlers, waiting and sending are the I/O shells' (:mod:`uvrpc.server`,
+:mod:`uvrpc.testing`); a stream call's own protocol state is
+:class:`uvrpc.core.server_streams.ServerStream`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from pydantic import ValidationError
+
+from ..wire.buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
+from ..wire.codec import DecodeError, EncodeError, unpack
+from ..wire.errors import (
+    DeadlineExceeded,
+    DeclaredError,
+    InternalError,
+    InvalidArgument,
+    ProtocolError,
+    RemoteError,
+    ResourceExhausted,
+    RpcError,
+    Unavailable,
+    Unimplemented,
+)
+from ..wire.limits import MAX_MESSAGE_SIZE
+from ..wire.methods import StreamingMethod, Unary
+from ..wire.protocol import (
+    KIND_CANCEL,
+    ONEWAY_CALL_ID,
+    RequestHeader,
+    StreamHeader,
+    encode_error_body,
+    encode_reply_header,
+    parse_request_header,
+    parse_server_header,
+    version_mismatch_message,
+)
+from ..wire.service import ServiceBase
+from ..wire.status import Status
+from ..wire.validation import invalid_argument
+from ..wire.version import PROTOCOL_VERSION
+from .calls import MethodInfo
+from .context import MAX_METADATA, ServerCall, encode_metadata, validate_metadata
+from .frames import measure, oversized
+
+__all__ = [
+    "Handler",
+    "OversizedStreamMessage",
+    "Rejected",
+    "Request",
+    "Route",
+    "ServerProtocol",
+    "StreamMessage",
+    "closing_error",
+    "error_reply",
+    "overloaded_error",
+    "refusal",
+]
+
+_log = logging.getLogger("uvrpc.server")
+
+_OK = int(Status.OK)
+# A module constant: reading an enum member off its class costs a tenth of a
+# small call's whole reply.
+
+Handler = Callable[..., Awaitable[Any]]
+"""A method's handler: called with the parameters as keyword arguments."""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A served method: its descriptor and the handler that serves it."""
+
+    method: Unary[Any, Any]
+    """The method, or for a stream the unary method of its last reply."""
+    handler: Handler
+    stream: StreamingMethod | None = None
+    """The streaming method, if this is one."""
+
+
+class Request(NamedTuple):
+    """A request that decoded and validated: ready to run.
+
+    A named tuple, because a frozen dataclass costs several times as much to build
+    and one is built per request.
+    """
+
+    call_id: int
+    route: Route
+    params: dict[str, Any]
+    timeout_ms: int | None
+    window: int | None = None
+    """The items the client lets the server send at first (streams only)."""
+    call: ServerCall | None = None
+    """What :func:`uvrpc.current_call` returns to the handler: the deadline (from
+    the time the request was read), the metadata, the trailers to send."""
+
+
+class StreamMessage(NamedTuple):
+    """An ITEM, END, CANCEL or CREDIT message of a stream, not yet decoded."""
+
+    header: StreamHeader
+    body: Any
+    attachments: Sequence[Any]
+
+    @property
+    def cancels(self) -> bool:
+        """Whether this is a CANCEL: the client gives up its call (a unary call's
+        too, which has no stream of its own to take it)."""
+        return self.header.kind == KIND_CANCEL
+
+
+class OversizedStreamMessage(NamedTuple):
+    """A message of stream call ``call_id`` larger than the server takes: it ends
+    the call with ``error`` (its body was never decoded)."""
+
+    call_id: int
+    error: RpcError
+
+
+class Rejected(Exception):
+    """A message that cannot run.
+
+    ``reply`` holds the error reply's frames ``[header, body]``, or is ``None``
+    when nothing is to be sent: the message was too malformed to say which call it
+    was, or was a oneway request (it is then dropped and counted).
+    """
+
+    def __init__(
+        self, reason: str, reply: list[bytes] | None, *, oversized: bool = False
+    ) -> None:
+        super().__init__(reason)
+        self.reply = reply
+        self.oversized = oversized
+        """Whether the message was refused for its size, its body unread."""
+        self.end = -1
+        """The index of the delimiter that ends the message's envelope, when
+        :meth:`ServerProtocol.receive` refused it (-1: it has none)."""
+
+
+def error_reply(
+    call_id: int, error: RpcError, call: ServerCall | None = None
+) -> list[bytes]:
+    """The frames ``[header, body]`` of an error reply (with ``call``'s trailers)."""
+    trailers = None
+    if call is not None and call.trailers:
+        trailers = encode_metadata(call.trailers)
+    return [
+        encode_reply_header(call_id, error.status, trailers),
+        encode_error_body(error),
+    ]
+
+
+def refusal(call_id: int, error: RpcError, *, oversized: bool = False) -> Rejected:
+    """Call ``call_id`` refused with ``error`` before it ran (nothing is ever sent
+    back for a oneway request, errors included); ``oversized``: for its size."""
+    reply = None if call_id == ONEWAY_CALL_ID else error_reply(call_id, error)
+    return Rejected(error.message, reply, oversized=oversized)
+
+
+def overloaded_error(max_in_flight: int) -> ResourceExhausted:
+    """The error of a request that finds ``max_in_flight`` handlers running."""
+    return ResourceExhausted(
+        f"this server runs {max_in_flight:,} handlers at once (max_in_flight); "
+        "try later"
+    )
+
+
+def closing_error() -> Unavailable:
+    """The error of a request that reaches a server leaving its brokers: the call
+    did not run, so it may be sent again."""
+    return Unavailable(
+        "this server is closing: the call did not run; send it again (the "
+        "broker sends it to another server)"
+    )
+
+
+class ServerProtocol:
+    """The route table of a server's services, and every rule of the messages it
+    receives and the replies it sends.
+
+    Args:
+        services: instances of generated ``<Service>Server`` subclasses. Two services
+            with the same wire name are an error.
+        pool: the pool of encode buffers for replies; the process-wide one by
+            default.
+        attachment_min: binary results at least this many bytes long travel as
+            frames of their own.
+        debug: send the server's traceback of an undeclared exception to the
+            caller (in the error's ``details["traceback"]``).
+        max_metadata: the most bytes a request's metadata may add up to; a
+            request with more is refused with RESOURCE_EXHAUSTED.
+        max_message_size: the largest message taken, in bytes; a larger one is
+            refused before its body is decoded.
+        wrap: called with each unary method and its handler, returns the handler
+            to route to (the server wraps handlers in its interceptors); a stream's
+            handler is routed as it is, and wrapped by whoever runs it.
+    """
+
+    def __init__(
+        self,
+        services: Sequence[ServiceBase],
+        *,
+        pool: BufferPool | None = None,
+        attachment_min: int = ATTACHMENT_MIN,
+        debug: bool = False,
+        max_metadata: int = MAX_METADATA,
+        max_message_size: int = MAX_MESSAGE_SIZE,
+        wrap: Callable[[Unary[Any, Any], Handler], Handler] | None = None,
+    ) -> None:
+        self.debug = debug
+        self.max_metadata = max_metadata
+        self.max_message_size = max_message_size
+        self._routes: dict[str, Route] = {}
+        self._services: set[str] = set()
+        for service in services:
+            spec = type(service).uvrpc_service
+            if spec.name in self._services:
+                raise ValueError(f"service {spec.name} is served twice")
+            self._services.add(spec.name)
+            for method in spec.methods:
+                handler = getattr(service, method.handler)
+                if isinstance(method, StreamingMethod):
+                    route = Route(method.final, handler, method)
+                else:
+                    if wrap is not None:
+                        handler = wrap(method, handler)
+                    route = Route(method, handler)
+                self._routes[method.route] = route
+        self._encoder = BodyEncoder(pool, attachment_min=attachment_min)
+        self.encode: Callable[[Any, bool], tuple[Any, Sequence[Any]]] = (
+            self._encoder.encode
+        )
+        """Encode a message body (a reply's, an item's) with the reply encoder:
+        ``(body, attachments)``. The body must be passed to :attr:`settle` before
+        the next encode. Raises EncodeError, ValueError or OverflowError for a
+        value that cannot be encoded."""
+        self.settle: Callable[[Any, bool], None] = self._encoder.settle
+        """Say whether the message with this body went out (see
+        :meth:`uvrpc.wire.buffers.BodyEncoder.settle`)."""
+
+    @property
+    def services(self) -> frozenset[str]:
+        """The wire names of the services served."""
+        return frozenset(self._services)
+
+    def route(self, name: str) -> Route | None:
+        """The route of a method by its wire name, if it is served."""
+        return self._routes.get(name)
+
+    # --- what arrives -------------------------------------------------------
+
+    def receive(
+        self, frames: Sequence[Any], *, routed: bool = True
+    ) -> tuple[int, Request | StreamMessage | OversizedStreamMessage]:
+        """Classify a received message ``[routing…, b"", attachment…, header,
+        body]`` (``routed=False``: it has no routing frames).
+
+        Returns the index of the delimiter that ends its envelope, and the
+        message: a request ready to run, a message of a stream (not yet decoded),
+        or a message of a stream too large to take.
+
+        Raises:
+            Rejected: the message is a request that cannot run, or is malformed;
+                its ``end`` says where its envelope ends.
+        """
+        limit = self.max_message_size
+        try:
+            end, size = measure(frames, limit, routed=routed)
+        except ProtocolError as exc:
+            # Had it the shape of a message, it failed for its huge header.
+            raise Rejected(
+                str(exc), None, oversized=self._shaped(frames, routed)
+            ) from None
+        try:
+            if size > limit:
+                return end, self._oversized(frames[-2], size)
+            try:
+                head = parse_server_header(frames[-2])
+            except ProtocolError as exc:
+                raise Rejected(str(exc), None) from None
+            if type(head) is StreamHeader:
+                return end, StreamMessage(head, frames[-1], frames[end + 1 : -2])
+            assert type(head) is RequestHeader
+            return end, self._request(head, frames[-1], frames[end + 1 : -2])
+        except Rejected as rejected:
+            rejected.end = end
+            raise
+
+    @staticmethod
+    def _shaped(frames: Sequence[Any], routed: bool) -> bool:
+        try:
+            measure(frames, sys.maxsize, routed=routed)
+        except ProtocolError:
+            return False
+        return True
+
+    def _oversized(self, header: Any, size: int) -> OversizedStreamMessage:
+        """Refuse a message larger than the limit without decoding its body."""
+        try:
+            head = parse_server_header(header)
+        except ProtocolError as exc:
+            raise Rejected(str(exc), None, oversized=True) from None
+        limit = self.max_message_size
+        if type(head) is RequestHeader:
+            what = f"request of {head.route or 'another protocol version'}"
+            error = oversized(what, size, limit, "this server")
+            raise refusal(head.call_id, error, oversized=True)
+        what = f"a message of stream call {head.call_id}"
+        return OversizedStreamMessage(
+            head.call_id, oversized(what, size, limit, "this server")
+        )
+
+    def decode(
+        self, header: Any, body: Any, attachments: Sequence[Any] = ()
+    ) -> Request:
+        """Decode and validate a request's header and body.
+
+        A request with call id 0 (oneway) that cannot run is rejected with no reply.
+
+        Raises:
+            Rejected: the request cannot run; its ``reply`` (if any) says why.
+        """
+        try:
+            head = parse_request_header(header)
+        except ProtocolError as exc:
+            raise Rejected(str(exc), None) from None
+        return self._request(head, body, attachments)
+
+    def _request(
+        self, head: RequestHeader, body: Any, attachments: Sequence[Any]
+    ) -> Request:
+        call_id = head.call_id
+        if head.version != PROTOCOL_VERSION:
+            raise refusal(
+                call_id, Unimplemented(version_mismatch_message(head.version))
+            )
+        route = self._routes.get(head.route)
+        if route is None:
+            raise refusal(call_id, self._unknown(head.route))
+        try:
+            args = unpack(body, attachments)
+            params = route.method.params.model_validate(args)
+        except DecodeError as exc:
+            message = f"request of {head.route} is malformed: {exc}"
+            raise refusal(call_id, InvalidArgument(message)) from None
+        except ValidationError as exc:
+            raise refusal(call_id, invalid_argument(head.route, exc)) from None
+        if call_id == ONEWAY_CALL_ID and route.stream is not None:
+            raise Rejected(f"{head.route} is a stream: it cannot be oneway", None)
+        metadata = head.metadata
+        if metadata is not None:
+            metadata = self._metadata(head.route, call_id, metadata)
+        timeout_ms = head.timeout_ms
+        # The deadline counts from now, on this host's clock: the peers' clocks
+        # need not agree, and the time the request spent in transit is not known.
+        deadline = None if timeout_ms is None else time.monotonic() + timeout_ms / 1000
+        return Request(
+            call_id,
+            route,
+            params.__dict__,
+            timeout_ms,
+            head.window,
+            ServerCall(head.route, deadline, metadata),
+        )
+
+    def _metadata(self, route: str, call_id: int, metadata: Any) -> Any:
+        """Check a request's metadata (a map of lowercase keys to str or bytes)."""
+        if type(metadata) is not dict:
+            error: RpcError = InvalidArgument(
+                f"the metadata of a request of {route} is not a map"
+            )
+            raise refusal(call_id, error)
+        try:
+            return validate_metadata(metadata, "metadata", self.max_metadata)
+        except RpcError as exc:
+            raise refusal(call_id, exc) from None
+
+    def _unknown(self, route: str) -> Unimplemented:
+        service = route.rpartition(".")[0]
+        if service not in self._services:
+            return Unimplemented(
+                f"unknown service '{service}' (method '{route}'); this server serves "
+                f"{', '.join(sorted(self._services)) or 'nothing'}"
+            )
+        return Unimplemented(f"unknown method '{route}'")
+
+    # --- what is sent back --------------------------------------------------
+
+    def reply(self, request: Request, result: Any) -> list[Any]:
+        """The reply ``[attachment..., header, body]`` of a call whose handler
+        returned ``result``, with the call's trailers; an INTERNAL error reply if
+        the result cannot be encoded.
+
+        The body, the last frame, may be a view of a pooled buffer: pass it to
+        :attr:`settle` once the reply was sent (or could not be).
+        """
+        method = request.route.method
+        call = request.call
+        try:
+            body, attachments = self.encode(result, method.reply_carries_bytes)
+        except (EncodeError, ValueError, OverflowError) as exc:
+            _log.error("reply of %s cannot be encoded: %s", method.route, exc)
+            error = InternalError(f"the reply of {method.route} failed: {exc}")
+            return error_reply(request.call_id, error, call)
+        if call is not None and call.trailers:
+            header = encode_reply_header(
+                request.call_id, _OK, encode_metadata(call.trailers)
+            )
+        else:
+            header = encode_reply_header(request.call_id, _OK)
+        if attachments:
+            return [*attachments, header, body]
+        return [header, body]
+
+    def failed_reply(self, request: Request, exc: Exception) -> list[bytes]:
+        """The error reply of a call whose handler raised ``exc``
+        (:meth:`handler_error`), with the call's trailers."""
+        error = self.handler_error(request.route.method, exc)
+        return error_reply(request.call_id, error, request.call)
+
+    def expired_reply(self, request: Request) -> list[bytes]:
+        """The DEADLINE_EXCEEDED reply of a call whose deadline passed before its
+        handler finished (or started), with the call's trailers."""
+        timeout_ms = request.timeout_ms
+        timeout = "its deadline" if timeout_ms is None else f"{timeout_ms / 1000:g} s"
+        error = DeadlineExceeded(
+            f"{request.route.method.route} did not finish within {timeout} "
+            "(the server's deadline)"
+        )
+        return error_reply(request.call_id, error, request.call)
+
+    def handler_error(self, method: MethodInfo, exc: Exception) -> RpcError:
+        """The error a handler's exception is sent back as.
+
+        An :class:`RpcError` is sent as it is, except an IDL-declared exception the
+        method does not declare; that one, and every other exception, is an
+        ``UNKNOWN`` :class:`RemoteError` naming the exception's type and message
+        (and, with ``debug``, carrying the server's traceback in its details).
+        """
+        if isinstance(exc, DeclaredError):
+            if method.errors_by_name.get(exc.uvrpc_name) is type(exc):
+                return exc
+        elif isinstance(exc, RpcError):
+            return exc
+        _log.error("handler of %s raised", method.route, exc_info=exc)
+        detail = exc.message if isinstance(exc, RpcError) else str(exc)
+        details: dict[str, Any] = {}
+        if self.debug:
+            details["traceback"] = "".join(traceback.format_exception(exc))
+        return RemoteError(f"{type(exc).__name__}: {detail}", details)
+
+    def close(self) -> None:
+        """Give the reply encoder's buffer back to its pool."""
+        self._encoder.close()
