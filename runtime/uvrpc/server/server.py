@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Self, cast
 
@@ -531,7 +531,9 @@ class Server:
         assert streams is not None
         caller = _caller(envelope)
         try:
-            task = streams.open(caller, _Link(self, envelope), request)
+            task = streams.open(
+                caller, _Link(self._current_reactor, self.stats, envelope), request
+            )
         except Rejected as rejected:
             self._refuse(envelope, rejected)
             return
@@ -551,6 +553,9 @@ class Server:
             self.stats.cancelled += 1
         else:
             self.stats.stale += 1
+
+    def _current_reactor(self) -> SocketReactor | None:
+        return self._reactor
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` in a task; keep the task unless it is done already."""
@@ -699,15 +704,22 @@ def _caller(envelope: list[zmq.Frame]) -> tuple[bytes, ...]:
 class _Link:
     """Sends the messages of one stream call to its caller through the server."""
 
-    __slots__ = ("_envelope", "_server")
+    __slots__ = ("_envelope", "_reactor", "_stats")
 
-    def __init__(self, server: Server, envelope: list[zmq.Frame]) -> None:
-        self._server = server
+    def __init__(
+        self,
+        reactor: Callable[[], SocketReactor | None],
+        stats: ServerStats,
+        envelope: list[zmq.Frame],
+    ) -> None:
+        self._reactor = reactor
+        """The server's reactor now (``None`` once it closed)."""
+        self._stats = stats
         # The frames are copied: the received ones go with their message.
         self._envelope = [frame.bytes for frame in envelope]
 
     def try_send(self, frames: list[Any]) -> bool:
-        reactor = self._server._reactor
+        reactor = self._reactor()
         if reactor is None:
             raise CallerGone("the server is closed")
         try:
@@ -718,7 +730,7 @@ class _Link:
             raise CallerGone("the caller disconnected") from None
 
     async def send(self, frames: list[Any]) -> None:
-        reactor = self._server._reactor
+        reactor = self._reactor()
         if reactor is None:
             raise CallerGone("the server is closed")
         try:
@@ -729,4 +741,4 @@ class _Link:
             raise CallerGone("the caller disconnected") from None
 
     def replied(self) -> None:
-        self._server.stats.replied += 1
+        self._stats.replied += 1
