@@ -126,8 +126,9 @@ class ClientCallInfo:
     Attributes:
         method: the method's descriptor (:class:`~uvrpc.Unary` or a streaming
             kind).
-        args: the call's arguments by Python name (for a stream call, those
-            other than the stream).
+        args: the call's arguments keyed by their wire ids, as the request
+            carries them (``{"1": 40, "2": 2}``; for a stream call, those other
+            than the stream).
         timeout: the call's timeout in seconds, or ``None``.
         metadata: the headers sent with the call: those of the enclosing
             :func:`uvrpc.metadata` blocks, to which an interceptor may add (or
