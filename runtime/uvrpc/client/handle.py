@@ -30,7 +30,7 @@ from collections.abc import Generator, Mapping
 from types import MappingProxyType
 from typing import Any, Generic, cast
 
-from ..core.calls import decode_reply
+from ..core.client import CallState, finish, trailers_of
 from ..wire.methods import Reply, Unary
 
 __all__ = ["Call", "InterceptedCall", "ReleasedError"]
@@ -96,8 +96,10 @@ class Call(Generic[Reply]):
             asyncio.CancelledError: the call was cancelled.
             ReleasedError: the handle was released.
         """
-        header = self._live().result()[0]
-        return header.trailers or _NO_TRAILERS
+        state: CallState = self._live().result()
+        if state.header is None and state.error is not None:
+            raise state.error.with_traceback(None)
+        return trailers_of(state)
 
     def retain(self) -> Call[Reply]:
         """Take one more reference (for another task); return the handle.
@@ -132,11 +134,9 @@ class Call(Generic[Reply]):
         """
         future = self._live()
         if not self._decoded:
-            header, body, attachments = future.result()  # or the call's failure
+            state = future.result()  # or CancelledError
             try:
-                self._value = decode_reply(
-                    self._method, header, body, attachments, self._views
-                )
+                self._value = finish(state, self._views)
             except Exception as exc:
                 self._error = exc
             self._decoded = True
