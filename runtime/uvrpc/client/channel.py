@@ -1,9 +1,12 @@
 """The asynchronous channel: many concurrent calls over one DEALER socket.
 
-Each call gets a request id and a future in the channel's table of pending calls; the
-socket's reactor drains every ready reply in one go and resolves the matching futures.
-A reply is decoded in the task that awaits it, not in the receive loop, so one large
-reply never delays the delivery of others.
+The channel is an I/O shell over the client's protocol core
+(:mod:`uvrpc.core.client`): the core keeps the table of calls and every rule of the
+protocol; the channel owns the transport, the futures and tasks that wait, and the
+deadline wheel. Each call's state carries a future; the socket's reactor drains every
+ready reply in one go, the core matches each to its call, and the channel resolves
+the call's future. A reply is decoded in the task that awaits it, not in the receive
+loop, so one large reply never delays the delivery of others.
 
 Request bodies are encoded into pooled buffers and large binary arguments sent as
 attachment frames straight from the caller's objects (:mod:`uvrpc.buffers`); a

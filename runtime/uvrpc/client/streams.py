@@ -1,12 +1,13 @@
 """The client side of streaming calls: :class:`ItemStream` and the state behind it.
 
-A stream call is registered on its :class:`~uvrpc.Channel` under its call id, like a
-unary call, and lives until its last reply arrives or it fails (deadline, cancel, a
-disconnect, the channel closing). Items the server sends are queued raw, at most the
-window the client granted, and decoded and validated as the caller takes them; the
-client grants more credit once half its window was taken (``docs/protocol.md``).
-Items the client sends go out as the server grants credit, from a task that reads
-the caller's iterable.
+A stream call is registered in its :class:`~uvrpc.Channel`'s protocol core under its
+call id, like a unary call, and lives until its last reply arrives or it fails
+(deadline, cancel, a disconnect, the channel closing). The core queues the items the
+server sends raw, at most the window the client granted, decodes and validates them
+as the caller takes them, and grants more credit once half the window was taken
+(``docs/protocol.md``); a :class:`StreamCall` is the waiting around it. Items the
+client sends go out as the server grants credit, from a task that reads the caller's
+iterable.
 
 Binary values in items are views of the received frames, as in unary results
 (``docs/memory.md``).

@@ -5,7 +5,8 @@ receive timeout, so a call costs one send and one receive, as close to raw block
 pyzmq as the protocol allows. The send has the same deadline: with no server to take
 them, a DEALER queues requests up to its high-water mark and then blocks in ``send``.
 Replies to earlier calls that timed out are recognised by their request id and
-skipped.
+skipped. What a message means is the protocol core's (:mod:`uvrpc.core.client`), as
+for the asyncio channel: this shell owns the socket, its timeouts and the waiting.
 """
 
 from __future__ import annotations
@@ -195,7 +196,12 @@ class SyncChannel:
         del frames
         try:
             while not state.over:
-                self._await_message(state, deadline)
+                # _await_message, inline: this is every blocking call's path.
+                reply = self._receive(deadline)
+                if reply is None:
+                    core.expire(state)
+                else:
+                    core.receive(reply)
         finally:
             # Interrupted, or the deadline passed: tell the server, whose handler
             # need not go on.

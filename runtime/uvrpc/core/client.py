@@ -21,7 +21,7 @@ import itertools
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from ..wire.buffers import BodyEncoder
 from ..wire.errors import (
@@ -83,8 +83,6 @@ class CallState:
     Attributes:
         call_id: the call's request id.
         method: the method descriptor the call was made with.
-        unary: the descriptor of its last reply (``method`` for a unary call,
-            ``method.final`` for a stream).
         timeout: its timeout in seconds, if any.
         scope: the metadata block it was made in, which gets its trailers.
         header, body, attachments: the last reply, once it arrived.
@@ -112,7 +110,6 @@ class CallState:
         "scope",
         "timeout",
         "timer",
-        "unary",
         "waker",
         "window",
     )
@@ -121,13 +118,11 @@ class CallState:
         self,
         call_id: int,
         method: Unary[Any, Any] | StreamingMethod,
-        unary: Unary[Any, Any],
         timeout: float | None,
         scope: CallMetadata | None,
     ) -> None:
         self.call_id = call_id
         self.method = method
-        self.unary = unary
         self.timeout = timeout
         self.scope = scope
         self.header: ReplyHeader | None = None
@@ -174,7 +169,12 @@ def finish(state: CallState, views: list[memoryview] | None = None) -> Any:
         raise state.error.with_traceback(None)
     if scope is not None:
         scope.trailers = header.trailers or {}
-    return decode_reply(state.unary, header, state.body, state.attachments, views)
+    method = state.method
+    if state.items is not None:
+        method = cast(StreamingMethod, method).final
+    return decode_reply(
+        cast(Unary[Any, Any], method), header, state.body, state.attachments, views
+    )
 
 
 class ClientCore:
@@ -253,7 +253,7 @@ class ClientCore:
             None if scope is None else scope.encoded,
             max_size=self.max_message_size,
         )
-        state = CallState(call_id, method, method, timeout, None if started else scope)
+        state = CallState(call_id, method, timeout, None if started else scope)
         self.calls[call_id] = state
         return state, frames
 
@@ -303,7 +303,7 @@ class ClientCore:
             None if scope is None else scope.encoded,
             max_size=self.max_message_size,
         )
-        state = CallState(call_id, method, method.final, timeout, scope)
+        state = CallState(call_id, method, timeout, scope)
         state.items = deque()
         if window is not None:
             state.window = ReceiveWindow(window)
@@ -377,7 +377,10 @@ class ClientCore:
             state.header = header
             state.body = frames[-1]
             state.attachments = frames[1:-2]
-            self._end(state)
+            state.over = True
+            del self.calls[header.call_id]
+            if state.items is not None:
+                self._ended_stream(header.call_id)
             return state
         assert type(header) is StreamHeader
         if header.kind == KIND_CREDIT:
@@ -507,10 +510,13 @@ class ClientCore:
             return
         del self.calls[call_id]
         if state.items is not None:
-            self.streams -= 1
-            # Remembered a while, to tell its late messages from stray ones.
-            ended = self._ended
-            if len(ended) == ended.maxlen:
-                self._ended_ids.discard(ended[0])
-            ended.append(call_id)
-            self._ended_ids.add(call_id)
+            self._ended_stream(call_id)
+
+    def _ended_stream(self, call_id: int) -> None:
+        self.streams -= 1
+        # Remembered a while, to tell its late messages from stray ones.
+        ended = self._ended
+        if len(ended) == ended.maxlen:
+            self._ended_ids.discard(ended[0])
+        ended.append(call_id)
+        self._ended_ids.add(call_id)
