@@ -290,6 +290,11 @@ def test_a_deadline_fails_and_cancels_the_call() -> None:
     with pytest.raises(uvrpc.DeadlineExceeded, match="did not finish within 0.25 s"):
         client.take(stream)
     assert [k for k, _, _ in kinds(client)] == [KIND_CANCEL, KIND_CANCEL]
+    client.outbox.clear()
+    # A shell may leave a unary call's deadline to the server, which has it.
+    quiet, _ = client.start_call(ECHO, {"1": 1}, 0.5, None)
+    client.expire(quiet, cancel=False)
+    assert over(quiet) and client.outbox == []
 
 
 def test_ids_count_up_and_a_oneway_request_registers_nothing() -> None:

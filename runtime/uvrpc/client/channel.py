@@ -423,7 +423,7 @@ class Channel:
             await self._send_oneway(method, args, timeout, scope)
             return cast(Reply, None)
         state, frames = self._begin(method, args, timeout, scope)
-        future: asyncio.Future[CallState] = state.waker
+        future: asyncio.Future[None] = state.waker
         try:
             if frames is not None:
                 await self._send_before(future, frames)
@@ -435,10 +435,10 @@ class Channel:
             self._core.fail(state, exc)  # the request could not be sent
             raise
         finally:
-            state.waker = None  # the future holds the state: no cycle to collect
-            if state.timer is not None:
-                self._unschedule(state)
-        return cast(Reply, finish(state))
+            if timeout is not None and self._deadlines is not None:
+                self._deadlines.remove(state.call_id, state.timer)
+        result: Reply = finish(state)  # no cast(): a call, on every call's path
+        return result
 
     async def _send_oneway(
         self,
@@ -511,13 +511,13 @@ class Channel:
         if CURRENT_CALL.get() is not None:
             timeout = inherited_timeout(timeout)
         state, frames = self._begin(method, args, timeout, scope, started=True)
-        future: asyncio.Future[CallState] = state.waker
+        future: asyncio.Future[None] = state.waker
         future.add_done_callback(partial(self._settled, state))
         if frames is not None:
             sender = future.get_loop().create_task(self._send_before(future, frames))
             self._senders.add(sender)
             sender.add_done_callback(self._senders.discard)
-        return Call(method, future)
+        return Call(method, future, state)
 
     def _begin(
         self,
@@ -533,16 +533,18 @@ class Channel:
         Returns the call's state, and its frames if they still have to be sent
         (``None`` once sent).
         """
-        loop = self._running_loop()
+        loop = self._loop
+        if loop is None or loop is not asyncio.get_running_loop():
+            loop = self._running_loop()
         if self._closed:
             raise Unavailable("the channel is closed")
         if self._refusal is not None:
             self._refused(method.route)
-        state, frames = self._core.start_call(
-            method, args, timeout, scope, started=started
-        )
+        state, frames = self._core.start_call(method, args, timeout, scope, started)
         state.waker = loop.create_future()
-        if timeout is not None:
+        if timeout is None:
+            state.timer = None
+        else:
             deadlines = self._deadlines
             assert deadlines is not None
             state.timer = deadlines.add(state.call_id, timeout)
@@ -577,7 +579,6 @@ class Channel:
 
     def _settled(self, state: CallState, future: asyncio.Future[Any]) -> None:
         """A started call's handle is done: by its reply, or cancelled."""
-        state.waker = None  # the future holds the state: no cycle to collect
         if state.timer is not None:
             self._unschedule(state)
         if future.cancelled():
@@ -597,7 +598,9 @@ class Channel:
     def _expire(self, call_id: int) -> None:
         state = self._core.calls.get(call_id)
         if state is not None:
-            self._core.expire(state)
+            # The wheel fires after the server's own deadline of a unary call
+            # (the request carried it): a CANCEL would come too late to matter.
+            self._core.expire(state, cancel=state.items is not None)
             self._wake(state)
             self._flush()
 
@@ -608,7 +611,7 @@ class Channel:
             waker = state.waker
             if state.items is None:
                 if not waker.done():
-                    waker.set_result(state)
+                    waker.set_result(None)  # the awaiting task holds the state
             else:
                 waker.wake()
         if core.outbox:
@@ -619,8 +622,8 @@ class Channel:
         waker = state.waker
         if state.items is not None:
             waker.wake()
-        elif waker is not None and not waker.done():
-            waker.set_result(state)
+        elif not waker.done():
+            waker.set_result(None)
 
     def _flush(self) -> None:
         """Send the control messages the core owes the server."""
@@ -741,6 +744,7 @@ class Channel:
             self._refused(method.route)
         state, frames = self._core.open_stream(method, args, timeout, OUTGOING.get())
         call = StreamCall(self, state, loop)
+        state.timer = None
         if timeout is not None:
             deadlines = self._deadlines
             assert deadlines is not None

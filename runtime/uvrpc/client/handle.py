@@ -56,13 +56,21 @@ class Call(Generic[Reply]):
         "_future",
         "_method",
         "_refs",
+        "_state",
         "_value",
         "_views",
     )
 
-    def __init__(self, method: Unary[Any, Reply], future: asyncio.Future[Any]) -> None:
+    def __init__(
+        self,
+        method: Unary[Any, Reply],
+        future: asyncio.Future[Any],
+        state: CallState | None = None,
+    ) -> None:
         self._method = method
         self._future: asyncio.Future[Any] | None = future
+        self._state = state
+        """The call's state in its channel's core; the future says when it is over."""
         self._refs = 1
         self._decoded = False
         self._value: Any = None
@@ -96,7 +104,9 @@ class Call(Generic[Reply]):
             asyncio.CancelledError: the call was cancelled.
             ReleasedError: the handle was released.
         """
-        state: CallState = self._live().result()
+        self._live().result()  # or CancelledError
+        state = self._state
+        assert state is not None
         if state.header is None and state.error is not None:
             raise state.error.with_traceback(None)
         return trailers_of(state)
@@ -134,7 +144,9 @@ class Call(Generic[Reply]):
         """
         future = self._live()
         if not self._decoded:
-            state = future.result()  # or CancelledError
+            future.result()  # or CancelledError
+            state = self._state
+            assert state is not None
             try:
                 self._value = finish(state, self._views)
             except Exception as exc:
@@ -187,7 +199,7 @@ class Call(Generic[Reply]):
                 # frame lives on until that lets go, so nothing reads freed memory.
                 pass
         self._views = []
-        self._value = self._error = None
+        self._value = self._error = self._state = None
 
     def __repr__(self) -> str:
         state = (

@@ -18,6 +18,7 @@ from typing import Any, cast
 
 import zmq
 
+from ..core.calls import timeout_ms
 from ..core.client import END, WAIT, CallState, ClientCore, finish
 from ..core.context import CURRENT_CALL, OUTGOING, inherited_timeout
 from ..interceptors.base import ClientCallInfo, SyncClientInterceptor
@@ -188,11 +189,25 @@ class SyncChannel:
             self._send(frames, method.route, deadline, timeout)
             return cast(Reply, None)
         state, frames = core.start_call(method, args, timeout, scope)
+        # _send, inline: this is every blocking call's path.
+        send_timeout = timeout_ms(timeout)
+        self._set_send_timeout(-1 if send_timeout is None else send_timeout)
+        sent = False
         try:
-            self._send(frames, method.route, deadline, timeout)
+            send_message(self._sock, frames)
+            sent = True
+        except zmq.Again:
+            # Only the first frame can time out, so nothing was half sent.
+            error = DeadlineExceeded(
+                f"{method.route} could not be sent within {timeout:g} s"
+            )
+            core.fail(state, error)
+            raise error from None
         except BaseException as exc:
             core.fail(state, exc)
             raise
+        finally:
+            self._encoder.settle(frames[-1], sent)
         del frames
         try:
             while not state.over:
@@ -206,7 +221,8 @@ class SyncChannel:
             # Interrupted, or the deadline passed: tell the server, whose handler
             # need not go on.
             self._end(state)
-        return cast(Reply, finish(state))
+        result: Reply = finish(state)  # no cast(): a call, on every call's path
+        return result
 
     def _receive(self, deadline: float | None) -> list[zmq.Frame] | None:
         """The next message, waiting until ``deadline``; ``None`` once it passed."""

@@ -90,9 +90,23 @@ def encode_request(
         InvalidArgument: an argument has a type that cannot be encoded.
         ResourceExhausted: the request is larger than ``max_size`` bytes.
     """
-    body, attachments = _encode_args(encoder, method.route, method.payload_params, args)
-    header = method.headers.encode(call_id, timeout_ms(timeout), metadata)
-    return _request_frames(encoder, method.route, header, body, attachments, max_size)
+    # The helpers below, inline: this is every unary call's path.
+    try:
+        body, attachments = encoder.encode(args, method.payload_params)
+    except (EncodeError, ValueError, OverflowError) as exc:
+        raise InvalidArgument(
+            f"cannot send the arguments of {method.route}: {exc}"
+        ) from None
+    ms = None if timeout is None else max(1, int(timeout * 1000))  # timeout_ms()
+    header = method.headers.encode(call_id, ms, metadata)
+    if attachments:
+        frames = [DELIMITER, *attachments, header, body]
+        check_size(encoder, frames, f"the request of {method.route}", max_size)
+        return frames
+    if len(body) + len(header) > max_size:
+        frames = [DELIMITER, header, body]
+        check_size(encoder, frames, f"the request of {method.route}", max_size)
+    return [DELIMITER, header, body]
 
 
 def encode_stream_request(

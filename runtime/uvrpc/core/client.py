@@ -21,7 +21,7 @@ import itertools
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any, Final, cast
+from typing import Any, Final
 
 from ..wire.buffers import BodyEncoder
 from ..wire.errors import (
@@ -85,7 +85,8 @@ class CallState:
         method: the method descriptor the call was made with.
         timeout: its timeout in seconds, if any.
         scope: the metadata block it was made in, which gets its trailers.
-        header, body, attachments: the last reply, once it arrived.
+        header, body, attachments: the last reply, once it arrived (body and
+            attachments are set with the header, and only then).
         error: why the call failed without a reply (or on an item).
         over: no more messages of the call will be taken: it replied or failed.
         items: a stream's received items, raw (``None`` for a unary call).
@@ -94,6 +95,11 @@ class CallState:
         buffered_max: the most items queued at once, at most the window.
         waker: the shell's: what it wakes when the call's state changes.
         timer: the shell's: the handle of the call's deadline.
+
+    ``window``, ``credit`` and ``buffered_max`` are a stream's (a unary call has
+    none: read them only where ``items`` is not ``None``), and ``waker`` and
+    ``timer`` are set by the shell as it starts the call: fewer stores on every
+    call's path.
     """
 
     __slots__ = (
@@ -126,16 +132,16 @@ class CallState:
         self.timeout = timeout
         self.scope = scope
         self.header: ReplyHeader | None = None
-        self.body: Any = None
-        self.attachments: Any = None
+        self.body: Any
+        self.attachments: Any
         self.error: BaseException | None = None
         self.over = False
         self.items: deque[tuple[Any, Any]] | None = None
-        self.window: ReceiveWindow | None = None
-        self.credit: SendCredit | None = None
-        self.buffered_max = 0
-        self.waker: Any = None
-        self.timer: Any = None
+        self.window: ReceiveWindow | None
+        self.credit: SendCredit | None
+        self.buffered_max: int
+        self.waker: Any
+        self.timer: Any
 
     def __repr__(self) -> str:
         state = "over" if self.over else "open"
@@ -169,12 +175,10 @@ def finish(state: CallState, views: list[memoryview] | None = None) -> Any:
         raise state.error.with_traceback(None)
     if scope is not None:
         scope.trailers = header.trailers or {}
-    method = state.method
+    method: Any = state.method  # a stream's last reply is its ``final`` method's
     if state.items is not None:
-        method = cast(StreamingMethod, method).final
-    return decode_reply(
-        cast(Unary[Any, Any], method), header, state.body, state.attachments, views
-    )
+        method = method.final
+    return decode_reply(method, header, state.body, state.attachments, views)
 
 
 class ClientCore:
@@ -228,7 +232,6 @@ class ClientCore:
         args: dict[str, Any],
         timeout: float | None,
         scope: CallMetadata | None,
-        *,
         started: bool = False,
     ) -> tuple[CallState, list[Any]]:
         """Register a unary call; its state and request frames (the body goes
@@ -305,10 +308,9 @@ class ClientCore:
         )
         state = CallState(call_id, method, timeout, scope)
         state.items = deque()
-        if window is not None:
-            state.window = ReceiveWindow(window)
-        if method.client_sends:
-            state.credit = SendCredit()
+        state.buffered_max = 0
+        state.window = None if window is None else ReceiveWindow(window)
+        state.credit = SendCredit() if method.client_sends else None
         self.calls[call_id] = state
         self.streams += 1
         return state, frames
@@ -332,11 +334,13 @@ class ClientCore:
         Raises:
             InvalidArgument: the item cannot be encoded.
             ResourceExhausted: it is larger than ``max_message_size``.
+            RuntimeError: the caller holds no credit (see :meth:`can_send`).
         """
-        credit = state.credit
-        assert credit is not None and credit.spend(), "no credit for an item"
         method = state.method
         assert isinstance(method, StreamingMethod)
+        credit = state.credit
+        if credit is None or not credit.spend():
+            raise RuntimeError(f"no credit to send an item of {method.route}")
         return encode_item(
             self.encoder, state.call_id, method, item, index, self.max_message_size
         )
@@ -354,13 +358,14 @@ class ClientCore:
         A message larger than ``max_message_size`` fails its call with
         :class:`~uvrpc.ResourceExhausted` without being decoded.
         """
+        limit = self.max_message_size
         try:
             if len(frames) == 3 and len(frames[0]) == 0:
                 size = len(frames[1]) + len(frames[2])  # the usual case
-                if size > self.max_message_size:
-                    measure(frames, self.max_message_size, routed=False)
+                if size > limit:
+                    measure(frames, limit, routed=False)
             else:
-                size = measure(frames, self.max_message_size, routed=False)[1]
+                size = measure(frames, limit, routed=False)[1]
             header = parse_client_header(frames[-2])
         except ProtocolError as exc:
             self.dropped_replies += 1
@@ -371,7 +376,7 @@ class ClientCore:
             if type(header) is not StreamHeader or header.kind != KIND_CREDIT:
                 self._late(header.call_id)  # credit probes come after ends
             return None
-        if size > self.max_message_size:
+        if size > limit:
             return self._oversized(state, header, size)
         if type(header) is ReplyHeader:
             state.header = header
@@ -383,14 +388,19 @@ class ClientCore:
                 self._ended_stream(header.call_id)
             return state
         assert type(header) is StreamHeader
+        items = state.items
+        if items is None:  # a unary call: no stream message is its
+            if header.kind != KIND_CREDIT:
+                self.stale_messages += 1
+            return None
         if header.kind == KIND_CREDIT:
-            if state.credit is None or not header.n:
+            credit = state.credit
+            if credit is None or not header.n:
                 return None  # a probe, or credit for a call that sends nothing
-            state.credit.grant(header.n)
+            credit.grant(header.n)
             return state
         window = state.window
-        items = state.items
-        if window is None or items is None:
+        if window is None:
             self.stale_messages += 1  # an item of a call whose server sends none
             return None
         if not window.arrived():
@@ -484,8 +494,10 @@ class ClientCore:
                 cancel=True,
             )
 
-    def expire(self, state: CallState) -> None:
-        """A call's deadline passed: it fails, and the server is told."""
+    def expire(self, state: CallState, *, cancel: bool = True) -> None:
+        """A call's deadline passed: it fails, and with ``cancel`` the server is
+        told (it enforces a unary call's deadline itself: its request carries
+        it)."""
         if state.over:
             return
         route = state.method.route
@@ -493,7 +505,7 @@ class ClientCore:
             message = f"{route} {self.no_reply} within {state.timeout:g} s"
         else:
             message = f"{route} did not finish within {state.timeout:g} s"
-        self.fail(state, DeadlineExceeded(message), cancel=True)
+        self.fail(state, DeadlineExceeded(message), cancel=cancel)
 
     def fail_all(self, error: Callable[[CallState], BaseException]) -> list[CallState]:
         """Fail every call in progress (the connection dropped, the channel
