@@ -20,7 +20,8 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Final
 
 from ..wire.buffers import BodyEncoder
@@ -74,7 +75,7 @@ END: Final = object()
 WAIT: Final = object()
 """What :meth:`ClientCore.take` returns when nothing arrived yet: wait for a wake."""
 
-_NO_TRAILERS: Mapping[str, str | bytes] = {}
+_NO_TRAILERS: Mapping[str, str | bytes] = MappingProxyType({})
 
 
 class CallState:
@@ -120,6 +121,24 @@ class CallState:
         "window",
     )
 
+    # Declared here, not in __init__: an annotated attribute there costs a step
+    # of every call even without a value.
+    call_id: int
+    method: Unary[Any, Any] | StreamingMethod
+    timeout: float | None
+    scope: CallMetadata | None
+    header: ReplyHeader | None
+    body: Any
+    attachments: Any
+    error: BaseException | None
+    over: bool
+    items: deque[tuple[Any, Any]] | None
+    window: ReceiveWindow | None
+    credit: SendCredit | None
+    buffered_max: int
+    waker: Any
+    timer: Any
+
     def __init__(
         self,
         call_id: int,
@@ -131,17 +150,10 @@ class CallState:
         self.method = method
         self.timeout = timeout
         self.scope = scope
-        self.header: ReplyHeader | None = None
-        self.body: Any
-        self.attachments: Any
-        self.error: BaseException | None = None
+        self.header = None
+        self.error = None
         self.over = False
-        self.items: deque[tuple[Any, Any]] | None = None
-        self.window: ReceiveWindow | None
-        self.credit: SendCredit | None
-        self.buffered_max: int
-        self.waker: Any
-        self.timer: Any
+        self.items = None
 
     def __repr__(self) -> str:
         state = "over" if self.over else "open"
@@ -362,10 +374,12 @@ class ClientCore:
         try:
             if len(frames) == 3 and len(frames[0]) == 0:
                 size = len(frames[1]) + len(frames[2])  # the usual case
+                attachments: Sequence[Any] = ()  # not a slice: no list to make
                 if size > limit:
                     measure(frames, limit, routed=False)
             else:
                 size = measure(frames, limit, routed=False)[1]
+                attachments = frames[1:-2]
             header = parse_client_header(frames[-2])
         except ProtocolError as exc:
             self.dropped_replies += 1
@@ -381,7 +395,7 @@ class ClientCore:
         if type(header) is ReplyHeader:
             state.header = header
             state.body = frames[-1]
-            state.attachments = frames[1:-2]
+            state.attachments = attachments
             state.over = True
             del self.calls[header.call_id]
             if state.items is not None:
@@ -413,7 +427,7 @@ class ClientCore:
                 cancel=True,
             )
             return state
-        items.append((frames[-1], frames[1:-2]))
+        items.append((frames[-1], attachments))
         if len(items) > state.buffered_max:
             state.buffered_max = len(items)
         return state
