@@ -223,6 +223,15 @@ class FeedSyncClient(_uvrpc.SyncClient):
         """Counts the ticks sent to it."""
         return self._client_stream(_FEED_UPLOAD, (label,), ticks, timeout)
 
+    def echo(
+        self,
+        *,
+        ticks: _typing.Iterable[Tick],
+        timeout: float | None = None,
+    ) -> _typing.Iterator[Tick]:
+        """Streams every tick back as it arrives."""
+        return self._bidi_stream(_FEED_ECHO, (), ticks, timeout)
+
     def numbers(
         self,
         *,

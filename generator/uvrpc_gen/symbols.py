@@ -80,8 +80,8 @@ SYMBOLS: Mapping[str, str] = MappingProxyType(
 
 ``call`` is the method of both client base classes that generated methods delegate
 to, ``start`` the async client's method that returns a call handle,
-``server_stream``, ``client_stream`` and ``bidi_stream`` the async client's methods
-that streaming methods delegate to, ``Buffer`` the
+``server_stream``, ``client_stream`` and ``bidi_stream`` the methods of both
+client base classes that streaming methods delegate to, ``Buffer`` the
 type that accepts any buffer where bytes are sent, and ``uvrpc_service`` the class
 attribute of ``ServiceBase`` naming the spec.
 """

@@ -766,11 +766,7 @@ def _service(service: Service, namespace: str, checked: CheckedModule) -> Servic
         }
         kind = method.kind
         delegate = SYMBOLS[_CLIENT_CALLS[kind]]
-        # A blocking client cannot send and receive at once: no bidirectional
-        # streams there.
-        variants: list[tuple[bool, list[FunctionView]]] = [(True, client_methods)]
-        if kind != "bidi":
-            variants.append((False, sync_methods))
+        variants = ((True, client_methods), (False, sync_methods))
         for is_async, target in variants:
             target.append(
                 _function(

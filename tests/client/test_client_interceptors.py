@@ -19,6 +19,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
 from typing import Any, ParamSpec
 
+import feed
 import pytest
 from conftest import server_thread
 from feed import FeedClient, FeedSyncClient, Tick, Total
@@ -35,6 +36,9 @@ TICKS = "feed.Feed.ticks"
 UPLOAD = "feed.Feed.upload"
 ECHO = "feed.Feed.echo"
 PING = "feed.Feed.ping"
+FEED_ECHO = next(
+    method for method in vars(feed).values() if getattr(method, "route", "") == ECHO
+)
 FAIL = 99
 """A tick or a ping carrying this number makes the handler fail."""
 
@@ -369,13 +373,16 @@ async def test_logging_interceptor_logs_a_stream_call_once_it_ends(
 
 # --- the blocking client -------------------------------------------------------
 
-SYNC_KINDS = ("server_stream", "client_stream")
+SYNC_KINDS = ("server_stream", "client_stream", "bidi_stream")
 
 
 def sync_make(client: FeedSyncClient, kind: str, *seqs: int) -> list[int]:
     if kind == "server_stream":
         count = len(seqs) if FAIL not in seqs else -len(seqs)
         return [tick.seq for tick in client.ticks(count=count)]
+    if kind == "bidi_stream":
+        items = [Tick(seq=seq) for seq in seqs]
+        return [tick.seq for tick in client.echo(ticks=items)]
     return [client.upload(ticks=[Tick(seq=seq) for seq in seqs]).count]
 
 
@@ -399,7 +406,9 @@ def test_sync_interceptors_run_in_order_until_the_call_ends(kind: str) -> None:
             "b exit OK",
             "a exit OK",
         ]
-        assert got == ([0, 1, 2] if kind == "server_stream" else [3])
+        assert got == {"server_stream": [0, 1, 2], "bidi_stream": [1, 2, 3]}.get(
+            kind, [3]
+        )
 
 
 @pytest.mark.parametrize("kind", SYNC_KINDS)

@@ -1076,6 +1076,20 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
         """Adds up a stream of numbers."""
         return self._client_stream(_CONFORMANCE_SUM, (), values, timeout)
 
+    def transform(
+        self,
+        *,
+        values: _typing.Iterable[Scalars],
+        add: int,
+        timeout: float | None = None,
+    ) -> _typing.Iterator[Scalars]:
+        """Answers each message with itself, `large` increased by `add`.
+
+        Raises:
+            Rejected: An argument was refused by the service's own rules.
+        """
+        return self._bidi_stream(_CONFORMANCE_TRANSFORM, (add,), values, timeout)
+
 
 class ConformanceServer(_uvrpc.ServiceBase):
     """Base class of ``conformance.Conformance`` implementations.

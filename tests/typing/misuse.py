@@ -106,7 +106,7 @@ async def misuse_streams(
     async for number in client.count(start=0, n=1):
         print(number + "x")  # E: operator
     client.transform(values=[], add=1)  # E: arg-type
-    print(blocking.transform)  # E: attr-defined
+    blocking.transform(values=client.count(start=0, n=1), add=1)  # E: arg-type
     await client.record(event=1)  # E: arg-type
     client.start_record(event="x")  # E: attr-defined
     client.start_count(start=0, n=1)  # E: attr-defined

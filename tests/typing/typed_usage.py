@@ -123,6 +123,8 @@ async def use_streams_errors_and_constants(
         reveal_type(scalars)  # R: golden.conformance.Scalars
     reveal_type(blocking.count(start=0, n=1))  # R: typing.Iterator[int]
     reveal_type(blocking.sum(values=[1, 2]))  # R: int
+    for echoed in blocking.transform(values=[value], add=1):
+        reveal_type(echoed)  # R: golden.conformance.Scalars
     reveal_type(await client.record(event="e"))  # R: None
     reveal_type(I64_MAX)  # R: int
     try:

@@ -1,9 +1,12 @@
 """The asynchronous channel: many concurrent calls over one DEALER socket.
 
-Each call gets a request id and a future in the channel's table of pending calls; the
-socket's reactor drains every ready reply in one go and resolves the matching futures.
-A reply is decoded in the task that awaits it, not in the receive loop, so one large
-reply never delays the delivery of others.
+The channel is an I/O shell over the client's protocol core
+(:mod:`uvrpc.core.client`): the core keeps the table of calls and every rule of the
+protocol; the channel owns the transport, the futures and tasks that wait, and the
+deadline wheel. Each call's state carries a future; the socket's reactor drains every
+ready reply in one go, the core matches each to its call, and the channel resolves
+the call's future. A reply is decoded in the task that awaits it, not in the receive
+loop, so one large reply never delays the delivery of others.
 
 Request bodies are encoded into pooled buffers and large binary arguments sent as
 attachment frames straight from the caller's objects (:mod:`uvrpc.buffers`); a
@@ -13,17 +16,14 @@ reply's binary values are views of the received frames (``docs/memory.md``).
 from __future__ import annotations
 
 import asyncio
-import itertools
-import logging
 import os
-from collections import deque
 from collections.abc import AsyncIterable, Callable, Coroutine, Sequence
 from functools import partial
 from typing import Any, Protocol, Self, cast
 
 import zmq
 
-from ..core.calls import check_size, decode_reply, encode_request, timeout_ms
+from ..core.client import CallState, ClientCore, finish
 from ..core.context import CURRENT_CALL, OUTGOING, CallMetadata, inherited_timeout
 from ..interceptors.base import ClientCallInfo, ClientInterceptor
 from ..transport.forks import check_process
@@ -34,21 +34,16 @@ from ..transport.sockets import open_socket
 from ..wire.buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
 from ..wire.errors import (
     DeadlineExceeded,
-    ProtocolError,
-    ResourceExhausted,
     RpcError,
     Unauthenticated,
     Unavailable,
 )
 from ..wire.limits import (
-    HEADER_READ_MAX,
     HIGH_WATER_MARK,
     MAX_IN_FLIGHT,
     MAX_MESSAGE_SIZE,
     STREAM_WINDOW,
     check_limit,
-    message_size,
-    too_large,
 )
 from ..wire.methods import (
     BidiStreaming,
@@ -60,33 +55,12 @@ from ..wire.methods import (
     StreamingMethod,
     Unary,
 )
-from ..wire.protocol import (
-    DELIMITER,
-    KIND_CANCEL,
-    KIND_CREDIT,
-    KIND_ITEM,
-    NIL_BODY,
-    ONEWAY_CALL_ID,
-    ReplyHeader,
-    StreamHeader,
-    encode_stream_header,
-    parse_client_header,
-)
 from .deadlines import DeadlineWheel
 from .handle import Call
 from .intercept import client_info, intercept_call, intercept_start, intercept_stream
 from .streams import InterceptedItemStream, ItemStream, StreamCall
 
 __all__ = ["Channel", "ClientTransport", "DealerTransport", "OnMessage"]
-
-_log = logging.getLogger("uvrpc.channel")
-
-_ENDED_KEPT = 1024
-"""How many ended stream calls a channel remembers, to count their late messages."""
-
-_Received = tuple[ReplyHeader, Any, Sequence[Any]]
-_Pending = tuple[asyncio.Future[_Received], Unary[Any, Any], float | None]
-
 
 OnMessage = Callable[[list[Any]], None]
 """Receives the frames of one message: ``[delimiter, attachment..., header, body]``."""
@@ -361,36 +335,43 @@ class Channel:
             if isinstance(target, str | list | tuple)
             else cast(ClientTransport, target)
         )
-        self._no_reply = no_reply_text(security)
-        self._pending: dict[int, _Pending] = {}
-        self._streams: dict[int, StreamCall] = {}
+        self._encoder = BodyEncoder(pool, attachment_min=attachment_min)
+        self._core = ClientCore(
+            self._encoder,
+            stream_window=stream_window,
+            max_message_size=max_message_size,
+            max_in_flight=max_in_flight,
+            no_reply=no_reply_text(security),
+        )
         self.stream_window = stream_window
         """Items a server may send ahead, per stream call."""
         self._deadlines: DeadlineWheel | None = None
-        self._ids = itertools.count(1)
-        self._encoder = BodyEncoder(pool, attachment_min=attachment_min)
         self._senders: set[asyncio.Task[None]] = set()
-        self._oneway_waits: set[asyncio.Future[_Received]] = set()
+        self._oneway_waits: set[asyncio.Future[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
-        self.dropped_replies = 0
-        """Replies dropped: late for their call, or malformed."""
-        self.stale_messages = 0
-        """Messages of stream calls that had ended (items and replies in flight when
-        the call was cancelled or timed out): ignored."""
-        self._ended: deque[int] = deque(maxlen=_ENDED_KEPT)
-        self._ended_ids: set[int] = set()
         self._refusal: Refusal | None = None
 
     @property
     def pending(self) -> int:
         """How many unary calls are waiting for their reply."""
-        return len(self._pending)
+        return len(self._core.calls) - self._core.streams
 
     @property
     def streaming(self) -> int:
         """How many stream calls are in progress."""
-        return len(self._streams)
+        return self._core.streams
+
+    @property
+    def dropped_replies(self) -> int:
+        """Replies dropped: late for their call, or malformed."""
+        return self._core.dropped_replies
+
+    @property
+    def stale_messages(self) -> int:
+        """Messages of stream calls that had ended (items and replies in flight when
+        the call was cancelled or timed out): ignored."""
+        return self._core.stale_messages
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
@@ -441,24 +422,23 @@ class Channel:
         if method.oneway:
             await self._send_oneway(method, args, timeout, scope)
             return cast(Reply, None)
-        call_id, future, slot, frames = self._begin(method, args, timeout, scope)
+        state, frames = self._begin(method, args, timeout, scope)
+        future: asyncio.Future[None] = state.waker
         try:
             if frames is not None:
                 await self._send_before(future, frames)
-            header, body, attachments = await future
+            await future
         except asyncio.CancelledError:
-            if not future.done() or future.cancelled():
-                self.send_control(KIND_CANCEL, call_id)
+            self._give_up(state)
             raise
-        except BaseException:
-            if scope is not None:
-                scope.trailers = {}
+        except BaseException as exc:
+            self._core.fail(state, exc)  # the request could not be sent
             raise
         finally:
-            self._forget(call_id, slot, None)
-        if scope is not None:
-            scope.trailers = header.trailers or {}
-        return decode_reply(method, header, body, attachments)
+            if timeout is not None and self._deadlines is not None:
+                self._deadlines.remove(state.call_id, state.timer)
+        result: Reply = finish(state)  # no cast(): a call, on every call's path
+        return result
 
     async def _send_oneway(
         self,
@@ -473,15 +453,7 @@ class Channel:
             raise Unavailable("the channel is closed")
         if self._refusal is not None:
             self._refused(method.route)
-        frames = encode_request(
-            self._encoder,
-            ONEWAY_CALL_ID,
-            method,
-            args,
-            timeout,
-            None if scope is None else scope.encoded,
-            max_size=self.max_message_size,
-        )
+        frames = self._core.oneway_request(method, args, timeout, scope)
         sent = False
         try:
             sent = self._transport.try_send(frames)
@@ -490,7 +462,7 @@ class Channel:
         if sent:
             return
         # The socket is full: wait for room until the deadline or a close.
-        over: asyncio.Future[_Received] = loop.create_future()
+        over: asyncio.Future[None] = loop.create_future()
         self._oneway_waits.add(over)
         timer = None
         if timeout is not None:
@@ -538,13 +510,14 @@ class Channel:
         scope = OUTGOING.get()
         if CURRENT_CALL.get() is not None:
             timeout = inherited_timeout(timeout)
-        call_id, future, slot, frames = self._begin(method, args, timeout, scope)
-        future.add_done_callback(partial(self._forget, call_id, slot))
+        state, frames = self._begin(method, args, timeout, scope, started=True)
+        future: asyncio.Future[None] = state.waker
+        future.add_done_callback(partial(self._settled, state))
         if frames is not None:
             sender = future.get_loop().create_task(self._send_before(future, frames))
             self._senders.add(sender)
             sender.add_done_callback(self._senders.discard)
-        return Call(method, future)
+        return Call(method, future, state)
 
     def _begin(
         self,
@@ -552,49 +525,40 @@ class Channel:
         args: dict[str, Any],
         timeout: float | None,
         scope: CallMetadata | None,
-    ) -> tuple[int, asyncio.Future[_Received], int | None, list[Any] | None]:
-        """Register a call and send its request if the socket has room.
+        started: bool = False,
+    ) -> tuple[CallState, list[Any] | None]:
+        """Register a call, hang its future on it and send its request if the
+        socket has room.
 
-        Returns the call's id, future and deadline slot, and its frames if they
-        still have to be sent (``None`` once sent).
+        Returns the call's state, and its frames if they still have to be sent
+        (``None`` once sent).
         """
-        loop = self._running_loop()
+        loop = self._loop
+        if loop is None or loop is not asyncio.get_running_loop():
+            loop = self._running_loop()
         if self._closed:
             raise Unavailable("the channel is closed")
-        if len(self._pending) + len(self._streams) >= self.max_in_flight:
-            raise self._too_many(method.route)
         if self._refusal is not None:
             self._refused(method.route)
-        call_id = next(self._ids)
-        frames = encode_request(
-            self._encoder,
-            call_id,
-            method,
-            args,
-            timeout,
-            None if scope is None else scope.encoded,
-            max_size=self.max_message_size,
-        )
-        future: asyncio.Future[_Received] = loop.create_future()
-        self._pending[call_id] = (future, method, timeout)
-        deadlines = self._deadlines
-        assert deadlines is not None
-        slot = None if timeout is None else deadlines.add(call_id, timeout)
+        state, frames = self._core.start_call(method, args, timeout, scope, started)
+        state.waker = loop.create_future()
+        if timeout is None:
+            state.timer = None
+        else:
+            deadlines = self._deadlines
+            assert deadlines is not None
+            state.timer = deadlines.add(state.call_id, timeout)
         sent = False
         try:
             sent = self._transport.try_send(frames)
-        except BaseException:
-            self._forget(call_id, slot, None)
+        except BaseException as exc:
+            self._core.fail(state, exc)
+            if state.timer is not None:
+                self._unschedule(state)
             raise
         finally:
             self._encoder.settle(frames[-1], sent)
-        return call_id, future, slot, None if sent else frames
-
-    def _too_many(self, route: str) -> ResourceExhausted:
-        return ResourceExhausted(
-            f"{route} not sent: this channel has {self.max_in_flight:,} calls "
-            "pending (max_in_flight)"
-        )
+        return state, None if sent else frames
 
     def _refused(self, route: str) -> None:
         """Raise why the server refused the last handshake."""
@@ -602,19 +566,26 @@ class Channel:
         error, why = self._refusal
         raise error(f"{why}; not sending {route}")
 
-    def _forget(
-        self, call_id: int, slot: int | None, future: asyncio.Future[Any] | None
-    ) -> None:
-        """A call is over: drop it from the tables; tell the server if the call
-        was cancelled (a started call's handle, given as ``future``)."""
-        del self._pending[call_id]
-        if slot is not None and self._deadlines is not None:
-            self._deadlines.remove(call_id, slot)
-        if future is not None and future.cancelled():
-            self.send_control(KIND_CANCEL, call_id)
+    def _unschedule(self, state: CallState) -> None:
+        """Take a call off the deadline wheel."""
+        if self._deadlines is not None:
+            self._deadlines.remove(state.call_id, state.timer)
+
+    def _give_up(self, state: CallState) -> None:
+        """The caller stopped waiting for a call: the server is told if the call
+        was still in progress."""
+        self._core.cancel(state)
+        self._flush()
+
+    def _settled(self, state: CallState, future: asyncio.Future[Any]) -> None:
+        """A started call's handle is done: by its reply, or cancelled."""
+        if state.timer is not None:
+            self._unschedule(state)
+        if future.cancelled():
+            self._give_up(state)
 
     async def _send_before(
-        self, future: asyncio.Future[_Received], frames: Sequence[Any]
+        self, future: asyncio.Future[Any], frames: Sequence[Any]
     ) -> None:
         """Wait for room to send, unless the call ends (deadline, close) first."""
         sending = asyncio.ensure_future(self._transport.send(frames))
@@ -625,76 +596,47 @@ class Channel:
                 sending.cancel()
 
     def _expire(self, call_id: int) -> None:
-        pending = self._pending.get(call_id)
-        if pending is None:
-            self._streams[call_id].expire()
-            return
-        future, method, timeout = pending
-        if not future.done():
-            future.set_exception(
-                DeadlineExceeded(
-                    f"{method.route} {self._no_reply} within {timeout:g} s"
-                )
-            )
+        state = self._core.calls.get(call_id)
+        if state is not None:
+            # The wheel fires after the server's own deadline of a unary call
+            # (the request carried it): a CANCEL would come too late to matter.
+            self._core.expire(state, cancel=state.items is not None)
+            self._wake(state)
+            self._flush()
 
     def _on_message(self, frames: list[Any]) -> None:
-        try:
-            if len(frames) < 3 or len(frames[0]) != 0:
-                raise ProtocolError("reply does not have the frames of a reply")
-            size = (
-                len(frames[1]) + len(frames[2])
-                if len(frames) == 3
-                else message_size(frames, 1)
-            )
-            if size > self.max_message_size and len(frames[-2]) > HEADER_READ_MAX:
-                raise ProtocolError(f"a message of {size:,} bytes has a huge header")
-            header = parse_client_header(frames[-2])
-        except ProtocolError as exc:
-            self.dropped_replies += 1
-            _log.warning("dropped a malformed reply: %s", exc)
-            return
-        if size > self.max_message_size:
-            self._oversized(header, size)
-            return
-        if type(header) is ReplyHeader:
-            pending = self._pending.get(header.call_id)
-            if pending is not None and not pending[0].done():
-                pending[0].set_result((header, frames[-1], frames[1:-2]))
-                return
-            stream = self._streams.get(header.call_id)
-            if stream is not None:
-                stream.on_reply(header, frames[-1], frames[1:-2])
-                return
-            self._late(header.call_id)
-            return
-        stream = self._streams.get(header.call_id)
-        assert type(header) is StreamHeader
-        if header.kind == KIND_CREDIT:
-            # Probes (empty credit) may come for calls that just ended.
-            if stream is not None:
-                stream.on_credit(header.n)
-        elif stream is None:
-            self._late(header.call_id)
-        elif not stream.on_item(frames[-1], frames[1:-2]):
-            self.stale_messages += 1  # the call is over, or failed on this item
+        core = self._core
+        state = core.receive(frames)
+        if state is not None:
+            waker = state.waker
+            if state.items is None:
+                if not waker.done():
+                    waker.set_result(None)  # the awaiting task holds the state
+            else:
+                waker.wake()
+        if core.outbox:
+            self._flush()
 
-    def _oversized(self, header: ReplyHeader | StreamHeader, size: int) -> None:
-        """Fail the call of a message larger than the limit, without decoding it."""
-        limit = self.max_message_size
-        pending = self._pending.get(header.call_id)
-        if pending is not None:
-            future, method, _ = pending
-            if not future.done():
-                what = f"the reply of {method.route}"
-                error = ResourceExhausted(too_large(what, size, limit, "this channel"))
-                future.set_exception(error)
+    def _wake(self, state: CallState) -> None:
+        """Tell whoever waits on a call that its state changed."""
+        waker = state.waker
+        if state.items is not None:
+            waker.wake()
+        elif not waker.done():
+            waker.set_result(None)
+
+    def _flush(self) -> None:
+        """Send the control messages the core owes the server."""
+        outbox = self._core.outbox
+        if not outbox:
             return
-        stream = self._streams.get(header.call_id)
-        if stream is None:
-            self._late(header.call_id)
+        messages = outbox[:]
+        outbox.clear()
+        if self._closed:
             return
-        what = f"a message of {stream.method.route}"
-        stream.fail(ResourceExhausted(too_large(what, size, limit, "this channel")))
+        for frames in messages:
+            if not self._transport.try_send(frames):
+                self._spawn_send(None, frames)
 
     def _on_connect(self) -> None:
         self._refusal = None
@@ -708,11 +650,10 @@ class Channel:
         error, why = (
             (Unavailable, "the connection dropped") if refusal is None else refusal
         )
-        for future, method, _ in self._pending.values():
-            if not future.done():
-                future.set_exception(error(f"{why} during {method.route}"))
-        for stream in list(self._streams.values()):
-            stream.fail(error(f"{why} during {stream.method.route}"))
+        for state in self._core.fail_all(
+            lambda state: error(f"{why} during {state.method.route}")
+        ):
+            self._wake(state)
 
     # --- streams -------------------------------------------------------------
 
@@ -776,7 +717,7 @@ class Channel:
             return cast(Reply, result)
         call = self.open_stream(method, args, items, timeout)
         try:
-            header, body, attachments = await call.result()
+            state = await call.result()
         except asyncio.CancelledError:
             call.cancel()
             raise
@@ -784,7 +725,7 @@ class Channel:
             pump = call.pump
             if pump is not None and not pump.done():
                 pump.cancel()
-        return cast(Reply, decode_reply(method.final, header, body, attachments))
+        return cast(Reply, finish(state))
 
     def open_stream(
         self,
@@ -799,38 +740,21 @@ class Channel:
             timeout = inherited_timeout(timeout)
         if self._closed:
             raise Unavailable("the channel is closed")
-        if len(self._pending) + len(self._streams) >= self.max_in_flight:
-            raise self._too_many(method.route)
         if self._refusal is not None:
             self._refused(method.route)
-        call_id = next(self._ids)
-        frames = encode_request(
-            self._encoder,
-            call_id,
-            method.final,
-            args,
-            timeout,
-            max_size=self.max_message_size,
-        )
-        window = self.stream_window
-        scope = OUTGOING.get()
-        frames[-2] = method.headers.encode_stream(
-            call_id,
-            timeout_ms(timeout),
-            window if method.server_sends else None,
-            None if scope is None else scope.encoded,
-        )
-        call = StreamCall(self, method, call_id, window, timeout, loop)
-        self._streams[call_id] = call
-        deadlines = self._deadlines
-        assert deadlines is not None
+        state, frames = self._core.open_stream(method, args, timeout, OUTGOING.get())
+        call = StreamCall(self, state, loop)
+        state.timer = None
         if timeout is not None:
-            call.slot = deadlines.add(call_id, timeout)
+            deadlines = self._deadlines
+            assert deadlines is not None
+            state.timer = deadlines.add(state.call_id, timeout)
         sent = False
         try:
             sent = self._transport.try_send(frames)
-        except BaseException:
-            self.forget_stream(call)
+        except BaseException as exc:
+            self._core.fail(state, exc)
+            self.stream_ended(state)
             raise
         finally:
             self._encoder.settle(frames[-1], sent)
@@ -846,24 +770,21 @@ class Channel:
         items = cast(AsyncIterable[Any] | None, info.items)
         return self.open_stream(method, info.args, items, info.timeout)
 
-    def forget_stream(self, call: StreamCall) -> None:
-        """Drop an ended stream call from the table, remembering its id a while."""
-        if self._streams.get(call.call_id) is call:
-            del self._streams[call.call_id]
-            if call.slot is not None and self._deadlines is not None:
-                self._deadlines.remove(call.call_id, call.slot)
-            # Remember it a while, to tell its late messages from stray ones.
-            if len(self._ended) == self._ended.maxlen:
-                self._ended_ids.discard(self._ended[0])
-            self._ended.append(call.call_id)
-            self._ended_ids.add(call.call_id)
+    @property
+    def core(self) -> ClientCore:
+        """The protocol core behind this channel: its calls and counters."""
+        return self._core
 
-    def _late(self, call_id: int) -> None:
-        """Count a message that no call in progress takes."""
-        if call_id in self._ended_ids:
-            self.stale_messages += 1
-        else:
-            self.dropped_replies += 1
+    def stream_ended(self, state: CallState) -> None:
+        """A stream call is over: take it off the deadline wheel."""
+        if state.timer is not None:
+            self._unschedule(state)
+            state.timer = None
+
+    def flush(self) -> None:
+        """Send the control messages the core owes the server (see
+        :attr:`ClientCore.outbox`)."""
+        self._flush()
 
     def _spawn_send(
         self, until: asyncio.Future[Any] | None, frames: list[Any]
@@ -878,37 +799,23 @@ class Channel:
         sending.add_done_callback(self._senders.discard)
         return sending
 
-    def send_control(self, kind: int, call_id: int, n: int = 0) -> None:
-        """Send an END, CANCEL or CREDIT message (in the background if no room)."""
-        if self._closed:
-            return
-        frames = [DELIMITER, encode_stream_header(kind, call_id, n), NIL_BODY]
-        if not self._transport.try_send(frames):
-            self._spawn_send(None, frames)
-
-    async def send_item(self, call: StreamCall, item: Any) -> None:
-        """Send one item of the caller's stream, waiting for room.
-
-        Raises:
-            ResourceExhausted: the item is larger than ``max_message_size``.
-        """
-        body, attachments = self._encoder.encode(
-            item, call.method.request_item_carries_bytes
-        )
-        header = encode_stream_header(KIND_ITEM, call.call_id)
-        if attachments:
-            frames = [DELIMITER, *attachments, header, body]
-        else:
-            frames = [DELIMITER, header, body]
-        what = f"an item of {call.method.route}"
-        check_size(self._encoder, frames, what, self.max_message_size)
+    async def send_frames(self, call: StreamCall, frames: list[Any]) -> None:
+        """Send a message of a stream call, waiting for room (until the call
+        ends); its body goes back to the encoder."""
         sent = False
         try:
             sent = self._transport.try_send(frames)
         finally:
-            self._encoder.settle(body, sent)
+            self._encoder.settle(frames[-1], sent)
         if not sent:
             await self._send_before(call.done, frames)
+
+    def send_now(self, frames: list[Any]) -> None:
+        """Send a control message (in the background if no room)."""
+        if self._closed:
+            return
+        if not self._transport.try_send(frames):
+            self._spawn_send(None, frames)
 
     async def close(self) -> None:
         """Fail pending calls with :class:`~uvrpc.Unavailable` and close the socket."""
@@ -917,13 +824,13 @@ class Channel:
         self._closed = True
         if os.getpid() != self._pid:
             return  # a child's copy: the socket is the parent's
-        for future, _, _ in self._pending.values():
-            if not future.done():
-                future.set_exception(Unavailable("the channel was closed"))
         for over in self._oneway_waits:
             _fail(over, Unavailable("the channel was closed"))
-        for stream in list(self._streams.values()):
-            stream.fail(Unavailable("the channel was closed"))
+        for state in self._core.fail_all(
+            lambda _: Unavailable("the channel was closed")
+        ):
+            self._wake(state)
+        self._core.outbox.clear()
         if self._deadlines is not None:
             self._deadlines.close()
         for sender in self._senders:

@@ -30,7 +30,7 @@ from collections.abc import Generator, Mapping
 from types import MappingProxyType
 from typing import Any, Generic, cast
 
-from ..core.calls import decode_reply
+from ..core.client import CallState, finish, trailers_of
 from ..wire.methods import Reply, Unary
 
 __all__ = ["Call", "InterceptedCall", "ReleasedError"]
@@ -56,13 +56,21 @@ class Call(Generic[Reply]):
         "_future",
         "_method",
         "_refs",
+        "_state",
         "_value",
         "_views",
     )
 
-    def __init__(self, method: Unary[Any, Reply], future: asyncio.Future[Any]) -> None:
+    def __init__(
+        self,
+        method: Unary[Any, Reply],
+        future: asyncio.Future[Any],
+        state: CallState | None = None,
+    ) -> None:
         self._method = method
         self._future: asyncio.Future[Any] | None = future
+        self._state = state
+        """The call's state in its channel's core; the future says when it is over."""
         self._refs = 1
         self._decoded = False
         self._value: Any = None
@@ -96,8 +104,12 @@ class Call(Generic[Reply]):
             asyncio.CancelledError: the call was cancelled.
             ReleasedError: the handle was released.
         """
-        header = self._live().result()[0]
-        return header.trailers or _NO_TRAILERS
+        self._live().result()  # or CancelledError
+        state = self._state
+        assert state is not None
+        if state.header is None and state.error is not None:
+            raise state.error.with_traceback(None)
+        return trailers_of(state)
 
     def retain(self) -> Call[Reply]:
         """Take one more reference (for another task); return the handle.
@@ -132,11 +144,11 @@ class Call(Generic[Reply]):
         """
         future = self._live()
         if not self._decoded:
-            header, body, attachments = future.result()  # or the call's failure
+            future.result()  # or CancelledError
+            state = self._state
+            assert state is not None
             try:
-                self._value = decode_reply(
-                    self._method, header, body, attachments, self._views
-                )
+                self._value = finish(state, self._views)
             except Exception as exc:
                 self._error = exc
             self._decoded = True
@@ -187,7 +199,7 @@ class Call(Generic[Reply]):
                 # frame lives on until that lets go, so nothing reads freed memory.
                 pass
         self._views = []
-        self._value = self._error = None
+        self._value = self._error = self._state = None
 
     def __repr__(self) -> str:
         state = (

@@ -19,7 +19,7 @@ from collections.abc import (
 from functools import partial
 from typing import Any, Protocol, TypeVar, cast
 
-from ..core.calls import decode_reply
+from ..core.client import CallState, finish, trailers_of
 from ..core.context import OUTGOING, CallMetadata, Metadata, validate_metadata
 from ..interceptors.base import (
     ClientCallInfo,
@@ -183,8 +183,8 @@ def _once(info: ClientCallInfo) -> Callable[[], None]:
 class OpenedStream(Protocol):
     """What the chain needs of a stream call it opened."""
 
-    async def result(self) -> tuple[ReplyHeader, Any, Sequence[Any]]:
-        """Wait for the call's last reply: its header, body and attachments."""
+    async def result(self) -> CallState:
+        """Wait for the call to be over; its state."""
         ...
 
     def cancel(self) -> None:
@@ -226,13 +226,14 @@ async def intercept_stream(
         if opened is not None:
             opened(call)
         try:
-            header, body, attachments = await call.result()
+            state = await call.result()
         except asyncio.CancelledError:
             call.cancel()
             raise
-        info.trailers = header.trailers or {}
-        method = cast(StreamingMethod, info.method)
-        return decode_reply(method.final, header, body, attachments)
+        info.trailers = dict(trailers_of(state))
+        if outer is not None:
+            outer.trailers = info.trailers
+        return finish(state)
 
     return await _client_chain(interceptors, info, send)()
 
@@ -342,12 +343,14 @@ def intercept_sync_server_stream(
     method: StreamingMethod,
     args: dict[str, Any],
     timeout: float | None,
+    items: Iterable[Any] | None = None,
 ) -> Iterator[_T]:
-    """Iterate a blocking server stream whose interceptors run on a thread of
-    their own, while the caller iterates: their ``proceed`` returns (or raises)
-    when the stream ends. The stream ends as their chain does: with its error
-    if it raised one."""
-    info, outer = _info(method, args, timeout)
+    """Iterate a blocking server (or bidirectional) stream whose interceptors run
+    on a thread of their own, while the caller iterates: their ``proceed``
+    returns (or raises) when the stream ends. The stream ends as their chain
+    does: with its error if it raised one. ``items`` are a bidirectional call's
+    (the info's :attr:`~uvrpc.ClientCallInfo.items`)."""
+    info, outer = _info(method, args, timeout, items)
     relay = _Relay()
     once = _once(info)
 

@@ -1,12 +1,13 @@
 """The client side of streaming calls: :class:`ItemStream` and the state behind it.
 
-A stream call is registered on its :class:`~uvrpc.Channel` under its call id, like a
-unary call, and lives until its last reply arrives or it fails (deadline, cancel, a
-disconnect, the channel closing). Items the server sends are queued raw, at most the
-window the client granted, and decoded and validated as the caller takes them; the
-client grants more credit once half its window was taken (``docs/protocol.md``).
-Items the client sends go out as the server grants credit, from a task that reads
-the caller's iterable.
+A stream call is registered in its :class:`~uvrpc.Channel`'s protocol core under its
+call id, like a unary call, and lives until its last reply arrives or it fails
+(deadline, cancel, a disconnect, the channel closing). The core queues the items the
+server sends raw, at most the window the client granted, decodes and validates them
+as the caller takes them, and grants more credit once half the window was taken
+(``docs/protocol.md``); a :class:`StreamCall` is the waiting around it. Items the
+client sends go out as the server grants credit, from a task that reads the caller's
+iterable.
 
 Binary values in items are views of the received frames, as in unary results
 (``docs/memory.md``).
@@ -15,35 +16,28 @@ Binary values in items are views of the received frames, as in unary results
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar, cast
 
-from ..core.calls import decode_reply
+from ..core.client import END, WAIT, CallState, ClientCore
 from ..interceptors.base import ClientInterceptor
-from ..wire.codec import DecodeError, EncodeError, unpack
-from ..wire.errors import (
-    Cancelled,
-    DeadlineExceeded,
-    InternalError,
-    InvalidArgument,
-    RpcError,
-)
+from ..wire.errors import Cancelled, RpcError
 from ..wire.methods import StreamingMethod
-from ..wire.protocol import KIND_CANCEL, KIND_CREDIT, KIND_END, ReplyHeader
-from ..wire.validation import first_problem
 from .intercept import client_info, intercept_stream
 
 __all__ = ["InterceptedItemStream", "ItemStream", "StreamCall", "StreamChannel"]
 
 T = TypeVar("T")
 
-_Final = tuple[ReplyHeader, Any, Sequence[Any]]
-
 
 class StreamChannel(Protocol):
     """What a stream call needs of the channel it runs on (:class:`~uvrpc.Channel`)."""
+
+    @property
+    def core(self) -> ClientCore:
+        """The channel's protocol core."""
+        ...
 
     def open_stream(
         self,
@@ -55,142 +49,104 @@ class StreamChannel(Protocol):
         """Register a stream call, send its request and start sending its items."""
         ...
 
-    def send_control(self, kind: int, call_id: int, n: int = 0) -> None:
-        """Send an END, CANCEL or CREDIT message of a call."""
+    def flush(self) -> None:
+        """Send the control messages the core owes the server."""
         ...
 
-    async def send_item(self, call: StreamCall, item: Any) -> None:
-        """Send one item of the caller's stream, waiting for room."""
+    def send_now(self, frames: list[Any]) -> None:
+        """Send a control message (in the background if no room)."""
         ...
 
-    def forget_stream(self, call: StreamCall) -> None:
-        """Drop an ended stream call from the channel's table."""
+    async def send_frames(self, call: StreamCall, frames: list[Any]) -> None:
+        """Send a message of the call, waiting for room."""
+        ...
+
+    def stream_ended(self, state: CallState) -> None:
+        """The call is over: the channel drops what it kept for it."""
         ...
 
 
 class StreamCall:
-    """One stream call in progress on a channel (made by the channel).
-
-    Attributes:
-        buffered_max: the most received items queued at once, never more than the
-            window the client granted.
+    """The waiting side of one stream call on a channel (made by the channel):
+    the futures its reader and its sender wait on, and the task sending the
+    caller's items. What arrived, and the protocol's rules, are its
+    :class:`~uvrpc.core.client.CallState` and the channel's core.
     """
 
     def __init__(
         self,
         channel: StreamChannel,
-        method: StreamingMethod,
-        call_id: int,
-        window: int,
-        timeout: float | None,
+        state: CallState,
         loop: asyncio.AbstractEventLoop,
     ) -> None:
         self.channel = channel
-        self.method = method
-        self.call_id = call_id
-        self.window = window
-        self.timeout = timeout
-        self.slot: int | None = None
+        self.state = state
+        state.waker = self
         self.loop = loop
-        self.items: deque[tuple[Any, Sequence[Any]]] = deque()
-        self.buffered_max = 0
-        self.taken = 0
-        self.final: _Final | None = None
-        self.error: BaseException | None = None
-        self.over = False
-        """No more messages of this call will be read: it replied or failed."""
         self.done: asyncio.Future[Any] = loop.create_future()
         """Resolved when the call is over."""
-        self.credit = 0
         self._waiter: asyncio.Future[None] | None = None
         self._credit_waiter: asyncio.Future[None] | None = None
         self.pump: asyncio.Task[None] | None = None
         self.request_sending: asyncio.Task[None] | None = None
         """The task sending the request, when the socket had no room for it."""
 
-    # --- messages from the server (the channel's receive loop) -------------
+    @property
+    def method(self) -> StreamingMethod:
+        """The call's method."""
+        return cast(StreamingMethod, self.state.method)
 
-    def on_item(self, body: Any, attachments: Sequence[Any]) -> bool:
-        """Queue an item; False if the server sent it without credit."""
-        if self.over or not self.method.server_sends:
-            return False
-        if len(self.items) >= self.window:
-            self.fail(
-                InternalError(
-                    f"the server sent more items of {self.method.route} than the "
-                    f"{self.window} it was granted"
-                ),
-                cancel=True,
-            )
-            return False
-        self.items.append((body, attachments))
-        if len(self.items) > self.buffered_max:
-            self.buffered_max = len(self.items)
+    @property
+    def call_id(self) -> int:
+        """The call's request id."""
+        return self.state.call_id
+
+    @property
+    def over(self) -> bool:
+        """No more messages of this call will be read: it replied or failed."""
+        return self.state.over
+
+    @property
+    def buffered_max(self) -> int:
+        """The most received items queued at once, never more than the window."""
+        return self.state.buffered_max
+
+    def wake(self) -> None:
+        """The call's state changed (the core took a message of it, or it ended):
+        wake whoever waits."""
+        if self.state.over and not self.done.done():
+            self.done.set_result(None)
+            self.channel.stream_ended(self.state)
+            pump = self.pump
+            if pump is not None and not pump.done() and pump is not _current_task():
+                pump.cancel()
         _wake(self._waiter)
-        return True
-
-    def on_credit(self, n: int) -> None:
-        """The server lets the client send ``n`` more items (0: a probe)."""
-        if n:
-            self.credit += n
-            _wake(self._credit_waiter)
-
-    def on_reply(
-        self, header: ReplyHeader, body: Any, attachments: Sequence[Any]
-    ) -> None:
-        """The call's last message arrived."""
-        if self.over:
-            return
-        self.final = (header, body, attachments)
-        self._end()
+        _wake(self._credit_waiter)
 
     def fail(self, error: BaseException, *, cancel: bool = False) -> None:
         """End the call with ``error``; with ``cancel``, tell the server to stop."""
-        if self.over:
-            return
-        self.error = error
-        if cancel:
-            self.channel.send_control(KIND_CANCEL, self.call_id)
-        self._end()
+        self.channel.core.fail(self.state, error, cancel=cancel)
+        self._changed()
 
-    def expire(self) -> None:
-        """The call's deadline passed."""
-        self.fail(
-            DeadlineExceeded(
-                f"{self.method.route} did not finish within {self.timeout:g} s"
-            ),
-            cancel=True,
-        )
-
-    def _end(self) -> None:
-        self.over = True
-        self.channel.forget_stream(self)
-        if not self.done.done():
-            self.done.set_result(None)
-        _wake(self._waiter)
-        _wake(self._credit_waiter)
-        pump = self.pump
-        if pump is not None and not pump.done() and pump is not _current_task():
-            pump.cancel()
+    def _changed(self) -> None:
+        self.channel.flush()
+        self.wake()
 
     # --- the caller's side -------------------------------------------------
 
     async def next_item(self) -> Any:
         """The next item, validated; StopAsyncIteration once the stream ended."""
+        core = self.channel.core
         while True:
-            if self.error is not None:
-                raise self.error.with_traceback(None)
-            if self.items:
-                body, attachments = self.items.popleft()
-                self.taken += 1
-                if self.taken >= max(1, self.window // 2) and not self.over:
-                    self.channel.send_control(KIND_CREDIT, self.call_id, self.taken)
-                    self.taken = 0
-                return self._decode(body, attachments)
-            if self.final is not None:
-                header, body, attachments = self.final
-                decode_reply(self.method.final, header, body, attachments)
+            try:
+                item = core.take(self.state)
+            finally:
+                if core.outbox or self.state.over:
+                    self._changed()
+            if item is END:
                 raise StopAsyncIteration
+            if item is not WAIT:
+                return item
             if self._waiter is not None and not self._waiter.done():
                 # As an async generator refuses a second concurrent __anext__.
                 raise RuntimeError(
@@ -199,38 +155,24 @@ class StreamCall:
             waiter = self._waiter = self.loop.create_future()
             await waiter
 
-    def _decode(self, body: Any, attachments: Sequence[Any]) -> Any:
-        method = self.method
-        try:
-            return method.check_reply_item(unpack(body, attachments))
-        except DecodeError as exc:
-            problem = str(exc)
-        except ValueError as exc:  # pydantic's ValidationError is one
-            problem = first_problem(exc)
-        error = InternalError(
-            f"an item of {method.route} does not match its declared type: {problem}"
-        )
-        self.fail(error, cancel=True)
-        raise error
-
-    async def result(self) -> _Final:
-        """Wait for the call's last reply (a client stream's result)."""
-        while self.final is None and self.error is None:
+    async def result(self) -> CallState:
+        """Wait for the call to be over (a client stream's result is then
+        :func:`~uvrpc.core.client.finish` of the state returned)."""
+        while not self.state.over:
             await asyncio.shield(self.done)
-        if self.error is not None:
-            raise self.error.with_traceback(None)
-        assert self.final is not None
-        return self.final
+        return self.state
 
     def cancel(self, error: RpcError | None = None) -> None:
         """Give up the call: the server cancels its handler."""
-        self.fail(error or Cancelled(f"{self.method.route} was cancelled"), cancel=True)
+        self.channel.core.cancel(self.state, error)
+        self._changed()
 
     # --- the client's items --------------------------------------------------
 
     async def send_items(self, items: AsyncIterable[Any]) -> None:
         """Send the caller's items as credit allows, then END (the pump task)."""
-        channel, method = self.channel, self.method
+        channel, state = self.channel, self.state
+        core = channel.core
         iterator = aiter(items)
         try:
             index = 0
@@ -239,25 +181,20 @@ class StreamCall:
                     item = await anext(iterator)
                 except StopAsyncIteration:
                     break
-                while self.credit <= 0 and not self.over:
+                while not core.can_send(state) and not state.over:
                     waiter = self._credit_waiter = self.loop.create_future()
                     await waiter
-                if self.over:
+                if state.over:
                     return  # the call ended (the handler stopped reading): stop
-                self.credit -= 1
-                try:
-                    await channel.send_item(self, item)
-                except (EncodeError, ValueError, OverflowError) as exc:
-                    raise InvalidArgument(
-                        f"cannot send item {index} of {method.route}: {exc}"
-                    ) from None
+                await channel.send_frames(self, core.item_frames(state, item, index))
                 index += 1
             if self.request_sending is not None:
                 # An empty stream's END must not overtake the request (items
                 # cannot: they wait for credit, which follows the request).
                 await asyncio.wait((self.request_sending,))
-            if not self.over:
-                channel.send_control(KIND_END, self.call_id)
+            end = core.end_frames(state)
+            if end is not None:
+                channel.send_now(end)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:

@@ -180,8 +180,8 @@ class SyncClient:
     One call at a time: a sync client is not thread-safe, so give each thread its own.
     Use it as ``with Client(endpoint) as client:``. A server-streaming method returns
     an iterator of items, which holds the channel until it is exhausted or closed;
-    a client-streaming method takes an iterable of items. Bidirectional methods
-    have no blocking form.
+    a client-streaming method takes an iterable of items, and a bidirectional
+    one both (:meth:`SyncChannel.bidi_stream`).
     """
 
     def __init__(
@@ -247,6 +247,20 @@ class SyncClient:
         timeout: float | None,
     ) -> Reply:
         return self._channel.client_stream(
+            method,
+            method.wire_args(values),
+            items,
+            self._timeout if timeout is None else timeout,
+        )
+
+    def _bidi_stream(
+        self,
+        method: BidiStreaming[Any, In, Out],
+        values: tuple[Any, ...],
+        items: Iterable[In],
+        timeout: float | None,
+    ) -> Iterator[Out]:
+        return self._channel.bidi_stream(
             method,
             method.wire_args(values),
             items,

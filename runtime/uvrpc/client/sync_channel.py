@@ -5,12 +5,12 @@ receive timeout, so a call costs one send and one receive, as close to raw block
 pyzmq as the protocol allows. The send has the same deadline: with no server to take
 them, a DEALER queues requests up to its high-water mark and then blocks in ``send``.
 Replies to earlier calls that timed out are recognised by their request id and
-skipped.
+skipped. What a message means is the protocol core's (:mod:`uvrpc.core.client`), as
+for the asyncio channel: this shell owns the socket, its timeouts and the waiting.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import time
 from collections.abc import Generator, Iterable, Iterator, Sequence
@@ -18,7 +18,8 @@ from typing import Any, cast
 
 import zmq
 
-from ..core.calls import check_size, decode_reply, encode_request, timeout_ms
+from ..core.calls import timeout_ms
+from ..core.client import END, WAIT, CallState, ClientCore, finish
 from ..core.context import CURRENT_CALL, OUTGOING, inherited_timeout
 from ..interceptors.base import ClientCallInfo, SyncClientInterceptor
 from ..transport.forks import check_process
@@ -27,25 +28,15 @@ from ..transport.reactor import recv_message, send_message
 from ..transport.security import ClientSecurity, no_reply_text
 from ..transport.sockets import open_socket
 from ..wire.buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
-from ..wire.codec import DecodeError, EncodeError, unpack
-from ..wire.errors import (
-    DeadlineExceeded,
-    InternalError,
-    InvalidArgument,
-    ProtocolError,
-    ResourceExhausted,
-    Unavailable,
-)
+from ..wire.errors import DeadlineExceeded, Unavailable
 from ..wire.limits import (
-    HEADER_READ_MAX,
     HIGH_WATER_MARK,
     MAX_MESSAGE_SIZE,
     STREAM_WINDOW,
     check_limit,
-    message_size,
-    too_large,
 )
 from ..wire.methods import (
+    BidiStreaming,
     ClientStreaming,
     In,
     Out,
@@ -54,20 +45,8 @@ from ..wire.methods import (
     StreamingMethod,
     Unary,
 )
-from ..wire.protocol import (
-    DELIMITER,
-    KIND_CANCEL,
-    KIND_CREDIT,
-    KIND_END,
-    KIND_ITEM,
-    NIL_BODY,
-    ONEWAY_CALL_ID,
-    ReplyHeader,
-    StreamHeader,
-    encode_stream_header,
-    parse_client_header,
-    parse_reply_header,
-)
+from ..wire.protocol import ReplyHeader
+from .feeder import NOTHING, Feeder
 from .intercept import (
     intercept_sync_call,
     intercept_sync_server_stream,
@@ -140,16 +119,26 @@ class SyncChannel:
             security=security,
         )
         self._sock.connect(endpoint)
-        self._no_reply = no_reply_text(security)
-        self._ids = itertools.count(1)
         self._encoder = BodyEncoder(pool, attachment_min=attachment_min)
+        self._core = ClientCore(
+            self._encoder,
+            stream_window=stream_window,
+            max_message_size=self.max_message_size,
+            no_reply=no_reply_text(security),
+        )
         self._recv_timeout_ms = -1
         self._send_timeout_ms = -1
         self._closed = False
-        self.dropped_replies = 0
+
+    @property
+    def dropped_replies(self) -> int:
         """Replies that were late for their call (or malformed) and were skipped."""
-        self.stale_messages = 0
-        """Stream items of calls that had ended, skipped."""
+        return self._core.dropped_replies
+
+    @property
+    def stale_messages(self) -> int:
+        """Messages of stream calls that had ended, skipped."""
+        return self._core.stale_messages
 
     def _set_recv_timeout(self, ms: int) -> None:
         if ms != self._recv_timeout_ms:
@@ -193,17 +182,14 @@ class SyncChannel:
         scope = OUTGOING.get()
         if CURRENT_CALL.get() is not None:
             timeout = inherited_timeout(timeout)
-        call_id = ONEWAY_CALL_ID if method.oneway else next(self._ids)
-        frames = encode_request(
-            self._encoder,
-            call_id,
-            method,
-            args,
-            timeout,
-            None if scope is None else scope.encoded,
-            max_size=self.max_message_size,
-        )
         deadline = None if timeout is None else time.monotonic() + timeout
+        core = self._core
+        if method.oneway:
+            frames = core.oneway_request(method, args, timeout, scope)
+            self._send(frames, method.route, deadline, timeout)
+            return cast(Reply, None)
+        state, frames = core.start_call(method, args, timeout, scope)
+        # _send, inline: this is every blocking call's path.
         send_timeout = timeout_ms(timeout)
         self._set_send_timeout(-1 if send_timeout is None else send_timeout)
         sent = False
@@ -212,35 +198,31 @@ class SyncChannel:
             sent = True
         except zmq.Again:
             # Only the first frame can time out, so nothing was half sent.
-            raise DeadlineExceeded(
+            error = DeadlineExceeded(
                 f"{method.route} could not be sent within {timeout:g} s"
-            ) from None
+            )
+            core.fail(state, error)
+            raise error from None
+        except BaseException as exc:
+            core.fail(state, exc)
+            raise
         finally:
             self._encoder.settle(frames[-1], sent)
         del frames
-        if call_id == ONEWAY_CALL_ID:
-            return cast(Reply, None)
         try:
-            header, reply = self._reply(call_id, deadline)
-        except BaseException:
-            # Interrupted: tell the server, whose handler need not go on.
-            if not self._closed:
-                self._send_control(KIND_CANCEL, call_id)
-            raise
-        if header is None:
-            if not self._closed:
-                self._send_control(KIND_CANCEL, call_id)
-            raise DeadlineExceeded(
-                f"{method.route} {self._no_reply} within {timeout:g} s"
-            )
-        if scope is not None:
-            scope.trailers = header.trailers or {}
-        size = message_size(reply, 1)
-        if size > self.max_message_size:
-            raise self._too_large(f"the reply of {method.route}", size)
-        return decode_reply(
-            method, header, reply[-1].buffer, [f.buffer for f in reply[1:-2]]
-        )
+            while not state.over:
+                # _await_message, inline: this is every blocking call's path.
+                reply = self._receive(deadline)
+                if reply is None:
+                    core.expire(state)
+                else:
+                    core.receive(reply)
+        finally:
+            # Interrupted, or the deadline passed: tell the server, whose handler
+            # need not go on.
+            self._end(state)
+        result: Reply = finish(state)  # no cast(): a call, on every call's path
+        return result
 
     def _receive(self, deadline: float | None) -> list[zmq.Frame] | None:
         """The next message, waiting until ``deadline``; ``None`` once it passed."""
@@ -256,24 +238,43 @@ class SyncChannel:
         except zmq.Again:
             return None
 
-    def _reply(
-        self, call_id: int, deadline: float | None
-    ) -> tuple[ReplyHeader | None, list[zmq.Frame]]:
-        """Receive the reply to ``call_id``; ``None`` if the deadline passed first."""
-        while (reply := self._receive(deadline)) is not None:
-            try:
-                if len(reply) < 3 or len(reply[0]) != 0:
-                    raise ProtocolError("reply does not have the frames of a reply")
-                self._size(reply)  # a huge reply's header is not read
-                header = parse_reply_header(reply[-2].buffer)
-            except ProtocolError:
-                self.dropped_replies += 1
-                continue
-            if header.call_id != call_id:
-                self.dropped_replies += 1
-                continue
-            return header, reply
-        return None, []
+    def _await_message(self, state: CallState, deadline: float | None) -> None:
+        """Take the next message (of any call); once the deadline passed, the
+        call expires."""
+        frames = self._receive(deadline)
+        if frames is None:
+            self._core.expire(state)
+        else:
+            self._core.receive(frames)
+
+    def _end(self, state: CallState) -> None:
+        """The caller is done with a call: cancel it if it is still going, and
+        send what the core owes the server as far as the socket has room."""
+        core = self._core
+        if not state.over:
+            core.cancel(state)
+        outbox = core.outbox
+        if outbox:
+            if not self._closed:
+                for frames in outbox:
+                    try:
+                        send_message(self._sock, frames, zmq.NOBLOCK)
+                    except zmq.Again:
+                        pass  # dropped: the server's deadline or probe ends it
+            outbox.clear()
+
+    def _flush(self, state: CallState, deadline: float | None) -> None:
+        """Send what the core owes the server (credit) within the deadline."""
+        outbox = self._core.outbox
+        if not outbox:
+            return
+        if state.over:
+            self._end(state)
+            return
+        messages = outbox[:]
+        outbox.clear()
+        for frames in messages:
+            self._send(frames, state.method.route, deadline, state.timeout)
 
     # --- streams -------------------------------------------------------------
 
@@ -317,35 +318,27 @@ class SyncChannel:
         timeout: float | None,
         final: list[ReplyHeader] | None = None,
     ) -> Generator[Out, None, None]:
-        window = self.stream_window
-        call_id, deadline = self._open_stream(method, args, timeout, window)
-        over = False
-        taken = 0
+        state, deadline = self._open_stream(method, args, timeout)
+        core = self._core
         try:
             while True:
-                header, frames = self._next_message(call_id, deadline, method, timeout)
-                if type(header) is ReplyHeader:
-                    over = True
-                    if final is not None:
-                        final.append(header)
-                    decode_reply(
-                        method.final, header, frames[-1].buffer, _buffers(frames)
-                    )
+                item = core.take(state)
+                self._flush(state, deadline)
+                if item is END:
                     return
-                assert type(header) is StreamHeader
-                if header.kind != KIND_ITEM:
-                    continue  # a probe
-                item = _decode_item(method, frames)
-                taken += 1
-                if taken >= max(1, window // 2):
-                    self._send_flow(
-                        KIND_CREDIT, call_id, method, deadline, timeout, taken
-                    )
-                    taken = 0
-                yield cast(Out, item)
+                if item is WAIT:
+                    self._await_message(state, deadline)
+                else:
+                    yield cast(Out, item)
         finally:
-            if not over and not self._closed:
-                self._send_control(KIND_CANCEL, call_id)
+            self._ended(state, final)
+
+    def _ended(self, state: CallState, final: list[ReplyHeader] | None) -> None:
+        """A stream call's iteration ended: hand its last reply's header to the
+        interceptors, cancel the call if it is still going."""
+        if final is not None and state.header is not None:
+            final.append(state.header)
+        self._end(state)
 
     def client_stream(
         self,
@@ -389,67 +382,158 @@ class SyncChannel:
         timeout: float | None,
         replied: list[ReplyHeader] | None = None,
     ) -> Reply:
-        call_id, deadline = self._open_stream(method, args, timeout, None)
-        final: tuple[ReplyHeader, list[zmq.Frame]] | None = None
-        credit = 0
+        state, deadline = self._open_stream(method, args, timeout)
+        core = self._core
         try:
             for index, item in enumerate(items):
-                while credit <= 0 and final is None:
-                    header, frames = self._next_message(
-                        call_id, deadline, method, timeout
-                    )
-                    if type(header) is ReplyHeader:
-                        final = (header, frames)
-                    elif type(header) is StreamHeader and header.kind == KIND_CREDIT:
-                        credit += header.n
-                if final is not None:
+                while not state.over and not core.can_send(state):
+                    self._await_message(state, deadline)
+                if state.over:
                     break  # the handler finished before taking every item
-                credit -= 1
-                self._send_item(method, call_id, item, index, deadline, timeout)
-            if final is None:
-                self._send_flow(KIND_END, call_id, method, deadline, timeout)
-            while final is None:
-                header, frames = self._next_message(call_id, deadline, method, timeout)
-                if type(header) is ReplyHeader:
-                    final = (header, frames)
+                frames = core.item_frames(state, item, index)
+                self._send(frames, method.route, deadline, timeout)
+            end = core.end_frames(state)
+            if end is not None:
+                self._send(end, method.route, deadline, timeout)
+            while not state.over:
+                self._await_message(state, deadline)
         finally:
-            if final is None and not self._closed:
-                self._send_control(KIND_CANCEL, call_id)
-        header, frames = final
-        if replied is not None:
-            replied.append(header)
-        result = decode_reply(method.final, header, frames[-1].buffer, _buffers(frames))
-        return cast(Reply, result)
+            self._ended(state, replied)
+        return cast(Reply, finish(state))
+
+    def bidi_stream(
+        self,
+        method: BidiStreaming[Any, In, Out],
+        args: dict[str, Any],
+        items: Iterable[In],
+        timeout: float | None,
+    ) -> Iterator[Out]:
+        """Iterate the items of a bidirectional call (sent on the first ``next``),
+        sending ``items`` as the server grants credit.
+
+        ``items`` is read on a thread of its own, so it may block, or wait for
+        the items this returns (a chat); the caller's thread sends them. The socket
+        is the call's until the iterator is exhausted or closed, as for
+        :meth:`server_stream`; closing it early, the deadline passing, or ``items``
+        raising cancels the call (the iterator then raises what ``items`` raised).
+
+        Raises:
+            RpcError: the server ended the stream with an error.
+            DeadlineExceeded: the stream did not end within ``timeout`` seconds.
+            Unavailable: the channel is closed.
+
+        With interceptors, they run on a thread of their own, as for
+        :meth:`server_stream`.
+        """
+        if self._interceptors:
+            return intercept_sync_server_stream(
+                self._interceptors,
+                self._intercepted_bidi,
+                method,
+                args,
+                timeout,
+                items,
+            )
+        return self._bidi(method, args, items, timeout)
+
+    def _intercepted_bidi(
+        self, info: ClientCallInfo, final: list[ReplyHeader]
+    ) -> Generator[Any, None, None]:
+        method = cast(BidiStreaming[Any, Any, Any], info.method)
+        items = cast(Iterable[Any], info.items)
+        return self._bidi(method, info.args, items, info.timeout, final)
+
+    def _bidi(
+        self,
+        method: BidiStreaming[Any, In, Out],
+        args: dict[str, Any],
+        items: Iterable[In],
+        timeout: float | None,
+        final: list[ReplyHeader] | None = None,
+    ) -> Generator[Out, None, None]:
+        state, deadline = self._open_stream(method, args, timeout)
+        core = self._core
+        feeder = Feeder(items, f"uvrpc {method.route} items")
+        poller = zmq.Poller()
+        poller.register(self._sock, zmq.POLLIN)
+        poller.register(feeder.fd, zmq.POLLIN)
+        index = 0
+        ended = False
+        try:
+            while True:
+                while not ended and core.can_send(state):
+                    item = feeder.take()
+                    if item is NOTHING:
+                        break
+                    frames = core.item_frames(state, item, index)
+                    self._send(frames, method.route, deadline, timeout)
+                    index += 1
+                if not ended and not state.over and feeder.done:
+                    ended = True
+                    if feeder.error is not None:
+                        core.fail(state, feeder.error, cancel=True)
+                    else:
+                        end = core.end_frames(state)
+                        assert end is not None
+                        self._send(end, method.route, deadline, timeout)
+                item = core.take(state)
+                self._flush(state, deadline)
+                if item is END:
+                    return
+                if item is not WAIT:
+                    yield cast(Out, item)
+                    continue
+                self._poll(poller, state, feeder, deadline)
+        finally:
+            feeder.stop()
+            self._ended(state, final)
+
+    def _poll(
+        self,
+        poller: zmq.Poller,
+        state: CallState,
+        feeder: Feeder,
+        deadline: float | None,
+    ) -> None:
+        """Wait until a message arrives or the caller's next item is ready; once
+        the deadline passed, the call expires."""
+        timeout_ms: int | None = None
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._core.expire(state)
+                return
+            timeout_ms = max(1, round(remaining * 1000))
+        ready = dict(poller.poll(timeout_ms))
+        if feeder.fd in ready:
+            feeder.drain()
+        if self._sock in ready:
+            while True:
+                try:
+                    frames = recv_message(self._sock, zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                self._core.receive(frames)
 
     def _open_stream(
         self,
         method: StreamingMethod,
         args: dict[str, Any],
         timeout: float | None,
-        window: int | None,
-    ) -> tuple[int, float | None]:
+    ) -> tuple[CallState, float | None]:
         if self._closed:
             raise Unavailable("the channel is closed")
         check_process("SyncChannel", self._pid)
-        call_id = next(self._ids)
-        frames = encode_request(
-            self._encoder,
-            call_id,
-            method.final,
-            args,
-            timeout,
-            max_size=self.max_message_size,
-        )
-        scope = OUTGOING.get()
-        frames[-2] = method.headers.encode_stream(
-            call_id,
-            timeout_ms(timeout),
-            window,
-            None if scope is None else scope.encoded,
-        )
+        if CURRENT_CALL.get() is not None:
+            timeout = inherited_timeout(timeout)
+        state, frames = self._core.open_stream(method, args, timeout, OUTGOING.get())
         deadline = None if timeout is None else time.monotonic() + timeout
-        self._send(frames, method.route, deadline, timeout)
-        return call_id, deadline
+        try:
+            self._send(frames, method.route, deadline, timeout)
+        except BaseException as exc:
+            self._core.fail(state, exc)
+            raise
+        return state, deadline
 
     def _send(
         self,
@@ -458,6 +542,11 @@ class SyncChannel:
         deadline: float | None,
         timeout: float | None,
     ) -> None:
+        """Send within the deadline; the body goes back to the encoder.
+
+        Raises:
+            DeadlineExceeded: the socket had no room before the deadline.
+        """
         if deadline is None:
             self._set_send_timeout(-1)
         else:
@@ -467,102 +556,12 @@ class SyncChannel:
             send_message(self._sock, frames)
             sent = True
         except zmq.Again:
+            # Only the first frame can time out, so nothing was half sent.
             raise DeadlineExceeded(
                 f"{route} could not be sent within {timeout:g} s"
             ) from None
         finally:
             self._encoder.settle(frames[-1], sent)
-
-    def _send_item(
-        self,
-        method: StreamingMethod,
-        call_id: int,
-        item: Any,
-        index: int,
-        deadline: float | None,
-        timeout: float | None,
-    ) -> None:
-        try:
-            body, attachments = self._encoder.encode(
-                item, method.request_item_carries_bytes
-            )
-        except (EncodeError, ValueError, OverflowError) as exc:
-            raise InvalidArgument(
-                f"cannot send item {index} of {method.route}: {exc}"
-            ) from None
-        header = encode_stream_header(KIND_ITEM, call_id)
-        frames = [DELIMITER, *attachments, header, body]
-        what = f"item {index} of {method.route}"
-        check_size(self._encoder, frames, what, self.max_message_size)
-        self._send(frames, method.route, deadline, timeout)
-
-    def _send_flow(
-        self,
-        kind: int,
-        call_id: int,
-        method: StreamingMethod,
-        deadline: float | None,
-        timeout: float | None,
-        n: int = 0,
-    ) -> None:
-        """Send an END or CREDIT message within the call's deadline.
-
-        Raises:
-            DeadlineExceeded: the socket had no room before the deadline.
-        """
-        header = encode_stream_header(kind, call_id, n)
-        self._send([DELIMITER, header, NIL_BODY], method.route, deadline, timeout)
-
-    def _send_control(self, kind: int, call_id: int, n: int = 0) -> None:
-        """Send a CANCEL if the socket has room now; otherwise it is dropped (the
-        server's deadline or probe ends the call then)."""
-        frames = [DELIMITER, encode_stream_header(kind, call_id, n), NIL_BODY]
-        try:
-            send_message(self._sock, frames, zmq.NOBLOCK)
-        except zmq.Again:
-            pass
-
-    def _next_message(
-        self,
-        call_id: int,
-        deadline: float | None,
-        method: StreamingMethod,
-        timeout: float | None,
-    ) -> tuple[ReplyHeader | StreamHeader, list[zmq.Frame]]:
-        """The next message of call ``call_id``; others are skipped."""
-        while (frames := self._receive(deadline)) is not None:
-            try:
-                if len(frames) < 3 or len(frames[0]) != 0:
-                    raise ProtocolError("message does not have the frames of one")
-                size = self._size(frames)
-                header = parse_client_header(frames[-2].buffer)
-            except ProtocolError:
-                self.dropped_replies += 1
-                continue
-            if header.call_id == call_id:
-                if size > self.max_message_size:
-                    raise self._too_large(f"a message of {method.route}", size)
-                return header, frames
-            if isinstance(header, ReplyHeader):
-                self.dropped_replies += 1
-            elif header.kind == KIND_ITEM:
-                self.stale_messages += 1
-        raise DeadlineExceeded(f"{method.route} did not finish within {timeout:g} s")
-
-    def _size(self, frames: list[zmq.Frame]) -> int:
-        """The size of a received message; a huge one's header is not read.
-
-        Raises:
-            ProtocolError: the message is too large to read its header.
-        """
-        size = message_size(frames, 1)
-        if size > self.max_message_size and len(frames[-2]) > HEADER_READ_MAX:
-            raise ProtocolError(f"a message of {size:,} bytes has a huge header")
-        return size
-
-    def _too_large(self, what: str, size: int) -> ResourceExhausted:
-        limit = self.max_message_size
-        return ResourceExhausted(too_large(what, size, limit, "this channel"))
 
     def close(self) -> None:
         """Close the socket without lingering."""
@@ -576,17 +575,3 @@ class SyncChannel:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def _buffers(frames: list[zmq.Frame]) -> list[Any]:
-    """The attachments of a received message, as buffers."""
-    return [frame.buffer for frame in frames[1:-2]]
-
-
-def _decode_item(method: StreamingMethod, frames: list[zmq.Frame]) -> Any:
-    try:
-        return method.check_reply_item(unpack(frames[-1].buffer, _buffers(frames)))
-    except (DecodeError, ValueError) as exc:
-        raise InternalError(
-            f"an item of {method.route} does not match its declared type: {exc}"
-        ) from None

@@ -1,8 +1,11 @@
-"""The client half of a call, shared by the async and the blocking channel.
+"""The client half of a call's encoding, shared by the async and the blocking channel.
 
-:func:`encode_request` turns a method and its arguments into request frames;
+:func:`encode_request` and :func:`encode_stream_request` turn a method and its
+arguments into request frames, :func:`encode_item` one item of the caller's stream
+into an ITEM message, :func:`control_frames` builds END, CANCEL and CREDIT;
 :func:`decode_reply` turns reply frames into the method's typed result or the
-:class:`~uvrpc.RpcError` the reply carries.
+:class:`~uvrpc.RpcError` the reply carries, :func:`decode_item` an ITEM's body into
+the item (the call table that uses them is :mod:`uvrpc.core.client`).
 """
 
 from __future__ import annotations
@@ -25,8 +28,14 @@ from ..wire.errors import (
     error_for_status,
 )
 from ..wire.limits import MAX_MESSAGE_SIZE, message_size, too_large
-from ..wire.methods import Reply, Unary
-from ..wire.protocol import DELIMITER, ReplyHeader
+from ..wire.methods import Reply, StreamingMethod, Unary
+from ..wire.protocol import (
+    DELIMITER,
+    KIND_ITEM,
+    NIL_BODY,
+    ReplyHeader,
+    encode_stream_header,
+)
 from ..wire.status import Status
 from ..wire.validation import first_problem
 from ..wire.version import PROTOCOL_VERSION
@@ -34,8 +43,12 @@ from ..wire.version import PROTOCOL_VERSION
 __all__ = [
     "MethodInfo",
     "check_size",
+    "control_frames",
+    "decode_item",
     "decode_reply",
+    "encode_item",
     "encode_request",
+    "encode_stream_request",
     "error_from_body",
     "timeout_ms",
 ]
@@ -77,13 +90,15 @@ def encode_request(
         InvalidArgument: an argument has a type that cannot be encoded.
         ResourceExhausted: the request is larger than ``max_size`` bytes.
     """
+    # The helpers below, inline: this is every unary call's path.
     try:
         body, attachments = encoder.encode(args, method.payload_params)
     except (EncodeError, ValueError, OverflowError) as exc:
         raise InvalidArgument(
             f"cannot send the arguments of {method.route}: {exc}"
         ) from None
-    header = method.headers.encode(call_id, timeout_ms(timeout), metadata)
+    ms = None if timeout is None else max(1, int(timeout * 1000))  # timeout_ms()
+    header = method.headers.encode(call_id, ms, metadata)
     if attachments:
         frames = [DELIMITER, *attachments, header, body]
         check_size(encoder, frames, f"the request of {method.route}", max_size)
@@ -92,6 +107,89 @@ def encode_request(
         frames = [DELIMITER, header, body]
         check_size(encoder, frames, f"the request of {method.route}", max_size)
     return [DELIMITER, header, body]
+
+
+def encode_stream_request(
+    encoder: BodyEncoder,
+    call_id: int,
+    method: StreamingMethod,
+    args: dict[str, Any],
+    timeout: float | None,
+    window: int | None,
+    metadata: bytes | None = None,
+    *,
+    max_size: int = MAX_MESSAGE_SIZE,
+) -> list[Any]:
+    """Encode the request that opens a stream call, granting the server
+    ``window`` items if it streams (``None``: it does not); as
+    :func:`encode_request` otherwise."""
+    body, attachments = _encode_args(encoder, method.route, method.payload_params, args)
+    header = method.headers.encode_stream(
+        call_id, timeout_ms(timeout), window, metadata
+    )
+    return _request_frames(encoder, method.route, header, body, attachments, max_size)
+
+
+def _encode_args(
+    encoder: BodyEncoder, route: str, payload: Any, args: dict[str, Any]
+) -> tuple[Any, Sequence[Any]]:
+    try:
+        return encoder.encode(args, payload)
+    except (EncodeError, ValueError, OverflowError) as exc:
+        raise InvalidArgument(f"cannot send the arguments of {route}: {exc}") from None
+
+
+def _request_frames(
+    encoder: BodyEncoder,
+    route: str,
+    header: bytes,
+    body: Any,
+    attachments: Sequence[Any],
+    max_size: int,
+) -> list[Any]:
+    if attachments:
+        frames = [DELIMITER, *attachments, header, body]
+        check_size(encoder, frames, f"the request of {route}", max_size)
+        return frames
+    if len(body) + len(header) > max_size:
+        frames = [DELIMITER, header, body]
+        check_size(encoder, frames, f"the request of {route}", max_size)
+    return [DELIMITER, header, body]
+
+
+def encode_item(
+    encoder: BodyEncoder,
+    call_id: int,
+    method: StreamingMethod,
+    item: Any,
+    index: int,
+    max_size: int,
+) -> list[Any]:
+    """Encode item ``index`` of the caller's stream as an ITEM message; its body,
+    the last frame, goes back to ``encoder.settle`` as a request's does.
+
+    Raises:
+        InvalidArgument: the item cannot be encoded.
+        ResourceExhausted: the message is larger than ``max_size`` bytes.
+    """
+    try:
+        body, attachments = encoder.encode(item, method.request_item_carries_bytes)
+    except (EncodeError, ValueError, OverflowError) as exc:
+        raise InvalidArgument(
+            f"cannot send item {index} of {method.route}: {exc}"
+        ) from None
+    header = encode_stream_header(KIND_ITEM, call_id)
+    if attachments:
+        frames = [DELIMITER, *attachments, header, body]
+    else:
+        frames = [DELIMITER, header, body]
+    check_size(encoder, frames, f"an item of {method.route}", max_size)
+    return frames
+
+
+def control_frames(kind: int, call_id: int, n: int = 0) -> list[Any]:
+    """The frames of an END, CANCEL or CREDIT (of ``n`` items) of a call."""
+    return [DELIMITER, encode_stream_header(kind, call_id, n), NIL_BODY]
 
 
 def check_size(
@@ -181,3 +279,23 @@ def error_from_body(method: MethodInfo, status: int, value: object) -> RpcError:
             f"match its declaration: {first_problem(exc)}"
         )
     return declared.from_fields(fields, message)
+
+
+def decode_item(
+    method: StreamingMethod, body: Buffer, attachments: Sequence[Buffer]
+) -> Any:
+    """The item an ITEM message from the server carries, validated.
+
+    Raises:
+        InternalError: the body does not decode or does not match the method's
+            declared item type (the message names the first problem).
+    """
+    try:
+        return method.check_reply_item(unpack(body, attachments))
+    except DecodeError as exc:
+        problem = str(exc)
+    except ValueError as exc:  # pydantic's ValidationError is one
+        problem = first_problem(exc)
+    raise InternalError(
+        f"an item of {method.route} does not match its declared type: {problem}"
+    )

@@ -1,0 +1,124 @@
+"""The caller's items of a blocking bidirectional call, read on a thread of their own.
+
+A blocking bidirectional call must go on taking the server's items while the caller's
+iterable of items waits (for a reply, say: a chat), and a ZeroMQ socket must stay on
+the thread that uses it. So a :class:`Feeder` thread reads the caller's iterable one
+item ahead and hands each to the calling thread, which owns the socket, encodes and
+sends the items as the server grants credit, and waits on the socket and the
+feeder's pipe together (``zmq.Poller`` takes a file descriptor), never polling in a
+loop.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import threading
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["NOTHING", "Feeder"]
+
+NOTHING: Any = object()
+"""What :meth:`Feeder.take` returns when no item is ready."""
+
+
+class Feeder:
+    """Reads ``items`` on a daemon thread, one item ahead of the caller's thread.
+
+    The thread runs in a copy of the caller's context. :meth:`stop` lets it go: it
+    ends (closing the iterable's iterator) once the item it waits for arrives,
+    since nothing can interrupt an iterator blocked in another thread.
+    """
+
+    def __init__(self, items: Iterable[Any], name: str) -> None:
+        self._read_fd, self._write_fd = os.pipe()
+        os.set_blocking(self._read_fd, False)
+        self._turn = threading.Condition()
+        self._ready: deque[Any] = deque()
+        self._stopped = False
+        self.finished = False
+        """The iterable ended or raised (and every item read was taken)."""
+        self.error: BaseException | None = None
+        """What iterating the caller's items raised."""
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(
+            target=context.run, args=(self._run, items), name=name, daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def fd(self) -> int:
+        """Readable when an item is ready or the items ended."""
+        return self._read_fd
+
+    def take(self) -> Any:
+        """The next item if one is ready; :data:`NOTHING` otherwise."""
+        with self._turn:
+            if not self._ready:
+                return NOTHING
+            item = self._ready.popleft()
+            self._turn.notify()
+            return item
+
+    @property
+    def done(self) -> bool:
+        """Whether the items ended (:attr:`error` says how) and all were taken."""
+        with self._turn:
+            return self.finished and not self._ready
+
+    def drain(self) -> None:
+        """Read the pipe's wake-ups, so that it is readable again only on the next."""
+        try:
+            while os.read(self._read_fd, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def stop(self) -> None:
+        """Stop reading the caller's items; release the pipe's read end."""
+        with self._turn:
+            if self._stopped:
+                return
+            self._stopped = True
+            self._turn.notify()
+        os.close(self._read_fd)
+
+    def _going(self) -> bool:
+        return not self._stopped
+
+    def _signal(self) -> None:
+        try:
+            os.write(self._write_fd, b"\x01")
+        except OSError:
+            pass  # the caller stopped reading: nobody to wake
+
+    def _run(self, items: Iterable[Any]) -> None:
+        iterator = None
+        try:
+            iterator = iter(items)
+            while self._going():
+                item = next(iterator, NOTHING)
+                if item is NOTHING:
+                    break
+                with self._turn:
+                    if not self._going():
+                        break
+                    self._ready.append(item)
+                    self._signal()
+                    while self._ready and self._going():
+                        self._turn.wait()
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:  # the caller's iterator failed while closing
+                    pass
+            with self._turn:
+                self.finished = True
+                self._signal()
+            os.close(self._write_fd)
