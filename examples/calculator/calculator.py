@@ -1,4 +1,4 @@
-# Generated from calculator.idl by uvrpc-gen 0.3.0 — do not edit.
+# Generated from calculator.idl by uvrpc-gen 0.4.0 — do not edit.
 """A calculator served over uvrpc: the sample service of the quick start."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import enum as _enum
 import uvrpc as _uvrpc
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.3.0", api=4, protocol=3)
+_uvrpc.check_generated_code(generator="0.4.0", api=4, protocol=3)
 
 __all__ = [
     "CalculatorClient",

@@ -1,4 +1,4 @@
-# Generated from conformance.idl by uvrpc-gen 0.3.0 — do not edit.
+# Generated from conformance.idl by uvrpc-gen 0.4.0 — do not edit.
 """The conformance service: every construct of the IDL in one service, each method
 a round trip that any implementation must answer the same way.
 """
@@ -13,7 +13,7 @@ import uvrpc as _uvrpc
 from golden import shared as _shared
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.3.0", api=4, protocol=3)
+_uvrpc.check_generated_code(generator="0.4.0", api=4, protocol=3)
 
 __all__ = [
     "Color",

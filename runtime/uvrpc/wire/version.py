@@ -23,7 +23,7 @@ __all__ = [
     "check_generated_code",
 ]
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 PROTOCOL_VERSION = 3
 """The wire protocol version this runtime speaks."""
