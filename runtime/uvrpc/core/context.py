@@ -25,6 +25,7 @@ from typing import Any
 
 from ..wire.codec import new_packer
 from ..wire.errors import InvalidArgument, ResourceExhausted
+from ..wire.validation import echo
 
 __all__ = [
     "CURRENT_CALL",
@@ -71,7 +72,7 @@ def validate_metadata(
     for key, value in items.items():
         if type(key) is not str or not _KEY.match(key):
             raise InvalidArgument(
-                f"{what} key {key!r} is not lowercase ASCII "
+                f"{what} key '{echo(key)}' is not lowercase ASCII "
                 "(letters, digits, '-', '_', '.')"
             )
         if isinstance(value, str):
@@ -80,7 +81,8 @@ def validate_metadata(
             checked[key] = bytes(value)
         else:
             raise InvalidArgument(
-                f"{what} value of {key!r} is a {type(value).__name__}, not str or bytes"
+                f"{what} value of '{echo(key)}' is a {type(value).__name__}, "
+                "not str or bytes"
             )
     size = metadata_size(checked)
     if size > limit:

@@ -55,7 +55,7 @@ from ..wire.protocol import (
 )
 from ..wire.service import ServiceBase
 from ..wire.status import Status
-from ..wire.validation import invalid_argument
+from ..wire.validation import echo, invalid_argument
 from ..wire.version import PROTOCOL_VERSION
 from .calls import MethodInfo
 from .context import MAX_METADATA, ServerCall, encode_metadata, validate_metadata
@@ -321,7 +321,7 @@ class ServerProtocol:
             raise Rejected(str(exc), None, oversized=True) from None
         limit = self.max_message_size
         if type(head) is RequestHeader:
-            what = f"request of {head.route or 'another protocol version'}"
+            what = f"request of {echo(head.route or 'another protocol version')}"
             error = oversized(what, size, limit, "this server")
             raise refusal(head.call_id, error, oversized=True)
         what = f"a message of stream call {head.call_id}"
@@ -398,10 +398,10 @@ class ServerProtocol:
         service = route.rpartition(".")[0]
         if service not in self._services:
             return Unimplemented(
-                f"unknown service '{service}' (method '{route}'); this server serves "
-                f"{', '.join(sorted(self._services)) or 'nothing'}"
+                f"unknown service '{echo(service)}' (method '{echo(route)}'); this "
+                f"server serves {', '.join(sorted(self._services)) or 'nothing'}"
             )
-        return Unimplemented(f"unknown method '{route}'")
+        return Unimplemented(f"unknown method '{echo(route)}'")
 
     # --- what is sent back --------------------------------------------------
 

@@ -35,6 +35,7 @@ from ..wire.errors import DeclaredError, NotFound
 from ..wire.message import Message, field_ids
 from ..wire.methods import AnyMethod, ServiceSpec, StreamingMethod, Unary
 from ..wire.service import ServiceBase
+from ..wire.validation import echo
 
 __all__ = [
     "DESCRIBE_METHOD",
@@ -400,7 +401,7 @@ class Reflection(ReflectionServer):
                     s for s in self._services if type(s).uvrpc_service.name == name
                 ]
                 if not chosen:
-                    raise NotFound(f"this server serves no service {name!r}")
+                    raise NotFound(f"this server serves no service '{echo(name)}'")
             else:
                 chosen = self._services
             found = self._descriptions[name] = describe(*chosen)

@@ -19,8 +19,10 @@ __all__ = [
     "BACKSTOP_FACTOR",
     "HEADER_READ_MAX",
     "HIGH_WATER_MARK",
+    "MAX_ECHO",
     "MAX_IN_FLIGHT",
     "MAX_MESSAGE_SIZE",
+    "MAX_PROBLEMS",
     "STREAM_WINDOW",
     "ZERO_COPY_MIN",
     "check_limit",
@@ -50,6 +52,13 @@ HEADER_READ_MAX = 64 * 1024
 """The largest header frame read of an oversized message, to learn whom to refuse:
 a larger one is not read at all, and the message is dropped."""
 
+MAX_PROBLEMS = 10
+"""Problems an ``INVALID_ARGUMENT`` error lists, at most; it says how many more
+there are."""
+
+MAX_ECHO = 200
+"""Characters of a peer's input (a route, a metadata key) an error message repeats,
+at most; a longer one is cut and its length given."""
 
 STREAM_WINDOW = 32
 """Items a receiver lets its peer send ahead, by default (per stream call)."""

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Generic, TypeVar, cast, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter
+from pydantic_core import SchemaValidator
 
 from .errors import DeclaredError
-from .message import Message
+from .message import Message, fail_fast
 from .protocol import RequestHeaders
 from .types import Bytes, as_view
 
@@ -161,7 +162,7 @@ class Unary(Generic[Params, Reply]):
             elif self.reply is None:
                 check = cast(Callable[[Any], Reply], _check_void)
             else:
-                check = self.reply_adapter.validate_python
+                check = _fail_fast_check(self.reply_adapter)
             self._check_reply = check
         return check(value)
 
@@ -175,7 +176,13 @@ def _checker(annotation: Any) -> Callable[[Any], Any]:
         return as_view
     if annotation is None:
         return _check_void
-    return TypeAdapter(annotation).validate_python
+    return _fail_fast_check(TypeAdapter(annotation))
+
+
+def _fail_fast_check(adapter: TypeAdapter[Any]) -> Callable[[Any], Any]:
+    """``adapter``'s validation with every container failing at its first bad
+    element, as a message's do (a ``list<i32>`` result is not a message)."""
+    return SchemaValidator(fail_fast(adapter.core_schema)).validate_python
 
 
 class StreamingMethod:
