@@ -585,7 +585,8 @@ def test_stream_limits(protocol: ServerProtocol) -> None:
     assert type(ticks) is Request
     limits = StreamLimits(4, max_streams=10, max_streams_per_caller=2)
     limits.admit(ticks, running=False, active=9, of_caller=1)
-    assert admit(limits, ticks, running=True).reply is None
+    head, _ = error_of(admit(limits, ticks, running=True).reply)
+    assert head == [V, 2, 9, S.FAILED_PRECONDITION]
     head, error = error_of(admit(limits, ticks, active=10).reply)
     assert head == [V, 2, 9, S.RESOURCE_EXHAUSTED]
     assert error["message"] == "this server runs 10 streams at once; try later"

@@ -31,6 +31,7 @@ from ..wire.codec import DecodeError, EncodeError, unpack
 from ..wire.errors import (
     DeadlineExceeded,
     DeclaredError,
+    FailedPrecondition,
     InternalError,
     InvalidArgument,
     ProtocolError,
@@ -70,6 +71,7 @@ __all__ = [
     "ServerProtocol",
     "StreamMessage",
     "closing_error",
+    "duplicate_error",
     "error_reply",
     "overloaded_error",
     "refusal",
@@ -181,6 +183,15 @@ def overloaded_error(max_in_flight: int) -> ResourceExhausted:
     return ResourceExhausted(
         f"this server runs {max_in_flight:,} handlers at once (max_in_flight); "
         "try later"
+    )
+
+
+def duplicate_error(call_id: int) -> FailedPrecondition:
+    """The error of a request whose call id its caller has in flight already: the
+    first call goes on, and the second does not run beside it."""
+    return FailedPrecondition(
+        f"call id {call_id} is in flight already on this connection: a call id "
+        "may be used again only once its call has ended; this request did not run"
     )
 
 

@@ -36,7 +36,13 @@ from ..wire.protocol import (
 )
 from ..wire.validation import first_problem, invalid_argument
 from .credit import ReceiveWindow, SendCredit, check_window
-from .server import Rejected, Request, StreamMessage, error_reply, refusal
+from .server import (
+    Request,
+    StreamMessage,
+    duplicate_error,
+    error_reply,
+    refusal,
+)
 
 __all__ = [
     "MAX_STREAMS",
@@ -86,14 +92,13 @@ class StreamLimits:
         those of its caller (``of_caller``).
 
         Raises:
-            Rejected: it may not; a call of an id already running is dropped,
-                the others answered.
+            Rejected: it may not, with the error reply to send.
         """
         stream = request.route.stream
         assert stream is not None, "admit() takes streaming calls"
         call_id = request.call_id
         if running:
-            raise Rejected(f"stream call {call_id} is already running", None)
+            raise refusal(call_id, duplicate_error(call_id))
         if active >= self.max_streams:
             raise refusal(
                 call_id,

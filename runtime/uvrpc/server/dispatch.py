@@ -179,6 +179,10 @@ class RunningCalls:
     def __len__(self) -> int:
         return len(self._calls)
 
+    def running(self, caller: Hashable, call_id: int) -> bool:
+        """Whether ``caller``'s call ``call_id`` is running here."""
+        return (caller, call_id) in self._calls
+
     def track(
         self,
         caller: Hashable,

@@ -32,6 +32,7 @@ from ..core.server import (
     Request,
     StreamMessage,
     closing_error,
+    duplicate_error,
     overloaded_error,
     refusal,
 )
@@ -121,6 +122,9 @@ class ServerStats:
     overloaded: int = 0
     """Requests refused with RESOURCE_EXHAUSTED because ``max_in_flight``
     handlers were running (each is counted in ``rejected`` or ``dropped`` too)."""
+    duplicate: int = 0
+    """Requests refused with FAILED_PRECONDITION because their caller had a call
+    of the same id in flight (each is counted in ``rejected`` too)."""
 
 
 class Server:
@@ -485,6 +489,10 @@ class Server:
                 stats.overloaded += 1
                 error = overloaded_error(self.max_in_flight)
                 self._refuse(envelope, refusal(message.call_id, error))
+            elif self._in_flight(envelope, message.call_id):
+                stats.duplicate += 1
+                refused = refusal(message.call_id, duplicate_error(message.call_id))
+                self._refuse(envelope, refused)
             elif message.route.stream is not None:
                 self._open_stream(envelope, message)
             elif message.call_id == ONEWAY_CALL_ID:
@@ -496,6 +504,16 @@ class Server:
         else:
             assert type(message) is OversizedStreamMessage
             self._on_oversized_stream_message(envelope, message)
+
+    def _in_flight(self, envelope: list[zmq.Frame], call_id: int) -> bool:
+        """Whether the sender of ``envelope`` has call ``call_id`` in flight here
+        already (a oneway request never has: its id is shared by all)."""
+        running, streams = self._running, self._streams
+        assert running is not None and streams is not None
+        if call_id == ONEWAY_CALL_ID or not (len(running) or streams.active):
+            return False  # nothing to look up: most requests stop here
+        caller = _caller(envelope)
+        return running.running(caller, call_id) or streams.running(caller, call_id)
 
     def _refuse(self, envelope: list[zmq.Frame], rejected: Rejected) -> None:
         """Answer a message that cannot run with its error, or drop it."""

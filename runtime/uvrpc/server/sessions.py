@@ -124,6 +124,10 @@ class StreamHost:
         """Stream calls of ``caller`` in progress."""
         return self._per_caller.get(caller, 0)
 
+    def running(self, caller: Hashable, call_id: int) -> bool:
+        """Whether ``caller``'s stream call ``call_id`` is in progress."""
+        return (caller, call_id) in self._sessions
+
     def session(self, caller: Hashable, call_id: int) -> _Session | None:
         """The state of a stream call in progress (for tests and introspection)."""
         return self._sessions.get((caller, call_id))
