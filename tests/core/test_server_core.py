@@ -446,12 +446,20 @@ def test_items_are_decoded_and_validated(protocol: ServerProtocol) -> None:
     assert arrival is Arrival.ITEM and item.seq == 0
 
 
-def test_an_item_before_the_window_was_granted_is_beyond_it(
+def test_items_before_the_window_was_granted_count_against_it(
     protocol: ServerProtocol,
 ) -> None:
+    # A client that did not wait for the CREDIT: its items are within the window
+    # the CREDIT will grant, and refused past it.
     upload = stream_call(protocol, "feed.Feed.upload")
-    arrival, error = arrive(upload, KIND_ITEM, tick(0))
+    for seq in range(4):
+        assert arrive(upload, KIND_ITEM, tick(seq))[0] is Arrival.ITEM
+    arrival, error = arrive(upload, KIND_ITEM, tick(4))
     assert arrival is Arrival.FAILED and error.status == S.RESOURCE_EXHAUSTED
+    assert error.message == (
+        "the client sent item 4 of feed.Feed.upload beyond the 4 items it was granted"
+    )
+    assert credit_of(upload.open()) == 4
 
 
 def test_an_item_over_the_credit_granted_fails_the_call(

@@ -1,6 +1,6 @@
 """Requests a correct client never sends, answered without harm to the calls that
 are running: a call id its caller has in flight already, and client-stream items
-that arrive before the handler's session took them.
+sent before the server granted them (before the call's session started).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from feed import Tick, Total
 from feed_server import Feed
 
 import uvrpc
+from uvrpc.wire.protocol import KIND_CREDIT, KIND_END, KIND_ITEM, NIL_BODY
 
 V = uvrpc.PROTOCOL_VERSION
 S = uvrpc.Status
@@ -136,5 +137,74 @@ def test_a_stream_call_id_in_flight_is_refused(tmp_path: Path) -> None:
                     break
             assert head == [V, 2, 9, S.FAILED_PRECONDITION]
             assert server.stats.duplicate == 1 and server.stats.streams == 1
+
+    run(main())
+
+
+def item(call_id: int, seq: int) -> list[bytes]:
+    return [b"", msgpack.packb([V, KIND_ITEM, call_id, 0]), msgpack.packb({"1": seq})]
+
+
+def end(call_id: int) -> list[bytes]:
+    return [b"", msgpack.packb([V, KIND_END, call_id, 0]), NIL_BODY]
+
+
+async def early(messages: list[list[bytes]], **options: Any) -> list[Any]:
+    """Serve a Feed with ``options``, hand it ``messages`` before its loop runs
+    again (inproc: a send puts a message in the server's pipe at once, so one
+    drain reads them all, before a stream's session has started) and return the
+    headers and bodies it answers with, up to its final reply."""
+    service = Feed()
+    async with uvrpc.Server(service, **options) as server:
+        endpoint = server.bind(f"inproc://early-{id(server):x}")
+        await server.start()
+        dealer: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+        dealer.setsockopt(zmq.LINGER, 0)
+        try:
+            dealer.connect(endpoint)
+            for frames in messages:
+                dealer.send_multipart(frames)
+            answers: list[Any] = []
+            while not answers or answers[-1][0][1] != 2:
+                while not dealer.poll(0):
+                    await asyncio.sleep(0.001)
+                frames = dealer.recv_multipart()
+                answers.append(
+                    (msgpack.unpackb(frames[-2]), msgpack.unpackb(frames[-1]))
+                )
+            answers.append(service.received)
+            return answers
+        finally:
+            dealer.close()
+
+
+def test_early_client_items_past_the_window_are_refused() -> None:
+    async def main() -> None:
+        request = [b"", header(9, UPLOAD, None, 4), b"\x80"]
+        *answers, received = await early(
+            [request, item(9, 0), item(9, 1), item(9, 2)], stream_window=2
+        )
+        # No CREDIT either: the call failed before it started, and its handler
+        # never ran.
+        [(head, error)] = answers
+        assert head == [V, 2, 9, S.RESOURCE_EXHAUSTED]
+        assert error["message"] == (
+            f"the client sent item 2 of {UPLOAD} beyond the 2 items it was granted"
+        )
+        assert received == []
+
+    run(main())
+
+
+def test_early_client_items_within_the_window_reach_the_handler() -> None:
+    async def main() -> None:
+        request = [b"", header(9, UPLOAD, None, 4), b"\x80"]
+        *answers, received = await early(
+            [request, item(9, 0), item(9, 1), end(9)], stream_window=2
+        )
+        (credit, _), (head, total) = answers
+        assert credit[:4] == [V, KIND_CREDIT, 9, 2]
+        assert head[:4] == [V, 2, 9, S.OK] and total == {"1": 2, "2": 0}
+        assert [tick.seq for tick in received] == [0, 1]
 
     run(main())

@@ -189,14 +189,17 @@ class ServerStream:
         self.ended = False
         self.error: RpcError | None = None
         self._encode = encode
-        self._receiving: ReceiveWindow | None = None
+        # The window counts from the request: items sent before the handler's
+        # session sends the CREDIT that grants it (a client that did not wait for
+        # it) are queued within it, and refused past it, as any others.
+        self._receiving = ReceiveWindow(window) if stream.client_sends else None
 
     def open(self) -> list[bytes] | None:
         """The message the call starts with, if any: for a client's stream, the
-        CREDIT that grants the client the window. Until then no item is taken."""
+        CREDIT that grants the client the window (items that arrived before it
+        count against that window already)."""
         if not self.method.client_sends:
             return None
-        self._receiving = ReceiveWindow(self.window)
         return self._credit(self.window)
 
     # --- the client's messages ----------------------------------------------

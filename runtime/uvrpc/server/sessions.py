@@ -216,6 +216,9 @@ class _Session:
         )
         """The call's protocol state: credit both ways, the client's items."""
         self.task: asyncio.Task[None] | None = None
+        self.started = False
+        """Whether the task took its first step: a task cancelled before it never
+        runs at all, so one that fails before it is left to find its error."""
         # The client's items: queued validated, at most the window of them.
         self.incoming: deque[Any] = deque()
         self.in_waiter: asyncio.Future[None] | None = None
@@ -231,31 +234,19 @@ class _Session:
 
     async def run(self) -> None:
         host, state = self.host, self.state
-        method = state.method
         loop = host.loop
         timeout_ms = self.request.timeout_ms
         if timeout_ms is not None:
             self._deadline = loop.call_later(timeout_ms / 1000, self.stop)
         self._probe_timer = loop.call_later(host.probe_interval, self._probe)
         dispatcher = host.dispatcher
+        self.started = True
         try:
             try:
-                params = self.request.params
-                opening = state.open()
-                if opening is not None:
-                    await self._send_now_or_later(opening)
-                if method.stream is not None:
-                    params = {**params, method.stream: _Incoming(self)}
-                handler = self.request.route.handler
-                if method.server_sends:
-                    run_handler: Callable[..., Any] = _Driver(self, handler)
-                else:
-                    run_handler = handler
-                run_handler = dispatcher.intercept_stream(method, run_handler)
-                route = Route(method.final, run_handler)
-                frames = await dispatcher.run(
-                    Request(state.call_id, route, params, None, call=self.request.call)
-                )
+                failure = state.failure_reply()
+                # A call that failed before its task started (its client sent
+                # past the window) replies its error; the handler never runs.
+                frames = await self._handle() if failure is None else failure
             except asyncio.CancelledError:
                 failure = state.failure_reply()
                 if failure is None:
@@ -274,6 +265,27 @@ class _Session:
             self.link.replied()
         except CallerGone:
             pass
+
+    async def _handle(self) -> list[Any]:
+        """Grant the client's window, run the handler, and return the reply."""
+        state, dispatcher = self.state, self.host.dispatcher
+        method = state.method
+        params = self.request.params
+        opening = state.open()
+        if opening is not None:
+            await self._send_now_or_later(opening)
+        if method.stream is not None:
+            params = {**params, method.stream: _Incoming(self)}
+        handler = self.request.route.handler
+        if method.server_sends:
+            run_handler: Callable[..., Any] = _Driver(self, handler)
+        else:
+            run_handler = handler
+        run_handler = dispatcher.intercept_stream(method, run_handler)
+        route = Route(method.final, run_handler)
+        return await dispatcher.run(
+            Request(state.call_id, route, params, None, call=self.request.call)
+        )
 
     def end(self) -> None:
         """The call is over: forget it, stop its timers, wake whoever waits."""
@@ -382,7 +394,7 @@ class _Session:
 
     def _failed(self) -> None:
         self.incoming.clear()
-        if self.task is not None:
+        if self.task is not None and self.started:
             self.task.cancel()
 
     def stop(self) -> None:
