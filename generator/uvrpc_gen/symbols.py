@@ -8,7 +8,6 @@ import; ``tests/generator/test_symbols.py`` resolves every entry against the run
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -55,6 +54,7 @@ SYMBOLS: Mapping[str, str] = MappingProxyType(
     {
         "check_generated_code": uvrpc.check_generated_code.__name__,
         "Message": uvrpc.Message.__name__,
+        "Enum": uvrpc.Enum.__name__,
         "field_ids": uvrpc.field_ids.__name__,
         "Unary": uvrpc.Unary.__name__,
         "ServiceSpec": uvrpc.ServiceSpec.__name__,
@@ -136,12 +136,12 @@ EXCEPTION_ATTRIBUTES = attributes_of(uvrpc.DeclaredError) | {
 """Names an exception field cannot take: ``uvrpc.DeclaredError``'s attributes,
 those its ``__init__`` sets (``message``, ``details``) and its keyword ``message``."""
 
-GENERATED_ALIASES = frozenset({RUNTIME_ALIAS, "_t", "_abc", "_enum", "_typing"})
+GENERATED_ALIASES = frozenset({RUNTIME_ALIAS, "_t", "_abc", "_typing"})
 """The names generated modules import their dependencies as."""
 
-ENUM_ATTRIBUTES = attributes_of(enum.IntEnum, metaclass=True)
-"""Names an enum member cannot take: they would shadow ``enum.IntEnum``'s or its
-metaclass's."""
+ENUM_ATTRIBUTES = attributes_of(uvrpc.Enum, metaclass=True)
+"""Names an enum member cannot take: they would shadow ``uvrpc.Enum``'s (an
+``enum.IntEnum``) or its metaclass's."""
 
 SHADOWED_MODULES = frozenset(
     {

@@ -155,7 +155,8 @@ class MemberView:
 
 @dataclass(frozen=True, slots=True)
 class EnumView:
-    """An ``IntEnum`` class: its name, the slot of its base, its docstring."""
+    """A ``uvrpc.Enum`` class (an ``IntEnum``): its name, the slot of its base, its
+    docstring."""
 
     name: str
     bases: str
@@ -358,7 +359,6 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
         ImportView(None, name, f"_{name}")
         for name, used in (
             ("abc", any(service.methods for service in services)),
-            ("enum", bool(enums)),
             (
                 "typing",
                 any(_typed_init(m.fields) for m in messages)
@@ -495,7 +495,7 @@ def _enum(enum: Enum, namespace: str) -> EnumView:
         for v in enum.values
     )
     return EnumView(
-        enum.name, _bases(enum.name, "_enum.IntEnum"), _doc(doc, 4), members
+        enum.name, _bases(enum.name, _runtime("Enum")), _doc(doc, 4), members
     )
 
 

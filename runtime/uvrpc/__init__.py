@@ -80,6 +80,7 @@ if TYPE_CHECKING:
         MAX_MESSAGE_SIZE,
     )
     from .wire.message import (
+        Enum,
         Message,
         field_ids,
     )
@@ -117,6 +118,7 @@ _WHERE = {
     "current_call": "core.context",
     "DeadlineExceeded": "wire.errors",
     "DeclaredError": "wire.errors",
+    "Enum": "wire.message",
     "FailedPrecondition": "wire.errors",
     "field_ids": "wire.message",
     "GENERATED_CODE_API": "wire.version",
@@ -211,6 +213,7 @@ __all__ = [
     "ClientStreaming",
     "DeadlineExceeded",
     "DeclaredError",
+    "Enum",
     "FailedPrecondition",
     "GeneratedCodeVersionError",
     "Heartbeat",

@@ -1,16 +1,15 @@
-# Generated from all_types.idl by uvrpc-gen 0.4.0 — do not edit.
+# Generated from all_types.idl by uvrpc-gen 0.5.0 — do not edit.
 """Every type the IDL knows, in one file: the generator's own showcase and test."""
 
 from __future__ import annotations
 
 import abc as _abc
-import enum as _enum
 import typing as _typing
 
 import uvrpc as _uvrpc
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.4.0", api=4, protocol=3)
+_uvrpc.check_generated_code(generator="0.5.0", api=5, protocol=3)
 
 __all__ = [
     "Color",
@@ -24,7 +23,7 @@ __all__ = [
 ]
 
 
-class Color(_enum.IntEnum):
+class Color(_uvrpc.Enum):
     """A colour, to show enums as field types, set elements and defaults."""
 
     RED = 1

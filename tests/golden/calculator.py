@@ -1,15 +1,14 @@
-# Generated from calculator.idl by uvrpc-gen 0.4.0 — do not edit.
+# Generated from calculator.idl by uvrpc-gen 0.5.0 — do not edit.
 """A calculator served over uvrpc: the sample service of the quick start."""
 
 from __future__ import annotations
 
 import abc as _abc
-import enum as _enum
 
 import uvrpc as _uvrpc
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.4.0", api=4, protocol=3)
+_uvrpc.check_generated_code(generator="0.5.0", api=5, protocol=3)
 
 __all__ = [
     "CalculatorClient",
@@ -22,7 +21,7 @@ __all__ = [
 ]
 
 
-class Op(_enum.IntEnum):
+class Op(_uvrpc.Enum):
     """What a step does to the running value."""
 
     ADD = 1

@@ -1,4 +1,4 @@
-# Generated from conformance.idl by uvrpc-gen 0.4.0 — do not edit.
+# Generated from conformance.idl by uvrpc-gen 0.5.0 — do not edit.
 """The conformance service: every construct of the IDL in one service, each method
 a round trip that any implementation must answer the same way.
 """
@@ -6,14 +6,13 @@ a round trip that any implementation must answer the same way.
 from __future__ import annotations
 
 import abc as _abc
-import enum as _enum
 import typing as _typing
 
 import uvrpc as _uvrpc
 from golden import shared as _shared
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.4.0", api=4, protocol=3)
+_uvrpc.check_generated_code(generator="0.5.0", api=5, protocol=3)
 
 __all__ = [
     "Color",
@@ -35,7 +34,7 @@ __all__ = [
 ]
 
 
-class Color(_enum.IntEnum):
+class Color(_uvrpc.Enum):
     """A colour, for enums as values, set elements and defaults."""
 
     RED = 1

@@ -1,15 +1,14 @@
-# Generated from shared.idl by uvrpc-gen 0.4.0 — do not edit.
+# Generated from shared.idl by uvrpc-gen 0.5.0 — do not edit.
 """Definitions shared between services: imported by `conformance.idl`."""
 
 from __future__ import annotations
 
-import enum as _enum
 import typing as _typing
 
 import uvrpc as _uvrpc
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.4.0", api=4, protocol=3)
+_uvrpc.check_generated_code(generator="0.5.0", api=5, protocol=3)
 
 __all__ = [
     "Origin",
@@ -18,7 +17,7 @@ __all__ = [
 ]
 
 
-class Origin(_enum.IntEnum):
+class Origin(_uvrpc.Enum):
     """Where an event came from."""
 
     CLIENT = 1

@@ -157,6 +157,20 @@ RUN = calculator._CALCULATOR_RUN
             "program.steps.0.op",
             "Input should be",
         ),
+        # An enum takes an integer that is a member's value, and not True (which
+        # Python holds equal to 1, ADD) or 4.0 (equal to 4, DIV).
+        (
+            RUN,
+            {"1": {"2": [{"1": True, "2": 1.0}]}},
+            "program.steps.0.op",
+            "Input should be a valid integer",
+        ),
+        (
+            RUN,
+            {"1": {"2": [{"1": 1, "2": 1.0}, {"1": 4.0, "2": 1.0}]}},
+            "program.steps.1.op",
+            "Input should be a valid integer",
+        ),
         (RUN, {"1": {"3": {"k": "v"}}}, "program.labels.k", "valid integer"),
         (
             RUN,

@@ -1,13 +1,15 @@
-"""The base class of generated messages and the mapping of fields to wire ids."""
+"""The base classes of generated messages and enums, and the mapping of fields to
+wire ids."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+import enum
+from typing import Any, TypeVar
 
 from pydantic import AliasGenerator, BaseModel, ConfigDict, GetCoreSchemaHandler
-from pydantic_core import CoreSchema
+from pydantic_core import CoreSchema, core_schema
 
-__all__ = ["Message", "fail_fast", "field_ids"]
+__all__ = ["Enum", "Message", "fail_fast", "field_ids"]
 
 # Every kind of container schema pydantic-core validates element by element.
 _CONTAINERS = frozenset({"list", "set", "frozenset", "dict", "tuple", "deque"})
@@ -72,6 +74,27 @@ class Message(BaseModel):
         """pydantic's schema of the message, its containers made to fail fast: a
         peer's million bad elements must not become a million errors."""
         return fail_fast(handler(source))
+
+
+class Enum(enum.IntEnum):
+    """Base class of every enum ``uvrpc-gen`` generates: an :class:`enum.IntEnum`
+    whose members travel as their integer values.
+
+    A field of an enum type takes a member, or an integer that is a member's value,
+    and nothing else: not ``True`` (a ``bool`` is an ``int`` to Python, and
+    ``True == 1``) and not ``4.0`` (equal to ``4``), which pydantic would take as
+    members. The error names the field's path, as every validation error does.
+    """
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler, /
+    ) -> CoreSchema:
+        """A strict integer (``bool`` and ``float`` refused), then pydantic's check
+        that it is a member."""
+        return core_schema.chain_schema(
+            [core_schema.int_schema(strict=True), handler(source)]
+        )
 
 
 def field_ids(**ids: int) -> ConfigDict:

@@ -23,21 +23,23 @@ __all__ = [
     "check_generated_code",
 ]
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 PROTOCOL_VERSION = 3
 """The wire protocol version this runtime speaks."""
 
-GENERATED_CODE_API = 4
+GENERATED_CODE_API = 5
 """The generated-code API the current ``uvrpc-gen`` writes."""
 
-SUPPORTED_GENERATED_CODE_APIS = frozenset({4})
+SUPPORTED_GENERATED_CODE_APIS = frozenset({4, 5})
 """Every generated-code API this runtime can import.
 
-API 4 clients pass the values of a call's parameters in order and the method's
-descriptor keys them by wire id; API 3 clients passed a dict already keyed, which
-the client base classes no longer take, so API 3 modules are refused at import
-and must be regenerated."""
+API 5 enums derive from ``uvrpc.Enum``, which refuses ``True`` and ``4.0`` where
+an enum is declared; API 4 modules, whose enums are plain ``enum.IntEnum``, still
+import and take what they did. API 4 clients pass the values of a call's
+parameters in order and the method's descriptor keys them by wire id; API 3
+clients passed a dict already keyed, which the client base classes no longer take,
+so API 3 modules are refused at import and must be regenerated."""
 
 
 class GeneratedCodeVersionError(ImportError):
