@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, KeysView, Sequence
 from typing import Any
 
 from ..core.context import CURRENT_CALL, MAX_METADATA, ServerCall
@@ -175,13 +175,11 @@ class RunningCalls:
         self._calls: dict[
             tuple[Hashable, int], tuple[asyncio.Task[Any], ServerCall | None]
         ] = {}
+        self.calls: KeysView[tuple[Hashable, int]] = self._calls.keys()
+        """The ``(caller, call id)`` of every call running here (a live view)."""
 
     def __len__(self) -> int:
         return len(self._calls)
-
-    def running(self, caller: Hashable, call_id: int) -> bool:
-        """Whether ``caller``'s call ``call_id`` is running here."""
-        return (caller, call_id) in self._calls
 
     def track(
         self,

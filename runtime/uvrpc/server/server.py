@@ -483,37 +483,41 @@ class Server:
             return
         envelope = frames[: end + 1]
         if type(message) is Request:
+            call_id = message.call_id
             if self._leaving:
-                self._refuse(envelope, refusal(message.call_id, closing_error()))
+                self._refuse(envelope, refusal(call_id, closing_error()))
             elif len(self._tasks) >= self.max_in_flight:
                 stats.overloaded += 1
                 error = overloaded_error(self.max_in_flight)
-                self._refuse(envelope, refusal(message.call_id, error))
-            elif self._in_flight(envelope, message.call_id):
-                stats.duplicate += 1
-                refused = refusal(message.call_id, duplicate_error(message.call_id))
-                self._refuse(envelope, refused)
-            elif message.route.stream is not None:
-                self._open_stream(envelope, message)
-            elif message.call_id == ONEWAY_CALL_ID:
+                self._refuse(envelope, refusal(call_id, error))
+            elif call_id == ONEWAY_CALL_ID:  # never a stream: the core refuses those
                 self._spawn(self._serve_oneway(message))
             else:
-                self._serve_unary(envelope, message)
+                self._start_call(envelope, message)
         elif type(message) is StreamMessage:
             self._on_stream_message(envelope, message)
         else:
             assert type(message) is OversizedStreamMessage
             self._on_oversized_stream_message(envelope, message)
 
-    def _in_flight(self, envelope: list[zmq.Frame], call_id: int) -> bool:
-        """Whether the sender of ``envelope`` has call ``call_id`` in flight here
-        already (a oneway request never has: its id is shared by all)."""
+    def _start_call(self, envelope: list[zmq.Frame], request: Request) -> None:
+        """Start a call, unless its caller has a call of its id in flight here."""
         running, streams = self._running, self._streams
         assert running is not None and streams is not None
-        if call_id == ONEWAY_CALL_ID or not (len(running) or streams.active):
-            return False  # nothing to look up: most requests stop here
-        caller = _caller(envelope)
-        return running.running(caller, call_id) or streams.running(caller, call_id)
+        caller = None
+        # Looked up only when a call is in flight: most requests skip it.
+        if running.calls or streams.calls:
+            caller = _caller(envelope)
+            key = (caller, request.call_id)
+            if key in running.calls or key in streams.calls:
+                self.stats.duplicate += 1
+                error = duplicate_error(request.call_id)
+                self._refuse(envelope, refusal(request.call_id, error))
+                return
+        if request.route.stream is not None:
+            self._open_stream(envelope, request, caller)
+        else:
+            self._serve_unary(envelope, request, caller)
 
     def _refuse(self, envelope: list[zmq.Frame], rejected: Rejected) -> None:
         """Answer a message that cannot run with its error, or drop it."""
@@ -544,10 +548,16 @@ class Server:
         if not streams.refuse(_caller(envelope), message.call_id, message.error):
             self.stats.stale += 1
 
-    def _open_stream(self, envelope: list[zmq.Frame], request: Request) -> None:
+    def _open_stream(
+        self,
+        envelope: list[zmq.Frame],
+        request: Request,
+        caller: tuple[bytes, ...] | None,
+    ) -> None:
         streams = self._streams
         assert streams is not None
-        caller = _caller(envelope)
+        if caller is None:
+            caller = _caller(envelope)
         try:
             task = streams.open(
                 caller, _Link(self._current_reactor, self.stats, envelope), request
@@ -583,14 +593,21 @@ class Server:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    def _serve_unary(self, envelope: list[zmq.Frame], request: Request) -> None:
+    def _serve_unary(
+        self,
+        envelope: list[zmq.Frame],
+        request: Request,
+        caller: tuple[bytes, ...] | None,
+    ) -> None:
         """Run a unary handler in a task, which a CANCEL finds and the call's
         deadline cancels; one done already (eagerly) needs neither."""
         assert self._loop is not None and self._running is not None
         task = start_eagerly(self._serve(envelope, request), self._loop)
         if task is not None:
             self._tasks.add(task)
-            self._running.track(_caller(envelope), task, request, self._tasks.discard)
+            if caller is None:
+                caller = _caller(envelope)
+            self._running.track(caller, task, request, self._tasks.discard)
 
     async def _serve(self, envelope: list[zmq.Frame], request: Request) -> None:
         dispatcher = self._dispatcher
@@ -716,6 +733,8 @@ class Server:
 
 def _caller(envelope: list[zmq.Frame]) -> tuple[bytes, ...]:
     """Who sent a message: its routing frames (the delimiter excluded)."""
+    if len(envelope) == 2:  # a direct peer: no generator for the common case
+        return (envelope[0].bytes,)
     return tuple(frame.bytes for frame in envelope[:-1])
 
 

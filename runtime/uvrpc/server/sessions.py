@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Hashable
+from collections.abc import AsyncIterator, Callable, Hashable, KeysView
 from typing import Any, Protocol
 
 from ..core.server import Request, Route, StreamMessage
@@ -110,6 +110,9 @@ class StreamHost:
         self.max_streams_per_caller = max_streams_per_caller
         self.probe_interval = probe_interval
         self._sessions: dict[tuple[Hashable, int], _Session] = {}
+        self.calls: KeysView[tuple[Hashable, int]] = self._sessions.keys()
+        """The ``(caller, call id)`` of every stream call in progress (a live
+        view)."""
         self._per_caller: dict[Hashable, int] = {}
         self.buffered_max = 0
         """The most client items queued for one handler at once, over every stream
@@ -123,10 +126,6 @@ class StreamHost:
     def active_for(self, caller: Hashable) -> int:
         """Stream calls of ``caller`` in progress."""
         return self._per_caller.get(caller, 0)
-
-    def running(self, caller: Hashable, call_id: int) -> bool:
-        """Whether ``caller``'s stream call ``call_id`` is in progress."""
-        return (caller, call_id) in self._sessions
 
     def session(self, caller: Hashable, call_id: int) -> _Session | None:
         """The state of a stream call in progress (for tests and introspection)."""
