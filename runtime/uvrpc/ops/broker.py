@@ -152,10 +152,6 @@ class _Server:
         self.leaving = False
         self.services: frozenset[str] | None = None
 
-    def serves(self, service: str | None) -> bool:
-        """Whether this server takes calls of ``service`` (``None``: any)."""
-        return service is None or self.services is None or service in self.services
-
 
 class _Call:
     """A call in flight: the server that took it (``None`` while it waits for one,
@@ -647,10 +643,11 @@ class Broker:
         aside; the one that got a call longest ago among equals."""
         best: _Server | None = None
         for server in self._servers.values():
+            services = server.services  # inline: this runs per server per call
             if (
                 not server.leaving
                 and (best is None or len(server.calls) < len(best.calls))
-                and server.serves(service)
+                and (services is None or service in services or service is None)
                 and server.identity not in excluded
             ):
                 best = server
