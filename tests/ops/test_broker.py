@@ -26,6 +26,7 @@ import uvrpc
 import uvrpc.ops.broker
 from uvrpc.bench.echo import EchoClient
 from uvrpc.broker import Broker
+from uvrpc.health import HealthClient
 from uvrpc.protocol import RequestHeaders
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -560,3 +561,148 @@ async def late_requests_to_a_leaving_server() -> None:
             await closing
     finally:
         backend.close()
+
+
+async def raw_call(front: str, route: str, call_id: int = 1) -> tuple[int, bytes]:
+    """Send one request of ``route`` (a minute's timeout) from a bare DEALER; the
+    status and body of its reply."""
+    context = zmq.asyncio.Context.shadow(zmq.Context.instance())
+    raw = context.socket(zmq.DEALER)
+    raw.setsockopt(zmq.LINGER, 0)
+    raw.connect(front)
+    try:
+        header = RequestHeaders(route).encode(call_id, 60_000)
+        await raw.send_multipart([b"", header, msgpack.packb({"1": 1, "2": 2})])
+        reply = await asyncio.wait_for(raw.recv_multipart(), 10)
+    finally:
+        raw.close()
+    return msgpack.unpackb(reply[-2])[3], reply[-1]
+
+
+def test_a_broker_sends_each_call_to_a_server_of_its_service() -> None:
+    asyncio.run(route_by_service())
+
+
+async def route_by_service() -> None:
+    front, back = "inproc://front-services", "inproc://back-services"
+    with Broker([front], [back], unknown_service_grace=0) as broker:
+        async with uvrpc.Server(Feed()) as feeds, uvrpc.Server(PidEcho()) as echoes:
+            feeds.connect(back)
+            echoes.connect(back)
+            await until(lambda: broker.servers == 2, "both servers")
+            async with uvrpc.Channel(front) as channel:
+                feed, echo = FeedClient(channel), EchoClient(channel)
+                pings = asyncio.gather(*(feed.ping(n=n, timeout=10) for n in range(60)))
+                echoed = asyncio.gather(
+                    *(echo.echo(data=b"%d" % n, timeout=10) for n in range(60))
+                )
+                assert await pings == list(range(60))
+                assert [bytes(r)[:-8] for r in await echoed] == [
+                    b"%d" % n for n in range(60)
+                ]
+                # The services every server answers go to either.
+                health = HealthClient(channel)
+                for _ in range(4):
+                    await health.check(service="", timeout=10)
+            # A service no server serves is refused at once, not at its deadline.
+            status, body = await raw_call(front, "calculator.Calculator.add")
+            assert status == uvrpc.Status.UNIMPLEMENTED
+            assert (
+                b"no server behind this broker serves 'calculator.Calculator'" in body
+            )
+            assert b"feed.Feed" in body
+        assert feeds.stats.replied >= 60 and echoes.stats.replied >= 60
+        assert feeds.stats.dropped == echoes.stats.dropped == 0
+        assert broker.stats.unserved == 1 and broker.in_flight == 0
+
+
+def test_a_new_broker_lets_a_call_wait_for_a_server_of_its_service() -> None:
+    asyncio.run(wait_for_a_server_of_its_service())
+
+
+async def wait_for_a_server_of_its_service() -> None:
+    # Within its grace a broker has not yet heard from every server: a call of a
+    # service it does not know waits for one.
+    front, back = "inproc://front-grace", "inproc://back-grace"
+    with Broker([front], [back], unknown_service_grace=60) as broker:
+        async with uvrpc.Server(Feed()) as feeds:
+            feeds.connect(back)
+            await until(lambda: broker.servers == 1, "the feed server")
+            async with uvrpc.Channel(front) as channel:
+                call = asyncio.ensure_future(
+                    EchoClient(channel).echo(data=b"late", timeout=30)
+                )
+                await until(lambda: broker.in_flight == 1, "the call to wait")
+                assert not call.done()
+                async with uvrpc.Server(PidEcho()) as echoes:
+                    echoes.connect(back)
+                    assert bytes(await call)[:-8] == b"late"
+        assert feeds.stats.received == 0
+
+
+def test_one_client_cannot_fill_the_queue_of_a_broker() -> None:
+    asyncio.run(fill_the_queue())
+
+
+async def fill_the_queue() -> None:
+    front, back = "inproc://front-share", "inproc://back-share"
+    with Broker([front], [back], hwm=40, max_waiting_per_client=10) as broker:
+        # By default a client may fill a quarter of the queue.
+        with Broker([front + "-x"], [back + "-x"], hwm=40) as default:
+            assert default.max_waiting_per_client == 10
+        async with uvrpc.Channel(front) as greedy, uvrpc.Channel(front) as other:
+            # No server yet: requests wait, ten of each client at most.
+            waiting = [
+                asyncio.ensure_future(FeedClient(greedy).ping(n=n, timeout=30))
+                for n in range(10)
+            ]
+            await until(lambda: broker.in_flight == 10, "ten waiting calls")
+            for _ in range(3):
+                with pytest.raises(
+                    uvrpc.ResourceExhausted, match="max_waiting_per_client=10"
+                ):
+                    await FeedClient(greedy).ping(n=99, timeout=30)
+            # The other client's requests still wait: its share is its own.
+            others = [
+                asyncio.ensure_future(FeedClient(other).ping(n=n, timeout=30))
+                for n in range(10)
+            ]
+            await until(lambda: broker.in_flight == 20, "the other client's calls")
+            async with uvrpc.Server(Feed()) as server:
+                server.connect(back)
+                assert await asyncio.gather(*waiting) == list(range(10))
+                assert await asyncio.gather(*others) == list(range(10))
+        assert broker.stats.refused == 3
+
+
+def test_one_client_cannot_take_every_call_a_broker_follows() -> None:
+    asyncio.run(take_every_call())
+
+
+async def take_every_call() -> None:
+    front, back = "inproc://front-calls", "inproc://back-calls"
+    with Broker([front], [back], max_calls_per_client=4) as broker:
+        async with uvrpc.Server(Feed()) as server:
+            server.connect(back)
+            await until(lambda: broker.servers == 1, "the server")
+            async with uvrpc.Channel(front) as greedy, uvrpc.Channel(front) as other:
+                slow = [
+                    asyncio.ensure_future(FeedClient(greedy).ping(n=-600, timeout=90))
+                    for _ in range(4)
+                ]
+                await until(lambda: server.in_flight == 4, "four slow calls")
+                with pytest.raises(
+                    uvrpc.ResourceExhausted, match="max_calls_per_client=4"
+                ):
+                    await FeedClient(greedy).ping(n=1, timeout=30)
+                replies = await asyncio.gather(
+                    *(FeedClient(other).ping(n=n, timeout=30) for n in range(4))
+                )
+                assert replies == list(range(4))
+                for task in slow:
+                    task.cancel()
+                await asyncio.gather(*slow, return_exceptions=True)
+                # Its calls over, the greedy client is served again.
+                await until(lambda: broker.in_flight == 0, "the cancels")
+                assert await FeedClient(greedy).ping(n=2, timeout=30) == 2
+        assert broker.stats.refused == 1

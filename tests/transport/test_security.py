@@ -278,31 +278,52 @@ async def secured_server_behind_secured_broker() -> None:
                     await plain.ping(n=1)
 
 
-def test_the_broker_command_and_its_workers_connect_over_curve(tmp_path: Path) -> None:
-    keys, allow = tmp_path / "keys", tmp_path / "allow"
-    keys.mkdir()
-    allow.mkdir()
+def broker_keys(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """The broker's and the worker's key pairs in ``keys``, and the public keys of
+    the client (``clients``) and of the worker (``servers``)."""
+    keys, clients, servers = (
+        tmp_path / "keys",
+        tmp_path / "clients",
+        tmp_path / "servers",
+    )
+    for directory in (keys, clients, servers):
+        directory.mkdir()
     BROKER.save(keys, "broker")
     WORKER.save(keys, "worker")
-    for name, keypair in (("client", ALLOWED), ("worker", WORKER)):
-        keypair.save(allow, name)
-    (allow / "client.key_secret").unlink()
-    (allow / "worker.key_secret").unlink()
+    for directory, name, keypair in (
+        (clients, "client", ALLOWED),
+        (servers, "worker", WORKER),
+    ):
+        keypair.save(directory, name)
+        (directory / f"{name}.key_secret").unlink()
+    return keys, clients, servers
+
+
+def broker_command(tmp_path: Path, *options: str) -> list[str]:
+    """``uvrpc broker`` on a free tcp:// frontend and an ipc:// backend."""
+    return [
+        sys.executable,
+        "-m",
+        "uvrpc",
+        "broker",
+        "--frontend",
+        "tcp://127.0.0.1:*",
+        "--backend",
+        f"ipc://{tmp_path / 'backend.sock'}",
+        "--curve-secret",
+        str(tmp_path / "keys" / "broker.key_secret"),
+        *options,
+    ]
+
+
+def test_the_broker_command_and_its_workers_connect_over_curve(tmp_path: Path) -> None:
+    keys, clients, servers = broker_keys(tmp_path)
     tests = Path(__file__).resolve().parents[1]
     uvrpc_cmd = [sys.executable, "-m", "uvrpc"]
     broker = subprocess.Popen(
-        [
-            *uvrpc_cmd,
-            "broker",
-            "--frontend",
-            "tcp://127.0.0.1:*",
-            "--backend",
-            f"ipc://{tmp_path / 'backend.sock'}",
-            "--curve-secret",
-            str(keys / "broker.key_secret"),
-            "--allow",
-            str(allow),
-        ],
+        broker_command(
+            tmp_path, "--allow-clients", str(clients), "--allow-servers", str(servers)
+        ),
         cwd=tests,
         stdout=subprocess.PIPE,
         text=True,
@@ -381,3 +402,120 @@ def test_workers_serve_behind_a_secured_frontend(tmp_path: Path) -> None:
             parent.wait()
         assert parent.stdout is not None
         parent.stdout.close()
+
+
+def test_the_broker_command_refuses_a_client_key_on_its_backend(tmp_path: Path) -> None:
+    _, clients, servers = broker_keys(tmp_path)
+    broker = subprocess.Popen(
+        broker_command(
+            tmp_path, "--allow-clients", str(clients), "--allow-servers", str(servers)
+        ),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert broker.stdout is not None
+        frontend = broker.stdout.readline().strip()
+        backend = broker.stdout.readline().strip()
+        asyncio.run(forge_a_server(frontend, backend))
+    finally:
+        broker.kill()
+        broker.wait()
+        assert broker.stdout is not None
+        broker.stdout.close()
+
+
+async def forge_a_server(frontend: str, backend: str) -> None:
+    """A client's key pair cannot make a server of the broker's backend: it is
+    never sent a call, and every call goes to the admitted server."""
+    async with uvrpc.Server(Feed()) as forged, uvrpc.Server(Feed()) as admitted:
+        forged.connect(backend, security=ClientSecurity(BROKER.public, ALLOWED))
+        admitted.connect(backend, security=ClientSecurity(BROKER.public, WORKER))
+        security = ClientSecurity(BROKER.public, ALLOWED)
+        async with FeedClient(frontend, timeout=30, security=security) as client:
+            replies = await asyncio.gather(*(client.ping(n=n) for n in range(40)))
+        assert replies == list(range(40))
+        assert admitted.stats.replied == 40
+        assert forged.stats.received == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        (
+            ("--allow-clients", "clients", "--allow-servers", "clients"),
+            "such a client could connect as a server",
+        ),
+        (
+            ("--allow-clients", "any", "--allow-servers", "servers"),
+            "such a client could connect as a server",
+        ),
+        (("--allow", "clients"), "instead of --allow"),
+        (("--allow-clients", "clients"), "needs --allow-clients"),
+    ],
+)
+def test_the_broker_command_refuses_one_list_for_clients_and_servers(
+    tmp_path: Path, options: tuple[str, ...], error: str
+) -> None:
+    broker_keys(tmp_path)
+    paths = [str(tmp_path / o) if o in ("clients", "servers") else o for o in options]
+    done = subprocess.run(
+        broker_command(tmp_path, *paths), capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.startswith("uvrpc: error: "), done.stderr
+    assert error in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_broker_command_takes_shared_keys_when_told(tmp_path: Path) -> None:
+    _, clients, _ = broker_keys(tmp_path)
+    options = ["--allow-clients", str(clients), "--allow-servers", str(clients)]
+    options.append("--same-keys-for-clients-and-servers")
+    broker = subprocess.Popen(
+        broker_command(tmp_path, *options), stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert broker.stdout is not None
+        assert broker.stdout.readline().startswith("tcp://127.0.0.1:")
+    finally:
+        broker.kill()
+        broker.wait()
+        assert broker.stdout is not None
+        broker.stdout.close()
+
+
+def test_a_broker_refuses_a_backend_list_that_admits_clients() -> None:
+    from uvrpc.broker import Broker, SharedKeysError
+
+    both = ServerSecurity(BROKER, allow=[ALLOWED.public, WORKER.public])
+    clients = ServerSecurity(BROKER, allow=[ALLOWED.public])
+    anyone = ServerSecurity(BROKER, allow="any")
+    servers = ServerSecurity(BROKER, allow=[WORKER.public])
+    for front, back in ((clients, both), (clients, anyone), (anyone, servers)):
+        with pytest.raises(SharedKeysError, match="could connect as a server"):
+            Broker(
+                ["tcp://127.0.0.1:*"],
+                ["tcp://127.0.0.1:*"],
+                security=front,
+                backend_security=back,
+            )
+    # Separate lists, a backend with a key pair clients do not know, or shared
+    # keys asked for explicitly, all start.
+    other = ServerSecurity(generate_keypair(), allow="any")
+    starting: list[tuple[ServerSecurity, ServerSecurity | None, bool]] = [
+        (anyone, None, False),
+        (clients, servers, False),
+        (clients, other, False),
+        (clients, both, True),
+    ]
+    for front, backend, shared in starting:
+        with Broker(
+            ["tcp://127.0.0.1:*"],
+            ["tcp://127.0.0.1:*"],
+            security=front,
+            backend_security=backend,
+            allow_shared_keys=shared,
+        ):
+            pass

@@ -15,7 +15,9 @@ metrics over HTTP there (port 0: a free one), printing the URL to scrape,
 ``--bind`` endpoints, restarting any that exits (:mod:`uvrpc.workers`); ``--connect
 ENDPOINT`` takes calls from a broker's backend instead of binding. ``uvrpc broker
 --frontend ENDPOINT --backend ENDPOINT`` runs a broker alone (:mod:`uvrpc.broker`,
-``docs/scaling.md``).
+``docs/scaling.md``); with ``--curve-secret`` it serves both over CURVE, admitting the
+clients of ``--allow-clients`` on the frontend and the servers of ``--allow-servers``
+on the backend.
 
 ``uvrpc call ENDPOINT ROUTE 'JSON'``, ``uvrpc list ENDPOINT`` and ``uvrpc describe
 ENDPOINT [NAME]`` call and inspect any running server through its built-in reflection
@@ -40,7 +42,7 @@ from pathlib import Path
 
 import zmq
 
-from ..ops.broker import run_broker
+from ..ops.broker import MAX_CALLS_PER_CLIENT, run_broker
 from ..ops.metrics import MetricsRegistry, serve_metrics
 from ..ops.workers import report_metrics, supervise, watch_supervisor
 from ..server.server import Server
@@ -210,13 +212,44 @@ def _parser() -> argparse.ArgumentParser:
     broker_cmd.add_argument(
         "--curve-secret",
         metavar="PATH",
-        help="serve both sockets over CURVE with the key pair in this .key_secret file",
+        help="serve both sockets over CURVE with the key pair in this .key_secret "
+        "file; needs --allow-clients and --allow-servers",
     )
     broker_cmd.add_argument(
-        "--allow",
+        "--allow-clients",
         metavar="DIR_OR_FILE",
-        help="with --curve-secret: the public keys of the clients and servers "
-        'admitted (a .key file, or a directory of them); "any" admits every peer',
+        help="with --curve-secret: the public keys of the clients admitted on the "
+        'frontend (a .key file, or a directory of them); "any" admits every client',
+    )
+    broker_cmd.add_argument(
+        "--allow-servers",
+        metavar="DIR_OR_FILE",
+        help="with --curve-secret: the public keys of the servers admitted on the "
+        "backend (a .key file, or a directory of them); none of them may be a "
+        "client's key",
+    )
+    broker_cmd.add_argument(
+        "--same-keys-for-clients-and-servers",
+        action="store_true",
+        help="accept keys on both lists: each such client may also serve calls",
+    )
+    # Kept only to explain what replaced it: one list for both sockets let a
+    # client connect as a server.
+    broker_cmd.add_argument("--allow", help=argparse.SUPPRESS)
+    broker_cmd.add_argument(
+        "--max-calls-per-client",
+        type=int,
+        default=MAX_CALLS_PER_CLIENT,
+        metavar="N",
+        help="calls one client may have in flight through the broker; more are "
+        f"refused with RESOURCE_EXHAUSTED (default {MAX_CALLS_PER_CLIENT})",
+    )
+    broker_cmd.add_argument(
+        "--max-waiting-per-client",
+        type=int,
+        metavar="N",
+        help="requests of one client that may wait for a server; more are refused "
+        "with RESOURCE_EXHAUSTED (default a quarter of the broker's queue, 250)",
     )
     commands.add_parser("version", help="print runtime and protocol versions")
     add_commands(commands)
@@ -261,6 +294,34 @@ def _server_security(
     return ServerSecurity(load_keypair(secret), allow=keys)
 
 
+def _broker_lists(
+    args: argparse.Namespace,
+) -> tuple[ServerSecurity | None, ServerSecurity | None]:
+    """``uvrpc broker``'s ``--curve-secret``, ``--allow-clients`` and
+    ``--allow-servers``, read: the frontend's security and the backend's."""
+    if args.allow is not None:
+        raise UsageError(
+            "uvrpc broker takes --allow-clients (the frontend's keys) and "
+            "--allow-servers (the backend's) instead of --allow: with one list for "
+            "both, a client could connect as a server"
+        )
+    if args.curve_secret is None:
+        if args.allow_clients is not None or args.allow_servers is not None:
+            raise UsageError("--allow-clients and --allow-servers need --curve-secret")
+        return None, None
+    if args.allow_clients is None or args.allow_servers is None:
+        raise UsageError(
+            "--curve-secret needs --allow-clients (a key file, a directory or "
+            '"any") and --allow-servers (a key file or a directory)'
+        )
+    keypair = load_keypair(args.curve_secret)
+    clients = (
+        "any" if args.allow_clients == "any" else load_public_keys(args.allow_clients)
+    )
+    servers = load_public_keys(args.allow_servers)
+    return ServerSecurity(keypair, clients), ServerSecurity(keypair, servers)
+
+
 def _broker_security(args: argparse.Namespace) -> ClientSecurity | None:
     """The ``--broker-key`` option (with ``--curve-secret``'s key pair), read."""
     if args.broker_key is None:
@@ -298,10 +359,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         if args.command == "broker":
+            front, back = _broker_lists(args)
             run_broker(
                 args.frontend or ["tcp://127.0.0.1:5555"],
                 args.backend or ["tcp://127.0.0.1:5556"],
-                _server_security(args.curve_secret, args.allow),
+                front,
+                back,
+                allow_shared_keys=args.same_keys_for_clients_and_servers,
+                max_calls_per_client=args.max_calls_per_client,
+                max_waiting_per_client=args.max_waiting_per_client,
             )
             return 0
         if (

@@ -2,9 +2,10 @@
 
 Clients connect their channels to the broker's *frontend*, a ROUTER socket; servers
 connect to its *backend*, another ROUTER (:meth:`uvrpc.Server.connect`), and say
-READY. Each request goes to the server with the fewest calls in flight (in turn
-among equals), and the broker remembers which server took which call until the
-call's reply passes through. That is what a proxy that forwards without looking
+READY, naming the services they serve. Each request goes to a server of its
+service (the route's ``namespace.Service``), the one with the fewest calls in flight
+(in turn among equals), and the broker remembers which server took which call until
+the call's reply passes through. That is what a proxy that forwards without looking
 cannot do, and it buys three things:
 
 - every later message of a call — a stream's items, END and credit, a CANCEL —
@@ -20,11 +21,20 @@ The price is that Python reads the header of every message (never the payload:
 frames are forwarded as received, without a copy) in the broker's own thread,
 draining each socket in batches; ``docs/scaling.md`` has what that costs.
 
-Requests that arrive while no server is connected wait (for their deadline at the
-longest) until one says READY; oneway requests, and messages the broker cannot read
-(which it leaves a server to answer), are dropped then. A call one of whose messages
-cannot be passed on because a pipe is full is failed and cancelled, never left with
-a hole in its stream (:attr:`BrokerStats.broken`).
+Requests that arrive while no server of their service is connected wait (for their
+deadline at the longest) until one says READY; oneway requests, and messages the
+broker cannot read (which it leaves a server to answer), are dropped then. A request
+for a service that no server has ever announced is answered ``UNIMPLEMENTED`` at
+once, once servers are connected and the broker has run long enough to have heard
+from all of them (:data:`UNKNOWN_SERVICE_GRACE`).
+
+One client (one connection to the frontend) may have at most
+``max_calls_per_client`` calls followed by the broker at once, and at most
+``max_waiting_per_client`` of them waiting for a server: a request over either
+share is refused with ``RESOURCE_EXHAUSTED``, and no other client's.
+
+A call one of whose messages cannot be passed on because a pipe is full is failed
+and cancelled, never left with a hole in its stream (:attr:`BrokerStats.broken`).
 """
 
 from __future__ import annotations
@@ -44,8 +54,8 @@ from zmq.utils.monitor import parse_monitor_message
 
 from ..transport.liveness import DEFAULT_HEARTBEAT, Heartbeat
 from ..transport.security import AllowList, ServerSecurity, check_zap_handler
-from ..wire.errors import ResourceExhausted, RpcError, Unavailable
-from ..wire.limits import HIGH_WATER_MARK
+from ..wire.errors import ResourceExhausted, RpcError, Unavailable, Unimplemented
+from ..wire.limits import HIGH_WATER_MARK, check_limit
 from ..wire.protocol import (
     DELIMITER,
     KIND_CANCEL,
@@ -55,14 +65,17 @@ from ..wire.protocol import (
     KIND_REQUEST,
     NIL_BODY,
     ONEWAY_CALL_ID,
+    READY_INTERVAL,
     encode_error_body,
     encode_reply_header,
     encode_stream_header,
+    ready_services,
+    route_service,
 )
 from ..wire.version import PROTOCOL_VERSION
 from .signals import stop_on_signals
 
-__all__ = ["Broker", "BrokerStats", "run_broker"]
+__all__ = ["Broker", "BrokerStats", "SharedKeysError", "run_broker"]
 
 BATCH = 256
 """Messages read from one socket before the broker looks at the others."""
@@ -73,6 +86,21 @@ SWEEP_INTERVAL = 1.0
 EXPIRY_GRACE = 5.0
 """Seconds after a call's deadline that the broker still expects its reply: a reply
 later than that finds no call and is forwarded untracked."""
+
+UNKNOWN_SERVICE_GRACE = 2 * READY_INTERVAL
+"""Seconds after it starts that a broker lets a call for a service no server has
+announced wait, rather than answer it ``UNIMPLEMENTED``: every server says READY
+each :data:`~uvrpc.protocol.READY_INTERVAL`, so a broker that (re)started has heard
+from all of them by then."""
+
+MAX_CALLS_PER_CLIENT = 1000
+"""The calls one client may have followed by a broker at once, by default. Behind a
+broker every server sees the broker as one caller, so this is what keeps one
+client from taking every server's share of calls."""
+
+WAITING_SHARE = 4
+"""By default one client may fill ``1 / WAITING_SHARE`` of the requests that may
+wait for a server (the broker's ``hwm``)."""
 
 FRONTEND_DOMAIN = "uvrpc-frontend"
 """The ZAP domain of a secured broker's frontend (clients' keys are checked here)."""
@@ -96,7 +124,11 @@ class BrokerStats:
     failed: int = 0
     """Calls failed with ``UNAVAILABLE`` because their server went away."""
     refused: int = 0
-    """Requests refused at once: every server was full, or too many waited."""
+    """Requests refused at once: every server was full, too many waited, or their
+    client was over its share (``max_calls_per_client``,
+    ``max_waiting_per_client``)."""
+    unserved: int = 0
+    """Requests answered ``UNIMPLEMENTED``: no server serves their service."""
     expired: int = 0
     """Calls forgotten because their caller's deadline passed long ago."""
     broken: int = 0
@@ -108,15 +140,17 @@ class BrokerStats:
 
 
 class _Server:
-    """A server connected to the backend, and the calls it has taken."""
+    """A server connected to the backend, the services it serves (``None``: a
+    server that did not say, taken to serve all) and the calls it has taken."""
 
-    __slots__ = ("calls", "fd", "identity", "leaving")
+    __slots__ = ("calls", "fd", "identity", "leaving", "services")
 
     def __init__(self, identity: bytes, fd: int) -> None:
         self.identity = identity
         self.fd = fd
         self.calls: set[tuple[bytes, int]] = set()
         self.leaving = False
+        self.services: frozenset[str] | None = None
 
 
 class _Call:
@@ -128,13 +162,54 @@ class _Call:
     that neither side ever sees a stream with a hole in it.
     """
 
-    __slots__ = ("broken", "expires", "server", "waiting")
+    __slots__ = ("broken", "expires", "server", "service", "waiting")
 
-    def __init__(self, expires: float) -> None:
+    def __init__(self, expires: float, service: str | None) -> None:
         self.expires = expires
+        self.service = service
         self.server: _Server | None = None
         self.waiting: list[list[Any]] | None = None
         self.broken = False
+
+
+class SharedKeysError(ValueError):
+    """A secured broker's backend would admit keys its frontend admits: a client
+    could connect as a server, be sent other clients' calls and answer them."""
+
+
+def check_separate_lists(
+    frontend: ServerSecurity | None, backend: ServerSecurity | None
+) -> None:
+    """Refuse a backend allow-list that admits a key the frontend's admits.
+
+    Raises:
+        SharedKeysError: the lists share keys, or the backend admits any key of a
+            key pair the frontend's clients know.
+    """
+    if frontend is None or backend is None:
+        return
+    fix = (
+        "give the backend a list of the servers' keys only (Broker("
+        "backend_security=…), uvrpc broker --allow-servers), or pass "
+        "allow_shared_keys=True (--same-keys-for-clients-and-servers) to accept it"
+    )
+    if backend.allow == "any":
+        if frontend.keypair.public == backend.keypair.public:
+            raise SharedKeysError(
+                'the backend admits "any" key while clients know its public key '
+                f"(the frontend's): any client could connect as a server; {fix}"
+            )
+        return
+    if frontend.allow == "any":
+        shared = backend.allow
+    else:
+        shared = backend.allow & frontend.allow
+    if shared:
+        raise SharedKeysError(
+            f"{len(shared)} of the {len(backend.allow)} keys the backend admits "
+            f"(servers) are admitted by the frontend too (clients), such as "
+            f"{min(shared)}: such a client could connect as a server; {fix}"
+        )
 
 
 class Broker:
@@ -153,7 +228,22 @@ class Broker:
             clients its allow-list names (``docs/security.md``).
         backend_security: the same for the backend, admitting the servers its
             allow-list names (they connect with
-            ``Server.connect(endpoint, security=ClientSecurity(...))``).
+            ``Server.connect(endpoint, security=ClientSecurity(...))``). A key on
+            both lists (or a backend admitting ``"any"`` with the frontend's key
+            pair) would let a client serve other clients' calls: the broker
+            refuses it with :class:`SharedKeysError`.
+        allow_shared_keys: accept a backend list that shares keys with the
+            frontend's (each key then trusted as a server too).
+        max_calls_per_client: the calls one client (one connection to the
+            frontend) may have followed by the broker at once, waiting or on a
+            server; another is refused with ``RESOURCE_EXHAUSTED``.
+        max_waiting_per_client: the requests of one client that may wait for a
+            server; another is refused with ``RESOURCE_EXHAUSTED``, so that one
+            client cannot fill the queue of ``hwm`` requests. A quarter of
+            ``hwm`` by default.
+        unknown_service_grace: seconds after the broker starts during which a
+            request for a service no server has announced waits instead of being
+            answered ``UNIMPLEMENTED`` (servers announce every second).
 
     A secured broker runs a ZAP handler, a domain per socket, on a ZeroMQ context
     of its own (unless given one, which must have no other ZAP handler), and checks
@@ -176,9 +266,26 @@ class Broker:
         heartbeat: Heartbeat | None = DEFAULT_HEARTBEAT,
         security: ServerSecurity | None = None,
         backend_security: ServerSecurity | None = None,
+        allow_shared_keys: bool = False,
+        max_calls_per_client: int = MAX_CALLS_PER_CLIENT,
+        max_waiting_per_client: int | None = None,
+        unknown_service_grace: float = UNKNOWN_SERVICE_GRACE,
     ) -> None:
         if not frontends or not backends:
             raise ValueError("a broker needs a frontend and a backend endpoint")
+        if not allow_shared_keys:
+            check_separate_lists(security, backend_security)
+        self.max_calls_per_client = check_limit(
+            "max_calls_per_client", max_calls_per_client
+        )
+        """The calls one client may have followed at once."""
+        self.max_waiting_per_client = check_limit(
+            "max_waiting_per_client",
+            max(1, hwm // WAITING_SHARE)
+            if max_waiting_per_client is None
+            else max_waiting_per_client,
+        )
+        """The requests of one client that may wait for a server."""
         secured = [
             (domain, sockets_security)
             for domain, sockets_security in (
@@ -201,6 +308,13 @@ class Broker:
         self._stale_fds: set[int] = set()
         self._calls: dict[tuple[bytes, int], _Call] = {}
         self._waiting = 0
+        # Per client, only while it has any: a dict entry per connected caller.
+        self._client_calls: dict[bytes, int] = {}
+        self._client_waiting: dict[bytes, int] = {}
+        self._known: set[str] = set()
+        """The services some server has announced since the broker started."""
+        self._unknown_service_grace = unknown_service_grace
+        self._judges_services_at = math.inf
         self._front: zmq.Socket[bytes] = ctx.socket(zmq.ROUTER)
         self._back: zmq.Socket[bytes] = ctx.socket(zmq.ROUTER)
         self._control: zmq.Socket[bytes] = ctx.socket(zmq.PAIR)
@@ -282,6 +396,7 @@ class Broker:
         """Start forwarding, in a thread of its own (``with`` does this)."""
         if self._thread is not None:
             return
+        self._judges_services_at = time.monotonic() + self._unknown_service_grace
         self._thread = threading.Thread(
             target=self._run, name="uvrpc-broker", daemon=True
         )
@@ -368,9 +483,9 @@ class Broker:
         head = _head(frames)
         if head is None:
             # Not ours to judge: a server answers it with the protocol's error.
-            self._hand_untracked(frames)
+            self._hand_untracked(frames, None)
             return
-        kind, call_id, timeout_ms = head
+        kind, call_id, timeout_ms, service = head
         if kind != KIND_REQUEST:
             call = self._calls.get((client, call_id))
             if call is None or call.broken:
@@ -385,12 +500,22 @@ class Broker:
                 call.waiting.append(frames)
             return
         if call_id == ONEWAY_CALL_ID:
-            self._hand_untracked(frames)
+            self._hand_untracked(frames, service)
             return
         # A call id a client reuses while its call runs ends the older call here.
         self._end(client, call_id)
+        calls = self._client_calls.get(client, 0)
+        if calls >= self.max_calls_per_client:
+            self._refuse_share(
+                client,
+                call_id,
+                f"this client has {calls} calls in flight through this broker, its "
+                f"share (max_calls_per_client={self.max_calls_per_client})",
+            )
+            return
+        self._client_calls[client] = calls + 1
         timeout = math.inf if timeout_ms is None else timeout_ms / 1000
-        call = _Call(time.monotonic() + timeout + EXPIRY_GRACE)
+        call = _Call(time.monotonic() + timeout + EXPIRY_GRACE, service)
         self._calls[(client, call_id)] = call
         self._dispatch(client, call_id, call, frames)
 
@@ -402,10 +527,12 @@ class Broker:
         messages = [frames] if call.waiting is None else call.waiting
         full: set[bytes] = set()
         while True:
-            server = self._pick(full)
+            server = self._pick(call.service, full)
             if server is None:
                 if full:
                     self._refuse_full(client, call_id)
+                elif self._unserved(call.service):
+                    self._refuse_unserved(client, call_id, call.service)
                 else:
                     self._wait(client, call_id, call, messages)
                 return
@@ -414,9 +541,7 @@ class Broker:
                 full.add(server.identity)
             if outcome != _SENT:
                 continue
-            if call.waiting is not None:
-                self._waiting -= 1
-                call.waiting = None
+            self._unwait(client, call)
             call.server = server
             server.calls.add((client, call_id))
             self.stats.requests += 1
@@ -424,6 +549,39 @@ class Broker:
                 if not self._to_call_server(client, call_id, call, message):
                     return
             return
+
+    def _unserved(self, service: str | None) -> bool:
+        """Whether no server will serve ``service``: none has announced it since
+        the broker started, servers are connected and none said what it serves,
+        and the broker has run long enough to have heard from every server."""
+        if service is None or service in self._known or not self._servers:
+            return False
+        if any(server.services is None for server in self._servers.values()):
+            return False
+        return time.monotonic() >= self._judges_services_at
+
+    def _refuse_unserved(
+        self, client: bytes, call_id: int, service: str | None
+    ) -> None:
+        self._end(client, call_id)
+        served = sorted(self._known)
+        self._reply_error(
+            client,
+            call_id,
+            Unimplemented(
+                f"no server behind this broker serves '{service}'; they serve "
+                f"{', '.join(served[:10]) or 'nothing'}"
+                + (f" and {len(served) - 10} more" if len(served) > 10 else "")
+            ),
+        )
+        self.stats.unserved += 1
+
+    def _refuse_share(self, client: bytes, call_id: int, why: str) -> None:
+        self._end(client, call_id)
+        self._reply_error(
+            client, call_id, ResourceExhausted(f"{why}; other clients are served")
+        )
+        self.stats.refused += 1
 
     def _refuse_full(self, client: bytes, call_id: int) -> None:
         self._end(client, call_id)
@@ -440,6 +598,16 @@ class Broker:
         self, client: bytes, call_id: int, call: _Call, messages: list[list[Any]]
     ) -> None:
         if call.waiting is None:
+            waiting = self._client_waiting.get(client, 0)
+            if waiting >= self.max_waiting_per_client:
+                self._refuse_share(
+                    client,
+                    call_id,
+                    f"this client has {waiting} calls waiting for a server of this "
+                    "broker, its share (max_waiting_per_client="
+                    f"{self.max_waiting_per_client})",
+                )
+                return
             if self._waiting >= self._hwm:
                 self._end(client, call_id)
                 self._reply_error(
@@ -453,18 +621,33 @@ class Broker:
                 self.stats.refused += 1
                 return
             self._waiting += 1
+            self._client_waiting[client] = waiting + 1
         call.waiting = messages
 
+    def _unwait(self, client: bytes, call: _Call) -> None:
+        """The call waits no more (it went to a server, or ended)."""
+        if call.waiting is None:
+            return
+        call.waiting = None
+        self._waiting -= 1
+        left = self._client_waiting.pop(client) - 1
+        if left:
+            self._client_waiting[client] = left
+
     def _pick(
-        self, excluded: set[bytes] | frozenset[bytes] = frozenset()
+        self,
+        service: str | None,
+        excluded: set[bytes] | frozenset[bytes] = frozenset(),
     ) -> _Server | None:
-        """The server with the fewest calls in flight, ``excluded`` aside; the one
-        that got a call longest ago among equals."""
+        """The server of ``service`` with the fewest calls in flight, ``excluded``
+        aside; the one that got a call longest ago among equals."""
         best: _Server | None = None
         for server in self._servers.values():
+            services = server.services  # inline: this runs per server per call
             if (
                 not server.leaving
                 and (best is None or len(server.calls) < len(best.calls))
+                and (services is None or service in services or service is None)
                 and server.identity not in excluded
             ):
                 best = server
@@ -474,8 +657,8 @@ class Broker:
             self._servers[best.identity] = best
         return best
 
-    def _hand_untracked(self, frames: list[zmq.Frame]) -> None:
-        server = self._pick()
+    def _hand_untracked(self, frames: list[zmq.Frame], service: str | None) -> None:
+        server = self._pick(service)
         if server is None or self._to_server(server, frames) == _FULL:
             self.stats.dropped += 1
 
@@ -516,10 +699,8 @@ class Broker:
         if server is not None:
             server.calls.discard((client, call_id))
             self._cancel_at(server, client, call_id)
-        elif call.waiting is not None:
-            self._waiting -= 1
+        self._unwait(client, call)
         call.server = None
-        call.waiting = None
         call.broken = True
         self._reply_error(client, call_id, error)
         self.stats.broken += 1
@@ -600,7 +781,7 @@ class Broker:
                 fd = frames[0].get(zmq.SRCFD)
             except zmq.ZMQError:
                 fd = -1  # inproc://: no descriptor, and no connection to lose
-            self._ready(identity, fd)
+            self._ready(identity, fd, ready_services(fields))
         elif kind == KIND_LEAVING:
             server = self._servers.get(identity)
             if server is not None:
@@ -609,7 +790,7 @@ class Broker:
         else:
             self.stats.dropped += 1
 
-    def _ready(self, identity: bytes, fd: int) -> None:
+    def _ready(self, identity: bytes, fd: int, services: frozenset[str] | None) -> None:
         server = self._servers.get(identity)
         if server is None:
             previous = self._by_fd.get(fd)
@@ -627,6 +808,11 @@ class Broker:
                 del self._by_fd[server.fd]
             server.fd = fd
         server.leaving = False
+        if services != server.services:
+            server.services = services
+            if services is not None:
+                self._known.update(services)
+                _log.info("a server serves %s", ", ".join(sorted(services)))
         if fd >= 0:
             self._by_fd[fd] = identity
         if self._waiting:
@@ -672,10 +858,13 @@ class Broker:
         call = self._calls.pop((client, call_id), None)
         if call is None:
             return
+        left = self._client_calls.pop(client) - 1
+        if left:
+            self._client_calls[client] = left
         if call.server is not None:
             call.server.calls.discard((client, call_id))
-        elif call.waiting is not None:
-            self._waiting -= 1
+        else:
+            self._unwait(client, call)
 
     def _reply_error(self, client: bytes, call_id: int, error: RpcError) -> None:
         header = encode_reply_header(call_id, error.status)
@@ -727,9 +916,11 @@ def _send(sock: zmq.Socket[bytes], to: Any, frames: Sequence[Any]) -> None:
         sock.send(frame, _MORE if n < last else 0, copy=False)
 
 
-def _head(frames: list[zmq.Frame]) -> tuple[int, int, int | None] | None:
-    """The kind, call id and (for a request) timeout of a message of this
-    protocol version; ``None`` for anything else."""
+def _head(
+    frames: list[zmq.Frame],
+) -> tuple[int, int, int | None, str | None] | None:
+    """The kind, call id and (for a request) timeout and service of a message of
+    this protocol version; ``None`` for anything else."""
     if len(frames) < 4:
         return None
     try:
@@ -744,8 +935,12 @@ def _head(frames: list[zmq.Frame]) -> tuple[int, int, int | None] | None:
         or type(fields[2]) is not int
     ):
         return None
-    timeout = fields[4] if fields[1] == KIND_REQUEST and len(fields) > 4 else None
-    return fields[1], fields[2], timeout if type(timeout) is int else None
+    if fields[1] != KIND_REQUEST:
+        return fields[1], fields[2], None, None
+    route = fields[3]
+    service = route_service(route) if type(route) is str else None
+    timeout = fields[4] if len(fields) > 4 else None
+    return fields[1], fields[2], timeout if type(timeout) is int else None, service
 
 
 def _bind(sock: zmq.Socket[bytes], endpoint: str) -> str:
@@ -757,14 +952,26 @@ def run_broker(
     frontends: Sequence[str],
     backends: Sequence[str],
     security: ServerSecurity | None = None,
+    backend_security: ServerSecurity | None = None,
+    *,
+    allow_shared_keys: bool = False,
+    max_calls_per_client: int = MAX_CALLS_PER_CLIENT,
+    max_waiting_per_client: int | None = None,
 ) -> None:
     """Run a broker until SIGINT or SIGTERM (``uvrpc broker``); print each bound
-    endpoint first, frontends then backends, one a line. ``security`` secures both
-    sockets with one key pair and one allow-list (of clients and servers)."""
+    endpoint first, frontends then backends, one a line. ``security`` secures the
+    frontend (the clients' allow-list), ``backend_security`` the backend (the
+    servers'); the other arguments are :class:`Broker`'s."""
     with (
         stop_on_signals() as stop,
         Broker(
-            frontends, backends, security=security, backend_security=security
+            frontends,
+            backends,
+            security=security,
+            backend_security=backend_security,
+            allow_shared_keys=allow_shared_keys,
+            max_calls_per_client=max_calls_per_client,
+            max_waiting_per_client=max_waiting_per_client,
         ) as broker,
     ):
         for endpoint in (*broker.frontends, *broker.backends):

@@ -62,9 +62,9 @@ from ..wire.limits import (
 from ..wire.protocol import (
     DELIMITER,
     KIND_LEAVING,
-    KIND_READY,
     ONEWAY_CALL_ID,
     READY_INTERVAL,
+    encode_ready_header,
     encode_stream_header,
 )
 from ..wire.service import ServiceBase
@@ -357,8 +357,9 @@ class Server:
 
     async def _announce(self) -> None:
         """Say READY to every broker this server connected to, now and each
-        :data:`READY_INTERVAL` seconds."""
-        ready = encode_stream_header(KIND_READY, 0)
+        :data:`READY_INTERVAL` seconds, naming the services it serves: a broker
+        sends it only their calls."""
+        ready = encode_ready_header(self._protocol.services)
         while True:
             self._tell_brokers(ready)
             await asyncio.sleep(READY_INTERVAL)

@@ -23,7 +23,9 @@ version, so a peer can always tell which version it is talking to:
   :data:`KIND_CREDIT` (the peer may send ``n`` more items; ``n`` is 0 otherwise);
 * what a server says to a broker it connected to (:mod:`uvrpc.broker`), with no
   envelope and no body: ``[version, kind, 0, 0]`` with kind :data:`KIND_READY`
-  (it takes calls) or :data:`KIND_LEAVING` (it is stopping: no new calls).
+  (it takes calls) or :data:`KIND_LEAVING` (it is stopping: no new calls); a READY
+  has a fifth element, the names of the services the server serves, so that the
+  broker sends it only their calls.
 
 A request with call id 0 is *oneway*: it gets no reply of any kind.
 
@@ -34,7 +36,7 @@ features can extend a header without a version bump.
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 import msgpack
@@ -63,12 +65,15 @@ __all__ = [
     "RequestHeaders",
     "StreamHeader",
     "encode_error_body",
+    "encode_ready_header",
     "encode_reply_header",
     "encode_stream_header",
     "parse_client_header",
     "parse_reply_header",
     "parse_request_header",
     "parse_server_header",
+    "ready_services",
+    "route_service",
     "split_envelope",
     "version_mismatch_message",
 ]
@@ -217,6 +222,27 @@ class RequestHeaders:
 def encode_stream_header(kind: int, call_id: int, n: int = 0) -> bytes:
     """Encode the header of an ITEM, END, CANCEL or CREDIT (of ``n`` items)."""
     return _STREAM.pack(_STREAM_PREFIX, kind, _UINT64, call_id, _UINT32, n)
+
+
+def encode_ready_header(services: Iterable[str]) -> bytes:
+    """Encode a server's READY to a broker: ``[version, KIND_READY, 0, 0,
+    [service, …]]``, the wire names of the services it serves, sorted."""
+    return msgpack.packb([PROTOCOL_VERSION, KIND_READY, 0, 0, sorted(services)])
+
+
+def ready_services(fields: Sequence[Any]) -> frozenset[str] | None:
+    """The services a decoded READY header announces; ``None`` for a READY
+    without the list (a server that predates it), which the broker takes as
+    serving every service. Names that are not strings are ignored."""
+    if len(fields) < 5 or type(fields[4]) is not list:
+        return None
+    return frozenset(name for name in fields[4] if type(name) is str)
+
+
+def route_service(route: str) -> str:
+    """The service of a route: ``"calculator.Calculator"`` for
+    ``"calculator.Calculator.add"`` (a method name never holds a dot)."""
+    return route.rpartition(".")[0]
 
 
 def encode_reply_header(
