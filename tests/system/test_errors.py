@@ -223,13 +223,17 @@ def test_messages_validate_on_construction() -> None:
 
 
 def test_sync_calls_to_a_missing_server_never_block_past_their_deadline() -> None:
-    """Past the socket's high-water mark a send blocks: the deadline covers it too."""
+    """Nothing is queued for a missing server: a call waits for a connection
+    until its deadline or the channel's connect timeout, whichever comes first,
+    and then fails at once."""
     endpoint = "ipc:///nonexistent-dir-for-uvrpc/nobody.sock"
-    with uvrpc.SyncChannel(endpoint) as channel:
+    with uvrpc.SyncChannel(endpoint, connect_timeout=0.2) as channel:
         calc = CalculatorSyncClient(channel)
-        for _ in range(1100):  # more requests than the 1,000 the socket queues
-            with pytest.raises(uvrpc.DeadlineExceeded):
+        for _ in range(1100):  # more requests than the 1,000 a socket would queue
+            with pytest.raises((uvrpc.DeadlineExceeded, uvrpc.Unavailable)):
                 calc.add(a=1, b=2, timeout=0.001)
+        with pytest.raises(uvrpc.Unavailable, match="no connection to ipc://"):
+            calc.add(a=1, b=2, timeout=60)
 
 
 def test_async_calls_past_the_high_water_mark_end_at_their_deadline() -> None:

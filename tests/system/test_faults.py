@@ -70,7 +70,10 @@ def test_a_killed_server_fails_calls_in_flight_and_a_restarted_one_serves(
             try:
                 assert restarted.stdout is not None
                 assert restarted.stdout.readline().strip() == endpoint
-                # The same client reconnects by itself.
+                # The same client reconnects by itself (calls made before it
+                # has fail at once: the server was down for longer than the
+                # channel's connect timeout).
+                assert await client.channel.ready(10)
                 assert await client.ping(n=2, timeout=10) == 2
                 assert [await client.ping(n=i) for i in range(5)] == list(range(5))
             finally:

@@ -436,7 +436,10 @@ async def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> None:
         if not sep:
             raise CallError(f"--metadata takes KEY=VALUE, got {item!r}")
         headers[key] = value
-    channel = Channel(args.endpoint, security=_security(args.curve_server_key))
+    try:
+        channel = Channel(args.endpoint, security=_security(args.curve_server_key))
+    except ValueError as exc:  # a malformed endpoint: one line, no traceback
+        raise CallError(str(exc)) from None
     async with channel:
         with ExitStack() as stack:
             if headers:

@@ -27,17 +27,19 @@ from ..core.client import CallState, ClientCore, finish
 from ..core.context import CURRENT_CALL, OUTGOING, CallMetadata, inherited_timeout
 from ..interceptors.base import ClientCallInfo, ClientInterceptor
 from ..transport.forks import check_process
-from ..transport.liveness import DEFAULT_HEARTBEAT, Heartbeat
+from ..transport.liveness import (
+    DEFAULT_HEARTBEAT,
+    Heartbeat,
+    Refusal,
+    handshake_refusal,
+    monitor_address,
+    monitor_event,
+)
 from ..transport.reactor import SocketReactor
 from ..transport.security import ClientSecurity, no_reply_text
-from ..transport.sockets import open_socket
+from ..transport.sockets import CONNECT_TIMEOUT, LINGER, connect, open_socket
 from ..wire.buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
-from ..wire.errors import (
-    DeadlineExceeded,
-    RpcError,
-    Unauthenticated,
-    Unavailable,
-)
+from ..wire.errors import DeadlineExceeded, Unavailable
 from ..wire.limits import (
     HIGH_WATER_MARK,
     MAX_IN_FLIGHT,
@@ -64,10 +66,6 @@ __all__ = ["Channel", "ClientTransport", "DealerTransport", "OnMessage"]
 
 OnMessage = Callable[[list[Any]], None]
 """Receives the frames of one message: ``[delimiter, attachment..., header, body]``."""
-
-Refusal = tuple[type[RpcError], str]
-"""Why a server refused a connection's handshake: the error to fail calls with, and
-what happened."""
 
 OnDisconnect = Callable[[Refusal | None], None]
 """Told that the connection to the server dropped (``None``) or that its handshake
@@ -140,17 +138,37 @@ class DealerTransport:
             heartbeat=heartbeat,
             security=security,
         )
+        # Nothing is queued for a server that is not connected: a request either
+        # goes to a live connection or is refused at once, and is never run by a
+        # server that comes up after its caller gave up.
+        self._sock.setsockopt(zmq.IMMEDIATE, 1)
         # The monitor is there before the connection, so that no event is lost: a
         # handshake refused before the first call is not retried by libzmq.
         self._monitor: zmq.Socket[bytes] | None = self._sock.get_monitor_socket(
-            _WATCHED | zmq.EVENT_HANDSHAKE_SUCCEEDED
+            _WATCHED | zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_MONITOR_STOPPED,
+            monitor_address(),
         )
         self._monitor.setsockopt(zmq.LINGER, 0)
-        for each in _endpoints(endpoint):
-            self._sock.connect(each)
+        self._live: set[bytes] = set()
         self._reactor: SocketReactor | None = None
         self._monitor_reactor: SocketReactor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped: asyncio.Future[None] | None = None
+        try:
+            endpoints = _endpoints(endpoint)
+            for each in endpoints:
+                connect(self._sock, each)
+        except BaseException:
+            self.close()
+            raise
+        self.where = ", ".join(endpoints)
+        """The endpoints connected to, for error messages."""
+
+    @property
+    def connected(self) -> bool:
+        """Whether a connection's handshake succeeded and it has not dropped since
+        (as far as the events read so far tell)."""
+        return bool(self._live)
 
     def attach(self, loop: asyncio.AbstractEventLoop, on_message: OnMessage) -> None:
         """Watch the socket from ``loop``."""
@@ -178,20 +196,31 @@ class DealerTransport:
             # endpoint.
             if len(frames) != 2:
                 return
-            event, value = _event_of(frames[0])
+            event, value = monitor_event(frames[0])
             if event & zmq.EVENT_DISCONNECTED:
+                self._live.discard(bytes(frames[1]))
                 # Replies that arrived before the connection dropped are queued:
                 # answer their calls before failing the rest.
                 if self._reactor is not None:
                     self._reactor.drain()
                 on_disconnect(None)
             elif event & zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self._live.add(bytes(frames[1]))
                 if on_connect is not None:
                     on_connect()
+            elif event & zmq.EVENT_MONITOR_STOPPED:
+                if self._stopped is not None and not self._stopped.done():
+                    self._stopped.set_result(None)
             elif event & _WATCHED:
-                on_disconnect(_refusal(event, value))
+                on_disconnect(handshake_refusal(event, value))
 
         self._monitor_reactor = SocketReactor(monitor, self._loop, on_event)
+
+    def read_events(self) -> None:
+        """Handle the monitor's events that wait now (a connection made or lost
+        that the loop has not yet seen)."""
+        if self._monitor_reactor is not None:
+            self._monitor_reactor.drain()
 
     def try_send(self, frames: Sequence[Any]) -> bool:
         """Send now if the socket has room."""
@@ -199,9 +228,14 @@ class DealerTransport:
         return self._reactor.try_send(frames)
 
     async def send(self, frames: Sequence[Any]) -> None:
-        """Send, waiting while the socket is at its high-water mark."""
+        """Send, waiting while the socket is at its high-water mark; once the
+        socket is closed, drop the message (its call was failed at the close)."""
         assert self._reactor is not None, "attach() first"
-        await self._reactor.send(frames)
+        try:
+            await self._reactor.send(frames)
+        except zmq.ZMQError:
+            if not self._sock.closed:
+                raise
 
     def close(self) -> None:
         """Stop watching and close the socket without lingering."""
@@ -215,6 +249,35 @@ class DealerTransport:
             self._monitor = None
         self._sock.close(linger=0)
 
+    async def close_lingering(self, linger: float) -> None:
+        """Close the socket, letting libzmq send what it queued for up to
+        ``linger`` seconds, and return once it did (or gave up).
+
+        libzmq keeps a closed socket's queued messages in its I/O thread, and a
+        process that exits then loses them: the socket's monitor reports
+        ``MONITOR_STOPPED`` only once the socket is gone for good, after its
+        connections were flushed or their linger ran out, so that is what this
+        waits for (bounded, should the report never come).
+        """
+        monitor_reactor = self._monitor_reactor
+        if linger <= 0 or self._monitor is None or monitor_reactor is None:
+            self.close()
+            return
+        assert self._loop is not None
+        stopped = self._stopped = self._loop.create_future()
+        if self._reactor is not None:
+            self._reactor.close()
+        self._sock.close(linger=max(1, round(linger * 1000)))
+        try:
+            # A margin over the linger: libzmq's own timer ends the wait.
+            await asyncio.wait_for(asyncio.shield(stopped), linger + 0.5)
+        except TimeoutError:
+            pass
+        finally:
+            monitor_reactor.close()
+            self._monitor.close(linger=0)
+            self._monitor = None
+
 
 def _endpoints(endpoint: str | Sequence[str]) -> list[str]:
     """The endpoints of ``"a"``, ``"a,b"`` or ``["a", "b"]``."""
@@ -223,34 +286,6 @@ def _endpoints(endpoint: str | Sequence[str]) -> list[str]:
     if not endpoints:
         raise ValueError("no endpoint to connect to")
     return endpoints
-
-
-def _event_of(frame: Any) -> tuple[int, int]:
-    """A monitor event's number and value."""
-    view = memoryview(frame)
-    return int.from_bytes(view[:2], "little"), int.from_bytes(view[2:6], "little")
-
-
-def _refusal(event: int, value: int) -> Refusal:
-    """What a failed handshake means to the caller."""
-    if event & zmq.EVENT_HANDSHAKE_FAILED_AUTH:
-        return (
-            Unauthenticated,
-            f"the server refused this client's CURVE key (ZAP status {value})",
-        )
-    if value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
-        return (
-            Unavailable,
-            "the handshake failed: the server and this client use different "
-            "security mechanisms (CURVE on one side only?)",
-        )
-    if event & zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
-        return Unavailable, f"the handshake failed (ZMTP protocol error {value:#x})"
-    return (
-        Unavailable,
-        "the handshake failed: the server closed the connection (do both sides "
-        "use CURVE, and is the server's public key the one pinned?)",
-    )
 
 
 class Channel:
@@ -288,6 +323,17 @@ class Channel:
         interceptors: run around each call, the first outermost: unary and
             oneway (:meth:`call`), started (:meth:`start`) and stream calls
             (:class:`~uvrpc.ClientInterceptor`, ``docs/interceptors.md``).
+        connect_timeout: seconds to wait for a connection after the channel is
+            first used, and after its connection dropped. Calls made meanwhile
+            wait for it; once it has passed with no server connected, a call
+            fails at once with :class:`~uvrpc.Unavailable` naming the endpoint
+            (``docs/reliability.md``). Nothing is ever queued for a server that
+            is not connected.
+        wait_for_ready: the default of each call's ``wait_for_ready``: with
+            ``True``, a call with no server connected waits for one until its
+            deadline instead of failing at once (gRPC's ``wait_for_ready``).
+        linger: seconds :meth:`close` waits, at most, for requests already
+            handed to the socket (oneway calls above all) to reach the server.
 
     A channel belongs to the event loop that first uses it, and to the process that
     created it: used in a child process after a fork, it raises
@@ -313,9 +359,14 @@ class Channel:
         security: ClientSecurity | None = None,
         heartbeat: Heartbeat | None = DEFAULT_HEARTBEAT,
         interceptors: Sequence[ClientInterceptor] = (),
+        connect_timeout: float = CONNECT_TIMEOUT,
+        wait_for_ready: bool = False,
+        linger: float = LINGER,
     ) -> None:
         if stream_window < 1:
             raise ValueError("a stream window must be at least 1")
+        if connect_timeout < 0 or linger < 0:
+            raise ValueError("connect_timeout and linger must not be negative")
         self._pid = os.getpid()
         self._interceptors = tuple(interceptors)
         self.max_message_size = check_limit("max_message_size", max_message_size)
@@ -351,6 +402,42 @@ class Channel:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._refusal: Refusal | None = None
+        self.connect_timeout = connect_timeout
+        """Seconds to wait for a connection before calls fail at once."""
+        self.wait_for_ready = wait_for_ready
+        """Whether calls wait for a connection by default."""
+        self.linger = linger
+        """Seconds :meth:`close` waits, at most, for queued requests to go out."""
+        self._dealer = (
+            self._transport if isinstance(self._transport, DealerTransport) else None
+        )
+        # No server connected for connect_timeout: calls fail at once.
+        self._down = False
+        self._grace: asyncio.TimerHandle | None = None
+        self._down_waiter: asyncio.Future[None] | None = None
+        self._connected_waiter: asyncio.Future[None] | None = None
+
+    @property
+    def connected(self) -> bool:
+        """Whether a server is connected, as far as the channel's loop has seen
+        (a channel over a :class:`ClientTransport` other than an endpoint's is
+        always connected)."""
+        return self._dealer is None or self._dealer.connected
+
+    async def ready(self, timeout: float | None = None) -> bool:
+        """Wait until a server is connected, ``timeout`` seconds at most; return
+        whether one is (gRPC's ``channel_ready``)."""
+        self._running_loop()
+        if self.connected:
+            return True
+        if self._connected_waiter is None:
+            assert self._loop is not None
+            self._connected_waiter = self._loop.create_future()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._connected_waiter), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     @property
     def pending(self) -> int:
@@ -383,14 +470,21 @@ class Channel:
         if self._loop is not None:
             raise RuntimeError("a Channel belongs to the loop that first used it")
         self._transport.attach(loop, self._on_message)
-        if isinstance(self._transport, DealerTransport):
-            self._transport.watch_disconnects(self._on_disconnect, self._on_connect)
         self._deadlines = DeadlineWheel(loop, self._expire)
         self._loop = loop
+        dealer = self._dealer
+        if dealer is not None:
+            dealer.watch_disconnects(self._on_disconnect, self._on_connect)
+            if not dealer.connected:
+                self._grace = loop.call_later(self.connect_timeout, self._no_server)
         return loop
 
     def call(
-        self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
+        self,
+        method: Unary[Any, Reply],
+        args: dict[str, Any],
+        timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> Coroutine[Any, Any, Reply]:
         """Make one call and return its typed result (await what this returns).
 
@@ -403,30 +497,48 @@ class Channel:
         reply's trailers. Cancelling the awaiting task sends the server a CANCEL,
         which cancels the handler.
 
+        With no server connected (none within the channel's ``connect_timeout``),
+        the call fails at once with :class:`~uvrpc.Unavailable`, unless
+        ``wait_for_ready`` (the channel's :attr:`wait_for_ready` if ``None``)
+        makes it wait for one until its deadline.
+
         Raises:
             RpcError: the server replied with an error (the subclass names the status).
             DeadlineExceeded: no reply within ``timeout`` seconds (for a oneway
                 call: the request could not be sent within it).
-            Unavailable: the channel is closed, or was closed during the call.
+            Unavailable: no server is connected, the connection dropped during
+                the call, or the channel is closed, or was closed during the call.
         """
         if self._interceptors:
-            return intercept_call(self._interceptors, self._call, method, args, timeout)
-        return self._call(method, args, timeout)
+            call = (
+                self._call
+                if wait_for_ready is None
+                else partial(self._call, wait_for_ready=wait_for_ready)
+            )
+            return intercept_call(self._interceptors, call, method, args, timeout)
+        return self._call(method, args, timeout, wait_for_ready)
 
     async def _call(
-        self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
+        self,
+        method: Unary[Any, Reply],
+        args: dict[str, Any],
+        timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> Reply:
         scope = OUTGOING.get()
         if CURRENT_CALL.get() is not None:
             timeout = inherited_timeout(timeout)
         if method.oneway:
-            await self._send_oneway(method, args, timeout, scope)
+            await self._send_oneway(method, args, timeout, scope, wait_for_ready)
             return cast(Reply, None)
-        state, frames = self._begin(method, args, timeout, scope)
+        state, frames = self._begin(method, args, timeout, scope, False, wait_for_ready)
         future: asyncio.Future[None] = state.waker
         try:
             if frames is not None:
-                await self._send_before(future, frames)
+                if self._waits(wait_for_ready):
+                    await self._send_before(future, frames)
+                else:
+                    await self._send_or_fail(future, frames, method.route)
             await future
         except asyncio.CancelledError:
             self._give_up(state)
@@ -446,6 +558,7 @@ class Channel:
         args: dict[str, Any],
         timeout: float | None,
         scope: CallMetadata | None,
+        wait_for_ready: bool | None = None,
     ) -> None:
         """Send a request with call id 0, which gets no reply; register nothing."""
         loop = self._running_loop()
@@ -455,12 +568,20 @@ class Channel:
             self._refused(method.route)
         frames = self._core.oneway_request(method, args, timeout, scope)
         sent = False
+        waits = True
         try:
             sent = self._transport.try_send(frames)
+            if not sent and self._down:
+                waits = self._waits(wait_for_ready)
+                if not waits:
+                    sent = self._retry_connected(frames)
+                    if not sent:
+                        raise self._unreachable(method.route)
         finally:
             self._encoder.settle(frames[-1], sent)
         if sent:
             return
+        waits = self._waits(wait_for_ready)
         # The socket is full: wait for room until the deadline or a close.
         over: asyncio.Future[None] = loop.create_future()
         self._oneway_waits.add(over)
@@ -471,7 +592,10 @@ class Channel:
             )
             timer = loop.call_later(timeout, _fail, over, error)
         try:
-            await self._send_before(over, frames)
+            if waits:
+                await self._send_before(over, frames)
+            else:
+                await self._send_or_fail(over, frames, method.route)
         finally:
             self._oneway_waits.discard(over)
             if timer is not None:
@@ -480,7 +604,11 @@ class Channel:
             over.result()  # raises why the request could not be sent
 
     def start(
-        self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
+        self,
+        method: Unary[Any, Reply],
+        args: dict[str, Any],
+        timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> Call[Reply]:
         """Send one call and return its handle at once (see :class:`~uvrpc.Call`).
 
@@ -494,29 +622,38 @@ class Channel:
         they return, and an error they raise is raised when the handle is
         awaited.
 
+        ``wait_for_ready`` is as for :meth:`call`.
+
         Raises:
             InvalidArgument: an argument cannot be encoded.
-            Unavailable: the channel is closed.
+            Unavailable: the channel is closed, or no server is connected.
         """
         if self._interceptors:
-            return intercept_start(
-                self._interceptors, self._start, method, args, timeout
+            start = (
+                self._start
+                if wait_for_ready is None
+                else partial(self._start, wait_for_ready=wait_for_ready)
             )
-        return self._start(method, args, timeout)
+            return intercept_start(self._interceptors, start, method, args, timeout)
+        return self._start(method, args, timeout, wait_for_ready)
 
     def _start(
-        self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
+        self,
+        method: Unary[Any, Reply],
+        args: dict[str, Any],
+        timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> Call[Reply]:
         scope = OUTGOING.get()
         if CURRENT_CALL.get() is not None:
             timeout = inherited_timeout(timeout)
-        state, frames = self._begin(method, args, timeout, scope, started=True)
+        state, frames = self._begin(method, args, timeout, scope, True, wait_for_ready)
         future: asyncio.Future[None] = state.waker
         future.add_done_callback(partial(self._settled, state))
         if frames is not None:
-            sender = future.get_loop().create_task(self._send_before(future, frames))
-            self._senders.add(sender)
-            sender.add_done_callback(self._senders.discard)
+            self._spawn(
+                self._send_request(state, future, frames, self._waits(wait_for_ready))
+            )
         return Call(method, future, state)
 
     def _begin(
@@ -526,12 +663,16 @@ class Channel:
         timeout: float | None,
         scope: CallMetadata | None,
         started: bool = False,
+        wait_for_ready: bool | None = None,
     ) -> tuple[CallState, list[Any] | None]:
         """Register a call, hang its future on it and send its request if the
         socket has room.
 
         Returns the call's state, and its frames if they still have to be sent
         (``None`` once sent).
+
+        Raises:
+            Unavailable: no server is connected, and the call does not wait.
         """
         loop = self._loop
         if loop is None or loop is not asyncio.get_running_loop():
@@ -551,6 +692,12 @@ class Channel:
         sent = False
         try:
             sent = self._transport.try_send(frames)
+            # No room: with no server connected (nothing is queued for one that
+            # is not), the call fails now rather than at its deadline.
+            if not sent and self._down and not self._waits(wait_for_ready):
+                sent = self._retry_connected(frames)
+                if not sent:
+                    raise self._unreachable(method.route)
         except BaseException as exc:
             self._core.fail(state, exc)
             if state.timer is not None:
@@ -559,6 +706,53 @@ class Channel:
         finally:
             self._encoder.settle(frames[-1], sent)
         return state, None if sent else frames
+
+    def _retry_connected(self, frames: Sequence[Any]) -> bool:
+        """Before failing a call for want of a server, read the connection events
+        the loop has not handled yet (a server that came back just now) and, if
+        one connected, try again."""
+        dealer = self._dealer
+        assert dealer is not None
+        dealer.read_events()
+        return not self._down and self._transport.try_send(frames)
+
+    def _waits(self, wait_for_ready: bool | None) -> bool:
+        """Whether a call waits for a connection (its own choice, or the
+        channel's)."""
+        return self.wait_for_ready if wait_for_ready is None else wait_for_ready
+
+    def _unreachable(self, route: str) -> Unavailable:
+        """The error of a call made with no server connected."""
+        where = self._dealer.where if self._dealer is not None else "the server"
+        return Unavailable(
+            f"not sending {route}: no connection to {where} for "
+            f"{self.connect_timeout:g} s (is the server running and reachable? "
+            f"wait_for_ready=True waits for it)"
+        )
+
+    def _down_signal(self) -> asyncio.Future[None]:
+        """A future done once the channel finds itself without a server."""
+        waiter = self._down_waiter
+        if waiter is None:
+            assert self._loop is not None
+            waiter = self._down_waiter = self._loop.create_future()
+            if self._down:
+                waiter.set_result(None)
+        return waiter
+
+    def _no_server(self) -> None:
+        """``connect_timeout`` passed with no server connected: calls that do not
+        wait for ready fail from now on, those parked until now included."""
+        self._grace = None
+        dealer = self._dealer
+        assert dealer is not None
+        dealer.read_events()  # a connection made just now counts
+        if self._closed or dealer.connected:
+            return
+        self._down = True
+        waiter = self._down_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _refused(self, route: str) -> None:
         """Raise why the server refused the last handshake."""
@@ -594,6 +788,47 @@ class Channel:
         finally:
             if not sending.done():
                 sending.cancel()
+
+    async def _send_or_fail(
+        self, future: asyncio.Future[Any], frames: Sequence[Any], route: str
+    ) -> None:
+        """As :meth:`_send_before`, but give up when the channel finds itself
+        without a server: the request was not sent (a socket that sends only to
+        connected servers had no room for it), so it never runs.
+
+        Raises:
+            Unavailable: no server connected within ``connect_timeout``.
+        """
+        sending = asyncio.ensure_future(self._transport.send(frames))
+        try:
+            await asyncio.wait(
+                (sending, future, self._down_signal()),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            sent = sending.done()
+            if not sent:
+                sending.cancel()
+        if not sent and not future.done():
+            raise self._unreachable(route)
+
+    async def _send_request(
+        self,
+        state: CallState,
+        until: asyncio.Future[Any],
+        frames: Sequence[Any],
+        wait_for_ready: bool,
+    ) -> None:
+        """Send a started call's request in the background; with no server to
+        take it, the call fails with :class:`~uvrpc.Unavailable`."""
+        if wait_for_ready:
+            await self._send_before(until, frames)
+            return
+        try:
+            await self._send_or_fail(until, frames, state.method.route)
+        except Unavailable as error:
+            self._core.fail(state, error)
+            self._wake(state)
 
     def _expire(self, call_id: int) -> None:
         state = self._core.calls.get(call_id)
@@ -636,10 +871,20 @@ class Channel:
             return
         for frames in messages:
             if not self._transport.try_send(frames):
-                self._spawn_send(None, frames)
+                self._spawn_send(frames)
 
     def _on_connect(self) -> None:
         self._refusal = None
+        self._down = False
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+        if self._down_waiter is not None and self._down_waiter.done():
+            self._down_waiter = None
+        if self._connected_waiter is not None:
+            if not self._connected_waiter.done():
+                self._connected_waiter.set_result(None)
+            self._connected_waiter = None
 
     def _on_disconnect(self, refusal: Refusal | None) -> None:
         """The connection dropped, or its handshake failed: no reply to a call
@@ -654,6 +899,18 @@ class Channel:
             lambda state: error(f"{why} during {state.method.route}")
         ):
             self._wake(state)
+        dealer = self._dealer
+        if (
+            dealer is not None
+            and not dealer.connected
+            and self._grace is None
+            and not self._down
+            and not self._closed
+            and self._loop is not None
+        ):
+            # A restarted server is found again within libzmq's reconnection
+            # interval; until connect_timeout has passed, new calls wait for it.
+            self._grace = self._loop.call_later(self.connect_timeout, self._no_server)
 
     # --- streams -------------------------------------------------------------
 
@@ -662,17 +919,19 @@ class Channel:
         method: ServerStreaming[Any, Out],
         args: dict[str, Any],
         timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> ItemStream[Out]:
         """Return the stream of a server-streaming call; it starts when first used.
 
         See :class:`~uvrpc.ItemStream`; with interceptors, an
-        :class:`~uvrpc.streams.InterceptedItemStream`.
+        :class:`~uvrpc.streams.InterceptedItemStream`. ``wait_for_ready`` is as
+        for :meth:`call`.
         """
         if self._interceptors:
             return InterceptedItemStream(
-                self, method, args, None, timeout, self._interceptors
+                self, method, args, None, timeout, self._interceptors, wait_for_ready
             )
-        return ItemStream(self, method, args, None, timeout)
+        return ItemStream(self, method, args, None, timeout, wait_for_ready)
 
     def bidi_stream(
         self,
@@ -680,6 +939,7 @@ class Channel:
         args: dict[str, Any],
         items: AsyncIterable[In],
         timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> ItemStream[Out]:
         """Return the stream of a bidirectional call; it starts when first used, and
         sends ``items`` as the server grants credit.
@@ -689,9 +949,9 @@ class Channel:
         """
         if self._interceptors:
             return InterceptedItemStream(
-                self, method, args, items, timeout, self._interceptors
+                self, method, args, items, timeout, self._interceptors, wait_for_ready
             )
-        return ItemStream(self, method, args, items, timeout)
+        return ItemStream(self, method, args, items, timeout, wait_for_ready)
 
     async def client_stream(
         self,
@@ -699,6 +959,7 @@ class Channel:
         args: dict[str, Any],
         items: AsyncIterable[In],
         timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> Reply:
         """Send ``items`` as the server grants credit and return the call's result.
 
@@ -711,11 +972,14 @@ class Channel:
         """
         if self._interceptors:
             info, outer = client_info(method, args, timeout, items)
-            result = await intercept_stream(
-                self._interceptors, info, outer, self._open_intercepted
+            opener = (
+                self._open_intercepted
+                if wait_for_ready is None
+                else partial(self._open_intercepted, wait_for_ready=wait_for_ready)
             )
+            result = await intercept_stream(self._interceptors, info, outer, opener)
             return cast(Reply, result)
-        call = self.open_stream(method, args, items, timeout)
+        call = self.open_stream(method, args, items, timeout, wait_for_ready)
         try:
             state = await call.result()
         except asyncio.CancelledError:
@@ -733,8 +997,15 @@ class Channel:
         args: dict[str, Any],
         items: AsyncIterable[Any] | None,
         timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> StreamCall:
-        """Register a stream call, send its request and start sending its items."""
+        """Register a stream call, send its request and start sending its items.
+
+        Raises:
+            Unavailable: the channel is closed, or no server is connected and
+                the call does not wait for one (``wait_for_ready``, as for
+                :meth:`call`).
+        """
         loop = self._running_loop()
         if CURRENT_CALL.get() is not None:
             timeout = inherited_timeout(timeout)
@@ -752,8 +1023,13 @@ class Channel:
             assert deadlines is not None
             state.timer = deadlines.add(state.call_id, timeout)
         sent = False
+        waits = self._waits(wait_for_ready)
         try:
             sent = self._transport.try_send(frames)
+            if not sent and self._down and not waits:
+                sent = self._retry_connected(frames)
+                if not sent:
+                    raise self._unreachable(method.route)
         except BaseException as exc:
             self._core.fail(state, exc)
             self.stream_ended(state)
@@ -761,16 +1037,20 @@ class Channel:
         finally:
             self._encoder.settle(frames[-1], sent)
         if not sent:
-            call.request_sending = self._spawn_send(call.done, frames)
+            call.request_sending = self._spawn(
+                self._send_request(state, call.done, frames, waits)
+            )
         if items is not None:
             call.pump = loop.create_task(call.send_items(items))
         return call
 
-    def _open_intercepted(self, info: ClientCallInfo) -> StreamCall:
+    def _open_intercepted(
+        self, info: ClientCallInfo, wait_for_ready: bool | None = None
+    ) -> StreamCall:
         """Open a stream call as the interceptors left its info."""
         method = cast(StreamingMethod, info.method)
         items = cast(AsyncIterable[Any] | None, info.items)
-        return self.open_stream(method, info.args, items, info.timeout)
+        return self.open_stream(method, info.args, items, info.timeout, wait_for_ready)
 
     @property
     def core(self) -> ClientCore:
@@ -788,18 +1068,17 @@ class Channel:
         :attr:`ClientCore.outbox`)."""
         self._flush()
 
-    def _spawn_send(
-        self, until: asyncio.Future[Any] | None, frames: list[Any]
-    ) -> asyncio.Task[None]:
-        """Send ``frames`` in a task of its own (unless ``until`` is done first)."""
+    def _spawn_send(self, frames: list[Any]) -> asyncio.Task[None]:
+        """Send ``frames`` in a task of its own."""
+        return self._spawn(self._transport.send(frames))
+
+    def _spawn(self, sending: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run a sending coroutine in a task of its own, cancelled at close."""
         assert self._loop is not None
-        if until is None:
-            sending = self._loop.create_task(self._transport.send(frames))
-        else:
-            sending = self._loop.create_task(self._send_before(until, frames))
-        self._senders.add(sending)
-        sending.add_done_callback(self._senders.discard)
-        return sending
+        task = self._loop.create_task(sending)
+        self._senders.add(task)
+        task.add_done_callback(self._senders.discard)
+        return task
 
     async def send_frames(self, call: StreamCall, frames: list[Any]) -> None:
         """Send a message of a stream call, waiting for room (until the call
@@ -817,15 +1096,25 @@ class Channel:
         if self._closed:
             return
         if not self._transport.try_send(frames):
-            self._spawn_send(None, frames)
+            self._spawn_send(frames)
 
-    async def close(self) -> None:
-        """Fail pending calls with :class:`~uvrpc.Unavailable` and close the socket."""
+    async def close(self, linger: float | None = None) -> None:
+        """Fail pending calls with :class:`~uvrpc.Unavailable` and close the socket.
+
+        Requests already handed to the socket (oneway calls, say) still go out:
+        this returns once they did, or after ``linger`` seconds (the channel's
+        :attr:`linger` if ``None``) at most; what is still queued then is lost.
+        Nothing is queued for a server that is not connected, so closing a
+        channel whose server is down returns at once.
+        """
         if self._closed:
             return
         self._closed = True
         if os.getpid() != self._pid:
             return  # a child's copy: the socket is the parent's
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
         for over in self._oneway_waits:
             _fail(over, Unavailable("the channel was closed"))
         for state in self._core.fail_all(
@@ -837,7 +1126,12 @@ class Channel:
             self._deadlines.close()
         for sender in self._senders:
             sender.cancel()
-        self._transport.close()
+        if self._dealer is not None and self._loop is asyncio.get_running_loop():
+            await self._dealer.close_lingering(
+                self.linger if linger is None else linger
+            )
+        else:
+            self._transport.close()
         self._encoder.close()
 
     async def __aenter__(self) -> Self:

@@ -45,6 +45,7 @@ class StreamChannel(Protocol):
         args: dict[str, Any],
         items: AsyncIterable[Any] | None,
         timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> StreamCall:
         """Register a stream call, send its request and start sending its items."""
         ...
@@ -232,12 +233,14 @@ class ItemStream(AsyncIterator[T], Generic[T]):
         args: dict[str, Any],
         items: AsyncIterable[Any] | None,
         timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> None:
         self._channel = channel
         self._method = method
         self._args = args
         self._items = items
         self._timeout = timeout
+        self._wait_for_ready = wait_for_ready
         self._call: StreamCall | None = None
         self._closed = False
         self._cancelled = False
@@ -256,7 +259,11 @@ class ItemStream(AsyncIterator[T], Generic[T]):
         call = self._call
         if call is None:
             call = self._call = self._channel.open_stream(
-                self._method, self._args, self._items, self._timeout
+                self._method,
+                self._args,
+                self._items,
+                self._timeout,
+                self._wait_for_ready,
             )
         return call
 
@@ -343,12 +350,17 @@ class _Chain:
         args: dict[str, Any],
         items: AsyncIterable[Any] | None,
         timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> None:
         info, outer = client_info(method, args, timeout, items)
 
         def open_stream(info: Any) -> StreamCall:
             return channel.open_stream(
-                cast(StreamingMethod, info.method), info.args, info.items, info.timeout
+                cast(StreamingMethod, info.method),
+                info.args,
+                info.items,
+                info.timeout,
+                wait_for_ready,
             )
 
         try:
@@ -378,8 +390,9 @@ class InterceptedItemStream(ItemStream[T]):
         items: AsyncIterable[Any] | None,
         timeout: float | None,
         interceptors: Sequence[ClientInterceptor],
+        wait_for_ready: bool | None = None,
     ) -> None:
-        super().__init__(channel, method, args, items, timeout)
+        super().__init__(channel, method, args, items, timeout, wait_for_ready)
         self._interceptors = interceptors
         self._chain: _Chain | None = None
 
@@ -397,6 +410,7 @@ class InterceptedItemStream(ItemStream[T]):
                 self._args,
                 self._items,
                 self._timeout,
+                self._wait_for_ready,
             )
             chain.task = loop.create_task(run)
         if not chain.opened.done():

@@ -84,7 +84,11 @@ class AsyncClient:
         return self._channel
 
     def _call(
-        self, method: Unary[Any, Reply], values: tuple[Any, ...], timeout: float | None
+        self,
+        method: Unary[Any, Reply],
+        values: tuple[Any, ...],
+        timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> Coroutine[Any, Any, Reply]:
         # Returns the channel's coroutine rather than awaiting it: one coroutine
         # frame less per call.
@@ -94,17 +98,23 @@ class AsyncClient:
         if self._retry is not None and method.idempotent:
             channel = self._channel
             return self._retry.run(
-                lambda remaining: channel.call(method, args, remaining), timeout
+                lambda remaining: channel.call(method, args, remaining, wait_for_ready),
+                timeout,
             )
-        return self._channel.call(method, args, timeout)
+        return self._channel.call(method, args, timeout, wait_for_ready)
 
     def _start(
-        self, method: Unary[Any, Reply], values: tuple[Any, ...], timeout: float | None
+        self,
+        method: Unary[Any, Reply],
+        values: tuple[Any, ...],
+        timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> Call[Reply]:
         return self._channel.start(
             method,
             method.wire_args(values),
             self._timeout if timeout is None else timeout,
+            wait_for_ready,
         )
 
     def _server_stream(
@@ -112,11 +122,13 @@ class AsyncClient:
         method: ServerStreaming[Any, Out],
         values: tuple[Any, ...],
         timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> ItemStream[Out]:
         return self._channel.server_stream(
             method,
             method.wire_args(values),
             self._timeout if timeout is None else timeout,
+            wait_for_ready,
         )
 
     def _client_stream(
@@ -125,12 +137,14 @@ class AsyncClient:
         values: tuple[Any, ...],
         items: AsyncIterable[In],
         timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> Coroutine[Any, Any, Reply]:
         return self._channel.client_stream(
             method,
             method.wire_args(values),
             items,
             self._timeout if timeout is None else timeout,
+            wait_for_ready,
         )
 
     def _bidi_stream(
@@ -139,12 +153,14 @@ class AsyncClient:
         values: tuple[Any, ...],
         items: AsyncIterable[In],
         timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> ItemStream[Out]:
         return self._channel.bidi_stream(
             method,
             method.wire_args(values),
             items,
             self._timeout if timeout is None else timeout,
+            wait_for_ready,
         )
 
     async def close(self) -> None:
@@ -215,7 +231,11 @@ class SyncClient:
         return self._channel
 
     def _call(
-        self, method: Unary[Any, Reply], values: tuple[Any, ...], timeout: float | None
+        self,
+        method: Unary[Any, Reply],
+        values: tuple[Any, ...],
+        timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> Reply:
         args = method.wire_args(values)
         if timeout is None:
@@ -223,20 +243,23 @@ class SyncClient:
         if self._retry is not None and method.idempotent:
             channel = self._channel
             return self._retry.run_sync(
-                lambda remaining: channel.call(method, args, remaining), timeout
+                lambda remaining: channel.call(method, args, remaining, wait_for_ready),
+                timeout,
             )
-        return self._channel.call(method, args, timeout)
+        return self._channel.call(method, args, timeout, wait_for_ready)
 
     def _server_stream(
         self,
         method: ServerStreaming[Any, Out],
         values: tuple[Any, ...],
         timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> Iterator[Out]:
         return self._channel.server_stream(
             method,
             method.wire_args(values),
             self._timeout if timeout is None else timeout,
+            wait_for_ready,
         )
 
     def _client_stream(
@@ -245,12 +268,14 @@ class SyncClient:
         values: tuple[Any, ...],
         items: Iterable[In],
         timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> Reply:
         return self._channel.client_stream(
             method,
             method.wire_args(values),
             items,
             self._timeout if timeout is None else timeout,
+            wait_for_ready,
         )
 
     def _bidi_stream(
@@ -259,12 +284,14 @@ class SyncClient:
         values: tuple[Any, ...],
         items: Iterable[In],
         timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> Iterator[Out]:
         return self._channel.bidi_stream(
             method,
             method.wire_args(values),
             items,
             self._timeout if timeout is None else timeout,
+            wait_for_ready,
         )
 
     def close(self) -> None:

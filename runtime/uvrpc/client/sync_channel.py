@@ -1,12 +1,17 @@
 """The blocking channel: one call at a time over a DEALER socket.
 
-It sends and then blocks in ``recv`` with the call's remaining time as the socket's
-receive timeout, so a call costs one send and one receive, as close to raw blocking
-pyzmq as the protocol allows. The send has the same deadline: with no server to take
-them, a DEALER queues requests up to its high-water mark and then blocks in ``send``.
-Replies to earlier calls that timed out are recognised by their request id and
-skipped. What a message means is the protocol core's (:mod:`uvrpc.core.client`), as
-for the asyncio channel: this shell owns the socket, its timeouts and the waiting.
+It sends without blocking and then blocks in ``recv`` for a short while, so a call
+answered at once costs one send and one receive, as close to raw blocking pyzmq as
+the protocol allows. A call that waits longer polls the socket together with its
+monitor, which reports a connection that dropped (a server that died, or one whose
+heartbeats stopped): the call then fails with :class:`~uvrpc.Unavailable` instead of
+waiting for its deadline, or for ever. The socket sends only to a connected server
+(``ZMQ_IMMEDIATE``): when it cannot send, the monitor says whether a server is
+connected, and a call with none fails at once once the channel's
+``connect_timeout`` has passed. Replies to earlier calls that timed out are
+recognised by their request id and skipped. What a message means is the protocol
+core's (:mod:`uvrpc.core.client`), as for the asyncio channel: this shell owns the
+socket, its timeouts and the waiting.
 """
 
 from __future__ import annotations
@@ -14,19 +19,26 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Generator, Iterable, Iterator, Sequence
+from functools import partial
 from typing import Any, cast
 
 import zmq
 
-from ..core.calls import timeout_ms
 from ..core.client import END, WAIT, CallState, ClientCore, finish
 from ..core.context import CURRENT_CALL, OUTGOING, inherited_timeout
 from ..interceptors.base import ClientCallInfo, SyncClientInterceptor
 from ..transport.forks import check_process
-from ..transport.liveness import DEFAULT_HEARTBEAT, Heartbeat
+from ..transport.liveness import (
+    DEFAULT_HEARTBEAT,
+    Heartbeat,
+    Refusal,
+    handshake_refusal,
+    monitor_address,
+    monitor_event,
+)
 from ..transport.reactor import recv_message, send_message
 from ..transport.security import ClientSecurity, no_reply_text
-from ..transport.sockets import open_socket
+from ..transport.sockets import CONNECT_TIMEOUT, LINGER, connect, open_socket
 from ..wire.buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
 from ..wire.errors import DeadlineExceeded, Unavailable
 from ..wire.limits import (
@@ -55,6 +67,22 @@ from .intercept import (
 
 __all__ = ["SyncChannel"]
 
+FIRST_WAIT_MS = 50
+"""Milliseconds a call blocks in ``recv`` alone before it polls the socket and its
+monitor together: most replies come sooner, and cost no poll."""
+
+_NOBLOCK = int(zmq.NOBLOCK)
+_POLLIN = int(zmq.POLLIN)
+_POLLOUT = int(zmq.POLLOUT)
+_EVENTS = int(zmq.EVENTS)
+_HANDSHAKE_FAILED = (
+    zmq.EVENT_HANDSHAKE_FAILED_AUTH
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+)
+_LOST = object()
+"""What :meth:`SyncChannel._receive` returns when the connection dropped."""
+
 
 class SyncChannel:
     """A blocking connection to one endpoint.
@@ -77,11 +105,21 @@ class SyncChannel:
             (:class:`~uvrpc.security.ClientSecurity`); a refused handshake shows as
             :class:`~uvrpc.DeadlineExceeded` saying so.
         heartbeat: ZeroMQ heartbeats on the connection (:class:`~uvrpc.Heartbeat`);
-            ``None`` turns them off. A blocking call has no disconnect monitor: a
-            dead server closes the connection, and the call fails at its deadline.
+            ``None`` turns them off. A server that died, or whose heartbeats
+            stopped, fails the call waiting on it with :class:`~uvrpc.Unavailable`,
+            as in the asyncio channel.
         interceptors: run around each call, the first outermost: unary and
             oneway (:meth:`call`) and stream calls
             (:class:`~uvrpc.SyncClientInterceptor`, ``docs/interceptors.md``).
+        connect_timeout: seconds to wait for a connection after the channel is
+            made, and after its connection dropped; once passed with no server
+            connected, a call fails at once with :class:`~uvrpc.Unavailable`
+            (as for :class:`~uvrpc.Channel`).
+        wait_for_ready: the default of each call's ``wait_for_ready``: with
+            ``True``, a call with no server connected waits for one until its
+            deadline.
+        linger: seconds :meth:`close` waits, at most, for requests already
+            sent (oneway calls above all) to reach the server.
 
     Not thread-safe: use one per thread; not usable in a child process after a
     fork (:class:`RuntimeError`). A reply's binary values are views of the
@@ -101,9 +139,14 @@ class SyncChannel:
         security: ClientSecurity | None = None,
         heartbeat: Heartbeat | None = DEFAULT_HEARTBEAT,
         interceptors: Sequence[SyncClientInterceptor] = (),
+        connect_timeout: float = CONNECT_TIMEOUT,
+        wait_for_ready: bool = False,
+        linger: float = LINGER,
     ) -> None:
         if stream_window < 1:
             raise ValueError("a stream window must be at least 1")
+        if connect_timeout < 0 or linger < 0:
+            raise ValueError("connect_timeout and linger must not be negative")
         self._interceptors = tuple(interceptors)
         self.stream_window = stream_window
         self.max_message_size = check_limit("max_message_size", max_message_size)
@@ -118,7 +161,40 @@ class SyncChannel:
             heartbeat=heartbeat,
             security=security,
         )
-        self._sock.connect(endpoint)
+        # Nothing is queued for a server that is not connected (see Channel).
+        self._sock.setsockopt(zmq.IMMEDIATE, 1)
+        self._monitor = self._sock.get_monitor_socket(
+            zmq.EVENT_HANDSHAKE_SUCCEEDED
+            | zmq.EVENT_DISCONNECTED
+            | _HANDSHAKE_FAILED
+            | zmq.EVENT_MONITOR_STOPPED,
+            monitor_address(),
+        )
+        self._monitor.setsockopt(zmq.LINGER, 0)
+        try:
+            connect(self._sock, endpoint)
+        except BaseException:
+            self._sock.disable_monitor()
+            self._monitor.close(linger=0)
+            self._sock.close(linger=0)
+            raise
+        self.endpoint = endpoint
+        """The endpoint connected to."""
+        self.connect_timeout = connect_timeout
+        """Seconds to wait for a connection before calls fail at once."""
+        self.wait_for_ready = wait_for_ready
+        """Whether calls wait for a connection by default."""
+        self.linger = linger
+        """Seconds :meth:`close` waits, at most, for sent requests to go out."""
+        self._connected = False
+        # Connection lost while a call waited: set by the monitor's events.
+        self._dropped = False
+        self._refusal: Refusal | None = None
+        # Calls wait for a connection until then (monotonic seconds).
+        self._grace_end = time.monotonic() + connect_timeout
+        self._poller = zmq.Poller()
+        self._poller.register(self._sock, zmq.POLLIN)
+        self._poller.register(self._monitor, zmq.POLLIN)
         self._encoder = BodyEncoder(pool, attachment_min=attachment_min)
         self._core = ClientCore(
             self._encoder,
@@ -150,8 +226,94 @@ class SyncChannel:
             self._sock.setsockopt(zmq.SNDTIMEO, ms)
             self._send_timeout_ms = ms
 
+    @property
+    def connected(self) -> bool:
+        """Whether the server is connected, as far as the monitor's events read
+        so far tell."""
+        self._read_events()
+        return self._connected
+
+    def _monitor_waiting(self) -> bool:
+        """Whether monitor events wait to be read (cheaper than reading)."""
+        return bool(cast(int, self._monitor.getsockopt(_EVENTS)) & _POLLIN)
+
+    def _read_events(self) -> None:
+        """Take the monitor's waiting events: connections made, lost or refused."""
+        monitor = self._monitor
+        while True:
+            try:
+                frames = monitor.recv_multipart(_NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            if len(frames) != 2:
+                continue
+            event, value = monitor_event(frames[0])
+            if event & zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self._connected = True
+                self._refusal = None
+            elif event & zmq.EVENT_DISCONNECTED:
+                if self._connected:
+                    self._grace_end = time.monotonic() + self.connect_timeout
+                self._connected = False
+                self._dropped = True
+            elif event & _HANDSHAKE_FAILED:
+                self._refusal = handshake_refusal(event, value)
+
+    def _send_waiting(
+        self,
+        frames: Sequence[Any],
+        route: str,
+        deadline: float | None,
+        timeout: float | None,
+        wait_for_ready: bool | None,
+    ) -> None:
+        """Send a message the socket had no room for: wait for a connection (for
+        the rest of ``connect_timeout``, or until the deadline when waiting for
+        ready) or for room (until the deadline).
+
+        Raises:
+            Unavailable: no server connected within ``connect_timeout``.
+            Unauthenticated: the server refused this client's CURVE key.
+            DeadlineExceeded: not sent before the deadline.
+        """
+        waits = self.wait_for_ready if wait_for_ready is None else wait_for_ready
+        poller = zmq.Poller()
+        poller.register(self._sock, _POLLOUT)
+        poller.register(self._monitor, _POLLIN)
+        while True:
+            try:
+                send_message(self._sock, frames, _NOBLOCK)
+                return
+            except zmq.Again:
+                pass
+            self._read_events()
+            now = time.monotonic()
+            if not self._connected and not waits:
+                if self._refusal is not None:
+                    error, why = self._refusal
+                    raise error(f"{why}; not sending {route}")
+                if now >= self._grace_end:
+                    raise Unavailable(
+                        f"not sending {route}: no connection to {self.endpoint} "
+                        f"for {self.connect_timeout:g} s (is the server running "
+                        f"and reachable? wait_for_ready=True waits for it)"
+                    )
+            ends = [] if deadline is None else [deadline]
+            if not self._connected and not waits:
+                ends.append(self._grace_end)
+            if ends and now >= min(ends):
+                raise DeadlineExceeded(
+                    f"{route} could not be sent within {timeout:g} s"
+                )
+            wait_ms = None if not ends else max(1, round((min(ends) - now) * 1000))
+            poller.poll(wait_ms)
+
     def call(
-        self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
+        self,
+        method: Unary[Any, Reply],
+        args: dict[str, Any],
+        timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> Reply:
         """Make one call and return its typed result.
 
@@ -160,20 +322,33 @@ class SyncChannel:
         the deadline passes, or the wait is interrupted (``KeyboardInterrupt``),
         the server is sent a CANCEL if the socket has room for it.
 
+        With no server connected (none within the channel's ``connect_timeout``),
+        the call fails at once with :class:`~uvrpc.Unavailable`, unless
+        ``wait_for_ready`` (the channel's :attr:`wait_for_ready` if ``None``)
+        makes it wait for one until its deadline.
+
         Raises:
             RpcError: the server replied with an error (the subclass names the status).
             DeadlineExceeded: no reply within ``timeout`` seconds (for a oneway
                 call: the request could not be sent within it).
-            Unavailable: the channel is closed.
+            Unavailable: the channel is closed, no server is connected, or the
+                connection dropped during the call.
         """
         if self._interceptors:
-            return intercept_sync_call(
-                self._interceptors, self._call, method, args, timeout
+            call = (
+                self._call
+                if wait_for_ready is None
+                else partial(self._call, wait_for_ready=wait_for_ready)
             )
-        return self._call(method, args, timeout)
+            return intercept_sync_call(self._interceptors, call, method, args, timeout)
+        return self._call(method, args, timeout, wait_for_ready)
 
     def _call(
-        self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
+        self,
+        method: Unary[Any, Reply],
+        args: dict[str, Any],
+        timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> Reply:
         if self._closed:
             raise Unavailable("the channel is closed")
@@ -186,23 +361,24 @@ class SyncChannel:
         core = self._core
         if method.oneway:
             frames = core.oneway_request(method, args, timeout, scope)
-            self._send(frames, method.route, deadline, timeout)
+            self._send(frames, method.route, deadline, timeout, wait_for_ready)
             return cast(Reply, None)
         state, frames = core.start_call(method, args, timeout, scope)
         # _send, inline: this is every blocking call's path.
-        send_timeout = timeout_ms(timeout)
-        self._set_send_timeout(-1 if send_timeout is None else send_timeout)
         sent = False
         try:
-            send_message(self._sock, frames)
+            # Events read now are not this call's: a drop seen later is.
+            if self._monitor_waiting():
+                self._read_events()
+            self._dropped = False
+            try:
+                send_message(self._sock, frames, _NOBLOCK)
+            except zmq.Again:
+                # Only the first frame can fail, so nothing was half sent.
+                self._send_waiting(
+                    frames, method.route, deadline, timeout, wait_for_ready
+                )
             sent = True
-        except zmq.Again:
-            # Only the first frame can time out, so nothing was half sent.
-            error = DeadlineExceeded(
-                f"{method.route} could not be sent within {timeout:g} s"
-            )
-            core.fail(state, error)
-            raise error from None
         except BaseException as exc:
             core.fail(state, exc)
             raise
@@ -215,6 +391,8 @@ class SyncChannel:
                 reply = self._receive(deadline)
                 if reply is None:
                     core.expire(state)
+                elif reply is _LOST:
+                    self._lost(state)
                 else:
                     core.receive(reply)
         finally:
@@ -224,26 +402,58 @@ class SyncChannel:
         result: Reply = finish(state)  # no cast(): a call, on every call's path
         return result
 
-    def _receive(self, deadline: float | None) -> list[zmq.Frame] | None:
-        """The next message, waiting until ``deadline``; ``None`` once it passed."""
+    def _receive(self, deadline: float | None) -> Any:
+        """The next message, waiting until ``deadline``: its frames, ``None`` once
+        the deadline passed, or :data:`_LOST` if the connection dropped."""
         if deadline is None:
-            self._set_recv_timeout(-1)
+            wait_ms = FIRST_WAIT_MS
         else:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            self._set_recv_timeout(max(1, round(remaining * 1000)))
+            wait_ms = min(FIRST_WAIT_MS, max(1, round(remaining * 1000)))
+        self._set_recv_timeout(wait_ms)
         try:
             return recv_message(self._sock)
         except zmq.Again:
-            return None
+            pass
+        # A longer wait: watch the connection too.
+        poller = self._poller
+        while True:
+            if self._dropped:
+                try:  # what arrived before the drop answers first
+                    return recv_message(self._sock, _NOBLOCK)
+                except zmq.Again:
+                    return _LOST
+            poll_ms = None
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                poll_ms = max(1, round(remaining * 1000))
+            ready = dict(poller.poll(poll_ms))
+            if self._sock in ready:
+                try:
+                    return recv_message(self._sock, _NOBLOCK)
+                except zmq.Again:
+                    pass
+            if self._monitor in ready:
+                self._read_events()
+
+    def _lost(self, state: CallState) -> None:
+        """The connection dropped while a call waited: no reply will come."""
+        self._core.fail(
+            state, Unavailable(f"the connection dropped during {state.method.route}")
+        )
 
     def _await_message(self, state: CallState, deadline: float | None) -> None:
         """Take the next message (of any call); once the deadline passed, the
-        call expires."""
+        call expires; if the connection dropped, it fails."""
         frames = self._receive(deadline)
         if frames is None:
             self._core.expire(state)
+        elif frames is _LOST:
+            self._lost(state)
         else:
             self._core.receive(frames)
 
@@ -274,7 +484,7 @@ class SyncChannel:
         messages = outbox[:]
         outbox.clear()
         for frames in messages:
-            self._send(frames, state.method.route, deadline, state.timeout)
+            self._send(frames, state.method.route, deadline, state.timeout, True)
 
     # --- streams -------------------------------------------------------------
 
@@ -283,6 +493,7 @@ class SyncChannel:
         method: ServerStreaming[Any, Out],
         args: dict[str, Any],
         timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> Iterator[Out]:
         """Iterate the items of a server-streaming call (sent on the first ``next``).
 
@@ -301,15 +512,22 @@ class SyncChannel:
         """
         if self._interceptors:
             return intercept_sync_server_stream(
-                self._interceptors, self._intercepted_items, method, args, timeout
+                self._interceptors,
+                partial(self._intercepted_items, wait_for_ready=wait_for_ready),
+                method,
+                args,
+                timeout,
             )
-        return self._items(method, args, timeout)
+        return self._items(method, args, timeout, None, wait_for_ready)
 
     def _intercepted_items(
-        self, info: ClientCallInfo, final: list[ReplyHeader]
+        self,
+        info: ClientCallInfo,
+        final: list[ReplyHeader],
+        wait_for_ready: bool | None = None,
     ) -> Generator[Any, None, None]:
         method = cast(ServerStreaming[Any, Any], info.method)
-        return self._items(method, info.args, info.timeout, final)
+        return self._items(method, info.args, info.timeout, final, wait_for_ready)
 
     def _items(
         self,
@@ -317,8 +535,9 @@ class SyncChannel:
         args: dict[str, Any],
         timeout: float | None,
         final: list[ReplyHeader] | None = None,
+        wait_for_ready: bool | None = None,
     ) -> Generator[Out, None, None]:
-        state, deadline = self._open_stream(method, args, timeout)
+        state, deadline = self._open_stream(method, args, timeout, wait_for_ready)
         core = self._core
         try:
             while True:
@@ -346,6 +565,7 @@ class SyncChannel:
         args: dict[str, Any],
         items: Iterable[In],
         timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> Reply:
         """Send ``items`` as the server grants credit and return the call's result.
 
@@ -358,21 +578,26 @@ class SyncChannel:
         if self._interceptors:
             result = intercept_sync_stream(
                 self._interceptors,
-                self._intercepted_client_stream,
+                partial(self._intercepted_client_stream, wait_for_ready=wait_for_ready),
                 method,
                 args,
                 items,
                 timeout,
             )
             return cast(Reply, result)
-        return self._client_stream(method, args, items, timeout)
+        return self._client_stream(method, args, items, timeout, None, wait_for_ready)
 
     def _intercepted_client_stream(
-        self, info: ClientCallInfo, final: list[ReplyHeader]
+        self,
+        info: ClientCallInfo,
+        final: list[ReplyHeader],
+        wait_for_ready: bool | None = None,
     ) -> Any:
         method = cast(ClientStreaming[Any, Any, Any], info.method)
         items = cast(Iterable[Any], info.items)
-        return self._client_stream(method, info.args, items, info.timeout, final)
+        return self._client_stream(
+            method, info.args, items, info.timeout, final, wait_for_ready
+        )
 
     def _client_stream(
         self,
@@ -381,8 +606,9 @@ class SyncChannel:
         items: Iterable[In],
         timeout: float | None,
         replied: list[ReplyHeader] | None = None,
+        wait_for_ready: bool | None = None,
     ) -> Reply:
-        state, deadline = self._open_stream(method, args, timeout)
+        state, deadline = self._open_stream(method, args, timeout, wait_for_ready)
         core = self._core
         try:
             for index, item in enumerate(items):
@@ -407,6 +633,7 @@ class SyncChannel:
         args: dict[str, Any],
         items: Iterable[In],
         timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> Iterator[Out]:
         """Iterate the items of a bidirectional call (sent on the first ``next``),
         sending ``items`` as the server grants credit.
@@ -428,20 +655,23 @@ class SyncChannel:
         if self._interceptors:
             return intercept_sync_server_stream(
                 self._interceptors,
-                self._intercepted_bidi,
+                partial(self._intercepted_bidi, wait_for_ready=wait_for_ready),
                 method,
                 args,
                 timeout,
                 items,
             )
-        return self._bidi(method, args, items, timeout)
+        return self._bidi(method, args, items, timeout, None, wait_for_ready)
 
     def _intercepted_bidi(
-        self, info: ClientCallInfo, final: list[ReplyHeader]
+        self,
+        info: ClientCallInfo,
+        final: list[ReplyHeader],
+        wait_for_ready: bool | None = None,
     ) -> Generator[Any, None, None]:
         method = cast(BidiStreaming[Any, Any, Any], info.method)
         items = cast(Iterable[Any], info.items)
-        return self._bidi(method, info.args, items, info.timeout, final)
+        return self._bidi(method, info.args, items, info.timeout, final, wait_for_ready)
 
     def _bidi(
         self,
@@ -450,13 +680,15 @@ class SyncChannel:
         items: Iterable[In],
         timeout: float | None,
         final: list[ReplyHeader] | None = None,
+        wait_for_ready: bool | None = None,
     ) -> Generator[Out, None, None]:
-        state, deadline = self._open_stream(method, args, timeout)
+        state, deadline = self._open_stream(method, args, timeout, wait_for_ready)
         core = self._core
         feeder = Feeder(items, f"uvrpc {method.route} items")
         poller = zmq.Poller()
         poller.register(self._sock, zmq.POLLIN)
         poller.register(feeder.fd, zmq.POLLIN)
+        poller.register(self._monitor, zmq.POLLIN)
         index = 0
         ended = False
         try:
@@ -507,19 +739,24 @@ class SyncChannel:
         ready = dict(poller.poll(timeout_ms))
         if feeder.fd in ready:
             feeder.drain()
-        if self._sock in ready:
+        if self._monitor in ready:
+            self._read_events()
+        if self._sock in ready or self._dropped:
             while True:
                 try:
                     frames = recv_message(self._sock, zmq.NOBLOCK)
                 except zmq.Again:
                     break
                 self._core.receive(frames)
+        if self._dropped:
+            self._lost(state)
 
     def _open_stream(
         self,
         method: StreamingMethod,
         args: dict[str, Any],
         timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> tuple[CallState, float | None]:
         if self._closed:
             raise Unavailable("the channel is closed")
@@ -529,7 +766,10 @@ class SyncChannel:
         state, frames = self._core.open_stream(method, args, timeout, OUTGOING.get())
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            self._send(frames, method.route, deadline, timeout)
+            if self._monitor_waiting():
+                self._read_events()
+            self._dropped = False
+            self._send(frames, method.route, deadline, timeout, wait_for_ready)
         except BaseException as exc:
             self._core.fail(state, exc)
             raise
@@ -541,34 +781,57 @@ class SyncChannel:
         route: str,
         deadline: float | None,
         timeout: float | None,
+        wait_for_ready: bool | None = None,
     ) -> None:
         """Send within the deadline; the body goes back to the encoder.
 
         Raises:
             DeadlineExceeded: the socket had no room before the deadline.
+            Unavailable: no server is connected (see :meth:`call`).
         """
-        if deadline is None:
-            self._set_send_timeout(-1)
-        else:
-            self._set_send_timeout(max(1, round((deadline - time.monotonic()) * 1000)))
         sent = False
         try:
-            send_message(self._sock, frames)
+            try:
+                # Only the first frame can fail, so nothing was half sent.
+                send_message(self._sock, frames, _NOBLOCK)
+            except zmq.Again:
+                self._send_waiting(frames, route, deadline, timeout, wait_for_ready)
             sent = True
-        except zmq.Again:
-            # Only the first frame can time out, so nothing was half sent.
-            raise DeadlineExceeded(
-                f"{route} could not be sent within {timeout:g} s"
-            ) from None
         finally:
             self._encoder.settle(frames[-1], sent)
 
-    def close(self) -> None:
-        """Close the socket without lingering."""
-        if not self._closed:
-            self._closed = True
+    def close(self, linger: float | None = None) -> None:
+        """Close the socket.
+
+        Requests already sent (oneway calls, say) still go out: this returns once
+        they did, or after ``linger`` seconds (the channel's :attr:`linger` if
+        ``None``) at most. Nothing is queued for a server that is not connected,
+        so closing a channel whose server is down returns at once.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        linger = self.linger if linger is None else linger
+        monitor = self._monitor
+        if linger <= 0 or os.getpid() != self._pid:
+            self._sock.disable_monitor()
             self._sock.close(linger=0)
-            self._encoder.close()
+        else:
+            self._sock.close(linger=max(1, round(linger * 1000)))
+            # The monitor reports MONITOR_STOPPED once libzmq has destroyed the
+            # socket: after its queued messages went out or its linger ran out
+            # (see DealerTransport.close_lingering). A margin over the linger
+            # bounds the wait should the report never come.
+            end = time.monotonic() + linger + 0.5
+            while (left := end - time.monotonic()) > 0:
+                if not monitor.poll(max(1, round(left * 1000))):
+                    break
+                frames = monitor.recv_multipart(copy=False)
+                event, _ = monitor_event(frames[0])
+                if event & zmq.EVENT_MONITOR_STOPPED:
+                    break
+        monitor.close(linger=0)
+        self._encoder.close()
 
     def __enter__(self) -> SyncChannel:
         return self

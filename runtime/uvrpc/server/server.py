@@ -17,7 +17,7 @@ import logging
 import os
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any, Self, cast
+from typing import Any, Self
 
 import zmq
 import zmq.asyncio
@@ -50,7 +50,7 @@ from ..transport.security import (
     zap_check_failure,
     zap_check_request,
 )
-from ..transport.sockets import open_socket
+from ..transport.sockets import bind, connect, open_socket
 from ..wire.buffers import ATTACHMENT_MIN, BufferPool
 from ..wire.limits import (
     HIGH_WATER_MARK,
@@ -294,8 +294,9 @@ class Server:
             RuntimeError: a secured server was not started yet (its ZAP handler
                 must run before any client can connect), or this is another
                 process than the server's.
-            ValueError: a secured server asked to bind ``inproc://``, where no
-                handshake happens.
+            ValueError: the endpoint is malformed (the message says how), or a
+                secured server asked to bind ``inproc://``, where no handshake
+                happens.
         """
         check_process("Server", self._pid)
         if self._security is not None:
@@ -309,8 +310,7 @@ class Server:
                     "start a secured server (async with, or await start()) before "
                     "binding: its ZAP handler must run before clients connect"
                 )
-        self._sock.bind(endpoint)
-        bound = cast(bytes, self._sock.getsockopt(zmq.LAST_ENDPOINT)).decode()
+        bound = bind(self._sock, endpoint)
         self._endpoints.append(bound)
         return bound
 
@@ -332,6 +332,7 @@ class Server:
 
         Raises:
             RuntimeError: this is another process than the server's.
+            ValueError: the endpoint is malformed (the message says how).
         """
         check_process("Server", self._pid)
         # The broker's backend is a ROUTER too: name it here so this server can
@@ -339,13 +340,13 @@ class Server:
         alias = b"uvrpc-broker-%d" % len(self._brokers)
         self._sock.setsockopt(zmq.CONNECT_ROUTING_ID, alias)
         if security is None:
-            self._sock.connect(endpoint)
+            connect(self._sock, endpoint)
         else:
             # ZeroMQ takes a connection's security options when it is made: be a
             # CURVE client for this one, then what the server was before.
             security.apply(self._sock)
             try:
-                self._sock.connect(endpoint)
+                connect(self._sock, endpoint)
             finally:
                 if self._security is not None:
                     self._security.apply(self._sock)

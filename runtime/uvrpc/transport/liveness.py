@@ -16,12 +16,26 @@ connection to lose.
 
 from __future__ import annotations
 
+import itertools
+import os
 from dataclasses import dataclass
 from typing import Any
 
 import zmq
 
-__all__ = ["Heartbeat"]
+from ..wire.errors import RpcError, Unauthenticated, Unavailable
+
+__all__ = [
+    "Heartbeat",
+    "Refusal",
+    "handshake_refusal",
+    "monitor_address",
+    "monitor_event",
+]
+
+Refusal = tuple[type[RpcError], str]
+"""Why a server refused a connection's handshake: the error to fail calls with, and
+what happened."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,3 +78,45 @@ silent for five seconds is dead."""
 
 def _ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
+
+
+def monitor_event(frame: Any) -> tuple[int, int]:
+    """A socket monitor event's number and value (its first frame: a 16-bit
+    event number and a 32-bit value)."""
+    view = memoryview(frame)
+    return int.from_bytes(view[:2], "little"), int.from_bytes(view[2:6], "little")
+
+
+def handshake_refusal(event: int, value: int) -> Refusal:
+    """What a failed handshake (a ``HANDSHAKE_FAILED_*`` monitor event) means to
+    the caller."""
+    if event & zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+        return (
+            Unauthenticated,
+            f"the server refused this client's CURVE key (ZAP status {value})",
+        )
+    if value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
+        return (
+            Unavailable,
+            "the handshake failed: the server and this client use different "
+            "security mechanisms (CURVE on one side only?)",
+        )
+    if event & zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
+        return Unavailable, f"the handshake failed (ZMTP protocol error {value:#x})"
+    return (
+        Unavailable,
+        "the handshake failed: the server closed the connection (do both sides "
+        "use CURVE, and is the server's public key the one pinned?)",
+    )
+
+
+_MONITORS = itertools.count()
+
+
+def monitor_address() -> str:
+    """A fresh ``inproc://`` address for a socket's monitor.
+
+    pyzmq's default names it after the socket's file descriptor, which a new
+    socket may reuse while a closed one still lingers with its monitor bound.
+    """
+    return f"inproc://uvrpc-monitor-{os.getpid()}-{next(_MONITORS)}"

@@ -1,20 +1,43 @@
 """The one way uvrpc makes a socket: options every peer's socket gets.
 
 No linger (a closed socket drops what it could not send, and nothing waits for a
-peer that is gone), both high-water marks, the ``MAXMSGSIZE`` backstop at twice
-the message size limit (``docs/limits.md``), heartbeats, and CURVE when asked.
+peer that is gone; a client channel chooses a bounded linger when it closes), both
+high-water marks, the ``MAXMSGSIZE`` backstop at twice the message size limit
+(``docs/limits.md``), heartbeats, and CURVE when asked. :func:`connect` and
+:func:`bind` turn a malformed endpoint into a :class:`ValueError` that says what is
+wrong with it, not ZeroMQ's bare ``Invalid argument``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+import errno
+from typing import Any, Protocol, cast
 
 import zmq
 
 from ..wire.limits import BACKSTOP_FACTOR
 from .liveness import Heartbeat
 
-__all__ = ["SocketSecurity", "configure_socket", "open_socket"]
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "LINGER",
+    "SocketSecurity",
+    "bind",
+    "configure_socket",
+    "connect",
+    "open_socket",
+]
+
+CONNECT_TIMEOUT = 1.0
+"""Seconds a client channel waits for a connection, after it opened or after its
+connection dropped, before calls fail at once with UNAVAILABLE (unless they wait
+for ready). Long enough for a TCP and CURVE handshake on a loaded host and for
+libzmq's reconnection every 100 ms to find a restarted server; short enough that a
+caller learns of a server that is down before most deadlines."""
+
+LINGER = 1.0
+"""Seconds a closing client channel waits, at most, for the requests it already
+queued (oneway calls above all) to reach the server."""
 
 
 class SocketSecurity(Protocol):
@@ -51,3 +74,77 @@ def open_socket(
     if security is not None:
         security.apply(sock)
     return sock
+
+
+def connect(sock: zmq.Socket[Any], endpoint: str) -> None:
+    """Connect ``sock`` to ``endpoint``.
+
+    Raises:
+        ValueError: the endpoint is malformed; the message names it and says why.
+    """
+    _check_endpoint(endpoint, binding=False)
+    try:
+        sock.connect(endpoint)
+    except zmq.ZMQError as exc:
+        raise _endpoint_error(endpoint, exc) from None
+
+
+def bind(sock: zmq.Socket[Any], endpoint: str) -> str:
+    """Bind ``sock`` to ``endpoint``; return the endpoint bound (a ``*`` port
+    resolved).
+
+    Raises:
+        ValueError: the endpoint is malformed, or names no local address.
+        zmq.ZMQError: it is well formed but cannot be bound (in use, say).
+    """
+    _check_endpoint(endpoint, binding=True)
+    try:
+        sock.bind(endpoint)
+    except zmq.ZMQError as exc:
+        if exc.errno == zmq.EADDRINUSE:
+            raise
+        raise _endpoint_error(endpoint, exc) from None
+    return cast(bytes, sock.getsockopt(zmq.LAST_ENDPOINT)).decode()
+
+
+_FORM = "expected transport://address: tcp://host:port, ipc://path or inproc://name"
+
+
+def _check_endpoint(endpoint: str, *, binding: bool) -> None:
+    """Refuse what is plainly not an endpoint, before ZeroMQ says only
+    ``Invalid argument``."""
+    if not isinstance(endpoint, str):
+        raise TypeError(f"an endpoint is a str, not {type(endpoint).__name__}")
+    transport, sep, address = endpoint.partition("://")
+    if not sep or not transport:
+        raise ValueError(f"bad endpoint {endpoint!r}: {_FORM}")
+    if not address:
+        raise ValueError(f"bad endpoint {endpoint!r}: nothing after {transport}://")
+    if transport == "tcp":
+        host, colon, port = address.rpartition(":")
+        if not colon or not port:
+            raise ValueError(
+                f"bad endpoint {endpoint!r}: a tcp endpoint needs a port "
+                f"(tcp://host:port)"
+            )
+        if port == "*" and binding:
+            return
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            wanted = "a number from 1 to 65535" + (" or *" if binding else "")
+            raise ValueError(
+                f"bad endpoint {endpoint!r}: port {port!r} is not {wanted}"
+            )
+        if not host:
+            raise ValueError(f"bad endpoint {endpoint!r}: no host before the port")
+
+
+def _endpoint_error(endpoint: str, exc: zmq.ZMQError) -> ValueError:
+    """What ZeroMQ refused in ``endpoint``, in words."""
+    if exc.errno in (zmq.EPROTONOSUPPORT, zmq.ENOCOMPATPROTO):
+        transport = endpoint.partition("://")[0]
+        why = f"transport {transport!r} is not supported here ({_FORM})"
+    elif exc.errno == errno.ENODEV:
+        why = "no local interface has that address"
+    else:
+        why = exc.strerror
+    return ValueError(f"bad endpoint {endpoint!r}: {why}")

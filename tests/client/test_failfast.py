@@ -1,0 +1,328 @@
+"""Fail fast: a call to a server that is down, never started or unreachable fails
+with UNAVAILABLE within the channel's connect timeout, not at its deadline or never;
+``wait_for_ready`` keeps the waiting; a blocking call notices its server dying; a
+malformed endpoint is refused in words; closing a channel delivers the oneway calls
+it already sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import zmq
+from calculator import CalculatorClient, CalculatorSyncClient
+from calculator_server import Calculator
+from conftest import server_thread
+from feed import FeedClient, FeedSyncClient
+from feed_server import Feed
+
+import uvrpc
+
+HERE = Path(__file__).resolve().parents[1]
+NO_WAIT = 0.2
+"""The connect timeout of the channels here: short, so tests stay short."""
+
+
+def nobody(tmp_path: Path) -> str:
+    """An endpoint where no server listens."""
+    return f"ipc://{tmp_path / 'nobody.sock'}"
+
+
+def run(main: object, limit: float = 30) -> None:
+    asyncio.run(asyncio.wait_for(main, limit))  # type: ignore[arg-type]
+
+
+# --- a server that is not there ----------------------------------------------
+
+
+def test_an_async_call_to_a_missing_server_fails_unavailable_naming_it(
+    tmp_path: Path,
+) -> None:
+    endpoint = nobody(tmp_path)
+
+    async def main() -> None:
+        channel = uvrpc.Channel(endpoint, connect_timeout=NO_WAIT)
+        async with CalculatorClient(channel, timeout=60) as calc:
+            # The first call waits out the connect timeout, not its 60 s.
+            with pytest.raises(uvrpc.Unavailable, match="no connection to ipc://"):
+                await calc.add(a=1, b=2)
+            # Later ones fail at once: nothing is even registered.
+            with pytest.raises(uvrpc.Unavailable, match="nobody.sock"):
+                await calc.add(a=1, b=2)
+            with pytest.raises(uvrpc.Unavailable):
+                await calc.start_add(a=1, b=2)
+            with pytest.raises(uvrpc.Unavailable):
+                await FeedClient(channel).notify(text="lost")  # oneway
+            with pytest.raises(uvrpc.Unavailable):
+                async for _ in FeedClient(channel).numbers(count=1):
+                    pass
+            assert channel.pending == 0 and channel.streaming == 0
+        await channel.close()
+
+    run(main())
+
+
+def test_a_blocking_call_to_a_missing_server_fails_unavailable(tmp_path: Path) -> None:
+    endpoint = nobody(tmp_path)
+    with uvrpc.SyncChannel(endpoint, connect_timeout=NO_WAIT) as channel:
+        calc = CalculatorSyncClient(channel, timeout=60)
+        with pytest.raises(uvrpc.Unavailable, match="no connection to ipc://"):
+            calc.add(a=1, b=2)
+        with pytest.raises(uvrpc.Unavailable):
+            calc.add(a=1, b=2)
+        with pytest.raises(uvrpc.Unavailable):
+            FeedSyncClient(channel).notify(text="lost")
+        with pytest.raises(uvrpc.Unavailable):
+            list(FeedSyncClient(channel).numbers(count=1))
+
+
+def test_calls_waiting_for_ready_wait_until_their_deadline(tmp_path: Path) -> None:
+    endpoint = nobody(tmp_path)
+
+    async def main() -> None:
+        async with uvrpc.Channel(endpoint, connect_timeout=0) as channel:
+            c = CalculatorClient(channel)
+            with pytest.raises(uvrpc.DeadlineExceeded):
+                await c.add(a=1, b=2, timeout=0.2, wait_for_ready=True)
+            with pytest.raises(uvrpc.DeadlineExceeded):
+                await c.start_add(a=1, b=2, timeout=0.2, wait_for_ready=True)
+        waiting = uvrpc.Channel(endpoint, connect_timeout=0, wait_for_ready=True)
+        async with waiting:
+            c = CalculatorClient(waiting)
+            with pytest.raises(uvrpc.DeadlineExceeded):
+                await c.add(a=1, b=2, timeout=0.2)
+            # A call's own choice wins over the channel's.
+            with pytest.raises(uvrpc.Unavailable):
+                await c.add(a=1, b=2, timeout=60, wait_for_ready=False)
+
+    run(main())
+    with uvrpc.SyncChannel(endpoint, connect_timeout=0) as sync:
+        s = CalculatorSyncClient(sync)
+        with pytest.raises(uvrpc.DeadlineExceeded):
+            s.add(a=1, b=2, timeout=0.2, wait_for_ready=True)
+        with pytest.raises(uvrpc.Unavailable):
+            s.add(a=1, b=2, timeout=60)
+    with uvrpc.SyncChannel(endpoint, connect_timeout=0, wait_for_ready=True) as sync:
+        with pytest.raises(uvrpc.DeadlineExceeded):
+            CalculatorSyncClient(sync).add(a=1, b=2, timeout=0.2)
+
+
+def test_a_call_waiting_for_ready_goes_out_once_the_server_comes(
+    tmp_path: Path,
+) -> None:
+    endpoint = f"ipc://{tmp_path / 'late.sock'}"
+
+    async def main() -> None:
+        async with uvrpc.Channel(
+            endpoint, connect_timeout=0, wait_for_ready=True
+        ) as channel:
+            calc = CalculatorClient(channel, timeout=30)
+            pending = asyncio.ensure_future(calc.add(a=40, b=2))
+            await asyncio.sleep(0.05)
+            assert not pending.done()
+            async with uvrpc.Server(Calculator()) as server:
+                server.bind(endpoint)
+                assert await pending == 42
+
+    run(main())
+
+
+def test_the_connect_timeout_is_counted_again_after_a_drop(tmp_path: Path) -> None:
+    """A call made just after the server went away waits for it as long as a
+    fresh channel would, then fails; one made after that fails at once."""
+    endpoint = f"ipc://{tmp_path / 'gone.sock'}"
+
+    async def main() -> None:
+        async with uvrpc.Channel(endpoint, connect_timeout=NO_WAIT) as channel:
+            calc = CalculatorClient(channel, timeout=60)
+            async with uvrpc.Server(Calculator()) as server:
+                server.bind(endpoint)
+                assert await calc.add(a=1, b=1) == 2
+            with pytest.raises(uvrpc.Unavailable):
+                await calc.add(a=1, b=2)
+            with pytest.raises(uvrpc.Unavailable, match="no connection"):
+                await calc.add(a=1, b=2)
+
+    run(main())
+
+
+# --- a server that dies under a blocking call --------------------------------
+
+
+def test_a_blocking_call_without_a_deadline_fails_when_its_server_dies(
+    tmp_path: Path,
+) -> None:
+    """As the asyncio channel does, the blocking one watches its connection: a
+    call with no deadline does not wait for ever on a server that is gone."""
+    outcome: list[BaseException] = []
+    done = threading.Event()
+    with server_thread(Feed(), bind=f"ipc://{tmp_path / 'feed.sock'}") as running:
+        channel = uvrpc.SyncChannel(running.endpoint)
+        client = FeedSyncClient(channel)
+        assert client.ping(n=1) == 1
+
+        def call() -> None:
+            try:
+                client.ping(n=-600)  # answered after a minute
+            except BaseException as exc:
+                outcome.append(exc)
+            finally:
+                done.set()
+
+        thread = threading.Thread(target=call, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while running.stats.received < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert running.stats.received == 2
+    # The server is closed: its connection dropped.
+    assert done.wait(20), "the blocking call still waits on a dead server"
+    thread.join(10)
+    channel.close()
+    assert len(outcome) == 1 and isinstance(outcome[0], uvrpc.Unavailable)
+    assert "dropped" in str(outcome[0])
+
+
+# --- malformed endpoints ------------------------------------------------------
+
+MALFORMED = [
+    ("tcp://nohost", "needs a port"),
+    ("bogus", "transport://address"),
+    ("tcp://127.0.0.1:notaport", "port 'notaport'"),
+    ("tcp://127.0.0.1:70000", "port '70000'"),
+    ("tcp://:5555", "no host"),
+    ("ipc://", "nothing after"),
+    ("udp://127.0.0.1:5555", "not supported"),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "why"), MALFORMED)
+def test_a_malformed_endpoint_is_refused_in_words(endpoint: str, why: str) -> None:
+    with pytest.raises(ValueError, match=why) as caught:
+        uvrpc.Channel(endpoint)
+    assert repr(endpoint) in str(caught.value)
+    with pytest.raises(ValueError, match=why):
+        uvrpc.SyncChannel(endpoint)
+
+    async def main() -> None:
+        async with uvrpc.Server(Calculator()) as server:
+            with pytest.raises(ValueError, match=why):
+                server.bind(endpoint)
+            with pytest.raises(ValueError, match=why):
+                server.connect(endpoint)
+
+    run(main())
+
+
+def test_the_cli_says_what_is_wrong_with_an_endpoint_in_one_line() -> None:
+    for command in (
+        ["call", "tcp://127.0.0.1:notaport", "calculator.Calculator/add", "{}"],
+        ["serve", "calculator_server:Calculator", "--bind", "tcp://nohost"],
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "uvrpc", *command],
+            cwd=HERE.parent / "examples" / "calculator",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode != 0
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "bad endpoint" in lines[0], result.stderr
+        assert "Traceback" not in result.stderr
+
+
+# --- oneway calls on close ------------------------------------------------------
+
+SENDER = """
+import asyncio, sys
+sys.path.insert(0, {tests!r})
+import uvrpc
+from feed import FeedClient, FeedSyncClient
+
+endpoint, kind = sys.argv[1], sys.argv[2]
+padding = "x" * 100_000  # 10 MB in all: more than the kernel's buffers take at once
+if kind == "sync":
+    with FeedSyncClient(endpoint) as client:
+        for i in range(100):
+            client.notify(text=f"{{i}}:{{padding}}")
+else:
+    async def main():
+        async with FeedClient(endpoint) as client:
+            for i in range(100):
+                await client.notify(text=f"{{i}}:{{padding}}")
+    asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("kind", ["async", "sync"])
+def test_oneway_calls_sent_just_before_close_are_delivered(
+    tmp_path: Path, kind: str
+) -> None:
+    """A process sends 100 oneway calls, closes its channel at once and exits:
+    the server gets all of them."""
+    service = Feed()
+    with server_thread(service) as running:
+        code = SENDER.format(tests=str(HERE))
+        result = subprocess.run(
+            [sys.executable, "-c", code, running.endpoint, kind],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        deadline = time.monotonic() + 10
+        while len(service.notes) < 100 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        received = sorted(int(note.partition(":")[0]) for note in service.notes)
+        assert received == list(range(100))
+
+
+def test_closing_a_channel_whose_server_is_gone_returns(tmp_path: Path) -> None:
+    """Close is bounded by the linger: nothing waits for a server that is gone."""
+    endpoint = f"ipc://{tmp_path / 'feed.sock'}"
+
+    async def main() -> None:
+        channel = uvrpc.Channel(endpoint, linger=5)
+        client = FeedClient(channel)
+        async with uvrpc.Server(Feed()) as server:
+            server.bind(endpoint)
+            await client.notify(text="one")
+        await asyncio.wait_for(channel.close(), 10)
+
+    run(main())
+    uvrpc.SyncChannel(nobody(tmp_path), linger=5, connect_timeout=0).close()
+
+
+def test_a_channel_lingers_no_longer_than_asked() -> None:
+    """A server that reads nothing leaves requests queued: close gives up on them
+    after the linger, it does not wait for ever."""
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
+    sink: zmq.Socket[bytes] = context.socket(zmq.ROUTER)
+    sink.setsockopt(zmq.RCVHWM, 1)
+    sink.setsockopt(zmq.RCVBUF, 4096)
+    sink.bind("tcp://127.0.0.1:*")
+    endpoint = sink.getsockopt_string(zmq.LAST_ENDPOINT)
+    try:
+
+        async def main() -> None:
+            channel = uvrpc.Channel(endpoint, linger=0.2)
+            assert await channel.ready(10)
+            client = FeedClient(channel)
+            payload = "x" * 100_000
+            for _ in range(200):  # more than the sink and the kernel take
+                try:
+                    await asyncio.wait_for(client.notify(text=payload), 0.05)
+                except (TimeoutError, uvrpc.DeadlineExceeded):
+                    break
+            await asyncio.wait_for(channel.close(), 10)
+
+        run(main())
+    finally:
+        sink.close(linger=0)
