@@ -137,21 +137,39 @@ _FEED = _uvrpc.ServiceSpec(
 class FeedClient(_uvrpc.AsyncClient):
     """Asynchronous client of ``feed.Feed``."""
 
-    async def ping(self, *, n: int, timeout: float | None = None) -> int:
+    async def ping(
+        self,
+        *,
+        n: int,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> int:
         """Answers `n`."""
-        return await self._call(_FEED_PING, (n,), timeout)
+        return await self._call(_FEED_PING, (n,), timeout, wait_for_ready)
 
-    def start_ping(self, *, n: int, timeout: float | None = None) -> _uvrpc.Call[int]:
+    def start_ping(
+        self,
+        *,
+        n: int,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[int]:
         """Start :meth:`ping` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_FEED_PING, (n,), timeout)
+        return self._start(_FEED_PING, (n,), timeout, wait_for_ready)
 
-    async def notify(self, *, text: str, timeout: float | None = None) -> None:
+    async def notify(
+        self,
+        *,
+        text: str,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> None:
         """Hands `text` to the server; nothing comes back."""
-        await self._call(_FEED_NOTIFY, (text,), timeout)
+        await self._call(_FEED_NOTIFY, (text,), timeout, wait_for_ready)
 
     def ticks(
         self,
@@ -159,9 +177,10 @@ class FeedClient(_uvrpc.AsyncClient):
         count: int,
         size: int = 0,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.ItemStream[Tick]:
         """Streams `count` ticks carrying `size` bytes each."""
-        return self._server_stream(_FEED_TICKS, (count, size), timeout)
+        return self._server_stream(_FEED_TICKS, (count, size), timeout, wait_for_ready)
 
     async def upload(
         self,
@@ -169,39 +188,60 @@ class FeedClient(_uvrpc.AsyncClient):
         ticks: _typing.AsyncIterable[Tick],
         label: str = "",
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> Total:
         """Counts the ticks sent to it."""
-        return await self._client_stream(_FEED_UPLOAD, (label,), ticks, timeout)
+        return await self._client_stream(
+            _FEED_UPLOAD,
+            (label,),
+            ticks,
+            timeout,
+            wait_for_ready,
+        )
 
     def echo(
         self,
         *,
         ticks: _typing.AsyncIterable[Tick],
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.ItemStream[Tick]:
         """Streams every tick back as it arrives."""
-        return self._bidi_stream(_FEED_ECHO, (), ticks, timeout)
+        return self._bidi_stream(_FEED_ECHO, (), ticks, timeout, wait_for_ready)
 
     def numbers(
         self,
         *,
         count: int,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.ItemStream[int]:
         """Streams the numbers from 0 to `count` - 1."""
-        return self._server_stream(_FEED_NUMBERS, (count,), timeout)
+        return self._server_stream(_FEED_NUMBERS, (count,), timeout, wait_for_ready)
 
 
 class FeedSyncClient(_uvrpc.SyncClient):
     """Blocking client of ``feed.Feed``."""
 
-    def ping(self, *, n: int, timeout: float | None = None) -> int:
+    def ping(
+        self,
+        *,
+        n: int,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> int:
         """Answers `n`."""
-        return self._call(_FEED_PING, (n,), timeout)
+        return self._call(_FEED_PING, (n,), timeout, wait_for_ready)
 
-    def notify(self, *, text: str, timeout: float | None = None) -> None:
+    def notify(
+        self,
+        *,
+        text: str,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> None:
         """Hands `text` to the server; nothing comes back."""
-        self._call(_FEED_NOTIFY, (text,), timeout)
+        self._call(_FEED_NOTIFY, (text,), timeout, wait_for_ready)
 
     def ticks(
         self,
@@ -209,9 +249,10 @@ class FeedSyncClient(_uvrpc.SyncClient):
         count: int,
         size: int = 0,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _typing.Iterator[Tick]:
         """Streams `count` ticks carrying `size` bytes each."""
-        return self._server_stream(_FEED_TICKS, (count, size), timeout)
+        return self._server_stream(_FEED_TICKS, (count, size), timeout, wait_for_ready)
 
     def upload(
         self,
@@ -219,27 +260,36 @@ class FeedSyncClient(_uvrpc.SyncClient):
         ticks: _typing.Iterable[Tick],
         label: str = "",
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> Total:
         """Counts the ticks sent to it."""
-        return self._client_stream(_FEED_UPLOAD, (label,), ticks, timeout)
+        return self._client_stream(
+            _FEED_UPLOAD,
+            (label,),
+            ticks,
+            timeout,
+            wait_for_ready,
+        )
 
     def echo(
         self,
         *,
         ticks: _typing.Iterable[Tick],
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _typing.Iterator[Tick]:
         """Streams every tick back as it arrives."""
-        return self._bidi_stream(_FEED_ECHO, (), ticks, timeout)
+        return self._bidi_stream(_FEED_ECHO, (), ticks, timeout, wait_for_ready)
 
     def numbers(
         self,
         *,
         count: int,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _typing.Iterator[int]:
         """Streams the numbers from 0 to `count` - 1."""
-        return self._server_stream(_FEED_NUMBERS, (count,), timeout)
+        return self._server_stream(_FEED_NUMBERS, (count,), timeout, wait_for_ready)
 
 
 class FeedServer(_uvrpc.ServiceBase):

@@ -154,9 +154,16 @@ class CalculatorClient(_uvrpc.AsyncClient):
     Arithmetic as a service.
     """
 
-    async def add(self, *, a: int, b: int, timeout: float | None = None) -> int:
+    async def add(
+        self,
+        *,
+        a: int,
+        b: int,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> int:
         """Adds two integers."""
-        return await self._call(_CALCULATOR_ADD, (a, b), timeout)
+        return await self._call(_CALCULATOR_ADD, (a, b), timeout, wait_for_ready)
 
     def start_add(
         self,
@@ -164,13 +171,14 @@ class CalculatorClient(_uvrpc.AsyncClient):
         a: int,
         b: int,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[int]:
         """Start :meth:`add` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CALCULATOR_ADD, (a, b), timeout)
+        return self._start(_CALCULATOR_ADD, (a, b), timeout, wait_for_ready)
 
     async def apply(
         self,
@@ -179,9 +187,10 @@ class CalculatorClient(_uvrpc.AsyncClient):
         a: float,
         b: float,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> float:
         """Applies one operation to two operands."""
-        return await self._call(_CALCULATOR_APPLY, (op, a, b), timeout)
+        return await self._call(_CALCULATOR_APPLY, (op, a, b), timeout, wait_for_ready)
 
     def start_apply(
         self,
@@ -190,34 +199,49 @@ class CalculatorClient(_uvrpc.AsyncClient):
         a: float,
         b: float,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[float]:
         """Start :meth:`apply` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CALCULATOR_APPLY, (op, a, b), timeout)
+        return self._start(_CALCULATOR_APPLY, (op, a, b), timeout, wait_for_ready)
 
-    async def run(self, *, program: Program, timeout: float | None = None) -> Outcome:
+    async def run(
+        self,
+        *,
+        program: Program,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> Outcome:
         """Runs a whole program and reports the outcome."""
-        return await self._call(_CALCULATOR_RUN, (program,), timeout)
+        return await self._call(_CALCULATOR_RUN, (program,), timeout, wait_for_ready)
 
     def start_run(
         self,
         *,
         program: Program,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[Outcome]:
         """Start :meth:`run` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CALCULATOR_RUN, (program,), timeout)
+        return self._start(_CALCULATOR_RUN, (program,), timeout, wait_for_ready)
 
-    async def divide(self, *, a: int, b: int, timeout: float | None = None) -> int:
+    async def divide(
+        self,
+        *,
+        a: int,
+        b: int,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> int:
         """Divides `a` by `b`; a zero `b` fails on the server."""
-        return await self._call(_CALCULATOR_DIVIDE, (a, b), timeout)
+        return await self._call(_CALCULATOR_DIVIDE, (a, b), timeout, wait_for_ready)
 
     def start_divide(
         self,
@@ -225,37 +249,58 @@ class CalculatorClient(_uvrpc.AsyncClient):
         a: int,
         b: int,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[int]:
         """Start :meth:`divide` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CALCULATOR_DIVIDE, (a, b), timeout)
+        return self._start(_CALCULATOR_DIVIDE, (a, b), timeout, wait_for_ready)
 
-    async def call_count(self, *, timeout: float | None = None) -> int:
+    async def call_count(
+        self,
+        *,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> int:
         """Counts the calls served so far."""
-        return await self._call(_CALCULATOR_CALL_COUNT, (), timeout)
+        return await self._call(_CALCULATOR_CALL_COUNT, (), timeout, wait_for_ready)
 
-    def start_call_count(self, *, timeout: float | None = None) -> _uvrpc.Call[int]:
+    def start_call_count(
+        self,
+        *,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[int]:
         """Start :meth:`call_count` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CALCULATOR_CALL_COUNT, (), timeout)
+        return self._start(_CALCULATOR_CALL_COUNT, (), timeout, wait_for_ready)
 
-    async def reset(self, *, timeout: float | None = None) -> None:
+    async def reset(
+        self,
+        *,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> None:
         """Sets the call count back to zero."""
-        await self._call(_CALCULATOR_RESET, (), timeout)
+        await self._call(_CALCULATOR_RESET, (), timeout, wait_for_ready)
 
-    def start_reset(self, *, timeout: float | None = None) -> _uvrpc.Call[None]:
+    def start_reset(
+        self,
+        *,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[None]:
         """Start :meth:`reset` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CALCULATOR_RESET, (), timeout)
+        return self._start(_CALCULATOR_RESET, (), timeout, wait_for_ready)
 
 
 class CalculatorSyncClient(_uvrpc.SyncClient):
@@ -264,9 +309,16 @@ class CalculatorSyncClient(_uvrpc.SyncClient):
     Arithmetic as a service.
     """
 
-    def add(self, *, a: int, b: int, timeout: float | None = None) -> int:
+    def add(
+        self,
+        *,
+        a: int,
+        b: int,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> int:
         """Adds two integers."""
-        return self._call(_CALCULATOR_ADD, (a, b), timeout)
+        return self._call(_CALCULATOR_ADD, (a, b), timeout, wait_for_ready)
 
     def apply(
         self,
@@ -275,25 +327,49 @@ class CalculatorSyncClient(_uvrpc.SyncClient):
         a: float,
         b: float,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> float:
         """Applies one operation to two operands."""
-        return self._call(_CALCULATOR_APPLY, (op, a, b), timeout)
+        return self._call(_CALCULATOR_APPLY, (op, a, b), timeout, wait_for_ready)
 
-    def run(self, *, program: Program, timeout: float | None = None) -> Outcome:
+    def run(
+        self,
+        *,
+        program: Program,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> Outcome:
         """Runs a whole program and reports the outcome."""
-        return self._call(_CALCULATOR_RUN, (program,), timeout)
+        return self._call(_CALCULATOR_RUN, (program,), timeout, wait_for_ready)
 
-    def divide(self, *, a: int, b: int, timeout: float | None = None) -> int:
+    def divide(
+        self,
+        *,
+        a: int,
+        b: int,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> int:
         """Divides `a` by `b`; a zero `b` fails on the server."""
-        return self._call(_CALCULATOR_DIVIDE, (a, b), timeout)
+        return self._call(_CALCULATOR_DIVIDE, (a, b), timeout, wait_for_ready)
 
-    def call_count(self, *, timeout: float | None = None) -> int:
+    def call_count(
+        self,
+        *,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> int:
         """Counts the calls served so far."""
-        return self._call(_CALCULATOR_CALL_COUNT, (), timeout)
+        return self._call(_CALCULATOR_CALL_COUNT, (), timeout, wait_for_ready)
 
-    def reset(self, *, timeout: float | None = None) -> None:
+    def reset(
+        self,
+        *,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> None:
         """Sets the call count back to zero."""
-        self._call(_CALCULATOR_RESET, (), timeout)
+        self._call(_CALCULATOR_RESET, (), timeout, wait_for_ready)
 
 
 class CalculatorServer(_uvrpc.ServiceBase):

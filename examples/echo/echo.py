@@ -43,22 +43,24 @@ class EchoClient(_uvrpc.AsyncClient):
         *,
         data: _uvrpc.Buffer,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> memoryview:
         """Sends `data` back unchanged."""
-        return await self._call(_ECHO_ECHO, (data,), timeout)
+        return await self._call(_ECHO_ECHO, (data,), timeout, wait_for_ready)
 
     def start_echo(
         self,
         *,
         data: _uvrpc.Buffer,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[memoryview]:
         """Start :meth:`echo` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_ECHO_ECHO, (data,), timeout)
+        return self._start(_ECHO_ECHO, (data,), timeout, wait_for_ready)
 
 
 class EchoSyncClient(_uvrpc.SyncClient):
@@ -67,9 +69,15 @@ class EchoSyncClient(_uvrpc.SyncClient):
     Returns what it is sent.
     """
 
-    def echo(self, *, data: _uvrpc.Buffer, timeout: float | None = None) -> memoryview:
+    def echo(
+        self,
+        *,
+        data: _uvrpc.Buffer,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> memoryview:
         """Sends `data` back unchanged."""
-        return self._call(_ECHO_ECHO, (data,), timeout)
+        return self._call(_ECHO_ECHO, (data,), timeout, wait_for_ready)
 
 
 class EchoServer(_uvrpc.ServiceBase):

@@ -492,7 +492,7 @@ class _Checker:
         name, span = field.name, field.span
         if not self.python_name(name, span, f"{what} name"):
             return
-        if parameter and name in ("self", "timeout"):
+        if parameter and name in ("self", "timeout", "wait_for_ready"):
             self.error(
                 span, f"parameter name '{name}' is taken by the generated methods"
             )

@@ -757,11 +757,17 @@ def _service(service: Service, namespace: str, checked: CheckedModule) -> Servic
         values = Group(
             "(", tuple(p.name for p in plain), ")", display=True, tuple_syntax=True
         )
-        call_items: tuple[Doc, ...] = (constant, values, "timeout")
+        call_items: tuple[Doc, ...] = (constant, values, "timeout", "wait_for_ready")
         if stream is not None:
-            call_items = (constant, values, stream.name, "timeout")
+            call_items = (constant, values, stream.name, "timeout", "wait_for_ready")
         keyword_only = {
-            is_async: ("self", "*", *items, "timeout: float | None = None")
+            is_async: (
+                "self",
+                "*",
+                *items,
+                "timeout: float | None = None",
+                "wait_for_ready: bool | None = None",
+            )
             for is_async, items in arguments.items()
         }
         kind = method.kind

@@ -255,17 +255,27 @@ class ShowcaseClient(_uvrpc.AsyncClient):
     A service exercising parameter and return shapes.
     """
 
-    async def ping(self, *, timeout: float | None = None) -> None:
+    async def ping(
+        self,
+        *,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> None:
         """Does nothing and returns nothing."""
-        await self._call(_SHOWCASE_PING, (), timeout)
+        await self._call(_SHOWCASE_PING, (), timeout, wait_for_ready)
 
-    def start_ping(self, *, timeout: float | None = None) -> _uvrpc.Call[None]:
+    def start_ping(
+        self,
+        *,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[None]:
         """Start :meth:`ping` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_SHOWCASE_PING, (), timeout)
+        return self._start(_SHOWCASE_PING, (), timeout, wait_for_ready)
 
     async def build(
         self,
@@ -276,6 +286,7 @@ class ShowcaseClient(_uvrpc.AsyncClient):
         items: list[Item],
         weight: float = 1.0,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> Tree:
         """Mixes required, optional and defaulted parameters.
 
@@ -286,6 +297,7 @@ class ShowcaseClient(_uvrpc.AsyncClient):
             _SHOWCASE_BUILD,
             (label, depth, color, items, weight),
             timeout,
+            wait_for_ready,
         )
 
     def start_build(
@@ -297,6 +309,7 @@ class ShowcaseClient(_uvrpc.AsyncClient):
         items: list[Item],
         weight: float = 1.0,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[Tree]:
         """Start :meth:`build` and return its call handle.
 
@@ -307,6 +320,7 @@ class ShowcaseClient(_uvrpc.AsyncClient):
             _SHOWCASE_BUILD,
             (label, depth, color, items, weight),
             timeout,
+            wait_for_ready,
         )
 
     async def palette(
@@ -314,22 +328,24 @@ class ShowcaseClient(_uvrpc.AsyncClient):
         *,
         wanted: set[Color],
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> dict[str, list[Color]]:
         """Returns a container type."""
-        return await self._call(_SHOWCASE_PALETTE, (wanted,), timeout)
+        return await self._call(_SHOWCASE_PALETTE, (wanted,), timeout, wait_for_ready)
 
     def start_palette(
         self,
         *,
         wanted: set[Color],
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[dict[str, list[Color]]]:
         """Start :meth:`palette` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_SHOWCASE_PALETTE, (wanted,), timeout)
+        return self._start(_SHOWCASE_PALETTE, (wanted,), timeout, wait_for_ready)
 
     async def get_matrix(
         self,
@@ -337,9 +353,15 @@ class ShowcaseClient(_uvrpc.AsyncClient):
         rows: int,
         columns: int,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> list[list[int]]:
         """A method name in camelCase becomes snake_case in Python."""
-        return await self._call(_SHOWCASE_GET_MATRIX, (rows, columns), timeout)
+        return await self._call(
+            _SHOWCASE_GET_MATRIX,
+            (rows, columns),
+            timeout,
+            wait_for_ready,
+        )
 
     def start_get_matrix(
         self,
@@ -347,13 +369,19 @@ class ShowcaseClient(_uvrpc.AsyncClient):
         rows: int,
         columns: int,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[list[list[int]]]:
         """Start :meth:`get_matrix` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_SHOWCASE_GET_MATRIX, (rows, columns), timeout)
+        return self._start(
+            _SHOWCASE_GET_MATRIX,
+            (rows, columns),
+            timeout,
+            wait_for_ready,
+        )
 
     async def fetch(
         self,
@@ -361,9 +389,10 @@ class ShowcaseClient(_uvrpc.AsyncClient):
         names: list[str],
         size: int,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> list[Item]:
         """Returns one item per name, each with a payload of `size` bytes."""
-        return await self._call(_SHOWCASE_FETCH, (names, size), timeout)
+        return await self._call(_SHOWCASE_FETCH, (names, size), timeout, wait_for_ready)
 
     def start_fetch(
         self,
@@ -371,30 +400,38 @@ class ShowcaseClient(_uvrpc.AsyncClient):
         names: list[str],
         size: int,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[list[Item]]:
         """Start :meth:`fetch` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_SHOWCASE_FETCH, (names, size), timeout)
+        return self._start(_SHOWCASE_FETCH, (names, size), timeout, wait_for_ready)
 
-    async def mirror(self, *, value: Scalars, timeout: float | None = None) -> Scalars:
+    async def mirror(
+        self,
+        *,
+        value: Scalars,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> Scalars:
         """Returns the scalars it is sent."""
-        return await self._call(_SHOWCASE_MIRROR, (value,), timeout)
+        return await self._call(_SHOWCASE_MIRROR, (value,), timeout, wait_for_ready)
 
     def start_mirror(
         self,
         *,
         value: Scalars,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[Scalars]:
         """Start :meth:`mirror` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_SHOWCASE_MIRROR, (value,), timeout)
+        return self._start(_SHOWCASE_MIRROR, (value,), timeout, wait_for_ready)
 
 
 class ShowcaseSyncClient(_uvrpc.SyncClient):
@@ -403,9 +440,14 @@ class ShowcaseSyncClient(_uvrpc.SyncClient):
     A service exercising parameter and return shapes.
     """
 
-    def ping(self, *, timeout: float | None = None) -> None:
+    def ping(
+        self,
+        *,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> None:
         """Does nothing and returns nothing."""
-        self._call(_SHOWCASE_PING, (), timeout)
+        self._call(_SHOWCASE_PING, (), timeout, wait_for_ready)
 
     def build(
         self,
@@ -416,6 +458,7 @@ class ShowcaseSyncClient(_uvrpc.SyncClient):
         items: list[Item],
         weight: float = 1.0,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> Tree:
         """Mixes required, optional and defaulted parameters.
 
@@ -426,6 +469,7 @@ class ShowcaseSyncClient(_uvrpc.SyncClient):
             _SHOWCASE_BUILD,
             (label, depth, color, items, weight),
             timeout,
+            wait_for_ready,
         )
 
     def palette(
@@ -433,9 +477,10 @@ class ShowcaseSyncClient(_uvrpc.SyncClient):
         *,
         wanted: set[Color],
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> dict[str, list[Color]]:
         """Returns a container type."""
-        return self._call(_SHOWCASE_PALETTE, (wanted,), timeout)
+        return self._call(_SHOWCASE_PALETTE, (wanted,), timeout, wait_for_ready)
 
     def get_matrix(
         self,
@@ -443,9 +488,15 @@ class ShowcaseSyncClient(_uvrpc.SyncClient):
         rows: int,
         columns: int,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> list[list[int]]:
         """A method name in camelCase becomes snake_case in Python."""
-        return self._call(_SHOWCASE_GET_MATRIX, (rows, columns), timeout)
+        return self._call(
+            _SHOWCASE_GET_MATRIX,
+            (rows, columns),
+            timeout,
+            wait_for_ready,
+        )
 
     def fetch(
         self,
@@ -453,13 +504,20 @@ class ShowcaseSyncClient(_uvrpc.SyncClient):
         names: list[str],
         size: int,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> list[Item]:
         """Returns one item per name, each with a payload of `size` bytes."""
-        return self._call(_SHOWCASE_FETCH, (names, size), timeout)
+        return self._call(_SHOWCASE_FETCH, (names, size), timeout, wait_for_ready)
 
-    def mirror(self, *, value: Scalars, timeout: float | None = None) -> Scalars:
+    def mirror(
+        self,
+        *,
+        value: Scalars,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> Scalars:
         """Returns the scalars it is sent."""
-        return self._call(_SHOWCASE_MIRROR, (value,), timeout)
+        return self._call(_SHOWCASE_MIRROR, (value,), timeout, wait_for_ready)
 
 
 class ShowcaseServer(_uvrpc.ServiceBase):

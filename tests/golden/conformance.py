@@ -525,39 +525,56 @@ class ConformanceClient(_uvrpc.AsyncClient):
     Every construct of the IDL, as methods.
     """
 
-    async def ping(self, *, timeout: float | None = None) -> None:
+    async def ping(
+        self,
+        *,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> None:
         """Does nothing and returns nothing."""
-        await self._call(_CONFORMANCE_PING, (), timeout)
+        await self._call(_CONFORMANCE_PING, (), timeout, wait_for_ready)
 
-    def start_ping(self, *, timeout: float | None = None) -> _uvrpc.Call[None]:
+    def start_ping(
+        self,
+        *,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[None]:
         """Start :meth:`ping` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_PING, (), timeout)
+        return self._start(_CONFORMANCE_PING, (), timeout, wait_for_ready)
 
     async def echo_scalars(
         self,
         *,
         value: Scalars,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> Scalars:
         """Returns its argument."""
-        return await self._call(_CONFORMANCE_ECHO_SCALARS, (value,), timeout)
+        return await self._call(
+            _CONFORMANCE_ECHO_SCALARS,
+            (value,),
+            timeout,
+            wait_for_ready,
+        )
 
     def start_echo_scalars(
         self,
         *,
         value: Scalars,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[Scalars]:
         """Start :meth:`echo_scalars` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_ECHO_SCALARS, (value,), timeout)
+        return self._start(_CONFORMANCE_ECHO_SCALARS, (value,), timeout, wait_for_ready)
 
     async def mixed(
         self,
@@ -574,6 +591,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
         color: Color = Color.RED,
         note: str | None = None,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> Scalars:
         """Builds a message from parameters of every scalar type."""
         return await self._call(
@@ -592,6 +610,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
                 note,
             ),
             timeout,
+            wait_for_ready,
         )
 
     def start_mixed(
@@ -609,6 +628,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
         color: Color = Color.RED,
         note: str | None = None,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[Scalars]:
         """Start :meth:`mixed` and return its call handle.
 
@@ -631,6 +651,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
                 note,
             ),
             timeout,
+            wait_for_ready,
         )
 
     async def echo_containers(
@@ -638,202 +659,303 @@ class ConformanceClient(_uvrpc.AsyncClient):
         *,
         value: Containers,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> Containers:
         """Call ``conformance.Conformance.echoContainers``."""
-        return await self._call(_CONFORMANCE_ECHO_CONTAINERS, (value,), timeout)
+        return await self._call(
+            _CONFORMANCE_ECHO_CONTAINERS,
+            (value,),
+            timeout,
+            wait_for_ready,
+        )
 
     def start_echo_containers(
         self,
         *,
         value: Containers,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[Containers]:
         """Start :meth:`echo_containers` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_ECHO_CONTAINERS, (value,), timeout)
+        return self._start(
+            _CONFORMANCE_ECHO_CONTAINERS,
+            (value,),
+            timeout,
+            wait_for_ready,
+        )
 
     async def echo_nested(
         self,
         *,
         value: dict[int, dict[str, list[Scalars]]],
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> dict[int, dict[str, list[Scalars]]]:
         """Call ``conformance.Conformance.echoNested``."""
-        return await self._call(_CONFORMANCE_ECHO_NESTED, (value,), timeout)
+        return await self._call(
+            _CONFORMANCE_ECHO_NESTED,
+            (value,),
+            timeout,
+            wait_for_ready,
+        )
 
     def start_echo_nested(
         self,
         *,
         value: dict[int, dict[str, list[Scalars]]],
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[dict[int, dict[str, list[Scalars]]]]:
         """Start :meth:`echo_nested` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_ECHO_NESTED, (value,), timeout)
+        return self._start(_CONFORMANCE_ECHO_NESTED, (value,), timeout, wait_for_ready)
 
     async def echo_colors(
         self,
         *,
         colors: set[Color],
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> set[Color]:
         """Call ``conformance.Conformance.echoColors``."""
-        return await self._call(_CONFORMANCE_ECHO_COLORS, (colors,), timeout)
+        return await self._call(
+            _CONFORMANCE_ECHO_COLORS,
+            (colors,),
+            timeout,
+            wait_for_ready,
+        )
 
     def start_echo_colors(
         self,
         *,
         colors: set[Color],
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[set[Color]]:
         """Start :meth:`echo_colors` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_ECHO_COLORS, (colors,), timeout)
+        return self._start(_CONFORMANCE_ECHO_COLORS, (colors,), timeout, wait_for_ready)
 
     async def echo_matrix(
         self,
         *,
         matrix: list[list[int]],
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> list[list[int]]:
         """Call ``conformance.Conformance.echoMatrix``."""
-        return await self._call(_CONFORMANCE_ECHO_MATRIX, (matrix,), timeout)
+        return await self._call(
+            _CONFORMANCE_ECHO_MATRIX,
+            (matrix,),
+            timeout,
+            wait_for_ready,
+        )
 
     def start_echo_matrix(
         self,
         *,
         matrix: list[list[int]],
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[list[list[int]]]:
         """Start :meth:`echo_matrix` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_ECHO_MATRIX, (matrix,), timeout)
+        return self._start(_CONFORMANCE_ECHO_MATRIX, (matrix,), timeout, wait_for_ready)
 
-    async def echo_tree(self, *, root: Node, timeout: float | None = None) -> Node:
+    async def echo_tree(
+        self,
+        *,
+        root: Node,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> Node:
         """Call ``conformance.Conformance.echoTree``."""
-        return await self._call(_CONFORMANCE_ECHO_TREE, (root,), timeout)
+        return await self._call(
+            _CONFORMANCE_ECHO_TREE,
+            (root,),
+            timeout,
+            wait_for_ready,
+        )
 
     def start_echo_tree(
         self,
         *,
         root: Node,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[Node]:
         """Start :meth:`echo_tree` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_ECHO_TREE, (root,), timeout)
+        return self._start(_CONFORMANCE_ECHO_TREE, (root,), timeout, wait_for_ready)
 
     async def echo_bytes(
         self,
         *,
         data: _uvrpc.Buffer,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> memoryview:
         """Call ``conformance.Conformance.echoBytes``."""
-        return await self._call(_CONFORMANCE_ECHO_BYTES, (data,), timeout)
+        return await self._call(
+            _CONFORMANCE_ECHO_BYTES,
+            (data,),
+            timeout,
+            wait_for_ready,
+        )
 
     def start_echo_bytes(
         self,
         *,
         data: _uvrpc.Buffer,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[memoryview]:
         """Start :meth:`echo_bytes` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_ECHO_BYTES, (data,), timeout)
+        return self._start(_CONFORMANCE_ECHO_BYTES, (data,), timeout, wait_for_ready)
 
-    async def echo_string(self, *, text: str, timeout: float | None = None) -> str:
+    async def echo_string(
+        self,
+        *,
+        text: str,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> str:
         """Call ``conformance.Conformance.echoString``."""
-        return await self._call(_CONFORMANCE_ECHO_STRING, (text,), timeout)
+        return await self._call(
+            _CONFORMANCE_ECHO_STRING,
+            (text,),
+            timeout,
+            wait_for_ready,
+        )
 
     def start_echo_string(
         self,
         *,
         text: str,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[str]:
         """Start :meth:`echo_string` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_ECHO_STRING, (text,), timeout)
+        return self._start(_CONFORMANCE_ECHO_STRING, (text,), timeout, wait_for_ready)
 
-    async def echo_double(self, *, value: float, timeout: float | None = None) -> float:
+    async def echo_double(
+        self,
+        *,
+        value: float,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> float:
         """Call ``conformance.Conformance.echoDouble``."""
-        return await self._call(_CONFORMANCE_ECHO_DOUBLE, (value,), timeout)
+        return await self._call(
+            _CONFORMANCE_ECHO_DOUBLE,
+            (value,),
+            timeout,
+            wait_for_ready,
+        )
 
     def start_echo_double(
         self,
         *,
         value: float,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[float]:
         """Start :meth:`echo_double` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_ECHO_DOUBLE, (value,), timeout)
+        return self._start(_CONFORMANCE_ECHO_DOUBLE, (value,), timeout, wait_for_ready)
 
-    async def echo_float(self, *, value: float, timeout: float | None = None) -> float:
+    async def echo_float(
+        self,
+        *,
+        value: float,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> float:
         """Call ``conformance.Conformance.echoFloat``."""
-        return await self._call(_CONFORMANCE_ECHO_FLOAT, (value,), timeout)
+        return await self._call(
+            _CONFORMANCE_ECHO_FLOAT,
+            (value,),
+            timeout,
+            wait_for_ready,
+        )
 
     def start_echo_float(
         self,
         *,
         value: float,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[float]:
         """Start :meth:`echo_float` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_ECHO_FLOAT, (value,), timeout)
+        return self._start(_CONFORMANCE_ECHO_FLOAT, (value,), timeout, wait_for_ready)
 
     async def echo_i64(
         self,
         *,
         value: int = I64_MAX,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> int:
         """Call ``conformance.Conformance.echoI64``."""
-        return await self._call(_CONFORMANCE_ECHO_I64, (value,), timeout)
+        return await self._call(
+            _CONFORMANCE_ECHO_I64,
+            (value,),
+            timeout,
+            wait_for_ready,
+        )
 
     def start_echo_i64(
         self,
         *,
         value: int = I64_MAX,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[int]:
         """Start :meth:`echo_i64` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_ECHO_I64, (value,), timeout)
+        return self._start(_CONFORMANCE_ECHO_I64, (value,), timeout, wait_for_ready)
 
-    async def fail(self, *, which: str, timeout: float | None = None) -> None:
+    async def fail(
+        self,
+        *,
+        which: str,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> None:
         """Raises what `which` names: "not_found", "rejected", "overloaded", or an
         undeclared error for anything else.
 
@@ -842,48 +964,75 @@ class ConformanceClient(_uvrpc.AsyncClient):
             Rejected: An argument was refused by the service's own rules.
             _shared.Overloaded: The server is too busy to take the call now.
         """
-        await self._call(_CONFORMANCE_FAIL, (which,), timeout)
+        await self._call(_CONFORMANCE_FAIL, (which,), timeout, wait_for_ready)
 
     def start_fail(
         self,
         *,
         which: str,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[None]:
         """Start :meth:`fail` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_FAIL, (which,), timeout)
+        return self._start(_CONFORMANCE_FAIL, (which,), timeout, wait_for_ready)
 
-    async def record(self, *, event: str, timeout: float | None = None) -> None:
+    async def record(
+        self,
+        *,
+        event: str,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> None:
         """Records an event; nothing is sent back."""
-        await self._call(_CONFORMANCE_RECORD, (event,), timeout)
+        await self._call(_CONFORMANCE_RECORD, (event,), timeout, wait_for_ready)
 
-    async def recorded(self, *, timeout: float | None = None) -> list[str]:
+    async def recorded(
+        self,
+        *,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> list[str]:
         """The events recorded so far, in order."""
-        return await self._call(_CONFORMANCE_RECORDED, (), timeout)
+        return await self._call(_CONFORMANCE_RECORDED, (), timeout, wait_for_ready)
 
-    def start_recorded(self, *, timeout: float | None = None) -> _uvrpc.Call[list[str]]:
+    def start_recorded(
+        self,
+        *,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[list[str]]:
         """Start :meth:`recorded` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_RECORDED, (), timeout)
+        return self._start(_CONFORMANCE_RECORDED, (), timeout, wait_for_ready)
 
-    async def visits(self, *, timeout: float | None = None) -> int:
+    async def visits(
+        self,
+        *,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> int:
         """How many times it was called: safe to retry."""
-        return await self._call(_CONFORMANCE_VISITS, (), timeout)
+        return await self._call(_CONFORMANCE_VISITS, (), timeout, wait_for_ready)
 
-    def start_visits(self, *, timeout: float | None = None) -> _uvrpc.Call[int]:
+    def start_visits(
+        self,
+        *,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[int]:
         """Start :meth:`visits` and return its call handle.
 
         Without client interceptors the request is sent before this returns; see
         :class:`uvrpc.Call`.
         """
-        return self._start(_CONFORMANCE_VISITS, (), timeout)
+        return self._start(_CONFORMANCE_VISITS, (), timeout, wait_for_ready)
 
     def count(
         self,
@@ -891,18 +1040,31 @@ class ConformanceClient(_uvrpc.AsyncClient):
         start: int,
         n: int,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.ItemStream[int]:
         """Streams `n` numbers counting up from `start`."""
-        return self._server_stream(_CONFORMANCE_COUNT, (start, n), timeout)
+        return self._server_stream(
+            _CONFORMANCE_COUNT,
+            (start, n),
+            timeout,
+            wait_for_ready,
+        )
 
     async def sum(
         self,
         *,
         values: _typing.AsyncIterable[int],
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> int:
         """Adds up a stream of numbers."""
-        return await self._client_stream(_CONFORMANCE_SUM, (), values, timeout)
+        return await self._client_stream(
+            _CONFORMANCE_SUM,
+            (),
+            values,
+            timeout,
+            wait_for_ready,
+        )
 
     def transform(
         self,
@@ -910,13 +1072,20 @@ class ConformanceClient(_uvrpc.AsyncClient):
         values: _typing.AsyncIterable[Scalars],
         add: int,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _uvrpc.ItemStream[Scalars]:
         """Answers each message with itself, `large` increased by `add`.
 
         Raises:
             Rejected: An argument was refused by the service's own rules.
         """
-        return self._bidi_stream(_CONFORMANCE_TRANSFORM, (add,), values, timeout)
+        return self._bidi_stream(
+            _CONFORMANCE_TRANSFORM,
+            (add,),
+            values,
+            timeout,
+            wait_for_ready,
+        )
 
 
 class ConformanceSyncClient(_uvrpc.SyncClient):
@@ -925,13 +1094,24 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
     Every construct of the IDL, as methods.
     """
 
-    def ping(self, *, timeout: float | None = None) -> None:
+    def ping(
+        self,
+        *,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> None:
         """Does nothing and returns nothing."""
-        self._call(_CONFORMANCE_PING, (), timeout)
+        self._call(_CONFORMANCE_PING, (), timeout, wait_for_ready)
 
-    def echo_scalars(self, *, value: Scalars, timeout: float | None = None) -> Scalars:
+    def echo_scalars(
+        self,
+        *,
+        value: Scalars,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> Scalars:
         """Returns its argument."""
-        return self._call(_CONFORMANCE_ECHO_SCALARS, (value,), timeout)
+        return self._call(_CONFORMANCE_ECHO_SCALARS, (value,), timeout, wait_for_ready)
 
     def mixed(
         self,
@@ -948,6 +1128,7 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
         color: Color = Color.RED,
         note: str | None = None,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> Scalars:
         """Builds a message from parameters of every scalar type."""
         return self._call(
@@ -966,6 +1147,7 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
                 note,
             ),
             timeout,
+            wait_for_ready,
         )
 
     def echo_containers(
@@ -973,67 +1155,113 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
         *,
         value: Containers,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> Containers:
         """Call ``conformance.Conformance.echoContainers``."""
-        return self._call(_CONFORMANCE_ECHO_CONTAINERS, (value,), timeout)
+        return self._call(
+            _CONFORMANCE_ECHO_CONTAINERS,
+            (value,),
+            timeout,
+            wait_for_ready,
+        )
 
     def echo_nested(
         self,
         *,
         value: dict[int, dict[str, list[Scalars]]],
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> dict[int, dict[str, list[Scalars]]]:
         """Call ``conformance.Conformance.echoNested``."""
-        return self._call(_CONFORMANCE_ECHO_NESTED, (value,), timeout)
+        return self._call(_CONFORMANCE_ECHO_NESTED, (value,), timeout, wait_for_ready)
 
     def echo_colors(
         self,
         *,
         colors: set[Color],
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> set[Color]:
         """Call ``conformance.Conformance.echoColors``."""
-        return self._call(_CONFORMANCE_ECHO_COLORS, (colors,), timeout)
+        return self._call(_CONFORMANCE_ECHO_COLORS, (colors,), timeout, wait_for_ready)
 
     def echo_matrix(
         self,
         *,
         matrix: list[list[int]],
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> list[list[int]]:
         """Call ``conformance.Conformance.echoMatrix``."""
-        return self._call(_CONFORMANCE_ECHO_MATRIX, (matrix,), timeout)
+        return self._call(_CONFORMANCE_ECHO_MATRIX, (matrix,), timeout, wait_for_ready)
 
-    def echo_tree(self, *, root: Node, timeout: float | None = None) -> Node:
+    def echo_tree(
+        self,
+        *,
+        root: Node,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> Node:
         """Call ``conformance.Conformance.echoTree``."""
-        return self._call(_CONFORMANCE_ECHO_TREE, (root,), timeout)
+        return self._call(_CONFORMANCE_ECHO_TREE, (root,), timeout, wait_for_ready)
 
     def echo_bytes(
         self,
         *,
         data: _uvrpc.Buffer,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> memoryview:
         """Call ``conformance.Conformance.echoBytes``."""
-        return self._call(_CONFORMANCE_ECHO_BYTES, (data,), timeout)
+        return self._call(_CONFORMANCE_ECHO_BYTES, (data,), timeout, wait_for_ready)
 
-    def echo_string(self, *, text: str, timeout: float | None = None) -> str:
+    def echo_string(
+        self,
+        *,
+        text: str,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> str:
         """Call ``conformance.Conformance.echoString``."""
-        return self._call(_CONFORMANCE_ECHO_STRING, (text,), timeout)
+        return self._call(_CONFORMANCE_ECHO_STRING, (text,), timeout, wait_for_ready)
 
-    def echo_double(self, *, value: float, timeout: float | None = None) -> float:
+    def echo_double(
+        self,
+        *,
+        value: float,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> float:
         """Call ``conformance.Conformance.echoDouble``."""
-        return self._call(_CONFORMANCE_ECHO_DOUBLE, (value,), timeout)
+        return self._call(_CONFORMANCE_ECHO_DOUBLE, (value,), timeout, wait_for_ready)
 
-    def echo_float(self, *, value: float, timeout: float | None = None) -> float:
+    def echo_float(
+        self,
+        *,
+        value: float,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> float:
         """Call ``conformance.Conformance.echoFloat``."""
-        return self._call(_CONFORMANCE_ECHO_FLOAT, (value,), timeout)
+        return self._call(_CONFORMANCE_ECHO_FLOAT, (value,), timeout, wait_for_ready)
 
-    def echo_i64(self, *, value: int = I64_MAX, timeout: float | None = None) -> int:
+    def echo_i64(
+        self,
+        *,
+        value: int = I64_MAX,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> int:
         """Call ``conformance.Conformance.echoI64``."""
-        return self._call(_CONFORMANCE_ECHO_I64, (value,), timeout)
+        return self._call(_CONFORMANCE_ECHO_I64, (value,), timeout, wait_for_ready)
 
-    def fail(self, *, which: str, timeout: float | None = None) -> None:
+    def fail(
+        self,
+        *,
+        which: str,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> None:
         """Raises what `which` names: "not_found", "rejected", "overloaded", or an
         undeclared error for anything else.
 
@@ -1042,19 +1270,35 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
             Rejected: An argument was refused by the service's own rules.
             _shared.Overloaded: The server is too busy to take the call now.
         """
-        self._call(_CONFORMANCE_FAIL, (which,), timeout)
+        self._call(_CONFORMANCE_FAIL, (which,), timeout, wait_for_ready)
 
-    def record(self, *, event: str, timeout: float | None = None) -> None:
+    def record(
+        self,
+        *,
+        event: str,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> None:
         """Records an event; nothing is sent back."""
-        self._call(_CONFORMANCE_RECORD, (event,), timeout)
+        self._call(_CONFORMANCE_RECORD, (event,), timeout, wait_for_ready)
 
-    def recorded(self, *, timeout: float | None = None) -> list[str]:
+    def recorded(
+        self,
+        *,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> list[str]:
         """The events recorded so far, in order."""
-        return self._call(_CONFORMANCE_RECORDED, (), timeout)
+        return self._call(_CONFORMANCE_RECORDED, (), timeout, wait_for_ready)
 
-    def visits(self, *, timeout: float | None = None) -> int:
+    def visits(
+        self,
+        *,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> int:
         """How many times it was called: safe to retry."""
-        return self._call(_CONFORMANCE_VISITS, (), timeout)
+        return self._call(_CONFORMANCE_VISITS, (), timeout, wait_for_ready)
 
     def count(
         self,
@@ -1062,18 +1306,31 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
         start: int,
         n: int,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _typing.Iterator[int]:
         """Streams `n` numbers counting up from `start`."""
-        return self._server_stream(_CONFORMANCE_COUNT, (start, n), timeout)
+        return self._server_stream(
+            _CONFORMANCE_COUNT,
+            (start, n),
+            timeout,
+            wait_for_ready,
+        )
 
     def sum(
         self,
         *,
         values: _typing.Iterable[int],
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> int:
         """Adds up a stream of numbers."""
-        return self._client_stream(_CONFORMANCE_SUM, (), values, timeout)
+        return self._client_stream(
+            _CONFORMANCE_SUM,
+            (),
+            values,
+            timeout,
+            wait_for_ready,
+        )
 
     def transform(
         self,
@@ -1081,13 +1338,20 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
         values: _typing.Iterable[Scalars],
         add: int,
         timeout: float | None = None,
+        wait_for_ready: bool | None = None,
     ) -> _typing.Iterator[Scalars]:
         """Answers each message with itself, `large` increased by `add`.
 
         Raises:
             Rejected: An argument was refused by the service's own rules.
         """
-        return self._bidi_stream(_CONFORMANCE_TRANSFORM, (add,), values, timeout)
+        return self._bidi_stream(
+            _CONFORMANCE_TRANSFORM,
+            (add,),
+            values,
+            timeout,
+            wait_for_ready,
+        )
 
 
 class ConformanceServer(_uvrpc.ServiceBase):

@@ -35,7 +35,9 @@ SUPPORTED_GENERATED_CODE_APIS = frozenset({4, 5})
 """Every generated-code API this runtime can import.
 
 API 5 enums derive from ``uvrpc.Enum``, which refuses ``True`` and ``4.0`` where
-an enum is declared; API 4 modules, whose enums are plain ``enum.IntEnum``, still
+an enum is declared, and API 5 client methods take ``wait_for_ready`` beside
+``timeout`` and pass it on; API 4 modules, whose enums are plain
+``enum.IntEnum`` and whose calls use the channel's ``wait_for_ready``, still
 import and take what they did. API 4 clients pass the values of a call's
 parameters in order and the method's descriptor keys them by wire id; API 3
 clients passed a dict already keyed, which the client base classes no longer take,
