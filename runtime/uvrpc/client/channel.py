@@ -57,7 +57,7 @@ from ..wire.methods import (
     StreamingMethod,
     Unary,
 )
-from .deadlines import DeadlineWheel
+from .deadlines import DeadlineWheel, settle_heap
 from .handle import Call
 from .intercept import client_info, intercept_call, intercept_start, intercept_stream
 from .streams import InterceptedItemStream, ItemStream, StreamCall
@@ -368,6 +368,8 @@ class Channel:
         if connect_timeout < 0 or linger < 0:
             raise ValueError("connect_timeout and linger must not be negative")
         self._pid = os.getpid()
+        # The first deadlines of a fresh process are then as punctual as later ones.
+        settle_heap()
         self._interceptors = tuple(interceptors)
         self.max_message_size = check_limit("max_message_size", max_message_size)
         """The largest message sent or taken, in bytes."""

@@ -58,6 +58,7 @@ from ..wire.methods import (
     Unary,
 )
 from ..wire.protocol import ReplyHeader
+from .deadlines import settle_heap
 from .feeder import NOTHING, Feeder
 from .intercept import (
     intercept_sync_call,
@@ -147,6 +148,7 @@ class SyncChannel:
             raise ValueError("a stream window must be at least 1")
         if connect_timeout < 0 or linger < 0:
             raise ValueError("connect_timeout and linger must not be negative")
+        settle_heap()  # see Channel
         self._interceptors = tuple(interceptors)
         self.stream_window = stream_window
         self.max_message_size = check_limit("max_message_size", max_message_size)
