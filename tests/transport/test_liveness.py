@@ -129,52 +129,72 @@ def test_a_partition_fails_the_pending_call_with_unavailable() -> None:
         asyncio.run(main())
 
 
-def test_a_reply_sent_just_before_the_server_closes_is_not_lost() -> None:
-    """A reply that arrived before the server closed the connection answers its
-    call, though the disconnection is reported right after it: the channel
-    drains its socket before failing the calls still pending.
-
-    The client's socket sends only to connected servers (``ZMQ_IMMEDIATE``), and
-    with that option libzmq drops what a dropped connection delivered but the
-    client had not read yet; so the loop is left free to read the reply here,
-    and the server closes once it has been sent (``docs/reliability.md``)."""
+def test_a_reply_read_before_the_server_closes_answers_its_call() -> None:
+    """A reply the loop has read answers its call, though the server closes the
+    connection right after sending it and the disconnection is reported next."""
 
     async def main() -> None:
         for _ in range(20):
-            sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.ROUTER)
-            sock.setsockopt(zmq.LINGER, 1000)
-            sock.bind("tcp://127.0.0.1:*")
-            endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
-            answered = threading.Event()
-            close = threading.Event()
-
-            def answer_and_close(
-                sock: zmq.Socket[bytes] = sock,
-                answered: threading.Event = answered,
-                close: threading.Event = close,
-            ) -> None:
-                try:
-                    if sock.poll(10_000):
-                        identity, _, header, _ = sock.recv_multipart()
-                        call_id = msgpack.unpackb(header)[2]
-                        reply = [identity, b"", encode_reply_header(call_id, 0)]
-                        sock.send_multipart([*reply, msgpack.packb(7)])
-                        close.wait(10)
-                finally:
-                    sock.close()
-                    answered.set()
-
-            thread = threading.Thread(target=answer_and_close, daemon=True)
-            thread.start()
+            sock, endpoint, answered, close = _answering_router()
             async with uvrpc.Channel(endpoint) as channel:
                 call = FeedClient(channel).start_ping(n=7, timeout=10)
-                while not call.done():  # the loop reads the reply as it comes
-                    await asyncio.sleep(0.001)
+                assert await call == 7
                 close.set()
                 assert await asyncio.to_thread(answered.wait, 10)
-                time.sleep(0.05)  # the disconnection is waiting now
-                assert await call == 7
                 assert channel.pending == 0
-            thread.join(10)
+            sock.close(linger=0)
 
     asyncio.run(main())
+
+
+def test_a_reply_unread_when_the_connection_drops_fails_its_call() -> None:
+    """What is left to the caller: the client's socket sends only to connected
+    servers (``ZMQ_IMMEDIATE``, so that nothing is queued for a server that is
+    down), and with that option libzmq drops what a dropped connection delivered
+    but the client had not read. A client whose loop is blocked while its server
+    replies and closes loses the reply: the call fails with ``UNAVAILABLE``, at
+    once, never at its deadline or for ever (``docs/reliability.md``)."""
+
+    async def main() -> None:
+        sock, endpoint, answered, close = _answering_router()
+        close.set()
+        async with uvrpc.Channel(endpoint) as channel:
+            assert await channel.ready(10)
+            call = FeedClient(channel).start_ping(n=7, timeout=30)
+            await asyncio.sleep(0)  # the request goes out
+            assert answered.wait(10)  # the loop is blocked meanwhile
+            time.sleep(0.05)  # the reply and the disconnection both arrived
+            started = time.monotonic()
+            with pytest.raises(uvrpc.Unavailable, match="dropped"):
+                await call
+            assert time.monotonic() - started < 10
+        sock.close(linger=0)
+
+    asyncio.run(main())
+
+
+def _answering_router() -> tuple[
+    zmq.Socket[bytes], str, threading.Event, threading.Event
+]:
+    """A bare server that answers one ping with 7 and closes once ``close`` is
+    set; ``answered`` is set when it has closed."""
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 1000)
+    sock.bind("tcp://127.0.0.1:*")
+    endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+    answered, close = threading.Event(), threading.Event()
+
+    def answer_and_close() -> None:
+        try:
+            if sock.poll(10_000):
+                identity, _, header, _ = sock.recv_multipart()
+                call_id = msgpack.unpackb(header)[2]
+                reply = [identity, b"", encode_reply_header(call_id, 0)]
+                sock.send_multipart([*reply, msgpack.packb(7)])
+                close.wait(10)
+        finally:
+            sock.close()
+            answered.set()
+
+    threading.Thread(target=answer_and_close, daemon=True).start()
+    return sock, endpoint, answered, close
