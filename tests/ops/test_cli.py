@@ -97,5 +97,5 @@ def test_serve_reports_a_bad_endpoint() -> None:
         timeout=60,
     )
     assert result.returncode == 1
-    assert "uvrpc: error: ZMQError: Protocol not supported" in result.stderr
+    assert "uvrpc: error: bad endpoint 'bogus://x': transport 'bogus'" in result.stderr
     assert "Traceback" not in result.stderr

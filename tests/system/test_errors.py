@@ -77,7 +77,10 @@ def test_deadline_exceeded_sync_skips_the_late_reply(server: RunningServer) -> N
             time.sleep(0.01)
         assert calc.add(a=20, b=22, timeout=10) == 42
         assert stats.expired + stats.cancelled == 1
-        assert calc.channel.dropped_replies == stats.expired
+        # The server's DEADLINE_EXCEEDED may also come just before the client's
+        # own deadline, waited for to the millisecond: then it answers the call
+        # and is not late.
+        assert calc.channel.dropped_replies <= stats.expired
 
 
 def test_no_server_is_a_deadline_not_a_hang() -> None:
