@@ -312,9 +312,10 @@ class Channel:
             ``RCVHWM``); for an endpoint only.
         security: connect over CURVE, pinning the server's public key
             (:class:`~uvrpc.security.ClientSecurity`, ``docs/security.md``). A server
-            that refuses the handshake sends nothing back: calls then fail at their
-            deadline, with a :class:`~uvrpc.DeadlineExceeded` whose message says
-            the server may have refused the handshake.
+            that refuses the handshake sends nothing back; the socket monitor
+            sees the refusal and calls fail at once with
+            :class:`~uvrpc.Unauthenticated` (a key not allowed) or
+            :class:`~uvrpc.Unavailable` (CURVE on one side only).
         heartbeat: ZeroMQ heartbeats (:class:`~uvrpc.Heartbeat`; a PING each
             second, a server silent for five is dead), so a server that vanished
             without closing the connection fails the pending calls with

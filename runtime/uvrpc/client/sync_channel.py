@@ -75,7 +75,6 @@ monitor together: most replies come sooner, and cost no poll."""
 _NOBLOCK = int(zmq.NOBLOCK)
 _POLLIN = int(zmq.POLLIN)
 _POLLOUT = int(zmq.POLLOUT)
-_EVENTS = int(zmq.EVENTS)
 _HANDSHAKE_FAILED = (
     zmq.EVENT_HANDSHAKE_FAILED_AUTH
     | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
@@ -103,8 +102,9 @@ class SyncChannel:
         hwm: messages queued each way before ZeroMQ pushes back (``SNDHWM``,
             ``RCVHWM``).
         security: connect over CURVE, pinning the server's public key
-            (:class:`~uvrpc.security.ClientSecurity`); a refused handshake shows as
-            :class:`~uvrpc.DeadlineExceeded` saying so.
+            (:class:`~uvrpc.security.ClientSecurity`); a refused handshake fails
+            the call at once with :class:`~uvrpc.Unauthenticated` (a key not
+            allowed) or :class:`~uvrpc.Unavailable` (CURVE on one side only).
         heartbeat: ZeroMQ heartbeats on the connection (:class:`~uvrpc.Heartbeat`);
             ``None`` turns them off. A server that died, or whose heartbeats
             stopped, fails the call waiting on it with :class:`~uvrpc.Unavailable`,
