@@ -115,8 +115,13 @@ def test_a_client_refuses_to_send_an_oversized_request(
     assert small_server.stats.received == 2  # only the calls that fit
 
 
-def oversized_reply_server(size: int) -> tuple[str, threading.Thread]:
-    """A ROUTER answering each of two requests with a ``size``-byte reply."""
+def oversized_reply_server(
+    size: int,
+) -> tuple[str, threading.Thread, threading.Event]:
+    """A ROUTER answering each of two requests with a ``size``-byte reply, and
+    closing once the returned event is set (a client drops a reply it had not
+    read when the connection closes: ``docs/reliability.md``)."""
+    done = threading.Event()
     sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.ROUTER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.bind("tcp://127.0.0.1:*")
@@ -133,16 +138,17 @@ def oversized_reply_server(size: int) -> tuple[str, threading.Thread]:
                 sock.send_multipart(
                     [identity, b"", msgpack.packb([V, 2, call_id, 0]), body]
                 )
+            done.wait(10)
         finally:
             sock.close()
 
     thread = threading.Thread(target=answer, daemon=True)
     thread.start()
-    return endpoint, thread
+    return endpoint, thread, done
 
 
 def test_a_client_refuses_an_oversized_reply_without_decoding_it() -> None:
-    endpoint, thread = oversized_reply_server(1500)
+    endpoint, thread, done = oversized_reply_server(1500)
     with (
         uvrpc.SyncChannel(endpoint, max_message_size=1024) as channel,
         EchoSyncClient(channel, timeout=10) as echo,
@@ -159,6 +165,7 @@ def test_a_client_refuses_an_oversized_reply_without_decoding_it() -> None:
                 await echo.echo(data=b"x")
 
     asyncio.run(main())
+    done.set()
     thread.join(10)
 
 
