@@ -190,6 +190,9 @@ async def spread_over_two_servers(joined: bool) -> None:
         endpoints = [one.bind("tcp://127.0.0.1:*"), two.bind("tcp://127.0.0.1:*")]
         target = ",".join(endpoints) if joined else endpoints
         async with uvrpc.Channel(target) as channel:
+            # Calls go only to connected servers: let both connect first.
+            assert await channel.ready(10)
+            await until(lambda: channel.connections == 2, "both connections")
             client = EchoClient(channel)
             replies = await asyncio.gather(
                 *(client.echo(data=bytes([n]), timeout=10) for n in range(100))

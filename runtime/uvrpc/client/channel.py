@@ -170,6 +170,12 @@ class DealerTransport:
         (as far as the events read so far tell)."""
         return bool(self._live)
 
+    @property
+    def connections(self) -> int:
+        """How many of the endpoints are connected (as far as the events read so
+        far tell)."""
+        return len(self._live)
+
     def attach(self, loop: asyncio.AbstractEventLoop, on_message: OnMessage) -> None:
         """Watch the socket from ``loop``."""
         self._reactor = SocketReactor(self._sock, loop, on_message)
@@ -426,6 +432,13 @@ class Channel:
         (a channel over a :class:`ClientTransport` other than an endpoint's is
         always connected)."""
         return self._dealer is None or self._dealer.connected
+
+    @property
+    def connections(self) -> int:
+        """How many servers are connected, as far as the channel's loop has seen:
+        calls go to these in turn (1 for a :class:`ClientTransport` other than
+        an endpoint's)."""
+        return 1 if self._dealer is None else self._dealer.connections
 
     async def ready(self, timeout: float | None = None) -> bool:
         """Wait until a server is connected, ``timeout`` seconds at most; return
