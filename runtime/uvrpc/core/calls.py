@@ -35,6 +35,7 @@ from ..wire.protocol import (
     NIL_BODY,
     ReplyHeader,
     encode_stream_header,
+    send_stamp,
 )
 from ..wire.status import Status
 from ..wire.validation import first_problem
@@ -97,8 +98,12 @@ def encode_request(
         raise InvalidArgument(
             f"cannot send the arguments of {method.route}: {exc}"
         ) from None
-    ms = None if timeout is None else max(1, int(timeout * 1000))  # timeout_ms()
-    header = method.headers.encode(call_id, ms, metadata)
+    if timeout is None:
+        header = method.headers.encode(call_id, None, metadata)
+    else:
+        # timeout_ms(), inline; the send stamp makes queueing count (clocks.py).
+        ms = max(1, int(timeout * 1000))
+        header = method.headers.encode(call_id, ms, metadata, send_stamp())
     if attachments:
         frames = [DELIMITER, *attachments, header, body]
         check_size(encoder, frames, f"the request of {method.route}", max_size)
@@ -125,7 +130,11 @@ def encode_stream_request(
     :func:`encode_request` otherwise."""
     body, attachments = _encode_args(encoder, method.route, method.payload_params, args)
     header = method.headers.encode_stream(
-        call_id, timeout_ms(timeout), window, metadata
+        call_id,
+        timeout_ms(timeout),
+        window,
+        metadata,
+        None if timeout is None else send_stamp(),
     )
     return _request_frames(encoder, method.route, header, body, attachments, max_size)
 
