@@ -19,6 +19,7 @@ from calculator_server import Calculator
 from conftest import RunningServer, server_thread
 from echo import EchoClient, EchoSyncClient
 from echo_server import Echo
+from fake_peers import close_when_gone, watch_disconnects
 from feed_server import Feed
 from raw_frames import decode, exchange, request
 
@@ -119,6 +120,7 @@ def oversized_reply_server(size: int) -> tuple[str, threading.Thread]:
     """A ROUTER answering each of two requests with a ``size``-byte reply."""
     sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.ROUTER)
     sock.setsockopt(zmq.LINGER, 0)
+    monitor = watch_disconnects(sock)
     sock.bind("tcp://127.0.0.1:*")
     endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
 
@@ -134,7 +136,7 @@ def oversized_reply_server(size: int) -> tuple[str, threading.Thread]:
                     [identity, b"", msgpack.packb([V, 2, call_id, 0]), body]
                 )
         finally:
-            sock.close()
+            close_when_gone(sock, monitor, clients=2)
 
     thread = threading.Thread(target=answer, daemon=True)
     thread.start()

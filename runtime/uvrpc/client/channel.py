@@ -139,6 +139,7 @@ class DealerTransport:
             hwm=hwm,
             heartbeat=heartbeat,
             security=security,
+            immediate=True,
         )
         # The monitor is there before the connection, so that no event is lost: a
         # handshake refused before the first call is not retried by libzmq.
@@ -597,12 +598,28 @@ class Channel:
 
     def _expire(self, call_id: int) -> None:
         state = self._core.calls.get(call_id)
-        if state is not None:
-            # The wheel fires after the server's own deadline of a unary call
-            # (the request carried it): a CANCEL would come too late to matter.
-            self._core.expire(state, cancel=state.items is not None)
+        if state is None:
+            return
+        if state.items is not None:
+            self._core.expire(state)
             self._wake(state)
             self._flush()
+            return
+        # A unary call's server keeps the deadline the request carried and never
+        # starts its handler after it; the CANCEL stops one already running. It
+        # goes only if the socket has room now, as the blocking client's does:
+        # waiting for room (a server that is down leaves the socket none) would
+        # keep a task for each call that expired meanwhile.
+        self._flush()
+        core = self._core
+        core.expire(state)
+        self._wake(state)
+        outbox = core.outbox
+        if outbox:
+            if not self._closed:
+                for frames in outbox:
+                    self._transport.try_send(frames)
+            outbox.clear()
 
     def _on_message(self, frames: list[Any]) -> None:
         core = self._core

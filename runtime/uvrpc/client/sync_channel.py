@@ -117,6 +117,7 @@ class SyncChannel:
             hwm=hwm,
             heartbeat=heartbeat,
             security=security,
+            immediate=True,
         )
         self._sock.connect(endpoint)
         self._encoder = BodyEncoder(pool, attachment_min=attachment_min)
@@ -126,6 +127,10 @@ class SyncChannel:
             max_message_size=self.max_message_size,
             no_reply=no_reply_text(security),
         )
+        # The socket queues requests only for a connected server (ZMQ_IMMEDIATE):
+        # a send that finds no room may mean that no server completed a
+        # handshake, which ZeroMQ never reports to a blocking socket.
+        self._not_sent = no_reply_text(security)[len("got no reply") :]
         self._recv_timeout_ms = -1
         self._send_timeout_ms = -1
         self._closed = False
@@ -199,7 +204,7 @@ class SyncChannel:
         except zmq.Again:
             # Only the first frame can time out, so nothing was half sent.
             error = DeadlineExceeded(
-                f"{method.route} could not be sent within {timeout:g} s"
+                f"{method.route} could not be sent within {timeout:g} s{self._not_sent}"
             )
             core.fail(state, error)
             raise error from None
@@ -558,7 +563,7 @@ class SyncChannel:
         except zmq.Again:
             # Only the first frame can time out, so nothing was half sent.
             raise DeadlineExceeded(
-                f"{route} could not be sent within {timeout:g} s"
+                f"{route} could not be sent within {timeout:g} s{self._not_sent}"
             ) from None
         finally:
             self._encoder.settle(frames[-1], sent)
