@@ -19,7 +19,7 @@ from feed import FeedClient, FeedSyncClient
 from raw_frames import V
 
 import uvrpc
-from uvrpc.protocol import KIND_CANCEL, KIND_REQUEST, encode_reply_header
+from uvrpc.protocol import KIND_CANCEL, KIND_REQUEST, encode_reply_header, send_stamp
 
 PING = "feed.Feed.ping"
 
@@ -113,3 +113,30 @@ def test_an_async_unary_call_that_expires_sends_its_server_a_cancel() -> None:
         asyncio.run(asyncio.wait_for(main(), 30))
     finally:
         sock.close()
+
+
+def test_a_request_that_waited_for_a_server_goes_with_the_time_it_has_left(
+    tmp_path: Path,
+) -> None:
+    endpoint = f"ipc://{tmp_path / 'later.sock'}"
+
+    async def main() -> None:
+        async with FeedClient(endpoint) as client:
+            call = asyncio.ensure_future(client.ping(n=1, timeout=5))
+            await asyncio.sleep(0.5)  # no server yet: the request waits
+            before_bind = send_stamp()
+            sock = router(endpoint)
+            try:
+                identity, header = await asyncio.to_thread(take, sock)
+                # Its timeout counts from when it went, as does its stamp: a
+                # server on a new connection, with no other request to compare
+                # it with, still gives it no more time than its caller waits.
+                assert header[:4] == [V, KIND_REQUEST, 1, PING]
+                assert isinstance(header[4], int) and header[4] <= 4_500
+                assert isinstance(header[7], int) and header[7] >= before_bind
+                answer(sock, identity, 1, 1)
+                assert await call == 1
+            finally:
+                sock.close()
+
+    asyncio.run(asyncio.wait_for(main(), 30))

@@ -55,6 +55,7 @@ from ..wire.methods import (
     StreamingMethod,
     Unary,
 )
+from ..wire.protocol import restamp_request_header, send_stamp
 from .deadlines import DeadlineWheel
 from .handle import Call
 from .intercept import client_info, intercept_call, intercept_start, intercept_stream
@@ -98,8 +99,8 @@ class ClientTransport(Protocol):
         may be referenced until they are sent.
         """
 
-    async def send(self, frames: Sequence[Any]) -> None:
-        """Send, waiting for room."""
+    async def send(self, frames: Sequence[Any]) -> bool | None:
+        """Send, waiting for room (False: it gave up, the message unsent)."""
 
     def close(self) -> None:
         """Release the transport's resources."""
@@ -199,10 +200,14 @@ class DealerTransport:
         assert self._reactor is not None, "attach() first"
         return self._reactor.try_send(frames)
 
-    async def send(self, frames: Sequence[Any]) -> None:
-        """Send, waiting while the socket is at its high-water mark."""
+    async def send(
+        self, frames: Sequence[Any], prepare: Callable[[], bool] | None = None
+    ) -> bool:
+        """Send, waiting while the socket is at its high-water mark or no server
+        is connected; ``prepare`` is called before each try after a wait (it may
+        update ``frames``; False gives up). Returns whether it was sent."""
         assert self._reactor is not None, "attach() first"
-        await self._reactor.send(frames)
+        return await self._reactor.send(frames, prepare)
 
     def close(self) -> None:
         """Stop watching and close the socket without lingering."""
@@ -347,7 +352,7 @@ class Channel:
         self.stream_window = stream_window
         """Items a server may send ahead, per stream call."""
         self._deadlines: DeadlineWheel | None = None
-        self._senders: set[asyncio.Task[None]] = set()
+        self._senders: set[asyncio.Task[Any]] = set()
         self._oneway_waits: set[asyncio.Future[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -427,7 +432,7 @@ class Channel:
         future: asyncio.Future[None] = state.waker
         try:
             if frames is not None:
-                await self._send_before(future, frames)
+                await self._send_before(future, frames, _deadline(future, timeout))
             await future
         except asyncio.CancelledError:
             self._give_up(state)
@@ -472,13 +477,17 @@ class Channel:
             )
             timer = loop.call_later(timeout, _fail, over, error)
         try:
-            await self._send_before(over, frames)
+            sent = await self._send_before(over, frames, _deadline(over, timeout))
         finally:
             self._oneway_waits.discard(over)
             if timer is not None:
                 timer.cancel()
         if over.done():
             over.result()  # raises why the request could not be sent
+        if not sent:
+            raise DeadlineExceeded(
+                f"{method.route} could not be sent within {timeout:g} s"
+            )
 
     def start(
         self, method: Unary[Any, Reply], args: dict[str, Any], timeout: float | None
@@ -515,7 +524,10 @@ class Channel:
         future: asyncio.Future[None] = state.waker
         future.add_done_callback(partial(self._settled, state))
         if frames is not None:
-            sender = future.get_loop().create_task(self._send_before(future, frames))
+            deadline = _deadline(future, timeout)
+            sender = future.get_loop().create_task(
+                self._send_before(future, frames, deadline)
+            )
             self._senders.add(sender)
             sender.add_done_callback(self._senders.discard)
         return Call(method, future, state)
@@ -586,15 +598,35 @@ class Channel:
             self._give_up(state)
 
     async def _send_before(
-        self, future: asyncio.Future[Any], frames: Sequence[Any]
-    ) -> None:
-        """Wait for room to send, unless the call ends (deadline, close) first."""
-        sending = asyncio.ensure_future(self._transport.send(frames))
+        self,
+        future: asyncio.Future[Any],
+        frames: list[Any],
+        deadline: float | None = None,
+    ) -> bool:
+        """Wait for room to send, unless the call ends (deadline, close) first;
+        return whether the message was sent.
+
+        A request with a ``deadline`` (loop time) that waited goes with its
+        timeout cut to the time left and a fresh send stamp, or not at all once
+        the deadline passed: however long it waited here, a server never gives
+        its handler more time than its caller waits.
+        """
+        transport = self._transport
+        sending: asyncio.Future[bool | None]
+        if deadline is not None and isinstance(transport, DealerTransport):
+            loop = future.get_loop()
+            restamp = partial(_restamp, frames, deadline, loop)
+            sending = asyncio.ensure_future(transport.send(frames, restamp))
+        else:
+            sending = asyncio.ensure_future(transport.send(frames))
         try:
             await asyncio.wait((sending, future), return_when=asyncio.FIRST_COMPLETED)
         finally:
             if not sending.done():
-                sending.cancel()
+                sending.cancel()  # it ends at its next step, unsent
+        if not sending.done() or sending.cancelled() or sending.exception():
+            return False
+        return sending.result() is not False
 
     def _expire(self, call_id: int) -> None:
         state = self._core.calls.get(call_id)
@@ -778,7 +810,9 @@ class Channel:
         finally:
             self._encoder.settle(frames[-1], sent)
         if not sent:
-            call.request_sending = self._spawn_send(call.done, frames)
+            call.request_sending = self._spawn_send(
+                call.done, frames, _deadline(call.done, timeout)
+            )
         if items is not None:
             call.pump = loop.create_task(call.send_items(items))
         return call
@@ -806,14 +840,19 @@ class Channel:
         self._flush()
 
     def _spawn_send(
-        self, until: asyncio.Future[Any] | None, frames: list[Any]
-    ) -> asyncio.Task[None]:
-        """Send ``frames`` in a task of its own (unless ``until`` is done first)."""
+        self,
+        until: asyncio.Future[Any] | None,
+        frames: list[Any],
+        deadline: float | None = None,
+    ) -> asyncio.Task[Any]:
+        """Send ``frames`` in a task of its own (unless ``until`` is done first;
+        ``deadline``: a request's, see :meth:`_send_before`)."""
         assert self._loop is not None
+        sending: asyncio.Task[Any]
         if until is None:
             sending = self._loop.create_task(self._transport.send(frames))
         else:
-            sending = self._loop.create_task(self._send_before(until, frames))
+            sending = self._loop.create_task(self._send_before(until, frames, deadline))
         self._senders.add(sending)
         sending.add_done_callback(self._senders.discard)
         return sending
@@ -862,6 +901,26 @@ class Channel:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+def _deadline(future: asyncio.Future[Any], timeout: float | None) -> float | None:
+    """The loop time a request that waits for room must go by, if it has a
+    timeout (read only on that slow path)."""
+    return None if timeout is None else future.get_loop().time() + timeout
+
+
+def _restamp(
+    frames: list[Any], deadline: float, loop: asyncio.AbstractEventLoop
+) -> bool:
+    """Make a request that waited for room go with the time it has left and a
+    fresh send stamp; False once its deadline passed (it is not sent)."""
+    left = deadline - loop.time()
+    if left <= 0:
+        return False
+    frames[-2] = restamp_request_header(
+        frames[-2], max(1, int(left * 1000)), send_stamp()
+    )
+    return True
 
 
 def _fail(future: asyncio.Future[Any], error: BaseException) -> None:

@@ -219,8 +219,15 @@ class SocketReactor:
             self._loop.call_soon(self._after_sends)
         return True
 
-    async def send(self, frames: Sequence[Any]) -> None:
-        """Send one message, waiting while the socket is at its high-water mark."""
+    async def send(
+        self, frames: Sequence[Any], prepare: Callable[[], bool] | None = None
+    ) -> bool:
+        """Send one message, waiting while the socket is at its high-water mark;
+        return whether it was sent.
+
+        ``prepare`` is called each time the message waited, before it is tried
+        again: it may update ``frames`` in place, or return False to give up.
+        """
         again = False
         while not self.try_send(frames):
             waiter = self._loop.create_future()
@@ -236,6 +243,9 @@ class SocketReactor:
                 self._schedule_drain()
             again = True
             await waiter
+            if prepare is not None and not prepare():
+                return False
+        return True
 
     def _retry_later(self) -> None:
         if self._retry is None:

@@ -73,6 +73,7 @@ __all__ = [
     "parse_reply_header",
     "parse_request_header",
     "parse_server_header",
+    "restamp_request_header",
     "send_stamp",
     "stamp_age",
     "split_envelope",
@@ -281,6 +282,21 @@ class RequestHeaders:
         if window is not None:
             fields.append(window)
         return msgpack.packb(fields)
+
+
+def restamp_request_header(header: Buffer, timeout_ms: int, sent_us: int) -> bytes:
+    """A timed request header as it goes now: its timeout set to ``timeout_ms``
+    (the time its caller has left) and its send stamp to ``sent_us``.
+
+    For a request that waited in its client for a server to take it: its timeout
+    then counts from when it is sent, and no server that takes it can count the
+    wait as the fastest transit of a new connection.
+    """
+    fields = msgpack.unpackb(header)
+    fields[4] = min(timeout_ms, _MAX_TIMEOUT_MS)
+    fields += [None] * (8 - len(fields))
+    fields[7] = sent_us
+    return msgpack.packb(fields)
 
 
 def encode_stream_header(kind: int, call_id: int, n: int = 0) -> bytes:
