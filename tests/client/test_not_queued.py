@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from pathlib import Path
 
 import msgpack
@@ -140,3 +141,34 @@ def test_a_request_that_waited_for_a_server_goes_with_the_time_it_has_left(
                 sock.close()
 
     asyncio.run(asyncio.wait_for(main(), 30))
+
+
+def test_a_blocking_request_that_waited_for_a_server_goes_with_the_time_left(
+    tmp_path: Path,
+) -> None:
+    endpoint = f"ipc://{tmp_path / 'later.sock'}"
+    with FeedSyncClient(endpoint) as client:
+        results: list[int] = []
+        started: list[float] = []
+
+        def call() -> None:
+            started.append(time.monotonic())
+            results.append(client.ping(n=1, timeout=5))
+
+        caller = threading.Thread(target=call, daemon=True)
+        caller.start()
+        time.sleep(0.5)  # no server yet: the request waits
+        before_bind = send_stamp()
+        sock = router(endpoint)
+        try:
+            identity, header = take(sock)
+            waited = time.monotonic() - started[0]
+            assert waited > 0.3  # it did wait for a server
+            assert header[:4] == [V, KIND_REQUEST, 1, PING]
+            assert isinstance(header[4], int) and header[4] <= 5_000 - waited * 1000
+            assert isinstance(header[7], int) and header[7] >= before_bind
+            answer(sock, identity, 1, 1)
+            caller.join(10)
+            assert results == [1]
+        finally:
+            sock.close()

@@ -18,7 +18,6 @@ from typing import Any, cast
 
 import zmq
 
-from ..core.calls import timeout_ms
 from ..core.client import END, WAIT, CallState, ClientCore, finish
 from ..core.context import CURRENT_CALL, OUTGOING, inherited_timeout
 from ..interceptors.base import ClientCallInfo, SyncClientInterceptor
@@ -45,7 +44,7 @@ from ..wire.methods import (
     StreamingMethod,
     Unary,
 )
-from ..wire.protocol import ReplyHeader
+from ..wire.protocol import ReplyHeader, restamp_request_header, send_stamp
 from .feeder import NOTHING, Feeder
 from .intercept import (
     intercept_sync_call,
@@ -54,6 +53,9 @@ from .intercept import (
 )
 
 __all__ = ["SyncChannel"]
+
+_NOBLOCK = int(zmq.NOBLOCK)
+_POLLOUT = int(zmq.POLLOUT)
 
 
 class SyncChannel:
@@ -194,20 +196,26 @@ class SyncChannel:
             self._send(frames, method.route, deadline, timeout)
             return cast(Reply, None)
         state, frames = core.start_call(method, args, timeout, scope)
-        # _send, inline: this is every blocking call's path.
-        send_timeout = timeout_ms(timeout)
-        self._set_send_timeout(-1 if send_timeout is None else send_timeout)
         sent = False
         try:
-            send_message(self._sock, frames)
+            # Without blocking: a request that must wait for a server goes with
+            # the time it has left (_send_late).
+            send_message(self._sock, frames, _NOBLOCK)
             sent = True
         except zmq.Again:
-            # Only the first frame can time out, so nothing was half sent.
-            error = DeadlineExceeded(
-                f"{method.route} could not be sent within {timeout:g} s{self._not_sent}"
-            )
-            core.fail(state, error)
-            raise error from None
+            # Only the first frame can fail, so nothing was half sent.
+            try:
+                sent = self._send_late(frames, deadline)
+            except BaseException as exc:
+                core.fail(state, exc)
+                raise
+            if not sent:
+                error = DeadlineExceeded(
+                    f"{method.route} could not be sent within {timeout:g} s"
+                    f"{self._not_sent}"
+                )
+                core.fail(state, error)
+                raise error from None
         except BaseException as exc:
             core.fail(state, exc)
             raise
@@ -228,6 +236,36 @@ class SyncChannel:
             self._end(state)
         result: Reply = finish(state)  # no cast(): a call, on every call's path
         return result
+
+    def _send_late(self, frames: list[Any], deadline: float | None) -> bool:
+        """Send a request that found no room (no server connected, or its pipe
+        full) once there is, before ``deadline``; return whether it went.
+
+        It goes with its timeout cut to the time left and a fresh send stamp, so
+        that a server never gives its handler more time than its caller waits.
+        """
+        sock = self._sock
+        while True:
+            wait_ms = -1
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                wait_ms = max(1, round(left * 1000))
+            if not sock.poll(wait_ms, _POLLOUT):
+                continue
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                frames[-2] = restamp_request_header(
+                    frames[-2], max(1, int(left * 1000)), send_stamp()
+                )
+            try:
+                send_message(sock, frames, _NOBLOCK)
+            except zmq.Again:
+                continue
+            return True
 
     def _receive(self, deadline: float | None) -> list[zmq.Frame] | None:
         """The next message, waiting until ``deadline``; ``None`` once it passed."""
