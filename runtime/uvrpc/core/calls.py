@@ -10,6 +10,7 @@ the item (the call table that uses them is :mod:`uvrpc.core.client`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -33,6 +34,7 @@ from ..wire.protocol import (
     DELIMITER,
     KIND_ITEM,
     NIL_BODY,
+    STAMP_ORIGIN,
     ReplyHeader,
     encode_stream_header,
     send_stamp,
@@ -53,6 +55,9 @@ __all__ = [
     "error_from_body",
     "timeout_ms",
 ]
+
+
+_monotonic = time.monotonic
 
 
 class MethodInfo(Protocol):
@@ -101,9 +106,11 @@ def encode_request(
     if timeout is None:
         header = method.headers.encode(call_id, None, metadata)
     else:
-        # timeout_ms(), inline; the send stamp makes queueing count (clocks.py).
+        # timeout_ms() and send_stamp(), inline: the stamp makes the time the
+        # request waits on its way count against its deadline (clocks.py).
         ms = max(1, int(timeout * 1000))
-        header = method.headers.encode(call_id, ms, metadata, send_stamp())
+        sent_us = int((_monotonic() + STAMP_ORIGIN) * 1_000_000)
+        header = method.headers.encode(call_id, ms, metadata, sent_us)
     if attachments:
         frames = [DELIMITER, *attachments, header, body]
         check_size(encoder, frames, f"the request of {method.route}", max_size)

@@ -13,11 +13,11 @@ against its deadline. The offset cancels out, whatever it is.
 
 The baseline is the minimum over the last one or two windows of
 :data:`QUEUE_WINDOW` seconds of traffic, and rises by :data:`DRIFT_ALLOWANCE`
-seconds per second between requests: so it follows the clocks drifting apart
-(their rates differ by parts per million), and a minimum older than two windows
-is forgotten. A window turns over only when a request arrives, so neither an idle
-connection nor a stopped server loses the baseline that the requests queued
-meanwhile are measured against.
+seconds per second between requests (at checkpoints :data:`CHECK_INTERVAL`
+apart): so it follows the clocks drifting apart (their rates differ by parts per
+million), and a minimum older than two windows is forgotten. A window turns over
+only when a request arrives, so neither an idle connection nor a stopped server
+loses the baseline that the requests queued meanwhile are measured against.
 
 Both sides stamp from their monotonic clocks (each process's stamp origin is its
 wall clock when it started), so a step of either host's wall clock changes
@@ -29,7 +29,13 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-__all__ = ["DRIFT_ALLOWANCE", "MAX_PEERS", "QUEUE_WINDOW", "QueueClock"]
+__all__ = [
+    "CHECK_INTERVAL",
+    "DRIFT_ALLOWANCE",
+    "MAX_PEERS",
+    "QUEUE_WINDOW",
+    "QueueClock",
+]
 
 QUEUE_WINDOW = 10.0
 """Seconds of traffic after which a connection's baseline starts afresh (it is the
@@ -42,6 +48,11 @@ between the client's and the server's clocks (100 ppm; quartz drifts by tens).""
 MAX_PEERS = 4096
 """Connections whose baselines a server keeps; the oldest is forgotten first (its
 next request starts a new baseline)."""
+
+
+CHECK_INTERVAL = 1.0
+"""Seconds between the checkpoints of a connection's baseline, where it rises for
+drift and its window may turn over; in between a request costs one comparison."""
 
 
 class QueueClock:
@@ -65,8 +76,9 @@ class QueueClock:
         self._window = window
         self._drift = drift
         self._max_peers = max_peers
-        # Per peer: [this window's minimum, its start, the last window's minimum,
-        # the time of the last request]: a list, updated in place.
+        # Per peer, a list updated in place: [the baseline, the next checkpoint,
+        # this window's minimum, its start, the last window's minimum, the last
+        # checkpoint].
         self._peers: dict[Hashable, list[float]] = {}
 
     def __len__(self) -> int:
@@ -77,29 +89,39 @@ class QueueClock:
         (``now`` on the server's clock minus the stamp) above the connection's
         baseline, which this request updates; 0 for a connection's first."""
         entry = self._peers.get(peer)
+        if entry is not None and now < entry[1] and age >= entry[2]:
+            # Every request's path: no new minimum, no checkpoint due.
+            age -= entry[0]
+            return age if age > 0.0 else 0.0
+        return self._update(peer, entry, age, now)
+
+    def _update(
+        self, peer: Hashable, entry: list[float] | None, age: float, now: float
+    ) -> float:
         if entry is None:
             peers = self._peers
             if len(peers) >= self._max_peers:
                 del peers[next(iter(peers))]
-            peers[peer] = [age, now, age, now]
+            peers[peer] = [age, now + CHECK_INTERVAL, age, now, age, now]
             return 0.0
-        current, start, last_window, last = entry
-        rise = self._drift * (now - last)
-        if now - start >= self._window:
-            # A new window: the one that ends is kept as the last.
-            last_window = current + rise
-            current = age
-            entry[1] = now
-        else:
+        _, due, current, start, last_window, checked = entry
+        if now >= due:
+            rise = self._drift * (now - checked)
             current += rise
             last_window += rise
-            if age < current:
+            if now - start >= self._window:
+                # A new window: the one that ends is kept as the last.
+                last_window = current
                 current = age
-        entry[0] = current
-        entry[2] = last_window
-        entry[3] = now
+                start = now
+            checked = now
+            due = now + CHECK_INTERVAL
+        if age < current:
+            current = age
         baseline = current if current < last_window else last_window
-        return age - baseline if age > baseline else 0.0
+        entry[:] = (baseline, due, current, start, last_window, checked)
+        age -= baseline
+        return age if age > 0.0 else 0.0
 
     def forget(self, peer: Hashable) -> None:
         """Drop a connection's baseline (it closed)."""

@@ -45,13 +45,13 @@ from ..wire.methods import StreamingMethod, Unary
 from ..wire.protocol import (
     KIND_CANCEL,
     ONEWAY_CALL_ID,
+    STAMP_ORIGIN,
     RequestHeader,
     StreamHeader,
     encode_error_body,
     encode_reply_header,
     parse_request_header,
     parse_server_header,
-    stamp_age,
     version_mismatch_message,
 )
 from ..wire.service import ServiceBase
@@ -394,8 +394,11 @@ class ServerProtocol:
             deadline = now + timeout_ms / 1000
             sent_us = head.sent_us
             if sent_us is not None:
-                key = None if peer is None else bytes(peer)
-                deadline -= self.queue_clock.queued(key, stamp_age(sent_us, now), now)
+                # The routing frame's bytes (a zmq.Frame caches them), and the
+                # stamp's age inline (stamp_age): every timed request's path.
+                key = peer if peer is None or type(peer) is bytes else peer.bytes
+                age = now + STAMP_ORIGIN - sent_us * 1e-6
+                deadline -= self.queue_clock.queued(key, age, now)
         return Request(
             call_id,
             route,

@@ -62,6 +62,7 @@ __all__ = [
     "NIL_BODY",
     "ONEWAY_CALL_ID",
     "READY_INTERVAL",
+    "STAMP_ORIGIN",
     "ReplyHeader",
     "RequestHeader",
     "RequestHeaders",
@@ -167,7 +168,9 @@ _STAMP = struct.Struct(">BQ")
 # by its monotonic clock. Stamps are microseconds since the epoch, but a step of
 # the wall clock (NTP, an operator) never moves them: the server only ever uses
 # differences between the stamps of one connection (core/clocks.py).
-_STAMP_ORIGIN = time.time() - time.monotonic()
+STAMP_ORIGIN = time.time() - time.monotonic()
+"""This process's :func:`time.monotonic` clock plus this is its send-stamp clock,
+in seconds since the epoch (see :func:`send_stamp`)."""
 
 
 def send_stamp(now: float | None = None) -> int:
@@ -176,14 +179,14 @@ def send_stamp(now: float | None = None) -> int:
     ``None``) from where the wall clock stood when the process started."""
     if now is None:
         now = time.monotonic()
-    return int((now + _STAMP_ORIGIN) * 1_000_000)
+    return int((now + STAMP_ORIGIN) * 1_000_000)
 
 
 def stamp_age(sent_us: int, now: float) -> float:
     """Seconds from a peer's send stamp ``sent_us`` to ``now`` (this process's
     monotonic clock) as this process's stamps count: the transit and queueing
     time plus the offset between the two processes' clocks."""
-    return now + _STAMP_ORIGIN - sent_us / 1_000_000
+    return now + STAMP_ORIGIN - sent_us / 1_000_000
 
 
 class RequestHeaders:
