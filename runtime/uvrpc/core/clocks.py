@@ -65,7 +65,7 @@ class QueueClock:
         max_peers: connections kept at most.
     """
 
-    __slots__ = ("_drift", "_max_peers", "_peers", "_window")
+    __slots__ = ("_drift", "_max_peers", "_window", "peers")
 
     def __init__(
         self,
@@ -76,30 +76,34 @@ class QueueClock:
         self._window = window
         self._drift = drift
         self._max_peers = max_peers
-        # Per peer, a list updated in place: [the baseline, the next checkpoint,
-        # this window's minimum, its start, the last window's minimum, the last
-        # checkpoint].
-        self._peers: dict[Hashable, list[float]] = {}
+        self.peers: dict[Hashable, list[float]] = {}
+        """Per connection, a list updated in place: ``[the baseline, the next
+        checkpoint, this window's minimum, its start, the last window's minimum,
+        the last checkpoint]``. Read-only outside: a server reads it inline on
+        every timed request (see :meth:`queued`)."""
 
     def __len__(self) -> int:
-        return len(self._peers)
+        return len(self.peers)
 
     def queued(self, peer: Hashable, age: float, now: float) -> float:
         """Seconds a request of ``peer`` spent in queues: the age of its stamp
         (``now`` on the server's clock minus the stamp) above the connection's
         baseline, which this request updates; 0 for a connection's first."""
-        entry = self._peers.get(peer)
+        entry = self.peers.get(peer)
         if entry is not None and now < entry[1] and age >= entry[2]:
             # Every request's path: no new minimum, no checkpoint due.
             age -= entry[0]
             return age if age > 0.0 else 0.0
-        return self._update(peer, entry, age, now)
+        return self.update(peer, entry, age, now)
 
-    def _update(
+    def update(
         self, peer: Hashable, entry: list[float] | None, age: float, now: float
     ) -> float:
+        """:meth:`queued` where the baseline moves: ``entry`` is ``peer``'s (or
+        ``None``), and ``age`` is below its window's minimum or a checkpoint is
+        due."""
         if entry is None:
-            peers = self._peers
+            peers = self.peers
             if len(peers) >= self._max_peers:
                 del peers[next(iter(peers))]
             peers[peer] = [age, now + CHECK_INTERVAL, age, now, age, now]
@@ -125,4 +129,4 @@ class QueueClock:
 
     def forget(self, peer: Hashable) -> None:
         """Drop a connection's baseline (it closed)."""
-        self._peers.pop(peer, None)
+        self.peers.pop(peer, None)

@@ -398,7 +398,14 @@ class ServerProtocol:
                 # stamp's age inline (stamp_age): every timed request's path.
                 key = peer if peer is None or type(peer) is bytes else peer.bytes
                 age = now + STAMP_ORIGIN - sent_us * 1e-6
-                deadline -= self.queue_clock.queued(key, age, now)
+                clock = self.queue_clock
+                entry = clock.peers.get(key)
+                if entry is not None and now < entry[1] and age >= entry[2]:
+                    # QueueClock.queued, inline: the baseline stands.
+                    if age > entry[0]:
+                        deadline -= age - entry[0]
+                else:
+                    deadline -= clock.update(key, entry, age, now)
         return Request(
             call_id,
             route,

@@ -188,10 +188,17 @@ class SocketReactor:
             self._draining = False
 
     def _after_sends(self) -> None:
-        """Once per loop iteration with sends: drain input whose edge they consumed."""
+        """Once per loop iteration with sends: drain input whose edge they
+        consumed, and wake writers waiting for room that came meanwhile (a
+        client's first connection: its socket queues only for connected peers)."""
         self._check_scheduled = False
-        if not self._closed and _events(self._sock) & _POLLIN:
+        if self._closed:
+            return
+        events = _events(self._sock)
+        if events & _POLLIN:
             self._on_ready()
+        elif self._writers and events & _POLLOUT:
+            self._wake_writers()
 
     def _wake_writers(self) -> None:
         events = _events(self._sock)

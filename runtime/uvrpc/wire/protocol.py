@@ -372,8 +372,17 @@ def _request_header(fields: list[Any]) -> RequestHeader:
     timeout_ms = fields[4] if len(fields) > 4 else None
     if type(route) is not str or not (timeout_ms is None or type(timeout_ms) is int):
         raise ProtocolError("request header has a malformed route or timeout")
-    if len(fields) <= 5:
+    count = len(fields)
+    if count <= 5:
         return RequestHeader(PROTOCOL_VERSION, fields[2], route, timeout_ms)
+    if count == 8 and fields[5] is None and fields[6] is None:
+        # A timed unary call without metadata: the stamped request uvrpc sends
+        # most.
+        sent_us = fields[7]
+        if type(sent_us) is int and sent_us >= 0:
+            return RequestHeader(
+                PROTOCOL_VERSION, fields[2], route, timeout_ms, None, None, sent_us
+            )
     window = fields[5] if type(fields[5]) is int and fields[5] >= 0 else None
     # Anything else there is what a later version added: ignored.
     # The metadata is checked by the dispatcher, which can reply why it is bad.
