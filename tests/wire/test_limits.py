@@ -19,6 +19,7 @@ from calculator_server import Calculator
 from conftest import RunningServer, server_thread
 from echo import EchoClient, EchoSyncClient
 from echo_server import Echo
+from fake_peers import close_when_gone, watch_disconnects
 from feed_server import Feed
 from raw_frames import decode, exchange, request
 
@@ -124,6 +125,7 @@ def oversized_reply_server(
     done = threading.Event()
     sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.ROUTER)
     sock.setsockopt(zmq.LINGER, 0)
+    monitor = watch_disconnects(sock)
     sock.bind("tcp://127.0.0.1:*")
     endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
 
@@ -140,7 +142,7 @@ def oversized_reply_server(
                 )
             done.wait(10)
         finally:
-            sock.close()
+            close_when_gone(sock, monitor, clients=2)
 
     thread = threading.Thread(target=answer, daemon=True)
     thread.start()

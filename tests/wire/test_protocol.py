@@ -18,6 +18,7 @@ import zmq
 from calculator import CalculatorSyncClient
 from calculator_server import Calculator
 from conftest import RunningServer, server_thread
+from fake_peers import close_when_gone, watch_disconnects
 from raw_frames import ADD, V, decode, exchange, request
 
 import uvrpc
@@ -149,6 +150,7 @@ def fake_server(reply_header: list[Any], reply_body: Any) -> tuple[str, Any]:
     """A ROUTER answering the first request with the given frames, on a thread."""
     sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.ROUTER)
     sock.setsockopt(zmq.LINGER, 0)
+    monitor = watch_disconnects(sock)
     sock.bind("tcp://127.0.0.1:*")
     endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
 
@@ -162,7 +164,7 @@ def fake_server(reply_header: list[Any], reply_body: Any) -> tuple[str, Any]:
                     [identity, b"", msgpack.packb(fields), msgpack.packb(reply_body)]
                 )
         finally:
-            sock.close()
+            close_when_gone(sock, monitor)
 
     thread = threading.Thread(target=answer, daemon=True)
     thread.start()

@@ -57,6 +57,7 @@ from ..wire.methods import (
     StreamingMethod,
     Unary,
 )
+from ..wire.protocol import restamp_request_header, send_stamp
 from .deadlines import DeadlineWheel, settle_heap
 from .handle import Call
 from .intercept import client_info, intercept_call, intercept_start, intercept_stream
@@ -96,8 +97,8 @@ class ClientTransport(Protocol):
         may be referenced until they are sent.
         """
 
-    async def send(self, frames: Sequence[Any]) -> None:
-        """Send, waiting for room."""
+    async def send(self, frames: Sequence[Any]) -> bool | None:
+        """Send, waiting for room (False: it gave up, the message unsent)."""
 
     def close(self) -> None:
         """Release the transport's resources."""
@@ -137,11 +138,11 @@ class DealerTransport:
             hwm=hwm,
             heartbeat=heartbeat,
             security=security,
+            # Nothing is queued for a server that is not connected: a request
+            # either goes to a live connection or is refused at once, and is
+            # never run by a server that comes up after its caller gave up.
+            immediate=True,
         )
-        # Nothing is queued for a server that is not connected: a request either
-        # goes to a live connection or is refused at once, and is never run by a
-        # server that comes up after its caller gave up.
-        self._sock.setsockopt(zmq.IMMEDIATE, 1)
         # The monitor is there before the connection, so that no event is lost: a
         # handshake refused before the first call is not retried by libzmq.
         self._monitor: zmq.Socket[bytes] | None = self._sock.get_monitor_socket(
@@ -233,15 +234,21 @@ class DealerTransport:
         assert self._reactor is not None, "attach() first"
         return self._reactor.try_send(frames)
 
-    async def send(self, frames: Sequence[Any]) -> None:
-        """Send, waiting while the socket is at its high-water mark; once the
-        socket is closed, drop the message (its call was failed at the close)."""
+    async def send(
+        self, frames: Sequence[Any], prepare: Callable[[], bool] | None = None
+    ) -> bool:
+        """Send, waiting while the socket is at its high-water mark or no server
+        is connected; ``prepare`` is called before each try after a wait (it may
+        update ``frames``; False gives up). Returns whether it was sent: once the
+        socket is closed, the message is dropped (its call was failed at the
+        close)."""
         assert self._reactor is not None, "attach() first"
         try:
-            await self._reactor.send(frames)
+            return await self._reactor.send(frames, prepare)
         except zmq.ZMQError:
             if not self._sock.closed:
                 raise
+            return False
 
     def close(self) -> None:
         """Stop watching and close the socket without lingering."""
@@ -406,7 +413,7 @@ class Channel:
         self.stream_window = stream_window
         """Items a server may send ahead, per stream call."""
         self._deadlines: DeadlineWheel | None = None
-        self._senders: set[asyncio.Task[None]] = set()
+        self._senders: set[asyncio.Task[Any]] = set()
         self._oneway_waits: set[asyncio.Future[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -551,10 +558,11 @@ class Channel:
         future: asyncio.Future[None] = state.waker
         try:
             if frames is not None:
+                deadline = _deadline(future, timeout)
                 if self._waits(wait_for_ready):
-                    await self._send_before(future, frames)
+                    await self._send_before(future, frames, deadline)
                 else:
-                    await self._send_or_fail(future, frames, method.route)
+                    await self._send_or_fail(future, frames, method.route, deadline)
             await future
         except asyncio.CancelledError:
             self._give_up(state)
@@ -608,10 +616,11 @@ class Channel:
             )
             timer = loop.call_later(timeout, _fail, over, error)
         try:
+            deadline = _deadline(over, timeout)
             if waits:
-                await self._send_before(over, frames)
+                await self._send_before(over, frames, deadline)
             else:
-                await self._send_or_fail(over, frames, method.route)
+                await self._send_or_fail(over, frames, method.route, deadline)
         finally:
             self._oneway_waits.discard(over)
             if timer is not None:
@@ -667,9 +676,9 @@ class Channel:
         future: asyncio.Future[None] = state.waker
         future.add_done_callback(partial(self._settled, state))
         if frames is not None:
-            self._spawn(
-                self._send_request(state, future, frames, self._waits(wait_for_ready))
-            )
+            waits = self._waits(wait_for_ready)
+            deadline = _deadline(future, timeout)
+            self._spawn(self._send_request(state, future, frames, waits, deadline))
         return Call(method, future, state)
 
     def _begin(
@@ -795,18 +804,47 @@ class Channel:
             self._give_up(state)
 
     async def _send_before(
-        self, future: asyncio.Future[Any], frames: Sequence[Any]
-    ) -> None:
-        """Wait for room to send, unless the call ends (deadline, close) first."""
-        sending = asyncio.ensure_future(self._transport.send(frames))
+        self,
+        future: asyncio.Future[Any],
+        frames: list[Any],
+        deadline: float | None = None,
+    ) -> bool:
+        """Wait for room to send, unless the call ends (deadline, close) first;
+        return whether the message was sent.
+
+        A request with a ``deadline`` (loop time) that waited goes with its
+        timeout cut to the time left and a fresh send stamp, or not at all once
+        the deadline passed: however long it waited here, a server never gives
+        its handler more time than its caller waits.
+        """
+        sending = self._start_sending(future, frames, deadline)
         try:
             await asyncio.wait((sending, future), return_when=asyncio.FIRST_COMPLETED)
         finally:
             if not sending.done():
-                sending.cancel()
+                sending.cancel()  # it ends at its next step, unsent
+        if not sending.done() or sending.cancelled() or sending.exception():
+            return False
+        return sending.result() is not False
+
+    def _start_sending(
+        self, future: asyncio.Future[Any], frames: list[Any], deadline: float | None
+    ) -> asyncio.Future[bool | None]:
+        """Send ``frames`` in a future of their own; a request with a
+        ``deadline`` that has to wait is re-stamped before each try (see
+        :meth:`_send_before`)."""
+        transport = self._transport
+        if deadline is not None and isinstance(transport, DealerTransport):
+            restamp = partial(_restamp, frames, deadline, future.get_loop())
+            return asyncio.ensure_future(transport.send(frames, restamp))
+        return asyncio.ensure_future(transport.send(frames))
 
     async def _send_or_fail(
-        self, future: asyncio.Future[Any], frames: Sequence[Any], route: str
+        self,
+        future: asyncio.Future[Any],
+        frames: list[Any],
+        route: str,
+        deadline: float | None = None,
     ) -> None:
         """As :meth:`_send_before`, but give up when the channel finds itself
         without a server: the request was not sent (a socket that sends only to
@@ -815,7 +853,7 @@ class Channel:
         Raises:
             Unavailable: no server connected within ``connect_timeout``.
         """
-        sending = asyncio.ensure_future(self._transport.send(frames))
+        sending = self._start_sending(future, frames, deadline)
         try:
             await asyncio.wait(
                 (sending, future, self._down_signal()),
@@ -832,28 +870,45 @@ class Channel:
         self,
         state: CallState,
         until: asyncio.Future[Any],
-        frames: Sequence[Any],
+        frames: list[Any],
         wait_for_ready: bool,
+        deadline: float | None,
     ) -> None:
         """Send a started call's request in the background; with no server to
         take it, the call fails with :class:`~uvrpc.Unavailable`."""
         if wait_for_ready:
-            await self._send_before(until, frames)
+            await self._send_before(until, frames, deadline)
             return
         try:
-            await self._send_or_fail(until, frames, state.method.route)
+            await self._send_or_fail(until, frames, state.method.route, deadline)
         except Unavailable as error:
             self._core.fail(state, error)
             self._wake(state)
 
     def _expire(self, call_id: int) -> None:
         state = self._core.calls.get(call_id)
-        if state is not None:
-            # The wheel fires after the server's own deadline of a unary call
-            # (the request carried it): a CANCEL would come too late to matter.
-            self._core.expire(state, cancel=state.items is not None)
+        if state is None:
+            return
+        if state.items is not None:
+            self._core.expire(state)
             self._wake(state)
             self._flush()
+            return
+        # A unary call's server keeps the deadline the request carried and never
+        # starts its handler after it; the CANCEL stops one already running. It
+        # goes only if the socket has room now, as the blocking client's does:
+        # waiting for room (a server that is down leaves the socket none) would
+        # keep a task for each call that expired meanwhile.
+        self._flush()
+        core = self._core
+        core.expire(state)
+        self._wake(state)
+        outbox = core.outbox
+        if outbox:
+            if not self._closed:
+                for frames in outbox:
+                    self._transport.try_send(frames)
+            outbox.clear()
 
     def _on_message(self, frames: list[Any]) -> None:
         core = self._core
@@ -1054,7 +1109,9 @@ class Channel:
             self._encoder.settle(frames[-1], sent)
         if not sent:
             call.request_sending = self._spawn(
-                self._send_request(state, call.done, frames, waits)
+                self._send_request(
+                    state, call.done, frames, waits, _deadline(call.done, timeout)
+                )
             )
         if items is not None:
             call.pump = loop.create_task(call.send_items(items))
@@ -1084,11 +1141,11 @@ class Channel:
         :attr:`ClientCore.outbox`)."""
         self._flush()
 
-    def _spawn_send(self, frames: list[Any]) -> asyncio.Task[None]:
+    def _spawn_send(self, frames: list[Any]) -> asyncio.Task[Any]:
         """Send ``frames`` in a task of its own."""
         return self._spawn(self._transport.send(frames))
 
-    def _spawn(self, sending: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    def _spawn(self, sending: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run a sending coroutine in a task of its own, cancelled at close."""
         assert self._loop is not None
         task = self._loop.create_task(sending)
@@ -1155,6 +1212,26 @@ class Channel:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+def _deadline(future: asyncio.Future[Any], timeout: float | None) -> float | None:
+    """The loop time a request that waits for room must go by, if it has a
+    timeout (read only on that slow path)."""
+    return None if timeout is None else future.get_loop().time() + timeout
+
+
+def _restamp(
+    frames: list[Any], deadline: float, loop: asyncio.AbstractEventLoop
+) -> bool:
+    """Make a request that waited for room go with the time it has left and a
+    fresh send stamp; False once its deadline passed (it is not sent)."""
+    left = deadline - loop.time()
+    if left <= 0:
+        return False
+    frames[-2] = restamp_request_header(
+        frames[-2], max(1, int(left * 1000)), send_stamp()
+    )
+    return True
 
 
 def _fail(future: asyncio.Future[Any], error: BaseException) -> None:

@@ -57,7 +57,7 @@ from ..wire.methods import (
     StreamingMethod,
     Unary,
 )
-from ..wire.protocol import ReplyHeader
+from ..wire.protocol import ReplyHeader, restamp_request_header, send_stamp
 from .deadlines import settle_heap
 from .feeder import NOTHING, Feeder
 from .intercept import (
@@ -162,9 +162,8 @@ class SyncChannel:
             hwm=hwm,
             heartbeat=heartbeat,
             security=security,
+            immediate=True,  # nothing is queued for a server not connected
         )
-        # Nothing is queued for a server that is not connected (see Channel).
-        self._sock.setsockopt(zmq.IMMEDIATE, 1)
         self._monitor = self._sock.get_monitor_socket(
             zmq.EVENT_HANDSHAKE_SUCCEEDED
             | zmq.EVENT_DISCONNECTED
@@ -270,15 +269,20 @@ class SyncChannel:
 
     def _send_waiting(
         self,
-        frames: Sequence[Any],
+        frames: list[Any],
         route: str,
         deadline: float | None,
         timeout: float | None,
         wait_for_ready: bool | None,
+        restamp: bool = False,
     ) -> None:
         """Send a message the socket had no room for: wait for a connection (for
         the rest of ``connect_timeout``, or until the deadline when waiting for
         ready) or for room (until the deadline).
+
+        With ``restamp`` (``frames`` a timed request), the request goes with its
+        timeout cut to the time left and a fresh send stamp, so that a server
+        never gives its handler more time than its caller still waits.
 
         Raises:
             Unavailable: no server connected within ``connect_timeout``.
@@ -289,7 +293,15 @@ class SyncChannel:
         poller = zmq.Poller()
         poller.register(self._sock, _POLLOUT)
         poller.register(self._monitor, _POLLIN)
+        first = True
         while True:
+            if restamp and deadline is not None and not first:
+                left = deadline - time.monotonic()
+                if left > 0:
+                    frames[-2] = restamp_request_header(
+                        frames[-2], max(1, int(left * 1000)), send_stamp()
+                    )
+            first = False
             try:
                 send_message(self._sock, frames, _NOBLOCK)
                 return
@@ -382,7 +394,7 @@ class SyncChannel:
             except zmq.Again:
                 # Only the first frame can fail, so nothing was half sent.
                 self._send_waiting(
-                    frames, method.route, deadline, timeout, wait_for_ready
+                    frames, method.route, deadline, timeout, wait_for_ready, True
                 )
             sent = True
         except BaseException as exc:

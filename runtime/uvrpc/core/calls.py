@@ -10,6 +10,7 @@ the item (the call table that uses them is :mod:`uvrpc.core.client`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -33,8 +34,10 @@ from ..wire.protocol import (
     DELIMITER,
     KIND_ITEM,
     NIL_BODY,
+    STAMP_ORIGIN,
     ReplyHeader,
     encode_stream_header,
+    send_stamp,
 )
 from ..wire.status import Status
 from ..wire.validation import first_problem
@@ -52,6 +55,9 @@ __all__ = [
     "error_from_body",
     "timeout_ms",
 ]
+
+
+_monotonic = time.monotonic
 
 
 class MethodInfo(Protocol):
@@ -97,8 +103,14 @@ def encode_request(
         raise InvalidArgument(
             f"cannot send the arguments of {method.route}: {exc}"
         ) from None
-    ms = None if timeout is None else max(1, int(timeout * 1000))  # timeout_ms()
-    header = method.headers.encode(call_id, ms, metadata)
+    if timeout is None:
+        header = method.headers.encode(call_id, None, metadata)
+    else:
+        # timeout_ms() and send_stamp(), inline: the stamp makes the time the
+        # request waits on its way count against its deadline (clocks.py).
+        ms = max(1, int(timeout * 1000))
+        sent_us = int((_monotonic() + STAMP_ORIGIN) * 1_000_000)
+        header = method.headers.encode(call_id, ms, metadata, sent_us)
     if attachments:
         frames = [DELIMITER, *attachments, header, body]
         check_size(encoder, frames, f"the request of {method.route}", max_size)
@@ -125,7 +137,11 @@ def encode_stream_request(
     :func:`encode_request` otherwise."""
     body, attachments = _encode_args(encoder, method.route, method.payload_params, args)
     header = method.headers.encode_stream(
-        call_id, timeout_ms(timeout), window, metadata
+        call_id,
+        timeout_ms(timeout),
+        window,
+        metadata,
+        None if timeout is None else send_stamp(),
     )
     return _request_frames(encoder, method.route, header, body, attachments, max_size)
 

@@ -103,9 +103,10 @@ class ServerCall:
             (``calculator.Calculator.add``).
         deadline: when the call's time is up, in :func:`time.monotonic` seconds,
             or ``None`` if the caller set no timeout. The server computes it from
-            the time it read the request and the request's relative timeout, so the
-            two hosts' clocks need not agree; the time the request spent in transit
-            is not subtracted.
+            the time it read the request and the request's relative timeout, less
+            the time the request waited in queues on its way, measured against the
+            other requests of its connection (:mod:`uvrpc.core.clocks`), so the
+            two hosts' clocks need not agree.
         metadata: the request's metadata (empty if none was sent).
     """
 

@@ -46,6 +46,7 @@ from ..wire.methods import StreamingMethod, Unary
 from ..wire.protocol import (
     KIND_CANCEL,
     ONEWAY_CALL_ID,
+    STAMP_ORIGIN,
     RequestHeader,
     StreamHeader,
     encode_error_body,
@@ -59,6 +60,7 @@ from ..wire.status import Status
 from ..wire.validation import echo, invalid_argument
 from ..wire.version import PROTOCOL_VERSION
 from .calls import MethodInfo
+from .clocks import QueueClock
 from .context import MAX_METADATA, ServerCall, encode_metadata, validate_metadata
 from .frames import measure, oversized
 
@@ -112,8 +114,9 @@ class Request(NamedTuple):
     window: int | None = None
     """The items the client lets the server send at first (streams only)."""
     call: ServerCall | None = None
-    """What :func:`uvrpc.current_call` returns to the handler: the deadline (from
-    the time the request was read), the metadata, the trailers to send."""
+    """What :func:`uvrpc.current_call` returns to the handler: the deadline (the
+    timeout from when the client sent the request, see :mod:`uvrpc.core.clocks`),
+    the metadata, the trailers to send."""
 
 
 class StreamMessage(NamedTuple):
@@ -256,6 +259,9 @@ class ServerProtocol:
                         handler = wrap(method, handler)
                     route = Route(method, handler)
                 self._routes[method.route] = route
+        self.queue_clock = QueueClock()
+        """The baselines of the connections' send stamps: how long each timed
+        request waited on its way, which its deadline counts."""
         self._encoder = BodyEncoder(pool, attachment_min=attachment_min)
         self.encode: Callable[[Any, bool], tuple[Any, Sequence[Any]]] = (
             self._encoder.encode
@@ -311,7 +317,11 @@ class ServerProtocol:
             if type(head) is StreamHeader:
                 return end, StreamMessage(head, frames[-1], frames[end + 1 : -2])
             assert type(head) is RequestHeader
-            return end, self._request(head, frames[-1], frames[end + 1 : -2])
+            # The first routing frame names the connection (a broker's, for the
+            # calls it forwards): the one whose send stamps are comparable.
+            return end, self._request(
+                head, frames[-1], frames[end + 1 : -2], frames[0] if end else None
+            )
         except Rejected as rejected:
             rejected.end = end
             raise
@@ -357,7 +367,11 @@ class ServerProtocol:
         return self._request(head, body, attachments)
 
     def _request(
-        self, head: RequestHeader, body: Any, attachments: Sequence[Any]
+        self,
+        head: RequestHeader,
+        body: Any,
+        attachments: Sequence[Any],
+        peer: Any = None,
     ) -> Request:
         call_id = head.call_id
         if head.version != PROTOCOL_VERSION:
@@ -381,9 +395,28 @@ class ServerProtocol:
         if metadata is not None:
             metadata = self._metadata(head.route, call_id, metadata)
         timeout_ms = head.timeout_ms
-        # The deadline counts from now, on this host's clock: the peers' clocks
-        # need not agree, and the time the request spent in transit is not known.
-        deadline = None if timeout_ms is None else time.monotonic() + timeout_ms / 1000
+        if timeout_ms is None:
+            deadline = None
+        else:
+            # The deadline counts from now on this host's clock, less the time
+            # the request waited in queues on its way (measured against its
+            # connection's other requests: the peers' clocks need not agree).
+            now = time.monotonic()
+            deadline = now + timeout_ms / 1000
+            sent_us = head.sent_us
+            if sent_us is not None:
+                # The routing frame's bytes (a zmq.Frame caches them), and the
+                # stamp's age inline (stamp_age): every timed request's path.
+                key = peer if peer is None or type(peer) is bytes else peer.bytes
+                age = now + STAMP_ORIGIN - sent_us * 1e-6
+                clock = self.queue_clock
+                entry = clock.peers.get(key)
+                if entry is not None and now < entry[1] and age >= entry[2]:
+                    # QueueClock.queued, inline: the baseline stands.
+                    if age > entry[0]:
+                        deadline -= age - entry[0]
+                else:
+                    deadline -= clock.update(key, entry, age, now)
         return Request(
             call_id,
             route,

@@ -137,14 +137,20 @@ class Dispatcher:
             return self._expired(request)
         return self._reply(request, result)
 
-    async def run_oneway(self, request: Request) -> bool:
+    async def run_oneway(self, request: Request) -> bool | None:
         """Run the handler of a oneway request; nothing is replied.
 
-        Returns whether the handler succeeded; its exception, if any, is logged.
+        Returns whether the handler succeeded (its exception, if any, is logged),
+        or ``None`` if it did not start: the request's deadline had passed.
         """
         route = request.route
-        if request.call is not None:
-            CURRENT_CALL.set(request.call)
+        call = request.call
+        if call is not None:
+            CURRENT_CALL.set(call)
+            deadline = call.deadline
+            if deadline is not None and time.monotonic() >= deadline:
+                call.mark_expired()
+                return None
         try:
             await route.handler(**request.params)
         except Exception:

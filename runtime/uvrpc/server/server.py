@@ -110,7 +110,10 @@ class ServerStats:
     ignored."""
     expired: int = 0
     """Unary calls answered DEADLINE_EXCEEDED: their deadline had passed before
-    the handler started, or passed while it ran (the handler was cancelled)."""
+    the handler started, or passed while it ran (the handler was cancelled); and
+    oneway requests whose deadline had passed before their handler started (not
+    run, nothing replied). A deadline counts the time the request waited in
+    queues before the server read it."""
     cancelled: int = 0
     """Unary handlers cancelled because their client sent CANCEL (no reply)."""
     oversized: int = 0
@@ -175,11 +178,13 @@ class Server:
             metadata, may time it, fail it or answer it themselves
             (:class:`~uvrpc.ServerInterceptor`, ``docs/interceptors.md``).
 
-    A unary request's timeout becomes the handler's deadline, counted from when
-    the server reads the request: a handler that has not started by then is not
-    started, and one still running then is cancelled; both reply
-    DEADLINE_EXCEEDED. A CANCEL from the caller cancels the handler, and nothing
-    is replied. See :func:`uvrpc.current_call`.
+    A request's timeout becomes the handler's deadline, counted from when the
+    client sent the request (the time it waited in queues on its way, measured
+    against the other requests of its connection, counts: the two hosts' clocks
+    need not agree; ``docs/reliability.md``): a handler that has not started by
+    then is never started, and one still running then is cancelled; a unary
+    call then replies DEADLINE_EXCEEDED. A CANCEL from the caller cancels the
+    handler, and nothing is replied. See :func:`uvrpc.current_call`.
 
     A server belongs to the process that created it: used in a child process
     after a fork, it raises :class:`RuntimeError`.
@@ -628,6 +633,9 @@ class Server:
 
     async def _serve_oneway(self, request: Request) -> None:
         succeeded = await self._dispatcher.run_oneway(request)
+        if succeeded is None:
+            self.stats.expired += 1
+            return
         self.stats.oneway += 1
         if not succeeded:
             self.stats.oneway_failed += 1

@@ -20,6 +20,7 @@ idle for :data:`PROBE_INTERVAL` — fails) cancel the handler, and nothing is re
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Hashable, KeysView
 from typing import Any, Protocol
@@ -234,9 +235,13 @@ class _Session:
     async def run(self) -> None:
         host, state = self.host, self.state
         loop = host.loop
-        timeout_ms = self.request.timeout_ms
-        if timeout_ms is not None:
-            self._deadline = loop.call_later(timeout_ms / 1000, self.stop)
+        call = self.request.call
+        deadline = None if call is None else call.deadline
+        if deadline is not None:
+            # The deadline is absolute: the time the request waited counts. One
+            # passed already is answered by dispatcher.run, which never starts
+            # the handler then.
+            self._deadline = loop.call_later(deadline - time.monotonic(), self.stop)
         self._probe_timer = loop.call_later(host.probe_interval, self._probe)
         dispatcher = host.dispatcher
         self.started = True

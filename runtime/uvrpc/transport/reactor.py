@@ -188,10 +188,17 @@ class SocketReactor:
             self._draining = False
 
     def _after_sends(self) -> None:
-        """Once per loop iteration with sends: drain input whose edge they consumed."""
+        """Once per loop iteration with sends: drain input whose edge they
+        consumed, and wake writers waiting for room that came meanwhile (a
+        client's first connection: its socket queues only for connected peers)."""
         self._check_scheduled = False
-        if not self._closed and _events(self._sock) & _POLLIN:
+        if self._closed:
+            return
+        events = _events(self._sock)
+        if events & _POLLIN:
             self._on_ready()
+        elif self._writers and events & _POLLOUT:
+            self._wake_writers()
 
     def _wake_writers(self) -> None:
         events = _events(self._sock)
@@ -219,8 +226,15 @@ class SocketReactor:
             self._loop.call_soon(self._after_sends)
         return True
 
-    async def send(self, frames: Sequence[Any]) -> None:
-        """Send one message, waiting while the socket is at its high-water mark."""
+    async def send(
+        self, frames: Sequence[Any], prepare: Callable[[], bool] | None = None
+    ) -> bool:
+        """Send one message, waiting while the socket is at its high-water mark;
+        return whether it was sent.
+
+        ``prepare`` is called each time the message waited, before it is tried
+        again: it may update ``frames`` in place, or return False to give up.
+        """
         again = False
         while not self.try_send(frames):
             waiter = self._loop.create_future()
@@ -236,6 +250,9 @@ class SocketReactor:
                 self._schedule_drain()
             again = True
             await waiter
+            if prepare is not None and not prepare():
+                return False
+        return True
 
     def _retry_later(self) -> None:
         if self._retry is None:

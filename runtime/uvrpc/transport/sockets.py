@@ -62,12 +62,23 @@ def open_socket(
     hwm: int,
     heartbeat: Heartbeat | None = None,
     security: SocketSecurity | None = None,
+    immediate: bool = False,
 ) -> zmq.Socket[bytes]:
     """A new socket of ``kind`` (``zmq.DEALER``, ``zmq.ROUTER``) on ``context``
-    (the process-wide one by default), with uvrpc's options set."""
+    (the process-wide one by default), with uvrpc's options set.
+
+    ``immediate`` (a client's socket) sets ``ZMQ_IMMEDIATE``: a message is queued
+    only for a peer whose connection is up. Without it, a request sent while the
+    server is down waits in the socket and is delivered when a server comes back
+    (a restarted one, seconds later), after its caller failed at its deadline:
+    with it the send finds no room, and the caller waits for room within its
+    deadline instead.
+    """
     ctx = context if context is not None else zmq.Context.instance()
     sock: zmq.Socket[bytes] = ctx.socket(kind)
     sock.setsockopt(zmq.LINGER, 0)
+    if immediate:
+        sock.setsockopt(zmq.IMMEDIATE, 1)
     configure_socket(sock, max_message_size, hwm)
     if heartbeat is not None:
         heartbeat.apply(sock)

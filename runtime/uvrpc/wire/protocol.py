@@ -14,7 +14,10 @@ version, so a peer can always tell which version it is talking to:
   a call whose server sends a stream, a sixth element: the number of items the
   client lets the server send before it grants more (its window); a request with
   metadata has a seventh, a map of it (the sixth is then ``nil`` for a call whose
-  server sends no stream);
+  server sends no stream); a request with a timeout has an eighth, the time the
+  client sent it (:func:`send_stamp`: integer microseconds, the sixth and seventh
+  then ``nil`` if the call has no window or metadata), so that the time a request
+  waits in queues on its way counts against its deadline;
 * reply: ``[version, KIND_REPLY, call_id, status]``, the last message of every call,
   and a fifth element, a map of trailers, when the handler set some;
 * the messages of a stream: ``[version, kind, call_id, n]`` with kind
@@ -36,6 +39,7 @@ features can extend a header without a version bump.
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
@@ -60,6 +64,7 @@ __all__ = [
     "NIL_BODY",
     "ONEWAY_CALL_ID",
     "READY_INTERVAL",
+    "STAMP_ORIGIN",
     "ReplyHeader",
     "RequestHeader",
     "RequestHeaders",
@@ -73,7 +78,10 @@ __all__ = [
     "parse_request_header",
     "parse_server_header",
     "ready_services",
+    "restamp_request_header",
     "route_service",
+    "send_stamp",
+    "stamp_age",
     "split_envelope",
     "version_mismatch_message",
 ]
@@ -121,6 +129,9 @@ class RequestHeader(NamedTuple):
     """The items the client lets the server send at first; streams only."""
     metadata: Any = None
     """The request's metadata as received (a map, unchecked), if it carried any."""
+    sent_us: int | None = None
+    """When the client sent it (:func:`send_stamp` of the client's process), if it
+    carried a timeout."""
 
 
 class StreamHeader(NamedTuple):
@@ -153,41 +164,91 @@ _REPLY_PREFIX = b"\x94" + msgpack.packb(PROTOCOL_VERSION) + msgpack.packb(KIND_R
 _REPLY = struct.Struct(f">{len(_REPLY_PREFIX)}sBQB")
 _STREAM_PREFIX = b"\x94" + msgpack.packb(PROTOCOL_VERSION)
 _STREAM = struct.Struct(f">{len(_STREAM_PREFIX)}sBBQBI")
+_STAMPED_PREFIX = b"\x98" + _REQUEST_PREFIX[1:]
 _UINT64, _UINT32, _NIL = 0xCF, 0xCE, 0xC0
 _MAX_TIMEOUT_MS = 2**32 - 1
+_STAMP = struct.Struct(">BQ")
+
+# The origin of send stamps: this process's wall clock when it started, advanced
+# by its monotonic clock. Stamps are microseconds since the epoch, but a step of
+# the wall clock (NTP, an operator) never moves them: the server only ever uses
+# differences between the stamps of one connection (core/clocks.py).
+STAMP_ORIGIN = time.time() - time.monotonic()
+"""This process's :func:`time.monotonic` clock plus this is its send-stamp clock,
+in seconds since the epoch (see :func:`send_stamp`)."""
+
+
+def send_stamp(now: float | None = None) -> int:
+    """The send stamp a request carries: microseconds since the epoch on this
+    process's clock, which follows the monotonic clock ``now`` (read now if
+    ``None``) from where the wall clock stood when the process started."""
+    if now is None:
+        now = time.monotonic()
+    return int((now + STAMP_ORIGIN) * 1_000_000)
+
+
+def stamp_age(sent_us: int, now: float) -> float:
+    """Seconds from a peer's send stamp ``sent_us`` to ``now`` (this process's
+    monotonic clock) as this process's stamps count: the transit and queueing
+    time plus the offset between the two processes' clocks."""
+    return now + STAMP_ORIGIN - sent_us / 1_000_000
 
 
 class RequestHeaders:
     """Encodes the request headers of one route (a method keeps one)."""
 
-    __slots__ = ("_route", "_timed", "_untimed")
+    __slots__ = ("_route", "_stamped", "_timed", "_untimed")
 
     def __init__(self, route: str) -> None:
         self._route = msgpack.packb(route)
         shape = f">{len(_REQUEST_PREFIX)}sBQ{len(self._route)}sB"
         self._timed = struct.Struct(shape + "I")
+        self._stamped = struct.Struct(shape + "IBBBQ")
         self._untimed = struct.Struct(shape)
 
     def encode(
-        self, call_id: int, timeout_ms: int | None, metadata: bytes | None = None
+        self,
+        call_id: int,
+        timeout_ms: int | None,
+        metadata: bytes | None = None,
+        sent_us: int | None = None,
     ) -> bytes:
-        """The header of call ``call_id`` with this timeout (``None``: none) and
-        metadata (an encoded map, see :func:`uvrpc.context.encode_metadata`)."""
+        """The header of call ``call_id`` with this timeout (``None``: none),
+        metadata (an encoded map, see :func:`uvrpc.context.encode_metadata`) and,
+        for a timed call, the send stamp ``sent_us`` (:func:`send_stamp`)."""
+        if timeout_ms is None:
+            sent_us = None  # no deadline to count queueing against
         if metadata is not None:
             # Seven elements: the window (nil for a unary call), then the map.
             head = self.encode(call_id, timeout_ms)
-            return b"\x97" + head[1:] + b"\xc0" + metadata
+            if sent_us is None:
+                return b"\x97" + head[1:] + b"\xc0" + metadata
+            stamp = _STAMP.pack(_UINT64, sent_us)
+            return b"\x98" + head[1:] + b"\xc0" + metadata + stamp
         if timeout_ms is None:
             return self._untimed.pack(
                 _REQUEST_PREFIX, _UINT64, call_id, self._route, _NIL
             )
-        return self._timed.pack(
-            _REQUEST_PREFIX,
+        if sent_us is None:
+            return self._timed.pack(
+                _REQUEST_PREFIX,
+                _UINT64,
+                call_id,
+                self._route,
+                _UINT32,
+                min(timeout_ms, _MAX_TIMEOUT_MS),
+            )
+        return self._stamped.pack(
+            _STAMPED_PREFIX,
             _UINT64,
             call_id,
             self._route,
             _UINT32,
             min(timeout_ms, _MAX_TIMEOUT_MS),
+            _NIL,
+            _NIL,
+            _UINT64,
+            sent_us,
         )
 
     def encode_stream(
@@ -196,12 +257,24 @@ class RequestHeaders:
         timeout_ms: int | None,
         window: int | None,
         metadata: bytes | None = None,
+        sent_us: int | None = None,
     ) -> bytes:
         """The header of a call that opens a stream.
 
         ``window`` is the number of items the server may send before the client
         grants more; ``None`` when the server sends no stream (a client stream).
         """
+        if timeout_ms is not None and sent_us is not None:
+            # Eight elements: the window (or nil), the map (or nil), the stamp.
+            head = self.encode_stream(call_id, timeout_ms, window)
+            if window is None:
+                head += b"\xc0"
+            return (
+                b"\x98"
+                + head[1:]
+                + (b"\xc0" if metadata is None else metadata)
+                + _STAMP.pack(_UINT64, sent_us)
+            )
         if metadata is not None:
             head = self.encode_stream(call_id, timeout_ms, window)
             if window is None:
@@ -217,6 +290,21 @@ class RequestHeaders:
         if window is not None:
             fields.append(window)
         return msgpack.packb(fields)
+
+
+def restamp_request_header(header: Buffer, timeout_ms: int, sent_us: int) -> bytes:
+    """A timed request header as it goes now: its timeout set to ``timeout_ms``
+    (the time its caller has left) and its send stamp to ``sent_us``.
+
+    For a request that waited in its client for a server to take it: its timeout
+    then counts from when it is sent, and no server that takes it can count the
+    wait as the fastest transit of a new connection.
+    """
+    fields = msgpack.unpackb(header)
+    fields[4] = min(timeout_ms, _MAX_TIMEOUT_MS)
+    fields += [None] * (8 - len(fields))
+    fields[7] = sent_us
+    return msgpack.packb(fields)
 
 
 def encode_stream_header(kind: int, call_id: int, n: int = 0) -> bytes:
@@ -310,14 +398,30 @@ def _request_header(fields: list[Any]) -> RequestHeader:
     timeout_ms = fields[4] if len(fields) > 4 else None
     if type(route) is not str or not (timeout_ms is None or type(timeout_ms) is int):
         raise ProtocolError("request header has a malformed route or timeout")
-    if len(fields) <= 5:
+    count = len(fields)
+    if count <= 5:
         return RequestHeader(PROTOCOL_VERSION, fields[2], route, timeout_ms)
+    if count == 8 and fields[5] is None and fields[6] is None:
+        # A timed unary call without metadata: the stamped request uvrpc sends
+        # most.
+        sent_us = fields[7]
+        if type(sent_us) is int and sent_us >= 0:
+            return RequestHeader(
+                PROTOCOL_VERSION, fields[2], route, timeout_ms, None, None, sent_us
+            )
     window = fields[5] if type(fields[5]) is int and fields[5] >= 0 else None
     # Anything else there is what a later version added: ignored.
     # The metadata is checked by the dispatcher, which can reply why it is bad.
     metadata = fields[6] if len(fields) > 6 else None
+    if len(fields) <= 7:
+        return RequestHeader(
+            PROTOCOL_VERSION, fields[2], route, timeout_ms, window, metadata
+        )
+    sent_us = fields[7]
+    if sent_us is not None and (type(sent_us) is not int or sent_us < 0):
+        raise ProtocolError("request header has a malformed send stamp")
     return RequestHeader(
-        PROTOCOL_VERSION, fields[2], route, timeout_ms, window, metadata
+        PROTOCOL_VERSION, fields[2], route, timeout_ms, window, metadata, sent_us
     )
 
 

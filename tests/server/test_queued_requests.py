@@ -1,0 +1,96 @@
+"""A request that waited in the server's socket past its deadline is never run.
+
+The server's loop is held up (a handler that blocks it: a stop, a long pause)
+while requests with short deadlines reach its socket. When it reads them, their
+send stamps say how long they waited, measured against the earlier requests of
+the same connection, and that time counts against their deadlines: the unary
+call is answered DEADLINE_EXCEEDED and the oneway one dropped, neither handler
+started; a request with time left runs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import msgpack
+import zmq
+from conftest import server_thread
+from feed_server import Feed
+
+import uvrpc
+from uvrpc.protocol import ONEWAY_CALL_ID, RequestHeaders, send_stamp
+
+PING = RequestHeaders("feed.Feed.ping")
+NOTIFY = RequestHeaders("feed.Feed.notify")
+STALL = 1_000_000
+"""The ``n`` of the ping that blocks the server's loop."""
+STALL_FOR = 1.0
+"""Seconds it blocks the loop: over three times the short deadline."""
+SHORT_MS = 300
+
+
+class StallingFeed(Feed):
+    """``ping(STALL)`` blocks the loop; every ping records that it ran."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ran: list[int] = []
+        self.stalled = threading.Event()
+
+    async def ping(self, *, n: int) -> int:
+        if n == STALL:
+            self.stalled.set()
+            time.sleep(STALL_FOR)  # the whole loop waits, as in a stopped process
+        self.ran.append(n)
+        return n
+
+
+def send(
+    sock: zmq.Socket[bytes],
+    headers: RequestHeaders,
+    call_id: int,
+    body: object,
+    timeout_ms: int | None,
+) -> None:
+    header = headers.encode(call_id, timeout_ms, None, send_stamp())
+    sock.send_multipart([b"", header, msgpack.packb(body)])
+
+
+def replies(sock: zmq.Socket[bytes], count: int) -> dict[int, int]:
+    """The statuses of the next ``count`` replies, by call id."""
+    statuses = {}
+    for _ in range(count):
+        assert sock.poll(10_000), "no reply"
+        header = msgpack.unpackb(sock.recv_multipart()[-2])
+        statuses[header[2]] = header[3]
+    return statuses
+
+
+def test_requests_that_waited_past_their_deadline_in_the_socket_never_run() -> None:
+    feed = StallingFeed()
+    with server_thread(feed) as server:
+        sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        try:
+            sock.connect(server.endpoint)
+            # Calls answered at once: the connection's baseline.
+            for call_id in (1, 2, 3):
+                send(sock, PING, call_id, {"1": call_id}, 10_000)
+                assert replies(sock, 1) == {call_id: uvrpc.Status.OK}
+            send(sock, PING, 4, {"1": STALL}, None)
+            assert feed.stalled.wait(10)
+            # The loop is blocked: these wait in the socket for about a second.
+            send(sock, PING, 5, {"1": 5}, SHORT_MS)
+            send(sock, NOTIFY, ONEWAY_CALL_ID, {"1": "late"}, SHORT_MS)
+            send(sock, PING, 6, {"1": 6}, 30_000)
+            assert replies(sock, 3) == {
+                4: uvrpc.Status.OK,
+                5: uvrpc.Status.DEADLINE_EXCEEDED,
+                6: uvrpc.Status.OK,
+            }
+        finally:
+            sock.close()
+        assert feed.ran == [1, 2, 3, STALL, 6]
+        assert feed.notes == []
+        assert server.stats.expired == 2  # the unary call and the oneway one
