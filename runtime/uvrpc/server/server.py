@@ -40,7 +40,7 @@ from ..services.health import HEALTH_SERVICE, Health, HealthState
 from ..services.reflection import REFLECTION_SERVICE, Reflection
 from ..transport.forks import check_process
 from ..transport.liveness import DEFAULT_HEARTBEAT, Heartbeat
-from ..transport.reactor import SocketReactor
+from ..transport.reactor import RouterReactor, SocketReactor
 from ..transport.security import (
     ZAP_CHECK_TIMEOUT,
     AllowList,
@@ -115,6 +115,9 @@ class ServerStats:
     oversized: int = 0
     """Messages larger than ``max_message_size``, refused before decoding their
     body (each is counted in ``rejected``, ``dropped`` or ``stale`` too)."""
+    send_retries: int = 0
+    """Tries to send a reply parked for a caller whose pipe was full that found
+    it full still: a few a second per caller that does not read its replies."""
     shed: int = 0
     """Error replies dropped because their caller's pipe was full while
     ``max_in_flight`` replies were already waiting for room (a flood)."""
@@ -269,7 +272,7 @@ class Server:
         self._brokers: list[bytes] = []
         self._leaving = False
         self._announcer: asyncio.Future[None] | None = None
-        self._reactor: SocketReactor | None = None
+        self._reactor: RouterReactor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed: asyncio.Event | None = None
@@ -391,7 +394,9 @@ class Server:
             probe_interval=probe_interval,
         )
         self._running = RunningCalls(loop)
-        self._reactor = SocketReactor(self._sock, loop, self._on_message)
+        self._reactor = RouterReactor(
+            self._sock, loop, self._on_message, self._count_retry
+        )
         if self._brokers:
             self._announcer = asyncio.ensure_future(self._announce())
 
@@ -553,6 +558,9 @@ class Server:
             self.stats.cancelled += 1
         else:
             self.stats.stale += 1
+
+    def _count_retry(self) -> None:
+        self.stats.send_retries += 1
 
     def _current_reactor(self) -> SocketReactor | None:
         return self._reactor
