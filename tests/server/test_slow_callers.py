@@ -11,6 +11,7 @@ too, and others keep theirs.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import msgpack
 import zmq
-from calculator import CalculatorSyncClient
+from calculator import CalculatorClient, CalculatorSyncClient
 from calculator_server import Calculator
 from conftest import RunningServer, server_thread
 from echo_server import Echo
@@ -90,7 +91,7 @@ def read_all(sock: zmq.Socket[bytes], count: int) -> tuple[int, int]:
         else:
             assert header[3] == uvrpc.Status.RESOURCE_EXHAUSTED
             body = msgpack.unpackb(frames[-1])
-            assert "max_in_flight" in body["message"]
+            assert "max_in_flight_per_caller" in body["message"]
             refusals += 1
     return answers, refusals
 
@@ -130,3 +131,41 @@ def test_replies_parked_for_a_caller_that_never_reads_do_not_spin(
         finally:
             silent.close()
         wait_for(lambda: running.server is not None and running.server.in_flight == 0)
+
+
+def test_a_full_pipe_to_one_caller_neither_delays_nor_refuses_another(
+    tmp_path: Path,
+) -> None:
+    """The silent caller's waiting replies hold its share of ``max_in_flight`` at
+    most: another caller's calls all succeed while they wait, and once the silent
+    caller is gone its slots are free again."""
+    with server_thread(
+        Echo(),
+        Calculator(),
+        bind=f"ipc://{tmp_path / 's.sock'}",
+        hwm=4,
+        max_in_flight=40,
+        max_in_flight_per_caller=10,
+    ) as running:
+        silent = silent_caller(running.endpoint)
+        try:
+            wait_for(lambda: running.stats.received == SENT)
+            assert running.server is not None
+            assert 0 < running.server.in_flight <= 10
+            assert running.stats.overloaded > 0
+
+            async def others() -> list[int]:
+                async with CalculatorClient(running.endpoint, timeout=10) as calc:
+                    sums: list[int] = []
+                    for first in range(0, 30, 5):  # five at once: half its share
+                        calls = (calc.add(a=n, b=1) for n in range(first, first + 5))
+                        sums += await asyncio.gather(*calls)
+                    return sums
+
+            assert asyncio.run(others()) == [n + 1 for n in range(30)]
+        finally:
+            silent.close()
+        # Its replies are undeliverable now: their slots come free within the
+        # longest retry delay.
+        wait_for(lambda: running.server is not None and running.server.in_flight == 0)
+        assert running.stats.undeliverable > 0

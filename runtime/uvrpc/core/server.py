@@ -69,6 +69,7 @@ __all__ = [
     "Route",
     "ServerProtocol",
     "StreamMessage",
+    "caller_overloaded_error",
     "closing_error",
     "error_reply",
     "overloaded_error",
@@ -181,6 +182,15 @@ def overloaded_error(max_in_flight: int) -> ResourceExhausted:
     return ResourceExhausted(
         f"this server runs {max_in_flight:,} handlers at once (max_in_flight); "
         "try later"
+    )
+
+
+def caller_overloaded_error(max_in_flight_per_caller: int) -> ResourceExhausted:
+    """The error of a request whose caller has ``max_in_flight_per_caller`` handlers
+    running (or replies waiting for it to read) already."""
+    return ResourceExhausted(
+        f"this server runs {max_in_flight_per_caller:,} handlers of one caller at "
+        "once (max_in_flight_per_caller); try later"
     )
 
 

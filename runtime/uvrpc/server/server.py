@@ -31,6 +31,7 @@ from ..core.server import (
     Rejected,
     Request,
     StreamMessage,
+    caller_overloaded_error,
     closing_error,
     overloaded_error,
     refusal,
@@ -123,7 +124,8 @@ class ServerStats:
     ``max_in_flight`` replies were already waiting for room (a flood)."""
     overloaded: int = 0
     """Requests refused with RESOURCE_EXHAUSTED because ``max_in_flight``
-    handlers were running (each is counted in ``rejected`` or ``dropped`` too)."""
+    handlers were running, or ``max_in_flight_per_caller`` of their caller's
+    (each is counted in ``rejected`` or ``dropped`` too)."""
 
 
 class Server:
@@ -155,6 +157,11 @@ class Server:
             waiting for a slow caller, included); a request beyond it is answered
             with RESOURCE_EXHAUSTED at once. A handler that answers without
             waiting never counts.
+        max_in_flight_per_caller: the share of ``max_in_flight`` one caller (one
+            connection) may hold, counted the same way: its handlers, its stream
+            calls and the replies waiting for it to read. A request beyond it is
+            answered with RESOURCE_EXHAUSTED naming this option, and other callers
+            are still served. By default a quarter of ``max_in_flight``.
         hwm: messages queued per caller and direction before ZeroMQ pushes back
             (``SNDHWM``, ``RCVHWM``).
         probe_interval: seconds a stream may be idle before the server checks that
@@ -210,6 +217,7 @@ class Server:
         max_streams_per_caller: int = MAX_STREAMS_PER_CALLER,
         max_message_size: int = MAX_MESSAGE_SIZE,
         max_in_flight: int = MAX_IN_FLIGHT,
+        max_in_flight_per_caller: int | None = None,
         hwm: int = HIGH_WATER_MARK,
         probe_interval: float = PROBE_INTERVAL,
         max_metadata: int = MAX_METADATA,
@@ -222,6 +230,12 @@ class Server:
         """The largest message taken, in bytes."""
         self.max_in_flight = check_limit("max_in_flight", max_in_flight)
         """Handlers running at once, at most."""
+        if max_in_flight_per_caller is None:
+            max_in_flight_per_caller = max(1, max_in_flight // 4)
+        self.max_in_flight_per_caller = check_limit(
+            "max_in_flight_per_caller", max_in_flight_per_caller
+        )
+        """Handlers one caller runs at once, at most (its share)."""
         check_limit("max_streams", max_streams)
         check_limit("max_streams_per_caller", max_streams_per_caller)
         check_limit("hwm", hwm, 0)
@@ -274,7 +288,10 @@ class Server:
         self._announcer: asyncio.Future[None] | None = None
         self._reactor: RouterReactor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[asyncio.Task[None], tuple[bytes, ...]] = {}
+        """The tasks kept running, and whose call each is."""
+        self._of_caller: dict[tuple[bytes, ...], int] = {}
+        """How many of :attr:`_tasks` each caller holds (none: not there)."""
         self._closed: asyncio.Event | None = None
         self.stats = ServerStats()
         """What this server has handled so far."""
@@ -484,16 +501,25 @@ class Server:
             return
         envelope = frames[: end + 1]
         if type(message) is Request:
+            running = len(self._tasks)
             if self._leaving:
                 self._refuse(envelope, refusal(message.call_id, closing_error()))
-            elif len(self._tasks) >= self.max_in_flight:
+            elif running >= self.max_in_flight_per_caller and self._over_share(
+                envelope
+            ):
+                # Checked only once that many tasks run in all: no caller can hold
+                # more than all, so the common path never names the caller here.
+                stats.overloaded += 1
+                error = caller_overloaded_error(self.max_in_flight_per_caller)
+                self._refuse(envelope, refusal(message.call_id, error))
+            elif running >= self.max_in_flight:
                 stats.overloaded += 1
                 error = overloaded_error(self.max_in_flight)
                 self._refuse(envelope, refusal(message.call_id, error))
             elif message.route.stream is not None:
                 self._open_stream(envelope, message)
             elif message.call_id == ONEWAY_CALL_ID:
-                self._spawn(self._serve_oneway(message))
+                self._spawn(envelope, self._serve_oneway(message))
             else:
                 self._serve_unary(envelope, message)
         elif type(message) is StreamMessage:
@@ -513,13 +539,36 @@ class Server:
             reply: list[Any] = [*envelope, *rejected.reply]
             if self._try_reply(reply):
                 return
-            if len(self._tasks) >= self.max_in_flight:
-                # The caller reads slowly and as many replies as calls may run
-                # already wait: waiting for room too would take memory without
-                # bound under a flood.
+            if len(self._tasks) >= self.max_in_flight or self._over_share(envelope):
+                # The caller reads slowly and its share of replies (or as many
+                # as calls may run) already wait: waiting for room too would
+                # take memory without bound under a flood.
                 stats.shed += 1
                 return
-            self._spawn(self._reply(reply))
+            self._spawn(envelope, self._reply(reply))
+
+    def _over_share(self, envelope: list[zmq.Frame]) -> bool:
+        """Whether the caller of ``envelope`` holds its whole share already."""
+        held = self._of_caller.get(_caller(envelope), 0)
+        return held >= self.max_in_flight_per_caller
+
+    def _keep(self, task: asyncio.Task[None], caller: tuple[bytes, ...]) -> None:
+        """Count ``task`` against the server and its caller until it ends."""
+        self._tasks[task] = caller
+        of_caller = self._of_caller
+        of_caller[caller] = of_caller.get(caller, 0) + 1
+
+    def _ended(self, task: asyncio.Task[Any]) -> None:
+        """A kept task ended: its slot, and its caller's, are free."""
+        caller = self._tasks.pop(task, None)
+        if caller is None:
+            return
+        of_caller = self._of_caller
+        left = of_caller[caller] - 1
+        if left:
+            of_caller[caller] = left
+        else:
+            del of_caller[caller]
 
     def _on_oversized_stream_message(
         self, envelope: list[zmq.Frame], message: OversizedStreamMessage
@@ -543,8 +592,8 @@ class Server:
             self._refuse(envelope, rejected)
             return
         self.stats.streams += 1
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._keep(task, caller)
+        task.add_done_callback(self._ended)
 
     def _on_stream_message(
         self, envelope: list[zmq.Frame], message: StreamMessage
@@ -565,13 +614,16 @@ class Server:
     def _current_reactor(self) -> SocketReactor | None:
         return self._reactor
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run ``work`` in a task; keep the task unless it is done already."""
+    def _spawn(
+        self, envelope: list[zmq.Frame], work: Coroutine[Any, Any, None]
+    ) -> None:
+        """Run ``work`` for the caller of ``envelope`` in a task; keep the task
+        unless it is done already."""
         assert self._loop is not None
         task = start_eagerly(work, self._loop)
         if task is not None:
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._keep(task, _caller(envelope))
+            task.add_done_callback(self._ended)
 
     def _serve_unary(self, envelope: list[zmq.Frame], request: Request) -> None:
         """Run a unary handler in a task, which a CANCEL finds and the call's
@@ -579,8 +631,9 @@ class Server:
         assert self._loop is not None and self._running is not None
         task = start_eagerly(self._serve(envelope, request), self._loop)
         if task is not None:
-            self._tasks.add(task)
-            self._running.track(_caller(envelope), task, request, self._tasks.discard)
+            caller = _caller(envelope)
+            self._keep(task, caller)
+            self._running.track(caller, task, request, self._ended)
 
     async def _serve(self, envelope: list[zmq.Frame], request: Request) -> None:
         dispatcher = self._dispatcher
