@@ -289,7 +289,7 @@ class _Parked:
     __slots__ = ("delay", "queue", "timer")
 
     def __init__(self) -> None:
-        self.queue: deque[tuple[Sequence[Any], asyncio.Future[None]]] = deque()
+        self.queue: deque[tuple[Sequence[Any], asyncio.Future[int]]] = deque()
         self.delay = SEND_RETRY
         self.timer: asyncio.TimerHandle | None = None
 
@@ -364,9 +364,14 @@ class RouterReactor(SocketReactor):
             # Watch incoming messages only while something is parked: the common
             # path pays nothing for it.
             self._on_message = self._on_message_while_parked
-        waiter = self._loop.create_future()
+        waiter: asyncio.Future[int] = self._loop.create_future()
         parked.queue.append((frames, waiter))
-        await waiter
+        error = await waiter
+        if error:
+            # Raised here, not set on the future: an exception kept by a future
+            # and a frame that holds both would be a cycle that keeps the
+            # message's frames until the garbage collector's next full pass.
+            raise zmq.ZMQError(error)
 
     def _retry_peer(self, peer: bytes) -> None:
         parked = self._parked.get(peer)
@@ -391,10 +396,10 @@ class RouterReactor(SocketReactor):
                     break
             except zmq.ZMQError as exc:  # EHOSTUNREACH: the peer is gone
                 queue.popleft()
-                waiter.set_exception(exc)
+                waiter.set_result(exc.errno or zmq.EHOSTUNREACH)
                 continue
             queue.popleft()
-            waiter.set_result(None)
+            waiter.set_result(0)
             sent = True
         if not queue:
             self._forget(peer, parked)
