@@ -40,6 +40,7 @@ from ..interceptors.base import ServerInterceptor
 from ..services.health import HEALTH_SERVICE, Health, HealthState
 from ..services.reflection import REFLECTION_SERVICE, Reflection
 from ..transport.forks import check_process
+from ..transport.heap import HeapTrimmer
 from ..transport.liveness import DEFAULT_HEARTBEAT, Heartbeat
 from ..transport.reactor import RouterReactor, SocketReactor
 from ..transport.security import (
@@ -180,6 +181,10 @@ class Server:
         interceptors: run around each call, the first outermost: they see its
             metadata, may time it, fail it or answer it themselves
             (:class:`~uvrpc.ServerInterceptor`, ``docs/interceptors.md``).
+        trim_memory: while serving, give memory freed since the resident size
+            last grew by 8 MiB back to the system (glibc's ``malloc_trim``, on a
+            worker thread): what libzmq held for a peer that sent a huge
+            unfinished message, say (``docs/limits.md``). Off: glibc keeps it.
 
     A unary request's timeout becomes the handler's deadline, counted from when
     the server reads the request: a handler that has not started by then is not
@@ -224,6 +229,7 @@ class Server:
         security: ServerSecurity | None = None,
         heartbeat: Heartbeat | None = DEFAULT_HEARTBEAT,
         interceptors: Sequence[ServerInterceptor] = (),
+        trim_memory: bool = True,
     ) -> None:
         check_window(stream_window)
         self.max_message_size = check_limit("max_message_size", max_message_size)
@@ -293,6 +299,8 @@ class Server:
         self._of_caller: dict[tuple[bytes, ...], int] = {}
         """How many of :attr:`_tasks` each caller holds (none: not there)."""
         self._closed: asyncio.Event | None = None
+        self._trim_memory = trim_memory
+        self._trimmer: HeapTrimmer | None = None
         self.stats = ServerStats()
         """What this server has handled so far."""
 
@@ -414,6 +422,8 @@ class Server:
         self._reactor = RouterReactor(
             self._sock, loop, self._on_message, self._count_retry
         )
+        if self._trim_memory:
+            self._trimmer = HeapTrimmer(loop)
         if self._brokers:
             self._announcer = asyncio.ensure_future(self._announce())
 
@@ -734,6 +744,9 @@ class Server:
         if self._reactor is not None:
             self._reactor.close()
             self._reactor = None
+        if self._trimmer is not None:
+            self._trimmer.close()
+            self._trimmer = None
         if self._streams is not None:
             self._streams.close()
         tasks = list(self._tasks)
