@@ -169,6 +169,9 @@ class SocketReactor:
     def _drain_batch(self) -> int:
         """Handle up to :data:`DRAIN_BATCH` waiting messages; return how many."""
         if not self._receiving:
+            # Process the socket's pending commands all the same, which clears
+            # its descriptor: left readable, the loop would call back at once.
+            _events(self._sock)
             return 0
         sock, on_message = self._sock, self._on_message
         self._draining = True
