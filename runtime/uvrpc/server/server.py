@@ -642,7 +642,11 @@ class Server:
         task = start_eagerly(self._serve(envelope, request), self._loop)
         if task is not None:
             caller = _caller(envelope)
-            self._keep(task, caller)
+            # What _keep does, inline: this runs for every unary call that waits
+            # (every one on Python 3.11).
+            self._tasks[task] = caller
+            of_caller = self._of_caller
+            of_caller[caller] = of_caller.get(caller, 0) + 1
             self._running.track(caller, task, request, self._ended)
 
     async def _serve(self, envelope: list[zmq.Frame], request: Request) -> None:

@@ -162,31 +162,29 @@ class SocketReactor:
         self._drain_scheduled = False
         if self._closed:
             return
-        self._drain_batch()
-        if self._writers:
-            self._wake_writers()
-
-    def _drain_batch(self) -> int:
-        """Handle up to :data:`DRAIN_BATCH` waiting messages; return how many."""
-        if not self._receiving:
+        sock = self._sock
+        if self._receiving:
+            on_message = self._on_message
+            self._draining = True
+            try:
+                for _ in range(DRAIN_BATCH):
+                    try:
+                        frames = recv_message(sock, _NOBLOCK)
+                    except zmq.Again:
+                        break
+                    on_message(frames)
+                else:
+                    # More may be waiting; come back after other ready callbacks
+                    # have run.
+                    self._schedule_drain()
+            finally:
+                self._draining = False
+        else:
             # Process the socket's pending commands all the same, which clears
             # its descriptor: left readable, the loop would call back at once.
-            _events(self._sock)
-            return 0
-        sock, on_message = self._sock, self._on_message
-        self._draining = True
-        try:
-            for received in range(DRAIN_BATCH):
-                try:
-                    frames = recv_message(sock, _NOBLOCK)
-                except zmq.Again:
-                    return received
-                on_message(frames)
-        finally:
-            self._draining = False
-        # More may be waiting; come back after other ready callbacks have run.
-        self._schedule_drain()
-        return DRAIN_BATCH
+            _events(sock)
+        if self._writers:
+            self._wake_writers()
 
     def drain(self) -> None:
         """Handle every message waiting in the socket now, at once.
@@ -336,10 +334,31 @@ class RouterReactor(SocketReactor):
         return sum(len(parked.queue) for parked in self._parked.values())
 
     def _on_ready(self) -> None:
+        # SocketReactor._on_ready, counting what it received (no call of its
+        # own: this runs at every wake-up).
         self._drain_scheduled = False
         if self._closed:
             return
-        if self._drain_batch() == 0 and self._parked:
+        sock = self._sock
+        received = 0
+        if self._receiving:
+            on_message = self._on_message
+            self._draining = True
+            try:
+                for received in range(DRAIN_BATCH):  # noqa: B007 (read after)
+                    try:
+                        frames = recv_message(sock, _NOBLOCK)
+                    except zmq.Again:
+                        break
+                    on_message(frames)
+                else:
+                    received = DRAIN_BATCH
+                    self._schedule_drain()
+            finally:
+                self._draining = False
+        else:
+            _events(sock)
+        if not received and self._parked:
             # Woken with nothing to read: a peer's pipe may have got room (ZeroMQ
             # says which one nowhere); try each parked peer once.
             for peer, parked in list(self._parked.items()):
