@@ -83,6 +83,9 @@ __all__ = ["Server", "ServerStats"]
 
 _log = logging.getLogger("uvrpc.server")
 
+_SWEEP_MIN = 64
+"""Callers' counters kept, at least, before those at zero are swept."""
+
 
 @dataclass(slots=True)
 class ServerStats:
@@ -294,10 +297,13 @@ class Server:
         self._announcer: asyncio.Future[None] | None = None
         self._reactor: RouterReactor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._tasks: dict[asyncio.Task[None], tuple[bytes, ...]] = {}
-        """The tasks kept running, and whose call each is."""
-        self._of_caller: dict[tuple[bytes, ...], int] = {}
-        """How many of :attr:`_tasks` each caller holds (none: not there)."""
+        self._tasks: dict[asyncio.Task[None], list[int]] = {}
+        """The tasks kept running, each with its caller's counter."""
+        self._of_caller: dict[tuple[bytes, ...], list[int]] = {}
+        """Each caller's counter: a one-item list of how many of :attr:`_tasks`
+        it holds, shared by those tasks so that ending one is one decrement.
+        Counters at zero stay until the table doubles (:meth:`_counter`)."""
+        self._sweep_at = _SWEEP_MIN
         self._closed: asyncio.Event | None = None
         self._trim_memory = trim_memory
         self._trimmer: HeapTrimmer | None = None
@@ -559,26 +565,29 @@ class Server:
 
     def _over_share(self, envelope: list[zmq.Frame]) -> bool:
         """Whether the caller of ``envelope`` holds its whole share already."""
-        held = self._of_caller.get(_caller(envelope), 0)
-        return held >= self.max_in_flight_per_caller
+        counter = self._of_caller.get(_caller(envelope))
+        return counter is not None and counter[0] >= self.max_in_flight_per_caller
+
+    def _counter(self, caller: tuple[bytes, ...]) -> list[int]:
+        """A new counter for ``caller``; first, if the table doubled since the
+        last sweep, forget the counters of callers that hold nothing."""
+        of_caller = self._of_caller
+        if len(of_caller) >= self._sweep_at:
+            for idle in [key for key, held in of_caller.items() if not held[0]]:
+                del of_caller[idle]
+            self._sweep_at = max(_SWEEP_MIN, 2 * len(of_caller))
+        counter = of_caller[caller] = [0]
+        return counter
 
     def _keep(self, task: asyncio.Task[None], caller: tuple[bytes, ...]) -> None:
         """Count ``task`` against the server and its caller until it ends."""
-        self._tasks[task] = caller
-        of_caller = self._of_caller
-        of_caller[caller] = of_caller.get(caller, 0) + 1
+        counter = self._of_caller.get(caller) or self._counter(caller)
+        counter[0] += 1
+        self._tasks[task] = counter
 
     def _ended(self, task: asyncio.Task[Any]) -> None:
         """A kept task ended: its slot, and its caller's, are free."""
-        caller = self._tasks.pop(task, None)
-        if caller is None:
-            return
-        of_caller = self._of_caller
-        left = of_caller[caller] - 1
-        if left:
-            of_caller[caller] = left
-        else:
-            del of_caller[caller]
+        self._tasks.pop(task)[0] -= 1
 
     def _on_oversized_stream_message(
         self, envelope: list[zmq.Frame], message: OversizedStreamMessage
@@ -644,9 +653,9 @@ class Server:
             caller = _caller(envelope)
             # What _keep does, inline: this runs for every unary call that waits
             # (every one on Python 3.11).
-            self._tasks[task] = caller
-            of_caller = self._of_caller
-            of_caller[caller] = of_caller.get(caller, 0) + 1
+            counter = self._of_caller.get(caller) or self._counter(caller)
+            counter[0] += 1
+            self._tasks[task] = counter
             self._running.track(caller, task, request, self._ended)
 
     async def _serve(self, envelope: list[zmq.Frame], request: Request) -> None:
