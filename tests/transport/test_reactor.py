@@ -69,3 +69,34 @@ def test_every_ready_message_is_handled_in_one_wake_up() -> None:
 
 def test_a_long_queue_is_drained_in_batches_that_let_other_tasks_run() -> None:
     assert drained(DRAIN_BATCH * 2 + 10) == [DRAIN_BATCH, DRAIN_BATCH, 10]
+
+
+def test_a_reactor_that_stopped_receiving_stays_idle() -> None:
+    """A server finishing its calls stops receiving: messages that still arrive
+    wake its reactor once, not on every turn of the loop."""
+    receiver, sender = pair()
+    wake_ups = 0
+
+    class Counting(SocketReactor):
+        def _on_ready(self) -> None:
+            nonlocal wake_ups
+            wake_ups += 1
+            super()._on_ready()
+
+    async def main() -> None:
+        reactor = Counting(receiver, asyncio.get_running_loop(), lambda _: None)
+        await asyncio.sleep(0.01)  # the first drain
+        reactor.stop_receiving()
+        before = wake_ups
+        for n in range(5):
+            send_message(sender, [b"", n.to_bytes(4, "big")])
+        for _ in range(200):  # turns of the loop, not time
+            await asyncio.sleep(0)
+        reactor.close()
+        assert wake_ups - before <= 5
+
+    try:
+        asyncio.run(main())
+    finally:
+        receiver.close()
+        sender.close()

@@ -201,7 +201,8 @@ class SlowCalculator(Calculator):
 
 def test_a_server_refuses_requests_beyond_max_in_flight() -> None:
     service = SlowCalculator()
-    with server_thread(service, max_in_flight=2) as running:
+    # One caller may hold every slot here: the server's whole limit is tested.
+    with server_thread(service, max_in_flight=2, max_in_flight_per_caller=2) as running:
         assert running.server is not None
         sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
@@ -230,6 +231,50 @@ def test_a_server_refuses_requests_beyond_max_in_flight() -> None:
         wait_for(lambda: running.server is not None and running.server.in_flight == 0)
         with CalculatorSyncClient(running.endpoint, timeout=10) as calc:
             assert calc.add(a=2, b=2) == 4
+
+
+def test_one_caller_cannot_hold_every_handler_slot() -> None:
+    """A caller at its share of ``max_in_flight`` is refused, naming the option;
+    another caller is still served, and the first is again once its calls end."""
+    service = SlowCalculator()
+    with server_thread(service, max_in_flight=8, max_in_flight_per_caller=2) as running:
+        greedy: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+        greedy.setsockopt(zmq.LINGER, 0)
+        greedy.connect(running.endpoint)
+        try:
+            for call_id in (1, 2):
+                greedy.send_multipart(request(call_id, ADD, {"1": call_id, "2": 1}))
+            wait_for(
+                lambda: running.server is not None and running.server.in_flight == 2
+            )
+            greedy.send_multipart(request(3, ADD, {"1": 3, "2": 1}))
+            assert greedy.poll(5000, zmq.POLLIN)
+            head, error = decode(greedy.recv_multipart())
+            assert head == [V, 2, 3, uvrpc.Status.RESOURCE_EXHAUSTED]
+            assert "max_in_flight_per_caller" in error["message"]
+            assert "2 handlers of one caller" in error["message"]
+            # Another caller gets its own share while the first holds all of its.
+
+            async def others() -> list[int]:
+                async with CalculatorClient(running.endpoint, timeout=10) as calc:
+                    calls = [asyncio.ensure_future(calc.add(a=n, b=1)) for n in (0, 1)]
+                    deadline = time.monotonic() + 10
+                    while running.server is not None and running.server.in_flight < 4:
+                        assert time.monotonic() < deadline, "the calls never ran"
+                        await asyncio.sleep(0.01)
+                    service.go.set()
+                    return list(await asyncio.gather(*calls))
+
+            assert asyncio.run(others()) == [1, 2]
+            answers = {}
+            for _ in range(2):
+                assert greedy.poll(5000, zmq.POLLIN)
+                head, body = decode(greedy.recv_multipart())
+                answers[head[2]] = body
+            assert answers == {1: 2, 2: 3}
+            assert running.stats.overloaded == 1
+        finally:
+            greedy.close()
 
 
 def stream_request(call_id: int, count: int) -> list[bytes]:

@@ -72,6 +72,7 @@ __all__ = [
     "Route",
     "ServerProtocol",
     "StreamMessage",
+    "caller_overloaded_error",
     "closing_error",
     "duplicate_error",
     "error_reply",
@@ -195,6 +196,15 @@ def duplicate_error(call_id: int) -> FailedPrecondition:
     return FailedPrecondition(
         f"call id {call_id} is in flight already on this connection: a call id "
         "may be used again only once its call has ended; this request did not run"
+    )
+
+
+def caller_overloaded_error(max_in_flight_per_caller: int) -> ResourceExhausted:
+    """The error of a request whose caller has ``max_in_flight_per_caller`` handlers
+    running (or replies waiting for it to read) already."""
+    return ResourceExhausted(
+        f"this server runs {max_in_flight_per_caller:,} handlers of one caller at "
+        "once (max_in_flight_per_caller); try later"
     )
 
 

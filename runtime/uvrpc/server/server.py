@@ -31,6 +31,7 @@ from ..core.server import (
     Rejected,
     Request,
     StreamMessage,
+    caller_overloaded_error,
     closing_error,
     duplicate_error,
     overloaded_error,
@@ -40,8 +41,9 @@ from ..interceptors.base import ServerInterceptor
 from ..services.health import HEALTH_SERVICE, Health, HealthState
 from ..services.reflection import REFLECTION_SERVICE, Reflection
 from ..transport.forks import check_process
+from ..transport.heap import HeapTrimmer
 from ..transport.liveness import DEFAULT_HEARTBEAT, Heartbeat
-from ..transport.reactor import SocketReactor
+from ..transport.reactor import RouterReactor, SocketReactor
 from ..transport.security import (
     ZAP_CHECK_TIMEOUT,
     AllowList,
@@ -82,6 +84,9 @@ __all__ = ["Server", "ServerStats"]
 
 _log = logging.getLogger("uvrpc.server")
 
+_SWEEP_MIN = 64
+"""Callers' counters kept, at least, before those at zero are swept."""
+
 
 @dataclass(slots=True)
 class ServerStats:
@@ -119,12 +124,16 @@ class ServerStats:
     oversized: int = 0
     """Messages larger than ``max_message_size``, refused before decoding their
     body (each is counted in ``rejected``, ``dropped`` or ``stale`` too)."""
+    send_retries: int = 0
+    """Tries to send a reply parked for a caller whose pipe was full that found
+    it full still: a few a second per caller that does not read its replies."""
     shed: int = 0
     """Error replies dropped because their caller's pipe was full while
     ``max_in_flight`` replies were already waiting for room (a flood)."""
     overloaded: int = 0
     """Requests refused with RESOURCE_EXHAUSTED because ``max_in_flight``
-    handlers were running (each is counted in ``rejected`` or ``dropped`` too)."""
+    handlers were running, or ``max_in_flight_per_caller`` of their caller's
+    (each is counted in ``rejected`` or ``dropped`` too)."""
     duplicate: int = 0
     """Requests refused with FAILED_PRECONDITION because their caller had a call
     of the same id in flight (each is counted in ``rejected`` too)."""
@@ -159,6 +168,11 @@ class Server:
             waiting for a slow caller, included); a request beyond it is answered
             with RESOURCE_EXHAUSTED at once. A handler that answers without
             waiting never counts.
+        max_in_flight_per_caller: the share of ``max_in_flight`` one caller (one
+            connection) may hold, counted the same way: its handlers, its stream
+            calls and the replies waiting for it to read. A request beyond it is
+            answered with RESOURCE_EXHAUSTED naming this option, and other callers
+            are still served. By default a quarter of ``max_in_flight``.
         hwm: messages queued per caller and direction before ZeroMQ pushes back
             (``SNDHWM``, ``RCVHWM``).
         probe_interval: seconds a stream may be idle before the server checks that
@@ -177,6 +191,10 @@ class Server:
         interceptors: run around each call, the first outermost: they see its
             metadata, may time it, fail it or answer it themselves
             (:class:`~uvrpc.ServerInterceptor`, ``docs/interceptors.md``).
+        trim_memory: while serving, give memory freed since the resident size
+            last grew by 8 MiB back to the system (glibc's ``malloc_trim``, on a
+            worker thread): what libzmq held for a peer that sent a huge
+            unfinished message, say (``docs/limits.md``). Off: glibc keeps it.
 
     A request's timeout becomes the handler's deadline, counted from when the
     client sent the request (the time it waited in queues on its way, measured
@@ -216,18 +234,26 @@ class Server:
         max_streams_per_caller: int = MAX_STREAMS_PER_CALLER,
         max_message_size: int = MAX_MESSAGE_SIZE,
         max_in_flight: int = MAX_IN_FLIGHT,
+        max_in_flight_per_caller: int | None = None,
         hwm: int = HIGH_WATER_MARK,
         probe_interval: float = PROBE_INTERVAL,
         max_metadata: int = MAX_METADATA,
         security: ServerSecurity | None = None,
         heartbeat: Heartbeat | None = DEFAULT_HEARTBEAT,
         interceptors: Sequence[ServerInterceptor] = (),
+        trim_memory: bool = True,
     ) -> None:
         check_window(stream_window)
         self.max_message_size = check_limit("max_message_size", max_message_size)
         """The largest message taken, in bytes."""
         self.max_in_flight = check_limit("max_in_flight", max_in_flight)
         """Handlers running at once, at most."""
+        if max_in_flight_per_caller is None:
+            max_in_flight_per_caller = max(1, max_in_flight // 4)
+        self.max_in_flight_per_caller = check_limit(
+            "max_in_flight_per_caller", max_in_flight_per_caller
+        )
+        """Handlers one caller runs at once, at most (its share)."""
         check_limit("max_streams", max_streams)
         check_limit("max_streams_per_caller", max_streams_per_caller)
         check_limit("hwm", hwm, 0)
@@ -278,10 +304,18 @@ class Server:
         self._brokers: list[bytes] = []
         self._leaving = False
         self._announcer: asyncio.Future[None] | None = None
-        self._reactor: SocketReactor | None = None
+        self._reactor: RouterReactor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[asyncio.Task[None], list[int]] = {}
+        """The tasks kept running, each with its caller's counter."""
+        self._of_caller: dict[tuple[bytes, ...], list[int]] = {}
+        """Each caller's counter: a one-item list of how many of :attr:`_tasks`
+        it holds, shared by those tasks so that ending one is one decrement.
+        Counters at zero stay until the table doubles (:meth:`_counter`)."""
+        self._sweep_at = _SWEEP_MIN
         self._closed: asyncio.Event | None = None
+        self._trim_memory = trim_memory
+        self._trimmer: HeapTrimmer | None = None
         self.stats = ServerStats()
         """What this server has handled so far."""
 
@@ -402,7 +436,11 @@ class Server:
             probe_interval=probe_interval,
         )
         self._running = RunningCalls(loop)
-        self._reactor = SocketReactor(self._sock, loop, self._on_message)
+        self._reactor = RouterReactor(
+            self._sock, loop, self._on_message, self._count_retry
+        )
+        if self._trim_memory:
+            self._trimmer = HeapTrimmer(loop)
         if self._brokers:
             self._announcer = asyncio.ensure_future(self._announce())
 
@@ -491,14 +529,23 @@ class Server:
         envelope = frames[: end + 1]
         if type(message) is Request:
             call_id = message.call_id
+            running = len(self._tasks)
             if self._leaving:
                 self._refuse(envelope, refusal(call_id, closing_error()))
-            elif len(self._tasks) >= self.max_in_flight:
+            elif running >= self.max_in_flight_per_caller and self._over_share(
+                envelope
+            ):
+                # Checked only once that many tasks run in all: no caller can hold
+                # more than all, so the common path never names the caller here.
+                stats.overloaded += 1
+                error = caller_overloaded_error(self.max_in_flight_per_caller)
+                self._refuse(envelope, refusal(call_id, error))
+            elif running >= self.max_in_flight:
                 stats.overloaded += 1
                 error = overloaded_error(self.max_in_flight)
                 self._refuse(envelope, refusal(call_id, error))
             elif call_id == ONEWAY_CALL_ID:  # never a stream: the core refuses those
-                self._spawn(self._serve_oneway(message))
+                self._spawn(envelope, self._serve_oneway(message))
             else:
                 self._start_call(envelope, message)
         elif type(message) is StreamMessage:
@@ -537,13 +584,39 @@ class Server:
             reply: list[Any] = [*envelope, *rejected.reply]
             if self._try_reply(reply):
                 return
-            if len(self._tasks) >= self.max_in_flight:
-                # The caller reads slowly and as many replies as calls may run
-                # already wait: waiting for room too would take memory without
-                # bound under a flood.
+            if len(self._tasks) >= self.max_in_flight or self._over_share(envelope):
+                # The caller reads slowly and its share of replies (or as many
+                # as calls may run) already wait: waiting for room too would
+                # take memory without bound under a flood.
                 stats.shed += 1
                 return
-            self._spawn(self._reply(reply))
+            self._spawn(envelope, self._reply(reply))
+
+    def _over_share(self, envelope: list[zmq.Frame]) -> bool:
+        """Whether the caller of ``envelope`` holds its whole share already."""
+        counter = self._of_caller.get(_caller(envelope))
+        return counter is not None and counter[0] >= self.max_in_flight_per_caller
+
+    def _counter(self, caller: tuple[bytes, ...]) -> list[int]:
+        """A new counter for ``caller``; first, if the table doubled since the
+        last sweep, forget the counters of callers that hold nothing."""
+        of_caller = self._of_caller
+        if len(of_caller) >= self._sweep_at:
+            for idle in [key for key, held in of_caller.items() if not held[0]]:
+                del of_caller[idle]
+            self._sweep_at = max(_SWEEP_MIN, 2 * len(of_caller))
+        counter = of_caller[caller] = [0]
+        return counter
+
+    def _keep(self, task: asyncio.Task[None], caller: tuple[bytes, ...]) -> None:
+        """Count ``task`` against the server and its caller until it ends."""
+        counter = self._of_caller.get(caller) or self._counter(caller)
+        counter[0] += 1
+        self._tasks[task] = counter
+
+    def _ended(self, task: asyncio.Task[Any]) -> None:
+        """A kept task ended: its slot, and its caller's, are free."""
+        self._tasks.pop(task)[0] -= 1
 
     def _on_oversized_stream_message(
         self, envelope: list[zmq.Frame], message: OversizedStreamMessage
@@ -573,8 +646,8 @@ class Server:
             self._refuse(envelope, rejected)
             return
         self.stats.streams += 1
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._keep(task, caller)
+        task.add_done_callback(self._ended)
 
     def _on_stream_message(
         self, envelope: list[zmq.Frame], message: StreamMessage
@@ -589,16 +662,22 @@ class Server:
         else:
             self.stats.stale += 1
 
+    def _count_retry(self) -> None:
+        self.stats.send_retries += 1
+
     def _current_reactor(self) -> SocketReactor | None:
         return self._reactor
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run ``work`` in a task; keep the task unless it is done already."""
+    def _spawn(
+        self, envelope: list[zmq.Frame], work: Coroutine[Any, Any, None]
+    ) -> None:
+        """Run ``work`` for the caller of ``envelope`` in a task; keep the task
+        unless it is done already."""
         assert self._loop is not None
         task = start_eagerly(work, self._loop)
         if task is not None:
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._keep(task, _caller(envelope))
+            task.add_done_callback(self._ended)
 
     def _serve_unary(
         self,
@@ -611,10 +690,14 @@ class Server:
         assert self._loop is not None and self._running is not None
         task = start_eagerly(self._serve(envelope, request), self._loop)
         if task is not None:
-            self._tasks.add(task)
             if caller is None:
                 caller = _caller(envelope)
-            self._running.track(caller, task, request, self._tasks.discard)
+            # What _keep does, inline: this runs for every unary call that waits
+            # (every one on Python 3.11).
+            counter = self._of_caller.get(caller) or self._counter(caller)
+            counter[0] += 1
+            self._tasks[task] = counter
+            self._running.track(caller, task, request, self._ended)
 
     async def _serve(self, envelope: list[zmq.Frame], request: Request) -> None:
         dispatcher = self._dispatcher
@@ -718,6 +801,9 @@ class Server:
         if self._reactor is not None:
             self._reactor.close()
             self._reactor = None
+        if self._trimmer is not None:
+            self._trimmer.close()
+            self._trimmer = None
         if self._streams is not None:
             self._streams.close()
         tasks = list(self._tasks)

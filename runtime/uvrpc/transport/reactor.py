@@ -14,7 +14,12 @@ socket (a send, reading ``EVENTS``) can consume that edge. So the reactor
   draining (a server answering at once), because the drain goes on receiving until
   the socket says it has nothing left, which sees that input anyway;
 * sends without blocking, and only when a send would block (high-water mark reached)
-  parks the sender on a future woken when the socket becomes writable.
+  parks the sender on a future woken when the socket becomes writable. A ROUTER
+  has no such signal for one peer (it is writable while *any* peer's pipe has
+  room): :class:`RouterReactor` parks each peer's messages apart and looks again
+  when that peer sends something, when the socket wakes without input (a pipe
+  got room), and otherwise after a delay that doubles while the peer reads
+  nothing, so a peer that never reads costs a few wake-ups a second, not a spin.
 
 It sends and receives frame by frame with integer flags rather than through pyzmq's
 ``send_multipart``/``recv_multipart``, whose per-call validation, ``RCVMORE`` reads and
@@ -38,7 +43,10 @@ from ..wire.limits import ZERO_COPY_MIN
 
 __all__ = [
     "DRAIN_BATCH",
+    "SEND_RETRY",
+    "SEND_RETRY_MAX",
     "ZERO_COPY_MIN",
+    "RouterReactor",
     "SocketReactor",
     "recv_message",
     "send_message",
@@ -48,7 +56,15 @@ DRAIN_BATCH = 512
 """Most messages handled per wake-up before yielding to other tasks."""
 
 SEND_RETRY = 0.005
-"""Seconds before senders that found no room twice look again (see ``send``)."""
+"""Seconds before senders that found no room twice look again (see ``send``); on a
+ROUTER, before a peer's parked messages are first tried again."""
+
+SEND_RETRY_MAX = 1.0
+"""The longest a ROUTER waits before it tries a parked peer again: the delay doubles
+from :data:`SEND_RETRY` up to this while the peer reads nothing."""
+
+_GAVE_UP = -1
+"""What a parked sender's future gets when its ``prepare`` gave up."""
 
 _NOBLOCK = int(zmq.NOBLOCK)
 _SNDMORE = int(zmq.SNDMORE)
@@ -149,20 +165,27 @@ class SocketReactor:
         self._drain_scheduled = False
         if self._closed:
             return
-        sock, on_message = self._sock, self._on_message
-        self._draining = True
-        try:
-            for _ in range(DRAIN_BATCH if self._receiving else 0):
-                try:
-                    frames = recv_message(sock, _NOBLOCK)
-                except zmq.Again:
-                    break
-                on_message(frames)
-            else:
-                # More may be waiting; come back after other ready callbacks have run.
-                self._schedule_drain()
-        finally:
-            self._draining = False
+        sock = self._sock
+        if self._receiving:
+            on_message = self._on_message
+            self._draining = True
+            try:
+                for _ in range(DRAIN_BATCH):
+                    try:
+                        frames = recv_message(sock, _NOBLOCK)
+                    except zmq.Again:
+                        break
+                    on_message(frames)
+                else:
+                    # More may be waiting; come back after other ready callbacks
+                    # have run.
+                    self._schedule_drain()
+            finally:
+                self._draining = False
+        else:
+            # Process the socket's pending commands all the same, which clears
+            # its descriptor: left readable, the loop would call back at once.
+            _events(sock)
         if self._writers:
             self._wake_writers()
 
@@ -279,3 +302,188 @@ class SocketReactor:
             waiter = self._writers.popleft()
             if not waiter.done():
                 waiter.cancel()
+
+
+class _Parked:
+    """The messages waiting for room in the pipe to one ROUTER peer, in order."""
+
+    __slots__ = ("delay", "queue", "timer")
+
+    def __init__(self) -> None:
+        self.queue: deque[
+            tuple[Sequence[Any], asyncio.Future[int], Callable[[], bool] | None]
+        ] = deque()
+        self.delay = SEND_RETRY
+        self.timer: asyncio.TimerHandle | None = None
+
+
+class RouterReactor(SocketReactor):
+    """A :class:`SocketReactor` for a ROUTER with ``ROUTER_MANDATORY`` set, whose
+    full pipe to one peer holds up only that peer's messages.
+
+    Such a ROUTER refuses a send (``zmq.Again``) only for a peer whose pipe is
+    full, but it reports itself writable while any peer's pipe has room, so a
+    sender woken by ``POLLOUT`` would find no room again, and again. Here a
+    message that finds no room waits in its peer's queue (the first frame of a
+    message names the peer), and that queue is tried again:
+
+    * when the peer sends a message (it is reading, or will be soon);
+    * when the socket wakes with no message to receive: a pipe got room;
+    * otherwise after :data:`SEND_RETRY` seconds, a delay that doubles, up to
+      :data:`SEND_RETRY_MAX`, each time nothing could be sent.
+
+    So a peer that never reads costs about a dozen failed sends in its first few
+    seconds and one a second after that, whatever else the socket does, and the
+    other peers' messages never wait behind its. ``on_retry`` is called after
+    each try that sent nothing.
+    """
+
+    def __init__(
+        self,
+        sock: zmq.Socket[bytes],
+        loop: asyncio.AbstractEventLoop,
+        on_message: Callable[[list[zmq.Frame]], None],
+        on_retry: Callable[[], None] | None = None,
+    ) -> None:
+        self._parked: dict[bytes, _Parked] = {}
+        self._deliver = on_message
+        self._on_retry = on_retry
+        super().__init__(sock, loop, on_message)
+
+    @property
+    def parked(self) -> int:
+        """Messages waiting for room now, over all peers."""
+        return sum(len(parked.queue) for parked in self._parked.values())
+
+    def _on_ready(self) -> None:
+        # SocketReactor._on_ready, counting what it received (no call of its
+        # own: this runs at every wake-up).
+        self._drain_scheduled = False
+        if self._closed:
+            return
+        sock = self._sock
+        received = 0
+        if self._receiving:
+            on_message = self._on_message
+            self._draining = True
+            try:
+                for received in range(DRAIN_BATCH):  # noqa: B007 (read after)
+                    try:
+                        frames = recv_message(sock, _NOBLOCK)
+                    except zmq.Again:
+                        break
+                    on_message(frames)
+                else:
+                    received = DRAIN_BATCH
+                    self._schedule_drain()
+            finally:
+                self._draining = False
+        else:
+            _events(sock)
+        if not received and self._parked:
+            # Woken with nothing to read: a peer's pipe may have got room (ZeroMQ
+            # says which one nowhere); try each parked peer once.
+            for peer, parked in list(self._parked.items()):
+                self._flush(peer, parked, rearm=False)
+
+    def _on_message_while_parked(self, frames: list[zmq.Frame]) -> None:
+        """``on_message`` while messages are parked: a peer that sends may have
+        read, so its queue is tried at once."""
+        peer = frames[0].bytes
+        parked = self._parked.get(peer)
+        if parked is not None:
+            self._flush(peer, parked, rearm=False)
+        self._deliver(frames)
+
+    async def send(
+        self, frames: Sequence[Any], prepare: Callable[[], bool] | None = None
+    ) -> bool:
+        """Send one message, waiting while its peer's pipe is full (other peers'
+        messages may overtake it); return whether it was sent. ``prepare`` is as
+        for :meth:`SocketReactor.send`."""
+        if self.try_send(frames):
+            return True
+        peer = bytes(frames[0])
+        parked = self._parked.get(peer)
+        if parked is None:
+            parked = self._parked[peer] = _Parked()
+            parked.timer = self._loop.call_later(parked.delay, self._retry_peer, peer)
+            # Watch incoming messages only while something is parked: the common
+            # path pays nothing for it.
+            self._on_message = self._on_message_while_parked
+        waiter: asyncio.Future[int] = self._loop.create_future()
+        parked.queue.append((frames, waiter, prepare))
+        error = await waiter
+        if error == _GAVE_UP:
+            return False
+        if error:
+            # Raised here, not set on the future: an exception kept by a future
+            # and a frame that holds both would be a cycle that keeps the
+            # message's frames until the garbage collector's next full pass.
+            raise zmq.ZMQError(error)
+        return True
+
+    def _retry_peer(self, peer: bytes) -> None:
+        parked = self._parked.get(peer)
+        if parked is not None:
+            parked.timer = None
+            self._flush(peer, parked, rearm=True)
+
+    def _flush(self, peer: bytes, parked: _Parked, *, rearm: bool) -> None:
+        """Send what the peer's pipe takes now, in order. Then, if messages are
+        left: wait :data:`SEND_RETRY` again if any went, else twice as long as
+        last time (only after a timed try, ``rearm``: other tries leave the
+        timer as it is)."""
+        queue = parked.queue
+        sent = False
+        while queue:
+            frames, waiter, prepare = queue[0]
+            if waiter.done():  # its sender was cancelled
+                queue.popleft()
+                continue
+            if prepare is not None and not prepare():
+                queue.popleft()
+                waiter.set_result(_GAVE_UP)
+                continue
+            try:
+                if not self.try_send(frames):
+                    break
+            except zmq.ZMQError as exc:  # EHOSTUNREACH: the peer is gone
+                queue.popleft()
+                waiter.set_result(exc.errno or zmq.EHOSTUNREACH)
+                continue
+            queue.popleft()
+            waiter.set_result(0)
+            sent = True
+        if not queue:
+            self._forget(peer, parked)
+            return
+        if sent:
+            parked.delay = SEND_RETRY
+        else:
+            if self._on_retry is not None:
+                self._on_retry()
+            if not rearm:
+                return
+            parked.delay = min(parked.delay * 2, SEND_RETRY_MAX)
+        if parked.timer is not None:
+            parked.timer.cancel()
+        parked.timer = self._loop.call_later(parked.delay, self._retry_peer, peer)
+
+    def _forget(self, peer: bytes, parked: _Parked) -> None:
+        if parked.timer is not None:
+            parked.timer.cancel()
+        del self._parked[peer]
+        if not self._parked:
+            self._on_message = self._deliver
+
+    def close(self) -> None:
+        """Stop watching the socket and release parked senders."""
+        if self._closed:
+            return
+        super().close()
+        for peer, parked in list(self._parked.items()):
+            self._forget(peer, parked)
+            for _, waiter, _ in parked.queue:
+                if not waiter.done():
+                    waiter.cancel()
