@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import zmq
 
-from uvrpc.reactor import DRAIN_BATCH, SocketReactor, send_message
+from uvrpc.reactor import DRAIN_BATCH, RouterReactor, SocketReactor, send_message
 
 
 def pair() -> tuple[zmq.Socket[bytes], zmq.Socket[bytes]]:
@@ -100,3 +101,50 @@ def test_a_reactor_that_stopped_receiving_stays_idle() -> None:
     finally:
         receiver.close()
         sender.close()
+
+
+def test_a_send_that_finds_no_room_does_not_spend_the_edge_of_new_input() -> None:
+    """A send that fails (its peer's pipe is full) processes the socket's pending
+    commands, as one that goes does: a message that arrived meanwhile has its
+    edge spent, and is read all the same. Without that, a server whose every
+    send to a slow caller failed would never read again."""
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
+    endpoint = f"inproc://reactor-{uuid.uuid4().hex}"
+    router, dealer = context.socket(zmq.ROUTER), context.socket(zmq.DEALER)
+    router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+    router.setsockopt(zmq.SNDHWM, 1)
+    dealer.setsockopt(zmq.RCVHWM, 1)
+    for sock in (router, dealer):
+        sock.setsockopt(zmq.LINGER, 0)
+    router.bind(endpoint)
+    dealer.connect(endpoint)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        received: list[list[zmq.Frame]] = []
+        reactor = RouterReactor(router, loop, received.append)
+        try:
+            dealer.send(b"hello")
+            while not received:
+                await asyncio.sleep(0.001)
+            peer = received[0][0].bytes
+            while reactor.try_send([peer, b"reply"]):  # fill the pipe to the peer
+                pass
+            await asyncio.sleep(0.01)  # the loop settles: nothing to read
+            dealer.send(b"second")
+            # Wait, without running the loop, until the message is in; then a send
+            # that fails spends its edge before the loop looks.
+            while not zmq.select([router.getsockopt(zmq.FD)], [], [], 0)[0]:
+                time.sleep(0.001)
+            assert not reactor.try_send([peer, b"reply"])
+            for _ in range(200):
+                if len(received) == 2:
+                    break
+                await asyncio.sleep(0.005)
+            assert [frames[-1].bytes for frames in received] == [b"hello", b"second"]
+        finally:
+            reactor.close()
+            router.close(linger=0)
+            dealer.close(linger=0)
+
+    asyncio.run(main())

@@ -243,11 +243,17 @@ class SocketReactor:
         try:
             send_message(self._sock, frames, _NOBLOCK)
         except zmq.Again:
-            return False
+            sent = False
+        else:
+            sent = True
+        # A send that failed processes the socket's pending commands as one that
+        # went does, and may spend the edge of input that came meanwhile: without
+        # this check, a server whose every send to a slow caller fails would
+        # never read again.
         if not (self._check_scheduled or self._draining):
             self._check_scheduled = True
             self._loop.call_soon(self._after_sends)
-        return True
+        return sent
 
     async def send(
         self, frames: Sequence[Any], prepare: Callable[[], bool] | None = None
