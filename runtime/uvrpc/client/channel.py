@@ -164,6 +164,9 @@ class DealerTransport:
             raise
         self.where = ", ".join(endpoints)
         """The endpoints connected to, for error messages."""
+        # inproc:// has no handshake, so no event says it is connected; its pipe
+        # is made at connect and never dropped.
+        self._handshakes = not any(e.startswith("inproc://") for e in endpoints)
 
     @property
     def connected(self) -> bool:
@@ -179,7 +182,16 @@ class DealerTransport:
 
     def attach(self, loop: asyncio.AbstractEventLoop, on_message: OnMessage) -> None:
         """Watch the socket from ``loop``."""
-        self._reactor = SocketReactor(self._sock, loop, on_message)
+        # Nothing is sent while no connection is up (as far as the events read
+        # so far tell): with ZMQ_IMMEDIATE, libzmq drops what went to the pipe
+        # of a connection that dropped, and the message would be lost unseen.
+        live = self._live
+        self._reactor = SocketReactor(
+            self._sock,
+            loop,
+            on_message,
+            may_send=(lambda: bool(live)) if self._handshakes else None,
+        )
         self._loop = loop
 
     def watch_disconnects(
@@ -213,6 +225,8 @@ class DealerTransport:
                 on_disconnect(None)
             elif event & zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 self._live.add(bytes(frames[1]))
+                if self._reactor is not None:
+                    self._reactor.wake_writers()
                 if on_connect is not None:
                     on_connect()
             elif event & zmq.EVENT_MONITOR_STOPPED:

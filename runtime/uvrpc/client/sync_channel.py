@@ -181,6 +181,9 @@ class SyncChannel:
             raise
         self.endpoint = endpoint
         """The endpoint connected to."""
+        # inproc:// has no handshake, so no event says it is connected; its pipe
+        # is made at connect and never dropped.
+        self._handshakes = not endpoint.startswith("inproc://")
         self.connect_timeout = connect_timeout
         """Seconds to wait for a connection before calls fail at once."""
         self.wait_for_ready = wait_for_ready
@@ -267,6 +270,23 @@ class SyncChannel:
         if dropped and not self._connected:
             self._dropped = True
 
+    def _send_now(self, frames: Sequence[Any]) -> bool:
+        """Send if a connection is up (as far as the events read so far tell) and
+        the socket has room; return whether it went.
+
+        With ``ZMQ_IMMEDIATE``, libzmq drops what went to the pipe of a
+        connection that dropped: a message sent after the drop was read would be
+        lost unseen, so none is sent then. Only the first frame can fail, so
+        nothing is ever half sent.
+        """
+        if self._handshakes and not self._connected:
+            return False
+        try:
+            send_message(self._sock, frames, _NOBLOCK)
+        except zmq.Again:
+            return False
+        return True
+
     def _send_waiting(
         self,
         frames: list[Any],
@@ -302,11 +322,8 @@ class SyncChannel:
                         frames[-2], max(1, int(left * 1000)), send_stamp()
                     )
             first = False
-            try:
-                send_message(self._sock, frames, _NOBLOCK)
+            if self._send_now(frames):
                 return
-            except zmq.Again:
-                pass
             self._read_events()
             now = time.monotonic()
             if not self._connected and not waits:
@@ -327,6 +344,10 @@ class SyncChannel:
                     f"{route} could not be sent within {timeout:g} s"
                 )
             wait_ms = None if not ends else max(1, round((min(ends) - now) * 1000))
+            # Room in the socket counts only with a connection up (_send_now);
+            # without one, the monitor's next event is what to wait for.
+            may_send = self._connected or not self._handshakes
+            poller.modify(self._sock, _POLLOUT if may_send else 0)
             poller.poll(wait_ms)
 
     def call(
@@ -389,10 +410,7 @@ class SyncChannel:
         sent = False
         try:
             self._dropped = False  # a drop read from now on is this call's
-            try:
-                send_message(self._sock, frames, _NOBLOCK)
-            except zmq.Again:
-                # Only the first frame can fail, so nothing was half sent.
+            if not self._send_now(frames):
                 self._send_waiting(
                     frames, method.route, deadline, timeout, wait_for_ready, True
                 )
@@ -807,10 +825,7 @@ class SyncChannel:
         """
         sent = False
         try:
-            try:
-                # Only the first frame can fail, so nothing was half sent.
-                send_message(self._sock, frames, _NOBLOCK)
-            except zmq.Again:
+            if not self._send_now(frames):
                 self._send_waiting(frames, route, deadline, timeout, wait_for_ready)
             sent = True
         finally:

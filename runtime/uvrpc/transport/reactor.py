@@ -133,6 +133,11 @@ class SocketReactor:
         sock: a socket of any type, owned by the caller (the reactor never closes it).
         loop: the loop to run on.
         on_message: called with the frames of each received message, in order.
+        may_send: when given and false, nothing is sent (:meth:`try_send` says
+            no) and senders wait until :meth:`wake_writers`; a client's socket
+            that sends only to connected servers holds its messages so while
+            its connection is down, since one sent then would go to the pipe of
+            the lost connection, which libzmq discards.
     """
 
     def __init__(
@@ -140,10 +145,12 @@ class SocketReactor:
         sock: zmq.Socket[bytes],
         loop: asyncio.AbstractEventLoop,
         on_message: Callable[[list[zmq.Frame]], None],
+        may_send: Callable[[], bool] | None = None,
     ) -> None:
         self._sock = sock
         self._loop = loop
         self._on_message = on_message
+        self._may_send = may_send
         self._fd = cast(int, sock.getsockopt(zmq.FD))
         self._drain_scheduled = False
         self._check_scheduled = False
@@ -240,6 +247,8 @@ class SocketReactor:
         A message may overtake one that waits for room: on a ROUTER the waiting
         one is for a slow caller, whom the others must not wait behind.
         """
+        if self._may_send is not None and not self._may_send():
+            return False
         try:
             send_message(self._sock, frames, _NOBLOCK)
         except zmq.Again:
@@ -268,10 +277,11 @@ class SocketReactor:
         while not self.try_send(frames):
             waiter = self._loop.create_future()
             self._writers.append(waiter)
-            if again:
+            if again and (self._may_send is None or self._may_send()):
                 # Woken, and still no room: a ROUTER says it can always send, so
                 # its writers would be woken again at once, for ever. Look again
                 # a little later (the caller reading its replies wakes us sooner).
+                # Held back by may_send, they wait for wake_writers() instead.
                 self._retry_later()
             else:
                 # The socket may have become writable between the failed send and
@@ -282,6 +292,14 @@ class SocketReactor:
             if prepare is not None and not prepare():
                 return False
         return True
+
+    def wake_writers(self) -> None:
+        """Wake every sender waiting for room, to try again (a connection came
+        up)."""
+        while self._writers:
+            waiter = self._writers.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _retry_later(self) -> None:
         if self._retry is None:
