@@ -148,3 +148,39 @@ def test_a_send_that_finds_no_room_does_not_spend_the_edge_of_new_input() -> Non
             dealer.close(linger=0)
 
     asyncio.run(main())
+
+
+def test_senders_held_by_may_send_wait_for_wake_writers() -> None:
+    """A client's socket that sends only to connected servers holds its messages
+    while its connection is down (``may_send`` false): nothing goes, even with
+    room in the socket, and the senders wait until ``wake_writers`` (a
+    handshake succeeded)."""
+    receiver, sender = pair()
+    connected = False
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        got: list[list[zmq.Frame]] = []
+        outgoing = SocketReactor(sender, loop, lambda _: None, lambda: connected)
+        incoming = SocketReactor(receiver, loop, got.append)
+        try:
+            assert not outgoing.try_send([b"", b"now"])
+            sending = asyncio.ensure_future(outgoing.send([b"", b"later"]))
+            await asyncio.sleep(0.05)
+            assert not sending.done() and got == []
+            nonlocal connected
+            connected = True
+            outgoing.wake_writers()
+            assert await asyncio.wait_for(sending, 10)
+            while not got:
+                await asyncio.sleep(0.001)
+            assert [frames[-1].bytes for frames in got] == [b"later"]
+        finally:
+            outgoing.close()
+            incoming.close()
+
+    try:
+        asyncio.run(main())
+    finally:
+        receiver.close(linger=0)
+        sender.close(linger=0)
