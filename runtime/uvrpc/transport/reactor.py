@@ -278,10 +278,11 @@ class SocketReactor:
             waiter = self._loop.create_future()
             self._writers.append(waiter)
             if again and (self._may_send is None or self._may_send()):
-                # Woken, and still no room: a ROUTER says it can always send, so
-                # its writers would be woken again at once, for ever. Look again
-                # a little later (the caller reading its replies wakes us sooner).
-                # Held back by may_send, they wait for wake_writers() instead.
+                # Woken, and still no room: a socket that reports room it does
+                # not have for this message (a ROUTER: room for some peer; the
+                # server uses RouterReactor for that) would wake its writers
+                # again at once, for ever. Look again a little later. Held back
+                # by may_send, they wait for wake_writers() instead.
                 self._retry_later()
             else:
                 # The socket may have become writable between the failed send and
