@@ -606,20 +606,17 @@ class Channel:
             self._refused(method.route)
         frames = self._core.oneway_request(method, args, timeout, scope)
         sent = False
-        waits = True
+        waits = self._waits(wait_for_ready)
         try:
             sent = self._transport.try_send(frames)
-            if not sent and self._down:
-                waits = self._waits(wait_for_ready)
-                if not waits:
-                    sent = self._retry_connected(frames)
-                    if not sent:
-                        raise self._unreachable(method.route)
+            if not sent and self._down and not waits:
+                sent = self._retry_connected(frames)
+                if not sent:
+                    raise self._unreachable(method.route)
         finally:
             self._encoder.settle(frames[-1], sent)
         if sent:
             return
-        waits = self._waits(wait_for_ready)
         # The socket is full: wait for room until the deadline or a close.
         over: asyncio.Future[None] = loop.create_future()
         self._oneway_waits.add(over)
