@@ -145,14 +145,15 @@ class BufferPool:
             else:
                 self._dropped += 1
 
-    def lend(self, body: memoryview) -> None:
-        """Let ``body`` (a view of an acquired packer) go to ZeroMQ or a queue.
+    def lend(self, packer: msgpack.Packer, body: memoryview) -> None:
+        """Let ``body`` (``packer.getbuffer()`` of an acquired packer) go to
+        ZeroMQ or a queue.
 
         The packer comes back to the pool when the last reference to ``body`` is
-        dropped, wherever that happens.
+        dropped, wherever that happens. The packer is named, not read from the
+        view: msgpack's C packer exports its buffer itself, but its pure-Python
+        fallback exports a ``BytesIO``'s.
         """
-        packer = body.obj
-        assert isinstance(packer, msgpack.Packer), "lend() takes a packer's view"
         size = len(body)
         ref = weakref.ref(body, self._returned)
         # The size is kept with the packer: the view is gone when the callback runs.
@@ -267,7 +268,7 @@ class BodyEncoder:
             packer.reset()
         else:
             self._packer = None
-            self.pool.lend(body)
+            self.pool.lend(packer, body)
 
     def close(self) -> None:
         """Give the encoder's packer back to the pool."""
