@@ -405,3 +405,30 @@ def test_bodies_are_lent_and_returned_with_msgpacks_pure_python_fallback() -> No
         timeout=60,
     )
     assert (result.returncode, result.stdout) == (0, "ok\n"), result.stderr
+
+
+PURE_PYTHON_DEPTH = """
+from uvrpc.wire.codec import DecodeError, unpack
+
+deep = b"\\x91" * 5000 + b"\\x00"  # [[[...[0]...]]], 5000 arrays deep
+try:
+    unpack(deep)
+except DecodeError as error:
+    print(error)
+"""
+
+
+def test_the_pure_python_fallback_says_where_its_depth_limit_comes_from() -> None:
+    env = {**os.environ, "MSGPACK_PUREPYTHON": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    result = subprocess.run(
+        [sys.executable, "-c", PURE_PYTHON_DEPTH],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (result.returncode, result.stdout) == (
+        0,
+        "malformed msgpack: nested deeper than the pure-Python msgpack decoder goes\n",
+    ), result.stderr
