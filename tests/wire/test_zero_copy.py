@@ -432,3 +432,38 @@ def test_the_pure_python_fallback_says_where_its_depth_limit_comes_from() -> Non
         0,
         "malformed msgpack: nested deeper than the pure-Python msgpack decoder goes\n",
     ), result.stderr
+
+
+COLLECTED_WHILE_ACQUIRING = """
+import gc
+import uvrpc
+from uvrpc.buffers import BodyEncoder
+
+pool = uvrpc.BufferPool()
+gc.set_threshold(1)  # collect at almost every step, inside the pool's methods too
+for _ in range(2000):
+    encoder = BodyEncoder(pool)
+    body, _ = encoder.encode([1, 2, 3], payloads=False)
+    encoder.settle(body, sent=False)  # lent
+    cycle = [body, None]
+    cycle[1] = cycle  # freed only by the garbage collector, wherever it runs
+    del body, cycle
+    encoder.close()
+gc.collect()
+assert pool.stats.in_use == 0, pool.stats
+print("ok")
+"""
+
+
+def test_a_view_collected_while_the_pool_is_busy_in_the_same_thread_returns() -> None:
+    """From Python 3.13 the collector runs at almost any point, so a lent view's
+    callback can run inside ``acquire`` in the thread that holds the pool's lock
+    (a deadlock with a plain lock). In a process of its own: a hang fails."""
+    result = subprocess.run(
+        [sys.executable, "-c", COLLECTED_WHILE_ACQUIRING],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (result.returncode, result.stdout) == (0, "ok\n"), result.stderr

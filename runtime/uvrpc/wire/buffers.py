@@ -93,7 +93,12 @@ class BufferPool:
         self.max_buffers = max_buffers
         self.max_buffer_size = max_buffer_size
         self._idle: list[msgpack.Packer] = []
-        self._lock = threading.Lock()
+        # Reentrant: a lent view freed by the garbage collector returns its packer
+        # from a weak reference callback, which runs wherever the collector does
+        # (from Python 3.13, at almost any point of the code), so also in this
+        # thread while it holds the lock. Each method's changes are complete
+        # wherever it calls out, so a nested release leaves the counts right.
+        self._lock = threading.RLock()
         # A lent packer is reached from the weak reference to the view it lent;
         # the dict keeps each weak reference (and so its callback) alive.
         self._lent: dict[int, tuple[weakref.ref[memoryview], msgpack.Packer, int]] = {}
