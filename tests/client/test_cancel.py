@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +208,19 @@ def test_an_interrupt_just_after_the_request_went_still_cancels(
         context.destroy(linger=0)
 
 
+@pytest.fixture
+def sigint_raises() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt, as in an interactive program. Python sets
+    that up only where SIGINT is not ignored at start, and a background job of a
+    script (such as CI's concurrent suites) starts with it ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("sigint_raises")
 def test_an_interrupted_blocking_call_cancels_the_handler(tmp_path: Path) -> None:
     service = ThreadStuck()
     with server_thread(service, bind=f"ipc://{tmp_path / 's.sock'}") as running:
