@@ -10,11 +10,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conformance_server import Conformance
 from conftest import RunningServer, server_thread
 
+import uvrpc
 from uvrpc.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,6 +93,25 @@ def test_error_status_and_exit_code(
     assert first.startswith("INVALID_ARGUMENT: invalid argument 'text'")
     assert first.endswith("(status 3)")
     assert "Traceback" not in err
+
+
+class _Abort:
+    async def intercept_server(self, call: uvrpc.ServerCallInfo, proceed: Any) -> Any:
+        raise uvrpc.Aborted("lost the race", {"row": 7})
+
+
+def test_a_late_grpc_status_prints_its_name_and_number(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with server_thread(Conformance(), interceptors=[_Abort()]) as server:
+        status, out, err = run(
+            capsys, "call", server.endpoint, "conformance.Conformance.echoString",
+            '{"text": "x"}',
+        )  # fmt: skip
+    assert (status, out) == (1, "")
+    head, details = err.splitlines()
+    assert head == "ABORTED: lost the race (status 10)"
+    assert json.loads(details) == {"row": 7}
 
 
 def test_declared_error_prints_its_fields(
