@@ -369,11 +369,34 @@ def summary(description: Description) -> str:
 
 # --- the commands ------------------------------------------------------------------
 
+CALL_EPILOG = """\
+how values are given:
+  The JSON object's keys are the parameter names. bytes are base64 text, sets
+  are lists, enum members are names (or numbers), map keys are text, messages
+  are objects keyed by field name, an optional value may be null.
+
+    uvrpc call tcp://127.0.0.1:5555 conformance.Conformance.echoBytes \\
+        '{"data": "AP91dg=="}'
+
+  A method whose client streams (a stream<T> parameter) reads its items from
+  stdin, one JSON value of type T a line (blank lines skipped), until the end
+  of input; its other parameters go in the JSON object as usual.
+
+    printf '1\\n2\\n39\\n' | uvrpc call tcp://127.0.0.1:5555 \\
+        conformance.Conformance.sum
+"""
+"""The end of ``uvrpc call --help``: how values are spelled, with an example each."""
+
 
 def add_commands(commands: Any) -> None:
     """Add ``call``, ``list`` and ``describe`` to the ``uvrpc`` command's parser."""
     call_cmd = commands.add_parser(
-        "call", help="call a method of a running server (no generated code needed)"
+        "call",
+        help="call a method of a running server (no generated code needed)",
+        description="Call ROUTE on the server at ENDPOINT and print the result as "
+        "JSON:\none line, or one line per item of a stream the server sends.",
+        epilog=CALL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     call_cmd.add_argument("endpoint", metavar="ENDPOINT")
     call_cmd.add_argument("route", metavar="ROUTE", help="namespace.Service.method")
