@@ -8,8 +8,8 @@ import pytest
 
 from uvrpc_gen.cli import main
 
-GEOMETRY = 'namespace geometry;\n\nmessage Point {\n    1: i32 x;\n}\n'
-ROUTES = 'namespace routes;\n\nmessage Hop {\n    1: string name;\n}\n'
+GEOMETRY = "namespace geometry;\n\nmessage Point {\n    1: i32 x;\n}\n"
+ROUTES = "namespace routes;\n\nmessage Hop {\n    1: string name;\n}\n"
 HAND_WRITTEN = '"""My own module."""\n\nVALUE = 1\n'
 
 
@@ -45,8 +45,10 @@ def test_force_overwrites_it(idl: Path, tmp_path: Path) -> None:
     out.mkdir()
     (out / "geometry.py").write_text(HAND_WRITTEN)
     assert main([str(idl / "geometry.idl"), "-o", str(out), "--force"]) == 0
-    assert (out / "geometry.py").read_text().startswith(
-        "# Generated from geometry.idl by uvrpc-gen "
+    assert (
+        (out / "geometry.py")
+        .read_text()
+        .startswith("# Generated from geometry.idl by uvrpc-gen ")
     )
 
 
