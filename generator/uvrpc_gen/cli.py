@@ -89,15 +89,18 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--compat",
         action="store_true",
-        help="compare two files, OLD NEW: list every change, breaking ones first; "
-        "exit 1 if any change breaks the wire",
+        help="compare two files, OLD NEW, and the files they import, or two "
+        "directories (files paired by relative path): list every change, breaking "
+        "ones first; exit 1 if any change breaks the wire",
     )
     parser.add_argument(
         "--version", action="version", version=f"uvrpc-gen {__version__}"
     )
     args = parser.parse_args(argv)
     if args.compat and (len(args.files) != 2 or args.output or args.check):
-        parser.error("--compat takes two files, OLD NEW, and no -o or --check")
+        parser.error(
+            "--compat takes two files or two directories, OLD NEW, and no -o or --check"
+        )
     if not args.compat and args.output is None:
         parser.error("the following arguments are required: -o/--output")
     return args
