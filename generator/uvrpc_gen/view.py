@@ -618,6 +618,7 @@ def _descriptor(
     subscript: list[Doc] = [params_class]
     if stream is not None:
         arguments.append(f'stream="{stream.name}"')
+        arguments.append(f"stream_id={stream.id}")
         arguments.append(
             Seq(("request_item=", _item(stream.type, pytypes.strict_annotation_doc)))
         )
