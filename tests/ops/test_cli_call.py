@@ -186,10 +186,11 @@ def test_list_and_describe(
         capsys, "describe", running.endpoint, "conformance.Conformance"
     )
     assert status == 0
-    assert "service conformance.Conformance {" in out
+    assert "namespace conformance;" in out
+    assert "service Conformance {" in out
     assert (
-        "    void fail(1: string which) throws (conformance.NotFound, "
-        "conformance.Rejected, shared.Overloaded);" in out
+        "    void fail(1: string which) throws (NotFound, Rejected, "
+        "shared.Overloaded);" in out
     )
     assert "    stream<i64> count(1: i64 start, 2: i32 n);" in out
     assert "    BLUE = 3;" in out

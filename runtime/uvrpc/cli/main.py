@@ -21,7 +21,8 @@ on the backend.
 
 ``uvrpc call ENDPOINT ROUTE 'JSON'``, ``uvrpc list ENDPOINT`` and ``uvrpc describe
 ENDPOINT [NAME]`` call and inspect any running server through its built-in reflection
-service, without generated code (:mod:`uvrpc.cli_call`).
+service, without generated code (:mod:`uvrpc.cli.call`); ``describe`` prints IDL
+that ``uvrpc-gen`` reads (:mod:`uvrpc.cli.idl`).
 
 ``uvrpc keygen NAME --dir DIR`` writes a new CURVE key pair as ``DIR/NAME.key``
 (public) and ``DIR/NAME.key_secret`` (secret, mode 0600), creating ``DIR`` (mode
