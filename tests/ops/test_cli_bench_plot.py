@@ -150,3 +150,18 @@ def test_the_command_plots_what_it_measured(
             "uvrpc bench: no plot written: nothing to plot: it draws the cases "
             "pingpong, pipelined, concurrent, large, sweep; the results hold no rows"
         )
+
+
+def test_a_latency_panel_names_only_the_cases_with_latency() -> None:
+    picture = figure(results(("pingpong", "pipelined", "large")))
+    try:
+        ticks = {
+            axes.get_title(): [t.get_text() for t in axes.get_xticklabels()]
+            for axes in picture.axes
+        }
+    finally:
+        plt.close(picture)
+    assert ticks == {
+        "calls per second, by case": ["pingpong", "pipelined", "large"],
+        "latency (median), by case": ["pingpong", "large"],
+    }

@@ -82,10 +82,16 @@ def _bars(
     table: Sequence[dict[str, Any]], systems: list[str], panels: list[Axes]
 ) -> None:
     """The fixed-size cases: calls/s and p50 as bars, a group per case."""
-    cases = [name for name in CASES if any(r["case"] == name for r in table)]
     by_key = {(r["case"], r["system"]): r for r in table}
     width = 0.8 / len(systems)
     for axes, key in zip(panels, ("calls_per_s", "p50_us"), strict=False):
+        # Only the cases that have this number: many calls in flight record no
+        # latency, and an empty slot would read as a missing measurement.
+        cases = [
+            name
+            for name in CASES
+            if any(r["case"] == name and _number(r[key]) is not None for r in table)
+        ]
         for index, system in enumerate(systems):
             spots = [
                 (position + (index - (len(systems) - 1) / 2) * width, value)
