@@ -21,10 +21,12 @@ on the backend.
 
 ``uvrpc call ENDPOINT ROUTE 'JSON'``, ``uvrpc list ENDPOINT`` and ``uvrpc describe
 ENDPOINT [NAME]`` call and inspect any running server through its built-in reflection
-service, without generated code (:mod:`uvrpc.cli_call`).
+service, without generated code (:mod:`uvrpc.cli.call`); ``describe`` prints IDL
+that ``uvrpc-gen`` reads (:mod:`uvrpc.cli.idl`).
 
 ``uvrpc keygen NAME --dir DIR`` writes a new CURVE key pair as ``DIR/NAME.key``
-(public) and ``DIR/NAME.key_secret`` (secret, mode 0600), and prints the public key.
+(public) and ``DIR/NAME.key_secret`` (secret, mode 0600), creating ``DIR`` (mode
+0700, with its parents) when it is missing, and prints the public key.
 """
 
 from __future__ import annotations
@@ -191,7 +193,8 @@ def _parser() -> argparse.ArgumentParser:
         "--dir",
         default=".",
         metavar="DIR",
-        help="where to write NAME.key and NAME.key_secret (default: here)",
+        help="where to write NAME.key and NAME.key_secret, created with its parents "
+        "(mode 0700) if missing (default: here)",
     )
     broker_cmd = commands.add_parser(
         "broker", help="forward calls from clients to the servers connected to it"
@@ -351,7 +354,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_command(args)
         if args.command == "keygen":
             keypair = generate_keypair()
-            keypair.save(Path(args.dir), args.name)
+            directory = Path(args.dir)
+            # A directory made here is the owner's alone: it holds a secret key.
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            keypair.save(directory, args.name)
             print(keypair.public)
             return 0
         logging.basicConfig(
