@@ -53,6 +53,10 @@ if TYPE_CHECKING:
     )
     from .transport.liveness import Heartbeat
     from .transport.loop import run
+    from .transport.security import (
+        ClientSecurity,
+        ServerSecurity,
+    )
     from .wire.buffers import (
         BufferPool,
         PoolStats,
@@ -114,6 +118,7 @@ _WHERE = {
     "check_generated_code": "wire.version",
     "ClientCallInfo": "interceptors.base",
     "ClientInterceptor": "interceptors.base",
+    "ClientSecurity": "transport.security",
     "ClientStreaming": "wire.methods",
     "current_call": "core.context",
     "DeadlineExceeded": "wire.errors",
@@ -152,6 +157,7 @@ _WHERE = {
     "ServerCall": "core.context",
     "ServerCallInfo": "interceptors.base",
     "ServerInterceptor": "interceptors.base",
+    "ServerSecurity": "transport.security",
     "ServerStats": "server.server",
     "ServerStreaming": "wire.methods",
     "ServiceBase": "wire.service",
@@ -210,6 +216,7 @@ __all__ = [
     "Channel",
     "ClientCallInfo",
     "ClientInterceptor",
+    "ClientSecurity",
     "ClientStreaming",
     "DeadlineExceeded",
     "DeclaredError",
@@ -236,6 +243,7 @@ __all__ = [
     "ServerCall",
     "ServerCallInfo",
     "ServerInterceptor",
+    "ServerSecurity",
     "ServerStreaming",
     "ServerStats",
     "ServiceBase",
