@@ -13,7 +13,7 @@ import re
 
 import pytest
 from conftest import ROOT
-from markdown import Block, blocks
+from docblocks import Block, blocks
 
 from uvrpc_gen.load import load
 

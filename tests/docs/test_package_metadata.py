@@ -83,7 +83,9 @@ def test_the_console_scripts_resolve() -> None:
 
 def test_the_dev_extra_has_what_the_package_check_installs() -> None:
     script = (ROOT / ".ci" / "package").read_text()
-    dev = {re.split(r"[<>=;\[ ]", d)[0] for d in PROJECT["optional-dependencies"]["dev"]}
+    dev = {
+        re.split(r"[<>=;\[ ]", d)[0] for d in PROJECT["optional-dependencies"]["dev"]
+    }
     for tool in ("build", "twine"):
         assert tool in dev
         assert f"'{tool}>=" in script

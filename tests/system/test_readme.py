@@ -19,23 +19,16 @@ commands they install are checked against ``[project.scripts]`` instead, and
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import selectors
 import shlex
 import shutil
-import signal
-import subprocess
 import sys
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import ROOT
-
-sys.path.insert(0, str(ROOT / "tests" / "docs"))
-from markdown import Block, blocks  # noqa: E402
+from docblocks import Block, blocks, command, run, serving
 
 README = ROOT / "README.md"
 FIXED = "tcp://127.0.0.1:5555"
@@ -50,62 +43,6 @@ def section(start: str, end: str) -> list[Block]:
 
 
 QUICK_START = section("## Quick start", "## Benchmark")
-
-
-def command(name: str) -> list[str]:
-    """How to run the README's command ``name`` here."""
-    script = Path(sys.executable).parent / name
-    if script.exists():
-        return [str(script)]
-    module = {"uvrpc": "uvrpc", "uvrpc-gen": "uvrpc_gen"}[name]
-    return [sys.executable, "-m", module]
-
-
-def environment() -> dict[str, str]:
-    """This process's environment, with the tree it tests first on the path."""
-    path = [str(ROOT / "runtime"), str(ROOT / "generator")]
-    inherited = os.environ.get("PYTHONPATH")
-    return dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join(path + ([inherited] if inherited else [])),
-    )
-
-
-@contextlib.contextmanager
-def serving(argv: list[str], cwd: Path, log: Path) -> Iterator[str]:
-    """Run a server until the block ends; yield the endpoint it printed first."""
-    with log.open("w") as errors:
-        server = subprocess.Popen(
-            argv, cwd=cwd, env=environment(), stdout=subprocess.PIPE, stderr=errors
-        )
-    try:
-        assert server.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(server.stdout, selectors.EVENT_READ)
-            # A hang guard only: the server prints its endpoint once it is bound.
-            assert selector.select(timeout=60), "the server printed nothing"
-        endpoint = server.stdout.readline().decode().strip()
-        assert endpoint.startswith("tcp://127.0.0.1:"), log.read_text()
-        yield endpoint
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        if server.stdout is not None:
-            server.stdout.close()
-
-
-def run(argv: list[str], cwd: Path) -> str:
-    """Run a command to its end; its output, which must be a success's."""
-    result = subprocess.run(
-        argv, cwd=cwd, env=environment(), capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, f"{shlex.join(argv)}\n{result.stderr}"
-    assert "Traceback" not in result.stderr
-    return result.stdout
 
 
 def scratch_tree(tmp_path: Path) -> Path:
@@ -191,9 +128,7 @@ def test_the_quick_start_runs_as_written(tmp_path: Path) -> None:
 
 
 def test_the_commands_it_names_are_installed() -> None:
-    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
-        "scripts"
-    ]
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     named = {
         shlex.split(line)[0]
         for block in QUICK_START
