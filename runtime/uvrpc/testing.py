@@ -228,7 +228,8 @@ class _ServerThread:
         self._loop = asyncio.new_event_loop()
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
-        self._failure: BaseException | None = None
+        # What stopped the server from starting, raised in the caller's thread.
+        self._failures: list[BaseException] = []
         self._thread = threading.Thread(
             target=self._loop.run_until_complete,
             args=(self._serve(),),
@@ -237,10 +238,10 @@ class _ServerThread:
         )
         self._thread.start()
         self._ready.wait()
-        if self._failure is not None:
+        if self._failures:
             self._thread.join()
             self._loop.close()
-            raise self._failure
+            raise self._failures[0]
 
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
@@ -257,7 +258,7 @@ class _ServerThread:
         except BaseException as exc:
             # Raised in the caller's thread by __init__ if the server never
             # started; after that, close() reports nothing, as a Server's does.
-            self._failure = exc
+            self._failures.append(exc)
         finally:
             self._ready.set()
 

@@ -31,6 +31,7 @@ def test_the_version_has_one_source() -> None:
     (assignment,) = assignments
     assert isinstance(assignment.value, ast.Constant)
     version = assignment.value.value
+    assert isinstance(version, str)
     assert re.fullmatch(r"\d+\.\d+\.\d+", version)
     # The runtime, the generator and what it writes into generated modules.
     assert uvrpc.__version__ == uvrpc_gen.__version__ == GENERATOR_VERSION == version

@@ -21,9 +21,7 @@ def test_demo_runs_end_to_end() -> None:
     assert "add(a=40, b=2) = 42" in out
     assert "run(program) = 5 after 2 steps" in out
     # The deliberate error reads as one: one line each side, no traceback.
-    assert (
-        "expected error: divide(a=1, b=0) raised UNKNOWN: ZeroDivisionError" in out
-    )
+    assert "expected error: divide(a=1, b=0) raised UNKNOWN: ZeroDivisionError" in out
     assert (
         "expected error: handler of calculator.Calculator.divide raised "
         "ZeroDivisionError: integer division or modulo by zero (on purpose)" in out
