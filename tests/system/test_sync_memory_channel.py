@@ -68,3 +68,26 @@ def test_a_service_the_server_refuses_fails_in_the_callers_thread() -> None:
 def test_it_is_reachable_from_the_package_as_the_readme_writes_it() -> None:
     with uvrpc.testing.sync_memory_channel(Calculator()) as channel:
         assert CalculatorSyncClient(channel, timeout=10.0).add(a=2, b=3) == 5
+
+
+def test_interceptors_run_on_both_sides() -> None:
+    seen: list[str] = []
+
+    class OnServer:
+        async def intercept_server(
+            self, call: uvrpc.ServerCallInfo, proceed: Any
+        ) -> Any:
+            seen.append(f"server {call.route}")
+            return await proceed()
+
+    class OnClient:
+        def intercept_sync(self, call: uvrpc.ClientCallInfo, proceed: Any) -> Any:
+            seen.append(f"client {call.route}")
+            return proceed()
+
+    with sync_memory_channel(
+        Calculator(), interceptors=[OnClient()], server_interceptors=[OnServer()]
+    ) as channel:
+        assert CalculatorSyncClient(channel, timeout=10.0).add(a=1, b=2) == 3
+    route = "calculator.Calculator.add"
+    assert seen == [f"client {route}", f"server {route}"]
