@@ -305,6 +305,7 @@ class ServedSyncChannel(SyncChannel):
             self._served.stop()
 
     def __enter__(self) -> ServedSyncChannel:
+        """``with sync_memory_channel(...) as channel:`` closes it at the end."""
         return self
 
 
