@@ -231,17 +231,22 @@ class _ServerThread:
         # What stopped the server from starting, raised in the caller's thread.
         self._failures: list[BaseException] = []
         self._thread = threading.Thread(
-            target=self._loop.run_until_complete,
-            args=(self._serve(),),
+            target=self._run,
             name=f"uvrpc {self.endpoint}",
             daemon=True,  # a test that forgets to close must not hang the process
         )
         self._thread.start()
         self._ready.wait()
         if self._failures:
-            self._thread.join()
-            self._loop.close()
+            self.stop()
             raise self._failures[0]
+
+    def _run(self) -> None:
+        loop = self._loop
+        loop.run_until_complete(self._serve())
+        # Stream handlers left suspended are async generators: finish them here,
+        # on their loop, not when the collector finds them.
+        loop.run_until_complete(loop.shutdown_asyncgens())
 
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
@@ -265,13 +270,12 @@ class _ServerThread:
     def stop(self) -> None:
         """Close the server, cancelling handlers still running, and end the
         thread."""
-        if not self._thread.is_alive():
-            return
         stop = self._stop
-        assert stop is not None
-        self._loop.call_soon_threadsafe(stop.set)
+        if self._thread.is_alive() and stop is not None:
+            self._loop.call_soon_threadsafe(stop.set)
         self._thread.join()
-        self._loop.close()
+        if not self._loop.is_closed():
+            self._loop.close()
 
 
 class ServedSyncChannel(SyncChannel):
