@@ -53,6 +53,10 @@ if TYPE_CHECKING:
     )
     from .transport.liveness import Heartbeat
     from .transport.loop import run
+    from .transport.security import (
+        ClientSecurity,
+        ServerSecurity,
+    )
     from .wire.buffers import (
         BufferPool,
         PoolStats,
@@ -120,6 +124,7 @@ _WHERE = {
     "check_generated_code": "wire.version",
     "ClientCallInfo": "interceptors.base",
     "ClientInterceptor": "interceptors.base",
+    "ClientSecurity": "transport.security",
     "ClientStreaming": "wire.methods",
     "current_call": "core.context",
     "DataLoss": "wire.errors",
@@ -160,6 +165,7 @@ _WHERE = {
     "ServerCall": "core.context",
     "ServerCallInfo": "interceptors.base",
     "ServerInterceptor": "interceptors.base",
+    "ServerSecurity": "transport.security",
     "ServerStats": "server.server",
     "ServerStreaming": "wire.methods",
     "ServiceBase": "wire.service",
@@ -220,6 +226,7 @@ __all__ = [
     "Channel",
     "ClientCallInfo",
     "ClientInterceptor",
+    "ClientSecurity",
     "ClientStreaming",
     "DataLoss",
     "DeadlineExceeded",
@@ -248,6 +255,7 @@ __all__ = [
     "ServerCall",
     "ServerCallInfo",
     "ServerInterceptor",
+    "ServerSecurity",
     "ServerStreaming",
     "ServerStats",
     "ServiceBase",
