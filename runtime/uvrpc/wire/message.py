@@ -53,7 +53,10 @@ class Message(BaseModel):
     A message is a pydantic v2 model. On the wire it is a msgpack map keyed by each
     field's id written as a decimal string (``{"1": ..., "2": ...}``), so renaming a
     field in the IDL does not change the wire format; fields a reader does not know are
-    ignored, which lets a schema grow. Validation errors name fields by their Python
+    ignored, which lets a schema grow. The ids are the fields' aliases, and only the
+    wire uses them (``model_dump(by_alias=True)``): ``model_dump()``,
+    ``model_dump_json()`` and ``repr()`` name fields by their Python names, and
+    ``model_validate`` takes either. Validation errors name fields by their Python
     names, e.g. ``steps.0.operand``; a list, set or map stops at its first bad
     element (:func:`fail_fast`).
     """
@@ -62,7 +65,6 @@ class Message(BaseModel):
         extra="ignore",
         validate_by_name=True,
         validate_by_alias=True,
-        serialize_by_alias=True,
         loc_by_alias=False,
         use_attribute_docstrings=True,
     )
