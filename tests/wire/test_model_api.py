@@ -1,8 +1,8 @@
 """A generated message behaves as any pydantic model does.
 
-``model_dump``, ``model_dump_json`` and ``model_validate`` speak field names; the
-ids are the wire's alone, and the wire's bytes stay what they were. Binary values
-are base64 in JSON.
+``model_dump``, ``model_dump_json``, ``repr`` and ``model_validate`` speak field
+names; the ids are the wire's alone, and the wire's bytes stay what they were.
+Binary values are base64 in JSON and shown by size in a repr.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import uvrpc
 import uvrpc.testing
 from uvrpc.wire.buffers import BodyEncoder, BufferPool
 from uvrpc.wire.codec import new_packer, outline, unpack
+from uvrpc.wire.message import REPR_BYTES
 from uvrpc.wire.protocol import encode_error_body
 
 MIB = 1 << 20
@@ -299,6 +300,47 @@ def test_python_bytes_stay_views_of_the_callers_buffer() -> None:
     assert isinstance(item.payload, memoryview) and item.payload.readonly
     assert np.shares_memory(np.asarray(item.payload), np.asarray(buffer))
     assert item.model_dump()["payload"] is item.payload
+
+
+# --- repr ---------------------------------------------------------------------
+
+
+def test_repr_shows_short_bytes_as_bytes() -> None:
+    assert repr(Item(name="n", payload=b"abc")) == "Item(name='n', payload=b'abc')"
+    assert (
+        str(Item(name="n", payload=bytearray(b"\x00"))) == "name='n' payload=b'\\x00'"
+    )
+
+
+def test_repr_shows_large_bytes_by_size_and_first_bytes() -> None:
+    payload = bytes(range(256)) * 4096
+    text = repr(Item(name="n", payload=payload))
+    assert text.startswith(
+        "Item(name='n', payload=<memoryview 1048576 bytes: b'\\x00\\x01\\x02"
+    )
+    assert text.endswith("...'>)")
+    assert "<memory at" not in text
+    assert len(text) < 60 + 4 * REPR_BYTES
+
+
+def test_repr_shows_bytes_inside_containers_and_received_views() -> None:
+    received = unpack(
+        msgpack.packb({"one": msgpack.ExtType(1, (0).to_bytes(4, "big"))}),
+        [bytes(MIB)],
+    )
+    value = conformance.Containers(blobs={"small": b"s", **received})
+    text = repr(value)
+    assert "'small': b's'" in text
+    assert f"'one': <memoryview {MIB} bytes: b'\\x00" in text
+    assert "<memory at" not in text
+    assert "<memory at" not in repr([Item(name="n", payload=b"x")])
+
+
+def test_exception_text_shows_bytes_by_size() -> None:
+    error = conformance.Rejected(argument="a", evidence=bytes(MIB))
+    assert f"evidence=<memoryview {MIB} bytes: b'\\x00" in str(error)
+    assert "<memory at" not in str(error)
+    assert "evidence=b'e'" in str(conformance.Rejected(argument="a", evidence=b"e"))
 
 
 # --- model_validate round trips -----------------------------------------------

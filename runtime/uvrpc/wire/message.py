@@ -4,12 +4,13 @@ wire ids."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 from pydantic import AliasGenerator, BaseModel, ConfigDict, GetCoreSchemaHandler
 from pydantic_core import CoreSchema, core_schema
 
-__all__ = ["Enum", "Message", "fail_fast", "field_ids"]
+__all__ = ["REPR_BYTES", "Enum", "Message", "fail_fast", "field_ids", "readable"]
 
 # Every kind of container schema pydantic-core validates element by element.
 _CONTAINERS = frozenset({"list", "set", "frozenset", "dict", "tuple", "deque"})
@@ -69,6 +70,12 @@ class Message(BaseModel):
         use_attribute_docstrings=True,
     )
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """pydantic's fields of a repr, a binary value shown by its size and first
+        bytes (:func:`readable`) rather than as ``<memory at 0x…>``."""
+        for name, value in super().__repr_args__():
+            yield name, readable(value)
+
     @classmethod
     def __get_pydantic_core_schema__(
         cls, source: type[BaseModel], handler: GetCoreSchemaHandler, /
@@ -76,6 +83,60 @@ class Message(BaseModel):
         """pydantic's schema of the message, its containers made to fail fast: a
         peer's million bad elements must not become a million errors."""
         return fail_fast(handler(source))
+
+
+REPR_BYTES = 32
+"""The most bytes of a binary value that ``repr()`` of a message shows."""
+
+
+class _Shown:
+    """Stands in for a binary value in a repr: its text is what ``repr`` gives."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _show(view: memoryview) -> _Shown:
+    try:
+        size = view.nbytes
+        flat = view if view.ndim == 1 and view.format == "B" else view.cast("B")
+        head = repr(flat[:REPR_BYTES].tobytes())
+    except (ValueError, TypeError):  # released, or not contiguous
+        return _Shown(repr(view))
+    if size <= REPR_BYTES:
+        return _Shown(head)
+    # The ellipsis inside the quotes: b'\x00\x01...'
+    return _Shown(f"<memoryview {size} bytes: {head[:-1]}...{head[-1]}>")
+
+
+def readable(value: object) -> object:
+    """``value`` to be shown by ``repr``: each ``memoryview`` in it, inside lists,
+    tuples, sets and maps too, shown as ``b'abc'`` when it is short, or else by its
+    size and first :data:`REPR_BYTES` bytes,
+    ``<memoryview 1048576 bytes: b'\\x00\\x01...'>``. Anything else, and a
+    container holding no binary value, is returned as it is."""
+    if isinstance(value, memoryview):
+        return _show(value)
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [readable(item) for item in value]
+        if all(new is old for new, old in zip(items, value, strict=True)):
+            return value
+        if isinstance(value, list):
+            return items
+        if isinstance(value, tuple):
+            return tuple(items)
+        return _Shown("{" + ", ".join(map(repr, items)) + "}")
+    if isinstance(value, dict):
+        pairs = {key: readable(item) for key, item in value.items()}
+        if all(pairs[key] is item for key, item in value.items()):
+            return value
+        return pairs
+    return value
 
 
 class Enum(enum.IntEnum):
