@@ -2,14 +2,15 @@
 
 ``model_dump``, ``model_dump_json``, ``repr`` and ``model_validate`` speak field
 names; the ids are the wire's alone, and the wire's bytes stay what they were.
-Binary values are base64 in JSON and shown by size in a repr.
+Binary values are base64 in JSON and shown by size in a repr. A set refuses an
+element given twice, from a constructor and from the wire.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-from typing import Any
+from typing import Any, cast
 
 import msgpack
 import numpy as np
@@ -18,12 +19,14 @@ from conformance_server import Conformance
 from golden import conformance
 from golden.all_types import Color, Containers, Item, Scalars, Tree
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import core_schema
 
 import uvrpc
 import uvrpc.testing
 from uvrpc.wire.buffers import BodyEncoder, BufferPool
 from uvrpc.wire.codec import new_packer, outline, unpack
-from uvrpc.wire.message import REPR_BYTES
+from uvrpc.wire.limits import MAX_ECHO
+from uvrpc.wire.message import REPR_BYTES, fail_fast
 from uvrpc.wire.protocol import encode_error_body
 
 MIB = 1 << 20
@@ -367,3 +370,88 @@ def test_validation_errors_name_fields_by_name() -> None:
     with pytest.raises(ValidationError) as caught:
         Containers.model_validate({"1": {}, "4": {"w": "not a double"}})
     assert caught.value.errors()[0]["loc"] == ("weights", "w")
+
+
+# --- sets ---------------------------------------------------------------------
+
+
+def test_a_set_given_an_element_twice_is_refused_by_the_constructor() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Containers(index={}, tags=cast(Any, ["a", "b", "a"]))
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("tags",)
+    assert error["type"] == "set_duplicate"
+    assert "'a' is repeated" in error["msg"]
+    with pytest.raises(ValidationError, match="set_duplicate"):
+        Containers(index={}, colors=cast(Any, (c for c in [Color.RED, 1])))
+    with pytest.raises(ValidationError, match="set_duplicate"):
+        Containers.model_validate_json('{"index":{},"colors":[16,16]}')
+    assert Containers(index={}, tags=cast(Any, ("a", "b"))).tags == {"a", "b"}
+    colors = Containers(index={}, colors=cast(Any, iter([1, 16]))).colors
+    assert colors == {Color.RED, Color.BLUE}
+
+
+def test_a_set_reply_given_an_element_twice_is_refused() -> None:
+    echo_colors = next(
+        m
+        for m in conformance.ConformanceServer.uvrpc_service.methods
+        if m.handler == "echo_colors"
+    )
+    assert isinstance(echo_colors, uvrpc.Unary)
+    assert echo_colors.check_reply([1, 3]) == {
+        conformance.Color.RED,
+        conformance.Color.BLUE,
+    }
+    with pytest.raises(ValidationError, match="is repeated"):
+        echo_colors.check_reply([1, 3, 1])
+
+
+def test_a_set_sent_with_an_element_twice_is_invalid_argument() -> None:
+
+    async def main() -> None:
+        async with uvrpc.testing.memory_channel(Conformance()) as channel:
+            client = conformance.ConformanceClient(channel)
+            repeated: Any = [conformance.Color.RED, conformance.Color.RED]
+            with pytest.raises(uvrpc.InvalidArgument) as caught:
+                await client.echo_colors(colors=repeated)
+            assert caught.value.details is not None
+            assert caught.value.details["field_path"] == "colors"
+            assert "is repeated" in caught.value.message
+            # Inside a message, named by its path.
+            raw: Any = {"2": [2, 2]}
+            with pytest.raises(uvrpc.InvalidArgument) as caught:
+                await client.echo_containers(value=raw)
+            assert caught.value.details is not None
+            assert caught.value.details["field_path"] == "value.colors"
+
+    asyncio.run(main())
+
+
+def test_a_huge_set_of_repeats_gets_a_small_error() -> None:
+    """A million repeats are one problem, and a long element's echo is cut."""
+
+    async def main() -> None:
+        async with uvrpc.testing.memory_channel(Conformance()) as channel:
+            client = conformance.ConformanceClient(channel)
+            words = ["w" * 10_000] * 1_000  # a list<string> may repeat
+            raw: Any = {"2": [1] * 1_000_000, "5": words}
+            with pytest.raises(uvrpc.InvalidArgument) as caught:
+                await client.echo_containers(value=raw)
+            details = caught.value.details
+            assert details is not None and details["field_path"] == "value.colors"
+            assert len(details["errors"]) == 1
+            assert len(caught.value.message) < 2 * MAX_ECHO
+
+    asyncio.run(main())
+    with pytest.raises(ValidationError) as refused:
+        Containers(index={}, tags=cast(Any, ["w" * 10_000] * 2))
+    message = refused.value.errors()[0]["msg"]
+    assert len(message) < 2 * MAX_ECHO and "10,002 characters" in message
+
+
+def test_a_set_schema_walked_twice_is_checked_once() -> None:
+    """pydantic hands a nested message's schema over again: its sets keep one check."""
+    schema: dict[str, Any] = dict(core_schema.set_schema(core_schema.int_schema()))
+    fail_fast(fail_fast(schema))
+    assert schema["type"] == "function-wrap"
+    assert schema["schema"]["type"] == "set"
