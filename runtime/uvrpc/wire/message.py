@@ -145,8 +145,9 @@ class Message(BaseModel):
     def __get_pydantic_core_schema__(
         cls, source: type[BaseModel], handler: GetCoreSchemaHandler, /
     ) -> CoreSchema:
-        """pydantic's schema of the message, its containers made to fail fast: a
-        peer's million bad elements must not become a million errors."""
+        """pydantic's schema of the message, its containers made to fail fast (a
+        peer's million bad elements must not become a million errors) and its sets
+        to refuse a repeated element (:func:`fail_fast`)."""
         return fail_fast(handler(source))
 
 
