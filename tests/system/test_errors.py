@@ -226,6 +226,11 @@ def test_messages_validate_on_construction() -> None:
     step = Step(op=Op.ADD, operand=1)
     assert step.operand == 1.0 and isinstance(step.operand, float)
     assert Program(steps=[step]).model_dump() == {
+        "start": 0.0,
+        "steps": [{"op": Op.ADD, "operand": 1.0, "note": None}],
+        "labels": {},
+    }
+    assert Program(steps=[step]).model_dump(by_alias=True) == {  # the wire's keys
         "1": 0.0,
         "2": [{"1": Op.ADD, "2": 1.0, "3": None}],
         "3": {},

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from .message import Message
+from .message import Message, readable
 from .status import Status
 
 __all__ = [
@@ -219,7 +219,7 @@ class DeclaredError(RpcError):
 
     def summary(self) -> str:
         values = ", ".join(
-            f"{name}={getattr(self.fields, name)!r}"
+            f"{name}={readable(getattr(self.fields, name))!r}"
             for name in type(self.fields).model_fields
         )
         return f"{type(self).__name__}({values})"
