@@ -23,7 +23,7 @@ __all__ = [
     "check_generated_code",
 ]
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 PROTOCOL_VERSION = 3
 """The wire protocol version this runtime speaks."""
