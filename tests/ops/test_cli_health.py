@@ -137,7 +137,7 @@ def test_over_curve(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 class _Lines(io.StringIO):
-    """An output that tells when a line was written."""
+    """An output that tells when a whole line was written."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -145,11 +145,12 @@ class _Lines(io.StringIO):
 
     def write(self, text: str) -> int:
         written = super().write(text)
-        self.wrote.set()
+        if "\n" in text:  # print() writes the text and its end apart
+            self.wrote.set()
         return written
 
 
-def test_watch_prints_each_change_until_the_server_closes(tmp_path: Path) -> None:
+def test_watch_prints_each_change_until_the_stream_fails(tmp_path: Path) -> None:
     async def body() -> None:
         server = uvrpc.Server(Conformance())
         await server.start()
@@ -159,9 +160,16 @@ def test_watch_prints_each_change_until_the_server_closes(tmp_path: Path) -> Non
             asyncio.to_thread(health.main, [endpoint, SERVICE, "--watch"], out, err)
         )
         assert await asyncio.to_thread(out.wrote.wait, 10)
-        await server.close(grace=30)
-        assert await probe == 4
+        out.wrote.clear()
+        server.set_serving(SERVICE, False)
+        assert await asyncio.to_thread(out.wrote.wait, 10)
+        # Closed without a grace: the connection drops, and the stream with it.
+        await server.close()
+        assert await probe == 3
         assert out.getvalue() == "status: SERVING\nstatus: NOT_SERVING\n"
-        assert err.getvalue() == ""
+        assert err.getvalue() == (
+            "uvrpc health: health rpc failed: UNAVAILABLE: the connection dropped "
+            "during uvrpc.Health.watch\n"
+        )
 
     asyncio.run(body())

@@ -171,15 +171,16 @@ class Health(HealthServer):
         try:
             sent: HealthStatus | None = None
             while True:
-                # Cleared before reading, so a change made while the item is
-                # sent is not missed: only the latest answer goes out.
+                # Cleared before reading, so that a change made from here on wakes
+                # the wait below: only the latest answer goes out.
                 changed.clear()
                 status = self._state.status(service)
                 if status is not sent:
                     yield status
                     sent = status
+                    continue  # it may have changed while the item went out
                 if self._state.is_closing:
-                    return  # NOT_SERVING was sent: nothing changes any more
+                    return  # the last answer was sent: nothing changes any more
                 await changed.wait()
         finally:
             stop_listening()
