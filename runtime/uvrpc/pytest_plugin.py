@@ -23,11 +23,12 @@ The fixtures (each test gets its own, closed when it ends):
 - ``uvrpc_channel``: an asyncio :class:`~uvrpc.Channel` served in memory
   (:func:`uvrpc.testing.memory_channel`): no socket, same encoding and errors. It
   belongs to the event loop that first uses it.
+- ``uvrpc_sync_channel``: a blocking :class:`~uvrpc.SyncChannel` served in memory
+  (:func:`uvrpc.testing.sync_memory_channel`).
 - ``uvrpc_server``: a :class:`Served` handle on a :class:`~uvrpc.Server` serving
   ``uvrpc_service`` on a thread of its own, bound to ``uvrpc_bind``;
   ``uvrpc_endpoint`` is its endpoint, which asyncio and blocking clients alike
-  connect to, and ``uvrpc_sync_channel`` a blocking :class:`~uvrpc.SyncChannel`
-  connected to it.
+  connect to.
 - ``uvrpc_serve``: for a test that runs its own event loop, ``async with
   uvrpc_serve() as served:`` serves in that loop, for the block.
 
@@ -54,7 +55,7 @@ import pytest
 from .client.channel import Channel
 from .client.sync_channel import SyncChannel
 from .server.server import Server
-from .testing import MemoryTransport
+from .testing import MemoryTransport, sync_memory_channel
 from .wire.service import ServiceBase
 
 __all__ = [
@@ -179,13 +180,11 @@ def uvrpc_endpoint(uvrpc_server: Served) -> str:
 
 
 @pytest.fixture
-def uvrpc_sync_channel(uvrpc_endpoint: str) -> Iterator[SyncChannel]:
-    """A blocking channel connected to ``uvrpc_server``, closed after the test."""
-    channel = SyncChannel(uvrpc_endpoint)
-    try:
+def uvrpc_sync_channel(uvrpc_service: object) -> Iterator[SyncChannel]:
+    """A blocking channel to ``uvrpc_service``, served in memory: closed, and what
+    serves it stopped, after the test."""
+    with sync_memory_channel(*_services(uvrpc_service)) as channel:
         yield channel
-    finally:
-        channel.close()
 
 
 @pytest.fixture

@@ -32,7 +32,13 @@ def uvrpc_service():
 
 
 def server_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "uvrpc-test-server"]
+    """The threads serving a fixture's server now: the plugin's, and those of
+    ``sync_memory_channel`` (named after their endpoint)."""
+    return [
+        t
+        for t in threading.enumerate()
+        if t.name == "uvrpc-test-server" or t.name.startswith("uvrpc inproc://")
+    ]
 
 
 def test_every_fixture_serves_the_service(pytester: pytest.Pytester) -> None:
@@ -65,9 +71,13 @@ def test_every_fixture_serves_the_service(pytester: pytest.Pytester) -> None:
                     assert await calc.add(a=2, b=3) == 5
             asyncio.run(body())
 
-        def test_the_server_is_the_tests(uvrpc_server, uvrpc_sync_channel):
-            calc = CalculatorSyncClient(uvrpc_sync_channel)
-            assert calc.add(a=1, b=1) == 2
+        def test_socket_from_a_blocking_client(uvrpc_endpoint):
+            with CalculatorSyncClient(uvrpc_endpoint, timeout=30) as calc:
+                assert calc.add(a=2, b=3) == 5
+
+        def test_the_server_is_the_tests(uvrpc_server):
+            with CalculatorSyncClient(uvrpc_server.endpoint, timeout=30) as calc:
+                assert calc.add(a=1, b=1) == 2
             assert uvrpc_server.server.stats.received == 1
             uvrpc_server.call(uvrpc_server.server.set_serving, "", False)
             async def body():
@@ -93,7 +103,7 @@ def test_every_fixture_serves_the_service(pytester: pytest.Pytester) -> None:
         """
     )
     result = pytester.runpytest(*PLUGIN)
-    result.assert_outcomes(passed=7, warnings=0)
+    result.assert_outcomes(passed=8, warnings=0)
     assert server_threads() == []
 
 
@@ -114,10 +124,11 @@ def test_bind_and_options_are_fixtures_to_override(
         def uvrpc_server_options():
             return {"max_in_flight": 7}
 
-        def test_ipc(uvrpc_server, uvrpc_sync_channel, tmp_path):
+        def test_ipc(uvrpc_server, tmp_path):
             assert uvrpc_server.endpoint == f"ipc://{tmp_path / 'calc.sock'}"
             assert uvrpc_server.server.max_in_flight == 7
-            assert CalculatorSyncClient(uvrpc_sync_channel).add(a=1, b=2) == 3
+            with CalculatorSyncClient(uvrpc_server.endpoint, timeout=30) as calc:
+                assert calc.add(a=1, b=2) == 3
         """
     )
     result = pytester.runpytest(*PLUGIN)
@@ -206,7 +217,7 @@ def test_a_failing_test_still_closes_the_server(pytester: pytest.Pytester) -> No
     pytester.makeconftest(SERVICE)
     pytester.makepyfile(
         """
-        def test_fails(uvrpc_sync_channel):
+        def test_fails(uvrpc_sync_channel, uvrpc_endpoint):
             raise AssertionError("the test's own failure")
         """
     )
