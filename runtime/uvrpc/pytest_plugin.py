@@ -46,7 +46,7 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
@@ -87,7 +87,6 @@ class Served:
     """The server: its :attr:`~uvrpc.Server.stats`, :attr:`~uvrpc.Server.health`."""
     loop: asyncio.AbstractEventLoop
     """The event loop it serves on."""
-    _thread: threading.Thread | None = field(default=None, repr=False)
 
     def call(self, function: Callable[..., T], *args: Any) -> T:
         """Run ``function(*args)`` on the server's loop and return its result:
@@ -96,7 +95,11 @@ class Served:
         From the server's own loop it runs at once; from another thread it waits
         for the loop to run it.
         """
-        if self._thread is None or threading.current_thread() is self._thread:
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # no loop runs in this thread
+            running = None
+        if running is self.loop:
             return function(*args)
 
         async def run() -> T:
@@ -221,7 +224,7 @@ def _server_thread(
             stopping = asyncio.Event()
             loop = asyncio.get_running_loop()
             stop.append(partial(loop.call_soon_threadsafe, stopping.set))
-            served.append(Served(endpoint, server, loop, threading.current_thread()))
+            served.append(Served(endpoint, server, loop))
             started.set()
             await stopping.wait()
 
