@@ -24,6 +24,9 @@ ENDPOINT [NAME]`` call and inspect any running server through its built-in refle
 service, without generated code (:mod:`uvrpc.cli.call`); ``describe`` prints IDL
 that ``uvrpc-gen`` reads (:mod:`uvrpc.cli.idl`).
 
+``uvrpc health ENDPOINT [SERVICE]`` checks a server's health for an orchestrator's
+probe, with ``grpc_health_probe``'s exit statuses (:mod:`uvrpc.cli.health`).
+
 ``uvrpc keygen NAME --dir DIR`` writes a new CURVE key pair as ``DIR/NAME.key``
 (public) and ``DIR/NAME.key_secret`` (secret, mode 0600), creating ``DIR`` (mode
 0700, with its parents) when it is missing, and prints the public key.
@@ -58,6 +61,7 @@ from ..transport.security import (
 )
 from ..wire.service import ServiceBase
 from ..wire.version import GENERATED_CODE_API, PROTOCOL_VERSION, __version__
+from . import health
 from .call import add_commands, run_command
 
 __all__ = ["main"]
@@ -256,6 +260,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("version", help="print runtime and protocol versions")
     add_commands(commands)
+    # Listed for --help; main() hands everything after "health" to cli.health,
+    # whose mistakes exit with 1 as grpc_health_probe's do.
+    health.add_arguments(
+        commands.add_parser("health", help="check a server's health (exit 0: SERVING)")
+    )
     # Listed for --help; main() hands everything after "bench" to uvrpc.bench.
     commands.add_parser(
         "bench", help="benchmark uvrpc against raw pyzmq, gRPC and Thrift"
@@ -343,6 +352,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ..bench.cli import main as bench_main
 
         return bench_main(arguments[1:])
+    if arguments[:1] == ["health"]:
+        return health.main(arguments[1:])
     args = _parser().parse_args(arguments)
     try:
         if args.command == "version":
