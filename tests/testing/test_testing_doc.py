@@ -15,7 +15,9 @@ def test_the_examples_pass(pytester: pytest.Pytester) -> None:
     assert conftest.text.startswith("# conftest.py\n"), conftest
     assert tests.text.startswith("# test_calculator.py\n"), tests
     pytester.makeconftest(conftest.text)
-    pytester.makepyfile(test_calculator=tests.text, test_memory=memory.text)
+    # The inner run is in this process, so its modules are named apart from
+    # the suite's own (tests/wire/test_memory.py is already imported).
+    pytester.makepyfile(test_doc_calculator=tests.text, test_doc_memory=memory.text)
     result = pytester.runpytest(
         "-p", "no:uvrpc", "-p", "uvrpc.pytest_plugin", "-W", "error"
     )
