@@ -5,7 +5,9 @@
 2. ``uvrpc serve`` starts the example calculator and echo servers, each in its own
    process, on loopback TCP ports the system picks.
 3. The example clients call them through the freshly generated stubs, with the
-   asyncio client and the blocking one, and print what they get back.
+   asyncio client and the blocking one, and print what they get back. One call
+   divides by zero on purpose, to show the error the caller gets; it is printed
+   as ``expected error: ...``, on the client's side and in the server's log.
 4. The servers are stopped. The exit status is 0 only if every step succeeded.
 
 Run it from the repository root: ``python examples/demo.py``.
@@ -81,8 +83,38 @@ def serving(target: str, env: dict[str, str], cwd: Path) -> Iterator[str]:
             server.stdout.close()
         log.close()
         print(f"   stopped {target} (exit status {status}); its log:")
-        for line in log_path.read_text().splitlines():
+        for line in server_log(log_path.read_text()):
             print(f"   | {line}")
+
+
+EXPECTED = "handler of calculator.Calculator.divide raised"
+"""The server's log line of the demo's deliberate division by zero."""
+
+
+def server_log(text: str) -> list[str]:
+    """A server's log, with the traceback of the demo's deliberate error cut to
+    one line: it is not a failure. Any other traceback is shown whole."""
+    lines = text.splitlines()
+    shown: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        index += 1
+        if EXPECTED not in line or index >= len(lines):
+            shown.append(line)
+            continue
+        if not lines[index].startswith("Traceback"):
+            shown.append(line)
+            continue
+        # The traceback runs to its last line, the exception, which is the first
+        # line after it that is not indented.
+        index += 1
+        while index < len(lines) and lines[index].startswith(" "):
+            index += 1
+        error = lines[index] if index < len(lines) else "?"
+        index += 1
+        shown.append(f"expected error: {EXPECTED} {error} (on purpose)")
+    return shown
 
 
 def main() -> int:

@@ -25,6 +25,8 @@ import zmq
 import uvrpc
 import uvrpc.testing
 
+pytest_plugins = ["pytester"]  # tests/testing/ runs pytest on fixture users' tests
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 for example in ("calculator", "echo"):

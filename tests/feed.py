@@ -1,4 +1,4 @@
-# Generated from feed.idl by uvrpc-gen 0.5.0 — do not edit.
+# Generated from feed.idl by uvrpc-gen 0.6.0 — do not edit.
 """The service the tests of oneway and streaming calls use."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import typing as _typing
 import uvrpc as _uvrpc
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.5.0", api=5, protocol=3)
+_uvrpc.check_generated_code(generator="0.6.0", api=6, protocol=3)
 
 __all__ = [
     "FeedClient",
@@ -103,6 +103,7 @@ _FEED_UPLOAD: _uvrpc.ClientStreaming[_FeedUploadParams, Tick, Total] = (
         handler="upload",
         params=_FeedUploadParams,
         stream="ticks",
+        stream_id=1,
         request_item=Tick,
         reply=Total,
     )
@@ -112,6 +113,7 @@ _FEED_ECHO: _uvrpc.BidiStreaming[_FeedEchoParams, Tick, Tick] = _uvrpc.BidiStrea
     handler="echo",
     params=_FeedEchoParams,
     stream="ticks",
+    stream_id=1,
     request_item=Tick,
     reply_item=Tick,
 )

@@ -38,10 +38,11 @@ async def use_async_client(endpoint: str) -> None:
         print(f"run(program) = {outcome.value:g} after {outcome.steps_run} steps")
 
         # A handler's exception arrives as a typed error; the server keeps serving.
+        # Dividing by zero here is on purpose, to show what the caller gets.
         try:
             await calc.divide(a=1, b=0)
         except uvrpc.RemoteError as exc:
-            print(f"divide(a=1, b=0) failed: {exc}")
+            print(f"expected error: divide(a=1, b=0) raised {exc}")
 
 
 def use_sync_client(endpoint: str) -> None:

@@ -18,8 +18,14 @@ as in the IDL. ``docs/evolution.md`` explains each check.
 
 Types are compared as the IDL spells them once typedefs are expanded
 (``list<Step>``); a definition that several types name (``Step``) is compared
-once, by itself. Definitions imported from other files are compared by name only:
-run the comparison on those files too.
+once, by itself. A definition imported from another file is named by its
+reference (``common.Point``) in the file that imports it; the imported files
+themselves are compared too, each old one with the new one imported under the
+same name, so a change there is reported at its own ``file:line:col``.
+
+``uvrpc-gen --compat OLD_DIR NEW_DIR`` compares two directories: each ``*.idl``
+below ``OLD_DIR`` with the file of the same relative path below ``NEW_DIR``
+(through its imports, each file once), and reports a file only one of them has.
 """
 
 from __future__ import annotations
@@ -56,7 +62,15 @@ from .model import (
 )
 from .parse import parse
 
-__all__ = ["Change", "CompatError", "compare", "main_compat", "read_checked"]
+__all__ = [
+    "Change",
+    "CompatError",
+    "compare",
+    "compare_directories",
+    "compare_imported",
+    "main_compat",
+    "read_checked",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,21 +135,142 @@ def read_checked(path: str) -> CheckedModule:
     return loaded.modules[os.path.normpath(path)]
 
 
+def compare_imported(
+    old: CheckedModule,
+    new: CheckedModule,
+    seen: set[tuple[str, str]] | None = None,
+) -> list[Change]:
+    """Every change from ``old`` to ``new`` and in the files they import.
+
+    An import of ``old`` is paired with the import of ``new`` by the name it is
+    imported as (``common`` for ``import "common.idl"``); an import only one side
+    has is not followed (what its removal breaks shows where its definitions were
+    used). Each pair of files is compared once: ``seen`` holds the pairs compared
+    already, as paths, and is updated.
+    """
+    seen = set() if seen is None else seen
+    key = (os.path.normpath(old.module.file), os.path.normpath(new.module.file))
+    if key in seen:
+        return []
+    seen.add(key)
+    changes = compare(old, new)
+    for stem, imported in old.imports.items():
+        counterpart = new.imports.get(stem)
+        if counterpart is not None:
+            changes += compare_imported(imported, counterpart, seen)
+    return changes
+
+
+def _idl_files(directory: Path) -> dict[str, str]:
+    """Every ``*.idl`` below ``directory``, by its relative path."""
+    return {
+        path.relative_to(directory).as_posix(): str(path)
+        for path in sorted(directory.rglob("*.idl"))
+    }
+
+
+def _load_all(paths: list[str]) -> Mapping[str, CheckedModule]:
+    """Read and check ``paths`` and what they import.
+
+    Raises:
+        CompatError: some file cannot be read or has IDL errors.
+    """
+    try:
+        return load(paths).modules
+    except LoadError as error:
+        raise CompatError(error.report) from None
+
+
+def _file_removed(module: CheckedModule, relative: str) -> Change:
+    definitions = module.module.definitions
+    names = ", ".join(d.name for d in definitions) or "none"
+    services = [
+        f"'{module.namespace}.{d.name}'" for d in definitions if isinstance(d, Service)
+    ]
+    unanswered = (
+        f"; calls to {', '.join(services)} are answered with UNIMPLEMENTED"
+        if services
+        else ""
+    )
+    return Change(
+        Span(module.module.file, 1, 1, 1),
+        True,
+        f"file '{relative}' was removed with its definitions ({names}): files "
+        f"that import it and code that uses them lose them{unanswered}",
+    )
+
+
+def compare_directories(old_dir: Path, new_dir: Path) -> list[Change]:
+    """Every change from the IDL files below ``old_dir`` to those below
+    ``new_dir``, paired by relative path (see :func:`compare_imported`); a file
+    removed is a breaking change, a file added a compatible one.
+
+    Raises:
+        CompatError: some file of either side cannot be read or has IDL errors
+            (the report holds the errors of both).
+    """
+    old_files, new_files = _idl_files(old_dir), _idl_files(new_dir)
+    reports: list[str] = []
+    loaded: list[Mapping[str, CheckedModule]] = []
+    for files in (old_files, new_files):
+        try:
+            loaded.append(_load_all(list(files.values())))
+        except CompatError as error:
+            reports.append(error.report)
+    if reports:
+        raise CompatError("\n".join(reports))
+    old_modules, new_modules = loaded
+    changes: list[Change] = []
+    seen: set[tuple[str, str]] = set()
+    for relative in sorted(old_files.keys() | new_files.keys()):
+        old_path, new_path = old_files.get(relative), new_files.get(relative)
+        if new_path is None:
+            assert old_path is not None
+            module = old_modules[os.path.normpath(old_path)]
+            changes.append(_file_removed(module, relative))
+        elif old_path is None:
+            span = Span(new_path, 1, 1, 1)
+            changes.append(Change(span, False, f"file '{relative}' was added"))
+        else:
+            old = old_modules[os.path.normpath(old_path)]
+            new = new_modules[os.path.normpath(new_path)]
+            changes += compare_imported(old, new, seen)
+    return changes
+
+
 def main_compat(old_path: str, new_path: str) -> int:
-    """Run ``uvrpc-gen --compat OLD NEW``: print every change, breaking ones first.
+    """Run ``uvrpc-gen --compat OLD NEW`` (two files, or two directories): print
+    every change, breaking ones first.
 
     Returns 0 when nothing breaks, 1 when something does, and 2 when a file cannot
-    be read or has IDL errors (reported on stderr as the generator reports them).
+    be read or has IDL errors (reported on stderr as the generator reports them),
+    or when one of the two is a directory and the other is not.
     """
-    modules: list[CheckedModule] = []
-    for path in (old_path, new_path):
+    directories = [Path(path).is_dir() for path in (old_path, new_path)]
+    if any(directories):
+        if not all(directories):
+            kind = "a directory" if directories[0] else "a file"
+            print(
+                f"uvrpc-gen: error: {old_path} is {kind} and {new_path} is not; "
+                "compare two files or two directories",
+                file=sys.stderr,
+            )
+            return 2
         try:
-            modules.append(read_checked(path))
+            changes = compare_directories(Path(old_path), Path(new_path))
         except CompatError as error:
             print(error.report, file=sys.stderr)
-    if len(modules) != 2:
-        return 2
-    changes = compare(modules[0], modules[1])
+            return 2
+    else:
+        modules: list[CheckedModule] = []
+        for path in (old_path, new_path):
+            try:
+                modules.append(read_checked(path))
+            except CompatError as error:
+                print(error.report, file=sys.stderr)
+        if len(modules) != 2:
+            return 2
+        changes = compare_imported(modules[0], modules[1])
     ordered = sorted(changes, key=lambda change: not change.breaking)
     for change in ordered:
         print(change)

@@ -57,6 +57,7 @@ __all__ = [
     "ExceptionView",
     "FieldView",
     "FunctionView",
+    "GENERATED_HEADER",
     "ImportView",
     "InitView",
     "MemberView",
@@ -64,8 +65,18 @@ __all__ = [
     "ModuleView",
     "ServiceView",
     "docstring",
+    "is_generated",
     "module_view",
 ]
+
+GENERATED_HEADER = "# Generated from "
+"""How the first line of every generated module starts; it goes on with
+``<file>.idl by uvrpc-gen <version> — do not edit.``"""
+
+
+def is_generated(first_line: str) -> bool:
+    """Whether a module's first line is the header uvrpc-gen writes."""
+    return first_line.startswith(GENERATED_HEADER) and " by uvrpc-gen " in first_line
 
 
 def _bases(name: str, base: str) -> str:
@@ -380,7 +391,7 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
     )
     return ModuleView(
         header=(
-            f"# Generated from {os.path.basename(module.file)} by uvrpc-gen "
+            f"{GENERATED_HEADER}{os.path.basename(module.file)} by uvrpc-gen "
             f"{GENERATOR_VERSION} — do not edit."
         ),
         doc=_doc(module.doc, 0) if module.doc else "",
@@ -607,6 +618,7 @@ def _descriptor(
     subscript: list[Doc] = [params_class]
     if stream is not None:
         arguments.append(f'stream="{stream.name}"')
+        arguments.append(f"stream_id={stream.id}")
         arguments.append(
             Seq(("request_item=", _item(stream.type, pytypes.strict_annotation_doc)))
         )

@@ -53,18 +53,26 @@ if TYPE_CHECKING:
     )
     from .transport.liveness import Heartbeat
     from .transport.loop import run
+    from .transport.security import (
+        ClientSecurity,
+        ServerSecurity,
+    )
     from .wire.buffers import (
         BufferPool,
         PoolStats,
     )
     from .wire.errors import (
+        Aborted,
+        AlreadyExists,
         Cancelled,
+        DataLoss,
         DeadlineExceeded,
         DeclaredError,
         FailedPrecondition,
         InternalError,
         InvalidArgument,
         NotFound,
+        OutOfRange,
         PermissionDenied,
         ProtocolError,
         RemoteError,
@@ -104,6 +112,8 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "__version__": "wire.version",
+    "Aborted": "wire.errors",
+    "AlreadyExists": "wire.errors",
     "AsyncClient": "client.stubs",
     "BidiStreaming": "wire.methods",
     "BufferPool": "wire.buffers",
@@ -114,8 +124,10 @@ _WHERE = {
     "check_generated_code": "wire.version",
     "ClientCallInfo": "interceptors.base",
     "ClientInterceptor": "interceptors.base",
+    "ClientSecurity": "transport.security",
     "ClientStreaming": "wire.methods",
     "current_call": "core.context",
+    "DataLoss": "wire.errors",
     "DeadlineExceeded": "wire.errors",
     "DeclaredError": "wire.errors",
     "Enum": "wire.message",
@@ -137,6 +149,7 @@ _WHERE = {
     "metadata": "core.context",
     "metrics": "metrics",
     "NotFound": "wire.errors",
+    "OutOfRange": "wire.errors",
     "PermissionDenied": "wire.errors",
     "PoolStats": "wire.buffers",
     "PROTOCOL_VERSION": "wire.version",
@@ -152,6 +165,7 @@ _WHERE = {
     "ServerCall": "core.context",
     "ServerCallInfo": "interceptors.base",
     "ServerInterceptor": "interceptors.base",
+    "ServerSecurity": "transport.security",
     "ServerStats": "server.server",
     "ServerStreaming": "wire.methods",
     "ServiceBase": "wire.service",
@@ -200,6 +214,8 @@ __all__ = [
     "MAX_IN_FLIGHT",
     "MAX_MESSAGE_SIZE",
     "PROTOCOL_VERSION",
+    "Aborted",
+    "AlreadyExists",
     "AsyncClient",
     "BidiStreaming",
     "Buffer",
@@ -210,7 +226,9 @@ __all__ = [
     "Channel",
     "ClientCallInfo",
     "ClientInterceptor",
+    "ClientSecurity",
     "ClientStreaming",
+    "DataLoss",
     "DeadlineExceeded",
     "DeclaredError",
     "Enum",
@@ -224,6 +242,7 @@ __all__ = [
     "Message",
     "Metadata",
     "NotFound",
+    "OutOfRange",
     "PermissionDenied",
     "PoolStats",
     "ProtocolError",
@@ -236,6 +255,7 @@ __all__ = [
     "ServerCall",
     "ServerCallInfo",
     "ServerInterceptor",
+    "ServerSecurity",
     "ServerStreaming",
     "ServerStats",
     "ServiceBase",

@@ -9,24 +9,46 @@ client would::
     async with uvrpc.testing.memory_channel(MyCalculator()) as channel:
         calc = CalculatorClient(channel)
         assert await calc.add(a=1, b=2) == 3
+
+A blocking client cannot share its caller's thread with the handlers it waits for:
+:func:`sync_memory_channel` serves them from a thread of its own, on an
+``inproc://`` endpoint (memory, no network), and returns a
+:class:`~uvrpc.SyncChannel` connected to it::
+
+    with uvrpc.testing.sync_memory_channel(MyCalculator()) as channel:
+        assert CalculatorSyncClient(channel).add(a=1, b=2) == 3
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
+import threading
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from .client.channel import Channel
+from .client.sync_channel import SyncChannel
 from .core.server import OversizedStreamMessage, Rejected, Request, StreamMessage
-from .interceptors.base import ClientInterceptor, ServerInterceptor
+from .interceptors.base import (
+    ClientInterceptor,
+    ServerInterceptor,
+    SyncClientInterceptor,
+)
 from .server.dispatch import Dispatcher, RunningCalls
+from .server.server import Server
 from .server.sessions import CallerGone, StreamHost
 from .wire.limits import STREAM_WINDOW
 from .wire.protocol import DELIMITER, ONEWAY_CALL_ID
 from .wire.service import ServiceBase
 
-__all__ = ["MemoryTransport", "memory_channel"]
+__all__ = [
+    "MemoryTransport",
+    "ServedSyncChannel",
+    "memory_channel",
+    "sync_memory_channel",
+]
 
 
 class MemoryTransport:
@@ -182,4 +204,134 @@ def memory_channel(
         ),
         stream_window=stream_window,
         interceptors=interceptors,
+    )
+
+
+_ENDPOINTS = itertools.count()
+"""Numbers the ``inproc://`` endpoints of :func:`sync_memory_channel`."""
+
+
+class _ServerThread:
+    """A :class:`~uvrpc.Server` of ``services`` on its own event loop and thread,
+    bound to one ``inproc://`` endpoint until :meth:`stop`."""
+
+    def __init__(
+        self,
+        services: Sequence[ServiceBase],
+        stream_window: int,
+        interceptors: Sequence[ServerInterceptor],
+    ) -> None:
+        self.endpoint = f"inproc://uvrpc-testing-{os.getpid()}-{next(_ENDPOINTS)}"
+        self._services = tuple(services)
+        self._stream_window = stream_window
+        self._interceptors = tuple(interceptors)
+        self._loop = asyncio.new_event_loop()
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        # What stopped the server from starting, raised in the caller's thread.
+        self._failures: list[BaseException] = []
+        self._thread = threading.Thread(
+            target=self._run,
+            name=f"uvrpc {self.endpoint}",
+            daemon=True,  # a test that forgets to close must not hang the process
+        )
+        self._thread.start()
+        self._ready.wait()
+        if self._failures:
+            self.stop()
+            raise self._failures[0]
+
+    def _run(self) -> None:
+        loop = self._loop
+        loop.run_until_complete(self._serve())
+        # Stream handlers left suspended are async generators: finish them here,
+        # on their loop, not when the collector finds them.
+        loop.run_until_complete(loop.shutdown_asyncgens())
+
+    async def _serve(self) -> None:
+        self._stop = asyncio.Event()
+        try:
+            server = Server(
+                *self._services,
+                stream_window=self._stream_window,
+                interceptors=self._interceptors,
+            )
+            async with server:
+                server.bind(self.endpoint)
+                self._ready.set()
+                await self._stop.wait()
+        except BaseException as exc:
+            # Raised in the caller's thread by __init__ if the server never
+            # started; after that, close() reports nothing, as a Server's does.
+            self._failures.append(exc)
+        finally:
+            self._ready.set()
+
+    def stop(self) -> None:
+        """Close the server, cancelling handlers still running, and end the
+        thread."""
+        stop = self._stop
+        if self._thread.is_alive() and stop is not None:
+            self._loop.call_soon_threadsafe(stop.set)
+        self._thread.join()
+        if not self._loop.is_closed():
+            self._loop.close()
+
+
+class ServedSyncChannel(SyncChannel):
+    """A :class:`~uvrpc.SyncChannel` to services served by a thread of its own,
+    which :meth:`close` stops; made by :func:`sync_memory_channel`."""
+
+    def __init__(
+        self,
+        *services: ServiceBase,
+        stream_window: int = STREAM_WINDOW,
+        interceptors: Sequence[SyncClientInterceptor] = (),
+        server_interceptors: Sequence[ServerInterceptor] = (),
+    ) -> None:
+        self._served = _ServerThread(services, stream_window, server_interceptors)
+        try:
+            super().__init__(
+                self._served.endpoint,
+                stream_window=stream_window,
+                interceptors=interceptors,
+            )
+        except BaseException:
+            self._served.stop()
+            raise
+
+    def close(self, linger: float | None = None) -> None:
+        """Close the channel, then the server (cancelling handlers still
+        running) and its thread."""
+        try:
+            super().close(linger)
+        finally:
+            self._served.stop()
+
+    def __enter__(self) -> ServedSyncChannel:
+        """``with sync_memory_channel(...) as channel:`` closes it at the end."""
+        return self
+
+
+def sync_memory_channel(
+    *services: ServiceBase,
+    stream_window: int = STREAM_WINDOW,
+    interceptors: Sequence[SyncClientInterceptor] = (),
+    server_interceptors: Sequence[ServerInterceptor] = (),
+) -> ServedSyncChannel:
+    """A :class:`~uvrpc.SyncChannel` for the blocking clients, served in memory by
+    ``services``.
+
+    A blocking call holds its thread until the reply comes, so the services run on
+    an event loop in a thread of their own, behind a :class:`~uvrpc.Server` bound
+    to an ``inproc://`` endpoint: requests and replies go through the same codec,
+    validation and dispatcher as over the network. Use it as ``with
+    sync_memory_channel(service) as channel:``; closing the channel stops the
+    server and its thread. The arguments are :func:`memory_channel`'s.
+    """
+    return ServedSyncChannel(
+        *services,
+        stream_window=stream_window,
+        interceptors=interceptors,
+        server_interceptors=server_interceptors,
     )

@@ -16,7 +16,13 @@ from pathlib import Path
 import pytest
 
 from uvrpc_gen.cli import main
-from uvrpc_gen.compat import Change, compare, read_checked
+from uvrpc_gen.compat import (
+    Change,
+    compare,
+    compare_directories,
+    compare_imported,
+    read_checked,
+)
 
 BASE = """\
 /// A shop.
@@ -601,3 +607,128 @@ def test_usage_errors_exit_2(
         main(args)
     assert exit_info.value.code == 2
     assert "usage: uvrpc-gen" in capsys.readouterr().err
+
+
+# --- imports followed, and directories ----------------------------------------------
+
+SHARED = """\
+namespace shared;
+message Point {
+    1: double x;
+    2: double y;
+}
+"""
+MAIN = """\
+namespace main;
+import "shared.idl";
+service Map {
+    shared.Point centre();
+}
+"""
+ROUTES = """\
+namespace routes;
+import "../shared.idl";
+message Route {
+    1: list<shared.Point> points;
+}
+"""
+
+
+def tree(root: Path, files: dict[str, str]) -> Path:
+    """Write ``files`` (relative path: text) below ``root``; return ``root``."""
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+RENUMBERED = SHARED.replace("2: double y;", "3: double y;")
+
+
+def test_a_breaking_change_in_an_imported_file_is_reported_there(
+    tmp_path: Path,
+) -> None:
+    tree(tmp_path / "old", {"main.idl": MAIN, "shared.idl": SHARED})
+    tree(tmp_path / "new", {"main.idl": MAIN, "shared.idl": RENUMBERED})
+    result = run_compat(tmp_path, "old/main.idl", "new/main.idl")
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.splitlines() == [
+        "new/shared.idl:4:5: breaking: field 'y' of message 'Point' changed id from "
+        "2 to 3: fields travel keyed by id, so each side misses the other's value",
+        "old/main.idl -> new/main.idl: 1 breaking change, 0 compatible changes",
+    ]
+
+
+def test_imports_are_paired_by_the_name_they_are_imported_as(tmp_path: Path) -> None:
+    # The new file imports its shared definitions from elsewhere, as "shared".
+    moved = MAIN.replace('import "shared.idl";', 'import "lib/shared.idl";')
+    tree(tmp_path / "old", {"main.idl": MAIN, "shared.idl": SHARED})
+    tree(tmp_path / "new", {"main.idl": moved, "lib/shared.idl": RENUMBERED})
+    old = read_checked(str(tmp_path / "old/main.idl"))
+    new = read_checked(str(tmp_path / "new/main.idl"))
+    assert compare(old, new) == []  # the file alone: nothing changed
+    (change,) = compare_imported(old, new)
+    assert (Path(change.span.file).parts[-2:], change.breaking) == (
+        ("lib", "shared.idl"),
+        True,
+    )
+
+
+def test_directories_pair_files_by_relative_path(tmp_path: Path) -> None:
+    old_files = {
+        "main.idl": MAIN,
+        "shared.idl": SHARED,
+        "maps/routes.idl": ROUTES,
+        "gone.idl": "namespace gone;\nservice Old { void ping(); }\n",
+    }
+    new_files = {
+        "main.idl": MAIN,
+        "shared.idl": RENUMBERED,
+        "maps/routes.idl": ROUTES,
+        "fresh.idl": "namespace fresh;\nmessage Thing { 1: i32 n; }\n",
+    }
+    tree(tmp_path / "old", old_files)
+    tree(tmp_path / "new", new_files)
+    result = run_compat(tmp_path, "old", "new")
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.splitlines() == [
+        "old/gone.idl:1:1: breaking: file 'gone.idl' was removed with its "
+        "definitions (Old): files that import it and code that uses them lose them; "
+        "calls to 'gone.Old' are answered with UNIMPLEMENTED",
+        # Imported by two files and compared itself: reported once.
+        "new/shared.idl:4:5: breaking: field 'y' of message 'Point' changed id from "
+        "2 to 3: fields travel keyed by id, so each side misses the other's value",
+        "new/fresh.idl:1:1: compatible: file 'fresh.idl' was added",
+        "old -> new: 2 breaking changes, 1 compatible change",
+    ]
+
+
+def test_equal_directories_have_no_changes(tmp_path: Path) -> None:
+    files = {"main.idl": MAIN, "shared.idl": SHARED, "maps/routes.idl": ROUTES}
+    tree(tmp_path / "old", files)
+    tree(tmp_path / "new", files)
+    assert compare_directories(tmp_path / "old", tmp_path / "new") == []
+    result = run_compat(tmp_path, "old", "new")
+    assert (result.returncode, result.stdout) == (0, "old -> new: no changes\n")
+
+
+def test_errors_in_either_directory_are_reported_together(tmp_path: Path) -> None:
+    tree(tmp_path / "old", {"a.idl": "namespace a;\nmessage M {\n"})
+    tree(tmp_path / "new", {"a.idl": "namespace a;\nmessage M { 1: Strng s; }\n"})
+    result = run_compat(tmp_path, "old", "new")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    errors = [line for line in result.stderr.splitlines() if ": error: " in line]
+    assert [line.split(":")[0] for line in errors] == ["old/a.idl", "new/a.idl"]
+    assert "Traceback" not in result.stderr
+
+
+def test_a_directory_and_a_file_are_refused(tmp_path: Path) -> None:
+    tree(tmp_path / "old", {"main.idl": MAIN, "shared.idl": SHARED})
+    result = run_compat(tmp_path, "old", "old/main.idl")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "uvrpc-gen: error: old is a directory and old/main.idl is not; compare two "
+        "files or two directories\n"
+    )

@@ -1,4 +1,4 @@
-# Generated from all_types.idl by uvrpc-gen 0.5.0 — do not edit.
+# Generated from all_types.idl by uvrpc-gen 0.6.0 — do not edit.
 """Every type the IDL knows, in one file: the generator's own showcase and test."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import typing as _typing
 import uvrpc as _uvrpc
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.5.0", api=5, protocol=3)
+_uvrpc.check_generated_code(generator="0.6.0", api=6, protocol=3)
 
 __all__ = [
     "Color",

@@ -1,4 +1,4 @@
-# Generated from calculator.idl by uvrpc-gen 0.5.0 — do not edit.
+# Generated from calculator.idl by uvrpc-gen 0.6.0 — do not edit.
 """A calculator served over uvrpc: the sample service of the quick start."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import abc as _abc
 import uvrpc as _uvrpc
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.5.0", api=5, protocol=3)
+_uvrpc.check_generated_code(generator="0.6.0", api=6, protocol=3)
 
 __all__ = [
     "CalculatorClient",

@@ -1,4 +1,4 @@
-# Generated from conformance.idl by uvrpc-gen 0.5.0 — do not edit.
+# Generated from conformance.idl by uvrpc-gen 0.6.0 — do not edit.
 """The conformance service: every construct of the IDL in one service, each method
 a round trip that any implementation must answer the same way.
 """
@@ -12,7 +12,7 @@ import uvrpc as _uvrpc
 from golden import shared as _shared
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.5.0", api=5, protocol=3)
+_uvrpc.check_generated_code(generator="0.6.0", api=6, protocol=3)
 
 __all__ = [
     "Color",
@@ -477,6 +477,7 @@ _CONFORMANCE_SUM: _uvrpc.ClientStreaming[_ConformanceSumParams, int, int] = (
         handler="sum",
         params=_ConformanceSumParams,
         stream="values",
+        stream_id=1,
         request_item=_t.I64,
         reply=_t.I64,
     )
@@ -488,6 +489,7 @@ _CONFORMANCE_TRANSFORM: _uvrpc.BidiStreaming[
     handler="transform",
     params=_ConformanceTransformParams,
     stream="values",
+    stream_id=1,
     request_item=Scalars,
     reply_item=Scalars,
     errors=(Rejected,),

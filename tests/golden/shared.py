@@ -1,4 +1,4 @@
-# Generated from shared.idl by uvrpc-gen 0.5.0 — do not edit.
+# Generated from shared.idl by uvrpc-gen 0.6.0 — do not edit.
 """Definitions shared between services: imported by `conformance.idl`."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import typing as _typing
 import uvrpc as _uvrpc
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.5.0", api=5, protocol=3)
+_uvrpc.check_generated_code(generator="0.6.0", api=6, protocol=3)
 
 __all__ = [
     "Origin",

@@ -6,15 +6,20 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conformance_server import Conformance
 from conftest import RunningServer, server_thread
 
+import uvrpc
 from uvrpc.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,6 +98,25 @@ def test_error_status_and_exit_code(
     assert "Traceback" not in err
 
 
+class _Abort:
+    async def intercept_server(self, call: uvrpc.ServerCallInfo, proceed: Any) -> Any:
+        raise uvrpc.Aborted("lost the race", {"row": 7})
+
+
+def test_a_late_grpc_status_prints_its_name_and_number(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with server_thread(Conformance(), interceptors=[_Abort()]) as server:
+        status, out, err = run(
+            capsys, "call", server.endpoint, "conformance.Conformance.echoString",
+            '{"text": "x"}',
+        )  # fmt: skip
+    assert (status, out) == (1, "")
+    head, details = err.splitlines()
+    assert head == "ABORTED: lost the race (status 10)"
+    assert json.loads(details) == {"row": 7}
+
+
 def test_declared_error_prints_its_fields(
     running: RunningServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -162,10 +186,11 @@ def test_list_and_describe(
         capsys, "describe", running.endpoint, "conformance.Conformance"
     )
     assert status == 0
-    assert "service conformance.Conformance {" in out
+    assert "namespace conformance;" in out
+    assert "service Conformance {" in out
     assert (
-        "    void fail(1: string which) throws (conformance.NotFound, "
-        "conformance.Rejected, shared.Overloaded);" in out
+        "    void fail(1: string which) throws (NotFound, Rejected, "
+        "shared.Overloaded);" in out
     )
     assert "    stream<i64> count(1: i64 start, 2: i32 n);" in out
     assert "    BLUE = 3;" in out
@@ -218,3 +243,32 @@ def test_a_server_that_is_down(tmp_path: Path) -> None:
     assert done.stderr.startswith("DEADLINE_EXCEEDED: ")
     assert done.stderr.rstrip().endswith("(status 4)")
     assert "Traceback" not in done.stderr
+
+
+def test_call_help_shows_bytes_and_client_stream_examples_that_work(
+    running: RunningServer,
+) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    helped = subprocess.run(
+        [sys.executable, "-m", "uvrpc", "call", "--help"],
+        capture_output=True, text=True, check=True, env=env,
+    )  # fmt: skip
+    text = helped.stdout
+    assert "bytes are base64 text" in text
+    assert "reads its items from\n  stdin, one JSON value" in text
+    # The examples, each an indented command continued with backslashes.
+    examples = re.findall(r"^    (\S.*?[^\\])$", text.replace("\\\n", " "), re.M)
+    assert len(examples) == 2, text
+    python_uvrpc = f"{shlex.quote(sys.executable)} -m uvrpc call"
+    outputs = []
+    for example in examples:
+        command = example.replace("uvrpc call", python_uvrpc).replace(
+            "tcp://127.0.0.1:5555", running.endpoint
+        )
+        result = subprocess.run(
+            ["sh", "-c", command], capture_output=True, text=True, env=env,
+            timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, (command, result.stderr)
+        outputs.append(result.stdout)
+    assert outputs == ['"AP91dg=="\n', "42\n"]

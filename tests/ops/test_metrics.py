@@ -147,6 +147,69 @@ def test_sync_client_metrics() -> None:
     assert client[DIVIDE]["errors"] == {"UNKNOWN": 1}
 
 
+def test_grpc_names_export_the_calls_as_go_grpc_prometheus_does() -> None:
+    metrics = MetricsRegistry(grpc_names=True)
+
+    async def main() -> None:
+        async with uvrpc.Server(Feed(), interceptors=[metrics.interceptor]) as server:
+            endpoint = server.bind("tcp://127.0.0.1:*")
+            async with FeedClient(
+                endpoint, timeout=10, interceptors=[metrics.interceptor]
+            ) as client:
+                assert [t.seq async for t in client.ticks(count=2, size=0)] == [0, 1]
+                assert await client.ping(n=5) == 5
+                assert await client.ping(n=6) == 6
+                await client.notify(text="hi")  # oneway: unary to gRPC
+
+    asyncio.run(asyncio.wait_for(main(), 30))
+    found = samples(prometheus_text(metrics))
+    ping = {"grpc_service": "feed.Feed", "grpc_method": "ping", "grpc_type": "unary"}
+    ticks = {
+        "grpc_service": "feed.Feed",
+        "grpc_method": "ticks",
+        "grpc_type": "server_stream",
+    }
+    for side in ("server", "client"):
+        handled = f"grpc_{side}_handled_total"
+        assert found[sample(handled, **ping, grpc_code="OK")] == 2
+        assert found[sample(handled, **ticks, grpc_code="OK")] == 1
+        assert found[sample(f"grpc_{side}_handling_seconds_count", **ping)] == 2
+        assert (
+            found[sample(f"grpc_{side}_handling_seconds_bucket", **ping, le="+Inf")]
+            == 2
+        )
+        # uvrpc's own names are still there.
+        assert (
+            found[sample("uvrpc_calls_total", side=side, route="feed.Feed.ping")] == 2
+        )
+    notify = {
+        "grpc_service": "feed.Feed",
+        "grpc_method": "notify",
+        "grpc_type": "unary",
+    }
+    # (counted on the client: the server may close before it reads the request)
+    assert found[sample("grpc_client_handled_total", **notify, grpc_code="OK")] == 1
+    # Without the option, no gRPC name is exported.
+    plain = MetricsRegistry()
+    plain.record("server", "a.B.c", uvrpc.Status.OK, 0.1)
+    assert not any(
+        name.startswith("grpc_") for name, _ in samples(prometheus_text(plain))
+    )
+
+
+def test_grpc_names_count_each_status_as_grpc_code() -> None:
+    metrics = MetricsRegistry(grpc_names=True)
+    for status in (uvrpc.Status.OK, uvrpc.Status.OK, uvrpc.Status.NOT_FOUND):
+        metrics.record("server", "a.B.c", status, 0.01, "client_stream")
+    found = samples(prometheus_text(metrics))
+    labels = {"grpc_service": "a.B", "grpc_method": "c", "grpc_type": "client_stream"}
+    assert found[sample("grpc_server_handled_total", **labels, grpc_code="OK")] == 2
+    assert (
+        found[sample("grpc_server_handled_total", **labels, grpc_code="NOT_FOUND")] == 1
+    )
+    assert metrics.snapshot()["server"]["a.B.c"]["kind"] == "client_stream"
+
+
 def test_prometheus_text_and_the_http_endpoint() -> None:
     metrics = MetricsRegistry()
     with server_thread(Calculator(), interceptors=[metrics.interceptor]) as s:

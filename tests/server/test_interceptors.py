@@ -437,8 +437,86 @@ async def test_logging_interceptor_logs_one_line_per_call(
     assert lines[0].endswith(" ms")
     assert lines[1].startswith(f"client {ADD} OK ")
     assert lines[2].startswith("server calculator.Calculator.divide UNKNOWN ")
+    assert lines[2].endswith(
+        " ms: ZeroDivisionError: integer division or modulo by zero"
+    )  # as the caller reads it
     assert "ZeroDivisionError" in lines[3]
     assert lines[3].startswith("client calculator.Calculator.divide UNKNOWN ")
+
+
+FIELDS = (
+    "rpc_side",
+    "rpc_route",
+    "rpc_kind",
+    "rpc_status",
+    "rpc_status_code",
+    "peer",
+    "rpc_error",
+)
+
+
+def fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The call's fields a record carries as attributes, but the duration."""
+    return {name: getattr(record, name) for name in FIELDS}
+
+
+@pytest.mark.parametrize("place", PLACES)
+@in_loop
+async def test_logging_interceptor_records_carry_the_calls_fields(
+    place: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = uvrpc.LoggingInterceptor()
+    caplog.set_level(logging.INFO, logger="uvrpc.calls")
+    async with calculator(place, tmp_path, server=[log], client=[log]) as calc:
+        await calc.add(a=1, b=2)
+        with pytest.raises(uvrpc.RemoteError):
+            await calc.divide(a=1, b=0)
+    records = [r for r in caplog.records if r.name == "uvrpc.calls"]
+    ok: dict[str, Any] = {"rpc_route": ADD, "rpc_kind": "unary", "rpc_status": "OK"}
+    ok |= {"rpc_status_code": 0, "peer": None, "rpc_error": None}
+    failed: dict[str, Any] = {
+        "rpc_route": "calculator.Calculator.divide",
+        "rpc_kind": "unary",
+        "rpc_status": "UNKNOWN",
+        "rpc_status_code": 2,
+        "peer": None,
+    }
+    division = "ZeroDivisionError: integer division or modulo by zero"
+    assert [fields(record) for record in records] == [
+        {"rpc_side": "server", **ok},
+        {"rpc_side": "client", **ok},
+        {"rpc_side": "server", **failed, "rpc_error": division},
+        {"rpc_side": "client", **failed, "rpc_error": division},
+    ]
+    for record in records:
+        duration = getattr(record, "duration_ms")  # noqa: B009 - set by extra=
+        assert isinstance(duration, float) and duration >= 0
+        # The line shows the same duration the record carries.
+        assert f" {duration:.3f} ms" in record.getMessage()
+
+
+def test_logging_interceptor_names_a_curve_callers_key_as_peer(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from uvrpc.security import ClientSecurity, ServerSecurity, generate_keypair
+
+    server_keys, client_keys = generate_keypair(), generate_keypair()
+    caplog.set_level(logging.INFO, logger="uvrpc.calls")
+    log = uvrpc.LoggingInterceptor()
+    security = ServerSecurity(server_keys, allow=[client_keys.public])
+    with server_thread(Calculator(), security=security, interceptors=[log]) as s:
+        with CalculatorSyncClient(
+            s.endpoint,
+            timeout=10,
+            security=ClientSecurity(server_keys.public, client_keys),
+            interceptors=[log],
+        ) as calc:
+            assert calc.add(a=1, b=2) == 3
+    records = [r for r in caplog.records if r.name == "uvrpc.calls"]
+    assert [(fields(r)["rpc_side"], fields(r)["peer"]) for r in records] == [
+        ("server", client_keys.public),
+        ("client", None),
+    ]
 
 
 def test_logging_interceptor_on_a_sync_channel(

@@ -176,7 +176,10 @@ def test_a_served_description_matches_the_idl() -> None:
             "uvrpc.Reflection",
         ]
         health = client.describe(name="uvrpc.Health")
-        (check,) = health["services"][0]["methods"]
+        check, watch = health["services"][0]["methods"]
+        assert (check["name"], watch["name"]) == ("check", "watch")
+        assert watch["kind"] == "server_stream"
+        assert watch["params"] == check["params"]
         assert check["params"] == [
             {"id": 1, "name": "service", "type": "string", "optional": False,
              "doc": "", "default": ""}

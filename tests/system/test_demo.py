@@ -20,7 +20,13 @@ def test_demo_runs_end_to_end() -> None:
     assert "wrote calculator.py" in out and "wrote echo.py" in out
     assert "add(a=40, b=2) = 42" in out
     assert "run(program) = 5 after 2 steps" in out
-    assert "divide(a=1, b=0) failed: UNKNOWN: ZeroDivisionError" in out
+    # The deliberate error reads as one: one line each side, no traceback.
+    assert "expected error: divide(a=1, b=0) raised UNKNOWN: ZeroDivisionError" in out
+    assert (
+        "expected error: handler of calculator.Calculator.divide raised "
+        "ZeroDivisionError: integer division or modulo by zero (on purpose)" in out
+    )
+    assert "Traceback" not in result.stdout + result.stderr
     assert "echo  1048576 bytes: ok" in out
     assert "MISMATCH" not in out
     assert "stopped calculator_server:Calculator (exit status 0)" in out

@@ -226,6 +226,11 @@ def test_messages_validate_on_construction() -> None:
     step = Step(op=Op.ADD, operand=1)
     assert step.operand == 1.0 and isinstance(step.operand, float)
     assert Program(steps=[step]).model_dump() == {
+        "start": 0.0,
+        "steps": [{"op": Op.ADD, "operand": 1.0, "note": None}],
+        "labels": {},
+    }
+    assert Program(steps=[step]).model_dump(by_alias=True) == {  # the wire's keys
         "1": 0.0,
         "2": [{"1": Op.ADD, "2": 1.0, "3": None}],
         "3": {},
@@ -284,6 +289,46 @@ def test_every_status_round_trips_through_its_class(status: uvrpc.Status) -> Non
 def test_an_unknown_status_is_a_remote_error_keeping_its_number() -> None:
     from uvrpc.errors import error_for_status
 
-    error = error_for_status(6, "exists")  # ALREADY_EXISTS: no class in uvrpc
+    error = error_for_status(17, "later")  # a status gRPC may add one day
     assert isinstance(error, uvrpc.RemoteError)
-    assert error.message == "status 6: exists"
+    assert error.message == "status 17: later"
+
+
+_GRPC_LATE = {
+    uvrpc.AlreadyExists: 6,
+    uvrpc.Aborted: 10,
+    uvrpc.OutOfRange: 11,
+    uvrpc.DataLoss: 15,
+}
+
+
+@pytest.mark.parametrize("cls", list(_GRPC_LATE), ids=lambda c: c.__name__)
+def test_a_handler_raising_a_late_grpc_status_gives_the_caller_its_class(
+    cls: type[uvrpc.RpcError],
+) -> None:
+    """ALREADY_EXISTS, ABORTED, OUT_OF_RANGE and DATA_LOSS have gRPC's numbers
+    and cross a real socket as their own classes, to both clients."""
+
+    class Raising(Calculator):
+        async def add(self, *, a: int, b: int) -> int:
+            raise cls("it happened", {"a": a})
+
+    assert int(cls.status_code) == _GRPC_LATE[cls]
+    assert uvrpc.Status[cls.status_code.name] is cls.status_code
+    with server_thread(Raising()) as running:
+
+        async def main() -> uvrpc.RpcError:
+            async with CalculatorClient(running.endpoint) as calc:
+                with pytest.raises(cls) as caught:
+                    await calc.add(a=1, b=2, timeout=10)
+            return caught.value
+
+        error = asyncio.run(main())
+        assert (error.status, error.message, error.details) == (
+            cls.status_code,
+            "it happened",
+            {"a": 1},
+        )
+        with CalculatorSyncClient(running.endpoint) as calc:
+            with pytest.raises(cls):
+                calc.add(a=1, b=2, timeout=10)

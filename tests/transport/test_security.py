@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import server_thread
@@ -29,6 +30,7 @@ from uvrpc.security import (
     load_public_keys,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
 SERVER = generate_keypair()
 ALLOWED = generate_keypair()
 
@@ -519,3 +521,117 @@ def test_a_broker_refuses_a_backend_list_that_admits_clients() -> None:
             allow_shared_keys=shared,
         ):
             pass
+
+
+class KeySpy:
+    """A server interceptor that records the caller's key of each call, by route."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str | None]] = []
+
+    async def intercept_server(self, call: uvrpc.ServerCallInfo, proceed: Any) -> Any:
+        self.seen.append((call.route.rpartition(".")[2], call.call.peer_key))
+        return await proceed()
+
+
+class KeyedFeed(Feed):
+    """Keeps the caller's key of each ``ping`` it answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: list[str | None] = []
+
+    async def ping(self, *, n: int) -> int:
+        self.keys.append(uvrpc.current_call().peer_key)
+        return n
+
+
+def test_a_handler_and_an_interceptor_see_the_callers_curve_key() -> None:
+    spy, feed = KeySpy(), KeyedFeed()
+    with server_thread(feed, security=secured(), interceptors=[spy]) as server:
+        security = ClientSecurity(SERVER.public, ALLOWED)
+
+        async def main() -> None:
+            async with FeedClient(server.endpoint, timeout=10, security=security) as c:
+                assert await c.ping(n=1) == 1
+                assert [t.seq async for t in c.ticks(count=2)] == [0, 1]
+
+        asyncio.run(main())
+        with FeedSyncClient(server.endpoint, timeout=10, security=security) as c:
+            assert c.ping(n=2) == 2
+    assert feed.keys == [ALLOWED.public, ALLOWED.public]
+    assert spy.seen == [
+        ("ping", ALLOWED.public),
+        ("ticks", ALLOWED.public),
+        ("ping", ALLOWED.public),
+    ]
+
+
+def test_allow_any_names_each_clients_own_key_and_no_curve_names_none() -> None:
+    feed = KeyedFeed()
+    first, second = generate_keypair(), generate_keypair()
+    with server_thread(feed, security=ServerSecurity(SERVER, allow="any")) as s:
+        for keypair in (first, second):
+            security = ClientSecurity(SERVER.public, keypair)
+            with FeedSyncClient(s.endpoint, timeout=10, security=security) as c:
+                assert c.ping(n=1) == 1
+    assert feed.keys == [first.public, second.public]
+    plain = KeyedFeed()
+    with server_thread(plain) as s, FeedSyncClient(s.endpoint, timeout=10) as c:
+        assert c.ping(n=1) == 1
+    assert plain.keys == [None]
+
+
+def test_behind_a_broker_a_server_sees_no_client_key() -> None:
+    asyncio.run(keys_behind_a_broker())
+
+
+async def keys_behind_a_broker() -> None:
+    from uvrpc.broker import Broker
+
+    feed = KeyedFeed()
+    with Broker(
+        ["tcp://127.0.0.1:*"],
+        ["tcp://127.0.0.1:*"],
+        security=ServerSecurity(BROKER, allow=[ALLOWED.public]),
+        backend_security=ServerSecurity(BROKER, allow=[SERVER.public]),
+    ) as broker:
+        async with uvrpc.Server(feed, security=secured()) as server:
+            server.connect(
+                broker.backends[0], security=ClientSecurity(BROKER.public, SERVER)
+            )
+            direct = server.bind("tcp://127.0.0.1:*")
+            security = ClientSecurity(BROKER.public, ALLOWED)
+            async with (
+                FeedClient(broker.frontends[0], timeout=10, security=security) as via,
+                FeedClient(
+                    direct, timeout=10, security=ClientSecurity(SERVER.public, ALLOWED)
+                ) as straight,
+            ):
+                assert await via.ping(n=4) == 4
+                assert await straight.ping(n=5) == 5
+    # The broker authenticated the client; the server's own connection to the
+    # broker carries no client key, so the handler cannot be fooled by one.
+    assert feed.keys == [None, ALLOWED.public]
+
+
+def test_the_authorization_example_runs(tmp_path: Path) -> None:
+    """The per-method authorization example of docs/security.md, run as written."""
+    text = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
+    section = text.split("## Who is calling: per-method authorization", 1)[1]
+    blocks = section.split("```")
+    code, printed = blocks[1], blocks[3]
+    assert code.startswith("python\n") and printed.startswith("\n")
+    script = tmp_path / "authorize.py"
+    script.write_text(code.removeprefix("python\n"), encoding="utf-8")
+    examples = ROOT / "examples" / "calculator"
+    path = os.pathsep.join([str(examples), *sys.path])
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": path},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == printed.removeprefix("\n")

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from .cases import CASES
-from .report import as_json_ready, environment, render_table, rows, write_plot
+from .plot import NothingToPlot, write_plot
+from .report import as_json_ready, environment, render_table, rows
 from .runner import Measurement, Sample, plan, run_round
 from .systems import SYSTEMS, systems_for
 
@@ -51,7 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--uvloop", action="store_true", help="add uvloop rows")
     parser.add_argument("--ipc", action="store_true", help="ZeroMQ systems on ipc://")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write results")
-    parser.add_argument("--plot", type=Path, metavar="PATH", help="write a PNG")
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        metavar="PATH",
+        help="write a PNG of the cases measured: the sweep as lines against "
+        "payload size, the other cases as bars (workers and broker are not drawn)",
+    )
     parser.add_argument(
         "--markdown", action="store_true", help="print the table as Markdown"
     )
@@ -159,7 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["cases"] = [{k: as_json_ready(v) for k, v in r.items()} for r in table]
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     if args.plot:
-        write_plot([r for r in table if r["case"] in CASES], args.plot)
+        try:
+            write_plot(table, args.plot)
+        except NothingToPlot as exc:
+            print(f"uvrpc bench: no plot written: {exc}", file=sys.stderr)
     mismatches = sum(r["mismatches"] for r in table)
     if mismatches:
         print(

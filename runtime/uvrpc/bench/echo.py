@@ -1,4 +1,4 @@
-# Generated from echo.idl by uvrpc-gen 0.5.0 — do not edit.
+# Generated from echo.idl by uvrpc-gen 0.6.0 — do not edit.
 """The echo service: the payload the benchmarks send back and forth."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import abc as _abc
 import uvrpc as _uvrpc
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.5.0", api=5, protocol=3)
+_uvrpc.check_generated_code(generator="0.6.0", api=6, protocol=3)
 
 __all__ = [
     "EchoClient",

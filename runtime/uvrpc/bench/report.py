@@ -1,4 +1,7 @@
-"""Turning samples into rows: medians over rounds, ratios, a table, JSON and a plot."""
+"""Turning samples into rows: medians over rounds, ratios, a table and JSON.
+
+The plot is drawn by :mod:`uvrpc.bench.plot`.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from .measure import percentile
 from .runner import Sample
 from .systems import SYSTEMS
 
-__all__ = ["as_json_ready", "environment", "render_table", "rows", "write_plot"]
+__all__ = ["as_json_ready", "environment", "render_table", "rows"]
 
 _VERSIONED = (
     "uvrpc",
@@ -182,38 +185,3 @@ def render_table(table: Sequence[dict[str, Any]], markdown: bool = False) -> str
         ]
         text.append("  ".join(padded).rstrip())
     return "\n".join(text)
-
-
-def write_plot(table: Sequence[dict[str, Any]], path: Path) -> None:
-    """Throughput and latency against payload size, one line per system (sweep)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    sweep = [r for r in table if r["case"] == "sweep"]
-    figure, (throughput, latency) = plt.subplots(1, 2, figsize=(13, 5))
-    palette = plt.get_cmap("tab20")  # 20 distinct colours: rows outnumber tab10's
-    for index, system in enumerate(dict.fromkeys(r["system"] for r in sweep)):
-        points = sorted((r["payload"], r) for r in sweep if r["system"] == system)
-        sizes = [p for p, _ in points]
-        style = {
-            "color": palette(index % 20),
-            "linestyle": "--" if system.endswith("+uvloop") else "-",
-            "marker": "o",
-            "label": system,
-        }
-        throughput.plot(sizes, [r["mb_per_s"] for _, r in points], **style)
-        latency.plot(sizes, [r["p50_us"] for _, r in points], **style)
-    for axes, label in ((throughput, "MB/s (payload, one way)"), (latency, "p50 µs")):
-        axes.set_xscale("log", base=2)
-        axes.set_yscale("log")
-        axes.set_xlabel("payload bytes")
-        axes.set_ylabel(label)
-        axes.grid(True, which="both", alpha=0.3)
-    throughput.set_title("echo throughput, one call in flight")
-    latency.set_title("echo latency (median), one call in flight")
-    latency.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)

@@ -1,4 +1,5 @@
-"""The ``uvrpc`` command: serve, call, list, describe, broker, keygen, bench."""
+"""The ``uvrpc`` command: serve, call, list, describe, health, broker, keygen,
+bench."""
 
 from .main import main
 

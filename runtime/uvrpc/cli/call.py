@@ -8,6 +8,10 @@ as JSON on stdout: one line, or one line per item for a method whose server stre
 A method whose client streams reads its items from stdin, one JSON value a line. A
 failed call prints ``STATUS_NAME: message (status N)`` on stderr, then for an
 exception the IDL declares ``{"error": name, "fields": {...}}``, and exits with 1.
+
+``uvrpc describe ENDPOINT [NAME]`` prints the IDL of what the server serves
+(:mod:`uvrpc.cli.idl`), one file per namespace; ``--out DIR`` writes the files,
+which ``uvrpc-gen`` reads; ``--json`` prints the description itself.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import json
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any, TextIO
 
 from pydantic import ConfigDict
@@ -30,6 +35,7 @@ from ..transport.security import ClientSecurity
 from ..wire.errors import DeclaredError, RpcError, Unimplemented
 from ..wire.message import Message, field_ids
 from ..wire.methods import BidiStreaming, ClientStreaming, ServerStreaming, Unary
+from .idl import idl_files
 
 __all__ = ["add_commands", "run_command"]
 
@@ -308,72 +314,73 @@ async def call(
         raise
 
 
-# --- describe: a readable summary ------------------------------------------------
+# --- describe: IDL -------------------------------------------------------------------
 
 
-def _doc_lines(doc: str, indent: str) -> list[str]:
-    return [f"{indent}/// {line}".rstrip() for line in doc.splitlines()] if doc else []
+def write_idl(description: Description, out: TextIO, directory: str | None) -> None:
+    """Print a description as IDL files (:mod:`uvrpc.cli.idl`), or write them into
+    ``directory`` and print their paths.
 
-
-def _field_text(field: Description) -> str:
-    text = f"{field['id']}: {'optional ' if field['optional'] else ''}"
-    text += f"{field['type']} {field['name']}"
-    if "default" in field:
-        text += f" = {json.dumps(field['default'], ensure_ascii=False)}"
-    return text
-
-
-def summary(description: Description) -> str:
-    """A description in the IDL's syntax."""
-    lines: list[str] = []
-    for service in description["services"]:
-        lines += _doc_lines(service["doc"], "")
-        lines.append(f"service {service['name']} {{")
-        for method in service["methods"]:
-            lines += _doc_lines(method["doc"], "    ")
-            params = [_field_text(f) for f in method["params"]]
-            stream = method["stream"]
-            if stream is not None:
-                params.insert(0, f"stream<{stream['type']}> {stream['name']}")
-            returns = method["returns"]
-            if method["items"]:
-                returns = f"stream<{method['items']}>"
-            modifiers = ("oneway " if method["oneway"] else "") + (
-                "idempotent " if method["idempotent"] else ""
-            )
-            throws = ""
-            if method["errors"]:
-                throws = f" throws ({', '.join(method['errors'])})"
-            lines.append(
-                f"    {modifiers}{returns} {method['name']}({', '.join(params)})"
-                f"{throws};"
-            )
-        lines.append("}")
-    for kind, key in (
-        ("enum", "enums"),
-        ("message", "messages"),
-        ("exception", "exceptions"),
-    ):
-        for type_name, entry in description[key].items():
-            lines += _doc_lines(entry["doc"], "")
-            lines.append(f"{kind} {type_name} {{")
-            if kind == "enum":
-                lines += [f"    {m} = {v};" for m, v in entry["members"].items()]
-            else:
-                for field in entry["fields"]:
-                    lines += _doc_lines(field["doc"], "    ")
-                    lines.append(f"    {_field_text(field)};")
-            lines.append("}")
-    return "\n".join(lines)
+    Raises:
+        CallError: a default cannot be written in IDL, or a file cannot be written.
+    """
+    try:
+        files = idl_files(description)
+    except ValueError as exc:
+        raise CallError(str(exc)) from None
+    if not files:
+        print(
+            "// only the built-in services, which every server answers: "
+            "uvrpc describe --json shows them",
+            file=out,
+        )
+        return
+    if directory is not None:
+        try:
+            Path(directory).mkdir(parents=True, exist_ok=True)
+            for name, text in files.items():
+                path = Path(directory) / name
+                path.write_text(text, encoding="utf-8")
+                print(path, file=out)
+        except OSError as exc:
+            raise CallError(f"cannot write the IDL files: {exc}") from None
+        return
+    for index, (name, text) in enumerate(files.items()):
+        if len(files) > 1:
+            print(f"{'' if index == 0 else chr(10)}// file: {name}", file=out)
+        print(text, end="", file=out)
 
 
 # --- the commands ------------------------------------------------------------------
+
+CALL_EPILOG = """\
+how values are given:
+  The JSON object's keys are the parameter names. bytes are base64 text, sets
+  are lists, enum members are names (or numbers), map keys are text, messages
+  are objects keyed by field name, an optional value may be null.
+
+    uvrpc call tcp://127.0.0.1:5555 conformance.Conformance.echoBytes \\
+        '{"data": "AP91dg=="}'
+
+  A method whose client streams (a stream<T> parameter) reads its items from
+  stdin, one JSON value of type T a line (blank lines skipped), until the end
+  of input; its other parameters go in the JSON object as usual.
+
+    printf '1\\n2\\n39\\n' | uvrpc call tcp://127.0.0.1:5555 \\
+        conformance.Conformance.sum
+"""
+"""The end of ``uvrpc call --help``: how values are spelled, with an example each."""
 
 
 def add_commands(commands: Any) -> None:
     """Add ``call``, ``list`` and ``describe`` to the ``uvrpc`` command's parser."""
     call_cmd = commands.add_parser(
-        "call", help="call a method of a running server (no generated code needed)"
+        "call",
+        help="call a method of a running server (no generated code needed)",
+        description="Call ROUTE on the server at ENDPOINT and print the result as "
+        "JSON:\none line, or one line per item of a stream the server sends.",
+        epilog=CALL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     call_cmd.add_argument("endpoint", metavar="ENDPOINT")
     call_cmd.add_argument("route", metavar="ROUTE", help="namespace.Service.method")
@@ -387,13 +394,24 @@ def add_commands(commands: Any) -> None:
     list_cmd = commands.add_parser("list", help="list the services a server serves")
     list_cmd.add_argument("endpoint", metavar="ENDPOINT")
     describe_cmd = commands.add_parser(
-        "describe", help="describe a server's services, methods and types"
+        "describe",
+        help="describe a server's services, methods and types as IDL",
+        description="Print the IDL of what a server serves, one file per namespace "
+        "(each\nstarting '// file: NAME.idl' when there are several), which "
+        "uvrpc-gen reads.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     describe_cmd.add_argument("endpoint", metavar="ENDPOINT")
     describe_cmd.add_argument(
         "name", metavar="NAME", nargs="?", default="", help="a service, route or type"
     )
     describe_cmd.add_argument("--json", action="store_true", help="print JSON")
+    describe_cmd.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write the IDL files (one per namespace) into DIR, created if missing, "
+        "and print their paths",
+    )
     for cmd in (call_cmd, list_cmd, describe_cmd):
         cmd.add_argument(
             "--timeout",
@@ -468,7 +486,7 @@ async def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> None:
                 if args.json:
                     _print(description, out)
                 else:
-                    print(summary(description), file=out)
+                    write_idl(description, out, args.out)
 
 
 def _narrow(description: Description, name: str) -> Description:

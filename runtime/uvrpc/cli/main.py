@@ -21,10 +21,15 @@ on the backend.
 
 ``uvrpc call ENDPOINT ROUTE 'JSON'``, ``uvrpc list ENDPOINT`` and ``uvrpc describe
 ENDPOINT [NAME]`` call and inspect any running server through its built-in reflection
-service, without generated code (:mod:`uvrpc.cli_call`).
+service, without generated code (:mod:`uvrpc.cli.call`); ``describe`` prints IDL
+that ``uvrpc-gen`` reads (:mod:`uvrpc.cli.idl`).
+
+``uvrpc health ENDPOINT [SERVICE]`` checks a server's health for an orchestrator's
+probe, with ``grpc_health_probe``'s exit statuses (:mod:`uvrpc.cli.health`).
 
 ``uvrpc keygen NAME --dir DIR`` writes a new CURVE key pair as ``DIR/NAME.key``
-(public) and ``DIR/NAME.key_secret`` (secret, mode 0600), and prints the public key.
+(public) and ``DIR/NAME.key_secret`` (secret, mode 0600), creating ``DIR`` (mode
+0700, with its parents) when it is missing, and prints the public key.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ from ..transport.security import (
 )
 from ..wire.service import ServiceBase
 from ..wire.version import GENERATED_CODE_API, PROTOCOL_VERSION, __version__
+from . import health
 from .call import add_commands, run_command
 
 __all__ = ["main"]
@@ -191,7 +197,8 @@ def _parser() -> argparse.ArgumentParser:
         "--dir",
         default=".",
         metavar="DIR",
-        help="where to write NAME.key and NAME.key_secret (default: here)",
+        help="where to write NAME.key and NAME.key_secret, created with its parents "
+        "(mode 0700) if missing (default: here)",
     )
     broker_cmd = commands.add_parser(
         "broker", help="forward calls from clients to the servers connected to it"
@@ -253,6 +260,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("version", help="print runtime and protocol versions")
     add_commands(commands)
+    # Listed for --help; main() hands everything after "health" to cli.health,
+    # whose mistakes exit with 1 as grpc_health_probe's do.
+    health.add_arguments(
+        commands.add_parser("health", help="check a server's health (exit 0: SERVING)")
+    )
     # Listed for --help; main() hands everything after "bench" to uvrpc.bench.
     commands.add_parser(
         "bench", help="benchmark uvrpc against raw pyzmq, gRPC and Thrift"
@@ -340,6 +352,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ..bench.cli import main as bench_main
 
         return bench_main(arguments[1:])
+    if arguments[:1] == ["health"]:
+        return health.main(arguments[1:])
     args = _parser().parse_args(arguments)
     try:
         if args.command == "version":
@@ -351,7 +365,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_command(args)
         if args.command == "keygen":
             keypair = generate_keypair()
-            keypair.save(Path(args.dir), args.name)
+            directory = Path(args.dir)
+            # A directory made here is the owner's alone: it holds a secret key.
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            keypair.save(directory, args.name)
             print(keypair.public)
             return 0
         logging.basicConfig(

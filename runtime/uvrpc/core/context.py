@@ -108,9 +108,23 @@ class ServerCall:
             other requests of its connection (:mod:`uvrpc.core.clocks`), so the
             two hosts' clocks need not agree.
         metadata: the request's metadata (empty if none was sent).
+        peer_key: the CURVE public key (40 characters of Z85 text, as
+            :class:`~uvrpc.security.Keypair` holds keys) the caller's connection
+            authenticated with, on a server given ``security=``; ``None`` on a
+            server without CURVE, and for calls that come through a broker: the
+            broker authenticated the client, and the server's own connection to
+            the broker names no client (``docs/security.md``).
     """
 
-    __slots__ = ("_cancelled", "_expired", "_trailers", "deadline", "metadata", "route")
+    __slots__ = (
+        "_cancelled",
+        "_expired",
+        "_trailers",
+        "deadline",
+        "metadata",
+        "peer_key",
+        "route",
+    )
 
     def __init__(
         self, route: str, deadline: float | None, metadata: Metadata | None
@@ -118,6 +132,7 @@ class ServerCall:
         self.route = route
         self.deadline = deadline
         self.metadata: Metadata = metadata if metadata is not None else _EMPTY
+        self.peer_key: str | None = None
         self._trailers: dict[str, str | bytes] | None = None
         self._cancelled = False
         self._expired = False

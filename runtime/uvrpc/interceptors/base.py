@@ -249,7 +249,13 @@ class LoggingInterceptor:
         server = uvrpc.Server(Calculator(), interceptors=[log])
 
     Lines look like ``server calculator.Calculator.add OK 0.153 ms`` (a failed
-    call adds its error's message).
+    call adds its error's message). Each record also carries the call's fields as
+    attributes (``extra=``), for a structured (JSON) formatter or a filter:
+    ``rpc_side`` (``server`` or ``client``), ``rpc_route``, ``rpc_kind``,
+    ``rpc_status`` (the status name), ``rpc_status_code`` (its number),
+    ``duration_ms``, ``peer`` (on a server over CURVE the caller's public key,
+    :attr:`~uvrpc.ServerCall.peer_key`; else ``None``) and ``rpc_error`` (the
+    error's message, ``None`` for OK).
 
     Args:
         logger: where the lines go; ``logging.getLogger("uvrpc.calls")`` by
@@ -272,37 +278,56 @@ class LoggingInterceptor:
     def _log(
         self,
         side: str,
-        route: str,
+        info: ServerCallInfo | ClientCallInfo,
         error: BaseException | None,
         started: float,
         call: ServerCall | None = None,
     ) -> None:
+        level = self.level if error is None else self.error_level
+        if not self.logger.isEnabledFor(level):
+            return
         elapsed = (time.perf_counter() - started) * 1000
         status = status_of(error, call)
+        message: str | None = None
+        if error is not None:
+            message = (
+                error.message
+                if isinstance(error, RpcError)
+                else f"{type(error).__name__}: {error}"  # as the caller reads it
+            )
+        extra = {
+            "rpc_side": side,
+            "rpc_route": info.route,
+            "rpc_kind": info.kind,
+            "rpc_status": status.name,
+            "rpc_status_code": int(status),
+            "duration_ms": elapsed,
+            "peer": call.peer_key if call is not None else None,
+            "rpc_error": message,
+        }
         if error is None:
-            if self.logger.isEnabledFor(self.level):
-                self.logger.log(self.level, "%s %s OK %.3f ms", side, route, elapsed)
-        elif self.logger.isEnabledFor(self.error_level):
-            message = error.message if isinstance(error, RpcError) else str(error)
             self.logger.log(
-                self.error_level,
+                level, "%s %s OK %.3f ms", side, info.route, elapsed, extra=extra
+            )
+        else:
+            self.logger.log(
+                level,
                 "%s %s %s %.3f ms: %s",
                 side,
-                route,
+                info.route,
                 status.name,
                 elapsed,
                 message,
+                extra=extra,
             )
 
     async def intercept_server(self, call: ServerCallInfo, proceed: Proceed) -> Any:
         """Log the call the server served."""
-        return await _timed(
-            proceed(), partial(self._log, "server", call.route), call.call
-        )
+        return await _timed(proceed(), partial(self._log, "server", call), call.call)
 
     async def intercept_client(self, call: ClientCallInfo, proceed: Proceed) -> Any:
         """Log the call the channel made."""
-        return await _timed(proceed(), partial(self._log, "client", call.route))
+        return await _timed(proceed(), partial(self._log, "client", call))
 
     def intercept_sync(self, call: ClientCallInfo, proceed: SyncProceed) -> Any:
         """Log the call the blocking channel made."""
@@ -310,9 +335,9 @@ class LoggingInterceptor:
         try:
             result = proceed()
         except BaseException as exc:
-            self._log("client", call.route, exc, started)
+            self._log("client", call, exc, started)
             raise
-        self._log("client", call.route, None, started)
+        self._log("client", call, None, started)
         return result
 
 

@@ -27,6 +27,11 @@ Exported series (``side`` is ``server`` or ``client``):
 - ``uvrpc_server_<counter>_total{server}``: the :class:`~uvrpc.ServerStats` of
   each watched server (``received``, ``replied``, ``rejected``, ...), read when
   scraped.
+
+``MetricsRegistry(grpc_names=True)`` also exports the calls under the names and
+labels of go-grpc-prometheus (``grpc_server_handled_total{grpc_type,
+grpc_service, grpc_method, grpc_code}``, ``grpc_server_handling_seconds``, and
+the client's), so that dashboards made for gRPC servers read them.
 """
 
 from __future__ import annotations
@@ -89,9 +94,10 @@ SIDES = ("server", "client")
 class _Method:
     """What one side recorded of one route."""
 
-    __slots__ = ("buckets", "calls", "errors", "seconds")
+    __slots__ = ("buckets", "calls", "errors", "kind", "seconds")
 
-    def __init__(self, buckets: int) -> None:
+    def __init__(self, buckets: int, kind: str) -> None:
+        self.kind = kind
         self.calls = 0
         self.errors: dict[str, int] = {}
         self.buckets = [0] * (buckets + 1)  # the last one is +Inf
@@ -107,14 +113,21 @@ class MetricsRegistry:
     Args:
         buckets: the upper bounds of the latency histogram's buckets, in seconds,
             increasing (``+Inf`` is added).
+        grpc_names: export the calls under go-grpc-prometheus' names and labels
+            too (``grpc_server_handled_total`` and the others, see
+            ``docs/interceptors.md``), besides uvrpc's own.
     """
 
-    def __init__(self, buckets: Sequence[float] = DEFAULT_BUCKETS) -> None:
+    def __init__(
+        self, buckets: Sequence[float] = DEFAULT_BUCKETS, *, grpc_names: bool = False
+    ) -> None:
         bounds = tuple(float(b) for b in buckets)
         if list(bounds) != sorted(set(bounds)) or not bounds:
             raise ValueError("buckets must be distinct and increasing")
         self.buckets = bounds
         """The upper bounds of the latency buckets, in seconds."""
+        self.grpc_names = grpc_names
+        """Whether the gRPC-named series are exported too."""
         self._lock = threading.Lock()
         self._methods: dict[tuple[str, str], _Method] = {}
         self._servers: dict[str, Server] = {}
@@ -122,14 +135,24 @@ class MetricsRegistry:
         self.interceptor = MetricsInterceptor(self)
         """An interceptor recording into this registry, for every side."""
 
-    def record(self, side: str, route: str, status: Status, seconds: float) -> None:
+    def record(
+        self,
+        side: str,
+        route: str,
+        status: Status,
+        seconds: float,
+        kind: str = "unary",
+    ) -> None:
         """Count one call of ``route`` that ended with ``status`` after
-        ``seconds`` (the interceptor calls this)."""
+        ``seconds`` (the interceptor calls this). ``kind`` is the method's
+        (:attr:`~uvrpc.ServerCallInfo.kind`), the same for every call of a
+        route."""
         index = bisect.bisect_left(self.buckets, seconds)
         with self._lock:
             method = self._methods.get((side, route))
             if method is None:
-                method = self._methods[side, route] = _Method(len(self.buckets))
+                method = _Method(len(self.buckets), kind)
+                self._methods[side, route] = method
             method.calls += 1
             method.buckets[index] += 1
             method.seconds += seconds
@@ -146,7 +169,7 @@ class MetricsRegistry:
     def snapshot(self) -> dict[str, Any]:
         """Everything recorded so far, as plain dicts::
 
-            {"server": {route: {"calls": 3, "errors": {"UNKNOWN": 1},
+            {"server": {route: {"kind": "unary", "calls": 3, "errors": {"UNKNOWN": 1},
                                 "latency": {"count": 3, "sum": 0.0021,
                                             "buckets": {0.0001: 0, ..., inf: 3}}}},
              "client": {...},
@@ -165,6 +188,7 @@ class MetricsRegistry:
                     total += count
                     cumulative[bound] = total
                 result.setdefault(side, {})[route] = {
+                    "kind": method.kind,
                     "calls": method.calls,
                     "errors": dict(method.errors),
                     "latency": {
@@ -218,10 +242,10 @@ class MetricsInterceptor:
         except BaseException as exc:
             status = status_of(exc, call.call)
             seconds = time.perf_counter() - started
-            self.registry.record("server", call.route, status, seconds)
+            self.registry.record("server", call.route, status, seconds, call.kind)
             raise
         seconds = time.perf_counter() - started
-        self.registry.record("server", call.route, Status.OK, seconds)
+        self.registry.record("server", call.route, Status.OK, seconds, call.kind)
         return result
 
     async def intercept_client(self, call: ClientCallInfo, proceed: Proceed) -> Any:
@@ -231,10 +255,12 @@ class MetricsInterceptor:
             result = await proceed()
         except BaseException as exc:
             seconds = time.perf_counter() - started
-            self.registry.record("client", call.route, status_of(exc), seconds)
+            self.registry.record(
+                "client", call.route, status_of(exc), seconds, call.kind
+            )
             raise
         seconds = time.perf_counter() - started
-        self.registry.record("client", call.route, Status.OK, seconds)
+        self.registry.record("client", call.route, Status.OK, seconds, call.kind)
         return result
 
     def intercept_sync(self, call: ClientCallInfo, proceed: SyncProceed) -> Any:
@@ -244,10 +270,12 @@ class MetricsInterceptor:
             result = proceed()
         except BaseException as exc:
             seconds = time.perf_counter() - started
-            self.registry.record("client", call.route, status_of(exc), seconds)
+            self.registry.record(
+                "client", call.route, status_of(exc), seconds, call.kind
+            )
             raise
         seconds = time.perf_counter() - started
-        self.registry.record("client", call.route, Status.OK, seconds)
+        self.registry.record("client", call.route, Status.OK, seconds, call.kind)
         return result
 
 
@@ -294,6 +322,8 @@ class _Collector:
         yield calls
         yield errors
         yield durations
+        if self._registry.grpc_names:
+            yield from _grpc_families(snapshot)
         servers: dict[str, dict[str, int]] = snapshot["servers"]
         if servers:
             for field in dataclasses.fields(_server_stats_type()):
@@ -305,6 +335,50 @@ class _Collector:
                 for name, stats in servers.items():
                     counter.add_metric([name], stats[field.name])
                 yield counter
+
+
+_GRPC_TYPES = {"oneway": "unary"}
+"""go-grpc-prometheus' ``grpc_type`` of each uvrpc kind that has another name
+(gRPC has no oneway calls: they count as unary ones, as their spans do)."""
+
+
+def _grpc_families(snapshot: dict[str, Any]) -> Iterable[Metric]:
+    """The calls of ``snapshot`` under go-grpc-prometheus' names and labels."""
+    from prometheus_client.metrics_core import (
+        CounterMetricFamily,
+        HistogramMetricFamily,
+    )
+
+    labels = ["grpc_type", "grpc_service", "grpc_method"]
+    for side in SIDES:
+        handled = CounterMetricFamily(
+            f"grpc_{side}_handled",
+            f"Calls ended on the {side}, by status (grpc_code).",
+            labels=[*labels, "grpc_code"],
+        )
+        handling = HistogramMetricFamily(
+            f"grpc_{side}_handling_seconds",
+            f"How long calls took on the {side}.",
+            labels=labels,
+        )
+        for route, method in snapshot[side].items():
+            service, _, name = route.rpartition(".")
+            names = [_GRPC_TYPES.get(method["kind"], method["kind"]), service, name]
+            errors: dict[str, int] = method["errors"]
+            handled.add_metric([*names, "OK"], method["calls"] - sum(errors.values()))
+            for status, count in sorted(errors.items()):
+                handled.add_metric([*names, status], count)
+            latency = method["latency"]
+            handling.add_metric(
+                names,
+                buckets=[
+                    (_bound(bound), count)
+                    for bound, count in latency["buckets"].items()
+                ],
+                sum_value=latency["sum"],
+            )
+        yield handled
+        yield handling
 
 
 def _server_stats_type() -> type[ServerStats]:

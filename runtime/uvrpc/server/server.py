@@ -528,6 +528,9 @@ class Server:
             return
         envelope = frames[: end + 1]
         if type(message) is Request:
+            if self._security is not None and message.call is not None:
+                # Read only on a secured server: the plain path pays nothing.
+                message.call.peer_key = _peer_key(frames[-1])
             call_id = message.call_id
             running = len(self._tasks)
             if self._leaving:
@@ -825,6 +828,21 @@ class Server:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+def _peer_key(frame: zmq.Frame) -> str | None:
+    """The Z85 CURVE public key a frame's connection authenticated with.
+
+    The ZAP handler (pyzmq's authenticator) names a CURVE client by its public
+    key's Z85 text, and libzmq hands that ``User-Id`` to every message of the
+    connection. A connection without it (one the server made to a broker, or
+    none over CURVE) has no key.
+    """
+    try:
+        user = frame.get("User-Id")
+    except zmq.ZMQError:
+        return None
+    return user if isinstance(user, str) and user else None
 
 
 def _caller(envelope: list[zmq.Frame]) -> tuple[bytes, ...]:

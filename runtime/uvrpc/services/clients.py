@@ -5,10 +5,12 @@ serves both, never imports a client)."""
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterator
 from typing import Any
 
+from ..client.streams import ItemStream
 from ..client.stubs import AsyncClient, SyncClient
-from .health import CHECK_METHOD, HealthStatus
+from .health import CHECK_METHOD, WATCH_METHOD, HealthStatus
 from .reflection import DESCRIBE_METHOD, LIST_METHOD
 
 __all__ = [
@@ -28,6 +30,16 @@ class HealthClient(AsyncClient):
         """Whether ``service`` (empty: the server as a whole) takes calls now."""
         return await self._call(CHECK_METHOD, (service,), timeout)
 
+    def watch(
+        self, *, service: str = "", timeout: float | None = None
+    ) -> ItemStream[HealthStatus]:
+        """The answer of :meth:`check` now, then each time it changes, until the
+        stream is closed (or ``timeout``, the client's if ``None``, passes).
+
+        The stream ends after NOT_SERVING when the server closes with a grace.
+        """
+        return self._server_stream(WATCH_METHOD, (service,), timeout)
+
 
 class HealthSyncClient(SyncClient):
     """Blocking client of ``uvrpc.Health``."""
@@ -35,6 +47,16 @@ class HealthSyncClient(SyncClient):
     def check(self, *, service: str = "", timeout: float | None = None) -> HealthStatus:
         """Whether ``service`` (empty: the server as a whole) takes calls now."""
         return self._call(CHECK_METHOD, (service,), timeout)
+
+    def watch(
+        self, *, service: str = "", timeout: float | None = None
+    ) -> Iterator[HealthStatus]:
+        """The answer of :meth:`check` now, then each time it changes, until the
+        iterator is closed (or ``timeout``, the client's if ``None``, passes).
+
+        The iteration ends after NOT_SERVING when the server closes with a grace.
+        """
+        return self._server_stream(WATCH_METHOD, (service,), timeout)
 
 
 class ReflectionClient(AsyncClient):

@@ -6,22 +6,31 @@ NOT_SERVING, or SERVICE_UNKNOWN for a service it does not serve. A server starts
 SERVING everything; :meth:`uvrpc.Server.set_serving` changes a service's answer (a
 load balancer then stops sending it calls), and :meth:`uvrpc.Server.close` turns
 everything NOT_SERVING as it begins (see :class:`HealthState`).
+
+``uvrpc.Health.watch(service)`` streams the same answer: the current one at once,
+then each change, as gRPC's ``Health.Watch`` does, until the caller cancels. A
+service the server does not serve streams SERVICE_UNKNOWN and stays open. When the
+server closes, a watch sends NOT_SERVING and ends. Each watch is a stream call, so
+``max_streams`` and ``max_streams_per_caller`` bound how many run
+(``docs/health.md``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import ClassVar
 
 from ..wire import types as _t
 from ..wire.message import Message, field_ids
-from ..wire.methods import ServiceSpec, Unary
+from ..wire.methods import ServerStreaming, ServiceSpec, Unary
 from ..wire.service import ServiceBase
 
 __all__ = [
     "CHECK_METHOD",
     "HEALTH_SERVICE",
+    "WATCH_METHOD",
     "Health",
     "HealthState",
     "HealthStatus",
@@ -56,6 +65,7 @@ class HealthState:
         self._serving: dict[str, bool] = dict.fromkeys(services, True)
         self._serving[""] = True
         self._closing = False
+        self._listeners: set[Callable[[], None]] = set()
 
     def set_serving(self, service: str, serving: bool) -> None:
         """Report ``service`` (``""``: the whole server) as serving or not.
@@ -66,10 +76,32 @@ class HealthState:
         if service not in self._serving:
             raise ValueError(f"this server serves no service {service!r}")
         self._serving[service] = serving
+        self._changed()
 
     def closing(self) -> None:
         """Report every service NOT_SERVING from now on: the server is closing."""
         self._closing = True
+        self._changed()
+
+    @property
+    def is_closing(self) -> bool:
+        """Whether :meth:`closing` was called: the answers no longer change."""
+        return self._closing
+
+    @property
+    def watchers(self) -> int:
+        """How many listeners (one per running ``watch`` call) there are now."""
+        return len(self._listeners)
+
+    def listen(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` (with no arguments) after each change of any answer,
+        until the function returned is called."""
+        self._listeners.add(listener)
+        return lambda: self._listeners.discard(listener)
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            listener()
 
     def status(self, service: str = "") -> HealthStatus:
         """The answer to a health check of ``service`` (``""``: the server)."""
@@ -97,7 +129,13 @@ CHECK_METHOD: Unary[_CheckParams, HealthStatus] = Unary(
     reply=HealthStatus,
     idempotent=True,
 )
-_HEALTH = ServiceSpec(name=HEALTH_SERVICE, methods=(CHECK_METHOD,))
+WATCH_METHOD: ServerStreaming[_CheckParams, HealthStatus] = ServerStreaming(
+    route="uvrpc.Health.watch",
+    handler="watch",
+    params=_CheckParams,
+    reply_item=HealthStatus,
+)
+_HEALTH = ServiceSpec(name=HEALTH_SERVICE, methods=(CHECK_METHOD, WATCH_METHOD))
 
 
 class HealthServer(ServiceBase):
@@ -112,6 +150,11 @@ class HealthServer(ServiceBase):
         """Whether ``service`` (empty: the server as a whole) takes calls now."""
         raise NotImplementedError
 
+    def watch(self, *, service: str) -> AsyncIterator[HealthStatus]:
+        """The answer of :meth:`check` now, then each time it changes, until the
+        caller cancels."""
+        raise NotImplementedError
+
 
 class Health(HealthServer):
     """The health service answering from ``state``."""
@@ -121,3 +164,23 @@ class Health(HealthServer):
 
     async def check(self, *, service: str) -> HealthStatus:
         return self._state.status(service)
+
+    async def watch(self, *, service: str) -> AsyncIterator[HealthStatus]:
+        changed = asyncio.Event()
+        stop_listening = self._state.listen(changed.set)
+        try:
+            sent: HealthStatus | None = None
+            while True:
+                # Cleared before reading, so that a change made from here on wakes
+                # the wait below: only the latest answer goes out.
+                changed.clear()
+                status = self._state.status(service)
+                if status is not sent:
+                    yield status
+                    sent = status
+                    continue  # it may have changed while the item went out
+                if self._state.is_closing:
+                    return  # the last answer was sent: nothing changes any more
+                await changed.wait()
+        finally:
+            stop_listening()

@@ -240,7 +240,13 @@ class _Describer:
                 "doc": doc,
             }
             if not info.is_required():
-                default = info.get_default(call_default_factory=True)
+                # The declared default itself: get_default() deep-copies it, and a
+                # bytes default (a memoryview) cannot be copied that way.
+                default = (
+                    info.default
+                    if info.default_factory is None
+                    else info.get_default(call_default_factory=True, validated_data={})
+                )
                 if not (optional and default is None):
                     field["default"] = jsonable(default)
             fields.append(field)
@@ -280,6 +286,8 @@ class _Describer:
                     "name": method.stream,
                     "type": self.type_name(method.request_item),
                 }
+                if method.stream_id is not None:  # modules before API 6 omit it
+                    entry["stream"]["id"] = method.stream_id
             if method.server_sends:
                 entry["items"] = self.type_name(method.reply_item)
             entry["returns"] = self.type_name(method.final.reply)
@@ -315,7 +323,9 @@ def describe(*services: ServiceBase | type[ServiceBase]) -> Description:
          "exceptions": {name: {"name", "doc", "fields": [field...]}}}
 
     where a field is ``{"id", "name", "type", "optional", "doc"}`` plus
-    ``"default"`` when it has one; see ``docs/protocol.md``.
+    ``"default"`` when it has one, and a method's ``"stream"`` (the parameter of a
+    stream the client sends, else None) is ``{"name", "type"}`` plus its ``"id"``
+    when the generated module records it; see ``docs/protocol.md``.
     """
     describer = _Describer()
     described = [

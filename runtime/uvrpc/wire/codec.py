@@ -1,8 +1,9 @@
 """msgpack encoding and decoding of message bodies.
 
 Encoding accepts what generated code hands over: plain values, generated messages
-(dumped keyed by field id), sets (msgpack has no set type: they travel as arrays and
-the receiving model turns them back into sets), enums (``IntEnum`` values travel as
+(dumped keyed by field id: ``model_dump(by_alias=True)``), sets (msgpack has no set
+type: they travel as arrays and the receiving model turns them back into sets, each
+element once), enums (``IntEnum`` values travel as
 integers) and any object with the buffer protocol as ``bytes``. :func:`outline` takes
 large binary values out of a value, to travel as attachment frames of their own.
 Decoding keeps msgpack's traps shut: integer map keys are allowed (the IDL has
@@ -108,7 +109,7 @@ def byte_view(obj: object) -> memoryview:
 def _encode_extra(obj: object) -> object:
     """Give msgpack a form for the types it does not know itself."""
     if isinstance(obj, BaseModel):
-        return obj.model_dump()
+        return obj.model_dump(by_alias=True)
     if isinstance(obj, (set, frozenset)):
         return list(obj)
     if not _is_buffer(obj):
@@ -167,7 +168,7 @@ def outline(value: Any, attachments: list[Any], threshold: int) -> Any:
             return value
         return _attach(byte_view(value), attachments)
     if isinstance(value, BaseModel):
-        return outline(value.model_dump(), attachments, threshold)
+        return outline(value.model_dump(by_alias=True), attachments, threshold)
     if value is None or cls in _PLAIN or isinstance(value, (int, float, str)):
         return value
     try:

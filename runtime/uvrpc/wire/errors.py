@@ -12,17 +12,21 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from .message import Message
+from .message import Message, readable
 from .status import Status
 
 __all__ = [
+    "Aborted",
+    "AlreadyExists",
     "Cancelled",
+    "DataLoss",
     "DeadlineExceeded",
     "DeclaredError",
     "FailedPrecondition",
     "InternalError",
     "InvalidArgument",
     "NotFound",
+    "OutOfRange",
     "PermissionDenied",
     "ProtocolError",
     "RemoteError",
@@ -113,6 +117,12 @@ class NotFound(RpcError):
     status_code = Status.NOT_FOUND
 
 
+class AlreadyExists(RpcError):
+    """A handler reported that what the call would create exists already."""
+
+    status_code = Status.ALREADY_EXISTS
+
+
 class PermissionDenied(RpcError):
     """The caller is not allowed to make this call."""
 
@@ -131,6 +141,22 @@ class FailedPrecondition(RpcError):
     status_code = Status.FAILED_PRECONDITION
 
 
+class Aborted(RpcError):
+    """A handler gave up the call because of a conflict, such as a transaction
+    that lost a race; the caller may retry the whole operation (a :class:`~uvrpc.Retry`
+    does not: it retries ``UNAVAILABLE`` only)."""
+
+    status_code = Status.ABORTED
+
+
+class OutOfRange(RpcError):
+    """A handler reported that an argument is past the valid range, such as a
+    read past the end of a file (a range that could become valid, unlike
+    ``INVALID_ARGUMENT``)."""
+
+    status_code = Status.OUT_OF_RANGE
+
+
 class Unimplemented(RpcError):
     """The server does not serve the method (or service) the request names."""
 
@@ -147,6 +173,12 @@ class Unavailable(RpcError):
     """The server cannot be reached, or the client was closed with the call pending."""
 
     status_code = Status.UNAVAILABLE
+
+
+class DataLoss(RpcError):
+    """A handler reported that data was lost or corrupted beyond recovery."""
+
+    status_code = Status.DATA_LOSS
 
 
 class Unauthenticated(RpcError):
@@ -187,7 +219,7 @@ class DeclaredError(RpcError):
 
     def summary(self) -> str:
         values = ", ".join(
-            f"{name}={getattr(self.fields, name)!r}"
+            f"{name}={readable(getattr(self.fields, name))!r}"
             for name in type(self.fields).model_fields
         )
         return f"{type(self).__name__}({values})"
@@ -215,12 +247,16 @@ _BY_STATUS: dict[Status, type[RpcError]] = {
         InvalidArgument,
         DeadlineExceeded,
         NotFound,
+        AlreadyExists,
         PermissionDenied,
         ResourceExhausted,
         FailedPrecondition,
+        Aborted,
+        OutOfRange,
         Unimplemented,
         InternalError,
         Unavailable,
+        DataLoss,
         Unauthenticated,
     )
 }

@@ -4,15 +4,19 @@ wire ids."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Iterator, Sized
 from typing import Any, TypeVar
 
 from pydantic import AliasGenerator, BaseModel, ConfigDict, GetCoreSchemaHandler
-from pydantic_core import CoreSchema, core_schema
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
-__all__ = ["Enum", "Message", "fail_fast", "field_ids"]
+from .limits import MAX_ECHO
+
+__all__ = ["REPR_BYTES", "Enum", "Message", "fail_fast", "field_ids", "readable"]
 
 # Every kind of container schema pydantic-core validates element by element.
 _CONTAINERS = frozenset({"list", "set", "frozenset", "dict", "tuple", "deque"})
+_SETS = frozenset({"set", "frozenset"})
 # Keys of a core schema whose values are data (defaults, enum members, literal
 # values) or another schema's settings, never a schema to walk.
 _NOT_SCHEMAS = frozenset(
@@ -23,13 +27,18 @@ _Schema = TypeVar("_Schema")
 
 
 def fail_fast(schema: _Schema) -> _Schema:
-    """Make every container of a pydantic core schema stop at its first bad element.
+    """Make every container of a pydantic core schema stop at its first bad element,
+    and every set refuse an element given twice.
 
     pydantic collects every error of a list by default: a million bad elements are a
     million errors, built at a quarter of a gigabyte before anyone can look at the
     first. Failing fast costs nothing on the happy path; a message's other fields
-    are still all checked, so a problem per field is still reported. Changes
-    ``schema`` in place and returns it.
+    are still all checked, so a problem per field is still reported.
+
+    A set arrives as a list (msgpack and JSON have no set type), and pydantic would
+    quietly drop a repeated element: a peer's ``[1, 1]`` for a ``set<i32>`` is
+    more likely a bug than a wish, so it is refused with one error at the set's
+    path (``set_duplicate``). Changes ``schema`` in place and returns it.
     """
     _walk(schema)
     return schema
@@ -37,14 +46,71 @@ def fail_fast(schema: _Schema) -> _Schema:
 
 def _walk(node: object) -> None:
     if isinstance(node, dict):
-        if node.get("type") in _CONTAINERS:
-            node["fail_fast"] = True
-        for key, value in node.items():
+        schema: dict[str, Any] = node
+        kind = schema.get("type")
+        if kind in _CONTAINERS:
+            schema["fail_fast"] = True
+            if kind in _SETS:
+                schema = _unique(schema)
+        elif kind == "function-wrap" and schema["function"]["function"] is _no_repeats:
+            schema = schema["schema"]  # a set walked before: pydantic reuses schemas
+        for key, value in schema.items():
             if key not in _NOT_SCHEMAS:
                 _walk(value)
     elif isinstance(node, list):
         for value in node:
             _walk(value)
+
+
+def _unique(node: dict[str, Any]) -> dict[str, Any]:
+    """Turn the set schema ``node``, in place, into a check of its input's length
+    around a copy of it, which it returns (to be walked on)."""
+    inner = dict(node)
+    outer = core_schema.no_info_wrap_validator_function(_no_repeats, inner)
+    for key in ("ref", "metadata", "serialization"):
+        if key in inner:
+            outer[key] = inner.pop(key)
+    node.clear()
+    node.update(outer)
+    return inner
+
+
+def _no_repeats(value: Any, validate: Callable[[Any], Any]) -> Any:
+    """Validate a set's input, and refuse it if it gave an element twice."""
+    kind = type(value)
+    if kind is list or kind is tuple or kind is set or kind is frozenset:
+        result = validate(value)  # the usual input, checked without an ABC
+        if len(result) == len(value):
+            return result
+    else:
+        if isinstance(value, Iterator):
+            value = tuple(value)  # a generator's length is known once it is read
+        result = validate(value)
+        if not isinstance(value, Sized) or len(result) == len(value):
+            return result
+    raise PydanticCustomError(
+        "set_duplicate",
+        "a set must not hold an element twice: {element} is repeated",
+        {"element": _repeated(value)},
+    )
+
+
+def _repeated(items: Any) -> str:
+    """The first element of ``items`` equal to an earlier one, as a peer's input is
+    echoed: cut to :data:`~uvrpc.wire.limits.MAX_ECHO` characters (as
+    ``validation.echo`` does; that module builds on this one)."""
+    seen: set[Any] = set()
+    try:
+        for item in items:
+            if item in seen:
+                text = repr(item)
+                if len(text) <= MAX_ECHO:
+                    return text
+                return f"{text[:MAX_ECHO]}… ({len(text):,} characters)"
+            seen.add(item)
+    except TypeError:  # unhashable as given, hashable once validated
+        pass
+    return "an element"  # equal only once validated (``1`` and ``1.0``)
 
 
 class Message(BaseModel):
@@ -53,27 +119,90 @@ class Message(BaseModel):
     A message is a pydantic v2 model. On the wire it is a msgpack map keyed by each
     field's id written as a decimal string (``{"1": ..., "2": ...}``), so renaming a
     field in the IDL does not change the wire format; fields a reader does not know are
-    ignored, which lets a schema grow. Validation errors name fields by their Python
+    ignored, which lets a schema grow. The ids are the fields' aliases, and only the
+    wire uses them (``model_dump(by_alias=True)``): ``model_dump()``,
+    ``model_dump_json()`` and ``repr()`` name fields by their Python names, and
+    ``model_validate`` takes either. Validation errors name fields by their Python
     names, e.g. ``steps.0.operand``; a list, set or map stops at its first bad
-    element (:func:`fail_fast`).
+    element, and a set refuses an element given twice (:func:`fail_fast`).
     """
 
     model_config = ConfigDict(
         extra="ignore",
         validate_by_name=True,
         validate_by_alias=True,
-        serialize_by_alias=True,
         loc_by_alias=False,
         use_attribute_docstrings=True,
     )
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """pydantic's fields of a repr, a binary value shown by its size and first
+        bytes (:func:`readable`) rather than as ``<memory at 0x…>``."""
+        for name, value in super().__repr_args__():
+            yield name, readable(value)
 
     @classmethod
     def __get_pydantic_core_schema__(
         cls, source: type[BaseModel], handler: GetCoreSchemaHandler, /
     ) -> CoreSchema:
-        """pydantic's schema of the message, its containers made to fail fast: a
-        peer's million bad elements must not become a million errors."""
+        """pydantic's schema of the message, its containers made to fail fast (a
+        peer's million bad elements must not become a million errors) and its sets
+        to refuse a repeated element (:func:`fail_fast`)."""
         return fail_fast(handler(source))
+
+
+REPR_BYTES = 32
+"""The most bytes of a binary value that ``repr()`` of a message shows."""
+
+
+class _Shown:
+    """Stands in for a binary value in a repr: its text is what ``repr`` gives."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _show(view: memoryview) -> _Shown:
+    try:
+        size = view.nbytes
+        flat = view if view.ndim == 1 and view.format == "B" else view.cast("B")
+        head = repr(flat[:REPR_BYTES].tobytes())
+    except (ValueError, TypeError):  # released, or not contiguous
+        return _Shown(repr(view))
+    if size <= REPR_BYTES:
+        return _Shown(head)
+    # The ellipsis inside the quotes: b'\x00\x01...'
+    return _Shown(f"<memoryview {size} bytes: {head[:-1]}...{head[-1]}>")
+
+
+def readable(value: object) -> object:
+    """``value`` to be shown by ``repr``: each ``memoryview`` in it, inside lists,
+    tuples, sets and maps too, shown as ``b'abc'`` when it is short, or else by its
+    size and first :data:`REPR_BYTES` bytes,
+    ``<memoryview 1048576 bytes: b'\\x00\\x01...'>``. Anything else, and a
+    container holding no binary value, is returned as it is."""
+    if isinstance(value, memoryview):
+        return _show(value)
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [readable(item) for item in value]
+        if all(new is old for new, old in zip(items, value, strict=True)):
+            return value
+        if isinstance(value, list):
+            return items
+        if isinstance(value, tuple):
+            return tuple(items)
+        return _Shown("{" + ", ".join(map(repr, items)) + "}")
+    if isinstance(value, dict):
+        pairs = {key: readable(item) for key, item in value.items()}
+        if all(pairs[key] is item for key, item in value.items()):
+            return value
+        return pairs
+    return value
 
 
 class Enum(enum.IntEnum):

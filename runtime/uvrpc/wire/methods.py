@@ -211,12 +211,16 @@ class StreamingMethod:
         reply_item: Any,
         reply: Any,
         errors: tuple[type[DeclaredError], ...],
+        stream_id: int | None = None,
     ) -> None:
         self.route = route
         self.handler = handler
         self.params = params
         self.stream = stream
         """The Python name of the handler's stream parameter (client streams)."""
+        self.stream_id = stream_id
+        """The stream parameter's id in the IDL (client streams), for describing
+        the method; ``None`` in modules generated before API 6, which omit it."""
         self.request_item = request_item
         self.reply_item = reply_item
         self.errors = errors
@@ -315,6 +319,7 @@ class ClientStreaming(StreamingMethod, Generic[Params, In, Reply]):
         request_item: the type of each item as pydantic validates it.
         reply: the type of the result (``None`` for void).
         errors: the exception classes the method declares.
+        stream_id: the stream parameter's id in the IDL (API 6 modules give it).
     """
 
     kind = "client_stream"
@@ -330,6 +335,7 @@ class ClientStreaming(StreamingMethod, Generic[Params, In, Reply]):
         request_item: Any,
         reply: Any,
         errors: tuple[type[DeclaredError], ...] = (),
+        stream_id: int | None = None,
     ) -> None:
         super().__init__(
             route=route,
@@ -340,6 +346,7 @@ class ClientStreaming(StreamingMethod, Generic[Params, In, Reply]):
             reply_item=None,
             reply=reply,
             errors=errors,
+            stream_id=stream_id,
         )
 
 
@@ -356,6 +363,7 @@ class BidiStreaming(StreamingMethod, Generic[Params, In, Out]):
         request_item: the type of each item the client sends.
         reply_item: the type of each item the server sends.
         errors: the exception classes the method declares.
+        stream_id: the stream parameter's id in the IDL (API 6 modules give it).
     """
 
     kind = "bidi_stream"
@@ -372,6 +380,7 @@ class BidiStreaming(StreamingMethod, Generic[Params, In, Out]):
         request_item: Any,
         reply_item: Any,
         errors: tuple[type[DeclaredError], ...] = (),
+        stream_id: int | None = None,
     ) -> None:
         super().__init__(
             route=route,
@@ -382,6 +391,7 @@ class BidiStreaming(StreamingMethod, Generic[Params, In, Out]):
             reply_item=reply_item,
             reply=None,
             errors=errors,
+            stream_id=stream_id,
         )
 
 

@@ -356,7 +356,7 @@ def encode_error_body(error: RpcError) -> bytes:
     body: dict[str, Any] = {"message": error.message, "details": error.details}
     if isinstance(error, DeclaredError):
         body["error"] = error.uvrpc_name
-        body["fields"] = error.fields.model_dump()
+        body["fields"] = error.fields.model_dump(by_alias=True)
     return new_packer().pack(body)
 
 

@@ -10,14 +10,27 @@ type: ``True`` is not an ``i32``, ``1`` is not a ``bool`` and a ``str`` is not
 read-only :class:`memoryview` — of the received ZeroMQ frame itself when it travelled
 as an attachment — so :data:`Bytes` is a ``memoryview`` that accepts any buffer
 (``bytes``, ``bytearray``, ``memoryview``, numpy arrays) and views it without a copy.
+In JSON (``model_dump_json``, ``model_validate_json``) it is base64 text, as pydantic
+writes ``bytes`` with ``ser_json_bytes="base64"``: URL-safe and padded on the way
+out, either alphabet, padded or not, on the way in.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, PlainValidator, Strict
+from pydantic import (
+    AfterValidator,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    Strict,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 from .codec import EncodeError, byte_view
 
@@ -33,6 +46,8 @@ __all__ = [
     "I64",
     "String",
     "as_view",
+    "from_base64",
+    "to_base64",
 ]
 
 FLOAT32_MAX = 3.4028234663852886e38
@@ -88,5 +103,55 @@ def as_view(value: object) -> memoryview:
     return view.toreadonly()
 
 
-Bytes = Annotated[memoryview, PlainValidator(as_view, json_schema_input_type=bytes)]
-"""IDL ``bytes``: a read-only byte view; accepts any buffer without copying it."""
+# Either alphabet of base64 in, the standard one to decode.
+_STANDARD = str.maketrans("-_", "+/")
+
+
+def from_base64(text: str) -> memoryview:
+    """The bytes of base64 ``text`` (standard or URL-safe, padded or not), as a
+    read-only view: a ``bytes`` value read from JSON.
+
+    Raises:
+        ValueError: ``text`` is not base64.
+    """
+    padded = text.translate(_STANDARD) + "=" * (-len(text) % 4)
+    try:
+        return memoryview(base64.b64decode(padded, validate=True))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"expected base64 text: {exc}") from None
+
+
+def to_base64(value: object) -> str:
+    """A buffer as URL-safe, padded base64 text: a ``bytes`` value written to JSON."""
+    return base64.urlsafe_b64encode(as_view(value)).decode("ascii")
+
+
+class _AnyBuffer:
+    """The pydantic schema of :data:`Bytes`: any buffer, viewed uncopied, from
+    Python; base64 text from JSON, and written back as such."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler, /
+    ) -> CoreSchema:
+        return core_schema.json_or_python_schema(
+            python_schema=core_schema.no_info_plain_validator_function(as_view),
+            json_schema=core_schema.chain_schema(
+                [
+                    core_schema.str_schema(strict=True),
+                    core_schema.no_info_plain_validator_function(from_base64),
+                ]
+            ),
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                to_base64, return_schema=core_schema.str_schema(), when_used="json"
+            ),
+        )
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler, /
+    ) -> JsonSchemaValue:
+        return {"type": "string", "format": "base64url"}
+
+
+Bytes = Annotated[memoryview, _AnyBuffer()]
+"""IDL ``bytes``: a read-only byte view; accepts any buffer without copying it, and
+base64 text in JSON."""

@@ -1,0 +1,46 @@
+"""``uvrpc keygen``: where the key pair goes and who may read it."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from uvrpc.cli.main import main
+from uvrpc.transport.security import load_keypair, load_public_keys
+
+
+def test_keygen_creates_a_missing_directory_with_its_parents(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = tmp_path / "deploy" / "keys"
+    assert main(["keygen", "server", "--dir", str(keys)]) == 0
+    secret = keys / "server.key_secret"
+    keypair = load_keypair(secret)
+    assert capsys.readouterr().out.strip() == keypair.public
+    assert load_public_keys(keys / "server.key") == {keypair.public}
+    assert stat.S_IMODE(os.stat(secret).st_mode) == 0o600
+    # The directory made for a secret key is its owner's alone.
+    assert stat.S_IMODE(os.stat(keys).st_mode) & 0o077 == 0
+
+
+def test_keygen_into_an_existing_directory_keeps_its_mode(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.mkdir(mode=0o755)
+    os.chmod(keys, 0o755)
+    assert main(["keygen", "alice", "--dir", str(keys)]) == 0
+    assert stat.S_IMODE(os.stat(keys).st_mode) == 0o755
+    assert stat.S_IMODE(os.stat(keys / "alice.key_secret").st_mode) == 0o600
+
+
+def test_keygen_into_a_file_is_one_line_of_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    taken = tmp_path / "keys"
+    taken.write_text("not a directory")
+    assert main(["keygen", "server", "--dir", str(taken)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("uvrpc: error: ") and str(taken) in err
+    assert len(err.strip().splitlines()) == 1
