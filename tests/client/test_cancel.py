@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import msgpack
 import pytest
@@ -159,6 +161,66 @@ def test_a_blocking_call_that_times_out_sends_a_cancel(tmp_path: Path) -> None:
         router.close(linger=0)
 
 
+class InterruptedAfterSending(zmq.Socket[bytes]):
+    """A socket that raises ``KeyboardInterrupt`` just after it queued the last
+    frame of a request: where Python runs a pending SIGINT's handler, the first
+    check after the C call that sent it."""
+
+    interrupted = False
+
+    def send(self, data: Any, flags: int = 0, *args: Any, **kwargs: Any) -> Any:
+        result = super().send(data, flags, *args, **kwargs)
+        if not flags & zmq.SNDMORE and not self.interrupted:
+            self.interrupted = True
+            raise KeyboardInterrupt
+        return result
+
+
+class InterruptingContext(zmq.Context[zmq.Socket[bytes]]):
+    """Makes :class:`InterruptedAfterSending` sockets."""
+
+    _socket_class = InterruptedAfterSending
+
+
+def test_an_interrupt_just_after_the_request_went_still_cancels(
+    tmp_path: Path,
+) -> None:
+    router: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    endpoint = f"ipc://{tmp_path / 'router.sock'}"
+    router.bind(endpoint)
+    context = InterruptingContext()
+    channel = uvrpc.SyncChannel(endpoint, context=context)
+    try:
+        with CalculatorSyncClient(channel) as calc:
+            with pytest.raises(KeyboardInterrupt):
+                calc.add(a=1, b=2, timeout=60)
+            assert router.poll(5000)
+            request = msgpack.unpackb(router.recv_multipart()[-2])
+            assert request[:2] == [V, 1]
+            # The request went before the interrupt: the server is told to stop.
+            assert router.poll(5000)
+            frames = router.recv_multipart()
+            assert msgpack.unpackb(frames[-2]) == [V, 5, request[2], 0]
+    finally:
+        channel.close()
+        router.close(linger=0)
+        context.destroy(linger=0)
+
+
+@pytest.fixture
+def sigint_raises() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt, as in an interactive program. Python sets
+    that up only where SIGINT is not ignored at start, and a background job of a
+    script (such as CI's concurrent suites) starts with it ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("sigint_raises")
 def test_an_interrupted_blocking_call_cancels_the_handler(tmp_path: Path) -> None:
     service = ThreadStuck()
     with server_thread(service, bind=f"ipc://{tmp_path / 's.sock'}") as running:

@@ -203,6 +203,7 @@ def test_every_public_name_is_documented() -> None:
                     assert member.__doc__, f"{name}.{attribute}"
 
 
+@pytest.mark.typecheck
 @pytest.mark.parametrize("idl", IDL, ids=[p.stem for p in IDL])
 def test_golden_passes_mypy_strict(idl: Path) -> None:
     """Each golden alone: they share module names with the examples."""

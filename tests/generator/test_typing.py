@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 TYPING = Path(__file__).resolve().parents[1] / "typing"
 MARK = re.compile(r"  # ([ER]): (.+)$")
@@ -64,6 +66,7 @@ def marks(path: Path, kind: str) -> dict[int, str]:
     return found
 
 
+@pytest.mark.typecheck
 def test_correct_use_type_checks_and_reveals_the_declared_types() -> None:
     path = TYPING / "typed_usage.py"
     status, reports = run_mypy(path)
@@ -79,6 +82,7 @@ def test_correct_use_type_checks_and_reveals_the_declared_types() -> None:
     assert revealed == expected
 
 
+@pytest.mark.typecheck
 def test_misuse_fails_on_exactly_the_marked_lines() -> None:
     path = TYPING / "misuse.py"
     status, reports = run_mypy(path)

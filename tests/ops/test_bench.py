@@ -10,11 +10,13 @@ import dataclasses
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from uvrpc.bench.cases import CASES
+from uvrpc.bench.measure import Meter
 from uvrpc.bench.runner import plan
 from uvrpc.bench.systems import systems_for
 
@@ -32,15 +34,16 @@ ROW_KEYS = {
 }
 
 
-# It runs every system of every case, the peers' servers included: over 90 s
-# beside a CPU hog on a 2-core host, so the suite's per-test guard against hangs
-# is set to the run's own subprocess timeout here.
+# It runs every system of every case, the peers' servers included, each for a
+# short window (a window holds at least one call, however slow: test below): its
+# time goes to starting processes. The suite's per-test guard against hangs is
+# set to the run's own subprocess timeout here.
 @pytest.mark.timeout(300)
 def test_every_case_and_system_echoes_correctly(tmp_path: Path) -> None:
     report, plot = tmp_path / "bench.json", tmp_path / "bench.png"
     result = subprocess.run(
         [sys.executable, "-m", "uvrpc", "bench", "--uvloop"]
-        + ["--duration", "0.3", "--warmup", "0.05"]
+        + ["--duration", "0.03", "--warmup", "0.01"]
         + ["--json", str(report), "--plot", str(plot)],
         capture_output=True,
         text=True,
@@ -68,6 +71,26 @@ def test_every_case_and_system_echoes_correctly(tmp_path: Path) -> None:
     assert uvrpc_pingpong["ratio_vs_grpc"] is not None
     assert plot.read_bytes().startswith(b"\x89PNG")
     assert "pingpong" in result.stdout and "x zmq-raw" in result.stdout
+
+
+def test_a_window_with_no_call_in_it_is_closed_by_the_first_call_after_it() -> None:
+    # A window of no length: every call ends after it.
+    meter = Meter(start_at=None, warmup=0.0, duration=0.0, latencies=True)
+    sent = time.perf_counter()
+    assert meter.record(sent, reply_ok=True) is True
+    assert meter.record(sent, reply_ok=True) is True  # the window is closed
+    result = meter.finish()
+    assert result.calls == 1 and len(result.latencies_us) == 1
+    assert result.seconds >= 0 and result.latencies_us[0] > 0
+
+
+def test_calls_after_a_window_with_calls_in_it_are_not_counted() -> None:
+    meter = Meter(start_at=None, warmup=0.0, duration=3600.0, latencies=False)
+    assert meter.record(time.perf_counter(), reply_ok=False) is False
+    meter.window_end = time.perf_counter()  # the hour is over
+    assert meter.record(time.perf_counter(), reply_ok=True) is True
+    result = meter.finish()
+    assert result.calls == 1 and result.mismatches == 1
 
 
 def test_bench_echo_stubs_are_fresh() -> None:

@@ -86,7 +86,11 @@ def _progress(total: int) -> tuple[Callable[[Measurement], None], Callable[[], N
     # On stderr, so that standard output is the table alone; and only on a terminal,
     # so that logs and captured output hold no progress-bar debris.
     console = Console(stderr=True)
-    bar = Progress(console=console, transient=True, disable=not console.is_terminal)
+    if not console.is_terminal:
+        # Not even started: rich before 14.3 writes a newline when a disabled
+        # display stops.
+        return lambda m: None, lambda: None
+    bar = Progress(console=console, transient=True)
     task = bar.add_task("benchmark", total=total)
     bar.start()
 

@@ -61,6 +61,9 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 class Meter:
     """Counts calls inside a window that starts after a warm-up.
 
+    A window holds at least one call: when none ended inside it, the first to end
+    after it is counted and closes it there.
+
     Args:
         start_at: ``time.time()`` at which warm-up begins (so that several client
             processes start together); ``None`` starts now.
@@ -109,14 +112,20 @@ class Meter:
             self.result.mismatches += 1
         if now < self.window_start:
             return False
-        if now >= self.window_end:
+        over = now >= self.window_end
+        if over and self.result.calls:
             return True
         if self._started is None:
             self._started = now
         self.result.calls += 1
         if self.record_latencies:
             self.result.latencies_us.append((now - sent_at) * 1e6)
-        return False
+        if over:
+            # The window's first call ended after the window: it closes the window,
+            # which a measurement of no call at all would make meaningless (a slow
+            # call on a loaded machine, or a window shorter than one call).
+            self.window_end = now
+        return over
 
     def finish(self) -> Result:
         """Close the window and return the result."""

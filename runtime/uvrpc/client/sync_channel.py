@@ -409,19 +409,16 @@ class SyncChannel:
         # _send, inline: this is every blocking call's path.
         sent = False
         try:
-            self._dropped = False  # a drop read from now on is this call's
-            if not self._send_now(frames):
-                self._send_waiting(
-                    frames, method.route, deadline, timeout, wait_for_ready, True
-                )
-            sent = True
-        except BaseException as exc:
-            core.fail(state, exc)
-            raise
-        finally:
-            self._encoder.settle(frames[-1], sent)
-        del frames
-        try:
+            try:
+                self._dropped = False  # a drop read from now on is this call's
+                if not self._send_now(frames):
+                    self._send_waiting(
+                        frames, method.route, deadline, timeout, wait_for_ready, True
+                    )
+                sent = True
+            finally:
+                self._encoder.settle(frames[-1], sent)
+            del frames
             while not state.over:
                 # _await_message, inline: this is every blocking call's path.
                 reply = self._receive(deadline)
@@ -431,6 +428,14 @@ class SyncChannel:
                     self._lost(state)
                 else:
                     core.receive(reply)
+        except BaseException as exc:
+            if not sent:
+                # An interrupt (KeyboardInterrupt) is raised where Python first
+                # checks for signals, which may be just after the C call that
+                # queued the request: it may have gone, so the server is told to
+                # stop (a CANCEL for a call it never got is counted as stale).
+                core.fail(state, exc, cancel=not isinstance(exc, Exception))
+            raise
         finally:
             # Interrupted, or the deadline passed: tell the server, whose handler
             # need not go on.

@@ -93,7 +93,12 @@ class BufferPool:
         self.max_buffers = max_buffers
         self.max_buffer_size = max_buffer_size
         self._idle: list[msgpack.Packer] = []
-        self._lock = threading.Lock()
+        # Reentrant: a lent view freed by the garbage collector returns its packer
+        # from a weak reference callback, which runs wherever the collector does
+        # (from Python 3.13, at almost any point of the code), so also in this
+        # thread while it holds the lock. Each method's changes are complete
+        # wherever it calls out, so a nested release leaves the counts right.
+        self._lock = threading.RLock()
         # A lent packer is reached from the weak reference to the view it lent;
         # the dict keeps each weak reference (and so its callback) alive.
         self._lent: dict[int, tuple[weakref.ref[memoryview], msgpack.Packer, int]] = {}
@@ -145,14 +150,15 @@ class BufferPool:
             else:
                 self._dropped += 1
 
-    def lend(self, body: memoryview) -> None:
-        """Let ``body`` (a view of an acquired packer) go to ZeroMQ or a queue.
+    def lend(self, packer: msgpack.Packer, body: memoryview) -> None:
+        """Let ``body`` (``packer.getbuffer()`` of an acquired packer) go to
+        ZeroMQ or a queue.
 
         The packer comes back to the pool when the last reference to ``body`` is
-        dropped, wherever that happens.
+        dropped, wherever that happens. The packer is named, not read from the
+        view: msgpack's C packer exports its buffer itself, but its pure-Python
+        fallback exports a ``BytesIO``'s.
         """
-        packer = body.obj
-        assert isinstance(packer, msgpack.Packer), "lend() takes a packer's view"
         size = len(body)
         ref = weakref.ref(body, self._returned)
         # The size is kept with the packer: the view is gone when the callback runs.
@@ -267,7 +273,7 @@ class BodyEncoder:
             packer.reset()
         else:
             self._packer = None
-            self.pool.lend(body)
+            self.pool.lend(packer, body)
 
     def close(self) -> None:
         """Give the encoder's packer back to the pool."""

@@ -45,7 +45,16 @@ MAX_DEPTH = 1024
 """The deepest nesting of arrays and maps a body may have: the fixed stack of
 msgpack's C unpacker, which refuses a deeper value before building it, at no cost
 to other values. No IDL type nests that deep (pydantic refuses a recursive message
-much sooner), so a deep value fails validation well before this."""
+much sooner), so a deep value fails validation well before this.
+
+msgpack's pure-Python fallback recurses instead, and stops at Python's recursion
+limit: sooner, at a depth that depends on the stack in use when it decodes."""
+
+_TOO_DEEP = (
+    "nested deeper than the pure-Python msgpack decoder goes"
+    if msgpack.Unpacker.__module__ == "msgpack.fallback"
+    else f"nested deeper than {MAX_DEPTH} levels"
+)
 
 
 class EncodeError(TypeError):
@@ -219,8 +228,6 @@ def unpack(
     except DecodeError:
         raise
     except msgpack.StackError:
-        raise DecodeError(
-            f"malformed msgpack: nested deeper than {MAX_DEPTH} levels"
-        ) from None
+        raise DecodeError(f"malformed msgpack: {_TOO_DEEP}") from None
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
         raise DecodeError(f"malformed msgpack: {exc}") from None
