@@ -431,7 +431,8 @@ def add_commands(commands: Any) -> None:
             "--curve-server-key",
             metavar="KEY_OR_PATH",
             help="connect over CURVE to the server with this public key (Z85 text, "
-            "or a .key file)",
+            "or a .key file; write --curve-server-key=KEY if the key begins with "
+            "'-')",
         )
 
 
