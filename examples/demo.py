@@ -139,8 +139,8 @@ def main() -> int:
                 stem: servers.enter_context(serving(target, env, Path(scratch)))
                 for stem, (_, target, _) in SERVICES.items()
             }
-            for stem, (_, _, client) in SERVICES.items():
-                step(f"3. call the {stem} server with the generated clients")
+            for number, (stem, (_, _, client)) in enumerate(SERVICES.items(), 3):
+                step(f"{number}. call the {stem} server with the generated clients")
                 result = subprocess.run(
                     [sys.executable, "-m", client, "--connect", endpoints[stem]],
                     env=env,
@@ -151,7 +151,7 @@ def main() -> int:
                 if result.returncode != 0:
                     print(f"demo: the {stem} client failed", file=sys.stderr)
                     return 1
-            step("4. stop the servers")
+            step(f"{3 + len(SERVICES)}. stop the servers")
     print("\ndemo: every step succeeded")
     return 0
 
