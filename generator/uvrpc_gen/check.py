@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from . import naming, pytypes
 from .diagnostics import Diagnostic, IdlError
 from .model import (
-    ReservedRange,
     BoolLiteral,
     Const,
     Definition,
@@ -36,6 +35,7 @@ from .model import (
     Method,
     Module,
     NameLiteral,
+    ReservedRange,
     Service,
     Span,
     StringLiteral,
@@ -542,7 +542,9 @@ class _Checker:
         if isinstance(definition, Enum):
             low, high = INTEGER_RANGES["i32"]
             what, number, label = "enum member", "value", "enum value"
-            members = [(v.name, v.span, v.value, v.value_span) for v in definition.values]
+            members = [
+                (v.name, v.span, v.value, v.value_span) for v in definition.values
+            ]
         else:
             low, high = 1, MAX_ID
             what = "field" if isinstance(definition, Message) else "exception field"
@@ -561,13 +563,17 @@ class _Checker:
             if reserved.low < low or reserved.high > high:
                 self.error(
                     reserved.span,
-                    f"reserved {number}{_plural(reserved)} {reserved.text} is out of "
-                    f"range "
+                    f"reserved {number}{_plural(reserved)} {reserved.text} "
+                    f"{'are' if _plural(reserved) else 'is'} out of range "
                     f"({low}..{high})",
                 )
                 continue
             earlier = next(
-                (r for r in ranges if r.low <= reserved.high and reserved.low <= r.high),
+                (
+                    r
+                    for r in ranges
+                    if r.low <= reserved.high and reserved.low <= r.high
+                ),
                 None,
             )
             if earlier is not None:
