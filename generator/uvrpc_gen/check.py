@@ -591,7 +591,8 @@ class _Checker:
             if not name.isidentifier() or not name.isascii():
                 self.error(
                     reserved_name.span,
-                    f"reserved name {name!r} is not a name a {what} could have",
+                    f"reserved name {name!r} is not a name "
+                    f"{'an' if what[0] in 'aeiou' else 'a'} {what} could have",
                 )
             elif name in names:
                 self.error(
