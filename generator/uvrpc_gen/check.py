@@ -496,11 +496,18 @@ class _Checker:
             self.error(
                 span, f"parameter name '{name}' is taken by the generated methods"
             )
+        elif what == "exception field" and name == "self":
+            self.error(
+                span,
+                "exception field name 'self' is taken: the generated exception's "
+                "constructor takes each field as a keyword beside 'self'; rename "
+                "the field",
+            )
         elif what == "exception field" and name in EXCEPTION_ATTRIBUTES:
             self.error(
                 span,
                 f"exception field name '{name}' clashes with an attribute of "
-                "uvrpc.DeclaredError",
+                "uvrpc.DeclaredError; rename the field",
             )
         elif name in MESSAGE_ATTRIBUTES or name.startswith("model_"):
             self.error(

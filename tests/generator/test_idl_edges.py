@@ -1,0 +1,215 @@
+"""Edges of the IDL: names the generated code must survive or refuse, nesting
+limits, a byte order mark, and optional values with defaults."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import uvrpc
+from uvrpc_gen.check import check
+from uvrpc_gen.cli import main
+from uvrpc_gen.diagnostics import IdlError, format_diagnostic
+from uvrpc_gen.parse import parse
+
+ROOT = Path(__file__).resolve().parents[2]
+NS = "namespace t;\n"
+
+
+def errors(source: str) -> list[str]:
+    """The first line of each diagnostic of ``source`` as ``t.idl``."""
+    with pytest.raises(IdlError) as caught:
+        check(parse(source, "t.idl"))
+    return [
+        format_diagnostic(d, source).splitlines()[0] for d in caught.value.diagnostics
+    ]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "uvrpc_gen", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+# --- names --------------------------------------------------------------------
+
+EDGE_NAMES = """\
+namespace edges;
+
+message Named {
+    1: i32 self;
+    2: string type;
+    3: set<i32> default;
+    4: i32 cls;
+    5: i32 uvrpc;
+    6: i32 typing;
+    7: i32 metadata;
+}
+
+exception Odd {
+    1: string type;
+    2: i32 code;
+    3: i32 cls;
+}
+
+service Edgy {
+    i32 self(1: i32 type, 2: i32 cls, 3: i32 call, 4: i32 uvrpc) throws (Odd);
+    void timeout(1: Named named);
+    void wait_for_ready();
+    stream<i32> call(1: i32 default);
+    void typing(1: stream<i32> metadata);
+}
+"""
+"""Names that shadow something in a generated module, a pydantic schema or a
+client's signature, all of which the generated code must get right."""
+
+
+@pytest.fixture(scope="module")
+def edges(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
+    directory = tmp_path_factory.mktemp("edges")
+    idl = directory / "edges.idl"
+    idl.write_text(EDGE_NAMES)
+    assert main([str(idl), "-o", str(directory)]) == 0
+    spec = importlib.util.spec_from_file_location("edges", directory / "edges.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["edges"] = module  # pydantic resolves annotations there
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        del sys.modules["edges"]
+
+
+def test_edge_names_round_trip_by_id_and_dump_by_name(edges: ModuleType) -> None:
+    named = edges.Named(
+        self=1, type="t", default={2}, cls=3, uvrpc=4, typing=5, metadata=6
+    )
+    wire = named.model_dump(by_alias=True)
+    assert wire == {"1": 1, "2": "t", "3": {2}, "4": 3, "5": 4, "6": 5, "7": 6}
+    assert edges.Named.model_validate(wire) == named
+    assert named.model_dump()["self"] == 1 and named.model_dump()["type"] == "t"
+
+
+def test_a_set_field_named_default_still_refuses_repeats(edges: ModuleType) -> None:
+    # The schema walker once skipped a field named like a schema key.
+    with pytest.raises(ValueError, match="set_duplicate|repeated"):
+        edges.Named.model_validate(
+            {"1": 1, "2": "t", "3": [7, 7], "4": 3, "5": 4, "6": 5, "7": 6}
+        )
+
+
+def test_exception_field_named_type_keeps_its_value(edges: ModuleType) -> None:
+    error = edges.Odd(type="x", code=2, cls=3)
+    assert (error.type, error.code, error.cls) == ("x", 2, 3)
+    assert isinstance(error, uvrpc.DeclaredError)
+
+
+def test_edge_names_pass_mypy_strict(edges: ModuleType, tmp_path: Path) -> None:
+    usage = tmp_path / "use_edges.py"
+    usage.write_text(
+        "from edges import EdgySyncClient, Named, Odd\n"
+        "n = Named(self=1, type='t', default={2}, cls=3, uvrpc=4, typing=5, "
+        "metadata=6)\n"
+        "x: int = n.self\n"
+        "t: str = Odd(type='x', code=1, cls=2).type\n"
+        "def use(c: EdgySyncClient) -> int:\n"
+        "    c.timeout(named=n, timeout=1.0)\n"
+        "    return c.self(type=1, cls=2, call=3, uvrpc=4, wait_for_ready=True)\n"
+    )
+    source = Path(edges.__file__ or "")
+    env = dict(os.environ, MYPYPATH=os.pathsep.join([str(ROOT / "runtime")]))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-error-summary",
+            "--follow-imports=silent",
+            str(source),
+            str(usage),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=source.parent,
+        env=env,
+        check=False,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (
+            "exception E { 1: i32 self; }",
+            "t.idl:2:22: error: exception field name 'self' is taken: the generated "
+            "exception's constructor takes each field as a keyword beside 'self'; "
+            "rename the field",
+        ),
+        (
+            "exception E { 1: string message; }",
+            "t.idl:2:25: error: exception field name 'message' clashes with an "
+            "attribute of uvrpc.DeclaredError; rename the field",
+        ),
+        (
+            "service S { void f(1: i32 self); }",
+            "t.idl:2:27: error: parameter name 'self' is taken by the generated "
+            "methods",
+        ),
+        (
+            "service S { void f(1: i32 timeout); }",
+            "t.idl:2:27: error: parameter name 'timeout' is taken by the generated "
+            "methods",
+        ),
+        (
+            "service S { void f(1: i32 wait_for_ready); }",
+            "t.idl:2:27: error: parameter name 'wait_for_ready' is taken by the "
+            "generated methods",
+        ),
+        (
+            "message M { 1: i32 model_config; }",
+            "t.idl:2:20: error: field name 'model_config' clashes with an attribute "
+            "of uvrpc.Message",
+        ),
+        (
+            "message M { 1: i32 model_dump; }",
+            "t.idl:2:20: error: field name 'model_dump' clashes with an attribute "
+            "of uvrpc.Message",
+        ),
+        (
+            "message M { 1: i32 model_later; }",
+            "t.idl:2:20: error: field name 'model_later' clashes with an attribute "
+            "of uvrpc.Message",
+        ),
+        (
+            "message M { 1: i32 _uvrpc; }",
+            "t.idl:2:20: error: field name '_uvrpc' must not start with an underscore",
+        ),
+        (
+            "service S { void f(1: i32 _typing); }",
+            "t.idl:2:27: error: parameter name '_typing' must not start with an "
+            "underscore",
+        ),
+        (
+            "service S { void close(); }",
+            "t.idl:2:18: error: method name 'close' clashes with attribute 'close' "
+            "of the generated clients' or server's base class",
+        ),
+    ],
+)
+def test_names_the_generated_code_cannot_use(source: str, expected: str) -> None:
+    assert errors(NS + source) == [expected]
