@@ -17,7 +17,7 @@ import uvrpc
 from uvrpc_gen.check import check
 from uvrpc_gen.cli import main
 from uvrpc_gen.diagnostics import IdlError, format_diagnostic
-from uvrpc_gen.parse import parse
+from uvrpc_gen.parse import MAX_NESTING, parse
 
 ROOT = Path(__file__).resolve().parents[2]
 NS = "namespace t;\n"
@@ -213,3 +213,71 @@ def test_edge_names_pass_mypy_strict(edges: ModuleType, tmp_path: Path) -> None:
 )
 def test_names_the_generated_code_cannot_use(source: str, expected: str) -> None:
     assert errors(NS + source) == [expected]
+
+
+# --- nesting ------------------------------------------------------------------
+
+
+def nested_type(depth: int) -> str:
+    return "list<" * depth + "i32" + ">" * depth
+
+
+@pytest.mark.parametrize(
+    ("declaration", "message"),
+    [
+        (f"message M {{ 1: {nested_type(1000)} x; }}", "type"),
+        (
+            "message M { 1: " + "map<string, " * 1000 + "i32" + ">" * 1000 + " x; }",
+            "type",
+        ),
+        ("const list<i32> X = " + "[" * 1000 + "]" * 1000 + ";", "value"),
+        ("const i32 X = " + "{1: " * 1000 + "1" + "}" * 1000 + ";", "value"),
+    ],
+)
+def test_deep_nesting_is_one_positioned_error_through_the_cli(
+    tmp_path: Path, declaration: str, message: str
+) -> None:
+    idl = tmp_path / "deep.idl"
+    idl.write_text(NS + declaration + "\n")
+    result = run_cli(str(idl), "-o", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    headers = [line for line in result.stderr.splitlines() if ": error: " in line]
+    assert len(headers) == 1
+    assert headers[0].startswith(f"{idl}:2:")
+    assert headers[0].endswith(
+        f": error: {message} nests deeper than {MAX_NESTING} levels; the IDL "
+        f"allows at most {MAX_NESTING}"
+    )
+
+
+def test_nesting_error_points_at_the_level_past_the_limit() -> None:
+    source = NS + f"message M {{ 1: {nested_type(MAX_NESTING + 1)} x; }}"
+    column = len("message M { 1: ") + 5 * MAX_NESTING + 5
+    assert errors(source) == [
+        f"t.idl:2:{column}: error: type nests deeper than {MAX_NESTING} levels; "
+        f"the IDL allows at most {MAX_NESTING}"
+    ]
+
+
+def test_nesting_up_to_the_limit_generates_a_module(tmp_path: Path) -> None:
+    depth = MAX_NESTING
+    default = "[" * (depth - 1) + "{}" + "]" * (depth - 1)
+    field_type = "list<" * (depth - 1) + "map<string, i32" + ">" * depth
+    idl = tmp_path / "deep.idl"
+    idl.write_text(
+        "namespace deep;\n"
+        f"message M {{ 1: {field_type} x = {default}; }}\n"
+        f"service S {{ {nested_type(depth)} f(1: {nested_type(depth)} a); }}\n"
+    )
+    assert main([str(idl), "-o", str(tmp_path)]) == 0
+    result = subprocess.run(
+        [sys.executable, "-c", "import deep; print(deep.M().x)"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[" * (depth - 1) + "{}" + "]" * (depth - 1)
