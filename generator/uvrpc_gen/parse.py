@@ -126,6 +126,9 @@ MAX_NESTING = 32
 nest: deeper than any schema needs, and shallow enough that the checker and the
 generator, which recurse once per level, never reach Python's recursion limit."""
 
+BYTE_ORDER_MARK = "\ufeff"
+"""What some editors write at the start of a UTF-8 file; it is not part of the text."""
+
 MAX_INTEGER_BITS = 64
 """Integer literals must be smaller than ``2**64`` in magnitude."""
 
@@ -187,6 +190,7 @@ def parse(source: str, file: str) -> Module:
         IdlError: the text is not valid IDL syntax (one diagnostic, for the first
             error), or has a malformed doc comment, number or string literal.
     """
+    source = source.removeprefix(BYTE_ORDER_MARK)
     try:
         tree, doc_tokens = _parse_tree(source)
     except lark.UnexpectedInput as error:

@@ -281,3 +281,24 @@ def test_nesting_up_to_the_limit_generates_a_module(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[" * (depth - 1) + "{}" + "]" * (depth - 1)
+
+
+# --- byte order mark ------------------------------------------------------------
+
+
+def test_a_byte_order_mark_is_not_part_of_the_text() -> None:
+    module = parse("\ufeffnamespace t; message M { 1: i32 x; }", "t.idl")
+    assert module.namespace == "t"
+
+
+def test_columns_on_the_first_line_skip_a_byte_order_mark(tmp_path: Path) -> None:
+    idl = tmp_path / "bom.idl"
+    idl.write_bytes("namespace t; message M { 1: Strng x; }\n".encode("utf-8-sig"))
+    result = run_cli(str(idl), "-o", str(tmp_path / "out"))
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines[0] == (
+        f"{idl}:1:29: error: unknown type 'Strng'; did you mean 'string'?"
+    )
+    assert lines[1] == "namespace t; message M { 1: Strng x; }"
+    assert lines[2] == " " * 28 + "^~~~~"
