@@ -790,6 +790,16 @@ class _Checker:
     def default(self, field: Field, *, parameter: bool) -> None:
         """Report a default a field or parameter cannot have."""
         assert field.default is not None
+        if field.optional:
+            # An absent optional value is None on the wire and in Python; a default
+            # would make a missing value and an explicit None mean two things.
+            self.error(
+                field.default.span,
+                f"optional {'parameter' if parameter else 'field'} '{field.name}' "
+                "cannot have a default: an absent optional value is None; drop "
+                "'optional' or the default",
+            )
+            return
         if parameter and field.type.name in CONTAINER_TYPES:
             self.error(
                 field.default.span,

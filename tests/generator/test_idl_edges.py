@@ -302,3 +302,30 @@ def test_columns_on_the_first_line_skip_a_byte_order_mark(tmp_path: Path) -> Non
     )
     assert lines[1] == "namespace t; message M { 1: Strng x; }"
     assert lines[2] == " " * 28 + "^~~~~"
+
+
+# --- optional values with defaults ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (
+            "message M { 1: optional i32 x = 3; }",
+            "t.idl:2:33: error: optional field 'x' cannot have a default: an absent "
+            "optional value is None; drop 'optional' or the default",
+        ),
+        (
+            'exception E { 1: optional string why = "no"; }',
+            "t.idl:2:40: error: optional field 'why' cannot have a default: an "
+            "absent optional value is None; drop 'optional' or the default",
+        ),
+        (
+            "service S { void f(1: optional i32 y = 4); }",
+            "t.idl:2:40: error: optional parameter 'y' cannot have a default: an "
+            "absent optional value is None; drop 'optional' or the default",
+        ),
+    ],
+)
+def test_an_optional_value_cannot_have_a_default(source: str, expected: str) -> None:
+    assert errors(NS + source) == [expected]
