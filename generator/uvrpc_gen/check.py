@@ -511,11 +511,18 @@ class _Checker:
             self.error(
                 span, f"parameter name '{name}' is taken by the generated methods"
             )
+        elif what == "exception field" and name == "self":
+            self.error(
+                span,
+                "exception field name 'self' is taken: the generated exception's "
+                "constructor takes each field as a keyword beside 'self'; rename "
+                "the field",
+            )
         elif what == "exception field" and name in EXCEPTION_ATTRIBUTES:
             self.error(
                 span,
                 f"exception field name '{name}' clashes with an attribute of "
-                "uvrpc.DeclaredError",
+                "uvrpc.DeclaredError; rename the field",
             )
         elif name in MESSAGE_ATTRIBUTES or name.startswith("model_"):
             self.error(
@@ -877,6 +884,16 @@ class _Checker:
     def default(self, field: Field, *, parameter: bool) -> None:
         """Report a default a field or parameter cannot have."""
         assert field.default is not None
+        if field.optional:
+            # An absent optional value is None on the wire and in Python; a default
+            # would make a missing value and an explicit None mean two things.
+            self.error(
+                field.default.span,
+                f"optional {'parameter' if parameter else 'field'} '{field.name}' "
+                "cannot have a default: an absent optional value is None; drop "
+                "'optional' or the default",
+            )
+            return
         if parameter and field.type.name in CONTAINER_TYPES:
             self.error(
                 field.default.span,

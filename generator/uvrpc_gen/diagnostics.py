@@ -46,7 +46,7 @@ def format_diagnostic(diagnostic: Diagnostic, source: str) -> str:
     """
     span = diagnostic.span
     header = f"{span.file}:{span.line}:{span.column}: error: {diagnostic.message}"
-    lines = source.split("\n")
+    lines = source.removeprefix("\ufeff").split("\n")  # columns skip a BOM
     if not 1 <= span.line <= len(lines):
         return header
     text = lines[span.line - 1].removesuffix("\r")

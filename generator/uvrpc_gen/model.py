@@ -141,7 +141,8 @@ Literal = (
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """A message field or a method parameter: ``1: optional T name = default``.
+    """A message field or a method parameter: ``1: T name = default`` or
+    ``1: optional T name`` (the checker refuses an optional with a default).
 
     ``span`` points at the name and ``id_span`` at the id.
     """

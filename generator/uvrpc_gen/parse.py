@@ -123,6 +123,14 @@ _TERMINAL_NAMES: Mapping[str, str] = {
     "$END": "the end of the file",
 }
 
+MAX_NESTING = 32
+"""How deep a type's arguments (``list<list<...>>``) or a literal's brackets may
+nest: deeper than any schema needs, and shallow enough that the checker and the
+generator, which recurse once per level, never reach Python's recursion limit."""
+
+BYTE_ORDER_MARK = "\ufeff"
+"""What some editors write at the start of a UTF-8 file; it is not part of the text."""
+
 MAX_INTEGER_BITS = 64
 """Integer literals must be smaller than ``2**64`` in magnitude."""
 
@@ -184,6 +192,7 @@ def parse(source: str, file: str) -> Module:
         IdlError: the text is not valid IDL syntax (one diagnostic, for the first
             error), or has a malformed doc comment, number or string literal.
     """
+    source = source.removeprefix(BYTE_ORDER_MARK)
     try:
         tree, doc_tokens = _parse_tree(source)
     except lark.UnexpectedInput as error:
@@ -447,29 +456,54 @@ class _Builder:
             id_span=self.span(number),
         )
 
-    def type(self, tree: Tree[Token]) -> TypeRef:
-        """Build a type reference and its type arguments."""
+    def type(self, tree: Tree[Token], depth: int = 1) -> TypeRef:
+        """Build a type reference and its type arguments, ``depth`` levels deep.
+
+        Past :data:`MAX_NESTING` levels the arguments are reported and dropped, so
+        nothing after the parser recurses deeper.
+        """
         name_tree = _tree(tree, "qualified_name")
         arguments: tuple[TypeRef, ...] = ()
         for child in _trees(tree):
-            if child.data == "type_arguments":
-                arguments = tuple(self.type(t) for t in _trees(child))
+            if child.data != "type_arguments":
+                continue
+            if depth > MAX_NESTING:
+                self.nesting_error(child, "type")
+            else:
+                arguments = tuple(self.type(t, depth + 1) for t in _trees(child))
         name = ".".join(str(t) for t in _tokens(name_tree))
         return TypeRef(name, arguments, self.span(tree))
 
-    def literal(self, item: Token | Tree[Token]) -> Literal:
-        """Build a literal value."""
+    def nesting_error(self, tree: Tree[Token], what: str) -> None:
+        """Report a type or literal that nests deeper than :data:`MAX_NESTING`."""
+        self.errors.append(
+            Diagnostic(
+                self.span(tree),
+                f"{what} nests deeper than {MAX_NESTING} levels; the IDL allows "
+                f"at most {MAX_NESTING}",
+            )
+        )
+
+    def literal(self, item: Token | Tree[Token], depth: int = 1) -> Literal:
+        """Build a literal value, ``depth`` brackets deep (at most
+        :data:`MAX_NESTING`: deeper elements are reported and dropped)."""
         assert isinstance(item, Tree)
         span = self.span(item)
         kind = item.data
+        if kind in ("list_literal", "map_literal") and depth > MAX_NESTING:
+            self.nesting_error(item, "value")
+            return ListLiteral((), span)
         if kind == "list_literal":
             items = [c for c in item.children if c is not None]
-            return ListLiteral(tuple(self.literal(c) for c in items), span)
+            return ListLiteral(tuple(self.literal(c, depth + 1) for c in items), span)
         if kind == "map_literal":
             entries = [c for c in item.children if isinstance(c, Tree)]
             return MapLiteral(
                 tuple(
-                    (self.literal(e.children[0]), self.literal(e.children[1]))
+                    (
+                        self.literal(e.children[0], depth + 1),
+                        self.literal(e.children[1], depth + 1),
+                    )
                     for e in entries
                 ),
                 span,

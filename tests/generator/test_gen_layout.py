@@ -108,7 +108,12 @@ def idl_module(draw: st.DrawFn) -> str:
             optional = draw(st.booleans())
             field = draw(name("f", 30)) + str(number)
             value = None
-            if type_ not in messages and type_ != message and draw(st.booleans()):
+            if (
+                not optional  # an optional field cannot have a default
+                and type_ not in messages
+                and type_ != message
+                and draw(st.booleans())
+            ):
                 value = draw(default(type_, enums))
             doc = " ".join(draw(doc_words))
             fields.append(
@@ -131,7 +136,11 @@ def idl_module(draw: st.DrawFn) -> str:
                 type_ = draw(field_type(list(enums), messages))
                 optional = draw(st.booleans())
                 value = None
-                if (type_ in scalar_defaults or type_ in enums) and draw(st.booleans()):
+                if (
+                    not optional
+                    and (type_ in scalar_defaults or type_ in enums)
+                    and draw(st.booleans())
+                ):
                     value = draw(default(type_, enums))
                 params.append(
                     f"{pid}: {'optional ' if optional else ''}{type_} "

@@ -345,7 +345,7 @@ CASES = [
     (
         NS + "exception E { 1: string message; }",
         "t.idl:2:25: error: exception field name 'message' clashes with an "
-        "attribute of uvrpc.DeclaredError",
+        "attribute of uvrpc.DeclaredError; rename the field",
         "                        ^~~~~~~",
     ),
     (

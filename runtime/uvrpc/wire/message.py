@@ -45,9 +45,14 @@ def fail_fast(schema: _Schema) -> _Schema:
 
 
 def _walk(node: object) -> None:
-    if isinstance(node, dict):
+    if isinstance(node, dict) and not isinstance(node.get("type"), str):
+        # Not a schema but a mapping of field names to field schemas: a field may
+        # be named ``type`` or ``default``, so every value is walked.
+        for value in node.values():
+            _walk(value)
+    elif isinstance(node, dict):
         schema: dict[str, Any] = node
-        kind = schema.get("type")
+        kind = schema["type"]
         if kind in _CONTAINERS:
             schema["fail_fast"] = True
             if kind in _SETS:

@@ -1,0 +1,331 @@
+"""Edges of the IDL: names the generated code must survive or refuse, nesting
+limits, a byte order mark, and optional values with defaults."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import uvrpc
+from uvrpc_gen.check import check
+from uvrpc_gen.cli import main
+from uvrpc_gen.diagnostics import IdlError, format_diagnostic
+from uvrpc_gen.parse import MAX_NESTING, parse
+
+ROOT = Path(__file__).resolve().parents[2]
+NS = "namespace t;\n"
+
+
+def errors(source: str) -> list[str]:
+    """The first line of each diagnostic of ``source`` as ``t.idl``."""
+    with pytest.raises(IdlError) as caught:
+        check(parse(source, "t.idl"))
+    return [
+        format_diagnostic(d, source).splitlines()[0] for d in caught.value.diagnostics
+    ]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "uvrpc_gen", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+# --- names --------------------------------------------------------------------
+
+EDGE_NAMES = """\
+namespace edges;
+
+message Named {
+    1: i32 self;
+    2: string type;
+    3: set<i32> default;
+    4: i32 cls;
+    5: i32 uvrpc;
+    6: i32 typing;
+    7: i32 metadata;
+}
+
+exception Odd {
+    1: string type;
+    2: i32 code;
+    3: i32 cls;
+}
+
+service Edgy {
+    i32 self(1: i32 type, 2: i32 cls, 3: i32 call, 4: i32 uvrpc) throws (Odd);
+    void timeout(1: Named named);
+    void wait_for_ready();
+    stream<i32> call(1: i32 default);
+    void typing(1: stream<i32> metadata);
+}
+"""
+"""Names that shadow something in a generated module, a pydantic schema or a
+client's signature, all of which the generated code must get right."""
+
+
+@pytest.fixture(scope="module")
+def edges(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
+    directory = tmp_path_factory.mktemp("edges")
+    idl = directory / "edges.idl"
+    idl.write_text(EDGE_NAMES)
+    assert main([str(idl), "-o", str(directory)]) == 0
+    spec = importlib.util.spec_from_file_location("edges", directory / "edges.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["edges"] = module  # pydantic resolves annotations there
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        del sys.modules["edges"]
+
+
+def test_edge_names_round_trip_by_id_and_dump_by_name(edges: ModuleType) -> None:
+    named = edges.Named(
+        self=1, type="t", default={2}, cls=3, uvrpc=4, typing=5, metadata=6
+    )
+    wire = named.model_dump(by_alias=True)
+    assert wire == {"1": 1, "2": "t", "3": {2}, "4": 3, "5": 4, "6": 5, "7": 6}
+    assert edges.Named.model_validate(wire) == named
+    assert named.model_dump()["self"] == 1 and named.model_dump()["type"] == "t"
+
+
+def test_a_set_field_named_default_still_refuses_repeats(edges: ModuleType) -> None:
+    # The schema walker once skipped a field named like a schema key.
+    with pytest.raises(ValueError, match="set_duplicate|repeated"):
+        edges.Named.model_validate(
+            {"1": 1, "2": "t", "3": [7, 7], "4": 3, "5": 4, "6": 5, "7": 6}
+        )
+
+
+def test_exception_field_named_type_keeps_its_value(edges: ModuleType) -> None:
+    error = edges.Odd(type="x", code=2, cls=3)
+    assert (error.type, error.code, error.cls) == ("x", 2, 3)
+    assert isinstance(error, uvrpc.DeclaredError)
+
+
+def test_edge_names_pass_mypy_strict(edges: ModuleType, tmp_path: Path) -> None:
+    usage = tmp_path / "use_edges.py"
+    usage.write_text(
+        "from edges import EdgySyncClient, Named, Odd\n"
+        "n = Named(self=1, type='t', default={2}, cls=3, uvrpc=4, typing=5, "
+        "metadata=6)\n"
+        "x: int = n.self\n"
+        "t: str = Odd(type='x', code=1, cls=2).type\n"
+        "def use(c: EdgySyncClient) -> int:\n"
+        "    c.timeout(named=n, timeout=1.0)\n"
+        "    return c.self(type=1, cls=2, call=3, uvrpc=4, wait_for_ready=True)\n"
+    )
+    source = Path(edges.__file__ or "")
+    env = dict(os.environ, MYPYPATH=os.pathsep.join([str(ROOT / "runtime")]))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-error-summary",
+            "--follow-imports=silent",
+            str(source),
+            str(usage),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=source.parent,
+        env=env,
+        check=False,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (
+            "exception E { 1: i32 self; }",
+            "t.idl:2:22: error: exception field name 'self' is taken: the generated "
+            "exception's constructor takes each field as a keyword beside 'self'; "
+            "rename the field",
+        ),
+        (
+            "exception E { 1: string message; }",
+            "t.idl:2:25: error: exception field name 'message' clashes with an "
+            "attribute of uvrpc.DeclaredError; rename the field",
+        ),
+        (
+            "service S { void f(1: i32 self); }",
+            "t.idl:2:27: error: parameter name 'self' is taken by the generated "
+            "methods",
+        ),
+        (
+            "service S { void f(1: i32 timeout); }",
+            "t.idl:2:27: error: parameter name 'timeout' is taken by the generated "
+            "methods",
+        ),
+        (
+            "service S { void f(1: i32 wait_for_ready); }",
+            "t.idl:2:27: error: parameter name 'wait_for_ready' is taken by the "
+            "generated methods",
+        ),
+        (
+            "message M { 1: i32 model_config; }",
+            "t.idl:2:20: error: field name 'model_config' clashes with an attribute "
+            "of uvrpc.Message",
+        ),
+        (
+            "message M { 1: i32 model_dump; }",
+            "t.idl:2:20: error: field name 'model_dump' clashes with an attribute "
+            "of uvrpc.Message",
+        ),
+        (
+            "message M { 1: i32 model_later; }",
+            "t.idl:2:20: error: field name 'model_later' clashes with an attribute "
+            "of uvrpc.Message",
+        ),
+        (
+            "message M { 1: i32 _uvrpc; }",
+            "t.idl:2:20: error: field name '_uvrpc' must not start with an underscore",
+        ),
+        (
+            "service S { void f(1: i32 _typing); }",
+            "t.idl:2:27: error: parameter name '_typing' must not start with an "
+            "underscore",
+        ),
+        (
+            "service S { void close(); }",
+            "t.idl:2:18: error: method name 'close' clashes with attribute 'close' "
+            "of the generated clients' or server's base class",
+        ),
+    ],
+)
+def test_names_the_generated_code_cannot_use(source: str, expected: str) -> None:
+    assert errors(NS + source) == [expected]
+
+
+# --- nesting ------------------------------------------------------------------
+
+
+def nested_type(depth: int) -> str:
+    return "list<" * depth + "i32" + ">" * depth
+
+
+@pytest.mark.parametrize(
+    ("declaration", "message"),
+    [
+        (f"message M {{ 1: {nested_type(1000)} x; }}", "type"),
+        (
+            "message M { 1: " + "map<string, " * 1000 + "i32" + ">" * 1000 + " x; }",
+            "type",
+        ),
+        ("const list<i32> X = " + "[" * 1000 + "]" * 1000 + ";", "value"),
+        ("const i32 X = " + "{1: " * 1000 + "1" + "}" * 1000 + ";", "value"),
+    ],
+)
+def test_deep_nesting_is_one_positioned_error_through_the_cli(
+    tmp_path: Path, declaration: str, message: str
+) -> None:
+    idl = tmp_path / "deep.idl"
+    idl.write_text(NS + declaration + "\n")
+    result = run_cli(str(idl), "-o", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    headers = [line for line in result.stderr.splitlines() if ": error: " in line]
+    assert len(headers) == 1
+    assert headers[0].startswith(f"{idl}:2:")
+    assert headers[0].endswith(
+        f": error: {message} nests deeper than {MAX_NESTING} levels; the IDL "
+        f"allows at most {MAX_NESTING}"
+    )
+
+
+def test_nesting_error_points_at_the_level_past_the_limit() -> None:
+    source = NS + f"message M {{ 1: {nested_type(MAX_NESTING + 1)} x; }}"
+    column = len("message M { 1: ") + 5 * MAX_NESTING + 5
+    assert errors(source) == [
+        f"t.idl:2:{column}: error: type nests deeper than {MAX_NESTING} levels; "
+        f"the IDL allows at most {MAX_NESTING}"
+    ]
+
+
+def test_nesting_up_to_the_limit_generates_a_module(tmp_path: Path) -> None:
+    depth = MAX_NESTING
+    default = "[" * (depth - 1) + "{}" + "]" * (depth - 1)
+    field_type = "list<" * (depth - 1) + "map<string, i32" + ">" * depth
+    idl = tmp_path / "deep.idl"
+    idl.write_text(
+        "namespace deep;\n"
+        f"message M {{ 1: {field_type} x = {default}; }}\n"
+        f"service S {{ {nested_type(depth)} f(1: {nested_type(depth)} a); }}\n"
+    )
+    assert main([str(idl), "-o", str(tmp_path)]) == 0
+    result = subprocess.run(
+        [sys.executable, "-c", "import deep; print(deep.M().x)"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[" * (depth - 1) + "{}" + "]" * (depth - 1)
+
+
+# --- byte order mark ------------------------------------------------------------
+
+
+def test_a_byte_order_mark_is_not_part_of_the_text() -> None:
+    module = parse("\ufeffnamespace t; message M { 1: i32 x; }", "t.idl")
+    assert module.namespace == "t"
+
+
+def test_columns_on_the_first_line_skip_a_byte_order_mark(tmp_path: Path) -> None:
+    idl = tmp_path / "bom.idl"
+    idl.write_bytes("namespace t; message M { 1: Strng x; }\n".encode("utf-8-sig"))
+    result = run_cli(str(idl), "-o", str(tmp_path / "out"))
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines[0] == (
+        f"{idl}:1:29: error: unknown type 'Strng'; did you mean 'string'?"
+    )
+    assert lines[1] == "namespace t; message M { 1: Strng x; }"
+    assert lines[2] == " " * 28 + "^~~~~"
+
+
+# --- optional values with defaults ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (
+            "message M { 1: optional i32 x = 3; }",
+            "t.idl:2:33: error: optional field 'x' cannot have a default: an absent "
+            "optional value is None; drop 'optional' or the default",
+        ),
+        (
+            'exception E { 1: optional string why = "no"; }',
+            "t.idl:2:40: error: optional field 'why' cannot have a default: an "
+            "absent optional value is None; drop 'optional' or the default",
+        ),
+        (
+            "service S { void f(1: optional i32 y = 4); }",
+            "t.idl:2:40: error: optional parameter 'y' cannot have a default: an "
+            "absent optional value is None; drop 'optional' or the default",
+        ),
+    ],
+)
+def test_an_optional_value_cannot_have_a_default(source: str, expected: str) -> None:
+    assert errors(NS + source) == [expected]
