@@ -35,6 +35,7 @@ from .model import (
     Method,
     Module,
     NameLiteral,
+    ReservedRange,
     Service,
     Span,
     StringLiteral,
@@ -180,6 +181,17 @@ def _where(span: Span) -> str:
     return f"line {span.line}"
 
 
+def _plural(reserved: ReservedRange) -> str:
+    """``s`` for a range of several ids, for messages that name it."""
+    return "" if reserved.low == reserved.high else "s"
+
+
+def _position(span: Span) -> str:
+    """Where a reservation is, as ``file:line:col``, for messages about a member
+    that takes what it reserves."""
+    return f"{span.file}:{span.line}:{span.column}"
+
+
 class _Checker:
     """Collects the diagnostics of one module."""
 
@@ -217,10 +229,13 @@ class _Checker:
         for definition in module.definitions:
             if isinstance(definition, Enum):
                 self.enum(definition)
+                self.reservations(definition)
             elif isinstance(definition, Message):
                 self.fields(definition.fields, "field", parameter=False)
+                self.reservations(definition)
             elif isinstance(definition, ExceptionType):
                 self.fields(definition.fields, "exception field", parameter=False)
+                self.reservations(definition)
             elif isinstance(definition, Const):
                 self.in_const = True
                 self.const(definition)
@@ -525,6 +540,85 @@ class _Checker:
                 f"{what} name '{name}' would shadow the built-in type '{name}' "
                 "in generated annotations",
             )
+
+    # --- reserved ids and names -----------------------------------------------------
+
+    def reservations(self, definition: Message | ExceptionType | Enum) -> None:
+        """Report bad, overlapping or duplicate reservations, and members that take
+        a reserved id (an enum's: value) or name."""
+        if isinstance(definition, Enum):
+            low, high = INTEGER_RANGES["i32"]
+            what, number, label = "enum member", "value", "enum value"
+            members = [
+                (v.name, v.span, v.value, v.value_span) for v in definition.values
+            ]
+        else:
+            low, high = 1, MAX_ID
+            what = "field" if isinstance(definition, Message) else "exception field"
+            number, label = "id", f"{what} id"
+            members = [(f.name, f.span, f.id, f.id_span) for f in definition.fields]
+        ranges: list[ReservedRange] = []
+        for reserved in definition.reserved_ids:
+            if reserved.low > reserved.high:
+                self.error(
+                    reserved.span,
+                    f"bad reserved range '{reserved.low} to {reserved.high}': "
+                    f"write it from the lower {number}, "
+                    f"'{reserved.high} to {reserved.low}'",
+                )
+                continue
+            if reserved.low < low or reserved.high > high:
+                self.error(
+                    reserved.span,
+                    f"reserved {number}{_plural(reserved)} {reserved.text} "
+                    f"{'are' if _plural(reserved) else 'is'} out of range "
+                    f"({low}..{high})",
+                )
+                continue
+            earlier = next(
+                (
+                    r
+                    for r in ranges
+                    if r.low <= reserved.high and reserved.low <= r.high
+                ),
+                None,
+            )
+            if earlier is not None:
+                self.error(
+                    reserved.span,
+                    f"reserved {number}{_plural(reserved)} {reserved.text} overlap"
+                    f"{'' if _plural(reserved) else 's'} {earlier.text}, "
+                    f"reserved at {_position(earlier.span)}",
+                )
+                continue
+            ranges.append(reserved)
+        names: dict[str, Span] = {}
+        for reserved_name in definition.reserved_names:
+            name = reserved_name.name
+            if not name.isidentifier() or not name.isascii():
+                self.error(
+                    reserved_name.span,
+                    f"reserved name {name!r} is not a name "
+                    f"{'an' if what[0] in 'aeiou' else 'a'} {what} could have",
+                )
+            elif name in names:
+                self.error(
+                    reserved_name.span,
+                    f"name '{name}' is already reserved at {_position(names[name])}",
+                )
+            names.setdefault(name, reserved_name.span)
+        for name, span, value, value_span in members:
+            taken = next((r for r in ranges if value in r), None)
+            if taken is not None:
+                self.error(
+                    value_span,
+                    f"{label} {value} is reserved at {_position(taken.span)}",
+                )
+            if name in names:
+                self.error(
+                    span,
+                    f"{what} name '{name}' is reserved at {_position(names[name])}",
+                )
 
     # --- services -----------------------------------------------------------------
 

@@ -3,9 +3,12 @@
 ``uvrpc-gen --compat OLD.idl NEW.idl`` reads both files, checks them as the
 generator does and lists every change, each classified **breaking** (a peer built
 from one file can no longer talk to a peer built from the other, or a name other
-files and code refer to is gone) or **compatible**::
+files and code refer to is gone), a **warning** (nothing breaks yet, but a later
+change easily could: a field removed without reserving its id, a reservation
+dropped) or **compatible**::
 
     old.idl:14:5: breaking: field 2 'steps' of message 'Program' was removed: ...
+    old.idl:15:5: warning: field 3 'note' of message 'Program' was removed ...
     new.idl:9:5: compatible: value 'KIT' = 3 was added to enum 'Category': ...
 
 The rules follow from the wire format (``docs/protocol.md``): messages,
@@ -55,6 +58,7 @@ from .model import (
     Message,
     Method,
     NameLiteral,
+    ReservedRange,
     Service,
     Span,
     StringLiteral,
@@ -79,15 +83,24 @@ class Change:
 
     ``span`` is where the change is in the new file, or in the old file for
     something that was removed; ``message`` names the definition and says what the
-    change does on the wire.
+    change does on the wire. A change that does not break is a ``warning`` when it
+    leaves a trap for a later change (an id free for reuse).
     """
 
     span: Span
     breaking: bool
     message: str
+    warning: bool = False
+
+    @property
+    def kind(self) -> str:
+        """``breaking``, ``warning`` or ``compatible``."""
+        if self.breaking:
+            return "breaking"
+        return "warning" if self.warning else "compatible"
 
     def __str__(self) -> str:
-        kind = "breaking" if self.breaking else "compatible"
+        kind = self.kind
         span = self.span
         return f"{span.file}:{span.line}:{span.column}: {kind}: {self.message}"
 
@@ -240,11 +253,12 @@ def compare_directories(old_dir: Path, new_dir: Path) -> list[Change]:
 
 def main_compat(old_path: str, new_path: str) -> int:
     """Run ``uvrpc-gen --compat OLD NEW`` (two files, or two directories): print
-    every change, breaking ones first.
+    every change, breaking ones first, then warnings.
 
-    Returns 0 when nothing breaks, 1 when something does, and 2 when a file cannot
-    be read or has IDL errors (reported on stderr as the generator reports them),
-    or when one of the two is a directory and the other is not.
+    Returns 0 when nothing breaks (warnings included), 1 when something does,
+    and 2 when a file cannot be read or has IDL errors (reported on stderr as the
+    generator reports them), or when one of the two is a directory and the other
+    is not.
     """
     directories = [Path(path).is_dir() for path in (old_path, new_path)]
     if any(directories):
@@ -271,18 +285,21 @@ def main_compat(old_path: str, new_path: str) -> int:
         if len(modules) != 2:
             return 2
         changes = compare_imported(modules[0], modules[1])
-    ordered = sorted(changes, key=lambda change: not change.breaking)
+    order = {"breaking": 0, "warning": 1, "compatible": 2}
+    ordered = sorted(changes, key=lambda change: order[change.kind])
     for change in ordered:
         print(change)
-    breaking = sum(change.breaking for change in changes)
-    compatible = len(changes) - breaking
+    breaking = sum(change.kind == "breaking" for change in changes)
+    warnings = sum(change.kind == "warning" for change in changes)
+    compatible = len(changes) - breaking - warnings
     if not changes:
         print(f"{old_path} -> {new_path}: no changes")
     else:
-        print(
-            f"{old_path} -> {new_path}: {_count(breaking, 'breaking change')}, "
-            f"{_count(compatible, 'compatible change')}"
-        )
+        counts = [_count(breaking, "breaking change")]
+        if warnings:
+            counts.append(_count(warnings, "warning"))
+        counts.append(_count(compatible, "compatible change"))
+        print(f"{old_path} -> {new_path}: {', '.join(counts)}")
     return 1 if breaking else 0
 
 
@@ -395,6 +412,9 @@ class _Comparer:
     def compatible(self, span: Span, message: str) -> None:
         self.changes.append(Change(span, False, message))
 
+    def warning(self, span: Span, message: str) -> None:
+        self.changes.append(Change(span, False, message, warning=True))
+
     def run(self) -> list[Change]:
         old, new = self.old, self.new
         new_span = new.module.namespace_span
@@ -471,12 +491,19 @@ class _Comparer:
             self.compatible(after.span, f"the doc of {kind} '{after.name}' changed")
         if isinstance(before, Enum) and isinstance(after, Enum):
             self.enum(before, after)
+            self.reservations(before, after, f"enum '{after.name}'", "value")
         elif isinstance(before, Message) and isinstance(after, Message):
-            self.fields(before.fields, after.fields, f"message '{after.name}'", "field")
-        elif isinstance(before, ExceptionType) and isinstance(after, ExceptionType):
+            owner = f"message '{after.name}'"
             self.fields(
-                before.fields, after.fields, f"exception '{after.name}'", "field"
+                before.fields, after.fields, owner, "field", reserved=after.reserved_ids
             )
+            self.reservations(before, after, owner, "id")
+        elif isinstance(before, ExceptionType) and isinstance(after, ExceptionType):
+            owner = f"exception '{after.name}'"
+            self.fields(
+                before.fields, after.fields, owner, "field", reserved=after.reserved_ids
+            )
+            self.reservations(before, after, owner, "id")
         elif isinstance(before, Service) and isinstance(after, Service):
             self.service(before, after)
         elif isinstance(before, Const) and isinstance(after, Const):
@@ -564,12 +591,17 @@ class _Comparer:
         what: str,
         *,
         skip_streams: bool = False,
+        reserved: tuple[ReservedRange, ...] | None = None,
     ) -> None:
         """Compare the fields of a message or exception, or a method's parameters.
 
         Fields are matched by id, the key they travel by; a name found under
         another id is a renumbered field. ``skip_streams`` leaves out stream
         parameters, for a method whose kind changed (reported once, as that).
+        ``reserved`` holds the new message's or exception's reserved ids (``None``
+        for parameters, which cannot reserve any): a field removed without
+        reserving its id is a warning rather than silently fine, if the removal
+        itself breaks nothing.
         """
         if skip_streams:
             streams = [f for f in (*before, *after) if _is_stream(f)]
@@ -596,14 +628,7 @@ class _Comparer:
                     "the other's value",
                 )
             elif same_id is None:
-                if _required(field):
-                    why = f"old {readers} require it and new {writers} do not send it"
-                else:
-                    why = (
-                        f"old {readers} fall back to their default, and its id "
-                        f"{field.id} must never be used again"
-                    )
-                self.breaking(field.span, f"{label} was removed: {why}")
+                self.removed_field(field, label, readers, writers, reserved)
             if same_id is not None:
                 if same_id.name != field.name and same_id.name not in old_names:
                     note = (
@@ -640,6 +665,89 @@ class _Comparer:
                     f"{label} with default {_literal_text(field.default)} was added "
                     f"to {owner}: old {readers} ignore it, new {readers} take the "
                     f"default from old {writers}",
+                )
+
+    def removed_field(
+        self,
+        field: Field,
+        label: str,
+        readers: str,
+        writers: str,
+        reserved: tuple[ReservedRange, ...] | None,
+    ) -> None:
+        """Report a field (or parameter) the new version no longer has.
+
+        A required one breaks old readers. An optional one, or one with a
+        default, is safe to drop while its id is never used again: reserved in the
+        new file it is compatible, otherwise a warning that says how to reserve it.
+        """
+        is_reserved = reserved is not None and any(field.id in r for r in reserved)
+        hint = (
+            f"; reserve its id with 'reserved {field.id};' so no later field takes it"
+        )
+        if _required(field):
+            why = f"old {readers} require it and new {writers} do not send it"
+            if reserved is not None and not is_reserved:
+                why += hint
+            self.breaking(field.span, f"{label} was removed: {why}")
+        elif reserved is None:
+            why = (
+                f"old {readers} fall back to their default, and its id "
+                f"{field.id} must never be used again"
+            )
+            self.breaking(field.span, f"{label} was removed: {why}")
+        elif is_reserved:
+            self.compatible(
+                field.span,
+                f"{label} was removed and its id {field.id} reserved: old "
+                f"{readers} fall back to their default",
+            )
+        else:
+            self.warning(
+                field.span,
+                f"{label} was removed without reserving its id {field.id}: old "
+                f"{readers} fall back to their default, but a later field given id "
+                f"{field.id} would be misread by peers built from an older file"
+                f"{hint}",
+            )
+
+    def reservations(
+        self,
+        before: Message | ExceptionType | Enum,
+        after: Message | ExceptionType | Enum,
+        owner: str,
+        number: str,
+    ) -> None:
+        """Warn about reservations the new version dropped: the ids (enum values)
+        or names they kept from reuse are free again."""
+        for reserved in before.reserved_ids:
+            if not _covered(reserved, after.reserved_ids):
+                single = reserved.low == reserved.high
+                ids = (
+                    f"{number} {reserved.text}"
+                    if single
+                    else (f"{number}s {reserved.text}")
+                )
+                state = (
+                    "is no longer reserved"
+                    if single
+                    else ("are no longer all reserved")
+                )
+                member = "value" if number == "value" else "field"
+                self.warning(
+                    reserved.span,
+                    f"{ids} of {owner} {state}: a {member} that takes "
+                    f"{'it' if single else 'one'} again is misread by peers built "
+                    "from a file that used it",
+                )
+        new_names = {r.name for r in after.reserved_names}
+        for reserved_name in before.reserved_names:
+            if reserved_name.name not in new_names:
+                self.warning(
+                    reserved_name.span,
+                    f"name '{reserved_name.name}' of {owner} is no longer reserved: "
+                    "code written for the old member of that name would use a new "
+                    "one without notice",
                 )
 
     def field(
@@ -797,6 +905,19 @@ class _Comparer:
             self.breaking(
                 span, f"{label} now returns '{new_type}' instead of '{old_type}'"
             )
+
+
+def _covered(reserved: ReservedRange, ranges: Iterable[ReservedRange]) -> bool:
+    """Whether every id of ``reserved`` is in one of ``ranges`` (walked in order
+    rather than id by id: a range may hold millions)."""
+    next_id = reserved.low
+    for other in sorted(ranges, key=lambda r: r.low):
+        if other.low > next_id:
+            break
+        next_id = max(next_id, other.high + 1)
+        if next_id > reserved.high:
+            return True
+    return next_id > reserved.high
 
 
 def _modifier_span(method: Method, name: str) -> Span:

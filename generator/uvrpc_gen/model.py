@@ -26,6 +26,8 @@ __all__ = [
     "Message",
     "Method",
     "Module",
+    "ReservedName",
+    "ReservedRange",
     "NameLiteral",
     "Service",
     "Span",
@@ -156,6 +158,34 @@ class Field:
 
 
 @dataclass(frozen=True, slots=True)
+class ReservedRange:
+    """Ids (or enum values) ``low`` to ``high`` inclusive, from ``reserved 7 to 9;``.
+
+    A single id has ``low == high``; ``span`` covers the id or the range as written.
+    """
+
+    low: int
+    high: int
+    span: Span
+
+    def __contains__(self, number: object) -> bool:
+        return isinstance(number, int) and self.low <= number <= self.high
+
+    @property
+    def text(self) -> str:
+        """The range as written in the IDL: ``7`` or ``7 to 9``."""
+        return str(self.low) if self.low == self.high else f"{self.low} to {self.high}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReservedName:
+    """A name no member may take, from ``reserved "old_name";``."""
+
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class EnumValue:
     """One member of an enum, ``NAME = value``; ``span`` points at the name."""
 
@@ -168,33 +198,41 @@ class EnumValue:
 
 @dataclass(frozen=True, slots=True)
 class Enum:
-    """An ``enum`` definition: named integer constants."""
+    """An ``enum`` definition: named integer constants, and the values and names
+    its ``reserved`` statements keep from reuse."""
 
     name: str
     values: tuple[EnumValue, ...]
     doc: str | None
     span: Span
+    reserved_ids: tuple[ReservedRange, ...] = ()
+    reserved_names: tuple[ReservedName, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A ``message`` definition: a record of numbered fields."""
+    """A ``message`` definition: a record of numbered fields, and the ids and names
+    its ``reserved`` statements keep from reuse."""
 
     name: str
     fields: tuple[Field, ...]
     doc: str | None
     span: Span
+    reserved_ids: tuple[ReservedRange, ...] = ()
+    reserved_names: tuple[ReservedName, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class ExceptionType:
     """An ``exception`` definition: an error a method may declare it throws, with
-    numbered fields like a message's."""
+    numbered fields and ``reserved`` ids and names like a message's."""
 
     name: str
     fields: tuple[Field, ...]
     doc: str | None
     span: Span
+    reserved_ids: tuple[ReservedRange, ...] = ()
+    reserved_names: tuple[ReservedName, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,8 @@ from .model import (
     Method,
     Module,
     NameLiteral,
+    ReservedName,
+    ReservedRange,
     Service,
     Span,
     StringLiteral,
@@ -335,8 +337,9 @@ class _Builder:
     def exception(self, tree: Tree[Token], doc: str | None) -> ExceptionType:
         """Build an exception type and its fields."""
         name = _token(tree, "NAME")
-        fields = tuple(self.field(child) for child in _trees(tree))
-        return ExceptionType(str(name), fields, doc, self.span(name))
+        fields = tuple(self.field(c) for c in _trees(tree) if c.data == "field")
+        ids, names = self.reserved(tree)
+        return ExceptionType(str(name), fields, doc, self.span(name), ids, names)
 
     def const(self, tree: Tree[Token], doc: str | None) -> Const:
         """Build a constant."""
@@ -357,6 +360,8 @@ class _Builder:
         name = _token(tree, "NAME")
         values = []
         for child in _trees(tree):
+            if child.data != "enum_value":
+                continue
             value_name, value = _tokens(child)
             values.append(
                 EnumValue(
@@ -367,13 +372,33 @@ class _Builder:
                     self.span(value),
                 )
             )
-        return Enum(str(name), tuple(values), doc, self.span(name))
+        ids, names = self.reserved(tree)
+        return Enum(str(name), tuple(values), doc, self.span(name), ids, names)
 
     def message(self, tree: Tree[Token], doc: str | None) -> Message:
         """Build a message and its fields."""
         name = _token(tree, "NAME")
-        fields = tuple(self.field(child) for child in _trees(tree))
-        return Message(str(name), fields, doc, self.span(name))
+        fields = tuple(self.field(c) for c in _trees(tree) if c.data == "field")
+        ids, names = self.reserved(tree)
+        return Message(str(name), fields, doc, self.span(name), ids, names)
+
+    def reserved(
+        self, tree: Tree[Token]
+    ) -> tuple[tuple[ReservedRange, ...], tuple[ReservedName, ...]]:
+        """The ids (or enum values) and names of a definition's ``reserved``
+        statements, in order."""
+        ids: list[ReservedRange] = []
+        names: list[ReservedName] = []
+        for statement in _trees(tree):
+            if statement.data != "reserved":
+                continue
+            for item in statement.children:
+                if isinstance(item, Tree):
+                    bounds = [self.integer(t) for t in _tokens(item)]
+                    ids.append(ReservedRange(bounds[0], bounds[-1], self.span(item)))
+                elif isinstance(item, Token):
+                    names.append(ReservedName(self.string(item)[0], self.span(item)))
+        return tuple(ids), tuple(names)
 
     def service(self, tree: Tree[Token], doc: str | None) -> Service:
         """Build a service and its methods."""

@@ -137,11 +137,6 @@ BREAKING = {
         "field 4 'kind' of message 'Item' was removed: old readers require it and "
         "new writers do not send it",
     ),
-    "optional field removed": (
-        [("    2: optional string note;\n", "")],
-        "field 2 'note' of message 'Item' was removed: old readers fall back to "
-        "their default, and its id 2 must never be used again",
-    ),
     "field renumbered": (
         [("4: Kind kind;", "5: Kind kind;")],
         "field 'kind' of message 'Item' changed id from 4 to 5",
@@ -468,7 +463,9 @@ def test_positions_point_into_the_new_file_or_the_old_one_for_removals(
     )
     found = changes_between(tmp_path, BASE, new)
     by_message = {c.message.partition(":")[0]: c.span for c in found}
-    removed = by_message["field 2 'note' of message 'Item' was removed"]
+    removed = by_message[
+        "field 2 'note' of message 'Item' was removed without reserving its id 2"
+    ]
     assert (Path(removed.file).name, removed.line, removed.column) == (
         "old.idl",
         11,
@@ -510,7 +507,7 @@ def run_compat(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-LINE = re.compile(r"^(old|new)\.idl:\d+:\d+: (breaking|compatible): \S.*$")
+LINE = re.compile(r"^(old|new)\.idl:\d+:\d+: (breaking|warning|compatible): \S.*$")
 
 
 def test_cli_exit_0_when_only_compatible_changes(tmp_path: Path) -> None:
@@ -548,15 +545,18 @@ def test_cli_exit_1_lists_breaking_changes_first(tmp_path: Path) -> None:
     *lines, summary = result.stdout.splitlines()
     assert all(LINE.match(line) for line in lines), lines
     kinds = [line.split(": ")[1] for line in lines]
-    assert kinds == ["breaking", "breaking", "compatible", "compatible"]
+    assert kinds == ["breaking", "warning", "compatible", "compatible"]
     assert lines[0].startswith(
-        "old.idl:11:24: breaking: field 2 'note' of message 'Item' was removed"
-    )
-    assert lines[1].startswith(
         "new.idl:24:14: breaking: parameter 'sku' of method 'Shop.get' changed id "
         "from 1 to 2"
     )
-    assert summary == "old.idl -> new.idl: 2 breaking changes, 2 compatible changes"
+    assert lines[1].startswith(
+        "old.idl:11:24: warning: field 2 'note' of message 'Item' was removed "
+        "without reserving its id 2"
+    )
+    assert summary == (
+        "old.idl -> new.idl: 1 breaking change, 1 warning, 2 compatible changes"
+    )
 
 
 @pytest.mark.parametrize(
