@@ -15,7 +15,7 @@ import pytest
 from conftest import ROOT
 from docblocks import Block, blocks
 
-from uvrpc_gen.load import load
+from uvrpc_gen.load import LoadError, load
 
 IDL_README = ROOT / "idl" / "README.md"
 README = ROOT / "README.md"
@@ -86,8 +86,11 @@ def test_completing_does_not_hide_errors() -> None:
         load([path], {path: complete("message M { 1: set<i32> s = set(); }")})
 
 
-FIELDS = re.findall(r"`(\d+: [^`]*;)`", IDL_README.read_text())
+INLINE = re.findall(r"`(\d+: [^`]*;)`( is an error)?", IDL_README.read_text())
+FIELDS = [field for field, error in INLINE if not error]
 """Fields written inline in the text (``3: set<Op> ops_used = [];``)."""
+WRONG_FIELDS = [field for field, error in INLINE if error]
+"""Fields the text shows as mistakes (followed by "is an error")."""
 
 
 @pytest.mark.parametrize("field", FIELDS)
@@ -95,3 +98,10 @@ def test_an_inline_field_checks(field: str) -> None:
     path = str(ROOT / "idl" / "readme_example.idl")
     loaded = load([path], {path: complete(f"message Example {{ {field} }}")})
     assert path in loaded.modules
+
+
+@pytest.mark.parametrize("field", WRONG_FIELDS)
+def test_an_inline_field_shown_as_an_error_is_one(field: str) -> None:
+    path = str(ROOT / "idl" / "readme_example.idl")
+    with pytest.raises(LoadError):
+        load([path], {path: complete(f"message Example {{ {field} }}")})
