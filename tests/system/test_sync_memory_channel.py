@@ -3,12 +3,13 @@ served in the same process, through the real codec and validation."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
 import calculator
 import pytest
-from calculator import CalculatorSyncClient, Op, Program, Step
+from calculator import CalculatorClient, CalculatorSyncClient, Op, Program, Step
 from calculator_server import Calculator
 
 import uvrpc
@@ -91,3 +92,15 @@ def test_interceptors_run_on_both_sides() -> None:
         assert CalculatorSyncClient(channel, timeout=10.0).add(a=1, b=2) == 3
     route = "calculator.Calculator.add"
     assert seen == [f"client {route}", f"server {route}"]
+
+
+def test_a_channel_of_the_other_kind_is_refused_by_name() -> None:
+    async def give_a_blocking_client_an_asyncio_channel() -> None:
+        async with uvrpc.testing.memory_channel(Calculator()) as channel:
+            CalculatorSyncClient(channel)  # type: ignore[arg-type]
+
+    with pytest.raises(TypeError, match=r"sync_memory_channel\(\.\.\.\)"):
+        asyncio.run(give_a_blocking_client_an_asyncio_channel())
+    with sync_memory_channel(Calculator()) as sync_channel:
+        with pytest.raises(TypeError, match="not a SyncChannel"):
+            CalculatorClient(sync_channel)  # type: ignore[arg-type]

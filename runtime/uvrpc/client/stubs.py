@@ -70,6 +70,11 @@ class AsyncClient:
                 )
             self._channel = target
             self._owns_channel = False
+        elif isinstance(target, SyncChannel):
+            raise TypeError(
+                "an asyncio client takes an endpoint or a Channel, not a "
+                "SyncChannel (that is for the blocking <Service>SyncClient)"
+            )
         else:
             self._channel = Channel(
                 target, security=security, interceptors=interceptors
@@ -217,6 +222,12 @@ class SyncClient:
                 )
             self._channel = target
             self._owns_channel = False
+        elif isinstance(target, Channel):
+            raise TypeError(
+                "a blocking client takes an endpoint or a SyncChannel, not an "
+                "asyncio Channel; in tests, uvrpc.testing.sync_memory_channel(...) "
+                "serves one in memory"
+            )
         else:
             self._channel = SyncChannel(
                 target, security=security, interceptors=interceptors
