@@ -21,9 +21,8 @@ from showcase_server import Showcase
 import uvrpc
 from uvrpc.core.calls import decode_reply
 from uvrpc.core.server import Rejected, ServerProtocol
-from uvrpc.wire.limits import MAX_ECHO, MAX_PROBLEMS
+from uvrpc.wire.limits import MAX_ECHO, MAX_PROBLEMS, echo
 from uvrpc.wire.protocol import encode_reply_header, parse_reply_header
-from uvrpc.wire.validation import echo
 
 V = uvrpc.PROTOCOL_VERSION
 S = uvrpc.Status

@@ -25,7 +25,7 @@ from typing import Any
 
 from ..wire.codec import new_packer
 from ..wire.errors import InvalidArgument, ResourceExhausted
-from ..wire.validation import echo
+from ..wire.limits import echo
 
 __all__ = [
     "CURRENT_CALL",

@@ -41,7 +41,7 @@ from ..wire.errors import (
     Unavailable,
     Unimplemented,
 )
-from ..wire.limits import MAX_MESSAGE_SIZE
+from ..wire.limits import MAX_MESSAGE_SIZE, echo
 from ..wire.methods import StreamingMethod, Unary
 from ..wire.protocol import (
     KIND_CANCEL,
@@ -57,7 +57,7 @@ from ..wire.protocol import (
 )
 from ..wire.service import ServiceBase
 from ..wire.status import Status
-from ..wire.validation import echo, invalid_argument
+from ..wire.validation import invalid_argument
 from ..wire.version import PROTOCOL_VERSION
 from .calls import MethodInfo
 from .clocks import QueueClock

@@ -32,10 +32,10 @@ from pydantic import BaseModel
 
 from ..wire import types as _t
 from ..wire.errors import DeclaredError, NotFound
+from ..wire.limits import echo
 from ..wire.message import Message, field_ids
 from ..wire.methods import AnyMethod, ServiceSpec, StreamingMethod, Unary
 from ..wire.service import ServiceBase
-from ..wire.validation import echo
 
 __all__ = [
     "DESCRIBE_METHOD",

@@ -26,6 +26,7 @@ __all__ = [
     "STREAM_WINDOW",
     "ZERO_COPY_MIN",
     "check_limit",
+    "echo",
     "message_size",
     "too_large",
 ]
@@ -58,7 +59,20 @@ there are."""
 
 MAX_ECHO = 200
 """Characters of a peer's input (a route, a metadata key) an error message repeats,
-at most; a longer one is cut and its length given."""
+at most; a longer one is cut and its length given (:func:`echo`)."""
+
+
+def echo(value: object, limit: int = MAX_ECHO) -> str:
+    """``value`` as text, cut to ``limit`` characters if longer, saying its length.
+
+    For every message that repeats what a peer sent (a route, a metadata key): a
+    peer's 8 MiB route must not come back as an 8 MiB error.
+    """
+    text = value if type(value) is str else repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
+
 
 STREAM_WINDOW = 32
 """Items a receiver lets its peer send ahead, by default (per stream call)."""

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from pydantic import AliasGenerator, BaseModel, ConfigDict, GetCoreSchemaHandler
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
-from .limits import MAX_ECHO
+from .limits import echo
 
 __all__ = ["REPR_BYTES", "Enum", "Message", "fail_fast", "field_ids", "readable"]
 
@@ -102,16 +102,12 @@ def _no_repeats(value: Any, validate: Callable[[Any], Any]) -> Any:
 
 def _repeated(items: Any) -> str:
     """The first element of ``items`` equal to an earlier one, as a peer's input is
-    echoed: cut to :data:`~uvrpc.wire.limits.MAX_ECHO` characters (as
-    ``validation.echo`` does; that module builds on this one)."""
+    echoed (:func:`~uvrpc.wire.limits.echo`)."""
     seen: set[Any] = set()
     try:
         for item in items:
             if item in seen:
-                text = repr(item)
-                if len(text) <= MAX_ECHO:
-                    return text
-                return f"{text[:MAX_ECHO]}… ({len(text):,} characters)"
+                return echo(repr(item))
             seen.add(item)
     except TypeError:  # unhashable as given, hashable once validated
         pass

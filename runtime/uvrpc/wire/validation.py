@@ -9,7 +9,8 @@ What a peer sent is never echoed back at its own length. An error lists at most
 every container fails at its first bad element
 (:func:`uvrpc.wire.message.fail_fast`), and every piece
 of the peer's input in a message (a route, a metadata key, a map key in a field
-path) is cut to :data:`~uvrpc.wire.limits.MAX_ECHO` characters (:func:`echo`). So a
+path) is cut to :data:`~uvrpc.wire.limits.MAX_ECHO` characters
+(:func:`~uvrpc.wire.limits.echo`). So a
 request of a million bad list elements costs what one bad element does, and its
 error reply is a few hundred bytes.
 """
@@ -21,21 +22,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from .errors import InvalidArgument
-from .limits import MAX_ECHO, MAX_PROBLEMS
+from .limits import MAX_PROBLEMS, echo
 
-__all__ = ["echo", "first_problem", "invalid_argument", "problems"]
-
-
-def echo(value: object, limit: int = MAX_ECHO) -> str:
-    """``value`` as text, cut to ``limit`` characters if longer, saying its length.
-
-    For every message that repeats what a peer sent (a route, a metadata key): a
-    peer's 8 MiB route must not come back as an 8 MiB error.
-    """
-    text = value if type(value) is str else repr(value)
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}… ({len(text):,} characters)"
+__all__ = ["first_problem", "invalid_argument", "problems"]
 
 
 def _path(location: tuple[int | str, ...], prefix: str | None) -> str:
