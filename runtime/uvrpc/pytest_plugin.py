@@ -44,10 +44,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, TypeVar
 
 import pytest
@@ -55,7 +53,7 @@ import pytest
 from .client.channel import Channel
 from .client.sync_channel import SyncChannel
 from .server.server import Server
-from .testing import MemoryTransport, sync_memory_channel
+from .testing import MemoryTransport, ServerThread, sync_memory_channel
 from .wire.service import ServiceBase
 
 __all__ = [
@@ -213,47 +211,20 @@ def _server_thread(
     services: tuple[ServiceBase, ...], bind: str, options: dict[str, Any]
 ) -> Iterator[Served]:
     """Serve ``services`` on a new thread and loop until the block ends."""
-    started = threading.Event()
-    stop: list[Callable[[], object]] = []
-    served: list[Served] = []
-    errors: list[BaseException] = []
-
-    async def serve() -> None:
-        async with Server(*services, **options) as server:
-            endpoint = server.bind(bind)
-            stopping = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            stop.append(partial(loop.call_soon_threadsafe, stopping.set))
-            served.append(Served(endpoint, server, loop))
-            started.set()
-            await stopping.wait()
-
-    def run() -> None:
-        try:
-            asyncio.run(serve())
-        except BaseException as exc:  # reported to the test, not lost in a thread
-            errors.append(exc)
-        finally:
-            started.set()
-
-    thread = threading.Thread(target=run, name="uvrpc-test-server", daemon=True)
-    thread.start()
-    if not started.wait(START_TIMEOUT):
-        pytest.fail(f"the uvrpc server did not start within {START_TIMEOUT:g} s")
-    if errors:
-        thread.join()
-        error = errors[0]
+    try:
+        thread = ServerThread(services, bind, options, timeout=START_TIMEOUT)
+    except TimeoutError as error:
+        pytest.fail(str(error))
+    except BaseException as error:  # reported to the test, not lost in a thread
         pytest.fail(
             f"the uvrpc server could not serve on {bind}: "
             f"{type(error).__name__}: {error}",
             pytrace=False,
         )
     try:
-        yield served[0]
+        yield Served(thread.endpoint, thread.server, thread.loop)
     finally:
-        stop[0]()
-        thread.join(START_TIMEOUT)
-        if thread.is_alive():
+        if not thread.stop(START_TIMEOUT):
             pytest.fail(f"the uvrpc server did not stop within {START_TIMEOUT:g} s")
-        if errors:
-            raise errors[0]
+        if thread.failures:
+            raise thread.failures[0]

@@ -25,7 +25,7 @@ import asyncio
 import itertools
 import os
 import threading
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from .client.channel import Channel
@@ -46,6 +46,7 @@ from .wire.service import ServiceBase
 __all__ = [
     "MemoryTransport",
     "ServedSyncChannel",
+    "ServerThread",
     "memory_channel",
     "sync_memory_channel",
 ]
@@ -211,38 +212,69 @@ _ENDPOINTS = itertools.count()
 """Numbers the ``inproc://`` endpoints of :func:`sync_memory_channel`."""
 
 
-class _ServerThread:
-    """A :class:`~uvrpc.Server` of ``services`` on its own event loop and thread,
-    bound to one ``inproc://`` endpoint until :meth:`stop`."""
+class ServerThread:
+    """A :class:`~uvrpc.Server` of ``services`` on an event loop and thread of its
+    own, bound to ``bind``, until :meth:`stop`.
+
+    Args:
+        services: the implementations to serve.
+        bind: the endpoint to bind (``tcp://127.0.0.1:*`` picks a free port).
+        options: keyword arguments for the :class:`~uvrpc.Server`.
+        timeout: seconds to wait for the server to start; ``None`` waits as long
+            as it takes.
+
+    Raises:
+        TimeoutError: the server did not start within ``timeout``.
+        Exception: what stopped the server from starting (a bind error, say),
+            raised in the caller's thread.
+    """
 
     def __init__(
         self,
         services: Sequence[ServiceBase],
-        stream_window: int,
-        interceptors: Sequence[ServerInterceptor],
+        bind: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
     ) -> None:
-        self.endpoint = f"inproc://uvrpc-testing-{os.getpid()}-{next(_ENDPOINTS)}"
         self._services = tuple(services)
-        self._stream_window = stream_window
-        self._interceptors = tuple(interceptors)
-        self._loop = asyncio.new_event_loop()
+        self._bind = bind
+        self._options = dict(options or {})
+        self.loop = asyncio.new_event_loop()
+        """The event loop the server runs on."""
+        self.failures: list[BaseException] = []
+        """What ended the server with an error, at its start or its close."""
         self._stop: asyncio.Event | None = None
+        self._server: Server | None = None
+        self._endpoint: str | None = None
         self._ready = threading.Event()
-        # What stopped the server from starting, raised in the caller's thread.
-        self._failures: list[BaseException] = []
         self._thread = threading.Thread(
             target=self._run,
-            name=f"uvrpc {self.endpoint}",
-            daemon=True,  # a test that forgets to close must not hang the process
+            name=f"uvrpc server {bind}",
+            daemon=True,  # a test that forgets to stop must not hang the process
         )
         self._thread.start()
-        self._ready.wait()
-        if self._failures:
+        if not self._ready.wait(timeout):
+            self.stop(0)
+            raise TimeoutError(f"the uvrpc server did not start within {timeout:g} s")
+        if self._server is None:
             self.stop()
-            raise self._failures[0]
+            raise self.failures[0]
+
+    @property
+    def server(self) -> Server:
+        """The server, started and bound."""
+        assert self._server is not None, "set before __init__ returns"
+        return self._server
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint the server is bound to, a ``*`` port resolved."""
+        assert self._endpoint is not None, "set before __init__ returns"
+        return self._endpoint
 
     def _run(self) -> None:
-        loop = self._loop
+        loop = self.loop
         loop.run_until_complete(self._serve())
         # Stream handlers left suspended are async generators: finish them here,
         # on their loop, not when the collector finds them.
@@ -251,31 +283,30 @@ class _ServerThread:
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
         try:
-            server = Server(
-                *self._services,
-                stream_window=self._stream_window,
-                interceptors=self._interceptors,
-            )
-            async with server:
-                server.bind(self.endpoint)
+            async with Server(*self._services, **self._options) as server:
+                self._endpoint = server.bind(self._bind)
+                self._server = server
                 self._ready.set()
                 await self._stop.wait()
         except BaseException as exc:
             # Raised in the caller's thread by __init__ if the server never
-            # started; after that, close() reports nothing, as a Server's does.
-            self._failures.append(exc)
+            # started; after that, kept in failures for the owner to judge.
+            self.failures.append(exc)
         finally:
             self._ready.set()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float | None = None) -> bool:
         """Close the server, cancelling handlers still running, and end the
-        thread."""
+        thread; return whether it ended within ``timeout`` seconds."""
         stop = self._stop
         if self._thread.is_alive() and stop is not None:
-            self._loop.call_soon_threadsafe(stop.set)
-        self._thread.join()
-        if not self._loop.is_closed():
-            self._loop.close()
+            self.loop.call_soon_threadsafe(stop.set)
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            return False
+        if not self.loop.is_closed():
+            self.loop.close()
+        return True
 
 
 class ServedSyncChannel(SyncChannel):
@@ -289,7 +320,11 @@ class ServedSyncChannel(SyncChannel):
         interceptors: Sequence[SyncClientInterceptor] = (),
         server_interceptors: Sequence[ServerInterceptor] = (),
     ) -> None:
-        self._served = _ServerThread(services, stream_window, server_interceptors)
+        self._served = ServerThread(
+            services,
+            f"inproc://uvrpc-testing-{os.getpid()}-{next(_ENDPOINTS)}",
+            {"stream_window": stream_window, "interceptors": server_interceptors},
+        )
         try:
             super().__init__(
                 self._served.endpoint,

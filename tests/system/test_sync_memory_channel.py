@@ -43,7 +43,7 @@ def test_closing_stops_the_server_and_its_thread() -> None:
     before = set(threading.enumerate())
     channel = sync_memory_channel(Calculator())
     (served,) = set(threading.enumerate()) - before
-    assert served.name == f"uvrpc {channel.endpoint}"
+    assert served.name == f"uvrpc server {channel.endpoint}"
     assert CalculatorSyncClient(channel, timeout=10.0).add(a=1, b=2) == 3
     channel.close()
     assert not served.is_alive()

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import uvrpc.pytest_plugin
+from uvrpc.testing import ServerThread
 
 ROOT = Path(__file__).resolve().parents[2]
 CALCULATOR = ROOT / "examples" / "calculator"
@@ -32,13 +33,22 @@ def uvrpc_service():
 
 
 def server_threads() -> list[threading.Thread]:
-    """The threads serving a fixture's server now: the plugin's, and those of
-    ``sync_memory_channel`` (named after their endpoint)."""
-    return [
-        t
-        for t in threading.enumerate()
-        if t.name == "uvrpc-test-server" or t.name.startswith("uvrpc inproc://")
-    ]
+    """The threads serving a fixture's server now: ``uvrpc.testing.ServerThread``'s,
+    which the plugin and ``sync_memory_channel`` use (named after their endpoint)."""
+    return [t for t in threading.enumerate() if t.name.startswith("uvrpc server ")]
+
+
+def test_server_threads_sees_a_server_thread_until_it_stops() -> None:
+    from calculator_server import Calculator
+
+    # What the checks that no server is left behind rely on.
+    assert server_threads() == []
+    served = ServerThread([Calculator()], "inproc://uvrpc-plugin-threads")
+    try:
+        assert len(server_threads()) == 1
+    finally:
+        assert served.stop(30)
+    assert server_threads() == []
 
 
 def test_every_fixture_serves_the_service(pytester: pytest.Pytester) -> None:
