@@ -111,3 +111,42 @@ def test_a_cancel_before_the_first_step_ends_the_handler_unrun() -> None:
         assert not running.cancel("caller", 1)  # over: nothing left to cancel
 
     run(main())
+
+
+def test_a_cancel_that_comes_after_the_deadline_ends_the_call_expired() -> None:
+    # A client sends CANCEL as its deadline passes, about when the server's timer
+    # for the same deadline is due; a loop that reads the CANCEL first must still
+    # end the call as expired (DEADLINE_EXCEEDED), as its timer would have.
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        running = RunningCalls(loop)
+        started = asyncio.Event()
+
+        async def handler() -> None:
+            started.set()
+            await asyncio.Event().wait()
+
+        task = loop.create_task(handler())
+        req = request(time.monotonic() + 60)
+        running.track("caller", task, req)
+        await started.wait()
+        assert req.call is not None
+        req.call.deadline = time.monotonic() - 0.001  # due, its timer not yet run
+        assert running.cancel("caller", req.call_id) is False
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert req.call.expired() and req.call.cancelled()
+
+        # Before its deadline, a CANCEL is the client's own.
+        task = loop.create_task(handler())
+        started.clear()
+        req = request(time.monotonic() + 60)
+        running.track("caller", task, req)
+        await started.wait()
+        assert running.cancel("caller", req.call_id) is True
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert req.call is not None
+        assert req.call.cancelled() and not req.call.expired()
+
+    run(main())

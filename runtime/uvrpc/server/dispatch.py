@@ -250,13 +250,21 @@ class RunningCalls:
             on_end(task)
 
     def cancel(self, caller: Hashable, call_id: int) -> bool:
-        """Cancel the handler of a call its client gave up; False if none runs."""
+        """Cancel the handler of a call its client gave up; False if none runs,
+        or if the call's deadline ended it (or has passed: then it ends expired)."""
         entry = self._calls.get((caller, call_id))
         if entry is None or entry[0].done():
             return False
         task, call = entry
         if call is not None and call.expired():
             return False  # its deadline cancelled it already: one end, one count
+        if call is not None and call.deadline is not None:
+            if time.monotonic() >= call.deadline:
+                # A client sends CANCEL when its deadline passes, which is about
+                # when the server's own timer for it fires; the loop may read the
+                # CANCEL first. Either way the call ran out of time.
+                _expire(task, call)
+                return False
         if call is not None:
             call.mark_cancelled()
         task.cancel()
