@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -21,7 +22,12 @@ from uvrpc.bench.cases import CASES
 from uvrpc.bench.runner import plan
 from uvrpc.bench.spec import ClientSpec
 from uvrpc.bench.stream_echo import Tally
-from uvrpc.bench.systems import systems_for, uvrpc_streams, zmq_raw_streams
+from uvrpc.bench.systems import (
+    grpc_streams,
+    systems_for,
+    uvrpc_streams,
+    zmq_raw_streams,
+)
 from uvrpc.testing import ServerThread
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,7 +122,7 @@ def spec(endpoint: str, kind: str) -> ClientSpec:
     return ClientSpec(endpoint, 64, 32, warmup=0.0, duration=0.05, stream=kind)
 
 
-@pytest.mark.parametrize(
+FAULTS = pytest.mark.parametrize(
     ("kind", "fault", "least"),
     [
         ("server", "short", 999),  # each stream's 999 missing items
@@ -126,6 +132,9 @@ def spec(endpoint: str, kind: str) -> ClientSpec:
         ("bidi", "changed", 1),
     ],
 )
+
+
+@FAULTS
 def test_the_uvrpc_client_counts_every_wrong_item(
     kind: str, fault: str, least: int
 ) -> None:
@@ -134,6 +143,40 @@ def test_the_uvrpc_client_counts_every_wrong_item(
         result = uvrpc_streams.run_client(spec(server.endpoint, kind), "asyncio")
     finally:
         server.stop(30)
+    assert result.calls > 0
+    assert result.mismatches >= least
+
+
+@contextmanager
+def faulty_grpc_server(fault: str) -> Iterator[str]:
+    """``tests/faulty_grpc_streams.py`` serving, wrong by ``fault``: its endpoint."""
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "faulty_grpc_streams.py"), fault],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        endpoint = process.stdout.readline().strip()
+        assert endpoint, "the faulty gRPC server did not start"
+        yield endpoint
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+@FAULTS
+def test_the_grpc_client_counts_every_wrong_item(
+    kind: str, fault: str, least: int
+) -> None:
+    with faulty_grpc_server(fault) as endpoint:
+        result = grpc_streams.run_client(spec(endpoint, kind), "asyncio")
     assert result.calls > 0
     assert result.mismatches >= least
 
