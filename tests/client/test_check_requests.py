@@ -578,3 +578,33 @@ def test_the_plugin_fixtures_check_when_asked(pytester: pytest.Pytester) -> None
     )
     result = pytester.runpytest("-p", "no:uvrpc", "-p", "uvrpc.pytest_plugin")
     result.assert_outcomes(passed=1)
+
+
+def test_a_client_made_for_an_endpoint_takes_the_option(served: RunningServer) -> None:
+    gen = _gen()
+    with gen.CheckedSyncClient(
+        served.endpoint, timeout=TIMEOUT, check_requests=True
+    ) as client:
+        assert client.channel.check_requests
+        before = served.stats.received
+        with pytest.raises(uvrpc.InvalidArgument, match="'color' of checked"):
+            client.put(**{**_good(), "color": True})
+        assert client.put(**_good()) == 1
+        assert served.stats.received - before == 1
+
+    async def body() -> None:
+        async with gen.CheckedClient(
+            served.endpoint, timeout=TIMEOUT, check_requests=True
+        ) as client:
+            assert client.channel.check_requests
+            with pytest.raises(uvrpc.InvalidArgument, match="'n' of checked"):
+                await client.put(**{**_good(), "n": True})
+
+    asyncio.run(body())
+
+
+def test_a_given_channel_keeps_its_own_setting() -> None:
+    gen = _gen()
+    channel = uvrpc.testing.memory_channel(_service())
+    with pytest.raises(ValueError, match="check_requests= are for an endpoint"):
+        gen.CheckedClient(channel, check_requests=True)
