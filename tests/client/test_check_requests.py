@@ -1,5 +1,5 @@
 """Channels that check their requests (``check_requests=True``) refuse what the
-server would refuse, with the server's own error, and send nothing.
+server would refuse, with the server's own error, and never send the bad value.
 
 Each bad value is sent twice: through a channel that does not check, so that the
 server refuses it, and through one that does, which must raise the same
