@@ -21,9 +21,7 @@ import enum
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pydantic import ValidationError
-
-from ..wire.codec import DecodeError, EncodeError, unpack
+from ..wire.codec import EncodeError
 from ..wire.errors import InternalError, InvalidArgument, ResourceExhausted, RpcError
 from ..wire.limits import STREAM_WINDOW
 from ..wire.protocol import (
@@ -34,7 +32,7 @@ from ..wire.protocol import (
     NIL_BODY,
     encode_stream_header,
 )
-from ..wire.validation import first_problem, invalid_argument
+from ..wire.validation import first_problem
 from .credit import ReceiveWindow, SendCredit, check_window
 from .server import (
     Request,
@@ -239,26 +237,11 @@ class ServerStream:
                     f"{self.window} items it was granted"
                 )
             )
-        stream = method.stream
-        path = f"{stream}.{index}"
         try:
-            item = method.check_request_item(unpack(body, attachments))
-        except DecodeError as exc:
-            return self._failed(
-                InvalidArgument(
-                    f"item {index} of {stream} of {method.route} is malformed: {exc}",
-                    {"field_path": path},
-                )
-            )
-        except ValidationError as exc:
-            return self._failed(invalid_argument(method.route, exc, path))
-        except ValueError as exc:
-            return self._failed(
-                InvalidArgument(
-                    f"invalid argument '{path}' of {method.route}: {exc}",
-                    {"field_path": path},
-                )
-            )
+            # The method's own reading, which a checking channel runs too.
+            item = method.read_request_item(body, attachments, index)
+        except InvalidArgument as exc:
+            return self._failed(exc)
         return Arrival.ITEM, item
 
     def _failed(self, error: RpcError) -> tuple[Arrival, Any]:

@@ -11,17 +11,19 @@ parameters, so a generated method passes their values in order
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Generic, TypeVar, cast, get_args, get_origin
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import SchemaValidator
 
-from .errors import DeclaredError
+from .codec import DecodeError, unpack
+from .errors import DeclaredError, InvalidArgument
 from .message import Message, fail_fast
 from .protocol import RequestHeaders
 from .types import Bytes, as_view
+from .validation import invalid_argument
 
 __all__ = [
     "AnyMethod",
@@ -166,6 +168,29 @@ class Unary(Generic[Params, Reply]):
             self._check_reply = check
         return check(value)
 
+    def read_params(self, body: Any, attachments: Sequence[Any] = ()) -> Params:
+        """Decode and validate a request's body (and its attachment frames) as the
+        method's parameters: what a server does with every request, and a
+        channel that checks its requests (``check_requests=True``) with each
+        request it is about to send, so the two refuse the same values with the
+        same words.
+
+        Raises:
+            InvalidArgument: the body is not valid msgpack (``request of … is
+                malformed``), or a parameter is not of its declared type (its
+                field path and the problem, as
+                :func:`~uvrpc.wire.validation.invalid_argument` words them).
+        """
+        try:
+            args = unpack(body, attachments)
+        except DecodeError as exc:
+            message = f"request of {self.route} is malformed: {exc}"
+            raise InvalidArgument(message) from None
+        try:
+            return self.params.model_validate(args)
+        except ValidationError as exc:
+            raise invalid_argument(self.route, exc) from None
+
     def __repr__(self) -> str:
         return f"Unary({self.route!r})"
 
@@ -236,6 +261,8 @@ class StreamingMethod:
         """Key the values of the parameters other than the stream by wire id (see
         :attr:`Unary.wire_args`)."""
         self.payload_params = self.final.payload_params
+        self.read_params = self.final.read_params
+        """Decode and validate the request's body (see :meth:`Unary.read_params`)."""
         self.request_item_carries_bytes = self.client_sends and carries_bytes(
             request_item
         )
@@ -255,6 +282,37 @@ class StreamingMethod:
         if check is None:
             check = self._check_request_item = _checker(self.request_item)
         return check(value)
+
+    def read_request_item(
+        self, body: Any, attachments: Sequence[Any], index: int
+    ) -> Any:
+        """Decode and validate item ``index`` of the client's stream from its
+        body and attachment frames: what a server does with every item it
+        receives, and a channel that checks its requests with each item it is
+        about to send. Problems are named at ``<stream>.<index>``.
+
+        Raises:
+            InvalidArgument: the body is not valid msgpack, or the item is not
+                of the declared type.
+        """
+        stream = self.stream
+        path = f"{stream}.{index}"
+        try:
+            value = unpack(body, attachments)
+        except DecodeError as exc:
+            raise InvalidArgument(
+                f"item {index} of {stream} of {self.route} is malformed: {exc}",
+                {"field_path": path},
+            ) from None
+        try:
+            return self.check_request_item(value)
+        except ValidationError as exc:
+            raise invalid_argument(self.route, exc, path) from None
+        except ValueError as exc:
+            raise InvalidArgument(
+                f"invalid argument '{path}' of {self.route}: {exc}",
+                {"field_path": path},
+            ) from None
 
     def check_reply_item(self, value: Any) -> Any:
         """Validate an item of the server's stream.
