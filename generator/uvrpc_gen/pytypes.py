@@ -15,6 +15,7 @@ import contextlib
 import contextvars
 from collections.abc import Callable, Collection, Iterator, Mapping
 
+from . import constraints
 from .layout import Doc, Group, Seq, Union, flat
 from .model import (
     BoolLiteral,
@@ -29,9 +30,11 @@ from .model import (
 from .symbols import RUNTIME_ALIAS, SCALAR_TYPES, SYMBOLS
 
 __all__ = [
+    "PYDANTIC_ALIAS",
     "RECEIVED_SCALARS",
     "SENT_SCALARS",
     "TYPES_ALIAS",
+    "TYPING_ALIAS",
     "carries_bytes",
     "default_doc",
     "default_literal",
@@ -50,6 +53,12 @@ __all__ = [
 
 TYPES_ALIAS = "_t"
 """The name generated modules import ``uvrpc.types`` as."""
+
+PYDANTIC_ALIAS = "_pydantic"
+"""The name generated modules import ``pydantic`` as (for constrained types)."""
+
+TYPING_ALIAS = "_typing"
+"""The name generated modules import ``typing`` as."""
 
 RECEIVED_SCALARS = {
     "bool": "bool",
@@ -104,13 +113,38 @@ def python_name(name: str) -> str:
 _SHORT_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
-def _annotation(ref: TypeRef, scalars: Mapping[str, str]) -> Doc:
+def _annotation(
+    ref: TypeRef, scalars: Mapping[str, str], *, constrained: bool = False
+) -> Doc:
     if ref.name in scalars:
-        return scalars[ref.name]
-    if ref.name in _CONTAINERS:
-        arguments = tuple(_annotation(a, scalars) for a in ref.arguments)
-        return Group(f"{_CONTAINERS[ref.name]}[", arguments, "]", hug=True)
-    return python_name(ref.name)
+        doc: Doc = scalars[ref.name]
+    elif ref.name in _CONTAINERS:
+        arguments = tuple(
+            _annotation(a, scalars, constrained=constrained) for a in ref.arguments
+        )
+        doc = Group(f"{_CONTAINERS[ref.name]}[", arguments, "]", hug=True)
+    else:
+        doc = python_name(ref.name)
+    return _constrained(ref, doc) if constrained else doc
+
+
+def _constrained(ref: TypeRef, inner: Doc) -> Doc:
+    """``inner``, the strict annotation of ``ref``, with ``ref``'s own constraints
+    as pydantic enforces them: ``_typing.Annotated[inner, _pydantic.Field(...)]``."""
+    given = constraints.values(ref)
+    if not given:
+        return inner
+    keywords = tuple(
+        f"{keyword}={_python_value(given[name])}"
+        for name, keyword in constraints.FIELD_KEYWORDS.items()
+        if name in given
+    )
+    field = Group(f"{PYDANTIC_ALIAS}.Field(", keywords, ")")
+    return Group(f"{TYPING_ALIAS}.Annotated[", (inner, field), "]", hug=True)
+
+
+def _python_value(value: int | float | str) -> str:
+    return python_string(value) if isinstance(value, str) else repr(value)
 
 
 def _optional(doc: Doc, optional: bool) -> Doc:
@@ -120,7 +154,7 @@ def _optional(doc: Doc, optional: bool) -> Doc:
 def strict_annotation_doc(ref: TypeRef, *, optional: bool = False) -> Doc:
     """The annotation of a message field, as a document to lay out."""
     strict = {k: f"{TYPES_ALIAS}.{v}" for k, v in SCALAR_TYPES.items()}
-    return _optional(_annotation(ref, strict), optional)
+    return _optional(_annotation(ref, strict, constrained=True), optional)
 
 
 def received_annotation_doc(ref: TypeRef, *, optional: bool = False) -> Doc:

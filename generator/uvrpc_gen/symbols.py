@@ -136,7 +136,7 @@ EXCEPTION_ATTRIBUTES = attributes_of(uvrpc.DeclaredError) | {
 """Names an exception field cannot take: ``uvrpc.DeclaredError``'s attributes,
 those its ``__init__`` sets (``message``, ``details``) and its keyword ``message``."""
 
-GENERATED_ALIASES = frozenset({RUNTIME_ALIAS, "_t", "_abc", "_typing"})
+GENERATED_ALIASES = frozenset({RUNTIME_ALIAS, "_t", "_abc", "_typing", "_pydantic"})
 """The names generated modules import their dependencies as."""
 
 ENUM_ATTRIBUTES = attributes_of(uvrpc.Enum, metaclass=True)

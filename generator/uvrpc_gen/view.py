@@ -16,7 +16,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from . import naming, pytypes
+from . import constraints, naming, pytypes
 from .check import CheckedModule, has_call_handle
 from .layout import (
     LINE_LENGTH,
@@ -359,13 +359,15 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
         ]
     types = [f.type for m in messages for f in m.fields]
     types += [f.type for e in exceptions for f in e.fields]
-    types += [c.type for c in consts]
     streams = False
     for service in services:
         for method in service.methods:
             types += [p.type for p in method.params]
             types += [method.returns] if method.returns else []
             streams = streams or method.kind != "unary"
+    # Constants are annotated plainly; every other type strictly, constraints too.
+    constrained = any(constraints.has_constraints(t) for t in types)
+    types += [c.type for c in consts]
     stdlib = [
         ImportView(None, name, f"_{name}")
         for name, used in (
@@ -374,12 +376,15 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
                 "typing",
                 any(_typed_init(m.fields) for m in messages)
                 or bool(consts or exceptions)
-                or streams,
+                or streams
+                or constrained,
             ),
         )
         if used
     ]
     runtime = [ImportView(None, RUNTIME_MODULE, RUNTIME_ALIAS)]
+    if constrained:
+        runtime.append(ImportView(None, "pydantic", pytypes.PYDANTIC_ALIAS))
     if any(pytypes.uses_scalar_aliases(t) for t in types):
         runtime.append(ImportView(RUNTIME_MODULE, TYPES_MODULE, pytypes.TYPES_ALIAS))
     for stem in checked.imports:
@@ -473,7 +478,7 @@ def _exception(error: ExceptionType, namespace: str) -> ExceptionView:
             f.name,
             pytypes.received_annotation_doc(f.type, optional=f.optional),
             None,
-            f.doc,
+            constraints.documented(f).doc,
         )
         for f in error.fields
     )
@@ -511,6 +516,7 @@ def _enum(enum: Enum, namespace: str) -> EnumView:
 
 
 def _field(field: Field) -> FieldView:
+    field = constraints.documented(field)
     annotation = pytypes.strict_annotation_doc(field.type, optional=field.optional)
     value: Doc | None = None
     if field.default is not None:
@@ -562,7 +568,7 @@ def _method_doc(
     method: Method, route: str, errors: Sequence[ExceptionType | None]
 ) -> str:
     text = method.doc or f"Call ``{route}.{method.name}``."
-    documented = [p for p in method.params if p.doc]
+    documented = [p for p in map(constraints.documented, method.params) if p.doc]
     if documented:
         args = "\n".join(
             f"    {p.name}: {textwrap.indent(p.doc or '', '        ').strip()}"
