@@ -3,7 +3,14 @@ serve it."""
 
 from __future__ import annotations
 
-from golden.all_types import Color, Item, Scalars, ShowcaseServer, Tree
+from golden.all_types import (
+    Color,
+    Constrained,
+    Item,
+    Scalars,
+    ShowcaseServer,
+    Tree,
+)
 
 
 class Showcase(ShowcaseServer):
@@ -39,3 +46,9 @@ class Showcase(ShowcaseServer):
 
     async def mirror(self, *, value: Scalars) -> Scalars:
         return value
+
+    async def names(
+        self, *, count: int, width: int, like: Constrained | None
+    ) -> list[str]:
+        stem = like.name if like is not None else "name"
+        return [f"{stem}{index}"[:width] for index in range(count)]

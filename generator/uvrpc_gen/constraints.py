@@ -50,6 +50,7 @@ __all__ = [
     "NAMES",
     "check_default",
     "check_type",
+    "constrained_text",
     "documented",
     "has_constraints",
     "pattern_problem",
@@ -112,6 +113,15 @@ def shape(ref: TypeRef) -> runtime.Shape:
 def text(ref: TypeRef) -> str:
     """``ref``'s own constraints as the IDL writes them, ``(max_len = 50)``."""
     return runtime.constraint_text(ref.name, values(ref))
+
+
+def constrained_text(ref: TypeRef) -> str:
+    """A type as the IDL spells it, its constraints and its arguments' included:
+    ``list<string(max_len = 8)>(max_len = 10)``."""
+    arguments = ""
+    if ref.arguments:
+        arguments = f"<{', '.join(constrained_text(a) for a in ref.arguments)}>"
+    return f"{ref.name}{arguments}{text(ref)}"
 
 
 def documented(field: Field) -> Field:

@@ -27,10 +27,9 @@ from .model import (
     StringLiteral,
     TypeRef,
 )
-from .symbols import RUNTIME_ALIAS, SCALAR_TYPES, SYMBOLS
+from .symbols import CONSTRAINTS, RUNTIME_ALIAS, SCALAR_TYPES, SYMBOLS
 
 __all__ = [
-    "PYDANTIC_ALIAS",
     "RECEIVED_SCALARS",
     "SENT_SCALARS",
     "TYPES_ALIAS",
@@ -53,9 +52,6 @@ __all__ = [
 
 TYPES_ALIAS = "_t"
 """The name generated modules import ``uvrpc.types`` as."""
-
-PYDANTIC_ALIAS = "_pydantic"
-"""The name generated modules import ``pydantic`` as (for constrained types)."""
 
 TYPING_ALIAS = "_typing"
 """The name generated modules import ``typing`` as."""
@@ -130,7 +126,7 @@ def _annotation(
 
 def _constrained(ref: TypeRef, inner: Doc) -> Doc:
     """``inner``, the strict annotation of ``ref``, with ``ref``'s own constraints
-    as pydantic enforces them: ``_typing.Annotated[inner, _pydantic.Field(...)]``."""
+    as pydantic enforces them: ``_typing.Annotated[inner, _t.Constraints(...)]``."""
     given = constraints.values(ref)
     if not given:
         return inner
@@ -139,7 +135,7 @@ def _constrained(ref: TypeRef, inner: Doc) -> Doc:
         for name, keyword in constraints.FIELD_KEYWORDS.items()
         if name in given
     )
-    field = Group(f"{PYDANTIC_ALIAS}.Field(", keywords, ")")
+    field = Group(f"{TYPES_ALIAS}.{CONSTRAINTS}(", keywords, ")")
     return Group(f"{TYPING_ALIAS}.Annotated[", (inner, field), "]", hug=True)
 
 
@@ -184,9 +180,12 @@ def carries_bytes(ref: TypeRef) -> bool:
 
 
 def uses_scalar_aliases(ref: TypeRef) -> bool:
-    """Whether the strict annotation of ``ref`` mentions ``uvrpc.types``."""
-    return ref.name in SCALAR_TYPES or any(
-        uses_scalar_aliases(a) for a in ref.arguments
+    """Whether the strict annotation of ``ref`` mentions ``uvrpc.types``: its
+    scalars' aliases, or the factory of its constraints."""
+    return (
+        ref.name in SCALAR_TYPES
+        or bool(ref.constraints)
+        or any(uses_scalar_aliases(a) for a in ref.arguments)
     )
 
 

@@ -16,6 +16,7 @@ from uvrpc import types as runtime_types
 
 __all__ = [
     "CLIENT_ATTRIBUTES",
+    "CONSTRAINTS",
     "ENUM_ATTRIBUTES",
     "EXCEPTION_ATTRIBUTES",
     "GENERATED_ALIASES",
@@ -86,6 +87,10 @@ type that accepts any buffer where bytes are sent, and ``uvrpc_service`` the cla
 attribute of ``ServiceBase`` naming the spec.
 """
 
+CONSTRAINTS = next(n for n in runtime_types.__all__ if n == "Constraints")
+"""The name of the factory in ``uvrpc.types`` generated code writes a type's
+constraints with (``_t.Constraints(max_length=50)``)."""
+
 SCALAR_TYPES: Mapping[str, str] = MappingProxyType(
     {
         "bool": "Bool",
@@ -136,7 +141,7 @@ EXCEPTION_ATTRIBUTES = attributes_of(uvrpc.DeclaredError) | {
 """Names an exception field cannot take: ``uvrpc.DeclaredError``'s attributes,
 those its ``__init__`` sets (``message``, ``details``) and its keyword ``message``."""
 
-GENERATED_ALIASES = frozenset({RUNTIME_ALIAS, "_t", "_abc", "_typing", "_pydantic"})
+GENERATED_ALIASES = frozenset({RUNTIME_ALIAS, "_t", "_abc", "_typing"})
 """The names generated modules import their dependencies as."""
 
 ENUM_ATTRIBUTES = attributes_of(uvrpc.Enum, metaclass=True)

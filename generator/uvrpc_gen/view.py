@@ -383,8 +383,6 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
         if used
     ]
     runtime = [ImportView(None, RUNTIME_MODULE, RUNTIME_ALIAS)]
-    if constrained:
-        runtime.append(ImportView(None, "pydantic", pytypes.PYDANTIC_ALIAS))
     if any(pytypes.uses_scalar_aliases(t) for t in types):
         runtime.append(ImportView(RUNTIME_MODULE, TYPES_MODULE, pytypes.TYPES_ALIAS))
     for stem in checked.imports:

@@ -31,6 +31,7 @@ from pydantic import ConfigDict
 from ..client.channel import Channel
 from ..core.context import metadata
 from ..services.clients import ReflectionClient
+from ..services.constraints import plain_type
 from ..transport.security import ClientSecurity
 from ..wire.errors import DeclaredError, RpcError, Unimplemented
 from ..wire.message import Message, field_ids
@@ -81,9 +82,11 @@ class Converter:
         self.enums: dict[str, Description] = description.get("enums", {})
 
     def to_wire(self, type_name: str, value: Any, where: str) -> Any:
-        """A JSON value as the wire value of ``type_name``."""
+        """A JSON value as the wire value of ``type_name`` (whose constraints the
+        server checks)."""
         if value is None:
             return None
+        type_name = plain_type(type_name)
         if type_name == "bytes":
             if not isinstance(value, str):
                 raise CallError(f"{where}: expected base64 text for bytes")
@@ -156,6 +159,7 @@ class Converter:
         bytes as base64 text."""
         if value is None or type_name is None:
             return value
+        type_name = plain_type(type_name)
         if isinstance(value, bytes | bytearray | memoryview):
             return base64.b64encode(bytes(value)).decode("ascii")
         if (inner := _inner(type_name, "list") or _inner(type_name, "set")) is not None:
