@@ -25,6 +25,7 @@ import difflib
 import math
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from pydantic_core import SchemaError, SchemaValidator, core_schema
 
@@ -40,17 +41,20 @@ from .model import (
     Literal,
     MapLiteral,
     NameLiteral,
+    Span,
     StringLiteral,
     TypeRef,
 )
 
 __all__ = [
     "APPLIES_TO",
+    "Difference",
     "FIELD_KEYWORDS",
     "NAMES",
     "check_default",
     "check_type",
     "constrained_text",
+    "differences",
     "documented",
     "has_constraints",
     "pattern_problem",
@@ -345,3 +349,69 @@ def check_default(
         if "max_len" in bounds and length > bounds["max_len"]:
             fail(f"{length} {unit}, more than {bounds['max_len']}")
     return errors
+
+
+# --- evolution ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One constraint that changed between two versions of the same type.
+
+    ``tighter``: some value the old type took is refused now; ``looser``: some
+    value refused before is taken now (a changed pattern is both). ``where`` names
+    the part of the type (``the items of``), ``change`` what happened.
+    """
+
+    span: Span
+    where: str
+    change: str
+    tighter: bool
+    looser: bool
+
+
+_LOWER = frozenset({"min", "min_len"})
+"""Bounds below: raising them tightens. ``max`` and ``max_len`` are above."""
+
+
+def differences(old: TypeRef, new: TypeRef, where: str = "") -> list[Difference]:
+    """How the constraints of ``new`` differ from those of ``old``, the same type
+    (its arguments' included)."""
+    found: list[Difference] = []
+    before, after = values(old), values(new)
+    spans = {c.name: c.span for c in new.constraints}
+    for name in NAMES:
+        was, now = before.get(name), after.get(name)
+        if was == now:
+            continue
+        span = spans.get(name, new.span)
+        old_text = f"'{name} = {_written(old, name, was)}'" if was is not None else ""
+        new_text = f"'{name} = {_written(new, name, now)}'" if now is not None else ""
+        if was is None:
+            change, tighter, looser = f"gained the constraint {new_text}", True, False
+        elif now is None:
+            change, tighter, looser = f"lost the constraint {old_text}", False, True
+        else:
+            change = f"changed the constraint {old_text} to {new_text}"
+            if isinstance(was, str) or isinstance(now, str):
+                tighter = looser = True
+            else:
+                raised = now > was
+                tighter = raised if name in _LOWER else not raised
+                looser = not tighter
+        found.append(Difference(span, where, change, tighter, looser))
+    roles: dict[str, tuple[str, ...]] = {
+        "list": ("the items of ",),
+        "set": ("the items of ",),
+        "map": ("the keys of ", "the values of "),
+    }
+    for role, was_arg, now_arg in zip(
+        roles.get(new.name, ()), old.arguments, new.arguments, strict=False
+    ):
+        found += differences(was_arg, now_arg, f"{role}{where}")
+    return found
+
+
+def _written(ref: TypeRef, name: str, value: int | float | str | None) -> str:
+    assert value is not None
+    return runtime.literal_text(name, value, ref.name)

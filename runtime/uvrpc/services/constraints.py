@@ -36,6 +36,7 @@ __all__ = [
     "constraint_text",
     "doc_text",
     "from_metadata",
+    "literal_text",
     "plain_type",
 ]
 
@@ -95,8 +96,8 @@ def from_metadata(metadata: tuple[Any, ...]) -> dict[str, int | float | str]:
     return found
 
 
-def _literal(name: str, value: int | float | str, type_name: str) -> str:
-    """A constraint's value as an IDL literal."""
+def literal_text(name: str, value: int | float | str, type_name: str) -> str:
+    """The value of constraint ``name`` on a ``type_name`` as an IDL literal."""
     if isinstance(value, str):
         out = []
         for char in value:
@@ -123,7 +124,7 @@ def constraint_text(
     ``(min_len = 1, max_len = 50)`` (in the order of :data:`FIELD_KEYWORDS`), or
     ``""`` when there are none."""
     parts = [
-        f"{name} = {_literal(name, constraints[name], type_name)}"
+        f"{name} = {literal_text(name, constraints[name], type_name)}"
         for name in FIELD_KEYWORDS
         if name in constraints
     ]
