@@ -264,7 +264,7 @@ def test_constraints(client_factory: tuple[Conformance, Any]) -> None:
         assert (await client.echo_bounded(value=Bounded(name=""))).percent == 50
         # The server refuses what breaks a constraint, naming where: a message
         # built without validation stands for a peer that does not check.
-        refused = {
+        refused: dict[str, dict[str, Any]] = {
             "value.name": {"name": "sixsix"},
             "value.tags.3": {"tags": ["a", "b", "c", "D"]},
             "value.tags": {"tags": ["a"] * 5},
