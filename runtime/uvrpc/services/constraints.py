@@ -6,11 +6,12 @@ Generated code declares a constraint as ``pydantic.Field`` metadata inside
 enforces it wherever a value is validated, so a server refuses a violating value
 with ``INVALID_ARGUMENT`` naming its field path and a client sees a
 ``ValidationError``. This module maps between the two spellings, in both
-directions, for :mod:`uvrpc.services.reflection` (which describes a constrained
-type as ``string(max_len = 50)``) and for ``uvrpc-gen`` (which writes the
-``Field`` and the sentence a docstring gets, "At most 50 characters."). It also
-takes constraints off a described type for the readers of descriptions that only
-need its shape (``uvrpc call``'s JSON conversion).
+directions: :mod:`uvrpc.services.reflection` describes a constrained type as
+``string(max_len = 50)``, and :func:`doc_text` is the sentence a generated
+docstring holds about it ("At most 50 characters."), which reflection leaves out of
+a description as the type already says it. It also takes constraints off a
+described type for the readers of descriptions that only need its shape
+(``uvrpc call``'s JSON conversion).
 
 The names: ``min`` and ``max`` (inclusive bounds of a number), ``min_len`` and
 ``max_len`` (inclusive bounds of a length: characters, i.e. Unicode code points, of
