@@ -101,6 +101,11 @@ SYNTAX_ERROR_EXAMPLES: Mapping[str, tuple[str, ...]] = {
         "namespace calc; service S { void f() }",
         "namespace calc; service S { void f() void g(); }",
     ),
+    "a constraint is written 'name = value', like 'string(max_len = 50)'": (
+        "namespace calc; message M { 1: string() x; }",
+        "namespace calc; message M { 1: string(max_len) x; }",
+        "namespace calc; message M { 1: string(50) x; }",
+    ),
     "expected a value": (
         "namespace calc; message M { 1: i32 x = ; }",
         "namespace calc; service S { void f(1: i32 x = ); }",
