@@ -101,6 +101,7 @@ if TYPE_CHECKING:
         Unary,
     )
     from .wire.service import ServiceBase
+    from .wire.union import UnionMember, UnknownMember, WireUnion
     from .wire.status import Status
     from .wire.version import (
         GENERATED_CODE_API,
@@ -181,6 +182,9 @@ _WHERE = {
     "Unauthenticated": "wire.errors",
     "Unavailable": "wire.errors",
     "Unimplemented": "wire.errors",
+    "UnionMember": "wire.union",
+    "UnknownMember": "wire.union",
+    "WireUnion": "wire.union",
 }
 """Where each public name lives (a module below this package)."""
 
@@ -269,6 +273,9 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",
+    "UnionMember",
+    "UnknownMember",
+    "WireUnion",
     "__version__",
     "check_generated_code",
     "current_call",
