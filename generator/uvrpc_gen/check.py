@@ -82,9 +82,7 @@ INTEGER_RANGES = {
 }
 """The inclusive range of each integer scalar."""
 
-KEYWORDS = frozenset(
-    {"namespace", "enum", "message", "service", "optional", "union"}
-)
+KEYWORDS = frozenset({"namespace", "enum", "message", "service", "optional", "union"})
 """Words of the grammar that no definition may take (with the built-in type names)."""
 
 FUTURE_KEYWORDS = frozenset(
@@ -566,7 +564,7 @@ class _Checker:
         if not self.python_name(name, span, f"{what} name"):
             return
         if what == "union member":
-            return  # a member's name is data and part of a class name, never an attribute
+            return  # data and part of a class name, never an attribute
         if parameter and name in ("self", "timeout", "wait_for_ready"):
             self.error(
                 span, f"parameter name '{name}' is taken by the generated methods"

@@ -385,7 +385,9 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
     exports += [m.name for m in messages] + [e.name for e in exceptions]
     for union in unions:
         exports.append(union.name)
-        exports += [naming.union_member_class(union.name, m.name) for m in union.members]
+        exports += [
+            naming.union_member_class(union.name, m.name) for m in union.members
+        ]
     for service in services:
         exports += [
             naming.client_class(service.name),
@@ -923,7 +925,7 @@ def _union(union: UnionType, namespace: str) -> UnionView:
     ``WireUnion`` that tells pydantic how it travels."""
     members = tuple(_union_member(union, m) for m in union.members)
     classes = [m.name for m in members] + [_runtime("UnknownMember")]
-    wire = f'{_runtime("WireUnion")}({pytypes.python_string(union.name)})'
+    wire = f"{_runtime('WireUnion')}({pytypes.python_string(union.name)})"
     target = f"{union.name}: _typing.TypeAlias = "
     one_line = f"_typing.Annotated[{' | '.join(classes)}, {wire}]"
     if width(target + one_line) <= LINE_LENGTH:

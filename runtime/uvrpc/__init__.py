@@ -101,8 +101,8 @@ if TYPE_CHECKING:
         Unary,
     )
     from .wire.service import ServiceBase
-    from .wire.union import UnionMember, UnknownMember, WireUnion
     from .wire.status import Status
+    from .wire.union import UnionMember, UnknownMember, WireUnion
     from .wire.version import (
         GENERATED_CODE_API,
         PROTOCOL_VERSION,

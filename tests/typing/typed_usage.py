@@ -161,7 +161,9 @@ def area(shape: Shape) -> float:
         case ShapeLabel() | ShapeBlob():
             return 0.0
         case ShapeGroup(shapes):
-            reveal_type(shapes)  # R: list[golden.conformance.ShapeCircle | golden.conformance.ShapeSquare | golden.conformance.ShapeLabel | golden.conformance.ShapeBlob | golden.conformance.ShapeGroup | uvrpc.wire.union.UnknownMember]
+            reveal_type(
+                shapes
+            )  # R: list[golden.conformance.ShapeCircle | golden.conformance.ShapeSquare | golden.conformance.ShapeLabel | golden.conformance.ShapeBlob | golden.conformance.ShapeGroup | uvrpc.wire.union.UnknownMember]
             return sum(area(s) for s in shapes)
         case uvrpc.UnknownMember(id=number, value=raw):
             reveal_type(number)  # R: int
@@ -170,14 +172,20 @@ def area(shape: Shape) -> float:
 
 
 async def use_unions(client: ConformanceClient, drawing: Drawing) -> None:
-    reveal_type(drawing.main)  # R: golden.conformance.ShapeCircle | golden.conformance.ShapeSquare | golden.conformance.ShapeLabel | golden.conformance.ShapeBlob | golden.conformance.ShapeGroup | uvrpc.wire.union.UnknownMember
-    reveal_type(drawing.overlay)  # R: golden.conformance.ShapeCircle | golden.conformance.ShapeSquare | golden.conformance.ShapeLabel | golden.conformance.ShapeBlob | golden.conformance.ShapeGroup | uvrpc.wire.union.UnknownMember | None
+    reveal_type(
+        drawing.main
+    )  # R: golden.conformance.ShapeCircle | golden.conformance.ShapeSquare | golden.conformance.ShapeLabel | golden.conformance.ShapeBlob | golden.conformance.ShapeGroup | uvrpc.wire.union.UnknownMember
+    reveal_type(
+        drawing.overlay
+    )  # R: golden.conformance.ShapeCircle | golden.conformance.ShapeSquare | golden.conformance.ShapeLabel | golden.conformance.ShapeBlob | golden.conformance.ShapeGroup | uvrpc.wire.union.UnknownMember | None
     if isinstance(drawing.main, ShapeCircle):
         reveal_type(drawing.main.value)  # R: golden.conformance.Circle
     blob = ShapeBlob(value=bytearray(b"any buffer"))
     reveal_type(blob.value)  # R: memoryview[int]
     echoed = await client.echo_shape(shape=blob, extra=None)
-    reveal_type(echoed)  # R: golden.conformance.ShapeCircle | golden.conformance.ShapeSquare | golden.conformance.ShapeLabel | golden.conformance.ShapeBlob | golden.conformance.ShapeGroup | uvrpc.wire.union.UnknownMember
+    reveal_type(
+        echoed
+    )  # R: golden.conformance.ShapeCircle | golden.conformance.ShapeSquare | golden.conformance.ShapeLabel | golden.conformance.ShapeBlob | golden.conformance.ShapeGroup | uvrpc.wire.union.UnknownMember
     area(echoed)
     async for item in client.shapes(shapes=[ShapeCircle(value=Circle(radius=1.0))]):
         area(item)

@@ -19,7 +19,6 @@ import pytest
 from conformance_server import Conformance
 from golden.conformance import (
     Circle,
-    ConformanceClient,
     Drawing,
     Shape,
     ShapeBlob,

@@ -145,12 +145,9 @@ class Converter:
         found = next((m for m in members if key in (m["name"], str(m["id"]))), None)
         if found is None:
             raise CallError(
-                f"{where}: {type_name} has no member {key!r} (the members are: "
-                f"{names})"
+                f"{where}: {type_name} has no member {key!r} (the members are: {names})"
             )
-        return {
-            str(found["id"]): self.to_wire(found["type"], item, f"{where}.{key}")
-        }
+        return {str(found["id"]): self.to_wire(found["type"], item, f"{where}.{key}")}
 
     def _key(self, key_type: str, key: str, where: str) -> Any:
         if key_type in ("i8", "i16", "i32", "i64"):

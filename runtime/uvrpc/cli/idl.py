@@ -236,7 +236,9 @@ def _union(entry: Description, file: _File) -> list[str]:
     lines = [*_doc(entry["doc"], ""), f"union {_local(entry['name'])} {{"]
     for member in entry["members"]:
         lines += _doc(member["doc"], "    ")
-        lines.append(f"    {member['id']}: {file.type(member['type'])} {member['name']};")
+        lines.append(
+            f"    {member['id']}: {file.type(member['type'])} {member['name']};"
+        )
     return [*lines, "}"]
 
 

@@ -257,7 +257,10 @@ class _Describer:
             for member in members:
                 hint = typing.get_type_hints(member, include_extras=True)["value"]
                 member_doc = _doc(member)
-                if member_doc == f"The ``{member.uvrpc_name}`` member of ``{wire.name}``.":
+                if (
+                    member_doc
+                    == f"The ``{member.uvrpc_name}`` member of ``{wire.name}``."
+                ):
                     member_doc = ""
                 described.append(
                     {

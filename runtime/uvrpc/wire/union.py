@@ -1,4 +1,5 @@
-"""Unions: a value that is exactly one of several members, as generated code declares it.
+"""Unions: a value that is exactly one of several members, as generated code
+declares it.
 
 The IDL's ``union Shape { 1: Circle circle; 2: string label; }`` becomes one small
 model per member, each holding the member's value (``ShapeCircle(value=Circle(...))``),
@@ -276,8 +277,7 @@ def _one_entry(union: str) -> Callable[[Any, Callable[[Any], Any]], Any]:
             if not isinstance(key, str):
                 raise PydanticCustomError(
                     "union_key",
-                    "a member of union {union} is keyed by its id as text, "
-                    "got {key}",
+                    "a member of union {union} is keyed by its id as text, got {key}",
                     {"union": union, "key": echo(repr(key))},
                 )
         elif not isinstance(value, UnionMember | UnknownMember):

@@ -164,7 +164,9 @@ def changes(tmp_path: Path, new: str) -> list[Change]:
 
 
 def test_adding_a_member_is_compatible(tmp_path: Path) -> None:
-    found = changes(tmp_path, OLD.replace("2: string label;", "2: string label; 3: bytes blob;"))
+    found = changes(
+        tmp_path, OLD.replace("2: string label;", "2: string label; 3: bytes blob;")
+    )
     assert [(c.breaking, c.message) for c in found] == [
         (
             False,
@@ -219,5 +221,7 @@ def test_renaming_a_member_is_compatible(tmp_path: Path) -> None:
 
 
 def test_a_field_that_becomes_a_union_breaks(tmp_path: Path) -> None:
-    found = changes(tmp_path, OLD.replace("Shape echo(1: Shape", "Shape echo(1: Circle"))
+    found = changes(
+        tmp_path, OLD.replace("Shape echo(1: Shape", "Shape echo(1: Circle")
+    )
     assert any(c.breaking and "changed type from 'Shape'" in c.message for c in found)
