@@ -149,6 +149,8 @@ async def numbers_of(value: Scalars) -> AsyncIterator[Scalars]:
     yield value
 
 
+# fmt: off
+# A reveal_type mark holds the whole revealed type on its line.
 def area(shape: Shape) -> float:
     """Every member handled: mypy checks the match is exhaustive."""
     match shape:
@@ -161,9 +163,7 @@ def area(shape: Shape) -> float:
         case ShapeLabel() | ShapeBlob():
             return 0.0
         case ShapeGroup(shapes):
-            reveal_type(
-                shapes
-            )  # R: list[golden.conformance.ShapeCircle | golden.conformance.ShapeSquare | golden.conformance.ShapeLabel | golden.conformance.ShapeBlob | golden.conformance.ShapeGroup | uvrpc.wire.union.UnknownMember]
+            reveal_type(shapes)  # R: list[golden.conformance.ShapeCircle | golden.conformance.ShapeSquare | golden.conformance.ShapeLabel | golden.conformance.ShapeBlob | golden.conformance.ShapeGroup | uvrpc.wire.union.UnknownMember]
             return sum(area(s) for s in shapes)
         case uvrpc.UnknownMember(id=number, value=raw):
             reveal_type(number)  # R: int
@@ -172,21 +172,16 @@ def area(shape: Shape) -> float:
 
 
 async def use_unions(client: ConformanceClient, drawing: Drawing) -> None:
-    reveal_type(
-        drawing.main
-    )  # R: golden.conformance.ShapeCircle | golden.conformance.ShapeSquare | golden.conformance.ShapeLabel | golden.conformance.ShapeBlob | golden.conformance.ShapeGroup | uvrpc.wire.union.UnknownMember
-    reveal_type(
-        drawing.overlay
-    )  # R: golden.conformance.ShapeCircle | golden.conformance.ShapeSquare | golden.conformance.ShapeLabel | golden.conformance.ShapeBlob | golden.conformance.ShapeGroup | uvrpc.wire.union.UnknownMember | None
+    reveal_type(drawing.main)  # R: golden.conformance.ShapeCircle | golden.conformance.ShapeSquare | golden.conformance.ShapeLabel | golden.conformance.ShapeBlob | golden.conformance.ShapeGroup | uvrpc.wire.union.UnknownMember
+    reveal_type(drawing.overlay)  # R: golden.conformance.ShapeCircle | golden.conformance.ShapeSquare | golden.conformance.ShapeLabel | golden.conformance.ShapeBlob | golden.conformance.ShapeGroup | uvrpc.wire.union.UnknownMember | None
     if isinstance(drawing.main, ShapeCircle):
         reveal_type(drawing.main.value)  # R: golden.conformance.Circle
     blob = ShapeBlob(value=bytearray(b"any buffer"))
     reveal_type(blob.value)  # R: memoryview[int]
     echoed = await client.echo_shape(shape=blob, extra=None)
-    reveal_type(
-        echoed
-    )  # R: golden.conformance.ShapeCircle | golden.conformance.ShapeSquare | golden.conformance.ShapeLabel | golden.conformance.ShapeBlob | golden.conformance.ShapeGroup | uvrpc.wire.union.UnknownMember
+    reveal_type(echoed)  # R: golden.conformance.ShapeCircle | golden.conformance.ShapeSquare | golden.conformance.ShapeLabel | golden.conformance.ShapeBlob | golden.conformance.ShapeGroup | uvrpc.wire.union.UnknownMember
     area(echoed)
     async for item in client.shapes(shapes=[ShapeCircle(value=Circle(radius=1.0))]):
         area(item)
     Drawing(main=ShapeLabel(value="x"), named={"a": ShapeSquare(value=2.0)})
+# fmt: on
