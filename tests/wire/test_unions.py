@@ -173,6 +173,7 @@ def test_an_unknown_member_is_kept_and_encoded_back_unchanged() -> None:
     assert shape.model_dump(by_alias=True) == raw
     assert Drawing(main=shape).model_dump(by_alias=True)["1"] == raw
     assert repr(shape) == "UnknownMember(id=7, value={'1': [1, 2], '2': b'raw'})"
+    assert shape.model_dump_json() == '{"7":{"1":[1,2],"2":"cmF3"}}'
 
 
 # --- a member added in a newer schema -------------------------------------------

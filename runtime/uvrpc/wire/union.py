@@ -43,6 +43,7 @@ from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from .limits import echo
 from .message import fail_fast, readable
+from .types import to_base64
 
 __all__ = ["UnionMember", "UnknownMember", "WireUnion", "union_members"]
 
@@ -112,12 +113,26 @@ class UnknownMember(BaseModel):
     """The member's value, as decoded."""
 
     @model_serializer(mode="plain")
-    def _one_entry(self) -> dict[str, Any]:
-        return {str(self.id): self.value}
+    def _one_entry(self, info: SerializationInfo) -> dict[str, Any]:
+        if info.mode_is_json():
+            return {str(self.id): _json_safe(self.value)}
+        return {str(self.id): self.value}  # the raw value itself: no copy
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         yield "id", self.id
         yield "value", readable(self.value)
+
+
+def _json_safe(value: Any) -> Any:
+    """A raw decoded value as JSON can hold it: binary values as base64 text, as
+    ``bytes`` fields are written, and map keys as text."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return to_base64(value)
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def union_members(annotation: Any) -> tuple[type[UnionMember], ...]:
