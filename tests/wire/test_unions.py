@@ -184,6 +184,12 @@ namespace relay;
 union Shape {
     1: double square;
     2: string label;
+    4: Inner inner;
+}
+
+union Inner {
+    1: i64 number;
+    2: map<string, Shape> shapes;
 }
 
 message Picture {
@@ -233,6 +239,25 @@ def relay(
     finally:
         sys.modules.pop("relay_v1", None)
         sys.modules.pop("relay_v2", None)
+
+
+def test_a_member_may_be_another_union(
+    relay: tuple[ModuleType, ModuleType],
+) -> None:
+    old, _ = relay
+    inner = old.ShapeInner(
+        value=old.InnerShapes(
+            value={"a": old.ShapeInner(value=old.InnerNumber(value=5))}
+        )
+    )
+    wire = old.Picture(shape=inner).model_dump(by_alias=True)
+    assert wire["1"] == {"4": {"2": {"a": {"4": {"1": 5}}}}}
+    assert old.Picture.model_validate(wire).shape == inner
+    with pytest.raises(ValidationError) as caught:
+        old.Picture.model_validate({"1": {"4": {"2": {"a": {"4": {"1": "5"}}}}}})
+    assert problems(caught.value)[0][0]["field_path"] == (
+        "shape.inner.shapes.a.inner.number"
+    )
 
 
 def test_a_newer_member_reaches_an_older_peer_and_comes_back_whole(

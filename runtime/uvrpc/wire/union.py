@@ -35,6 +35,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     GetCoreSchemaHandler,
+    PydanticUndefinedAnnotation,
     SerializationInfo,
     SerializerFunctionWrapHandler,
     model_serializer,
@@ -220,7 +221,12 @@ def _member_schema(
 ) -> CoreSchema:
     """A member's value checked as its type, from its wire entry or an instance,
     and held in a new instance of the member class."""
-    hint = get_type_hints(member, include_extras=True)["value"]
+    try:
+        hint = get_type_hints(member, include_extras=True)["value"]
+    except NameError as exc:
+        # A type defined further down the module (a union whose members name
+        # each other): pydantic builds the model that uses this union later.
+        raise PydanticUndefinedAnnotation.from_name_error(exc) from exc
     return core_schema.no_info_after_validator_function(
         _wrap(member),
         core_schema.no_info_before_validator_function(
