@@ -414,6 +414,14 @@ class _Checker:
                         f"'{name}' clashes with the {what} generated for service "
                         f"'{service}' ({_where(definition.span)})",
                     )
+                member = taken.get(name)
+                if member is not None:
+                    self.error(
+                        definition.span,
+                        f"the {what} '{name}' generated for service '{service}' "
+                        f"clashes with the class generated for union member "
+                        f"'{member}'",
+                    )
             generated = [(naming.service_constant(service), definition.span, service)]
             seen: set[str] = set()
             for method in definition.methods:

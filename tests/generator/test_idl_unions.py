@@ -119,6 +119,12 @@ def test_a_field_named_union_is_still_a_field() -> None:
             "'UBigA'",
         ),
         (
+            "union Foo { 1: i32 barClient; } service FooBar {}",
+            "t.idl:1:54: error: the client 'FooBarClient' generated for service "
+            "'FooBar' clashes with the class generated for union member "
+            "'Foo.barClient'",
+        ),
+        (
             "union U { 1: i32 a; } message M { 1: U u = 1; }",
             "t.idl:1:57: error: a field of union type 'U' cannot have a default; "
             "make it 'optional' instead",
