@@ -120,7 +120,8 @@ def test_results_with_no_drawable_case_say_so() -> None:
         figure(workers)
     assert str(caught.value) == (
         "nothing to plot: it draws the cases pingpong, pipelined, concurrent, "
-        "large, sweep; the results hold workers"
+        "large, sweep, server-stream, client-stream, bidi-stream; the results "
+        "hold workers"
     )
 
 
@@ -148,7 +149,8 @@ def test_the_command_plots_what_it_measured(
     else:
         assert err.splitlines()[-1] == (
             "uvrpc bench: no plot written: nothing to plot: it draws the cases "
-            "pingpong, pipelined, concurrent, large, sweep; the results hold no rows"
+            "pingpong, pipelined, concurrent, large, sweep, server-stream, "
+            "client-stream, bidi-stream; the results hold no rows"
         )
 
 
@@ -164,4 +166,38 @@ def test_a_latency_panel_names_only_the_cases_with_latency() -> None:
     assert ticks == {
         "calls per second, by case": ["pingpong", "pipelined", "large"],
         "latency (median), by case": ["pingpong", "large"],
+    }
+
+
+def test_the_stream_cases_are_bars_of_items_and_megabytes_by_item_size() -> None:
+    streams = ("server-stream", "client-stream", "bidi-stream")
+    table = [
+        {**row(system, case, size, 1000.0), "inflight": 32, "p50_us": None}
+        for system in SYSTEMS
+        for case in streams
+        for size in (64, 64 << 10)
+    ]
+    with_pingpong = results(("pingpong",)) + table
+    picture = figure(with_pingpong)
+    try:
+        panels = {
+            axes.get_title(): (
+                len(axes.patches),
+                [t.get_text() for t in axes.get_xticklabels()],
+            )
+            for axes in picture.axes
+        }
+    finally:
+        plt.close(picture)
+    groups = [
+        f"{kind}\n{size}"
+        for kind in ("server", "client", "bidi")
+        for size in ("64 B", "64 KiB")
+    ]
+    assert panels == {
+        "calls per second, by case": (3, ["pingpong"]),
+        "latency (median), by case": (3, ["pingpong"]),
+        # A stream row records no latency; its second panel is MB/s.
+        "stream items per second, by case": (18, groups),
+        "stream throughput, by case": (18, groups),
     }

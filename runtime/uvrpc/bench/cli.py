@@ -31,7 +31,8 @@ def _names(value: str, known: Sequence[str], what: str) -> list[str]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="uvrpc bench",
-        description="Echo benchmark of uvrpc, raw pyzmq, gRPC and Thrift in one run.",
+        description="Echo and stream benchmark of uvrpc, raw pyzmq, gRPC and Thrift "
+        "in one run.",
     )
     parser.add_argument(
         "--cases",

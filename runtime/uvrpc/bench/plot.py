@@ -2,11 +2,13 @@
 
 The payload sweep is drawn as lines against payload size, one per system; the
 fixed-size cases (``pingpong``, ``pipelined``, ``concurrent``, ``large``) as bars,
-a group per case and a bar per system. A figure has a row of two panels for each
-of the two that were measured: throughput on the left, median latency on the right
-(a latency panel only where some row has a latency; cases with many calls in
-flight record none). Rows come from :func:`uvrpc.bench.report.rows` or from the
-``cases`` of a ``--json`` report, where a missing number is ``None`` rather than NaN.
+a group per case and a bar per system; the stream cases as bars too, a group per
+case and item size. A figure has a row of two panels for each of the three that
+were measured: throughput on the left, median latency on the right (a latency panel
+only where some row has a latency; cases with many calls in flight record none),
+or for the streams items per second on the left and MB/s on the right. Rows come
+from :func:`uvrpc.bench.report.rows` or from the ``cases`` of a ``--json`` report,
+where a missing number is ``None`` rather than NaN.
 """
 
 from __future__ import annotations
@@ -115,6 +117,47 @@ def _bars(
         axes.set_ylabel("p50 µs")
 
 
+def _streams(
+    table: Sequence[dict[str, Any]], systems: list[str], panels: list[Axes]
+) -> None:
+    """The stream cases: items/s and MB/s as bars, a group per case and item size."""
+    by_key = {(r["case"], r["payload"], r["system"]): r for r in table}
+    groups = sorted(
+        {(r["case"], r["payload"]) for r in table},
+        key=lambda group: (list(CASES).index(group[0]), group[1]),
+    )
+    width = 0.8 / len(systems)
+    for axes, key in zip(panels, ("calls_per_s", "mb_per_s"), strict=True):
+        for index, system in enumerate(systems):
+            spots = [
+                (position + (index - (len(systems) - 1) / 2) * width, value)
+                for position, (case, payload) in enumerate(groups)
+                if (row := by_key.get((case, payload, system))) is not None
+                and (value := _number(row[key])) is not None
+            ]
+            if spots:
+                axes.bar(
+                    [x for x, _ in spots],
+                    [v for _, v in spots],
+                    width=width,
+                    **_style(systems, system),
+                )
+        labels = [
+            f"{case.removesuffix('-stream')}\n{_size(payload)}"
+            for case, payload in groups
+        ]
+        axes.set_xticks(range(len(groups)), labels)
+        axes.set_xlabel("stream, item size")
+    panels[0].set_title("stream items per second, by case")
+    panels[0].set_ylabel("items/s")
+    panels[1].set_title("stream throughput, by case")
+    panels[1].set_ylabel("MB/s (items, one way)")
+
+
+def _size(payload: int) -> str:
+    return f"{payload >> 10} KiB" if payload >= 1024 else f"{payload} B"
+
+
 def figure(table: Sequence[dict[str, Any]]) -> Figure:
     """The figure of ``table``'s rows (rows of other cases are left out).
 
@@ -128,9 +171,12 @@ def figure(table: Sequence[dict[str, Any]]) -> Figure:
 
     drawn = [r for r in table if r["case"] in CASES]
     sweep = [r for r in drawn if r["case"] == SWEEP]
-    fixed = [r for r in drawn if r["case"] != SWEEP]
+    streams = [r for r in drawn if CASES[r["case"]].stream]
+    fixed = [r for r in drawn if r["case"] != SWEEP and not CASES[r["case"]].stream]
     sections = [
-        (rows, draw) for rows, draw in ((sweep, _sweep), (fixed, _bars)) if rows
+        (rows, draw)
+        for rows, draw in ((sweep, _sweep), (fixed, _bars), (streams, _streams))
+        if rows
     ]
     if not sections:
         measured = sorted({str(r["case"]) for r in table})
@@ -144,7 +190,9 @@ def figure(table: Sequence[dict[str, Any]]) -> Figure:
     for (rows, draw), line in zip(sections, grid, strict=True):
         systems = _systems(rows)
         panels = list(line)
-        if not any(_number(r["p50_us"]) is not None for r in rows):
+        if draw is not _streams and not any(
+            _number(r["p50_us"]) is not None for r in rows
+        ):
             panels[1].remove()  # no latency measured: one panel, not an empty one
             panels = panels[:1]
         draw(rows, systems, panels)
