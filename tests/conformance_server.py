@@ -11,10 +11,13 @@ from golden.conformance import (
     Color,
     ConformanceServer,
     Containers,
+    Drawing,
     Node,
     NotFound,
     Rejected,
     Scalars,
+    Shape,
+    ShapeLabel,
 )
 
 
@@ -125,6 +128,17 @@ class Conformance(ConformanceServer):
         async for value in values:
             total += value
         return total
+
+    async def echo_shape(self, *, shape: Shape, extra: Shape | None) -> Shape:
+        return shape if extra is None else extra
+
+    async def echo_drawing(self, *, drawing: Drawing) -> Drawing:
+        return drawing
+
+    async def shapes(self, *, shapes: list[Shape]) -> AsyncIterator[Shape]:
+        for shape in shapes:
+            yield shape
+        yield ShapeLabel(value=f"{len(shapes)} shapes")
 
     async def transform(
         self, *, values: AsyncIterator[Scalars], add: int

@@ -42,6 +42,7 @@ from .model import (
     StringLiteral,
     Typedef,
     TypeRef,
+    UnionType,
 )
 from .symbols import (
     CLIENT_ATTRIBUTES,
@@ -82,7 +83,7 @@ INTEGER_RANGES = {
 }
 """The inclusive range of each integer scalar."""
 
-KEYWORDS = frozenset({"namespace", "enum", "message", "service", "optional"})
+KEYWORDS = frozenset({"namespace", "enum", "message", "service", "optional", "union"})
 """Words of the grammar that no definition may take (with the built-in type names)."""
 
 FUTURE_KEYWORDS = frozenset(
@@ -171,6 +172,7 @@ _KIND_NAMES: Mapping[type, str] = {
     Enum: "enum",
     Message: "message",
     ExceptionType: "exception",
+    UnionType: "union",
     Service: "service",
     Const: "constant",
     Typedef: "typedef",
@@ -236,6 +238,9 @@ class _Checker:
                 self.reservations(definition)
             elif isinstance(definition, ExceptionType):
                 self.fields(definition.fields, "exception field", parameter=False)
+                self.reservations(definition)
+            elif isinstance(definition, UnionType):
+                self.union(definition)
                 self.reservations(definition)
             elif isinstance(definition, Const):
                 self.in_const = True
@@ -413,6 +418,8 @@ class _Checker:
         for definition in self.module.definitions:
             if isinstance(definition, ExceptionType):
                 taken[naming.fields_class(definition.name)] = definition.name
+            if isinstance(definition, UnionType):
+                self.member_classes(definition, taken)
         for definition in self.module.definitions:
             if not isinstance(definition, Service):
                 continue
@@ -429,6 +436,14 @@ class _Checker:
                         user.span,
                         f"'{name}' clashes with the {what} generated for service "
                         f"'{service}' ({_where(definition.span)})",
+                    )
+                member = taken.get(name)
+                if member is not None:
+                    self.error(
+                        definition.span,
+                        f"the {what} '{name}' generated for service '{service}' "
+                        f"clashes with the class generated for union member "
+                        f"'{member}'",
                     )
             generated = [(naming.service_constant(service), definition.span, service)]
             seen: set[str] = set()
@@ -451,6 +466,55 @@ class _Checker:
                         f"'{label}' and '{owner}' would both generate "
                         f"the name '{name}'",
                     )
+
+    def member_classes(self, union: UnionType, taken: dict[str, str]) -> None:
+        """Report a definition, or another member, with the name of the class
+        generated for a member of ``union``; record the names in ``taken``."""
+        for member in union.members:
+            name = naming.union_member_class(union.name, member.name)
+            label = f"{union.name}.{member.name}"
+            user = self.kinds.get(name)
+            if user is not None:
+                self.error(
+                    user.span,
+                    f"'{name}' clashes with the class generated for member "
+                    f"'{member.name}' of union '{union.name}' ({_where(member.span)})",
+                )
+            owner = taken.setdefault(name, label)
+            if owner != label:
+                self.error(
+                    member.span,
+                    f"'{label}' and '{owner}' would both generate the class '{name}'",
+                )
+
+    # --- unions -------------------------------------------------------------------
+
+    def union(self, union: UnionType) -> None:
+        """Check a union: at least one member, each a field without 'optional' or
+        a default, of any type a field may have."""
+        if not union.members:
+            self.error(
+                union.span,
+                f"union '{union.name}' has no members; a union holds exactly one of "
+                "its members, so give it at least one",
+            )
+        for member in union.members:
+            if member.optional:
+                self.error(
+                    member.span,
+                    f"union member '{member.name}' cannot be optional: a union value "
+                    "always holds exactly one member (make the field of the union "
+                    "type optional instead)",
+                )
+            if member.default is not None:
+                self.error(
+                    member.default.span,
+                    f"union member '{member.name}' cannot have a default",
+                )
+        plain = [
+            dataclasses.replace(m, optional=False, default=None) for m in union.members
+        ]
+        self.fields(plain, "union member", parameter=False)
 
     # --- enums --------------------------------------------------------------------
 
@@ -530,6 +594,8 @@ class _Checker:
         name, span = field.name, field.span
         if not self.python_name(name, span, f"{what} name"):
             return
+        if what == "union member":
+            return  # data and part of a class name, never an attribute
         if parameter and name in ("self", "timeout", "wait_for_ready"):
             self.error(
                 span, f"parameter name '{name}' is taken by the generated methods"
@@ -566,7 +632,9 @@ class _Checker:
 
     # --- reserved ids and names -----------------------------------------------------
 
-    def reservations(self, definition: Message | ExceptionType | Enum) -> None:
+    def reservations(
+        self, definition: Message | ExceptionType | UnionType | Enum
+    ) -> None:
         """Report bad, overlapping or duplicate reservations, and members that take
         a reserved id (an enum's: value) or name."""
         if isinstance(definition, Enum):
@@ -577,9 +645,13 @@ class _Checker:
             ]
         else:
             low, high = 1, MAX_ID
-            what = "field" if isinstance(definition, Message) else "exception field"
+            if isinstance(definition, UnionType):
+                what, fields = "union member", definition.members
+            else:
+                what = "field" if isinstance(definition, Message) else "exception field"
+                fields = definition.fields
             number, label = "id", f"{what} id"
-            members = [(f.name, f.span, f.id, f.id_span) for f in definition.fields]
+            members = [(f.name, f.span, f.id, f.id_span) for f in fields]
         ranges: list[ReservedRange] = []
         for reserved in definition.reserved_ids:
             if reserved.low > reserved.high:
@@ -795,8 +867,10 @@ class _Checker:
         if resolved and ref.constraints:
             definition = self.kinds.get(ref.name)
             kind = ref.name
-            if isinstance(definition, Message | Enum):
-                kind = "message" if isinstance(definition, Message) else "enum"
+            if isinstance(definition, Message | Enum | UnionType):
+                kind = {Message: "message", Enum: "enum", UnionType: "union"}[
+                    type(definition)
+                ]
             self.errors += constraints.check_type(ref, kind)
         return resolved
 
@@ -846,7 +920,9 @@ class _Checker:
             ok = all([self.type(argument) for argument in ref.arguments])
             if ok and name in ("set", "map"):
                 key = ref.arguments[0]
-                if key.arguments or isinstance(self.kinds.get(key.name), Message):
+                if key.arguments or isinstance(
+                    self.kinds.get(key.name), Message | UnionType
+                ):
                     role = "set element" if name == "set" else "map key"
                     self.error(
                         key.span,
@@ -963,10 +1039,11 @@ class _Checker:
         """Report a literal that is not a valid value of a (resolved) type."""
         name = ref.name
         definition = self.kinds.get(name)
-        if isinstance(definition, Message):
+        if isinstance(definition, Message | UnionType):
+            kind = _KIND_NAMES[type(definition)]
             self.error(
                 literal.span,
-                f"a field of message type '{name}' cannot have a default; "
+                f"a field of {kind} type '{name}' cannot have a default; "
                 "make it 'optional' instead",
             )
             return
@@ -1126,6 +1203,10 @@ def _expand_module(module: Module, expand: Callable[[TypeRef], TypeRef]) -> Modu
         if isinstance(definition, Message | ExceptionType):
             definition = dataclasses.replace(
                 definition, fields=fields(definition.fields)
+            )
+        elif isinstance(definition, UnionType):
+            definition = dataclasses.replace(
+                definition, members=fields(definition.members)
             )
         elif isinstance(definition, Const | Typedef):
             definition = dataclasses.replace(definition, type=expand(definition.type))

@@ -66,6 +66,7 @@ from .model import (
     StringLiteral,
     Typedef,
     TypeRef,
+    UnionType,
 )
 from .parse import parse
 
@@ -314,6 +315,7 @@ _KINDS: Mapping[type, str] = {
     Enum: "enum",
     Message: "message",
     ExceptionType: "exception",
+    UnionType: "union",
     Service: "service",
     Const: "constant",
     Typedef: "typedef",
@@ -388,6 +390,8 @@ def _shape(definition: Definition) -> object:
     """What a definition looks like apart from its name, to guess renames."""
     if isinstance(definition, Message | ExceptionType):
         return _field_shape(definition.fields)
+    if isinstance(definition, UnionType):
+        return _field_shape(definition.members)
     if isinstance(definition, Enum):
         return frozenset(v.value for v in definition.values)
     if isinstance(definition, Service):
@@ -466,6 +470,7 @@ class _Comparer:
             Message: "files that import this one and code that uses it lose it",
             ExceptionType: f"its wire name '{self.old.namespace}.{name}' is "
             "no longer known",
+            UnionType: "files that import this one and code that uses it lose it",
             Service: f"calls to its routes '{self.old.namespace}.{name}.*' are "
             "answered with UNIMPLEMENTED",
             Const: "files that import this one and code that uses it lose it",
@@ -483,6 +488,7 @@ class _Comparer:
             Enum: "",
             Message: "",
             ExceptionType: "",
+            UnionType: "",
             Service: ": old servers answer its calls with UNIMPLEMENTED",
             Const: "",
             Typedef: "",
@@ -511,6 +517,11 @@ class _Comparer:
             self.fields(
                 before.fields, after.fields, owner, "field", reserved=after.reserved_ids
             )
+            self.reservations(before, after, owner, "id")
+        elif isinstance(before, UnionType) and isinstance(after, UnionType):
+            owner = f"union '{after.name}'"
+            self.direction = self.directions.get(after.name, BOTH)
+            self.members(before, after, owner)
             self.reservations(before, after, owner, "id")
         elif isinstance(before, Service) and isinstance(after, Service):
             self.service(before, after)
@@ -719,10 +730,71 @@ class _Comparer:
                 f"{hint}",
             )
 
+    def members(self, before: UnionType, after: UnionType, owner: str) -> None:
+        """Compare the members of a union, matched by id as they travel.
+
+        A new member is safe: a peer built from the old file receives it as
+        ``uvrpc.UnknownMember`` and passes it on unchanged. A removed, renumbered
+        or retyped member breaks: what one side sends as that member, the other
+        cannot read as it.
+        """
+        new_by_id = {m.id: m for m in after.members}
+        new_by_name = {m.name: m for m in after.members}
+        old_ids = {m.id for m in before.members}
+        old_names = {m.name for m in before.members}
+        for member in before.members:
+            label = f"union member {member.id} '{member.name}' of {owner}"
+            same_name = new_by_name.get(member.name)
+            same_id = new_by_id.get(member.id)
+            if same_name is not None and same_name.id != member.id:
+                self.breaking(
+                    same_name.id_span,
+                    f"union member '{member.name}' of {owner} changed id from "
+                    f"{member.id} to {same_name.id}: a member travels keyed by id, "
+                    "so each side reads the other's as an unknown member",
+                )
+            elif same_id is None:
+                why = (
+                    "peers built from the old file still send it, and new ones "
+                    "receive it as an unknown member"
+                )
+                if not any(member.id in r for r in after.reserved_ids):
+                    why += (
+                        f"; reserve its id with 'reserved {member.id};' so no later "
+                        "member takes it"
+                    )
+                self.breaking(member.span, f"{label} was removed: {why}")
+            if same_id is None:
+                continue
+            if same_id.name != member.name and same_id.name not in old_names:
+                self.compatible(
+                    same_id.span,
+                    f"{label} was renamed to '{same_id.name}' (the wire keys it by "
+                    "id; Python code and JSON use the new name)",
+                )
+            old_type, new_type = type_text(member.type), type_text(same_id.type)
+            if old_type == new_type:
+                self.constraints(member.type, same_id.type, label, self.direction)
+            if old_type != new_type:
+                self.breaking(
+                    same_id.type.span,
+                    f"{label} changed type from '{old_type}' to '{new_type}'",
+                )
+            if member.doc != same_id.doc:
+                self.doc(same_id, label)
+        for member in after.members:
+            if member.id not in old_ids and member.name not in old_names:
+                self.compatible(
+                    member.span,
+                    f"union member {member.id} '{member.name}' was added to {owner}: "
+                    "peers built from the old file receive it as an unknown member "
+                    "and pass it on unchanged",
+                )
+
     def reservations(
         self,
-        before: Message | ExceptionType | Enum,
-        after: Message | ExceptionType | Enum,
+        before: Message | ExceptionType | UnionType | Enum,
+        after: Message | ExceptionType | UnionType | Enum,
         owner: str,
         number: str,
     ) -> None:

@@ -142,21 +142,22 @@ def documented(field: Field) -> Field:
 
 
 def _article(kind: str) -> str:
-    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+    return f"an {kind}" if kind in ("enum", "i8", "i16", "i32", "i64") else f"a {kind}"
 
 
 def check_type(ref: TypeRef, kind: str) -> list[Diagnostic]:
     """The problems of ``ref``'s own constraints. ``kind`` is what its name
     resolved to: a built-in type's name (``i32``, ``list``), or ``message``,
-    ``enum`` or ``stream``."""
+    ``enum``, ``union`` or ``stream``."""
     errors: list[Diagnostic] = []
     if not ref.constraints:
         return errors
-    if kind in ("message", "enum", "stream"):
+    if kind in ("message", "enum", "union", "stream"):
         what = "a stream" if kind == "stream" else f"{_article(kind)} type"
         advice = {
             "message": " (constrain its fields instead)",
             "enum": " (its values are its members)",
+            "union": " (constrain its members instead)",
             "stream": " (constrain its item type: 'stream<T(...)>')",
         }[kind]
         errors.append(

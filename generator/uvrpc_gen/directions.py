@@ -1,4 +1,4 @@
-"""Which way each message and exception of a module travels: in requests, in
+"""Which way each message, union and exception of a module travels: in requests, in
 replies, or both.
 
 A method's parameters and the items a client streams are requests (the client
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .check import CheckedModule
-from .model import Definition, ExceptionType, Message, Service, TypeRef
+from .model import Definition, ExceptionType, Message, Service, TypeRef, UnionType
 
 __all__ = ["BOTH", "REPLY", "REQUEST", "directions"]
 
@@ -30,7 +30,7 @@ travel, since files that import it may send it either way."""
 
 
 def directions(*modules: CheckedModule) -> Mapping[str, frozenset[str]]:
-    """The ways each message and exception of ``modules`` (by local name)
+    """The ways each message, union and exception of ``modules`` (by local name)
     travels through the services of the same module; the union over them all (the
     old and new versions of one file, say). A definition no method reaches is
     missing: take it to travel :data:`BOTH` ways."""
@@ -60,11 +60,14 @@ def _reach(
     for argument in ref.arguments:
         _reach(argument, way, local, found)
     definition = local.get(ref.name)
-    if not isinstance(definition, Message | ExceptionType):
+    if not isinstance(definition, Message | ExceptionType | UnionType):
         return
     ways = found.setdefault(definition.name, set())
     if way in ways:
         return
     ways.add(way)
-    for field in definition.fields:
+    fields = (
+        definition.members if isinstance(definition, UnionType) else definition.fields
+    )
+    for field in fields:
         _reach(field.type, way, local, found)

@@ -36,6 +36,7 @@ __all__ = [
     "BoolLiteral",
     "TypeRef",
     "Typedef",
+    "UnionType",
 ]
 
 
@@ -250,6 +251,20 @@ class ExceptionType:
 
 
 @dataclass(frozen=True, slots=True)
+class UnionType:
+    """A ``union`` definition: a value that is exactly one of its numbered members,
+    written as fields (never optional, without defaults), and the ids and names
+    its ``reserved`` statements keep from reuse."""
+
+    name: str
+    members: tuple[Field, ...]
+    doc: str | None
+    span: Span
+    reserved_ids: tuple[ReservedRange, ...] = ()
+    reserved_names: tuple[ReservedName, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Const:
     """A ``const`` definition: a named value of a type."""
 
@@ -344,7 +359,7 @@ class Service:
     span: Span
 
 
-Definition = Enum | Message | ExceptionType | Service | Const | Typedef
+Definition = Enum | Message | ExceptionType | UnionType | Service | Const | Typedef
 """Any top-level definition that introduces a name."""
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "snake_case",
     "start_method",
     "sync_client_class",
+    "union_member_class",
 ]
 
 _WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -73,3 +74,8 @@ def method_constant(service: str, method: str) -> str:
 def fields_class(exception: str) -> str:
     """The private model of an exception's fields: ``_<Exception>Fields``."""
     return f"_{exception}Fields"
+
+
+def union_member_class(union: str, member: str) -> str:
+    """The class of one member of a union: ``<Union><Member>`` (``ShapeCircle``)."""
+    return f"{union}{camel_case(member)}"

@@ -45,6 +45,7 @@ from .model import (
     StringLiteral,
     Typedef,
     TypeRef,
+    UnionType,
 )
 
 __all__ = ["SYNTAX_ERROR_EXAMPLES", "parse"]
@@ -54,8 +55,8 @@ SYNTAX_ERROR_EXAMPLES: Mapping[str, tuple[str, ...]] = {
         "namespace calc\nenum Op { ADD = 1; }",
         "namespace acme.calc\nmessage M {}",
     ),
-    "expected a definition: 'enum', 'message', 'exception', 'service', 'const', "
-    "'typedef', 'import' or 'namespace'": (
+    "expected a definition: 'enum', 'message', 'exception', 'union', 'service', "
+    "'const', 'typedef', 'import' or 'namespace'": (
         "namespace calc; struct S {}",
         "namespace calc; 1: i32 x;",
     ),
@@ -319,6 +320,8 @@ class _Builder:
                 definitions.append(self.service(child, self.doc(line)))
             elif child.data == "exception":
                 definitions.append(self.exception(child, self.doc(line)))
+            elif child.data == "union":
+                definitions.append(self.union(child, self.doc(line)))
             elif child.data == "const":
                 definitions.append(self.const(child, self.doc(line)))
             elif child.data == "typedef":
@@ -346,6 +349,13 @@ class _Builder:
         fields = tuple(self.field(c) for c in _trees(tree) if c.data == "field")
         ids, names = self.reserved(tree)
         return ExceptionType(str(name), fields, doc, self.span(name), ids, names)
+
+    def union(self, tree: Tree[Token], doc: str | None) -> UnionType:
+        """Build a union and its members."""
+        name = _token(tree, "NAME")
+        members = tuple(self.field(c) for c in _trees(tree) if c.data == "field")
+        ids, names = self.reserved(tree)
+        return UnionType(str(name), members, doc, self.span(name), ids, names)
 
     def const(self, tree: Tree[Token], doc: str | None) -> Const:
         """Build a constant."""

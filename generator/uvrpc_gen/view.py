@@ -38,6 +38,7 @@ from .model import (
     Method,
     Service,
     TypeRef,
+    UnionType,
 )
 from .symbols import (
     GENERATED_CODE_API,
@@ -64,6 +65,8 @@ __all__ = [
     "MessageView",
     "ModuleView",
     "ServiceView",
+    "UnionMemberView",
+    "UnionView",
     "docstring",
     "is_generated",
     "module_view",
@@ -291,6 +294,33 @@ class ServiceView:
 
 
 @dataclass(frozen=True, slots=True)
+class UnionMemberView:
+    """The class of one member of a union: its name, the slot of its base, its
+    docstring, its id and IDL name (a Python string literal), its ``value``
+    attribute and, where it takes other types than it holds (bytes), the type
+    checker's constructor."""
+
+    name: str
+    bases: str
+    doc: str
+    id: int
+    wire_name: str
+    value: FieldView
+    init: InitView | None
+
+
+@dataclass(frozen=True, slots=True)
+class UnionView:
+    """A union: its member classes, then its alias ``name: _typing.TypeAlias =
+    value`` (``value`` a slot) and the alias's docstring slot (empty: none)."""
+
+    name: str
+    members: tuple[UnionMemberView, ...]
+    value: str
+    doc: str
+
+
+@dataclass(frozen=True, slots=True)
 class ModuleView:
     """A whole generated module.
 
@@ -315,6 +345,7 @@ class ModuleView:
     services: tuple[ServiceView, ...]
     runtime: dict[str, str]
     attributes: dict[str, str]
+    unions: tuple[UnionView, ...] = ()
 
 
 _ATTRIBUTES = (
@@ -348,9 +379,15 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
     consts = [d for d in module.definitions if isinstance(d, Const)]
     messages = [d for d in module.definitions if isinstance(d, Message)]
     exceptions = [d for d in module.definitions if isinstance(d, ExceptionType)]
+    unions = [d for d in module.definitions if isinstance(d, UnionType)]
     services = [d for d in module.definitions if isinstance(d, Service)]
     exports: list[str] = [e.name for e in enums] + [c.name for c in consts]
     exports += [m.name for m in messages] + [e.name for e in exceptions]
+    for union in unions:
+        exports.append(union.name)
+        exports += [
+            naming.union_member_class(union.name, m.name) for m in union.members
+        ]
     for service in services:
         exports += [
             naming.client_class(service.name),
@@ -359,6 +396,7 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
         ]
     types = [f.type for m in messages for f in m.fields]
     types += [f.type for e in exceptions for f in e.fields]
+    types += [f.type for u in unions for f in u.members]
     streams = False
     for service in services:
         for method in service.methods:
@@ -375,7 +413,7 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
             (
                 "typing",
                 any(_typed_init(m.fields) for m in messages)
-                or bool(consts or exceptions)
+                or bool(consts or exceptions or unions)
                 or streams
                 or constrained,
             ),
@@ -408,6 +446,7 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
         consts=tuple(_const(c) for c in consts),
         messages=tuple(_message(m, namespace) for m in messages),
         exceptions=tuple(_exception(e, namespace) for e in exceptions),
+        unions=tuple(_union(u, namespace) for u in unions),
         services=tuple(_service(s, namespace, checked) for s in services),
         runtime={name: _runtime(name) for name in SYMBOLS if name not in _ATTRIBUTES},
         attributes={name: SYMBOLS[name] for name in _ATTRIBUTES},
@@ -879,4 +918,59 @@ def _service(service: Service, namespace: str, checked: CheckedModule) -> Servic
             _class_doc(f"Base class of ``{route}`` implementations.", service.doc),
             tuple(server_methods),
         ),
+    )
+
+
+# --- unions ---------------------------------------------------------------------
+
+
+def _union(union: UnionType, namespace: str) -> UnionView:
+    """A union's member classes and its alias, ``Annotated`` with the
+    ``WireUnion`` that tells pydantic how it travels."""
+    members = tuple(_union_member(union, m) for m in union.members)
+    classes = [m.name for m in members] + [_runtime("UnknownMember")]
+    wire = f"{_runtime('WireUnion')}({pytypes.python_string(union.name)})"
+    target = f"{union.name}: _typing.TypeAlias = "
+    one_line = f"_typing.Annotated[{' | '.join(classes)}, {wire}]"
+    if width(target + one_line) <= LINE_LENGTH:
+        value = one_line
+    elif width("    " + " | ".join(classes) + ",") <= LINE_LENGTH:
+        # Split as ruff splits a subscript: its items on one indented line when
+        # they fit, else one per line.
+        _, laid = assignment(
+            union.name,
+            "_typing.TypeAlias",
+            Group("_typing.Annotated[", (" | ".join(classes), wire), "]", hug=True),
+            0,
+        )
+        assert laid is not None
+        value = laid
+    else:
+        # A union too long for one line breaks before each '|'.
+        lines = ["_typing.Annotated[", f"    {classes[0]}"]
+        lines += [f"    | {name}" for name in classes[1:]]
+        lines[-1] += ","
+        value = "\n".join([*lines, f"    {wire},", "]"])
+    doc = union.doc or f"The ``{namespace}.{union.name}`` union."
+    return UnionView(union.name, members, value, _doc(doc, 0))
+
+
+def _union_member(union: UnionType, member: Field) -> UnionMemberView:
+    name = naming.union_member_class(union.name, member.name)
+    doc = member.doc or f"The ``{member.name}`` member of ``{union.name}``."
+    value = _attribute("value", pytypes.strict_annotation_doc(member.type), None, None)
+    init = None
+    if pytypes.carries_bytes(member.type):
+        init = _init(
+            _init_arguments([dataclasses.replace(member, name="value")]),
+            "Where the IDL says ``bytes``, any buffer is taken, uncopied.",
+        )
+    return UnionMemberView(
+        name,
+        _bases(name, _runtime("UnionMember")),
+        _doc(doc, 4),
+        member.id,
+        pytypes.python_string(member.name),
+        value,
+        init,
     )

@@ -102,6 +102,7 @@ if TYPE_CHECKING:
     )
     from .wire.service import ServiceBase
     from .wire.status import Status
+    from .wire.union import UnionMember, UnknownMember, WireUnion
     from .wire.version import (
         GENERATED_CODE_API,
         PROTOCOL_VERSION,
@@ -181,6 +182,9 @@ _WHERE = {
     "Unauthenticated": "wire.errors",
     "Unavailable": "wire.errors",
     "Unimplemented": "wire.errors",
+    "UnionMember": "wire.union",
+    "UnknownMember": "wire.union",
+    "WireUnion": "wire.union",
 }
 """Where each public name lives (a module below this package)."""
 
@@ -269,6 +273,9 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",
+    "UnionMember",
+    "UnknownMember",
+    "WireUnion",
     "__version__",
     "check_generated_code",
     "current_call",

@@ -220,6 +220,12 @@ ERRORS = [
         "values are its members)",
     ),
     (
+        "union U { 1: i32 n; 2: string(max_len = 3) s; }\n"
+        "message M { 1: U(max_len = 1) u; }",
+        "t.idl:3:18: error: 'U' is a union type and takes no constraints "
+        "(constrain its members instead)",
+    ),
+    (
         "service S { stream<i32>(max_len = 1) f(); }",
         "t.idl:2:25: error: 'stream' is a stream and takes no constraints "
         "(constrain its item type: 'stream<T(...)>')",
@@ -468,3 +474,23 @@ def test_unchanged_constraints_are_no_change(tmp_path: Path) -> None:
     (tmp_path / "old.idl").write_text(OLD, encoding="utf-8")
     old = read_checked(str(tmp_path / "old.idl"))
     assert compare(old, old) == []
+
+
+def test_a_union_member_travels_the_ways_of_its_union(tmp_path: Path) -> None:
+    old = NS + (
+        "union U { 1: i32 n; 2: string(max_len = 3) s; }\n"
+        "service S { U get(1: U u); void put(1: U u); }\n"
+    )
+    (tmp_path / "old.idl").write_text(old, encoding="utf-8")
+    (tmp_path / "new.idl").write_text(
+        old.replace("max_len = 3", "max_len = 2"), encoding="utf-8"
+    )
+    (change,) = compare(
+        read_checked(str(tmp_path / "old.idl")), read_checked(str(tmp_path / "new.idl"))
+    )
+    assert change.breaking
+    assert change.message == (
+        "union member 2 's' of union 'U' changed the constraint 'max_len = 3' to "
+        "'max_len = 2': it travels in requests and in replies, so a peer built from "
+        "one version may refuse what the other sends"
+    )

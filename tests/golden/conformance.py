@@ -16,12 +16,14 @@ _uvrpc.check_generated_code(generator="0.6.0", api=7, protocol=3)
 
 __all__ = [
     "Bounded",
+    "Circle",
     "Color",
     "ConformanceClient",
     "ConformanceServer",
     "ConformanceSyncClient",
     "Containers",
     "DEFAULT_COLOR",
+    "Drawing",
     "ENABLED",
     "GREETING",
     "I64_MAX",
@@ -32,6 +34,12 @@ __all__ = [
     "RATIO",
     "Rejected",
     "Scalars",
+    "Shape",
+    "ShapeBlob",
+    "ShapeCircle",
+    "ShapeGroup",
+    "ShapeLabel",
+    "ShapeSquare",
 ]
 
 
@@ -204,6 +212,94 @@ class Bounded(_uvrpc.Message):
             signs: set[int] = ...,
         ) -> None:
             """Where the IDL says ``bytes``, any buffer is taken, uncopied."""
+
+
+class Circle(_uvrpc.Message):
+    """A circle, for a message as a union member."""
+
+    model_config = _uvrpc.field_ids(radius=1)
+
+    radius: _t.Double
+
+
+class Drawing(_uvrpc.Message):
+    """Unions inside a message."""
+
+    model_config = _uvrpc.field_ids(main=1, overlay=2, layers=3, named=4)
+
+    main: Shape
+    overlay: Shape | None = None
+    layers: list[Shape] = []
+    named: dict[_t.String, Shape] = {}
+
+
+class ShapeCircle(_uvrpc.UnionMember):
+    """A round shape."""
+
+    __match_args__ = ("value",)
+    uvrpc_id = 1
+    uvrpc_name = "circle"
+
+    value: Circle
+
+
+class ShapeSquare(_uvrpc.UnionMember):
+    """The side of a square."""
+
+    __match_args__ = ("value",)
+    uvrpc_id = 2
+    uvrpc_name = "square"
+
+    value: _t.Double
+
+
+class ShapeLabel(_uvrpc.UnionMember):
+    """The ``label`` member of ``Shape``."""
+
+    __match_args__ = ("value",)
+    uvrpc_id = 3
+    uvrpc_name = "label"
+
+    value: _t.String
+
+
+class ShapeBlob(_uvrpc.UnionMember):
+    """The ``blob`` member of ``Shape``."""
+
+    __match_args__ = ("value",)
+    uvrpc_id = 4
+    uvrpc_name = "blob"
+
+    value: _t.Bytes
+
+    if _typing.TYPE_CHECKING:
+
+        def __init__(self, *, value: _uvrpc.Buffer) -> None:
+            """Where the IDL says ``bytes``, any buffer is taken, uncopied."""
+
+
+class ShapeGroup(_uvrpc.UnionMember):
+    """Shapes drawn together: a union that holds itself."""
+
+    __match_args__ = ("value",)
+    uvrpc_id = 5
+    uvrpc_name = "group"
+
+    value: list[Shape]
+
+
+Shape: _typing.TypeAlias = _typing.Annotated[
+    ShapeCircle
+    | ShapeSquare
+    | ShapeLabel
+    | ShapeBlob
+    | ShapeGroup
+    | _uvrpc.UnknownMember,
+    _uvrpc.WireUnion("Shape"),
+]
+"""A shape: exactly one of its members, for unions as values, fields, list
+elements, map values, parameters, results and stream items.
+"""
 
 
 class _NotFoundFields(_uvrpc.Message):
@@ -407,6 +503,25 @@ class _ConformanceSumParams(_uvrpc.Message):
     model_config = _uvrpc.field_ids()
 
 
+class _ConformanceEchoShapeParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(shape=1, extra=2)
+
+    shape: Shape
+    extra: Shape | None = None
+
+
+class _ConformanceEchoDrawingParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(drawing=1)
+
+    drawing: Drawing
+
+
+class _ConformanceShapesParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(shapes=1)
+
+    shapes: list[Shape]
+
+
 class _ConformanceTransformParams(_uvrpc.Message):
     model_config = _uvrpc.field_ids(add=2)
 
@@ -571,6 +686,30 @@ _CONFORMANCE_SUM: _uvrpc.ClientStreaming[_ConformanceSumParams, int, int] = (
         reply=_t.I64,
     )
 )
+_CONFORMANCE_ECHO_SHAPE: _uvrpc.Unary[_ConformanceEchoShapeParams, Shape] = (
+    _uvrpc.Unary(
+        route="conformance.Conformance.echoShape",
+        handler="echo_shape",
+        params=_ConformanceEchoShapeParams,
+        reply=Shape,
+    )
+)
+_CONFORMANCE_ECHO_DRAWING: _uvrpc.Unary[_ConformanceEchoDrawingParams, Drawing] = (
+    _uvrpc.Unary(
+        route="conformance.Conformance.echoDrawing",
+        handler="echo_drawing",
+        params=_ConformanceEchoDrawingParams,
+        reply=Drawing,
+    )
+)
+_CONFORMANCE_SHAPES: _uvrpc.ServerStreaming[_ConformanceShapesParams, Shape] = (
+    _uvrpc.ServerStreaming(
+        route="conformance.Conformance.shapes",
+        handler="shapes",
+        params=_ConformanceShapesParams,
+        reply_item=Shape,
+    )
+)
 _CONFORMANCE_TRANSFORM: _uvrpc.BidiStreaming[
     _ConformanceTransformParams, Scalars, Scalars
 ] = _uvrpc.BidiStreaming(
@@ -607,6 +746,9 @@ _CONFORMANCE = _uvrpc.ServiceSpec(
         _CONFORMANCE_REPEAT,
         _CONFORMANCE_COUNT,
         _CONFORMANCE_SUM,
+        _CONFORMANCE_ECHO_SHAPE,
+        _CONFORMANCE_ECHO_DRAWING,
+        _CONFORMANCE_SHAPES,
         _CONFORMANCE_TRANSFORM,
     ),
 )
@@ -1235,6 +1377,91 @@ class ConformanceClient(_uvrpc.AsyncClient):
             wait_for_ready,
         )
 
+    async def echo_shape(
+        self,
+        *,
+        shape: Shape,
+        extra: Shape | None = None,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> Shape:
+        """Returns its argument, and `extra` when given in place of it."""
+        return await self._call(
+            _CONFORMANCE_ECHO_SHAPE,
+            (shape, extra),
+            timeout,
+            wait_for_ready,
+        )
+
+    def start_echo_shape(
+        self,
+        *,
+        shape: Shape,
+        extra: Shape | None = None,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[Shape]:
+        """Start :meth:`echo_shape` and return its call handle.
+
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
+        """
+        return self._start(
+            _CONFORMANCE_ECHO_SHAPE,
+            (shape, extra),
+            timeout,
+            wait_for_ready,
+        )
+
+    async def echo_drawing(
+        self,
+        *,
+        drawing: Drawing,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> Drawing:
+        """Call ``conformance.Conformance.echoDrawing``."""
+        return await self._call(
+            _CONFORMANCE_ECHO_DRAWING,
+            (drawing,),
+            timeout,
+            wait_for_ready,
+        )
+
+    def start_echo_drawing(
+        self,
+        *,
+        drawing: Drawing,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[Drawing]:
+        """Start :meth:`echo_drawing` and return its call handle.
+
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
+        """
+        return self._start(
+            _CONFORMANCE_ECHO_DRAWING,
+            (drawing,),
+            timeout,
+            wait_for_ready,
+        )
+
+    def shapes(
+        self,
+        *,
+        shapes: list[Shape],
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.ItemStream[Shape]:
+        """Streams each shape of `shapes` back, then a label counting them."""
+        return self._server_stream(
+            _CONFORMANCE_SHAPES,
+            (shapes,),
+            timeout,
+            wait_for_ready,
+        )
+
     def transform(
         self,
         *,
@@ -1537,6 +1764,52 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
             wait_for_ready,
         )
 
+    def echo_shape(
+        self,
+        *,
+        shape: Shape,
+        extra: Shape | None = None,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> Shape:
+        """Returns its argument, and `extra` when given in place of it."""
+        return self._call(
+            _CONFORMANCE_ECHO_SHAPE,
+            (shape, extra),
+            timeout,
+            wait_for_ready,
+        )
+
+    def echo_drawing(
+        self,
+        *,
+        drawing: Drawing,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> Drawing:
+        """Call ``conformance.Conformance.echoDrawing``."""
+        return self._call(
+            _CONFORMANCE_ECHO_DRAWING,
+            (drawing,),
+            timeout,
+            wait_for_ready,
+        )
+
+    def shapes(
+        self,
+        *,
+        shapes: list[Shape],
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _typing.Iterator[Shape]:
+        """Streams each shape of `shapes` back, then a label counting them."""
+        return self._server_stream(
+            _CONFORMANCE_SHAPES,
+            (shapes,),
+            timeout,
+            wait_for_ready,
+        )
+
     def transform(
         self,
         *,
@@ -1684,6 +1957,18 @@ class ConformanceServer(_uvrpc.ServiceBase):
     @_abc.abstractmethod
     async def sum(self, *, values: _typing.AsyncIterator[int]) -> int:
         """Adds up a stream of numbers."""
+
+    @_abc.abstractmethod
+    async def echo_shape(self, *, shape: Shape, extra: Shape | None) -> Shape:
+        """Returns its argument, and `extra` when given in place of it."""
+
+    @_abc.abstractmethod
+    async def echo_drawing(self, *, drawing: Drawing) -> Drawing:
+        """Call ``conformance.Conformance.echoDrawing``."""
+
+    @_abc.abstractmethod
+    def shapes(self, *, shapes: list[Shape]) -> _typing.AsyncIterator[Shape]:
+        """Streams each shape of `shapes` back, then a label counting them."""
 
     @_abc.abstractmethod
     def transform(

@@ -46,6 +46,7 @@ from uvrpc_gen.model import (
     Service,
     StringLiteral,
     TypeRef,
+    UnionType,
 )
 from uvrpc_gen.model import (
     Message as IdlMessage,
@@ -100,6 +101,8 @@ def shape(checked: CheckedModule, definition: Any) -> tuple[Any, ...]:
         return tuple((v.name, v.value) for v in definition.values)
     if isinstance(definition, IdlMessage | ExceptionType):
         return tuple(field(checked, f) for f in definition.fields)
+    if isinstance(definition, UnionType):
+        return ("union", *(field(checked, m) for m in definition.members))
     assert isinstance(definition, Service)
     return tuple(
         (
@@ -116,11 +119,14 @@ def shape(checked: CheckedModule, definition: Any) -> tuple[Any, ...]:
 
 
 def definitions(modules: dict[str, CheckedModule]) -> dict[str, tuple[Any, ...]]:
-    """Every message, enum, exception and service of ``modules``, by wire name."""
+    """Every message, enum, exception, union and service of ``modules``, by wire
+    name."""
     found = {}
     for checked in modules.values():
         for definition in checked.module.definitions:
-            if isinstance(definition, Enum | IdlMessage | ExceptionType | Service):
+            if isinstance(
+                definition, Enum | IdlMessage | ExceptionType | UnionType | Service
+            ):
                 name = f"{checked.namespace}.{definition.name}"
                 found[name] = shape(checked, definition)
     return found

@@ -17,6 +17,8 @@ from uvrpc.reflection import ReflectionClient, ReflectionSyncClient, describe
 
 S = "conformance.Scalars"
 NESTED = f"map<i32, map<string, list<{S}>>>"
+SHAPE = "conformance.Shape"
+DRAWING = "conformance.Drawing"
 
 # idl/conformance.idl, method by method: (name, kind, oneway, idempotent,
 # params as (id, name, type, optional[, default]), stream item, returns, items,
@@ -79,6 +81,14 @@ METHODS: list[tuple[Any, ...]] = [
      "Streams `n` numbers counting up from `start`."),
     ("sum", "client_stream", False, False, [], "i64", "i64", None, [],
      "Adds up a stream of numbers."),
+    ("echoShape", "unary", False, False,
+     [(1, "shape", SHAPE, False), (2, "extra", SHAPE, True)], None, SHAPE, None, [],
+     "Returns its argument, and `extra` when given in place of it."),
+    ("echoDrawing", "unary", False, False, [(1, "drawing", DRAWING, False)], None,
+     DRAWING, None, [], ""),
+    ("shapes", "server_stream", False, False,
+     [(1, "shapes", f"list<{SHAPE}>", False)], None, "void", SHAPE, [],
+     "Streams each shape of `shapes` back, then a label counting them."),
     ("transform", "bidi_stream", False, False, [(2, "add", "i64", False)], S, "void",
      S, ["conformance.Rejected"],
      "Answers each message with itself, `large` increased by `add`."),
@@ -134,7 +144,33 @@ def check_conformance(description: dict[str, Any]) -> None:
         "conformance.Node",
         "conformance.Containers",
         "conformance.Bounded",
+        "conformance.Circle",
+        DRAWING,
     }
+    assert _strip_docs(messages[DRAWING]["fields"]) == [
+        _field((1, "main", SHAPE, False)),
+        _field((2, "overlay", SHAPE, True)),
+        _field((3, "layers", f"list<{SHAPE}>", False, [])),
+        _field((4, "named", f"map<string, {SHAPE}>", False, {})),
+    ]
+    assert description["unions"] == {
+        SHAPE: {
+            "name": SHAPE,
+            "doc": "A shape: exactly one of its members, for unions as values, "
+            "fields, list\nelements, map values, parameters, results and stream "
+            "items.",
+            "members": [
+                {"id": 1, "name": "circle", "type": "conformance.Circle",
+                 "doc": "A round shape."},
+                {"id": 2, "name": "square", "type": "double",
+                 "doc": "The side of a square."},
+                {"id": 3, "name": "label", "type": "string", "doc": ""},
+                {"id": 4, "name": "blob", "type": "bytes", "doc": ""},
+                {"id": 5, "name": "group", "type": f"list<{SHAPE}>",
+                 "doc": "Shapes drawn together: a union that holds itself."},
+            ],
+        }
+    }  # fmt: skip
     # Constraints are written back as the IDL spells them (a typedef's included),
     # and the sentence generated docs add about them is left out.
     tag = 'string(min_len = 1, max_len = 8, pattern = "^[a-z]+$")'

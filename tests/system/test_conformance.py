@@ -22,14 +22,21 @@ from golden.conformance import (
     I64_MIN,
     MAGIC,
     Bounded,
+    Circle,
     Color,
     ConformanceClient,
     ConformanceSyncClient,
     Containers,
+    Drawing,
     Node,
     NotFound,
     Rejected,
     Scalars,
+    ShapeBlob,
+    ShapeCircle,
+    ShapeGroup,
+    ShapeLabel,
+    ShapeSquare,
 )
 
 import uvrpc
@@ -358,6 +365,39 @@ def test_streams(client_factory: tuple[Conformance, Any]) -> None:
             ):
                 pass
         assert caught.value.code == -5
+
+    run(factory, body)
+
+
+def test_unions(client_factory: tuple[Conformance, Any]) -> None:
+    _, factory = client_factory
+    big = b"u" * BIG
+
+    async def body(client: ConformanceClient) -> None:
+        circle = ShapeCircle(value=Circle(radius=2.5))
+        for shape in (
+            circle,
+            ShapeSquare(value=-0.0),
+            ShapeLabel(value=GREETING),
+            ShapeGroup(value=[circle, ShapeGroup(value=[]), ShapeLabel(value="x")]),
+        ):
+            assert await client.echo_shape(shape=shape) == shape
+        label = ShapeLabel(value="instead")
+        assert await client.echo_shape(shape=circle, extra=label) == label
+        # A large binary value inside a member travels as an attachment and
+        # comes back whole.
+        echoed = await client.echo_shape(shape=ShapeBlob(value=big))
+        assert isinstance(echoed, ShapeBlob) and bytes(echoed.value) == big
+        drawing = Drawing(
+            main=circle,
+            overlay=ShapeSquare(value=1.0),
+            layers=[ShapeLabel(value="a"), ShapeBlob(value=b"b" * 100_000)],
+            named={"c": circle, "g": ShapeGroup(value=[circle])},
+        )
+        assert await client.echo_drawing(drawing=drawing) == drawing
+        assert (await client.echo_drawing(drawing=Drawing(main=label))).overlay is None
+        streamed = [s async for s in client.shapes(shapes=[circle, label])]
+        assert streamed == [circle, label, ShapeLabel(value="2 shapes")]
 
     run(factory, body)
 

@@ -22,10 +22,15 @@ from echo import EchoClient, EchoServer
 from golden import shared
 from golden.conformance import (
     Bounded,
+    Circle,
     ConformanceClient,
     ConformanceServer,
     ConformanceSyncClient,
+    Drawing,
     Rejected,
+    Shape,
+    ShapeCircle,
+    ShapeLabel,
 )
 
 
@@ -133,3 +138,14 @@ def misuse_errors() -> None:
 class WrongStream(ConformanceServer):
     async def count(self, *, start: int, n: int) -> AsyncIterator[str]:  # E: override
         yield "x"
+
+
+async def misuse_unions(client: ConformanceClient, shape: Shape) -> None:
+    ShapeCircle(value="round")  # E: arg-type
+    ShapeCircle(value=Circle(radius=1.0), label="x")  # E: call-arg
+    ShapeLabel()  # E: call-arg
+    Drawing(main=Circle(radius=1.0))  # E: arg-type
+    await client.echo_shape(shape="circle")  # E: arg-type
+    print(shape.value.radius)  # E: union-attr
+    if isinstance(shape, ShapeLabel):
+        print(shape.value + 1)  # E: operator

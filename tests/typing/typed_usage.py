@@ -24,10 +24,18 @@ from golden import shared
 from golden.conformance import (
     I64_MAX,
     Bounded,
+    Circle,
     ConformanceClient,
     ConformanceSyncClient,
+    Drawing,
     Rejected,
     Scalars,
+    Shape,
+    ShapeBlob,
+    ShapeCircle,
+    ShapeGroup,
+    ShapeLabel,
+    ShapeSquare,
 )
 
 import uvrpc
@@ -155,3 +163,41 @@ async def use_constraints(
 
 async def numbers_of(value: Scalars) -> AsyncIterator[Scalars]:
     yield value
+
+
+# fmt: off
+# A reveal_type mark holds the whole revealed type on its line.
+def area(shape: Shape) -> float:
+    """Every member handled: mypy checks the match is exhaustive."""
+    match shape:
+        case ShapeCircle(circle):
+            reveal_type(circle)  # R: golden.conformance.Circle
+            return 3.14 * circle.radius**2
+        case ShapeSquare(side):
+            reveal_type(side)  # R: float
+            return side * side
+        case ShapeLabel() | ShapeBlob():
+            return 0.0
+        case ShapeGroup(shapes):
+            reveal_type(shapes)  # R: list[golden.conformance.ShapeCircle | golden.conformance.ShapeSquare | golden.conformance.ShapeLabel | golden.conformance.ShapeBlob | golden.conformance.ShapeGroup | uvrpc.wire.union.UnknownMember]
+            return sum(area(s) for s in shapes)
+        case uvrpc.UnknownMember(id=number, value=raw):
+            reveal_type(number)  # R: int
+            reveal_type(raw)  # R: Any
+            return 0.0
+
+
+async def use_unions(client: ConformanceClient, drawing: Drawing) -> None:
+    reveal_type(drawing.main)  # R: golden.conformance.ShapeCircle | golden.conformance.ShapeSquare | golden.conformance.ShapeLabel | golden.conformance.ShapeBlob | golden.conformance.ShapeGroup | uvrpc.wire.union.UnknownMember
+    reveal_type(drawing.overlay)  # R: golden.conformance.ShapeCircle | golden.conformance.ShapeSquare | golden.conformance.ShapeLabel | golden.conformance.ShapeBlob | golden.conformance.ShapeGroup | uvrpc.wire.union.UnknownMember | None
+    if isinstance(drawing.main, ShapeCircle):
+        reveal_type(drawing.main.value)  # R: golden.conformance.Circle
+    blob = ShapeBlob(value=bytearray(b"any buffer"))
+    reveal_type(blob.value)  # R: memoryview[int]
+    echoed = await client.echo_shape(shape=blob, extra=None)
+    reveal_type(echoed)  # R: golden.conformance.ShapeCircle | golden.conformance.ShapeSquare | golden.conformance.ShapeLabel | golden.conformance.ShapeBlob | golden.conformance.ShapeGroup | uvrpc.wire.union.UnknownMember
+    area(echoed)
+    async for item in client.shapes(shapes=[ShapeCircle(value=Circle(radius=1.0))]):
+        area(item)
+    Drawing(main=ShapeLabel(value="x"), named={"a": ShapeSquare(value=2.0)})
+# fmt: on

@@ -3,7 +3,8 @@
 ``uvrpc call ENDPOINT ROUTE 'JSON'`` asks the server to describe the route's service
 (:mod:`uvrpc.reflection`), maps the JSON object's keys, parameter names, to their ids,
 converts the values to the declared types (bytes as base64 text, sets as lists, enum
-members by name or number, map keys from text), makes the call and prints the result
+members by name or number, map keys from text, a union as an object of one member
+keyed by name, ``{"circle": {...}}``), makes the call and prints the result
 as JSON on stdout: one line, or one line per item for a method whose server streams.
 A method whose client streams reads its items from stdin, one JSON value a line. A
 failed call prints ``STATUS_NAME: message (status N)`` on stderr, then for an
@@ -80,6 +81,7 @@ class Converter:
     def __init__(self, description: Description) -> None:
         self.messages: dict[str, Description] = description.get("messages", {})
         self.enums: dict[str, Description] = description.get("enums", {})
+        self.unions: dict[str, Description] = description.get("unions", {})
 
     def to_wire(self, type_name: str, value: Any, where: str) -> Any:
         """A JSON value as the wire value of ``type_name`` (whose constraints the
@@ -126,7 +128,29 @@ class Converter:
         message = self.messages.get(type_name)
         if message is not None:
             return self.args(message["fields"], value, where)
+        union = self.unions.get(type_name)
+        if union is not None:
+            return self.member(type_name, union["members"], value, where)
         return value
+
+    def member(
+        self, type_name: str, members: list[Description], value: Any, where: str
+    ) -> dict[str, Any]:
+        """A union in JSON, ``{"<member name>": value}``, as its wire map
+        ``{"<member id>": value}``."""
+        names = ", ".join(m["name"] for m in members)
+        if not isinstance(value, dict) or len(value) != 1:
+            raise CallError(
+                f"{where}: a {type_name} is an object of exactly one member, "
+                f'like {{"{members[0]["name"]}": ...}} (the members are: {names})'
+            )
+        ((key, item),) = value.items()
+        found = next((m for m in members if key in (m["name"], str(m["id"]))), None)
+        if found is None:
+            raise CallError(
+                f"{where}: {type_name} has no member {key!r} (the members are: {names})"
+            )
+        return {str(found["id"]): self.to_wire(found["type"], item, f"{where}.{key}")}
 
     def _key(self, key_type: str, key: str, where: str) -> Any:
         if key_type in ("i8", "i16", "i32", "i64"):
@@ -179,6 +203,10 @@ class Converter:
         message = self.messages.get(type_name)
         if message is not None and isinstance(value, dict):
             return self.fields_json(message["fields"], value)
+        union = self.unions.get(type_name)
+        if union is not None and isinstance(value, dict):
+            # A member this description does not hold stays keyed by its id.
+            return self.fields_json(union["members"], value)
         if isinstance(value, dict):
             return {str(k): self.to_json("any", v) for k, v in value.items()}
         if isinstance(value, list | tuple):
@@ -361,7 +389,8 @@ CALL_EPILOG = """\
 how values are given:
   The JSON object's keys are the parameter names. bytes are base64 text, sets
   are lists, enum members are names (or numbers), map keys are text, messages
-  are objects keyed by field name, an optional value may be null.
+  are objects keyed by field name, an optional value may be null, and a union
+  is an object of exactly one member keyed by its name, {"circle": {...}}.
 
     uvrpc call tcp://127.0.0.1:5555 conformance.Conformance.echoBytes \\
         '{"data": "AP91dg=="}'
@@ -505,10 +534,16 @@ def _narrow(description: Description, name: str) -> Description:
                     "messages": {},
                     "enums": {},
                     "exceptions": {},
+                    "unions": {},
                 }
-    for key in ("messages", "enums", "exceptions"):
-        if name in description[key]:
-            empty: Description = {"messages": {}, "enums": {}, "exceptions": {}}
+    for key in ("messages", "enums", "exceptions", "unions"):
+        if name in description.get(key, {}):
+            empty: Description = {
+                "messages": {},
+                "enums": {},
+                "exceptions": {},
+                "unions": {},
+            }
             return {
                 **description,
                 **empty,

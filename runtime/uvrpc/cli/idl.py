@@ -118,6 +118,7 @@ class _File:
             *description["messages"],
             *description["enums"],
             *description["exceptions"],
+            *description.get("unions", {}),
         }
         self.imports: set[str] = set()
 
@@ -237,6 +238,16 @@ def _record(kind: str, entry: Description, file: _File) -> list[str]:
     return [*lines, "}"]
 
 
+def _union(entry: Description, file: _File) -> list[str]:
+    lines = [*_doc(entry["doc"], ""), f"union {_local(entry['name'])} {{"]
+    for member in entry["members"]:
+        lines += _doc(member["doc"], "    ")
+        lines.append(
+            f"    {member['id']}: {file.type(member['type'])} {member['name']};"
+        )
+    return [*lines, "}"]
+
+
 def _enum(entry: Description) -> list[str]:
     lines = [*_doc(entry["doc"], ""), f"enum {_local(entry['name'])} {{"]
     lines += [f"    {name} = {value};" for name, value in entry["members"].items()]
@@ -247,7 +258,8 @@ def _used(description: Description, services: list[Description]) -> set[str]:
     """The names of the types and exceptions ``services`` use, directly or through
     the fields of other types."""
     records = {**description["messages"], **description["exceptions"]}
-    known = {*records, *description["enums"]}
+    unions: dict[str, Description] = description.get("unions", {})
+    known = {*records, *description["enums"], *unions}
     pending: list[str] = []
 
     def mention(type_text: str | None) -> None:
@@ -270,6 +282,8 @@ def _used(description: Description, services: list[Description]) -> set[str]:
         used.add(name)
         for field in records.get(name, {}).get("fields", ()):
             mention(field["type"])
+        for member in unions.get(name, {}).get("members", ()):
+            mention(member["type"])
     return used
 
 
@@ -314,6 +328,9 @@ def idl_files(description: Description) -> dict[str, str]:
     for name, entry in description["exceptions"].items():
         if used is None or name in used:
             by_namespace.setdefault(_namespace(name), []).append(("exception", entry))
+    for name, entry in description.get("unions", {}).items():
+        if used is None or name in used:
+            by_namespace.setdefault(_namespace(name), []).append(("union", entry))
     for service in services:
         by_namespace.setdefault(_namespace(service["name"]), []).append(
             ("service", service)
@@ -327,6 +344,8 @@ def idl_files(description: Description) -> dict[str, str]:
             lines.append("")
             if kind == "enum":
                 lines += _enum(entry)
+            elif kind == "union":
+                lines += _union(entry, file)
             elif kind == "service":
                 lines += [
                     *_doc(entry["doc"], ""),

@@ -20,6 +20,7 @@ import ast
 import base64
 import builtins
 import enum
+import functools
 import inspect
 import sys
 import textwrap
@@ -36,6 +37,7 @@ from ..wire.limits import echo
 from ..wire.message import Message, field_ids
 from ..wire.methods import AnyMethod, ServiceSpec, StreamingMethod, Unary
 from ..wire.service import ServiceBase
+from ..wire.union import WireUnion, union_members
 from . import constraints
 
 __all__ = [
@@ -194,6 +196,28 @@ def _without_constraints_doc(doc: str, annotation: Any) -> str:
     return "\n\n".join(paragraphs[:-1])
 
 
+@functools.cache
+def _module_docs(module_name: str) -> dict[str, str]:
+    """The docstrings written under a module's assignments (a union's alias)."""
+    module = sys.modules.get(module_name)
+    try:
+        tree = ast.parse(inspect.getsource(module)) if module is not None else None
+    except (OSError, TypeError, SyntaxError):
+        tree = None
+    docs: dict[str, str] = {}
+    body = tree.body if tree is not None else []
+    for node, after in zip(body, body[1:], strict=False):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)
+        ):
+            docs[node.target.id] = inspect.cleandoc(after.value.value)
+    return docs
+
+
 class _Describer:
     """Builds the description of services, collecting the types they use."""
 
@@ -201,6 +225,7 @@ class _Describer:
         self.messages: dict[str, Description] = {}
         self.enums: dict[str, Description] = {}
         self.exceptions: dict[str, Description] = {}
+        self.unions: dict[str, Description] = {}
         self._namespaces: dict[str, str] = {}
 
     def namespace(self, cls: type) -> str:
@@ -233,6 +258,8 @@ class _Describer:
         origin = get_origin(annotation)
         args = get_args(annotation)
         if origin is Annotated:
+            if union_members(annotation):
+                return self.union_name(annotation)
             for known, name in _SCALARS:
                 if annotation == known:
                     return name
@@ -274,6 +301,38 @@ class _Describer:
             entry: Description = {"name": name, "doc": _doc(cls), "fields": []}
             self.messages[name] = entry  # first: a message may contain itself
             entry["fields"] = self.fields(cls)
+        return name
+
+    def union_name(self, annotation: Any) -> str:
+        """The name of a union alias, recording its members."""
+        members = union_members(annotation)
+        wire = next(a for a in get_args(annotation)[1:] if isinstance(a, WireUnion))
+        module = members[0].__module__
+        name = f"{self.namespace(members[0])}.{wire.name}"
+        if name not in self.unions:
+            doc = _module_docs(module).get(wire.name, "")
+            if doc == f"The ``{name}`` union.":
+                doc = ""  # the placeholder of an undocumented union
+            entry: Description = {"name": name, "doc": doc, "members": []}
+            self.unions[name] = entry  # first: a union may hold itself
+            described = []
+            for member in members:
+                hint = typing.get_type_hints(member, include_extras=True)["value"]
+                member_doc = _doc(member)
+                if (
+                    member_doc
+                    == f"The ``{member.uvrpc_name}`` member of ``{wire.name}``."
+                ):
+                    member_doc = ""
+                described.append(
+                    {
+                        "id": member.uvrpc_id,
+                        "name": member.uvrpc_name,
+                        "type": self.type_name(hint),
+                        "doc": member_doc,
+                    }
+                )
+            entry["members"] = sorted(described, key=lambda m: int(m["id"]))
         return name
 
     def fields(
@@ -384,12 +443,14 @@ def describe(*services: ServiceBase | type[ServiceBase]) -> Description:
              "returns", "items", "errors": [name...]}]}],
          "messages": {name: {"name", "doc", "fields": [field...]}},
          "enums": {name: {"name", "doc", "members": {NAME: value}}},
-         "exceptions": {name: {"name", "doc", "fields": [field...]}}}
+         "exceptions": {name: {"name", "doc", "fields": [field...]}},
+         "unions": {name: {"name", "doc", "members": [member...]}}}
 
     where a field is ``{"id", "name", "type", "optional", "doc"}`` plus
     ``"default"`` when it has one, and a method's ``"stream"`` (the parameter of a
     stream the client sends, else None) is ``{"name", "type"}`` plus its ``"id"``
-    when the generated module records it; see ``docs/protocol.md``.
+    when the generated module records it, and a union's member is ``{"id",
+    "name", "type", "doc"}``; see ``docs/protocol.md``.
     """
     describer = _Describer()
     described = [
@@ -401,6 +462,7 @@ def describe(*services: ServiceBase | type[ServiceBase]) -> Description:
         "messages": dict(sorted(describer.messages.items())),
         "enums": dict(sorted(describer.enums.items())),
         "exceptions": dict(sorted(describer.exceptions.items())),
+        "unions": dict(sorted(describer.unions.items())),
     }
 
 

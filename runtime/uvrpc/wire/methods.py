@@ -23,6 +23,7 @@ from .errors import DeclaredError, InvalidArgument
 from .message import Message, fail_fast
 from .protocol import RequestHeaders
 from .types import Bytes, as_view
+from .union import UnknownMember
 from .validation import invalid_argument
 
 __all__ = [
@@ -489,6 +490,8 @@ def carries_bytes(annotation: Any, seen: set[type] | None = None) -> bool:
     binary value (:data:`uvrpc.types.Bytes`) anywhere inside."""
     if annotation is memoryview:
         return True
+    if isinstance(annotation, type) and issubclass(annotation, UnknownMember):
+        return True  # a member of a newer schema: its raw value may hold bytes
     seen = set() if seen is None else seen
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         if annotation in seen:
