@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from uvrpc.bench.brokered import IN_FLIGHT, PATHS
+from uvrpc.bench.brokered import IN_FLIGHT, PATHS, topology
 from uvrpc.bench.cases import CASES
 from uvrpc.bench.measure import Meter
 from uvrpc.bench.runner import plan
@@ -208,3 +208,42 @@ def test_the_broker_case_reports_both_paths_and_the_brokers_cost(
     assert {r["case"] for r in rows} == {"broker"}
     assert_broker_rows(rows)
     assert "broker CPU" in result.stdout and "x direct" in result.stdout
+
+
+def test_the_brokers_case_reports_one_row_per_broker_count(tmp_path: Path) -> None:
+    report = tmp_path / "brokers.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "uvrpc", "bench", "--cases", "brokers"]
+        + ["--duration", "0.2", "--warmup", "0.05", "--json", str(report)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = json.loads(report.read_text())["cases"]
+    assert [(r["case"], r["brokers"]) for r in rows] == [("brokers", 1), ("brokers", 2)]
+    for row in rows:
+        assert row["calls"] > 0 and row["calls_per_s"] > 0 and row["mismatches"] == 0
+        if sys.platform == "linux":  # read from /proc
+            assert row["broker_cpu_us_per_call"] > 0
+    assert "brokers" in result.stdout
+
+
+def test_every_broker_of_a_spread_has_every_server() -> None:
+    import asyncio
+
+    from uvrpc.bench.echo import EchoClient
+
+    async def answered_by_each(endpoints: list[str]) -> list[bytes]:
+        replies = []
+        for endpoint in endpoints:
+            async with EchoClient(endpoint, timeout=30) as client:
+                replies.append(bytes(await client.echo(data=endpoint.encode())))
+        return replies
+
+    with topology(2, servers=2) as running:
+        frontends = running.endpoint.split(",")
+        assert len(frontends) == 2 and len(set(running.broker_pids)) == 2
+        # Each broker alone reaches a server: a call through it is answered.
+        replies = asyncio.run(answered_by_each(frontends))
+        assert replies == [f.encode() for f in frontends]
