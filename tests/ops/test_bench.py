@@ -92,6 +92,7 @@ def assert_broker_rows(rows: list[dict[str, Any]]) -> None:
         if row["path"] == "direct":
             assert row["broker_cpu_us_per_call"] is None, key
             assert row["ratio_vs_direct"] is None, key
+            assert row["ratio_vs_direct_all"] is None, key
             continue
         direct = next(
             r
@@ -100,6 +101,14 @@ def assert_broker_rows(rows: list[dict[str, Any]]) -> None:
         )
         assert row["ratio_vs_direct"] == pytest.approx(
             row["calls_per_s"] / direct["calls_per_s"]
+        )
+        assert row["ratio_vs_direct_all"] == pytest.approx(
+            [
+                rate / direct_rate
+                for rate, direct_rate in zip(
+                    row["calls_per_s_all"], direct["calls_per_s_all"], strict=True
+                )
+            ]
         )
         if row["inflight"] == 1:
             assert row["p50_vs_direct"] == pytest.approx(

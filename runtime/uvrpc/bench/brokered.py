@@ -189,7 +189,9 @@ def measure_broker(
     in_flight: Sequence[int] = IN_FLIGHT,
 ) -> list[dict[str, Any]]:
     """One row per path and shape, medians over ``repeat`` rounds; the broker's
-    rows carry ``ratio_vs_direct`` (calls/s) and ``p50_vs_direct`` (ping-pong)."""
+    rows carry ``ratio_vs_direct`` (calls/s, of the medians), ``p50_vs_direct``
+    (ping-pong) and ``ratio_vs_direct_all`` (calls/s, each round's own ratio: the
+    two paths of a round ran seconds apart, so a drift between rounds cancels)."""
     measured: dict[tuple[str, int], list[_Measured]] = {}
     for round_ in range(repeat):
         for path in PATHS if round_ % 2 == 0 else PATHS[::-1]:
@@ -205,6 +207,16 @@ def measure_broker(
         )
         row["p50_vs_direct"] = (
             _ratio(row["p50_us"], base["p50_us"]) if through else None
+        )
+        row["ratio_vs_direct_all"] = (
+            [
+                _ratio(rate, direct_rate)
+                for rate, direct_rate in zip(
+                    row["calls_per_s_all"], base["calls_per_s_all"], strict=True
+                )
+            ]
+            if through
+            else None
         )
     return rows
 
