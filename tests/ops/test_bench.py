@@ -238,7 +238,7 @@ def test_the_brokers_case_reports_one_row_per_broker_count(tmp_path: Path) -> No
     assert "brokers" in result.stdout
 
 
-def test_every_broker_of_a_spread_has_every_server() -> None:
+def test_every_broker_of_a_spread_reaches_a_server() -> None:
     import asyncio
 
     from uvrpc.bench.echo import EchoClient

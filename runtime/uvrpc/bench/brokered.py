@@ -132,7 +132,7 @@ def _measure_path(
 ) -> dict[int, _Measured]:
     """Every shape on one path, a client process each."""
     measured: dict[int, _Measured] = {}
-    with topology(PATHS.index(path)) as running:
+    with topology(0 if path == "direct" else 1) as running:
         for inflight in in_flight:
             spec = ClientSpec(running.endpoint, PAYLOAD, inflight, warmup, duration)
             before = broker_cpu(running.broker_pids) if running.broker_pids else None
