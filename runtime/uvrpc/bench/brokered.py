@@ -3,9 +3,10 @@
 One echo server (``uvrpc serve``) is measured bound directly and connected to a
 ``uvrpc broker`` process, with 64-byte calls from one client process in three
 shapes (:data:`IN_FLIGHT`): ping-pong (one call in flight, each call's latency
-recorded), 8 and 64 calls in flight. A round starts each path in turn, the first
-alternating from round to round so that a drift in the host's speed favours
-neither, and measures every shape on it, a client process per shape.
+recorded), 8 and 64 calls in flight. A round starts both paths, then measures
+each shape on one path and at once on the other, a client process each, the first
+path alternating from round to round so that a drift in the host's speed favours
+neither (the path not measured is idle: no client is connected to it).
 
 Every row of the broker's path carries the CPU time the broker process spent per
 call: every thread of it (its Python thread and libzmq's I/O thread), read from
@@ -42,6 +43,7 @@ __all__ = [
     "PATHS",
     "Topology",
     "broker_cpu",
+    "cpu_per_call",
     "measure_broker",
     "render",
     "topology",
@@ -127,20 +129,18 @@ class _Measured(NamedTuple):
     """The brokers' CPU time per call, in µs (``None``: direct, or not Linux)."""
 
 
-def _measure_path(
-    path: str, warmup: float, duration: float, in_flight: Sequence[int]
-) -> dict[int, _Measured]:
-    """Every shape on one path, a client process each."""
-    measured: dict[int, _Measured] = {}
-    with topology(0 if path == "direct" else 1) as running:
-        for inflight in in_flight:
-            spec = ClientSpec(running.endpoint, PAYLOAD, inflight, warmup, duration)
-            before = broker_cpu(running.broker_pids) if running.broker_pids else None
-            ((result,),) = _clients(SYSTEMS["uvrpc"], [[spec]])
-            after = broker_cpu(running.broker_pids) if running.broker_pids else None
-            cpu = cpu_per_call(before, after, result.calls, warmup, duration)
-            measured[inflight] = _Measured(result, cpu)
-    return measured
+def _measure(
+    running: Topology, inflight: int, warmup: float, duration: float
+) -> _Measured:
+    """One shape on one running path, in a client process of its own."""
+    spec = ClientSpec(running.endpoint, PAYLOAD, inflight, warmup, duration)
+    pids = running.broker_pids
+    before = broker_cpu(pids) if pids else None
+    ((result,),) = _clients(SYSTEMS["uvrpc"], [[spec]])
+    after = broker_cpu(pids) if pids else None
+    return _Measured(
+        result, cpu_per_call(before, after, result.calls, warmup, duration)
+    )
 
 
 def _median(values: Sequence[float | None]) -> float | None:
@@ -191,12 +191,18 @@ def measure_broker(
     """One row per path and shape, medians over ``repeat`` rounds; the broker's
     rows carry ``ratio_vs_direct`` (calls/s, of the medians), ``p50_vs_direct``
     (ping-pong) and ``ratio_vs_direct_all`` (calls/s, each round's own ratio: the
-    two paths of a round ran seconds apart, so a drift between rounds cancels)."""
+    two paths of a shape ran back to back, so a drift between rounds cancels)."""
     measured: dict[tuple[str, int], list[_Measured]] = {}
     for round_ in range(repeat):
-        for path in PATHS if round_ % 2 == 0 else PATHS[::-1]:
-            for n, m in _measure_path(path, warmup, duration, in_flight).items():
-                measured.setdefault((path, n), []).append(m)
+        with ExitStack() as stack:
+            running = {
+                path: stack.enter_context(topology(0 if path == "direct" else 1))
+                for path in PATHS
+            }
+            for n in in_flight:
+                for path in PATHS if round_ % 2 == 0 else PATHS[::-1]:
+                    m = _measure(running[path], n, warmup, duration)
+                    measured.setdefault((path, n), []).append(m)
     rows = [_row(path, n, measured[path, n]) for n in in_flight for path in PATHS]
     direct = {r["inflight"]: r for r in rows if r["path"] == "direct"}
     for row in rows:
