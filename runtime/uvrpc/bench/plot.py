@@ -3,12 +3,13 @@
 The payload sweep is drawn as lines against payload size, one per system; the
 fixed-size cases (``pingpong``, ``pipelined``, ``concurrent``, ``large``) as bars,
 a group per case and a bar per system; the stream cases as bars too, a group per
-case and item size. A figure has a row of two panels for each of the three that
-were measured: throughput on the left, median latency on the right (a latency panel
-only where some row has a latency; cases with many calls in flight record none),
-or for the streams items per second on the left and MB/s on the right. Rows come
-from :func:`uvrpc.bench.report.rows` or from the ``cases`` of a ``--json`` report,
-where a missing number is ``None`` rather than NaN.
+case and item size; the ``broker`` case as bars, a group per number of calls in
+flight and a bar per path. A figure has a row of two panels for each of the four
+that were measured: throughput on the left, median latency on the right (a latency
+panel only where some row has a latency; cases with many calls in flight record
+none), or for the streams items per second on the left and MB/s on the right. Rows
+come from :func:`uvrpc.bench.report.rows` or from the ``cases`` of a ``--json``
+report, where a missing number is ``None`` rather than NaN.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ __all__ = ["NothingToPlot", "figure", "write_plot"]
 
 SWEEP = "sweep"
 """The case drawn against payload size."""
+BROKER = "broker"
+"""The case drawn by path, direct or through a broker (:mod:`uvrpc.bench.brokered`)."""
 
 
 class NothingToPlot(Exception):
@@ -158,6 +161,37 @@ def _size(payload: int) -> str:
     return f"{payload >> 10} KiB" if payload >= 1024 else f"{payload} B"
 
 
+def _broker(
+    table: Sequence[dict[str, Any]], systems: list[str], panels: list[Axes]
+) -> None:
+    """The ``broker`` case: calls/s and p50 as bars, a group per number of calls
+    in flight and a bar per path (bound directly, through the broker)."""
+    paths = list(dict.fromkeys(r["path"] for r in table))
+    width = 0.8 / len(paths)
+    for axes, key in zip(panels, ("calls_per_s", "p50_us"), strict=False):
+        shapes = sorted({r["inflight"] for r in table if _number(r[key]) is not None})
+        for index, path in enumerate(paths):
+            spots = [
+                (
+                    shapes.index(r["inflight"])
+                    + (index - (len(paths) - 1) / 2) * width,
+                    v,
+                )
+                for r in table
+                if r["path"] == path and (v := _number(r[key])) is not None
+            ]
+            if spots:
+                style = {**_style(paths, path), "label": f"uvrpc, {path}"}
+                axes.bar([x for x, _ in spots], [v for _, v in spots], width, **style)
+        axes.set_xticks(range(len(shapes)), [f"{n} in flight" for n in shapes])
+        axes.set_xlabel("calls in flight, 64 B")
+    panels[0].set_title("calls per second, bound directly and through a broker")
+    panels[0].set_ylabel("calls/s")
+    for axes in panels[1:]:
+        axes.set_title("latency (median), bound directly and through a broker")
+        axes.set_ylabel("p50 µs")
+
+
 def figure(table: Sequence[dict[str, Any]]) -> Figure:
     """The figure of ``table``'s rows (rows of other cases are left out).
 
@@ -173,15 +207,21 @@ def figure(table: Sequence[dict[str, Any]]) -> Figure:
     sweep = [r for r in drawn if r["case"] == SWEEP]
     streams = [r for r in drawn if CASES[r["case"]].stream]
     fixed = [r for r in drawn if r["case"] != SWEEP and not CASES[r["case"]].stream]
+    broker = [r for r in table if r["case"] == BROKER]
     sections = [
         (rows, draw)
-        for rows, draw in ((sweep, _sweep), (fixed, _bars), (streams, _streams))
+        for rows, draw in (
+            (sweep, _sweep),
+            (fixed, _bars),
+            (streams, _streams),
+            (broker, _broker),
+        )
         if rows
     ]
     if not sections:
         measured = sorted({str(r["case"]) for r in table})
         raise NothingToPlot(
-            f"nothing to plot: it draws the cases {', '.join(CASES)}; "
+            f"nothing to plot: it draws the cases {', '.join([*CASES, BROKER])}; "
             f"the results hold {', '.join(measured) or 'no rows'}"
         )
     figure, grid = plt.subplots(
