@@ -59,6 +59,8 @@ __all__ = [
     "check_duration",
     "check_timestamp",
     "check_uuid",
+    "from_json",
+    "to_json",
     "wire_form",
 ]
 
@@ -386,6 +388,39 @@ Decimal = Annotated[
 ]
 """IDL ``decimal``: an exact, finite :class:`decimal.Decimal`; its canonical text on
 the wire and in JSON."""
+
+
+_BY_NAME: dict[str, _WellKnown] = {
+    name: alias.__metadata__[0]
+    for name, alias in (
+        ("uuid", Uuid),
+        ("timestamp", Timestamp),
+        ("duration", Duration),
+        ("decimal", Decimal),
+    )
+}
+
+
+def from_json(idl_type: str, value: object) -> object:
+    """A value of the well-known ``idl_type`` (``"uuid"``…) from its JSON form, as
+    ``json.loads`` gives it; ``NotImplemented`` for any other type.
+
+    Raises:
+        ValueError: ``value`` is not a JSON form of ``idl_type``.
+    """
+    known = _BY_NAME.get(idl_type)
+    return NotImplemented if known is None else known.from_json(value)
+
+
+def to_json(idl_type: str, value: object) -> object:
+    """The JSON form of a value of the well-known ``idl_type``, given as Python or
+    as its wire form; ``NotImplemented`` for any other type.
+
+    Raises:
+        ValueError: ``value`` is not a value of ``idl_type``.
+    """
+    known = _BY_NAME.get(idl_type)
+    return NotImplemented if known is None else known.to_json(known.check(value))
 
 
 # --- the wire -----------------------------------------------------------------
