@@ -82,9 +82,11 @@ def edges() -> list[WellKnown]:
 
 def same(a: WellKnown, b: WellKnown) -> bool:
     """Equal, and every decimal written the same (``-0`` is not ``0``)."""
-    return a == b and str(a.amount) == str(b.amount) and list(
-        map(str, a.prices)
-    ) == list(map(str, b.prices))
+    return (
+        a == b
+        and str(a.amount) == str(b.amount)
+        and list(map(str, a.prices)) == list(map(str, b.prices))
+    )
 
 
 def test_edge_values_round_trip(factory: Any) -> None:
