@@ -113,7 +113,7 @@ def changes(tmp_path: Path, old: str, new: str) -> list[str]:
     for name, text in (("old.idl", old), ("new.idl", new)):
         path = tmp_path / name
         path.write_text(NS + text, encoding="utf-8")
-        paths.append(read_checked(path))
+        paths.append(read_checked(str(path)))
     return [c.message for c in compare(*paths) if c.breaking]
 
 

@@ -347,57 +347,48 @@ class _WellKnown:
         return dict(self.json_schema)
 
 
-Uuid = Annotated[
-    uuid.UUID,
-    _WellKnown(check_uuid, _uuid_from_json, str, {"type": "string", "format": "uuid"}),
-]
+_UUID = _WellKnown(
+    check_uuid, _uuid_from_json, str, {"type": "string", "format": "uuid"}
+)
+_TIMESTAMP = _WellKnown(
+    check_timestamp,
+    _timestamp_from_json,
+    _timestamp_to_json,
+    {"type": "string", "format": "date-time"},
+)
+_DURATION = _WellKnown(
+    check_duration,
+    _duration_from_json,
+    _duration_to_json,
+    {"type": "string", "format": "duration"},
+)
+_DECIMAL = _WellKnown(
+    check_decimal,
+    _decimal_from_json,
+    str,
+    {"type": "string", "pattern": _DECIMAL_TEXT.pattern},
+)
+
+Uuid = Annotated[uuid.UUID, _UUID]
 """IDL ``uuid``: a :class:`uuid.UUID`; 16 bytes on the wire, its text in JSON."""
 
-Timestamp = Annotated[
-    datetime.datetime,
-    _WellKnown(
-        check_timestamp,
-        _timestamp_from_json,
-        _timestamp_to_json,
-        {"type": "string", "format": "date-time"},
-    ),
-]
+Timestamp = Annotated[datetime.datetime, _TIMESTAMP]
 """IDL ``timestamp``: a timezone-aware ``datetime`` in UTC, to the microsecond; the
 msgpack timestamp extension on the wire, RFC 3339 text in JSON."""
 
-Duration = Annotated[
-    datetime.timedelta,
-    _WellKnown(
-        check_duration,
-        _duration_from_json,
-        _duration_to_json,
-        {"type": "string", "format": "duration"},
-    ),
-]
+Duration = Annotated[datetime.timedelta, _DURATION]
 """IDL ``duration``: a ``timedelta`` of whole microseconds; a signed 64-bit count of
 microseconds on the wire, ISO 8601 text (or seconds) in JSON."""
 
-Decimal = Annotated[
-    decimal.Decimal,
-    _WellKnown(
-        check_decimal,
-        _decimal_from_json,
-        str,
-        {"type": "string", "pattern": _DECIMAL_TEXT.pattern},
-    ),
-]
+Decimal = Annotated[decimal.Decimal, _DECIMAL]
 """IDL ``decimal``: an exact, finite :class:`decimal.Decimal`; its canonical text on
 the wire and in JSON."""
 
-
-_BY_NAME: dict[str, _WellKnown] = {
-    name: alias.__metadata__[0]
-    for name, alias in (
-        ("uuid", Uuid),
-        ("timestamp", Timestamp),
-        ("duration", Duration),
-        ("decimal", Decimal),
-    )
+_BY_NAME = {
+    "uuid": _UUID,
+    "timestamp": _TIMESTAMP,
+    "duration": _DURATION,
+    "decimal": _DECIMAL,
 }
 
 
