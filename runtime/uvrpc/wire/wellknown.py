@@ -3,15 +3,13 @@
 Each is a standard Python type annotated for pydantic, strict as the other scalars
 are (:mod:`uvrpc.wire.types`), with a wire form of its own and a JSON form:
 
-============  =======================  ==========================  =====================
-IDL           Python                   wire (msgpack)              JSON
-============  =======================  ==========================  =====================
-``uuid``      :class:`uuid.UUID`       ``bin``, the 16 bytes       ``"0f8e…-…"`` text
-``timestamp`` aware ``datetime``, UTC  timestamp extension (-1)    RFC 3339 text
-``duration``  :class:`~datetime.       ``int``: microseconds       ISO 8601 (``PT1.5S``)
-              timedelta`                                           or seconds (``1.5``)
-``decimal``   :class:`decimal.Decimal` ``str``: its canonical text  text (or an integer)
-============  =======================  ==========================  =====================
+* ``uuid``: :class:`uuid.UUID`; msgpack ``bin`` of its 16 bytes; its text in JSON.
+* ``timestamp``: a timezone-aware ``datetime``, in UTC; the msgpack timestamp
+  extension (type -1); RFC 3339 text in JSON.
+* ``duration``: a ``timedelta``; an ``int`` of microseconds; ISO 8601 text
+  (``PT1.5S``) in JSON, or a number of seconds on the way in.
+* ``decimal``: a :class:`decimal.Decimal`; its canonical text (``str(Decimal)``),
+  in JSON too, where an integer is also read.
 
 Each accepts its wire form on the Python side too (validation of a received message
 is the same as of a constructed one): 16 bytes for a ``uuid``, a
