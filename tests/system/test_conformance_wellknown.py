@@ -162,8 +162,20 @@ def test_a_peers_bad_values_are_invalid_arguments(
 
 def test_values_that_cannot_be_sent_fail_before_the_wire(factory: Any) -> None:
     async def body(client: ConformanceClient) -> None:
-        with pytest.raises(uvrpc.InvalidArgument, match="must be timezone-aware"):
+        with pytest.raises(uvrpc.InvalidArgument) as caught:
             await client.later(at=datetime.datetime(2024, 1, 1), by=US)
+        assert str(caught.value) == (
+            "INVALID_ARGUMENT: cannot send argument 'at' of "
+            "conformance.Conformance.later: a "
+            "timestamp must be timezone-aware: a naive datetime names no instant "
+            "(use e.g. datetime.now(timezone.utc))"
+        )
+        assert caught.value.details == {"field_path": "at"}
+        with pytest.raises(uvrpc.InvalidArgument, match="argument 'start' of"):
+            async for _ in client.ticks(
+                start=datetime.datetime(2024, 1, 1), step=US, n=1
+            ):
+                pass
         with pytest.raises(uvrpc.InvalidArgument, match="out of range"):
             await client.echo_duration(value=datetime.timedelta.max)
         with pytest.raises(uvrpc.InvalidArgument, match="must be finite"):

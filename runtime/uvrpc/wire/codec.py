@@ -37,6 +37,7 @@ __all__ = [
     "outline",
     "outline_fields",
     "unpack",
+    "unsendable",
 ]
 
 ATTACHMENT_EXT_TYPE = 1
@@ -146,6 +147,18 @@ def new_packer(*, autoreset: bool = True) -> msgpack.Packer:
     :mod:`uvrpc.buffers`). A packer is not thread-safe.
     """
     return msgpack.Packer(default=_encode_extra, use_bin_type=True, autoreset=autoreset)
+
+
+def unsendable(values: dict[str, Any]) -> str | None:
+    """The key of the first entry of ``values`` that has no msgpack form, to name
+    it once encoding ``values`` failed; ``None`` if each has one alone."""
+    packer = new_packer()
+    for key, value in values.items():
+        try:
+            packer.pack(value)
+        except (EncodeError, ValueError, OverflowError):
+            return key
+    return None
 
 
 def _attach(buffer: object, attachments: list[Any]) -> msgpack.ExtType:
