@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import re
 import uuid
 from typing import Any
 
@@ -301,3 +302,15 @@ def test_uuids_and_timestamps_as_keys_and_elements() -> None:
     assert known.moments == set(EDGES)
     again = Known.model_validate_json(known.model_dump_json())
     assert again.timings == known.timings and again.moments == known.moments
+
+
+def test_json_schemas_say_what_json_takes() -> None:
+    schema = Known.model_json_schema()["properties"]
+    assert schema["id"]["anyOf"][0] == {"type": "string", "format": "uuid"}
+    assert schema["at"]["anyOf"][0] == {"type": "string", "format": "date-time"}
+    took = schema["took"]["anyOf"]
+    assert took[:2] == [{"type": "string", "format": "duration"}, {"type": "number"}]
+    text, integer, _ = schema["amount"]["anyOf"]
+    assert integer == {"type": "integer"}
+    pattern = re.compile(text["pattern"])
+    assert pattern.search("-1.5E+3") and not pattern.search("x1.5")

@@ -358,13 +358,18 @@ _DURATION = _WellKnown(
     check_duration,
     _duration_from_json,
     _duration_to_json,
-    {"type": "string", "format": "duration"},
+    {"anyOf": [{"type": "string", "format": "duration"}, {"type": "number"}]},
 )
 _DECIMAL = _WellKnown(
     check_decimal,
     _decimal_from_json,
     str,
-    {"type": "string", "pattern": _DECIMAL_TEXT.pattern},
+    {
+        "anyOf": [
+            {"type": "string", "pattern": f"^{_DECIMAL_TEXT.pattern}$"},
+            {"type": "integer"},
+        ]
+    },
 )
 
 Uuid = Annotated[uuid.UUID, _UUID]
