@@ -156,8 +156,8 @@ def unsendable(values: dict[str, Any]) -> str | None:
     for key, value in values.items():
         try:
             packer.pack(value)
-        except (EncodeError, ValueError, OverflowError):
-            return key
+        except (TypeError, ValueError, OverflowError, BufferError):
+            return key  # EncodeError is a TypeError; msgpack's own errors besides
     return None
 
 
