@@ -3,6 +3,10 @@ serve it."""
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import uuid
+
 from golden.all_types import Color, Item, Scalars, ShowcaseServer, Tree
 
 
@@ -39,3 +43,13 @@ class Showcase(ShowcaseServer):
 
     async def mirror(self, *, value: Scalars) -> Scalars:
         return value
+
+    async def schedule(
+        self,
+        *,
+        id: uuid.UUID,
+        delay: datetime.timedelta,
+        budget: decimal.Decimal | None,
+    ) -> datetime.datetime:
+        start = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+        return start + datetime.timedelta(seconds=id.int % 60) + delay

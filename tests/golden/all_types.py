@@ -20,6 +20,7 @@ __all__ = [
     "ShowcaseServer",
     "ShowcaseSyncClient",
     "Tree",
+    "WellKnown",
 ]
 
 
@@ -144,6 +145,32 @@ class Containers(_uvrpc.Message):
     tags: set[_t.String] = {"a", "b"}
 
 
+class WellKnown(_uvrpc.Message):
+    """The well-known types: standard Python values with wire forms of their own.
+    They take no defaults; `decimal` is no set element or map key.
+    """
+
+    model_config = _uvrpc.field_ids(
+        id=1,
+        at=2,
+        took=3,
+        amount=4,
+        expires=5,
+        prices=6,
+        timings=7,
+        moments=8,
+    )
+
+    id: _t.Uuid
+    at: _t.Timestamp
+    took: _t.Duration
+    amount: _t.Decimal
+    expires: _t.Timestamp | None = None
+    prices: list[_t.Decimal] = []
+    timings: dict[_t.Uuid, _t.Duration] = {}
+    moments: set[_t.Timestamp] = set()
+
+
 class Tree(_uvrpc.Message):
     """A recursive message: a tree of labelled nodes."""
 
@@ -196,6 +223,14 @@ class _ShowcaseMirrorParams(_uvrpc.Message):
     value: Scalars
 
 
+class _ShowcaseScheduleParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(id=1, delay=2, budget=3)
+
+    id: _t.Uuid
+    delay: _t.Duration
+    budget: _t.Decimal | None = None
+
+
 _SHOWCASE_PING: _uvrpc.Unary[_ShowcasePingParams, None] = _uvrpc.Unary(
     route="all_types.Showcase.ping",
     handler="ping",
@@ -236,6 +271,12 @@ _SHOWCASE_MIRROR: _uvrpc.Unary[_ShowcaseMirrorParams, Scalars] = _uvrpc.Unary(
     params=_ShowcaseMirrorParams,
     reply=Scalars,
 )
+_SHOWCASE_SCHEDULE: _uvrpc.Unary[_ShowcaseScheduleParams, _t.Timestamp] = _uvrpc.Unary(
+    route="all_types.Showcase.schedule",
+    handler="schedule",
+    params=_ShowcaseScheduleParams,
+    reply=_t.Timestamp,
+)
 _SHOWCASE = _uvrpc.ServiceSpec(
     name="all_types.Showcase",
     methods=(
@@ -245,6 +286,7 @@ _SHOWCASE = _uvrpc.ServiceSpec(
         _SHOWCASE_GET_MATRIX,
         _SHOWCASE_FETCH,
         _SHOWCASE_MIRROR,
+        _SHOWCASE_SCHEDULE,
     ),
 )
 
@@ -433,6 +475,44 @@ class ShowcaseClient(_uvrpc.AsyncClient):
         """
         return self._start(_SHOWCASE_MIRROR, (value,), timeout, wait_for_ready)
 
+    async def schedule(
+        self,
+        *,
+        id: _t.Uuid,
+        delay: _t.Duration,
+        budget: _t.Decimal | None = None,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _t.Timestamp:
+        """Well-known types as parameters and result: when `id` runs after `delay`."""
+        return await self._call(
+            _SHOWCASE_SCHEDULE,
+            (id, delay, budget),
+            timeout,
+            wait_for_ready,
+        )
+
+    def start_schedule(
+        self,
+        *,
+        id: _t.Uuid,
+        delay: _t.Duration,
+        budget: _t.Decimal | None = None,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[_t.Timestamp]:
+        """Start :meth:`schedule` and return its call handle.
+
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
+        """
+        return self._start(
+            _SHOWCASE_SCHEDULE,
+            (id, delay, budget),
+            timeout,
+            wait_for_ready,
+        )
+
 
 class ShowcaseSyncClient(_uvrpc.SyncClient):
     """Blocking client of ``all_types.Showcase``.
@@ -519,6 +599,23 @@ class ShowcaseSyncClient(_uvrpc.SyncClient):
         """Returns the scalars it is sent."""
         return self._call(_SHOWCASE_MIRROR, (value,), timeout, wait_for_ready)
 
+    def schedule(
+        self,
+        *,
+        id: _t.Uuid,
+        delay: _t.Duration,
+        budget: _t.Decimal | None = None,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _t.Timestamp:
+        """Well-known types as parameters and result: when `id` runs after `delay`."""
+        return self._call(
+            _SHOWCASE_SCHEDULE,
+            (id, delay, budget),
+            timeout,
+            wait_for_ready,
+        )
+
 
 class ShowcaseServer(_uvrpc.ServiceBase):
     """Base class of ``all_types.Showcase`` implementations.
@@ -563,3 +660,13 @@ class ShowcaseServer(_uvrpc.ServiceBase):
     @_abc.abstractmethod
     async def mirror(self, *, value: Scalars) -> Scalars:
         """Returns the scalars it is sent."""
+
+    @_abc.abstractmethod
+    async def schedule(
+        self,
+        *,
+        id: _t.Uuid,
+        delay: _t.Duration,
+        budget: _t.Decimal | None,
+    ) -> _t.Timestamp:
+        """Well-known types as parameters and result: when `id` runs after `delay`."""
