@@ -3,6 +3,9 @@ that serve it: every method answers from its arguments, so replies can be checke
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import uuid
 from collections.abc import AsyncIterator
 
 from golden import shared
@@ -18,6 +21,7 @@ from golden.conformance import (
     Scalars,
     Shape,
     ShapeLabel,
+    WellKnown,
 )
 
 
@@ -99,6 +103,29 @@ class Conformance(ConformanceServer):
 
     async def echo_i64(self, *, value: int) -> int:
         return value
+
+    async def echo_well_known(self, *, value: WellKnown) -> WellKnown:
+        return value
+
+    async def echo_uuid(self, *, value: uuid.UUID) -> uuid.UUID:
+        return value
+
+    async def echo_decimal(self, *, value: decimal.Decimal) -> decimal.Decimal:
+        return value
+
+    async def echo_duration(self, *, value: datetime.timedelta) -> datetime.timedelta:
+        return value
+
+    async def later(
+        self, *, at: datetime.datetime, by: datetime.timedelta
+    ) -> datetime.datetime:
+        return at + by
+
+    async def ticks(
+        self, *, start: datetime.datetime, step: datetime.timedelta, n: int
+    ) -> AsyncIterator[datetime.datetime]:
+        for index in range(n):
+            yield start + step * index
 
     async def fail(self, *, which: str) -> None:
         if which == "not_found":

@@ -3,6 +3,10 @@ serve it."""
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import uuid
+
 from golden.all_types import (
     Color,
     Constrained,
@@ -52,3 +56,13 @@ class Showcase(ShowcaseServer):
     ) -> list[str]:
         stem = like.name if like is not None else "name"
         return [f"{stem}{index}"[:width] for index in range(count)]
+
+    async def schedule(
+        self,
+        *,
+        id: uuid.UUID,
+        delay: datetime.timedelta,
+        budget: decimal.Decimal | None,
+    ) -> datetime.datetime:
+        start = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+        return start + datetime.timedelta(seconds=id.int % 60) + delay

@@ -51,6 +51,7 @@ from .symbols import (
     GENERATED_ALIASES,
     MESSAGE_ATTRIBUTES,
     SCALAR_TYPES,
+    WELL_KNOWN_TYPES,
 )
 
 __all__ = [
@@ -920,6 +921,16 @@ class _Checker:
             ok = all([self.type(argument) for argument in ref.arguments])
             if ok and name in ("set", "map"):
                 key = ref.arguments[0]
+                if key.name == "decimal":
+                    # Equal decimals can differ in text ("1.0", "1.00"): two keys
+                    # on the wire would be one in Python.
+                    role = "set element" if name == "set" else "map key"
+                    self.error(
+                        key.span,
+                        f"{role} type cannot be 'decimal': equal decimals can be "
+                        "written differently; use its text as a 'string' key",
+                    )
+                    return False
                 if key.arguments or isinstance(
                     self.kinds.get(key.name), Message | UnionType
                 ):
@@ -1045,6 +1056,17 @@ class _Checker:
                 literal.span,
                 f"a field of {kind} type '{name}' cannot have a default; "
                 "make it 'optional' instead",
+            )
+            return
+        if name in WELL_KNOWN_TYPES:
+            # Their values are Python objects, not literals: refused rather than
+            # given a text form that generated code, reflection and the compat
+            # check would all have to agree on.
+            self.error(
+                literal.span,
+                f"type '{name}' has no literals: a field or parameter of it cannot "
+                "have a default (make it 'optional' instead) and no constant can "
+                "have it",
             )
             return
         if isinstance(literal, NameLiteral) and isinstance(

@@ -27,7 +27,7 @@ from .model import (
     StringLiteral,
     TypeRef,
 )
-from .symbols import CONSTRAINTS, RUNTIME_ALIAS, SCALAR_TYPES, SYMBOLS
+from .symbols import CONSTRAINTS, RUNTIME_ALIAS, SCALAR_TYPES, SYMBOLS, WELL_KNOWN_TYPES
 
 __all__ = [
     "RECEIVED_SCALARS",
@@ -66,8 +66,12 @@ RECEIVED_SCALARS = {
     "double": "float",
     "string": "str",
     "bytes": "memoryview",
+    **{name: f"{TYPES_ALIAS}.{SCALAR_TYPES[name]}" for name in WELL_KNOWN_TYPES},
 }
-"""IDL scalar → the plain Python type of a received value."""
+"""IDL scalar → the plain Python type of a received value. The well-known types
+are named by their ``uvrpc.types`` aliases, which type checkers read as the
+standard types (``uuid.UUID``, ``datetime``, ``timedelta``, ``Decimal``), so a
+generated module needs no import of its own for them."""
 
 SENT_SCALARS = {**RECEIVED_SCALARS, "bytes": f"{RUNTIME_ALIAS}.{SYMBOLS['Buffer']}"}
 """IDL scalar → the plain Python type of a value to send."""

@@ -30,6 +30,7 @@ __all__ = [
     "SHADOWED_MODULES",
     "SYMBOLS",
     "TYPES_MODULE",
+    "WELL_KNOWN_TYPES",
     "attributes_of",
 ]
 
@@ -105,9 +106,18 @@ SCALAR_TYPES: Mapping[str, str] = MappingProxyType(
         "double": "Double",
         "string": "String",
         "bytes": "Bytes",
+        "uuid": "Uuid",
+        "timestamp": "Timestamp",
+        "duration": "Duration",
+        "decimal": "Decimal",
     }
 )
-"""IDL scalar → name of its alias in ``uvrpc.types``."""
+"""IDL scalar → name of its alias in ``uvrpc.types``. The last four are the
+well-known types (:mod:`uvrpc.wire.wellknown`), which take no default."""
+
+WELL_KNOWN_TYPES = frozenset({"uuid", "timestamp", "duration", "decimal"})
+"""The scalars that stand for standard Python types rather than literals: no
+default or constant can be written for them."""
 
 
 def attributes_of(*classes: type, metaclass: bool = False) -> frozenset[str]:

@@ -21,6 +21,7 @@ __all__ = [
     "ShowcaseServer",
     "ShowcaseSyncClient",
     "Tree",
+    "WellKnown",
 ]
 
 
@@ -205,6 +206,32 @@ class Constrained(_uvrpc.Message):
             """Where the IDL says ``bytes``, any buffer is taken, uncopied."""
 
 
+class WellKnown(_uvrpc.Message):
+    """The well-known types: standard Python values with wire forms of their own.
+    They take no defaults; `decimal` is no set element or map key.
+    """
+
+    model_config = _uvrpc.field_ids(
+        id=1,
+        at=2,
+        took=3,
+        amount=4,
+        expires=5,
+        prices=6,
+        timings=7,
+        moments=8,
+    )
+
+    id: _t.Uuid
+    at: _t.Timestamp
+    took: _t.Duration
+    amount: _t.Decimal
+    expires: _t.Timestamp | None = None
+    prices: list[_t.Decimal] = []
+    timings: dict[_t.Uuid, _t.Duration] = {}
+    moments: set[_t.Timestamp] = set()
+
+
 class Tree(_uvrpc.Message):
     """A recursive message: a tree of labelled nodes."""
 
@@ -270,6 +297,14 @@ class _ShowcaseNamesParams(_uvrpc.Message):
     like: Constrained | None = None
 
 
+class _ShowcaseScheduleParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(id=1, delay=2, budget=3)
+
+    id: _t.Uuid
+    delay: _t.Duration
+    budget: _t.Decimal | None = None
+
+
 _SHOWCASE_PING: _uvrpc.Unary[_ShowcasePingParams, None] = _uvrpc.Unary(
     route="all_types.Showcase.ping",
     handler="ping",
@@ -319,6 +354,12 @@ _SHOWCASE_NAMES: _uvrpc.Unary[_ShowcaseNamesParams, list[str]] = _uvrpc.Unary(
         _t.Constraints(max_length=100),
     ],
 )
+_SHOWCASE_SCHEDULE: _uvrpc.Unary[_ShowcaseScheduleParams, _t.Timestamp] = _uvrpc.Unary(
+    route="all_types.Showcase.schedule",
+    handler="schedule",
+    params=_ShowcaseScheduleParams,
+    reply=_t.Timestamp,
+)
 _SHOWCASE = _uvrpc.ServiceSpec(
     name="all_types.Showcase",
     methods=(
@@ -329,6 +370,7 @@ _SHOWCASE = _uvrpc.ServiceSpec(
         _SHOWCASE_FETCH,
         _SHOWCASE_MIRROR,
         _SHOWCASE_NAMES,
+        _SHOWCASE_SCHEDULE,
     ),
 )
 
@@ -562,6 +604,44 @@ class ShowcaseClient(_uvrpc.AsyncClient):
             wait_for_ready,
         )
 
+    async def schedule(
+        self,
+        *,
+        id: _t.Uuid,
+        delay: _t.Duration,
+        budget: _t.Decimal | None = None,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _t.Timestamp:
+        """Well-known types as parameters and result: when `id` runs after `delay`."""
+        return await self._call(
+            _SHOWCASE_SCHEDULE,
+            (id, delay, budget),
+            timeout,
+            wait_for_ready,
+        )
+
+    def start_schedule(
+        self,
+        *,
+        id: _t.Uuid,
+        delay: _t.Duration,
+        budget: _t.Decimal | None = None,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[_t.Timestamp]:
+        """Start :meth:`schedule` and return its call handle.
+
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
+        """
+        return self._start(
+            _SHOWCASE_SCHEDULE,
+            (id, delay, budget),
+            timeout,
+            wait_for_ready,
+        )
+
 
 class ShowcaseSyncClient(_uvrpc.SyncClient):
     """Blocking client of ``all_types.Showcase``.
@@ -672,6 +752,23 @@ class ShowcaseSyncClient(_uvrpc.SyncClient):
             wait_for_ready,
         )
 
+    def schedule(
+        self,
+        *,
+        id: _t.Uuid,
+        delay: _t.Duration,
+        budget: _t.Decimal | None = None,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _t.Timestamp:
+        """Well-known types as parameters and result: when `id` runs after `delay`."""
+        return self._call(
+            _SHOWCASE_SCHEDULE,
+            (id, delay, budget),
+            timeout,
+            wait_for_ready,
+        )
+
 
 class ShowcaseServer(_uvrpc.ServiceBase):
     """Base class of ``all_types.Showcase`` implementations.
@@ -733,3 +830,13 @@ class ShowcaseServer(_uvrpc.ServiceBase):
 
                 From 1 to 16.
         """
+
+    @_abc.abstractmethod
+    async def schedule(
+        self,
+        *,
+        id: _t.Uuid,
+        delay: _t.Duration,
+        budget: _t.Decimal | None,
+    ) -> _t.Timestamp:
+        """Well-known types as parameters and result: when `id` runs after `delay`."""

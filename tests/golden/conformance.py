@@ -40,6 +40,7 @@ __all__ = [
     "ShapeGroup",
     "ShapeLabel",
     "ShapeSquare",
+    "WellKnown",
 ]
 
 
@@ -231,6 +232,30 @@ class Drawing(_uvrpc.Message):
     overlay: Shape | None = None
     layers: list[Shape] = []
     named: dict[_t.String, Shape] = {}
+
+
+class WellKnown(_uvrpc.Message):
+    """Every well-known type, alone and in containers."""
+
+    model_config = _uvrpc.field_ids(
+        id=1,
+        at=2,
+        took=3,
+        amount=4,
+        expires=5,
+        prices=6,
+        timings=7,
+        moments=8,
+    )
+
+    id: _t.Uuid
+    at: _t.Timestamp
+    took: _t.Duration
+    amount: _t.Decimal
+    expires: _t.Timestamp | None = None
+    prices: list[_t.Decimal] = []
+    timings: dict[_t.Uuid, _t.Duration] = {}
+    moments: set[_t.Timestamp] = set()
 
 
 class ShapeCircle(_uvrpc.UnionMember):
@@ -456,6 +481,45 @@ class _ConformanceEchoI64Params(_uvrpc.Message):
     value: _t.I64 = I64_MAX
 
 
+class _ConformanceEchoWellKnownParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(value=1)
+
+    value: WellKnown
+
+
+class _ConformanceEchoUuidParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(value=1)
+
+    value: _t.Uuid
+
+
+class _ConformanceEchoDecimalParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(value=1)
+
+    value: _t.Decimal
+
+
+class _ConformanceEchoDurationParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(value=1)
+
+    value: _t.Duration
+
+
+class _ConformanceLaterParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(at=1, by=2)
+
+    at: _t.Timestamp
+    by: _t.Duration
+
+
+class _ConformanceTicksParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(start=1, step=2, n=3)
+
+    start: _t.Timestamp
+    step: _t.Duration
+    n: _t.I32
+
+
 class _ConformanceFailParams(_uvrpc.Message):
     model_config = _uvrpc.field_ids(which=1)
 
@@ -624,6 +688,52 @@ _CONFORMANCE_ECHO_I64: _uvrpc.Unary[_ConformanceEchoI64Params, int] = _uvrpc.Una
     params=_ConformanceEchoI64Params,
     reply=_t.I64,
 )
+_CONFORMANCE_ECHO_WELL_KNOWN: _uvrpc.Unary[
+    _ConformanceEchoWellKnownParams, WellKnown
+] = _uvrpc.Unary(
+    route="conformance.Conformance.echoWellKnown",
+    handler="echo_well_known",
+    params=_ConformanceEchoWellKnownParams,
+    reply=WellKnown,
+)
+_CONFORMANCE_ECHO_UUID: _uvrpc.Unary[_ConformanceEchoUuidParams, _t.Uuid] = (
+    _uvrpc.Unary(
+        route="conformance.Conformance.echoUuid",
+        handler="echo_uuid",
+        params=_ConformanceEchoUuidParams,
+        reply=_t.Uuid,
+    )
+)
+_CONFORMANCE_ECHO_DECIMAL: _uvrpc.Unary[_ConformanceEchoDecimalParams, _t.Decimal] = (
+    _uvrpc.Unary(
+        route="conformance.Conformance.echoDecimal",
+        handler="echo_decimal",
+        params=_ConformanceEchoDecimalParams,
+        reply=_t.Decimal,
+    )
+)
+_CONFORMANCE_ECHO_DURATION: _uvrpc.Unary[
+    _ConformanceEchoDurationParams, _t.Duration
+] = _uvrpc.Unary(
+    route="conformance.Conformance.echoDuration",
+    handler="echo_duration",
+    params=_ConformanceEchoDurationParams,
+    reply=_t.Duration,
+)
+_CONFORMANCE_LATER: _uvrpc.Unary[_ConformanceLaterParams, _t.Timestamp] = _uvrpc.Unary(
+    route="conformance.Conformance.later",
+    handler="later",
+    params=_ConformanceLaterParams,
+    reply=_t.Timestamp,
+)
+_CONFORMANCE_TICKS: _uvrpc.ServerStreaming[_ConformanceTicksParams, _t.Timestamp] = (
+    _uvrpc.ServerStreaming(
+        route="conformance.Conformance.ticks",
+        handler="ticks",
+        params=_ConformanceTicksParams,
+        reply_item=_t.Timestamp,
+    )
+)
 _CONFORMANCE_FAIL: _uvrpc.Unary[_ConformanceFailParams, None] = _uvrpc.Unary(
     route="conformance.Conformance.fail",
     handler="fail",
@@ -738,6 +848,12 @@ _CONFORMANCE = _uvrpc.ServiceSpec(
         _CONFORMANCE_ECHO_DOUBLE,
         _CONFORMANCE_ECHO_FLOAT,
         _CONFORMANCE_ECHO_I64,
+        _CONFORMANCE_ECHO_WELL_KNOWN,
+        _CONFORMANCE_ECHO_UUID,
+        _CONFORMANCE_ECHO_DECIMAL,
+        _CONFORMANCE_ECHO_DURATION,
+        _CONFORMANCE_LATER,
+        _CONFORMANCE_TICKS,
         _CONFORMANCE_FAIL,
         _CONFORMANCE_RECORD,
         _CONFORMANCE_RECORDED,
@@ -1183,6 +1299,175 @@ class ConformanceClient(_uvrpc.AsyncClient):
         :class:`uvrpc.Call`.
         """
         return self._start(_CONFORMANCE_ECHO_I64, (value,), timeout, wait_for_ready)
+
+    async def echo_well_known(
+        self,
+        *,
+        value: WellKnown,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> WellKnown:
+        """Call ``conformance.Conformance.echoWellKnown``."""
+        return await self._call(
+            _CONFORMANCE_ECHO_WELL_KNOWN,
+            (value,),
+            timeout,
+            wait_for_ready,
+        )
+
+    def start_echo_well_known(
+        self,
+        *,
+        value: WellKnown,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[WellKnown]:
+        """Start :meth:`echo_well_known` and return its call handle.
+
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
+        """
+        return self._start(
+            _CONFORMANCE_ECHO_WELL_KNOWN,
+            (value,),
+            timeout,
+            wait_for_ready,
+        )
+
+    async def echo_uuid(
+        self,
+        *,
+        value: _t.Uuid,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _t.Uuid:
+        """Call ``conformance.Conformance.echoUuid``."""
+        return await self._call(
+            _CONFORMANCE_ECHO_UUID,
+            (value,),
+            timeout,
+            wait_for_ready,
+        )
+
+    def start_echo_uuid(
+        self,
+        *,
+        value: _t.Uuid,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[_t.Uuid]:
+        """Start :meth:`echo_uuid` and return its call handle.
+
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
+        """
+        return self._start(_CONFORMANCE_ECHO_UUID, (value,), timeout, wait_for_ready)
+
+    async def echo_decimal(
+        self,
+        *,
+        value: _t.Decimal,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _t.Decimal:
+        """Call ``conformance.Conformance.echoDecimal``."""
+        return await self._call(
+            _CONFORMANCE_ECHO_DECIMAL,
+            (value,),
+            timeout,
+            wait_for_ready,
+        )
+
+    def start_echo_decimal(
+        self,
+        *,
+        value: _t.Decimal,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[_t.Decimal]:
+        """Start :meth:`echo_decimal` and return its call handle.
+
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
+        """
+        return self._start(_CONFORMANCE_ECHO_DECIMAL, (value,), timeout, wait_for_ready)
+
+    async def echo_duration(
+        self,
+        *,
+        value: _t.Duration,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _t.Duration:
+        """Call ``conformance.Conformance.echoDuration``."""
+        return await self._call(
+            _CONFORMANCE_ECHO_DURATION,
+            (value,),
+            timeout,
+            wait_for_ready,
+        )
+
+    def start_echo_duration(
+        self,
+        *,
+        value: _t.Duration,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[_t.Duration]:
+        """Start :meth:`echo_duration` and return its call handle.
+
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
+        """
+        return self._start(
+            _CONFORMANCE_ECHO_DURATION,
+            (value,),
+            timeout,
+            wait_for_ready,
+        )
+
+    async def later(
+        self,
+        *,
+        at: _t.Timestamp,
+        by: _t.Duration,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _t.Timestamp:
+        """The instant `by` after `at`."""
+        return await self._call(_CONFORMANCE_LATER, (at, by), timeout, wait_for_ready)
+
+    def start_later(
+        self,
+        *,
+        at: _t.Timestamp,
+        by: _t.Duration,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[_t.Timestamp]:
+        """Start :meth:`later` and return its call handle.
+
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
+        """
+        return self._start(_CONFORMANCE_LATER, (at, by), timeout, wait_for_ready)
+
+    def ticks(
+        self,
+        *,
+        start: _t.Timestamp,
+        step: _t.Duration,
+        n: int,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.ItemStream[_t.Timestamp]:
+        """Streams `n` instants `step` apart from `start`."""
+        return self._server_stream(
+            _CONFORMANCE_TICKS,
+            (start, step, n),
+            timeout,
+            wait_for_ready,
+        )
 
     async def fail(
         self,
@@ -1651,6 +1936,79 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
         """Call ``conformance.Conformance.echoI64``."""
         return self._call(_CONFORMANCE_ECHO_I64, (value,), timeout, wait_for_ready)
 
+    def echo_well_known(
+        self,
+        *,
+        value: WellKnown,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> WellKnown:
+        """Call ``conformance.Conformance.echoWellKnown``."""
+        return self._call(
+            _CONFORMANCE_ECHO_WELL_KNOWN,
+            (value,),
+            timeout,
+            wait_for_ready,
+        )
+
+    def echo_uuid(
+        self,
+        *,
+        value: _t.Uuid,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _t.Uuid:
+        """Call ``conformance.Conformance.echoUuid``."""
+        return self._call(_CONFORMANCE_ECHO_UUID, (value,), timeout, wait_for_ready)
+
+    def echo_decimal(
+        self,
+        *,
+        value: _t.Decimal,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _t.Decimal:
+        """Call ``conformance.Conformance.echoDecimal``."""
+        return self._call(_CONFORMANCE_ECHO_DECIMAL, (value,), timeout, wait_for_ready)
+
+    def echo_duration(
+        self,
+        *,
+        value: _t.Duration,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _t.Duration:
+        """Call ``conformance.Conformance.echoDuration``."""
+        return self._call(_CONFORMANCE_ECHO_DURATION, (value,), timeout, wait_for_ready)
+
+    def later(
+        self,
+        *,
+        at: _t.Timestamp,
+        by: _t.Duration,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _t.Timestamp:
+        """The instant `by` after `at`."""
+        return self._call(_CONFORMANCE_LATER, (at, by), timeout, wait_for_ready)
+
+    def ticks(
+        self,
+        *,
+        start: _t.Timestamp,
+        step: _t.Duration,
+        n: int,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _typing.Iterator[_t.Timestamp]:
+        """Streams `n` instants `step` apart from `start`."""
+        return self._server_stream(
+            _CONFORMANCE_TICKS,
+            (start, step, n),
+            timeout,
+            wait_for_ready,
+        )
+
     def fail(
         self,
         *,
@@ -1909,6 +2267,36 @@ class ConformanceServer(_uvrpc.ServiceBase):
     @_abc.abstractmethod
     async def echo_i64(self, *, value: int) -> int:
         """Call ``conformance.Conformance.echoI64``."""
+
+    @_abc.abstractmethod
+    async def echo_well_known(self, *, value: WellKnown) -> WellKnown:
+        """Call ``conformance.Conformance.echoWellKnown``."""
+
+    @_abc.abstractmethod
+    async def echo_uuid(self, *, value: _t.Uuid) -> _t.Uuid:
+        """Call ``conformance.Conformance.echoUuid``."""
+
+    @_abc.abstractmethod
+    async def echo_decimal(self, *, value: _t.Decimal) -> _t.Decimal:
+        """Call ``conformance.Conformance.echoDecimal``."""
+
+    @_abc.abstractmethod
+    async def echo_duration(self, *, value: _t.Duration) -> _t.Duration:
+        """Call ``conformance.Conformance.echoDuration``."""
+
+    @_abc.abstractmethod
+    async def later(self, *, at: _t.Timestamp, by: _t.Duration) -> _t.Timestamp:
+        """The instant `by` after `at`."""
+
+    @_abc.abstractmethod
+    def ticks(
+        self,
+        *,
+        start: _t.Timestamp,
+        step: _t.Duration,
+        n: int,
+    ) -> _typing.AsyncIterator[_t.Timestamp]:
+        """Streams `n` instants `step` apart from `start`."""
 
     @_abc.abstractmethod
     async def fail(self, *, which: str) -> None:

@@ -59,7 +59,11 @@ ROOT = Path(__file__).resolve().parents[2]
 # does not hold.
 CASES = {
     "conformance": (Conformance, "conformance.Conformance", set()),
-    "all_types": (Showcase, "all_types.Showcase", {"all_types.Containers"}),
+    "all_types": (
+        Showcase,
+        "all_types.Showcase",
+        {"all_types.Containers", "all_types.WellKnown"},
+    ),
     "calculator": (Calculator, "calculator.Calculator", set()),
     "echo": (Echo, "echo.Echo", set()),
 }

@@ -58,6 +58,22 @@ METHODS: list[tuple[Any, ...]] = [
      "float", None, [], ""),
     ("echoI64", "unary", False, False,
      [(1, "value", "i64", False, 0x7FFFFFFFFFFFFFFF)], None, "i64", None, [], ""),
+    ("echoWellKnown", "unary", False, False,
+     [(1, "value", "conformance.WellKnown", False)], None, "conformance.WellKnown",
+     None, [], ""),
+    ("echoUuid", "unary", False, False, [(1, "value", "uuid", False)], None,
+     "uuid", None, [], ""),
+    ("echoDecimal", "unary", False, False, [(1, "value", "decimal", False)], None,
+     "decimal", None, [], ""),
+    ("echoDuration", "unary", False, False, [(1, "value", "duration", False)], None,
+     "duration", None, [], ""),
+    ("later", "unary", False, False,
+     [(1, "at", "timestamp", False), (2, "by", "duration", False)], None,
+     "timestamp", None, [], "The instant `by` after `at`."),
+    ("ticks", "server_stream", False, False,
+     [(1, "start", "timestamp", False), (2, "step", "duration", False),
+      (3, "n", "i32", False)], None, "void", "timestamp", [],
+     "Streams `n` instants `step` apart from `start`."),
     ("fail", "unary", False, False, [(1, "which", "string", False)], None, "void",
      None, ["conformance.NotFound", "conformance.Rejected", "shared.Overloaded"],
      'Raises what `which` names: "not_found", "rejected", "overloaded", or an\n'
@@ -146,6 +162,7 @@ def check_conformance(description: dict[str, Any]) -> None:
         "conformance.Bounded",
         "conformance.Circle",
         DRAWING,
+        "conformance.WellKnown",
     }
     assert _strip_docs(messages[DRAWING]["fields"]) == [
         _field((1, "main", SHAPE, False)),
@@ -190,6 +207,16 @@ def check_conformance(description: dict[str, Any]) -> None:
         {"id": 7, "name": "signs", "type": "set<i64(min = -1, max = 1)>",
          "optional": False, "doc": "", "default": []},
     ]  # fmt: skip
+    assert _strip_docs(messages["conformance.WellKnown"]["fields"]) == [
+        _field((1, "id", "uuid", False)),
+        _field((2, "at", "timestamp", False)),
+        _field((3, "took", "duration", False)),
+        _field((4, "amount", "decimal", False)),
+        _field((5, "expires", "timestamp", True)),
+        _field((6, "prices", "list<decimal>", False, [])),
+        _field((7, "timings", "map<uuid, duration>", False, {})),
+        _field((8, "moments", "set<timestamp>", False, [])),
+    ]
     assert messages[S]["doc"] == "Every scalar type once."
     assert _strip_docs(messages[S]["fields"])[9:] == [
         _field((10, "color", "conformance.Color", False, "GREEN")),

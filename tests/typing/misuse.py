@@ -7,6 +7,8 @@ names, and no unmarked line may produce one;
 
 from __future__ import annotations
 
+import datetime
+import decimal
 from collections.abc import AsyncIterator
 
 from calculator import (
@@ -31,6 +33,7 @@ from golden.conformance import (
     Shape,
     ShapeCircle,
     ShapeLabel,
+    WellKnown,
 )
 
 
@@ -149,3 +152,14 @@ async def misuse_unions(client: ConformanceClient, shape: Shape) -> None:
     print(shape.value.radius)  # E: union-attr
     if isinstance(shape, ShapeLabel):
         print(shape.value + 1)  # E: operator
+
+
+async def misuse_well_known_types(client: ConformanceClient) -> None:
+    await client.echo_uuid(value="0f8e3c1a-9b2d-4e5f-8a7b-6c5d4e3f2a1b")  # E: arg-type
+    await client.echo_decimal(value=0.1)  # E: arg-type
+    await client.echo_duration(value=5)  # E: arg-type
+    now, zero = datetime.datetime.now(datetime.UTC), datetime.timedelta()
+    await client.later(at="2024-01-01T00:00:00Z", by=zero)  # E: arg-type
+    WellKnown(id="x", at=now, took=zero, amount=decimal.Decimal(1))  # E: arg-type
+    stamp: str = await client.later(at=now, by=zero)  # E: assignment
+    print(stamp)

@@ -7,6 +7,9 @@ reveal; ``tests/generator/test_typing.py`` checks every one.
 from __future__ import annotations
 
 import array
+import datetime
+import decimal
+import uuid
 from collections.abc import AsyncIterator
 from typing import reveal_type
 
@@ -36,6 +39,7 @@ from golden.conformance import (
     ShapeGroup,
     ShapeLabel,
     ShapeSquare,
+    WellKnown,
 )
 
 import uvrpc
@@ -201,3 +205,27 @@ async def use_unions(client: ConformanceClient, drawing: Drawing) -> None:
         area(item)
     Drawing(main=ShapeLabel(value="x"), named={"a": ShapeSquare(value=2.0)})
 # fmt: on
+
+
+async def use_well_known_types(
+    client: ConformanceClient, blocking: ConformanceSyncClient
+) -> None:
+    at = datetime.datetime.now(datetime.UTC)
+    known = WellKnown(
+        id=uuid.uuid4(),
+        at=at,
+        took=datetime.timedelta(seconds=1),
+        amount=decimal.Decimal("0.10"),
+    )
+    reveal_type(known.id)  # R: uuid.UUID
+    reveal_type(known.at)  # R: datetime.datetime
+    reveal_type(known.took)  # R: datetime.timedelta
+    reveal_type(known.amount)  # R: decimal.Decimal
+    reveal_type(known.expires)  # R: datetime.datetime | None
+    reveal_type(known.timings)  # R: dict[uuid.UUID, datetime.timedelta]
+    reveal_type(await client.echo_uuid(value=known.id))  # R: uuid.UUID
+    reveal_type(await client.echo_decimal(value=known.amount))  # R: decimal.Decimal
+    reveal_type(await client.later(at=at, by=known.took))  # R: datetime.datetime
+    async for tick in client.ticks(start=at, step=known.took, n=2):
+        reveal_type(tick)  # R: datetime.datetime
+    reveal_type(blocking.echo_duration(value=known.took))  # R: datetime.timedelta

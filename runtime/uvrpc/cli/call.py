@@ -4,7 +4,9 @@
 (:mod:`uvrpc.reflection`), maps the JSON object's keys, parameter names, to their ids,
 converts the values to the declared types (bytes as base64 text, sets as lists, enum
 members by name or number, map keys from text, a union as an object of one member
-keyed by name, ``{"circle": {...}}``), makes the call and prints the result
+keyed by name, ``{"circle": {...}}``, a ``uuid`` as its text, a ``timestamp`` as
+RFC 3339 text, a ``duration`` as ISO 8601 text or seconds, a ``decimal`` as text),
+makes the call and prints the result
 as JSON on stdout: one line, or one line per item for a method whose server streams.
 A method whose client streams reads its items from stdin, one JSON value a line. A
 failed call prints ``STATUS_NAME: message (status N)`` on stderr, then for an
@@ -37,6 +39,7 @@ from ..transport.security import ClientSecurity
 from ..wire.errors import DeclaredError, RpcError, Unimplemented
 from ..wire.message import Message, field_ids
 from ..wire.methods import BidiStreaming, ClientStreaming, ServerStreaming, Unary
+from ..wire.wellknown import from_json, to_json
 from .idl import idl_files
 
 __all__ = ["add_commands", "run_command"]
@@ -96,6 +99,12 @@ class Converter:
                 return base64.b64decode(value, validate=True)
             except binascii.Error:
                 raise CallError(f"{where}: not valid base64") from None
+        try:
+            known = from_json(type_name, value)  # uuid, timestamp, duration, decimal
+        except ValueError as exc:
+            raise CallError(f"{where}: {exc}") from None
+        if known is not NotImplemented:
+            return known
         if (inner := _inner(type_name, "list") or _inner(type_name, "set")) is not None:
             if not isinstance(value, list):
                 raise CallError(f"{where}: expected a list")
@@ -184,6 +193,12 @@ class Converter:
         if value is None or type_name is None:
             return value
         type_name = plain_type(type_name)
+        try:
+            known = to_json(type_name, value)  # uuid, timestamp, duration, decimal
+        except ValueError:
+            known = repr(value)  # not what the description says: shown as it came
+        if known is not NotImplemented:
+            return known
         if isinstance(value, bytes | bytearray | memoryview):
             return base64.b64encode(bytes(value)).decode("ascii")
         if (inner := _inner(type_name, "list") or _inner(type_name, "set")) is not None:

@@ -19,6 +19,8 @@ from __future__ import annotations
 import ast
 import base64
 import builtins
+import datetime
+import decimal
 import enum
 import functools
 import inspect
@@ -26,6 +28,7 @@ import sys
 import textwrap
 import types as _pytypes
 import typing
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Union, get_args, get_origin
 
@@ -69,12 +72,20 @@ _SCALARS: tuple[tuple[Any, str], ...] = (
     (_t.Double, "double"),
     (_t.String, "string"),
     (_t.Bytes, "bytes"),
+    (_t.Uuid, "uuid"),
+    (_t.Timestamp, "timestamp"),
+    (_t.Duration, "duration"),
+    (_t.Decimal, "decimal"),
     (bool, "bool"),
     (int, "i64"),
     (float, "double"),
     (str, "string"),
     (bytes, "bytes"),
     (memoryview, "bytes"),
+    (uuid.UUID, "uuid"),
+    (datetime.datetime, "timestamp"),
+    (datetime.timedelta, "duration"),
+    (decimal.Decimal, "decimal"),
     (None, "void"),
     (type(None), "void"),
     (Any, "any"),

@@ -4,12 +4,16 @@ Encoding accepts what generated code hands over: plain values, generated message
 (dumped keyed by field id: ``model_dump(by_alias=True)``), sets (msgpack has no set
 type: they travel as arrays and the receiving model turns them back into sets, each
 element once), enums (``IntEnum`` values travel as
-integers) and any object with the buffer protocol as ``bytes``. :func:`outline` takes
+integers), the well-known types in their wire forms
+(:func:`uvrpc.wire.wellknown.wire_form`: a ``UUID`` as its 16 bytes, an aware
+``datetime`` as a msgpack timestamp, a ``timedelta`` as microseconds, a ``Decimal``
+as its text) and any object with the buffer protocol as ``bytes``. :func:`outline` takes
 large binary values out of a value, to travel as attachment frames of their own.
 Decoding keeps msgpack's traps shut: integer map keys are allowed (the IDL has
 ``map<i32, …>``), strings must be UTF-8, ``bin`` stays ``bytes``, an attachment
-reference becomes a read-only view of its frame, and other extension types are
-refused.
+reference becomes a read-only view of its frame, a timestamp (extension type -1)
+stays a :class:`msgpack.Timestamp` for validation to read where a ``timestamp`` is
+declared and refuse elsewhere, and other extension types are refused.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import msgpack
 from pydantic import BaseModel
 from typing_extensions import Buffer
 
+from .wellknown import wire_form
+
 __all__ = [
     "ATTACHMENT_EXT_TYPE",
     "DecodeError",
@@ -31,6 +37,7 @@ __all__ = [
     "outline",
     "outline_fields",
     "unpack",
+    "unsendable",
 ]
 
 ATTACHMENT_EXT_TYPE = 1
@@ -112,6 +119,12 @@ def _encode_extra(obj: object) -> object:
         return obj.model_dump(by_alias=True)
     if isinstance(obj, (set, frozenset)):
         return list(obj)
+    try:
+        form = wire_form(obj)  # uuid, timestamp, duration, decimal
+    except ValueError as exc:
+        raise EncodeError(str(exc)) from None
+    if form is not NotImplemented:
+        return form
     if not _is_buffer(obj):
         raise EncodeError(f"cannot encode a value of type {type(obj).__name__}")
     return byte_view(obj)
@@ -134,6 +147,18 @@ def new_packer(*, autoreset: bool = True) -> msgpack.Packer:
     :mod:`uvrpc.buffers`). A packer is not thread-safe.
     """
     return msgpack.Packer(default=_encode_extra, use_bin_type=True, autoreset=autoreset)
+
+
+def unsendable(values: dict[str, Any]) -> str | None:
+    """The key of the first entry of ``values`` that has no msgpack form, to name
+    it once encoding ``values`` failed; ``None`` if each has one alone."""
+    packer = new_packer()
+    for key, value in values.items():
+        try:
+            packer.pack(value)
+        except (TypeError, ValueError, OverflowError, BufferError):
+            return key  # EncodeError is a TypeError; msgpack's own errors besides
+    return None
 
 
 def _attach(buffer: object, attachments: list[Any]) -> msgpack.ExtType:

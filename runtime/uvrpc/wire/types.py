@@ -33,19 +33,24 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
 from .codec import EncodeError, byte_view
+from .wellknown import Decimal, Duration, Timestamp, Uuid
 
 __all__ = [
     "FLOAT32_MAX",
     "Bool",
     "Bytes",
     "Constraints",
+    "Decimal",
     "Double",
+    "Duration",
     "Float",
     "I8",
     "I16",
     "I32",
     "I64",
     "String",
+    "Timestamp",
+    "Uuid",
     "as_view",
     "from_base64",
     "to_base64",
