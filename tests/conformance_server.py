@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 from golden import shared
 from golden.conformance import (
+    Bounded,
     Color,
     ConformanceServer,
     Containers,
@@ -33,6 +34,12 @@ class Conformance(ConformanceServer):
 
     async def ping(self) -> None:
         return None
+
+    async def echo_bounded(self, *, value: Bounded, keep: int) -> Bounded:
+        return value.model_copy(update={"tags": value.tags[:keep]})
+
+    async def repeat(self, *, text: str, times: int) -> str:
+        return text * times
 
     async def echo_scalars(self, *, value: Scalars) -> Scalars:
         return value

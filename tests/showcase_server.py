@@ -7,7 +7,14 @@ import datetime
 import decimal
 import uuid
 
-from golden.all_types import Color, Item, Scalars, ShowcaseServer, Tree
+from golden.all_types import (
+    Color,
+    Constrained,
+    Item,
+    Scalars,
+    ShowcaseServer,
+    Tree,
+)
 
 
 class Showcase(ShowcaseServer):
@@ -43,6 +50,12 @@ class Showcase(ShowcaseServer):
 
     async def mirror(self, *, value: Scalars) -> Scalars:
         return value
+
+    async def names(
+        self, *, count: int, width: int, like: Constrained | None
+    ) -> list[str]:
+        stem = like.name if like is not None else "name"
+        return [f"{stem}{index}"[:width] for index in range(count)]
 
     async def schedule(
         self,

@@ -17,11 +17,12 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from . import naming, pytypes
+from . import constraints, naming, pytypes
 from .diagnostics import Diagnostic, IdlError
 from .model import (
     BoolLiteral,
     Const,
+    Constraint,
     Definition,
     Enum,
     ExceptionType,
@@ -346,8 +347,30 @@ class _Checker:
                 if target is None:
                     return None
             if target is not None:
-                return dataclasses.replace(target, span=ref.span)
+                return dataclasses.replace(
+                    target,
+                    span=ref.span,
+                    constraints=self.merged_constraints(ref, target),
+                )
         return dataclasses.replace(ref, arguments=tuple(arguments))
+
+    def merged_constraints(
+        self, ref: TypeRef, target: TypeRef
+    ) -> tuple[Constraint, ...]:
+        """The constraints of a typedef's type followed by those a use of the
+        typedef adds; one the typedef already sets is reported and dropped."""
+        taken = {c.name for c in target.constraints}
+        added = []
+        for constraint in ref.constraints:
+            if constraint.name in taken:
+                self.error(
+                    constraint.span,
+                    f"typedef '{ref.name}' already sets the constraint "
+                    f"'{constraint.name}'",
+                )
+            else:
+                added.append(constraint)
+        return (*target.constraints, *added)
 
     def expand(self, ref: TypeRef) -> TypeRef:
         """``ref`` with every typedef replaced by the type it names."""
@@ -836,10 +859,25 @@ class _Checker:
     # --- types --------------------------------------------------------------------
 
     def type(self, ref: TypeRef, *, stream: bool = False) -> bool:
-        """Report what is wrong with a type; return whether it resolved.
+        """Report what is wrong with a type and its constraints; return whether
+        it resolved.
 
         ``stream`` allows ``stream<T>`` here (a return type or a parameter).
         """
+        resolved = self.resolve(ref, stream=stream)
+        if resolved and ref.constraints:
+            definition = self.kinds.get(ref.name)
+            kind = ref.name
+            if isinstance(definition, Message | Enum | UnionType):
+                kind = {Message: "message", Enum: "enum", UnionType: "union"}[
+                    type(definition)
+                ]
+            self.errors += constraints.check_type(ref, kind)
+        return resolved
+
+    def resolve(self, ref: TypeRef, *, stream: bool = False) -> bool:
+        """Report a type that does not resolve (or may not stand here); return
+        whether it resolved."""
         name, arity = ref.name, len(ref.arguments)
         if name in SCALAR_TYPES or name in self.kinds:
             definition = self.kinds.get(name)
@@ -937,7 +975,7 @@ class _Checker:
                 f"a constant is a scalar or an enum, not '{type_text(const.type)}'",
             )
         else:
-            self.value(const.type, const.value)
+            self.constrained_value(const.type, const.value)
         self.consts_seen.add(const.name)
 
     def const_reference(self, ref: TypeRef, literal: NameLiteral) -> None:
@@ -986,7 +1024,27 @@ class _Checker:
                 "make it 'optional' instead",
             )
             return
-        self.value(field.type, field.default)
+        self.constrained_value(field.type, field.default)
+
+    def constrained_value(self, ref: TypeRef, literal: Literal) -> None:
+        """Report a literal that is not a valid value of ``ref``, or that breaks
+        the constraints of ``ref`` or of the types inside it."""
+        errors = len(self.errors)
+        self.value(ref, literal)
+        if len(self.errors) == errors and constraints.has_constraints(ref):
+            self.errors += constraints.check_default(ref, literal, self.const_value)
+
+    def const_value(self, literal: Literal) -> Literal:
+        """The value a reference to a constant stands for; other literals as
+        they are."""
+        seen: set[str] = set()
+        while isinstance(literal, NameLiteral) and literal.name not in seen:
+            seen.add(literal.name)
+            const = self.kinds.get(literal.name)
+            if not isinstance(const, Const):
+                break
+            literal = const.value
+        return literal
 
     def value(self, ref: TypeRef, literal: Literal) -> None:
         """Report a literal that is not a valid value of a (resolved) type."""

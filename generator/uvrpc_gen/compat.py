@@ -40,8 +40,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import constraints
 from .check import CheckedModule, check, type_text
 from .diagnostics import IdlError, format_diagnostics
+from .directions import BOTH, REPLY, REQUEST, directions
 from .load import LoadError, load
 from .model import (
     BoolLiteral,
@@ -63,6 +65,7 @@ from .model import (
     Span,
     StringLiteral,
     Typedef,
+    TypeRef,
     UnionType,
 )
 from .parse import parse
@@ -409,6 +412,9 @@ class _Comparer:
         self.old = old
         self.new = new
         self.changes: list[Change] = []
+        self.directions = directions(old, new)
+        # The ways the fields being compared travel, for their constraints.
+        self.direction = BOTH
 
     def breaking(self, span: Span, message: str) -> None:
         self.changes.append(Change(span, True, message))
@@ -500,18 +506,21 @@ class _Comparer:
             self.reservations(before, after, f"enum '{after.name}'", "value")
         elif isinstance(before, Message) and isinstance(after, Message):
             owner = f"message '{after.name}'"
+            self.direction = self.directions.get(after.name, BOTH)
             self.fields(
                 before.fields, after.fields, owner, "field", reserved=after.reserved_ids
             )
             self.reservations(before, after, owner, "id")
         elif isinstance(before, ExceptionType) and isinstance(after, ExceptionType):
             owner = f"exception '{after.name}'"
+            self.direction = self.directions.get(after.name, frozenset({REPLY}))
             self.fields(
                 before.fields, after.fields, owner, "field", reserved=after.reserved_ids
             )
             self.reservations(before, after, owner, "id")
         elif isinstance(before, UnionType) and isinstance(after, UnionType):
             owner = f"union '{after.name}'"
+            self.direction = self.directions.get(after.name, BOTH)
             self.members(before, after, owner)
             self.reservations(before, after, owner, "id")
         elif isinstance(before, Service) and isinstance(after, Service):
@@ -764,6 +773,8 @@ class _Comparer:
                     "id; Python code and JSON use the new name)",
                 )
             old_type, new_type = type_text(member.type), type_text(same_id.type)
+            if old_type == new_type:
+                self.constraints(member.type, same_id.type, label, self.direction)
             if old_type != new_type:
                 self.breaking(
                     same_id.type.span,
@@ -824,6 +835,8 @@ class _Comparer:
     ) -> None:
         """Compare one field (or parameter) with the field of the same id."""
         old_type, new_type = type_text(before.type), type_text(after.type)
+        if old_type == new_type:
+            self.constraints(before.type, after.type, label, self.direction)
         if old_type != new_type:
             if _is_stream(before) and _is_stream(after):
                 self.breaking(
@@ -853,6 +866,51 @@ class _Comparer:
             self.default(before, after, label, readers, writers)
         if before.doc != after.doc:
             self.doc(after, label)
+
+    def constraints(
+        self,
+        before: TypeRef,
+        after: TypeRef,
+        label: str,
+        ways: frozenset[str] | set[str],
+    ) -> None:
+        """Compare the constraints of two versions of one type, travelling
+        ``ways``: on a request a tighter constraint breaks (an old client's value
+        may be refused), on a reply a looser one does (an old client may refuse
+        a new server's value), and on a type that travels both ways any change
+        does."""
+        if before.name == "stream":
+            label = f"the stream items of {label}"
+            before, after = before.arguments[0], after.arguments[0]
+        for found in constraints.differences(before, after):
+            where = f"{found.where}{label} {found.change}"
+            request, reply = REQUEST in ways, REPLY in ways
+            if request and reply and (found.tighter or found.looser):
+                self.breaking(
+                    found.span,
+                    f"{where}: it travels in requests and in replies, so a peer "
+                    "built from one version may refuse what the other sends",
+                )
+            elif request and found.tighter:
+                self.breaking(
+                    found.span,
+                    f"{where}: a new server may refuse what an old client sends",
+                )
+            elif reply and found.looser:
+                self.breaking(
+                    found.span,
+                    f"{where}: an old client may refuse what a new server sends",
+                )
+            elif request:
+                self.compatible(
+                    found.span,
+                    f"{where}: new servers take all that old clients send",
+                )
+            else:
+                self.compatible(
+                    found.span,
+                    f"{where}: old clients take all that new servers send",
+                )
 
     def default(
         self, before: Field, after: Field, label: str, readers: str, writers: str
@@ -920,6 +978,7 @@ class _Comparer:
             )
         else:
             self.returns(before, after, label)
+        self.direction = frozenset({REQUEST})
         self.fields(
             before.params,
             after.params,
@@ -960,6 +1019,11 @@ class _Comparer:
     def returns(self, before: Method, after: Method, label: str) -> None:
         old_type, new_type = _returns(before), _returns(after)
         if old_type == new_type:
+            if before.returns is not None and after.returns is not None:
+                what = "the result of" if after.returns.name != "stream" else ""
+                self.constraints(
+                    before.returns, after.returns, f"{what} {label}".strip(), {REPLY}
+                )
             return
         span = after.span if after.returns is None else after.returns.span
         if before.streams_reply and after.streams_reply:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "Const",
+    "Constraint",
     "Definition",
     "Enum",
     "EnumValue",
@@ -55,14 +56,27 @@ class Span:
 
 @dataclass(frozen=True, slots=True)
 class TypeRef:
-    """A type as written: a (possibly dotted) name and its type arguments.
+    """A type as written: a (possibly dotted) name, its type arguments and the
+    constraints on its values.
 
     ``list<Step>`` is ``TypeRef("list", (TypeRef("Step"),))``; the checker decides
     which names are built-in scalars, containers or definitions of the module.
+    ``string(max_len = 50)`` has one :class:`Constraint`.
     """
 
     name: str
     arguments: tuple[TypeRef, ...]
+    span: Span
+    constraints: tuple[Constraint, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """One constraint on a type's values, ``max_len = 50``: ``span`` points at
+    the name; :mod:`uvrpc_gen.constraints` knows the names."""
+
+    name: str
+    value: Literal
     span: Span
 
 

@@ -22,6 +22,7 @@ from .diagnostics import Diagnostic, IdlError
 from .model import (
     BoolLiteral,
     Const,
+    Constraint,
     Definition,
     Enum,
     EnumValue,
@@ -100,6 +101,11 @@ SYNTAX_ERROR_EXAMPLES: Mapping[str, tuple[str, ...]] = {
     "missing ';' after the method": (
         "namespace calc; service S { void f() }",
         "namespace calc; service S { void f() void g(); }",
+    ),
+    "a constraint is written 'name = value', like 'string(max_len = 50)'": (
+        "namespace calc; message M { 1: string() x; }",
+        "namespace calc; message M { 1: string(max_len) x; }",
+        "namespace calc; message M { 1: string(50) x; }",
     ),
     "expected a value": (
         "namespace calc; message M { 1: i32 x = ; }",
@@ -436,6 +442,10 @@ class _Builder:
                 token = _tokens(child)[0]
                 modifiers.append((str(token), self.span(token)))
         void = returns.name == "void" and not returns.arguments
+        if void and returns.constraints:
+            self.errors.append(
+                Diagnostic(returns.constraints[0].span, "'void' takes no constraints")
+            )
         return Method(
             str(name),
             None if void else returns,
@@ -482,7 +492,17 @@ class _Builder:
             else:
                 arguments = tuple(self.type(t, depth + 1) for t in _trees(child))
         name = ".".join(str(t) for t in _tokens(name_tree))
-        return TypeRef(name, arguments, self.span(tree))
+        constraints = tuple(
+            Constraint(
+                str(_token(c, "NAME")),
+                self.literal(c.children[1]),
+                self.span(_token(c, "NAME")),
+            )
+            for child in _trees(tree)
+            if child.data == "constraints"
+            for c in _trees(child)
+        )
+        return TypeRef(name, arguments, self.span(tree), constraints)
 
     def nesting_error(self, tree: Tree[Token], what: str) -> None:
         """Report a type or literal that nests deeper than :data:`MAX_NESTING`."""

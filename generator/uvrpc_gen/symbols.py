@@ -16,6 +16,7 @@ from uvrpc import types as runtime_types
 
 __all__ = [
     "CLIENT_ATTRIBUTES",
+    "CONSTRAINTS",
     "ENUM_ATTRIBUTES",
     "EXCEPTION_ATTRIBUTES",
     "GENERATED_ALIASES",
@@ -89,6 +90,10 @@ client base classes that streaming methods delegate to, ``Buffer`` the
 type that accepts any buffer where bytes are sent, and ``uvrpc_service`` the class
 attribute of ``ServiceBase`` naming the spec.
 """
+
+CONSTRAINTS = next(n for n in runtime_types.__all__ if n == "Constraints")
+"""The name of the factory in ``uvrpc.types`` generated code writes a type's
+constraints with (``_t.Constraints(max_length=50)``)."""
 
 SCALAR_TYPES: Mapping[str, str] = MappingProxyType(
     {

@@ -16,7 +16,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from . import naming, pytypes
+from . import constraints, naming, pytypes
 from .check import CheckedModule, has_call_handle
 from .layout import (
     LINE_LENGTH,
@@ -397,13 +397,15 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
     types = [f.type for m in messages for f in m.fields]
     types += [f.type for e in exceptions for f in e.fields]
     types += [f.type for u in unions for f in u.members]
-    types += [c.type for c in consts]
     streams = False
     for service in services:
         for method in service.methods:
             types += [p.type for p in method.params]
             types += [method.returns] if method.returns else []
             streams = streams or method.kind != "unary"
+    # Constants are annotated plainly; every other type strictly, constraints too.
+    constrained = any(constraints.has_constraints(t) for t in types)
+    types += [c.type for c in consts]
     stdlib = [
         ImportView(None, name, f"_{name}")
         for name, used in (
@@ -412,7 +414,8 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
                 "typing",
                 any(_typed_init(m.fields) for m in messages)
                 or bool(consts or exceptions or unions)
-                or streams,
+                or streams
+                or constrained,
             ),
         )
         if used
@@ -512,7 +515,7 @@ def _exception(error: ExceptionType, namespace: str) -> ExceptionView:
             f.name,
             pytypes.received_annotation_doc(f.type, optional=f.optional),
             None,
-            f.doc,
+            constraints.documented(f).doc,
         )
         for f in error.fields
     )
@@ -550,6 +553,7 @@ def _enum(enum: Enum, namespace: str) -> EnumView:
 
 
 def _field(field: Field) -> FieldView:
+    field = constraints.documented(field)
     annotation = pytypes.strict_annotation_doc(field.type, optional=field.optional)
     value: Doc | None = None
     if field.default is not None:
@@ -601,7 +605,7 @@ def _method_doc(
     method: Method, route: str, errors: Sequence[ExceptionType | None]
 ) -> str:
     text = method.doc or f"Call ``{route}.{method.name}``."
-    documented = [p for p in method.params if p.doc]
+    documented = [p for p in map(constraints.documented, method.params) if p.doc]
     if documented:
         args = "\n".join(
             f"    {p.name}: {textwrap.indent(p.doc or '', '        ').strip()}"

@@ -506,6 +506,9 @@ SYNTAX_ERROR_POSITIONS = {
     "namespace calc; import common.idl;": (1, 24),
     "namespace calc; service S { void f() throws NotFound; }": (1, 45),
     "namespace calc; service S { void f() throws (); }": (1, 46),
+    "namespace calc; message M { 1: string() x; }": (1, 39),
+    "namespace calc; message M { 1: string(max_len) x; }": (1, 46),
+    "namespace calc; message M { 1: string(50) x; }": (1, 39),
 }
 """Where each example of the friendly-message table fails: (line, column)."""
 

@@ -15,6 +15,7 @@ from uvrpc import types as _t
 _uvrpc.check_generated_code(generator="0.6.0", api=7, protocol=3)
 
 __all__ = [
+    "Bounded",
     "Circle",
     "Color",
     "ConformanceClient",
@@ -152,6 +153,64 @@ class Containers(_uvrpc.Message):
             blobs: dict[str, _uvrpc.Buffer] = ...,
             words: list[str] = ...,
             weights: dict[int, float] = ...,
+        ) -> None:
+            """Where the IDL says ``bytes``, any buffer is taken, uncopied."""
+
+
+class Bounded(_uvrpc.Message):
+    """Values with constraints, which the side that reads them enforces."""
+
+    model_config = _uvrpc.field_ids(
+        name=1,
+        tags=2,
+        counts=3,
+        percent=4,
+        weight=5,
+        key=6,
+        signs=7,
+    )
+
+    name: _typing.Annotated[_t.String, _t.Constraints(max_length=5)]
+    """At most 5 characters."""
+    tags: _typing.Annotated[
+        list[
+            _typing.Annotated[
+                _t.String,
+                _t.Constraints(min_length=1, max_length=8, pattern="^[a-z]+$"),
+            ]
+        ],
+        _t.Constraints(max_length=4),
+    ] = []
+    """At most 4 items; each item 1 to 8 characters, matching the pattern ``^[a-z]+$``.
+    """
+    counts: _typing.Annotated[
+        dict[_t.String, _typing.Annotated[_t.I32, _t.Constraints(ge=0)]],
+        _t.Constraints(max_length=3),
+    ] = {}
+    """At most 3 entries; each value at least 0."""
+    percent: _typing.Annotated[_t.I32, _t.Constraints(ge=0, le=100)] = 50
+    """From 0 to 100."""
+    weight: _typing.Annotated[_t.Double, _t.Constraints(ge=0.0)] = 0.0
+    """At least 0.0."""
+    key: _typing.Annotated[_t.Bytes, _t.Constraints(min_length=1, max_length=16)] = (
+        memoryview(b"k")
+    )
+    """1 to 16 bytes."""
+    signs: set[_typing.Annotated[_t.I64, _t.Constraints(ge=-1, le=1)]] = set()
+    """Each item from -1 to 1."""
+
+    if _typing.TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            name: str,
+            tags: list[str] = ...,
+            counts: dict[str, int] = ...,
+            percent: int = ...,
+            weight: float = ...,
+            key: _uvrpc.Buffer = ...,
+            signs: set[int] = ...,
         ) -> None:
             """Where the IDL says ``bytes``, any buffer is taken, uncopied."""
 
@@ -481,6 +540,22 @@ class _ConformanceVisitsParams(_uvrpc.Message):
     model_config = _uvrpc.field_ids()
 
 
+class _ConformanceEchoBoundedParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(value=1, keep=2)
+
+    value: Bounded
+    keep: _typing.Annotated[_t.I8, _t.Constraints(ge=0, le=4)] = 4
+    """From 0 to 4."""
+
+
+class _ConformanceRepeatParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(text=1, times=2)
+
+    text: _t.String
+    times: _typing.Annotated[_t.I32, _t.Constraints(ge=0)]
+    """At least 0."""
+
+
 class _ConformanceCountParams(_uvrpc.Message):
     model_config = _uvrpc.field_ids(start=1, n=2)
 
@@ -688,6 +763,20 @@ _CONFORMANCE_VISITS: _uvrpc.Unary[_ConformanceVisitsParams, int] = _uvrpc.Unary(
     reply=_t.I64,
     idempotent=True,
 )
+_CONFORMANCE_ECHO_BOUNDED: _uvrpc.Unary[_ConformanceEchoBoundedParams, Bounded] = (
+    _uvrpc.Unary(
+        route="conformance.Conformance.echoBounded",
+        handler="echo_bounded",
+        params=_ConformanceEchoBoundedParams,
+        reply=Bounded,
+    )
+)
+_CONFORMANCE_REPEAT: _uvrpc.Unary[_ConformanceRepeatParams, str] = _uvrpc.Unary(
+    route="conformance.Conformance.repeat",
+    handler="repeat",
+    params=_ConformanceRepeatParams,
+    reply=_typing.Annotated[_t.String, _t.Constraints(max_length=10)],
+)
 _CONFORMANCE_COUNT: _uvrpc.ServerStreaming[_ConformanceCountParams, int] = (
     _uvrpc.ServerStreaming(
         route="conformance.Conformance.count",
@@ -769,6 +858,8 @@ _CONFORMANCE = _uvrpc.ServiceSpec(
         _CONFORMANCE_RECORD,
         _CONFORMANCE_RECORDED,
         _CONFORMANCE_VISITS,
+        _CONFORMANCE_ECHO_BOUNDED,
+        _CONFORMANCE_REPEAT,
         _CONFORMANCE_COUNT,
         _CONFORMANCE_SUM,
         _CONFORMANCE_ECHO_SHAPE,
@@ -1463,6 +1554,82 @@ class ConformanceClient(_uvrpc.AsyncClient):
         """
         return self._start(_CONFORMANCE_VISITS, (), timeout, wait_for_ready)
 
+    async def echo_bounded(
+        self,
+        *,
+        value: Bounded,
+        keep: int = 4,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> Bounded:
+        """Returns its argument with its first `keep` tags.
+
+        Args:
+            keep: From 0 to 4.
+        """
+        return await self._call(
+            _CONFORMANCE_ECHO_BOUNDED,
+            (value, keep),
+            timeout,
+            wait_for_ready,
+        )
+
+    def start_echo_bounded(
+        self,
+        *,
+        value: Bounded,
+        keep: int = 4,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[Bounded]:
+        """Start :meth:`echo_bounded` and return its call handle.
+
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
+        """
+        return self._start(
+            _CONFORMANCE_ECHO_BOUNDED,
+            (value, keep),
+            timeout,
+            wait_for_ready,
+        )
+
+    async def repeat(
+        self,
+        *,
+        text: str,
+        times: int,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> str:
+        """Returns `text` repeated `times` times: a reply longer than ten characters
+        is refused by the client.
+
+        Args:
+            times: At least 0.
+        """
+        return await self._call(
+            _CONFORMANCE_REPEAT,
+            (text, times),
+            timeout,
+            wait_for_ready,
+        )
+
+    def start_repeat(
+        self,
+        *,
+        text: str,
+        times: int,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[str]:
+        """Start :meth:`repeat` and return its call handle.
+
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
+        """
+        return self._start(_CONFORMANCE_REPEAT, (text, times), timeout, wait_for_ready)
+
     def count(
         self,
         *,
@@ -1887,6 +2054,42 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
         """How many times it was called: safe to retry."""
         return self._call(_CONFORMANCE_VISITS, (), timeout, wait_for_ready)
 
+    def echo_bounded(
+        self,
+        *,
+        value: Bounded,
+        keep: int = 4,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> Bounded:
+        """Returns its argument with its first `keep` tags.
+
+        Args:
+            keep: From 0 to 4.
+        """
+        return self._call(
+            _CONFORMANCE_ECHO_BOUNDED,
+            (value, keep),
+            timeout,
+            wait_for_ready,
+        )
+
+    def repeat(
+        self,
+        *,
+        text: str,
+        times: int,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> str:
+        """Returns `text` repeated `times` times: a reply longer than ten characters
+        is refused by the client.
+
+        Args:
+            times: At least 0.
+        """
+        return self._call(_CONFORMANCE_REPEAT, (text, times), timeout, wait_for_ready)
+
     def count(
         self,
         *,
@@ -2117,6 +2320,23 @@ class ConformanceServer(_uvrpc.ServiceBase):
     @_abc.abstractmethod
     async def visits(self) -> int:
         """How many times it was called: safe to retry."""
+
+    @_abc.abstractmethod
+    async def echo_bounded(self, *, value: Bounded, keep: int) -> Bounded:
+        """Returns its argument with its first `keep` tags.
+
+        Args:
+            keep: From 0 to 4.
+        """
+
+    @_abc.abstractmethod
+    async def repeat(self, *, text: str, times: int) -> str:
+        """Returns `text` repeated `times` times: a reply longer than ten characters
+        is refused by the client.
+
+        Args:
+            times: At least 0.
+        """
 
     @_abc.abstractmethod
     def count(self, *, start: int, n: int) -> _typing.AsyncIterator[int]:

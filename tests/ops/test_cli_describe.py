@@ -29,6 +29,7 @@ from uvrpc.wire.message import Message, field_ids
 from uvrpc.wire.methods import ClientStreaming, ServiceSpec
 from uvrpc.wire.service import ServiceBase
 from uvrpc_gen.check import CheckedModule, type_text
+from uvrpc_gen.constraints import constrained_text
 from uvrpc_gen.load import load
 from uvrpc_gen.model import (
     BoolLiteral,
@@ -94,7 +95,8 @@ def value(checked: CheckedModule, ref: TypeRef, literal: Literal) -> Any:
 
 def field(checked: CheckedModule, node: Field) -> tuple[Any, ...]:
     default = None if node.default is None else value(checked, node.type, node.default)
-    return (node.id, node.name, type_text(node.type), node.optional, default)
+    ref = node.type
+    return (node.id, node.name, constrained_text(ref), node.optional, default)
 
 
 def shape(checked: CheckedModule, definition: Any) -> tuple[Any, ...]:
@@ -113,7 +115,7 @@ def shape(checked: CheckedModule, definition: Any) -> tuple[Any, ...]:
             m.oneway,
             m.idempotent,
             tuple(field(checked, p) for p in m.params),
-            None if m.returns is None else type_text(m.returns),
+            None if m.returns is None else constrained_text(m.returns),
             tuple(type_text(t) for t in m.throws),
         )
         for m in definition.methods

@@ -84,6 +84,14 @@ METHODS: list[tuple[Any, ...]] = [
      "The events recorded so far, in order."),
     ("visits", "unary", False, True, [], None, "i64", None, [],
      "How many times it was called: safe to retry."),
+    ("echoBounded", "unary", False, False, [(1, "value", "conformance.Bounded",
+     False), (2, "keep", "i8(min = 0, max = 4)", False, 4)], None,
+     "conformance.Bounded", None, [],
+     "Returns its argument with its first `keep` tags."),
+    ("repeat", "unary", False, False, [(1, "text", "string", False),
+     (2, "times", "i32(min = 0)", False)], None, "string(max_len = 10)", None, [],
+     "Returns `text` repeated `times` times: a reply longer than ten characters\n"
+     "is refused by the client."),
     ("count", "server_stream", False, False,
      [(1, "start", "i64", False), (2, "n", "i32", False)], None, "void", "i64", [],
      "Streams `n` numbers counting up from `start`."),
@@ -151,6 +159,7 @@ def check_conformance(description: dict[str, Any]) -> None:
         S,
         "conformance.Node",
         "conformance.Containers",
+        "conformance.Bounded",
         "conformance.Circle",
         DRAWING,
         "conformance.WellKnown",
@@ -179,6 +188,25 @@ def check_conformance(description: dict[str, Any]) -> None:
             ],
         }
     }  # fmt: skip
+    # Constraints are written back as the IDL spells them (a typedef's included),
+    # and the sentence generated docs add about them is left out.
+    tag = 'string(min_len = 1, max_len = 8, pattern = "^[a-z]+$")'
+    assert messages["conformance.Bounded"]["fields"] == [
+        {"id": 1, "name": "name", "type": "string(max_len = 5)",
+         "optional": False, "doc": ""},
+        {"id": 2, "name": "tags", "type": f"list<{tag}>(max_len = 4)",
+         "optional": False, "doc": "", "default": []},
+        {"id": 3, "name": "counts", "type": "map<string, i32(min = 0)>(max_len = 3)",
+         "optional": False, "doc": "", "default": {}},
+        {"id": 4, "name": "percent", "type": "i32(min = 0, max = 100)",
+         "optional": False, "doc": "", "default": 50},
+        {"id": 5, "name": "weight", "type": "double(min = 0.0)",
+         "optional": False, "doc": "", "default": 0.0},
+        {"id": 6, "name": "key", "type": "bytes(min_len = 1, max_len = 16)",
+         "optional": False, "doc": "", "default": "aw=="},
+        {"id": 7, "name": "signs", "type": "set<i64(min = -1, max = 1)>",
+         "optional": False, "doc": "", "default": []},
+    ]  # fmt: skip
     assert _strip_docs(messages["conformance.WellKnown"]["fields"]) == [
         _field((1, "id", "uuid", False)),
         _field((2, "at", "timestamp", False)),

@@ -23,6 +23,7 @@ from calculator import (
 from echo import EchoClient, EchoServer
 from golden import shared
 from golden.conformance import (
+    Bounded,
     Circle,
     ConformanceClient,
     ConformanceServer,
@@ -118,6 +119,15 @@ async def misuse_streams(
     await client.record(event=1)  # E: arg-type
     client.start_record(event="x")  # E: attr-defined
     client.start_count(start=0, n=1)  # E: attr-defined
+
+
+async def misuse_constraints(client: ConformanceClient) -> None:
+    Bounded(name=5)  # E: arg-type
+    Bounded(name="a", tags=[1])  # E: list-item
+    await client.repeat(text="a", times="3")  # E: arg-type
+    await client.echo_bounded(value=Bounded(name="a"), keep=1.5)  # E: arg-type
+    short: int = await client.repeat(text="a", times=1)  # E: assignment
+    print(short)
 
 
 def misuse_errors() -> None:

@@ -26,6 +26,7 @@ from echo import EchoClient, EchoServer, EchoSyncClient
 from golden import shared
 from golden.conformance import (
     I64_MAX,
+    Bounded,
     Circle,
     ConformanceClient,
     ConformanceSyncClient,
@@ -147,6 +148,21 @@ async def use_streams_errors_and_constants(
     except shared.Overloaded as busy:
         reveal_type(busy.retry_after)  # R: float
     raise Rejected(argument="a", evidence=bytearray(b"raw"))
+
+
+async def use_constraints(
+    client: ConformanceClient, blocking: ConformanceSyncClient
+) -> None:
+    # Constraints are checked at run time; the types people write stay plain.
+    bounded = Bounded(name="a", tags=["x"], counts={"k": 1}, key=b"k")
+    reveal_type(bounded.name)  # R: str
+    reveal_type(bounded.tags)  # R: list[str]
+    reveal_type(bounded.counts)  # R: dict[str, int]
+    reveal_type(bounded.weight)  # R: float
+    reveal_type(bounded.key)  # R: memoryview[int]
+    reveal_type(await client.repeat(text="a", times=3))  # R: str
+    echoed = blocking.echo_bounded(value=bounded, keep=1)
+    reveal_type(echoed)  # R: golden.conformance.Bounded
 
 
 async def numbers_of(value: Scalars) -> AsyncIterator[Scalars]:

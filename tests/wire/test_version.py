@@ -56,6 +56,12 @@ def test_code_of_the_previous_api_still_imports() -> None:
     check_generated_code(generator="0.4.0", api=4, protocol=PROTOCOL)
 
 
+def test_code_without_constraints_still_imports() -> None:
+    # API 7 added uvrpc.types.Constraints; API 5 and 6 modules use none of it.
+    for api in (5, 6):
+        check_generated_code(generator="0.6.0", api=api, protocol=PROTOCOL)
+
+
 def test_the_error_surfaces_at_import(tmp_path: Path) -> None:
     source = (EXAMPLES / "echo" / "echo.py").read_text()
     stale, count = re.subn(r"api=\d+", "api=99", source)

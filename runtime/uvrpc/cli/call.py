@@ -34,6 +34,7 @@ from pydantic import ConfigDict
 from ..client.channel import Channel
 from ..core.context import metadata
 from ..services.clients import ReflectionClient
+from ..services.constraints import plain_type
 from ..transport.security import ClientSecurity
 from ..wire.errors import DeclaredError, RpcError, Unimplemented
 from ..wire.message import Message, field_ids
@@ -86,9 +87,11 @@ class Converter:
         self.unions: dict[str, Description] = description.get("unions", {})
 
     def to_wire(self, type_name: str, value: Any, where: str) -> Any:
-        """A JSON value as the wire value of ``type_name``."""
+        """A JSON value as the wire value of ``type_name`` (whose constraints the
+        server checks)."""
         if value is None:
             return None
+        type_name = plain_type(type_name)
         if type_name == "bytes":
             if not isinstance(value, str):
                 raise CallError(f"{where}: expected base64 text for bytes")
@@ -189,6 +192,7 @@ class Converter:
         bytes as base64 text."""
         if value is None or type_name is None:
             return value
+        type_name = plain_type(type_name)
         try:
             known = to_json(type_name, value)  # uuid, timestamp, duration, decimal
         except ValueError:

@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from ..services.constraints import plain_type
 from ..services.health import HEALTH_SERVICE
 from ..services.reflection import REFLECTION_SERVICE
 
@@ -33,6 +34,8 @@ BUILT_IN_SERVICES = frozenset({HEALTH_SERVICE, REFLECTION_SERVICE})
 """The services every server answers, which the IDL files leave out."""
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+# A name, or a string literal (a constraint's pattern), which is left as it is.
+_NAME_OR_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|[A-Za-z_][A-Za-z0-9_.]*')
 _INTEGERS = frozenset({"i8", "i16", "i32", "i64"})
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
@@ -128,11 +131,14 @@ class _File:
         return f"{_stem(namespace)}.{_local(name)}"
 
     def type(self, text: str) -> str:
-        """A described type as this file writes it."""
-        return _NAME.sub(lambda m: self.ref(m[0]) if m[0] in self.known else m[0], text)
+        """A described type as this file writes it, constraints included."""
+        return _NAME_OR_STRING.sub(
+            lambda m: self.ref(m[0]) if m[0] in self.known else m[0], text
+        )
 
     def literal(self, type_text: str, value: Any) -> str:
         """A default, a JSON value of a described type, as an IDL literal."""
+        type_text = plain_type(type_text)
         head, arguments = _split_type(type_text)
         if head == "optional":
             return self.literal(arguments[0], value)
@@ -165,7 +171,7 @@ class _File:
 
     def key(self, key_type: str, key: str) -> Any:
         """A map key as the JSON text a description holds it, read back."""
-        head = _split_type(key_type)[0]
+        head = _split_type(plain_type(key_type))[0]
         if head in _INTEGERS:
             return int(key)
         if head == "bool":
@@ -257,7 +263,8 @@ def _used(description: Description, services: list[Description]) -> set[str]:
     pending: list[str] = []
 
     def mention(type_text: str | None) -> None:
-        pending.extend(n for n in _NAME.findall(type_text or "") if n in known)
+        plain = plain_type(type_text or "")
+        pending.extend(n for n in _NAME.findall(plain) if n in known)
 
     for service in services:
         for method in service["methods"]:

@@ -41,6 +41,7 @@ from ..wire.message import Message, field_ids
 from ..wire.methods import AnyMethod, ServiceSpec, StreamingMethod, Unary
 from ..wire.service import ServiceBase
 from ..wire.union import WireUnion, union_members
+from . import constraints
 
 __all__ = [
     "DESCRIBE_METHOD",
@@ -123,10 +124,13 @@ def _doc(obj: object) -> str:
 
 def _method_doc(doc: str, route: str) -> str:
     """A generated handler's docstring as the IDL wrote it: without the
-    placeholder of an undocumented method and without the ``Raises:`` section."""
-    if doc == f"Call ``{route}``.":
+    placeholder of an undocumented method and without the ``Args:`` and
+    ``Raises:`` sections."""
+    # The Args section repeats what each parameter's own doc says (constraints
+    # included), and the Raises section what the method's errors say.
+    head = doc.partition("\n\nRaises:")[0].partition("\n\nArgs:")[0]
+    if head == f"Call ``{route}``.":
         return ""
-    head, _, _ = doc.partition("\n\nRaises:")
     return head.strip()
 
 
@@ -148,6 +152,59 @@ def _attribute_docs(cls: type) -> dict[str, str]:
         ):
             docs[node.target.id] = inspect.cleandoc(after.value.value)
     return docs
+
+
+def _constrained(annotation: Any) -> tuple[Any, tuple[Any, ...]]:
+    """An ``Annotated`` type as the type it constrains (a scalar alias of
+    :mod:`uvrpc.types`, or a plain type) and the metadata added to it."""
+    metadata = annotation.__metadata__
+    for known, _ in _SCALARS:
+        if get_origin(known) is not Annotated:
+            continue
+        own = known.__metadata__
+        if (
+            get_args(known)[0] is get_args(annotation)[0]
+            and metadata[: len(own)] == own
+        ):
+            return known, metadata[len(own) :]
+    return get_args(annotation)[0], metadata
+
+
+def _shape(annotation: Any) -> constraints.Shape:
+    """A field's type as a :class:`~uvrpc.services.constraints.Shape`: the
+    constraints on it and on its elements (names other than containers' are
+    left blank: only constraints matter here)."""
+    given: dict[str, int | float | str] = {}
+    if get_origin(annotation) is Annotated:
+        annotation, extra = _constrained(annotation)
+        given = constraints.from_metadata(extra)
+    origin = get_origin(annotation)
+    heads: dict[Any, str] = {
+        list: "list",
+        tuple: "list",
+        set: "set",
+        frozenset: "set",
+        dict: "map",
+    }
+    head = heads.get(origin, "")
+    for known, name in _SCALARS:
+        if annotation is known:
+            head = name
+    arguments = tuple(_shape(a) for a in get_args(annotation)) if head else ()
+    return constraints.Shape(head, given, arguments)
+
+
+def _without_constraints_doc(doc: str, annotation: Any) -> str:
+    """A field's doc without the sentence generated code adds about its
+    constraints ("At most 50 characters."), which its type already says."""
+    sentence = constraints.doc_text(_shape(annotation))
+    if not sentence:
+        return doc
+    # The docstring is wrapped: compare words, paragraph by paragraph.
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    if paragraphs[-1].split() != sentence.split():
+        return doc
+    return "\n\n".join(paragraphs[:-1])
 
 
 @functools.cache
@@ -217,7 +274,12 @@ class _Describer:
             for known, name in _SCALARS:
                 if annotation == known:
                     return name
-            return self.type_name(args[0])
+            base, extra = _constrained(annotation)
+            text = self.type_name(base)
+            head = text.partition("<")[0]
+            return text + constraints.constraint_text(
+                head, constraints.from_metadata(extra)
+            )
         if origin in (Union, _pytypes.UnionType):
             rest = [a for a in args if a is not type(None)]
             inner = self.type_name(rest[0]) if len(rest) == 1 else "any"
@@ -301,7 +363,9 @@ class _Describer:
                 rest = [a for a in get_args(annotation) if a is not type(None)]
                 if len(rest) == 1:
                     optional, annotation = True, rest[0]
-            doc = info.description or (docs or {}).get(name, "")
+            doc = _without_constraints_doc(
+                info.description or (docs or {}).get(name, ""), annotation
+            )
             field: Description = {
                 "id": int(info.serialization_alias or info.alias or 0),
                 "name": name,
