@@ -102,6 +102,7 @@ if TYPE_CHECKING:
     )
     from .wire.service import ServiceBase
     from .wire.status import Status
+    from .wire.unknown import discard_unknown_fields, unknown_fields
     from .wire.version import (
         GENERATED_CODE_API,
         PROTOCOL_VERSION,
@@ -130,6 +131,7 @@ _WHERE = {
     "DataLoss": "wire.errors",
     "DeadlineExceeded": "wire.errors",
     "DeclaredError": "wire.errors",
+    "discard_unknown_fields": "wire.unknown",
     "Enum": "wire.message",
     "FailedPrecondition": "wire.errors",
     "field_ids": "wire.message",
@@ -181,6 +183,7 @@ _WHERE = {
     "Unauthenticated": "wire.errors",
     "Unavailable": "wire.errors",
     "Unimplemented": "wire.errors",
+    "unknown_fields": "wire.unknown",
 }
 """Where each public name lives (a module below this package)."""
 
@@ -272,6 +275,7 @@ __all__ = [
     "__version__",
     "check_generated_code",
     "current_call",
+    "discard_unknown_fields",
     "field_ids",
     "metadata",
     "metrics",
@@ -279,4 +283,5 @@ __all__ = [
     "security",
     "status_of",
     "types",
+    "unknown_fields",
 ]

@@ -1,0 +1,209 @@
+"""Unknown fields: what a message keeps of the fields a newer schema added.
+
+A message travels as a map keyed by field id (``{"1": ..., "4": ...}``). A reader
+built from an older schema finds ids it has no field for; as protobuf does, it
+keeps them, as they arrived, in the message's pydantic extras
+(``__pydantic_extra__``), and sends them on unchanged when the message is encoded
+again: as a result, a parameter, a stream item or a field of another message. A
+value is kept as msgpack decoded it (a nested message is a plain ``dict`` keyed by
+its ids, a binary value a ``memoryview`` of its attachment frame), so nothing is
+copied, and nothing is validated: only the writer knows its type.
+
+Only a wire id, a decimal string, is kept: any other name a message does not know,
+whether a constructor's keyword (``Item(nmae="x")``) or a peer's key, is refused
+with a validation error (:func:`wire_key`).
+
+People do not see them: ``model_dump()``, ``model_dump_json()`` and iterating a
+message leave them out, and ``repr()`` shows them apart, by id. The wire form,
+``model_dump(by_alias=True)``, has them, and ``==`` compares them, as protobuf
+does. :func:`unknown_fields` reads them and :func:`discard_unknown_fields` drops
+them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
+from typing import Annotated, Any, get_args, get_origin
+
+from pydantic import BaseModel
+from pydantic_core import PydanticCustomError
+
+__all__ = [
+    "discard_unknown_fields",
+    "hidden",
+    "holds_message",
+    "merge_exclude",
+    "searched_for_bytes",
+    "unknown_fields",
+    "wire_key",
+]
+
+
+def wire_key(key: Any) -> str:
+    """Check a key a message has no field for: a wire id (a decimal string without
+    a leading zero) is kept as an unknown field; anything else is refused.
+
+    Raises:
+        PydanticCustomError: ``key`` is not a wire id (``unknown_field``).
+    """
+    if type(key) is str and key.isdecimal() and key.isascii() and key[0] != "0":
+        return key
+    raise PydanticCustomError("unknown_field", "not a field of this message")
+
+
+def unknown_fields(message: BaseModel) -> Mapping[int, object]:
+    """The fields of ``message`` its schema does not know, by id, read-only.
+
+    Each value is as msgpack decoded it: a nested message is a ``dict`` keyed by
+    its field ids as strings, a binary value ``bytes`` or a read-only
+    ``memoryview``. Nested messages keep their own unknown fields; ask them.
+    """
+    extra = message.__pydantic_extra__
+    return MappingProxyType({int(key): value for key, value in (extra or {}).items()})
+
+
+def discard_unknown_fields(message: BaseModel) -> None:
+    """Drop the unknown fields of ``message`` and of every message inside it, so
+    that they are no longer sent on (protobuf's ``DiscardUnknownFields``)."""
+    extra = message.__pydantic_extra__
+    if extra:
+        extra.clear()
+    for name in _message_fields(type(message)):
+        for inner in _messages_in(getattr(message, name, None)):
+            discard_unknown_fields(inner)
+
+
+def hidden(message: BaseModel) -> dict[Any, Any] | None:
+    """The ``exclude`` argument of pydantic's dumps that leaves out every unknown
+    field of ``message`` and of the messages inside it; ``None`` if there is none.
+    """
+    found: dict[Any, Any] = {}
+    extra = message.__pydantic_extra__
+    if extra:
+        found.update(dict.fromkeys(extra, True))
+    for name in _message_fields(type(message)):
+        inside = _hidden_in(getattr(message, name, None))
+        if inside:
+            found[name] = inside
+    return found or None
+
+
+def searched_for_bytes(message: BaseModel) -> bool:
+    """Whether the dump of ``message`` must be searched for binary values to send
+    as attachment frames: its class declares one somewhere, or it or a message
+    inside it holds unknown fields, which may be an attachment received and kept
+    (sent on as an attachment again, never copied into the body)."""
+    return _declares_bytes(type(message)) or _holds_unknown(message)
+
+
+def _holds_unknown(message: BaseModel) -> bool:
+    if message.__pydantic_extra__:
+        return True
+    return any(
+        _holds_unknown(inner)
+        for name in _message_fields(type(message))
+        for inner in _messages_in(getattr(message, name, None))
+    )
+
+
+def _hidden_in(value: object) -> dict[Any, Any] | None:
+    if isinstance(value, BaseModel):
+        return hidden(value)
+    items: Iterable[tuple[Any, Any]]
+    if isinstance(value, list | tuple):
+        items = enumerate(value)
+    elif isinstance(value, dict):
+        items = value.items()
+    else:
+        return None
+    found = {key: inside for key, item in items if (inside := _hidden_in(item))}
+    return found or None
+
+
+def _messages_in(value: object) -> Iterator[BaseModel]:
+    if isinstance(value, BaseModel):
+        yield value
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from _messages_in(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _messages_in(item)
+
+
+def merge_exclude(mine: Any, theirs: dict[Any, Any]) -> Any:
+    """A caller's ``exclude`` argument of a dump (``None``, a set or a nested
+    dict) with the exclusions ``theirs`` added."""
+    if mine is None:
+        return theirs
+    if mine is True:
+        return True
+    merged: dict[Any, Any] = (
+        dict.fromkeys(mine, True) if isinstance(mine, set | frozenset) else dict(mine)
+    )
+    for key, value in theirs.items():
+        if key not in merged:
+            merged[key] = value
+        elif value is True or merged[key] is True:
+            merged[key] = True
+        else:
+            merged[key] = merge_exclude(merged[key], value)
+    return merged
+
+
+_FIELDS: dict[type[BaseModel], tuple[str, ...]] = {}
+_BINARY: dict[type[BaseModel], bool] = {}
+
+
+def _declares_bytes(cls: type[BaseModel]) -> bool:
+    """Whether a field of ``cls``, or of a message inside it, is binary; worked
+    out once per class."""
+    found = _BINARY.get(cls)
+    if found is None:
+        found = _BINARY[cls] = _holds(cls, memoryview, set())
+    return found
+
+
+def _message_fields(cls: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of ``cls`` whose type can hold a message, worked out once per
+    class: a dump walks only these, never a list of a million integers."""
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(
+            name
+            for name, field in cls.model_fields.items()
+            if holds_message(field.annotation)
+        )
+    return names
+
+
+def holds_message(annotation: Any) -> bool:
+    """Whether a value of this type (as generated code spells types) can hold a
+    message, and so unknown fields."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    if isinstance(annotation, str):  # an unresolved forward reference
+        return True
+    if get_origin(annotation) is Annotated:
+        return holds_message(get_args(annotation)[0])
+    return any(holds_message(arg) for arg in get_args(annotation))
+
+
+def _holds(annotation: Any, kind: type, seen: set[type]) -> bool:
+    """Whether a value of this type can hold a value of ``kind``, looking inside
+    messages (each once: a message may hold itself)."""
+    if annotation is kind:
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if annotation in seen:
+            return False
+        seen.add(annotation)
+        annotation.model_rebuild()  # resolves fields that refer to later messages
+        return any(
+            _holds(field.annotation, kind, seen)
+            for field in annotation.model_fields.values()
+        )
+    if get_origin(annotation) is Annotated:
+        return _holds(get_args(annotation)[0], kind, seen)
+    return any(_holds(arg, kind, seen) for arg in get_args(annotation))
