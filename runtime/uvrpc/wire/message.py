@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterator, Sized
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from pydantic import (
     AliasGenerator,
@@ -184,12 +184,16 @@ class Message(BaseModel):
         unknown fields."""
         return iter([(k, v) for k, v in self.__dict__.items() if k[0] != "_"])
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        """Set a field, as pydantic does; a name that is not a field is refused,
-        rather than kept as an extra (pydantic's way with ``extra="allow"``)."""
-        if name not in type(self).__pydantic_fields__ and name[0] != "_":
-            raise ValueError(f'"{type(self).__name__}" object has no field "{name}"')
-        super().__setattr__(name, value)
+    if not TYPE_CHECKING:  # as pydantic's: type checkers know the field names
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            """Set a field, as pydantic does; a name that is not a field is refused,
+            rather than kept as an extra (pydantic's way with ``extra="allow"``)."""
+            if name not in type(self).__pydantic_fields__ and name[0] != "_":
+                raise ValueError(
+                    f'"{type(self).__name__}" object has no field "{name}"'
+                )
+            super().__setattr__(name, value)
 
     def model_dump(
         self,
