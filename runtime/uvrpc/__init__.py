@@ -100,7 +100,7 @@ if TYPE_CHECKING:
         StreamingMethod,
         Unary,
     )
-    from .wire.service import ServiceBase
+    from .wire.service import ServiceBase, unimplemented
     from .wire.status import Status
     from .wire.unknown import discard_unknown_fields, unknown_fields
     from .wire.version import (
@@ -183,6 +183,7 @@ _WHERE = {
     "Unauthenticated": "wire.errors",
     "Unavailable": "wire.errors",
     "Unimplemented": "wire.errors",
+    "unimplemented": "wire.service",
     "unknown_fields": "wire.unknown",
 }
 """Where each public name lives (a module below this package)."""
@@ -283,5 +284,6 @@ __all__ = [
     "security",
     "status_of",
     "types",
+    "unimplemented",
     "unknown_fields",
 ]

@@ -9,7 +9,7 @@ import typing as _typing
 import uvrpc as _uvrpc
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.6.0", api=6, protocol=3)
+_uvrpc.check_generated_code(generator="0.6.0", api=7, protocol=3)
 
 __all__ = [
     "Color",
@@ -20,6 +20,7 @@ __all__ = [
     "ShowcaseServer",
     "ShowcaseSyncClient",
     "Tree",
+    "UnimplementedShowcaseServer",
 ]
 
 
@@ -563,3 +564,49 @@ class ShowcaseServer(_uvrpc.ServiceBase):
     @_abc.abstractmethod
     async def mirror(self, *, value: Scalars) -> Scalars:
         """Returns the scalars it is sent."""
+
+
+class UnimplementedShowcaseServer(ShowcaseServer):
+    """A ``all_types.Showcase`` implementation that answers every method UNIMPLEMENTED
+    until it is overridden.
+
+    Subclass it to serve some of the methods, say while a new method reaches the servers
+    one by one. A class that must serve them all subclasses :class:`ShowcaseServer`,
+    whose abstract methods let a type checker find one left out.
+    """
+
+    async def ping(self) -> None:
+        """Does nothing and returns nothing."""
+        raise _uvrpc.unimplemented(_SHOWCASE_PING)
+
+    async def build(
+        self,
+        *,
+        label: str,
+        depth: int,
+        color: Color | None,
+        items: list[Item],
+        weight: float,
+    ) -> Tree:
+        """Mixes required, optional and defaulted parameters.
+
+        Args:
+            depth: How deep the tree goes.
+        """
+        raise _uvrpc.unimplemented(_SHOWCASE_BUILD)
+
+    async def palette(self, *, wanted: set[Color]) -> dict[str, list[Color]]:
+        """Returns a container type."""
+        raise _uvrpc.unimplemented(_SHOWCASE_PALETTE)
+
+    async def get_matrix(self, *, rows: int, columns: int) -> list[list[int]]:
+        """A method name in camelCase becomes snake_case in Python."""
+        raise _uvrpc.unimplemented(_SHOWCASE_GET_MATRIX)
+
+    async def fetch(self, *, names: list[str], size: int) -> list[Item]:
+        """Returns one item per name, each with a payload of `size` bytes."""
+        raise _uvrpc.unimplemented(_SHOWCASE_FETCH)
+
+    async def mirror(self, *, value: Scalars) -> Scalars:
+        """Returns the scalars it is sent."""
+        raise _uvrpc.unimplemented(_SHOWCASE_MIRROR)

@@ -17,6 +17,7 @@ from calculator import (
     Outcome,
     Program,
     Step,
+    UnimplementedCalculatorServer,
 )
 from echo import EchoClient, EchoServer
 from golden import shared
@@ -26,6 +27,8 @@ from golden.conformance import (
     ConformanceSyncClient,
     Rejected,
 )
+
+import uvrpc
 
 
 async def misuse_async_client(calc: CalculatorClient) -> None:
@@ -95,8 +98,20 @@ class Incomplete(CalculatorServer):
         return a + b
 
 
+class IncompleteStreams(ConformanceServer):
+    async def sum(self, *, values: AsyncIterator[int]) -> int:
+        return 0
+
+
+class WrongPartial(UnimplementedCalculatorServer):
+    async def add(self, *, a: int, b: int) -> str:  # E: override
+        return "x"
+
+
 def instantiate() -> None:
     Incomplete()  # E: abstract
+    IncompleteStreams()  # E: abstract
+    uvrpc.unimplemented("calculator.Calculator.add")  # E: arg-type
 
 
 async def misuse_streams(

@@ -28,12 +28,15 @@ __version__ = "0.6.0"
 PROTOCOL_VERSION = 3
 """The wire protocol version this runtime speaks."""
 
-GENERATED_CODE_API = 6
+GENERATED_CODE_API = 7
 """The generated-code API the current ``uvrpc-gen`` writes."""
 
-SUPPORTED_GENERATED_CODE_APIS = frozenset({4, 5, 6})
+SUPPORTED_GENERATED_CODE_APIS = frozenset({4, 5, 6, 7})
 """Every generated-code API this runtime can import.
 
+API 7 modules also generate ``Unimplemented<Service>Server``, whose methods raise
+:func:`uvrpc.unimplemented`; API 6 and older modules have no such class, and import
+as they did.
 API 6 descriptors of methods whose client streams name the stream parameter's IDL
 id (``stream_id``), so reflection describes the method whole; API 5 and 4 modules
 omit it and import as they did. API 5 enums derive from ``uvrpc.Enum``, which
