@@ -18,6 +18,7 @@ import uvrpc
 from uvrpc import types as t
 from uvrpc.wire.buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
 from uvrpc.wire.codec import DecodeError, new_packer, unpack
+from uvrpc.wire.unknown import KEPT
 from uvrpc.wire.validation import invalid_argument
 
 
@@ -91,19 +92,25 @@ def test_the_wire_form_has_every_unknown_field_back_unchanged() -> None:
     }
 
 
-def test_the_bytes_of_the_frame_are_sent_on_as_the_same_attachment() -> None:
+def test_the_bytes_of_the_frame_are_sent_on_as_the_same_attachment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(KEPT, "views", False)
     frame = bytearray(b"x" * ATTACHMENT_MIN)
     encoder = BodyEncoder(BufferPool())
     body, attachments = encoder.encode({"1": "p", "8": frame}, True)
     views: list[memoryview] = []
-    message = Parcel.model_validate(unpack(bytes(body), attachments, views))
+    decoded = unpack(bytes(body), attachments, views)
     encoder.settle(body, False)
+    assert not KEPT.views  # nothing kept yet
+    message = Parcel.model_validate(decoded)
     kept = uvrpc.unknown_fields(message)[8]
-    assert kept is views[0]  # the view of the attachment frame, not a copy
+    assert kept is views[-1]  # the view of the attachment frame, not a copy
     assert isinstance(kept, memoryview) and kept.obj is frame
-    # A Parcel result declares no binary field, yet the kept view is searched
-    # for and leaves as an attachment frame of its own: the same view, no copy.
-    assert ECHO.reply_carries_bytes
+    assert KEPT.views
+    # A Parcel result declares no binary field, yet the kept view is found and
+    # leaves as an attachment frame of its own, a view of the same frame.
+    assert not ECHO.reply_carries_bytes
     body, attachments = encoder.encode(message, ECHO.reply_carries_bytes)
     [sent] = attachments
     assert sent.obj is frame and sent.nbytes == len(frame)
@@ -115,6 +122,16 @@ def test_the_bytes_of_the_frame_are_sent_on_as_the_same_attachment() -> None:
         "8": kept,
     }
     encoder.settle(body, False)
+
+
+def test_only_a_kept_binary_value_makes_the_encoder_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(KEPT, "views", False)
+    parcel()  # unknown fields, bytes among them, but no view
+    assert not KEPT.views
+    Label.model_validate({"1": "a", "7": [{"1": memoryview(b"v")}]})
+    assert KEPT.views
 
 
 def test_a_message_without_unknown_fields_is_not_taken_apart() -> None:

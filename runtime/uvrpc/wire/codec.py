@@ -22,8 +22,6 @@ import msgpack
 from pydantic import BaseModel
 from typing_extensions import Buffer
 
-from .unknown import searched_for_bytes
-
 __all__ = [
     "ATTACHMENT_EXT_TYPE",
     "DecodeError",
@@ -178,8 +176,6 @@ def outline(value: Any, attachments: list[Any], threshold: int) -> Any:
             return value
         return _attach(byte_view(value), attachments)
     if isinstance(value, BaseModel):
-        if not searched_for_bytes(value):
-            return value  # the packer dumps it
         return outline(_wire_form(value), attachments, threshold)
     if value is None or cls in _PLAIN or isinstance(value, (int, float, str)):
         return value

@@ -18,7 +18,7 @@ from pydantic import (
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from .limits import echo
-from .unknown import hidden, merge_exclude, wire_key
+from .unknown import hidden, kept_value, merge_exclude, wire_key
 
 __all__ = ["REPR_BYTES", "Enum", "Message", "fail_fast", "field_ids", "readable"]
 
@@ -139,9 +139,10 @@ class Message(BaseModel):
     ``Item(nmae="x")`` as much as a peer's key (:mod:`uvrpc.wire.unknown`).
     """
 
-    __pydantic_extra__: dict[Annotated[str, PlainValidator(wire_key)], Any] = Field(
-        init=False
-    )
+    __pydantic_extra__: dict[
+        Annotated[str, PlainValidator(wire_key)],
+        Annotated[Any, PlainValidator(kept_value)],
+    ] = Field(init=False)
 
     model_config = ConfigDict(
         extra="allow",

@@ -22,7 +22,6 @@ from .errors import DeclaredError
 from .message import Message, fail_fast
 from .protocol import RequestHeaders
 from .types import Bytes, as_view
-from .unknown import holds_message
 
 __all__ = [
     "AnyMethod",
@@ -128,13 +127,11 @@ class Unary(Generic[Params, Reply]):
         self.payload_params: tuple[str, ...] = tuple(
             field.serialization_alias or name
             for name, field in params.model_fields.items()
-            if outlined(field.annotation)
+            if carries_bytes(field.annotation)
         )
-        """The wire keys of the parameters that can hold a binary value, or a
-        message (whose unknown fields may be one)."""
-        self.reply_carries_bytes = outlined(reply)
-        """Whether the result can hold a binary value anywhere inside, or a
-        message (whose unknown fields may be one)."""
+        """The wire keys of the parameters that can hold a binary value."""
+        self.reply_carries_bytes = carries_bytes(reply)
+        """Whether the result can hold a binary value anywhere inside."""
 
     @property
     def reply_adapter(self) -> TypeAdapter[Reply]:
@@ -239,9 +236,11 @@ class StreamingMethod:
         """Key the values of the parameters other than the stream by wire id (see
         :attr:`Unary.wire_args`)."""
         self.payload_params = self.final.payload_params
-        self.request_item_carries_bytes = self.client_sends and outlined(request_item)
+        self.request_item_carries_bytes = self.client_sends and carries_bytes(
+            request_item
+        )
         """Whether an item the client sends can hold a binary value."""
-        self.reply_item_carries_bytes = self.server_sends and outlined(reply_item)
+        self.reply_item_carries_bytes = self.server_sends and carries_bytes(reply_item)
         """Whether an item the server sends can hold a binary value."""
         self._check_request_item: Callable[[Any], Any] | None = None
         self._check_reply_item: Callable[[Any], Any] | None = None
@@ -425,14 +424,6 @@ def _keyed_by(keys: tuple[str, ...]) -> Callable[[tuple[Any, ...]], dict[str, An
         Callable[[tuple[Any, ...]], dict[str, Any]],
         eval(f"lambda values: {{{items}}}", {"__builtins__": {}}),
     )
-
-
-def outlined(annotation: Any) -> bool:
-    """Whether values of this type are searched for binary values to send as
-    attachment frames: the type can hold one, or a message, whose unknown fields
-    may hold one (:func:`uvrpc.wire.unknown.searched_for_bytes` then decides per
-    message)."""
-    return carries_bytes(annotation) or holds_message(annotation)
 
 
 def carries_bytes(annotation: Any, seen: set[type] | None = None) -> bool:

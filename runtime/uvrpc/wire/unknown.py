@@ -13,6 +13,9 @@ Only a wire id, a decimal string, is kept: any other name a message does not kno
 whether a constructor's keyword (``Item(nmae="x")``) or a peer's key, is refused
 with a validation error (:func:`wire_key`).
 
+A kept binary value of an attachment is sent on as an attachment frame again, never
+copied into the body (:data:`KEPT`).
+
 People do not see them: ``model_dump()``, ``model_dump_json()`` and iterating a
 message leave them out, and ``repr()`` shows them apart, by id. The wire form,
 ``model_dump(by_alias=True)``, has them, and ``==`` compares them, as protobuf
@@ -32,9 +35,9 @@ from pydantic_core import PydanticCustomError
 __all__ = [
     "discard_unknown_fields",
     "hidden",
-    "holds_message",
+    "KEPT",
+    "kept_value",
     "merge_exclude",
-    "searched_for_bytes",
     "unknown_fields",
     "wire_key",
 ]
@@ -50,6 +53,41 @@ def wire_key(key: Any) -> str:
     if type(key) is str and key.isdecimal() and key.isascii() and key[0] != "0":
         return key
     raise PydanticCustomError("unknown_field", "not a field of this message")
+
+
+class _Kept:
+    """What this process has kept in unknown fields (:data:`KEPT`)."""
+
+    __slots__ = ("views",)
+
+    def __init__(self) -> None:
+        self.views = False
+
+
+KEPT = _Kept()
+"""``KEPT.views`` turns true, for good, once an unknown field of any message has
+kept a ``memoryview`` (an attachment received, or a buffer given): from then on
+the encoder searches every body for binary values to send as attachment frames,
+so that a kept view leaves as a frame again rather than copied into the body,
+whatever the declared type. A process that never keeps one pays nothing."""
+
+
+def kept_value(value: Any) -> Any:
+    """Note in :data:`KEPT` whether the value of an unknown field holds a
+    ``memoryview``; return it as it is."""
+    if not KEPT.views and _holds_view(value):
+        KEPT.views = True
+    return value
+
+
+def _holds_view(value: object) -> bool:
+    if isinstance(value, memoryview):
+        return True
+    if isinstance(value, list | tuple):
+        return any(_holds_view(item) for item in value)
+    if isinstance(value, dict):
+        return any(_holds_view(item) for item in value.values())
+    return False
 
 
 def unknown_fields(message: BaseModel) -> Mapping[int, object]:
@@ -87,24 +125,6 @@ def hidden(message: BaseModel) -> dict[Any, Any] | None:
         if inside:
             found[name] = inside
     return found or None
-
-
-def searched_for_bytes(message: BaseModel) -> bool:
-    """Whether the dump of ``message`` must be searched for binary values to send
-    as attachment frames: its class declares one somewhere, or it or a message
-    inside it holds unknown fields, which may be an attachment received and kept
-    (sent on as an attachment again, never copied into the body)."""
-    return _declares_bytes(type(message)) or _holds_unknown(message)
-
-
-def _holds_unknown(message: BaseModel) -> bool:
-    if message.__pydantic_extra__:
-        return True
-    return any(
-        _holds_unknown(inner)
-        for name in _message_fields(type(message))
-        for inner in _messages_in(getattr(message, name, None))
-    )
 
 
 def _hidden_in(value: object) -> dict[Any, Any] | None:
@@ -153,16 +173,6 @@ def merge_exclude(mine: Any, theirs: dict[Any, Any]) -> Any:
 
 
 _FIELDS: dict[type[BaseModel], tuple[str, ...]] = {}
-_BINARY: dict[type[BaseModel], bool] = {}
-
-
-def _declares_bytes(cls: type[BaseModel]) -> bool:
-    """Whether a field of ``cls``, or of a message inside it, is binary; worked
-    out once per class."""
-    found = _BINARY.get(cls)
-    if found is None:
-        found = _BINARY[cls] = _holds(cls, memoryview, set())
-    return found
 
 
 def _message_fields(cls: type[BaseModel]) -> tuple[str, ...]:
@@ -173,37 +183,18 @@ def _message_fields(cls: type[BaseModel]) -> tuple[str, ...]:
         names = _FIELDS[cls] = tuple(
             name
             for name, field in cls.model_fields.items()
-            if holds_message(field.annotation)
+            if _holds_message(field.annotation)
         )
     return names
 
 
-def holds_message(annotation: Any) -> bool:
+def _holds_message(annotation: Any) -> bool:
     """Whether a value of this type (as generated code spells types) can hold a
-    message, and so unknown fields."""
+    message."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return True
     if isinstance(annotation, str):  # an unresolved forward reference
         return True
     if get_origin(annotation) is Annotated:
-        return holds_message(get_args(annotation)[0])
-    return any(holds_message(arg) for arg in get_args(annotation))
-
-
-def _holds(annotation: Any, kind: type, seen: set[type]) -> bool:
-    """Whether a value of this type can hold a value of ``kind``, looking inside
-    messages (each once: a message may hold itself)."""
-    if annotation is kind:
-        return True
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        if annotation in seen:
-            return False
-        seen.add(annotation)
-        annotation.model_rebuild()  # resolves fields that refer to later messages
-        return any(
-            _holds(field.annotation, kind, seen)
-            for field in annotation.model_fields.values()
-        )
-    if get_origin(annotation) is Annotated:
-        return _holds(get_args(annotation)[0], kind, seen)
-    return any(_holds(arg, kind, seen) for arg in get_args(annotation))
+        return _holds_message(get_args(annotation)[0])
+    return any(_holds_message(arg) for arg in get_args(annotation))
