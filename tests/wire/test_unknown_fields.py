@@ -240,3 +240,13 @@ def test_unknown_fields_count_against_the_depth_limit() -> None:
     assert unpack(body[:7] + b"\x90") == {"1": "a", "9": []}
     with pytest.raises(DecodeError, match="nested deeper"):
         unpack(body)
+
+
+def test_a_parameter_a_server_does_not_know_is_dropped_but_not_inside_it() -> None:
+    params = ECHO.check_params({"1": {"1": "p", "7": "kept"}, "2": "a new parameter"})
+    assert type(params) is _ParcelParams
+    assert uvrpc.unknown_fields(params) == {}
+    assert uvrpc.unknown_fields(params.parcel) == {7: "kept"}
+    with pytest.raises(ValidationError) as error:
+        ECHO.check_params({"1": {"1": "p", "nmae": 1}})
+    assert error.value.errors()[0]["loc"] == ("parcel", "nmae")

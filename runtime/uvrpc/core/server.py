@@ -393,7 +393,7 @@ class ServerProtocol:
             raise refusal(call_id, self._unknown(head.route))
         try:
             args = unpack(body, attachments)
-            params = route.method.params.model_validate(args)
+            params = route.method.check_params(args)
         except DecodeError as exc:
             message = f"request of {head.route} is malformed: {exc}"
             raise refusal(call_id, InvalidArgument(message)) from None

@@ -25,16 +25,17 @@ them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, SchemaValidator
 
 __all__ = [
     "discard_unknown_fields",
     "hidden",
+    "ignoring_unknown",
     "KEPT",
     "kept_value",
     "merge_exclude",
@@ -88,6 +89,37 @@ def _holds_view(value: object) -> bool:
     if isinstance(value, dict):
         return any(_holds_view(item) for item in value.values())
     return False
+
+
+def ignoring_unknown(model: type[BaseModel]) -> Callable[[Any], Any]:
+    """``model.model_validate`` for a request's parameters: an id the model does
+    not know is dropped, not kept, while the messages inside keep theirs.
+
+    The parameters model is never sent on, and its handler takes only the
+    parameters it knows, so keeping a newer client's parameter would cost every
+    request (pydantic's ``extra="allow"`` looks at every key) for nothing. A
+    schema of another shape than a plain model is validated as it is.
+    """
+    schema: Any = model.__pydantic_core_schema__
+    definitions = None  # the messages a model refers to, when there are some
+    if schema.get("type") == "definitions":
+        definitions, schema = schema, schema["schema"]
+    if schema.get("type") != "model" or schema["schema"].get("type") != "model-fields":
+        return model.model_validate
+    fields = {**schema["schema"], "extra_behavior": "ignore"}
+    for key in ("extras_schema", "extras_keys_schema"):
+        fields.pop(key, None)
+    config = {**schema.get("config", {}), "extra_fields_behavior": "ignore"}
+    top = {**schema, "schema": fields, "config": config}
+    if definitions is not None:
+        top = {**definitions, "schema": top}
+    try:
+        # Without _use_prebuilt=False pydantic-core reuses the model's own
+        # validator for a schema of the model, as pydantic does when it rebuilds.
+        validator = SchemaValidator(top, _use_prebuilt=False)
+    except TypeError:  # a pydantic-core without the option: keep them, then
+        return model.model_validate
+    return validator.validate_python
 
 
 def unknown_fields(message: BaseModel) -> Mapping[int, object]:
