@@ -18,16 +18,16 @@ copied into the body (:data:`KEPT`).
 
 People do not see them: ``model_dump()``, ``model_dump_json()`` and iterating a
 message leave them out, and ``repr()`` shows them apart, by id. The wire form,
-``model_dump(by_alias=True)``, has them, and ``==`` compares them, as protobuf
-does. :func:`unknown_fields` reads them and :func:`discard_unknown_fields` drops
-them.
+``model_dump(by_alias=True)``, has them. ``==`` ignores them: a writer sends every
+field, defaults too, so nearly every message from a newer peer holds some.
+:func:`unknown_fields` reads them and :func:`discard_unknown_fields` drops them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
-from typing import Annotated, Any, get_args, get_origin
+from typing import Annotated, Any, ForwardRef, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic_core import PydanticCustomError, SchemaValidator
@@ -225,7 +225,7 @@ def _holds_message(annotation: Any) -> bool:
     message."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return True
-    if isinstance(annotation, str):  # an unresolved forward reference
+    if isinstance(annotation, str | ForwardRef):  # not resolved yet: may be one
         return True
     if get_origin(annotation) is Annotated:
         return _holds_message(get_args(annotation)[0])
