@@ -429,6 +429,7 @@ class _Checker:
                 naming.client_class(service): "client",
                 naming.sync_client_class(service): "blocking client",
                 naming.server_class(service): "server base class",
+                naming.unimplemented_server_class(service): "partial server class",
             }
             for name, what in public.items():
                 user = self.kinds.get(name)

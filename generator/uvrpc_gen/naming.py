@@ -21,6 +21,7 @@ __all__ = [
     "start_method",
     "sync_client_class",
     "union_member_class",
+    "unimplemented_server_class",
 ]
 
 _WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -54,6 +55,12 @@ def sync_client_class(service: str) -> str:
 def server_class(service: str) -> str:
     """The server base class of a service: ``<Service>Server``."""
     return f"{service}Server"
+
+
+def unimplemented_server_class(service: str) -> str:
+    """The server class of a service whose methods all answer UNIMPLEMENTED:
+    ``Unimplemented<Service>Server`` (gRPC-Go's ``Unimplemented<Service>Server``)."""
+    return f"Unimplemented{service}Server"
 
 
 def params_class(service: str, method: str) -> str:

@@ -63,6 +63,7 @@ SYMBOLS: Mapping[str, str] = MappingProxyType(
         "AsyncClient": uvrpc.AsyncClient.__name__,
         "SyncClient": uvrpc.SyncClient.__name__,
         "ServiceBase": uvrpc.ServiceBase.__name__,
+        "unimplemented": uvrpc.unimplemented.__name__,
         "Call": uvrpc.Call.__name__,
         "DeclaredError": uvrpc.DeclaredError.__name__,
         "ServerStreaming": uvrpc.ServerStreaming.__name__,

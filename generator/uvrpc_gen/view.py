@@ -291,6 +291,8 @@ class ServiceView:
     spec: str
     clients: tuple[ClassView, ...]
     server: ClassView
+    unimplemented_server: ClassView
+    """The server class whose methods all raise UNIMPLEMENTED."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,6 +395,7 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
             naming.client_class(service.name),
             naming.sync_client_class(service.name),
             naming.server_class(service.name),
+            naming.unimplemented_server_class(service.name),
         ]
     types = [f.type for m in messages for f in m.fields]
     types += [f.type for e in exceptions for f in e.fields]
@@ -766,6 +769,18 @@ def _function(
     )
 
 
+def _raising(method: FunctionView, constant: str) -> FunctionView:
+    """``method`` of the server base class with a body that raises the method's
+    UNIMPLEMENTED error: ``raise _uvrpc.unimplemented(_CALCULATOR_ADD)``. A server
+    stream's method stays a plain ``def``, raising when it is called."""
+    body = Group(f"raise {_runtime('unimplemented')}(", (constant,), ")")
+    return dataclasses.replace(
+        method,
+        delegate=_runtime("unimplemented"),
+        arguments=between(statement(body, 8), body),
+    )
+
+
 def _service(service: Service, namespace: str, checked: CheckedModule) -> ServiceView:
     route = f"{namespace}.{service.name}"
     spec_constant = naming.service_constant(service.name)
@@ -774,6 +789,7 @@ def _service(service: Service, namespace: str, checked: CheckedModule) -> Servic
     client_methods: list[FunctionView] = []
     sync_methods: list[FunctionView] = []
     server_methods: list[FunctionView] = []
+    unimplemented_methods: list[FunctionView] = []
     for method in service.methods:
         python = naming.snake_case(method.name)
         params_class = naming.params_class(service.name, method.name)
@@ -871,6 +887,11 @@ def _service(service: Service, namespace: str, checked: CheckedModule) -> Servic
                 is_async=not method.streams_reply,
             )
         )
+        unimplemented_methods.append(
+            _raising(
+                server_methods[-1], naming.method_constant(service.name, method.name)
+            )
+        )
     spec = Group(
         f"{_runtime('ServiceSpec')}(",
         (
@@ -893,6 +914,7 @@ def _service(service: Service, namespace: str, checked: CheckedModule) -> Servic
     client_class = naming.client_class(service.name)
     sync_client_class = naming.sync_client_class(service.name)
     server_class = naming.server_class(service.name)
+    unimplemented_class = naming.unimplemented_server_class(service.name)
     return ServiceView(
         params=tuple(params),
         descriptors=tuple(descriptors),
@@ -917,6 +939,20 @@ def _service(service: Service, namespace: str, checked: CheckedModule) -> Servic
             _bases(server_class, _runtime("ServiceBase")),
             _class_doc(f"Base class of ``{route}`` implementations.", service.doc),
             tuple(server_methods),
+        ),
+        unimplemented_server=ClassView(
+            unimplemented_class,
+            _bases(unimplemented_class, server_class),
+            _doc(
+                f"A ``{route}`` implementation that answers every method "
+                "UNIMPLEMENTED until it is overridden.\n\n"
+                "Subclass it to serve some of the methods, say while a new method "
+                "reaches the servers one by one. A class that must serve them all "
+                f"subclasses :class:`{server_class}`, whose abstract methods let a "
+                "type checker find one left out.\n",
+                4,
+            ),
+            tuple(unimplemented_methods),
         ),
     )
 

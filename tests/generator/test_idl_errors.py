@@ -295,6 +295,12 @@ CASES = [
         "        ^~~~~~~",
     ),
     (
+        NS + "message UnimplementedSServer {}\nservice S {}",
+        "t.idl:2:9: error: 'UnimplementedSServer' clashes with the partial server "
+        "class generated for service 'S' (line 3)",
+        "        ^~~~~~~~~~~~~~~~~~~~",
+    ),
+    (
         NS + "enum E { A = 1; }\nmessage M { 1: E e = 1; }",
         "t.idl:3:22: error: invalid default for type 'E': expected a member of enum "
         "'E', like 'E.A', got an integer",

@@ -21,6 +21,7 @@ __all__ = [
     "ShowcaseServer",
     "ShowcaseSyncClient",
     "Tree",
+    "UnimplementedShowcaseServer",
     "WellKnown",
 ]
 
@@ -840,3 +841,76 @@ class ShowcaseServer(_uvrpc.ServiceBase):
         budget: _t.Decimal | None,
     ) -> _t.Timestamp:
         """Well-known types as parameters and result: when `id` runs after `delay`."""
+
+
+class UnimplementedShowcaseServer(ShowcaseServer):
+    """A ``all_types.Showcase`` implementation that answers every method UNIMPLEMENTED
+    until it is overridden.
+
+    Subclass it to serve some of the methods, say while a new method reaches the servers
+    one by one. A class that must serve them all subclasses :class:`ShowcaseServer`,
+    whose abstract methods let a type checker find one left out.
+    """
+
+    async def ping(self) -> None:
+        """Does nothing and returns nothing."""
+        raise _uvrpc.unimplemented(_SHOWCASE_PING)
+
+    async def build(
+        self,
+        *,
+        label: str,
+        depth: int,
+        color: Color | None,
+        items: list[Item],
+        weight: float,
+    ) -> Tree:
+        """Mixes required, optional and defaulted parameters.
+
+        Args:
+            depth: How deep the tree goes.
+        """
+        raise _uvrpc.unimplemented(_SHOWCASE_BUILD)
+
+    async def palette(self, *, wanted: set[Color]) -> dict[str, list[Color]]:
+        """Returns a container type."""
+        raise _uvrpc.unimplemented(_SHOWCASE_PALETTE)
+
+    async def get_matrix(self, *, rows: int, columns: int) -> list[list[int]]:
+        """A method name in camelCase becomes snake_case in Python."""
+        raise _uvrpc.unimplemented(_SHOWCASE_GET_MATRIX)
+
+    async def fetch(self, *, names: list[str], size: int) -> list[Item]:
+        """Returns one item per name, each with a payload of `size` bytes."""
+        raise _uvrpc.unimplemented(_SHOWCASE_FETCH)
+
+    async def mirror(self, *, value: Scalars) -> Scalars:
+        """Returns the scalars it is sent."""
+        raise _uvrpc.unimplemented(_SHOWCASE_MIRROR)
+
+    async def names(
+        self,
+        *,
+        count: int,
+        width: int,
+        like: Constrained | None,
+    ) -> list[str]:
+        """Returns up to `count` names, each at most `width` characters.
+
+        Args:
+            count: From 0 to 100.
+            width: How wide each name is.
+
+                From 1 to 16.
+        """
+        raise _uvrpc.unimplemented(_SHOWCASE_NAMES)
+
+    async def schedule(
+        self,
+        *,
+        id: _t.Uuid,
+        delay: _t.Duration,
+        budget: _t.Decimal | None,
+    ) -> _t.Timestamp:
+        """Well-known types as parameters and result: when `id` runs after `delay`."""
+        raise _uvrpc.unimplemented(_SHOWCASE_SCHEDULE)

@@ -40,6 +40,7 @@ __all__ = [
     "ShapeGroup",
     "ShapeLabel",
     "ShapeSquare",
+    "UnimplementedConformanceServer",
     "WellKnown",
 ]
 
@@ -2370,3 +2371,186 @@ class ConformanceServer(_uvrpc.ServiceBase):
         Raises:
             Rejected: An argument was refused by the service's own rules.
         """
+
+
+class UnimplementedConformanceServer(ConformanceServer):
+    """A ``conformance.Conformance`` implementation that answers every method
+    UNIMPLEMENTED until it is overridden.
+
+    Subclass it to serve some of the methods, say while a new method reaches the servers
+    one by one. A class that must serve them all subclasses :class:`ConformanceServer`,
+    whose abstract methods let a type checker find one left out.
+    """
+
+    async def ping(self) -> None:
+        """Does nothing and returns nothing."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_PING)
+
+    async def echo_scalars(self, *, value: Scalars) -> Scalars:
+        """Returns its argument."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_SCALARS)
+
+    async def mixed(
+        self,
+        *,
+        flag: bool,
+        tiny: int,
+        small: int,
+        medium: int,
+        large: int,
+        single: float,
+        precise: float,
+        text: str,
+        blob: memoryview,
+        color: Color,
+        note: str | None,
+    ) -> Scalars:
+        """Builds a message from parameters of every scalar type."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_MIXED)
+
+    async def echo_containers(self, *, value: Containers) -> Containers:
+        """Call ``conformance.Conformance.echoContainers``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_CONTAINERS)
+
+    async def echo_nested(
+        self,
+        *,
+        value: dict[int, dict[str, list[Scalars]]],
+    ) -> dict[int, dict[str, list[Scalars]]]:
+        """Call ``conformance.Conformance.echoNested``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_NESTED)
+
+    async def echo_colors(self, *, colors: set[Color]) -> set[Color]:
+        """Call ``conformance.Conformance.echoColors``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_COLORS)
+
+    async def echo_matrix(self, *, matrix: list[list[int]]) -> list[list[int]]:
+        """Call ``conformance.Conformance.echoMatrix``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_MATRIX)
+
+    async def echo_tree(self, *, root: Node) -> Node:
+        """Call ``conformance.Conformance.echoTree``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_TREE)
+
+    async def echo_bytes(self, *, data: memoryview) -> _uvrpc.Buffer:
+        """Call ``conformance.Conformance.echoBytes``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_BYTES)
+
+    async def echo_string(self, *, text: str) -> str:
+        """Call ``conformance.Conformance.echoString``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_STRING)
+
+    async def echo_double(self, *, value: float) -> float:
+        """Call ``conformance.Conformance.echoDouble``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_DOUBLE)
+
+    async def echo_float(self, *, value: float) -> float:
+        """Call ``conformance.Conformance.echoFloat``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_FLOAT)
+
+    async def echo_i64(self, *, value: int) -> int:
+        """Call ``conformance.Conformance.echoI64``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_I64)
+
+    async def echo_well_known(self, *, value: WellKnown) -> WellKnown:
+        """Call ``conformance.Conformance.echoWellKnown``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_WELL_KNOWN)
+
+    async def echo_uuid(self, *, value: _t.Uuid) -> _t.Uuid:
+        """Call ``conformance.Conformance.echoUuid``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_UUID)
+
+    async def echo_decimal(self, *, value: _t.Decimal) -> _t.Decimal:
+        """Call ``conformance.Conformance.echoDecimal``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_DECIMAL)
+
+    async def echo_duration(self, *, value: _t.Duration) -> _t.Duration:
+        """Call ``conformance.Conformance.echoDuration``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_DURATION)
+
+    async def later(self, *, at: _t.Timestamp, by: _t.Duration) -> _t.Timestamp:
+        """The instant `by` after `at`."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_LATER)
+
+    def ticks(
+        self,
+        *,
+        start: _t.Timestamp,
+        step: _t.Duration,
+        n: int,
+    ) -> _typing.AsyncIterator[_t.Timestamp]:
+        """Streams `n` instants `step` apart from `start`."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_TICKS)
+
+    async def fail(self, *, which: str) -> None:
+        """Raises what `which` names: "not_found", "rejected", "overloaded", or an
+        undeclared error for anything else.
+
+        Raises:
+            NotFound: No item of that key exists.
+            Rejected: An argument was refused by the service's own rules.
+            _shared.Overloaded: The server is too busy to take the call now.
+        """
+        raise _uvrpc.unimplemented(_CONFORMANCE_FAIL)
+
+    async def record(self, *, event: str) -> None:
+        """Records an event; nothing is sent back."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_RECORD)
+
+    async def recorded(self) -> list[str]:
+        """The events recorded so far, in order."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_RECORDED)
+
+    async def visits(self) -> int:
+        """How many times it was called: safe to retry."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_VISITS)
+
+    async def echo_bounded(self, *, value: Bounded, keep: int) -> Bounded:
+        """Returns its argument with its first `keep` tags.
+
+        Args:
+            keep: From 0 to 4.
+        """
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_BOUNDED)
+
+    async def repeat(self, *, text: str, times: int) -> str:
+        """Returns `text` repeated `times` times: a reply longer than ten characters
+        is refused by the client.
+
+        Args:
+            times: At least 0.
+        """
+        raise _uvrpc.unimplemented(_CONFORMANCE_REPEAT)
+
+    def count(self, *, start: int, n: int) -> _typing.AsyncIterator[int]:
+        """Streams `n` numbers counting up from `start`."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_COUNT)
+
+    async def sum(self, *, values: _typing.AsyncIterator[int]) -> int:
+        """Adds up a stream of numbers."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_SUM)
+
+    async def echo_shape(self, *, shape: Shape, extra: Shape | None) -> Shape:
+        """Returns its argument, and `extra` when given in place of it."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_SHAPE)
+
+    async def echo_drawing(self, *, drawing: Drawing) -> Drawing:
+        """Call ``conformance.Conformance.echoDrawing``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_DRAWING)
+
+    def shapes(self, *, shapes: list[Shape]) -> _typing.AsyncIterator[Shape]:
+        """Streams each shape of `shapes` back, then a label counting them."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_SHAPES)
+
+    def transform(
+        self,
+        *,
+        values: _typing.AsyncIterator[Scalars],
+        add: int,
+    ) -> _typing.AsyncIterator[Scalars]:
+        """Answers each message with itself, `large` increased by `add`.
+
+        Raises:
+            Rejected: An argument was refused by the service's own rules.
+        """
+        raise _uvrpc.unimplemented(_CONFORMANCE_TRANSFORM)

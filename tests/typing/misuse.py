@@ -19,6 +19,7 @@ from calculator import (
     Outcome,
     Program,
     Step,
+    UnimplementedCalculatorServer,
 )
 from echo import EchoClient, EchoServer
 from golden import shared
@@ -35,6 +36,8 @@ from golden.conformance import (
     ShapeLabel,
     WellKnown,
 )
+
+import uvrpc
 
 
 async def misuse_async_client(calc: CalculatorClient) -> None:
@@ -104,8 +107,20 @@ class Incomplete(CalculatorServer):
         return a + b
 
 
+class IncompleteStreams(ConformanceServer):
+    async def sum(self, *, values: AsyncIterator[int]) -> int:
+        return 0
+
+
+class WrongPartial(UnimplementedCalculatorServer):
+    async def add(self, *, a: int, b: int) -> str:  # E: override
+        return "x"
+
+
 def instantiate() -> None:
     Incomplete()  # E: abstract
+    IncompleteStreams()  # E: abstract
+    uvrpc.unimplemented("calculator.Calculator.add")  # E: arg-type
 
 
 async def misuse_streams(

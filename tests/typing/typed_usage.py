@@ -21,6 +21,7 @@ from calculator import (
     Outcome,
     Program,
     Step,
+    UnimplementedCalculatorServer,
 )
 from echo import EchoClient, EchoServer, EchoSyncClient
 from golden import shared
@@ -39,6 +40,7 @@ from golden.conformance import (
     ShapeGroup,
     ShapeLabel,
     ShapeSquare,
+    UnimplementedConformanceServer,
     WellKnown,
 )
 
@@ -117,6 +119,35 @@ class Calculator(CalculatorServer):
 
 def make_server() -> Calculator:
     return Calculator()
+
+
+class Adder(UnimplementedCalculatorServer):
+    """A partial server: the other methods answer UNIMPLEMENTED."""
+
+    async def add(self, *, a: int, b: int) -> int:
+        return a + b
+
+
+class Counter(UnimplementedConformanceServer):
+    async def count(self, *, start: int, n: int) -> AsyncIterator[int]:
+        for number in range(start, start + n):
+            yield number
+
+
+async def use_partial_servers() -> None:
+    adder = Adder()  # no method is abstract
+    reveal_type(await adder.add(a=1, b=2))  # R: int
+    reveal_type(await adder.divide(a=1, b=2))  # R: int
+    reveal_type(Counter().count(start=0, n=1))  # R: typing.AsyncIterator[int]
+    items = Counter().transform(values=numbers_of_nothing(), add=1)
+    reveal_type(items)  # R: typing.AsyncIterator[golden.conformance.Scalars]
+    error = uvrpc.unimplemented(Adder.uvrpc_service.methods[0])
+    reveal_type(error)  # R: uvrpc.wire.errors.Unimplemented
+
+
+async def numbers_of_nothing() -> AsyncIterator[Scalars]:
+    return
+    yield
 
 
 async def numbers() -> AsyncIterator[int]:

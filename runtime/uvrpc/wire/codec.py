@@ -1,7 +1,8 @@
 """msgpack encoding and decoding of message bodies.
 
 Encoding accepts what generated code hands over: plain values, generated messages
-(dumped keyed by field id: ``model_dump(by_alias=True)``), sets (msgpack has no set
+(dumped keyed by field id, as ``model_dump(by_alias=True)`` does, with the unknown
+fields a message kept: :mod:`uvrpc.wire.unknown`), sets (msgpack has no set
 type: they travel as arrays and the receiving model turns them back into sets, each
 element once), enums (``IntEnum`` values travel as
 integers), the well-known types in their wire forms
@@ -116,7 +117,7 @@ def byte_view(obj: object) -> memoryview:
 def _encode_extra(obj: object) -> object:
     """Give msgpack a form for the types it does not know itself."""
     if isinstance(obj, BaseModel):
-        return obj.model_dump(by_alias=True)
+        return _wire_form(obj)
     if isinstance(obj, (set, frozenset)):
         return list(obj)
     try:
@@ -128,6 +129,13 @@ def _encode_extra(obj: object) -> object:
     if not _is_buffer(obj):
         raise EncodeError(f"cannot encode a value of type {type(obj).__name__}")
     return byte_view(obj)
+
+
+def _wire_form(model: BaseModel) -> Any:
+    """``model.model_dump(by_alias=True)``, unknown fields included, straight from
+    pydantic's serializer: a message's own ``model_dump`` first looks for unknown
+    fields to hide, which the wire form keeps (:mod:`uvrpc.wire.unknown`)."""
+    return model.__pydantic_serializer__.to_python(model, by_alias=True)
 
 
 def _is_buffer(obj: object) -> bool:
@@ -193,7 +201,7 @@ def outline(value: Any, attachments: list[Any], threshold: int) -> Any:
             return value
         return _attach(byte_view(value), attachments)
     if isinstance(value, BaseModel):
-        return outline(value.model_dump(by_alias=True), attachments, threshold)
+        return outline(_wire_form(value), attachments, threshold)
     if value is None or cls in _PLAIN or isinstance(value, (int, float, str)):
         return value
     try:

@@ -24,6 +24,7 @@ from .message import Message, fail_fast
 from .protocol import RequestHeaders
 from .types import Bytes, as_view
 from .union import UnknownMember
+from .unknown import ignoring_unknown
 from .validation import invalid_argument
 
 __all__ = [
@@ -69,6 +70,7 @@ class Unary(Generic[Params, Reply]):
 
     kind = "unary"
     __slots__ = (
+        "_check_params",
         "_check_reply",
         "_reply_adapter",
         "errors",
@@ -112,6 +114,7 @@ class Unary(Generic[Params, Reply]):
         self.reply = reply
         self._reply_adapter: TypeAdapter[Reply] | None = None
         self._check_reply: Callable[[Any], Reply] | None = None
+        self._check_params: Callable[[Any], Params] | None = None
         # Only values whose type can hold a binary value are searched for payloads
         # to send as attachments. Generated modules define every message before
         # their methods, so the types resolve here.
@@ -147,6 +150,21 @@ class Unary(Generic[Params, Reply]):
         if adapter is None:
             adapter = self._reply_adapter = TypeAdapter(self.reply)
         return adapter
+
+    def check_params(self, value: Any) -> Params:
+        """Validate a request's decoded parameters as :attr:`params`.
+
+        A parameter the model does not know (a newer client's) is dropped: unlike
+        a message, a parameters model is never sent on
+        (:func:`~uvrpc.wire.unknown.ignoring_unknown`).
+
+        Raises:
+            pydantic.ValidationError: the parameters do not match their types.
+        """
+        check = self._check_params
+        if check is None:
+            check = self._check_params = ignoring_unknown(self.params)
+        return check(value)
 
     def check_reply(self, value: Any) -> Reply:
         """Validate a decoded reply value as the declared result type.
@@ -188,7 +206,7 @@ class Unary(Generic[Params, Reply]):
             message = f"request of {self.route} is malformed: {exc}"
             raise InvalidArgument(message) from None
         try:
-            return self.params.model_validate(args)
+            return self.check_params(args)
         except ValidationError as exc:
             raise invalid_argument(self.route, exc) from None
 
@@ -264,6 +282,8 @@ class StreamingMethod:
         self.payload_params = self.final.payload_params
         self.read_params = self.final.read_params
         """Decode and validate the request's body (see :meth:`Unary.read_params`)."""
+        self.check_params = self.final.check_params
+        """Validate a request's decoded parameters (:meth:`Unary.check_params`)."""
         self.request_item_carries_bytes = self.client_sends and carries_bytes(
             request_item
         )
