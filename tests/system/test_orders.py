@@ -267,6 +267,12 @@ BAD: dict[str, tuple[str, dict[str, Any], str, str]] = {
         "order.lines.0.sku",
         "String should match pattern '^[A-Z0-9-]+$'",
     ),
+    "a constrained union member as a stream item": (
+        "charge",
+        {"payments": [{"voucher": "GIFT-2025"}, {"voucher": "abc"}]},
+        "payments.1.voucher",
+        "String should have at least 6 characters",
+    ),
     "a range on a stream's opening parameter": (
         "since",
         {"after": dt.datetime(2025, 1, 1, tzinfo=UTC), "limit": 0},
@@ -285,6 +291,14 @@ def _arguments(method: str, values: dict[str, Any]) -> dict[str, Any]:
 async def _call(client: Any, method: str, arguments: dict[str, Any]) -> Any:
     if method == "since":
         async with client.since(**arguments) as items:
+            return [item async for item in items]
+    if method == "charge":  # the payments as a stream
+
+        async def payments() -> AsyncIterator[Any]:
+            for payment in arguments["payments"]:
+                yield payment
+
+        async with client.charge(payments=payments()) as items:
             return [item async for item in items]
     return await getattr(client, method)(**arguments)
 
@@ -328,6 +342,7 @@ async def test_a_naive_datetime_is_named_by_its_path_before_it_is_sent(
         ("refused", {"payments": [{"invoice": naive}]}, "payments.0.invoice"),
         ("refused", {"payments": [member]}, "payments.0.invoice"),
         ("since", {"after": naive}, "after"),
+        ("charge", {"payments": [member]}, "payments.0.invoice"),
     ]
     async with channel_to(place, tmp_path, service(o), check_requests=check) as ch:
         client = o.OrdersClient(ch, timeout=TIMEOUT)
@@ -335,8 +350,9 @@ async def test_a_naive_datetime_is_named_by_its_path_before_it_is_sent(
             with pytest.raises(uvrpc.InvalidArgument) as raised:
                 await _call(client, method, arguments)
             assert raised.value.details["field_path"] == path
+            what = "item 0" if method == "charge" else f"argument '{path}'"
             assert str(raised.value).startswith(
-                f"INVALID_ARGUMENT: cannot send argument '{path}' of "
+                f"INVALID_ARGUMENT: cannot send {what} of "
                 f"shop.orders.Orders.{method}: a timestamp must be timezone-aware"
             )
     assert SEEN == []

@@ -209,8 +209,13 @@ def encode_item(
     try:
         body, attachments = encoder.encode(item, method.request_item_carries_bytes)
     except (EncodeError, ValueError, OverflowError) as exc:
+        # Named at <stream>.<index> and inside, as a server names an item.
+        path = ".".join(
+            [f"{method.stream}.{index}", *(unsendable({"": item}) or [""])[1:]]
+        )
         raise InvalidArgument(
-            f"cannot send item {index} of {method.route}: {exc}"
+            f"cannot send item {index} of {method.route}: {exc}",
+            {"field_path": path},
         ) from None
     header = encode_stream_header(KIND_ITEM, call_id)
     if attachments:
