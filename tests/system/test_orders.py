@@ -16,6 +16,7 @@ import contextlib
 import datetime as dt
 import decimal
 import functools
+import io
 import json
 import os
 import subprocess
@@ -432,7 +433,7 @@ def test_describe_prints_idl_that_regenerates_the_same_service(
 
 
 def test_uvrpc_call_takes_and_prints_every_construct(
-    served: str, capsys: pytest.CaptureFixture[str]
+    served: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     order = json.loads(an_order(v2()).model_dump_json())
     status, out, err = _uvrpc(
@@ -459,6 +460,21 @@ def test_uvrpc_call_takes_and_prints_every_construct(
     )  # fmt: skip
     assert status == 0
     assert json.loads(out)["placed_at"] == "2025-02-28T23:00:00Z"
+    ids = "".join(f'"{uuid.UUID(int=n)}"\n' for n in range(3))
+    monkeypatch.setattr("sys.stdin", io.StringIO(ids))  # the client's stream
+    status, out, _ = _uvrpc(
+        capsys, "call", served, "shop.orders.Orders.ship", '{"within": "P1DT2H"}'
+    )
+    assert (status, out) == (0, "3\n")
+    charges = [{"invoice": "2025-01-01T00:00:00+02:00"}, {"credit": "1.50"}]
+    monkeypatch.setattr(
+        "sys.stdin", io.StringIO("".join(f"{json.dumps(c)}\n" for c in charges))
+    )
+    status, out, _ = _uvrpc(capsys, "call", served, "shop.orders.Orders.charge", "{}")
+    assert (status, [json.loads(line) for line in out.splitlines()]) == (
+        0,
+        [{"invoice": "2024-12-31T22:00:00Z"}, {"credit": "1.50"}],
+    )
     status, out, err = _uvrpc(
         capsys, "call", served, "shop.orders.Orders.refused",
         json.dumps({"payments": [{"voucher": "abc"}]}),
