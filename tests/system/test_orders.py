@@ -553,6 +553,7 @@ def test_compat_lists_the_changes_from_version_1_to_version_2() -> None:
 # --- typing -------------------------------------------------------------------
 
 
+@pytest.mark.typecheck
 def test_typed_use_of_the_orders_module_passes_mypy_strict(tmp_path: Path) -> None:
     out = tmp_path / "gen"
     assert gen_main([str(ORDERS / "v2" / "orders.idl"), "-o", str(out)]) == 0
