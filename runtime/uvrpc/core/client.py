@@ -7,7 +7,7 @@ starts (:meth:`ClientCore.start_call`, :meth:`ClientCore.open_stream`) and gets 
 :meth:`ClientCore.receive`, which updates the state of its call and returns that call
 for the shell to wake; the caller takes what arrived (:meth:`ClientCore.take` for
 stream items, :func:`finish` for the last reply). Control messages the protocol
-owes the server (a CANCEL after a bad item, a CREDIT once half the window was
+owes the server (a CANCEL after a bad item, a CREDIT once a quarter of the window was
 taken) collect in :attr:`ClientCore.outbox`, which the shell sends.
 
 A call stays in the table until it is over (its reply came, or it failed); an ended
@@ -501,7 +501,7 @@ class ClientCore:
         :data:`END` once the stream ended well (its trailers recorded), or
         :data:`WAIT` if nothing arrived yet.
 
-        Taking an item grants the server the items taken once half the window was
+        Taking an item grants the server the items taken once a quarter of the window was
         (a CREDIT in the outbox).
 
         Raises:
