@@ -7,8 +7,8 @@ starts (:meth:`ClientCore.start_call`, :meth:`ClientCore.open_stream`) and gets 
 :meth:`ClientCore.receive`, which updates the state of its call and returns that call
 for the shell to wake; the caller takes what arrived (:meth:`ClientCore.take` for
 stream items, :func:`finish` for the last reply). Control messages the protocol
-owes the server (a CANCEL after a bad item, a CREDIT once a quarter of the window was
-taken) collect in :attr:`ClientCore.outbox`, which the shell sends.
+owes the server (a CANCEL after a bad item, a CREDIT once a quarter of the window
+was taken) collect in :attr:`ClientCore.outbox`, which the shell sends.
 
 A call stays in the table until it is over (its reply came, or it failed); an ended
 stream call's id is remembered a while, so its late messages count as stale rather
@@ -501,8 +501,8 @@ class ClientCore:
         :data:`END` once the stream ended well (its trailers recorded), or
         :data:`WAIT` if nothing arrived yet.
 
-        Taking an item grants the server the items taken once a quarter of the window was
-        (a CREDIT in the outbox).
+        Taking an item grants the server the items taken once a quarter of the
+        window was (a CREDIT in the outbox).
 
         Raises:
             RpcError: the call's error: its reply's, why it failed, or an item
