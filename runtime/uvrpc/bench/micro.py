@@ -16,6 +16,7 @@ import sys
 import time
 import timeit
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import msgpack
@@ -33,10 +34,25 @@ from ..protocol import (
     parse_request_header,
 )
 from ..reactor import DRAIN_BATCH, recv_message, send_message
+from ..wire import types as _t
+from ..wire.codec import DecodeError, unpack
+from ..wire.errors import InvalidArgument
+from ..wire.message import Enum, Message, field_ids
+from ..wire.methods import Unary
+from ..wire.unknown import ignoring_unknown
+from ..wire.validation import invalid_argument
 from .echo import _ECHO_ECHO, EchoClient
+from .stream_echo import _STREAM_ECHO_REPEAT
 from .systems.uvrpc_echo import Echo
 
-__all__ = ["check_alone", "checking_cost", "client_alone", "main", "measure"]
+__all__ = [
+    "check_alone",
+    "checking_cost",
+    "client_alone",
+    "main",
+    "measure",
+    "validation_cost",
+]
 
 PAYLOAD = bytes(64)
 
@@ -283,6 +299,103 @@ def _print_checking(rounds: int) -> None:
     )
 
 
+class _Level(Enum):
+    LOW = 1
+    HIGH = 2
+
+
+class _ReportParams(Message):
+    """Parameters of every flat kind, as ``uvrpc-gen`` writes them."""
+
+    model_config = field_ids(
+        name=1, level=2, count=3, total=4, ratio=5, mean=6, done=7, samples=8
+    )
+
+    name: _t.String
+    level: _Level
+    count: _t.I32
+    total: _t.I64
+    ratio: _t.Float
+    mean: _t.Double
+    done: _t.Bool = False
+    samples: list[_t.I32] = []
+
+
+_REPORT: Unary[_ReportParams, None] = Unary(
+    route="bench.Stats.report", handler="report", params=_ReportParams, reply=None
+)
+
+_SHAPES: list[tuple[str, Unary[Any, Any], dict[str, Any]]] = [
+    ("echo(bytes 64 B)", _ECHO_ECHO, {"1": PAYLOAD}),
+    ("repeat(bytes 64 B, i32)", _STREAM_ECHO_REPEAT.final, {"1": PAYLOAD, "2": 3}),
+    (
+        "report(string, enum, i32, i64, float, double, bool, list<i32> of 16)",
+        _REPORT,
+        {
+            "1": "latency",
+            "2": 2,
+            "3": 40,
+            "4": 2**40,
+            "5": 0.5,
+            "6": 12.25,
+            "7": True,
+            "8": list(range(16)),
+        },
+    ),
+]
+
+
+def _pydantic_read(method: Unary[Any, Any]) -> Callable[[bytes], object]:
+    """A server's decode and check of ``method``'s request body through pydantic
+    alone, as :meth:`~uvrpc.wire.methods.Unary.read_params` did before flat
+    parameters were checked without it (:mod:`uvrpc.wire.flat`)."""
+    check = ignoring_unknown(method.params)
+    route = method.route
+
+    def read(body: bytes) -> object:
+        try:
+            args = unpack(body, ())
+        except DecodeError as exc:
+            raise InvalidArgument(f"request of {route} is malformed: {exc}") from None
+        try:
+            return check(args)
+        except ValueError as exc:
+            raise invalid_argument(route, exc) from None  # type: ignore[arg-type]
+
+    return read
+
+
+def validation_cost(
+    rounds: int = 9, number: int = 20_000
+) -> list[tuple[str, float, float]]:
+    """``(shape, pydantic, quick)``: CPU µs a server spends decoding and
+    checking a request body of each shape, through pydantic alone and through
+    :meth:`~uvrpc.wire.methods.Unary.read_params` (which checks flat parameters
+    without it), the two timed alternately, the least of ``rounds`` each."""
+    rows = []
+    for name, method, args in _SHAPES:
+        body = msgpack.packb(args, use_bin_type=True)
+        slow, quick = _pydantic_read(method), method.read_params
+        assert slow(body) == quick(body)  # the same parameters either way
+        times: tuple[list[float], list[float]] = ([], [])
+        for _ in range(rounds):
+            for runs, read in zip(times, (slow, quick), strict=True):
+                timer = timeit.Timer(partial(read, body), timer=time.process_time)
+                runs.append(timer.timeit(number) / number * 1e6)
+        rows.append((name, min(times[0]), min(times[1])))
+    return rows
+
+
+def _print_validation(rounds: int) -> None:
+    print(
+        f"server: decode + validate a request, CPU µs, least of {rounds} "
+        "alternating rounds"
+    )
+    print(f"{'parameters':70s} {'pydantic':>9s} {'quick':>7s} {'ratio':>6s}")
+    for name, slow, quick in validation_cost(rounds):
+        print(f"{name:70s} {slow:9.2f} {quick:7.2f} {slow / quick:6.2f}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the per-stage table (Markdown with ``--markdown``); with
     ``--check-requests N``, only the cost of ``check_requests`` over N rounds."""
@@ -297,7 +410,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="measure the async client alone without and with check_requests, "
         "alternately, for this many rounds (and nothing else)",
     )
+    parser.add_argument(
+        "--validation",
+        type=int,
+        metavar="ROUNDS",
+        default=0,
+        help="measure a server's decode and check of requests of flat parameters, "
+        "through pydantic alone and the quick check, alternately, for this many "
+        "rounds (and nothing else)",
+    )
     args = parser.parse_args(argv)
+    if args.validation:
+        _print_validation(args.validation)
+        return 0
     if args.check_requests:
         _print_checking(args.check_requests)
         return 0
