@@ -20,7 +20,6 @@ from pydantic_core import SchemaValidator
 
 from .codec import DecodeError, unpack
 from .errors import DeclaredError, InvalidArgument
-from .flat import flat_params, flat_value, or_else
 from .message import Message, fail_fast
 from .protocol import RequestHeaders
 from .types import Bytes, as_view
@@ -164,16 +163,14 @@ class Unary(Generic[Params, Reply]):
         """
         check = self._check_params
         if check is None:
-            check = self._check_params = _params_checker(self.params)
+            check = self._check_params = ignoring_unknown(self.params)
         return check(value)
 
     def check_reply(self, value: Any) -> Reply:
         """Validate a decoded reply value as the declared result type.
 
         ``bytes`` and ``void`` results, the common scalar cases, are checked
-        directly rather than through pydantic, which costs a microsecond more;
-        so are other flat results (:mod:`uvrpc.wire.flat`), with pydantic's
-        errors.
+        directly rather than through pydantic, which costs a microsecond more.
 
         Raises:
             ValueError: the value is not of the declared type (pydantic's
@@ -228,22 +225,8 @@ def _checker(annotation: Any) -> Callable[[Any], Any]:
 
 def _fail_fast_check(adapter: TypeAdapter[Any]) -> Callable[[Any], Any]:
     """``adapter``'s validation with every container failing at its first bad
-    element, as a message's do (a ``list<i32>`` result is not a message); a flat
-    value is checked first without pydantic (:func:`~uvrpc.wire.flat.flat_value`).
-    """
-    schema = fail_fast(adapter.core_schema)
-    return or_else(flat_value(schema), SchemaValidator(schema).validate_python)
-
-
-def _params_checker(params: type[Message]) -> Callable[[Any], Any]:
-    """The check of a request's decoded parameters as ``params``: pydantic's,
-    dropping unknown parameters (:func:`~uvrpc.wire.unknown.ignoring_unknown`),
-    after a quicker one when every parameter is flat
-    (:func:`~uvrpc.wire.flat.flat_params`)."""
-    slow = ignoring_unknown(params)
-    if slow == params.model_validate:  # unknown parameters kept: leave it all
-        return slow
-    return or_else(flat_params(params), slow)
+    element, as a message's do (a ``list<i32>`` result is not a message)."""
+    return SchemaValidator(fail_fast(adapter.core_schema)).validate_python
 
 
 class StreamingMethod:
