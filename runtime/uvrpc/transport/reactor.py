@@ -163,6 +163,10 @@ class SocketReactor:
         # Input may already be queued, its edge spent before we registered.
         self._schedule_drain()
 
+    def deliver_to(self, on_message: Callable[[list[zmq.Frame]], None]) -> None:
+        """Hand each message received from now on to ``on_message`` instead."""
+        self._on_message = on_message
+
     def _schedule_drain(self) -> None:
         if not self._drain_scheduled:
             self._drain_scheduled = True
