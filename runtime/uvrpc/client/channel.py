@@ -541,6 +541,12 @@ class Channel:
         the call was cancelled or timed out): ignored."""
         return self._core.stale_messages
 
+    @property
+    def batches_sent(self) -> int:
+        """Batches sent: ZeroMQ messages that carried several calls' messages
+        (``docs/protocol.md``, "Batches")."""
+        return 0 if self._dealer is None else self._dealer.batches
+
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
         if self._loop is loop:
