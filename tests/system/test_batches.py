@@ -19,6 +19,7 @@ from calculator_server import Calculator
 from conftest import RunningServer, server_thread
 
 import uvrpc
+from uvrpc.security import ClientSecurity, ServerSecurity, generate_keypair
 from uvrpc.transport.coalesce import announce_batches
 from uvrpc.wire.batch import KIND_BATCH, MAX_BATCH, encode_batch, split_batch
 from uvrpc.wire.protocol import encode_reply_header
@@ -317,3 +318,38 @@ def test_the_blocking_client_takes_batched_replies() -> None:
             assert client.channel.dropped_replies == 1  # the stray reply
     finally:
         router.close()
+
+
+# --- CURVE -------------------------------------------------------------------------
+
+
+class KeyedCalculator(Calculator):
+    """Keeps the caller's CURVE key of each ``add`` it answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: list[str | None] = []
+
+    async def add(self, *, a: int, b: int) -> int:
+        self.keys.append(uvrpc.current_call().peer_key)
+        return a + b
+
+
+def test_each_call_of_a_batch_sees_its_callers_curve_key() -> None:
+    server_keys, client_keys = generate_keypair(), generate_keypair()
+    service = KeyedCalculator()
+    security = ServerSecurity(server_keys, allow=[client_keys.public])
+    with server_thread(service, security=security) as running:
+
+        async def main() -> None:
+            client_security = ClientSecurity(server_keys.public, client_keys)
+            async with CalculatorClient(
+                running.endpoint, timeout=60, security=client_security
+            ) as client:
+                assert await client.add(a=0, b=0) == 0  # it learns of batches
+                calls = [client.add(a=n, b=1) for n in range(CALLS)]
+                assert await asyncio.gather(*calls) == [n + 1 for n in range(CALLS)]
+                assert client.channel.batches_sent >= 1
+
+        run(main())
+    assert service.keys == [client_keys.public] * (CALLS + 1)

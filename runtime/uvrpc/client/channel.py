@@ -336,6 +336,8 @@ class DealerTransport:
             return
         assert self._loop is not None
         stopped = self._stopped = self._loop.create_future()
+        if self._sender is not None:
+            self._sender.close()  # what it held goes into the socket first
         if self._reactor is not None:
             self._reactor.close()
         self._sock.close(linger=max(1, round(linger * 1000)))

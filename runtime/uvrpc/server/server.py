@@ -683,6 +683,9 @@ class Server:
         assert streams is not None
         if caller is None:
             caller = _caller(envelope)
+        # Learnt now, from the received frame: the stream's own messages carry
+        # a copy of it, which cannot tell whether its caller reads batches.
+        self._peers.peer(envelope[0])
         try:
             task = streams.open(
                 caller, _Link(self._current_reactor, self.stats, envelope), request

@@ -68,6 +68,16 @@ _VERSION = msgpack.packb(PROTOCOL_VERSION)
 _KIND = msgpack.packb(KIND_BATCH)
 
 
+_BIN8_HEADS = [_BIN8.pack(0xC4, length) for length in range(0x100)]
+
+
+def _bin_head(length: int) -> bytes:
+    """The msgpack head of a ``bin`` value of ``length`` bytes (256 or more)."""
+    if length < 0x10000:
+        return _BIN16.pack(0xC5, length)
+    return _BIN32.pack(0xC6, length)
+
+
 class BatchBuilder:
     """A batch being filled: each message added is copied into it at once (the
     sender may reuse its buffers as soon as it returns)."""
@@ -85,16 +95,13 @@ class BatchBuilder:
     def add(self, header: Any, body: Any) -> None:
         """Add one message's header and body frames."""
         buf = self._body
-        for frame in (header, body):
-            length = len(frame)
-            if length < 0x100:
-                buf += _BIN8.pack(0xC4, length)
-            elif length < 0x10000:
-                buf += _BIN16.pack(0xC5, length)
-            else:
-                buf += _BIN32.pack(0xC6, length)
-            buf += frame
-            self.size += length
+        size = len(header)
+        buf += _BIN8_HEADS[size] if size < 0x100 else _bin_head(size)
+        buf += header
+        length = len(body)
+        buf += _BIN8_HEADS[length] if length < 0x100 else _bin_head(length)
+        buf += body
+        self.size += size + length
         self.count += 1
 
     def frames(self) -> list[Any]:
