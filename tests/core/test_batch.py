@@ -185,6 +185,27 @@ def test_each_peer_has_its_own_turn_and_batch() -> None:
         assert batch_count(sent[2]) == 2
 
 
+def test_when_several_are_expected_the_first_is_held_too() -> None:
+    rule = Coalescer()
+    rule.expect(b"", 3)  # a batch of three requests came: three replies follow
+    for call_id in (1, 2, 3):
+        assert rule.offer(b"", message(call_id), 0) == ([], True)
+    [(_, sent)] = rule.end_turn()
+    assert split_batch(sent[1], sent[2]) == [reply(n, n) for n in (1, 2, 3)]
+    # Expected once only: the next turn's first message goes at once.
+    assert rule.offer(b"", message(4), 0) == ([], False)
+
+
+def test_what_is_still_expected_at_the_end_of_a_turn_is_forgotten() -> None:
+    rule = Coalescer()
+    rule.expect(b"a", 5)
+    rule.expect(b"b", 1)  # one expected is a lone one: it goes at once
+    assert rule.offer(b"b", [b"b", *message(1)], 1) == ([], False)
+    assert rule.offer(b"a", [b"a", *message(1)], 1) == ([], True)
+    assert len(rule.end_turn()) == 1
+    assert rule.offer(b"a", [b"a", *message(2)], 1) == ([], False)
+
+
 def test_a_message_with_attachments_goes_alone_after_what_was_held() -> None:
     rule = Coalescer()
     rule.offer(b"", message(1), 0)

@@ -106,8 +106,13 @@ async def _calls_started_in_one_turn_reach_the_server_as_one_batch() -> None:
                 [peer, b"", encode_reply_header(call_id, 0), msgpack.packb(1)]
             )
             assert await first == 1
+
             # Tasks created together take their first step in the same turn.
-            calls = [asyncio.ensure_future(client.add(a=n, b=1)) for n in range(CALLS)]
+            # Each makes a second call as soon as its first is answered.
+            async def twice(n: int) -> tuple[int, int]:
+                return await client.add(a=n, b=1), await client.add(a=n, b=2)
+
+            calls = [asyncio.ensure_future(twice(n)) for n in range(CALLS)]
             lone = await asyncio.to_thread(receive, router)
             batch = await asyncio.to_thread(receive, router)
             assert len(lone) == 4  # routing id, delimiter, header, body
@@ -120,16 +125,33 @@ async def _calls_started_in_one_turn_reach_the_server_as_one_batch() -> None:
                 range(CALLS)
             )
             assert not router.poll(0, zmq.POLLIN)  # two ZeroMQ messages, no more
-            # The replies come back as one batch, too: the client splits it.
+            # The replies come back as one batch, too: the client splits it, and
+            # the second calls its callers make go as one batch, none alone.
             replies = [
                 (encode_reply_header(n, 0), msgpack.packb(n * 10))
                 for n in reversed(ids)
             ]
             router.send_multipart([peer, b"", *encode_batch(replies)])
+            second = await asyncio.to_thread(receive, router)
+            assert msgpack.unpackb(second[2]) == [V, KIND_BATCH, 0, CALLS]
+            requests = split_batch(second[2], second[3])
+            assert [msgpack.unpackb(body)["2"] for _, body in requests] == [2] * CALLS
+            second_ids = [msgpack.unpackb(header)[2] for header, _ in requests]
+            replies = [
+                (encode_reply_header(n, 0), msgpack.packb(n)) for n in second_ids
+            ]
+            router.send_multipart([peer, b"", *encode_batch(replies)])
             results = await asyncio.gather(*calls)
-            assert results == [(call_id + 1 + n) * 10 for n in range(CALLS)]
+            assert [first for first, _ in results] == [
+                (call_id + 1 + n) * 10 for n in range(CALLS)
+            ]
+            id_of = {
+                msgpack.unpackb(body)["1"]: msgpack.unpackb(header)[2]
+                for header, body in requests
+            }
+            assert [second for _, second in results] == [id_of[n] for n in range(CALLS)]
             assert client.channel.dropped_replies == 0
-            assert client.channel.batches_sent == 1
+            assert client.channel.batches_sent == 2
     finally:
         router.close()
 
@@ -203,7 +225,7 @@ async def _a_client_sends_no_batch_to_a_server_that_reads_none() -> None:
 # --- the server ------------------------------------------------------------------
 
 
-def test_a_server_answers_a_batch_with_one_lone_reply_and_one_batch(
+def test_a_server_answers_a_batch_of_requests_with_one_batch(
     calculator: RunningServer,
 ) -> None:
     dealer = raw_socket(zmq.DEALER, batches=True)
@@ -213,9 +235,9 @@ def test_a_server_answers_a_batch_with_one_lone_reply_and_one_batch(
         dealer.send_multipart([b"", *encode_batch(requests)])
         zmq_messages, results = replies_until(dealer, CALLS)
         assert results == {n: n + 1 for n in range(1, CALLS + 1)}
-        # Every handler answered in the same turn: the first reply went at once,
-        # the others in one batch after it.
-        assert zmq_messages == 2
+        # Every handler answered in the same turn, and the batch said that
+        # many replies were on their way: none went ahead alone.
+        assert zmq_messages == 1
         assert calculator.stats.received == CALLS
         assert calculator.stats.replied == CALLS
     finally:

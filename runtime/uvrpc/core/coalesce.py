@@ -5,7 +5,10 @@ A sender (either client, the server) offers each message it is about to send to 
 :meth:`Coalescer.end_turn` once the turn of its loop that offered them is over:
 
 * the first message for a peer in a turn goes at once, alone: nothing ever waits
-  for a batch to fill, so a lone call costs what it did;
+  for a batch to fill, so a lone call costs what it did; unless the shell said
+  that several are on their way (:meth:`Coalescer.expect`: a batch arrived, and
+  each of its messages will be answered), as otherwise a train of calls that
+  travels as one batch would lose one message to a lone one at every hop;
 * the later ones of the same turn are held, copied into one batch
   (:class:`~uvrpc.wire.batch.BatchBuilder`), which goes at the end of the turn,
   or as soon as it is full (:data:`~uvrpc.wire.batch.MAX_BATCH` messages, or
@@ -75,6 +78,7 @@ class Coalescer:
         self.part_max = part_max
         self._turn: set[Hashable] = set()
         self._held: dict[Hashable, _Held] = {}
+        self._expected: dict[Hashable, int] = {}
 
     @property
     def turn_open(self) -> bool:
@@ -94,8 +98,16 @@ class Coalescer:
         """
         turn = self._turn
         if peer not in turn:
-            turn.add(peer)  # the turn's first message for its peer goes at once
-            return _NOTHING, False
+            turn.add(peer)
+            expected = self._expected.pop(peer, 0)
+            if expected <= 1:
+                return _NOTHING, False  # a lone message goes at once
+            # One of several on their way: held, with the others, for the turn.
+            self._expected[peer] = expected - 1
+        elif self._expected:
+            expected = self._expected.pop(peer, 0)
+            if expected > 1:
+                self._expected[peer] = expected - 1
         held = self._held.get(peer)
         size = len(frames[-1]) + len(frames[-2])
         if len(frames) != end + 3 or size > self.part_max:
@@ -121,10 +133,20 @@ class Coalescer:
             return [held.message()], True
         return _NOTHING, True
 
+    def expect(self, peer: Hashable, count: int) -> None:
+        """Say that ``count`` messages for ``peer`` are on their way, each its
+        own (a batch of requests has arrived: its replies will follow; a batch
+        of replies: the next calls of their callers). The first of them is then
+        held too, so that they go as one batch, not as one message and a batch
+        of the rest; a lone message, expected or not, goes at once. What is
+        still expected at the end of a turn is forgotten."""
+        self._expected[peer] = self._expected.get(peer, 0) + count
+
     def end_turn(self) -> list[tuple[Hashable, list[Any]]]:
         """The turn is over: each peer's held messages to send now, as one
         message per peer, and a new turn begins."""
         self._turn.clear()
+        self._expected.clear()
         if not self._held:
             return []
         out = [(peer, held.message()) for peer, held in self._held.items()]
@@ -135,3 +157,4 @@ class Coalescer:
         """Drop what is held (the sender closed)."""
         self._turn.clear()
         self._held.clear()
+        self._expected.clear()

@@ -140,6 +140,11 @@ class CoalescingSender:
                 await asyncio.wait((waiting,))
         return await self._reactor.send(frames, prepare)
 
+    def expect(self, peer: Hashable, count: int) -> None:
+        """``count`` messages for ``peer`` are on their way this turn (see
+        :meth:`Coalescer.expect`)."""
+        self._rule.expect(peer, count)
+
     def _end_turn(self) -> None:
         self._flush_scheduled = False
         for peer, message in self._rule.end_turn():
