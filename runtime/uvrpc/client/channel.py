@@ -260,6 +260,8 @@ class DealerTransport:
             event, value = monitor_event(frames[0])
             if event & zmq.EVENT_DISCONNECTED:
                 self._relearn()
+                if self._sender is not None:
+                    self._sender.abandon()
                 self._live.discard(bytes(frames[1]))
                 # Replies that arrived before the connection dropped are queued:
                 # answer their calls before failing the rest.

@@ -189,6 +189,15 @@ class CoalescingSender:
         if self._on_lost is not None:
             self._on_lost(batch_count(message[-2]) or 1)
 
+    def abandon(self) -> None:
+        """Drop what is held and the batches waiting for room, unsent (a client's
+        connection dropped: its calls failed, and a request of theirs must not
+        reach the server that comes next)."""
+        self._rule.forget()
+        for task in list(self._blocked.values()):
+            task.cancel()
+        self._blocked.clear()
+
     def close(self) -> None:
         """Send what is held if there is room (drop it otherwise), and stop the
         batches waiting for room; call before the reactor closes."""
