@@ -134,9 +134,9 @@ async def _calls_started_in_one_turn_reach_the_server_as_one_batch() -> None:
             router.send_multipart([peer, b"", *encode_batch(replies)])
             second = await asyncio.to_thread(receive, router)
             assert msgpack.unpackb(second[2]) == [V, KIND_BATCH, 0, CALLS]
-            requests = split_batch(second[2], second[3])
-            assert [msgpack.unpackb(body)["2"] for _, body in requests] == [2] * CALLS
-            second_ids = [msgpack.unpackb(header)[2] for header, _ in requests]
+            again = split_batch(second[2], second[3])
+            assert [msgpack.unpackb(body)["2"] for _, body in again] == [2] * CALLS
+            second_ids = [msgpack.unpackb(header)[2] for header, _ in again]
             replies = [
                 (encode_reply_header(n, 0), msgpack.packb(n)) for n in second_ids
             ]
@@ -147,7 +147,7 @@ async def _calls_started_in_one_turn_reach_the_server_as_one_batch() -> None:
             ]
             id_of = {
                 msgpack.unpackb(body)["1"]: msgpack.unpackb(header)[2]
-                for header, body in requests
+                for header, body in again
             }
             assert [second for _, second in results] == [id_of[n] for n in range(CALLS)]
             assert client.channel.dropped_replies == 0
