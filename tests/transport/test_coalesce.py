@@ -39,6 +39,13 @@ class FakeReactor:
             await waiter
         return True
 
+    def at_turn_end(self, hook: Callable[[], None]) -> None:
+        self.turn_end = hook
+
+    @property
+    def turn_end_pending(self) -> bool:
+        return False  # the sender's own callback ends each turn
+
     def make_room(self) -> None:
         self.room = True
         for waiter in self._waiting:

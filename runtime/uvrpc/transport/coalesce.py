@@ -6,6 +6,11 @@ for a peer goes at once, the later ones go as one batch when the loop's current
 turn is over (a callback scheduled with ``call_soon``). It coalesces only for
 peers that read batches; everything else passes straight through.
 
+The turn ends in the reactor's next look at its socket after a send
+(:meth:`SocketReactor.at_turn_end`), which every turn that sent schedules anyway,
+or in a callback of its own once a message is held: a lone message costs no
+callback of its own.
+
 A held message is reported sent: it was copied, and goes with its batch. A batch
 that finds no room waits for it in a task; until it went, its peer's later messages
 wait behind it (:meth:`try_send` says no, :meth:`send` waits), so that a peer
@@ -105,6 +110,7 @@ class CoalescingSender:
         self._on_lost = on_lost
         self._rule = Coalescer()
         self._flush_scheduled = False
+        reactor.at_turn_end(self._turn_over)
         self._blocked: dict[Hashable, asyncio.Future[Any]] = {}
         self.batches = 0
         """Batches sent (each counts once, however many messages it held)."""
@@ -118,16 +124,20 @@ class CoalescingSender:
         if self._blocked and peer in self._blocked:
             return False
         before, held = self._rule.offer(peer, frames, self._end)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self._loop.call_soon(self._end_turn)
         for message in before:
             self._push(peer, message)
         if held:
-            return True
-        if self._blocked and peer in self._blocked:
-            return False
-        return self._reactor.try_send(frames)
+            sent = True
+        elif self._blocked and peer in self._blocked:
+            sent = False
+        else:
+            sent = self._reactor.try_send(frames)
+        if not (self._flush_scheduled or self._reactor.turn_end_pending):
+            # The reactor ends the turn after a send of this turn, but not after
+            # one made while it drains: then a callback of its own does.
+            self._flush_scheduled = True
+            self._loop.call_soon(self._end_turn)
+        return sent
 
     async def send(
         self, frames: Sequence[Any], prepare: Callable[[], bool] | None = None
@@ -147,6 +157,13 @@ class CoalescingSender:
 
     def _end_turn(self) -> None:
         self._flush_scheduled = False
+        self._turn_over()
+
+    def _turn_over(self) -> None:
+        """The turn is over (the reactor's hook, or the callback of a turn that
+        held messages): send what was held."""
+        if not self._rule.turn_open:
+            return
         for peer, message in self._rule.end_turn():
             self._push(peer, message)
 
