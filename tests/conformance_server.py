@@ -3,17 +3,25 @@ that serve it: every method answers from its arguments, so replies can be checke
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import uuid
 from collections.abc import AsyncIterator
 
 from golden import shared
 from golden.conformance import (
+    Bounded,
     Color,
     ConformanceServer,
     Containers,
+    Drawing,
     Node,
     NotFound,
     Rejected,
     Scalars,
+    Shape,
+    ShapeLabel,
+    WellKnown,
 )
 
 
@@ -26,6 +34,12 @@ class Conformance(ConformanceServer):
 
     async def ping(self) -> None:
         return None
+
+    async def echo_bounded(self, *, value: Bounded, keep: int) -> Bounded:
+        return value.model_copy(update={"tags": value.tags[:keep]})
+
+    async def repeat(self, *, text: str, times: int) -> str:
+        return text * times
 
     async def echo_scalars(self, *, value: Scalars) -> Scalars:
         return value
@@ -90,6 +104,29 @@ class Conformance(ConformanceServer):
     async def echo_i64(self, *, value: int) -> int:
         return value
 
+    async def echo_well_known(self, *, value: WellKnown) -> WellKnown:
+        return value
+
+    async def echo_uuid(self, *, value: uuid.UUID) -> uuid.UUID:
+        return value
+
+    async def echo_decimal(self, *, value: decimal.Decimal) -> decimal.Decimal:
+        return value
+
+    async def echo_duration(self, *, value: datetime.timedelta) -> datetime.timedelta:
+        return value
+
+    async def later(
+        self, *, at: datetime.datetime, by: datetime.timedelta
+    ) -> datetime.datetime:
+        return at + by
+
+    async def ticks(
+        self, *, start: datetime.datetime, step: datetime.timedelta, n: int
+    ) -> AsyncIterator[datetime.datetime]:
+        for index in range(n):
+            yield start + step * index
+
     async def fail(self, *, which: str) -> None:
         if which == "not_found":
             raise NotFound(key="k")
@@ -118,6 +155,17 @@ class Conformance(ConformanceServer):
         async for value in values:
             total += value
         return total
+
+    async def echo_shape(self, *, shape: Shape, extra: Shape | None) -> Shape:
+        return shape if extra is None else extra
+
+    async def echo_drawing(self, *, drawing: Drawing) -> Drawing:
+        return drawing
+
+    async def shapes(self, *, shapes: list[Shape]) -> AsyncIterator[Shape]:
+        for shape in shapes:
+            yield shape
+        yield ShapeLabel(value=f"{len(shapes)} shapes")
 
     async def transform(
         self, *, values: AsyncIterator[Scalars], add: int

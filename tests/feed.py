@@ -9,7 +9,7 @@ import typing as _typing
 import uvrpc as _uvrpc
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.6.0", api=6, protocol=3)
+_uvrpc.check_generated_code(generator="0.6.0", api=7, protocol=3)
 
 __all__ = [
     "FeedClient",
@@ -17,6 +17,7 @@ __all__ = [
     "FeedSyncClient",
     "Tick",
     "Total",
+    "UnimplementedFeedServer",
 ]
 
 
@@ -326,3 +327,41 @@ class FeedServer(_uvrpc.ServiceBase):
     @_abc.abstractmethod
     def numbers(self, *, count: int) -> _typing.AsyncIterator[int]:
         """Streams the numbers from 0 to `count` - 1."""
+
+
+class UnimplementedFeedServer(FeedServer):
+    """A ``feed.Feed`` implementation that answers every method UNIMPLEMENTED until it
+    is overridden.
+
+    Subclass it to serve some of the methods, say while a new method reaches the servers
+    one by one. A class that must serve them all subclasses :class:`FeedServer`, whose
+    abstract methods let a type checker find one left out.
+    """
+
+    async def ping(self, *, n: int) -> int:
+        """Answers `n`."""
+        raise _uvrpc.unimplemented(_FEED_PING)
+
+    async def notify(self, *, text: str) -> None:
+        """Hands `text` to the server; nothing comes back."""
+        raise _uvrpc.unimplemented(_FEED_NOTIFY)
+
+    def ticks(self, *, count: int, size: int) -> _typing.AsyncIterator[Tick]:
+        """Streams `count` ticks carrying `size` bytes each."""
+        raise _uvrpc.unimplemented(_FEED_TICKS)
+
+    async def upload(self, *, ticks: _typing.AsyncIterator[Tick], label: str) -> Total:
+        """Counts the ticks sent to it."""
+        raise _uvrpc.unimplemented(_FEED_UPLOAD)
+
+    def echo(
+        self,
+        *,
+        ticks: _typing.AsyncIterator[Tick],
+    ) -> _typing.AsyncIterator[Tick]:
+        """Streams every tick back as it arrives."""
+        raise _uvrpc.unimplemented(_FEED_ECHO)
+
+    def numbers(self, *, count: int) -> _typing.AsyncIterator[int]:
+        """Streams the numbers from 0 to `count` - 1."""
+        raise _uvrpc.unimplemented(_FEED_NUMBERS)

@@ -3,7 +3,18 @@ serve it."""
 
 from __future__ import annotations
 
-from golden.all_types import Color, Item, Scalars, ShowcaseServer, Tree
+import datetime
+import decimal
+import uuid
+
+from golden.all_types import (
+    Color,
+    Constrained,
+    Item,
+    Scalars,
+    ShowcaseServer,
+    Tree,
+)
 
 
 class Showcase(ShowcaseServer):
@@ -39,3 +50,19 @@ class Showcase(ShowcaseServer):
 
     async def mirror(self, *, value: Scalars) -> Scalars:
         return value
+
+    async def names(
+        self, *, count: int, width: int, like: Constrained | None
+    ) -> list[str]:
+        stem = like.name if like is not None else "name"
+        return [f"{stem}{index}"[:width] for index in range(count)]
+
+    async def schedule(
+        self,
+        *,
+        id: uuid.UUID,
+        delay: datetime.timedelta,
+        budget: decimal.Decimal | None,
+    ) -> datetime.datetime:
+        start = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+        return start + datetime.timedelta(seconds=id.int % 60) + delay

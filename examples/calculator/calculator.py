@@ -8,7 +8,7 @@ import abc as _abc
 import uvrpc as _uvrpc
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.6.0", api=6, protocol=3)
+_uvrpc.check_generated_code(generator="0.6.0", api=7, protocol=3)
 
 __all__ = [
     "CalculatorClient",
@@ -18,6 +18,7 @@ __all__ = [
     "Outcome",
     "Program",
     "Step",
+    "UnimplementedCalculatorServer",
 ]
 
 
@@ -403,3 +404,37 @@ class CalculatorServer(_uvrpc.ServiceBase):
     @_abc.abstractmethod
     async def reset(self) -> None:
         """Sets the call count back to zero."""
+
+
+class UnimplementedCalculatorServer(CalculatorServer):
+    """A ``calculator.Calculator`` implementation that answers every method
+    UNIMPLEMENTED until it is overridden.
+
+    Subclass it to serve some of the methods, say while a new method reaches the servers
+    one by one. A class that must serve them all subclasses :class:`CalculatorServer`,
+    whose abstract methods let a type checker find one left out.
+    """
+
+    async def add(self, *, a: int, b: int) -> int:
+        """Adds two integers."""
+        raise _uvrpc.unimplemented(_CALCULATOR_ADD)
+
+    async def apply(self, *, op: Op, a: float, b: float) -> float:
+        """Applies one operation to two operands."""
+        raise _uvrpc.unimplemented(_CALCULATOR_APPLY)
+
+    async def run(self, *, program: Program) -> Outcome:
+        """Runs a whole program and reports the outcome."""
+        raise _uvrpc.unimplemented(_CALCULATOR_RUN)
+
+    async def divide(self, *, a: int, b: int) -> int:
+        """Divides `a` by `b`; a zero `b` fails on the server."""
+        raise _uvrpc.unimplemented(_CALCULATOR_DIVIDE)
+
+    async def call_count(self) -> int:
+        """Counts the calls served so far."""
+        raise _uvrpc.unimplemented(_CALCULATOR_CALL_COUNT)
+
+    async def reset(self) -> None:
+        """Sets the call count back to zero."""
+        raise _uvrpc.unimplemented(_CALCULATOR_RESET)

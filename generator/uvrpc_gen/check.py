@@ -17,11 +17,12 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from . import naming, pytypes
+from . import constraints, naming, pytypes
 from .diagnostics import Diagnostic, IdlError
 from .model import (
     BoolLiteral,
     Const,
+    Constraint,
     Definition,
     Enum,
     ExceptionType,
@@ -41,6 +42,7 @@ from .model import (
     StringLiteral,
     Typedef,
     TypeRef,
+    UnionType,
 )
 from .symbols import (
     CLIENT_ATTRIBUTES,
@@ -49,6 +51,7 @@ from .symbols import (
     GENERATED_ALIASES,
     MESSAGE_ATTRIBUTES,
     SCALAR_TYPES,
+    WELL_KNOWN_TYPES,
 )
 
 __all__ = [
@@ -81,7 +84,7 @@ INTEGER_RANGES = {
 }
 """The inclusive range of each integer scalar."""
 
-KEYWORDS = frozenset({"namespace", "enum", "message", "service", "optional"})
+KEYWORDS = frozenset({"namespace", "enum", "message", "service", "optional", "union"})
 """Words of the grammar that no definition may take (with the built-in type names)."""
 
 FUTURE_KEYWORDS = frozenset(
@@ -170,6 +173,7 @@ _KIND_NAMES: Mapping[type, str] = {
     Enum: "enum",
     Message: "message",
     ExceptionType: "exception",
+    UnionType: "union",
     Service: "service",
     Const: "constant",
     Typedef: "typedef",
@@ -235,6 +239,9 @@ class _Checker:
                 self.reservations(definition)
             elif isinstance(definition, ExceptionType):
                 self.fields(definition.fields, "exception field", parameter=False)
+                self.reservations(definition)
+            elif isinstance(definition, UnionType):
+                self.union(definition)
                 self.reservations(definition)
             elif isinstance(definition, Const):
                 self.in_const = True
@@ -340,8 +347,30 @@ class _Checker:
                 if target is None:
                     return None
             if target is not None:
-                return dataclasses.replace(target, span=ref.span)
+                return dataclasses.replace(
+                    target,
+                    span=ref.span,
+                    constraints=self.merged_constraints(ref, target),
+                )
         return dataclasses.replace(ref, arguments=tuple(arguments))
+
+    def merged_constraints(
+        self, ref: TypeRef, target: TypeRef
+    ) -> tuple[Constraint, ...]:
+        """The constraints of a typedef's type followed by those a use of the
+        typedef adds; one the typedef already sets is reported and dropped."""
+        taken = {c.name for c in target.constraints}
+        added = []
+        for constraint in ref.constraints:
+            if constraint.name in taken:
+                self.error(
+                    constraint.span,
+                    f"typedef '{ref.name}' already sets the constraint "
+                    f"'{constraint.name}'",
+                )
+            else:
+                added.append(constraint)
+        return (*target.constraints, *added)
 
     def expand(self, ref: TypeRef) -> TypeRef:
         """``ref`` with every typedef replaced by the type it names."""
@@ -390,6 +419,8 @@ class _Checker:
         for definition in self.module.definitions:
             if isinstance(definition, ExceptionType):
                 taken[naming.fields_class(definition.name)] = definition.name
+            if isinstance(definition, UnionType):
+                self.member_classes(definition, taken)
         for definition in self.module.definitions:
             if not isinstance(definition, Service):
                 continue
@@ -398,6 +429,7 @@ class _Checker:
                 naming.client_class(service): "client",
                 naming.sync_client_class(service): "blocking client",
                 naming.server_class(service): "server base class",
+                naming.unimplemented_server_class(service): "partial server class",
             }
             for name, what in public.items():
                 user = self.kinds.get(name)
@@ -406,6 +438,14 @@ class _Checker:
                         user.span,
                         f"'{name}' clashes with the {what} generated for service "
                         f"'{service}' ({_where(definition.span)})",
+                    )
+                member = taken.get(name)
+                if member is not None:
+                    self.error(
+                        definition.span,
+                        f"the {what} '{name}' generated for service '{service}' "
+                        f"clashes with the class generated for union member "
+                        f"'{member}'",
                     )
             generated = [(naming.service_constant(service), definition.span, service)]
             seen: set[str] = set()
@@ -428,6 +468,55 @@ class _Checker:
                         f"'{label}' and '{owner}' would both generate "
                         f"the name '{name}'",
                     )
+
+    def member_classes(self, union: UnionType, taken: dict[str, str]) -> None:
+        """Report a definition, or another member, with the name of the class
+        generated for a member of ``union``; record the names in ``taken``."""
+        for member in union.members:
+            name = naming.union_member_class(union.name, member.name)
+            label = f"{union.name}.{member.name}"
+            user = self.kinds.get(name)
+            if user is not None:
+                self.error(
+                    user.span,
+                    f"'{name}' clashes with the class generated for member "
+                    f"'{member.name}' of union '{union.name}' ({_where(member.span)})",
+                )
+            owner = taken.setdefault(name, label)
+            if owner != label:
+                self.error(
+                    member.span,
+                    f"'{label}' and '{owner}' would both generate the class '{name}'",
+                )
+
+    # --- unions -------------------------------------------------------------------
+
+    def union(self, union: UnionType) -> None:
+        """Check a union: at least one member, each a field without 'optional' or
+        a default, of any type a field may have."""
+        if not union.members:
+            self.error(
+                union.span,
+                f"union '{union.name}' has no members; a union holds exactly one of "
+                "its members, so give it at least one",
+            )
+        for member in union.members:
+            if member.optional:
+                self.error(
+                    member.span,
+                    f"union member '{member.name}' cannot be optional: a union value "
+                    "always holds exactly one member (make the field of the union "
+                    "type optional instead)",
+                )
+            if member.default is not None:
+                self.error(
+                    member.default.span,
+                    f"union member '{member.name}' cannot have a default",
+                )
+        plain = [
+            dataclasses.replace(m, optional=False, default=None) for m in union.members
+        ]
+        self.fields(plain, "union member", parameter=False)
 
     # --- enums --------------------------------------------------------------------
 
@@ -507,6 +596,8 @@ class _Checker:
         name, span = field.name, field.span
         if not self.python_name(name, span, f"{what} name"):
             return
+        if what == "union member":
+            return  # data and part of a class name, never an attribute
         if parameter and name in ("self", "timeout", "wait_for_ready"):
             self.error(
                 span, f"parameter name '{name}' is taken by the generated methods"
@@ -543,7 +634,9 @@ class _Checker:
 
     # --- reserved ids and names -----------------------------------------------------
 
-    def reservations(self, definition: Message | ExceptionType | Enum) -> None:
+    def reservations(
+        self, definition: Message | ExceptionType | UnionType | Enum
+    ) -> None:
         """Report bad, overlapping or duplicate reservations, and members that take
         a reserved id (an enum's: value) or name."""
         if isinstance(definition, Enum):
@@ -554,9 +647,13 @@ class _Checker:
             ]
         else:
             low, high = 1, MAX_ID
-            what = "field" if isinstance(definition, Message) else "exception field"
+            if isinstance(definition, UnionType):
+                what, fields = "union member", definition.members
+            else:
+                what = "field" if isinstance(definition, Message) else "exception field"
+                fields = definition.fields
             number, label = "id", f"{what} id"
-            members = [(f.name, f.span, f.id, f.id_span) for f in definition.fields]
+            members = [(f.name, f.span, f.id, f.id_span) for f in fields]
         ranges: list[ReservedRange] = []
         for reserved in definition.reserved_ids:
             if reserved.low > reserved.high:
@@ -763,10 +860,25 @@ class _Checker:
     # --- types --------------------------------------------------------------------
 
     def type(self, ref: TypeRef, *, stream: bool = False) -> bool:
-        """Report what is wrong with a type; return whether it resolved.
+        """Report what is wrong with a type and its constraints; return whether
+        it resolved.
 
         ``stream`` allows ``stream<T>`` here (a return type or a parameter).
         """
+        resolved = self.resolve(ref, stream=stream)
+        if resolved and ref.constraints:
+            definition = self.kinds.get(ref.name)
+            kind = ref.name
+            if isinstance(definition, Message | Enum | UnionType):
+                kind = {Message: "message", Enum: "enum", UnionType: "union"}[
+                    type(definition)
+                ]
+            self.errors += constraints.check_type(ref, kind)
+        return resolved
+
+    def resolve(self, ref: TypeRef, *, stream: bool = False) -> bool:
+        """Report a type that does not resolve (or may not stand here); return
+        whether it resolved."""
         name, arity = ref.name, len(ref.arguments)
         if name in SCALAR_TYPES or name in self.kinds:
             definition = self.kinds.get(name)
@@ -810,7 +922,19 @@ class _Checker:
             ok = all([self.type(argument) for argument in ref.arguments])
             if ok and name in ("set", "map"):
                 key = ref.arguments[0]
-                if key.arguments or isinstance(self.kinds.get(key.name), Message):
+                if key.name == "decimal":
+                    # Equal decimals can differ in text ("1.0", "1.00"): two keys
+                    # on the wire would be one in Python.
+                    role = "set element" if name == "set" else "map key"
+                    self.error(
+                        key.span,
+                        f"{role} type cannot be 'decimal': equal decimals can be "
+                        "written differently; use its text as a 'string' key",
+                    )
+                    return False
+                if key.arguments or isinstance(
+                    self.kinds.get(key.name), Message | UnionType
+                ):
                     role = "set element" if name == "set" else "map key"
                     self.error(
                         key.span,
@@ -852,7 +976,7 @@ class _Checker:
                 f"a constant is a scalar or an enum, not '{type_text(const.type)}'",
             )
         else:
-            self.value(const.type, const.value)
+            self.constrained_value(const.type, const.value)
         self.consts_seen.add(const.name)
 
     def const_reference(self, ref: TypeRef, literal: NameLiteral) -> None:
@@ -901,17 +1025,49 @@ class _Checker:
                 "make it 'optional' instead",
             )
             return
-        self.value(field.type, field.default)
+        self.constrained_value(field.type, field.default)
+
+    def constrained_value(self, ref: TypeRef, literal: Literal) -> None:
+        """Report a literal that is not a valid value of ``ref``, or that breaks
+        the constraints of ``ref`` or of the types inside it."""
+        errors = len(self.errors)
+        self.value(ref, literal)
+        if len(self.errors) == errors and constraints.has_constraints(ref):
+            self.errors += constraints.check_default(ref, literal, self.const_value)
+
+    def const_value(self, literal: Literal) -> Literal:
+        """The value a reference to a constant stands for; other literals as
+        they are."""
+        seen: set[str] = set()
+        while isinstance(literal, NameLiteral) and literal.name not in seen:
+            seen.add(literal.name)
+            const = self.kinds.get(literal.name)
+            if not isinstance(const, Const):
+                break
+            literal = const.value
+        return literal
 
     def value(self, ref: TypeRef, literal: Literal) -> None:
         """Report a literal that is not a valid value of a (resolved) type."""
         name = ref.name
         definition = self.kinds.get(name)
-        if isinstance(definition, Message):
+        if isinstance(definition, Message | UnionType):
+            kind = _KIND_NAMES[type(definition)]
             self.error(
                 literal.span,
-                f"a field of message type '{name}' cannot have a default; "
+                f"a field of {kind} type '{name}' cannot have a default; "
                 "make it 'optional' instead",
+            )
+            return
+        if name in WELL_KNOWN_TYPES:
+            # Their values are Python objects, not literals: refused rather than
+            # given a text form that generated code, reflection and the compat
+            # check would all have to agree on.
+            self.error(
+                literal.span,
+                f"type '{name}' has no literals: a field or parameter of it cannot "
+                "have a default (make it 'optional' instead) and no constant can "
+                "have it",
             )
             return
         if isinstance(literal, NameLiteral) and isinstance(
@@ -1070,6 +1226,10 @@ def _expand_module(module: Module, expand: Callable[[TypeRef], TypeRef]) -> Modu
         if isinstance(definition, Message | ExceptionType):
             definition = dataclasses.replace(
                 definition, fields=fields(definition.fields)
+            )
+        elif isinstance(definition, UnionType):
+            definition = dataclasses.replace(
+                definition, members=fields(definition.members)
             )
         elif isinstance(definition, Const | Typedef):
             definition = dataclasses.replace(definition, type=expand(definition.type))

@@ -12,8 +12,9 @@ dropped) or **compatible**::
     new.idl:9:5: compatible: value 'KIT' = 3 was added to enum 'Category': ...
 
 The rules follow from the wire format (``docs/protocol.md``): messages,
-parameters and exceptions travel as maps keyed by field id, so names may change
-and readers ignore ids they do not know; a missing field takes its default or, if
+parameters and exceptions travel as maps keyed by field id, so names may change,
+a message keeps the ids it does not know and sends them on, and a server drops
+the parameters it does not know; a missing field takes its default or, if
 it has none and is not optional, fails validation; enums travel as integers and a
 value the reader does not declare is rejected; a method travels by its route
 ``namespace.Service.method`` and an exception by ``namespace.Name``, both spelled
@@ -40,8 +41,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import constraints
 from .check import CheckedModule, check, type_text
 from .diagnostics import IdlError, format_diagnostics
+from .directions import BOTH, REPLY, REQUEST, directions
 from .load import LoadError, load
 from .model import (
     BoolLiteral,
@@ -63,6 +66,8 @@ from .model import (
     Span,
     StringLiteral,
     Typedef,
+    TypeRef,
+    UnionType,
 )
 from .parse import parse
 
@@ -311,6 +316,7 @@ _KINDS: Mapping[type, str] = {
     Enum: "enum",
     Message: "message",
     ExceptionType: "exception",
+    UnionType: "union",
     Service: "service",
     Const: "constant",
     Typedef: "typedef",
@@ -385,6 +391,8 @@ def _shape(definition: Definition) -> object:
     """What a definition looks like apart from its name, to guess renames."""
     if isinstance(definition, Message | ExceptionType):
         return _field_shape(definition.fields)
+    if isinstance(definition, UnionType):
+        return _field_shape(definition.members)
     if isinstance(definition, Enum):
         return frozenset(v.value for v in definition.values)
     if isinstance(definition, Service):
@@ -405,6 +413,9 @@ class _Comparer:
         self.old = old
         self.new = new
         self.changes: list[Change] = []
+        self.directions = directions(old, new)
+        # The ways the fields being compared travel, for their constraints.
+        self.direction = BOTH
 
     def breaking(self, span: Span, message: str) -> None:
         self.changes.append(Change(span, True, message))
@@ -460,6 +471,7 @@ class _Comparer:
             Message: "files that import this one and code that uses it lose it",
             ExceptionType: f"its wire name '{self.old.namespace}.{name}' is "
             "no longer known",
+            UnionType: "files that import this one and code that uses it lose it",
             Service: f"calls to its routes '{self.old.namespace}.{name}.*' are "
             "answered with UNIMPLEMENTED",
             Const: "files that import this one and code that uses it lose it",
@@ -477,6 +489,7 @@ class _Comparer:
             Enum: "",
             Message: "",
             ExceptionType: "",
+            UnionType: "",
             Service: ": old servers answer its calls with UNIMPLEMENTED",
             Const: "",
             Typedef: "",
@@ -494,15 +507,22 @@ class _Comparer:
             self.reservations(before, after, f"enum '{after.name}'", "value")
         elif isinstance(before, Message) and isinstance(after, Message):
             owner = f"message '{after.name}'"
+            self.direction = self.directions.get(after.name, BOTH)
             self.fields(
                 before.fields, after.fields, owner, "field", reserved=after.reserved_ids
             )
             self.reservations(before, after, owner, "id")
         elif isinstance(before, ExceptionType) and isinstance(after, ExceptionType):
             owner = f"exception '{after.name}'"
+            self.direction = self.directions.get(after.name, frozenset({REPLY}))
             self.fields(
                 before.fields, after.fields, owner, "field", reserved=after.reserved_ids
             )
+            self.reservations(before, after, owner, "id")
+        elif isinstance(before, UnionType) and isinstance(after, UnionType):
+            owner = f"union '{after.name}'"
+            self.direction = self.directions.get(after.name, BOTH)
+            self.members(before, after, owner)
             self.reservations(before, after, owner, "id")
         elif isinstance(before, Service) and isinstance(after, Service):
             self.service(before, after)
@@ -642,6 +662,9 @@ class _Comparer:
                         f"by id; {note})",
                     )
                 self.field(field, same_id, label, readers, writers)
+        # An old reader keeps a field it does not know and sends it on; an old
+        # server drops a parameter it does not know (docs/evolution.md).
+        unread = "drop it" if parameter else "keep it unread and send it on"
         for field in after:
             if field.id in old_ids or field.name in old_names:
                 continue
@@ -655,15 +678,15 @@ class _Comparer:
             elif field.optional:
                 self.compatible(
                     field.span,
-                    f"optional {label} was added to {owner}: old {readers} ignore "
-                    f"it, new {readers} take None from old {writers}",
+                    f"optional {label} was added to {owner}: old {readers} {unread}, "
+                    f"new {readers} take None from old {writers}",
                 )
             else:
                 assert field.default is not None
                 self.compatible(
                     field.span,
                     f"{label} with default {_literal_text(field.default)} was added "
-                    f"to {owner}: old {readers} ignore it, new {readers} take the "
+                    f"to {owner}: old {readers} {unread}, new {readers} take the "
                     f"default from old {writers}",
                 )
 
@@ -711,10 +734,71 @@ class _Comparer:
                 f"{hint}",
             )
 
+    def members(self, before: UnionType, after: UnionType, owner: str) -> None:
+        """Compare the members of a union, matched by id as they travel.
+
+        A new member is safe: a peer built from the old file receives it as
+        ``uvrpc.UnknownMember`` and passes it on unchanged. A removed, renumbered
+        or retyped member breaks: what one side sends as that member, the other
+        cannot read as it.
+        """
+        new_by_id = {m.id: m for m in after.members}
+        new_by_name = {m.name: m for m in after.members}
+        old_ids = {m.id for m in before.members}
+        old_names = {m.name for m in before.members}
+        for member in before.members:
+            label = f"union member {member.id} '{member.name}' of {owner}"
+            same_name = new_by_name.get(member.name)
+            same_id = new_by_id.get(member.id)
+            if same_name is not None and same_name.id != member.id:
+                self.breaking(
+                    same_name.id_span,
+                    f"union member '{member.name}' of {owner} changed id from "
+                    f"{member.id} to {same_name.id}: a member travels keyed by id, "
+                    "so each side reads the other's as an unknown member",
+                )
+            elif same_id is None:
+                why = (
+                    "peers built from the old file still send it, and new ones "
+                    "receive it as an unknown member"
+                )
+                if not any(member.id in r for r in after.reserved_ids):
+                    why += (
+                        f"; reserve its id with 'reserved {member.id};' so no later "
+                        "member takes it"
+                    )
+                self.breaking(member.span, f"{label} was removed: {why}")
+            if same_id is None:
+                continue
+            if same_id.name != member.name and same_id.name not in old_names:
+                self.compatible(
+                    same_id.span,
+                    f"{label} was renamed to '{same_id.name}' (the wire keys it by "
+                    "id; Python code and JSON use the new name)",
+                )
+            old_type, new_type = type_text(member.type), type_text(same_id.type)
+            if old_type == new_type:
+                self.constraints(member.type, same_id.type, label, self.direction)
+            if old_type != new_type:
+                self.breaking(
+                    same_id.type.span,
+                    f"{label} changed type from '{old_type}' to '{new_type}'",
+                )
+            if member.doc != same_id.doc:
+                self.doc(same_id, label)
+        for member in after.members:
+            if member.id not in old_ids and member.name not in old_names:
+                self.compatible(
+                    member.span,
+                    f"union member {member.id} '{member.name}' was added to {owner}: "
+                    "peers built from the old file receive it as an unknown member "
+                    "and pass it on unchanged",
+                )
+
     def reservations(
         self,
-        before: Message | ExceptionType | Enum,
-        after: Message | ExceptionType | Enum,
+        before: Message | ExceptionType | UnionType | Enum,
+        after: Message | ExceptionType | UnionType | Enum,
         owner: str,
         number: str,
     ) -> None:
@@ -755,6 +839,8 @@ class _Comparer:
     ) -> None:
         """Compare one field (or parameter) with the field of the same id."""
         old_type, new_type = type_text(before.type), type_text(after.type)
+        if old_type == new_type:
+            self.constraints(before.type, after.type, label, self.direction)
         if old_type != new_type:
             if _is_stream(before) and _is_stream(after):
                 self.breaking(
@@ -784,6 +870,51 @@ class _Comparer:
             self.default(before, after, label, readers, writers)
         if before.doc != after.doc:
             self.doc(after, label)
+
+    def constraints(
+        self,
+        before: TypeRef,
+        after: TypeRef,
+        label: str,
+        ways: frozenset[str] | set[str],
+    ) -> None:
+        """Compare the constraints of two versions of one type, travelling
+        ``ways``: on a request a tighter constraint breaks (an old client's value
+        may be refused), on a reply a looser one does (an old client may refuse
+        a new server's value), and on a type that travels both ways any change
+        does."""
+        if before.name == "stream":
+            label = f"the stream items of {label}"
+            before, after = before.arguments[0], after.arguments[0]
+        for found in constraints.differences(before, after):
+            where = f"{found.where}{label} {found.change}"
+            request, reply = REQUEST in ways, REPLY in ways
+            if request and reply and (found.tighter or found.looser):
+                self.breaking(
+                    found.span,
+                    f"{where}: it travels in requests and in replies, so a peer "
+                    "built from one version may refuse what the other sends",
+                )
+            elif request and found.tighter:
+                self.breaking(
+                    found.span,
+                    f"{where}: a new server may refuse what an old client sends",
+                )
+            elif reply and found.looser:
+                self.breaking(
+                    found.span,
+                    f"{where}: an old client may refuse what a new server sends",
+                )
+            elif request:
+                self.compatible(
+                    found.span,
+                    f"{where}: new servers take all that old clients send",
+                )
+            else:
+                self.compatible(
+                    found.span,
+                    f"{where}: old clients take all that new servers send",
+                )
 
     def default(
         self, before: Field, after: Field, label: str, readers: str, writers: str
@@ -851,6 +982,7 @@ class _Comparer:
             )
         else:
             self.returns(before, after, label)
+        self.direction = frozenset({REQUEST})
         self.fields(
             before.params,
             after.params,
@@ -891,6 +1023,11 @@ class _Comparer:
     def returns(self, before: Method, after: Method, label: str) -> None:
         old_type, new_type = _returns(before), _returns(after)
         if old_type == new_type:
+            if before.returns is not None and after.returns is not None:
+                what = "the result of" if after.returns.name != "stream" else ""
+                self.constraints(
+                    before.returns, after.returns, f"{what} {label}".strip(), {REPLY}
+                )
             return
         span = after.span if after.returns is None else after.returns.span
         if before.streams_reply and after.streams_reply:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "Const",
+    "Constraint",
     "Definition",
     "Enum",
     "EnumValue",
@@ -35,6 +36,7 @@ __all__ = [
     "BoolLiteral",
     "TypeRef",
     "Typedef",
+    "UnionType",
 ]
 
 
@@ -54,14 +56,27 @@ class Span:
 
 @dataclass(frozen=True, slots=True)
 class TypeRef:
-    """A type as written: a (possibly dotted) name and its type arguments.
+    """A type as written: a (possibly dotted) name, its type arguments and the
+    constraints on its values.
 
     ``list<Step>`` is ``TypeRef("list", (TypeRef("Step"),))``; the checker decides
     which names are built-in scalars, containers or definitions of the module.
+    ``string(max_len = 50)`` has one :class:`Constraint`.
     """
 
     name: str
     arguments: tuple[TypeRef, ...]
+    span: Span
+    constraints: tuple[Constraint, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """One constraint on a type's values, ``max_len = 50``: ``span`` points at
+    the name; :mod:`uvrpc_gen.constraints` knows the names."""
+
+    name: str
+    value: Literal
     span: Span
 
 
@@ -236,6 +251,20 @@ class ExceptionType:
 
 
 @dataclass(frozen=True, slots=True)
+class UnionType:
+    """A ``union`` definition: a value that is exactly one of its numbered members,
+    written as fields (never optional, without defaults), and the ids and names
+    its ``reserved`` statements keep from reuse."""
+
+    name: str
+    members: tuple[Field, ...]
+    doc: str | None
+    span: Span
+    reserved_ids: tuple[ReservedRange, ...] = ()
+    reserved_names: tuple[ReservedName, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Const:
     """A ``const`` definition: a named value of a type."""
 
@@ -330,7 +359,7 @@ class Service:
     span: Span
 
 
-Definition = Enum | Message | ExceptionType | Service | Const | Typedef
+Definition = Enum | Message | ExceptionType | UnionType | Service | Const | Typedef
 """Any top-level definition that introduces a name."""
 
 

@@ -20,6 +20,8 @@ __all__ = [
     "snake_case",
     "start_method",
     "sync_client_class",
+    "union_member_class",
+    "unimplemented_server_class",
 ]
 
 _WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -55,6 +57,12 @@ def server_class(service: str) -> str:
     return f"{service}Server"
 
 
+def unimplemented_server_class(service: str) -> str:
+    """The server class of a service whose methods all answer UNIMPLEMENTED:
+    ``Unimplemented<Service>Server`` (gRPC-Go's ``Unimplemented<Service>Server``)."""
+    return f"Unimplemented{service}Server"
+
+
 def params_class(service: str, method: str) -> str:
     """The private parameters model of a method: ``_<Service><Method>Params``."""
     return f"_{service}{camel_case(method)}Params"
@@ -73,3 +81,8 @@ def method_constant(service: str, method: str) -> str:
 def fields_class(exception: str) -> str:
     """The private model of an exception's fields: ``_<Exception>Fields``."""
     return f"_{exception}Fields"
+
+
+def union_member_class(union: str, member: str) -> str:
+    """The class of one member of a union: ``<Union><Member>`` (``ShapeCircle``)."""
+    return f"{union}{camel_case(member)}"

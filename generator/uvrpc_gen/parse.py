@@ -22,6 +22,7 @@ from .diagnostics import Diagnostic, IdlError
 from .model import (
     BoolLiteral,
     Const,
+    Constraint,
     Definition,
     Enum,
     EnumValue,
@@ -44,6 +45,7 @@ from .model import (
     StringLiteral,
     Typedef,
     TypeRef,
+    UnionType,
 )
 
 __all__ = ["SYNTAX_ERROR_EXAMPLES", "parse"]
@@ -53,8 +55,8 @@ SYNTAX_ERROR_EXAMPLES: Mapping[str, tuple[str, ...]] = {
         "namespace calc\nenum Op { ADD = 1; }",
         "namespace acme.calc\nmessage M {}",
     ),
-    "expected a definition: 'enum', 'message', 'exception', 'service', 'const', "
-    "'typedef', 'import' or 'namespace'": (
+    "expected a definition: 'enum', 'message', 'exception', 'union', 'service', "
+    "'const', 'typedef', 'import' or 'namespace'": (
         "namespace calc; struct S {}",
         "namespace calc; 1: i32 x;",
     ),
@@ -99,6 +101,11 @@ SYNTAX_ERROR_EXAMPLES: Mapping[str, tuple[str, ...]] = {
     "missing ';' after the method": (
         "namespace calc; service S { void f() }",
         "namespace calc; service S { void f() void g(); }",
+    ),
+    "a constraint is written 'name = value', like 'string(max_len = 50)'": (
+        "namespace calc; message M { 1: string() x; }",
+        "namespace calc; message M { 1: string(max_len) x; }",
+        "namespace calc; message M { 1: string(50) x; }",
     ),
     "expected a value": (
         "namespace calc; message M { 1: i32 x = ; }",
@@ -313,6 +320,8 @@ class _Builder:
                 definitions.append(self.service(child, self.doc(line)))
             elif child.data == "exception":
                 definitions.append(self.exception(child, self.doc(line)))
+            elif child.data == "union":
+                definitions.append(self.union(child, self.doc(line)))
             elif child.data == "const":
                 definitions.append(self.const(child, self.doc(line)))
             elif child.data == "typedef":
@@ -340,6 +349,13 @@ class _Builder:
         fields = tuple(self.field(c) for c in _trees(tree) if c.data == "field")
         ids, names = self.reserved(tree)
         return ExceptionType(str(name), fields, doc, self.span(name), ids, names)
+
+    def union(self, tree: Tree[Token], doc: str | None) -> UnionType:
+        """Build a union and its members."""
+        name = _token(tree, "NAME")
+        members = tuple(self.field(c) for c in _trees(tree) if c.data == "field")
+        ids, names = self.reserved(tree)
+        return UnionType(str(name), members, doc, self.span(name), ids, names)
 
     def const(self, tree: Tree[Token], doc: str | None) -> Const:
         """Build a constant."""
@@ -426,6 +442,10 @@ class _Builder:
                 token = _tokens(child)[0]
                 modifiers.append((str(token), self.span(token)))
         void = returns.name == "void" and not returns.arguments
+        if void and returns.constraints:
+            self.errors.append(
+                Diagnostic(returns.constraints[0].span, "'void' takes no constraints")
+            )
         return Method(
             str(name),
             None if void else returns,
@@ -472,7 +492,17 @@ class _Builder:
             else:
                 arguments = tuple(self.type(t, depth + 1) for t in _trees(child))
         name = ".".join(str(t) for t in _tokens(name_tree))
-        return TypeRef(name, arguments, self.span(tree))
+        constraints = tuple(
+            Constraint(
+                str(_token(c, "NAME")),
+                self.literal(c.children[1]),
+                self.span(_token(c, "NAME")),
+            )
+            for child in _trees(tree)
+            if child.data == "constraints"
+            for c in _trees(child)
+        )
+        return TypeRef(name, arguments, self.span(tree), constraints)
 
     def nesting_error(self, tree: Tree[Token], what: str) -> None:
         """Report a type or literal that nests deeper than :data:`MAX_NESTING`."""

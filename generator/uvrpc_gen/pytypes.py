@@ -15,6 +15,7 @@ import contextlib
 import contextvars
 from collections.abc import Callable, Collection, Iterator, Mapping
 
+from . import constraints
 from .layout import Doc, Group, Seq, Union, flat
 from .model import (
     BoolLiteral,
@@ -26,12 +27,13 @@ from .model import (
     StringLiteral,
     TypeRef,
 )
-from .symbols import RUNTIME_ALIAS, SCALAR_TYPES, SYMBOLS
+from .symbols import CONSTRAINTS, RUNTIME_ALIAS, SCALAR_TYPES, SYMBOLS, WELL_KNOWN_TYPES
 
 __all__ = [
     "RECEIVED_SCALARS",
     "SENT_SCALARS",
     "TYPES_ALIAS",
+    "TYPING_ALIAS",
     "carries_bytes",
     "default_doc",
     "default_literal",
@@ -51,6 +53,9 @@ __all__ = [
 TYPES_ALIAS = "_t"
 """The name generated modules import ``uvrpc.types`` as."""
 
+TYPING_ALIAS = "_typing"
+"""The name generated modules import ``typing`` as."""
+
 RECEIVED_SCALARS = {
     "bool": "bool",
     "i8": "int",
@@ -61,8 +66,12 @@ RECEIVED_SCALARS = {
     "double": "float",
     "string": "str",
     "bytes": "memoryview",
+    **{name: f"{TYPES_ALIAS}.{SCALAR_TYPES[name]}" for name in WELL_KNOWN_TYPES},
 }
-"""IDL scalar → the plain Python type of a received value."""
+"""IDL scalar → the plain Python type of a received value. The well-known types
+are named by their ``uvrpc.types`` aliases, which type checkers read as the
+standard types (``uuid.UUID``, ``datetime``, ``timedelta``, ``Decimal``), so a
+generated module needs no import of its own for them."""
 
 SENT_SCALARS = {**RECEIVED_SCALARS, "bytes": f"{RUNTIME_ALIAS}.{SYMBOLS['Buffer']}"}
 """IDL scalar → the plain Python type of a value to send."""
@@ -104,13 +113,38 @@ def python_name(name: str) -> str:
 _SHORT_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
-def _annotation(ref: TypeRef, scalars: Mapping[str, str]) -> Doc:
+def _annotation(
+    ref: TypeRef, scalars: Mapping[str, str], *, constrained: bool = False
+) -> Doc:
     if ref.name in scalars:
-        return scalars[ref.name]
-    if ref.name in _CONTAINERS:
-        arguments = tuple(_annotation(a, scalars) for a in ref.arguments)
-        return Group(f"{_CONTAINERS[ref.name]}[", arguments, "]", hug=True)
-    return python_name(ref.name)
+        doc: Doc = scalars[ref.name]
+    elif ref.name in _CONTAINERS:
+        arguments = tuple(
+            _annotation(a, scalars, constrained=constrained) for a in ref.arguments
+        )
+        doc = Group(f"{_CONTAINERS[ref.name]}[", arguments, "]", hug=True)
+    else:
+        doc = python_name(ref.name)
+    return _constrained(ref, doc) if constrained else doc
+
+
+def _constrained(ref: TypeRef, inner: Doc) -> Doc:
+    """``inner``, the strict annotation of ``ref``, with ``ref``'s own constraints
+    as pydantic enforces them: ``_typing.Annotated[inner, _t.Constraints(...)]``."""
+    given = constraints.values(ref)
+    if not given:
+        return inner
+    keywords = tuple(
+        f"{keyword}={_python_value(given[name])}"
+        for name, keyword in constraints.FIELD_KEYWORDS.items()
+        if name in given
+    )
+    field = Group(f"{TYPES_ALIAS}.{CONSTRAINTS}(", keywords, ")")
+    return Group(f"{TYPING_ALIAS}.Annotated[", (inner, field), "]", hug=True)
+
+
+def _python_value(value: int | float | str) -> str:
+    return python_string(value) if isinstance(value, str) else repr(value)
 
 
 def _optional(doc: Doc, optional: bool) -> Doc:
@@ -120,7 +154,7 @@ def _optional(doc: Doc, optional: bool) -> Doc:
 def strict_annotation_doc(ref: TypeRef, *, optional: bool = False) -> Doc:
     """The annotation of a message field, as a document to lay out."""
     strict = {k: f"{TYPES_ALIAS}.{v}" for k, v in SCALAR_TYPES.items()}
-    return _optional(_annotation(ref, strict), optional)
+    return _optional(_annotation(ref, strict, constrained=True), optional)
 
 
 def received_annotation_doc(ref: TypeRef, *, optional: bool = False) -> Doc:
@@ -150,9 +184,12 @@ def carries_bytes(ref: TypeRef) -> bool:
 
 
 def uses_scalar_aliases(ref: TypeRef) -> bool:
-    """Whether the strict annotation of ``ref`` mentions ``uvrpc.types``."""
-    return ref.name in SCALAR_TYPES or any(
-        uses_scalar_aliases(a) for a in ref.arguments
+    """Whether the strict annotation of ``ref`` mentions ``uvrpc.types``: its
+    scalars' aliases, or the factory of its constraints."""
+    return (
+        ref.name in SCALAR_TYPES
+        or bool(ref.constraints)
+        or any(uses_scalar_aliases(a) for a in ref.arguments)
     )
 
 

@@ -16,6 +16,7 @@ from uvrpc import types as runtime_types
 
 __all__ = [
     "CLIENT_ATTRIBUTES",
+    "CONSTRAINTS",
     "ENUM_ATTRIBUTES",
     "EXCEPTION_ATTRIBUTES",
     "GENERATED_ALIASES",
@@ -29,6 +30,7 @@ __all__ = [
     "SHADOWED_MODULES",
     "SYMBOLS",
     "TYPES_MODULE",
+    "WELL_KNOWN_TYPES",
     "attributes_of",
 ]
 
@@ -61,6 +63,7 @@ SYMBOLS: Mapping[str, str] = MappingProxyType(
         "AsyncClient": uvrpc.AsyncClient.__name__,
         "SyncClient": uvrpc.SyncClient.__name__,
         "ServiceBase": uvrpc.ServiceBase.__name__,
+        "unimplemented": uvrpc.unimplemented.__name__,
         "Call": uvrpc.Call.__name__,
         "DeclaredError": uvrpc.DeclaredError.__name__,
         "ServerStreaming": uvrpc.ServerStreaming.__name__,
@@ -71,6 +74,9 @@ SYMBOLS: Mapping[str, str] = MappingProxyType(
         "client_stream": "_client_stream",
         "bidi_stream": "_bidi_stream",
         "Buffer": uvrpc.Buffer.__name__,
+        "UnionMember": uvrpc.UnionMember.__name__,
+        "UnknownMember": uvrpc.UnknownMember.__name__,
+        "WireUnion": uvrpc.WireUnion.__name__,
         "call": "_call",
         "start": "_start",
         "uvrpc_service": "uvrpc_service",
@@ -86,6 +92,10 @@ type that accepts any buffer where bytes are sent, and ``uvrpc_service`` the cla
 attribute of ``ServiceBase`` naming the spec.
 """
 
+CONSTRAINTS = next(n for n in runtime_types.__all__ if n == "Constraints")
+"""The name of the factory in ``uvrpc.types`` generated code writes a type's
+constraints with (``_t.Constraints(max_length=50)``)."""
+
 SCALAR_TYPES: Mapping[str, str] = MappingProxyType(
     {
         "bool": "Bool",
@@ -97,9 +107,18 @@ SCALAR_TYPES: Mapping[str, str] = MappingProxyType(
         "double": "Double",
         "string": "String",
         "bytes": "Bytes",
+        "uuid": "Uuid",
+        "timestamp": "Timestamp",
+        "duration": "Duration",
+        "decimal": "Decimal",
     }
 )
-"""IDL scalar → name of its alias in ``uvrpc.types``."""
+"""IDL scalar → name of its alias in ``uvrpc.types``. The last four are the
+well-known types (:mod:`uvrpc.wire.wellknown`), which take no default."""
+
+WELL_KNOWN_TYPES = frozenset({"uuid", "timestamp", "duration", "decimal"})
+"""The scalars that stand for standard Python types rather than literals: no
+default or constant can be written for them."""
 
 
 def attributes_of(*classes: type, metaclass: bool = False) -> frozenset[str]:

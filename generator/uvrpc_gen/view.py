@@ -16,7 +16,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from . import naming, pytypes
+from . import constraints, naming, pytypes
 from .check import CheckedModule, has_call_handle
 from .layout import (
     LINE_LENGTH,
@@ -38,6 +38,7 @@ from .model import (
     Method,
     Service,
     TypeRef,
+    UnionType,
 )
 from .symbols import (
     GENERATED_CODE_API,
@@ -64,6 +65,8 @@ __all__ = [
     "MessageView",
     "ModuleView",
     "ServiceView",
+    "UnionMemberView",
+    "UnionView",
     "docstring",
     "is_generated",
     "module_view",
@@ -288,6 +291,35 @@ class ServiceView:
     spec: str
     clients: tuple[ClassView, ...]
     server: ClassView
+    unimplemented_server: ClassView
+    """The server class whose methods all raise UNIMPLEMENTED."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnionMemberView:
+    """The class of one member of a union: its name, the slot of its base, its
+    docstring, its id and IDL name (a Python string literal), its ``value``
+    attribute and, where it takes other types than it holds (bytes), the type
+    checker's constructor."""
+
+    name: str
+    bases: str
+    doc: str
+    id: int
+    wire_name: str
+    value: FieldView
+    init: InitView | None
+
+
+@dataclass(frozen=True, slots=True)
+class UnionView:
+    """A union: its member classes, then its alias ``name: _typing.TypeAlias =
+    value`` (``value`` a slot) and the alias's docstring slot (empty: none)."""
+
+    name: str
+    members: tuple[UnionMemberView, ...]
+    value: str
+    doc: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +347,7 @@ class ModuleView:
     services: tuple[ServiceView, ...]
     runtime: dict[str, str]
     attributes: dict[str, str]
+    unions: tuple[UnionView, ...] = ()
 
 
 _ATTRIBUTES = (
@@ -348,24 +381,34 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
     consts = [d for d in module.definitions if isinstance(d, Const)]
     messages = [d for d in module.definitions if isinstance(d, Message)]
     exceptions = [d for d in module.definitions if isinstance(d, ExceptionType)]
+    unions = [d for d in module.definitions if isinstance(d, UnionType)]
     services = [d for d in module.definitions if isinstance(d, Service)]
     exports: list[str] = [e.name for e in enums] + [c.name for c in consts]
     exports += [m.name for m in messages] + [e.name for e in exceptions]
+    for union in unions:
+        exports.append(union.name)
+        exports += [
+            naming.union_member_class(union.name, m.name) for m in union.members
+        ]
     for service in services:
         exports += [
             naming.client_class(service.name),
             naming.sync_client_class(service.name),
             naming.server_class(service.name),
+            naming.unimplemented_server_class(service.name),
         ]
     types = [f.type for m in messages for f in m.fields]
     types += [f.type for e in exceptions for f in e.fields]
-    types += [c.type for c in consts]
+    types += [f.type for u in unions for f in u.members]
     streams = False
     for service in services:
         for method in service.methods:
             types += [p.type for p in method.params]
             types += [method.returns] if method.returns else []
             streams = streams or method.kind != "unary"
+    # Constants are annotated plainly; every other type strictly, constraints too.
+    constrained = any(constraints.has_constraints(t) for t in types)
+    types += [c.type for c in consts]
     stdlib = [
         ImportView(None, name, f"_{name}")
         for name, used in (
@@ -373,8 +416,9 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
             (
                 "typing",
                 any(_typed_init(m.fields) for m in messages)
-                or bool(consts or exceptions)
-                or streams,
+                or bool(consts or exceptions or unions)
+                or streams
+                or constrained,
             ),
         )
         if used
@@ -405,6 +449,7 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
         consts=tuple(_const(c) for c in consts),
         messages=tuple(_message(m, namespace) for m in messages),
         exceptions=tuple(_exception(e, namespace) for e in exceptions),
+        unions=tuple(_union(u, namespace) for u in unions),
         services=tuple(_service(s, namespace, checked) for s in services),
         runtime={name: _runtime(name) for name in SYMBOLS if name not in _ATTRIBUTES},
         attributes={name: SYMBOLS[name] for name in _ATTRIBUTES},
@@ -473,7 +518,7 @@ def _exception(error: ExceptionType, namespace: str) -> ExceptionView:
             f.name,
             pytypes.received_annotation_doc(f.type, optional=f.optional),
             None,
-            f.doc,
+            constraints.documented(f).doc,
         )
         for f in error.fields
     )
@@ -511,6 +556,7 @@ def _enum(enum: Enum, namespace: str) -> EnumView:
 
 
 def _field(field: Field) -> FieldView:
+    field = constraints.documented(field)
     annotation = pytypes.strict_annotation_doc(field.type, optional=field.optional)
     value: Doc | None = None
     if field.default is not None:
@@ -562,7 +608,7 @@ def _method_doc(
     method: Method, route: str, errors: Sequence[ExceptionType | None]
 ) -> str:
     text = method.doc or f"Call ``{route}.{method.name}``."
-    documented = [p for p in method.params if p.doc]
+    documented = [p for p in map(constraints.documented, method.params) if p.doc]
     if documented:
         args = "\n".join(
             f"    {p.name}: {textwrap.indent(p.doc or '', '        ').strip()}"
@@ -723,6 +769,18 @@ def _function(
     )
 
 
+def _raising(method: FunctionView, constant: str) -> FunctionView:
+    """``method`` of the server base class with a body that raises the method's
+    UNIMPLEMENTED error: ``raise _uvrpc.unimplemented(_CALCULATOR_ADD)``. A server
+    stream's method stays a plain ``def``, raising when it is called."""
+    body = Group(f"raise {_runtime('unimplemented')}(", (constant,), ")")
+    return dataclasses.replace(
+        method,
+        delegate=_runtime("unimplemented"),
+        arguments=between(statement(body, 8), body),
+    )
+
+
 def _service(service: Service, namespace: str, checked: CheckedModule) -> ServiceView:
     route = f"{namespace}.{service.name}"
     spec_constant = naming.service_constant(service.name)
@@ -731,6 +789,7 @@ def _service(service: Service, namespace: str, checked: CheckedModule) -> Servic
     client_methods: list[FunctionView] = []
     sync_methods: list[FunctionView] = []
     server_methods: list[FunctionView] = []
+    unimplemented_methods: list[FunctionView] = []
     for method in service.methods:
         python = naming.snake_case(method.name)
         params_class = naming.params_class(service.name, method.name)
@@ -828,6 +887,11 @@ def _service(service: Service, namespace: str, checked: CheckedModule) -> Servic
                 is_async=not method.streams_reply,
             )
         )
+        unimplemented_methods.append(
+            _raising(
+                server_methods[-1], naming.method_constant(service.name, method.name)
+            )
+        )
     spec = Group(
         f"{_runtime('ServiceSpec')}(",
         (
@@ -850,6 +914,7 @@ def _service(service: Service, namespace: str, checked: CheckedModule) -> Servic
     client_class = naming.client_class(service.name)
     sync_client_class = naming.sync_client_class(service.name)
     server_class = naming.server_class(service.name)
+    unimplemented_class = naming.unimplemented_server_class(service.name)
     return ServiceView(
         params=tuple(params),
         descriptors=tuple(descriptors),
@@ -875,4 +940,73 @@ def _service(service: Service, namespace: str, checked: CheckedModule) -> Servic
             _class_doc(f"Base class of ``{route}`` implementations.", service.doc),
             tuple(server_methods),
         ),
+        unimplemented_server=ClassView(
+            unimplemented_class,
+            _bases(unimplemented_class, server_class),
+            _doc(
+                f"A ``{route}`` implementation that answers every method "
+                "UNIMPLEMENTED until it is overridden.\n\n"
+                "Subclass it to serve some of the methods, say while a new method "
+                "reaches the servers one by one. A class that must serve them all "
+                f"subclasses :class:`{server_class}`, whose abstract methods let a "
+                "type checker find one left out.\n",
+                4,
+            ),
+            tuple(unimplemented_methods),
+        ),
+    )
+
+
+# --- unions ---------------------------------------------------------------------
+
+
+def _union(union: UnionType, namespace: str) -> UnionView:
+    """A union's member classes and its alias, ``Annotated`` with the
+    ``WireUnion`` that tells pydantic how it travels."""
+    members = tuple(_union_member(union, m) for m in union.members)
+    classes = [m.name for m in members] + [_runtime("UnknownMember")]
+    wire = f"{_runtime('WireUnion')}({pytypes.python_string(union.name)})"
+    target = f"{union.name}: _typing.TypeAlias = "
+    one_line = f"_typing.Annotated[{' | '.join(classes)}, {wire}]"
+    if width(target + one_line) <= LINE_LENGTH:
+        value = one_line
+    elif width("    " + " | ".join(classes) + ",") <= LINE_LENGTH:
+        # Split as ruff splits a subscript: its items on one indented line when
+        # they fit, else one per line.
+        _, laid = assignment(
+            union.name,
+            "_typing.TypeAlias",
+            Group("_typing.Annotated[", (" | ".join(classes), wire), "]", hug=True),
+            0,
+        )
+        assert laid is not None
+        value = laid
+    else:
+        # A union too long for one line breaks before each '|'.
+        lines = ["_typing.Annotated[", f"    {classes[0]}"]
+        lines += [f"    | {name}" for name in classes[1:]]
+        lines[-1] += ","
+        value = "\n".join([*lines, f"    {wire},", "]"])
+    doc = union.doc or f"The ``{namespace}.{union.name}`` union."
+    return UnionView(union.name, members, value, _doc(doc, 0))
+
+
+def _union_member(union: UnionType, member: Field) -> UnionMemberView:
+    name = naming.union_member_class(union.name, member.name)
+    doc = member.doc or f"The ``{member.name}`` member of ``{union.name}``."
+    value = _attribute("value", pytypes.strict_annotation_doc(member.type), None, None)
+    init = None
+    if pytypes.carries_bytes(member.type):
+        init = _init(
+            _init_arguments([dataclasses.replace(member, name="value")]),
+            "Where the IDL says ``bytes``, any buffer is taken, uncopied.",
+        )
+    return UnionMemberView(
+        name,
+        _bases(name, _runtime("UnionMember")),
+        _doc(doc, 4),
+        member.id,
+        pytypes.python_string(member.name),
+        value,
+        init,
     )

@@ -100,8 +100,10 @@ if TYPE_CHECKING:
         StreamingMethod,
         Unary,
     )
-    from .wire.service import ServiceBase
+    from .wire.service import ServiceBase, unimplemented
     from .wire.status import Status
+    from .wire.union import UnionMember, UnknownMember, WireUnion
+    from .wire.unknown import discard_unknown_fields, unknown_fields
     from .wire.version import (
         GENERATED_CODE_API,
         PROTOCOL_VERSION,
@@ -130,6 +132,7 @@ _WHERE = {
     "DataLoss": "wire.errors",
     "DeadlineExceeded": "wire.errors",
     "DeclaredError": "wire.errors",
+    "discard_unknown_fields": "wire.unknown",
     "Enum": "wire.message",
     "FailedPrecondition": "wire.errors",
     "field_ids": "wire.message",
@@ -181,6 +184,11 @@ _WHERE = {
     "Unauthenticated": "wire.errors",
     "Unavailable": "wire.errors",
     "Unimplemented": "wire.errors",
+    "UnionMember": "wire.union",
+    "UnknownMember": "wire.union",
+    "WireUnion": "wire.union",
+    "unimplemented": "wire.service",
+    "unknown_fields": "wire.unknown",
 }
 """Where each public name lives (a module below this package)."""
 
@@ -269,9 +277,13 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",
+    "UnionMember",
+    "UnknownMember",
+    "WireUnion",
     "__version__",
     "check_generated_code",
     "current_call",
+    "discard_unknown_fields",
     "field_ids",
     "metadata",
     "metrics",
@@ -279,4 +291,6 @@ __all__ = [
     "security",
     "status_of",
     "types",
+    "unimplemented",
+    "unknown_fields",
 ]

@@ -33,9 +33,12 @@ The fixtures (each test gets its own, closed when it ends):
   uvrpc_serve() as served:`` serves in that loop, for the block.
 
 Override ``uvrpc_bind`` (default ``tcp://127.0.0.1:*``, a free port) to serve on
-another endpoint, and ``uvrpc_server_options`` (a dict) to pass options to the
-servers, ``max_streams`` or ``interceptors`` say. None of the fixtures needs an
-asyncio plugin for pytest.
+another endpoint, ``uvrpc_server_options`` (a dict) to pass options to the
+servers, ``max_streams`` or ``interceptors`` say, and ``uvrpc_check_requests``
+(``False`` by default) to have ``uvrpc_channel`` and ``uvrpc_sync_channel``
+check each request as the server will before sending it (``check_requests`` of
+:class:`~uvrpc.Channel`). None of the fixtures needs an asyncio plugin for
+pytest.
 
 (PYTEST_DONT_REWRITE: this module has no assertions for pytest to rewrite.)
 """
@@ -60,6 +63,7 @@ __all__ = [
     "Served",
     "uvrpc_bind",
     "uvrpc_channel",
+    "uvrpc_check_requests",
     "uvrpc_endpoint",
     "uvrpc_serve",
     "uvrpc_server",
@@ -150,14 +154,25 @@ def uvrpc_bind() -> str:
 
 
 @pytest.fixture
-def uvrpc_channel(uvrpc_service: object) -> Iterator[Channel]:
+def uvrpc_check_requests() -> bool:
+    """Whether ``uvrpc_channel`` and ``uvrpc_sync_channel`` check each request
+    as the server will before sending it (``check_requests`` of
+    :class:`~uvrpc.Channel`): override to return ``True``. ``False`` by default,
+    as for any channel."""
+    return False
+
+
+@pytest.fixture
+def uvrpc_channel(
+    uvrpc_service: object, uvrpc_check_requests: bool
+) -> Iterator[Channel]:
     """An asyncio channel to ``uvrpc_service``, served in memory.
 
     It belongs to the event loop that first uses it; ``async with uvrpc_channel:``
     closes it within that loop, and the fixture closes what is left after the test.
     """
     transport = MemoryTransport(*_services(uvrpc_service))
-    yield Channel(transport)
+    yield Channel(transport, check_requests=uvrpc_check_requests)
     # A test's loop (asyncio.run) is gone by now: this needs none, and stops the
     # handlers should the test not have closed the channel.
     transport.close()
@@ -181,10 +196,13 @@ def uvrpc_endpoint(uvrpc_server: Served) -> str:
 
 
 @pytest.fixture
-def uvrpc_sync_channel(uvrpc_service: object) -> Iterator[SyncChannel]:
+def uvrpc_sync_channel(
+    uvrpc_service: object, uvrpc_check_requests: bool
+) -> Iterator[SyncChannel]:
     """A blocking channel to ``uvrpc_service``, served in memory: closed, and what
     serves it stopped, after the test."""
-    with sync_memory_channel(*_services(uvrpc_service)) as channel:
+    services = _services(uvrpc_service)
+    with sync_memory_channel(*services, check_requests=uvrpc_check_requests) as channel:
         yield channel
 
 

@@ -192,12 +192,15 @@ def memory_channel(
     stream_window: int = STREAM_WINDOW,
     interceptors: Sequence[ClientInterceptor] = (),
     server_interceptors: Sequence[ServerInterceptor] = (),
+    check_requests: bool = False,
 ) -> Channel:
     """A :class:`~uvrpc.Channel` served in memory by ``services``.
 
     ``stream_window`` is both the channel's and the services' window of items.
     ``interceptors`` are the channel's, ``server_interceptors`` the services'
-    (as a :class:`~uvrpc.Server` would run them).
+    (as a :class:`~uvrpc.Server` would run them). With ``check_requests`` the
+    channel checks each request as the server will before sending it
+    (:class:`~uvrpc.Channel`'s argument of that name).
     """
     return Channel(
         MemoryTransport(
@@ -205,6 +208,7 @@ def memory_channel(
         ),
         stream_window=stream_window,
         interceptors=interceptors,
+        check_requests=check_requests,
     )
 
 
@@ -319,6 +323,7 @@ class ServedSyncChannel(SyncChannel):
         stream_window: int = STREAM_WINDOW,
         interceptors: Sequence[SyncClientInterceptor] = (),
         server_interceptors: Sequence[ServerInterceptor] = (),
+        check_requests: bool = False,
     ) -> None:
         self._served = ServerThread(
             services,
@@ -330,6 +335,7 @@ class ServedSyncChannel(SyncChannel):
                 self._served.endpoint,
                 stream_window=stream_window,
                 interceptors=interceptors,
+                check_requests=check_requests,
             )
         except BaseException:
             self._served.stop()
@@ -353,6 +359,7 @@ def sync_memory_channel(
     stream_window: int = STREAM_WINDOW,
     interceptors: Sequence[SyncClientInterceptor] = (),
     server_interceptors: Sequence[ServerInterceptor] = (),
+    check_requests: bool = False,
 ) -> ServedSyncChannel:
     """A :class:`~uvrpc.SyncChannel` for the blocking clients, served in memory by
     ``services``.
@@ -369,4 +376,5 @@ def sync_memory_channel(
         stream_window=stream_window,
         interceptors=interceptors,
         server_interceptors=server_interceptors,
+        check_requests=check_requests,
     )

@@ -30,7 +30,7 @@ DEFINED_ELSEWHERE = {
 """Definitions the examples use without showing them."""
 
 _DECLARATIONS = ("namespace", "import", "const", "typedef", "enum", "message",
-                 "exception", "service")  # fmt: skip
+                 "exception", "union", "service")  # fmt: skip
 
 
 def _code(text: str) -> str:
@@ -49,7 +49,9 @@ def complete(example: str) -> str:
     if "shared." in code and 'import "shared.idl"' not in code:
         head += 'import "shared.idl";\n'
     defined = set(
-        re.findall(r"\b(?:enum|message|exception|service|const \S+)\s+(\w+)", code)
+        re.findall(
+            r"\b(?:enum|message|exception|union|service|const \S+)\s+(\w+)", code
+        )
     )
     used = [
         definition

@@ -209,7 +209,7 @@ def test_old_client_rejects_a_new_enum_value_and_the_server_keeps_serving(
 # --- a new client, an old server --------------------------------------------
 
 
-def test_new_client_old_server_ignores_new_fields_and_parameters(
+def test_new_client_old_server_keeps_new_fields_and_ignores_new_parameters(
     v1: ModuleType, v2: ModuleType, old_server: tuple[str, Stock]
 ) -> None:
     endpoint, stock = old_server
@@ -226,8 +226,10 @@ def test_new_client_old_server_ignores_new_fields_and_parameters(
             "category": 2,
             "count": 5,
         }
+        # The old server keeps the fields it does not know and sends them back.
+        assert dict(uvrpc.unknown_fields(stored)) == {4: "bin 9", 5: "piece"}
         assert client.search(category=v2.Category.PART, limit=1) == [
-            v2.Item(sku="c-3", category=v2.Category.PART, count=5)
+            v2.Item(sku="c-3", category=v2.Category.PART, count=5, location="bin 9")
         ]
     assert stock.received[-1] == ("search", {"category": v1.Category.PART})
 

@@ -295,6 +295,12 @@ CASES = [
         "        ^~~~~~~",
     ),
     (
+        NS + "message UnimplementedSServer {}\nservice S {}",
+        "t.idl:2:9: error: 'UnimplementedSServer' clashes with the partial server "
+        "class generated for service 'S' (line 3)",
+        "        ^~~~~~~~~~~~~~~~~~~~",
+    ),
+    (
         NS + "enum E { A = 1; }\nmessage M { 1: E e = 1; }",
         "t.idl:3:22: error: invalid default for type 'E': expected a member of enum "
         "'E', like 'E.A', got an integer",
@@ -506,6 +512,9 @@ SYNTAX_ERROR_POSITIONS = {
     "namespace calc; import common.idl;": (1, 24),
     "namespace calc; service S { void f() throws NotFound; }": (1, 45),
     "namespace calc; service S { void f() throws (); }": (1, 46),
+    "namespace calc; message M { 1: string() x; }": (1, 39),
+    "namespace calc; message M { 1: string(max_len) x; }": (1, 46),
+    "namespace calc; message M { 1: string(50) x; }": (1, 39),
 }
 """Where each example of the friendly-message table fails: (line, column)."""
 

@@ -33,6 +33,12 @@ def test_scalar_aliases_exist() -> None:
         assert hasattr(runtime_types, alias)
 
 
+def test_the_constraints_factory_is_pydantics_field() -> None:
+    import pydantic
+
+    assert getattr(runtime_types, symbols.CONSTRAINTS) is pydantic.Field
+
+
 def test_versions_come_from_the_runtime() -> None:
     assert symbols.GENERATOR_VERSION == uvrpc.__version__
     assert symbols.GENERATED_CODE_API == uvrpc.GENERATED_CODE_API

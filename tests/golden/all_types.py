@@ -9,10 +9,11 @@ import typing as _typing
 import uvrpc as _uvrpc
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.6.0", api=6, protocol=3)
+_uvrpc.check_generated_code(generator="0.6.0", api=7, protocol=3)
 
 __all__ = [
     "Color",
+    "Constrained",
     "Containers",
     "Item",
     "Scalars",
@@ -20,6 +21,8 @@ __all__ = [
     "ShowcaseServer",
     "ShowcaseSyncClient",
     "Tree",
+    "UnimplementedShowcaseServer",
+    "WellKnown",
 ]
 
 
@@ -144,6 +147,92 @@ class Containers(_uvrpc.Message):
     tags: set[_t.String] = {"a", "b"}
 
 
+class Constrained(_uvrpc.Message):
+    """Constraints on values: lengths, ranges and patterns, on their own and inside
+    containers.
+    """
+
+    model_config = _uvrpc.field_ids(
+        name=1,
+        blob=2,
+        labels=3,
+        ports=4,
+        gains=5,
+        limit=6,
+        ratio=7,
+    )
+
+    name: _typing.Annotated[_t.String, _t.Constraints(min_length=1, max_length=50)]
+    """1 to 50 characters."""
+    blob: _typing.Annotated[_t.Bytes, _t.Constraints(max_length=1024)] = memoryview(b"")
+    """At most 1024 bytes."""
+    labels: _typing.Annotated[
+        list[_typing.Annotated[_t.String, _t.Constraints(max_length=8)]],
+        _t.Constraints(max_length=10),
+    ] = []
+    """At most 10 items; each item at most 8 characters."""
+    ports: _typing.Annotated[
+        set[_typing.Annotated[_t.I16, _t.Constraints(ge=0)]],
+        _t.Constraints(min_length=1),
+    ] = {80}
+    """At least 1 item; each item at least 0."""
+    gains: _typing.Annotated[
+        dict[
+            _typing.Annotated[_t.String, _t.Constraints(pattern="^[a-z_]+$")],
+            _typing.Annotated[_t.Double, _t.Constraints(ge=-1.5, le=1.5)],
+        ],
+        _t.Constraints(max_length=100),
+    ] = {}
+    """At most 100 entries; each key matching the pattern ``^[a-z_]+$``; each value from
+    -1.5 to 1.5.
+    """
+    limit: _typing.Annotated[_t.I64, _t.Constraints(ge=1)] | None = None
+    """At least 1."""
+    ratio: _typing.Annotated[_t.Float, _t.Constraints(ge=0.0, le=1.0)] = 0.5
+    """From 0.0 to 1.0."""
+
+    if _typing.TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            name: str,
+            blob: _uvrpc.Buffer = ...,
+            labels: list[str] = ...,
+            ports: set[int] = ...,
+            gains: dict[str, float] = ...,
+            limit: int | None = ...,
+            ratio: float = ...,
+        ) -> None:
+            """Where the IDL says ``bytes``, any buffer is taken, uncopied."""
+
+
+class WellKnown(_uvrpc.Message):
+    """The well-known types: standard Python values with wire forms of their own.
+    They take no defaults; `decimal` is no set element or map key.
+    """
+
+    model_config = _uvrpc.field_ids(
+        id=1,
+        at=2,
+        took=3,
+        amount=4,
+        expires=5,
+        prices=6,
+        timings=7,
+        moments=8,
+    )
+
+    id: _t.Uuid
+    at: _t.Timestamp
+    took: _t.Duration
+    amount: _t.Decimal
+    expires: _t.Timestamp | None = None
+    prices: list[_t.Decimal] = []
+    timings: dict[_t.Uuid, _t.Duration] = {}
+    moments: set[_t.Timestamp] = set()
+
+
 class Tree(_uvrpc.Message):
     """A recursive message: a tree of labelled nodes."""
 
@@ -196,6 +285,27 @@ class _ShowcaseMirrorParams(_uvrpc.Message):
     value: Scalars
 
 
+class _ShowcaseNamesParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(count=1, width=2, like=3)
+
+    count: _typing.Annotated[_t.I32, _t.Constraints(ge=0, le=100)]
+    """From 0 to 100."""
+    width: _typing.Annotated[_t.I8, _t.Constraints(ge=1, le=16)] = 8
+    """How wide each name is.
+
+    From 1 to 16.
+    """
+    like: Constrained | None = None
+
+
+class _ShowcaseScheduleParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(id=1, delay=2, budget=3)
+
+    id: _t.Uuid
+    delay: _t.Duration
+    budget: _t.Decimal | None = None
+
+
 _SHOWCASE_PING: _uvrpc.Unary[_ShowcasePingParams, None] = _uvrpc.Unary(
     route="all_types.Showcase.ping",
     handler="ping",
@@ -236,6 +346,21 @@ _SHOWCASE_MIRROR: _uvrpc.Unary[_ShowcaseMirrorParams, Scalars] = _uvrpc.Unary(
     params=_ShowcaseMirrorParams,
     reply=Scalars,
 )
+_SHOWCASE_NAMES: _uvrpc.Unary[_ShowcaseNamesParams, list[str]] = _uvrpc.Unary(
+    route="all_types.Showcase.names",
+    handler="names",
+    params=_ShowcaseNamesParams,
+    reply=_typing.Annotated[
+        list[_typing.Annotated[_t.String, _t.Constraints(max_length=16)]],
+        _t.Constraints(max_length=100),
+    ],
+)
+_SHOWCASE_SCHEDULE: _uvrpc.Unary[_ShowcaseScheduleParams, _t.Timestamp] = _uvrpc.Unary(
+    route="all_types.Showcase.schedule",
+    handler="schedule",
+    params=_ShowcaseScheduleParams,
+    reply=_t.Timestamp,
+)
 _SHOWCASE = _uvrpc.ServiceSpec(
     name="all_types.Showcase",
     methods=(
@@ -245,6 +370,8 @@ _SHOWCASE = _uvrpc.ServiceSpec(
         _SHOWCASE_GET_MATRIX,
         _SHOWCASE_FETCH,
         _SHOWCASE_MIRROR,
+        _SHOWCASE_NAMES,
+        _SHOWCASE_SCHEDULE,
     ),
 )
 
@@ -433,6 +560,89 @@ class ShowcaseClient(_uvrpc.AsyncClient):
         """
         return self._start(_SHOWCASE_MIRROR, (value,), timeout, wait_for_ready)
 
+    async def names(
+        self,
+        *,
+        count: int,
+        width: int = 8,
+        like: Constrained | None = None,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> list[str]:
+        """Returns up to `count` names, each at most `width` characters.
+
+        Args:
+            count: From 0 to 100.
+            width: How wide each name is.
+
+                From 1 to 16.
+        """
+        return await self._call(
+            _SHOWCASE_NAMES,
+            (count, width, like),
+            timeout,
+            wait_for_ready,
+        )
+
+    def start_names(
+        self,
+        *,
+        count: int,
+        width: int = 8,
+        like: Constrained | None = None,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[list[str]]:
+        """Start :meth:`names` and return its call handle.
+
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
+        """
+        return self._start(
+            _SHOWCASE_NAMES,
+            (count, width, like),
+            timeout,
+            wait_for_ready,
+        )
+
+    async def schedule(
+        self,
+        *,
+        id: _t.Uuid,
+        delay: _t.Duration,
+        budget: _t.Decimal | None = None,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _t.Timestamp:
+        """Well-known types as parameters and result: when `id` runs after `delay`."""
+        return await self._call(
+            _SHOWCASE_SCHEDULE,
+            (id, delay, budget),
+            timeout,
+            wait_for_ready,
+        )
+
+    def start_schedule(
+        self,
+        *,
+        id: _t.Uuid,
+        delay: _t.Duration,
+        budget: _t.Decimal | None = None,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[_t.Timestamp]:
+        """Start :meth:`schedule` and return its call handle.
+
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
+        """
+        return self._start(
+            _SHOWCASE_SCHEDULE,
+            (id, delay, budget),
+            timeout,
+            wait_for_ready,
+        )
+
 
 class ShowcaseSyncClient(_uvrpc.SyncClient):
     """Blocking client of ``all_types.Showcase``.
@@ -519,6 +729,47 @@ class ShowcaseSyncClient(_uvrpc.SyncClient):
         """Returns the scalars it is sent."""
         return self._call(_SHOWCASE_MIRROR, (value,), timeout, wait_for_ready)
 
+    def names(
+        self,
+        *,
+        count: int,
+        width: int = 8,
+        like: Constrained | None = None,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> list[str]:
+        """Returns up to `count` names, each at most `width` characters.
+
+        Args:
+            count: From 0 to 100.
+            width: How wide each name is.
+
+                From 1 to 16.
+        """
+        return self._call(
+            _SHOWCASE_NAMES,
+            (count, width, like),
+            timeout,
+            wait_for_ready,
+        )
+
+    def schedule(
+        self,
+        *,
+        id: _t.Uuid,
+        delay: _t.Duration,
+        budget: _t.Decimal | None = None,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _t.Timestamp:
+        """Well-known types as parameters and result: when `id` runs after `delay`."""
+        return self._call(
+            _SHOWCASE_SCHEDULE,
+            (id, delay, budget),
+            timeout,
+            wait_for_ready,
+        )
+
 
 class ShowcaseServer(_uvrpc.ServiceBase):
     """Base class of ``all_types.Showcase`` implementations.
@@ -563,3 +814,103 @@ class ShowcaseServer(_uvrpc.ServiceBase):
     @_abc.abstractmethod
     async def mirror(self, *, value: Scalars) -> Scalars:
         """Returns the scalars it is sent."""
+
+    @_abc.abstractmethod
+    async def names(
+        self,
+        *,
+        count: int,
+        width: int,
+        like: Constrained | None,
+    ) -> list[str]:
+        """Returns up to `count` names, each at most `width` characters.
+
+        Args:
+            count: From 0 to 100.
+            width: How wide each name is.
+
+                From 1 to 16.
+        """
+
+    @_abc.abstractmethod
+    async def schedule(
+        self,
+        *,
+        id: _t.Uuid,
+        delay: _t.Duration,
+        budget: _t.Decimal | None,
+    ) -> _t.Timestamp:
+        """Well-known types as parameters and result: when `id` runs after `delay`."""
+
+
+class UnimplementedShowcaseServer(ShowcaseServer):
+    """A ``all_types.Showcase`` implementation that answers every method UNIMPLEMENTED
+    until it is overridden.
+
+    Subclass it to serve some of the methods, say while a new method reaches the servers
+    one by one. A class that must serve them all subclasses :class:`ShowcaseServer`,
+    whose abstract methods let a type checker find one left out.
+    """
+
+    async def ping(self) -> None:
+        """Does nothing and returns nothing."""
+        raise _uvrpc.unimplemented(_SHOWCASE_PING)
+
+    async def build(
+        self,
+        *,
+        label: str,
+        depth: int,
+        color: Color | None,
+        items: list[Item],
+        weight: float,
+    ) -> Tree:
+        """Mixes required, optional and defaulted parameters.
+
+        Args:
+            depth: How deep the tree goes.
+        """
+        raise _uvrpc.unimplemented(_SHOWCASE_BUILD)
+
+    async def palette(self, *, wanted: set[Color]) -> dict[str, list[Color]]:
+        """Returns a container type."""
+        raise _uvrpc.unimplemented(_SHOWCASE_PALETTE)
+
+    async def get_matrix(self, *, rows: int, columns: int) -> list[list[int]]:
+        """A method name in camelCase becomes snake_case in Python."""
+        raise _uvrpc.unimplemented(_SHOWCASE_GET_MATRIX)
+
+    async def fetch(self, *, names: list[str], size: int) -> list[Item]:
+        """Returns one item per name, each with a payload of `size` bytes."""
+        raise _uvrpc.unimplemented(_SHOWCASE_FETCH)
+
+    async def mirror(self, *, value: Scalars) -> Scalars:
+        """Returns the scalars it is sent."""
+        raise _uvrpc.unimplemented(_SHOWCASE_MIRROR)
+
+    async def names(
+        self,
+        *,
+        count: int,
+        width: int,
+        like: Constrained | None,
+    ) -> list[str]:
+        """Returns up to `count` names, each at most `width` characters.
+
+        Args:
+            count: From 0 to 100.
+            width: How wide each name is.
+
+                From 1 to 16.
+        """
+        raise _uvrpc.unimplemented(_SHOWCASE_NAMES)
+
+    async def schedule(
+        self,
+        *,
+        id: _t.Uuid,
+        delay: _t.Duration,
+        budget: _t.Decimal | None,
+    ) -> _t.Timestamp:
+        """Well-known types as parameters and result: when `id` runs after `delay`."""
+        raise _uvrpc.unimplemented(_SHOWCASE_SCHEDULE)

@@ -12,15 +12,18 @@ import uvrpc as _uvrpc
 from golden import shared as _shared
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.6.0", api=6, protocol=3)
+_uvrpc.check_generated_code(generator="0.6.0", api=7, protocol=3)
 
 __all__ = [
+    "Bounded",
+    "Circle",
     "Color",
     "ConformanceClient",
     "ConformanceServer",
     "ConformanceSyncClient",
     "Containers",
     "DEFAULT_COLOR",
+    "Drawing",
     "ENABLED",
     "GREETING",
     "I64_MAX",
@@ -31,6 +34,14 @@ __all__ = [
     "RATIO",
     "Rejected",
     "Scalars",
+    "Shape",
+    "ShapeBlob",
+    "ShapeCircle",
+    "ShapeGroup",
+    "ShapeLabel",
+    "ShapeSquare",
+    "UnimplementedConformanceServer",
+    "WellKnown",
 ]
 
 
@@ -145,6 +156,176 @@ class Containers(_uvrpc.Message):
             weights: dict[int, float] = ...,
         ) -> None:
             """Where the IDL says ``bytes``, any buffer is taken, uncopied."""
+
+
+class Bounded(_uvrpc.Message):
+    """Values with constraints, which the side that reads them enforces."""
+
+    model_config = _uvrpc.field_ids(
+        name=1,
+        tags=2,
+        counts=3,
+        percent=4,
+        weight=5,
+        key=6,
+        signs=7,
+    )
+
+    name: _typing.Annotated[_t.String, _t.Constraints(max_length=5)]
+    """At most 5 characters."""
+    tags: _typing.Annotated[
+        list[
+            _typing.Annotated[
+                _t.String,
+                _t.Constraints(min_length=1, max_length=8, pattern="^[a-z]+$"),
+            ]
+        ],
+        _t.Constraints(max_length=4),
+    ] = []
+    """At most 4 items; each item 1 to 8 characters, matching the pattern ``^[a-z]+$``.
+    """
+    counts: _typing.Annotated[
+        dict[_t.String, _typing.Annotated[_t.I32, _t.Constraints(ge=0)]],
+        _t.Constraints(max_length=3),
+    ] = {}
+    """At most 3 entries; each value at least 0."""
+    percent: _typing.Annotated[_t.I32, _t.Constraints(ge=0, le=100)] = 50
+    """From 0 to 100."""
+    weight: _typing.Annotated[_t.Double, _t.Constraints(ge=0.0)] = 0.0
+    """At least 0.0."""
+    key: _typing.Annotated[_t.Bytes, _t.Constraints(min_length=1, max_length=16)] = (
+        memoryview(b"k")
+    )
+    """1 to 16 bytes."""
+    signs: set[_typing.Annotated[_t.I64, _t.Constraints(ge=-1, le=1)]] = set()
+    """Each item from -1 to 1."""
+
+    if _typing.TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            name: str,
+            tags: list[str] = ...,
+            counts: dict[str, int] = ...,
+            percent: int = ...,
+            weight: float = ...,
+            key: _uvrpc.Buffer = ...,
+            signs: set[int] = ...,
+        ) -> None:
+            """Where the IDL says ``bytes``, any buffer is taken, uncopied."""
+
+
+class Circle(_uvrpc.Message):
+    """A circle, for a message as a union member."""
+
+    model_config = _uvrpc.field_ids(radius=1)
+
+    radius: _t.Double
+
+
+class Drawing(_uvrpc.Message):
+    """Unions inside a message."""
+
+    model_config = _uvrpc.field_ids(main=1, overlay=2, layers=3, named=4)
+
+    main: Shape
+    overlay: Shape | None = None
+    layers: list[Shape] = []
+    named: dict[_t.String, Shape] = {}
+
+
+class WellKnown(_uvrpc.Message):
+    """Every well-known type, alone and in containers."""
+
+    model_config = _uvrpc.field_ids(
+        id=1,
+        at=2,
+        took=3,
+        amount=4,
+        expires=5,
+        prices=6,
+        timings=7,
+        moments=8,
+    )
+
+    id: _t.Uuid
+    at: _t.Timestamp
+    took: _t.Duration
+    amount: _t.Decimal
+    expires: _t.Timestamp | None = None
+    prices: list[_t.Decimal] = []
+    timings: dict[_t.Uuid, _t.Duration] = {}
+    moments: set[_t.Timestamp] = set()
+
+
+class ShapeCircle(_uvrpc.UnionMember):
+    """A round shape."""
+
+    __match_args__ = ("value",)
+    uvrpc_id = 1
+    uvrpc_name = "circle"
+
+    value: Circle
+
+
+class ShapeSquare(_uvrpc.UnionMember):
+    """The side of a square."""
+
+    __match_args__ = ("value",)
+    uvrpc_id = 2
+    uvrpc_name = "square"
+
+    value: _t.Double
+
+
+class ShapeLabel(_uvrpc.UnionMember):
+    """The ``label`` member of ``Shape``."""
+
+    __match_args__ = ("value",)
+    uvrpc_id = 3
+    uvrpc_name = "label"
+
+    value: _t.String
+
+
+class ShapeBlob(_uvrpc.UnionMember):
+    """The ``blob`` member of ``Shape``."""
+
+    __match_args__ = ("value",)
+    uvrpc_id = 4
+    uvrpc_name = "blob"
+
+    value: _t.Bytes
+
+    if _typing.TYPE_CHECKING:
+
+        def __init__(self, *, value: _uvrpc.Buffer) -> None:
+            """Where the IDL says ``bytes``, any buffer is taken, uncopied."""
+
+
+class ShapeGroup(_uvrpc.UnionMember):
+    """Shapes drawn together: a union that holds itself."""
+
+    __match_args__ = ("value",)
+    uvrpc_id = 5
+    uvrpc_name = "group"
+
+    value: list[Shape]
+
+
+Shape: _typing.TypeAlias = _typing.Annotated[
+    ShapeCircle
+    | ShapeSquare
+    | ShapeLabel
+    | ShapeBlob
+    | ShapeGroup
+    | _uvrpc.UnknownMember,
+    _uvrpc.WireUnion("Shape"),
+]
+"""A shape: exactly one of its members, for unions as values, fields, list
+elements, map values, parameters, results and stream items.
+"""
 
 
 class _NotFoundFields(_uvrpc.Message):
@@ -301,6 +482,45 @@ class _ConformanceEchoI64Params(_uvrpc.Message):
     value: _t.I64 = I64_MAX
 
 
+class _ConformanceEchoWellKnownParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(value=1)
+
+    value: WellKnown
+
+
+class _ConformanceEchoUuidParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(value=1)
+
+    value: _t.Uuid
+
+
+class _ConformanceEchoDecimalParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(value=1)
+
+    value: _t.Decimal
+
+
+class _ConformanceEchoDurationParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(value=1)
+
+    value: _t.Duration
+
+
+class _ConformanceLaterParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(at=1, by=2)
+
+    at: _t.Timestamp
+    by: _t.Duration
+
+
+class _ConformanceTicksParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(start=1, step=2, n=3)
+
+    start: _t.Timestamp
+    step: _t.Duration
+    n: _t.I32
+
+
 class _ConformanceFailParams(_uvrpc.Message):
     model_config = _uvrpc.field_ids(which=1)
 
@@ -321,6 +541,22 @@ class _ConformanceVisitsParams(_uvrpc.Message):
     model_config = _uvrpc.field_ids()
 
 
+class _ConformanceEchoBoundedParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(value=1, keep=2)
+
+    value: Bounded
+    keep: _typing.Annotated[_t.I8, _t.Constraints(ge=0, le=4)] = 4
+    """From 0 to 4."""
+
+
+class _ConformanceRepeatParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(text=1, times=2)
+
+    text: _t.String
+    times: _typing.Annotated[_t.I32, _t.Constraints(ge=0)]
+    """At least 0."""
+
+
 class _ConformanceCountParams(_uvrpc.Message):
     model_config = _uvrpc.field_ids(start=1, n=2)
 
@@ -330,6 +566,25 @@ class _ConformanceCountParams(_uvrpc.Message):
 
 class _ConformanceSumParams(_uvrpc.Message):
     model_config = _uvrpc.field_ids()
+
+
+class _ConformanceEchoShapeParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(shape=1, extra=2)
+
+    shape: Shape
+    extra: Shape | None = None
+
+
+class _ConformanceEchoDrawingParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(drawing=1)
+
+    drawing: Drawing
+
+
+class _ConformanceShapesParams(_uvrpc.Message):
+    model_config = _uvrpc.field_ids(shapes=1)
+
+    shapes: list[Shape]
 
 
 class _ConformanceTransformParams(_uvrpc.Message):
@@ -434,6 +689,52 @@ _CONFORMANCE_ECHO_I64: _uvrpc.Unary[_ConformanceEchoI64Params, int] = _uvrpc.Una
     params=_ConformanceEchoI64Params,
     reply=_t.I64,
 )
+_CONFORMANCE_ECHO_WELL_KNOWN: _uvrpc.Unary[
+    _ConformanceEchoWellKnownParams, WellKnown
+] = _uvrpc.Unary(
+    route="conformance.Conformance.echoWellKnown",
+    handler="echo_well_known",
+    params=_ConformanceEchoWellKnownParams,
+    reply=WellKnown,
+)
+_CONFORMANCE_ECHO_UUID: _uvrpc.Unary[_ConformanceEchoUuidParams, _t.Uuid] = (
+    _uvrpc.Unary(
+        route="conformance.Conformance.echoUuid",
+        handler="echo_uuid",
+        params=_ConformanceEchoUuidParams,
+        reply=_t.Uuid,
+    )
+)
+_CONFORMANCE_ECHO_DECIMAL: _uvrpc.Unary[_ConformanceEchoDecimalParams, _t.Decimal] = (
+    _uvrpc.Unary(
+        route="conformance.Conformance.echoDecimal",
+        handler="echo_decimal",
+        params=_ConformanceEchoDecimalParams,
+        reply=_t.Decimal,
+    )
+)
+_CONFORMANCE_ECHO_DURATION: _uvrpc.Unary[
+    _ConformanceEchoDurationParams, _t.Duration
+] = _uvrpc.Unary(
+    route="conformance.Conformance.echoDuration",
+    handler="echo_duration",
+    params=_ConformanceEchoDurationParams,
+    reply=_t.Duration,
+)
+_CONFORMANCE_LATER: _uvrpc.Unary[_ConformanceLaterParams, _t.Timestamp] = _uvrpc.Unary(
+    route="conformance.Conformance.later",
+    handler="later",
+    params=_ConformanceLaterParams,
+    reply=_t.Timestamp,
+)
+_CONFORMANCE_TICKS: _uvrpc.ServerStreaming[_ConformanceTicksParams, _t.Timestamp] = (
+    _uvrpc.ServerStreaming(
+        route="conformance.Conformance.ticks",
+        handler="ticks",
+        params=_ConformanceTicksParams,
+        reply_item=_t.Timestamp,
+    )
+)
 _CONFORMANCE_FAIL: _uvrpc.Unary[_ConformanceFailParams, None] = _uvrpc.Unary(
     route="conformance.Conformance.fail",
     handler="fail",
@@ -463,6 +764,20 @@ _CONFORMANCE_VISITS: _uvrpc.Unary[_ConformanceVisitsParams, int] = _uvrpc.Unary(
     reply=_t.I64,
     idempotent=True,
 )
+_CONFORMANCE_ECHO_BOUNDED: _uvrpc.Unary[_ConformanceEchoBoundedParams, Bounded] = (
+    _uvrpc.Unary(
+        route="conformance.Conformance.echoBounded",
+        handler="echo_bounded",
+        params=_ConformanceEchoBoundedParams,
+        reply=Bounded,
+    )
+)
+_CONFORMANCE_REPEAT: _uvrpc.Unary[_ConformanceRepeatParams, str] = _uvrpc.Unary(
+    route="conformance.Conformance.repeat",
+    handler="repeat",
+    params=_ConformanceRepeatParams,
+    reply=_typing.Annotated[_t.String, _t.Constraints(max_length=10)],
+)
 _CONFORMANCE_COUNT: _uvrpc.ServerStreaming[_ConformanceCountParams, int] = (
     _uvrpc.ServerStreaming(
         route="conformance.Conformance.count",
@@ -480,6 +795,30 @@ _CONFORMANCE_SUM: _uvrpc.ClientStreaming[_ConformanceSumParams, int, int] = (
         stream_id=1,
         request_item=_t.I64,
         reply=_t.I64,
+    )
+)
+_CONFORMANCE_ECHO_SHAPE: _uvrpc.Unary[_ConformanceEchoShapeParams, Shape] = (
+    _uvrpc.Unary(
+        route="conformance.Conformance.echoShape",
+        handler="echo_shape",
+        params=_ConformanceEchoShapeParams,
+        reply=Shape,
+    )
+)
+_CONFORMANCE_ECHO_DRAWING: _uvrpc.Unary[_ConformanceEchoDrawingParams, Drawing] = (
+    _uvrpc.Unary(
+        route="conformance.Conformance.echoDrawing",
+        handler="echo_drawing",
+        params=_ConformanceEchoDrawingParams,
+        reply=Drawing,
+    )
+)
+_CONFORMANCE_SHAPES: _uvrpc.ServerStreaming[_ConformanceShapesParams, Shape] = (
+    _uvrpc.ServerStreaming(
+        route="conformance.Conformance.shapes",
+        handler="shapes",
+        params=_ConformanceShapesParams,
+        reply_item=Shape,
     )
 )
 _CONFORMANCE_TRANSFORM: _uvrpc.BidiStreaming[
@@ -510,12 +849,23 @@ _CONFORMANCE = _uvrpc.ServiceSpec(
         _CONFORMANCE_ECHO_DOUBLE,
         _CONFORMANCE_ECHO_FLOAT,
         _CONFORMANCE_ECHO_I64,
+        _CONFORMANCE_ECHO_WELL_KNOWN,
+        _CONFORMANCE_ECHO_UUID,
+        _CONFORMANCE_ECHO_DECIMAL,
+        _CONFORMANCE_ECHO_DURATION,
+        _CONFORMANCE_LATER,
+        _CONFORMANCE_TICKS,
         _CONFORMANCE_FAIL,
         _CONFORMANCE_RECORD,
         _CONFORMANCE_RECORDED,
         _CONFORMANCE_VISITS,
+        _CONFORMANCE_ECHO_BOUNDED,
+        _CONFORMANCE_REPEAT,
         _CONFORMANCE_COUNT,
         _CONFORMANCE_SUM,
+        _CONFORMANCE_ECHO_SHAPE,
+        _CONFORMANCE_ECHO_DRAWING,
+        _CONFORMANCE_SHAPES,
         _CONFORMANCE_TRANSFORM,
     ),
 )
@@ -951,6 +1301,175 @@ class ConformanceClient(_uvrpc.AsyncClient):
         """
         return self._start(_CONFORMANCE_ECHO_I64, (value,), timeout, wait_for_ready)
 
+    async def echo_well_known(
+        self,
+        *,
+        value: WellKnown,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> WellKnown:
+        """Call ``conformance.Conformance.echoWellKnown``."""
+        return await self._call(
+            _CONFORMANCE_ECHO_WELL_KNOWN,
+            (value,),
+            timeout,
+            wait_for_ready,
+        )
+
+    def start_echo_well_known(
+        self,
+        *,
+        value: WellKnown,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[WellKnown]:
+        """Start :meth:`echo_well_known` and return its call handle.
+
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
+        """
+        return self._start(
+            _CONFORMANCE_ECHO_WELL_KNOWN,
+            (value,),
+            timeout,
+            wait_for_ready,
+        )
+
+    async def echo_uuid(
+        self,
+        *,
+        value: _t.Uuid,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _t.Uuid:
+        """Call ``conformance.Conformance.echoUuid``."""
+        return await self._call(
+            _CONFORMANCE_ECHO_UUID,
+            (value,),
+            timeout,
+            wait_for_ready,
+        )
+
+    def start_echo_uuid(
+        self,
+        *,
+        value: _t.Uuid,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[_t.Uuid]:
+        """Start :meth:`echo_uuid` and return its call handle.
+
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
+        """
+        return self._start(_CONFORMANCE_ECHO_UUID, (value,), timeout, wait_for_ready)
+
+    async def echo_decimal(
+        self,
+        *,
+        value: _t.Decimal,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _t.Decimal:
+        """Call ``conformance.Conformance.echoDecimal``."""
+        return await self._call(
+            _CONFORMANCE_ECHO_DECIMAL,
+            (value,),
+            timeout,
+            wait_for_ready,
+        )
+
+    def start_echo_decimal(
+        self,
+        *,
+        value: _t.Decimal,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[_t.Decimal]:
+        """Start :meth:`echo_decimal` and return its call handle.
+
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
+        """
+        return self._start(_CONFORMANCE_ECHO_DECIMAL, (value,), timeout, wait_for_ready)
+
+    async def echo_duration(
+        self,
+        *,
+        value: _t.Duration,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _t.Duration:
+        """Call ``conformance.Conformance.echoDuration``."""
+        return await self._call(
+            _CONFORMANCE_ECHO_DURATION,
+            (value,),
+            timeout,
+            wait_for_ready,
+        )
+
+    def start_echo_duration(
+        self,
+        *,
+        value: _t.Duration,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[_t.Duration]:
+        """Start :meth:`echo_duration` and return its call handle.
+
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
+        """
+        return self._start(
+            _CONFORMANCE_ECHO_DURATION,
+            (value,),
+            timeout,
+            wait_for_ready,
+        )
+
+    async def later(
+        self,
+        *,
+        at: _t.Timestamp,
+        by: _t.Duration,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _t.Timestamp:
+        """The instant `by` after `at`."""
+        return await self._call(_CONFORMANCE_LATER, (at, by), timeout, wait_for_ready)
+
+    def start_later(
+        self,
+        *,
+        at: _t.Timestamp,
+        by: _t.Duration,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[_t.Timestamp]:
+        """Start :meth:`later` and return its call handle.
+
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
+        """
+        return self._start(_CONFORMANCE_LATER, (at, by), timeout, wait_for_ready)
+
+    def ticks(
+        self,
+        *,
+        start: _t.Timestamp,
+        step: _t.Duration,
+        n: int,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.ItemStream[_t.Timestamp]:
+        """Streams `n` instants `step` apart from `start`."""
+        return self._server_stream(
+            _CONFORMANCE_TICKS,
+            (start, step, n),
+            timeout,
+            wait_for_ready,
+        )
+
     async def fail(
         self,
         *,
@@ -1036,6 +1555,82 @@ class ConformanceClient(_uvrpc.AsyncClient):
         """
         return self._start(_CONFORMANCE_VISITS, (), timeout, wait_for_ready)
 
+    async def echo_bounded(
+        self,
+        *,
+        value: Bounded,
+        keep: int = 4,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> Bounded:
+        """Returns its argument with its first `keep` tags.
+
+        Args:
+            keep: From 0 to 4.
+        """
+        return await self._call(
+            _CONFORMANCE_ECHO_BOUNDED,
+            (value, keep),
+            timeout,
+            wait_for_ready,
+        )
+
+    def start_echo_bounded(
+        self,
+        *,
+        value: Bounded,
+        keep: int = 4,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[Bounded]:
+        """Start :meth:`echo_bounded` and return its call handle.
+
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
+        """
+        return self._start(
+            _CONFORMANCE_ECHO_BOUNDED,
+            (value, keep),
+            timeout,
+            wait_for_ready,
+        )
+
+    async def repeat(
+        self,
+        *,
+        text: str,
+        times: int,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> str:
+        """Returns `text` repeated `times` times: a reply longer than ten characters
+        is refused by the client.
+
+        Args:
+            times: At least 0.
+        """
+        return await self._call(
+            _CONFORMANCE_REPEAT,
+            (text, times),
+            timeout,
+            wait_for_ready,
+        )
+
+    def start_repeat(
+        self,
+        *,
+        text: str,
+        times: int,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[str]:
+        """Start :meth:`repeat` and return its call handle.
+
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
+        """
+        return self._start(_CONFORMANCE_REPEAT, (text, times), timeout, wait_for_ready)
+
     def count(
         self,
         *,
@@ -1064,6 +1659,91 @@ class ConformanceClient(_uvrpc.AsyncClient):
             _CONFORMANCE_SUM,
             (),
             values,
+            timeout,
+            wait_for_ready,
+        )
+
+    async def echo_shape(
+        self,
+        *,
+        shape: Shape,
+        extra: Shape | None = None,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> Shape:
+        """Returns its argument, and `extra` when given in place of it."""
+        return await self._call(
+            _CONFORMANCE_ECHO_SHAPE,
+            (shape, extra),
+            timeout,
+            wait_for_ready,
+        )
+
+    def start_echo_shape(
+        self,
+        *,
+        shape: Shape,
+        extra: Shape | None = None,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[Shape]:
+        """Start :meth:`echo_shape` and return its call handle.
+
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
+        """
+        return self._start(
+            _CONFORMANCE_ECHO_SHAPE,
+            (shape, extra),
+            timeout,
+            wait_for_ready,
+        )
+
+    async def echo_drawing(
+        self,
+        *,
+        drawing: Drawing,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> Drawing:
+        """Call ``conformance.Conformance.echoDrawing``."""
+        return await self._call(
+            _CONFORMANCE_ECHO_DRAWING,
+            (drawing,),
+            timeout,
+            wait_for_ready,
+        )
+
+    def start_echo_drawing(
+        self,
+        *,
+        drawing: Drawing,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.Call[Drawing]:
+        """Start :meth:`echo_drawing` and return its call handle.
+
+        Without client interceptors the request is sent before this returns; see
+        :class:`uvrpc.Call`.
+        """
+        return self._start(
+            _CONFORMANCE_ECHO_DRAWING,
+            (drawing,),
+            timeout,
+            wait_for_ready,
+        )
+
+    def shapes(
+        self,
+        *,
+        shapes: list[Shape],
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _uvrpc.ItemStream[Shape]:
+        """Streams each shape of `shapes` back, then a label counting them."""
+        return self._server_stream(
+            _CONFORMANCE_SHAPES,
+            (shapes,),
             timeout,
             wait_for_ready,
         )
@@ -1257,6 +1937,79 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
         """Call ``conformance.Conformance.echoI64``."""
         return self._call(_CONFORMANCE_ECHO_I64, (value,), timeout, wait_for_ready)
 
+    def echo_well_known(
+        self,
+        *,
+        value: WellKnown,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> WellKnown:
+        """Call ``conformance.Conformance.echoWellKnown``."""
+        return self._call(
+            _CONFORMANCE_ECHO_WELL_KNOWN,
+            (value,),
+            timeout,
+            wait_for_ready,
+        )
+
+    def echo_uuid(
+        self,
+        *,
+        value: _t.Uuid,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _t.Uuid:
+        """Call ``conformance.Conformance.echoUuid``."""
+        return self._call(_CONFORMANCE_ECHO_UUID, (value,), timeout, wait_for_ready)
+
+    def echo_decimal(
+        self,
+        *,
+        value: _t.Decimal,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _t.Decimal:
+        """Call ``conformance.Conformance.echoDecimal``."""
+        return self._call(_CONFORMANCE_ECHO_DECIMAL, (value,), timeout, wait_for_ready)
+
+    def echo_duration(
+        self,
+        *,
+        value: _t.Duration,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _t.Duration:
+        """Call ``conformance.Conformance.echoDuration``."""
+        return self._call(_CONFORMANCE_ECHO_DURATION, (value,), timeout, wait_for_ready)
+
+    def later(
+        self,
+        *,
+        at: _t.Timestamp,
+        by: _t.Duration,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _t.Timestamp:
+        """The instant `by` after `at`."""
+        return self._call(_CONFORMANCE_LATER, (at, by), timeout, wait_for_ready)
+
+    def ticks(
+        self,
+        *,
+        start: _t.Timestamp,
+        step: _t.Duration,
+        n: int,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _typing.Iterator[_t.Timestamp]:
+        """Streams `n` instants `step` apart from `start`."""
+        return self._server_stream(
+            _CONFORMANCE_TICKS,
+            (start, step, n),
+            timeout,
+            wait_for_ready,
+        )
+
     def fail(
         self,
         *,
@@ -1302,6 +2055,42 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
         """How many times it was called: safe to retry."""
         return self._call(_CONFORMANCE_VISITS, (), timeout, wait_for_ready)
 
+    def echo_bounded(
+        self,
+        *,
+        value: Bounded,
+        keep: int = 4,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> Bounded:
+        """Returns its argument with its first `keep` tags.
+
+        Args:
+            keep: From 0 to 4.
+        """
+        return self._call(
+            _CONFORMANCE_ECHO_BOUNDED,
+            (value, keep),
+            timeout,
+            wait_for_ready,
+        )
+
+    def repeat(
+        self,
+        *,
+        text: str,
+        times: int,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> str:
+        """Returns `text` repeated `times` times: a reply longer than ten characters
+        is refused by the client.
+
+        Args:
+            times: At least 0.
+        """
+        return self._call(_CONFORMANCE_REPEAT, (text, times), timeout, wait_for_ready)
+
     def count(
         self,
         *,
@@ -1330,6 +2119,52 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
             _CONFORMANCE_SUM,
             (),
             values,
+            timeout,
+            wait_for_ready,
+        )
+
+    def echo_shape(
+        self,
+        *,
+        shape: Shape,
+        extra: Shape | None = None,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> Shape:
+        """Returns its argument, and `extra` when given in place of it."""
+        return self._call(
+            _CONFORMANCE_ECHO_SHAPE,
+            (shape, extra),
+            timeout,
+            wait_for_ready,
+        )
+
+    def echo_drawing(
+        self,
+        *,
+        drawing: Drawing,
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> Drawing:
+        """Call ``conformance.Conformance.echoDrawing``."""
+        return self._call(
+            _CONFORMANCE_ECHO_DRAWING,
+            (drawing,),
+            timeout,
+            wait_for_ready,
+        )
+
+    def shapes(
+        self,
+        *,
+        shapes: list[Shape],
+        timeout: float | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> _typing.Iterator[Shape]:
+        """Streams each shape of `shapes` back, then a label counting them."""
+        return self._server_stream(
+            _CONFORMANCE_SHAPES,
+            (shapes,),
             timeout,
             wait_for_ready,
         )
@@ -1435,6 +2270,36 @@ class ConformanceServer(_uvrpc.ServiceBase):
         """Call ``conformance.Conformance.echoI64``."""
 
     @_abc.abstractmethod
+    async def echo_well_known(self, *, value: WellKnown) -> WellKnown:
+        """Call ``conformance.Conformance.echoWellKnown``."""
+
+    @_abc.abstractmethod
+    async def echo_uuid(self, *, value: _t.Uuid) -> _t.Uuid:
+        """Call ``conformance.Conformance.echoUuid``."""
+
+    @_abc.abstractmethod
+    async def echo_decimal(self, *, value: _t.Decimal) -> _t.Decimal:
+        """Call ``conformance.Conformance.echoDecimal``."""
+
+    @_abc.abstractmethod
+    async def echo_duration(self, *, value: _t.Duration) -> _t.Duration:
+        """Call ``conformance.Conformance.echoDuration``."""
+
+    @_abc.abstractmethod
+    async def later(self, *, at: _t.Timestamp, by: _t.Duration) -> _t.Timestamp:
+        """The instant `by` after `at`."""
+
+    @_abc.abstractmethod
+    def ticks(
+        self,
+        *,
+        start: _t.Timestamp,
+        step: _t.Duration,
+        n: int,
+    ) -> _typing.AsyncIterator[_t.Timestamp]:
+        """Streams `n` instants `step` apart from `start`."""
+
+    @_abc.abstractmethod
     async def fail(self, *, which: str) -> None:
         """Raises what `which` names: "not_found", "rejected", "overloaded", or an
         undeclared error for anything else.
@@ -1458,12 +2323,41 @@ class ConformanceServer(_uvrpc.ServiceBase):
         """How many times it was called: safe to retry."""
 
     @_abc.abstractmethod
+    async def echo_bounded(self, *, value: Bounded, keep: int) -> Bounded:
+        """Returns its argument with its first `keep` tags.
+
+        Args:
+            keep: From 0 to 4.
+        """
+
+    @_abc.abstractmethod
+    async def repeat(self, *, text: str, times: int) -> str:
+        """Returns `text` repeated `times` times: a reply longer than ten characters
+        is refused by the client.
+
+        Args:
+            times: At least 0.
+        """
+
+    @_abc.abstractmethod
     def count(self, *, start: int, n: int) -> _typing.AsyncIterator[int]:
         """Streams `n` numbers counting up from `start`."""
 
     @_abc.abstractmethod
     async def sum(self, *, values: _typing.AsyncIterator[int]) -> int:
         """Adds up a stream of numbers."""
+
+    @_abc.abstractmethod
+    async def echo_shape(self, *, shape: Shape, extra: Shape | None) -> Shape:
+        """Returns its argument, and `extra` when given in place of it."""
+
+    @_abc.abstractmethod
+    async def echo_drawing(self, *, drawing: Drawing) -> Drawing:
+        """Call ``conformance.Conformance.echoDrawing``."""
+
+    @_abc.abstractmethod
+    def shapes(self, *, shapes: list[Shape]) -> _typing.AsyncIterator[Shape]:
+        """Streams each shape of `shapes` back, then a label counting them."""
 
     @_abc.abstractmethod
     def transform(
@@ -1477,3 +2371,186 @@ class ConformanceServer(_uvrpc.ServiceBase):
         Raises:
             Rejected: An argument was refused by the service's own rules.
         """
+
+
+class UnimplementedConformanceServer(ConformanceServer):
+    """A ``conformance.Conformance`` implementation that answers every method
+    UNIMPLEMENTED until it is overridden.
+
+    Subclass it to serve some of the methods, say while a new method reaches the servers
+    one by one. A class that must serve them all subclasses :class:`ConformanceServer`,
+    whose abstract methods let a type checker find one left out.
+    """
+
+    async def ping(self) -> None:
+        """Does nothing and returns nothing."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_PING)
+
+    async def echo_scalars(self, *, value: Scalars) -> Scalars:
+        """Returns its argument."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_SCALARS)
+
+    async def mixed(
+        self,
+        *,
+        flag: bool,
+        tiny: int,
+        small: int,
+        medium: int,
+        large: int,
+        single: float,
+        precise: float,
+        text: str,
+        blob: memoryview,
+        color: Color,
+        note: str | None,
+    ) -> Scalars:
+        """Builds a message from parameters of every scalar type."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_MIXED)
+
+    async def echo_containers(self, *, value: Containers) -> Containers:
+        """Call ``conformance.Conformance.echoContainers``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_CONTAINERS)
+
+    async def echo_nested(
+        self,
+        *,
+        value: dict[int, dict[str, list[Scalars]]],
+    ) -> dict[int, dict[str, list[Scalars]]]:
+        """Call ``conformance.Conformance.echoNested``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_NESTED)
+
+    async def echo_colors(self, *, colors: set[Color]) -> set[Color]:
+        """Call ``conformance.Conformance.echoColors``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_COLORS)
+
+    async def echo_matrix(self, *, matrix: list[list[int]]) -> list[list[int]]:
+        """Call ``conformance.Conformance.echoMatrix``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_MATRIX)
+
+    async def echo_tree(self, *, root: Node) -> Node:
+        """Call ``conformance.Conformance.echoTree``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_TREE)
+
+    async def echo_bytes(self, *, data: memoryview) -> _uvrpc.Buffer:
+        """Call ``conformance.Conformance.echoBytes``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_BYTES)
+
+    async def echo_string(self, *, text: str) -> str:
+        """Call ``conformance.Conformance.echoString``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_STRING)
+
+    async def echo_double(self, *, value: float) -> float:
+        """Call ``conformance.Conformance.echoDouble``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_DOUBLE)
+
+    async def echo_float(self, *, value: float) -> float:
+        """Call ``conformance.Conformance.echoFloat``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_FLOAT)
+
+    async def echo_i64(self, *, value: int) -> int:
+        """Call ``conformance.Conformance.echoI64``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_I64)
+
+    async def echo_well_known(self, *, value: WellKnown) -> WellKnown:
+        """Call ``conformance.Conformance.echoWellKnown``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_WELL_KNOWN)
+
+    async def echo_uuid(self, *, value: _t.Uuid) -> _t.Uuid:
+        """Call ``conformance.Conformance.echoUuid``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_UUID)
+
+    async def echo_decimal(self, *, value: _t.Decimal) -> _t.Decimal:
+        """Call ``conformance.Conformance.echoDecimal``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_DECIMAL)
+
+    async def echo_duration(self, *, value: _t.Duration) -> _t.Duration:
+        """Call ``conformance.Conformance.echoDuration``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_DURATION)
+
+    async def later(self, *, at: _t.Timestamp, by: _t.Duration) -> _t.Timestamp:
+        """The instant `by` after `at`."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_LATER)
+
+    def ticks(
+        self,
+        *,
+        start: _t.Timestamp,
+        step: _t.Duration,
+        n: int,
+    ) -> _typing.AsyncIterator[_t.Timestamp]:
+        """Streams `n` instants `step` apart from `start`."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_TICKS)
+
+    async def fail(self, *, which: str) -> None:
+        """Raises what `which` names: "not_found", "rejected", "overloaded", or an
+        undeclared error for anything else.
+
+        Raises:
+            NotFound: No item of that key exists.
+            Rejected: An argument was refused by the service's own rules.
+            _shared.Overloaded: The server is too busy to take the call now.
+        """
+        raise _uvrpc.unimplemented(_CONFORMANCE_FAIL)
+
+    async def record(self, *, event: str) -> None:
+        """Records an event; nothing is sent back."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_RECORD)
+
+    async def recorded(self) -> list[str]:
+        """The events recorded so far, in order."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_RECORDED)
+
+    async def visits(self) -> int:
+        """How many times it was called: safe to retry."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_VISITS)
+
+    async def echo_bounded(self, *, value: Bounded, keep: int) -> Bounded:
+        """Returns its argument with its first `keep` tags.
+
+        Args:
+            keep: From 0 to 4.
+        """
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_BOUNDED)
+
+    async def repeat(self, *, text: str, times: int) -> str:
+        """Returns `text` repeated `times` times: a reply longer than ten characters
+        is refused by the client.
+
+        Args:
+            times: At least 0.
+        """
+        raise _uvrpc.unimplemented(_CONFORMANCE_REPEAT)
+
+    def count(self, *, start: int, n: int) -> _typing.AsyncIterator[int]:
+        """Streams `n` numbers counting up from `start`."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_COUNT)
+
+    async def sum(self, *, values: _typing.AsyncIterator[int]) -> int:
+        """Adds up a stream of numbers."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_SUM)
+
+    async def echo_shape(self, *, shape: Shape, extra: Shape | None) -> Shape:
+        """Returns its argument, and `extra` when given in place of it."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_SHAPE)
+
+    async def echo_drawing(self, *, drawing: Drawing) -> Drawing:
+        """Call ``conformance.Conformance.echoDrawing``."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_DRAWING)
+
+    def shapes(self, *, shapes: list[Shape]) -> _typing.AsyncIterator[Shape]:
+        """Streams each shape of `shapes` back, then a label counting them."""
+        raise _uvrpc.unimplemented(_CONFORMANCE_SHAPES)
+
+    def transform(
+        self,
+        *,
+        values: _typing.AsyncIterator[Scalars],
+        add: int,
+    ) -> _typing.AsyncIterator[Scalars]:
+        """Answers each message with itself, `large` increased by `add`.
+
+        Raises:
+            Rejected: An argument was refused by the service's own rules.
+        """
+        raise _uvrpc.unimplemented(_CONFORMANCE_TRANSFORM)

@@ -8,12 +8,13 @@ import abc as _abc
 import uvrpc as _uvrpc
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.6.0", api=6, protocol=3)
+_uvrpc.check_generated_code(generator="0.6.0", api=7, protocol=3)
 
 __all__ = [
     "EchoClient",
     "EchoServer",
     "EchoSyncClient",
+    "UnimplementedEchoServer",
 ]
 
 
@@ -91,3 +92,17 @@ class EchoServer(_uvrpc.ServiceBase):
     @_abc.abstractmethod
     async def echo(self, *, data: memoryview) -> _uvrpc.Buffer:
         """Sends `data` back unchanged."""
+
+
+class UnimplementedEchoServer(EchoServer):
+    """A ``echo.Echo`` implementation that answers every method UNIMPLEMENTED until it
+    is overridden.
+
+    Subclass it to serve some of the methods, say while a new method reaches the servers
+    one by one. A class that must serve them all subclasses :class:`EchoServer`, whose
+    abstract methods let a type checker find one left out.
+    """
+
+    async def echo(self, *, data: memoryview) -> _uvrpc.Buffer:
+        """Sends `data` back unchanged."""
+        raise _uvrpc.unimplemented(_ECHO_ECHO)

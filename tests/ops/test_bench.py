@@ -12,9 +12,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from uvrpc.bench.brokered import IN_FLIGHT, PATHS, topology
 from uvrpc.bench.cases import CASES
 from uvrpc.bench.measure import Meter
 from uvrpc.bench.runner import plan
@@ -58,8 +60,10 @@ def test_every_case_and_system_echoes_correctly(tmp_path: Path) -> None:
         (m.system.name, m.case.name, m.payload)
         for m in plan(systems_for(uvloop=True), list(CASES.values()))
     }
-    rows = {(r["system"], r["case"], r["payload"]): r for r in data["cases"]}
+    cases = [r for r in data["cases"] if r["case"] != "broker"]
+    rows = {(r["system"], r["case"], r["payload"]): r for r in cases}
     assert set(rows) == expected
+    assert_broker_rows([r for r in data["cases"] if r["case"] == "broker"])
     for key, row in rows.items():
         assert ROW_KEYS <= set(row), key
         assert row["mismatches"] == 0, key
@@ -71,6 +75,47 @@ def test_every_case_and_system_echoes_correctly(tmp_path: Path) -> None:
     assert uvrpc_pingpong["ratio_vs_grpc"] is not None
     assert plot.read_bytes().startswith(b"\x89PNG")
     assert "pingpong" in result.stdout and "x zmq-raw" in result.stdout
+    assert "x direct" in result.stdout
+
+
+def assert_broker_rows(rows: list[dict[str, Any]]) -> None:
+    """The ``broker`` case's rows: each shape on each path, every reply checked,
+    and the broker's path with its CPU per call and its ratio to the direct one."""
+    assert [(r["inflight"], r["path"]) for r in rows] == [
+        (n, path) for n in IN_FLIGHT for path in PATHS
+    ]
+    for row in rows:
+        key = (row["inflight"], row["path"])
+        assert row["mismatches"] == 0, key
+        assert row["calls"] > 0 and row["calls_per_s"] > 0, key
+        assert (row["p50_us"] is not None) is (row["inflight"] == 1), key
+        if row["path"] == "direct":
+            assert row["broker_cpu_us_per_call"] is None, key
+            assert row["ratio_vs_direct"] is None, key
+            assert row["ratio_vs_direct_all"] is None, key
+            continue
+        direct = next(
+            r
+            for r in rows
+            if r["path"] == "direct" and r["inflight"] == row["inflight"]
+        )
+        assert row["ratio_vs_direct"] == pytest.approx(
+            row["calls_per_s"] / direct["calls_per_s"]
+        )
+        assert row["ratio_vs_direct_all"] == pytest.approx(
+            [
+                rate / direct_rate
+                for rate, direct_rate in zip(
+                    row["calls_per_s_all"], direct["calls_per_s_all"], strict=True
+                )
+            ]
+        )
+        if row["inflight"] == 1:
+            assert row["p50_vs_direct"] == pytest.approx(
+                row["p50_us"] / direct["p50_us"]
+            )
+        if sys.platform == "linux":  # read from /proc
+            assert row["broker_cpu_us_per_call"] > 0, key
 
 
 def test_a_window_with_no_call_in_it_is_closed_by_the_first_call_after_it() -> None:
@@ -169,14 +214,45 @@ def test_the_broker_case_reports_both_paths_and_the_brokers_cost(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     rows = json.loads(report.read_text())["cases"]
-    assert [(r["case"], r["path"]) for r in rows] == [
-        ("broker", "direct"),
-        ("broker", "broker"),
-    ]
+    assert {r["case"] for r in rows} == {"broker"}
+    assert_broker_rows(rows)
+    assert "broker CPU" in result.stdout and "x direct" in result.stdout
+
+
+def test_the_brokers_case_reports_one_row_per_broker_count(tmp_path: Path) -> None:
+    report = tmp_path / "brokers.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "uvrpc", "bench", "--cases", "brokers"]
+        + ["--duration", "0.2", "--warmup", "0.05", "--json", str(report)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = json.loads(report.read_text())["cases"]
+    assert [(r["case"], r["brokers"]) for r in rows] == [("brokers", 1), ("brokers", 2)]
     for row in rows:
         assert row["calls"] > 0 and row["calls_per_s"] > 0 and row["mismatches"] == 0
-    direct, brokered = rows
-    assert direct["broker_cpu_us_per_call"] is None
-    if sys.platform == "linux":  # read from /proc
-        assert brokered["broker_cpu_us_per_call"] > 0
-    assert "broker" in result.stdout
+        if sys.platform == "linux":  # read from /proc
+            assert row["broker_cpu_us_per_call"] > 0
+    assert "brokers" in result.stdout
+
+
+def test_every_broker_of_a_spread_reaches_a_server() -> None:
+    import asyncio
+
+    from uvrpc.bench.echo import EchoClient
+
+    async def answered_by_each(endpoints: list[str]) -> list[bytes]:
+        replies = []
+        for endpoint in endpoints:
+            async with EchoClient(endpoint, timeout=30) as client:
+                replies.append(bytes(await client.echo(data=endpoint.encode())))
+        return replies
+
+    with topology(2, servers=2) as running:
+        frontends = running.endpoint.split(",")
+        assert len(frontends) == 2 and len(set(running.broker_pids)) == 2
+        # Each broker alone reaches a server: a call through it is answered.
+        replies = asyncio.run(answered_by_each(frontends))
+        assert replies == [f.encode() for f in frontends]

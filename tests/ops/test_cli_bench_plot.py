@@ -108,6 +108,70 @@ def test_every_case_draws_both_sections() -> None:
     }
 
 
+def broker_rows() -> list[Any]:
+    """The ``broker`` case's rows as a ``--json`` report holds them."""
+    table = []
+    for inflight in (1, 8, 64):
+        for path, rate in (("direct", 3000.0), ("broker", 2000.0)):
+            latency = 1e6 / rate if inflight == 1 else None
+            table.append(
+                {
+                    **row("uvrpc", "broker", 64, rate * inflight),
+                    "path": path,
+                    "inflight": inflight,
+                    "p50_us": latency,
+                    "p99_us": latency,
+                    "p999_us": latency,
+                    "broker_cpu_us_per_call": None if path == "direct" else 40.0,
+                    "ratio_vs_direct": None if path == "direct" else 2 / 3,
+                    "p50_vs_direct": 1.5
+                    if path != "direct" and inflight == 1
+                    else None,
+                }
+            )
+    return list(json.loads(json.dumps(table)))
+
+
+def test_the_broker_case_is_bars_by_calls_in_flight_and_path() -> None:
+    picture = figure(results(("pingpong",)) + broker_rows())
+    try:
+        panels = {
+            axes.get_title(): (
+                len(axes.patches),
+                [t.get_text() for t in axes.get_xticklabels()],
+                axes.get_legend_handles_labels()[1],
+            )
+            for axes in picture.axes
+        }
+    finally:
+        plt.close(picture)
+    assert panels["calls per second, bound directly and through a broker"][:2] == (
+        6,
+        ["1 in flight", "8 in flight", "64 in flight"],
+    )
+    # Only ping-pong records latencies: one group, a bar per path.
+    assert panels["latency (median), bound directly and through a broker"] == (
+        2,
+        ["1 in flight"],
+        ["uvrpc, direct", "uvrpc, broker"],
+    )
+    assert panels["calls per second, by case"][:2] == (3, ["pingpong"])
+
+
+def test_the_broker_table_in_markdown() -> None:
+    from uvrpc.bench.brokered import render
+
+    lines = render(broker_rows()[:2], markdown=True).splitlines()
+    assert lines == [
+        "| case | payload | in flight | path | calls/s | min-max | p50 µs | p99 µs "
+        "| x direct | p50 x direct | broker CPU µs/call |",
+        "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| pingpong | 64 B | 1 | direct | 3,000 | 3,000-3,000 | 333 | 333 |  |  |  |",
+        "| pingpong | 64 B | 1 | broker | 2,000 | 2,000-2,000 | 500 | 500 | 0.67x "
+        "| 1.50x | 40.0 |",
+    ]
+
+
 def test_a_png_is_written(tmp_path: Path) -> None:
     path = tmp_path / "bench.png"
     write_plot(results(("pingpong", "large")), path)
@@ -120,7 +184,8 @@ def test_results_with_no_drawable_case_say_so() -> None:
         figure(workers)
     assert str(caught.value) == (
         "nothing to plot: it draws the cases pingpong, pipelined, concurrent, "
-        "large, sweep; the results hold workers"
+        "large, sweep, server-stream, client-stream, bidi-stream, broker; the "
+        "results hold workers"
     )
 
 
@@ -148,7 +213,8 @@ def test_the_command_plots_what_it_measured(
     else:
         assert err.splitlines()[-1] == (
             "uvrpc bench: no plot written: nothing to plot: it draws the cases "
-            "pingpong, pipelined, concurrent, large, sweep; the results hold no rows"
+            "pingpong, pipelined, concurrent, large, sweep, server-stream, "
+            "client-stream, bidi-stream, broker; the results hold no rows"
         )
 
 
@@ -164,4 +230,38 @@ def test_a_latency_panel_names_only_the_cases_with_latency() -> None:
     assert ticks == {
         "calls per second, by case": ["pingpong", "pipelined", "large"],
         "latency (median), by case": ["pingpong", "large"],
+    }
+
+
+def test_the_stream_cases_are_bars_of_items_and_megabytes_by_item_size() -> None:
+    streams = ("server-stream", "client-stream", "bidi-stream")
+    table = [
+        {**row(system, case, size, 1000.0), "inflight": 32, "p50_us": None}
+        for system in SYSTEMS
+        for case in streams
+        for size in (64, 64 << 10)
+    ]
+    with_pingpong = results(("pingpong",)) + table
+    picture = figure(with_pingpong)
+    try:
+        panels = {
+            axes.get_title(): (
+                len(axes.patches),
+                [t.get_text() for t in axes.get_xticklabels()],
+            )
+            for axes in picture.axes
+        }
+    finally:
+        plt.close(picture)
+    groups = [
+        f"{kind}\n{size}"
+        for kind in ("server", "client", "bidi")
+        for size in ("64 B", "64 KiB")
+    ]
+    assert panels == {
+        "calls per second, by case": (3, ["pingpong"]),
+        "latency (median), by case": (3, ["pingpong"]),
+        # A stream row records no latency; its second panel is MB/s.
+        "stream items per second, by case": (18, groups),
+        "stream throughput, by case": (18, groups),
     }

@@ -98,6 +98,26 @@ def test_error_status_and_exit_code(
     assert "Traceback" not in err
 
 
+def test_constrained_arguments_convert_by_their_type(
+    running: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = base64.b64encode(b"k1").decode()
+    value = {"name": "ann", "tags": ["a", "b"], "counts": {"x": 3}, "key": key}
+    status, out, err = run(
+        capsys, "call", running.endpoint, "conformance.Conformance.echoBounded",
+        json.dumps({"value": value, "keep": 1}),
+    )  # fmt: skip
+    assert (status, err) == (0, "")
+    echoed = json.loads(out)
+    assert (echoed["tags"], echoed["counts"], echoed["key"]) == (["a"], {"x": 3}, key)
+    status, out, err = run(
+        capsys, "call", running.endpoint, "conformance.Conformance.echoBounded",
+        json.dumps({"value": {**value, "tags": ["a", "B"]}}),
+    )  # fmt: skip
+    assert status == 1 and out == ""
+    assert err.startswith("INVALID_ARGUMENT: invalid argument 'value.tags.1'")
+
+
 class _Abort:
     async def intercept_server(self, call: uvrpc.ServerCallInfo, proceed: Any) -> Any:
         raise uvrpc.Aborted("lost the race", {"row": 7})

@@ -29,6 +29,7 @@ from uvrpc.wire.message import Message, field_ids
 from uvrpc.wire.methods import ClientStreaming, ServiceSpec
 from uvrpc.wire.service import ServiceBase
 from uvrpc_gen.check import CheckedModule, type_text
+from uvrpc_gen.constraints import constrained_text
 from uvrpc_gen.load import load
 from uvrpc_gen.model import (
     BoolLiteral,
@@ -45,6 +46,7 @@ from uvrpc_gen.model import (
     Service,
     StringLiteral,
     TypeRef,
+    UnionType,
 )
 from uvrpc_gen.model import (
     Message as IdlMessage,
@@ -57,7 +59,11 @@ ROOT = Path(__file__).resolve().parents[2]
 # does not hold.
 CASES = {
     "conformance": (Conformance, "conformance.Conformance", set()),
-    "all_types": (Showcase, "all_types.Showcase", {"all_types.Containers"}),
+    "all_types": (
+        Showcase,
+        "all_types.Showcase",
+        {"all_types.Containers", "all_types.WellKnown"},
+    ),
     "calculator": (Calculator, "calculator.Calculator", set()),
     "echo": (Echo, "echo.Echo", set()),
 }
@@ -89,7 +95,8 @@ def value(checked: CheckedModule, ref: TypeRef, literal: Literal) -> Any:
 
 def field(checked: CheckedModule, node: Field) -> tuple[Any, ...]:
     default = None if node.default is None else value(checked, node.type, node.default)
-    return (node.id, node.name, type_text(node.type), node.optional, default)
+    ref = node.type
+    return (node.id, node.name, constrained_text(ref), node.optional, default)
 
 
 def shape(checked: CheckedModule, definition: Any) -> tuple[Any, ...]:
@@ -98,6 +105,8 @@ def shape(checked: CheckedModule, definition: Any) -> tuple[Any, ...]:
         return tuple((v.name, v.value) for v in definition.values)
     if isinstance(definition, IdlMessage | ExceptionType):
         return tuple(field(checked, f) for f in definition.fields)
+    if isinstance(definition, UnionType):
+        return ("union", *(field(checked, m) for m in definition.members))
     assert isinstance(definition, Service)
     return tuple(
         (
@@ -106,7 +115,7 @@ def shape(checked: CheckedModule, definition: Any) -> tuple[Any, ...]:
             m.oneway,
             m.idempotent,
             tuple(field(checked, p) for p in m.params),
-            None if m.returns is None else type_text(m.returns),
+            None if m.returns is None else constrained_text(m.returns),
             tuple(type_text(t) for t in m.throws),
         )
         for m in definition.methods
@@ -114,11 +123,14 @@ def shape(checked: CheckedModule, definition: Any) -> tuple[Any, ...]:
 
 
 def definitions(modules: dict[str, CheckedModule]) -> dict[str, tuple[Any, ...]]:
-    """Every message, enum, exception and service of ``modules``, by wire name."""
+    """Every message, enum, exception, union and service of ``modules``, by wire
+    name."""
     found = {}
     for checked in modules.values():
         for definition in checked.module.definitions:
-            if isinstance(definition, Enum | IdlMessage | ExceptionType | Service):
+            if isinstance(
+                definition, Enum | IdlMessage | ExceptionType | UnionType | Service
+            ):
                 name = f"{checked.namespace}.{definition.name}"
                 found[name] = shape(checked, definition)
     return found

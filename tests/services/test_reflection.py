@@ -17,6 +17,8 @@ from uvrpc.reflection import ReflectionClient, ReflectionSyncClient, describe
 
 S = "conformance.Scalars"
 NESTED = f"map<i32, map<string, list<{S}>>>"
+SHAPE = "conformance.Shape"
+DRAWING = "conformance.Drawing"
 
 # idl/conformance.idl, method by method: (name, kind, oneway, idempotent,
 # params as (id, name, type, optional[, default]), stream item, returns, items,
@@ -56,6 +58,22 @@ METHODS: list[tuple[Any, ...]] = [
      "float", None, [], ""),
     ("echoI64", "unary", False, False,
      [(1, "value", "i64", False, 0x7FFFFFFFFFFFFFFF)], None, "i64", None, [], ""),
+    ("echoWellKnown", "unary", False, False,
+     [(1, "value", "conformance.WellKnown", False)], None, "conformance.WellKnown",
+     None, [], ""),
+    ("echoUuid", "unary", False, False, [(1, "value", "uuid", False)], None,
+     "uuid", None, [], ""),
+    ("echoDecimal", "unary", False, False, [(1, "value", "decimal", False)], None,
+     "decimal", None, [], ""),
+    ("echoDuration", "unary", False, False, [(1, "value", "duration", False)], None,
+     "duration", None, [], ""),
+    ("later", "unary", False, False,
+     [(1, "at", "timestamp", False), (2, "by", "duration", False)], None,
+     "timestamp", None, [], "The instant `by` after `at`."),
+    ("ticks", "server_stream", False, False,
+     [(1, "start", "timestamp", False), (2, "step", "duration", False),
+      (3, "n", "i32", False)], None, "void", "timestamp", [],
+     "Streams `n` instants `step` apart from `start`."),
     ("fail", "unary", False, False, [(1, "which", "string", False)], None, "void",
      None, ["conformance.NotFound", "conformance.Rejected", "shared.Overloaded"],
      'Raises what `which` names: "not_found", "rejected", "overloaded", or an\n'
@@ -66,11 +84,27 @@ METHODS: list[tuple[Any, ...]] = [
      "The events recorded so far, in order."),
     ("visits", "unary", False, True, [], None, "i64", None, [],
      "How many times it was called: safe to retry."),
+    ("echoBounded", "unary", False, False, [(1, "value", "conformance.Bounded",
+     False), (2, "keep", "i8(min = 0, max = 4)", False, 4)], None,
+     "conformance.Bounded", None, [],
+     "Returns its argument with its first `keep` tags."),
+    ("repeat", "unary", False, False, [(1, "text", "string", False),
+     (2, "times", "i32(min = 0)", False)], None, "string(max_len = 10)", None, [],
+     "Returns `text` repeated `times` times: a reply longer than ten characters\n"
+     "is refused by the client."),
     ("count", "server_stream", False, False,
      [(1, "start", "i64", False), (2, "n", "i32", False)], None, "void", "i64", [],
      "Streams `n` numbers counting up from `start`."),
     ("sum", "client_stream", False, False, [], "i64", "i64", None, [],
      "Adds up a stream of numbers."),
+    ("echoShape", "unary", False, False,
+     [(1, "shape", SHAPE, False), (2, "extra", SHAPE, True)], None, SHAPE, None, [],
+     "Returns its argument, and `extra` when given in place of it."),
+    ("echoDrawing", "unary", False, False, [(1, "drawing", DRAWING, False)], None,
+     DRAWING, None, [], ""),
+    ("shapes", "server_stream", False, False,
+     [(1, "shapes", f"list<{SHAPE}>", False)], None, "void", SHAPE, [],
+     "Streams each shape of `shapes` back, then a label counting them."),
     ("transform", "bidi_stream", False, False, [(2, "add", "i64", False)], S, "void",
      S, ["conformance.Rejected"],
      "Answers each message with itself, `large` increased by `add`."),
@@ -121,7 +155,68 @@ def check_conformance(description: dict[str, Any]) -> None:
         "SERVER": 2,
     }
     messages = description["messages"]
-    assert set(messages) == {S, "conformance.Node", "conformance.Containers"}
+    assert set(messages) == {
+        S,
+        "conformance.Node",
+        "conformance.Containers",
+        "conformance.Bounded",
+        "conformance.Circle",
+        DRAWING,
+        "conformance.WellKnown",
+    }
+    assert _strip_docs(messages[DRAWING]["fields"]) == [
+        _field((1, "main", SHAPE, False)),
+        _field((2, "overlay", SHAPE, True)),
+        _field((3, "layers", f"list<{SHAPE}>", False, [])),
+        _field((4, "named", f"map<string, {SHAPE}>", False, {})),
+    ]
+    assert description["unions"] == {
+        SHAPE: {
+            "name": SHAPE,
+            "doc": "A shape: exactly one of its members, for unions as values, "
+            "fields, list\nelements, map values, parameters, results and stream "
+            "items.",
+            "members": [
+                {"id": 1, "name": "circle", "type": "conformance.Circle",
+                 "doc": "A round shape."},
+                {"id": 2, "name": "square", "type": "double",
+                 "doc": "The side of a square."},
+                {"id": 3, "name": "label", "type": "string", "doc": ""},
+                {"id": 4, "name": "blob", "type": "bytes", "doc": ""},
+                {"id": 5, "name": "group", "type": f"list<{SHAPE}>",
+                 "doc": "Shapes drawn together: a union that holds itself."},
+            ],
+        }
+    }  # fmt: skip
+    # Constraints are written back as the IDL spells them (a typedef's included),
+    # and the sentence generated docs add about them is left out.
+    tag = 'string(min_len = 1, max_len = 8, pattern = "^[a-z]+$")'
+    assert messages["conformance.Bounded"]["fields"] == [
+        {"id": 1, "name": "name", "type": "string(max_len = 5)",
+         "optional": False, "doc": ""},
+        {"id": 2, "name": "tags", "type": f"list<{tag}>(max_len = 4)",
+         "optional": False, "doc": "", "default": []},
+        {"id": 3, "name": "counts", "type": "map<string, i32(min = 0)>(max_len = 3)",
+         "optional": False, "doc": "", "default": {}},
+        {"id": 4, "name": "percent", "type": "i32(min = 0, max = 100)",
+         "optional": False, "doc": "", "default": 50},
+        {"id": 5, "name": "weight", "type": "double(min = 0.0)",
+         "optional": False, "doc": "", "default": 0.0},
+        {"id": 6, "name": "key", "type": "bytes(min_len = 1, max_len = 16)",
+         "optional": False, "doc": "", "default": "aw=="},
+        {"id": 7, "name": "signs", "type": "set<i64(min = -1, max = 1)>",
+         "optional": False, "doc": "", "default": []},
+    ]  # fmt: skip
+    assert _strip_docs(messages["conformance.WellKnown"]["fields"]) == [
+        _field((1, "id", "uuid", False)),
+        _field((2, "at", "timestamp", False)),
+        _field((3, "took", "duration", False)),
+        _field((4, "amount", "decimal", False)),
+        _field((5, "expires", "timestamp", True)),
+        _field((6, "prices", "list<decimal>", False, [])),
+        _field((7, "timings", "map<uuid, duration>", False, {})),
+        _field((8, "moments", "set<timestamp>", False, [])),
+    ]
     assert messages[S]["doc"] == "Every scalar type once."
     assert _strip_docs(messages[S]["fields"])[9:] == [
         _field((10, "color", "conformance.Color", False, "GREEN")),

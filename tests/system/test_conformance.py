@@ -10,6 +10,7 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
+import pydantic
 import pytest
 from conformance_server import Conformance
 from conftest import endpoint_for, server_thread
@@ -20,14 +21,22 @@ from golden.conformance import (
     I64_MAX,
     I64_MIN,
     MAGIC,
+    Bounded,
+    Circle,
     Color,
     ConformanceClient,
     ConformanceSyncClient,
     Containers,
+    Drawing,
     Node,
     NotFound,
     Rejected,
     Scalars,
+    ShapeBlob,
+    ShapeCircle,
+    ShapeGroup,
+    ShapeLabel,
+    ShapeSquare,
 )
 
 import uvrpc
@@ -243,6 +252,59 @@ def test_edge_scalars_alone(client_factory: tuple[Conformance, Any]) -> None:
     run(factory, body)
 
 
+def test_constraints(client_factory: tuple[Conformance, Any]) -> None:
+    _, factory = client_factory
+    edge = Bounded(
+        name="héllo",
+        tags=["a", "bc", "defghijk", "z"],
+        counts={"x": 0, "y": 2**31 - 1, "z": 1},
+        percent=100,
+        weight=0.0,
+        key=b"k" * 16,
+        signs={-1, 0, 1},
+    )
+
+    async def body(client: ConformanceClient) -> None:
+        echoed = await client.echo_bounded(value=edge, keep=2)
+        assert echoed.tags == ["a", "bc"]
+        assert echoed.model_copy(update={"tags": edge.tags}) == edge
+        assert (await client.echo_bounded(value=Bounded(name=""))).percent == 50
+        # The server refuses what breaks a constraint, naming where: a message
+        # built without validation stands for a peer that does not check.
+        refused: dict[str, dict[str, Any]] = {
+            "value.name": {"name": "sixsix"},
+            "value.tags.3": {"tags": ["a", "b", "c", "D"]},
+            "value.tags": {"tags": ["a"] * 5},
+            "value.counts.y": {"counts": {"y": -1}},
+            "value.counts": {"counts": {"a": 1, "b": 1, "c": 1, "d": 1}},
+            "value.percent": {"percent": 101},
+            "value.weight": {"weight": -0.5},
+            "value.key": {"key": b""},
+        }
+        for path, changes in refused.items():
+            bad = Bounded.model_construct(**{**edge.model_dump(), **changes})
+            with pytest.raises(uvrpc.InvalidArgument) as caught:
+                await client.echo_bounded(value=bad)
+            assert caught.value.field_path == path, changes
+        with pytest.raises(uvrpc.InvalidArgument) as caught:
+            await client.echo_bounded(value=edge, keep=5)
+        assert caught.value.field_path == "keep"
+        with pytest.raises(uvrpc.InvalidArgument) as caught:
+            await client.repeat(text="a", times=-1)
+        assert caught.value.field_path == "times"
+        # A reply is checked too, by the client.
+        assert await client.repeat(text="ab", times=5) == "ababababab"
+        with pytest.raises(uvrpc.InternalError, match="at most 10 characters"):
+            await client.repeat(text="ab", times=6)
+
+    run(factory, body)
+    # A client builds no message that breaks a constraint.
+    with pytest.raises(pydantic.ValidationError, match="tags.0"):
+        Bounded(name="a", tags=["Upper"])
+    with pytest.raises(pydantic.ValidationError, match="signs.0"):
+        Bounded(name="a", signs={2})
+
+
 def test_declared_errors(client_factory: tuple[Conformance, Any]) -> None:
     _, factory = client_factory
 
@@ -303,6 +365,39 @@ def test_streams(client_factory: tuple[Conformance, Any]) -> None:
             ):
                 pass
         assert caught.value.code == -5
+
+    run(factory, body)
+
+
+def test_unions(client_factory: tuple[Conformance, Any]) -> None:
+    _, factory = client_factory
+    big = b"u" * BIG
+
+    async def body(client: ConformanceClient) -> None:
+        circle = ShapeCircle(value=Circle(radius=2.5))
+        for shape in (
+            circle,
+            ShapeSquare(value=-0.0),
+            ShapeLabel(value=GREETING),
+            ShapeGroup(value=[circle, ShapeGroup(value=[]), ShapeLabel(value="x")]),
+        ):
+            assert await client.echo_shape(shape=shape) == shape
+        label = ShapeLabel(value="instead")
+        assert await client.echo_shape(shape=circle, extra=label) == label
+        # A large binary value inside a member travels as an attachment and
+        # comes back whole.
+        echoed = await client.echo_shape(shape=ShapeBlob(value=big))
+        assert isinstance(echoed, ShapeBlob) and bytes(echoed.value) == big
+        drawing = Drawing(
+            main=circle,
+            overlay=ShapeSquare(value=1.0),
+            layers=[ShapeLabel(value="a"), ShapeBlob(value=b"b" * 100_000)],
+            named={"c": circle, "g": ShapeGroup(value=[circle])},
+        )
+        assert await client.echo_drawing(drawing=drawing) == drawing
+        assert (await client.echo_drawing(drawing=Drawing(main=label))).overlay is None
+        streamed = [s async for s in client.shapes(shapes=[circle, label])]
+        assert streamed == [circle, label, ShapeLabel(value="2 shapes")]
 
     run(factory, body)
 

@@ -7,6 +7,8 @@ names, and no unmarked line may produce one;
 
 from __future__ import annotations
 
+import datetime
+import decimal
 from collections.abc import AsyncIterator
 
 from calculator import (
@@ -17,15 +19,25 @@ from calculator import (
     Outcome,
     Program,
     Step,
+    UnimplementedCalculatorServer,
 )
 from echo import EchoClient, EchoServer
 from golden import shared
 from golden.conformance import (
+    Bounded,
+    Circle,
     ConformanceClient,
     ConformanceServer,
     ConformanceSyncClient,
+    Drawing,
     Rejected,
+    Shape,
+    ShapeCircle,
+    ShapeLabel,
+    WellKnown,
 )
+
+import uvrpc
 
 
 async def misuse_async_client(calc: CalculatorClient) -> None:
@@ -95,8 +107,20 @@ class Incomplete(CalculatorServer):
         return a + b
 
 
+class IncompleteStreams(ConformanceServer):
+    async def sum(self, *, values: AsyncIterator[int]) -> int:
+        return 0
+
+
+class WrongPartial(UnimplementedCalculatorServer):
+    async def add(self, *, a: int, b: int) -> str:  # E: override
+        return "x"
+
+
 def instantiate() -> None:
     Incomplete()  # E: abstract
+    IncompleteStreams()  # E: abstract
+    uvrpc.unimplemented("calculator.Calculator.add")  # E: arg-type
 
 
 async def misuse_streams(
@@ -112,6 +136,15 @@ async def misuse_streams(
     client.start_count(start=0, n=1)  # E: attr-defined
 
 
+async def misuse_constraints(client: ConformanceClient) -> None:
+    Bounded(name=5)  # E: arg-type
+    Bounded(name="a", tags=[1])  # E: list-item
+    await client.repeat(text="a", times="3")  # E: arg-type
+    await client.echo_bounded(value=Bounded(name="a"), keep=1.5)  # E: arg-type
+    short: int = await client.repeat(text="a", times=1)  # E: assignment
+    print(short)
+
+
 def misuse_errors() -> None:
     Rejected(argument=1)  # E: arg-type
     Rejected(code=1)  # E: call-arg
@@ -123,3 +156,25 @@ def misuse_errors() -> None:
 class WrongStream(ConformanceServer):
     async def count(self, *, start: int, n: int) -> AsyncIterator[str]:  # E: override
         yield "x"
+
+
+async def misuse_unions(client: ConformanceClient, shape: Shape) -> None:
+    ShapeCircle(value="round")  # E: arg-type
+    ShapeCircle(value=Circle(radius=1.0), label="x")  # E: call-arg
+    ShapeLabel()  # E: call-arg
+    Drawing(main=Circle(radius=1.0))  # E: arg-type
+    await client.echo_shape(shape="circle")  # E: arg-type
+    print(shape.value.radius)  # E: union-attr
+    if isinstance(shape, ShapeLabel):
+        print(shape.value + 1)  # E: operator
+
+
+async def misuse_well_known_types(client: ConformanceClient) -> None:
+    await client.echo_uuid(value="0f8e3c1a-9b2d-4e5f-8a7b-6c5d4e3f2a1b")  # E: arg-type
+    await client.echo_decimal(value=0.1)  # E: arg-type
+    await client.echo_duration(value=5)  # E: arg-type
+    now, zero = datetime.datetime.now(datetime.UTC), datetime.timedelta()
+    await client.later(at="2024-01-01T00:00:00Z", by=zero)  # E: arg-type
+    WellKnown(id="x", at=now, took=zero, amount=decimal.Decimal(1))  # E: arg-type
+    stamp: str = await client.later(at=now, by=zero)  # E: assignment
+    print(stamp)

@@ -7,6 +7,9 @@ reveal; ``tests/generator/test_typing.py`` checks every one.
 from __future__ import annotations
 
 import array
+import datetime
+import decimal
+import uuid
 from collections.abc import AsyncIterator
 from typing import reveal_type
 
@@ -18,15 +21,27 @@ from calculator import (
     Outcome,
     Program,
     Step,
+    UnimplementedCalculatorServer,
 )
 from echo import EchoClient, EchoServer, EchoSyncClient
 from golden import shared
 from golden.conformance import (
     I64_MAX,
+    Bounded,
+    Circle,
     ConformanceClient,
     ConformanceSyncClient,
+    Drawing,
     Rejected,
     Scalars,
+    Shape,
+    ShapeBlob,
+    ShapeCircle,
+    ShapeGroup,
+    ShapeLabel,
+    ShapeSquare,
+    UnimplementedConformanceServer,
+    WellKnown,
 )
 
 import uvrpc
@@ -106,6 +121,35 @@ def make_server() -> Calculator:
     return Calculator()
 
 
+class Adder(UnimplementedCalculatorServer):
+    """A partial server: the other methods answer UNIMPLEMENTED."""
+
+    async def add(self, *, a: int, b: int) -> int:
+        return a + b
+
+
+class Counter(UnimplementedConformanceServer):
+    async def count(self, *, start: int, n: int) -> AsyncIterator[int]:
+        for number in range(start, start + n):
+            yield number
+
+
+async def use_partial_servers() -> None:
+    adder = Adder()  # no method is abstract
+    reveal_type(await adder.add(a=1, b=2))  # R: int
+    reveal_type(await adder.divide(a=1, b=2))  # R: int
+    reveal_type(Counter().count(start=0, n=1))  # R: typing.AsyncIterator[int]
+    items = Counter().transform(values=numbers_of_nothing(), add=1)
+    reveal_type(items)  # R: typing.AsyncIterator[golden.conformance.Scalars]
+    error = uvrpc.unimplemented(Adder.uvrpc_service.methods[0])
+    reveal_type(error)  # R: uvrpc.wire.errors.Unimplemented
+
+
+async def numbers_of_nothing() -> AsyncIterator[Scalars]:
+    return
+    yield
+
+
 async def numbers() -> AsyncIterator[int]:
     yield 1
 
@@ -137,5 +181,82 @@ async def use_streams_errors_and_constants(
     raise Rejected(argument="a", evidence=bytearray(b"raw"))
 
 
+async def use_constraints(
+    client: ConformanceClient, blocking: ConformanceSyncClient
+) -> None:
+    # Constraints are checked at run time; the types people write stay plain.
+    bounded = Bounded(name="a", tags=["x"], counts={"k": 1}, key=b"k")
+    reveal_type(bounded.name)  # R: str
+    reveal_type(bounded.tags)  # R: list[str]
+    reveal_type(bounded.counts)  # R: dict[str, int]
+    reveal_type(bounded.weight)  # R: float
+    reveal_type(bounded.key)  # R: memoryview[int]
+    reveal_type(await client.repeat(text="a", times=3))  # R: str
+    echoed = blocking.echo_bounded(value=bounded, keep=1)
+    reveal_type(echoed)  # R: golden.conformance.Bounded
+
+
 async def numbers_of(value: Scalars) -> AsyncIterator[Scalars]:
     yield value
+
+
+# fmt: off
+# A reveal_type mark holds the whole revealed type on its line.
+def area(shape: Shape) -> float:
+    """Every member handled: mypy checks the match is exhaustive."""
+    match shape:
+        case ShapeCircle(circle):
+            reveal_type(circle)  # R: golden.conformance.Circle
+            return 3.14 * circle.radius**2
+        case ShapeSquare(side):
+            reveal_type(side)  # R: float
+            return side * side
+        case ShapeLabel() | ShapeBlob():
+            return 0.0
+        case ShapeGroup(shapes):
+            reveal_type(shapes)  # R: list[golden.conformance.ShapeCircle | golden.conformance.ShapeSquare | golden.conformance.ShapeLabel | golden.conformance.ShapeBlob | golden.conformance.ShapeGroup | uvrpc.wire.union.UnknownMember]
+            return sum(area(s) for s in shapes)
+        case uvrpc.UnknownMember(id=number, value=raw):
+            reveal_type(number)  # R: int
+            reveal_type(raw)  # R: Any
+            return 0.0
+
+
+async def use_unions(client: ConformanceClient, drawing: Drawing) -> None:
+    reveal_type(drawing.main)  # R: golden.conformance.ShapeCircle | golden.conformance.ShapeSquare | golden.conformance.ShapeLabel | golden.conformance.ShapeBlob | golden.conformance.ShapeGroup | uvrpc.wire.union.UnknownMember
+    reveal_type(drawing.overlay)  # R: golden.conformance.ShapeCircle | golden.conformance.ShapeSquare | golden.conformance.ShapeLabel | golden.conformance.ShapeBlob | golden.conformance.ShapeGroup | uvrpc.wire.union.UnknownMember | None
+    if isinstance(drawing.main, ShapeCircle):
+        reveal_type(drawing.main.value)  # R: golden.conformance.Circle
+    blob = ShapeBlob(value=bytearray(b"any buffer"))
+    reveal_type(blob.value)  # R: memoryview[int]
+    echoed = await client.echo_shape(shape=blob, extra=None)
+    reveal_type(echoed)  # R: golden.conformance.ShapeCircle | golden.conformance.ShapeSquare | golden.conformance.ShapeLabel | golden.conformance.ShapeBlob | golden.conformance.ShapeGroup | uvrpc.wire.union.UnknownMember
+    area(echoed)
+    async for item in client.shapes(shapes=[ShapeCircle(value=Circle(radius=1.0))]):
+        area(item)
+    Drawing(main=ShapeLabel(value="x"), named={"a": ShapeSquare(value=2.0)})
+# fmt: on
+
+
+async def use_well_known_types(
+    client: ConformanceClient, blocking: ConformanceSyncClient
+) -> None:
+    at = datetime.datetime.now(datetime.UTC)
+    known = WellKnown(
+        id=uuid.uuid4(),
+        at=at,
+        took=datetime.timedelta(seconds=1),
+        amount=decimal.Decimal("0.10"),
+    )
+    reveal_type(known.id)  # R: uuid.UUID
+    reveal_type(known.at)  # R: datetime.datetime
+    reveal_type(known.took)  # R: datetime.timedelta
+    reveal_type(known.amount)  # R: decimal.Decimal
+    reveal_type(known.expires)  # R: datetime.datetime | None
+    reveal_type(known.timings)  # R: dict[uuid.UUID, datetime.timedelta]
+    reveal_type(await client.echo_uuid(value=known.id))  # R: uuid.UUID
+    reveal_type(await client.echo_decimal(value=known.amount))  # R: decimal.Decimal
+    reveal_type(await client.later(at=at, by=known.took))  # R: datetime.datetime
+    async for tick in client.ticks(start=at, step=known.took, n=2):
+        reveal_type(tick)  # R: datetime.datetime
+    reveal_type(blocking.echo_duration(value=known.took))  # R: datetime.timedelta

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..wire.limits import STREAM_WINDOW
+
 __all__ = ["CASES", "Case"]
 
 
@@ -16,6 +18,9 @@ class Case:
     inflight: int
     processes: int
     description: str
+    stream: str = ""
+    """``""`` for the unary echo; else the stream measured: ``server``, ``client``
+    or ``bidi`` (:mod:`uvrpc.bench.systems`; ``inflight`` is then the window)."""
 
 
 CASES: dict[str, Case] = {
@@ -31,6 +36,21 @@ CASES: dict[str, Case] = {
             1,
             1,
             "64 B to 4 MiB in powers of 4, one in flight",
+        ),
+        *(
+            Case(
+                f"{kind}-stream",
+                (64, 64 << 10),
+                STREAM_WINDOW,
+                1,
+                f"{what}, 64 B and 64 KiB items, window of {STREAM_WINDOW}",
+                stream=kind,
+            )
+            for kind, what in (
+                ("server", "items from the server"),
+                ("client", "items to the server"),
+                ("bidi", "items to the server and each one back"),
+            )
         ),
     )
 }

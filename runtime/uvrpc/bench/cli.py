@@ -31,15 +31,18 @@ def _names(value: str, known: Sequence[str], what: str) -> list[str]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="uvrpc bench",
-        description="Echo benchmark of uvrpc, raw pyzmq, gRPC and Thrift in one run.",
+        description="Echo and stream benchmark of uvrpc, raw pyzmq, gRPC and Thrift "
+        "in one run.",
     )
     parser.add_argument(
         "--cases",
-        type=lambda v: _names(v, [*CASES, "workers", "broker"], "case"),
-        default=list(CASES),
-        help=f"comma-separated, of: {', '.join(CASES)} (default: these), "
+        type=lambda v: _names(v, [*CASES, "workers", "broker", "brokers"], "case"),
+        default=[*CASES, "broker"],
+        help=f"comma-separated, of: {', '.join(CASES)}, "
+        "broker (one server bound directly and behind a broker, 1, 8 and 64 "
+        "calls in flight, uvrpc only) (default: these), "
         "workers (a CPU-bound service on 1 and 2 worker processes, uvrpc only) "
-        "and broker (one server bound directly and behind a broker, uvrpc only)",
+        "and brokers (calls spread over 1 and 2 brokers, uvrpc only)",
     )
     parser.add_argument(
         "--systems",
@@ -57,10 +60,10 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="PATH",
         help="write a PNG of the cases measured: the sweep as lines against "
-        "payload size, the other cases as bars (workers and broker are not drawn)",
+        "payload size, the other cases as bars (workers and brokers are not drawn)",
     )
     parser.add_argument(
-        "--markdown", action="store_true", help="print the table as Markdown"
+        "--markdown", action="store_true", help="print the tables as Markdown"
     )
     return parser
 
@@ -151,8 +154,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         through_broker = brokered.measure_broker(
             warmup=args.warmup, duration=args.duration, repeat=args.repeat
         )
-        print(brokered.render(through_broker))
+        # A blank line first: two Markdown tables in a row would merge.
+        print(
+            ("\n" if measurements else "")
+            + brokered.render(through_broker, markdown=args.markdown)
+        )
         table += through_broker
+    if "brokers" in args.cases:
+        from . import spread
+
+        spread_rows = spread.measure_brokers(
+            warmup=args.warmup, duration=args.duration, repeat=args.repeat
+        )
+        print(spread.render(spread_rows))
+        table += spread_rows
     if args.json:
         report: dict[str, Any] = environment()
         report["settings"] = {

@@ -36,7 +36,7 @@ from ..reactor import DRAIN_BATCH, recv_message, send_message
 from .echo import _ECHO_ECHO, EchoClient
 from .systems.uvrpc_echo import Echo
 
-__all__ = ["client_alone", "main", "measure"]
+__all__ = ["check_alone", "checking_cost", "client_alone", "main", "measure"]
 
 PAYLOAD = bytes(64)
 
@@ -215,13 +215,22 @@ class _InstantTransport:
         pass
 
 
-def client_alone(calls: int = 50_000, inflight: int = 64) -> float:
+def client_alone(
+    calls: int = 50_000,
+    inflight: int = 64,
+    *,
+    check_requests: bool = False,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
     """µs per call of the generated async client with ``inflight`` calls at once,
     against a transport that answers instantly: the client's whole cost, sockets
-    aside."""
+    aside (with ``check_requests``, each request checked as the server will).
+    ``clock`` measures it: wall time by default, ``time.process_time`` for the
+    CPU time of this process alone, which other load on the host moves less."""
 
     async def main() -> float:
-        client = EchoClient(Channel(_InstantTransport()), timeout=60)
+        channel = Channel(_InstantTransport(), check_requests=check_requests)
+        client = EchoClient(channel, timeout=60)
         done = 0
 
         async def caller() -> None:
@@ -230,19 +239,68 @@ def client_alone(calls: int = 50_000, inflight: int = 64) -> float:
                 await client.echo(data=PAYLOAD)
                 done += 1
 
-        start = time.perf_counter()
+        start = clock()
         await asyncio.gather(*(caller() for _ in range(inflight)))
-        return (time.perf_counter() - start) / done * 1e6
+        return (clock() - start) / done * 1e6
 
     return asyncio.run(main())
 
 
+def checking_cost(rounds: int = 5, calls: int = 50_000) -> list[tuple[float, float]]:
+    """CPU µs per call of :func:`client_alone` without and with
+    ``check_requests``, one pair per round, the two run alternately so that a
+    change in the host's load falls on both."""
+    pairs = []
+    for _ in range(rounds):
+        off = client_alone(calls, clock=time.process_time)
+        on = client_alone(calls, check_requests=True, clock=time.process_time)
+        pairs.append((off, on))
+    return pairs
+
+
+def check_alone(number: int = 20_000, repeat: int = 5) -> float:
+    """Median µs of the check ``check_requests`` adds to each call of the echo:
+    its encoded request read back as the server reads it
+    (:meth:`~uvrpc.wire.methods.Unary.read_params`)."""
+    encoder = BodyEncoder(BufferPool())
+    frames = encode_request(encoder, 7, _ECHO_ECHO, {"1": PAYLOAD}, 60.0)
+    body = bytes(frames[-1])
+    encoder.settle(frames[-1], True)
+    return _time(lambda: _ECHO_ECHO.read_params(body, ()), number, repeat)
+
+
+def _print_checking(rounds: int) -> None:
+    print(f"the check alone (read_params of the echo): {check_alone():.2f} µs")
+    pairs = checking_cost(rounds)
+    ratios = sorted(on / off for off, on in pairs)
+    off = statistics.median(p[0] for p in pairs)
+    on = statistics.median(p[1] for p in pairs)
+    print(
+        f"the async client alone, check_requests off / on, {rounds} alternating "
+        f"rounds: {off:.2f} / {on:.2f} CPU µs per call (medians), {on - off:+.2f} µs; "
+        f"ratio {statistics.median(ratios):.3f} (rounds {ratios[0]:.3f}–"
+        f"{ratios[-1]:.3f})"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Print the per-stage table (Markdown with ``--markdown``)."""
+    """Print the per-stage table (Markdown with ``--markdown``); with
+    ``--check-requests N``, only the cost of ``check_requests`` over N rounds."""
     parser = argparse.ArgumentParser(prog="python -m uvrpc.bench.micro")
     parser.add_argument("--number", type=int, default=20_000)
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument(
+        "--check-requests",
+        type=int,
+        metavar="ROUNDS",
+        default=0,
+        help="measure the async client alone without and with check_requests, "
+        "alternately, for this many rounds (and nothing else)",
+    )
     args = parser.parse_args(argv)
+    if args.check_requests:
+        _print_checking(args.check_requests)
+        return 0
     rows: list[Any] = measure(args.number)
     total_ours = sum(r[1] for r in rows)
     total_raw = sum(r[2] for r in rows)

@@ -2,11 +2,14 @@
 
 The payload sweep is drawn as lines against payload size, one per system; the
 fixed-size cases (``pingpong``, ``pipelined``, ``concurrent``, ``large``) as bars,
-a group per case and a bar per system. A figure has a row of two panels for each
-of the two that were measured: throughput on the left, median latency on the right
-(a latency panel only where some row has a latency; cases with many calls in
-flight record none). Rows come from :func:`uvrpc.bench.report.rows` or from the
-``cases`` of a ``--json`` report, where a missing number is ``None`` rather than NaN.
+a group per case and a bar per system; the stream cases as bars too, a group per
+case and item size; the ``broker`` case as bars, a group per number of calls in
+flight and a bar per path. A figure has a row of two panels for each of the four
+that were measured: throughput on the left, median latency on the right (a latency
+panel only where some row has a latency; cases with many calls in flight record
+none), or for the streams items per second on the left and MB/s on the right. Rows
+come from :func:`uvrpc.bench.report.rows` or from the ``cases`` of a ``--json``
+report, where a missing number is ``None`` rather than NaN.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ __all__ = ["NothingToPlot", "figure", "write_plot"]
 
 SWEEP = "sweep"
 """The case drawn against payload size."""
+BROKER = "broker"
+"""The case drawn by path, direct or through a broker (:mod:`uvrpc.bench.brokered`)."""
 
 
 class NothingToPlot(Exception):
@@ -115,6 +120,78 @@ def _bars(
         axes.set_ylabel("p50 µs")
 
 
+def _streams(
+    table: Sequence[dict[str, Any]], systems: list[str], panels: list[Axes]
+) -> None:
+    """The stream cases: items/s and MB/s as bars, a group per case and item size."""
+    by_key = {(r["case"], r["payload"], r["system"]): r for r in table}
+    groups = sorted(
+        {(r["case"], r["payload"]) for r in table},
+        key=lambda group: (list(CASES).index(group[0]), group[1]),
+    )
+    width = 0.8 / len(systems)
+    for axes, key in zip(panels, ("calls_per_s", "mb_per_s"), strict=True):
+        for index, system in enumerate(systems):
+            spots = [
+                (position + (index - (len(systems) - 1) / 2) * width, value)
+                for position, (case, payload) in enumerate(groups)
+                if (row := by_key.get((case, payload, system))) is not None
+                and (value := _number(row[key])) is not None
+            ]
+            if spots:
+                axes.bar(
+                    [x for x, _ in spots],
+                    [v for _, v in spots],
+                    width=width,
+                    **_style(systems, system),
+                )
+        labels = [
+            f"{case.removesuffix('-stream')}\n{_size(payload)}"
+            for case, payload in groups
+        ]
+        axes.set_xticks(range(len(groups)), labels)
+        axes.set_xlabel("stream, item size")
+    panels[0].set_title("stream items per second, by case")
+    panels[0].set_ylabel("items/s")
+    panels[1].set_title("stream throughput, by case")
+    panels[1].set_ylabel("MB/s (items, one way)")
+
+
+def _size(payload: int) -> str:
+    return f"{payload >> 10} KiB" if payload >= 1024 else f"{payload} B"
+
+
+def _broker(
+    table: Sequence[dict[str, Any]], systems: list[str], panels: list[Axes]
+) -> None:
+    """The ``broker`` case: calls/s and p50 as bars, a group per number of calls
+    in flight and a bar per path (bound directly, through the broker)."""
+    paths = list(dict.fromkeys(r["path"] for r in table))
+    width = 0.8 / len(paths)
+    for axes, key in zip(panels, ("calls_per_s", "p50_us"), strict=False):
+        shapes = sorted({r["inflight"] for r in table if _number(r[key]) is not None})
+        for index, path in enumerate(paths):
+            spots = [
+                (
+                    shapes.index(r["inflight"])
+                    + (index - (len(paths) - 1) / 2) * width,
+                    v,
+                )
+                for r in table
+                if r["path"] == path and (v := _number(r[key])) is not None
+            ]
+            if spots:
+                style = {**_style(paths, path), "label": f"uvrpc, {path}"}
+                axes.bar([x for x, _ in spots], [v for _, v in spots], width, **style)
+        axes.set_xticks(range(len(shapes)), [f"{n} in flight" for n in shapes])
+        axes.set_xlabel("calls in flight, 64 B")
+    panels[0].set_title("calls per second, bound directly and through a broker")
+    panels[0].set_ylabel("calls/s")
+    for axes in panels[1:]:
+        axes.set_title("latency (median), bound directly and through a broker")
+        axes.set_ylabel("p50 µs")
+
+
 def figure(table: Sequence[dict[str, Any]]) -> Figure:
     """The figure of ``table``'s rows (rows of other cases are left out).
 
@@ -128,14 +205,23 @@ def figure(table: Sequence[dict[str, Any]]) -> Figure:
 
     drawn = [r for r in table if r["case"] in CASES]
     sweep = [r for r in drawn if r["case"] == SWEEP]
-    fixed = [r for r in drawn if r["case"] != SWEEP]
+    streams = [r for r in drawn if CASES[r["case"]].stream]
+    fixed = [r for r in drawn if r["case"] != SWEEP and not CASES[r["case"]].stream]
+    broker = [r for r in table if r["case"] == BROKER]
     sections = [
-        (rows, draw) for rows, draw in ((sweep, _sweep), (fixed, _bars)) if rows
+        (rows, draw)
+        for rows, draw in (
+            (sweep, _sweep),
+            (fixed, _bars),
+            (streams, _streams),
+            (broker, _broker),
+        )
+        if rows
     ]
     if not sections:
         measured = sorted({str(r["case"]) for r in table})
         raise NothingToPlot(
-            f"nothing to plot: it draws the cases {', '.join(CASES)}; "
+            f"nothing to plot: it draws the cases {', '.join([*CASES, BROKER])}; "
             f"the results hold {', '.join(measured) or 'no rows'}"
         )
     figure, grid = plt.subplots(
@@ -144,7 +230,9 @@ def figure(table: Sequence[dict[str, Any]]) -> Figure:
     for (rows, draw), line in zip(sections, grid, strict=True):
         systems = _systems(rows)
         panels = list(line)
-        if not any(_number(r["p50_us"]) is not None for r in rows):
+        if draw is not _streams and not any(
+            _number(r["p50_us"]) is not None for r in rows
+        ):
             panels[1].remove()  # no latency measured: one panel, not an empty one
             panels = panels[:1]
         draw(rows, systems, panels)

@@ -101,6 +101,8 @@ def rows(samples: Sequence[Sample]) -> list[dict[str, Any]]:
                 "calls": sum(s.calls for s in group),
             }
         )
+        if measurement.case.stream:  # a stream's calls are its items
+            table[-1]["items_per_s"] = calls_per_s
     index = {(r["system"], r["case"], r["payload"]): r for r in table}
     for row in table:
         row_system = SYSTEMS[row["system"]]

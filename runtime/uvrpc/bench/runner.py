@@ -1,8 +1,9 @@
 """Running the benchmark: servers and clients in processes of their own, in rounds.
 
 A round measures every system once in every case it supports: it starts the system's
-server, hands one client process the list of single-process measurements, runs the
-multi-process cases with their processes starting together, and stops the server.
+server (its stream server for the stream cases), hands one client process the list
+of single-process measurements, runs the multi-process cases with their processes
+starting together, and stops the server.
 Rounds repeat the whole suite so that a drift in the machine's speed spreads over
 every system instead of favouring the ones measured first.
 """
@@ -57,7 +58,7 @@ def plan(systems: Sequence[System], cases: Sequence[Case]) -> list[Measurement]:
         Measurement(system, case, payload)
         for system in systems
         for case in cases
-        if case.inflight <= system.max_inflight
+        if case.inflight <= system.max_inflight and (not case.stream or system.streams)
         for payload in case.payloads
     ]
 
@@ -93,9 +94,11 @@ def serving(
             process.stdout.close()
 
 
-def _server(system: System, bind: str) -> AbstractContextManager[str]:
+def _server(system: System, bind: str, streams: bool) -> AbstractContextManager[str]:
     command = [*WORKER, "server", system.name, "--bind", bind]
-    return serving(command, f"{system.name} server")
+    return serving(
+        [*command, "--streams"] if streams else command, f"{system.name} server"
+    )
 
 
 def _clients(system: System, batches: Sequence[list[ClientSpec]]) -> list[list[Result]]:
@@ -121,10 +124,10 @@ def _clients(system: System, batches: Sequence[list[ClientSpec]]) -> list[list[R
         ]
 
 
-def _bind_for(system: System, ipc: bool, scratch: Path) -> str:
+def _bind_for(system: System, ipc: bool, scratch: Path, streams: bool) -> str:
     zmq_system = system.name.startswith(("uvrpc", "zmq-raw"))
     if ipc and zmq_system:
-        return f"ipc://{scratch / system.name}.sock"
+        return f"ipc://{scratch / system.name}{'-streams' if streams else ''}.sock"
     return "tcp://127.0.0.1:*"
 
 
@@ -138,13 +141,15 @@ def run_round(
 ) -> list[Sample]:
     """Measure each of ``measurements`` once."""
     samples: list[Sample] = []
-    by_system: dict[str, list[Measurement]] = {}
+    by_server: dict[tuple[str, bool], list[Measurement]] = {}
     for measurement in measurements:
-        by_system.setdefault(measurement.system.name, []).append(measurement)
+        key = (measurement.system.name, bool(measurement.case.stream))
+        by_server.setdefault(key, []).append(measurement)
     with tempfile.TemporaryDirectory(prefix="uvrpc-bench-") as scratch:
-        for group in by_system.values():
+        for (_, streams), group in by_server.items():
             system = group[0].system
-            with _server(system, _bind_for(system, ipc, Path(scratch))) as endpoint:
+            bind = _bind_for(system, ipc, Path(scratch), streams)
+            with _server(system, bind, streams) as endpoint:
                 samples.extend(
                     _measure_system(system, group, endpoint, warmup, duration, progress)
                 )
@@ -161,7 +166,13 @@ def _measure_system(
 ) -> Iterator[Sample]:
     def spec(m: Measurement, start_at: float | None = None) -> ClientSpec:
         return ClientSpec(
-            endpoint, m.payload, m.case.inflight, warmup, duration, start_at
+            endpoint,
+            m.payload,
+            m.case.inflight,
+            warmup,
+            duration,
+            start_at,
+            m.case.stream,
         )
 
     single = [m for m in group if m.case.processes == 1]

@@ -24,6 +24,8 @@ class ClientSpec:
     """Seconds of the measured window."""
     start_at: float | None = None
     """Wall-clock start, shared by the processes of one concurrent case."""
+    stream: str = ""
+    """The stream measured (``server``, ``client``, ``bidi``); ``""``: the echo."""
 
     @property
     def latencies(self) -> bool:

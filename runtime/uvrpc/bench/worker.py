@@ -1,11 +1,12 @@
 """The processes of a benchmark run: one server, and client processes.
 
 ``python -m uvrpc.bench.worker server SYSTEM --bind ENDPOINT`` serves and prints its
-endpoint on the first line of output. ``python -m uvrpc.bench.worker client SYSTEM
---results PATH`` reads a JSON list of :class:`~uvrpc.bench.spec.ClientSpec` on
-standard input, runs them in order and writes the JSON list of their results to PATH.
-Results go to a file, not to standard output, so that nothing a library might print
-there can corrupt them.
+endpoint on the first line of output (with ``--streams``, the system's stream
+server). ``python -m uvrpc.bench.worker client SYSTEM --results PATH`` reads a
+JSON list of :class:`~uvrpc.bench.spec.ClientSpec` on standard input, runs them in
+order (a spec of a stream case with the system's stream client) and writes the JSON
+list of their results to PATH. Results go to a file, not to standard output, so that
+nothing a library might print there can corrupt them.
 """
 
 from __future__ import annotations
@@ -37,16 +38,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("system", choices=sorted(SYSTEMS))
     parser.add_argument("--bind", default="tcp://127.0.0.1:*")
     parser.add_argument("--results", type=Path, help="where a client writes results")
+    parser.add_argument("--streams", action="store_true", help="serve the streams")
     args = parser.parse_args(argv)
     system = SYSTEMS[args.system]
+    if args.streams and system.streams is None:
+        parser.error(f"{system.name} has no stream cases")
     if args.role == "server":
-        _resolve(system.server)(args.bind, system.loop)
+        server = f"{system.streams}:serve" if args.streams else system.server
+        _resolve(server)(args.bind, system.loop)
         return 0
     if args.results is None:
         parser.error("a client needs --results PATH")
-    client = _resolve(system.client)
+    specs = [ClientSpec(**raw) for raw in json.load(sys.stdin)]
     results = [
-        client(ClientSpec(**raw), system.loop).to_json() for raw in json.load(sys.stdin)
+        _resolve(f"{system.streams}:run_client" if spec.stream else system.client)(
+            spec, system.loop
+        ).to_json()
+        for spec in specs
     ]
     args.results.write_text(json.dumps(results))
     return 0

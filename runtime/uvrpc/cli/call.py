@@ -3,7 +3,10 @@
 ``uvrpc call ENDPOINT ROUTE 'JSON'`` asks the server to describe the route's service
 (:mod:`uvrpc.reflection`), maps the JSON object's keys, parameter names, to their ids,
 converts the values to the declared types (bytes as base64 text, sets as lists, enum
-members by name or number, map keys from text), makes the call and prints the result
+members by name or number, map keys from text, a union as an object of one member
+keyed by name, ``{"circle": {...}}``, a ``uuid`` as its text, a ``timestamp`` as
+RFC 3339 text, a ``duration`` as ISO 8601 text or seconds, a ``decimal`` as text),
+makes the call and prints the result
 as JSON on stdout: one line, or one line per item for a method whose server streams.
 A method whose client streams reads its items from stdin, one JSON value a line. A
 failed call prints ``STATUS_NAME: message (status N)`` on stderr, then for an
@@ -26,15 +29,18 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TextIO
 
+import msgpack
 from pydantic import ConfigDict
 
 from ..client.channel import Channel
 from ..core.context import metadata
 from ..services.clients import ReflectionClient
+from ..services.constraints import plain_type
 from ..transport.security import ClientSecurity
 from ..wire.errors import DeclaredError, RpcError, Unimplemented
 from ..wire.message import Message, field_ids
 from ..wire.methods import BidiStreaming, ClientStreaming, ServerStreaming, Unary
+from ..wire.wellknown import from_json, to_json
 from .idl import idl_files
 
 __all__ = ["add_commands", "run_command"]
@@ -79,11 +85,14 @@ class Converter:
     def __init__(self, description: Description) -> None:
         self.messages: dict[str, Description] = description.get("messages", {})
         self.enums: dict[str, Description] = description.get("enums", {})
+        self.unions: dict[str, Description] = description.get("unions", {})
 
     def to_wire(self, type_name: str, value: Any, where: str) -> Any:
-        """A JSON value as the wire value of ``type_name``."""
+        """A JSON value as the wire value of ``type_name`` (whose constraints the
+        server checks)."""
         if value is None:
             return None
+        type_name = plain_type(type_name)
         if type_name == "bytes":
             if not isinstance(value, str):
                 raise CallError(f"{where}: expected base64 text for bytes")
@@ -91,6 +100,12 @@ class Converter:
                 return base64.b64decode(value, validate=True)
             except binascii.Error:
                 raise CallError(f"{where}: not valid base64") from None
+        try:
+            known = from_json(type_name, value)  # uuid, timestamp, duration, decimal
+        except ValueError as exc:
+            raise CallError(f"{where}: {exc}") from None
+        if known is not NotImplemented:
+            return known
         if (inner := _inner(type_name, "list") or _inner(type_name, "set")) is not None:
             if not isinstance(value, list):
                 raise CallError(f"{where}: expected a list")
@@ -123,7 +138,29 @@ class Converter:
         message = self.messages.get(type_name)
         if message is not None:
             return self.args(message["fields"], value, where)
+        union = self.unions.get(type_name)
+        if union is not None:
+            return self.member(type_name, union["members"], value, where)
         return value
+
+    def member(
+        self, type_name: str, members: list[Description], value: Any, where: str
+    ) -> dict[str, Any]:
+        """A union in JSON, ``{"<member name>": value}``, as its wire map
+        ``{"<member id>": value}``."""
+        names = ", ".join(m["name"] for m in members)
+        if not isinstance(value, dict) or len(value) != 1:
+            raise CallError(
+                f"{where}: a {type_name} is an object of exactly one member, "
+                f'like {{"{members[0]["name"]}": ...}} (the members are: {names})'
+            )
+        ((key, item),) = value.items()
+        found = next((m for m in members if key in (m["name"], str(m["id"]))), None)
+        if found is None:
+            raise CallError(
+                f"{where}: {type_name} has no member {key!r} (the members are: {names})"
+            )
+        return {str(found["id"]): self.to_wire(found["type"], item, f"{where}.{key}")}
 
     def _key(self, key_type: str, key: str, where: str) -> Any:
         if key_type in ("i8", "i16", "i32", "i64"):
@@ -156,6 +193,15 @@ class Converter:
         bytes as base64 text."""
         if value is None or type_name is None:
             return value
+        type_name = plain_type(type_name)
+        try:
+            known = to_json(type_name, value)  # uuid, timestamp, duration, decimal
+        except ValueError:
+            known = repr(value)  # not what the description says: shown as it came
+        if known is not NotImplemented:
+            return known
+        if isinstance(value, msgpack.Timestamp):  # kept unread: only a timestamp is
+            return to_json("timestamp", value)
         if isinstance(value, bytes | bytearray | memoryview):
             return base64.b64encode(bytes(value)).decode("ascii")
         if (inner := _inner(type_name, "list") or _inner(type_name, "set")) is not None:
@@ -175,6 +221,10 @@ class Converter:
         message = self.messages.get(type_name)
         if message is not None and isinstance(value, dict):
             return self.fields_json(message["fields"], value)
+        union = self.unions.get(type_name)
+        if union is not None and isinstance(value, dict):
+            # A member this description does not hold stays keyed by its id.
+            return self.fields_json(union["members"], value)
         if isinstance(value, dict):
             return {str(k): self.to_json("any", v) for k, v in value.items()}
         if isinstance(value, list | tuple):
@@ -357,7 +407,8 @@ CALL_EPILOG = """\
 how values are given:
   The JSON object's keys are the parameter names. bytes are base64 text, sets
   are lists, enum members are names (or numbers), map keys are text, messages
-  are objects keyed by field name, an optional value may be null.
+  are objects keyed by field name, an optional value may be null, and a union
+  is an object of exactly one member keyed by its name, {"circle": {...}}.
 
     uvrpc call tcp://127.0.0.1:5555 conformance.Conformance.echoBytes \\
         '{"data": "AP91dg=="}'
@@ -501,10 +552,16 @@ def _narrow(description: Description, name: str) -> Description:
                     "messages": {},
                     "enums": {},
                     "exceptions": {},
+                    "unions": {},
                 }
-    for key in ("messages", "enums", "exceptions"):
-        if name in description[key]:
-            empty: Description = {"messages": {}, "enums": {}, "exceptions": {}}
+    for key in ("messages", "enums", "exceptions", "unions"):
+        if name in description.get(key, {}):
+            empty: Description = {
+                "messages": {},
+                "enums": {},
+                "exceptions": {},
+                "unions": {},
+            }
             return {
                 **description,
                 **empty,

@@ -17,11 +17,16 @@ server answers them, and ``describe`` returns values the IDL cannot spell.
 from __future__ import annotations
 
 import base64
-import math
 import re
 from collections.abc import Iterable
 from typing import Any
 
+from ..services.constraints import (
+    ESCAPES,
+    float_literal,
+    plain_type,
+    string_literal,
+)
 from ..services.health import HEALTH_SERVICE
 from ..services.reflection import REFLECTION_SERVICE
 
@@ -33,8 +38,9 @@ BUILT_IN_SERVICES = frozenset({HEALTH_SERVICE, REFLECTION_SERVICE})
 """The services every server answers, which the IDL files leave out."""
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+# A name, or a string literal (a constraint's pattern), which is left as it is.
+_NAME_OR_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|[A-Za-z_][A-Za-z0-9_.]*')
 _INTEGERS = frozenset({"i8", "i16", "i32", "i64"})
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
 def _namespace(name: str) -> str:
@@ -70,39 +76,18 @@ def _split_type(text: str) -> tuple[str, list[str]]:
     return head, arguments
 
 
-def _string(text: str) -> str:
-    """Text as an IDL string literal."""
-    out = []
-    for char in text:
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    return f'"{"".join(out)}"'
-
-
 def _bytes(data: bytes) -> str:
     """Bytes as an IDL string literal: ``\\xNN`` is the byte NN in a bytes default."""
     out = []
     for byte in data:
         char = chr(byte)
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
+        if char in ESCAPES:
+            out.append(ESCAPES[char])
         elif 0x20 <= byte < 0x7F:
             out.append(char)
         else:
             out.append(f"\\x{byte:02x}")
     return f'"{"".join(out)}"'
-
-
-def _float(value: float) -> str:
-    """A finite number as an IDL float literal (``1.0``, ``-2.5e+30``)."""
-    if not math.isfinite(value):
-        raise ValueError(f"{value!r} cannot be written in IDL")
-    text = repr(float(value))
-    return text if any(c in text for c in ".e") else f"{text}.0"
 
 
 class _File:
@@ -115,6 +100,7 @@ class _File:
             *description["messages"],
             *description["enums"],
             *description["exceptions"],
+            *description.get("unions", {}),
         }
         self.imports: set[str] = set()
 
@@ -127,11 +113,14 @@ class _File:
         return f"{_stem(namespace)}.{_local(name)}"
 
     def type(self, text: str) -> str:
-        """A described type as this file writes it."""
-        return _NAME.sub(lambda m: self.ref(m[0]) if m[0] in self.known else m[0], text)
+        """A described type as this file writes it, constraints included."""
+        return _NAME_OR_STRING.sub(
+            lambda m: self.ref(m[0]) if m[0] in self.known else m[0], text
+        )
 
     def literal(self, type_text: str, value: Any) -> str:
         """A default, a JSON value of a described type, as an IDL literal."""
+        type_text = plain_type(type_text)
         head, arguments = _split_type(type_text)
         if head == "optional":
             return self.literal(arguments[0], value)
@@ -144,11 +133,11 @@ class _File:
         if head in _INTEGERS:
             return str(int(value))
         if head in ("float", "double"):
-            return _float(value)
+            return float_literal(value)
         if head == "bytes":
             return _bytes(base64.b64decode(value))
         if head == "string":
-            return _string(value)
+            return string_literal(value)
         if head in ("list", "set"):
             items = (self.literal(arguments[0], v) for v in value)
             return f"[{', '.join(items)}]"
@@ -164,7 +153,7 @@ class _File:
 
     def key(self, key_type: str, key: str) -> Any:
         """A map key as the JSON text a description holds it, read back."""
-        head = _split_type(key_type)[0]
+        head = _split_type(plain_type(key_type))[0]
         if head in _INTEGERS:
             return int(key)
         if head == "bool":
@@ -231,6 +220,16 @@ def _record(kind: str, entry: Description, file: _File) -> list[str]:
     return [*lines, "}"]
 
 
+def _union(entry: Description, file: _File) -> list[str]:
+    lines = [*_doc(entry["doc"], ""), f"union {_local(entry['name'])} {{"]
+    for member in entry["members"]:
+        lines += _doc(member["doc"], "    ")
+        lines.append(
+            f"    {member['id']}: {file.type(member['type'])} {member['name']};"
+        )
+    return [*lines, "}"]
+
+
 def _enum(entry: Description) -> list[str]:
     lines = [*_doc(entry["doc"], ""), f"enum {_local(entry['name'])} {{"]
     lines += [f"    {name} = {value};" for name, value in entry["members"].items()]
@@ -241,11 +240,13 @@ def _used(description: Description, services: list[Description]) -> set[str]:
     """The names of the types and exceptions ``services`` use, directly or through
     the fields of other types."""
     records = {**description["messages"], **description["exceptions"]}
-    known = {*records, *description["enums"]}
+    unions: dict[str, Description] = description.get("unions", {})
+    known = {*records, *description["enums"], *unions}
     pending: list[str] = []
 
     def mention(type_text: str | None) -> None:
-        pending.extend(n for n in _NAME.findall(type_text or "") if n in known)
+        plain = plain_type(type_text or "")
+        pending.extend(n for n in _NAME.findall(plain) if n in known)
 
     for service in services:
         for method in service["methods"]:
@@ -263,6 +264,8 @@ def _used(description: Description, services: list[Description]) -> set[str]:
         used.add(name)
         for field in records.get(name, {}).get("fields", ()):
             mention(field["type"])
+        for member in unions.get(name, {}).get("members", ()):
+            mention(member["type"])
     return used
 
 
@@ -307,6 +310,9 @@ def idl_files(description: Description) -> dict[str, str]:
     for name, entry in description["exceptions"].items():
         if used is None or name in used:
             by_namespace.setdefault(_namespace(name), []).append(("exception", entry))
+    for name, entry in description.get("unions", {}).items():
+        if used is None or name in used:
+            by_namespace.setdefault(_namespace(name), []).append(("union", entry))
     for service in services:
         by_namespace.setdefault(_namespace(service["name"]), []).append(
             ("service", service)
@@ -320,6 +326,8 @@ def idl_files(description: Description) -> dict[str, str]:
             lines.append("")
             if kind == "enum":
                 lines += _enum(entry)
+            elif kind == "union":
+                lines += _union(entry, file)
             elif kind == "service":
                 lines += [
                     *_doc(entry["doc"], ""),

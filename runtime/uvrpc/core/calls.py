@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from typing_extensions import Buffer
 
 from ..wire.buffers import BodyEncoder
-from ..wire.codec import DecodeError, EncodeError, unpack
+from ..wire.codec import DecodeError, EncodeError, unpack, unsendable
 from ..wire.errors import (
     DeclaredError,
     InternalError,
@@ -100,9 +100,7 @@ def encode_request(
     try:
         body, attachments = encoder.encode(args, method.payload_params)
     except (EncodeError, ValueError, OverflowError) as exc:
-        raise InvalidArgument(
-            f"cannot send the arguments of {method.route}: {exc}"
-        ) from None
+        raise _cannot_send(method, args, exc) from None
     if timeout is None:
         header = method.headers.encode(call_id, None, metadata)
     else:
@@ -135,7 +133,7 @@ def encode_stream_request(
     """Encode the request that opens a stream call, granting the server
     ``window`` items if it streams (``None``: it does not); as
     :func:`encode_request` otherwise."""
-    body, attachments = _encode_args(encoder, method.route, method.payload_params, args)
+    body, attachments = _encode_args(encoder, method, args)
     header = method.headers.encode_stream(
         call_id,
         timeout_ms(timeout),
@@ -147,12 +145,32 @@ def encode_stream_request(
 
 
 def _encode_args(
-    encoder: BodyEncoder, route: str, payload: Any, args: dict[str, Any]
+    encoder: BodyEncoder, method: StreamingMethod, args: dict[str, Any]
 ) -> tuple[Any, Sequence[Any]]:
     try:
-        return encoder.encode(args, payload)
+        return encoder.encode(args, method.payload_params)
     except (EncodeError, ValueError, OverflowError) as exc:
-        raise InvalidArgument(f"cannot send the arguments of {route}: {exc}") from None
+        raise _cannot_send(method, args, exc) from None
+
+
+def _cannot_send(
+    method: Unary[Any, Any] | StreamingMethod, args: dict[str, Any], exc: Exception
+) -> InvalidArgument:
+    """The error of arguments that have no wire form (a naive ``datetime`` where a
+    ``timestamp`` is declared), naming the parameter and the path inside it, as
+    validation would, when one alone is the cause."""
+    path = unsendable(args)
+    if path is None:
+        return InvalidArgument(f"cannot send the arguments of {method.route}: {exc}")
+    names = {
+        field.serialization_alias or name: name
+        for name, field in method.params.model_fields.items()
+    }
+    name = ".".join([names.get(path[0], path[0]), *path[1:]])
+    return InvalidArgument(
+        f"cannot send argument '{name}' of {method.route}: {exc}",
+        {"field_path": name},
+    )
 
 
 def _request_frames(
@@ -191,8 +209,13 @@ def encode_item(
     try:
         body, attachments = encoder.encode(item, method.request_item_carries_bytes)
     except (EncodeError, ValueError, OverflowError) as exc:
+        # Named at <stream>.<index> and inside, as a server names an item.
+        path = ".".join(
+            [f"{method.stream}.{index}", *(unsendable({"": item}) or [""])[1:]]
+        )
         raise InvalidArgument(
-            f"cannot send item {index} of {method.route}: {exc}"
+            f"cannot send item {index} of {method.route}: {exc}",
+            {"field_path": path},
         ) from None
     header = encode_stream_header(KIND_ITEM, call_id)
     if attachments:

@@ -7,8 +7,8 @@ starts (:meth:`ClientCore.start_call`, :meth:`ClientCore.open_stream`) and gets 
 :meth:`ClientCore.receive`, which updates the state of its call and returns that call
 for the shell to wake; the caller takes what arrived (:meth:`ClientCore.take` for
 stream items, :func:`finish` for the last reply). Control messages the protocol
-owes the server (a CANCEL after a bad item, a CREDIT once half the window was
-taken) collect in :attr:`ClientCore.outbox`, which the shell sends.
+owes the server (a CANCEL after a bad item, a CREDIT once a quarter of the window
+was taken) collect in :attr:`ClientCore.outbox`, which the shell sends.
 
 A call stays in the table until it is over (its reply came, or it failed); an ended
 stream call's id is remembered a while, so its late messages count as stale rather
@@ -203,6 +203,11 @@ class ClientCore:
         max_message_size: the largest message sent or taken, in bytes.
         max_in_flight: calls in the table at once, at most.
         no_reply: how a deadline message says no reply came ("got no reply").
+        check_requests: read back each request and client-stream item once
+            encoded, as the server will (:meth:`~uvrpc.wire.methods.Unary.read_params`,
+            :meth:`~uvrpc.wire.methods.StreamingMethod.read_request_item`), and
+            refuse one the server would refuse with the server's own
+            :class:`~uvrpc.InvalidArgument`, before it is registered or sent.
 
     Attributes:
         calls: the calls in progress, by id.
@@ -219,10 +224,14 @@ class ClientCore:
         max_message_size: int = MAX_MESSAGE_SIZE,
         max_in_flight: int = MAX_IN_FLIGHT,
         no_reply: str = "got no reply",
+        check_requests: bool = False,
     ) -> None:
         if stream_window < 1:
             raise ValueError("a stream window must be at least 1")
         self.encoder = encoder
+        self.check_requests = check_requests
+        """Whether requests and items are checked as the server will, before
+        they are sent."""
         self.stream_window = stream_window
         self.max_message_size = max_message_size
         self.max_in_flight = max_in_flight
@@ -259,7 +268,8 @@ class ClientCore:
 
         Raises:
             ResourceExhausted: ``max_in_flight`` calls are in progress.
-            InvalidArgument: an argument cannot be encoded.
+            InvalidArgument: an argument cannot be encoded (or, with
+                ``check_requests``, the server would refuse it).
         """
         if len(self.calls) >= self.max_in_flight:
             raise self._too_many(method.route)
@@ -273,6 +283,8 @@ class ClientCore:
             None if scope is None else scope.encoded,
             max_size=self.max_message_size,
         )
+        if self.check_requests:
+            self._check(frames, method.read_params)
         state = CallState(call_id, method, timeout, None if started else scope)
         self.calls[call_id] = state
         return state, frames
@@ -284,8 +296,13 @@ class ClientCore:
         timeout: float | None,
         scope: CallMetadata | None,
     ) -> list[Any]:
-        """The frames of a oneway request: call id 0, nothing registered."""
-        return encode_request(
+        """The frames of a oneway request: call id 0, nothing registered.
+
+        Raises:
+            InvalidArgument: an argument cannot be encoded (or, with
+                ``check_requests``, the server would refuse it).
+        """
+        frames = encode_request(
             self.encoder,
             ONEWAY_CALL_ID,
             method,
@@ -294,6 +311,9 @@ class ClientCore:
             None if scope is None else scope.encoded,
             max_size=self.max_message_size,
         )
+        if self.check_requests:
+            self._check(frames, method.read_params)
+        return frames
 
     def open_stream(
         self,
@@ -307,7 +327,8 @@ class ClientCore:
 
         Raises:
             ResourceExhausted: ``max_in_flight`` calls are in progress.
-            InvalidArgument: an argument cannot be encoded.
+            InvalidArgument: an argument cannot be encoded (or, with
+                ``check_requests``, the server would refuse it).
         """
         if len(self.calls) >= self.max_in_flight:
             raise self._too_many(method.route)
@@ -323,6 +344,8 @@ class ClientCore:
             None if scope is None else scope.encoded,
             max_size=self.max_message_size,
         )
+        if self.check_requests:
+            self._check(frames, method.read_params)
         state = CallState(call_id, method, timeout, scope)
         state.items = deque()
         state.buffered_max = 0
@@ -331,6 +354,24 @@ class ClientCore:
         self.calls[call_id] = state
         self.streams += 1
         return state, frames
+
+    def _check(
+        self, frames: list[Any], read: Callable[..., object], *args: Any
+    ) -> None:
+        """Read encoded ``frames`` (``[delimiter, attachment..., header, body]``)
+        as the server will, with ``read`` (``*args`` after the body and the
+        attachments); if the server would refuse them, the body goes back to the
+        encoder unsent and the server's error is raised here.
+
+        The encoded message is read rather than the caller's values because it
+        is what the server gets: a message dumped by field id, a set as a list,
+        an enum member as its integer.
+        """
+        try:
+            read(frames[-1], frames[1:-2], *args)
+        except BaseException:
+            self.encoder.settle(frames[-1], False)
+            raise
 
     def _too_many(self, route: str) -> ResourceExhausted:
         return ResourceExhausted(
@@ -349,7 +390,8 @@ class ClientCore:
         """Spend a credit on item ``index`` of the caller's stream: its frames.
 
         Raises:
-            InvalidArgument: the item cannot be encoded.
+            InvalidArgument: the item cannot be encoded (or, with
+                ``check_requests``, the server would refuse it).
             ResourceExhausted: it is larger than ``max_message_size``.
             RuntimeError: the caller holds no credit (see :meth:`can_send`).
         """
@@ -358,9 +400,12 @@ class ClientCore:
         credit = state.credit
         if credit is None or not credit.spend():
             raise RuntimeError(f"no credit to send an item of {method.route}")
-        return encode_item(
+        frames = encode_item(
             self.encoder, state.call_id, method, item, index, self.max_message_size
         )
+        if self.check_requests:
+            self._check(frames, method.read_request_item, index)
+        return frames
 
     def end_frames(self, state: CallState) -> list[Any] | None:
         """The END of the caller's stream; ``None`` if the call is over."""
@@ -484,8 +529,8 @@ class ClientCore:
         :data:`END` once the stream ended well (its trailers recorded), or
         :data:`WAIT` if nothing arrived yet.
 
-        Taking an item grants the server the items taken once half the window was
-        (a CREDIT in the outbox).
+        Taking an item grants the server the items taken once a quarter of the
+        window was (a CREDIT in the outbox).
 
         Raises:
             RpcError: the call's error: its reply's, why it failed, or an item

@@ -24,10 +24,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from pydantic import ValidationError
-
 from ..wire.buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
-from ..wire.codec import DecodeError, EncodeError, unpack
+from ..wire.codec import EncodeError
 from ..wire.errors import (
     DeadlineExceeded,
     DeclaredError,
@@ -57,7 +55,6 @@ from ..wire.protocol import (
 )
 from ..wire.service import ServiceBase
 from ..wire.status import Status
-from ..wire.validation import invalid_argument
 from ..wire.version import PROTOCOL_VERSION
 from .calls import MethodInfo
 from .clocks import QueueClock
@@ -392,13 +389,10 @@ class ServerProtocol:
         if route is None:
             raise refusal(call_id, self._unknown(head.route))
         try:
-            args = unpack(body, attachments)
-            params = route.method.params.model_validate(args)
-        except DecodeError as exc:
-            message = f"request of {head.route} is malformed: {exc}"
-            raise refusal(call_id, InvalidArgument(message)) from None
-        except ValidationError as exc:
-            raise refusal(call_id, invalid_argument(head.route, exc)) from None
+            # The method's own reading, which a checking channel runs too.
+            params = route.method.read_params(body, attachments)
+        except InvalidArgument as exc:
+            raise refusal(call_id, exc) from None
         if call_id == ONEWAY_CALL_ID and route.stream is not None:
             raise Rejected(f"{head.route} is a stream: it cannot be oneway", None)
         metadata = head.metadata

@@ -6,7 +6,8 @@ Flow control is by credit, in items, both ways (``docs/protocol.md``, "Streams")
 * the client's request grants the server a window of items; the server sends an
   item only while it holds credit (:class:`~uvrpc.core.credit.SendCredit`);
 * for a client's stream, the server grants its own window in a CREDIT as the call
-  starts, and grants the items the handler took once half the window was taken
+  starts, and grants the items the handler took once a quarter of the window was
+  taken
   (:class:`~uvrpc.core.credit.ReceiveWindow`). It holds the client to what it
   granted: an item beyond it ends the call with RESOURCE_EXHAUSTED, so the items
   queued for a handler never exceed the window.
@@ -21,9 +22,7 @@ import enum
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pydantic import ValidationError
-
-from ..wire.codec import DecodeError, EncodeError, unpack
+from ..wire.codec import EncodeError
 from ..wire.errors import InternalError, InvalidArgument, ResourceExhausted, RpcError
 from ..wire.limits import STREAM_WINDOW
 from ..wire.protocol import (
@@ -34,7 +33,7 @@ from ..wire.protocol import (
     NIL_BODY,
     encode_stream_header,
 )
-from ..wire.validation import first_problem, invalid_argument
+from ..wire.validation import first_problem
 from .credit import ReceiveWindow, SendCredit, check_window
 from .server import (
     Request,
@@ -239,26 +238,11 @@ class ServerStream:
                     f"{self.window} items it was granted"
                 )
             )
-        stream = method.stream
-        path = f"{stream}.{index}"
         try:
-            item = method.check_request_item(unpack(body, attachments))
-        except DecodeError as exc:
-            return self._failed(
-                InvalidArgument(
-                    f"item {index} of {stream} of {method.route} is malformed: {exc}",
-                    {"field_path": path},
-                )
-            )
-        except ValidationError as exc:
-            return self._failed(invalid_argument(method.route, exc, path))
-        except ValueError as exc:
-            return self._failed(
-                InvalidArgument(
-                    f"invalid argument '{path}' of {method.route}: {exc}",
-                    {"field_path": path},
-                )
-            )
+            # The method's own reading, which a checking channel runs too.
+            item = method.read_request_item(body, attachments, index)
+        except InvalidArgument as exc:
+            return self._failed(exc)
         return Arrival.ITEM, item
 
     def _failed(self, error: RpcError) -> tuple[Arrival, Any]:
@@ -266,8 +250,8 @@ class ServerStream:
 
     def took(self) -> list[bytes] | None:
         """The handler took an item of the client's stream: the CREDIT to send
-        now, if the items taken add up to half the window (and the stream goes
-        on)."""
+        now, if the items taken add up to a quarter of the window (and the stream
+        goes on)."""
         receiving = self._receiving
         assert receiving is not None, "items are taken once the stream opened"
         granted = receiving.took()

@@ -19,12 +19,16 @@ from __future__ import annotations
 import ast
 import base64
 import builtins
+import datetime
+import decimal
 import enum
+import functools
 import inspect
 import sys
 import textwrap
 import types as _pytypes
 import typing
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Union, get_args, get_origin
 
@@ -36,6 +40,8 @@ from ..wire.limits import echo
 from ..wire.message import Message, field_ids
 from ..wire.methods import AnyMethod, ServiceSpec, StreamingMethod, Unary
 from ..wire.service import ServiceBase
+from ..wire.union import WireUnion, union_members
+from . import constraints
 
 __all__ = [
     "DESCRIBE_METHOD",
@@ -66,12 +72,20 @@ _SCALARS: tuple[tuple[Any, str], ...] = (
     (_t.Double, "double"),
     (_t.String, "string"),
     (_t.Bytes, "bytes"),
+    (_t.Uuid, "uuid"),
+    (_t.Timestamp, "timestamp"),
+    (_t.Duration, "duration"),
+    (_t.Decimal, "decimal"),
     (bool, "bool"),
     (int, "i64"),
     (float, "double"),
     (str, "string"),
     (bytes, "bytes"),
     (memoryview, "bytes"),
+    (uuid.UUID, "uuid"),
+    (datetime.datetime, "timestamp"),
+    (datetime.timedelta, "duration"),
+    (decimal.Decimal, "decimal"),
     (None, "void"),
     (type(None), "void"),
     (Any, "any"),
@@ -110,10 +124,13 @@ def _doc(obj: object) -> str:
 
 def _method_doc(doc: str, route: str) -> str:
     """A generated handler's docstring as the IDL wrote it: without the
-    placeholder of an undocumented method and without the ``Raises:`` section."""
-    if doc == f"Call ``{route}``.":
+    placeholder of an undocumented method and without the ``Args:`` and
+    ``Raises:`` sections."""
+    # The Args section repeats what each parameter's own doc says (constraints
+    # included), and the Raises section what the method's errors say.
+    head = doc.partition("\n\nRaises:")[0].partition("\n\nArgs:")[0]
+    if head == f"Call ``{route}``.":
         return ""
-    head, _, _ = doc.partition("\n\nRaises:")
     return head.strip()
 
 
@@ -137,6 +154,81 @@ def _attribute_docs(cls: type) -> dict[str, str]:
     return docs
 
 
+def _constrained(annotation: Any) -> tuple[Any, tuple[Any, ...]]:
+    """An ``Annotated`` type as the type it constrains (a scalar alias of
+    :mod:`uvrpc.types`, or a plain type) and the metadata added to it."""
+    metadata = annotation.__metadata__
+    for known, _ in _SCALARS:
+        if get_origin(known) is not Annotated:
+            continue
+        own = known.__metadata__
+        if (
+            get_args(known)[0] is get_args(annotation)[0]
+            and metadata[: len(own)] == own
+        ):
+            return known, metadata[len(own) :]
+    return get_args(annotation)[0], metadata
+
+
+def _shape(annotation: Any) -> constraints.Shape:
+    """A field's type as a :class:`~uvrpc.services.constraints.Shape`: the
+    constraints on it and on its elements (names other than containers' are
+    left blank: only constraints matter here)."""
+    given: dict[str, int | float | str] = {}
+    if get_origin(annotation) is Annotated:
+        annotation, extra = _constrained(annotation)
+        given = constraints.from_metadata(extra)
+    origin = get_origin(annotation)
+    heads: dict[Any, str] = {
+        list: "list",
+        tuple: "list",
+        set: "set",
+        frozenset: "set",
+        dict: "map",
+    }
+    head = heads.get(origin, "")
+    for known, name in _SCALARS:
+        if annotation is known:
+            head = name
+    arguments = tuple(_shape(a) for a in get_args(annotation)) if head else ()
+    return constraints.Shape(head, given, arguments)
+
+
+def _without_constraints_doc(doc: str, annotation: Any) -> str:
+    """A field's doc without the sentence generated code adds about its
+    constraints ("At most 50 characters."), which its type already says."""
+    sentence = constraints.doc_text(_shape(annotation))
+    if not sentence:
+        return doc
+    # The docstring is wrapped: compare words, paragraph by paragraph.
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    if paragraphs[-1].split() != sentence.split():
+        return doc
+    return "\n\n".join(paragraphs[:-1])
+
+
+@functools.cache
+def _module_docs(module_name: str) -> dict[str, str]:
+    """The docstrings written under a module's assignments (a union's alias)."""
+    module = sys.modules.get(module_name)
+    try:
+        tree = ast.parse(inspect.getsource(module)) if module is not None else None
+    except (OSError, TypeError, SyntaxError):
+        tree = None
+    docs: dict[str, str] = {}
+    body = tree.body if tree is not None else []
+    for node, after in zip(body, body[1:], strict=False):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)
+        ):
+            docs[node.target.id] = inspect.cleandoc(after.value.value)
+    return docs
+
+
 class _Describer:
     """Builds the description of services, collecting the types they use."""
 
@@ -144,6 +236,7 @@ class _Describer:
         self.messages: dict[str, Description] = {}
         self.enums: dict[str, Description] = {}
         self.exceptions: dict[str, Description] = {}
+        self.unions: dict[str, Description] = {}
         self._namespaces: dict[str, str] = {}
 
     def namespace(self, cls: type) -> str:
@@ -176,10 +269,17 @@ class _Describer:
         origin = get_origin(annotation)
         args = get_args(annotation)
         if origin is Annotated:
+            if union_members(annotation):
+                return self.union_name(annotation)
             for known, name in _SCALARS:
                 if annotation == known:
                     return name
-            return self.type_name(args[0])
+            base, extra = _constrained(annotation)
+            text = self.type_name(base)
+            head = text.partition("<")[0]
+            return text + constraints.constraint_text(
+                head, constraints.from_metadata(extra)
+            )
         if origin in (Union, _pytypes.UnionType):
             rest = [a for a in args if a is not type(None)]
             inner = self.type_name(rest[0]) if len(rest) == 1 else "any"
@@ -214,6 +314,38 @@ class _Describer:
             entry["fields"] = self.fields(cls)
         return name
 
+    def union_name(self, annotation: Any) -> str:
+        """The name of a union alias, recording its members."""
+        members = union_members(annotation)
+        wire = next(a for a in get_args(annotation)[1:] if isinstance(a, WireUnion))
+        module = members[0].__module__
+        name = f"{self.namespace(members[0])}.{wire.name}"
+        if name not in self.unions:
+            doc = _module_docs(module).get(wire.name, "")
+            if doc == f"The ``{name}`` union.":
+                doc = ""  # the placeholder of an undocumented union
+            entry: Description = {"name": name, "doc": doc, "members": []}
+            self.unions[name] = entry  # first: a union may hold itself
+            described = []
+            for member in members:
+                hint = typing.get_type_hints(member, include_extras=True)["value"]
+                member_doc = _doc(member)
+                if (
+                    member_doc
+                    == f"The ``{member.uvrpc_name}`` member of ``{wire.name}``."
+                ):
+                    member_doc = ""
+                described.append(
+                    {
+                        "id": member.uvrpc_id,
+                        "name": member.uvrpc_name,
+                        "type": self.type_name(hint),
+                        "doc": member_doc,
+                    }
+                )
+            entry["members"] = sorted(described, key=lambda m: int(m["id"]))
+        return name
+
     def fields(
         self, model: type[Message], docs: Mapping[str, str] | None = None
     ) -> list[Description]:
@@ -231,7 +363,9 @@ class _Describer:
                 rest = [a for a in get_args(annotation) if a is not type(None)]
                 if len(rest) == 1:
                     optional, annotation = True, rest[0]
-            doc = info.description or (docs or {}).get(name, "")
+            doc = _without_constraints_doc(
+                info.description or (docs or {}).get(name, ""), annotation
+            )
             field: Description = {
                 "id": int(info.serialization_alias or info.alias or 0),
                 "name": name,
@@ -320,12 +454,14 @@ def describe(*services: ServiceBase | type[ServiceBase]) -> Description:
              "returns", "items", "errors": [name...]}]}],
          "messages": {name: {"name", "doc", "fields": [field...]}},
          "enums": {name: {"name", "doc", "members": {NAME: value}}},
-         "exceptions": {name: {"name", "doc", "fields": [field...]}}}
+         "exceptions": {name: {"name", "doc", "fields": [field...]}},
+         "unions": {name: {"name", "doc", "members": [member...]}}}
 
     where a field is ``{"id", "name", "type", "optional", "doc"}`` plus
     ``"default"`` when it has one, and a method's ``"stream"`` (the parameter of a
     stream the client sends, else None) is ``{"name", "type"}`` plus its ``"id"``
-    when the generated module records it; see ``docs/protocol.md``.
+    when the generated module records it, and a union's member is ``{"id",
+    "name", "type", "doc"}``; see ``docs/protocol.md``.
     """
     describer = _Describer()
     described = [
@@ -337,6 +473,7 @@ def describe(*services: ServiceBase | type[ServiceBase]) -> Description:
         "messages": dict(sorted(describer.messages.items())),
         "enums": dict(sorted(describer.enums.items())),
         "exceptions": dict(sorted(describer.exceptions.items())),
+        "unions": dict(sorted(describer.unions.items())),
     }
 
 

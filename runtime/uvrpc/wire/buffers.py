@@ -37,6 +37,7 @@ import msgpack
 
 from .codec import new_packer, outline, outline_fields
 from .limits import ZERO_COPY_MIN
+from .unknown import KEPT
 
 __all__ = [
     "ATTACHMENT_MIN",
@@ -221,12 +222,16 @@ class BodyEncoder:
 
         ``payloads`` says where binary values to outline can be: ``False`` for
         nowhere (the type holds none), ``True`` for anywhere in ``value``, or the
-        keys of the entries of the dict ``value`` that can hold them.
+        keys of the entries of the dict ``value`` that can hold them. Once an
+        unknown field has kept a binary value in this process
+        (:data:`~uvrpc.wire.unknown.KEPT`), it is anywhere.
 
         Raises:
             EncodeError: a value has no msgpack form.
         """
         attachments: Sequence[Any] = ()
+        if KEPT.views:
+            payloads = True  # an unknown field may hold one, whatever the type
         if payloads:
             # The common case — a small bytes value where one may be — is decided
             # here, without a call.

@@ -1,15 +1,20 @@
 """msgpack encoding and decoding of message bodies.
 
 Encoding accepts what generated code hands over: plain values, generated messages
-(dumped keyed by field id: ``model_dump(by_alias=True)``), sets (msgpack has no set
+(dumped keyed by field id, as ``model_dump(by_alias=True)`` does, with the unknown
+fields a message kept: :mod:`uvrpc.wire.unknown`), sets (msgpack has no set
 type: they travel as arrays and the receiving model turns them back into sets, each
 element once), enums (``IntEnum`` values travel as
-integers) and any object with the buffer protocol as ``bytes``. :func:`outline` takes
+integers), the well-known types in their wire forms
+(:func:`uvrpc.wire.wellknown.wire_form`: a ``UUID`` as its 16 bytes, an aware
+``datetime`` as a msgpack timestamp, a ``timedelta`` as microseconds, a ``Decimal``
+as its text) and any object with the buffer protocol as ``bytes``. :func:`outline` takes
 large binary values out of a value, to travel as attachment frames of their own.
 Decoding keeps msgpack's traps shut: integer map keys are allowed (the IDL has
 ``map<i32, …>``), strings must be UTF-8, ``bin`` stays ``bytes``, an attachment
-reference becomes a read-only view of its frame, and other extension types are
-refused.
+reference becomes a read-only view of its frame, a timestamp (extension type -1)
+stays a :class:`msgpack.Timestamp` for validation to read where a ``timestamp`` is
+declared and refuse elsewhere, and other extension types are refused.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import msgpack
 from pydantic import BaseModel
 from typing_extensions import Buffer
 
+from .wellknown import wire_form
+
 __all__ = [
     "ATTACHMENT_EXT_TYPE",
     "DecodeError",
@@ -31,6 +38,7 @@ __all__ = [
     "outline",
     "outline_fields",
     "unpack",
+    "unsendable",
 ]
 
 ATTACHMENT_EXT_TYPE = 1
@@ -109,12 +117,25 @@ def byte_view(obj: object) -> memoryview:
 def _encode_extra(obj: object) -> object:
     """Give msgpack a form for the types it does not know itself."""
     if isinstance(obj, BaseModel):
-        return obj.model_dump(by_alias=True)
+        return _wire_form(obj)
     if isinstance(obj, (set, frozenset)):
         return list(obj)
+    try:
+        form = wire_form(obj)  # uuid, timestamp, duration, decimal
+    except ValueError as exc:
+        raise EncodeError(str(exc)) from None
+    if form is not NotImplemented:
+        return form
     if not _is_buffer(obj):
         raise EncodeError(f"cannot encode a value of type {type(obj).__name__}")
     return byte_view(obj)
+
+
+def _wire_form(model: BaseModel) -> Any:
+    """``model.model_dump(by_alias=True)``, unknown fields included, straight from
+    pydantic's serializer: a message's own ``model_dump`` first looks for unknown
+    fields to hide, which the wire form keeps (:mod:`uvrpc.wire.unknown`)."""
+    return model.__pydantic_serializer__.to_python(model, by_alias=True)
 
 
 def _is_buffer(obj: object) -> bool:
@@ -134,6 +155,50 @@ def new_packer(*, autoreset: bool = True) -> msgpack.Packer:
     :mod:`uvrpc.buffers`). A packer is not thread-safe.
     """
     return msgpack.Packer(default=_encode_extra, use_bin_type=True, autoreset=autoreset)
+
+
+def unsendable(values: dict[str, Any]) -> list[str] | None:
+    """The path to the first value inside ``values`` that has no msgpack form, to
+    name it once encoding ``values`` failed: the key of its entry, then the field
+    names, indexes and union member names that lead to it inside (``["order",
+    "payments", "0", "invoice"]``, as validation names a path); ``None`` if each
+    entry has one alone."""
+    packer = new_packer()
+    for key, value in values.items():
+        if not _packs(packer, value):
+            return [key, *_unsendable_inside(packer, value)]
+    return None
+
+
+def _packs(packer: msgpack.Packer, value: Any) -> bool:
+    try:
+        packer.pack(value)
+    except (TypeError, ValueError, OverflowError, BufferError):
+        return False  # EncodeError is a TypeError; msgpack's own errors besides
+    return True
+
+
+def _unsendable_inside(packer: msgpack.Packer, value: Any) -> list[str]:
+    """The path inside ``value`` (which has no msgpack form) to the innermost value
+    that has none; ``[]`` when ``value`` itself is that value."""
+    inside: Iterable[tuple[str, Any]]
+    member = getattr(value, "uvrpc_name", None)  # a union member, named as in JSON
+    if isinstance(value, BaseModel) and isinstance(member, str):
+        inside = [(member, getattr(value, "value", None))]
+    elif isinstance(value, BaseModel):
+        inside = (
+            (name, getattr(value, name, None)) for name in type(value).model_fields
+        )
+    elif isinstance(value, dict):
+        inside = ((str(key), item) for key, item in value.items())
+    elif isinstance(value, list | tuple):
+        inside = ((str(index), item) for index, item in enumerate(value))
+    else:
+        return []
+    for name, item in inside:
+        if not _packs(packer, item):
+            return [name, *_unsendable_inside(packer, item)]
+    return []
 
 
 def _attach(buffer: object, attachments: list[Any]) -> msgpack.ExtType:
@@ -168,7 +233,7 @@ def outline(value: Any, attachments: list[Any], threshold: int) -> Any:
             return value
         return _attach(byte_view(value), attachments)
     if isinstance(value, BaseModel):
-        return outline(value.model_dump(by_alias=True), attachments, threshold)
+        return outline(_wire_form(value), attachments, threshold)
     if value is None or cls in _PLAIN or isinstance(value, (int, float, str)):
         return value
     try:

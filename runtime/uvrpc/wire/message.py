@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterator, Sized
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-from pydantic import AliasGenerator, BaseModel, ConfigDict, GetCoreSchemaHandler
+from pydantic import (
+    AliasGenerator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    PlainValidator,
+)
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from .limits import echo
+from .unknown import hidden, kept_value, merge_exclude, wire_key
 
 __all__ = ["REPR_BYTES", "Enum", "Message", "fail_fast", "field_ids", "readable"]
 
@@ -119,17 +127,25 @@ class Message(BaseModel):
 
     A message is a pydantic v2 model. On the wire it is a msgpack map keyed by each
     field's id written as a decimal string (``{"1": ..., "2": ...}``), so renaming a
-    field in the IDL does not change the wire format; fields a reader does not know are
-    ignored, which lets a schema grow. The ids are the fields' aliases, and only the
-    wire uses them (``model_dump(by_alias=True)``): ``model_dump()``,
-    ``model_dump_json()`` and ``repr()`` name fields by their Python names, and
-    ``model_validate`` takes either. Validation errors name fields by their Python
-    names, e.g. ``steps.0.operand``; a list, set or map stops at its first bad
-    element, and a set refuses an element given twice (:func:`fail_fast`).
+    field in the IDL does not change the wire format. The ids are the fields'
+    aliases, and only the wire uses them (``model_dump(by_alias=True)``):
+    ``model_dump()``, ``model_dump_json()`` and ``repr()`` name fields by their
+    Python names, and ``model_validate`` takes either. Validation errors name fields
+    by their Python names, e.g. ``steps.0.operand``; a list, set or map stops at its
+    first bad element, and a set refuses an element given twice (:func:`fail_fast`).
+
+    An id the message has no field for, written by a newer schema, is kept as an
+    unknown field and sent on unchanged; any other name it does not know is refused,
+    ``Item(nmae="x")`` as much as a peer's key (:mod:`uvrpc.wire.unknown`).
     """
 
+    __pydantic_extra__: dict[
+        Annotated[str, PlainValidator(wire_key)],
+        Annotated[Any, PlainValidator(kept_value)],
+    ] = Field(init=False)
+
     model_config = ConfigDict(
-        extra="ignore",
+        extra="allow",
         validate_by_name=True,
         validate_by_alias=True,
         loc_by_alias=False,
@@ -138,9 +154,70 @@ class Message(BaseModel):
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         """pydantic's fields of a repr, a binary value shown by its size and first
-        bytes (:func:`readable`) rather than as ``<memory at 0x…>``."""
+        bytes (:func:`readable`) rather than as ``<memory at 0x…>``, and the unknown
+        fields last, by id: ``unknown_fields={4: 'shelf 2'}``."""
+        extra = self.__pydantic_extra__
         for name, value in super().__repr_args__():
-            yield name, readable(value)
+            if not extra or name not in extra:
+                yield name, readable(value)
+        if extra:
+            yield "unknown_fields", {int(key): readable(v) for key, v in extra.items()}
+
+    def __eq__(self, other: object) -> bool:
+        """Whether ``other`` is a message of the same class with equal fields.
+
+        Unknown fields are not compared: a writer sends every field, defaults too, so
+        almost every message from a newer peer carries some, and an older reader's
+        equality means what its own schema knows. Compare
+        :func:`~uvrpc.wire.unknown.unknown_fields` as well to tell such messages
+        apart.
+        """
+        if not isinstance(other, Message):
+            return super().__eq__(other)
+        return (
+            type(self) is type(other)
+            and self.__dict__ == other.__dict__
+            and self.__pydantic_private__ == other.__pydantic_private__
+        )
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:  # type: ignore[override]
+        """The fields as ``(name, value)`` pairs, as pydantic's, without the
+        unknown fields."""
+        return iter([(k, v) for k, v in self.__dict__.items() if k[0] != "_"])
+
+    if not TYPE_CHECKING:  # as pydantic's: type checkers know the field names
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            """Set a field, as pydantic does; a name that is not a field is refused,
+            rather than kept as an extra (pydantic's way with ``extra="allow"``)."""
+            if name not in type(self).__pydantic_fields__ and name[0] != "_":
+                raise ValueError(
+                    f'"{type(self).__name__}" object has no field "{name}"'
+                )
+            super().__setattr__(name, value)
+
+    def model_dump(
+        self,
+        *,
+        by_alias: bool | None = None,
+        exclude: Any = None,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """pydantic's ``model_dump``, without unknown fields unless ``by_alias``
+        is true: keyed by id, as they arrived, they belong to the wire form only."""
+        if not by_alias:
+            unknown = hidden(self)
+            if unknown is not None:
+                exclude = merge_exclude(exclude, unknown)
+        return super().model_dump(by_alias=by_alias, exclude=exclude, **options)
+
+    def model_dump_json(self, *, exclude: Any = None, **options: Any) -> str:
+        """pydantic's ``model_dump_json``, without unknown fields: they are raw
+        msgpack values, for the wire only."""
+        unknown = hidden(self)
+        if unknown is not None:
+            exclude = merge_exclude(exclude, unknown)
+        return super().model_dump_json(exclude=exclude, **options)
 
     @classmethod
     def __get_pydantic_core_schema__(
@@ -150,6 +227,12 @@ class Message(BaseModel):
         peer's million bad elements must not become a million errors) and its sets
         to refuse a repeated element (:func:`fail_fast`)."""
         return fail_fast(handler(source))
+
+
+# pydantic reads the declaration's annotation (the check of the extras' keys) but
+# leaves its ``Field(init=False)``, there for type checkers, on the class, where it
+# would hide the model's slot and put the extras in each instance's ``__dict__``.
+del Message.__pydantic_extra__
 
 
 REPR_BYTES = 32

@@ -11,17 +11,21 @@ parameters, so a generated method passes their values in order
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Generic, TypeVar, cast, get_args, get_origin
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import SchemaValidator
 
-from .errors import DeclaredError
+from .codec import DecodeError, unpack
+from .errors import DeclaredError, InvalidArgument
 from .message import Message, fail_fast
 from .protocol import RequestHeaders
 from .types import Bytes, as_view
+from .union import UnknownMember
+from .unknown import ignoring_unknown
+from .validation import invalid_argument
 
 __all__ = [
     "AnyMethod",
@@ -66,6 +70,7 @@ class Unary(Generic[Params, Reply]):
 
     kind = "unary"
     __slots__ = (
+        "_check_params",
         "_check_reply",
         "_reply_adapter",
         "errors",
@@ -109,6 +114,7 @@ class Unary(Generic[Params, Reply]):
         self.reply = reply
         self._reply_adapter: TypeAdapter[Reply] | None = None
         self._check_reply: Callable[[Any], Reply] | None = None
+        self._check_params: Callable[[Any], Params] | None = None
         # Only values whose type can hold a binary value are searched for payloads
         # to send as attachments. Generated modules define every message before
         # their methods, so the types resolve here.
@@ -145,6 +151,21 @@ class Unary(Generic[Params, Reply]):
             adapter = self._reply_adapter = TypeAdapter(self.reply)
         return adapter
 
+    def check_params(self, value: Any) -> Params:
+        """Validate a request's decoded parameters as :attr:`params`.
+
+        A parameter the model does not know (a newer client's) is dropped: unlike
+        a message, a parameters model is never sent on
+        (:func:`~uvrpc.wire.unknown.ignoring_unknown`).
+
+        Raises:
+            pydantic.ValidationError: the parameters do not match their types.
+        """
+        check = self._check_params
+        if check is None:
+            check = self._check_params = ignoring_unknown(self.params)
+        return check(value)
+
     def check_reply(self, value: Any) -> Reply:
         """Validate a decoded reply value as the declared result type.
 
@@ -165,6 +186,29 @@ class Unary(Generic[Params, Reply]):
                 check = _fail_fast_check(self.reply_adapter)
             self._check_reply = check
         return check(value)
+
+    def read_params(self, body: Any, attachments: Sequence[Any] = ()) -> Params:
+        """Decode and validate a request's body (and its attachment frames) as the
+        method's parameters: what a server does with every request, and a
+        channel that checks its requests (``check_requests=True``) with each
+        request it is about to send, so the two refuse the same values with the
+        same words.
+
+        Raises:
+            InvalidArgument: the body is not valid msgpack (``request of … is
+                malformed``), or a parameter is not of its declared type (its
+                field path and the problem, as
+                :func:`~uvrpc.wire.validation.invalid_argument` words them).
+        """
+        try:
+            args = unpack(body, attachments)
+        except DecodeError as exc:
+            message = f"request of {self.route} is malformed: {exc}"
+            raise InvalidArgument(message) from None
+        try:
+            return self.check_params(args)
+        except ValidationError as exc:
+            raise invalid_argument(self.route, exc) from None
 
     def __repr__(self) -> str:
         return f"Unary({self.route!r})"
@@ -236,6 +280,10 @@ class StreamingMethod:
         """Key the values of the parameters other than the stream by wire id (see
         :attr:`Unary.wire_args`)."""
         self.payload_params = self.final.payload_params
+        self.read_params = self.final.read_params
+        """Decode and validate the request's body (see :meth:`Unary.read_params`)."""
+        self.check_params = self.final.check_params
+        """Validate a request's decoded parameters (:meth:`Unary.check_params`)."""
         self.request_item_carries_bytes = self.client_sends and carries_bytes(
             request_item
         )
@@ -255,6 +303,37 @@ class StreamingMethod:
         if check is None:
             check = self._check_request_item = _checker(self.request_item)
         return check(value)
+
+    def read_request_item(
+        self, body: Any, attachments: Sequence[Any], index: int
+    ) -> Any:
+        """Decode and validate item ``index`` of the client's stream from its
+        body and attachment frames: what a server does with every item it
+        receives, and a channel that checks its requests with each item it is
+        about to send. Problems are named at ``<stream>.<index>``.
+
+        Raises:
+            InvalidArgument: the body is not valid msgpack, or the item is not
+                of the declared type.
+        """
+        stream = self.stream
+        path = f"{stream}.{index}"
+        try:
+            value = unpack(body, attachments)
+        except DecodeError as exc:
+            raise InvalidArgument(
+                f"item {index} of {stream} of {self.route} is malformed: {exc}",
+                {"field_path": path},
+            ) from None
+        try:
+            return self.check_request_item(value)
+        except ValidationError as exc:
+            raise invalid_argument(self.route, exc, path) from None
+        except ValueError as exc:
+            raise InvalidArgument(
+                f"invalid argument '{path}' of {self.route}: {exc}",
+                {"field_path": path},
+            ) from None
 
     def check_reply_item(self, value: Any) -> Any:
         """Validate an item of the server's stream.
@@ -431,6 +510,8 @@ def carries_bytes(annotation: Any, seen: set[type] | None = None) -> bool:
     binary value (:data:`uvrpc.types.Bytes`) anywhere inside."""
     if annotation is memoryview:
         return True
+    if isinstance(annotation, type) and issubclass(annotation, UnknownMember):
+        return True  # a member of a newer schema: its raw value may hold bytes
     seen = set() if seen is None else seen
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         if annotation in seen:

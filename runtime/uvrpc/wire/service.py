@@ -1,13 +1,15 @@
-"""The base class of generated server classes."""
+"""The base class of generated server classes, and the error of a method a server
+leaves out."""
 
 from __future__ import annotations
 
 import abc
 from typing import ClassVar
 
-from .methods import ServiceSpec
+from .errors import Unimplemented
+from .methods import AnyMethod, ServiceSpec
 
-__all__ = ["ServiceBase"]
+__all__ = ["ServiceBase", "unimplemented"]
 
 
 class ServiceBase(abc.ABC):
@@ -18,7 +20,21 @@ class ServiceBase(abc.ABC):
     as keyword arguments, already validated against the IDL's types, and returns the
     declared type. Raising an :class:`uvrpc.RpcError` replies with its status; any
     other exception replies ``UNKNOWN`` with the exception's type and message.
+
+    The generated ``Unimplemented<Service>Server`` subclass implements every method
+    with :func:`unimplemented`, for a server that serves only some of them.
     """
 
     uvrpc_service: ClassVar[ServiceSpec]
     """The service this class implements: its wire name and method table."""
+
+
+def unimplemented(method: AnyMethod) -> Unimplemented:
+    """The error a method raises that its server does not implement: status
+    ``UNIMPLEMENTED``, naming the method's route.
+
+    The methods of a generated ``Unimplemented<Service>Server`` raise it, so that a
+    server implementing only some methods answers the others this way and goes on
+    serving: ``raise _uvrpc.unimplemented(_CALCULATOR_ADD)``.
+    """
+    return Unimplemented(f"method {method.route!r} is not implemented by this server")

@@ -33,18 +33,24 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
 from .codec import EncodeError, byte_view
+from .wellknown import Decimal, Duration, Timestamp, Uuid
 
 __all__ = [
     "FLOAT32_MAX",
     "Bool",
     "Bytes",
+    "Constraints",
+    "Decimal",
     "Double",
+    "Duration",
     "Float",
     "I8",
     "I16",
     "I32",
     "I64",
     "String",
+    "Timestamp",
+    "Uuid",
     "as_view",
     "from_base64",
     "to_base64",
@@ -77,6 +83,12 @@ Double = Annotated[float, Strict()]
 """IDL ``double``."""
 String = Annotated[str, Strict()]
 """IDL ``string``: UTF-8 text."""
+
+Constraints = Field
+"""``pydantic.Field``, as generated code writes the constraints of an IDL type
+inside ``Annotated``: ``string(max_len = 50)`` is ``Annotated[String,
+Constraints(max_length=50)]`` (``min``/``max`` are ``ge``/``le``, ``min_len``/
+``max_len`` are ``min_length``/``max_length``, ``pattern`` is ``pattern``)."""
 
 
 def as_view(value: object) -> memoryview:

@@ -28,22 +28,28 @@ __version__ = "0.6.0"
 PROTOCOL_VERSION = 3
 """The wire protocol version this runtime speaks."""
 
-GENERATED_CODE_API = 6
+GENERATED_CODE_API = 7
 """The generated-code API the current ``uvrpc-gen`` writes."""
 
-SUPPORTED_GENERATED_CODE_APIS = frozenset({4, 5, 6})
+SUPPORTED_GENERATED_CODE_APIS = frozenset({4, 5, 6, 7})
 """Every generated-code API this runtime can import.
 
-API 6 descriptors of methods whose client streams name the stream parameter's IDL
-id (``stream_id``), so reflection describes the method whole; API 5 and 4 modules
-omit it and import as they did. API 5 enums derive from ``uvrpc.Enum``, which
-refuses ``True`` and ``4.0`` where an enum is declared, and API 5 client methods
-take ``wait_for_ready`` beside ``timeout`` and pass it on; API 4 modules, whose
-enums are plain ``enum.IntEnum`` and whose calls use the channel's
+API 7 modules may declare unions, whose member classes derive from
+``uvrpc.UnionMember`` and whose aliases carry a ``uvrpc.WireUnion``, may name the
+well-known types of ``uvrpc.types`` (``Uuid``, ``Timestamp``, ``Duration``,
+``Decimal``) and write the constraints of the IDL's types with
+``uvrpc.types.Constraints``, and generate ``Unimplemented<Service>Server``, whose
+methods raise :func:`uvrpc.unimplemented`; API 6 and older modules have none of
+these and import as they did. API 6 descriptors of methods whose client streams name
+the stream parameter's IDL id (``stream_id``), so reflection describes the method
+whole; API 5 and 4 modules omit it and import as they did. API 5 enums derive from
+``uvrpc.Enum``, which refuses ``True`` and ``4.0`` where an enum is declared, and
+API 5 client methods take ``wait_for_ready`` beside ``timeout`` and pass it on; API
+4 modules, whose enums are plain ``enum.IntEnum`` and whose calls use the channel's
 ``wait_for_ready``, still import and take what they did. API 4 clients pass the
-values of a call's parameters in order and the method's descriptor keys them by
-wire id; API 3 clients passed a dict already keyed, which the client base classes
-no longer take, so API 3 modules are refused at import and must be regenerated."""
+values of a call's parameters in order and the method's descriptor keys them by wire
+id; API 3 clients passed a dict already keyed, which the client base classes no
+longer take, so API 3 modules are refused at import and must be regenerated."""
 
 
 class GeneratedCodeVersionError(ImportError):

@@ -36,6 +36,9 @@ class System:
     """The ``grpc`` row of the same kind (async or blocking), for the ratio column."""
     requires: str | None = None
     """A module that must be importable (the ``bench`` extra)."""
+    streams: str | None = None
+    """The module serving and measuring the stream cases, if the row has them: its
+    ``serve(bind, loop)`` and ``run_client(ClientSpec, loop) -> Result``."""
 
     @property
     def available(self) -> bool:
@@ -55,6 +58,7 @@ _BASE = (
         "generated EchoClient (asyncio), N tasks on one channel",
         raw_peer="zmq-raw",
         grpc_peer="grpc",
+        streams=f"{_P}.uvrpc_streams",
     ),
     System(
         "uvrpc-sync",
@@ -70,6 +74,7 @@ _BASE = (
         f"{_P}.zmq_raw:serve_draining",
         f"{_P}.zmq_raw:run_task_client",
         "pyzmq + msgpack envelope: N tasks awaiting futures, batched receive",
+        streams=f"{_P}.zmq_raw_streams",
     ),
     System(
         "zmq-raw-pipeline",
@@ -91,6 +96,7 @@ _BASE = (
         f"{_P}.grpc_echo:run_async_client",
         "grpcio asyncio API, generic bytes handler, N concurrent calls",
         requires="grpc",
+        streams=f"{_P}.grpc_streams",
     ),
     System(
         "grpc-sync",
@@ -128,6 +134,7 @@ def _on_uvloop(system: System) -> System:
         raw_peer=renamed(system.raw_peer),
         grpc_peer=renamed(system.grpc_peer),
         requires=system.requires,
+        streams=system.streams,
     )
 
 
