@@ -228,3 +228,7 @@ def _check(results: dict[Path, str], sources: dict[Path, str], output: str) -> i
             )
             status = 1
     return status
+
+
+if __name__ == "__main__":  # python -m uvrpc_gen.cli, as python -m uvrpc_gen
+    sys.exit(main())

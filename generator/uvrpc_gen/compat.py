@@ -12,8 +12,9 @@ dropped) or **compatible**::
     new.idl:9:5: compatible: value 'KIT' = 3 was added to enum 'Category': ...
 
 The rules follow from the wire format (``docs/protocol.md``): messages,
-parameters and exceptions travel as maps keyed by field id, so names may change
-and readers ignore ids they do not know; a missing field takes its default or, if
+parameters and exceptions travel as maps keyed by field id, so names may change,
+a message keeps the ids it does not know and sends them on, and a server drops
+the parameters it does not know; a missing field takes its default or, if
 it has none and is not optional, fails validation; enums travel as integers and a
 value the reader does not declare is rejected; a method travels by its route
 ``namespace.Service.method`` and an exception by ``namespace.Name``, both spelled
@@ -661,6 +662,9 @@ class _Comparer:
                         f"by id; {note})",
                     )
                 self.field(field, same_id, label, readers, writers)
+        # An old reader keeps a field it does not know and sends it on; an old
+        # server drops a parameter it does not know (docs/evolution.md).
+        unread = "drop it" if parameter else "keep it unread and send it on"
         for field in after:
             if field.id in old_ids or field.name in old_names:
                 continue
@@ -674,15 +678,15 @@ class _Comparer:
             elif field.optional:
                 self.compatible(
                     field.span,
-                    f"optional {label} was added to {owner}: old {readers} ignore "
-                    f"it, new {readers} take None from old {writers}",
+                    f"optional {label} was added to {owner}: old {readers} {unread}, "
+                    f"new {readers} take None from old {writers}",
                 )
             else:
                 assert field.default is not None
                 self.compatible(
                     field.span,
                     f"{label} with default {_literal_text(field.default)} was added "
-                    f"to {owner}: old {readers} ignore it, new {readers} take the "
+                    f"to {owner}: old {readers} {unread}, new {readers} take the "
                     f"default from old {writers}",
                 )
 

@@ -547,7 +547,9 @@ def test_a_string_that_is_not_utf8_never_leaves_either_channel(
     for channel in sync_channels.values():
         client = _gen().CheckedSyncClient(channel, timeout=TIMEOUT)
         bad = {**_good(), "shape": _shape(name="\ud800")}
-        with pytest.raises(uvrpc.InvalidArgument, match="cannot send argument 'shape'"):
+        with pytest.raises(
+            uvrpc.InvalidArgument, match="cannot send argument 'shape.name'"
+        ):
             client.put(**bad)
 
 

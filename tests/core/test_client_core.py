@@ -215,20 +215,20 @@ def test_items_within_the_window_queue_and_one_beyond_fails_the_call() -> None:
         client.take(state)
 
 
-def test_the_client_grants_the_items_taken_once_half_the_window_was() -> None:
-    client = core(stream_window=4)
-    state, _ = client.open_stream(COUNT, {"1": 0, "2": 9}, None, None)
-    for n in range(4):
+def test_the_client_grants_what_was_taken_at_a_quarter_of_the_window() -> None:
+    client = core(stream_window=8)
+    state, _ = client.open_stream(COUNT, {"1": 0, "2": 99}, None, None)
+    for n in range(8):
         client.receive(item(state.call_id, n))
     assert client.take(state) == 0 and client.outbox == []
     assert client.take(state) == 1
     assert kinds(client) == [(KIND_CREDIT, state.call_id, 2)]
     client.outbox.clear()
     # What it granted, and no more, may come.
-    client.receive(item(state.call_id, 4))
-    client.receive(item(state.call_id, 5))
+    client.receive(item(state.call_id, 8))
+    client.receive(item(state.call_id, 9))
     assert not over(state)
-    client.receive(item(state.call_id, 6))
+    client.receive(item(state.call_id, 10))
     assert over(state)
 
 

@@ -481,18 +481,18 @@ def test_an_item_over_the_credit_granted_fails_the_call(
     assert arrive(upload, KIND_ITEM, tick(5)) == (Arrival.IGNORED, None)
 
 
-def test_the_items_taken_are_granted_again_at_half_the_window(
+def test_the_items_taken_are_granted_again_at_a_quarter_of_the_window(
     protocol: ServerProtocol,
 ) -> None:
-    upload = stream_call(protocol, "feed.Feed.upload")
+    upload = stream_call(protocol, "feed.Feed.upload", n=8)
     upload.open()
-    for seq in range(4):
+    for seq in range(8):
         arrive(upload, KIND_ITEM, tick(seq))
     assert upload.took() is None
     assert credit_of(upload.took()) == 2
-    for seq in range(4, 6):  # the two granted
+    for seq in range(8, 10):  # the two granted
         assert arrive(upload, KIND_ITEM, tick(seq))[0] is Arrival.ITEM
-    assert arrive(upload, KIND_ITEM, tick(6))[0] is Arrival.FAILED
+    assert arrive(upload, KIND_ITEM, tick(10))[0] is Arrival.FAILED
 
 
 def test_a_bad_item_names_its_index_in_the_stream(protocol: ServerProtocol) -> None:

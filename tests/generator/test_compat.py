@@ -276,18 +276,19 @@ BREAKING = {
 COMPATIBLE = {
     "optional field added": (
         [("    4: Kind kind;\n", "    4: Kind kind;\n    5: optional double price;\n")],
-        "optional field 5 'price' was added to message 'Item': old readers ignore "
-        "it, new readers take None from old writers",
+        "optional field 5 'price' was added to message 'Item': old readers keep it "
+        "unread and send it on, new readers take None from old writers",
     ),
     "field with default added": (
         [("    4: Kind kind;\n", "    4: Kind kind;\n    5: double price = 1.5;\n")],
         "field 5 'price' with default 1.5 was added to message 'Item': old readers "
-        "ignore it, new readers take the default from old writers",
+        "keep it unread and send it on, new readers take the default from old "
+        "writers",
     ),
     "parameter with default added": (
         [("Item get(1: string sku)", "Item get(1: string sku, 2: bool fresh = true)")],
         "parameter 2 'fresh' with default true was added to method 'Shop.get': old "
-        "servers ignore it, new servers take the default from old clients",
+        "servers drop it, new servers take the default from old clients",
     ),
     "optional parameter added": (
         [
@@ -519,7 +520,8 @@ def test_cli_exit_0_when_only_compatible_changes(tmp_path: Path) -> None:
     *lines, summary = result.stdout.splitlines()
     assert lines == [
         "new.idl:14:24: compatible: optional field 5 'price' was added to message "
-        "'Item': old readers ignore it, new readers take None from old writers"
+        "'Item': old readers keep it unread and send it on, new readers take None "
+        "from old writers"
     ]
     assert summary == "old.idl -> new.idl: 0 breaking changes, 1 compatible change"
 

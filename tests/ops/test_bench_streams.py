@@ -29,6 +29,7 @@ from uvrpc.bench.systems import (
     zmq_raw_streams,
 )
 from uvrpc.testing import ServerThread
+from uvrpc.wire.limits import STREAM_WINDOW
 
 ROOT = Path(__file__).resolve().parents[2]
 STREAM_CASES = ("server-stream", "client-stream", "bidi-stream")
@@ -79,7 +80,7 @@ def test_every_stream_case_of_every_system_checks_its_items(tmp_path: Path) -> N
         assert row["mismatches"] == 0, key
         assert row["calls"] > 0 and row["items_per_s"] == row["calls_per_s"], key
         assert row["mb_per_s"] == pytest.approx(row["items_per_s"] * key[2] / 1e6)
-        assert row["inflight"] == 32 and row["p50_us"] is None, key
+        assert row["inflight"] == STREAM_WINDOW and row["p50_us"] is None, key
         if key[0] == "uvrpc":
             assert row["ratio_vs_zmq_raw"] and row["ratio_vs_grpc"], key
     assert plot.read_bytes().startswith(b"\x89PNG")

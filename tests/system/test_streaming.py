@@ -226,6 +226,45 @@ def test_a_slow_handler_buffers_at_most_its_window(kind: str, tmp_path: Path) ->
     run(main())
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_handler_that_stops_reading_holds_at_most_the_default_window(
+    kind: str, tmp_path: Path
+) -> None:
+    """At the default window of 128 items a reader that stops still pushes back:
+    the server queues at most the window, and the caller's items wait for credit
+    (the one the sender holds, and none more, is read from the caller)."""
+    window = uvrpc.sessions.STREAM_WINDOW
+    produced = 0
+
+    async def items() -> AsyncIterator[Tick]:
+        nonlocal produced
+        for seq in range(3 * window):
+            produced += 1
+            yield Tick(seq=seq, data=payload(seq, 1024))
+
+    async def main() -> None:
+        service = Feed(delay=60)  # takes the first item, then stops reading
+        async with connect(service, kind, tmp_path) as (client, srv):
+            upload = asyncio.ensure_future(client.upload(ticks=items()))
+            await asyncio.wait_for(service.started.wait(), 5)
+            host = (
+                srv.stream_host
+                if srv is not None
+                else cast(
+                    uvrpc.testing.MemoryTransport, client.channel._transport
+                ).stream_host
+            )
+            assert host is not None
+            await eventually(lambda: host.buffered_max >= window - 1, within=10)
+            assert host.buffered_max <= window
+            assert window - 1 <= produced <= window + 1
+            upload.cancel()
+            await asyncio.wait_for(service.cancelled.wait(), 5)
+            assert host.buffered_max <= window and produced <= window + 1
+
+    run(main())
+
+
 def raw_header(kind: int, call_id: int, n: int = 0) -> bytes:
     return msgpack.packb([V, kind, call_id, n])
 

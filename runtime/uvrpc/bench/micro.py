@@ -16,6 +16,7 @@ import sys
 import time
 import timeit
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import msgpack
@@ -33,10 +34,22 @@ from ..protocol import (
     parse_request_header,
 )
 from ..reactor import DRAIN_BATCH, recv_message, send_message
+from ..wire import types as _t
+from ..wire.codec import unpack
+from ..wire.message import Enum, Message, field_ids
+from ..wire.methods import Unary
 from .echo import _ECHO_ECHO, EchoClient
+from .stream_echo import _STREAM_ECHO_REPEAT
 from .systems.uvrpc_echo import Echo
 
-__all__ = ["check_alone", "checking_cost", "client_alone", "main", "measure"]
+__all__ = [
+    "check_alone",
+    "checking_cost",
+    "client_alone",
+    "main",
+    "measure",
+    "validation_cost",
+]
 
 PAYLOAD = bytes(64)
 
@@ -283,6 +296,113 @@ def _print_checking(rounds: int) -> None:
     )
 
 
+class _Level(Enum):
+    LOW = 1
+    HIGH = 2
+
+
+class _ReportParams(Message):
+    """Parameters of every flat kind, as ``uvrpc-gen`` writes them."""
+
+    model_config = field_ids(
+        name=1, level=2, count=3, total=4, ratio=5, mean=6, done=7, samples=8
+    )
+
+    name: _t.String
+    level: _Level
+    count: _t.I32
+    total: _t.I64
+    ratio: _t.Float
+    mean: _t.Double
+    done: _t.Bool = False
+    samples: list[_t.I32] = []
+
+
+_REPORT: Unary[_ReportParams, None] = Unary(
+    route="bench.Stats.report", handler="report", params=_ReportParams, reply=None
+)
+
+_SHAPES: list[tuple[str, Unary[Any, Any], dict[str, Any]]] = [
+    ("echo(bytes 64 B)", _ECHO_ECHO, {"1": PAYLOAD}),
+    ("repeat(bytes 64 B, i32)", _STREAM_ECHO_REPEAT.final, {"1": PAYLOAD, "2": 3}),
+    (
+        "report(string, enum, i32, i64, float, double, bool, list<i32> of 16)",
+        _REPORT,
+        {
+            "1": "latency",
+            "2": 2,
+            "3": 40,
+            "4": 2**40,
+            "5": 0.5,
+            "6": 12.25,
+            "7": True,
+            "8": list(range(16)),
+        },
+    ),
+]
+
+
+def _built_in_python(
+    model: type[Message], values: dict[str, Any]
+) -> Callable[[], Message]:
+    """Build ``model`` from ``values`` in plain Python, with no check at all: the
+    object pydantic-core returns, made as cheaply as Python can make it (what
+    ``model_construct`` does, less its bookkeeping)."""
+    new, set_slot = model.__new__, object.__setattr__
+    given = set(values)
+
+    def build() -> Message:
+        params = new(model)
+        set_slot(params, "__dict__", dict(values))
+        set_slot(params, "__pydantic_fields_set__", set(given))
+        set_slot(params, "__pydantic_extra__", None)
+        set_slot(params, "__pydantic_private__", None)
+        return params
+
+    return build
+
+
+def validation_cost(
+    rounds: int = 9, number: int = 20_000
+) -> list[tuple[str, float, float, float]]:
+    """``(shape, decode, check, build)``: CPU µs a server spends decoding a
+    request body of each shape, checking the decoded parameters with pydantic
+    (:meth:`~uvrpc.wire.methods.Unary.check_params`), and what building the
+    same parameters model in plain Python costs without checking anything, the
+    least of ``rounds`` each, the three timed alternately.
+
+    The last is the floor of any check written in Python: one that must return
+    the model cannot cost less than building it.
+    """
+    rows = []
+    for name, method, args in _SHAPES:
+        body = msgpack.packb(args, use_bin_type=True)
+        decoded = unpack(body, ())
+        params = method.check_params(decoded)
+        stages: tuple[Callable[[], object], ...] = (
+            partial(unpack, body, ()),
+            partial(method.check_params, decoded),
+            _built_in_python(method.params, dict(params)),
+        )
+        times: tuple[list[float], ...] = ([], [], [])
+        for _ in range(rounds):
+            for runs, stage in zip(times, stages, strict=True):
+                timer = timeit.Timer(stage, timer=time.process_time)
+                runs.append(timer.timeit(number) / number * 1e6)
+        rows.append((name, min(times[0]), min(times[1]), min(times[2])))
+    return rows
+
+
+def _print_validation(rounds: int) -> None:
+    print(
+        f"server: decode + check a request, CPU µs, least of {rounds} alternating "
+        "rounds; 'build' makes the parameters model in Python with no check"
+    )
+    print(f"{'parameters':70s} {'decode':>7s} {'check':>7s} {'build':>7s}")
+    for name, decode, check, build in validation_cost(rounds):
+        print(f"{name:70s} {decode:7.2f} {check:7.2f} {build:7.2f}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the per-stage table (Markdown with ``--markdown``); with
     ``--check-requests N``, only the cost of ``check_requests`` over N rounds."""
@@ -297,7 +417,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="measure the async client alone without and with check_requests, "
         "alternately, for this many rounds (and nothing else)",
     )
+    parser.add_argument(
+        "--validation",
+        type=int,
+        metavar="ROUNDS",
+        default=0,
+        help="measure a server's decode and check of requests of flat parameters, "
+        "and what building their model in Python costs, alternately, for this "
+        "many rounds (and nothing else)",
+    )
     args = parser.parse_args(argv)
+    if args.validation:
+        _print_validation(args.validation)
+        return 0
     if args.check_requests:
         _print_checking(args.check_requests)
         return 0

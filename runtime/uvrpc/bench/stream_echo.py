@@ -16,6 +16,7 @@ __all__ = [
     "StreamEchoServer",
     "StreamEchoSyncClient",
     "Tally",
+    "UnimplementedStreamEchoServer",
 ]
 
 
@@ -214,3 +215,34 @@ class StreamEchoServer(_uvrpc.ServiceBase):
         items: _typing.AsyncIterator[memoryview],
     ) -> _typing.AsyncIterator[_uvrpc.Buffer]:
         """Sends each item back as it arrives."""
+
+
+class UnimplementedStreamEchoServer(StreamEchoServer):
+    """A ``stream_echo.StreamEcho`` implementation that answers every method
+    UNIMPLEMENTED until it is overridden.
+
+    Subclass it to serve some of the methods, say while a new method reaches the servers
+    one by one. A class that must serve them all subclasses :class:`StreamEchoServer`,
+    whose abstract methods let a type checker find one left out.
+    """
+
+    def repeat(
+        self,
+        *,
+        data: memoryview,
+        n: int,
+    ) -> _typing.AsyncIterator[_uvrpc.Buffer]:
+        """Sends `data` back `n` times."""
+        raise _uvrpc.unimplemented(_STREAM_ECHO_REPEAT)
+
+    async def tally(self, *, items: _typing.AsyncIterator[memoryview]) -> Tally:
+        """Counts the items sent and checks each against the first."""
+        raise _uvrpc.unimplemented(_STREAM_ECHO_TALLY)
+
+    def echo(
+        self,
+        *,
+        items: _typing.AsyncIterator[memoryview],
+    ) -> _typing.AsyncIterator[_uvrpc.Buffer]:
+        """Sends each item back as it arrives."""
+        raise _uvrpc.unimplemented(_STREAM_ECHO_ECHO)

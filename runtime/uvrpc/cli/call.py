@@ -29,6 +29,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TextIO
 
+import msgpack
 from pydantic import ConfigDict
 
 from ..client.channel import Channel
@@ -199,6 +200,8 @@ class Converter:
             known = repr(value)  # not what the description says: shown as it came
         if known is not NotImplemented:
             return known
+        if isinstance(value, msgpack.Timestamp):  # kept unread: only a timestamp is
+            return to_json("timestamp", value)
         if isinstance(value, bytes | bytearray | memoryview):
             return base64.b64encode(bytes(value)).decode("ascii")
         if (inner := _inner(type_name, "list") or _inner(type_name, "set")) is not None:

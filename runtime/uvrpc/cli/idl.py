@@ -17,12 +17,16 @@ server answers them, and ``describe`` returns values the IDL cannot spell.
 from __future__ import annotations
 
 import base64
-import math
 import re
 from collections.abc import Iterable
 from typing import Any
 
-from ..services.constraints import plain_type
+from ..services.constraints import (
+    ESCAPES,
+    float_literal,
+    plain_type,
+    string_literal,
+)
 from ..services.health import HEALTH_SERVICE
 from ..services.reflection import REFLECTION_SERVICE
 
@@ -37,7 +41,6 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 # A name, or a string literal (a constraint's pattern), which is left as it is.
 _NAME_OR_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|[A-Za-z_][A-Za-z0-9_.]*')
 _INTEGERS = frozenset({"i8", "i16", "i32", "i64"})
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
 def _namespace(name: str) -> str:
@@ -73,39 +76,18 @@ def _split_type(text: str) -> tuple[str, list[str]]:
     return head, arguments
 
 
-def _string(text: str) -> str:
-    """Text as an IDL string literal."""
-    out = []
-    for char in text:
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    return f'"{"".join(out)}"'
-
-
 def _bytes(data: bytes) -> str:
     """Bytes as an IDL string literal: ``\\xNN`` is the byte NN in a bytes default."""
     out = []
     for byte in data:
         char = chr(byte)
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
+        if char in ESCAPES:
+            out.append(ESCAPES[char])
         elif 0x20 <= byte < 0x7F:
             out.append(char)
         else:
             out.append(f"\\x{byte:02x}")
     return f'"{"".join(out)}"'
-
-
-def _float(value: float) -> str:
-    """A finite number as an IDL float literal (``1.0``, ``-2.5e+30``)."""
-    if not math.isfinite(value):
-        raise ValueError(f"{value!r} cannot be written in IDL")
-    text = repr(float(value))
-    return text if any(c in text for c in ".e") else f"{text}.0"
 
 
 class _File:
@@ -151,11 +133,11 @@ class _File:
         if head in _INTEGERS:
             return str(int(value))
         if head in ("float", "double"):
-            return _float(value)
+            return float_literal(value)
         if head == "bytes":
             return _bytes(base64.b64decode(value))
         if head == "string":
-            return _string(value)
+            return string_literal(value)
         if head in ("list", "set"):
             items = (self.literal(arguments[0], v) for v in value)
             return f"[{', '.join(items)}]"

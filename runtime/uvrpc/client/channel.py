@@ -26,6 +26,7 @@ import zmq
 from ..core.client import CallState, ClientCore, finish
 from ..core.context import CURRENT_CALL, OUTGOING, CallMetadata, inherited_timeout
 from ..interceptors.base import ClientCallInfo, ClientInterceptor
+from ..transport.coalesce import CoalescingSender, announce_batches, reads_batches
 from ..transport.forks import check_process
 from ..transport.liveness import (
     DEFAULT_HEARTBEAT,
@@ -57,7 +58,7 @@ from ..wire.methods import (
     StreamingMethod,
     Unary,
 )
-from ..wire.protocol import restamp_request_header, send_stamp
+from ..wire.protocol import DELIMITER, restamp_request_header, send_stamp
 from .deadlines import DeadlineWheel, settle_heap
 from .handle import Call
 from .intercept import client_info, intercept_call, intercept_start, intercept_stream
@@ -150,8 +151,14 @@ class DealerTransport:
             monitor_address(),
         )
         self._monitor.setsockopt(zmq.LINGER, 0)
+        announce_batches(self._sock)
         self._live: set[bytes] = set()
         self._reactor: SocketReactor | None = None
+        self._sender: CoalescingSender | None = None
+        self._deliver: OnMessage | None = None
+        self._batches: bool | None = None
+        """Whether the server connected now reads batches (``None``: not known
+        until its first message)."""
         self._monitor_reactor: SocketReactor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped: asyncio.Future[None] | None = None
@@ -167,6 +174,9 @@ class DealerTransport:
         # inproc:// has no handshake, so no event says it is connected; its pipe
         # is made at connect and never dropped.
         self._handshakes = not any(e.startswith("inproc://") for e in endpoints)
+        # Batches go only where this socket has one connection at a time: a
+        # message to several goes to whichever is next, which may not read them.
+        self._coalesces = len(endpoints) == 1
 
     @property
     def connected(self) -> bool:
@@ -186,13 +196,45 @@ class DealerTransport:
         # so far tell): with ZMQ_IMMEDIATE, libzmq drops what went to the pipe
         # of a connection that dropped, and the message would be lost unseen.
         live = self._live
+        self._deliver = on_message
         self._reactor = SocketReactor(
             self._sock,
             loop,
-            on_message,
+            self._learn if self._coalesces else on_message,
             may_send=(lambda: bool(live)) if self._handshakes else None,
         )
+        if self._coalesces:
+            self._sender = CoalescingSender(self._reactor, loop, self._peer_of, end=0)
         self._loop = loop
+
+    def _learn(self, frames: list[Any]) -> None:
+        """Deliver a message, learning from it whether its server reads batches
+        (then deliver straight, until the connection changes)."""
+        assert self._deliver is not None and self._reactor is not None
+        self._batches = reads_batches(frames[0])
+        self._reactor.deliver_to(self._deliver)
+        self._deliver(frames)
+
+    def _relearn(self) -> None:
+        """The connection changed: no batch goes until its server's first
+        message says it reads them."""
+        self._batches = None
+        if self._reactor is not None and self._coalesces:
+            self._reactor.deliver_to(self._learn)
+
+    def _peer_of(self, frames: Sequence[Any]) -> bytes | None:
+        return DELIMITER if self._batches else None
+
+    def expect(self, count: int) -> None:
+        """``count`` messages are on their way to the server this turn (see
+        :meth:`uvrpc.core.coalesce.Coalescer.expect`)."""
+        if self._sender is not None:
+            self._sender.expect(DELIMITER, count)
+
+    @property
+    def batches(self) -> int:
+        """Batches sent so far (each counts once, whatever it held)."""
+        return 0 if self._sender is None else self._sender.batches
 
     def watch_disconnects(
         self, on_disconnect: OnDisconnect, on_connect: OnConnect | None = None
@@ -217,6 +259,9 @@ class DealerTransport:
                 return
             event, value = monitor_event(frames[0])
             if event & zmq.EVENT_DISCONNECTED:
+                self._relearn()
+                if self._sender is not None:
+                    self._sender.abandon()
                 self._live.discard(bytes(frames[1]))
                 # Replies that arrived before the connection dropped are queued:
                 # answer their calls before failing the rest.
@@ -224,6 +269,7 @@ class DealerTransport:
                     self._reactor.drain()
                 on_disconnect(None)
             elif event & zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self._relearn()
                 self._live.add(bytes(frames[1]))
                 if self._reactor is not None:
                     self._reactor.wake_writers()
@@ -246,6 +292,8 @@ class DealerTransport:
     def try_send(self, frames: Sequence[Any]) -> bool:
         """Send now if the socket has room."""
         assert self._reactor is not None, "attach() first"
+        if self._sender is not None:
+            return self._sender.try_send(frames)
         return self._reactor.try_send(frames)
 
     async def send(
@@ -258,6 +306,8 @@ class DealerTransport:
         close)."""
         assert self._reactor is not None, "attach() first"
         try:
+            if self._sender is not None:
+                return await self._sender.send(frames, prepare)
             return await self._reactor.send(frames, prepare)
         except zmq.ZMQError:
             if not self._sock.closed:
@@ -266,6 +316,8 @@ class DealerTransport:
 
     def close(self) -> None:
         """Stop watching and close the socket without lingering."""
+        if self._sender is not None:
+            self._sender.close()
         if self._reactor is not None:
             self._reactor.close()
         if self._monitor is not None:
@@ -292,6 +344,8 @@ class DealerTransport:
             return
         assert self._loop is not None
         stopped = self._stopped = self._loop.create_future()
+        if self._sender is not None:
+            self._sender.close()  # what it held goes into the socket first
         if self._reactor is not None:
             self._reactor.close()
         self._sock.close(linger=max(1, round(linger * 1000)))
@@ -519,6 +573,12 @@ class Channel:
         """Messages of stream calls that had ended (items and replies in flight when
         the call was cancelled or timed out): ignored."""
         return self._core.stale_messages
+
+    @property
+    def batches_sent(self) -> int:
+        """Batches sent: ZeroMQ messages that carried several calls' messages
+        (``docs/protocol.md``, "Batches")."""
+        return 0 if self._dealer is None else self._dealer.batches
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
@@ -954,6 +1014,13 @@ class Channel:
                     waker.set_result(None)  # the awaiting task holds the state
             else:
                 waker.wake()
+        elif core.woken:  # a batch: the calls of its messages
+            for state in core.woken:
+                self._wake(state)
+            if self._dealer is not None:
+                # Their callers' next calls come in the next turn: as a batch.
+                self._dealer.expect(len(core.woken))
+            core.woken.clear()
         if core.outbox:
             self._flush()
 

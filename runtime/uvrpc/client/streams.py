@@ -4,8 +4,8 @@ A stream call is registered in its :class:`~uvrpc.Channel`'s protocol core under
 call id, like a unary call, and lives until its last reply arrives or it fails
 (deadline, cancel, a disconnect, the channel closing). The core queues the items the
 server sends raw, at most the window the client granted, decodes and validates them
-as the caller takes them, and grants more credit once half the window was taken
-(``docs/protocol.md``); a :class:`StreamCall` is the waiting around it. Items the
+as the caller takes them, and grants more credit once a quarter of the window was
+taken (``docs/protocol.md``); a :class:`StreamCall` is the waiting around it. Items the
 client sends go out as the server grants credit, from a task that reads the caller's
 iterable.
 

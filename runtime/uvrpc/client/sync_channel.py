@@ -27,6 +27,7 @@ import zmq
 from ..core.client import END, WAIT, CallState, ClientCore, finish
 from ..core.context import CURRENT_CALL, OUTGOING, inherited_timeout
 from ..interceptors.base import ClientCallInfo, SyncClientInterceptor
+from ..transport.coalesce import announce_batches
 from ..transport.forks import FORKS, check_process
 from ..transport.liveness import (
     DEFAULT_HEARTBEAT,
@@ -181,6 +182,9 @@ class SyncChannel:
             security=security,
             immediate=True,  # nothing is queued for a server not connected
         )
+        # It reads batches (ClientCore takes them), though it sends none: it has
+        # one message to send at a time.
+        announce_batches(self._sock)
         self._monitor = self._sock.get_monitor_socket(
             zmq.EVENT_HANDSHAKE_SUCCEEDED
             | zmq.EVENT_DISCONNECTED

@@ -157,16 +157,16 @@ def _cannot_send(
     method: Unary[Any, Any] | StreamingMethod, args: dict[str, Any], exc: Exception
 ) -> InvalidArgument:
     """The error of arguments that have no wire form (a naive ``datetime`` where a
-    ``timestamp`` is declared), naming the parameter, as the server would, when
-    one alone is the cause."""
-    key = unsendable(args)
-    if key is None:
+    ``timestamp`` is declared), naming the parameter and the path inside it, as
+    validation would, when one alone is the cause."""
+    path = unsendable(args)
+    if path is None:
         return InvalidArgument(f"cannot send the arguments of {method.route}: {exc}")
     names = {
         field.serialization_alias or name: name
         for name, field in method.params.model_fields.items()
     }
-    name = names.get(key, key)
+    name = ".".join([names.get(path[0], path[0]), *path[1:]])
     return InvalidArgument(
         f"cannot send argument '{name}' of {method.route}: {exc}",
         {"field_path": name},
@@ -209,8 +209,13 @@ def encode_item(
     try:
         body, attachments = encoder.encode(item, method.request_item_carries_bytes)
     except (EncodeError, ValueError, OverflowError) as exc:
+        # Named at <stream>.<index> and inside, as a server names an item.
+        path = ".".join(
+            [f"{method.stream}.{index}", *(unsendable({"": item}) or [""])[1:]]
+        )
         raise InvalidArgument(
-            f"cannot send item {index} of {method.route}: {exc}"
+            f"cannot send item {index} of {method.route}: {exc}",
+            {"field_path": path},
         ) from None
     header = encode_stream_header(KIND_ITEM, call_id)
     if attachments:

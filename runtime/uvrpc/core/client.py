@@ -7,8 +7,8 @@ starts (:meth:`ClientCore.start_call`, :meth:`ClientCore.open_stream`) and gets 
 :meth:`ClientCore.receive`, which updates the state of its call and returns that call
 for the shell to wake; the caller takes what arrived (:meth:`ClientCore.take` for
 stream items, :func:`finish` for the last reply). Control messages the protocol
-owes the server (a CANCEL after a bad item, a CREDIT once half the window was
-taken) collect in :attr:`ClientCore.outbox`, which the shell sends.
+owes the server (a CANCEL after a bad item, a CREDIT once a quarter of the window
+was taken) collect in :attr:`ClientCore.outbox`, which the shell sends.
 
 A call stays in the table until it is over (its reply came, or it failed); an ended
 stream call's id is remembered a while, so its late messages count as stale rather
@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final
 
+from ..wire.batch import is_batch_header, split_batch
 from ..wire.buffers import BodyEncoder
 from ..wire.errors import (
     Cancelled,
@@ -239,6 +240,10 @@ class ClientCore:
         self.streams = 0
         """How many of the calls are stream calls."""
         self.outbox: list[list[Any]] = []
+        self.woken: list[CallState] = []
+        """The calls whose state the messages of a batch changed, in order
+        (:meth:`receive` returns ``None`` for a batch): the shell wakes them and
+        empties the list."""
         self.dropped_replies = 0
         self.stale_messages = 0
         self._ids = itertools.count(1)
@@ -413,7 +418,9 @@ class ClientCore:
         item queued, credit, or a failure), or ``None`` if no call takes it.
 
         A message larger than ``max_message_size`` fails its call with
-        :class:`~uvrpc.ResourceExhausted` without being decoded.
+        :class:`~uvrpc.ResourceExhausted` without being decoded. A batch of
+        messages is taken message by message: it returns ``None``, and the calls
+        to wake are in :attr:`woken`.
         """
         limit = self.max_message_size
         try:
@@ -427,8 +434,11 @@ class ClientCore:
                 attachments = frames[1:-2]
             header = parse_client_header(frames[-2])
         except ProtocolError as exc:
-            self.dropped_replies += 1
-            _log.warning("dropped a malformed reply: %s", exc)
+            if len(frames) == 3 and is_batch_header(frames[-2]):
+                self._receive_batch(frames)
+            else:
+                self.dropped_replies += 1
+                _log.warning("dropped a malformed reply: %s", exc)
             return None
         state = self.calls.get(header.call_id)
         if state is None:
@@ -477,6 +487,24 @@ class ClientCore:
             state.buffered_max = len(items)
         return state
 
+    def _receive_batch(self, frames: list[Any]) -> None:
+        """Take each message of a batch (``docs/protocol.md``, "Batches"); the
+        calls to wake collect in :attr:`woken`. A malformed batch is dropped
+        whole, and counted as one dropped reply."""
+        try:
+            messages = split_batch(frames[1], frames[2])
+        except ProtocolError as exc:
+            self.dropped_replies += 1
+            _log.warning("dropped a malformed batch: %s", exc)
+            return
+        woken = self.woken
+        woken.clear()  # a shell that wakes no one (the blocking one) leaves it
+        delimiter = frames[0]
+        for header, body in messages:
+            state = self.receive([delimiter, header, body])
+            if state is not None:
+                woken.append(state)
+
     def _oversized(
         self, state: CallState, header: ReplyHeader | StreamHeader, size: int
     ) -> CallState:
@@ -501,8 +529,8 @@ class ClientCore:
         :data:`END` once the stream ended well (its trailers recorded), or
         :data:`WAIT` if nothing arrived yet.
 
-        Taking an item grants the server the items taken once half the window was
-        (a CREDIT in the outbox).
+        Taking an item grants the server the items taken once a quarter of the
+        window was (a CREDIT in the outbox).
 
         Raises:
             RpcError: the call's error: its reply's, why it failed, or an item

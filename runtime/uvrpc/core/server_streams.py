@@ -6,7 +6,8 @@ Flow control is by credit, in items, both ways (``docs/protocol.md``, "Streams")
 * the client's request grants the server a window of items; the server sends an
   item only while it holds credit (:class:`~uvrpc.core.credit.SendCredit`);
 * for a client's stream, the server grants its own window in a CREDIT as the call
-  starts, and grants the items the handler took once half the window was taken
+  starts, and grants the items the handler took once a quarter of the window was
+  taken
   (:class:`~uvrpc.core.credit.ReceiveWindow`). It holds the client to what it
   granted: an item beyond it ends the call with RESOURCE_EXHAUSTED, so the items
   queued for a handler never exceed the window.
@@ -249,8 +250,8 @@ class ServerStream:
 
     def took(self) -> list[bytes] | None:
         """The handler took an item of the client's stream: the CREDIT to send
-        now, if the items taken add up to half the window (and the stream goes
-        on)."""
+        now, if the items taken add up to a quarter of the window (and the stream
+        goes on)."""
         receiving = self._receiving
         assert receiving is not None, "items are taken once the stream opened"
         granted = receiving.took()

@@ -17,7 +17,7 @@ import logging
 import os
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import zmq
 import zmq.asyncio
@@ -40,10 +40,11 @@ from ..core.server import (
 from ..interceptors.base import ServerInterceptor
 from ..services.health import HEALTH_SERVICE, Health, HealthState
 from ..services.reflection import REFLECTION_SERVICE, Reflection
+from ..transport.coalesce import CoalescingSender, PeerBatches, announce_batches
 from ..transport.forks import check_process
 from ..transport.heap import HeapTrimmer
 from ..transport.liveness import DEFAULT_HEARTBEAT, Heartbeat
-from ..transport.reactor import RouterReactor, SocketReactor
+from ..transport.reactor import RouterReactor
 from ..transport.security import (
     ZAP_CHECK_TIMEOUT,
     AllowList,
@@ -53,7 +54,9 @@ from ..transport.security import (
     zap_check_request,
 )
 from ..transport.sockets import bind, connect, open_socket
+from ..wire.batch import is_batch_header, split_batch
 from ..wire.buffers import ATTACHMENT_MIN, BufferPool
+from ..wire.errors import ProtocolError
 from ..wire.limits import (
     HIGH_WATER_MARK,
     MAX_IN_FLIGHT,
@@ -300,6 +303,9 @@ class Server:
         # pipe is at its high-water mark. With it, a full pipe is backpressure (the
         # reply waits for room) and a vanished caller is an error we count.
         self._sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        announce_batches(self._sock)
+        self._peers = PeerBatches()
+        self._sender: CoalescingSender | None = None
         self._endpoints: list[str] = []
         self._brokers: list[bytes] = []
         self._leaving = False
@@ -439,6 +445,9 @@ class Server:
         self._reactor = RouterReactor(
             self._sock, loop, self._on_message, self._count_retry
         )
+        self._sender = CoalescingSender(
+            self._reactor, loop, self._peer_of, end=1, on_lost=self._lost
+        )
         if self._trim_memory:
             self._trimmer = HeapTrimmer(loop)
         if self._brokers:
@@ -524,13 +533,20 @@ class Server:
         except Rejected as rejected:
             if rejected.oversized:
                 stats.oversized += 1
+            elif (
+                rejected.reply is None
+                and len(frames) == rejected.end + 3
+                and is_batch_header(frames[-2])
+            ):
+                self._on_batch(frames, rejected.end)
+                return
             self._refuse(frames[: rejected.end + 1], rejected)
             return
         envelope = frames[: end + 1]
         if type(message) is Request:
             if self._security is not None and message.call is not None:
                 # Read only on a secured server: the plain path pays nothing.
-                message.call.peer_key = _peer_key(frames[-1])
+                message.call.peer_key = _peer_key(frames)
             call_id = message.call_id
             running = len(self._tasks)
             if self._leaving:
@@ -556,6 +572,38 @@ class Server:
         else:
             assert type(message) is OversizedStreamMessage
             self._on_oversized_stream_message(envelope, message)
+
+    def _on_batch(self, frames: list[zmq.Frame], end: int) -> None:
+        """Take each message of a batch as if it came alone; a malformed batch
+        is dropped whole (every message in it is the same caller's)."""
+        stats = self.stats
+        try:
+            messages = split_batch(frames[-2], frames[-1])
+        except ProtocolError as exc:
+            stats.dropped += 1
+            _log.warning("dropped a malformed batch: %s", exc)
+            return
+        stats.received -= 1  # each of its messages counts instead
+        envelope = frames[: end + 1]
+        sender = self._sender
+        if end == 1 and sender is not None:
+            peer = self._peers.peer(frames[0])
+            if peer is not None:
+                # Their replies go as one batch, the first held with the rest.
+                sender.expect(peer, len(messages))
+        for header, body in messages:
+            # Its frames are bytes, not zmq.Frame: every reader takes a buffer.
+            self._on_message(cast(list[zmq.Frame], [*envelope, header, body]))
+
+    def _peer_of(self, frames: Sequence[Any]) -> bytes | None:
+        """The peer a message may join a batch for: a direct peer (one routing
+        frame) whose connection reads batches."""
+        if len(frames[1]):
+            return None  # routed through a broker, or a broker's own message
+        return self._peers.peer(frames[0])
+
+    def _lost(self, count: int) -> None:
+        self.stats.undeliverable += count
 
     def _start_call(self, envelope: list[zmq.Frame], request: Request) -> None:
         """Start a call, unless its caller has a call of its id in flight here."""
@@ -641,6 +689,9 @@ class Server:
         assert streams is not None
         if caller is None:
             caller = _caller(envelope)
+        # Learnt now, from the received frame: the stream's own messages carry
+        # a copy of it, which cannot tell whether its caller reads batches.
+        self._peers.peer(envelope[0])
         try:
             task = streams.open(
                 caller, _Link(self._current_reactor, self.stats, envelope), request
@@ -668,8 +719,8 @@ class Server:
     def _count_retry(self) -> None:
         self.stats.send_retries += 1
 
-    def _current_reactor(self) -> SocketReactor | None:
-        return self._reactor
+    def _current_reactor(self) -> CoalescingSender | None:
+        return self._sender
 
     def _spawn(
         self, envelope: list[zmq.Frame], work: Coroutine[Any, Any, None]
@@ -728,7 +779,7 @@ class Server:
 
     def _try_reply(self, frames: list[Any]) -> bool:
         """Send a reply now if the caller's pipe has room; False if it must wait."""
-        reactor = self._reactor
+        reactor = self._sender
         if reactor is None:
             return True
         try:
@@ -741,7 +792,7 @@ class Server:
 
     async def _reply(self, frames: list[Any]) -> None:
         """Send a reply, waiting while the caller's pipe is full."""
-        reactor = self._reactor
+        reactor = self._sender
         if reactor is None:
             return
         try:
@@ -801,6 +852,9 @@ class Server:
             running = [*self._tasks, *(self._streams.tasks() if self._streams else ())]
             if running:
                 await asyncio.wait(running, timeout=grace)
+        if self._sender is not None:
+            self._sender.close()
+            self._sender = None
         if self._reactor is not None:
             self._reactor.close()
             self._reactor = None
@@ -830,14 +884,18 @@ class Server:
         await self.close()
 
 
-def _peer_key(frame: zmq.Frame) -> str | None:
+def _peer_key(frames: list[Any]) -> str | None:
     """The Z85 CURVE public key a frame's connection authenticated with.
 
     The ZAP handler (pyzmq's authenticator) names a CURVE client by its public
     key's Z85 text, and libzmq hands that ``User-Id`` to every message of the
     connection. A connection without it (one the server made to a broker, or
-    none over CURVE) has no key.
+    none over CURVE) has no key. A message taken from a batch asks its routing
+    frame (its own frames are copies).
     """
+    frame = frames[-1]
+    if type(frame) is bytes:
+        frame = frames[0]
     try:
         user = frame.get("User-Id")
     except zmq.ZMQError:
@@ -859,7 +917,7 @@ class _Link:
 
     def __init__(
         self,
-        reactor: Callable[[], SocketReactor | None],
+        reactor: Callable[[], CoalescingSender | None],
         stats: ServerStats,
         envelope: list[zmq.Frame],
     ) -> None:

@@ -30,15 +30,18 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "ESCAPES",
     "FIELD_KEYWORDS",
     "LENGTH_UNITS",
     "NUMBERS",
     "Shape",
     "constraint_text",
     "doc_text",
+    "float_literal",
     "from_metadata",
     "literal_text",
     "plain_type",
+    "string_literal",
 ]
 
 FIELD_KEYWORDS: Mapping[str, str] = {
@@ -97,24 +100,49 @@ def from_metadata(metadata: tuple[Any, ...]) -> dict[str, int | float | str]:
     return found
 
 
+ESCAPES: Mapping[str, str] = {
+    "\\": "\\\\",
+    '"': '\\"',
+    "\n": "\\n",
+    "\t": "\\t",
+    "\r": "\\r",
+}
+"""The characters an IDL string literal writes with a short escape."""
+
+
+def string_literal(text: str) -> str:
+    """Text as an IDL string literal: quoted, with ``\\``, ``"``, newlines and
+    tabs escaped, and other control characters as ``\\uNNNN``."""
+    out = []
+    for char in text:
+        if char in ESCAPES:
+            out.append(ESCAPES[char])
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    return f'"{"".join(out)}"'
+
+
+def float_literal(value: float) -> str:
+    """A finite number as an IDL float literal (``1.0``, ``-2.5e+30``).
+
+    Raises:
+        ValueError: ``value`` is NaN or infinite, which the IDL cannot write.
+    """
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{number!r} cannot be written in IDL")
+    text = repr(number)
+    return text if any(c in text for c in ".e") else f"{text}.0"
+
+
 def literal_text(name: str, value: int | float | str, type_name: str) -> str:
     """The value of constraint ``name`` on a ``type_name`` as an IDL literal."""
     if isinstance(value, str):
-        out = []
-        for char in value:
-            if char in '\\"':
-                out.append("\\" + char)
-            elif ord(char) < 0x20 or ord(char) == 0x7F:
-                out.append(f"\\u{ord(char):04x}")
-            else:
-                out.append(char)
-        return f'"{"".join(out)}"'
+        return string_literal(value)
     if type_name in ("float", "double") and name in ("min", "max"):
-        number = float(value)
-        if not math.isfinite(number):
-            raise ValueError(f"{number!r} cannot be written in IDL")
-        text = repr(number)
-        return text if any(c in text for c in ".e") else f"{text}.0"
+        return float_literal(value)
     return str(int(value))
 
 

@@ -159,9 +159,26 @@ class SocketReactor:
         self._closed = False
         self._receiving = True
         self._retry: asyncio.TimerHandle | None = None
+        self._turn_end: Callable[[], None] | None = None
         loop.add_reader(self._fd, self._on_ready)
         # Input may already be queued, its edge spent before we registered.
         self._schedule_drain()
+
+    def at_turn_end(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` in the loop iteration after one that sent, before the
+        socket is looked at again (a sender that holds messages until its turn
+        is over needs no callback of its own for that)."""
+        self._turn_end = hook
+
+    @property
+    def turn_end_pending(self) -> bool:
+        """Whether the hook of :meth:`at_turn_end` is due (a send of this turn
+        scheduled it; one made while draining does not)."""
+        return self._check_scheduled
+
+    def deliver_to(self, on_message: Callable[[list[zmq.Frame]], None]) -> None:
+        """Hand each message received from now on to ``on_message`` instead."""
+        self._on_message = on_message
 
     def _schedule_drain(self) -> None:
         if not self._drain_scheduled:
@@ -224,6 +241,8 @@ class SocketReactor:
         self._check_scheduled = False
         if self._closed:
             return
+        if self._turn_end is not None:
+            self._turn_end()
         events = _events(self._sock)
         if events & _POLLIN:
             self._on_ready()

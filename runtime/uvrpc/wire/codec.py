@@ -157,16 +157,48 @@ def new_packer(*, autoreset: bool = True) -> msgpack.Packer:
     return msgpack.Packer(default=_encode_extra, use_bin_type=True, autoreset=autoreset)
 
 
-def unsendable(values: dict[str, Any]) -> str | None:
-    """The key of the first entry of ``values`` that has no msgpack form, to name
-    it once encoding ``values`` failed; ``None`` if each has one alone."""
+def unsendable(values: dict[str, Any]) -> list[str] | None:
+    """The path to the first value inside ``values`` that has no msgpack form, to
+    name it once encoding ``values`` failed: the key of its entry, then the field
+    names, indexes and union member names that lead to it inside (``["order",
+    "payments", "0", "invoice"]``, as validation names a path); ``None`` if each
+    entry has one alone."""
     packer = new_packer()
     for key, value in values.items():
-        try:
-            packer.pack(value)
-        except (TypeError, ValueError, OverflowError, BufferError):
-            return key  # EncodeError is a TypeError; msgpack's own errors besides
+        if not _packs(packer, value):
+            return [key, *_unsendable_inside(packer, value)]
     return None
+
+
+def _packs(packer: msgpack.Packer, value: Any) -> bool:
+    try:
+        packer.pack(value)
+    except (TypeError, ValueError, OverflowError, BufferError):
+        return False  # EncodeError is a TypeError; msgpack's own errors besides
+    return True
+
+
+def _unsendable_inside(packer: msgpack.Packer, value: Any) -> list[str]:
+    """The path inside ``value`` (which has no msgpack form) to the innermost value
+    that has none; ``[]`` when ``value`` itself is that value."""
+    inside: Iterable[tuple[str, Any]]
+    member = getattr(value, "uvrpc_name", None)  # a union member, named as in JSON
+    if isinstance(value, BaseModel) and isinstance(member, str):
+        inside = [(member, getattr(value, "value", None))]
+    elif isinstance(value, BaseModel):
+        inside = (
+            (name, getattr(value, name, None)) for name in type(value).model_fields
+        )
+    elif isinstance(value, dict):
+        inside = ((str(key), item) for key, item in value.items())
+    elif isinstance(value, list | tuple):
+        inside = ((str(index), item) for index, item in enumerate(value))
+    else:
+        return []
+    for name, item in inside:
+        if not _packs(packer, item):
+            return [name, *_unsendable_inside(packer, item)]
+    return []
 
 
 def _attach(buffer: object, attachments: list[Any]) -> msgpack.ExtType:

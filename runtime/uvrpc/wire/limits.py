@@ -74,8 +74,12 @@ def echo(value: object, limit: int = MAX_ECHO) -> str:
     return f"{text[:limit]}… ({len(text):,} characters)"
 
 
-STREAM_WINDOW = 32
-"""Items a receiver lets its peer send ahead, by default (per stream call)."""
+STREAM_WINDOW = 128
+"""Items a receiver lets its peer send ahead, by default (per stream call).
+
+128 rather than fewer so that credit round trips do not stall small items (see
+``docs/performance.md``, "Streams"); the most a stream buffers on each side is this
+many items, so a service of large items may want a smaller window."""
 
 ZERO_COPY_MIN = 128 * 1024
 """Frames at least this long are handed to ZeroMQ without a copy.

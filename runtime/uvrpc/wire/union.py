@@ -31,6 +31,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, get_args, get_type_hints
 
+import msgpack
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -45,6 +46,7 @@ from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 from .limits import echo
 from .message import fail_fast, readable
 from .types import to_base64
+from .wellknown import to_json
 
 __all__ = ["UnionMember", "UnknownMember", "WireUnion", "union_members"]
 
@@ -126,9 +128,12 @@ class UnknownMember(BaseModel):
 
 def _json_safe(value: Any) -> Any:
     """A raw decoded value as JSON can hold it: binary values as base64 text, as
-    ``bytes`` fields are written, and map keys as text."""
+    ``bytes`` fields are written, a msgpack timestamp (only a ``timestamp`` travels
+    as one) as a ``timestamp`` field is written, and map keys as text."""
     if isinstance(value, bytes | bytearray | memoryview):
         return to_base64(value)
+    if isinstance(value, msgpack.Timestamp):
+        return to_json("timestamp", value)
     if isinstance(value, dict):
         return {str(k): _json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

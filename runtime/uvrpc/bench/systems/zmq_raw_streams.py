@@ -4,7 +4,8 @@ A DEALER client and a ROUTER server exchange ``[b"", header, payload?]`` with a
 msgpack header ``(kind, call_id, ...)`` and an item's payload in a frame of its own.
 Flow control is uvrpc's rule (:mod:`uvrpc.core.credit`), in the same window of
 :data:`~uvrpc.wire.limits.STREAM_WINDOW` items each way: a receiver grants the window
-when the stream opens and grants what it took once half the window was taken; a
+when the stream opens and grants what it took once a quarter of the window was
+taken (:data:`STEP`); a
 sender sends only while it holds credit. One shortcut a ceiling may take: a client
 stream's sender starts with the window's credit instead of waiting for the server
 to grant it (uvrpc's server grants it in a message as the call starts).
@@ -32,6 +33,7 @@ from typing import Any, cast
 import msgpack
 import zmq
 
+from ...core.credit import grant_step
 from ...wire.limits import STREAM_WINDOW
 from ..measure import Meter, Result, same_payload
 from ..spec import ClientSpec
@@ -42,7 +44,7 @@ from ._streaming import ITEMS, tally_ok
 __all__ = ["StreamServer", "run_client", "serve"]
 
 OPEN_REPEAT, OPEN_TALLY, OPEN_ECHO, ITEM, END, CREDIT, CANCEL, TALLY = range(8)
-HALF = max(1, STREAM_WINDOW // 2)
+STEP = grant_step(STREAM_WINDOW)
 """Items taken before a receiver grants them back."""
 
 NOBLOCK = int(zmq.NOBLOCK)
@@ -176,7 +178,7 @@ class StreamServer:
 
     def _took(self, stream: _Stream) -> None:
         stream.taken += 1
-        if stream.taken >= HALF:
+        if stream.taken >= STEP:
             self._control(stream, CREDIT, stream.taken)
             stream.taken = 0
 
@@ -289,7 +291,7 @@ async def _server(client: _Client, call_id: int, payload: bytes, meter: Meter) -
             client.control(CANCEL, call_id)
             return True
         taken += 1
-        if taken >= HALF:
+        if taken >= STEP:
             client.control(CREDIT, call_id, taken)
             taken = 0
     meter.result.mismatches += abs(ITEMS - received)
@@ -344,7 +346,7 @@ async def _bidi(client: _Client, call_id: int, payload: bytes, meter: Meter) -> 
             ok = same_payload(frames[2].buffer, payload)
             over = meter.record(time.perf_counter(), ok)
             taken += 1
-            if taken >= HALF:
+            if taken >= STEP:
                 client.control(CREDIT, call_id, taken)
                 taken = 0
         else:
