@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -147,3 +148,28 @@ def test_a_server_in_a_child_process_serves_the_parent(method: str) -> None:
             child.kill()
             child.join()
     assert child.exitcode == 0
+
+
+def test_a_blocking_call_asks_the_os_for_no_process_id(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # getpid() is a system call (glibc caches nothing): the fork check of every
+    # blocking call reads a count that changes in a fork's child instead.
+    caller = threading.get_ident()
+    asked = 0
+    real_getpid = os.getpid
+
+    def getpid() -> int:
+        nonlocal asked
+        if threading.get_ident() == caller:
+            asked += 1
+        return real_getpid()
+
+    with server_thread(Feed()) as server:
+        with FeedSyncClient(server.endpoint, timeout=10) as client:
+            assert client.ping(n=0) == 0
+            monkeypatch.setattr(os, "getpid", getpid)
+            for n in range(1, 101):
+                assert client.ping(n=n) == n
+            monkeypatch.undo()
+    assert asked == 0

@@ -28,7 +28,7 @@ from ..core.client import END, WAIT, CallState, ClientCore, finish
 from ..core.context import CURRENT_CALL, OUTGOING, inherited_timeout
 from ..interceptors.base import ClientCallInfo, SyncClientInterceptor
 from ..transport.coalesce import announce_batches
-from ..transport.forks import check_process
+from ..transport.forks import FORKS, check_process
 from ..transport.liveness import (
     DEFAULT_HEARTBEAT,
     Heartbeat,
@@ -172,6 +172,7 @@ class SyncChannel:
         """The largest message sent or taken, in bytes."""
         check_limit("hwm", hwm, 0)
         self._pid = os.getpid()
+        self._forks = FORKS.count  # read per call instead of a getpid() syscall
         self._sock = open_socket(
             context,
             zmq.DEALER,
@@ -421,7 +422,7 @@ class SyncChannel:
     ) -> Reply:
         if self._closed:
             raise Unavailable("the channel is closed")
-        if os.getpid() != self._pid:
+        if FORKS.count != self._forks:
             check_process("SyncChannel", self._pid)
         scope = OUTGOING.get()
         if CURRENT_CALL.get() is not None:

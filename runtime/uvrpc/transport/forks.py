@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["check_process"]
+__all__ = ["FORKS", "check_process"]
 
 
 def check_process(kind: str, pid: int) -> None:
@@ -26,3 +26,25 @@ def check_process(kind: str, pid: int) -> None:
             f"this {kind} was created in process {pid}; create a new one in process "
             f"{here}: ZeroMQ sockets and contexts cannot be used across a fork"
         )
+
+
+class _Forks:
+    """How many times this process is a fork's child, counted as it happens."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def forked(self) -> None:
+        """Count one more fork (``os.register_at_fork``'s ``after_in_child``)."""
+        self.count += 1
+
+
+FORKS = _Forks()
+"""``FORKS.count`` changes in a child process after ``os.fork`` (and whatever forks
+through it, ``multiprocessing`` included): a channel that kept the count at its
+creation knows it is in its own process without a ``getpid`` system call on every
+call, and calls :func:`check_process` only once the count moved."""
+
+os.register_at_fork(after_in_child=FORKS.forked)
