@@ -140,18 +140,8 @@ def _attribute_docs(cls: type) -> dict[str, str]:
         tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
     except (OSError, TypeError, SyntaxError):
         return {}
-    docs: dict[str, str] = {}
     body = tree.body[0].body if tree.body and hasattr(tree.body[0], "body") else []
-    for node, after in zip(body, body[1:], strict=False):
-        if (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and isinstance(after, ast.Expr)
-            and isinstance(after.value, ast.Constant)
-            and isinstance(after.value.value, str)
-        ):
-            docs[node.target.id] = inspect.cleandoc(after.value.value)
-    return docs
+    return _docs_under(body)
 
 
 def _constrained(annotation: Any) -> tuple[Any, tuple[Any, ...]]:
@@ -215,8 +205,13 @@ def _module_docs(module_name: str) -> dict[str, str]:
         tree = ast.parse(inspect.getsource(module)) if module is not None else None
     except (OSError, TypeError, SyntaxError):
         tree = None
+    return _docs_under(tree.body if tree is not None else [])
+
+
+def _docs_under(body: list[ast.stmt]) -> dict[str, str]:
+    """The docstring written under each annotated name among ``body``'s
+    statements, by name."""
     docs: dict[str, str] = {}
-    body = tree.body if tree is not None else []
     for node, after in zip(body, body[1:], strict=False):
         if (
             isinstance(node, ast.AnnAssign)
