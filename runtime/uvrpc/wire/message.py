@@ -122,6 +122,13 @@ def _repeated(items: Any) -> str:
     return "an element"  # equal only once validated (``1`` and ``1.0``)
 
 
+_KeptFields = dict[
+    Annotated[str, PlainValidator(wire_key)],
+    Annotated[Any, PlainValidator(kept_value)],
+]
+"""The unknown fields a message keeps: wire ids, each with its value as received."""
+
+
 class Message(BaseModel):
     """Base class of every message ``uvrpc-gen`` generates.
 
@@ -139,10 +146,7 @@ class Message(BaseModel):
     ``Item(nmae="x")`` as much as a peer's key (:mod:`uvrpc.wire.unknown`).
     """
 
-    __pydantic_extra__: dict[
-        Annotated[str, PlainValidator(wire_key)],
-        Annotated[Any, PlainValidator(kept_value)],
-    ] = Field(init=False)
+    __pydantic_extra__: _KeptFields = Field(init=False)
 
     model_config = ConfigDict(
         extra="allow",
@@ -233,6 +237,10 @@ class Message(BaseModel):
 # leaves its ``Field(init=False)``, there for type checkers, on the class, where it
 # would hide the model's slot and put the extras in each instance's ``__dict__``.
 del Message.__pydantic_extra__
+# pydantic 2.11 evaluates a base class's ``__pydantic_extra__`` annotation, a string
+# under ``from __future__ import annotations``, in each subclass's module, where
+# these names are unknown: the base keeps it evaluated.
+Message.__annotations__["__pydantic_extra__"] = _KeptFields
 
 
 REPR_BYTES = 32
