@@ -25,6 +25,7 @@ field, defaults too, so nearly every message from a newer peer holds some.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Annotated, Any, ForwardRef, get_args, get_origin
@@ -117,9 +118,19 @@ def ignoring_unknown(model: type[BaseModel]) -> Callable[[Any], Any]:
         # Without _use_prebuilt=False pydantic-core reuses the model's own
         # validator for a schema of the model, as pydantic does when it rebuilds.
         validator = SchemaValidator(top, _use_prebuilt=False)
-    except TypeError:  # a pydantic-core without the option: keep them, then
-        return model.model_validate
+    except TypeError:  # a pydantic-core without the option (older releases)
+        return functools.partial(_validated_then_dropped, model)
     return validator.validate_python
+
+
+def _validated_then_dropped(model: type[BaseModel], value: Any) -> Any:
+    """``model.model_validate(value)`` with the top level's unknown ids dropped
+    after it: the same result, at the cost of keeping them first."""
+    params = model.model_validate(value)
+    extra = params.__pydantic_extra__
+    if extra:
+        extra.clear()
+    return params
 
 
 def unknown_fields(message: BaseModel) -> Mapping[int, object]:

@@ -431,7 +431,10 @@ def wire_form(value: object) -> object:
     if isinstance(value, uuid.UUID):
         return value.bytes
     if isinstance(value, datetime.datetime):
-        return msgpack.Timestamp.from_datetime(check_timestamp(value))
+        # Whole microseconds, not msgpack's from_datetime: in msgpack 1.1.0 it
+        # went through a float, and moved instants before 1970 or near year 9999.
+        seconds, micros = divmod((check_timestamp(value) - _EPOCH) // _US, 1_000_000)
+        return msgpack.Timestamp(seconds, micros * 1000)
     if isinstance(value, datetime.timedelta):
         return check_duration(value) // _US
     if isinstance(value, decimal.Decimal):
