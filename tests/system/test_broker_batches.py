@@ -18,7 +18,7 @@ import uvrpc
 from uvrpc.broker import Broker
 from uvrpc.transport.coalesce import announce_batches
 from uvrpc.wire.batch import KIND_BATCH, encode_batch, split_batch
-from uvrpc.wire.errors import Status
+from uvrpc.wire.status import Status
 from uvrpc.wire.protocol import encode_ready_header, encode_reply_header
 
 V = uvrpc.PROTOCOL_VERSION
@@ -244,3 +244,18 @@ def test_the_calls_of_a_batch_fail_at_once_when_their_server_goes(rig: Rig) -> N
     statuses = {msgpack.unpackb(header)[3] for header, _ in failures}
     assert statuses == {int(Status.UNAVAILABLE)}
     assert rig.broker.stats.failed == CALLS
+
+
+def test_a_batch_for_a_client_that_is_gone_is_dropped_and_counted(rig: Rig) -> None:
+    server = rig.server(batches=True)
+    client = rig.client(batches=True)
+    ids = list(range(1, 9))
+    server.send_multipart([b"gone", b"", *encode_batch([reply(n) for n in ids])])
+    until(lambda: rig.broker.stats.dropped == len(ids), "the replies dropped")
+    assert rig.broker.stats.replies == 0  # none was handed to a client
+    # The broker goes on serving.
+    client.send_multipart([b"", *add_request(1)])
+    frames = receive(server)
+    server.send_multipart([frames[0], b"", *reply(1)])
+    assert msgpack.unpackb(receive(client)[1])[2] == 1
+    assert rig.broker.stats.replies == 1 and rig.broker.stats.dropped == len(ids)
