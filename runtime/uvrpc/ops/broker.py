@@ -21,6 +21,15 @@ The price is that Python reads the header of every message (never the payload:
 frames are forwarded as received, without a copy) in the broker's own thread,
 draining each socket in batches; ``docs/scaling.md`` has what that costs.
 
+Both sockets announce that they read batches (``docs/protocol.md``, "Batches").
+A batch received is split, each of its messages routed as if it came alone (a
+call's server depends on the call: the least loaded one when it arrives), and what
+one turn of the loop has for one peer goes out as a batch again
+(:class:`~uvrpc.ops.outbox.Outbox`), so that a batch of calls reaches each server
+as one batch, and their replies each caller as one. A malformed batch is dropped
+whole and counted in :attr:`BrokerStats.dropped`; a batch that cannot be passed on
+does to each of its calls what a lone message that cannot would.
+
 Requests that arrive while no server of their service is connected wait (for their
 deadline at the longest) until one says READY; oneway requests, and messages the
 broker cannot read (which it leaves a server to answer), are dropped then. A request
@@ -145,7 +154,7 @@ class BrokerStats:
     passed on (a full pipe): a stream never goes on with a hole in it."""
     dropped: int = 0
     """Messages dropped: for a call the broker does not know (one that ended), or
-    for a client that is gone or does not read."""
+    for a client that is gone or does not read; a malformed batch counts once."""
 
 
 class _Server:
