@@ -20,8 +20,8 @@ import uvrpc
 from uvrpc.broker import Broker
 from uvrpc.transport.coalesce import announce_batches
 from uvrpc.wire.batch import KIND_BATCH, encode_batch, split_batch
-from uvrpc.wire.status import Status
 from uvrpc.wire.protocol import encode_ready_header, encode_reply_header
+from uvrpc.wire.status import Status
 
 V = uvrpc.PROTOCOL_VERSION
 SERVICE = "calculator.Calculator"

@@ -18,8 +18,8 @@ cannot do, and it buys three things:
   its running ones.
 
 The price is that Python reads the header of every message (never the payload:
-frames are forwarded as received, without a copy) in the broker's own thread,
-draining each socket in batches; ``docs/scaling.md`` has what that costs.
+a message sent alone is forwarded as received, without a copy) in the broker's own
+thread, draining each socket in batches; ``docs/scaling.md`` has what that costs.
 
 Both sockets announce that they read batches (``docs/protocol.md``, "Batches").
 A batch received is split, each of its messages routed as if it came alone (a
