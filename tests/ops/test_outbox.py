@@ -38,7 +38,7 @@ class FakeRouter:
 def routing_frame(*, batches: bool) -> Iterator[zmq.Frame]:
     """A routing id frame as a ROUTER receives it from a peer that does or does
     not announce batches."""
-    ctx = zmq.Context.instance()
+    ctx: zmq.Context[Any] = zmq.Context.instance()
     router: zmq.Socket[bytes] = ctx.socket(zmq.ROUTER)
     dealer: zmq.Socket[bytes] = ctx.socket(zmq.DEALER)
     try:
