@@ -22,6 +22,9 @@ from uvrpc.bench.measure import Meter
 from uvrpc.bench.runner import plan
 from uvrpc.bench.systems import systems_for
 
+# Every test here runs uvrpc bench's processes (pyproject.toml, the 'bench' marker).
+pytestmark = pytest.mark.bench
+
 ROOT = Path(__file__).resolve().parents[2]
 ROW_KEYS = {
     "system",
