@@ -22,6 +22,7 @@ import binascii
 import math
 from typing import Annotated, Any
 
+from annotated_types import Interval
 from pydantic import (
     AfterValidator,
     Field,
@@ -67,15 +68,18 @@ def _check_float32(value: float) -> float:
     return value
 
 
+# The integers' ranges are annotated-types' Interval, not pydantic's Field: pydantic
+# 2.11 wrote a field's default into a Field it found inside a shared alias, so
+# ``code: I32 = 0`` gave every later ``Annotated[I32, ...]`` field that default.
 Bool = Annotated[bool, Strict()]
 """IDL ``bool``."""
-I8 = Annotated[int, Strict(), Field(ge=-(2**7), le=2**7 - 1)]
+I8 = Annotated[int, Strict(), Interval(ge=-(2**7), le=2**7 - 1)]
 """IDL ``i8``: a signed 8-bit integer."""
-I16 = Annotated[int, Strict(), Field(ge=-(2**15), le=2**15 - 1)]
+I16 = Annotated[int, Strict(), Interval(ge=-(2**15), le=2**15 - 1)]
 """IDL ``i16``: a signed 16-bit integer."""
-I32 = Annotated[int, Strict(), Field(ge=-(2**31), le=2**31 - 1)]
+I32 = Annotated[int, Strict(), Interval(ge=-(2**31), le=2**31 - 1)]
 """IDL ``i32``: a signed 32-bit integer."""
-I64 = Annotated[int, Strict(), Field(ge=-(2**63), le=2**63 - 1)]
+I64 = Annotated[int, Strict(), Interval(ge=-(2**63), le=2**63 - 1)]
 """IDL ``i64``: a signed 64-bit integer."""
 Float = Annotated[float, Strict(), AfterValidator(_check_float32)]
 """IDL ``float``: single precision in range, carried as a Python float."""
