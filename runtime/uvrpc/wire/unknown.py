@@ -127,9 +127,8 @@ def _validated_then_dropped(model: type[BaseModel], value: Any) -> Any:
     """``model.model_validate(value)`` with the top level's unknown ids dropped
     after it: the same result, at the cost of keeping them first."""
     params = model.model_validate(value)
-    extra = params.__pydantic_extra__
-    if extra:
-        extra.clear()
+    # None, as the validator that ignores them leaves it.
+    object.__setattr__(params, "__pydantic_extra__", None)
     return params
 
 
