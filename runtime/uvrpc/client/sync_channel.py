@@ -123,20 +123,10 @@ class SyncChannel:
         linger: seconds :meth:`close` waits, at most, for requests already
             sent (oneway calls above all) to reach the server.
         check_requests: check each request, and each item of a client stream,
-            before it is sent, exactly as the server will: the encoded message
-            is decoded and validated by the method's own
-            :meth:`~uvrpc.wire.methods.Unary.read_params` (or
-            :meth:`~uvrpc.wire.methods.StreamingMethod.read_request_item`), which
-            the server runs too. A value the server would refuse raises the
-            :class:`~uvrpc.InvalidArgument` it would send back (the same text and
-            field path) at the call, and never reaches the wire; a refused item
-            cancels its call. The check runs after the client interceptors, on
-            the arguments they pass on, so they see its error as they would the
-            server's. It costs about 3 µs of CPU per call of a small request
-            (a quarter more than the async client's own cost; more for a larger
-            request, which is decoded and validated whole), so it is off by
-            default (``docs/performance.md``, "Checking requests on the
-            client").
+            before it is sent, exactly as the server will, and raise the
+            :class:`~uvrpc.InvalidArgument` it would send back; off by default
+            (as :class:`~uvrpc.Channel`'s ``check_requests``, which says what
+            it checks and costs).
 
     Not thread-safe: use one per thread; not usable in a child process after a
     fork (:class:`RuntimeError`). A reply's binary values are views of the
