@@ -8,7 +8,6 @@ docstrings, and compared by ``uvrpc-gen --compat`` by the way a type travels.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -16,6 +15,7 @@ from typing import Any
 
 import pydantic
 import pytest
+from generated_modules import import_file
 
 from uvrpc_gen.check import check
 from uvrpc_gen.cli import generate
@@ -291,16 +291,7 @@ def load_module(tmp_path: Path, source: str, name: str) -> ModuleType:
     """Generate ``source`` and import it as module ``name``."""
     path = tmp_path / f"{name}.py"
     path.write_text(generate(source, f"{name}.idl"), encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
+    return import_file(path, name)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ must refuse.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 import pytest
 from conftest import server_thread
+from generated_modules import import_file
 
 import uvrpc
 from uvrpc_gen.cli import main
@@ -37,16 +37,7 @@ def generate_and_import(idl: Path, directory: Path, name: str) -> ModuleType:
     before it runs, as pydantic resolves the messages' annotations there.
     """
     assert main([str(idl), "-o", str(directory)]) == 0
-    spec = importlib.util.spec_from_file_location(name, directory / "inventory.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
+    return import_file(directory / "inventory.py", name)
 
 
 @pytest.fixture(scope="module")

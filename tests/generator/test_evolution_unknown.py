@@ -11,7 +11,6 @@ the fields they know.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 from conftest import server_thread
+from generated_modules import import_file
 
 import uvrpc
 from uvrpc_gen.cli import main
@@ -32,16 +32,7 @@ def generate_and_import(idl: Path, directory: Path, name: str) -> ModuleType:
     """Generate ``idl`` into ``directory`` and import it as the module ``name``
     (registered in ``sys.modules`` before it runs, for pydantic)."""
     assert main([str(idl), "-o", str(directory)]) == 0
-    spec = importlib.util.spec_from_file_location(name, directory / f"{idl.stem}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
+    return import_file(directory / f"{idl.stem}.py", name)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ generator, rewrite the goldens and review the diff::
 from __future__ import annotations
 
 import ast
-import importlib.util
 import os
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from generated_modules import import_file
 
 from uvrpc_gen.cli import generate
 
@@ -157,13 +157,7 @@ def test_imports_only_runtime_pydantic_and_stdlib(idl: Path) -> None:
 
 def load(stem: str) -> ModuleType:
     """Import a golden module under a private name."""
-    name = f"_golden_{stem}"
-    spec = importlib.util.spec_from_file_location(name, GOLDEN / f"{stem}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return import_file(GOLDEN / f"{stem}.py", f"_golden_{stem}")
 
 
 def test_types_golden_builds_with_pydantic() -> None:

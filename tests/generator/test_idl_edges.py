@@ -3,7 +3,6 @@ limits, a byte order mark, and optional values with defaults."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from generated_modules import import_file
 
 import uvrpc
 from uvrpc_gen.check import check
@@ -81,12 +81,8 @@ def edges(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
     idl = directory / "edges.idl"
     idl.write_text(EDGE_NAMES)
     assert main([str(idl), "-o", str(directory)]) == 0
-    spec = importlib.util.spec_from_file_location("edges", directory / "edges.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["edges"] = module  # pydantic resolves annotations there
+    module = import_file(directory / "edges.py", "edges")
     try:
-        spec.loader.exec_module(module)
         yield module
     finally:
         del sys.modules["edges"]

@@ -8,7 +8,6 @@ the evolution test generates two versions of a small file of its own.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 from conformance_server import Conformance
+from generated_modules import import_file
 from golden.conformance import (
     Circle,
     Drawing,
@@ -218,12 +218,7 @@ def generated(text: str, directory: Path, name: str) -> ModuleType:
     directory.mkdir()
     (directory / "relay.idl").write_text(text, encoding="utf-8")
     assert generate([str(directory / "relay.idl"), "-o", str(directory)]) == 0
-    spec = importlib.util.spec_from_file_location(name, directory / "relay.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # pydantic resolves annotations there
-    spec.loader.exec_module(module)
-    return module
+    return import_file(directory / "relay.py", name)
 
 
 @pytest.fixture(scope="module")
