@@ -39,6 +39,7 @@ and cancelled, never left with a hole in its stream (:attr:`BrokerStats.broken`)
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import threading
@@ -111,6 +112,7 @@ _SENT, _FULL, _GONE = range(3)
 """What became of a message sent to a server."""
 
 _log = logging.getLogger("uvrpc.broker")
+_CONTROLS = itertools.count()  # numbers the brokers' control endpoints
 
 
 @dataclass(slots=True)
@@ -347,7 +349,9 @@ class Broker:
             """The frontend endpoints, wildcard ports resolved."""
             self.backends = tuple(_bind(self._back, e) for e in backends)
             """The backend endpoints, wildcard ports resolved."""
-            control = f"inproc://uvrpc-broker-control-{id(self):x}"
+            # A name of its own: an id() is reused once an object is freed, maybe
+            # before the freed broker's inproc endpoint is unbound.
+            control = f"inproc://uvrpc-broker-control-{next(_CONTROLS)}"
             self._control.bind(control)
             self._command.connect(control)
         except BaseException:
