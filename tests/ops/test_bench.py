@@ -141,6 +141,19 @@ def test_calls_after_a_window_with_calls_in_it_are_not_counted() -> None:
     assert result.calls == 1 and result.mismatches == 1
 
 
+def test_a_window_with_a_call_limit_closes_at_that_call() -> None:
+    meter = Meter(start_at=None, warmup=0.0, duration=3600.0, latencies=False, calls=3)
+    assert [meter.record(time.perf_counter(), reply_ok=True) for _ in range(3)] == [
+        False,
+        False,
+        True,
+    ]
+    assert meter.record(time.perf_counter(), reply_ok=False) is True  # not counted
+    result = meter.finish()
+    assert result.calls == 3 and result.mismatches == 1
+    assert 0 <= result.seconds < 3600
+
+
 def test_bench_echo_stubs_are_fresh() -> None:
     """The benchmark measures the generated stubs of idl/echo.idl as they are now."""
     result = subprocess.run(

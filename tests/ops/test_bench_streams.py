@@ -28,6 +28,7 @@ from uvrpc.bench.systems import (
     uvrpc_streams,
     zmq_raw_streams,
 )
+from uvrpc.bench.systems._streaming import ITEMS
 from uvrpc.testing import ServerThread
 from uvrpc.wire.limits import STREAM_WINDOW
 
@@ -120,7 +121,11 @@ class Faulty(uvrpc_streams.Streams):
 
 
 def spec(endpoint: str, kind: str) -> ClientSpec:
-    return ClientSpec(endpoint, 64, 32, warmup=0.0, duration=0.05, stream=kind)
+    """A whole stream and one item more, however long the host takes: a window of
+    time could close on a short stream's first item, before its end is seen."""
+    return ClientSpec(
+        endpoint, 64, 32, warmup=0.0, duration=60.0, stream=kind, calls=ITEMS + 1
+    )
 
 
 FAULTS = pytest.mark.parametrize(

@@ -70,6 +70,7 @@ class Meter:
         warmup: seconds of calls that are not counted.
         duration: seconds of the measured window.
         latencies: whether to record each call's latency.
+        calls: calls after which the window closes early; ``None``: no limit.
     """
 
     def __init__(
@@ -79,6 +80,7 @@ class Meter:
         warmup: float,
         duration: float,
         latencies: bool,
+        calls: int | None = None,
     ) -> None:
         now_wall, now = time.time(), time.perf_counter()
         begin = now if start_at is None else now + max(0.0, start_at - now_wall)
@@ -86,6 +88,7 @@ class Meter:
         self.window_start = begin + warmup
         self.window_end = self.window_start + duration
         self.record_latencies = latencies
+        self.calls = calls
         self.result = Result()
         self._started: float | None = None
 
@@ -97,6 +100,7 @@ class Meter:
             warmup=spec.warmup,
             duration=spec.duration,
             latencies=spec.latencies,
+            calls=spec.calls,
         )
 
     def wait_for_start(self) -> None:
@@ -120,7 +124,10 @@ class Meter:
         self.result.calls += 1
         if self.record_latencies:
             self.result.latencies_us.append((now - sent_at) * 1e6)
-        if over:
+        if self.calls is not None and self.result.calls >= self.calls:
+            over = True
+            self.window_end = now
+        elif over:
             # The window's first call ended after the window: it closes the window,
             # which a measurement of no call at all would make meaningless (a slow
             # call on a loaded machine, or a window shorter than one call).

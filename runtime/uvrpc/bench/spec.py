@@ -26,6 +26,11 @@ class ClientSpec:
     """Wall-clock start, shared by the processes of one concurrent case."""
     stream: str = ""
     """The stream measured (``server``, ``client``, ``bidi``); ``""``: the echo."""
+    calls: int | None = None
+    """Calls (stream items) after which the window closes, if its time has not run
+    out first; ``None``: the window is its duration alone. Checks of a client's
+    counting use it, so that the calls they look at do not depend on the host's
+    speed."""
 
     @property
     def latencies(self) -> bool:
