@@ -220,12 +220,12 @@ def test_a_view_of_a_whole_received_frame_is_sent_as_that_frame() -> None:
     that libzmq would copy, from SHARE_MIN bytes on."""
     frame = received(64 * 1024)
     sock = RecordingSocket()
-    send_message(sock, [b"", b"header", memoryview(frame)])  # type: ignore[arg-type]
+    send_message(sock, [b"", b"header", frame.buffer])  # type: ignore[arg-type]
     assert [data for data, _ in sock.sent[:2]] == [b"", b"header"]
     assert sock.sent[2][0] is frame
     # As an attachment (a frame before the last) too.
     sock.sent.clear()
-    send_message(sock, [b"", memoryview(frame), b"header", b"body"])  # type: ignore[arg-type]
+    send_message(sock, [b"", frame.buffer, b"header", b"body"])  # type: ignore[arg-type]
     assert sock.sent[1][0] is frame
 
 
@@ -234,12 +234,12 @@ def test_other_buffers_are_sent_as_they_are() -> None:
     are: copied by libzmq below ZERO_COPY_MIN, pinned from there."""
     frame = received(64 * 1024)
     small = received(SHARE_MIN // 2)
-    part = memoryview(frame)[1:]
+    part = frame.buffer[1:]
     own = bytes(64 * 1024)
     large = bytes(ZERO_COPY_MIN)
     sock = RecordingSocket()
-    send_message(sock, [part, memoryview(small), own, large])  # type: ignore[arg-type]
-    assert [data for data, _ in sock.sent] == [part, memoryview(small), own, large]
+    send_message(sock, [part, small.buffer, own, large])  # type: ignore[arg-type]
+    assert [data for data, _ in sock.sent] == [part, small.buffer, own, large]
     assert [copy for _, copy in sock.sent] == [True, True, True, False]
 
 
@@ -251,7 +251,7 @@ def test_a_shared_frame_arrives_whole_after_the_sender_dropped_it() -> None:
     receiver, sender = pair()
     try:
         for _ in range(3):
-            send_message(sender, [b"", memoryview(frame)])
+            send_message(sender, [b"", frame.buffer])
         del frame
         for _ in range(3):
             got = [receiver.recv(), receiver.recv()]
