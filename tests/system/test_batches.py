@@ -90,11 +90,11 @@ def calculator() -> Iterator[RunningServer]:
 # --- the client ------------------------------------------------------------------
 
 
-def test_calls_started_in_one_turn_reach_the_server_as_one_batch() -> None:
-    run(_calls_started_in_one_turn_reach_the_server_as_one_batch())
+def test_calls_started_in_one_turn_reach_the_server_as_batches() -> None:
+    run(_calls_started_in_one_turn_reach_the_server_as_batches())
 
 
-async def _calls_started_in_one_turn_reach_the_server_as_one_batch() -> None:
+async def _calls_started_in_one_turn_reach_the_server_as_batches() -> None:
     router = raw_socket(zmq.ROUTER, batches=True)
     endpoint = bound(router)
     try:
@@ -239,7 +239,7 @@ async def _a_client_sends_no_batch_to_a_server_that_reads_none() -> None:
 # --- the server ------------------------------------------------------------------
 
 
-def test_a_server_answers_a_batch_of_requests_with_one_batch(
+def test_a_server_answers_a_batch_of_requests_with_full_batches(
     calculator: RunningServer,
 ) -> None:
     dealer = raw_socket(zmq.DEALER, batches=True)
