@@ -10,7 +10,7 @@ import pytest
 from golden import conformance
 
 from uvrpc.core.client import ClientCore
-from uvrpc.core.coalesce import Coalescer
+from uvrpc.core.coalesce import BATCH_MESSAGES, Coalescer
 from uvrpc.wire.batch import (
     KIND_BATCH,
     MAX_BATCH,
@@ -241,6 +241,33 @@ def test_a_full_batch_goes_at_once() -> None:
     assert rule.offer(b"", message(2), 0) == ([], True)
     before, _ = rule.offer(b"", message(3), 0)
     assert batch_count(before[0][1]) == 2
+
+
+def test_a_window_of_calls_leaves_as_batches_of_at_most_batch_messages() -> None:
+    # 64 replies expected (a batch of 64 requests came): they leave in order, as
+    # full batches while the turn goes on, then the rest when it ends; the peer
+    # starts on the first while the sender makes the next.
+    assert BATCH_MESSAGES == 32
+    rule = Coalescer()
+    rule.expect(b"", 70)
+    sent = []
+    for call_id in range(70):
+        before, held = rule.offer(b"", message(call_id), 0)
+        assert held
+        sent += before
+    assert [batch_count(batch[1]) for batch in sent] == [32, 32]
+    sent += [batch for _, batch in rule.end_turn()]
+    assert [batch_count(batch[1]) for batch in sent] == [32, 32, 6]
+    replies = [r for batch in sent for r in split_batch(batch[1], batch[2])]
+    assert replies == [reply(n, n) for n in range(70)]
+
+
+def test_a_batch_holds_at_least_one_message_and_at_most_what_a_reader_takes() -> None:
+    for count in (0, MAX_BATCH + 1):
+        with pytest.raises(
+            ValueError, match=f"max_count must be 1 to 1024, not {count}"
+        ):
+            Coalescer(max_count=count)
 
 
 def test_held_messages_are_copied() -> None:

@@ -183,9 +183,9 @@ def test_results_with_no_drawable_case_say_so() -> None:
     with pytest.raises(NothingToPlot) as caught:
         figure(workers)
     assert str(caught.value) == (
-        "nothing to plot: it draws the cases pingpong, pipelined, concurrent, "
-        "large, sweep, server-stream, client-stream, bidi-stream, broker; the "
-        "results hold workers"
+        "nothing to plot: it draws the cases pingpong, pipelined, pipelined-8, "
+        "concurrent, large, sweep, server-stream, client-stream, bidi-stream, "
+        "broker; the results hold workers"
     )
 
 
@@ -213,8 +213,9 @@ def test_the_command_plots_what_it_measured(
     else:
         assert err.splitlines()[-1] == (
             "uvrpc bench: no plot written: nothing to plot: it draws the cases "
-            "pingpong, pipelined, concurrent, large, sweep, server-stream, "
-            "client-stream, bidi-stream, broker; the results hold no rows"
+            "pingpong, pipelined, pipelined-8, concurrent, large, sweep, "
+            "server-stream, client-stream, bidi-stream, broker; the results hold no "
+            "rows"
         )
 
 

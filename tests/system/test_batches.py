@@ -19,6 +19,7 @@ from calculator_server import Calculator
 from conftest import RunningServer, server_thread
 
 import uvrpc
+from uvrpc.core.coalesce import BATCH_MESSAGES
 from uvrpc.security import ClientSecurity, ServerSecurity, generate_keypair
 from uvrpc.transport.coalesce import announce_batches
 from uvrpc.wire.batch import KIND_BATCH, MAX_BATCH, encode_batch, split_batch
@@ -28,6 +29,7 @@ V = uvrpc.PROTOCOL_VERSION
 ADD = "calculator.Calculator.add"
 WAIT_MS = 10_000  # only ever waited out when a test is failing
 CALLS = 64
+assert CALLS % BATCH_MESSAGES == 0 and CALLS > BATCH_MESSAGES + 1  # several batches
 
 
 def add_request(call_id: int, a: int) -> tuple[bytes, bytes]:
@@ -88,11 +90,11 @@ def calculator() -> Iterator[RunningServer]:
 # --- the client ------------------------------------------------------------------
 
 
-def test_calls_started_in_one_turn_reach_the_server_as_one_batch() -> None:
-    run(_calls_started_in_one_turn_reach_the_server_as_one_batch())
+def test_calls_started_in_one_turn_reach_the_server_as_batches() -> None:
+    run(_calls_started_in_one_turn_reach_the_server_as_batches())
 
 
-async def _calls_started_in_one_turn_reach_the_server_as_one_batch() -> None:
+async def _calls_started_in_one_turn_reach_the_server_as_batches() -> None:
     router = raw_socket(zmq.ROUTER, batches=True)
     endpoint = bound(router)
     try:
@@ -114,27 +116,39 @@ async def _calls_started_in_one_turn_reach_the_server_as_one_batch() -> None:
 
             calls = [asyncio.ensure_future(twice(n)) for n in range(CALLS)]
             lone = await asyncio.to_thread(receive, router)
-            batch = await asyncio.to_thread(receive, router)
+            # A batch goes as soon as it holds BATCH_MESSAGES, the rest when the
+            # turn ends.
+            full = await asyncio.to_thread(receive, router)
+            rest = await asyncio.to_thread(receive, router)
             assert len(lone) == 4  # routing id, delimiter, header, body
             assert msgpack.unpackb(lone[2])[:4] == [V, 1, call_id + 1, ADD]
-            assert msgpack.unpackb(batch[2]) == [V, KIND_BATCH, 0, CALLS - 1]
-            requests = [lone[2:], *split_batch(batch[2], batch[3])]
+            assert msgpack.unpackb(full[2]) == [V, KIND_BATCH, 0, BATCH_MESSAGES]
+            rest_count = CALLS - 1 - BATCH_MESSAGES
+            assert msgpack.unpackb(rest[2]) == [V, KIND_BATCH, 0, rest_count]
+            requests = [
+                lone[2:],
+                *split_batch(full[2], full[3]),
+                *split_batch(rest[2], rest[3]),
+            ]
             ids = [msgpack.unpackb(header)[2] for header, _ in requests]
             assert ids == list(range(call_id + 1, call_id + 1 + CALLS))  # in order
             assert [msgpack.unpackb(body)["1"] for _, body in requests] == list(
                 range(CALLS)
             )
-            assert not router.poll(0, zmq.POLLIN)  # two ZeroMQ messages, no more
-            # The replies come back as one batch, too: the client splits it, and
-            # the second calls its callers make go as one batch, none alone.
+            assert not router.poll(0, zmq.POLLIN)  # three ZeroMQ messages, no more
+            # The replies come back as one batch: the client splits it, and the
+            # second calls its callers make go as full batches, none alone.
             replies = [
                 (encode_reply_header(n, 0), msgpack.packb(n * 10))
                 for n in reversed(ids)
             ]
             router.send_multipart([peer, b"", *encode_batch(replies)])
-            second = await asyncio.to_thread(receive, router)
-            assert msgpack.unpackb(second[2]) == [V, KIND_BATCH, 0, CALLS]
-            again = split_batch(second[2], second[3])
+            again = []
+            for _ in range(CALLS // BATCH_MESSAGES):
+                second = await asyncio.to_thread(receive, router)
+                assert msgpack.unpackb(second[2]) == [V, KIND_BATCH, 0, BATCH_MESSAGES]
+                again += split_batch(second[2], second[3])
+            assert not router.poll(0, zmq.POLLIN)
             assert [msgpack.unpackb(body)["2"] for _, body in again] == [2] * CALLS
             second_ids = [msgpack.unpackb(header)[2] for header, _ in again]
             replies = [
@@ -151,7 +165,7 @@ async def _calls_started_in_one_turn_reach_the_server_as_one_batch() -> None:
             }
             assert [second for _, second in results] == [id_of[n] for n in range(CALLS)]
             assert client.channel.dropped_replies == 0
-            assert client.channel.batches_sent == 2
+            assert client.channel.batches_sent == 4
     finally:
         router.close()
 
@@ -225,7 +239,7 @@ async def _a_client_sends_no_batch_to_a_server_that_reads_none() -> None:
 # --- the server ------------------------------------------------------------------
 
 
-def test_a_server_answers_a_batch_of_requests_with_one_batch(
+def test_a_server_answers_a_batch_of_requests_with_full_batches(
     calculator: RunningServer,
 ) -> None:
     dealer = raw_socket(zmq.DEALER, batches=True)
@@ -236,10 +250,21 @@ def test_a_server_answers_a_batch_of_requests_with_one_batch(
         zmq_messages, results = replies_until(dealer, CALLS)
         assert results == {n: n + 1 for n in range(1, CALLS + 1)}
         # Every handler answered in the same turn, and the batch said that
-        # many replies were on their way: none went ahead alone.
-        assert zmq_messages == 1
-        assert calculator.stats.received == CALLS
-        assert calculator.stats.replied == CALLS
+        # many replies were on their way: none went ahead alone, and they left
+        # as full batches.
+        assert zmq_messages == CALLS // BATCH_MESSAGES
+
+        # A full batch leaves before its last reply is counted: read the
+        # counters on the server's loop, once that turn is over.
+        async def counted() -> uvrpc.ServerStats:
+            return calculator.stats
+
+        assert calculator.loop is not None
+        stats = asyncio.run_coroutine_threadsafe(counted(), calculator.loop).result(
+            WAIT_MS / 1000
+        )
+        assert stats.received == CALLS
+        assert stats.replied == CALLS
     finally:
         dealer.close()
 

@@ -8,7 +8,14 @@ import uuid
 
 import zmq
 
-from uvrpc.reactor import DRAIN_BATCH, RouterReactor, SocketReactor, send_message
+from uvrpc.transport.reactor import (
+    DRAIN_BATCH,
+    SHARE_MIN,
+    ZERO_COPY_MIN,
+    RouterReactor,
+    SocketReactor,
+    send_message,
+)
 
 
 def pair() -> tuple[zmq.Socket[bytes], zmq.Socket[bytes]]:
@@ -181,6 +188,74 @@ def test_senders_held_by_may_send_wait_for_wake_writers() -> None:
 
     try:
         asyncio.run(main())
+    finally:
+        receiver.close(linger=0)
+        sender.close(linger=0)
+
+
+class RecordingSocket:
+    """Stands in for a socket: records what each ``send`` was handed, and how."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[object, bool]] = []
+
+    def send(self, data: object, flags: int = 0, copy: bool = True) -> None:
+        self.sent.append((data, copy))
+
+
+def received(size: int) -> zmq.Frame:
+    """A frame of ``size`` bytes received from a socket."""
+    receiver, sender = pair()
+    try:
+        sender.send(bytes(range(256)) * (size // 256))
+        return receiver.recv(copy=False)
+    finally:
+        receiver.close(linger=0)
+        sender.close(linger=0)
+
+
+def test_a_view_of_a_whole_received_frame_is_sent_as_that_frame() -> None:
+    """A stream that sends back, or again and again, the bytes it received hands
+    libzmq the received frame (shared by reference) rather than a view of it
+    that libzmq would copy, from SHARE_MIN bytes on."""
+    frame = received(64 * 1024)
+    sock = RecordingSocket()
+    send_message(sock, [b"", b"header", frame.buffer])  # type: ignore[arg-type]
+    assert [data for data, _ in sock.sent[:2]] == [b"", b"header"]
+    assert sock.sent[2][0] is frame
+    # As an attachment (a frame before the last) too.
+    sock.sent.clear()
+    send_message(sock, [b"", frame.buffer, b"header", b"body"])  # type: ignore[arg-type]
+    assert sock.sent[1][0] is frame
+
+
+def test_other_buffers_are_sent_as_they_are() -> None:
+    """Part of a received frame, a small one, and any other buffer go as they
+    are: copied by libzmq below ZERO_COPY_MIN, pinned from there."""
+    frame = received(64 * 1024)
+    small = received(SHARE_MIN // 2)
+    part = frame.buffer[1:]
+    own = bytes(64 * 1024)
+    large = bytes(ZERO_COPY_MIN)
+    sock = RecordingSocket()
+    send_message(sock, [part, small.buffer, own, large])  # type: ignore[arg-type]
+    assert [data for data, _ in sock.sent] == [part, small.buffer, own, large]
+    assert [copy for _, copy in sock.sent] == [True, True, True, False]
+
+
+def test_a_shared_frame_arrives_whole_after_the_sender_dropped_it() -> None:
+    """libzmq holds a reference to the shared frame: the receiver gets every byte
+    even once the sender let go of its frame."""
+    frame = received(64 * 1024)
+    expected = frame.bytes
+    receiver, sender = pair()
+    try:
+        for _ in range(3):
+            send_message(sender, [b"", frame.buffer])
+        del frame
+        for _ in range(3):
+            got = [receiver.recv(), receiver.recv()]
+            assert got == [b"", expected]
     finally:
         receiver.close(linger=0)
         sender.close(linger=0)

@@ -28,6 +28,7 @@ CASES: dict[str, Case] = {
     for case in (
         Case("pingpong", (64,), 1, 1, "64 B, one call in flight: latency"),
         Case("pipelined", (64,), 64, 1, "64 B, 64 in flight from one process"),
+        Case("pipelined-8", (64,), 8, 1, "64 B, 8 in flight from one process"),
         Case("concurrent", (64,), 64, 4, "64 B, 4 processes x 64 in flight"),
         Case("large", (1 << 20,), 1, 1, "1 MiB, one call in flight"),
         Case(

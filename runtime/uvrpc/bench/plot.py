@@ -1,15 +1,15 @@
 """``uvrpc bench --plot``: a picture of whatever cases were measured.
 
 The payload sweep is drawn as lines against payload size, one per system; the
-fixed-size cases (``pingpong``, ``pipelined``, ``concurrent``, ``large``) as bars,
-a group per case and a bar per system; the stream cases as bars too, a group per
-case and item size; the ``broker`` case as bars, a group per number of calls in
-flight and a bar per path. A figure has a row of two panels for each of the four
-that were measured: throughput on the left, median latency on the right (a latency
-panel only where some row has a latency; cases with many calls in flight record
-none), or for the streams items per second on the left and MB/s on the right. Rows
-come from :func:`uvrpc.bench.report.rows` or from the ``cases`` of a ``--json``
-report, where a missing number is ``None`` rather than NaN.
+fixed-size cases (``pingpong``, ``pipelined``, ``pipelined-8``, ``concurrent``,
+``large``) as bars, a group per case and a bar per system; the stream cases as bars
+too, a group per case and item size; the ``broker`` case as bars, a group per
+number of calls in flight and a bar per path. A figure has a row of two panels for
+each of the four that were measured: throughput on the left, median latency on the
+right (a latency panel only where some row has a latency; cases with many calls in
+flight record none), or for the streams items per second on the left and MB/s on
+the right. Rows come from :func:`uvrpc.bench.report.rows` or from the ``cases`` of
+a ``--json`` report, where a missing number is ``None`` rather than NaN.
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ A sender (either client, the server) offers each message it is about to send to 
   travels as one batch would lose one message to a lone one at every hop;
 * the later ones of the same turn are held, copied into one batch
   (:class:`~uvrpc.wire.batch.BatchBuilder`), which goes at the end of the turn,
-  or as soon as it is full (:data:`~uvrpc.wire.batch.MAX_BATCH` messages, or
-  :data:`BATCH_BYTES` bytes);
+  or as soon as it is full (:data:`BATCH_MESSAGES` messages, or
+  :data:`BATCH_BYTES` bytes), so that the peer starts on it while the turn goes
+  on;
 * a message that cannot join a batch (it has attachments, or is as large as one)
   goes alone, after what was held for its peer, so a peer receives every
   message in the order it was sent.
@@ -29,10 +30,17 @@ from typing import Any
 from ..wire.batch import MAX_BATCH, BatchBuilder
 from ..wire.buffers import ATTACHMENT_MIN
 
-__all__ = ["BATCH_BYTES", "Coalescer"]
+__all__ = ["BATCH_BYTES", "BATCH_MESSAGES", "Coalescer"]
 
 BATCH_BYTES = 256 * 1024
 """A batch this large goes at once, without waiting for the end of its turn."""
+
+BATCH_MESSAGES = 32
+"""A batch of this many messages goes at once, without waiting for the end of its
+turn. Far below :data:`~uvrpc.wire.batch.MAX_BATCH`, so that a window of many calls
+leaves as several batches: the peer starts on the first while this side makes the
+next, where one batch of the whole window would have each side wait while the
+other works through it (``docs/performance.md``, "Batches")."""
 
 _NOTHING: list[list[Any]] = []
 
@@ -70,9 +78,11 @@ class Coalescer:
         self,
         *,
         max_bytes: int = BATCH_BYTES,
-        max_count: int = MAX_BATCH,
+        max_count: int = BATCH_MESSAGES,
         part_max: int = ATTACHMENT_MIN,
     ) -> None:
+        if not 1 <= max_count <= MAX_BATCH:
+            raise ValueError(f"max_count must be 1 to {MAX_BATCH}, not {max_count}")
         self.max_bytes = max_bytes
         self.max_count = max_count
         self.part_max = part_max

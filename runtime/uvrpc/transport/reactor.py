@@ -25,7 +25,8 @@ It sends and receives frame by frame with integer flags rather than through pyzm
 ``send_multipart``/``recv_multipart``, whose per-call validation, ``RCVMORE`` reads and
 flag-enum arithmetic cost more than the socket operations themselves (measured in
 ``docs/performance.md``). Frames shorter than :data:`ZERO_COPY_MIN` are copied into
-the message (cheaper than pinning them); longer ones are sent without a copy.
+the message (cheaper than pinning them); longer ones are sent without a copy, and so
+is a view of a whole received frame from :data:`SHARE_MIN` bytes (by reference).
 
 Client channels and servers share this one piece.
 """
@@ -45,6 +46,7 @@ __all__ = [
     "DRAIN_BATCH",
     "SEND_RETRY",
     "SEND_RETRY_MAX",
+    "SHARE_MIN",
     "ZERO_COPY_MIN",
     "RouterReactor",
     "SocketReactor",
@@ -62,6 +64,11 @@ ROUTER, before a peer's parked messages are first tried again."""
 SEND_RETRY_MAX = 1.0
 """The longest a ROUTER waits before it tries a parked peer again: the delay doubles
 from :data:`SEND_RETRY` up to this while the peer reads nothing."""
+
+SHARE_MIN = 4096
+"""A view of a whole received frame at least this long is sent as that frame, by
+reference (see :func:`send_message`); a shorter one is copied, which costs less
+than the frame object a reference takes."""
 
 _GAVE_UP = -1
 """What a parked sender's future gets when its ``prepare`` gave up."""
@@ -84,30 +91,35 @@ def send_message(
     send = sock.send
     more = flags | _SNDMORE
     for frame in frames[:-1]:
-        if len(frame) < ZERO_COPY_MIN:
+        if len(frame) < SHARE_MIN:
             send(frame, more)
         else:
-            send(_shareable(frame), more, copy=False)
+            _send_large(send, frame, more)
     last = frames[-1]
-    if len(last) < ZERO_COPY_MIN:
+    if len(last) < SHARE_MIN:
         send(last, flags)
     else:
-        send(_shareable(last), flags, copy=False)
+        _send_large(send, last, flags)
 
 
-def _shareable(frame: Any) -> Any:
-    """A view of a whole received frame as that frame itself.
+def _send_large(send: Callable[..., Any], frame: Any, flags: int) -> None:
+    """Send a frame of at least :data:`SHARE_MIN` bytes as cheaply as it can go.
 
-    A handler that returns the bytes it received sends a view of their frame.
-    Handing ZeroMQ the frame lets libzmq share its buffer by reference count; any
-    other buffer is pinned for libzmq through pyzmq's garbage-collection thread, a
-    round trip that costs more than copying a few hundred KiB.
+    A view of a whole received frame (a handler that sends back, or streams again
+    and again, the bytes it received) goes as that frame: libzmq shares its buffer
+    by reference count, with no copy and no trip through pyzmq's garbage-collection
+    thread. Any other buffer is copied below :data:`ZERO_COPY_MIN` and pinned for
+    libzmq from there on, where that round trip costs less than the copy.
     """
     if type(frame) is memoryview:
         owner: object = frame.obj
         if isinstance(owner, zmq.Frame) and len(owner) == frame.nbytes:
-            return owner
-    return frame
+            send(owner, flags)  # a Frame is always sent by reference
+            return
+    if len(frame) < ZERO_COPY_MIN:
+        send(frame, flags)
+    else:
+        send(frame, flags, copy=False)
 
 
 def recv_message(sock: zmq.Socket[bytes], flags: int = 0) -> list[zmq.Frame]:
