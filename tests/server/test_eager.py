@@ -1,6 +1,6 @@
 """``start_eagerly`` runs a coroutine in a real task of its own, from its first
-line; on Python 3.12+ it makes no task a loop iteration has to run for a coroutine
-that never waits."""
+line; on Python 3.12+, and on asyncio's own loop on 3.11, it makes no task a loop
+iteration has to run for a coroutine that never waits."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncio
 import contextvars
 import inspect
 import sys
+from collections.abc import Coroutine
 from typing import Any
 
 import pytest
@@ -16,10 +17,16 @@ from uvrpc.eager import start_eagerly
 
 request_id: contextvars.ContextVar[int] = contextvars.ContextVar("request_id")
 
-eager = pytest.mark.skipif(sys.version_info < (3, 12), reason="eager start is 3.12+")
 not_eager = pytest.mark.skipif(
-    sys.version_info >= (3, 12), reason="3.12+ starts tasks eagerly"
+    sys.version_info >= (3, 12), reason="3.12+ starts tasks eagerly on any loop"
 )
+
+
+def run_on_uvloop(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on uvloop, whose queue of callbacks Python cannot reach."""
+    uvloop = pytest.importorskip("uvloop")
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
 
 
 @pytest.mark.parametrize("waits", [False, True], ids=["returns", "waits"])
@@ -48,7 +55,6 @@ def test_the_coroutine_runs_in_a_task_of_its_own_from_its_first_line(
     asyncio.run(main())
 
 
-@eager
 def test_a_coroutine_that_never_waits_is_done_at_once_and_never_scheduled() -> None:
     async def main() -> None:
         ran = []
@@ -64,7 +70,7 @@ def test_a_coroutine_that_never_waits_is_done_at_once_and_never_scheduled() -> N
 
 
 @not_eager
-def test_without_eager_start_the_task_runs_from_the_next_loop_iteration() -> None:
+def test_on_uvloop_before_3_12_the_task_runs_from_the_next_loop_iteration() -> None:
     async def main() -> None:
         ran = []
 
@@ -76,7 +82,7 @@ def test_without_eager_start_the_task_runs_from_the_next_loop_iteration() -> Non
         await task
         assert ran == [True]
 
-    asyncio.run(main())
+    run_on_uvloop(main())
 
 
 def test_a_coroutine_that_waits_continues_in_a_task() -> None:
@@ -164,7 +170,6 @@ def test_each_coroutine_runs_in_a_context_of_its_own() -> None:
     asyncio.run(main())
 
 
-@eager
 def test_an_exception_before_the_first_wait_propagates_to_the_caller() -> None:
     async def main() -> None:
         async def handler() -> None:
@@ -177,7 +182,7 @@ def test_an_exception_before_the_first_wait_propagates_to_the_caller() -> None:
 
 
 @not_eager
-def test_without_eager_start_an_early_exception_ends_the_task() -> None:
+def test_on_uvloop_before_3_12_an_early_exception_ends_the_task() -> None:
     async def main() -> None:
         async def handler() -> None:
             raise ValueError("early")
@@ -187,14 +192,13 @@ def test_without_eager_start_an_early_exception_ends_the_task() -> None:
         with pytest.raises(ValueError, match="early"):
             await task
 
-    asyncio.run(main())
+    run_on_uvloop(main())
 
 
 def test_a_task_cancelled_before_its_next_step_still_cleans_up() -> None:
-    """Cancelled at once, before the loop runs it again: a coroutine that started
-    (eagerly) gets the ``CancelledError`` where it waits, so its ``finally`` runs; one
-    that had not started never will, and has nothing to clean up. Either way it is
-    closed, not left suspended."""
+    """Cancelled at once, before the loop runs it again: the coroutine started
+    (eagerly) and gets the ``CancelledError`` where it waits, so its ``finally``
+    runs, and it is closed, not left suspended."""
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -214,7 +218,7 @@ def test_a_task_cancelled_before_its_next_step_still_cleans_up() -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert cleaned_up == started == ([True] if sys.version_info >= (3, 12) else [])
+        assert cleaned_up == started == [True]
         assert inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED
 
     asyncio.run(main())

@@ -6,8 +6,11 @@ iteration, and costs more than many such handlers take to run. On Python 3.12+
 :func:`start_eagerly` starts the task eagerly, as :data:`asyncio.eager_task_factory`
 does: the coroutine's first step runs at once, inside its task, so one that never
 waits is done before :func:`start_eagerly` returns, and its task is never scheduled.
-Python 3.11 has no eager start: there the task runs from the next loop iteration,
-as any task does.
+Python 3.11 has no eager start; on asyncio's own loop :func:`start_eagerly` does
+what it would do: the task's first step, which the loop queued as the task was made,
+is taken off the loop's queue and run at once (the caller's task, if any, set aside
+meanwhile, as 3.12 does). On another loop (uvloop) the task runs from the next loop
+iteration, as any task does.
 
 Either way the coroutine runs in a real task from its first line, so what needs one
 (``asyncio.timeout``, ``asyncio.TaskGroup``, ``asyncio.current_task()``, anyio's
@@ -53,8 +56,41 @@ if sys.version_info >= (3, 12):
         return asyncio.Task(coro, loop=loop, eager_start=True)
 
 else:
+    from asyncio.tasks import _enter_task, _leave_task
 
     def _task(
         coro: Coroutine[Any, Any, None], loop: asyncio.AbstractEventLoop
     ) -> asyncio.Task[None]:
-        return loop.create_task(coro)
+        task = loop.create_task(coro)
+        if loop.get_task_factory() is None:
+            _step_now(task, loop)
+        return task
+
+    def _step_now(task: asyncio.Task[None], loop: asyncio.AbstractEventLoop) -> None:
+        """Run ``task``'s first step now if it is the last callback the loop
+        queued (asyncio's loop queues it as the task is made); else leave it.
+
+        What 3.12 does through ``eager_start``, 3.11 offers only through its loop's
+        internals, read by name here (this runs on 3.11 alone): the loop's queue
+        of ready callbacks, and a queued callback's ``Handle._run``, which runs it
+        as the loop would.
+        """
+        ready = getattr(loop, "_ready", None)
+        if not ready:
+            return  # not asyncio's loop (uvloop): the task starts next iteration
+        handle = ready[-1]
+        # The step is a method wrapper of the task's: its __self__ is the task.
+        step = getattr(handle, "_callback", None)
+        if getattr(step, "__self__", None) is not task:
+            return
+        ready.pop()
+        # A task entered on the loop would refuse to let another step; set the
+        # caller's aside meanwhile, as 3.12's eager start does.
+        caller = asyncio.current_task(loop)
+        if caller is not None:
+            _leave_task(loop, caller)
+        try:
+            getattr(handle, "_run")()  # noqa: B009 (asyncio's own, by name)
+        finally:
+            if caller is not None:
+                _enter_task(loop, caller)

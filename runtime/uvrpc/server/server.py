@@ -4,10 +4,11 @@ Every ready request is received in one batch (:class:`~uvrpc.reactor.SocketReact
 decoded and validated on the spot — so a malformed request or an unknown method is
 answered at once, without a task — and each valid request's handler runs in a task
 of its own (:func:`~uvrpc.eager.start_eagerly`), so a slow handler never holds up
-the others. On Python 3.12+ the task starts eagerly: a handler that returns without
-waiting is answered within the same batch, and its task is never scheduled nor
-kept. Stream calls run in tasks of their own, kept by a
-:class:`~uvrpc.sessions.StreamHost` under the caller's identity and call id.
+the others. The task starts eagerly (on Python 3.12+, and on 3.11 on asyncio's own
+loop): a handler that returns without waiting is answered within the same batch,
+and its task is never scheduled nor kept. Stream calls run in tasks of their own,
+kept by a :class:`~uvrpc.sessions.StreamHost` under the caller's identity and call
+id.
 """
 
 from __future__ import annotations
@@ -747,7 +748,7 @@ class Server:
             if caller is None:
                 caller = _caller(envelope)
             # What _keep does, inline: this runs for every unary call that waits
-            # (every one on Python 3.11).
+            # (every one where its task cannot start eagerly: 3.11 on uvloop).
             counter = self._of_caller.get(caller) or self._counter(caller)
             counter[0] += 1
             self._tasks[task] = counter

@@ -6,10 +6,9 @@ for a peer goes at once, the later ones go as one batch when the loop's current
 turn is over (a callback scheduled with ``call_soon``). It coalesces only for
 peers that read batches; everything else passes straight through.
 
-The turn ends in the reactor's next look at its socket after a send
-(:meth:`SocketReactor.at_turn_end`), which every turn that sent schedules anyway,
-or in a callback of its own once a message is held: a lone message costs no
-callback of its own.
+The turn ends where the reactor ends it (:meth:`SocketReactor.at_turn_end`): as a
+drain that sent ends, or in its next look at its socket after other sends, which
+every such turn schedules anyway; a lone message costs no callback of its own.
 
 A held message is reported sent: it was copied, and goes with its batch. A batch
 that finds no room waits for it in a task; until it went, its peer's later messages
@@ -133,8 +132,8 @@ class CoalescingSender:
         else:
             sent = self._reactor.try_send(frames)
         if not (self._flush_scheduled or self._reactor.turn_end_pending):
-            # The reactor ends the turn after a send of this turn, but not after
-            # one made while it drains: then a callback of its own does.
+            # The reactor ends the turn of any send made through it; a message
+            # held before any went needs a callback of its own.
             self._flush_scheduled = True
             self._loop.call_soon(self._end_turn)
         return sent

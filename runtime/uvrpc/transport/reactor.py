@@ -167,6 +167,7 @@ class SocketReactor:
         self._drain_scheduled = False
         self._check_scheduled = False
         self._draining = False
+        self._sent_draining = False
         self._writers: deque[asyncio.Future[None]] = deque()
         self._closed = False
         self._receiving = True
@@ -177,7 +178,8 @@ class SocketReactor:
         self._schedule_drain()
 
     def at_turn_end(self, hook: Callable[[], None]) -> None:
-        """Call ``hook`` in the loop iteration after one that sent, before the
+        """Call ``hook`` once a turn that sent is over: as a drain that sent ends,
+        or in the loop iteration after one whose callbacks sent, before the
         socket is looked at again (a sender that holds messages until its turn
         is over needs no callback of its own for that)."""
         self._turn_end = hook
@@ -185,8 +187,18 @@ class SocketReactor:
     @property
     def turn_end_pending(self) -> bool:
         """Whether the hook of :meth:`at_turn_end` is due (a send of this turn
-        scheduled it; one made while draining does not)."""
-        return self._check_scheduled
+        made it so)."""
+        return self._check_scheduled or self._sent_draining
+
+    def _drained(self) -> None:
+        """A drain ended: end the turn of the sends made while it ran (handlers
+        that answered at once). The drain read until the socket had nothing
+        left, so those sends need no look at the socket after them."""
+        self._draining = False
+        if self._sent_draining:
+            self._sent_draining = False
+            if self._turn_end is not None and not self._closed:
+                self._turn_end()
 
     def deliver_to(self, on_message: Callable[[list[zmq.Frame]], None]) -> None:
         """Hand each message received from now on to ``on_message`` instead."""
@@ -217,7 +229,7 @@ class SocketReactor:
                     # have run.
                     self._schedule_drain()
             finally:
-                self._draining = False
+                self._drained()
         else:
             # Process the socket's pending commands all the same, which clears
             # its descriptor: left readable, the loop would call back at once.
@@ -244,7 +256,7 @@ class SocketReactor:
                     break
                 on_message(frames)
         finally:
-            self._draining = False
+            self._drained()
 
     def _after_sends(self) -> None:
         """Once per loop iteration with sends: drain input whose edge they
@@ -290,7 +302,9 @@ class SocketReactor:
         # went does, and may spend the edge of input that came meanwhile: without
         # this check, a server whose every send to a slow caller fails would
         # never read again.
-        if not (self._check_scheduled or self._draining):
+        if self._draining:
+            self._sent_draining = True
+        elif not self._check_scheduled:
             self._check_scheduled = True
             self._loop.call_soon(self._after_sends)
         return sent
@@ -433,7 +447,7 @@ class RouterReactor(SocketReactor):
                     received = DRAIN_BATCH
                     self._schedule_drain()
             finally:
-                self._draining = False
+                self._drained()
         else:
             _events(sock)
         if not received and self._parked:

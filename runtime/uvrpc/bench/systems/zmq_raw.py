@@ -112,10 +112,27 @@ def serve_blocking(bind: str, loop: str) -> None:
 
 
 def _dealer(endpoint: str) -> zmq.Socket[bytes]:
-    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+    """A client's socket, in a context of its own for :func:`_close` to end."""
+    sock: zmq.Socket[bytes] = zmq.Context().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.connect(endpoint)
     return sock
+
+
+def _close(sock: zmq.Socket[bytes]) -> None:
+    """Close a client's socket and end its context, which returns only once
+    libzmq has let go of every message.
+
+    A payload sent without a copy stays libzmq's to read, and to free through
+    pyzmq's collector thread, until its message is dropped; closing a socket
+    drops its queued messages later, in libzmq's own threads. Left to then, a
+    client that returns with requests in flight can have them freed after the
+    interpreter stopped that collector at exit, or read from a payload Python
+    freed already: a crash as the process ends.
+    """
+    context = sock.context
+    sock.close()
+    context.term()
 
 
 def _events(sock: zmq.Socket[bytes]) -> int:
@@ -175,7 +192,7 @@ def run_task_client(spec: ClientSpec, loop: str) -> Result:
             await asyncio.gather(*(caller() for _ in range(spec.inflight)))
         finally:
             aio.remove_reader(fd)
-            sock.close()
+            _close(sock)
         return meter.finish()
 
     return run_client(main(), loop)
@@ -222,10 +239,11 @@ def run_pipeline_client(spec: ClientSpec, loop: str) -> Result:
                         break
                     sent = sent_at.pop(msgpack.unpackb(header.buffer)[0])
                     done = meter.record(sent, same_payload(body.buffer, payload))
-                    send()
+                    if not done:
+                        send()
         finally:
             aio.remove_reader(fd)
-            sock.close()
+            _close(sock)
         return meter.finish()
 
     return run_client(main(), loop)
@@ -248,5 +266,5 @@ def run_blocking_client(spec: ClientSpec, loop: str) -> Result:
             if meter.record(sent, ok):
                 break
     finally:
-        sock.close()
+        _close(sock)
     return meter.finish()
