@@ -228,24 +228,30 @@ def test_a_hostile_batch_is_dropped_whole_and_counted_while_others_are_served(
     assert rig.broker.stats.dropped == len(HOSTILE)
 
 
-def test_the_calls_of_a_batch_fail_at_once_when_their_server_goes(rig: Rig) -> None:
+@pytest.mark.parametrize("sent", ["as a batch", "one by one"])
+def test_the_calls_of_a_server_that_goes_fail_together_in_one_batch(
+    rig: Rig, sent: str
+) -> None:
     server = rig.server(batches=True)
     client = rig.client(batches=True)
     ids = list(range(1, CALLS + 1))
-    client.send_multipart([b"", *encode_batch([add_request(n) for n in ids])])
-    receive(server)
-    until(lambda: rig.broker.in_flight == CALLS, "the calls to be followed")
+    if sent == "as a batch":
+        client.send_multipart([b"", *encode_batch([add_request(n) for n in ids])])
+    else:
+        for n in ids:
+            client.send_multipart([b"", *add_request(n)])
+    until(lambda: rig.broker.stats.requests == CALLS, "the calls to be handed on")
     server.close(linger=0)  # its connection drops with the calls it took
-    # As any turn's messages for one peer: the first alone, the rest as a batch.
-    lone = receive(client)
-    assert kind(lone[1]) == 2
+    # Not the first failure alone and the others a moment later: a caller that
+    # sees one of them fail sees them all failed.
     answer = receive(client)
-    assert msgpack.unpackb(answer[1]) == [V, KIND_BATCH, 0, CALLS - 1]
-    failures = [(lone[1], lone[2]), *split_batch(answer[1], answer[2])]
+    assert msgpack.unpackb(answer[1]) == [V, KIND_BATCH, 0, CALLS]
+    failures = split_batch(answer[1], answer[2])
     assert sorted(call_ids(failures)) == ids
     statuses = {msgpack.unpackb(header)[3] for header, _ in failures}
     assert statuses == {int(Status.UNAVAILABLE)}
     assert rig.broker.stats.failed == CALLS
+    assert rig.broker.in_flight == 0
 
 
 def test_a_batch_for_a_client_that_is_gone_is_dropped_and_counted(rig: Rig) -> None:

@@ -974,10 +974,18 @@ class Broker:
             f"the server running this call went away ({why}); it may or may not "
             "have run"
         )
-        for client, call_id in list(server.calls):
-            self._end(client, call_id)
-            self._reply_error(client, call_id, error)
-            self.stats.failed += 1
+        # Its calls fail together: each client that reads batches is sent its
+        # errors as one batch at the end of this turn, the first one included,
+        # never one alone and the others a moment later.
+        front = self._front_out
+        holding, front.hold = front.hold, True
+        try:
+            for client, call_id in list(server.calls):
+                self._end(client, call_id)
+                self._reply_error(client, call_id, error)
+                self.stats.failed += 1
+        finally:
+            front.hold = holding
 
     def _end(self, client: bytes, call_id: int) -> None:
         call = self._calls.pop((client, call_id), None)
