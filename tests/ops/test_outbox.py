@@ -159,3 +159,38 @@ def test_a_batch_that_cannot_go_hands_back_its_messages_tags(
     # A message sent at once that cannot go raises, as a lone send does.
     with pytest.raises(zmq.Again):
         box.send(reader.bytes, message(9), None)
+
+
+def test_messages_sent_while_a_failed_batch_is_handled_keep_their_own_tags(
+    reader: zmq.Frame,
+) -> None:
+    # A batch that cannot go fails its calls, which may send other callers more
+    # (an error, a CANCEL) while the turn's other batches still wait to go.
+    sock = FakeRouter()
+    failed: list[Any] = []
+
+    def on_failed(peer: bytes, tags: list[Any], exc: zmq.ZMQError) -> None:
+        failed.append(tags)
+        sock.full = False
+        if tags == ["a0", "a1"]:
+            box.hold = True
+            for n, tag in enumerate(["late0", "late1"]):
+                box.send(reader.bytes, [b"caller-1", *message(10 + n)], tag)
+            box.hold = False
+
+    box = Outbox(sock, 2, on_failed)  # type: ignore[arg-type]
+    box.learn(reader)
+    box.hold = True
+    for n, (caller, tag) in enumerate(
+        [(b"caller-0", "a0"), (b"caller-1", "b0"), (b"caller-0", "a1")]
+    ):
+        box.send(reader.bytes, [caller, *message(n)], tag)
+    box.hold = False
+    sock.full = True  # caller-0's batch, the first to go, cannot
+    box.end_turn()
+    assert failed == [["a0", "a1"]]
+    assert [msgpack.unpackb(m[4]) for m in sock.sent] == [1]  # caller-1's own
+    assert box.pending
+    sock.full = True
+    box.end_turn()  # the messages sent while the failure was handled
+    assert failed == [["a0", "a1"], ["late0", "late1"]]

@@ -126,8 +126,13 @@ class Outbox:
 
     def end_turn(self) -> None:
         """The turn is over: send each peer's held messages, as one message."""
-        for peer, message in self._rule.end_turn():
-            self._flush(message, self._tags.pop(peer))
+        # Each batch's tags are taken before any goes: one that fails has its
+        # calls failed, which may hold new messages for a peer still to be sent
+        # this turn's batch, and their tags are the next turn's.
+        tags = self._tags
+        batches = [(message, tags.pop(peer)) for peer, message in self._rule.end_turn()]
+        for message, its_tags in batches:
+            self._flush(message, its_tags)
 
     def _flush(self, message: list[Any], tags: list[Any]) -> None:
         if batch_count(message[-2]):
