@@ -18,8 +18,17 @@ cannot do, and it buys three things:
   its running ones.
 
 The price is that Python reads the header of every message (never the payload:
-frames are forwarded as received, without a copy) in the broker's own thread,
-draining each socket in batches; ``docs/scaling.md`` has what that costs.
+a message sent alone is forwarded as received, without a copy) in the broker's own
+thread, draining each socket in batches; ``docs/scaling.md`` has what that costs.
+
+Both sockets announce that they read batches (``docs/protocol.md``, "Batches").
+A batch received is split, each of its messages routed as if it came alone (a
+call's server depends on the call: the least loaded one when it arrives), and what
+one turn of the loop has for one peer goes out as a batch again
+(:class:`~uvrpc.ops.outbox.Outbox`), so that a batch of calls reaches each server
+as one batch, and their replies each caller as one. A malformed batch is dropped
+whole and counted in :attr:`BrokerStats.dropped`; a batch that cannot be passed on
+does to each of its calls what a lone message that cannot would.
 
 Requests that arrive while no server of their service is connected wait (for their
 deadline at the longest) until one says READY; oneway requests, and messages the
@@ -53,9 +62,17 @@ import zmq
 from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils.monitor import parse_monitor_message
 
+from ..transport.coalesce import announce_batches
 from ..transport.liveness import DEFAULT_HEARTBEAT, Heartbeat
 from ..transport.security import AllowList, ServerSecurity, check_zap_handler
-from ..wire.errors import ResourceExhausted, RpcError, Unavailable, Unimplemented
+from ..wire.batch import KIND_BATCH, split_batch
+from ..wire.errors import (
+    ProtocolError,
+    ResourceExhausted,
+    RpcError,
+    Unavailable,
+    Unimplemented,
+)
 from ..wire.limits import HIGH_WATER_MARK, check_limit
 from ..wire.protocol import (
     DELIMITER,
@@ -74,6 +91,7 @@ from ..wire.protocol import (
     route_service,
 )
 from ..wire.version import PROTOCOL_VERSION
+from .outbox import Outbox
 from .signals import stop_on_signals
 
 __all__ = ["Broker", "BrokerStats", "SharedKeysError", "run_broker"]
@@ -138,7 +156,7 @@ class BrokerStats:
     passed on (a full pipe): a stream never goes on with a hole in it."""
     dropped: int = 0
     """Messages dropped: for a call the broker does not know (one that ended), or
-    for a client that is gone or does not read."""
+    for a client that is gone or does not read; a malformed batch counts once."""
 
 
 class _Server:
@@ -323,6 +341,8 @@ class Broker:
         self._command: zmq.Socket[bytes] = ctx.socket(zmq.PAIR)
         self._monitor: zmq.Socket[bytes] | None = None
         self._thread: threading.Thread | None = None
+        self._front_out = Outbox(self._front, 1, self._client_batch_failed)
+        self._back_out = Outbox(self._back, 2, self._server_batch_failed)
         try:
             for sock in (self._front, self._back):
                 sock.setsockopt(zmq.LINGER, 0)
@@ -331,6 +351,8 @@ class Broker:
                 # A send to a peer that is gone, or whose pipe is full, raises
                 # instead of vanishing: the broker must know, to fail the call.
                 sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+                # Clients and servers send it batches, and are sent batches.
+                announce_batches(sock)
                 if heartbeat is not None:
                     heartbeat.apply(sock)
             for sock in (self._control, self._command):
@@ -463,6 +485,7 @@ class Broker:
                 if now >= next_sweep:
                     self._sweep(now)
                     next_sweep = now + SWEEP_INTERVAL
+                self._end_turn()
         except zmq.ContextTerminated:
             pass
 
@@ -481,15 +504,28 @@ class Broker:
                 _log.exception("the broker dropped a message it failed to forward")
                 self.stats.dropped += 1
 
-    def _from_client(self, frames: list[zmq.Frame]) -> None:
+    def _end_turn(self) -> None:
+        """Send what each outbox held this turn. A batch that cannot go fails
+        its calls, which may send more (a CANCEL, an error): until all went."""
+        back, front = self._back_out, self._front_out
+        while back.pending or front.pending:
+            back.end_turn()
+            front.end_turn()
+
+    def _from_client(self, frames: list[Any]) -> None:
         """``[client, b"", attachments…, header, body]`` from a client."""
-        client = frames[0].bytes
+        first = frames[0]
+        self._front_out.learn(first)
+        client = first.bytes
         head = _head(frames)
         if head is None:
             # Not ours to judge: a server answers it with the protocol's error.
             self._hand_untracked(frames, None)
             return
         kind, call_id, timeout_ms, service = head
+        if kind == KIND_BATCH:
+            self._on_batch(frames, 1, self._from_client)
+            return
         if kind != KIND_REQUEST:
             call = self._calls.get((client, call_id))
             if call is None or call.broken:
@@ -523,6 +559,36 @@ class Broker:
         self._calls[(client, call_id)] = call
         self._dispatch(client, call_id, call, frames)
 
+    def _on_batch(self, frames: list[Any], end: int, handle: Any) -> None:
+        """Take each message of a batch (its delimiter at ``end``) as if it came
+        alone; their messages on to the same peer are held to go as one batch
+        too. A malformed batch is dropped whole: its messages are one peer's."""
+        try:
+            if len(frames) != end + 3 or len(frames[end]):
+                raise ProtocolError(
+                    f"a batch must be one header and one body after the envelope, "
+                    f"not {len(frames) - end - 1} frames"
+                )
+            messages = split_batch(frames[-2], frames[-1])
+        except ProtocolError as exc:
+            self.stats.dropped += 1
+            _log.warning("the broker dropped a malformed batch: %s", exc)
+            return
+        envelope = frames[: end + 1]
+        front, back = self._front_out, self._back_out
+        front.hold = back.hold = True
+        try:
+            for header, body in messages:
+                try:
+                    handle([*envelope, header, body])
+                except zmq.ContextTerminated:
+                    raise
+                except Exception:
+                    _log.exception("the broker dropped a message it failed to forward")
+                    self.stats.dropped += 1
+        finally:
+            front.hold = back.hold = False
+
     def _dispatch(
         self, client: bytes, call_id: int, call: _Call, frames: list[Any]
     ) -> None:
@@ -540,7 +606,7 @@ class Broker:
                 else:
                     self._wait(client, call_id, call, messages)
                 return
-            outcome = self._to_server(server, messages[0])
+            outcome = self._to_server(server, messages[0], (client, call_id))
             if outcome == _FULL:
                 full.add(server.identity)
             if outcome != _SENT:
@@ -661,16 +727,22 @@ class Broker:
             self._servers[best.identity] = best
         return best
 
-    def _hand_untracked(self, frames: list[zmq.Frame], service: str | None) -> None:
+    def _hand_untracked(self, frames: list[Any], service: str | None) -> None:
         server = self._pick(service)
         if server is None or self._to_server(server, frames) == _FULL:
             self.stats.dropped += 1
 
-    def _to_server(self, server: _Server, frames: list[Any]) -> int:
-        """Send a message to ``server``: :data:`_SENT`, :data:`_FULL` (its pipe has
-        no room) or :data:`_GONE` (its connection is gone: it is lost)."""
+    def _to_server(
+        self,
+        server: _Server,
+        frames: list[Any],
+        call: tuple[bytes, int] | None = None,
+    ) -> int:
+        """Send a message (of ``call``, if the broker follows it) to ``server``:
+        :data:`_SENT` (or held for its batch), :data:`_FULL` (its pipe has no
+        room) or :data:`_GONE` (its connection is gone: it is lost)."""
         try:
-            _send(self._back, server.identity, frames)
+            self._back_out.send(server.identity, frames, call)
         except zmq.Again:
             return _FULL
         except zmq.ZMQError as exc:
@@ -686,7 +758,7 @@ class Broker:
         """Send a message of a followed call to its server; whether it went. One
         that cannot go (the server's pipe is full) breaks the call."""
         assert call.server is not None
-        outcome = self._to_server(call.server, frames)
+        outcome = self._to_server(call.server, frames, (client, call_id))
         if outcome == _FULL:
             error = ResourceExhausted(
                 "the server running this call has a full queue: a message of the "
@@ -709,10 +781,54 @@ class Broker:
         self._reply_error(client, call_id, error)
         self.stats.broken += 1
 
-    def _from_server(self, frames: list[zmq.Frame]) -> None:
+    def _server_batch_failed(
+        self, identity: bytes, calls: list[Any], exc: zmq.ZMQError
+    ) -> None:
+        """A batch for a server could not go: as for each of its messages alone."""
+        server = self._servers.get(identity)
+        self.stats.dropped += sum(1 for call in calls if call is None)
+        if server is None:
+            return
+        if exc.errno == zmq.EHOSTUNREACH:
+            self._lose(server, "its connection is gone")
+            return
+        error = ResourceExhausted(
+            "the server running this call has a full queue: a message of the "
+            "call could not be passed on, so the call was cancelled"
+        )
+        for key in calls:
+            call = None if key is None else self._calls.get(key)
+            if call is not None and call.server is server and not call.broken:
+                self._break(key[0], key[1], call, error)
+
+    def _client_batch_failed(
+        self, client: bytes, messages: list[Any], exc: zmq.ZMQError
+    ) -> None:
+        """A batch for a client could not go: as for each of its messages alone."""
+        self.stats.dropped += len(messages)
+        for tag in messages:
+            if tag is None:
+                continue
+            call_id, reply, followed = tag
+            call = self._calls.get((client, call_id))
+            if reply:
+                self.stats.replies -= 1  # counted when it was held
+            elif call is not None and call is followed and not call.broken:
+                if exc.errno == zmq.EHOSTUNREACH:
+                    self._cancel_for_gone_client(client, call_id, call)
+                else:
+                    error = ResourceExhausted(
+                        "this client does not read its messages: one could not "
+                        "be passed on, so the call was cancelled"
+                    )
+                    self._break(client, call_id, call, error)
+
+    def _from_server(self, frames: list[Any]) -> None:
         """``[server, b"", header]`` (READY, LEAVING) or ``[server, client, b"",
         attachments…, header, body]`` for a client."""
-        identity = frames[0].bytes
+        first = frames[0]
+        self._back_out.learn(first)
+        identity = first.bytes
         if len(frames) == 3 and len(frames[1]) == 0:
             self._on_control(identity, frames)
             return
@@ -721,6 +837,9 @@ class Broker:
             return
         client = frames[1].bytes
         head = _head(frames)
+        if head is not None and head[0] == KIND_BATCH:
+            self._on_batch(frames, 2, self._from_server)
+            return
         reply = head is not None and head[0] == KIND_REPLY
         call = None
         if head is not None:
@@ -737,8 +856,9 @@ class Broker:
         if reply and call is not None:
             assert head is not None
             self._end(client, head[1])
+        tag = None if head is None else (head[1], reply, call)
         try:
-            _send(self._front, frames[1], frames[2:])
+            self._front_out.send(client, frames[2:], tag)
         except zmq.Again:
             self.stats.dropped += 1
             if call is not None and not reply:
@@ -763,8 +883,9 @@ class Broker:
     def _cancel_for_gone_client(self, client: bytes, call_id: int, call: _Call) -> None:
         """A stream's message found its client gone: cancel the call for it."""
         server = call.server
-        assert server is not None
         self._end(client, call_id)
+        if server is None:
+            return
         self._cancel_at(server, client, call_id)
 
     def _cancel_at(self, server: _Server, client: bytes, call_id: int) -> None:
@@ -853,10 +974,18 @@ class Broker:
             f"the server running this call went away ({why}); it may or may not "
             "have run"
         )
-        for client, call_id in list(server.calls):
-            self._end(client, call_id)
-            self._reply_error(client, call_id, error)
-            self.stats.failed += 1
+        # Its calls fail together: each client that reads batches is sent its
+        # errors as one batch at the end of this turn, the first one included,
+        # never one alone and the others a moment later.
+        front = self._front_out
+        holding, front.hold = front.hold, True
+        try:
+            for client, call_id in list(server.calls):
+                self._end(client, call_id)
+                self._reply_error(client, call_id, error)
+                self.stats.failed += 1
+        finally:
+            front.hold = holding
 
     def _end(self, client: bytes, call_id: int) -> None:
         call = self._calls.pop((client, call_id), None)
@@ -873,7 +1002,7 @@ class Broker:
     def _reply_error(self, client: bytes, call_id: int, error: RpcError) -> None:
         header = encode_reply_header(call_id, error.status)
         try:
-            _send(self._front, client, [DELIMITER, header, encode_error_body(error)])
+            self._front_out.send(client, [DELIMITER, header, encode_error_body(error)])
         except zmq.ZMQError:
             self.stats.dropped += 1
 
@@ -888,8 +1017,6 @@ class Broker:
 # pyzmq's flags are enums, whose arithmetic costs a microsecond a message: the
 # broker's loop uses plain ints and its own receive and send loops.
 _NOBLOCK = int(zmq.NOBLOCK)
-_MORE = int(zmq.SNDMORE)
-_MORE_NOBLOCK = _MORE | _NOBLOCK
 
 
 def _recv(sock: zmq.Socket[bytes]) -> list[zmq.Frame]:
@@ -906,29 +1033,17 @@ def _recv(sock: zmq.Socket[bytes]) -> list[zmq.Frame]:
     return frames
 
 
-def _send(sock: zmq.Socket[bytes], to: Any, frames: Sequence[Any]) -> None:
-    """Send ``[to, *frames]`` from a ROUTER without copying the frames. A ROUTER
-    sends a message whole or not at all: only sending ``to`` can fail.
-
-    Raises:
-        zmq.Again: the peer's pipe is full.
-        zmq.ZMQError: (EHOSTUNREACH) the peer is gone.
-    """
-    sock.send(to, _MORE_NOBLOCK, copy=False)
-    last = len(frames) - 1
-    for n, frame in enumerate(frames):
-        sock.send(frame, _MORE if n < last else 0, copy=False)
-
-
 def _head(
-    frames: list[zmq.Frame],
+    frames: list[Any],
 ) -> tuple[int, int, int | None, str | None] | None:
     """The kind, call id and (for a request) timeout and service of a message of
-    this protocol version; ``None`` for anything else."""
+    this protocol version; ``None`` for anything else. The header is a received
+    ``zmq.Frame``, or ``bytes`` for a message taken from a batch."""
     if len(frames) < 4:
         return None
+    header = frames[-2]
     try:
-        fields = msgpack.unpackb(frames[-2].bytes)
+        fields = msgpack.unpackb(header if type(header) is bytes else header.bytes)
     except Exception:  # noqa: BLE001 - not msgpack: not ours to judge
         return None
     if (

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Self, cast
 
@@ -447,7 +447,12 @@ class Server:
             self._sock, loop, self._on_message, self._count_retry
         )
         self._sender = CoalescingSender(
-            self._reactor, loop, self._peer_of, end=1, on_lost=self._lost
+            self._reactor,
+            loop,
+            self._peer_of,
+            end=1,
+            on_lost=self._lost,
+            end_of=_end_of,
         )
         if self._trim_memory:
             self._trimmer = HeapTrimmer(loop)
@@ -587,8 +592,8 @@ class Server:
         stats.received -= 1  # each of its messages counts instead
         envelope = frames[: end + 1]
         sender = self._sender
-        if end == 1 and sender is not None:
-            peer = self._peers.peer(frames[0])
+        if end <= 2 and sender is not None:
+            peer = self._peer_of(frames)
             if peer is not None:
                 # Their replies go as one batch, the first held with the rest.
                 sender.expect(peer, len(messages))
@@ -596,12 +601,20 @@ class Server:
             # Its frames are bytes, not zmq.Frame: every reader takes a buffer.
             self._on_message(cast(list[zmq.Frame], [*envelope, header, body]))
 
-    def _peer_of(self, frames: Sequence[Any]) -> bytes | None:
-        """The peer a message may join a batch for: a direct peer (one routing
-        frame) whose connection reads batches."""
-        if len(frames[1]):
-            return None  # routed through a broker, or a broker's own message
-        return self._peers.peer(frames[0])
+    def _peer_of(self, frames: Sequence[Any]) -> Hashable | None:
+        """The peer a message may join a batch for, if its connection reads
+        batches: a direct caller (one routing frame), or a caller behind a broker
+        (two: the broker's, then the caller's), keyed by both, since a batch's
+        envelope is all of its messages'."""
+        if not len(frames[1]):
+            return self._peers.peer(frames[0])
+        if len(frames) < 5 or len(frames[2]):
+            return None  # routed through more than one hop
+        broker = self._peers.peer(frames[0])
+        if broker is None:
+            return None
+        caller = frames[1]
+        return (broker, caller if type(caller) is bytes else bytes(caller))
 
     def _lost(self, count: int) -> None:
         self.stats.undeliverable += count
@@ -883,6 +896,12 @@ class Server:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+def _end_of(peer: Hashable) -> int:
+    """The index of the delimiter of the messages for ``peer`` (a key of
+    :meth:`Server._peer_of`): 2 behind a broker, 1 for a direct caller."""
+    return 2 if type(peer) is tuple else 1
 
 
 def _peer_key(frames: list[Any]) -> str | None:

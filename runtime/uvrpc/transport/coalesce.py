@@ -91,6 +91,9 @@ class CoalescingSender:
             ROUTER: one routing frame).
         on_lost: called with the number of messages of a batch that could not be
             delivered (its peer is gone).
+        end_of: the index of the delimiter of a peer's messages, for a sender
+            whose peers' envelopes differ in length (a server's callers behind a
+            broker have two routing frames); ``end`` for every peer if ``None``.
     """
 
     def __init__(
@@ -101,12 +104,14 @@ class CoalescingSender:
         *,
         end: int,
         on_lost: Callable[[int], None] | None = None,
+        end_of: Callable[[Hashable], int] | None = None,
     ) -> None:
         self._reactor = reactor
         self._loop = loop
         self._peer_of = peer_of
         self._end = end
         self._on_lost = on_lost
+        self._end_of = end_of
         self._rule = Coalescer()
         self._flush_scheduled = False
         reactor.at_turn_end(self._turn_over)
@@ -122,7 +127,8 @@ class CoalescingSender:
             return self._reactor.try_send(frames)
         if self._blocked and peer in self._blocked:
             return False
-        before, held = self._rule.offer(peer, frames, self._end)
+        end = self._end if self._end_of is None else self._end_of(peer)
+        before, held = self._rule.offer(peer, frames, end)
         for message in before:
             self._push(peer, message)
         if held:
