@@ -18,6 +18,7 @@ from conftest import server_thread
 
 import uvrpc
 from uvrpc.broker import Broker
+from uvrpc.core.coalesce import BATCH_MESSAGES
 from uvrpc.transport.coalesce import announce_batches
 from uvrpc.wire.batch import KIND_BATCH, encode_batch, split_batch
 from uvrpc.wire.protocol import encode_ready_header, encode_reply_header
@@ -27,7 +28,7 @@ V = uvrpc.PROTOCOL_VERSION
 SERVICE = "calculator.Calculator"
 ADD = f"{SERVICE}.add"
 WAIT_MS = 10_000  # only ever waited out when a test is failing
-CALLS = 64
+CALLS = BATCH_MESSAGES  # as many as one batch holds: they travel as one
 
 
 def add_request(call_id: int) -> tuple[bytes, bytes]:
