@@ -137,17 +137,24 @@ async def _calls_started_in_one_turn_reach_the_server_as_batches() -> None:
             )
             assert not router.poll(0, zmq.POLLIN)  # three ZeroMQ messages, no more
             # The replies come back as one batch: the client splits it, and the
-            # second calls its callers make go as full batches, none alone.
+            # second calls its callers make, all in one turn, leave as the first
+            # ones did: one alone, so that the server starts on it, then batches.
             replies = [
                 (encode_reply_header(n, 0), msgpack.packb(n * 10))
                 for n in reversed(ids)
             ]
             router.send_multipart([peer, b"", *encode_batch(replies)])
-            again = []
-            for _ in range(CALLS // BATCH_MESSAGES):
-                second = await asyncio.to_thread(receive, router)
-                assert msgpack.unpackb(second[2]) == [V, KIND_BATCH, 0, BATCH_MESSAGES]
-                again += split_batch(second[2], second[3])
+            lone = await asyncio.to_thread(receive, router)
+            full = await asyncio.to_thread(receive, router)
+            rest = await asyncio.to_thread(receive, router)
+            assert msgpack.unpackb(lone[2])[:2] == [V, 1]
+            assert msgpack.unpackb(full[2]) == [V, KIND_BATCH, 0, BATCH_MESSAGES]
+            assert msgpack.unpackb(rest[2]) == [V, KIND_BATCH, 0, rest_count]
+            again = [
+                lone[2:],
+                *split_batch(full[2], full[3]),
+                *split_batch(rest[2], rest[3]),
+            ]
             assert not router.poll(0, zmq.POLLIN)
             assert [msgpack.unpackb(body)["2"] for _, body in again] == [2] * CALLS
             second_ids = [msgpack.unpackb(header)[2] for header, _ in again]
@@ -249,10 +256,9 @@ def test_a_server_answers_a_batch_of_requests_with_full_batches(
         dealer.send_multipart([b"", *encode_batch(requests)])
         zmq_messages, results = replies_until(dealer, CALLS)
         assert results == {n: n + 1 for n in range(1, CALLS + 1)}
-        # Every handler answered in the same turn, and the batch said that
-        # many replies were on their way: none went ahead alone, and they left
-        # as full batches.
-        assert zmq_messages == CALLS // BATCH_MESSAGES
+        # Every handler answered in the same turn: the first reply went at
+        # once, alone, the rest as a full batch and the turn's remainder.
+        assert zmq_messages == 3
 
         # A full batch leaves before its last reply is counted: read the
         # counters on the server's loop, once that turn is over.

@@ -271,7 +271,7 @@ def test_a_batch_for_a_client_that_is_gone_is_dropped_and_counted(rig: Rig) -> N
     assert rig.broker.stats.dropped == len(ids)
 
 
-def test_a_server_behind_a_broker_answers_a_batch_with_one_batch(rig: Rig) -> None:
+def test_a_server_behind_a_broker_answers_a_batch_with_batches(rig: Rig) -> None:
     with server_thread(Calculator()) as running:
         assert running.loop is not None and running.server is not None
         running.loop.call_soon_threadsafe(
@@ -281,11 +281,19 @@ def test_a_server_behind_a_broker_answers_a_batch_with_one_batch(rig: Rig) -> No
         client = rig.client(batches=True)
         ids = list(range(1, CALLS + 1))
         client.send_multipart([b"", *encode_batch([add_request(n) for n in ids])])
-        # The server answers the batch with one batch (every reply ready in one
-        # turn), and the broker passes it on as one: one ZeroMQ message each way.
-        answer = receive(client)
-        assert msgpack.unpackb(answer[1]) == [V, KIND_BATCH, 0, CALLS]
-        replies = split_batch(answer[1], answer[2])
+        # The server answers in one turn: its first reply alone, the rest as one
+        # batch. The broker passes each on, the first of its own turn alone: the
+        # replies reach the client in two or three ZeroMQ messages, not 32.
+        replies: list[tuple[bytes, bytes]] = []
+        messages = 0
+        while len(replies) < CALLS:
+            answer = receive(client)
+            messages += 1
+            if msgpack.unpackb(answer[1])[1] == KIND_BATCH:
+                replies += split_batch(answer[1], answer[2])
+            else:
+                replies.append((answer[1], answer[2]))
+        assert messages <= 3
         assert sorted(call_ids(replies)) == ids
         assert {msgpack.unpackb(h)[2]: msgpack.unpackb(b) for h, b in replies} == {
             n: n + 1 for n in ids

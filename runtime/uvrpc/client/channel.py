@@ -225,12 +225,6 @@ class DealerTransport:
     def _peer_of(self, frames: Sequence[Any]) -> bytes | None:
         return DELIMITER if self._batches else None
 
-    def expect(self, count: int) -> None:
-        """``count`` messages are on their way to the server this turn (see
-        :meth:`uvrpc.core.coalesce.Coalescer.expect`)."""
-        if self._sender is not None:
-            self._sender.expect(DELIMITER, count)
-
     @property
     def batches(self) -> int:
         """Batches sent so far (each counts once, whatever it held)."""
@@ -1017,9 +1011,6 @@ class Channel:
         elif core.woken:  # a batch: the calls of its messages
             for state in core.woken:
                 self._wake(state)
-            if self._dealer is not None:
-                # Their callers' next calls come in the next turn: as a batch.
-                self._dealer.expect(len(core.woken))
             core.woken.clear()
         if core.outbox:
             self._flush()

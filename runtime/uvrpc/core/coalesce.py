@@ -6,9 +6,12 @@ A sender (either client, the server) offers each message it is about to send to 
 
 * the first message for a peer in a turn goes at once, alone: nothing ever waits
   for a batch to fill, so a lone call costs what it did; unless the shell said
-  that several are on their way (:meth:`Coalescer.expect`: a batch arrived, and
-  each of its messages will be answered), as otherwise a train of calls that
-  travels as one batch would lose one message to a lone one at every hop;
+  that several are on their way and must arrive together
+  (:meth:`Coalescer.expect`: the broker failing a lost server's calls). Clients
+  and servers do not use it: a train of calls that travels whole from hop to hop
+  keeps one train in flight, and client and server take turns; the lone first
+  message splits a train in two at every hop, so one side works on one part
+  while the other makes the next (``docs/performance.md``, "Batches");
 * the later ones of the same turn are held, copied into one batch
   (:class:`~uvrpc.wire.batch.BatchBuilder`), which goes at the end of the turn,
   or as soon as it is full (:data:`BATCH_MESSAGES` messages, or
@@ -144,12 +147,11 @@ class Coalescer:
         return _NOTHING, True
 
     def expect(self, peer: Hashable, count: int) -> None:
-        """Say that ``count`` messages for ``peer`` are on their way, each its
-        own (a batch of requests has arrived: its replies will follow; a batch
-        of replies: the next calls of their callers). The first of them is then
-        held too, so that they go as one batch, not as one message and a batch
-        of the rest; a lone message, expected or not, goes at once. What is
-        still expected at the end of a turn is forgotten."""
+        """Say that ``count`` messages for ``peer`` are on their way this turn
+        and should arrive together (errors for calls that failed at once). The
+        first of them is then held too, so that they go as one batch, not as one
+        message and a batch of the rest; a lone message, expected or not, goes at
+        once. What is still expected at the end of a turn is forgotten."""
         self._expected[peer] = self._expected.get(peer, 0) + count
 
     def end_turn(self) -> list[tuple[Hashable, list[Any]]]:

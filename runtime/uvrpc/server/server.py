@@ -591,12 +591,6 @@ class Server:
             return
         stats.received -= 1  # each of its messages counts instead
         envelope = frames[: end + 1]
-        sender = self._sender
-        if end <= 2 and sender is not None:
-            peer = self._peer_of(frames)
-            if peer is not None:
-                # Their replies go as one batch, the first held with the rest.
-                sender.expect(peer, len(messages))
         for header, body in messages:
             # Its frames are bytes, not zmq.Frame: every reader takes a buffer.
             self._on_message(cast(list[zmq.Frame], [*envelope, header, body]))

@@ -155,11 +155,6 @@ class CoalescingSender:
                 await asyncio.wait((waiting,))
         return await self._reactor.send(frames, prepare)
 
-    def expect(self, peer: Hashable, count: int) -> None:
-        """``count`` messages for ``peer`` are on their way this turn (see
-        :meth:`Coalescer.expect`)."""
-        self._rule.expect(peer, count)
-
     def _end_turn(self) -> None:
         self._flush_scheduled = False
         self._turn_over()
