@@ -975,15 +975,18 @@ class Broker:
             "have run"
         )
         # Its calls fail together: each client that reads batches is sent its
-        # errors as one batch at the end of this turn, the first one included,
-        # never one alone and the others a moment later.
+        # errors as batches of this turn, the first one included, never one
+        # alone and the others a moment later; and every one of them is ended
+        # and counted before the first batch can leave (a full one goes at once).
+        lost = list(server.calls)
+        for client, call_id in lost:
+            self._end(client, call_id)
+        self.stats.failed += len(lost)
         front = self._front_out
         holding, front.hold = front.hold, True
         try:
-            for client, call_id in list(server.calls):
-                self._end(client, call_id)
+            for client, call_id in lost:
                 self._reply_error(client, call_id, error)
-                self.stats.failed += 1
         finally:
             front.hold = holding
 
