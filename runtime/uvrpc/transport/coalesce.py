@@ -2,8 +2,9 @@
 
 :class:`CoalescingSender` applies :class:`uvrpc.core.coalesce.Coalescer`'s rule on
 top of a :class:`~uvrpc.transport.reactor.SocketReactor`: a turn's first message
-for a peer goes at once, the later ones go as one batch when the loop's current
-turn is over (a callback scheduled with ``call_soon``). It coalesces only for
+for a peer goes at once, the later ones go as batches: one as soon as it is full,
+the rest when the loop's current turn is over (a callback scheduled with
+``call_soon``). It coalesces only for
 peers that read batches; everything else passes straight through.
 
 The turn ends where the reactor ends it (:meth:`SocketReactor.at_turn_end`): as a
