@@ -107,13 +107,22 @@ def test_the_readme_section_names_the_run_and_leaves_out_uvloop_rows() -> None:
             row("uvrpc", "pipelined", 64, ratio_vs_zmq_raw=1.02),
             row("uvrpc+uvloop", "pipelined", 64),
             row("uvrpc", "server-stream", 65536, ratio_vs_zmq_raw=0.9),
-            row("uvrpc", "broker", 64, path="broker", ratio_vs_direct=0.81),
+            row(
+                "uvrpc",
+                "broker",
+                64,
+                path="broker",
+                ratio_vs_direct=0.81,
+                p50_vs_direct=None,
+                broker_cpu_us_per_call=27.5,
+            ),
         )
     )
     assert "uvrpc bench --repeat 3" in text and "2-core Some CPU" in text
     assert "uvloop" not in text
     assert "| server-stream | 64 KiB | uvrpc | 1,000 | 900-1,100 |" in text
-    assert "| 64 | broker | 1,000 |  | 0.81x |" in text
+    assert "| pipelined | 64 B | 64 | broker | 1,000 | 900-1,100 |" in text
+    assert "| 0.81x |  | 27.5 |" in text
 
 
 def test_a_section_is_replaced_between_its_markers_only() -> None:

@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 
 from .cpuprobe import cpu_seconds
 from .measure import Result, percentile
+from .report import number_cell, ratio_cell
 from .runner import _clients, serving
 from .scaling import wait_for_servers
 from .spec import ClientSpec
@@ -228,12 +229,7 @@ def measure_broker(
 
 
 def _cells(row: dict[str, Any]) -> list[str]:
-    def number(value: float | None, digits: int = 0) -> str:
-        return "" if value is None else f"{value:,.{digits}f}"
-
-    def ratio(value: float | None) -> str:
-        return "" if value is None else f"{value:.2f}x"
-
+    number, ratio = number_cell, ratio_cell
     return [
         "pingpong" if row["inflight"] == 1 else "pipelined",
         f"{row['payload']} B",

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .cases import CASES
+from .report import size_label
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -146,7 +147,7 @@ def _streams(
                     **_style(systems, system),
                 )
         labels = [
-            f"{case.removesuffix('-stream')}\n{_size(payload)}"
+            f"{case.removesuffix('-stream')}\n{size_label(payload)}"
             for case, payload in groups
         ]
         axes.set_xticks(range(len(groups)), labels)
@@ -155,10 +156,6 @@ def _streams(
     panels[0].set_ylabel("items/s")
     panels[1].set_title("stream throughput, by case")
     panels[1].set_ylabel("MB/s (items, one way)")
-
-
-def _size(payload: int) -> str:
-    return f"{payload >> 10} KiB" if payload >= 1024 else f"{payload} B"
 
 
 def _broker(

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .report import render_table
+from .brokered import render as render_brokered
+from .report import number_cell, ratio_cell, render_table, size_label
 
 __all__ = [
     "BEGIN",
@@ -174,18 +175,14 @@ def targets(report: dict[str, Any]) -> list[Target]:
     return found
 
 
-def _ratio(value: float | None) -> str:
-    return "not measured" if value is None else f"{value:.2f}x"
-
-
 def render_targets(found: Sequence[Target]) -> str:
     """The targets as a Markdown table."""
     lines = ["| figure | target | this run | met |", "| --- | ---: | ---: | --- |"]
     for t in found:
         bound = f"{'≤' if t.at_most else '≥'} {t.goal:.2f}x"
+        measured = ratio_cell(t.measured) or "not measured"
         lines.append(
-            f"| {t.figure} | {bound} | {_ratio(t.measured)} | "
-            f"{'yes' if t.met else 'no'} |"
+            f"| {t.figure} | {bound} | {measured} | {'yes' if t.met else 'no'} |"
         )
     return "\n".join(lines)
 
@@ -219,35 +216,17 @@ def _stream_table(rows: Sequence[Row]) -> str:
         "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
-        payload = r["payload"]
-        size = f"{payload >> 10} KiB" if payload % 1024 == 0 else f"{payload} B"
-        ratios = [
-            "" if r.get(key) is None else f"{r[key]:.2f}x"
-            for key in ("ratio_vs_zmq_raw", "ratio_vs_grpc")
+        cells = [
+            r["case"],
+            size_label(r["payload"]),
+            r["system"],
+            number_cell(r["calls_per_s"]),
+            f"{number_cell(r['calls_per_s_min'])}-{number_cell(r['calls_per_s_max'])}",
+            number_cell(r["mb_per_s"], 1),
+            ratio_cell(r.get("ratio_vs_zmq_raw")),
+            ratio_cell(r.get("ratio_vs_grpc")),
         ]
-        lines.append(
-            f"| {r['case']} | {size} | {r['system']} | {r['calls_per_s']:,.0f} | "
-            f"{r['calls_per_s_min']:,.0f}-{r['calls_per_s_max']:,.0f} | "
-            f"{r['mb_per_s']:,.1f} | {' | '.join(ratios)} |"
-        )
-    return "\n".join(lines)
-
-
-def _broker_table(rows: Sequence[Row]) -> str:
-    lines = [
-        "| in flight | path | calls/s | p50 µs | x direct | broker CPU µs/call |",
-        "| ---: | --- | ---: | ---: | ---: | ---: |",
-    ]
-    for r in rows:
-        p50 = "" if r.get("p50_us") is None else f"{r['p50_us']:,.0f}"
-        ratio = (
-            "" if r.get("ratio_vs_direct") is None else f"{r['ratio_vs_direct']:.2f}x"
-        )
-        cpu = r.get("broker_cpu_us_per_call")
-        lines.append(
-            f"| {r['inflight']} | {r['path']} | {r['calls_per_s']:,.0f} | {p50} | "
-            f"{ratio} | {'' if cpu is None else f'{cpu:.1f}'} |"
-        )
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -272,8 +251,8 @@ def readme_section(report: dict[str, Any]) -> str:
     brokered = [r for r in report["cases"] if r["case"] == "broker"]
     if brokered:
         parts.append(
-            "Through `uvrpc broker`, against the same server bound directly, "
-            "64 B:\n\n" + _broker_table(brokered)
+            "Through `uvrpc broker`, against the same server bound directly"
+            ":\n\n" + render_brokered(brokered, markdown=True)
         )
     parts.append("Targets, from this run:\n\n" + render_targets(targets(report)))
     return "\n\n".join(parts)

@@ -19,7 +19,15 @@ from .measure import percentile
 from .runner import Sample
 from .systems import SYSTEMS
 
-__all__ = ["as_json_ready", "environment", "render_table", "rows"]
+__all__ = [
+    "as_json_ready",
+    "environment",
+    "number_cell",
+    "ratio_cell",
+    "render_table",
+    "rows",
+    "size_label",
+]
 
 _VERSIONED = (
     "uvrpc",
@@ -123,18 +131,21 @@ def rows(samples: Sequence[Sample]) -> list[dict[str, Any]]:
     return table
 
 
-def _size(payload: int) -> str:
+def size_label(payload: int) -> str:
+    """A payload's size as a table shows it: ``64 B``, ``64 KiB``, ``1 MiB``."""
     for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
         if payload >= scale and payload % scale == 0:
             return f"{payload // scale} {unit}"
     return f"{payload} B"
 
 
-def _number(value: float | None, digits: int = 0) -> str:
+def number_cell(value: float | None, digits: int = 0) -> str:
+    """A figure as a table cell, with thousands separators; empty for none."""
     return "" if value is None else f"{value:,.{digits}f}"
 
 
-def _ratio(value: float | None) -> str:
+def ratio_cell(value: float | None) -> str:
+    """A ratio as a table cell (``0.89x``); empty for none."""
     return "" if value is None else f"{value:.2f}x"
 
 
@@ -157,17 +168,17 @@ def render_table(table: Sequence[dict[str, Any]], markdown: bool = False) -> str
     lines = [
         [
             r["case"],
-            _size(r["payload"]),
+            size_label(r["payload"]),
             r["system"],
-            _number(r["calls_per_s"]),
-            f"{_number(r['calls_per_s_min'])}-{_number(r['calls_per_s_max'])}",
-            _number(r["p50_us"]),
-            _number(r["p99_us"]),
-            _number(r["p999_us"]),
-            _number(r["mb_per_s"], 1),
-            _ratio(r["ratio_vs_zmq_raw"]),
-            _ratio(r["p50_vs_zmq_raw"]),
-            _ratio(r["ratio_vs_grpc"]),
+            number_cell(r["calls_per_s"]),
+            f"{number_cell(r['calls_per_s_min'])}-{number_cell(r['calls_per_s_max'])}",
+            number_cell(r["p50_us"]),
+            number_cell(r["p99_us"]),
+            number_cell(r["p999_us"]),
+            number_cell(r["mb_per_s"], 1),
+            ratio_cell(r["ratio_vs_zmq_raw"]),
+            ratio_cell(r["p50_vs_zmq_raw"]),
+            ratio_cell(r["ratio_vs_grpc"]),
         ]
         for r in table
     ]
