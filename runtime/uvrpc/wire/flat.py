@@ -5,8 +5,9 @@ A server validates each request's parameters with the method's generated model
 (:meth:`~uvrpc.wire.methods.Unary.check_params`) and then uses only the model's
 ``__dict__``, the handler's keyword arguments. When every parameter is *flat* — a
 ``bool``, a sized integer, a ``float`` or ``double``, a ``string``, ``bytes``, an
-enum, or an ``optional`` one of those — accepting a value is a type test and a
-range test, and the server needs the dict alone. :func:`flat_check` compiles, once
+enum, an ``optional`` one of those, or a list of ``bool``, integers or strings —
+accepting a value is a type test and a range test, and the server needs the dict
+alone. :func:`flat_check` compiles, once
 per method, a function doing exactly that, straight-line, one parameter after the
 other, and returning the dict pydantic's model would hold: the same values of the
 same types (an integer given for a float becomes a ``float``, ``bytes`` a read-only
@@ -24,7 +25,8 @@ which the model reads.
 Which schemas are flat is read from the model's pydantic core schema, so the
 check follows exactly what pydantic would run (an integer's range, with any
 ``min``/``max`` the IDL adds, is the core schema's). A field of any other shape
-(a list, a map, a message, a union, a well-known type), a constraint other than
+(a list of anything else, a set, a map, a message, a union, a well-known type),
+a constraint other than
 an integer's range, a validator or a default factory makes the method not flat,
 and it is checked by the model alone.
 """
@@ -59,6 +61,7 @@ _BUILTINS: dict[str, Any] = {
     "str": str,
     "bytes": bytes,
     "dict": dict,
+    "list": list,
     "memoryview": memoryview,
     "KeyError": KeyError,
     "MISSING": _MISSING,
@@ -169,10 +172,18 @@ def _field_lines(
         raise _NotFlat  # a factory, a validated default, on_error…
     default = f"d_{value}"
     constants[default] = schema["default"]
+    given = default
+    if type(schema["default"]) is list:
+        given = f"list({default})"  # pydantic copies a default it cannot hash
+    else:
+        try:
+            hash(schema["default"])  # any other default is one it keeps
+        except TypeError:
+            raise _NotFlat from None
     body = _value_lines(
         value, _resolve(schema["schema"], definitions), definitions, constants, "    "
     )
-    missing = [f"        {value} = {default}"]
+    missing = [f"        {value} = {given}"]
     if name is not None:  # given under its Python name: the model takes it
         missing.insert(0, f"        if {name!r} in args:\n            return None")
     # The checks of a given value, under an ``else`` of the missing case.
@@ -206,18 +217,20 @@ def _value_lines(
         )
         return [f"{indent}if {value} is not None:", *inner]
     refuse = f"{indent}    return None"
-    if kind == "bool" and _plain(schema):
-        return [f"{indent}if type({value}) is not bool:", refuse]
-    if kind == "str" and _plain(schema):
-        return [f"{indent}if type({value}) is not str:", refuse]
-    if kind == "int" and _plain(schema, "ge", "le"):
-        low, high = schema.get("ge"), schema.get("le")
-        if type(low) is not int or type(high) is not int:
-            raise _NotFlat
+    if kind in ("bool", "str", "int"):
+        return [f"{indent}if {_refused(value, schema)}:", refuse]
+    if kind == "list":
+        if set(schema) - {"type", "items_schema", "fail_fast", "metadata"}:
+            raise _NotFlat  # a length constraint
+        # The items are only tested, so the decoded list is the value: pydantic
+        # returns a copy of it, and nothing else holds it.
+        item = _refused("x", _resolve(schema["items_schema"], definitions))
         return [
-            f"{indent}if type({value}) is not int or not "
-            f"{low!r} <= {value} <= {high!r}:",
+            f"{indent}if type({value}) is not list:",
             refuse,
+            f"{indent}for x in {value}:",
+            f"{indent}    if {item}:",
+            f"{indent}        return None",
         ]
     if kind == "float" and _plain(schema):
         return _float_lines(value, indent)
@@ -251,6 +264,22 @@ def _value_lines(
             f"{indent}if {value} is None:",
             refuse,
         ]
+    raise _NotFlat
+
+
+def _refused(value: str, schema: Any) -> str:
+    """The test that refuses ``value`` if it is not a value of a ``bool``,
+    ``string`` or integer ``schema``."""
+    kind = schema.get("type")
+    if kind == "bool" and _plain(schema):
+        return f"type({value}) is not bool"
+    if kind == "str" and _plain(schema):
+        return f"type({value}) is not str"
+    if kind == "int" and _plain(schema, "ge", "le"):
+        low, high = schema.get("ge"), schema.get("le")
+        if type(low) is not int or type(high) is not int:
+            raise _NotFlat
+        return f"type({value}) is not int or not {low!r} <= {value} <= {high!r}"
     raise _NotFlat
 
 
