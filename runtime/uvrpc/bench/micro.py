@@ -302,7 +302,7 @@ class _Level(Enum):
 
 
 class _ReportParams(Message):
-    """Eight parameters, the last a list: not flat."""
+    """Eight flat parameters, the last a list."""
 
     model_config = field_ids(
         name=1, level=2, count=3, total=4, ratio=5, mean=6, done=7, samples=8
@@ -336,6 +336,26 @@ class _FlatReportParams(Message):
     limit: _t.I16 | None = None
 
 
+class _MeansParams(Message):
+    """Eight parameters, the last a list of doubles: not flat."""
+
+    model_config = field_ids(
+        name=1, level=2, count=3, total=4, ratio=5, mean=6, done=7, means=8
+    )
+
+    name: _t.String
+    level: _Level
+    count: _t.I32
+    total: _t.I64
+    ratio: _t.Float
+    mean: _t.Double
+    done: _t.Bool = False
+    means: list[_t.Double] = []
+
+
+_MEANS: Unary[_MeansParams, None] = Unary(
+    route="bench.Stats.means", handler="means", params=_MeansParams, reply=None
+)
 _REPORT: Unary[_ReportParams, None] = Unary(
     route="bench.Stats.report", handler="report", params=_ReportParams, reply=None
 )
@@ -356,9 +376,19 @@ _SHAPES: list[tuple[str, Unary[Any, Any], dict[str, Any]]] = [
         {**_EIGHT, "7": True, "8": 300},
     ),
     (
-        "eight, not flat: the same, list<i32> of 16 last",
+        "eight flat, the last a list<i32> of 16",
         _REPORT,
         {**_EIGHT, "7": True, "8": list(range(16))},
+    ),
+    (
+        "eight flat, the last a list<i32> of 1000",
+        _REPORT,
+        {**_EIGHT, "7": True, "8": list(range(1000))},
+    ),
+    (
+        "eight, not flat: the last a list<double> of 16",
+        _MEANS,
+        {**_EIGHT, "7": True, "8": [float(i) for i in range(16)]},
     ),
 ]
 
@@ -392,10 +422,12 @@ def validation_cost(
         decode: list[float] = []
         model: list[float] = []
         quick: list[float] = []
+        # Fewer calls of a larger body, so that every round takes about as long.
+        calls = max(1, number * 64 // max(64, len(body)))
         for _ in range(rounds):
             for runs, stage in zip((decode, model, quick), stages, strict=True):
                 timer = timeit.Timer(stage, timer=time.process_time)
-                runs.append(timer.timeit(number) / number * 1e6)
+                runs.append(timer.timeit(calls) / calls * 1e6)
         rows.append((name, flat, decode, model, quick))
     return rows
 
