@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from uvrpc.wire import types as _t
 from uvrpc.wire.codec import ATTACHMENT_EXT_TYPE
 from uvrpc.wire.errors import InvalidArgument
-from uvrpc.wire.flat import flat_check
+from uvrpc.wire.flat import MAX_QUICK_ITEMS, flat_check
 from uvrpc.wire.message import Enum, Message, field_ids
 from uvrpc.wire.methods import Unary
 from uvrpc.wire.validation import invalid_argument
@@ -333,6 +333,8 @@ def test_the_bounds_are_taken_quickly() -> None:
         "text": ["\udc80", ""],
         "blob": [b"", ATTACHED],
         "color": [1, -2, 16],
+        "counts": [[], list(range(MAX_QUICK_ITEMS))],
+        "names": [["\udc80"] * MAX_QUICK_ITEMS],
     }
     for name, values in taken.items():
         for value in values:
@@ -345,10 +347,15 @@ def test_the_bounds_are_taken_quickly() -> None:
         "color": [True, 4.0, 4, Color.GREEN],
         "blob": ["ab", memoryview(b"abcd")[::2]],
         "flag": [1, 0.0],
+        "counts": [list(range(MAX_QUICK_ITEMS + 1)), (1,), [1, 2**15]],
+        "names": [["a"] * (MAX_QUICK_ITEMS + 1)],
     }
     for name, values in left.items():
         for value in values:
             assert CHECK({**VALID, KEYS[name]: value}) is None, (name, value)
+    # A list too long is left to the model before any other parameter is tested.
+    long_first = {**VALID, "2": "not an i8", "20": list(range(MAX_QUICK_ITEMS + 1))}
+    assert CHECK(long_first) is None
 
 
 def test_an_unknown_parameter_is_dropped() -> None:

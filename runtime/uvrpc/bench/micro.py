@@ -381,7 +381,12 @@ _SHAPES: list[tuple[str, Unary[Any, Any], dict[str, Any]]] = [
         {**_EIGHT, "7": True, "8": list(range(16))},
     ),
     (
-        "eight flat, the last a list<i32> of 1000",
+        "eight flat, the last a list<i32> of 64",
+        _REPORT,
+        {**_EIGHT, "7": True, "8": list(range(64))},
+    ),
+    (
+        "the same, a list<i32> of 1000: too long, left to the model",
         _REPORT,
         {**_EIGHT, "7": True, "8": list(range(1000))},
     ),
