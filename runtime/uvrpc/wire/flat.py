@@ -54,9 +54,10 @@ them; larger ones are left to pydantic."""
 MAX_QUICK_ITEMS = 64
 """The longest list the quick check takes: a longer one is left to the model.
 
-Testing an item in a Python loop costs 45–65 ns, pydantic's check of it 40–50
-ns, so the time the quick check saves by not building the model is spent again
-over some dozens of items (``python -m uvrpc.bench.micro --validation``): eight
+An item costs about as much to test in a Python loop as pydantic's check of it,
+so what the quick check saves by not building the model is a fixed sum, and over
+a long list the small difference per item decides
+(``python -m uvrpc.bench.micro --validation``, docs/performance.md): eight
 parameters with a ``list<i32>`` of 64 read 1.11–1.15× as fast as through the
 model, with one of 1000 taken quickly 0.88–1.02× as fast, and left to the model
 0.98–1.00×."""
