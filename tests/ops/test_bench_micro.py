@@ -1,5 +1,5 @@
-"""``python -m uvrpc.bench.micro --validation``: a server's decode and check of
-flat parameters, beside what building their model in Python costs."""
+"""``python -m uvrpc.bench.micro --validation``: a server's reading of requests
+into the handler's keyword arguments, through the parameters model and quickly."""
 
 from __future__ import annotations
 
@@ -7,34 +7,41 @@ import msgpack
 import pytest
 
 from uvrpc.bench import micro
-from uvrpc.wire.codec import unpack
 
 
-def test_the_model_built_in_python_is_the_one_pydantic_returns() -> None:
-    for _, method, args in micro._SHAPES:
-        checked = method.check_params(unpack(msgpack.packb(args), ()))
-        built = micro._built_in_python(method.params, dict(checked))()
-        assert built == checked
-        assert type(built) is type(checked)
-        assert built.model_fields_set == checked.model_fields_set
-        assert built.__pydantic_extra__ == checked.__pydantic_extra__
+def test_both_ways_read_the_same_arguments_and_the_flat_shapes_are_quick() -> None:
+    for name, method, args in micro._SHAPES:
+        body = msgpack.packb(args, use_bin_type=True)
+        assert method.read_kwargs(body, ()) == method.read_params(body, ()).__dict__
+        flat = method.read_kwargs != method.read_kwargs_by_model
+        assert flat == ("not flat" not in name), name
 
 
 def test_one_row_per_shape_with_each_stage_timed() -> None:
     rows = micro.validation_cost(rounds=2, number=5)
     assert [row[0] for row in rows] == [shape[0] for shape in micro._SHAPES]
-    assert all(time > 0 for row in rows for time in row[1:])
+    assert all(len(runs) == 2 for row in rows for runs in row[2:])
+    assert all(time > 0 for row in rows for runs in row[2:] for time in runs)
+
+
+def test_the_server_stage_restores_the_quick_reading() -> None:
+    model, quick = micro.server_validation_cost(rounds=2, number=5)
+    assert len(model) == len(quick) == 2
+    echo = micro._SHAPES[0][1]
+    assert echo.read_kwargs != echo.read_kwargs_by_model
 
 
 def test_the_option_prints_only_the_validation_table(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cost = micro.validation_cost
-    monkeypatch.setattr(
-        micro, "validation_cost", lambda rounds: cost(rounds=rounds, number=5)
-    )
+    for name in ("validation_cost", "server_validation_cost"):
+        cost = getattr(micro, name)
+        monkeypatch.setattr(
+            micro, name, lambda rounds, cost=cost: cost(rounds=rounds, number=5)
+        )
     assert micro.main(["--validation", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert "least of 1 alternating rounds" in lines[0]
-    assert lines[1].split()[-3:] == ["decode", "check", "build"]
-    assert len(lines) == 2 + len(micro._SHAPES)
+    assert "median of 1 alternating rounds" in lines[0]
+    assert lines[1].split()[-4:] == ["decode", "model", "quick", "ratio"]
+    assert len(lines) == 2 + len(micro._SHAPES) + 1
+    assert lines[-1].startswith("server: decode + validate request")

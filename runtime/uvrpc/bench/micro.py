@@ -302,7 +302,7 @@ class _Level(Enum):
 
 
 class _ReportParams(Message):
-    """Parameters of every flat kind, as ``uvrpc-gen`` writes them."""
+    """Eight flat parameters, the last a list."""
 
     model_config = field_ids(
         name=1, level=2, count=3, total=4, ratio=5, mean=6, done=7, samples=8
@@ -318,89 +318,185 @@ class _ReportParams(Message):
     samples: list[_t.I32] = []
 
 
+class _FlatReportParams(Message):
+    """Eight flat parameters, of every kind but ``bytes``, as ``uvrpc-gen``
+    writes them."""
+
+    model_config = field_ids(
+        name=1, level=2, count=3, total=4, ratio=5, mean=6, done=7, limit=8
+    )
+
+    name: _t.String
+    level: _Level
+    count: _t.I32
+    total: _t.I64
+    ratio: _t.Float
+    mean: _t.Double
+    done: _t.Bool = False
+    limit: _t.I16 | None = None
+
+
+class _MeansParams(Message):
+    """Eight parameters, the last a list of doubles: not flat."""
+
+    model_config = field_ids(
+        name=1, level=2, count=3, total=4, ratio=5, mean=6, done=7, means=8
+    )
+
+    name: _t.String
+    level: _Level
+    count: _t.I32
+    total: _t.I64
+    ratio: _t.Float
+    mean: _t.Double
+    done: _t.Bool = False
+    means: list[_t.Double] = []
+
+
+_MEANS: Unary[_MeansParams, None] = Unary(
+    route="bench.Stats.means", handler="means", params=_MeansParams, reply=None
+)
 _REPORT: Unary[_ReportParams, None] = Unary(
     route="bench.Stats.report", handler="report", params=_ReportParams, reply=None
 )
+_FLAT_REPORT: Unary[_FlatReportParams, None] = Unary(
+    route="bench.Stats.flat_report",
+    handler="flat_report",
+    params=_FlatReportParams,
+    reply=None,
+)
 
+_EIGHT = {"1": "latency", "2": 2, "3": 40, "4": 2**40, "5": 0.5, "6": 12.25}
 _SHAPES: list[tuple[str, Unary[Any, Any], dict[str, Any]]] = [
     ("echo(bytes 64 B)", _ECHO_ECHO, {"1": PAYLOAD}),
     ("repeat(bytes 64 B, i32)", _STREAM_ECHO_REPEAT.final, {"1": PAYLOAD, "2": 3}),
     (
-        "report(string, enum, i32, i64, float, double, bool, list<i32> of 16)",
+        "eight flat: string, enum, i32, i64, float, double, bool, optional<i16>",
+        _FLAT_REPORT,
+        {**_EIGHT, "7": True, "8": 300},
+    ),
+    (
+        "eight flat, the last a list<i32> of 16",
         _REPORT,
-        {
-            "1": "latency",
-            "2": 2,
-            "3": 40,
-            "4": 2**40,
-            "5": 0.5,
-            "6": 12.25,
-            "7": True,
-            "8": list(range(16)),
-        },
+        {**_EIGHT, "7": True, "8": list(range(16))},
+    ),
+    (
+        "eight flat, the last a list<i32> of 64",
+        _REPORT,
+        {**_EIGHT, "7": True, "8": list(range(64))},
+    ),
+    (
+        "the same, a list<i32> of 1000: too long, left to the model",
+        _REPORT,
+        {**_EIGHT, "7": True, "8": list(range(1000))},
+    ),
+    (
+        "eight, not flat: the last a list<double> of 16",
+        _MEANS,
+        {**_EIGHT, "7": True, "8": [float(i) for i in range(16)]},
     ),
 ]
 
 
-def _built_in_python(
-    model: type[Message], values: dict[str, Any]
-) -> Callable[[], Message]:
-    """Build ``model`` from ``values`` in plain Python, with no check at all: the
-    object pydantic-core returns, made as cheaply as Python can make it (what
-    ``model_construct`` does, less its bookkeeping)."""
-    new, set_slot = model.__new__, object.__setattr__
-    given = set(values)
-
-    def build() -> Message:
-        params = new(model)
-        set_slot(params, "__dict__", dict(values))
-        set_slot(params, "__pydantic_fields_set__", set(given))
-        set_slot(params, "__pydantic_extra__", None)
-        set_slot(params, "__pydantic_private__", None)
-        return params
-
-    return build
-
-
 def validation_cost(
     rounds: int = 9, number: int = 20_000
-) -> list[tuple[str, float, float, float]]:
-    """``(shape, decode, check, build)``: CPU µs a server spends decoding a
-    request body of each shape, checking the decoded parameters with pydantic
-    (:meth:`~uvrpc.wire.methods.Unary.check_params`), and what building the
-    same parameters model in plain Python costs without checking anything, the
-    least of ``rounds`` each, the three timed alternately.
-
-    The last is the floor of any check written in Python: one that must return
-    the model cannot cost less than building it.
+) -> list[tuple[str, bool, list[float], list[float], list[float]]]:
+    """``(shape, flat, decode, model, quick)``: CPU µs per round a server spends
+    reading a request body of each shape into the handler's keyword arguments,
+    decoding it alone, reading it through the parameters model
+    (``read_params(...).__dict__``, the path of methods that are not flat),
+    and reading it as the server does
+    (:attr:`~uvrpc.wire.methods.Unary.read_kwargs`, which checks flat
+    parameters without the model), the three timed alternately, round after
+    round.
     """
     rows = []
     for name, method, args in _SHAPES:
         body = msgpack.packb(args, use_bin_type=True)
-        decoded = unpack(body, ())
-        params = method.check_params(decoded)
+        # The first reading chooses the way; both ways read the same.
+        read = method.read_kwargs(body, ())
+        assert read == method.read_params(body, ()).__dict__, read
+        flat = method.read_kwargs != method.read_kwargs_by_model
         stages: tuple[Callable[[], object], ...] = (
             partial(unpack, body, ()),
-            partial(method.check_params, decoded),
-            _built_in_python(method.params, dict(params)),
+            # read_params(...).__dict__ as the server read every request before,
+            # with no call more or less.
+            partial(method.read_kwargs_by_model, body, ()),
+            partial(method.read_kwargs, body, ()),
         )
-        times: tuple[list[float], ...] = ([], [], [])
+        decode: list[float] = []
+        model: list[float] = []
+        quick: list[float] = []
+        # Fewer calls of a larger body, so that every round takes about as long.
+        calls = max(1, number * 64 // max(64, len(body)))
         for _ in range(rounds):
-            for runs, stage in zip(times, stages, strict=True):
+            for runs, stage in zip((decode, model, quick), stages, strict=True):
                 timer = timeit.Timer(stage, timer=time.process_time)
-                runs.append(timer.timeit(number) / number * 1e6)
-        rows.append((name, min(times[0]), min(times[1]), min(times[2])))
+                runs.append(timer.timeit(calls) / calls * 1e6)
+        rows.append((name, flat, decode, model, quick))
     return rows
+
+
+def server_validation_cost(
+    rounds: int = 9, number: int = 20_000
+) -> tuple[list[float], list[float]]:
+    """``(model, quick)``: CPU µs per round of the server's whole decode and
+    check of an echo request (:meth:`Dispatcher.decode`, the
+    ``server: decode + validate request`` stage), its parameters read through
+    the model and quickly, alternately."""
+    encoder = BodyEncoder(BufferPool())
+    request = [
+        bytes(f) for f in encode_request(encoder, 7, _ECHO_ECHO, {"1": PAYLOAD}, 60.0)
+    ]
+    dispatcher = Dispatcher([Echo()], pool=BufferPool())
+    dispatcher.decode(request[-2], request[-1])  # the quick way, chosen
+    quick_read = _ECHO_ECHO.read_kwargs
+    times: tuple[list[float], list[float]] = ([], [])
+    try:
+        for _ in range(rounds):
+            for runs, read in zip(
+                times, (_ECHO_ECHO.read_kwargs_by_model, quick_read), strict=True
+            ):
+                _ECHO_ECHO.read_kwargs = read
+                timer = timeit.Timer(
+                    lambda: dispatcher.decode(request[-2], request[-1]),
+                    timer=time.process_time,
+                )
+                runs.append(timer.timeit(number) / number * 1e6)
+    finally:
+        _ECHO_ECHO.read_kwargs = quick_read
+    return times
 
 
 def _print_validation(rounds: int) -> None:
     print(
-        f"server: decode + check a request, CPU µs, least of {rounds} alternating "
-        "rounds; 'build' makes the parameters model in Python with no check"
+        "server: read a request body into the handler's keyword arguments, CPU "
+        f"µs, least / median of {rounds} alternating rounds; 'model' reads through "
+        "the parameters model, 'quick' as the server does; ratio = model / quick, "
+        "median of the rounds' ratios"
     )
-    print(f"{'parameters':70s} {'decode':>7s} {'check':>7s} {'build':>7s}")
-    for name, decode, check, build in validation_cost(rounds):
-        print(f"{name:70s} {decode:7.2f} {check:7.2f} {build:7.2f}")
+    print(
+        f"{'parameters':72s} {'decode':>11s} {'model':>11s} {'quick':>11s} "
+        f"{'ratio':>6s}"
+    )
+
+    def cell(runs: list[float]) -> str:
+        return f"{min(runs):5.2f}/{statistics.median(runs):5.2f}"
+
+    def ratio(model: list[float], quick: list[float]) -> float:
+        return statistics.median(m / q for m, q in zip(model, quick, strict=True))
+
+    for name, flat, decode, model, quick in validation_cost(rounds):
+        label = name if flat else f"{name} (model)"
+        print(
+            f"{label:72s} {cell(decode):>11s} {cell(model):>11s} {cell(quick):>11s} "
+            f"{ratio(model, quick):6.2f}"
+        )
+    model, quick = server_validation_cost(rounds)
+    print(
+        f"{'server: decode + validate request, echo(bytes 64 B)':72s} {'':>11s} "
+        f"{cell(model):>11s} {cell(quick):>11s} {ratio(model, quick):6.2f}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -423,8 +519,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="ROUNDS",
         default=0,
         help="measure a server's decode and check of requests of flat parameters, "
-        "and what building their model in Python costs, alternately, for this "
-        "many rounds (and nothing else)",
+        "through the parameters model and quickly, alternately, for this many "
+        "rounds (and nothing else)",
     )
     args = parser.parse_args(argv)
     if args.validation:

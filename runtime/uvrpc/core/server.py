@@ -389,8 +389,9 @@ class ServerProtocol:
         if route is None:
             raise refusal(call_id, self._unknown(head.route))
         try:
-            # The method's own reading, which a checking channel runs too.
-            params = route.method.read_params(body, attachments)
+            # The method's own reading, which a checking channel runs too, as the
+            # handler's keyword arguments.
+            params = route.method.read_kwargs(body, attachments)
         except InvalidArgument as exc:
             raise refusal(call_id, exc) from None
         if call_id == ONEWAY_CALL_ID and route.stream is not None:
@@ -424,7 +425,7 @@ class ServerProtocol:
         return Request(
             call_id,
             route,
-            params.__dict__,
+            params,
             timeout_ms,
             head.window,
             ServerCall(head.route, deadline, metadata),

@@ -20,6 +20,7 @@ from pydantic_core import SchemaValidator
 
 from .codec import DecodeError, unpack
 from .errors import DeclaredError, InvalidArgument
+from .flat import FlatCheck, flat_check
 from .message import Message, fail_fast
 from .protocol import RequestHeaders
 from .types import Bytes, as_view
@@ -72,6 +73,7 @@ class Unary(Generic[Params, Reply]):
     __slots__ = (
         "_check_params",
         "_check_reply",
+        "_flat_check",
         "_reply_adapter",
         "errors",
         "errors_by_name",
@@ -82,6 +84,7 @@ class Unary(Generic[Params, Reply]):
         "param_ids",
         "params",
         "payload_params",
+        "read_kwargs",
         "reply",
         "reply_carries_bytes",
         "route",
@@ -115,6 +118,14 @@ class Unary(Generic[Params, Reply]):
         self._reply_adapter: TypeAdapter[Reply] | None = None
         self._check_reply: Callable[[Any], Reply] | None = None
         self._check_params: Callable[[Any], Params] | None = None
+        self._flat_check: FlatCheck = _not_checked
+        self.read_kwargs: Callable[[Any, Sequence[Any]], dict[str, Any]] = (
+            self._first_read_kwargs
+        )
+        """:meth:`read_params`, as the handler's keyword arguments (the model's
+        ``__dict__``): what a server does with every request. For parameters that
+        are all flat it checks them without building the model
+        (:mod:`uvrpc.wire.flat`), and refuses a value with the same error."""
         # Only values whose type can hold a binary value are searched for payloads
         # to send as attachments. Generated modules define every message before
         # their methods, so the types resolve here.
@@ -203,12 +214,61 @@ class Unary(Generic[Params, Reply]):
         try:
             args = unpack(body, attachments)
         except DecodeError as exc:
-            message = f"request of {self.route} is malformed: {exc}"
-            raise InvalidArgument(message) from None
+            raise self._malformed(exc) from None
         try:
             return self.check_params(args)
         except ValidationError as exc:
             raise invalid_argument(self.route, exc) from None
+
+    def _first_read_kwargs(
+        self, body: Any, attachments: Sequence[Any] = ()
+    ) -> dict[str, Any]:
+        """Choose the way :attr:`read_kwargs` reads (at first use, when every
+        message the parameters refer to is defined), then read."""
+        check = flat_check(self.params)
+        if check is None:
+            self.read_kwargs = self.read_kwargs_by_model
+        else:
+            self._flat_check = check
+            self.read_kwargs = self._read_flat_kwargs
+        return self.read_kwargs(body, attachments)
+
+    def read_kwargs_by_model(
+        self, body: Any, attachments: Sequence[Any] = ()
+    ) -> dict[str, Any]:
+        """``read_params(body, attachments).__dict__``: what :attr:`read_kwargs`
+        does for parameters that are not flat, and for flat ones it does not
+        accept at once.
+
+        Raises:
+            InvalidArgument: as :meth:`read_params` does.
+        """
+        try:
+            args = unpack(body, attachments)
+        except DecodeError as exc:
+            raise self._malformed(exc) from None
+        try:
+            return self.check_params(args).__dict__
+        except ValidationError as exc:
+            raise invalid_argument(self.route, exc) from None
+
+    def _read_flat_kwargs(
+        self, body: Any, attachments: Sequence[Any] = ()
+    ) -> dict[str, Any]:
+        try:
+            args = unpack(body, attachments)
+        except DecodeError as exc:
+            raise self._malformed(exc) from None
+        kwargs = self._flat_check(args)
+        if kwargs is not None:
+            return kwargs
+        try:
+            return self.check_params(args).__dict__
+        except ValidationError as exc:
+            raise invalid_argument(self.route, exc) from None
+
+    def _malformed(self, exc: DecodeError) -> InvalidArgument:
+        return InvalidArgument(f"request of {self.route} is malformed: {exc}")
 
     def __repr__(self) -> str:
         return f"Unary({self.route!r})"
@@ -481,6 +541,11 @@ AnyMethod = (
     | BidiStreaming[Any, Any, Any]
 )
 """A method of any kind, as a :class:`ServiceSpec` holds them."""
+
+
+def _not_checked(value: object) -> None:
+    """The quick check of a method before its first request: none."""
+    return None
 
 
 def _check_void(value: object) -> None:

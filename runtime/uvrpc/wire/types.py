@@ -61,8 +61,14 @@ FLOAT32_MAX = 3.4028234663852886e38
 """The largest finite IEEE 754 single-precision value."""
 
 
-def _check_float32(value: float) -> float:
-    """Reject finite values outside the single-precision range."""
+def check_float32(value: float) -> float:
+    """Reject finite values outside the single-precision range: the check
+    :data:`Float` adds to a strict float (which :mod:`uvrpc.wire.flat` finds in
+    a core schema by its identity).
+
+    Raises:
+        ValueError: ``value`` is finite and too large for single precision.
+    """
     if math.isfinite(value) and abs(value) > FLOAT32_MAX:
         raise ValueError(f"{value!r} is out of range for a 32-bit float")
     return value
@@ -81,7 +87,7 @@ I32 = Annotated[int, Strict(), Interval(ge=-(2**31), le=2**31 - 1)]
 """IDL ``i32``: a signed 32-bit integer."""
 I64 = Annotated[int, Strict(), Interval(ge=-(2**63), le=2**63 - 1)]
 """IDL ``i64``: a signed 64-bit integer."""
-Float = Annotated[float, Strict(), AfterValidator(_check_float32)]
+Float = Annotated[float, Strict(), AfterValidator(check_float32)]
 """IDL ``float``: single precision in range, carried as a Python float."""
 Double = Annotated[float, Strict()]
 """IDL ``double``."""
