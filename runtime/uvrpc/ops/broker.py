@@ -574,6 +574,10 @@ class Broker:
             self.stats.dropped += 1
             _log.warning("the broker dropped a malformed batch: %s", exc)
             return
+        if self._forward_requests(frames, messages) if end == 1 else (
+            self._forward_replies(frames, messages)
+        ):
+            return
         envelope = frames[: end + 1]
         front, back = self._front_out, self._back_out
         front.hold = back.hold = True
@@ -588,6 +592,111 @@ class Broker:
                     self.stats.dropped += 1
         finally:
             front.hold = back.hold = False
+
+    def _forward_requests(
+        self, frames: list[Any], messages: list[tuple[bytes, bytes]]
+    ) -> bool:
+        """Take a client's batch of calls whole if every call would go to one
+        server anyway: each a new followed request (not oneway, its call id not
+        in use) within the client's share, for a service one server alone serves
+        and has room for, as the batch's server reads batches. The calls are
+        followed as if they came alone, and the batch goes on as it came; return
+        whether it did (if not, nothing was done and each call is taken alone)."""
+        client_frame = frames[0]
+        client = client_frame.bytes
+        calls = self._calls
+        taken: list[tuple[int, int | None, str]] = []
+        ids: set[int] = set()
+        services: set[str] = set()
+        for header, _ in messages:
+            head = _request(header)
+            if head is None:
+                return False
+            call_id = head[0]
+            if call_id == ONEWAY_CALL_ID or (client, call_id) in calls:
+                return False
+            ids.add(call_id)
+            services.add(head[2])
+            taken.append(head)
+        count = len(taken)
+        followed = self._client_calls.get(client, 0)
+        if len(ids) != count or followed + count > self.max_calls_per_client:
+            return False
+        server = self._sole_server(services)
+        if server is None or not self._back_out.can_forward(
+            server.identity, frames[:2]
+        ):
+            return False
+        # Each call as _dispatch would take it alone: the sole server picked each
+        # time (to the end of the order, so ties go round), followed until its
+        # reply, counted against its client's share.
+        del self._servers[server.identity]
+        self._servers[server.identity] = server
+        self._client_calls[client] = followed + count
+        self.stats.requests += count
+        now = time.monotonic() + EXPIRY_GRACE
+        taken_by = server.calls
+        tags: list[Any] = []
+        for call_id, timeout_ms, service in taken:
+            call = _Call(
+                now + (math.inf if timeout_ms is None else timeout_ms / 1000), service
+            )
+            call.server = server
+            key = (client, call_id)
+            calls[key] = call
+            taken_by.add(key)
+            tags.append(key)
+        self._back_out.forward(server.identity, frames, tags)
+        return True
+
+    def _sole_server(self, services: set[str]) -> _Server | None:
+        """The one server that would take every call of ``services``: the only
+        one not leaving that serves any of them, serving them all. ``None`` if
+        the calls would be shared among servers, or would wait for one."""
+        sole: _Server | None = None
+        for server in self._servers.values():
+            served = server.services
+            if server.leaving or (served is not None and served.isdisjoint(services)):
+                continue
+            if sole is not None or (served is not None and not services <= served):
+                return None
+            sole = server
+        return sole
+
+    def _forward_replies(
+        self, frames: list[Any], messages: list[tuple[bytes, bytes]]
+    ) -> bool:
+        """Take a server's batch of replies whole if none is for a call that
+        broke, as the client reads batches: each followed call ends as if its
+        reply came alone, and the batch goes on as it came; return whether it
+        did (if not, nothing was done and each reply is taken alone)."""
+        client_frame = frames[1]
+        client = client_frame.bytes
+        identity = frames[0].bytes
+        calls = self._calls
+        ended: list[tuple[bytes, int]] = []
+        tags: list[Any] = []
+        for header, _ in messages:
+            call_id = _reply(header)
+            if call_id is None:
+                return False
+            key = (client, call_id)
+            call = calls.get(key)
+            if call is not None:
+                if call.broken:
+                    return False
+                if call.server is None or call.server.identity != identity:
+                    call = None  # another server's call of that id: not this one's
+                else:
+                    ended.append(key)
+            tags.append((call_id, True, call))
+        if not self._front_out.can_forward(client_frame, frames[2:3]):
+            return False
+        for client_id, call_id in ended:
+            self._end(client_id, call_id)
+        self.stats.replies += len(tags)
+        self._front_out.forward(client_frame, frames[2:], tags)
+        return True
 
     def _dispatch(
         self, client: bytes, call_id: int, call: _Call, frames: list[Any]
@@ -1063,6 +1172,58 @@ def _head(
     service = route_service(route) if type(route) is str else None
     timeout = fields[4] if len(fields) > 4 else None
     return fields[1], fields[2], timeout if type(timeout) is int else None, service
+
+
+def _request(header: bytes) -> tuple[int, int | None, str] | None:
+    """The call id, timeout and service of a request header of this protocol
+    version, as :func:`_head` reads them; ``None`` for any other header (or a
+    request whose route is not a string)."""
+    try:
+        fields = msgpack.unpackb(header)
+    except Exception:  # noqa: BLE001 - not msgpack: not ours to judge
+        return None
+    if (
+        type(fields) is not list
+        or len(fields) < 4
+        or fields[0] != PROTOCOL_VERSION
+        or fields[1] != KIND_REQUEST
+        or type(fields[1]) is not int
+        or type(fields[2]) is not int
+        or type(fields[3]) is not str
+    ):
+        return None
+    timeout = fields[4] if len(fields) > 4 else None
+    service = _SERVICES.get(fields[3])
+    if service is None:
+        if len(_SERVICES) >= ROUTES_KEPT:
+            _SERVICES.clear()
+        service = _SERVICES[fields[3]] = route_service(fields[3])
+    return fields[2], timeout if type(timeout) is int else None, service
+
+
+ROUTES_KEPT = 4096
+"""How many routes the broker remembers the service of."""
+
+_SERVICES: dict[str, str] = {}
+
+
+def _reply(header: bytes) -> int | None:
+    """The call id of a reply header of this protocol version, as :func:`_head`
+    reads it; ``None`` for any other header."""
+    try:
+        fields = msgpack.unpackb(header)
+    except Exception:  # noqa: BLE001 - not msgpack: not ours to judge
+        return None
+    if (
+        type(fields) is not list
+        or len(fields) < 4
+        or fields[0] != PROTOCOL_VERSION
+        or fields[1] != KIND_REPLY
+        or type(fields[1]) is not int
+        or type(fields[2]) is not int
+    ):
+        return None
+    return cast(int, fields[2])
 
 
 def _bind(sock: zmq.Socket[bytes], endpoint: str) -> str:
