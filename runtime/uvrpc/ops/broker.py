@@ -129,6 +129,10 @@ BACKEND_DOMAIN = "uvrpc-backend"
 _SENT, _FULL, _GONE = range(3)
 """What became of a message sent to a server."""
 
+_A_REPLY = (0, True, None)
+"""The tag of a reply passed on in a batch received whole (``_from_server``'s
+tags are ``(call id, reply, call)``; of a reply's, only that it is one is read)."""
+
 _log = logging.getLogger("uvrpc.broker")
 _CONTROLS = itertools.count()  # numbers the brokers' control endpoints
 
@@ -602,25 +606,24 @@ class Broker:
         and has room for, as the batch's server reads batches. The calls are
         followed as if they came alone, and the batch goes on as it came; return
         whether it did (if not, nothing was done and each call is taken alone)."""
-        client_frame = frames[0]
-        client = client_frame.bytes
+        client = frames[0].bytes
         calls = self._calls
+        keys: list[tuple[bytes, int]] = []
         taken: list[tuple[int, int | None, str]] = []
-        ids: set[int] = set()
         services: set[str] = set()
         for header, _ in messages:
             head = _request(header)
             if head is None:
                 return False
-            call_id = head[0]
-            if call_id == ONEWAY_CALL_ID or (client, call_id) in calls:
+            key = (client, head[0])
+            if key[1] == ONEWAY_CALL_ID or key in calls:
                 return False
-            ids.add(call_id)
             services.add(head[2])
+            keys.append(key)
             taken.append(head)
-        count = len(taken)
+        count = len(keys)
         followed = self._client_calls.get(client, 0)
-        if len(ids) != count or followed + count > self.max_calls_per_client:
+        if followed + count > self.max_calls_per_client or len(set(keys)) != count:
             return False
         server = self._sole_server(services)
         if server is None or not self._back_out.can_forward(
@@ -634,19 +637,14 @@ class Broker:
         self._servers[server.identity] = server
         self._client_calls[client] = followed + count
         self.stats.requests += count
+        server.calls.update(keys)
         now = time.monotonic() + EXPIRY_GRACE
-        taken_by = server.calls
-        tags: list[Any] = []
-        for call_id, timeout_ms, service in taken:
-            call = _Call(
-                now + (math.inf if timeout_ms is None else timeout_ms / 1000), service
+        for key, (_, timeout_ms, service) in zip(keys, taken, strict=True):
+            call = calls[key] = _Call(
+                math.inf if timeout_ms is None else now + timeout_ms / 1000, service
             )
             call.server = server
-            key = (client, call_id)
-            calls[key] = call
-            taken_by.add(key)
-            tags.append(key)
-        self._back_out.forward(server.identity, frames, tags)
+        self._back_out.forward(server.identity, frames, keys)
         return True
 
     def _sole_server(self, services: set[str]) -> _Server | None:
@@ -674,8 +672,7 @@ class Broker:
         client = client_frame.bytes
         identity = frames[0].bytes
         calls = self._calls
-        ended: list[tuple[bytes, int]] = []
-        tags: list[Any] = []
+        ended: list[tuple[tuple[bytes, int], _Server]] = []
         for header, _ in messages:
             call_id = _reply(header)
             if call_id is None:
@@ -685,17 +682,27 @@ class Broker:
             if call is not None:
                 if call.broken:
                     return False
-                if call.server is None or call.server.identity != identity:
-                    call = None  # another server's call of that id: not this one's
-                else:
-                    ended.append(key)
-            tags.append((call_id, True, call))
+                server = call.server
+                if server is not None and server.identity == identity:
+                    ended.append((key, server))
+                # else another server's call of that id: not this one's
         if not self._front_out.can_forward(client_frame, frames[2:3]):
             return False
-        for client_id, call_id in ended:
-            self._end(client_id, call_id)
-        self.stats.replies += len(tags)
-        self._front_out.forward(client_frame, frames[2:], tags)
+        if ended:
+            # Each call ends as _end ends it (a call on a server waits not); a
+            # call id twice in the batch ends its call once.
+            done = 0
+            for key, server in ended:
+                if calls.pop(key, None) is not None:
+                    server.calls.discard(key)
+                    done += 1
+            left = self._client_calls.pop(client) - done
+            if left:
+                self._client_calls[client] = left
+        count = len(messages)
+        self.stats.replies += count
+        # Of a reply's tag only that it is one matters, should the batch not go.
+        self._front_out.forward(client_frame, frames[2:], [_A_REPLY] * count)
         return True
 
     def _dispatch(
