@@ -622,13 +622,19 @@ class Broker:
             keys.append(key)
             taken.append(head)
         count = len(keys)
-        followed = self._client_calls.get(client, 0)
-        if followed + count > self.max_calls_per_client or len(set(keys)) != count:
+        if len(set(keys)) != count:
             return False
         server = self._sole_server(services)
-        if server is None or not self._back_out.can_forward(
-            server.identity, frames[:2]
+        if (
+            server is None
+            or not self._back_out.can_forward(server.identity, frames[:2])
+            # What was held for the server went first, and if it could not
+            # go the server may be lost.
+            or self._servers.get(server.identity) is not server
         ):
+            return False
+        followed = self._client_calls.get(client, 0)
+        if followed + count > self.max_calls_per_client:
             return False
         # Each call as _dispatch would take it alone: the sole server picked each
         # time (to the end of the order, so ties go round), followed until its
@@ -669,6 +675,8 @@ class Broker:
         reply came alone, and the batch goes on as it came; return whether it
         did (if not, nothing was done and each reply is taken alone)."""
         client_frame = frames[1]
+        if not self._front_out.can_forward(client_frame, frames[2:3]):
+            return False  # (what was held for the client went first)
         client = client_frame.bytes
         identity = frames[0].bytes
         calls = self._calls
@@ -686,8 +694,6 @@ class Broker:
                 if server is not None and server.identity == identity:
                     ended.append((key, server))
                 # else another server's call of that id: not this one's
-        if not self._front_out.can_forward(client_frame, frames[2:3]):
-            return False
         if ended:
             # Each call ends as _end ends it (a call on a server waits not); a
             # call id twice in the batch ends its call once.

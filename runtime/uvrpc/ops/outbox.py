@@ -14,8 +14,8 @@ a lone message that could not go (fail or cancel its call, count it dropped).
 
 A batch received whose messages all go on to one peer can go on as it came
 (:meth:`Outbox.forward`): its frames are sent again, without splitting it and
-copying each message into a new batch, when the peer reads batches and nothing
-is held for it (which would have to go first).
+copying each message into a new batch, when the peer reads batches (what was held
+for it goes first).
 """
 
 from __future__ import annotations
@@ -131,14 +131,19 @@ class Outbox:
 
     def can_forward(self, to: Any, envelope: Sequence[Any]) -> bool:
         """Whether a batch received may go on to ``to`` as it came, after the
-        ``envelope`` (``[*routing, delimiter]``, as for :meth:`send`): the peer
-        reads batches and no message is held for it this turn."""
+        ``envelope`` (``[*routing, delimiter]``, as for :meth:`send`): whether
+        the peer reads batches. What is held for the peer must go first: if
+        anything is, the turn's held batches go now (:meth:`end_turn`), which
+        may hand some to ``on_failed`` before this returns."""
         peer = self._peers.peer(to)
         if peer is None or len(envelope) != self._end:
             return False
+        key: Hashable = peer
         if self._end != 1:
-            return (peer, *map(bytes, envelope[: self._end - 1])) not in self._tags
-        return peer not in self._tags
+            key = (peer, *map(bytes, envelope[: self._end - 1]))
+        if key in self._tags:
+            self.end_turn()
+        return key not in self._tags
 
     def forward(self, to: Any, frames: Sequence[Any], tags: list[Any]) -> None:
         """Send ``[to, *frames]``, a batch received whole (after
