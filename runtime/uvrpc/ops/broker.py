@@ -578,8 +578,10 @@ class Broker:
             self.stats.dropped += 1
             _log.warning("the broker dropped a malformed batch: %s", exc)
             return
-        if self._forward_requests(frames, messages) if end == 1 else (
-            self._forward_replies(frames, messages)
+        if (
+            self._forward_requests(frames, messages)
+            if end == 1
+            else (self._forward_replies(frames, messages))
         ):
             return
         envelope = frames[: end + 1]
@@ -1236,7 +1238,7 @@ def _reply(header: bytes) -> int | None:
         or type(fields[2]) is not int
     ):
         return None
-    return cast(int, fields[2])
+    return fields[2]
 
 
 def _bind(sock: zmq.Socket[bytes], endpoint: str) -> str:
