@@ -22,9 +22,11 @@ a message sent alone is forwarded as received, without a copy) in the broker's o
 thread, draining each socket in batches; ``docs/scaling.md`` has what that costs.
 
 Both sockets announce that they read batches (``docs/protocol.md``, "Batches").
-A batch received is split, each of its messages routed as if it came alone (a
-call's server depends on the call: the least loaded one when it arrives), and what
-one turn of the loop has for one peer goes out as a batch again
+Each message of a batch received is routed as if it came alone (a call's server
+depends on the call: the least loaded one when it arrives). A batch whose messages
+all go to one peer — new calls that one server alone serves, replies to one caller —
+goes on as it came, its frames sent again; any other is split, and what one turn
+of the loop has for one peer goes out as a batch again
 (:class:`~uvrpc.ops.outbox.Outbox`), so that a batch of calls reaches each server
 as one batch, and their replies each caller as one. A malformed batch is dropped
 whole and counted in :attr:`BrokerStats.dropped`; a batch that cannot be passed on
