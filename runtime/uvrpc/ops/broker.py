@@ -1210,18 +1210,11 @@ def _request(header: bytes) -> tuple[int, int | None, str] | None:
     ):
         return None
     timeout = fields[4] if len(fields) > 4 else None
-    service = _SERVICES.get(fields[3])
-    if service is None:
-        if len(_SERVICES) >= ROUTES_KEPT:
-            _SERVICES.clear()
-        service = _SERVICES[fields[3]] = route_service(fields[3])
-    return fields[2], timeout if type(timeout) is int else None, service
-
-
-ROUTES_KEPT = 4096
-"""How many routes the broker remembers the service of."""
-
-_SERVICES: dict[str, str] = {}
+    return (
+        fields[2],
+        timeout if type(timeout) is int else None,
+        route_service(fields[3]),
+    )
 
 
 def _reply(header: bytes) -> int | None:
