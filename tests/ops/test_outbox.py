@@ -194,3 +194,38 @@ def test_messages_sent_while_a_failed_batch_is_handled_keep_their_own_tags(
     sock.full = True
     box.end_turn()  # the messages sent while the failure was handled
     assert failed == [["a0", "a1"], ["late0", "late1"]]
+
+
+def test_a_batch_forwarded_goes_as_it_came_after_what_was_held_for_its_peer(
+    reader: zmq.Frame,
+) -> None:
+    sock = FakeRouter()
+    failed: list[Any] = []
+    box = outbox(sock, 2, failed)
+    box.learn(reader)
+    for n in range(3):  # the first goes at once, the others are held
+        box.send(reader.bytes, [b"caller-0", *message(n)], ("call", n))
+    received = [b"caller-0", b"", b"batch header", b"batch body"]
+    assert box.can_forward(reader.bytes, received[:2])
+    # What was held for that caller went first, as one batch.
+    assert [len(m) for m in sock.sent] == [5, 5]
+    assert msgpack.unpackb(sock.sent[1][3])[:2] == [3, KIND_BATCH]
+    assert not box.pending
+    box.forward(reader.bytes, received, ["a", "b"])
+    assert sock.sent[2] == [reader.bytes, *received]  # its frames, as they came
+    assert box.batches == 2 and failed == []
+
+
+def test_a_batch_forwarded_that_cannot_go_hands_back_the_tags_given(
+    reader: zmq.Frame, non_reader: zmq.Frame
+) -> None:
+    sock = FakeRouter()
+    failed: list[Any] = []
+    box = outbox(sock, 1, failed)
+    box.learn(reader)
+    box.learn(non_reader)
+    assert not box.can_forward(non_reader.bytes, [b""])  # it reads no batches
+    assert box.can_forward(reader.bytes, [b""])
+    sock.full = True
+    box.forward(reader, [b"", b"batch header", b"batch body"], ["a", "b"])
+    assert failed == [(reader.bytes, ["a", "b"], zmq.EAGAIN)]

@@ -22,9 +22,11 @@ a message sent alone is forwarded as received, without a copy) in the broker's o
 thread, draining each socket in batches; ``docs/scaling.md`` has what that costs.
 
 Both sockets announce that they read batches (``docs/protocol.md``, "Batches").
-A batch received is split, each of its messages routed as if it came alone (a
-call's server depends on the call: the least loaded one when it arrives), and what
-one turn of the loop has for one peer goes out as a batch again
+Each message of a batch received is routed as if it came alone (a call's server
+depends on the call: the least loaded one when it arrives). A batch whose messages
+all go to one peer — new calls that one server alone serves, replies to one caller —
+goes on as it came, its frames sent again; any other is split, and what one turn
+of the loop has for one peer goes out as a batch again
 (:class:`~uvrpc.ops.outbox.Outbox`), so that a batch of calls reaches each server
 as one batch, and their replies each caller as one. A malformed batch is dropped
 whole and counted in :attr:`BrokerStats.dropped`; a batch that cannot be passed on
@@ -128,6 +130,10 @@ BACKEND_DOMAIN = "uvrpc-backend"
 
 _SENT, _FULL, _GONE = range(3)
 """What became of a message sent to a server."""
+
+_A_REPLY = (0, True, None)
+"""The tag of a reply passed on in a batch received whole (``_from_server``'s
+tags are ``(call id, reply, call)``; of a reply's, only that it is one is read)."""
 
 _log = logging.getLogger("uvrpc.broker")
 _CONTROLS = itertools.count()  # numbers the brokers' control endpoints
@@ -574,6 +580,12 @@ class Broker:
             self.stats.dropped += 1
             _log.warning("the broker dropped a malformed batch: %s", exc)
             return
+        if (
+            self._forward_requests(frames, messages)
+            if end == 1
+            else (self._forward_replies(frames, messages))
+        ):
+            return
         envelope = frames[: end + 1]
         front, back = self._front_out, self._back_out
         front.hold = back.hold = True
@@ -588,6 +600,120 @@ class Broker:
                     self.stats.dropped += 1
         finally:
             front.hold = back.hold = False
+
+    def _forward_requests(
+        self, frames: list[Any], messages: list[tuple[bytes, bytes]]
+    ) -> bool:
+        """Take a client's batch of calls whole if every call would go to one
+        server anyway: each a new followed request (not oneway, its call id not
+        in use) within the client's share, for a service one server alone serves
+        and has room for, as the batch's server reads batches. The calls are
+        followed as if they came alone, and the batch goes on as it came; return
+        whether it did (if not, nothing was done and each call is taken alone)."""
+        client = frames[0].bytes
+        calls = self._calls
+        keys: list[tuple[bytes, int]] = []
+        taken: list[tuple[int, int | None, str]] = []
+        services: set[str] = set()
+        for header, _ in messages:
+            head = _request(header)
+            if head is None:
+                return False
+            key = (client, head[0])
+            if key[1] == ONEWAY_CALL_ID or key in calls:
+                return False
+            services.add(head[2])
+            keys.append(key)
+            taken.append(head)
+        count = len(keys)
+        if len(set(keys)) != count:
+            return False
+        server = self._sole_server(services)
+        if (
+            server is None
+            or not self._back_out.can_forward(server.identity, frames[:2])
+            # What was held for the server went first, and if it could not
+            # go the server may be lost.
+            or self._servers.get(server.identity) is not server
+        ):
+            return False
+        followed = self._client_calls.get(client, 0)
+        if followed + count > self.max_calls_per_client:
+            return False
+        # Each call as _dispatch would take it alone: the sole server picked each
+        # time (to the end of the order, so ties go round), followed until its
+        # reply, counted against its client's share.
+        del self._servers[server.identity]
+        self._servers[server.identity] = server
+        self._client_calls[client] = followed + count
+        self.stats.requests += count
+        server.calls.update(keys)
+        now = time.monotonic() + EXPIRY_GRACE
+        for key, (_, timeout_ms, service) in zip(keys, taken, strict=True):
+            call = calls[key] = _Call(
+                math.inf if timeout_ms is None else now + timeout_ms / 1000, service
+            )
+            call.server = server
+        self._back_out.forward(server.identity, frames, keys)
+        return True
+
+    def _sole_server(self, services: set[str]) -> _Server | None:
+        """The one server that would take every call of ``services``: the only
+        one not leaving that serves any of them, serving them all. ``None`` if
+        the calls would be shared among servers, or would wait for one."""
+        sole: _Server | None = None
+        for server in self._servers.values():
+            served = server.services
+            if server.leaving or (served is not None and served.isdisjoint(services)):
+                continue
+            if sole is not None or (served is not None and not services <= served):
+                return None
+            sole = server
+        return sole
+
+    def _forward_replies(
+        self, frames: list[Any], messages: list[tuple[bytes, bytes]]
+    ) -> bool:
+        """Take a server's batch of replies whole if none is for a call that
+        broke, as the client reads batches: each followed call ends as if its
+        reply came alone, and the batch goes on as it came; return whether it
+        did (if not, nothing was done and each reply is taken alone)."""
+        client_frame = frames[1]
+        if not self._front_out.can_forward(client_frame, frames[2:3]):
+            return False  # (what was held for the client went first)
+        client = client_frame.bytes
+        identity = frames[0].bytes
+        calls = self._calls
+        ended: list[tuple[tuple[bytes, int], _Server]] = []
+        for header, _ in messages:
+            call_id = _reply(header)
+            if call_id is None:
+                return False
+            key = (client, call_id)
+            call = calls.get(key)
+            if call is not None:
+                if call.broken:
+                    return False
+                server = call.server
+                if server is not None and server.identity == identity:
+                    ended.append((key, server))
+                # else another server's call of that id: not this one's
+        if ended:
+            # Each call ends as _end ends it (a call on a server waits not); a
+            # call id twice in the batch ends its call once.
+            done = 0
+            for key, server in ended:
+                if calls.pop(key, None) is not None:
+                    server.calls.discard(key)
+                    done += 1
+            left = self._client_calls.pop(client) - done
+            if left:
+                self._client_calls[client] = left
+        count = len(messages)
+        self.stats.replies += count
+        # Of a reply's tag only that it is one matters, should the batch not go.
+        self._front_out.forward(client_frame, frames[2:], [_A_REPLY] * count)
+        return True
 
     def _dispatch(
         self, client: bytes, call_id: int, call: _Call, frames: list[Any]
@@ -1063,6 +1189,51 @@ def _head(
     service = route_service(route) if type(route) is str else None
     timeout = fields[4] if len(fields) > 4 else None
     return fields[1], fields[2], timeout if type(timeout) is int else None, service
+
+
+def _request(header: bytes) -> tuple[int, int | None, str] | None:
+    """The call id, timeout and service of a request header of this protocol
+    version, as :func:`_head` reads them; ``None`` for any other header (or a
+    request whose route is not a string)."""
+    try:
+        fields = msgpack.unpackb(header)
+    except Exception:  # noqa: BLE001 - not msgpack: not ours to judge
+        return None
+    if (
+        type(fields) is not list
+        or len(fields) < 4
+        or fields[0] != PROTOCOL_VERSION
+        or fields[1] != KIND_REQUEST
+        or type(fields[1]) is not int
+        or type(fields[2]) is not int
+        or type(fields[3]) is not str
+    ):
+        return None
+    timeout = fields[4] if len(fields) > 4 else None
+    return (
+        fields[2],
+        timeout if type(timeout) is int else None,
+        route_service(fields[3]),
+    )
+
+
+def _reply(header: bytes) -> int | None:
+    """The call id of a reply header of this protocol version, as :func:`_head`
+    reads it; ``None`` for any other header."""
+    try:
+        fields = msgpack.unpackb(header)
+    except Exception:  # noqa: BLE001 - not msgpack: not ours to judge
+        return None
+    if (
+        type(fields) is not list
+        or len(fields) < 4
+        or fields[0] != PROTOCOL_VERSION
+        or fields[1] != KIND_REPLY
+        or type(fields[1]) is not int
+        or type(fields[2]) is not int
+    ):
+        return None
+    return fields[2]
 
 
 def _bind(sock: zmq.Socket[bytes], endpoint: str) -> str:

@@ -11,6 +11,11 @@ A held message is reported sent. If its batch later cannot go (the peer's pipe i
 full, or the peer is gone), the outbox hands the *tags* its sender gave each
 message of it to ``on_failed``, so that the broker does for each what it does for
 a lone message that could not go (fail or cancel its call, count it dropped).
+
+A batch received whose messages all go on to one peer can go on as it came
+(:meth:`Outbox.forward`): its frames are sent again, without splitting it and
+copying each message into a new batch, when the peer reads batches (what was held
+for it goes first).
 """
 
 from __future__ import annotations
@@ -123,6 +128,35 @@ class Outbox:
             self._flush(before[0], self._tags.pop(peer))
         if not held:
             send_routed(self._sock, to, frames)
+
+    def can_forward(self, to: Any, envelope: Sequence[Any]) -> bool:
+        """Whether a batch received may go on to ``to`` as it came, after the
+        ``envelope`` (``[*routing, delimiter]``, as for :meth:`send`): whether
+        the peer reads batches. What is held for the peer must go first: if
+        anything is, the turn's held batches go now (:meth:`end_turn`), which
+        may hand some to ``on_failed`` before this returns."""
+        peer = self._peers.peer(to)
+        if peer is None or len(envelope) != self._end:
+            return False
+        key: Hashable = peer
+        if self._end != 1:
+            key = (peer, *map(bytes, envelope[: self._end - 1]))
+        if key in self._tags:
+            self.end_turn()
+        return key not in self._tags
+
+    def forward(self, to: Any, frames: Sequence[Any], tags: list[Any]) -> None:
+        """Send ``[to, *frames]``, a batch received whole (after
+        :meth:`can_forward` said yes, nothing sent to the peer in between): its
+        frames go again, uncopied. If it cannot go, ``on_failed`` is handed
+        ``tags``, one per message of the batch, as for a batch held here."""
+        self.batches += 1
+        try:
+            send_routed(self._sock, to, frames)
+        except zmq.ZMQError as exc:
+            if exc.errno not in (errno.EAGAIN, zmq.EHOSTUNREACH):
+                raise
+            self._on_failed(to if type(to) is bytes else to.bytes, tags, exc)
 
     def end_turn(self) -> None:
         """The turn is over: send each peer's held messages, as one message."""
