@@ -22,8 +22,8 @@ from uvrpc.wire.batch import (
 )
 from uvrpc.wire.buffers import BodyEncoder
 from uvrpc.wire.errors import ProtocolError
-from uvrpc.wire.methods import Unary
-from uvrpc.wire.protocol import encode_reply_header
+from uvrpc.wire.methods import StreamingMethod, Unary
+from uvrpc.wire.protocol import KIND_ITEM, encode_reply_header, encode_stream_header
 from uvrpc.wire.version import PROTOCOL_VERSION
 
 V = PROTOCOL_VERSION
@@ -311,6 +311,27 @@ def test_a_client_takes_each_reply_of_a_batch() -> None:
     assert states[0].over and states[2].over and not states[1].over
     assert bytes(states[0].body) == msgpack.packb(10)
     assert core.dropped_replies == 0
+
+
+def test_a_stream_is_woken_once_for_its_items_in_a_row() -> None:
+    """A batch of a stream's items wakes its reader once, not once per item;
+    a call whose messages are apart in the batch is woken for each run."""
+    core = ClientCore(BodyEncoder())
+    count = next(
+        value
+        for value in vars(conformance).values()
+        if isinstance(value, StreamingMethod)
+        and value.route == "conformance.Conformance.count"
+    )
+    state, frames = core.open_stream(count, {"1": 0, "2": 3}, None, None)
+    core.encoder.settle(frames[-1], True)
+    call, frames = core.start_call(echo_method(), {"1": 1}, None, None)
+    core.encoder.settle(frames[-1], True)
+    item = (encode_stream_header(KIND_ITEM, state.call_id), msgpack.packb(7))
+    header, body = encode_batch([item, item, item, reply(call.call_id, 1), item])
+    assert core.receive([b"", header, body]) is None
+    assert core.woken == [state, call, state]
+    assert state.items is not None and len(state.items) == 4
 
 
 @pytest.mark.parametrize(

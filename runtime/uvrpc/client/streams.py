@@ -135,15 +135,20 @@ class StreamCall:
 
     # --- the caller's side -------------------------------------------------
 
+    def take(self) -> Any:
+        """The next item, validated, if one is ready: :data:`WAIT` if none is,
+        :data:`END` once the stream ended (see :meth:`ClientCore.take`)."""
+        core = self.channel.core
+        try:
+            return core.take(self.state)
+        finally:
+            if core.outbox or self.state.over:
+                self._changed()
+
     async def next_item(self) -> Any:
         """The next item, validated; StopAsyncIteration once the stream ended."""
-        core = self.channel.core
         while True:
-            try:
-                item = core.take(self.state)
-            finally:
-                if core.outbox or self.state.over:
-                    self._changed()
+            item = self.take()
             if item is END:
                 raise StopAsyncIteration
             if item is not WAIT:
@@ -275,7 +280,15 @@ class ItemStream(AsyncIterator[T], Generic[T]):
             raise StopAsyncIteration
         if self._cancelled:
             raise Cancelled(f"{self._method.route} was cancelled before it started")
-        return cast(T, await self._open().next_item())
+        call = self._call or self._open()
+        # An item that is ready already (most are: they come in batches) is
+        # returned without the coroutine and await of the waiting path.
+        item = call.take()
+        if item is WAIT:
+            return cast(T, await call.next_item())
+        if item is END:
+            raise StopAsyncIteration
+        return cast(T, item)
 
     async def __aenter__(self) -> Self:
         self._open()

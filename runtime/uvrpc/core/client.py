@@ -500,10 +500,14 @@ class ClientCore:
         woken = self.woken
         woken.clear()  # a shell that wakes no one (the blocking one) leaves it
         delimiter = frames[0]
+        last = None
         for header, body in messages:
             state = self.receive([delimiter, header, body])
-            if state is not None:
+            # A batch is mostly the items of one stream in a row: its call is
+            # woken once for them, not once per item.
+            if state is not None and state is not last:
                 woken.append(state)
+                last = state
 
     def _oversized(
         self, state: CallState, header: ReplyHeader | StreamHeader, size: int

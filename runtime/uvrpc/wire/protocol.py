@@ -445,6 +445,23 @@ def _stream_header(fields: list[Any]) -> StreamHeader:
 
 _FROM_CLIENT = frozenset({KIND_ITEM, KIND_END, KIND_CANCEL, KIND_CREDIT})
 _FROM_SERVER = frozenset({KIND_ITEM, KIND_CREDIT})
+_STREAM_SIZE = _STREAM.size
+
+
+def _fixed_stream_header(buf: Buffer, kinds: frozenset[int]) -> StreamHeader | None:
+    """A stream header of one of ``kinds`` in the fixed layout
+    :func:`encode_stream_header` writes, read without a msgpack decoder (one is
+    read per item); ``None`` for anything else, which the general path reads (a
+    peer may encode the same header with shorter integers)."""
+    prefix, kind, tag64, call_id, tag32, n = _STREAM.unpack_from(buf)
+    if (
+        prefix == _STREAM_PREFIX
+        and tag64 == _UINT64
+        and tag32 == _UINT32
+        and kind in kinds
+    ):
+        return StreamHeader(kind, call_id, n)
+    return None
 
 
 def parse_server_header(buf: Buffer) -> RequestHeader | StreamHeader:
@@ -454,6 +471,10 @@ def parse_server_header(buf: Buffer) -> RequestHeader | StreamHeader:
     Raises:
         ProtocolError: the frame is not such a header of any version.
     """
+    if len(buf) == _STREAM_SIZE:  # type: ignore[arg-type]  # every frame has one
+        header = _fixed_stream_header(buf, _FROM_CLIENT)
+        if header is not None:
+            return header
     fields = _header_fields(buf, KIND_REQUEST, "request", _FROM_CLIENT)
     if fields[1] != KIND_REQUEST and fields[0] == PROTOCOL_VERSION:
         return _stream_header(fields)
@@ -467,6 +488,10 @@ def parse_client_header(buf: Buffer) -> ReplyHeader | StreamHeader:
     Raises:
         ProtocolError: the frame is not such a header of any version.
     """
+    if len(buf) == _STREAM_SIZE:  # type: ignore[arg-type]  # every frame has one
+        header = _fixed_stream_header(buf, _FROM_SERVER)
+        if header is not None:
+            return header
     fields = _header_fields(buf, KIND_REPLY, "reply", _FROM_SERVER)
     if fields[1] != KIND_REPLY and fields[0] == PROTOCOL_VERSION:
         return _stream_header(fields)
