@@ -12,16 +12,16 @@ alone. :func:`flat_check` compiles, once per method, a function doing exactly
 that, straight-line, one parameter after the other, and returning the dict
 pydantic's model would hold: the same values of the same types (an integer given
 for a float becomes a ``float``, ``bytes`` a read-only ``memoryview``, an enum's
-value its member), defaults where a parameter is missing, an unknown (a newer
-client's) parameter left out.
+value its member), and defaults where a parameter is missing.
 
 It only ever *accepts*. On any value it does not accept it answers ``None`` and
 the caller validates with the model, so every refusal keeps pydantic's words and
 field path. Besides the values the model refuses, it leaves to the model a few
 the model accepts, where telling them apart would cost every call: NaN and
 infinities for a ``float`` (single precision), an integer beyond ±2**53 for a
-``float`` or ``double``, and a missing parameter given under its Python name,
-which the model reads.
+``float`` or ``double``, and any key the parameters do not hold: a newer client's
+parameter, which the model drops, or a parameter given under its Python name,
+which the model reads (pydantic releases differ on keys that are not ids).
 
 Which schemas are flat is read from the model's pydantic core schema, so the
 check follows exactly what pydantic would run (an integer's range, with any
@@ -128,6 +128,7 @@ def _compile(model: type[BaseModel]) -> FlatCheck:
     returned = []
     lists: list[str] = []  # the lines of list parameters, checked first
     others: list[str] = []
+    defaulted = False  # whether any parameter has a default
     for index, (name, field) in enumerate(fields_schema["fields"].items()):
         if not name.isidentifier() or set(field) - _FIELD_KEYS:
             raise _NotFlat
@@ -136,6 +137,7 @@ def _compile(model: type[BaseModel]) -> FlatCheck:
             raise _NotFlat  # a wire id; the source holds nothing else of the model's
         value = f"v{index}"
         field_schema = _resolve(field["schema"], definitions)
+        defaulted = defaulted or field_schema.get("type") == "default"
         # A list too long for the quick check is found before any other work.
         placed = lists if _holds_list(field_schema, definitions) else others
         placed += _field_lines(
@@ -147,7 +149,18 @@ def _compile(model: type[BaseModel]) -> FlatCheck:
             constants,
         )
         returned.append(f"{name!r}: {value}")
-    lines += lists + others
+    # A key the parameters do not hold (a newer client's parameter, a name) is
+    # the model's to judge: pydantic releases differ on keys that are not ids.
+    # Each defaulted parameter found missing counts in ``missing``, so the keys
+    # given are all known exactly when they number the parameters less those.
+    count = len(returned)
+    if defaulted:
+        lines.append("    missing = 0")
+        tail = [f"    if len(args) != {count} - missing:", "        return None"]
+    else:
+        lines += [f"    if len(args) != {count}:", "        return None"]
+        tail = []
+    lines += lists + others + tail
     lines.append(f"    return {{{', '.join(returned)}}}")
     # The source is fixed text, wire ids (decimal strings), field names (Python
     # identifiers) and integer bounds, all checked above and written as
@@ -209,7 +222,7 @@ def _field_lines(
     body = _value_lines(
         value, _resolve(schema["schema"], definitions), definitions, constants, "    "
     )
-    missing = [f"        {value} = {given}"]
+    missing = [f"        {value} = {given}", "        missing += 1"]
     if name is not None:  # given under its Python name: the model takes it
         missing.insert(0, f"        if {name!r} in args:\n            return None")
     # The checks of a given value, under an ``else`` of the missing case.
