@@ -1195,19 +1195,8 @@ def _request(header: bytes) -> tuple[int, int | None, str] | None:
     """The call id, timeout and service of a request header of this protocol
     version, as :func:`_head` reads them; ``None`` for any other header (or a
     request whose route is not a string)."""
-    try:
-        fields = msgpack.unpackb(header)
-    except Exception:  # noqa: BLE001 - not msgpack: not ours to judge
-        return None
-    if (
-        type(fields) is not list
-        or len(fields) < 4
-        or fields[0] != PROTOCOL_VERSION
-        or fields[1] != KIND_REQUEST
-        or type(fields[1]) is not int
-        or type(fields[2]) is not int
-        or type(fields[3]) is not str
-    ):
+    fields = _fields_of(header, KIND_REQUEST)
+    if fields is None or type(fields[3]) is not str:
         return None
     timeout = fields[4] if len(fields) > 4 else None
     return (
@@ -1220,6 +1209,13 @@ def _request(header: bytes) -> tuple[int, int | None, str] | None:
 def _reply(header: bytes) -> int | None:
     """The call id of a reply header of this protocol version, as :func:`_head`
     reads it; ``None`` for any other header."""
+    fields = _fields_of(header, KIND_REPLY)
+    return None if fields is None else cast(int, fields[2])
+
+
+def _fields_of(header: bytes, kind: int) -> list[Any] | None:
+    """The fields of a header of this protocol version and of ``kind``, with an
+    integer call id; ``None`` for any other header."""
     try:
         fields = msgpack.unpackb(header)
     except Exception:  # noqa: BLE001 - not msgpack: not ours to judge
@@ -1228,12 +1224,12 @@ def _reply(header: bytes) -> int | None:
         type(fields) is not list
         or len(fields) < 4
         or fields[0] != PROTOCOL_VERSION
-        or fields[1] != KIND_REPLY
         or type(fields[1]) is not int
+        or fields[1] != kind
         or type(fields[2]) is not int
     ):
         return None
-    return fields[2]
+    return fields
 
 
 def _bind(sock: zmq.Socket[bytes], endpoint: str) -> str:
