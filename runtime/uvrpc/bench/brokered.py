@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 from .cpuprobe import cpu_seconds
 from .measure import Result, percentile
-from .report import number_cell, ratio_cell
+from .report import number_cell, ratio_cell, spread_cell
 from .runner import _clients, serving
 from .scaling import wait_for_servers
 from .spec import ClientSpec
@@ -236,7 +236,7 @@ def _cells(row: dict[str, Any]) -> list[str]:
         str(row["inflight"]),
         row["path"],
         number(row["calls_per_s"]),
-        f"{number(row['calls_per_s_min'])}-{number(row['calls_per_s_max'])}",
+        spread_cell(row),
         number(row["p50_us"]),
         number(row["p99_us"]),
         ratio(row["ratio_vs_direct"]),

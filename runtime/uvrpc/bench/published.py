@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .brokered import render as render_brokered
-from .report import number_cell, ratio_cell, render_table, size_label
+from .report import number_cell, ratio_cell, render_table, size_label, spread_cell
 
 __all__ = [
     "BEGIN",
@@ -221,7 +221,7 @@ def _stream_table(rows: Sequence[Row]) -> str:
             size_label(r["payload"]),
             r["system"],
             number_cell(r["calls_per_s"]),
-            f"{number_cell(r['calls_per_s_min'])}-{number_cell(r['calls_per_s_max'])}",
+            spread_cell(r),
             number_cell(r["mb_per_s"], 1),
             ratio_cell(r.get("ratio_vs_zmq_raw")),
             ratio_cell(r.get("ratio_vs_grpc")),

@@ -9,7 +9,7 @@ import importlib.metadata
 import os
 import platform
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ __all__ = [
     "render_table",
     "rows",
     "size_label",
+    "spread_cell",
 ]
 
 _VERSIONED = (
@@ -144,6 +145,14 @@ def number_cell(value: float | None, digits: int = 0) -> str:
     return "" if value is None else f"{value:,.{digits}f}"
 
 
+def spread_cell(row: Mapping[str, Any]) -> str:
+    """A row's rounds as a table cell: the least and the most calls (or items)
+    per second, ``27,110-30,509``."""
+    return (
+        f"{number_cell(row['calls_per_s_min'])}-{number_cell(row['calls_per_s_max'])}"
+    )
+
+
 def ratio_cell(value: float | None) -> str:
     """A ratio as a table cell (``0.89x``); empty for none."""
     return "" if value is None else f"{value:.2f}x"
@@ -171,7 +180,7 @@ def render_table(table: Sequence[dict[str, Any]], markdown: bool = False) -> str
             size_label(r["payload"]),
             r["system"],
             number_cell(r["calls_per_s"]),
-            f"{number_cell(r['calls_per_s_min'])}-{number_cell(r['calls_per_s_max'])}",
+            spread_cell(r),
             number_cell(r["p50_us"]),
             number_cell(r["p99_us"]),
             number_cell(r["p999_us"]),
