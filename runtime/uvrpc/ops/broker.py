@@ -1171,17 +1171,8 @@ def _head(
     if len(frames) < 4:
         return None
     header = frames[-2]
-    try:
-        fields = msgpack.unpackb(header if type(header) is bytes else header.bytes)
-    except Exception:  # noqa: BLE001 - not msgpack: not ours to judge
-        return None
-    if (
-        type(fields) is not list
-        or len(fields) < 4
-        or fields[0] != PROTOCOL_VERSION
-        or type(fields[1]) is not int
-        or type(fields[2]) is not int
-    ):
+    fields = _fields_of(header if type(header) is bytes else header.bytes)
+    if fields is None:
         return None
     if fields[1] != KIND_REQUEST:
         return fields[1], fields[2], None, None
@@ -1195,8 +1186,8 @@ def _request(header: bytes) -> tuple[int, int | None, str] | None:
     """The call id, timeout and service of a request header of this protocol
     version, as :func:`_head` reads them; ``None`` for any other header (or a
     request whose route is not a string)."""
-    fields = _fields_of(header, KIND_REQUEST)
-    if fields is None or type(fields[3]) is not str:
+    fields = _fields_of(header)
+    if fields is None or fields[1] != KIND_REQUEST or type(fields[3]) is not str:
         return None
     timeout = fields[4] if len(fields) > 4 else None
     return (
@@ -1209,13 +1200,15 @@ def _request(header: bytes) -> tuple[int, int | None, str] | None:
 def _reply(header: bytes) -> int | None:
     """The call id of a reply header of this protocol version, as :func:`_head`
     reads it; ``None`` for any other header."""
-    fields = _fields_of(header, KIND_REPLY)
-    return None if fields is None else cast(int, fields[2])
+    fields = _fields_of(header)
+    if fields is None or fields[1] != KIND_REPLY:
+        return None
+    return cast(int, fields[2])
 
 
-def _fields_of(header: bytes, kind: int) -> list[Any] | None:
-    """The fields of a header of this protocol version and of ``kind``, with an
-    integer call id; ``None`` for any other header."""
+def _fields_of(header: bytes) -> list[Any] | None:
+    """The fields of a header of this protocol version, with an integer kind and
+    call id; ``None`` for any other header."""
     try:
         fields = msgpack.unpackb(header)
     except Exception:  # noqa: BLE001 - not msgpack: not ours to judge
@@ -1225,7 +1218,6 @@ def _fields_of(header: bytes, kind: int) -> list[Any] | None:
         or len(fields) < 4
         or fields[0] != PROTOCOL_VERSION
         or type(fields[1]) is not int
-        or fields[1] != kind
         or type(fields[2]) is not int
     ):
         return None
