@@ -3,6 +3,8 @@ into the handler's keyword arguments, through the parameters model and quickly."
 
 from __future__ import annotations
 
+import timeit
+
 import msgpack
 import pytest
 
@@ -24,11 +26,25 @@ def test_one_row_per_shape_with_each_stage_timed() -> None:
     assert all(time > 0 for row in rows for runs in row[2:] for time in runs)
 
 
-def test_the_server_stage_restores_the_quick_reading() -> None:
+def test_the_server_stage_restores_the_quick_reading(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     model, quick = micro.server_validation_cost(rounds=2, number=5)
     assert len(model) == len(quick) == 2
     echo = micro._SHAPES[0][1]
-    assert echo.read_kwargs != echo.read_kwargs_by_model
+    chosen = echo.read_kwargs
+    assert chosen != echo.read_kwargs_by_model
+
+    class Interrupted(timeit.Timer):
+        def timeit(self, number: int = 0) -> float:
+            raise KeyboardInterrupt
+
+    # Stopped while the model's reading is set, the stage still puts the
+    # quick one back.
+    monkeypatch.setattr(timeit, "Timer", Interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        micro.server_validation_cost(rounds=1, number=1)
+    assert echo.read_kwargs == chosen
 
 
 def test_the_option_prints_only_the_validation_table(
