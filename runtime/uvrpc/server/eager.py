@@ -56,14 +56,17 @@ if sys.version_info >= (3, 12):
         return asyncio.Task(coro, loop=loop, eager_start=True)
 
 else:
-    from asyncio.tasks import _enter_task, _leave_task
+    from asyncio.tasks import _current_tasks, _enter_task, _leave_task
 
     def _task(
         coro: Coroutine[Any, Any, None], loop: asyncio.AbstractEventLoop
     ) -> asyncio.Task[None]:
-        task = loop.create_task(coro)
-        if loop.get_task_factory() is None:
-            _step_now(task, loop)
+        if loop.get_task_factory() is not None:
+            return loop.create_task(coro)
+        # What loop.create_task does with no task factory, less its name: the
+        # task queues its first step on the loop as it is made.
+        task = asyncio.Task(coro, loop=loop)
+        _step_now(task, loop)
         return task
 
     def _step_now(task: asyncio.Task[None], loop: asyncio.AbstractEventLoop) -> None:
@@ -72,8 +75,10 @@ else:
 
         What 3.12 does through ``eager_start``, 3.11 offers only through its loop's
         internals, read by name here (this runs on 3.11 alone): the loop's queue
-        of ready callbacks, and a queued callback's ``Handle._run``, which runs it
-        as the loop would.
+        of ready callbacks, a queued callback's function and context (the step
+        catches whatever the coroutine raises, so it is run bare, without
+        ``Handle._run``'s reporting), and the table of the task running on each
+        loop.
         """
         ready = getattr(loop, "_ready", None)
         if not ready:
@@ -84,13 +89,15 @@ else:
         if getattr(step, "__self__", None) is not task:
             return
         ready.pop()
+        context = getattr(handle, "_context")  # noqa: B009 (asyncio's own, by name)
         # A task entered on the loop would refuse to let another step; set the
         # caller's aside meanwhile, as 3.12's eager start does.
-        caller = asyncio.current_task(loop)
-        if caller is not None:
-            _leave_task(loop, caller)
+        caller = _current_tasks.get(loop)
+        if caller is None:
+            context.run(step)
+            return
+        _leave_task(loop, caller)
         try:
-            getattr(handle, "_run")()  # noqa: B009 (asyncio's own, by name)
+            context.run(step)
         finally:
-            if caller is not None:
-                _enter_task(loop, caller)
+            _enter_task(loop, caller)
