@@ -56,7 +56,13 @@ if sys.version_info >= (3, 12):
         return asyncio.Task(coro, loop=loop, eager_start=True)
 
 else:
-    from asyncio.tasks import _current_tasks, _enter_task, _leave_task
+    from asyncio.tasks import _enter_task, _leave_task
+
+    # The task running on each loop, which asyncio.current_task reads through a
+    # Python call on 3.11 (not in typeshed: read by name).
+    _current_tasks: dict[asyncio.AbstractEventLoop, asyncio.Task[Any]] = getattr(  # noqa: B009
+        asyncio.tasks, "_current_tasks"
+    )
 
     def _task(
         coro: Coroutine[Any, Any, None], loop: asyncio.AbstractEventLoop
