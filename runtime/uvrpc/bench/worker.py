@@ -22,10 +22,11 @@ from typing import Any
 from .spec import ClientSpec
 from .systems import SYSTEMS
 
-__all__ = ["main"]
+__all__ = ["main", "resolve"]
 
 
-def _resolve(target: str) -> Callable[..., Any]:
+def resolve(target: str) -> Callable[..., Any]:
+    """The function a system names as ``"module:function"``."""
     module, _, function = target.partition(":")
     resolved: Callable[..., Any] = getattr(importlib.import_module(module), function)
     return resolved
@@ -45,13 +46,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"{system.name} has no stream cases")
     if args.role == "server":
         server = f"{system.streams}:serve" if args.streams else system.server
-        _resolve(server)(args.bind, system.loop)
+        resolve(server)(args.bind, system.loop)
         return 0
     if args.results is None:
         parser.error("a client needs --results PATH")
     specs = [ClientSpec(**raw) for raw in json.load(sys.stdin)]
     results = [
-        _resolve(f"{system.streams}:run_client" if spec.stream else system.client)(
+        resolve(f"{system.streams}:run_client" if spec.stream else system.client)(
             spec, system.loop
         ).to_json()
         for spec in specs

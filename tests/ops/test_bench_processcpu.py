@@ -1,0 +1,64 @@
+"""``python -m uvrpc.bench.processcpu``: CPU per call of each system's client and
+server processes, the systems alternating round after round."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from uvrpc.bench import processcpu
+from uvrpc.bench.systems import SYSTEMS
+
+
+def test_each_round_measures_every_system_in_turn(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["zmq-raw", "uvrpc", "--inflight", "2", "--duration", "0.2"]
+    assert processcpu.main([*args, "--rounds", "2"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["system"] for row in rows] == ["zmq-raw", "uvrpc"] * 2
+    for row in rows:
+        assert row["inflight"] == 2
+        assert row["calls_per_s"] > 0
+        # Both processes work for every call: neither can spend nothing.
+        assert row["client_us"] > 0
+        assert row["server_us"] > 0
+
+
+def test_the_server_is_stopped_after_its_measurement() -> None:
+    children = set(os.listdir("/proc"))
+    processcpu.measure(SYSTEMS["zmq-raw"], 1, 0.1)
+    # The server process was waited for: no entry of it remains in /proc.
+    assert not [
+        pid
+        for pid in set(os.listdir("/proc")) - children
+        if pid.isdigit() and _parent(pid) == os.getpid()
+    ]
+
+
+def _parent(pid: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rpartition(")")[2].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["no-such-system"],
+        ["uvrpc-sync", "--inflight", "2"],
+        ["uvrpc", "--rounds", "0"],
+        ["uvrpc", "--duration", "0"],
+    ],
+)
+def test_a_bad_command_line_is_refused_before_anything_starts(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit:
+        processcpu.main(args)
+    assert exit.value.code == 2
+    assert "processcpu" in capsys.readouterr().err
