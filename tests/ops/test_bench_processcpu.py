@@ -3,6 +3,7 @@ server processes, the systems alternating round after round."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -44,6 +45,17 @@ def _parent(pid: str) -> int | None:
             return int(stat.read().rpartition(")")[2].split()[1])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def test_a_system_whose_package_is_missing_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = dataclasses.replace(SYSTEMS["grpc"], requires="no_such_package_here")
+    monkeypatch.setitem(SYSTEMS, "grpc", missing)
+    with pytest.raises(SystemExit) as exit:
+        processcpu.main(["grpc"])
+    assert exit.value.code == 2
+    assert "grpc needs no_such_package_here" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

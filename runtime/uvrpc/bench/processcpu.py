@@ -90,9 +90,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.inflight < 1 or args.duration <= 0 or args.rounds < 1:
         parser.error("--inflight and --rounds must be at least 1, --duration above 0")
     for name in args.systems:
-        limit = SYSTEMS[name].max_inflight
-        if args.inflight > limit:
-            parser.error(f"{name} keeps at most {limit} call(s) in flight")
+        system = SYSTEMS[name]
+        if not system.available:
+            parser.error(
+                f"{name} needs {system.requires}, which is not installed "
+                "(pip install 'uvrpc[bench]')"
+            )
+        if args.inflight > system.max_inflight:
+            parser.error(
+                f"{name} keeps at most {system.max_inflight} call(s) in flight"
+            )
     for _ in range(args.rounds):
         for name in args.systems:
             print(json.dumps(measure(SYSTEMS[name], args.inflight, args.duration)))
