@@ -626,6 +626,36 @@ async def route_by_service() -> None:
         assert broker.stats.unserved == 1 and broker.in_flight == 0
 
 
+def test_a_refusal_is_counted_before_its_reply_can_reach_the_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The broker runs in a thread of its own: a client that holds the refusal
+    must find it in the broker's counters, so the count comes first."""
+    counted_when_sent: list[int] = []
+    reply_error = Broker._reply_error
+
+    def recording(
+        self: Broker, client: bytes, call_id: int, error: uvrpc.RpcError
+    ) -> None:
+        counted_when_sent.append(self.stats.unserved)
+        reply_error(self, client, call_id, error)
+
+    monkeypatch.setattr(Broker, "_reply_error", recording)
+
+    async def main() -> None:
+        front, back = "inproc://front-counted", "inproc://back-counted"
+        with Broker([front], [back], unknown_service_grace=0) as broker:
+            async with uvrpc.Server(Feed()) as feeds:
+                feeds.connect(back)
+                await until(lambda: broker.servers == 1, "the server")
+                status, _ = await raw_call(front, "calculator.Calculator.add")
+                assert status == uvrpc.Status.UNIMPLEMENTED
+                assert broker.stats.unserved == 1
+
+    asyncio.run(main())
+    assert counted_when_sent == [1]
+
+
 def test_a_new_broker_lets_a_call_wait_for_a_server_of_its_service() -> None:
     asyncio.run(wait_for_a_server_of_its_service())
 

@@ -759,7 +759,10 @@ class Broker:
     def _refuse_unserved(
         self, client: bytes, call_id: int, service: str | None
     ) -> None:
+        # Each refusal is counted before its reply goes: a client that holds the
+        # reply finds it counted (the broker runs in a thread of its own).
         self._end(client, call_id)
+        self.stats.unserved += 1
         served = sorted(self._known)
         self._reply_error(
             client,
@@ -770,17 +773,17 @@ class Broker:
                 + (f" and {len(served) - 10} more" if len(served) > 10 else "")
             ),
         )
-        self.stats.unserved += 1
 
     def _refuse_share(self, client: bytes, call_id: int, why: str) -> None:
         self._end(client, call_id)
+        self.stats.refused += 1
         self._reply_error(
             client, call_id, ResourceExhausted(f"{why}; other clients are served")
         )
-        self.stats.refused += 1
 
     def _refuse_full(self, client: bytes, call_id: int) -> None:
         self._end(client, call_id)
+        self.stats.refused += 1
         self._reply_error(
             client,
             call_id,
@@ -788,7 +791,6 @@ class Broker:
                 "every server behind this broker has a full queue; try later"
             ),
         )
-        self.stats.refused += 1
 
     def _wait(
         self, client: bytes, call_id: int, call: _Call, messages: list[list[Any]]
@@ -806,6 +808,7 @@ class Broker:
                 return
             if self._waiting >= self._hwm:
                 self._end(client, call_id)
+                self.stats.refused += 1
                 self._reply_error(
                     client,
                     call_id,
@@ -814,7 +817,6 @@ class Broker:
                         f"{self._waiting} calls already wait for one"
                     ),
                 )
-                self.stats.refused += 1
                 return
             self._waiting += 1
             self._client_waiting[client] = waiting + 1
