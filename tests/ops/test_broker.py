@@ -10,9 +10,10 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import msgpack
 import pytest
@@ -27,6 +28,7 @@ import uvrpc.ops.broker
 from uvrpc.bench.echo import EchoClient
 from uvrpc.broker import Broker
 from uvrpc.health import HealthClient
+from uvrpc.ops.outbox import Outbox
 from uvrpc.protocol import RequestHeaders
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -654,6 +656,37 @@ def test_a_refusal_is_counted_before_its_reply_can_reach_the_client(
 
     asyncio.run(main())
     assert counted_when_sent == [1]
+
+
+def test_a_reply_is_counted_before_it_is_passed_to_its_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    counted_when_sent: list[int] = []
+    brokers: list[Broker] = []
+    send = Outbox.send
+
+    def recording(
+        self: Outbox, to: Any, frames: Sequence[Any], tag: Any = None
+    ) -> None:
+        if type(tag) is tuple and tag[1] is True:  # to a client: (id, reply, call)
+            counted_when_sent.append(brokers[0].stats.replies)
+        send(self, to, frames, tag)
+
+    monkeypatch.setattr(Outbox, "send", recording)
+
+    async def main() -> None:
+        front, back = "inproc://front-replies", "inproc://back-replies"
+        with Broker([front], [back]) as broker:
+            brokers.append(broker)
+            async with uvrpc.Server(Feed()) as feeds:
+                feeds.connect(back)
+                await until(lambda: broker.servers == 1, "the server")
+                async with uvrpc.Channel(front) as channel:
+                    for n in range(3):
+                        assert await FeedClient(channel).ping(n=n, timeout=10) == n
+
+    asyncio.run(main())
+    assert counted_when_sent == [1, 2, 3]
 
 
 def test_a_new_broker_lets_a_call_wait_for_a_server_of_its_service() -> None:

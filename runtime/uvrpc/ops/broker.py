@@ -985,9 +985,13 @@ class Broker:
             assert head is not None
             self._end(client, head[1])
         tag = None if head is None else (head[1], reply, call)
+        # A reply is counted before it can reach its client (this runs in the
+        # broker's thread), and uncounted if it does not go.
+        self.stats.replies += reply
         try:
             self._front_out.send(client, frames[2:], tag)
         except zmq.Again:
+            self.stats.replies -= reply
             self.stats.dropped += 1
             if call is not None and not reply:
                 assert head is not None
@@ -1000,13 +1004,12 @@ class Broker:
         except zmq.ZMQError as exc:
             if exc.errno != zmq.EHOSTUNREACH:
                 raise
+            self.stats.replies -= reply
             self.stats.dropped += 1
             if call is not None and not reply:
                 assert head is not None
                 self._cancel_for_gone_client(client, head[1], call)
             return
-        if reply:
-            self.stats.replies += 1
 
     def _cancel_for_gone_client(self, client: bytes, call_id: int, call: _Call) -> None:
         """A stream's message found its client gone: cancel the call for it."""
