@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
 import subprocess
 from typing import Any
 
@@ -46,9 +47,11 @@ def test_the_server_is_stopped_even_when_the_client_fails(
     monkeypatch.setattr(processcpu, "resolve", lambda _: failing_client)
     with pytest.raises(RuntimeError, match="the client broke"):
         processcpu.measure(SYSTEMS["zmq-raw"], 1, 0.1)
-    # Asked to stop (a bench server ends cleanly on SIGTERM) and reaped: not
-    # left serving. Left running, it would hold the measurement up for ever.
-    assert [server.returncode for server in servers] == [0]
+    # Stopped by the measurement's SIGTERM and reaped, not left serving (left
+    # running, it would hold the measurement up for ever). A server that had
+    # set its handler by then exits 0 on it; one still starting dies of it.
+    assert len(servers) == 1
+    assert servers[0].returncode in (0, -signal.SIGTERM)
 
 
 def test_a_system_whose_package_is_missing_is_refused_by_name(
