@@ -156,14 +156,20 @@ def test_a_reply_unread_when_the_connection_drops_fails_its_call() -> None:
     once, never at its deadline or for ever (``docs/reliability.md``)."""
 
     async def main() -> None:
-        sock, endpoint, answered, close = _answering_router()
+        blocked = threading.Event()
+        sock, endpoint, answered, close = _answering_router(blocked)
         close.set()
         async with uvrpc.Channel(endpoint) as channel:
             assert await channel.ready(10)
             call = FeedClient(channel).start_ping(n=7, timeout=30)
             await asyncio.sleep(0)  # the request goes out
+            # The server answers only now: had it answered while the loop still
+            # ran (a client preempted under load), the loop would read the reply.
+            blocked.set()
             assert answered.wait(10)  # the loop is blocked meanwhile
-            time.sleep(0.05)  # the reply and the disconnection both arrived
+            # The reply and the disconnection both arrived: ZeroMQ's I/O thread
+            # closes its end of the connection once it has told the socket.
+            _until_closed_by_client(endpoint)
             started = time.monotonic()
             with pytest.raises(uvrpc.Unavailable, match="dropped"):
                 await call
@@ -173,11 +179,33 @@ def test_a_reply_unread_when_the_connection_drops_fails_its_call() -> None:
     asyncio.run(main())
 
 
-def _answering_router() -> tuple[
-    zmq.Socket[bytes], str, threading.Event, threading.Event
-]:
-    """A bare server that answers one ping with 7 and closes once ``close`` is
-    set; ``answered`` is set when it has closed."""
+def _until_closed_by_client(endpoint: str) -> None:
+    """Wait until this host has no open connection to ``endpoint``'s port that
+    is not yet closed on the connecting side (ESTABLISHED or CLOSE_WAIT in
+    ``/proc/net/tcp``): the connecting side closes its socket after it handled
+    the peer's close. A fixed sleep here failed under load, when the client's
+    I/O thread had not run yet."""
+    port = int(endpoint.rpartition(":")[2])
+    open_states = {"01", "08"}  # ESTABLISHED, CLOSE_WAIT
+    deadline = time.monotonic() + 10
+    while True:
+        with open("/proc/net/tcp") as table:
+            rows = [line.split() for line in table.readlines()[1:]]
+        if not any(
+            int(row[2].rpartition(":")[2], 16) == port and row[3] in open_states
+            for row in rows
+        ):
+            return
+        assert time.monotonic() < deadline, "the client never closed its end"
+        time.sleep(0.001)
+
+
+def _answering_router(
+    answer_when: threading.Event | None = None,
+) -> tuple[zmq.Socket[bytes], str, threading.Event, threading.Event]:
+    """A bare server that answers one ping with 7 (once ``answer_when`` is set,
+    if given) and closes once ``close`` is set; ``answered`` is set when it has
+    closed."""
     sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.ROUTER)
     sock.setsockopt(zmq.LINGER, 1000)
     sock.bind("tcp://127.0.0.1:*")
@@ -188,6 +216,8 @@ def _answering_router() -> tuple[
         try:
             if sock.poll(10_000):
                 identity, _, header, _ = sock.recv_multipart()
+                if answer_when is not None:
+                    answer_when.wait(10)
                 call_id = msgpack.unpackb(header)[2]
                 reply = [identity, b"", encode_reply_header(call_id, 0)]
                 sock.send_multipart([*reply, msgpack.packb(7)])
