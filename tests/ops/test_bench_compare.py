@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from uvrpc.bench.compare import Row, higher_is_better, render, summarise
+from uvrpc.bench.compare import (
+    Row,
+    bench_metrics,
+    higher_is_better,
+    render,
+    summarise,
+)
 from uvrpc.bench.cpuprobe import _Mark, per_call
 
 
@@ -13,6 +19,33 @@ def test_rates_are_better_higher_and_costs_lower() -> None:
     assert higher_is_better("pipelined uvrpc calls/s")
     assert not higher_is_better("pingpong uvrpc p50 µs")
     assert not higher_is_better("CPU server, ping-pong, µs/call")
+
+
+def test_a_case_of_several_sizes_names_each_size() -> None:
+    def row(
+        case: str, payload: int, rate: float, p50: float | None = None
+    ) -> dict[str, object]:
+        return {
+            "case": case,
+            "payload": payload,
+            "system": "uvrpc",
+            "calls_per_s": rate,
+            "p50_us": p50,
+        }
+
+    metrics = bench_metrics(
+        [
+            row("pingpong", 64, 9000.0, 110.0),
+            row("client-stream", 64, 100000.0),
+            row("client-stream", 65536, 30000.0),
+        ]
+    )
+    assert metrics == {
+        "pingpong uvrpc calls/s": 9000.0,
+        "pingpong uvrpc p50 µs": 110.0,
+        "client-stream 64 B uvrpc calls/s": 100000.0,
+        "client-stream 64 KiB uvrpc calls/s": 30000.0,
+    }
 
 
 def test_medians_ratio_and_each_rounds_ratio() -> None:

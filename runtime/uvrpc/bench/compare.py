@@ -37,7 +37,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Row", "higher_is_better", "main", "render", "summarise"]
+from .report import size_label
+
+__all__ = ["Row", "bench_metrics", "higher_is_better", "main", "render", "summarise"]
 
 PROBE = Path(__file__).with_name("cpuprobe.py")
 SYSTEMS = ("uvrpc", "uvrpc-sync")
@@ -205,9 +207,22 @@ def bench(tree: Path, cases: str, duration: float, scratch: Path) -> dict[str, f
         tree,
         scratch,
     )
+    return bench_metrics(json.loads(report.read_text())["cases"])
+
+
+def bench_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """The metrics of ``uvrpc bench``'s JSON rows: each row's calls/s, and the
+    ping-pong p50. A case measured at several payloads (the streams, at 64 B and
+    64 KiB) names its size, so that no size stands in for another."""
+    sizes: dict[str, set[int]] = {}
+    for row in rows:
+        sizes.setdefault(row["case"], set()).add(row["payload"])
     metrics: dict[str, float] = {}
-    for row in json.loads(report.read_text())["cases"]:
-        name = f"{row['case']} {row['system']}"
+    for row in rows:
+        case = row["case"]
+        if len(sizes[case]) > 1:
+            case = f"{case} {size_label(row['payload'])}"
+        name = f"{case} {row['system']}"
         metrics[f"{name} calls/s"] = row["calls_per_s"]
         if row["case"] == "pingpong" and row.get("p50_us"):
             metrics[f"{name} p50 µs"] = row["p50_us"]
