@@ -91,8 +91,10 @@ uvrpc.bench.zerocopy --tables copy`` (``docs/memory.md``): copying wins at 64 Ki
 the two are within noise of each other from 128 to 256 KiB, and at 1 MiB zero-copy
 saves a fifth to a half. pyzmq's own default, ``zmq.COPY_THRESHOLD``, is 64 KiB.
 End to end, the stream cases at 64 KiB with this threshold at 64 KiB instead
-(``docs/performance.md``, "Streams"): a client sending its own items spent less CPU
-per item, its server more, the two together and the items per second the same.
+(``docs/performance.md``, "ZERO_COPY_MIN, end to end"): a client sending its own
+items spent less CPU per item, its server more, the two together and the items per
+second the same; measured again on a quieter host, the client stream gained 12–18%
+and the bidirectional one lost 12% in one run of two.
 """
 
 
