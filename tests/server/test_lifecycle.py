@@ -119,3 +119,49 @@ def test_a_channel_belongs_to_one_loop() -> None:
     else:
         raise AssertionError("a second loop was allowed to use the channel")
     asyncio.run(channel.close())
+
+
+class _ClosingCalculator(Calculator):
+    """Closes its own server from the handler of ``add(a=1, ...)``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.server: uvrpc.Server | None = None
+        self.added: list[int] = []
+
+    async def add(self, *, a: int, b: int) -> int:
+        self.added.append(a)
+        if a == 1:
+            assert self.server is not None
+            await self.server.close()
+        return a + b
+
+
+def test_a_handler_may_close_its_own_server() -> None:
+    """The close ends the wake-up that delivered the request: no later request
+    of the same batch runs, nothing is read from the closed socket, the loop
+    reports no error, and the callers hear that the server went away."""
+
+    async def main() -> None:
+        errors: list[dict[str, Any]] = []
+        asyncio.get_running_loop().set_exception_handler(
+            lambda _, context: errors.append(context)
+        )
+        service = _ClosingCalculator()
+        server = service.server = uvrpc.Server(service)
+        await server.start()
+        endpoint = server.bind("tcp://127.0.0.1:*")
+        async with uvrpc.Channel(endpoint) as channel:
+            calc = CalculatorClient(channel, timeout=10)
+            assert await calc.add(a=0, b=1) == 1  # the server reads batches
+            # Made in one turn: the first goes alone, the other two as a batch.
+            calls = [asyncio.ensure_future(calc.add(a=n, b=1)) for n in (0, 1, 2)]
+            failures = await asyncio.gather(*map(_failure, calls))
+        assert service.added == [0, 0, 1]
+        # The first call's reply was queued in the socket as the close dropped
+        # it (no grace): it may have left or not. The call that closed the
+        # server, and the one after it in the batch, never get a reply.
+        assert [type(failure) for failure in failures[1:]] == [uvrpc.Unavailable] * 2
+        assert errors == []
+
+    asyncio.run(main())

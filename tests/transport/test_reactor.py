@@ -310,3 +310,51 @@ def test_a_shared_frame_arrives_whole_after_the_sender_dropped_it() -> None:
     finally:
         receiver.close(linger=0)
         sender.close(linger=0)
+
+
+@pytest.mark.parametrize("kind", ["socket", "router", "drain"])
+def test_a_message_whose_handler_closes_the_reactor_ends_the_drain(kind: str) -> None:
+    """A server's handler may close its server, socket and all, while the drain
+    that delivered its request runs: the drain reads nothing more and asks the
+    closed socket nothing, so the loop reports no error."""
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
+    endpoint = f"inproc://reactor-{uuid.uuid4().hex}"
+    receiver = context.socket(zmq.ROUTER if kind == "router" else zmq.DEALER)
+    sender = context.socket(zmq.DEALER)
+    receiver.bind(endpoint)
+    sender.connect(endpoint)
+    for n in range(3):
+        send_message(sender, [b"", n.to_bytes(4, "big")])
+    handled: list[int] = []
+    errors: list[dict[str, object]] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _, context: errors.append(context))
+
+        def on_message(frames: list[zmq.Frame]) -> None:
+            handled.append(int.from_bytes(frames[-1].bytes, "big"))
+            reactor.close()
+            receiver.close(linger=0)
+
+        if kind == "router":
+            reactor: SocketReactor = RouterReactor(receiver, loop, on_message)
+        else:
+            reactor = SocketReactor(receiver, loop, on_message)
+        if kind == "drain":
+            while not receiver.poll(10):
+                await asyncio.sleep(0.001)
+            reactor.drain()
+        for _ in range(100):
+            if handled:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)
+
+    try:
+        asyncio.run(main())
+    finally:
+        receiver.close(linger=0)
+        sender.close(linger=0)
+    assert handled == [0]
+    assert errors == []

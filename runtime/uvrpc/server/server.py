@@ -594,6 +594,8 @@ class Server:
         for header, body in messages:
             # Its frames are bytes, not zmq.Frame: every reader takes a buffer.
             self._on_message(cast(list[zmq.Frame], [*envelope, header, body]))
+            if self._reactor is None:
+                return  # a handler closed the server: the rest never run
 
     def _peer_of(self, frames: Sequence[Any]) -> Hashable | None:
         """The peer a message may join a batch for, if its connection reads

@@ -185,6 +185,12 @@ class SocketReactor:
         self._turn_end = hook
 
     @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (a message's handler may call it
+        while a drain runs)."""
+        return self._closed
+
+    @property
     def turn_end_pending(self) -> bool:
         """Whether the hook of :meth:`at_turn_end` is due (a send of this turn
         made it so)."""
@@ -224,6 +230,10 @@ class SocketReactor:
                     except zmq.Again:
                         break
                     on_message(frames)
+                    if self.closed:
+                        # on_message closed the reactor (a handler that closed
+                        # its server): its socket may be closed already.
+                        break
                     if not index and not _events(sock) & _POLLIN:
                         # A lone message, the usual wake-up when calls come one
                         # at a time: asking the socket whether another waits
@@ -265,6 +275,8 @@ class SocketReactor:
                 except zmq.Again:
                     break
                 on_message(frames)
+                if self.closed:
+                    break  # see _on_ready
                 if first:
                     if not _events(sock) & _POLLIN:
                         break  # a lone message (see _on_ready)
@@ -457,6 +469,9 @@ class RouterReactor(SocketReactor):
                     except zmq.Again:
                         break
                     on_message(frames)
+                    if self.closed:
+                        received = 1  # see SocketReactor._on_ready
+                        break
                     if not received and not _events(sock) & _POLLIN:
                         received = 1  # a lone message (SocketReactor._on_ready)
                         break
