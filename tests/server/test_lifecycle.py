@@ -145,7 +145,7 @@ def test_a_handler_may_close_its_own_server() -> None:
     async def main() -> None:
         errors: list[dict[str, Any]] = []
         asyncio.get_running_loop().set_exception_handler(
-            lambda _, context: errors.append(context)
+            lambda _, report: errors.append(report)
         )
         service = _ClosingCalculator()
         server = service.server = uvrpc.Server(service)

@@ -330,7 +330,7 @@ def test_a_message_whose_handler_closes_the_reactor_ends_the_drain(kind: str) ->
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        loop.set_exception_handler(lambda _, context: errors.append(context))
+        loop.set_exception_handler(lambda _, report: errors.append(report))
 
         def on_message(frames: list[zmq.Frame]) -> None:
             handled.append(int.from_bytes(frames[-1].bytes, "big"))

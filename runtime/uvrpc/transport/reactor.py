@@ -470,8 +470,7 @@ class RouterReactor(SocketReactor):
                         break
                     on_message(frames)
                     if self.closed:
-                        received = 1  # see SocketReactor._on_ready
-                        break
+                        break  # see SocketReactor._on_ready
                     if not received and not _events(sock) & _POLLIN:
                         received = 1  # a lone message (SocketReactor._on_ready)
                         break
