@@ -47,13 +47,23 @@ def cpu_seconds(pid: int) -> float:
     stat`` (10 ms ticks, too coarse for a few seconds of calls), and from outside,
     so that the server needs no instrumentation of its own.
     """
-    total = 0
+    return sum(cpu_seconds_by_thread(pid).values())
+
+
+def cpu_seconds_by_thread(pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the threads of process ``pid``, summed by
+    thread name (``/proc/PID/task/*/comm``: ``python`` for the interpreter's
+    threads, ``ZMQbg/IO/0`` for ZeroMQ's I/O thread), read as
+    :func:`cpu_seconds` says."""
+    totals: dict[str, float] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            total += int((task / "schedstat").read_text().split()[0])
+            name = (task / "comm").read_text().strip()
+            used = int((task / "schedstat").read_text().split()[0]) / 1e9
         except (OSError, IndexError, ValueError):
             continue  # a thread that ended between the listing and the read
-    return total / 1e9
+        totals[name] = totals.get(name, 0.0) + used
+    return totals
 
 
 class _Echo(EchoServer):
