@@ -158,7 +158,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.stream and args.inflight is not None:
         parser.error("--inflight: a stream keeps the bench's window of items")
-    inflight = STREAM_WINDOW if args.stream else (args.inflight or 8)
+    if args.stream:
+        inflight = STREAM_WINDOW
+    else:
+        inflight = 8 if args.inflight is None else args.inflight
     if (
         (args.inflight is not None and args.inflight < 1)
         or args.duration <= 0
