@@ -11,7 +11,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -210,6 +210,16 @@ async def until(condition: Callable[[], bool], what: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"still waiting for {what}"
         await asyncio.sleep(0.005)
+
+
+@asynccontextmanager
+async def feed_behind(broker: Broker, backend: str) -> AsyncIterator[uvrpc.Server]:
+    """A Feed server connected to ``broker``'s ``backend``, once the broker
+    counts it (its only server)."""
+    async with uvrpc.Server(Feed()) as server:
+        server.connect(backend)
+        await until(lambda: broker.servers == 1, "the feed server")
+        yield server
 
 
 def test_stream_calls_of_every_kind_work_through_a_broker() -> None:
@@ -453,9 +463,7 @@ def test_a_broker_passes_on_what_it_cannot_read_and_keeps_serving() -> None:
 
 async def garbage_through_a_broker() -> None:
     with Broker(["inproc://front-garbage"], ["inproc://back-garbage"]) as broker:
-        async with uvrpc.Server(Feed()) as server:
-            server.connect("inproc://back-garbage")
-            await until(lambda: broker.servers == 1, "the server")
+        async with feed_behind(broker, "inproc://back-garbage") as server:
             raw = zmq.asyncio.Context.shadow(zmq.Context.instance()).socket(zmq.DEALER)
             raw.setsockopt(zmq.LINGER, 0)
             raw.connect("inproc://front-garbage")
@@ -647,9 +655,7 @@ def test_a_refusal_is_counted_before_its_reply_can_reach_the_client(
     async def main() -> None:
         front, back = "inproc://front-counted", "inproc://back-counted"
         with Broker([front], [back], unknown_service_grace=0) as broker:
-            async with uvrpc.Server(Feed()) as feeds:
-                feeds.connect(back)
-                await until(lambda: broker.servers == 1, "the server")
+            async with feed_behind(broker, back):
                 status, _ = await raw_call(front, "calculator.Calculator.add")
                 assert status == uvrpc.Status.UNIMPLEMENTED
                 assert broker.stats.unserved == 1
@@ -678,9 +684,7 @@ def test_a_reply_is_counted_before_it_is_passed_to_its_client(
         front, back = "inproc://front-replies", "inproc://back-replies"
         with Broker([front], [back]) as broker:
             brokers.append(broker)
-            async with uvrpc.Server(Feed()) as feeds:
-                feeds.connect(back)
-                await until(lambda: broker.servers == 1, "the server")
+            async with feed_behind(broker, back):
                 async with uvrpc.Channel(front) as channel:
                     for n in range(3):
                         assert await FeedClient(channel).ping(n=n, timeout=10) == n
@@ -698,9 +702,7 @@ async def wait_for_a_server_of_its_service() -> None:
     # service it does not know waits for one.
     front, back = "inproc://front-grace", "inproc://back-grace"
     with Broker([front], [back], unknown_service_grace=60) as broker:
-        async with uvrpc.Server(Feed()) as feeds:
-            feeds.connect(back)
-            await until(lambda: broker.servers == 1, "the feed server")
+        async with feed_behind(broker, back) as feeds:
             async with uvrpc.Channel(front) as channel:
                 call = asyncio.ensure_future(
                     EchoClient(channel).echo(data=b"late", timeout=30)
@@ -755,9 +757,7 @@ def test_one_client_cannot_take_every_call_a_broker_follows() -> None:
 async def take_every_call() -> None:
     front, back = "inproc://front-calls", "inproc://back-calls"
     with Broker([front], [back], max_calls_per_client=4) as broker:
-        async with uvrpc.Server(Feed()) as server:
-            server.connect(back)
-            await until(lambda: broker.servers == 1, "the server")
+        async with feed_behind(broker, back) as server:
             async with uvrpc.Channel(front) as greedy, uvrpc.Channel(front) as other:
                 slow = [
                     asyncio.ensure_future(FeedClient(greedy).ping(n=-600, timeout=90))
