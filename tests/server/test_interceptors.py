@@ -75,6 +75,13 @@ class Observer:
 
     def __init__(self) -> None:
         self.seen: list[tuple[str, uvrpc.Status, float]] = []
+        self._recorded = asyncio.Event()
+
+    async def wait_for(self, count: int) -> None:
+        """Returns once `count` calls have been recorded."""
+        while len(self.seen) < count:
+            self._recorded.clear()
+            await self._recorded.wait()
 
     async def intercept_server(
         self, call: uvrpc.ServerCallInfo, proceed: Proceed
@@ -89,6 +96,7 @@ class Observer:
         finally:
             status = uvrpc.status_of(error, call.call)
             self.seen.append((call.route, status, time.perf_counter() - started))
+            self._recorded.set()
 
 
 class Auth:
@@ -265,7 +273,10 @@ async def test_server_interceptor_sees_a_deadline_and_a_slow_call(
             assert await client.ping(n=-1) == -1  # sleeps a tenth of a second
             with pytest.raises(uvrpc.DeadlineExceeded):
                 await client.ping(n=-50, timeout=0.05)
-            await client.ping(n=1)  # the expired call was observed before this
+            # The server's own timer for the call starts when the request
+            # arrives, so it fires after the client's: wait for it to be seen.
+            await observer.wait_for(2)
+            await client.ping(n=1)
     assert [s for _, s, _ in observer.seen] == [
         uvrpc.Status.OK,
         uvrpc.Status.DEADLINE_EXCEEDED,
