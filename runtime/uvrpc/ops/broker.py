@@ -65,6 +65,7 @@ from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils.monitor import parse_monitor_message
 
 from ..transport.coalesce import announce_batches
+from ..transport.heap import keep_message_buffers
 from ..transport.liveness import DEFAULT_HEARTBEAT, Heartbeat
 from ..transport.security import AllowList, ServerSecurity, check_zap_handler
 from ..wire.batch import KIND_BATCH, split_batch
@@ -341,6 +342,7 @@ class Broker:
         """The services some server has announced since the broker started."""
         self._unknown_service_grace = unknown_service_grace
         self._judges_services_at = math.inf
+        keep_message_buffers()  # its frames are libzmq's: glibc's heap pools them
         self._front: zmq.Socket[bytes] = ctx.socket(zmq.ROUTER)
         self._back: zmq.Socket[bytes] = ctx.socket(zmq.ROUTER)
         self._control: zmq.Socket[bytes] = ctx.socket(zmq.PAIR)

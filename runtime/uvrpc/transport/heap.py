@@ -17,6 +17,14 @@ a trim that returns little doubles the wait before the next one, up to
 second. A process whose heap grows for good thus trims every few seconds at
 most, for a few milliseconds of a worker thread. Where there is no glibc or no
 ``/proc`` (macOS, musl) it does nothing.
+
+The opposite fault costs time, not memory. Every frame libzmq receives, and every
+frame uvrpc hands it by copy (below ``ZERO_COPY_MIN``), is a ``malloc`` and a
+``free``. glibc gives the top of its heap back to the system as soon as 128 KiB
+of it are free, so a stream of 64 KiB items shrank and regrew the heap hundreds
+of times a second, and every regrown page faulted on first touch.
+:func:`keep_message_buffers` makes glibc keep up to :data:`HEAP_KEPT` bytes for
+the next frames instead: the heap becomes the pool of libzmq's message buffers.
 """
 
 from __future__ import annotations
@@ -29,10 +37,12 @@ import os
 from collections.abc import Callable
 
 __all__ = [
+    "HEAP_KEPT",
     "TRIM_GROWTH",
     "TRIM_INTERVAL",
     "TRIM_WAIT_MAX",
     "HeapTrimmer",
+    "keep_message_buffers",
     "resident_size",
 ]
 
@@ -44,6 +54,11 @@ TRIM_GROWTH = 8 * 1024 * 1024
 
 TRIM_WAIT_MAX = 8.0
 """The longest wait, in seconds, after a trim that returned little."""
+
+HEAP_KEPT = 8 * 1024 * 1024
+"""Free bytes glibc keeps at the top of a heap once :func:`keep_message_buffers`
+ran (twice the 4 MiB block it frees): a stream's window of 128 items of 64 KiB.
+A larger block freed later raises it further, as glibc always does."""
 
 _log = logging.getLogger("uvrpc.transport")
 
@@ -70,6 +85,40 @@ def _malloc_trim() -> Callable[[], object] | None:
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int
     return lambda: trim(0)
+
+
+@functools.cache
+def keep_message_buffers() -> bool:
+    """Make glibc keep freed message buffers for the next ones, once a process;
+    return whether it could (glibc only).
+
+    glibc documents its rule (``mallopt(3)``, ``M_MMAP_THRESHOLD``): when a block
+    it had mapped on its own is freed, blocks up to that size come from the heap
+    from then on, and the heap keeps twice that size free before it shrinks.
+    Freeing one mapped block of ``HEAP_KEPT // 2`` bytes applies the rule at
+    once, where a process would otherwise shrink and regrow its heap until its
+    first large message. Nothing else changes: larger blocks still raise the
+    thresholds, :class:`HeapTrimmer` still returns what a server holds too long,
+    and a process that set glibc's thresholds itself (``MALLOC_MMAP_THRESHOLD_``,
+    ``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_TOP_PAD_``, their ``GLIBC_TUNABLES`` or
+    ``mallopt``) has turned the rule off, so its choice stands.
+    """
+    try:
+        libc = ctypes.CDLL(None)
+        if not hasattr(libc, "gnu_get_libc_version"):
+            return False  # glibc's rule, not another C library's
+        malloc, free = libc.malloc, libc.free
+    except (OSError, AttributeError):
+        return False
+    malloc.argtypes = [ctypes.c_size_t]
+    malloc.restype = ctypes.c_void_p
+    free.argtypes = [ctypes.c_void_p]
+    free.restype = None
+    block = malloc(HEAP_KEPT // 2)  # mapped on its own: no page of it is touched
+    if block is None:
+        return False
+    free(block)
+    return True
 
 
 class HeapTrimmer:

@@ -3,9 +3,10 @@
 No linger (a closed socket drops what it could not send, and nothing waits for a
 peer that is gone; a client channel chooses a bounded linger when it closes), both
 high-water marks, the ``MAXMSGSIZE`` backstop at twice the message size limit
-(``docs/limits.md``), heartbeats, and CURVE when asked. :func:`connect` and
-:func:`bind` turn a malformed endpoint into a :class:`ValueError` that says what is
-wrong with it, not ZeroMQ's bare ``Invalid argument``.
+(``docs/limits.md``), heartbeats, and CURVE when asked. Opening one makes the
+process keep freed message buffers (:func:`~uvrpc.transport.heap.keep_message_buffers`).
+:func:`connect` and :func:`bind` turn a malformed endpoint into a :class:`ValueError`
+that says what is wrong with it, not ZeroMQ's bare ``Invalid argument``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Protocol, cast
 import zmq
 
 from ..wire.limits import BACKSTOP_FACTOR
+from .heap import keep_message_buffers
 from .liveness import Heartbeat
 
 __all__ = [
@@ -74,6 +76,7 @@ def open_socket(
     with it the send finds no room, and the caller waits for room within its
     deadline instead.
     """
+    keep_message_buffers()  # once a process: glibc's heap pools libzmq's frames
     ctx = context if context is not None else zmq.Context.instance()
     sock: zmq.Socket[bytes] = ctx.socket(kind)
     sock.setsockopt(zmq.LINGER, 0)
