@@ -115,17 +115,18 @@ def docstring(text: str, indent: int) -> tuple[str, ...]:
     """The lines of a docstring holding ``text`` at ``indent``.
 
     One line when it fits, otherwise the summary on the opening line and the closing
-    quotes on their own line; lines too long are wrapped. As ``ruff format`` does,
-    tabs are expanded, the common indentation of the lines after the first is
-    removed, and a space keeps a quote at either end from touching the triple
-    quotes.
+    quotes on their own line; lines too long are wrapped, a line that fits only
+    without the closing quotes too (``ruff format`` would join a docstring of one
+    line to its quotes). As ``ruff format`` does, tabs are expanded, the common
+    indentation of the lines after the first is removed, and a space keeps a quote
+    at either end from touching the triple quotes.
     """
     pad = " " * indent
     text = _escape_doc(text.expandtabs(8).strip())
     if text.startswith('"'):
         text = f" {text}"
+    closing = ' """' if text.endswith('"') else '"""'
     if "\n" not in text:
-        closing = ' """' if text.endswith('"') else '"""'
         single = f'{pad}"""{text}{closing}'
         if width(single) <= LINE_LENGTH:
             return (single,)
@@ -133,13 +134,21 @@ def docstring(text: str, indent: int) -> tuple[str, ...]:
     raws = [raw.rstrip() for raw in text.split("\n")]
     margin = min((len(r) - len(r.lstrip(" ")) for r in raws[1:] if r), default=0)
     raws[1:] = [raw[margin:] for raw in raws[1:]]
-    lines: list[str] = []
-    for number, raw in enumerate(raws):
-        for piece in _wrap(raw, room - 3 if number == 0 else room):
-            if not lines:
-                lines.append(f'{pad}"""{piece}')
-            else:
-                lines.append(f"{pad}{piece}" if piece else "")
+    pieces = [
+        piece
+        for number, raw in enumerate(raws)
+        for piece in _wrap(raw, room - 3 if number == 0 else room)
+    ]
+    if len(pieces) == 1:
+        # ruff format joins a docstring of one line to its closing quotes, however
+        # long the line: break it where the quotes fit too, or keep it whole if it
+        # is one word (a line of one word is not too long for the linter).
+        if width(f'{pad}"""{pieces[0]}{closing}') > LINE_LENGTH:
+            pieces = _wrap(pieces[0], room - 6)
+        if len(pieces) == 1:
+            return (f'{pad}"""{pieces[0]}{closing}',)
+    lines = [f'{pad}"""{pieces[0]}']
+    lines += [f"{pad}{piece}" if piece else "" for piece in pieces[1:]]
     lines.append(f'{pad}"""')
     return tuple(lines)
 

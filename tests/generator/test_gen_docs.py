@@ -86,6 +86,19 @@ def test_docstring_expands_tabs_and_removes_common_indentation() -> None:
     )
 
 
+def test_a_docstring_that_fits_only_without_its_closing_quotes_is_broken() -> None:
+    # 80 columns of text at indent 4: the opening line fits, the closing quotes
+    # would not; ruff format would join a one-line docstring to its quotes, past
+    # the line length the linter allows.
+    text = "Call " + "x" * 75
+    assert docstring(text, 4) == ('    """Call', "    " + "x" * 75, '    """')
+
+
+def test_a_docstring_of_one_long_word_stays_on_one_line() -> None:
+    word = "x" * 100
+    assert docstring(word, 8) == (f'        """{word}"""',)
+
+
 def test_docstring_measures_wide_characters() -> None:
     lines = docstring("日本語 " * 25, 4)
     assert len(lines) > 1
@@ -103,6 +116,16 @@ def test_doc_comments_generate_ruff_clean_code(tmp_path: Path) -> None:
         + "日本語 " * 25
         + "\nmessage D {}\n"
         + '/// ends with "quote"\nmessage E {}\n'
+        + "/// Call "
+        + "x" * 75
+        + "\nmessage F {}\n"
+        + "/// "
+        + "y" * 100
+        + "\nmessage G {}\n"
+        # A method's docstring names its route: this one's fills all but two
+        # columns of its line, and the closing quotes need three.
+        + "service Servicewithaverylongname {\n"
+        + "    void method_named_to_fill_its_docstring_line();\n}\n"
     )
     path = tmp_path / "docs.py"
     path.write_text(generate(source, "docs.idl"), encoding="utf-8")

@@ -182,7 +182,8 @@ class Bounded(_uvrpc.Message):
         ],
         _t.Constraints(max_length=4),
     ] = []
-    """At most 4 items; each item 1 to 8 characters, matching the pattern ``^[a-z]+$``.
+    """At most 4 items; each item 1 to 8 characters, matching the pattern
+    ``^[a-z]+$``.
     """
     counts: _typing.Annotated[
         dict[_t.String, _typing.Annotated[_t.I32, _t.Constraints(ge=0)]],
