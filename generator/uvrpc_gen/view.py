@@ -144,7 +144,7 @@ def docstring(text: str, indent: int) -> tuple[str, ...]:
         # long the line: break it where the quotes fit too, or keep it whole if it
         # is one word (a line of one word is not too long for the linter).
         if width(f'{pad}"""{pieces[0]}{closing}') > LINE_LENGTH:
-            pieces = _wrap(pieces[0], room - 6)
+            pieces = _wrap(pieces[0], room - 3 - len(closing))
         if len(pieces) == 1:
             return (f'{pad}"""{pieces[0]}{closing}',)
     lines = [f'{pad}"""{pieces[0]}']

@@ -94,6 +94,12 @@ def test_a_docstring_that_fits_only_without_its_closing_quotes_is_broken() -> No
     assert docstring(text, 4) == ('    """Call', "    " + "x" * 75, '    """')
 
 
+def test_a_docstring_ending_with_a_quote_leaves_room_for_the_space_too() -> None:
+    # 78 columns: the closing quotes would fit, but not the space before them.
+    text = "Call " + "x" * 69 + ' "q"'
+    assert docstring(text, 4) == ('    """Call ' + "x" * 69, '    "q"', '    """')
+
+
 def test_a_docstring_of_one_long_word_stays_on_one_line() -> None:
     word = "x" * 100
     assert docstring(word, 8) == (f'        """{word}"""',)
