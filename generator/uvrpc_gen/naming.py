@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "METHOD_CONSTANT_MAX",
     "camel_case",
     "client_class",
     "fields_class",
@@ -23,6 +24,11 @@ __all__ = [
     "union_member_class",
     "unimplemented_server_class",
 ]
+
+METHOD_CONSTANT_MAX = 63
+"""The longest method constant whose declaration, annotated with the longest kind
+of method (``NAME: _uvrpc.ServerStreaming[``), starts within a line of 88
+columns: no formatter can break a line before that bracket."""
 
 _WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
@@ -74,8 +80,16 @@ def service_constant(service: str) -> str:
 
 
 def method_constant(service: str, method: str) -> str:
-    """The module constant describing a method: ``_<SERVICE>_<METHOD>``."""
-    return f"{service_constant(service)}_{snake_case(method).upper()}"
+    """The module constant describing a method: ``_<SERVICE>_<METHOD>``, or, where
+    that is longer than :data:`METHOD_CONSTANT_MAX`, ``_<S>_<METHOD>`` with the
+    service's initials (``_NPS_WATCH_PREFERENCES`` for
+    ``NotificationPreferencesService.watchPreferences``)."""
+    method_part = snake_case(method).upper()
+    name = f"{service_constant(service)}_{method_part}"
+    if len(name) <= METHOD_CONSTANT_MAX:
+        return name
+    initials = "".join(word[0] for word in snake_case(service).split("_") if word)
+    return f"_{initials.upper()}_{method_part}"
 
 
 def fields_class(exception: str) -> str:

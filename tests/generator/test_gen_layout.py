@@ -184,3 +184,32 @@ def test_generated_code_is_ruff_clean(source: str, tmp_path: Path) -> None:
     assert formatted.returncode == 0, source + formatted.stdout + formatted.stderr
     checked = ruff("check", "--quiet", *config, str(path))
     assert checked.returncode == 0, source + checked.stdout + checked.stderr
+
+
+def test_long_service_and_method_names_generate_ruff_clean_code(tmp_path: Path) -> None:
+    # `_<SERVICE>_<METHOD>: _uvrpc.ServerStreaming[` would start past column 88
+    # here, where no formatter can break it; the service's initials stand in.
+    source = (
+        "namespace notifications;\n"
+        "message Preference { 1: string name; }\n"
+        "service NotificationPreferencesService {\n"
+        "    list<Preference> listNotificationPreferencesForUser(1: string user);\n"
+        "    stream<Preference> watchNotificationPreferencesForUser(1: string user);\n"
+        "    i32 countNotificationPreferencesUpdates(1: stream<Preference> updates);\n"
+        "    stream<Preference> echoNotificationPreferencesUpdates("
+        "1: stream<Preference> updates);\n"
+        "    void ping();\n"
+        "}\n"
+    )
+    path = tmp_path / "generated.py"
+    path.write_text(generate(source, "notifications.idl"), encoding="utf-8")
+    config = ("--config", str(ROOT / "pyproject.toml"))
+    formatted = ruff("format", "--diff", *config, str(path))
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr
+    checked = ruff("check", "--quiet", *config, str(path))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    text = path.read_text(encoding="utf-8")
+    assert (
+        "_NPS_WATCH_NOTIFICATION_PREFERENCES_FOR_USER: _uvrpc.ServerStreaming[" in text
+    )
+    assert "_NOTIFICATION_PREFERENCES_SERVICE_PING: _uvrpc.Unary[" in text

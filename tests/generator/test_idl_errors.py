@@ -29,6 +29,7 @@ def first(source: str) -> tuple[str, str]:
 
 
 NS = "namespace t;\n"
+LONG_METHOD = "watchNotificationPreferencesForUser"
 
 CASES = [
     (
@@ -201,6 +202,17 @@ CASES = [
         "message M {}",
         "t.idl:1:1: error: missing namespace; start the file with 'namespace name;'",
         "^",
+    ),
+    (
+        # Over 63 characters, a method's constant is named with its service's
+        # initials, which two services here share.
+        NS
+        + f"service NotificationPreferencesService {{ void {LONG_METHOD}(); }}\n"
+        + f"service NightlyPipelineScheduler {{ void {LONG_METHOD}(); }}",
+        f"t.idl:3:41: error: 'NightlyPipelineScheduler.{LONG_METHOD}' and "
+        f"'NotificationPreferencesService.{LONG_METHOD}' would both generate the "
+        "name '_NPS_WATCH_NOTIFICATION_PREFERENCES_FOR_USER'",
+        " " * 40 + "^" + "~" * 34,
     ),
     (
         NS + "message stream {}",
