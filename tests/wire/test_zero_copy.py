@@ -23,6 +23,7 @@ from echo import EchoClient, EchoServer, EchoSyncClient
 import uvrpc
 import uvrpc.testing
 from uvrpc.buffers import ATTACHMENT_MIN, BodyEncoder
+from uvrpc.wire.codec import unpack
 
 MIB = 1 << 20
 C_PACKER = msgpack.Packer.__module__ != "msgpack.fallback"
@@ -194,6 +195,31 @@ def test_a_lent_buffer_comes_back_when_its_view_is_gone() -> None:
     assert pool.stats.in_use == 1
     del body
     assert pool.stats.in_use == 0 and pool.stats.idle == 1
+
+
+def test_one_large_binary_value_is_sent_with_a_body_never_packed() -> None:
+    # A bytes stream item, an echoed payload: the body only refers to attachment
+    # 0, the same bytes every time; no packer is taken for it.
+    pool = uvrpc.BufferPool()
+    encoder = BodyEncoder(pool)
+    payload = b"x" * ATTACHMENT_MIN
+    body, attachments = encoder.encode(payload, payloads=True)
+    assert len(attachments) == 1 and attachments[0] is payload
+    received = unpack(body, attachments)
+    assert received.obj is payload
+    shaped = array.array("i", bytes(ATTACHMENT_MIN))  # typed: viewed as bytes
+    again, attachments = encoder.encode(memoryview(shaped), payloads=True)
+    assert again is body
+    assert attachments[0].obj is shaped and attachments[0].format == "B"
+    encoder.settle(body, sent=True)
+    encoder.settle(again, sent=False)
+    assert bytes(body) == msgpack.packb(msgpack.ExtType(1, bytes(4)))  # intact
+    assert (pool.stats.misses, pool.stats.hits) == (0, 0)
+    # One byte less, and the value is packed into the body as before.
+    small, attachments = encoder.encode(payload[1:], payloads=True)
+    assert attachments == () and unpack(small) == payload[1:]
+    encoder.settle(small, sent=True)
+    assert pool.stats.misses == 1
 
 
 def test_a_buffer_copied_by_zeromq_is_reused_at_once() -> None:

@@ -35,7 +35,7 @@ from typing import Any
 
 import msgpack
 
-from .codec import new_packer, outline, outline_fields
+from .codec import ATTACHMENT_EXT_TYPE, byte_view, new_packer, outline, outline_fields
 from .limits import ZERO_COPY_MIN
 from .unknown import KEPT
 
@@ -170,6 +170,11 @@ class BufferPool:
         self.release(packer, size)
 
 
+_BLOB_BODY = memoryview(msgpack.packb(msgpack.ExtType(ATTACHMENT_EXT_TYPE, bytes(4))))
+"""The body of a value that is one binary value of ``attachment_min`` bytes or
+more (a ``bytes`` stream item, an echoed payload): a reference to attachment 0,
+the same bytes every time, so it is never packed."""
+
 _default_pool: BufferPool | None = None
 _default_lock = threading.Lock()
 
@@ -220,6 +225,10 @@ class BodyEncoder:
     ) -> tuple[memoryview, Sequence[Any]]:
         """Encode ``value``; return the body and the attachments it refers to.
 
+        The body is a view of the encoder's packer, to :meth:`settle` once sent;
+        a value that is one large binary value has a constant body, a view of no
+        packer, which settling leaves alone.
+
         ``payloads`` says where binary values to outline can be: ``False`` for
         nowhere (the type holds none), ``True`` for anywhere in ``value``, or the
         keys of the entries of the dict ``value`` that can hold them. Once an
@@ -238,10 +247,13 @@ class BodyEncoder:
             threshold = self.attachment_min
             if payloads is True:
                 kind = type(value)
-                if not (
-                    (kind is bytes and len(value) < threshold)
-                    or (kind is memoryview and value.nbytes < threshold)
-                ):
+                if kind is bytes:
+                    if len(value) >= threshold:
+                        return _BLOB_BODY, (value,)
+                elif kind is memoryview:
+                    if value.nbytes >= threshold:
+                        return _BLOB_BODY, (byte_view(value),)
+                else:
                     attachments = []
                     value = outline(value, attachments, threshold)
             elif isinstance(payloads, tuple):
@@ -267,9 +279,10 @@ class BodyEncoder:
         If the body went out and ZeroMQ copied it (it is shorter than
         :data:`ZERO_COPY_MIN`), its buffer is reused at once; otherwise the buffer
         is lent until the last reference to the body is gone. Bodies that are not
-        pooled views (error replies) are left alone.
+        pooled views (error replies, the constant body of one large binary value)
+        are left alone.
         """
-        if type(body) is not memoryview:
+        if type(body) is not memoryview or body is _BLOB_BODY:
             return
         packer = self._packer
         assert packer is not None, "settle() follows encode()"
