@@ -22,7 +22,7 @@ BLOCK = 64 * 1024
 WINDOW = 64
 """Frames alive at once: 4 MiB, half of what the heap keeps."""
 
-PAGES = WINDOW * BLOCK // 4096
+PAGES = WINDOW * BLOCK // os.sysconf("SC_PAGE_SIZE")
 """The pages one window touches."""
 
 # A fresh process allocates a window of frames, writes them (as libzmq copies
