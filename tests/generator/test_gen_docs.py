@@ -128,8 +128,8 @@ def test_doc_comments_generate_ruff_clean_code(tmp_path: Path) -> None:
         + "/// "
         + "y" * 100
         + "\nmessage G {}\n"
-        # A method's docstring names its route: this one's fills all but two
-        # columns of its line, and the closing quotes need three.
+        # A method's docstring names its route: this one's line would fill 87
+        # columns of 88, and the closing quotes need three more.
         + "service Servicewithaverylongname {\n"
         + "    void method_named_to_fill_its_docstring_line();\n}\n"
     )
