@@ -74,14 +74,24 @@ def resident_size() -> int | None:
 
 
 @functools.cache
+def _glibc() -> ctypes.CDLL | None:
+    """The C library the process already runs on, if it is glibc (whose rules
+    this module relies on); CDLL releases the GIL for each call."""
+    try:
+        libc = ctypes.CDLL(None)
+    except OSError:
+        return None
+    return libc if hasattr(libc, "gnu_get_libc_version") else None
+
+
+@functools.cache
 def _malloc_trim() -> Callable[[], object] | None:
     """glibc's ``malloc_trim(0)``, or None without glibc."""
-    try:
-        # The C library the process already runs on; CDLL releases the GIL for
-        # the call, so a trim on a worker thread leaves the loop free.
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
+    libc = _glibc()
+    if libc is None:
         return None
+    # Called on a worker thread: the GIL is released, so the loop stays free.
+    trim = libc.malloc_trim
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int
     return lambda: trim(0)
@@ -103,13 +113,10 @@ def keep_message_buffers() -> bool:
     ``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_TOP_PAD_``, their ``GLIBC_TUNABLES`` or
     ``mallopt``) has turned the rule off, so its choice stands.
     """
-    try:
-        libc = ctypes.CDLL(None)
-        if not hasattr(libc, "gnu_get_libc_version"):
-            return False  # glibc's rule, not another C library's
-        malloc, free = libc.malloc, libc.free
-    except (OSError, AttributeError):
-        return False
+    libc = _glibc()
+    if libc is None:
+        return False  # glibc's rule, not another C library's
+    malloc, free = libc.malloc, libc.free
     malloc.argtypes = [ctypes.c_size_t]
     malloc.restype = ctypes.c_void_p
     free.argtypes = [ctypes.c_void_p]
