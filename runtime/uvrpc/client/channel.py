@@ -112,8 +112,9 @@ class DealerTransport:
         endpoint: where to connect (``tcp://``, ``ipc://`` or ``inproc://``); several
             endpoints, as a sequence or separated by commas, share the calls in
             turn (ZeroMQ's round-robin over the connected ones).
-        context: the ZeroMQ context; the process-wide one by default. ``inproc://``
-            endpoints only reach servers in the same context.
+        context: the ZeroMQ context, of any class (a ``zmq.asyncio.Context`` too);
+            the process-wide one by default. ``inproc://`` endpoints only reach
+            servers in the same context.
         max_message_size: ZeroMQ drops the connection of a server that sends a
             frame of more than twice this many bytes.
         hwm: messages queued each way before ZeroMQ pushes back.
@@ -370,7 +371,8 @@ class Channel:
         target: an endpoint (``tcp://host:port``, ``ipc://path``, ``inproc://name``),
             several (a sequence, or separated by commas: calls go to each in turn)
             or a :class:`ClientTransport` (see :mod:`uvrpc.testing`).
-        context: the ZeroMQ context for an endpoint; the process-wide one by default.
+        context: the ZeroMQ context for an endpoint, of any class; the process-wide
+            one by default.
         pool: the pool of encode buffers; the process-wide one by default.
         attachment_min: binary arguments at least this many bytes long travel as
             frames of their own, sent without a copy, instead of inside the body.

@@ -90,7 +90,8 @@ class SyncChannel:
 
     Args:
         endpoint: where to connect (``tcp://``, ``ipc://`` or ``inproc://``).
-        context: the ZeroMQ context; the process-wide one by default.
+        context: the ZeroMQ context, of any class (a ``zmq.asyncio.Context`` too);
+            the process-wide one by default.
         pool: the pool of encode buffers; the process-wide one (thread-safe) by
             default.
         attachment_min: binary arguments at least this many bytes long travel as

@@ -68,6 +68,7 @@ from ..transport.coalesce import announce_batches
 from ..transport.heap import keep_message_buffers
 from ..transport.liveness import DEFAULT_HEARTBEAT, Heartbeat
 from ..transport.security import AllowList, ServerSecurity, check_zap_handler
+from ..transport.sockets import plain_context
 from ..wire.batch import KIND_BATCH, split_batch
 from ..wire.errors import (
     ProtocolError,
@@ -246,7 +247,8 @@ class Broker:
         frontends: endpoints clients connect to (``tcp://127.0.0.1:*`` picks a
             port; :attr:`frontends` names it).
         backends: endpoints servers connect to (:meth:`uvrpc.Server.connect`).
-        context: the ZeroMQ context; the process-wide one by default.
+        context: the ZeroMQ context, of any class (a ``zmq.asyncio.Context`` too);
+            the process-wide one by default.
         hwm: messages queued per peer and direction before ZeroMQ pushes back;
             also the number of requests that may wait for a server.
         heartbeat: ZeroMQ heartbeats on every connection, so a peer that vanished
@@ -326,7 +328,7 @@ class Broker:
         if secured and context is None:
             # A ZAP handler serves a whole context: this broker's is its own.
             context = self._owned_context = zmq.Context()
-        ctx = context if context is not None else zmq.Context.instance()
+        ctx = plain_context(context)
         self.stats = BrokerStats()
         """What this broker has done so far (updated by its thread)."""
         self._hwm = hwm

@@ -148,7 +148,8 @@ class Server:
 
     Args:
         services: instances of generated ``<Service>Server`` subclasses.
-        context: the ZeroMQ context; the process-wide one by default.
+        context: the ZeroMQ context, of any class (a ``zmq.asyncio.Context`` too);
+            the process-wide one by default.
         pool: the pool of encode buffers for replies; the process-wide one by
             default.
         attachment_min: binary results at least this many bytes long travel as

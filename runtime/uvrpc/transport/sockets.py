@@ -3,10 +3,12 @@
 No linger (a closed socket drops what it could not send, and nothing waits for a
 peer that is gone; a client channel chooses a bounded linger when it closes), both
 high-water marks, the ``MAXMSGSIZE`` backstop at twice the message size limit
-(``docs/limits.md``), heartbeats, and CURVE when asked. Opening one makes the
-process keep freed message buffers (:func:`~uvrpc.transport.heap.keep_message_buffers`).
-:func:`connect` and :func:`bind` turn a malformed endpoint into a :class:`ValueError`
-that says what is wrong with it, not ZeroMQ's bare ``Invalid argument``.
+(``docs/limits.md``), heartbeats, and CURVE when asked. Its ``send`` and ``recv``
+answer at once, on a ``zmq.asyncio.Context`` too (:func:`plain_context`). Opening
+one makes the process keep freed message buffers
+(:func:`~uvrpc.transport.heap.keep_message_buffers`). :func:`connect` and
+:func:`bind` turn a malformed endpoint into a :class:`ValueError` that says what is
+wrong with it, not ZeroMQ's bare ``Invalid argument``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import errno
 from typing import Any, Protocol, cast
 
 import zmq
+import zmq.asyncio
 
 from ..wire.limits import BACKSTOP_FACTOR
 from .heap import keep_message_buffers
@@ -28,6 +31,7 @@ __all__ = [
     "configure_socket",
     "connect",
     "open_socket",
+    "plain_context",
 ]
 
 CONNECT_TIMEOUT = 1.0
@@ -40,6 +44,26 @@ caller learns of a server that is down before most deadlines."""
 LINGER = 1.0
 """Seconds a closing client channel waits, at most, for the requests it already
 queued (oneway calls above all) to reach the server."""
+
+
+def plain_context(context: zmq.Context[Any] | None) -> zmq.Context[Any]:
+    """``context`` as one whose sockets answer ``send`` and ``recv`` at once (the
+    process-wide context if ``None``).
+
+    A ``zmq.asyncio.Context``, which an asyncio program may well pass, makes
+    sockets whose ``send`` and ``recv`` return futures, and so it does for the
+    monitor sockets pyzmq opens on a socket's context. uvrpc's transports wait on
+    a socket's descriptor themselves and need the plain calls, so such a context
+    is used through a plain shadow of it: the same ZeroMQ context (its I/O
+    threads, its ``inproc://`` endpoints, its ZAP handler), kept alive by the
+    shadow. Any other context, a subclass that makes sockets of its own class
+    included, is used as it is.
+    """
+    if context is None:
+        return zmq.Context.instance()
+    if isinstance(context, zmq.asyncio.Context):
+        return zmq.Context.shadow(context)
+    return context
 
 
 class SocketSecurity(Protocol):
@@ -77,8 +101,7 @@ def open_socket(
     deadline instead.
     """
     keep_message_buffers()  # once a process: glibc's heap pools libzmq's frames
-    ctx = context if context is not None else zmq.Context.instance()
-    sock: zmq.Socket[bytes] = ctx.socket(kind)
+    sock: zmq.Socket[bytes] = plain_context(context).socket(kind)
     sock.setsockopt(zmq.LINGER, 0)
     if immediate:
         sock.setsockopt(zmq.IMMEDIATE, 1)
