@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import uuid
+from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import pytest
 import zmq
@@ -292,6 +296,59 @@ def test_other_buffers_are_sent_as_they_are() -> None:
     send_message(sock, [part, small.buffer, own, large])  # type: ignore[arg-type]
     assert [data for data, _ in sock.sent] == [part, small.buffer, own, large]
     assert [copy for _, copy in sock.sent] == [True, True, True, False]
+
+
+def test_a_plain_socket_queues_each_frame_with_no_python_call_of_pyzmq() -> None:
+    """``send_message`` calls the compiled send that ``zmq.Socket.send`` wraps:
+    the frames of a message cost no call of pyzmq's Python layer."""
+    receiver, sender = pair()
+    pyzmq = str(Path(zmq.__file__).parent)
+    calls: list[str] = []
+
+    def profile(frame: FrameType, event: str, arg: object) -> None:
+        if event == "call" and frame.f_code.co_filename.startswith(pyzmq):
+            calls.append(frame.f_code.co_name)
+
+    try:
+        sys.setprofile(profile)
+        try:
+            send_message(sender, [b"", b"header", b"body"])
+        finally:
+            sys.setprofile(None)
+        assert calls == []
+        assert [f.bytes for f in receiver.recv_multipart(copy=False)] == [
+            b"",
+            b"header",
+            b"body",
+        ]
+    finally:
+        receiver.close()
+        sender.close()
+
+
+def test_a_socket_of_a_class_of_its_own_sends_with_its_own_send() -> None:
+    """A socket class that overrides ``send`` (a test's injected fault) is not
+    bypassed."""
+
+    class Counted(zmq.Socket[bytes]):
+        sent = 0
+
+        def send(self, data: Any, flags: int = 0, *args: Any, **kwargs: Any) -> Any:
+            Counted.sent += 1
+            return super().send(data, flags, *args, **kwargs)
+
+    receiver, plain = pair()
+    plain.close()
+    sender = Counted(zmq.Context.instance(), zmq.DEALER)
+    try:
+        sender.setsockopt(zmq.LINGER, 0)
+        sender.connect(receiver.get(zmq.LAST_ENDPOINT).decode())
+        send_message(sender, [b"", b"header", bytes(ZERO_COPY_MIN)])
+        assert Counted.sent == 3
+        assert len(receiver.recv_multipart()) == 3
+    finally:
+        receiver.close()
+        sender.close()
 
 
 def test_a_shared_frame_arrives_whole_after_the_sender_dropped_it() -> None:

@@ -28,6 +28,7 @@ import zmq
 
 from ..core.coalesce import Coalescer
 from ..transport.coalesce import PeerBatches
+from ..transport.reactor import frame_sender
 from ..wire.batch import batch_count
 
 __all__ = ["Outbox", "send_routed"]
@@ -45,10 +46,11 @@ def send_routed(sock: zmq.Socket[bytes], to: Any, frames: Sequence[Any]) -> None
         zmq.Again: the peer's pipe is full.
         zmq.ZMQError: (EHOSTUNREACH) the peer is gone.
     """
-    sock.send(to, _MORE_NOBLOCK, copy=False)
+    send = frame_sender(sock)
+    send(sock, to, _MORE_NOBLOCK, copy=False)
     last = len(frames) - 1
     for n, frame in enumerate(frames):
-        sock.send(frame, _MORE if n < last else 0, copy=False)
+        send(sock, frame, _MORE if n < last else 0, copy=False)
 
 
 class Outbox:
