@@ -342,7 +342,7 @@ def test_a_socket_of_a_class_of_its_own_sends_with_its_own_send() -> None:
     sender = Counted(zmq.Context.instance(), zmq.DEALER)
     try:
         sender.setsockopt(zmq.LINGER, 0)
-        sender.connect(receiver.get(zmq.LAST_ENDPOINT).decode())
+        sender.connect(receiver.get_string(zmq.LAST_ENDPOINT))
         send_message(sender, [b"", b"header", bytes(ZERO_COPY_MIN)])
         assert Counted.sent == 3
         assert len(receiver.recv_multipart()) == 3
