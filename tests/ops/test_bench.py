@@ -167,7 +167,7 @@ def test_bench_echo_stubs_are_fresh() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_a_missing_peer_is_skipped_with_a_clear_message(
+def test_a_missing_peer_is_skipped_and_none_left_is_an_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from uvrpc.bench import cli
@@ -175,10 +175,12 @@ def test_a_missing_peer_is_skipped_with_a_clear_message(
 
     absent = dataclasses.replace(SYSTEMS["thrift"], requires="uvrpc_no_such_peer")
     monkeypatch.setitem(SYSTEMS, "thrift", absent)
-    assert cli.main(["--systems", "thrift", "--cases", "pingpong"]) == 0
+    # Nothing left to measure: an error, not an empty table and success.
+    assert cli.main(["--systems", "thrift", "--cases", "pingpong"]) == 2
     assert capsys.readouterr().err == (
         "uvrpc bench: skipping thrift: uvrpc_no_such_peer is not installed "
         "(pip install 'uvrpc[bench]')\n"
+        "uvrpc bench: error: no system left to measure\n"
     )
 
 

@@ -38,11 +38,12 @@ def _parser() -> argparse.ArgumentParser:
         "--cases",
         type=lambda v: _names(v, [*CASES, "workers", "broker", "brokers"], "case"),
         default=[*CASES, "broker"],
-        help=f"comma-separated, of: {', '.join(CASES)}, "
+        help=f"comma-separated, of: {', '.join(CASES)}; "
         "broker (one server bound directly and behind a broker, 1, 8 and 64 "
-        "calls in flight, uvrpc only) (default: these), "
-        "workers (a CPU-bound service on 1 and 2 worker processes, uvrpc only) "
-        "and brokers (calls spread over 1 and 2 brokers, uvrpc only)",
+        "calls in flight, uvrpc only); "
+        "workers (a CPU-bound service on 1 and 2 worker processes, uvrpc only); "
+        "brokers (calls spread over 1 and 2 brokers, uvrpc only). "
+        "Default: all but workers and brokers",
     )
     parser.add_argument(
         "--systems",
@@ -123,6 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
     systems = [s for s in wanted if s.available]
+    if not systems:
+        print("uvrpc bench: error: no system left to measure", file=sys.stderr)
+        return 2
     measurements = plan(systems, [CASES[n] for n in args.cases if n in CASES])
     advance, close = _progress(len(measurements) * args.repeat)
     samples: list[Sample] = []
