@@ -6,11 +6,13 @@ import asyncio
 import threading
 from typing import Any
 
+import pytest
 import zmq
 from calculator import CalculatorClient, CalculatorSyncClient
 from calculator_server import Calculator
 
 import uvrpc
+from uvrpc.testing import MemoryTransport
 
 
 async def _failure(task: asyncio.Future[Any]) -> BaseException | None:
@@ -165,3 +167,22 @@ def test_a_handler_may_close_its_own_server() -> None:
         assert errors == []
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        (object(), "not <object object at "),
+        (42, "not 42 (int)"),
+        (Calculator, "not the class Calculator (pass an instance of it)"),
+    ],
+)
+def test_a_server_refuses_what_is_not_a_service_naming_it(
+    given: object, said: str
+) -> None:
+    """Anything but an instance of a generated server class is refused as the
+    server (or the in-memory transport) is made, saying what it was given."""
+    for make in (uvrpc.Server, MemoryTransport):
+        with pytest.raises(TypeError, match="generated <Service>Server") as caught:
+            make(Calculator(), given)  # type: ignore[arg-type]
+        assert said in str(caught.value)

@@ -53,7 +53,7 @@ from ..wire.protocol import (
     parse_server_header,
     version_mismatch_message,
 )
-from ..wire.service import ServiceBase
+from ..wire.service import ServiceBase, service_spec
 from ..wire.status import Status
 from ..wire.version import PROTOCOL_VERSION
 from .calls import MethodInfo
@@ -253,7 +253,7 @@ class ServerProtocol:
         self._routes: dict[str, Route] = {}
         self._services: set[str] = set()
         for service in services:
-            spec = type(service).uvrpc_service
+            spec = service_spec(service)
             if spec.name in self._services:
                 raise ValueError(f"service {spec.name} is served twice")
             self._services.add(spec.name)

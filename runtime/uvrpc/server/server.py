@@ -73,7 +73,7 @@ from ..wire.protocol import (
     encode_ready_header,
     encode_stream_header,
 )
-from ..wire.service import ServiceBase
+from ..wire.service import ServiceBase, service_spec
 from .dispatch import Dispatcher, RunningCalls
 from .eager import start_eagerly
 from .sessions import (
@@ -270,7 +270,7 @@ class Server:
             # A ZAP handler serves a whole context: this server's is its own.
             context = self._owned_context = zmq.Context()
         self.health = HealthState(
-            [type(s).uvrpc_service.name for s in services]
+            [service_spec(s).name for s in services]
             + [HEALTH_SERVICE, REFLECTION_SERVICE]
         )
         """What the built-in health check answers (:mod:`uvrpc.health`)."""

@@ -9,7 +9,7 @@ from typing import ClassVar
 from .errors import Unimplemented
 from .methods import AnyMethod, ServiceSpec
 
-__all__ = ["ServiceBase", "unimplemented"]
+__all__ = ["ServiceBase", "service_spec", "unimplemented"]
 
 
 class ServiceBase(abc.ABC):
@@ -27,6 +27,26 @@ class ServiceBase(abc.ABC):
 
     uvrpc_service: ClassVar[ServiceSpec]
     """The service this class implements: its wire name and method table."""
+
+
+def service_spec(service: object) -> ServiceSpec:
+    """The service that ``service``, given to a server, implements.
+
+    Raises:
+        TypeError: ``service`` is not an instance of a generated ``<Service>Server``
+            subclass (a class itself, say, where its instance was meant).
+    """
+    spec = getattr(type(service), "uvrpc_service", None)
+    if isinstance(service, ServiceBase) and isinstance(spec, ServiceSpec):
+        return spec
+    if isinstance(service, type):
+        given = f"the class {service.__name__} (pass an instance of it)"
+    else:
+        given = f"{service!r:.60} ({type(service).__name__})"
+    raise TypeError(
+        f"a server serves instances of generated <Service>Server subclasses, "
+        f"not {given}"
+    )
 
 
 def unimplemented(method: AnyMethod) -> Unimplemented:
