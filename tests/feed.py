@@ -188,7 +188,7 @@ class FeedClient(_uvrpc.AsyncClient):
     async def upload(
         self,
         *,
-        ticks: _typing.AsyncIterable[Tick],
+        ticks: _typing.AsyncIterable[Tick] | _typing.Iterable[Tick],
         label: str = "",
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
@@ -205,7 +205,7 @@ class FeedClient(_uvrpc.AsyncClient):
     def echo(
         self,
         *,
-        ticks: _typing.AsyncIterable[Tick],
+        ticks: _typing.AsyncIterable[Tick] | _typing.Iterable[Tick],
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
     ) -> _uvrpc.ItemStream[Tick]:

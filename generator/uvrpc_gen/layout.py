@@ -2,7 +2,7 @@
 
 Expressions that may need more than one line are built as a small document tree:
 plain text (``str``), a :class:`Seq` of parts printed one after the other, a bracketed
-:class:`Group` and an optional-type :class:`Union` (``T | None``). The printer decides
+:class:`Group` and a :class:`Union` of two types (``T | None``). The printer decides
 group by group, left to right, like ruff's: a group stays on one line when it fits
 together with the text that follows it up to the next place a line may break;
 otherwise it breaks.
@@ -86,9 +86,12 @@ class Group:
 
 @dataclass(frozen=True, slots=True)
 class Union:
-    """An optional type ``left | None``; broken, ``| None`` starts the next line."""
+    """A union of two types ``left | right``: an optional type ``left | None`` by
+    default. Broken, ``| right`` starts the next line (and breaks in turn if it
+    does not fit there)."""
 
     left: Doc
+    right: Doc = "None"
 
 
 Doc = str | Seq | Group | Union
@@ -102,7 +105,7 @@ def flat(doc: Doc) -> str:
     if isinstance(doc, Seq):
         return "".join(flat(part) for part in doc.parts)
     if isinstance(doc, Union):
-        return f"{flat(doc.left)} | None"
+        return f"{flat(doc.left)} | {flat(doc.right)}"
     parts = [flat(item) for item in doc.items]
     comma = "," if doc.tuple_syntax and len(parts) == 1 else ""
     return f"{doc.head}{', '.join(parts)}{comma}{doc.tail}"
@@ -154,7 +157,8 @@ def _render(
     pad = " " * indent
     if isinstance(doc, Union):
         left = _render(doc.left, indent, column, 0)
-        return [*left, f"{pad}| None"]
+        right = _render(doc.right, indent, indent + 2, rest)
+        return [*left, f"{pad}| {right[0]}", *right[1:]]
     if not doc.items:
         return [text]
     inner = indent + 4

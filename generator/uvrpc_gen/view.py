@@ -23,6 +23,7 @@ from .layout import (
     Doc,
     Group,
     Seq,
+    Union,
     assignment,
     between,
     signature,
@@ -720,6 +721,21 @@ def _iterable(name: str, kind: str, item: Doc) -> Doc:
     return Seq((f"{name}: ", Group(f"_typing.{kind}[", (item,), "]", hug=True)))
 
 
+def _sent_items(name: str, item: Doc) -> Doc:
+    """The async client's parameter ``name`` of the items it streams: an async
+    iterable or a plain one, ``name: _typing.AsyncIterable[item] |
+    _typing.Iterable[item]``."""
+    return Seq(
+        (
+            f"{name}: ",
+            Union(
+                Group("_typing.AsyncIterable[", (item,), "]", hug=True),
+                Group("_typing.Iterable[", (item,), "]", hug=True),
+            ),
+        )
+    )
+
+
 def _client_returns(method: Method, *, is_async: bool) -> Doc:
     """What a generated client method returns."""
     returns = method.returns
@@ -815,7 +831,7 @@ def _service(service: Service, namespace: str, checked: CheckedModule) -> Servic
                 item = _item(p.type, pytypes.received_annotation_doc)
                 server_arguments.append(_iterable(p.name, "AsyncIterator", item))
                 sent = _item(p.type, pytypes.sent_annotation_doc)
-                arguments[True].append(_iterable(p.name, "AsyncIterable", sent))
+                arguments[True].append(_sent_items(p.name, sent))
                 arguments[False].append(_iterable(p.name, "Iterable", sent))
                 continue
             received = pytypes.received_annotation_doc(p.type, optional=p.optional)

@@ -213,3 +213,37 @@ def test_long_service_and_method_names_generate_ruff_clean_code(tmp_path: Path) 
         "_NPS_WATCH_NOTIFICATION_PREFERENCES_FOR_USER: _uvrpc.ServerStreaming[" in text
     )
     assert "_NOTIFICATION_PREFERENCES_SERVICE_PING: _uvrpc.Unary[" in text
+
+
+def test_long_stream_item_types_generate_ruff_clean_code(tmp_path: Path) -> None:
+    """The async client takes a stream's items as ``AsyncIterable[T] |
+    Iterable[T]``: a union too long for its line breaks before ``|``, and each
+    side breaks in turn if it still does not fit, as ruff lays it out."""
+    item = "Preference" + "x" * 40
+    types = [
+        item,
+        f"list<{item}>",
+        f"map<string, list<{item}>>",
+        f"map<string, map<string, list<{item}{'y' * 20}>>>",
+    ]
+    methods = "".join(
+        f"    i32 count{index}(1: stream<{type_}> updates);\n"
+        f"    stream<i32> echo{index}(1: stream<{type_}> updates, 2: i32 n);\n"
+        for index, type_ in enumerate(types)
+    )
+    source = (
+        "namespace notifications;\n"
+        f"message {item} {{ 1: string name; }}\n"
+        f"message {item}{'y' * 20} {{ 1: string name; }}\n"
+        f"service Preferences {{\n{methods}}}\n"
+    )
+    path = tmp_path / "generated.py"
+    path.write_text(generate(source, "notifications.idl"), encoding="utf-8")
+    config = ("--config", str(ROOT / "pyproject.toml"))
+    formatted = ruff("format", "--diff", *config, str(path))
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr
+    checked = ruff("check", "--quiet", *config, str(path))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    text = path.read_text(encoding="utf-8")
+    assert f"        | _typing.Iterable[{item}],\n" in text
+    assert "        | _typing.Iterable[\n" in text

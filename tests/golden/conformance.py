@@ -1651,7 +1651,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
     async def sum(
         self,
         *,
-        values: _typing.AsyncIterable[int],
+        values: _typing.AsyncIterable[int] | _typing.Iterable[int],
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
     ) -> int:
@@ -1752,7 +1752,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
     def transform(
         self,
         *,
-        values: _typing.AsyncIterable[Scalars],
+        values: _typing.AsyncIterable[Scalars] | _typing.Iterable[Scalars],
         add: int,
         timeout: float | None = None,
         wait_for_ready: bool | None = None,

@@ -114,7 +114,7 @@ class StreamEchoClient(_uvrpc.AsyncClient):
     async def tally(
         self,
         *,
-        items: _typing.AsyncIterable[_uvrpc.Buffer],
+        items: _typing.AsyncIterable[_uvrpc.Buffer] | _typing.Iterable[_uvrpc.Buffer],
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
     ) -> Tally:
@@ -130,7 +130,7 @@ class StreamEchoClient(_uvrpc.AsyncClient):
     def echo(
         self,
         *,
-        items: _typing.AsyncIterable[_uvrpc.Buffer],
+        items: _typing.AsyncIterable[_uvrpc.Buffer] | _typing.Iterable[_uvrpc.Buffer],
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
     ) -> _uvrpc.ItemStream[memoryview]:

@@ -126,10 +126,11 @@ def instantiate() -> None:
 async def misuse_streams(
     client: ConformanceClient, blocking: ConformanceSyncClient
 ) -> None:
-    await client.sum(values=[1, 2])  # E: arg-type
+    await client.sum(values=None)  # E: arg-type
+    await client.sum(values=1)  # E: arg-type
     async for number in client.count(start=0, n=1):
         print(number + "x")  # E: operator
-    client.transform(values=[], add=1)  # E: arg-type
+    client.transform(values=None, add=1)  # E: arg-type
     blocking.transform(values=client.count(start=0, n=1), add=1)  # E: arg-type
     await client.record(event=1)  # E: arg-type
     client.start_record(event="x")  # E: attr-defined

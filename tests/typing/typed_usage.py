@@ -163,6 +163,9 @@ async def use_streams_errors_and_constants(
         async for number in items:
             reveal_type(number)  # R: int
     reveal_type(await client.sum(values=numbers()))  # R: int
+    reveal_type(await client.sum(values=[1, 2]))  # R: int
+    async for listed in client.transform(values=[value], add=1):
+        reveal_type(listed)  # R: golden.conformance.Scalars
     async for scalars in client.transform(values=numbers_of(value), add=1):
         reveal_type(scalars)  # R: golden.conformance.Scalars
     reveal_type(blocking.count(start=0, n=1))  # R: typing.Iterator[int]

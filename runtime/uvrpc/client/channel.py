@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterable, Callable, Coroutine, Iterable, Sequence
 from functools import partial
 from typing import Any, Protocol, Self, cast
 
@@ -62,7 +62,7 @@ from ..wire.protocol import DELIMITER, restamp_request_header, send_stamp
 from .deadlines import DeadlineWheel, settle_heap
 from .handle import Call
 from .intercept import client_info, intercept_call, intercept_start, intercept_stream
-from .streams import InterceptedItemStream, ItemStream, StreamCall
+from .streams import InterceptedItemStream, ItemStream, StreamCall, sent_items
 
 __all__ = ["Channel", "ClientTransport", "DealerTransport", "OnMessage"]
 
@@ -1102,16 +1102,21 @@ class Channel:
         self,
         method: BidiStreaming[Any, In, Out],
         args: dict[str, Any],
-        items: AsyncIterable[In],
+        items: AsyncIterable[In] | Iterable[In],
         timeout: float | None,
         wait_for_ready: bool | None = None,
     ) -> ItemStream[Out]:
         """Return the stream of a bidirectional call; it starts when first used, and
-        sends ``items`` as the server grants credit.
+        sends ``items`` (an async iterable, or a plain one read on the loop an item
+        at a time) as the server grants credit.
 
         If ``items`` raises, the call is cancelled and iterating the returned
         stream raises that exception.
+
+        Raises:
+            TypeError: ``items`` is not an iterable (``None``, say).
         """
+        items = sent_items(method, items)
         if self._interceptors:
             return InterceptedItemStream(
                 self, method, args, items, timeout, self._interceptors, wait_for_ready
@@ -1122,19 +1127,23 @@ class Channel:
         self,
         method: ClientStreaming[Any, In, Reply],
         args: dict[str, Any],
-        items: AsyncIterable[In],
+        items: AsyncIterable[In] | Iterable[In],
         timeout: float | None,
         wait_for_ready: bool | None = None,
     ) -> Reply:
-        """Send ``items`` as the server grants credit and return the call's result.
+        """Send ``items`` (an async iterable, or a plain one read on the loop an
+        item at a time) as the server grants credit and return the call's result.
 
         Raises:
+            TypeError: ``items`` is not an iterable (``None``, say); nothing is
+                sent.
             RpcError: the server replied with an error (the subclass names the
                 status); the client stops sending.
             DeadlineExceeded: the call did not finish within ``timeout`` seconds.
             Unavailable: the channel is closed, or the connection dropped.
             Exception: whatever ``items`` raised; the call is cancelled.
         """
+        items = sent_items(method, items)
         if self._interceptors:
             info, outer = client_info(method, args, timeout, items)
             opener = (
@@ -1160,11 +1169,13 @@ class Channel:
         self,
         method: StreamingMethod,
         args: dict[str, Any],
-        items: AsyncIterable[Any] | None,
+        items: AsyncIterable[Any] | Iterable[Any] | None,
         timeout: float | None,
         wait_for_ready: bool | None = None,
     ) -> StreamCall:
-        """Register a stream call, send its request and start sending its items.
+        """Register a stream call, send its request and start sending its items
+        (an async iterable or a plain one; any other value fails the call with a
+        TypeError).
 
         Raises:
             Unavailable: the channel is closed, or no server is connected and
@@ -1216,8 +1227,9 @@ class Channel:
     ) -> StreamCall:
         """Open a stream call as the interceptors left its info."""
         method = cast(StreamingMethod, info.method)
-        items = cast(AsyncIterable[Any] | None, info.items)
-        return self.open_stream(method, info.args, items, info.timeout, wait_for_ready)
+        return self.open_stream(
+            method, info.args, info.items, info.timeout, wait_for_ready
+        )
 
     @property
     def core(self) -> ClientCore:

@@ -7,7 +7,7 @@ server sends raw, at most the window the client granted, decodes and validates t
 as the caller takes them, and grants more credit once a quarter of the window was
 taken (``docs/protocol.md``); a :class:`StreamCall` is the waiting around it. Items the
 client sends go out as the server grants credit, from a task that reads the caller's
-iterable.
+iterable: an async iterable, or a plain one (:func:`sent_items`).
 
 Binary values in items are views of the received frames, as in unary results
 (``docs/memory.md``).
@@ -16,7 +16,7 @@ Binary values in items are views of the received frames, as in unary results
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar, cast
 
@@ -26,9 +26,81 @@ from ..wire.errors import Cancelled, RpcError
 from ..wire.methods import StreamingMethod
 from .intercept import client_info, intercept_stream
 
-__all__ = ["InterceptedItemStream", "ItemStream", "StreamCall", "StreamChannel"]
+__all__ = [
+    "InterceptedItemStream",
+    "ItemStream",
+    "StreamCall",
+    "StreamChannel",
+    "SyncItems",
+    "sent_items",
+]
 
 T = TypeVar("T")
+
+
+def sent_items(
+    method: StreamingMethod, items: AsyncIterable[T] | Iterable[T]
+) -> AsyncIterable[T]:
+    """The items a client- or bidirectional-streaming call sends, as an async
+    iterable: ``items`` itself if it is one, a :class:`SyncItems` reading it if it
+    is a plain iterable (a list, a generator).
+
+    Raises:
+        TypeError: ``items`` is neither (``None``, say); the message names the
+            method and its stream parameter.
+    """
+    if isinstance(items, AsyncIterable):
+        return items
+    _check_iterable(method, items)
+    return SyncItems(items)
+
+
+def _check_iterable(method: StreamingMethod, items: object) -> None:
+    """Raise the TypeError of :func:`sent_items` unless ``items`` is iterable."""
+    if not isinstance(items, Iterable):
+        name = method.stream or "items"
+        raise TypeError(
+            f"{method.route}: {name} must be an async iterable or an iterable of "
+            f"items, not {type(items).__name__}"
+        )
+
+
+class SyncItems(AsyncIterator[T], Generic[T]):
+    """A plain iterable of items to send, read as an async iterator: each
+    ``__anext__`` takes one item from it (on the event loop's thread, so an
+    iterable that blocks blocks the loop: give such items to the blocking
+    client, or make them an async iterable).
+
+    :meth:`aclose` closes the iterable's iterator if it has a ``close`` (a
+    generator), as the end of the call does.
+    """
+
+    __slots__ = ("_items", "_iterator")
+
+    def __init__(self, items: Iterable[T]) -> None:
+        self._items = items
+        self._iterator: Iterator[T] | None = None
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> T:
+        iterator = self._iterator
+        if iterator is None:
+            iterator = self._iterator = iter(self._items)
+        try:
+            return next(iterator)
+        except StopIteration:
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        """Close the iterable's iterator, if it was started and can be."""
+        close = getattr(self._iterator, "close", None)
+        if close is not None:
+            close()
+
+    def __repr__(self) -> str:
+        return f"<SyncItems of {type(self._items).__name__}>"
 
 
 class StreamChannel(Protocol):
@@ -43,7 +115,7 @@ class StreamChannel(Protocol):
         self,
         method: StreamingMethod,
         args: dict[str, Any],
-        items: AsyncIterable[Any] | None,
+        items: AsyncIterable[Any] | Iterable[Any] | None,
         timeout: float | None,
         wait_for_ready: bool | None = None,
     ) -> StreamCall:
@@ -175,12 +247,15 @@ class StreamCall:
 
     # --- the client's items --------------------------------------------------
 
-    async def send_items(self, items: AsyncIterable[Any]) -> None:
-        """Send the caller's items as credit allows, then END (the pump task)."""
+    async def send_items(self, items: AsyncIterable[Any] | Iterable[Any]) -> None:
+        """Send the caller's items (an async iterable or a plain one) as credit
+        allows, then END (the pump task). What reading them raises fails the
+        call: a TypeError too, if they are neither."""
         channel, state = self.channel, self.state
         core = channel.core
-        iterator = aiter(items)
+        iterator: AsyncIterator[Any] | None = None
         try:
+            iterator = aiter(sent_items(self.method, items))
             index = 0
             while True:
                 try:
@@ -236,7 +311,7 @@ class ItemStream(AsyncIterator[T], Generic[T]):
         channel: StreamChannel,
         method: StreamingMethod,
         args: dict[str, Any],
-        items: AsyncIterable[Any] | None,
+        items: AsyncIterable[Any] | Iterable[Any] | None,
         timeout: float | None,
         wait_for_ready: bool | None = None,
     ) -> None:
@@ -361,7 +436,7 @@ class _Chain:
         channel: StreamChannel,
         method: StreamingMethod,
         args: dict[str, Any],
-        items: AsyncIterable[Any] | None,
+        items: AsyncIterable[Any] | Iterable[Any] | None,
         timeout: float | None,
         wait_for_ready: bool | None = None,
     ) -> None:
@@ -400,7 +475,7 @@ class InterceptedItemStream(ItemStream[T]):
         channel: StreamChannel,
         method: StreamingMethod,
         args: dict[str, Any],
-        items: AsyncIterable[Any] | None,
+        items: AsyncIterable[Any] | Iterable[Any] | None,
         timeout: float | None,
         interceptors: Sequence[ClientInterceptor],
         wait_for_ready: bool | None = None,

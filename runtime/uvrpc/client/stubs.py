@@ -54,7 +54,8 @@ class AsyncClient:
     :class:`~uvrpc.Call` handle at once: a result several tasks can share, whose
     zero-copy views are freed when its last reference is released. A method whose
     server streams returns an :class:`~uvrpc.ItemStream`; one whose client streams
-    takes an async iterable of items.
+    takes its items as an async iterable or a plain one (a list, a generator: read
+    on the event loop an item at a time, so one that blocks blocks the loop).
     """
 
     def __init__(
@@ -148,7 +149,7 @@ class AsyncClient:
         self,
         method: ClientStreaming[Any, In, Reply],
         values: tuple[Any, ...],
-        items: AsyncIterable[In],
+        items: AsyncIterable[In] | Iterable[In],
         timeout: float | None,
         wait_for_ready: bool | None = None,
     ) -> Coroutine[Any, Any, Reply]:
@@ -164,7 +165,7 @@ class AsyncClient:
         self,
         method: BidiStreaming[Any, In, Out],
         values: tuple[Any, ...],
-        items: AsyncIterable[In],
+        items: AsyncIterable[In] | Iterable[In],
         timeout: float | None,
         wait_for_ready: bool | None = None,
     ) -> ItemStream[Out]:

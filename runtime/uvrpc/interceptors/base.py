@@ -134,8 +134,10 @@ class ClientCallInfo:
             :func:`uvrpc.metadata` blocks, to which an interceptor may add (or
             from which it may remove) entries.
         items: the items a client- or bidirectional-streaming call sends (an
-            iterable; asynchronous on a :class:`~uvrpc.Channel`), which an
-            interceptor may wrap; ``None`` for other calls.
+            iterable; asynchronous on a :class:`~uvrpc.Channel`, where a plain
+            iterable the caller gave arrives wrapped in a
+            :class:`~uvrpc.client.streams.SyncItems`), which an interceptor may wrap;
+            ``None`` for other calls.
         trailers: the trailers of the reply, once ``proceed`` returned (or
             raised); empty before.
     """
