@@ -9,7 +9,8 @@ Usage::
     uvrpc-gen --compat old/idl/ idl/      # every file, paired by relative path
 
 Errors go to stderr as ``file:line:col: error: ...`` with the source line and a
-caret; the exit status is 1 for errors or stale files, 2 for usage errors.
+caret; the exit status is 1 for errors or stale files, 2 for usage errors and an
+output directory that cannot be created or written into.
 
 ``uvrpc-gen`` overwrites only what it wrote: an output file that exists without the
 header generated modules start with (``# Generated from ... by uvrpc-gen``) is
@@ -181,6 +182,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if args.check:
         return _check(results, sources, args.output)
+    problem = _make_output(output)
+    if problem is not None:
+        print(f"{output}: error: {problem}", file=sys.stderr)
+        return 2
     if not args.force:
         foreign = [target for target in results if not _ours(target)]
         for target in foreign:
@@ -191,11 +196,40 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if foreign:
             return 1
-    output.mkdir(parents=True, exist_ok=True)
     for target, text in results.items():
-        with target.open("w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
+        try:
+            with target.open("w", encoding="utf-8", newline="\n") as stream:
+                stream.write(text)
+        except OSError as exc:  # a directory of that name, no permission, disk full
+            print(f"{target}: error: cannot write it: {_reason(exc)}", file=sys.stderr)
+            return 2
     return 0
+
+
+def _reason(exc: OSError) -> str:
+    """An OS error's message without the path it names (which the caller gives)."""
+    return exc.strerror or str(exc)
+
+
+def _make_output(output: Path) -> str | None:
+    """Create the output directory ``output`` if it is missing; why it cannot be
+    written into, if it cannot."""
+    for path in (output, *output.parents):
+        if path.exists():
+            if not path.is_dir():
+                return (
+                    "exists and is not a directory (-o names the directory to write "
+                    "into)"
+                    if path == output
+                    else f"cannot create the output directory: {path} is not a "
+                    "directory"
+                )
+            break
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot create the output directory: {_reason(exc)}"
+    return None
 
 
 def _ours(target: Path) -> bool:

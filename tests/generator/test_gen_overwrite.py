@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,3 +77,69 @@ def test_check_reports_a_foreign_file_as_stale_and_writes_nothing(
     assert main([str(idl / "geometry.idl"), "-o", str(out), "--check"]) == 1
     assert "geometry.py: stale; regenerate it with" in capsys.readouterr().err
     assert (out / "geometry.py").read_text() == HAND_WRITTEN
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_an_output_path_that_is_a_file_is_refused_in_one_line(
+    idl: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], force: list[str]
+) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text(HAND_WRITTEN)
+    assert main([str(idl / "geometry.idl"), "-o", str(afile), *force]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"{afile}: error: exists and is not a directory (-o names the directory to "
+        "write into)"
+    ]
+    assert afile.read_text() == HAND_WRITTEN
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_an_output_path_below_a_file_is_refused_in_one_line(
+    idl: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], force: list[str]
+) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text(HAND_WRITTEN)
+    out = afile / "sub"
+    assert main([str(idl / "geometry.idl"), "-o", str(out), *force]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"{out}: error: cannot create the output directory: {afile} is not a directory"
+    ]
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs Linux's /proc")
+def test_an_output_directory_that_cannot_be_created_is_named(
+    idl: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # /proc takes no new directories, even from root.
+    assert main([str(idl / "geometry.idl"), "-o", "/proc/nope"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "/proc/nope: error: cannot create the output directory: No such file or "
+        "directory"
+    ]
+
+
+def test_an_output_file_that_cannot_be_written_is_named(
+    idl: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    (out / "geometry.py").mkdir(parents=True)
+    assert main([str(idl / "geometry.idl"), "-o", str(out), "--force"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"{out / 'geometry.py'}: error: cannot write it: Is a directory"
+    ]
+
+
+def test_the_command_reports_an_output_file_without_a_traceback(
+    idl: Path, tmp_path: Path
+) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text(HAND_WRITTEN)
+    result = subprocess.run(
+        [sys.executable, "-m", "uvrpc_gen", str(idl), "-o", str(afile), "--force"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{afile}: error: exists and is not a directory")
+    assert "Traceback" not in result.stderr
