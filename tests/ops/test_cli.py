@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -99,3 +100,110 @@ def test_serve_reports_a_bad_endpoint() -> None:
     assert result.returncode == 1
     assert "uvrpc: error: bad endpoint 'bogus://x': transport 'bogus'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+BROKEN_SERVERS = """\
+import os
+
+from calculator_server import Calculator
+
+
+class NeedsArgs(Calculator):
+    def __init__(self, db: str) -> None:
+        super().__init__()
+
+
+class Broken(Calculator):
+    def __init__(self) -> None:
+        super().__init__()
+        open_database()
+
+
+def open_database() -> None:
+    raise RuntimeError("cannot open database")
+
+
+if os.environ.get("BREAK_IMPORT"):
+    raise OSError("config missing")
+"""
+
+
+def _serve_broken(
+    tmp_path: Path, target: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "inv_server.py").write_text(BROKEN_SERVERS)
+    # The uvrpc under test, whatever the working directory.
+    runtime = Path(uvrpc.__file__).resolve().parents[1]
+    path = [str(EXAMPLES / "calculator"), str(runtime)]
+    return subprocess.run(
+        uvrpc_cmd("serve", target, "--bind", "tcp://127.0.0.1:*"),
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(path), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_serve_names_a_class_the_module_lacks(tmp_path: Path) -> None:
+    result = _serve_broken(tmp_path, "inv_server:Nope")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"uvrpc: error: module 'inv_server' ({tmp_path / 'inv_server.py'}) has no "
+        "attribute 'Nope'"
+    ]
+
+
+def test_serve_reports_a_class_that_needs_arguments_in_one_line(
+    tmp_path: Path,
+) -> None:
+    result = _serve_broken(tmp_path, "inv_server:NeedsArgs")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "uvrpc: error: inv_server:NeedsArgs cannot be created without arguments "
+        "(missing a required argument: 'db'); uvrpc serve creates it with none: "
+        "give its parameters defaults"
+    ]
+
+
+def _line_of(statement: str) -> int:
+    return BROKEN_SERVERS.splitlines().index(statement) + 1
+
+
+@pytest.mark.parametrize(
+    ("target", "env", "message", "statement", "frames"),
+    [
+        (
+            "inv_server:Broken",
+            {},
+            "inv_server:Broken() raised RuntimeError: cannot open database",
+            '    raise RuntimeError("cannot open database")',
+            ["in __init__", "in open_database"],
+        ),
+        (
+            "inv_server:Broken",
+            {"BREAK_IMPORT": "1"},
+            "importing inv_server raised OSError: config missing",
+            '    raise OSError("config missing")',
+            ["in <module>"],
+        ),
+    ],
+)
+def test_serve_shows_where_the_users_code_raised(
+    tmp_path: Path,
+    target: str,
+    env: dict[str, str],
+    message: str,
+    statement: str,
+    frames: list[str],
+) -> None:
+    result = _serve_broken(tmp_path, target, **env)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    module = tmp_path / "inv_server.py"
+    assert lines[-1] == (f"uvrpc: error: {message} ({module}:{_line_of(statement)})")
+    # The traceback is the user's code's alone: no uvrpc or importlib frames.
+    assert lines[0] == "Traceback (most recent call last):"
+    files = [line for line in lines if line.startswith("  File ")]
+    assert [line.rpartition(", ")[2] for line in files] == frames
+    assert all(f'"{module}"' in line for line in files)

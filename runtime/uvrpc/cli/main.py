@@ -42,6 +42,7 @@ import inspect
 import logging
 import signal
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -71,12 +72,48 @@ class UsageError(Exception):
     """A mistake on the command line, reported in one line without a traceback."""
 
 
+class UserCodeError(Exception):
+    """An exception raised by the user's own code while ``uvrpc serve`` imported
+    its module or created its service: reported with the traceback of that code."""
+
+    def __init__(self, doing: str, error: Exception) -> None:
+        super().__init__(f"{doing} raised {type(error).__name__}")
+        self.doing = doing
+        self.error = error
+
+    def report(self) -> str:
+        """The traceback of the user's code (uvrpc's and importlib's frames left
+        out), then one line saying what raised what, and where."""
+        tb = self.error.__traceback__
+        while tb is not None and _not_users(tb.tb_frame.f_code.co_filename):
+            tb = tb.tb_next
+        stack = traceback.extract_tb(tb)
+        where = f" ({stack[-1].filename}:{stack[-1].lineno})" if stack else ""
+        error = self.error
+        text = "".join(traceback.format_exception(type(error), error, tb))
+        return (
+            f"{text}uvrpc: error: {self.doing} raised "
+            f"{type(error).__name__}: {error}{where}"
+        )
+
+
+def _not_users(filename: str) -> bool:
+    """Whether a frame of this file is uvrpc's or the import machinery's."""
+    return (
+        filename == __file__
+        or filename.startswith("<frozen ")
+        or filename == importlib.__file__
+    )
+
+
 def load_service(spec: str) -> type[ServiceBase]:
     """Import ``MODULE:CLASS`` and check it is a concrete service implementation.
 
     Raises:
-        UsageError: the spec is malformed, the import fails, or the class is not a
-            concrete subclass of a generated server class.
+        UsageError: the spec is malformed, the module cannot be found, it has no
+            such class, or the class is not a concrete subclass of a generated
+            server class.
+        UserCodeError: importing the module raised an exception.
     """
     module_name, _, class_name = spec.partition(":")
     if not module_name or not class_name:
@@ -87,7 +124,14 @@ def load_service(spec: str) -> type[ServiceBase]:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise UsageError(f"cannot import {module_name!r}: {exc}") from None
-    cls = getattr(module, class_name, None)
+    except Exception as exc:
+        raise UserCodeError(f"importing {module_name}", exc) from None
+    if not hasattr(module, class_name):
+        raise UsageError(
+            f"module {module_name!r} ({module.__file__}) has no attribute "
+            f"{class_name!r}"
+        )
+    cls = getattr(module, class_name)
     if not (isinstance(cls, type) and issubclass(cls, ServiceBase)):
         raise UsageError(
             f"{spec} is not a subclass of a generated <Service>Server class"
@@ -95,7 +139,30 @@ def load_service(spec: str) -> type[ServiceBase]:
     if inspect.isabstract(cls):
         missing = ", ".join(sorted(getattr(cls, "__abstractmethods__", ())))
         raise UsageError(f"{spec} does not implement: {missing}")
+    try:
+        inspect.signature(cls).bind()
+    except TypeError as exc:
+        raise UsageError(
+            f"{spec} cannot be created without arguments ({exc}); uvrpc serve "
+            "creates it with none: give its parameters defaults"
+        ) from None
+    except ValueError:  # no signature to read: creating it will tell
+        pass
     return cls
+
+
+def create_service(spec: str) -> ServiceBase:
+    """Import ``MODULE:CLASS`` (:func:`load_service`) and create an instance.
+
+    Raises:
+        UsageError: as :func:`load_service` does.
+        UserCodeError: importing the module or creating the instance raised.
+    """
+    cls = load_service(spec)
+    try:
+        return cls()
+    except Exception as exc:
+        raise UserCodeError(f"{spec}()", exc) from None
 
 
 async def serve(
@@ -398,7 +465,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         security = _server_security(
             args.curve_secret, args.allow, required=not broker_security
         )
-        service = load_service(args.target)()
+        service = create_service(args.target)
         endpoints = args.bind or ([] if args.connect else ["tcp://127.0.0.1:5555"])
         if args.workers != 1:
             if args.connect:
@@ -421,6 +488,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             metrics=args.metrics,
         )
         run(coroutine, use_uvloop=args.uvloop)
+    except UserCodeError as exc:
+        print(exc.report(), file=sys.stderr)
+        return 1
     except (UsageError, RuntimeError, OSError, ValueError) as exc:
         print(f"uvrpc: error: {exc}", file=sys.stderr)
         return 1
