@@ -27,6 +27,10 @@ that ``uvrpc-gen`` reads (:mod:`uvrpc.cli.idl`).
 ``uvrpc health ENDPOINT [SERVICE]`` checks a server's health for an orchestrator's
 probe, with ``grpc_health_probe``'s exit statuses (:mod:`uvrpc.cli.health`).
 
+Ctrl-C ends a command that is waiting (a call in flight, a server that does not
+answer) with the exit status 130, as a shell reports it, and no traceback;
+``serve`` and ``broker`` stop cleanly on it instead, with 0.
+
 ``uvrpc keygen NAME --dir DIR`` writes a new CURVE key pair as ``DIR/NAME.key``
 (public) and ``DIR/NAME.key_secret`` (secret, mode 0600), creating ``DIR`` (mode
 0700, with its parents) when it is missing, and prints the public key.
@@ -413,8 +417,15 @@ def _broker_security(args: argparse.Namespace) -> ClientSecurity | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``uvrpc`` command line; return its exit status."""
-    arguments = list(sys.argv[1:] if argv is None else argv)
+    """Run the ``uvrpc`` command line; return its exit status (130, quietly, when
+    Ctrl-C interrupts it, as ``uvrpc health --watch`` does)."""
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:  # a call in flight, a slow import: the shell's status
+        return health.INTERRUPTED
+
+
+def _main(arguments: list[str]) -> int:
     if arguments[:1] == ["bench"]:
         from ..bench.cli import main as bench_main
 
