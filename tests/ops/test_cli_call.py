@@ -292,3 +292,54 @@ def test_call_help_shows_bytes_and_client_stream_examples_that_work(
         assert result.returncode == 0, (command, result.stderr)
         outputs.append(result.stdout)
     assert outputs == ['"AP91dg=="\n', "42\n"]
+
+
+def test_call_list_and_describe_reach_a_server_with_an_allow_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server_keys = uvrpc.security.generate_keypair()
+    server_keys.save(tmp_path, "server")
+    client_keys = uvrpc.security.generate_keypair()
+    client_keys.save(tmp_path, "client")
+    security = uvrpc.security.ServerSecurity(server_keys, allow=[client_keys.public])
+    keys = [
+        "--curve-server-key", str(tmp_path / "server.key"),
+        "--curve-secret", str(tmp_path / "client.key_secret"),
+    ]  # fmt: skip
+    with server_thread(Conformance(), security=security) as running:
+        status, out, err = run(
+            capsys, "call", running.endpoint, "conformance.Conformance.echoString",
+            '{"text": "hi"}', *keys,
+        )  # fmt: skip
+        assert (status, out, err) == (0, '"hi"\n', "")
+        status, out, err = run(capsys, "list", running.endpoint, *keys)
+        assert (status, err) == (0, "")
+        assert "conformance.Conformance" in out.splitlines()
+        status, out, err = run(
+            capsys, "describe", running.endpoint, "conformance.Conformance", *keys
+        )
+        assert (status, err) == (0, "")
+        assert "service Conformance {" in out
+        # Without the client's key pair the server refuses the one made up.
+        status, out, err = run(
+            capsys, "list", running.endpoint, "--timeout", "5", *keys[:2]
+        )
+        assert (status, out) == (1, "")
+        assert err.startswith("UNAUTHENTICATED: the server refused this client's")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--curve-server-key", "short"], "40 characters"),
+        (["--curve-server-key", "missing.key"], "missing.key"),
+        (["--curve-secret", "x"], "--curve-secret needs --curve-server-key"),
+    ],
+)
+def test_bad_curve_options_are_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = run(capsys, "list", "tcp://127.0.0.1:1", *argv)
+    assert (status, out) == (2, "")
+    assert err.startswith("uvrpc: error: ") and message in err
+    assert len(err.splitlines()) == 1

@@ -15,6 +15,9 @@ exception the IDL declares ``{"error": name, "fields": {...}}``, and exits with 
 ``uvrpc describe ENDPOINT [NAME]`` prints the IDL of what the server serves
 (:mod:`uvrpc.cli.idl`), one file per namespace; ``--out DIR`` writes the files,
 which ``uvrpc-gen`` reads; ``--json`` prints the description itself.
+
+Each connects over CURVE with ``--curve-server-key`` and, for a server with an
+allow-list, ``--curve-secret`` (:mod:`uvrpc.cli.curve`, as ``uvrpc health``).
 """
 
 from __future__ import annotations
@@ -36,11 +39,11 @@ from ..client.channel import Channel
 from ..core.context import metadata
 from ..services.clients import ReflectionClient
 from ..services.constraints import plain_type
-from ..transport.security import ClientSecurity
 from ..wire.errors import DeclaredError, RpcError, Unimplemented
 from ..wire.message import Message, field_ids
 from ..wire.methods import BidiStreaming, ClientStreaming, ServerStreaming, Unary
 from ..wire.wellknown import from_json, to_json
+from . import curve
 from .idl import idl_files
 
 __all__ = ["add_commands", "run_command"]
@@ -478,25 +481,7 @@ def add_commands(commands: Any) -> None:
             metavar="KEY=VALUE",
             help="send this metadata with the call; repeatable",
         )
-        cmd.add_argument(
-            "--curve-server-key",
-            metavar="KEY_OR_PATH",
-            help="connect over CURVE to the server with this public key (Z85 text, "
-            "or a .key file; write --curve-server-key=KEY if the key begins with "
-            "'-')",
-        )
-
-
-def _security(key: str | None) -> ClientSecurity | None:
-    if key is None:
-        return None
-    if key.endswith(".key"):
-        with open(key, encoding="ascii") as file:
-            for line in file:
-                if line.strip().startswith("public-key"):
-                    key = line.split("=", 1)[1].strip().strip('"')
-                    break
-    return ClientSecurity(key)
+        curve.add_arguments(cmd)
 
 
 async def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> None:
@@ -507,7 +492,11 @@ async def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> None:
             raise CallError(f"--metadata takes KEY=VALUE, got {item!r}")
         headers[key] = value
     try:
-        channel = Channel(args.endpoint, security=_security(args.curve_server_key))
+        security = curve.client_security(args)
+    except curve.CurveOptionError as exc:
+        raise CallError(str(exc)) from None
+    try:
+        channel = Channel(args.endpoint, security=security)
     except ValueError as exc:  # a malformed endpoint: one line, no traceback
         raise CallError(str(exc)) from None
     async with channel:

@@ -33,8 +33,9 @@ from typing import NoReturn, TextIO
 from ..client.channel import Channel
 from ..services.clients import HealthClient
 from ..services.health import HealthStatus
-from ..transport.security import ClientSecurity, load_keypair, load_public_keys
+from ..transport.security import ClientSecurity
 from ..wire.errors import RpcError
+from . import curve
 
 __all__ = [
     "CONNECT_FAILED",
@@ -95,18 +96,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"for connecting and the call together (default {TIMEOUT:g})",
     )
-    parser.add_argument(
-        "--curve-server-key",
-        metavar="KEY_OR_PATH",
-        help="connect over CURVE to the server with this public key (Z85 text, "
-        "or a .key file; write --curve-server-key=KEY if the key begins with '-')",
-    )
-    parser.add_argument(
-        "--curve-secret",
-        metavar="PATH",
-        help="with --curve-server-key: this client's key pair (.key_secret file), "
-        "for a server that admits only the keys it lists (default: a new one)",
-    )
+    curve.add_arguments(parser)
     parser.add_argument(
         "--watch",
         action="store_true",
@@ -116,22 +106,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _security(args: argparse.Namespace) -> ClientSecurity | None:
-    """The CURVE options, read.
+    """The CURVE options (:mod:`uvrpc.cli.curve`), read.
 
     Raises:
         _UsageError: a key is malformed or its file cannot be read.
     """
-    key: str | None = args.curve_server_key
-    if key is None:
-        if args.curve_secret is not None:
-            raise _UsageError("--curve-secret needs --curve-server-key")
-        return None
     try:
-        if key.endswith(".key"):
-            (key,) = load_public_keys(key)
-        keypair = None if args.curve_secret is None else load_keypair(args.curve_secret)
-        return ClientSecurity(key, keypair)
-    except (OSError, ValueError) as exc:
+        return curve.client_security(args)
+    except curve.CurveOptionError as exc:
         raise _UsageError(str(exc)) from None
 
 

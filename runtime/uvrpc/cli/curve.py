@@ -1,0 +1,52 @@
+"""The client's CURVE options, shared by ``uvrpc call``, ``list``, ``describe`` and
+``health``: ``--curve-server-key`` pins the server's public key, ``--curve-secret``
+gives this client's key pair, for a server with an allow-list (``--allow``)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..transport.security import ClientSecurity, load_keypair, load_public_keys
+
+__all__ = ["CurveOptionError", "add_arguments", "client_security"]
+
+
+class CurveOptionError(Exception):
+    """A CURVE option that cannot be used: one line naming the option or file."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--curve-server-key`` and ``--curve-secret`` to ``parser``."""
+    parser.add_argument(
+        "--curve-server-key",
+        metavar="KEY_OR_PATH",
+        help="connect over CURVE to the server with this public key (Z85 text, "
+        "or a .key file; write --curve-server-key=KEY if the key begins with '-')",
+    )
+    parser.add_argument(
+        "--curve-secret",
+        metavar="PATH",
+        help="with --curve-server-key: this client's key pair (.key_secret file), "
+        "for a server that admits only the keys it lists (default: a new one)",
+    )
+
+
+def client_security(args: argparse.Namespace) -> ClientSecurity | None:
+    """The options :func:`add_arguments` added, read.
+
+    Raises:
+        CurveOptionError: ``--curve-secret`` without ``--curve-server-key``, a
+            malformed key, or a key file that cannot be read.
+    """
+    key: str | None = args.curve_server_key
+    if key is None:
+        if args.curve_secret is not None:
+            raise CurveOptionError("--curve-secret needs --curve-server-key")
+        return None
+    try:
+        if key.endswith(".key"):
+            (key,) = load_public_keys(key)
+        keypair = None if args.curve_secret is None else load_keypair(args.curve_secret)
+        return ClientSecurity(key, keypair)
+    except (OSError, ValueError) as exc:
+        raise CurveOptionError(str(exc)) from None
