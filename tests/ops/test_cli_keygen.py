@@ -44,3 +44,18 @@ def test_keygen_into_a_file_is_one_line_of_error(
     err = capsys.readouterr().err
     assert err.startswith("uvrpc: error: ") and str(taken) in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_keygen_keeps_an_existing_key_pair_unless_forced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["keygen", "server", "--dir", str(tmp_path)]) == 0
+    first = load_keypair(tmp_path / "server.key_secret")
+    capsys.readouterr()
+    assert main(["keygen", "server", "--dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("uvrpc: error: ") and "--force" in err
+    assert len(err.strip().splitlines()) == 1
+    assert load_keypair(tmp_path / "server.key_secret") == first  # kept
+    assert main(["keygen", "server", "--dir", str(tmp_path), "--force"]) == 0
+    assert load_keypair(tmp_path / "server.key_secret") != first

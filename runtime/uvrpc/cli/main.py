@@ -33,7 +33,8 @@ answer) with the exit status 130, as a shell reports it, and no traceback;
 
 ``uvrpc keygen NAME --dir DIR`` writes a new CURVE key pair as ``DIR/NAME.key``
 (public) and ``DIR/NAME.key_secret`` (secret, mode 0600), creating ``DIR`` (mode
-0700, with its parents) when it is missing, and prints the public key.
+0700, with its parents) when it is missing, and prints the public key. It replaces
+an existing pair of that name only with ``--force``.
 """
 
 from __future__ import annotations
@@ -271,6 +272,11 @@ def _parser() -> argparse.ArgumentParser:
         help="where to write NAME.key and NAME.key_secret, created with its parents "
         "(mode 0700) if missing (default: here)",
     )
+    keygen_cmd.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing key pair of that name (its secret key is lost)",
+    )
     broker_cmd = commands.add_parser(
         "broker", help="forward calls from clients to the servers connected to it"
     )
@@ -446,6 +452,16 @@ def _main(arguments: list[str]) -> int:
             directory = Path(args.dir)
             # A directory made here is the owner's alone: it holds a secret key.
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not args.force:
+                for path in (
+                    directory / f"{args.name}.key",
+                    directory / f"{args.name}.key_secret",
+                ):
+                    if path.exists():
+                        raise UsageError(
+                            f"{path} exists: replacing a key pair loses its secret "
+                            "key, so keygen does it only with --force"
+                        )
             keypair.save(directory, args.name)
             print(keypair.public)
             return 0
