@@ -1,11 +1,21 @@
 """Sockets on any context: a ``zmq.asyncio.Context`` given to a server, a client or
-a broker serves as the plain one it shadows (``transport/sockets.py``)."""
+a broker serves as the plain one it shadows (``transport/sockets.py``). Binding an
+endpoint in use, a tcp port or an ipc:// path a live server listens on, is refused
+with one clear error."""
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
+import sys
 import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import pytest
 import zmq
 import zmq.asyncio
 from echo import EchoClient, EchoSyncClient
@@ -15,7 +25,105 @@ from feed_server import Feed
 
 import uvrpc
 from uvrpc.broker import Broker
-from uvrpc.transport.sockets import plain_context
+from uvrpc.transport.sockets import bind, plain_context
+
+
+@pytest.fixture
+def routers() -> Iterator[tuple[zmq.Socket[bytes], zmq.Socket[bytes]]]:
+    """Two ROUTER sockets on a context of their own, closed after the test."""
+    context: zmq.Context[Any] = zmq.Context()
+    first, second = context.socket(zmq.ROUTER), context.socket(zmq.ROUTER)
+    try:
+        yield first, second
+    finally:
+        first.close(0)
+        second.close(0)
+        context.term()
+
+
+def _assert_in_use(exc: pytest.ExceptionInfo[OSError], endpoint: str) -> None:
+    assert exc.value.errno == errno.EADDRINUSE
+    assert endpoint in str(exc.value)
+    assert "already in use" in str(exc.value)
+
+
+def _answers(router: zmq.Socket[bytes], endpoint: str) -> bool:
+    """Whether ``router`` receives what a new peer sends to ``endpoint``."""
+    peer = router.context.socket(zmq.DEALER)
+    try:
+        peer.connect(endpoint)
+        peer.send(b"ping")
+        return bool(router.poll(5000)) and router.recv_multipart()[-1] == b"ping"
+    finally:
+        peer.close(0)
+
+
+def test_an_ipc_path_a_live_server_listens_on_is_not_taken_over(
+    routers: tuple[zmq.Socket[bytes], zmq.Socket[bytes]], tmp_path: Path
+) -> None:
+    first, second = routers
+    endpoint = bind(first, f"ipc://{tmp_path / 'inv.sock'}")
+    with pytest.raises(OSError) as exc:
+        bind(second, endpoint)
+    _assert_in_use(exc, endpoint)
+    assert _answers(first, endpoint)  # the first server is still reachable
+
+
+def test_a_stale_ipc_socket_file_is_bound_over(
+    routers: tuple[zmq.Socket[bytes], zmq.Socket[bytes]], tmp_path: Path
+) -> None:
+    path = tmp_path / "stale.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as gone:
+        gone.bind(str(path))  # the file of a server that exited without unlinking
+    assert path.is_socket()
+    first, _ = routers
+    endpoint = bind(first, f"ipc://{path}")
+    assert _answers(first, endpoint)
+
+
+def test_a_tcp_port_in_use_is_refused_with_its_endpoint(
+    routers: tuple[zmq.Socket[bytes], zmq.Socket[bytes]],
+) -> None:
+    first, second = routers
+    endpoint = bind(first, "tcp://127.0.0.1:*")
+    with pytest.raises(OSError) as exc:
+        bind(second, endpoint)
+    _assert_in_use(exc, endpoint)
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="abstract ipc names are Linux's"
+)
+def test_an_abstract_ipc_name_in_use_is_refused(
+    routers: tuple[zmq.Socket[bytes], zmq.Socket[bytes]],
+) -> None:
+    first, second = routers
+    endpoint = bind(first, f"ipc://@uvrpc-test-{uuid.uuid4().hex}")
+    with pytest.raises(OSError) as exc:
+        bind(second, endpoint)
+    _assert_in_use(exc, endpoint)
+
+
+def test_a_server_binding_an_ipc_path_in_use_says_so(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with uvrpc.Server(Echo()) as first, uvrpc.Server(Echo()) as second:
+            endpoint = first.bind(f"ipc://{tmp_path / 'echo.sock'}")
+            with pytest.raises(OSError) as exc:
+                second.bind(endpoint)
+            _assert_in_use(exc, endpoint)
+            async with uvrpc.Channel(endpoint) as channel:
+                reply = await EchoClient(channel).echo(data=b"still", timeout=10)
+                assert bytes(reply) == b"still"
+
+    asyncio.run(main())
+
+
+def test_a_broker_binding_an_ipc_path_in_use_says_so(tmp_path: Path) -> None:
+    front, back = f"ipc://{tmp_path / 'front.sock'}", f"ipc://{tmp_path / 'back.sock'}"
+    with Broker([front], [back]):
+        with pytest.raises(OSError) as exc:
+            Broker([front], [f"ipc://{tmp_path / 'other.sock'}"])
+        _assert_in_use(exc, front)
 
 
 class _Counted(zmq.Socket[bytes]):

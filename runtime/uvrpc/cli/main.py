@@ -521,7 +521,7 @@ def _main(arguments: list[str]) -> int:
     except (UsageError, RuntimeError, OSError, ValueError) as exc:
         print(f"uvrpc: error: {exc}", file=sys.stderr)
         return 1
-    except zmq.ZMQError as exc:  # e.g. "Address already in use" from bind
+    except zmq.ZMQError as exc:  # what ZeroMQ refuses that uvrpc does not word
         print(f"uvrpc: error: ZMQError: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -68,7 +68,7 @@ from ..transport.coalesce import announce_batches
 from ..transport.heap import keep_message_buffers
 from ..transport.liveness import DEFAULT_HEARTBEAT, Heartbeat
 from ..transport.security import AllowList, ServerSecurity, check_zap_handler
-from ..transport.sockets import plain_context
+from ..transport.sockets import bind, plain_context
 from ..wire.batch import KIND_BATCH, split_batch
 from ..wire.errors import (
     ProtocolError,
@@ -1234,8 +1234,9 @@ def _fields_of(header: bytes) -> list[Any] | None:
 
 
 def _bind(sock: zmq.Socket[bytes], endpoint: str) -> str:
-    sock.bind(endpoint)
-    return cast(bytes, sock.getsockopt(zmq.LAST_ENDPOINT)).decode()
+    # uvrpc's bind: a clear error for an endpoint that is malformed or in use,
+    # and an ipc:// path a live server listens on is refused, not taken over.
+    return bind(sock, endpoint)
 
 
 def run_broker(

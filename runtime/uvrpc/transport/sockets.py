@@ -8,12 +8,18 @@ answer at once, on a ``zmq.asyncio.Context`` too (:func:`plain_context`). Openin
 one makes the process keep freed message buffers
 (:func:`~uvrpc.transport.heap.keep_message_buffers`). :func:`connect` and
 :func:`bind` turn a malformed endpoint into a :class:`ValueError` that says what is
-wrong with it, not ZeroMQ's bare ``Invalid argument``.
+wrong with it, not ZeroMQ's bare ``Invalid argument``; :func:`bind` turns an
+endpoint that is in use into an :class:`OSError` (``errno.EADDRINUSE``) that names
+it, an ``ipc://`` path another live server listens on included, which ZeroMQ would
+otherwise take over without a word.
 """
 
 from __future__ import annotations
 
 import errno
+import os
+import socket
+import stat
 from typing import Any, Protocol, cast
 
 import zmq
@@ -132,16 +138,56 @@ def bind(sock: zmq.Socket[Any], endpoint: str) -> str:
 
     Raises:
         ValueError: the endpoint is malformed, or names no local address.
-        zmq.ZMQError: it is well formed but cannot be bound (in use, say).
+        OSError: (``errno.EADDRINUSE``) the endpoint is in use: a tcp port
+            something listens on, an ``ipc://`` path a live server listens on.
+        zmq.ZMQError: it is well formed but cannot be bound for another reason.
     """
     _check_endpoint(endpoint, binding=True)
+    transport, _, address = endpoint.partition("://")
+    if transport == "ipc" and _listened_on(address):
+        raise _in_use(endpoint, "another server listens on that path")
     try:
         sock.bind(endpoint)
     except zmq.ZMQError as exc:
         if exc.errno == zmq.EADDRINUSE:
-            raise
+            raise _in_use(endpoint, "another socket is bound to it") from None
         raise _endpoint_error(endpoint, exc) from None
     return cast(bytes, sock.getsockopt(zmq.LAST_ENDPOINT)).decode()
+
+
+def _listened_on(path: str) -> bool:
+    """Whether a live server listens on the Unix socket at ``path``.
+
+    libzmq binds an ``ipc://`` path by unlinking whatever is there first, a live
+    server's socket file included: that server keeps running, unreachable. A
+    socket file nobody accepts on (ECONNREFUSED: its server is gone) is stale and
+    is bound over as before. ``*`` (a path libzmq picks) and ``@name`` (Linux's
+    abstract namespace, which has no file to unlink: the kernel itself refuses a
+    name in use) need no look.
+    """
+    if path == "*" or path.startswith("@"):
+        return False
+    try:
+        if not stat.S_ISSOCK(os.stat(path).st_mode):
+            return False
+    except OSError:  # nothing there (or nothing we may look at): libzmq decides
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(path)
+        except TimeoutError:  # a full accept queue: someone listens
+            return True
+        except OSError:  # ECONNREFUSED: a stale file; other errors: libzmq decides
+            return False
+    return True
+
+
+def _in_use(endpoint: str, why: str) -> OSError:
+    """The error for an endpoint that cannot be bound because it is in use."""
+    return OSError(
+        errno.EADDRINUSE, f"cannot bind {endpoint}: address already in use ({why})"
+    )
 
 
 _FORM = "expected transport://address: tcp://host:port, ipc://path or inproc://name"
