@@ -204,3 +204,45 @@ def test_a_broker_on_an_asyncio_context_passes_calls() -> None:
             context.term()
 
     asyncio.run(main())
+
+
+def _ipv6_loopback() -> bool:
+    """Whether this host can bind IPv6's loopback address."""
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="this host has no IPv6 loopback")
+def test_a_server_on_ipv6_loopback_answers_calls() -> None:
+    async def main() -> None:
+        async with uvrpc.Server(Echo()) as server:
+            endpoint = server.bind("tcp://[::1]:*")
+            assert endpoint.startswith("tcp://[::1]:")
+            async with uvrpc.Channel(endpoint) as channel:
+                reply = await EchoClient(channel).echo(data=b"six", timeout=10)
+                assert bytes(reply) == b"six"
+
+            def blocking() -> bytes:
+                with uvrpc.SyncChannel(endpoint) as sync:
+                    return bytes(EchoSyncClient(sync).echo(data=b"v6", timeout=10))
+
+            assert await asyncio.to_thread(blocking) == b"v6"
+
+    asyncio.run(main())
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="this host has no IPv6 loopback")
+def test_ipv6_is_set_for_an_ipv6_endpoint_alone(
+    routers: tuple[zmq.Socket[bytes], zmq.Socket[bytes]],
+) -> None:
+    first, _ = routers
+    bind(first, "tcp://[::1]:*")
+    bind(first, "tcp://127.0.0.1:*")  # the same socket, IPv4 as before
+    # left as it was: a host name connected to later resolves as IPv4 still
+    assert first.getsockopt(zmq.IPV6) == 0

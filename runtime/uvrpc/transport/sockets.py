@@ -11,7 +11,8 @@ one makes the process keep freed message buffers
 wrong with it, not ZeroMQ's bare ``Invalid argument``; :func:`bind` turns an
 endpoint that is in use into an :class:`OSError` (``errno.EADDRINUSE``) that names
 it, an ``ipc://`` path another live server listens on included, which ZeroMQ would
-otherwise take over without a word.
+otherwise take over without a word. Both set ``ZMQ_IPV6`` for a tcp endpoint whose
+host is an IPv6 address (``tcp://[::1]:*``), which libzmq would not resolve.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import errno
 import os
 import socket
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol, cast
 
 import zmq
@@ -127,7 +130,8 @@ def connect(sock: zmq.Socket[Any], endpoint: str) -> None:
     """
     _check_endpoint(endpoint, binding=False)
     try:
-        sock.connect(endpoint)
+        with _ipv6_for(sock, endpoint):
+            sock.connect(endpoint)
     except zmq.ZMQError as exc:
         raise _endpoint_error(endpoint, exc) from None
 
@@ -147,12 +151,38 @@ def bind(sock: zmq.Socket[Any], endpoint: str) -> str:
     if transport == "ipc" and _listened_on(address):
         raise _in_use(endpoint, "another server listens on that path")
     try:
-        sock.bind(endpoint)
+        with _ipv6_for(sock, endpoint):
+            sock.bind(endpoint)
     except zmq.ZMQError as exc:
         if exc.errno == zmq.EADDRINUSE:
             raise _in_use(endpoint, "another socket is bound to it") from None
         raise _endpoint_error(endpoint, exc) from None
     return cast(bytes, sock.getsockopt(zmq.LAST_ENDPOINT)).decode()
+
+
+@contextmanager
+def _ipv6_for(sock: zmq.Socket[Any], endpoint: str) -> Iterator[None]:
+    """Let ``sock`` use IPv6 for ``endpoint`` if its host is an IPv6 address.
+
+    libzmq resolves a tcp address as IPv4 only unless the socket's ``ZMQ_IPV6``
+    is set, so ``tcp://[::1]:*`` names "no local interface". The option is set
+    for such an endpoint alone and put back after: libzmq copies it into the
+    listener or connection it makes there, and a socket left with it set would
+    resolve a *host name* given later (``localhost``) to its IPv6 address first,
+    and never reach a server bound to the IPv4 one. An IPv4 address or a host
+    name keeps today's IPv4 behaviour.
+    """
+    transport, _, address = endpoint.partition("://")
+    host = address.rpartition(":")[0].rpartition(";")[2]  # "source;host" too
+    if transport != "tcp" or ":" not in host:  # only an IPv6 address has colons
+        yield
+        return
+    before = sock.getsockopt(zmq.IPV6)
+    sock.setsockopt(zmq.IPV6, 1)
+    try:
+        yield
+    finally:
+        sock.setsockopt(zmq.IPV6, before)
 
 
 def _listened_on(path: str) -> bool:
