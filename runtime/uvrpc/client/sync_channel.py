@@ -17,6 +17,7 @@ socket, its timeouts and the waiting.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from functools import partial
@@ -83,6 +84,10 @@ _HANDSHAKE_FAILED = (
 )
 _LOST = object()
 """What :meth:`SyncChannel._receive` returns when the connection dropped."""
+_SHARED = (
+    "a SyncChannel serves one thread at a time, and another thread is using this "
+    "one: give each thread its own SyncChannel (or use uvrpc.Channel)"
+)
 
 
 class SyncChannel:
@@ -129,9 +134,12 @@ class SyncChannel:
             (as :class:`~uvrpc.Channel`'s ``check_requests``, which says what
             it checks and costs).
 
-    Not thread-safe: use one per thread; not usable in a child process after a
-    fork (:class:`RuntimeError`). A reply's binary values are views of the
-    received frames, which live as long as the views do.
+    One thread at a time: a call, or a step of a stream's iterator, made while
+    another thread is inside one on the same channel raises :class:`RuntimeError`
+    at once (the socket and the replies coming are the other thread's); give each
+    thread its own channel. Threads may use one in turn. Not usable in a child
+    process after a fork (:class:`RuntimeError`). A reply's binary values are
+    views of the received frames, which live as long as the views do.
     """
 
     def __init__(
@@ -222,6 +230,14 @@ class SyncChannel:
         self._recv_timeout_ms = -1
         self._send_timeout_ms = -1
         self._closed = False
+        # Held by the thread inside a call or a stream step; re-entrant, so a
+        # stream's items or an interceptor may call on the same thread.
+        self._user = threading.RLock()
+
+    def _enter(self) -> None:
+        """Take the channel for this thread, or say that another has it."""
+        if not self._user.acquire(False):
+            raise RuntimeError(_SHARED)
 
     @property
     def dropped_replies(self) -> int:
@@ -411,56 +427,67 @@ class SyncChannel:
         timeout: float | None,
         wait_for_ready: bool | None = None,
     ) -> Reply:
-        if self._closed:
-            raise Unavailable("the channel is closed")
-        if FORKS.count != self._forks:
-            check_process("SyncChannel", self._pid)
-        scope = OUTGOING.get()
-        if CURRENT_CALL.get() is not None:
-            timeout = inherited_timeout(timeout)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        core = self._core
-        if method.oneway:
-            frames = core.oneway_request(method, args, timeout, scope)
-            self._send(frames, method.route, deadline, timeout, wait_for_ready)
-            return cast(Reply, None)
-        state, frames = core.start_call(method, args, timeout, scope)
-        # _send, inline: this is every blocking call's path.
-        sent = False
+        user = self._user
+        if not user.acquire(False):  # one C call: well under a microsecond
+            raise RuntimeError(_SHARED)
         try:
+            if self._closed:
+                raise Unavailable("the channel is closed")
+            if FORKS.count != self._forks:
+                check_process("SyncChannel", self._pid)
+            scope = OUTGOING.get()
+            if CURRENT_CALL.get() is not None:
+                timeout = inherited_timeout(timeout)
+            deadline = None if timeout is None else time.monotonic() + timeout
+            core = self._core
+            if method.oneway:
+                frames = core.oneway_request(method, args, timeout, scope)
+                self._send(frames, method.route, deadline, timeout, wait_for_ready)
+                return cast(Reply, None)
+            state, frames = core.start_call(method, args, timeout, scope)
+            # _send, inline: this is every blocking call's path.
+            sent = False
             try:
-                self._dropped = False  # a drop read from now on is this call's
-                if not self._send_now(frames):
-                    self._send_waiting(
-                        frames, method.route, deadline, timeout, wait_for_ready, True
-                    )
-                sent = True
+                try:
+                    self._dropped = False  # a drop read from now on is this call's
+                    if not self._send_now(frames):
+                        self._send_waiting(
+                            frames,
+                            method.route,
+                            deadline,
+                            timeout,
+                            wait_for_ready,
+                            True,
+                        )
+                    sent = True
+                finally:
+                    self._encoder.settle(frames[-1], sent)
+                del frames
+                while not state.over:
+                    # _await_message, inline: this is every blocking call's path.
+                    reply = self._receive(deadline)
+                    if reply is None:
+                        core.expire(state)
+                    elif reply is _LOST:
+                        self._lost(state)
+                    else:
+                        core.receive(reply)
+            except BaseException as exc:
+                if not sent:
+                    # An interrupt (KeyboardInterrupt) is raised where Python first
+                    # checks for signals, which may be just after the C call that
+                    # queued the request: it may have gone, so the server is told to
+                    # stop (a CANCEL for a call it never got is counted as stale).
+                    core.fail(state, exc, cancel=not isinstance(exc, Exception))
+                raise
             finally:
-                self._encoder.settle(frames[-1], sent)
-            del frames
-            while not state.over:
-                # _await_message, inline: this is every blocking call's path.
-                reply = self._receive(deadline)
-                if reply is None:
-                    core.expire(state)
-                elif reply is _LOST:
-                    self._lost(state)
-                else:
-                    core.receive(reply)
-        except BaseException as exc:
-            if not sent:
-                # An interrupt (KeyboardInterrupt) is raised where Python first
-                # checks for signals, which may be just after the C call that
-                # queued the request: it may have gone, so the server is told to
-                # stop (a CANCEL for a call it never got is counted as stale).
-                core.fail(state, exc, cancel=not isinstance(exc, Exception))
-            raise
+                # Interrupted, or the deadline passed: tell the server, whose handler
+                # need not go on.
+                self._end(state)
+            result: Reply = finish(state)  # no cast(): a call, on every call's path
+            return result
         finally:
-            # Interrupted, or the deadline passed: tell the server, whose handler
-            # need not go on.
-            self._end(state)
-        result: Reply = finish(state)  # no cast(): a call, on every call's path
-        return result
+            user.release()
 
     def _receive(self, deadline: float | None) -> Any:
         """The next message, waiting until ``deadline``: its frames, ``None`` once
@@ -597,20 +624,32 @@ class SyncChannel:
         final: list[ReplyHeader] | None = None,
         wait_for_ready: bool | None = None,
     ) -> Generator[Out, None, None]:
-        state, deadline = self._open_stream(method, args, timeout, wait_for_ready)
-        core = self._core
+        self._enter()
+        held = True  # the channel is this stream's between its yields only
         try:
-            while True:
-                item = core.take(state)
-                self._flush(state, deadline)
-                if item is END:
-                    return
-                if item is WAIT:
-                    self._await_message(state, deadline)
-                else:
-                    yield cast(Out, item)
+            state, deadline = self._open_stream(method, args, timeout, wait_for_ready)
+            core = self._core
+            try:
+                while True:
+                    item = core.take(state)
+                    self._flush(state, deadline)
+                    if item is END:
+                        return
+                    if item is WAIT:
+                        self._await_message(state, deadline)
+                    else:
+                        held = False
+                        self._user.release()
+                        yield cast(Out, item)
+                        self._enter()
+                        held = True
+            finally:
+                held = held or self._user.acquire(False)
+                if held:  # not while another thread is inside a call
+                    self._ended(state, final)
         finally:
-            self._ended(state, final)
+            if held:
+                self._user.release()
 
     def _ended(self, state: CallState, final: list[ReplyHeader] | None) -> None:
         """A stream call's iteration ended: hand its last reply's header to the
@@ -667,6 +706,23 @@ class SyncChannel:
         timeout: float | None,
         replied: list[ReplyHeader] | None = None,
         wait_for_ready: bool | None = None,
+    ) -> Reply:
+        self._enter()
+        try:
+            return self._client_stream_alone(
+                method, args, items, timeout, replied, wait_for_ready
+            )
+        finally:
+            self._user.release()
+
+    def _client_stream_alone(
+        self,
+        method: ClientStreaming[Any, In, Reply],
+        args: dict[str, Any],
+        items: Iterable[In],
+        timeout: float | None,
+        replied: list[ReplyHeader] | None,
+        wait_for_ready: bool | None,
     ) -> Reply:
         state, deadline = self._open_stream(method, args, timeout, wait_for_ready)
         core = self._core
@@ -742,43 +798,55 @@ class SyncChannel:
         final: list[ReplyHeader] | None = None,
         wait_for_ready: bool | None = None,
     ) -> Generator[Out, None, None]:
-        state, deadline = self._open_stream(method, args, timeout, wait_for_ready)
-        core = self._core
-        feeder = Feeder(items, f"uvrpc {method.route} items")
-        poller = zmq.Poller()
-        poller.register(self._sock, zmq.POLLIN)
-        poller.register(feeder.fd, zmq.POLLIN)
-        poller.register(self._monitor, zmq.POLLIN)
-        index = 0
-        ended = False
+        self._enter()
+        held = True  # the channel is this stream's between its yields only
         try:
-            while True:
-                while not ended and core.can_send(state):
-                    item = feeder.take()
-                    if item is NOTHING:
-                        break
-                    frames = core.item_frames(state, item, index)
-                    self._send(frames, method.route, deadline, timeout)
-                    index += 1
-                if not ended and not state.over and feeder.done:
-                    ended = True
-                    if feeder.error is not None:
-                        core.fail(state, feeder.error, cancel=True)
-                    else:
-                        end = core.end_frames(state)
-                        assert end is not None
-                        self._send(end, method.route, deadline, timeout)
-                item = core.take(state)
-                self._flush(state, deadline)
-                if item is END:
-                    return
-                if item is not WAIT:
-                    yield cast(Out, item)
-                    continue
-                self._poll(poller, state, feeder, deadline)
+            state, deadline = self._open_stream(method, args, timeout, wait_for_ready)
+            core = self._core
+            feeder = Feeder(items, f"uvrpc {method.route} items")
+            poller = zmq.Poller()
+            poller.register(self._sock, zmq.POLLIN)
+            poller.register(feeder.fd, zmq.POLLIN)
+            poller.register(self._monitor, zmq.POLLIN)
+            index = 0
+            ended = False
+            try:
+                while True:
+                    while not ended and core.can_send(state):
+                        item = feeder.take()
+                        if item is NOTHING:
+                            break
+                        frames = core.item_frames(state, item, index)
+                        self._send(frames, method.route, deadline, timeout)
+                        index += 1
+                    if not ended and not state.over and feeder.done:
+                        ended = True
+                        if feeder.error is not None:
+                            core.fail(state, feeder.error, cancel=True)
+                        else:
+                            end = core.end_frames(state)
+                            assert end is not None
+                            self._send(end, method.route, deadline, timeout)
+                    item = core.take(state)
+                    self._flush(state, deadline)
+                    if item is END:
+                        return
+                    if item is not WAIT:
+                        held = False
+                        self._user.release()
+                        yield cast(Out, item)
+                        self._enter()
+                        held = True
+                        continue
+                    self._poll(poller, state, feeder, deadline)
+            finally:
+                feeder.stop()
+                held = held or self._user.acquire(False)
+                if held:  # not while another thread is inside a call
+                    self._ended(state, final)
         finally:
-            feeder.stop()
-            self._ended(state, final)
+            if held:
+                self._user.release()
 
     def _poll(
         self,
