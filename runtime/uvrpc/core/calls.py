@@ -40,7 +40,7 @@ from ..wire.protocol import (
     send_stamp,
 )
 from ..wire.status import Status
-from ..wire.validation import first_problem
+from ..wire.validation import first_problem, invalid_argument
 from ..wire.version import PROTOCOL_VERSION
 
 __all__ = [
@@ -158,7 +158,19 @@ def _cannot_send(
 ) -> InvalidArgument:
     """The error of arguments that have no wire form (a naive ``datetime`` where a
     ``timestamp`` is declared), naming the parameter and the path inside it, as
-    validation would, when one alone is the cause."""
+    validation would, when one alone is the cause.
+
+    Arguments that break their declared types as well are refused as the server
+    would refuse them: an integer beyond 64 bits, which msgpack cannot encode,
+    gets the bound it breaks (``Input should be less than or equal to …``), as
+    one just beyond an ``i64`` does. Checked here alone, off the calls' path.
+    """
+    try:
+        method.check_params(args)
+    except ValidationError as invalid:
+        return invalid_argument(method.route, invalid)
+    except (TypeError, ValueError):  # not the validator's to judge: as before
+        pass
     path = unsendable(args)
     if path is None:
         return InvalidArgument(f"cannot send the arguments of {method.route}: {exc}")

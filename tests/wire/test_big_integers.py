@@ -1,0 +1,80 @@
+"""An integer argument beyond 64 bits, which msgpack cannot encode, is refused
+with the bound it breaks, as one just beyond an ``i64`` is, not as a value of
+type int that cannot be encoded (``core/calls.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from conftest import generate_modules
+
+import uvrpc
+
+IDL = """namespace stock;
+service Stock {
+    i64 reserve(1: string sku, 2: i64 n);
+    i32 small(1: i32 n);
+}
+"""
+
+I64_MAX = "Input should be less than or equal to 9223372036854775807"
+
+
+@pytest.fixture
+def stock(tmp_path: Path) -> ModuleType:
+    return generate_modules(tmp_path, {"stock.idl": IDL})["stock"]
+
+
+def _server(stock: ModuleType) -> Any:
+    class Stock(stock.StockServer):  # type: ignore[name-defined,misc]
+        async def reserve(self, *, sku: str, n: int) -> int:
+            return n
+
+        async def small(self, *, n: int) -> int:
+            return n
+
+    return Stock()
+
+
+@pytest.mark.parametrize("check_requests", [False, True])
+@pytest.mark.parametrize(
+    ("n", "words"),
+    [
+        (2**63, I64_MAX),  # within msgpack's range: refused by validation
+        (2**70, I64_MAX),
+        (2**64, I64_MAX),
+        (-(2**70), "Input should be greater than or equal to -9223372036854775808"),
+    ],
+)
+def test_an_integer_beyond_its_type_is_refused_with_its_bound(
+    stock: ModuleType, check_requests: bool, n: int, words: str
+) -> None:
+    async def main() -> None:
+        async with uvrpc.Server(_server(stock)) as server:
+            endpoint = server.bind(f"inproc://stock-{uuid.uuid4().hex}")
+            async with uvrpc.Channel(endpoint, check_requests=check_requests) as ch:
+                with pytest.raises(uvrpc.InvalidArgument) as exc:
+                    await stock.StockClient(ch).reserve(sku="a", n=n, timeout=10)
+                assert str(exc.value).endswith(
+                    f"invalid argument 'n' of stock.Stock.reserve: {words}"
+                )
+                assert exc.value.details["field_path"] == "n"
+                assert await stock.StockClient(ch).reserve(sku="a", n=5) == 5
+
+            def blocking() -> str:
+                with (
+                    uvrpc.SyncChannel(endpoint, check_requests=check_requests) as sync,
+                    pytest.raises(uvrpc.InvalidArgument) as exc,
+                ):
+                    stock.StockSyncClient(sync).small(n=n, timeout=10)
+                return str(exc.value)
+
+            text = await asyncio.to_thread(blocking)
+            assert "invalid argument 'n' of stock.Stock.small: Input should be" in text
+
+    asyncio.run(main())
