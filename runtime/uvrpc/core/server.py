@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ..wire.buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
-from ..wire.codec import EncodeError
+from ..wire.codec import DecodeError, EncodeError, unpack
 from ..wire.errors import (
     DeadlineExceeded,
     DeclaredError,
@@ -55,6 +55,7 @@ from ..wire.protocol import (
 )
 from ..wire.service import ServiceBase, service_spec
 from ..wire.status import Status
+from ..wire.validation import first_problem
 from ..wire.version import PROTOCOL_VERSION
 from .calls import MethodInfo
 from .clocks import QueueClock
@@ -470,6 +471,10 @@ class ServerProtocol:
             _log.error("reply of %s cannot be encoded: %s", method.route, exc)
             error = InternalError(f"the reply of {method.route} failed: {exc}")
             return error_reply(request.call_id, error, call)
+        try:
+            method.check_reply(result)  # a type test or two for most results
+        except ValueError:
+            self._check_sent_reply(method, result, body, attachments)
         if call is not None and call.trailers:
             header = encode_reply_header(
                 request.call_id, _OK, encode_metadata(call.trailers)
@@ -479,6 +484,35 @@ class ServerProtocol:
         if attachments:
             return [*attachments, header, body]
         return [header, body]
+
+    @staticmethod
+    def _check_sent_reply(
+        method: Unary[Any, Any], result: Any, body: Any, attachments: Sequence[Any]
+    ) -> None:
+        """Log a reply its caller will refuse as not of the declared type (the
+        caller's ``INTERNAL`` error is then the handler's fault, as an exception
+        it raised is), at the level of a handler's exception.
+
+        The result as the handler returned it failed the check; the reply is
+        read back as its caller will read it, so that only a reply the caller
+        refuses is logged (a tuple for a ``list`` result, say, is sent as one).
+        The reply goes as it is: the caller reports what is wrong with it.
+        """
+        try:
+            method.check_reply(unpack(body, attachments))
+        except DecodeError as exc:
+            problem = str(exc)
+        except ValueError as exc:  # pydantic's ValidationError is one
+            problem = first_problem(exc)
+        else:
+            return
+        _log.error(
+            "handler of %s returned a value of type %s that does not match the "
+            "declared result type; its caller gets INTERNAL: %s",
+            method.route,
+            type(result).__name__,
+            problem,
+        )
 
     def failed_reply(self, request: Request, exc: Exception) -> list[bytes]:
         """The error reply of a call whose handler raised ``exc``

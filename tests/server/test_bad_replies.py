@@ -1,0 +1,86 @@
+"""A handler whose result is not of its method's declared type: its caller gets
+INTERNAL, and the server logs it, naming the method and the problem, as it logs
+a handler's exception (``core/server.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from conftest import generate_modules
+
+import uvrpc
+
+IDL = """namespace shop;
+message Item {
+    1: string sku;
+    2: i32 count;
+}
+service Shop {
+    Item get(1: string sku);
+    i32 count();
+    list<i32> counts();
+    string name();
+}
+"""
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> ModuleType:
+    return generate_modules(tmp_path, {"shop.idl": IDL})["shop"]
+
+
+def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "uvrpc.server" and r.levelno == logging.ERROR
+    ]
+
+
+def test_a_reply_not_of_its_declared_type_is_logged(
+    shop: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Shop(shop.ShopServer):  # type: ignore[name-defined,misc]
+        async def get(self, *, sku: str) -> Any:
+            return {"sku": sku, "count": "many"}  # a count that is no i32
+
+        async def count(self) -> Any:
+            return 2**40  # encodes, but is no i32
+
+        async def counts(self) -> Any:
+            return (1, 2)  # sent as a list: fine
+
+        async def name(self) -> Any:
+            return "shop"
+
+    async def main() -> None:
+        async with uvrpc.Server(Shop()) as server:
+            endpoint = server.bind(f"inproc://shop-{uuid.uuid4().hex}")
+            async with uvrpc.Channel(endpoint) as channel:
+                client = shop.ShopClient(channel)
+                with pytest.raises(uvrpc.InternalError, match="declared type"):
+                    await client.get(sku="a", timeout=10)
+                with pytest.raises(uvrpc.InternalError, match="declared type"):
+                    await client.count(timeout=10)
+                assert await client.counts(timeout=10) == [1, 2]
+                assert await client.name(timeout=10) == "shop"
+
+    caplog.set_level(logging.ERROR, logger="uvrpc.server")
+    asyncio.run(main())
+    errors = _errors(caplog)
+    assert len(errors) == 2, errors
+    assert errors[0].startswith(
+        "handler of shop.Shop.get returned a value of type dict that does not"
+    )
+    assert "Input should be a valid integer" in errors[0]
+    assert "at 'count'" in errors[0]
+    assert errors[1].startswith(
+        "handler of shop.Shop.count returned a value of type int"
+    )
+    assert "less than or equal to 2147483647" in errors[1]
