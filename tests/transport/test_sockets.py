@@ -81,6 +81,22 @@ def test_a_stale_ipc_socket_file_is_bound_over(
     assert _answers(first, endpoint)
 
 
+def test_an_ipc_path_is_bound_again_at_once_after_its_socket_closed(
+    routers: tuple[zmq.Socket[bytes], zmq.Socket[bytes]], tmp_path: Path
+) -> None:
+    """A server or broker restarted on its path in one process: libzmq closes the
+    old listener on its I/O thread after close() returned, and the new bind waits
+    for that instead of taking the old listener for a live server."""
+    first, second = routers
+    endpoint = bind(first, f"ipc://{tmp_path / 'again.sock'}")
+    for _ in range(20):
+        first.close(0)
+        first = second.context.socket(zmq.ROUTER)
+        assert bind(first, endpoint) == endpoint
+    assert _answers(first, endpoint)
+    first.close(0)
+
+
 def test_a_tcp_port_in_use_is_refused_with_its_endpoint(
     routers: tuple[zmq.Socket[bytes], zmq.Socket[bytes]],
 ) -> None:

@@ -21,6 +21,7 @@ import errno
 import os
 import socket
 import stat
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, cast
@@ -33,6 +34,7 @@ from .heap import keep_message_buffers
 from .liveness import Heartbeat
 
 __all__ = [
+    "CLOSING_GRACE",
     "CONNECT_TIMEOUT",
     "LINGER",
     "SocketSecurity",
@@ -53,6 +55,11 @@ caller learns of a server that is down before most deadlines."""
 LINGER = 1.0
 """Seconds a closing client channel waits, at most, for the requests it already
 queued (oneway calls above all) to reach the server."""
+
+CLOSING_GRACE = 1.0
+"""Seconds a bind waits for a listener on its ``ipc://`` path to go away before it
+takes the path for a live server's: the listener of a socket closed just before,
+in this process, outlives its ``close()`` for a moment (see :func:`bind`)."""
 
 
 def plain_context(context: zmq.Context[Any] | None) -> zmq.Context[Any]:
@@ -194,9 +201,24 @@ def _listened_on(path: str) -> bool:
     is bound over as before. ``*`` (a path libzmq picks) and ``@name`` (Linux's
     abstract namespace, which has no file to unlink: the kernel itself refuses a
     name in use) need no look.
+
+    A listener that accepts is asked again for up to :data:`CLOSING_GRACE`
+    seconds: libzmq closes a closed socket's listener on its I/O thread, after
+    ``close()`` returned, so a server or broker restarted on its path in the same
+    process finds it still accepting for a moment, until libzmq removes the file.
     """
     if path == "*" or path.startswith("@"):
         return False
+    deadline = time.monotonic() + CLOSING_GRACE
+    while _accepts(path):
+        if time.monotonic() >= deadline:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def _accepts(path: str) -> bool:
+    """Whether a connection to the Unix socket file at ``path`` is accepted."""
     try:
         if not stat.S_ISSOCK(os.stat(path).st_mode):
             return False
