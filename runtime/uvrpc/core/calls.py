@@ -153,6 +153,13 @@ def _encode_args(
         raise _cannot_send(method, args, exc) from None
 
 
+_BOUNDS = frozenset(
+    {"less_than_equal", "greater_than_equal", "less_than", "greater_than"}
+)
+"""The validation errors of a number out of its type's range: an integer msgpack
+cannot encode breaks one of them (any other cause keeps the encoder's words)."""
+
+
 def _cannot_send(
     method: Unary[Any, Any] | StreamingMethod, args: dict[str, Any], exc: Exception
 ) -> InvalidArgument:
@@ -160,15 +167,16 @@ def _cannot_send(
     ``timestamp`` is declared), naming the parameter and the path inside it, as
     validation would, when one alone is the cause.
 
-    Arguments that break their declared types as well are refused as the server
-    would refuse them: an integer beyond 64 bits, which msgpack cannot encode,
-    gets the bound it breaks (``Input should be less than or equal to …``), as
-    one just beyond an ``i64`` does. Checked here alone, off the calls' path.
+    An integer beyond 64 bits, which msgpack cannot encode, is refused as the
+    server would refuse it, with the bound it breaks (``Input should be less than
+    or equal to …``), as one just beyond an ``i64`` is. Checked here alone, off
+    the calls' path.
     """
     try:
         method.check_params(args)
     except ValidationError as invalid:
-        return invalid_argument(method.route, invalid)
+        if all(error["type"] in _BOUNDS for error in invalid.errors()):
+            return invalid_argument(method.route, invalid)
     except (TypeError, ValueError):  # not the validator's to judge: as before
         pass
     path = unsendable(args)
