@@ -470,6 +470,15 @@ class Channel:
         self.max_in_flight = check_limit("max_in_flight", max_in_flight)
         """Calls pending at once, at most."""
         check_limit("hwm", hwm, 0)
+        if not isinstance(target, str | list | tuple) and not all(
+            callable(getattr(target, name, None))
+            for name in ("attach", "try_send", "send", "close")
+        ):
+            raise TypeError(
+                "a channel's target is an endpoint (tcp://host:port, ipc://path, "
+                "inproc://name), a list of them or a ClientTransport, not "
+                f"{target!r:.60} ({type(target).__name__})"
+            )
         self._transport: ClientTransport = (
             DealerTransport(
                 target,
