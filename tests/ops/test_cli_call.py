@@ -334,6 +334,7 @@ def test_call_list_and_describe_reach_a_server_with_an_allow_list(
         (["--curve-server-key", "short"], "40 characters"),
         (["--curve-server-key", "missing.key"], "missing.key"),
         (["--curve-secret", "x"], "--curve-secret needs --curve-server-key"),
+        (["--curve-server-key", "keys/server.key_secret"], "secret file"),
     ],
 )
 def test_bad_curve_options_are_one_line(

@@ -43,6 +43,11 @@ def client_security(args: argparse.Namespace) -> ClientSecurity | None:
         if args.curve_secret is not None:
             raise CurveOptionError("--curve-secret needs --curve-server-key")
         return None
+    if key.endswith(".key_secret"):
+        raise CurveOptionError(
+            f"{key} is a key pair's secret file: --curve-server-key takes the "
+            "server's public key (its .key file, or the key's Z85 text)"
+        )
     try:
         if key.endswith(".key"):
             (key,) = load_public_keys(key)
