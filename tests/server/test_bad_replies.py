@@ -15,6 +15,7 @@ import pytest
 from conftest import generate_modules
 
 import uvrpc
+from uvrpc.core.server import result_check
 
 IDL = """namespace shop;
 message Item {
@@ -25,6 +26,7 @@ service Shop {
     Item get(1: string sku);
     i32 count();
     list<i32> counts();
+    map<string, i32> table();
     string name();
 }
 """
@@ -56,6 +58,9 @@ def test_a_reply_not_of_its_declared_type_is_logged(
         async def counts(self) -> Any:
             return (1, 2)  # sent as a list: fine
 
+        async def table(self) -> Any:
+            return [("a", 1)]  # a list where a map is declared
+
         async def name(self) -> Any:
             return "shop"
 
@@ -69,12 +74,14 @@ def test_a_reply_not_of_its_declared_type_is_logged(
                 with pytest.raises(uvrpc.InternalError, match="declared type"):
                     await client.count(timeout=10)
                 assert await client.counts(timeout=10) == [1, 2]
+                with pytest.raises(uvrpc.InternalError, match="declared type"):
+                    await client.table(timeout=10)
                 assert await client.name(timeout=10) == "shop"
 
     caplog.set_level(logging.ERROR, logger="uvrpc.server")
     asyncio.run(main())
     errors = _errors(caplog)
-    assert len(errors) == 2, errors
+    assert len(errors) == 3, errors
     assert errors[0].startswith(
         "handler of shop.Shop.get returned a value of type dict that does not"
     )
@@ -84,3 +91,27 @@ def test_a_reply_not_of_its_declared_type_is_logged(
         "handler of shop.Shop.count returned a value of type int"
     )
     assert "less than or equal to 2147483647" in errors[1]
+    assert errors[2].startswith(
+        "handler of shop.Shop.table returned a value of type list"
+    )
+
+
+def test_a_container_result_is_tested_by_its_outer_type_alone(
+    shop: ModuleType,
+) -> None:
+    """The server's test of each result costs a type test or two: a list or a
+    map is not walked (the caller checks its elements), a message is tested as
+    an instance of its class, a scalar by the method's own check."""
+    methods = {
+        m.route.rsplit(".", 1)[1]: m for m in shop.ShopServer.uvrpc_service.methods
+    }
+    counts = result_check(methods["counts"])
+    assert counts([1, 2]) and counts((1, 2))
+    assert counts(["not", "checked"])  # elements: the caller's to refuse
+    assert not counts({"a": 1})
+    table = result_check(methods["table"])
+    assert table({"a": 1}) and not table([("a", 1)])
+    get = result_check(methods["get"])
+    assert get(shop.Item(sku="a", count=1)) and not get({"sku": "a", "count": 1})
+    count = result_check(methods["count"])
+    assert count(1) and not count(2**40) and not count("1")

@@ -20,9 +20,12 @@ import logging
 import sys
 import time
 import traceback
+from collections import abc
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, get_origin
+
+from pydantic import BaseModel
 
 from ..wire.buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
 from ..wire.codec import DecodeError, EncodeError, unpack
@@ -55,6 +58,7 @@ from ..wire.protocol import (
 )
 from ..wire.service import ServiceBase, service_spec
 from ..wire.status import Status
+from ..wire.types import Bytes
 from ..wire.validation import first_problem
 from ..wire.version import PROTOCOL_VERSION
 from .calls import MethodInfo
@@ -76,6 +80,7 @@ __all__ = [
     "error_reply",
     "overloaded_error",
     "refusal",
+    "result_check",
 ]
 
 _log = logging.getLogger("uvrpc.server")
@@ -215,6 +220,41 @@ def closing_error() -> Unavailable:
     )
 
 
+def result_check(method: Unary[Any, Any]) -> Callable[[Any], bool]:
+    """A test of a unary handler's result that costs a type test or two: whether it
+    may be of ``method``'s declared result type.
+
+    A message result is tested as an instance of its class, a ``list`` or ``map``
+    result by its container's type alone (its elements are the caller's to check:
+    testing each would cost as much as encoding them); any other type (scalars,
+    enums, optional and union types) by the method's full check, which for them is
+    as cheap. A result that fails is read back as its caller will read it before
+    the server logs it (:meth:`ServerProtocol.reply`).
+    """
+    declared = method.reply
+    outer = get_origin(declared) or declared
+    if isinstance(outer, type) and issubclass(outer, BaseModel):
+        return lambda value: isinstance(value, outer)
+    if outer in (list, tuple, abc.Sequence):
+        return lambda value: isinstance(value, list | tuple)
+    if outer in (dict, abc.Mapping):
+        return lambda value: isinstance(value, dict)
+
+    def full(value: Any) -> bool:
+        try:
+            method.check_reply(value)
+        except ValueError:
+            return False
+        return True
+
+    if declared is Bytes:  # the common case, tested without a call
+        return lambda value: type(value) in _BUFFERS or full(value)
+    return full
+
+
+_BUFFERS = frozenset({bytes, memoryview, bytearray})
+
+
 class ServerProtocol:
     """The route table of a server's services, and every rule of the messages it
     receives and the replies it sends.
@@ -267,6 +307,8 @@ class ServerProtocol:
                         handler = wrap(method, handler)
                     route = Route(method, handler)
                 self._routes[method.route] = route
+        self._result_checks: dict[str, Callable[[Any], bool]] = {}
+        """Per route, a cheap test of a handler's result (:func:`result_check`)."""
         self.queue_clock = QueueClock()
         """The baselines of the connections' send stamps: how long each timed
         request waited on its way, which its deadline counts."""
@@ -471,9 +513,10 @@ class ServerProtocol:
             _log.error("reply of %s cannot be encoded: %s", method.route, exc)
             error = InternalError(f"the reply of {method.route} failed: {exc}")
             return error_reply(request.call_id, error, call)
-        try:
-            method.check_reply(result)  # a type test or two for most results
-        except ValueError:
+        check = self._result_checks.get(method.route)
+        if check is None:
+            check = self._result_checks[method.route] = result_check(method)
+        if not check(result):
             self._check_sent_reply(method, result, body, attachments)
         if call is not None and call.trailers:
             header = encode_reply_header(
