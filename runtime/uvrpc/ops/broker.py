@@ -276,7 +276,9 @@ class Broker:
 
     A secured broker runs a ZAP handler, a domain per socket, on a ZeroMQ context
     of its own (unless given one, which must have no other ZAP handler), and checks
-    that it answers before binding.
+    that it answers before binding. An endpoint that is malformed raises
+    :class:`ValueError`, one in use :class:`OSError` (``errno.EADDRINUSE``), as
+    :meth:`uvrpc.Server.bind` does.
 
     The broker runs in a thread of its own from :meth:`start` until :meth:`close`.
     Usage::

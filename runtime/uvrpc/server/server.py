@@ -344,6 +344,9 @@ class Server:
             ValueError: the endpoint is malformed (the message says how), or a
                 secured server asked to bind ``inproc://``, where no handshake
                 happens.
+            OSError: (``errno.EADDRINUSE``) the endpoint is in use: a tcp port
+                something listens on, or an ``ipc://`` path a live server
+                listens on (which ZeroMQ alone would take over).
         """
         check_process("Server", self._pid)
         if self._security is not None:

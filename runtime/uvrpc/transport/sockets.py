@@ -57,9 +57,10 @@ LINGER = 1.0
 queued (oneway calls above all) to reach the server."""
 
 CLOSING_GRACE = 1.0
-"""Seconds a bind waits for a listener on its ``ipc://`` path to go away before it
-takes the path for a live server's: the listener of a socket closed just before,
-in this process, outlives its ``close()`` for a moment (see :func:`bind`)."""
+"""Seconds a bind waits for a listener on an ``ipc://`` path this process bound
+before to go away before it takes the path for a live server's: the listener of
+a socket closed just before outlives its ``close()`` for a moment (see
+:func:`bind`)."""
 
 
 def plain_context(context: zmq.Context[Any] | None) -> zmq.Context[Any]:
@@ -72,13 +73,17 @@ def plain_context(context: zmq.Context[Any] | None) -> zmq.Context[Any]:
     a socket's descriptor themselves and need the plain calls, so such a context
     is used through a plain shadow of it: the same ZeroMQ context (its I/O
     threads, its ``inproc://`` endpoints, its ZAP handler), kept alive by the
-    shadow. Any other context, a subclass that makes sockets of its own class
+    shadow, with the default socket options set on it (its ``destroy()`` does not
+    close the sockets made through the shadow: close the servers and channels
+    first). Any other context, a subclass that makes sockets of its own class
     included, is used as it is.
     """
     if context is None:
         return zmq.Context.instance()
     if isinstance(context, zmq.asyncio.Context):
-        return zmq.Context.shadow(context)
+        shadow: zmq.Context[Any] = zmq.Context.shadow(context)
+        shadow.sockopts.update(context.sockopts)  # its sockets' defaults too
+        return shadow
     return context
 
 
@@ -164,7 +169,15 @@ def bind(sock: zmq.Socket[Any], endpoint: str) -> str:
         if exc.errno == zmq.EADDRINUSE:
             raise _in_use(endpoint, "another socket is bound to it") from None
         raise _endpoint_error(endpoint, exc) from None
-    return cast(bytes, sock.getsockopt(zmq.LAST_ENDPOINT)).decode()
+    bound = cast(bytes, sock.getsockopt(zmq.LAST_ENDPOINT)).decode()
+    if transport == "ipc":
+        _BOUND_HERE.add(os.path.abspath(bound.partition("://")[2]))
+    return bound
+
+
+_BOUND_HERE: set[str] = set()
+"""The ``ipc://`` paths this process bound: the only ones whose listener may
+still accept for a moment after its socket closed (see :func:`_listened_on`)."""
 
 
 @contextmanager
@@ -202,19 +215,26 @@ def _listened_on(path: str) -> bool:
     abstract namespace, which has no file to unlink: the kernel itself refuses a
     name in use) need no look.
 
-    A listener that accepts is asked again for up to :data:`CLOSING_GRACE`
-    seconds: libzmq closes a closed socket's listener on its I/O thread, after
-    ``close()`` returned, so a server or broker restarted on its path in the same
-    process finds it still accepting for a moment, until libzmq removes the file.
+    A listener on a path this process bound before is asked again for up to
+    :data:`CLOSING_GRACE` seconds: libzmq closes a closed socket's listener on its
+    I/O thread, after ``close()`` returned, so a server or broker restarted on its
+    path in the same process finds it still accepting for a moment, until libzmq
+    removes the file. Another process's listener is refused at once.
     """
     if path == "*" or path.startswith("@"):
         return False
+    if not _accepts(path):
+        return False
+    if os.path.abspath(path) not in _BOUND_HERE:
+        return True
     deadline = time.monotonic() + CLOSING_GRACE
-    while _accepts(path):
-        if time.monotonic() >= deadline:
-            return True
-        time.sleep(0.01)
-    return False
+    delay = 0.001
+    while time.monotonic() < deadline:
+        time.sleep(delay)
+        if not _accepts(path):
+            return False
+        delay = min(delay * 2, 0.05)
+    return True
 
 
 def _accepts(path: str) -> bool:
@@ -225,7 +245,7 @@ def _accepts(path: str) -> bool:
     except OSError:  # nothing there (or nothing we may look at): libzmq decides
         return False
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        probe.settimeout(1.0)
+        probe.settimeout(0.25)
         try:
             probe.connect(path)
         except TimeoutError:  # a full accept queue: someone listens
