@@ -364,6 +364,19 @@ def _endpoints(endpoint: str | Sequence[str]) -> list[str]:
     return endpoints
 
 
+def _is_target(target: object) -> bool:
+    """Whether ``target`` is what a :class:`Channel` takes: an endpoint, a list or
+    tuple of them, or a :class:`ClientTransport`."""
+    if isinstance(target, str):
+        return True
+    if isinstance(target, list | tuple):
+        return all(isinstance(endpoint, str) for endpoint in target)
+    return all(
+        callable(getattr(target, name, None))
+        for name in ("attach", "try_send", "send", "close")
+    )
+
+
 class Channel:
     """A connection that multiplexes any number of concurrent calls.
 
@@ -470,10 +483,7 @@ class Channel:
         self.max_in_flight = check_limit("max_in_flight", max_in_flight)
         """Calls pending at once, at most."""
         check_limit("hwm", hwm, 0)
-        if not isinstance(target, str | list | tuple) and not all(
-            callable(getattr(target, name, None))
-            for name in ("attach", "try_send", "send", "close")
-        ):
+        if not _is_target(target):
             raise TypeError(
                 "a channel's target is an endpoint (tcp://host:port, ipc://path, "
                 "inproc://name), a list of them or a ClientTransport, not "

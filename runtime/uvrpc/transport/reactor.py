@@ -107,7 +107,9 @@ def send_message(
     Raises ``zmq.Again`` only before the first frame is queued (ZeroMQ accepts the
     rest of a message once its first part is in), so a message is never half sent.
     """
-    send = frame_sender(sock)
+    send: Callable[..., Any] = type(sock).send  # frame_sender(sock), inline:
+    if send is _SEND:  # this is every message's path
+        send = _COMPILED_SEND
     more = flags | _SNDMORE
     for frame in frames[:-1]:
         if len(frame) < SHARE_MIN:
