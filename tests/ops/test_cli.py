@@ -125,6 +125,8 @@ def open_database() -> None:
 
 if os.environ.get("BREAK_IMPORT"):
     raise OSError("config missing")
+if os.environ.get("MISSING_DEPENDENCY"):
+    import uvrpc_no_such_dependency  # noqa: F401
 """
 
 
@@ -185,6 +187,14 @@ def _line_of(statement: str) -> int:
             {"BREAK_IMPORT": "1"},
             "importing inv_server raised OSError: config missing",
             '    raise OSError("config missing")',
+            ["in <module>"],
+        ),
+        (
+            "inv_server:Broken",
+            {"MISSING_DEPENDENCY": "1"},
+            "importing inv_server raised ModuleNotFoundError: No module named "
+            "'uvrpc_no_such_dependency'",
+            "    import uvrpc_no_such_dependency  # noqa: F401",
             ["in <module>"],
         ),
     ],

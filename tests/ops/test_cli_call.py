@@ -344,3 +344,21 @@ def test_bad_curve_options_are_one_line(
     assert (status, out) == (2, "")
     assert err.startswith("uvrpc: error: ") and message in err
     assert len(err.splitlines()) == 1
+
+
+def test_a_server_key_that_names_several_keys_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = tmp_path / "clients.key"  # a directory of public keys
+    keys.mkdir()
+    for name in ("alice", "bob"):
+        assert main(["keygen", name, "--dir", str(keys)]) == 0
+    capsys.readouterr()
+    status, out, err = run(
+        capsys, "list", "tcp://127.0.0.1:1", "--curve-server-key", str(keys)
+    )
+    assert (status, out) == (2, "")
+    assert err == (
+        f"uvrpc: error: --curve-server-key {keys} holds 2 public keys: give the "
+        "server's own\n"
+    )

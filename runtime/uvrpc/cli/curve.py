@@ -50,7 +50,13 @@ def client_security(args: argparse.Namespace) -> ClientSecurity | None:
         )
     try:
         if key.endswith(".key"):
-            (key,) = load_public_keys(key)
+            keys = load_public_keys(key)
+            if len(keys) != 1:
+                raise CurveOptionError(
+                    f"--curve-server-key {key} holds {len(keys)} public keys: "
+                    "give the server's own"
+                )
+            (key,) = keys
         keypair = None if args.curve_secret is None else load_keypair(args.curve_secret)
         return ClientSecurity(key, keypair)
     except (OSError, ValueError) as exc:

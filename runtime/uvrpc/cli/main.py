@@ -127,9 +127,11 @@ def load_service(spec: str) -> type[ServiceBase]:
         sys.path.insert(0, "")  # like `python -m`: modules in the working directory
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
+    except ModuleNotFoundError as exc:
+        if not _names_the_module(exc, module_name):
+            raise UserCodeError(f"importing {module_name}", exc) from None
         raise UsageError(f"cannot import {module_name!r}: {exc}") from None
-    except Exception as exc:
+    except Exception as exc:  # an ImportError inside the module too: its own
         raise UserCodeError(f"importing {module_name}", exc) from None
     if not hasattr(module, class_name):
         raise UsageError(
@@ -154,6 +156,13 @@ def load_service(spec: str) -> type[ServiceBase]:
     except ValueError:  # no signature to read: creating it will tell
         pass
     return cls
+
+
+def _names_the_module(exc: ModuleNotFoundError, module_name: str) -> bool:
+    """Whether the module missing is the one asked for (or a package above it),
+    the command line's mistake, rather than one its code imports."""
+    missing = exc.name or ""
+    return missing == module_name or module_name.startswith(missing + ".")
 
 
 def create_service(spec: str) -> ServiceBase:
