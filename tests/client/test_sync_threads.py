@@ -46,6 +46,9 @@ def test_a_second_thread_calling_during_a_call_fails_at_once() -> None:
             with pytest.raises(RuntimeError, match="one thread at a time"):
                 client.echo(data=b"second", timeout=10)
             assert time.monotonic() - began < 1  # at once, not at a deadline
+            # Nor may it close the socket under the call.
+            with pytest.raises(RuntimeError, match="one thread at a time"):
+                channel.close()
         finally:
             service.release.set()
         assert first.result(10) == b"first"  # the first call's reply is intact

@@ -930,9 +930,22 @@ class SyncChannel:
         they did, or after ``linger`` seconds (the channel's :attr:`linger` if
         ``None``) at most. Nothing is queued for a server that is not connected,
         so closing a channel whose server is down returns at once.
+
+        Raises:
+            RuntimeError: another thread is inside a call on this channel (its
+                socket may not be closed under it).
         """
         if self._closed:
             return
+        if not self._user.acquire(False):
+            raise RuntimeError(_SHARED)
+        try:
+            self._close(linger)
+        finally:
+            self._user.release()
+
+    def _close(self, linger: float | None) -> None:
+        """:meth:`close`, in the thread that holds the channel."""
         self._closed = True
         linger = self.linger if linger is None else linger
         monitor = self._monitor
