@@ -170,13 +170,9 @@ def ruff(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(source=idl_module())
-def test_generated_code_is_ruff_clean(source: str, tmp_path: Path) -> None:
+def generated_ruff_clean(source: str, tmp_path: Path) -> str:
+    """Generate ``source``; assert ruff neither reformats nor flags the module
+    (the project's own configuration); return its text."""
     path = tmp_path / "generated.py"
     path.write_text(generate(source, "generated.idl"), encoding="utf-8")
     config = ("--config", str(ROOT / "pyproject.toml"))
@@ -184,6 +180,17 @@ def test_generated_code_is_ruff_clean(source: str, tmp_path: Path) -> None:
     assert formatted.returncode == 0, source + formatted.stdout + formatted.stderr
     checked = ruff("check", "--quiet", *config, str(path))
     assert checked.returncode == 0, source + checked.stdout + checked.stderr
+    return path.read_text(encoding="utf-8")
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(source=idl_module())
+def test_generated_code_is_ruff_clean(source: str, tmp_path: Path) -> None:
+    generated_ruff_clean(source, tmp_path)
 
 
 def test_long_service_and_method_names_generate_ruff_clean_code(tmp_path: Path) -> None:
@@ -201,14 +208,7 @@ def test_long_service_and_method_names_generate_ruff_clean_code(tmp_path: Path) 
         "    void ping();\n"
         "}\n"
     )
-    path = tmp_path / "generated.py"
-    path.write_text(generate(source, "notifications.idl"), encoding="utf-8")
-    config = ("--config", str(ROOT / "pyproject.toml"))
-    formatted = ruff("format", "--diff", *config, str(path))
-    assert formatted.returncode == 0, formatted.stdout + formatted.stderr
-    checked = ruff("check", "--quiet", *config, str(path))
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    text = path.read_text(encoding="utf-8")
+    text = generated_ruff_clean(source, tmp_path)
     assert (
         "_NPS_WATCH_NOTIFICATION_PREFERENCES_FOR_USER: _uvrpc.ServerStreaming[" in text
     )
@@ -237,13 +237,6 @@ def test_long_stream_item_types_generate_ruff_clean_code(tmp_path: Path) -> None
         f"message {item}{'y' * 20} {{ 1: string name; }}\n"
         f"service Preferences {{\n{methods}}}\n"
     )
-    path = tmp_path / "generated.py"
-    path.write_text(generate(source, "notifications.idl"), encoding="utf-8")
-    config = ("--config", str(ROOT / "pyproject.toml"))
-    formatted = ruff("format", "--diff", *config, str(path))
-    assert formatted.returncode == 0, formatted.stdout + formatted.stderr
-    checked = ruff("check", "--quiet", *config, str(path))
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    text = path.read_text(encoding="utf-8")
+    text = generated_ruff_clean(source, tmp_path)
     assert f"        | _typing.Iterable[{item}],\n" in text
     assert "        | _typing.Iterable[\n" in text
