@@ -11,12 +11,14 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec
 
+import msgpack
 import pytest
 from calculator import CalculatorClient, CalculatorSyncClient
 from calculator_server import Calculator
 from conftest import server_thread
 from feed import FeedClient, Tick
 from feed_server import Feed
+from raw_frames import V, exchange
 
 import uvrpc
 import uvrpc.testing
@@ -271,10 +273,16 @@ async def test_server_interceptor_sees_a_deadline_and_a_slow_call(
         endpoint = server.bind("tcp://127.0.0.1:*")
         async with FeedClient(endpoint) as client:
             assert await client.ping(n=-1) == -1  # sleeps a tenth of a second
-            with pytest.raises(uvrpc.DeadlineExceeded):
-                await client.ping(n=-50, timeout=0.05)
-            # The server's own timer for the call starts when the request
-            # arrives, so it fires after the client's: wait for it to be seen.
+            # A request with a deadline of 50 ms from a client that never cancels
+            # it: a uvrpc client's own deadline sends a CANCEL, which may reach
+            # the server before the server's timer fires (CANCELLED, not
+            # DEADLINE_EXCEEDED), as its timer starts when the request arrives.
+            header = msgpack.packb([V, 1, 7, "feed.Feed.ping", 50])
+            reply = await asyncio.to_thread(
+                exchange, endpoint, [b"", header, msgpack.packb({"1": -50})], 10
+            )
+            assert reply is not None
+            assert msgpack.unpackb(reply[1])[3] == uvrpc.Status.DEADLINE_EXCEEDED
             await observer.wait_for(2)
             await client.ping(n=1)
     assert [s for _, s, _ in observer.seen] == [
