@@ -25,6 +25,7 @@ from feed_server import Feed
 
 import uvrpc
 from uvrpc.broker import Broker
+from uvrpc.transport import sockets
 from uvrpc.transport.sockets import bind, plain_context
 
 
@@ -67,6 +68,27 @@ def test_an_ipc_path_a_live_server_listens_on_is_not_taken_over(
         bind(second, endpoint)
     _assert_in_use(exc, endpoint)
     assert _answers(first, endpoint)  # the first server is still reachable
+
+
+def test_a_path_another_process_listens_on_is_refused_without_waiting(
+    routers: tuple[zmq.Socket[bytes], zmq.Socket[bytes]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only a path this process bound may still be held by its own closing
+    listener: another's listener (here a plain Unix socket, bound outside
+    ``bind``) is refused at the first probe, with no wait for it to go."""
+    path = tmp_path / "other.sock"
+    slept: list[float] = []
+    monkeypatch.setattr(sockets.time, "sleep", slept.append)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as other:
+        other.bind(str(path))
+        other.listen()
+        first, _ = routers
+        with pytest.raises(OSError) as exc:
+            bind(first, f"ipc://{path}")
+        _assert_in_use(exc, f"ipc://{path}")
+    assert slept == []
 
 
 def test_a_stale_ipc_socket_file_is_bound_over(
