@@ -25,7 +25,6 @@ from feed_server import Feed
 
 import uvrpc
 from uvrpc.broker import Broker
-from uvrpc.transport import sockets
 from uvrpc.transport.sockets import bind, plain_context
 
 
@@ -80,7 +79,7 @@ def test_a_path_another_process_listens_on_is_refused_without_waiting(
     ``bind``) is refused at the first probe, with no wait for it to go."""
     path = tmp_path / "other.sock"
     slept: list[float] = []
-    monkeypatch.setattr(sockets.time, "sleep", slept.append)
+    monkeypatch.setattr(time, "sleep", slept.append)  # what bind would wait with
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as other:
         other.bind(str(path))
         other.listen()
