@@ -905,6 +905,9 @@ class Broker:
         """A message of the call was lost: fail it at the client (if it can take
         the reply), cancel it at its server (if it has room), and drop whatever
         else arrives for it until it is forgotten."""
+        # Counted before the client's reply goes: whoever reads the stats once
+        # the reply came (a test, a dashboard) finds the call counted.
+        self.stats.broken += 1
         server = call.server
         if server is not None:
             server.calls.discard((client, call_id))
@@ -913,7 +916,6 @@ class Broker:
         call.server = None
         call.broken = True
         self._reply_error(client, call_id, error)
-        self.stats.broken += 1
 
     def _server_batch_failed(
         self, identity: bytes, calls: list[Any], exc: zmq.ZMQError
