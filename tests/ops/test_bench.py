@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import time
@@ -16,10 +17,12 @@ from typing import Any
 
 import pytest
 
+from uvrpc.bench import runner
 from uvrpc.bench.brokered import IN_FLIGHT, PATHS, topology
 from uvrpc.bench.cases import CASES
 from uvrpc.bench.measure import Meter
-from uvrpc.bench.runner import plan
+from uvrpc.bench.runner import WORKER, plan, serving
+from uvrpc.bench.spec import ClientSpec
 from uvrpc.bench.systems import systems_for
 
 # Every test here runs uvrpc bench's processes (pyproject.toml, the 'bench' marker).
@@ -78,7 +81,7 @@ def test_every_case_and_system_echoes_correctly(tmp_path: Path) -> None:
     assert uvrpc_pingpong["ratio_vs_grpc"] is not None
     assert plot.read_bytes().startswith(b"\x89PNG")
     assert "pingpong" in result.stdout and "x zmq-raw" in result.stdout
-    assert "x direct" in result.stdout
+    assert "broker CPU" in result.stdout and "x direct" in result.stdout
 
 
 def assert_broker_rows(rows: list[dict[str, Any]]) -> None:
@@ -154,6 +157,56 @@ def test_a_window_with_a_call_limit_closes_at_that_call() -> None:
     assert 0 <= result.seconds < 3600
 
 
+def test_a_client_started_with_others_waits_for_the_time_they_agree_on(
+    tmp_path: Path,
+) -> None:
+    results = tmp_path / "results.json"
+    spec = ClientSpec("", 64, 1, warmup=0.05, duration=0.1)
+    with serving([*WORKER, "server", "uvrpc"], "uvrpc server") as endpoint:
+        ready_read, ready_write = os.pipe()
+        client = subprocess.Popen(
+            [*WORKER, "client", "uvrpc", "--results", str(results)]
+            + ["--ready-fd", str(ready_write)],
+            stdin=subprocess.PIPE,
+            text=True,
+            pass_fds=(ready_write,),
+        )
+        os.close(ready_write)
+        try:
+            assert client.stdin is not None
+            specs = [dataclasses.replace(spec, endpoint=endpoint).to_json()]
+            client.stdin.write(json.dumps(specs) + "\n")
+            client.stdin.flush()
+            assert os.read(ready_read, 1) == b"r"  # its system is imported
+            assert os.read(ready_read, 1) == b""  # and it has let go of the pipe
+            time.sleep(0.2)
+            assert client.poll() is None  # it waits for the start time
+            start_at = time.time() + 0.3
+            client.stdin.write(f"{start_at!r}\n")
+            client.stdin.close()
+            assert client.wait(60) == 0
+            # Its window began at the time it was given, not when it read it.
+            assert time.time() >= start_at + spec.warmup + spec.duration
+        finally:
+            os.close(ready_read)
+            client.kill()
+            client.wait()
+    (result,) = json.loads(results.read_text())
+    assert result["calls"] > 0 and result["mismatches"] == 0
+
+
+def test_a_client_that_dies_before_it_is_ready_fails_the_run_not_hangs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from uvrpc.bench.systems import SYSTEMS
+
+    # Each "client" exits at once, before it says it is ready.
+    monkeypatch.setattr(runner, "WORKER", [sys.executable, "-c", "raise SystemExit(3)"])
+    spec = ClientSpec("tcp://127.0.0.1:1", 64, 1, warmup=0.0, duration=0.1)
+    with pytest.raises(RuntimeError, match=r"a uvrpc client failed: exit \[3, 3\]"):
+        runner.run_clients(SYSTEMS["uvrpc"], [[spec]] * 2, together=True)
+
+
 def test_bench_echo_stubs_are_fresh() -> None:
     """The benchmark measures the generated stubs of idl/echo.idl as they are now."""
     result = subprocess.run(
@@ -217,24 +270,6 @@ def test_the_workers_case_reports_one_row_per_worker_count(tmp_path: Path) -> No
         assert {"system", "payload", "calls_per_s", "speedup", "mismatches"} <= set(row)
         assert row["calls"] > 0 and row["calls_per_s"] > 0 and row["mismatches"] == 0
     assert "workers" in result.stdout
-
-
-def test_the_broker_case_reports_both_paths_and_the_brokers_cost(
-    tmp_path: Path,
-) -> None:
-    report = tmp_path / "broker.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "uvrpc", "bench", "--cases", "broker"]
-        + ["--duration", "0.2", "--warmup", "0.05", "--json", str(report)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    rows = json.loads(report.read_text())["cases"]
-    assert {r["case"] for r in rows} == {"broker"}
-    assert_broker_rows(rows)
-    assert "broker CPU" in result.stdout and "x direct" in result.stdout
 
 
 def test_the_brokers_case_reports_one_row_per_broker_count(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 from .cpuprobe import cpu_seconds
 from .measure import Result, percentile
 from .report import number_cell, ratio_cell, spread_cell
-from .runner import _clients, serving
+from .runner import run_clients, serving
 from .scaling import wait_for_servers
 from .spec import ClientSpec
 from .systems import SYSTEMS
@@ -137,7 +137,7 @@ def _measure(
     spec = ClientSpec(running.endpoint, PAYLOAD, inflight, warmup, duration)
     pids = running.broker_pids
     before = broker_cpu(pids) if pids else None
-    ((result,),) = _clients(SYSTEMS["uvrpc"], [[spec]])
+    ((result,),) = run_clients(SYSTEMS["uvrpc"], [[spec]])
     after = broker_cpu(pids) if pids else None
     return _Measured(
         result, cpu_per_call(before, after, result.calls, warmup, duration)

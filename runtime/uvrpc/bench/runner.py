@@ -10,7 +10,9 @@ every system instead of favouring the ones measured first.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -25,11 +27,12 @@ from .measure import Result
 from .spec import ClientSpec
 from .systems import System
 
-__all__ = ["Measurement", "Sample", "plan", "run_round"]
+__all__ = ["Measurement", "Sample", "plan", "run_clients", "run_round"]
 
 WORKER = [sys.executable, "-m", "uvrpc.bench.worker"]
-START_LEAD = 2.0
-"""Seconds between launching a multi-process case and its agreed start time."""
+START_LEAD = 0.05
+"""Seconds between the last of a multi-process case's clients saying it is ready
+and their agreed start time: each one's time to read that time and begin."""
 
 
 @dataclass(frozen=True)
@@ -101,27 +104,78 @@ def _server(system: System, bind: str, streams: bool) -> AbstractContextManager[
     )
 
 
-def _clients(system: System, batches: Sequence[list[ClientSpec]]) -> list[list[Result]]:
-    """Run one client process per batch, all at once; return each one's results."""
+def run_clients(
+    system: System, batches: Sequence[list[ClientSpec]], *, together: bool = False
+) -> list[list[Result]]:
+    """Run one client process per batch, all at once; return each one's results.
+
+    ``together``: the processes start measuring at one time, agreed once every
+    one of them has imported its system and says it is ready (each spec's
+    ``start_at`` is set to it), so no process's start-up eats into another's
+    window and no fixed lead has to guess how long start-up takes.
+    """
     with tempfile.TemporaryDirectory(prefix="uvrpc-bench-results-") as scratch:
         paths = [Path(scratch) / f"client-{n}.json" for n in range(len(batches))]
+        ready_read, ready_write = os.pipe() if together else (-1, -1)
         processes = []
-        for batch, path in zip(batches, paths, strict=True):
-            process = subprocess.Popen(
-                [*WORKER, "client", system.name, "--results", str(path)],
-                stdin=subprocess.PIPE,
-                text=True,
-            )
-            assert process.stdin is not None
-            process.stdin.write(json.dumps([spec.to_json() for spec in batch]))
-            process.stdin.close()
-            processes.append(process)
+        try:
+            for batch, path in zip(batches, paths, strict=True):
+                command = [*WORKER, "client", system.name, "--results", str(path)]
+                if together:
+                    command += ["--ready-fd", str(ready_write)]
+                process = subprocess.Popen(
+                    command,
+                    stdin=subprocess.PIPE,
+                    text=True,
+                    pass_fds=(ready_write,) if together else (),
+                )
+                processes.append(process)
+                specs = json.dumps([spec.to_json() for spec in batch])
+                _tell(process, specs, last=not together)
+        finally:
+            if together:
+                # Only the children hold the write end now: once each has said it
+                # is ready or died, the pipe ends, and this read cannot hang.
+                os.close(ready_write)
+        if together:
+            _wait_until_ready(ready_read, len(processes))
+            start_at = time.time() + START_LEAD
+            for process in processes:
+                _tell(process, repr(start_at), last=True)
         statuses = [process.wait() for process in processes]
         if any(statuses):
             raise RuntimeError(f"a {system.name} client failed: exit {statuses}")
         return [
             [Result(**raw) for raw in json.loads(path.read_text())] for path in paths
         ]
+
+
+def _tell(process: subprocess.Popen[str], line: str, *, last: bool) -> None:
+    """Write a line to a client's standard input (and close it if ``last``). A
+    client that has died is not told: its exit status reports it."""
+    assert process.stdin is not None
+    try:
+        process.stdin.write(line + "\n")
+        process.stdin.flush()
+        if last:
+            process.stdin.close()
+    except BrokenPipeError:
+        with contextlib.suppress(BrokenPipeError):
+            process.stdin.close()
+
+
+def _wait_until_ready(ready_read: int, count: int) -> None:
+    """Read a byte from each of ``count`` clients, or the end of the pipe once
+    every client has closed it (a client that died before it was ready)."""
+    try:
+        received = 0
+        while received < count:
+            chunk = os.read(ready_read, count - received)
+            if not chunk:
+                return
+            received += len(chunk)
+    finally:
+        os.close(ready_read)
 
 
 def _bind_for(system: System, ipc: bool, scratch: Path, streams: bool) -> str:
@@ -164,27 +218,25 @@ def _measure_system(
     duration: float,
     progress: Callable[[Measurement], None],
 ) -> Iterator[Sample]:
-    def spec(m: Measurement, start_at: float | None = None) -> ClientSpec:
+    def spec(m: Measurement) -> ClientSpec:
         return ClientSpec(
             endpoint,
             m.payload,
             m.case.inflight,
             warmup,
             duration,
-            start_at,
-            m.case.stream,
+            stream=m.case.stream,
         )
 
     single = [m for m in group if m.case.processes == 1]
     if single:
-        (results,) = _clients(system, [[spec(m) for m in single]])
+        (results,) = run_clients(system, [[spec(m) for m in single]])
         for measurement, result in zip(single, results, strict=True):
             progress(measurement)
             yield _sample(measurement, [result])
     for measurement in (m for m in group if m.case.processes > 1):
-        start_at = time.time() + START_LEAD
-        batches = [[spec(measurement, start_at)]] * measurement.case.processes
-        results = [r for (r,) in _clients(system, batches)]
+        batches = [[spec(measurement)]] * measurement.case.processes
+        results = [r for (r,) in run_clients(system, batches, together=True)]
         progress(measurement)
         yield _sample(measurement, results)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..workers import supervise
 from .echo import EchoClient, EchoServer
-from .runner import START_LEAD, _clients, serving
+from .runner import run_clients, serving
 from .spec import ClientSpec
 from .systems import SYSTEMS
 
@@ -88,9 +88,9 @@ def _measure(workers: int, warmup: float, duration: float) -> dict[str, float]:
     command = [sys.executable, "-m", "uvrpc.bench.scaling", str(workers)]
     with serving(command, "workers") as endpoint:
         asyncio.run(wait_for_servers(endpoint, workers))
-        start_at = time.time() + START_LEAD
-        spec = ClientSpec(endpoint, PAYLOAD, INFLIGHT, warmup, duration, start_at)
-        results = [r for (r,) in _clients(SYSTEMS["uvrpc"], [[spec]] * CLIENTS)]
+        spec = ClientSpec(endpoint, PAYLOAD, INFLIGHT, warmup, duration)
+        batches = [[spec]] * CLIENTS
+        results = [r for (r,) in run_clients(SYSTEMS["uvrpc"], batches, together=True)]
     calls = sum(r.calls for r in results)
     return {
         "calls": calls,

@@ -15,12 +15,11 @@ speed-up over the first count.
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from .brokered import broker_cpu, cpu_per_call, topology
-from .runner import START_LEAD, _clients
+from .runner import run_clients
 from .spec import ClientSpec
 from .systems import SYSTEMS
 
@@ -39,12 +38,10 @@ PAYLOAD = 64
 
 def _measure(brokers: int, warmup: float, duration: float) -> dict[str, Any]:
     with topology(brokers, SERVERS) as running:
-        start_at = time.time() + START_LEAD
-        spec = ClientSpec(
-            running.endpoint, PAYLOAD, INFLIGHT, warmup, duration, start_at
-        )
+        spec = ClientSpec(running.endpoint, PAYLOAD, INFLIGHT, warmup, duration)
+        batches = [[spec]] * CLIENTS
         before = broker_cpu(running.broker_pids)
-        results = [r for (r,) in _clients(SYSTEMS["uvrpc"], [[spec]] * CLIENTS)]
+        results = [r for (r,) in run_clients(SYSTEMS["uvrpc"], batches, together=True)]
         after = broker_cpu(running.broker_pids)
     calls = sum(r.calls for r in results)
     return {

@@ -3,17 +3,24 @@
 ``python -m uvrpc.bench.worker server SYSTEM --bind ENDPOINT`` serves and prints its
 endpoint on the first line of output (with ``--streams``, the system's stream
 server). ``python -m uvrpc.bench.worker client SYSTEM --results PATH`` reads a
-JSON list of :class:`~uvrpc.bench.spec.ClientSpec` on standard input, runs them in
-order (a spec of a stream case with the system's stream client) and writes the JSON
-list of their results to PATH. Results go to a file, not to standard output, so that
-nothing a library might print there can corrupt them.
+JSON list of :class:`~uvrpc.bench.spec.ClientSpec` on the first line of standard
+input, runs them in order (a spec of a stream case with the system's stream client)
+and writes the JSON list of their results to PATH. Results go to a file, not to
+standard output, so that nothing a library might print there can corrupt them.
+
+With ``--ready-fd N`` the client starts with others: once its system's modules are
+imported it writes a byte to file descriptor N and closes it, then reads the agreed
+start time (``time.time()``) on the next line of standard input; every spec starts
+then (:func:`uvrpc.bench.runner.run_clients`).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -40,6 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bind", default="tcp://127.0.0.1:*")
     parser.add_argument("--results", type=Path, help="where a client writes results")
     parser.add_argument("--streams", action="store_true", help="serve the streams")
+    parser.add_argument(
+        "--ready-fd",
+        type=int,
+        help="say on this descriptor when ready, then read the start time on stdin",
+    )
     args = parser.parse_args(argv)
     system = SYSTEMS[args.system]
     if args.streams and system.streams is None:
@@ -50,12 +62,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.results is None:
         parser.error("a client needs --results PATH")
-    specs = [ClientSpec(**raw) for raw in json.load(sys.stdin)]
-    results = [
-        resolve(f"{system.streams}:run_client" if spec.stream else system.client)(
-            spec, system.loop
-        ).to_json()
+    specs = [ClientSpec(**raw) for raw in json.loads(sys.stdin.readline())]
+    clients = [
+        resolve(f"{system.streams}:run_client" if spec.stream else system.client)
         for spec in specs
+    ]
+    if args.ready_fd is not None:
+        os.write(args.ready_fd, b"r")
+        os.close(args.ready_fd)
+        start_at = float(sys.stdin.readline())
+        specs = [dataclasses.replace(spec, start_at=start_at) for spec in specs]
+    results = [
+        client(spec, system.loop).to_json()
+        for client, spec in zip(clients, specs, strict=True)
     ]
     args.results.write_text(json.dumps(results))
     return 0
