@@ -115,3 +115,52 @@ def test_a_container_result_is_tested_by_its_outer_type_alone(
     assert get(shop.Item(sku="a", count=1)) and not get({"sku": "a", "count": 1})
     count = result_check(methods["count"])
     assert count(1) and not count(2**40) and not count("1")
+
+
+def test_a_plain_def_handler_fails_its_call_saying_how_to_fix_it(
+    shop: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A handler written ``def`` where its base class says ``async def``: each
+    call fails with a TypeError naming the handler and the fix (awaiting its
+    value would say only "object int can't be used in 'await' expression"); a
+    decorator's plain wrapper that returns the coroutine is served as it is."""
+
+    def passing_on(handler: Any) -> Any:
+        def wrapper(self: Any, **params: Any) -> Any:
+            return handler(self, **params)  # the coroutine, not awaited
+
+        return wrapper
+
+    class Shop(shop.ShopServer):  # type: ignore[name-defined,misc]
+        def count(self) -> int:
+            return 7
+
+        @passing_on
+        async def name(self) -> str:
+            return "shop"
+
+        async def get(self, *, sku: str) -> Any:
+            raise AssertionError("not called")
+
+        counts = table = get
+
+    async def main() -> None:
+        async with uvrpc.Server(Shop()) as server:
+            endpoint = server.bind(f"inproc://shop-{uuid.uuid4().hex}")
+            async with uvrpc.Channel(endpoint) as channel:
+                client = shop.ShopClient(channel)
+                with pytest.raises(uvrpc.RpcError) as raised:
+                    await client.count(timeout=10)
+                assert raised.value.status == uvrpc.Status.UNKNOWN
+                assert str(raised.value.message) == (
+                    "TypeError: Shop.count returned int, not an awaitable: "
+                    "declare it with 'async def'"
+                )
+                assert await client.name(timeout=10) == "shop"
+                # The server goes on serving it, failing each call the same way.
+                with pytest.raises(uvrpc.RpcError, match="Shop.count returned int"):
+                    await client.count(timeout=10)
+
+    caplog.set_level(logging.ERROR, logger="uvrpc.server")
+    asyncio.run(main())
+    assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [TypeError] * 2

@@ -16,6 +16,7 @@ Running handlers, waiting and sending are the I/O shells' (:mod:`uvrpc.server`,
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
 import time
@@ -80,6 +81,7 @@ __all__ = [
     "error_reply",
     "overloaded_error",
     "refusal",
+    "awaiting",
     "result_check",
 ]
 
@@ -91,6 +93,31 @@ _OK = int(Status.OK)
 
 Handler = Callable[..., Awaitable[Any]]
 """A method's handler: called with the parameters as keyword arguments."""
+
+
+def awaiting(handler: Callable[..., Any], name: str) -> Handler:
+    """``handler``, named ``name``, as a handler whose call can be awaited.
+
+    A coroutine function is its own. Another callable (a decorator's wrapper that
+    returns the coroutine, most often) has its result awaited; a result that cannot
+    be, a plain ``def`` handler's value, fails its call with a ``TypeError`` that
+    says so, where awaiting it would say only "object int can't be used in 'await'
+    expression". Served handlers are never refused for this up front: a wrapper
+    that returns a coroutine is a plain function too.
+    """
+    if inspect.iscoroutinefunction(handler):
+        return handler
+
+    async def awaited(**params: Any) -> Any:
+        result = handler(**params)
+        if inspect.isawaitable(result):
+            return await result
+        raise TypeError(
+            f"{name} returned {type(result).__name__}, not an awaitable: "
+            "declare it with 'async def'"
+        )
+
+    return awaited
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,6 +330,9 @@ class ServerProtocol:
                 if isinstance(method, StreamingMethod):
                     route = Route(method.final, handler, method)
                 else:
+                    handler = awaiting(
+                        handler, f"{type(service).__name__}.{method.handler}"
+                    )
                     if wrap is not None:
                         handler = wrap(method, handler)
                     route = Route(method, handler)
