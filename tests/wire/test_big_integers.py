@@ -19,6 +19,7 @@ IDL = """namespace stock;
 service Stock {
     i64 reserve(1: string sku, 2: i64 n);
     i32 small(1: i32 n);
+    i64 total(1: stream<i64> counts);
 }
 """
 
@@ -37,6 +38,9 @@ def _server(stock: ModuleType) -> Any:
 
         async def small(self, *, n: int) -> int:
             return n
+
+        async def total(self, *, counts: Any) -> int:
+            return sum([n async for n in counts])
 
     return Stock()
 
@@ -76,5 +80,42 @@ def test_an_integer_beyond_its_type_is_refused_with_its_bound(
 
             text = await asyncio.to_thread(blocking)
             assert "invalid argument 'n' of stock.Stock.small: Input should be" in text
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("check_requests", [False, True])
+@pytest.mark.parametrize(("n", "words"), [(2**70, I64_MAX), (2**63, I64_MAX)])
+def test_a_stream_item_beyond_its_type_is_refused_with_its_bound(
+    stock: ModuleType, check_requests: bool, n: int, words: str
+) -> None:
+    """An item of the caller's stream, as an argument: the bound it breaks,
+    named at ``<stream>.<index>`` (2**63 reaches the server, which says so)."""
+
+    async def main() -> None:
+        async with uvrpc.Server(_server(stock)) as server:
+            endpoint = server.bind(f"inproc://stock-{uuid.uuid4().hex}")
+            async with uvrpc.Channel(endpoint, check_requests=check_requests) as ch:
+                client = stock.StockClient(ch)
+                with pytest.raises(uvrpc.InvalidArgument) as exc:
+                    await client.total(counts=[1, n], timeout=10)
+                assert str(exc.value).endswith(
+                    f"invalid argument 'counts.1' of stock.Stock.total: {words}"
+                )
+                assert exc.value.details["field_path"] == "counts.1"
+                assert await client.total(counts=[1, 2], timeout=10) == 3
+
+            def blocking() -> str:
+                with (
+                    uvrpc.SyncChannel(endpoint, check_requests=check_requests) as sync,
+                    pytest.raises(uvrpc.InvalidArgument) as exc,
+                ):
+                    stock.StockSyncClient(sync).total(counts=iter([n]), timeout=10)
+                return str(exc.value)
+
+            text = await asyncio.to_thread(blocking)
+            assert text.endswith(
+                f"invalid argument 'counts.0' of stock.Stock.total: {words}"
+            )
 
     asyncio.run(main())

@@ -229,14 +229,7 @@ def encode_item(
     try:
         body, attachments = encoder.encode(item, method.request_item_carries_bytes)
     except (EncodeError, ValueError, OverflowError) as exc:
-        # Named at <stream>.<index> and inside, as a server names an item.
-        path = ".".join(
-            [f"{method.stream}.{index}", *(unsendable({"": item}) or [""])[1:]]
-        )
-        raise InvalidArgument(
-            f"cannot send item {index} of {method.route}: {exc}",
-            {"field_path": path},
-        ) from None
+        raise _cannot_send_item(method, item, index, exc) from None
     header = encode_stream_header(KIND_ITEM, call_id)
     if attachments:
         frames = [DELIMITER, *attachments, header, body]
@@ -244,6 +237,28 @@ def encode_item(
         frames = [DELIMITER, header, body]
     check_size(encoder, frames, f"an item of {method.route}", max_size)
     return frames
+
+
+def _cannot_send_item(
+    method: StreamingMethod, item: Any, index: int, exc: Exception
+) -> InvalidArgument:
+    """The error of item ``index`` of the caller's stream that has no wire form,
+    named at ``<stream>.<index>`` and inside, as a server names an item; one that
+    breaks a bound of its type (an integer beyond 64 bits) with that bound, as
+    :func:`_cannot_send` words arguments."""
+    path = f"{method.stream}.{index}"
+    try:
+        method.check_request_item(item)
+    except ValidationError as invalid:
+        if all(error["type"] in _BOUNDS for error in invalid.errors()):
+            return invalid_argument(method.route, invalid, path)
+    except (TypeError, ValueError):  # not the validator's to judge: as before
+        pass
+    inside = (unsendable({"": item}) or [""])[1:]
+    return InvalidArgument(
+        f"cannot send item {index} of {method.route}: {exc}",
+        {"field_path": ".".join([path, *inside])},
+    )
 
 
 def control_frames(kind: int, call_id: int, n: int = 0) -> list[Any]:
