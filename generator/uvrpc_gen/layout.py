@@ -8,11 +8,12 @@ together with the text that follows it up to the next place a line may break;
 otherwise it breaks.
 
 A broken group puts one item per line and ends with a trailing comma, which makes
-``ruff format`` keep it broken (the "magic trailing comma"). Subscripts and class
-bases break like ruff does on its own: the items on one indented line when they
-fit, else one per line; a one-item subscript never gets a comma (``list[x,]`` would
-mean a tuple). Statements where ruff chooses among whole layouts (annotated
-assignments, function headers) have their own functions here.
+``ruff format`` keep it broken (the "magic trailing comma"). Subscripts, class bases
+and a call of one display (``_t.default([...])``) break like ruff does on its own:
+the items on one indented line when they fit, else one per line; a lone item never
+gets a comma (``list[x,]`` would mean a tuple, and ruff splits around one argument
+rather than listing it). Statements where ruff chooses among whole layouts
+(annotated assignments, function headers) have their own functions here.
 
 The statement functions return *slots*: the text of each variable part of the
 statement as laid out, for a template that spells the rest
@@ -166,7 +167,9 @@ def _render(
     joined = ", ".join(flat(item) for item in doc.items)
     if doc.hug and _fits(joined, inner, 0):
         lines.append(" " * inner + joined)
-    elif doc.hug and len(doc.items) == 1 and doc.head.endswith("["):
+    elif doc.hug and len(doc.items) == 1 and doc.head.endswith(("[", "(")):
+        # A lone item that needs lines of its own gets no comma: ruff splits
+        # around it (``f(\n    [...]\n)``) rather than listing it.
         lines.extend(_block(doc.items[0], inner, 0))
     else:
         for item in doc.items:

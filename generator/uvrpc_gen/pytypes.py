@@ -23,11 +23,19 @@ from .model import (
     IntLiteral,
     ListLiteral,
     Literal,
+    MapLiteral,
     NameLiteral,
     StringLiteral,
     TypeRef,
 )
-from .symbols import CONSTRAINTS, RUNTIME_ALIAS, SCALAR_TYPES, SYMBOLS, WELL_KNOWN_TYPES
+from .symbols import (
+    CONSTRAINTS,
+    DEFAULT,
+    RUNTIME_ALIAS,
+    SCALAR_TYPES,
+    SYMBOLS,
+    WELL_KNOWN_TYPES,
+)
 
 __all__ = [
     "RECEIVED_SCALARS",
@@ -37,7 +45,9 @@ __all__ = [
     "carries_bytes",
     "default_doc",
     "default_literal",
+    "field_default_doc",
     "import_alias",
+    "is_container_default",
     "imported",
     "python_name",
     "python_bytes",
@@ -259,6 +269,23 @@ def default_doc(ref: TypeRef, literal: Literal, *, received: bool = False) -> Do
         for k, v in literal.entries
     )
     return Group("{", entries, "}", display=True)
+
+
+def field_default_doc(ref: TypeRef, literal: Literal) -> Doc:
+    """A message field's default, to lay out: :func:`default_doc` of a received
+    value, and a list, set or map given to ``_t.default(...)``, pydantic's field
+    of that default, which a linter does not take for a mutable value shared by
+    every instance of the class (ruff's RUF012)."""
+    value = default_doc(ref, literal, received=True)
+    if not is_container_default(literal):
+        return value
+    return Group(f"{TYPES_ALIAS}.{DEFAULT}(", (value,), ")", hug=True)
+
+
+def is_container_default(literal: Literal) -> bool:
+    """Whether ``literal`` is a list, set or map: a default written with
+    ``_t.default`` in a message field."""
+    return isinstance(literal, ListLiteral | MapLiteral)
 
 
 def default_literal(ref: TypeRef, literal: Literal) -> str:

@@ -17,6 +17,7 @@ from uvrpc import types as runtime_types
 __all__ = [
     "CLIENT_ATTRIBUTES",
     "CONSTRAINTS",
+    "DEFAULT",
     "ENUM_ATTRIBUTES",
     "EXCEPTION_ATTRIBUTES",
     "GENERATED_ALIASES",
@@ -95,6 +96,10 @@ attribute of ``ServiceBase`` naming the spec.
 CONSTRAINTS = next(n for n in runtime_types.__all__ if n == "Constraints")
 """The name of the factory in ``uvrpc.types`` generated code writes a type's
 constraints with (``_t.Constraints(max_length=50)``)."""
+
+DEFAULT = runtime_types.default.__name__
+"""The name of the function in ``uvrpc.types`` generated code writes the default
+of a list, set or map field with (``_t.default([2, 3])``)."""
 
 SCALAR_TYPES: Mapping[str, str] = MappingProxyType(
     {

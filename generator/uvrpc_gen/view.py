@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -346,6 +347,10 @@ class ModuleView:
     doc: str
     stdlib_imports: tuple[ImportView, ...]
     runtime_imports: tuple[ImportView, ...]
+    sibling_imports: tuple[ImportView, ...]
+    """The modules of the IDL files this one imports: after ``# isort: split``,
+    sorted apart from the runtime's, which a project's linter may count as
+    first-party or third-party either way round."""
     generator: str
     api: int
     protocol: int
@@ -368,6 +373,20 @@ _ATTRIBUTES = (
     "bidi_stream",
     "uvrpc_service",
 )
+
+
+def _isort_order(name: str) -> tuple[int, list[str | int]]:
+    """The order of ``name`` in ``__all__`` as ruff sorts it (RUF022, "isort
+    style"): constants, then classes, then the rest, each in natural order
+    (``Item2`` before ``Item10``)."""
+    if len(name) > 1 and name.isupper():
+        kind = 0
+    elif name[:1].isupper():
+        kind = 1
+    else:
+        kind = 2
+    parts = re.split(r"(\d+)", name)
+    return kind, [int(part) if part.isdigit() else part for part in parts]
 
 
 def _runtime(symbol: str) -> str:
@@ -434,15 +453,24 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
         if used
     ]
     runtime = [ImportView(None, RUNTIME_MODULE, RUNTIME_ALIAS)]
-    if any(pytypes.uses_scalar_aliases(t) for t in types):
-        runtime.append(ImportView(RUNTIME_MODULE, TYPES_MODULE, pytypes.TYPES_ALIAS))
-    for stem in checked.imports:
-        runtime.append(ImportView(package, stem, pytypes.import_alias(stem)))
-    # One block, sorted as isort sorts a section: plain imports, then from-imports,
-    # each by module name.
-    runtime.sort(
-        key=lambda i: (i.source is not None, i.source or i.name, i.name, i.alias)
+    fields = [f for m in messages for f in m.fields]
+    fields += [f for e in exceptions for f in e.fields]
+    container_defaults = any(
+        f.default is not None and pytypes.is_container_default(f.default)
+        for f in fields
     )
+    if container_defaults or any(pytypes.uses_scalar_aliases(t) for t in types):
+        runtime.append(ImportView(RUNTIME_MODULE, TYPES_MODULE, pytypes.TYPES_ALIAS))
+    siblings = [
+        ImportView(package, stem, pytypes.import_alias(stem))
+        for stem in checked.imports
+    ]
+    # Each block sorted as isort sorts a section: plain imports, then
+    # from-imports, each by module name.
+    for block in (runtime, siblings):
+        block.sort(
+            key=lambda i: (i.source is not None, i.source or i.name, i.name, i.alias)
+        )
     return ModuleView(
         header=(
             f"{GENERATED_HEADER}{os.path.basename(module.file)} by uvrpc-gen "
@@ -451,10 +479,11 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
         doc=_doc(module.doc, 0) if module.doc else "",
         stdlib_imports=tuple(stdlib),
         runtime_imports=tuple(runtime),
+        sibling_imports=tuple(siblings),
         generator=GENERATOR_VERSION,
         api=GENERATED_CODE_API,
         protocol=PROTOCOL_VERSION,
-        exports=tuple(sorted(exports)),
+        exports=tuple(sorted(exports, key=_isort_order)),
         enums=tuple(_enum(e, namespace) for e in enums),
         consts=tuple(_const(c) for c in consts),
         messages=tuple(_message(m, namespace) for m in messages),
@@ -570,7 +599,7 @@ def _field(field: Field) -> FieldView:
     annotation = pytypes.strict_annotation_doc(field.type, optional=field.optional)
     value: Doc | None = None
     if field.default is not None:
-        value = pytypes.default_doc(field.type, field.default, received=True)
+        value = pytypes.field_default_doc(field.type, field.default)
     elif field.optional:
         value = "None"
     return _attribute(field.name, annotation, value, field.doc)

@@ -206,4 +206,4 @@ def test_duplicates_compare_values(source: str, expected: str) -> None:
 
 def test_distinct_values_are_not_duplicates() -> None:
     source = r'message M { 1: set<string> x = ["\xff", "ÿ!", "a"]; }'
-    assert default_of(source) == '{"ÿ", "ÿ!", "a"}'
+    assert default_of(source) == '_t.default({"ÿ", "ÿ!", "a"})'

@@ -100,8 +100,8 @@ def test_allowed_everywhere_a_scalar_is() -> None:
     )
     text = generate(source, "t.idl")
     assert "    id: _t.Uuid\n" in text
-    assert "    by_id: dict[_t.Uuid, _t.Decimal] = {}\n" in text
-    assert "    buckets: dict[_t.Duration, list[_t.Decimal]] = {}\n" in text
+    assert "    by_id: dict[_t.Uuid, _t.Decimal] = _t.default({})\n" in text
+    assert "    buckets: dict[_t.Duration, list[_t.Decimal]] = _t.default({})\n" in text
     assert "    amount: _t.Decimal\n" in text
     assert "async def price(" in text and ") -> _t.Decimal:" in text
     compile(text, "t.py", "exec")

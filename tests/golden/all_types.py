@@ -9,7 +9,7 @@ import typing as _typing
 import uvrpc as _uvrpc
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.6.0", api=7, protocol=3)
+_uvrpc.check_generated_code(generator="0.6.0", api=8, protocol=3)
 
 __all__ = [
     "Color",
@@ -138,13 +138,13 @@ class Containers(_uvrpc.Message):
     )
 
     index: dict[_t.I32, dict[_t.String, list[Item]]]
-    matrix: list[list[_t.I32]] = []
-    colors: set[Color] = set()
-    weights: dict[_t.String, _t.Double] = {}
+    matrix: list[list[_t.I32]] = _t.default([])
+    colors: set[Color] = _t.default(set())
+    weights: dict[_t.String, _t.Double] = _t.default({})
     maybe_items: list[Item] | None = None
-    primes: list[_t.I32] = [2, 3, 5]
-    named: dict[_t.String, Color] = {"red": Color.RED}
-    tags: set[_t.String] = {"a", "b"}
+    primes: list[_t.I32] = _t.default([2, 3, 5])
+    named: dict[_t.String, Color] = _t.default({"red": Color.RED})
+    tags: set[_t.String] = _t.default({"a", "b"})
 
 
 class Constrained(_uvrpc.Message):
@@ -169,12 +169,12 @@ class Constrained(_uvrpc.Message):
     labels: _typing.Annotated[
         list[_typing.Annotated[_t.String, _t.Constraints(max_length=8)]],
         _t.Constraints(max_length=10),
-    ] = []
+    ] = _t.default([])
     """At most 10 items; each item at most 8 characters."""
     ports: _typing.Annotated[
         set[_typing.Annotated[_t.I16, _t.Constraints(ge=0)]],
         _t.Constraints(min_length=1),
-    ] = {80}
+    ] = _t.default({80})
     """At least 1 item; each item at least 0."""
     gains: _typing.Annotated[
         dict[
@@ -182,7 +182,7 @@ class Constrained(_uvrpc.Message):
             _typing.Annotated[_t.Double, _t.Constraints(ge=-1.5, le=1.5)],
         ],
         _t.Constraints(max_length=100),
-    ] = {}
+    ] = _t.default({})
     """At most 100 entries; each key matching the pattern ``^[a-z_]+$``; each value from
     -1.5 to 1.5.
     """
@@ -228,9 +228,9 @@ class WellKnown(_uvrpc.Message):
     took: _t.Duration
     amount: _t.Decimal
     expires: _t.Timestamp | None = None
-    prices: list[_t.Decimal] = []
-    timings: dict[_t.Uuid, _t.Duration] = {}
-    moments: set[_t.Timestamp] = set()
+    prices: list[_t.Decimal] = _t.default([])
+    timings: dict[_t.Uuid, _t.Duration] = _t.default({})
+    moments: set[_t.Timestamp] = _t.default(set())
 
 
 class Tree(_uvrpc.Message):
@@ -241,7 +241,7 @@ class Tree(_uvrpc.Message):
     label: _t.String
     left: Tree | None = None
     right: Tree | None = None
-    children: list[Tree] = []
+    children: list[Tree] = _t.default([])
 
 
 class _ShowcasePingParams(_uvrpc.Message):

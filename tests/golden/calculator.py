@@ -8,7 +8,7 @@ import abc as _abc
 import uvrpc as _uvrpc
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.6.0", api=7, protocol=3)
+_uvrpc.check_generated_code(generator="0.6.0", api=8, protocol=3)
 
 __all__ = [
     "CalculatorClient",
@@ -49,8 +49,8 @@ class Program(_uvrpc.Message):
     model_config = _uvrpc.field_ids(start=1, steps=2, labels=3)
 
     start: _t.Double = 0.0
-    steps: list[Step] = []
-    labels: dict[_t.String, _t.I32] = {}
+    steps: list[Step] = _t.default([])
+    labels: dict[_t.String, _t.I32] = _t.default({})
 
 
 class Outcome(_uvrpc.Message):
@@ -61,7 +61,7 @@ class Outcome(_uvrpc.Message):
     value: _t.Double
     steps_run: _t.I32
     """How many steps ran."""
-    ops_used: set[Op] = set()
+    ops_used: set[Op] = _t.default(set())
 
 
 class _CalculatorAddParams(_uvrpc.Message):

@@ -9,12 +9,21 @@ import abc as _abc
 import typing as _typing
 
 import uvrpc as _uvrpc
-from golden import shared as _shared
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.6.0", api=7, protocol=3)
+# isort: split
+from golden import shared as _shared
+
+_uvrpc.check_generated_code(generator="0.6.0", api=8, protocol=3)
 
 __all__ = [
+    "DEFAULT_COLOR",
+    "ENABLED",
+    "GREETING",
+    "I64_MAX",
+    "I64_MIN",
+    "MAGIC",
+    "RATIO",
     "Bounded",
     "Circle",
     "Color",
@@ -22,16 +31,9 @@ __all__ = [
     "ConformanceServer",
     "ConformanceSyncClient",
     "Containers",
-    "DEFAULT_COLOR",
     "Drawing",
-    "ENABLED",
-    "GREETING",
-    "I64_MAX",
-    "I64_MIN",
-    "MAGIC",
     "Node",
     "NotFound",
-    "RATIO",
     "Rejected",
     "Scalars",
     "Shape",
@@ -121,7 +123,7 @@ class Node(_uvrpc.Message):
 
     label: _t.String
     next: Node | None = None
-    children: list[Node] = []
+    children: list[Node] = _t.default([])
 
 
 class Containers(_uvrpc.Message):
@@ -136,12 +138,12 @@ class Containers(_uvrpc.Message):
         weights=6,
     )
 
-    nested: dict[_t.I32, dict[_t.String, list[Scalars]]] = {}
-    colors: set[Color] = set()
-    matrix: list[list[_t.I64]] = []
-    blobs: dict[_t.String, _t.Bytes] = {}
-    words: list[_t.String] = ["a", "b"]
-    weights: dict[_t.I64, _t.Double] = {I64_MIN: RATIO}
+    nested: dict[_t.I32, dict[_t.String, list[Scalars]]] = _t.default({})
+    colors: set[Color] = _t.default(set())
+    matrix: list[list[_t.I64]] = _t.default([])
+    blobs: dict[_t.String, _t.Bytes] = _t.default({})
+    words: list[_t.String] = _t.default(["a", "b"])
+    weights: dict[_t.I64, _t.Double] = _t.default({I64_MIN: RATIO})
 
     if _typing.TYPE_CHECKING:
 
@@ -181,14 +183,14 @@ class Bounded(_uvrpc.Message):
             ]
         ],
         _t.Constraints(max_length=4),
-    ] = []
+    ] = _t.default([])
     """At most 4 items; each item 1 to 8 characters, matching the pattern
     ``^[a-z]+$``.
     """
     counts: _typing.Annotated[
         dict[_t.String, _typing.Annotated[_t.I32, _t.Constraints(ge=0)]],
         _t.Constraints(max_length=3),
-    ] = {}
+    ] = _t.default({})
     """At most 3 entries; each value at least 0."""
     percent: _typing.Annotated[_t.I32, _t.Constraints(ge=0, le=100)] = 50
     """From 0 to 100."""
@@ -198,7 +200,9 @@ class Bounded(_uvrpc.Message):
         memoryview(b"k")
     )
     """1 to 16 bytes."""
-    signs: set[_typing.Annotated[_t.I64, _t.Constraints(ge=-1, le=1)]] = set()
+    signs: set[_typing.Annotated[_t.I64, _t.Constraints(ge=-1, le=1)]] = _t.default(
+        set()
+    )
     """Each item from -1 to 1."""
 
     if _typing.TYPE_CHECKING:
@@ -232,8 +236,8 @@ class Drawing(_uvrpc.Message):
 
     main: Shape
     overlay: Shape | None = None
-    layers: list[Shape] = []
-    named: dict[_t.String, Shape] = {}
+    layers: list[Shape] = _t.default([])
+    named: dict[_t.String, Shape] = _t.default({})
 
 
 class WellKnown(_uvrpc.Message):
@@ -255,9 +259,9 @@ class WellKnown(_uvrpc.Message):
     took: _t.Duration
     amount: _t.Decimal
     expires: _t.Timestamp | None = None
-    prices: list[_t.Decimal] = []
-    timings: dict[_t.Uuid, _t.Duration] = {}
-    moments: set[_t.Timestamp] = set()
+    prices: list[_t.Decimal] = _t.default([])
+    timings: dict[_t.Uuid, _t.Duration] = _t.default({})
+    moments: set[_t.Timestamp] = _t.default(set())
 
 
 class ShapeCircle(_uvrpc.UnionMember):

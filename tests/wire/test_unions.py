@@ -294,9 +294,11 @@ def test_a_newer_member_reaches_an_older_peer_and_comes_back_whole(
     assert isinstance(old_shape, uvrpc.UnknownMember) and old_shape.id == 3
 
 
-def test_modules_of_api_4_to_7_import() -> None:
-    for api in (4, 5, 6, 7):
+def test_modules_of_api_4_to_8_import() -> None:
+    for api in (4, 5, 6, 7, 8):
         uvrpc.check_generated_code(
             generator=uvrpc.__version__, api=api, protocol=uvrpc.PROTOCOL_VERSION
         )
-    assert uvrpc.GENERATED_CODE_API == 7  # unions need UnionMember and WireUnion
+    # Unions need UnionMember and WireUnion (API 7); container defaults,
+    # uvrpc.types.default (API 8).
+    assert uvrpc.GENERATED_CODE_API == 8

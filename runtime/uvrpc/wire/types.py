@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from annotated_types import Interval
 from pydantic import (
@@ -53,6 +53,7 @@ __all__ = [
     "Timestamp",
     "Uuid",
     "as_view",
+    "default",
     "from_base64",
     "to_base64",
 ]
@@ -99,6 +100,22 @@ Constraints = Field
 inside ``Annotated``: ``string(max_len = 50)`` is ``Annotated[String,
 Constraints(max_length=50)]`` (``min``/``max`` are ``ge``/``le``, ``min_len``/
 ``max_len`` are ``min_length``/``max_length``, ``pattern`` is ``pattern``)."""
+
+
+_T = TypeVar("_T")
+
+
+def default(value: _T) -> _T:
+    """The default of a message field that holds a list, set or map, as generated
+    code writes it: ``tags: set[String] = default({"a"})``.
+
+    It is ``pydantic.Field(default=value)``: each message gets its own copy of
+    ``value``, as pydantic gives it of any mutable default. Written as a field
+    rather than as the value itself, it does not read as one list shared by every
+    instance to a linter that cannot see that a message is a pydantic model (ruff's
+    RUF012, mutable class default).
+    """
+    return Field(default=value)
 
 
 def as_view(value: object) -> memoryview:
