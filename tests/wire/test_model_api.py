@@ -454,3 +454,16 @@ def test_a_set_schema_walked_twice_is_checked_once() -> None:
     fail_fast(fail_fast(schema))
     assert schema["type"] == "function-wrap"
     assert schema["schema"]["type"] == "set"
+
+
+def test_each_message_gets_its_own_copy_of_a_container_default() -> None:
+    """``_t.default([...])`` is pydantic's field of the default: a message that
+    changes its list, set or map changes no other message's."""
+    first, second = Containers(index={}), Containers(index={})
+    first.primes.append(7)
+    first.colors.add(Color.RED)
+    first.named["blue"] = Color.BLUE
+    assert second.primes == [2, 3, 5] and second.colors == set()
+    assert second.named == {"red": Color.RED}
+    assert Containers.model_fields["primes"].default == [2, 3, 5]
+    assert Containers.model_fields["primes"].default_factory is None
