@@ -26,6 +26,7 @@ import argparse
 import base64
 import binascii
 import json
+import math
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
@@ -469,7 +470,7 @@ def add_commands(commands: Any) -> None:
     for cmd in (call_cmd, list_cmd, describe_cmd):
         cmd.add_argument(
             "--timeout",
-            type=float,
+            type=_seconds,
             default=10.0,
             metavar="SECONDS",
             help="give up after this long (default 10)",
@@ -558,6 +559,19 @@ def _narrow(description: Description, name: str) -> Description:
                 key: {name: description[key][name]},
             }
     raise CallError(f"this server describes nothing named {name!r}")
+
+
+def _seconds(text: str) -> float:
+    """A ``--timeout``: a positive, finite number of seconds (argparse's type)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < seconds < math.inf:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive, finite number of seconds, not {text}"
+        )
+    return seconds
 
 
 def run_command(

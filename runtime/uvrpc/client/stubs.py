@@ -6,6 +6,7 @@ from collections.abc import AsyncIterable, Coroutine, Iterable, Iterator, Sequen
 from types import TracebackType
 from typing import Any, Self
 
+from ..core.calls import checked_timeout
 from ..interceptors.base import ClientInterceptor, SyncClientInterceptor
 from ..transport.security import ClientSecurity
 from ..wire.methods import (
@@ -68,6 +69,7 @@ class AsyncClient:
         interceptors: Sequence[ClientInterceptor] = (),
         check_requests: bool = False,
     ) -> None:
+        timeout = checked_timeout(timeout)  # before a channel is made
         if isinstance(target, Channel):
             if security is not None or interceptors or check_requests:
                 raise ValueError(
@@ -107,8 +109,7 @@ class AsyncClient:
         # Returns the channel's coroutine rather than awaiting it: one coroutine
         # frame less per call.
         args = method.wire_args(values)
-        if timeout is None:
-            timeout = self._timeout
+        timeout = self._timeout if timeout is None else checked_timeout(timeout)
         if self._retry is not None and method.idempotent:
             channel = self._channel
             return self._retry.run(
@@ -127,7 +128,7 @@ class AsyncClient:
         return self._channel.start(
             method,
             method.wire_args(values),
-            self._timeout if timeout is None else timeout,
+            self._timeout if timeout is None else checked_timeout(timeout),
             wait_for_ready,
         )
 
@@ -141,7 +142,7 @@ class AsyncClient:
         return self._channel.server_stream(
             method,
             method.wire_args(values),
-            self._timeout if timeout is None else timeout,
+            self._timeout if timeout is None else checked_timeout(timeout),
             wait_for_ready,
         )
 
@@ -157,7 +158,7 @@ class AsyncClient:
             method,
             method.wire_args(values),
             items,
-            self._timeout if timeout is None else timeout,
+            self._timeout if timeout is None else checked_timeout(timeout),
             wait_for_ready,
         )
 
@@ -173,7 +174,7 @@ class AsyncClient:
             method,
             method.wire_args(values),
             items,
-            self._timeout if timeout is None else timeout,
+            self._timeout if timeout is None else checked_timeout(timeout),
             wait_for_ready,
         )
 
@@ -226,6 +227,7 @@ class SyncClient:
         interceptors: Sequence[SyncClientInterceptor] = (),
         check_requests: bool = False,
     ) -> None:
+        timeout = checked_timeout(timeout)  # before a channel is made
         if isinstance(target, SyncChannel):
             if security is not None or interceptors or check_requests:
                 raise ValueError(
@@ -264,8 +266,7 @@ class SyncClient:
         wait_for_ready: bool | None = None,
     ) -> Reply:
         args = method.wire_args(values)
-        if timeout is None:
-            timeout = self._timeout
+        timeout = self._timeout if timeout is None else checked_timeout(timeout)
         if self._retry is not None and method.idempotent:
             channel = self._channel
             return self._retry.run_sync(
@@ -284,7 +285,7 @@ class SyncClient:
         return self._channel.server_stream(
             method,
             method.wire_args(values),
-            self._timeout if timeout is None else timeout,
+            self._timeout if timeout is None else checked_timeout(timeout),
             wait_for_ready,
         )
 
@@ -300,7 +301,7 @@ class SyncClient:
             method,
             method.wire_args(values),
             items,
-            self._timeout if timeout is None else timeout,
+            self._timeout if timeout is None else checked_timeout(timeout),
             wait_for_ready,
         )
 
@@ -316,7 +317,7 @@ class SyncClient:
             method,
             method.wire_args(values),
             items,
-            self._timeout if timeout is None else timeout,
+            self._timeout if timeout is None else checked_timeout(timeout),
             wait_for_ready,
         )
 

@@ -10,6 +10,7 @@ the item (the call table that uses them is :mod:`uvrpc.core.client`).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -46,6 +47,7 @@ from ..wire.version import PROTOCOL_VERSION
 __all__ = [
     "MethodInfo",
     "check_size",
+    "checked_timeout",
     "control_frames",
     "decode_item",
     "decode_reply",
@@ -65,6 +67,31 @@ class MethodInfo(Protocol):
 
     route: str
     errors_by_name: dict[str, type[DeclaredError]]
+
+
+_NUMBERS = (int, float)
+
+
+def checked_timeout(timeout: float | None) -> float | None:
+    """``timeout``, a call's (or a client's default) deadline in seconds, once
+    it is known to be one: ``None`` or a positive, finite number.
+
+    Raises:
+        TypeError: not a number (``"5"``, ``True``).
+        ValueError: zero, negative, infinite or NaN; ``None`` waits without a
+            deadline.
+    """
+    if timeout is None or (timeout.__class__ in _NUMBERS and 0 < timeout < math.inf):
+        return timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, _NUMBERS):
+        raise TypeError(
+            "timeout must be a number of seconds or None, "
+            f"not {type(timeout).__name__} {timeout!r}"
+        )
+    raise ValueError(
+        "timeout must be a positive, finite number of seconds "
+        f"(None: no deadline), not {timeout!r}"
+    )
 
 
 def timeout_ms(timeout: float | None) -> int | None:

@@ -1,0 +1,81 @@
+"""A timeout is ``None`` or a positive, finite number of seconds: anything else is
+refused where it is given (a client's default, a call's, ``uvrpc call
+--timeout``), before a channel is made or a request is sent, not turned into a
+deadline that passed already or an ``OverflowError`` from inside the client."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from calculator import CalculatorClient, CalculatorSyncClient
+from calculator_server import Calculator
+from conftest import server_thread
+from feed import FeedClient, FeedSyncClient
+from feed_server import Feed
+
+BAD_VALUES: list[tuple[Any, type[Exception], str]] = [
+    (-1, ValueError, "not -1"),
+    (0, ValueError, "not 0"),
+    (0.0, ValueError, "not 0.0"),
+    (math.inf, ValueError, "not inf"),
+    (math.nan, ValueError, "not nan"),
+    ("5", TypeError, "not str '5'"),
+    (True, TypeError, "not bool True"),
+]
+
+
+@pytest.mark.parametrize(("timeout", "error", "words"), BAD_VALUES)
+def test_a_bad_timeout_is_refused_by_each_client_and_call(
+    timeout: Any, error: type[Exception], words: str
+) -> None:
+    with server_thread(Calculator(), Feed()) as server:
+
+        async def main() -> None:
+            with pytest.raises(error, match=words):
+                CalculatorClient(server.endpoint, timeout=timeout)
+            async with CalculatorClient(server.endpoint) as client:
+                with pytest.raises(error, match=words):
+                    await client.add(a=1, b=2, timeout=timeout)
+                assert await client.add(a=1, b=2, timeout=10) == 3
+            async with FeedClient(server.endpoint) as feed:
+                with pytest.raises(error, match=words):
+                    feed.numbers(count=3, timeout=timeout)
+
+        asyncio.run(asyncio.wait_for(main(), 30))
+        with pytest.raises(error, match=words):
+            CalculatorSyncClient(server.endpoint, timeout=timeout)
+        with CalculatorSyncClient(server.endpoint) as sync:
+            with pytest.raises(error, match=words):
+                sync.add(a=1, b=2, timeout=timeout)
+            assert sync.add(a=1, b=2, timeout=10) == 3
+        with FeedSyncClient(server.endpoint) as sync_feed:
+            with pytest.raises(error, match=words):
+                list(sync_feed.numbers(count=3, timeout=timeout))
+
+
+def test_the_message_says_what_a_timeout_may_be() -> None:
+    with pytest.raises(ValueError) as raised:
+        CalculatorSyncClient("tcp://127.0.0.1:1", timeout=-3)
+    assert str(raised.value) == (
+        "timeout must be a positive, finite number of seconds "
+        "(None: no deadline), not -3"
+    )
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "inf", "nan", "soon"])
+def test_the_cli_refuses_a_bad_timeout_as_a_usage_error(value: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "uvrpc", "call", "tcp://127.0.0.1:1", "a.B.c"]
+        + [f"--timeout={value}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "error: argument --timeout: " in done.stderr
+    assert "Traceback" not in done.stderr
