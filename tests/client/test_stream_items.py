@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from conftest import server_thread
-from feed import FeedClient, Tick, Total
+from feed import FeedClient, FeedSyncClient, Tick, Total
 from feed_server import Feed
 
 import uvrpc
@@ -256,3 +256,44 @@ def test_an_interceptor_passing_on_no_iterable_fails_the_call() -> None:
             pass
 
     run(main())
+
+
+async def _no_ticks() -> AsyncIterator[Tick]:
+    return
+    yield
+
+
+@pytest.mark.parametrize(
+    ("make_items", "expected"),
+    [
+        (lambda: None, "an iterable of items, not NoneType"),
+        (lambda: 5, "an iterable of items, not int"),
+        (  # what the asyncio client takes, given to the blocking one
+            _no_ticks,
+            "an iterable of items (an async iterable is for the asyncio client), "
+            "not async_generator",
+        ),
+    ],
+    ids=["None", "int", "async"],
+)
+def test_a_blocking_client_says_the_same_of_items_it_cannot_iterate(
+    make_items: Any, expected: str
+) -> None:
+    """The blocking client raises at the call too (a bidirectional one before
+    its first ``next``), naming the method and the parameter."""
+    service = Feed()
+    with (
+        server_thread(service) as server,
+        FeedSyncClient(server.endpoint, timeout=10) as client,
+    ):
+        items = make_items()
+        with pytest.raises(TypeError) as raised:
+            client.upload(ticks=items)
+        assert str(raised.value) == f"feed.Feed.upload: ticks must be {expected}"
+        with pytest.raises(TypeError) as raised:
+            client.echo(ticks=items)  # at the call, not at the first next()
+        assert str(raised.value) == f"feed.Feed.echo: ticks must be {expected}"
+        assert not service.started.is_set()  # nothing was sent
+        assert client.ping(n=7) == 7
+        if hasattr(items, "aclose"):
+            asyncio.run(items.aclose())

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Se
 from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar, cast
 
+from ..core.calls import not_items
 from ..core.client import END, WAIT, CallState, ClientCore
 from ..interceptors.base import ClientInterceptor
 from ..wire.errors import Cancelled, RpcError
@@ -58,11 +59,7 @@ def sent_items(
 def _check_iterable(method: StreamingMethod, items: object) -> None:
     """Raise the TypeError of :func:`sent_items` unless ``items`` is iterable."""
     if not isinstance(items, Iterable):
-        name = method.stream or "items"
-        raise TypeError(
-            f"{method.route}: {name} must be an async iterable or an iterable of "
-            f"items, not {type(items).__name__}"
-        )
+        raise not_items(method, items, "an async iterable or an iterable of items")
 
 
 class SyncItems(AsyncIterator[T], Generic[T]):

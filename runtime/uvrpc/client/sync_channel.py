@@ -19,12 +19,13 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterable, Generator, Iterable, Iterator, Sequence
 from functools import partial
 from typing import Any, cast
 
 import zmq
 
+from ..core.calls import not_items
 from ..core.client import END, WAIT, CallState, ClientCore, finish
 from ..core.context import CURRENT_CALL, OUTGOING, inherited_timeout
 from ..interceptors.base import ClientCallInfo, SyncClientInterceptor
@@ -673,7 +674,9 @@ class SyncChannel:
             DeadlineExceeded: the call did not end within ``timeout`` seconds.
             Unavailable: the channel is closed.
             Exception: whatever iterating ``items`` raised; the call is cancelled.
+            TypeError: ``items`` is not iterable.
         """
+        _check_items(method, items)
         if self._interceptors:
             result = intercept_sync_stream(
                 self._interceptors,
@@ -766,8 +769,10 @@ class SyncChannel:
             Unavailable: the channel is closed.
 
         With interceptors, they run on a thread of their own, as for
-        :meth:`server_stream`.
+        :meth:`server_stream`. ``items`` that are not iterable raise
+        ``TypeError`` here, at the call.
         """
+        _check_items(method, items)
         if self._interceptors:
             return intercept_sync_server_stream(
                 self._interceptors,
@@ -974,3 +979,17 @@ class SyncChannel:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _check_items(method: StreamingMethod, items: object) -> None:
+    """Raise the TypeError of a stream's ``items`` that a blocking call cannot
+    iterate, naming the method and its stream parameter."""
+    if not isinstance(items, Iterable):
+        asynchronous = isinstance(items, AsyncIterable)
+        raise not_items(
+            method,
+            items,
+            "an iterable of items (an async iterable is for the asyncio client)"
+            if asynchronous
+            else "an iterable of items",
+        )

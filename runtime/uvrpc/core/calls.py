@@ -55,6 +55,7 @@ __all__ = [
     "encode_request",
     "encode_stream_request",
     "error_from_body",
+    "not_items",
     "timeout_ms",
 ]
 
@@ -285,6 +286,16 @@ def _cannot_send_item(
     return InvalidArgument(
         f"cannot send item {index} of {method.route}: {exc}",
         {"field_path": ".".join([path, *inside])},
+    )
+
+
+def not_items(method: StreamingMethod, items: object, expected: str) -> TypeError:
+    """The error of a client- or bidirectional-streaming call given ``items``
+    that are not ``expected`` (``"an iterable of items"``), naming the method and
+    its stream parameter: what either client raises at the call."""
+    name = method.stream or "items"
+    return TypeError(
+        f"{method.route}: {name} must be {expected}, not {type(items).__name__}"
     )
 
 
