@@ -339,3 +339,22 @@ def test_a_target_that_is_no_endpoint_is_refused_as_the_client_is_made(
     if not isinstance(target, list):  # the blocking client takes one endpoint
         with pytest.raises(TypeError, match="an endpoint is a str"):
             CalculatorSyncClient(target)  # type: ignore[arg-type]
+
+
+def test_port_0_binds_a_free_port_and_is_refused_to_connect_to() -> None:
+    """Bound, ``tcp://host:0`` is a free port, as ``*`` is (and as gRPC and
+    sockets take it); connected to, it is no port at all."""
+
+    async def main() -> None:
+        async with uvrpc.Server(Calculator()) as server:
+            endpoint = server.bind("tcp://127.0.0.1:0")
+            assert endpoint.startswith("tcp://127.0.0.1:")
+            assert int(endpoint.rpartition(":")[2]) > 0
+            async with CalculatorClient(endpoint) as client:
+                assert await client.add(a=1, b=2, timeout=10) == 3
+            with pytest.raises(ValueError, match="a number from 0 to 65535 or \\*"):
+                server.bind("tcp://127.0.0.1:65536")
+
+    run(main())
+    with pytest.raises(ValueError, match="port '0' is not a number from 1 to 65535"):
+        uvrpc.Channel("tcp://127.0.0.1:0")

@@ -284,8 +284,14 @@ def _check_endpoint(endpoint: str, *, binding: bool) -> None:
             )
         if port == "*" and binding:
             return
-        if not port.isdigit() or not 0 < int(port) < 65536:
-            wanted = "a number from 1 to 65535" + (" or *" if binding else "")
+        # Bound, port 0 is a free port, as * is (and as gRPC and sockets take it).
+        lowest = 0 if binding else 1
+        if not (port.isascii() and port.isdigit()) or not lowest <= int(port) < 65536:
+            wanted = (
+                "a number from 0 to 65535 or * (0 and *: a free port)"
+                if binding
+                else "a number from 1 to 65535"
+            )
             raise ValueError(
                 f"bad endpoint {endpoint!r}: port {port!r} is not {wanted}"
             )
