@@ -28,6 +28,9 @@ service Shop {
     list<i32> counts();
     map<string, i32> table();
     string name();
+    i64 total();
+    stream<Item> items();
+    stream<i64> totals();
 }
 """
 
@@ -35,6 +38,24 @@ service Shop {
 @pytest.fixture
 def shop(tmp_path: Path) -> ModuleType:
     return generate_modules(tmp_path, {"shop.idl": IDL})["shop"]
+
+
+async def _not_called(*_: Any, **__: Any) -> Any:
+    raise AssertionError("not called")
+
+
+class _Streams:
+    """The methods a test of one kind of bad result does not call (typed ``Any``,
+    so that a test overrides any of them)."""
+
+    get: Any = _not_called
+    count: Any = _not_called
+    counts: Any = _not_called
+    table: Any = _not_called
+    name: Any = _not_called
+    total: Any = _not_called
+    items: Any = _not_called
+    totals: Any = _not_called
 
 
 def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -48,7 +69,7 @@ def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_a_reply_not_of_its_declared_type_is_logged(
     shop: ModuleType, caplog: pytest.LogCaptureFixture
 ) -> None:
-    class Shop(shop.ShopServer):  # type: ignore[name-defined,misc]
+    class Shop(_Streams, shop.ShopServer):  # type: ignore[name-defined,misc]
         async def get(self, *, sku: str) -> Any:
             return {"sku": sku, "count": "many"}  # a count that is no i32
 
@@ -131,18 +152,13 @@ def test_a_plain_def_handler_fails_its_call_saying_how_to_fix_it(
 
         return wrapper
 
-    class Shop(shop.ShopServer):  # type: ignore[name-defined,misc]
+    class Shop(_Streams, shop.ShopServer):  # type: ignore[name-defined,misc]
         def count(self) -> int:
             return 7
 
         @passing_on
         async def name(self) -> str:
             return "shop"
-
-        async def get(self, *, sku: str) -> Any:
-            raise AssertionError("not called")
-
-        counts = table = get
 
     async def main() -> None:
         async with uvrpc.Server(Shop()) as server:
@@ -164,3 +180,80 @@ def test_a_plain_def_handler_fails_its_call_saying_how_to_fix_it(
     caplog.set_level(logging.ERROR, logger="uvrpc.server")
     asyncio.run(main())
     assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [TypeError] * 2
+
+
+def test_a_result_beyond_its_type_is_refused_with_its_bound(
+    shop: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An integer beyond 64 bits cannot be encoded: its caller and the server's
+    log get the bound it breaks, as a value just beyond ``i64`` does, not the
+    encoder's "cannot encode a value of type int"."""
+
+    class Shop(_Streams, shop.ShopServer):  # type: ignore[name-defined,misc]
+        async def total(self) -> Any:
+            return 2**70
+
+    async def main() -> None:
+        async with uvrpc.Server(Shop()) as server:
+            endpoint = server.bind(f"inproc://shop-{uuid.uuid4().hex}")
+            async with uvrpc.Channel(endpoint) as channel:
+                with pytest.raises(uvrpc.InternalError) as raised:
+                    await shop.ShopClient(channel).total(timeout=10)
+                assert str(raised.value.message) == (
+                    "the reply of shop.Shop.total failed: Input should be less than "
+                    "or equal to 9223372036854775807"
+                )
+
+    caplog.set_level(logging.ERROR, logger="uvrpc.server")
+    asyncio.run(main())
+    assert _errors(caplog) == [
+        "handler of shop.Shop.total returned a value of type int that cannot be "
+        "sent; its caller gets INTERNAL: Input should be less than or equal to "
+        "9223372036854775807"
+    ]
+
+
+def test_a_stream_item_not_of_its_declared_type_is_logged(
+    shop: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server stream's item of the wrong type (an integer beyond 64 bits
+    included) fails its caller with INTERNAL, and the server logs it as it logs a unary
+    result of the wrong type: the handler's fault, which only the operator can
+    mend."""
+
+    class Shop(_Streams, shop.ShopServer):  # type: ignore[name-defined,misc]
+        async def items(self) -> Any:
+            yield shop.Item(sku="a", count=1)
+            yield 42
+
+        async def totals(self) -> Any:
+            yield 1
+            yield 2**70
+
+    async def main() -> None:
+        async with uvrpc.Server(Shop()) as server:
+            endpoint = server.bind(f"inproc://shop-{uuid.uuid4().hex}")
+            async with uvrpc.Channel(endpoint) as channel:
+                client = shop.ShopClient(channel)
+                seen: list[Any] = []
+                with pytest.raises(uvrpc.InternalError, match="item 1 of the stream"):
+                    async for item in client.items(timeout=10):
+                        seen.append(item)
+                assert seen == [shop.Item(sku="a", count=1)]
+                with pytest.raises(uvrpc.InternalError, match="less than or equal"):
+                    async for _ in client.totals(timeout=10):
+                        pass
+
+    caplog.set_level(logging.ERROR, logger="uvrpc.server")
+    asyncio.run(main())
+    errors = _errors(caplog)
+    assert len(errors) == 2, errors
+    assert errors[0].startswith(
+        "handler of shop.Shop.items yielded item 1 of type int that does not match "
+        "the declared item type; its caller gets INTERNAL: "
+    )
+    assert errors[1] == (
+        "handler of shop.Shop.totals yielded item 1 of type int that does not match "
+        "the declared item type; its caller gets INTERNAL: Input should be less "
+        "than or equal to 9223372036854775807"
+    )

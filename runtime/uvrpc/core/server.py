@@ -83,6 +83,7 @@ __all__ = [
     "refusal",
     "awaiting",
     "result_check",
+    "unsendable_problem",
 ]
 
 _log = logging.getLogger("uvrpc.server")
@@ -93,6 +94,21 @@ _OK = int(Status.OK)
 
 Handler = Callable[..., Awaitable[Any]]
 """A method's handler: called with the parameters as keyword arguments."""
+
+
+def unsendable_problem(check: Callable[[Any], Any], value: Any, exc: Exception) -> str:
+    """What is wrong with ``value``, a handler's result or stream item that
+    could not be encoded (``exc``): the declared type's own words when ``check``
+    (its validation) refuses it too (``Input should be less than or equal to
+    9223372036854775807`` for an integer beyond 64 bits), else the encoder's.
+    Run only once encoding failed, off the replies' path."""
+    try:
+        check(value)
+    except ValueError as invalid:  # pydantic's ValidationError is one
+        return first_problem(invalid)
+    except TypeError:
+        pass
+    return str(exc)
 
 
 def awaiting(handler: Callable[..., Any], name: str) -> Handler:
@@ -540,8 +556,15 @@ class ServerProtocol:
         try:
             body, attachments = self.encode(result, method.reply_carries_bytes)
         except (EncodeError, ValueError, OverflowError) as exc:
-            _log.error("reply of %s cannot be encoded: %s", method.route, exc)
-            error = InternalError(f"the reply of {method.route} failed: {exc}")
+            problem = unsendable_problem(method.check_reply, result, exc)
+            _log.error(
+                "handler of %s returned a value of type %s that cannot be sent; "
+                "its caller gets INTERNAL: %s",
+                method.route,
+                type(result).__name__,
+                problem,
+            )
+            error = InternalError(f"the reply of {method.route} failed: {problem}")
             return error_reply(request.call_id, error, call)
         check = self._result_checks.get(method.route)
         if check is None:

@@ -19,6 +19,7 @@ queues items, wakes the handler and sends.
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -41,6 +42,7 @@ from .server import (
     duplicate_error,
     error_reply,
     refusal,
+    unsendable_problem,
 )
 
 __all__ = [
@@ -50,6 +52,8 @@ __all__ = [
     "ServerStream",
     "StreamLimits",
 ]
+
+_log = logging.getLogger("uvrpc.server")
 
 MAX_STREAMS = 1024
 """Stream calls one server runs at once, by default; more are refused."""
@@ -291,9 +295,18 @@ class ServerStream:
         try:
             method.check_reply_item(item)
         except ValueError as exc:
+            problem = first_problem(exc)
+            _log.error(
+                "handler of %s yielded item %d of type %s that does not match the "
+                "declared item type; its caller gets INTERNAL: %s",
+                method.route,
+                index,
+                type(item).__name__,
+                problem,
+            )
             raise InternalError(
                 f"item {index} of the stream of {method.route} does not match its "
-                f"declared type: {first_problem(exc)}"
+                f"declared type: {problem}"
             ) from None
 
     def encode_item(self, item: Any, index: int) -> list[Any]:
@@ -307,8 +320,17 @@ class ServerStream:
         try:
             body, attachments = self._encode(item, method.reply_item_carries_bytes)
         except (EncodeError, ValueError, OverflowError) as exc:
+            problem = unsendable_problem(method.check_reply_item, item, exc)
+            _log.error(
+                "handler of %s yielded item %d of type %s that cannot be sent; "
+                "its caller gets INTERNAL: %s",
+                method.route,
+                index,
+                type(item).__name__,
+                problem,
+            )
             raise InternalError(
-                f"item {index} of the stream of {method.route} failed: {exc}"
+                f"item {index} of the stream of {method.route} failed: {problem}"
             ) from None
         return [*attachments, encode_stream_header(KIND_ITEM, self.call_id), body]
 
