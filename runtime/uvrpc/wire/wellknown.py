@@ -177,6 +177,12 @@ def _timestamp_from_json(value: object) -> datetime.datetime:
         raise ValueError(
             f"not an RFC 3339 timestamp: {value!r} (like 2024-02-29T12:00:00Z)"
         ) from None
+    if parsed.tzinfo is None:
+        # check_timestamp's advice is Python's; text needs its offset written.
+        raise ValueError(
+            f"timestamp {value!r} has no offset: it names no instant (end it with "
+            "Z for UTC, or an offset such as +02:00)"
+        )
     return check_timestamp(parsed)
 
 
