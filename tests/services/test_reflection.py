@@ -4,11 +4,12 @@ matches the IDL it was generated from, and its health follows its state."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 from conformance_server import Conformance
-from conftest import server_thread
+from conftest import generate_modules, server_thread
 from golden import conformance
 
 import uvrpc
@@ -344,3 +345,32 @@ def test_health_sync_client() -> None:
         HealthSyncClient(running.endpoint, timeout=10) as client,
     ):
         assert client.check() is HealthStatus.SERVING
+
+
+def test_undocumented_definitions_are_described_without_a_doc(
+    tmp_path: Path,
+) -> None:
+    """uvrpc-gen gives an undocumented message, enum, exception or union a
+    placeholder docstring (``The ``inv.Item`` message.``); described, it would be
+    a doc comment the IDL never had. A documented one keeps its doc."""
+    inv = generate_modules(
+        tmp_path,
+        {
+            "inv.idl": "namespace inv;\n"
+            "enum Kind { A = 1; }\n"
+            "message Item { 1: Kind kind; }\n"
+            "/// Said of a missing item.\n"
+            "exception Missing { 1: string sku; }\n"
+            "exception Gone { 1: string sku; }\n"
+            "union Either { 1: Item item; 2: string name; }\n"
+            "service Inv {\n"
+            "    Item get(1: Either which) throws (Missing, Gone);\n"
+            "}\n"
+        },
+    )["inv"]
+    described = describe(inv.InvServer)
+    assert described["messages"]["inv.Item"]["doc"] == ""
+    assert described["enums"]["inv.Kind"]["doc"] == ""
+    assert described["exceptions"]["inv.Gone"]["doc"] == ""
+    assert described["unions"]["inv.Either"]["doc"] == ""
+    assert described["exceptions"]["inv.Missing"]["doc"] == "Said of a missing item."

@@ -122,6 +122,14 @@ def _doc(obj: object) -> str:
     return inspect.cleandoc(raw) if isinstance(raw, str) else ""
 
 
+def _own_doc(doc: str, name: str, kind: str) -> str:
+    """``doc``, the docstring of the definition ``name`` (a ``kind``: message,
+    enumeration, exception, union), or ``""`` for the placeholder that uvrpc-gen
+    writes for one the IDL left undocumented (``The ``shop.Item`` message.``):
+    described, it would be a doc comment the IDL never had."""
+    return "" if doc == f"The ``{name}`` {kind}." else doc
+
+
 def _method_doc(doc: str, route: str) -> str:
     """A generated handler's docstring as the IDL wrote it: without the
     placeholder of an undocumented method and without the ``Args:`` and
@@ -296,7 +304,7 @@ class _Describer:
         if name not in self.enums:
             self.enums[name] = {
                 "name": name,
-                "doc": _doc(cls),
+                "doc": _own_doc(_doc(cls), name, "enumeration"),
                 "members": {m.name: m.value for m in cls},
             }
         return name
@@ -304,7 +312,8 @@ class _Describer:
     def message_name(self, cls: type[Message]) -> str:
         name = f"{self.namespace(cls)}.{cls.__qualname__}"
         if name not in self.messages:
-            entry: Description = {"name": name, "doc": _doc(cls), "fields": []}
+            doc = _own_doc(_doc(cls), name, "message")
+            entry: Description = {"name": name, "doc": doc, "fields": []}
             self.messages[name] = entry  # first: a message may contain itself
             entry["fields"] = self.fields(cls)
         return name
@@ -316,9 +325,7 @@ class _Describer:
         module = members[0].__module__
         name = f"{self.namespace(members[0])}.{wire.name}"
         if name not in self.unions:
-            doc = _module_docs(module).get(wire.name, "")
-            if doc == f"The ``{name}`` union.":
-                doc = ""  # the placeholder of an undocumented union
+            doc = _own_doc(_module_docs(module).get(wire.name, ""), name, "union")
             entry: Description = {"name": name, "doc": doc, "members": []}
             self.unions[name] = entry  # first: a union may hold itself
             described = []
@@ -387,7 +394,7 @@ class _Describer:
         if name not in self.exceptions:
             self.exceptions[name] = {
                 "name": name,
-                "doc": _doc(cls),
+                "doc": _own_doc(_doc(cls), name, "exception"),
                 "fields": self.fields(cls.uvrpc_fields, _attribute_docs(cls)),
             }
         return name
