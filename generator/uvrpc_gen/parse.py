@@ -119,6 +119,11 @@ gets that example's message (lark's ``match_examples``); other errors get a mess
 built from the tokens the parser expected. The tests parse every example.
 """
 
+_REQUIRED_MESSAGE = (
+    "fields and parameters are required unless marked 'optional'; drop 'required'"
+)
+"""The error at a Thrift-style ``1: required i32 name;``."""
+
 _TERMINAL_NAMES: Mapping[str, str] = {
     "NAME": "a name",
     "INT": "an integer",
@@ -683,6 +688,32 @@ def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
+def _thrift_required(error: lark.UnexpectedToken) -> Token | None:
+    """The ``required`` of a Thrift-style ``1: required i32 name;``, if that is
+    what the parser failed on.
+
+    The grammar reads ``required`` there as the type and the real type as the
+    name, so the parser fails on the token after the real type, in the state of a
+    field missing its ``;``: no example of :data:`SYNTAX_ERROR_EXAMPLES` can tell
+    the two apart, and the error belongs at an earlier token. The values the parser
+    holds can: an id, ``:`` (or ``optional``), a type that is just ``required``, a
+    name.
+    """
+    stack = error.interactive_parser.parser_state.value_stack
+    if len(stack) < 3 or not isinstance(stack[-1], Token) or stack[-1].type != "NAME":
+        return None
+    before, type_tree = stack[-3], stack[-2]
+    if not (isinstance(before, Token) and before.type in ("COLON", "OPTIONAL")):
+        return None
+    if not (isinstance(type_tree, Tree) and type_tree.data == "type"):
+        return None
+    name_tree = type_tree.children[0]
+    if len(type_tree.children) != 1 or not isinstance(name_tree, Tree):
+        return None  # type arguments or constraints: not a stray keyword
+    tokens = _tokens(name_tree)
+    return tokens[0] if [str(t) for t in tokens] == ["required"] else None
+
+
 def _syntax_diagnostic(
     error: lark.UnexpectedInput, source: str, file: str
 ) -> Diagnostic:
@@ -699,6 +730,11 @@ def _syntax_diagnostic(
         message = f"unexpected character {char!r}"
         return Diagnostic(Span(file, line, column, column + 1), message)
     assert isinstance(error, lark.UnexpectedToken)
+    required = _thrift_required(error)
+    if required is not None:
+        line, column = required.line or 1, required.column or 1
+        span = Span(file, line, column, required.end_column or column + 1)
+        return Diagnostic(span, _REQUIRED_MESSAGE)
     parse_example: Callable[[str], Tree[Token]] = _parser().parse
     friendly = error.match_examples(
         parse_example, dict(SYNTAX_ERROR_EXAMPLES), use_accepts=True

@@ -580,6 +580,42 @@ def test_unexpected_character() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("source", "message", "caret"),
+    [
+        (
+            NS + "message Foo { 1: required i32 a; }",
+            "t.idl:2:18: error: fields and parameters are required unless marked "
+            "'optional'; drop 'required'",
+            "                 ^~~~~~~~",
+        ),
+        (
+            NS + "message Foo {\n  1: required Foo.Bar a = 1;\n}",
+            "t.idl:3:6: error: fields and parameters are required unless marked "
+            "'optional'; drop 'required'",
+            "     ^~~~~~~~",
+        ),
+        (
+            NS + "service S { void f(1: i32 a, 2: required list<i32> b); }",
+            "t.idl:2:33: error: fields and parameters are required unless marked "
+            "'optional'; drop 'required'",
+            "                                ^~~~~~~~",
+        ),
+    ],
+)
+def test_thrift_required_is_named_where_it_stands(
+    source: str, message: str, caret: str
+) -> None:
+    """Thrift's 'required' reads as the type, and the type as the name, so the
+    parser fails on the token after; the error names the word to drop."""
+    assert first(source) == (message, caret)
+
+
+def test_a_type_named_required_is_still_a_type() -> None:
+    source = NS + "message required {}\nmessage M { 1: required r; }"
+    assert check(parse(source, "t.idl")).module.definitions[1].name == "M"
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "uvrpc_gen", *args],
