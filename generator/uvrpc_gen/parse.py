@@ -688,6 +688,24 @@ def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
+def _unlexable(source: str, position: int) -> tuple[int, str]:
+    """What starts at ``position``, where no token matches: how many characters to
+    underline and the message.
+
+    Comments and strings are tokens of the lexer, so one left open fails where
+    it starts, at a ``/`` or a ``"`` that alone would be meaningless; naming it
+    says which closing mark is missing.
+    """
+    if source.startswith("/*", position) and "*/" not in source[position + 2 :]:
+        return 2, "unterminated block comment (it starts here and no '*/' closes it)"
+    if source.startswith('"', position):
+        # Every '"' the lexer cannot match opens a string that the line ends first
+        # (a quoted string where none may stand is an unexpected token instead).
+        return 1, "unterminated string: a string ends with '\"' on the line it starts"
+    char = source[position] if position < len(source) else ""
+    return 1, f"unexpected character {char!r}"
+
+
 def _thrift_required(error: lark.UnexpectedToken) -> Token | None:
     """The ``required`` of a Thrift-style ``1: required i32 name;``, if that is
     what the parser failed on.
@@ -726,9 +744,8 @@ def _syntax_diagnostic(
     if isinstance(error, lark.UnexpectedCharacters):
         line, column = error.line, error.column
         position = error.pos_in_stream or 0
-        char = source[position] if position < len(source) else ""
-        message = f"unexpected character {char!r}"
-        return Diagnostic(Span(file, line, column, column + 1), message)
+        width, message = _unlexable(source, position)
+        return Diagnostic(Span(file, line, column, column + width), message)
     assert isinstance(error, lark.UnexpectedToken)
     required = _thrift_required(error)
     if required is not None:

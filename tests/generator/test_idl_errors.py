@@ -616,6 +616,52 @@ def test_a_type_named_required_is_still_a_type() -> None:
     assert check(parse(source, "t.idl")).module.definitions[1].name == "M"
 
 
+@pytest.mark.parametrize(
+    ("source", "message", "caret"),
+    [
+        (
+            NS + "message M {}\n  /* never closed\nmessage N {}\n",
+            "t.idl:3:3: error: unterminated block comment (it starts here and no "
+            "'*/' closes it)",
+            "  ^~",
+        ),
+        (
+            NS + "/*/ message M {}",
+            "t.idl:2:1: error: unterminated block comment (it starts here and no "
+            "'*/' closes it)",
+            "^~",
+        ),
+        (
+            NS + 'const string S = "abc;\nmessage M {}\n',
+            "t.idl:2:18: error: unterminated string: a string ends with '\"' on the "
+            "line it starts",
+            "                 ^",
+        ),
+        (
+            NS + 'const string S = "multi\nline";\n',
+            "t.idl:2:18: error: unterminated string: a string ends with '\"' on the "
+            "line it starts",
+            "                 ^",
+        ),
+        (
+            NS + 'const string S = "ends in an escaped quote\\";\n',
+            "t.idl:2:18: error: unterminated string: a string ends with '\"' on the "
+            "line it starts",
+            "                 ^",
+        ),
+        (
+            NS + "message M {} / 2",
+            "t.idl:2:14: error: unexpected character '/'",
+            "             ^",
+        ),
+    ],
+)
+def test_an_unclosed_comment_or_string_is_named_where_it_starts(
+    source: str, message: str, caret: str
+) -> None:
+    assert first(source) == (message, caret)
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "uvrpc_gen", *args],
