@@ -14,7 +14,7 @@ import keyword
 import math
 import struct
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from . import constraints, naming, pytypes
@@ -113,6 +113,18 @@ _SIGNATURE_BUILTINS = frozenset(
     {"bool", "int", "float", "str", "bytes", "memoryview", "list", "dict", "set"}
 )
 _PYTHON_BUILTINS = frozenset(n for n in dir(builtins) if not n.startswith("_"))
+_FOREIGN_TYPES: Mapping[str, tuple[str, ...]] = {
+    "int": ("i32", "i64"),
+    "integer": ("i32", "i64"),
+    "long": ("i64",),
+    "short": ("i16",),
+    "binary": ("bytes",),
+    "float64": ("double",),
+    "dict": ("map",),
+}
+"""Type names of other languages and IDLs, and the IDL types they mean: names
+no IDL type is close enough to for a hint by spelling (``int``), or that the
+closest one is wrong for (``float64`` is spelt nearly ``float`` and is a double)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +190,31 @@ _KIND_NAMES: Mapping[type, str] = {
     Const: "constant",
     Typedef: "typedef",
 }
+
+
+def _suggestions(name: str, known: Iterable[str]) -> list[str]:
+    """The known names to suggest for the unknown ``name``.
+
+    An unqualified name that imported files define is most likely one of those
+    written without its file's stem (``Genre`` for ``common.Genre``), however far
+    apart the spellings; otherwise the known name closest in spelling, if any.
+    """
+    known = list(known)
+    if "." not in name:
+        imported = sorted(k for k in known if k.endswith(f".{name}"))
+        if imported:
+            return imported
+    return difflib.get_close_matches(name, known, n=1)
+
+
+def _did_you_mean(names: Sequence[str]) -> str:
+    """The hint that ends an unknown-name error: ``; did you mean 'a' or 'b'?``,
+    or nothing when there is nothing to suggest."""
+    if not names:
+        return ""
+    quoted = [f"'{n}'" for n in names]
+    listed = ", ".join(quoted[:-1]) + " or " + quoted[-1] if names[1:] else quoted[0]
+    return f"; did you mean {listed}?"
 
 
 def _where(span: Span) -> str:
@@ -809,8 +846,7 @@ class _Checker:
         for ref in method.throws:
             definition = self.kinds.get(ref.name)
             if definition is None:
-                close = difflib.get_close_matches(ref.name, exceptions, n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
+                hint = _did_you_mean(_suggestions(ref.name, exceptions))
                 self.error(ref.span, f"unknown exception '{ref.name}'{hint}")
             elif not isinstance(definition, ExceptionType):
                 what = _KIND_NAMES[type(definition)]
@@ -958,9 +994,8 @@ class _Checker:
             )
             return False
         known = [*SCALAR_TYPES, *CONTAINER_TYPES, *self.kinds]
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        self.error(ref.span, f"unknown type '{name}'{hint}")
+        close = _FOREIGN_TYPES.get(name) or _suggestions(name, known)
+        self.error(ref.span, f"unknown type '{name}'{_did_you_mean(close)}")
         return False
 
     # --- constants -------------------------------------------------------------

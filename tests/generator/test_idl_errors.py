@@ -38,6 +38,26 @@ CASES = [
         "               ^~~~~",
     ),
     (
+        NS + "message M { 1: int x; }",
+        "t.idl:2:16: error: unknown type 'int'; did you mean 'i32' or 'i64'?",
+        "               ^~~",
+    ),
+    (
+        NS + "message M { 1: map<string, long> x; }",
+        "t.idl:2:28: error: unknown type 'long'; did you mean 'i64'?",
+        "                           ^~~~",
+    ),
+    (
+        NS + "message M { 1: binary x; }",
+        "t.idl:2:16: error: unknown type 'binary'; did you mean 'bytes'?",
+        "               ^~~~~~",
+    ),
+    (
+        NS + "message M { 1: float64 x; }",
+        "t.idl:2:16: error: unknown type 'float64'; did you mean 'double'?",
+        "               ^~~~~~~",
+    ),
+    (
         NS + "enum A { X = 1; }\nmessage A {}",
         "t.idl:3:9: error: duplicate definition 'A' (first defined at line 2)",
         "        ^",

@@ -164,6 +164,50 @@ def test_errors_in_an_imported_file_point_into_that_file(tmp_path: Path) -> None
     )
 
 
+def test_an_imported_name_without_its_stem_is_hinted_qualified(
+    tmp_path: Path,
+) -> None:
+    write(
+        tmp_path,
+        {
+            "a.idl": 'namespace a;\nimport "common.idl";\n\n'
+            "message Song { 1: Genre genre; }\n"
+            "service S { void f() throws (NotFound); }\n",
+            "common.idl": "namespace common;\nenum Genre { ROCK = 1; }\n"
+            "exception NotFound {}\n",
+        },
+    )
+    lines = report([tmp_path / "a.idl"]).splitlines()
+    a = tmp_path / "a.idl"
+    assert lines == [
+        f"{a}:4:19: error: unknown type 'Genre'; did you mean 'common.Genre'?",
+        "message Song { 1: Genre genre; }",
+        "                  ^~~~~",
+        f"{a}:5:30: error: unknown exception 'NotFound'; did you mean "
+        "'common.NotFound'?",
+        "service S { void f() throws (NotFound); }",
+        "                             ^~~~~~~~",
+    ]
+
+
+def test_a_name_two_imported_files_define_is_hinted_with_both(
+    tmp_path: Path,
+) -> None:
+    write(
+        tmp_path,
+        {
+            "a.idl": 'namespace a;\nimport "c.idl";\nimport "b.idl";\n'
+            "message M { 1: N n; }\n",
+            "b.idl": "namespace b;\nmessage N {}\n",
+            "c.idl": "namespace c;\nenum N { X = 1; }\n",
+        },
+    )
+    assert report([tmp_path / "a.idl"]).splitlines()[0] == (
+        f"{tmp_path / 'a.idl'}:4:16: error: unknown type 'N'; did you mean 'b.N' or "
+        "'c.N'?"
+    )
+
+
 @pytest.mark.parametrize(
     ("source", "message"),
     [
