@@ -375,18 +375,24 @@ _ATTRIBUTES = (
 )
 
 
-def _isort_order(name: str) -> tuple[int, list[str | int]]:
+def _isort_order(name: str) -> tuple[int, list[str | tuple[int, str | int]]]:
     """The order of ``name`` in ``__all__`` as ruff sorts it (RUF022, "isort
     style"): constants, then classes, then the rest, each in natural order
-    (``Item2`` before ``Item10``)."""
+    (``Item2`` before ``Item10``; a run of digits with a leading zero is
+    compared as text, before every other run: ``V01``, ``V02``, ``V1``)."""
     if len(name) > 1 and name.isupper():
         kind = 0
     elif name[:1].isupper():
         kind = 1
     else:
         kind = 2
-    parts = re.split(r"(\d+)", name)
-    return kind, [int(part) if part.isdigit() else part for part in parts]
+    parts: list[str | tuple[int, str | int]] = []
+    for index, part in enumerate(re.split(r"(\d+)", name)):
+        if index % 2 == 0:  # text between runs of digits
+            parts.append(part)
+        else:
+            parts.append((0, part) if part.startswith("0") else (1, int(part)))
+    return kind, parts
 
 
 def _runtime(symbol: str) -> str:

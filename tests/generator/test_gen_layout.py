@@ -282,7 +282,8 @@ def test_an_importing_module_is_ruff_clean_where_its_imports_are_first_party(
     """The modules of imported IDL files are the user's own, which ruff run from
     the project counts as first-party, and uvrpc is not: they are sorted apart
     (``# isort: split``), so either count leaves the imports as they are. The
-    names of ``__all__`` are in ruff's order (RUF022): constants first."""
+    names of ``__all__`` are in ruff's order (RUF022): constants first, digits
+    in natural order."""
     (tmp_path / "common.idl").write_text(
         "namespace common;\nenum Kind { A = 1; }\n", encoding="utf-8"
     )
@@ -290,6 +291,8 @@ def test_an_importing_module_is_ruff_clean_where_its_imports_are_first_party(
         'namespace orders;\nimport "common.idl";\n'
         "const i32 MAX_ITEMS = 10;\nconst i32 K = 3;\n"
         "message Item2 { 1: common.Kind kind; }\n"
+        "message Item1 { 1: i32 n; }\n"
+        "message Item01 { 1: i32 n; }\n"
         "message Item10 { 1: list<Item2> items = []; }\n",
         encoding="utf-8",
     )
@@ -308,7 +311,11 @@ def test_an_importing_module_is_ruff_clean_where_its_imports_are_first_party(
         )
         assert f"from uvrpc import types as _t\n\n# isort: split\n{sibling}\n" in text
         # One capital is a class's name to ruff, not a constant's.
-        assert '"MAX_ITEMS",\n    "Item2",\n    "Item10",\n    "K",\n' in text
+        # Digits with a leading zero sort as text, before the others.
+        assert (
+            '"MAX_ITEMS",\n    "Item01",\n    "Item1",\n    "Item2",\n    "Item10",\n'
+            '    "K",\n' in text
+        )
         # Run from where the modules are imported from: ruff counts them first-party.
         assert_ruff_clean(
             out / "orders.py", cwd=tmp_path / "flat" if package is None else tmp_path
