@@ -9,8 +9,10 @@ import asyncio
 import math
 import subprocess
 import sys
+from fractions import Fraction
 from typing import Any
 
+import numpy as np
 import pytest
 from calculator import CalculatorClient, CalculatorSyncClient
 from calculator_server import Calculator
@@ -26,6 +28,7 @@ BAD_VALUES: list[tuple[Any, type[Exception], str]] = [
     (math.nan, ValueError, "not nan"),
     ("5", TypeError, "not str '5'"),
     (True, TypeError, "not bool True"),
+    (10**400, ValueError, "not 1000"),  # beyond a float: no deadline to keep
 ]
 
 
@@ -79,3 +82,13 @@ def test_the_cli_refuses_a_bad_timeout_as_a_usage_error(value: str) -> None:
     assert done.returncode == 2, done.stderr
     assert "error: argument --timeout: " in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_any_real_number_of_seconds_is_a_timeout() -> None:
+    """A numpy float, a numpy integer or a Fraction is a number of seconds too."""
+    with (
+        server_thread(Calculator()) as server,
+        CalculatorSyncClient(server.endpoint, timeout=np.float64(10)) as client,
+    ):
+        for timeout in (np.float64(5.5), np.int64(5), Fraction(11, 2), 5):
+            assert client.add(a=1, b=2, timeout=timeout) == 3

@@ -33,7 +33,9 @@ class AsyncClient:
     Args:
         target: an endpoint to connect to (``tcp://127.0.0.1:5555``, ``ipc://…``,
             ``inproc://…``), or a :class:`Channel` shared with other clients.
-        timeout: the default deadline of each call in seconds; ``None`` waits for ever.
+        timeout: the default deadline of each call in seconds, a positive, finite
+            number (else ``ValueError``, or ``TypeError`` for no number);
+            ``None`` waits for ever.
             A call's own ``timeout=`` argument takes precedence.
         retry: retry the methods the IDL marks ``idempotent`` when they fail with
             ``UNAVAILABLE`` (:class:`~uvrpc.Retry`); by default nothing is retried.
@@ -109,7 +111,7 @@ class AsyncClient:
         # Returns the channel's coroutine rather than awaiting it: one coroutine
         # frame less per call.
         args = method.wire_args(values)
-        timeout = self._timeout if timeout is None else checked_timeout(timeout)
+        timeout = _given_or(timeout, self._timeout)
         if self._retry is not None and method.idempotent:
             channel = self._channel
             return self._retry.run(
@@ -128,7 +130,7 @@ class AsyncClient:
         return self._channel.start(
             method,
             method.wire_args(values),
-            self._timeout if timeout is None else checked_timeout(timeout),
+            _given_or(timeout, self._timeout),
             wait_for_ready,
         )
 
@@ -142,7 +144,7 @@ class AsyncClient:
         return self._channel.server_stream(
             method,
             method.wire_args(values),
-            self._timeout if timeout is None else checked_timeout(timeout),
+            _given_or(timeout, self._timeout),
             wait_for_ready,
         )
 
@@ -158,7 +160,7 @@ class AsyncClient:
             method,
             method.wire_args(values),
             items,
-            self._timeout if timeout is None else checked_timeout(timeout),
+            _given_or(timeout, self._timeout),
             wait_for_ready,
         )
 
@@ -174,7 +176,7 @@ class AsyncClient:
             method,
             method.wire_args(values),
             items,
-            self._timeout if timeout is None else checked_timeout(timeout),
+            _given_or(timeout, self._timeout),
             wait_for_ready,
         )
 
@@ -200,7 +202,9 @@ class SyncClient:
 
     Args:
         target: an endpoint to connect to, or a :class:`SyncChannel`.
-        timeout: the default deadline of each call in seconds; ``None`` waits for ever.
+        timeout: the default deadline of each call in seconds, a positive, finite
+            number (else ``ValueError``, or ``TypeError`` for no number);
+            ``None`` waits for ever.
         retry: retry idempotent methods that fail with ``UNAVAILABLE``.
         security: connect over CURVE (:class:`~uvrpc.security.ClientSecurity`);
             for an endpoint only.
@@ -266,7 +270,7 @@ class SyncClient:
         wait_for_ready: bool | None = None,
     ) -> Reply:
         args = method.wire_args(values)
-        timeout = self._timeout if timeout is None else checked_timeout(timeout)
+        timeout = _given_or(timeout, self._timeout)
         if self._retry is not None and method.idempotent:
             channel = self._channel
             return self._retry.run_sync(
@@ -285,7 +289,7 @@ class SyncClient:
         return self._channel.server_stream(
             method,
             method.wire_args(values),
-            self._timeout if timeout is None else checked_timeout(timeout),
+            _given_or(timeout, self._timeout),
             wait_for_ready,
         )
 
@@ -301,7 +305,7 @@ class SyncClient:
             method,
             method.wire_args(values),
             items,
-            self._timeout if timeout is None else checked_timeout(timeout),
+            _given_or(timeout, self._timeout),
             wait_for_ready,
         )
 
@@ -317,7 +321,7 @@ class SyncClient:
             method,
             method.wire_args(values),
             items,
-            self._timeout if timeout is None else checked_timeout(timeout),
+            _given_or(timeout, self._timeout),
             wait_for_ready,
         )
 
@@ -336,3 +340,8 @@ class SyncClient:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _given_or(timeout: float | None, default: float | None) -> float | None:
+    """A call's timeout: the one it was given, checked, or else its client's."""
+    return default if timeout is None else checked_timeout(timeout)

@@ -11,6 +11,8 @@ the item (the call table that uses them is :mod:`uvrpc.core.client`).
 from __future__ import annotations
 
 import math
+import numbers
+import reprlib
 import time
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -70,29 +72,33 @@ class MethodInfo(Protocol):
     errors_by_name: dict[str, type[DeclaredError]]
 
 
-_NUMBERS = (int, float)
-
-
 def checked_timeout(timeout: float | None) -> float | None:
     """``timeout``, a call's (or a client's default) deadline in seconds, once
-    it is known to be one: ``None`` or a positive, finite number.
+    it is known to be one: ``None`` or a positive, finite number (any real
+    number, a numpy float included, as a ``float``).
 
     Raises:
         TypeError: not a number (``"5"``, ``True``).
         ValueError: zero, negative, infinite or NaN; ``None`` waits without a
             deadline.
     """
-    if timeout is None or (timeout.__class__ in _NUMBERS and 0 < timeout < math.inf):
+    if timeout is None or (timeout.__class__ is float and 0 < timeout < math.inf):
         return timeout
-    if isinstance(timeout, bool) or not isinstance(timeout, _NUMBERS):
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
         raise TypeError(
             "timeout must be a number of seconds or None, "
-            f"not {type(timeout).__name__} {timeout!r}"
+            f"not {type(timeout).__name__} {reprlib.repr(timeout)}"
         )
-    raise ValueError(
-        "timeout must be a positive, finite number of seconds "
-        f"(None: no deadline), not {timeout!r}"
-    )
+    try:
+        seconds = float(timeout)
+    except OverflowError:  # an int too large for a float
+        seconds = math.inf
+    if not 0 < seconds < math.inf:  # NaN too
+        raise ValueError(
+            "timeout must be a positive, finite number of seconds "
+            f"(None: no deadline), not {reprlib.repr(timeout)}"
+        )
+    return seconds
 
 
 def timeout_ms(timeout: float | None) -> int | None:
