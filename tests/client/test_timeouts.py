@@ -90,5 +90,6 @@ def test_any_real_number_of_seconds_is_a_timeout() -> None:
         server_thread(Calculator()) as server,
         CalculatorSyncClient(server.endpoint, timeout=np.float64(10)) as client,
     ):
-        for timeout in (np.float64(5.5), np.int64(5), Fraction(11, 2), 5):
+        timeouts: list[Any] = [np.float64(5.5), np.int64(5), Fraction(11, 2), 5]
+        for timeout in timeouts:
             assert client.add(a=1, b=2, timeout=timeout) == 3

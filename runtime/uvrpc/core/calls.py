@@ -72,7 +72,7 @@ class MethodInfo(Protocol):
     errors_by_name: dict[str, type[DeclaredError]]
 
 
-def checked_timeout(timeout: float | None) -> float | None:
+def checked_timeout(timeout: object) -> float | None:
     """``timeout``, a call's (or a client's default) deadline in seconds, once
     it is known to be one: ``None`` or a positive, finite number (any real
     number, a numpy float included, as a ``float``).
@@ -82,7 +82,9 @@ def checked_timeout(timeout: float | None) -> float | None:
         ValueError: zero, negative, infinite or NaN; ``None`` waits without a
             deadline.
     """
-    if timeout is None or (timeout.__class__ is float and 0 < timeout < math.inf):
+    if timeout is None:
+        return None
+    if type(timeout) is float and 0 < timeout < math.inf:
         return timeout
     if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
         raise TypeError(
