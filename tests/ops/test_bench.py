@@ -203,7 +203,8 @@ def test_a_client_that_dies_before_it_is_ready_fails_the_run_not_hangs(
     # Each "client" exits at once, before it says it is ready.
     monkeypatch.setattr(runner, "WORKER", [sys.executable, "-c", "raise SystemExit(3)"])
     spec = ClientSpec("tcp://127.0.0.1:1", 64, 1, warmup=0.0, duration=0.1)
-    with pytest.raises(RuntimeError, match=r"a uvrpc client failed: exit \[3, 3\]"):
+    failed = r"a uvrpc client failed before it was ready: exit \[3, 3\]"
+    with pytest.raises(RuntimeError, match=failed):
         runner.run_clients(SYSTEMS["uvrpc"], [[spec]] * 2, together=True)
 
 

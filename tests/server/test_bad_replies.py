@@ -31,6 +31,7 @@ service Shop {
     i64 total();
     stream<Item> items();
     stream<i64> totals();
+    i64 sum(1: stream<i64> values);
 }
 """
 
@@ -44,7 +45,7 @@ async def _not_called(*_: Any, **__: Any) -> Any:
     raise AssertionError("not called")
 
 
-class _Streams:
+class _Uncalled:
     """The methods a test of one kind of bad result does not call (typed ``Any``,
     so that a test overrides any of them)."""
 
@@ -56,6 +57,7 @@ class _Streams:
     total: Any = _not_called
     items: Any = _not_called
     totals: Any = _not_called
+    sum: Any = _not_called
 
 
 def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -69,7 +71,7 @@ def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_a_reply_not_of_its_declared_type_is_logged(
     shop: ModuleType, caplog: pytest.LogCaptureFixture
 ) -> None:
-    class Shop(_Streams, shop.ShopServer):  # type: ignore[name-defined,misc]
+    class Shop(_Uncalled, shop.ShopServer):  # type: ignore[name-defined,misc]
         async def get(self, *, sku: str) -> Any:
             return {"sku": sku, "count": "many"}  # a count that is no i32
 
@@ -152,7 +154,7 @@ def test_a_plain_def_handler_fails_its_call_saying_how_to_fix_it(
 
         return wrapper
 
-    class Shop(_Streams, shop.ShopServer):  # type: ignore[name-defined,misc]
+    class Shop(_Uncalled, shop.ShopServer):  # type: ignore[name-defined,misc]
         def count(self) -> int:
             return 7
 
@@ -189,7 +191,7 @@ def test_a_result_beyond_its_type_is_refused_with_its_bound(
     log get the bound it breaks, as a value just beyond ``i64`` does, not the
     encoder's "cannot encode a value of type int"."""
 
-    class Shop(_Streams, shop.ShopServer):  # type: ignore[name-defined,misc]
+    class Shop(_Uncalled, shop.ShopServer):  # type: ignore[name-defined,misc]
         async def total(self) -> Any:
             return 2**70
 
@@ -221,7 +223,7 @@ def test_a_stream_item_not_of_its_declared_type_is_logged(
     result of the wrong type: the handler's fault, which only the operator can
     mend."""
 
-    class Shop(_Streams, shop.ShopServer):  # type: ignore[name-defined,misc]
+    class Shop(_Uncalled, shop.ShopServer):  # type: ignore[name-defined,misc]
         async def items(self) -> Any:
             yield shop.Item(sku="a", count=1)
             yield 42
@@ -257,3 +259,39 @@ def test_a_stream_item_not_of_its_declared_type_is_logged(
         "the declared item type; its caller gets INTERNAL: Input should be less "
         "than or equal to 9223372036854775807"
     )
+
+
+def test_a_client_stream_or_generator_handler_of_the_wrong_kind_says_so(
+    shop: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client stream's handler written ``def`` fails as a unary one does, and
+    a unary handler written as an async generator (a ``yield`` in it) is told
+    that it must return its result."""
+
+    class Shop(_Uncalled, shop.ShopServer):  # type: ignore[name-defined,misc]
+        def sum(self, *, values: Any) -> int:
+            return 0
+
+        async def total(self) -> Any:
+            yield 1
+
+    async def main() -> None:
+        async with uvrpc.Server(Shop()) as server:
+            endpoint = server.bind(f"inproc://shop-{uuid.uuid4().hex}")
+            async with uvrpc.Channel(endpoint) as channel:
+                client = shop.ShopClient(channel)
+                with pytest.raises(uvrpc.RpcError) as raised:
+                    await client.sum(values=[1, 2], timeout=10)
+                assert str(raised.value.message) == (
+                    "TypeError: Shop.sum returned int, not an awaitable: "
+                    "declare it with 'async def'"
+                )
+                with pytest.raises(uvrpc.RpcError) as raised:
+                    await client.total(timeout=10)
+                assert str(raised.value.message) == (
+                    "TypeError: Shop.total is an async generator: a method that "
+                    "does not stream its result returns it, it does not yield it"
+                )
+
+    caplog.set_level(logging.ERROR, logger="uvrpc.server")
+    asyncio.run(main())

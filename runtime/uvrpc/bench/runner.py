@@ -32,7 +32,8 @@ __all__ = ["Measurement", "Sample", "plan", "run_clients", "run_round"]
 WORKER = [sys.executable, "-m", "uvrpc.bench.worker"]
 START_LEAD = 0.05
 """Seconds between the last of a multi-process case's clients saying it is ready
-and their agreed start time: each one's time to read that time and begin."""
+and their agreed start time: each one's time to read that time, make its
+connection and begin its warm-up (which a late start eats into)."""
 
 
 @dataclass(frozen=True)
@@ -109,45 +110,90 @@ def run_clients(
 ) -> list[list[Result]]:
     """Run one client process per batch, all at once; return each one's results.
 
-    ``together``: the processes start measuring at one time, agreed once every
-    one of them has imported its system and says it is ready (each spec's
-    ``start_at`` is set to it), so no process's start-up eats into another's
-    window and no fixed lead has to guess how long start-up takes.
+    ``together``: the processes' first warm-ups start at one time, agreed once
+    every one of them has imported what it measures with and says it is ready
+    (each spec's ``start_at`` is set to it), so no process's start-up eats into
+    another's window and no fixed lead has to guess how long start-up takes. A
+    process that dies before it is ready fails the run at once.
+
+    Raises:
+        RuntimeError: a client process failed.
     """
     with tempfile.TemporaryDirectory(prefix="uvrpc-bench-results-") as scratch:
         paths = [Path(scratch) / f"client-{n}.json" for n in range(len(batches))]
-        ready_read, ready_write = os.pipe() if together else (-1, -1)
-        processes = []
+        processes: list[subprocess.Popen[str]] = []
         try:
-            for batch, path in zip(batches, paths, strict=True):
-                command = [*WORKER, "client", system.name, "--results", str(path)]
-                if together:
-                    command += ["--ready-fd", str(ready_write)]
-                process = subprocess.Popen(
-                    command,
-                    stdin=subprocess.PIPE,
-                    text=True,
-                    pass_fds=(ready_write,) if together else (),
-                )
-                processes.append(process)
-                specs = json.dumps([spec.to_json() for spec in batch])
-                _tell(process, specs, last=not together)
-        finally:
             if together:
-                # Only the children hold the write end now: once each has said it
-                # is ready or died, the pipe ends, and this read cannot hang.
-                os.close(ready_write)
-        if together:
-            _wait_until_ready(ready_read, len(processes))
-            start_at = time.time() + START_LEAD
+                _start_together(system, batches, paths, processes)
+            else:
+                for batch, path in zip(batches, paths, strict=True):
+                    process = _client(system, path, None)
+                    processes.append(process)
+                    _tell(process, _specs(batch), last=True)
+            statuses = [process.wait() for process in processes]
+        except BaseException:
             for process in processes:
-                _tell(process, repr(start_at), last=True)
-        statuses = [process.wait() for process in processes]
+                process.kill()
+                process.wait()
+            raise
         if any(statuses):
             raise RuntimeError(f"a {system.name} client failed: exit {statuses}")
         return [
             [Result(**raw) for raw in json.loads(path.read_text())] for path in paths
         ]
+
+
+def _start_together(
+    system: System,
+    batches: Sequence[list[ClientSpec]],
+    paths: list[Path],
+    processes: list[subprocess.Popen[str]],
+) -> None:
+    """Start a client process per batch (appended to ``processes``), wait until
+    each is ready, and tell them all one start time."""
+    ready_read, ready_write = os.pipe()
+    try:
+        try:
+            for batch, path in zip(batches, paths, strict=True):
+                process = _client(system, path, ready_write)
+                processes.append(process)
+                _tell(process, _specs(batch), last=False)
+        finally:
+            # Only the children hold the write end now: once each has said it is
+            # ready or died, the pipe ends, and the read below cannot hang.
+            os.close(ready_write)
+        if not _all_ready(ready_read, len(processes)):
+            # The ones still waiting for a start time are stopped (exit -9).
+            for process in processes:
+                if process.poll() is None:
+                    process.kill()
+            statuses = [process.wait() for process in processes]
+            raise RuntimeError(
+                f"a {system.name} client failed before it was ready: exit {statuses}"
+            )
+    finally:
+        os.close(ready_read)
+    start_at = time.time() + START_LEAD
+    for process in processes:
+        _tell(process, repr(start_at), last=True)
+
+
+def _client(system: System, path: Path, ready_fd: int | None) -> subprocess.Popen[str]:
+    """A client process of ``system`` writing its results to ``path``, saying on
+    ``ready_fd`` (if given) when it is ready to start."""
+    command = [*WORKER, "client", system.name, "--results", str(path)]
+    if ready_fd is not None:
+        command += ["--ready-fd", str(ready_fd)]
+    return subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        text=True,
+        pass_fds=() if ready_fd is None else (ready_fd,),
+    )
+
+
+def _specs(batch: list[ClientSpec]) -> str:
+    return json.dumps([spec.to_json() for spec in batch])
 
 
 def _tell(process: subprocess.Popen[str], line: str, *, last: bool) -> None:
@@ -164,18 +210,16 @@ def _tell(process: subprocess.Popen[str], line: str, *, last: bool) -> None:
             process.stdin.close()
 
 
-def _wait_until_ready(ready_read: int, count: int) -> None:
-    """Read a byte from each of ``count`` clients, or the end of the pipe once
-    every client has closed it (a client that died before it was ready)."""
-    try:
-        received = 0
-        while received < count:
-            chunk = os.read(ready_read, count - received)
-            if not chunk:
-                return
-            received += len(chunk)
-    finally:
-        os.close(ready_read)
+def _all_ready(ready_read: int, count: int) -> bool:
+    """Read a byte from each of ``count`` clients; False if the pipe ends first
+    (every client has closed it, one having died before it was ready)."""
+    received = 0
+    while received < count:
+        chunk = os.read(ready_read, count - received)
+        if not chunk:
+            return False
+        received += len(chunk)
+    return True
 
 
 def _bind_for(system: System, ipc: bool, scratch: Path, streams: bool) -> str:

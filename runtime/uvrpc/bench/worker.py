@@ -8,10 +8,12 @@ input, runs them in order (a spec of a stream case with the system's stream clie
 and writes the JSON list of their results to PATH. Results go to a file, not to
 standard output, so that nothing a library might print there can corrupt them.
 
-With ``--ready-fd N`` the client starts with others: once its system's modules are
-imported it writes a byte to file descriptor N and closes it, then reads the agreed
-start time (``time.time()``) on the next line of standard input; every spec starts
-then (:func:`uvrpc.bench.runner.run_clients`).
+With ``--ready-fd N`` the client starts with others: once its system's modules
+(and the peer's library, and uvloop if it runs on it) are imported it writes a byte
+to file descriptor N and closes it, then reads the agreed start time
+(``time.time()``) on the next line of standard input: the first spec's warm-up
+starts then, each later one's when the one before it ends
+(:func:`uvrpc.bench.runner.run_clients`).
 """
 
 from __future__ import annotations
@@ -68,9 +70,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         for spec in specs
     ]
     if args.ready_fd is not None:
+        # What the client functions import when they run (the peer's library,
+        # uvloop) is imported now, so that no client spends its window on it.
+        for module in (system.requires, "uvloop" if system.loop == "uvloop" else None):
+            if module is not None:
+                importlib.import_module(module)
         os.write(args.ready_fd, b"r")
         os.close(args.ready_fd)
-        start_at = float(sys.stdin.readline())
+        line = sys.stdin.readline()
+        if not line.strip():
+            print("uvrpc.bench.worker: no start time came", file=sys.stderr)
+            return 1
+        start_at = float(line)
         specs = [dataclasses.replace(spec, start_at=start_at) for spec in specs]
     results = [
         client(spec, system.loop).to_json()

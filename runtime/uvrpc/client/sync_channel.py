@@ -767,10 +767,11 @@ class SyncChannel:
             RpcError: the server ended the stream with an error.
             DeadlineExceeded: the stream did not end within ``timeout`` seconds.
             Unavailable: the channel is closed.
+            TypeError: ``items`` is not iterable (raised at the call, not at the
+                first ``next``).
 
         With interceptors, they run on a thread of their own, as for
-        :meth:`server_stream`. ``items`` that are not iterable raise
-        ``TypeError`` here, at the call.
+        :meth:`server_stream`.
         """
         _check_items(method, items)
         if self._interceptors:

@@ -14,7 +14,7 @@ import math
 import numbers
 import reprlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -208,13 +208,9 @@ def _cannot_send(
     or equal to …``), as one just beyond an ``i64`` is. Checked here alone, off
     the calls' path.
     """
-    try:
-        method.check_params(args)
-    except ValidationError as invalid:
-        if all(error["type"] in _BOUNDS for error in invalid.errors()):
-            return invalid_argument(method.route, invalid)
-    except (TypeError, ValueError):  # not the validator's to judge: as before
-        pass
+    bound = _bound_error(method.check_params, args, method.route)
+    if bound is not None:
+        return bound
     path = unsendable(args)
     if path is None:
         return InvalidArgument(f"cannot send the arguments of {method.route}: {exc}")
@@ -275,6 +271,23 @@ def encode_item(
     return frames
 
 
+def _bound_error(
+    check: Callable[[Any], Any], value: Any, route: str, prefix: str | None = None
+) -> InvalidArgument | None:
+    """The error of ``value`` (arguments, an item named ``prefix``) that could
+    not be encoded when what ``check`` (its validation) finds wrong with it is a
+    bound alone (an integer beyond 64 bits): worded as the server would word it.
+    ``None`` when validation finds something else, or nothing."""
+    try:
+        check(value)
+    except ValidationError as invalid:
+        if all(error["type"] in _BOUNDS for error in invalid.errors()):
+            return invalid_argument(route, invalid, prefix)
+    except (TypeError, ValueError):  # not the validator's to judge
+        pass
+    return None
+
+
 def _cannot_send_item(
     method: StreamingMethod, item: Any, index: int, exc: Exception
 ) -> InvalidArgument:
@@ -283,13 +296,9 @@ def _cannot_send_item(
     breaks a bound of its type (an integer beyond 64 bits) with that bound, as
     :func:`_cannot_send` words arguments."""
     path = f"{method.stream}.{index}"
-    try:
-        method.check_request_item(item)
-    except ValidationError as invalid:
-        if all(error["type"] in _BOUNDS for error in invalid.errors()):
-            return invalid_argument(method.route, invalid, path)
-    except (TypeError, ValueError):  # not the validator's to judge: as before
-        pass
+    bound = _bound_error(method.check_request_item, item, method.route, path)
+    if bound is not None:
+        return bound
     inside = (unsendable({"": item}) or [""])[1:]
     return InvalidArgument(
         f"cannot send item {index} of {method.route}: {exc}",

@@ -75,13 +75,13 @@ __all__ = [
     "Route",
     "ServerProtocol",
     "StreamMessage",
+    "awaiting",
     "caller_overloaded_error",
     "closing_error",
     "duplicate_error",
     "error_reply",
     "overloaded_error",
     "refusal",
-    "awaiting",
     "result_check",
     "unsendable_problem",
 ]
@@ -128,6 +128,11 @@ def awaiting(handler: Callable[..., Any], name: str) -> Handler:
         result = handler(**params)
         if inspect.isawaitable(result):
             return await result
+        if inspect.isasyncgen(result):  # 'async def' with a 'yield' in it
+            raise TypeError(
+                f"{name} is an async generator: a method that does not stream its "
+                "result returns it, it does not yield it"
+            )
         raise TypeError(
             f"{name} returned {type(result).__name__}, not an awaitable: "
             "declare it with 'async def'"
@@ -343,12 +348,13 @@ class ServerProtocol:
             self._services.add(spec.name)
             for method in spec.methods:
                 handler = getattr(service, method.handler)
+                name = f"{type(service).__name__}.{method.handler}"
                 if isinstance(method, StreamingMethod):
+                    if not method.server_sends:  # a client stream's is awaited
+                        handler = awaiting(handler, name)
                     route = Route(method.final, handler, method)
                 else:
-                    handler = awaiting(
-                        handler, f"{type(service).__name__}.{method.handler}"
-                    )
+                    handler = awaiting(handler, name)
                     if wrap is not None:
                         handler = wrap(method, handler)
                     route = Route(method, handler)

@@ -42,7 +42,6 @@ from .server import (
     duplicate_error,
     error_reply,
     refusal,
-    unsendable_problem,
 )
 
 __all__ = [
@@ -320,7 +319,8 @@ class ServerStream:
         try:
             body, attachments = self._encode(item, method.reply_item_carries_bytes)
         except (EncodeError, ValueError, OverflowError) as exc:
-            problem = unsendable_problem(method.check_reply_item, item, exc)
+            # check_item passed it already: the encoder's words are the news.
+            problem = str(exc)
             _log.error(
                 "handler of %s yielded item %d of type %s that cannot be sent; "
                 "its caller gets INTERNAL: %s",
