@@ -132,15 +132,25 @@ def run_clients(
                     _tell(process, _specs(batch), last=True)
             statuses = [process.wait() for process in processes]
         except BaseException:
-            for process in processes:
-                process.kill()
-                process.wait()
+            _stop(processes)
             raise
         if any(statuses):
             raise RuntimeError(f"a {system.name} client failed: exit {statuses}")
         return [
             [Result(**raw) for raw in json.loads(path.read_text())] for path in paths
         ]
+
+
+def _stop(processes: list[subprocess.Popen[str]]) -> None:
+    """Kill the client processes still running, reap them all, and close the
+    pipes to their standard input."""
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        if process.stdin is not None:
+            with contextlib.suppress(BrokenPipeError):
+                process.stdin.close()
 
 
 def _start_together(
@@ -164,10 +174,8 @@ def _start_together(
             os.close(ready_write)
         if not _all_ready(ready_read, len(processes)):
             # The ones still waiting for a start time are stopped (exit -9).
-            for process in processes:
-                if process.poll() is None:
-                    process.kill()
-            statuses = [process.wait() for process in processes]
+            _stop(processes)
+            statuses = [process.returncode for process in processes]
             raise RuntimeError(
                 f"a {system.name} client failed before it was ready: exit {statuses}"
             )
