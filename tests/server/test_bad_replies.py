@@ -5,8 +5,10 @@ a handler's exception (``core/server.py``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -60,6 +62,15 @@ class _Uncalled:
     sum: Any = _not_called
 
 
+@contextlib.asynccontextmanager
+async def _client(shop: ModuleType, service: Any) -> AsyncIterator[Any]:
+    """A client of ``service``, served in this process over ``inproc://``."""
+    async with uvrpc.Server(service) as server:
+        endpoint = server.bind(f"inproc://shop-{uuid.uuid4().hex}")
+        async with uvrpc.Channel(endpoint) as channel:
+            yield shop.ShopClient(channel)
+
+
 def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.getMessage()
@@ -88,18 +99,15 @@ def test_a_reply_not_of_its_declared_type_is_logged(
             return "shop"
 
     async def main() -> None:
-        async with uvrpc.Server(Shop()) as server:
-            endpoint = server.bind(f"inproc://shop-{uuid.uuid4().hex}")
-            async with uvrpc.Channel(endpoint) as channel:
-                client = shop.ShopClient(channel)
-                with pytest.raises(uvrpc.InternalError, match="declared type"):
-                    await client.get(sku="a", timeout=10)
-                with pytest.raises(uvrpc.InternalError, match="declared type"):
-                    await client.count(timeout=10)
-                assert await client.counts(timeout=10) == [1, 2]
-                with pytest.raises(uvrpc.InternalError, match="declared type"):
-                    await client.table(timeout=10)
-                assert await client.name(timeout=10) == "shop"
+        async with _client(shop, Shop()) as client:
+            with pytest.raises(uvrpc.InternalError, match="declared type"):
+                await client.get(sku="a", timeout=10)
+            with pytest.raises(uvrpc.InternalError, match="declared type"):
+                await client.count(timeout=10)
+            assert await client.counts(timeout=10) == [1, 2]
+            with pytest.raises(uvrpc.InternalError, match="declared type"):
+                await client.table(timeout=10)
+            assert await client.name(timeout=10) == "shop"
 
     caplog.set_level(logging.ERROR, logger="uvrpc.server")
     asyncio.run(main())
@@ -163,21 +171,18 @@ def test_a_plain_def_handler_fails_its_call_saying_how_to_fix_it(
             return "shop"
 
     async def main() -> None:
-        async with uvrpc.Server(Shop()) as server:
-            endpoint = server.bind(f"inproc://shop-{uuid.uuid4().hex}")
-            async with uvrpc.Channel(endpoint) as channel:
-                client = shop.ShopClient(channel)
-                with pytest.raises(uvrpc.RpcError) as raised:
-                    await client.count(timeout=10)
-                assert raised.value.status == uvrpc.Status.UNKNOWN
-                assert str(raised.value.message) == (
-                    "TypeError: Shop.count returned int, not an awaitable: "
-                    "declare it with 'async def'"
-                )
-                assert await client.name(timeout=10) == "shop"
-                # The server goes on serving it, failing each call the same way.
-                with pytest.raises(uvrpc.RpcError, match="Shop.count returned int"):
-                    await client.count(timeout=10)
+        async with _client(shop, Shop()) as client:
+            with pytest.raises(uvrpc.RpcError) as raised:
+                await client.count(timeout=10)
+            assert raised.value.status == uvrpc.Status.UNKNOWN
+            assert str(raised.value.message) == (
+                "TypeError: Shop.count returned int, not an awaitable: "
+                "declare it with 'async def'"
+            )
+            assert await client.name(timeout=10) == "shop"
+            # The server goes on serving it, failing each call the same way.
+            with pytest.raises(uvrpc.RpcError, match="Shop.count returned int"):
+                await client.count(timeout=10)
 
     caplog.set_level(logging.ERROR, logger="uvrpc.server")
     asyncio.run(main())
@@ -196,15 +201,13 @@ def test_a_result_beyond_its_type_is_refused_with_its_bound(
             return 2**70
 
     async def main() -> None:
-        async with uvrpc.Server(Shop()) as server:
-            endpoint = server.bind(f"inproc://shop-{uuid.uuid4().hex}")
-            async with uvrpc.Channel(endpoint) as channel:
-                with pytest.raises(uvrpc.InternalError) as raised:
-                    await shop.ShopClient(channel).total(timeout=10)
-                assert str(raised.value.message) == (
-                    "the reply of shop.Shop.total failed: Input should be less than "
-                    "or equal to 9223372036854775807"
-                )
+        async with _client(shop, Shop()) as client:
+            with pytest.raises(uvrpc.InternalError) as raised:
+                await client.total(timeout=10)
+            assert str(raised.value.message) == (
+                "the reply of shop.Shop.total failed: Input should be less than "
+                "or equal to 9223372036854775807"
+            )
 
     caplog.set_level(logging.ERROR, logger="uvrpc.server")
     asyncio.run(main())
@@ -233,18 +236,15 @@ def test_a_stream_item_not_of_its_declared_type_is_logged(
             yield 2**70
 
     async def main() -> None:
-        async with uvrpc.Server(Shop()) as server:
-            endpoint = server.bind(f"inproc://shop-{uuid.uuid4().hex}")
-            async with uvrpc.Channel(endpoint) as channel:
-                client = shop.ShopClient(channel)
-                seen: list[Any] = []
-                with pytest.raises(uvrpc.InternalError, match="item 1 of the stream"):
-                    async for item in client.items(timeout=10):
-                        seen.append(item)
-                assert seen == [shop.Item(sku="a", count=1)]
-                with pytest.raises(uvrpc.InternalError, match="less than or equal"):
-                    async for _ in client.totals(timeout=10):
-                        pass
+        async with _client(shop, Shop()) as client:
+            seen: list[Any] = []
+            with pytest.raises(uvrpc.InternalError, match="item 1 of the stream"):
+                async for item in client.items(timeout=10):
+                    seen.append(item)
+            assert seen == [shop.Item(sku="a", count=1)]
+            with pytest.raises(uvrpc.InternalError, match="less than or equal"):
+                async for _ in client.totals(timeout=10):
+                    pass
 
     caplog.set_level(logging.ERROR, logger="uvrpc.server")
     asyncio.run(main())
@@ -276,22 +276,19 @@ def test_a_client_stream_or_generator_handler_of_the_wrong_kind_says_so(
             yield 1
 
     async def main() -> None:
-        async with uvrpc.Server(Shop()) as server:
-            endpoint = server.bind(f"inproc://shop-{uuid.uuid4().hex}")
-            async with uvrpc.Channel(endpoint) as channel:
-                client = shop.ShopClient(channel)
-                with pytest.raises(uvrpc.RpcError) as raised:
-                    await client.sum(values=[1, 2], timeout=10)
-                assert str(raised.value.message) == (
-                    "TypeError: Shop.sum returned int, not an awaitable: "
-                    "declare it with 'async def'"
-                )
-                with pytest.raises(uvrpc.RpcError) as raised:
-                    await client.total(timeout=10)
-                assert str(raised.value.message) == (
-                    "TypeError: Shop.total is an async generator: a method that "
-                    "does not stream its result returns it, it does not yield it"
-                )
+        async with _client(shop, Shop()) as client:
+            with pytest.raises(uvrpc.RpcError) as raised:
+                await client.sum(values=[1, 2], timeout=10)
+            assert str(raised.value.message) == (
+                "TypeError: Shop.sum returned int, not an awaitable: "
+                "declare it with 'async def'"
+            )
+            with pytest.raises(uvrpc.RpcError) as raised:
+                await client.total(timeout=10)
+            assert str(raised.value.message) == (
+                "TypeError: Shop.total is an async generator: a method that "
+                "does not stream its result returns it, it does not yield it"
+            )
 
     caplog.set_level(logging.ERROR, logger="uvrpc.server")
     asyncio.run(main())
