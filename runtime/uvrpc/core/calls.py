@@ -84,8 +84,11 @@ def checked_timeout(timeout: object) -> float | None:
     """
     if timeout is None:
         return None
-    if type(timeout) is float and 0 < timeout < math.inf:
-        return timeout
+    kind = type(timeout)
+    # The two spellings of nearly every timeout, in a few comparisons; 1e300
+    # keeps an int that no float can hold (and inf, and NaN) off this path.
+    if (kind is float or kind is int) and 0 < timeout < 1e300:
+        return float(timeout)
     if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
         raise TypeError(
             "timeout must be a number of seconds or None, "
