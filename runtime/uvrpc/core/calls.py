@@ -84,10 +84,9 @@ def checked_timeout(timeout: object) -> float | None:
     """
     if timeout is None:
         return None
-    kind = type(timeout)
     # The two spellings of nearly every timeout, in a few comparisons; 1e300
     # keeps an int that no float can hold (and inf, and NaN) off this path.
-    if (kind is float or kind is int) and 0 < timeout < 1e300:
+    if (type(timeout) is float or type(timeout) is int) and 0 < timeout < 1e300:
         return float(timeout)
     if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
         raise TypeError(
