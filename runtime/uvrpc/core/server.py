@@ -83,7 +83,6 @@ __all__ = [
     "overloaded_error",
     "refusal",
     "result_check",
-    "unsendable_problem",
 ]
 
 _log = logging.getLogger("uvrpc.server")
@@ -96,7 +95,7 @@ Handler = Callable[..., Awaitable[Any]]
 """A method's handler: called with the parameters as keyword arguments."""
 
 
-def unsendable_problem(check: Callable[[Any], Any], value: Any, exc: Exception) -> str:
+def _unsendable_problem(check: Callable[[Any], Any], value: Any, exc: Exception) -> str:
     """What is wrong with ``value``, a handler's result or stream item that
     could not be encoded (``exc``): the declared type's own words when ``check``
     (its validation) refuses it too (``Input should be less than or equal to
@@ -562,7 +561,7 @@ class ServerProtocol:
         try:
             body, attachments = self.encode(result, method.reply_carries_bytes)
         except (EncodeError, ValueError, OverflowError) as exc:
-            problem = unsendable_problem(method.check_reply, result, exc)
+            problem = _unsendable_problem(method.check_reply, result, exc)
             _log.error(
                 "handler of %s returned a value of type %s that cannot be sent; "
                 "its caller gets INTERNAL: %s",
