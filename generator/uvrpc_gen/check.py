@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from . import constraints, naming, pytypes
-from .diagnostics import Diagnostic, IdlError
+from .diagnostics import REQUIRED_HINT, Diagnostic, IdlError
 from .model import (
     BoolLiteral,
     Const,
@@ -992,6 +992,11 @@ class _Checker:
                 f"unknown type '{name}': nothing is imported as '{stem}' "
                 f"(add 'import \"{stem}.idl\";')",
             )
+            return False
+        if name == "required":
+            # Thrift's word, read as the type of a field whose type was read as
+            # its name: `1: required i32;`.
+            self.error(ref.span, REQUIRED_HINT)
             return False
         known = [*SCALAR_TYPES, *CONTAINER_TYPES, *self.kinds]
         close = _FOREIGN_TYPES.get(name) or _suggestions(name, known)

@@ -15,7 +15,20 @@ from dataclasses import dataclass
 
 from .model import Span
 
-__all__ = ["Diagnostic", "IdlError", "format_diagnostic", "format_diagnostics"]
+__all__ = [
+    "REQUIRED_HINT",
+    "Diagnostic",
+    "IdlError",
+    "format_diagnostic",
+    "format_diagnostics",
+]
+
+REQUIRED_HINT = (
+    "fields and parameters are required unless marked 'optional'; drop 'required'"
+)
+"""The error at Thrift's ``required`` (``1: required i32 name;``): the parser
+meets it as a type followed by two names, the checker (``1: required i32;``) as
+a type of that name that nothing defines."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 import lark
 from lark import Token, Tree
 
-from .diagnostics import Diagnostic, IdlError
+from .diagnostics import REQUIRED_HINT, Diagnostic, IdlError
 from .model import (
     BoolLiteral,
     Const,
@@ -118,11 +118,6 @@ A syntax error whose parser state matches the state one of these examples fails 
 gets that example's message (lark's ``match_examples``); other errors get a message
 built from the tokens the parser expected. The tests parse every example.
 """
-
-_REQUIRED_MESSAGE = (
-    "fields and parameters are required unless marked 'optional'; drop 'required'"
-)
-"""The error at a Thrift-style ``1: required i32 name;``."""
 
 _TERMINAL_NAMES: Mapping[str, str] = {
     "NAME": "a name",
@@ -751,7 +746,7 @@ def _syntax_diagnostic(
     if required is not None:
         line, column = required.line or 1, required.column or 1
         span = Span(file, line, column, required.end_column or column + 1)
-        return Diagnostic(span, _REQUIRED_MESSAGE)
+        return Diagnostic(span, REQUIRED_HINT)
     parse_example: Callable[[str], Tree[Token]] = _parser().parse
     friendly = error.match_examples(
         parse_example, dict(SYNTAX_ERROR_EXAMPLES), use_accepts=True

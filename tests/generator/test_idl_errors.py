@@ -621,13 +621,26 @@ def test_unexpected_character() -> None:
             "'optional'; drop 'required'",
             "                                ^~~~~~~~",
         ),
+        (
+            NS + "message Foo { 1: required i32; }",
+            "t.idl:2:18: error: fields and parameters are required unless marked "
+            "'optional'; drop 'required'",
+            "                 ^~~~~~~~",
+        ),
+        (
+            NS + "service S { void f(1: required string); }",
+            "t.idl:2:23: error: fields and parameters are required unless marked "
+            "'optional'; drop 'required'",
+            "                      ^~~~~~~~",
+        ),
     ],
 )
 def test_thrift_required_is_named_where_it_stands(
     source: str, message: str, caret: str
 ) -> None:
-    """Thrift's 'required' reads as the type, and the type as the name, so the
-    parser fails on the token after; the error names the word to drop."""
+    """Thrift's 'required' reads as the type, and the type as the name: the
+    parser fails on the name after them, the checker (no name) on a type that
+    nothing defines; either way the error names the word to drop."""
     assert first(source) == (message, caret)
 
 
