@@ -50,6 +50,7 @@ __all__ = [
     "imported",
     "is_container_default",
     "python_bytes",
+    "python_float",
     "python_name",
     "python_string",
     "received_annotation",
@@ -154,7 +155,9 @@ def _constrained(ref: TypeRef, inner: Doc) -> Doc:
 
 
 def _python_value(value: int | float | str) -> str:
-    return python_string(value) if isinstance(value, str) else repr(value)
+    if isinstance(value, str):
+        return python_string(value)
+    return python_float(value) if isinstance(value, float) else repr(value)
 
 
 def _optional(doc: Doc, optional: bool) -> Doc:
@@ -231,6 +234,12 @@ def python_string(value: str) -> str:
     return _quoted(value, str.isprintable)
 
 
+def python_float(value: float) -> str:
+    """A float literal as ``ruff format`` writes it: ``repr`` without the ``+`` of
+    a positive exponent (``1e+16`` is ``1e16``)."""
+    return repr(value).replace("e+", "e")
+
+
 def python_bytes(value: bytes) -> str:
     """A bytes literal: printable ASCII as is, other bytes escaped."""
     return "b" + _quoted(value.decode("latin-1"), lambda char: " " <= char <= "~")
@@ -249,7 +258,7 @@ def default_doc(ref: TypeRef, literal: Literal, *, received: bool = False) -> Do
         return "True" if literal.value else "False"
     if isinstance(literal, IntLiteral | FloatLiteral):
         if ref.name in ("float", "double"):
-            return repr(float(literal.value))
+            return python_float(float(literal.value))
         return str(literal.value)
     if isinstance(literal, StringLiteral):
         if ref.name == "bytes":

@@ -276,6 +276,27 @@ def test_container_defaults_of_any_length_generate_ruff_clean_code(
     assert "    longest: set[_t.I64] = _t.default(\n        {\n            0,\n" in text
 
 
+def test_floats_with_large_exponents_generate_ruff_clean_code(tmp_path: Path) -> None:
+    """``repr`` writes a float of 1e16 or more in magnitude as ``1e+16``, which
+    ``ruff format`` writes ``1e16``: defaults, constants and constraints alike."""
+    source = (
+        "namespace floats;\n"
+        "const double BIG = 1e20;\n"
+        "message Limits {\n"
+        "    1: double(max = 1e300) high = 1e16;\n"
+        "    2: float(min = -1e30) low = -1e20;\n"
+        "    3: list<double> many = [1e17, 2.5e-7];\n"
+        "}\n"
+        "service Tune { void adjust(1: double at = 1.7976931348623157e308); }\n"
+    )
+    text = generated_ruff_clean(source, tmp_path)
+    assert "BIG: _typing.Final[float] = 1e20\n" in text
+    assert "_t.Constraints(le=1e300)] = 1e16\n" in text
+    assert "_t.Constraints(ge=-1e30)] = -1e20\n" in text
+    assert "_t.default([1e17, 2.5e-07])\n" in text
+    assert "at: float = 1.7976931348623157e308,\n" in text
+
+
 def test_an_importing_module_is_ruff_clean_where_its_imports_are_first_party(
     tmp_path: Path,
 ) -> None:

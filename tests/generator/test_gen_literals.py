@@ -90,7 +90,7 @@ def test_bad_numbers_are_diagnostics(source: str, expected: str) -> None:
 
 def test_numbers_in_range_are_written_as_python() -> None:
     assert default_of("message M { 1: float x = 3.4028234663852886e38; }") == (
-        "3.4028234663852886e+38"
+        "3.4028234663852886e38"
     )
     assert default_of("message M { 1: double x = -0; }") == "0.0"
     assert default_of("message M { 1: i64 x = -0x8000000000000000; }") == (
