@@ -248,11 +248,11 @@ def python_bytes(value: bytes) -> str:
 def default_doc(ref: TypeRef, literal: Literal, *, received: bool = False) -> Doc:
     """A default value as a Python expression of the field's type, to lay out.
 
-    Integers given for float fields become floats; bytes are a bytes literal, which
-    a parameter taking bytes accepts, or with ``received`` (a message field's
-    default) a ``memoryview`` of one, as received bytes are; a set is written
-    ``set()`` when empty and ``{...}`` otherwise; enum members keep their
-    ``Enum.MEMBER`` spelling.
+    Integers given for float fields become floats; bytes are a bytes literal (or
+    a constant), which a parameter taking bytes accepts, or with ``received`` (a
+    message field's default) a ``memoryview`` of one, as received bytes are; a
+    set is written ``set()`` when empty and ``{...}`` otherwise; enum members keep
+    their ``Enum.MEMBER`` spelling.
     """
     if isinstance(literal, BoolLiteral):
         return "True" if literal.value else "False"
@@ -266,7 +266,9 @@ def default_doc(ref: TypeRef, literal: Literal, *, received: bool = False) -> Do
             return f"memoryview({data})" if received else data
         return python_string(literal.value)
     if isinstance(literal, NameLiteral):
-        return python_name(literal.name)
+        name = python_name(literal.name)
+        # A constant of type bytes is a bytes object; received bytes are views.
+        return f"memoryview({name})" if received and ref.name == "bytes" else name
     if isinstance(literal, ListLiteral):
         items = tuple(default_doc(ref.arguments[0], item) for item in literal.items)
         if ref.name == "set":

@@ -4,8 +4,12 @@ a traceback), well-formed ones become the Python literal of the same value."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from generated_modules import import_file
 
 from uvrpc_gen.check import check
 from uvrpc_gen.cli import generate
@@ -149,6 +153,38 @@ def test_bytes_default_keeps_hex_escapes_as_bytes() -> None:
     assert line == "memoryview(b'\\xff\\x00a\"\\xc3\\xa9')"
     literal = line.removeprefix("memoryview(").removesuffix(")")
     assert ast.literal_eval(literal) == b'\xff\x00a"\xc3\xa9'
+
+
+def test_a_bytes_constant_as_a_default_is_a_view_in_messages(tmp_path: Path) -> None:
+    """A message field (and a parameters model) takes a view of the constant, as
+    of a literal: received bytes are views, and mypy holds the field to that."""
+    source = (
+        "namespace magic;\n"
+        'const bytes MAGIC = "\\x00uv";\n'
+        "message Frame { 1: bytes head = MAGIC; }\n"
+        "service Framer { void send(1: bytes head = MAGIC); }\n"
+    )
+    path = tmp_path / "magic.py"
+    path.write_text(generate(source, "magic.idl"), encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    assert "    head: _t.Bytes = memoryview(MAGIC)\n" in text
+    assert "        head: _uvrpc.Buffer = MAGIC,\n" in text
+    module = import_file(path, "magic")
+    try:
+        head = module.Frame().head
+        assert type(head) is memoryview and bytes(head) == b"\x00uv"
+        assert type(module._FramerSendParams().head) is memoryview
+    finally:
+        del sys.modules["magic"]
+    checked = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-error-summary", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_string_default_escapes_what_is_not_printable() -> None:
