@@ -113,6 +113,9 @@ _SIGNATURE_BUILTINS = frozenset(
     {"bool", "int", "float", "str", "bytes", "memoryview", "list", "dict", "set"}
 )
 _PYTHON_BUILTINS = frozenset(n for n in dir(builtins) if not n.startswith("_"))
+_FUTURE_IMPORT = "annotations"
+"""The one name a generated module binds without an underscore besides its own
+definitions (``from __future__ import annotations``, in ``module.py.j2``)."""
 _FOREIGN_TYPES: Mapping[str, tuple[str, ...]] = {
     "int": ("i32", "i64"),
     "integer": ("i32", "i64"),
@@ -439,6 +442,12 @@ class _Checker:
                 self.error(
                     span,
                     f"{what} name '{name}' would shadow the Python built-in '{name}'",
+                )
+            elif name == _FUTURE_IMPORT:
+                self.error(
+                    span,
+                    f"{what} name '{name}' is taken: every generated module binds "
+                    "it ('from __future__ import annotations')",
                 )
         first = self.kinds.get(name)
         if first is not None:

@@ -282,6 +282,12 @@ CASES = [
         "        ^~~~~~",
     ),
     (
+        NS + "const i32 annotations = 1;",
+        "t.idl:2:11: error: constant name 'annotations' is taken: every generated "
+        "module binds it ('from __future__ import annotations')",
+        "          ^~~~~~~~~~~",
+    ),
+    (
         NS + "enum E { A = 1; real = 2; }",
         "t.idl:2:17: error: enum member 'real' clashes with an attribute of "
         "enum.IntEnum",
