@@ -328,9 +328,11 @@ class _Checker:
             if checked is None:
                 self.error(span, f"'{imported.path}' was not loaded")
                 continue
-            for definition in checked.module.definitions:
-                self.kinds[f"{stem}.{definition.name}"] = definition
             local = {d.name for d in checked.module.definitions}
+            for definition in checked.module.definitions:
+                if isinstance(definition, Const):
+                    definition = _qualified_const(definition, stem, local)
+                self.kinds[f"{stem}.{definition.name}"] = definition
             for name, ref in _typedefs(checked).items():
                 self.typedefs[f"{stem}.{name}"] = _qualified(ref, stem, local)
 
@@ -1255,6 +1257,18 @@ def _qualified(ref: TypeRef, stem: str, names: set[str]) -> TypeRef:
     arguments = tuple(_qualified(a, stem, names) for a in ref.arguments)
     name = f"{stem}.{ref.name}" if ref.name in names else ref.name
     return dataclasses.replace(ref, name=name, arguments=arguments)
+
+
+def _qualified_const(const: Const, stem: str, names: set[str]) -> Const:
+    """A constant of an imported file as the importing file names it: its type and
+    the definitions its value names (an enum member, another constant) qualified
+    with its stem (``Level.HIGH`` is ``common.Level.HIGH``)."""
+    value = const.value
+    if isinstance(value, NameLiteral) and value.name.split(".")[0] in names:
+        value = dataclasses.replace(value, name=f"{stem}.{value.name}")
+    return dataclasses.replace(
+        const, type=_qualified(const.type, stem, names), value=value
+    )
 
 
 def _typedefs(checked: CheckedModule) -> dict[str, TypeRef]:

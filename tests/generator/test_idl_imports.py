@@ -113,6 +113,58 @@ def test_generated_modules_import_each_other(
     assert "start: _common.Point" in source
 
 
+LEVELS = """
+namespace acme.levels;
+
+enum Level { LOW = 1; HIGH = 2; }
+
+const Level DEFAULT_LEVEL = Level.HIGH;
+const Level CHOSEN = DEFAULT_LEVEL;
+const i32 BASE = 5;
+const i32 ALIAS = BASE;
+"""
+
+
+def test_imported_constants_are_defaults_of_their_type(tmp_path: Path) -> None:
+    """An imported constant of an enum type, or one that names another constant,
+    is a default of the importing file's fields, parameters and constants."""
+    user = (
+        'namespace acme.user;\nimport "levels.idl";\n'
+        "const levels.Level MINE = levels.CHOSEN;\n"
+        "message Setting {\n"
+        "    1: levels.Level level = levels.DEFAULT_LEVEL;\n"
+        "    2: levels.Level chosen = levels.CHOSEN;\n"
+        "    3: i64 wide = levels.ALIAS;\n"
+        "    4: list<levels.Level> some = [levels.DEFAULT_LEVEL];\n"
+        "    5: double ratio = levels.ALIAS;\n"
+        "}\n"
+        "service Tune { void set_level(1: levels.Level level = levels.CHOSEN); }\n"
+    )
+    modules = generate_modules(tmp_path, {"levels.idl": LEVELS, "user.idl": user})
+    levels, generated = modules["levels"], modules["user"]
+    setting = generated.Setting()
+    high = levels.Level.HIGH
+    assert (setting.level, setting.chosen, setting.some) == (high, high, [high])
+    assert (setting.wide, setting.ratio, generated.MINE) == (5, 5, high)
+
+
+def test_an_imported_constant_is_checked_against_the_constraints_it_meets(
+    tmp_path: Path,
+) -> None:
+    write(
+        tmp_path,
+        {
+            "levels.idl": LEVELS,
+            "a.idl": 'namespace a;\nimport "levels.idl";\n'
+            "message M { 1: i32(max = 3) capped = levels.ALIAS; }\n",
+        },
+    )
+    assert (
+        "default does not meet the constraints of its type 'i32(max = 3)': 5 is "
+        "more than 3" in report([tmp_path / "a.idl"])
+    )
+
+
 def test_a_directory_is_generated_whole(tmp_path: Path) -> None:
     write(tmp_path / "idl", {"geometry.idl": GEOMETRY, "shared/common.idl": COMMON})
     assert main([str(tmp_path / "idl"), "-o", str(tmp_path / "out")]) == 0
