@@ -306,7 +306,9 @@ def check_default(
     ref: TypeRef, literal: Literal, resolve: Callable[[Literal], Literal]
 ) -> list[Diagnostic]:
     """The ways a (well-typed) default breaks the constraints of ``ref`` or of the
-    types inside it. ``resolve`` turns a reference to a constant into its value."""
+    types inside it. ``resolve`` turns a reference to a constant into its value;
+    a problem is reported where the default is written, the reference's name."""
+    span = literal.span
     literal = resolve(literal)
     errors: list[Diagnostic] = []
     given = values(ref)
@@ -315,7 +317,7 @@ def check_default(
     def fail(why: str) -> None:
         errors.append(
             Diagnostic(
-                literal.span,
+                span,
                 f"default does not meet the constraints of its type "
                 f"'{ref.name}{text(ref)}': {why}",
             )

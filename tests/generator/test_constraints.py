@@ -201,7 +201,7 @@ ERRORS = [
     ),
     (
         "const i32 BIG = 7;\nmessage M { 1: i32(max = 3) x = BIG; }",
-        "t.idl:2:17: error: default does not meet the constraints of its type "
+        "t.idl:3:33: error: default does not meet the constraints of its type "
         "'i32(max = 3)': 7 is more than 3",
     ),
     (
@@ -248,6 +248,14 @@ def test_error(body: str, expected: str) -> None:
     # The default of a constant that breaks the field's constraints is reported
     # where the constant is used.
     assert expected in found, found
+
+
+def test_each_use_of_a_constant_that_breaks_a_constraint_is_reported() -> None:
+    found = messages(
+        NS + "const i32 BIG = 7;\nmessage M {\n"
+        "    1: i32(max = 3) x = BIG;\n    2: i32(max = 3) y = BIG;\n}"
+    )
+    assert [m.partition(": error")[0] for m in found] == ["t.idl:4:25", "t.idl:5:25"]
 
 
 def test_several_constraint_errors_in_one_run() -> None:
