@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from conformance_server import Conformance
-from conftest import RunningServer, server_thread
+from conftest import RunningServer, generate_modules, server_thread
 
 import uvrpc
 from uvrpc.cli import main
@@ -192,6 +192,61 @@ def test_unknown_route_and_bad_arguments(
     )  # fmt: skip
     assert status == 2
     assert err == ("uvrpc: error: arguments: no field 'txt' (the fields are: text)\n")
+
+
+KEYED = """
+namespace keyed;
+enum Level { LOW = 1; HIGH = 2; }
+message Keyed {
+    1: map<bool, string> flags = {};
+    2: map<double, string> marks = {};
+    3: map<Level, string> levels = {};
+    4: map<i32(min = 0), string> counts = {};
+}
+service Keys { Keyed echo(1: Keyed value); }
+"""
+
+
+def test_map_keys_are_read_from_json_text_by_their_type(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A JSON object's keys are text: a map's keys are read as its key type
+    (``true``, ``0.5``, an enum member's name or number, a constrained integer),
+    and printed as pydantic's JSON writes them."""
+    keyed = generate_modules(tmp_path, {"keyed.idl": KEYED})["keyed"]
+    base: Any = keyed.KeysServer
+
+    class Keys(base):  # type: ignore[misc]
+        async def echo(self, *, value: object) -> object:
+            return value
+
+    value = {
+        "flags": {"true": "t", "false": "f"},
+        "marks": {"0.5": "half", "-1e3": "low"},
+        "levels": {"HIGH": "h", "1": "l"},
+        "counts": {"3": "three"},
+    }
+    with server_thread(Keys()) as server:
+        status, out, err = run(
+            capsys, "call", server.endpoint, "keyed.Keys.echo",
+            json.dumps({"value": value}),
+        )  # fmt: skip
+        assert (status, err) == (0, "")
+        assert json.loads(out) == {
+            **value,
+            "marks": {"0.5": "half", "-1000.0": "low"},
+            "levels": {"HIGH": "h", "LOW": "l"},
+        }
+        for bad, message in (
+            ({"flags": {"True": "t"}}, "map key 'True' is not true or false"),
+            ({"marks": {"half": "x"}}, "map key 'half' is not a number"),
+            ({"levels": {"MID": "x"}}, "'MID' is not a member of keyed.Level"),
+        ):
+            status, out, err = run(
+                capsys, "call", server.endpoint, "keyed.Keys.echo",
+                json.dumps({"value": bad}),
+            )  # fmt: skip
+            assert (status, out) == (2, "") and message in err, err
 
 
 def test_list_and_describe(

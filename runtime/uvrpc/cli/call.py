@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import contextlib
 import json
 import math
 import sys
@@ -75,6 +76,23 @@ def _split(text: str) -> tuple[str, str]:
         elif char == "," and depth == 0:
             return text[:index].strip(), text[index + 1 :].strip()
     raise CallError(f"malformed map type {text!r}")
+
+
+_NUMBER_KEYS: dict[str, type[int] | type[float]] = {
+    "i8": int,
+    "i16": int,
+    "i32": int,
+    "i64": int,
+    "float": float,
+    "double": float,
+}
+"""The number types of map keys, which JSON writes as text."""
+
+
+def _key_text(key: Any) -> str:
+    """A map key as the text of a JSON object's key, as pydantic writes it (a bool
+    is ``true``, not ``True``)."""
+    return json.dumps(key) if isinstance(key, bool) else str(key)
 
 
 def _inner(type_name: str, prefix: str) -> str | None:
@@ -167,12 +185,24 @@ class Converter:
         return {str(found["id"]): self.to_wire(found["type"], item, f"{where}.{key}")}
 
     def _key(self, key_type: str, key: str, where: str) -> Any:
-        if key_type in ("i8", "i16", "i32", "i64"):
-            try:
-                return int(key)
-            except ValueError:
-                raise CallError(f"{where}: map key {key!r} is not an integer") from None
-        return self.to_wire(key_type, key, where)
+        """A JSON object's key, which is text, as a map key of ``key_type``: what
+        :func:`_key_text` writes, an enum member by name or number included."""
+        plain = plain_type(key_type)
+        if plain == "bool":
+            if key not in ("true", "false"):
+                raise CallError(f"{where}: map key {key!r} is not true or false")
+            return key == "true"
+        if plain in self.enums and key not in self.enums[plain]["members"]:
+            with contextlib.suppress(ValueError):
+                return int(key)  # a member's number, which the server checks
+        number = _NUMBER_KEYS.get(plain)
+        if number is None:
+            return self.to_wire(key_type, key, where)
+        try:
+            return number(key)
+        except ValueError:
+            what = "a number" if number is float else "an integer"
+            raise CallError(f"{where}: map key {key!r} is not {what}") from None
 
     def args(self, fields: list[Description], value: Any, where: str) -> dict[str, Any]:
         """A JSON object keyed by field names as a wire map keyed by field ids."""
@@ -215,7 +245,7 @@ class Converter:
         if (inner := _inner(type_name, "map")) is not None and isinstance(value, dict):
             key_type, value_type = _split(inner)
             return {
-                str(self.to_json(key_type, k)): self.to_json(value_type, v)
+                _key_text(self.to_json(key_type, k)): self.to_json(value_type, v)
                 for k, v in value.items()
             }
         enum = self.enums.get(type_name)
@@ -410,9 +440,10 @@ def write_idl(description: Description, out: TextIO, directory: str | None) -> N
 CALL_EPILOG = """\
 how values are given:
   The JSON object's keys are the parameter names. bytes are base64 text, sets
-  are lists, enum members are names (or numbers), map keys are text, messages
-  are objects keyed by field name, an optional value may be null, and a union
-  is an object of exactly one member keyed by its name, {"circle": {...}}.
+  are lists, enum members are names (or numbers), map keys are text ("7",
+  "true", "0.5", an enum member's name or number), messages are objects keyed
+  by field name, an optional value may be null, and a union is an object of
+  exactly one member keyed by its name, {"circle": {...}}.
 
     uvrpc call tcp://127.0.0.1:5555 conformance.Conformance.echoBytes \\
         '{"data": "AP91dg=="}'
