@@ -121,13 +121,25 @@ _FOREIGN_TYPES: Mapping[str, tuple[str, ...]] = {
     "integer": ("i32", "i64"),
     "long": ("i64",),
     "short": ("i16",),
+    "byte": ("i8",),
+    "uint8": ("i16",),
+    "uint16": ("i32",),
+    "uint32": ("i64",),
+    "fixed32": ("i64",),
+    "sfixed32": ("i32",),
+    "sfixed64": ("i64",),
     "binary": ("bytes",),
     "float64": ("double",),
     "dict": ("map",),
+    "datetime": ("timestamp",),
+    "google.protobuf.Timestamp": ("timestamp",),
+    "google.protobuf.Duration": ("duration",),
 }
 """Type names of other languages and IDLs, and the IDL types they mean: names
 no IDL type is close enough to for a hint by spelling (``int``), or that the
-closest one is wrong for (``float64`` is spelt nearly ``float`` and is a double)."""
+closest one is wrong for (``float64`` is spelt nearly ``float`` and is a double,
+Thrift's ``byte`` nearly ``bytes`` and is an i8, an unsigned 32-bit value fits
+only an ``i64``), and protobuf's well-known types that are built in here."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -997,7 +1009,7 @@ class _Checker:
             self.error(ref.span, f"'{name}' is a keyword of the IDL, not a type")
             return False
         stem = name.rpartition(".")[0]
-        if stem and stem not in self.imports:
+        if stem and stem not in self.imports and name not in _FOREIGN_TYPES:
             self.error(
                 ref.span,
                 f"unknown type '{name}': nothing is imported as '{stem}' "

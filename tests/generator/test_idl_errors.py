@@ -58,6 +58,23 @@ CASES = [
         "               ^~~~~~~",
     ),
     (
+        # Thrift's byte is a signed 8-bit integer, not bytes.
+        NS + "message M { 1: byte x; }",
+        "t.idl:2:16: error: unknown type 'byte'; did you mean 'i8'?",
+        "               ^~~~",
+    ),
+    (
+        NS + "message M { 1: uint32 x; }",
+        "t.idl:2:16: error: unknown type 'uint32'; did you mean 'i64'?",
+        "               ^~~~~~",
+    ),
+    (
+        NS + "message M { 1: google.protobuf.Timestamp x; }",
+        "t.idl:2:16: error: unknown type 'google.protobuf.Timestamp'; did you mean "
+        "'timestamp'?",
+        "               ^~~~~~~~~~~~~~~~~~~~~~~~~",
+    ),
+    (
         NS + "enum A { X = 1; }\nmessage A {}",
         "t.idl:3:9: error: duplicate definition 'A' (first defined at line 2)",
         "        ^",
