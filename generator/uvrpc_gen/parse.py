@@ -13,7 +13,7 @@ import contextvars
 import functools
 import importlib.resources
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 import lark
 from lark import Token, Tree
@@ -78,6 +78,12 @@ SYNTAX_ERROR_EXAMPLES: Mapping[str, tuple[str, ...]] = {
         "namespace calc; message M { i32 x; }",
         "namespace calc; message M { optional i32 x; }",
     ),
+    "definitions do not nest: write it at the top level of the file": (
+        "namespace calc; message M { message N {} }",
+        "namespace calc; message M { enum E { A = 1; } }",
+        "namespace calc; message M { union U { 1: i32 a; } }",
+        "namespace calc; message M { exception E {} }",
+    ),
     "expected ':' after the field id": ("namespace calc; message M { 1 i32 x; }",),
     "expected a type": (
         "namespace calc; message M { 1: ; }",
@@ -97,6 +103,7 @@ SYNTAX_ERROR_EXAMPLES: Mapping[str, tuple[str, ...]] = {
     "missing ';' after the enum value": ("namespace calc; enum E { A = 1 }",),
     "a parameter starts with its id, like '1: i32 name'": (
         "namespace calc; service S { void f(i32 x); }",
+        "namespace calc; service S { void f(1: i32 x, i32 y); }",
     ),
     "missing ';' after the method": (
         "namespace calc; service S { void f() }",
@@ -727,6 +734,50 @@ def _thrift_required(error: lark.UnexpectedToken) -> Token | None:
     return tokens[0] if [str(t) for t in tokens] == ["required"] else None
 
 
+@functools.cache
+def _example_failures() -> tuple[tuple[str, int, frozenset[str], Token], ...]:
+    """Where each example of :data:`SYNTAX_ERROR_EXAMPLES` fails: its message, the
+    parser's state there, the tokens that state accepts, and the token it got."""
+    failures = []
+    for message, examples in SYNTAX_ERROR_EXAMPLES.items():
+        for example in examples:
+            try:
+                _parser().parse(example)
+            except lark.UnexpectedToken as failure:
+                assert failure.state is not None
+                accepts = frozenset(failure.accepts or failure.expected)
+                position = failure.state.position
+                failures.append((message, position, accepts, failure.token))
+    return tuple(failures)
+
+
+def _friendly_message(error: lark.UnexpectedToken) -> str | None:
+    """The message of the examples that fail where ``error`` does, one that fails
+    at the same token first.
+
+    Where is the parser's state and the tokens it accepts, as lark's
+    ``match_examples`` compares them but for the depth of its stack, which tells a
+    first field from a later one and nothing about what is wrong. Between two
+    members of a body (where ``}`` is accepted) the state also tells the shape of
+    the member before (a default, ``optional``, ``reserved``), which does not
+    change what may follow it: there the tokens it accepts are compared alone, and
+    the examples that fail there at a token of the same kind must agree.
+    """
+    assert error.state is not None
+    token = error.token
+    accepts = frozenset(error.accepts or error.expected)
+    alike = [f for f in _example_failures() if f[2] == accepts]
+    found = [f for f in alike if f[1] == error.state.position]
+    between = [] if found or "RBRACE" not in accepts else alike
+    exact = [f[0] for f in found or between if f[3] == token]
+    if exact:
+        return exact[0]
+    if found:
+        return found[0][0]
+    messages = {f[0] for f in between if f[3].type == token.type}
+    return messages.pop() if len(messages) == 1 else None
+
+
 def _syntax_diagnostic(
     error: lark.UnexpectedInput, source: str, file: str
 ) -> Diagnostic:
@@ -747,10 +798,7 @@ def _syntax_diagnostic(
         line, column = required.line or 1, required.column or 1
         span = Span(file, line, column, required.end_column or column + 1)
         return Diagnostic(span, REQUIRED_HINT)
-    parse_example: Callable[[str], Tree[Token]] = _parser().parse
-    friendly = error.match_examples(
-        parse_example, dict(SYNTAX_ERROR_EXAMPLES), use_accepts=True
-    )
+    friendly = _friendly_message(error)
     token = error.token
     if token.type == "$END":
         before = source.rstrip()

@@ -559,6 +559,11 @@ SYNTAX_ERROR_POSITIONS = {
     "namespace calc; enum E { A = ; }": (1, 30),
     "namespace calc; enum E { A = 1 }": (1, 32),
     "namespace calc; service S { void f(i32 x); }": (1, 36),
+    "namespace calc; service S { void f(1: i32 x, i32 y); }": (1, 46),
+    "namespace calc; message M { message N {} }": (1, 29),
+    "namespace calc; message M { enum E { A = 1; } }": (1, 29),
+    "namespace calc; message M { union U { 1: i32 a; } }": (1, 29),
+    "namespace calc; message M { exception E {} }": (1, 29),
     "namespace calc; service S { void f() }": (1, 38),
     "namespace calc; service S { void f() void g(); }": (1, 38),
     "namespace calc; message M { 1: i32 x = ; }": (1, 40),
@@ -592,6 +597,49 @@ def test_syntax_error_table(message: str, example: str) -> None:
     assert diagnostic.message.startswith(message)
     span = diagnostic.span
     assert (span.line, span.column) == SYNTAX_ERROR_POSITIONS[example]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("enum E { A = 1; B; }", "an enum value needs an explicit integer value"),
+        ("enum E { reserved 2; B = ; }", "an enum value needs an explicit integer"),
+        ("enum E { A = 1; B = 2 }", "missing ';' after the enum value (got '}')"),
+        ("message M { 1: i32 a; 2: i32 b }", "missing ';' after the field (got '}')"),
+        ("union U { 1: i32 a; 2: i32 b, }", "missing ';' after the field (got ',')"),
+        ("message M { 1: i32 a = 3; string b; }", "a field starts with its id"),
+        ("message M { 1: optional i32 a; optional i32 b; }", "a field starts with"),
+        ("message M { reserved 3; i32 b; }", "a field starts with its id"),
+        ("message M { 1: i32 a; 2 i32 b; }", "expected ':' after the field id"),
+        ("message M { 1: i32 a; 2: i32 b = ; }", "expected a value (got ';')"),
+        ("message M { 1: i32 a = 1; message N {} }", "definitions do not nest"),
+        ("service S { void f(1: i32 a = 1, string b); }", "a parameter starts with"),
+        ("service S { void f(); void g() }", "missing ';' after the method"),
+    ],
+)
+def test_members_after_the_first_get_the_same_friendly_messages(
+    body: str, message: str
+) -> None:
+    """The parser's stack is deeper after a first member, and a member ends in a
+    state of its own shape: neither changes what the error is."""
+    line, _ = first(NS + body)
+    assert line.partition(": error: ")[2].startswith(message), line
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "const i32 X = 1 message M {}",
+        'import "x.idl" message M {}',
+        "typedef i32 T message M {}",
+    ],
+)
+def test_a_friendly_message_is_not_guessed_where_examples_disagree(body: str) -> None:
+    """A missing ';' accepts the same token after a constant as after an enum
+    value or a namespace: where the table has no example, the message is built
+    from what the parser expected."""
+    line, _ = first(NS + body)
+    assert line.partition(": error: ")[2] == "expected ';', got keyword 'message'"
 
 
 def test_end_of_file_points_after_the_last_token() -> None:
