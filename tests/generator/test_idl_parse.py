@@ -117,6 +117,15 @@ def test_service_methods() -> None:
     assert reset.returns is None and reset.params == () and reset.doc is None
 
 
+def test_a_parameter_list_may_end_with_a_comma() -> None:
+    """As a throws list, a constraint list and a literal may, and as a Python
+    signature written one parameter a line does."""
+    source = "namespace a;\nservice S {\n    void f(\n        1: i32 x,\n    );\n}\n"
+    service = parse(source, "x.idl").definitions[0]
+    assert isinstance(service, Service)
+    assert [p.name for p in service.methods[0].params] == ["x"]
+
+
 def test_comments_are_ignored_and_block_comments_allowed() -> None:
     parsed = parse("namespace a; /* block\ncomment */ enum E { A = 1; }", "x.idl")
     assert parsed.definitions[0].name == "E"
