@@ -978,8 +978,10 @@ class _Checker:
                     f"'{name}' takes {expected} type argument{plural}, got {arity}",
                 )
                 return False
-            ok = all([self.type(argument) for argument in ref.arguments])
-            if ok and name in ("set", "map"):
+            resolved = [self.type(argument) for argument in ref.arguments]
+            ok = all(resolved)
+            # A key's kind is checked once the key resolved, whatever the value.
+            if resolved[0] and name in ("set", "map"):
                 key = ref.arguments[0]
                 if key.name == "decimal":
                     # Equal decimals can differ in text ("1.0", "1.00"): two keys

@@ -537,6 +537,15 @@ def test_several_errors_in_one_run() -> None:
     ]
 
 
+def test_a_bad_key_is_reported_beside_a_bad_value() -> None:
+    source = NS + "message M { 1: list<map<set<i32>, map<Strng, i32>>> x; }"
+    found = [e.splitlines()[0] for e in errors(source)]
+    assert found == [
+        "t.idl:2:25: error: map key type must be a scalar or an enum, not 'set<i32>'",
+        "t.idl:2:39: error: unknown type 'Strng'; did you mean 'string'?",
+    ]
+
+
 SYNTAX_ERROR_POSITIONS = {
     "namespace calc\nenum Op { ADD = 1; }": (2, 1),
     "namespace acme.calc\nmessage M {}": (2, 1),
