@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import keyword
 import math
+import posixpath
 import struct
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -1014,8 +1015,8 @@ class _Checker:
         if stem and stem not in self.imports and name not in _FOREIGN_TYPES:
             self.error(
                 ref.span,
-                f"unknown type '{name}': nothing is imported as '{stem}' "
-                f"(add 'import \"{stem}.idl\";')",
+                f"unknown type '{name}': nothing is imported as '{stem}'"
+                f"{self.import_hint(name)}",
             )
             return False
         if name == "required":
@@ -1027,6 +1028,25 @@ class _Checker:
         close = _FOREIGN_TYPES.get(name) or _suggestions(name, known)
         self.error(ref.span, f"unknown type '{name}'{_did_you_mean(close)}")
         return False
+
+    def import_hint(self, name: str) -> str:
+        """How to import what the qualified ``name`` names: the file an imported
+        file imports under its last stem (imports are not passed on, so
+        ``common.base.Id`` is ``base.Id`` once ``base.idl`` is imported too), or a
+        file of that stem beside this one."""
+        stem, _, local = name.rpartition(".")
+        last = stem.rpartition(".")[2]
+        found = _imported_as(self.imports.values(), last)
+        if found is not None:
+            here = posixpath.dirname(self.module.file.replace("\\", "/"))
+            there = found.module.file.replace("\\", "/")
+            path = posixpath.relpath(there, here or ".")
+        elif "." not in stem:
+            path = f"{stem}.idl"
+        else:
+            return ""
+        write = f" and write '{last}.{local}'" if last != stem else ""
+        return f" (add 'import \"{path}\";'{write})"
 
     # --- constants -------------------------------------------------------------
 
@@ -1271,6 +1291,20 @@ def _qualified(ref: TypeRef, stem: str, names: set[str]) -> TypeRef:
     arguments = tuple(_qualified(a, stem, names) for a in ref.arguments)
     name = f"{stem}.{ref.name}" if ref.name in names else ref.name
     return dataclasses.replace(ref, name=name, arguments=arguments)
+
+
+def _imported_as(modules: Iterable[CheckedModule], stem: str) -> CheckedModule | None:
+    """The module that one of ``modules``, or a module they import, imports as
+    ``stem``, nearest first."""
+    seen: set[int] = set()
+    level = list(modules)
+    while level:
+        for checked in level:
+            if stem in checked.imports:
+                return checked.imports[stem]
+        seen.update(id(m) for m in level)
+        level = [m for c in level for m in c.imports.values() if id(m) not in seen]
+    return None
 
 
 def _qualified_const(const: Const, stem: str, names: set[str]) -> Const:

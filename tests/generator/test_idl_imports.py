@@ -260,6 +260,32 @@ def test_a_name_two_imported_files_define_is_hinted_with_both(
     )
 
 
+def test_a_name_an_imported_file_imports_is_hinted_with_its_path(
+    tmp_path: Path,
+) -> None:
+    """Imports are not passed on: what ``b`` imports is named once this file
+    imports it too, from where this file is."""
+    write(
+        tmp_path,
+        {
+            "api/a.idl": 'namespace a;\nimport "../lib/b.idl";\n'
+            "message M { 1: c.Id id; 2: b.c.Id other; 3: google.protobuf.Any x; }\n",
+            "lib/b.idl": 'namespace b;\nimport "base/c.idl";\n',
+            "lib/base/c.idl": "namespace c;\nmessage Id {}\n",
+        },
+    )
+    a = tmp_path / "api/a.idl"
+    found = [line for line in report([a]).splitlines() if ": error: " in line]
+    assert found == [
+        f"{a}:3:16: error: unknown type 'c.Id': nothing is imported as 'c' (add "
+        "'import \"../lib/base/c.idl\";')",
+        f"{a}:3:28: error: unknown type 'b.c.Id': nothing is imported as 'b.c' (add "
+        "'import \"../lib/base/c.idl\";' and write 'c.Id')",
+        f"{a}:3:45: error: unknown type 'google.protobuf.Any': nothing is imported "
+        "as 'google.protobuf'",
+    ]
+
+
 @pytest.mark.parametrize(
     ("source", "message"),
     [
