@@ -285,6 +285,20 @@ def test_list_and_describe(
     )
 
 
+def test_describing_one_type_or_method_writes_defaults_of_enums_it_does_not_hold(
+    running: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A narrowed description holds only the type (or method) asked for, not the
+    enums its defaults name; those are written by their reference all the same."""
+    status, out, err = run(capsys, "describe", running.endpoint, "conformance.Scalars")
+    assert (status, err) == (0, "")
+    assert "    11: shared.Origin origin = shared.Origin.CLIENT;" in out
+    route = "conformance.Conformance.mixed"
+    status, out, err = run(capsys, "describe", running.endpoint, route)
+    assert (status, err) == (0, "")
+    assert "        10: Color color = Color.RED," in out
+
+
 def test_metadata_option(
     running: RunningServer, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -115,7 +115,7 @@ def test_describe_prints_a_union_as_idl(
         "    5: list<Shape> group;\n"
         "}\n"
     ) in out
-    # Described alone, a union names the types it does not hold by namespace.
+    # Described alone, a union names the types it does not hold as the file does.
     status, out, _ = run(capsys, "describe", running.endpoint, "conformance.Shape")
     assert status == 0 and "union Shape {" in out
-    assert "    1: conformance.Circle circle;\n" in out
+    assert "    1: Circle circle;\n" in out

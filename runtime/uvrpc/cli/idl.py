@@ -56,6 +56,12 @@ def _stem(namespace: str) -> str:
     return namespace.replace(".", "_")
 
 
+def _is_definition(name: str) -> bool:
+    """Whether a name of a described type is a definition's (``ns.Name``), not a
+    built-in type's (``i32``) or a string literal (a constraint's pattern)."""
+    return "." in name and not name.startswith('"')
+
+
 def _split_type(text: str) -> tuple[str, list[str]]:
     """``map<K, list<V>>`` as ``("map", ["K", "list<V>"])``."""
     head, bracket, rest = text.partition("<")
@@ -93,15 +99,8 @@ def _bytes(data: bytes) -> str:
 class _File:
     """One namespace's IDL file: how it spells types and values."""
 
-    def __init__(self, namespace: str, description: Description) -> None:
+    def __init__(self, namespace: str) -> None:
         self.namespace = namespace
-        self.enums: dict[str, Description] = description["enums"]
-        self.known = {
-            *description["messages"],
-            *description["enums"],
-            *description["exceptions"],
-            *description.get("unions", {}),
-        }
         self.imports: set[str] = set()
 
     def ref(self, name: str) -> str:
@@ -113,9 +112,13 @@ class _File:
         return f"{_stem(namespace)}.{_local(name)}"
 
     def type(self, text: str) -> str:
-        """A described type as this file writes it, constraints included."""
+        """A described type as this file writes it, constraints included.
+
+        A definition is named by its namespace, so a dotted name is one, also
+        when a narrowed description does not hold it; a built-in name has no dot.
+        """
         return _NAME_OR_STRING.sub(
-            lambda m: self.ref(m[0]) if m[0] in self.known else m[0], text
+            lambda m: self.ref(m[0]) if _is_definition(m[0]) else m[0], text
         )
 
     def literal(self, type_text: str, value: Any) -> str:
@@ -124,7 +127,7 @@ class _File:
         head, arguments = _split_type(type_text)
         if head == "optional":
             return self.literal(arguments[0], value)
-        if type_text in self.enums:
+        if _is_definition(type_text):  # an enum: no other definition has defaults
             if isinstance(value, str):
                 return f"{self.ref(type_text)}.{value}"
             return str(value)  # a number the enum does not declare
@@ -320,7 +323,7 @@ def idl_files(description: Description) -> dict[str, str]:
     bodies: dict[str, list[str]] = {}
     imports: dict[str, set[str]] = {}
     for namespace, definitions in by_namespace.items():
-        file = _File(namespace, description)
+        file = _File(namespace)
         lines: list[str] = []
         for kind, entry in definitions:
             lines.append("")
