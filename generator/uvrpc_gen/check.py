@@ -135,12 +135,14 @@ _FOREIGN_TYPES: Mapping[str, tuple[str, ...]] = {
     "datetime": ("timestamp",),
     "google.protobuf.Timestamp": ("timestamp",),
     "google.protobuf.Duration": ("duration",),
+    "timedelta": ("duration",),
 }
 """Type names of other languages and IDLs, and the IDL types they mean: names
 no IDL type is close enough to for a hint by spelling (``int``), or that the
 closest one is wrong for (``float64`` is spelt nearly ``float`` and is a double,
-Thrift's ``byte`` nearly ``bytes`` and is an i8, an unsigned 32-bit value fits
-only an ``i64``), and protobuf's well-known types that are built in here."""
+``timedelta`` nearly ``timestamp`` and is a duration, Thrift's ``byte`` nearly
+``bytes`` and is an i8, an unsigned 32-bit value fits only an ``i64``), and
+protobuf's well-known types that are built in here."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,13 +215,17 @@ def _suggestions(name: str, known: Iterable[str]) -> list[str]:
 
     An unqualified name that imported files define is most likely one of those
     written without its file's stem (``Genre`` for ``common.Genre``), however far
-    apart the spellings; otherwise the known name closest in spelling, if any.
+    apart the spellings; then a known name that differs only in case (``uuid``
+    for ``UUID``); otherwise the known name closest in spelling, if any.
     """
     known = list(known)
     if "." not in name:
         imported = sorted(k for k in known if k.endswith(f".{name}"))
         if imported:
             return imported
+    same_letters = [k for k in known if k.lower() == name.lower()]
+    if same_letters:  # UUID, I64: too far apart in spelling for difflib
+        return same_letters
     return difflib.get_close_matches(name, known, n=1)
 
 

@@ -75,6 +75,21 @@ CASES = [
         "               ^~~~~~~~~~~~~~~~~~~~~~~~~",
     ),
     (
+        NS + "message M { 1: timedelta x; }",
+        "t.idl:2:16: error: unknown type 'timedelta'; did you mean 'duration'?",
+        "               ^~~~~~~~~",
+    ),
+    (
+        NS + "message M { 1: datetime x; }",
+        "t.idl:2:16: error: unknown type 'datetime'; did you mean 'timestamp'?",
+        "               ^~~~~~~~",
+    ),
+    (
+        NS + "message M { 1: UUID x; }",
+        "t.idl:2:16: error: unknown type 'UUID'; did you mean 'uuid'?",
+        "               ^~~~",
+    ),
+    (
         NS + "enum A { X = 1; }\nmessage A {}",
         "t.idl:3:9: error: duplicate definition 'A' (first defined at line 2)",
         "        ^",
