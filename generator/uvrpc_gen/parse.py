@@ -50,14 +50,19 @@ from .model import (
 
 __all__ = ["SYNTAX_ERROR_EXAMPLES", "parse"]
 
+_NAMESPACE_WITHOUT_SEMICOLON = "missing ';' after the namespace"
+_NOT_A_DEFINITION = (
+    "expected a definition: 'enum', 'message', 'exception', 'union', 'service', "
+    "'const', 'typedef', 'import' or 'namespace'"
+)
+
 SYNTAX_ERROR_EXAMPLES: Mapping[str, tuple[str, ...]] = {
-    "missing ';' after the namespace": (
+    _NAMESPACE_WITHOUT_SEMICOLON: (
         "namespace calc\nenum Op { ADD = 1; }",
         "namespace acme.calc\nmessage M {}",
     ),
-    "expected a definition: 'enum', 'message', 'exception', 'union', 'service', "
-    "'const', 'typedef', 'import' or 'namespace'": (
-        "namespace calc; struct S {}",
+    _NOT_A_DEFINITION: (
+        "namespace calc; record S {}",
         "namespace calc; 1: i32 x;",
     ),
     "an import names a file in quotes, like 'import \"common.idl\";'": (
@@ -125,6 +130,12 @@ A syntax error whose parser state matches the state one of these examples fails 
 gets that example's message (lark's ``match_examples``); other errors get a message
 built from the tokens the parser expected. The tests parse every example.
 """
+
+_DEFINITION_KEYWORDS = frozenset(
+    {"namespace", "import", "const", "typedef", "enum", "message", "exception"}
+    | {"union", "service"}
+)
+"""The words a definition starts with (the lexer hands most of them on as names)."""
 
 _TERMINAL_NAMES: Mapping[str, str] = {
     "NAME": "a name",
@@ -705,6 +716,8 @@ def _unlexable(source: str, position: int) -> tuple[int, str]:
         # (a quoted string where none may stand is an unexpected token instead).
         return 1, "unterminated string: a string ends with '\"' on the line it starts"
     char = source[position] if position < len(source) else ""
+    if char == "'":
+        return 1, 'strings are written in double quotes ("..."), not single quotes'
     return 1, f"unexpected character {char!r}"
 
 
@@ -778,6 +791,27 @@ def _friendly_message(error: lark.UnexpectedToken) -> str | None:
     return messages.pop() if len(messages) == 1 else None
 
 
+def _thrift_spelling(error: lark.UnexpectedToken, friendly: str | None) -> str | None:
+    """The message for Thrift's ``struct``, or its per-language ``namespace py
+    name``, where the parser failed on one; ``None`` for any other error."""
+    token = error.token
+    if token.type != "NAME":
+        return None
+    if friendly == _NOT_A_DEFINITION and token == "struct":
+        return "Thrift's 'struct' is written 'message' here"
+    if friendly == _NAMESPACE_WITHOUT_SEMICOLON and token not in _DEFINITION_KEYWORDS:
+        # 'namespace py acme.shop;': one word read as the namespace, then a name.
+        # (Before a definition's keyword, only the ';' is missing.)
+        stack = error.interactive_parser.parser_state.value_stack
+        words = _tokens(stack[-1]) if stack and isinstance(stack[-1], Tree) else []
+        if len(words) == 1:
+            return (
+                "a namespace is one dotted name, for every language: drop "
+                f"Thrift's language '{words[0]}'"
+            )
+    return None
+
+
 def _syntax_diagnostic(
     error: lark.UnexpectedInput, source: str, file: str
 ) -> Diagnostic:
@@ -799,6 +833,7 @@ def _syntax_diagnostic(
         span = Span(file, line, column, required.end_column or column + 1)
         return Diagnostic(span, REQUIRED_HINT)
     friendly = _friendly_message(error)
+    friendly = _thrift_spelling(error, friendly) or friendly
     token = error.token
     if token.type == "$END":
         before = source.rstrip()

@@ -564,7 +564,7 @@ def test_a_bad_key_is_reported_beside_a_bad_value() -> None:
 SYNTAX_ERROR_POSITIONS = {
     "namespace calc\nenum Op { ADD = 1; }": (2, 1),
     "namespace acme.calc\nmessage M {}": (2, 1),
-    "namespace calc; struct S {}": (1, 17),
+    "namespace calc; record S {}": (1, 17),
     "namespace calc; 1: i32 x;": (1, 17),
     "namespace calc; message {}": (1, 25),
     "namespace calc; enum {}": (1, 22),
@@ -787,6 +787,36 @@ def test_a_type_named_required_is_still_a_type() -> None:
 def test_an_unclosed_comment_or_string_is_named_where_it_starts(
     source: str, message: str, caret: str
 ) -> None:
+    assert first(source) == (message, caret)
+
+
+@pytest.mark.parametrize(
+    ("source", "message", "caret"),
+    [
+        (
+            NS + "struct Item { 1: string sku; }",
+            "t.idl:2:1: error: Thrift's 'struct' is written 'message' here "
+            "(got name 'struct')",
+            "^~~~~~",
+        ),
+        (
+            "namespace py acme.shop;\n",
+            "t.idl:1:14: error: a namespace is one dotted name, for every language: "
+            "drop Thrift's language 'py' (got name 'acme')",
+            "             ^~~~",
+        ),
+        (
+            NS + "const string S = 'abc';",
+            't.idl:2:18: error: strings are written in double quotes ("..."), not '
+            "single quotes",
+            "                 ^",
+        ),
+    ],
+)
+def test_thrift_and_python_spellings_are_named(
+    source: str, message: str, caret: str
+) -> None:
+    """What Thrift (or Python) would take, named with the IDL's spelling."""
     assert first(source) == (message, caret)
 
 
