@@ -25,7 +25,7 @@ from feed_server import Feed
 
 import uvrpc
 from uvrpc.broker import Broker
-from uvrpc.transport.sockets import bind, plain_context
+from uvrpc.transport.sockets import bind, connect, plain_context
 
 
 @pytest.fixture
@@ -126,6 +126,24 @@ def test_a_tcp_port_in_use_is_refused_with_its_endpoint(
     with pytest.raises(OSError) as exc:
         bind(second, endpoint)
     _assert_in_use(exc, endpoint)
+
+
+def test_every_interface_to_connect_to_and_a_foreign_address_to_bind_are_named(
+    routers: tuple[zmq.Socket[bytes], zmq.Socket[bytes]],
+) -> None:
+    """Not ZeroMQ's "Invalid argument" or "Cannot assign requested address"."""
+    first, second = routers
+    with pytest.raises(ValueError) as refused:
+        connect(first, "tcp://*:5555")
+    assert str(refused.value) == (
+        "bad endpoint 'tcp://*:5555': '*' (every interface) is for binding; connect "
+        "to a host name or address, such as tcp://127.0.0.1:5555"
+    )
+    with pytest.raises(ValueError) as refused:  # TEST-NET-1: no host's own address
+        bind(second, "tcp://192.0.2.1:5555")
+    assert str(refused.value) == (
+        "bad endpoint 'tcp://192.0.2.1:5555': no local interface has that address"
+    )
 
 
 @pytest.mark.skipif(

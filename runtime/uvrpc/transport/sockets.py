@@ -297,6 +297,11 @@ def _check_endpoint(endpoint: str, *, binding: bool) -> None:
             )
         if not host:
             raise ValueError(f"bad endpoint {endpoint!r}: no host before the port")
+        if host == "*" and not binding:
+            raise ValueError(
+                f"bad endpoint {endpoint!r}: '*' (every interface) is for binding; "
+                f"connect to a host name or address, such as tcp://127.0.0.1:{port}"
+            )
 
 
 def _endpoint_error(endpoint: str, exc: zmq.ZMQError) -> ValueError:
@@ -304,7 +309,7 @@ def _endpoint_error(endpoint: str, exc: zmq.ZMQError) -> ValueError:
     if exc.errno in (zmq.EPROTONOSUPPORT, zmq.ENOCOMPATPROTO):
         transport = endpoint.partition("://")[0]
         why = f"transport {transport!r} is not supported here ({_FORM})"
-    elif exc.errno == errno.ENODEV:
+    elif exc.errno in (errno.ENODEV, errno.EADDRNOTAVAIL):
         why = "no local interface has that address"
     else:
         why = exc.strerror
