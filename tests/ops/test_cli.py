@@ -13,6 +13,7 @@ from calculator import CalculatorSyncClient
 from conftest import EXAMPLES
 
 import uvrpc
+from uvrpc.cli import main
 
 
 def uvrpc_cmd(*args: str) -> list[str]:
@@ -100,6 +101,36 @@ def test_serve_reports_a_bad_endpoint() -> None:
     assert result.returncode == 1
     assert "uvrpc: error: bad endpoint 'bogus://x': transport 'bogus'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+INPROC = (
+    "inproc://shop: an inproc:// endpoint is reached only from inside the process "
+    "that binds it, and each uvrpc command is a process of its own: use a tcp:// or "
+    "ipc:// endpoint"
+)
+
+
+@pytest.mark.parametrize(
+    ("argv", "status", "message"),
+    [
+        (["serve", "calc:Calculator", "--bind", "inproc://shop"], 1, ""),
+        (["serve", "calc:Calculator", "--connect", "inproc://shop"], 1, ""),
+        (["broker", "--frontend", "inproc://shop"], 1, ""),
+        (["broker", "--backend", "inproc://shop"], 1, ""),
+        (["call", "inproc://shop", "calc.Calculator.add"], 2, ""),
+        (["list", "inproc://shop"], 2, ""),
+        (["describe", "inproc://shop"], 2, ""),
+        (["health", "inproc://shop"], 1, "uvrpc health: error: "),
+    ],
+)
+def test_an_inproc_endpoint_is_refused_at_once(
+    argv: list[str], status: int, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No other process reaches it: a server bound there serves nobody, and a
+    client waits for its deadline (or, for ever, a server that never comes)."""
+    assert main(argv) == status
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"{message or 'uvrpc: error: '}{INPROC}\n")
 
 
 BROKEN_SERVERS = """\

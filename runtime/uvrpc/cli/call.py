@@ -46,6 +46,7 @@ from ..wire.message import Message, field_ids
 from ..wire.methods import BidiStreaming, ClientStreaming, ServerStreaming, Unary
 from ..wire.wellknown import from_json, to_json
 from . import curve
+from .endpoints import refuse_inproc
 from .idl import idl_files
 
 __all__ = ["add_commands", "run_command"]
@@ -528,6 +529,7 @@ async def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> None:
     except curve.CurveOptionError as exc:
         raise CallError(str(exc)) from None
     try:
+        refuse_inproc([args.endpoint])
         channel = Channel(args.endpoint, security=security)
     except ValueError as exc:  # a malformed endpoint: one line, no traceback
         raise CallError(str(exc)) from None

@@ -36,6 +36,7 @@ from ..services.health import HealthStatus
 from ..transport.security import ClientSecurity
 from ..wire.errors import RpcError
 from . import curve
+from .endpoints import refuse_inproc
 
 __all__ = [
     "CONNECT_FAILED",
@@ -128,6 +129,7 @@ async def probe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise _UsageError(f"--timeout must be more than 0, got {args.timeout:g}")
     security = _security(args)
     try:
+        refuse_inproc([args.endpoint])
         channel = Channel(
             args.endpoint, security=security, connect_timeout=args.timeout
         )

@@ -69,6 +69,7 @@ from ..wire.service import ServiceBase
 from ..wire.version import GENERATED_CODE_API, PROTOCOL_VERSION, __version__
 from . import health
 from .call import add_commands, run_command
+from .endpoints import refuse_inproc
 
 __all__ = ["main"]
 
@@ -479,6 +480,7 @@ def _main(arguments: list[str]) -> int:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         if args.command == "broker":
+            refuse_inproc([*(args.frontend or ()), *(args.backend or ())])
             front, back = _broker_lists(args)
             run_broker(
                 args.frontend or ["tcp://127.0.0.1:5555"],
@@ -497,6 +499,7 @@ def _main(arguments: list[str]) -> int:
             raise UsageError(
                 "--metrics needs prometheus_client: pip install 'uvrpc[metrics]'"
             )
+        refuse_inproc([*(args.bind or ()), *(args.connect or ())])
         broker_security = _broker_security(args)
         security = _server_security(
             args.curve_secret, args.allow, required=not broker_security
