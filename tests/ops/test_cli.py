@@ -70,6 +70,22 @@ def test_serve_answers_calls_and_stops_on_sigterm(tmp_path: Path) -> None:
     [
         ("calculator_server", "expected MODULE:CLASS, got 'calculator_server'"),
         ("no_such_module:X", "cannot import 'no_such_module'"),
+        (
+            "calculator_server.py:Calculator",
+            "cannot import 'calculator_server.py': MODULE:CLASS names a module as "
+            "'python -m' does, not a file: calculator_server:Calculator",
+        ),
+        (
+            "./calculator_server.py:Calculator",
+            "cannot import './calculator_server.py': MODULE:CLASS names a module as "
+            "'python -m' does, not a file: calculator_server:Calculator",
+        ),
+        (
+            "calculator/calculator_server.py:Calculator",
+            "cannot import 'calculator/calculator_server.py': MODULE:CLASS names a "
+            "module as 'python -m' does, not a file: "
+            "calculator.calculator_server:Calculator",
+        ),
         ("calculator:Op", "calculator:Op is not a subclass of a generated"),
         (
             "calculator:CalculatorServer",

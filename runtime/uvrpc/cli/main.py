@@ -49,7 +49,7 @@ import signal
 import sys
 import traceback
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import zmq
 
@@ -124,6 +124,13 @@ def load_service(spec: str) -> type[ServiceBase]:
     module_name, _, class_name = spec.partition(":")
     if not module_name or not class_name:
         raise UsageError(f"expected MODULE:CLASS, got {spec!r}")
+    if module_name.endswith(".py") or "/" in module_name:  # a file's path
+        path = PurePosixPath(module_name.removesuffix(".py"))
+        dotted = ".".join(part for part in path.parts if part not in ("/", ".", ".."))
+        raise UsageError(
+            f"cannot import {module_name!r}: MODULE:CLASS names a module as "
+            f"'python -m' does, not a file: {dotted}:{class_name}"
+        )
     if "" not in sys.path:
         sys.path.insert(0, "")  # like `python -m`: modules in the working directory
     try:
