@@ -30,6 +30,25 @@ def test_version() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        ("serve", ["created without arguments", "as 'python -m' names it"]),
+        ("keygen", ["NAME.key holds the public key"]),
+        ("broker", ["least busy of the servers connected to the backend"]),
+    ],
+)
+def test_each_command_s_help_says_what_its_arguments_are(
+    command: str, says: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([command, "--help"])
+    assert exited.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps the lines
+    for words in says:
+        assert words in text
+
+
 def test_serve_answers_calls_and_stops_on_sigterm(tmp_path: Path) -> None:
     socket = tmp_path / "calc.sock"
     server = subprocess.Popen(

@@ -231,8 +231,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"uvrpc {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve_cmd = commands.add_parser("serve", help="serve an implementation class")
-    serve_cmd.add_argument("target", metavar="MODULE:CLASS")
+    serve_cmd = commands.add_parser(
+        "serve",
+        help="serve an implementation class",
+        description="Serve CLASS, a subclass of a generated <Service>Server, created "
+        "without arguments. Prints each endpoint it binds on a line of its own; "
+        "Ctrl-C or SIGTERM stops it.",
+    )
+    serve_cmd.add_argument(
+        "target",
+        metavar="MODULE:CLASS",
+        help="MODULE is imported as 'python -m' names it, from the working directory "
+        "or PYTHONPATH (server, app.server: not server.py); CLASS is in it",
+    )
     serve_cmd.add_argument(
         "--bind",
         action="append",
@@ -281,7 +292,11 @@ def _parser() -> argparse.ArgumentParser:
     keygen_cmd = commands.add_parser(
         "keygen", help="write a new CURVE key pair and print its public key"
     )
-    keygen_cmd.add_argument("name", metavar="NAME")
+    keygen_cmd.add_argument(
+        "name",
+        metavar="NAME",
+        help="the pair's name: NAME.key holds the public key, NAME.key_secret both",
+    )
     keygen_cmd.add_argument(
         "--dir",
         default=".",
@@ -295,7 +310,12 @@ def _parser() -> argparse.ArgumentParser:
         help="replace an existing key pair of that name (its secret key is lost)",
     )
     broker_cmd = commands.add_parser(
-        "broker", help="forward calls from clients to the servers connected to it"
+        "broker",
+        help="forward calls from clients to the servers connected to it",
+        description="Take calls from clients on the frontend and send each to the "
+        "least busy of the servers connected to the backend (uvrpc serve "
+        "--connect BACKEND). Prints each endpoint it binds; Ctrl-C or SIGTERM "
+        "stops it.",
     )
     broker_cmd.add_argument(
         "--frontend",
