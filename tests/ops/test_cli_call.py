@@ -283,6 +283,18 @@ def test_list_and_describe(
         2,
         "uvrpc: error: this server describes nothing named 'nothing.Here'\n",
     )
+    status, _, err = run(capsys, "describe", running.endpoint, "Color")
+    assert (status, err) == (
+        2,
+        "uvrpc: error: this server describes nothing named 'Color'; did you mean "
+        "'conformance.Color'?\n",
+    )
+    status, _, err = run(capsys, "describe", running.endpoint, "Conformance.ping")
+    assert (status, err) == (
+        2,
+        "uvrpc: error: this server describes nothing named 'Conformance.ping'; did "
+        "you mean 'conformance.Conformance.ping'?\n",
+    )
 
 
 def test_describing_one_type_or_method_writes_defaults_of_enums_it_does_not_hold(

@@ -591,7 +591,16 @@ def _narrow(description: Description, name: str) -> Description:
                 "services": [],
                 key: {name: description[key][name]},
             }
-    raise CallError(f"this server describes nothing named {name!r}")
+    names = [service["name"] for service in description["services"]]
+    names += [
+        m["route"] for service in description["services"] for m in service["methods"]
+    ]
+    for key in ("messages", "enums", "exceptions", "unions"):
+        names += description.get(key, {})
+    # A name written without its namespace (or package): the full names it ends.
+    close = [f"'{full}'" for full in sorted(names) if full.endswith(f".{name}")]
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    raise CallError(f"this server describes nothing named {name!r}{hint}")
 
 
 def _seconds(text: str) -> float:
