@@ -173,6 +173,20 @@ def test_client_stream_reads_stdin(
     assert (status, out) == (0, "42\n")
 
 
+def test_a_client_stream_given_in_the_json_object_is_told_to_come_on_stdin(
+    running: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = run(
+        capsys, "call", running.endpoint, "conformance.Conformance.sum",
+        '{"values": [1, 2, 39]}',
+    )  # fmt: skip
+    assert (status, out) == (2, "")
+    assert err == (
+        "uvrpc: error: arguments: 'values' is the stream<i64> the method takes from "
+        "its caller: give its items on stdin, one JSON value a line\n"
+    )
+
+
 def test_unknown_route_and_bad_arguments(
     running: RunningServer, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -349,6 +349,13 @@ async def call(
         values = json.loads(arguments)
     except json.JSONDecodeError as exc:
         raise CallError(f"the arguments are not JSON: {exc}") from None
+    stream = method["stream"]
+    if stream is not None and isinstance(values, dict) and stream["name"] in values:
+        raise CallError(
+            f"arguments: {stream['name']!r} is the stream<{stream['type']}> the "
+            "method takes from its caller: give its items on stdin, one JSON value "
+            "a line"
+        )
     args = converter.args(method["params"], values, "arguments")
     errors = tuple(_declared(name) for name in method["errors"])
     kind = method["kind"]
