@@ -107,16 +107,21 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _inputs(paths: Sequence[str]) -> list[str]:
-    """The IDL files named: files as given, directories as every ``*.idl`` below."""
+def _inputs(paths: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The IDL files named (files as given, directories as every ``*.idl``
+    below), and the directories named that hold none."""
     files: list[str] = []
+    empty: list[str] = []
     for name in paths:
         path = Path(name)
         if path.is_dir():
-            files += [str(p) for p in sorted(path.rglob("*.idl"))]
+            below = [str(p) for p in sorted(path.rglob("*.idl"))]
+            files += below
+            if not below:
+                empty.append(name)
         else:
             files.append(name)
-    return files
+    return files, empty
 
 
 def _stem_problem(stem: str) -> str | None:
@@ -144,9 +149,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.compat:
         return main_compat(args.files[0], args.files[1])
     output = Path(args.output)
-    failed = False
+    inputs, empty = _inputs(args.files)
+    for name in empty:
+        print(
+            f"{name}: error: no .idl file in this directory or below it",
+            file=sys.stderr,
+        )
+    failed = bool(empty)
     files: list[str] = []
-    for name in _inputs(args.files):
+    for name in inputs:
         problem = _stem_problem(Path(name).stem)
         if problem is not None:
             print(f"{name}: error: {problem}", file=sys.stderr)

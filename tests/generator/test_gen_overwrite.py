@@ -24,6 +24,22 @@ def idl(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.mark.parametrize("check", [[], ["--check"]])
+def test_a_directory_without_idl_files_is_an_error_not_a_quiet_success(
+    check: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Above all for --check in CI: a wrong directory would pass it for ever."""
+    schemas = tmp_path / "schemas"
+    schemas.mkdir()
+    (schemas / "shop.thrift").write_text(GEOMETRY)
+    out = tmp_path / "out"
+    assert main([str(schemas), "-o", str(out), *check]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"{schemas}: error: no .idl file in this directory or below it"
+    ]
+    assert not out.exists()
+
+
 def test_a_file_it_did_not_write_is_refused_and_nothing_is_written(
     idl: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
