@@ -330,12 +330,11 @@ class FeedServer(_uvrpc.ServiceBase):
 
 
 class UnimplementedFeedServer(FeedServer):
-    """A ``feed.Feed`` implementation that answers every method UNIMPLEMENTED until it
-    is overridden.
+    """A partial server: each method answers UNIMPLEMENTED until overridden.
 
-    Subclass it to serve some of the methods, say while a new method reaches the servers
-    one by one. A class that must serve them all subclasses :class:`FeedServer`, whose
-    abstract methods let a type checker find one left out.
+    Subclass it to serve some of the methods of ``feed.Feed``, say while a new method
+    reaches the servers one by one. A class that must serve them all subclasses
+    :class:`FeedServer`, whose abstract methods let a type checker find one left out.
     """
 
     async def ping(self, *, n: int) -> int:

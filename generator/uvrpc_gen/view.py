@@ -569,8 +569,8 @@ def _exception(error: ExceptionType, namespace: str) -> ExceptionView:
     )
     init = _init(
         [*_init_arguments(error.fields), 'message: str = ""'],
-        "Raise it from a handler of a method that declares it; ``message`` "
-        "defaults to the class name and field values.",
+        "Raise it from a handler of a method that declares it.\n\n"
+        "``message`` defaults to the class name and field values.",
     )
     return ExceptionView(
         fields=_model(
@@ -1004,10 +1004,11 @@ def _service(service: Service, namespace: str, checked: CheckedModule) -> Servic
             unimplemented_class,
             _bases(unimplemented_class, server_class),
             _doc(
-                f"A ``{route}`` implementation that answers every method "
-                "UNIMPLEMENTED until it is overridden.\n\n"
-                "Subclass it to serve some of the methods, say while a new method "
-                "reaches the servers one by one. A class that must serve them all "
+                "A partial server: each method answers UNIMPLEMENTED until "
+                "overridden.\n\n"
+                f"Subclass it to serve some of the methods of ``{route}``, say while "
+                "a new method reaches the servers one by one. A class that must "
+                "serve them all "
                 f"subclasses :class:`{server_class}`, whose abstract methods let a "
                 "type checker find one left out.\n",
                 4,

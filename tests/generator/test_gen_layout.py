@@ -341,3 +341,21 @@ def test_an_importing_module_is_ruff_clean_where_its_imports_are_first_party(
         assert_ruff_clean(
             out / "orders.py", cwd=tmp_path / "flat" if package is None else tmp_path
         )
+
+
+def test_the_generators_own_docstrings_start_with_a_one_line_summary(
+    tmp_path: Path,
+) -> None:
+    """A project that lints docstrings (pydocstyle's rules, ``select = ["D"]``, in
+    any convention) finds no summary the generator wrapped onto a second line
+    (D205): the partial server's and a declared exception's constructor's. The
+    IDL's own docs are the user's to write."""
+    path = tmp_path / "generated.py"
+    source = (
+        "namespace shop;\n"
+        "exception Gone { 1: string sku; }\n"
+        "service Shop { void buy(1: string sku) throws (Gone); }\n"
+    )
+    path.write_text(generate(source, "shop.idl"), encoding="utf-8")
+    checked = ruff("check", "--quiet", "--isolated", "--select", "D205", str(path))
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -844,12 +844,12 @@ class ShowcaseServer(_uvrpc.ServiceBase):
 
 
 class UnimplementedShowcaseServer(ShowcaseServer):
-    """A ``all_types.Showcase`` implementation that answers every method UNIMPLEMENTED
-    until it is overridden.
+    """A partial server: each method answers UNIMPLEMENTED until overridden.
 
-    Subclass it to serve some of the methods, say while a new method reaches the servers
-    one by one. A class that must serve them all subclasses :class:`ShowcaseServer`,
-    whose abstract methods let a type checker find one left out.
+    Subclass it to serve some of the methods of ``all_types.Showcase``, say while a new
+    method reaches the servers one by one. A class that must serve them all subclasses
+    :class:`ShowcaseServer`, whose abstract methods let a type checker find one left
+    out.
     """
 
     async def ping(self) -> None:

@@ -407,12 +407,12 @@ class CalculatorServer(_uvrpc.ServiceBase):
 
 
 class UnimplementedCalculatorServer(CalculatorServer):
-    """A ``calculator.Calculator`` implementation that answers every method
-    UNIMPLEMENTED until it is overridden.
+    """A partial server: each method answers UNIMPLEMENTED until overridden.
 
-    Subclass it to serve some of the methods, say while a new method reaches the servers
-    one by one. A class that must serve them all subclasses :class:`CalculatorServer`,
-    whose abstract methods let a type checker find one left out.
+    Subclass it to serve some of the methods of ``calculator.Calculator``, say while a
+    new method reaches the servers one by one. A class that must serve them all
+    subclasses :class:`CalculatorServer`, whose abstract methods let a type checker find
+    one left out.
     """
 
     async def add(self, *, a: int, b: int) -> int:

@@ -350,8 +350,9 @@ class NotFound(_uvrpc.DeclaredError):
     if _typing.TYPE_CHECKING:
 
         def __init__(self, *, key: str, message: str = "") -> None:
-            """Raise it from a handler of a method that declares it; ``message``
-            defaults to the class name and field values.
+            """Raise it from a handler of a method that declares it.
+
+            ``message`` defaults to the class name and field values.
             """
 
 
@@ -384,8 +385,9 @@ class Rejected(_uvrpc.DeclaredError):
             evidence: _uvrpc.Buffer | None = ...,
             message: str = "",
         ) -> None:
-            """Raise it from a handler of a method that declares it; ``message``
-            defaults to the class name and field values.
+            """Raise it from a handler of a method that declares it.
+
+            ``message`` defaults to the class name and field values.
             """
 
 
@@ -2379,12 +2381,12 @@ class ConformanceServer(_uvrpc.ServiceBase):
 
 
 class UnimplementedConformanceServer(ConformanceServer):
-    """A ``conformance.Conformance`` implementation that answers every method
-    UNIMPLEMENTED until it is overridden.
+    """A partial server: each method answers UNIMPLEMENTED until overridden.
 
-    Subclass it to serve some of the methods, say while a new method reaches the servers
-    one by one. A class that must serve them all subclasses :class:`ConformanceServer`,
-    whose abstract methods let a type checker find one left out.
+    Subclass it to serve some of the methods of ``conformance.Conformance``, say while a
+    new method reaches the servers one by one. A class that must serve them all
+    subclasses :class:`ConformanceServer`, whose abstract methods let a type checker
+    find one left out.
     """
 
     async def ping(self) -> None:

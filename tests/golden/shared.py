@@ -46,6 +46,7 @@ class Overloaded(_uvrpc.DeclaredError):
     if _typing.TYPE_CHECKING:
 
         def __init__(self, *, retry_after: float, message: str = "") -> None:
-            """Raise it from a handler of a method that declares it; ``message``
-            defaults to the class name and field values.
+            """Raise it from a handler of a method that declares it.
+
+            ``message`` defaults to the class name and field values.
             """

@@ -218,12 +218,12 @@ class StreamEchoServer(_uvrpc.ServiceBase):
 
 
 class UnimplementedStreamEchoServer(StreamEchoServer):
-    """A ``stream_echo.StreamEcho`` implementation that answers every method
-    UNIMPLEMENTED until it is overridden.
+    """A partial server: each method answers UNIMPLEMENTED until overridden.
 
-    Subclass it to serve some of the methods, say while a new method reaches the servers
-    one by one. A class that must serve them all subclasses :class:`StreamEchoServer`,
-    whose abstract methods let a type checker find one left out.
+    Subclass it to serve some of the methods of ``stream_echo.StreamEcho``, say while a
+    new method reaches the servers one by one. A class that must serve them all
+    subclasses :class:`StreamEchoServer`, whose abstract methods let a type checker find
+    one left out.
     """
 
     def repeat(

@@ -95,12 +95,11 @@ class EchoServer(_uvrpc.ServiceBase):
 
 
 class UnimplementedEchoServer(EchoServer):
-    """A ``echo.Echo`` implementation that answers every method UNIMPLEMENTED until it
-    is overridden.
+    """A partial server: each method answers UNIMPLEMENTED until overridden.
 
-    Subclass it to serve some of the methods, say while a new method reaches the servers
-    one by one. A class that must serve them all subclasses :class:`EchoServer`, whose
-    abstract methods let a type checker find one left out.
+    Subclass it to serve some of the methods of ``echo.Echo``, say while a new method
+    reaches the servers one by one. A class that must serve them all subclasses
+    :class:`EchoServer`, whose abstract methods let a type checker find one left out.
     """
 
     async def echo(self, *, data: memoryview) -> _uvrpc.Buffer:
