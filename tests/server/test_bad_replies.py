@@ -14,9 +14,10 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from conftest import generate_modules
+from conftest import generate_modules, server_thread
 
 import uvrpc
+from uvrpc.cli import main
 from uvrpc.core.server import result_check
 
 IDL = """namespace shop;
@@ -125,6 +126,34 @@ def test_a_reply_not_of_its_declared_type_is_logged(
     assert errors[2].startswith(
         "handler of shop.Shop.table returned a value of type list"
     )
+
+
+def test_a_caller_that_does_not_check_replies_gets_internal_too(
+    shop: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the server logs as its caller's INTERNAL is what it sends, as for a
+    stream's item: ``uvrpc call``, which reads replies by their description and
+    checks no type, is not handed the wrong value to print with exit 0."""
+
+    class Shop(_Uncalled, shop.ShopServer):  # type: ignore[name-defined,misc]
+        async def count(self) -> Any:
+            return "many"
+
+        async def get(self, *, sku: str) -> Any:
+            return {"sku": sku}  # no count
+
+    with server_thread(Shop()) as running:
+        for route, arguments, problem in (
+            ("shop.Shop.count", "{}", "Input should be a valid integer"),
+            ("shop.Shop.get", '{"sku": "a"}', "Field required at 'count'"),
+        ):
+            assert main(["call", running.endpoint, route, arguments]) == 1
+            out, err = capsys.readouterr()
+            assert (out, err) == (
+                "",
+                f"INTERNAL: the reply of {route} does not match its declared type: "
+                f"{problem} (status 13)\n",
+            )
 
 
 def test_a_container_result_is_tested_by_its_outer_type_alone(

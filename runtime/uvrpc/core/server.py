@@ -551,7 +551,7 @@ class ServerProtocol:
     def reply(self, request: Request, result: Any) -> list[Any]:
         """The reply ``[attachment..., header, body]`` of a call whose handler
         returned ``result``, with the call's trailers; an INTERNAL error reply if
-        the result cannot be encoded.
+        the result cannot be encoded or is found not of the declared type.
 
         The body, the last frame, may be a view of a pooled buffer: pass it to
         :attr:`settle` once the reply was sent (or could not be).
@@ -575,7 +575,14 @@ class ServerProtocol:
         if check is None:
             check = self._result_checks[method.route] = result_check(method)
         if not check(result):
-            self._check_sent_reply(method, result, body, attachments)
+            wrong = self._wrong_reply(method, result, body, attachments)
+            if wrong is not None:
+                self.settle(body, False)
+                error = InternalError(
+                    f"the reply of {method.route} does not match its declared type: "
+                    f"{wrong}"
+                )
+                return error_reply(request.call_id, error, call)
         if call is not None and call.trailers:
             header = encode_reply_header(
                 request.call_id, _OK, encode_metadata(call.trailers)
@@ -587,17 +594,19 @@ class ServerProtocol:
         return [header, body]
 
     @staticmethod
-    def _check_sent_reply(
+    def _wrong_reply(
         method: Unary[Any, Any], result: Any, body: Any, attachments: Sequence[Any]
-    ) -> None:
-        """Log a reply its caller will refuse as not of the declared type (the
-        caller's ``INTERNAL`` error is then the handler's fault, as an exception
-        it raised is), at the level of a handler's exception.
+    ) -> str | None:
+        """What makes the encoded reply of a result that failed the cheap check
+        not of the declared type, logged at the level of a handler's exception
+        (the caller's ``INTERNAL`` error is the handler's fault, as an exception
+        it raised is); ``None`` if it is of that type after all.
 
-        The result as the handler returned it failed the check; the reply is
-        read back as its caller will read it, so that only a reply the caller
-        refuses is logged (a tuple for a ``list`` result, say, is sent as one).
-        The reply goes as it is: the caller reports what is wrong with it.
+        The reply is read back as its caller would read it, so that only a reply
+        the caller would refuse is refused (a tuple for a ``list`` result, say, is
+        sent as one). Such a reply is answered with ``INTERNAL`` instead, as a
+        stream's item is: a caller that does not check replies (``uvrpc call``,
+        another implementation) gets the error too, not a value of another type.
         """
         try:
             method.check_reply(unpack(body, attachments))
@@ -606,7 +615,7 @@ class ServerProtocol:
         except ValueError as exc:  # pydantic's ValidationError is one
             problem = first_problem(exc)
         else:
-            return
+            return None
         _log.error(
             "handler of %s returned a value of type %s that does not match the "
             "declared result type; its caller gets INTERNAL: %s",
@@ -614,6 +623,7 @@ class ServerProtocol:
             type(result).__name__,
             problem,
         )
+        return problem
 
     def failed_reply(self, request: Request, exc: Exception) -> list[bytes]:
         """The error reply of a call whose handler raised ``exc``
