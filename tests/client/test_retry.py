@@ -150,6 +150,26 @@ def test_a_policy_must_make_sense() -> None:
         uvrpc.Retry(multiplier=0.5)
 
 
+@pytest.mark.parametrize(
+    ("retry", "shown"),
+    [
+        (3, "int 3; uvrpc.Retry(attempts=3) is 3 attempts"),
+        (True, "bool True"),
+        (uvrpc.Retry, "type <class 'uvrpc.client.retry.Retry'>"),
+    ],
+)
+def test_a_retry_that_is_no_policy_is_refused_as_the_client_is_made(
+    flaky: ModuleType, retry: Any, shown: str
+) -> None:
+    """Not at the first idempotent call, as an AttributeError of the client's
+    insides ('int' object has no attribute 'run')."""
+    message = f"retry must be a uvrpc.Retry or None, not {shown}"
+    for client in (flaky.FlakyClient, flaky.FlakySyncClient):
+        with pytest.raises(TypeError) as refused:
+            client("tcp://127.0.0.1:9", retry=retry)
+        assert str(refused.value) == message
+
+
 def test_a_wait_that_oversleeps_the_deadline_ends_with_the_last_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -20,7 +20,7 @@ from typing import TypeVar
 
 from ..wire.errors import Unavailable
 
-__all__ = ["Retry"]
+__all__ = ["Retry", "checked_retry"]
 
 _T = TypeVar("_T")
 
@@ -117,3 +117,21 @@ def _remaining(deadline: float | None, last: Unavailable | None) -> float | None
     if last is not None and remaining <= 0:
         raise last
     return remaining
+
+
+def checked_retry(retry: object) -> Retry | None:
+    """A client's ``retry=``, refused at once if it is no policy.
+
+    Raises:
+        TypeError: ``retry`` is neither a :class:`Retry` nor ``None`` (a number of
+            attempts, say: the policy says how many, ``Retry(attempts=3)``).
+    """
+    if retry is None or isinstance(retry, Retry):
+        return retry
+    hint = ""
+    if type(retry) is int:
+        hint = f"; uvrpc.Retry(attempts={retry}) is {retry} attempts"
+    raise TypeError(
+        f"retry must be a uvrpc.Retry or None, not {type(retry).__name__} "
+        f"{retry!r:.60}{hint}"
+    )

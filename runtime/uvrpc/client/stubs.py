@@ -20,7 +20,7 @@ from ..wire.methods import (
 )
 from .channel import Channel
 from .handle import Call
-from .retry import Retry
+from .retry import Retry, checked_retry
 from .streams import ItemStream
 from .sync_channel import SyncChannel
 
@@ -72,6 +72,7 @@ class AsyncClient:
         check_requests: bool = False,
     ) -> None:
         timeout = checked_timeout(timeout)  # before a channel is made
+        retry = checked_retry(retry)
         if isinstance(target, Channel):
             if security is not None or interceptors or check_requests:
                 raise ValueError(
@@ -232,6 +233,7 @@ class SyncClient:
         check_requests: bool = False,
     ) -> None:
         timeout = checked_timeout(timeout)  # before a channel is made
+        retry = checked_retry(retry)
         if isinstance(target, SyncChannel):
             if security is not None or interceptors or check_requests:
                 raise ValueError(
