@@ -573,3 +573,30 @@ def test_sync_metrics_count_stream_calls(kind: str) -> None:
     route = metrics.snapshot()["client"][ROUTES[kind]]
     assert route["calls"] == 2
     assert route["errors"] == {"NOT_FOUND": 1}
+
+
+def test_interceptors_that_are_not_a_list_of_interceptors_are_refused_at_once() -> None:
+    """Given one interceptor where a list goes, or an object that is none, each of
+    a channel, a client and a server says so as it is made: not with "'Token'
+    object is not iterable", or at the first call with an AttributeError."""
+    endpoint = "tcp://127.0.0.1:9"
+    for make, method in (
+        (lambda given: uvrpc.Channel(endpoint, interceptors=given), "intercept_client"),
+        (lambda given: FeedClient(endpoint, interceptors=given), "intercept_client"),
+        (
+            lambda given: uvrpc.SyncChannel(endpoint, interceptors=given),
+            "intercept_sync",
+        ),
+        (lambda given: FeedSyncClient(endpoint, interceptors=given), "intercept_sync"),
+        (lambda given: uvrpc.Server(Feed(), interceptors=given), "intercept_server"),
+    ):
+        with pytest.raises(TypeError) as refused:
+            make(
+                Token() if method != "intercept_server" else uvrpc.LoggingInterceptor()
+            )
+        assert "interceptors= takes a list, interceptors=[" in str(refused.value)
+        with pytest.raises(TypeError) as refused:
+            make([object()])
+        assert str(refused.value).endswith(
+            f"(object) is no interceptor here: it has no {method}() method"
+        )

@@ -25,7 +25,11 @@ import zmq
 
 from ..core.client import CallState, ClientCore, finish
 from ..core.context import CURRENT_CALL, OUTGOING, CallMetadata, inherited_timeout
-from ..interceptors.base import ClientCallInfo, ClientInterceptor
+from ..interceptors.base import (
+    ClientCallInfo,
+    ClientInterceptor,
+    checked_interceptors,
+)
 from ..transport.coalesce import CoalescingSender, announce_batches, reads_batches
 from ..transport.forks import check_process
 from ..transport.liveness import (
@@ -477,7 +481,7 @@ class Channel:
         self._pid = os.getpid()
         # The first deadlines of a fresh process are then as punctual as later ones.
         settle_heap()
-        self._interceptors = tuple(interceptors)
+        self._interceptors = checked_interceptors(interceptors, "intercept_client")
         self.max_message_size = check_limit("max_message_size", max_message_size)
         """The largest message sent or taken, in bytes."""
         self.max_in_flight = check_limit("max_in_flight", max_in_flight)

@@ -28,7 +28,11 @@ import zmq
 from ..core.calls import not_items
 from ..core.client import END, WAIT, CallState, ClientCore, finish
 from ..core.context import CURRENT_CALL, OUTGOING, inherited_timeout
-from ..interceptors.base import ClientCallInfo, SyncClientInterceptor
+from ..interceptors.base import (
+    ClientCallInfo,
+    SyncClientInterceptor,
+    checked_interceptors,
+)
 from ..transport.coalesce import announce_batches
 from ..transport.forks import FORKS, check_process
 from ..transport.liveness import (
@@ -166,7 +170,7 @@ class SyncChannel:
         if connect_timeout < 0 or linger < 0:
             raise ValueError("connect_timeout and linger must not be negative")
         settle_heap()  # see Channel
-        self._interceptors = tuple(interceptors)
+        self._interceptors = checked_interceptors(interceptors, "intercept_sync")
         self.stream_window = stream_window
         self.max_message_size = check_limit("max_message_size", max_message_size)
         """The largest message sent or taken, in bytes."""

@@ -48,6 +48,7 @@ __all__ = [
     "ServerInterceptor",
     "SyncClientInterceptor",
     "SyncProceed",
+    "checked_interceptors",
     "status_of",
 ]
 
@@ -218,6 +219,31 @@ class SyncClientInterceptor(Protocol):
         """Return the call's result, usually ``proceed()``; ``proceed`` returns
         when the call ends, as for :meth:`ClientInterceptor.intercept_client`."""
         ...
+
+
+def checked_interceptors(interceptors: Iterable[_T], method: str) -> tuple[_T, ...]:
+    """The ``interceptors=`` of a channel or a server, as a tuple, each having
+    ``method`` (``intercept_client``, ``intercept_sync`` or ``intercept_server``).
+
+    Raises:
+        TypeError: one interceptor was given where a list goes, or something that
+            has no ``method``: said as the channel or server is made, not at its
+            first call.
+    """
+    if hasattr(interceptors, method) or not isinstance(interceptors, Iterable):
+        name = type(interceptors).__name__
+        raise TypeError(
+            f"interceptors= takes a list, interceptors=[{name}(...)], not {name} "
+            f"{interceptors!r:.60}"
+        )
+    chain = tuple(interceptors)
+    for each in chain:
+        if not callable(getattr(each, method, None)):
+            raise TypeError(
+                f"{each!r:.60} ({type(each).__name__}) is no interceptor here: it has "
+                f"no {method}() method"
+            )
+    return chain
 
 
 def status_of(error: BaseException | None, call: ServerCall | None = None) -> Status:

@@ -26,7 +26,7 @@ from ..core.server import (
     StreamMessage,
     error_reply,
 )
-from ..interceptors.base import ServerInterceptor
+from ..interceptors.base import ServerInterceptor, checked_interceptors
 from ..wire.buffers import ATTACHMENT_MIN, BufferPool
 from ..wire.limits import MAX_MESSAGE_SIZE
 from ..wire.methods import StreamingMethod
@@ -78,7 +78,7 @@ class Dispatcher:
         max_message_size: int = MAX_MESSAGE_SIZE,
         interceptors: Sequence[ServerInterceptor] = (),
     ) -> None:
-        self._interceptors = tuple(interceptors)
+        self._interceptors = checked_interceptors(interceptors, "intercept_server")
         self.protocol = ServerProtocol(
             services,
             pool=pool,
