@@ -167,6 +167,32 @@ def test_keys_are_checked() -> None:
     assert SERVER.secret not in repr(SERVER)
 
 
+def test_the_other_end_s_security_or_a_bare_key_is_refused_as_it_is_given() -> None:
+    """Not as "'ClientSecurity' object has no attribute 'allow'" (or 'apply')
+    from inside the server or the channel."""
+    client = ClientSecurity(SERVER.public)
+    server_message = (
+        "a server's security= is a uvrpc.ServerSecurity(keypair, allow=...), not "
+    )
+    client_message = (
+        "a client's security= is a uvrpc.ClientSecurity(server_public_key), not "
+    )
+    with pytest.raises(TypeError) as refused:
+        uvrpc.Server(Feed(), security=client)  # type: ignore[arg-type]
+    assert str(refused.value) == server_message + "a ClientSecurity: that is a client's"
+    for make in (uvrpc.Channel, uvrpc.SyncChannel, FeedClient, FeedSyncClient):
+        with pytest.raises(TypeError) as refused:
+            make("tcp://127.0.0.1:9", security=secured())  # type: ignore[arg-type]
+        assert str(refused.value) == (
+            client_message + "a ServerSecurity: that is a server's"
+        )
+        with pytest.raises(TypeError) as refused:
+            make("tcp://127.0.0.1:9", security=SERVER.public)  # type: ignore[arg-type]
+        assert str(refused.value) == (
+            client_message + "str: a key goes into it, ClientSecurity(key)"
+        )
+
+
 def test_keygen_writes_keys_that_work(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "uvrpc", "keygen", "client", "--dir", str(tmp_path)],

@@ -41,7 +41,7 @@ from ..transport.liveness import (
     monitor_event,
 )
 from ..transport.reactor import SocketReactor
-from ..transport.security import ClientSecurity, no_reply_text
+from ..transport.security import ClientSecurity, checked_security, no_reply_text
 from ..transport.sockets import CONNECT_TIMEOUT, LINGER, connect, open_socket
 from ..wire.buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
 from ..wire.errors import DeadlineExceeded, Unavailable
@@ -478,6 +478,7 @@ class Channel:
             raise ValueError("a stream window must be at least 1")
         if connect_timeout < 0 or linger < 0:
             raise ValueError("connect_timeout and linger must not be negative")
+        checked_security(security, ClientSecurity)
         self._pid = os.getpid()
         # The first deadlines of a fresh process are then as punctual as later ones.
         settle_heap()

@@ -44,7 +44,7 @@ from ..transport.liveness import (
     monitor_event,
 )
 from ..transport.reactor import recv_message, send_message
-from ..transport.security import ClientSecurity, no_reply_text
+from ..transport.security import ClientSecurity, checked_security, no_reply_text
 from ..transport.sockets import CONNECT_TIMEOUT, LINGER, connect, open_socket
 from ..wire.buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
 from ..wire.errors import DeadlineExceeded, Unavailable
@@ -169,6 +169,7 @@ class SyncChannel:
             raise ValueError("a stream window must be at least 1")
         if connect_timeout < 0 or linger < 0:
             raise ValueError("connect_timeout and linger must not be negative")
+        checked_security(security, ClientSecurity)
         settle_heap()  # see Channel
         self._interceptors = checked_interceptors(interceptors, "intercept_sync")
         self.stream_window = stream_window

@@ -67,7 +67,12 @@ from zmq.utils.monitor import parse_monitor_message
 from ..transport.coalesce import announce_batches
 from ..transport.heap import keep_message_buffers
 from ..transport.liveness import DEFAULT_HEARTBEAT, Heartbeat
-from ..transport.security import AllowList, ServerSecurity, check_zap_handler
+from ..transport.security import (
+    AllowList,
+    ServerSecurity,
+    check_zap_handler,
+    checked_security,
+)
 from ..transport.sockets import bind, plain_context
 from ..wire.batch import KIND_BATCH, split_batch
 from ..wire.errors import (
@@ -304,6 +309,8 @@ class Broker:
     ) -> None:
         if not frontends or not backends:
             raise ValueError("a broker needs a frontend and a backend endpoint")
+        checked_security(security, ServerSecurity)
+        checked_security(backend_security, ServerSecurity)
         if not allow_shared_keys:
             check_separate_lists(security, backend_security)
         self.max_calls_per_client = check_limit(

@@ -51,6 +51,7 @@ from ..transport.security import (
     AllowList,
     ClientSecurity,
     ServerSecurity,
+    checked_security,
     zap_check_failure,
     zap_check_request,
 )
@@ -263,6 +264,7 @@ class Server:
         check_limit("max_streams_per_caller", max_streams_per_caller)
         check_limit("hwm", hwm, 0)
         self._pid = os.getpid()
+        checked_security(security, ServerSecurity)
         self._security = security
         self._authenticator: AsyncioAuthenticator | None = None
         self._owned_context: zmq.Context[Any] | None = None
@@ -385,6 +387,7 @@ class Server:
             ValueError: the endpoint is malformed (the message says how).
         """
         check_process("Server", self._pid)
+        checked_security(security, ClientSecurity)
         # The broker's backend is a ROUTER too: name it here so this server can
         # say READY before the broker has said anything.
         alias = b"uvrpc-broker-%d" % len(self._brokers)

@@ -32,6 +32,7 @@ __all__ = [
     "load_keypair",
     "load_public_keys",
     "check_zap_handler",
+    "checked_security",
     "no_reply_text",
 ]
 
@@ -214,6 +215,31 @@ class ClientSecurity:
         sock.setsockopt(zmq.CURVE_SERVERKEY, self.server_public.encode("ascii"))
         sock.setsockopt(zmq.CURVE_PUBLICKEY, self.keypair.public.encode("ascii"))
         sock.setsockopt(zmq.CURVE_SECRETKEY, self.keypair.secret.encode("ascii"))
+
+
+def checked_security(
+    security: object, kind: type[ServerSecurity] | type[ClientSecurity]
+) -> None:
+    """Refuse a ``security=`` that is not ``None`` or of ``kind``, the end it is
+    given to: before anything calls a method the other end's class lacks.
+
+    Raises:
+        TypeError: the other end's security, a key's text, or anything else.
+    """
+    if security is None or isinstance(security, kind):
+        return
+    if kind is ServerSecurity:
+        wanted = "a server's security= is a uvrpc.ServerSecurity(keypair, allow=...)"
+    else:
+        wanted = "a client's security= is a uvrpc.ClientSecurity(server_public_key)"
+    if isinstance(security, ClientSecurity | ServerSecurity):
+        end = "client" if isinstance(security, ClientSecurity) else "server"
+        given = f"a {type(security).__name__}: that is a {end}'s"
+    elif isinstance(security, str | bytes) and kind is ClientSecurity:
+        given = f"{type(security).__name__}: a key goes into it, ClientSecurity(key)"
+    else:
+        given = f"{type(security).__name__} {security!r:.60}"
+    raise TypeError(f"{wanted}, not {given}")
 
 
 def no_reply_text(security: ClientSecurity | None) -> str:
