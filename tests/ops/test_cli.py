@@ -185,6 +185,11 @@ class Broken(Calculator):
         open_database()
 
 
+class Renamed(Calculator):
+    async def add(self, *, x: int, y: int) -> int:
+        return x + y
+
+
 def open_database() -> None:
     raise RuntimeError("cannot open database")
 
@@ -219,6 +224,17 @@ def test_serve_names_a_class_the_module_lacks(tmp_path: Path) -> None:
     assert result.stderr.splitlines() == [
         f"uvrpc: error: module 'inv_server' ({tmp_path / 'inv_server.py'}) has no "
         "attribute 'Nope'"
+    ]
+
+
+def test_serve_reports_a_handler_that_cannot_take_its_parameters_in_one_line(
+    tmp_path: Path,
+) -> None:
+    result = _serve_broken(tmp_path, "inv_server:Renamed")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "uvrpc: error: Renamed.add cannot take the parameters of "
+        "calculator.Calculator.add (a, b): missing a required argument: 'x'"
     ]
 
 

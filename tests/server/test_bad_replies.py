@@ -156,6 +156,43 @@ def test_a_caller_that_does_not_check_replies_gets_internal_too(
             )
 
 
+def test_a_handler_that_cannot_take_its_parameters_is_refused_as_it_is_served(
+    shop: ModuleType,
+) -> None:
+    """A parameter renamed in the IDL (names may change: the wire keys them by
+    id) and not in the handler, say: refused when the server is made, not with
+    an UNKNOWN TypeError at every call. Wrappers taking ``**kwargs`` pass."""
+
+    class Renamed(_Uncalled, shop.ShopServer):  # type: ignore[name-defined,misc]
+        async def get(self, *, id: str) -> Any:  # the IDL says 'sku'
+            return None
+
+    class Extra(_Uncalled, shop.ShopServer):  # type: ignore[name-defined,misc]
+        async def sum(self, *, values: Any, scale: int) -> Any:
+            return 0
+
+    class Wrapped(_Uncalled, shop.ShopServer):  # type: ignore[name-defined,misc]
+        async def get(self, **params: Any) -> Any:
+            return None
+
+    for service, message in (
+        (
+            Renamed(),
+            "Renamed.get cannot take the parameters of shop.Shop.get (sku): missing "
+            "a required argument: 'id'",
+        ),
+        (
+            Extra(),
+            "Extra.sum cannot take the parameters of shop.Shop.sum (values): missing "
+            "a required argument: 'scale'",
+        ),
+    ):
+        with pytest.raises(TypeError) as refused:
+            uvrpc.Server(service)
+        assert str(refused.value) == message
+    asyncio.run(uvrpc.Server(Wrapped()).close())
+
+
 def test_a_container_result_is_tested_by_its_outer_type_alone(
     shop: ModuleType,
 ) -> None:

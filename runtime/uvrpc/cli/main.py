@@ -53,6 +53,7 @@ from pathlib import Path, PurePosixPath
 
 import zmq
 
+from ..core.server import check_handlers
 from ..ops.broker import MAX_CALLS_PER_CLIENT, run_broker
 from ..ops.metrics import MetricsRegistry, serve_metrics
 from ..ops.workers import report_metrics, supervise, watch_supervisor
@@ -182,9 +183,14 @@ def create_service(spec: str) -> ServiceBase:
     """
     cls = load_service(spec)
     try:
-        return cls()
+        service = cls()
     except Exception as exc:
         raise UserCodeError(f"{spec}()", exc) from None
+    try:
+        check_handlers(service)
+    except TypeError as exc:  # a handler's signature is not its method's
+        raise UsageError(str(exc)) from None
+    return service
 
 
 async def serve(

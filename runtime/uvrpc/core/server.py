@@ -77,6 +77,7 @@ __all__ = [
     "StreamMessage",
     "awaiting",
     "caller_overloaded_error",
+    "check_handlers",
     "closing_error",
     "duplicate_error",
     "error_reply",
@@ -138,6 +139,45 @@ def awaiting(handler: Callable[..., Any], name: str) -> Handler:
         )
 
     return awaited
+
+
+def check_handlers(service: ServiceBase) -> None:
+    """Refuse a service whose handlers cannot take their methods' parameters, as
+    a :class:`ServerProtocol` serving it would.
+
+    Raises:
+        TypeError: the first such handler, as :func:`_check_parameters` words it.
+    """
+    for method in service_spec(service).methods:
+        _check_parameters(service, method)
+
+
+def _check_parameters(
+    service: ServiceBase, method: Unary[Any, Any] | StreamingMethod
+) -> None:
+    """Refuse a handler that cannot take the keyword arguments of its method's
+    calls (a parameter renamed in the IDL and not in the handler, say), where
+    serving it would fail every call with an UNKNOWN ``TypeError``.
+
+    Raises:
+        TypeError: naming the handler, the route, the parameters and the mismatch.
+    """
+    handler = getattr(service, method.handler)
+    name = f"{type(service).__name__}.{method.handler}"
+    names = list(method.params.model_fields)
+    if isinstance(method, StreamingMethod) and method.stream is not None:
+        names.append(method.stream)
+    try:
+        signature = inspect.signature(handler)
+    except (TypeError, ValueError):  # no signature to read: its calls will tell
+        return
+    try:
+        signature.bind(**dict.fromkeys(names))
+    except TypeError as exc:
+        raise TypeError(
+            f"{name} cannot take the parameters of {method.route} "
+            f"({', '.join(names) or 'none'}): {exc}"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,6 +385,7 @@ class ServerProtocol:
             if spec.name in self._services:
                 raise ValueError(f"service {spec.name} is served twice")
             self._services.add(spec.name)
+            check_handlers(service)
             for method in spec.methods:
                 handler = getattr(service, method.handler)
                 name = f"{type(service).__name__}.{method.handler}"
