@@ -198,6 +198,15 @@ def test_unknown_route_and_bad_arguments(
         "UNIMPLEMENTED: this server serves no method "
         "'conformance.Conformance.nope' (status 12)\n"
     )
+    status, _, err = run(
+        capsys, "call", running.endpoint, "conformance.Conformance.echo_string"
+    )
+    assert (status, err) == (
+        1,
+        "UNIMPLEMENTED: this server serves no method "
+        "'conformance.Conformance.echo_string'; did you mean "
+        "'conformance.Conformance.echoString'? (status 12)\n",
+    )
     status, _, err = run(capsys, "call", running.endpoint, "other.Thing.do")
     assert status == 1 and err.startswith("UNIMPLEMENTED: this server serves no ")
     status, _, err = run(

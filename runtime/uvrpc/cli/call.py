@@ -279,11 +279,21 @@ class Converter:
 
 
 def _find(description: Description, route: str) -> Description:
+    routes = []
     for service in description["services"]:
         for method in service["methods"]:
             if method["route"] == route:
                 return dict(method)
-    raise Unimplemented(f"this server serves no method {route!r}")
+            routes.append(method["route"])
+    # Routes keep the IDL's spelling: 'callCount', where Python says call_count.
+    close = [f"'{r}'" for r in routes if _loose(r) == _loose(route)]
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    raise Unimplemented(f"this server serves no method {route!r}{hint}")
+
+
+def _loose(route: str) -> str:
+    """A route as compared for a hint: without case or underscores."""
+    return route.replace("_", "").lower()
 
 
 def _declared(name: str) -> type[DeclaredError]:
