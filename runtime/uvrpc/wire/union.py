@@ -206,7 +206,7 @@ class WireUnion:
             "a member's id or name",
         )
         schema = core_schema.no_info_wrap_validator_function(
-            _one_entry(self.name),
+            _one_entry(self.name, [m.__name__ for m in members]),
             union,
             serialization=core_schema.plain_serializer_function_ser_schema(
                 _itself, return_schema=core_schema.any_schema()
@@ -289,7 +289,14 @@ def _is_id(key: object) -> bool:
     )
 
 
-def _one_entry(union: str) -> Callable[[Any, Callable[[Any], Any]], Any]:
+def _one_entry(
+    union: str, classes: list[str]
+) -> Callable[[Any, Callable[[Any], Any]], Any]:
+    # What a Python caller passes (ShapeCircle(value=...)), then what a peer sends.
+    members = "".join(classes)
+    if len(classes) > 1:
+        members = f"{', '.join(classes[:-1])} or {classes[-1]}"
+
     def check(value: Any, validate: Callable[[Any], Any]) -> Any:
         if isinstance(value, dict):
             if len(value) != 1:
@@ -309,9 +316,9 @@ def _one_entry(union: str) -> Callable[[Any, Callable[[Any], Any]], Any]:
         elif not isinstance(value, UnionMember | UnknownMember):
             raise PydanticCustomError(
                 "union_type",
-                "expected a member of union {union} (a map of one entry "
-                "{id: value}), got {kind}",
-                {"union": union, "kind": type(value).__name__},
+                "expected a member of union {union}: {members} (on the wire, a map "
+                "of one entry {id: value}), got {kind}",
+                {"union": union, "members": members, "kind": type(value).__name__},
             )
         return validate(value)
 
