@@ -286,14 +286,18 @@ def _find(description: Description, route: str) -> Description:
                 return dict(method)
             routes.append(method["route"])
     # Routes keep the IDL's spelling: 'callCount', where Python says call_count.
-    close = [f"'{r}'" for r in routes if _loose(r) == _loose(route)]
-    hint = f"; did you mean {' or '.join(close)}?" if close else ""
-    raise Unimplemented(f"this server serves no method {route!r}{hint}")
+    close = [r for r in routes if _loose(r) == _loose(route)]
+    raise Unimplemented(f"this server serves no method {route!r}{_did_you_mean(close)}")
 
 
 def _loose(route: str) -> str:
     """A route as compared for a hint: without case or underscores."""
     return route.replace("_", "").lower()
+
+
+def _did_you_mean(names: list[str]) -> str:
+    """The end of an error naming what was probably meant, if anything."""
+    return f"; did you mean {' or '.join(map(repr, names))}?" if names else ""
 
 
 def _declared(name: str) -> type[DeclaredError]:
@@ -615,9 +619,10 @@ def _narrow(description: Description, name: str) -> Description:
     for key in ("messages", "enums", "exceptions", "unions"):
         names += description.get(key, {})
     # A name written without its namespace (or package): the full names it ends.
-    close = [f"'{full}'" for full in sorted(names) if full.endswith(f".{name}")]
-    hint = f"; did you mean {' or '.join(close)}?" if close else ""
-    raise CallError(f"this server describes nothing named {name!r}{hint}")
+    close = [full for full in sorted(names) if full.endswith(f".{name}")]
+    raise CallError(
+        f"this server describes nothing named {name!r}{_did_you_mean(close)}"
+    )
 
 
 def _seconds(text: str) -> float:
