@@ -121,3 +121,26 @@ def test_a_request_that_waited_past_its_timeout_arrives_expired() -> None:
 def test_the_stamp_age_is_what_the_stamp_says() -> None:
     now = time.monotonic()
     assert stamp_age(send_stamp(now - 1.5), now) == pytest.approx(1.5, abs=1e-5)
+
+
+def test_each_caller_behind_a_broker_has_its_own_baseline() -> None:
+    """A broker's one connection carries many callers, each stamping from its
+    own clock: one caller's stamp (a clock an hour ahead, or a hostile peer's)
+    never charges another caller's requests."""
+    protocol = ServerProtocol([Feed()])
+    try:
+        header = RequestHeaders("feed.Feed.ping").encode
+        body = msgpack.packb({"1": 1})
+        rogue, honest = [b"broker", b"rogue", b""], [b"broker", b"honest", b""]
+        ahead = send_stamp() + 3600 * 1_000_000
+        protocol.receive([*rogue, header(1, 300, None, ahead), body])
+        for call_id in (1, 2):
+            stamped = header(call_id, 300, None, send_stamp())
+            _, message = protocol.receive([*honest, stamped, body])
+            assert type(message) is Request
+            assert message.call is not None and message.call.deadline is not None
+            assert message.call.deadline - time.monotonic() == pytest.approx(
+                0.3, abs=0.05
+            )
+    finally:
+        protocol.close()
