@@ -160,16 +160,39 @@ def test_an_unknown_method_of_a_served_service(protocol: ServerProtocol) -> None
     [
         [ID, b"", b"\xc1", pack({})],  # not msgpack
         [ID, b"", pack([V, 1]), pack({})],  # too short for any version
-        [ID, b"", pack([V, 1, 4, 99, None]), pack({})],  # the route is no string
+        [ID, b"", pack([V, 1, -4, "feed.Feed.ping", None]), pack({})],  # no call id
         [ID, b"", pack([V, 9, 4, 0]), pack({})],  # no kind a client sends
+        [ID, b"", pack([V, 1, 0, 99, None]), pack({})],  # oneway: never answered
+        [ID, b"", pack([V, 6, 4, -1]), pack(None)],  # its stream goes on
     ],
-    ids=["not-msgpack", "short", "bad-route", "bad-kind"],
+    ids=["not-msgpack", "short", "negative-id", "bad-kind", "oneway", "credit"],
 )
 def test_a_malformed_header_is_dropped(
     protocol: ServerProtocol, frames: list[bytes]
 ) -> None:
     refused = rejected(protocol, frames)
     assert refused.reply is None and not refused.oversized
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ([99, None], "route (a string) or timeout"),
+        (["feed.Feed.ping", 2.5], "route (a string) or timeout"),
+        (["feed.Feed.ping", 100, None, None, -1], "send stamp"),
+    ],
+    ids=["route", "timeout", "send-stamp"],
+)
+def test_a_malformed_request_header_that_names_its_call_is_answered(
+    protocol: ServerProtocol, fields: list[Any], says: str
+) -> None:
+    """Its caller, or a broker that follows the call, would wait forever."""
+    head, error = error_of(
+        rejected(protocol, [ID, b"", pack([V, 1, 4, *fields]), pack({})]).reply
+    )
+    assert head == [V, 2, 4, S.INVALID_ARGUMENT]
+    assert error["message"].startswith("request header of call 4 has a malformed ")
+    assert says in error["message"] and "the request did not run" in error["message"]
 
 
 @pytest.mark.parametrize(

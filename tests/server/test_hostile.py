@@ -186,6 +186,29 @@ ANSWERED: dict[str, tuple[list[bytes], int, str]] = {
         INVALID,
         "window",
     ),
+    # A header that names its call is answered, whatever else is wrong with it:
+    # its caller (or a broker following the call) would wait for it forever.
+    "route an int": ([msgpack.packb([V, 1, 5, 7, None]), body({})], INVALID, "route"),
+    "route bytes": (
+        [msgpack.packb([V, 1, 5, b"x", None], use_bin_type=True), b"\x80"],
+        INVALID,
+        "malformed route",
+    ),
+    "timeout a str": (
+        [msgpack.packb([V, 1, 5, C + "ping", "1"]), body({})],
+        INVALID,
+        "or timeout (integer ms, or nil)",
+    ),
+    "timeout a float": (
+        [msgpack.packb([V, 1, 5, C + "ping", 1.5]), body({})],
+        INVALID,
+        "request header of call 5 has a malformed route",
+    ),
+    "send stamp a str": (
+        [msgpack.packb([V, 1, 5, C + "ping", 100, None, None, "x"]), body({})],
+        INVALID,
+        "malformed send stamp",
+    ),
     "a stream with a negative window": (
         [header(5, "count", -1), body({"1": 0, "2": 3})],
         INVALID,
@@ -209,9 +232,7 @@ DROPPED: dict[str, list[bytes] | None] = {
     "call id a str": [msgpack.packb([V, 1, "5", C + "ping", None]), body({})],
     "call id negative": [msgpack.packb([V, 1, -1, C + "ping", None]), body({})],
     "call id a float": [msgpack.packb([V, 1, 5.0, C + "ping", None]), body({})],
-    "route an int": [msgpack.packb([V, 1, 5, 7, None]), body({})],
-    "route bytes": [msgpack.packb([V, 1, 5, b"x", None], use_bin_type=True), b"\x80"],
-    "timeout a str": [msgpack.packb([V, 1, 5, C + "ping", "1"]), body({})],
+    "oneway, its route an int": [msgpack.packb([V, 1, 0, 7, None]), body({})],
     "oneway and malformed": [msgpack.packb([V, 1, 0, C + "record", None]), b"\xc1"],
     "oneway unknown method": [msgpack.packb([V, 1, 0, C + "nope", None]), b"\x80"],
     "oneway stream": [msgpack.packb([V, 1, 0, C + "count", None, 4]), body({})],

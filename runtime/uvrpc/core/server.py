@@ -47,8 +47,10 @@ from ..wire.limits import MAX_MESSAGE_SIZE, echo
 from ..wire.methods import StreamingMethod, Unary
 from ..wire.protocol import (
     KIND_CANCEL,
+    KIND_REQUEST,
     ONEWAY_CALL_ID,
     STAMP_ORIGIN,
+    MalformedHeader,
     RequestHeader,
     StreamHeader,
     encode_error_body,
@@ -288,6 +290,17 @@ def refusal(call_id: int, error: RpcError, *, oversized: bool = False) -> Reject
     return Rejected(error.message, reply, oversized=oversized)
 
 
+def _unreadable(exc: ProtocolError) -> Rejected:
+    """The refusal of a message whose header did not parse: a request whose
+    header names its call is answered INVALID_ARGUMENT (a caller, or a broker
+    following the call, would wait for its reply forever); anything else is
+    dropped (a stream message's call goes on)."""
+    if type(exc) is MalformedHeader and exc.kind == KIND_REQUEST:
+        error = InvalidArgument(f"{exc}; the request did not run")
+        return refusal(exc.call_id, error)
+    return Rejected(str(exc), None)
+
+
 def overloaded_error(max_in_flight: int) -> ResourceExhausted:
     """The error of a request that finds ``max_in_flight`` handlers running."""
     return ResourceExhausted(
@@ -471,7 +484,7 @@ class ServerProtocol:
             try:
                 head = parse_server_header(frames[-2])
             except ProtocolError as exc:
-                raise Rejected(str(exc), None) from None
+                raise _unreadable(exc) from None
             if type(head) is StreamHeader:
                 return end, StreamMessage(head, frames[-1], frames[end + 1 : -2])
             assert type(head) is RequestHeader
@@ -524,7 +537,7 @@ class ServerProtocol:
         try:
             head = parse_request_header(header)
         except ProtocolError as exc:
-            raise Rejected(str(exc), None) from None
+            raise _unreadable(exc) from None
         return self._request(head, body, attachments)
 
     def _request(

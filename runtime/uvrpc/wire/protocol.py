@@ -61,6 +61,7 @@ __all__ = [
     "KIND_READY",
     "KIND_REPLY",
     "KIND_REQUEST",
+    "MalformedHeader",
     "NIL_BODY",
     "ONEWAY_CALL_ID",
     "READY_INTERVAL",
@@ -116,6 +117,21 @@ ONEWAY_CALL_ID = 0
 
 NIL_BODY = b"\xc0"
 """The body of END, CANCEL and CREDIT messages: msgpack ``nil``."""
+
+
+class MalformedHeader(ProtocolError):
+    """A header of this protocol's shape that names its call (its version, kind
+    and call id read) but breaks the protocol in another field: the call it
+    names can still be answered (a request) or failed (a reply, a stream
+    message) with this error's message, where a header of no call can only be
+    dropped."""
+
+    def __init__(self, message: str, kind: int, call_id: int) -> None:
+        super().__init__(message)
+        self.kind = kind
+        """The header's kind (:data:`KIND_REQUEST`, :data:`KIND_REPLY`, …)."""
+        self.call_id = call_id
+        """The call the header names."""
 
 
 class RequestHeader(NamedTuple):
@@ -397,7 +413,7 @@ def _request_header(fields: list[Any]) -> RequestHeader:
     route = fields[3]
     timeout_ms = fields[4] if len(fields) > 4 else None
     if type(route) is not str or not (timeout_ms is None or type(timeout_ms) is int):
-        raise ProtocolError("request header has a malformed route or timeout")
+        raise _malformed(fields, "route (a string) or timeout (integer ms, or nil)")
     count = len(fields)
     if count <= 5:
         return RequestHeader(PROTOCOL_VERSION, fields[2], route, timeout_ms)
@@ -419,27 +435,42 @@ def _request_header(fields: list[Any]) -> RequestHeader:
         )
     sent_us = fields[7]
     if sent_us is not None and (type(sent_us) is not int or sent_us < 0):
-        raise ProtocolError("request header has a malformed send stamp")
+        raise _malformed(fields, "send stamp (integer microseconds, or nil)")
     return RequestHeader(
         PROTOCOL_VERSION, fields[2], route, timeout_ms, window, metadata, sent_us
     )
 
 
-def _metadata(value: Any, what: str) -> dict[str, str | bytes] | None:
-    """A header's metadata map: str keys, str or bytes values (nil: none)."""
+def _malformed(fields: list[Any], field: str) -> MalformedHeader:
+    """The error of a header (its fixed prefix read) whose ``field`` is
+    malformed."""
+    what = {KIND_REQUEST: "request", KIND_REPLY: "reply"}.get(
+        fields[1], "stream message"
+    )
+    return MalformedHeader(
+        f"{what} header of call {fields[2]} has a malformed {field}",
+        fields[1],
+        fields[2],
+    )
+
+
+def _metadata(fields: list[Any]) -> dict[str, str | bytes] | None:
+    """A header's metadata map, its fifth field: str keys, str or bytes values
+    (nil: none)."""
+    value = fields[4]
     if value is None:
         return None
     if type(value) is not dict or not all(
         type(key) is str and type(item) in (str, bytes) for key, item in value.items()
     ):
-        raise ProtocolError(f"{what} header has malformed metadata")
+        raise _malformed(fields, "trailers (a map of str to str or bin, or nil)")
     return value
 
 
 def _stream_header(fields: list[Any]) -> StreamHeader:
     n = fields[3]
     if type(n) is not int or n < 0:
-        raise ProtocolError("stream message header has a malformed count")
+        raise _malformed(fields, "count (a non-negative integer)")
     return StreamHeader(fields[1], fields[2], n)
 
 
@@ -500,11 +531,9 @@ def parse_client_header(buf: Buffer) -> ReplyHeader | StreamHeader:
 
 def _reply_header(fields: list[Any]) -> ReplyHeader:
     if type(fields[3]) is not int:
-        raise ProtocolError("reply header has a malformed status")
+        raise _malformed(fields, "status (an integer)")
     if len(fields) > 4 and fields[0] == PROTOCOL_VERSION:
-        return ReplyHeader(
-            fields[0], fields[2], fields[3], _metadata(fields[4], "reply")
-        )
+        return ReplyHeader(fields[0], fields[2], fields[3], _metadata(fields))
     return ReplyHeader(fields[0], fields[2], fields[3])
 
 
