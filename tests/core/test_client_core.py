@@ -169,6 +169,36 @@ def test_a_malformed_message_is_dropped(frames: list[bytes]) -> None:
     assert client.dropped_replies == 1 and not over(state)
 
 
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [([2, "0"], "status"), ([2, 0, [1]], "trailers"), ([2, 0, {"k": 1}], "trailers")],
+)
+def test_a_malformed_reply_header_of_a_call_fails_it_at_once(
+    fields: list[Any], says: str
+) -> None:
+    """Dropped, its call would wait for its deadline (or forever) for a reply
+    that came."""
+    client = core()
+    state, _ = client.start_call(ECHO, {"1": 1}, None, None)
+    kind, *rest = fields
+    header = msgpack.packb([uvrpc.PROTOCOL_VERSION, kind, state.call_id, *rest])
+    assert client.receive([b"", header, msgpack.packb(1)]) is state
+    with pytest.raises(uvrpc.InternalError, match=f"malformed {says}"):
+        finish(state)
+    assert client.dropped_replies == 0 and client.calls == {}
+    assert client.outbox == []  # the server is done with the call
+
+
+def test_a_malformed_credit_of_a_stream_fails_and_cancels_it() -> None:
+    client = core()
+    state, _ = client.open_stream(SUM, {}, None, None)
+    header = msgpack.packb([uvrpc.PROTOCOL_VERSION, KIND_CREDIT, state.call_id, -1])
+    assert client.receive([b"", header, b"\xc0"]) is state
+    with pytest.raises(uvrpc.InternalError, match="malformed count"):
+        finish(state)
+    assert kinds(client) == [(KIND_CANCEL, state.call_id, 0)]
+
+
 def test_an_oversized_reply_fails_its_call_undecoded() -> None:
     client = core(max_message_size=64)
     state, _ = client.start_call(ECHO, {"1": 1}, None, None)

@@ -7,6 +7,7 @@ server keeps serving correct callers either way.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from typing import Any
 import msgpack
 import pytest
 import zmq
-from calculator import CalculatorSyncClient
+from calculator import CalculatorClient, CalculatorSyncClient
 from calculator_server import Calculator
 from conftest import RunningServer, server_thread
 from fake_peers import close_when_gone, watch_disconnects
@@ -192,6 +193,29 @@ def test_an_error_reply_in_another_version_is_read() -> None:
         with pytest.raises(uvrpc.Unimplemented, match=message):
             calc.add(a=2, b=3)
     thread.join(10)
+
+
+@pytest.mark.parametrize("client", ["async", "blocking"])
+def test_a_reply_whose_header_is_malformed_fails_its_call_at_once(
+    client: str,
+) -> None:
+    """Not at its deadline: the call's reply came, unreadable."""
+    endpoint, thread = fake_server([V, 2, "CALL_ID", "0"], 5)
+    started = time.monotonic()
+    with pytest.raises(uvrpc.InternalError, match="malformed status") as caught:
+        if client == "blocking":
+            with CalculatorSyncClient(endpoint, timeout=60) as calc:
+                calc.add(a=2, b=3)
+        else:
+
+            async def call() -> None:
+                async with uvrpc.Channel(endpoint) as channel:
+                    await CalculatorClient(channel, timeout=60).add(a=2, b=3)
+
+            asyncio.run(call())
+    thread.join(10)
+    assert time.monotonic() - started < 30
+    assert "calculator.Calculator.add" in caught.value.message
 
 
 def test_an_attachment_as_the_document_shows_it() -> None:

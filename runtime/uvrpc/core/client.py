@@ -39,7 +39,9 @@ from ..wire.protocol import (
     KIND_CANCEL,
     KIND_CREDIT,
     KIND_END,
+    KIND_REPLY,
     ONEWAY_CALL_ID,
+    MalformedHeader,
     ReplyHeader,
     StreamHeader,
     parse_client_header,
@@ -436,9 +438,13 @@ class ClientCore:
         except ProtocolError as exc:
             if len(frames) == 3 and is_batch_header(frames[-2]):
                 self._receive_batch(frames)
-            else:
-                self.dropped_replies += 1
-                _log.warning("dropped a malformed reply: %s", exc)
+                return None
+            if type(exc) is MalformedHeader:
+                malformed = self.calls.get(exc.call_id)
+                if malformed is not None:
+                    return self._malformed(malformed, exc)
+            self.dropped_replies += 1
+            _log.warning("dropped a malformed reply: %s", exc)
             return None
         state = self.calls.get(header.call_id)
         if state is None:
@@ -519,6 +525,17 @@ class ClientCore:
         error = oversized(what, size, self.max_message_size, "this channel")
         # The server goes on after an item, not after its reply.
         self.fail(state, error, cancel=type(header) is StreamHeader)
+        return state
+
+    def _malformed(self, state: CallState, exc: MalformedHeader) -> CallState:
+        """A message of a call in progress whose header names the call but is
+        malformed: the call fails at once, rather than wait for its deadline (or
+        forever) for a message that came; a server still sending is told to
+        stop."""
+        error = InternalError(
+            f"the server's message of {state.method.route} is malformed: {exc}"
+        )
+        self.fail(state, error, cancel=exc.kind != KIND_REPLY)
         return state
 
     def _late(self, call_id: int) -> None:

@@ -463,7 +463,7 @@ def _metadata(fields: list[Any]) -> dict[str, str | bytes] | None:
     if type(value) is not dict or not all(
         type(key) is str and type(item) in (str, bytes) for key, item in value.items()
     ):
-        raise _malformed(fields, "trailers (a map of str to str or bin, or nil)")
+        raise _malformed(fields, "trailers map (of str to str or bin, or nil)")
     return value
 
 
