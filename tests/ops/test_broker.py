@@ -4,6 +4,7 @@ and a channel spread over several endpoints (``docs/scaling.md``)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -483,6 +484,52 @@ async def garbage_through_a_broker() -> None:
                 assert await FeedClient(channel).ping(n=3, timeout=10) == 3
         assert broker.stats.dropped == 0  # the server judged them, not the broker
         assert server.stats.dropped >= 1
+
+
+def test_a_broker_follows_no_call_its_server_cannot_answer(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A request without a deadline that its server drops, or answers, never
+    stays followed: a client that sent them and went would leave the broker
+    holding them for good."""
+    asyncio.run(unanswerable_through_a_broker())
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def unanswerable_through_a_broker() -> None:
+    front, back = "inproc://front-unanswerable", "inproc://back-unanswerable"
+    v, ping, body = uvrpc.PROTOCOL_VERSION, "feed.Feed.ping", msgpack.packb({"1": 1})
+    with Broker([front], [back], unknown_service_grace=0) as broker:
+        async with feed_behind(broker, back) as server:
+            raw = zmq.asyncio.Context.shadow(zmq.Context.instance()).socket(zmq.DEALER)
+            raw.setsockopt(zmq.LINGER, 0)
+            raw.connect(front)
+            try:
+                # No call id, and no service served either: nothing to refuse.
+                await raw.send_multipart([b"", msgpack.packb([v, 1, -1, ping]), body])
+                unserved = msgpack.packb([v, 1, -2, "calculator.Calculator.add"])
+                await raw.send_multipart([b"", unserved, body])
+                # No delimiter: the server finds no header to read.
+                no_envelope = msgpack.packb([v, 1, 3, ping, None])
+                await raw.send_multipart([b"no delimiter", no_envelope, body])
+                # Malformed, but naming the call: answered.
+                for call_id, fields in ((4, [7, None]), (5, [ping, 1.5])):
+                    header = msgpack.packb([v, 1, call_id, *fields])
+                    await raw.send_multipart([b"", header, body])
+                replies = [
+                    msgpack.unpackb(
+                        (await asyncio.wait_for(raw.recv_multipart(), 10))[-2]
+                    )
+                    for _ in range(2)
+                ]
+            finally:
+                raw.close()
+            assert sorted(replies) == [
+                [v, 2, call_id, uvrpc.Status.INVALID_ARGUMENT] for call_id in (4, 5)
+            ]
+            await until(lambda: server.stats.dropped == 2, "the server's drops")
+            assert broker.in_flight == 0
+            assert broker.stats.dropped == 1  # the one of no service served
 
 
 def test_a_broker_cancels_the_stream_of_a_client_that_is_gone() -> None:

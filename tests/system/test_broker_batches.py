@@ -194,6 +194,19 @@ def test_a_batch_with_a_oneway_call_is_taken_call_by_call(rig: Rig) -> None:
     assert rig.broker.in_flight == 1  # the oneway call is not followed
 
 
+def test_a_batch_with_a_negative_call_id_is_taken_call_by_call(rig: Rig) -> None:
+    """A request of a negative call id is no call (its server drops it): the
+    broker hands it on unfollowed, as it came alone, never to be held for good."""
+    server = rig.server(batches=True)
+    client = rig.client(batches=True)
+    client.send_multipart([b"", *encode_batch([add_request(1), add_request(-1)])])
+    frames = receive(server)
+    assert call_ids(split_batch(frames[2], frames[3])) == [1, -1]
+    until(lambda: rig.broker.stats.requests > 0, "the call to be handed on")
+    # The call of id -1 is not followed.
+    assert (rig.broker.stats.requests, rig.broker.in_flight) == (1, 1)
+
+
 def test_a_batch_is_split_per_server_and_each_share_goes_as_one_batch(
     rig: Rig,
 ) -> None:

@@ -558,7 +558,9 @@ class Broker:
             elif call.waiting is not None:
                 call.waiting.append(frames)
             return
-        if call_id == ONEWAY_CALL_ID:
+        if call_id <= ONEWAY_CALL_ID or len(frames[1]):
+            # A oneway request, or none its server can answer and so end: a
+            # negative call id, or no delimiter where a client's DEALER puts it.
             self._hand_untracked(frames, service)
             return
         # A call id a client reuses while its call runs ends the older call here.
@@ -633,7 +635,7 @@ class Broker:
             if head is None:
                 return False
             key = (client, head[0])
-            if key[1] == ONEWAY_CALL_ID or key in calls:
+            if key[1] <= ONEWAY_CALL_ID or key in calls:
                 return False
             services.add(head[2])
             keys.append(key)
