@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import msgpack
@@ -354,3 +355,18 @@ def test_a_client_drops_a_hostile_batch_and_goes_on(
     assert not any(state.over for state in states)  # nothing of it was taken
     header, body = reply(2, 2)
     assert core.receive([b"", header, body]) is states[1]  # the next one is
+
+
+def test_a_flood_of_malformed_replies_is_logged_once_per_kind(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    core, states = client_with_calls(1)
+    with caplog.at_level(logging.WARNING, logger="uvrpc.channel"):
+        for _ in range(100):
+            assert core.receive([b"", header_of(0), msgpack.packb([])]) is None
+            assert core.receive([b"", b"\xc1", b""]) is None
+    assert core.dropped_replies == 200 and not states[0].over
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == [
+        "dropped a malformed batch",
+        "dropped a malformed reply",
+    ]

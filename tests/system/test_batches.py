@@ -340,6 +340,28 @@ def test_a_hostile_batch_is_dropped_and_the_server_serves_on(
         other.close()
 
 
+def test_a_flood_of_hostile_batches_is_logged_once(
+    calculator: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A line per batch would let one peer fill the log (100,000 lines in four
+    seconds); every batch is still counted."""
+    hostile = raw_socket(zmq.DEALER, batches=True)
+    try:
+        hostile.connect(calculator.endpoint)
+        with caplog.at_level(logging.WARNING, logger="uvrpc.server"):
+            for _ in range(20):
+                for frames in hostile_batches().values():
+                    hostile.send_multipart([b"", *frames])
+            hostile.send_multipart([b"", *add_request(9, 90)])
+            _, results = replies_until(hostile, 1)
+            assert results == {9: 91}
+        assert calculator.stats.dropped == 20 * len(hostile_batches())
+        dropped = [r for r in caplog.records if "malformed batch" in r.getMessage()]
+        assert len(dropped) == 1
+    finally:
+        hostile.close()
+
+
 # --- the blocking client -----------------------------------------------------------
 
 

@@ -57,6 +57,7 @@ from .calls import (
 from .context import CallMetadata
 from .credit import ReceiveWindow, SendCredit
 from .frames import measure, oversized
+from .lograte import RateLimitedWarning
 
 __all__ = [
     "END",
@@ -251,6 +252,8 @@ class ClientCore:
         self._ids = itertools.count(1)
         self._ended: deque[int] = deque(maxlen=ENDED_KEPT)
         self._ended_ids: set[int] = set()
+        self._dropped_reply = RateLimitedWarning(_log, "dropped a malformed reply")
+        self._dropped_batch = RateLimitedWarning(_log, "dropped a malformed batch")
 
     # --- calls starting ----------------------------------------------------
 
@@ -444,7 +447,7 @@ class ClientCore:
                 if malformed is not None:
                     return self._malformed(malformed, exc)
             self.dropped_replies += 1
-            _log.warning("dropped a malformed reply: %s", exc)
+            self._dropped_reply(exc)
             return None
         state = self.calls.get(header.call_id)
         if state is None:
@@ -501,7 +504,7 @@ class ClientCore:
             messages = split_batch(frames[1], frames[2])
         except ProtocolError as exc:
             self.dropped_replies += 1
-            _log.warning("dropped a malformed batch: %s", exc)
+            self._dropped_batch(exc)
             return
         woken = self.woken
         woken.clear()  # a shell that wakes no one (the blocking one) leaves it

@@ -64,6 +64,7 @@ import zmq
 from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils.monitor import parse_monitor_message
 
+from ..core.lograte import RateLimitedWarning
 from ..transport.coalesce import announce_batches
 from ..transport.heap import keep_message_buffers
 from ..transport.liveness import DEFAULT_HEARTBEAT, Heartbeat
@@ -340,6 +341,9 @@ class Broker:
         ctx = plain_context(context)
         self.stats = BrokerStats()
         """What this broker has done so far (updated by its thread)."""
+        self._dropped_batch = RateLimitedWarning(
+            _log, "the broker dropped a malformed batch"
+        )
         self._hwm = hwm
         self._servers: dict[bytes, _Server] = {}
         self._by_fd: dict[int, bytes] = {}
@@ -593,7 +597,7 @@ class Broker:
             messages = split_batch(frames[-2], frames[-1])
         except ProtocolError as exc:
             self.stats.dropped += 1
-            _log.warning("the broker dropped a malformed batch: %s", exc)
+            self._dropped_batch(exc)
             return
         if (
             self._forward_requests(frames, messages)

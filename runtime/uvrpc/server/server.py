@@ -27,6 +27,7 @@ from zmq.auth.asyncio import AsyncioAuthenticator
 
 from ..core.context import MAX_METADATA
 from ..core.credit import check_window
+from ..core.lograte import RateLimitedWarning
 from ..core.server import (
     OversizedStreamMessage,
     Rejected,
@@ -309,6 +310,7 @@ class Server:
         self._sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         announce_batches(self._sock)
         self._peers = PeerBatches()
+        self._dropped_batch = RateLimitedWarning(_log, "dropped a malformed batch")
         self._sender: CoalescingSender | None = None
         self._endpoints: list[str] = []
         self._brokers: list[bytes] = []
@@ -594,7 +596,7 @@ class Server:
             messages = split_batch(frames[-2], frames[-1])
         except ProtocolError as exc:
             stats.dropped += 1
-            _log.warning("dropped a malformed batch: %s", exc)
+            self._dropped_batch(exc)
             return
         stats.received -= 1  # each of its messages counts instead
         envelope = frames[: end + 1]
