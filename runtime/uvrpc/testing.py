@@ -30,7 +30,7 @@ from typing import Any
 
 from .client.channel import Channel
 from .client.sync_channel import SyncChannel
-from .core.server import OversizedStreamMessage, Rejected, Request, StreamMessage
+from .core.server import RefusedStreamMessage, Rejected, Request, StreamMessage
 from .interceptors.base import (
     ClientInterceptor,
     ServerInterceptor,
@@ -106,7 +106,7 @@ class MemoryTransport:
             if not streams.deliver(_CALLER, message) and message.cancels:
                 running.cancel(_CALLER, message.header.call_id)
             return True
-        if isinstance(message, OversizedStreamMessage):
+        if isinstance(message, RefusedStreamMessage):
             streams.refuse(_CALLER, message.call_id, message.error)
             return True
         if message.route.stream is not None:

@@ -22,7 +22,7 @@ from golden.conformance import Rejected as RejectedByService
 import uvrpc
 from uvrpc.core.credit import check_window
 from uvrpc.core.server import (
-    OversizedStreamMessage,
+    RefusedStreamMessage,
     Rejected,
     Request,
     ServerProtocol,
@@ -163,9 +163,8 @@ def test_an_unknown_method_of_a_served_service(protocol: ServerProtocol) -> None
         [ID, b"", pack([V, 1, -4, "feed.Feed.ping", None]), pack({})],  # no call id
         [ID, b"", pack([V, 9, 4, 0]), pack({})],  # no kind a client sends
         [ID, b"", pack([V, 1, 0, 99, None]), pack({})],  # oneway: never answered
-        [ID, b"", pack([V, 6, 4, -1]), pack(None)],  # its stream goes on
     ],
-    ids=["not-msgpack", "short", "negative-id", "bad-kind", "oneway", "credit"],
+    ids=["not-msgpack", "short", "negative-id", "bad-kind", "oneway"],
 )
 def test_a_malformed_header_is_dropped(
     protocol: ServerProtocol, frames: list[bytes]
@@ -292,11 +291,27 @@ def test_an_oversized_message_with_a_huge_header_is_dropped_unread(
     assert refused.oversized and refused.reply is None
 
 
+def test_a_stream_message_whose_header_is_malformed_ends_its_call(
+    protocol: ServerProtocol,
+) -> None:
+    """Dropped, a CREDIT of -1 would leave its stream waiting for credit."""
+    end, message = protocol.receive([ID, b"", pack([V, KIND_CREDIT, 4, -1]), b"\xc0"])
+    assert end == 1
+    assert type(message) is RefusedStreamMessage and message.call_id == 4
+    assert not message.oversized
+    assert message.error.status == S.INVALID_ARGUMENT
+    assert message.error.message == (
+        "stream message header of call 4 has a malformed count (a non-negative "
+        "integer); the call was ended"
+    )
+
+
 def test_an_oversized_stream_message_ends_its_call(protocol: ServerProtocol) -> None:
     frames = stream_message(KIND_ITEM, 9, {"1": 0, "2": b"x" * 5000})
     end, message = protocol.receive(frames)
     assert end == 1
-    assert type(message) is OversizedStreamMessage and message.call_id == 9
+    assert type(message) is RefusedStreamMessage and message.call_id == 9
+    assert message.oversized
     assert message.error.status == S.RESOURCE_EXHAUSTED
     assert message.error.message.startswith("a message of stream call 9 is ")
 

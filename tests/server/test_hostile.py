@@ -338,16 +338,23 @@ def test_bad_stream_messages_of_a_live_call(server: RunningServer) -> None:
     sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.connect(server.endpoint)
+    junk = {
+        9: [msgpack.packb([V, 3, 9, 0]), b"\xc1"],
+        10: [msgpack.packb([V, 6, 10, -5]), b"\xc0"],
+    }
+    says = {9: "takes no more items", 10: "call 10 has a malformed count"}
     try:
-        sock.send_multipart([b"", header(9, "count", 1), body({"1": 0, "2": 100})])
-        assert sock.poll(5000, zmq.POLLIN)
-        assert msgpack.unpackb(sock.recv_multipart()[-2])[:3] == [V, 3, 9]
-        sock.send_multipart([b"", msgpack.packb([V, 6, 9, -5]), b"\xc0"])
-        sock.send_multipart([b"", msgpack.packb([V, 3, 9, 0]), b"\xc1"])
-        assert sock.poll(5000, zmq.POLLIN)
-        reply = sock.recv_multipart()
-        assert msgpack.unpackb(reply[-2]) == [V, 2, 9, INVALID]
-        assert "takes no more items" in msgpack.unpackb(reply[-1])["message"]
+        for call_id, frames in junk.items():
+            sock.send_multipart(
+                [b"", header(call_id, "count", 1), body({"1": 0, "2": 100})]
+            )
+            assert sock.poll(5000, zmq.POLLIN)
+            assert msgpack.unpackb(sock.recv_multipart()[-2])[:3] == [V, 3, call_id]
+            sock.send_multipart([b"", *frames])
+            assert sock.poll(5000, zmq.POLLIN)
+            reply = sock.recv_multipart()
+            assert msgpack.unpackb(reply[-2]) == [V, 2, call_id, INVALID]
+            assert says[call_id] in msgpack.unpackb(reply[-1])["message"]
     finally:
         sock.close()
     assert server.stats.dropped == 1  # the CREDIT of -5

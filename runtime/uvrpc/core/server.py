@@ -71,8 +71,8 @@ from .frames import measure, oversized
 
 __all__ = [
     "Handler",
-    "OversizedStreamMessage",
     "Rejected",
+    "RefusedStreamMessage",
     "Request",
     "Route",
     "ServerProtocol",
@@ -242,12 +242,15 @@ class StreamMessage(NamedTuple):
         return self.header.kind == KIND_CANCEL
 
 
-class OversizedStreamMessage(NamedTuple):
-    """A message of stream call ``call_id`` larger than the server takes: it ends
-    the call with ``error`` (its body was never decoded)."""
+class RefusedStreamMessage(NamedTuple):
+    """A message of stream call ``call_id`` that the server will not take: it
+    ends the call with ``error`` (its body was never decoded)."""
 
     call_id: int
     error: RpcError
+    oversized: bool
+    """Whether it was larger than the server takes; else its header named the
+    call but was malformed (a CREDIT of -1)."""
 
 
 class Rejected(Exception):
@@ -291,11 +294,10 @@ def refusal(call_id: int, error: RpcError, *, oversized: bool = False) -> Reject
 
 
 def _unreadable(exc: ProtocolError) -> Rejected:
-    """The refusal of a message whose header did not parse: a request whose
-    header names its call is answered INVALID_ARGUMENT (a caller, or a broker
-    following the call, would wait for its reply forever); anything else is
-    dropped (a stream message's call goes on)."""
-    if type(exc) is MalformedHeader and exc.kind == KIND_REQUEST:
+    """The refusal of a request whose header did not parse: one whose header
+    names its call is answered INVALID_ARGUMENT (a caller, or a broker following
+    the call, would wait for its reply forever); anything else is dropped."""
+    if type(exc) is MalformedHeader:
         error = InvalidArgument(f"{exc}; the request did not run")
         return refusal(exc.call_id, error)
     return Rejected(str(exc), None)
@@ -458,13 +460,14 @@ class ServerProtocol:
 
     def receive(
         self, frames: Sequence[Any], *, routed: bool = True
-    ) -> tuple[int, Request | StreamMessage | OversizedStreamMessage]:
+    ) -> tuple[int, Request | StreamMessage | RefusedStreamMessage]:
         """Classify a received message ``[routing…, b"", attachment…, header,
         body]`` (``routed=False``: it has no routing frames).
 
         Returns the index of the delimiter that ends its envelope, and the
         message: a request ready to run, a message of a stream (not yet decoded),
-        or a message of a stream too large to take.
+        or a message of a stream that ends its call (too large to take, or its
+        header malformed).
 
         Raises:
             Rejected: the message is a request that cannot run, or is malformed;
@@ -483,6 +486,13 @@ class ServerProtocol:
                 return end, self._oversized(frames[-2], size)
             try:
                 head = parse_server_header(frames[-2])
+            except MalformedHeader as exc:
+                if exc.kind != KIND_REQUEST:
+                    # A message of a stream that names its call: the call ends,
+                    # its client told why, rather than stall (a CREDIT of -1).
+                    error = InvalidArgument(f"{exc}; the call was ended")
+                    return end, RefusedStreamMessage(exc.call_id, error, False)
+                raise _unreadable(exc) from None
             except ProtocolError as exc:
                 raise _unreadable(exc) from None
             if type(head) is StreamHeader:
@@ -508,7 +518,7 @@ class ServerProtocol:
             return False
         return True
 
-    def _oversized(self, header: Any, size: int) -> OversizedStreamMessage:
+    def _oversized(self, header: Any, size: int) -> RefusedStreamMessage:
         """Refuse a message larger than the limit without decoding its body."""
         try:
             head = parse_server_header(header)
@@ -520,8 +530,8 @@ class ServerProtocol:
             error = oversized(what, size, limit, "this server")
             raise refusal(head.call_id, error, oversized=True)
         what = f"a message of stream call {head.call_id}"
-        return OversizedStreamMessage(
-            head.call_id, oversized(what, size, limit, "this server")
+        return RefusedStreamMessage(
+            head.call_id, oversized(what, size, limit, "this server"), True
         )
 
     def decode(

@@ -29,7 +29,7 @@ from ..core.context import MAX_METADATA
 from ..core.credit import check_window
 from ..core.lograte import RateLimitedWarning
 from ..core.server import (
-    OversizedStreamMessage,
+    RefusedStreamMessage,
     Rejected,
     Request,
     StreamMessage,
@@ -585,8 +585,8 @@ class Server:
         elif type(message) is StreamMessage:
             self._on_stream_message(envelope, message)
         else:
-            assert type(message) is OversizedStreamMessage
-            self._on_oversized_stream_message(envelope, message)
+            assert type(message) is RefusedStreamMessage
+            self._on_refused_stream_message(envelope, message)
 
     def _on_batch(self, frames: list[zmq.Frame], end: int) -> None:
         """Take each message of a batch as if it came alone; a malformed batch
@@ -688,13 +688,18 @@ class Server:
         """A kept task ended: its slot, and its caller's, are free."""
         self._tasks.pop(task)[0] -= 1
 
-    def _on_oversized_stream_message(
-        self, envelope: list[zmq.Frame], message: OversizedStreamMessage
+    def _on_refused_stream_message(
+        self, envelope: list[zmq.Frame], message: RefusedStreamMessage
     ) -> None:
-        """End the stream call of a message larger than the limit."""
-        self.stats.oversized += 1
+        """End the stream call of a message larger than the limit, or whose
+        header is malformed (that one is dropped, whether its call runs or not)."""
         streams = self._streams
         assert streams is not None
+        if not message.oversized:
+            self.stats.dropped += 1
+            streams.refuse(_caller(envelope), message.call_id, message.error)
+            return
+        self.stats.oversized += 1
         if not streams.refuse(_caller(envelope), message.call_id, message.error):
             self.stats.stale += 1
 
