@@ -1,0 +1,131 @@
+"""Hostile frames never hurt a broker.
+
+A broken or malicious client throws mutated requests, stream messages and batches
+at the frontend, and a peer on the backend that never said READY throws the same
+at the backend. The broker logs no error (no traceback per message), follows no
+call that no reply will end, and a well-behaved client behind it is answered
+correctly throughout.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+
+import msgpack
+import pytest
+import zmq
+from conftest import server_thread
+from feed import FeedSyncClient
+from feed_server import Feed
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import uvrpc
+from uvrpc.broker import Broker
+from uvrpc.wire.batch import encode_batch
+
+V = uvrpc.PROTOCOL_VERSION
+PING = "feed.Feed.ping"
+
+# Values a peer may put in a header, the usual and the wrong: other versions and
+# kinds, negative and huge call ids, routes of no service or no string,
+# timeouts of every type, and what a later field may hold. Never a READY (7): a
+# backend peer that says READY is a server, trusted with calls.
+VERSIONS = st.sampled_from([V, V, V, V + 1, "3", None])
+KINDS = st.sampled_from([1, 1, 1, 2, 3, 4, 5, 6, 8, 9, 10, -1, None])
+CALL_IDS = st.sampled_from([1, 2, 3, 0, -1, 2**64 - 1, "1", None])
+FIELDS = st.sampled_from(
+    [PING, "x.Y.z", "", 7, None, 100, -1, 1.5, "x", b"b", [], {}, {"k": "v"}, 2**63]
+)
+BODIES = st.sampled_from(
+    [msgpack.packb({"1": 1}), msgpack.packb({}), msgpack.packb(None), b"\xc1", b""]
+)
+
+
+@st.composite
+def header(draw: st.DrawFn) -> bytes:
+    """A header a peer may send: most often a request's or a stream message's
+    shape, each field usual or wrong; sometimes any prefix of any fields."""
+    if draw(st.integers(0, 2)):
+        kind = draw(st.sampled_from([1, 1, 1, 3, 5, 6]))
+        fields = [V, kind, draw(CALL_IDS), draw(st.sampled_from([PING, 0]))]
+        fields += draw(st.lists(FIELDS, max_size=4))
+        return msgpack.packb(fields)
+    fields = [draw(VERSIONS), draw(KINDS), draw(CALL_IDS)]
+    fields += draw(st.lists(FIELDS, max_size=6))
+    return msgpack.packb(fields[: draw(st.integers(0, len(fields)))])
+
+
+@st.composite
+def message(draw: st.DrawFn) -> list[bytes]:
+    """The frames a peer's DEALER sends: a delimiter (mostly), attachments
+    (sometimes), then a header and body, or a batch of a few."""
+    frames = [b""] if draw(st.integers(0, 9)) else []
+    frames += draw(st.lists(st.sampled_from([b"", b"att", b"\x00\x01"]), max_size=2))
+    if draw(st.integers(0, 5)):
+        return [*frames, draw(header()), draw(BODIES)]
+    inner = draw(st.lists(st.tuples(header(), BODIES), min_size=1, max_size=4))
+    return [*frames, *(bytes(frame) for frame in encode_batch(inner))]
+
+
+def until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 20
+    while not condition():
+        assert time.monotonic() < deadline, f"still waiting for {what}"
+        time.sleep(0.005)
+
+
+def test_hostile_peers_on_either_side_never_hurt_a_broker(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    name = uuid.uuid4().hex
+    front, back = f"inproc://front-{name}", f"inproc://back-{name}"
+    context = zmq.Context.instance()
+    with (
+        caplog.at_level(logging.WARNING),
+        Broker([front], [back], unknown_service_grace=0) as broker,
+        server_thread(Feed(), bind=f"inproc://feed-{name}") as running,
+        FeedSyncClient(front, timeout=10) as honest,
+    ):
+        assert running.loop is not None and running.server is not None
+        running.loop.call_soon_threadsafe(running.server.connect, back)
+        until(lambda: broker.servers == 1, "the feed server")
+        peers: dict[str, zmq.Socket[bytes]] = {}
+        for side, endpoint in (("client", front), ("server", back)):
+            sock = peers[side] = context.socket(zmq.DEALER)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.connect(endpoint)
+        calls = 0
+
+        @settings(
+            max_examples=200,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(side=st.sampled_from(["client", "server"]), frames=message())
+        def throw(side: str, frames: list[bytes]) -> None:
+            nonlocal calls
+            sock = peers[side]
+            sock.send_multipart(frames)
+            while sock.poll(0, zmq.POLLIN):
+                sock.recv_multipart()
+            calls += 1
+            if calls % 20 == 0:
+                assert honest.ping(n=calls) == calls
+
+        try:
+            throw()
+            # Every call it followed ends: answered by the server, or refused.
+            until(lambda: broker.in_flight == 0, "the calls followed to end")
+            assert honest.ping(n=7) == 7
+        finally:
+            for sock in peers.values():
+                sock.close()
+        assert broker.servers == 1
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, errors[0].getMessage()
