@@ -120,9 +120,9 @@ def _stamp_clock(frames: Sequence[Any], end: int) -> bytes | None:
     is measured against its own requests: a caller whose clock runs ahead of the
     others' (or a hostile one's stamps) never charges them for its offset.
 
-    The key is a hash of the envelope, so that a peer's long routing frames take
-    no room in the table, as bytes, as a direct caller's key (its routing frame)
-    is: nine of them, where ZeroMQ's own routing ids are five."""
+    The key is bytes, as a direct caller's (its routing frame) is: a zero and a
+    hash of the envelope, nine bytes, a length ZeroMQ never gives a routing id it
+    makes (five); a peer's long routing frames take no room in the table."""
     if not end:
         return None
     digest = hash(tuple(bytes(frame) for frame in frames[:end]))

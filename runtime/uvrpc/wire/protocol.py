@@ -454,9 +454,9 @@ def _malformed(fields: list[Any], field: str) -> MalformedHeader:
     )
 
 
-def _metadata(fields: list[Any]) -> dict[str, str | bytes] | None:
-    """A header's metadata map, its fifth field: str keys, str or bytes values
-    (nil: none)."""
+def _trailers(fields: list[Any]) -> dict[str, str | bytes] | None:
+    """A reply header's trailers, its fifth field: a map of str keys to str or
+    bytes values (nil: none)."""
     value = fields[4]
     if value is None:
         return None
@@ -533,7 +533,7 @@ def _reply_header(fields: list[Any]) -> ReplyHeader:
     if type(fields[3]) is not int:
         raise _malformed(fields, "status (an integer)")
     if len(fields) > 4 and fields[0] == PROTOCOL_VERSION:
-        return ReplyHeader(fields[0], fields[2], fields[3], _metadata(fields))
+        return ReplyHeader(fields[0], fields[2], fields[3], _trailers(fields))
     return ReplyHeader(fields[0], fields[2], fields[3])
 
 
