@@ -13,6 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import msgpack
 import pytest
@@ -37,7 +38,7 @@ PING = "feed.Feed.ping"
 VERSIONS = st.sampled_from([V, V, V, V + 1, "3", None])
 KINDS = st.sampled_from([1, 1, 1, 2, 3, 4, 5, 6, 8, 9, 10, -1, None])
 CALL_IDS = st.sampled_from([1, 2, 3, 0, -1, 2**64 - 1, "1", None])
-FIELDS = st.sampled_from(
+FIELDS: st.SearchStrategy[Any] = st.sampled_from(
     [PING, "x.Y.z", "", 7, None, 100, -1, 1.5, "x", b"b", [], {}, {"k": "v"}, 2**63]
 )
 BODIES = st.sampled_from(
@@ -83,7 +84,7 @@ def test_hostile_peers_on_either_side_never_hurt_a_broker(
 ) -> None:
     name = uuid.uuid4().hex
     front, back = f"inproc://front-{name}", f"inproc://back-{name}"
-    context = zmq.Context.instance()
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
     with (
         caplog.at_level(logging.WARNING),
         Broker([front], [back], unknown_service_grace=0) as broker,
