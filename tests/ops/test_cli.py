@@ -234,7 +234,7 @@ def test_serve_reports_a_handler_that_cannot_take_its_parameters_in_one_line(
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         "uvrpc: error: Renamed.add cannot take the parameters of "
-        "calculator.Calculator.add (a, b): missing a required argument: 'x'"
+        "calculator.Calculator.add (a, b): it has no parameter 'a'"
     ]
 
 

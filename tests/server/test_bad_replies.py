@@ -178,13 +178,13 @@ def test_a_handler_that_cannot_take_its_parameters_is_refused_as_it_is_served(
     for service, message in (
         (
             Renamed(),
-            "Renamed.get cannot take the parameters of shop.Shop.get (sku): missing "
-            "a required argument: 'id'",
+            "Renamed.get cannot take the parameters of shop.Shop.get (sku): it has "
+            "no parameter 'sku'",
         ),
         (
             Extra(),
-            "Extra.sum cannot take the parameters of shop.Shop.sum (values): missing "
-            "a required argument: 'scale'",
+            "Extra.sum cannot take the parameters of shop.Shop.sum (values): its "
+            "parameter 'scale' is none of the method's",
         ),
     ):
         with pytest.raises(TypeError) as refused:

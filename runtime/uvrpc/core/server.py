@@ -194,8 +194,25 @@ def _check_parameters(
     except TypeError as exc:
         raise TypeError(
             f"{name} cannot take the parameters of {method.route} "
-            f"({', '.join(names) or 'none'}): {exc}"
+            f"({', '.join(names) or 'none'}): {_mismatch(signature, names, exc)}"
         ) from None
+
+
+def _mismatch(signature: inspect.Signature, names: list[str], exc: TypeError) -> str:
+    """Why a handler's ``signature`` cannot be called with the keywords ``names``,
+    in words of the IDL's side (not ``inspect``'s, which change with Python)."""
+    params = signature.parameters.values()
+    named = {
+        p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+    if not any(p.kind is p.VAR_KEYWORD for p in params):
+        for unknown in (n for n in names if n not in named):
+            return f"it has no parameter {unknown!r}"
+    for param in params:
+        if param.default is param.empty and param.name not in names:
+            if param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                return f"its parameter {param.name!r} is none of the method's"
+    return str(exc)
 
 
 @dataclass(frozen=True, slots=True)
