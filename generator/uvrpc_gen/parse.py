@@ -126,9 +126,11 @@ SYNTAX_ERROR_EXAMPLES: Mapping[str, tuple[str, ...]] = {
 }
 """Friendly syntax error messages, each keyed by malformed examples of it.
 
-A syntax error whose parser state matches the state one of these examples fails in
-gets that example's message (lark's ``match_examples``); other errors get a message
-built from the tokens the parser expected. The tests parse every example.
+A syntax error that fails where one of these examples fails (the parser's state and
+the tokens it accepts there, as lark's ``match_examples`` compares them, but for
+the depth of the stack: ``_friendly_message``) gets that example's message; other
+errors get a message built from the tokens the parser expected. The tests parse
+every example.
 """
 
 _DEFINITION_KEYWORDS = frozenset(
