@@ -12,6 +12,7 @@ import time
 
 import msgpack
 import pytest
+import zmq
 from feed_server import Feed
 
 from uvrpc.core.clocks import DRIFT_ALLOWANCE, QUEUE_WINDOW, QueueClock
@@ -123,15 +124,18 @@ def test_the_stamp_age_is_what_the_stamp_says() -> None:
     assert stamp_age(send_stamp(now - 1.5), now) == pytest.approx(1.5, abs=1e-5)
 
 
-def test_each_caller_behind_a_broker_has_its_own_baseline() -> None:
+@pytest.mark.parametrize("frame", [bytes, zmq.Frame], ids=["bytes", "zmq.Frame"])
+def test_each_caller_behind_a_broker_has_its_own_baseline(frame: type) -> None:
     """A broker's one connection carries many callers, each stamping from its
     own clock: one caller's stamp (a clock an hour ahead, or a hostile peer's)
-    never charges another caller's requests."""
+    never charges another caller's requests. The envelope's frames are bytes or,
+    as a socket receives them, ``zmq.Frame``s."""
     protocol = ServerProtocol([Feed()])
     try:
         header = RequestHeaders("feed.Feed.ping").encode
         body = msgpack.packb({"1": 1})
-        rogue, honest = [b"broker", b"rogue", b""], [b"broker", b"honest", b""]
+        rogue = [frame(b"broker"), frame(b"rogue"), frame(b"")]
+        honest = [frame(b"broker"), frame(b"honest"), frame(b"")]
         ahead = send_stamp() + 3600 * 1_000_000
         protocol.receive([*rogue, header(1, 300, None, ahead), body])
         for call_id in (1, 2):

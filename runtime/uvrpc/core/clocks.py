@@ -46,8 +46,8 @@ DRIFT_ALLOWANCE = 1e-4
 between the client's and the server's clocks (100 ppm; quartz drifts by tens)."""
 
 MAX_PEERS = 4096
-"""Connections whose baselines a server keeps; the oldest is forgotten first (its
-next request starts a new baseline)."""
+"""Callers (connections, clients behind brokers) whose baselines a server keeps;
+the oldest is forgotten first (its next request starts a new baseline)."""
 
 
 CHECK_INTERVAL = 1.0
@@ -56,13 +56,14 @@ drift and its window may turn over; in between a request costs one comparison.""
 
 
 class QueueClock:
-    """The baselines of a server's connections, and the queueing time of each
-    request measured against its connection's.
+    """The baselines of a server's callers (a connection, or a client behind a
+    broker), and the queueing time of each request measured against its
+    caller's.
 
     Args:
         window: seconds of traffic per window (see :data:`QUEUE_WINDOW`).
         drift: the rise of a baseline per second between requests.
-        max_peers: connections kept at most.
+        max_peers: callers kept at most.
     """
 
     __slots__ = ("_drift", "_max_peers", "_window", "peers")

@@ -113,20 +113,15 @@ def _unsendable_problem(check: Callable[[Any], Any], value: Any, exc: Exception)
     return str(exc)
 
 
-def _stamp_clock(frames: Sequence[Any], end: int) -> bytes | None:
+def _envelope_key(envelope: list[Any]) -> tuple[bytes, ...]:
     """The key of the clock that stamps the requests of a caller routed through
-    ``end`` routing frames (0: none, no key): its whole envelope. A broker's one
-    connection carries many callers, each stamping from its own clock, so each
-    is measured against its own requests: a caller whose clock runs ahead of the
-    others' (or a hostile one's stamps) never charges them for its offset.
-
-    The key is bytes, as a direct caller's (its routing frame) is: a zero and a
-    hash of the envelope, nine bytes, a length ZeroMQ never gives a routing id it
-    makes (five); a peer's long routing frames take no room in the table."""
-    if not end:
-        return None
-    digest = hash(tuple(bytes(frame) for frame in frames[:end]))
-    return b"\0" + digest.to_bytes(8, "big", signed=True)
+    more than one hop (behind a broker): its whole envelope, ``envelope``'s
+    routing frames as bytes. A broker's one connection carries many callers,
+    each stamping from its own clock, so each is measured against its own
+    requests: a caller whose clock runs ahead of the others' (or a hostile one's
+    stamps) never charges them for its offset. A tuple never equals a direct
+    caller's key, its routing frame's bytes."""
+    return tuple([f if type(f) is bytes else f.bytes for f in envelope])
 
 
 def awaiting(handler: Callable[..., Any], name: str) -> Handler:
@@ -450,8 +445,9 @@ class ServerProtocol:
         self._result_checks: dict[str, Callable[[Any], bool]] = {}
         """Per route, a cheap test of a handler's result (:func:`result_check`)."""
         self.queue_clock = QueueClock()
-        """The baselines of the connections' send stamps: how long each timed
-        request waited on its way, which its deadline counts."""
+        """The baselines of the callers' send stamps (a connection's, or a
+        client's behind a broker): how long each timed request waited on its
+        way, which its deadline counts."""
         self._encoder = BodyEncoder(pool, attachment_min=attachment_min)
         self.encode: Callable[[Any, bool], tuple[Any, Sequence[Any]]] = (
             self._encoder.encode
@@ -516,12 +512,13 @@ class ServerProtocol:
                 return end, StreamMessage(head, frames[-1], frames[end + 1 : -2])
             assert type(head) is RequestHeader
             # The routing frame names the caller whose send stamps are
-            # comparable; behind a broker, its whole envelope does.
+            # comparable; behind a broker, its whole envelope does (its key is
+            # made only for a stamped request).
             return end, self._request(
                 head,
                 frames[-1],
                 frames[end + 1 : -2],
-                frames[0] if end == 1 else _stamp_clock(frames, end),
+                frames[0] if end == 1 else frames[:end] if end else None,
             )
         except Rejected as rejected:
             rejected.end = end
@@ -599,14 +596,21 @@ class ServerProtocol:
         else:
             # The deadline counts from now on this host's clock, less the time
             # the request waited in queues on its way (measured against its
-            # connection's other requests: the peers' clocks need not agree).
+            # caller's other requests: the peers' clocks need not agree).
             now = time.monotonic()
             deadline = now + timeout_ms / 1000
             sent_us = head.sent_us
             if sent_us is not None:
-                # The routing frame's bytes (a zmq.Frame caches them), and the
-                # stamp's age inline (stamp_age): every timed request's path.
-                key = peer if peer is None or type(peer) is bytes else peer.bytes
+                # The routing frame's bytes (a zmq.Frame caches them), or a
+                # routed caller's envelope, and the stamp's age inline
+                # (stamp_age): every timed request's path.
+                key: bytes | tuple[bytes, ...] | None
+                if peer is None or type(peer) is bytes:
+                    key = peer
+                elif type(peer) is list:
+                    key = _envelope_key(peer)
+                else:
+                    key = peer.bytes
                 age = now + STAMP_ORIGIN - sent_us * 1e-6
                 clock = self.queue_clock
                 entry = clock.peers.get(key)
