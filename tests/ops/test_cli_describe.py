@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from calculator_server import Calculator
 from conformance_server import Conformance
-from conftest import server_thread
+from conftest import generate_modules, server_thread
 from echo_server import Echo
 from showcase_server import Showcase
 
@@ -258,3 +258,32 @@ def test_the_whole_server_leaves_the_built_in_services_out(
     text = capsys.readouterr().out
     assert text.startswith("namespace echo;\n")
     assert "uvrpc" not in text and "Reflection" not in text
+
+
+def test_enum_members_inside_container_defaults_are_written_as_members(
+    tmp_path: Path,
+) -> None:
+    """A list, set or map default of enum members is written with each member's
+    reference, as the file has it: a container's type names the enum, but is no
+    enum itself."""
+    source = (
+        "namespace palette;\n"
+        "enum Color { RED = 1; GREEN = 2; }\n"
+        "message Paint {\n"
+        '    1: map<string, Color> named = {"red": Color.RED};\n'
+        "    2: list<Color> order = [Color.GREEN, Color.RED];\n"
+        "    3: set<Color> used = [Color.RED];\n"
+        "}\n"
+        "service Shop { Paint mix(1: Paint paint); }\n"
+    )
+    module = generate_modules(tmp_path, {"palette.idl": source})["palette"]
+    (text,) = idl_files(describe(module.ShopServer)).values()
+    assert '    1: map<string, Color> named = {"red": Color.RED};\n' in text
+    assert "    2: list<Color> order = [Color.GREEN, Color.RED];\n" in text
+    assert "    3: set<Color> used = [Color.RED];\n" in text
+    path = tmp_path / "described.idl"
+    path.write_text(text)
+    (described,) = load([str(path)]).modules.values()
+    original = tmp_path / "idl" / "palette.idl"
+    (checked,) = load([str(original)]).modules.values()
+    assert definitions({"palette": described}) == definitions({"palette": checked})

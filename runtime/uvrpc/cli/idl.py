@@ -127,7 +127,9 @@ class _File:
         head, arguments = _split_type(type_text)
         if head == "optional":
             return self.literal(arguments[0], value)
-        if _is_definition(type_text):  # an enum: no other definition has defaults
+        # An enum (no other definition has defaults); a container naming one,
+        # list<ns.Color>, is no definition itself.
+        if not arguments and _is_definition(head):
             if isinstance(value, str):
                 return f"{self.ref(type_text)}.{value}"
             return str(value)  # a number the enum does not declare
