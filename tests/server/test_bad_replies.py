@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -175,6 +176,21 @@ def test_a_handler_that_cannot_take_its_parameters_is_refused_as_it_is_served(
         async def get(self, **params: Any) -> Any:
             return None
 
+    def with_store(handler: Callable[..., Any]) -> Callable[..., Any]:
+        """A decorator that supplies an argument of its own: the wrapper's
+        signature is the one a call meets, not the function's inside."""
+
+        @functools.wraps(handler)
+        async def wrapper(self: Any, **params: Any) -> Any:
+            return await handler(self, {}, **params)
+
+        return wrapper
+
+    class Decorated(_Uncalled, shop.ShopServer):  # type: ignore[name-defined,misc]
+        @with_store
+        async def get(self, store: dict[str, Any], *, sku: str) -> Any:
+            return store.get(sku)
+
     for service, message in (
         (
             Renamed(),
@@ -191,6 +207,7 @@ def test_a_handler_that_cannot_take_its_parameters_is_refused_as_it_is_served(
             uvrpc.Server(service)
         assert str(refused.value) == message
     asyncio.run(uvrpc.Server(Wrapped()).close())
+    asyncio.run(uvrpc.Server(Decorated()).close())
 
 
 def test_a_container_result_is_tested_by_its_outer_type_alone(

@@ -187,10 +187,26 @@ def _check_parameters(
     try:
         signature.bind(**dict.fromkeys(names))
     except TypeError as exc:
+        if _wrapper_takes(handler, names):
+            return
         raise TypeError(
             f"{name} cannot take the parameters of {method.route} "
             f"({', '.join(names) or 'none'}): {_mismatch(signature, names, exc)}"
         ) from None
+
+
+def _wrapper_takes(handler: Callable[..., Any], names: list[str]) -> bool:
+    """Whether a decorated handler's own signature takes the keywords ``names``.
+
+    ``inspect.signature`` follows ``__wrapped__`` (``functools.wraps``) to the
+    function inside, whose parameters its wrapper may supply itself (a database
+    handle, say): a wrapper that takes the method's parameters is served.
+    """
+    try:
+        inspect.signature(handler, follow_wrapped=False).bind(**dict.fromkeys(names))
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _mismatch(signature: inspect.Signature, names: list[str], exc: TypeError) -> str:
