@@ -578,7 +578,8 @@ def test_sync_metrics_count_stream_calls(kind: str) -> None:
 def test_interceptors_that_are_not_a_list_of_interceptors_are_refused_at_once() -> None:
     """Given one interceptor where a list goes, or an object that is none, each of
     a channel, a client and a server says so as it is made: not with "'Token'
-    object is not iterable", or at the first call with an AttributeError."""
+    object is not iterable", or at the first call with an AttributeError (or a
+    TypeError, for an interceptor's class given where an instance goes)."""
     endpoint = "tcp://127.0.0.1:9"
     for make, method in (
         (lambda given: uvrpc.Channel(endpoint, interceptors=given), "intercept_client"),
@@ -599,4 +600,10 @@ def test_interceptors_that_are_not_a_list_of_interceptors_are_refused_at_once() 
             make([object()])
         assert str(refused.value).endswith(
             f"(object) is no interceptor here: it has no {method}() method"
+        )
+        with pytest.raises(TypeError) as refused:
+            make([uvrpc.LoggingInterceptor])  # the class, not an instance
+        assert str(refused.value) == (
+            "LoggingInterceptor is an interceptor class: give an instance of it, "
+            "interceptors=[LoggingInterceptor(...)]"
         )

@@ -238,6 +238,11 @@ def checked_interceptors(interceptors: Iterable[_T], method: str) -> tuple[_T, .
         )
     chain = tuple(interceptors)
     for each in chain:
+        if isinstance(each, type):  # its method is there, unbound: it needs self
+            raise TypeError(
+                f"{each.__name__} is an interceptor class: give an instance of it, "
+                f"interceptors=[{each.__name__}(...)]"
+            )
         if not callable(getattr(each, method, None)):
             raise TypeError(
                 f"{each!r:.60} ({type(each).__name__}) is no interceptor here: it has "
