@@ -387,6 +387,8 @@ class Server:
         Raises:
             RuntimeError: this is another process than the server's.
             ValueError: the endpoint is malformed (the message says how).
+            TypeError: ``security`` is no :class:`ClientSecurity` (the server
+                connects to a broker as its client does).
         """
         check_process("Server", self._pid)
         checked_security(security, ClientSecurity)
