@@ -580,7 +580,7 @@ def test_interceptors_that_are_not_a_list_of_interceptors_are_refused_at_once() 
     a channel, a client and a server says so as it is made: not with "'Token'
     object is not iterable", or at the first call with an AttributeError (or a
     TypeError, for an interceptor's class given where an instance goes)."""
-    endpoint = "tcp://127.0.0.1:9"
+    endpoint = "inproc://never-bound"
     for make, method in (
         (lambda given: uvrpc.Channel(endpoint, interceptors=given), "intercept_client"),
         (lambda given: FeedClient(endpoint, interceptors=given), "intercept_client"),

@@ -182,12 +182,12 @@ def test_the_other_end_s_security_or_a_bare_key_is_refused_as_it_is_given() -> N
     assert str(refused.value) == server_message + "a ClientSecurity: that is a client's"
     for make in (uvrpc.Channel, uvrpc.SyncChannel, FeedClient, FeedSyncClient):
         with pytest.raises(TypeError) as refused:
-            make("tcp://127.0.0.1:9", security=secured())  # type: ignore[arg-type]
+            make("inproc://never-bound", security=secured())  # type: ignore[arg-type]
         assert str(refused.value) == (
             client_message + "a ServerSecurity: that is a server's"
         )
         with pytest.raises(TypeError) as refused:
-            make("tcp://127.0.0.1:9", security=SERVER.public)  # type: ignore[arg-type]
+            make("inproc://never-bound", security=SERVER.public)  # type: ignore[arg-type]
         assert str(refused.value) == (
             client_message + "str: a key goes into it, ClientSecurity(key)"
         )
