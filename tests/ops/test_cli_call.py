@@ -369,6 +369,25 @@ def test_a_server_that_is_down(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    "command", [("call", "a.B.c", "{}"), ("list",), ("describe", "a.B")]
+)
+def test_no_server_at_the_endpoint_is_said_in_a_shell_users_words(
+    command: tuple[str, ...], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing connects within the channel's connect timeout (before the
+    command's deadline): the line names the endpoint and what to check, not the
+    client API's ``wait_for_ready=True``, which no command takes."""
+    endpoint = f"ipc://{tmp_path / 'nobody.sock'}"
+    name, *rest = command
+    status, out, err = run(capsys, name, endpoint, *rest, "--timeout", "30")
+    assert (status, out) == (1, "")
+    assert err == (
+        f"UNAVAILABLE: no server answered at {endpoint} within 1 s: is it "
+        "running, and bound to that address? (status 14)\n"
+    )
+
+
 def test_call_help_shows_bytes_and_client_stream_examples_that_work(
     running: RunningServer,
 ) -> None:

@@ -41,7 +41,7 @@ from ..client.channel import Channel
 from ..core.context import metadata
 from ..services.clients import ReflectionClient
 from ..services.constraints import plain_type
-from ..wire.errors import DeclaredError, RpcError, Unimplemented
+from ..wire.errors import DeclaredError, RpcError, Unavailable, Unimplemented
 from ..wire.message import Message, field_ids
 from ..wire.methods import BidiStreaming, ClientStreaming, ServerStreaming, Unary
 from ..wire.wellknown import from_json, to_json
@@ -555,34 +555,52 @@ async def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> None:
     except ValueError as exc:  # a malformed endpoint: one line, no traceback
         raise CallError(str(exc)) from None
     async with channel:
-        with ExitStack() as stack:
-            if headers:
-                stack.enter_context(metadata(headers))
-            if args.command == "call":
-                await call(
-                    channel, args.route, args.arguments, args.timeout, out, stdin
+        try:
+            await _command(args, channel, headers, out, stdin)
+        except Unavailable:
+            if channel.connected:
+                raise
+            # The channel's own words suggest wait_for_ready=True, which a
+            # command has no option for: say what a shell user can check.
+            raise Unavailable(
+                f"no server answered at {args.endpoint} within "
+                f"{channel.connect_timeout:g} s: is it running, and bound to "
+                "that address?"
+            ) from None
+
+
+async def _command(
+    args: argparse.Namespace,
+    channel: Channel,
+    headers: dict[str, str | bytes],
+    out: TextIO,
+    stdin: TextIO,
+) -> None:
+    """Run the command ``args`` names over ``channel``."""
+    with ExitStack() as stack:
+        if headers:
+            stack.enter_context(metadata(headers))
+        if args.command == "call":
+            await call(channel, args.route, args.arguments, args.timeout, out, stdin)
+        elif args.command == "list":
+            names = await ReflectionClient(channel).list(timeout=args.timeout)
+            for name in names:
+                print(name, file=out)
+        else:
+            name = args.name
+            reflection = ReflectionClient(channel)
+            try:
+                description = await reflection.describe(name=name, timeout=args.timeout)
+            except RpcError as exc:
+                if exc.status.name != "NOT_FOUND":
+                    raise
+                description = _narrow(
+                    await reflection.describe(timeout=args.timeout), name
                 )
-            elif args.command == "list":
-                names = await ReflectionClient(channel).list(timeout=args.timeout)
-                for name in names:
-                    print(name, file=out)
+            if args.json:
+                _print(description, out)
             else:
-                name = args.name
-                reflection = ReflectionClient(channel)
-                try:
-                    description = await reflection.describe(
-                        name=name, timeout=args.timeout
-                    )
-                except RpcError as exc:
-                    if exc.status.name != "NOT_FOUND":
-                        raise
-                    description = _narrow(
-                        await reflection.describe(timeout=args.timeout), name
-                    )
-                if args.json:
-                    _print(description, out)
-                else:
-                    write_idl(description, out, args.out)
+                write_idl(description, out, args.out)
 
 
 def _narrow(description: Description, name: str) -> Description:
