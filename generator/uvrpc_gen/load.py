@@ -89,13 +89,25 @@ class _Loader:
             if importer is None or where is None:
                 self.reports.append(f"{path}: error: cannot read: {reason}")
             else:
+                message = f"cannot read '{where.path}': {reason}"
                 self.report(
                     importer,
-                    [Diagnostic(where.span, f"cannot read '{where.path}': {reason}")],
+                    [Diagnostic(where.span, message + self.suffix_hint(path, where))],
                 )
             return None
         self.sources[path] = text
         return text
+
+    def suffix_hint(self, path: str, where: Import) -> str:
+        """``; write import "b.idl";`` when an import that cannot be read names
+        a file without the suffix its neighbour has (a protobuf or Thrift habit
+        is the path without it), else nothing."""
+        if where.path.endswith(".idl"):
+            return ""
+        named = path + ".idl"
+        if named in self.sources or os.path.isfile(named):
+            return f'; imports name the file: write import "{where.path}.idl";'
+        return ""
 
     def visit(
         self, path: str, where: Import | None, chain: tuple[str, ...]

@@ -201,6 +201,26 @@ def test_a_missing_import_is_named_at_the_import(tmp_path: Path) -> None:
     assert first.startswith(f"{tmp_path / 'a.idl'}:2:10: error: cannot read 'nope.idl'")
 
 
+def test_an_import_without_its_suffix_is_told_the_file_to_name(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "a.idl": 'namespace a;\nimport "shared/b";\nimport "gone";\n',
+            "shared/b.idl": "namespace b;\n",
+        },
+    )
+    lines = report([tmp_path / "a.idl"]).splitlines()
+    assert lines[0] == (
+        f"{tmp_path / 'a.idl'}:2:8: error: cannot read 'shared/b': No such file or "
+        'directory; imports name the file: write import "shared/b.idl";'
+    )
+    # No file with the suffix either: no hint that would lead astray.
+    assert lines[3] == (
+        f"{tmp_path / 'a.idl'}:3:8: error: cannot read 'gone': No such file or "
+        "directory"
+    )
+
+
 def test_errors_in_an_imported_file_point_into_that_file(tmp_path: Path) -> None:
     write(
         tmp_path,
