@@ -179,8 +179,14 @@ def test_fields_that_do_not_match_the_declaration_are_an_internal_error(
 
 
 def test_fields_are_validated_where_the_error_is_made(store: ModuleType) -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as caught:
         store.KeyMissing(key=5)
+    # Named by the class the caller wrote, not by its private fields' model.
+    assert caught.value.title == "KeyMissing"
+    assert str(caught.value).startswith("1 validation error for KeyMissing\nkey\n")
+    with pytest.raises(ValidationError) as caught:
+        store.Busy(retry_after="soon")
+    assert caught.value.title == "Busy"
     with pytest.raises(ValidationError):
         store.KeyMissing()
 

@@ -211,6 +211,16 @@ class DeclaredError(RpcError):
     fields: Message
     """The validated field values, as a message."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        model = cls.__dict__.get("uvrpc_fields")
+        if model is not None and model.model_config.get("title") != cls.__name__:
+            # The fields' model is private (``_NotFoundFields``): a wrong value
+            # given to ``NotFound(...)`` is reported "1 validation error for
+            # NotFound", the class its caller wrote.
+            model.model_config = {**model.model_config, "title": cls.__name__}
+            model.model_rebuild(force=True)
+
     def __init__(self, message: str = "", **fields: Any) -> None:
         self.fields = self.uvrpc_fields(**fields)
         for name in type(self.fields).model_fields:
