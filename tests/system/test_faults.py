@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Coroutine
 from pathlib import Path
@@ -22,6 +23,7 @@ from feed_server import Feed
 from raw_frames import ADD, decode, request
 
 import uvrpc
+from uvrpc.server.server import REPLY_SETTLE
 
 HERE = Path(__file__).resolve().parents[1]
 
@@ -155,6 +157,49 @@ def test_a_graceful_shutdown_finishes_calls_within_its_grace(tmp_path: Path) -> 
                 await again.ping(n=1)
 
     run(main())
+
+
+def test_replies_sent_within_the_grace_reach_a_caller_busy_when_they_arrive(
+    tmp_path: Path,
+) -> None:
+    """The last calls to finish reply just before the server closes. A client's
+    socket drops what it has not read when its connection drops, so the server
+    keeps its connections for a moment (``REPLY_SETTLE``, within the grace) for
+    its callers to read: here one whose loop is busy, as the replies arrive, for
+    half that moment. Without it every reply was lost and every call failed
+    UNAVAILABLE, though each had run."""
+    handler_s = 0.1  # Feed.ping(n=-1)
+    busy_s = handler_s + REPLY_SETTLE / 2  # from the calls' sending on
+    results: list[object] = []
+
+    async def main() -> None:
+        server = uvrpc.Server(Feed())
+        await server.start()
+        endpoint = server.bind(f"ipc://{tmp_path / 'feed.sock'}")
+
+        async def calls() -> None:
+            async with FeedClient(endpoint, timeout=20) as client:
+                await client.ping(n=1)  # connected
+                handles = [client.start_ping(n=-1) for _ in range(10)]
+                await asyncio.sleep(0.01)  # sent
+                time.sleep(busy_s)  # the caller's loop is busy meanwhile
+                for handle in handles:
+                    try:
+                        results.append(await handle)
+                    except uvrpc.RpcError as exc:
+                        results.append(exc)
+
+        caller = threading.Thread(target=asyncio.run, args=(calls(),))
+        caller.start()
+        try:
+            while server.in_flight < 10:
+                await asyncio.sleep(0.005)
+            await server.close(grace=5)
+        finally:
+            await asyncio.to_thread(caller.join)
+
+    run(main())
+    assert results == [-1] * 10
 
 
 def test_closing_without_grace_cancels_at_once(tmp_path: Path) -> None:
