@@ -6,11 +6,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from calculator import CalculatorSyncClient
 from conftest import EXAMPLES
+from feed import FeedSyncClient
 
 import uvrpc
 from uvrpc.cli import main
@@ -82,6 +85,65 @@ def test_serve_answers_calls_and_stops_on_sigterm(tmp_path: Path) -> None:
         assert server.stdout is not None and server.stderr is not None
         server.stdout.close()
         server.stderr.close()
+
+
+@pytest.mark.parametrize(
+    ("options", "answered"),
+    [
+        (["--grace", "5"], True),
+        ([], False),
+        (["--workers", "1", "--grace", "5"], True),
+    ],
+    ids=["grace", "no-grace", "worker-grace"],
+)
+def test_sigterm_lets_running_calls_finish_within_the_grace(
+    options: list[str], answered: bool, tmp_path: Path
+) -> None:
+    """On SIGTERM, ``--grace`` lets the call running finish and reply (through the
+    broker, from a worker); without it, the call is cancelled and fails
+    UNAVAILABLE at once."""
+    server = subprocess.Popen(
+        uvrpc_cmd(
+            "serve",
+            "feed_server:Feed",
+            "--bind",
+            f"ipc://{tmp_path / 'feed.sock'}",
+            *options,
+        ),  # fmt: skip
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        endpoint = server.stdout.readline().strip()
+        with FeedSyncClient(endpoint, timeout=30) as feed:
+            assert feed.ping(n=1) == 1  # a server (a worker) is serving
+            result: list[object] = []
+
+            def call() -> None:
+                try:
+                    result.append(feed.ping(n=-10))  # a second in the handler
+                except uvrpc.RpcError as exc:
+                    result.append(exc)
+
+            caller = threading.Thread(target=call)
+            caller.start()
+            time.sleep(0.3)  # the call is running
+            server.send_signal(signal.SIGTERM)
+            caller.join(30)
+        if answered:
+            assert result == [-10]
+        else:
+            assert len(result) == 1 and isinstance(result[0], uvrpc.Unavailable)
+        assert server.wait(20) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        assert server.stdout is not None
+        server.stdout.close()
 
 
 @pytest.mark.parametrize(

@@ -45,6 +45,7 @@ import importlib
 import importlib.util
 import inspect
 import logging
+import math
 import signal
 import sys
 import traceback
@@ -200,11 +201,13 @@ async def serve(
     brokers: Sequence[str] = (),
     broker_security: ClientSecurity | None = None,
     metrics: tuple[str, int] | None = None,
+    grace: float = 0.0,
 ) -> None:
     """Serve ``service`` on ``endpoints``, and to the brokers whose backends are
-    ``brokers`` (over CURVE with ``broker_security``), until SIGINT or SIGTERM;
-    with ``metrics`` (a host and a port), serve its metrics over HTTP there and
-    print their URL after the endpoints."""
+    ``brokers`` (over CURVE with ``broker_security``), until SIGINT or SIGTERM,
+    then close with ``grace`` seconds for the calls running
+    (:meth:`Server.close`); with ``metrics`` (a host and a port), serve its
+    metrics over HTTP there and print their URL after the endpoints."""
     registry = MetricsRegistry()
     interceptors = [registry.interceptor] if metrics is not None else []
     async with Server(service, security=security, interceptors=interceptors) as server:
@@ -225,10 +228,24 @@ async def serve(
         watch = asyncio.ensure_future(watch_supervisor(stop))
         try:
             await stop.wait()
+            await server.close(grace=grace)
         finally:
             watch.cancel()
             if stop_metrics is not None:
                 stop_metrics()
+
+
+def grace_seconds(text: str) -> float:
+    """``--grace``'s value: a finite number of seconds, 0 or more."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= seconds < math.inf:
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number of seconds, 0 or more, not {text}"
+        )
+    return seconds
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -277,6 +294,15 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         metavar="ENDPOINT",
         help="take calls from the broker whose backend is ENDPOINT; repeatable",
+    )
+    serve_cmd.add_argument(
+        "--grace",
+        type=grace_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="on Ctrl-C or SIGTERM, read no more requests and let the calls "
+        "running finish for up to SECONDS before cancelling the rest (default 0: "
+        "cancel them at once); with --workers, each worker's",
     )
     serve_cmd.add_argument(
         "--broker-key",
@@ -549,6 +575,7 @@ def _main(arguments: list[str]) -> int:
                 uvloop=args.uvloop,
                 security=security,
                 metrics=args.metrics,
+                grace=args.grace,
             )
             return 0
         coroutine = serve(
@@ -558,6 +585,7 @@ def _main(arguments: list[str]) -> int:
             args.connect or (),
             broker_security=broker_security,
             metrics=args.metrics,
+            grace=args.grace,
         )
         run(coroutine, use_uvloop=args.uvloop)
     except UserCodeError as exc:

@@ -54,7 +54,8 @@ RESTART_DELAY = 1.0
 long of its start (one that cannot start at all would otherwise spin)."""
 
 STOP_GRACE = 5.0
-"""Seconds workers get to stop after SIGTERM before they are killed."""
+"""Seconds workers get to stop after SIGTERM, beyond their grace for running
+calls, before they are killed."""
 
 METRICS_ENV = "UVRPC_WORKER_METRICS"
 """Set in a worker's environment when the pool serves metrics: the file to which
@@ -72,10 +73,16 @@ def supervise(
     worker_args: Sequence[str] = (),
     security: ServerSecurity | None = None,
     metrics: tuple[str, int] | None = None,
+    grace: float = 0.0,
 ) -> None:
     """Serve ``target`` (``MODULE:CLASS``) from ``count`` worker processes behind a
     broker bound to ``endpoints`` until SIGINT or SIGTERM; print each bound
     endpoint on a line of its own first.
+
+    On SIGINT or SIGTERM each worker is sent SIGTERM and closes with ``grace``
+    seconds for its running calls (``uvrpc serve --grace``), whose replies pass
+    the broker, which stops last; a worker still there :data:`STOP_GRACE`
+    seconds after its grace is killed.
 
     ``worker_args`` are added to each worker's ``uvrpc serve`` command line;
     ``security`` secures the endpoints clients connect to with CURVE (the backend
@@ -99,10 +106,12 @@ def supervise(
             print(endpoint, flush=True)
         command = [sys.executable, "-m", "uvrpc", "serve", target]
         command += ["--connect", broker.backends[0], *worker_args]
+        if grace:
+            command += ["--grace", repr(grace)]
         if uvloop:
             command.append("--uvloop")
         if metrics is None:
-            _run(command, count, stop)
+            _run(command, count, stop, grace)
             return
         command += ["--metrics", "127.0.0.1:0"]
         files = [Path(scratch) / f"metrics-{n}.url" for n in range(count)]
@@ -120,7 +129,7 @@ def supervise(
         url, stop_metrics = serve_merged_metrics(sources, "worker", *metrics)
         print(url, flush=True)
         try:
-            _run(command, count, stop, files)
+            _run(command, count, stop, grace, files)
         finally:
             stop_metrics()
 
@@ -129,6 +138,7 @@ def _run(
     command: list[str],
     count: int,
     stop: threading.Event,
+    grace: float,
     metrics_files: Sequence[Path] = (),
 ) -> None:
     env = {**os.environ, SUPERVISOR_ENV: str(os.getpid())}
@@ -163,7 +173,7 @@ def _run(
     finally:
         for process, _, _ in workers:
             process.terminate()
-        deadline = time.monotonic() + STOP_GRACE
+        deadline = time.monotonic() + grace + STOP_GRACE
         for process, _, _ in workers:
             try:
                 process.wait(max(0.0, deadline - time.monotonic()))
