@@ -86,7 +86,7 @@ DEFAULT_BUCKETS: tuple[float, ...] = (
     10.0,
 )
 """Upper bounds of the latency buckets, in seconds: Prometheus' defaults
-(5 ms to 10 s) with four finer ones below, where local calls land."""
+(5 ms to 10 s) with five finer ones below, where local calls land."""
 
 SIDES = ("server", "client")
 
