@@ -210,29 +210,34 @@ async def serve(
     metrics over HTTP there and print their URL after the endpoints."""
     registry = MetricsRegistry()
     interceptors = [registry.interceptor] if metrics is not None else []
-    async with Server(service, security=security, interceptors=interceptors) as server:
-        for endpoint in endpoints:
-            print(server.bind(endpoint), flush=True)
-        for endpoint in brokers:
-            server.connect(endpoint, security=broker_security)
-        stop_metrics = None
-        if metrics is not None:
-            registry.watch_server(server)
-            url, stop_metrics = serve_metrics(registry, *metrics)
-            print(url, flush=True)
-            report_metrics(url)
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        watch = asyncio.ensure_future(watch_supervisor(stop))
-        try:
-            await stop.wait()
-            await server.close(grace=grace)
-        finally:
-            watch.cancel()
-            if stop_metrics is not None:
-                stop_metrics()
+    url = stop_metrics = None
+    if metrics is not None:
+        # Listening first: an address taken fails the command before it serves.
+        url, stop_metrics = serve_metrics(registry, *metrics)
+    try:
+        server = Server(service, security=security, interceptors=interceptors)
+        async with server:
+            for endpoint in endpoints:
+                print(server.bind(endpoint), flush=True)
+            for endpoint in brokers:
+                server.connect(endpoint, security=broker_security)
+            if url is not None:
+                registry.watch_server(server)
+                print(url, flush=True)
+                report_metrics(url)
+            loop = asyncio.get_running_loop()
+            stop = asyncio.Event()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
+            watch = asyncio.ensure_future(watch_supervisor(stop))
+            try:
+                await stop.wait()
+                await server.close(grace=grace)
+            finally:
+                watch.cancel()
+    finally:
+        if stop_metrics is not None:
+            stop_metrics()
 
 
 def grace_seconds(text: str) -> float:

@@ -424,7 +424,12 @@ def _serve(
 ) -> tuple[str, Callable[[], None]]:
     from prometheus_client.exposition import start_http_server
 
-    server, thread = start_http_server(port, host, registry)
+    try:
+        server, thread = start_http_server(port, host, registry)
+    except OSError as exc:
+        raise OSError(
+            exc.errno, f"cannot serve metrics on {host}:{port}: {exc.strerror}"
+        ) from None
     url = f"http://{host}:{server.server_port}/metrics"
 
     def stop() -> None:
