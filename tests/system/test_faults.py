@@ -202,6 +202,57 @@ def test_replies_sent_within_the_grace_reach_a_caller_busy_when_they_arrive(
     assert results == [-1] * 10
 
 
+def test_every_call_that_ran_is_answered_when_the_server_closes_with_a_grace(
+    tmp_path: Path,
+) -> None:
+    """Quick calls, 8 in flight, while the server closes with a grace: no handler
+    is running as it closes, but replies sent a moment before still travel. Each
+    call that ran is answered; the others fail UNAVAILABLE, not having run."""
+    ran = 0
+    answered = 0
+
+    class Counting(Feed):
+        async def ping(self, *, n: int) -> int:
+            nonlocal ran
+            ran += 1
+            return n
+
+    async def main() -> None:
+        server = uvrpc.Server(Counting())
+        await server.start()
+        endpoint = server.bind(f"ipc://{tmp_path / 'feed.sock'}")
+        going = threading.Event()
+
+        async def calls() -> None:
+            nonlocal answered
+            async with FeedClient(endpoint, timeout=20) as client:
+
+                async def one_at_a_time() -> None:
+                    nonlocal answered
+                    while True:
+                        try:
+                            await client.ping(n=1)
+                        except uvrpc.Unavailable:
+                            return
+                        answered += 1
+                        going.set()
+
+                await asyncio.gather(*(one_at_a_time() for _ in range(8)))
+
+        caller = threading.Thread(target=asyncio.run, args=(calls(),))
+        caller.start()
+        try:
+            await asyncio.to_thread(going.wait, 20)
+            await asyncio.sleep(0.1)  # calls flowing
+            await server.close(grace=2)
+        finally:
+            await asyncio.to_thread(caller.join)
+
+    run(main())
+    assert ran > 8
+    assert answered == ran
+
+
 def test_closing_without_grace_cancels_at_once(tmp_path: Path) -> None:
     async def main() -> None:
         server = uvrpc.Server(Feed())

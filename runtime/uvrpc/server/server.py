@@ -94,9 +94,9 @@ _SWEEP_MIN = 64
 """Callers' counters kept, at least, before those at zero are swept."""
 
 REPLY_SETTLE = 0.2
-"""Seconds (at most, and within the grace) a closing server keeps its
-connections once the calls it let finish have replied, so that their callers
-read those replies first: a client's socket, which queues requests only to
+"""Seconds (at most, and within the grace) a server closing with a grace keeps
+its connections once the calls it let finish have replied, so that callers read
+the replies sent last first: a client's socket, which queues requests only to
 connected servers (``ZMQ_IMMEDIATE``), drops what it has not read when its
 connection drops."""
 
@@ -861,10 +861,11 @@ class Server:
         because unbinding one drops the connections made through it, and with
         them the replies still to send. Handlers, streams included, that finish
         within ``grace`` send their replies, and the connections then stay up for
-        :data:`REPLY_SETTLE` more (within the grace) for their callers to read
-        them; those still running at the end of the grace are cancelled and send
-        nothing. The health check reports NOT_SERVING
-        from the start (in :attr:`health`; requests are no longer read).
+        :data:`REPLY_SETTLE` more (within the grace; so a grace makes any close
+        take that long) for the callers to read the replies sent last; handlers
+        still running at the end of the grace are cancelled and send nothing.
+        The health check reports NOT_SERVING from the start (in
+        :attr:`health`; requests are no longer read).
 
         A server connected to brokers (:meth:`connect`) first tells them it is
         LEAVING, then reads on for the grace: a request a broker sent before it
@@ -884,14 +885,17 @@ class Server:
                 self._leaving = True
             else:
                 self._reactor.stop_receiving()
+            loop = asyncio.get_running_loop()
+            grace_end = loop.time() + grace
             running = [*self._tasks, *(self._streams.tasks() if self._streams else ())]
             if running:
-                loop = asyncio.get_running_loop()
-                grace_end = loop.time() + grace
                 await asyncio.wait(running, timeout=grace)
-                settle = min(REPLY_SETTLE, grace_end - loop.time())
-                if settle > 0:
-                    await asyncio.sleep(settle)
+            # Replies just sent, by these calls or by calls answered a moment
+            # before the close, may still be travelling: callers read them
+            # before their connections drop.
+            settle = min(REPLY_SETTLE, grace_end - loop.time())
+            if settle > 0:
+                await asyncio.sleep(settle)
         if self._sender is not None:
             self._sender.close()
             self._sender = None
