@@ -87,22 +87,9 @@ def test_serve_answers_calls_and_stops_on_sigterm(tmp_path: Path) -> None:
         server.stderr.close()
 
 
-@pytest.mark.parametrize(
-    ("options", "answered"),
-    [
-        (["--grace", "5"], True),
-        ([], False),
-        (["--workers", "1", "--grace", "5"], True),
-    ],
-    ids=["grace", "no-grace", "worker-grace"],
-)
-def test_sigterm_lets_running_calls_finish_within_the_grace(
-    options: list[str], answered: bool, tmp_path: Path
-) -> None:
-    """On SIGTERM, ``--grace`` lets the call running finish and reply (through the
-    broker, from a worker); without it, the call is cancelled and fails
-    UNAVAILABLE at once."""
-    server = subprocess.Popen(
+def serve_feed(tmp_path: Path, *options: str) -> subprocess.Popen[str]:
+    """``uvrpc serve feed_server:Feed`` with ``options``, on an ``ipc://`` path."""
+    return subprocess.Popen(
         uvrpc_cmd(
             "serve",
             "feed_server:Feed",
@@ -112,38 +99,95 @@ def test_sigterm_lets_running_calls_finish_within_the_grace(
         ),  # fmt: skip
         cwd=Path(__file__).resolve().parents[1],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         text=True,
     )
-    try:
-        assert server.stdout is not None
-        endpoint = server.stdout.readline().strip()
-        with FeedSyncClient(endpoint, timeout=30) as feed:
-            assert feed.ping(n=1) == 1  # a server (a worker) is serving
-            result: list[object] = []
 
-            def call() -> None:
-                try:
-                    result.append(feed.ping(n=-10))  # a second in the handler
-                except uvrpc.RpcError as exc:
-                    result.append(exc)
 
-            caller = threading.Thread(target=call)
-            caller.start()
+def signal_during_a_call(
+    server: subprocess.Popen[str], tenths: int, signals: list[signal.Signals]
+) -> object:
+    """Call ``ping(n=-tenths)`` (a handler that takes that many tenths of a
+    second) on ``server``, send it ``signals`` a third of a second apart while
+    the call runs, and return its result or its error."""
+    assert server.stdout is not None
+    endpoint = server.stdout.readline().strip()
+    with FeedSyncClient(endpoint, timeout=60) as feed:
+        assert feed.ping(n=1) == 1  # a server (a worker) is serving
+        result: list[object] = []
+
+        def call() -> None:
+            try:
+                result.append(feed.ping(n=-tenths))
+            except uvrpc.RpcError as exc:
+                result.append(exc)
+
+        caller = threading.Thread(target=call)
+        caller.start()
+        for signum in signals:
             time.sleep(0.3)  # the call is running
-            server.send_signal(signal.SIGTERM)
-            caller.join(30)
-        if answered:
-            assert result == [-10]
-        else:
-            assert len(result) == 1 and isinstance(result[0], uvrpc.Unavailable)
-        assert server.wait(20) == 0
+            server.send_signal(signum)
+        caller.join(60)
+    assert len(result) == 1
+    return result[0]
+
+
+def stopped(server: subprocess.Popen[str]) -> tuple[int, str]:
+    """Wait for ``server`` to exit; its status and what it wrote on stderr."""
+    try:
+        _, err = server.communicate(timeout=20)
     finally:
         if server.poll() is None:
             server.kill()
-            server.wait()
-        assert server.stdout is not None
-        server.stdout.close()
+            server.communicate()
+    return server.returncode, err
+
+
+@pytest.mark.parametrize(
+    ("options", "signals", "answered"),
+    [
+        (["--grace", "5"], [signal.SIGTERM], True),
+        (["--grace", "5"], [signal.SIGTERM, signal.SIGTERM], True),
+        ([], [signal.SIGTERM], False),
+        (["--workers", "1", "--grace", "5"], [signal.SIGTERM], True),
+    ],
+    ids=["grace", "grace-sigterm-twice", "no-grace", "worker-grace"],
+)
+def test_sigterm_lets_running_calls_finish_within_the_grace(
+    options: list[str],
+    signals: list[signal.Signals],
+    answered: bool,
+    tmp_path: Path,
+) -> None:
+    """On SIGTERM, ``--grace`` lets the call running finish and reply (through the
+    broker, from a worker), a second SIGTERM too; without it, the call is
+    cancelled and fails UNAVAILABLE at once."""
+    server = serve_feed(tmp_path, *options)
+    try:
+        outcome = signal_during_a_call(server, 10, signals)
+    finally:
+        status, _ = stopped(server)
+    if answered:
+        assert outcome == -10
+    else:
+        assert isinstance(outcome, uvrpc.Unavailable)
+    assert status == 0
+
+
+def test_ctrl_c_during_the_grace_cuts_it_short(tmp_path: Path) -> None:
+    """A Ctrl-C after SIGTERM cancels the running call at once."""
+    server = serve_feed(tmp_path, "--grace", "60")
+    started = time.monotonic()
+    try:
+        outcome = signal_during_a_call(  # a 30 s call
+            server, 300, [signal.SIGTERM, signal.SIGINT]
+        )
+    finally:
+        status, err = stopped(server)
+    assert isinstance(outcome, uvrpc.Unavailable)
+    assert status == 0
+    assert time.monotonic() - started < 20  # neither the grace nor the call
+    assert "uvrpc: signalled again: cancelling the calls still running" in err
 
 
 @pytest.mark.parametrize(

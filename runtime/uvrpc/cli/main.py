@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import importlib.util
 import inspect
@@ -232,12 +233,40 @@ async def serve(
             watch = asyncio.ensure_future(watch_supervisor(stop))
             try:
                 await stop.wait()
-                await server.close(grace=grace)
+                if grace:
+                    await _close_unless_signalled(server, grace)
             finally:
                 watch.cancel()
     finally:
         if stop_metrics is not None:
             stop_metrics()
+
+
+async def _close_unless_signalled(server: Server, grace: float) -> None:
+    """Close ``server`` with ``grace``; a Ctrl-C (SIGINT) meanwhile cuts the grace
+    short (the calls still running are then cancelled, as with no grace).
+
+    Only SIGINT: a terminal's Ctrl-C reaches every process of its group, so the
+    workers of ``--workers`` get it as well as their parent's SIGTERM, which
+    must not cut their grace short.
+    """
+    loop = asyncio.get_running_loop()
+    again = asyncio.Event()
+    loop.add_signal_handler(signal.SIGINT, again.set)
+    loop.remove_signal_handler(signal.SIGTERM)  # a second one changes nothing
+    loop.add_signal_handler(signal.SIGTERM, lambda: None)
+    closing = asyncio.ensure_future(server.close(grace=grace))
+    signalled = asyncio.ensure_future(again.wait())
+    await asyncio.wait((closing, signalled), return_when=asyncio.FIRST_COMPLETED)
+    signalled.cancel()
+    if closing.done():
+        closing.result()  # its exception, if any, is the command's
+        return
+    print("uvrpc: signalled again: cancelling the calls still running", file=sys.stderr)
+    closing.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await closing
+    # Leaving the server's block closes it at once.
 
 
 def grace_seconds(text: str) -> float:
@@ -307,7 +336,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="on Ctrl-C or SIGTERM, read no more requests and let the calls "
         "running finish for up to SECONDS before cancelling the rest (default 0: "
-        "cancel them at once); with --workers, each worker's",
+        "cancel them at once; a Ctrl-C meanwhile cancels them); with --workers, "
+        "each worker's",
     )
     serve_cmd.add_argument(
         "--broker-key",
