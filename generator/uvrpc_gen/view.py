@@ -547,10 +547,11 @@ def _init_arguments(fields: Sequence[Field]) -> list[Doc]:
     return arguments
 
 
-def _init(arguments: Sequence[Doc], doc: str) -> InitView:
+def _init(arguments: Sequence[Doc], doc: str, receiver: str = "self") -> InitView:
     """``def __init__(self, *, arguments) -> None:`` and ``doc``, laid out inside
-    ``if _typing.TYPE_CHECKING:`` in a class body."""
-    head = Group("def __init__(", ("self", "*", *arguments), ")")
+    ``if _typing.TYPE_CHECKING:`` in a class body; ``receiver`` names the
+    instance, ``self`` unless a keyword argument is named so."""
+    head = Group("def __init__(", (receiver, "*", *arguments), ")")
     params, _ = signature(head, "None", 8)
     return InitView(params, _doc(doc, 12))
 
@@ -626,9 +627,13 @@ def _model(
     assert config is not None
     init = None
     if typed_init and _typed_init(fields):
+        # A message may have a field named 'self' (pydantic's own constructor
+        # takes the instance positionally); a field name never starts with '_'.
+        taken = any(f.name == "self" for f in fields)
         init = _init(
             _init_arguments(fields),
             "Where the IDL says ``bytes``, any buffer is taken, uncopied.",
+            "_self" if taken else "self",
         )
     return MessageView(
         name,

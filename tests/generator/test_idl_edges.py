@@ -147,6 +147,20 @@ def test_edge_names_pass_mypy_strict(edges: ModuleType, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_a_field_named_self_beside_bytes_fields(tmp_path: Path) -> None:
+    """A message with ``bytes`` gets a constructor typed for the type checker,
+    which must not take the instance and a field both as ``self``."""
+    idl = tmp_path / "selfish.idl"
+    idl.write_text("namespace selfish;\nmessage M { 1: bytes self; 2: i32 n; }\n")
+    assert main([str(idl), "-o", str(tmp_path)]) == 0
+    module = import_file(tmp_path / "selfish.py", "selfish")
+    try:
+        message = module.M(self=b"x", n=1)
+        assert (bytes(message.self), message.n) == (b"x", 1)
+    finally:
+        del sys.modules["selfish"]
+
+
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
