@@ -375,7 +375,7 @@ _ATTRIBUTES = (
 )
 
 
-def _isort_order(name: str) -> tuple[int, list[str | tuple[int, str | int]]]:
+def _isort_order(name: str) -> tuple[int, list[str | tuple[int, int, str]]]:
     """The order of ``name`` in ``__all__`` as ruff sorts it (RUF022, "isort
     style"): constants, then classes, then the rest, each in natural order
     (``Item2`` before ``Item10``; a run of digits with a leading zero is
@@ -386,12 +386,16 @@ def _isort_order(name: str) -> tuple[int, list[str | tuple[int, str | int]]]:
         kind = 1
     else:
         kind = 2
-    parts: list[str | tuple[int, str | int]] = []
+    parts: list[str | tuple[int, int, str]] = []
     for index, part in enumerate(re.split(r"(\d+)", name)):
         if index % 2 == 0:  # text between runs of digits
             parts.append(part)
+        elif part.startswith("0"):
+            parts.append((0, 0, part))
         else:
-            parts.append((0, part) if part.startswith("0") else (1, int(part)))
+            # Longer is larger, as int() compares, which refuses a run of more
+            # than sys.get_int_max_str_digits() digits.
+            parts.append((1, len(part), part))
     return kind, parts
 
 

@@ -343,6 +343,16 @@ def test_an_importing_module_is_ruff_clean_where_its_imports_are_first_party(
         )
 
 
+def test_names_with_runs_of_thousands_of_digits_sort_in_natural_order() -> None:
+    """A run of digits too long for ``int()`` (more than 4300) still sorts by its
+    value in ``__all__``."""
+    small, large = "9" * 4999, "1" + "0" * 4999
+    text = generate(
+        f"namespace t;\nmessage M{large} {{}}\nmessage M{small} {{}}\n", "t.idl"
+    )
+    assert text.index(f'"M{small}",') < text.index(f'"M{large}",')
+
+
 def test_the_generators_own_docstrings_start_with_a_one_line_summary(
     tmp_path: Path,
 ) -> None:
