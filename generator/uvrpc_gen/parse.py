@@ -358,9 +358,18 @@ class _Builder:
         )
 
     def import_(self, tree: Tree[Token]) -> Import:
-        """Build an import; its path is a plain string literal."""
+        """Build an import; its path is a plain string literal, and holds no
+        control character (a NUL cannot be in a path the OS opens, and a newline
+        would break the line of every message that names the file)."""
         token = _token(tree, "STRING")
         text, _ = self.string(token)
+        control = next((c for c in text if unicodedata.category(c) == "Cc"), None)
+        if control is not None:
+            self.error(
+                token,
+                "an import path cannot hold a control character "
+                f"(U+{ord(control):04X})",
+            )
         return Import(text, self.span(token))
 
     def exception(self, tree: Tree[Token], doc: str | None) -> ExceptionType:

@@ -352,6 +352,23 @@ def test_import_misuse(tmp_path: Path, source: str, message: str) -> None:
     assert first == f"{tmp_path}/{message}"
 
 
+@pytest.mark.parametrize(
+    ("path", "code"), [("\\u0000", "0000"), ("b\\n.idl", "000A"), ("b\t.idl", "0009")]
+)
+def test_an_import_path_with_a_control_character_is_refused(
+    tmp_path: Path, path: str, code: str
+) -> None:
+    """A NUL in a path made ``open`` raise ValueError, and a newline split the
+    line of the message naming the file."""
+    write(tmp_path, {"a.idl": f'namespace a;\nimport "{path}";\n'})
+    assert report([tmp_path / "a.idl"]).splitlines() == [
+        f"{tmp_path}/a.idl:2:8: error: an import path cannot hold a control "
+        f"character (U+{code})",
+        f'import "{path}";',
+        "       ^" + "~" * (len(path) + 1),
+    ]
+
+
 def test_the_command_reports_import_errors_without_a_traceback(tmp_path: Path) -> None:
     write(tmp_path, {"a.idl": 'namespace a;\nimport "b.idl";\n', "b.idl": "namespace"})
     result = subprocess.run(
