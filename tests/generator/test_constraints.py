@@ -334,6 +334,18 @@ def test_docstrings_say_what_the_constraints_allow() -> None:
     assert "limit: From 1 to 10." in text
 
 
+def test_a_pattern_with_control_characters_is_documented_escaped() -> None:
+    """A docstring cannot hold a NUL (the module would not compile), a carriage
+    return would end its line, and other control characters and separators do not
+    show: they are written ``\\uNNNN``."""
+    text = generate(
+        'namespace t;\nmessage M { 1: string(pattern = "a\\u0000\\r\\u2028") s; }\n',
+        "t.idl",
+    )
+    compile(text, "t.py", "exec")
+    assert '"""Matching the pattern ``a\\\\u0000\\\\u000d\\\\u2028``."""' in text
+
+
 def test_a_violating_message_is_refused_with_its_field_path(users: Any) -> None:
     users.User(name="ann", tags=["a"], scores={"x": 0}, ratio=1.0, key=b"abc")
     cases: list[tuple[dict[str, Any], tuple[Any, ...]]] = [

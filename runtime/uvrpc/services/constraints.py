@@ -25,6 +25,7 @@ backreferences.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -217,8 +218,21 @@ def _phrases(shape: Shape) -> list[str]:
     elif high is not None:
         phrases.append(f"at most {high!r}")
     if "pattern" in given:
-        phrases.append(f"matching the pattern ``{given['pattern']}``")
+        phrases.append(f"matching the pattern ``{_printable(str(given['pattern']))}``")
     return phrases
+
+
+def _printable(text: str) -> str:
+    """``text`` with its control characters and line and paragraph separators
+    written ``\\uNNNN``: the sentence goes into a generated docstring, where a NUL
+    would not compile, a carriage return would end the line and the others do not
+    show."""
+    return "".join(
+        f"\\u{ord(char):04x}"
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp")
+        else char
+        for char in text
+    )
 
 
 def _nested(shape: Shape) -> list[str]:
