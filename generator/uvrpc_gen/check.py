@@ -45,6 +45,7 @@ from .model import (
     TypeRef,
     UnionType,
 )
+from .parse import MAX_NESTING
 from .symbols import (
     CLIENT_ATTRIBUTES,
     ENUM_ATTRIBUTES,
@@ -190,6 +191,21 @@ def check(
         raise IdlError(errors)
     assert expanded.namespace is not None
     return CheckedModule(expanded, expanded.namespace, imports)
+
+
+def _nesting(ref: TypeRef, depths: dict[int, tuple[object, int]]) -> int:
+    """How many levels ``ref`` nests (``i32``: 1, ``list<i32>``: 2).
+
+    Expanded typedefs share their arguments: ``depths`` remembers each tuple of
+    arguments met, by identity (and holds it, so that no other object takes its
+    id), so a type that names a typedef twice at every level (``map<A, A>``) is
+    measured in linear time.
+    """
+    key = id(ref.arguments)
+    if key not in depths:
+        depth = 1 + max((_nesting(a, depths) for a in ref.arguments), default=0)
+        depths[key] = (ref.arguments, depth)
+    return depths[key][1]
 
 
 def type_text(ref: TypeRef) -> str:
@@ -356,22 +372,49 @@ class _Checker:
                 self.typedefs[f"{stem}.{name}"] = _qualified(ref, stem, local)
 
     def resolve_typedefs(self) -> None:
-        """Expand every local typedef, reporting cycles and bad targets."""
+        """Expand every local typedef, reporting cycles and bad targets.
+
+        Like a written type, an expanded one nests at most :data:`MAX_NESTING`
+        levels, and a typedef names typedefs at most that many deep: the checker
+        and the generator recurse once per level, and so does this expansion.
+        """
         local = {d.name: d for d in self.module.definitions if isinstance(d, Typedef)}
         done: dict[str, TypeRef] = {}
+        too_deep: set[str] = set()  # reported once, whoever names them
+        depths: dict[int, tuple[object, int]] = {}
 
         def resolve(name: str, chain: tuple[str, ...]) -> TypeRef | None:
             if name in done:
                 return done[name]
+            if name in too_deep:
+                return None
             typedef = local[name]
             if name in chain:
                 path = " -> ".join((*chain[chain.index(name) :], name))
                 self.error(typedef.span, f"typedef '{name}' refers to itself ({path})")
                 return None
+            if len(chain) > MAX_NESTING:
+                first = local[chain[0]]
+                self.error(
+                    first.span,
+                    f"typedef '{first.name}' names typedefs more than {MAX_NESTING} "
+                    f"deep ({chain[0]} -> {chain[1]} -> ... -> {name}); the IDL "
+                    f"allows at most {MAX_NESTING}",
+                )
+                return None
             target = self.expand_with(
                 typedef.type,
                 lambda n: resolve(n, (*chain, name)) if n in local else None,
             )
+            if target is not None and _nesting(target, depths) > MAX_NESTING:
+                self.error(
+                    typedef.span,
+                    f"typedef '{name}' nests deeper than {MAX_NESTING} levels once "
+                    f"the typedefs it names are expanded; the IDL allows at most "
+                    f"{MAX_NESTING}",
+                )
+                too_deep.add(name)
+                return None
             if target is not None:
                 done[name] = target
             return target

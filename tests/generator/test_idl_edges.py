@@ -270,6 +270,40 @@ def test_nesting_error_points_at_the_level_past_the_limit() -> None:
     ]
 
 
+def test_typedefs_nesting_deeper_than_the_limit_once_expanded() -> None:
+    """Each typedef nests within the limit as written; expanded, twenty of them
+    nested past Python's recursion limit in the checker (RecursionError)."""
+    half = MAX_NESTING // 2
+    check(parse(NS + f"typedef {nested_type(half)} A;\ntypedef list<A> B;", "t.idl"))
+    written = [f"typedef {nested_type(half)} T0;"] + [
+        f"typedef {nested_type(half).replace('i32', f'T{i}')} T{i + 1};"
+        for i in range(20)
+    ]
+    source = NS + "\n".join([*written, "message M { 1: T20 x; }"])
+    column = len(written[1]) - 2
+    assert errors(source) == [
+        f"t.idl:3:{column}: error: typedef 'T1' nests deeper than {MAX_NESTING} "
+        "levels once the typedefs it names are expanded; the IDL allows at most "
+        f"{MAX_NESTING}"
+    ]
+
+
+def test_a_chain_of_typedefs_longer_than_the_limit() -> None:
+    """A typedef naming a typedef naming a typedef, and so on, 1000 deep, was a
+    RecursionError."""
+
+    def chain(count: int) -> str:
+        lines = [f"typedef T{i + 1} T{i};" for i in range(count)]
+        return NS + "\n".join([*lines, f"typedef i32 T{count};"])
+
+    check(parse(chain(MAX_NESTING), "t.idl"))
+    assert errors(chain(1000))[0] == (
+        f"t.idl:2:12: error: typedef 'T0' names typedefs more than {MAX_NESTING} "
+        f"deep (T0 -> T1 -> ... -> T{MAX_NESTING + 1}); the IDL allows at most "
+        f"{MAX_NESTING}"
+    )
+
+
 def test_nesting_up_to_the_limit_generates_a_module(tmp_path: Path) -> None:
     depth = MAX_NESTING
     default = "[" * (depth - 1) + "{}" + "]" * (depth - 1)
