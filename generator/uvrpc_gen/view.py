@@ -36,8 +36,13 @@ from .model import (
     Enum,
     ExceptionType,
     Field,
+    ListLiteral,
+    Literal,
+    MapLiteral,
     Message,
     Method,
+    Module,
+    NameLiteral,
     Service,
     TypeRef,
     UnionType,
@@ -399,6 +404,51 @@ def _isort_order(name: str) -> tuple[int, list[str | tuple[int, int, str]]]:
     return kind, parts
 
 
+def _used_stems(module: Module) -> set[str]:
+    """The first parts of the qualified names the generated code of ``module``
+    spells: the stems of the imported files it uses. An import of a file it uses
+    nothing of would be an unused import (ruff's F401)."""
+    names: list[str] = []
+
+    def of_type(ref: TypeRef) -> None:
+        names.append(ref.name)
+        for argument in ref.arguments:
+            of_type(argument)
+
+    def of_literal(literal: Literal | None) -> None:
+        if isinstance(literal, NameLiteral):
+            names.append(literal.name)
+        elif isinstance(literal, ListLiteral):
+            for item in literal.items:
+                of_literal(item)
+        elif isinstance(literal, MapLiteral):
+            for key, value in literal.entries:
+                of_literal(key)
+                of_literal(value)
+
+    def of_fields(fields: Sequence[Field]) -> None:
+        for field in fields:
+            of_type(field.type)
+            of_literal(field.default)
+
+    for definition in module.definitions:
+        if isinstance(definition, Message | ExceptionType):
+            of_fields(definition.fields)
+        elif isinstance(definition, UnionType):
+            of_fields(definition.members)
+        elif isinstance(definition, Const):
+            of_type(definition.type)
+            of_literal(definition.value)
+        elif isinstance(definition, Service):
+            for method in definition.methods:
+                of_fields(method.params)
+                if method.returns is not None:
+                    of_type(method.returns)
+                for error in method.throws:
+                    of_type(error)
+    return {name.partition(".")[0] for name in names if "." in name}
+
+
 def _runtime(symbol: str) -> str:
     return f"{RUNTIME_ALIAS}.{SYMBOLS[symbol]}"
 
@@ -471,9 +521,11 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
     )
     if container_defaults or any(pytypes.uses_scalar_aliases(t) for t in types):
         runtime.append(ImportView(RUNTIME_MODULE, TYPES_MODULE, pytypes.TYPES_ALIAS))
+    used = _used_stems(module)
     siblings = [
         ImportView(package, stem, pytypes.import_alias(stem))
         for stem in checked.imports
+        if stem in used
     ]
     # Each block sorted as isort sorts a section: plain imports, then
     # from-imports, each by module name.

@@ -369,6 +369,26 @@ def test_an_import_path_with_a_control_character_is_refused(
     ]
 
 
+def test_a_file_imported_but_unused_is_not_imported_by_the_module(
+    tmp_path: Path,
+) -> None:
+    """Its module imported and unused was a lint error (ruff's F401)."""
+    write(
+        tmp_path,
+        {
+            "a.idl": 'namespace a;\nimport "b.idl";\nimport "c.idl";\n'
+            "message M { 1: c.N n; }\n",
+            "b.idl": "namespace b;\nmessage N {}\n",
+            "c.idl": "namespace c;\nmessage N {}\n",
+        },
+    )
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "a.idl"), "-o", str(out)]) == 0
+    text = (out / "a.py").read_text(encoding="utf-8")
+    assert "import c as _c\n" in text
+    assert "import b" not in text
+
+
 def test_the_command_reports_import_errors_without_a_traceback(tmp_path: Path) -> None:
     write(tmp_path, {"a.idl": 'namespace a;\nimport "b.idl";\n', "b.idl": "namespace"})
     result = subprocess.run(
