@@ -215,6 +215,34 @@ def type_text(ref: TypeRef) -> str:
     return f"{ref.name}<{', '.join(type_text(a) for a in ref.arguments)}>"
 
 
+def short_type_text(ref: TypeRef, limit: int = 80) -> str:
+    """:func:`type_text`, cut after ``limit`` characters (``map<map<…``) and
+    made in time bounded by it: an expanded typedef can be a tree of millions of
+    nodes that names one subtree many times."""
+    parts: list[str] = []
+    size = 0
+
+    def write(text: str) -> bool:
+        nonlocal size
+        parts.append(text)
+        size += len(text)
+        return size <= limit
+
+    def walk(ref: TypeRef) -> bool:
+        if not write(ref.name):
+            return False
+        if not ref.arguments:
+            return True
+        for index, argument in enumerate(ref.arguments):
+            if not write(", " if index else "<") or not walk(argument):
+                return False
+        return write(">")
+
+    if walk(ref):
+        return "".join(parts)
+    return "".join(parts)[:limit] + "…"
+
+
 _KIND_NAMES: Mapping[type, str] = {
     Enum: "enum",
     Message: "message",
@@ -1028,11 +1056,23 @@ class _Checker:
                     f"'{name}' takes {expected} type argument{plural}, got {arity}",
                 )
                 return False
+            key = ref.arguments[0]
+            if name in ("set", "map") and key.arguments:
+                # Refused before its arguments are walked: a map keyed by a map
+                # of maps, typedef upon typedef, doubles at each level.
+                role = "set element" if name == "set" else "map key"
+                self.error(
+                    key.span,
+                    f"{role} type must be a scalar or an enum, "
+                    f"not '{short_type_text(key)}'",
+                )
+                for value in ref.arguments[1:]:
+                    self.type(value)  # its own errors, reported all the same
+                return False
             resolved = [self.type(argument) for argument in ref.arguments]
             ok = all(resolved)
             # A key's kind is checked once the key resolved, whatever the value.
             if resolved[0] and name in ("set", "map"):
-                key = ref.arguments[0]
                 if key.name == "decimal":
                     # Equal decimals can differ in text ("1.0", "1.00"): two keys
                     # on the wire would be one in Python.
@@ -1043,14 +1083,11 @@ class _Checker:
                         "written differently; use its text as a 'string' key",
                     )
                     return False
-                if key.arguments or isinstance(
-                    self.kinds.get(key.name), Message | UnionType
-                ):
+                if isinstance(self.kinds.get(key.name), Message | UnionType):
                     role = "set element" if name == "set" else "map key"
                     self.error(
                         key.span,
-                        f"{role} type must be a scalar or an enum, "
-                        f"not '{type_text(key)}'",
+                        f"{role} type must be a scalar or an enum, not '{key.name}'",
                     )
                     return False
             return ok

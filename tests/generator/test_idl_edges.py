@@ -288,6 +288,47 @@ def test_typedefs_nesting_deeper_than_the_limit_once_expanded() -> None:
     ]
 
 
+def test_map_keys_that_double_at_each_typedef_are_refused_without_walking_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``typedef map<A0, A0> A1; typedef map<A1, A1> A2; ...``: each expanded
+    typedef names the one before twice, 2^30 nodes at the thirtieth, which the
+    checker walked (minutes at twenty levels). A container key is refused before
+    its arguments are walked, and its text is cut short."""
+    levels = 30
+    lines = ["typedef list<i32> A0;"] + [
+        f"typedef map<A{i}, A{i}> A{i + 1};" for i in range(levels)
+    ]
+    source = NS + "\n".join([*lines, f"message M {{ 1: A{levels} x; }}"])
+    walked = 0
+    resolve = _checker_type().resolve
+
+    def counting(self: object, *args: object, **kwargs: object) -> bool:
+        nonlocal walked
+        walked += 1
+        return resolve(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_checker_type(), "resolve", counting)
+    found = errors(source)
+    assert walked < 50 * levels
+    assert len(found) == levels  # one for each typedef, at its key
+    assert found[0] == (
+        "t.idl:3:13: error: map key type must be a scalar or an enum, not 'list<i32>'"
+    )
+    assert found[-1].startswith(
+        f"t.idl:{levels + 2}:13: error: map key type must be a scalar or an enum, "
+        "not 'map<map<map<"
+    )
+    assert found[-1].endswith("…'") and len(found[-1]) < 200
+
+
+def _checker_type() -> type:
+    """The checker's class, whose ``resolve`` walks a type."""
+    from uvrpc_gen import check as checker
+
+    return checker._Checker  # noqa: SLF001 (counting its walk)
+
+
 def test_a_chain_of_typedefs_longer_than_the_limit() -> None:
     """A typedef naming a typedef naming a typedef, and so on, 1000 deep, was a
     RecursionError."""
