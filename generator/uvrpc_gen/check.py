@@ -310,6 +310,9 @@ class _Checker:
         self.typedefs: dict[str, TypeRef] = {}
         self.consts_seen: set[str] = set()
         self.in_const = False
+        # The names suggested for each unknown type: a misspelt type used in a
+        # thousand fields is looked up in every known name once.
+        self.suggested: dict[str, Sequence[str]] = {}
 
     def error(self, span: Span, message: str) -> None:
         """Record one diagnostic."""
@@ -1110,8 +1113,11 @@ class _Checker:
             # its name: `1: required i32;`.
             self.error(ref.span, REQUIRED_HINT)
             return False
-        known = [*SCALAR_TYPES, *CONTAINER_TYPES, *self.kinds]
-        close = _FOREIGN_TYPES.get(name) or _suggestions(name, known)
+        close = self.suggested.get(name)
+        if close is None:
+            known = [*SCALAR_TYPES, *CONTAINER_TYPES, *self.kinds]
+            close = _FOREIGN_TYPES.get(name) or _suggestions(name, known)
+            self.suggested[name] = close
         self.error(ref.span, f"unknown type '{name}'{_did_you_mean(close)}")
         return False
 

@@ -898,3 +898,30 @@ def test_cli_refuses_two_inputs_writing_one_file(tmp_path: Path) -> None:
 
 def test_cli_usage_error() -> None:
     assert run_cli().returncode == 2
+
+
+def test_a_misspelt_type_used_many_times_is_looked_up_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A thousand fields of the type ``Strng`` took nine seconds: the names to
+    suggest were searched for at each use, in every known name."""
+    from uvrpc_gen import check as checker
+
+    searches = 0
+    suggestions = checker._suggestions  # noqa: SLF001 (counting its calls)
+
+    def counting(name: str, known: object) -> list[str]:
+        nonlocal searches
+        searches += 1
+        return suggestions(name, known)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(checker, "_suggestions", counting)
+    fields = " ".join(f"{n}: Strng s{n};" for n in range(1, 101))
+    found = errors(NS + f"message M {{ {fields} }}\nmessage N {{ 1: Intt i; }}")
+    assert len(found) == 101
+    heads = [e.splitlines()[0] for e in found]
+    assert all(
+        h.endswith("unknown type 'Strng'; did you mean 'string'?") for h in heads[:100]
+    )
+    assert heads[100] == "t.idl:3:16: error: unknown type 'Intt'"
+    assert searches == 2  # once for each misspelt name
