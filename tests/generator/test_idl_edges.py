@@ -9,11 +9,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from generated_modules import import_file
 
 import uvrpc
+from uvrpc_gen import check as checker
 from uvrpc_gen.check import check
 from uvrpc_gen.cli import main
 from uvrpc_gen.diagnostics import IdlError, format_diagnostic
@@ -301,14 +303,16 @@ def test_map_keys_that_double_at_each_typedef_are_refused_without_walking_them(
     ]
     source = NS + "\n".join([*lines, f"message M {{ 1: A{levels} x; }}"])
     walked = 0
-    resolve = _checker_type().resolve
+    checker_class = checker._Checker  # noqa: SLF001 (counting its walk)
+    resolve = checker_class.resolve
 
-    def counting(self: object, *args: object, **kwargs: object) -> bool:
+    def counting(self: Any, ref: Any, **kwargs: Any) -> bool:
         nonlocal walked
         walked += 1
-        return resolve(self, *args, **kwargs)  # type: ignore[arg-type]
+        resolved: bool = resolve(self, ref, **kwargs)
+        return resolved
 
-    monkeypatch.setattr(_checker_type(), "resolve", counting)
+    monkeypatch.setattr(checker_class, "resolve", counting)
     found = errors(source)
     assert walked < 50 * levels
     assert len(found) == levels  # one for each typedef, at its key
@@ -320,13 +324,6 @@ def test_map_keys_that_double_at_each_typedef_are_refused_without_walking_them(
         "not 'map<map<map<"
     )
     assert found[-1].endswith("…'") and len(found[-1]) < 200
-
-
-def _checker_type() -> type:
-    """The checker's class, whose ``resolve`` walks a type."""
-    from uvrpc_gen import check as checker
-
-    return checker._Checker  # noqa: SLF001 (counting its walk)
 
 
 def test_a_chain_of_typedefs_longer_than_the_limit() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -910,10 +911,10 @@ def test_a_misspelt_type_used_many_times_is_looked_up_once(
     searches = 0
     suggestions = checker._suggestions  # noqa: SLF001 (counting its calls)
 
-    def counting(name: str, known: object) -> list[str]:
+    def counting(name: str, known: Iterable[str]) -> list[str]:
         nonlocal searches
         searches += 1
-        return suggestions(name, known)  # type: ignore[arg-type]
+        return suggestions(name, known)
 
     monkeypatch.setattr(checker, "_suggestions", counting)
     fields = " ".join(f"{n}: Strng s{n};" for n in range(1, 101))
