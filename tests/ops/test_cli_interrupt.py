@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import zmq
 from conftest import server_thread
-from feed import FeedSyncClient
 from feed_server import Feed
 
 import uvrpc
@@ -103,41 +102,3 @@ def test_ctrl_c_on_a_server_that_never_answers_exits_130_quietly(
         finally:
             listener.join(35)
     assert (status, err) == (130, "")
-
-
-@pytest.mark.usefixtures("sigint_raises")
-def test_ctrl_c_on_a_program_serving_with_uvrpc_run_exits_130_quietly(
-    tmp_path: Path,
-) -> None:
-    """The README's server run from a program's own code (``uvrpc.run(main())``
-    serving for ever): Ctrl-C closes the server and exits 130, no traceback."""
-    program = tmp_path / "serve.py"
-    program.write_text(
-        "import uvrpc\n"
-        "from feed_server import Feed\n\n\n"
-        "async def main() -> None:\n"
-        "    async with uvrpc.Server(Feed()) as server:\n"
-        f"        print(server.bind('ipc://{tmp_path / 'feed.sock'}'), flush=True)\n"
-        "        await server.serve_forever()\n\n\n"
-        "uvrpc.run(main())\n"
-    )
-    tests = Path(__file__).resolve().parents[1]
-    process = subprocess.Popen(
-        [sys.executable, str(program)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(RUNTIME), str(tests)])},
-    )
-    try:
-        assert process.stdout is not None
-        endpoint = process.stdout.readline().strip()
-        with FeedSyncClient(endpoint, timeout=30) as feed:
-            assert feed.ping(n=2) == 2
-        process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert (process.returncode, err) == (130, "")
