@@ -3,6 +3,7 @@ without its generated module."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
@@ -11,6 +12,8 @@ import re
 import shlex
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -385,6 +388,48 @@ def test_no_server_at_the_endpoint_is_said_in_a_shell_users_words(
     assert err == (
         f"UNAVAILABLE: no server answered at {endpoint} within 1 s: is it "
         "running, and bound to that address? (status 14)\n"
+    )
+
+
+def test_a_server_that_goes_during_the_call_is_not_called_absent(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The server closes while the call runs: the command says the connection
+    dropped during the call (which may have run), not that no server answered."""
+    entered = threading.Event()
+
+    class Slow(Conformance):
+        async def echo_string(self, *, text: str) -> str:
+            entered.set()
+            await asyncio.sleep(30)
+            return text
+
+    bound: list[str] = []
+
+    async def serve() -> None:
+        async with uvrpc.Server(Slow()) as server:
+            bound.append(server.bind("tcp://127.0.0.1:*"))
+            await asyncio.to_thread(entered.wait, 20)
+            # The block ends with the call running: the server closes.
+
+    serving = threading.Thread(target=asyncio.run, args=(serve(),))
+    serving.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not bound and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert bound, "the server did not start"
+        status, out, err = run(
+            capsys, "call", bound[0], "conformance.Conformance.echoString",
+            '{"text": "x"}', "--timeout", "30",
+        )  # fmt: skip
+    finally:
+        entered.set()
+        serving.join(30)
+    assert (status, out) == (1, "")
+    assert err == (
+        "UNAVAILABLE: the connection dropped during "
+        "conformance.Conformance.echoString (status 14)\n"
     )
 
 

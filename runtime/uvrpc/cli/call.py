@@ -555,17 +555,21 @@ async def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> None:
     except ValueError as exc:  # a malformed endpoint: one line, no traceback
         raise CallError(str(exc)) from None
     async with channel:
+        # A deadline shorter than the connect timeout ends the command as a
+        # deadline; else, nothing connected yet is told apart from a connection
+        # that drops during the command (whose call may have run).
+        wait = channel.connect_timeout
+        unreached = args.timeout > wait and not await channel.ready(wait)
         try:
             await _command(args, channel, headers, out, stdin)
         except Unavailable:
-            if channel.connected:
+            if not unreached:
                 raise
             # The channel's own words suggest wait_for_ready=True, which a
             # command has no option for: say what a shell user can check.
             raise Unavailable(
-                f"no server answered at {args.endpoint} within "
-                f"{channel.connect_timeout:g} s: is it running, and bound to "
-                "that address?"
+                f"no server answered at {args.endpoint} within {wait:g} s: is it "
+                "running, and bound to that address?"
             ) from None
 
 
