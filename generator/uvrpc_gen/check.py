@@ -194,7 +194,8 @@ def check(
 
 
 def _nesting(ref: TypeRef, depths: dict[int, tuple[object, int]]) -> int:
-    """How many levels ``ref`` nests (``i32``: 1, ``list<i32>``: 2).
+    """How many levels of type arguments ``ref`` nests, as the parser counts
+    them against :data:`MAX_NESTING` (``i32``: 0, ``list<i32>``: 1).
 
     Expanded typedefs share their arguments: ``depths`` remembers each tuple of
     arguments met, by identity (and holds it, so that no other object takes its
@@ -203,7 +204,7 @@ def _nesting(ref: TypeRef, depths: dict[int, tuple[object, int]]) -> int:
     """
     key = id(ref.arguments)
     if key not in depths:
-        depth = 1 + max((_nesting(a, depths) for a in ref.arguments), default=0)
+        depth = max((1 + _nesting(a, depths) for a in ref.arguments), default=0)
         depths[key] = (ref.arguments, depth)
     return depths[key][1]
 

@@ -276,18 +276,26 @@ def test_typedefs_nesting_deeper_than_the_limit_once_expanded() -> None:
     """Each typedef nests within the limit as written; expanded, twenty of them
     nested past Python's recursion limit in the checker (RecursionError)."""
     half = MAX_NESTING // 2
+    # Up to the limit, as a field's type may be written: accepted.
+    check(parse(NS + f"typedef {nested_type(MAX_NESTING)} A;", "t.idl"))
     check(parse(NS + f"typedef {nested_type(half)} A;\ntypedef list<A> B;", "t.idl"))
     written = [f"typedef {nested_type(half)} T0;"] + [
         f"typedef {nested_type(half).replace('i32', f'T{i}')} T{i + 1};"
         for i in range(20)
     ]
+    check(parse(NS + "\n".join(written[:2]), "t.idl"))  # T1: the limit
     source = NS + "\n".join([*written, "message M { 1: T20 x; }"])
-    column = len(written[1]) - 2
+    column = len(written[2]) - 2
     assert errors(source) == [
-        f"t.idl:3:{column}: error: typedef 'T1' nests deeper than {MAX_NESTING} "
+        f"t.idl:4:{column}: error: typedef 'T2' nests deeper than {MAX_NESTING} "
         "levels once the typedefs it names are expanded; the IDL allows at most "
         f"{MAX_NESTING}"
     ]
+    # One level past it, across two typedefs: refused.
+    outer = nested_type(half + 1).replace("i32", "A")
+    past = errors(NS + f"typedef {nested_type(half)} A;\ntypedef {outer} B;")
+    assert len(past) == 1
+    assert f"error: typedef 'B' nests deeper than {MAX_NESTING} levels" in past[0]
 
 
 def test_map_keys_that_double_at_each_typedef_are_refused_without_walking_them(
