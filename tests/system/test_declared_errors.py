@@ -197,3 +197,33 @@ def test_the_generated_class_documents_itself(store: ModuleType) -> None:
     assert "KeyMissing: No value is stored under the key." in (
         store.StoreClient.get.__doc__
     )
+
+
+def test_a_fields_model_shared_or_naming_a_later_class_still_works() -> None:
+    """A hand-written exception whose fields name a message defined after it is
+    made as pydantic allows (built at first use), and a second exception
+    sharing a fields model leaves it the title of the first."""
+    from uvrpc.wire.message import field_ids
+
+    class _Fields(uvrpc.Message):
+        model_config = field_ids(item=1)
+        item: Later
+
+    class Missing(uvrpc.DeclaredError):
+        uvrpc_name = "t.Missing"
+        uvrpc_fields = _Fields
+
+    class Later(uvrpc.Message):
+        model_config = field_ids(n=1)
+        n: int
+
+    _Fields.model_rebuild(_types_namespace={"Later": Later})
+
+    class Lost(uvrpc.DeclaredError):
+        uvrpc_name = "t.Lost"
+        uvrpc_fields = _Fields
+
+    assert Missing(item=Later(n=1)).fields == _Fields(item=Later(n=1))
+    with pytest.raises(ValidationError) as caught:
+        Lost(item=3)
+    assert caught.value.title == "Missing"

@@ -214,12 +214,14 @@ class DeclaredError(RpcError):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         model = cls.__dict__.get("uvrpc_fields")
-        if model is not None and model.model_config.get("title") != cls.__name__:
+        if model is not None and model.model_config.get("title") is None:
             # The fields' model is private (``_NotFoundFields``): a wrong value
             # given to ``NotFound(...)`` is reported "1 validation error for
-            # NotFound", the class its caller wrote.
+            # NotFound", the class its caller wrote. A model already titled (by
+            # another exception sharing it) keeps its title; one naming a class
+            # not defined yet is built when first used, as pydantic does.
             model.model_config = {**model.model_config, "title": cls.__name__}
-            model.model_rebuild(force=True)
+            model.model_rebuild(force=True, raise_errors=False)
 
     def __init__(self, message: str = "", **fields: Any) -> None:
         self.fields = self.uvrpc_fields(**fields)
