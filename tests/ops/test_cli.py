@@ -149,7 +149,7 @@ def stopped(server: subprocess.Popen[str]) -> tuple[int, str]:
         (["--grace", "5"], [signal.SIGTERM], True),
         (["--grace", "5"], [signal.SIGTERM, signal.SIGTERM], True),
         ([], [signal.SIGTERM], False),
-        (["--workers", "1", "--grace", "5"], [signal.SIGTERM], True),
+        (["--workers", "2", "--grace", "5"], [signal.SIGTERM], True),
     ],
     ids=["grace", "grace-sigterm-twice", "no-grace", "worker-grace"],
 )

@@ -252,9 +252,7 @@ async def _close_unless_signalled(server: Server, grace: float) -> None:
     """
     loop = asyncio.get_running_loop()
     again = asyncio.Event()
-    loop.add_signal_handler(signal.SIGINT, again.set)
-    loop.remove_signal_handler(signal.SIGTERM)  # a second one changes nothing
-    loop.add_signal_handler(signal.SIGTERM, lambda: None)
+    loop.add_signal_handler(signal.SIGINT, again.set)  # SIGTERM: stop, set already
     closing = asyncio.ensure_future(server.close(grace=grace))
     signalled = asyncio.ensure_future(again.wait())
     await asyncio.wait((closing, signalled), return_when=asyncio.FIRST_COMPLETED)
