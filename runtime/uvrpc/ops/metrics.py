@@ -85,8 +85,9 @@ DEFAULT_BUCKETS: tuple[float, ...] = (
     5.0,
     10.0,
 )
-"""Upper bounds of the latency buckets, in seconds: Prometheus' defaults
-(5 ms to 10 s) with five finer ones below, where local calls land."""
+"""Upper bounds of the latency buckets, in seconds: a 1-2.5-5 series from 5 ms
+to 10 s, as Prometheus' defaults span (less their 75 ms, 0.75 s and 7.5 s), with
+five finer ones below, where local calls land."""
 
 SIDES = ("server", "client")
 
