@@ -14,7 +14,7 @@ import dataclasses
 import os
 import re
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from . import constraints, naming, pytypes
@@ -41,7 +41,6 @@ from .model import (
     MapLiteral,
     Message,
     Method,
-    Module,
     NameLiteral,
     Service,
     TypeRef,
@@ -404,10 +403,12 @@ def _isort_order(name: str) -> tuple[int, list[str | tuple[int, int, str]]]:
     return kind, parts
 
 
-def _used_stems(module: Module) -> set[str]:
-    """The first parts of the qualified names the generated code of ``module``
-    spells: the stems of the imported files it uses. An import of a file it uses
-    nothing of would be an unused import (ruff's F401)."""
+def _used_stems(
+    types: Iterable[TypeRef], literals: Iterable[Literal | None]
+) -> set[str]:
+    """The first parts of the qualified names that ``types`` and ``literals``
+    spell: the stems of the imported files a module's generated code uses. An
+    import of a file it uses nothing of would be an unused import (ruff's F401)."""
     names: list[str] = []
 
     def of_type(ref: TypeRef) -> None:
@@ -426,26 +427,10 @@ def _used_stems(module: Module) -> set[str]:
                 of_literal(key)
                 of_literal(value)
 
-    def of_fields(fields: Sequence[Field]) -> None:
-        for field in fields:
-            of_type(field.type)
-            of_literal(field.default)
-
-    for definition in module.definitions:
-        if isinstance(definition, Message | ExceptionType):
-            of_fields(definition.fields)
-        elif isinstance(definition, UnionType):
-            of_fields(definition.members)
-        elif isinstance(definition, Const):
-            of_type(definition.type)
-            of_literal(definition.value)
-        elif isinstance(definition, Service):
-            for method in definition.methods:
-                of_fields(method.params)
-                if method.returns is not None:
-                    of_type(method.returns)
-                for error in method.throws:
-                    of_type(error)
+    for ref in types:
+        of_type(ref)
+    for literal in literals:
+        of_literal(literal)
     return {name.partition(".")[0] for name in names if "." in name}
 
 
@@ -521,7 +506,16 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
     )
     if container_defaults or any(pytypes.uses_scalar_aliases(t) for t in types):
         runtime.append(ImportView(RUNTIME_MODULE, TYPES_MODULE, pytypes.TYPES_ALIAS))
-    used = _used_stems(module)
+    methods = [method for service in services for method in service.methods]
+    used = _used_stems(
+        [*types, *(error for method in methods for error in method.throws)],
+        [
+            *(f.default for f in fields),
+            *(f.default for u in unions for f in u.members),
+            *(p.default for method in methods for p in method.params),
+            *(c.value for c in consts),
+        ],
+    )
     siblings = [
         ImportView(package, stem, pytypes.import_alias(stem))
         for stem in checked.imports
