@@ -209,17 +209,12 @@ def _nesting(ref: TypeRef, depths: dict[int, tuple[object, int]]) -> int:
     return depths[key][1]
 
 
-def type_text(ref: TypeRef) -> str:
-    """A type as the IDL spells it: ``map<string, list<i32>>``."""
-    if not ref.arguments:
-        return ref.name
-    return f"{ref.name}<{', '.join(type_text(a) for a in ref.arguments)}>"
-
-
-def short_type_text(ref: TypeRef, limit: int = 80) -> str:
-    """:func:`type_text`, cut after ``limit`` characters (``map<map<…``) and
-    made in time bounded by it: an expanded typedef can be a tree of millions of
-    nodes that names one subtree many times."""
+def type_text(ref: TypeRef, limit: int | None = None) -> str:
+    """A type as the IDL spells it: ``map<string, list<i32>>``; with ``limit``,
+    cut after that many characters (``map<map<…``), in time bounded by it: an
+    expanded typedef can be a tree of millions of nodes that names one subtree
+    many times."""
+    most = sys.maxsize if limit is None else limit
     parts: list[str] = []
     size = 0
 
@@ -227,7 +222,7 @@ def short_type_text(ref: TypeRef, limit: int = 80) -> str:
         nonlocal size
         parts.append(text)
         size += len(text)
-        return size <= limit
+        return size <= most
 
     def walk(ref: TypeRef) -> bool:
         if not write(ref.name):
@@ -241,7 +236,7 @@ def short_type_text(ref: TypeRef, limit: int = 80) -> str:
 
     if walk(ref):
         return "".join(parts)
-    return "".join(parts)[:limit] + "…"
+    return "".join(parts)[:most] + "…"
 
 
 _KIND_NAMES: Mapping[type, str] = {
@@ -1068,7 +1063,7 @@ class _Checker:
                 self.error(
                     key.span,
                     f"{role} type must be a scalar or an enum, "
-                    f"not '{short_type_text(key)}'",
+                    f"not '{type_text(key, limit=80)}'",
                 )
                 for value in ref.arguments[1:]:
                     self.type(value)  # its own errors, reported all the same
