@@ -523,7 +523,7 @@ def add_commands(commands: Any) -> None:
     for cmd in (call_cmd, list_cmd, describe_cmd):
         cmd.add_argument(
             "--timeout",
-            type=_seconds,
+            type=positive_seconds,
             default=10.0,
             metavar="SECONDS",
             help="give up after this long (default 10)",
@@ -647,16 +647,27 @@ def _narrow(description: Description, name: str) -> Description:
     )
 
 
-def _seconds(text: str) -> float:
+def positive_seconds(text: str) -> float:
     """A ``--timeout``: a positive, finite number of seconds (argparse's type)."""
+    return _seconds(text, zero=False)
+
+
+def seconds_or_zero(text: str) -> float:
+    """A ``--grace``: a finite number of seconds, 0 or more (argparse's type)."""
+    return _seconds(text, zero=True)
+
+
+def _seconds(text: str, *, zero: bool) -> float:
     try:
         seconds = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < seconds < math.inf:
-        raise argparse.ArgumentTypeError(
-            f"must be a positive, finite number of seconds, not {text}"
-        )
+    if not ((0 <= seconds if zero else 0 < seconds) and seconds < math.inf):
+        if zero:
+            what = "finite number of seconds, 0 or more"
+        else:
+            what = "positive, finite number of seconds"
+        raise argparse.ArgumentTypeError(f"must be a {what}, not {text}")
     return seconds
 
 

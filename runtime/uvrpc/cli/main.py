@@ -46,7 +46,6 @@ import importlib
 import importlib.util
 import inspect
 import logging
-import math
 import signal
 import sys
 import traceback
@@ -71,7 +70,7 @@ from ..transport.security import (
 from ..wire.service import ServiceBase
 from ..wire.version import GENERATED_CODE_API, PROTOCOL_VERSION, __version__
 from . import health
-from .call import add_commands, run_command
+from .call import add_commands, run_command, seconds_or_zero
 from .endpoints import refuse_inproc
 
 __all__ = ["main"]
@@ -267,19 +266,6 @@ async def _close_unless_signalled(server: Server, grace: float) -> None:
     # Leaving the server's block closes it at once.
 
 
-def grace_seconds(text: str) -> float:
-    """``--grace``'s value: a finite number of seconds, 0 or more."""
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 <= seconds < math.inf:
-        raise argparse.ArgumentTypeError(
-            f"must be a finite number of seconds, 0 or more, not {text}"
-        )
-    return seconds
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="uvrpc", description="Typed RPC over ZeroMQ: serve and inspect services."
@@ -329,7 +315,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve_cmd.add_argument(
         "--grace",
-        type=grace_seconds,
+        type=seconds_or_zero,
         default=0.0,
         metavar="SECONDS",
         help="on Ctrl-C or SIGTERM, read no more requests and let the calls "
