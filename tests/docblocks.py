@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Block", "blocks", "command", "environment", "run", "serving"]
+__all__ = ["Block", "blocks", "command", "environment", "printing", "run", "serving"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,6 +75,17 @@ def serving(
     argv: list[str], cwd: Path, log: Path, path: Sequence[Path] = ()
 ) -> Iterator[str]:
     """Run a server until the block ends; yield the endpoint it printed first."""
+    with printing(argv, cwd, log, path) as (endpoint,):
+        assert endpoint.startswith("tcp://"), log.read_text()
+        yield endpoint
+
+
+@contextlib.contextmanager
+def printing(
+    argv: list[str], cwd: Path, log: Path, path: Sequence[Path] = (), lines: int = 1
+) -> Iterator[list[str]]:
+    """Run a command that serves until the block ends (Ctrl-C ends it); yield the
+    first ``lines`` lines it printed."""
     with log.open("w") as errors:
         server = subprocess.Popen(
             argv, cwd=cwd, env=environment(path), stdout=subprocess.PIPE, stderr=errors
@@ -83,11 +94,9 @@ def serving(
         assert server.stdout is not None
         with selectors.DefaultSelector() as selector:
             selector.register(server.stdout, selectors.EVENT_READ)
-            # A hang guard only: the server prints its endpoint once it is bound.
-            assert selector.select(timeout=60), "the server printed nothing"
-        endpoint = server.stdout.readline().decode().strip()
-        assert endpoint.startswith("tcp://"), log.read_text()
-        yield endpoint
+            # A hang guard only: the command prints once it is bound.
+            assert selector.select(timeout=60), "the command printed nothing"
+        yield [server.stdout.readline().decode().strip() for _ in range(lines)]
     finally:
         server.send_signal(signal.SIGINT)
         try:

@@ -14,10 +14,7 @@ import asyncio
 import json
 import logging
 import re
-import selectors
 import shlex
-import signal
-import subprocess
 import time
 import urllib.request
 from collections.abc import AsyncIterator
@@ -28,7 +25,7 @@ import pytest
 from calculator import CalculatorClient
 from calculator_server import Calculator
 from conftest import EXAMPLES, ROOT
-from docblocks import Block, blocks, command, environment
+from docblocks import Block, blocks, command, printing
 from feed import FeedClient, Tick
 from feed_server import Feed
 
@@ -191,28 +188,11 @@ def test_the_metrics_command_prints_the_endpoint_then_the_url(tmp_path: Path) ->
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/metrics", url_shown)
     argv = command("uvrpc") + [FREE if a == FIXED else a for a in argv[1:]]
     path = EXAMPLES / "calculator"
-    with (tmp_path / "serve.log").open("w") as log:
-        server = subprocess.Popen(
-            argv, cwd=path, env=environment([path]), stdout=subprocess.PIPE, stderr=log
-        )
-    try:
-        assert server.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(server.stdout, selectors.EVENT_READ)
-            # A hang guard only: the command prints once it is bound.
-            assert selector.select(timeout=60), "the command printed nothing"
-        endpoint = server.stdout.readline().decode().strip()
-        url = server.stdout.readline().decode().strip()
+    with printing(argv, path, tmp_path / "serve.log", [path], lines=2) as (
+        endpoint,
+        url,
+    ):
         assert re.fullmatch(r"tcp://127\.0\.0\.1:\d+", endpoint), endpoint
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+/metrics", url), url
         with urllib.request.urlopen(url, timeout=10) as response:
             assert "uvrpc_server_received_total" in response.read().decode()
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        if server.stdout is not None:
-            server.stdout.close()
