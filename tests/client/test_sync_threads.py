@@ -1,37 +1,48 @@
-"""A SyncChannel serves one thread at a time: a second thread calling while the
-first is inside a call fails at once, instead of corrupting the first's reply
-(``client/sync_channel.py``); threads taking turns keep working."""
+"""Threads share a SyncChannel: a thread calling while another is inside a call, or
+has a stream open, is served over a spare connection at once, instead of waiting
+for the other's call or corrupting its reply (``client/sync_channel.py``,
+``client/spares.py``); threads taking turns use one connection."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import server_thread
 from echo import EchoServer, EchoSyncClient
-from feed import FeedSyncClient
+from feed import FeedSyncClient, Tick
 from feed_server import Feed
 
 import uvrpc
 
 
 class HeldEcho(EchoServer):
-    """Answers once the test lets it, so a call can be kept in flight."""
+    """Holds calls whose data starts with ``hold`` until the test lets them go;
+    counts the calls in its handler at once."""
 
     def __init__(self) -> None:
         self.started = threading.Event()
         self.release = threading.Event()
+        self.inside = 0
+        self.most_inside = 0
 
     async def echo(self, *, data: memoryview) -> memoryview:
-        self.started.set()
-        await asyncio.to_thread(self.release.wait, 10)
-        return data
+        self.inside += 1
+        self.most_inside = max(self.most_inside, self.inside)
+        try:
+            if bytes(data[:4]) == b"hold":
+                self.started.set()
+                await asyncio.to_thread(self.release.wait, 10)
+            else:
+                await asyncio.sleep(0.005)  # long enough for calls to overlap
+            return data
+        finally:
+            self.inside -= 1
 
 
-def test_a_second_thread_calling_during_a_call_fails_at_once() -> None:
+def test_a_second_thread_calling_during_a_call_is_answered_meanwhile() -> None:
     service = HeldEcho()
     with (
         server_thread(service) as server,
@@ -39,41 +50,141 @@ def test_a_second_thread_calling_during_a_call_fails_at_once() -> None:
         ThreadPoolExecutor(1) as pool,
     ):
         client = EchoSyncClient(channel)
-        first = pool.submit(lambda: bytes(client.echo(data=b"first", timeout=10)))
+        first = pool.submit(lambda: bytes(client.echo(data=b"hold 1", timeout=10)))
         try:
             assert service.started.wait(10), "the first call reached its handler"
-            began = time.monotonic()
-            with pytest.raises(RuntimeError, match="one thread at a time"):
-                client.echo(data=b"second", timeout=10)
-            assert time.monotonic() - began < 1  # at once, not at a deadline
-            # Nor may it close the socket under the call.
-            with pytest.raises(RuntimeError, match="one thread at a time"):
+            # Answered while the first call is still held: it did not wait for it.
+            assert bytes(client.echo(data=b"second", timeout=10)) == b"second"
+            assert not first.done()
+            # Nor may the channel be closed under the call.
+            with pytest.raises(RuntimeError, match="another thread is inside a call"):
                 channel.close()
         finally:
             service.release.set()
-        assert first.result(10) == b"first"  # the first call's reply is intact
+        assert first.result(10) == b"hold 1"  # the first call's reply is intact
         assert channel.dropped_replies == 0
         assert bytes(client.echo(data=b"after", timeout=10)) == b"after"
 
 
-def test_a_stream_stepped_by_a_second_thread_during_a_call_fails_at_once() -> None:
+def test_a_pool_of_threads_calls_at_once_on_one_channel() -> None:
     service = HeldEcho()
+    threads, calls = 4, 25
+    with (
+        server_thread(service) as server,
+        uvrpc.SyncChannel(server.endpoint) as channel,
+        ThreadPoolExecutor(threads) as pool,
+    ):
+        client = EchoSyncClient(channel)
+        start = threading.Barrier(threads)
+
+        def caller(worker: int) -> list[bytes]:
+            start.wait(10)
+            return [
+                bytes(client.echo(data=b"%d:%d" % (worker, n), timeout=10))
+                for n in range(calls)
+            ]
+
+        results = list(pool.map(caller, range(threads)))
+        assert results == [
+            [b"%d:%d" % (worker, n) for n in range(calls)] for worker in range(threads)
+        ]
+        # Each call waits in its handler: calls of several threads overlapped.
+        assert service.most_inside > 1
+        assert channel.dropped_replies == 0
+    with pytest.raises(uvrpc.Unavailable, match="closed"):
+        client.echo(data=b"late", timeout=1)
+
+
+def test_an_open_stream_does_not_wait_behind_another_threads_call() -> None:
+    """Another thread's call goes over a spare connection while a stream is open:
+    the stream's steps do not wait for it, nor its calls for the stream."""
+    service = HeldEcho()
+    with (
+        server_thread(service, Feed()) as server,
+        uvrpc.SyncChannel(server.endpoint) as channel,
+        ThreadPoolExecutor(2) as pool,
+    ):
+        ticks = FeedSyncClient(channel).ticks(count=3, timeout=10)
+        assert next(ticks).seq == 0  # the stream is open, between its steps
+        held = pool.submit(
+            lambda: bytes(EchoSyncClient(channel).echo(data=b"hold", timeout=10))
+        )
+        try:
+            assert service.started.wait(10), "the call reached its handler"
+            assert next(ticks).seq == 1  # not behind the held call
+            other = pool.submit(
+                lambda: [
+                    t.seq for t in FeedSyncClient(channel).ticks(count=2, timeout=10)
+                ]
+            )
+            assert other.result(10) == [0, 1]
+            assert not held.done()
+        finally:
+            service.release.set()
+        assert held.result(10) == b"hold"
+        assert [tick.seq for tick in ticks] == [2]
+        assert channel.stale_messages == 0
+
+
+def test_two_threads_chat_over_bidirectional_streams_at_once() -> None:
+    """Both streams are open at once, each on its own thread, and each gets
+    its own echoes back, in order."""
+    with (
+        server_thread(Feed()) as server,
+        uvrpc.SyncChannel(server.endpoint) as channel,
+        ThreadPoolExecutor(2) as pool,
+    ):
+        both = threading.Barrier(2)
+
+        def chat(worker: int) -> list[int]:
+            replies = []
+            outgoing = [Tick(seq=worker * 100 + n, data=b"") for n in range(5)]
+            echoes = FeedSyncClient(channel).echo(ticks=iter(outgoing), timeout=10)
+            for tick in echoes:
+                replies.append(tick.seq)
+                if len(replies) == 1:
+                    both.wait(10)  # both streams are open now
+            return replies
+
+        first, second = pool.map(chat, range(2))
+        assert first == list(range(5))
+        assert second == list(range(100, 105))
+
+
+def test_a_stream_stepped_during_its_threads_call_waits_for_the_call() -> None:
+    """The thread that opened a stream calls on its socket; another thread steps
+    the stream meanwhile: the step waits for the call instead of failing."""
+    service = HeldEcho()
+    order: list[str] = []
     with (
         server_thread(service, Feed()) as server,
         uvrpc.SyncChannel(server.endpoint) as channel,
         ThreadPoolExecutor(1) as pool,
     ):
         ticks = FeedSyncClient(channel).ticks(count=2, timeout=10)
-        first = pool.submit(
-            lambda: bytes(EchoSyncClient(channel).echo(data=b"x", timeout=10))
-        )
-        try:
+        assert next(ticks).seq == 0
+
+        def step() -> int:
             assert service.started.wait(10), "the call reached its handler"
-            with pytest.raises(RuntimeError, match="one thread at a time"):
-                next(ticks)
-        finally:
+            seq = next(ticks).seq
+            order.append("stepped")
+            return seq
+
+        def let_go() -> None:
+            order.append("released")
             service.release.set()
-        assert first.result(10) == b"x"
+
+        stepped = pool.submit(step)
+        timer = threading.Timer(0.3, let_go)
+        timer.start()
+        try:
+            echoed = EchoSyncClient(channel).echo(data=b"hold", timeout=10)
+        finally:
+            timer.join()
+        assert bytes(echoed) == b"hold"
+        assert stepped.result(10) == 1
+        assert order == ["released", "stepped"]
+        assert list(ticks) == []
 
 
 def test_threads_taking_turns_share_a_channel() -> None:

@@ -317,7 +317,7 @@ def test_high_water_marks_are_set_as_asked() -> None:
             assert sock.getsockopt(zmq.SNDHWM) == sock.getsockopt(zmq.RCVHWM) == 10
             assert sock.getsockopt(zmq.MAXMSGSIZE) == 2 * uvrpc.MAX_MESSAGE_SIZE
         channel = uvrpc.SyncChannel("inproc://nobody-hwm", hwm=20)
-        assert channel._sock.getsockopt(zmq.RCVHWM) == 20
+        assert channel._main._sock.getsockopt(zmq.RCVHWM) == 20
         channel.close()
 
     asyncio.run(main())

@@ -215,7 +215,8 @@ class SyncClient:
         check_requests: check each request as the server will before sending
             it (:class:`SyncChannel`'s argument); for an endpoint only.
 
-    One call at a time: a sync client is not thread-safe, so give each thread its own.
+    Threads may share it, as its :class:`SyncChannel` (a call made while another
+    thread's is in flight goes over a spare connection, see there).
     Use it as ``with Client(endpoint) as client:``. A server-streaming method returns
     an iterator of items, which holds the channel until it is exhausted or closed;
     a client-streaming method takes an iterable of items, and a bidirectional

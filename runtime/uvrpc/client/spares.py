@@ -1,0 +1,85 @@
+"""Spare connections of a blocking channel, lent to threads that find it busy.
+
+A ZeroMQ socket is one thread's at a time, and a blocking call owns its socket
+until its reply comes. So that a pool of threads can share one
+:class:`~uvrpc.SyncChannel` (as they share one gRPC channel), a thread calling
+while another is inside a call borrows a spare: a second connection to the same
+endpoint, made on first need and kept for the next borrower. As many are made as
+threads ever called at once; none while calls take turns.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from ..wire.errors import Unavailable
+
+__all__ = ["Spares"]
+
+
+Spare = TypeVar("Spare")
+
+
+class Spares(Generic[Spare]):
+    """The spare connections of one channel: each lent to one borrower at a time.
+
+    Thread-safe. ``make`` opens a new one (outside the pool's lock: it may take a
+    while); a borrower gives it back once its call or stream is over.
+    """
+
+    def __init__(self, make: Callable[[], Spare]) -> None:
+        self._make = make
+        self._lock = threading.Lock()
+        self._idle: list[Spare] = []
+        self._made: list[Spare] = []
+        self._lent = 0
+        self._closed = False
+
+    def borrow(self) -> Spare:
+        """An idle spare, or a new one if none is idle.
+
+        Raises:
+            Unavailable: the channel is closed.
+        """
+        with self._lock:
+            if self._closed:
+                raise Unavailable("the channel is closed")
+            self._lent += 1
+            if self._idle:
+                return self._idle.pop()
+        try:
+            spare = self._make()
+        except BaseException:
+            with self._lock:
+                self._lent -= 1
+            raise
+        with self._lock:
+            self._made.append(spare)
+        return spare
+
+    def give_back(self, spare: Spare) -> None:
+        """Return a borrowed spare for the next borrower."""
+        with self._lock:
+            self._lent -= 1
+            self._idle.append(spare)
+
+    @property
+    def made(self) -> list[Spare]:
+        """Every spare made so far, lent or idle (a copy)."""
+        with self._lock:
+            return list(self._made)
+
+    def close(self, busy: Callable[[], BaseException]) -> list[Spare]:
+        """Lend no more, and return every spare made, for the caller to close.
+
+        Raises:
+            BaseException: ``busy()``, with the pool left open, if a spare is lent.
+        """
+        with self._lock:
+            if self._lent:
+                raise busy()
+            self._closed = True
+            made, self._idle, self._made = self._made, [], []
+        return made

@@ -1,0 +1,761 @@
+"""One blocking connection of a :class:`~uvrpc.SyncChannel`: a DEALER socket, its
+monitor, and the protocol core's state of the calls on it.
+
+It sends without blocking and then blocks in ``recv`` for a short while, so a call
+answered at once costs one send and one receive, as close to raw blocking pyzmq as
+the protocol allows. A call that waits longer polls the socket together with its
+monitor, which reports a connection that dropped (a server that died, or one whose
+heartbeats stopped): the call then fails with :class:`~uvrpc.Unavailable` instead of
+waiting for its deadline, or for ever. The socket sends only to a connected server
+(``ZMQ_IMMEDIATE``): when it cannot send, the monitor says whether a server is
+connected, and a call with none fails at once once the channel's
+``connect_timeout`` has passed. Replies to earlier calls that timed out are
+recognised by their request id and skipped. What a message means is the protocol
+core's (:mod:`uvrpc.core.client`), as for the asyncio channel: this shell owns the
+socket, its timeouts and the waiting.
+
+A ZeroMQ socket is one thread's at a time: a caller first claims the connection
+(:meth:`SyncConnection.claim`), and the call it makes gives it up when it ends (a
+stream's, between its steps too). :class:`~uvrpc.SyncChannel` lends a spare
+connection to a thread that finds its own busy (:mod:`uvrpc.client.spares`).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from _thread import get_ident
+from collections.abc import Generator, Iterable, Sequence
+from typing import Any, cast
+
+import zmq
+
+from ..core.client import END, WAIT, CallState, ClientCore, finish
+from ..core.context import CURRENT_CALL, OUTGOING, inherited_timeout
+from ..transport.coalesce import announce_batches
+from ..transport.forks import FORKS, check_process
+from ..transport.liveness import (
+    Heartbeat,
+    Refusal,
+    handshake_refusal,
+    monitor_address,
+    monitor_event,
+)
+from ..transport.reactor import recv_message, send_message
+from ..transport.security import ClientSecurity, no_reply_text
+from ..transport.sockets import connect, open_socket
+from ..wire.buffers import BodyEncoder, BufferPool
+from ..wire.errors import DeadlineExceeded, Unavailable
+from ..wire.methods import (
+    BidiStreaming,
+    ClientStreaming,
+    In,
+    Out,
+    Reply,
+    ServerStreaming,
+    StreamingMethod,
+    Unary,
+)
+from ..wire.protocol import ReplyHeader, restamp_request_header, send_stamp
+from .feeder import NOTHING, Feeder
+
+__all__ = ["FIRST_WAIT_MS", "SyncConnection"]
+
+FIRST_WAIT_MS = 50
+"""Milliseconds a call blocks in ``recv`` alone before it polls the socket and its
+monitor together: most replies come sooner, and cost no poll."""
+
+_NOBLOCK = int(zmq.NOBLOCK)
+_POLLIN = int(zmq.POLLIN)
+_POLLOUT = int(zmq.POLLOUT)
+_HANDSHAKE_FAILED = (
+    zmq.EVENT_HANDSHAKE_FAILED_AUTH
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+)
+_LOST = object()
+"""What :meth:`SyncConnection._receive` returns when the connection dropped."""
+
+
+class SyncConnection:
+    """One connection of a blocking channel (see the module's docstring).
+
+    The arguments are :class:`~uvrpc.SyncChannel`'s, checked there.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        context: zmq.Context[Any] | None,
+        pool: BufferPool | None,
+        attachment_min: int,
+        stream_window: int,
+        max_message_size: int,
+        hwm: int,
+        security: ClientSecurity | None,
+        heartbeat: Heartbeat | None,
+        connect_timeout: float,
+        wait_for_ready: bool,
+        linger: float,
+        check_requests: bool,
+    ) -> None:
+        self.max_message_size = max_message_size
+        """The largest message sent or taken, in bytes."""
+        self._pid = os.getpid()
+        self._forks = FORKS.count  # read per call instead of a getpid() syscall
+        self._sock = open_socket(
+            context,
+            zmq.DEALER,
+            max_message_size=max_message_size,
+            hwm=hwm,
+            heartbeat=heartbeat,
+            security=security,
+            immediate=True,  # nothing is queued for a server not connected
+        )
+        # It reads batches (ClientCore takes them), though it sends none: it has
+        # one message to send at a time.
+        announce_batches(self._sock)
+        self._monitor = self._sock.get_monitor_socket(
+            zmq.EVENT_HANDSHAKE_SUCCEEDED
+            | zmq.EVENT_DISCONNECTED
+            | _HANDSHAKE_FAILED
+            | zmq.EVENT_MONITOR_STOPPED,
+            monitor_address(),
+        )
+        self._monitor.setsockopt(zmq.LINGER, 0)
+        try:
+            connect(self._sock, endpoint)
+        except BaseException:
+            self._sock.disable_monitor()
+            self._monitor.close(linger=0)
+            self._sock.close(linger=0)
+            raise
+        self.endpoint = endpoint
+        """The endpoint connected to."""
+        # inproc:// has no handshake, so no event says it is connected; its pipe
+        # is made at connect and never dropped.
+        self._handshakes = not endpoint.startswith("inproc://")
+        # The channel's, which keeps them up to date (see SyncChannel).
+        self.connect_timeout = connect_timeout
+        """Seconds to wait for a connection before calls fail at once."""
+        self.wait_for_ready = wait_for_ready
+        """Whether calls wait for a connection by default."""
+        self.linger = linger
+        """Seconds :meth:`close` waits, at most, for sent requests to go out."""
+        self._connected = False
+        # Connection lost while a call waited: set by the monitor's events.
+        self._dropped = False
+        self._refusal: Refusal | None = None
+        # Calls wait for a connection until then (monotonic seconds).
+        self._grace_end = time.monotonic() + connect_timeout
+        self._poller = zmq.Poller()
+        self._poller.register(self._sock, zmq.POLLIN)
+        self._poller.register(self._monitor, zmq.POLLIN)
+        self._encoder = BodyEncoder(pool, attachment_min=attachment_min)
+        self._core = ClientCore(
+            self._encoder,
+            stream_window=stream_window,
+            max_message_size=self.max_message_size,
+            no_reply=no_reply_text(security),
+            check_requests=check_requests,
+        )
+        self._recv_timeout_ms = -1
+        self._send_timeout_ms = -1
+        self._closed = False
+        # Held by the thread inside a call or a stream step; re-entrant, so a
+        # stream's items or an interceptor may call on the same thread.
+        self._user = threading.RLock()
+        # Streams open on this socket between their steps, and the thread that
+        # opened them: the socket is that thread's until they end (see claim).
+        self._streams_open = 0
+        self._streams_thread = 0
+        self._streams_lock = threading.Lock()
+
+    def claim(self) -> bool:
+        """Take the socket for this thread if it is free: no other thread is
+        inside a call on it, nor has a stream open on it (whose items would wait
+        behind this thread's call, and might never come: a chat relaying this
+        thread's items). Return whether it did; if so, the call made next on it
+        gives it up as it ends (a stream's, between its steps too)."""
+        if not self._user.acquire(False):
+            return False
+        if self._streams_open and self._streams_thread != get_ident():
+            self._user.release()
+            return False
+        return True
+
+    def _stream_opened(self) -> None:
+        """A stream opened on this socket, by this thread, which holds it."""
+        with self._streams_lock:
+            self._streams_open += 1
+            self._streams_thread = get_ident()
+
+    def _stream_closed(self) -> None:
+        with self._streams_lock:
+            self._streams_open -= 1
+
+    def release(self) -> None:
+        """Give up a claim no call was made with."""
+        self._user.release()
+
+    @property
+    def dropped_replies(self) -> int:
+        """Replies that were late for their call (or malformed) and were skipped."""
+        return self._core.dropped_replies
+
+    @property
+    def stale_messages(self) -> int:
+        """Messages of stream calls that had ended, skipped."""
+        return self._core.stale_messages
+
+    def _set_recv_timeout(self, ms: int) -> None:
+        if ms != self._recv_timeout_ms:
+            self._sock.setsockopt(zmq.RCVTIMEO, ms)
+            self._recv_timeout_ms = ms
+
+    def _set_send_timeout(self, ms: int) -> None:
+        if ms != self._send_timeout_ms:
+            self._sock.setsockopt(zmq.SNDTIMEO, ms)
+            self._send_timeout_ms = ms
+
+    @property
+    def check_requests(self) -> bool:
+        """Whether each request and client-stream item is checked as the server
+        will check it, before it is sent (see the ``check_requests`` argument)."""
+        return self._core.check_requests
+
+    @property
+    def connected(self) -> bool:
+        """Whether the server is connected, as far as the monitor's events read
+        so far tell."""
+        self._read_events()
+        return self._connected
+
+    def _read_events(self) -> None:
+        """Take the monitor's waiting events: connections made, lost or refused.
+
+        The connection a call waits on dropped if the events end with the server
+        disconnected. Events are not read before each call (that would cost a
+        call a system call): a drop and a reconnection both before a call was
+        sent, read during its wait, end connected, and are no loss of its own.
+        A drop during the wait is read before libzmq reconnects: a call polls
+        its monitor within 50 ms, and libzmq waits 100 ms to reconnect.
+        """
+        monitor = self._monitor
+        dropped = False
+        while True:
+            try:
+                frames = monitor.recv_multipart(_NOBLOCK, copy=False)
+            except zmq.Again:
+                break
+            if len(frames) != 2:
+                continue
+            event, value = monitor_event(frames[0])
+            if event & zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self._connected = True
+                self._refusal = None
+            elif event & zmq.EVENT_DISCONNECTED:
+                if self._connected:
+                    self._grace_end = time.monotonic() + self.connect_timeout
+                self._connected = False
+                dropped = True
+            elif event & _HANDSHAKE_FAILED:
+                self._refusal = handshake_refusal(event, value)
+        if dropped and not self._connected:
+            self._dropped = True
+
+    def _send_now(self, frames: Sequence[Any]) -> bool:
+        """Send if a connection is up (as far as the events read so far tell) and
+        the socket has room; return whether it went.
+
+        With ``ZMQ_IMMEDIATE``, libzmq drops what went to the pipe of a
+        connection that dropped: a message sent after the drop was read would be
+        lost unseen, so none is sent then. Only the first frame can fail, so
+        nothing is ever half sent.
+        """
+        if self._handshakes and not self._connected:
+            return False
+        try:
+            send_message(self._sock, frames, _NOBLOCK)
+        except zmq.Again:
+            return False
+        return True
+
+    def _send_waiting(
+        self,
+        frames: list[Any],
+        route: str,
+        deadline: float | None,
+        timeout: float | None,
+        wait_for_ready: bool | None,
+        restamp: bool = False,
+    ) -> None:
+        """Send a message the socket had no room for: wait for a connection (for
+        the rest of ``connect_timeout``, or until the deadline when waiting for
+        ready) or for room (until the deadline).
+
+        With ``restamp`` (``frames`` a timed request), the request goes with its
+        timeout cut to the time left and a fresh send stamp, so that a server
+        never gives its handler more time than its caller still waits.
+
+        Raises:
+            Unavailable: no server connected within ``connect_timeout``.
+            Unauthenticated: the server refused this client's CURVE key.
+            DeadlineExceeded: not sent before the deadline.
+        """
+        waits = self.wait_for_ready if wait_for_ready is None else wait_for_ready
+        poller = zmq.Poller()
+        poller.register(self._sock, _POLLOUT)
+        poller.register(self._monitor, _POLLIN)
+        first = True
+        while True:
+            if restamp and deadline is not None and not first:
+                left = deadline - time.monotonic()
+                if left > 0:
+                    frames[-2] = restamp_request_header(
+                        frames[-2], max(1, int(left * 1000)), send_stamp()
+                    )
+            first = False
+            if self._send_now(frames):
+                return
+            self._read_events()
+            now = time.monotonic()
+            if not self._connected and not waits:
+                if self._refusal is not None:
+                    error, why = self._refusal
+                    raise error(f"{why}; not sending {route}")
+                if now >= self._grace_end:
+                    raise Unavailable(
+                        f"not sending {route}: no connection to {self.endpoint} "
+                        f"for {self.connect_timeout:g} s (is the server running "
+                        f"and reachable? wait_for_ready=True waits for it)"
+                    )
+            ends = [] if deadline is None else [deadline]
+            if not self._connected and not waits:
+                ends.append(self._grace_end)
+            if ends and now >= min(ends):
+                raise DeadlineExceeded(
+                    f"{route} could not be sent within {timeout:g} s"
+                )
+            wait_ms = None if not ends else max(1, round((min(ends) - now) * 1000))
+            # Room in the socket counts only with a connection up (_send_now);
+            # without one, the monitor's next event is what to wait for.
+            may_send = self._connected or not self._handshakes
+            poller.modify(self._sock, _POLLOUT if may_send else 0)
+            poller.poll(wait_ms)
+
+    def call(
+        self,
+        method: Unary[Any, Reply],
+        args: dict[str, Any],
+        timeout: float | None,
+        wait_for_ready: bool | None = None,
+    ) -> Reply:
+        """Make one call, on a connection this thread has claimed, and return its
+        typed result (``None`` for a oneway call, once sent); see
+        :meth:`uvrpc.SyncChannel.call`."""
+        try:
+            if self._closed:
+                raise Unavailable("the channel is closed")
+            if FORKS.count != self._forks:
+                check_process("SyncChannel", self._pid)
+            scope = OUTGOING.get()
+            if CURRENT_CALL.get() is not None:
+                timeout = inherited_timeout(timeout)
+            deadline = None if timeout is None else time.monotonic() + timeout
+            core = self._core
+            if method.oneway:
+                frames = core.oneway_request(method, args, timeout, scope)
+                self._send(frames, method.route, deadline, timeout, wait_for_ready)
+                return cast(Reply, None)
+            state, frames = core.start_call(method, args, timeout, scope)
+            # _send, inline: this is every blocking call's path.
+            sent = False
+            try:
+                try:
+                    self._dropped = False  # a drop read from now on is this call's
+                    if not self._send_now(frames):
+                        self._send_waiting(
+                            frames,
+                            method.route,
+                            deadline,
+                            timeout,
+                            wait_for_ready,
+                            True,
+                        )
+                    sent = True
+                finally:
+                    self._encoder.settle(frames[-1], sent)
+                del frames
+                while not state.over:
+                    # _await_message, inline: this is every blocking call's path.
+                    reply = self._receive(deadline)
+                    if reply is None:
+                        core.expire(state)
+                    elif reply is _LOST:
+                        self._lost(state)
+                    else:
+                        core.receive(reply)
+            except BaseException as exc:
+                if not sent:
+                    # An interrupt (KeyboardInterrupt) is raised where Python first
+                    # checks for signals, which may be just after the C call that
+                    # queued the request: it may have gone, so the server is told to
+                    # stop (a CANCEL for a call it never got is counted as stale).
+                    core.fail(state, exc, cancel=not isinstance(exc, Exception))
+                raise
+            finally:
+                # Interrupted, or the deadline passed: tell the server, whose handler
+                # need not go on.
+                self._end(state)
+            result: Reply = finish(state)  # no cast(): a call, on every call's path
+            return result
+        finally:
+            self._user.release()
+
+    def _receive(self, deadline: float | None) -> Any:
+        """The next message, waiting until ``deadline``: its frames, ``None`` once
+        the deadline passed, or :data:`_LOST` if the connection dropped."""
+        if deadline is None:
+            wait_ms = FIRST_WAIT_MS
+        else:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            wait_ms = min(FIRST_WAIT_MS, max(1, round(remaining * 1000)))
+        self._set_recv_timeout(wait_ms)
+        try:
+            return recv_message(self._sock)
+        except zmq.Again:
+            pass
+        # A longer wait: watch the connection too.
+        poller = self._poller
+        while True:
+            if self._dropped:
+                try:  # what arrived before the drop answers first
+                    return recv_message(self._sock, _NOBLOCK)
+                except zmq.Again:
+                    return _LOST
+            poll_ms = None
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                poll_ms = max(1, round(remaining * 1000))
+            ready = dict(poller.poll(poll_ms))
+            if self._sock in ready:
+                try:
+                    return recv_message(self._sock, _NOBLOCK)
+                except zmq.Again:
+                    pass
+            if self._monitor in ready:
+                self._read_events()
+
+    def _lost(self, state: CallState) -> None:
+        """The connection dropped while a call waited: no reply will come."""
+        self._core.fail(
+            state, Unavailable(f"the connection dropped during {state.method.route}")
+        )
+
+    def _await_message(self, state: CallState, deadline: float | None) -> None:
+        """Take the next message (of any call); once the deadline passed, the
+        call expires; if the connection dropped, it fails."""
+        frames = self._receive(deadline)
+        if frames is None:
+            self._core.expire(state)
+        elif frames is _LOST:
+            self._lost(state)
+        else:
+            self._core.receive(frames)
+
+    def _end(self, state: CallState) -> None:
+        """The caller is done with a call: cancel it if it is still going, and
+        send what the core owes the server as far as the socket has room."""
+        core = self._core
+        if not state.over:
+            core.cancel(state)
+        outbox = core.outbox
+        if outbox:
+            if not self._closed:
+                for frames in outbox:
+                    try:
+                        send_message(self._sock, frames, zmq.NOBLOCK)
+                    except zmq.Again:
+                        pass  # dropped: the server's deadline or probe ends it
+            outbox.clear()
+
+    def _flush(self, state: CallState, deadline: float | None) -> None:
+        """Send what the core owes the server (credit) within the deadline."""
+        outbox = self._core.outbox
+        if not outbox:
+            return
+        if state.over:
+            self._end(state)
+            return
+        messages = outbox[:]
+        outbox.clear()
+        for frames in messages:
+            self._send(frames, state.method.route, deadline, state.timeout, True)
+
+    # --- streams -------------------------------------------------------------
+
+    def items(
+        self,
+        method: ServerStreaming[Any, Out],
+        args: dict[str, Any],
+        timeout: float | None,
+        final: list[ReplyHeader] | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> Generator[Out, None, None]:
+        """The items of a server-streaming call, on a connection this thread has
+        claimed by the first ``next``; the last reply's header is appended to
+        ``final`` (for interceptors) as the stream ends."""
+        held = True  # the channel is this stream's between its yields only
+        try:
+            state, deadline = self._open_stream(method, args, timeout, wait_for_ready)
+            self._stream_opened()
+            core = self._core
+            try:
+                while True:
+                    item = core.take(state)
+                    self._flush(state, deadline)
+                    if item is END:
+                        return
+                    if item is WAIT:
+                        self._await_message(state, deadline)
+                    else:
+                        held = False
+                        self._user.release()
+                        yield cast(Out, item)
+                        # Stepped by another thread than the one that opened
+                        # it, it waits for that thread's call on the socket.
+                        self._user.acquire()
+                        held = True
+            finally:
+                held = held or self._user.acquire(False)
+                if held:  # not while another thread is inside a call
+                    self._ended(state, final)
+                self._stream_closed()
+        finally:
+            if held:
+                self._user.release()
+
+    def _ended(self, state: CallState, final: list[ReplyHeader] | None) -> None:
+        """A stream call's iteration ended: hand its last reply's header to the
+        interceptors, cancel the call if it is still going."""
+        if final is not None and state.header is not None:
+            final.append(state.header)
+        self._end(state)
+
+    def client_stream(
+        self,
+        method: ClientStreaming[Any, In, Reply],
+        args: dict[str, Any],
+        items: Iterable[In],
+        timeout: float | None,
+        replied: list[ReplyHeader] | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> Reply:
+        """Send ``items`` and return the call's result, on a connection this
+        thread has claimed; the last reply's header is appended to ``replied``."""
+        try:
+            return self._client_stream_alone(
+                method, args, items, timeout, replied, wait_for_ready
+            )
+        finally:
+            self._user.release()
+
+    def _client_stream_alone(
+        self,
+        method: ClientStreaming[Any, In, Reply],
+        args: dict[str, Any],
+        items: Iterable[In],
+        timeout: float | None,
+        replied: list[ReplyHeader] | None,
+        wait_for_ready: bool | None,
+    ) -> Reply:
+        state, deadline = self._open_stream(method, args, timeout, wait_for_ready)
+        core = self._core
+        try:
+            for index, item in enumerate(items):
+                while not state.over and not core.can_send(state):
+                    self._await_message(state, deadline)
+                if state.over:
+                    break  # the handler finished before taking every item
+                frames = core.item_frames(state, item, index)
+                self._send(frames, method.route, deadline, timeout)
+            end = core.end_frames(state)
+            if end is not None:
+                self._send(end, method.route, deadline, timeout)
+            while not state.over:
+                self._await_message(state, deadline)
+        finally:
+            self._ended(state, replied)
+        return cast(Reply, finish(state))
+
+    def bidi(
+        self,
+        method: BidiStreaming[Any, In, Out],
+        args: dict[str, Any],
+        items: Iterable[In],
+        timeout: float | None,
+        final: list[ReplyHeader] | None = None,
+        wait_for_ready: bool | None = None,
+    ) -> Generator[Out, None, None]:
+        """The items of a bidirectional call, sending ``items`` (read on a
+        thread of their own), on a connection this thread has claimed by the
+        first ``next``; ``final`` as for :meth:`items`."""
+        held = True  # the channel is this stream's between its yields only
+        try:
+            state, deadline = self._open_stream(method, args, timeout, wait_for_ready)
+            self._stream_opened()
+            core = self._core
+            feeder = Feeder(items, f"uvrpc {method.route} items")
+            poller = zmq.Poller()
+            poller.register(self._sock, zmq.POLLIN)
+            poller.register(feeder.fd, zmq.POLLIN)
+            poller.register(self._monitor, zmq.POLLIN)
+            index = 0
+            ended = False
+            try:
+                while True:
+                    while not ended and core.can_send(state):
+                        item = feeder.take()
+                        if item is NOTHING:
+                            break
+                        frames = core.item_frames(state, item, index)
+                        self._send(frames, method.route, deadline, timeout)
+                        index += 1
+                    if not ended and not state.over and feeder.done:
+                        ended = True
+                        if feeder.error is not None:
+                            core.fail(state, feeder.error, cancel=True)
+                        else:
+                            end = core.end_frames(state)
+                            assert end is not None
+                            self._send(end, method.route, deadline, timeout)
+                    item = core.take(state)
+                    self._flush(state, deadline)
+                    if item is END:
+                        return
+                    if item is not WAIT:
+                        held = False
+                        self._user.release()
+                        yield cast(Out, item)
+                        self._user.acquire()  # as in items
+                        held = True
+                        continue
+                    self._poll(poller, state, feeder, deadline)
+            finally:
+                feeder.stop()
+                held = held or self._user.acquire(False)
+                if held:  # not while another thread is inside a call
+                    self._ended(state, final)
+                self._stream_closed()
+        finally:
+            if held:
+                self._user.release()
+
+    def _poll(
+        self,
+        poller: zmq.Poller,
+        state: CallState,
+        feeder: Feeder,
+        deadline: float | None,
+    ) -> None:
+        """Wait until a message arrives or the caller's next item is ready; once
+        the deadline passed, the call expires."""
+        timeout_ms: int | None = None
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._core.expire(state)
+                return
+            timeout_ms = max(1, round(remaining * 1000))
+        ready = dict(poller.poll(timeout_ms))
+        if feeder.fd in ready:
+            feeder.drain()
+        if self._monitor in ready:
+            self._read_events()
+        if self._sock in ready or self._dropped:
+            while True:
+                try:
+                    frames = recv_message(self._sock, zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                self._core.receive(frames)
+        if self._dropped:
+            self._lost(state)
+
+    def _open_stream(
+        self,
+        method: StreamingMethod,
+        args: dict[str, Any],
+        timeout: float | None,
+        wait_for_ready: bool | None = None,
+    ) -> tuple[CallState, float | None]:
+        if self._closed:
+            raise Unavailable("the channel is closed")
+        check_process("SyncChannel", self._pid)
+        if CURRENT_CALL.get() is not None:
+            timeout = inherited_timeout(timeout)
+        state, frames = self._core.open_stream(method, args, timeout, OUTGOING.get())
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            self._dropped = False
+            self._send(frames, method.route, deadline, timeout, wait_for_ready)
+        except BaseException as exc:
+            self._core.fail(state, exc)
+            raise
+        return state, deadline
+
+    def _send(
+        self,
+        frames: list[Any],
+        route: str,
+        deadline: float | None,
+        timeout: float | None,
+        wait_for_ready: bool | None = None,
+    ) -> None:
+        """Send within the deadline; the body goes back to the encoder.
+
+        Raises:
+            DeadlineExceeded: the socket had no room before the deadline.
+            Unavailable: no server is connected (see :meth:`call`).
+        """
+        sent = False
+        try:
+            if not self._send_now(frames):
+                self._send_waiting(frames, route, deadline, timeout, wait_for_ready)
+            sent = True
+        finally:
+            self._encoder.settle(frames[-1], sent)
+
+    def close(self, linger: float | None = None) -> None:
+        """Close the socket, waiting up to ``linger`` seconds (:attr:`linger` if
+        ``None``) for requests sent to go out; by the thread that claimed the
+        connection, or with none claiming it."""
+        self._closed = True
+        linger = self.linger if linger is None else linger
+        monitor = self._monitor
+        if linger <= 0 or os.getpid() != self._pid:
+            self._sock.disable_monitor()
+            self._sock.close(linger=0)
+        else:
+            self._sock.close(linger=max(1, round(linger * 1000)))
+            # The monitor reports MONITOR_STOPPED once libzmq has destroyed the
+            # socket: after its queued messages went out or its linger ran out
+            # (see DealerTransport.close_lingering). A margin over the linger
+            # bounds the wait should the report never come.
+            end = time.monotonic() + linger + 0.5
+            while (left := end - time.monotonic()) > 0:
+                if not monitor.poll(max(1, round(left * 1000))):
+                    break
+                frames = monitor.recv_multipart(copy=False)
+                event, _ = monitor_event(frames[0])
+                if event & zmq.EVENT_MONITOR_STOPPED:
+                    break
+        monitor.close(linger=0)
+        self._encoder.close()

@@ -1,0 +1,46 @@
+"""The pool of a blocking channel's spare connections (``client/spares.py``)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+import uvrpc
+from uvrpc.client.spares import Spares
+
+
+def test_a_spare_is_lent_to_one_borrower_at_a_time_and_reused() -> None:
+    made = itertools.count()
+    spares = Spares(lambda: next(made))
+    first, second = spares.borrow(), spares.borrow()
+    assert (first, second) == (0, 1)  # the first is lent: a second is made
+    spares.give_back(first)
+    assert spares.borrow() == 0  # given back, it is lent again, not made anew
+    assert spares.made == [0, 1]
+
+
+def test_closing_with_a_spare_lent_closes_nothing() -> None:
+    spares = Spares(object)
+    lent = spares.borrow()
+    idle = spares.borrow()
+    spares.give_back(idle)
+    with pytest.raises(RuntimeError, match="busy"):
+        spares.close(lambda: RuntimeError("busy"))
+    spares.give_back(lent)
+    assert set(map(id, spares.close(lambda: RuntimeError("busy")))) == {
+        id(lent),
+        id(idle),
+    }
+    with pytest.raises(uvrpc.Unavailable, match="closed"):
+        spares.borrow()
+
+
+def test_a_spare_that_fails_to_open_is_not_counted_as_lent() -> None:
+    def refuse() -> object:
+        raise OSError("no more sockets")
+
+    spares = Spares(refuse)
+    with pytest.raises(OSError, match="no more sockets"):
+        spares.borrow()
+    assert spares.close(lambda: RuntimeError("busy")) == []
