@@ -25,13 +25,20 @@ def test_closing_with_a_spare_lent_closes_nothing() -> None:
     lent = spares.borrow()
     idle = spares.borrow()
     spares.give_back(idle)
+    in_use = {id(lent)}
+    released: list[object] = []
+
+    def claim(spare: object) -> bool:
+        return id(spare) not in in_use
+
     with pytest.raises(RuntimeError, match="busy"):
-        spares.close(lambda: RuntimeError("busy"))
-    spares.give_back(lent)
-    assert set(map(id, spares.close(lambda: RuntimeError("busy")))) == {
-        id(lent),
-        id(idle),
-    }
+        spares.close(claim, released.append, lambda: RuntimeError("busy"))
+    assert released in ([], [idle])  # what it claimed before the refusal
+    assert spares.borrow() is idle  # still open
+    spares.give_back(idle)
+    in_use.clear()  # the lent one is free now (its borrower's own stream)
+    closed = spares.close(claim, released.append, lambda: RuntimeError("busy"))
+    assert set(map(id, closed)) == {id(lent), id(idle)}
     with pytest.raises(uvrpc.Unavailable, match="closed"):
         spares.borrow()
 
@@ -43,4 +50,4 @@ def test_a_spare_that_fails_to_open_is_not_counted_as_lent() -> None:
     spares = Spares(refuse)
     with pytest.raises(OSError, match="no more sockets"):
         spares.borrow()
-    assert spares.close(lambda: RuntimeError("busy")) == []
+    assert spares.close(lambda _: True, print, lambda: RuntimeError("busy")) == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -164,18 +165,23 @@ def test_a_stream_stepped_during_its_threads_call_waits_for_the_call() -> None:
         ticks = FeedSyncClient(channel).ticks(count=2, timeout=10)
         assert next(ticks).seq == 0
 
+        stepping = threading.Event()
+
         def step() -> int:
             assert service.started.wait(10), "the call reached its handler"
+            stepping.set()
             seq = next(ticks).seq
             order.append("stepped")
             return seq
 
         def let_go() -> None:
+            stepping.wait(10)
+            time.sleep(0.1)  # the step is waiting (or the order shows it did not)
             order.append("released")
             service.release.set()
 
         stepped = pool.submit(step)
-        timer = threading.Timer(0.3, let_go)
+        timer = threading.Timer(0, let_go)
         timer.start()
         try:
             echoed = EchoSyncClient(channel).echo(data=b"hold", timeout=10)
@@ -204,3 +210,39 @@ def test_threads_taking_turns_share_a_channel() -> None:
         with ThreadPoolExecutor(1) as pool:  # a stream stepped by two threads
             assert pool.submit(next, ticks).result(10).seq == 0
         assert [tick.seq for tick in ticks] == [1]
+
+
+def test_a_stream_relayed_into_a_bidi_call_on_its_socket_fails_at_once() -> None:
+    """The bidirectional call's thread holds the socket while it waits for its
+    items, which the relayed stream's next step would wait for in turn."""
+    with (
+        server_thread(Feed()) as server,
+        uvrpc.SyncChannel(server.endpoint) as channel,
+    ):
+        feed = FeedSyncClient(channel)
+        ticks = feed.ticks(count=3, timeout=10)
+        assert next(ticks).seq == 0
+        began = time.monotonic()
+        with pytest.raises(RuntimeError, match="open the stream on another"):
+            list(feed.echo(ticks=ticks, timeout=10))
+        assert time.monotonic() - began < 5  # at once, not at the deadline
+
+
+def test_a_thread_closes_the_channel_its_own_stream_is_open_on() -> None:
+    service = HeldEcho()
+    with (
+        server_thread(service, Feed()) as server,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        channel = uvrpc.SyncChannel(server.endpoint)
+        held = pool.submit(
+            lambda: bytes(EchoSyncClient(channel).echo(data=b"hold", timeout=10))
+        )
+        assert service.started.wait(10)
+        ticks = FeedSyncClient(channel).ticks(count=3, timeout=10)
+        assert next(ticks).seq == 0  # on a spare: the channel's own is busy
+        service.release.set()
+        assert held.result(10) == b"hold"
+        channel.close()  # this thread's stream is no other thread's call
+        with pytest.raises(uvrpc.Unavailable, match="closed"):
+            EchoSyncClient(channel).echo(data=b"late", timeout=1)

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["NOTHING", "Feeder"]
+__all__ = ["NOTHING", "Feeder", "feeding"]
 
 NOTHING: Any = object()
 """What :meth:`Feeder.take` returns when no item is ready."""
@@ -95,6 +95,7 @@ class Feeder:
             pass  # the caller stopped reading: nobody to wake
 
     def _run(self, items: Iterable[Any]) -> None:
+        _THREAD.feeding = True
         iterator = None
         try:
             iterator = iter(items)
@@ -122,3 +123,11 @@ class Feeder:
                 self.finished = True
                 self._signal()
             os.close(self._write_fd)
+
+
+_THREAD = threading.local()
+
+
+def feeding() -> bool:
+    """Whether this thread is a feeder's, reading a bidirectional call's items."""
+    return getattr(_THREAD, "feeding", False)

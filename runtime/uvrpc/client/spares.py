@@ -31,7 +31,9 @@ class Spares(Generic[Spare]):
 
     def __init__(self, make: Callable[[], Spare]) -> None:
         self._make = make
-        self._lock = threading.Lock()
+        # Re-entrant: a stream dropped while the lock is held (a collection
+        # run by an allocation under it) gives its spare back on this thread.
+        self._lock = threading.RLock()
         self._idle: list[Spare] = []
         self._made: list[Spare] = []
         self._lent = 0
@@ -71,15 +73,27 @@ class Spares(Generic[Spare]):
         with self._lock:
             return list(self._made)
 
-    def close(self, busy: Callable[[], BaseException]) -> list[Spare]:
-        """Lend no more, and return every spare made, for the caller to close.
+    def close(
+        self,
+        claim: Callable[[Spare], bool],
+        release: Callable[[Spare], None],
+        busy: Callable[[], BaseException],
+    ) -> list[Spare]:
+        """Lend no more, and return every spare made, each claimed by this thread
+        (``claim``, which must not block), for the caller to close.
 
         Raises:
-            BaseException: ``busy()``, with the pool left open, if a spare is lent.
+            BaseException: ``busy()``, with the pool left open and nothing
+                claimed, if ``claim`` refuses one: another thread is using it.
         """
         with self._lock:
-            if self._lent:
-                raise busy()
+            claimed: list[Spare] = []
+            for spare in self._made:
+                if not claim(spare):
+                    for taken in claimed:
+                        release(taken)
+                    raise busy()
+                claimed.append(spare)
             self._closed = True
-            made, self._idle, self._made = self._made, [], []
-        return made
+            self._idle, self._made = [], []
+        return claimed

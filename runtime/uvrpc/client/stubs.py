@@ -218,7 +218,7 @@ class SyncClient:
     Threads may share it, as its :class:`SyncChannel` (a call made while another
     thread's is in flight goes over a spare connection, see there).
     Use it as ``with Client(endpoint) as client:``. A server-streaming method returns
-    an iterator of items, which holds the channel until it is exhausted or closed;
+    an iterator of items, which holds its connection until it is exhausted or closed;
     a client-streaming method takes an iterable of items, and a bidirectional
     one both (:meth:`SyncChannel.bidi_stream`).
     """

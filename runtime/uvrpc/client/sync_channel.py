@@ -10,6 +10,7 @@ channel's own, or, for a thread that finds it busy, a spare
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterable, Generator, Iterable, Iterator, Sequence
 from functools import partial
 from typing import Any, cast
@@ -22,6 +23,7 @@ from ..interceptors.base import (
     SyncClientInterceptor,
     checked_interceptors,
 )
+from ..transport.forks import check_process
 from ..transport.liveness import DEFAULT_HEARTBEAT, Heartbeat
 from ..transport.security import ClientSecurity, checked_security
 from ..transport.sockets import CONNECT_TIMEOUT, LINGER
@@ -55,8 +57,8 @@ from .sync_connection import SyncConnection
 __all__ = ["SyncChannel"]
 
 _BUSY = (
-    "another thread is inside a call on this SyncChannel: close it once the "
-    "thread's call is over"
+    "another thread is inside a call on this SyncChannel, or has a stream open on "
+    "it: close it once the thread's call or stream is over"
 )
 
 
@@ -148,6 +150,7 @@ class SyncChannel:
         self.endpoint = endpoint
         """The endpoint connected to."""
         self._closed = False
+        self._pid = os.getpid()
         connection = partial(
             SyncConnection,
             endpoint,
@@ -221,13 +224,22 @@ class SyncChannel:
 
     def _borrow(self) -> SyncConnection:
         """A spare connection, claimed, for a thread that found the channel's own
-        busy; with the channel's current defaults."""
+        busy; with the channel's current defaults.
+
+        Raises:
+            RuntimeError: this is a child process (the channel's own connection
+                says so when free; a spare made here would hide it).
+            Unavailable: the channel is closed.
+        """
+        check_process("SyncChannel", self._pid)
         spare = self._spares.borrow()
         main = self._main
         spare.connect_timeout = main.connect_timeout
         spare.wait_for_ready = main.wait_for_ready
         spare.linger = main.linger
-        spare.claim()  # lent to this thread alone: never refused
+        if not spare.claim():  # lent to this thread alone: never refused
+            self._spares.give_back(spare)
+            raise RuntimeError("a spare connection was lent while in use")
         return spare
 
     def call(
@@ -483,21 +495,32 @@ class SyncChannel:
         ``None``) at most. Nothing is queued for a server that is not connected,
         so closing a channel whose server is down returns at once.
 
-        Its spare connections (see :class:`SyncChannel`) close with it.
+        Its spare connections (see :class:`SyncChannel`) close with it, one
+        after another, each within ``linger``.
 
         Raises:
-            RuntimeError: another thread is inside a call on this channel (its
-                socket may not be closed under it); nothing is closed.
+            RuntimeError: another thread is inside a call on this channel, or has
+                a stream open on it (its socket may not be closed under it);
+                nothing is closed.
         """
         if self._closed:
             return
+        linger = self.linger if linger is None else linger
         main = self._main
         if not main.claim():
             raise RuntimeError(_BUSY)
         try:
-            for spare in self._spares.close(lambda: RuntimeError(_BUSY)):
-                spare.close(linger)
+            spares = self._spares.close(
+                SyncConnection.claim,
+                SyncConnection.release,
+                lambda: RuntimeError(_BUSY),
+            )
             self._closed = True
+            for spare in spares:
+                try:
+                    spare.close(linger)
+                finally:
+                    spare.release()
             main.close(linger)
         finally:
             main.release()

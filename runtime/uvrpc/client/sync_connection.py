@@ -58,7 +58,7 @@ from ..wire.methods import (
     Unary,
 )
 from ..wire.protocol import ReplyHeader, restamp_request_header, send_stamp
-from .feeder import NOTHING, Feeder
+from .feeder import NOTHING, Feeder, feeding
 
 __all__ = ["FIRST_WAIT_MS", "SyncConnection"]
 
@@ -199,6 +199,32 @@ class SyncConnection:
     def release(self) -> None:
         """Give up a claim no call was made with."""
         self._user.release()
+
+    def _next_step(self, state: CallState, deadline: float | None) -> None:
+        """Take the socket back for a stream's next step. Stepped by another
+        thread than the one that opened it, it waits for that thread's call on
+        the socket, until the stream's deadline.
+
+        Raises:
+            RuntimeError: this thread reads a bidirectional call's items, and the
+                socket is busy: with the call it feeds, maybe, which would wait
+                for this step as this step waits for it.
+            DeadlineExceeded: the deadline passed first.
+        """
+        user = self._user
+        if user.acquire(False):
+            return
+        if feeding():
+            raise RuntimeError(
+                f"{state.method.route}: a stream read as a bidirectional call's "
+                "items shares a connection with that call, whose thread holds it; "
+                "open the stream on another SyncChannel"
+            )
+        wait = -1.0 if deadline is None else max(0.0, deadline - time.monotonic())
+        if not user.acquire(timeout=wait):
+            raise DeadlineExceeded(
+                f"{state.method.route} did not finish within {state.timeout:g} s"
+            )
 
     @property
     def dropped_replies(self) -> int:
@@ -515,8 +541,8 @@ class SyncConnection:
         held = True  # the channel is this stream's between its yields only
         try:
             state, deadline = self._open_stream(method, args, timeout, wait_for_ready)
-            self._stream_opened()
             core = self._core
+            self._stream_opened()
             try:
                 while True:
                     item = core.take(state)
@@ -529,9 +555,7 @@ class SyncConnection:
                         held = False
                         self._user.release()
                         yield cast(Out, item)
-                        # Stepped by another thread than the one that opened
-                        # it, it waits for that thread's call on the socket.
-                        self._user.acquire()
+                        self._next_step(state, deadline)
                         held = True
             finally:
                 held = held or self._user.acquire(False)
@@ -610,7 +634,6 @@ class SyncConnection:
         held = True  # the channel is this stream's between its yields only
         try:
             state, deadline = self._open_stream(method, args, timeout, wait_for_ready)
-            self._stream_opened()
             core = self._core
             feeder = Feeder(items, f"uvrpc {method.route} items")
             poller = zmq.Poller()
@@ -619,6 +642,7 @@ class SyncConnection:
             poller.register(self._monitor, zmq.POLLIN)
             index = 0
             ended = False
+            self._stream_opened()  # once nothing can fail before the try
             try:
                 while True:
                     while not ended and core.can_send(state):
@@ -644,7 +668,7 @@ class SyncConnection:
                         held = False
                         self._user.release()
                         yield cast(Out, item)
-                        self._user.acquire()  # as in items
+                        self._next_step(state, deadline)
                         held = True
                         continue
                     self._poll(poller, state, feeder, deadline)
