@@ -246,3 +246,25 @@ def test_a_thread_closes_the_channel_its_own_stream_is_open_on() -> None:
         channel.close()  # this thread's stream is no other thread's call
         with pytest.raises(uvrpc.Unavailable, match="closed"):
             EchoSyncClient(channel).echo(data=b"late", timeout=1)
+
+
+def test_a_spare_made_with_no_connect_timeout_waits_for_its_handshake() -> None:
+    """A spare is made as threads collide, before its handshake: while the
+    channel's own connection is up, its first call waits for it."""
+    service = HeldEcho()
+    with (
+        server_thread(service) as server,
+        uvrpc.SyncChannel(server.endpoint, connect_timeout=0) as channel,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        client = EchoSyncClient(channel)
+        assert bytes(client.echo(data=b"up", timeout=10, wait_for_ready=True)) == b"up"
+        assert channel.connected
+        held = pool.submit(lambda: bytes(client.echo(data=b"hold", timeout=10)))
+        try:
+            assert service.started.wait(10)
+            assert channel.connected  # read without the other thread's socket
+            assert bytes(client.echo(data=b"spare", timeout=10)) == b"spare"
+        finally:
+            service.release.set()
+        assert held.result(10) == b"hold"

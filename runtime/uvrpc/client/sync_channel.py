@@ -151,7 +151,7 @@ class SyncChannel:
         """The endpoint connected to."""
         self._closed = False
         self._pid = os.getpid()
-        connection = partial(
+        self._connection = partial(
             SyncConnection,
             endpoint,
             context=context,
@@ -162,13 +162,32 @@ class SyncChannel:
             hwm=hwm,
             security=security,
             heartbeat=heartbeat,
+            check_requests=check_requests,
+        )
+        self._main = self._connection(
             connect_timeout=connect_timeout,
             wait_for_ready=wait_for_ready,
             linger=linger,
-            check_requests=check_requests,
         )
-        self._main = connection()
-        self._spares: Spares[SyncConnection] = Spares(connection)
+        self._spares: Spares[SyncConnection] = Spares(self._open_spare)
+
+    def _open_spare(self) -> SyncConnection:
+        """A new spare connection, with the channel's current settings.
+
+        It is made as threads collide, and has no connection yet: while the
+        channel's own is up, so is the server, and the spare waits for its own
+        handshake for at least the default ``connect_timeout``, however short
+        the channel's (a call would fail at once with 0).
+        """
+        main = self._main
+        connect_timeout = main.connect_timeout
+        if main.was_connected:
+            connect_timeout = max(connect_timeout, CONNECT_TIMEOUT)
+        return self._connection(
+            connect_timeout=connect_timeout,
+            wait_for_ready=main.wait_for_ready,
+            linger=main.linger,
+        )
 
     @property
     def connect_timeout(self) -> float:
@@ -206,8 +225,15 @@ class SyncChannel:
     @property
     def connected(self) -> bool:
         """Whether the server is connected (to the channel's own connection, not
-        its spares'), as far as the monitor's events read so far tell."""
-        return self._main.connected
+        its spares'), as far as the monitor's events read so far tell (while
+        another thread is inside a call, as they told when it last read them)."""
+        main = self._main
+        if not main.claim():
+            return main.was_connected  # its socket is the other thread's
+        try:
+            return main.connected
+        finally:
+            main.release()
 
     @property
     def dropped_replies(self) -> int:
@@ -234,6 +260,7 @@ class SyncChannel:
         check_process("SyncChannel", self._pid)
         spare = self._spares.borrow()
         main = self._main
+        # Its first wait for a handshake was set as it was made (_open_spare).
         spare.connect_timeout = main.connect_timeout
         spare.wait_for_ready = main.wait_for_ready
         spare.linger = main.linger

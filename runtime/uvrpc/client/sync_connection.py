@@ -254,9 +254,15 @@ class SyncConnection:
 
     @property
     def connected(self) -> bool:
-        """Whether the server is connected, as far as the monitor's events read
-        so far tell."""
+        """Whether the server is connected, as far as the monitor's events tell;
+        reads those waiting, so only by the thread that claimed the connection."""
         self._read_events()
+        return self._connected
+
+    @property
+    def was_connected(self) -> bool:
+        """Whether the server was connected when the monitor's events were last
+        read; any thread may ask."""
         return self._connected
 
     def _read_events(self) -> None:
