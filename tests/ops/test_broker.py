@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import signal
 import subprocess
@@ -826,3 +827,55 @@ async def take_every_call() -> None:
                 await until(lambda: broker.in_flight == 0, "the cancels")
                 assert await FeedClient(greedy).ping(n=2, timeout=30) == 2
         assert broker.stats.refused == 1
+
+
+def test_a_close_with_a_grace_lets_the_calls_in_flight_finish(tmp_path: Path) -> None:
+    asyncio.run(close_with_a_grace(tmp_path))
+
+
+async def close_with_a_grace(tmp_path: Path) -> None:
+    """Calls and a stream in flight finish through a broker closing with a grace,
+    over ipc:// (whose clients drop unread replies when the connection drops);
+    a new call meanwhile is refused UNAVAILABLE; the close ends with them, not
+    at the end of the grace."""
+    front, back = f"ipc://{tmp_path / 'front'}", f"ipc://{tmp_path / 'back'}"
+    broker = Broker([front], [back])
+    broker.start()
+    try:
+        async with uvrpc.Server(Feed(delay=0.1)) as server:
+            server.connect(back)
+            await until(lambda: broker.servers == 1, "the server")
+            async with uvrpc.Channel(front) as channel:
+                feed = FeedClient(channel)
+                slow = [
+                    asyncio.ensure_future(feed.ping(n=-5, timeout=30)) for _ in range(4)
+                ]
+                stream = feed.ticks(count=8, size=1, timeout=30)
+                first = await anext(stream)
+                await until(lambda: server.in_flight == 5, "the calls to run")
+                began = time.monotonic()
+                closing = asyncio.ensure_future(asyncio.to_thread(broker.close, 60))
+                while True:  # until the broker refuses new calls
+                    try:
+                        assert await feed.ping(n=1, timeout=10) == 1
+                    except uvrpc.Unavailable as exc:
+                        assert "the broker is shutting down" in str(exc)
+                        break
+                    assert not closing.done()
+                    await asyncio.sleep(0.01)
+                assert await asyncio.gather(*slow) == [-5] * 4
+                rest = [tick.seq async for tick in stream]
+                assert [first.seq, *rest] == list(range(8))
+                await closing
+                assert time.monotonic() - began < 30  # not the grace's 60 s
+                assert broker.stats.refused >= 1
+                assert broker.in_flight == 0
+    finally:
+        broker.close()
+
+
+def test_a_broker_refuses_a_grace_that_is_no_number_of_seconds() -> None:
+    with Broker(["inproc://front-nan"], ["inproc://back-nan"]) as broker:
+        for grace in (-1.0, math.nan, math.inf):
+            with pytest.raises(ValueError, match="finite number of seconds"):
+                broker.close(grace)

@@ -191,6 +191,53 @@ def test_ctrl_c_during_the_grace_cuts_it_short(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("signals", "answered"),
+    [([signal.SIGTERM], True), ([signal.SIGTERM, signal.SIGINT], False)],
+    ids=["grace", "ctrl-c-during-the-grace"],
+)
+def test_a_broker_stopped_with_a_grace_forwards_the_calls_in_flight(
+    signals: list[signal.Signals], answered: bool, tmp_path: Path
+) -> None:
+    """``uvrpc broker --grace``: on SIGTERM the call in flight through it still
+    gets its reply; a Ctrl-C during the grace drops it at once."""
+    front, back = f"ipc://{tmp_path / 'front'}", f"ipc://{tmp_path / 'back'}"
+    tests = Path(__file__).resolve().parents[1]
+    broker = subprocess.Popen(
+        uvrpc_cmd(
+            "broker", "--frontend", front, "--backend", back, "--grace", "60"
+        ),  # fmt: skip
+        cwd=tests,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    server = subprocess.Popen(
+        uvrpc_cmd("serve", "feed_server:Feed", "--connect", back),
+        cwd=tests,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    started = time.monotonic()
+    try:
+        outcome = signal_during_a_call(broker, 30, signals)  # a 3 s call
+        status, err = stopped(broker)
+    finally:
+        server.terminate()
+        server.wait(20)
+        if broker.poll() is None:
+            broker.kill()
+            broker.communicate()
+    if answered:
+        assert outcome == -30
+        assert "signalled again" not in err
+    else:
+        assert isinstance(outcome, uvrpc.Unavailable)
+        assert "uvrpc: signalled again: dropping the calls still in flight" in err
+        assert time.monotonic() - started < 30  # neither the grace nor a deadline
+    assert status == 0
+
+
+@pytest.mark.parametrize(
     ("target", "message"),
     [
         ("calculator_server", "expected MODULE:CLASS, got 'calculator_server'"),

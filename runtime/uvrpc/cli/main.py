@@ -369,6 +369,15 @@ def _parser() -> argparse.ArgumentParser:
         "stops it.",
     )
     broker_cmd.add_argument(
+        "--grace",
+        type=seconds_or_zero,
+        default=0.0,
+        metavar="SECONDS",
+        help="on Ctrl-C or SIGTERM, refuse new calls (UNAVAILABLE) and forward "
+        "the calls in flight for up to SECONDS before closing (default 0: drop "
+        "them at once; a Ctrl-C meanwhile drops them)",
+    )
+    broker_cmd.add_argument(
         "--frontend",
         action="append",
         metavar="ENDPOINT",
@@ -568,6 +577,7 @@ def _main(arguments: list[str]) -> int:
                 allow_shared_keys=args.same_keys_for_clients_and_servers,
                 max_calls_per_client=args.max_calls_per_client,
                 max_waiting_per_client=args.max_waiting_per_client,
+                grace=args.grace,
             )
             return 0
         if (

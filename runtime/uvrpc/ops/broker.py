@@ -53,6 +53,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -102,7 +103,7 @@ from ..wire.protocol import (
 )
 from ..wire.version import PROTOCOL_VERSION
 from .outbox import Outbox
-from .signals import stop_on_signals
+from .signals import on_ctrl_c, stop_on_signals
 
 __all__ = ["Broker", "BrokerStats", "SharedKeysError", "run_broker"]
 
@@ -121,6 +122,11 @@ UNKNOWN_SERVICE_GRACE = 2 * READY_INTERVAL
 announced wait, rather than answer it ``UNIMPLEMENTED``: every server says READY
 each :data:`~uvrpc.protocol.READY_INTERVAL`, so a broker that (re)started has heard
 from all of them by then."""
+
+REPLY_SETTLE = 0.2
+"""Seconds a close with a grace keeps the sockets open after the last call in
+flight ended (within the grace), so that its last replies reach their callers: a
+client's socket drops what it has not read when its connection drops."""
 
 MAX_CALLS_PER_CLIENT = 1000
 """The calls one client may have followed by a broker at once, by default. Behind a
@@ -364,6 +370,8 @@ class Broker:
         self._command: zmq.Socket[bytes] = ctx.socket(zmq.PAIR)
         self._monitor: zmq.Socket[bytes] | None = None
         self._thread: threading.Thread | None = None
+        # Set by a close with a grace: new calls are refused.
+        self._draining = False
         self._front_out = Outbox(self._front, 1, self._client_batch_failed)
         self._back_out = Outbox(self._back, 2, self._server_batch_failed)
         try:
@@ -451,12 +459,28 @@ class Broker:
         )
         self._thread.start()
 
-    def close(self) -> None:
-        """Stop forwarding and close the sockets. Messages still queued in the
-        broker are dropped: their callers get their deadline."""
-        if self._thread is not None:
-            self._command.send(b"TERMINATE")
-            self._thread.join()
+    def close(self, grace: float = 0.0, *, cut: threading.Event | None = None) -> None:
+        """Stop forwarding and close the sockets.
+
+        With no ``grace``, at once: calls in flight are dropped, and their callers
+        get their deadline (or UNAVAILABLE as their connection drops). With a
+        ``grace`` in seconds, calls in flight finish first: new calls are answered
+        UNAVAILABLE (oneway ones dropped), what belongs to the calls in flight
+        (replies, stream items, cancels) is still forwarded until the last ends
+        or the grace runs out, and the sockets stay open :data:`REPLY_SETTLE`
+        more (within the grace) for the last replies to reach their callers.
+        ``cut``, once set, ends the grace at once (a second Ctrl-C).
+        """
+        if not 0 <= grace < math.inf:
+            raise ValueError(f"a grace is a finite number of seconds, not {grace!r}")
+        thread = self._thread
+        if thread is not None:
+            self._command.send(b"DRAIN %r" % grace if grace > 0 else b"TERMINATE")
+            while thread.is_alive():
+                if cut is not None and cut.wait(0.05):
+                    self._command.send(b"TERMINATE")
+                    cut = None
+                thread.join(0.05)
             self._thread = None
         self._close_sockets()
 
@@ -490,12 +514,27 @@ class Broker:
         for sock in (self._control, monitor, self._back, self._front):
             poller.register(sock, zmq.POLLIN)
         next_sweep = time.monotonic() + SWEEP_INTERVAL
+        ends: float | None = None  # when a close with a grace ends, at the latest
         try:
             while True:
-                wait = max(0.0, next_sweep - time.monotonic())
-                ready = dict(poller.poll(math.ceil(wait * 1000)))
+                now = time.monotonic()
+                wait = next_sweep - now
+                if ends is not None:
+                    if not self._calls:
+                        # The last call ended: let its reply settle, within the
+                        # grace.
+                        ends = min(ends, now + REPLY_SETTLE)
+                    if now >= ends:
+                        return
+                    wait = min(wait, ends - now)
+                ready = dict(poller.poll(math.ceil(max(0.0, wait) * 1000)))
                 if self._control in ready:
-                    return
+                    command = self._control.recv()
+                    if ends is not None or not command.startswith(b"DRAIN "):
+                        return
+                    ends = time.monotonic() + float(command[6:])
+                    self._draining = True
+                    continue
                 # Disconnections first: a descriptor a lost server had may already
                 # belong to a new connection whose READY is in the backend.
                 if monitor in ready:
@@ -561,6 +600,9 @@ class Broker:
                 self._end(client, call_id)  # it never reached a server
             elif call.waiting is not None:
                 call.waiting.append(frames)
+            return
+        if self._draining:
+            self._refuse_closing(client, call_id, frames)
             return
         if call_id <= ONEWAY_CALL_ID or len(frames[1]):
             # A oneway request, or none its server can answer and so end: a
@@ -629,6 +671,8 @@ class Broker:
         and has room for, as the batch's server reads batches. The calls are
         followed as if they came alone, and the batch goes on as it came; return
         whether it did (if not, nothing was done and each call is taken alone)."""
+        if self._draining:
+            return False  # each call is refused alone
         client = frames[0].bytes
         calls = self._calls
         keys: list[tuple[bytes, int]] = []
@@ -791,6 +835,17 @@ class Broker:
                 f"{', '.join(served[:10]) or 'nothing'}"
                 + (f" and {len(served) - 10} more" if len(served) > 10 else "")
             ),
+        )
+
+    def _refuse_closing(self, client: bytes, call_id: int, frames: list[Any]) -> None:
+        """A new call while the broker closes with a grace: UNAVAILABLE, so that
+        its caller may try another broker (a oneway call is dropped)."""
+        self.stats.refused += 1
+        if call_id <= ONEWAY_CALL_ID or len(frames[1]):
+            return
+        self._end(client, call_id)
+        self._reply_error(
+            client, call_id, Unavailable("the broker is shutting down; try another")
         )
 
     def _refuse_share(self, client: bytes, call_id: int, why: str) -> None:
@@ -1265,11 +1320,13 @@ def run_broker(
     allow_shared_keys: bool = False,
     max_calls_per_client: int = MAX_CALLS_PER_CLIENT,
     max_waiting_per_client: int | None = None,
+    grace: float = 0.0,
 ) -> None:
     """Run a broker until SIGINT or SIGTERM (``uvrpc broker``); print each bound
     endpoint first, frontends then backends, one a line. ``security`` secures the
     frontend (the clients' allow-list), ``backend_security`` the backend (the
-    servers'); the other arguments are :class:`Broker`'s."""
+    servers'); ``grace`` is :meth:`Broker.close`'s, which a Ctrl-C meanwhile cuts
+    short; the other arguments are :class:`Broker`'s."""
     with (
         stop_on_signals() as stop,
         Broker(
@@ -1286,3 +1343,12 @@ def run_broker(
             print(endpoint, flush=True)
         while not stop.wait(1.0):
             pass
+        if grace:
+            with on_ctrl_c() as again:
+                broker.close(grace, cut=again)
+                if again.is_set():
+                    print(
+                        "uvrpc: signalled again: dropping the calls still in flight",
+                        file=sys.stderr,
+                        flush=True,
+                    )

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-__all__ = ["stop_on_signals"]
+__all__ = ["on_ctrl_c", "stop_on_signals"]
 
 
 @contextmanager
@@ -28,6 +28,27 @@ def stop_on_signals() -> Iterator[threading.Event]:
     }
     try:
         yield stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@contextmanager
+def on_ctrl_c() -> Iterator[threading.Event]:
+    """An event set by SIGINT (a Ctrl-C) while the block runs, SIGTERM ignored: a
+    grace that a second Ctrl-C cuts short. A terminal's Ctrl-C reaches every
+    process of its group, and a supervisor's SIGTERM that follows must not."""
+    again = threading.Event()
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        again.set()
+
+    previous = {
+        signal.SIGINT: signal.signal(signal.SIGINT, on_sigint),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, signal.SIG_IGN),
+    }
+    try:
+        yield again
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
