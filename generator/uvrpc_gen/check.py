@@ -746,6 +746,15 @@ class _Checker:
                 "constructor takes each field as a keyword beside 'self'; rename "
                 "the field",
             )
+        elif what == "exception field" and name == "message":
+            # Thrift's own test schema has one: the field is the message text.
+            if field.type.name != "string" or field.type.arguments or field.optional:
+                self.error(
+                    span,
+                    "exception field 'message' is the exception's message text: "
+                    "declare it 'string' (not optional; give it a default "
+                    "instead), or rename the field",
+                )
         elif what == "exception field" and name in EXCEPTION_ATTRIBUTES:
             self.error(
                 span,

@@ -618,11 +618,19 @@ def _exception(error: ExceptionType, namespace: str) -> ExceptionView:
         )
         for f in error.fields
     )
-    init = _init(
-        [*_init_arguments(error.fields), 'message: str = ""'],
-        "Raise it from a handler of a method that declares it.\n\n"
-        "``message`` defaults to the class name and field values.",
-    )
+    if any(f.name == "message" for f in error.fields):
+        init = _init(
+            _init_arguments(error.fields),
+            "Raise it from a handler of a method that declares it.\n\n"
+            "The ``message`` field is its message text too (the class name and "
+            "field values while it is empty).",
+        )
+    else:
+        init = _init(
+            [*_init_arguments(error.fields), 'message: str = ""'],
+            "Raise it from a handler of a method that declares it.\n\n"
+            "``message`` defaults to the class name and field values.",
+        )
     return ExceptionView(
         fields=_model(
             fields_class,

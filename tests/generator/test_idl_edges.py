@@ -15,6 +15,7 @@ import pytest
 from generated_modules import import_file
 
 import uvrpc
+import uvrpc.testing
 from uvrpc_gen import check as checker
 from uvrpc_gen.check import check
 from uvrpc_gen.cli import main
@@ -163,6 +164,91 @@ def test_a_field_named_self_beside_bytes_fields(tmp_path: Path) -> None:
         del sys.modules["selfish"]
 
 
+XCEPTION = """namespace xc;
+/// Thrift's test exception.
+exception Xception { 1: i32 errorCode; 2: string message; }
+exception Quiet { 1: i32 code; 2: string message = ""; }
+service Thrower { i32 fail(1: string why) throws (Xception, Quiet); }
+"""
+
+
+@pytest.fixture(scope="module")
+def xc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
+    out = tmp_path_factory.mktemp("xc")
+    (out / "xc.idl").write_text(XCEPTION)
+    assert main([str(out / "xc.idl"), "-o", str(out)]) == 0
+    try:
+        yield import_file(out / "xc.py", "xc")
+    finally:
+        del sys.modules["xc"]
+
+
+def test_an_exception_field_named_message_is_its_message_text(xc: ModuleType) -> None:
+    """Thrift's ``Xception { 1: i32 errorCode, 2: string message }``: the field
+    is the message the error is raised with and shown by."""
+    error = xc.Xception(errorCode=1001, message="This is an Xception")
+    assert (error.errorCode, error.message) == (1001, "This is an Xception")
+    assert error.fields.message == "This is an Xception"
+    assert "This is an Xception" in str(error)
+    with pytest.raises(ValueError, match="message"):
+        xc.Xception(errorCode=1)  # a required field, as any other
+    quiet = xc.Quiet(code=2)  # empty by default: the class and values say it
+    assert quiet.fields.message == ""
+    assert quiet.message == "Quiet(code=2, message='')"
+
+
+def test_an_exception_field_named_message_reaches_the_caller(xc: ModuleType) -> None:
+    class Thrower(xc.ThrowerServer):  # type: ignore[misc,name-defined]
+        async def fail(self, *, why: str) -> int:
+            if why == "quiet":
+                raise xc.Quiet(code=3)
+            raise xc.Xception(errorCode=1001, message=why)
+
+    with uvrpc.testing.sync_memory_channel(Thrower()) as channel:
+        client = xc.ThrowerSyncClient(channel)
+        with pytest.raises(xc.Xception) as raised:
+            client.fail(why="This is an Xception", timeout=10)
+        assert raised.value.errorCode == 1001
+        assert raised.value.message == raised.value.fields.message
+        assert raised.value.message == "This is an Xception"
+        with pytest.raises(xc.Quiet) as quiet:
+            client.fail(why="quiet", timeout=10)
+        assert (quiet.value.code, quiet.value.fields.message) == (3, "")
+
+
+def test_an_exception_field_named_message_passes_mypy_strict(
+    xc: ModuleType, tmp_path: Path
+) -> None:
+    usage = tmp_path / "use_xc.py"
+    usage.write_text(
+        "from xc import Quiet, Xception\n"
+        "e = Xception(errorCode=1, message='m')\n"
+        "m: str = e.message\n"
+        "q = Quiet(code=1)\n"
+    )
+    source = Path(xc.__file__ or "")
+    env = dict(os.environ, MYPYPATH=os.pathsep.join([str(ROOT / "runtime")]))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-error-summary",
+            "--follow-imports=silent",
+            str(source),
+            str(usage),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=source.parent,
+        env=env,
+        check=False,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
@@ -173,8 +259,20 @@ def test_a_field_named_self_beside_bytes_fields(tmp_path: Path) -> None:
             "rename the field",
         ),
         (
-            "exception E { 1: string message; }",
-            "t.idl:2:25: error: exception field name 'message' clashes with an "
+            "exception E { 1: i32 message; }",
+            "t.idl:2:22: error: exception field 'message' is the exception's message "
+            "text: declare it 'string' (not optional; give it a default instead), or "
+            "rename the field",
+        ),
+        (
+            "exception E { 1: optional string message; }",
+            "t.idl:2:34: error: exception field 'message' is the exception's message "
+            "text: declare it 'string' (not optional; give it a default instead), or "
+            "rename the field",
+        ),
+        (
+            "exception E { 1: string details; }",
+            "t.idl:2:25: error: exception field name 'details' clashes with an "
             "attribute of uvrpc.DeclaredError; rename the field",
         ),
         (

@@ -420,10 +420,10 @@ CASES = [
     ),
     # --- exceptions and throws ---
     (
-        NS + "exception E { 1: string message; }",
-        "t.idl:2:25: error: exception field name 'message' clashes with an "
+        NS + "exception E { 1: string status; }",
+        "t.idl:2:25: error: exception field name 'status' clashes with an "
         "attribute of uvrpc.DeclaredError; rename the field",
-        "                        ^~~~~~~",
+        "                        ^~~~~~",
     ),
     (
         NS + "exception E { 1: i32 a; 1: i32 b; }",

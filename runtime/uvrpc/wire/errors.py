@@ -199,7 +199,9 @@ class DeclaredError(RpcError):
 
     Args:
         message: a human-readable explanation; by default the class name and
-            field values, ``KeyMissing(key='a')``.
+            field values, ``KeyMissing(key='a')``. An exception that declares a
+            ``string message`` field (as Thrift's do) takes it as that field,
+            whose value is then its message text too.
         fields: the field values, validated against the declaration at once (a
             wrong type raises pydantic's ``ValidationError`` where it is made).
     """
@@ -223,11 +225,15 @@ class DeclaredError(RpcError):
             model.model_config = {**model.model_config, "title": cls.__name__}
             model.model_rebuild(force=True, raise_errors=False)
 
-    def __init__(self, message: str = "", **fields: Any) -> None:
+    def __init__(self, message: str | None = None, **fields: Any) -> None:
+        declared = "message" in self.uvrpc_fields.model_fields
+        if declared and message is not None:
+            fields["message"] = message
         self.fields = self.uvrpc_fields(**fields)
         for name in type(self.fields).model_fields:
             setattr(self, name, getattr(self.fields, name))
-        super().__init__(message or self.summary())
+        text = self.fields.message if declared else message  # type: ignore[attr-defined]
+        super().__init__(text or self.summary())
 
     def summary(self) -> str:
         values = ", ".join(
