@@ -94,3 +94,37 @@ def test_requests_that_waited_past_their_deadline_in_the_socket_never_run() -> N
         assert feed.ran == [1, 2, 3, STALL, 6]
         assert feed.notes == []
         assert server.stats.expired == 2  # the unary call and the oneway one
+
+
+def test_a_request_with_a_timeout_already_passed_is_not_run_and_says_so() -> None:
+    """A peer's timeout of 0 or less (its clock, its arithmetic) is answered
+    DEADLINE_EXCEEDED saying that it had passed, not "did not finish within
+    -0.005 s", and its handler never starts."""
+    feed = StallingFeed()
+    with server_thread(feed) as server:
+        sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        try:
+            sock.connect(server.endpoint)
+            for call_id, timeout_ms in ((1, -5), (2, 0)):
+                # A negative one, as a peer's own encoder may write it.
+                fields = msgpack.unpackb(PING.encode(call_id, 1, None, send_stamp()))
+                fields[4] = timeout_ms
+                header = msgpack.packb(fields)
+                sock.send_multipart([b"", header, msgpack.packb({"1": call_id})])
+                assert sock.poll(10_000), "no reply"
+                frames = sock.recv_multipart()
+                header = msgpack.unpackb(frames[-2])
+                assert (header[2], header[3]) == (
+                    call_id,
+                    uvrpc.Status.DEADLINE_EXCEEDED,
+                )
+                message = msgpack.unpackb(frames[-1])
+                text = str(message)
+                assert "feed.Feed.ping was not run: its timeout" in text
+                assert f"{timeout_ms / 1000:g} s, had passed when it arrived" in text
+            send(sock, PING, 3, {"1": 3}, 10_000)
+            assert replies(sock, 1) == {3: uvrpc.Status.OK}
+        finally:
+            sock.close()
+        assert feed.ran == [3]

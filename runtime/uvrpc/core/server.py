@@ -755,10 +755,17 @@ class ServerProtocol:
         """The DEADLINE_EXCEEDED reply of a call whose deadline passed before its
         handler finished (or started), with the call's trailers."""
         timeout_ms = request.timeout_ms
+        route = request.route.method.route
+        if timeout_ms is not None and timeout_ms <= 0:
+            # A peer's own clock or arithmetic: nothing could finish within it.
+            error = DeadlineExceeded(
+                f"{route} was not run: its timeout, {timeout_ms / 1000:g} s, had "
+                "passed when it arrived"
+            )
+            return error_reply(request.call_id, error, request.call)
         timeout = "its deadline" if timeout_ms is None else f"{timeout_ms / 1000:g} s"
         error = DeadlineExceeded(
-            f"{request.route.method.route} did not finish within {timeout} "
-            "(the server's deadline)"
+            f"{route} did not finish within {timeout} (the server's deadline)"
         )
         return error_reply(request.call_id, error, request.call)
 
