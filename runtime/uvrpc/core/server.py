@@ -759,8 +759,8 @@ class ServerProtocol:
         if timeout_ms is not None and timeout_ms <= 0:
             # A peer's own clock or arithmetic: nothing could finish within it.
             error = DeadlineExceeded(
-                f"{route} was not run: its timeout, {timeout_ms / 1000:g} s, had "
-                "passed when it arrived"
+                f"{route} was not run: its deadline had passed when it arrived "
+                f"(a timeout of {timeout_ms / 1000:g} s)"
             )
             return error_reply(request.call_id, error, request.call)
         timeout = "its deadline" if timeout_ms is None else f"{timeout_ms / 1000:g} s"
