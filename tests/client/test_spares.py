@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 
 import pytest
 
@@ -51,3 +52,25 @@ def test_a_spare_that_fails_to_open_is_not_counted_as_lent() -> None:
     with pytest.raises(OSError, match="no more sockets"):
         spares.borrow()
     assert spares.close(lambda _: True, print, lambda: RuntimeError("busy")) == []
+
+
+def test_closing_while_a_spare_is_made_closes_nothing() -> None:
+    """A spare being made is lent already: a close then would leave its socket
+    open on a closed channel."""
+    making, made = threading.Event(), threading.Event()
+
+    def slow() -> object:
+        making.set()
+        made.wait(10)
+        return object()
+
+    spares = Spares(slow)
+    borrower = threading.Thread(target=spares.borrow)
+    borrower.start()
+    try:
+        assert making.wait(10)
+        with pytest.raises(RuntimeError, match="busy"):
+            spares.close(lambda _: True, print, lambda: RuntimeError("busy"))
+    finally:
+        made.set()
+        borrower.join(10)

@@ -6,8 +6,10 @@ for the other's call or corrupting its reply (``client/sync_channel.py``,
 from __future__ import annotations
 
 import asyncio
+import select
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -17,6 +19,7 @@ from feed import FeedSyncClient, Tick
 from feed_server import Feed
 
 import uvrpc
+from uvrpc.client.feeder import Feeder
 
 
 class HeldEcho(EchoServer):
@@ -246,6 +249,8 @@ def test_a_thread_closes_the_channel_its_own_stream_is_open_on() -> None:
         channel.close()  # this thread's stream is no other thread's call
         with pytest.raises(uvrpc.Unavailable, match="closed"):
             EchoSyncClient(channel).echo(data=b"late", timeout=1)
+        with pytest.raises(uvrpc.Unavailable, match="closed"):
+            next(ticks)  # not a ZMQError from the closed socket
 
 
 def test_a_spare_made_with_no_connect_timeout_waits_for_its_handshake() -> None:
@@ -268,3 +273,34 @@ def test_a_spare_made_with_no_connect_timeout_waits_for_its_handshake() -> None:
         finally:
             service.release.set()
         assert held.result(10) == b"hold"
+
+
+def test_another_channels_feeder_stepping_a_stream_waits_for_its_call() -> None:
+    """A feeder thread (of a bidirectional call elsewhere) steps a stream whose
+    socket its opener's call holds: it waits for the call, as any thread would;
+    only a feeder of a call on that very connection would wait for itself."""
+    service = HeldEcho()
+    with (
+        server_thread(service, Feed()) as server,
+        uvrpc.SyncChannel(server.endpoint) as channel,
+    ):
+        ticks = FeedSyncClient(channel).ticks(count=2, timeout=10)
+        assert next(ticks).seq == 0
+
+        def items() -> Iterator[int]:
+            assert service.started.wait(10)
+            yield next(ticks).seq
+
+        feeder = Feeder(items(), "uvrpc test items", object())
+        timer = threading.Timer(0.3, service.release.set)
+        timer.start()
+        try:
+            echoed = EchoSyncClient(channel).echo(data=b"hold", timeout=10)
+        finally:
+            timer.join()
+        assert bytes(echoed) == b"hold"
+        ready, _, _ = select.select([feeder.fd], [], [], 10)
+        assert ready, "the feeder read no item"
+        assert feeder.take() == 1
+        assert feeder.error is None
+        feeder.stop()

@@ -32,7 +32,7 @@ class Feeder:
     since nothing can interrupt an iterator blocked in another thread.
     """
 
-    def __init__(self, items: Iterable[Any], name: str) -> None:
+    def __init__(self, items: Iterable[Any], name: str, owner: object = None) -> None:
         self._read_fd, self._write_fd = os.pipe()
         os.set_blocking(self._read_fd, False)
         self._turn = threading.Condition()
@@ -44,7 +44,7 @@ class Feeder:
         """What iterating the caller's items raised."""
         context = contextvars.copy_context()
         self._thread = threading.Thread(
-            target=context.run, args=(self._run, items), name=name, daemon=True
+            target=context.run, args=(self._run, items, owner), name=name, daemon=True
         )
         self._thread.start()
 
@@ -94,8 +94,8 @@ class Feeder:
         except OSError:
             pass  # the caller stopped reading: nobody to wake
 
-    def _run(self, items: Iterable[Any]) -> None:
-        _THREAD.feeding = True
+    def _run(self, items: Iterable[Any], owner: object) -> None:
+        _THREAD.feeding = owner
         iterator = None
         try:
             iterator = iter(items)
@@ -128,6 +128,7 @@ class Feeder:
 _THREAD = threading.local()
 
 
-def feeding() -> bool:
-    """Whether this thread is a feeder's, reading a bidirectional call's items."""
-    return getattr(_THREAD, "feeding", False)
+def feeding() -> object:
+    """The ``owner`` of the feeder whose thread this is (what its bidirectional
+    call runs on), or ``None`` on any other thread."""
+    return getattr(_THREAD, "feeding", None)

@@ -37,6 +37,7 @@ class Spares(Generic[Spare]):
         self._idle: list[Spare] = []
         self._made: list[Spare] = []
         self._lent = 0
+        self._making = 0
         self._closed = False
 
     def borrow(self) -> Spare:
@@ -51,13 +52,16 @@ class Spares(Generic[Spare]):
             self._lent += 1
             if self._idle:
                 return self._idle.pop()
+            self._making += 1  # close() refuses meanwhile
         try:
             spare = self._make()
         except BaseException:
             with self._lock:
                 self._lent -= 1
+                self._making -= 1
             raise
         with self._lock:
+            self._making -= 1
             self._made.append(spare)
         return spare
 
@@ -84,9 +88,12 @@ class Spares(Generic[Spare]):
 
         Raises:
             BaseException: ``busy()``, with the pool left open and nothing
-                claimed, if ``claim`` refuses one: another thread is using it.
+                claimed, if ``claim`` refuses one (another thread is using it) or
+                one is being made.
         """
         with self._lock:
+            if self._making:
+                raise busy()
             claimed: list[Spare] = []
             for spare in self._made:
                 if not claim(spare):

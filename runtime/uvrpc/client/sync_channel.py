@@ -227,13 +227,7 @@ class SyncChannel:
         """Whether the server is connected (to the channel's own connection, not
         its spares'), as far as the monitor's events read so far tell (while
         another thread is inside a call, as they told when it last read them)."""
-        main = self._main
-        if not main.claim():
-            return main.was_connected  # its socket is the other thread's
-        try:
-            return main.connected
-        finally:
-            main.release()
+        return self._main.poll_connected()
 
     @property
     def dropped_replies(self) -> int:
@@ -260,8 +254,10 @@ class SyncChannel:
         check_process("SyncChannel", self._pid)
         spare = self._spares.borrow()
         main = self._main
-        # Its first wait for a handshake was set as it was made (_open_spare).
-        spare.connect_timeout = main.connect_timeout
+        if spare.was_connected:
+            # Else its first wait for a handshake, set as it was made
+            # (_open_spare), is what its errors name.
+            spare.connect_timeout = main.connect_timeout
         spare.wait_for_ready = main.wait_for_ready
         spare.linger = main.linger
         if not spare.claim():  # lent to this thread alone: never refused

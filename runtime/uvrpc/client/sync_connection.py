@@ -206,15 +206,18 @@ class SyncConnection:
         the socket, until the stream's deadline.
 
         Raises:
-            RuntimeError: this thread reads a bidirectional call's items, and the
-                socket is busy: with the call it feeds, maybe, which would wait
-                for this step as this step waits for it.
+            RuntimeError: this thread reads the items of a bidirectional call on
+                this connection, which holds it: the call would wait for this
+                step as this step waits for it.
             DeadlineExceeded: the deadline passed first.
+            Unavailable: the channel was closed meanwhile (by the thread of the
+                stream itself: another's close would have waited for it).
         """
         user = self._user
         if user.acquire(False):
+            self._check_open()
             return
-        if feeding():
+        if feeding() is self:
             raise RuntimeError(
                 f"{state.method.route}: a stream read as a bidirectional call's "
                 "items shares a connection with that call, whose thread holds it; "
@@ -225,6 +228,13 @@ class SyncConnection:
             raise DeadlineExceeded(
                 f"{state.method.route} did not finish within {state.timeout:g} s"
             )
+        self._check_open()
+
+    def _check_open(self) -> None:
+        """Raise Unavailable, giving the socket back, if the connection closed."""
+        if self._closed:
+            self._user.release()
+            raise Unavailable("the channel is closed")
 
     @property
     def dropped_replies(self) -> int:
@@ -258,6 +268,18 @@ class SyncConnection:
         reads those waiting, so only by the thread that claimed the connection."""
         self._read_events()
         return self._connected
+
+    def poll_connected(self) -> bool:
+        """Whether the server is connected: the monitor's waiting events read if
+        no thread uses the socket (briefly holding it), else as they were last
+        read; any thread may ask."""
+        if not self._user.acquire(False):
+            return self._connected
+        try:
+            self._read_events()
+            return self._connected
+        finally:
+            self._user.release()
 
     @property
     def was_connected(self) -> bool:
@@ -641,7 +663,7 @@ class SyncConnection:
         try:
             state, deadline = self._open_stream(method, args, timeout, wait_for_ready)
             core = self._core
-            feeder = Feeder(items, f"uvrpc {method.route} items")
+            feeder = Feeder(items, f"uvrpc {method.route} items", self)
             poller = zmq.Poller()
             poller.register(self._sock, zmq.POLLIN)
             poller.register(feeder.fd, zmq.POLLIN)
