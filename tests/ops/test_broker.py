@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -859,7 +860,7 @@ async def close_with_a_grace(tmp_path: Path) -> None:
                     try:
                         assert await feed.ping(n=1, timeout=10) == 1
                     except uvrpc.Unavailable as exc:
-                        assert "the broker is shutting down" in str(exc)
+                        assert "shutting down: the call did not run" in str(exc)
                         break
                     assert not closing.done()
                     await asyncio.sleep(0.01)
@@ -879,3 +880,29 @@ def test_a_broker_refuses_a_grace_that_is_no_number_of_seconds() -> None:
         for grace in (-1.0, math.nan, math.inf):
             with pytest.raises(ValueError, match="finite number of seconds"):
                 broker.close(grace)
+
+
+def test_a_closing_broker_refuses_the_calls_waiting_for_a_server() -> None:
+    asyncio.run(refuse_waiting_calls())
+
+
+async def refuse_waiting_calls() -> None:
+    """They never reached a server: refused at once as not run, they do not hold
+    the close for its grace (and a grace of any real number is taken)."""
+    broker = Broker(["inproc://front-closing"], ["inproc://back-closing"])
+    broker.start()
+    try:
+        async with uvrpc.Channel("inproc://front-closing") as channel:
+            call = asyncio.ensure_future(FeedClient(channel).ping(n=5, timeout=30))
+            await until(lambda: broker.in_flight == 1, "the call to wait")
+            began = time.monotonic()
+            closing = asyncio.ensure_future(
+                asyncio.to_thread(broker.close, Decimal(30))
+            )
+            with pytest.raises(uvrpc.Unavailable, match="the call did not run"):
+                await call
+            await closing
+            assert time.monotonic() - began < 20  # not the grace's 30 s
+            assert broker.stats.refused == 1
+    finally:
+        broker.close()

@@ -149,6 +149,8 @@ _A_REPLY = (0, True, None)
 """The tag of a reply passed on in a batch received whole (``_from_server``'s
 tags are ``(call id, reply, call)``; of a reply's, only that it is one is read)."""
 
+_CLOSING = "the broker is shutting down: the call did not run; try another broker"
+
 _log = logging.getLogger("uvrpc.broker")
 _CONTROLS = itertools.count()  # numbers the brokers' control endpoints
 
@@ -164,9 +166,9 @@ class BrokerStats:
     failed: int = 0
     """Calls failed with ``UNAVAILABLE`` because their server went away."""
     refused: int = 0
-    """Requests refused at once: every server was full, too many waited, or their
+    """Requests refused at once: every server was full, too many waited, their
     client was over its share (``max_calls_per_client``,
-    ``max_waiting_per_client``)."""
+    ``max_waiting_per_client``), or the broker was closing (with a grace)."""
     unserved: int = 0
     """Requests answered ``UNIMPLEMENTED``: no server serves their service."""
     expired: int = 0
@@ -464,13 +466,15 @@ class Broker:
 
         With no ``grace``, at once: calls in flight are dropped, and their callers
         get their deadline (or UNAVAILABLE as their connection drops). With a
-        ``grace`` in seconds, calls in flight finish first: new calls are answered
-        UNAVAILABLE (oneway ones dropped), what belongs to the calls in flight
+        ``grace`` in seconds, calls in flight finish first: new calls, and those
+        still waiting for a server, are answered UNAVAILABLE (oneway ones
+        dropped), what belongs to the calls in flight
         (replies, stream items, cancels) is still forwarded until the last ends
         or the grace runs out, and the sockets stay open :data:`REPLY_SETTLE`
         more (within the grace) for the last replies to reach their callers.
         ``cut``, once set, ends the grace at once (a second Ctrl-C).
         """
+        grace = float(grace)  # sent to the broker's thread as text
         if not 0 <= grace < math.inf:
             raise ValueError(f"a grace is a finite number of seconds, not {grace!r}")
         thread = self._thread
@@ -534,6 +538,8 @@ class Broker:
                         return
                     ends = time.monotonic() + float(command[6:])
                     self._draining = True
+                    self._refuse_waiting()
+                    self._end_turn()
                     continue
                 # Disconnections first: a descriptor a lost server had may already
                 # belong to a new connection whose READY is in the backend.
@@ -840,13 +846,21 @@ class Broker:
     def _refuse_closing(self, client: bytes, call_id: int, frames: list[Any]) -> None:
         """A new call while the broker closes with a grace: UNAVAILABLE, so that
         its caller may try another broker (a oneway call is dropped)."""
-        self.stats.refused += 1
         if call_id <= ONEWAY_CALL_ID or len(frames[1]):
+            self.stats.dropped += 1
             return
         self._end(client, call_id)
-        self._reply_error(
-            client, call_id, Unavailable("the broker is shutting down; try another")
-        )
+        self.stats.refused += 1
+        self._reply_error(client, call_id, Unavailable(_CLOSING))
+
+    def _refuse_waiting(self) -> None:
+        """The broker begins to close with a grace: the calls still waiting for
+        a server never reached one, and are refused as new calls are."""
+        for (client, call_id), call in list(self._calls.items()):
+            if call.server is None:
+                self._end(client, call_id)
+                self.stats.refused += 1
+                self._reply_error(client, call_id, Unavailable(_CLOSING))
 
     def _refuse_share(self, client: bytes, call_id: int, why: str) -> None:
         self._end(client, call_id)
