@@ -158,7 +158,8 @@ EXCEPTION_ATTRIBUTES = attributes_of(uvrpc.DeclaredError) | {
     "args",
 }
 """Names an exception field cannot take: ``uvrpc.DeclaredError``'s attributes,
-those its ``__init__`` sets (``message``, ``details``) and its keyword ``message``."""
+those its ``__init__`` sets (``message``, ``details``) and its keyword ``message``;
+but a ``string`` field ``message`` is its message text (the checker lets it be)."""
 
 GENERATED_ALIASES = frozenset({RUNTIME_ALIAS, "_t", "_abc", "_typing"})
 """The names generated modules import their dependencies as."""

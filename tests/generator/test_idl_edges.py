@@ -192,6 +192,8 @@ def test_an_exception_field_named_message_is_its_message_text(xc: ModuleType) ->
     assert "This is an Xception" in str(error)
     with pytest.raises(ValueError, match="message"):
         xc.Xception(errorCode=1)  # a required field, as any other
+    with pytest.raises(ValueError, match="valid string"):
+        xc.Quiet(code=1, message=None)  # a field: None is no string
     quiet = xc.Quiet(code=2)  # empty by default: the class and values say it
     assert quiet.fields.message == ""
     assert quiet.message == "Quiet(code=2, message='')"

@@ -23,6 +23,7 @@ from uvrpc.protocol import ONEWAY_CALL_ID, RequestHeaders, send_stamp
 
 PING = RequestHeaders("feed.Feed.ping")
 NOTIFY = RequestHeaders("feed.Feed.notify")
+TICKS = RequestHeaders("feed.Feed.ticks")
 STALL = 1_000_000
 """The ``n`` of the ping that blocks the server's loop."""
 STALL_FOR = 1.0
@@ -123,6 +124,21 @@ def test_a_request_with_a_timeout_already_passed_is_not_run_and_says_so() -> Non
                 text = str(message)
                 assert "feed.Feed.ping was not run: its deadline had passed" in text
                 assert f"(a timeout of {timeout_ms / 1000:g} s)" in text
+            # A stream's opening too.
+            fields = msgpack.unpackb(TICKS.encode_stream(4, 1, 8))
+            fields[4] = -5
+            body = msgpack.packb({"1": 1, "2": 0})
+            sock.send_multipart([b"", msgpack.packb(fields), body])
+            while True:
+                assert sock.poll(10_000), "no reply"
+                frames = sock.recv_multipart()
+                header = msgpack.unpackb(frames[-2])
+                if header[3] != uvrpc.Status.OK:  # past any credit
+                    break
+            assert header[3] == uvrpc.Status.DEADLINE_EXCEEDED
+            assert "feed.Feed.ticks was not run: its deadline had passed" in str(
+                msgpack.unpackb(frames[-1])
+            )
             send(sock, PING, 3, {"1": 3}, 10_000)
             assert replies(sock, 1) == {3: uvrpc.Status.OK}
         finally:

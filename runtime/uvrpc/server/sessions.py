@@ -288,7 +288,13 @@ class _Session:
         run_handler = dispatcher.intercept_stream(method, run_handler)
         route = Route(method.final, run_handler)
         return await dispatcher.run(
-            Request(state.call_id, route, params, None, call=self.request.call)
+            Request(
+                state.call_id,
+                route,
+                params,
+                self.request.timeout_ms,  # for its DEADLINE_EXCEEDED's text
+                call=self.request.call,
+            )
         )
 
     def end(self) -> None:

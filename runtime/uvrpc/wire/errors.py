@@ -187,6 +187,10 @@ class Unauthenticated(RpcError):
     status_code = Status.UNAUTHENTICATED
 
 
+_NO_MESSAGE: Any = object()
+"""The default of :class:`DeclaredError`'s ``message``: none given."""
+
+
 class DeclaredError(RpcError):
     """Base of the exception classes generated from the IDL's ``exception`` types.
 
@@ -225,14 +229,17 @@ class DeclaredError(RpcError):
             model.model_config = {**model.model_config, "title": cls.__name__}
             model.model_rebuild(force=True, raise_errors=False)
 
-    def __init__(self, message: str | None = None, **fields: Any) -> None:
+    def __init__(self, message: str = _NO_MESSAGE, **fields: Any) -> None:
         declared = "message" in self.uvrpc_fields.model_fields
-        if declared and message is not None:
-            fields["message"] = message
+        if declared and message is not _NO_MESSAGE:
+            fields["message"] = message  # a field: validated as one
         self.fields = self.uvrpc_fields(**fields)
         for name in type(self.fields).model_fields:
             setattr(self, name, getattr(self.fields, name))
-        text = self.fields.message if declared else message  # type: ignore[attr-defined]
+        if declared:
+            text = self.fields.message  # type: ignore[attr-defined]
+        else:
+            text = "" if message is _NO_MESSAGE else message
         super().__init__(text or self.summary())
 
     def summary(self) -> str:
