@@ -896,9 +896,8 @@ async def refuse_waiting_calls() -> None:
             call = asyncio.ensure_future(FeedClient(channel).ping(n=5, timeout=30))
             await until(lambda: broker.in_flight == 1, "the call to wait")
             began = time.monotonic()
-            closing = asyncio.ensure_future(
-                asyncio.to_thread(broker.close, Decimal(30))
-            )
+            grace: Any = Decimal(30)  # a number, though not a float
+            closing = asyncio.ensure_future(asyncio.to_thread(broker.close, grace))
             with pytest.raises(uvrpc.Unavailable, match="the call did not run"):
                 await call
             await closing
