@@ -9,7 +9,7 @@ import asyncio
 import select
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -44,6 +44,19 @@ class HeldEcho(EchoServer):
             return data
         finally:
             self.inside -= 1
+
+
+def held_call(
+    channel: uvrpc.SyncChannel, release: Callable[[], None], *, after: float
+) -> bytes:
+    """Make a held echo call on this thread, ``release`` run on another thread
+    ``after`` seconds from now; what the call returned."""
+    timer = threading.Timer(after, release)
+    timer.start()
+    try:
+        return bytes(EchoSyncClient(channel).echo(data=b"hold", timeout=10))
+    finally:
+        timer.join()
 
 
 def test_a_second_thread_calling_during_a_call_is_answered_meanwhile() -> None:
@@ -184,13 +197,7 @@ def test_a_stream_stepped_during_its_threads_call_waits_for_the_call() -> None:
             service.release.set()
 
         stepped = pool.submit(step)
-        timer = threading.Timer(0, let_go)
-        timer.start()
-        try:
-            echoed = EchoSyncClient(channel).echo(data=b"hold", timeout=10)
-        finally:
-            timer.join()
-        assert bytes(echoed) == b"hold"
+        assert held_call(channel, let_go, after=0) == b"hold"
         assert stepped.result(10) == 1
         assert order == ["released", "stepped"]
         assert list(ticks) == []
@@ -292,13 +299,7 @@ def test_another_channels_feeder_stepping_a_stream_waits_for_its_call() -> None:
             yield next(ticks).seq
 
         feeder = Feeder(items(), "uvrpc test items", object())
-        timer = threading.Timer(0.3, service.release.set)
-        timer.start()
-        try:
-            echoed = EchoSyncClient(channel).echo(data=b"hold", timeout=10)
-        finally:
-            timer.join()
-        assert bytes(echoed) == b"hold"
+        assert held_call(channel, service.release.set, after=0.3) == b"hold"
         ready, _, _ = select.select([feeder.fd], [], [], 10)
         assert ready, "the feeder read no item"
         assert feeder.take() == 1

@@ -23,6 +23,32 @@ from uvrpc_gen.diagnostics import IdlError, format_diagnostic
 from uvrpc_gen.parse import MAX_NESTING, parse
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def assert_mypy_strict(source: Path, usage: Path) -> None:
+    """``mypy --strict`` passes on a generated module and code that uses it."""
+    env = dict(os.environ, MYPYPATH=os.pathsep.join([str(ROOT / "runtime")]))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-error-summary",
+            "--follow-imports=silent",
+            str(source),
+            str(usage),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=source.parent,
+        env=env,
+        check=False,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 NS = "namespace t;\n"
 
 
@@ -127,27 +153,7 @@ def test_edge_names_pass_mypy_strict(edges: ModuleType, tmp_path: Path) -> None:
         "    c.timeout(named=n, timeout=1.0)\n"
         "    return c.self(type=1, cls=2, call=3, uvrpc=4, wait_for_ready=True)\n"
     )
-    source = Path(edges.__file__ or "")
-    env = dict(os.environ, MYPYPATH=os.pathsep.join([str(ROOT / "runtime")]))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--no-error-summary",
-            "--follow-imports=silent",
-            str(source),
-            str(usage),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=source.parent,
-        env=env,
-        check=False,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_mypy_strict(Path(edges.__file__ or ""), usage)
 
 
 def test_a_field_named_self_beside_bytes_fields(tmp_path: Path) -> None:
@@ -228,27 +234,7 @@ def test_an_exception_field_named_message_passes_mypy_strict(
         "m: str = e.message\n"
         "q = Quiet(code=1)\n"
     )
-    source = Path(xc.__file__ or "")
-    env = dict(os.environ, MYPYPATH=os.pathsep.join([str(ROOT / "runtime")]))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--no-error-summary",
-            "--follow-imports=silent",
-            str(source),
-            str(usage),
-        ],  # fmt: skip
-        capture_output=True,
-        text=True,
-        cwd=source.parent,
-        env=env,
-        check=False,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_mypy_strict(Path(xc.__file__ or ""), usage)
 
 
 @pytest.mark.parametrize(

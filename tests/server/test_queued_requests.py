@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import msgpack
 import zmq
@@ -47,6 +49,18 @@ class StallingFeed(Feed):
         return n
 
 
+@contextmanager
+def dealer_to(endpoint: str) -> Iterator[zmq.Socket[bytes]]:
+    """A raw DEALER connected to ``endpoint``, closed at the end."""
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    try:
+        sock.connect(endpoint)
+        yield sock
+    finally:
+        sock.close()
+
+
 def send(
     sock: zmq.Socket[bytes],
     headers: RequestHeaders,
@@ -71,10 +85,7 @@ def replies(sock: zmq.Socket[bytes], count: int) -> dict[int, int]:
 def test_requests_that_waited_past_their_deadline_in_the_socket_never_run() -> None:
     feed = StallingFeed()
     with server_thread(feed) as server:
-        sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
-        sock.setsockopt(zmq.LINGER, 0)
-        try:
-            sock.connect(server.endpoint)
+        with dealer_to(server.endpoint) as sock:
             # Calls answered at once: the connection's baseline.
             for call_id in (1, 2, 3):
                 send(sock, PING, call_id, {"1": call_id}, 10_000)
@@ -90,8 +101,6 @@ def test_requests_that_waited_past_their_deadline_in_the_socket_never_run() -> N
                 5: uvrpc.Status.DEADLINE_EXCEEDED,
                 6: uvrpc.Status.OK,
             }
-        finally:
-            sock.close()
         assert feed.ran == [1, 2, 3, STALL, 6]
         assert feed.notes == []
         assert server.stats.expired == 2  # the unary call and the oneway one
@@ -103,10 +112,7 @@ def test_a_request_with_a_timeout_already_passed_is_not_run_and_says_so() -> Non
     within -0.005 s", and its handler never starts."""
     feed = StallingFeed()
     with server_thread(feed) as server:
-        sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
-        sock.setsockopt(zmq.LINGER, 0)
-        try:
-            sock.connect(server.endpoint)
+        with dealer_to(server.endpoint) as sock:
             for call_id, timeout_ms in ((1, -5), (2, 0)):
                 # A negative one, as a peer's own encoder may write it.
                 fields = msgpack.unpackb(PING.encode(call_id, 1, None, send_stamp()))
@@ -141,6 +147,4 @@ def test_a_request_with_a_timeout_already_passed_is_not_run_and_says_so() -> Non
             )
             send(sock, PING, 3, {"1": 3}, 10_000)
             assert replies(sock, 1) == {3: uvrpc.Status.OK}
-        finally:
-            sock.close()
         assert feed.ran == [3]
