@@ -253,7 +253,7 @@ class FeedSyncClient(_uvrpc.SyncClient):
         size: int = 0,
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
-    ) -> _typing.Iterator[Tick]:
+    ) -> _typing.Generator[Tick, None, None]:
         """Streams `count` ticks carrying `size` bytes each."""
         return self._server_stream(_FEED_TICKS, (count, size), timeout, wait_for_ready)
 
@@ -280,7 +280,7 @@ class FeedSyncClient(_uvrpc.SyncClient):
         ticks: _typing.Iterable[Tick],
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
-    ) -> _typing.Iterator[Tick]:
+    ) -> _typing.Generator[Tick, None, None]:
         """Streams every tick back as it arrives."""
         return self._bidi_stream(_FEED_ECHO, (), ticks, timeout, wait_for_ready)
 
@@ -290,7 +290,7 @@ class FeedSyncClient(_uvrpc.SyncClient):
         count: int,
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
-    ) -> _typing.Iterator[int]:
+    ) -> _typing.Generator[int, None, None]:
         """Streams the numbers from 0 to `count` - 1."""
         return self._server_stream(_FEED_NUMBERS, (count,), timeout, wait_for_ready)
 

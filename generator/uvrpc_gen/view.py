@@ -841,8 +841,12 @@ def _client_returns(method: Method, *, is_async: bool) -> Doc:
         return "None"
     if method.streams_reply:
         item = _item(returns, pytypes.received_annotation_doc)
-        head = f"{_runtime('ItemStream')}[" if is_async else "_typing.Iterator["
-        return Group(head, (item,), "]", hug=True)
+        if is_async:
+            return Group(f"{_runtime('ItemStream')}[", (item,), "]", hug=True)
+        # A generator, not an Iterator: its caller may close() it (or hand it
+        # to contextlib.closing) to end the call early, and a type checker
+        # must let them.
+        return Group("_typing.Generator[", (item, "None", "None"), "]", hug=True)
     return pytypes.received_annotation_doc(returns)
 
 

@@ -76,7 +76,7 @@ def test_closing_early_cancels_the_call(running: tuple[RunningServer, Feed]) -> 
     with uvrpc.SyncChannel(server.endpoint) as channel:
         stream = channel.bidi_stream(ECHO, {}, (Tick(seq=n) for n in range(10**6)), 10)
         assert next(stream).seq == 0
-        stream.close()  # type: ignore[attr-defined]
+        stream.close()
         wait_for(service.cancelled.is_set)
         assert channel.call(PING, {"1": 4}, 5) == 4
 

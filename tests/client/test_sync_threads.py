@@ -305,3 +305,19 @@ def test_another_channels_feeder_stepping_a_stream_waits_for_its_call() -> None:
         assert feeder.take() == 1
         assert feeder.error is None
         feeder.stop()
+
+
+def test_a_streams_items_read_during_another_call_stop_at_its_deadline() -> None:
+    """Items the socket read while this thread waited in another call are not
+    served once the stream's deadline passed: it fails, as the asyncio
+    client's does, instead of yielding what was read meanwhile."""
+    with (
+        server_thread(Feed(delay=0.01)) as server,
+        uvrpc.SyncChannel(server.endpoint) as channel,
+    ):
+        feed = FeedSyncClient(channel)
+        ticks = feed.ticks(count=1000, timeout=0.5)
+        assert next(ticks).seq == 0
+        assert feed.ping(n=-10, timeout=10) == -10  # a second, on the socket
+        with pytest.raises(uvrpc.DeadlineExceeded, match="within 0.5 s"):
+            next(ticks)

@@ -196,6 +196,8 @@ def test_an_exception_field_named_message_is_its_message_text(xc: ModuleType) ->
     assert (error.errorCode, error.message) == (1001, "This is an Xception")
     assert error.fields.message == "This is an Xception"
     assert "This is an Xception" in str(error)
+    # repr() names the fields, as a log line needs them.
+    assert repr(error) == "Xception(errorCode=1001, message='This is an Xception')"
     with pytest.raises(ValueError, match="message"):
         xc.Xception(errorCode=1)  # a required field, as any other
     with pytest.raises(ValueError, match="valid string"):

@@ -2008,7 +2008,7 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
         n: int,
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
-    ) -> _typing.Iterator[_t.Timestamp]:
+    ) -> _typing.Generator[_t.Timestamp, None, None]:
         """Streams `n` instants `step` apart from `start`."""
         return self._server_stream(
             _CONFORMANCE_TICKS,
@@ -2105,7 +2105,7 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
         n: int,
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
-    ) -> _typing.Iterator[int]:
+    ) -> _typing.Generator[int, None, None]:
         """Streams `n` numbers counting up from `start`."""
         return self._server_stream(
             _CONFORMANCE_COUNT,
@@ -2167,7 +2167,7 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
         shapes: list[Shape],
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
-    ) -> _typing.Iterator[Shape]:
+    ) -> _typing.Generator[Shape, None, None]:
         """Streams each shape of `shapes` back, then a label counting them."""
         return self._server_stream(
             _CONFORMANCE_SHAPES,
@@ -2183,7 +2183,7 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
         add: int,
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
-    ) -> _typing.Iterator[Scalars]:
+    ) -> _typing.Generator[Scalars, None, None]:
         """Answers each message with itself, `large` increased by `add`.
 
         Raises:

@@ -151,7 +151,7 @@ class StreamEchoSyncClient(_uvrpc.SyncClient):
         n: int,
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
-    ) -> _typing.Iterator[memoryview]:
+    ) -> _typing.Generator[memoryview, None, None]:
         """Sends `data` back `n` times."""
         return self._server_stream(
             _STREAM_ECHO_REPEAT,
@@ -182,7 +182,7 @@ class StreamEchoSyncClient(_uvrpc.SyncClient):
         items: _typing.Iterable[_uvrpc.Buffer],
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
-    ) -> _typing.Iterator[memoryview]:
+    ) -> _typing.Generator[memoryview, None, None]:
         """Sends each item back as it arrives."""
         return self._bidi_stream(_STREAM_ECHO_ECHO, (), items, timeout, wait_for_ready)
 

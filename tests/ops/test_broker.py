@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgpack
 import pytest
@@ -880,6 +880,17 @@ def test_a_broker_refuses_a_grace_that_is_no_number_of_seconds() -> None:
         for grace in (-1.0, math.nan, math.inf):
             with pytest.raises(ValueError, match="finite number of seconds"):
                 broker.close(grace)
+        for wrong in ("5", None):
+            with pytest.raises(TypeError, match="a grace is a number of seconds"):
+                broker.close(cast(Any, wrong))
+
+
+def test_a_closed_broker_says_so_when_started_again() -> None:
+    broker = Broker(["inproc://front-again"], ["inproc://back-again"])
+    broker.start()
+    broker.close()
+    with pytest.raises(RuntimeError, match="this broker is closed"):
+        broker.start()
 
 
 def test_a_closing_broker_refuses_the_calls_waiting_for_a_server() -> None:

@@ -7,6 +7,7 @@ reveal; ``tests/generator/test_typing.py`` checks every one.
 from __future__ import annotations
 
 import array
+import contextlib
 import datetime
 import decimal
 import uuid
@@ -168,7 +169,13 @@ async def use_streams_errors_and_constants(
         reveal_type(listed)  # R: golden.conformance.Scalars
     async for scalars in client.transform(values=numbers_of(value), add=1):
         reveal_type(scalars)  # R: golden.conformance.Scalars
-    reveal_type(blocking.count(start=0, n=1))  # R: typing.Iterator[int]
+    reveal_type(blocking.count(start=0, n=1))  # R: typing.Generator[int, None, None]
+    # A blocking stream may be closed early, as its docs say to, either way.
+    with contextlib.closing(blocking.count(start=0, n=5)) as first_only:
+        reveal_type(next(first_only))  # R: int
+    started = blocking.count(start=0, n=5)
+    next(started)
+    started.close()
     reveal_type(blocking.sum(values=[1, 2]))  # R: int
     for echoed in blocking.transform(values=[value], add=1):
         reveal_type(echoed)  # R: golden.conformance.Scalars

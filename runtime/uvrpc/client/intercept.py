@@ -13,7 +13,6 @@ from collections.abc import (
     Callable,
     Generator,
     Iterable,
-    Iterator,
     Sequence,
 )
 from functools import partial
@@ -344,7 +343,7 @@ def intercept_sync_server_stream(
     args: dict[str, Any],
     timeout: float | None,
     items: Iterable[Any] | None = None,
-) -> Iterator[_T]:
+) -> Generator[_T, None, None]:
     """Iterate a blocking server (or bidirectional) stream whose interceptors run
     on a thread of their own, while the caller iterates: their ``proceed``
     returns (or raises) when the stream ends. The stream ends as their chain

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterable, Coroutine, Generator, Iterable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -288,7 +288,7 @@ class SyncClient:
         values: tuple[Any, ...],
         timeout: float | None,
         wait_for_ready: bool | None = None,
-    ) -> Iterator[Out]:
+    ) -> Generator[Out, None, None]:
         return self._channel.server_stream(
             method,
             method.wire_args(values),
@@ -319,7 +319,7 @@ class SyncClient:
         items: Iterable[In],
         timeout: float | None,
         wait_for_ready: bool | None = None,
-    ) -> Iterator[Out]:
+    ) -> Generator[Out, None, None]:
         return self._channel.bidi_stream(
             method,
             method.wire_args(values),

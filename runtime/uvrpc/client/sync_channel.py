@@ -11,7 +11,7 @@ channel's own, or, for a thread that finds it busy, a spare
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterable, Generator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterable, Generator, Iterable, Sequence
 from functools import partial
 from typing import Any, cast
 
@@ -324,7 +324,7 @@ class SyncChannel:
         args: dict[str, Any],
         timeout: float | None,
         wait_for_ready: bool | None = None,
-    ) -> Iterator[Out]:
+    ) -> Generator[Out, None, None]:
         """Iterate the items of a server-streaming call (sent on the first ``next``).
 
         The call keeps its socket for the calling thread until the iterator is
@@ -449,7 +449,7 @@ class SyncChannel:
         items: Iterable[In],
         timeout: float | None,
         wait_for_ready: bool | None = None,
-    ) -> Iterator[Out]:
+    ) -> Generator[Out, None, None]:
         """Iterate the items of a bidirectional call (sent on the first ``next``),
         sending ``items`` as the server grants credit.
 
@@ -458,6 +458,9 @@ class SyncChannel:
         is the call's until the iterator is exhausted or closed, as for
         :meth:`server_stream`; closing it early, the deadline passing, or ``items``
         raising cancels the call (the iterator then raises what ``items`` raised).
+        ``items`` may be another stream's iterator (a relay), if not one opened
+        on this channel by this thread and already started: both would need the
+        one connection at once (``RuntimeError``).
 
         Raises:
             RpcError: the server ended the stream with an error.

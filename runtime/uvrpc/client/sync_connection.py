@@ -573,6 +573,11 @@ class SyncConnection:
             self._stream_opened()
             try:
                 while True:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        # Items read while another call waited on the socket
+                        # are not served past the deadline (expire: no-op once
+                        # the stream ended within it).
+                        core.expire(state)
                     item = core.take(state)
                     self._flush(state, deadline)
                     if item is END:
@@ -688,6 +693,11 @@ class SyncConnection:
                             end = core.end_frames(state)
                             assert end is not None
                             self._send(end, method.route, deadline, timeout)
+                    if deadline is not None and time.monotonic() >= deadline:
+                        # Items read while another call waited on the socket
+                        # are not served past the deadline (expire: no-op once
+                        # the stream ended within it).
+                        core.expire(state)
                     item = core.take(state)
                     self._flush(state, deadline)
                     if item is END:

@@ -452,9 +452,15 @@ class Broker:
         return len(self._calls)
 
     def start(self) -> None:
-        """Start forwarding, in a thread of its own (``with`` does this)."""
+        """Start forwarding, in a thread of its own (``with`` does this).
+
+        Raises:
+            RuntimeError: the broker was closed (make a new one).
+        """
         if self._thread is not None:
             return
+        if self._monitor is None:
+            raise RuntimeError("this broker is closed: make a new one")
         self._judges_services_at = time.monotonic() + self._unknown_service_grace
         self._thread = threading.Thread(
             target=self._run, name="uvrpc-broker", daemon=True
@@ -474,6 +480,9 @@ class Broker:
         more (within the grace) for the last replies to reach their callers.
         ``cut``, once set, ends the grace at once (a second Ctrl-C).
         """
+        given: object = grace  # what a caller gave, whatever its annotation says
+        if isinstance(given, str | bytes) or not hasattr(given, "__float__"):
+            raise TypeError(f"a grace is a number of seconds, not {grace!r}")
         grace = float(grace)  # sent to the broker's thread as text
         if not 0 <= grace < math.inf:
             raise ValueError(f"a grace is a finite number of seconds, not {grace!r}")

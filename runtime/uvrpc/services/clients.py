@@ -5,7 +5,7 @@ serves both, never imports a client)."""
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from ..client.streams import ItemStream
@@ -50,7 +50,7 @@ class HealthSyncClient(SyncClient):
 
     def watch(
         self, *, service: str = "", timeout: float | None = None
-    ) -> Iterator[HealthStatus]:
+    ) -> Generator[HealthStatus, None, None]:
         """The answer of :meth:`check` now, then each time it changes, until the
         iterator is closed (or ``timeout``, the client's if ``None``, passes).
 

@@ -242,7 +242,13 @@ class DeclaredError(RpcError):
             text = "" if message is _NO_MESSAGE else message
         super().__init__(text or self.summary())
 
+    def __repr__(self) -> str:
+        # The class and its fields (a message field among them), as logs that
+        # use repr() need them: Exception's repr shows the message text alone.
+        return self.summary()
+
     def summary(self) -> str:
+        """The class name and the field values, ``KeyMissing(key='a')``."""
         values = ", ".join(
             f"{name}={readable(getattr(self.fields, name))!r}"
             for name in type(self.fields).model_fields
