@@ -7,6 +7,7 @@ import asyncio
 import logging
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -830,8 +831,20 @@ async def take_every_call() -> None:
         assert broker.stats.refused == 1
 
 
-def test_a_close_with_a_grace_lets_the_calls_in_flight_finish(tmp_path: Path) -> None:
-    asyncio.run(close_with_a_grace(tmp_path))
+def test_a_close_with_a_grace_lets_the_calls_in_flight_finish(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="uvrpc.broker"):
+        asyncio.run(close_with_a_grace(tmp_path))
+    said = [r.getMessage() for r in caplog.records]
+    # 5, or 6 with the probing call in flight as the close began.
+    assert any(
+        re.fullmatch(
+            r"closing: new calls refused, [56] in flight given up to 60 s to end", m
+        )
+        for m in said
+    )
+    assert "every call in flight ended: closing" in said
 
 
 async def close_with_a_grace(tmp_path: Path) -> None:
@@ -916,3 +929,32 @@ async def refuse_waiting_calls() -> None:
             assert broker.stats.refused == 1
     finally:
         broker.close()
+
+
+def test_a_grace_that_ends_with_calls_in_flight_says_how_many(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def main() -> None:
+        broker = Broker(["inproc://front-short"], ["inproc://back-short"])
+        broker.start()
+        try:
+            async with uvrpc.Server(Feed()) as server:
+                server.connect("inproc://back-short")
+                await until(lambda: broker.servers == 1, "the server")
+                async with uvrpc.Channel("inproc://front-short") as channel:
+                    slow = asyncio.ensure_future(
+                        FeedClient(channel).ping(n=-100, timeout=30)
+                    )
+                    await until(lambda: server.in_flight == 1, "the call to run")
+                    await asyncio.to_thread(broker.close, 0.2)
+                    slow.cancel()
+        finally:
+            broker.close()
+
+    with caplog.at_level(logging.INFO, logger="uvrpc.broker"):
+        asyncio.run(main())
+    said = [r.getMessage() for r in caplog.records]
+    assert (
+        "the grace ended with 1 calls in flight: their callers see their "
+        "connection drop"
+    ) in said

@@ -538,6 +538,14 @@ class Broker:
                         # grace.
                         ends = min(ends, now + REPLY_SETTLE)
                     if now >= ends:
+                        if self._calls:
+                            _log.warning(
+                                "the grace ended with %d calls in flight: "
+                                "their callers see their connection drop",
+                                len(self._calls),
+                            )
+                        else:
+                            _log.info("every call in flight ended: closing")
                         return
                     wait = min(wait, ends - now)
                 ready = dict(poller.poll(math.ceil(max(0.0, wait) * 1000)))
@@ -545,9 +553,16 @@ class Broker:
                     command = self._control.recv()
                     if ends is not None or not command.startswith(b"DRAIN "):
                         return
-                    ends = time.monotonic() + float(command[6:])
+                    grace = float(command[6:])
+                    ends = time.monotonic() + grace
                     self._draining = True
                     self._refuse_waiting()
+                    _log.info(
+                        "closing: new calls refused, %d in flight given up to "
+                        "%g s to end",
+                        len(self._calls),
+                        grace,
+                    )
                     self._end_turn()
                     continue
                 # Disconnections first: a descriptor a lost server had may already
