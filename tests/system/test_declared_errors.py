@@ -115,7 +115,7 @@ def test_the_blocking_client_raises_declared_errors_too(
 
 
 def test_an_undeclared_exception_is_generic_and_keeps_the_traceback_home(
-    store: ModuleType, served: str
+    store: ModuleType, served: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     with store.StoreSyncClient(served, timeout=10) as client:
         with pytest.raises(uvrpc.RemoteError) as bug:
@@ -127,6 +127,14 @@ def test_an_undeclared_exception_is_generic_and_keeps_the_traceback_home(
             client.get(key="unrelated")
         with pytest.raises(uvrpc.RemoteError, match="KeyMissing: KeyMissing"):
             client.put(key="k", value="v")
+        # The server's log says why its caller got UNKNOWN.
+        assert any(
+            r.getMessage().endswith(
+                "raised store.KeyMissing, which the method does not declare "
+                "(throws): its caller gets UNKNOWN"
+            )
+            for r in caplog.records
+        )
         # Status errors pass through as before.
         with pytest.raises(uvrpc.NotFound) as status:
             client.get(key="status")

@@ -780,9 +780,17 @@ class ServerProtocol:
         if isinstance(exc, DeclaredError):
             if method.errors_by_name.get(exc.uvrpc_name) is type(exc):
                 return exc
+            _log.error(
+                "handler of %s raised %s, which the method does not declare "
+                "(throws): its caller gets UNKNOWN",
+                method.route,
+                exc.uvrpc_name or type(exc).__name__,
+                exc_info=exc,
+            )
         elif isinstance(exc, RpcError):
             return exc
-        _log.error("handler of %s raised", method.route, exc_info=exc)
+        else:
+            _log.error("handler of %s raised", method.route, exc_info=exc)
         detail = exc.message if isinstance(exc, RpcError) else str(exc)
         details: dict[str, Any] = {}
         if self.debug:
