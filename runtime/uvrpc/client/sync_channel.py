@@ -388,6 +388,12 @@ class SyncChannel:
     ) -> Reply:
         """Send ``items`` as the server grants credit and return the call's result.
 
+        ``items`` is read on the calling thread (so it may be another stream of
+        this channel, a relay): the deadline is noticed between items, and an
+        iterable that blocks holds the call past it until its next item. Items
+        that may block for long go to a bidirectional method, whose items are
+        read on a thread of their own.
+
         Raises:
             RpcError: the server replied with an error; the client stops sending.
             DeadlineExceeded: the call did not end within ``timeout`` seconds.
