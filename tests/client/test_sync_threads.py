@@ -316,8 +316,29 @@ def test_a_streams_items_read_during_another_call_stop_at_its_deadline() -> None
         uvrpc.SyncChannel(server.endpoint) as channel,
     ):
         feed = FeedSyncClient(channel)
-        ticks = feed.ticks(count=1000, timeout=0.5)
+        ticks = feed.ticks(count=1000, timeout=2)
         assert next(ticks).seq == 0
-        assert feed.ping(n=-10, timeout=10) == -10  # a second, on the socket
-        with pytest.raises(uvrpc.DeadlineExceeded, match="within 0.5 s"):
+        assert feed.ping(n=-30, timeout=10) == -30  # 3 s, on the socket
+        with pytest.raises(uvrpc.DeadlineExceeded, match="within 2 s"):
             next(ticks)
+
+
+def test_a_client_stream_notices_its_deadline_between_items() -> None:
+    """It stops taking items once its deadline passed, though the server would
+    take more, rather than reading the caller's iterable to its end."""
+    taken: list[int] = []
+
+    def slow_items() -> Iterator[Tick]:
+        for seq in range(8):
+            time.sleep(0.2)
+            taken.append(seq)
+            yield Tick(seq=seq)
+
+    with (
+        server_thread(Feed()) as server,
+        uvrpc.SyncChannel(server.endpoint) as channel,
+    ):
+        with pytest.raises(uvrpc.DeadlineExceeded):
+            FeedSyncClient(channel).upload(ticks=slow_items(), timeout=0.5)
+    # The third item comes at 0.6 s at the soonest: past the deadline, the last.
+    assert len(taken) <= 3

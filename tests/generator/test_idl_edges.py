@@ -196,8 +196,11 @@ def test_an_exception_field_named_message_is_its_message_text(xc: ModuleType) ->
     assert (error.errorCode, error.message) == (1001, "This is an Xception")
     assert error.fields.message == "This is an Xception"
     assert "This is an Xception" in str(error)
-    # repr() names the fields, as a log line needs them.
+    # repr() names the fields, as a log line needs them; a message of its own
+    # (not a field) comes first, as the constructor takes it.
     assert repr(error) == "Xception(errorCode=1001, message='This is an Xception')"
+    assert repr(xc.Quiet(code=2)) == "Quiet(code=2, message='')"
+    assert repr(xc.Xception.__new__(xc.Xception)) == "Xception()"  # no fields yet
     with pytest.raises(ValueError, match="message"):
         xc.Xception(errorCode=1)  # a required field, as any other
     with pytest.raises(ValueError, match="valid string"):

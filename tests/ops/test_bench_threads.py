@@ -7,6 +7,7 @@ import argparse
 
 import pytest
 
+import uvrpc
 from uvrpc.bench import threads
 
 
@@ -28,13 +29,37 @@ def test_every_row_and_pool_size_is_measured_and_each_reply_checked(
     assert [r[3] for r in rows if r[1] == "uvrpc-shared"] == ["1.00x |"] * 2
 
 
-def test_a_reply_that_differs_from_its_request_fails_the_measurement() -> None:
-    calls = [lambda data: data[:-1]] * 2  # an echo that loses a byte
-    rate, wrong = threads._rate(calls, 0.0, 0.05)
-    assert rate > 0 and wrong == round(rate * 0.05)
+def test_every_reply_that_differs_from_its_request_is_counted() -> None:
+    made = [0, 0]
+
+    def losing(index: int) -> threads.Call:
+        def call(data: bytes) -> bytes:
+            made[index] += 1
+            return data[:-1]  # an echo that loses a byte
+
+        return call
+
+    rate, wrong = threads._rate([losing(0), losing(1)], 0.0, 0.3)
+    assert wrong == round(rate * 0.3)  # each counted call, and no other
+    assert wrong <= sum(made)
+
+
+def test_a_call_that_fails_in_a_pool_thread_fails_the_measurement() -> None:
+    def failing(data: bytes) -> bytes:
+        raise uvrpc.Unavailable("no server")
+
+    with pytest.raises(uvrpc.Unavailable, match="no server"):
+        threads._rate([failing, failing], 0.0, 0.1)
 
 
 @pytest.mark.parametrize("text", ["0", "", "a,2", "2,-1"])
 def test_thread_counts_are_positive_integers(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         threads._counts(text)
+
+
+@pytest.mark.parametrize("option", ["--repeat", "--duration"])
+def test_rounds_and_durations_are_more_than_zero(option: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        threads.main([option, "0"])
+    assert exited.value.code == 2

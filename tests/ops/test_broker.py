@@ -837,13 +837,9 @@ def test_a_close_with_a_grace_lets_the_calls_in_flight_finish(
     with caplog.at_level(logging.INFO, logger="uvrpc.broker"):
         asyncio.run(close_with_a_grace(tmp_path))
     said = [r.getMessage() for r in caplog.records]
-    # 5, or 6 with the probing call in flight as the close began.
-    assert any(
-        re.fullmatch(
-            r"closing: new calls refused, [56] in flight given up to 60 s to end", m
-        )
-        for m in said
-    )
+    # The count depends on how many of the calls had ended as the close began.
+    began = r"closing: new calls refused, \d+ in flight given up to 60 s to end"
+    assert any(re.fullmatch(began, m) for m in said)
     assert "every call in flight ended: closing" in said
 
 
@@ -955,6 +951,6 @@ def test_a_grace_that_ends_with_calls_in_flight_says_how_many(
         asyncio.run(main())
     said = [r.getMessage() for r in caplog.records]
     assert (
-        "the grace ended with 1 calls in flight: their callers see their "
-        "connection drop"
+        "calls still in flight as the grace ended: 1 (their callers see their "
+        "connection drop)"
     ) in said

@@ -93,6 +93,8 @@ def test_a_declared_error_arrives_as_its_class_with_its_fields(
                 b"\x00\xff",
             )
             assert error.message == "not here"
+            # repr() shows its own message first, then its fields.
+            assert repr(error).startswith("KeyMissing('not here', key='missing', ")
             assert error.status is uvrpc.Status.UNKNOWN
             with pytest.raises(store.Busy) as busy:
                 await client.get(key="busy")

@@ -91,20 +91,26 @@ def _rate(calls: Sequence[Call], warmup: float, duration: float) -> tuple[float,
     start, end = begin + warmup, begin + warmup + duration
     counts = [0] * len(calls)
     wrong = [0] * len(calls)
+    errors: list[BaseException] = []
 
     def run(index: int) -> None:
         call = calls[index]
-        while (now := time.perf_counter()) < end:
-            reply = call(PAYLOAD)
-            if now >= start:
-                counts[index] += 1
-                wrong[index] += reply != PAYLOAD
+        try:
+            while (now := time.perf_counter()) < end:
+                reply = call(PAYLOAD)
+                if now >= start:
+                    counts[index] += 1
+                    wrong[index] += reply != PAYLOAD
+        except BaseException as exc:  # raised on the measuring thread below
+            errors.append(exc)
 
     pool = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
     for thread in pool:
         thread.start()
     for thread in pool:
         thread.join()
+    if errors:
+        raise errors[0]
     return sum(counts) / duration, sum(wrong)
 
 
@@ -182,6 +188,19 @@ def _counts(text: str) -> tuple[int, ...]:
     return counts
 
 
+def _positive(kind: Callable[[str], float]) -> Callable[[str], Any]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"must be more than 0: {text!r}")
+        return value
+
+    return parse
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure and print the table."""
     parser = argparse.ArgumentParser(
@@ -190,9 +209,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "SyncChannel, one channel a thread, and one shared gRPC channel.",
     )
     parser.add_argument("--threads", type=_counts, default=THREADS, metavar="N,N")
-    parser.add_argument("--duration", type=float, default=2.0, metavar="SECONDS")
+    parser.add_argument(
+        "--duration", type=_positive(float), default=2.0, metavar="SECONDS"
+    )
     parser.add_argument("--warmup", type=float, default=0.5, metavar="SECONDS")
-    parser.add_argument("--repeat", type=int, default=3, metavar="ROUNDS")
+    parser.add_argument("--repeat", type=_positive(int), default=3, metavar="ROUNDS")
     parser.add_argument("--no-grpc", action="store_true", help="leave out the gRPC row")
     args = parser.parse_args(argv)
     rows = ["uvrpc-shared", "uvrpc-own"]

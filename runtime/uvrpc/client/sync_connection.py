@@ -637,6 +637,9 @@ class SyncConnection:
         core = self._core
         try:
             for index, item in enumerate(items):
+                if deadline is not None and time.monotonic() >= deadline:
+                    core.expire(state)  # noticed between items (see the docs)
+                    break
                 while not state.over and not core.can_send(state):
                     self._await_message(state, deadline)
                 if state.over:

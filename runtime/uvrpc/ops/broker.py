@@ -479,6 +479,10 @@ class Broker:
         or the grace runs out, and the sockets stay open :data:`REPLY_SETTLE`
         more (within the grace) for the last replies to reach their callers.
         ``cut``, once set, ends the grace at once (a second Ctrl-C).
+
+        Raises:
+            TypeError: ``grace`` is no number.
+            ValueError: ``grace`` is negative, infinite or NaN.
         """
         given: object = grace  # what a caller gave, whatever its annotation says
         if isinstance(given, str | bytes) or not hasattr(given, "__float__"):
@@ -540,8 +544,8 @@ class Broker:
                     if now >= ends:
                         if self._calls:
                             _log.warning(
-                                "the grace ended with %d calls in flight: "
-                                "their callers see their connection drop",
+                                "calls still in flight as the grace ended: %d "
+                                "(their callers see their connection drop)",
                                 len(self._calls),
                             )
                         else:
@@ -551,6 +555,12 @@ class Broker:
                 ready = dict(poller.poll(math.ceil(max(0.0, wait) * 1000)))
                 if self._control in ready:
                     command = self._control.recv()
+                    if ends is not None and self._calls:
+                        _log.warning(
+                            "calls still in flight as the grace was cut short: %d "
+                            "(their callers see their connection drop)",
+                            len(self._calls),
+                        )
                     if ends is not None or not command.startswith(b"DRAIN "):
                         return
                     grace = float(command[6:])

@@ -245,7 +245,15 @@ class DeclaredError(RpcError):
     def __repr__(self) -> str:
         # The class and its fields (a message field among them), as logs that
         # use repr() need them: Exception's repr shows the message text alone.
-        return self.summary()
+        if getattr(self, "fields", None) is None:
+            return super().__repr__()  # made without __init__: no fields yet
+        summary = self.summary()
+        message = self.message
+        if message == summary or "message" in type(self.fields).model_fields:
+            return summary
+        # A message of its own, first, as the constructor takes it.
+        head, _, rest = summary.partition("(")
+        return f"{head}({message!r}, {rest}" if rest != ")" else f"{head}({message!r})"
 
     def summary(self) -> str:
         """The class name and the field values, ``KeyMissing(key='a')``."""
