@@ -13,7 +13,7 @@ from uvrpc.client.spares import Spares
 
 def test_a_spare_is_lent_to_one_borrower_at_a_time_and_reused() -> None:
     made = itertools.count()
-    spares = Spares(lambda: next(made))
+    spares = Spares(lambda: next(made), lambda _: True)
     first, second = spares.borrow(), spares.borrow()
     assert (first, second) == (0, 1)  # the first is lent: a second is made
     spares.give_back(first)
@@ -22,36 +22,33 @@ def test_a_spare_is_lent_to_one_borrower_at_a_time_and_reused() -> None:
 
 
 def test_closing_with_a_spare_lent_closes_nothing() -> None:
-    spares = Spares(object)
+    in_use: set[int] = set()
+    spares = Spares(object, lambda spare: id(spare) not in in_use)
     lent = spares.borrow()
     idle = spares.borrow()
     spares.give_back(idle)
-    in_use = {id(lent)}
+    in_use.add(id(lent))
     released: list[object] = []
-
-    def claim(spare: object) -> bool:
-        return id(spare) not in in_use
-
     with pytest.raises(RuntimeError, match="busy"):
-        spares.close(claim, released.append, lambda: RuntimeError("busy"))
+        spares.close(released.append, lambda: RuntimeError("busy"))
     assert released in ([], [idle])  # what it claimed before the refusal
     assert spares.borrow() is idle  # still open
     spares.give_back(idle)
     in_use.clear()  # the lent one is free now (its borrower's own stream)
-    closed = spares.close(claim, released.append, lambda: RuntimeError("busy"))
+    closed = spares.close(released.append, lambda: RuntimeError("busy"))
     assert set(map(id, closed)) == {id(lent), id(idle)}
     with pytest.raises(uvrpc.Unavailable, match="closed"):
         spares.borrow()
 
 
-def test_a_spare_that_fails_to_open_is_not_counted_as_lent() -> None:
+def test_a_spare_that_fails_to_open_does_not_hold_the_close() -> None:
     def refuse() -> object:
         raise OSError("no more sockets")
 
-    spares = Spares(refuse)
+    spares = Spares(refuse, lambda _: True)
     with pytest.raises(OSError, match="no more sockets"):
         spares.borrow()
-    assert spares.close(lambda _: True, print, lambda: RuntimeError("busy")) == []
+    assert spares.close(print, lambda: RuntimeError("busy")) == []
 
 
 def test_closing_while_a_spare_is_made_closes_nothing() -> None:
@@ -64,13 +61,13 @@ def test_closing_while_a_spare_is_made_closes_nothing() -> None:
         made.wait(10)
         return object()
 
-    spares = Spares(slow)
+    spares = Spares(slow, lambda _: True)
     borrower = threading.Thread(target=spares.borrow)
     borrower.start()
     try:
         assert making.wait(10)
         with pytest.raises(RuntimeError, match="busy"):
-            spares.close(lambda _: True, print, lambda: RuntimeError("busy"))
+            spares.close(print, lambda: RuntimeError("busy"))
     finally:
         made.set()
         borrower.join(10)

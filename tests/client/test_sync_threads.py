@@ -19,6 +19,7 @@ from feed import FeedSyncClient, Tick
 from feed_server import Feed
 
 import uvrpc
+import uvrpc.testing
 from uvrpc.client.feeder import Feeder
 
 
@@ -220,6 +221,7 @@ def test_threads_taking_turns_share_a_channel() -> None:
         with ThreadPoolExecutor(1) as pool:  # a stream stepped by two threads
             assert pool.submit(next, ticks).result(10).seq == 0
         assert [tick.seq for tick in ticks] == [1]
+        assert channel._spares.made == []  # turns took one connection
 
 
 def test_a_stream_relayed_into_a_bidi_call_on_its_socket_fails_at_once() -> None:
@@ -342,3 +344,51 @@ def test_a_client_stream_notices_its_deadline_between_items() -> None:
             FeedSyncClient(channel).upload(ticks=slow_items(), timeout=0.5)
     # The third item comes at 0.6 s at the soonest: past the deadline, the last.
     assert len(taken) <= 3
+
+
+def test_a_stream_closed_while_another_thread_holds_its_socket_is_cancelled() -> None:
+    """Its thread could not take the socket to cancel it: the next call on the
+    socket does, so the server's handler does not run on for ever."""
+    service = HeldEcho()
+    feed = Feed()
+    with (
+        server_thread(service, feed) as server,
+        uvrpc.SyncChannel(server.endpoint) as channel,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        ticks = FeedSyncClient(channel).ticks(count=10**6)  # no deadline
+        assert next(ticks).seq == 0
+
+        def close_then_release() -> None:
+            assert service.started.wait(10)  # this thread's call holds the socket
+            ticks.close()
+            service.release.set()
+
+        closed = pool.submit(close_then_release)
+        echoed = EchoSyncClient(channel).echo(data=b"hold", timeout=10)
+        assert bytes(echoed) == b"hold"
+        closed.result(10)
+        assert not feed.finished.is_set()  # not yet: nobody could tell the server
+        assert bytes(EchoSyncClient(channel).echo(data=b"next", timeout=10)) == b"next"
+        deadline = time.monotonic() + 10
+        while not feed.finished.is_set():
+            assert time.monotonic() < deadline, "the stream was never cancelled"
+            time.sleep(0.01)
+
+
+def test_an_in_memory_channel_refusing_to_close_keeps_its_server() -> None:
+    """``sync_memory_channel``'s close, refused while another thread calls,
+    stops nothing: the call under way is answered."""
+    service = HeldEcho()
+    with (
+        uvrpc.testing.sync_memory_channel(service) as channel,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        held = pool.submit(
+            lambda: bytes(EchoSyncClient(channel).echo(data=b"hold", timeout=10))
+        )
+        assert service.started.wait(10)
+        with pytest.raises(RuntimeError, match="another thread is inside a call"):
+            channel.close()
+        service.release.set()
+        assert held.result(10) == b"hold"

@@ -32,9 +32,10 @@ from ..client.sync_channel import SyncChannel
 from .echo import EchoSyncClient
 from .runner import WORKER, serving
 
-__all__ = ["PAYLOAD", "THREADS", "main", "measure"]
+__all__ = ["PAYLOAD", "ROWS", "THREADS", "Call", "main", "measure", "render"]
 
 PAYLOAD = bytes(64)
+"""What each call sends, and must get back."""
 THREADS = (1, 2, 4, 8)
 """The pool sizes measured by default."""
 

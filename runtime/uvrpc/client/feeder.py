@@ -3,10 +3,10 @@
 A blocking bidirectional call must go on taking the server's items while the caller's
 iterable of items waits (for a reply, say: a chat), and a ZeroMQ socket must stay on
 the thread that uses it. So a :class:`Feeder` thread reads the caller's iterable one
-item ahead and hands each to the calling thread, which owns the socket, encodes and
-sends the items as the server grants credit, and waits on the socket and the
-feeder's pipe together (``zmq.Poller`` takes a file descriptor), never polling in a
-loop.
+item ahead and hands each to the thread stepping the call, which holds the socket
+meanwhile, encodes and sends the items as the server grants credit, and waits on
+the socket and the feeder's pipe together (``zmq.Poller`` takes a file
+descriptor), never polling in a loop.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ class Feeder:
     """
 
     def __init__(self, items: Iterable[Any], name: str, owner: object = None) -> None:
+        """Start reading ``items`` on a thread named ``name``; ``owner`` (the
+        connection of the call fed) is what :func:`feeding` says on it."""
         self._read_fd, self._write_fd = os.pipe()
         os.set_blocking(self._read_fd, False)
         self._turn = threading.Condition()

@@ -26,22 +26,27 @@ class Spares(Generic[Spare]):
     """The spare connections of one channel: each lent to one borrower at a time.
 
     Thread-safe. ``make`` opens a new one (outside the pool's lock: it may take a
-    while); a borrower gives it back once its call or stream is over.
+    while); ``claim`` takes one for the calling thread, without blocking, and
+    says whether it could (another thread may hold it: a closing one). A
+    borrower gets a spare claimed, and gives it back once its call or stream is
+    over.
     """
 
-    def __init__(self, make: Callable[[], Spare]) -> None:
+    def __init__(
+        self, make: Callable[[], Spare], claim: Callable[[Spare], bool]
+    ) -> None:
         self._make = make
+        self._claim = claim
         # Re-entrant: a stream dropped while the lock is held (a collection
         # run by an allocation under it) gives its spare back on this thread.
         self._lock = threading.RLock()
         self._idle: list[Spare] = []
         self._made: list[Spare] = []
-        self._lent = 0
         self._making = 0
         self._closed = False
 
     def borrow(self) -> Spare:
-        """An idle spare, or a new one if none is idle.
+        """An idle spare, or a new one if none is idle; claimed for this thread.
 
         Raises:
             Unavailable: the channel is closed.
@@ -49,58 +54,61 @@ class Spares(Generic[Spare]):
         with self._lock:
             if self._closed:
                 raise Unavailable("the channel is closed")
-            self._lent += 1
-            if self._idle:
-                return self._idle.pop()
+            while self._idle:
+                spare = self._idle.pop()
+                if self._claim(spare):  # under the lock: no close between
+                    return spare
+                # Not expected (a spare is given back once free): left for
+                # later, and a new one made.
+                self._idle.insert(0, spare)
+                break
             self._making += 1  # close() refuses meanwhile
         try:
             spare = self._make()
         except BaseException:
             with self._lock:
-                self._lent -= 1
                 self._making -= 1
             raise
         with self._lock:
             self._making -= 1
             self._made.append(spare)
+            claimed = self._claim(spare)  # new: nobody else knows it yet
+        assert claimed
         return spare
 
     def give_back(self, spare: Spare) -> None:
-        """Return a borrowed spare for the next borrower."""
+        """Return a borrowed spare for the next borrower (released by the
+        borrower's call or stream as it ended)."""
         with self._lock:
-            self._lent -= 1
             self._idle.append(spare)
 
     @property
     def made(self) -> list[Spare]:
-        """Every spare made so far, lent or idle (a copy)."""
+        """Every spare made, lent or idle, closed with the channel too (a copy)."""
         with self._lock:
             return list(self._made)
 
     def close(
-        self,
-        claim: Callable[[Spare], bool],
-        release: Callable[[Spare], None],
-        busy: Callable[[], BaseException],
+        self, release: Callable[[Spare], None], busy: Callable[[], BaseException]
     ) -> list[Spare]:
-        """Lend no more, and return every spare made, each claimed by this thread
-        (``claim``, which must not block), for the caller to close.
+        """Lend no more, and return every spare made, each claimed by this
+        thread, for the caller to close.
 
         Raises:
             BaseException: ``busy()``, with the pool left open and nothing
-                claimed, if ``claim`` refuses one (another thread is using it) or
-                one is being made.
+                claimed, if one cannot be claimed (another thread is using it)
+                or one is being made.
         """
         with self._lock:
             if self._making:
                 raise busy()
             claimed: list[Spare] = []
             for spare in self._made:
-                if not claim(spare):
+                if not self._claim(spare):
                     for taken in claimed:
                         release(taken)
                     raise busy()
                 claimed.append(spare)
             self._closed = True
-            self._idle, self._made = [], []
+            self._idle = []
         return claimed

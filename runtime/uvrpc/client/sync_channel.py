@@ -11,6 +11,7 @@ channel's own, or, for a thread that finds it busy, a spare
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterable, Generator, Iterable, Sequence
 from functools import partial
 from typing import Any, cast
@@ -169,7 +170,9 @@ class SyncChannel:
             wait_for_ready=wait_for_ready,
             linger=linger,
         )
-        self._spares: Spares[SyncConnection] = Spares(self._open_spare)
+        self._spares: Spares[SyncConnection] = Spares(
+            self._open_spare, SyncConnection.claim
+        )
 
     def _open_spare(self) -> SyncConnection:
         """A new spare connection, with the channel's current settings.
@@ -260,9 +263,6 @@ class SyncChannel:
             spare.connect_timeout = main.connect_timeout
         spare.wait_for_ready = main.wait_for_ready
         spare.linger = main.linger
-        if not spare.claim():  # lent to this thread alone: never refused
-            self._spares.give_back(spare)
-            raise RuntimeError("a spare connection was lent while in use")
         return spare
 
     def call(
@@ -527,8 +527,8 @@ class SyncChannel:
         ``None``) at most. Nothing is queued for a server that is not connected,
         so closing a channel whose server is down returns at once.
 
-        Its spare connections (see :class:`SyncChannel`) close with it, one
-        after another, each within ``linger``.
+        Its spare connections (see :class:`SyncChannel`) close with it, within
+        the same ``linger``.
 
         Raises:
             RuntimeError: another thread is inside a call on this channel, or has
@@ -543,17 +543,17 @@ class SyncChannel:
             raise RuntimeError(_BUSY)
         try:
             spares = self._spares.close(
-                SyncConnection.claim,
-                SyncConnection.release,
-                lambda: RuntimeError(_BUSY),
+                SyncConnection.release, lambda: RuntimeError(_BUSY)
             )
             self._closed = True
+            # One linger for them all: the channel's own connection first.
+            end = time.monotonic() + linger
+            main.close(linger)
             for spare in spares:
                 try:
-                    spare.close(linger)
+                    spare.close(max(0.0, end - time.monotonic()))
                 finally:
                     spare.release()
-            main.close(linger)
         finally:
             main.release()
 

@@ -172,6 +172,9 @@ class SyncConnection:
         self._streams_open = 0
         self._streams_thread = 0
         self._streams_lock = threading.Lock()
+        # Streams closed by a thread that could not take the socket (another's
+        # call held it): ended by the next to claim it.
+        self._unended: list[CallState] = []
 
     def claim(self) -> bool:
         """Take the socket for this thread if it is free: no other thread is
@@ -184,7 +187,15 @@ class SyncConnection:
         if self._streams_open and self._streams_thread != get_ident():
             self._user.release()
             return False
+        if self._unended:
+            self._end_unended()
         return True
+
+    def _end_unended(self) -> None:
+        """End (cancel) the streams closed while another thread held the socket."""
+        unended = self._unended
+        while unended:
+            self._end(unended.pop())
 
     def _stream_opened(self) -> None:
         """A stream opened on this socket, by this thread, which holds it."""
@@ -261,13 +272,6 @@ class SyncConnection:
         """Whether each request and client-stream item is checked as the server
         will check it, before it is sent (see the ``check_requests`` argument)."""
         return self._core.check_requests
-
-    @property
-    def connected(self) -> bool:
-        """Whether the server is connected, as far as the monitor's events tell;
-        reads those waiting, so only by the thread that claimed the connection."""
-        self._read_events()
-        return self._connected
 
     def poll_connected(self) -> bool:
         """Whether the server is connected: the monitor's waiting events read if
@@ -594,6 +598,8 @@ class SyncConnection:
                 held = held or self._user.acquire(False)
                 if held:  # not while another thread is inside a call
                     self._ended(state, final)
+                else:  # the next to claim the socket ends it
+                    self._unended.append(state)
                 self._stream_closed()
         finally:
             if held:
@@ -718,6 +724,8 @@ class SyncConnection:
                 held = held or self._user.acquire(False)
                 if held:  # not while another thread is inside a call
                     self._ended(state, final)
+                else:  # the next to claim the socket ends it
+                    self._unended.append(state)
                 self._stream_closed()
         finally:
             if held:

@@ -166,9 +166,10 @@ class BrokerStats:
     failed: int = 0
     """Calls failed with ``UNAVAILABLE`` because their server went away."""
     refused: int = 0
-    """Requests refused at once: every server was full, too many waited, their
-    client was over its share (``max_calls_per_client``,
-    ``max_waiting_per_client``), or the broker was closing (with a grace)."""
+    """Requests refused: at once when every server was full, too many waited or
+    their client was over its share (``max_calls_per_client``,
+    ``max_waiting_per_client``); new or still waiting for a server when the
+    broker began to close with a grace."""
     unserved: int = 0
     """Requests answered ``UNIMPLEMENTED``: no server serves their service."""
     expired: int = 0
@@ -178,7 +179,8 @@ class BrokerStats:
     passed on (a full pipe): a stream never goes on with a hole in it."""
     dropped: int = 0
     """Messages dropped: for a call the broker does not know (one that ended), or
-    for a client that is gone or does not read; a malformed batch counts once."""
+    for a client that is gone or does not read, or a oneway request while the
+    broker closes with a grace; a malformed batch counts once."""
 
 
 class _Server:
