@@ -573,17 +573,10 @@ class SyncConnection:
         held = True  # the channel is this stream's between its yields only
         try:
             state, deadline = self._open_stream(method, args, timeout, wait_for_ready)
-            core = self._core
             self._stream_opened()
             try:
                 while True:
-                    if deadline is not None and time.monotonic() >= deadline:
-                        # Items read while another call waited on the socket
-                        # are not served past the deadline (expire: no-op once
-                        # the stream ended within it).
-                        core.expire(state)
-                    item = core.take(state)
-                    self._flush(state, deadline)
+                    item = self._take(state, deadline)
                     if item is END:
                         return
                     if item is WAIT:
@@ -595,15 +588,37 @@ class SyncConnection:
                         self._next_step(state, deadline)
                         held = True
             finally:
-                held = held or self._user.acquire(False)
-                if held:  # not while another thread is inside a call
-                    self._ended(state, final)
-                else:  # the next to claim the socket ends it
-                    self._unended.append(state)
-                self._stream_closed()
+                held = self._stream_over(state, final, held)
         finally:
             if held:
                 self._user.release()
+
+    def _take(self, state: CallState, deadline: float | None) -> Any:
+        """A stream's next item (or END, or WAIT), and the credit it owes sent.
+
+        Items read while another call waited on the socket are not served past
+        the deadline (expire is a no-op once the stream ended within it).
+        """
+        core = self._core
+        if deadline is not None and time.monotonic() >= deadline:
+            core.expire(state)
+        item = core.take(state)
+        self._flush(state, deadline)
+        return item
+
+    def _stream_over(
+        self, state: CallState, final: list[ReplyHeader] | None, held: bool
+    ) -> bool:
+        """A stream's iteration ended: end its call if the socket is this
+        thread's, or can be taken, else leave it to the next thread to claim the
+        socket; return whether this thread holds the socket."""
+        held = held or self._user.acquire(False)
+        if held:  # not while another thread is inside a call
+            self._ended(state, final)
+        else:
+            self._unended.append(state)
+        self._stream_closed()
+        return held
 
     def _ended(self, state: CallState, final: list[ReplyHeader] | None) -> None:
         """A stream call's iteration ended: hand its last reply's header to the
@@ -702,13 +717,7 @@ class SyncConnection:
                             end = core.end_frames(state)
                             assert end is not None
                             self._send(end, method.route, deadline, timeout)
-                    if deadline is not None and time.monotonic() >= deadline:
-                        # Items read while another call waited on the socket
-                        # are not served past the deadline (expire: no-op once
-                        # the stream ended within it).
-                        core.expire(state)
-                    item = core.take(state)
-                    self._flush(state, deadline)
+                    item = self._take(state, deadline)
                     if item is END:
                         return
                     if item is not WAIT:
@@ -721,12 +730,7 @@ class SyncConnection:
                     self._poll(poller, state, feeder, deadline)
             finally:
                 feeder.stop()
-                held = held or self._user.acquire(False)
-                if held:  # not while another thread is inside a call
-                    self._ended(state, final)
-                else:  # the next to claim the socket ends it
-                    self._unended.append(state)
-                self._stream_closed()
+                held = self._stream_over(state, final, held)
         finally:
             if held:
                 self._user.release()
