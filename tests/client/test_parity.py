@@ -341,7 +341,7 @@ EXPECTED = {
     "deadline": "DeadlineExceeded",
     "unimplemented": "Unimplemented",
     "oversized": "ResourceExhausted",
-    "closed": "Unavailable",
+    "closed": "ChannelClosed",
 }
 
 

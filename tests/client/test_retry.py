@@ -205,3 +205,35 @@ def test_a_wait_that_oversleeps_the_deadline_ends_with_the_last_error(
     with pytest.raises(uvrpc.Unavailable) as caught:
         asyncio.run(policy.run(attempt_async, timeout=0.2))
     assert caught.value is errors[-1] and len(given) == 1
+
+
+def test_a_call_on_a_closed_client_is_not_retried(
+    flaky: ModuleType, served: tuple[str, Counter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every attempt would meet the same closed channel: the call fails at once
+    with ChannelClosed (an Unavailable), and no retry waits, with either client."""
+    endpoint, counter = served
+    waits: list[int] = []
+    monkeypatch.setattr(
+        uvrpc.Retry, "delay", lambda policy, retry: waits.append(retry) or 0.0
+    )
+    policy = uvrpc.Retry(attempts=4)
+
+    sync_client = flaky.FlakySyncClient(endpoint, timeout=10, retry=policy)
+    sync_client.close()
+    with pytest.raises(uvrpc.ChannelClosed, match="the channel is closed"):
+        sync_client.read(failures=0)
+
+    async def main() -> None:
+        client = flaky.FlakyClient(endpoint, timeout=10, retry=policy)
+        await client.close()
+        with pytest.raises(uvrpc.ChannelClosed, match="the channel is closed"):
+            await client.read(failures=0)
+
+    asyncio.run(main())
+    assert waits == [] and counter.calls["read"] == 0
+    assert issubclass(uvrpc.ChannelClosed, uvrpc.Unavailable)
+    # A server's UNAVAILABLE still is retried under the same (patched) policy.
+    with flaky.FlakySyncClient(endpoint, timeout=10, retry=policy) as client:
+        assert client.read(failures=1) == 2
+    assert waits == [0]

@@ -44,7 +44,7 @@ from ..transport.reactor import SocketReactor
 from ..transport.security import ClientSecurity, checked_security, no_reply_text
 from ..transport.sockets import CONNECT_TIMEOUT, LINGER, connect, open_socket
 from ..wire.buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
-from ..wire.errors import DeadlineExceeded, Unavailable
+from ..wire.errors import ChannelClosed, DeadlineExceeded, Unavailable
 from ..wire.limits import (
     HIGH_WATER_MARK,
     MAX_IN_FLIGHT,
@@ -606,7 +606,7 @@ class Channel:
             return loop
         check_process("Channel", self._pid)
         if self._closed:
-            raise Unavailable("the channel is closed")
+            raise ChannelClosed("the channel is closed")
         if self._loop is not None:
             raise RuntimeError("a Channel belongs to the loop that first used it")
         self._transport.attach(loop, self._on_message)
@@ -704,7 +704,7 @@ class Channel:
         """Send a request with call id 0, which gets no reply; register nothing."""
         loop = self._running_loop()
         if self._closed:
-            raise Unavailable("the channel is closed")
+            raise ChannelClosed("the channel is closed")
         if self._refusal is not None:
             self._refused(method.route)
         frames = self._core.oneway_request(method, args, timeout, scope)
@@ -817,7 +817,7 @@ class Channel:
         if loop is None or loop is not asyncio.get_running_loop():
             loop = self._running_loop()
         if self._closed:
-            raise Unavailable("the channel is closed")
+            raise ChannelClosed("the channel is closed")
         if self._refusal is not None:
             self._refused(method.route)
         state, frames = self._core.start_call(method, args, timeout, scope, started)
@@ -1210,7 +1210,7 @@ class Channel:
         if CURRENT_CALL.get() is not None:
             timeout = inherited_timeout(timeout)
         if self._closed:
-            raise Unavailable("the channel is closed")
+            raise ChannelClosed("the channel is closed")
         if self._refusal is not None:
             self._refused(method.route)
         state, frames = self._core.open_stream(method, args, timeout, OUTGOING.get())
@@ -1319,9 +1319,9 @@ class Channel:
             self._grace.cancel()
             self._grace = None
         for over in self._oneway_waits:
-            _fail(over, Unavailable("the channel was closed"))
+            _fail(over, ChannelClosed("the channel was closed"))
         for state in self._core.fail_all(
-            lambda _: Unavailable("the channel was closed")
+            lambda _: ChannelClosed("the channel was closed")
         ):
             self._wake(state)
         self._core.outbox.clear()

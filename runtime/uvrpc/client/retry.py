@@ -6,7 +6,9 @@ reached or is shutting down). Retrying is off unless a client is given a
 :class:`Retry`; methods that are not idempotent are never retried, whatever the
 policy. Each attempt waits a random time up to an exponentially growing cap ("full
 jitter", so that many clients retrying at once spread out), and every attempt and
-wait fits in the call's one deadline: the ``timeout`` covers the whole call.
+wait fits in the call's one deadline: the ``timeout`` covers the whole call. A call
+on a closed channel (:class:`~uvrpc.ChannelClosed`) fails at once: every attempt
+would meet the same closed channel.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from ..wire.errors import Unavailable
+from ..wire.errors import ChannelClosed, Unavailable
 
 __all__ = ["Retry", "checked_retry"]
 
@@ -66,6 +68,8 @@ class Retry:
             remaining = _remaining(deadline, last)
             try:
                 return await attempt(remaining)
+            except ChannelClosed:
+                raise
             except Unavailable as exc:
                 wait = self._wait(retry, deadline)
                 if wait is None:
@@ -84,6 +88,8 @@ class Retry:
             remaining = _remaining(deadline, last)
             try:
                 return attempt(remaining)
+            except ChannelClosed:
+                raise
             except Unavailable as exc:
                 wait = self._wait(retry, deadline)
                 if wait is None:

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from ..wire.errors import Unavailable
+from ..wire.errors import ChannelClosed
 
 __all__ = ["Spares"]
 
@@ -53,7 +53,7 @@ class Spares(Generic[Spare]):
         """
         with self._lock:
             if self._closed:
-                raise Unavailable("the channel is closed")
+                raise ChannelClosed("the channel is closed")
             while self._idle:
                 spare = self._idle.pop()
                 if self._claim(spare):  # under the lock: no close between

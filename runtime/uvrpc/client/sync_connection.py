@@ -46,7 +46,7 @@ from ..transport.reactor import recv_message, send_message
 from ..transport.security import ClientSecurity, no_reply_text
 from ..transport.sockets import connect, open_socket
 from ..wire.buffers import BodyEncoder, BufferPool
-from ..wire.errors import DeadlineExceeded, Unavailable
+from ..wire.errors import ChannelClosed, DeadlineExceeded, Unavailable
 from ..wire.methods import (
     BidiStreaming,
     ClientStreaming,
@@ -245,7 +245,7 @@ class SyncConnection:
         """Raise Unavailable, giving the socket back, if the connection closed."""
         if self._closed:
             self._user.release()
-            raise Unavailable("the channel is closed")
+            raise ChannelClosed("the channel is closed")
 
     @property
     def dropped_replies(self) -> int:
@@ -416,7 +416,7 @@ class SyncConnection:
         :meth:`uvrpc.SyncChannel.call`."""
         try:
             if self._closed:
-                raise Unavailable("the channel is closed")
+                raise ChannelClosed("the channel is closed")
             if FORKS.count != self._forks:
                 check_process("SyncChannel", self._pid)
             scope = OUTGOING.get()
@@ -774,7 +774,7 @@ class SyncConnection:
         wait_for_ready: bool | None = None,
     ) -> tuple[CallState, float | None]:
         if self._closed:
-            raise Unavailable("the channel is closed")
+            raise ChannelClosed("the channel is closed")
         check_process("SyncChannel", self._pid)
         if CURRENT_CALL.get() is not None:
             timeout = inherited_timeout(timeout)

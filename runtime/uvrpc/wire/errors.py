@@ -19,6 +19,7 @@ __all__ = [
     "Aborted",
     "AlreadyExists",
     "Cancelled",
+    "ChannelClosed",
     "DataLoss",
     "DeadlineExceeded",
     "DeclaredError",
@@ -173,6 +174,16 @@ class Unavailable(RpcError):
     """The server cannot be reached, or the client was closed with the call pending."""
 
     status_code = Status.UNAVAILABLE
+
+
+class ChannelClosed(Unavailable):
+    """The call's channel (or client) is closed: the call was not sent, or its
+    reply can no longer arrive.
+
+    An :class:`Unavailable`, so a caller that handles one handles this; a
+    :class:`~uvrpc.Retry` does not retry it, since every attempt would meet the same
+    closed channel.
+    """
 
 
 class DataLoss(RpcError):
