@@ -342,10 +342,12 @@ class ServedSyncChannel(SyncChannel):
             raise
 
     def close(self, linger: float | None = None) -> None:
-        """Close the channel, then the server (cancelling handlers still
-        running) and its thread."""
-        super().close(linger)  # refused (another thread calls): nothing closes
-        self._served.stop()
+        """Close the channel (ending other threads' calls on it), then the
+        server (cancelling handlers still running) and its thread."""
+        try:
+            super().close(linger)
+        finally:
+            self._served.stop()
 
     def __enter__(self) -> ServedSyncChannel:
         """``with sync_memory_channel(...) as channel:`` closes it at the end."""

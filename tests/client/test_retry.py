@@ -214,9 +214,12 @@ def test_a_call_on_a_closed_client_is_not_retried(
     with ChannelClosed (an Unavailable), and no retry waits, with either client."""
     endpoint, counter = served
     waits: list[int] = []
-    monkeypatch.setattr(
-        uvrpc.Retry, "delay", lambda policy, retry: waits.append(retry) or 0.0
-    )
+
+    def delay(policy: uvrpc.Retry, retry: int) -> float:
+        waits.append(retry)
+        return 0.0
+
+    monkeypatch.setattr(uvrpc.Retry, "delay", delay)
     policy = uvrpc.Retry(attempts=4)
 
     sync_client = flaky.FlakySyncClient(endpoint, timeout=10, retry=policy)

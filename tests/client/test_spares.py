@@ -13,7 +13,7 @@ from uvrpc.client.spares import Spares
 
 def test_a_spare_is_lent_to_one_borrower_at_a_time_and_reused() -> None:
     made = itertools.count()
-    spares = Spares(lambda: next(made), lambda _: True)
+    spares = Spares(lambda: next(made), lambda _: True, print)
     first, second = spares.borrow(), spares.borrow()
     assert (first, second) == (0, 1)  # the first is lent: a second is made
     spares.give_back(first)
@@ -21,53 +21,57 @@ def test_a_spare_is_lent_to_one_borrower_at_a_time_and_reused() -> None:
     assert spares.made == [0, 1]
 
 
-def test_closing_with_a_spare_lent_closes_nothing() -> None:
-    in_use: set[int] = set()
-    spares = Spares(object, lambda spare: id(spare) not in in_use)
+def test_closing_returns_every_spare_lent_or_idle_and_lends_no_more() -> None:
+    spares = Spares(object, lambda _: True, print)
     lent = spares.borrow()
     idle = spares.borrow()
     spares.give_back(idle)
-    in_use.add(id(lent))
-    released: list[object] = []
-    with pytest.raises(RuntimeError, match="busy"):
-        spares.close(released.append, lambda: RuntimeError("busy"))
-    assert released in ([], [idle])  # what it claimed before the refusal
-    assert spares.borrow() is idle  # still open
-    spares.give_back(idle)
-    in_use.clear()  # the lent one is free now (its borrower's own stream)
-    closed = spares.close(released.append, lambda: RuntimeError("busy"))
+    closed = spares.close()  # the lent one too: its holder closes it as it leaves
     assert set(map(id, closed)) == {id(lent), id(idle)}
-    with pytest.raises(uvrpc.Unavailable, match="closed"):
+    with pytest.raises(uvrpc.ChannelClosed, match="closed"):
         spares.borrow()
+    assert spares.close() == closed  # the same, again
 
 
-def test_a_spare_that_fails_to_open_does_not_hold_the_close() -> None:
+def test_a_spare_that_fails_to_open_is_not_counted() -> None:
     def refuse() -> object:
         raise OSError("no more sockets")
 
-    spares = Spares(refuse, lambda _: True)
+    spares = Spares(refuse, lambda _: True, print)
     with pytest.raises(OSError, match="no more sockets"):
         spares.borrow()
-    assert spares.close(print, lambda: RuntimeError("busy")) == []
+    assert spares.close() == []
 
 
-def test_closing_while_a_spare_is_made_closes_nothing() -> None:
-    """A spare being made is lent already: a close then would leave its socket
-    open on a closed channel."""
+def test_a_spare_made_as_the_pool_closes_is_discarded() -> None:
+    """It is in no list the close returned: the pool closes it itself, and its
+    borrower's call fails as on a closed channel."""
     making, made = threading.Event(), threading.Event()
+    spare = object()
+    discarded: list[object] = []
 
     def slow() -> object:
         making.set()
         made.wait(10)
-        return object()
+        return spare
 
-    spares = Spares(slow, lambda _: True)
-    borrower = threading.Thread(target=spares.borrow)
+    spares = Spares(slow, lambda _: True, discarded.append)
+    errors: list[BaseException] = []
+
+    def borrow() -> None:
+        try:
+            spares.borrow()
+        except BaseException as exc:
+            errors.append(exc)
+
+    borrower = threading.Thread(target=borrow)
     borrower.start()
     try:
         assert making.wait(10)
-        with pytest.raises(RuntimeError, match="busy"):
-            spares.close(print, lambda: RuntimeError("busy"))
+        assert spares.close() == []
     finally:
         made.set()
         borrower.join(10)
+    assert discarded == [spare]
+    assert [type(error) for error in errors] == [uvrpc.ChannelClosed]
+    assert spares.made == []

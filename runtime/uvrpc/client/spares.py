@@ -27,29 +27,33 @@ class Spares(Generic[Spare]):
 
     Thread-safe. ``make`` opens a new one (outside the pool's lock: it may take a
     while); ``claim`` takes one for the calling thread, without blocking, and
-    says whether it could (another thread may hold it: a closing one). A
+    says whether it could; ``discard`` closes one made as the pool closed. A
     borrower gets a spare claimed, and gives it back once its call or stream is
     over.
     """
 
     def __init__(
-        self, make: Callable[[], Spare], claim: Callable[[Spare], bool]
+        self,
+        make: Callable[[], Spare],
+        claim: Callable[[Spare], bool],
+        discard: Callable[[Spare], None],
     ) -> None:
         self._make = make
         self._claim = claim
+        self._discard = discard
         # Re-entrant: a stream dropped while the lock is held (a collection
         # run by an allocation under it) gives its spare back on this thread.
         self._lock = threading.RLock()
         self._idle: list[Spare] = []
         self._made: list[Spare] = []
-        self._making = 0
         self._closed = False
 
     def borrow(self) -> Spare:
         """An idle spare, or a new one if none is idle; claimed for this thread.
 
         Raises:
-            Unavailable: the channel is closed.
+            ChannelClosed: the channel is closed (or closed as the spare was
+                made, which is then closed too).
         """
         with self._lock:
             if self._closed:
@@ -62,19 +66,21 @@ class Spares(Generic[Spare]):
                 # later, and a new one made.
                 self._idle.insert(0, spare)
                 break
-            self._making += 1  # close() refuses meanwhile
-        try:
-            spare = self._make()
-        except BaseException:
-            with self._lock:
-                self._making -= 1
-            raise
+        spare = self._make()
+        if not self._keep(spare):  # the channel closed as it was made
+            self._discard(spare)
+            raise ChannelClosed("the channel is closed")
+        return spare
+
+    def _keep(self, spare: Spare) -> bool:
+        """Count a new spare as made, claimed; or not, if the pool closed."""
         with self._lock:
-            self._making -= 1
+            if self._closed:
+                return False
             self._made.append(spare)
             claimed = self._claim(spare)  # new: nobody else knows it yet
         assert claimed
-        return spare
+        return True
 
     def give_back(self, spare: Spare) -> None:
         """Return a borrowed spare for the next borrower (released by the
@@ -88,27 +94,10 @@ class Spares(Generic[Spare]):
         with self._lock:
             return list(self._made)
 
-    def close(
-        self, release: Callable[[Spare], None], busy: Callable[[], BaseException]
-    ) -> list[Spare]:
-        """Lend no more, and return every spare made, each claimed by this
-        thread, for the caller to close.
-
-        Raises:
-            BaseException: ``busy()``, with the pool left open and nothing
-                claimed, if one cannot be claimed (another thread is using it)
-                or one is being made.
-        """
+    def close(self) -> list[Spare]:
+        """Lend no more, and return every spare made (idle or lent) for the
+        caller to close."""
         with self._lock:
-            if self._making:
-                raise busy()
-            claimed: list[Spare] = []
-            for spare in self._made:
-                if not self._claim(spare):
-                    for taken in claimed:
-                        release(taken)
-                    raise busy()
-                claimed.append(spare)
             self._closed = True
             self._idle = []
-        return claimed
+            return list(self._made)

@@ -46,6 +46,7 @@ from ..wire.methods import (
     Unary,
 )
 from ..wire.protocol import ReplyHeader
+from .closing import Closing
 from .deadlines import settle_heap
 from .intercept import (
     intercept_sync_call,
@@ -56,11 +57,6 @@ from .spares import Spares
 from .sync_connection import SyncConnection
 
 __all__ = ["SyncChannel"]
-
-_BUSY = (
-    "another thread is inside a call on this SyncChannel, or has a stream open on "
-    "it: close it once the thread's call or stream is over"
-)
 
 
 class SyncChannel:
@@ -152,6 +148,7 @@ class SyncChannel:
         """The endpoint connected to."""
         self._closed = False
         self._pid = os.getpid()
+        self._closing = Closing()
         self._connection = partial(
             SyncConnection,
             endpoint,
@@ -164,6 +161,7 @@ class SyncChannel:
             security=security,
             heartbeat=heartbeat,
             check_requests=check_requests,
+            closing=self._closing,
         )
         self._main = self._connection(
             connect_timeout=connect_timeout,
@@ -171,7 +169,7 @@ class SyncChannel:
             linger=linger,
         )
         self._spares: Spares[SyncConnection] = Spares(
-            self._open_spare, SyncConnection.claim
+            self._open_spare, SyncConnection.claim, partial(SyncConnection.close)
         )
 
     def _open_spare(self) -> SyncConnection:
@@ -520,42 +518,34 @@ class SyncChannel:
             self._spares.give_back(spare)
 
     def close(self, linger: float | None = None) -> None:
-        """Close the socket.
+        """Close the channel, ending the calls and streams open on it, in every
+        thread, as a gRPC channel's close does.
 
-        Requests already sent (oneway calls, say) still go out: this returns once
-        they did, or after ``linger`` seconds (the channel's :attr:`linger` if
-        ``None``) at most. Nothing is queued for a server that is not connected,
-        so closing a channel whose server is down returns at once.
+        A call waiting for its reply, or for room to send, in another thread
+        fails with :class:`~uvrpc.ChannelClosed` within 50 ms (the server is sent
+        a CANCEL); an open stream raises it at its next step; a client stream
+        as it takes its next item; later calls at once. Requests already sent
+        (oneway calls, say) still go out: this returns once they did, or after
+        ``linger`` seconds (the channel's :attr:`linger` if ``None``) at most.
+        Nothing is queued for a server that is not connected, so closing a
+        channel whose server is down returns at once.
 
-        Its spare connections (see :class:`SyncChannel`) close with it, within
-        the same ``linger``.
-
-        Raises:
-            RuntimeError: another thread is inside a call on this channel, or has
-                a stream open on it (its socket may not be closed under it);
-                nothing is closed.
+        The channel's spare connections (see :class:`SyncChannel`) close with it,
+        within the same ``linger``. A connection another thread is inside a
+        call on is closed by that thread, as its call ends.
         """
         if self._closed:
             return
+        self._closed = True
         linger = self.linger if linger is None else linger
-        main = self._main
-        if not main.claim():
-            raise RuntimeError(_BUSY)
-        try:
-            spares = self._spares.close(
-                SyncConnection.release, lambda: RuntimeError(_BUSY)
-            )
-            self._closed = True
-            # One linger for them all: the channel's own connection first.
-            end = time.monotonic() + linger
-            main.close(linger)
-            for spare in spares:
-                try:
-                    spare.close(max(0.0, end - time.monotonic()))
-                finally:
-                    spare.release()
-        finally:
-            main.release()
+        connections = [self._main, *self._spares.close()]
+        for connection in connections:
+            connection.stop()
+        self._closing.set()
+        # One linger for them all: the channel's own connection first.
+        end = time.monotonic() + linger
+        for connection in connections:
+            connection.close_when_free(max(0.0, end - time.monotonic()))
 
     def __enter__(self) -> SyncChannel:
         return self

@@ -58,6 +58,7 @@ from ..wire.methods import (
     Unary,
 )
 from ..wire.protocol import ReplyHeader, restamp_request_header, send_stamp
+from .closing import Closing
 from .feeder import NOTHING, Feeder, feeding
 
 __all__ = ["FIRST_WAIT_MS", "SyncConnection"]
@@ -76,6 +77,8 @@ _HANDSHAKE_FAILED = (
 )
 _LOST = object()
 """What :meth:`SyncConnection._receive` returns when the connection dropped."""
+_CLOSED = object()
+"""What :meth:`SyncConnection._receive` returns when the channel closed."""
 
 
 class SyncConnection:
@@ -100,6 +103,7 @@ class SyncConnection:
         wait_for_ready: bool,
         linger: float,
         check_requests: bool,
+        closing: Closing,
     ) -> None:
         self.max_message_size = max_message_size
         """The largest message sent or taken, in bytes."""
@@ -153,6 +157,9 @@ class SyncConnection:
         self._poller = zmq.Poller()
         self._poller.register(self._sock, zmq.POLLIN)
         self._poller.register(self._monitor, zmq.POLLIN)
+        # The channel's closing wakes a long wait (see uvrpc.client.closing).
+        self._closing = closing
+        self._poller.register(closing.fd, zmq.POLLIN)
         self._encoder = BodyEncoder(pool, attachment_min=attachment_min)
         self._core = ClientCore(
             self._encoder,
@@ -167,6 +174,13 @@ class SyncConnection:
         # Held by the thread inside a call or a stream step; re-entrant, so a
         # stream's items or an interceptor may call on the same thread.
         self._user = threading.RLock()
+        # How many times the holding thread took _user: only it changes this, so
+        # it knows when it gives the socket up for good (see _leave).
+        self._depth = 0
+        # Set by a close that found the socket held: the holder closes it as it
+        # leaves (with this linger), under _close_lock with close_when_free.
+        self._close_pending: float | None = None
+        self._close_lock = threading.Lock()
         # Streams open on this socket between their steps, and the thread that
         # opened them: the socket is that thread's until they end (see claim).
         self._streams_open = 0
@@ -184,8 +198,9 @@ class SyncConnection:
         gives it up as it ends (a stream's, between its steps too)."""
         if not self._user.acquire(False):
             return False
+        self._depth += 1
         if self._streams_open and self._streams_thread != get_ident():
-            self._user.release()
+            self._leave()
             return False
         if self._unended:
             self._end_unended()
@@ -209,7 +224,51 @@ class SyncConnection:
 
     def release(self) -> None:
         """Give up a claim no call was made with."""
+        self._leave()
+
+    def _take_now(self) -> bool:
+        """Take the socket for this thread if it is free (or this thread's)."""
+        if self._user.acquire(False):
+            self._depth += 1
+            return True
+        return False
+
+    def _leave(self) -> None:
+        """Give the socket up (once for each time it was taken); the last time,
+        close it if the channel closed while this thread held it."""
+        self._depth -= 1
         self._user.release()
+        if self._close_pending is not None and not self._depth:
+            self._close_left()
+
+    def _close_left(self) -> None:
+        """Close the socket a close found held, if no thread holds it now (else
+        the one that does closes it as it leaves)."""
+        with self._close_lock:
+            linger = self._close_pending
+            if linger is None or not self._user.acquire(False):
+                return
+            try:
+                if self._depth:  # this thread's, still: its outer call leaves last
+                    return
+                self._close_pending = None
+                self.close(linger)
+            finally:
+                self._user.release()
+
+    def stop(self) -> None:
+        """Take no more calls: the channel is closing. Calls inside their wait
+        end with :class:`~uvrpc.ChannelClosed` as the channel's closing signal
+        wakes them; a stream's next step raises it."""
+        self._closed = True
+
+    def close_when_free(self, linger: float) -> None:
+        """Close the socket now if no thread holds it, else as its holder leaves
+        (woken by the channel's closing signal, or between a stream's items).
+        Call :meth:`stop` first."""
+        with self._close_lock:
+            self._close_pending = linger
+        self._close_left()
 
     def _next_step(self, state: CallState, deadline: float | None) -> None:
         """Take the socket back for a stream's next step. Stepped by another
@@ -226,6 +285,7 @@ class SyncConnection:
         """
         user = self._user
         if user.acquire(False):
+            self._depth += 1
             self._check_open()
             return
         if feeding() is self:
@@ -239,12 +299,13 @@ class SyncConnection:
             raise DeadlineExceeded(
                 f"{state.method.route} did not finish within {state.timeout:g} s"
             )
+        self._depth += 1
         self._check_open()
 
     def _check_open(self) -> None:
         """Raise Unavailable, giving the socket back, if the connection closed."""
         if self._closed:
-            self._user.release()
+            self._leave()
             raise ChannelClosed("the channel is closed")
 
     @property
@@ -277,13 +338,14 @@ class SyncConnection:
         """Whether the server is connected: the monitor's waiting events read if
         no thread uses the socket (briefly holding it), else as they were last
         read; any thread may ask."""
-        if not self._user.acquire(False):
+        if not self._take_now():
             return self._connected
         try:
-            self._read_events()
+            if not self._monitor.closed:
+                self._read_events()
             return self._connected
         finally:
-            self._user.release()
+            self._leave()
 
     @property
     def was_connected(self) -> bool:
@@ -367,6 +429,7 @@ class SyncConnection:
         poller = zmq.Poller()
         poller.register(self._sock, _POLLOUT)
         poller.register(self._monitor, _POLLIN)
+        poller.register(self._closing.fd, _POLLIN)
         first = True
         while True:
             if restamp and deadline is not None and not first:
@@ -378,6 +441,8 @@ class SyncConnection:
             first = False
             if self._send_now(frames):
                 return
+            if self._closed:
+                raise ChannelClosed(f"the channel was closed before {route} was sent")
             self._read_events()
             now = time.monotonic()
             if not self._connected and not waits:
@@ -454,6 +519,8 @@ class SyncConnection:
                         core.expire(state)
                     elif reply is _LOST:
                         self._lost(state)
+                    elif reply is _CLOSED:
+                        self._stopped(state)
                     else:
                         core.receive(reply)
             except BaseException as exc:
@@ -471,11 +538,16 @@ class SyncConnection:
             result: Reply = finish(state)  # no cast(): a call, on every call's path
             return result
         finally:
+            # _leave, inline: this is every blocking call's path.
+            self._depth -= 1
             self._user.release()
+            if self._close_pending is not None and not self._depth:
+                self._close_left()
 
     def _receive(self, deadline: float | None) -> Any:
         """The next message, waiting until ``deadline``: its frames, ``None`` once
-        the deadline passed, or :data:`_LOST` if the connection dropped."""
+        the deadline passed, :data:`_LOST` if the connection dropped, or
+        :data:`_CLOSED` if the channel closed (within :data:`FIRST_WAIT_MS`)."""
         if deadline is None:
             wait_ms = FIRST_WAIT_MS
         else:
@@ -491,11 +563,11 @@ class SyncConnection:
         # A longer wait: watch the connection too.
         poller = self._poller
         while True:
-            if self._dropped:
+            if self._dropped or self._closed:
                 try:  # what arrived before the drop answers first
                     return recv_message(self._sock, _NOBLOCK)
                 except zmq.Again:
-                    return _LOST
+                    return _CLOSED if self._closed else _LOST
             poll_ms = None
             if deadline is not None:
                 remaining = deadline - time.monotonic()
@@ -519,14 +591,21 @@ class SyncConnection:
 
     def _await_message(self, state: CallState, deadline: float | None) -> None:
         """Take the next message (of any call); once the deadline passed, the
-        call expires; if the connection dropped, it fails."""
+        call expires; if the connection dropped or the channel closed, it fails."""
         frames = self._receive(deadline)
         if frames is None:
             self._core.expire(state)
         elif frames is _LOST:
             self._lost(state)
+        elif frames is _CLOSED:
+            self._stopped(state)
         else:
             self._core.receive(frames)
+
+    def _stopped(self, state: CallState) -> None:
+        """The channel closed while a call waited: it is cancelled."""
+        error = ChannelClosed(f"the channel was closed during {state.method.route}")
+        self._core.fail(state, error, cancel=True)
 
     def _end(self, state: CallState) -> None:
         """The caller is done with a call: cancel it if it is still going, and
@@ -536,7 +615,7 @@ class SyncConnection:
             core.cancel(state)
         outbox = core.outbox
         if outbox:
-            if not self._closed:
+            if not self._sock.closed:
                 for frames in outbox:
                     try:
                         send_message(self._sock, frames, zmq.NOBLOCK)
@@ -583,7 +662,7 @@ class SyncConnection:
                         self._await_message(state, deadline)
                     else:
                         held = False
-                        self._user.release()
+                        self._leave()
                         yield cast(Out, item)
                         self._next_step(state, deadline)
                         held = True
@@ -591,7 +670,7 @@ class SyncConnection:
                 held = self._stream_over(state, final, held)
         finally:
             if held:
-                self._user.release()
+                self._leave()
 
     def _take(self, state: CallState, deadline: float | None) -> Any:
         """A stream's next item (or END, or WAIT), and the credit it owes sent.
@@ -612,7 +691,7 @@ class SyncConnection:
         """A stream's iteration ended: end its call if the socket is this
         thread's, or can be taken, else leave it to the next thread to claim the
         socket; return whether this thread holds the socket."""
-        held = held or self._user.acquire(False)
+        held = held or self._take_now()
         if held:  # not while another thread is inside a call
             self._ended(state, final)
         else:
@@ -643,7 +722,7 @@ class SyncConnection:
                 method, args, items, timeout, replied, wait_for_ready
             )
         finally:
-            self._user.release()
+            self._leave()
 
     def _client_stream_alone(
         self,
@@ -660,6 +739,9 @@ class SyncConnection:
             for index, item in enumerate(items):
                 if deadline is not None and time.monotonic() >= deadline:
                     core.expire(state)  # noticed between items (see the docs)
+                    break
+                if self._closed:
+                    self._stopped(state)
                     break
                 while not state.over and not core.can_send(state):
                     self._await_message(state, deadline)
@@ -697,6 +779,7 @@ class SyncConnection:
             poller.register(self._sock, zmq.POLLIN)
             poller.register(feeder.fd, zmq.POLLIN)
             poller.register(self._monitor, zmq.POLLIN)
+            poller.register(self._closing.fd, zmq.POLLIN)
             index = 0
             ended = False
             self._stream_opened()  # once nothing can fail before the try
@@ -722,7 +805,7 @@ class SyncConnection:
                         return
                     if item is not WAIT:
                         held = False
-                        self._user.release()
+                        self._leave()
                         yield cast(Out, item)
                         self._next_step(state, deadline)
                         held = True
@@ -733,7 +816,7 @@ class SyncConnection:
                 held = self._stream_over(state, final, held)
         finally:
             if held:
-                self._user.release()
+                self._leave()
 
     def _poll(
         self,
@@ -765,6 +848,8 @@ class SyncConnection:
                 self._core.receive(frames)
         if self._dropped:
             self._lost(state)
+        elif self._closed:
+            self._stopped(state)
 
     def _open_stream(
         self,

@@ -1,0 +1,202 @@
+"""Closing a SyncChannel ends the calls and streams other threads have open on
+it, as a gRPC channel's close does (``client/closing.py``): a call waiting for
+its reply or for a server fails with ChannelClosed within moments, not at its
+deadline, the server is told to stop its handler, and every socket is closed by
+the thread that held it."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import zmq
+from conftest import server_thread
+from echo import EchoServer, EchoSyncClient
+from feed import FeedSyncClient, Tick
+from feed_server import Feed
+
+import uvrpc
+from uvrpc.client.sync_connection import SyncConnection
+
+SOON = 5.0
+"""Seconds within which a closed channel's call ends: far below the calls'
+30 s deadlines, far above the 50 ms the wake-up takes."""
+
+
+class HeldEcho(EchoServer):
+    """Holds every call until the test lets it go; says when it was cancelled."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.cancelled = threading.Event()
+
+    async def echo(self, *, data: memoryview) -> memoryview:
+        self.started.set()
+        try:
+            await asyncio.to_thread(self.release.wait, 30)
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+        return data
+
+
+def ended_soon(future: Future[Any]) -> BaseException:
+    """The exception ``future`` ended with, within :data:`SOON` seconds."""
+    error = future.exception(SOON)
+    assert error is not None, f"it returned {future.result()!r}"
+    return error
+
+
+def terminates(context: zmq.Context[zmq.Socket[bytes]]) -> bool:
+    """Whether ``context`` can be terminated: every socket made in it is closed
+    (``term`` blocks while one is open)."""
+    done = threading.Event()
+
+    def term() -> None:
+        context.term()
+        done.set()
+
+    threading.Thread(target=term, daemon=True).start()
+    return done.wait(SOON)
+
+
+def test_a_call_another_thread_waits_on_ends_as_the_channel_closes() -> None:
+    service = HeldEcho()
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    with server_thread(service) as server, ThreadPoolExecutor(1) as pool:
+        channel = uvrpc.SyncChannel(server.endpoint, context=context)
+        held = pool.submit(
+            lambda: EchoSyncClient(channel).echo(data=b"hold", timeout=30)
+        )
+        try:
+            assert service.started.wait(SOON)
+            channel.close()  # returns: no RuntimeError, no wait for the call
+            error = ended_soon(held)
+            assert isinstance(error, uvrpc.ChannelClosed)
+            assert str(error) == (
+                "UNAVAILABLE: the channel was closed during echo.Echo.echo"
+            )
+            assert service.cancelled.wait(SOON), "the server was not told"
+            with pytest.raises(uvrpc.ChannelClosed, match="the channel is closed"):
+                EchoSyncClient(channel).echo(data=b"late", timeout=1)
+        finally:
+            service.release.set()
+    assert terminates(context), "a socket of the closed channel is still open"
+
+
+def test_a_call_waiting_for_a_server_ends_as_the_channel_closes(
+    tmp_path: object,
+) -> None:
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    channel = uvrpc.SyncChannel(
+        f"ipc://{tmp_path}/nobody", context=context, wait_for_ready=True
+    )
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(
+            lambda: EchoSyncClient(channel).echo(data=b"x", timeout=30)
+        )
+        time.sleep(0.2)  # inside its wait for a server (or not yet: either holds)
+        channel.close()
+        error = ended_soon(waiting)
+    assert isinstance(error, uvrpc.ChannelClosed)
+    assert "closed" in str(error)
+    assert terminates(context)
+
+
+def test_streams_of_other_threads_end_as_the_channel_closes() -> None:
+    """A server stream between its steps, a bidirectional one waiting for its
+    caller's next item, and a client stream whose caller is producing one: each
+    raises ChannelClosed at its next step, and their handlers are cancelled."""
+    feed = Feed()
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    with server_thread(feed) as server, ThreadPoolExecutor(3) as pool:
+        channel = uvrpc.SyncChannel(server.endpoint, context=context)
+        client = FeedSyncClient(channel)
+        opened = threading.Barrier(4)
+        closed = threading.Event()
+
+        def server_stream() -> None:
+            ticks = client.ticks(count=10**6, timeout=30)
+            next(ticks)
+            opened.wait(SOON)
+            closed.wait(SOON)
+            for _ in ticks:  # items buffered before the close may come first
+                pass
+
+        outgoing: queue.Queue[Tick | None] = queue.Queue()
+
+        def chat_items() -> Iterator[Tick]:
+            while (tick := outgoing.get()) is not None:
+                yield tick
+
+        def bidi_stream() -> None:
+            echoes = client.echo(ticks=chat_items(), timeout=30)
+            outgoing.put(Tick(seq=1))
+            assert next(echoes).seq == 1
+            opened.wait(SOON)
+            next(echoes)  # waits for an item that never comes
+
+        def upload_items() -> Iterator[Tick]:
+            yield Tick(seq=0)
+            opened.wait(SOON)
+            closed.wait(SOON)
+            yield Tick(seq=1)
+            raise AssertionError("the upload took an item after the close")
+
+        def client_stream() -> None:
+            client.upload(ticks=upload_items(), timeout=30)
+
+        streams = [pool.submit(f) for f in (server_stream, bidi_stream, client_stream)]
+        try:
+            opened.wait(SOON)
+            channel.close()
+            closed.set()
+            errors = [ended_soon(stream) for stream in streams]
+        finally:
+            closed.set()
+            outgoing.put(None)
+    assert [type(error) for error in errors] == [uvrpc.ChannelClosed] * 3, errors
+    assert terminates(context)
+
+
+def test_a_spare_made_as_the_channel_closes_is_closed_too() -> None:
+    """A thread whose call found the channel's own connection busy may be
+    making a spare as another closes the channel: the spare is closed, and its
+    call fails as on a closed channel."""
+    service = HeldEcho()
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    with server_thread(service) as server, ThreadPoolExecutor(2) as pool:
+        channel = uvrpc.SyncChannel(server.endpoint, context=context)
+        held = pool.submit(
+            lambda: EchoSyncClient(channel).echo(data=b"hold", timeout=30)
+        )
+        assert service.started.wait(SOON)
+        making, made = threading.Event(), threading.Event()
+        open_spare = channel._open_spare
+
+        def slow_spare() -> SyncConnection:
+            making.set()
+            made.wait(SOON)
+            return open_spare()
+
+        channel._spares._make = slow_spare
+        second = pool.submit(
+            lambda: EchoSyncClient(channel).echo(data=b"second", timeout=30)
+        )
+        try:
+            assert making.wait(SOON)
+            channel.close()
+            made.set()
+            assert isinstance(ended_soon(second), uvrpc.ChannelClosed)
+            assert isinstance(ended_soon(held), uvrpc.ChannelClosed)
+        finally:
+            made.set()
+            service.release.set()
+    assert terminates(context)
