@@ -77,7 +77,8 @@ def test_a_call_another_thread_waits_on_ends_as_the_channel_closes() -> None:
         )
         try:
             assert service.started.wait(SOON)
-            channel.close()  # returns: no RuntimeError, no wait for the call
+            channel.close()  # no RuntimeError; the woken thread gave its socket up
+            assert terminates(context), "a socket of the closed channel is open"
             error = ended_soon(held)
             assert isinstance(error, uvrpc.ChannelClosed)
             assert str(error) == (
@@ -88,7 +89,6 @@ def test_a_call_another_thread_waits_on_ends_as_the_channel_closes() -> None:
                 EchoSyncClient(channel).echo(data=b"late", timeout=1)
         finally:
             service.release.set()
-    assert terminates(context), "a socket of the closed channel is still open"
 
 
 def test_a_call_waiting_for_a_server_ends_as_the_channel_closes(
@@ -200,3 +200,58 @@ def test_a_spare_made_as_the_channel_closes_is_closed_too() -> None:
             made.set()
             service.release.set()
     assert terminates(context)
+
+
+def test_a_call_waiting_for_room_to_send_ends_at_once_while_close_lingers() -> None:
+    """The close waits up to its linger for what was sent to go out; the call
+    that could not send fails at once all the same, not after the linger."""
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    peer = context.socket(zmq.ROUTER)  # takes the connection, never reads
+    peer.setsockopt(zmq.RCVHWM, 1)
+    peer.bind("tcp://127.0.0.1:*")
+    endpoint = peer.getsockopt_string(zmq.LAST_ENDPOINT)
+    channel = uvrpc.SyncChannel(endpoint, context=context, hwm=1, linger=60)
+    feed = FeedSyncClient(channel)
+    with ThreadPoolExecutor(2) as pool:
+
+        def flood() -> None:
+            while True:  # oneway calls, until one finds no room
+                feed.notify(text="x" * 100_000, timeout=60, wait_for_ready=True)
+
+        flooding = pool.submit(flood)
+        try:
+            time.sleep(0.3)  # the pipes fill (or not yet: the close ends it too)
+            closing = pool.submit(channel.close)
+            error = ended_soon(flooding)
+            assert isinstance(error, uvrpc.ChannelClosed), error
+            assert not closing.done(), "the close did not wait for its linger"
+        finally:
+            # The peer reads at last: what was sent goes out, and the close ends.
+            while not closing.done():
+                if peer.poll(10):
+                    peer.recv_multipart()
+        closing.result(SOON)
+    peer.close(linger=0)
+    assert terminates(context)
+
+
+def test_a_stream_between_its_steps_is_cancelled_at_the_server() -> None:
+    """Its thread holds no socket: the close cancels it, and the server hears
+    it then (not at its next idle-stream probe, a minute away here)."""
+    feed = Feed()
+    with server_thread(feed, probe_interval=60) as server:
+        channel = uvrpc.SyncChannel(server.endpoint)
+        ticks = FeedSyncClient(channel).ticks(count=10**6, timeout=60)
+        next(ticks)
+        closers = [threading.Thread(target=channel.close) for _ in range(2)]
+        for closer in closers:  # two threads at once: one closes, neither fails
+            closer.start()
+        for closer in closers:
+            closer.join(SOON)
+        end = time.monotonic() + SOON
+        # Its handler waits at a yield, for credit: closed there, it ends.
+        while not feed.finished.is_set():
+            assert time.monotonic() < end, "the server was not told"
+            time.sleep(0.01)
+        with pytest.raises(uvrpc.ChannelClosed):
+            next(ticks)

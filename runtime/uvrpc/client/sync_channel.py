@@ -11,6 +11,7 @@ channel's own, or, for a thread that finds it busy, a spare
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import AsyncIterable, Generator, Iterable, Sequence
 from functools import partial
@@ -56,7 +57,12 @@ from .intercept import (
 from .spares import Spares
 from .sync_connection import SyncConnection
 
-__all__ = ["SyncChannel"]
+__all__ = ["HOLDER_WAIT", "SyncChannel"]
+
+HOLDER_WAIT = 0.5
+"""Seconds past its linger a close waits for a thread inside a call to leave
+the connection it closes (woken at once, unless it is a client stream's, in its
+caller's iterable)."""
 
 
 class SyncChannel:
@@ -147,6 +153,7 @@ class SyncChannel:
         self.endpoint = endpoint
         """The endpoint connected to."""
         self._closed = False
+        self._close_lock = threading.Lock()
         self._pid = os.getpid()
         self._closing = Closing()
         self._connection = partial(
@@ -518,25 +525,30 @@ class SyncChannel:
             self._spares.give_back(spare)
 
     def close(self, linger: float | None = None) -> None:
-        """Close the channel, ending the calls and streams open on it, in every
+        """Close the channel, ending the calls and streams open on it in every
         thread, as a gRPC channel's close does.
 
-        A call waiting for its reply, or for room to send, in another thread
-        fails with :class:`~uvrpc.ChannelClosed` within 50 ms (the server is sent
-        a CANCEL); an open stream raises it at its next step; a client stream
-        as it takes its next item; later calls at once. Requests already sent
-        (oneway calls, say) still go out: this returns once they did, or after
-        ``linger`` seconds (the channel's :attr:`linger` if ``None``) at most.
-        Nothing is queued for a server that is not connected, so closing a
-        channel whose server is down returns at once.
+        Each fails with :class:`~uvrpc.ChannelClosed`, and the server is sent a
+        CANCEL for it: a call waiting for its reply, for a server or for room
+        to send, at once; a stream at its next step; a client stream as it
+        takes its next item (its caller's iterable is not interrupted). Later
+        calls fail at once. Requests already sent (oneway calls, say) still go
+        out: this returns once they did, or after ``linger`` seconds (the
+        channel's :attr:`linger` if ``None``) at most. Nothing is queued for a
+        server that is not connected, so closing a channel whose server is
+        down returns at once.
 
-        The channel's spare connections (see :class:`SyncChannel`) close with it,
-        within the same ``linger``. A connection another thread is inside a
-        call on is closed by that thread, as its call ends.
+        The channel's spare connections (see :class:`SyncChannel`) close with
+        it, within the same ``linger``. A connection another thread is inside a
+        call on is closed once that thread leaves it, which this waits
+        :data:`HOLDER_WAIT` seconds for at most (a client stream's caller may be
+        slow to give its next item); past that, the thread closes it as it
+        leaves.
         """
-        if self._closed:
-            return
-        self._closed = True
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
         linger = self.linger if linger is None else linger
         connections = [self._main, *self._spares.close()]
         for connection in connections:
@@ -544,8 +556,17 @@ class SyncChannel:
         self._closing.set()
         # One linger for them all: the channel's own connection first.
         end = time.monotonic() + linger
+        errors: list[BaseException] = []
         for connection in connections:
-            connection.close_when_free(max(0.0, end - time.monotonic()))
+            now = time.monotonic()
+            try:
+                connection.close_when_free(
+                    max(0.0, end - now), max(0.0, end + HOLDER_WAIT - now)
+                )
+            except BaseException as exc:  # the others are closed all the same
+                errors.append(exc)
+        if errors:
+            raise errors[0]
 
     def __enter__(self) -> SyncChannel:
         return self

@@ -177,10 +177,14 @@ class SyncConnection:
         # How many times the holding thread took _user: only it changes this, so
         # it knows when it gives the socket up for good (see _leave).
         self._depth = 0
-        # Set by a close that found the socket held: the holder closes it as it
-        # leaves (with this linger), under _close_lock with close_when_free.
+        # The closing of the socket (see close_when_free): the time its linger
+        # ends, while it is to be closed; whether the closing thread waits for
+        # the holder to leave, and the holder's word that it left. Re-entrant:
+        # a stream collected on this thread under it may leave the socket.
         self._close_pending: float | None = None
-        self._close_lock = threading.Lock()
+        self._closer_waiting = False
+        self._freed = threading.Event()
+        self._close_lock = threading.RLock()
         # Streams open on this socket between their steps, and the thread that
         # opened them: the socket is that thread's until they end (see claim).
         self._streams_open = 0
@@ -235,26 +239,56 @@ class SyncConnection:
 
     def _leave(self) -> None:
         """Give the socket up (once for each time it was taken); the last time,
-        close it if the channel closed while this thread held it."""
+        if the channel closed meanwhile, hand it to the closing thread."""
         self._depth -= 1
         self._user.release()
         if self._close_pending is not None and not self._depth:
-            self._close_left()
+            self._left()
 
-    def _close_left(self) -> None:
-        """Close the socket a close found held, if no thread holds it now (else
-        the one that does closes it as it leaves)."""
+    def _left(self) -> None:
+        """The holder left a socket a close found held: tell the closing thread,
+        waiting for it, or close it if that one gave up waiting."""
         with self._close_lock:
-            linger = self._close_pending
-            if linger is None or not self._user.acquire(False):
+            if self._close_pending is None:
                 return
+            if self._closer_waiting:
+                self._freed.set()
+                return
+            self._close_if_free()
+
+    def _close_if_free(self) -> bool:
+        """Close the socket, cancelling the calls still open on it, if no thread
+        holds it; return whether it is closed."""
+        with self._close_lock:
+            ends = self._close_pending
+            if ends is None:
+                return True
+            if not self._user.acquire(False):
+                return False
             try:
-                if self._depth:  # this thread's, still: its outer call leaves last
-                    return
+                if self._depth:  # this thread's own: its outer call leaves last
+                    return False
                 self._close_pending = None
-                self.close(linger)
+                self._core.fail_all(
+                    lambda state: ChannelClosed(
+                        f"the channel was closed during {state.method.route}"
+                    ),
+                    cancel=True,
+                )
+                self._send_owed()
+                self.close(max(0.0, ends - time.monotonic()))
             finally:
                 self._user.release()
+            return True
+
+    def _held_here(self) -> bool:
+        """Whether this thread holds the socket (is inside a call on it)."""
+        if not self._user.acquire(False):
+            return False
+        try:
+            return self._depth > 0
+        finally:
+            self._user.release()
 
     def stop(self) -> None:
         """Take no more calls: the channel is closing. Calls inside their wait
@@ -262,13 +296,27 @@ class SyncConnection:
         wakes them; a stream's next step raises it."""
         self._closed = True
 
-    def close_when_free(self, linger: float) -> None:
-        """Close the socket now if no thread holds it, else as its holder leaves
-        (woken by the channel's closing signal, or between a stream's items).
-        Call :meth:`stop` first."""
+    def close_when_free(self, linger: float, wait: float) -> None:
+        """Close the socket (calls still open on it cancelled, the server told),
+        sending what was sent within ``linger`` seconds; if a thread holds it,
+        once it leaves (the channel's closing signal wakes it), waiting up to
+        ``wait`` seconds for that. Past that, the holder closes it as it leaves
+        (a client stream's, say, waiting for its caller's next item). Call
+        :meth:`stop` first."""
         with self._close_lock:
-            self._close_pending = linger
-        self._close_left()
+            if self._sock.closed or self._close_pending is not None:
+                return  # closed, or being closed by another thread
+            self._close_pending = time.monotonic() + linger
+            if self._close_if_free() or self._held_here():
+                return  # (held here: this thread's outer call closes it as it leaves)
+            self._closer_waiting = True
+            self._freed.clear()
+        try:
+            self._freed.wait(wait)
+        finally:
+            with self._close_lock:
+                self._closer_waiting = False
+                self._close_if_free()
 
     def _next_step(self, state: CallState, deadline: float | None) -> None:
         """Take the socket back for a stream's next step. Stepped by another
@@ -280,8 +328,8 @@ class SyncConnection:
                 this connection, which holds it: the call would wait for this
                 step as this step waits for it.
             DeadlineExceeded: the deadline passed first.
-            Unavailable: the channel was closed meanwhile (by the thread of the
-                stream itself: another's close would have waited for it).
+            ChannelClosed: the channel was closed meanwhile (the stream was
+                cancelled).
         """
         user = self._user
         if user.acquire(False):
@@ -542,7 +590,7 @@ class SyncConnection:
             self._depth -= 1
             self._user.release()
             if self._close_pending is not None and not self._depth:
-                self._close_left()
+                self._left()
 
     def _receive(self, deadline: float | None) -> Any:
         """The next message, waiting until ``deadline``: its frames, ``None`` once
@@ -613,15 +661,20 @@ class SyncConnection:
         core = self._core
         if not state.over:
             core.cancel(state)
-        outbox = core.outbox
-        if outbox:
-            if not self._sock.closed:
-                for frames in outbox:
-                    try:
-                        send_message(self._sock, frames, zmq.NOBLOCK)
-                    except zmq.Again:
-                        pass  # dropped: the server's deadline or probe ends it
-            outbox.clear()
+        if core.outbox:
+            self._send_owed()
+
+    def _send_owed(self) -> None:
+        """Send what the core owes the server (cancels) as far as the socket
+        has room; the rest is dropped: the server's deadline or probe ends it."""
+        outbox = self._core.outbox
+        if not self._sock.closed:
+            for frames in outbox:
+                try:
+                    send_message(self._sock, frames, zmq.NOBLOCK)
+                except zmq.Again:
+                    pass
+        outbox.clear()
 
     def _flush(self, state: CallState, deadline: float | None) -> None:
         """Send what the core owes the server (credit) within the deadline."""
@@ -902,16 +955,29 @@ class SyncConnection:
         self._closed = True
         linger = self.linger if linger is None else linger
         monitor = self._monitor
-        if linger <= 0 or os.getpid() != self._pid:
-            self._sock.disable_monitor()
-            self._sock.close(linger=0)
-        else:
-            self._sock.close(linger=max(1, round(linger * 1000)))
-            # The monitor reports MONITOR_STOPPED once libzmq has destroyed the
-            # socket: after its queued messages went out or its linger ran out
-            # (see DealerTransport.close_lingering). A margin over the linger
-            # bounds the wait should the report never come.
-            end = time.monotonic() + linger + 0.5
+        try:
+            if linger <= 0 or os.getpid() != self._pid:
+                self._sock.disable_monitor()
+                self._sock.close(linger=0)
+            else:
+                self._sock.close(linger=max(1, round(linger * 1000)))
+                self._await_destroyed(linger)
+        finally:
+            monitor.close(linger=0)
+            self._encoder.close()
+
+    def _await_destroyed(self, linger: float) -> None:
+        """Wait for libzmq to destroy the closed socket: once its queued
+        messages went out or its linger ran out.
+
+        The monitor reports MONITOR_STOPPED then (see
+        DealerTransport.close_lingering); a margin over the linger bounds the
+        wait should the report never come, and a context terminated meanwhile
+        ends it.
+        """
+        monitor = self._monitor
+        end = time.monotonic() + linger + 0.5
+        try:
             while (left := end - time.monotonic()) > 0:
                 if not monitor.poll(max(1, round(left * 1000))):
                     break
@@ -919,5 +985,5 @@ class SyncConnection:
                 event, _ = monitor_event(frames[0])
                 if event & zmq.EVENT_MONITOR_STOPPED:
                     break
-        monitor.close(linger=0)
-        self._encoder.close()
+        except zmq.ZMQError:
+            pass  # the context was terminated: the socket is gone

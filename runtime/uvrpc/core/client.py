@@ -618,12 +618,15 @@ class ClientCore:
             message = f"{route} did not finish within {state.timeout:g} s"
         self.fail(state, DeadlineExceeded(message), cancel=cancel)
 
-    def fail_all(self, error: Callable[[CallState], BaseException]) -> list[CallState]:
+    def fail_all(
+        self, error: Callable[[CallState], BaseException], *, cancel: bool = False
+    ) -> list[CallState]:
         """Fail every call in progress (the connection dropped, the channel
-        closed) with ``error(state)``; the calls failed."""
+        closed) with ``error(state)``, and with ``cancel`` tell the server to
+        stop each; the calls failed."""
         failed = list(self.calls.values())
         for state in failed:
-            self.fail(state, error(state))
+            self.fail(state, error(state), cancel=cancel)
         return failed
 
     def _end(self, state: CallState) -> None:
