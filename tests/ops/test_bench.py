@@ -7,6 +7,7 @@ sent, and the JSON report has the documented schema.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import os
 import subprocess
@@ -238,6 +239,73 @@ def test_a_missing_peer_is_skipped_and_none_left_is_an_error(
     )
 
 
+def test_a_row_on_uvloop_without_uvloop_is_skipped_saying_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not left out of the table in silence."""
+    from uvrpc.bench import cli
+    from uvrpc.bench.systems import SYSTEMS
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "uvloop" else real_find_spec(name, *a),
+    )
+    assert not SYSTEMS["uvrpc+uvloop"].available
+    assert SYSTEMS["uvrpc"].available
+    assert (
+        cli.main(["--uvloop", "--systems", "uvrpc+uvloop", "--cases", "pingpong"]) == 2
+    )
+    assert capsys.readouterr().err.startswith(
+        "uvrpc bench: skipping uvrpc+uvloop: uvloop is not installed "
+        "(pip install 'uvrpc[uvloop]')\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argument", "said"),
+    [
+        (["--duration", "0"], "argument --duration: must be more than 0: '0'"),
+        (["--repeat", "0"], "argument --repeat: must be more than 0: '0'"),
+        (["--warmup", "-1"], "argument --warmup: must be 0 or more: '-1'"),
+        (["--duration", "x"], "argument --duration: not a number: 'x'"),
+    ],
+)
+def test_a_run_that_could_measure_nothing_is_refused_before_it_starts(
+    argument: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from uvrpc.bench import cli
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--systems", "uvrpc", "--cases", "pingpong", *argument])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.endswith(f"error: {said}\n")
+
+
+def test_a_plot_without_matplotlib_is_refused_before_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """Not after minutes of measuring, as a traceback."""
+    from uvrpc.bench import cli
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "matplotlib" else real_find_spec(name, *a),
+    )
+    monkeypatch.setattr(cli, "plan", lambda *a: pytest.fail("the run started"))
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--cases", "pingpong", "--plot", str(tmp_path / "x.png")])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.endswith(
+        "error: --plot needs matplotlib: pip install 'uvrpc[bench]'\n"
+    )
+
+
 def test_ipc_transport_for_the_zeromq_systems(tmp_path: Path) -> None:
     report = tmp_path / "ipc.json"
     result = subprocess.run(
@@ -310,3 +378,31 @@ def test_every_broker_of_a_spread_reaches_a_server() -> None:
         # Each broker alone reaches a server: a call through it is answered.
         replies = asyncio.run(answered_by_each(frontends))
         assert replies == [f.encode() for f in frontends]
+
+
+def test_the_tables_rate_header_says_calls_or_items() -> None:
+    from uvrpc.bench.report import render_table
+
+    def row(case: str) -> dict[str, Any]:
+        return {
+            "case": case,
+            "payload": 64,
+            "system": "uvrpc",
+            "calls_per_s": 1000,
+            "calls_per_s_min": 900,
+            "calls_per_s_max": 1100,
+            "p50_us": None,
+            "p99_us": None,
+            "p999_us": None,
+            "mb_per_s": 0.1,
+            "ratio_vs_zmq_raw": None,
+            "p50_vs_zmq_raw": None,
+            "ratio_vs_grpc": None,
+        }
+
+    def header(*cases: str) -> str:
+        return render_table([row(case) for case in cases]).splitlines()[0].split()[3]
+
+    assert header("pipelined") == "calls/s"
+    assert header("server-stream", "bidi-stream") == "items/s"
+    assert header("pipelined", "client-stream") == "calls|items/s"

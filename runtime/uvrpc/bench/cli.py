@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .arguments import at_least_zero, positive
 from .cases import CASES
 from .plot import NothingToPlot, write_plot
 from .report import as_json_ready, environment, render_table, rows
@@ -50,9 +52,15 @@ def _parser() -> argparse.ArgumentParser:
         type=lambda v: _names(v, list(SYSTEMS), "system"),
         help="comma-separated system names (default: all installed)",
     )
-    parser.add_argument("--duration", type=float, default=3.0, help="seconds per case")
-    parser.add_argument("--warmup", type=float, default=0.5, help="seconds, excluded")
-    parser.add_argument("--repeat", type=int, default=1, help="rounds; medians kept")
+    parser.add_argument(
+        "--duration", type=positive(float), default=3.0, help="seconds per case"
+    )
+    parser.add_argument(
+        "--warmup", type=at_least_zero, default=0.5, help="seconds, excluded"
+    )
+    parser.add_argument(
+        "--repeat", type=positive(int), default=1, help="rounds; medians kept"
+    )
     parser.add_argument("--uvloop", action="store_true", help="add uvloop rows")
     parser.add_argument("--ipc", action="store_true", help="ZeroMQ systems on ipc://")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write results")
@@ -110,7 +118,11 @@ def _progress(total: int) -> tuple[Callable[[Measurement], None], Callable[[], N
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; print the table; write JSON and a plot if asked."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
+        # Said before the run, not after it.
+        parser.error("--plot needs matplotlib: pip install 'uvrpc[bench]'")
     wanted = [
         s
         for s in systems_for(args.uvloop)
@@ -118,9 +130,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     for system in wanted:
         if not system.available:
+            missing = system.missing
+            extra = "uvloop" if missing == "uvloop" else "bench"
             print(
-                f"uvrpc bench: skipping {system.name}: {system.requires} is not "
-                "installed (pip install 'uvrpc[bench]')",
+                f"uvrpc bench: skipping {system.name}: {missing} is not "
+                f"installed (pip install 'uvrpc[{extra}]')",
                 file=sys.stderr,
             )
     systems = [s for s in wanted if s.available]

@@ -15,6 +15,7 @@ from typing import Any
 
 import zmq
 
+from .cases import CASES
 from .measure import percentile
 from .runner import Sample
 from .systems import SYSTEMS
@@ -159,12 +160,18 @@ def ratio_cell(value: float | None) -> str:
 
 
 def render_table(table: Sequence[dict[str, Any]], markdown: bool = False) -> str:
-    """The results as an aligned text table (or a Markdown one)."""
+    """The results as an aligned text table (or a Markdown one).
+
+    A stream case's rate is of items; the rate's header says which the table
+    holds.
+    """
+    streams = {r["case"] in CASES and bool(CASES[r["case"]].stream) for r in table}
+    rate = {frozenset({True}): "items/s", frozenset({True, False}): "calls|items/s"}
     headers = [
         "case",
         "payload",
         "system",
-        "calls/s",
+        rate.get(frozenset(streams), "calls/s"),
         "min-max",
         "p50 µs",
         "p99 µs",

@@ -29,6 +29,7 @@ from importlib.util import find_spec
 from typing import Any
 
 from ..client.sync_channel import SyncChannel
+from .arguments import at_least_zero, positive
 from .echo import EchoSyncClient
 from .runner import WORKER, serving
 
@@ -189,19 +190,6 @@ def _counts(text: str) -> tuple[int, ...]:
     return counts
 
 
-def _positive(kind: Callable[[str], float]) -> Callable[[str], Any]:
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not 0 < value < float("inf"):
-            raise argparse.ArgumentTypeError(f"must be more than 0: {text!r}")
-        return value
-
-    return parse
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure and print the table."""
     parser = argparse.ArgumentParser(
@@ -211,10 +199,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--threads", type=_counts, default=THREADS, metavar="N,N")
     parser.add_argument(
-        "--duration", type=_positive(float), default=2.0, metavar="SECONDS"
+        "--duration", type=positive(float), default=2.0, metavar="SECONDS"
     )
-    parser.add_argument("--warmup", type=float, default=0.5, metavar="SECONDS")
-    parser.add_argument("--repeat", type=_positive(int), default=3, metavar="ROUNDS")
+    parser.add_argument("--warmup", type=at_least_zero, default=0.5, metavar="SECONDS")
+    parser.add_argument("--repeat", type=positive(int), default=3, metavar="ROUNDS")
     parser.add_argument("--no-grpc", action="store_true", help="leave out the gRPC row")
     args = parser.parse_args(argv)
     rows = ["uvrpc-shared", "uvrpc-own"]

@@ -41,11 +41,18 @@ class System:
     ``serve(bind, loop)`` and ``run_client(ClientSpec, loop) -> Result``."""
 
     @property
+    def missing(self) -> str | None:
+        """A module this system needs that is not installed, if any: its peer's
+        (:attr:`requires`), or uvloop for a row on uvloop."""
+        for module in (self.requires, "uvloop" if self.loop == "uvloop" else None):
+            if module is not None and importlib.util.find_spec(module) is None:
+                return module
+        return None
+
+    @property
     def available(self) -> bool:
-        """Whether the module this system needs is installed."""
-        return (
-            self.requires is None or importlib.util.find_spec(self.requires) is not None
-        )
+        """Whether every module this system needs is installed."""
+        return self.missing is None
 
 
 _P = "uvrpc.bench.systems"
