@@ -49,6 +49,12 @@ async def _not_called(*_: Any, **__: Any) -> Any:
     raise AssertionError("not called")
 
 
+def _not_streamed(*_: Any, **__: Any) -> Any:
+    """A stream's handler that is not called (a plain function: an ``async
+    def`` returning a result is refused for a stream)."""
+    raise AssertionError("not called")
+
+
 class _Uncalled:
     """The methods a test of one kind of bad result does not call (typed ``Any``,
     so that a test overrides any of them)."""
@@ -59,8 +65,8 @@ class _Uncalled:
     table: Any = _not_called
     name: Any = _not_called
     total: Any = _not_called
-    items: Any = _not_called
-    totals: Any = _not_called
+    items: Any = _not_streamed
+    totals: Any = _not_streamed
     sum: Any = _not_called
 
 
@@ -344,19 +350,12 @@ def test_a_stream_item_not_of_its_declared_type_is_logged(
     )
 
 
-def test_a_client_stream_or_generator_handler_of_the_wrong_kind_says_so(
+def test_a_client_stream_handler_written_def_fails_as_a_unary_one_does(
     shop: ModuleType, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A client stream's handler written ``def`` fails as a unary one does, and
-    a unary handler written as an async generator (a ``yield`` in it) is told
-    that it must return its result."""
-
     class Shop(_Uncalled, shop.ShopServer):  # type: ignore[name-defined,misc]
         def sum(self, *, values: Any) -> int:
             return 0
-
-        async def total(self) -> Any:
-            yield 1
 
     async def main() -> None:
         async with _client(shop, Shop()) as client:
@@ -366,12 +365,39 @@ def test_a_client_stream_or_generator_handler_of_the_wrong_kind_says_so(
                 "TypeError: Shop.sum returned int, not an awaitable: "
                 "declare it with 'async def'"
             )
-            with pytest.raises(uvrpc.RpcError) as raised:
-                await client.total(timeout=10)
-            assert str(raised.value.message) == (
-                "TypeError: Shop.total is an async generator: a method that "
-                "does not stream its result returns it, it does not yield it"
-            )
 
     caplog.set_level(logging.ERROR, logger="uvrpc.server")
     asyncio.run(main())
+
+
+def test_a_handler_of_the_wrong_kind_of_function_is_refused_as_it_is_served(
+    shop: ModuleType,
+) -> None:
+    """A stream's handler written to return its items (a plain ``async def``),
+    or a unary one written as an async generator: the server is not made, and
+    says which and what to write, where each call would fail UNKNOWN ("'async
+    for' requires an object with __aiter__ method, got coroutine", and a
+    "never awaited" warning). A plain wrapper, which may return either, is
+    served and left to its calls (the test above)."""
+
+    class Returning(_Uncalled, shop.ShopServer):  # type: ignore[name-defined,misc]
+        async def items(self) -> Any:
+            return [shop.Item(sku="a", count=1)]
+
+    class Yielding(_Uncalled, shop.ShopServer):  # type: ignore[name-defined,misc]
+        async def total(self) -> Any:
+            yield 1
+
+    with pytest.raises(TypeError) as refused:
+        uvrpc.Server(Returning())
+    assert str(refused.value) == (
+        "Returning.items returns its result, but shop.Shop.items streams it: "
+        "yield each item instead ('async def' with 'yield' in it, an async "
+        "generator)"
+    )
+    with pytest.raises(TypeError) as refused:
+        uvrpc.Server(Yielding())
+    assert str(refused.value) == (
+        "Yielding.total is an async generator, but shop.Shop.total does not "
+        "stream its result: return it instead of yielding it"
+    )

@@ -159,10 +159,40 @@ def check_handlers(service: ServiceBase) -> None:
     a :class:`ServerProtocol` serving it would.
 
     Raises:
-        TypeError: the first such handler, as :func:`_check_parameters` words it.
+        TypeError: the first such handler, as :func:`_check_parameters` or
+            :func:`_check_kind` words it.
     """
     for method in service_spec(service).methods:
         _check_parameters(service, method)
+        _check_kind(service, method)
+
+
+def _check_kind(
+    service: ServiceBase, method: Unary[Any, Any] | StreamingMethod
+) -> None:
+    """Refuse a handler whose kind of function cannot serve its method: a plain
+    ``async def`` (a coroutine function) for a method whose result is a stream,
+    or an async generator for one whose result is not. Either would fail every
+    call with an UNKNOWN ``TypeError`` and, for the first, a "never awaited"
+    warning. Only functions that say what they are: a plain function (a
+    decorator's wrapper) may return either, and is left to its calls.
+
+    Raises:
+        TypeError: naming the handler, the route and what to write instead.
+    """
+    handler = getattr(service, method.handler)
+    name = f"{type(service).__name__}.{method.handler}"
+    streams = isinstance(method, StreamingMethod) and method.server_sends
+    if streams and inspect.iscoroutinefunction(handler):
+        raise TypeError(
+            f"{name} returns its result, but {method.route} streams it: yield "
+            "each item instead ('async def' with 'yield' in it, an async generator)"
+        )
+    if not streams and inspect.isasyncgenfunction(handler):
+        raise TypeError(
+            f"{name} is an async generator, but {method.route} does not stream "
+            "its result: return it instead of yielding it"
+        )
 
 
 def _check_parameters(
