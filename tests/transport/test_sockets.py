@@ -25,7 +25,12 @@ from feed_server import Feed
 
 import uvrpc
 from uvrpc.broker import Broker
-from uvrpc.transport.sockets import bind, connect, plain_context
+from uvrpc.transport.sockets import (
+    bind,
+    connect,
+    plain_context,
+    remove_socket_files,
+)
 
 
 @pytest.fixture
@@ -179,6 +184,40 @@ def test_a_broker_binding_an_ipc_path_in_use_says_so(tmp_path: Path) -> None:
         with pytest.raises(OSError) as exc:
             Broker([front], [f"ipc://{tmp_path / 'other.sock'}"])
         _assert_in_use(exc, front)
+
+
+def test_a_closed_server_or_broker_leaves_no_socket_file(tmp_path: Path) -> None:
+    """libzmq leaves an ipc:// path's file behind when its socket closes: a
+    stopped server would litter its directory (and a user's ``ls``)."""
+    path = tmp_path / "echo.sock"
+
+    async def serve() -> None:
+        async with uvrpc.Server(Echo()) as server:
+            server.bind(f"ipc://{path}")
+            assert path.is_socket()
+
+    asyncio.run(serve())
+    assert not path.exists()
+    front, back = tmp_path / "front.sock", tmp_path / "back.sock"
+    with Broker([f"ipc://{front}"], [f"ipc://{back}"]):
+        assert front.is_socket() and back.is_socket()
+    assert not front.exists() and not back.exists()
+
+
+def test_a_socket_file_bound_over_since_is_not_removed(
+    tmp_path: Path, routers: tuple[zmq.Socket[bytes], zmq.Socket[bytes]]
+) -> None:
+    """Only the file the bind made: another listener's, on the same path since
+    (a process that unlinked it first, as libzmq's own bind does), is its own."""
+    path = tmp_path / "taken.sock"
+    first, _ = routers
+    endpoint = bind(first, f"ipc://{path}")
+    path.unlink()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as other:
+        other.bind(str(path))
+        first.close(linger=0)
+        remove_socket_files([endpoint])
+        assert path.is_socket()
 
 
 class _Counted(zmq.Socket[bytes]):

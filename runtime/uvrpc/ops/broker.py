@@ -75,7 +75,7 @@ from ..transport.security import (
     check_zap_handler,
     checked_security,
 )
-from ..transport.sockets import bind, plain_context
+from ..transport.sockets import bind, plain_context, remove_socket_files
 from ..wire.batch import KIND_BATCH, split_batch
 from ..wire.errors import (
     ProtocolError,
@@ -373,6 +373,7 @@ class Broker:
         self._control: zmq.Socket[bytes] = ctx.socket(zmq.PAIR)
         self._command: zmq.Socket[bytes] = ctx.socket(zmq.PAIR)
         self._monitor: zmq.Socket[bytes] | None = None
+        self._bound: list[str] = []  # the endpoints bound, for remove_socket_files
         self._thread: threading.Thread | None = None
         # Set by a close with a grace: new calls are refused.
         self._draining = False
@@ -402,9 +403,9 @@ class Broker:
                     sock.setsockopt(zmq.ZAP_DOMAIN, domain.encode())
                     sockets_security.apply(sock)
             self._monitor = self._back.get_monitor_socket(zmq.EVENT_DISCONNECTED)
-            self.frontends = tuple(_bind(self._front, e) for e in frontends)
+            self.frontends = tuple(self._bind(self._front, e) for e in frontends)
             """The frontend endpoints, wildcard ports resolved."""
-            self.backends = tuple(_bind(self._back, e) for e in backends)
+            self.backends = tuple(self._bind(self._back, e) for e in backends)
             """The backend endpoints, wildcard ports resolved."""
             # A name of its own: an id() is reused once an object is freed, maybe
             # before the freed broker's inproc endpoint is unbound.
@@ -503,6 +504,14 @@ class Broker:
             self._thread = None
         self._close_sockets()
 
+    def _bind(self, sock: zmq.Socket[bytes], endpoint: str) -> str:
+        # uvrpc's bind: a clear error for an endpoint that is malformed or in
+        # use, and an ipc:// path a live server listens on is refused, not taken
+        # over; its socket file is removed as the broker closes.
+        bound = bind(sock, endpoint)
+        self._bound.append(bound)
+        return bound
+
     def _close_sockets(self) -> None:
         if self._monitor is not None:
             self._back.disable_monitor()
@@ -510,6 +519,7 @@ class Broker:
             self._monitor = None
         for sock in (self._front, self._back, self._control, self._command):
             sock.close(linger=0)
+        remove_socket_files(self._bound)
         if self._authenticator is not None:
             self._authenticator.stop()
             self._authenticator = None
@@ -1353,12 +1363,6 @@ def _fields_of(header: bytes) -> list[Any] | None:
     ):
         return None
     return fields
-
-
-def _bind(sock: zmq.Socket[bytes], endpoint: str) -> str:
-    # uvrpc's bind: a clear error for an endpoint that is malformed or in use,
-    # and an ipc:// path a live server listens on is refused, not taken over.
-    return bind(sock, endpoint)
 
 
 def run_broker(

@@ -56,7 +56,7 @@ from ..transport.security import (
     zap_check_failure,
     zap_check_request,
 )
-from ..transport.sockets import bind, connect, open_socket
+from ..transport.sockets import bind, connect, open_socket, remove_socket_files
 from ..wire.batch import is_batch_header, split_batch
 from ..wire.buffers import ATTACHMENT_MIN, BufferPool
 from ..wire.errors import ProtocolError
@@ -913,6 +913,7 @@ class Server:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         self._sock.close(linger=0)
+        remove_socket_files(self._endpoints)
         self._stop_authenticator()
         if self._owned_context is not None:
             self._owned_context.destroy(linger=0)

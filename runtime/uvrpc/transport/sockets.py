@@ -17,12 +17,13 @@ host is an IPv6 address (``tcp://[::1]:*``), which libzmq would not resolve.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, cast
 
@@ -43,6 +44,7 @@ __all__ = [
     "connect",
     "open_socket",
     "plain_context",
+    "remove_socket_files",
 ]
 
 CONNECT_TIMEOUT = 1.0
@@ -171,13 +173,44 @@ def bind(sock: zmq.Socket[Any], endpoint: str) -> str:
         raise _endpoint_error(endpoint, exc) from None
     bound = cast(bytes, sock.getsockopt(zmq.LAST_ENDPOINT)).decode()
     if transport == "ipc":
-        _BOUND_HERE.add(os.path.abspath(bound.partition("://")[2]))
+        path = os.path.abspath(bound.partition("://")[2])
+        _BOUND_HERE[path] = _file_id(path)
     return bound
 
 
-_BOUND_HERE: set[str] = set()
-"""The ``ipc://`` paths this process bound: the only ones whose listener may
-still accept for a moment after its socket closed (see :func:`_listened_on`)."""
+_BOUND_HERE: dict[str, tuple[int, int] | None] = {}
+"""The ``ipc://`` paths this process bound, with the identity of the socket
+file it made there: the only ones whose listener may still accept for a moment
+after its socket closed (see :func:`_listened_on`), and the files
+:func:`remove_socket_files` removes."""
+
+
+def _file_id(path: str) -> tuple[int, int] | None:
+    """The device and inode of the file at ``path`` (``None``: none there)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def remove_socket_files(endpoints: Iterable[str]) -> None:
+    """Remove the socket files of the ``ipc://`` endpoints among ``endpoints``
+    this process bound, once the socket bound to them is closed.
+
+    libzmq leaves them behind when the socket closes, so every stopped server
+    would leave a file in its directory. A file that is no longer the one the
+    bind made (another listener bound the path since) is left alone.
+    """
+    for endpoint in endpoints:
+        transport, _, address = endpoint.partition("://")
+        if transport != "ipc" or address.startswith("@"):
+            continue
+        path = os.path.abspath(address)
+        made = _BOUND_HERE.get(path)
+        if made is not None and _file_id(path) == made:
+            with contextlib.suppress(OSError):  # gone already, or not ours to remove
+                os.unlink(path)
 
 
 @contextmanager
