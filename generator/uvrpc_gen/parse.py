@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import importlib.resources
+import re
 import unicodedata
 from collections.abc import Iterator, Mapping
 
@@ -228,7 +229,12 @@ def parse(source: str, file: str) -> Module:
     builder.docs = builder.doc_blocks(doc_tokens, source)
     module = builder.module(tree)
     errors = builder.errors + [
-        Diagnostic(span, "doc comment does not directly precede anything it documents")
+        Diagnostic(
+            span,
+            "doc comment does not directly precede anything it documents: a '///' "
+            "block documents the line right after it, with no blank line between "
+            "(use '//' for a plain comment)",
+        )
         for _, span in builder.docs.values()
     ]
     if errors:
@@ -823,6 +829,19 @@ def _thrift_spelling(error: lark.UnexpectedToken, friendly: str | None) -> str |
     return None
 
 
+def _protobuf_spelling(error: lark.UnexpectedToken, source: str) -> str | None:
+    """The message for a protobuf-style method, ``rpc Get(Request) returns
+    (Reply);``, where the parser failed on its line; ``None`` for any other."""
+    line = (error.token.line or 1) - 1
+    text = source.splitlines()[line] if line < len(source.splitlines()) else ""
+    if not re.match(r"\s*rpc\s+\w+\s*\(", text):
+        return None
+    return (
+        "protobuf's 'rpc Get(Request) returns (Reply)' is written "
+        "'Reply get(1: Request request);' here"
+    )
+
+
 def _syntax_diagnostic(
     error: lark.UnexpectedInput, source: str, file: str
 ) -> Diagnostic:
@@ -844,7 +863,11 @@ def _syntax_diagnostic(
         span = Span(file, line, column, required.end_column or column + 1)
         return Diagnostic(span, REQUIRED_HINT)
     friendly = _friendly_message(error)
-    friendly = _thrift_spelling(error, friendly) or friendly
+    friendly = (
+        _thrift_spelling(error, friendly)
+        or _protobuf_spelling(error, source)
+        or friendly
+    )
     token = error.token
     if token.type == "$END":
         before = source.rstrip()

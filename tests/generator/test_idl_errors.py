@@ -284,7 +284,9 @@ CASES = [
     ),
     (
         NS + "/// Dangling.\n\nmessage M {}",
-        "t.idl:2:1: error: doc comment does not directly precede anything it documents",
+        "t.idl:2:1: error: doc comment does not directly precede anything it "
+        "documents: a '///' block documents the line right after it, with no blank "
+        "line between (use '//' for a plain comment)",
         "^~~~~~~~~~~~~",
     ),
     (
@@ -812,12 +814,19 @@ def test_an_unclosed_comment_or_string_is_named_where_it_starts(
             "single quotes",
             "                 ^",
         ),
+        (
+            NS + "message M {}\nservice S {\n    rpc Get(M) returns (M);\n}",
+            "t.idl:4:13: error: protobuf's 'rpc Get(Request) returns (Reply)' is "
+            "written 'Reply get(1: Request request);' here (got name 'M')",
+            "            ^",
+        ),
     ],
 )
 def test_thrift_and_python_spellings_are_named(
     source: str, message: str, caret: str
 ) -> None:
-    """What Thrift (or Python) would take, named with the IDL's spelling."""
+    """What Thrift, protobuf (or Python) would take, named with the IDL's
+    spelling."""
     assert first(source) == (message, caret)
 
 
