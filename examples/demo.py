@@ -82,8 +82,12 @@ def serving(target: str, env: dict[str, str], cwd: Path) -> Iterator[str]:
         if server.stdout is not None:
             server.stdout.close()
         log.close()
-        print(f"   stopped {target} (exit status {status}); its log:")
-        for line in server_log(log_path.read_text()):
+        logged = server_log(log_path.read_text())
+        print(
+            f"   stopped {target} (exit status {status})"
+            + ("; its log:" if logged else "; it logged nothing")
+        )
+        for line in logged:
             print(f"   | {line}")
 
 

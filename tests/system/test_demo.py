@@ -29,5 +29,7 @@ def test_demo_runs_end_to_end() -> None:
     assert "Traceback" not in result.stdout + result.stderr
     assert "echo  1048576 bytes: ok" in out
     assert "MISMATCH" not in out
-    assert "stopped calculator_server:Calculator (exit status 0)" in out
+    assert "stopped calculator_server:Calculator (exit status 0); its log:" in out
+    # A server with nothing to say is not followed by an empty log.
+    assert "stopped echo_server:Echo (exit status 0); it logged nothing" in out
     assert out.rstrip().endswith("demo: every step succeeded")
