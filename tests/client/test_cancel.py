@@ -98,6 +98,29 @@ def test_releasing_a_pending_call_cancels_the_handler(tmp_path: Path) -> None:
     asyncio.run(asyncio.wait_for(main(), 10))
 
 
+@pytest.mark.parametrize("place", PLACES)
+def test_closing_the_channel_cancels_the_handlers_of_its_calls(
+    place: str, tmp_path: Path
+) -> None:
+    """As a gRPC channel's close cancels its calls at the server: a handler does
+    not run on for a caller that can no longer hear its reply."""
+
+    async def main() -> None:
+        service = Stuck()
+        async with serving(place, tmp_path, service) as (channel, server):
+            waiting = asyncio.ensure_future(CalculatorClient(channel).add(a=1, b=2))
+            await service.started.wait()
+            await channel.close()
+            with pytest.raises(uvrpc.ChannelClosed, match="the channel was closed"):
+                await waiting
+            await service.cancelled.wait()
+            assert service.was_cancelled is True
+            if server is not None:
+                assert server.stats.cancelled == 1
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+
+
 def test_a_cancel_of_a_call_not_running_is_ignored_and_counted(
     tmp_path: Path,
 ) -> None:

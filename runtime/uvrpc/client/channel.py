@@ -1302,7 +1302,9 @@ class Channel:
             self._spawn_send(frames)
 
     async def close(self, linger: float | None = None) -> None:
-        """Fail pending calls with :class:`~uvrpc.Unavailable` and close the socket.
+        """Fail pending calls with :class:`~uvrpc.ChannelClosed` (an
+        :class:`~uvrpc.Unavailable`), telling the server to stop their handlers
+        (a CANCEL each), and close the socket.
 
         Requests already handed to the socket (oneway calls, say) still go out:
         this returns once they did, or after ``linger`` seconds (the channel's
@@ -1320,11 +1322,16 @@ class Channel:
             self._grace = None
         for over in self._oneway_waits:
             _fail(over, ChannelClosed("the channel was closed"))
-        for state in self._core.fail_all(
-            lambda _: ChannelClosed("the channel was closed")
+        core = self._core
+        for state in core.fail_all(
+            lambda _: ChannelClosed("the channel was closed"), cancel=True
         ):
             self._wake(state)
-        self._core.outbox.clear()
+        # The server is told to stop their handlers, as far as the socket has
+        # room: the CANCELs go out within the linger, as any message sent.
+        for frames in core.outbox:
+            self._transport.try_send(frames)
+        core.outbox.clear()
         if self._deadlines is not None:
             self._deadlines.close()
         for sender in self._senders:
