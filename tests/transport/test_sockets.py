@@ -26,6 +26,7 @@ from feed_server import Feed
 import uvrpc
 from uvrpc.broker import Broker
 from uvrpc.transport.sockets import (
+    SocketFile,
     bind,
     connect,
     plain_context,
@@ -208,16 +209,82 @@ def test_a_socket_file_bound_over_since_is_not_removed(
     tmp_path: Path, routers: tuple[zmq.Socket[bytes], zmq.Socket[bytes]]
 ) -> None:
     """Only the file the bind made: another listener's, on the same path since
-    (a process that unlinked it first, as libzmq's own bind does), is its own."""
+    (a process that unlinked it first, as libzmq's own bind does), is its own;
+    and only by the process that bound it (a forked child's copy of a server
+    closing is not it)."""
     path = tmp_path / "taken.sock"
-    first, _ = routers
-    endpoint = bind(first, f"ipc://{path}")
+    first, second = routers
+    files: list[SocketFile] = []
+    bind(first, f"ipc://{path}", files)
+    [made] = files
+    SocketFile(made.path, made.identity, made.pid + 1).remove()
+    assert path.is_socket()  # another process's record: left
     path.unlink()
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as other:
         other.bind(str(path))
         first.close(linger=0)
-        remove_socket_files([endpoint])
-        assert path.is_socket()
+        remove_socket_files(files)
+        assert path.is_socket() and files == []
+
+
+def test_a_server_closed_twice_leaves_the_next_servers_file(tmp_path: Path) -> None:
+    """The second close (``close()`` in a ``with`` block, then its end) comes
+    after another server bound the path: that server's file stays."""
+    path = tmp_path / "echo.sock"
+
+    async def main() -> None:
+        first = uvrpc.Server(Echo())
+        await first.start()
+        first.bind(f"ipc://{path}")
+        await first.close()
+        async with uvrpc.Server(Echo()) as second:
+            endpoint = second.bind(f"ipc://{path}")
+            await first.close()
+            assert path.is_socket()
+            async with uvrpc.Channel(endpoint) as channel:
+                reply = await EchoClient(channel).echo(data=b"up", timeout=10)
+                assert bytes(reply) == b"up"
+
+    asyncio.run(main())
+
+
+def test_a_relative_path_is_removed_where_it_was_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not in the directory the process moved to since."""
+    bound_in, moved_to = tmp_path / "a", tmp_path / "b"
+    bound_in.mkdir()
+    moved_to.mkdir()
+    (moved_to / "rel.sock").touch()  # not a socket file of this bind
+
+    async def main() -> None:
+        async with uvrpc.Server(Echo()) as server:
+            monkeypatch.chdir(bound_in)
+            server.bind("ipc://rel.sock")
+            monkeypatch.chdir(moved_to)
+
+    asyncio.run(main())
+    assert not (bound_in / "rel.sock").exists()
+    assert (moved_to / "rel.sock").exists()
+
+
+def test_a_path_libzmq_picked_is_left_to_libzmq(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ipc://*``: libzmq removes the file and the directory it made for it;
+    removing the file first would leave the directory behind."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+
+    async def main() -> None:
+        async with uvrpc.Server(Echo()) as server:
+            endpoint = server.bind("ipc://*")
+            assert Path(endpoint.removeprefix("ipc://")).is_socket()
+
+    asyncio.run(main())
+    deadline = time.monotonic() + 10
+    while list(tmp_path.iterdir()):  # libzmq's I/O thread removes them
+        assert time.monotonic() < deadline, list(tmp_path.iterdir())
+        time.sleep(0.01)
 
 
 class _Counted(zmq.Socket[bytes]):

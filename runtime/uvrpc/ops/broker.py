@@ -75,7 +75,12 @@ from ..transport.security import (
     check_zap_handler,
     checked_security,
 )
-from ..transport.sockets import bind, plain_context, remove_socket_files
+from ..transport.sockets import (
+    SocketFile,
+    bind,
+    plain_context,
+    remove_socket_files,
+)
 from ..wire.batch import KIND_BATCH, split_batch
 from ..wire.errors import (
     ProtocolError,
@@ -373,7 +378,7 @@ class Broker:
         self._control: zmq.Socket[bytes] = ctx.socket(zmq.PAIR)
         self._command: zmq.Socket[bytes] = ctx.socket(zmq.PAIR)
         self._monitor: zmq.Socket[bytes] | None = None
-        self._bound: list[str] = []  # the endpoints bound, for remove_socket_files
+        self._socket_files: list[SocketFile] = []  # removed as it closes
         self._thread: threading.Thread | None = None
         # Set by a close with a grace: new calls are refused.
         self._draining = False
@@ -508,9 +513,7 @@ class Broker:
         # uvrpc's bind: a clear error for an endpoint that is malformed or in
         # use, and an ipc:// path a live server listens on is refused, not taken
         # over; its socket file is removed as the broker closes.
-        bound = bind(sock, endpoint)
-        self._bound.append(bound)
-        return bound
+        return bind(sock, endpoint, self._socket_files)
 
     def _close_sockets(self) -> None:
         if self._monitor is not None:
@@ -519,7 +522,7 @@ class Broker:
             self._monitor = None
         for sock in (self._front, self._back, self._control, self._command):
             sock.close(linger=0)
-        remove_socket_files(self._bound)
+        remove_socket_files(self._socket_files)
         if self._authenticator is not None:
             self._authenticator.stop()
             self._authenticator = None

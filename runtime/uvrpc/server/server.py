@@ -56,7 +56,13 @@ from ..transport.security import (
     zap_check_failure,
     zap_check_request,
 )
-from ..transport.sockets import bind, connect, open_socket, remove_socket_files
+from ..transport.sockets import (
+    SocketFile,
+    bind,
+    connect,
+    open_socket,
+    remove_socket_files,
+)
 from ..wire.batch import is_batch_header, split_batch
 from ..wire.buffers import ATTACHMENT_MIN, BufferPool
 from ..wire.errors import ProtocolError
@@ -320,6 +326,7 @@ class Server:
         self._dropped_batch = RateLimitedWarning(_log, "dropped a malformed batch")
         self._sender: CoalescingSender | None = None
         self._endpoints: list[str] = []
+        self._socket_files: list[SocketFile] = []  # removed as it closes
         self._brokers: list[bytes] = []
         self._leaving = False
         self._announcer: asyncio.Future[None] | None = None
@@ -371,7 +378,7 @@ class Server:
                     "start a secured server (async with, or await start()) before "
                     "binding: its ZAP handler must run before clients connect"
                 )
-        bound = bind(self._sock, endpoint)
+        bound = bind(self._sock, endpoint, self._socket_files)
         self._endpoints.append(bound)
         return bound
 
@@ -913,7 +920,7 @@ class Server:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         self._sock.close(linger=0)
-        remove_socket_files(self._endpoints)
+        remove_socket_files(self._socket_files)
         self._stop_authenticator()
         if self._owned_context is not None:
             self._owned_context.destroy(linger=0)

@@ -23,8 +23,9 @@ import os
 import socket
 import stat
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 import zmq
@@ -38,6 +39,7 @@ __all__ = [
     "CLOSING_GRACE",
     "CONNECT_TIMEOUT",
     "LINGER",
+    "SocketFile",
     "SocketSecurity",
     "bind",
     "configure_socket",
@@ -150,9 +152,12 @@ def connect(sock: zmq.Socket[Any], endpoint: str) -> None:
         raise _endpoint_error(endpoint, exc) from None
 
 
-def bind(sock: zmq.Socket[Any], endpoint: str) -> str:
+def bind(
+    sock: zmq.Socket[Any], endpoint: str, files: list[SocketFile] | None = None
+) -> str:
     """Bind ``sock`` to ``endpoint``; return the endpoint bound (a ``*`` port
-    resolved).
+    resolved). The socket file of an ``ipc://`` path is appended to ``files``,
+    for :func:`remove_socket_files` once the socket is closed.
 
     Raises:
         ValueError: the endpoint is malformed, or names no local address.
@@ -174,15 +179,47 @@ def bind(sock: zmq.Socket[Any], endpoint: str) -> str:
     bound = cast(bytes, sock.getsockopt(zmq.LAST_ENDPOINT)).decode()
     if transport == "ipc":
         path = os.path.abspath(bound.partition("://")[2])
-        _BOUND_HERE[path] = _file_id(path)
+        _BOUND_HERE.add(path)
+        made = _file_id(path)
+        # libzmq removes the file of a path it picked (``*``) itself; the
+        # abstract namespace (``@name``) has none.
+        if files is not None and made is not None and address not in ("*", ""):
+            files.append(SocketFile(path, made, os.getpid()))
     return bound
 
 
-_BOUND_HERE: dict[str, tuple[int, int] | None] = {}
-"""The ``ipc://`` paths this process bound, with the identity of the socket
-file it made there: the only ones whose listener may still accept for a moment
-after its socket closed (see :func:`_listened_on`), and the files
-:func:`remove_socket_files` removes."""
+_BOUND_HERE: set[str] = set()
+"""The ``ipc://`` paths this process bound: the only ones whose listener may
+still accept for a moment after its socket closed (see :func:`_listened_on`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SocketFile:
+    """The socket file an ``ipc://`` bind made, to remove once its socket is
+    closed: libzmq leaves it behind, and every stopped server would leave a
+    file in its directory."""
+
+    path: str
+    """Its absolute path, as it was at the bind."""
+    identity: tuple[int, int]
+    """Its device and inode: a file bound over since is another's."""
+    pid: int
+    """The process that bound it: a child's copy of the server is not it."""
+
+    def remove(self) -> None:
+        """Remove the file, if it is still the one the bind made and this is
+        the process that made it."""
+        if os.getpid() == self.pid and _file_id(self.path) == self.identity:
+            with contextlib.suppress(OSError):  # gone already, or not ours
+                os.unlink(self.path)
+
+
+def remove_socket_files(files: list[SocketFile]) -> None:
+    """Remove ``files`` (see :class:`SocketFile`), once the socket bound to them
+    is closed, and forget them: a second close removes nothing."""
+    for file in files:
+        file.remove()
+    files.clear()
 
 
 def _file_id(path: str) -> tuple[int, int] | None:
@@ -192,25 +229,6 @@ def _file_id(path: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return info.st_dev, info.st_ino
-
-
-def remove_socket_files(endpoints: Iterable[str]) -> None:
-    """Remove the socket files of the ``ipc://`` endpoints among ``endpoints``
-    this process bound, once the socket bound to them is closed.
-
-    libzmq leaves them behind when the socket closes, so every stopped server
-    would leave a file in its directory. A file that is no longer the one the
-    bind made (another listener bound the path since) is left alone.
-    """
-    for endpoint in endpoints:
-        transport, _, address = endpoint.partition("://")
-        if transport != "ipc" or address.startswith("@"):
-            continue
-        path = os.path.abspath(address)
-        made = _BOUND_HERE.get(path)
-        if made is not None and _file_id(path) == made:
-            with contextlib.suppress(OSError):  # gone already, or not ours to remove
-                os.unlink(path)
 
 
 @contextmanager
