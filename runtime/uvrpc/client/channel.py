@@ -182,6 +182,9 @@ class DealerTransport:
         # Batches go only where this socket has one connection at a time: a
         # message to several goes to whichever is next, which may not read them.
         self._coalesces = len(endpoints) == 1
+        self.one_server = len(endpoints) == 1
+        """Whether every message goes to the one server its calls went to (a
+        socket connected to several sends each to whichever is next)."""
 
     @property
     def connected(self) -> bool:
@@ -560,7 +563,13 @@ class Channel:
 
     async def ready(self, timeout: float | None = None) -> bool:
         """Wait until a server is connected, ``timeout`` seconds at most; return
-        whether one is (gRPC's ``channel_ready``)."""
+        whether one is (gRPC's ``channel_ready``).
+
+        Raises:
+            ChannelClosed: the channel is closed, or was closed as this waited.
+        """
+        if self._closed:
+            raise ChannelClosed("the channel is closed")
         self._running_loop()
         if self.connected:
             return True
@@ -1301,10 +1310,41 @@ class Channel:
         if not self._transport.try_send(frames):
             self._spawn_send(frames)
 
+    def _fail_pending(self, tell: bool) -> None:
+        """Fail what waits on the closing channel with ChannelClosed: calls,
+        oneway sends, a wait for a connection; with ``tell`` (closed from the
+        channel's own loop), the server is told to stop each call's handler, as
+        far as the socket has room (the CANCELs go out within the linger, as any
+        message sent), unless the socket spreads its messages over several
+        servers and would send a CANCEL to another than its call's."""
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+        for over in self._oneway_waits:
+            _fail(over, ChannelClosed("the channel was closed"))
+        if self._connected_waiter is not None:
+            _fail(self._connected_waiter, ChannelClosed("the channel was closed"))
+            self._connected_waiter = None
+        core = self._core
+        tell = tell and (self._dealer is None or self._dealer.one_server)
+        for state in core.fail_all(
+            lambda _: ChannelClosed("the channel was closed"), cancel=tell
+        ):
+            self._wake(state)
+        for frames in core.outbox if tell else ():
+            self._transport.try_send(frames)
+        core.outbox.clear()
+        if self._deadlines is not None:
+            self._deadlines.close()
+        for sender in self._senders:
+            sender.cancel()
+
     async def close(self, linger: float | None = None) -> None:
         """Fail pending calls with :class:`~uvrpc.ChannelClosed` (an
         :class:`~uvrpc.Unavailable`), telling the server to stop their handlers
-        (a CANCEL each), and close the socket.
+        (a CANCEL each; not for a channel spreading its calls over several
+        endpoints, whose socket could not send each to its call's server), and
+        close the socket.
 
         Requests already handed to the socket (oneway calls, say) still go out:
         this returns once they did, or after ``linger`` seconds (the channel's
@@ -1317,31 +1357,18 @@ class Channel:
         self._closed = True
         if os.getpid() != self._pid:
             return  # a child's copy: the socket is the parent's
-        if self._grace is not None:
-            self._grace.cancel()
-            self._grace = None
-        for over in self._oneway_waits:
-            _fail(over, ChannelClosed("the channel was closed"))
-        core = self._core
-        for state in core.fail_all(
-            lambda _: ChannelClosed("the channel was closed"), cancel=True
-        ):
-            self._wake(state)
-        # The server is told to stop their handlers, as far as the socket has
-        # room: the CANCELs go out within the linger, as any message sent.
-        for frames in core.outbox:
-            self._transport.try_send(frames)
-        core.outbox.clear()
-        if self._deadlines is not None:
-            self._deadlines.close()
-        for sender in self._senders:
-            sender.cancel()
-        if self._dealer is not None and self._loop is asyncio.get_running_loop():
-            await self._dealer.close_lingering(
-                self.linger if linger is None else linger
-            )
-        else:
-            self._transport.close()
+        own_loop = self._loop is asyncio.get_running_loop()
+        try:
+            if self._loop is None or not self._loop.is_closed():
+                self._fail_pending(tell=own_loop)
+            # else nothing can await them: their loop is gone
+        finally:
+            if self._dealer is not None and own_loop:
+                await self._dealer.close_lingering(
+                    self.linger if linger is None else linger
+                )
+            else:
+                self._transport.close()
         self._encoder.close()
 
     async def __aenter__(self) -> Self:

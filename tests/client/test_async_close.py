@@ -1,0 +1,85 @@
+"""Closing an asyncio channel: what waits on it fails with ChannelClosed, the
+server hears of its calls where it can, and the socket is closed whatever loop
+the close runs on."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from calculator import CalculatorClient
+from conftest import server_thread
+from feed import FeedClient
+from feed_server import Feed
+from test_cancel import Stuck
+
+import uvrpc
+
+
+def test_a_wait_for_a_server_ends_as_the_channel_closes(tmp_path: Path) -> None:
+    async def main() -> None:
+        channel = uvrpc.Channel(f"ipc://{tmp_path}/nobody")
+        waiting = asyncio.ensure_future(channel.ready())
+        await asyncio.sleep(0.05)  # waiting (or not yet: either holds)
+        await channel.close()
+        with pytest.raises(uvrpc.ChannelClosed):
+            await waiting
+        with pytest.raises(uvrpc.ChannelClosed):
+            await channel.ready(timeout=None)
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+
+
+def test_a_channel_spread_over_servers_sends_its_close_no_cancel(
+    tmp_path: Path,
+) -> None:
+    """Its socket sends each message to whichever server is next: a CANCEL
+    would reach another server than its call's (which counts it stale) while
+    the call's own handler ran on. None is sent."""
+
+    async def main() -> None:
+        services = [Stuck(), Stuck()]
+        async with (
+            uvrpc.Server(services[0]) as first,
+            uvrpc.Server(services[1]) as second,
+        ):
+            endpoints = [
+                server.bind(f"ipc://{tmp_path}/{n}.sock")
+                for n, server in enumerate((first, second))
+            ]
+            channel = uvrpc.Channel(endpoints)
+            await channel.ready(timeout=10)
+            while channel.connections < 2:
+                await asyncio.sleep(0.01)
+            calc = CalculatorClient(channel)
+            # Three: the CANCELs' turn would start at the server after the last call's.
+            calls = [asyncio.ensure_future(calc.add(a=n, b=0)) for n in range(3)]
+            for service in services:
+                await service.started.wait()
+            await channel.close()
+            for call in calls:
+                with pytest.raises(uvrpc.ChannelClosed):
+                    await call
+            await asyncio.sleep(0.2)  # a CANCEL sent would have arrived by now
+            assert first.stats.stale == second.stats.stale == 0
+
+    asyncio.run(asyncio.wait_for(main(), 20))
+
+
+def test_a_channel_whose_loop_is_gone_is_closed_from_another(tmp_path: Path) -> None:
+    """A stream left open as its loop ended: a close run on a new loop closes
+    the socket, and raises nothing."""
+    kept: list[object] = []
+    with server_thread(Feed()) as server:
+        channel = uvrpc.Channel(server.endpoint)
+
+        async def leave_a_stream_open() -> None:
+            ticks = FeedClient(channel).ticks(count=10**6, timeout=30)
+            kept.append(ticks)  # open, never closed
+            async for _ in ticks:
+                break
+
+        asyncio.run(leave_a_stream_open())
+        asyncio.run(channel.close())
+        assert channel._dealer is not None and channel._dealer._sock.closed
