@@ -11,6 +11,7 @@ import asyncio
 import multiprocessing
 import os
 import threading
+import time
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -127,6 +128,44 @@ def test_a_channel_created_before_a_fork_refuses_to_work_in_the_child() -> None:
             await channel.close()
 
         asyncio.run(main())
+        sync_channel.close()
+
+
+def close_inherited(sync_channel: uvrpc.SyncChannel, results: Connection) -> None:
+    """Close a channel created before the fork; report how long it took."""
+    began = time.monotonic()
+    sync_channel.close()
+    results.send(time.monotonic() - began)
+
+
+def test_a_child_closing_an_inherited_channel_neither_waits_nor_disturbs() -> None:
+    """A parent's thread was inside a call as the process forked: the child's
+    copy of that connection is held by no thread there, and its close does not
+    wait for one (nor for its linger: the sockets are the parent's), while the
+    parent's call is answered."""
+    context = multiprocessing.get_context("fork")
+    with server_thread(Feed()) as server:
+        sync_channel = uvrpc.SyncChannel(server.endpoint, linger=30)
+        client = FeedSyncClient(sync_channel, timeout=30)
+        inside = threading.Thread(target=lambda: answers.append(client.ping(n=-10)))
+        answers: list[int] = []
+        inside.start()
+        time.sleep(0.2)  # inside its 1 s call (or not yet: either holds)
+        receive, send = context.Pipe(duplex=False)
+        child = context.Process(target=close_inherited, args=(sync_channel, send))
+        child.start()
+        try:
+            assert receive.poll(60), "the child did not answer"
+            took = receive.recv()
+        finally:
+            child.join(30)
+            if child.is_alive():
+                child.kill()
+                child.join()
+        inside.join(30)
+        assert answers == [-10]
+        assert took < 10, f"the child's close took {took:.1f} s"  # 30.5 s if it waits
+        assert client.ping(n=5) == 5
         sync_channel.close()
 
 

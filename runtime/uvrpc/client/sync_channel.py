@@ -550,6 +550,11 @@ class SyncChannel:
                 return
             self._closed = True
         linger = self.linger if linger is None else linger
+        wait = HOLDER_WAIT
+        if os.getpid() != self._pid:
+            # A child's copy: the sockets are the parent's, and a socket a
+            # parent's thread held as it forked is held by no thread here.
+            linger = wait = 0.0
         connections = [self._main, *self._spares.close()]
         for connection in connections:
             connection.stop()
@@ -561,7 +566,7 @@ class SyncChannel:
             now = time.monotonic()
             try:
                 connection.close_when_free(
-                    max(0.0, end - now), max(0.0, end + HOLDER_WAIT - now)
+                    max(0.0, end - now), max(0.0, end + wait - now)
                 )
             except BaseException as exc:  # the others are closed all the same
                 errors.append(exc)
