@@ -829,12 +829,16 @@ def _thrift_spelling(error: lark.UnexpectedToken, friendly: str | None) -> str |
     return None
 
 
+_PROTOBUF_METHOD = re.compile(r"\s*rpc\s+\w+\s*\(\s*[\w.]+\s*\)\s*returns\b")
+"""A line holding a protobuf method: ``rpc Get(Request) returns (Reply);``."""
+
+
 def _protobuf_spelling(error: lark.UnexpectedToken, source: str) -> str | None:
-    """The message for a protobuf-style method, ``rpc Get(Request) returns
+    """The message for a protobuf method, ``rpc Get(Request) returns
     (Reply);``, where the parser failed on its line; ``None`` for any other."""
+    lines = source.split("\n")  # as lark counts them
     line = (error.token.line or 1) - 1
-    text = source.splitlines()[line] if line < len(source.splitlines()) else ""
-    if not re.match(r"\s*rpc\s+\w+\s*\(", text):
+    if line >= len(lines) or not _PROTOBUF_METHOD.match(lines[line]):
         return None
     return (
         "protobuf's 'rpc Get(Request) returns (Reply)' is written "

@@ -820,6 +820,12 @@ def test_an_unclosed_comment_or_string_is_named_where_it_starts(
             "written 'Reply get(1: Request request);' here (got name 'M')",
             "            ^",
         ),
+        (  # a return type named rpc, and no protobuf: the usual message
+            NS + "message rpc {}\nservice S {\n    rpc get(i32 a);\n}",
+            "t.idl:4:13: error: a parameter starts with its id, like '1: i32 name' "
+            "(got name 'i32')",
+            "            ^~~",
+        ),
     ],
 )
 def test_thrift_and_python_spellings_are_named(
