@@ -176,7 +176,7 @@ class SyncChannel:
             linger=linger,
         )
         self._spares: Spares[SyncConnection] = Spares(
-            self._open_spare, SyncConnection.claim, partial(SyncConnection.close)
+            self._open_spare, SyncConnection.claim, SyncConnection.close
         )
 
     def _open_spare(self) -> SyncConnection:
@@ -540,10 +540,10 @@ class SyncChannel:
 
         The channel's spare connections (see :class:`SyncChannel`) close with
         it, within the same ``linger``. A connection another thread is inside a
-        call on is closed once that thread leaves it, which this waits
-        :data:`HOLDER_WAIT` seconds for at most (a client stream's caller may be
-        slow to give its next item); past that, the thread closes it as it
-        leaves.
+        call on is closed once that thread leaves it, which this waits for until
+        :data:`HOLDER_WAIT` seconds past the linger at most (a client stream's
+        caller may be slow to give its next item); past that, the thread closes
+        it as it leaves.
         """
         with self._close_lock:
             if self._closed:

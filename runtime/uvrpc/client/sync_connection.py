@@ -351,7 +351,7 @@ class SyncConnection:
         self._check_open()
 
     def _check_open(self) -> None:
-        """Raise Unavailable, giving the socket back, if the connection closed."""
+        """Raise ChannelClosed, giving the socket back, if the channel closed."""
         if self._closed:
             self._leave()
             raise ChannelClosed("the channel is closed")
