@@ -5,9 +5,12 @@ the close runs on."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import threading
 from pathlib import Path
 
 import pytest
+import zmq
 from calculator import CalculatorClient
 from conftest import server_thread
 from feed import FeedClient
@@ -83,3 +86,67 @@ def test_a_channel_whose_loop_is_gone_is_closed_from_another(tmp_path: Path) -> 
         asyncio.run(leave_a_stream_open())
         asyncio.run(channel.close())
         assert channel._dealer is not None and channel._dealer._sock.closed
+
+
+# The scenario abandons a task on a closed loop: Python reports its coroutine
+# as it is collected, unable to run its cleanup on that loop.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_channel_whose_loop_closed_under_a_waiting_send_is_closed(
+    tmp_path: Path,
+) -> None:
+    """A call waiting for a server as its loop was closed (not by
+    ``asyncio.run``, which would have cancelled it first): the close on a new
+    loop closes every socket, raising nothing."""
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    channel = uvrpc.Channel(
+        f"ipc://{tmp_path}/nobody", context=context, wait_for_ready=True
+    )
+    loop = asyncio.new_event_loop()
+    waiting = loop.create_task(CalculatorClient(channel).add(a=1, b=2, timeout=30))
+    loop.run_until_complete(asyncio.sleep(0.05))
+    assert not waiting.done()
+    loop.close()
+    asyncio.run(channel.close())
+    ended = threading.Event()
+
+    def term() -> None:
+        context.term()
+        ended.set()
+
+    threading.Thread(target=term, daemon=True).start()
+    assert ended.wait(10), "a socket of the channel is still open"
+    del waiting, loop, channel
+    gc.collect()  # the abandoned task's report comes here, where it is expected
+
+
+def test_a_close_from_another_thread_than_its_running_loops_is_refused() -> None:
+    """Its futures and its socket are its loop's thread's: a close from
+    elsewhere would fail the calls without waking their loop."""
+    with server_thread(Feed()) as server:
+        channel = uvrpc.Channel(server.endpoint)
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        async def serve_calls() -> int:
+            answer = await FeedClient(channel).ping(n=7, timeout=10)
+            ready.set()
+            while not closing.is_set():
+                await asyncio.sleep(0.01)
+            return int(await FeedClient(channel).ping(n=8, timeout=10)) + answer
+
+        closing = threading.Event()
+        owner = threading.Thread(
+            target=lambda: results.append(loop.run_until_complete(serve_calls()))
+        )
+        results: list[int] = []
+        owner.start()
+        try:
+            assert ready.wait(10)
+            with pytest.raises(RuntimeError, match="run_coroutine_threadsafe"):
+                asyncio.run(channel.close())
+        finally:
+            closing.set()
+            owner.join(10)
+        assert results == [15]  # the channel was left open, and served on
+        loop.run_until_complete(channel.close())
+        loop.close()

@@ -318,17 +318,19 @@ class DealerTransport:
 
     def close(self) -> None:
         """Stop watching and close the socket without lingering."""
-        if self._sender is not None:
-            self._sender.close()
-        if self._reactor is not None:
-            self._reactor.close()
-        if self._monitor is not None:
-            if self._monitor_reactor is not None:
-                self._monitor_reactor.close()
-            self._sock.disable_monitor()
-            self._monitor.close(linger=0)
-            self._monitor = None
-        self._sock.close(linger=0)
+        try:
+            if self._sender is not None:
+                self._sender.close()
+            if self._reactor is not None:
+                self._reactor.close()
+        finally:  # the sockets close whatever their watchers' loop has become
+            if self._monitor is not None:
+                if self._monitor_reactor is not None:
+                    self._monitor_reactor.close()
+                self._sock.disable_monitor()
+                self._monitor.close(linger=0)
+                self._monitor = None
+            self._sock.close(linger=0)
 
     async def close_lingering(self, linger: float) -> None:
         """Close the socket, letting libzmq send what it queued for up to
@@ -1351,13 +1353,25 @@ class Channel:
         :attr:`linger` if ``None``) at most; what is still queued then is lost.
         Nothing is queued for a server that is not connected, so closing a
         channel whose server is down returns at once.
+
+        Raises:
+            RuntimeError: the channel's loop runs in another thread, whose
+                futures and socket these are (close it there:
+                ``asyncio.run_coroutine_threadsafe(channel.close(), loop)``).
         """
         if self._closed:
             return
+        loop = self._loop
+        own_loop = loop is asyncio.get_running_loop()
+        if not own_loop and loop is not None and loop.is_running():
+            # Its futures and its socket are that loop's thread's.
+            raise RuntimeError(
+                "close a Channel on the loop that uses it, which runs in another "
+                "thread: asyncio.run_coroutine_threadsafe(channel.close(), loop)"
+            )
         self._closed = True
         if os.getpid() != self._pid:
             return  # a child's copy: the socket is the parent's
-        own_loop = self._loop is asyncio.get_running_loop()
         try:
             if self._loop is None or not self._loop.is_closed():
                 self._fail_pending(tell=own_loop)

@@ -543,7 +543,8 @@ class SyncChannel:
         call on is closed once that thread leaves it, which this waits for until
         :data:`HOLDER_WAIT` seconds past the linger at most (a client stream's
         caller may be slow to give its next item); past that, the thread closes
-        it as it leaves.
+        it as it leaves. A second close, made while the first waits, returns
+        at once.
         """
         with self._close_lock:
             if self._closed:

@@ -218,14 +218,17 @@ class CoalescingSender:
 
     def close(self) -> None:
         """Send what is held if there is room (drop it otherwise), and stop the
-        batches waiting for room; call before the reactor closes."""
+        batches waiting for room; call before the reactor closes. With the
+        loop closed, what is held is dropped: a send would schedule on it."""
+        alive = not self._loop.is_closed()
         for peer, message in self._rule.end_turn():
-            if peer not in self._blocked:
+            if alive and peer not in self._blocked:
                 try:
                     self._reactor.try_send(message)
                 except zmq.ZMQError as exc:
                     self._lost(message, exc)
         self._rule.forget()
         for task in list(self._blocked.values()):
-            task.cancel()
+            if alive:  # else nothing will run it again
+                task.cancel()
         self._blocked.clear()

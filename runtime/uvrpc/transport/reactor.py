@@ -417,9 +417,10 @@ class SocketReactor:
         if self._retry is not None:
             self._retry.cancel()
         self._loop.remove_reader(self._fd)
+        alive = not self._loop.is_closed()  # else nothing will run them again
         while self._writers:
             waiter = self._writers.popleft()
-            if not waiter.done():
+            if alive and not waiter.done():
                 waiter.cancel()
 
 
