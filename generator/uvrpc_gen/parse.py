@@ -829,7 +829,9 @@ def _thrift_spelling(error: lark.UnexpectedToken, friendly: str | None) -> str |
     return None
 
 
-_PROTOBUF_METHOD = re.compile(r"\s*rpc\s+\w+\s*\(\s*[\w.]+\s*\)\s*returns\b")
+_PROTOBUF_METHOD = re.compile(
+    r"\s*rpc\s+\w+\s*\(\s*(stream\s+)?[\w.]+\s*\)\s*(returns\b|$)"
+)
 """A line holding a protobuf method: ``rpc Get(Request) returns (Reply);``."""
 
 

@@ -820,6 +820,13 @@ def test_an_unclosed_comment_or_string_is_named_where_it_starts(
             "written 'Reply get(1: Request request);' here (got name 'M')",
             "            ^",
         ),
+        (
+            NS + "message M {}\nservice S {\n    rpc Get(stream M)\n"
+            "        returns (stream M);\n}",
+            "t.idl:4:13: error: protobuf's 'rpc Get(Request) returns (Reply)' is "
+            "written 'Reply get(1: Request request);' here (got name 'stream')",
+            "            ^~~~~~",
+        ),
         (  # a return type named rpc, and no protobuf: the usual message
             NS + "message rpc {}\nservice S {\n    rpc get(i32 a);\n}",
             "t.idl:4:13: error: a parameter starts with its id, like '1: i32 name' "
