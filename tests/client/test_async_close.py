@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import threading
 from pathlib import Path
 
@@ -150,3 +151,21 @@ def test_a_close_from_another_thread_than_its_running_loops_is_refused() -> None
         assert results == [15]  # the channel was left open, and served on
         loop.run_until_complete(channel.close())
         loop.close()
+
+
+def test_a_ready_that_timed_out_leaves_the_close_nothing_to_report(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its wait for a connection, failed by the close, is nobody's to read: no
+    "Future exception was never retrieved" in the log."""
+
+    async def main() -> None:
+        channel = uvrpc.Channel(f"ipc://{tmp_path}/nobody")
+        assert await channel.ready(timeout=0.05) is False
+        await channel.close()
+        gc.collect()  # a future nobody read reports it as it is collected
+        await asyncio.sleep(0)
+
+    caplog.set_level(logging.ERROR, logger="asyncio")
+    asyncio.run(main())
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []

@@ -1,8 +1,8 @@
 """Closing a SyncChannel ends the calls and streams other threads have open on
 it, as a gRPC channel's close does (``client/closing.py``): a call waiting for
 its reply or for a server fails with ChannelClosed within moments, not at its
-deadline, the server is told to stop its handler, and every socket is closed by
-the thread that held it."""
+deadline, the server is told to stop its handler, and every socket is closed as
+the close returns."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -92,7 +93,7 @@ def test_a_call_another_thread_waits_on_ends_as_the_channel_closes() -> None:
 
 
 def test_a_call_waiting_for_a_server_ends_as_the_channel_closes(
-    tmp_path: object,
+    tmp_path: Path,
 ) -> None:
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     channel = uvrpc.SyncChannel(
@@ -113,7 +114,8 @@ def test_a_call_waiting_for_a_server_ends_as_the_channel_closes(
 def test_streams_of_other_threads_end_as_the_channel_closes() -> None:
     """A server stream between its steps, a bidirectional one waiting for its
     caller's next item, and a client stream whose caller is producing one: each
-    raises ChannelClosed at its next step, and their handlers are cancelled."""
+    raises ChannelClosed at its next step (the server hearing of a stream
+    between its steps: the last test)."""
     feed = Feed()
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     with server_thread(feed) as server, ThreadPoolExecutor(3) as pool:
@@ -202,9 +204,20 @@ def test_a_spare_made_as_the_channel_closes_is_closed_too() -> None:
     assert terminates(context)
 
 
-def test_a_call_waiting_for_room_to_send_ends_at_once_while_close_lingers() -> None:
+def test_a_call_waiting_for_room_to_send_ends_at_once_while_close_lingers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The close waits up to its linger for what was sent to go out; the call
     that could not send fails at once all the same, not after the linger."""
+    blocked = threading.Event()
+    send_waiting = SyncConnection._send_waiting
+
+    def waiting(self: SyncConnection, *args: Any, **kwargs: Any) -> None:
+        if self.was_connected:  # no room (not the wait for the first handshake)
+            blocked.set()  # so a message waits in the pipe for the peer to read
+        send_waiting(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncConnection, "_send_waiting", waiting)
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     peer = context.socket(zmq.ROUTER)  # takes the connection, never reads
     peer.setsockopt(zmq.RCVHWM, 1)
@@ -220,7 +233,7 @@ def test_a_call_waiting_for_room_to_send_ends_at_once_while_close_lingers() -> N
 
         flooding = pool.submit(flood)
         try:
-            time.sleep(0.3)  # the pipes fill (or not yet: the close ends it too)
+            assert blocked.wait(SOON), "the flood never filled the pipes"
             closing = pool.submit(channel.close)
             error = ended_soon(flooding)
             assert isinstance(error, uvrpc.ChannelClosed), error
@@ -248,6 +261,7 @@ def test_a_stream_between_its_steps_is_cancelled_at_the_server() -> None:
             closer.start()
         for closer in closers:
             closer.join(SOON)
+            assert not closer.is_alive(), "a close did not return"
         end = time.monotonic() + SOON
         # Its handler waits at a yield, for credit: closed there, it ends.
         while not feed.finished.is_set():
@@ -255,3 +269,37 @@ def test_a_stream_between_its_steps_is_cancelled_at_the_server() -> None:
             time.sleep(0.01)
         with pytest.raises(uvrpc.ChannelClosed):
             next(ticks)
+
+
+def test_a_stream_steps_past_a_close_that_lingers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The closing thread holds the stream's socket while it lingers for what
+    was sent: the stream's next step, already cancelled by the close, raises at
+    once instead of waiting for the socket (until its deadline)."""
+    let_close = threading.Event()
+    close_socket = SyncConnection.close
+
+    def lingering(self: SyncConnection, linger: float | None = None) -> None:
+        let_close.wait(SOON)  # as a long linger would
+        close_socket(self, linger)
+
+    monkeypatch.setattr(SyncConnection, "close", lingering)
+    with server_thread(Feed()) as server:
+        channel = uvrpc.SyncChannel(server.endpoint)
+        ticks = FeedSyncClient(channel).ticks(count=10**6, timeout=60)
+        next(ticks)
+        closer = threading.Thread(target=channel.close)
+        closer.start()
+        try:
+            while not channel._main._closed:  # the close has begun
+                time.sleep(0.001)
+            began = time.monotonic()
+            with pytest.raises(uvrpc.ChannelClosed):
+                for _ in ticks:  # items read before the close may come first
+                    pass
+            assert closer.is_alive(), "the close did not linger"
+            assert time.monotonic() - began < SOON
+        finally:
+            let_close.set()
+            closer.join(SOON)

@@ -181,7 +181,6 @@ class DealerTransport:
         self._handshakes = not any(e.startswith("inproc://") for e in endpoints)
         # Batches go only where this socket has one connection at a time: a
         # message to several goes to whichever is next, which may not read them.
-        self._coalesces = len(endpoints) == 1
         self.one_server = len(endpoints) == 1
         """Whether every message goes to the one server its calls went to (a
         socket connected to several sends each to whichever is next)."""
@@ -208,10 +207,10 @@ class DealerTransport:
         self._reactor = SocketReactor(
             self._sock,
             loop,
-            self._learn if self._coalesces else on_message,
+            self._learn if self.one_server else on_message,
             may_send=(lambda: bool(live)) if self._handshakes else None,
         )
-        if self._coalesces:
+        if self.one_server:
             self._sender = CoalescingSender(self._reactor, loop, self._peer_of, end=0)
         self._loop = loop
 
@@ -227,7 +226,7 @@ class DealerTransport:
         """The connection changed: no batch goes until its server's first
         message says it reads them."""
         self._batches = None
-        if self._reactor is not None and self._coalesces:
+        if self._reactor is not None and self.one_server:
             self._reactor.deliver_to(self._learn)
 
     def _peer_of(self, frames: Sequence[Any]) -> bytes | None:
@@ -1324,8 +1323,11 @@ class Channel:
             self._grace = None
         for over in self._oneway_waits:
             _fail(over, ChannelClosed("the channel was closed"))
-        if self._connected_waiter is not None:
-            _fail(self._connected_waiter, ChannelClosed("the channel was closed"))
+        waiter = self._connected_waiter
+        if waiter is not None:
+            _fail(waiter, ChannelClosed("the channel was closed"))
+            if not waiter.cancelled():
+                waiter.exception()  # read: a ready() that timed out waits no more
             self._connected_waiter = None
         core = self._core
         tell = tell and (self._dealer is None or self._dealer.one_server)

@@ -257,7 +257,7 @@ class SyncChannel:
         Raises:
             RuntimeError: this is a child process (the channel's own connection
                 says so when free; a spare made here would hide it).
-            Unavailable: the channel is closed.
+            ChannelClosed: the channel is closed.
         """
         check_process("SyncChannel", self._pid)
         spare = self._spares.borrow()
@@ -293,8 +293,10 @@ class SyncChannel:
             RpcError: the server replied with an error (the subclass names the status).
             DeadlineExceeded: no reply within ``timeout`` seconds (for a oneway
                 call: the request could not be sent within it).
-            Unavailable: the channel is closed, no server is connected, or the
-                connection dropped during the call.
+            Unavailable: no server is connected, or the connection dropped
+                during the call.
+            ChannelClosed: the channel is closed, or was closed during the call
+                (an :class:`~uvrpc.Unavailable`).
         """
         if self._interceptors:
             call = (
@@ -341,7 +343,7 @@ class SyncChannel:
         Raises:
             RpcError: the server ended the stream with an error.
             DeadlineExceeded: the stream did not end within ``timeout`` seconds.
-            Unavailable: the channel is closed.
+            ChannelClosed: the channel is closed.
 
         With interceptors, they run on a thread of their own from the first
         ``next`` until the stream ends, and the stream ends as they do.
@@ -402,7 +404,7 @@ class SyncChannel:
         Raises:
             RpcError: the server replied with an error; the client stops sending.
             DeadlineExceeded: the call did not end within ``timeout`` seconds.
-            Unavailable: the channel is closed.
+            ChannelClosed: the channel is closed.
             Exception: whatever iterating ``items`` raised; the call is cancelled.
             TypeError: ``items`` is not iterable.
         """
@@ -476,7 +478,7 @@ class SyncChannel:
         Raises:
             RpcError: the server ended the stream with an error.
             DeadlineExceeded: the stream did not end within ``timeout`` seconds.
-            Unavailable: the channel is closed.
+            ChannelClosed: the channel is closed.
             TypeError: ``items`` is not iterable (raised at the call, not at the
                 first ``next``).
 

@@ -331,6 +331,8 @@ class SyncConnection:
             ChannelClosed: the channel was closed meanwhile (the stream was
                 cancelled).
         """
+        if self._closed:  # cancelled by the close: no need of the socket
+            raise ChannelClosed("the channel is closed")
         user = self._user
         if user.acquire(False):
             self._depth += 1
@@ -472,6 +474,7 @@ class SyncConnection:
             Unavailable: no server connected within ``connect_timeout``.
             Unauthenticated: the server refused this client's CURVE key.
             DeadlineExceeded: not sent before the deadline.
+            ChannelClosed: the channel was closed as it waited.
         """
         waits = self.wait_for_ready if wait_for_ready is None else wait_for_ready
         poller = zmq.Poller()
@@ -612,7 +615,7 @@ class SyncConnection:
         poller = self._poller
         while True:
             if self._dropped or self._closed:
-                try:  # what arrived before the drop answers first
+                try:  # what arrived before the drop (or close) answers first
                     return recv_message(self._sock, _NOBLOCK)
                 except zmq.Again:
                     return _CLOSED if self._closed else _LOST
