@@ -270,6 +270,7 @@ def test_a_row_on_uvloop_without_uvloop_is_skipped_saying_so(
         (["--repeat", "0"], "argument --repeat: must be more than 0: '0'"),
         (["--warmup", "-1"], "argument --warmup: must be 0 or more: '-1'"),
         (["--duration", "x"], "argument --duration: not a number: 'x'"),
+        (["--repeat", "1.5"], "argument --repeat: not a whole number: '1.5'"),
     ],
 )
 def test_a_run_that_could_measure_nothing_is_refused_before_it_starts(
@@ -401,8 +402,11 @@ def test_the_tables_rate_header_says_calls_or_items() -> None:
         }
 
     def header(*cases: str) -> str:
-        return render_table([row(case) for case in cases]).splitlines()[0].split()[3]
+        table = render_table([row(case) for case in cases], markdown=True)
+        head, rule = table.splitlines()[:2]
+        assert head.count("|") == rule.count("|")  # a table Markdown renders
+        return head.split(" | ")[3]
 
     assert header("pipelined") == "calls/s"
     assert header("server-stream", "bidi-stream") == "items/s"
-    assert header("pipelined", "client-stream") == "calls|items/s"
+    assert header("pipelined", "client-stream") == "calls or items/s"

@@ -370,6 +370,36 @@ def test_a_client_stream_handler_written_def_fails_as_a_unary_one_does(
     asyncio.run(main())
 
 
+def test_a_wrapper_returning_an_async_generator_fails_its_unary_calls_saying_so(
+    shop: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A plain wrapper may return anything, so it is served; what it returned
+    for a method that does not stream is named at each call."""
+
+    def passing_on(handler: Any) -> Any:
+        def wrapper(self: Any, **params: Any) -> Any:
+            return handler(self, **params)
+
+        return wrapper
+
+    class Shop(_Uncalled, shop.ShopServer):  # type: ignore[name-defined,misc]
+        @passing_on
+        async def total(self) -> Any:
+            yield 1
+
+    async def main() -> None:
+        async with _client(shop, Shop()) as client:
+            with pytest.raises(uvrpc.RpcError) as raised:
+                await client.total(timeout=10)
+            assert str(raised.value.message) == (
+                "TypeError: Shop.total returned an async generator, but its method "
+                "does not stream its result: return it instead of yielding it"
+            )
+
+    caplog.set_level(logging.ERROR, logger="uvrpc.server")
+    asyncio.run(main())
+
+
 def test_a_handler_of_the_wrong_kind_of_function_is_refused_as_it_is_served(
     shop: ModuleType,
 ) -> None:

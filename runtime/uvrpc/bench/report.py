@@ -166,7 +166,7 @@ def render_table(table: Sequence[dict[str, Any]], markdown: bool = False) -> str
     holds.
     """
     streams = {r["case"] in CASES and bool(CASES[r["case"]].stream) for r in table}
-    rate = {frozenset({True}): "items/s", frozenset({True, False}): "calls|items/s"}
+    rate = {frozenset({True}): "items/s", frozenset({True, False}): "calls or items/s"}
     headers = [
         "case",
         "payload",

@@ -131,8 +131,9 @@ def awaiting(handler: Callable[..., Any], name: str) -> Handler:
     returns the coroutine, most often) has its result awaited; a result that cannot
     be, a plain ``def`` handler's value, fails its call with a ``TypeError`` that
     says so, where awaiting it would say only "object int can't be used in 'await'
-    expression". Served handlers are never refused for this up front: a wrapper
-    that returns a coroutine is a plain function too.
+    expression". A plain function is never refused for this up front (an async
+    generator function is, by :func:`check_handlers`): a wrapper that returns a
+    coroutine is a plain function too.
     """
     if inspect.iscoroutinefunction(handler):
         return handler
@@ -141,10 +142,10 @@ def awaiting(handler: Callable[..., Any], name: str) -> Handler:
         result = handler(**params)
         if inspect.isawaitable(result):
             return await result
-        if inspect.isasyncgen(result):  # 'async def' with a 'yield' in it
+        if inspect.isasyncgen(result):  # a wrapper of an async generator
             raise TypeError(
-                f"{name} is an async generator: a method that does not stream its "
-                "result returns it, it does not yield it"
+                f"{name} returned an async generator, but its method does not "
+                "stream its result: return it instead of yielding it"
             )
         raise TypeError(
             f"{name} returned {type(result).__name__}, not an awaitable: "

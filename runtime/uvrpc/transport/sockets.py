@@ -183,7 +183,7 @@ def bind(
         made = _file_id(path)
         # libzmq removes the file of a path it picked (``*``) itself; the
         # abstract namespace (``@name``) has none.
-        if files is not None and made is not None and address not in ("*", ""):
+        if files is not None and made is not None and address != "*":
             files.append(SocketFile(path, made, os.getpid()))
     return bound
 
