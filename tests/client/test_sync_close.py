@@ -207,44 +207,49 @@ def test_a_spare_made_as_the_channel_closes_is_closed_too() -> None:
 def test_a_call_waiting_for_room_to_send_ends_at_once_while_close_lingers(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The close waits up to its linger for what was sent to go out; the call
-    that could not send fails at once all the same, not after the linger."""
-    blocked = threading.Event()
-    send_waiting = SyncConnection._send_waiting
+    """The closing thread lingers for what was sent (held here by a socket
+    close that waits, as a long linger would); the call that could not send
+    fails at once all the same, not after the linger."""
+    blocked, let_close = threading.Event(), threading.Event()
+    send_waiting, close_socket = SyncConnection._send_waiting, SyncConnection.close
 
     def waiting(self: SyncConnection, *args: Any, **kwargs: Any) -> None:
         if self.was_connected:  # no room (not the wait for the first handshake)
-            blocked.set()  # so a message waits in the pipe for the peer to read
+            blocked.set()
         send_waiting(self, *args, **kwargs)
 
+    def lingering(self: SyncConnection, linger: float | None = None) -> None:
+        let_close.wait(SOON)
+        close_socket(self, linger)
+
     monkeypatch.setattr(SyncConnection, "_send_waiting", waiting)
+    monkeypatch.setattr(SyncConnection, "close", lingering)
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     peer = context.socket(zmq.ROUTER)  # takes the connection, never reads
-    peer.setsockopt(zmq.RCVHWM, 1)
-    peer.bind("tcp://127.0.0.1:*")
-    endpoint = peer.getsockopt_string(zmq.LAST_ENDPOINT)
-    channel = uvrpc.SyncChannel(endpoint, context=context, hwm=1, linger=60)
-    feed = FeedSyncClient(channel)
-    with ThreadPoolExecutor(2) as pool:
+    try:
+        peer.setsockopt(zmq.RCVHWM, 1)
+        peer.bind("tcp://127.0.0.1:*")
+        endpoint = peer.getsockopt_string(zmq.LAST_ENDPOINT)
+        channel = uvrpc.SyncChannel(endpoint, context=context, hwm=1, linger=0)
+        feed = FeedSyncClient(channel)
+        with ThreadPoolExecutor(2) as pool:
 
-        def flood() -> None:
-            while True:  # oneway calls, until one finds no room
-                feed.notify(text="x" * 100_000, timeout=60, wait_for_ready=True)
+            def flood() -> None:
+                while True:  # oneway calls, until one finds no room
+                    feed.notify(text="x" * 100_000, timeout=60, wait_for_ready=True)
 
-        flooding = pool.submit(flood)
-        try:
-            assert blocked.wait(SOON), "the flood never filled the pipes"
-            closing = pool.submit(channel.close)
-            error = ended_soon(flooding)
-            assert isinstance(error, uvrpc.ChannelClosed), error
-            assert not closing.done(), "the close did not wait for its linger"
-        finally:
-            # The peer reads at last: what was sent goes out, and the close ends.
-            while not closing.done():
-                if peer.poll(10):
-                    peer.recv_multipart()
-        closing.result(SOON)
-    peer.close(linger=0)
+            flooding = pool.submit(flood)
+            try:
+                assert blocked.wait(SOON), "the flood never filled the pipes"
+                closing = pool.submit(channel.close)
+                error = ended_soon(flooding)
+                assert isinstance(error, uvrpc.ChannelClosed), error
+                assert not closing.done(), "the close did not linger"
+            finally:
+                let_close.set()
+            closing.result(SOON)
+    finally:
+        peer.close(linger=0)
     assert terminates(context)
 
 
