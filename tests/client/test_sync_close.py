@@ -6,7 +6,6 @@ the close returns."""
 
 from __future__ import annotations
 
-import asyncio
 import queue
 import threading
 import time
@@ -18,9 +17,10 @@ from typing import Any
 import pytest
 import zmq
 from conftest import server_thread
-from echo import EchoServer, EchoSyncClient
+from echo import EchoSyncClient
 from feed import FeedSyncClient, Tick
 from feed_server import Feed
+from test_sync_threads import HeldEcho  # holds the calls whose data starts "hold"
 
 import uvrpc
 from uvrpc.client.sync_connection import SyncConnection
@@ -28,24 +28,6 @@ from uvrpc.client.sync_connection import SyncConnection
 SOON = 5.0
 """Seconds within which a closed channel's call ends: far below the calls'
 30 s deadlines, far above the 50 ms the wake-up takes."""
-
-
-class HeldEcho(EchoServer):
-    """Holds every call until the test lets it go; says when it was cancelled."""
-
-    def __init__(self) -> None:
-        self.started = threading.Event()
-        self.release = threading.Event()
-        self.cancelled = threading.Event()
-
-    async def echo(self, *, data: memoryview) -> memoryview:
-        self.started.set()
-        try:
-            await asyncio.to_thread(self.release.wait, 30)
-        except asyncio.CancelledError:
-            self.cancelled.set()
-            raise
-        return data
 
 
 def ended_soon(future: Future[Any]) -> BaseException:
@@ -282,10 +264,11 @@ def test_a_stream_steps_past_a_close_that_lingers(
     """The closing thread holds the stream's socket while it lingers for what
     was sent: the stream's next step, already cancelled by the close, raises at
     once instead of waiting for the socket (until its deadline)."""
-    let_close = threading.Event()
+    lingers, let_close = threading.Event(), threading.Event()
     close_socket = SyncConnection.close
 
     def lingering(self: SyncConnection, linger: float | None = None) -> None:
+        lingers.set()  # the closing thread holds the socket now
         let_close.wait(SOON)  # as a long linger would
         close_socket(self, linger)
 
@@ -297,8 +280,7 @@ def test_a_stream_steps_past_a_close_that_lingers(
         closer = threading.Thread(target=channel.close)
         closer.start()
         try:
-            while not channel._main._closed:  # the close has begun
-                time.sleep(0.001)
+            assert lingers.wait(SOON), "the close never reached the socket"
             began = time.monotonic()
             with pytest.raises(uvrpc.ChannelClosed):
                 for _ in ticks:  # items read before the close may come first

@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -48,6 +49,23 @@ def serve_in_child(parent: Connection) -> None:
     asyncio.run(main())
 
 
+def in_child(context: Any, target: Callable[..., None], *args: Any) -> tuple[Any, Any]:
+    """Run ``target(*args, results)`` in a child process of ``context``: what it
+    sent on ``results``, and the child once it ended (killed if it outlived its
+    answer by 30 s)."""
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=target, args=(*args, send))
+    child.start()
+    try:
+        assert receive.poll(60), "the child did not answer"
+        return receive.recv(), child
+    finally:
+        child.join(30)
+        if child.is_alive():
+            child.kill()
+            child.join()
+
+
 @pytest.mark.parametrize("method", START_METHODS)
 def test_a_client_created_in_a_child_works(method: str) -> None:
     context: Any = multiprocessing.get_context(method)  # ForkContext or SpawnContext
@@ -55,17 +73,8 @@ def test_a_client_created_in_a_child_works(method: str) -> None:
         # The parent's process-wide context is in use when the child starts.
         with FeedSyncClient(server.endpoint, timeout=10) as client:
             assert client.ping(n=0) == 0
-        receive, send = context.Pipe(duplex=False)
-        child = context.Process(target=call_in_child, args=(server.endpoint, send))
-        child.start()
-        try:
-            assert receive.poll(60), "the child did not answer"
-            assert receive.recv() == (1, 2)
-        finally:
-            child.join(30)
-            if child.is_alive():
-                child.kill()
-                child.join()
+        answer, child = in_child(context, call_in_child, server.endpoint)
+        assert answer == (1, 2)
         assert child.exitcode == 0
 
 
@@ -96,19 +105,7 @@ def test_a_channel_created_before_a_fork_refuses_to_work_in_the_child() -> None:
     with server_thread(Feed()) as server:
         sync_channel = uvrpc.SyncChannel(server.endpoint)
         channel = uvrpc.Channel(server.endpoint)
-        receive, send = context.Pipe(duplex=False)
-        child = context.Process(
-            target=use_inherited, args=(sync_channel, channel, send)
-        )
-        child.start()
-        try:
-            assert receive.poll(60), "the child did not answer"
-            errors = receive.recv()
-        finally:
-            child.join(30)
-            if child.is_alive():
-                child.kill()
-                child.join()
+        errors, child = in_child(context, use_inherited, sync_channel, channel)
         parent = os.getpid()
         assert errors == [
             f"this SyncChannel was created in process {parent}; create a new one in "
@@ -151,17 +148,7 @@ def test_a_child_closing_an_inherited_channel_neither_waits_nor_disturbs() -> No
         answers: list[int] = []
         inside.start()
         time.sleep(0.2)  # inside its 1 s call (or not yet: either holds)
-        receive, send = context.Pipe(duplex=False)
-        child = context.Process(target=close_inherited, args=(sync_channel, send))
-        child.start()
-        try:
-            assert receive.poll(60), "the child did not answer"
-            took = receive.recv()
-        finally:
-            child.join(30)
-            if child.is_alive():
-                child.kill()
-                child.join()
+        took, _ = in_child(context, close_inherited, sync_channel)
         inside.join(30)
         assert answers == [-10]
         assert took < 10, f"the child's close took {took:.1f} s"  # 30.5 s if it waits
