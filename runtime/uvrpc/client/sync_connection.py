@@ -226,10 +226,6 @@ class SyncConnection:
         with self._streams_lock:
             self._streams_open -= 1
 
-    def release(self) -> None:
-        """Give up a claim no call was made with."""
-        self._leave()
-
     def _take_now(self) -> bool:
         """Take the socket for this thread if it is free (or this thread's)."""
         if self._user.acquire(False):
