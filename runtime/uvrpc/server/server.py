@@ -822,12 +822,17 @@ class Server:
         reactor = self._sender
         if reactor is None:
             return True
+        # Counted before it goes: a caller that has read its reply, asking for
+        # the server's stats, finds it counted (the thread may switch between).
+        stats = self.stats
+        stats.replied += 1
         try:
             sent = reactor.try_send(frames)
         except zmq.ZMQError as exc:
+            stats.replied -= 1
             return self._undeliverable(exc)
-        if sent:
-            self.stats.replied += 1
+        if not sent:
+            stats.replied -= 1
         return sent
 
     async def _reply(self, frames: list[Any]) -> None:
@@ -835,12 +840,15 @@ class Server:
         reactor = self._sender
         if reactor is None:
             return
+        self.stats.replied += 1  # before it goes, as in _try_reply
         try:
             await reactor.send(frames)
         except zmq.ZMQError as exc:
+            self.stats.replied -= 1
             self._undeliverable(exc)
-        else:
-            self.stats.replied += 1
+        except BaseException:
+            self.stats.replied -= 1
+            raise
 
     def _undeliverable(self, exc: zmq.ZMQError) -> bool:
         if exc.errno != zmq.EHOSTUNREACH:
