@@ -840,15 +840,12 @@ class Server:
         reactor = self._sender
         if reactor is None:
             return
-        self.stats.replied += 1  # before it goes, as in _try_reply
         try:
             await reactor.send(frames)
         except zmq.ZMQError as exc:
-            self.stats.replied -= 1
             self._undeliverable(exc)
-        except BaseException:
-            self.stats.replied -= 1
-            raise
+        else:
+            self.stats.replied += 1  # once it went: a waiting reply is not one
 
     def _undeliverable(self, exc: zmq.ZMQError) -> bool:
         if exc.errno != zmq.EHOSTUNREACH:
