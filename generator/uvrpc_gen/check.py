@@ -110,10 +110,6 @@ FLOAT_MAX = struct.unpack("<f", b"\xff\xff\x7f\x7f")[0]
 _BUILTIN_TYPE_NAMES = frozenset(
     {*SCALAR_TYPES, *CONTAINER_TYPES, STREAM, "void", "true", "false"}
 )
-_ANNOTATION_BUILTINS = frozenset({"list", "dict", "set", "None"})
-_SIGNATURE_BUILTINS = frozenset(
-    {"bool", "int", "float", "str", "bytes", "memoryview", "list", "dict", "set"}
-)
 _PYTHON_BUILTINS = frozenset(n for n in dir(builtins) if not n.startswith("_"))
 _FUTURE_IMPORT = "annotations"
 """The one name a generated module binds without an underscore besides its own
@@ -771,12 +767,6 @@ class _Checker:
                 span,
                 f"{what} name '{name}' is also the name of a {kind}; rename the {what}",
             )
-        elif name in _ANNOTATION_BUILTINS:
-            self.error(
-                span,
-                f"{what} name '{name}' would shadow the built-in type '{name}' "
-                "in generated annotations",
-            )
 
     # --- reserved ids and names -----------------------------------------------------
 
@@ -994,12 +984,6 @@ class _Checker:
                 span,
                 f"method name '{name}' is also the name of a type; it would hide "
                 "the type from the generated classes' annotations",
-            )
-        elif python in _SIGNATURE_BUILTINS:
-            self.error(
-                span,
-                f"method name '{name}' would shadow the built-in type '{python}' "
-                "in the generated classes' annotations",
             )
 
     # --- types --------------------------------------------------------------------

@@ -38,6 +38,7 @@ from .symbols import (
 )
 
 __all__ = [
+    "BUILTINS_ALIAS",
     "RECEIVED_SCALARS",
     "SENT_SCALARS",
     "TYPES_ALIAS",
@@ -46,6 +47,7 @@ __all__ = [
     "default_doc",
     "default_literal",
     "field_default_doc",
+    "builtin",
     "import_alias",
     "imported",
     "is_container_default",
@@ -56,9 +58,11 @@ __all__ = [
     "received_annotation",
     "received_annotation_doc",
     "sent_annotation_doc",
+    "shadowing",
     "strict_annotation",
     "strict_annotation_doc",
     "uses_scalar_aliases",
+    "written_builtins",
 ]
 
 TYPES_ALIAS = "_t"
@@ -66,6 +70,10 @@ TYPES_ALIAS = "_t"
 
 TYPING_ALIAS = "_typing"
 """The name generated modules import ``typing`` as."""
+
+BUILTINS_ALIAS = "_builtins"
+"""The name generated modules import ``builtins`` as, when a class of theirs binds
+the name of a built-in its annotations use (a method ``list``, a field ``set``)."""
 
 RECEIVED_SCALARS = {
     "bool": "bool",
@@ -106,6 +114,52 @@ def imported(stems: Collection[str]) -> Iterator[None]:
         _imports.reset(reset)
 
 
+_shadowed: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
+    "_shadowed", default=frozenset()
+)
+"""The built-in names the class being generated binds itself."""
+
+_written: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar(
+    "_written", default=None
+)
+"""The built-in names the module being generated wrote through its alias."""
+
+
+@contextlib.contextmanager
+def written_builtins() -> Iterator[set[str]]:
+    """Record the built-in names written as ``_builtins.<name>`` while generating
+    one module: the module imports ``builtins`` if any was."""
+    written: set[str] = set()
+    reset = _written.set(written)
+    try:
+        yield written
+    finally:
+        _written.reset(reset)
+
+
+@contextlib.contextmanager
+def shadowing(names: Collection[str]) -> Iterator[None]:
+    """Write these built-in names as ``_builtins.<name>`` in the annotations made
+    within: inside a class that binds ``list`` (a method, a field), ``list[int]``
+    would name that method or field, where ``_builtins.list[int]`` cannot."""
+    reset = _shadowed.set(frozenset(names))
+    try:
+        yield
+    finally:
+        _shadowed.reset(reset)
+
+
+def builtin(name: str) -> str:
+    """The built-in type ``name`` as an annotation of the class being generated
+    spells it (see :func:`shadowing`)."""
+    if name not in _shadowed.get():
+        return name
+    written = _written.get()
+    if written is not None:
+        written.add(name)
+    return f"{BUILTINS_ALIAS}.{name}"
+
+
 def import_alias(stem: str) -> str:
     """The name a generated module imports the module of ``stem.idl`` as."""
     return f"_{stem}"
@@ -128,12 +182,13 @@ def _annotation(
     ref: TypeRef, scalars: Mapping[str, str], *, constrained: bool = False
 ) -> Doc:
     if ref.name in scalars:
-        doc: Doc = scalars[ref.name]
+        doc: Doc = builtin(scalars[ref.name])
     elif ref.name in _CONTAINERS:
         arguments = tuple(
             _annotation(a, scalars, constrained=constrained) for a in ref.arguments
         )
-        doc = Group(f"{_CONTAINERS[ref.name]}[", arguments, "]", hug=True)
+        container = builtin(_CONTAINERS[ref.name])
+        doc = Group(f"{container}[", arguments, "]", hug=True)
     else:
         doc = python_name(ref.name)
     return _constrained(ref, doc) if constrained else doc

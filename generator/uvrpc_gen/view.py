@@ -483,10 +483,19 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
     # Constants are annotated plainly; every other type strictly, constraints too.
     constrained = any(constraints.has_constraints(t) for t in types)
     types += [c.type for c in consts]
+    # The definitions first: whether the module imports builtins depends on them.
+    with pytypes.written_builtins() as written:
+        enum_views = tuple(_enum(e, namespace) for e in enums)
+        const_views = tuple(_const(c) for c in consts)
+        message_views = tuple(_message(m, namespace) for m in messages)
+        exception_views = tuple(_exception(e, namespace) for e in exceptions)
+        union_views = tuple(_union(u, namespace) for u in unions)
+        service_views = tuple(_service(s, namespace, checked) for s in services)
     stdlib = [
         ImportView(None, name, f"_{name}")
         for name, used in (
             ("abc", any(service.methods for service in services)),
+            ("builtins", bool(written)),
             (
                 "typing",
                 any(_typed_init(m.fields) for m in messages)
@@ -540,12 +549,12 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
         api=GENERATED_CODE_API,
         protocol=PROTOCOL_VERSION,
         exports=tuple(sorted(exports, key=_isort_order)),
-        enums=tuple(_enum(e, namespace) for e in enums),
-        consts=tuple(_const(c) for c in consts),
-        messages=tuple(_message(m, namespace) for m in messages),
-        exceptions=tuple(_exception(e, namespace) for e in exceptions),
-        unions=tuple(_union(u, namespace) for u in unions),
-        services=tuple(_service(s, namespace, checked) for s in services),
+        enums=enum_views,
+        consts=const_views,
+        messages=message_views,
+        exceptions=exception_views,
+        unions=union_views,
+        services=service_views,
         runtime={name: _runtime(name) for name in SYMBOLS if name not in _ATTRIBUTES},
         attributes={name: SYMBOLS[name] for name in _ATTRIBUTES},
     )
@@ -609,28 +618,32 @@ def _init(arguments: Sequence[Doc], doc: str, receiver: str = "self") -> InitVie
 def _exception(error: ExceptionType, namespace: str) -> ExceptionView:
     doc = error.doc or f"The ``{namespace}.{error.name}`` exception."
     fields_class = naming.fields_class(error.name)
-    attributes = tuple(
-        _attribute(
-            f.name,
-            pytypes.received_annotation_doc(f.type, optional=f.optional),
-            None,
-            constraints.documented(f).doc,
+    with pytypes.shadowing([f.name for f in error.fields]):
+        attributes = tuple(
+            _attribute(
+                f.name,
+                pytypes.received_annotation_doc(f.type, optional=f.optional),
+                None,
+                constraints.documented(f).doc,
+            )
+            for f in error.fields
         )
-        for f in error.fields
-    )
-    if any(f.name == "message" for f in error.fields):
-        init = _init(
-            _init_arguments(error.fields),
-            "Raise it from a handler of a method that declares it.\n\n"
-            "The ``message`` field is its message text too (the class name and "
-            "field values while it is empty).",
-        )
-    else:
-        init = _init(
-            [*_init_arguments(error.fields), 'message: str = ""'],
-            "Raise it from a handler of a method that declares it.\n\n"
-            "``message`` defaults to the class name and field values.",
-        )
+        if any(f.name == "message" for f in error.fields):
+            init = _init(
+                _init_arguments(error.fields),
+                "Raise it from a handler of a method that declares it.\n\n"
+                "The ``message`` field is its message text too (the class name "
+                "and field values while it is empty).",
+            )
+        else:
+            init = _init(
+                [
+                    *_init_arguments(error.fields),
+                    f'message: {pytypes.builtin("str")} = ""',
+                ],
+                "Raise it from a handler of a method that declares it.\n\n"
+                "``message`` defaults to the class name and field values.",
+            )
     return ExceptionView(
         fields=_model(
             fields_class,
@@ -683,24 +696,26 @@ def _model(
     )
     _, config = assignment("model_config", None, ids, 4)
     assert config is not None
-    init = None
-    if typed_init and _typed_init(fields):
-        # A message may have a field named 'self' (pydantic's own constructor
-        # takes the instance positionally); a field name never starts with '_'.
-        taken = any(f.name == "self" for f in fields)
-        init = _init(
-            _init_arguments(fields),
-            "Where the IDL says ``bytes``, any buffer is taken, uncopied.",
-            "_self" if taken else "self",
+    # A field named like a built-in (``set``) hides it from the class's annotations.
+    with pytypes.shadowing([f.name for f in fields]):
+        init = None
+        if typed_init and _typed_init(fields):
+            # A message may have a field named 'self' (pydantic's own constructor
+            # takes the instance positionally); a field name never starts with '_'.
+            taken = any(f.name == "self" for f in fields)
+            init = _init(
+                _init_arguments(fields),
+                "Where the IDL says ``bytes``, any buffer is taken, uncopied.",
+                "_self" if taken else "self",
+            )
+        return MessageView(
+            name,
+            _bases(name, _runtime("Message")),
+            doc,
+            between(config, ids),
+            tuple(_field(f) for f in fields),
+            init,
         )
-    return MessageView(
-        name,
-        _bases(name, _runtime("Message")),
-        doc,
-        between(config, ids),
-        tuple(_field(f) for f in fields),
-        init,
-    )
 
 
 def _message(message: Message, namespace: str) -> MessageView:
@@ -918,107 +933,125 @@ def _service(service: Service, namespace: str, checked: CheckedModule) -> Servic
     server_methods: list[FunctionView] = []
     unimplemented_methods: list[FunctionView] = []
     for method in service.methods:
-        python = naming.snake_case(method.name)
         params_class = naming.params_class(service.name, method.name)
-        constant = naming.method_constant(service.name, method.name)
-        stream = method.stream_param
-        plain = [p for p in method.params if p is not stream]
+        plain = [p for p in method.params if p is not method.stream_param]
         params.append(_model(params_class, "", plain, typed_init=False))
         descriptors.append(_descriptor(method, service, route, params_class))
-        # Arguments of the async client, of the blocking client and of the server.
-        arguments: dict[bool, list[Doc]] = {True: [], False: []}
-        server_arguments: list[Doc] = []
-        for p in method.params:
-            if p is stream:
-                item = _item(p.type, pytypes.received_annotation_doc)
-                server_arguments.append(_iterable(p.name, "AsyncIterator", item))
-                sent = _item(p.type, pytypes.sent_annotation_doc)
-                arguments[True].append(_sent_items(p.name, sent))
-                arguments[False].append(_iterable(p.name, "Iterable", sent))
-                continue
-            received = pytypes.received_annotation_doc(p.type, optional=p.optional)
-            server_arguments.append(Seq((f"{p.name}: ", received)))
-            annotation = pytypes.sent_annotation_doc(p.type, optional=p.optional)
-            if p.default is not None:
-                value = pytypes.default_literal(p.type, p.default)
-                argument = Seq((f"{p.name}: ", annotation, f" = {value}"))
-            elif p.optional:
-                argument = Seq((f"{p.name}: ", annotation, " = None"))
-            else:
-                argument = Seq((f"{p.name}: ", annotation))
-            arguments[True].append(argument)
-            arguments[False].append(argument)
-        errors = [_exception_of(checked, ref.name) for ref in method.throws]
-        doc = _method_doc(method, route, errors)
-        # The values in the order of the parameters model's fields: the
-        # descriptor keys them by wire id.
-        values = Group(
-            "(", tuple(p.name for p in plain), ")", display=True, tuple_syntax=True
-        )
-        call_items: tuple[Doc, ...] = (constant, values, "timeout", "wait_for_ready")
-        if stream is not None:
-            call_items = (constant, values, stream.name, "timeout", "wait_for_ready")
-        keyword_only = {
-            is_async: (
-                "self",
-                "*",
-                *items,
-                "timeout: float | None = None",
-                "wait_for_ready: bool | None = None",
+    # What the clients and the server bind, as methods, hides the built-ins of
+    # those names (a gRPC method ``List``) from their annotations.
+    bound = [naming.snake_case(m.name) for m in service.methods]
+    with pytypes.shadowing(bound):
+        for method in service.methods:
+            python = naming.snake_case(method.name)
+            constant = naming.method_constant(service.name, method.name)
+            stream = method.stream_param
+            plain = [p for p in method.params if p is not stream]
+            # Arguments of the async client, of the blocking client and of the server.
+            arguments: dict[bool, list[Doc]] = {True: [], False: []}
+            server_arguments: list[Doc] = []
+            for p in method.params:
+                if p is stream:
+                    item = _item(p.type, pytypes.received_annotation_doc)
+                    server_arguments.append(_iterable(p.name, "AsyncIterator", item))
+                    sent = _item(p.type, pytypes.sent_annotation_doc)
+                    arguments[True].append(_sent_items(p.name, sent))
+                    arguments[False].append(_iterable(p.name, "Iterable", sent))
+                    continue
+                received = pytypes.received_annotation_doc(p.type, optional=p.optional)
+                server_arguments.append(Seq((f"{p.name}: ", received)))
+                annotation = pytypes.sent_annotation_doc(p.type, optional=p.optional)
+                if p.default is not None:
+                    value = pytypes.default_literal(p.type, p.default)
+                    argument = Seq((f"{p.name}: ", annotation, f" = {value}"))
+                elif p.optional:
+                    argument = Seq((f"{p.name}: ", annotation, " = None"))
+                else:
+                    argument = Seq((f"{p.name}: ", annotation))
+                arguments[True].append(argument)
+                arguments[False].append(argument)
+            errors = [_exception_of(checked, ref.name) for ref in method.throws]
+            doc = _method_doc(method, route, errors)
+            # The values in the order of the parameters model's fields: the
+            # descriptor keys them by wire id.
+            values = Group(
+                "(", tuple(p.name for p in plain), ")", display=True, tuple_syntax=True
             )
-            for is_async, items in arguments.items()
-        }
-        kind = method.kind
-        delegate = SYMBOLS[_CLIENT_CALLS[kind]]
-        variants = ((True, client_methods), (False, sync_methods))
-        for is_async, target in variants:
-            target.append(
+            call_items: tuple[Doc, ...] = (
+                constant,
+                values,
+                "timeout",
+                "wait_for_ready",
+            )
+            if stream is not None:
+                call_items = (
+                    constant,
+                    values,
+                    stream.name,
+                    "timeout",
+                    "wait_for_ready",
+                )
+            keyword_only = {
+                is_async: (
+                    "self",
+                    "*",
+                    *items,
+                    f"timeout: {pytypes.builtin('float')} | None = None",
+                    f"wait_for_ready: {pytypes.builtin('bool')} | None = None",
+                )
+                for is_async, items in arguments.items()
+            }
+            kind = method.kind
+            delegate = SYMBOLS[_CLIENT_CALLS[kind]]
+            variants = ((True, client_methods), (False, sync_methods))
+            for is_async, target in variants:
+                target.append(
+                    _function(
+                        python,
+                        keyword_only[is_async],
+                        _client_returns(method, is_async=is_async),
+                        doc,
+                        # A stream is iterated, not awaited: only the unary and the
+                        # client-stream methods of the async client are coroutines.
+                        is_async=is_async and kind in ("unary", "client"),
+                        call=(delegate, call_items),
+                        returns_value=method.returns is not None,
+                    )
+                )
+            if has_call_handle(method):
+                returns = _client_returns(method, is_async=True)
+                client_methods.append(
+                    _function(
+                        naming.start_method(method.name),
+                        keyword_only[True],
+                        Group(f"{_runtime('Call')}[", (returns,), "]", hug=True),
+                        _doc(
+                            f"Start :meth:`{python}` and return its call handle.\n\n"
+                            "Without client interceptors the request is sent before "
+                            "this returns; see "
+                            f":class:`{RUNTIME_MODULE}.{SYMBOLS['Call']}`.\n",
+                            8,
+                        ),
+                        is_async=False,
+                        call=(SYMBOLS["start"], call_items),
+                        returns_value=True,
+                    )
+                )
+            server_methods.append(
                 _function(
                     python,
-                    keyword_only[is_async],
-                    _client_returns(method, is_async=is_async),
+                    ("self", "*", *server_arguments) if server_arguments else ("self",),
+                    _server_returns(method),
                     doc,
-                    # A stream is iterated, not awaited: only the unary and the
-                    # client-stream methods of the async client are coroutines.
-                    is_async=is_async and kind in ("unary", "client"),
-                    call=(delegate, call_items),
-                    returns_value=method.returns is not None,
+                    # A server stream is an async generator, called without await.
+                    is_async=not method.streams_reply,
                 )
             )
-        if has_call_handle(method):
-            returns = _client_returns(method, is_async=True)
-            client_methods.append(
-                _function(
-                    naming.start_method(method.name),
-                    keyword_only[True],
-                    Group(f"{_runtime('Call')}[", (returns,), "]", hug=True),
-                    _doc(
-                        f"Start :meth:`{python}` and return its call handle.\n\n"
-                        "Without client interceptors the request is sent before "
-                        "this returns; see "
-                        f":class:`{RUNTIME_MODULE}.{SYMBOLS['Call']}`.\n",
-                        8,
-                    ),
-                    is_async=False,
-                    call=(SYMBOLS["start"], call_items),
-                    returns_value=True,
+            unimplemented_methods.append(
+                _raising(
+                    server_methods[-1],
+                    naming.method_constant(service.name, method.name),
                 )
             )
-        server_methods.append(
-            _function(
-                python,
-                ("self", "*", *server_arguments) if server_arguments else ("self",),
-                _server_returns(method),
-                doc,
-                # A server stream is an async generator, called without await.
-                is_async=not method.streams_reply,
-            )
-        )
-        unimplemented_methods.append(
-            _raising(
-                server_methods[-1], naming.method_constant(service.name, method.name)
-            )
-        )
     spec = Group(
         f"{_runtime('ServiceSpec')}(",
         (

@@ -3,6 +3,7 @@ limits, a byte order mark, and optional values with defaults."""
 
 from __future__ import annotations
 
+import builtins
 import os
 import subprocess
 import sys
@@ -168,6 +169,106 @@ def test_a_field_named_self_beside_bytes_fields(tmp_path: Path) -> None:
         assert (bytes(message.self), message.n) == (b"x", 1)
     finally:
         del sys.modules["selfish"]
+
+
+BUILTIN_NAMES = """\
+namespace shadows;
+
+message Row {
+    1: list<string> list;
+    2: set<i32> set;
+    3: map<string, bytes> int;
+    4: optional float float;
+}
+
+exception Refused { 1: list<string> list; 2: string str; }
+
+/// A gRPC-shaped service whose methods are named like built-ins.
+service Rows {
+    list<Row> List(1: i32 limit, 2: list<string> list) throws (Refused);
+    set<i32> set(1: Row row, 2: float bool);
+    map<string, Row> dict();
+    stream<Row> str(1: stream<bytes> bytes);
+    bool bool(1: map<i32, i32> int);
+    float float();
+}
+"""
+"""Methods and fields named like the built-in types the generated annotations use:
+inside their classes those annotations go through ``builtins``."""
+
+
+@pytest.fixture(scope="module")
+def shadows(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
+    directory = tmp_path_factory.mktemp("shadows")
+    (directory / "shadows.idl").write_text(BUILTIN_NAMES)
+    assert main([str(directory / "shadows.idl"), "-o", str(directory)]) == 0
+    try:
+        yield import_file(directory / "shadows.py", "shadows")
+    finally:
+        del sys.modules["shadows"]
+
+
+def test_methods_and_fields_named_like_builtins_serve_calls(
+    shadows: ModuleType,
+) -> None:
+    class Rows(shadows.RowsServer):  # type: ignore[misc,name-defined]
+        async def list(self, *, limit: int, list: Any) -> Any:
+            if not limit:
+                raise shadows.Refused(list=list, str="no rows")
+            return [shadows.Row(list=list, set={limit}, int={})] * limit
+
+        async def set(self, *, row: Any, bool: float) -> Any:
+            return {len(row.list), int(bool)}
+
+        async def dict(self) -> Any:
+            return {"k": shadows.Row(list=[], set=set(), int={"b": b"x"}, float=0.5)}
+
+        async def str(self, *, bytes: Any) -> Any:
+            async for item in bytes:
+                yield shadows.Row(list=[item.tobytes().decode()], set=set(), int={})
+
+        async def bool(self, *, int: builtins.dict[Any, Any]) -> builtins.bool:
+            return int == {1: 2}
+
+        async def float(self) -> float:
+            return 2.5
+
+    with uvrpc.testing.sync_memory_channel(Rows()) as channel:
+        client = shadows.RowsSyncClient(channel)
+        rows = client.list(limit=2, list=["a"], timeout=10)
+        assert [(r.list, r.set) for r in rows] == [(["a"], {2})] * 2
+        with pytest.raises(shadows.Refused) as refused:
+            client.list(limit=0, list=["b"], timeout=10)
+        assert (refused.value.list, refused.value.str) == (["b"], "no rows")
+        row = shadows.Row(list=["x", "y"], set=set(), int={})
+        assert client.set(row=row, bool=3.0, timeout=10) == {2, 3}
+        (only,) = client.dict(timeout=10).values()
+        assert (bytes(only.int["b"]), only.float) == (b"x", 0.5)
+        streamed = client.str(bytes=iter([b"p", b"q"]), timeout=10)
+        assert [r.list for r in streamed] == [["p"], ["q"]]
+        assert client.bool(int={1: 2}, timeout=10) is True
+        assert client.float(timeout=10) == 2.5
+
+
+def test_methods_and_fields_named_like_builtins_pass_mypy_strict(
+    shadows: ModuleType, tmp_path: Path
+) -> None:
+    source = Path(shadows.__file__ or "")
+    assert "import builtins as _builtins" in source.read_text()
+    usage = tmp_path / "use_shadows.py"
+    usage.write_text(
+        "import builtins\n"
+        "from shadows import Row, RowsServer, RowsSyncClient\n"
+        "row = Row(list=['a'], set={1}, int={'k': b'v'}, float=None)\n"
+        "names: list[str] = row.list\n"
+        "def use(c: RowsSyncClient) -> builtins.list[Row]:\n"
+        "    assert c.bool(int={1: 2}) and c.float(timeout=1.0) > 0\n"
+        "    return c.list(limit=1, list=names)\n"
+        "class Rows(RowsServer):\n"
+        "    async def float(self) -> builtins.float:\n"
+        "        return 1.0\n"
+    )
+    assert_mypy_strict(source, usage)
 
 
 XCEPTION = """namespace xc;

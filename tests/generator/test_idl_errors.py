@@ -329,12 +329,6 @@ CASES = [
         "                ^~~~",
     ),
     (
-        NS + "message M { 1: set<i32> set; }",
-        "t.idl:2:25: error: field name 'set' would shadow the built-in type 'set' in "
-        "generated annotations",
-        "                        ^~~",
-    ),
-    (
         NS + "enum E { A = 0x80000000; }",
         "t.idl:2:14: error: enum value 2147483648 is out of range for i32",
         "             ^~~~~~~~~~",
