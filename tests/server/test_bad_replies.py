@@ -26,6 +26,10 @@ message Item {
     1: string sku;
     2: i32 count;
 }
+message Tree {
+    1: list<Tree> kids = [];
+    2: optional bytes data;
+}
 service Shop {
     Item get(1: string sku);
     i32 count();
@@ -36,6 +40,9 @@ service Shop {
     stream<Item> items();
     stream<i64> totals();
     i64 sum(1: stream<i64> values);
+    bytes blob();
+    stream<bytes> blobs();
+    Tree tree(1: i32 depth);
 }
 """
 
@@ -68,6 +75,9 @@ class _Uncalled:
     items: Any = _not_streamed
     totals: Any = _not_streamed
     sum: Any = _not_called
+    blob: Any = _not_called
+    blobs: Any = _not_streamed
+    tree: Any = _not_called
 
 
 @contextlib.asynccontextmanager
@@ -305,6 +315,76 @@ def test_a_result_beyond_its_type_is_refused_with_its_bound(
         "sent; its caller gets INTERNAL: Input should be less than or equal to "
         "9223372036854775807"
     ]
+
+
+def test_a_result_that_cannot_be_encoded_fails_its_call_alone(
+    shop: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Results of the declared type that have no wire form (a strided view,
+    which msgpack refuses with a BufferError; a tree deeper than the encoder
+    can walk; an error whose details cannot be encoded) fail their own call
+    with INTERNAL, and the connection serves the next call at once: the handler
+    finished as the request was read, and an exception out of that read left
+    the rest of the socket unread."""
+    strided = memoryview(b"0123456789")[::2]
+
+    class Shop(_Uncalled, shop.ShopServer):  # type: ignore[name-defined,misc]
+        async def count(self) -> int:
+            return 7
+
+        async def blob(self) -> Any:
+            return strided
+
+        async def blobs(self) -> Any:
+            yield b"fine"
+            yield strided
+
+        async def tree(self, *, depth: int) -> Any:
+            tree = shop.Tree(data=b"leaf")
+            for _ in range(depth):
+                tree = shop.Tree(kids=[tree])
+            return tree
+
+        async def name(self) -> str:
+            raise uvrpc.InvalidArgument("no name", {"at": object()})
+
+    async def main() -> None:
+        async with _client(shop, Shop()) as client:
+            with pytest.raises(uvrpc.InternalError, match="must be contiguous"):
+                await client.blob(timeout=10)
+            assert await client.count(timeout=10) == 7
+            seen: list[Any] = []
+            with pytest.raises(uvrpc.InternalError, match="must be contiguous"):
+                async for item in client.blobs(timeout=10):
+                    seen.append(bytes(item))
+            assert seen == [b"fine"]
+            assert await client.count(timeout=10) == 7
+            assert len((await client.tree(depth=3, timeout=10)).kids) == 1
+            with pytest.raises(uvrpc.InternalError, match="reply of shop.Shop.tree"):
+                await client.tree(depth=3000, timeout=10)
+            assert await client.count(timeout=10) == 7
+            with pytest.raises(uvrpc.InternalError) as raised:
+                await client.name(timeout=10)
+            assert raised.value.message == (
+                "the error InvalidArgument('no name') could not be sent: cannot "
+                "encode a value of type object"
+            )
+            assert await client.count(timeout=10) == 7
+
+    caplog.set_level(logging.ERROR, logger="uvrpc.server")
+    asyncio.run(main())
+    errors = _errors(caplog)
+    assert len(errors) == 4, errors
+    assert errors[0] == (
+        "handler of shop.Shop.blob returned a value of type memoryview that cannot "
+        "be sent; its caller gets INTERNAL: a buffer must be contiguous to be sent"
+    )
+    assert errors[1].startswith("handler of shop.Shop.blobs yielded item 1 of type")
+    assert errors[2].startswith("handler of shop.Shop.tree returned a value of type")
+    assert errors[3] == (
+        "an error InvalidArgument could not be sent (cannot encode a value of type "
+        "object); its caller gets INTERNAL"
+    )
 
 
 def test_a_stream_item_not_of_its_declared_type_is_logged(

@@ -155,15 +155,25 @@ def test_any_buffer_can_be_sent() -> None:
         assert (back.reshape(3, 4) == matrix).all()
 
 
-def test_a_non_contiguous_buffer_is_an_invalid_argument() -> None:
-    strided = np.arange(ATTACHMENT_MIN * 2, dtype=np.uint8)[::2]
-
+@pytest.mark.parametrize(
+    "strided",
+    [
+        np.arange(ATTACHMENT_MIN * 2, dtype=np.uint8)[::2].data,  # a frame's size
+        memoryview(b"0123456789")[::2],  # small: msgpack itself would pack it
+    ],
+    ids=["large", "small"],
+)
+def test_a_non_contiguous_buffer_is_an_invalid_argument(strided: memoryview) -> None:
     async def main() -> None:
         async with uvrpc.testing.memory_channel(RecordingEcho()) as channel:
             with pytest.raises(uvrpc.InvalidArgument, match="contiguous"):
-                await EchoClient(channel).echo(data=strided.data)
+                await EchoClient(channel).echo(data=strided)
+            assert bytes(await EchoClient(channel).echo(data=b"next")) == b"next"
 
     asyncio.run(main())
+    with uvrpc.testing.sync_memory_channel(RecordingEcho()) as channel:
+        with pytest.raises(uvrpc.InvalidArgument, match="contiguous"):
+            EchoSyncClient(channel).echo(data=strided)
 
 
 # --- the pool -----------------------------------------------------------------------

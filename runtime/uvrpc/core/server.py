@@ -29,7 +29,7 @@ from typing import Any, NamedTuple, get_origin
 from pydantic import BaseModel
 
 from ..wire.buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
-from ..wire.codec import DecodeError, EncodeError, unpack
+from ..wire.codec import DecodeError, unpack
 from ..wire.errors import (
     DeadlineExceeded,
     DeclaredError,
@@ -108,9 +108,9 @@ def _unsendable_problem(check: Callable[[Any], Any], value: Any, exc: Exception)
         check(value)
     except ValueError as invalid:  # pydantic's ValidationError is one
         return first_problem(invalid)
-    except TypeError:
+    except Exception:  # not the validator's to judge
         pass
-    return str(exc)
+    return str(exc) or type(exc).__name__
 
 
 def _envelope_key(envelope: list[Any]) -> tuple[bytes, ...]:
@@ -335,14 +335,30 @@ class Rejected(Exception):
 def error_reply(
     call_id: int, error: RpcError, call: ServerCall | None = None
 ) -> list[bytes]:
-    """The frames ``[header, body]`` of an error reply (with ``call``'s trailers)."""
+    """The frames ``[header, body]`` of an error reply (with ``call``'s trailers).
+
+    An error whose details or fields have no wire form (a handler's
+    ``InvalidArgument("...", {"at": object()})``) is sent as ``INTERNAL``, its
+    message kept, rather than not at all: its caller would wait out its deadline.
+    """
     trailers = None
     if call is not None and call.trailers:
         trailers = encode_metadata(call.trailers)
-    return [
-        encode_reply_header(call_id, error.status, trailers),
-        encode_error_body(error),
-    ]
+    try:
+        body = encode_error_body(error)
+    except Exception as exc:
+        problem = str(exc) or type(exc).__name__
+        _log.error(
+            "an error %s could not be sent (%s); its caller gets INTERNAL",
+            type(error).__name__,
+            problem,
+        )
+        error = InternalError(
+            f"the error {type(error).__name__}({error.message!r}) could not be "
+            f"sent: {problem}"
+        )
+        body = encode_error_body(error)
+    return [encode_reply_header(call_id, error.status, trailers), body]
 
 
 def refusal(call_id: int, error: RpcError, *, oversized: bool = False) -> Rejected:
@@ -502,7 +518,8 @@ class ServerProtocol:
         """Encode a message body (a reply's, an item's) with the reply encoder:
         ``(body, attachments)``. The body must be passed to :attr:`settle` before
         the next encode. Raises EncodeError, ValueError or OverflowError for a
-        value that cannot be encoded."""
+        value that cannot be encoded (and a value of a type of a handler's own,
+        anything its buffer or serializer raises)."""
         self.settle: Callable[[Any, bool], None] = self._encoder.settle
         """Say whether the message with this body went out (see
         :meth:`uvrpc.wire.buffers.BodyEncoder.settle`)."""
@@ -711,7 +728,10 @@ class ServerProtocol:
         call = request.call
         try:
             body, attachments = self.encode(result, method.reply_carries_bytes)
-        except (EncodeError, ValueError, OverflowError) as exc:
+        except Exception as exc:
+            # EncodeError, ValueError and OverflowError are the encoder's; a result
+            # of a type of the handler's own may raise anything from its buffer or
+            # serializer, which must not reach the reactor that delivered the call.
             problem = _unsendable_problem(method.check_reply, result, exc)
             _log.error(
                 "handler of %s returned a value of type %s that cannot be sent; "

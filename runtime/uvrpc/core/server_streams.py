@@ -23,7 +23,6 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..wire.codec import EncodeError
 from ..wire.errors import InternalError, InvalidArgument, ResourceExhausted, RpcError
 from ..wire.limits import STREAM_WINDOW
 from ..wire.protocol import (
@@ -318,9 +317,9 @@ class ServerStream:
         method = self.method
         try:
             body, attachments = self._encode(item, method.reply_item_carries_bytes)
-        except (EncodeError, ValueError, OverflowError) as exc:
+        except Exception as exc:  # anything, as in ServerProtocol.reply
             # check_item passed it already: the encoder's words are the news.
-            problem = str(exc)
+            problem = str(exc) or type(exc).__name__
             _log.error(
                 "handler of %s yielded item %d of type %s that cannot be sent; "
                 "its caller gets INTERNAL: %s",

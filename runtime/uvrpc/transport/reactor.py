@@ -270,6 +270,9 @@ class SocketReactor:
                     # More may be waiting; come back after other ready callbacks
                     # have run.
                     self._schedule_drain()
+            except BaseException:
+                self._drain_after_error()
+                raise
             finally:
                 self._drained()
         else:
@@ -304,8 +307,19 @@ class SocketReactor:
                     if not _events(sock) & _POLLIN:
                         break  # a lone message (see _on_ready)
                     first = False
+        except BaseException:
+            self._drain_after_error()
+            raise
         finally:
             self._drained()
+
+    def _drain_after_error(self) -> None:
+        """``on_message`` raised out of a drain: a bug of its own, left to the
+        loop to report. The messages after it are read all the same, in the
+        next iteration: the edge that announced them is spent, and no other
+        wake-up may come for them."""
+        if not self._closed:
+            self._schedule_drain()
 
     def _after_sends(self) -> None:
         """Once per loop iteration with sends: drain input whose edge they
@@ -501,6 +515,9 @@ class RouterReactor(SocketReactor):
                 else:
                     received = DRAIN_BATCH
                     self._schedule_drain()
+            except BaseException:
+                self._drain_after_error()
+                raise
             finally:
                 self._drained()
         else:

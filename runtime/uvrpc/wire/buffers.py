@@ -35,7 +35,15 @@ from typing import Any
 
 import msgpack
 
-from .codec import ATTACHMENT_EXT_TYPE, byte_view, new_packer, outline, outline_fields
+from .codec import (
+    ATTACHMENT_EXT_TYPE,
+    NOT_CONTIGUOUS,
+    EncodeError,
+    byte_view,
+    new_packer,
+    outline,
+    outline_fields,
+)
 from .limits import ZERO_COPY_MIN
 from .unknown import KEPT
 
@@ -170,6 +178,10 @@ class BufferPool:
         self.release(packer, size)
 
 
+_TOO_DEEP_TO_SEND = "a value nested too deeply to be sent"
+"""What a value nested deeper than Python's recursion limit lets the encoder look
+for binary values in is refused with."""
+
 _BLOB_BODY = memoryview(msgpack.packb(msgpack.ExtType(ATTACHMENT_EXT_TYPE, bytes(4))))
 """The body of a value that is one binary value of ``attachment_min`` bytes or
 more (a ``bytes`` stream item, an echoed payload): a reference to attachment 0,
@@ -255,19 +267,32 @@ class BodyEncoder:
                         return _BLOB_BODY, (byte_view(value),)
                 else:
                     attachments = []
-                    value = outline(value, attachments, threshold)
+                    try:
+                        value = outline(value, attachments, threshold)
+                    except RecursionError:
+                        raise EncodeError(_TOO_DEEP_TO_SEND) from None
             elif isinstance(payloads, tuple):
                 for key in payloads:
                     item = value.get(key)
                     if type(item) is not bytes or len(item) >= threshold:
                         attachments = []
-                        value = outline_fields(value, payloads, attachments, threshold)
+                        try:
+                            value = outline_fields(
+                                value, payloads, attachments, threshold
+                            )
+                        except RecursionError:
+                            raise EncodeError(_TOO_DEEP_TO_SEND) from None
                         break
         packer = self._packer
         if packer is None:
             packer = self._packer = self.pool.acquire()
         try:
             packer.pack(value)
+        except BufferError:
+            # msgpack packs a memoryview itself, and refuses a strided one so:
+            # a value's fault, worded as byte_view words it.
+            packer.reset()
+            raise EncodeError(NOT_CONTIGUOUS) from None
         except BaseException:
             packer.reset()
             raise

@@ -33,6 +33,7 @@ __all__ = [
     "DecodeError",
     "EncodeError",
     "MAX_DEPTH",
+    "NOT_CONTIGUOUS",
     "byte_view",
     "new_packer",
     "outline",
@@ -63,6 +64,11 @@ _TOO_DEEP = (
     if msgpack.Unpacker.__module__ == "msgpack.fallback"
     else f"nested deeper than {MAX_DEPTH} levels"
 )
+
+
+NOT_CONTIGUOUS = "a buffer must be contiguous to be sent"
+"""Why a strided view (``memoryview(b)[::2]``) is refused: it has no one run of
+bytes to send."""
 
 
 class EncodeError(TypeError):
@@ -108,7 +114,7 @@ def byte_view(obj: object) -> memoryview:
             f"expected bytes or another buffer, not {type(obj).__name__}"
         ) from None
     if not view.c_contiguous:
-        raise EncodeError("a buffer must be contiguous to be sent")
+        raise EncodeError(NOT_CONTIGUOUS)
     if view.format == "B" and view.ndim == 1:
         return view
     return view.cast("B")
@@ -173,32 +179,38 @@ def unsendable(values: dict[str, Any]) -> list[str] | None:
 def _packs(packer: msgpack.Packer, value: Any) -> bool:
     try:
         packer.pack(value)
-    except (TypeError, ValueError, OverflowError, BufferError):
+    except (TypeError, ValueError, OverflowError, BufferError, RecursionError):
         return False  # EncodeError is a TypeError; msgpack's own errors besides
     return True
 
 
 def _unsendable_inside(packer: msgpack.Packer, value: Any) -> list[str]:
     """The path inside ``value`` (which has no msgpack form) to the innermost value
-    that has none; ``[]`` when ``value`` itself is that value."""
-    inside: Iterable[tuple[str, Any]]
-    member = getattr(value, "uvrpc_name", None)  # a union member, named as in JSON
-    if isinstance(value, BaseModel) and isinstance(member, str):
-        inside = [(member, getattr(value, "value", None))]
-    elif isinstance(value, BaseModel):
-        inside = (
-            (name, getattr(value, name, None)) for name in type(value).model_fields
-        )
-    elif isinstance(value, dict):
-        inside = ((str(key), item) for key, item in value.items())
-    elif isinstance(value, list | tuple):
-        inside = ((str(index), item) for index, item in enumerate(value))
-    else:
-        return []
-    for name, item in inside:
-        if not _packs(packer, item):
-            return [name, *_unsendable_inside(packer, item)]
-    return []
+    that has none; ``[]`` when ``value`` itself is that value. Walked level by
+    level, not recursively: the value may nest as deep as the encoder failed at."""
+    path: list[str] = []
+    while True:
+        inside: Iterable[tuple[str, Any]]
+        member = getattr(value, "uvrpc_name", None)  # a union member, as in JSON
+        if isinstance(value, BaseModel) and isinstance(member, str):
+            inside = [(member, getattr(value, "value", None))]
+        elif isinstance(value, BaseModel):
+            inside = (
+                (name, getattr(value, name, None)) for name in type(value).model_fields
+            )
+        elif isinstance(value, dict):
+            inside = ((str(key), item) for key, item in value.items())
+        elif isinstance(value, list | tuple):
+            inside = ((str(index), item) for index, item in enumerate(value))
+        else:
+            return path
+        for name, item in inside:
+            if not _packs(packer, item):
+                path.append(name)
+                value = item
+                break
+        else:
+            return path
 
 
 def _attach(buffer: object, attachments: list[Any]) -> msgpack.ExtType:
