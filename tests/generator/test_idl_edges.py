@@ -179,9 +179,11 @@ message Row {
     2: set<i32> set;
     3: map<string, bytes> int;
     4: optional float float;
+    5: optional bytes bytes;
+    6: bool bool = false;
 }
 
-exception Refused { 1: list<string> list; 2: string str; }
+exception Refused { 1: list<string> list; 2: string str; 3: bytes memoryview = ""; }
 
 /// A gRPC-shaped service whose methods are named like built-ins.
 service Rows {
@@ -240,6 +242,7 @@ def test_methods_and_fields_named_like_builtins_serve_calls(
         with pytest.raises(shadows.Refused) as refused:
             client.list(limit=0, list=["b"], timeout=10)
         assert (refused.value.list, refused.value.str) == (["b"], "no rows")
+        assert bytes(refused.value.memoryview) == b""
         row = shadows.Row(list=["x", "y"], set=set(), int={})
         assert client.set(row=row, bool=3.0, timeout=10) == {2, 3}
         (only,) = client.dict(timeout=10).values()
@@ -259,7 +262,8 @@ def test_methods_and_fields_named_like_builtins_pass_mypy_strict(
     usage.write_text(
         "import builtins\n"
         "from shadows import Row, RowsServer, RowsSyncClient\n"
-        "row = Row(list=['a'], set={1}, int={'k': b'v'}, float=None)\n"
+        "row = Row(list=['a'], set={1}, int={'k': b'v'}, float=None, bytes=b'')\n"
+        "flag: bool = row.bool\n"
         "names: list[str] = row.list\n"
         "def use(c: RowsSyncClient) -> builtins.list[Row]:\n"
         "    assert c.bool(int={1: 2}) and c.float(timeout=1.0) > 0\n"

@@ -954,3 +954,95 @@ def test_a_grace_that_ends_with_calls_in_flight_says_how_many(
         "calls still in flight as the grace ended: 1 (their callers see their "
         "connection drop)"
     ) in said
+
+
+def test_a_header_its_server_drops_is_not_followed() -> None:
+    """A version of ``3.0`` (a float) is no version to a server, which drops the
+    request unanswered: a broker that followed it would hold the call, and a
+    share of its client's, for good."""
+    asyncio.run(float_version_through_a_broker())
+
+
+async def float_version_through_a_broker() -> None:
+    front, back = "inproc://front-float", "inproc://back-float"
+    with Broker([front], [back]) as broker:
+        async with feed_behind(broker, back) as server:
+            raw = zmq.asyncio.Context.shadow(zmq.Context.instance()).socket(zmq.DEALER)
+            raw.setsockopt(zmq.LINGER, 0)
+            raw.connect(front)
+            try:
+                header = msgpack.packb([3.0, 1, 1, "feed.Feed.ping", None])
+                await raw.send_multipart([b"", header, msgpack.packb({"1": 1})])
+                await until(lambda: server.stats.dropped == 1, "the server's drop")
+            finally:
+                raw.close()
+            assert broker.in_flight == 0
+
+
+def test_a_server_cannot_answer_a_call_another_server_runs() -> None:
+    """A backend peer that learned a client's identity cannot answer the calls
+    the broker gave another server: its message is dropped, and the caller
+    gets its own server's reply."""
+    asyncio.run(forged_reply_through_a_broker())
+
+
+async def forged_reply_through_a_broker() -> None:
+    front, back = "inproc://front-forged", "inproc://back-forged"
+    v = uvrpc.PROTOCOL_VERSION
+    context = zmq.asyncio.Context.shadow(zmq.Context.instance())
+    with Broker([front], [back]) as broker:
+        async with feed_behind(broker, back):
+            forger = context.socket(zmq.DEALER)
+            raw = context.socket(zmq.DEALER)
+            for sock in (forger, raw):
+                sock.setsockopt(zmq.LINGER, 0)
+            raw.setsockopt(zmq.ROUTING_ID, b"known-client")
+            try:
+                forger.connect(back)
+                # A server of nothing: no call is ever given to it.
+                await forger.send_multipart([b"", msgpack.packb([v, 7, 0, 0, []])])
+                await until(lambda: broker.servers == 2, "the forger")
+                raw.connect(front)
+                header = msgpack.packb([v, 1, 5, "feed.Feed.ping", 10_000])
+                await raw.send_multipart([b"", header, msgpack.packb({"1": -3})])
+                await until(lambda: broker.in_flight == 1, "the call")
+                forged = [b"known-client", b"", msgpack.packb([v, 2, 5, 0])]
+                await forger.send_multipart([*forged, msgpack.packb(666)])
+                await until(lambda: broker.stats.dropped == 1, "the forgery dropped")
+                reply = await asyncio.wait_for(raw.recv_multipart(), 10)
+                assert msgpack.unpackb(reply[-1]) == -3  # the real server's
+            finally:
+                forger.close()
+                raw.close()
+
+
+def test_a_stream_call_waiting_for_a_server_holds_its_window_at_most() -> None:
+    """A client sends nothing of its stream before its server's CREDIT; one that
+    floods a call still waiting for a server is refused past a window of items,
+    where the broker kept them all (memory without bound)."""
+    asyncio.run(flood_while_waiting())
+
+
+async def flood_while_waiting() -> None:
+    front, back = "inproc://front-flood", "inproc://back-flood"
+    v = uvrpc.PROTOCOL_VERSION
+    held = uvrpc.ops.broker.MAX_HELD_PER_CALL
+    with Broker([front], [back]) as broker:
+        raw = zmq.asyncio.Context.shadow(zmq.Context.instance()).socket(zmq.DEALER)
+        raw.setsockopt(zmq.LINGER, 0)
+        raw.connect(front)
+        try:
+            request = RequestHeaders("feed.Feed.upload").encode_stream(1, None, None)
+            await raw.send_multipart([b"", request, msgpack.packb({"2": "x"})])
+            item = msgpack.packb([v, 3, 1, 0])
+            tick = msgpack.packb({"1": 1, "2": b"x"})
+            for _ in range(held + 50):
+                await raw.send_multipart([b"", item, tick])
+            reply = await asyncio.wait_for(raw.recv_multipart(), 10)
+            header, body = (msgpack.unpackb(frame) for frame in reply[-2:])
+            assert header == [v, 2, 1, uvrpc.Status.RESOURCE_EXHAUSTED]
+            assert f"more than {held} messages of its stream" in body["message"]
+            await until(lambda: broker.stats.dropped == 50, "the flood dropped")
+            assert broker.stats.broken == 1
+        finally:
+            raw.close()

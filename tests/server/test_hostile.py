@@ -124,7 +124,7 @@ ANSWERED: dict[str, tuple[list[bytes], int, str]] = {
     "attachment 7 of none": (
         [header(5, "echoBytes"), body({"1": msgpack.ExtType(1, b"\0\0\0\7")})],
         INVALID,
-        "extension type 1 is not allowed here",
+        "attachment 7 is referenced but none were sent",
     ),
     "attachment 2^64-1 of one": (
         [b"data", header(5, "echoBytes"), body({"1": msgpack.ExtType(1, b"\xff" * 8)})],

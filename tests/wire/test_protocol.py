@@ -43,6 +43,52 @@ def test_extra_header_elements_are_ignored(server: RunningServer) -> None:
     assert reply is not None and decode(reply) == ([V, 2, 8, 0], 2)
 
 
+def _array(*elements: bytes) -> bytes:
+    """A msgpack array of already encoded elements (a non-UTF-8 string among
+    them, which no encoder writes)."""
+    assert len(elements) < 16
+    return bytes([0x90 + len(elements)]) + b"".join(elements)
+
+
+_NOT_UTF8 = b"\xa2\xff\xfe"
+"""A msgpack string whose bytes are not UTF-8."""
+
+
+@pytest.mark.parametrize(
+    "late",
+    [msgpack.packb({1: "x"}), _NOT_UTF8],
+    ids=["integer-map-key", "not-utf-8"],
+)
+def test_elements_after_those_read_are_ignored_whatever_they_hold(
+    server: RunningServer, late: bytes
+) -> None:
+    """What a strict decode refuses, after the elements this version reads, is
+    a later version's business: the request is answered as usual."""
+    read = [msgpack.packb(f) for f in (V, 1, 8, ADD, 5000, None, None, None)]
+    header = _array(*read, late)
+    reply = exchange(server.endpoint, [b"", header, msgpack.packb({"1": 1, "2": 1})])
+    assert reply is not None and decode(reply) == ([V, 2, 8, 0], 2)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        msgpack.packb([V, 1, 14, ADD, None, None, {1: "v"}]),  # metadata key
+        _array(*[msgpack.packb(f) for f in (V, 1, 14)], _NOT_UTF8),  # the route
+    ],
+    ids=["integer-metadata-key", "route-not-utf-8"],
+)
+def test_a_request_header_a_strict_decode_refuses_is_answered(
+    server: RunningServer, header: bytes
+) -> None:
+    reply = exchange(server.endpoint, [b"", header, msgpack.packb({"1": 1, "2": 1})])
+    assert reply is not None
+    head, error = decode(reply)
+    assert head == [V, 2, 14, uvrpc.Status.INVALID_ARGUMENT]
+    assert error["message"].startswith("request header of call 14 has a malformed ")
+    assert error["message"].endswith("; the request did not run")
+
+
 def test_other_protocol_version_gets_a_clear_error(server: RunningServer) -> None:
     reply = exchange(server.endpoint, request(9, ADD, {}, version=V + 1))
     assert reply is not None
@@ -56,7 +102,7 @@ def test_other_protocol_version_gets_a_clear_error(server: RunningServer) -> Non
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (b"\xc1", "malformed msgpack"),
+        (b"\xc1", "malformed msgpack: FormatError"),  # a reserved byte: no words
         (b"\x92\x01", "malformed msgpack"),
         (b"\x81\xa11\xa2\xff\xfe", "malformed msgpack"),  # {"1": non-UTF-8 str}
         (msgpack.packb({"1": msgpack.ExtType(5, b"x")}), "extension type 5"),
@@ -218,6 +264,28 @@ def test_a_reply_whose_header_is_malformed_fails_its_call_at_once(
     assert "calculator.Calculator.add" in caught.value.message
 
 
+@pytest.mark.parametrize("client", ["async", "blocking"])
+def test_a_reply_whose_trailers_a_strict_decode_refuses_fails_its_call_at_once(
+    client: str,
+) -> None:
+    endpoint, thread = fake_server([V, 2, "CALL_ID", 0, {1: "x"}], 5)
+    started = time.monotonic()
+    with pytest.raises(uvrpc.InternalError, match="malformed element") as caught:
+        if client == "blocking":
+            with CalculatorSyncClient(endpoint, timeout=60) as calc:
+                calc.add(a=2, b=3)
+        else:
+
+            async def call() -> None:
+                async with uvrpc.Channel(endpoint) as channel:
+                    await CalculatorClient(channel, timeout=60).add(a=2, b=3)
+
+            asyncio.run(call())
+    thread.join(10)
+    assert time.monotonic() - started < 30
+    assert "reply header of call" in caught.value.message
+
+
 def test_an_attachment_as_the_document_shows_it() -> None:
     from echo_server import Echo
 
@@ -244,6 +312,17 @@ def test_an_attachment_that_was_not_sent_is_invalid(server: RunningServer) -> No
     head, body = decode(reply)
     assert head == [V, 2, 13, uvrpc.Status.INVALID_ARGUMENT]
     assert "attachment 1 is referenced but only 1 were sent" in body["message"]
+
+
+def test_an_attachment_referenced_where_none_was_sent_is_named(
+    server: RunningServer,
+) -> None:
+    ref = msgpack.ExtType(1, (0).to_bytes(4, "big"))
+    reply = exchange(server.endpoint, request(15, ADD, {"1": ref, "2": 2}))
+    assert reply is not None
+    head, body = decode(reply)
+    assert head == [V, 2, 15, uvrpc.Status.INVALID_ARGUMENT]
+    assert "attachment 0 is referenced but none were sent" in body["message"]
 
 
 def test_a_value_that_is_not_bytes_is_invalid_where_bytes_are_declared() -> None:

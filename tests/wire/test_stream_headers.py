@@ -83,3 +83,27 @@ def test_another_version_in_the_fixed_layout_is_not_read_as_this_one() -> None:
     )
     assert len(header) == len(encode_stream_header(KIND_ITEM, 9))
     assert parse_client_header(header) == ReplyHeader(other, 9, 0)
+
+
+@pytest.mark.parametrize(
+    "late", [{1: 2}, {"k": [1, {2: 3}]}], ids=["integer-map-key", "nested"]
+)
+def test_an_item_with_an_element_a_strict_decode_refuses_is_read(late: Any) -> None:
+    """An element after the four a stream header's reader reads is ignored,
+    whatever it holds: the item it heads is not lost."""
+    header = msgpack.packb([PROTOCOL_VERSION, KIND_ITEM, 7, 0, late])
+    assert parse_client_header(header) == StreamHeader(KIND_ITEM, 7, 0)
+    assert parse_server_header(header) == StreamHeader(KIND_ITEM, 7, 0)
+
+
+def test_a_header_of_another_version_is_read_as_its_prefix_whatever_follows() -> None:
+    other = PROTOCOL_VERSION + 1
+    header = msgpack.packb([other, 2, 9, 0, {1: "x"}])
+    assert parse_client_header(header) == ReplyHeader(other, 9, 0)
+
+
+def test_a_stream_header_whose_count_a_strict_decode_refuses_names_its_call() -> None:
+    header = msgpack.packb([PROTOCOL_VERSION, KIND_CREDIT, 7, {1: 2}])
+    with pytest.raises(protocol.MalformedHeader, match="of call 7") as caught:
+        parse_server_header(header)
+    assert (caught.value.kind, caught.value.call_id) == (KIND_CREDIT, 7)

@@ -89,7 +89,7 @@ from ..wire.errors import (
     Unavailable,
     Unimplemented,
 )
-from ..wire.limits import HIGH_WATER_MARK, check_limit
+from ..wire.limits import HIGH_WATER_MARK, STREAM_WINDOW, check_limit
 from ..wire.protocol import (
     DELIMITER,
     KIND_CANCEL,
@@ -100,6 +100,7 @@ from ..wire.protocol import (
     NIL_BODY,
     ONEWAY_CALL_ID,
     READY_INTERVAL,
+    decode_header,
     encode_error_body,
     encode_reply_header,
     encode_stream_header,
@@ -132,6 +133,12 @@ REPLY_SETTLE = 0.2
 """Seconds a close with a grace keeps the sockets open after the last call in
 flight ended (within the grace), so that its last replies reach their callers: a
 client's socket drops what it has not read when its connection drops."""
+
+MAX_HELD_PER_CALL = STREAM_WINDOW
+"""The messages of a stream call (after its request) the broker keeps while the
+call waits for a server: a client sends none before its server's first CREDIT,
+and a server queues at most its window of items sent before it, so a client
+that sends more is refused; the broker's memory stays bounded by calls waiting."""
 
 MAX_CALLS_PER_CLIENT = 1000
 """The calls one client may have followed by a broker at once, by default. Behind a
@@ -654,7 +661,16 @@ class Broker:
             elif kind == KIND_CANCEL:
                 self._end(client, call_id)  # it never reached a server
             elif call.waiting is not None:
-                call.waiting.append(frames)
+                if len(call.waiting) > MAX_HELD_PER_CALL:
+                    self.stats.dropped += 1
+                    error = ResourceExhausted(
+                        f"this call sent more than {MAX_HELD_PER_CALL} messages "
+                        "of its stream before a server took it (a client sends "
+                        "none before its server's CREDIT), so it was ended"
+                    )
+                    self._break(client, call_id, call, error)
+                else:
+                    call.waiting.append(frames)
             return
         if self._draining:
             self._refuse_closing(client, call_id, frames)
@@ -813,9 +829,9 @@ class Broker:
                 if call.broken:
                     return False
                 server = call.server
-                if server is not None and server.identity == identity:
-                    ended.append((key, server))
-                # else another server's call of that id: not this one's
+                if server is None or server.identity != identity:
+                    return False  # another server's call: dropped, alone
+                ended.append((key, server))
         if ended:
             # Each call ends as _end ends it (a call on a server waits not); a
             # call id twice in the batch ends its call once.
@@ -1046,6 +1062,9 @@ class Broker:
         self._unwait(client, call)
         call.server = None
         call.broken = True
+        # Kept only to drop what still comes for it: for a grace, not until a
+        # deadline it may not have.
+        call.expires = min(call.expires, time.monotonic() + EXPIRY_GRACE)
         self._reply_error(client, call_id, error)
 
     def _server_batch_failed(
@@ -1119,7 +1138,12 @@ class Broker:
             if call is not None and (
                 call.server is None or call.server.identity != identity
             ):
-                call = None  # another server's call of that id: not this one's
+                # A call this broker gave another server (or none yet): a
+                # message for it from this one is a late reply of a server the
+                # call left, or a forgery of a peer that learned the client's
+                # identity from its own calls. Neither may reach the caller.
+                self.stats.dropped += 1
+                return
         if reply and call is not None:
             assert head is not None
             self._end(client, head[1])
@@ -1354,12 +1378,16 @@ def _fields_of(header: bytes) -> list[Any] | None:
     """The fields of a header of this protocol version, with an integer kind and
     call id; ``None`` for any other header."""
     try:
-        fields = msgpack.unpackb(header)
-    except Exception:  # noqa: BLE001 - not msgpack: not ours to judge
+        # Read as a server reads it, so that the broker follows exactly the
+        # calls a server answers: an element after those this version reads
+        # does not matter, and a header a server drops is not followed.
+        fields = decode_header(header, "a")
+    except Exception:  # noqa: BLE001 - not a header: not ours to judge
         return None
     if (
         type(fields) is not list
         or len(fields) < 4
+        or type(fields[0]) is not int
         or fields[0] != PROTOCOL_VERSION
         or type(fields[1]) is not int
         or type(fields[2]) is not int

@@ -259,6 +259,9 @@ _PLAIN = frozenset({int, float, str, bool, type(None)})
 
 
 def _refuse_ext(code: int, data: bytes) -> object:
+    if code == ATTACHMENT_EXT_TYPE:
+        index = int.from_bytes(data, "big")
+        raise DecodeError(f"attachment {index} is referenced but none were sent")
     raise DecodeError(f"msgpack extension type {code} is not allowed here")
 
 
@@ -307,4 +310,7 @@ def unpack(
     except msgpack.StackError:
         raise DecodeError(f"malformed msgpack: {_TOO_DEEP}") from None
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
-        raise DecodeError(f"malformed msgpack: {exc}") from None
+        # Some of msgpack's errors have no words (a reserved byte's FormatError).
+        raise DecodeError(
+            f"malformed msgpack: {str(exc) or type(exc).__name__}"
+        ) from None

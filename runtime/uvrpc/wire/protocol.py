@@ -70,6 +70,7 @@ __all__ = [
     "RequestHeader",
     "RequestHeaders",
     "StreamHeader",
+    "decode_header",
     "encode_error_body",
     "encode_ready_header",
     "encode_reply_header",
@@ -376,13 +377,70 @@ def encode_error_body(error: RpcError) -> bytes:
     return new_packer().pack(body)
 
 
+_READ_ELEMENTS = {KIND_REQUEST: 8, KIND_REPLY: 5, KIND_READY: 5}
+"""How many elements of a header of each kind this version reads (four for the
+others: the stream messages' and LEAVING); any after them are ignored."""
+
+
+def decode_header(buf: Buffer, what: str) -> Any:
+    """The msgpack value of a header frame, as every reader of this version
+    takes it: a version-3 header whose elements beyond those this version reads
+    (see :data:`_READ_ELEMENTS`) hold what a strict decode refuses (an integer
+    map key, a string that is not UTF-8) is those elements alone, as the
+    protocol ignores the rest; of another version, its prefix alone.
+
+    Raises:
+        MalformedHeader: a header that names its call holds such a value in an
+            element this version reads.
+        ProtocolError: the frame is not msgpack, or not a header of any version.
+    """
+    try:
+        return msgpack.unpackb(buf)
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        return _read_leniently(buf, what, exc)
+
+
+def _read_leniently(buf: Buffer, what: str, exc: Exception) -> list[Any]:
+    """:func:`decode_header` for a header the strict decode refused (with
+    ``exc``): off every valid message's path."""
+    problem = f"{what} header is not valid msgpack: {str(exc) or type(exc).__name__}"
+    try:
+        fields = msgpack.unpackb(
+            buf, strict_map_key=False, unicode_errors="surrogateescape"
+        )
+    except (ValueError, TypeError, msgpack.UnpackException):
+        raise ProtocolError(problem) from None
+    if not (
+        type(fields) is list
+        and len(fields) >= 4
+        and type(fields[0]) is int
+        and type(fields[2]) is int
+        and fields[2] >= 0
+    ):
+        raise ProtocolError(problem)
+    if fields[0] != PROTOCOL_VERSION:
+        return fields[:4]
+    read = fields[: _READ_ELEMENTS.get(fields[1], 4)]
+    try:
+        msgpack.unpackb(msgpack.packb(read))  # what this version reads, strictly
+    except (ValueError, TypeError, msgpack.UnpackException):
+        if type(fields[1]) is not int:
+            raise ProtocolError(problem) from None
+        raise _malformed(read, f"element ({exc})") from None
+    return read
+
+
 def _header_fields(
     buf: Buffer, kind: int, what: str, others: frozenset[int] = frozenset()
 ) -> list[Any]:
     try:
-        fields = msgpack.unpackb(buf)
-    except (ValueError, TypeError, msgpack.UnpackException) as exc:
-        raise ProtocolError(f"{what} header is not valid msgpack: {exc}") from None
+        fields = decode_header(buf, what)
+    except MalformedHeader as exc:
+        if exc.kind == kind or exc.kind in others:
+            raise
+        raise ProtocolError(
+            f"{what} header is not a {what} header of any version"
+        ) from None
     if (
         type(fields) is list
         and len(fields) >= 4
