@@ -171,6 +171,35 @@ def test_a_client_refuses_an_oversized_reply_without_decoding_it() -> None:
     thread.join(10)
 
 
+def test_a_reply_far_over_a_clients_limit_fails_its_call_alone() -> None:
+    """A reply many times the channel's ``max_message_size`` fails its call with
+    RESOURCE_EXHAUSTED, and the next call on the channel is served: libzmq's own
+    per-frame limit would have dropped the connection for good (no reconnection),
+    failing every later call with UNAVAILABLE."""
+
+    class Swelling(Echo):
+        async def echo(self, *, data: memoryview) -> bytes:
+            return bytes(data) * 10_000  # a byte asked for: 10 KB back
+
+    with server_thread(Swelling()) as running:
+        with (
+            uvrpc.SyncChannel(running.endpoint, max_message_size=1024) as channel,
+            EchoSyncClient(channel, timeout=10) as echo,
+        ):
+            with pytest.raises(uvrpc.ResourceExhausted, match="the reply of"):
+                echo.echo(data=b"x")
+            assert echo.echo(data=b"") == b""
+
+        async def main() -> None:
+            channel = uvrpc.Channel(running.endpoint, max_message_size=1024)
+            async with channel, EchoClient(channel, timeout=10) as echo:
+                with pytest.raises(uvrpc.ResourceExhausted, match="the reply of"):
+                    await echo.echo(data=b"x")
+                assert bytes(await echo.echo(data=b"")) == b""
+
+        asyncio.run(main())
+
+
 def test_a_channel_fails_calls_beyond_max_in_flight_at_once(tmp_path: Path) -> None:
     async def main() -> None:
         # Nobody serves this endpoint: every call stays pending.

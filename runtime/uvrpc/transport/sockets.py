@@ -3,10 +3,10 @@
 No linger (a closed socket drops what it could not send, and nothing waits for a
 peer that is gone; a client channel chooses a bounded linger when it closes), both
 high-water marks, the ``MAXMSGSIZE`` backstop at twice the message size limit
-(``docs/limits.md``), heartbeats, and CURVE when asked. Its ``send`` and ``recv``
-answer at once, on a ``zmq.asyncio.Context`` too (:func:`plain_context`). Opening
-one makes the process keep freed message buffers
-(:func:`~uvrpc.transport.heap.keep_message_buffers`). :func:`connect` and
+on a server's and a broker's sockets (``docs/limits.md``), heartbeats, and CURVE
+when asked. Its ``send`` and ``recv`` answer at once, on a ``zmq.asyncio.Context``
+too (:func:`plain_context`). Opening one makes the process keep freed message
+buffers (:func:`~uvrpc.transport.heap.keep_message_buffers`). :func:`connect` and
 :func:`bind` turn a malformed endpoint into a :class:`ValueError` that says what is
 wrong with it, not ZeroMQ's bare ``Invalid argument``; :func:`bind` turns an
 endpoint that is in use into an :class:`OSError` (``errno.EADDRINUSE``) that names
@@ -98,11 +98,15 @@ class SocketSecurity(Protocol):
         """Set the socket's CURVE options."""
 
 
-def configure_socket(sock: zmq.Socket[bytes], max_message_size: int, hwm: int) -> None:
-    """Set a socket's high-water marks and its ``MAXMSGSIZE`` backstop."""
+def configure_socket(
+    sock: zmq.Socket[bytes], max_message_size: int, hwm: int, *, backstop: bool = True
+) -> None:
+    """Set a socket's high-water marks and, with ``backstop``, its ``MAXMSGSIZE``
+    backstop."""
     sock.setsockopt(zmq.SNDHWM, hwm)
     sock.setsockopt(zmq.RCVHWM, hwm)
-    sock.setsockopt(zmq.MAXMSGSIZE, BACKSTOP_FACTOR * max_message_size)
+    if backstop:
+        sock.setsockopt(zmq.MAXMSGSIZE, BACKSTOP_FACTOR * max_message_size)
 
 
 def open_socket(
@@ -124,13 +128,21 @@ def open_socket(
     (a restarted one, seconds later), after its caller failed at its deadline:
     with it the send finds no room, and the caller waits for room within its
     deadline instead.
+
+    A client's socket (``immediate``) has no ``MAXMSGSIZE`` backstop: libzmq
+    takes a frame over it for a protocol error and drops the connection for
+    good, with no reconnection, so one oversized reply would end every later
+    call of the channel with UNAVAILABLE. The client refuses such a reply itself,
+    failing its call alone with RESOURCE_EXHAUSTED, as gRPC's
+    ``max_receive_message_length`` does; it bounds what it asked its own server
+    for, where a server must bound what any peer sends it.
     """
     keep_message_buffers()  # once a process: glibc's heap pools libzmq's frames
     sock: zmq.Socket[bytes] = plain_context(context).socket(kind)
     sock.setsockopt(zmq.LINGER, 0)
     if immediate:
         sock.setsockopt(zmq.IMMEDIATE, 1)
-    configure_socket(sock, max_message_size, hwm)
+    configure_socket(sock, max_message_size, hwm, backstop=not immediate)
     if heartbeat is not None:
         heartbeat.apply(sock)
     if security is not None:
