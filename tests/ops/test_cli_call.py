@@ -494,6 +494,12 @@ def test_call_list_and_describe_reach_a_server_with_an_allow_list(
         )
         assert (status, out) == (1, "")
         assert err.startswith("UNAUTHENTICATED: the server refused this client's")
+        # Without CURVE at all: the server's refusal, not "is it running?".
+        for command in (["list"], ["call", "conformance.Conformance.echoString"]):
+            argv = [command[0], running.endpoint, *command[1:], "--timeout", "5"]
+            status, out, err = run(capsys, *argv)
+            assert (status, out) == (1, ""), command
+            assert err.startswith("UNAVAILABLE: the handshake failed: "), err
 
 
 @pytest.mark.parametrize(

@@ -130,11 +130,16 @@ def test_over_curve(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         ) == (0, "status: SERVING\n", "")  # fmt: skip
         # A key the server does not admit: the handshake never completes.
         # Z85 text may begin with '-': written with '=', as a user must.
-        status, out, _ = run(
+        status, out, err = run(
             capsys, running.endpoint, "--timeout", "0.5",
             f"--curve-server-key={server_keys.public}",
         )  # fmt: skip
         assert (status, out) == (2, "")
+        assert "within 0.5 s: the server refused this client's CURVE key" in err
+        # No CURVE on this side: the server closes each handshake.
+        status, out, err = run(capsys, running.endpoint, "--timeout", "0.5")
+        assert (status, out) == (2, "")
+        assert "within 0.5 s: the handshake failed: " in err
 
 
 class _Lines(io.StringIO):

@@ -563,8 +563,8 @@ async def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> None:
         try:
             await _command(args, channel, headers, out, stdin)
         except Unavailable:
-            if not unreached:
-                raise
+            if not unreached or channel.handshake_failure is not None:
+                raise  # a server answered: its words (a refused handshake) hold
             # The channel's own words suggest wait_for_ready=True, which a
             # command has no option for: say what a shell user can check.
             raise Unavailable(

@@ -139,9 +139,10 @@ async def probe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     deadline = loop.time() + args.timeout
     async with channel:
         if not await channel.ready(args.timeout):
+            why = channel.handshake_failure  # a server answered, and refused
             print(
                 f"uvrpc health: failed to connect to {args.endpoint} within "
-                f"{args.timeout:g} s",
+                f"{args.timeout:g} s" + (f": {why}" if why else ""),
                 file=err,
             )
             return CONNECT_FAILED

@@ -562,6 +562,13 @@ class Channel:
         an endpoint's)."""
         return 1 if self._dealer is None else self._dealer.connections
 
+    @property
+    def handshake_failure(self) -> str | None:
+        """Why the last handshake with a server failed (a CURVE key refused,
+        CURVE on one side only), until one succeeds; ``None`` otherwise. New
+        calls fail at once with it meanwhile."""
+        return None if self._refusal is None else self._refusal[1]
+
     async def ready(self, timeout: float | None = None) -> bool:
         """Wait until a server is connected, ``timeout`` seconds at most; return
         whether one is (gRPC's ``channel_ready``).
