@@ -9,13 +9,13 @@ import asyncio
 import select
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import server_thread
 from echo import EchoServer, EchoSyncClient
-from feed import FeedSyncClient, Tick
+from feed import FeedSyncClient, Tick, Total
 from feed_server import Feed
 
 import uvrpc
@@ -346,6 +346,68 @@ def test_a_client_stream_notices_its_deadline_between_items() -> None:
             FeedSyncClient(channel).upload(ticks=slow_items(), timeout=0.5)
     # The third item comes at 0.6 s at the soonest: past the deadline, the last.
     assert len(taken) <= 3
+
+
+class RefusingFeed(Feed):
+    """Fails every upload at once, taking none of its items."""
+
+    async def upload(self, *, ticks: AsyncIterator[Tick], label: str) -> Total:
+        raise uvrpc.FailedPrecondition(f"no uploads to {label}")
+
+
+def test_a_client_streams_reply_ends_it_while_its_caller_is_producing_an_item() -> None:
+    """The server's error reaches the caller at once, as gRPC's blocking call's
+    does, not when the caller's iterable next yields (nor, if that is past the
+    deadline, as DEADLINE_EXCEEDED): the items are read on a thread of their
+    own."""
+    release = threading.Event()
+
+    def stuck_items() -> Iterator[Tick]:
+        yield Tick(seq=0)
+        release.wait(30)  # the caller's own code, producing the next item
+        yield Tick(seq=1)
+
+    try:
+        with (
+            server_thread(RefusingFeed()) as server,
+            uvrpc.SyncChannel(server.endpoint) as channel,
+        ):
+            started = time.monotonic()
+            with pytest.raises(uvrpc.FailedPrecondition, match="no uploads to x"):
+                FeedSyncClient(channel).upload(
+                    ticks=stuck_items(), label="x", timeout=20
+                )
+            assert time.monotonic() - started < 10  # not at the item, nor at 20 s
+    finally:
+        release.set()
+
+
+def test_a_client_streams_deadline_holds_while_its_caller_is_producing_an_item() -> (
+    None
+):
+    release = threading.Event()
+
+    def stuck_items() -> Iterator[Tick]:
+        yield Tick(seq=0)
+        release.wait(30)
+        yield Tick(seq=1)
+
+    feed = Feed()
+    try:
+        with (
+            server_thread(feed) as server,
+            uvrpc.SyncChannel(server.endpoint) as channel,
+        ):
+            started = time.monotonic()
+            with pytest.raises(uvrpc.DeadlineExceeded):
+                FeedSyncClient(channel).upload(ticks=stuck_items(), timeout=0.5)
+            assert time.monotonic() - started < 10
+            told = time.monotonic() + 10  # and the server was told
+            while not feed.cancelled.is_set():
+                assert time.monotonic() < told, "the upload was not cancelled"
+                time.sleep(0.01)
+    finally:
+        release.set()
 
 
 def test_a_stream_closed_while_another_thread_holds_its_socket_is_cancelled() -> None:

@@ -1,8 +1,11 @@
-"""The caller's items of a blocking bidirectional call, read on a thread of their own.
+"""The caller's items of a blocking client stream or bidirectional call, read on a
+thread of their own.
 
 A blocking bidirectional call must go on taking the server's items while the caller's
-iterable of items waits (for a reply, say: a chat), and a ZeroMQ socket must stay on
-the thread that uses it. So a :class:`Feeder` thread reads the caller's iterable one
+iterable of items waits (for a reply, say: a chat), a client stream must hear its
+server's reply and its deadline whatever its caller's iterable does, and a ZeroMQ
+socket must stay on the thread that uses it. So a :class:`Feeder` thread reads the
+caller's iterable one
 item ahead and hands each to the thread stepping the call, which holds the socket
 meanwhile, encodes and sends the items as the server grants credit, and waits on
 the socket and the feeder's pipe together (``zmq.Poller`` takes a file

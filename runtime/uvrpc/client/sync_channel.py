@@ -61,8 +61,8 @@ __all__ = ["HOLDER_WAIT", "SyncChannel"]
 
 HOLDER_WAIT = 0.5
 """Seconds past its linger a close waits for a thread inside a call to leave
-the connection it closes (woken at once, unless it is a client stream's, in its
-caller's iterable)."""
+the connection it closes (it is woken at once: this bounds one that is slow to
+leave, an interceptor of the caller's own, say)."""
 
 
 class SyncChannel:
@@ -395,11 +395,13 @@ class SyncChannel:
     ) -> Reply:
         """Send ``items`` as the server grants credit and return the call's result.
 
-        ``items`` is read on the calling thread (so it may be another stream of
-        this channel, a relay): the deadline is noticed between items, and an
-        iterable that blocks holds the call past it until its next item. Items
-        that may block for long go to a bidirectional method, whose items are
-        read on a thread of their own.
+        ``items`` is read on a thread of its own (in a copy of the caller's
+        context), one item ahead, as gRPC's blocking stream-unary call reads its
+        iterator: the deadline, the server's reply (an error before the handler
+        took every item) and the channel's close end the call whatever the
+        iterable does meanwhile. A stream of this same channel cannot be the
+        items (the call holds the connection it would step on: ``RuntimeError``);
+        open it on another channel.
 
         Raises:
             RpcError: the server replied with an error; the client stops sending.
@@ -532,8 +534,9 @@ class SyncChannel:
 
         Each fails with :class:`~uvrpc.ChannelClosed`, and the server is sent a
         CANCEL for it: a call waiting for its reply, for a server or for room
-        to send, at once; a stream at its next step; a client stream as it
-        takes its next item (its caller's iterable is not interrupted). Later
+        to send, and a client stream, at once; a stream at its next step
+        (its caller's iterable, read on a thread of its own, is not
+        interrupted: that thread leaves once it yields). Later
         calls fail at once. Requests already sent (oneway calls, say) still go
         out: this returns once they did, or after ``linger`` seconds (the
         channel's :attr:`linger` if ``None``) at most. Nothing is queued for a
@@ -543,10 +546,9 @@ class SyncChannel:
         The channel's spare connections (see :class:`SyncChannel`) close with
         it, within the same ``linger``. A connection another thread is inside a
         call on is closed once that thread leaves it, which this waits for until
-        :data:`HOLDER_WAIT` seconds past the linger at most (a client stream's
-        caller may be slow to give its next item); past that, the thread closes
-        it as it leaves. A second close, made while the first waits, returns
-        at once.
+        :data:`HOLDER_WAIT` seconds past the linger at most; past that, the
+        thread closes it as it leaves. A second close, made while the first
+        waits, returns at once.
         """
         with self._close_lock:
             if self._closed:

@@ -320,9 +320,9 @@ class SyncConnection:
         the socket, until the stream's deadline.
 
         Raises:
-            RuntimeError: this thread reads the items of a bidirectional call on
-                this connection, which holds it: the call would wait for this
-                step as this step waits for it.
+            RuntimeError: this thread reads the items of a client stream or a
+                bidirectional call on this connection, which holds it: the call
+                would wait for this step as this step waits for it.
             DeadlineExceeded: the deadline passed first.
             ChannelClosed: the channel was closed meanwhile (the stream was
                 cancelled).
@@ -336,9 +336,10 @@ class SyncConnection:
             return
         if feeding() is self:
             raise RuntimeError(
-                f"{state.method.route}: a stream read as a bidirectional call's "
-                "items shares a connection with that call, whose thread holds it; "
-                "open the stream on another SyncChannel"
+                f"{state.method.route}: a stream read as the items of a client "
+                "stream or a bidirectional call shares a connection with that "
+                "call, whose thread holds it; open the stream on another "
+                "SyncChannel"
             )
         wait = -1.0 if deadline is None else max(0.0, deadline - time.monotonic())
         if not user.acquire(timeout=wait):
@@ -785,28 +786,38 @@ class SyncConnection:
         replied: list[ReplyHeader] | None,
         wait_for_ready: bool | None,
     ) -> Reply:
+        # The caller's items are read on a thread of their own, as gRPC's
+        # blocking stream-unary call reads its iterator: the deadline, the
+        # server's reply (an error before the handler took every item) and the
+        # channel's close end the call whatever the caller's iterable does.
         state, deadline = self._open_stream(method, args, timeout, wait_for_ready)
         core = self._core
+        feeder = Feeder(items, f"uvrpc {method.route} items", self)
+        poller = self._stream_poller(feeder)
+        index = 0
+        ended = False
         try:
-            for index, item in enumerate(items):
-                if deadline is not None and time.monotonic() >= deadline:
-                    core.expire(state)  # noticed between items (see the docs)
-                    break
-                if self._closed:
-                    self._stopped(state)
-                    break
-                while not state.over and not core.can_send(state):
-                    self._await_message(state, deadline)
-                if state.over:
-                    break  # the handler finished before taking every item
-                frames = core.item_frames(state, item, index)
-                self._send(frames, method.route, deadline, timeout)
-            end = core.end_frames(state)
-            if end is not None:
-                self._send(end, method.route, deadline, timeout)
             while not state.over:
-                self._await_message(state, deadline)
+                while not ended and core.can_send(state):
+                    item = feeder.take()
+                    if item is NOTHING:
+                        break
+                    frames = core.item_frames(state, item, index)
+                    self._send(frames, method.route, deadline, timeout)
+                    index += 1
+                if not ended and not state.over and feeder.done:
+                    ended = True
+                    if feeder.error is not None:
+                        core.fail(state, feeder.error, cancel=True)
+                        break
+                    end = core.end_frames(state)
+                    assert end is not None
+                    self._send(end, method.route, deadline, timeout)
+                self._flush(state, deadline)
+                if not state.over:
+                    self._poll(poller, state, feeder, deadline)
         finally:
+            feeder.stop()
             self._ended(state, replied)
         return cast(Reply, finish(state))
 
@@ -827,11 +838,7 @@ class SyncConnection:
             state, deadline = self._open_stream(method, args, timeout, wait_for_ready)
             core = self._core
             feeder = Feeder(items, f"uvrpc {method.route} items", self)
-            poller = zmq.Poller()
-            poller.register(self._sock, zmq.POLLIN)
-            poller.register(feeder.fd, zmq.POLLIN)
-            poller.register(self._monitor, zmq.POLLIN)
-            poller.register(self._closing.fd, zmq.POLLIN)
+            poller = self._stream_poller(feeder)
             index = 0
             ended = False
             self._stream_opened()  # once nothing can fail before the try
@@ -869,6 +876,16 @@ class SyncConnection:
         finally:
             if held:
                 self._leave()
+
+    def _stream_poller(self, feeder: Feeder) -> zmq.Poller:
+        """What a stream fed by ``feeder`` waits on: the socket, the caller's
+        next item, the connection's events and the channel's close."""
+        poller = zmq.Poller()
+        poller.register(self._sock, zmq.POLLIN)
+        poller.register(feeder.fd, zmq.POLLIN)
+        poller.register(self._monitor, zmq.POLLIN)
+        poller.register(self._closing.fd, zmq.POLLIN)
+        return poller
 
     def _poll(
         self,
