@@ -6,6 +6,7 @@ for the other's call or corrupting its reply (``client/sync_channel.py``,
 from __future__ import annotations
 
 import asyncio
+import os
 import select
 import threading
 import time
@@ -456,3 +457,36 @@ def test_closing_an_in_memory_channel_ends_its_calls_then_its_server() -> None:
         with pytest.raises(uvrpc.ChannelClosed, match="closed during"):
             held.result(10)
         service.release.set()
+
+
+@pytest.mark.parametrize("ahead", [1, 4])
+def test_a_feeder_reads_ahead_at_most_its_run_and_wakes_once_for_it(ahead: int) -> None:
+    """No item is read from the caller's iterable before there is room for it,
+    and a run of ready items wakes the caller's thread once (its pipe holds one
+    wake-up), not once an item: each wake-up costs both threads a switch."""
+    read: list[int] = []
+
+    def items() -> Iterator[int]:
+        for n in range(100):
+            read.append(n)
+            yield n
+
+    feeder = Feeder(items(), "uvrpc test items", object(), ahead=ahead)
+    try:
+        deadline = time.monotonic() + 10
+        while len(read) < ahead:
+            assert time.monotonic() < deadline, "the feeder read too little"
+            time.sleep(0.001)
+        time.sleep(0.05)  # room for a read too many, were there one
+        assert len(read) == ahead
+        wake_ups = os.read(feeder.fd, 100)
+        assert wake_ups == b"\x01"
+        taken = [feeder.take() for _ in range(ahead)]
+        assert taken == list(range(ahead))
+        while len(read) < 2 * ahead:
+            assert time.monotonic() < deadline, "the feeder read no more"
+            time.sleep(0.001)
+        time.sleep(0.05)
+        assert len(read) == 2 * ahead
+    finally:
+        feeder.stop()

@@ -28,16 +28,26 @@ NOTHING: Any = object()
 
 
 class Feeder:
-    """Reads ``items`` on a daemon thread, one item ahead of the caller's thread.
+    """Reads ``items`` on a daemon thread, ``ahead`` items ahead of the caller's
+    thread at most.
 
     The thread runs in a copy of the caller's context. :meth:`stop` lets it go: it
     ends (closing the iterable's iterator) once the item it waits for arrives,
     since nothing can interrupt an iterator blocked in another thread.
     """
 
-    def __init__(self, items: Iterable[Any], name: str, owner: object = None) -> None:
+    def __init__(
+        self, items: Iterable[Any], name: str, owner: object = None, ahead: int = 1
+    ) -> None:
         """Start reading ``items`` on a thread named ``name``; ``owner`` (the
-        connection of the call fed) is what :func:`feeding` says on it."""
+        connection of the call fed) is what :func:`feeding` says on it.
+
+        With ``ahead`` above 1 the thread reads on while the caller's thread
+        sends, and wakes it only when the first of a run of items is ready: one
+        hand-off between the threads for many items, not one per item (each
+        costs both threads a wake-up).
+        """
+        self._ahead = ahead
         self._read_fd, self._write_fd = os.pipe()
         os.set_blocking(self._read_fd, False)
         self._turn = threading.Condition()
@@ -61,11 +71,12 @@ class Feeder:
     def take(self) -> Any:
         """The next item if one is ready; :data:`NOTHING` otherwise."""
         with self._turn:
-            if not self._ready:
+            ready = self._ready
+            if not ready:
                 return NOTHING
-            item = self._ready.popleft()
-            self._turn.notify()
-            return item
+            if len(ready) == self._ahead:
+                self._turn.notify()  # the reader waits for room
+            return ready.popleft()
 
     @property
     def done(self) -> bool:
@@ -104,17 +115,26 @@ class Feeder:
         iterator = None
         try:
             iterator = iter(items)
-            while self._going():
+            ready = self._ready
+            while True:
+                with self._turn:
+                    # Room first: no item is read from the caller's iterable
+                    # before there is room for it.
+                    while len(ready) >= self._ahead and self._going():
+                        self._turn.wait()
+                    if not self._going():
+                        break
                 item = next(iterator, NOTHING)
                 if item is NOTHING:
                     break
                 with self._turn:
                     if not self._going():
                         break
-                    self._ready.append(item)
-                    self._signal()
-                    while self._ready and self._going():
-                        self._turn.wait()
+                    ready.append(item)
+                    if len(ready) == 1:
+                        # The caller's thread takes every ready item before it
+                        # waits again: only the first of a run must wake it.
+                        self._signal()
         except BaseException as exc:
             self.error = exc
         finally:

@@ -61,7 +61,12 @@ from ..wire.protocol import ReplyHeader, restamp_request_header, send_stamp
 from .closing import Closing
 from .feeder import NOTHING, Feeder, feeding
 
-__all__ = ["FIRST_WAIT_MS", "SyncConnection"]
+__all__ = ["CLIENT_STREAM_AHEAD", "FIRST_WAIT_MS", "SyncConnection"]
+
+CLIENT_STREAM_AHEAD = 32
+"""Items of a blocking client stream its feeder thread reads ahead at most (the
+credit a server grants at a time): the caller's thread takes them in runs, one
+hand-off between the threads for many items."""
 
 FIRST_WAIT_MS = 50
 """Milliseconds a call blocks in ``recv`` alone before it polls the socket and its
@@ -792,7 +797,9 @@ class SyncConnection:
         # channel's close end the call whatever the caller's iterable does.
         state, deadline = self._open_stream(method, args, timeout, wait_for_ready)
         core = self._core
-        feeder = Feeder(items, f"uvrpc {method.route} items", self)
+        feeder = Feeder(
+            items, f"uvrpc {method.route} items", self, ahead=CLIENT_STREAM_AHEAD
+        )
         poller = self._stream_poller(feeder)
         index = 0
         ended = False
