@@ -369,3 +369,49 @@ def test_the_generators_own_docstrings_start_with_a_one_line_summary(
     path.write_text(generate(source, "shop.idl"), encoding="utf-8")
     checked = ruff("check", "--quiet", "--isolated", "--select", "D205", str(path))
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_ambiguous_names_generate_ruff_clean_code(tmp_path: Path) -> None:
+    """``l``, ``O`` and ``I`` are valid IDL names that pycodestyle calls
+    ambiguous (E741, E742, E743): exactly the lines that bind one carry a
+    ``noqa`` naming the codes ruff reports there, and ``RUF100``, so that ruff's
+    defaults, which leave E741 out, do not report the comment as unused."""
+    item = "Preference" + "x" * 50
+    members = (
+        "namespace amb;\n"
+        "/// I is a letter.\n"
+        "enum Piece { l = 1; O = 2; I = 3; }\n"
+        'message M { 1: i32 O; 2: bytes I = "x"; 3: optional string x; }\n'
+        f"message {item} {{ 1: i32 n; }}\n"
+        "union U { 1: i32 l; 2: string I; }\n"
+        "exception Boom { 1: i32 l; 2: i32 I = 0; }\n"
+        "service S {\n"
+        "    i32 L(1: i32 O, 2: i32 b = 1, 3: optional i32 c) throws (Boom);\n"
+        "    i32 sum(1: stream<i32> l);\n"
+        f"    stream<i32> echo(1: stream<{item}> O, 2: map<string, {item}> l);\n"
+        "}\n"
+    )
+    text = generated_ruff_clean(members, tmp_path)
+    assert "    l = 1  # noqa: E741, RUF100\n" in text
+    assert "    async def l(  # noqa: E743, RUF100\n" in text
+    assert "        O: int,  # noqa: E741, RUF100\n" in text
+    assert (
+        "    async def l(self, *, O: int, b: int, c: int | None) -> int:"
+        "  # noqa: E741, E743, RUF100\n" in text
+    )
+    # Where a name is used rather than bound, and in docstrings, there is none.
+    assert "(O, b, c), timeout, wait_for_ready)\n" in text
+    assert '"""I is a letter."""\n' in text
+    assert "_uvrpc.field_ids(O=1, I=2, x=3)\n" in text
+    definitions = (
+        "namespace amb;\n"
+        "message l { 1: i32 n; }\n"
+        "exception O { 1: i32 n; }\n"
+        "union I { 1: i32 n; }\n"
+    )
+    text = generated_ruff_clean(definitions, tmp_path)
+    assert "class l(_uvrpc.Message):  # noqa: E742, RUF100\n" in text
+    assert "I: _typing.TypeAlias = _typing.Annotated[  # noqa: E741, RUF100\n" in text
+    constant = "namespace amb;\nconst i32 I = 3;\nmessage M { 1: i32 n = I; }\n"
+    text = generated_ruff_clean(constant, tmp_path)
+    assert "I: _typing.Final[int] = 3  # noqa: E741, RUF100\n" in text
