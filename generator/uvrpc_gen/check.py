@@ -235,6 +235,10 @@ def type_text(ref: TypeRef, limit: int | None = None) -> str:
     return "".join(parts)[:most] + "…"
 
 
+_WIRE_KINDS = (Enum, Message, ExceptionType, UnionType, Service)
+"""The kinds of definitions that travel by their wire name (``namespace.Name``):
+in errors, routes, reflection and union members."""
+
 _KIND_NAMES: Mapping[type, str] = {
     Enum: "enum",
     Message: "message",
@@ -325,6 +329,7 @@ class _Checker:
         for definition in module.definitions:
             self.definition_name(definition)
         self.import_names()
+        self.wire_names()
         self.generated_names()
         self.resolve_typedefs()
         module = self.module = _expand_module(module, self.expand)
@@ -393,6 +398,44 @@ class _Checker:
                 self.kinds[f"{stem}.{definition.name}"] = definition
             for name, ref in _typedefs(checked).items():
                 self.typedefs[f"{stem}.{name}"] = _qualified(ref, stem, local)
+
+    def wire_names(self) -> None:
+        """Report a definition that travels by the wire name of a definition of
+        an imported file of the same namespace.
+
+        Within a file a name is defined once; files that share a namespace share
+        its wire names (``same.ns.Boom``, ``same.ns.S.f``), by which an error is
+        told from another and a call finds its method, so a name is defined once
+        across them too. Constants and typedefs never travel by name.
+        """
+        namespace = self.module.namespace
+        if namespace is None:
+            return
+        for definition in self.module.definitions:
+            if not isinstance(definition, _WIRE_KINDS):
+                continue
+            for stem, checked in self.imports.items():
+                if checked.namespace != namespace:
+                    continue
+                other = checked.definition(definition.name)
+                if isinstance(other, _WIRE_KINDS):
+                    self.error(
+                        definition.span,
+                        f"'{definition.name}' is '{namespace}.{definition.name}' "
+                        f"on the wire, as '{stem}.{other.name}' "
+                        f"({_position(other.span)}) is: the two files share the "
+                        f"namespace '{namespace}'; rename one, or give the files "
+                        "different namespaces",
+                    )
+                    break
+
+    def wire_name(self, name: str) -> str:
+        """The wire name of the definition ``name`` (``stem.``-qualified for an
+        imported one): its file's namespace and its own name."""
+        stem, _, local = name.rpartition(".")
+        checked = self.imports.get(stem) if stem else None
+        namespace = self.module.namespace if checked is None else checked.namespace
+        return f"{namespace}.{local}"
 
     def resolve_typedefs(self) -> None:
         """Expand every local typedef, reporting cycles and bad targets.
@@ -941,6 +984,7 @@ class _Checker:
     def throws(self, method: Method) -> None:
         """Report ``throws`` entries that are not distinct exception types."""
         seen: dict[str, Span] = {}
+        wire: dict[str, TypeRef] = {}
         exceptions = [n for n, d in self.kinds.items() if isinstance(d, ExceptionType)]
         for ref in method.throws:
             definition = self.kinds.get(ref.name)
@@ -960,7 +1004,23 @@ class _Checker:
                     f"'{ref.name}' is declared twice "
                     f"(first at {_where(seen[ref.name])})",
                 )
+            else:
+                self.same_wire_name(ref, wire)
             seen.setdefault(ref.name, ref.span)
+
+    def same_wire_name(self, ref: TypeRef, wire: dict[str, TypeRef]) -> None:
+        """Report a ``throws`` entry whose exception has the wire name of an
+        earlier one (two files of one namespace): the caller tells a raised
+        error by its wire name, and would get neither class."""
+        name = self.wire_name(ref.name)
+        first = wire.setdefault(name, ref)
+        if first is not ref:
+            self.error(
+                ref.span,
+                f"'{ref.name}' and '{first.name}' ({_where(first.span)}) are both "
+                f"'{name}' on the wire, so a caller cannot tell which was raised; "
+                "declare one of them, or rename one",
+            )
 
     def method_name(self, method: Method, python: str) -> None:
         """Report a method whose Python name the generated classes cannot use.

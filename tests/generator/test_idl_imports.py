@@ -401,3 +401,58 @@ def test_the_command_reports_import_errors_without_a_traceback(tmp_path: Path) -
     assert result.returncode == 1
     assert result.stderr.startswith(f"{tmp_path / 'b.idl'}:1:")
     assert "Traceback" not in result.stderr
+
+
+def test_two_exceptions_with_one_wire_name_cannot_both_be_thrown(
+    tmp_path: Path,
+) -> None:
+    """Two files of one namespace that each define ``Boom`` make two exceptions
+    that are both ``same.ns.Boom`` on the wire, which a caller cannot tell apart:
+    a method may not declare both, reported at the second."""
+    write(
+        tmp_path,
+        {
+            "a.idl": "namespace same.ns;\nexception Boom { 1: i32 a; }\n",
+            "c.idl": "namespace same.ns;\nexception Boom { 1: string b; }\n",
+            "d.idl": 'namespace other;\nimport "a.idl";\nimport "c.idl";\n'
+            "exception Boom {}\n"
+            "service S {\n    void f() throws (Boom, a.Boom, c.Boom);\n}\n",
+        },
+    )
+    lines = report([tmp_path / "d.idl"]).splitlines()
+    assert lines == [
+        f"{tmp_path / 'd.idl'}:6:36: error: 'c.Boom' and 'a.Boom' (line 6) are both "
+        "'same.ns.Boom' on the wire, so a caller cannot tell which was raised; "
+        "declare one of them, or rename one",
+        "    void f() throws (Boom, a.Boom, c.Boom);",
+        "                                   ^~~~~~",
+    ]
+
+
+def test_a_definition_cannot_take_the_wire_name_of_an_imported_one(
+    tmp_path: Path,
+) -> None:
+    """Files that share a namespace share its wire names, so a name is defined
+    once across them, as within one file; constants and typedefs, which never
+    travel by name, may repeat."""
+    write(
+        tmp_path,
+        {
+            "a.idl": "namespace same.ns;\nexception Boom { 1: i32 a; }\n"
+            "const i32 N = 1;\nservice S { void f(); }\n",
+            "b.idl": 'namespace same.ns;\nimport "a.idl";\n'
+            "exception Boom { 1: string b; }\nconst i32 N = 2;\n"
+            "service S { void g(); }\n",
+        },
+    )
+    lines = report([tmp_path / "b.idl"]).splitlines()
+    assert lines[0] == (
+        f"{tmp_path / 'b.idl'}:3:11: error: 'Boom' is 'same.ns.Boom' on the wire, "
+        f"as 'a.Boom' ({tmp_path / 'a.idl'}:2:11) is: the two files share the "
+        "namespace 'same.ns'; rename one, or give the files different namespaces"
+    )
+    assert lines[3].startswith(f"{tmp_path / 'b.idl'}:5:9: error: 'S' is 'same.ns.S'")
+    assert len(lines) == 6
+    # Another namespace, another wire name.
+    write(tmp_path, {"b.idl": (tmp_path / "b.idl").read_text().replace("same", "b")})
+    load([str(tmp_path / "b.idl")])
