@@ -282,12 +282,9 @@ class _Builder:
                 continue
             text = str(token)[3:].removesuffix("\r")
             for index, char in enumerate(text):
-                if char != "\t" and unicodedata.category(char) in ("Cc", "Zl", "Zp"):
-                    self.error(
-                        token,
-                        f"doc comment contains the control character U+{ord(char):04X}",
-                        3 + index,
-                    )
+                problem = _doc_character_problem(char)
+                if problem:
+                    self.error(token, f"doc comment contains {problem}", 3 + index)
             line = token.line or 1
             if start is not None and line != previous + 1:
                 blocks[previous + 1] = (_doc_text(lines), start)
@@ -660,6 +657,34 @@ class _Builder:
                 text.append(chr(code))
                 data += chr(code).encode()
         return "".join(text), bytes(data)
+
+
+_JOINERS = frozenset("\u200c\u200d")
+"""Zero-width non-joiner and joiner: format characters that are part of the text
+of Persian, of Indic scripts and of emoji sequences, and reorder nothing."""
+
+
+def _doc_character_problem(char: str) -> str | None:
+    """What is wrong with ``char`` in a doc comment, which becomes a docstring;
+    ``None`` for a character it may hold.
+
+    A control character (tabs are fine) or a line or paragraph separator would
+    break or hide part of the line. An invisible format character (category Cf:
+    a bidirectional control such as U+202E, U+200B, U+FEFF) would make the
+    docstring show other text than it holds, the Trojan Source trick; the string
+    literals that carry the IDL's text into code escape them instead.
+    """
+    category = unicodedata.category(char)
+    if char != "\t" and category in ("Cc", "Zl", "Zp"):
+        return f"the control character U+{ord(char):04X}"
+    if category == "Cf" and char not in _JOINERS:
+        name = unicodedata.name(char, "")
+        return (
+            f"the invisible format character U+{ord(char):04X}"
+            + (f" ({name})" if name else "")
+            + ": the docstring would show other text than it holds; remove it"
+        )
+    return None
 
 
 def _doc_text(lines: list[str]) -> str:

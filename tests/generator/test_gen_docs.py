@@ -71,6 +71,50 @@ def test_control_characters_in_doc_comments_are_errors(char: str) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("char", "name"),
+    [
+        ("\u202e", "RIGHT-TO-LEFT OVERRIDE"),
+        ("\u202a", "LEFT-TO-RIGHT EMBEDDING"),
+        ("\u2066", "LEFT-TO-RIGHT ISOLATE"),
+        ("\u2069", "POP DIRECTIONAL ISOLATE"),
+        ("\u200b", "ZERO WIDTH SPACE"),
+        ("\ufeff", "ZERO WIDTH NO-BREAK SPACE"),
+        ("\u00ad", "SOFT HYPHEN"),
+    ],
+)
+def test_invisible_format_characters_in_doc_comments_are_errors(
+    char: str, name: str
+) -> None:
+    """Bidirectional controls and other invisible format characters would make a
+    docstring show other text than it holds (Trojan Source)."""
+    error = first_error(NS + f"/// bad {char} char\nmessage M {{}}\n")
+    assert error.splitlines()[0] == (
+        f"t.idl:2:9: error: doc comment contains the invisible format character "
+        f"U+{ord(char):04X} ({name}): the docstring would show other text than it "
+        "holds; remove it"
+    )
+
+
+def test_joiners_in_doc_comments_are_text() -> None:
+    """Zero-width (non-)joiners belong to Persian, Indic scripts and emoji."""
+    source = NS + "/// می\u200cخواهم \U0001f468\u200d\U0001f469\nmessage M {}\n"
+    (message,) = parse(source, "t.idl").definitions
+    assert message.doc == "می\u200cخواهم \U0001f468\u200d\U0001f469"
+
+
+def test_invisible_format_characters_in_strings_are_escaped() -> None:
+    """A string literal may hold any character; the generated code escapes the
+    invisible ones."""
+    text = generate(
+        NS + 'const string S = "a\u202eb\u200bc\ufeff";\n'
+        'message M { 1: string s = "\u2066x"; }\n',
+        "t.idl",
+    )
+    assert 'S: _typing.Final[str] = "a\\u202eb\\u200bc\\ufeff"\n' in text
+    assert 's: _t.String = "\\u2066x"\n' in text
+
+
 def test_docstring_starting_or_ending_with_a_quote() -> None:
     assert docstring('"Quoted" start', 4) == ('    """ "Quoted" start"""',)
     assert docstring('ends "quoted"', 4) == ('    """ends "quoted" """',)
