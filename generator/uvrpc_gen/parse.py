@@ -52,6 +52,7 @@ from .model import (
 __all__ = ["SYNTAX_ERROR_EXAMPLES", "parse"]
 
 _NAMESPACE_WITHOUT_SEMICOLON = "missing ';' after the namespace"
+_FIELD_WITHOUT_ID = "a field starts with its id, like '1: i32 name;'"
 _NOT_A_DEFINITION = (
     "expected a definition: 'enum', 'message', 'exception', 'union', 'service', "
     "'const', 'typedef', 'import' or 'namespace'"
@@ -80,7 +81,7 @@ SYNTAX_ERROR_EXAMPLES: Mapping[str, tuple[str, ...]] = {
         "namespace calc; enum {}",
         "namespace calc; service {}",
     ),
-    "a field starts with its id, like '1: i32 name;'": (
+    _FIELD_WITHOUT_ID: (
         "namespace calc; message M { i32 x; }",
         "namespace calc; message M { optional i32 x; }",
     ),
@@ -187,6 +188,20 @@ def _collect_doc(token: Token) -> Token:
     return token
 
 
+_JAVADOC = re.compile(r"/\*\*(?![*/])")
+"""How a Javadoc-style comment starts (``/** ...``), as Thrift and protobuf
+write doc comments; not ``/**/`` nor a ``/*****`` banner."""
+
+
+def _collect_javadoc(token: Token) -> Token:
+    """Lexer callback: keep a (grammar-ignored) ``COMMENT`` token written as a
+    Javadoc-style doc comment, which the IDL reads as a plain comment."""
+    tokens = _doc_tokens.get()
+    if tokens is not None and _JAVADOC.match(token):
+        tokens.append(token)
+    return token
+
+
 @functools.cache
 def _parser() -> lark.Lark:
     """The LALR parser of the grammar, built once."""
@@ -198,7 +213,7 @@ def _parser() -> lark.Lark:
         parser="lalr",
         lexer="contextual",
         propagate_positions=True,
-        lexer_callbacks={"DOC_COMMENT": _collect_doc},
+        lexer_callbacks={"DOC_COMMENT": _collect_doc, "COMMENT": _collect_javadoc},
     )
 
 
@@ -226,7 +241,14 @@ def parse(source: str, file: str) -> Module:
     except lark.UnexpectedInput as error:
         raise IdlError([_syntax_diagnostic(error, source, file)]) from None
     builder = _Builder(file)
-    builder.docs = builder.doc_blocks(doc_tokens, source)
+    builder.docs = builder.doc_blocks(
+        [t for t in doc_tokens if t.type == "DOC_COMMENT"], source
+    )
+    builder.javadocs = {
+        (t.end_line or 1) + 1: builder.span(t)
+        for t in doc_tokens
+        if t.type == "COMMENT"
+    }
     module = builder.module(tree)
     errors = builder.errors + [
         Diagnostic(
@@ -248,6 +270,9 @@ class _Builder:
     def __init__(self, file: str) -> None:
         self.file = file
         self.docs: dict[int, tuple[str, Span]] = {}
+        # Javadoc-style comments, keyed by the line after each: one right above
+        # a declaration was meant to document it.
+        self.javadocs: dict[int, Span] = {}
         self.errors: list[Diagnostic] = []
 
     def error(self, token: Token, message: str, offset: int = 0) -> None:
@@ -310,7 +335,21 @@ class _Builder:
         return Span(self.file, line, column, end_column)
 
     def doc(self, line: int) -> str | None:
-        """Take the doc comment block that ends right above ``line``, if any."""
+        """Take the doc comment block that ends right above ``line``, if any.
+
+        A ``/** ... */`` comment there is an error: it reads as a doc comment
+        and would be dropped silently.
+        """
+        javadoc = self.javadocs.pop(line, None)
+        if javadoc is not None:
+            self.errors.append(
+                Diagnostic(
+                    javadoc,
+                    "'/** ... */' is a plain comment here, and what it documents "
+                    "would get no docstring: write a doc comment as '///' lines "
+                    "(or '/* ... */' for a plain comment)",
+                )
+            )
         block = self.docs.pop(line, None)
         return None if block is None or not block[0] else block[0]
 
@@ -763,16 +802,17 @@ def _unlexable(source: str, position: int) -> tuple[int, str]:
     return 1, f"unexpected character {char!r}"
 
 
-def _thrift_required(error: lark.UnexpectedToken) -> Token | None:
-    """The ``required`` of a Thrift-style ``1: required i32 name;``, if that is
-    what the parser failed on.
+def _stray_word(error: lark.UnexpectedToken) -> tuple[Token, Token] | None:
+    """The word written before a field's or parameter's type, and that type, if
+    that is what the parser failed on: Thrift's ``1: required i32 name;``,
+    protobuf's ``1: repeated string tags;``.
 
-    The grammar reads ``required`` there as the type and the real type as the
+    The grammar reads the word there as the type and the real type as the
     name, so the parser fails on the token after the real type, in the state of a
     field missing its ``;``: no example of :data:`SYNTAX_ERROR_EXAMPLES` can tell
     the two apart, and the error belongs at an earlier token. The values the parser
-    holds can: an id, ``:`` (or ``optional``), a type that is just ``required``, a
-    name.
+    holds can: an id, ``:`` (or ``optional``), a type that is one word of
+    :data:`_STRAY_WORDS`, a name.
     """
     stack = error.interactive_parser.parser_state.value_stack
     if len(stack) < 3 or not isinstance(stack[-1], Token) or stack[-1].type != "NAME":
@@ -786,7 +826,25 @@ def _thrift_required(error: lark.UnexpectedToken) -> Token | None:
     if len(type_tree.children) != 1 or not isinstance(name_tree, Tree):
         return None  # type arguments or constraints: not a stray keyword
     tokens = _tokens(name_tree)
-    return tokens[0] if [str(t) for t in tokens] == ["required"] else None
+    if len(tokens) != 1 or str(tokens[0]) not in _STRAY_WORDS:
+        return None
+    return tokens[0], stack[-1]
+
+
+_STRAY_WORDS = frozenset({"required", "repeated"})
+"""Words of other IDLs written before a field's type, which :func:`_stray_word`
+recognises."""
+
+
+def _stray_word_message(word: Token, type_: Token, error: lark.UnexpectedToken) -> str:
+    """The message at a word :func:`_stray_word` found."""
+    if word == "required":
+        return REQUIRED_HINT
+    name = str(error.token) if error.token.type == "NAME" else "name"
+    return (
+        f"protobuf's 'repeated' is written as a list here: "
+        f"'list<{type_}> {name}' (a 'set<...>' if the order does not matter)"
+    )
 
 
 @functools.cache
@@ -873,6 +931,43 @@ def _protobuf_spelling(error: lark.UnexpectedToken, source: str) -> str | None:
     )
 
 
+def _foreign_construct(
+    error: lark.UnexpectedToken, friendly: str | None, source: str
+) -> str | None:
+    """The message for a construct of Thrift or protobuf the IDL has no syntax
+    for, where the parser failed on it: ``oneof`` in a message, a service that
+    ``extends`` another, ``include``, a ``;`` after a definition's ``}``;
+    ``None`` for any other error."""
+    token = error.token
+    after = source[token.end_pos or 0 :]
+    accepts = frozenset(error.accepts or error.expected)
+    if token.type == "NAME" and token == "oneof" and friendly == _FIELD_WITHOUT_ID:
+        found = re.match(r"\s*(\w+)", after)
+        name = found.group(1) if found else "kind"
+        union = name[:1].upper() + name[1:]
+        return (
+            "protobuf's 'oneof' is a 'union' here: define 'union "
+            f"{union} {{ 1: string a; 2: i32 b; }}' at the top level of the file and "
+            f"give the message a field of it, like '1: {union} {name};'"
+        )
+    if token.type == "NAME" and token == "extends" and "LBRACE" in accepts:
+        found = re.match(r"\s*([\w.]+)", after)
+        base = f"'{found.group(1)}'" if found else "the base service"
+        return (
+            "a service cannot extend another: inheritance (Thrift's 'extends') "
+            f"is not supported; list the methods of {base} in this service too"
+        )
+    if token.type == "NAME" and token == "include" and "IMPORT" in accepts:
+        found = re.match(r'\s*"([^"\n]*)"', after)
+        path = found.group(1) if found else "common.thrift"
+        idl = re.sub(r"\.thrift$", ".idl", path)
+        return f"Thrift's 'include \"{path}\"' is written 'import \"{idl}\";' here"
+    before = source[: token.start_pos or 0].rstrip()
+    if token.type == "SEMICOLON" and before.endswith("}") and "$END" in accepts:
+        return "no ';' follows a definition's closing '}': remove it"
+    return None
+
+
 def _syntax_diagnostic(
     error: lark.UnexpectedInput, source: str, file: str
 ) -> Diagnostic:
@@ -888,15 +983,17 @@ def _syntax_diagnostic(
         width, message = _unlexable(source, position)
         return Diagnostic(Span(file, line, column, column + width), message)
     assert isinstance(error, lark.UnexpectedToken)
-    required = _thrift_required(error)
-    if required is not None:
-        line, column = required.line or 1, required.column or 1
-        span = Span(file, line, column, required.end_column or column + 1)
-        return Diagnostic(span, REQUIRED_HINT)
+    stray = _stray_word(error)
+    if stray is not None:
+        word, type_ = stray
+        line, column = word.line or 1, word.column or 1
+        span = Span(file, line, column, word.end_column or column + 1)
+        return Diagnostic(span, _stray_word_message(word, type_, error))
     friendly = _friendly_message(error)
     friendly = (
         _thrift_spelling(error, friendly)
         or _protobuf_spelling(error, source)
+        or _foreign_construct(error, friendly, source)
         or friendly
     )
     token = error.token

@@ -821,6 +821,62 @@ def test_an_unclosed_comment_or_string_is_named_where_it_starts(
             "written 'Reply get(1: Request request);' here (got name 'stream')",
             "            ^~~~~~",
         ),
+        (
+            NS + "message M {}\nservice S {\n    rpc Get (M) returns (M) {}\n}",
+            "t.idl:4:14: error: protobuf's 'rpc Get(Request) returns (Reply)' is "
+            "written 'Reply get(1: Request request);' here (got name 'M')",
+            "             ^",
+        ),
+        (
+            NS + "message M {\n    1: repeated string tags;\n}",
+            "t.idl:3:8: error: protobuf's 'repeated' is written as a list here: "
+            "'list<string> tags' (a 'set<...>' if the order does not matter)",
+            "       ^~~~~~~~",
+        ),
+        (
+            NS + "service S { void f(1: optional repeated i64 ids); }",
+            "t.idl:2:32: error: protobuf's 'repeated' is written as a list here: "
+            "'list<i64> ids' (a 'set<...>' if the order does not matter)",
+            "                               ^~~~~~~~",
+        ),
+        (
+            NS + "message M {\n    1: i32 x;\n    oneof kind { string a = 2; }\n}",
+            "t.idl:4:5: error: protobuf's 'oneof' is a 'union' here: define 'union "
+            "Kind { 1: string a; 2: i32 b; }' at the top level of the file and give "
+            "the message a field of it, like '1: Kind kind;' (got name 'oneof')",
+            "    ^~~~~",
+        ),
+        (
+            NS + "service Base { void f(); }\nservice S extends Base {\n}",
+            "t.idl:3:11: error: a service cannot extend another: inheritance "
+            "(Thrift's 'extends') is not supported; list the methods of 'Base' in "
+            "this service too (got name 'extends')",
+            "          ^~~~~~~",
+        ),
+        (
+            'include "shared/common.thrift"\n' + NS,
+            "t.idl:1:1: error: Thrift's 'include \"shared/common.thrift\"' is "
+            "written 'import \"shared/common.idl\";' here (got name 'include')",
+            "^~~~~~~",
+        ),
+        (
+            NS + 'message M {}\ninclude "x.thrift"\n',
+            "t.idl:3:1: error: Thrift's 'include \"x.thrift\"' is written "
+            "'import \"x.idl\";' here (got name 'include')",
+            "^~~~~~~",
+        ),
+        (
+            NS + "message A {\n    1: i32 x;\n};\nmessage B {}\n",
+            "t.idl:4:2: error: no ';' follows a definition's closing '}': remove it "
+            "(got ';')",
+            " ^",
+        ),
+        (
+            NS + "enum E { A = 1; } ;",
+            "t.idl:2:19: error: no ';' follows a definition's closing '}': remove it "
+            "(got ';')",
+            "                  ^",
+        ),
         (  # a return type named rpc, and no protobuf: the usual message
             NS + "message rpc {}\nservice S {\n    rpc get(i32 a);\n}",
             "t.idl:4:13: error: a parameter starts with its id, like '1: i32 name' "
@@ -835,6 +891,43 @@ def test_thrift_and_python_spellings_are_named(
     """What Thrift, protobuf (or Python) would take, named with the IDL's
     spelling."""
     assert first(source) == (message, caret)
+
+
+_JAVADOC_ERROR = (
+    "'/** ... */' is a plain comment here, and what it documents would get no "
+    "docstring: write a doc comment as '///' lines (or '/* ... */' for a plain "
+    "comment)"
+)
+
+
+@pytest.mark.parametrize(
+    ("source", "position"),
+    [
+        (NS + "/** A thing. */\nmessage A {}\n", "2:1"),
+        (NS + "/**\n * A thing.\n */\nenum E { A = 1; }\n", "2:1"),
+        (NS + "message A {\n    /** The x. */\n    1: i32 x;\n}\n", "3:5"),
+        (NS + "service S {\n  /** Does f. */\n  void f();\n}\n", "3:3"),
+        ("/** The module. */\n" + NS, "1:1"),
+    ],
+)
+def test_javadoc_comments_are_refused_where_they_would_document(
+    source: str, position: str
+) -> None:
+    """Thrift and protobuf write doc comments ``/** ... */``; here that is a
+    plain comment, so what it was meant to document would silently get none."""
+    message, _ = first(source)
+    assert message == f"t.idl:{position}: error: {_JAVADOC_ERROR}"
+
+
+def test_javadoc_comments_elsewhere_are_plain_comments() -> None:
+    """A block comment apart from any declaration (a licence header), a banner
+    and ``/**/`` stay comments."""
+    source = (
+        "/**\n * Licensed under the MIT license.\n */\n\n"
+        + NS
+        + "/***** messages *****/\n/**/\nmessage M { /** inline */ 1: i32 x; }\n"
+    )
+    assert check(parse(source, "t.idl")).module.definitions[0].name == "M"
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
