@@ -480,8 +480,10 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
             types += [p.type for p in method.params]
             types += [method.returns] if method.returns else []
             streams = streams or method.kind != "unary"
-    # Constants are annotated plainly; every other type strictly, constraints too.
+    # Constants are annotated plainly (a scalar or an enum: never through the
+    # runtime's aliases); every other type strictly, constraints too.
     constrained = any(constraints.has_constraints(t) for t in types)
+    aliased = any(pytypes.uses_scalar_aliases(t) for t in types)
     types += [c.type for c in consts]
     # The definitions first: whether the module imports builtins depends on them.
     with pytypes.written_builtins() as written:
@@ -513,7 +515,7 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
         f.default is not None and pytypes.is_container_default(f.default)
         for f in fields
     )
-    if container_defaults or any(pytypes.uses_scalar_aliases(t) for t in types):
+    if container_defaults or aliased:
         runtime.append(ImportView(RUNTIME_MODULE, TYPES_MODULE, pytypes.TYPES_ALIAS))
     methods = [method for service in services for method in service.methods]
     used = _used_stems(

@@ -415,3 +415,13 @@ def test_ambiguous_names_generate_ruff_clean_code(tmp_path: Path) -> None:
     constant = "namespace amb;\nconst i32 I = 3;\nmessage M { 1: i32 n = I; }\n"
     text = generated_ruff_clean(constant, tmp_path)
     assert "I: _typing.Final[int] = 3  # noqa: E741, RUF100\n" in text
+
+
+def test_a_module_of_constants_alone_imports_nothing_it_does_not_use(
+    tmp_path: Path,
+) -> None:
+    """Constants are annotated with plain types: a module of nothing else does
+    not import ``uvrpc.types`` (ruff's F401)."""
+    source = 'namespace consts;\nconst i32 N = 3;\nconst string S = "a";\n'
+    text = generated_ruff_clean(source, tmp_path)
+    assert "types as _t" not in text
