@@ -536,3 +536,71 @@ def test_a_server_key_that_names_several_keys_is_one_line(
         f"uvrpc: error: --curve-server-key {keys} holds 2 public keys: give the "
         "server's own\n"
     )
+
+
+def test_a_stream_of_the_callers_sends_each_stdin_line_as_it_arrives() -> None:
+    """A bidirectional call answers the first line before the second is
+    written, as grpcurl does (a chat, ``tail -f``), and ``--timeout none``
+    gives a stream that lasts no deadline."""
+    from feed_server import Feed
+
+    with server_thread(Feed()) as server:
+        command = [
+            sys.executable, "-m", "uvrpc", "call", server.endpoint,
+            "feed.Feed.echo", "--timeout", "none",
+        ]  # fmt: skip
+        with subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as process:
+            assert process.stdin is not None and process.stdout is not None
+            try:
+                process.stdin.write('{"seq": 1}\n')
+                process.stdin.flush()
+                first = _line_within(process.stdout, 30)
+                assert json.loads(first) == {"seq": 1, "data": ""}
+                process.stdin.write('{"seq": 2}\n')
+                process.stdin.close()
+                assert process.wait(30) == 0, process.stderr.read()  # type: ignore[union-attr]
+                assert json.loads(process.stdout.read()) == {"seq": 2, "data": ""}
+            finally:
+                process.kill()
+
+
+def _line_within(stream: Any, seconds: float) -> str:
+    """The next line of ``stream``, or a failure after ``seconds``."""
+    line: list[str] = []
+    reader = threading.Thread(target=lambda: line.append(stream.readline()))
+    reader.daemon = True
+    reader.start()
+    reader.join(seconds)
+    assert line, f"no line within {seconds} s"
+    return line[0]
+
+
+def test_a_bad_stdin_line_fails_the_stream_after_the_lines_before_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from feed_server import Feed
+
+    with server_thread(Feed()) as server:
+        status, out, err = run(
+            capsys, "call", server.endpoint, "feed.Feed.echo",
+            stdin='{"seq": 1}\nnot json\n{"seq": 3}\n',
+        )  # fmt: skip
+    assert status == 2
+    assert err == (
+        "uvrpc: error: stdin line 2: not JSON: Expecting value: line 1 column 1 "
+        "(char 0)\n"
+    )
+
+
+@pytest.mark.parametrize("text", ["none", "None", " NONE "])
+def test_timeout_none_is_no_deadline(text: str) -> None:
+    from uvrpc.cli.call import seconds_or_none
+
+    assert seconds_or_none(text) is None
+    assert seconds_or_none("2.5") == 2.5

@@ -8,7 +8,8 @@ keyed by name, ``{"circle": {...}}``, a ``uuid`` as its text, a ``timestamp`` as
 RFC 3339 text, a ``duration`` as ISO 8601 text or seconds, a ``decimal`` as text),
 makes the call and prints the result
 as JSON on stdout: one line, or one line per item for a method whose server streams.
-A method whose client streams reads its items from stdin, one JSON value a line. A
+A method whose client streams reads its items from stdin, one JSON value a line, each
+sent as its line arrives; ``--timeout none`` gives a call no deadline. A
 failed call prints ``STATUS_NAME: message (status N)`` on stderr, then for an
 exception the IDL declares ``{"error": name, "fields": {...}}``, and exits with 1.
 
@@ -23,13 +24,15 @@ allow-list, ``--curve-secret`` (:mod:`uvrpc.cli.curve`, as ``uvrpc health``).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import binascii
 import contextlib
 import json
 import math
 import sys
-from collections.abc import AsyncIterator, Iterator
+import threading
+from collections.abc import AsyncIterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TextIO
@@ -314,29 +317,64 @@ def _print(value: Any, out: TextIO) -> None:
 
 
 def _stdin_items(
-    converter: Converter, type_name: str, lines: Iterator[str]
+    converter: Converter, type_name: str, stdin: TextIO
 ) -> AsyncIterator[Any]:
-    items = []
-    for number, line in enumerate(lines, 1):
-        if line.strip():
+    """The items of the caller's stream: one JSON value a line of ``stdin``, each
+    sent as its line arrives (from a pipe that ``tail -f`` feeds, a terminal), as
+    grpcurl sends them; a line that is not an item fails the call there."""
+
+    async def generate() -> AsyncIterator[Any]:
+        number = 0
+        async for line in _lines(stdin):
+            number += 1
+            if not line.strip():
+                continue
             try:
                 value = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise CallError(f"stdin line {number}: not JSON: {exc}") from None
-            items.append(converter.to_wire(type_name, value, f"stdin line {number}"))
-
-    async def generate() -> AsyncIterator[Any]:
-        for item in items:
-            yield item
+            yield converter.to_wire(type_name, value, f"stdin line {number}")
 
     return generate()
+
+
+async def _lines(stdin: TextIO) -> AsyncIterator[str]:
+    """The lines of ``stdin`` as they arrive, read on a daemon thread: a call
+    that ends first (its server's error, its deadline) leaves that thread in its
+    read without holding the process, where an executor's thread would be
+    waited for at exit."""
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
+
+    def hand(line: str | BaseException | None) -> bool:
+        try:
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+        except RuntimeError:  # the loop is gone: the command ended
+            return False
+        return True
+
+    def read() -> None:
+        try:
+            for line in iter(stdin.readline, ""):
+                if not hand(line):
+                    return
+        except Exception as exc:  # an unreadable stdin: the call fails with it
+            hand(exc)
+            return
+        hand(None)
+
+    threading.Thread(target=read, name="uvrpc call stdin", daemon=True).start()
+    while (line := await lines.get()) is not None:
+        if isinstance(line, BaseException):
+            raise CallError(f"stdin: {line}")
+        yield line
 
 
 async def call(
     channel: Channel,
     route: str,
     arguments: str,
-    timeout: float,
+    timeout: float | None,
     out: TextIO,
     stdin: TextIO,
 ) -> None:
@@ -389,7 +427,7 @@ async def call(
             async for item in channel.server_stream(streaming, args, timeout):
                 _print(converter.to_json(method["items"], item), out)
         elif kind == "client_stream":
-            items = _stdin_items(converter, method["stream"]["type"], iter(stdin))
+            items = _stdin_items(converter, method["stream"]["type"], stdin)
             sending: ClientStreaming[Any, Any, Any] = ClientStreaming(
                 **common,
                 stream=method["stream"]["name"],
@@ -400,7 +438,7 @@ async def call(
             result = await channel.client_stream(sending, args, items, timeout)
             _print(converter.to_json(method["returns"], result), out)
         else:
-            items = _stdin_items(converter, method["stream"]["type"], iter(stdin))
+            items = _stdin_items(converter, method["stream"]["type"], stdin)
             bidi: BidiStreaming[Any, Any, Any] = BidiStreaming(
                 **common,
                 stream=method["stream"]["name"],
@@ -471,8 +509,9 @@ how values are given:
         '{"data": "AP91dg=="}'
 
   A method whose client streams (a stream<T> parameter) reads its items from
-  stdin, one JSON value of type T a line (blank lines skipped), until the end
-  of input; its other parameters go in the JSON object as usual.
+  stdin, one JSON value of type T a line (blank lines skipped), each sent as
+  its line arrives, until the end of input; its other parameters go in the
+  JSON object as usual. --timeout none lets a stream last (a chat, tail -f).
 
     printf '1\\n2\\n39\\n' | uvrpc call tcp://127.0.0.1:5555 \\
         conformance.Conformance.sum
@@ -523,10 +562,11 @@ def add_commands(commands: Any) -> None:
     for cmd in (call_cmd, list_cmd, describe_cmd):
         cmd.add_argument(
             "--timeout",
-            type=positive_seconds,
+            type=seconds_or_none,
             default=10.0,
             metavar="SECONDS",
-            help="give up after this long (default 10)",
+            help="give up after this long (default 10; 'none': no deadline, for a "
+            "stream that lasts)",
         )
         cmd.add_argument(
             "--metadata",
@@ -559,7 +599,8 @@ async def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> None:
         # deadline; else, nothing connected yet is told apart from a connection
         # that drops during the command (whose call may have run).
         wait = channel.connect_timeout
-        unreached = args.timeout > wait and not await channel.ready(wait)
+        longer = args.timeout is None or args.timeout > wait
+        unreached = longer and not await channel.ready(wait)
         try:
             await _command(args, channel, headers, out, stdin)
         except Unavailable:
@@ -645,6 +686,14 @@ def _narrow(description: Description, name: str) -> Description:
     raise CallError(
         f"this server describes nothing named {name!r}{_did_you_mean(close)}"
     )
+
+
+def seconds_or_none(text: str) -> float | None:
+    """A command's ``--timeout``: a positive, finite number of seconds, or
+    ``none`` for no deadline (argparse's type)."""
+    if text.strip().lower() == "none":
+        return None
+    return positive_seconds(text)
 
 
 def positive_seconds(text: str) -> float:
