@@ -262,6 +262,36 @@ def test_a_server_refuses_requests_beyond_max_in_flight() -> None:
             assert calc.add(a=2, b=2) == 4
 
 
+def test_routing_frames_of_a_direct_peers_own_name_no_other_caller() -> None:
+    """A DEALER that puts routing frames of its own before the delimiter is one
+    caller still: keyed by them, one connection could take every handler slot
+    (a share for each frame it made up) and lock out every other caller."""
+    service = SlowCalculator()
+    with server_thread(service, max_in_flight=8, max_in_flight_per_caller=2) as running:
+        faker: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+        faker.setsockopt(zmq.LINGER, 0)
+        faker.connect(running.endpoint)
+        try:
+            for call_id in (1, 2, 3):
+                made_up = b"caller-%d" % call_id
+                frames = request(call_id, ADD, {"1": call_id, "2": 1})
+                faker.send_multipart([made_up, *frames])
+            assert faker.poll(5000, zmq.POLLIN)
+            reply = faker.recv_multipart()
+            assert reply[0] == b"caller-3"  # answered by the envelope it came with
+            head, error = decode(reply[1:])
+            assert head == [V, 2, 3, uvrpc.Status.RESOURCE_EXHAUSTED]
+            assert "max_in_flight_per_caller" in error["message"]
+            service.go.set()
+            answered = set()
+            for _ in range(2):
+                assert faker.poll(5000, zmq.POLLIN)
+                answered.add(faker.recv_multipart()[0])
+            assert answered == {b"caller-1", b"caller-2"}
+        finally:
+            faker.close()
+
+
 def test_one_caller_cannot_hold_every_handler_slot() -> None:
     """A caller at its share of ``max_in_flight`` is refused, naming the option;
     another caller is still served, and the first is again once its calls end."""

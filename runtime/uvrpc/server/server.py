@@ -647,7 +647,7 @@ class Server:
         caller = None
         # Looked up only when a call is in flight: most requests skip it.
         if running.calls or streams.calls:
-            caller = _caller(envelope)
+            caller = self._caller(envelope)
             key = (caller, request.call_id)
             if key in running.calls or key in streams.calls:
                 self.stats.duplicate += 1
@@ -678,9 +678,22 @@ class Server:
                 return
             self._spawn(envelope, self._reply(reply))
 
+    def _caller(self, envelope: list[zmq.Frame]) -> tuple[bytes, ...]:
+        """Who sent a message: its connection, and behind a broker this server
+        connected to, the client the broker's routing frames name. A direct
+        peer's own extra routing frames name no one: keyed by them, one
+        connection could pass for any number of callers, each with a share of
+        its own of the calls and streams in flight."""
+        if len(envelope) == 2:  # a direct peer: no generator for the common case
+            return (envelope[0].bytes,)
+        first = envelope[0].bytes
+        if first not in self._brokers:
+            return (first,)
+        return tuple(frame.bytes for frame in envelope[:-1])
+
     def _over_share(self, envelope: list[zmq.Frame]) -> bool:
         """Whether the caller of ``envelope`` holds its whole share already."""
-        counter = self._of_caller.get(_caller(envelope))
+        counter = self._of_caller.get(self._caller(envelope))
         return counter is not None and counter[0] >= self.max_in_flight_per_caller
 
     def _counter(self, caller: tuple[bytes, ...]) -> list[int]:
@@ -713,10 +726,10 @@ class Server:
         assert streams is not None
         if not message.oversized:
             self.stats.dropped += 1
-            streams.refuse(_caller(envelope), message.call_id, message.error)
+            streams.refuse(self._caller(envelope), message.call_id, message.error)
             return
         self.stats.oversized += 1
-        if not streams.refuse(_caller(envelope), message.call_id, message.error):
+        if not streams.refuse(self._caller(envelope), message.call_id, message.error):
             self.stats.stale += 1
 
     def _open_stream(
@@ -728,7 +741,7 @@ class Server:
         streams = self._streams
         assert streams is not None
         if caller is None:
-            caller = _caller(envelope)
+            caller = self._caller(envelope)
         # Learnt now, from the received frame: the stream's own messages carry
         # a copy of it, which cannot tell whether its caller reads batches.
         self._peers.peer(envelope[0])
@@ -748,7 +761,7 @@ class Server:
     ) -> None:
         streams = self._streams
         assert streams is not None and self._running is not None
-        caller = _caller(envelope)
+        caller = self._caller(envelope)
         if streams.deliver(caller, message):
             return
         if message.cancels and self._running.cancel(caller, message.header.call_id):
@@ -770,7 +783,7 @@ class Server:
         assert self._loop is not None
         task = start_eagerly(work, self._loop)
         if task is not None:
-            self._keep(task, _caller(envelope))
+            self._keep(task, self._caller(envelope))
             task.add_done_callback(self._ended)
 
     def _serve_unary(
@@ -785,7 +798,7 @@ class Server:
         task = start_eagerly(self._serve(envelope, request), self._loop)
         if task is not None:
             if caller is None:
-                caller = _caller(envelope)
+                caller = self._caller(envelope)
             # What _keep does, inline: this runs for every unary call that waits
             # (every one where its task cannot start eagerly: 3.11 on uvloop).
             counter = self._of_caller.get(caller) or self._counter(caller)
@@ -964,13 +977,6 @@ def _peer_key(frames: list[Any]) -> str | None:
     except zmq.ZMQError:
         return None
     return user if isinstance(user, str) and user else None
-
-
-def _caller(envelope: list[zmq.Frame]) -> tuple[bytes, ...]:
-    """Who sent a message: its routing frames (the delimiter excluded)."""
-    if len(envelope) == 2:  # a direct peer: no generator for the common case
-        return (envelope[0].bytes,)
-    return tuple(frame.bytes for frame in envelope[:-1])
 
 
 class _Link:
