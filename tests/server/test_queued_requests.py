@@ -106,6 +106,29 @@ def test_requests_that_waited_past_their_deadline_in_the_socket_never_run() -> N
         assert server.stats.expired == 2  # the unary call and the oneway one
 
 
+def test_a_request_whose_deadline_passed_in_queues_says_it_was_not_run() -> None:
+    """Its handler never started: "did not finish within 0.3 s" would send its
+    caller looking for a slow handler."""
+    feed = StallingFeed()
+    with server_thread(feed) as server:
+        with dealer_to(server.endpoint) as sock:
+            send(sock, PING, 1, {"1": 1}, 10_000)  # the connection's baseline
+            assert replies(sock, 1) == {1: uvrpc.Status.OK}
+            send(sock, PING, 2, {"1": STALL}, None)
+            assert feed.stalled.wait(10)
+            send(sock, PING, 3, {"1": 3}, SHORT_MS)  # waits in the socket
+            answers = {}
+            for _ in range(2):
+                assert sock.poll(10_000), "no reply"
+                frames = sock.recv_multipart()
+                answers[msgpack.unpackb(frames[-2])[2]] = msgpack.unpackb(frames[-1])
+    assert answers[3]["message"] == (
+        f"feed.Feed.ping was not run: its deadline ({SHORT_MS / 1000:g} s) passed "
+        "before it started"
+    )
+    assert feed.ran == [1, STALL]
+
+
 def test_a_request_with_a_timeout_already_passed_is_not_run_and_says_so() -> None:
     """A peer's timeout of 0 or less (its clock, its arithmetic) is answered
     DEADLINE_EXCEEDED saying that its deadline had passed, not "did not finish

@@ -802,9 +802,10 @@ class ServerProtocol:
         error = self.handler_error(request.route.method, exc)
         return error_reply(request.call_id, error, request.call)
 
-    def expired_reply(self, request: Request) -> list[bytes]:
+    def expired_reply(self, request: Request, *, started: bool = True) -> list[bytes]:
         """The DEADLINE_EXCEEDED reply of a call whose deadline passed before its
-        handler finished (or started), with the call's trailers."""
+        handler finished (or, not ``started``, before it started), with the
+        call's trailers."""
         timeout_ms = request.timeout_ms
         route = request.route.method.route
         if timeout_ms is not None and timeout_ms <= 0:
@@ -815,9 +816,13 @@ class ServerProtocol:
             )
             return error_reply(request.call_id, error, request.call)
         timeout = "its deadline" if timeout_ms is None else f"{timeout_ms / 1000:g} s"
-        error = DeadlineExceeded(
-            f"{route} did not finish within {timeout} (the server's deadline)"
-        )
+        if started:
+            why = f"did not finish within {timeout} (the server's deadline)"
+        else:
+            # Its time went in queues on its way (its send stamp says how long)
+            # or waiting here for its task: the handler never ran.
+            why = f"was not run: its deadline ({timeout}) passed before it started"
+        error = DeadlineExceeded(f"{route} {why}")
         return error_reply(request.call_id, error, request.call)
 
     def handler_error(self, method: MethodInfo, exc: Exception) -> RpcError:

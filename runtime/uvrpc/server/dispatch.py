@@ -123,7 +123,7 @@ class Dispatcher:
             deadline = call.deadline
             if deadline is not None and time.monotonic() >= deadline:
                 call.mark_expired()
-                return self._expired(request)
+                return self._expired(request, started=False)
         try:
             result = await request.route.handler(**request.params)
         except Exception as exc:
