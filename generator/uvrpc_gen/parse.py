@@ -334,14 +334,15 @@ class _Builder:
             end_column = column + 1
         return Span(self.file, line, column, end_column)
 
-    def doc(self, line: int) -> str | None:
+    def doc(self, line: int, *, header: bool = False) -> str | None:
         """Take the doc comment block that ends right above ``line``, if any.
 
         A ``/** ... */`` comment there is an error: it reads as a doc comment
-        and would be dropped silently.
+        and would be dropped silently. Not above the ``namespace`` (``header``):
+        a file's licence or banner comment is often written so, right above it.
         """
         javadoc = self.javadocs.pop(line, None)
-        if javadoc is not None:
+        if javadoc is not None and not header:
             self.errors.append(
                 Diagnostic(
                     javadoc,
@@ -363,7 +364,7 @@ class _Builder:
         for child in _trees(tree):
             line = child.meta.line
             if child.data == "namespace":
-                module_doc = self.doc(line)
+                module_doc = self.doc(line, header=True)
                 if namespace is None:
                     name_tree = next(_trees(child))
                     namespace = ".".join(str(t) for t in _tokens(name_tree))

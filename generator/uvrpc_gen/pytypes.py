@@ -43,11 +43,11 @@ __all__ = [
     "SENT_SCALARS",
     "TYPES_ALIAS",
     "TYPING_ALIAS",
+    "builtin",
     "carries_bytes",
     "default_doc",
     "default_literal",
     "field_default_doc",
-    "builtin",
     "import_alias",
     "imported",
     "is_container_default",
@@ -318,16 +318,20 @@ def default_doc(ref: TypeRef, literal: Literal, *, received: bool = False) -> Do
     if isinstance(literal, StringLiteral):
         if ref.name == "bytes":
             data = python_bytes(literal.data)
-            return f"memoryview({data})" if received else data
+            return f"{builtin('memoryview')}({data})" if received else data
         return python_string(literal.value)
     if isinstance(literal, NameLiteral):
         name = python_name(literal.name)
         # A constant of type bytes is a bytes object; received bytes are views.
-        return f"memoryview({name})" if received and ref.name == "bytes" else name
+        if received and ref.name == "bytes":
+            return f"{builtin('memoryview')}({name})"
+        return name
     if isinstance(literal, ListLiteral):
         items = tuple(default_doc(ref.arguments[0], item) for item in literal.items)
         if ref.name == "set":
-            return Group("{", items, "}", display=True) if items else "set()"
+            return (
+                Group("{", items, "}", display=True) if items else f"{builtin('set')}()"
+            )
         return Group("[", items, "]", display=True)
     key_type, value_type = ref.arguments
     entries = tuple(

@@ -610,3 +610,24 @@ def test_a_given_channel_keeps_its_own_setting() -> None:
     channel = uvrpc.testing.memory_channel(_service())
     with pytest.raises(ValueError, match="check_requests= are for an endpoint"):
         gen.CheckedClient(channel, check_requests=True)
+
+
+def test_the_path_to_what_a_deep_argument_cannot_send_is_cut_short() -> None:
+    """A chain of 2,000 messages nests deeper than a body may: its caller is
+    told where, by the path's two ends, not by a thousand steps."""
+    from conformance_server import Conformance
+    from golden.conformance import ConformanceClient, Node
+
+    root = Node(label="leaf")
+    for n in range(2000):
+        root = Node(label=str(n), children=[root])
+
+    async def main() -> None:
+        async with uvrpc.testing.memory_channel(Conformance()) as channel:
+            with pytest.raises(uvrpc.InvalidArgument) as refused:
+                await ConformanceClient(channel).echo_tree(root=root, timeout=10)
+        path = refused.value.details["field_path"]
+        assert path.startswith("root.children.0.children.0.")
+        assert " more>." in path and len(path) < 200
+
+    asyncio.run(main())

@@ -490,3 +490,26 @@ def test_a_feeder_reads_ahead_at_most_its_run_and_wakes_once_for_it(ahead: int) 
         assert len(read) == 2 * ahead
     finally:
         feeder.stop()
+
+
+@pytest.mark.parametrize("kind", ["client", "bidi"])
+def test_a_stream_whose_items_ended_waits_for_its_server_without_spinning(
+    kind: str,
+) -> None:
+    """Once the caller's items end, the feeder's pipe is at its end and reads
+    as ready for ever: the call must stop watching it, or its thread spins a
+    core until the server answers."""
+    feed = Feed(delay=0.7)  # the handler takes 2.1 s over three items
+    with (
+        server_thread(feed) as server,
+        uvrpc.SyncChannel(server.endpoint) as channel,
+    ):
+        client = FeedSyncClient(channel)
+        ticks = [Tick(seq=n) for n in range(3)]
+        started = time.thread_time()
+        if kind == "client":
+            assert client.upload(ticks=ticks, label="x", timeout=30).count == 3
+        else:
+            assert [t.seq for t in client.echo(ticks=ticks, timeout=30)] == [0, 1, 2]
+        used = time.thread_time() - started
+    assert used < 0.5, f"the calling thread used {used:.2f} s of CPU waiting"

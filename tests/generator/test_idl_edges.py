@@ -185,6 +185,14 @@ message Row {
 
 exception Refused { 1: list<string> list; 2: string str; 3: bytes memoryview = ""; }
 
+/// Defaults written with the built-ins its earlier fields hide.
+message Defaults {
+    1: i32 memoryview = 3;
+    2: bytes data = "x";
+    3: set<i32> set = [1];
+    4: set<i32> tags = [];
+}
+
 /// A gRPC-shaped service whose methods are named like built-ins.
 service Rows {
     list<Row> List(1: i32 limit, 2: list<string> list) throws (Refused);
@@ -251,6 +259,9 @@ def test_methods_and_fields_named_like_builtins_serve_calls(
         assert [r.list for r in streamed] == [["p"], ["q"]]
         assert client.bool(int={1: 2}, timeout=10) is True
         assert client.float(timeout=10) == 2.5
+    defaults = shadows.Defaults()
+    assert (defaults.memoryview, bytes(defaults.data)) == (3, b"x")
+    assert (defaults.set, defaults.tags) == ({1}, set())
 
 
 def test_methods_and_fields_named_like_builtins_pass_mypy_strict(

@@ -907,7 +907,6 @@ _JAVADOC_ERROR = (
         (NS + "/**\n * A thing.\n */\nenum E { A = 1; }\n", "2:1"),
         (NS + "message A {\n    /** The x. */\n    1: i32 x;\n}\n", "3:5"),
         (NS + "service S {\n  /** Does f. */\n  void f();\n}\n", "3:3"),
-        ("/** The module. */\n" + NS, "1:1"),
     ],
 )
 def test_javadoc_comments_are_refused_where_they_would_document(
@@ -928,6 +927,9 @@ def test_javadoc_comments_elsewhere_are_plain_comments() -> None:
         + "/***** messages *****/\n/**/\nmessage M { /** inline */ 1: i32 x; }\n"
     )
     assert check(parse(source, "t.idl")).module.definitions[0].name == "M"
+    # A licence header right above the namespace: a comment still.
+    header = "/** Copyright 2024 ACME. */\n" + NS + "message M {}\n"
+    assert check(parse(header, "t.idl")).module.definitions[0].name == "M"
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

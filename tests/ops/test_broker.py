@@ -1046,3 +1046,25 @@ async def flood_while_waiting() -> None:
             assert broker.stats.broken == 1
         finally:
             raw.close()
+
+
+def test_a_ready_with_an_element_a_strict_decode_refuses_registers_its_server() -> None:
+    """The broker reads a READY as it reads any header: what follows the
+    elements it reads is ignored, whatever it holds."""
+    asyncio.run(ready_with_a_later_element())
+
+
+async def ready_with_a_later_element() -> None:
+    front, back = "inproc://front-ready-late", "inproc://back-ready-late"
+    v = uvrpc.PROTOCOL_VERSION
+    with Broker([front], [back]) as broker:
+        peer = zmq.asyncio.Context.shadow(zmq.Context.instance()).socket(zmq.DEALER)
+        peer.setsockopt(zmq.LINGER, 0)
+        try:
+            peer.connect(back)
+            ready = msgpack.packb([v, 7, 0, 0, ["feed.Feed"], {1: 2}])
+            await peer.send_multipart([b"", ready])
+            await until(lambda: broker.servers == 1, "the server registered")
+            assert broker.stats.dropped == 0
+        finally:
+            peer.close()

@@ -475,3 +475,32 @@ def test_messages_after_one_whose_handler_raised_are_read(
     assert [n for n in handled if n >= 0] == list(range(count + 1))
     if kind != "drain":
         assert [str(e.get("exception")) for e in errors] == ["a handler's bug"]
+
+
+def test_a_socket_closed_under_the_reactor_is_not_drained_again_and_again() -> None:
+    """The drain that follows an error (above) is for the messages behind it:
+    on a socket closed under the reactor every drain would raise again, a loop
+    iteration each, for ever."""
+    receiver, sender = pair()
+    errors: list[dict[str, object]] = []
+    for n in range(2):
+        send_message(sender, [b"", n.to_bytes(4, "big")])
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _, report: errors.append(report))
+
+        def on_message(frames: list[zmq.Frame]) -> None:
+            receiver.close(linger=0)  # closed under the reactor, which goes on
+
+        reactor = SocketReactor(receiver, loop, on_message)
+        await asyncio.sleep(0.3)
+        reactor._closed = True  # its close would unwatch a closed descriptor
+        await asyncio.sleep(0)
+
+    try:
+        asyncio.run(main())
+    finally:
+        receiver.close(linger=0)
+        sender.close(linger=0)
+    assert len(errors) <= 2, f"{len(errors)} errors reported"

@@ -88,3 +88,17 @@ def test_truncated_and_trailing_data_are_malformed() -> None:
         unpack(b"\x92\x01")
     with pytest.raises(DecodeError, match="malformed"):
         unpack(b"\x01\x02")
+
+
+def test_the_path_to_what_a_value_that_contains_itself_cannot_send_ends() -> None:
+    """Every level of a value that contains itself fails to encode: the walk
+    down to what cannot be sent stops after as many levels as a body may nest,
+    where it would follow the cycle for ever."""
+    from uvrpc.wire.codec import MAX_DEPTH, unsendable
+
+    cycle: list[Any] = []
+    cycle.append(cycle)
+    path = unsendable({"value": cycle})
+    assert path is not None
+    assert path[0] == "value" and set(path[1:]) == {"0"}
+    assert len(path) == MAX_DEPTH + 1

@@ -107,3 +107,12 @@ def test_a_stream_header_whose_count_a_strict_decode_refuses_names_its_call() ->
     with pytest.raises(protocol.MalformedHeader, match="of call 7") as caught:
         parse_server_header(header)
     assert (caught.value.kind, caught.value.call_id) == (KIND_CREDIT, 7)
+
+
+def test_a_kind_of_no_hashable_type_in_a_header_a_strict_decode_refuses() -> None:
+    """Read leniently (an integer map key after it), a kind that is a list is
+    no kind: the header is refused as any malformed one, not with TypeError."""
+    header = msgpack.packb([PROTOCOL_VERSION, [1], 5, {1: 2}])
+    for parse in (parse_server_header, parse_client_header):
+        with pytest.raises(ProtocolError):
+            parse(header)

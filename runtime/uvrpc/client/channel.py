@@ -148,6 +148,8 @@ class DealerTransport:
             # either goes to a live connection or is refused at once, and is
             # never run by a server that comes up after its caller gave up.
             immediate=True,
+            # One oversized reply fails its call, not the channel for good.
+            backstop=False,
         )
         # The monitor is there before the connection, so that no event is lost: a
         # handshake refused before the first call is not retried by libzmq.

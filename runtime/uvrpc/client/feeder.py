@@ -1,15 +1,15 @@
-"""The caller's items of a blocking client stream or bidirectional call, read on a
-thread of their own.
+"""The caller's items of a blocking client stream or bidirectional call, read on
+a thread of their own.
 
-A blocking bidirectional call must go on taking the server's items while the caller's
-iterable of items waits (for a reply, say: a chat), a client stream must hear its
-server's reply and its deadline whatever its caller's iterable does, and a ZeroMQ
-socket must stay on the thread that uses it. So a :class:`Feeder` thread reads the
-caller's iterable one
-item ahead and hands each to the thread stepping the call, which holds the socket
-meanwhile, encodes and sends the items as the server grants credit, and waits on
-the socket and the feeder's pipe together (``zmq.Poller`` takes a file
-descriptor), never polling in a loop.
+A blocking bidirectional call must go on taking the server's items while the
+caller's iterable of items waits (for a reply, say: a chat), a client stream must
+hear its server's reply and its deadline whatever its caller's iterable does, and
+a ZeroMQ socket must stay on the thread that uses it. So a :class:`Feeder` thread
+reads the caller's iterable a few items ahead (one for a bidirectional call, a
+credit's worth for a client stream) and hands them to the thread stepping the
+call, which holds the socket meanwhile, encodes and sends the items as the server
+grants credit, and waits on the socket and the feeder's pipe together
+(``zmq.Poller`` takes a file descriptor), never polling in a loop.
 """
 
 from __future__ import annotations
@@ -84,13 +84,17 @@ class Feeder:
         with self._turn:
             return self.finished and not self._ready
 
-    def drain(self) -> None:
-        """Read the pipe's wake-ups, so that it is readable again only on the next."""
+    def drain(self) -> bool:
+        """Read the pipe's wake-ups, so that it is readable again only on the
+        next; return False once the pipe is at its end: the items ended, no
+        wake-up follows, and a pipe at its end reads as ready for ever (a
+        poller still watching it would spin)."""
         try:
             while os.read(self._read_fd, 4096):
                 pass
         except BlockingIOError:
-            pass
+            return True
+        return False
 
     def stop(self) -> None:
         """Stop reading the caller's items; release the pipe's read end."""

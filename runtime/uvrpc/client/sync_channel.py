@@ -396,10 +396,12 @@ class SyncChannel:
         """Send ``items`` as the server grants credit and return the call's result.
 
         ``items`` is read on a thread of its own (in a copy of the caller's
-        context), one item ahead, as gRPC's blocking stream-unary call reads its
-        iterator: the deadline, the server's reply (an error before the handler
-        took every item) and the channel's close end the call whatever the
-        iterable does meanwhile. A stream of this same channel cannot be the
+        context), as gRPC's blocking stream-unary call reads its iterator: the
+        deadline, the server's reply (an error before the handler took every
+        item) and the channel's close end the call whatever the iterable does
+        meanwhile. It reads up to 32 items ahead of what was sent
+        (``CLIENT_STREAM_AHEAD``): a call that ends early has taken those from
+        the iterable without sending them. A stream of this same channel cannot be the
         items (the call holds the connection it would step on: ``RuntimeError``);
         open it on another channel.
 

@@ -122,6 +122,7 @@ class SyncConnection:
             heartbeat=heartbeat,
             security=security,
             immediate=True,  # nothing is queued for a server not connected
+            backstop=False,  # one oversized reply fails its call, not the channel
         )
         # It reads batches (ClientCore takes them), though it sends none: it has
         # one message to send at a time.
@@ -911,8 +912,8 @@ class SyncConnection:
                 return
             timeout_ms = max(1, round(remaining * 1000))
         ready = dict(poller.poll(timeout_ms))
-        if feeder.fd in ready:
-            feeder.drain()
+        if feeder.fd in ready and not feeder.drain():
+            poller.unregister(feeder.fd)  # the items ended: :attr:`done` says so
         if self._monitor in ready:
             self._read_events()
         if self._sock in ready or self._dropped:

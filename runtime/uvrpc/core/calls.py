@@ -198,6 +198,10 @@ _BOUNDS = frozenset(
 cannot encode breaks one of them (any other cause keeps the encoder's words)."""
 
 
+_PATH_ENDS = 8
+"""Steps kept at each end of a field path too long to read whole."""
+
+
 def _cannot_send(
     method: Unary[Any, Any] | StreamingMethod, args: dict[str, Any], exc: Exception
 ) -> InvalidArgument:
@@ -220,7 +224,12 @@ def _cannot_send(
         field.serialization_alias or name: name
         for name, field in method.params.model_fields.items()
     }
-    name = ".".join([names.get(path[0], path[0]), *path[1:]])
+    parts = [names.get(path[0], path[0]), *path[1:]]
+    if len(parts) > 2 * _PATH_ENDS:
+        # A value nested a thousand levels deep: its ends say where it is.
+        left = len(parts) - 2 * _PATH_ENDS
+        parts = [*parts[:_PATH_ENDS], f"<{left} more>", *parts[-_PATH_ENDS:]]
+    name = ".".join(parts)
     return InvalidArgument(
         f"cannot send argument '{name}' of {method.route}: {exc}",
         {"field_path": name},

@@ -60,7 +60,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Self, cast
 
-import msgpack
 import zmq
 from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils.monitor import parse_monitor_message
@@ -1190,7 +1189,8 @@ class Broker:
 
     def _on_control(self, identity: bytes, frames: list[zmq.Frame]) -> None:
         try:
-            fields = msgpack.unpackb(frames[2].bytes)
+            # Read as any header is: a later element does not matter.
+            fields = decode_header(frames[2].bytes, "control message")
             kind = fields[1]
         except Exception:  # noqa: BLE001 - anything malformed is dropped alike
             self.stats.dropped += 1
@@ -1381,7 +1381,7 @@ def _fields_of(header: bytes) -> list[Any] | None:
         # Read as a server reads it, so that the broker follows exactly the
         # calls a server answers: an element after those this version reads
         # does not matter, and a header a server drops is not followed.
-        fields = decode_header(header, "a")
+        fields = decode_header(header, "message")
     except Exception:  # noqa: BLE001 - not a header: not ours to judge
         return None
     if (

@@ -314,11 +314,12 @@ class SocketReactor:
             self._drained()
 
     def _drain_after_error(self) -> None:
-        """``on_message`` raised out of a drain: a bug of its own, left to the
-        loop to report. The messages after it are read all the same, in the
+        """Something raised out of a drain: a bug of ``on_message``'s, left to
+        the loop to report. The messages after it are read all the same, in the
         next iteration: the edge that announced them is spent, and no other
-        wake-up may come for them."""
-        if not self._closed:
+        wake-up may come for them. Not on a socket closed under the reactor (or
+        whose context ended): every drain would raise again, for ever."""
+        if not self._closed and not self._sock.closed:
             self._schedule_drain()
 
     def _after_sends(self) -> None:

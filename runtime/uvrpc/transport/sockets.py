@@ -118,6 +118,7 @@ def open_socket(
     heartbeat: Heartbeat | None = None,
     security: SocketSecurity | None = None,
     immediate: bool = False,
+    backstop: bool = True,
 ) -> zmq.Socket[bytes]:
     """A new socket of ``kind`` (``zmq.DEALER``, ``zmq.ROUTER``) on ``context``
     (the process-wide one by default), with uvrpc's options set.
@@ -129,20 +130,22 @@ def open_socket(
     with it the send finds no room, and the caller waits for room within its
     deadline instead.
 
-    A client's socket (``immediate``) has no ``MAXMSGSIZE`` backstop: libzmq
-    takes a frame over it for a protocol error and drops the connection for
-    good, with no reconnection, so one oversized reply would end every later
-    call of the channel with UNAVAILABLE. The client refuses such a reply itself,
-    failing its call alone with RESOURCE_EXHAUSTED, as gRPC's
-    ``max_receive_message_length`` does; it bounds what it asked its own server
-    for, where a server must bound what any peer sends it.
+    ``backstop`` sets ``MAXMSGSIZE`` (see :func:`configure_socket`). A client's
+    socket goes without: libzmq takes a frame over it for a protocol error and
+    drops the connection for good, with no reconnection, so one oversized reply
+    would end every later call of the channel with UNAVAILABLE. The client
+    refuses such a reply itself once it has it, failing that call alone with
+    RESOURCE_EXHAUSTED (gRPC refuses one on its length prefix, before reading
+    it: ZeroMQ gives no such prefix), so what a reply may take of a client's
+    memory is bounded by its own server, not by the limit; a server must bound
+    what any peer sends it.
     """
     keep_message_buffers()  # once a process: glibc's heap pools libzmq's frames
     sock: zmq.Socket[bytes] = plain_context(context).socket(kind)
     sock.setsockopt(zmq.LINGER, 0)
     if immediate:
         sock.setsockopt(zmq.IMMEDIATE, 1)
-    configure_socket(sock, max_message_size, hwm, backstop=not immediate)
+    configure_socket(sock, max_message_size, hwm, backstop=backstop)
     if heartbeat is not None:
         heartbeat.apply(sock)
     if security is not None:

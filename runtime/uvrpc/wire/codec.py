@@ -187,9 +187,11 @@ def _packs(packer: msgpack.Packer, value: Any) -> bool:
 def _unsendable_inside(packer: msgpack.Packer, value: Any) -> list[str]:
     """The path inside ``value`` (which has no msgpack form) to the innermost value
     that has none; ``[]`` when ``value`` itself is that value. Walked level by
-    level, not recursively: the value may nest as deep as the encoder failed at."""
+    level, not recursively (the value may nest as deep as the encoder failed
+    at), and :data:`MAX_DEPTH` levels at most: a value that contains itself has
+    no innermost value."""
     path: list[str] = []
-    while True:
+    while len(path) < MAX_DEPTH:
         inside: Iterable[tuple[str, Any]]
         member = getattr(value, "uvrpc_name", None)  # a union member, as in JSON
         if isinstance(value, BaseModel) and isinstance(member, str):
@@ -211,6 +213,7 @@ def _unsendable_inside(packer: msgpack.Packer, value: Any) -> list[str]:
                 break
         else:
             return path
+    return path
 
 
 def _attach(buffer: object, attachments: list[Any]) -> msgpack.ExtType:

@@ -420,11 +420,12 @@ def _read_leniently(buf: Buffer, what: str, exc: Exception) -> list[Any]:
         raise ProtocolError(problem)
     if fields[0] != PROTOCOL_VERSION:
         return fields[:4]
-    read = fields[: _READ_ELEMENTS.get(fields[1], 4)]
+    kind = fields[1]
+    read = fields[: _READ_ELEMENTS.get(kind, 4) if type(kind) is int else 4]
     try:
         msgpack.unpackb(msgpack.packb(read))  # what this version reads, strictly
     except (ValueError, TypeError, msgpack.UnpackException):
-        if type(fields[1]) is not int:
+        if type(kind) is not int:
             raise ProtocolError(problem) from None
         raise _malformed(read, f"element ({exc})") from None
     return read
