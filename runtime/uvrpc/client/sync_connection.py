@@ -797,30 +797,15 @@ class SyncConnection:
         # server's reply (an error before the handler took every item) and the
         # channel's close end the call whatever the caller's iterable does.
         state, deadline = self._open_stream(method, args, timeout, wait_for_ready)
-        core = self._core
         feeder = Feeder(
             items, f"uvrpc {method.route} items", self, ahead=CLIENT_STREAM_AHEAD
         )
         poller = self._stream_poller(feeder)
-        index = 0
-        ended = False
+        index: int | None = 0  # None once the caller's items ended
         try:
             while not state.over:
-                while not ended and core.can_send(state):
-                    item = feeder.take()
-                    if item is NOTHING:
-                        break
-                    frames = core.item_frames(state, item, index)
-                    self._send(frames, method.route, deadline, timeout)
-                    index += 1
-                if not ended and not state.over and feeder.done:
-                    ended = True
-                    if feeder.error is not None:
-                        core.fail(state, feeder.error, cancel=True)
-                        break
-                    end = core.end_frames(state)
-                    assert end is not None
-                    self._send(end, method.route, deadline, timeout)
+                if index is not None:
+                    index = self._feed(state, feeder, index, deadline)
                 self._flush(state, deadline)
                 if not state.over:
                     self._poll(poller, state, feeder, deadline)
@@ -844,29 +829,14 @@ class SyncConnection:
         held = True  # the channel is this stream's between its yields only
         try:
             state, deadline = self._open_stream(method, args, timeout, wait_for_ready)
-            core = self._core
             feeder = Feeder(items, f"uvrpc {method.route} items", self)
             poller = self._stream_poller(feeder)
-            index = 0
-            ended = False
+            index: int | None = 0  # None once the caller's items ended
             self._stream_opened()  # once nothing can fail before the try
             try:
                 while True:
-                    while not ended and core.can_send(state):
-                        item = feeder.take()
-                        if item is NOTHING:
-                            break
-                        frames = core.item_frames(state, item, index)
-                        self._send(frames, method.route, deadline, timeout)
-                        index += 1
-                    if not ended and not state.over and feeder.done:
-                        ended = True
-                        if feeder.error is not None:
-                            core.fail(state, feeder.error, cancel=True)
-                        else:
-                            end = core.end_frames(state)
-                            assert end is not None
-                            self._send(end, method.route, deadline, timeout)
+                    if index is not None:
+                        index = self._feed(state, feeder, index, deadline)
                     item = self._take(state, deadline)
                     if item is END:
                         return
@@ -884,6 +854,31 @@ class SyncConnection:
         finally:
             if held:
                 self._leave()
+
+    def _feed(
+        self, state: CallState, feeder: Feeder, index: int, deadline: float | None
+    ) -> int | None:
+        """Send the caller's items the feeder has ready, numbered from
+        ``index``, as far as the server's credit goes, then the stream's END
+        once they ended (or fail the call with what the caller's iterable
+        raised); return the next item's index, or ``None`` once they ended."""
+        core = self._core
+        route, timeout = state.method.route, state.timeout
+        while core.can_send(state):
+            item = feeder.take()
+            if item is NOTHING:
+                break
+            self._send(core.item_frames(state, item, index), route, deadline, timeout)
+            index += 1
+        if state.over or not feeder.done:
+            return index
+        if feeder.error is not None:
+            core.fail(state, feeder.error, cancel=True)
+        else:
+            end = core.end_frames(state)
+            assert end is not None
+            self._send(end, route, deadline, timeout)
+        return None
 
     def _stream_poller(self, feeder: Feeder) -> zmq.Poller:
         """What a stream fed by ``feeder`` waits on: the socket, the caller's
