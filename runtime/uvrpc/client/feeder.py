@@ -48,9 +48,10 @@ class Feeder:
         costs both threads a wake-up).
         """
         self._ahead = ahead
+        self._low = ahead // 2
         self._read_fd, self._write_fd = os.pipe()
         os.set_blocking(self._read_fd, False)
-        self._turn = threading.Condition()
+        self._turn = threading.Condition(threading.Lock())
         self._ready: deque[Any] = deque()
         self._stopped = False
         self.finished = False
@@ -74,9 +75,13 @@ class Feeder:
             ready = self._ready
             if not ready:
                 return NOTHING
-            if len(ready) == self._ahead:
-                self._turn.notify()  # the reader waits for room
-            return ready.popleft()
+            item = ready.popleft()
+            if len(ready) == self._low:
+                # The reader, waiting for room, reads again once half is taken:
+                # in runs, not an item each time one is taken (each wake-up
+                # costs both threads a switch).
+                self._turn.notify()
+            return item
 
     @property
     def done(self) -> bool:
