@@ -6,6 +6,7 @@ import asyncio
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -369,17 +370,36 @@ def test_a_shared_frame_arrives_whole_after_the_sender_dropped_it() -> None:
         sender.close(linger=0)
 
 
-@pytest.mark.parametrize("kind", ["socket", "router", "drain"])
-def test_a_message_whose_handler_closes_the_reactor_ends_the_drain(kind: str) -> None:
-    """A server's handler may close its server, socket and all, while the drain
-    that delivered its request runs: the drain reads nothing more and asks the
-    closed socket nothing, so the loop reports no error."""
+def kind_pair(kind: str) -> tuple[zmq.Socket[bytes], zmq.Socket[bytes]]:
+    """A receiving socket for a reactor of ``kind`` (a ROUTER for "router",
+    else a DEALER), bound, and a DEALER connected to it."""
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
     endpoint = f"inproc://reactor-{uuid.uuid4().hex}"
     receiver = context.socket(zmq.ROUTER if kind == "router" else zmq.DEALER)
     sender = context.socket(zmq.DEALER)
     receiver.bind(endpoint)
     sender.connect(endpoint)
+    return receiver, sender
+
+
+def reactor_of(
+    kind: str,
+    receiver: zmq.Socket[bytes],
+    loop: asyncio.AbstractEventLoop,
+    on_message: Callable[[list[zmq.Frame]], None],
+) -> SocketReactor:
+    """A RouterReactor for "router", else a SocketReactor."""
+    if kind == "router":
+        return RouterReactor(receiver, loop, on_message)
+    return SocketReactor(receiver, loop, on_message)
+
+
+@pytest.mark.parametrize("kind", ["socket", "router", "drain"])
+def test_a_message_whose_handler_closes_the_reactor_ends_the_drain(kind: str) -> None:
+    """A server's handler may close its server, socket and all, while the drain
+    that delivered its request runs: the drain reads nothing more and asks the
+    closed socket nothing, so the loop reports no error."""
+    receiver, sender = kind_pair(kind)
     for n in range(3):
         send_message(sender, [b"", n.to_bytes(4, "big")])
     handled: list[int] = []
@@ -394,10 +414,7 @@ def test_a_message_whose_handler_closes_the_reactor_ends_the_drain(kind: str) ->
             reactor.close()
             receiver.close(linger=0)
 
-        if kind == "router":
-            reactor: SocketReactor = RouterReactor(receiver, loop, on_message)
-        else:
-            reactor = SocketReactor(receiver, loop, on_message)
+        reactor = reactor_of(kind, receiver, loop, on_message)
         if kind == "drain":
             while not receiver.poll(10):
                 await asyncio.sleep(0.001)
@@ -426,12 +443,7 @@ def test_messages_after_one_whose_handler_raised_are_read(
     messages queued behind it are read all the same: the wake-up that announced
     them is spent, and none other may come (a lone request's connection would
     hang until its caller sent again)."""
-    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
-    endpoint = f"inproc://reactor-{uuid.uuid4().hex}"
-    receiver = context.socket(zmq.ROUTER if kind == "router" else zmq.DEALER)
-    sender = context.socket(zmq.DEALER)
-    receiver.bind(endpoint)
-    sender.connect(endpoint)
+    receiver, sender = kind_pair(kind)
     for n in range(count):
         send_message(sender, [b"", n.to_bytes(4, "big")])
     handled: list[int] = []
@@ -446,10 +458,7 @@ def test_messages_after_one_whose_handler_raised_are_read(
             if len(handled) == 1:
                 raise RuntimeError("a handler's bug")
 
-        if kind == "router":
-            reactor: SocketReactor = RouterReactor(receiver, loop, on_message)
-        else:
-            reactor = SocketReactor(receiver, loop, on_message)
+        reactor = reactor_of(kind, receiver, loop, on_message)
         try:
             if kind == "drain":
                 while not receiver.poll(10):
