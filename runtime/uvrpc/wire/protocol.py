@@ -434,14 +434,18 @@ def _read_leniently(buf: Buffer, what: str, exc: Exception) -> list[Any]:
 def _header_fields(
     buf: Buffer, kind: int, what: str, others: frozenset[int] = frozenset()
 ) -> list[Any]:
+    # decode_header, inline: a Python call less on every request's path.
     try:
-        fields = decode_header(buf, what)
-    except MalformedHeader as exc:
-        if exc.kind == kind or exc.kind in others:
-            raise
-        raise ProtocolError(
-            f"{what} header is not a {what} header of any version"
-        ) from None
+        fields = msgpack.unpackb(buf)
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        try:
+            fields = _read_leniently(buf, what, exc)
+        except MalformedHeader as malformed:
+            if malformed.kind == kind or malformed.kind in others:
+                raise
+            raise ProtocolError(
+                f"{what} header is not a {what} header of any version"
+            ) from None
     if (
         type(fields) is list
         and len(fields) >= 4
