@@ -10,6 +10,7 @@ like a compiler error, with the offending source line and a caret under the toke
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -55,7 +56,9 @@ def format_diagnostic(diagnostic: Diagnostic, source: str) -> str:
     """Render one diagnostic as ``file:line:col: error: ...``, source line and caret.
 
     Lines are counted at ``\n`` only, as the parser counts them. The caret line
-    copies the tabs of the source line so the caret stays aligned.
+    copies the tabs of the source line, and gives a wide character (CJK, most
+    emoji) two columns and a combining mark none, as a terminal draws them, so the
+    caret stays under its token.
     """
     span = diagnostic.span
     header = f"{span.file}:{span.line}:{span.column}: error: {diagnostic.message}"
@@ -65,8 +68,19 @@ def format_diagnostic(diagnostic: Diagnostic, source: str) -> str:
     text = lines[span.line - 1].removesuffix("\r")
     start = min(span.column - 1, len(text))
     end = min(max(span.end_column - 1, start + 1), max(len(text), start + 1))
-    indent = "".join(c if c == "\t" else " " for c in text[:start])
-    return f"{header}\n{text}\n{indent}^{'~' * (end - start - 1)}"
+    indent = "".join("\t" if c == "\t" else " " * _columns(c) for c in text[:start])
+    width = max(1, sum(_columns(c) for c in text[start:end]))
+    return f"{header}\n{text}\n{indent}^{'~' * (width - 1)}"
+
+
+def _columns(char: str) -> int:
+    """The columns a terminal gives ``char``: 2 if wide, 0 if it combines."""
+    if unicodedata.combining(char):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in _WIDE else 1
+
+
+_WIDE = frozenset({"W", "F"})
 
 
 def format_diagnostics(diagnostics: Sequence[Diagnostic], source: str) -> str:

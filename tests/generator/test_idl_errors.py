@@ -678,6 +678,17 @@ def test_syntax_error_format() -> None:
     )
 
 
+def test_the_caret_counts_columns_as_a_terminal_draws_them() -> None:
+    """A wide character takes two columns and a combining mark none, before the
+    token and under it, so the caret stays under what it names."""
+    wide = 'namespace t;\nconst string G = "日本語"; const i32 X = "a";\n'
+    assert first(wide)[1] == " " * 41 + "^~~"
+    combining = 'namespace t;\nconst string G = "e\u0301"; message M { 1: Strng x; }\n'
+    assert first(combining)[1] == " " * 37 + "^~~~~"
+    under = "namespace t;\nmessage M { 1: Strng x; } /// 日本\n"
+    assert first(under)[1] == " " * 26 + "^" + "~" * 7
+
+
 def test_generic_syntax_error_names_tokens() -> None:
     source = "namespace t;\nmessage M { 1: i32 x; } }\n"
     line, caret = first(source)
