@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import zmq
 from conformance_server import Conformance
 from conftest import RunningServer, generate_modules, server_thread
 
@@ -370,6 +371,29 @@ def test_a_server_that_is_down(tmp_path: Path) -> None:
     assert done.stderr.startswith("DEADLINE_EXCEEDED: ")
     assert done.stderr.rstrip().endswith("(status 4)")
     assert "Traceback" not in done.stderr
+
+
+def test_a_peer_that_never_answers_is_named_by_the_users_method(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A peer that connects and never replies (a broker no server is connected
+    to): the deadline names the method the user called, and the describe call
+    that waited for it, not reflection's method alone."""
+    endpoint = f"ipc://{tmp_path / 'broker.sock'}"
+    with zmq.Context() as context, context.socket(zmq.ROUTER) as silent:
+        silent.bind(endpoint)
+        status, out, err = run(
+            capsys, "call", endpoint, "calculator.Calculator.add", '{"a": 1}',
+            "--timeout", "1.5",
+        )  # fmt: skip
+        silent.setsockopt(zmq.LINGER, 0)
+    assert (status, out) == (1, "")
+    assert err == (
+        "DEADLINE_EXCEEDED: calculator.Calculator.add was not called: nothing "
+        "described its service 'calculator.Calculator' within 1.5 s "
+        "(uvrpc.Reflection.describe got no reply; behind a broker, is a server "
+        "connected to it?) (status 4)\n"
+    )
 
 
 @pytest.mark.parametrize(

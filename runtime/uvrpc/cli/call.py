@@ -44,7 +44,13 @@ from ..client.channel import Channel
 from ..core.context import metadata
 from ..services.clients import ReflectionClient
 from ..services.constraints import plain_type
-from ..wire.errors import DeclaredError, RpcError, Unavailable, Unimplemented
+from ..wire.errors import (
+    DeadlineExceeded,
+    DeclaredError,
+    RpcError,
+    Unavailable,
+    Unimplemented,
+)
 from ..wire.message import Message, field_ids
 from ..wire.methods import BidiStreaming, ClientStreaming, ServerStreaming, Unary
 from ..wire.wellknown import from_json, to_json
@@ -393,6 +399,15 @@ async def call(
         if exc.status.name == "NOT_FOUND":
             raise Unimplemented(
                 f"this server serves no service {service!r} (method {route!r})"
+            ) from None
+        if isinstance(exc, DeadlineExceeded):
+            # The user named their method, not reflection's: say which call
+            # waited, and why (a broker holds calls until a server connects).
+            within = "" if timeout is None else f" within {timeout:g} s"
+            raise DeadlineExceeded(
+                f"{route} was not called: nothing described its service "
+                f"{service!r}{within} (uvrpc.Reflection.describe got no reply; "
+                "behind a broker, is a server connected to it?)"
             ) from None
         raise
     method = _find(description, route)
