@@ -39,7 +39,6 @@ from .interceptors.base import (
 from .server.dispatch import Dispatcher, RunningCalls
 from .server.server import Server
 from .server.sessions import CallerGone, StreamHost
-from .wire.limits import STREAM_WINDOW
 from .wire.protocol import DELIMITER, ONEWAY_CALL_ID
 from .wire.service import ServiceBase
 
@@ -57,14 +56,15 @@ class MemoryTransport:
 
     Args:
         services: the service implementations.
-        stream_window: the items a client may send ahead of a handler taking them.
+        stream_window: the items a client may send ahead of a handler taking them
+            (``None``: the default window, grown for small items).
         interceptors: run around each handler, as a server's do.
     """
 
     def __init__(
         self,
         *services: ServiceBase,
-        stream_window: int = STREAM_WINDOW,
+        stream_window: int | None = None,
         interceptors: Sequence[ServerInterceptor] = (),
     ) -> None:
         self._dispatcher = Dispatcher(services, interceptors=interceptors)
@@ -189,7 +189,7 @@ class _MemoryLink:
 
 def memory_channel(
     *services: ServiceBase,
-    stream_window: int = STREAM_WINDOW,
+    stream_window: int | None = None,
     interceptors: Sequence[ClientInterceptor] = (),
     server_interceptors: Sequence[ServerInterceptor] = (),
     check_requests: bool = False,
@@ -320,7 +320,7 @@ class ServedSyncChannel(SyncChannel):
     def __init__(
         self,
         *services: ServiceBase,
-        stream_window: int = STREAM_WINDOW,
+        stream_window: int | None = None,
         interceptors: Sequence[SyncClientInterceptor] = (),
         server_interceptors: Sequence[ServerInterceptor] = (),
         check_requests: bool = False,
@@ -356,7 +356,7 @@ class ServedSyncChannel(SyncChannel):
 
 def sync_memory_channel(
     *services: ServiceBase,
-    stream_window: int = STREAM_WINDOW,
+    stream_window: int | None = None,
     interceptors: Sequence[SyncClientInterceptor] = (),
     server_interceptors: Sequence[ServerInterceptor] = (),
     check_requests: bool = False,

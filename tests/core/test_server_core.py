@@ -446,7 +446,7 @@ def test_wrap_wraps_unary_handlers_only() -> None:
 
 
 def stream_call(
-    protocol: ServerProtocol, route: str, window: int | None = None, n: int = 4
+    protocol: ServerProtocol, route: str, window: int | None = None, n: int | None = 4
 ) -> ServerStream:
     args: dict[str, Any] = {"1": 2} if route == "feed.Feed.ticks" else {}
     _, message = protocol.receive(request(9, route, args, None, window))

@@ -25,6 +25,7 @@ import zmq
 
 from ..core.client import CallState, ClientCore, finish
 from ..core.context import CURRENT_CALL, OUTGOING, CallMetadata, inherited_timeout
+from ..core.credit import check_window
 from ..interceptors.base import (
     ClientCallInfo,
     ClientInterceptor,
@@ -49,7 +50,6 @@ from ..wire.limits import (
     HIGH_WATER_MARK,
     MAX_IN_FLIGHT,
     MAX_MESSAGE_SIZE,
-    STREAM_WINDOW,
     check_limit,
 )
 from ..wire.methods import (
@@ -400,7 +400,10 @@ class Channel:
         attachment_min: binary arguments at least this many bytes long travel as
             frames of their own, sent without a copy, instead of inside the body.
         stream_window: the items a server may send ahead of the caller taking them,
-            per stream call: the most each stream buffers.
+            per stream call: the most each stream buffers. ``None`` (the default):
+            :data:`~uvrpc.wire.limits.STREAM_WINDOW` items, grown while the items
+            are small, to at most :data:`~uvrpc.wire.limits.STREAM_BYTES` of them
+            and :data:`~uvrpc.wire.limits.STREAM_WINDOW_MAX` items.
         max_message_size: the largest request, reply or stream item in bytes (all
             its frames). A call whose request is larger fails at once with
             :class:`~uvrpc.ResourceExhausted`, before anything is sent; so does a
@@ -468,7 +471,7 @@ class Channel:
         context: zmq.Context[Any] | None = None,
         pool: BufferPool | None = None,
         attachment_min: int = ATTACHMENT_MIN,
-        stream_window: int = STREAM_WINDOW,
+        stream_window: int | None = None,
         max_message_size: int = MAX_MESSAGE_SIZE,
         max_in_flight: int = MAX_IN_FLIGHT,
         hwm: int = HIGH_WATER_MARK,
@@ -480,8 +483,7 @@ class Channel:
         linger: float = LINGER,
         check_requests: bool = False,
     ) -> None:
-        if stream_window < 1:
-            raise ValueError("a stream window must be at least 1")
+        check_window(stream_window)
         if connect_timeout < 0 or linger < 0:
             raise ValueError("connect_timeout and linger must not be negative")
         checked_security(security, ClientSecurity)
@@ -522,7 +524,8 @@ class Channel:
             check_requests=check_requests,
         )
         self.stream_window = stream_window
-        """Items a server may send ahead, per stream call."""
+        """Items a server may send ahead, per stream call (``None``: the default
+        window, grown for small items)."""
         self._deadlines: DeadlineWheel | None = None
         self._senders: set[asyncio.Task[Any]] = set()
         self._oneway_waits: set[asyncio.Future[None]] = set()

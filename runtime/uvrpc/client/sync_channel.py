@@ -20,6 +20,7 @@ from typing import Any, cast
 import zmq
 
 from ..core.calls import not_items
+from ..core.credit import check_window
 from ..interceptors.base import (
     ClientCallInfo,
     SyncClientInterceptor,
@@ -33,7 +34,6 @@ from ..wire.buffers import ATTACHMENT_MIN, BufferPool
 from ..wire.limits import (
     HIGH_WATER_MARK,
     MAX_MESSAGE_SIZE,
-    STREAM_WINDOW,
     check_limit,
 )
 from ..wire.methods import (
@@ -76,7 +76,11 @@ class SyncChannel:
             default.
         attachment_min: binary arguments at least this many bytes long travel as
             frames of their own, sent without a copy, instead of inside the body.
-        stream_window: the items a server may send ahead of the caller taking them.
+        stream_window: the items a server may send ahead of the caller taking them,
+            per stream call. ``None`` (the default):
+            :data:`~uvrpc.wire.limits.STREAM_WINDOW` items, grown while the items
+            are small, to at most :data:`~uvrpc.wire.limits.STREAM_BYTES` of them
+            and :data:`~uvrpc.wire.limits.STREAM_WINDOW_MAX` items.
         max_message_size: the largest request, reply or stream item in bytes (all
             its frames). A call whose request is larger fails at once with
             :class:`~uvrpc.ResourceExhausted`, before anything is sent; so does a
@@ -127,7 +131,7 @@ class SyncChannel:
         context: zmq.Context[Any] | None = None,
         pool: BufferPool | None = None,
         attachment_min: int = ATTACHMENT_MIN,
-        stream_window: int = STREAM_WINDOW,
+        stream_window: int | None = None,
         max_message_size: int = MAX_MESSAGE_SIZE,
         hwm: int = HIGH_WATER_MARK,
         security: ClientSecurity | None = None,
@@ -138,15 +142,15 @@ class SyncChannel:
         linger: float = LINGER,
         check_requests: bool = False,
     ) -> None:
-        if stream_window < 1:
-            raise ValueError("a stream window must be at least 1")
+        check_window(stream_window)
         if connect_timeout < 0 or linger < 0:
             raise ValueError("connect_timeout and linger must not be negative")
         checked_security(security, ClientSecurity)
         settle_heap()  # see Channel
         self._interceptors = checked_interceptors(interceptors, "intercept_sync")
         self.stream_window = stream_window
-        """The items a server may send ahead of the caller taking them."""
+        """The items a server may send ahead of the caller taking them (``None``:
+        the default window, grown for small items)."""
         self.max_message_size = check_limit("max_message_size", max_message_size)
         """The largest message sent or taken, in bytes."""
         check_limit("hwm", hwm, 0)

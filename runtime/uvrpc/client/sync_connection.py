@@ -99,7 +99,7 @@ class SyncConnection:
         context: zmq.Context[Any] | None,
         pool: BufferPool | None,
         attachment_min: int,
-        stream_window: int,
+        stream_window: int | None,
         max_message_size: int,
         hwm: int,
         security: ClientSecurity | None,

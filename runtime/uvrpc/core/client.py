@@ -33,7 +33,7 @@ from ..wire.errors import (
     ProtocolError,
     ResourceExhausted,
 )
-from ..wire.limits import MAX_IN_FLIGHT, MAX_MESSAGE_SIZE, STREAM_WINDOW
+from ..wire.limits import MAX_IN_FLIGHT, MAX_MESSAGE_SIZE
 from ..wire.methods import StreamingMethod, Unary
 from ..wire.protocol import (
     KIND_CANCEL,
@@ -55,7 +55,7 @@ from .calls import (
     encode_stream_request,
 )
 from .context import CallMetadata
-from .credit import ReceiveWindow, SendCredit
+from .credit import ReceiveWindow, SendCredit, check_window
 from .frames import measure, oversized
 from .lograte import RateLimitedWarning
 
@@ -202,7 +202,9 @@ class ClientCore:
 
     Args:
         encoder: encodes request bodies into pooled buffers.
-        stream_window: the items a server may send ahead, per stream call.
+        stream_window: the items a server may send ahead, per stream call;
+            ``None`` for the default window, grown for small items
+            (:class:`~uvrpc.core.credit.ReceiveWindow`).
         max_message_size: the largest message sent or taken, in bytes.
         max_in_flight: calls in the table at once, at most.
         no_reply: how a deadline message says no reply came ("got no reply").
@@ -223,14 +225,13 @@ class ClientCore:
         self,
         encoder: BodyEncoder,
         *,
-        stream_window: int = STREAM_WINDOW,
+        stream_window: int | None = None,
         max_message_size: int = MAX_MESSAGE_SIZE,
         max_in_flight: int = MAX_IN_FLIGHT,
         no_reply: str = "got no reply",
         check_requests: bool = False,
     ) -> None:
-        if stream_window < 1:
-            raise ValueError("a stream window must be at least 1")
+        check_window(stream_window)
         self.encoder = encoder
         self.check_requests = check_requests
         """Whether requests and items are checked as the server will, before
@@ -338,14 +339,16 @@ class ClientCore:
         if len(self.calls) >= self.max_in_flight:
             raise self._too_many(method.route)
         call_id = next(self._ids)
-        window = self.stream_window if method.server_sends else None
+        window = None
+        if method.server_sends:
+            window = ReceiveWindow(self.stream_window)
         frames = encode_stream_request(
             self.encoder,
             call_id,
             method,
             args,
             timeout,
-            window,
+            None if window is None else window.window,
             None if scope is None else scope.encoded,
             max_size=self.max_message_size,
         )
@@ -354,7 +357,7 @@ class ClientCore:
         state = CallState(call_id, method, timeout, scope)
         state.items = deque()
         state.buffered_max = 0
-        state.window = None if window is None else ReceiveWindow(window)
+        state.window = window
         state.credit = SendCredit() if method.client_sends else None
         self.calls[call_id] = state
         self.streams += 1
@@ -481,7 +484,7 @@ class ClientCore:
         if window is None:
             self.stale_messages += 1  # an item of a call whose server sends none
             return None
-        if not window.arrived():
+        if not window.arrived(size):
             self.fail(
                 state,
                 InternalError(

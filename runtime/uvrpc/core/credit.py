@@ -15,6 +15,10 @@ costs N // 32 CREDIT messages (measured in ``docs/performance.md``, "Streams").
 
 from __future__ import annotations
 
+from typing import overload
+
+from ..wire.limits import STREAM_BYTES, STREAM_WINDOW, STREAM_WINDOW_MAX
+
 __all__ = ["ReceiveWindow", "SendCredit", "check_window", "grant_step"]
 
 
@@ -22,34 +26,71 @@ class ReceiveWindow:
     """What a stream's receiver granted, and when it grants more.
 
     Args:
-        window: the items granted when the stream opens (at least one).
+        window: the items the peer may send ahead (at least one), kept as it is;
+            ``None`` for the default: :data:`~uvrpc.wire.limits.STREAM_WINDOW`
+            items, grown while the items are small (:meth:`took`).
 
     Attributes:
+        window: the most items granted and not yet taken, now.
         allowed: items the peer may still send: granted and not yet received.
     """
 
-    __slots__ = ("allowed", "step", "taken", "window")
+    __slots__ = (
+        "_bytes",
+        "_held",
+        "_items",
+        "adaptive",
+        "allowed",
+        "step",
+        "taken",
+        "window",
+    )
 
-    def __init__(self, window: int) -> None:
-        self.window = check_window(window)
-        self.allowed = window
+    def __init__(self, window: int | None) -> None:
+        self.adaptive = window is None
+        self.window = STREAM_WINDOW if window is None else check_window(window)
+        self.allowed = self.window
         self.taken = 0
-        self.step = grant_step(window)
+        self.step = grant_step(self.window)
         """Items taken before they are granted again."""
+        self._held = self.window  # granted and not taken, as of the last grant
+        self._bytes = self._items = 0  # of the items arrived since then
 
-    def arrived(self) -> bool:
-        """Count an item received; False if the peer had no credit for it."""
+    def arrived(self, size: int = 0) -> bool:
+        """Count an item of ``size`` bytes received; False if the peer had no
+        credit for it."""
         if self.allowed <= 0:
             return False
         self.allowed -= 1
+        self._bytes += size
+        self._items += 1
         return True
 
     def took(self) -> int:
-        """Count an item the reader took; the items to grant now (0: none yet)."""
+        """Count an item the reader took; the items to grant now (0: none yet).
+
+        Once a quarter of the window was taken, the window is granted again up to
+        its size. The default window's size follows the items that arrived since
+        the last grant: enough of them for :data:`~uvrpc.wire.limits.STREAM_BYTES`,
+        from :data:`~uvrpc.wire.limits.STREAM_WINDOW` to
+        :data:`~uvrpc.wire.limits.STREAM_WINDOW_MAX` items; a window that shrinks
+        grants nothing until the items held fall below its new size.
+        """
         self.taken += 1
         if self.taken < self.step:
             return 0
-        granted, self.taken = self.taken, 0
+        held = self._held - self.taken
+        self.taken = 0
+        if self.adaptive and self._items:
+            target = STREAM_BYTES * self._items // max(self._bytes, 1)
+            self.window = min(max(target, STREAM_WINDOW), STREAM_WINDOW_MAX)
+            self.step = grant_step(self.window)
+            self._bytes = self._items = 0
+        granted = self.window - held
+        if granted <= 0:
+            self._held = held
+            return 0
+        self._held = self.window
         self.allowed += granted
         return granted
 
@@ -74,13 +115,18 @@ class SendCredit:
         return True
 
 
-def check_window(window: int) -> int:
-    """``window`` if it can be a stream's window: at least one item.
+@overload
+def check_window(window: int) -> int: ...
+@overload
+def check_window(window: None) -> None: ...
+def check_window(window: int | None) -> int | None:
+    """``window`` if it can be a stream's window: at least one item, or ``None``
+    (the default window, grown for small items).
 
     Raises:
         ValueError: it is smaller.
     """
-    if window < 1:
+    if window is not None and window < 1:
         raise ValueError("a stream window must be at least 1")
     return window
 

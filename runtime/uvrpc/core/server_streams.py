@@ -24,7 +24,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..wire.errors import InternalError, InvalidArgument, ResourceExhausted, RpcError
-from ..wire.limits import STREAM_WINDOW
 from ..wire.protocol import (
     KIND_CANCEL,
     KIND_CREDIT,
@@ -65,7 +64,9 @@ class StreamLimits:
     """Which stream calls a server opens, and the window it grants each.
 
     Args:
-        window: items a client may send ahead of its handler (at least one).
+        window: items a client may send ahead of its handler (at least one);
+            ``None`` for the default window, grown for small items
+            (:class:`~uvrpc.core.credit.ReceiveWindow`).
         max_streams: stream calls running at once.
         max_streams_per_caller: stream calls one caller runs at once.
 
@@ -77,7 +78,7 @@ class StreamLimits:
 
     def __init__(
         self,
-        window: int = STREAM_WINDOW,
+        window: int | None = None,
         max_streams: int = MAX_STREAMS,
         max_streams_per_caller: int = MAX_STREAMS_PER_CALLER,
     ) -> None:
@@ -156,7 +157,8 @@ class ServerStream:
 
     Args:
         request: the call's request.
-        window: the items the server lets the client send ahead (client streams).
+        window: the items the server lets the client send ahead (client streams);
+            ``None`` for the default window, grown for small items.
         encode: encodes the bodies of the server's items.
 
     Attributes:
@@ -176,15 +178,13 @@ class ServerStream:
         "error",
         "method",
         "received",
-        "window",
     )
 
-    def __init__(self, request: Request, window: int, encode: Encode) -> None:
+    def __init__(self, request: Request, window: int | None, encode: Encode) -> None:
         stream = request.route.stream
         assert stream is not None, "a stream call's request"
         self.method = stream
         self.call_id = request.call_id
-        self.window = window
         self.credit = SendCredit(request.window or 0)
         self.received = 0
         self.ended = False
@@ -201,7 +201,8 @@ class ServerStream:
         count against that window already)."""
         if not self.method.client_sends:
             return None
-        return self._credit(self.window)
+        assert self._receiving is not None
+        return self._credit(self._receiving.window)
 
     # --- the client's messages ----------------------------------------------
 
@@ -233,11 +234,15 @@ class ServerStream:
                 InvalidArgument(f"{method.route} takes no more items from the client")
             )
         receiving = self._receiving
-        if receiving is None or not receiving.arrived():
+        assert receiving is not None, "a client's stream has a window"
+        size = len(body)
+        for attachment in attachments:
+            size += len(attachment)
+        if not receiving.arrived(size):
             return self._failed(
                 ResourceExhausted(
                     f"the client sent item {index} of {method.route} beyond the "
-                    f"{self.window} items it was granted"
+                    f"{receiving.window} items it was granted"
                 )
             )
         try:

@@ -70,7 +70,6 @@ from ..wire.limits import (
     HIGH_WATER_MARK,
     MAX_IN_FLIGHT,
     MAX_MESSAGE_SIZE,
-    STREAM_WINDOW,
     check_limit,
 )
 from ..wire.protocol import (
@@ -174,7 +173,11 @@ class Server:
             Off by default: the caller gets the exception's type and message, and
             the traceback stays in the server's log.
         stream_window: the items a client may send ahead of the handler taking
-            them, per stream call: the most the server buffers for one.
+            them, per stream call: the most the server buffers for one. ``None``
+            (the default): :data:`~uvrpc.wire.limits.STREAM_WINDOW` items, grown
+            while the items are small, to at most
+            :data:`~uvrpc.wire.limits.STREAM_BYTES` of them and
+            :data:`~uvrpc.wire.limits.STREAM_WINDOW_MAX` items.
         max_streams: stream calls running at once; more are refused with
             RESOURCE_EXHAUSTED.
         max_streams_per_caller: stream calls one caller (one connection) runs
@@ -249,7 +252,7 @@ class Server:
         pool: BufferPool | None = None,
         attachment_min: int = ATTACHMENT_MIN,
         debug: bool = False,
-        stream_window: int = STREAM_WINDOW,
+        stream_window: int | None = None,
         max_streams: int = MAX_STREAMS,
         max_streams_per_caller: int = MAX_STREAMS_PER_CALLER,
         max_message_size: int = MAX_MESSAGE_SIZE,

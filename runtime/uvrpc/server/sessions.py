@@ -83,7 +83,8 @@ class StreamHost:
     Args:
         dispatcher: runs the handlers and encodes items and replies.
         loop: the loop the handlers run on.
-        window: items a client may send ahead of its handler.
+        window: items a client may send ahead of its handler; ``None`` for the
+            default window, grown for small items.
         max_streams: stream calls running at once; more are refused with
             RESOURCE_EXHAUSTED.
         max_streams_per_caller: stream calls one caller runs at once; more are
@@ -97,7 +98,7 @@ class StreamHost:
         dispatcher: Dispatcher,
         loop: asyncio.AbstractEventLoop,
         *,
-        window: int = STREAM_WINDOW,
+        window: int | None = None,
         max_streams: int = MAX_STREAMS,
         max_streams_per_caller: int = MAX_STREAMS_PER_CALLER,
         probe_interval: float = PROBE_INTERVAL,
@@ -117,7 +118,8 @@ class StreamHost:
         self._per_caller: dict[Hashable, int] = {}
         self.buffered_max = 0
         """The most client items queued for one handler at once, over every stream
-        so far: never more than the window."""
+        so far: never more than the window (:data:`STREAM_WINDOW_MAX` for the
+        default one)."""
 
     @property
     def active(self) -> int:

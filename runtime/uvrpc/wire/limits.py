@@ -23,7 +23,9 @@ __all__ = [
     "MAX_IN_FLIGHT",
     "MAX_MESSAGE_SIZE",
     "MAX_PROBLEMS",
+    "STREAM_BYTES",
     "STREAM_WINDOW",
+    "STREAM_WINDOW_MAX",
     "ZERO_COPY_MIN",
     "check_limit",
     "echo",
@@ -75,11 +77,25 @@ def echo(value: object, limit: int = MAX_ECHO) -> str:
 
 
 STREAM_WINDOW = 128
-"""Items a receiver lets its peer send ahead, by default (per stream call).
+"""Items a receiver lets its peer send ahead, by default (per stream call), and
+the least it grows from while the stream's items are small (:data:`STREAM_BYTES`).
 
 128 rather than fewer so that credit round trips do not stall small items (see
-``docs/performance.md``, "Streams"); the most a stream buffers on each side is this
-many items, so a service of large items may want a smaller window."""
+``docs/performance.md``, "Streams"); a stream of items of 2 KiB or more buffers at
+most this many on each side, so a service of large items may want a smaller
+window (an explicit window is kept as it is)."""
+
+STREAM_BYTES = 256 * 1024
+"""Bytes of items a receiver with the default window lets its peer send ahead: a
+stream of small items is granted up to this many bytes of them (at most
+:data:`STREAM_WINDOW_MAX` items), as gRPC counts its window in bytes. At 64-byte
+items 128 items are 8 KiB, which on two busy cores one credit round trip can take
+longer to drain than to send (``docs/performance.md``, "A window of small items
+grows")."""
+
+STREAM_WINDOW_MAX = 8 * STREAM_WINDOW
+"""The most items a receiver with the default window lets its peer send ahead,
+however small they are: the bound on what one stream buffers on each side."""
 
 ZERO_COPY_MIN = 128 * 1024
 """Frames at least this long are handed to ZeroMQ without a copy.

@@ -2,10 +2,10 @@
 
 A DEALER client and a ROUTER server exchange ``[b"", header, payload?]`` with a
 msgpack header ``(kind, call_id, ...)`` and an item's payload in a frame of its own.
-Flow control is uvrpc's rule (:mod:`uvrpc.core.credit`), in the same window of
-:data:`~uvrpc.wire.limits.STREAM_WINDOW` items each way: a receiver grants the window
-when the stream opens and grants what it took once a quarter of the window was
-taken (:data:`STEP`); a
+Flow control is uvrpc's rule, its own :class:`~uvrpc.core.credit.ReceiveWindow` at
+uvrpc's default window each way: a receiver grants
+:data:`~uvrpc.wire.limits.STREAM_WINDOW` items when the stream opens and grants what
+it took once a quarter of the window was taken, the window grown for small items; a
 sender sends only while it holds credit. One shortcut a ceiling may take: a client
 stream's sender starts with the window's credit instead of waiting for the server
 to grant it (uvrpc's server grants it in a message as the call starts).
@@ -33,8 +33,8 @@ from typing import Any, cast
 import msgpack
 import zmq
 
-from ...core.credit import grant_step
-from ...wire.limits import STREAM_WINDOW
+from ...core.credit import ReceiveWindow
+from ...wire.limits import STREAM_WINDOW, STREAM_WINDOW_MAX
 from ..measure import Meter, Result, same_payload
 from ..spec import ClientSpec
 from ._serving import make_payload, serve_until_terminated
@@ -44,8 +44,10 @@ from ._streaming import ITEMS, tally_ok
 __all__ = ["StreamServer", "run_client", "serve"]
 
 OPEN_REPEAT, OPEN_TALLY, OPEN_ECHO, ITEM, END, CREDIT, CANCEL, TALLY = range(8)
-STEP = grant_step(STREAM_WINDOW)
-"""Items taken before a receiver grants them back."""
+
+HWM = 4 * STREAM_WINDOW_MAX
+"""Messages each socket queues per peer: several windows of items, each one a
+message here (uvrpc's own batches hold 32 of them)."""
 
 NOBLOCK = int(zmq.NOBLOCK)
 SNDMORE = int(zmq.SNDMORE)
@@ -56,7 +58,8 @@ Frames = list[zmq.Frame]
 
 
 def _send(sock: zmq.Socket[bytes], frames: tuple[Any, ...]) -> None:
-    """Send frame by frame, never blocking: windows keep queues far below the HWM."""
+    """Send frame by frame, never blocking: a window of messages (one an item) is
+    below the sockets' high-water mark (:data:`HWM`)."""
     for frame in frames[:-1]:
         sock.send(frame, NOBLOCK | SNDMORE, copy=len(frame) < zmq.COPY_THRESHOLD)
     sock.send(frames[-1], NOBLOCK, copy=len(frames[-1]) < zmq.COPY_THRESHOLD)
@@ -85,8 +88,8 @@ class _Stream:
         "queue",
         "remaining",
         "same",
-        "taken",
         "to",
+        "window",
     )
 
     def __init__(self, kind: int, to: tuple[bytes, int], credit: int) -> None:
@@ -95,7 +98,6 @@ class _Stream:
         self.item = msgpack.packb((ITEM, to[1]))
         """The header of this stream's items, packed once."""
         self.credit = credit
-        self.taken = 0
         self.remaining = 0
         self.payload: Any = b""
         self.items = 0
@@ -103,6 +105,8 @@ class _Stream:
         self.first = b""
         self.queue: deque[zmq.Frame] = deque()
         self.ended = False
+        self.window = ReceiveWindow(None)
+        """What the server grants the client's items (client and bidi streams)."""
 
 
 class StreamServer:
@@ -145,6 +149,8 @@ class StreamServer:
         stream = self.streams.get(key)
         if stream is None:
             return  # a cancelled stream's last messages
+        if kind == ITEM and not stream.window.arrived(len(frames[3])):
+            raise RuntimeError("the client sent an item beyond its credit")
         if kind == ITEM and stream.kind == OPEN_TALLY:
             if not stream.items:
                 stream.first = frames[3].bytes
@@ -177,10 +183,9 @@ class StreamServer:
             self._control(stream, END)
 
     def _took(self, stream: _Stream) -> None:
-        stream.taken += 1
-        if stream.taken >= STEP:
-            self._control(stream, CREDIT, stream.taken)
-            stream.taken = 0
+        granted = stream.window.took()
+        if granted:
+            self._control(stream, CREDIT, granted)
 
     def _echo(self, stream: _Stream) -> None:
         while stream.credit and stream.queue:
@@ -196,6 +201,8 @@ def serve(bind: str, loop: str) -> None:
     """An asyncio ROUTER server of the three streams, until terminated."""
     sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.ROUTER)
     sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.SNDHWM, HWM)
+    sock.setsockopt(zmq.RCVHWM, HWM)
     sock.bind(bind)
     endpoint = cast(bytes, sock.getsockopt(zmq.LAST_ENDPOINT)).decode()
     server = StreamServer(sock)
@@ -219,6 +226,8 @@ class _Client:
     def __init__(self, endpoint: str) -> None:
         self.sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.SNDHWM, HWM)
+        self.sock.setsockopt(zmq.RCVHWM, HWM)
         self.sock.connect(endpoint)
         self.loop = asyncio.get_running_loop()
         self.readable: asyncio.Future[None] = self.loop.create_future()
@@ -280,20 +289,21 @@ def run_client(spec: ClientSpec, loop: str) -> Result:
 
 async def _server(client: _Client, call_id: int, payload: bytes, meter: Meter) -> bool:
     """One server stream; whether the window is over."""
-    client.send(msgpack.packb((OPEN_REPEAT, call_id, ITEMS, STREAM_WINDOW)), payload)
-    received = taken = 0
+    window = ReceiveWindow(None)
+    client.send(msgpack.packb((OPEN_REPEAT, call_id, ITEMS, window.window)), payload)
+    received = 0
     while True:
         kind, _, frames = await client.recv(call_id)
         if kind == END:
             break
         received += 1
+        window.arrived(len(frames[2]))
         if meter.record(time.perf_counter(), same_payload(frames[2].buffer, payload)):
             client.control(CANCEL, call_id)
             return True
-        taken += 1
-        if taken >= STEP:
-            client.control(CREDIT, call_id, taken)
-            taken = 0
+        granted = window.took()
+        if granted:
+            client.control(CREDIT, call_id, granted)
     meter.result.mismatches += abs(ITEMS - received)
     return False
 
@@ -325,9 +335,10 @@ async def _client(client: _Client, call_id: int, payload: bytes, meter: Meter) -
 
 async def _bidi(client: _Client, call_id: int, payload: bytes, meter: Meter) -> bool:
     """One bidirectional stream; whether the window is over."""
-    client.control(OPEN_ECHO, call_id, STREAM_WINDOW)
+    window = ReceiveWindow(None)
+    client.control(OPEN_ECHO, call_id, window.window)
     item = msgpack.packb((ITEM, call_id))
-    credit, sent, received, taken = STREAM_WINDOW, 0, 0, 0
+    credit, sent, received = STREAM_WINDOW, 0, 0
     over = ended = False
     while True:
         while credit and sent < ITEMS and not over:
@@ -345,10 +356,10 @@ async def _bidi(client: _Client, call_id: int, payload: bytes, meter: Meter) -> 
             # After the window, echoes still arriving are checked, not counted.
             ok = same_payload(frames[2].buffer, payload)
             over = meter.record(time.perf_counter(), ok)
-            taken += 1
-            if taken >= STEP:
-                client.control(CREDIT, call_id, taken)
-                taken = 0
+            window.arrived(len(frames[2]))
+            granted = window.took()
+            if granted:
+                client.control(CREDIT, call_id, granted)
         else:
             break
     meter.result.mismatches += abs(sent - received)
