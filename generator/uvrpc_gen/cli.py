@@ -192,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if failed:
         return 1
     if args.check:
-        return _check(results, sources, args.output)
+        return _check(results, sources, args.output, args.package)
     problem = _make_output(output)
     if problem is not None:
         print(f"{output}: error: {problem}", file=sys.stderr)
@@ -256,9 +256,17 @@ def _ours(target: Path) -> bool:
     return is_generated(first.decode("utf-8", errors="replace"))
 
 
-def _check(results: dict[Path, str], sources: dict[Path, str], output: str) -> int:
-    """Compare generated text with the files on disk; report each stale one."""
+def _check(
+    results: dict[Path, str],
+    sources: dict[Path, str],
+    output: str,
+    package: str | None,
+) -> int:
+    """Compare generated text with the files on disk; report each stale one, with
+    the command that regenerates it as this run would (``--package`` included:
+    without it the module would import its imports as top-level modules)."""
     status = 0
+    options = f" --package {package}" if package else ""
     for target, text in results.items():
         try:
             current = target.read_text(encoding="utf-8")
@@ -268,7 +276,7 @@ def _check(results: dict[Path, str], sources: dict[Path, str], output: str) -> i
             state = "missing" if current is None else "stale"
             print(
                 f"{target}: {state}; regenerate it with: "
-                f"uvrpc-gen {sources[target]} -o {output}",
+                f"uvrpc-gen {sources[target]} -o {output}{options}",
                 file=sys.stderr,
             )
             status = 1

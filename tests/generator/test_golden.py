@@ -19,7 +19,7 @@ from types import ModuleType
 import pytest
 from generated_modules import import_file
 
-from uvrpc_gen.cli import generate
+from uvrpc_gen.cli import generate, main
 
 ROOT = Path(__file__).resolve().parents[2]
 IDL = sorted((ROOT / "idl").glob("*.idl"))
@@ -209,3 +209,22 @@ def test_golden_passes_mypy_strict(idl: Path) -> None:
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_advises_the_command_with_its_package(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The command --check prints regenerates the file as the run it checks
+    # would: without --package, conformance.py would import shared as a
+    # top-level module, and still be stale.
+    package = tmp_path / "acme" / "rpc"
+    arguments = [str(ROOT / "idl"), "-o", str(package), "--package", "acme.rpc"]
+    assert main(arguments) == 0
+    target = package / "conformance.py"
+    target.write_text(target.read_text() + "# edited\n")
+    assert main([*arguments, "--check"]) == 1
+    (advice,) = capsys.readouterr().err.splitlines()
+    command = advice.partition("regenerate it with: ")[2]
+    assert command.endswith(f"-o {package} --package acme.rpc"), advice
+    assert main(command.split()[1:]) == 0
+    assert main([*arguments, "--check"]) == 0
