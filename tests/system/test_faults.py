@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import zmq
 from calculator import CalculatorSyncClient
 from calculator_server import Calculator
 from conftest import server_thread
-from feed import FeedClient
+from feed import FeedClient, Tick
 from feed_server import Feed
 from raw_frames import ADD, decode, request
 
@@ -317,3 +317,47 @@ def test_a_flood_is_refused_and_the_server_stays_bounded(tmp_path: Path) -> None
                 assert calc.add(a=2, b=3) == 5
         finally:
             sock.close()
+
+
+def test_a_graceful_shutdown_lets_client_streams_and_bidi_streams_finish(
+    tmp_path: Path,
+) -> None:
+    """A stream whose caller is still sending when the server closes with a grace
+    gets the rest of its items, so it can end within the grace, as gRPC's
+    graceful stop lets in-flight streams finish; a new call is refused at once
+    as not run, not left to its deadline."""
+
+    async def ticks(count: int) -> AsyncIterator[Tick]:
+        for seq in range(count):
+            await asyncio.sleep(0.05)
+            yield Tick(seq=seq, data=b"x")
+
+    async def main() -> None:
+        server = uvrpc.Server(Feed())
+        await server.start()
+        endpoint = server.bind(f"ipc://{tmp_path / 'feed.sock'}")
+        async with FeedClient(endpoint, timeout=20) as client:
+            upload = asyncio.ensure_future(client.upload(ticks=ticks(10)))
+
+            async def echo() -> int:
+                async with client.echo(ticks=ticks(10)) as stream:
+                    return len([tick async for tick in stream])
+
+            echoed = asyncio.ensure_future(echo())
+            while server.in_flight < 2:
+                await asyncio.sleep(0.01)
+            started = time.monotonic()
+            closing = asyncio.ensure_future(server.close(grace=5.0))
+            await asyncio.sleep(0.05)
+            with pytest.raises(uvrpc.Unavailable, match="did not run"):
+                await client.ping(n=1)
+            refused = time.monotonic() - started
+            # Ten items 50 ms apart: both end about 0.5 s after they started.
+            # (count is shared with the echo's handler; bytes are the upload's)
+            assert (await upload).bytes == 10
+            assert await echoed == 10
+            await closing
+            assert refused < 1
+            assert time.monotonic() - started < 2  # not the whole grace
+
+    run(main())

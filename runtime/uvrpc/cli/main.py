@@ -318,7 +318,7 @@ def _parser() -> argparse.ArgumentParser:
         type=seconds_or_zero,
         default=0.0,
         metavar="SECONDS",
-        help="on Ctrl-C or SIGTERM, read no more requests and let the calls "
+        help="on Ctrl-C or SIGTERM, refuse new calls (UNAVAILABLE) and let the calls "
         "running finish for up to SECONDS before cancelling the rest (default 0: "
         "cancel them at once; a Ctrl-C meanwhile cancels them); with --workers, "
         "each worker's",

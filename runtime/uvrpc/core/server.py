@@ -405,11 +405,11 @@ def caller_overloaded_error(max_in_flight_per_caller: int) -> ResourceExhausted:
 
 
 def closing_error() -> Unavailable:
-    """The error of a request that reaches a server leaving its brokers: the call
-    did not run, so it may be sent again."""
+    """The error of a request that reaches a server closing with a grace: the
+    call did not run, so it may be sent again."""
     return Unavailable(
-        "this server is closing: the call did not run; send it again (the "
-        "broker sends it to another server)"
+        "this server is closing: the call did not run; send it again (to "
+        "another server, or through a broker, which sends it to another)"
     )
 
 

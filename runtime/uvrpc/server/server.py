@@ -883,9 +883,11 @@ class Server:
         """Stop serving: take no more calls, let running ones finish for up to
         ``grace`` seconds, cancel the rest and close the socket.
 
-        Receiving stops at once: a request that arrives later, or is still queued
-        in the socket, is never read, and its caller gets ``UNAVAILABLE`` when the
-        socket closes (or its deadline). The endpoints stay bound until then,
+        With a grace, the server reads on: a new request, or one still queued
+        in the socket, is refused at once with ``UNAVAILABLE`` saying that it did
+        not run, while the messages of running streams (items, credit, cancels)
+        still reach them, so a stream whose caller is still sending can finish
+        within the grace. The endpoints stay bound until the close,
         because unbinding one drops the connections made through it, and with
         them the replies still to send. Handlers, streams included, that finish
         within ``grace`` send their replies, and the connections then stay up for
@@ -893,12 +895,10 @@ class Server:
         take that long) for the callers to read the replies sent last; handlers
         still running at the end of the grace are cancelled and send nothing.
         The health check reports NOT_SERVING from the start (in
-        :attr:`health`; requests are no longer read).
+        :attr:`health`; a check sent during the grace is refused as above).
 
         A server connected to brokers (:meth:`connect`) first tells them it is
-        LEAVING, then reads on for the grace: a request a broker sent before it
-        heard so is refused at once with ``UNAVAILABLE`` saying that it did not
-        run, and the messages of running streams still reach their handlers.
+        LEAVING, so that they send it no more calls.
         """
         self.health.closing()
         if self._announcer is not None:
@@ -906,13 +906,12 @@ class Server:
             self._announcer = None
         self._tell_brokers(encode_stream_header(KIND_LEAVING, 0))
         if self._reactor is not None and grace > 0:
-            if self._brokers:
-                # A broker may have sent requests before it read LEAVING: read on,
-                # and refuse them at once as not run, rather than leave them to
-                # fail at the close as calls that may have run.
-                self._leaving = True
-            else:
-                self._reactor.stop_receiving()
+            # Read on: the calls running need what their callers still send
+            # (stream items, END, credit, CANCEL) to finish within the grace. A
+            # new request is refused at once as not run, rather than left unread
+            # to fail at the close as a call that may have run; a broker may have
+            # sent some before it read LEAVING.
+            self._leaving = True
             loop = asyncio.get_running_loop()
             grace_end = loop.time() + grace
             running = [*self._tasks, *(self._streams.tasks() if self._streams else ())]
