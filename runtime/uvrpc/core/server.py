@@ -796,7 +796,7 @@ class ServerProtocol:
         )
         return problem
 
-    def failed_reply(self, request: Request, exc: Exception) -> list[bytes]:
+    def failed_reply(self, request: Request, exc: BaseException) -> list[bytes]:
         """The error reply of a call whose handler raised ``exc``
         (:meth:`handler_error`), with the call's trailers."""
         error = self.handler_error(request.route.method, exc)
@@ -825,7 +825,7 @@ class ServerProtocol:
         error = DeadlineExceeded(f"{route} {why}")
         return error_reply(request.call_id, error, request.call)
 
-    def handler_error(self, method: MethodInfo, exc: Exception) -> RpcError:
+    def handler_error(self, method: MethodInfo, exc: BaseException) -> RpcError:
         """The error a handler's exception is sent back as.
 
         An :class:`RpcError` is sent as it is, except an IDL-declared exception the

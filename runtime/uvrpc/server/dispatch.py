@@ -45,6 +45,9 @@ __all__ = [
 
 _log = logging.getLogger("uvrpc.server")
 
+_STOPS = (KeyboardInterrupt, SystemExit)
+"""What a handler raises that is not answered as its call's failure."""
+
 
 class Dispatcher:
     """Runs the handlers of the services it serves.
@@ -128,13 +131,24 @@ class Dispatcher:
             result = await request.route.handler(**request.params)
         except Exception as exc:
             return self._failed(request, exc)
-        except asyncio.CancelledError:
-            if call is None or not call.expired():
-                raise  # cancelled by the client, or the server is closing
+        except asyncio.CancelledError as exc:
             task = asyncio.current_task()
             assert task is not None  # a handler always runs in a task of its own
+            if not task.cancelling():
+                # Raised by the handler (it awaited a future someone cancelled),
+                # not a cancellation of its task: a failure like any other.
+                return self._failed(request, exc)
+            if call is None or not call.expired():
+                raise  # cancelled by the client, or the server is closing
             task.uncancel()
             return self._expired(request)
+        except _STOPS:
+            raise  # Ctrl-C or sys.exit() in a handler stops the server, as in asyncio
+        except BaseException as exc:
+            # GeneratorExit or a BaseException of the handler's own: answered as
+            # any failure. Left to propagate, it would reach the socket's reader
+            # and lose the other requests of the batch it read.
+            return self._failed(request, exc)
         return self._reply(request, result)
 
     async def run_oneway(self, request: Request) -> bool | None:
@@ -153,7 +167,15 @@ class Dispatcher:
                 return None
         try:
             await route.handler(**request.params)
-        except Exception:
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is None or task.cancelling():
+                raise  # the server is closing
+            _log.exception("oneway handler of %s raised", route.method.route)
+            return False
+        except _STOPS:
+            raise
+        except BaseException:
             _log.exception("oneway handler of %s raised", route.method.route)
             return False
         return True
