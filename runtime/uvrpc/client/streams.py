@@ -273,8 +273,14 @@ class StreamCall:
             end = core.end_frames(state)
             if end is not None:
                 channel.send_now(end)
-        except asyncio.CancelledError:
-            raise
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is None or task.cancelling():
+                raise  # the pump was stopped: the call ended, or is ending
+            # The caller's iterable raised it (it awaited a future that someone
+            # cancelled): the call fails with it, as with any other exception,
+            # instead of waiting for its deadline, or for ever without one.
+            self.fail(exc, cancel=True)
         except BaseException as exc:
             # The caller's iterable (or an item) failed: the call fails with it.
             self.fail(exc, cancel=True)
