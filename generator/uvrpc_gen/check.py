@@ -352,7 +352,59 @@ class _Checker:
                 self.in_const = False
             elif isinstance(definition, Service):
                 self.service(definition)
+        self.buildable()
         return module
+
+    def buildable(self) -> None:
+        """Report messages and unions of which no value can be built: a message that
+        needs itself again through required fields (``1: Node next;``, or ``A``
+        needing a ``B`` that needs an ``A``), or a union each of whose members does.
+        The generated model of one would refuse every value, its own included."""
+        local: dict[str, Message | UnionType] = {
+            d.name: d
+            for d in self.module.definitions
+            if isinstance(d, Message | UnionType)
+        }
+        built: set[str] = set()
+
+        def ready(ref: TypeRef) -> bool:
+            return ref.name not in local or ref.name in built
+
+        while True:
+            grown = {
+                name
+                for name, d in local.items()
+                if name not in built
+                and (
+                    any(ready(m.type) for m in d.members) or not d.members
+                    if isinstance(d, UnionType)
+                    else all(f.optional or ready(f.type) for f in d.fields)
+                )
+            }
+            if not grown:
+                break
+            built |= grown
+        for name, d in local.items():
+            if name in built:
+                continue
+            if isinstance(d, UnionType):
+                self.error(
+                    d.span,
+                    f"union '{name}' can never hold a value: each of its members "
+                    "needs a value that needs a union of this type again; add a "
+                    "member that ends the chain (a scalar, a list, an optional "
+                    "field's message)",
+                )
+                continue
+            field = next(f for f in d.fields if not f.optional and not ready(f.type))
+            needed = field.type.name
+            self.error(
+                field.span,
+                f"message '{name}' can never be built: its required field "
+                f"'{field.name}' needs a '{needed}', and a '{needed}' needs itself "
+                "again through required fields; make a field along the chain "
+                "'optional' (or a list)",
+            )
 
     # --- imports and typedefs -------------------------------------------------
 

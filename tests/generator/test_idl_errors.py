@@ -1048,3 +1048,45 @@ def test_a_misspelt_type_used_many_times_is_looked_up_once(
     )
     assert heads[100] == "t.idl:3:16: error: unknown type 'Intt'"
     assert searches == 2  # once for each misspelt name
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "message N { 1: N next; }",
+            "t.idl:2:18: error: message 'N' can never be built: its required field "
+            "'next' needs a 'N', and a 'N' needs itself again through required "
+            "fields; make a field along the chain 'optional' (or a list)",
+        ),
+        (
+            "message A { 1: B b; }\nmessage B { 1: A a; }",
+            "t.idl:2:18: error: message 'A' can never be built: its required field "
+            "'b' needs a 'B', and a 'B' needs itself again through required "
+            "fields; make a field along the chain 'optional' (or a list)",
+        ),
+        (
+            "union V { 1: V v; }",
+            "t.idl:2:7: error: union 'V' can never hold a value: each of its members "
+            "needs a value that needs a union of this type again; add a member that "
+            "ends the chain (a scalar, a list, an optional field's message)",
+        ),
+    ],
+)
+def test_a_definition_that_needs_itself_through_required_fields_is_refused(
+    body: str, expected: str
+) -> None:
+    # Its model would refuse every value: a required field's value must be a
+    # whole message, and each one would need another without end.
+    assert errors(NS + body)[0].splitlines()[0] == expected
+
+
+def test_recursion_through_optional_fields_containers_and_unions_is_fine() -> None:
+    check(
+        parse(
+            NS + "union U { 1: U u; 2: list<U> us; }\n"
+            "message T { 1: optional T next; 2: list<T> kids; 3: map<string, T> m; "
+            "4: U u; }\n",
+            "t.idl",
+        )
+    )
