@@ -99,9 +99,10 @@ def _escape_doc(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
 
 
-def _wrap(line: str, room: int) -> list[str]:
+def _wrap(line: str, room: int, hang: str = "") -> list[str]:
     """Split a line into lines of at most ``room`` columns at spaces, keeping its
-    indentation; a word longer than that stays whole."""
+    indentation (the lines after the first indented by ``hang`` more); a word
+    longer than that stays whole."""
     if width(line) <= room:
         return [line]
     lead = line[: len(line) - len(line.lstrip(" "))]
@@ -111,10 +112,29 @@ def _wrap(line: str, room: int) -> list[str]:
         candidate = f"{current} {word}" if current else lead + word
         if current and width(candidate) > room:
             lines.append(current)
-            candidate = lead + word
+            candidate = lead + hang + word
         current = candidate
     lines.append(current)
     return lines
+
+
+_SECTIONS = ("Args:", "Raises:")
+"""The sections of a method's docstring whose entries (``name: text``, indented by
+four) continue on lines indented by four more, as Google-style docstrings do: a
+continuation at the entry's own indentation would read as another entry."""
+
+
+def _hangs(raws: Sequence[str]) -> list[str]:
+    """The extra indentation of the wrapped continuation of each line: four spaces
+    for an entry of an ``Args:`` or ``Raises:`` section, none elsewhere."""
+    hangs: list[str] = []
+    section = False
+    for raw in raws:
+        if not raw.startswith(" "):
+            section = raw in _SECTIONS
+        entry = section and raw.startswith("    ") and not raw.startswith("     ")
+        hangs.append("    " if entry else "")
+    return hangs
 
 
 def docstring(text: str, indent: int) -> tuple[str, ...]:
@@ -142,8 +162,8 @@ def docstring(text: str, indent: int) -> tuple[str, ...]:
     raws[1:] = [raw[margin:] for raw in raws[1:]]
     pieces = [
         piece
-        for number, raw in enumerate(raws)
-        for piece in _wrap(raw, room - 3 if number == 0 else room)
+        for number, (raw, hang) in enumerate(zip(raws, _hangs(raws), strict=True))
+        for piece in _wrap(raw, room - 3 if number == 0 else room, hang)
     ]
     if len(pieces) == 1:
         # ruff format joins a docstring of one line to its closing quotes, however

@@ -195,3 +195,40 @@ def test_doc_comments_generate_ruff_clean_code(tmp_path: Path) -> None:
     # inspect.getdoc does), older ones keep it. What help() shows is the IDL's text.
     assert inspect.getdoc(namespace["A"]) == '"Quoted" start'
     assert inspect.getdoc(namespace["E"]) == 'ends with "quote" '
+
+
+def test_a_wrapped_argument_or_raised_error_continues_indented() -> None:
+    # Google-style docstrings (Sphinx's napoleon, IDEs) read a line at an entry's
+    # own indentation as another entry: napoleon took "update." for a parameter.
+    text = (
+        "Updates a topic.\n\nArgs:\n"
+        "    update_mask: Required. Indicates which fields in the provided topic to "
+        "update.\n    topic: Short.\n\nRaises:\n"
+        "    NotFound: The resource was not found, or it was deleted while the call "
+        "was on its way.\n"
+    )
+    assert docstring(text, 8) == (
+        '        """Updates a topic.',
+        "",
+        "        Args:",
+        "            update_mask: Required. Indicates which fields in the provided "
+        "topic to",
+        "                update.",
+        "            topic: Short.",
+        "",
+        "        Raises:",
+        "            NotFound: The resource was not found, or it was deleted while the "
+        "call was",
+        "                on its way.",
+        '        """',
+    )
+
+
+def test_other_wrapped_lines_keep_their_indentation() -> None:
+    text = "Summary.\n\nPlain.\n    An indented line, long enough to wrap: " + (
+        "word " * 16
+    )
+    assert docstring(text, 4)[3:5] == (
+        "        An indented line, long enough to wrap: " + "word " * 7 + "word",
+        "        " + "word " * 7 + "word",
+    )
