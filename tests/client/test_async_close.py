@@ -17,6 +17,7 @@ from conftest import server_thread
 from feed import FeedClient
 from feed_server import Feed
 from test_cancel import Stuck
+from test_sync_close import terminates
 
 import uvrpc
 
@@ -87,6 +88,25 @@ def test_a_channel_whose_loop_is_gone_is_closed_from_another(tmp_path: Path) -> 
         asyncio.run(leave_a_stream_open())
         asyncio.run(channel.close())
         assert channel._dealer is not None and channel._dealer._sock.closed
+
+
+def test_a_channel_dropped_unclosed_leaves_later_ones_closing_cleanly() -> None:
+    """As for the blocking channel (``test_sync_close.py``): a channel collected
+    without close() once its loop ended has its sockets closed as close() does,
+    and a later channel's close leaves nothing open in the context."""
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    with server_thread(Feed()) as server:
+
+        async def call(close: bool) -> None:
+            channel = uvrpc.Channel(server.endpoint, context=context)
+            assert [t.seq async for t in FeedClient(channel).ticks(count=2)] == [0, 1]
+            if close:
+                await channel.close()
+
+        asyncio.run(call(close=False))
+        gc.collect()
+        asyncio.run(call(close=True))
+    assert terminates(context)
 
 
 # The scenario abandons a task on a closed loop: Python reports its coroutine

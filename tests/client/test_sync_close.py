@@ -6,6 +6,7 @@ the close returns."""
 
 from __future__ import annotations
 
+import gc
 import queue
 import threading
 import time
@@ -290,3 +291,21 @@ def test_a_stream_steps_past_a_close_that_lingers(
         finally:
             let_close.set()
             closer.join(SOON)
+
+
+def test_a_channel_dropped_unclosed_leaves_later_ones_closing_cleanly() -> None:
+    """A channel collected without close() has its sockets closed as close()
+    closes them: pyzmq's own finalizer left libzmq reporting the end of no
+    socket closed after it, so each later channel's close waited out its linger
+    and left its socket open for good (the context could never terminate)."""
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    with server_thread(HeldEcho()) as server:
+        dropped = EchoSyncClient(uvrpc.SyncChannel(server.endpoint, context=context))
+        assert bytes(dropped.echo(data=b"a", timeout=10)) == b"a"
+        del dropped
+        gc.collect()
+        for _ in range(2):
+            with uvrpc.SyncChannel(server.endpoint, context=context) as channel:
+                echoed = EchoSyncClient(channel).echo(data=b"b", timeout=10)
+                assert bytes(echoed) == b"b"
+    assert terminates(context)

@@ -43,7 +43,13 @@ from ..transport.liveness import (
 )
 from ..transport.reactor import SocketReactor
 from ..transport.security import ClientSecurity, checked_security, no_reply_text
-from ..transport.sockets import CONNECT_TIMEOUT, LINGER, connect, open_socket
+from ..transport.sockets import (
+    CONNECT_TIMEOUT,
+    LINGER,
+    close_when_dropped,
+    connect,
+    open_socket,
+)
 from ..wire.buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
 from ..wire.errors import ChannelClosed, DeadlineExceeded, Unavailable
 from ..wire.limits import (
@@ -158,6 +164,7 @@ class DealerTransport:
             monitor_address(),
         )
         self._monitor.setsockopt(zmq.LINGER, 0)
+        self._when_dropped = close_when_dropped(self, self._sock, self._monitor)
         announce_batches(self._sock)
         self._live: set[bytes] = set()
         self._reactor: SocketReactor | None = None
@@ -332,6 +339,7 @@ class DealerTransport:
                 self._monitor.close(linger=0)
                 self._monitor = None
             self._sock.close(linger=0)
+            self._when_dropped.detach()
 
     async def close_lingering(self, linger: float) -> None:
         """Close the socket, letting libzmq send what it queued for up to
@@ -363,6 +371,7 @@ class DealerTransport:
             monitor_reactor.close()
             self._monitor.close(linger=0)
             self._monitor = None
+            self._when_dropped.detach()
 
 
 def _endpoints(endpoint: str | Sequence[str]) -> list[str]:

@@ -44,7 +44,7 @@ from ..transport.liveness import (
 )
 from ..transport.reactor import recv_message, send_message
 from ..transport.security import ClientSecurity, no_reply_text
-from ..transport.sockets import connect, open_socket
+from ..transport.sockets import close_when_dropped, connect, open_socket
 from ..wire.buffers import BodyEncoder, BufferPool
 from ..wire.errors import ChannelClosed, DeadlineExceeded, Unavailable
 from ..wire.methods import (
@@ -142,6 +142,7 @@ class SyncConnection:
             self._monitor.close(linger=0)
             self._sock.close(linger=0)
             raise
+        self._when_dropped = close_when_dropped(self, self._sock, self._monitor)
         self.endpoint = endpoint
         """The endpoint connected to."""
         # inproc:// has no handshake, so no event says it is connected; its pipe
@@ -983,6 +984,7 @@ class SyncConnection:
                 self._await_destroyed(linger)
         finally:
             monitor.close(linger=0)
+            self._when_dropped.detach()
             self._encoder.close()
 
     def _await_destroyed(self, linger: float) -> None:

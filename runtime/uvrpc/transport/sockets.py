@@ -23,6 +23,7 @@ import os
 import socket
 import stat
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ __all__ = [
     "SocketFile",
     "SocketSecurity",
     "bind",
+    "close_when_dropped",
     "configure_socket",
     "connect",
     "open_socket",
@@ -107,6 +109,35 @@ def configure_socket(
     sock.setsockopt(zmq.RCVHWM, hwm)
     if backstop:
         sock.setsockopt(zmq.MAXMSGSIZE, BACKSTOP_FACTOR * max_message_size)
+
+
+def close_when_dropped(
+    owner: object, sock: zmq.Socket[Any], monitor: zmq.Socket[Any]
+) -> weakref.finalize[Any, Any]:
+    """Close ``sock`` and its ``monitor``, in that order and without lingering,
+    when ``owner`` is collected unclosed (a client the caller dropped without
+    closing it); :meth:`weakref.finalize.detach` it once the owner closed them.
+
+    pyzmq's own ``Socket.__del__`` closes a monitored socket without stopping its
+    monitor, and libzmq then reports ``MONITOR_STOPPED`` for no socket closed
+    after it, in the whole process: every later client's lingering close waited
+    out its bound and left its socket open. Nothing runs at interpreter exit,
+    nor in a forked child, whose copies are its parent's to close.
+    """
+    finalizer = weakref.finalize(owner, _close_dropped, sock, monitor, os.getpid())
+    finalizer.atexit = False
+    return finalizer
+
+
+def _close_dropped(sock: zmq.Socket[Any], monitor: zmq.Socket[Any], pid: int) -> None:
+    if os.getpid() != pid:
+        return
+    if not sock.closed:
+        with contextlib.suppress(zmq.ZMQError):
+            sock.disable_monitor()
+        sock.close(linger=0)
+    if not monitor.closed:
+        monitor.close(linger=0)
 
 
 def open_socket(
