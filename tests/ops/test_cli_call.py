@@ -396,18 +396,23 @@ def test_a_peer_that_never_answers_is_named_by_the_users_method(
     )
 
 
+@pytest.mark.parametrize("timeout", ["30", "1"])
 @pytest.mark.parametrize(
     "command", [("call", "a.B.c", "{}"), ("list",), ("describe", "a.B")]
 )
 def test_no_server_at_the_endpoint_is_said_in_a_shell_users_words(
-    command: tuple[str, ...], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    command: tuple[str, ...],
+    timeout: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Nothing connects within the channel's connect timeout (before the
-    command's deadline): the line names the endpoint and what to check, not the
-    client API's ``wait_for_ready=True``, which no command takes."""
+    command's deadline, or at it): the line names the endpoint and what to
+    check, not the client API's ``wait_for_ready=True``, which no command takes,
+    nor the reflection call the command makes first."""
     endpoint = f"ipc://{tmp_path / 'nobody.sock'}"
     name, *rest = command
-    status, out, err = run(capsys, name, endpoint, *rest, "--timeout", "30")
+    status, out, err = run(capsys, name, endpoint, *rest, "--timeout", timeout)
     assert (status, out) == (1, "")
     assert err == (
         f"UNAVAILABLE: no server answered at {endpoint} within 1 s: is it "

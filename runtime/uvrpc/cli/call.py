@@ -611,10 +611,12 @@ async def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> None:
         raise CallError(str(exc)) from None
     async with channel:
         # A deadline shorter than the connect timeout ends the command as a
-        # deadline; else, nothing connected yet is told apart from a connection
-        # that drops during the command (whose call may have run).
+        # deadline; else (the same included: the call would fail at once with
+        # the channel's own words then), nothing connected yet is told apart
+        # from a connection that drops during the command (whose call may have
+        # run).
         wait = channel.connect_timeout
-        longer = args.timeout is None or args.timeout > wait
+        longer = args.timeout is None or args.timeout >= wait
         unreached = longer and not await channel.ready(wait)
         try:
             await _command(args, channel, headers, out, stdin)
