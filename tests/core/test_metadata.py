@@ -135,6 +135,26 @@ def test_a_bad_trailer_fails_the_handler() -> None:
     asyncio.run(asyncio.wait_for(main(), 10))
 
 
+@pytest.mark.parametrize(("key", "value"), [("Bad Key!", "v"), ("x-int", 1)])
+def test_a_handlers_bad_trailer_fails_its_call_internal_not_invalid_argument(
+    key: str, value: object
+) -> None:
+    """The handler's mistake, not its caller's: INVALID_ARGUMENT would tell the
+    caller that its own request was bad."""
+
+    class BadTrailer(Calculator):
+        async def add(self, *, a: int, b: int) -> int:
+            uvrpc.current_call().set_trailer(key, value)  # type: ignore[arg-type]
+            return a + b
+
+    async def main() -> None:
+        async with serving("memory", Path(), BadTrailer()) as (channel, _):
+            with pytest.raises(uvrpc.InternalError, match="trailer"):
+                await CalculatorClient(channel).add(a=1, b=1)
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+
+
 def test_a_server_refuses_metadata_over_its_limit(tmp_path: Path) -> None:
     async def main() -> None:
         service = Tagging()

@@ -24,7 +24,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from ..wire.codec import new_packer
-from ..wire.errors import InvalidArgument, ResourceExhausted
+from ..wire.errors import InternalError, InvalidArgument, ResourceExhausted
 from ..wire.limits import echo
 
 __all__ = [
@@ -168,13 +168,18 @@ class ServerCall:
         """Send ``key: value`` in the reply's trailers, on success and on error.
 
         Raises:
-            InvalidArgument: the key is not lowercase ASCII, or the value is
-                neither ``str`` nor ``bytes``.
+            InternalError: the key is not lowercase ASCII, or the value is
+                neither ``str`` nor ``bytes``: the handler's own mistake, so a
+                handler that lets it propagate fails its call ``INTERNAL``, not
+                ``INVALID_ARGUMENT``, which would blame its caller's request.
             ResourceExhausted: the trailers would exceed :data:`MAX_METADATA`.
         """
         trailers = dict(self._trailers or ())
         trailers[key] = value
-        self._trailers = validate_metadata(trailers, "trailer")
+        try:
+            self._trailers = validate_metadata(trailers, "trailer")
+        except InvalidArgument as exc:
+            raise InternalError(exc.message, exc.details) from None
 
     @property
     def trailers(self) -> Metadata:
