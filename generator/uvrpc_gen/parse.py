@@ -937,8 +937,9 @@ def _foreign_construct(
 ) -> str | None:
     """The message for a construct of Thrift or protobuf the IDL has no syntax
     for, where the parser failed on it: ``oneof`` in a message, a service that
-    ``extends`` another, ``include``, a ``;`` after a definition's ``}``;
-    ``None`` for any other error."""
+    ``extends`` another, ``include``, a ``;`` after a definition's ``}``,
+    protobuf's ``syntax`` and ``package``, annotations and field options, an
+    ``optional`` result; ``None`` for any other error."""
     token = error.token
     after = source[token.end_pos or 0 :]
     accepts = frozenset(error.accepts or error.expected)
@@ -966,6 +967,32 @@ def _foreign_construct(
     before = source[: token.start_pos or 0].rstrip()
     if token.type == "SEMICOLON" and before.endswith("}") and "$END" in accepts:
         return "no ';' follows a definition's closing '}': remove it"
+    if token.type == "NAME" and token == "syntax" and "NAMESPACE" in accepts:
+        return "protobuf's 'syntax = ...;' has no place here: remove the line"
+    if token.type == "NAME" and token == "package" and "NAMESPACE" in accepts:
+        found = re.match(r"\s*([\w.]+)", after)
+        name = found.group(1) if found else "name"
+        return f"protobuf's 'package {name};' is written 'namespace {name};' here"
+    annotated = re.match(r"\s*\(?\s*[\w.]+\s*\)?\s*=", after)
+    if (
+        token.type in ("LPAR", "LSQB")
+        and annotated
+        and ("SEMICOLON" in accepts or "NAMESPACE" in accepts)
+    ):
+        what = (
+            "Thrift's annotations '(...)'"
+            if token.type == "LPAR"
+            else ("protobuf's field options '[...]'")
+        )
+        return (
+            f"{what} are not supported: remove them (a '///' doc comment can say "
+            "what they said, such as that a field is deprecated)"
+        )
+    if accepts == {"LPAR"} and re.search(r"(^|\W)optional\s+[\w.<>, ]+$", before):
+        return (
+            "a method's result cannot be optional: return a message with an "
+            "'optional' field (or a union) instead"
+        )
     return None
 
 

@@ -888,6 +888,43 @@ def test_an_unclosed_comment_or_string_is_named_where_it_starts(
             "(got ';')",
             "                  ^",
         ),
+        (
+            'syntax = "proto3";\n' + NS,
+            "t.idl:1:1: error: protobuf's 'syntax = ...;' has no place here: remove "
+            "the line (got name 'syntax')",
+            "^~~~~~",
+        ),
+        (
+            NS + "package t.v1;\n",
+            "t.idl:2:1: error: protobuf's 'package t.v1;' is written 'namespace "
+            "t.v1;' here (got name 'package')",
+            "^~~~~~~",
+        ),
+        (
+            NS + 'message M { 1: i32 a (deprecated = "true"); }',
+            "t.idl:2:22: error: Thrift's annotations '(...)' are not supported: "
+            "remove them (a '///' doc comment can say what they said, such as that "
+            "a field is deprecated) (got '(')",
+            "                     ^",
+        ),
+        (
+            NS + "message M { 1: i32 a [(my.opt) = true]; }",
+            "t.idl:2:22: error: protobuf's field options '[...]' are not supported: "
+            "remove them (a '///' doc comment can say what they said, such as that "
+            "a field is deprecated) (got '[')",
+            "                     ^",
+        ),
+        (
+            NS + "service S { optional string f(); }",
+            "t.idl:2:29: error: a method's result cannot be optional: return a "
+            "message with an 'optional' field (or a union) instead (got name 'f')",
+            "                            ^",
+        ),
+        (  # a method written in a message: no annotation, the usual message
+            NS + "message M { 1: string f(); }",
+            "t.idl:2:24: error: missing ';' after the field (got '(')",
+            "                       ^",
+        ),
         (  # a return type named rpc, and no protobuf: the usual message
             NS + "message rpc {}\nservice S {\n    rpc get(i32 a);\n}",
             "t.idl:4:13: error: a parameter starts with its id, like '1: i32 name' "
