@@ -603,7 +603,9 @@ class _Checker:
     def python_name(self, name: str, span: Span, what: str) -> bool:
         """Report a name that cannot be a Python name; return whether it was OK."""
         if keyword.iskeyword(name):
-            self.error(span, f"{what} '{name}' is a Python keyword")
+            self.error(
+                span, f"{what} '{name}' is a Python keyword; {_rename(name, what)}"
+            )
             return False
         if name in FUTURE_KEYWORDS:
             self.error(span, f"{what} '{name}' is a reserved word of the IDL")
@@ -854,7 +856,9 @@ class _Checker:
             )
         elif name in MESSAGE_ATTRIBUTES or name.startswith("model_"):
             self.error(
-                span, f"{what} name '{name}' clashes with an attribute of uvrpc.Message"
+                span,
+                f"{what} name '{name}' clashes with an attribute of uvrpc.Message; "
+                + _rename(name, f"{what} name"),
             )
         elif name in self.kinds:
             kind = "constant" if isinstance(self.kinds[name], Const) else "type"
@@ -1089,7 +1093,8 @@ class _Checker:
             self.error(
                 span,
                 f"method name '{name}' clashes with attribute '{python}' of the "
-                "generated clients' or server's base class",
+                "generated clients' or server's base class; rename the method (its "
+                "route, which the wire carries, changes with it)",
             )
         elif python in self.kinds:
             self.error(
@@ -1549,3 +1554,20 @@ def _expand_module(module: Module, expand: Callable[[TypeRef], TypeRef]) -> Modu
             definition = dataclasses.replace(definition, methods=methods)
         definitions.append(definition)
     return dataclasses.replace(module, definitions=tuple(definitions))
+
+
+_BY_ID = ("field name", "parameter name", "exception field name", "union member name")
+
+
+def _rename(name: str, what: str) -> str:
+    """What to do about a name the generated code cannot use: rename it, and, for
+    what travels by id, that the wire stays the same."""
+    if what not in _BY_ID:
+        return "rename it"
+    # pydantic keeps every name that starts with 'model_' for itself.
+    other = (
+        name.removeprefix("model_") or "value"
+        if name.startswith("model_")
+        else f"{name}_"
+    )
+    return f"rename it (say '{other}'): fields travel by id, so the wire stays the same"

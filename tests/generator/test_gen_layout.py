@@ -105,7 +105,8 @@ def idl_module(draw: st.DrawFn) -> str:
         fields = []
         for number in range(1, draw(st.integers(0, 4)) + 1):
             type_ = draw(field_type(list(enums), [*messages, message]))
-            optional = draw(st.booleans())
+            # A message that needs itself could never be built: refused.
+            optional = draw(st.booleans()) or type_ == message
             field = draw(name("f", 30)) + str(number)
             value = None
             if (

@@ -402,17 +402,20 @@ def test_an_exception_field_named_message_passes_mypy_strict(
         (
             "message M { 1: i32 model_config; }",
             "t.idl:2:20: error: field name 'model_config' clashes with an attribute "
-            "of uvrpc.Message",
+            "of uvrpc.Message; rename it (say 'config'): fields travel by id, so "
+            "the wire stays the same",
         ),
         (
             "message M { 1: i32 model_dump; }",
             "t.idl:2:20: error: field name 'model_dump' clashes with an attribute "
-            "of uvrpc.Message",
+            "of uvrpc.Message; rename it (say 'dump'): fields travel by id, so "
+            "the wire stays the same",
         ),
         (
             "message M { 1: i32 model_later; }",
             "t.idl:2:20: error: field name 'model_later' clashes with an attribute "
-            "of uvrpc.Message",
+            "of uvrpc.Message; rename it (say 'later'): fields travel by id, so "
+            "the wire stays the same",
         ),
         (
             "message M { 1: i32 _uvrpc; }",
@@ -426,7 +429,8 @@ def test_an_exception_field_named_message_passes_mypy_strict(
         (
             "service S { void close(); }",
             "t.idl:2:18: error: method name 'close' clashes with attribute 'close' "
-            "of the generated clients' or server's base class",
+            "of the generated clients' or server's base class; rename the method "
+            "(its route, which the wire carries, changes with it)",
         ),
     ],
 )

@@ -143,12 +143,13 @@ CASES = [
     ),
     (
         NS + "message M { 1: i32 class; }",
-        "t.idl:2:20: error: field name 'class' is a Python keyword",
+        "t.idl:2:20: error: field name 'class' is a Python keyword; rename it "
+        "(say 'class_'): fields travel by id, so the wire stays the same",
         "                   ^~~~~",
     ),
     (
         NS + "message None {}",
-        "t.idl:2:9: error: message name 'None' is a Python keyword",
+        "t.idl:2:9: error: message name 'None' is a Python keyword; rename it",
         "        ^~~~",
     ),
     (
@@ -159,7 +160,8 @@ CASES = [
     (
         NS + "message M { 1: i32 copy; }",
         "t.idl:2:20: error: field name 'copy' clashes with an attribute of "
-        "uvrpc.Message",
+        "uvrpc.Message; rename it (say 'copy_'): fields travel by id, so the wire "
+        "stays the same",
         "                   ^~~~",
     ),
     (
@@ -176,7 +178,8 @@ CASES = [
     (
         NS + "service S { void close(); }",
         "t.idl:2:18: error: method name 'close' clashes with attribute 'close' of "
-        "the generated clients' or server's base class",
+        "the generated clients' or server's base class; rename the method (its "
+        "route, which the wire carries, changes with it)",
         "                 ^~~~~",
     ),
     (
@@ -545,7 +548,8 @@ def test_several_errors_in_one_run() -> None:
     assert found == [
         "t.idl:3:5: error: unknown type 'Strng'; did you mean 'string'?",
         "t.idl:4:2: error: duplicate field id 1 (first used at line 3)",
-        "t.idl:5:9: error: field name 'class' is a Python keyword",
+        "t.idl:5:9: error: field name 'class' is a Python keyword; rename it "
+        "(say 'class_'): fields travel by id, so the wire stays the same",
     ]
 
 

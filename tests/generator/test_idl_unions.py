@@ -102,7 +102,8 @@ def test_a_field_named_union_is_still_a_field() -> None:
         ),
         (
             "union U { 1: i32 class; }",
-            "t.idl:1:31: error: union member name 'class' is a Python keyword",
+            "t.idl:1:31: error: union member name 'class' is a Python keyword; "
+            "rename it (say 'class_'): fields travel by id, so the wire stays the same",
         ),
         (
             'union U { reserved 2, "b"; 2: i32 b; }',
