@@ -57,6 +57,7 @@ __all__ = [
     "python_string",
     "received_annotation",
     "received_annotation_doc",
+    "sent_abstractly",
     "sent_annotation_doc",
     "shadowing",
     "strict_annotation",
@@ -96,6 +97,16 @@ SENT_SCALARS = {**RECEIVED_SCALARS, "bytes": f"{RUNTIME_ALIAS}.{SYMBOLS['Buffer'
 """IDL scalar → the plain Python type of a value to send."""
 
 _CONTAINERS = {"list": "list", "set": "set", "map": "dict"}
+
+_SENT_CONTAINERS = {
+    "list": f"{TYPING_ALIAS}.Sequence",
+    "set": f"{TYPING_ALIAS}.AbstractSet",
+    "map": f"{TYPING_ALIAS}.Mapping",
+}
+"""A sent container that holds bytes, annotated read-only: ``list[Buffer]`` is
+invariant, so a caller's ``list[bytes]``, or a received ``list[memoryview]`` sent
+on, would not be one; ``Sequence[Buffer]`` takes both (a map's keys stay
+invariant)."""
 
 _imports: contextvars.ContextVar[Collection[str]] = contextvars.ContextVar(
     "_imports", default=()
@@ -179,15 +190,23 @@ _SHORT_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
 def _annotation(
-    ref: TypeRef, scalars: Mapping[str, str], *, constrained: bool = False
+    ref: TypeRef,
+    scalars: Mapping[str, str],
+    *,
+    constrained: bool = False,
+    sent: bool = False,
 ) -> Doc:
     if ref.name in scalars:
         doc: Doc = builtin(scalars[ref.name])
     elif ref.name in _CONTAINERS:
         arguments = tuple(
-            _annotation(a, scalars, constrained=constrained) for a in ref.arguments
+            _annotation(a, scalars, constrained=constrained, sent=sent)
+            for a in ref.arguments
         )
-        container = builtin(_CONTAINERS[ref.name])
+        if sent and carries_bytes(ref):
+            container = _SENT_CONTAINERS[ref.name]
+        else:
+            container = builtin(_CONTAINERS[ref.name])
         doc = Group(f"{container}[", arguments, "]", hug=True)
     else:
         doc = python_name(ref.name)
@@ -231,8 +250,15 @@ def received_annotation_doc(ref: TypeRef, *, optional: bool = False) -> Doc:
 
 
 def sent_annotation_doc(ref: TypeRef, *, optional: bool = False) -> Doc:
-    """The annotation of a value to send in a signature, to lay out."""
-    return _optional(_annotation(ref, SENT_SCALARS), optional)
+    """The annotation of a value to send in a signature, to lay out: a container
+    that holds bytes is a read-only one (see :data:`_SENT_CONTAINERS`)."""
+    return _optional(_annotation(ref, SENT_SCALARS, sent=True), optional)
+
+
+def sent_abstractly(ref: TypeRef) -> bool:
+    """Whether the sent annotation of ``ref`` names ``typing``'s read-only
+    containers (a container that holds bytes)."""
+    return ref.name in _CONTAINERS and carries_bytes(ref)
 
 
 def strict_annotation(ref: TypeRef, *, optional: bool = False) -> str:

@@ -523,7 +523,8 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
                 any(_typed_init(m.fields) for m in messages)
                 or bool(consts or exceptions or unions)
                 or streams
-                or constrained,
+                or constrained
+                or any(pytypes.sent_abstractly(t) for t in types),
             ),
         )
         if used

@@ -100,3 +100,95 @@ def test_misuse_fails_on_exactly_the_marked_lines() -> None:
     assert missing == {}, f"marked lines mypy accepted: {missing}"
     unexpected = {line: codes[line] for line in set(codes) - set(expected)}
     assert unexpected == {}, f"errors on unmarked lines: {unexpected}"
+
+
+BLOBS_IDL = """namespace blobs;
+
+message Bundle {
+    1: list<bytes> parts;
+    2: set<bytes> tags;
+    3: map<string, list<bytes>> named;
+}
+
+service Blobs {
+    list<bytes> split(1: list<bytes> parts, 2: map<string, bytes> named);
+}
+"""
+
+BLOBS_USAGE = """
+from __future__ import annotations
+
+from blobs import BlobsClient, BlobsServer, Bundle
+
+
+async def use(
+    client: BlobsClient, payloads: list[bytes], views: list[memoryview]
+) -> None:
+    Bundle(parts=payloads, tags={b"a"}, named={"x": payloads})
+    got = await client.split(parts=payloads, named={"k": b"v"})
+    Bundle(parts=got, tags=frozenset(), named={"x": views})
+    await client.split(parts=views, named={})
+    await client.split(parts=(b"a", bytearray(b"b")), named={"k": memoryview(b"v")})
+
+
+class Splitter(BlobsServer):
+    async def split(
+        self, *, parts: list[memoryview], named: dict[str, memoryview]
+    ) -> list[bytes]:
+        return [bytes(part) for part in parts]
+"""
+
+
+@pytest.mark.typecheck
+def test_containers_of_bytes_take_the_callers_lists_of_bytes(tmp_path: Path) -> None:
+    """``list[Buffer]`` is invariant: a caller's ``list[bytes]`` or a received
+    ``list[memoryview]`` was refused where a list of bytes is sent (a message's
+    field, a parameter, a handler's result); the sent side is read-only
+    (``Sequence[Buffer]``, ``AbstractSet``, ``Mapping``) and takes them all."""
+    from uvrpc_gen.cli import main
+
+    (tmp_path / "blobs.idl").write_text(BLOBS_IDL)
+    assert main([str(tmp_path / "blobs.idl"), "-o", str(tmp_path)]) == 0
+    usage = tmp_path / "use_blobs.py"
+    usage.write_text(BLOBS_USAGE)
+    env = dict(os.environ, MYPYPATH=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--config-file",
+         str(ROOT / "pyproject.toml"), "--no-error-summary",
+         str(usage), str(tmp_path / "blobs.py")],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_tuple_and_a_frozenset_of_bytes_are_sent_as_a_list_and_a_set(
+    tmp_path: Path,
+) -> None:
+    """What the read-only annotations let a caller pass, the runtime takes."""
+    import asyncio
+
+    from conftest import generate_modules
+
+    import uvrpc
+
+    blobs = generate_modules(tmp_path, {"blobs.idl": BLOBS_IDL})["blobs"]
+
+    class Splitter(blobs.BlobsServer):  # type: ignore[misc, name-defined]
+        async def split(
+            self, *, parts: list[memoryview], named: dict[str, memoryview]
+        ) -> list[bytes]:
+            return [bytes(p) + bytes(named.get("k", b"")) for p in parts]
+
+    async def main() -> None:
+        bundle = blobs.Bundle(
+            parts=(b"a", bytearray(b"b")), tags=frozenset({b"t"}), named={}
+        )
+        assert [bytes(p) for p in bundle.parts] == [b"a", b"b"]
+        assert {bytes(t) for t in bundle.tags} == {b"t"}
+        async with uvrpc.testing.memory_channel(Splitter()) as channel:
+            got = await blobs.BlobsClient(channel).split(
+                parts=(b"a", memoryview(b"b")), named={"k": b"!"}
+            )
+        assert [bytes(p) for p in got] == [b"a!", b"b!"]
+
+    asyncio.run(asyncio.wait_for(main(), 10))

@@ -153,7 +153,7 @@ class Containers(_uvrpc.Message):
             nested: dict[int, dict[str, list[Scalars]]] = ...,
             colors: set[Color] = ...,
             matrix: list[list[int]] = ...,
-            blobs: dict[str, _uvrpc.Buffer] = ...,
+            blobs: _typing.Mapping[str, _uvrpc.Buffer] = ...,
             words: list[str] = ...,
             weights: dict[int, float] = ...,
         ) -> None:
