@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import array
+import collections
 import enum
+import types
 from typing import Any
 
 import msgpack
@@ -57,6 +60,18 @@ def test_sets_inside_messages_come_back_as_sets() -> None:
     outcome = Outcome(value=1.0, steps_run=2, ops_used={Op.ADD, Op.DIV})
     decoded = Outcome.model_validate(roundtrip(outcome))
     assert decoded == outcome and decoded.ops_used == {Op.ADD, Op.DIV}
+
+
+def test_any_sequence_set_or_mapping_travels_as_an_array_or_a_map() -> None:
+    """What the generated annotations of sent containers allow (Sequence,
+    AbstractSet, Mapping) is sent as the list, set or map it stands for; a
+    buffer, which is a Sequence too, stays bytes."""
+    assert roundtrip(collections.deque([b"a", 2])) == [b"a", 2]
+    assert roundtrip(types.MappingProxyType({"k": b"v"})) == {"k": b"v"}
+    assert roundtrip(collections.ChainMap({"a": 1}, {"b": 2})) == {"a": 1, "b": 2}
+    assert sorted(roundtrip({"x": 1, "y": 2}.keys())) == ["x", "y"]
+    assert roundtrip(range(3)) == [0, 1, 2]
+    assert roundtrip(array.array("B", b"ab")) == b"ab"
 
 
 def test_unknown_types_are_refused_when_encoding() -> None:

@@ -19,7 +19,8 @@ declared and refuse elsewhere, and other extension types are refused.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any, cast
 
 import msgpack
@@ -132,9 +133,15 @@ def _encode_extra(obj: object) -> object:
         raise EncodeError(str(exc)) from None
     if form is not NotImplemented:
         return form
-    if not _is_buffer(obj):
-        raise EncodeError(f"cannot encode a value of type {type(obj).__name__}")
-    return byte_view(obj)
+    if _is_buffer(obj):
+        return byte_view(obj)
+    # Any other container, as the generated annotations of sent values allow
+    # (a deque for a list, a mappingproxy for a map, dict.keys() for a set).
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    if isinstance(obj, (AbstractSet, Sequence)):
+        return list(obj)
+    raise EncodeError(f"cannot encode a value of type {type(obj).__name__}")
 
 
 def _wire_form(model: BaseModel) -> Any:
