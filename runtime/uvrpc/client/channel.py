@@ -1196,7 +1196,9 @@ class Channel:
                 status); the client stops sending.
             DeadlineExceeded: the call did not finish within ``timeout`` seconds.
             Unavailable: the channel is closed, or the connection dropped.
-            Exception: whatever ``items`` raised; the call is cancelled.
+            Exception: whatever ``items`` raised; the call is cancelled (a
+                ``CancelledError`` they raised is :class:`~uvrpc.Cancelled`,
+                caused by it: the caller itself was not cancelled).
         """
         items = sent_items(method, items)
         if self._interceptors:

@@ -278,9 +278,17 @@ class StreamCall:
             if task is None or task.cancelling():
                 raise  # the pump was stopped: the call ended, or is ending
             # The caller's iterable raised it (it awaited a future that someone
-            # cancelled): the call fails with it, as with any other exception,
-            # instead of waiting for its deadline, or for ever without one.
-            self.fail(exc, cancel=True)
+            # cancelled): the call fails at once, instead of waiting for its
+            # deadline, or for ever without one. As CANCELLED, not the bare
+            # CancelledError: raised in a caller nobody cancelled, that one
+            # reads as the caller's own cancellation (a TaskGroup would count
+            # the call as cancelled, not failed, and say nothing).
+            error = Cancelled(
+                f"the items of {self.method.route} raised CancelledError (they "
+                "awaited something that was cancelled)"
+            )
+            error.__cause__ = exc
+            self.fail(error, cancel=True)
         except BaseException as exc:
             # The caller's iterable (or an item) failed: the call fails with it.
             self.fail(exc, cancel=True)
