@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 import lark
 from lark import Token, Tree
 
+from .constraints import NAMES as CONSTRAINT_NAMES
 from .diagnostics import REQUIRED_HINT, Diagnostic, IdlError
 from .model import (
     BoolLiteral,
@@ -973,7 +974,15 @@ def _foreign_construct(
         found = re.match(r"\s*([\w.]+)", after)
         name = found.group(1) if found else "name"
         return f"protobuf's 'package {name};' is written 'namespace {name};' here"
-    annotated = re.match(r"\s*\(?\s*[\w.]+\s*\)?\s*=", after)
+    annotated = re.match(r"\s*\(?\s*([\w.]+)\s*\)?\s*=", after)
+    if token.type == "LPAR" and annotated and annotated.group(1) in CONSTRAINT_NAMES:
+        found = re.search(r"(\w+(?:<[^;:()]*>)?)\s+(\w+)\s*$", before)
+        inner = re.match(r"([^()]*)\)", after)
+        given = inner.group(1).strip() if inner else "..."
+        field = f"{found.group(1)}({given}) {found.group(2)}" if found else ""
+        return "constraints follow the type, not the name" + (
+            f": write '{field}'" if field else ""
+        )
     if (
         token.type in ("LPAR", "LSQB")
         and annotated

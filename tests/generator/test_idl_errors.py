@@ -924,6 +924,18 @@ def test_an_unclosed_comment_or_string_is_named_where_it_starts(
             "message with an 'optional' field (or a union) instead (got name 'f')",
             "                            ^",
         ),
+        (  # a constraint after the name: not an annotation to remove
+            NS + "message M { 1: string name(max_len = 5); }",
+            "t.idl:2:27: error: constraints follow the type, not the name: write "
+            "'string(max_len = 5) name' (got '(')",
+            "                          ^",
+        ),
+        (
+            NS + "service S { void f(1: i32 x (min = 0, max = 9)); }",
+            "t.idl:2:29: error: constraints follow the type, not the name: write "
+            "'i32(min = 0, max = 9) x' (got '(')",
+            "                            ^",
+        ),
         (  # a method written in a message: no annotation, the usual message
             NS + "message M { 1: string f(); }",
             "t.idl:2:24: error: missing ';' after the field (got '(')",
