@@ -29,6 +29,7 @@ from feed_server import Feed, payload
 
 import uvrpc
 import uvrpc.testing
+from uvrpc.core.credit import MAX_WINDOW
 
 V = uvrpc.PROTOCOL_VERSION
 HERE = Path(__file__).resolve().parents[1]
@@ -222,6 +223,33 @@ def test_a_slow_handler_buffers_at_most_its_window(kind: str, tmp_path: Path) ->
             assert host is not None
             assert 1 <= host.buffered_max <= 8
             assert host.active == 0
+
+    run(main())
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_largest_window_is_granted_and_a_larger_one_refused(
+    kind: str, tmp_path: Path
+) -> None:
+    # A server grants its whole window in the CREDIT that opens a client's
+    # stream, whose count is 32 bits: a larger window used to crash the call's
+    # session on the server, leaving the caller without a reply.
+    largest = MAX_WINDOW
+
+    async def main() -> None:
+        async with connect(
+            Feed(), kind, tmp_path, window=largest, server_window=largest
+        ) as (client, _):
+            assert await client.upload(ticks=ticks(3)) == Total(count=3, bytes=0)
+            assert [t.seq async for t in client.echo(ticks=ticks(3))] == [0, 1, 2]
+        endpoint = f"ipc://{tmp_path / 'none.sock'}"
+        for too_large in (largest + 1, 2**64):
+            with pytest.raises(ValueError, match="at most 4,294,967,295 items"):
+                uvrpc.Server(Feed(), stream_window=too_large)
+            with pytest.raises(ValueError, match="at most 4,294,967,295 items"):
+                uvrpc.Channel(endpoint, stream_window=too_large)
+            with pytest.raises(ValueError, match="at most 4,294,967,295 items"):
+                uvrpc.SyncChannel(endpoint, stream_window=too_large)
 
     run(main())
 

@@ -19,7 +19,12 @@ from typing import overload
 
 from ..wire.limits import STREAM_BYTES, STREAM_WINDOW, STREAM_WINDOW_MAX
 
-__all__ = ["ReceiveWindow", "SendCredit", "check_window", "grant_step"]
+__all__ = ["MAX_WINDOW", "ReceiveWindow", "SendCredit", "check_window", "grant_step"]
+
+MAX_WINDOW = 2**32 - 1
+"""The largest window a stream may have: a CREDIT carries its count as a 32-bit
+unsigned integer (:func:`~uvrpc.wire.protocol.encode_stream_header`), and a
+server grants its whole window in the CREDIT that opens a client's stream."""
 
 
 class ReceiveWindow:
@@ -120,14 +125,20 @@ def check_window(window: int) -> int: ...
 @overload
 def check_window(window: None) -> None: ...
 def check_window(window: int | None) -> int | None:
-    """``window`` if it can be a stream's window: at least one item, or ``None``
-    (the default window, grown for small items).
+    """``window`` if it can be a stream's window: from one item to
+    :data:`MAX_WINDOW`, or ``None`` (the default window, grown for small items).
 
     Raises:
-        ValueError: it is smaller.
+        ValueError: it is smaller or larger.
     """
-    if window is not None and window < 1:
-        raise ValueError("a stream window must be at least 1")
+    if window is not None:
+        if window < 1:
+            raise ValueError("a stream window must be at least 1")
+        if window > MAX_WINDOW:
+            raise ValueError(
+                f"a stream window must be at most {MAX_WINDOW:,} items (2**32 - 1: "
+                f"a CREDIT counts in 32 bits); got {window:,}"
+            )
     return window
 
 
