@@ -9,6 +9,7 @@ import pytest
 from golden import conformance
 
 import uvrpc
+from uvrpc.core.calls import encode_stream_request
 from uvrpc.core.client import END, WAIT, CallState, ClientCore, finish, trailers_of
 from uvrpc.core.context import CallMetadata
 from uvrpc.methods import StreamingMethod, Unary
@@ -217,6 +218,17 @@ def test_an_oversized_item_fails_and_cancels_its_stream() -> None:
     assert kinds(client) == [(KIND_CANCEL, state.call_id, 0)]
     with pytest.raises(uvrpc.ResourceExhausted, match="a message of"):
         client.take(state)
+
+
+def test_a_stream_header_that_cannot_be_encoded_gives_its_body_back() -> None:
+    """The body is encoded first, into the pooled buffer: a header that then
+    fails (a window no msgpack integer holds, which every constructor refuses)
+    gives it back, or the next request's body was written after it."""
+    encoder = BodyEncoder()
+    with pytest.raises(OverflowError):
+        encode_stream_request(encoder, 1, COUNT, {"1": 0, "2": 3}, None, 2**64)
+    frames = encode_stream_request(encoder, 2, COUNT, {"1": 5, "2": 7}, None, 8)
+    assert msgpack.unpackb(frames[-1]) == {"1": 5, "2": 7}
 
 
 def test_a_stream_request_grants_the_window_in_its_one_header() -> None:

@@ -172,13 +172,19 @@ def encode_stream_request(
     ``window`` items if it streams (``None``: it does not); as
     :func:`encode_request` otherwise."""
     body, attachments = _encode_args(encoder, method, args)
-    header = method.headers.encode_stream(
-        call_id,
-        timeout_ms(timeout),
-        window,
-        metadata,
-        None if timeout is None else send_stamp(),
-    )
+    try:
+        header = method.headers.encode_stream(
+            call_id,
+            timeout_ms(timeout),
+            window,
+            metadata,
+            None if timeout is None else send_stamp(),
+        )
+    except BaseException:
+        # The body holds the pooled buffer: given back, or the next call's
+        # body would be written after it.
+        encoder.settle(body, False)
+        raise
     return _request_frames(encoder, method.route, header, body, attachments, max_size)
 
 
