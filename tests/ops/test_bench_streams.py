@@ -206,8 +206,7 @@ class Corrupting:
 @pytest.fixture
 def corrupting_raw_server() -> Iterator[str]:
     """The raw stream server on a thread, every 64-byte frame it sends zeroed."""
-    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.ROUTER)
-    sock.setsockopt(zmq.LINGER, 0)
+    sock = zmq_raw_streams.stream_socket(zmq.ROUTER)  # the bench's own socket
     sock.bind("tcp://127.0.0.1:*")
     endpoint = cast(bytes, sock.getsockopt(zmq.LAST_ENDPOINT)).decode()
     server = zmq_raw_streams.StreamServer(cast(Any, Corrupting(sock, 64)))

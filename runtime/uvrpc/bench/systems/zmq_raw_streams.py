@@ -41,7 +41,7 @@ from ._serving import make_payload, serve_until_terminated
 from ._serving import run_client as run_on_loop
 from ._streaming import ITEMS, tally_ok
 
-__all__ = ["StreamServer", "run_client", "serve"]
+__all__ = ["StreamServer", "run_client", "serve", "stream_socket"]
 
 OPEN_REPEAT, OPEN_TALLY, OPEN_ECHO, ITEM, END, CREDIT, CANCEL, TALLY = range(8)
 
@@ -197,12 +197,20 @@ class StreamServer:
             self._control(stream, END)
 
 
-def serve(bind: str, loop: str) -> None:
-    """An asyncio ROUTER server of the three streams, until terminated."""
-    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.ROUTER)
+def stream_socket(kind: int) -> zmq.Socket[bytes]:
+    """A socket of ``kind`` for either side of the raw streams: no linger, and a
+    high-water mark of :data:`HWM` each way, so that a window of messages never
+    finds it full."""
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(kind)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.SNDHWM, HWM)
     sock.setsockopt(zmq.RCVHWM, HWM)
+    return sock
+
+
+def serve(bind: str, loop: str) -> None:
+    """An asyncio ROUTER server of the three streams, until terminated."""
+    sock = stream_socket(zmq.ROUTER)
     sock.bind(bind)
     endpoint = cast(bytes, sock.getsockopt(zmq.LAST_ENDPOINT)).decode()
     server = StreamServer(sock)
@@ -224,10 +232,7 @@ class _Client:
     """A DEALER read by one coroutine: a future only when nothing is ready."""
 
     def __init__(self, endpoint: str) -> None:
-        self.sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.setsockopt(zmq.SNDHWM, HWM)
-        self.sock.setsockopt(zmq.RCVHWM, HWM)
+        self.sock = stream_socket(zmq.DEALER)
         self.sock.connect(endpoint)
         self.loop = asyncio.get_running_loop()
         self.readable: asyncio.Future[None] = self.loop.create_future()
