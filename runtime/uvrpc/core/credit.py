@@ -9,8 +9,10 @@ only while it holds credit (``docs/protocol.md``, "Streams").
 
 Granting at a quarter rather than at half the window keeps three quarters of it
 on the way while a CREDIT travels back, so a sender that is faster than the
-round trip rarely stops; with the default window of 128 items a stream of N items
-costs N // 32 CREDIT messages (measured in ``docs/performance.md``, "Streams").
+round trip rarely stops; with a window of 128 items a stream of N items costs
+N // 32 CREDIT messages (measured in ``docs/performance.md``, "Streams"). The
+default window grows for small items, up to 1,024 of them (256 per CREDIT), as a
+window counted in bytes would ("A window of small items grows").
 """
 
 from __future__ import annotations
