@@ -135,37 +135,6 @@ def test_a_lone_message_is_read_without_a_receive_that_finds_nothing(
         sender.close()
 
 
-def test_a_reactor_that_stopped_receiving_stays_idle() -> None:
-    """A server finishing its calls stops receiving: messages that still arrive
-    wake its reactor once, not on every turn of the loop."""
-    receiver, sender = pair()
-    wake_ups = 0
-
-    class Counting(SocketReactor):
-        def _on_ready(self) -> None:
-            nonlocal wake_ups
-            wake_ups += 1
-            super()._on_ready()
-
-    async def main() -> None:
-        reactor = Counting(receiver, asyncio.get_running_loop(), lambda _: None)
-        await asyncio.sleep(0.01)  # the first drain
-        reactor.stop_receiving()
-        before = wake_ups
-        for n in range(5):
-            send_message(sender, [b"", n.to_bytes(4, "big")])
-        for _ in range(200):  # turns of the loop, not time
-            await asyncio.sleep(0)
-        reactor.close()
-        assert wake_ups - before <= 5
-
-    try:
-        asyncio.run(main())
-    finally:
-        receiver.close()
-        sender.close()
-
-
 def test_a_send_that_finds_no_room_does_not_spend_the_edge_of_new_input() -> None:
     """A send that fails (its peer's pipe is full) processes the socket's pending
     commands, as one that goes does: a message that arrived meanwhile has its

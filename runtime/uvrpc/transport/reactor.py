@@ -193,7 +193,6 @@ class SocketReactor:
         self._sent_draining = False
         self._writers: deque[asyncio.Future[None]] = deque()
         self._closed = False
-        self._receiving = True
         self._retry: asyncio.TimerHandle | None = None
         self._turn_end: Callable[[], None] | None = None
         loop.add_reader(self._fd, self._on_ready)
@@ -242,43 +241,37 @@ class SocketReactor:
         self._drain_scheduled = False
         if self._closed:
             return
-        sock = self._sock
-        if self._receiving:
-            on_message = self._on_message
-            self._draining = True
-            try:
-                for index in range(DRAIN_BATCH):
-                    try:
-                        frames = recv_message(sock, _NOBLOCK)
-                    except zmq.Again:
-                        break
-                    on_message(frames)
-                    if self.closed:
-                        # on_message closed the reactor (a handler that closed
-                        # its server): its socket may be closed already.
-                        break
-                    if not index and not _events(sock) & _POLLIN:
-                        # A lone message, the usual wake-up when calls come one
-                        # at a time: asking the socket whether another waits
-                        # costs a third of the receive that would find nothing
-                        # (pyzmq makes and raises a zmq.Again, importing twice
-                        # as it makes one), and one look more in a drain of
-                        # several. Both process the socket's pending commands,
-                        # so the descriptor wakes the loop when the next comes.
-                        break
-                else:
-                    # More may be waiting; come back after other ready callbacks
-                    # have run.
-                    self._schedule_drain()
-            except BaseException:
-                self._drain_after_error()
-                raise
-            finally:
-                self._drained()
-        else:
-            # Process the socket's pending commands all the same, which clears
-            # its descriptor: left readable, the loop would call back at once.
-            _events(sock)
+        sock, on_message = self._sock, self._on_message
+        self._draining = True
+        try:
+            for index in range(DRAIN_BATCH):
+                try:
+                    frames = recv_message(sock, _NOBLOCK)
+                except zmq.Again:
+                    break
+                on_message(frames)
+                if self.closed:
+                    # on_message closed the reactor (a handler that closed
+                    # its server): its socket may be closed already.
+                    break
+                if not index and not _events(sock) & _POLLIN:
+                    # A lone message, the usual wake-up when calls come one
+                    # at a time: asking the socket whether another waits
+                    # costs a third of the receive that would find nothing
+                    # (pyzmq makes and raises a zmq.Again, importing twice
+                    # as it makes one), and one look more in a drain of
+                    # several. Both process the socket's pending commands,
+                    # so the descriptor wakes the loop when the next comes.
+                    break
+            else:
+                # More may be waiting; come back after other ready callbacks
+                # have run.
+                self._schedule_drain()
+        except BaseException:
+            self._drain_after_error()
+            raise
+        finally:
+            self._drained()
         if self._writers:
             self._wake_writers()
 
@@ -289,7 +282,7 @@ class SocketReactor:
         whoever acts on that report drains first, so as not to take them for
         lost.
         """
-        if self._closed or not self._receiving or self._draining:
+        if self._closed or self._draining:
             return
         sock, on_message = self._sock, self._on_message
         self._draining = True
@@ -419,11 +412,6 @@ class SocketReactor:
         self._retry = None
         self._schedule_drain()
 
-    def stop_receiving(self) -> None:
-        """Receive no more messages; sending goes on (a server finishing its
-        calls before it closes)."""
-        self._receiving = False
-
     def close(self) -> None:
         """Stop watching the socket and release parked senders."""
         if self._closed:
@@ -496,33 +484,29 @@ class RouterReactor(SocketReactor):
         self._drain_scheduled = False
         if self._closed:
             return
-        sock = self._sock
+        sock, on_message = self._sock, self._on_message
         received = 0
-        if self._receiving:
-            on_message = self._on_message
-            self._draining = True
-            try:
-                for received in range(DRAIN_BATCH):  # noqa: B007 (read after)
-                    try:
-                        frames = recv_message(sock, _NOBLOCK)
-                    except zmq.Again:
-                        break
-                    on_message(frames)
-                    if self.closed:
-                        break  # see SocketReactor._on_ready
-                    if not received and not _events(sock) & _POLLIN:
-                        received = 1  # a lone message (SocketReactor._on_ready)
-                        break
-                else:
-                    received = DRAIN_BATCH
-                    self._schedule_drain()
-            except BaseException:
-                self._drain_after_error()
-                raise
-            finally:
-                self._drained()
-        else:
-            _events(sock)
+        self._draining = True
+        try:
+            for received in range(DRAIN_BATCH):  # noqa: B007 (read after)
+                try:
+                    frames = recv_message(sock, _NOBLOCK)
+                except zmq.Again:
+                    break
+                on_message(frames)
+                if self.closed:
+                    break  # see SocketReactor._on_ready
+                if not received and not _events(sock) & _POLLIN:
+                    received = 1  # a lone message (SocketReactor._on_ready)
+                    break
+            else:
+                received = DRAIN_BATCH
+                self._schedule_drain()
+        except BaseException:
+            self._drain_after_error()
+            raise
+        finally:
+            self._drained()
         if not received and self._parked:
             # Woken with nothing to read: a peer's pipe may have got room (ZeroMQ
             # says which one nowhere); try each parked peer once.
