@@ -334,6 +334,67 @@ def test_stream_messages_are_handed_on_undecoded(
     assert message.cancels == (kind == KIND_CANCEL)
 
 
+# --- messages of a batch ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [
+        request(7, "feed.Feed.ping", {"1": 5}, 2500),
+        stream_message(KIND_ITEM, 9, {"1": 3}),
+        stream_message(KIND_CREDIT, 9, n=4),
+        [ID, b"", pack([V, KIND_CREDIT, 4, -1]), b"\xc0"],
+    ],
+    ids=["request", "item", "credit", "malformed-stream-header"],
+)
+def test_a_message_of_a_batch_is_read_as_it_would_be_alone(
+    protocol: ServerProtocol, frames: list[bytes]
+) -> None:
+    """The server reads a batch's messages without measuring each again: what
+    it learns of each is what the message alone would have told it."""
+    _, alone = protocol.receive(frames)
+    batched = protocol.receive_batched(frames[-2], frames[-1], frames[:2])
+    assert type(batched) is type(alone)
+    if type(alone) is Request:
+        assert type(batched) is Request
+        assert (batched.call_id, batched.params, batched.timeout_ms) == (
+            alone.call_id,
+            alone.params,
+            alone.timeout_ms,
+        )
+        assert batched.route is alone.route
+    elif type(alone) is StreamMessage:
+        assert type(batched) is StreamMessage
+        assert (batched.header, batched.body) == (alone.header, alone.body)
+        assert not batched.attachments and not alone.attachments
+    else:
+        assert type(alone) is RefusedStreamMessage
+        assert type(batched) is RefusedStreamMessage
+        assert (batched.call_id, batched.oversized) == (alone.call_id, alone.oversized)
+        assert batched.error.message == alone.error.message
+
+
+@pytest.mark.parametrize(
+    ("frames", "answered"),
+    [
+        ([ID, b"", b"\xc1", pack({})], False),
+        (request(4, "feed.Feed.nope", {}, None), True),
+        (request(4, "feed.Feed.ping", {"1": "five"}, None), True),
+    ],
+    ids=["malformed", "unknown-method", "invalid-params"],
+)
+def test_a_message_of_a_batch_is_refused_as_it_would_be_alone(
+    protocol: ServerProtocol, frames: list[bytes], answered: bool
+) -> None:
+    alone = rejected(protocol, frames)
+    with pytest.raises(Rejected) as caught:
+        protocol.receive_batched(frames[-2], frames[-1], frames[:2])
+    batched = caught.value
+    assert batched.end == alone.end == 1  # the envelope is the batch's
+    assert batched.reply == alone.reply
+    assert (batched.reply is not None) == answered
+
+
 # --- replies ------------------------------------------------------------------
 
 

@@ -561,25 +561,11 @@ class ServerProtocol:
         try:
             if size > limit:
                 return end, self._oversized(frames[-2], size)
-            try:
-                head = parse_server_header(frames[-2])
-            except MalformedHeader as exc:
-                if exc.kind != KIND_REQUEST:
-                    # A message of a stream that names its call: the call ends,
-                    # its client told why, rather than stall (a CREDIT of -1).
-                    error = InvalidArgument(f"{exc}; the call was ended")
-                    return end, RefusedStreamMessage(exc.call_id, error, False)
-                raise _unreadable(exc) from None
-            except ProtocolError as exc:
-                raise _unreadable(exc) from None
-            if type(head) is StreamHeader:
-                return end, StreamMessage(head, frames[-1], frames[end + 1 : -2])
-            assert type(head) is RequestHeader
             # The routing frame names the caller whose send stamps are
             # comparable; behind a broker, its whole envelope does (its key is
             # made only for a stamped request).
-            return end, self._request(
-                head,
+            return end, self._classify(
+                frames[-2],
                 frames[-1],
                 frames[end + 1 : -2],
                 frames[0] if end == 1 else frames[:end] if end else None,
@@ -587,6 +573,51 @@ class ServerProtocol:
         except Rejected as rejected:
             rejected.end = end
             raise
+
+    def receive_batched(
+        self, header: bytes, body: bytes, envelope: Sequence[Any]
+    ) -> Request | StreamMessage | RefusedStreamMessage:
+        """Classify a message taken from a batch (``wire.batch.split_batch``):
+        its header and body (a batch carries no attachments), its envelope the
+        batch's ``[routing…, b""]``. What :meth:`receive` does for a message that
+        came alone, without measuring the frames again: the batch was measured
+        whole, and each of its messages is smaller.
+
+        Raises:
+            Rejected: as :meth:`receive`; its ``end`` is the envelope's.
+        """
+        end = len(envelope) - 1
+        try:
+            return self._classify(
+                header,
+                body,
+                (),
+                envelope[0] if end == 1 else envelope[:end] if end else None,
+            )
+        except Rejected as rejected:
+            rejected.end = end
+            raise
+
+    def _classify(
+        self, header: Any, body: Any, attachments: Sequence[Any], peer: Any
+    ) -> Request | StreamMessage | RefusedStreamMessage:
+        """A message within the size limit by its header: a request decoded, or
+        a message of a stream (its body not yet decoded)."""
+        try:
+            head = parse_server_header(header)
+        except MalformedHeader as exc:
+            if exc.kind != KIND_REQUEST:
+                # A message of a stream that names its call: the call ends, its
+                # client told why, rather than stall (a CREDIT of -1).
+                error = InvalidArgument(f"{exc}; the call was ended")
+                return RefusedStreamMessage(exc.call_id, error, False)
+            raise _unreadable(exc) from None
+        except ProtocolError as exc:
+            raise _unreadable(exc) from None
+        if type(head) is StreamHeader:
+            return StreamMessage(head, body, attachments)
+        assert type(head) is RequestHeader
+        return self._request(head, body, attachments, peer)
 
     @staticmethod
     def _shaped(frames: Sequence[Any], routed: bool) -> bool:

@@ -18,7 +18,7 @@ import logging
 import os
 from collections.abc import Callable, Coroutine, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Self, cast
+from typing import Any, Self
 
 import zmq
 import zmq.asyncio
@@ -576,7 +576,16 @@ class Server:
                 return
             self._refuse(frames[: rejected.end + 1], rejected)
             return
-        envelope = frames[: end + 1]
+        self._on_received(frames[: end + 1], message, frames)
+
+    def _on_received(
+        self,
+        envelope: list[zmq.Frame],
+        message: Request | StreamMessage | RefusedStreamMessage,
+        frames: list[zmq.Frame],
+    ) -> None:
+        """Act on a message the core classified; ``frames`` are the ones it came
+        in (a batch's, for a message taken from one)."""
         if type(message) is Request:
             if self._security is not None and message.call is not None:
                 # Read only on a secured server: the plain path pays nothing.
@@ -590,11 +599,11 @@ class Server:
             ):
                 # Checked only once that many tasks run in all: no caller can hold
                 # more than all, so the common path never names the caller here.
-                stats.overloaded += 1
+                self.stats.overloaded += 1
                 error = caller_overloaded_error(self.max_in_flight_per_caller)
                 self._refuse(envelope, refusal(call_id, error))
             elif running >= self.max_in_flight:
-                stats.overloaded += 1
+                self.stats.overloaded += 1
                 error = overloaded_error(self.max_in_flight)
                 self._refuse(envelope, refusal(call_id, error))
             elif call_id == ONEWAY_CALL_ID:  # never a stream: the core refuses those
@@ -602,7 +611,7 @@ class Server:
             else:
                 self._start_call(envelope, message)
         elif type(message) is StreamMessage:
-            self._on_stream_message(envelope, message)
+            self._on_stream_message(self._caller(envelope), message)
         else:
             assert type(message) is RefusedStreamMessage
             self._on_refused_stream_message(envelope, message)
@@ -619,9 +628,22 @@ class Server:
             return
         stats.received -= 1  # each of its messages counts instead
         envelope = frames[: end + 1]
+        receive = self._protocol.receive_batched
+        caller: tuple[bytes, ...] | None = None
         for header, body in messages:
-            # Its frames are bytes, not zmq.Frame: every reader takes a buffer.
-            self._on_message(cast(list[zmq.Frame], [*envelope, header, body]))
+            stats.received += 1
+            try:
+                message = receive(header, body, envelope)
+            except Rejected as rejected:
+                self._refuse(envelope, rejected)
+            else:
+                if type(message) is StreamMessage:
+                    # A stream's items come in trains: its caller is named once.
+                    if caller is None:
+                        caller = self._caller(envelope)
+                    self._on_stream_message(caller, message)
+                else:
+                    self._on_received(envelope, message, frames)
             if self._reactor is None:
                 return  # a handler closed the server: the rest never run
 
@@ -760,11 +782,10 @@ class Server:
         task.add_done_callback(self._ended)
 
     def _on_stream_message(
-        self, envelope: list[zmq.Frame], message: StreamMessage
+        self, caller: tuple[bytes, ...], message: StreamMessage
     ) -> None:
         streams = self._streams
         assert streams is not None and self._running is not None
-        caller = self._caller(envelope)
         if streams.deliver(caller, message):
             return
         if message.cancels and self._running.cancel(caller, message.header.call_id):
@@ -968,14 +989,11 @@ def _peer_key(frames: list[Any]) -> str | None:
     The ZAP handler (pyzmq's authenticator) names a CURVE client by its public
     key's Z85 text, and libzmq hands that ``User-Id`` to every message of the
     connection. A connection without it (one the server made to a broker, or
-    none over CURVE) has no key. A message taken from a batch asks its routing
-    frame (its own frames are copies).
+    none over CURVE) has no key. A message taken from a batch asks the batch's
+    frames (its own are copies).
     """
-    frame = frames[-1]
-    if type(frame) is bytes:
-        frame = frames[0]
     try:
-        user = frame.get("User-Id")
+        user = frames[-1].get("User-Id")
     except zmq.ZMQError:
         return None
     return user if isinstance(user, str) and user else None

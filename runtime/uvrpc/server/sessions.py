@@ -227,7 +227,8 @@ class _Session:
         self.buffered_max = 0
         """The most client items queued for the handler at once."""
         self.credit_waiter: asyncio.Future[None] | None = None
-        self.last_active = host.loop.time()
+        self.last_active = time.monotonic()
+        """When a message of the call last went either way (``time.monotonic``)."""
         self._deadline: asyncio.TimerHandle | None = None
         self._probe_timer: asyncio.TimerHandle | None = None
         self._grants: set[asyncio.Task[None]] = set()
@@ -329,7 +330,8 @@ class _Session:
             self.host.dispatcher.settle(frames[-1], sent)
         if not sent:
             await self._send(frames)
-        self.last_active = self.host.loop.time()
+        self.last_active = time.monotonic()
+        """When a message of the call last went either way (``time.monotonic``)."""
 
     async def _send(self, frames: list[Any]) -> None:
         try:
@@ -357,8 +359,13 @@ class _Session:
                 raise StopAsyncIteration
             waiter = self.in_waiter = self.host.loop.create_future()
             await waiter
+        return self.take()
+
+    def take(self) -> Any:
+        """Take the first queued item of the client's stream for the handler,
+        granting credit for the items taken as the window says."""
         item = self.incoming.popleft()
-        grant = state.took()
+        grant = self.state.took()
         if grant is not None:
             self._grant(grant)
         return item
@@ -380,7 +387,8 @@ class _Session:
 
     def receive(self, message: StreamMessage) -> None:
         """A message of the client's arrived."""
-        self.last_active = self.host.loop.time()
+        self.last_active = time.monotonic()
+        """When a message of the call last went either way (``time.monotonic``)."""
         arrival, value = self.state.receive(message)
         if arrival is Arrival.ITEM:
             incoming = self.incoming
@@ -389,7 +397,8 @@ class _Session:
                 self.buffered_max = len(incoming)
                 if self.buffered_max > self.host.buffered_max:
                     self.host.buffered_max = self.buffered_max
-            self._wake_in()
+            if self.in_waiter is not None:  # the handler waits: wake it
+                self._wake_in()
         elif arrival is Arrival.FAILED:
             self._failed()
         elif arrival is Arrival.CREDITED:
@@ -426,7 +435,7 @@ class _Session:
         and the call ends."""
         loop = self.host.loop
         interval = self.host.probe_interval
-        if loop.time() - self.last_active >= interval * 0.9:
+        if time.monotonic() - self.last_active >= interval * 0.9:
             try:
                 self.link.try_send(self.state.probe())
             except CallerGone:
@@ -458,7 +467,11 @@ class _Incoming(AsyncIterator[Any]):
         return self
 
     async def __anext__(self) -> Any:
-        return await self._session.next_item()
+        session = self._session
+        if session.incoming:
+            # Items came in a train: taken without a coroutine of next_item's.
+            return session.take()
+        return await session.next_item()
 
 
 class _Driver:

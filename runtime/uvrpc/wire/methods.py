@@ -376,20 +376,23 @@ class StreamingMethod:
             InvalidArgument: the body is not valid msgpack, or the item is not
                 of the declared type.
         """
-        stream = self.stream
-        path = f"{stream}.{index}"
         try:
             value = unpack(body, attachments)
         except DecodeError as exc:
             raise InvalidArgument(
-                f"item {index} of {stream} of {self.route} is malformed: {exc}",
-                {"field_path": path},
+                f"item {index} of {self.stream} of {self.route} is malformed: {exc}",
+                {"field_path": f"{self.stream}.{index}"},
             ) from None
+        check = self._check_request_item  # check_request_item, inline: every item
+        if check is None:
+            check = self._check_request_item = _checker(self.request_item)
         try:
-            return self.check_request_item(value)
+            return check(value)
         except ValidationError as exc:
+            path = f"{self.stream}.{index}"
             raise invalid_argument(self.route, exc, path) from None
         except ValueError as exc:
+            path = f"{self.stream}.{index}"
             raise InvalidArgument(
                 f"invalid argument '{path}' of {self.route}: {exc}",
                 {"field_path": path},
