@@ -1316,6 +1316,19 @@ class Channel:
         task.add_done_callback(self._senders.discard)
         return task
 
+    def try_send_frames(self, frames: list[Any]) -> bool:
+        """Send a message of a stream call if there is room now; whether it
+        went. A message sent gives its body back to the encoder; one that did
+        not keeps it, for :meth:`send_frames`."""
+        try:
+            sent = self._transport.try_send(frames)
+        except BaseException:
+            self._encoder.settle(frames[-1], False)
+            raise
+        if sent:
+            self._encoder.settle(frames[-1], True)
+        return sent
+
     async def send_frames(self, call: StreamCall, frames: list[Any]) -> None:
         """Send a message of a stream call, waiting for room (until the call
         ends); its body goes back to the encoder."""

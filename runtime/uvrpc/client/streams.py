@@ -127,6 +127,10 @@ class StreamChannel(Protocol):
         """Send a control message (in the background if no room)."""
         ...
 
+    def try_send_frames(self, frames: list[Any]) -> bool:
+        """Send a message of a call if there is room now; whether it went."""
+        ...
+
     async def send_frames(self, call: StreamCall, frames: list[Any]) -> None:
         """Send a message of the call, waiting for room."""
         ...
@@ -264,7 +268,9 @@ class StreamCall:
                     await waiter
                 if state.over:
                     return  # the call ended (the handler stopped reading): stop
-                await channel.send_frames(self, core.item_frames(state, item, index))
+                frames = core.item_frames(state, item, index)
+                if not channel.try_send_frames(frames):  # no coroutine if it goes
+                    await channel.send_frames(self, frames)
                 index += 1
             if self.request_sending is not None:
                 # An empty stream's END must not overtake the request (items
