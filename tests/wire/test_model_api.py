@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import math
 from typing import Any, cast
 
 import msgpack
@@ -355,6 +356,23 @@ def test_model_validate_takes_back_what_model_dump_gave(value: BaseModel) -> Non
     assert cls.model_validate(value.model_dump()) == value
     assert cls.model_validate_json(value.model_dump_json()) == value
     assert cls.model_validate(unpack(new_packer().pack(value))) == value  # the wire
+
+
+def test_model_dump_json_keeps_nan_and_infinities_for_model_validate_json() -> None:
+    # pydantic writes a non-finite float as null by default, which a strict
+    # double refuses: what model_dump_json gave must be read back, as uvrpc call's
+    # JSON (NaN, Infinity) is.
+    value = scalars(single=math.inf, precise=math.nan)
+    value = value.model_copy(update={"precise_default": -math.inf})
+    text = value.model_dump_json()
+    assert '"single":Infinity' in text
+    assert '"precise":NaN' in text
+    back = Scalars.model_validate_json(text)
+    assert back.single == math.inf
+    assert math.isnan(back.precise)
+    assert back.precise_default == -math.inf
+    weights = Containers(index={}, weights={"w": math.nan}).model_dump_json()
+    assert math.isnan(Containers.model_validate_json(weights).weights["w"])
 
 
 def test_model_validate_by_name_and_by_id() -> None:

@@ -154,6 +154,10 @@ class Message(BaseModel):
         validate_by_alias=True,
         loc_by_alias=False,
         use_attribute_docstrings=True,
+        # NaN and the infinities as JSON's usual extension (NaN, Infinity), which
+        # model_validate_json reads back and uvrpc call writes; pydantic's default
+        # writes null, which a double refuses.
+        ser_json_inf_nan="constants",
     )
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
