@@ -8,6 +8,7 @@ the evolution test generates two versions of a small file of its own.
 from __future__ import annotations
 
 import asyncio
+import math
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,6 +69,26 @@ def test_json_keys_a_member_by_its_name_and_reads_either_key() -> None:
     assert Drawing.model_validate_json(text) == drawing
     assert SHAPE.validate_json('{"3": "by id"}') == ShapeLabel(value="by id")
     assert SHAPE.validate_json('{"blob": "AP8="}') == ShapeBlob(value=b"\x00\xff")
+
+
+def test_json_keeps_a_members_nan_and_infinities() -> None:
+    # A member wrote a non-finite double as null, which reading back refused.
+    drawing = Drawing(
+        main=ShapeSquare(value=math.inf),
+        layers=[
+            ShapeSquare(value=math.nan),
+            uvrpc.UnknownMember(id=9, value=-math.inf),
+        ],
+    )
+    text = drawing.model_dump_json(include={"main", "layers"})
+    assert text == (
+        '{"main":{"square":Infinity},"layers":[{"square":NaN},{"9":-Infinity}]}'
+    )
+    back = Drawing.model_validate_json(text)
+    assert back.main == ShapeSquare(value=math.inf)
+    layer = back.layers[0]
+    assert isinstance(layer, ShapeSquare)
+    assert math.isnan(layer.value)
 
 
 def test_exactly_one_member_is_set_by_construction() -> None:

@@ -63,7 +63,11 @@ class UnionMember(BaseModel):
     ShapeCircle(circle): ...`` binds the value.
     """
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        use_attribute_docstrings=True,
+        ser_json_inf_nan="constants",  # NaN, Infinity in JSON, as a message writes
+    )
 
     __match_args__ = ("value",)
 
@@ -106,7 +110,7 @@ class UnknownMember(BaseModel):
     same entry, ``{"<id>": value}``, so a peer that forwards it loses nothing.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, ser_json_inf_nan="constants")
 
     __match_args__ = ("id", "value")
 
