@@ -15,7 +15,7 @@ import msgpack
 import pytest
 import zmq
 import zmq.asyncio
-from calculator import CalculatorClient
+from calculator import CalculatorClient, CalculatorSyncClient
 from calculator_server import Calculator
 from conftest import PLACES, serving
 
@@ -269,6 +269,87 @@ def test_inside_a_handler_a_longer_timeout_is_cut_to_what_is_left() -> None:
                     await CalculatorClient(to_a).add(a=1, b=1, timeout=0.05)
                 assert time.monotonic() - start < 30
             await b.cancelled.wait()
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+
+
+class Overrun(Calculator):
+    """``add`` works past its call's deadline without waiting (so nothing cancels
+    it), then calls ``downstream``, recording what that call raised."""
+
+    def __init__(self, call: Any) -> None:
+        super().__init__()
+        self.call = call
+        self.raised: BaseException | None = None
+        self.done = asyncio.Event()
+
+    async def add(self, *, a: int, b: int) -> int:
+        time.sleep(0.15)  # blocking work that overruns the 0.05 s deadline
+        try:
+            return int(await self.call(a, b))
+        except BaseException as exc:
+            self.raised = exc
+            raise
+        finally:
+            self.done.set()
+
+
+@pytest.mark.parametrize("blocking", [False, True], ids=["async", "blocking"])
+@pytest.mark.parametrize("place", PLACES)
+def test_a_call_made_after_the_inherited_deadline_passed_is_not_sent(
+    place: str, blocking: bool, tmp_path: Path
+) -> None:
+    """As in gRPC, a call whose inherited deadline has passed fails at once with
+    DEADLINE_EXCEEDED and never reaches its server: sent with a 1 ms timeout, its
+    handler started after the served call's caller had seen its deadline pass."""
+
+    raised: list[BaseException] = []
+
+    async def main() -> None:
+        b = Downstream()
+        (tmp_path / "b").mkdir()
+        async with serving("ipc", tmp_path / "b", b) as (to_b, _):
+            endpoint = f"ipc://{tmp_path / 'b' / 'uvrpc.sock'}"
+            if blocking:
+                sync = CalculatorSyncClient(endpoint, timeout=30)
+                # Connected, so that the call would go at once.
+                await asyncio.to_thread(sync.add, a=0, b=0)
+                b.started = 0.0
+
+                def blocking_add(a: int, b: int) -> int:
+                    try:
+                        return sync.add(a=a, b=b)
+                    except BaseException as exc:
+                        raised.append(exc)
+                        raise
+
+                async def call(a: int, b: int) -> int:
+                    # The handler's wait is cancelled at its deadline, the call
+                    # on its thread goes on (shielded), and records what it raised.
+                    return await asyncio.shield(asyncio.to_thread(blocking_add, a, b))
+
+            else:
+                downstream = CalculatorClient(to_b, timeout=30)
+
+                async def call(a: int, b: int) -> int:
+                    return await downstream.add(a=a, b=b)
+
+            a = Overrun(call)
+            async with serving(place, tmp_path, a) as (to_a, _):
+                with pytest.raises(uvrpc.DeadlineExceeded):
+                    await CalculatorClient(to_a).add(a=1, b=1, timeout=0.05)
+                await a.done.wait()
+            for _ in range(100):  # the blocking call's thread, and a request that went
+                if raised or not blocking:
+                    break
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)
+            if blocking:
+                sync.close()
+        assert b.started == 0.0, "the downstream handler ran past the deadline"
+        error = raised[0] if blocking else a.raised
+        assert isinstance(error, uvrpc.DeadlineExceeded), error
+        assert "not sending calculator.Calculator.add" in str(error)
 
     asyncio.run(asyncio.wait_for(main(), 10))
 

@@ -698,7 +698,7 @@ class Channel:
     ) -> Reply:
         scope = OUTGOING.get()
         if CURRENT_CALL.get() is not None:
-            timeout = inherited_timeout(timeout)
+            timeout = inherited_timeout(timeout, method.route)
         if method.oneway:
             await self._send_oneway(method, args, timeout, scope, wait_for_ready)
             return cast(Reply, None)
@@ -816,7 +816,7 @@ class Channel:
     ) -> Call[Reply]:
         scope = OUTGOING.get()
         if CURRENT_CALL.get() is not None:
-            timeout = inherited_timeout(timeout)
+            timeout = inherited_timeout(timeout, method.route)
         state, frames = self._begin(method, args, timeout, scope, True, wait_for_ready)
         future: asyncio.Future[None] = state.waker
         future.add_done_callback(partial(self._settled, state))
@@ -1241,7 +1241,7 @@ class Channel:
         """
         loop = self._running_loop()
         if CURRENT_CALL.get() is not None:
-            timeout = inherited_timeout(timeout)
+            timeout = inherited_timeout(timeout, method.route)
         if self._closed:
             raise ChannelClosed("the channel is closed")
         if self._refusal is not None:

@@ -541,7 +541,7 @@ class SyncConnection:
                 check_process("SyncChannel", self._pid)
             scope = OUTGOING.get()
             if CURRENT_CALL.get() is not None:
-                timeout = inherited_timeout(timeout)
+                timeout = inherited_timeout(timeout, method.route)
             deadline = None if timeout is None else time.monotonic() + timeout
             core = self._core
             if method.oneway:
@@ -935,7 +935,7 @@ class SyncConnection:
             raise ChannelClosed("the channel is closed")
         check_process("SyncChannel", self._pid)
         if CURRENT_CALL.get() is not None:
-            timeout = inherited_timeout(timeout)
+            timeout = inherited_timeout(timeout, method.route)
         state, frames = self._core.open_stream(method, args, timeout, OUTGOING.get())
         deadline = None if timeout is None else time.monotonic() + timeout
         try:

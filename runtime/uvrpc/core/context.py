@@ -24,7 +24,12 @@ from contextvars import ContextVar
 from typing import Any
 
 from ..wire.codec import new_packer
-from ..wire.errors import InternalError, InvalidArgument, ResourceExhausted
+from ..wire.errors import (
+    DeadlineExceeded,
+    InternalError,
+    InvalidArgument,
+    ResourceExhausted,
+)
 from ..wire.limits import echo
 
 __all__ = [
@@ -272,11 +277,24 @@ def outgoing() -> CallMetadata | None:
     return OUTGOING.get()
 
 
-def inherited_timeout(timeout: float | None) -> float | None:
+def inherited_timeout(timeout: float | None, route: str = "") -> float | None:
     """A call's timeout, shortened to what the served call has left when it is
-    made inside a handler whose call has a deadline."""
+    made inside a handler whose call has a deadline.
+
+    Raises:
+        DeadlineExceeded: the served call's deadline has passed already. As in
+            gRPC, a call made then fails at once and is never sent: sent with
+            the least timeout a header carries (1 ms), it could still run on its
+            server after the served call's caller saw its deadline pass.
+    """
     served = CURRENT_CALL.get()
     if served is None or served.deadline is None:
         return timeout
-    left = max(0.0, served.deadline - time.monotonic())
+    left = served.deadline - time.monotonic()
+    if left <= 0:
+        raise DeadlineExceeded(
+            f"not sending {route or 'a call'}: the deadline of "
+            f"{served.route}, the call this handler serves, passed "
+            f"{-left:.3g} s ago"
+        )
     return left if timeout is None or left < timeout else timeout
