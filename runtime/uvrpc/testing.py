@@ -22,6 +22,7 @@ A blocking client cannot share its caller's thread with the handlers it waits fo
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
 import os
 import threading
@@ -30,6 +31,7 @@ from typing import Any
 
 from .client.channel import Channel
 from .client.sync_channel import SyncChannel
+from .core.context import CURRENT_CALL, OUTGOING
 from .core.server import RefusedStreamMessage, Rejected, Request, StreamMessage
 from .interceptors.base import (
     ClientInterceptor,
@@ -74,6 +76,14 @@ class MemoryTransport:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._deliver: Callable[[list[Any]], None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        # The context the handlers' tasks copy: this one's, as a server's handlers
+        # copy the context it started in, with no call's metadata scope or served
+        # call in it. Not the caller's: over a socket nothing of the caller's
+        # context reaches a handler, so its uvrpc.metadata() scope must not reach
+        # the calls the handler makes (nor any context variable of its own).
+        self._context = contextvars.copy_context()
+        self._context.run(OUTGOING.set, None)
+        self._context.run(CURRENT_CALL.set, None)
 
     def attach(
         self, loop: asyncio.AbstractEventLoop, on_message: Callable[[list[Any]], None]
@@ -91,7 +101,13 @@ class MemoryTransport:
 
     def try_send(self, frames: Sequence[Any]) -> bool:
         """Hand a message to the server's protocol core and run what it asks for,
-        as a server does with what its socket receives; always succeeds."""
+        as a server does with what its socket receives; always succeeds.
+
+        It runs in a copy of the transport's own context, not the caller's: the
+        tasks of the handlers it starts copy that."""
+        return self._context.copy().run(self._receive, frames)
+
+    def _receive(self, frames: Sequence[Any]) -> bool:
         assert self._loop is not None and self._deliver is not None, "attach() first"
         streams = self._streams
         running = self._running

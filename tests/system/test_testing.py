@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 from typing import Any
 
 import calculator
@@ -61,3 +63,72 @@ def test_closing_cancels_running_handlers() -> None:
         assert asyncio.all_tasks() == {asyncio.current_task()}
 
     asyncio.run(main())
+
+
+_CALLER_VALUE: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "caller_value", default="unset"
+)
+
+
+class Recording(Calculator):
+    """``add`` records its request metadata and what it sees of its caller's
+    context."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.metadata: dict[str, Any] = {}
+        self.caller_value = ""
+
+    async def add(self, *, a: int, b: int) -> int:
+        self.metadata = dict(uvrpc.current_call().metadata)
+        self.caller_value = _CALLER_VALUE.get()
+        return a + b
+
+
+class Forwarding(Calculator):
+    """``add`` asks ``downstream``, making no metadata of its own."""
+
+    def __init__(self, downstream: CalculatorClient) -> None:
+        super().__init__()
+        self.downstream = downstream
+
+    async def add(self, *, a: int, b: int) -> int:
+        return await self.downstream.add(a=a, b=b)
+
+
+@pytest.mark.parametrize("place", ["memory", "tcp"])
+def test_nothing_of_the_callers_context_reaches_a_handler(place: str) -> None:
+    """Over a socket a handler sees its request's metadata and nothing else of its
+    caller's context; in memory too. The caller's uvrpc.metadata() scope reached
+    the handler's task, and went on with every call the handler made: a test in
+    memory saw metadata propagated down a chain that a real server never sends."""
+
+    async def main() -> None:
+        down = Recording()
+        async with contextlib.AsyncExitStack() as stack:
+            if place == "memory":
+                to_down = await stack.enter_async_context(memory_channel(down))
+                to_front = await stack.enter_async_context(
+                    memory_channel(Forwarding(CalculatorClient(to_down)))
+                )
+            else:
+                down_server = await stack.enter_async_context(uvrpc.Server(down))
+                to_down = await stack.enter_async_context(
+                    uvrpc.Channel(down_server.bind("tcp://127.0.0.1:*"))
+                )
+                front = Forwarding(CalculatorClient(to_down))
+                front_server = await stack.enter_async_context(uvrpc.Server(front))
+                to_front = await stack.enter_async_context(
+                    uvrpc.Channel(front_server.bind("tcp://127.0.0.1:*"))
+                )
+            token = _CALLER_VALUE.set("the caller's")
+            try:
+                with uvrpc.metadata({"x-user": "alice"}):
+                    assert await CalculatorClient(to_front).add(a=1, b=2) == 3
+            finally:
+                _CALLER_VALUE.reset(token)
+        # The call reached down through front, which sent no metadata.
+        assert down.metadata == {}
+        assert down.caller_value == "unset"
+
+    asyncio.run(asyncio.wait_for(main(), 10))
