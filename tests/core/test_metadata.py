@@ -111,6 +111,8 @@ def test_the_blocking_client_sends_metadata_and_reads_trailers(
         ({"spaced key": "1"}, uvrpc.InvalidArgument),
         ({"caf\u00e9": "1"}, uvrpc.InvalidArgument),
         ({"x-int": 1}, uvrpc.InvalidArgument),
+        # A str that UTF-8 cannot encode: a raw UnicodeEncodeError before.
+        ({"x-surrogate": "\udcff"}, uvrpc.InvalidArgument),
         ({"x-big": "v" * uvrpc.MAX_METADATA}, uvrpc.ResourceExhausted),
     ],
 )
@@ -135,7 +137,9 @@ def test_a_bad_trailer_fails_the_handler() -> None:
     asyncio.run(asyncio.wait_for(main(), 10))
 
 
-@pytest.mark.parametrize(("key", "value"), [("Bad Key!", "v"), ("x-int", 1)])
+@pytest.mark.parametrize(
+    ("key", "value"), [("Bad Key!", "v"), ("x-int", 1), ("x-surrogate", "\udcff")]
+)
 def test_a_handlers_bad_trailer_fails_its_call_internal_not_invalid_argument(
     key: str, value: object
 ) -> None:

@@ -70,10 +70,12 @@ def validate_metadata(
 
     Raises:
         InvalidArgument: a key is not lowercase ASCII, or a value is neither
-            ``str`` nor ``bytes``.
+            ``str`` nor ``bytes``, or a ``str`` that UTF-8 cannot encode (one
+            holding a lone surrogate, ``"\\udcff"``).
         ResourceExhausted: the keys and values add up to more than ``limit`` bytes.
     """
     checked: dict[str, str | bytes] = {}
+    size = 0
     for key, value in items.items():
         if type(key) is not str or not _KEY.match(key):
             raise InvalidArgument(
@@ -81,15 +83,21 @@ def validate_metadata(
                 "(letters, digits, '-', '_', '.')"
             )
         if isinstance(value, str):
+            try:
+                size += len(key) + len(value.encode())
+            except UnicodeEncodeError as exc:
+                raise InvalidArgument(
+                    f"{what} value of '{echo(key)}' is not UTF-8 text: {exc}"
+                ) from None
             checked[key] = value
         elif isinstance(value, bytes | bytearray | memoryview):
-            checked[key] = bytes(value)
+            checked[key] = data = bytes(value)
+            size += len(key) + len(data)
         else:
             raise InvalidArgument(
                 f"{what} value of '{echo(key)}' is a {type(value).__name__}, "
                 "not str or bytes"
             )
-    size = metadata_size(checked)
     if size > limit:
         raise ResourceExhausted(f"{what} has {size} bytes; at most {limit} are allowed")
     return checked
