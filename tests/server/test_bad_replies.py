@@ -480,6 +480,54 @@ def test_a_wrapper_returning_an_async_generator_fails_its_unary_calls_saying_so(
     asyncio.run(main())
 
 
+def test_a_stream_handler_returning_no_async_iterator_fails_its_calls_saying_so(
+    shop: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server stream's handler written ``def`` returning a list of its items
+    (or a wrapper returning a coroutine): each call fails with a TypeError
+    naming the handler and the fix, not "'async for' requires an object with
+    __aiter__ method" from inside the server. A plain function returning an
+    async generator is served."""
+
+    def passing_on(handler: Any) -> Any:
+        def wrapper(self: Any, **params: Any) -> Any:
+            return handler(self, **params)
+
+        return wrapper
+
+    class Shop(_Uncalled, shop.ShopServer):  # type: ignore[name-defined,misc]
+        def items(self) -> Any:
+            return [shop.Item(sku="a", count=1)]
+
+        @passing_on
+        async def blobs(self) -> Any:
+            return [b"x"]
+
+        def totals(self) -> Any:
+            async def gen() -> AsyncIterator[int]:
+                yield 1
+
+            return gen()
+
+    async def main() -> None:
+        async with _client(shop, Shop()) as client:
+            for method, returned in (("items", "list"), ("blobs", "coroutine")):
+                with pytest.raises(uvrpc.RpcError) as raised:
+                    async for _ in getattr(client, method)(timeout=10):
+                        pass
+                assert raised.value.status == uvrpc.Status.UNKNOWN
+                assert str(raised.value.message) == (
+                    f"TypeError: Shop.{method} returned {returned}, not an async "
+                    "iterator of its items: yield each item instead ('async def' "
+                    "with 'yield' in it, an async generator)"
+                )
+            assert [t async for t in client.totals(timeout=10)] == [1]
+
+    caplog.set_level(logging.ERROR, logger="uvrpc.server")
+    asyncio.run(main())
+    assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [TypeError] * 2
+
+
 def test_a_handler_of_the_wrong_kind_of_function_is_refused_as_it_is_served(
     shop: ModuleType,
 ) -> None:

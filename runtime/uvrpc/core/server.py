@@ -155,6 +155,35 @@ def awaiting(handler: Callable[..., Any], name: str) -> Handler:
     return awaited
 
 
+def iterating(handler: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """``handler``, named ``name``, as a server stream's handler whose call
+    returns an async iterator of its items.
+
+    An async generator function is its own. Another callable (a plain ``def``
+    returning an async generator, or a decorator's wrapper) has its result
+    checked: one that is not an async iterable (a list of the items, say) fails
+    its call with a ``TypeError`` that names the handler and the fix, where
+    iterating it would say only "'async for' requires an object with __aiter__
+    method" from inside the server.
+    """
+    if inspect.isasyncgenfunction(handler):
+        return handler
+
+    def iterated(**params: Any) -> Any:
+        result = handler(**params)
+        if hasattr(result, "__aiter__"):
+            return result
+        if inspect.iscoroutine(result):
+            result.close()  # no "never awaited" warning beside the error
+        raise TypeError(
+            f"{name} returned {type(result).__name__}, not an async iterator of "
+            "its items: yield each item instead ('async def' with 'yield' in it, "
+            "an async generator)"
+        )
+
+    return iterated
+
+
 def check_handlers(service: ServiceBase) -> None:
     """Refuse a service whose handlers cannot take their methods' parameters, as
     a :class:`ServerProtocol` serving it would.
@@ -498,6 +527,8 @@ class ServerProtocol:
                 if isinstance(method, StreamingMethod):
                     if not method.server_sends:  # a client stream's is awaited
                         handler = awaiting(handler, name)
+                    else:
+                        handler = iterating(handler, name)
                     route = Route(method.final, handler, method)
                 else:
                     handler = awaiting(handler, name)
