@@ -15,6 +15,7 @@ import pytest
 from conftest import ROOT
 from docblocks import Block, blocks
 
+from uvrpc_gen.cli import generate
 from uvrpc_gen.load import LoadError, load
 
 IDL_README = ROOT / "idl" / "README.md"
@@ -107,3 +108,15 @@ def test_an_inline_field_shown_as_an_error_is_one(field: str) -> None:
     path = str(ROOT / "idl" / "readme_example.idl")
     with pytest.raises(LoadError):
         load([path], {path: complete(f"message Example {{ {field} }}")})
+
+
+def test_the_enum_example_shows_the_class_uvrpc_gen_writes() -> None:
+    # The "Enum" section shows an IDL enum, then the class generated from it.
+    shown = blocks(IDL_README)
+    enum_at = next(
+        i for i, b in enumerate(shown) if b.lang == "thrift" and "enum Op" in b.text
+    )
+    generated = shown[enum_at + 1]
+    assert generated.lang == "python", generated
+    source = generate(complete(shown[enum_at].text), "readme_example.idl")
+    assert generated.text in source
