@@ -51,7 +51,12 @@ from ..transport.sockets import (
     open_socket,
 )
 from ..wire.buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
-from ..wire.errors import ChannelClosed, DeadlineExceeded, Unavailable
+from ..wire.errors import (
+    ChannelClosed,
+    DeadlineExceeded,
+    FailedPrecondition,
+    Unavailable,
+)
 from ..wire.limits import (
     HIGH_WATER_MARK,
     MAX_IN_FLIGHT,
@@ -1238,12 +1243,25 @@ class Channel:
             Unavailable: the channel is closed, or no server is connected and
                 the call does not wait for one (``wait_for_ready``, as for
                 :meth:`call`).
+            FailedPrecondition: the channel is connected to several endpoints,
+                where the messages of a stream could reach another server than
+                its call's.
         """
         loop = self._running_loop()
         if CURRENT_CALL.get() is not None:
             timeout = inherited_timeout(timeout, method.route)
         if self._closed:
             raise ChannelClosed("the channel is closed")
+        dealer = self._dealer
+        if dealer is not None and not dealer.one_server:
+            raise FailedPrecondition(
+                f"{method.route} is a stream, and this channel is connected to "
+                f"several endpoints ({dealer.where}): ZeroMQ sends each message "
+                "to whichever server is next, so the stream's items, credit and "
+                "end could reach a server that is not running its call. Make "
+                "stream calls on a channel to one server, or to a broker (uvrpc "
+                "broker), which follows each call to its server"
+            )
         if self._refusal is not None:
             self._refused(method.route)
         state, frames = self._core.open_stream(method, args, timeout, OUTGOING.get())
