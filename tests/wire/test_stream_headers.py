@@ -116,3 +116,15 @@ def test_a_kind_of_no_hashable_type_in_a_header_a_strict_decode_refuses() -> Non
     for parse in (parse_server_header, parse_client_header):
         with pytest.raises(ProtocolError):
             parse(header)
+
+
+@pytest.mark.parametrize("kind", [[1], {"a": 1}])
+def test_a_kind_of_no_hashable_type_in_a_strictly_valid_header(kind: Any) -> None:
+    """A header that decodes strictly but whose kind is a list or map is
+    refused as any malformed one, not with TypeError: a server logged a
+    traceback for each such message and did not count it, and a blocking
+    client's call raised the TypeError itself."""
+    for parse in (parse_server_header, parse_client_header):
+        header = msgpack.packb([PROTOCOL_VERSION, kind, 5, "a.B.c", None])
+        with pytest.raises(ProtocolError):
+            parse(header)

@@ -452,7 +452,11 @@ def _header_fields(
         and type(fields[0]) is int
         and type(fields[2]) is int
         and fields[2] >= 0  # a call id is a uint64: a negative one is no call
-        and (fields[1] == kind or fields[0] != PROTOCOL_VERSION or fields[1] in others)
+        and (
+            fields[0] != PROTOCOL_VERSION
+            # A kind that is a list or map is no kind (and cannot be hashed).
+            or (type(fields[1]) is int and (fields[1] == kind or fields[1] in others))
+        )
     ):
         return fields
     raise ProtocolError(f"{what} header is not a {what} header of any version")
