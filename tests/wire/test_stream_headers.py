@@ -128,3 +128,15 @@ def test_a_kind_of_no_hashable_type_in_a_strictly_valid_header(kind: Any) -> Non
         header = msgpack.packb([PROTOCOL_VERSION, kind, 5, "a.B.c", None])
         with pytest.raises(ProtocolError):
             parse(header)
+
+
+@pytest.mark.parametrize("kind", [[1], {"a": 1}])
+def test_a_reply_of_another_version_with_an_unhashable_kind_is_refused(
+    kind: Any,
+) -> None:
+    """A reply header of another version whose kind is a list and whose status
+    is not an integer is refused as malformed, not with TypeError (a blocking
+    client's call raised it)."""
+    header = msgpack.packb([PROTOCOL_VERSION + 1, kind, 5, "not a status"])
+    with pytest.raises(ProtocolError):
+        parse_client_header(header)

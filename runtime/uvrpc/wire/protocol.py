@@ -511,8 +511,11 @@ def _request_header(fields: list[Any]) -> RequestHeader:
 def _malformed(fields: list[Any], field: str) -> MalformedHeader:
     """The error of a header (its fixed prefix read) whose ``field`` is
     malformed."""
-    what = {KIND_REQUEST: "request", KIND_REPLY: "reply"}.get(
-        fields[1], "stream message"
+    kind = fields[1]  # of another version, anything: a list cannot be hashed
+    what = (
+        {KIND_REQUEST: "request", KIND_REPLY: "reply"}.get(kind, "stream message")
+        if type(kind) is int
+        else "message"
     )
     return MalformedHeader(
         f"{what} header of call {fields[2]} has a malformed {field}",
