@@ -26,6 +26,7 @@ import os
 import threading
 import time
 from _thread import get_ident
+from asyncio.events import _get_running_loop as _running_loop
 from collections.abc import Generator, Iterable, Sequence
 from typing import Any, cast
 
@@ -44,6 +45,7 @@ from ..transport.liveness import (
 )
 from ..transport.reactor import recv_message, send_message
 from ..transport.security import ClientSecurity, no_reply_text
+from ..transport.serving import check_not_served_here
 from ..transport.sockets import close_when_dropped, connect, open_socket
 from ..wire.buffers import BodyEncoder, BufferPool
 from ..wire.errors import ChannelClosed, DeadlineExceeded, Unavailable
@@ -539,6 +541,8 @@ class SyncConnection:
                 raise ChannelClosed("the channel is closed")
             if FORKS.count != self._forks:
                 check_process("SyncChannel", self._pid)
+            if _running_loop() is not None:  # a loop runs this thread: its server?
+                check_not_served_here(self.endpoint, method.route)
             scope = OUTGOING.get()
             if CURRENT_CALL.get() is not None:
                 timeout = inherited_timeout(timeout, method.route)
@@ -934,6 +938,7 @@ class SyncConnection:
         if self._closed:
             raise ChannelClosed("the channel is closed")
         check_process("SyncChannel", self._pid)
+        check_not_served_here(self.endpoint, method.route)
         if CURRENT_CALL.get() is not None:
             timeout = inherited_timeout(timeout, method.route)
         state, frames = self._core.open_stream(method, args, timeout, OUTGOING.get())

@@ -56,6 +56,7 @@ from ..transport.security import (
     zap_check_failure,
     zap_check_request,
 )
+from ..transport.serving import serving, stopped_serving
 from ..transport.sockets import (
     SocketFile,
     bind,
@@ -486,6 +487,7 @@ class Server:
             self._trimmer = HeapTrimmer(loop)
         if self._brokers:
             self._announcer = asyncio.ensure_future(self._announce())
+        serving(loop, id(self), self._endpoints.copy)
 
     async def _start_authenticator(self, security: ServerSecurity) -> None:
         """Run the allow-list's ZAP handler and check that it answers.
@@ -950,6 +952,8 @@ class Server:
         if self._reactor is not None:
             self._reactor.close()
             self._reactor = None
+            if self._loop is not None:
+                stopped_serving(self._loop, id(self))
         if self._trimmer is not None:
             self._trimmer.close()
             self._trimmer = None

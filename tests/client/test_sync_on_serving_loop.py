@@ -1,0 +1,68 @@
+"""A blocking call on the loop of the server it calls is refused at once.
+
+Made on the thread of a running loop, a blocking call blocks that loop until it
+returns: when the loop also runs the server the call goes to, the server cannot
+answer, and the call waited for its deadline (for ever without one, ZeroMQ's
+heartbeats keeping the connection alive). It raises a RuntimeError that says
+why and what to do instead, before anything is sent; a blocking call from that
+loop to another server still runs (it only holds the loop meanwhile).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from conftest import server_thread
+from feed import FeedSyncClient
+from feed_server import Feed
+
+import uvrpc
+
+
+def test_a_blocking_call_to_a_server_on_its_own_loop_is_refused() -> None:
+    async def main() -> None:
+        async with uvrpc.Server(Feed()) as server:
+            endpoint = server.bind("tcp://127.0.0.1:*")
+            with FeedSyncClient(endpoint) as client:  # no timeout: it would hang
+                started = time.monotonic()
+                with pytest.raises(RuntimeError) as refused:
+                    client.ping(n=1)
+                with pytest.raises(RuntimeError):
+                    list(client.ticks(count=2, size=1))
+                assert time.monotonic() - started < 5
+            assert server.stats.received == 0  # nothing was sent
+            # From another thread, the same call is answered by this loop.
+            with FeedSyncClient(endpoint, timeout=5) as client:
+                assert await asyncio.to_thread(client.ping, n=2) == 2
+        message = str(refused.value)
+        assert f"feed.Feed.ping to {endpoint}" in message
+        assert "running asyncio loop serves" in message
+        assert "asyncio.to_thread" in message
+
+    asyncio.run(main())
+
+
+def test_a_blocking_call_from_a_serving_loop_to_another_server_runs() -> None:
+    async def main() -> None:
+        with server_thread(Feed()) as other:
+            async with uvrpc.Server(Feed()) as server:
+                server.bind("tcp://127.0.0.1:*")
+                with FeedSyncClient(other.endpoint, timeout=5) as client:
+                    assert client.ping(n=3) == 3
+
+    asyncio.run(main())
+
+
+def test_a_closed_server_no_longer_counts_for_its_loop() -> None:
+    async def main() -> None:
+        server = uvrpc.Server(Feed())
+        await server.start()
+        endpoint = server.bind("tcp://127.0.0.1:*")
+        await server.close()
+        with uvrpc.SyncChannel(endpoint, connect_timeout=0.2) as channel:
+            with pytest.raises(uvrpc.Unavailable):  # nobody serves it, here or not
+                FeedSyncClient(channel, timeout=0.2).ping(n=1)
+
+    asyncio.run(main())
