@@ -186,3 +186,52 @@ def test_a_server_refuses_what_is_not_a_service_naming_it(
         with pytest.raises(TypeError, match="generated <Service>Server") as caught:
             make(Calculator(), given)  # type: ignore[arg-type]
         assert said in str(caught.value)
+
+
+def test_a_handler_that_goes_on_after_its_cancellation_does_not_hold_the_close(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """gRPC's stop(grace) ends about when the grace does: a handler whose
+    ``except CancelledError`` waits on is left running after
+    ``CANCELLED_WAIT``, and named in the log, instead of holding the close."""
+    from feed import FeedClient
+    from feed_server import Feed
+
+    from uvrpc.server.server import CANCELLED_WAIT
+
+    released = asyncio.Event()
+
+    class Stubborn(Feed):
+        async def ping(self, *, n: int) -> int:
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                await released.wait()  # cleans up for as long as the test says
+            return n
+
+    async def main() -> None:
+        server = uvrpc.Server(Stubborn())
+        await server.start()
+        endpoint = server.bind("tcp://127.0.0.1:*")
+        async with uvrpc.Channel(endpoint) as channel:
+            call = asyncio.ensure_future(FeedClient(channel, timeout=60).ping(n=1))
+            while server.stats.received == 0:
+                await asyncio.sleep(0.01)
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            await asyncio.wait_for(server.close(grace=0.1), 30)
+            took = loop.time() - started
+            released.set()
+            with pytest.raises(uvrpc.Unavailable):
+                await asyncio.wait_for(call, 10)
+        # Bounded by the grace and the wait, not the handler (which never ends
+        # by itself): the 30 s above is only the test's own guard.
+        assert took < 0.1 + CANCELLED_WAIT + 5
+
+    with caplog.at_level("WARNING", logger="uvrpc.server"):
+        asyncio.run(main())
+    warnings = [
+        r.getMessage() for r in caplog.records if "still running" in r.getMessage()
+    ]
+    assert len(warnings) == 1
+    assert "1 handler(s)" in warnings[0] and "Stubborn.ping" in warnings[0]

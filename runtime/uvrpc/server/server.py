@@ -106,6 +106,12 @@ the replies sent last first: a client's socket, which queues requests only to
 connected servers (``ZMQ_IMMEDIATE``), drops what it has not read when its
 connection drops."""
 
+CANCELLED_WAIT = 1.0
+"""Seconds a closing server waits, at most, for the handlers it cancelled to end
+(their ``except CancelledError`` or ``finally`` blocks running): one that takes
+longer is left running, logged, and the server closes without it, so that a
+close never outlasts its grace by more than this."""
+
 
 @dataclass(slots=True)
 class ServerStats:
@@ -916,7 +922,9 @@ class Server:
         within ``grace`` send their replies, and the connections then stay up for
         :data:`REPLY_SETTLE` more (within the grace; so a grace makes any close
         take that long) for the callers to read the replies sent last; handlers
-        still running at the end of the grace are cancelled and send nothing.
+        still running at the end of the grace are cancelled and send nothing; the
+        close waits :data:`CANCELLED_WAIT` at most for them to end, and logs any
+        that goes on regardless.
         The health check reports NOT_SERVING from the start (in
         :attr:`health`; a check sent during the grace is refused as above).
 
@@ -963,7 +971,18 @@ class Server:
         for task in tasks:
             task.cancel()
         if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+            _, left = await asyncio.wait(tasks, timeout=CANCELLED_WAIT)
+            for task in tasks:
+                if task.done() and not task.cancelled():
+                    task.exception()  # retrieved: the close reports none of them
+            if left:
+                _log.warning(
+                    "closed with %d handler(s) still running %.1f s after they "
+                    "were cancelled (they catch CancelledError and go on): %s",
+                    len(left),
+                    CANCELLED_WAIT,
+                    ", ".join(sorted({_handler_name(task) for task in left})),
+                )
         self._sock.close(linger=0)
         remove_socket_files(self._socket_files)
         self._stop_authenticator()
@@ -979,6 +998,22 @@ class Server:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+def _handler_name(task: asyncio.Task[Any]) -> str:
+    """Where a handler's task waits, for a log line: the coroutines it awaits,
+    outermost first (``Server._serve > Dispatcher.run > Shop.buy > sleep``)."""
+    names = []
+    awaited: Any = task.get_coro()
+    while awaited is not None and len(names) < 8:
+        name = getattr(awaited, "__qualname__", None)
+        if name is None:
+            break
+        names.append(name)
+        awaited = getattr(awaited, "cr_await", None) or getattr(
+            awaited, "ag_await", None
+        )
+    return " > ".join(names) or task.get_name()
 
 
 def _end_of(peer: Hashable) -> int:
