@@ -10,6 +10,8 @@ from uvrpc import types as _t
 
 _uvrpc.check_generated_code(generator="0.6.0", api=8, protocol=3)
 
+__uvrpc_namespace__ = "calculator"
+
 __all__ = [
     "CalculatorClient",
     "CalculatorServer",

@@ -369,6 +369,9 @@ class ModuleView:
 
     header: str
     doc: str
+    namespace: str
+    """The IDL namespace, which qualifies the wire names of the module's
+    definitions; the module records it for reflection (``__uvrpc_namespace__``)."""
     stdlib_imports: tuple[ImportView, ...]
     runtime_imports: tuple[ImportView, ...]
     sibling_imports: tuple[ImportView, ...]
@@ -565,6 +568,7 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
             f"{GENERATOR_VERSION} — do not edit."
         ),
         doc=_doc(module.doc, 0) if module.doc else "",
+        namespace=namespace,
         stdlib_imports=tuple(stdlib),
         runtime_imports=tuple(runtime),
         sibling_imports=tuple(siblings),

@@ -16,6 +16,8 @@ from golden import shared as _shared
 
 _uvrpc.check_generated_code(generator="0.6.0", api=8, protocol=3)
 
+__uvrpc_namespace__ = "conformance"
+
 __all__ = [
     "DEFAULT_COLOR",
     "ENABLED",

@@ -374,3 +374,51 @@ def test_undocumented_definitions_are_described_without_a_doc(
     assert described["exceptions"]["inv.Gone"]["doc"] == ""
     assert described["unions"]["inv.Either"]["doc"] == ""
     assert described["exceptions"]["inv.Missing"]["doc"] == "Said of a missing item."
+
+
+def test_types_only_modules_are_named_by_their_namespace(tmp_path: Path) -> None:
+    """A module holding only types (no service, no exception) is described by
+    its IDL namespace, not its Python module's stem: two ``common.idl`` of
+    different namespaces, each defining ``TransactionOptions``, stay apart, and
+    their undocumented types get no doc (the placeholder names the namespace)."""
+    (tmp_path / "fs").mkdir()
+    (tmp_path / "sp").mkdir()
+    firestore = generate_modules(
+        tmp_path / "fs",
+        {
+            "common.idl": "namespace google.firestore.v1;\n"
+            "message TransactionOptions { 1: bool read_only; }\n"
+            "enum Mode { A = 1; }\n",
+            "firestore.idl": 'namespace google.firestore.v1;\nimport "common.idl";\n'
+            "service Firestore {\n"
+            "    void begin(1: common.TransactionOptions options, 2: common.Mode m);\n"
+            "}\n",
+        },
+        package="gfs",
+    )["firestore"]
+    spanner = generate_modules(
+        tmp_path / "sp",
+        {
+            "common.idl": "namespace google.spanner.v1;\n"
+            "message TransactionOptions { 1: string isolation; }\n",
+            "spanner.idl": 'namespace google.spanner.v1;\nimport "common.idl";\n'
+            "service Spanner {\n"
+            "    void begin(1: common.TransactionOptions options);\n"
+            "}\n",
+        },
+        package="gsp",
+    )["spanner"]
+    described = describe(firestore.FirestoreServer, spanner.SpannerServer)
+    assert sorted(described["messages"]) == [
+        "google.firestore.v1.TransactionOptions",
+        "google.spanner.v1.TransactionOptions",
+    ]
+    assert list(described["enums"]) == ["google.firestore.v1.Mode"]
+    params = [m["params"] for s in described["services"] for m in s["methods"]]
+    assert [p["type"] for p in params[0]] == [
+        "google.firestore.v1.TransactionOptions",
+        "google.firestore.v1.Mode",
+    ]
+    assert [p["type"] for p in params[1]] == ["google.spanner.v1.TransactionOptions"]
+    for entry in [*described["messages"].values(), *described["enums"].values()]:
+        assert entry["doc"] == ""

@@ -243,13 +243,22 @@ class _Describer:
         self._namespaces: dict[str, str] = {}
 
     def namespace(self, cls: type) -> str:
-        """The IDL namespace of a generated class, from its module's wire names."""
+        """The IDL namespace of a generated class, as its module records it.
+
+        A module that uvrpc-gen 0.6.0 wrote before it recorded it is read from its
+        wire names (a service's, an exception's); one holding neither, only types,
+        is named by its stem, which is its namespace only when the two agree.
+        """
         module_name = cls.__module__
         known = self._namespaces.get(module_name)
         if known is not None:
             return known
-        found = module_name.rpartition(".")[2]
         module = sys.modules.get(module_name)
+        recorded = getattr(module, "__uvrpc_namespace__", None)
+        if isinstance(recorded, str) and recorded:
+            self._namespaces[module_name] = recorded
+            return recorded
+        found = module_name.rpartition(".")[2]
         for value in vars(module).values() if module is not None else ():
             if not isinstance(value, type) or value.__module__ != module_name:
                 continue
