@@ -21,11 +21,13 @@ value the reader does not declare is rejected; a method travels by its route
 as in the IDL. ``docs/evolution.md`` explains each check.
 
 Types are compared as the IDL spells them once typedefs are expanded
-(``list<Step>``); a definition that several types name (``Step``) is compared
-once, by itself. A definition imported from another file is named by its
-reference (``common.Point``) in the file that imports it; the imported files
-themselves are compared too, each old one with the new one imported under the
-same name, so a change there is reported at its own ``file:line:col``.
+(``list<Step>``), with a definition imported from another file named by its wire
+name (``geo.Point`` for ``common.Point`` after ``import "common.idl";`` of a file
+of namespace ``geo``): renaming an imported file changes nothing on the wire. A
+definition that several types name (``Step``) is compared once, by itself. The
+imported files themselves are compared too, each old one with the new one
+imported under the same name (or else with the only new one of its namespace), so
+a change there is reported at its own ``file:line:col``.
 
 ``uvrpc-gen --compat OLD_DIR NEW_DIR`` compares two directories: each ``*.idl``
 below ``OLD_DIR`` with the file of the same relative path below ``NEW_DIR``
@@ -36,8 +38,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,10 +164,12 @@ def compare_imported(
     """Every change from ``old`` to ``new`` and in the files they import.
 
     An import of ``old`` is paired with the import of ``new`` by the name it is
-    imported as (``common`` for ``import "common.idl"``); an import only one side
-    has is not followed (what its removal breaks shows where its definitions were
-    used). Each pair of files is compared once: ``seen`` holds the pairs compared
-    already, as paths, and is updated.
+    imported as (``common`` for ``import "common.idl"``) or, when ``new`` has no
+    import of that name, with the only import of ``new`` of the same namespace that
+    ``old`` does not import by name (a renamed file); an import left unpaired is not
+    followed (what its removal breaks shows where its definitions were used). Each
+    pair of files is compared once: ``seen`` holds the pairs compared already, as
+    paths, and is updated.
     """
     seen = set() if seen is None else seen
     key = (os.path.normpath(old.module.file), os.path.normpath(new.module.file))
@@ -174,6 +179,13 @@ def compare_imported(
     changes = compare(old, new)
     for stem, imported in old.imports.items():
         counterpart = new.imports.get(stem)
+        if counterpart is None:
+            renamed = [
+                module
+                for other, module in new.imports.items()
+                if other not in old.imports and module.namespace == imported.namespace
+            ]
+            counterpart = renamed[0] if len(renamed) == 1 else None
         if counterpart is not None:
             changes += compare_imported(imported, counterpart, seen)
     return changes
@@ -348,8 +360,10 @@ def _is_stream(field: Field) -> bool:
     return field.type.name == "stream"
 
 
-def _literal_key(literal: Literal) -> object:
-    """What a literal means, without its position: equal keys, equal values."""
+def _literal_key(literal: Literal, wire: Callable[[str], str] | None = None) -> object:
+    """What a literal means, without its position: equal keys, equal values.
+    ``wire`` names what a name literal names as the wire does (see
+    :func:`_wire_names`)."""
     if isinstance(literal, IntLiteral | FloatLiteral):
         return ("number", literal.value)
     if isinstance(literal, StringLiteral):
@@ -357,12 +371,14 @@ def _literal_key(literal: Literal) -> object:
     if isinstance(literal, BoolLiteral):
         return ("bool", literal.value)
     if isinstance(literal, NameLiteral):
-        return ("name", literal.name)
+        return ("name", wire(literal.name) if wire else literal.name)
     if isinstance(literal, ListLiteral):
-        return ("list", tuple(_literal_key(item) for item in literal.items))
+        return ("list", tuple(_literal_key(item, wire) for item in literal.items))
     return (
         "map",
-        tuple((_literal_key(k), _literal_key(v)) for k, v in literal.entries),
+        tuple(
+            (_literal_key(k, wire), _literal_key(v, wire)) for k, v in literal.entries
+        ),
     )
 
 
@@ -406,16 +422,54 @@ def _method_shape(method: Method) -> object:
     return (_field_shape(method.params), _returns(method), _method_kind(method))
 
 
+_TYPE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+
+
+def _wire_names(module: CheckedModule, own: str) -> Callable[[str], str]:
+    """A function that writes a type's text (``list<common.Point>``) or a name
+    literal (``common.Color.RED``) with each imported definition named by its
+    namespace instead of the stem of its file (``list<geo.Point>``), and each of
+    ``module``'s own by ``own``: the names that stay the same when a file is
+    imported under another name."""
+
+    def qualified(name: str) -> str:
+        # A type (common.Point, Point) or a value (common.Color.RED, Color.RED).
+        stem, dot, local = name.partition(".")
+        if dot and stem in module.imports:
+            return f"{module.imports[stem].namespace}.{local}"
+        if module.definition(stem) is not None:
+            return f"{own}.{name}"
+        return name  # built in
+
+    def wire_text(text: str) -> str:
+        return _TYPE_NAME.sub(lambda m: qualified(m[0]), text)
+
+    return wire_text
+
+
 class _Comparer:
     """Collects the changes between two checked modules."""
 
     def __init__(self, old: CheckedModule, new: CheckedModule) -> None:
         self.old = old
         self.new = new
+        # The file's own definitions are matched by name, whatever its namespace
+        # (a change of namespace is reported once, as that): both sides name them
+        # by the new one.
+        self.old_wire = _wire_names(old, new.namespace)
+        self.new_wire = _wire_names(new, new.namespace)
         self.changes: list[Change] = []
         self.directions = directions(old, new)
         # The ways the fields being compared travel, for their constraints.
         self.direction = BOTH
+
+    def types(self, before: str, after: str) -> tuple[str, str] | None:
+        """Two versions of a type's text, as written, or None when they name the
+        same type on the wire; spelled the same, they are named by namespace."""
+        old_wire, new_wire = self.old_wire(before), self.new_wire(after)
+        if old_wire == new_wire:
+            return None
+        return (before, after) if before != after else (old_wire, new_wire)
 
     def breaking(self, span: Span, message: str) -> None:
         self.changes.append(Change(span, True, message))
@@ -547,7 +601,9 @@ class _Comparer:
                 f"'{new_type}': its value is compiled into each side, so peers "
                 "built from the old file keep the old value",
             )
-        elif _literal_key(before.value) != _literal_key(after.value):
+        elif _literal_key(before.value, self.old_wire) != _literal_key(
+            after.value, self.new_wire
+        ):
             self.compatible(
                 after.value.span,
                 f"constant '{after.name}' changed from {old_value} to {new_value}: "
@@ -776,13 +832,13 @@ class _Comparer:
                     f"{label} was renamed to '{same_id.name}' (the wire keys it by "
                     "id; Python code and JSON use the new name)",
                 )
-            old_type, new_type = type_text(member.type), type_text(same_id.type)
-            if old_type == new_type:
+            changed = self.types(type_text(member.type), type_text(same_id.type))
+            if changed is None:
                 self.constraints(member.type, same_id.type, label, self.direction)
-            if old_type != new_type:
+            else:
                 self.breaking(
                     same_id.type.span,
-                    f"{label} changed type from '{old_type}' to '{new_type}'",
+                    f"{label} changed type from '{changed[0]}' to '{changed[1]}'",
                 )
             if member.doc != same_id.doc:
                 self.doc(same_id, label)
@@ -838,22 +894,27 @@ class _Comparer:
         self, before: Field, after: Field, label: str, readers: str, writers: str
     ) -> None:
         """Compare one field (or parameter) with the field of the same id."""
-        old_type, new_type = type_text(before.type), type_text(after.type)
-        if old_type == new_type:
+        changed = self.types(type_text(before.type), type_text(after.type))
+        if changed is None:
             self.constraints(before.type, after.type, label, self.direction)
-        if old_type != new_type:
-            if _is_stream(before) and _is_stream(after):
-                self.breaking(
-                    after.type.span,
-                    f"the stream item type of {label} changed from "
-                    f"'{type_text(before.type.arguments[0])}' to "
-                    f"'{type_text(after.type.arguments[0])}'",
+        elif _is_stream(before) and _is_stream(after):
+            old_item, new_item = (
+                self.types(
+                    type_text(before.type.arguments[0]),
+                    type_text(after.type.arguments[0]),
                 )
-            else:
-                self.breaking(
-                    after.type.span,
-                    f"{label} changed type from '{old_type}' to '{new_type}'",
-                )
+                or changed
+            )
+            self.breaking(
+                after.type.span,
+                f"the stream item type of {label} changed from '{old_item}' to "
+                f"'{new_item}'",
+            )
+        else:
+            self.breaking(
+                after.type.span,
+                f"{label} changed type from '{changed[0]}' to '{changed[1]}'",
+            )
         if before.optional and not after.optional:
             self.breaking(
                 after.span,
@@ -934,7 +995,7 @@ class _Comparer:
                 f"{label} now has the default {_literal_text(new)}",
             )
         elif old is not None and new is not None:
-            if _literal_key(old) != _literal_key(new):
+            if _literal_key(old, self.old_wire) != _literal_key(new, self.new_wire):
                 self.compatible(
                     new.span,
                     f"the default of {label} changed from {_literal_text(old)} to "
@@ -990,17 +1051,18 @@ class _Comparer:
             "parameter",
             skip_streams=not same_kind,
         )
-        old_throws = {type_text(t) for t in before.throws}
-        new_throws = {type_text(t) for t in after.throws}
+        # An exception travels by its wire name: compare them by that.
+        old_throws = {self.old_wire(type_text(t)) for t in before.throws}
+        new_throws = {self.new_wire(type_text(t)) for t in after.throws}
         for ref in after.throws:
-            if type_text(ref) not in old_throws:
+            if self.new_wire(type_text(ref)) not in old_throws:
                 self.compatible(
                     ref.span,
                     f"{label} now declares '{type_text(ref)}': old clients receive it "
                     "as a generic RemoteError",
                 )
         for ref in before.throws:
-            if type_text(ref) not in new_throws:
+            if self.old_wire(type_text(ref)) not in new_throws:
                 self.compatible(
                     ref.span,
                     f"{label} no longer declares '{type_text(ref)}': a server that "
@@ -1021,8 +1083,8 @@ class _Comparer:
             self.doc(after, label)
 
     def returns(self, before: Method, after: Method, label: str) -> None:
-        old_type, new_type = _returns(before), _returns(after)
-        if old_type == new_type:
+        changed = self.types(_returns(before), _returns(after))
+        if changed is None:
             if before.returns is not None and after.returns is not None:
                 what = "the result of" if after.returns.name != "stream" else ""
                 self.constraints(
@@ -1032,15 +1094,21 @@ class _Comparer:
         span = after.span if after.returns is None else after.returns.span
         if before.streams_reply and after.streams_reply:
             assert before.returns is not None and after.returns is not None
+            old_item, new_item = (
+                self.types(
+                    type_text(before.returns.arguments[0]),
+                    type_text(after.returns.arguments[0]),
+                )
+                or changed
+            )
             self.breaking(
                 span,
-                f"the stream item type of {label} changed from "
-                f"'{type_text(before.returns.arguments[0])}' to "
-                f"'{type_text(after.returns.arguments[0])}'",
+                f"the stream item type of {label} changed from '{old_item}' to "
+                f"'{new_item}'",
             )
         else:
             self.breaking(
-                span, f"{label} now returns '{new_type}' instead of '{old_type}'"
+                span, f"{label} now returns '{changed[1]}' instead of '{changed[0]}'"
             )
 
 

@@ -734,3 +734,71 @@ def test_a_directory_and_a_file_are_refused(tmp_path: Path) -> None:
         "uvrpc-gen: error: old is a directory and old/main.idl is not; compare two "
         "files or two directories\n"
     )
+
+
+JAEGER = """\
+namespace jaeger.thrift;
+enum Level { LOW = 1; HIGH = 2; }
+message Batch { 1: list<string> spans; 2: Level level = Level.LOW; }
+exception Boom { 1: string why; }
+"""
+AGENT = """\
+namespace agent;
+import "{stem}.idl";
+service Agent {{
+    void emit(1: {stem}.Batch batch, 2: {stem}.Level level = {stem}.Level.HIGH)
+        throws ({stem}.Boom);
+}}
+"""
+
+
+def test_a_renamed_import_is_compared_by_wire_names(tmp_path: Path) -> None:
+    """The same file imported under another name (types_a.idl renamed
+    jaeger_types.idl) changes nothing on the wire: types are compared by their
+    namespace-qualified names, and the renamed files are compared with each other."""
+    tree(
+        tmp_path / "old",
+        {"agent.idl": AGENT.format(stem="types_a"), "types_a.idl": JAEGER},
+    )
+    renumbered = JAEGER.replace("1: string why;", "2: string why;")
+    tree(
+        tmp_path / "new",
+        {"agent.idl": AGENT.format(stem="jaeger_types"), "jaeger_types.idl": JAEGER},
+    )
+    tree(
+        tmp_path / "newer",
+        {
+            "agent.idl": AGENT.format(stem="jaeger_types"),
+            "jaeger_types.idl": renumbered,
+        },
+    )
+    old = read_checked(str(tmp_path / "old/agent.idl"))
+    new = read_checked(str(tmp_path / "new/agent.idl"))
+    newer = read_checked(str(tmp_path / "newer/agent.idl"))
+    assert compare(old, new) == []
+    assert compare_imported(old, new) == []
+    (change,) = compare_imported(old, newer)
+    assert (Path(change.span.file).name, change.breaking) == ("jaeger_types.idl", True)
+    result = run_compat(tmp_path, "old/agent.idl", "new/agent.idl")
+    assert (result.returncode, result.stdout) == (
+        0,
+        "old/agent.idl -> new/agent.idl: no changes\n",
+    )
+
+
+def test_an_import_of_another_namespace_under_the_same_name_is_a_change(
+    tmp_path: Path,
+) -> None:
+    """``common.Point`` of namespace ``a`` and ``common.Point`` of namespace ``b``
+    are different types: the report names them by namespace."""
+    main = (
+        'namespace main;\nimport "common.idl";\nservice S { void f(1: common.P p); }\n'
+    )
+    point = "message P { 1: double x; }\n"
+    tree(tmp_path / "old", {"main.idl": main, "common.idl": "namespace a;\n" + point})
+    tree(tmp_path / "new", {"main.idl": main, "common.idl": "namespace b;\n" + point})
+    old = read_checked(str(tmp_path / "old/main.idl"))
+    new = read_checked(str(tmp_path / "new/main.idl"))
+    assert [(c.breaking, c.message) for c in compare(old, new)] == [
+        (True, "parameter 1 'p' of method 'S.f' changed type from 'a.P' to 'b.P'")
+    ]
