@@ -1003,7 +1003,7 @@ class Server:
 def _handler_name(task: asyncio.Task[Any]) -> str:
     """Where a handler's task waits, for a log line: the coroutines it awaits,
     outermost first (``Server._serve > Dispatcher.run > Shop.buy > sleep``)."""
-    names = []
+    names: list[str] = []
     awaited: Any = task.get_coro()
     while awaited is not None and len(names) < 8:
         name = getattr(awaited, "__qualname__", None)
