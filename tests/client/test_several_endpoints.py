@@ -66,6 +66,7 @@ def test_a_stream_on_a_channel_to_several_endpoints_is_refused(kind: str) -> Non
             assert first.endpoint in message and second.endpoint in message
             assert "uvrpc broker" in message
             # Nothing of the stream reached either server.
+            assert first.server is not None and second.server is not None
             assert first.server.stats.streams == second.server.stats.streams == 0
 
     asyncio.run(main())
