@@ -247,6 +247,9 @@ class Server:
             endpoint = server.bind("tcp://127.0.0.1:*")
             await server.serve_forever()
 
+    A server answers once started (``async with``, :meth:`start` or
+    :meth:`serve_forever`): bound and not started, ZeroMQ accepts connections for
+    it, and their calls wait unread until it starts (or their deadlines pass).
     Leaving the ``async with`` block (or :meth:`close`) stops receiving, cancels the
     handlers still running and closes the socket; ``await server.close(grace=5)``
     first lets running calls finish for up to five seconds.
