@@ -67,6 +67,7 @@ from zmq.utils.monitor import parse_monitor_message
 from ..core.lograte import RateLimitedWarning
 from ..transport.coalesce import announce_batches
 from ..transport.heap import keep_message_buffers
+from ..transport.inproc import inproc_released
 from ..transport.liveness import DEFAULT_HEARTBEAT, Heartbeat
 from ..transport.security import (
     AllowList,
@@ -528,6 +529,7 @@ class Broker:
             self._monitor = None
         for sock in (self._front, self._back, self._control, self._command):
             sock.close(linger=0)
+            inproc_released(sock)
         remove_socket_files(self._socket_files)
         if self._authenticator is not None:
             self._authenticator.stop()

@@ -45,6 +45,7 @@ from ..services.reflection import REFLECTION_SERVICE, Reflection
 from ..transport.coalesce import CoalescingSender, PeerBatches, announce_batches
 from ..transport.forks import check_process
 from ..transport.heap import HeapTrimmer
+from ..transport.inproc import inproc_released
 from ..transport.liveness import DEFAULT_HEARTBEAT, Heartbeat
 from ..transport.reactor import RouterReactor
 from ..transport.security import (
@@ -987,6 +988,7 @@ class Server:
                     ", ".join(sorted({_handler_name(task) for task in left})),
                 )
         self._sock.close(linger=0)
+        inproc_released(self._sock)
         remove_socket_files(self._socket_files)
         self._stop_authenticator()
         if self._owned_context is not None:

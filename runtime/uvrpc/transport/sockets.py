@@ -34,6 +34,7 @@ import zmq.asyncio
 
 from ..wire.limits import BACKSTOP_FACTOR
 from .heap import keep_message_buffers
+from .inproc import inproc_bound
 from .liveness import Heartbeat
 
 __all__ = [
@@ -205,6 +206,10 @@ def bind(
     resolved). The socket file of an ``ipc://`` path is appended to ``files``,
     for :func:`remove_socket_files` once the socket is closed.
 
+    An ``inproc://`` endpoint is recorded as served by ``sock`` (see
+    :mod:`uvrpc.transport.inproc`): call
+    :func:`~uvrpc.transport.inproc.inproc_released` once the socket is closed.
+
     Raises:
         ValueError: the endpoint is malformed, or names no local address.
         OSError: (``errno.EADDRINUSE``) the endpoint is in use: a tcp port
@@ -223,7 +228,11 @@ def bind(
             raise _in_use(endpoint, "another socket is bound to it") from None
         raise _endpoint_error(endpoint, exc) from None
     bound = cast(bytes, sock.getsockopt(zmq.LAST_ENDPOINT)).decode()
-    if transport == "ipc":
+    if transport == "inproc":
+        # A client counts it connected only now (see uvrpc.transport.inproc);
+        # inproc_released() once the socket is closed.
+        inproc_bound(sock, bound)
+    elif transport == "ipc":
         path = os.path.abspath(bound.partition("://")[2])
         _BOUND_HERE.add(path)
         made = _file_id(path)
