@@ -33,6 +33,7 @@ from ..interceptors.base import (
 )
 from ..transport.coalesce import CoalescingSender, announce_batches, reads_batches
 from ..transport.forks import check_process
+from ..transport.inproc import InprocTarget
 from ..transport.liveness import (
     DEFAULT_HEARTBEAT,
     Heartbeat,
@@ -181,18 +182,25 @@ class DealerTransport:
         self._monitor_reactor: SocketReactor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped: asyncio.Future[None] | None = None
+        # inproc:// has no handshake, so no event says it is connected, and libzmq
+        # queues what is sent to an endpoint nobody bound yet: one counts as
+        # connected while the uvrpc server it reaches is bound (see
+        # uvrpc.transport.inproc), which tells inproc_changed().
+        self._inproc: list[InprocTarget] = []
+        self._inproc_up = 0
+        self._on_connect: OnConnect | None = None
+        self._on_disconnect: OnDisconnect | None = None
         try:
             endpoints = _endpoints(endpoint)
             for each in endpoints:
+                if isinstance(each, str) and each.startswith("inproc://"):
+                    self._inproc.append(InprocTarget(self._sock.context, each, self))
                 connect(self._sock, each)
         except BaseException:
             self.close()
             raise
         self.where = ", ".join(endpoints)
         """The endpoints connected to, for error messages."""
-        # inproc:// has no handshake, so no event says it is connected; its pipe
-        # is made at connect and never dropped.
-        self._handshakes = not any(e.startswith("inproc://") for e in endpoints)
         # Batches go only where this socket has one connection at a time: a
         # message to several goes to whichever is next, which may not read them.
         self.one_server = len(endpoints) == 1
@@ -202,14 +210,15 @@ class DealerTransport:
     @property
     def connected(self) -> bool:
         """Whether a connection's handshake succeeded and it has not dropped since
-        (as far as the events read so far tell)."""
-        return bool(self._live)
+        (as far as the events read so far tell), or an ``inproc://`` endpoint's
+        uvrpc server is bound."""
+        return bool(self._live) or any(target.up() for target in self._inproc)
 
     @property
     def connections(self) -> int:
         """How many of the endpoints are connected (as far as the events read so
         far tell)."""
-        return len(self._live)
+        return len(self._live) + sum(target.up() for target in self._inproc)
 
     def attach(self, loop: asyncio.AbstractEventLoop, on_message: OnMessage) -> None:
         """Watch the socket from ``loop``."""
@@ -217,12 +226,17 @@ class DealerTransport:
         # so far tell): with ZMQ_IMMEDIATE, libzmq drops what went to the pipe
         # of a connection that dropped, and the message would be lost unseen.
         live = self._live
+        inproc = self._inproc
         self._deliver = on_message
         self._reactor = SocketReactor(
             self._sock,
             loop,
             self._learn if self.one_server else on_message,
-            may_send=(lambda: bool(live)) if self._handshakes else None,
+            may_send=(
+                (lambda: bool(live) or any(target.up() for target in inproc))
+                if inproc
+                else (lambda: bool(live))
+            ),
         )
         if self.one_server:
             self._sender = CoalescingSender(self._reactor, loop, self._peer_of, end=0)
@@ -266,6 +280,9 @@ class DealerTransport:
         assert self._loop is not None, "attach() first"
         monitor = self._monitor
         assert monitor is not None
+        self._on_connect = on_connect
+        self._on_disconnect = on_disconnect
+        self._inproc_up = sum(target.up() for target in self._inproc)
 
         def on_event(frames: list[Any]) -> None:
             # Event frames: a 16-bit event number and a 32-bit value, then the
@@ -297,6 +314,38 @@ class DealerTransport:
                 on_disconnect(handshake_refusal(event, value))
 
         self._monitor_reactor = SocketReactor(monitor, self._loop, on_event)
+
+    def inproc_changed(self) -> None:
+        """An ``inproc://`` endpoint's server was bound or released (on any
+        thread): the loop sees whether that connected or disconnected this."""
+        loop = self._loop
+        if loop is None or self._sock.closed:
+            return
+        try:
+            loop.call_soon_threadsafe(self._inproc_check)
+        except RuntimeError:  # its loop is closed: nothing waits on it
+            pass
+
+    def _inproc_check(self) -> None:
+        if self._sock.closed:
+            return
+        up = sum(target.up() for target in self._inproc)
+        before, self._inproc_up = self._inproc_up, up
+        if up > before:
+            self._relearn()
+            if self._reactor is not None:
+                self._reactor.wake_writers()
+            if self._on_connect is not None:
+                self._on_connect()
+        elif up < before:
+            self._relearn()
+            if self._sender is not None:
+                self._sender.abandon()
+            # The replies it sent before it closed are still in the pipe.
+            if self._reactor is not None:
+                self._reactor.drain()
+            if self._on_disconnect is not None:
+                self._on_disconnect(None)
 
     def read_events(self) -> None:
         """Handle the monitor's events that wait now (a connection made or lost
@@ -331,6 +380,7 @@ class DealerTransport:
 
     def close(self) -> None:
         """Stop watching and close the socket without lingering."""
+        self._forget_inproc()
         try:
             if self._sender is not None:
                 self._sender.close()
@@ -361,6 +411,7 @@ class DealerTransport:
             self.close()
             return
         assert self._loop is not None
+        self._forget_inproc()
         stopped = self._stopped = self._loop.create_future()
         if self._sender is not None:
             self._sender.close()  # what it held goes into the socket first
@@ -377,6 +428,10 @@ class DealerTransport:
             self._monitor.close(linger=0)
             self._monitor = None
             self._when_dropped.detach()
+
+    def _forget_inproc(self) -> None:
+        for target in self._inproc:
+            target.close()
 
 
 def _endpoints(endpoint: str | Sequence[str]) -> list[str]:

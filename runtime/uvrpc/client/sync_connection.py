@@ -36,6 +36,7 @@ from ..core.client import END, WAIT, CallState, ClientCore, finish
 from ..core.context import CURRENT_CALL, OUTGOING, inherited_timeout
 from ..transport.coalesce import announce_batches
 from ..transport.forks import FORKS, check_process
+from ..transport.inproc import InprocTarget
 from ..transport.liveness import (
     Heartbeat,
     Refusal,
@@ -82,6 +83,9 @@ _HANDSHAKE_FAILED = (
     | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
     | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
 )
+_INPROC_LOOK_MS = 10
+"""Milliseconds between looks, while a blocking send waits for an ``inproc://``
+endpoint's server to be bound (no monitor event says so)."""
 _LOST = object()
 """What :meth:`SyncConnection._receive` returns when the connection dropped."""
 _CLOSED = object()
@@ -137,9 +141,20 @@ class SyncConnection:
             monitor_address(),
         )
         self._monitor.setsockopt(zmq.LINGER, 0)
+        # inproc:// has no handshake, so no event says it is connected, and
+        # libzmq queues what is sent to an endpoint nobody bound yet: it counts
+        # as connected while the uvrpc server it reaches is bound (see
+        # uvrpc.transport.inproc).
+        self._inproc = (
+            InprocTarget(self._sock.context, endpoint, self)
+            if isinstance(endpoint, str) and endpoint.startswith("inproc://")
+            else None
+        )
         try:
             connect(self._sock, endpoint)
         except BaseException:
+            if self._inproc is not None:
+                self._inproc.close()
             self._sock.disable_monitor()
             self._monitor.close(linger=0)
             self._sock.close(linger=0)
@@ -147,9 +162,7 @@ class SyncConnection:
         self._when_dropped = close_when_dropped(self, self._sock, self._monitor)
         self.endpoint = endpoint
         """The endpoint connected to."""
-        # inproc:// has no handshake, so no event says it is connected; its pipe
-        # is made at connect and never dropped.
-        self._handshakes = not endpoint.startswith("inproc://")
+        self._handshakes = self._inproc is None
         # The channel's, which keeps them up to date (see SyncChannel).
         self.connect_timeout = connect_timeout
         """Seconds to wait for a connection before calls fail at once."""
@@ -439,8 +452,18 @@ class SyncConnection:
                 dropped = True
             elif event & _HANDSHAKE_FAILED:
                 self._refusal = handshake_refusal(event, value)
+        if self._inproc is not None:
+            up = self._inproc.up()
+            if self._connected and not up:
+                self._grace_end = time.monotonic() + self.connect_timeout
+                dropped = True
+            self._connected = up
         if dropped and not self._connected:
             self._dropped = True
+
+    def inproc_changed(self) -> None:
+        """Its ``inproc://`` server was bound or released: read when next it
+        looks (see :meth:`_send_waiting`)."""
 
     def _send_now(self, frames: Sequence[Any]) -> bool:
         """Send if a connection is up (as far as the events read so far tell) and
@@ -451,7 +474,10 @@ class SyncConnection:
         lost unseen, so none is sent then. Only the first frame can fail, so
         nothing is ever half sent.
         """
-        if self._handshakes and not self._connected:
+        if self._handshakes:
+            if not self._connected:
+                return False
+        elif self._inproc is not None and not self._inproc.up():
             return False
         try:
             send_message(self._sock, frames, _NOBLOCK)
@@ -520,9 +546,12 @@ class SyncConnection:
                     f"{route} could not be sent within {timeout:g} s"
                 )
             wait_ms = None if not ends else max(1, round((min(ends) - now) * 1000))
+            if self._inproc is not None and not self._connected:
+                # No event says an inproc:// server was bound: look again soon.
+                wait_ms = min(wait_ms or _INPROC_LOOK_MS, _INPROC_LOOK_MS)
             # Room in the socket counts only with a connection up (_send_now);
             # without one, the monitor's next event is what to wait for.
-            may_send = self._connected or not self._handshakes
+            may_send = self._connected
             poller.modify(self._sock, _POLLOUT if may_send else 0)
             poller.poll(wait_ms)
 
@@ -978,6 +1007,8 @@ class SyncConnection:
         ``None``) for requests sent to go out; by the thread that claimed the
         connection, or with none claiming it."""
         self._closed = True
+        if self._inproc is not None:
+            self._inproc.close()
         linger = self.linger if linger is None else linger
         monitor = self._monitor
         try:
