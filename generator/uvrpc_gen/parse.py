@@ -801,6 +801,8 @@ def _unlexable(source: str, position: int) -> tuple[int, str]:
     char = source[position] if position < len(source) else ""
     if char == "'":
         return 1, 'strings are written in double quotes ("..."), not single quotes'
+    if char == "#":
+        return 1, "Thrift's '#' comments are written '//' here"
     return 1, f"unexpected character {char!r}"
 
 

@@ -790,6 +790,16 @@ def test_a_type_named_required_is_still_a_type() -> None:
             "                 ^",
         ),
         (
+            NS + "# a Thrift comment\nmessage M {}\n",
+            "t.idl:2:1: error: Thrift's '#' comments are written '//' here",
+            "^",
+        ),
+        (
+            NS + "message M { 1: i32 x; } # after code\n",
+            "t.idl:2:25: error: Thrift's '#' comments are written '//' here",
+            "                        ^",
+        ),
+        (
             NS + "message M {} / 2",
             "t.idl:2:14: error: unexpected character '/'",
             "             ^",
