@@ -917,17 +917,24 @@ def _thrift_spelling(error: lark.UnexpectedToken, friendly: str | None) -> str |
 
 
 _PROTOBUF_METHOD = re.compile(
-    r"\s*rpc\s+\w+\s*\(\s*(stream\s+)?[\w.]+\s*\)\s*(returns\b|$)"
+    r"(?:^|(?<=[{;}]))\s*rpc\s+\w+\s*\(\s*(stream\s+)?[\w.]+\s*\)\s*(returns\b|$)"
 )
-"""A line holding a protobuf method: ``rpc Get(Request) returns (Reply);``."""
+"""A protobuf method, ``rpc Get(Request) returns (Reply);``, where a method
+starts: at the start of a line, or after the ``{``, ``;`` or ``}`` before it."""
 
 
 def _protobuf_spelling(error: lark.UnexpectedToken, source: str) -> str | None:
     """The message for a protobuf method, ``rpc Get(Request) returns
-    (Reply);``, where the parser failed on its line; ``None`` for any other."""
+    (Reply);``, where the parser failed inside one; ``None`` for any other."""
     lines = source.split("\n")  # as lark counts them
     line = (error.token.line or 1) - 1
-    if line >= len(lines) or not _PROTOBUF_METHOD.match(lines[line]):
+    if line >= len(lines):
+        return None
+    column = (error.token.column or 1) - 1
+    if not any(
+        found.start() <= column <= found.end()
+        for found in _PROTOBUF_METHOD.finditer(lines[line])
+    ):
         return None
     return (
         "protobuf's 'rpc Get(Request) returns (Reply)' is written "

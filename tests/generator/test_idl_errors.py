@@ -852,6 +852,24 @@ def test_an_unclosed_comment_or_string_is_named_where_it_starts(
             "written 'Reply get(1: Request request);' here (got name 'M')",
             "             ^",
         ),
+        (  # one line: the method starts after the service's '{'
+            NS + "message M {}\nservice S { rpc Get(M) returns (M); }",
+            "t.idl:3:21: error: protobuf's 'rpc Get(Request) returns (Reply)' is "
+            "written 'Reply get(1: Request request);' here (got name 'M')",
+            "                    ^",
+        ),
+        (  # or after the method before it
+            NS + "service S { void f(); rpc Get(M) returns (M); }",
+            "t.idl:2:31: error: protobuf's 'rpc Get(Request) returns (Reply)' is "
+            "written 'Reply get(1: Request request);' here (got name 'M')",
+            "                              ^",
+        ),
+        (  # an error before a protobuf method on its line: the usual message
+            NS + "service S { void f(i32 x); rpc Get(M) returns (M); }",
+            "t.idl:2:20: error: a parameter starts with its id, like '1: i32 name' "
+            "(got name 'i32')",
+            "                   ^~~",
+        ),
         (
             NS + "message M {\n    1: repeated string tags;\n}",
             "t.idl:3:8: error: protobuf's 'repeated' is written as a list here: "
