@@ -977,6 +977,8 @@ def _foreign_construct(
     before = source[: token.start_pos or 0].rstrip()
     if token.type == "SEMICOLON" and before.endswith("}") and "$END" in accepts:
         return "no ';' follows a definition's closing '}': remove it"
+    if token.type == "NAME" and token == "max" and re.search(r"\bto$", before):
+        return _reserved_max(source, token.start_pos or 0)
     if token.type == "NAME" and token == "syntax" and "NAMESPACE" in accepts:
         return "protobuf's 'syntax = ...;' has no place here: remove the line"
     if token.type == "NAME" and token == "package" and "NAMESPACE" in accepts:
@@ -1012,6 +1014,20 @@ def _foreign_construct(
             "'optional' field (or a union) instead"
         )
     return None
+
+
+_BODY_START = re.compile(r"\b(enum|message|exception|union)\s+\w+\s*\{")
+"""Where the body of a definition that may hold ``reserved`` starts."""
+
+
+def _reserved_max(source: str, position: int) -> str:
+    """The message for protobuf's ``reserved 9 to max;`` in the body that
+    ``position`` is in: the highest id (or enum value) written out."""
+    bodies = list(_BODY_START.finditer(source, 0, position))
+    enum = bool(bodies) and bodies[-1].group(1) == "enum"
+    # The largest i32, and the largest field id (check.MAX_ID).
+    what, highest = ("value", 2**31 - 1) if enum else ("id", 2**29 - 1)
+    return f"protobuf's 'max' is written as the highest {what} here: 'to {highest}'"
 
 
 def _syntax_diagnostic(

@@ -921,6 +921,18 @@ def test_an_unclosed_comment_or_string_is_named_where_it_starts(
             "                  ^",
         ),
         (
+            NS + "message M {\n    reserved 2, 9 to max;\n}",
+            "t.idl:3:22: error: protobuf's 'max' is written as the highest id "
+            "here: 'to 536870911' (got name 'max')",
+            "                     ^~~",
+        ),
+        (
+            NS + "enum E { A = 1; reserved 9 to max; }",
+            "t.idl:2:31: error: protobuf's 'max' is written as the highest value "
+            "here: 'to 2147483647' (got name 'max')",
+            "                              ^~~",
+        ),
+        (
             'syntax = "proto3";\n' + NS,
             "t.idl:1:1: error: protobuf's 'syntax = ...;' has no place here: remove "
             "the line (got name 'syntax')",
