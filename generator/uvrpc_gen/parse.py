@@ -977,6 +977,25 @@ def _foreign_construct(
     before = source[: token.start_pos or 0].rstrip()
     if token.type == "SEMICOLON" and before.endswith("}") and "$END" in accepts:
         return "no ';' follows a definition's closing '}': remove it"
+    # 'option NAME = value;': the parser fails on 'option' (a definition or a
+    # field expected), on NAME (an enum member, 'option', expected its '=') or on
+    # the '=' (a method, 'option NAME', expected its parameters).
+    option = re.search(r"(?:^|[{;}])\s*option(\s+\(?[\w.]+\)?)?$", before)
+    if option and token.type in ("NAME", "LPAR", "EQUAL"):
+        if option.group(1) is None and token == "allow_alias":
+            return (
+                "protobuf's 'option allow_alias' is not supported: an enum value "
+                "has one name here; remove the option and the aliases"
+            )
+        if (option.group(1) is None) == (token.type != "EQUAL"):
+            return _OPTION
+    if (
+        token.type == "NAME"
+        and token == "option"
+        and re.match(r"\s*\(?[\w.]+\)?\s*=", after)
+        and ("RBRACE" in accepts or "IMPORT" in accepts)
+    ):
+        return _OPTION
     if token.type == "NAME" and token == "max" and re.search(r"\bto$", before):
         return _reserved_max(source, token.start_pos or 0)
     if token.type == "NAME" and token == "syntax" and "NAMESPACE" in accepts:
@@ -1015,6 +1034,8 @@ def _foreign_construct(
         )
     return None
 
+
+_OPTION = "protobuf's options are not supported: remove the 'option ...;' line"
 
 _BODY_START = re.compile(r"\b(enum|message|exception|union)\s+\w+\s*\{")
 """Where the body of a definition that may hold ``reserved`` starts."""

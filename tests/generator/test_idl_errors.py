@@ -933,6 +933,37 @@ def test_an_unclosed_comment_or_string_is_named_where_it_starts(
             "                              ^~~",
         ),
         (
+            NS + "enum E {\n  option allow_alias = true;\n  A = 1;\n  B = 1;\n}",
+            "t.idl:3:10: error: protobuf's 'option allow_alias' is not supported: "
+            "an enum value has one name here; remove the option and the aliases "
+            "(got name 'allow_alias')",
+            "         ^~~~~~~~~~~",
+        ),
+        (
+            NS + 'option java_package = "com.acme";\n',
+            "t.idl:2:1: error: protobuf's options are not supported: remove the "
+            "'option ...;' line (got name 'option')",
+            "^~~~~~",
+        ),
+        (
+            NS + "message M {\n  option deprecated = true;\n}",
+            "t.idl:3:3: error: protobuf's options are not supported: remove the "
+            "'option ...;' line (got name 'option')",
+            "  ^~~~~~",
+        ),
+        (
+            NS + "enum E { option (my.opt) = 1; }",
+            "t.idl:2:17: error: protobuf's options are not supported: remove the "
+            "'option ...;' line (got '(')",
+            "                ^",
+        ),
+        (
+            NS + "service S { option deprecated = true; }",
+            "t.idl:2:31: error: protobuf's options are not supported: remove the "
+            "'option ...;' line (got '=')",
+            "                              ^",
+        ),
+        (
             'syntax = "proto3";\n' + NS,
             "t.idl:1:1: error: protobuf's 'syntax = ...;' has no place here: remove "
             "the line (got name 'syntax')",
