@@ -120,10 +120,6 @@ _FOREIGN_TYPES: Mapping[str, tuple[str, ...]] = {
     "long": ("i64",),
     "short": ("i16",),
     "byte": ("i8",),
-    "uint8": ("i16",),
-    "uint16": ("i32",),
-    "uint32": ("i64",),
-    "fixed32": ("i64",),
     "sfixed32": ("i32",),
     "sfixed64": ("i64",),
     "binary": ("bytes",),
@@ -138,8 +134,19 @@ _FOREIGN_TYPES: Mapping[str, tuple[str, ...]] = {
 no IDL type is close enough to for a hint by spelling (``int``), or that the
 closest one is wrong for (``float64`` is spelt nearly ``float`` and is a double,
 ``timedelta`` nearly ``timestamp`` and is a duration, Thrift's ``byte`` nearly
-``bytes`` and is an i8, an unsigned 32-bit value fits only an ``i64``), and
+``bytes`` and is an i8), and
 protobuf's well-known types that are built in here."""
+
+_UNSIGNED_TYPES: Mapping[str, str] = {
+    "uint8": "i16",
+    "uint16": "i32",
+    "uint32": "i64",
+    "fixed32": "i64",
+    "uint64": "i64",
+    "fixed64": "i64",
+}
+"""Unsigned types of other IDLs, and the signed type that holds their values:
+all of them but for the 64-bit ones, which it holds up to 2**63-1."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -1218,6 +1225,19 @@ class _Checker:
             # Thrift's word, read as the type of a field whose type was read as
             # its name: `1: required i32;`.
             self.error(ref.span, REQUIRED_HINT)
+            return False
+        if name in _UNSIGNED_TYPES:
+            signed = _UNSIGNED_TYPES[name]
+            holds = (
+                "values up to 2**63-1 only (see 'Types' in idl/README.md)"
+                if name.endswith("64")
+                else f"every {name} value"
+            )
+            self.error(
+                ref.span,
+                f"unknown type '{name}': the IDL has no unsigned types; use "
+                f"'{signed}', which holds {holds}",
+            )
             return False
         close = self.suggested.get(name)
         if close is None:

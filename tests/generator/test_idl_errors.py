@@ -66,8 +66,23 @@ CASES = [
     ),
     (
         NS + "message M { 1: uint32 x; }",
-        "t.idl:2:16: error: unknown type 'uint32'; did you mean 'i64'?",
+        "t.idl:2:16: error: unknown type 'uint32': the IDL has no unsigned types; "
+        "use 'i64', which holds every uint32 value",
         "               ^~~~~~",
+    ),
+    (
+        NS + "message M { 1: uint64 x; }",
+        "t.idl:2:16: error: unknown type 'uint64': the IDL has no unsigned types; "
+        "use 'i64', which holds values up to 2**63-1 only (see 'Types' in "
+        "idl/README.md)",
+        "               ^~~~~~",
+    ),
+    (
+        NS + "service S { void f(1: fixed64 x); }",
+        "t.idl:2:23: error: unknown type 'fixed64': the IDL has no unsigned types; "
+        "use 'i64', which holds values up to 2**63-1 only (see 'Types' in "
+        "idl/README.md)",
+        "                      ^~~~~~~",
     ),
     (
         NS + "message M { 1: google.protobuf.Timestamp x; }",
