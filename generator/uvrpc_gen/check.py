@@ -149,6 +149,39 @@ _UNSIGNED_TYPES: Mapping[str, str] = {
 all of them but for the 64-bit ones, which it holds up to 2**63-1."""
 
 
+_WRAPPERS: Mapping[str, str] = {
+    "DoubleValue": "double",
+    "FloatValue": "float",
+    "Int64Value": "i64",
+    "UInt64Value": "i64",
+    "Int32Value": "i32",
+    "UInt32Value": "i64",
+    "BoolValue": "bool",
+    "StringValue": "string",
+    "BytesValue": "bytes",
+}
+"""protobuf's wrapper types, and the type of the ``optional`` field each is."""
+
+_PROTOBUF_TYPES: Mapping[str, str] = {
+    "google.protobuf.Empty": (
+        "protobuf's Empty is an empty message here: define 'message Empty {}' "
+        "(or write a method that takes nothing with no parameters, one that "
+        "returns nothing 'void')"
+    ),
+    "google.protobuf.Any": (
+        "there is no 'Any' here: use a union of the types it may hold"
+    ),
+    **{
+        f"google.protobuf.{wrapper}": (
+            f"protobuf's wrapper types are optional fields here: write "
+            f"'optional {type_}'"
+        )
+        for wrapper, type_ in _WRAPPERS.items()
+    },
+}
+"""protobuf's well-known types that have no IDL type, and what to write instead."""
+
+
 @dataclass(frozen=True, slots=True)
 class CheckedModule:
     """A module that passed every check: types resolve, defaults fit, names are
@@ -1212,6 +1245,9 @@ class _Checker:
             return False
         if name in FUTURE_KEYWORDS:
             self.error(ref.span, f"'{name}' is a keyword of the IDL, not a type")
+            return False
+        if name in _PROTOBUF_TYPES:
+            self.error(ref.span, f"unknown type '{name}': {_PROTOBUF_TYPES[name]}")
             return False
         stem = name.rpartition(".")[0]
         if stem and stem not in self.imports and name not in _FOREIGN_TYPES:

@@ -66,6 +66,24 @@ def load(paths: Sequence[str], sources: Mapping[str, str] | None = None) -> Load
     return Loaded(loader.checked)
 
 
+_PROTOBUF_IMPORT = (
+    "protobuf's well-known types are not imported here: remove the import"
+)
+_PROTOBUF_IMPORTS = {
+    "timestamp.proto": "protobuf's Timestamp is the built-in type 'timestamp': "
+    "remove the import",
+    "duration.proto": "protobuf's Duration is the built-in type 'duration': "
+    "remove the import",
+    "empty.proto": "protobuf's Empty is an empty message here ('message Empty {}'): "
+    "remove the import",
+    "wrappers.proto": "protobuf's wrapper types are optional fields here "
+    "('optional i64'): remove the import",
+    "any.proto": "there is no 'Any' here (use a union of the types it may hold): "
+    "remove the import",
+}
+"""What an import of a file of protobuf's well-known types says instead."""
+
+
 class _Loader:
     """Depth-first: a file is checked after the files it imports."""
 
@@ -102,6 +120,9 @@ class _Loader:
         """``; write import "b.idl";`` when an import that cannot be read names
         a file without the suffix its neighbour has (a protobuf or Thrift habit
         is the path without it), else nothing."""
+        if where.path.startswith("google/protobuf/"):
+            name = where.path.removeprefix("google/protobuf/")
+            return "; " + _PROTOBUF_IMPORTS.get(name, _PROTOBUF_IMPORT)
         if where.path.endswith(".idl"):
             return ""
         named = path + ".idl"

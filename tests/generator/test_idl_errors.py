@@ -91,6 +91,26 @@ CASES = [
         "               ^~~~~~~~~~~~~~~~~~~~~~~~~",
     ),
     (
+        NS + "message M { 1: google.protobuf.Empty x; }",
+        "t.idl:2:16: error: unknown type 'google.protobuf.Empty': protobuf's "
+        "Empty is an empty message here: define 'message Empty {}' (or write a "
+        "method that takes nothing with no parameters, one that returns nothing "
+        "'void')",
+        "               ^~~~~~~~~~~~~~~~~~~~~",
+    ),
+    (
+        NS + "message M { 1: google.protobuf.UInt32Value x; }",
+        "t.idl:2:16: error: unknown type 'google.protobuf.UInt32Value': protobuf's "
+        "wrapper types are optional fields here: write 'optional i64'",
+        "               ^~~~~~~~~~~~~~~~~~~~~~~~~~~",
+    ),
+    (
+        NS + "service S { void f(1: google.protobuf.Any x); }",
+        "t.idl:2:23: error: unknown type 'google.protobuf.Any': there is no 'Any' "
+        "here: use a union of the types it may hold",
+        "                      ^~~~~~~~~~~~~~~~~~~",
+    ),
+    (
         NS + "message M { 1: timedelta x; }",
         "t.idl:2:16: error: unknown type 'timedelta'; did you mean 'duration'?",
         "               ^~~~~~~~~",

@@ -221,6 +221,37 @@ def test_an_import_without_its_suffix_is_told_the_file_to_name(tmp_path: Path) -
     )
 
 
+def test_an_import_of_protobufs_well_known_types_says_what_to_write(
+    tmp_path: Path,
+) -> None:
+    write(
+        tmp_path,
+        {
+            "a.idl": 'namespace a;\nimport "google/protobuf/timestamp.proto";\n'
+            'import "google/protobuf/empty.proto";\n'
+            'import "google/protobuf/field_mask.proto";\n'
+        },
+    )
+    lines = report([tmp_path / "a.idl"]).splitlines()
+    a = tmp_path / "a.idl"
+    assert lines[0] == (
+        f"{a}:2:8: error: cannot read 'google/protobuf/timestamp.proto': No such "
+        "file or directory; protobuf's Timestamp is the built-in type "
+        "'timestamp': remove the import"
+    )
+    assert lines[2] == "       ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~"
+    assert lines[3] == (
+        f"{a}:3:8: error: cannot read 'google/protobuf/empty.proto': No such "
+        "file or directory; protobuf's Empty is an empty message here "
+        "('message Empty {}'): remove the import"
+    )
+    assert lines[6] == (
+        f"{a}:4:8: error: cannot read 'google/protobuf/field_mask.proto': No such "
+        "file or directory; protobuf's well-known types are not imported here: "
+        "remove the import"
+    )
+
+
 def test_errors_in_an_imported_file_point_into_that_file(tmp_path: Path) -> None:
     write(
         tmp_path,
@@ -289,7 +320,7 @@ def test_a_name_an_imported_file_imports_is_hinted_with_its_path(
         tmp_path,
         {
             "api/a.idl": 'namespace a;\nimport "../lib/b.idl";\n'
-            "message M { 1: c.Id id; 2: b.c.Id other; 3: google.protobuf.Any x; }\n",
+            "message M { 1: c.Id id; 2: b.c.Id other; 3: google.protobuf.Api x; }\n",
             "lib/b.idl": 'namespace b;\nimport "base/c.idl";\n',
             "lib/base/c.idl": "namespace c;\nmessage Id {}\n",
         },
@@ -301,8 +332,8 @@ def test_a_name_an_imported_file_imports_is_hinted_with_its_path(
         "'import \"../lib/base/c.idl\";')",
         f"{a}:3:28: error: unknown type 'b.c.Id': nothing is imported as 'b.c' (add "
         "'import \"../lib/base/c.idl\";' and write 'c.Id')",
-        f"{a}:3:45: error: unknown type 'google.protobuf.Any': nothing is imported "
-        "as 'google.protobuf'",
+        f"{a}:3:45: error: unknown type 'google.protobuf.Api': nothing is "
+        "imported as 'google.protobuf'",
     ]
 
 
