@@ -1249,7 +1249,16 @@ class _Checker:
         if name in _PROTOBUF_TYPES:
             self.error(ref.span, f"unknown type '{name}': {_PROTOBUF_TYPES[name]}")
             return False
-        stem = name.rpartition(".")[0]
+        stem, _, local = name.rpartition(".")
+        if isinstance(self.kinds.get(stem), _WIRE_KINDS):
+            # protobuf's Outer.Inner, of a message nested in another.
+            self.error(
+                ref.span,
+                f"unknown type '{name}': definitions do not nest; define "
+                f"'{local}' at the top level of the file (under a name no other "
+                "definition has) and name it so",
+            )
+            return False
         if stem and stem not in self.imports and name not in _FOREIGN_TYPES:
             self.error(
                 ref.span,

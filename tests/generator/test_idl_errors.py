@@ -111,6 +111,13 @@ CASES = [
         "                      ^~~~~~~~~~~~~~~~~~~",
     ),
     (
+        NS + "message Outer {}\nmessage M { 1: Outer.Inner x; }",
+        "t.idl:3:16: error: unknown type 'Outer.Inner': definitions do not nest; "
+        "define 'Inner' at the top level of the file (under a name no other "
+        "definition has) and name it so",
+        "               ^~~~~~~~~~~",
+    ),
+    (
         NS + "message M { 1: timedelta x; }",
         "t.idl:2:16: error: unknown type 'timedelta'; did you mean 'duration'?",
         "               ^~~~~~~~~",
