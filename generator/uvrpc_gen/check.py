@@ -1366,6 +1366,15 @@ class _Checker:
                 "'optional' or the default",
             )
             return
+        definition = self.kinds.get(field.type.name)
+        if parameter and isinstance(definition, Message | UnionType):
+            self.error(
+                field.default.span,
+                f"parameter '{field.name}' of {_KIND_NAMES[type(definition)]} type "
+                f"'{field.type.name}' cannot have a default; make it 'optional' "
+                "instead",
+            )
+            return
         if parameter and field.type.name in CONTAINER_TYPES:
             self.error(
                 field.default.span,

@@ -118,6 +118,12 @@ CASES = [
         "               ^~~~~~~~~~~",
     ),
     (
+        NS + "message N {}\nservice S { void f(1: N n = 1); }",
+        "t.idl:3:29: error: parameter 'n' of message type 'N' cannot have a "
+        "default; make it 'optional' instead",
+        "                            ^",
+    ),
+    (
         NS + "message M { 1: timedelta x; }",
         "t.idl:2:16: error: unknown type 'timedelta'; did you mean 'duration'?",
         "               ^~~~~~~~~",
