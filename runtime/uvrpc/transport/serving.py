@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from asyncio.events import _get_running_loop
 from collections.abc import Callable, Iterable
 
 __all__ = ["check_not_served_here", "serving", "stopped_serving"]
@@ -45,7 +46,7 @@ def check_not_served_here(endpoint: str, route: str) -> None:
     Raises:
         RuntimeError: it is such a call; it could never be answered.
     """
-    loop = asyncio.events._get_running_loop()
+    loop = _get_running_loop()
     if loop is None:
         return
     servers = _SERVED.get(loop)
