@@ -331,7 +331,6 @@ class _Session:
         if not sent:
             await self._send(frames)
         self.last_active = time.monotonic()
-        """When a message of the call last went either way (``time.monotonic``)."""
 
     async def _send(self, frames: list[Any]) -> None:
         try:
@@ -388,7 +387,6 @@ class _Session:
     def receive(self, message: StreamMessage) -> None:
         """A message of the client's arrived."""
         self.last_active = time.monotonic()
-        """When a message of the call last went either way (``time.monotonic``)."""
         arrival, value = self.state.receive(message)
         if arrival is Arrival.ITEM:
             incoming = self.incoming
