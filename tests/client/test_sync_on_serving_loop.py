@@ -66,3 +66,20 @@ def test_a_closed_server_no_longer_counts_for_its_loop() -> None:
                 FeedSyncClient(channel, timeout=0.2).ping(n=1)
 
     asyncio.run(main())
+
+
+def test_a_blocking_oneway_call_to_a_server_on_its_own_loop_is_sent() -> None:
+    # A oneway call waits for no answer: the loop it blocks need not answer it.
+    async def main() -> None:
+        service = Feed()
+        async with uvrpc.Server(service) as server:
+            endpoint = server.bind("tcp://127.0.0.1:*")
+            with FeedSyncClient(endpoint, timeout=5) as client:
+                client.notify(text="sent")
+                for _ in range(100):
+                    if service.notes:
+                        break
+                    await asyncio.sleep(0.02)
+        assert service.notes == ["sent"]
+
+    asyncio.run(main())

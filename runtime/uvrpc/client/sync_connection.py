@@ -570,7 +570,9 @@ class SyncConnection:
                 raise ChannelClosed("the channel is closed")
             if FORKS.count != self._forks:
                 check_process("SyncChannel", self._pid)
-            if _running_loop() is not None:  # a loop runs this thread: its server?
+            if not method.oneway and _running_loop() is not None:
+                # A loop runs this thread: is it the server's, which could never
+                # answer? (A oneway call waits for no answer: it only sends.)
                 check_not_served_here(self.endpoint, method.route)
             scope = OUTGOING.get()
             if CURRENT_CALL.get() is not None:
