@@ -131,3 +131,30 @@ def test_a_blocking_call_to_an_unbound_inproc_endpoint_fails_fast_and_never_runs
         assert asyncio.run(asyncio.wait_for(serve(), 30)) == [2]
         started = time.monotonic()
     assert time.monotonic() - started < 0.5
+
+
+def test_a_blocking_call_fails_when_its_inproc_server_closes_under_it() -> None:
+    # No monitor event says an inproc server closed: the wait looks, as the
+    # asyncio channel is told, rather than wait out its deadline.
+    where = endpoint()
+
+    async def main() -> None:
+        server = uvrpc.Server(Feed())
+        server.bind(where)
+        await server.start()
+        channel = uvrpc.SyncChannel(where, connect_timeout=NO_WAIT)
+        with FeedSyncClient(channel) as client:
+            assert await asyncio.to_thread(client.ping, n=1, timeout=5) == 1
+
+            def slow() -> float:
+                started = time.monotonic()
+                with pytest.raises(uvrpc.Unavailable, match="connection dropped"):
+                    client.ping(n=-50, timeout=10)  # Feed's ping sleeps 5 s
+                return time.monotonic() - started
+
+            waiting = asyncio.ensure_future(asyncio.to_thread(slow))
+            await asyncio.sleep(0.3)
+            await server.close()
+            assert await waiting < 3
+
+    run(main())

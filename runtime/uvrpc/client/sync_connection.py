@@ -650,10 +650,16 @@ class SyncConnection:
             return recv_message(self._sock)
         except zmq.Again:
             pass
-        # A longer wait: watch the connection too.
+        # A longer wait: watch the connection too. An inproc:// one has no event
+        # for its server's close: it is looked at every FIRST_WAIT_MS instead.
         poller = self._poller
+        inproc = self._inproc
         while True:
-            if self._dropped or self._closed:
+            if (
+                self._dropped
+                or self._closed
+                or (inproc is not None and not inproc.up())
+            ):
                 try:  # what arrived before the drop (or close) answers first
                     return recv_message(self._sock, _NOBLOCK)
                 except zmq.Again:
@@ -664,6 +670,8 @@ class SyncConnection:
                 if remaining <= 0:
                     return None
                 poll_ms = max(1, round(remaining * 1000))
+            if inproc is not None:
+                poll_ms = min(poll_ms or FIRST_WAIT_MS, FIRST_WAIT_MS)
             ready = dict(poller.poll(poll_ms))
             if self._sock in ready:
                 try:
