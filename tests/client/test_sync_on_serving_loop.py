@@ -83,3 +83,42 @@ def test_a_blocking_oneway_call_to_a_server_on_its_own_loop_is_sent() -> None:
         assert service.notes == ["sent"]
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("bind", "host"),
+    [("tcp://0.0.0.0:*", "127.0.0.1"), ("tcp://127.0.0.1:*", "localhost")],
+)
+def test_a_blocking_call_naming_the_server_otherwise_is_refused(
+    bind: str, host: str
+) -> None:
+    # The endpoint the server reports is not the only one that reaches it: a
+    # server bound to all addresses is reached at 127.0.0.1, and a loopback one
+    # at localhost, as most clients name it.
+    async def main() -> None:
+        async with uvrpc.Server(Feed()) as server:
+            port = server.bind(bind).rpartition(":")[2]
+            target = f"tcp://{host}:{port}"
+            with FeedSyncClient(target, timeout=5) as client:
+                started = time.monotonic()
+                with pytest.raises(RuntimeError, match="running asyncio loop serves"):
+                    client.ping(n=1)
+                assert time.monotonic() - started < 1
+            assert server.stats.received == 0
+
+    asyncio.run(main())
+
+
+def test_another_loopback_address_is_another_server() -> None:
+    async def main() -> None:
+        with server_thread(Feed()) as other:
+            port = other.endpoint.rpartition(":")[2]
+            async with uvrpc.Server(Feed()) as server:
+                try:
+                    server.bind(f"tcp://127.0.0.2:{port}")
+                except OSError:
+                    pytest.skip("127.0.0.2 cannot be bound here")
+                with FeedSyncClient(other.endpoint, timeout=5) as client:
+                    assert client.ping(n=4) == 4
+
+    asyncio.run(main())
