@@ -158,3 +158,17 @@ def test_a_blocking_call_fails_when_its_inproc_server_closes_under_it() -> None:
             assert await waiting < 3
 
     run(main())
+
+
+def test_channels_dropped_unclosed_leave_no_endpoint_behind() -> None:
+    import gc
+
+    from uvrpc.client.channel import DealerTransport
+    from uvrpc.transport import inproc
+
+    before = len(inproc._ENDPOINTS)
+    for _ in range(50):
+        DealerTransport(endpoint())  # never closed: collected
+    gc.collect()
+    DealerTransport(endpoint()).close()  # the next use of the table forgets them
+    assert len(inproc._ENDPOINTS) <= before + 1

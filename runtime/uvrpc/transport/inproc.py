@@ -50,6 +50,8 @@ class _Endpoint:
 
 _LOCK = threading.Lock()
 _ENDPOINTS: dict[tuple[int, str], _Endpoint] = {}
+_DROPPED: list[tuple[tuple[int, str], _Endpoint]] = []
+"""The entries of listeners collected unclosed, to forget under ``_LOCK``."""
 
 
 def _key(context: zmq.Context[Any], endpoint: str) -> tuple[int, str]:
@@ -66,6 +68,7 @@ def _notify(listeners: list[Any]) -> None:
 def inproc_bound(sock: zmq.Socket[Any], endpoint: str) -> None:
     """Record that ``sock`` (a server's or a broker's) bound ``endpoint``."""
     with _LOCK:
+        _forget_dropped()
         entry = _ENDPOINTS.setdefault(_key(sock.context, endpoint), _Endpoint())
         entry.binds += 1
         entry.sock = weakref.ref(sock)
@@ -93,7 +96,7 @@ class InprocTarget:
     to the endpoint then, or else the next one to bind it.
     """
 
-    __slots__ = ("_entry", "_key", "_listener", "_reaches")
+    __slots__ = ("_entry", "_finalizer", "_key", "_listener", "_reaches")
 
     def __init__(
         self, context: zmq.Context[Any], endpoint: str, listener: InprocListener
@@ -101,9 +104,17 @@ class InprocTarget:
         self._key = _key(context, endpoint)
         self._listener = listener
         with _LOCK:
+            _forget_dropped()
             entry = self._entry = _ENDPOINTS.setdefault(self._key, _Endpoint())
             entry.listeners.add(listener)
             self._reaches = entry.binds if _open(entry) else entry.binds + 1
+        # A listener dropped unclosed (a channel never closed) forgets its
+        # endpoint too, rather than leave its entry behind for ever.
+        # (Its finalizer may run in a garbage collection while _LOCK is held: it
+        # only queues the entry, for the next holder of the lock.)
+        self._finalizer = weakref.finalize(
+            listener, _DROPPED.append, (self._key, entry)
+        )
 
     def up(self) -> bool:
         """Whether the uvrpc socket this reaches is bound and open."""
@@ -112,15 +123,27 @@ class InprocTarget:
 
     def close(self) -> None:
         """Stop telling the listener."""
+        self._finalizer.detach()
         with _LOCK:
-            entry = self._entry
-            entry.listeners.discard(self._listener)
-            if (
-                entry.sock is None
-                and not entry.listeners
-                and _ENDPOINTS.get(self._key) is entry
-            ):
-                del _ENDPOINTS[self._key]
+            self._entry.listeners.discard(self._listener)
+            _forget(self._key, self._entry)
+
+
+def _forget(key: tuple[int, str], entry: _Endpoint) -> None:
+    """Drop ``entry`` if nothing serves its endpoint and nobody listens (with
+    ``_LOCK`` held)."""
+    if (
+        entry.sock is None
+        and not any(True for _ in entry.listeners)
+        and _ENDPOINTS.get(key) is entry
+    ):
+        del _ENDPOINTS[key]
+
+
+def _forget_dropped() -> None:
+    """Forget the entries of listeners dropped unclosed (with ``_LOCK`` held)."""
+    while _DROPPED:
+        _forget(*_DROPPED.pop())
 
 
 def _open(entry: _Endpoint) -> bool:
