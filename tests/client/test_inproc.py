@@ -7,11 +7,13 @@ would otherwise wait for its deadline and then run on a server bound later.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
-from feed import FeedClient, FeedSyncClient
+from feed import FeedClient, FeedSyncClient, Tick
 from feed_server import Feed
 
 import uvrpc
@@ -172,3 +174,43 @@ def test_channels_dropped_unclosed_leave_no_endpoint_behind() -> None:
     gc.collect()
     DealerTransport(endpoint()).close()  # the next use of the table forgets them
     assert len(inproc._ENDPOINTS) <= before + 1
+
+
+@pytest.mark.parametrize("kind", ["upload", "echo"])
+def test_a_blocking_stream_fails_when_its_inproc_server_closes_while_items_wait(
+    kind: str,
+) -> None:
+    # A client or bidi stream waits for its caller's next item, not in the wait
+    # for a reply: it too looks whether its inproc server is still bound.
+    where = endpoint()
+    release = threading.Event()
+
+    def items() -> Iterator[Tick]:
+        yield Tick(seq=0)
+        release.wait(10)
+
+    async def main() -> None:
+        server = uvrpc.Server(Feed())
+        server.bind(where)
+        await server.start()
+        channel = uvrpc.SyncChannel(where, connect_timeout=NO_WAIT)
+        with FeedSyncClient(channel) as client:
+
+            def stream() -> float:
+                started = time.monotonic()
+                with pytest.raises(uvrpc.Unavailable, match="connection dropped"):
+                    if kind == "upload":
+                        client.upload(ticks=items(), timeout=10)
+                    else:
+                        list(client.echo(ticks=items(), timeout=10))
+                return time.monotonic() - started
+
+            waiting = asyncio.ensure_future(asyncio.to_thread(stream))
+            await asyncio.sleep(0.3)
+            await server.close()
+            try:
+                assert await waiting < 3
+            finally:
+                release.set()
+
+    run(main())

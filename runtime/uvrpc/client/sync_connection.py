@@ -950,10 +950,16 @@ class SyncConnection:
                 self._core.expire(state)
                 return
             timeout_ms = max(1, round(remaining * 1000))
+        inproc = self._inproc is not None
+        if inproc:
+            # No monitor event says an inproc:// server closed: look, as the
+            # wait for a reply does, or a stream whose items are slow to come
+            # would wait for them (or its deadline) to learn it.
+            timeout_ms = min(timeout_ms or FIRST_WAIT_MS, FIRST_WAIT_MS)
         ready = dict(poller.poll(timeout_ms))
         if feeder.fd in ready and not feeder.drain():
             poller.unregister(feeder.fd)  # the items ended: :attr:`done` says so
-        if self._monitor in ready:
+        if inproc or self._monitor in ready:
             self._read_events()
         if self._sock in ready or self._dropped:
             while True:
