@@ -10,7 +10,7 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from feed import FeedClient, FeedSyncClient, Tick
@@ -135,29 +135,40 @@ def test_a_blocking_call_to_an_unbound_inproc_endpoint_fails_fast_and_never_runs
     assert time.monotonic() - started < 0.5
 
 
+async def seconds_to_fail_as_its_server_closes(
+    call: Callable[[FeedSyncClient], object],
+) -> float:
+    """Serve Feed on a fresh inproc endpoint, start ``call`` on a blocking
+    client in a thread, close the server 0.3 s later, and return how long the
+    call took to fail with the dropped connection."""
+    where = endpoint()
+    server = uvrpc.Server(Feed())
+    server.bind(where)
+    await server.start()
+    channel = uvrpc.SyncChannel(where, connect_timeout=NO_WAIT)
+    with FeedSyncClient(channel) as client:
+        assert await asyncio.to_thread(client.ping, n=1, timeout=5) == 1
+
+        def failing() -> float:
+            started = time.monotonic()
+            with pytest.raises(uvrpc.Unavailable, match="connection dropped"):
+                call(client)
+            return time.monotonic() - started
+
+        waiting = asyncio.ensure_future(asyncio.to_thread(failing))
+        await asyncio.sleep(0.3)
+        await server.close()
+        return await waiting
+
+
 def test_a_blocking_call_fails_when_its_inproc_server_closes_under_it() -> None:
     # No monitor event says an inproc server closed: the wait looks, as the
     # asyncio channel is told, rather than wait out its deadline.
-    where = endpoint()
-
     async def main() -> None:
-        server = uvrpc.Server(Feed())
-        server.bind(where)
-        await server.start()
-        channel = uvrpc.SyncChannel(where, connect_timeout=NO_WAIT)
-        with FeedSyncClient(channel) as client:
-            assert await asyncio.to_thread(client.ping, n=1, timeout=5) == 1
-
-            def slow() -> float:
-                started = time.monotonic()
-                with pytest.raises(uvrpc.Unavailable, match="connection dropped"):
-                    client.ping(n=-50, timeout=10)  # Feed's ping sleeps 5 s
-                return time.monotonic() - started
-
-            waiting = asyncio.ensure_future(asyncio.to_thread(slow))
-            await asyncio.sleep(0.3)
-            await server.close()
-            assert await waiting < 3
+        seconds = await seconds_to_fail_as_its_server_closes(
+            lambda client: client.ping(n=-50, timeout=10)  # Feed's ping sleeps 5 s
+        )
+        assert seconds < 3
 
     run(main())
 
@@ -182,35 +193,21 @@ def test_a_blocking_stream_fails_when_its_inproc_server_closes_while_items_wait(
 ) -> None:
     # A client or bidi stream waits for its caller's next item, not in the wait
     # for a reply: it too looks whether its inproc server is still bound.
-    where = endpoint()
     release = threading.Event()
 
     def items() -> Iterator[Tick]:
         yield Tick(seq=0)
         release.wait(10)
 
+    def stream(client: FeedSyncClient) -> object:
+        if kind == "upload":
+            return client.upload(ticks=items(), timeout=10)
+        return list(client.echo(ticks=items(), timeout=10))
+
     async def main() -> None:
-        server = uvrpc.Server(Feed())
-        server.bind(where)
-        await server.start()
-        channel = uvrpc.SyncChannel(where, connect_timeout=NO_WAIT)
-        with FeedSyncClient(channel) as client:
-
-            def stream() -> float:
-                started = time.monotonic()
-                with pytest.raises(uvrpc.Unavailable, match="connection dropped"):
-                    if kind == "upload":
-                        client.upload(ticks=items(), timeout=10)
-                    else:
-                        list(client.echo(ticks=items(), timeout=10))
-                return time.monotonic() - started
-
-            waiting = asyncio.ensure_future(asyncio.to_thread(stream))
-            await asyncio.sleep(0.3)
-            await server.close()
-            try:
-                assert await waiting < 3
-            finally:
-                release.set()
+        try:
+            assert await seconds_to_fail_as_its_server_closes(stream) < 3
+        finally:
+            release.set()
 
     run(main())
