@@ -174,6 +174,34 @@ def test_sigterm_lets_running_calls_finish_within_the_grace(
     assert status == 0
 
 
+def test_workers_refuse_a_new_call_at_once_during_the_grace(tmp_path: Path) -> None:
+    """With ``--workers``, a call sent during the grace is refused at once with
+    UNAVAILABLE "did not run" (safe to send again), as one server's would be: it
+    does not wait for a worker until the broker closes, then see its connection
+    drop ("may have run"), while the call running still finishes."""
+    server = serve_feed(tmp_path, "--workers", "2", "--grace", "5")
+    try:
+        assert server.stdout is not None
+        endpoint = server.stdout.readline().strip()
+        with FeedSyncClient(endpoint, timeout=30) as feed:
+            assert feed.ping(n=1) == 1
+            result: list[object] = []
+            caller = threading.Thread(target=lambda: result.append(feed.ping(n=-20)))
+            caller.start()
+            time.sleep(0.3)  # the slow call is running on a worker
+            server.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+            began = time.monotonic()
+            with pytest.raises(uvrpc.Unavailable, match="did not run"):
+                feed.ping(n=2)
+            assert time.monotonic() - began < 1
+            caller.join(30)
+            assert result == [-20]
+    finally:
+        status, _ = stopped(server)
+    assert status == 0
+
+
 def test_ctrl_c_during_the_grace_cuts_it_short(tmp_path: Path) -> None:
     """A Ctrl-C after SIGTERM cancels the running call at once."""
     server = serve_feed(tmp_path, "--grace", "60")

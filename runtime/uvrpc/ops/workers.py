@@ -29,7 +29,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..transport.security import ServerSecurity
@@ -104,6 +104,21 @@ def supervise(
     ):
         for endpoint in broker.frontends:
             print(endpoint, flush=True)
+        draining: list[threading.Thread] = []
+
+        def drain() -> None:
+            # With a grace, the broker refuses new calls from the stop on, with
+            # UNAVAILABLE "did not run" (safe to send again), while the calls in
+            # flight finish on the workers and their replies pass it. Without it
+            # those new calls would wait for a worker that never comes, then see
+            # their connection drop as the broker closes ("may have run").
+            if grace:
+                closing = threading.Thread(
+                    target=broker.close, args=(grace + STOP_GRACE,), daemon=True
+                )
+                closing.start()
+                draining.append(closing)
+
         command = [sys.executable, "-m", "uvrpc", "serve", target]
         command += ["--connect", broker.backends[0], *worker_args]
         if grace:
@@ -111,7 +126,11 @@ def supervise(
         if uvloop:
             command.append("--uvloop")
         if metrics is None:
-            _run(command, count, stop, grace)
+            try:
+                _run(command, count, stop, grace, drain)
+            finally:
+                for closing in draining:
+                    closing.join()
             return
         command += ["--metrics", "127.0.0.1:0"]
         files = [Path(scratch) / f"metrics-{n}.url" for n in range(count)]
@@ -129,8 +148,10 @@ def supervise(
         url, stop_metrics = serve_merged_metrics(sources, "worker", *metrics)
         print(url, flush=True)
         try:
-            _run(command, count, stop, grace, files)
+            _run(command, count, stop, grace, drain, files)
         finally:
+            for closing in draining:
+                closing.join()
             stop_metrics()
 
 
@@ -139,6 +160,7 @@ def _run(
     count: int,
     stop: threading.Event,
     grace: float,
+    on_stop: Callable[[], None],
     metrics_files: Sequence[Path] = (),
 ) -> None:
     env = {**os.environ, SUPERVISOR_ENV: str(os.getpid())}
@@ -171,6 +193,7 @@ def _run(
             while waiting and waiting[0][0] <= now and not stop.is_set():
                 workers.append(spawn(waiting.pop(0)[1]))
     finally:
+        on_stop()
         for process, _, _ in workers:
             process.terminate()
         deadline = time.monotonic() + grace + STOP_GRACE
