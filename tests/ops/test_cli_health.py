@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -140,6 +141,25 @@ def test_over_curve(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         status, out, err = run(capsys, running.endpoint, "--timeout", "0.5")
         assert (status, out) == (2, "")
         assert "within 0.5 s: the handshake failed: " in err
+
+
+def test_a_refused_handshake_fails_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A server that refuses the client's CURVE key will refuse it again: the
+    probe exits 2 with the refusal at once, not when ``--timeout`` runs out (an
+    exec probe's own timeout, often shorter, would kill it without the reason)."""
+    server_keys = uvrpc.security.generate_keypair()
+    security = uvrpc.security.ServerSecurity(server_keys, allow=[])
+    with server_thread(Conformance(), security=security) as running:
+        began = time.monotonic()
+        status, out, err = run(
+            capsys, running.endpoint, "--timeout", "30",
+            f"--curve-server-key={server_keys.public}",
+        )  # fmt: skip
+        assert (status, out) == (2, "")
+        assert "the server refused this client's CURVE key" in err
+        assert time.monotonic() - began < 10
 
 
 class _Lines(io.StringIO):

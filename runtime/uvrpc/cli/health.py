@@ -118,6 +118,27 @@ def _security(args: argparse.Namespace) -> ClientSecurity | None:
         raise _UsageError(str(exc)) from None
 
 
+async def _connected(channel: Channel, deadline: float) -> bool:
+    """Wait until a server is connected, by ``deadline`` (the loop's clock) at
+    the latest; return whether one is. A server that refused the handshake (a
+    CURVE key it does not admit, CURVE on one side only) ends the wait at once:
+    it will refuse the same key again, and a probe should say so now, not when
+    its timeout (or the kubelet's, often shorter) runs out."""
+    loop = asyncio.get_running_loop()
+    while True:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return channel.connected
+        if await channel.ready(min(remaining, _HANDSHAKE_POLL)):
+            return True
+        if channel.handshake_failure is not None:
+            return False
+
+
+_HANDSHAKE_POLL = 0.05
+"""Seconds between looks at whether a server refused the handshake."""
+
+
 def _answer(status: HealthStatus, out: TextIO) -> int:
     print(f"status: {status.name}", file=out, flush=True)
     return SERVING if status is HealthStatus.SERVING else NOT_SERVING
@@ -138,7 +159,7 @@ async def probe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + args.timeout
     async with channel:
-        if not await channel.ready(args.timeout):
+        if not await _connected(channel, deadline):
             why = channel.handshake_failure  # a server answered, and refused
             print(
                 f"uvrpc health: failed to connect to {args.endpoint} within "
