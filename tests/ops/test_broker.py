@@ -411,6 +411,46 @@ def test_calls_on_a_killed_server_fail_at_once_with_unavailable(
         asyncio.run(main())
 
 
+def test_a_broker_logs_each_server_that_goes_away(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Servers are logged going as they are coming ("a server connected (N
+    now)"): an idle one killed (a WARNING), and one that said LEAVING (INFO)."""
+    backend = f"ipc://{tmp_path / 'backend.sock'}"
+
+    def said() -> list[str]:
+        return [r.getMessage() for r in caplog.records]
+
+    def wait_for(condition: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + 20
+        while not condition():
+            assert time.monotonic() < deadline, f"still waiting for {what}"
+            time.sleep(0.01)
+
+    with (
+        caplog.at_level(logging.INFO, logger="uvrpc.broker"),
+        Broker(["tcp://127.0.0.1:*"], [backend]) as broker,
+    ):
+        with process("serve", "feed_server:Feed", "--connect", backend) as victim:
+            wait_for(lambda: broker.servers == 1, "the server")
+            victim.kill()
+            victim.wait()
+            lost = "lost a server (its connection closed; 0 now)"
+            wait_for(lambda: lost in said(), "the log of its loss")
+        assert [r.levelno for r in caplog.records if r.getMessage() == lost] == [
+            logging.WARNING
+        ]
+        # With a grace, a server says LEAVING before it goes (without one it may
+        # close before its LEAVING is sent, and is logged as lost).
+        with process(
+            "serve", "feed_server:Feed", "--connect", backend, "--grace", "5"
+        ) as leaving:
+            wait_for(lambda: broker.servers == 1, "the second server")
+            leaving.send_signal(signal.SIGTERM)
+            assert leaving.wait(20) == 0
+            wait_for(lambda: "a server left (0 now)" in said(), "the log of its leave")
+
+
 def test_a_broker_forgets_calls_whose_callers_gave_up_long_ago(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

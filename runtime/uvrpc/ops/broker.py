@@ -1262,10 +1262,19 @@ class Broker:
             del self._servers[server.identity]
         if self._by_fd.get(server.fd) == server.identity:
             del self._by_fd[server.fd]
+        # Said as "a server connected (N now)" is: an operator reading the log
+        # sees the servers come and go, an idle one that crashed included.
         if server.calls:
             _log.warning(
-                "lost a server with %d calls in flight (%s)", len(server.calls), why
+                "lost a server with %d calls in flight (%s; %d now)",
+                len(server.calls),
+                why,
+                len(self._servers),
             )
+        elif server.leaving:
+            _log.info("a server left (%d now)", len(self._servers))
+        else:
+            _log.warning("lost a server (%s; %d now)", why, len(self._servers))
         error = Unavailable(
             f"the server running this call went away ({why}); it may or may not "
             "have run"
