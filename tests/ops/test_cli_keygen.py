@@ -59,3 +59,16 @@ def test_keygen_keeps_an_existing_key_pair_unless_forced(
     assert load_keypair(tmp_path / "server.key_secret") == first  # kept
     assert main(["keygen", "server", "--dir", str(tmp_path), "--force"]) == 0
     assert load_keypair(tmp_path / "server.key_secret") != first
+
+
+@pytest.mark.parametrize("name", ["", "  ", ".", "..", "keys/server"])
+def test_keygen_refuses_a_name_that_is_no_file_name(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty name would write hidden files, a path would fail obscurely (or
+    write elsewhere than --dir): one line of error, and nothing written."""
+    (tmp_path / "keys").mkdir()
+    assert main(["keygen", name, "--dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("uvrpc: error: keygen: ") and len(err.splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["keys"]

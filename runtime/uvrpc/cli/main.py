@@ -46,6 +46,7 @@ import importlib
 import importlib.util
 import inspect
 import logging
+import os
 import signal
 import sys
 import traceback
@@ -545,6 +546,15 @@ def _main(arguments: list[str]) -> int:
         if args.command in ("call", "list", "describe"):
             return run_command(args)
         if args.command == "keygen":
+            # An empty name wrote the hidden ".key" and ".key_secret", and "a/b"
+            # failed with a bare "No such file or directory": --dir says where.
+            if not args.name.strip() or args.name in (".", ".."):
+                raise UsageError(f"keygen: {args.name!r} is no name for a key pair")
+            if "/" in args.name or os.sep in args.name:
+                raise UsageError(
+                    f"keygen: NAME is a file name, not a path ({args.name!r}): "
+                    "give the directory with --dir"
+                )
             keypair = generate_keypair()
             directory = Path(args.dir)
             # A directory made here is the owner's alone: it holds a secret key.
