@@ -102,8 +102,6 @@ def supervise(
             security=security,
         ) as broker,
     ):
-        for endpoint in broker.frontends:
-            print(endpoint, flush=True)
         draining: list[threading.Thread] = []
 
         def drain() -> None:
@@ -126,6 +124,7 @@ def supervise(
         if uvloop:
             command.append("--uvloop")
         if metrics is None:
+            _print_endpoints(broker.frontends)
             try:
                 _run(command, count, stop, grace, drain)
             finally:
@@ -146,6 +145,9 @@ def supervise(
             return urls
 
         url, stop_metrics = serve_merged_metrics(sources, "worker", *metrics)
+        # Printed once the metrics' port is taken too: a script reading the first
+        # line sees an endpoint only if the server is starting, not failing.
+        _print_endpoints(broker.frontends)
         print(url, flush=True)
         try:
             _run(command, count, stop, grace, drain, files)
@@ -153,6 +155,11 @@ def supervise(
             for closing in draining:
                 closing.join()
             stop_metrics()
+
+
+def _print_endpoints(endpoints: Sequence[str]) -> None:
+    for endpoint in endpoints:
+        print(endpoint, flush=True)
 
 
 def _run(
