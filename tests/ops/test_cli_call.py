@@ -268,12 +268,40 @@ def test_map_keys_are_read_from_json_text_by_their_type(
             ({"flags": {"True": "t"}}, "map key 'True' is not true or false"),
             ({"marks": {"half": "x"}}, "map key 'half' is not a number"),
             ({"levels": {"MID": "x"}}, "'MID' is not a member of keyed.Level"),
+            ({"counts": {str(2**70): "x"}}, f"map key: {2**70} is out of range"),
         ):
             status, out, err = run(
                 capsys, "call", server.endpoint, "keyed.Keys.echo",
                 json.dumps({"value": bad}),
             )  # fmt: skip
             assert (status, out) == (2, "") and message in err, err
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"value": 2**64}, f"arguments.value: {2**64} is out of range for i64"),
+        ({"value": -(2**63) - 1}, "is out of range for i64 (-9223372036854775808 to"),
+        ({"matrix": [[1], [2**70]]}, "arguments.matrix[1][0]: "),
+    ],
+    ids=["beyond-64-bits", "below-i64", "nested"],
+)
+def test_an_integer_out_of_its_type_s_range_is_one_line_naming_the_field(
+    arguments: dict[str, Any],
+    message: str,
+    running: RunningServer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Beyond 64 bits the request cannot be encoded: the command said "cannot
+    send argument '1' ... cannot encode a value of type int", naming the
+    field's number; it names the field and the type's range instead."""
+    method = "echoI64" if "value" in arguments else "echoMatrix"
+    status, out, err = run(
+        capsys, "call", running.endpoint, f"conformance.Conformance.{method}",
+        json.dumps(arguments),
+    )  # fmt: skip
+    assert (status, out) == (2, "")
+    assert message in err and len(err.splitlines()) == 1, err
 
 
 def test_list_and_describe(

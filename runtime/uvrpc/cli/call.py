@@ -98,6 +98,28 @@ _NUMBER_KEYS: dict[str, type[int] | type[float]] = {
 }
 """The number types of map keys, which JSON writes as text."""
 
+_INTEGER_BOUNDS: dict[str, tuple[int, int]] = {
+    "i8": (-(2**7), 2**7 - 1),
+    "i16": (-(2**15), 2**15 - 1),
+    "i32": (-(2**31), 2**31 - 1),
+    "i64": (-(2**63), 2**63 - 1),
+}
+"""The integer types' ranges: JSON's integers have none, msgpack's end at 64 bits."""
+
+
+def _check_integer(type_name: str, value: Any, where: str) -> None:
+    """Refuse an integer out of ``type_name``'s range, naming the field: beyond 64
+    bits the request could not be encoded at all, and the error named the
+    field's number ("cannot send argument '1' ... cannot encode")."""
+    bounds = _INTEGER_BOUNDS.get(type_name)
+    if bounds is None or isinstance(value, bool) or not isinstance(value, int):
+        return
+    low, high = bounds
+    if not low <= value <= high:
+        raise CallError(
+            f"{where}: {value} is out of range for {type_name} ({low} to {high})"
+        )
+
 
 def _key_text(key: Any) -> str:
     """A map key as the text of a JSON object's key, as pydantic writes it (a bool
@@ -125,6 +147,7 @@ class Converter:
         if value is None:
             return None
         type_name = plain_type(type_name)
+        _check_integer(type_name, value, where)
         if type_name == "bytes":
             if not isinstance(value, str):
                 raise CallError(f"{where}: expected base64 text for bytes")
@@ -209,10 +232,12 @@ class Converter:
         if number is None:
             return self.to_wire(key_type, key, where)
         try:
-            return number(key)
+            read = number(key)
         except ValueError:
             what = "a number" if number is float else "an integer"
             raise CallError(f"{where}: map key {key!r} is not {what}") from None
+        _check_integer(plain, read, f"{where}: map key")
+        return read
 
     def args(self, fields: list[Description], value: Any, where: str) -> dict[str, Any]:
         """A JSON object keyed by field names as a wire map keyed by field ids."""
