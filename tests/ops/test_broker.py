@@ -1108,3 +1108,34 @@ async def ready_with_a_later_element() -> None:
             assert broker.stats.dropped == 0
         finally:
             peer.close()
+
+
+def test_a_server_stopped_without_a_grace_still_tells_its_broker_it_leaves(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SIGTERM without ``--grace`` closes the server at once, and its process
+    ends: the LEAVING it sent as it closed must reach the broker first, or the
+    broker logs a server that left as one it lost (a warning)."""
+    backend = f"ipc://{tmp_path / 'backend.sock'}"
+
+    def said() -> list[str]:
+        return [r.getMessage() for r in caplog.records]
+
+    with (
+        caplog.at_level(logging.INFO, logger="uvrpc.broker"),
+        Broker(["tcp://127.0.0.1:*"], [backend]) as broker,
+    ):
+        for stopped in range(1, 11):
+            with process("serve", "feed_server:Feed", "--connect", backend) as server:
+                deadline = time.monotonic() + 20
+                while broker.servers != 1:
+                    assert time.monotonic() < deadline, "the server never joined"
+                    time.sleep(0.01)
+                server.send_signal(signal.SIGTERM)
+                assert server.wait(20) == 0
+            deadline = time.monotonic() + 20
+            while len([m for m in said() if m.endswith("0 now)")]) < stopped:
+                assert time.monotonic() < deadline, f"no word of its end: {said()}"
+                time.sleep(0.01)
+    assert [m for m in said() if "lost a server" in m] == []
+    assert said().count("a server left (0 now)") == 10

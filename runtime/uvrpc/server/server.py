@@ -107,6 +107,10 @@ the replies sent last first: a client's socket, which queues requests only to
 connected servers (``ZMQ_IMMEDIATE``), drops what it has not read when its
 connection drops."""
 
+LEAVING_SETTLE = 0.05
+"""Seconds a server connected to brokers and closing without a grace waits after
+telling them it is LEAVING, before it closes its socket."""
+
 CANCELLED_WAIT = 1.0
 """Seconds a closing server waits, at most, for the handlers it cancelled to end
 (their ``except CancelledError`` or ``finally`` blocks running): one that takes
@@ -933,13 +937,19 @@ class Server:
         :attr:`health`; a check sent during the grace is refused as above).
 
         A server connected to brokers (:meth:`connect`) first tells them it is
-        LEAVING, so that they send it no more calls.
+        LEAVING, so that they send it no more calls; without a grace it waits
+        :data:`LEAVING_SETTLE` for that to go out before it closes.
         """
         self.health.closing()
         if self._announcer is not None:
             self._announcer.cancel()
             self._announcer = None
         self._tell_brokers(encode_stream_header(KIND_LEAVING, 0))
+        if self._reactor is not None and self._brokers and grace <= 0:
+            # Its process may end right after the close, and ZeroMQ's thread
+            # with it: LEAVING gets a moment to go out first, or a broker takes
+            # a server that left for one it lost (a grace gives it more).
+            await asyncio.sleep(LEAVING_SETTLE)
         if self._reactor is not None and grace > 0:
             # Read on: the calls running need what their callers still send
             # (stream items, END, credit, CANCEL) to finish within the grace. A
