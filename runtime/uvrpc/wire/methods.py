@@ -383,11 +383,8 @@ class StreamingMethod:
                 f"item {index} of {self.stream} of {self.route} is malformed: {exc}",
                 {"field_path": f"{self.stream}.{index}"},
             ) from None
-        check = self._check_request_item  # check_request_item, inline: every item
-        if check is None:
-            check = self._check_request_item = _checker(self.request_item)
         try:
-            return check(value)
+            return self.check_request_item(value)
         except ValidationError as exc:
             path = f"{self.stream}.{index}"
             raise invalid_argument(self.route, exc, path) from None
