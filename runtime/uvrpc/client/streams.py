@@ -16,6 +16,7 @@ Binary values in items are views of the received frames, as in unary results
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar, cast
@@ -314,11 +315,15 @@ class ItemStream(AsyncIterator[T], Generic[T]):
                 ...
 
     Nothing is sent until the first ``__anext__`` (or ``async with``), so making one
-    needs no running loop. Iteration ends when the server's handler finishes; it
-    raises the call's error as a unary call would (``DeadlineExceeded`` at the
-    deadline, which covers the whole stream; ``Unavailable`` if the channel closes
-    or the connection drops). Leaving ``async with`` before the end, :meth:`cancel`
-    and :meth:`aclose` tell the server, which cancels its handler.
+    needs no running loop. The call is sent in the context it was made in: it
+    carries the headers of the :func:`uvrpc.metadata` block it was made in (and
+    sets that block's trailers) and the deadline of the handler it was made in,
+    wherever it is read, as gRPC takes a call's metadata where it is made.
+    Iteration ends when the server's handler finishes; it raises the call's error
+    as a unary call would (``DeadlineExceeded`` at the deadline, which covers the
+    whole stream; ``Unavailable`` if the channel closes or the connection drops).
+    Leaving ``async with`` before the end, :meth:`cancel` and :meth:`aclose` tell
+    the server, which cancels its handler.
 
     Items' binary values are read-only views of the received frames.
     """
@@ -341,6 +346,10 @@ class ItemStream(AsyncIterator[T], Generic[T]):
         self._call: StreamCall | None = None
         self._closed = False
         self._cancelled = False
+        # Where the call was made: its metadata block and served call, which a
+        # caller that reads the stream elsewhere (a helper returned it from
+        # inside the block, another task reads it) would otherwise lose.
+        self._context = contextvars.copy_context()
 
     @property
     def call(self) -> StreamCall | None:
@@ -355,7 +364,8 @@ class ItemStream(AsyncIterator[T], Generic[T]):
     def _open(self) -> StreamCall:
         call = self._call
         if call is None:
-            call = self._call = self._channel.open_stream(
+            call = self._call = self._context.run(
+                self._channel.open_stream,
                 self._method,
                 self._args,
                 self._items,
@@ -517,7 +527,7 @@ class InterceptedItemStream(ItemStream[T]):
                 self._timeout,
                 self._wait_for_ready,
             )
-            chain.task = loop.create_task(run)
+            chain.task = loop.create_task(run, context=self._context)
         if not chain.opened.done():
             await asyncio.wait((chain.opened,))
         if chain.call is None:

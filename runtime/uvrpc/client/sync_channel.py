@@ -10,6 +10,7 @@ channel's own, or, for a thread that finds it busy, a spare
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 import time
@@ -353,14 +354,16 @@ class SyncChannel:
         ``next`` until the stream ends, and the stream ends as they do.
         """
         if self._interceptors:
-            return intercept_sync_server_stream(
-                self._interceptors,
-                partial(self._intercepted_items, wait_for_ready=wait_for_ready),
-                method,
-                args,
-                timeout,
+            return _opened_here(
+                intercept_sync_server_stream(
+                    self._interceptors,
+                    partial(self._intercepted_items, wait_for_ready=wait_for_ready),
+                    method,
+                    args,
+                    timeout,
+                )
             )
-        return self._items(method, args, timeout, None, wait_for_ready)
+        return _opened_here(self._items(method, args, timeout, None, wait_for_ready))
 
     def _intercepted_items(
         self,
@@ -495,15 +498,19 @@ class SyncChannel:
         """
         _check_items(method, items)
         if self._interceptors:
-            return intercept_sync_server_stream(
-                self._interceptors,
-                partial(self._intercepted_bidi, wait_for_ready=wait_for_ready),
-                method,
-                args,
-                timeout,
-                items,
+            return _opened_here(
+                intercept_sync_server_stream(
+                    self._interceptors,
+                    partial(self._intercepted_bidi, wait_for_ready=wait_for_ready),
+                    method,
+                    args,
+                    timeout,
+                    items,
+                )
             )
-        return self._bidi(method, args, items, timeout, None, wait_for_ready)
+        return _opened_here(
+            self._bidi(method, args, items, timeout, None, wait_for_ready)
+        )
 
     def _intercepted_bidi(
         self,
@@ -603,3 +610,25 @@ def _check_items(method: StreamingMethod, items: object) -> None:
             if asynchronous
             else "an iterable of items",
         )
+
+
+def _opened_here(items: Generator[Out, None, None]) -> Generator[Out, None, None]:
+    """``items``, whose first step (which sends the call) runs in the context of
+    this call to the channel: the call carries the headers of the
+    :func:`uvrpc.metadata` block it was made in, and sets its trailers, and
+    inherits the deadline of the handler it was made in, wherever it is read (a
+    helper may return it from inside the block)."""
+    context = contextvars.copy_context()
+
+    def stream() -> Generator[Out, None, None]:
+        try:
+            first = context.run(next, items)
+        except StopIteration:
+            return
+        try:
+            yield first
+            yield from items
+        finally:
+            items.close()  # closed at its first item too: cancel the call now
+
+    return stream()
