@@ -887,3 +887,41 @@ def test_a_stream_cancelled_before_it_starts_raises_cancelled() -> None:
             assert not service.started.is_set()
 
     run(main())
+
+
+class _PassOn:
+    """A client interceptor that changes nothing."""
+
+    async def intercept_client(self, call: uvrpc.ClientCallInfo, proceed: Any) -> Any:
+        return await proceed()
+
+
+@pytest.mark.parametrize("end", ["cancel", "aclose"])
+@pytest.mark.parametrize("intercepted", [False, True], ids=["plain", "intercepted"])
+def test_a_stream_ended_before_it_starts_is_not_sent_by_async_with(
+    end: str, intercepted: bool
+) -> None:
+    """``cancel()`` or ``aclose()`` before the first step means the call is never
+    sent, entered with ``async with`` too: its handler never runs."""
+
+    async def main() -> None:
+        service = Feed()
+        interceptors = [_PassOn()] if intercepted else []
+        channel = uvrpc.testing.memory_channel(service, interceptors=interceptors)
+        async with channel:
+            stream = FeedClient(channel, timeout=5).ticks(count=3)
+            if end == "cancel":
+                stream.cancel()
+            else:
+                await stream.aclose()
+            got: list[int] = []
+            with contextlib.suppress(uvrpc.Cancelled):
+                async with stream as items:
+                    await asyncio.sleep(0.05)  # time for a handler to start
+                    got.extend([tick.seq async for tick in items])
+            assert got == []
+            await asyncio.sleep(0.05)
+            assert not service.started.is_set()
+            assert channel.streaming == 0
+
+    run(main())

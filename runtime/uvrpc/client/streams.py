@@ -393,7 +393,8 @@ class ItemStream(AsyncIterator[T], Generic[T]):
         return cast(T, item)
 
     async def __aenter__(self) -> Self:
-        self._open()
+        if not (self._cancelled or self._closed):  # ended unsent: stays unsent
+            self._open()
         return self
 
     async def __aexit__(
@@ -568,7 +569,8 @@ class InterceptedItemStream(ItemStream[T]):
             raise await self._end(exc) from None
 
     async def __aenter__(self) -> Self:
-        await self._start()
+        if not (self._cancelled or self._closed):  # ended unsent: stays unsent
+            await self._start()
         return self
 
     def cancel(self) -> None:
