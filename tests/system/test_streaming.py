@@ -422,6 +422,26 @@ def test_the_deadline_covers_the_whole_stream(kind: str, tmp_path: Path) -> None
     run(main())
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_handler_cancelled_at_a_yield_is_closed_there(
+    kind: str, tmp_path: Path
+) -> None:
+    """docs/protocol.md: a streaming handler cancelled while its generator waits
+    at a ``yield`` sees ``GeneratorExit`` there, not ``CancelledError``; its
+    ``finally`` runs."""
+
+    async def main() -> None:
+        service = Feed()  # no delay: the generator only ever waits at a yield
+        async with connect(service, kind, tmp_path, window=4) as (client, _):
+            stream = client.ticks(count=10**6)
+            assert (await anext(stream)).seq == 0
+            stream.cancel()
+            await asyncio.wait_for(service.finished.wait(), 2)
+            assert not service.cancelled.is_set()
+
+    run(main())
+
+
 def test_the_server_cancels_at_the_deadline_it_received(tmp_path: Path) -> None:
     async def main() -> None:
         service = Feed()
