@@ -188,6 +188,28 @@ def test_a_server_refuses_what_is_not_a_service_naming_it(
         assert said in str(caught.value)
 
 
+def test_a_server_refuses_a_list_of_services_saying_to_pass_each() -> None:
+    """``Server([a, b])`` (the pytest fixture's spelling) says to pass each one."""
+    with pytest.raises(TypeError, match="as an argument of its own"):
+        uvrpc.Server([Calculator()])  # type: ignore[arg-type]
+
+
+def test_a_server_refuses_a_class_serving_several_services() -> None:
+    """A class deriving from two generated server classes is refused, naming both
+    services, instead of being served as the first alone (the other's calls
+    answered UNIMPLEMENTED)."""
+    from echo import EchoServer
+
+    class Both(Calculator, EchoServer):
+        async def echo(self, *, data: memoryview) -> uvrpc.Buffer:
+            return data
+
+    for make in (uvrpc.Server, MemoryTransport):
+        with pytest.raises(TypeError, match="several services") as caught:
+            make(Both())
+        assert "calculator.Calculator, echo.Echo" in str(caught.value)
+
+
 def test_a_handler_that_goes_on_after_its_cancellation_does_not_hold_the_close(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

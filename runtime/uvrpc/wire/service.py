@@ -34,13 +34,31 @@ def service_spec(service: object) -> ServiceSpec:
 
     Raises:
         TypeError: ``service`` is not an instance of a generated ``<Service>Server``
-            subclass (a class itself, say, where its instance was meant).
+            subclass (a class itself, say, where its instance was meant), or its
+            class derives from the server classes of several services.
     """
     spec = getattr(type(service), "uvrpc_service", None)
     if isinstance(service, ServiceBase) and isinstance(spec, ServiceSpec):
+        # A class deriving from two generated server classes would otherwise be
+        # served as the first of them alone, the other's calls UNIMPLEMENTED.
+        names = {
+            each.name
+            for base in type(service).__mro__
+            if isinstance(each := base.__dict__.get("uvrpc_service"), ServiceSpec)
+        }
+        if len(names) > 1:
+            raise TypeError(
+                f"{type(service).__name__} derives from the server classes of "
+                f"several services ({', '.join(sorted(names))}), and a server "
+                "serves one per object: implement each in a class of its own and "
+                "give the server one instance of each, Server(a, b)"
+            )
         return spec
     if isinstance(service, type):
         given = f"the class {service.__name__} (pass an instance of it)"
+    elif isinstance(service, (list, tuple)):
+        kind = type(service).__name__
+        given = f"a {kind} (pass each service as an argument of its own)"
     else:
         given = f"{service!r:.60} ({type(service).__name__})"
     raise TypeError(
