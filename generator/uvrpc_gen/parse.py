@@ -901,7 +901,10 @@ def _thrift_spelling(error: lark.UnexpectedToken, friendly: str | None) -> str |
     token = error.token
     if token.type != "NAME":
         return None
-    if friendly == _NOT_A_DEFINITION and token == "struct":
+    # After the first definition the parser is in a state the examples do not
+    # reach; a definition's keyword being accepted there says the same.
+    accepts = frozenset(error.accepts or error.expected)
+    if token == "struct" and (friendly == _NOT_A_DEFINITION or "IMPORT" in accepts):
         return "Thrift's 'struct' is written 'message' here"
     if friendly == _NAMESPACE_WITHOUT_SEMICOLON and token not in _DEFINITION_KEYWORDS:
         # 'namespace py acme.shop;': one word read as the namespace, then a name.

@@ -870,6 +870,18 @@ def test_an_unclosed_comment_or_string_is_named_where_it_starts(
             "^~~~~~",
         ),
         (
+            NS + "enum E { A = 1; }\nstruct Item { 1: string sku; }",
+            "t.idl:3:1: error: Thrift's 'struct' is written 'message' here "
+            "(got name 'struct')",
+            "^~~~~~",
+        ),
+        (
+            NS + 'const string V = "1";\nstruct Item { 1: string sku; }',
+            "t.idl:3:1: error: Thrift's 'struct' is written 'message' here "
+            "(got name 'struct')",
+            "^~~~~~",
+        ),
+        (
             "namespace py acme.shop;\n",
             "t.idl:1:14: error: a namespace is one dotted name, for every language: "
             "drop Thrift's language 'py' (got name 'acme')",
