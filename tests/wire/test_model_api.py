@@ -340,6 +340,30 @@ def test_repr_shows_bytes_inside_containers_and_received_views() -> None:
     assert "<memory at" not in repr([Item(name="n", payload=b"x")])
 
 
+def test_repr_shows_bytes_keys_of_maps_and_elements_of_sets() -> None:
+    """A ``map<bytes, ...>``'s keys are received views too: shown as bytes, not
+    as ``<memory at 0x...>``."""
+
+    class Keyed(uvrpc.Message):
+        model_config = uvrpc.field_ids(cells=1, tags=2)
+
+        cells: dict[uvrpc.types.Bytes, int]
+        tags: set[uvrpc.types.Bytes]
+
+    received = Keyed.model_validate(
+        unpack(
+            new_packer().pack(
+                Keyed(cells={memoryview(b"k"): 1}, tags={memoryview(b"t")})
+            )
+        )
+    )
+    assert isinstance(next(iter(received.cells)), memoryview)
+    text = repr(received)
+    assert "<memory at" not in text
+    assert "cells={b'k': 1}" in text
+    assert "tags={b't'}" in text
+
+
 def test_exception_text_shows_bytes_by_size() -> None:
     error = conformance.Rejected(argument="a", evidence=bytes(MIB))
     assert f"evidence=<memoryview {MIB} bytes: b'\\x00" in str(error)

@@ -294,10 +294,15 @@ def readable(value: object) -> object:
             return tuple(items)
         return _Shown("{" + ", ".join(map(repr, items)) + "}")
     if isinstance(value, dict):
-        pairs = {key: readable(item) for key, item in value.items()}
-        if all(pairs[key] is item for key, item in value.items()):
+        # Keys too: a map<bytes, ...> is keyed by received views. Each shown key is
+        # an object of its own, so no two keys merge.
+        pairs = [(readable(key), readable(item)) for key, item in value.items()]
+        if all(
+            shown is key and new is item
+            for (shown, new), (key, item) in zip(pairs, value.items(), strict=True)
+        ):
             return value
-        return pairs
+        return dict(pairs)
     return value
 
 
