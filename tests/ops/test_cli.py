@@ -87,6 +87,66 @@ def test_serve_answers_calls_and_stops_on_sigterm(tmp_path: Path) -> None:
         server.stderr.close()
 
 
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["one", "workers"])
+def test_serve_serves_several_classes_on_one_endpoint(
+    tmp_path: Path, workers: list[str]
+) -> None:
+    """Several ``MODULE:CLASS``, one per service, as a gRPC server registers
+    several servicers: each service answers on the same endpoint."""
+    server = subprocess.Popen(
+        uvrpc_cmd(
+            "serve",
+            "feed_server:Feed",
+            "calculator_server:Calculator",
+            "--bind",
+            f"ipc://{tmp_path / 'both.sock'}",
+            *workers,
+        ),
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "PYTHONPATH": str(EXAMPLES / "calculator")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        endpoint = server.stdout.readline().strip()
+        with CalculatorSyncClient(endpoint, timeout=30) as calc:
+            assert calc.add(a=2, b=3) == 5
+        with FeedSyncClient(endpoint, timeout=30) as feed:
+            assert feed.ping(n=7) == 7
+    finally:
+        server.send_signal(signal.SIGTERM)
+        status, _ = stopped(server)
+    assert status == 0
+
+
+def test_serve_refuses_two_classes_of_one_service(tmp_path: Path) -> None:
+    """Refused before anything starts, workers or not: a worker would fail and
+    be restarted for ever."""
+    result = subprocess.run(
+        uvrpc_cmd(
+            "serve",
+            "calculator_server:Calculator",
+            "calculator_server:Calculator",
+            "--workers",
+            "2",
+            "--bind",
+            f"ipc://{tmp_path / 'calc.sock'}",
+        ),
+        cwd=EXAMPLES / "calculator",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        "uvrpc: error: calculator_server:Calculator and calculator_server:Calculator "
+        "both implement the service calculator.Calculator: serve one class per "
+        "service\n"
+    )
+
+
 def serve_feed(tmp_path: Path, *options: str) -> subprocess.Popen[str]:
     """``uvrpc serve feed_server:Feed`` with ``options``, on an ``ipc://`` path."""
     return subprocess.Popen(

@@ -147,7 +147,7 @@ def render(rows: Sequence[dict[str, Any]]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve :class:`BusyEcho` from N workers behind a broker."""
     (count,) = sys.argv[1:] if argv is None else argv
-    supervise("uvrpc.bench.scaling:BusyEcho", int(count), ["tcp://127.0.0.1:*"])
+    supervise(["uvrpc.bench.scaling:BusyEcho"], int(count), ["tcp://127.0.0.1:*"])
     return 0
 
 

@@ -2,11 +2,13 @@
 
 ``uvrpc serve MODULE:CLASS --bind ENDPOINT`` imports ``CLASS`` (a subclass of a
 generated ``<Service>Server``) from ``MODULE``, instantiates it without arguments and
-serves it; the first line it prints is each bound endpoint, so scripts can read where
-to connect. SIGINT and SIGTERM stop it cleanly. Its log (handlers' exceptions with
-their tracebacks, malformed requests) goes to stderr. With ``--curve-secret
-NAME.key_secret --allow DIR_OR_FILE`` it serves over CURVE, admitting the clients
-whose public keys are in the ``*.key`` files given (``docs/security.md``). With
+serves it (several ``MODULE:CLASS``, one per service, are served together on the
+same endpoints); the first line it prints is each bound endpoint, so scripts can
+read where to connect. SIGINT and SIGTERM stop it cleanly. Its log (handlers'
+exceptions with their tracebacks, malformed requests) goes to stderr. With
+``--curve-secret NAME.key_secret --allow DIR_OR_FILE`` it serves over CURVE,
+admitting the clients whose public keys are in the ``*.key`` files given
+(``docs/security.md``). With
 ``--metrics HOST:PORT`` it records every call (:mod:`uvrpc.metrics`) and serves the
 metrics over HTTP there (port 0: a free one), printing the URL to scrape,
 ``http://HOST:PORT/metrics``, on the line after the endpoints.
@@ -68,7 +70,7 @@ from ..transport.security import (
     load_keypair,
     load_public_keys,
 )
-from ..wire.service import ServiceBase
+from ..wire.service import ServiceBase, service_spec
 from ..wire.version import GENERATED_CODE_API, PROTOCOL_VERSION, __version__
 from . import health
 from .call import add_commands, run_command, seconds_or_zero
@@ -195,8 +197,21 @@ def create_service(spec: str) -> ServiceBase:
     return service
 
 
+def _check_distinct(targets: Sequence[str], services: Sequence[ServiceBase]) -> None:
+    """Refuse two classes of one service: a server answers each service once."""
+    seen: dict[str, str] = {}
+    for target, service in zip(targets, services, strict=True):
+        name = service_spec(service).name
+        if name in seen:
+            raise UsageError(
+                f"{seen[name]} and {target} both implement the service {name}: "
+                "serve one class per service"
+            )
+        seen[name] = target
+
+
 async def serve(
-    service: ServiceBase,
+    services: Sequence[ServiceBase],
     endpoints: Sequence[str],
     security: ServerSecurity | None = None,
     brokers: Sequence[str] = (),
@@ -204,7 +219,7 @@ async def serve(
     metrics: tuple[str, int] | None = None,
     grace: float = 0.0,
 ) -> None:
-    """Serve ``service`` on ``endpoints``, and to the brokers whose backends are
+    """Serve ``services`` on ``endpoints``, and to the brokers whose backends are
     ``brokers`` (over CURVE with ``broker_security``), until SIGINT or SIGTERM,
     then close with ``grace`` seconds for the calls running
     (:meth:`Server.close`); with ``metrics`` (a host and a port), serve its
@@ -216,7 +231,7 @@ async def serve(
         # Listening first: an address taken fails the command before it serves.
         url, stop_metrics = serve_metrics(registry, *metrics)
     try:
-        server = Server(service, security=security, interceptors=interceptors)
+        server = Server(*services, security=security, interceptors=interceptors)
         async with server:
             for endpoint in endpoints:
                 print(server.bind(endpoint), flush=True)
@@ -275,16 +290,19 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve_cmd = commands.add_parser(
         "serve",
-        help="serve an implementation class",
+        help="serve implementation classes",
         description="Serve CLASS, a subclass of a generated <Service>Server, created "
-        "without arguments. Prints each endpoint it binds on a line of its own; "
-        "Ctrl-C or SIGTERM stops it.",
+        "without arguments (or several, one per service, on the same endpoints). "
+        "Prints each endpoint it binds on a line of its own; Ctrl-C or SIGTERM "
+        "stops it.",
     )
     serve_cmd.add_argument(
-        "target",
+        "targets",
+        nargs="+",
         metavar="MODULE:CLASS",
         help="MODULE is imported as 'python -m' names it, from the working directory "
-        "or PYTHONPATH (server, app.server: not server.py); CLASS is in it",
+        "or PYTHONPATH (server, app.server: not server.py); CLASS is in it. Several "
+        "classes, one per service, are served together on the same endpoints",
     )
     serve_cmd.add_argument(
         "--bind",
@@ -602,13 +620,14 @@ def _main(arguments: list[str]) -> int:
         security = _server_security(
             args.curve_secret, args.allow, required=not broker_security
         )
-        service = create_service(args.target)
+        services = [create_service(target) for target in args.targets]
+        _check_distinct(args.targets, services)
         endpoints = args.bind or ([] if args.connect else ["tcp://127.0.0.1:5555"])
         if args.workers != 1:
             if args.connect:
                 raise UsageError("--workers does not take --connect")
             supervise(
-                args.target,
+                args.targets,
                 args.workers,
                 endpoints,
                 uvloop=args.uvloop,
@@ -618,7 +637,7 @@ def _main(arguments: list[str]) -> int:
             )
             return 0
         coroutine = serve(
-            service,
+            services,
             endpoints,
             security,
             args.connect or (),

@@ -65,7 +65,7 @@ _log = logging.getLogger("uvrpc.workers")
 
 
 def supervise(
-    target: str,
+    targets: Sequence[str],
     count: int,
     endpoints: Sequence[str],
     *,
@@ -75,9 +75,9 @@ def supervise(
     metrics: tuple[str, int] | None = None,
     grace: float = 0.0,
 ) -> None:
-    """Serve ``target`` (``MODULE:CLASS``) from ``count`` worker processes behind a
-    broker bound to ``endpoints`` until SIGINT or SIGTERM; print each bound
-    endpoint on a line of its own first.
+    """Serve ``targets`` (each ``MODULE:CLASS``, one per service) from ``count``
+    worker processes behind a broker bound to ``endpoints`` until SIGINT or
+    SIGTERM; print each bound endpoint on a line of its own first.
 
     On SIGINT or SIGTERM each worker is sent SIGTERM and closes with ``grace``
     seconds for its running calls (``uvrpc serve --grace``), whose replies pass
@@ -117,7 +117,7 @@ def supervise(
                 closing.start()
                 draining.append(closing)
 
-        command = [sys.executable, "-m", "uvrpc", "serve", target]
+        command = [sys.executable, "-m", "uvrpc", "serve", *targets]
         command += ["--connect", broker.backends[0], *worker_args]
         if grace:
             command += ["--grace", repr(grace)]

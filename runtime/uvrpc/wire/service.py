@@ -51,7 +51,8 @@ def service_spec(service: object) -> ServiceSpec:
                 f"{type(service).__name__} derives from the server classes of "
                 f"several services ({', '.join(sorted(names))}), and a server "
                 "serves one per object: implement each in a class of its own and "
-                "give the server one instance of each, Server(a, b)"
+                "give the server one instance of each: Server(a, b), or "
+                "uvrpc serve MODULE:A MODULE:B"
             )
         return spec
     if isinstance(service, type):
