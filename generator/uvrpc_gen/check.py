@@ -665,7 +665,8 @@ class _Checker:
             elif name in _PYTHON_BUILTINS:
                 self.error(
                     span,
-                    f"{what} name '{name}' would shadow the Python built-in '{name}'",
+                    f"{what} name '{name}' would shadow the Python built-in "
+                    f"'{name}'; {_renamed_definition(what)}",
                 )
             elif name == _FUTURE_IMPORT:
                 self.error(
@@ -870,7 +871,9 @@ class _Checker:
             return  # data and part of a class name, never an attribute
         if parameter and name in ("self", "timeout", "wait_for_ready"):
             self.error(
-                span, f"parameter name '{name}' is taken by the generated methods"
+                span,
+                f"parameter name '{name}' is taken by the generated methods; "
+                + _rename(name, "parameter name"),
             )
         elif what == "exception field" and name == "self":
             self.error(
@@ -1633,6 +1636,21 @@ def _expand_module(module: Module, expand: Callable[[TypeRef], TypeRef]) -> Modu
 _BY_ID = ("field name", "parameter name", "exception field name", "union member name")
 
 
+def _renamed_definition(what: str) -> str:
+    """What renaming a definition of kind ``what`` changes on the wire."""
+    if what == "exception":
+        return (
+            "rename it: an error names its exception on the wire, so clients and "
+            "servers both take the new name"
+        )
+    if what == "service":
+        return (
+            "rename it: a call names its service on the wire, so clients and "
+            "servers both take the new name"
+        )
+    return "rename it: only its Python name changes, not the wire"
+
+
 def _rename(name: str, what: str) -> str:
     """What to do about a name the generated code cannot use: rename it, and, for
     what travels by id, that the wire stays the same."""
@@ -1644,4 +1662,5 @@ def _rename(name: str, what: str) -> str:
         if name.startswith("model_")
         else f"{name}_"
     )
-    return f"rename it (say '{other}'): fields travel by id, so the wire stays the same"
+    kind = "parameters" if what == "parameter name" else "fields"
+    return f"rename it (say '{other}'): {kind} travel by id, so the wire stays the same"

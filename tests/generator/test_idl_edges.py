@@ -387,17 +387,20 @@ def test_an_exception_field_named_message_passes_mypy_strict(
         (
             "service S { void f(1: i32 self); }",
             "t.idl:2:27: error: parameter name 'self' is taken by the generated "
-            "methods",
+            "methods; rename it (say 'self_'): parameters travel by id, so the wire "
+            "stays the same",
         ),
         (
             "service S { void f(1: i32 timeout); }",
             "t.idl:2:27: error: parameter name 'timeout' is taken by the generated "
-            "methods",
+            "methods; rename it (say 'timeout_'): parameters travel by id, so the "
+            "wire stays the same",
         ),
         (
             "service S { void f(1: i32 wait_for_ready); }",
             "t.idl:2:27: error: parameter name 'wait_for_ready' is taken by the "
-            "generated methods",
+            "generated methods; rename it (say 'wait_for_ready_'): parameters "
+            "travel by id, so the wire stays the same",
         ),
         (
             "message M { 1: i32 model_config; }",

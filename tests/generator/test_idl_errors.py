@@ -232,12 +232,15 @@ CASES = [
     ),
     (
         NS + "service S { void f(1: i32 timeout); }",
-        "t.idl:2:27: error: parameter name 'timeout' is taken by the generated methods",
+        "t.idl:2:27: error: parameter name 'timeout' is taken by the generated "
+        "methods; rename it (say 'timeout_'): parameters travel by id, so the wire "
+        "stays the same",
         "                          ^~~~~~~",
     ),
     (
         NS + "service S { void f(1: i32 self); }",
-        "t.idl:2:27: error: parameter name 'self' is taken by the generated methods",
+        "t.idl:2:27: error: parameter name 'self' is taken by the generated methods; "
+        "rename it (say 'self_'): parameters travel by id, so the wire stays the same",
         "                          ^~~~",
     ),
     (
@@ -362,9 +365,16 @@ CASES = [
         "               ^~~~~~~~~~~",
     ),
     (
+        NS + "exception IOError {}",
+        "t.idl:2:11: error: exception name 'IOError' would shadow the Python "
+        "built-in 'IOError'; rename it: an error names its exception on the wire, "
+        "so clients and servers both take the new name",
+        "          ^~~~~~~",
+    ),
+    (
         NS + "message object {}",
         "t.idl:2:9: error: message name 'object' would shadow the Python built-in "
-        "'object'",
+        "'object'; rename it: only its Python name changes, not the wire",
         "        ^~~~~~",
     ),
     (
