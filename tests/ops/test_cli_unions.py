@@ -70,7 +70,7 @@ def test_a_union_argument_and_result_are_keyed_by_member_name(
     [
         (
             {"circle": {"radius": 1.0}, "label": "x"},
-            "arguments.shape: a conformance.Shape is an object of exactly one "
+            "arguments.shape: conformance.Shape, a union, is an object of exactly one "
             'member, like {"circle": ...} (the members are: circle, square, label, '
             "blob, group)",
         ),

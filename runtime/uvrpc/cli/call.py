@@ -206,7 +206,7 @@ class Converter:
         names = ", ".join(m["name"] for m in members)
         if not isinstance(value, dict) or len(value) != 1:
             raise CallError(
-                f"{where}: a {type_name} is an object of exactly one member, "
+                f"{where}: {type_name}, a union, is an object of exactly one member, "
                 f'like {{"{members[0]["name"]}": ...}} (the members are: {names})'
             )
         ((key, item),) = value.items()
