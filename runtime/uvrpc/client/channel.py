@@ -55,7 +55,6 @@ from ..wire.buffers import ATTACHMENT_MIN, BodyEncoder, BufferPool
 from ..wire.errors import (
     ChannelClosed,
     DeadlineExceeded,
-    FailedPrecondition,
     Unavailable,
 )
 from ..wire.limits import (
@@ -199,6 +198,8 @@ class DealerTransport:
         except BaseException:
             self.close()
             raise
+        self.endpoints: tuple[str, ...] = tuple(endpoints)
+        """The endpoints connected to, in the order given."""
         self.where = ", ".join(endpoints)
         """The endpoints connected to, for error messages."""
         # Batches go only where this socket has one connection at a time: a
@@ -219,6 +220,13 @@ class DealerTransport:
         """How many of the endpoints are connected (as far as the events read so
         far tell)."""
         return len(self._live) + sum(target.up() for target in self._inproc)
+
+    def live_endpoints(self) -> list[str]:
+        """The endpoints connected now (as far as the events read so far tell),
+        in the order given."""
+        up = {target.endpoint for target in self._inproc if target.up()}
+        live = self._live
+        return [e for e in self.endpoints if e in up or e.encode() in live]
 
     def attach(self, loop: asyncio.AbstractEventLoop, on_message: OnMessage) -> None:
         """Watch the socket from ``loop``."""
@@ -529,8 +537,11 @@ class Channel:
     may share one channel. :meth:`close` fails every pending call with
     :class:`~uvrpc.Unavailable`, and so does a dropped connection to the server
     (seen through a ZeroMQ socket monitor) for the calls pending at that moment.
-    Connected to several endpoints, the channel cannot tell which server a call
-    went to: a connection to any of them dropping fails every call pending then.
+    Connected to several endpoints, the channel cannot tell which server a unary
+    call went to: a connection to any of them dropping fails every unary call
+    pending then. A stream call there runs on a connection of its own to one of
+    the servers connected, each in turn (one socket per server, opened at its
+    first stream call), which carries all of the call's messages.
     """
 
     def __init__(
@@ -610,6 +621,22 @@ class Channel:
         self._dealer = (
             self._transport if isinstance(self._transport, DealerTransport) else None
         )
+        # Over several endpoints, each stream call runs on a channel of its own
+        # server's (see _stream_channel), made with these options when first needed.
+        self._stream_options: dict[str, Any] = {
+            "context": context,
+            "pool": pool,
+            "attachment_min": attachment_min,
+            "stream_window": stream_window,
+            "max_message_size": max_message_size,
+            "max_in_flight": max_in_flight,
+            "hwm": hwm,
+            "security": security,
+            "heartbeat": heartbeat,
+            "check_requests": check_requests,
+        }
+        self._stream_channels: dict[str, Channel] = {}
+        self._stream_turn = 0
         # No server connected for connect_timeout: calls fail at once.
         self._down = False
         self._grace: asyncio.TimerHandle | None = None
@@ -672,7 +699,9 @@ class Channel:
     @property
     def streaming(self) -> int:
         """How many stream calls are in progress."""
-        return self._core.streams
+        return self._core.streams + sum(
+            channel.streaming for channel in self._stream_channels.values()
+        )
 
     @property
     def dropped_replies(self) -> int:
@@ -1282,6 +1311,30 @@ class Channel:
                 pump.cancel()
         return cast(Reply, finish(state))
 
+    def _stream_channel(self, dealer: DealerTransport) -> Channel:
+        """The channel a stream call goes on, over several endpoints: one to a
+        single server, the next connected one in turn (any, in turn, while none
+        is), made at its first stream call and closed with this channel.
+
+        The socket to several sends each message to whichever server is next,
+        so a stream's items, credit and end would be shared among servers that
+        are not all running its call; a socket to one server carries them all
+        to its own.
+        """
+        endpoints = dealer.live_endpoints() or dealer.endpoints
+        endpoint = endpoints[self._stream_turn % len(endpoints)]
+        self._stream_turn += 1
+        channel = self._stream_channels.get(endpoint)
+        if channel is None:
+            channel = self._stream_channels[endpoint] = Channel(
+                endpoint,
+                connect_timeout=self.connect_timeout,
+                wait_for_ready=self.wait_for_ready,
+                linger=self.linger,
+                **self._stream_options,
+            )
+        return channel
+
     def open_stream(
         self,
         method: StreamingMethod,
@@ -1294,29 +1347,25 @@ class Channel:
         (an async iterable or a plain one; any other value fails the call with a
         TypeError).
 
+        On a channel to several endpoints, the call runs on a channel of its own
+        to one of the servers connected, taken in turn (see
+        :meth:`_stream_channel`), which carries all of its messages.
+
         Raises:
             Unavailable: the channel is closed, or no server is connected and
                 the call does not wait for one (``wait_for_ready``, as for
                 :meth:`call`).
-            FailedPrecondition: the channel is connected to several endpoints,
-                where the messages of a stream could reach another server than
-                its call's.
         """
         loop = self._running_loop()
-        if CURRENT_CALL.get() is not None:
-            timeout = inherited_timeout(timeout, method.route)
         if self._closed:
             raise ChannelClosed("the channel is closed")
         dealer = self._dealer
         if dealer is not None and not dealer.one_server:
-            raise FailedPrecondition(
-                f"{method.route} is a stream, and this channel is connected to "
-                f"several endpoints ({dealer.where}): ZeroMQ sends each message "
-                "to whichever server is next, so the stream's items, credit and "
-                "end could reach a server that is not running its call. Make "
-                "stream calls on a channel to one server, or to a broker (uvrpc "
-                "broker), which follows each call to its server"
+            return self._stream_channel(dealer).open_stream(
+                method, args, items, timeout, wait_for_ready
             )
+        if CURRENT_CALL.get() is not None:
+            timeout = inherited_timeout(timeout, method.route)
         if self._refusal is not None:
             self._refused(method.route)
         state, frames = self._core.open_stream(method, args, timeout, OUTGOING.get())
@@ -1494,6 +1543,8 @@ class Channel:
                 )
             else:
                 self._transport.close()
+            for channel in self._stream_channels.values():
+                await channel.close(linger)
         self._encoder.close()
 
     async def __aenter__(self) -> Self:

@@ -96,11 +96,13 @@ class InprocTarget:
     to the endpoint then, or else the next one to bind it.
     """
 
-    __slots__ = ("_entry", "_finalizer", "_key", "_listener", "_reaches")
+    __slots__ = ("_entry", "_finalizer", "_key", "_listener", "_reaches", "endpoint")
 
     def __init__(
         self, context: zmq.Context[Any], endpoint: str, listener: InprocListener
     ) -> None:
+        self.endpoint = endpoint
+        """The endpoint, as given."""
         self._key = _key(context, endpoint)
         self._listener = listener
         with _LOCK:
