@@ -945,6 +945,36 @@ def _protobuf_spelling(error: lark.UnexpectedToken, source: str) -> str | None:
     )
 
 
+_PROTOBUF_FIELD = re.compile(
+    r"(?:(repeated|optional)\s+)?([\w.]+(?:<[^;=]*>)?)\s+(\w+)\s*=\s*(\d+)\s*;"
+)
+"""A protobuf field, ``[repeated|optional] type name = id;``."""
+_PROTOBUF_SCALARS = {
+    **dict.fromkeys(("int32", "sint32", "sfixed32"), "i32"),
+    **dict.fromkeys(("int64", "sint64", "sfixed64"), "i64"),
+    # The IDL has no unsigned types: i64 holds every uint32, and uint64 up to 2^63.
+    **dict.fromkeys(("uint32", "fixed32", "uint64", "fixed64"), "i64"),
+}
+"""Protobuf's integer types, by the IDL's name for them."""
+
+
+def _protobuf_field(text: str) -> str | None:
+    """How to write the protobuf field that starts ``text`` here, if it is one."""
+    found = _PROTOBUF_FIELD.match(text)
+    if found is None:
+        return None
+    label, kind, name, number = found.groups()
+    written = f"{label} {kind} {name} = {number};" if label else found.group(0)
+    kind = _PROTOBUF_SCALARS.get(kind, kind)
+    if label == "repeated":
+        kind = f"list<{kind}>"
+    optional = "optional " if label == "optional" else ""
+    return (
+        f"a field starts with its id: protobuf's '{written}' is written "
+        f"'{number}: {optional}{kind} {name};' here"
+    )
+
+
 def _foreign_construct(
     error: lark.UnexpectedToken, friendly: str | None, source: str
 ) -> str | None:
@@ -965,6 +995,10 @@ def _foreign_construct(
             f"{union} {{ 1: string a; 2: i32 b; }}' at the top level of the file and "
             f"give the message a field of it, like '1: {union} {name};'"
         )
+    if friendly == _FIELD_WITHOUT_ID:
+        hint = _protobuf_field(source[token.start_pos or 0 :])
+        if hint is not None:
+            return hint
     if token.type == "NAME" and token == "extends" and "LBRACE" in accepts:
         found = re.match(r"\s*([\w.]+)", after)
         base = f"'{found.group(1)}'" if found else "the base service"

@@ -953,6 +953,27 @@ def test_an_unclosed_comment_or_string_is_named_where_it_starts(
             "                               ^~~~~~~~",
         ),
         (
+            NS + "message M {\n    repeated string tags = 1;\n}",
+            "t.idl:3:5: error: a field starts with its id: protobuf's 'repeated "
+            "string tags = 1;' is written '1: list<string> tags;' here (got name "
+            "'repeated')",
+            "    ^~~~~~~~",
+        ),
+        (
+            NS + "message M {\n    1: i32 x;\n    optional uint32 n = 2;\n}",
+            "t.idl:4:5: error: a field starts with its id: protobuf's 'optional "
+            "uint32 n = 2;' is written '2: optional i64 n;' here (got keyword "
+            "'optional')",
+            "    ^~~~~~~~",
+        ),
+        (
+            NS + "message M {\n    map<string, Shape> shapes = 3;\n}",
+            "t.idl:3:5: error: a field starts with its id: protobuf's 'map<string, "
+            "Shape> shapes = 3;' is written '3: map<string, Shape> shapes;' here "
+            "(got name 'map')",
+            "    ^~~",
+        ),
+        (
             NS + "message M {\n    1: i32 x;\n    oneof kind { string a = 2; }\n}",
             "t.idl:4:5: error: protobuf's 'oneof' is a 'union' here: define 'union "
             "Kind { 1: string a; 2: i32 b; }' at the top level of the file and give "
