@@ -599,6 +599,41 @@ async def client_gone_mid_stream() -> None:
         assert broker.in_flight == 0 and broker.stats.dropped >= 1
 
 
+def test_a_server_ends_the_calls_of_a_broker_it_lost(tmp_path: Path) -> None:
+    asyncio.run(broker_lost_with_calls(tmp_path))
+
+
+async def broker_lost_with_calls(tmp_path: Path) -> None:
+    front = f"ipc://{tmp_path / 'front.sock'}"
+    back = f"ipc://{tmp_path / 'back.sock'}"
+    feed = Feed()
+    async with uvrpc.Server(feed) as server:
+        server.connect(back)
+        with Broker([front], [back]) as broker:
+            await until(lambda: broker.servers == 1, "the server")
+            async with uvrpc.Channel(front) as channel:
+                client = FeedClient(channel, timeout=None)
+                assert await client.ping(n=1) == 1  # call id 1
+                slow = client.start_ping(n=-600)  # call id 2: a minute
+                stream = client.ticks(count=10**6)  # call id 3
+                assert (await anext(stream)).seq == 0
+                await until(lambda: server.in_flight == 2, "both calls")
+                broker.close()  # gone at once, as a crash would be
+                with pytest.raises(uvrpc.Unavailable):
+                    await slow
+        # Nobody can be answered now: a restarted broker follows none of these
+        # calls, and libzmq numbers a new broker's clients as it numbered the
+        # old one's, so a new client would find these call ids in use.
+        await until(lambda: server.in_flight == 0, "the calls ended")
+        assert feed.finished.is_set()
+        with Broker([front], [back]) as broker:
+            await until(lambda: broker.servers == 1, "the server, again")
+            async with uvrpc.Channel(front) as channel:
+                client = FeedClient(channel, timeout=10)
+                assert await client.ping(n=1) == 1
+                assert await client.ping(n=2) == 2  # call id 2 is free
+
+
 def test_a_stream_that_cannot_be_passed_on_whole_is_failed_not_holed() -> None:
     asyncio.run(overflow_a_server())
 

@@ -46,8 +46,13 @@ from ..transport.coalesce import CoalescingSender, PeerBatches, announce_batches
 from ..transport.forks import check_process
 from ..transport.heap import HeapTrimmer
 from ..transport.inproc import inproc_released
-from ..transport.liveness import DEFAULT_HEARTBEAT, Heartbeat
-from ..transport.reactor import RouterReactor
+from ..transport.liveness import (
+    DEFAULT_HEARTBEAT,
+    Heartbeat,
+    monitor_address,
+    monitor_event,
+)
+from ..transport.reactor import RouterReactor, SocketReactor
 from ..transport.security import (
     ZAP_CHECK_TIMEOUT,
     AllowList,
@@ -346,6 +351,11 @@ class Server:
         self._endpoints: list[str] = []
         self._socket_files: list[SocketFile] = []  # removed as it closes
         self._brokers: list[bytes] = []
+        self._broker_of: dict[bytes, bytes] = {}
+        """Each broker's alias, by the endpoint this server connected to it at
+        (as the socket monitor names it)."""
+        self._monitor: zmq.Socket[bytes] | None = None
+        self._monitor_reactor: SocketReactor | None = None
         self._leaving = False
         self._announcer: asyncio.Future[None] | None = None
         self._reactor: RouterReactor | None = None
@@ -427,6 +437,13 @@ class Server:
         # The broker's backend is a ROUTER too: name it here so this server can
         # say READY before the broker has said anything.
         alias = b"uvrpc-broker-%d" % len(self._brokers)
+        if self._monitor is None:
+            # Made before the connection, so that no drop of it goes unseen.
+            self._monitor = self._sock.get_monitor_socket(
+                zmq.EVENT_DISCONNECTED, monitor_address()
+            )
+            self._monitor.setsockopt(zmq.LINGER, 0)
+        self._broker_of[endpoint.encode()] = alias
         self._sock.setsockopt(zmq.CONNECT_ROUTING_ID, alias)
         if security is None:
             connect(self._sock, endpoint)
@@ -444,6 +461,52 @@ class Server:
         self._brokers.append(alias)
         if self._reactor is not None and self._announcer is None:
             self._announcer = asyncio.ensure_future(self._announce())
+        self._watch_brokers()
+
+    def _watch_brokers(self) -> None:
+        """Read the socket monitor once the server runs and has connected to a
+        broker: a broker lost ends the calls that came through it."""
+        if (
+            self._monitor_reactor is None
+            and self._monitor is not None
+            and self._reactor is not None
+            and self._loop is not None
+        ):
+            self._monitor_reactor = SocketReactor(
+                self._monitor, self._loop, self._on_monitor_event
+            )
+
+    def _on_monitor_event(self, frames: list[Any]) -> None:
+        # Event frames: a 16-bit event number and a 32-bit value, then the
+        # endpoint.
+        if len(frames) != 2:
+            return
+        event, _ = monitor_event(frames[0])
+        alias = self._broker_of.get(bytes(frames[1]))
+        if event & zmq.EVENT_DISCONNECTED and alias is not None:
+            self._lost_broker(alias)
+
+    def _lost_broker(self, alias: bytes) -> None:
+        """The connection to a broker dropped: end every call that came through
+        it, as if each caller had sent CANCEL. Their callers were told
+        UNAVAILABLE (by the broker, or by their own connection to it dropping),
+        and no reply can reach them: a broker that comes back follows none of
+        these calls. Left running, their call ids would also be in use for a new
+        client of a restarted broker, which libzmq numbers as it numbered the
+        old broker's clients: its calls would be refused as duplicates."""
+        reactor, running, streams = self._reactor, self._running, self._streams
+        if reactor is None or running is None or streams is None:
+            return
+        # What the broker sent before it went is queued: read it first.
+        reactor.drain()
+
+        def behind(caller: Hashable) -> bool:
+            return type(caller) is tuple and len(caller) > 1 and caller[0] == alias
+
+        for caller, call_id in [key for key in running.calls if behind(key[0])]:
+            if running.cancel(caller, call_id):
+                self.stats.cancelled += 1
+        streams.abandon(behind)
 
     async def _announce(self) -> None:
         """Say READY to every broker this server connected to, now and each
@@ -501,6 +564,7 @@ class Server:
             self._trimmer = HeapTrimmer(loop)
         if self._brokers:
             self._announcer = asyncio.ensure_future(self._announce())
+        self._watch_brokers()
         serving(loop, id(self), self._endpoints.copy)
 
     async def _start_authenticator(self, security: ServerSecurity) -> None:
@@ -997,6 +1061,13 @@ class Server:
                     CANCELLED_WAIT,
                     ", ".join(sorted({_handler_name(task) for task in left})),
                 )
+        if self._monitor_reactor is not None:
+            self._monitor_reactor.close()
+            self._monitor_reactor = None
+        if self._monitor is not None:
+            self._sock.disable_monitor()
+            self._monitor.close(linger=0)
+            self._monitor = None
         self._sock.close(linger=0)
         inproc_released(self._sock)
         remove_socket_files(self._socket_files)

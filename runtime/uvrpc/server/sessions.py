@@ -188,6 +188,12 @@ class StreamHost:
             else:
                 del self._per_caller[caller]
 
+    def abandon(self, lost: Callable[[Hashable], bool]) -> None:
+        """End the stream calls of every caller ``lost`` says is gone, as a probe
+        that finds one gone does: nobody is left to reply to."""
+        for session in [s for key, s in self._sessions.items() if lost(key[0])]:
+            session.gone()
+
     def tasks(self) -> list[asyncio.Task[None]]:
         """The tasks of the stream calls running now."""
         return [s.task for s in self._sessions.values() if s.task is not None]
