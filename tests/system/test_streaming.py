@@ -945,3 +945,39 @@ def test_a_stream_ended_before_it_starts_is_not_sent_by_async_with(
             assert channel.streaming == 0
 
     run(main())
+
+
+@pytest.mark.parametrize("reading", ["task", "timeout"])
+@pytest.mark.parametrize("intercepted", [False, True], ids=["plain", "intercepted"])
+def test_cancelling_the_task_that_reads_a_stream_cancels_the_call(
+    reading: str, intercepted: bool, tmp_path: Path
+) -> None:
+    """As in grpc.aio: the task waiting for an item cancelled (or a timeout around
+    the wait) cancels the call, while the stream object lives on; the server's
+    handler is cancelled, and the stream is over for its holder."""
+
+    async def main() -> None:
+        service = Feed(delay=0.5)  # each item comes long after the first
+        interceptors = [_PassOn()] if intercepted else []
+        async with contextlib.AsyncExitStack() as stack:
+            server = await stack.enter_async_context(uvrpc.Server(service))
+            endpoint = server.bind(f"ipc://{tmp_path / 'feed.sock'}")
+            channel = await stack.enter_async_context(
+                uvrpc.Channel(endpoint, interceptors=interceptors)
+            )
+            stream = FeedClient(channel, timeout=30).ticks(count=10**6)
+            if reading == "task":
+                reader = asyncio.ensure_future(anext(stream))
+                await asyncio.wait_for(service.started.wait(), 5)
+                reader.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await reader
+            else:
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(anext(stream), 0.1)
+            await asyncio.wait_for(service.cancelled.wait(), 5)
+            with pytest.raises(uvrpc.Cancelled):
+                await anext(stream)
+            assert channel.streaming == 0
+
+    run(main())

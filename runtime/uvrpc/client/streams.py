@@ -323,7 +323,9 @@ class ItemStream(AsyncIterator[T], Generic[T]):
     as a unary call would (``DeadlineExceeded`` at the deadline, which covers the
     whole stream; ``Unavailable`` if the channel closes or the connection drops).
     Leaving ``async with`` before the end, :meth:`cancel` and :meth:`aclose` tell
-    the server, which cancels its handler.
+    the server, which cancels its handler; so does cancelling the task that waits
+    for an item, as in grpc.aio (a timeout around one item's wait included: it
+    ends the stream).
 
     Items' binary values are read-only views of the received frames.
     """
@@ -387,7 +389,14 @@ class ItemStream(AsyncIterator[T], Generic[T]):
         # returned without the coroutine and await of the waiting path.
         item = call.take()
         if item is WAIT:
-            return cast(T, await call.next_item())
+            try:
+                return cast(T, await call.next_item())
+            except asyncio.CancelledError:
+                # The task reading the stream was cancelled: so is the call, as
+                # in grpc.aio. Left going, its handler would run on (or wait for
+                # credit for ever) with nobody left to read it.
+                call.cancel()
+                raise
         if item is END:
             raise StopAsyncIteration
         return cast(T, item)
@@ -557,14 +566,17 @@ class InterceptedItemStream(ItemStream[T]):
         if self._cancelled:
             raise Cancelled(f"{self._method.route} was cancelled before it started")
         call = self._call
-        if call is None:
-            call = await self._start()
-            if call is None:
-                raise await self._end(StopAsyncIteration())
         try:
+            if call is None:
+                call = await self._start()
+                if call is None:
+                    raise await self._end(StopAsyncIteration())
             return cast(T, await call.next_item())
+        except asyncio.CancelledError:
+            self.cancel()  # the reading task was cancelled (see ItemStream)
+            raise
         except BaseException as exc:
-            if not call.over or isinstance(exc, asyncio.CancelledError):
+            if call is None or not call.over:
                 raise
             raise await self._end(exc) from None
 
