@@ -7,7 +7,8 @@ client stream summed half its items, with no error; a server stream stopped
 after one window). Such a channel runs each stream call on a socket of its own
 to one server, the connected ones in turn, so every message of the call reaches
 the server running it; its unary calls are shared among the servers as
-``docs/scaling.md`` says.
+``docs/scaling.md`` says. The blocking channel connects to one endpoint, and says
+what to do instead when given several.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
 from conftest import RunningServer, server_thread
@@ -152,3 +154,19 @@ def test_a_stream_on_a_channel_to_one_endpoint_runs(kind: str) -> None:
                 )
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["tcp://127.0.0.1:5555,tcp://127.0.0.1:5556", ["ipc:///a", "ipc:///b"]],
+    ids=["commas", "list"],
+)
+def test_a_blocking_channel_refuses_several_endpoints_saying_what_to_do(
+    target: Any,
+) -> None:
+    """Only the asyncio channel spreads calls over several endpoints: the blocking
+    one says so, rather than call the list a malformed endpoint."""
+    with pytest.raises(ValueError, match="connects to one endpoint") as refused:
+        uvrpc.SyncChannel(target)
+    assert "uvrpc broker" in str(refused.value)
+    assert "uvrpc.Channel" in str(refused.value)

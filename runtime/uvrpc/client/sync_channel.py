@@ -70,7 +70,9 @@ class SyncChannel:
     """A blocking channel to one endpoint: calls block their thread until they end.
 
     Args:
-        endpoint: where to connect (``tcp://``, ``ipc://`` or ``inproc://``).
+        endpoint: where to connect (``tcp://``, ``ipc://`` or ``inproc://``): one
+            server, or a broker in front of several (the asyncio
+            :class:`~uvrpc.Channel` takes several endpoints itself).
         context: the ZeroMQ context, of any class (a ``zmq.asyncio.Context`` too);
             the process-wide one by default.
         pool: the pool of encode buffers; the process-wide one (thread-safe) by
@@ -155,6 +157,7 @@ class SyncChannel:
         self.max_message_size = check_limit("max_message_size", max_message_size)
         """The largest message sent or taken, in bytes."""
         check_limit("hwm", hwm, 0)
+        _check_one_endpoint(endpoint)
         self.endpoint = endpoint
         """The endpoint connected to."""
         self._closed = False
@@ -632,3 +635,16 @@ def _opened_here(items: Generator[Out, None, None]) -> Generator[Out, None, None
             items.close()  # closed at its first item too: cancel the call now
 
     return stream()
+
+
+def _check_one_endpoint(endpoint: object) -> None:
+    """Refuse several endpoints, which only the asyncio channel spreads calls
+    over, with what to do instead (rather than a malformed endpoint's error)."""
+    if isinstance(endpoint, list | tuple) or (
+        isinstance(endpoint, str) and "," in endpoint
+    ):
+        raise ValueError(
+            f"a SyncChannel connects to one endpoint, not several ({endpoint!r:.120}): "
+            "spread blocking calls over servers with a broker (uvrpc broker), or "
+            "over several endpoints with the asyncio uvrpc.Channel"
+        )
