@@ -170,3 +170,10 @@ def test_a_blocking_channel_refuses_several_endpoints_saying_what_to_do(
         uvrpc.SyncChannel(target)
     assert "uvrpc broker" in str(refused.value)
     assert "uvrpc.Channel" in str(refused.value)
+
+
+def test_a_blocking_channel_given_a_list_of_one_names_the_str_to_pass() -> None:
+    with pytest.raises(
+        TypeError, match=r"as a str, not a list: SyncChannel\('ipc:///a'\)"
+    ):
+        uvrpc.SyncChannel(["ipc:///a"])  # type: ignore[arg-type]

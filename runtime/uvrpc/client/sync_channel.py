@@ -640,6 +640,11 @@ def _opened_here(items: Generator[Out, None, None]) -> Generator[Out, None, None
 def _check_one_endpoint(endpoint: object) -> None:
     """Refuse several endpoints, which only the asyncio channel spreads calls
     over, with what to do instead (rather than a malformed endpoint's error)."""
+    if isinstance(endpoint, list | tuple) and len(endpoint) == 1:
+        raise TypeError(
+            f"a SyncChannel takes its endpoint as a str, not a "
+            f"{type(endpoint).__name__}: SyncChannel({endpoint[0]!r:.120})"
+        )
     if isinstance(endpoint, list | tuple) or (
         isinstance(endpoint, str) and "," in endpoint
     ):
