@@ -25,6 +25,7 @@ import zmq.asyncio
 from zmq.auth import CURVE_ALLOW_ANY
 from zmq.auth.asyncio import AsyncioAuthenticator
 
+from ..core.calls import control_frames
 from ..core.context import MAX_METADATA
 from ..core.credit import check_window
 from ..core.lograte import RateLimitedWarning
@@ -81,6 +82,7 @@ from ..wire.limits import (
 )
 from ..wire.protocol import (
     DELIMITER,
+    KIND_CREDIT,
     KIND_LEAVING,
     ONEWAY_CALL_ID,
     READY_INTERVAL,
@@ -215,8 +217,10 @@ class Server:
             are still served. By default a quarter of ``max_in_flight``.
         hwm: messages queued per caller and direction before ZeroMQ pushes back
             (``SNDHWM``, ``RCVHWM``).
-        probe_interval: seconds a stream may be idle before the server checks that
-            its caller is still connected.
+        probe_interval: seconds a stream may be idle, or a unary handler may run,
+            before the server checks that its caller is still connected (an empty
+            CREDIT, which fails to send to a caller gone); the call of a caller
+            gone is cancelled, as a CANCEL would.
         max_metadata: the most bytes a request's metadata may add up to (keys
             and values); a request with more is refused with RESOURCE_EXHAUSTED.
 
@@ -332,6 +336,8 @@ class Server:
         )
         self._streams: StreamHost | None = None
         self._running: RunningCalls | None = None
+        self._probe_interval = probe_interval
+        self._prober: asyncio.TimerHandle | None = None
         self._sock = open_socket(
             context,
             zmq.ROUTER,
@@ -909,6 +915,39 @@ class Server:
             counter[0] += 1
             self._tasks[task] = counter
             self._running.track(caller, task, request, self._ended)
+            if self._prober is None:
+                self._prober = self._loop.call_later(
+                    self._probe_interval, self._probe_callers
+                )
+
+    def _probe_callers(self) -> None:
+        """Look whether the callers of the unary handlers still running are
+        there, every ``probe_interval`` while any runs: an empty CREDIT, which a
+        client ignores, fails to send to a caller whose connection closed (the
+        ROUTER is ``ROUTER_MANDATORY``), and its handler is cancelled, as its
+        CANCEL would, rather than run on for nobody. Behind a broker, the broker
+        finds the caller gone and sends the CANCEL itself."""
+        self._prober = None
+        running, sender, loop = self._running, self._sender, self._loop
+        if running is None or sender is None or loop is None or not running.calls:
+            return
+        gone: dict[Hashable, bool] = {}  # one probe a caller: it tests its connection
+        for caller, call_id in list(running.calls):
+            lost = gone.get(caller)
+            if lost is None:
+                assert type(caller) is tuple
+                try:
+                    sender.try_send([*caller, *control_frames(KIND_CREDIT, call_id)])
+                    lost = False
+                except zmq.ZMQError as exc:
+                    if exc.errno != zmq.EHOSTUNREACH:
+                        raise
+                    lost = True
+                gone[caller] = lost
+            if lost and running.cancel(caller, call_id):
+                self.stats.cancelled += 1
+        if running.calls:
+            self._prober = loop.call_later(self._probe_interval, self._probe_callers)
 
     async def _serve(self, envelope: list[zmq.Frame], request: Request) -> None:
         dispatcher = self._dispatcher
@@ -1032,6 +1071,9 @@ class Server:
             settle = min(REPLY_SETTLE, grace_end - loop.time())
             if settle > 0:
                 await asyncio.sleep(settle)
+        if self._prober is not None:
+            self._prober.cancel()
+            self._prober = None
         if self._sender is not None:
             self._sender.close()
             self._sender = None
