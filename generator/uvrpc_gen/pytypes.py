@@ -105,8 +105,9 @@ _SENT_CONTAINERS = {
 }
 """A sent container that holds bytes, annotated read-only: ``list[Buffer]`` is
 invariant, so a caller's ``list[bytes]``, or a received ``list[memoryview]`` sent
-on, would not be one; ``Sequence[Buffer]`` takes both (a map's keys stay
-invariant)."""
+on, would not be one; ``Sequence[Buffer]`` takes both. A map's keys stay
+invariant: a ``map<bytes, V>`` is sent as any of three mappings (see
+:func:`_bytes_keyed`)."""
 
 _imports: contextvars.ContextVar[Collection[str]] = contextvars.ContextVar(
     "_imports", default=()
@@ -208,9 +209,20 @@ def _annotation(
         else:
             container = builtin(_CONTAINERS[ref.name])
         doc = Group(f"{container}[", arguments, "]", hug=True)
+        if sent and ref.name == "map" and ref.arguments[0].name == "bytes":
+            doc = _bytes_keyed(arguments[1])
     else:
         doc = python_name(ref.name)
     return _constrained(ref, doc) if constrained else doc
+
+
+def _bytes_keyed(value: Doc) -> Doc:
+    """A sent ``map<bytes, V>``: ``_t.BytesKeyed[V]``, a mapping keyed by any
+    buffer, by ``bytes`` or by ``memoryview``. A mapping's keys are invariant, so
+    ``Mapping[Buffer, V]`` alone would refuse the ``dict[bytes, V]`` a caller
+    builds (or a handler returns) and the ``dict[memoryview, V]`` a received
+    message holds."""
+    return Group(f"{TYPES_ALIAS}.BytesKeyed[", (value,), "]", hug=True)
 
 
 def _constrained(ref: TypeRef, inner: Doc) -> Doc:

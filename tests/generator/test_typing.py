@@ -161,6 +161,69 @@ def test_containers_of_bytes_take_the_callers_lists_of_bytes(tmp_path: Path) -> 
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+KEYED_IDL = """namespace keyed;
+
+message Index {
+    1: map<bytes, i64> offsets;
+}
+
+service Keyed {
+    map<bytes, list<bytes>> group(1: map<bytes, i64> offsets, 2: Index index);
+}
+"""
+
+KEYED_USAGE = """
+from __future__ import annotations
+
+from keyed import Index, KeyedClient, KeyedServer
+
+
+async def use(client: KeyedClient, offsets: dict[bytes, int], index: Index) -> None:
+    Index(offsets=offsets)
+    Index(offsets=index.offsets)
+    Index(offsets={b"a": 1, b"b": 2})
+    await client.group(offsets=offsets, index=Index(offsets={}))
+    got = await client.group(offsets=index.offsets, index=index)
+    await client.group(offsets={k: len(v) for k, v in got.items()}, index=index)
+
+
+class Grouper(KeyedServer):
+    async def group(
+        self, *, offsets: dict[memoryview, int], index: Index
+    ) -> dict[bytes, list[bytes]]:
+        return {bytes(key): [bytes(key)] for key in offsets}
+
+
+class Relay(KeyedServer):
+    async def group(
+        self, *, offsets: dict[memoryview, int], index: Index
+    ) -> dict[memoryview, list[memoryview]]:
+        return {key: [key] for key in index.offsets}
+"""
+
+
+@pytest.mark.typecheck
+def test_maps_keyed_by_bytes_take_bytes_and_received_views(tmp_path: Path) -> None:
+    """A mapping's keys are invariant: a ``map<bytes, V>`` sent as
+    ``Mapping[Buffer, V]`` refused a caller's ``dict[bytes, V]``, the
+    ``dict[memoryview, V]`` a received message holds, and a handler returning
+    ``dict[bytes, V]``; ``_t.BytesKeyed[V]`` takes all three."""
+    from uvrpc_gen.cli import main
+
+    (tmp_path / "keyed.idl").write_text(KEYED_IDL)
+    assert main([str(tmp_path / "keyed.idl"), "-o", str(tmp_path)]) == 0
+    usage = tmp_path / "use_keyed.py"
+    usage.write_text(KEYED_USAGE)
+    env = dict(os.environ, MYPYPATH=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--config-file",
+         str(ROOT / "pyproject.toml"), "--no-error-summary",
+         str(usage), str(tmp_path / "keyed.py")],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_a_tuple_and_a_frozenset_of_bytes_are_sent_as_a_list_and_a_set(
     tmp_path: Path,
 ) -> None:

@@ -20,7 +20,8 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from typing import Annotated, Any, TypeVar
+from collections.abc import Mapping
+from typing import Annotated, Any, TypeAlias, TypeVar, Union
 
 from annotated_types import Interval
 from pydantic import (
@@ -32,6 +33,7 @@ from pydantic import (
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
+from typing_extensions import Buffer
 
 from .codec import EncodeError, byte_view
 from .wellknown import Decimal, Duration, Timestamp, Uuid
@@ -40,6 +42,7 @@ __all__ = [
     "FLOAT32_MAX",
     "Bool",
     "Bytes",
+    "BytesKeyed",
     "Constraints",
     "Decimal",
     "Double",
@@ -194,3 +197,15 @@ class _AnyBuffer:
 Bytes = Annotated[memoryview, _AnyBuffer()]
 """IDL ``bytes``: a read-only byte view; accepts any buffer without copying it, and
 base64 text in JSON."""
+
+
+_V = TypeVar("_V")
+
+# typing.Union, not ``|``: the alias is subscripted at run time too.
+BytesKeyed: TypeAlias = Union[  # noqa: UP007
+    Mapping[Buffer, _V], Mapping[bytes, _V], Mapping[memoryview, _V]
+]
+"""What a ``map<bytes, V>`` is sent as: a mapping keyed by any buffer, by ``bytes``
+or by ``memoryview``. A mapping's keys are invariant, so ``Mapping[Buffer, V]``
+alone would refuse the ``dict[bytes, V]`` a caller builds (or a handler returns)
+and the ``dict[memoryview, V]`` a received message holds."""
