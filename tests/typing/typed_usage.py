@@ -214,6 +214,8 @@ async def numbers_of(value: Scalars) -> AsyncIterator[Scalars]:
 # A reveal_type mark holds the whole revealed type on its line.
 def area(shape: Shape) -> float:
     """Every member handled: mypy checks the match is exhaustive."""
+    reveal_type(shape.uvrpc_id)  # R: int
+    reveal_type(shape.uvrpc_name)  # R: str
     match shape:
         case ShapeCircle(circle):
             reveal_type(circle)  # R: golden.conformance.Circle

@@ -200,6 +200,8 @@ def test_an_unknown_member_is_kept_and_encoded_back_unchanged() -> None:
     assert Drawing(main=shape).model_dump(by_alias=True)["1"] == raw
     assert repr(shape) == "UnknownMember(id=7, value={'1': [1, 2], '2': b'raw'})"
     assert shape.model_dump_json() == '{"7":{"1":[1,2],"2":"cmF3"}}'
+    # Read as any member is: its id, and its key in JSON (the id: it has no name).
+    assert (shape.uvrpc_id, shape.uvrpc_name) == (7, "7")
 
 
 # --- a member added in a newer schema -------------------------------------------

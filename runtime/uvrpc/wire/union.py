@@ -105,8 +105,9 @@ class UnknownMember(BaseModel):
     """A member of a union that this side's schema does not have: one added in a
     newer schema, received from a peer that has it.
 
-    ``id`` is the member's id and ``value`` its value as msgpack decoded it (maps,
-    lists, scalars, binary values as views), unchecked. Encoded again, it is the
+    ``id`` (and ``uvrpc_id``, as a known member has) is the member's id and
+    ``value`` its value as msgpack decoded it (maps, lists, scalars, binary values
+    as views), unchecked. Encoded again, it is the
     same entry, ``{"<id>": value}``, so a peer that forwards it loses nothing.
     """
 
@@ -118,6 +119,18 @@ class UnknownMember(BaseModel):
     """The member's id."""
     value: Any
     """The member's value, as decoded."""
+
+    @property
+    def uvrpc_id(self) -> int:
+        """The member's id, as a known member's class has it: any member of a
+        union reads the same way."""
+        return self.id
+
+    @property
+    def uvrpc_name(self) -> str:
+        """Its key in JSON, as a known member's ``uvrpc_name`` is: the id, as
+        text, since this side has no name for it."""
+        return str(self.id)
 
     @model_serializer(mode="plain")
     def _one_entry(self, info: SerializationInfo) -> dict[str, Any]:
