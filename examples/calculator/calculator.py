@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import abc as _abc
+import typing as _typing
 
 import uvrpc as _uvrpc
 from uvrpc import types as _t
@@ -54,6 +55,19 @@ class Program(_uvrpc.Message):
     steps: list[Step] = _t.default([])
     labels: dict[_t.String, _t.I32] = _t.default({})
 
+    if _typing.TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            start: float = ...,
+            steps: _typing.Sequence[Step] = ...,
+            labels: _typing.Mapping[str, int] = ...,
+        ) -> None:
+            """A list is taken as any sequence, a set as any set and a map as any
+            mapping, of the element types or narrower ones.
+            """
+
 
 class Outcome(_uvrpc.Message):
     """What running a program produced."""
@@ -64,6 +78,19 @@ class Outcome(_uvrpc.Message):
     steps_run: _t.I32
     """How many steps ran."""
     ops_used: set[Op] = _t.default(set())
+
+    if _typing.TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            value: float,
+            steps_run: int,
+            ops_used: _typing.AbstractSet[Op] = ...,
+        ) -> None:
+            """A list is taken as any sequence, a set as any set and a map as any
+            mapping, of the element types or narrower ones.
+            """
 
 
 class _CalculatorAddParams(_uvrpc.Message):

@@ -58,6 +58,7 @@ __all__ = [
     "received_annotation",
     "received_annotation_doc",
     "sent_abstractly",
+    "sent_differs",
     "sent_annotation_doc",
     "shadowing",
     "strict_annotation",
@@ -103,9 +104,10 @@ _SENT_CONTAINERS = {
     "set": f"{TYPING_ALIAS}.AbstractSet",
     "map": f"{TYPING_ALIAS}.Mapping",
 }
-"""A sent container that holds bytes, annotated read-only: ``list[Buffer]`` is
-invariant, so a caller's ``list[bytes]``, or a received ``list[memoryview]`` sent
-on, would not be one; ``Sequence[Buffer]`` takes both. A map's keys stay
+"""A sent container, annotated read-only: ``list[Shape]`` is invariant, so a
+caller's ``list[ShapeCircle]`` would not be one, nor a caller's ``list[bytes]`` (or
+a received ``list[memoryview]`` sent on) a ``list[Buffer]``; ``Sequence[...]``
+takes each, as protobuf's typed stubs take any iterable. A map's keys stay
 invariant: a ``map<bytes, V>`` is sent as any of three mappings (see
 :func:`_bytes_keyed`)."""
 
@@ -204,7 +206,7 @@ def _annotation(
             _annotation(a, scalars, constrained=constrained, sent=sent)
             for a in ref.arguments
         )
-        if sent and carries_bytes(ref):
+        if sent:
             container = _SENT_CONTAINERS[ref.name]
         else:
             container = builtin(_CONTAINERS[ref.name])
@@ -269,8 +271,14 @@ def sent_annotation_doc(ref: TypeRef, *, optional: bool = False) -> Doc:
 
 def sent_abstractly(ref: TypeRef) -> bool:
     """Whether the sent annotation of ``ref`` names ``typing``'s read-only
-    containers (a container that holds bytes)."""
-    return ref.name in _CONTAINERS and carries_bytes(ref)
+    containers (it is a container)."""
+    return ref.name in _CONTAINERS
+
+
+def sent_differs(ref: TypeRef) -> bool:
+    """Whether a value of ``ref`` is sent as another type than a field of it
+    holds: ``bytes`` (any buffer), or a container (read-only)."""
+    return ref.name in _CONTAINERS or carries_bytes(ref)
 
 
 def strict_annotation(ref: TypeRef, *, optional: bool = False) -> str:

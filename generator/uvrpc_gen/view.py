@@ -712,7 +712,20 @@ def _field(field: Field) -> FieldView:
 
 def _typed_init(fields: Sequence[Field]) -> bool:
     """Whether a message needs its constructor typed for the type checker."""
-    return any(pytypes.carries_bytes(f.type) for f in fields)
+    return any(pytypes.sent_differs(f.type) for f in fields)
+
+
+def _init_doc(fields: Sequence[Field]) -> str:
+    """What a typed constructor takes that its fields' types would not."""
+    takes = []
+    if any(pytypes.carries_bytes(f.type) for f in fields):
+        takes.append("Where the IDL says ``bytes``, any buffer is taken, uncopied.")
+    if any(pytypes.sent_abstractly(f.type) for f in fields):
+        takes.append(
+            "A list is taken as any sequence, a set as any set and a map as any "
+            "mapping, of the element types or narrower ones."
+        )
+    return " ".join(takes)
 
 
 def _model(
@@ -731,9 +744,7 @@ def _model(
             # takes the instance positionally); a field name never starts with '_'.
             taken = any(f.name == "self" for f in fields)
             init = _init(
-                _init_arguments(fields),
-                "Where the IDL says ``bytes``, any buffer is taken, uncopied.",
-                "_self" if taken else "self",
+                _init_arguments(fields), _init_doc(fields), "_self" if taken else "self"
             )
         return MessageView(
             name,
@@ -1184,11 +1195,9 @@ def _union_member(union: UnionType, member: Field) -> UnionMemberView:
     doc = member.doc or f"The ``{member.name}`` member of ``{union.name}``."
     value = _attribute("value", pytypes.strict_annotation_doc(member.type), None, None)
     init = None
-    if pytypes.carries_bytes(member.type):
-        init = _init(
-            _init_arguments([dataclasses.replace(member, name="value")]),
-            "Where the IDL says ``bytes``, any buffer is taken, uncopied.",
-        )
+    if pytypes.sent_differs(member.type):
+        held = [dataclasses.replace(member, name="value")]
+        init = _init(_init_arguments(held), _init_doc(held))
     return UnionMemberView(
         name,
         _bases(name, _runtime("UnionMember")),

@@ -148,6 +148,24 @@ class Containers(_uvrpc.Message):
     named: dict[_t.String, Color] = _t.default({"red": Color.RED})
     tags: set[_t.String] = _t.default({"a", "b"})
 
+    if _typing.TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            index: _typing.Mapping[int, _typing.Mapping[str, _typing.Sequence[Item]]],
+            matrix: _typing.Sequence[_typing.Sequence[int]] = ...,
+            colors: _typing.AbstractSet[Color] = ...,
+            weights: _typing.Mapping[str, float] = ...,
+            maybe_items: _typing.Sequence[Item] | None = ...,
+            primes: _typing.Sequence[int] = ...,
+            named: _typing.Mapping[str, Color] = ...,
+            tags: _typing.AbstractSet[str] = ...,
+        ) -> None:
+            """A list is taken as any sequence, a set as any set and a map as any
+            mapping, of the element types or narrower ones.
+            """
+
 
 class Constrained(_uvrpc.Message):
     """Constraints on values: lengths, ranges and patterns, on their own and inside
@@ -200,13 +218,16 @@ class Constrained(_uvrpc.Message):
             *,
             name: str,
             blob: _uvrpc.Buffer = ...,
-            labels: list[str] = ...,
-            ports: set[int] = ...,
-            gains: dict[str, float] = ...,
+            labels: _typing.Sequence[str] = ...,
+            ports: _typing.AbstractSet[int] = ...,
+            gains: _typing.Mapping[str, float] = ...,
             limit: int | None = ...,
             ratio: float = ...,
         ) -> None:
-            """Where the IDL says ``bytes``, any buffer is taken, uncopied."""
+            """Where the IDL says ``bytes``, any buffer is taken, uncopied. A list is
+            taken as any sequence, a set as any set and a map as any mapping, of the
+            element types or narrower ones.
+            """
 
 
 class WellKnown(_uvrpc.Message):
@@ -234,6 +255,24 @@ class WellKnown(_uvrpc.Message):
     timings: dict[_t.Uuid, _t.Duration] = _t.default({})
     moments: set[_t.Timestamp] = _t.default(set())
 
+    if _typing.TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            id: _t.Uuid,
+            at: _t.Timestamp,
+            took: _t.Duration,
+            amount: _t.Decimal,
+            expires: _t.Timestamp | None = ...,
+            prices: _typing.Sequence[_t.Decimal] = ...,
+            timings: _typing.Mapping[_t.Uuid, _t.Duration] = ...,
+            moments: _typing.AbstractSet[_t.Timestamp] = ...,
+        ) -> None:
+            """A list is taken as any sequence, a set as any set and a map as any
+            mapping, of the element types or narrower ones.
+            """
+
 
 class Tree(_uvrpc.Message):
     """A recursive message: a tree of labelled nodes."""
@@ -244,6 +283,20 @@ class Tree(_uvrpc.Message):
     left: Tree | None = None
     right: Tree | None = None
     children: list[Tree] = _t.default([])
+
+    if _typing.TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            label: str,
+            left: Tree | None = ...,
+            right: Tree | None = ...,
+            children: _typing.Sequence[Tree] = ...,
+        ) -> None:
+            """A list is taken as any sequence, a set as any set and a map as any
+            mapping, of the element types or narrower ones.
+            """
 
 
 class _ShowcasePingParams(_uvrpc.Message):
@@ -412,7 +465,7 @@ class ShowcaseClient(_uvrpc.AsyncClient):
         label: str,
         depth: int = 3,
         color: Color | None = None,
-        items: list[Item],
+        items: _typing.Sequence[Item],
         weight: float = 1.0,
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
@@ -435,7 +488,7 @@ class ShowcaseClient(_uvrpc.AsyncClient):
         label: str,
         depth: int = 3,
         color: Color | None = None,
-        items: list[Item],
+        items: _typing.Sequence[Item],
         weight: float = 1.0,
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
@@ -455,7 +508,7 @@ class ShowcaseClient(_uvrpc.AsyncClient):
     async def palette(
         self,
         *,
-        wanted: set[Color],
+        wanted: _typing.AbstractSet[Color],
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
     ) -> dict[str, list[Color]]:
@@ -465,7 +518,7 @@ class ShowcaseClient(_uvrpc.AsyncClient):
     def start_palette(
         self,
         *,
-        wanted: set[Color],
+        wanted: _typing.AbstractSet[Color],
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[dict[str, list[Color]]]:
@@ -515,7 +568,7 @@ class ShowcaseClient(_uvrpc.AsyncClient):
     async def fetch(
         self,
         *,
-        names: list[str],
+        names: _typing.Sequence[str],
         size: int,
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
@@ -526,7 +579,7 @@ class ShowcaseClient(_uvrpc.AsyncClient):
     def start_fetch(
         self,
         *,
-        names: list[str],
+        names: _typing.Sequence[str],
         size: int,
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
@@ -667,7 +720,7 @@ class ShowcaseSyncClient(_uvrpc.SyncClient):
         label: str,
         depth: int = 3,
         color: Color | None = None,
-        items: list[Item],
+        items: _typing.Sequence[Item],
         weight: float = 1.0,
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
@@ -687,7 +740,7 @@ class ShowcaseSyncClient(_uvrpc.SyncClient):
     def palette(
         self,
         *,
-        wanted: set[Color],
+        wanted: _typing.AbstractSet[Color],
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
     ) -> dict[str, list[Color]]:
@@ -713,7 +766,7 @@ class ShowcaseSyncClient(_uvrpc.SyncClient):
     def fetch(
         self,
         *,
-        names: list[str],
+        names: _typing.Sequence[str],
         size: int,
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
@@ -802,15 +855,24 @@ class ShowcaseServer(_uvrpc.ServiceBase):
         """
 
     @_abc.abstractmethod
-    async def palette(self, *, wanted: set[Color]) -> dict[str, list[Color]]:
+    async def palette(
+        self,
+        *,
+        wanted: set[Color],
+    ) -> _typing.Mapping[str, _typing.Sequence[Color]]:
         """Returns a container type."""
 
     @_abc.abstractmethod
-    async def get_matrix(self, *, rows: int, columns: int) -> list[list[int]]:
+    async def get_matrix(
+        self,
+        *,
+        rows: int,
+        columns: int,
+    ) -> _typing.Sequence[_typing.Sequence[int]]:
         """A method name in camelCase becomes snake_case in Python."""
 
     @_abc.abstractmethod
-    async def fetch(self, *, names: list[str], size: int) -> list[Item]:
+    async def fetch(self, *, names: list[str], size: int) -> _typing.Sequence[Item]:
         """Returns one item per name, each with a payload of `size` bytes."""
 
     @_abc.abstractmethod
@@ -824,7 +886,7 @@ class ShowcaseServer(_uvrpc.ServiceBase):
         count: int,
         width: int,
         like: Constrained | None,
-    ) -> list[str]:
+    ) -> _typing.Sequence[str]:
         """Returns up to `count` names, each at most `width` characters.
 
         Args:
@@ -874,15 +936,24 @@ class UnimplementedShowcaseServer(ShowcaseServer):
         """
         raise _uvrpc.unimplemented(_SHOWCASE_BUILD)
 
-    async def palette(self, *, wanted: set[Color]) -> dict[str, list[Color]]:
+    async def palette(
+        self,
+        *,
+        wanted: set[Color],
+    ) -> _typing.Mapping[str, _typing.Sequence[Color]]:
         """Returns a container type."""
         raise _uvrpc.unimplemented(_SHOWCASE_PALETTE)
 
-    async def get_matrix(self, *, rows: int, columns: int) -> list[list[int]]:
+    async def get_matrix(
+        self,
+        *,
+        rows: int,
+        columns: int,
+    ) -> _typing.Sequence[_typing.Sequence[int]]:
         """A method name in camelCase becomes snake_case in Python."""
         raise _uvrpc.unimplemented(_SHOWCASE_GET_MATRIX)
 
-    async def fetch(self, *, names: list[str], size: int) -> list[Item]:
+    async def fetch(self, *, names: list[str], size: int) -> _typing.Sequence[Item]:
         """Returns one item per name, each with a payload of `size` bytes."""
         raise _uvrpc.unimplemented(_SHOWCASE_FETCH)
 
@@ -896,7 +967,7 @@ class UnimplementedShowcaseServer(ShowcaseServer):
         count: int,
         width: int,
         like: Constrained | None,
-    ) -> list[str]:
+    ) -> _typing.Sequence[str]:
         """Returns up to `count` names, each at most `width` characters.
 
         Args:

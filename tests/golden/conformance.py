@@ -127,6 +127,19 @@ class Node(_uvrpc.Message):
     next: Node | None = None
     children: list[Node] = _t.default([])
 
+    if _typing.TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            label: str,
+            next: Node | None = ...,
+            children: _typing.Sequence[Node] = ...,
+        ) -> None:
+            """A list is taken as any sequence, a set as any set and a map as any
+            mapping, of the element types or narrower ones.
+            """
+
 
 class Containers(_uvrpc.Message):
     """Containers inside containers."""
@@ -152,14 +165,19 @@ class Containers(_uvrpc.Message):
         def __init__(
             self,
             *,
-            nested: dict[int, dict[str, list[Scalars]]] = ...,
-            colors: set[Color] = ...,
-            matrix: list[list[int]] = ...,
+            nested: _typing.Mapping[
+                int, _typing.Mapping[str, _typing.Sequence[Scalars]]
+            ] = ...,
+            colors: _typing.AbstractSet[Color] = ...,
+            matrix: _typing.Sequence[_typing.Sequence[int]] = ...,
             blobs: _typing.Mapping[str, _uvrpc.Buffer] = ...,
-            words: list[str] = ...,
-            weights: dict[int, float] = ...,
+            words: _typing.Sequence[str] = ...,
+            weights: _typing.Mapping[int, float] = ...,
         ) -> None:
-            """Where the IDL says ``bytes``, any buffer is taken, uncopied."""
+            """Where the IDL says ``bytes``, any buffer is taken, uncopied. A list is
+            taken as any sequence, a set as any set and a map as any mapping, of the
+            element types or narrower ones.
+            """
 
 
 class Bounded(_uvrpc.Message):
@@ -213,14 +231,17 @@ class Bounded(_uvrpc.Message):
             self,
             *,
             name: str,
-            tags: list[str] = ...,
-            counts: dict[str, int] = ...,
+            tags: _typing.Sequence[str] = ...,
+            counts: _typing.Mapping[str, int] = ...,
             percent: int = ...,
             weight: float = ...,
             key: _uvrpc.Buffer = ...,
-            signs: set[int] = ...,
+            signs: _typing.AbstractSet[int] = ...,
         ) -> None:
-            """Where the IDL says ``bytes``, any buffer is taken, uncopied."""
+            """Where the IDL says ``bytes``, any buffer is taken, uncopied. A list is
+            taken as any sequence, a set as any set and a map as any mapping, of the
+            element types or narrower ones.
+            """
 
 
 class Circle(_uvrpc.Message):
@@ -240,6 +261,20 @@ class Drawing(_uvrpc.Message):
     overlay: Shape | None = None
     layers: list[Shape] = _t.default([])
     named: dict[_t.String, Shape] = _t.default({})
+
+    if _typing.TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            main: Shape,
+            overlay: Shape | None = ...,
+            layers: _typing.Sequence[Shape] = ...,
+            named: _typing.Mapping[str, Shape] = ...,
+        ) -> None:
+            """A list is taken as any sequence, a set as any set and a map as any
+            mapping, of the element types or narrower ones.
+            """
 
 
 class WellKnown(_uvrpc.Message):
@@ -264,6 +299,24 @@ class WellKnown(_uvrpc.Message):
     prices: list[_t.Decimal] = _t.default([])
     timings: dict[_t.Uuid, _t.Duration] = _t.default({})
     moments: set[_t.Timestamp] = _t.default(set())
+
+    if _typing.TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            id: _t.Uuid,
+            at: _t.Timestamp,
+            took: _t.Duration,
+            amount: _t.Decimal,
+            expires: _t.Timestamp | None = ...,
+            prices: _typing.Sequence[_t.Decimal] = ...,
+            timings: _typing.Mapping[_t.Uuid, _t.Duration] = ...,
+            moments: _typing.AbstractSet[_t.Timestamp] = ...,
+        ) -> None:
+            """A list is taken as any sequence, a set as any set and a map as any
+            mapping, of the element types or narrower ones.
+            """
 
 
 class ShapeCircle(_uvrpc.UnionMember):
@@ -319,6 +372,13 @@ class ShapeGroup(_uvrpc.UnionMember):
     uvrpc_name = "group"
 
     value: list[Shape]
+
+    if _typing.TYPE_CHECKING:
+
+        def __init__(self, *, value: _typing.Sequence[Shape]) -> None:
+            """A list is taken as any sequence, a set as any set and a map as any
+            mapping, of the element types or narrower ones.
+            """
 
 
 Shape: _typing.TypeAlias = _typing.Annotated[
@@ -1052,7 +1112,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
     async def echo_nested(
         self,
         *,
-        value: dict[int, dict[str, list[Scalars]]],
+        value: _typing.Mapping[int, _typing.Mapping[str, _typing.Sequence[Scalars]]],
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
     ) -> dict[int, dict[str, list[Scalars]]]:
@@ -1067,7 +1127,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
     def start_echo_nested(
         self,
         *,
-        value: dict[int, dict[str, list[Scalars]]],
+        value: _typing.Mapping[int, _typing.Mapping[str, _typing.Sequence[Scalars]]],
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[dict[int, dict[str, list[Scalars]]]]:
@@ -1081,7 +1141,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
     async def echo_colors(
         self,
         *,
-        colors: set[Color],
+        colors: _typing.AbstractSet[Color],
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
     ) -> set[Color]:
@@ -1096,7 +1156,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
     def start_echo_colors(
         self,
         *,
-        colors: set[Color],
+        colors: _typing.AbstractSet[Color],
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[set[Color]]:
@@ -1110,7 +1170,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
     async def echo_matrix(
         self,
         *,
-        matrix: list[list[int]],
+        matrix: _typing.Sequence[_typing.Sequence[int]],
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
     ) -> list[list[int]]:
@@ -1125,7 +1185,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
     def start_echo_matrix(
         self,
         *,
-        matrix: list[list[int]],
+        matrix: _typing.Sequence[_typing.Sequence[int]],
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
     ) -> _uvrpc.Call[list[list[int]]]:
@@ -1745,7 +1805,7 @@ class ConformanceClient(_uvrpc.AsyncClient):
     def shapes(
         self,
         *,
-        shapes: list[Shape],
+        shapes: _typing.Sequence[Shape],
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
     ) -> _uvrpc.ItemStream[Shape]:
@@ -1859,7 +1919,7 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
     def echo_nested(
         self,
         *,
-        value: dict[int, dict[str, list[Scalars]]],
+        value: _typing.Mapping[int, _typing.Mapping[str, _typing.Sequence[Scalars]]],
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
     ) -> dict[int, dict[str, list[Scalars]]]:
@@ -1869,7 +1929,7 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
     def echo_colors(
         self,
         *,
-        colors: set[Color],
+        colors: _typing.AbstractSet[Color],
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
     ) -> set[Color]:
@@ -1879,7 +1939,7 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
     def echo_matrix(
         self,
         *,
-        matrix: list[list[int]],
+        matrix: _typing.Sequence[_typing.Sequence[int]],
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
     ) -> list[list[int]]:
@@ -2166,7 +2226,7 @@ class ConformanceSyncClient(_uvrpc.SyncClient):
     def shapes(
         self,
         *,
-        shapes: list[Shape],
+        shapes: _typing.Sequence[Shape],
         timeout: float | None = None,
         wait_for_ready: bool | None = None,
     ) -> _typing.Generator[Shape, None, None]:
@@ -2243,15 +2303,19 @@ class ConformanceServer(_uvrpc.ServiceBase):
         self,
         *,
         value: dict[int, dict[str, list[Scalars]]],
-    ) -> dict[int, dict[str, list[Scalars]]]:
+    ) -> _typing.Mapping[int, _typing.Mapping[str, _typing.Sequence[Scalars]]]:
         """Call ``conformance.Conformance.echoNested``."""
 
     @_abc.abstractmethod
-    async def echo_colors(self, *, colors: set[Color]) -> set[Color]:
+    async def echo_colors(self, *, colors: set[Color]) -> _typing.AbstractSet[Color]:
         """Call ``conformance.Conformance.echoColors``."""
 
     @_abc.abstractmethod
-    async def echo_matrix(self, *, matrix: list[list[int]]) -> list[list[int]]:
+    async def echo_matrix(
+        self,
+        *,
+        matrix: list[list[int]],
+    ) -> _typing.Sequence[_typing.Sequence[int]]:
         """Call ``conformance.Conformance.echoMatrix``."""
 
     @_abc.abstractmethod
@@ -2324,7 +2388,7 @@ class ConformanceServer(_uvrpc.ServiceBase):
         """Records an event; nothing is sent back."""
 
     @_abc.abstractmethod
-    async def recorded(self) -> list[str]:
+    async def recorded(self) -> _typing.Sequence[str]:
         """The events recorded so far, in order."""
 
     @_abc.abstractmethod
@@ -2425,15 +2489,19 @@ class UnimplementedConformanceServer(ConformanceServer):
         self,
         *,
         value: dict[int, dict[str, list[Scalars]]],
-    ) -> dict[int, dict[str, list[Scalars]]]:
+    ) -> _typing.Mapping[int, _typing.Mapping[str, _typing.Sequence[Scalars]]]:
         """Call ``conformance.Conformance.echoNested``."""
         raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_NESTED)
 
-    async def echo_colors(self, *, colors: set[Color]) -> set[Color]:
+    async def echo_colors(self, *, colors: set[Color]) -> _typing.AbstractSet[Color]:
         """Call ``conformance.Conformance.echoColors``."""
         raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_COLORS)
 
-    async def echo_matrix(self, *, matrix: list[list[int]]) -> list[list[int]]:
+    async def echo_matrix(
+        self,
+        *,
+        matrix: list[list[int]],
+    ) -> _typing.Sequence[_typing.Sequence[int]]:
         """Call ``conformance.Conformance.echoMatrix``."""
         raise _uvrpc.unimplemented(_CONFORMANCE_ECHO_MATRIX)
 
@@ -2506,7 +2574,7 @@ class UnimplementedConformanceServer(ConformanceServer):
         """Records an event; nothing is sent back."""
         raise _uvrpc.unimplemented(_CONFORMANCE_RECORD)
 
-    async def recorded(self) -> list[str]:
+    async def recorded(self) -> _typing.Sequence[str]:
         """The events recorded so far, in order."""
         raise _uvrpc.unimplemented(_CONFORMANCE_RECORDED)
 

@@ -247,6 +247,14 @@ async def use_unions(client: ConformanceClient, drawing: Drawing) -> None:
     async for item in client.shapes(shapes=[ShapeCircle(value=Circle(radius=1.0))]):
         area(item)
     Drawing(main=ShapeLabel(value="x"), named={"a": ShapeSquare(value=2.0)})
+    # Containers a caller built of one member: a list or dict of a narrower type is
+    # taken where one of the union is sent, as a tuple is for a list.
+    squares = [ShapeSquare(value=float(side)) for side in range(3)]
+    circles = {"c": ShapeCircle(value=Circle(radius=1.0))}
+    Drawing(main=squares[0], layers=squares, named=circles)
+    Drawing(main=squares[0], layers=tuple(squares))
+    async for item in client.shapes(shapes=squares):
+        area(item)
 # fmt: on
 
 
