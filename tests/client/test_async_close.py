@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -189,3 +191,31 @@ def test_a_ready_that_timed_out_leaves_the_close_nothing_to_report(
     caplog.set_level(logging.ERROR, logger="asyncio")
     asyncio.run(main())
     assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
+
+
+def test_a_close_cancelled_as_it_lingers_still_closes_the_socket() -> None:
+    """A close cancelled while it waits for the socket's linger (a timeout
+    around it) still lets the socket go: closing its monitor before the socket
+    is gone left libzmq's socket, and its descriptors, open for good."""
+
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    async def main() -> None:
+        with server_thread(Feed()) as first, server_thread(Feed()) as second:
+            before = open_fds()
+            for target in ([first.endpoint, second.endpoint], first.endpoint) * 3:
+                channel = uvrpc.Channel(target)
+                assert await channel.ready(5)
+                await FeedClient(channel, timeout=5).ping(n=1)
+                closing = asyncio.ensure_future(channel.close())
+                await asyncio.sleep(0)  # it waits for the linger now
+                closing.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await closing
+            deadline = time.monotonic() + 5
+            while open_fds() > before:
+                assert time.monotonic() < deadline, "a closed socket stayed open"
+                await asyncio.sleep(0.01)
+
+    asyncio.run(main())

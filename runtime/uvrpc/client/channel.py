@@ -426,6 +426,21 @@ class DealerTransport:
         if self._reactor is not None:
             self._reactor.close()
         self._sock.close(linger=max(1, round(linger * 1000)))
+        # The wait goes on in a task of its own if this one is cancelled (a
+        # timeout around the close, say): a monitor closed before its socket is
+        # gone leaves libzmq's socket, and its descriptors, there for good.
+        waiting = self._await_stopped(stopped, linger, self._monitor, monitor_reactor)
+        await asyncio.shield(self._loop.create_task(waiting))
+
+    async def _await_stopped(
+        self,
+        stopped: asyncio.Future[None],
+        linger: float,
+        monitor: zmq.Socket[bytes],
+        monitor_reactor: SocketReactor,
+    ) -> None:
+        """Wait for the closed socket to be gone (see :meth:`close_lingering`),
+        then close its ``monitor``."""
         try:
             # A margin over the linger: libzmq's own timer ends the wait.
             await asyncio.wait_for(asyncio.shield(stopped), linger + 0.5)
@@ -433,7 +448,7 @@ class DealerTransport:
             pass
         finally:
             monitor_reactor.close()
-            self._monitor.close(linger=0)
+            monitor.close(linger=0)
             self._monitor = None
             self._when_dropped.detach()
 
