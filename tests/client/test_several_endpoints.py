@@ -177,3 +177,36 @@ def test_a_blocking_channel_given_a_list_of_one_names_the_str_to_pass() -> None:
         TypeError, match=r"as a str, not a list: SyncChannel\('ipc:///a'\)"
     ):
         uvrpc.SyncChannel(["ipc:///a"])  # type: ignore[arg-type]
+
+
+def test_a_close_cancelled_as_it_lingers_still_ends_the_streams() -> None:
+    """The stream calls' channels close even when the close waiting for the
+    shared socket's linger is cancelled (a timeout around it, a task group
+    cancelled): their calls fail rather than wait for ever, and their sockets
+    close, a second close() returning at once."""
+
+    async def main() -> None:
+        with _two_servers() as (first, second):
+            endpoints = [first.endpoint, second.endpoint]
+            before = _open_fds()
+            channel = uvrpc.Channel(endpoints)
+            await _connected(channel, 2)
+            client = FeedClient(channel, timeout=None)
+            stream = client.ticks(count=10**6, size=1)
+            assert (await anext(stream)).seq == 0
+            closing = asyncio.ensure_future(channel.close())
+            await asyncio.sleep(0)  # it waits for the linger now
+            closing.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await closing
+            with pytest.raises(uvrpc.Unavailable):
+                async with asyncio.timeout(5):
+                    async for _ in stream:
+                        pass
+            await channel.close()
+            deadline = time.monotonic() + 5
+            while _open_fds() > before:
+                assert time.monotonic() < deadline, "a stream's socket stayed open"
+                await asyncio.sleep(0.01)
+
+    asyncio.run(main())

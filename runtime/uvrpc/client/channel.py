@@ -1552,14 +1552,29 @@ class Channel:
                 self._fail_pending(tell=own_loop)
             # else nothing can await them: their loop is gone
         finally:
+            # The stream calls' channels close in tasks of their own, started
+            # before the wait for this socket's linger: a close cancelled as it
+            # waits (a timeout around it, a task group cancelled) still ends
+            # their calls and closes their sockets, which a second close() no
+            # longer would.
+            streams = (
+                asyncio.gather(
+                    *(
+                        channel.close(linger)
+                        for channel in self._stream_channels.values()
+                    )
+                )
+                if self._stream_channels
+                else None
+            )
             if self._dealer is not None and own_loop:
                 await self._dealer.close_lingering(
                     self.linger if linger is None else linger
                 )
             else:
                 self._transport.close()
-            for channel in self._stream_channels.values():
-                await channel.close(linger)
+            if streams is not None:
+                await streams
         self._encoder.close()
 
     async def __aenter__(self) -> Self:
