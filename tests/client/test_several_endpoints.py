@@ -210,3 +210,32 @@ def test_a_close_cancelled_as_it_lingers_still_ends_the_streams() -> None:
                 await asyncio.sleep(0.01)
 
     asyncio.run(main())
+
+
+def test_a_server_back_takes_streams_once_its_stream_socket_reconnected() -> None:
+    """A server that comes back is seen by the shared socket before the socket
+    of its streams has reconnected (each reconnects on its own); a stream made
+    meanwhile goes to a server connected on both, and does not fail at once as
+    if none were up."""
+
+    async def main() -> None:
+        with server_thread(Feed()) as second:
+            first = server_thread(Feed())
+            endpoint = first.__enter__().endpoint
+            endpoints = [endpoint, second.endpoint]
+            async with uvrpc.Channel(endpoints, connect_timeout=0.2) as channel:
+                await _connected(channel, 2)
+                client = FeedClient(channel, timeout=10)
+                for _ in range(2):
+                    await _server_stream(client)  # one on each server's socket
+                first.__exit__(None, None, None)
+                await asyncio.sleep(1.5)  # its stream socket finds it gone
+                with server_thread(Feed(), bind=endpoint):
+                    deadline = time.monotonic() + 5
+                    while channel.connections < 2:
+                        assert time.monotonic() < deadline, "it did not come back"
+                        await asyncio.sleep(0.001)
+                    for _ in range(4):
+                        await asyncio.wait_for(_server_stream(client), 10)
+
+    asyncio.run(main())

@@ -1329,14 +1329,22 @@ class Channel:
     def _stream_channel(self, dealer: DealerTransport) -> Channel:
         """The channel a stream call goes on, over several endpoints: one to a
         single server, the next connected one in turn (any, in turn, while none
-        is), made at its first stream call and closed with this channel.
+        is; one whose stream channel is connected too, while any is), made at
+        its first stream call and closed with this channel.
 
         The socket to several sends each message to whichever server is next,
         so a stream's items, credit and end would be shared among servers that
         are not all running its call; a socket to one server carries them all
         to its own.
         """
-        endpoints = dealer.live_endpoints() or dealer.endpoints
+        live = dealer.live_endpoints()
+        # Each socket reconnects on its own: a server the shared socket sees come
+        # back may not be connected yet on its streams' socket, which fails a
+        # call at once once it has found itself without a server. Streams go to
+        # the servers connected on both, while there are any.
+        channels = self._stream_channels
+        ready = [e for e in live if e not in channels or channels[e].connected]
+        endpoints = ready or live or dealer.endpoints
         endpoint = endpoints[self._stream_turn % len(endpoints)]
         self._stream_turn += 1
         channel = self._stream_channels.get(endpoint)
