@@ -62,8 +62,11 @@ def test_a_closed_server_no_longer_counts_for_its_loop() -> None:
         endpoint = server.bind("tcp://127.0.0.1:*")
         await server.close()
         with uvrpc.SyncChannel(endpoint, connect_timeout=0.2) as channel:
-            with pytest.raises(uvrpc.Unavailable):  # nobody serves it, here or not
-                FeedSyncClient(channel, timeout=0.2).ping(n=1)
+            # Nobody serves it, here or not: no connection within the connect
+            # timeout, well before the call's deadline (were they equal, either
+            # could end the call first).
+            with pytest.raises(uvrpc.Unavailable, match="no connection"):
+                FeedSyncClient(channel, timeout=10).ping(n=1)
 
     asyncio.run(main())
 

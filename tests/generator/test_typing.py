@@ -145,17 +145,23 @@ def test_containers_of_bytes_take_the_callers_lists_of_bytes(tmp_path: Path) -> 
     ``list[memoryview]`` was refused where a list of bytes is sent (a message's
     field, a parameter, a handler's result); the sent side is read-only
     (``Sequence[Buffer]``, ``AbstractSet``, ``Mapping``) and takes them all."""
+    assert_strict_clean(tmp_path, "blobs", BLOBS_IDL, BLOBS_USAGE)
+
+
+def assert_strict_clean(tmp_path: Path, stem: str, idl: str, usage: str) -> None:
+    """Generate ``stem`` from ``idl`` and check it and ``usage``, a module that
+    uses it, with ``mypy --strict``."""
     from uvrpc_gen.cli import main
 
-    (tmp_path / "blobs.idl").write_text(BLOBS_IDL)
-    assert main([str(tmp_path / "blobs.idl"), "-o", str(tmp_path)]) == 0
-    usage = tmp_path / "use_blobs.py"
-    usage.write_text(BLOBS_USAGE)
+    (tmp_path / f"{stem}.idl").write_text(idl)
+    assert main([str(tmp_path / f"{stem}.idl"), "-o", str(tmp_path)]) == 0
+    user = tmp_path / f"use_{stem}.py"
+    user.write_text(usage)
     env = dict(os.environ, MYPYPATH=str(tmp_path))
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--config-file",
          str(ROOT / "pyproject.toml"), "--no-error-summary",
-         str(usage), str(tmp_path / "blobs.py")],
+         str(user), str(tmp_path / f"{stem}.py")],
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
@@ -208,20 +214,7 @@ def test_maps_keyed_by_bytes_take_bytes_and_received_views(tmp_path: Path) -> No
     ``Mapping[Buffer, V]`` refused a caller's ``dict[bytes, V]``, the
     ``dict[memoryview, V]`` a received message holds, and a handler returning
     ``dict[bytes, V]``; ``_t.BytesKeyed[V]`` takes all three."""
-    from uvrpc_gen.cli import main
-
-    (tmp_path / "keyed.idl").write_text(KEYED_IDL)
-    assert main([str(tmp_path / "keyed.idl"), "-o", str(tmp_path)]) == 0
-    usage = tmp_path / "use_keyed.py"
-    usage.write_text(KEYED_USAGE)
-    env = dict(os.environ, MYPYPATH=str(tmp_path))
-    result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--config-file",
-         str(ROOT / "pyproject.toml"), "--no-error-summary",
-         str(usage), str(tmp_path / "keyed.py")],
-        capture_output=True, text=True, cwd=ROOT, env=env, timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_strict_clean(tmp_path, "keyed", KEYED_IDL, KEYED_USAGE)
 
 
 def test_a_tuple_and_a_frozenset_of_bytes_are_sent_as_a_list_and_a_set(
