@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import importlib
+import os
 import sys
 import threading
 import uuid
@@ -41,6 +43,30 @@ for example in ("calculator", "echo"):
         sys.path.insert(0, path)
 
 TRANSPORTS = ("inproc", "ipc", "tcp")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mypy_cache() -> Iterator[Path]:
+    """One mypy cache for every ``mypy`` the suite runs, kept from run to run.
+
+    Tests run mypy on generated modules in temporary directories, where each run
+    would otherwise start a cache of its own and check the standard library,
+    pydantic and the runtime again: most of each run's time. The cache is one per
+    environment (``sys.prefix``): the jobs of ``.ci/run`` share a tree but not
+    their virtual environments, and mypy would find the other job's entries stale
+    and rewrite them, each job undoing the other's.
+    """
+    key = hashlib.sha256(sys.prefix.encode()).hexdigest()[:12]
+    path = ROOT / ".mypy_cache" / f"suite-{key}"
+    before = os.environ.get("MYPY_CACHE_DIR")
+    os.environ["MYPY_CACHE_DIR"] = str(path)
+    try:
+        yield path
+    finally:
+        if before is None:
+            del os.environ["MYPY_CACHE_DIR"]
+        else:
+            os.environ["MYPY_CACHE_DIR"] = before
 
 
 def endpoint_for(transport: str, tmp_path: Path) -> str:
