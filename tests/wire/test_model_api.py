@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import math
 from typing import Any, cast
 
@@ -304,6 +305,37 @@ def test_python_bytes_stay_views_of_the_callers_buffer() -> None:
     assert isinstance(item.payload, memoryview) and item.payload.readonly
     assert np.shares_memory(np.asarray(item.payload), np.asarray(buffer))
     assert item.model_dump()["payload"] is item.payload
+
+
+def test_a_deep_copy_copies_bytes_wherever_they_are() -> None:
+    """``copy.deepcopy`` and ``model_copy(deep=True)`` copy a message, a union member
+    and an unknown member holding bytes (in a field, a list, a map's keys and
+    values): each view is copied into bytes of its own, where Python refuses to
+    copy a ``memoryview`` at all."""
+    buffer = bytearray(b"abc")
+    received = unpack(
+        msgpack.packb({"one": msgpack.ExtType(1, (0).to_bytes(4, "big"))}),
+        [bytes(MIB)],
+    )
+    values: list[BaseModel] = [
+        Item(name="n", payload=buffer),
+        containers(),
+        conformance.Containers(blobs={"small": b"s", **received}),
+        conformance.ShapeBlob(value=b"blob"),
+        uvrpc.UnknownMember(id=7, value={"1": [memoryview(b"raw")], "2": b"k"}),
+    ]
+    for value in values:
+        for copied in (copy.deepcopy(value), value.model_copy(deep=True)):
+            assert copied == value and copied is not value
+    item = copy.deepcopy(values[0])
+    assert isinstance(item, Item) and isinstance(item.payload, memoryview)
+    assert item.payload.readonly
+    buffer[0] = ord("z")  # the copy does not share the caller's buffer
+    assert bytes(item.payload) == b"abc"
+    blob = copy.deepcopy(values[2])
+    assert isinstance(blob, conformance.Containers)
+    assert bytes(blob.blobs["one"]) == bytes(MIB)
+    assert blob.blobs["one"] is not received["one"]
 
 
 # --- repr ---------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterator, Sized
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Self, TypeVar
 
 from pydantic import (
     AliasGenerator,
@@ -20,7 +20,15 @@ from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 from .limits import echo
 from .unknown import hidden, kept_value, merge_exclude, wire_key
 
-__all__ = ["REPR_BYTES", "Enum", "Message", "fail_fast", "field_ids", "readable"]
+__all__ = [
+    "REPR_BYTES",
+    "Enum",
+    "Message",
+    "copy_views",
+    "fail_fast",
+    "field_ids",
+    "readable",
+]
 
 # Every kind of container schema pydantic-core validates element by element.
 _CONTAINERS = frozenset({"list", "set", "frozenset", "dict", "tuple", "deque"})
@@ -188,6 +196,14 @@ class Message(BaseModel):
             and self.__pydantic_private__ == other.__pydantic_private__
         )
 
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        """pydantic's deep copy, each binary value in it copied into bytes of its
+        own (:func:`copy_views`), where Python refuses to copy a ``memoryview``."""
+        memo = {} if memo is None else memo
+        copy_views(self.__dict__, memo)
+        copy_views(self.__pydantic_extra__, memo)
+        return super().__deepcopy__(memo)
+
     def __iter__(self) -> Iterator[tuple[str, Any]]:  # type: ignore[override]
         """The fields as ``(name, value)`` pairs, as pydantic's, without the
         unknown fields."""
@@ -304,6 +320,26 @@ def readable(value: object) -> object:
             return value
         return dict(pairs)
     return value
+
+
+def copy_views(value: object, memo: dict[int, Any]) -> None:
+    """Enter in ``memo``, the memo of a ``copy.deepcopy`` about to copy ``value``,
+    a read-only copy of each ``memoryview`` in it, inside lists, tuples, sets and
+    maps (their keys too): ``deepcopy`` takes what the memo has for an object, and
+    cannot copy a ``memoryview`` itself, which refuses to be pickled. A deep copy
+    owns its bytes, so it copies them, rather than keep a view of a caller's
+    buffer or a received frame. Messages in ``value`` enter their own views as
+    they are copied."""
+    if isinstance(value, memoryview):
+        if id(value) not in memo:
+            memo[id(value)] = memoryview(value.tobytes())
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            copy_views(item, memo)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            copy_views(key, memo)
+            copy_views(item, memo)
 
 
 class Enum(enum.IntEnum):

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, ClassVar, get_args, get_type_hints
+from typing import Any, ClassVar, Self, get_args, get_type_hints
 
 import msgpack
 from pydantic import (
@@ -44,7 +44,7 @@ from pydantic import (
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from .limits import echo
-from .message import fail_fast, readable
+from .message import copy_views, fail_fast, readable
 from .types import to_base64
 from .wellknown import to_json
 
@@ -91,6 +91,13 @@ class UnionMember(BaseModel):
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         yield "value", readable(self.value)
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        """pydantic's deep copy, a binary value copied into bytes of its own
+        (:func:`~uvrpc.wire.message.copy_views`)."""
+        memo = {} if memo is None else memo
+        copy_views(self.value, memo)
+        return super().__deepcopy__(memo)
 
     @classmethod
     def __get_pydantic_core_schema__(
@@ -141,6 +148,13 @@ class UnknownMember(BaseModel):
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         yield "id", self.id
         yield "value", readable(self.value)
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        """pydantic's deep copy, each binary value in the raw value copied into
+        bytes of its own (:func:`~uvrpc.wire.message.copy_views`)."""
+        memo = {} if memo is None else memo
+        copy_views(self.value, memo)
+        return super().__deepcopy__(memo)
 
 
 def _json_safe(value: Any) -> Any:
