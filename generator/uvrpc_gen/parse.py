@@ -49,6 +49,7 @@ from .model import (
     TypeRef,
     UnionType,
 )
+from .naming import camel_case
 
 __all__ = ["SYNTAX_ERROR_EXAMPLES", "parse"]
 
@@ -989,7 +990,9 @@ def _foreign_construct(
     if token.type == "NAME" and token == "oneof" and friendly == _FIELD_WITHOUT_ID:
         found = re.match(r"\s*(\w+)", after)
         name = found.group(1) if found else "kind"
-        union = name[:1].upper() + name[1:]
+        # protobuf's style names a oneof in snake_case: its union, a type, is
+        # written in CamelCase (``http_response``: ``HttpResponse``).
+        union = camel_case(name)
         return (
             "protobuf's 'oneof' is a 'union' here: define 'union "
             f"{union} {{ 1: string a; 2: i32 b; }}' at the top level of the file and "

@@ -981,6 +981,14 @@ def test_an_unclosed_comment_or_string_is_named_where_it_starts(
             "    ^~~~~",
         ),
         (
+            NS + "message M {\n    oneof http_response { string a = 2; }\n}",
+            "t.idl:3:5: error: protobuf's 'oneof' is a 'union' here: define 'union "
+            "HttpResponse { 1: string a; 2: i32 b; }' at the top level of the file and "
+            "give the message a field of it, like '1: HttpResponse http_response;' "
+            "(got name 'oneof')",
+            "    ^~~~~",
+        ),
+        (
             NS + "service Base { void f(); }\nservice S extends Base {\n}",
             "t.idl:3:11: error: a service cannot extend another: inheritance "
             "(Thrift's 'extends') is not supported; list the methods of 'Base' in "
