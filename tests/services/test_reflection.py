@@ -4,6 +4,7 @@ matches the IDL it was generated from, and its health follows its state."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -374,6 +375,47 @@ def test_undocumented_definitions_are_described_without_a_doc(
     assert described["exceptions"]["inv.Gone"]["doc"] == ""
     assert described["unions"]["inv.Either"]["doc"] == ""
     assert described["exceptions"]["inv.Missing"]["doc"] == "Said of a missing item."
+
+
+def test_placeholders_wrapped_over_lines_are_described_without_a_doc(
+    tmp_path: Path,
+) -> None:
+    """A placeholder docstring too long for one line is wrapped over two (a long
+    namespace, as Java's packages make); described, it is still no doc."""
+    hive = generate_modules(
+        tmp_path,
+        {
+            "hive.idl": "namespace org.apache.hadoop.hive.metastore.api;\n"
+            "enum PrincipalTypeOfTheOwnerOfTheDatabase { USER = 1; }\n"
+            "message StorageDescriptorOfTheTableAndPartition { 1: string a; }\n"
+            "exception InvalidOperationException { 1: string message; }\n"
+            "union PartitionSpecificationWithSharedDescriptor {\n"
+            "    1: StorageDescriptorOfTheTableAndPartition sd;\n"
+            "}\n"
+            "service ThriftHiveMetastore {\n"
+            "    void create_database(\n"
+            "        1: PartitionSpecificationWithSharedDescriptor spec,\n"
+            "        2: PrincipalTypeOfTheOwnerOfTheDatabase owner\n"
+            "    ) throws (InvalidOperationException);\n"
+            "    void drop_database_if_it_exists_and_is_empty();\n"
+            "}\n"
+        },
+    )["hive"]
+    ns = "org.apache.hadoop.hive.metastore.api"
+    described = describe(hive.ThriftHiveMetastoreServer)
+    assert "\n" in inspect.getdoc(hive.InvalidOperationException)  # wrapped
+    assert (
+        described["messages"][f"{ns}.StorageDescriptorOfTheTableAndPartition"]["doc"]
+        == ""
+    )
+    assert described["enums"][f"{ns}.PrincipalTypeOfTheOwnerOfTheDatabase"]["doc"] == ""
+    assert described["exceptions"][f"{ns}.InvalidOperationException"]["doc"] == ""
+    assert (
+        described["unions"][f"{ns}.PartitionSpecificationWithSharedDescriptor"]["doc"]
+        == ""
+    )
+    methods = described["services"][0]["methods"]
+    assert [m["doc"] for m in methods] == ["", ""]
 
 
 def test_types_only_modules_are_named_by_their_namespace(tmp_path: Path) -> None:

@@ -126,8 +126,9 @@ def _own_doc(doc: str, name: str, kind: str) -> str:
     """``doc``, the docstring of the definition ``name`` (a ``kind``: message,
     enumeration, exception, union), or ``""`` for the placeholder that uvrpc-gen
     writes for one the IDL left undocumented (``The ``shop.Item`` message.``):
-    described, it would be a doc comment the IDL never had."""
-    return "" if doc == f"The ``{name}`` {kind}." else doc
+    described, it would be a doc comment the IDL never had. A long name wraps
+    the placeholder over several lines, so words are compared, not lines."""
+    return "" if doc.split() == f"The ``{name}`` {kind}.".split() else doc
 
 
 def _method_doc(doc: str, route: str) -> str:
@@ -137,7 +138,7 @@ def _method_doc(doc: str, route: str) -> str:
     # The Args section repeats what each parameter's own doc says (constraints
     # included), and the Raises section what the method's errors say.
     head = doc.partition("\n\nRaises:")[0].partition("\n\nArgs:")[0]
-    if head == f"Call ``{route}``.":
+    if head.split() == ["Call", f"``{route}``."]:  # wrapped where the route is long
         return ""
     return head.strip()
 
