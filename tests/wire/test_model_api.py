@@ -12,6 +12,7 @@ import asyncio
 import base64
 import copy
 import math
+import pickle
 from typing import Any, cast
 
 import msgpack
@@ -336,6 +337,27 @@ def test_a_deep_copy_copies_bytes_wherever_they_are() -> None:
     assert isinstance(blob, conformance.Containers)
     assert bytes(blob.blobs["one"]) == bytes(MIB)
     assert blob.blobs["one"] is not received["one"]
+
+
+def test_a_message_holding_bytes_is_pickled() -> None:
+    """``pickle`` takes a message, a union member and an unknown member holding
+    bytes (to hand a received request to a process pool, say), where Python
+    refuses to pickle a ``memoryview``: each arrives as a read-only view again."""
+    values: list[BaseModel] = [
+        Item(name="n", payload=bytearray(b"abc")),
+        containers(),
+        conformance.Containers(blobs={"small": b"s", "big": bytes(MIB)}),
+        conformance.ShapeBlob(value=b"blob"),
+        uvrpc.UnknownMember(id=7, value={"1": [memoryview(b"raw")], "2": b"k"}),
+    ]
+    for value in values:
+        for protocol in (2, pickle.HIGHEST_PROTOCOL):
+            loaded = pickle.loads(pickle.dumps(value, protocol))
+            assert type(loaded) is type(value) and loaded == value
+    item = pickle.loads(pickle.dumps(values[0]))
+    assert isinstance(item.payload, memoryview) and item.payload.readonly
+    assert bytes(item.payload) == b"abc"
+    assert values[0] == Item(name="n", payload=b"abc")  # the original is unchanged
 
 
 # --- repr ---------------------------------------------------------------------

@@ -25,6 +25,7 @@ __all__ = [
     "Enum",
     "Message",
     "copy_views",
+    "pickled_views",
     "fail_fast",
     "field_ids",
     "readable",
@@ -204,6 +205,14 @@ class Message(BaseModel):
         copy_views(self.__pydantic_extra__, memo)
         return super().__deepcopy__(memo)
 
+    def __getstate__(self) -> dict[Any, Any]:
+        """pydantic's state for ``pickle``, each binary value in it made one that
+        pickles (:func:`pickled_views`), where Python refuses a ``memoryview``."""
+        state = super().__getstate__()
+        state["__dict__"] = pickled_views(state["__dict__"])
+        state["__pydantic_extra__"] = pickled_views(state["__pydantic_extra__"])
+        return state
+
     def __iter__(self) -> Iterator[tuple[str, Any]]:  # type: ignore[override]
         """The fields as ``(name, value)`` pairs, as pydantic's, without the
         unknown fields."""
@@ -340,6 +349,41 @@ def copy_views(value: object, memo: dict[int, Any]) -> None:
         for key, item in value.items():
             copy_views(key, memo)
             copy_views(item, memo)
+
+
+class _PickledView(bytes):
+    """A binary value's bytes, unpickled as a read-only ``memoryview`` of them,
+    which is what a message holds for a ``bytes`` value."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[type[memoryview], tuple[bytes]]:
+        return memoryview, (bytes(self),)
+
+
+def pickled_views(value: Any) -> Any:
+    """``value`` with each ``memoryview`` in it, inside lists, tuples, sets and maps
+    (their keys too), replaced by its bytes, unpickled as a view again: a
+    ``memoryview`` refuses to be pickled. A container holding no binary value is
+    returned as it is; messages in ``value`` pickle their own views."""
+    if isinstance(value, memoryview):
+        return _PickledView(value.tobytes())
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [pickled_views(item) for item in value]
+        if all(new is old for new, old in zip(items, value, strict=True)):
+            return value
+        return type(value)(items) if type(value) is not list else items
+    if isinstance(value, dict):
+        pairs = [
+            (pickled_views(key), pickled_views(item)) for key, item in value.items()
+        ]
+        if all(
+            new_key is key and new is item
+            for (new_key, new), (key, item) in zip(pairs, value.items(), strict=True)
+        ):
+            return value
+        return dict(pairs)
+    return value
 
 
 class Enum(enum.IntEnum):

@@ -44,7 +44,7 @@ from pydantic import (
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from .limits import echo
-from .message import copy_views, fail_fast, readable
+from .message import copy_views, fail_fast, pickled_views, readable
 from .types import to_base64
 from .wellknown import to_json
 
@@ -98,6 +98,13 @@ class UnionMember(BaseModel):
         memo = {} if memo is None else memo
         copy_views(self.value, memo)
         return super().__deepcopy__(memo)
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """pydantic's state for ``pickle``, a binary value made one that pickles
+        (:func:`~uvrpc.wire.message.pickled_views`)."""
+        state = super().__getstate__()
+        state["__dict__"] = pickled_views(state["__dict__"])
+        return state
 
     @classmethod
     def __get_pydantic_core_schema__(
@@ -155,6 +162,13 @@ class UnknownMember(BaseModel):
         memo = {} if memo is None else memo
         copy_views(self.value, memo)
         return super().__deepcopy__(memo)
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """pydantic's state for ``pickle``, each binary value in the raw value made
+        one that pickles (:func:`~uvrpc.wire.message.pickled_views`)."""
+        state = super().__getstate__()
+        state["__dict__"] = pickled_views(state["__dict__"])
+        return state
 
 
 def _json_safe(value: Any) -> Any:
