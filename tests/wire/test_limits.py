@@ -389,3 +389,16 @@ def test_high_water_marks_are_set_as_asked() -> None:
 def test_a_limit_must_be_a_positive_integer(options: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="must be an integer of at least"):
         uvrpc.Server(Calculator(), **options)
+
+
+@pytest.mark.parametrize("window", [1.5, 2.0, True, float("nan"), "8"])
+def test_a_stream_window_must_be_an_integer(window: Any) -> None:
+    """``docs/memory.md``: a window is a whole number of items, else ``ValueError``
+    where it is given, not an INVALID_ARGUMENT from the server at every stream."""
+    endpoint = "inproc://nobody-window"
+    with pytest.raises(ValueError, match="a stream window must be an integer"):
+        uvrpc.Channel(endpoint, stream_window=window)
+    with pytest.raises(ValueError, match="a stream window must be an integer"):
+        uvrpc.SyncChannel(endpoint, stream_window=window)
+    with pytest.raises(ValueError, match="a stream window must be an integer"):
+        uvrpc.Server(Feed(), stream_window=window)

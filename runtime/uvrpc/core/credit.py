@@ -131,9 +131,13 @@ def check_window(window: int | None) -> int | None:
     :data:`MAX_WINDOW`, or ``None`` (the default window, grown for small items).
 
     Raises:
-        ValueError: it is smaller or larger.
+        ValueError: it is not an integer, or is smaller or larger.
     """
     if window is not None:
+        # A float or a bool would pass the bounds and be sent as the request's
+        # window, which the server reads as none: every stream call would fail.
+        if type(window) is not int:
+            raise ValueError(f"a stream window must be an integer, not {window!r}")
         if window < 1:
             raise ValueError("a stream window must be at least 1")
         if window > MAX_WINDOW:
