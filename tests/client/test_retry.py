@@ -146,11 +146,27 @@ def test_waits_are_jittered_below_a_growing_cap() -> None:
         assert max(waits) > cap / 2
 
 
-def test_a_policy_must_make_sense() -> None:
-    with pytest.raises(ValueError):
-        uvrpc.Retry(attempts=0)
-    with pytest.raises(ValueError):
-        uvrpc.Retry(multiplier=0.5)
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"attempts": 0}, "attempts"),
+        ({"attempts": 1.5}, "attempts"),
+        ({"attempts": True}, "attempts"),
+        ({"multiplier": 0.5}, "multiplier"),
+        ({"multiplier": float("nan")}, "multiplier"),
+        ({"multiplier": float("inf")}, "multiplier"),
+        ({"backoff": -0.1}, "backoff"),
+        ({"backoff": float("nan")}, "backoff"),
+        ({"max_backoff": float("nan")}, "max_backoff"),
+        ({"max_backoff": float("inf")}, "max_backoff"),
+    ],
+)
+def test_a_policy_must_make_sense(options: dict[str, Any], named: str) -> None:
+    """A NaN cap made every wait NaN, which ``asyncio.sleep`` and ``time.sleep``
+    refuse at the first retry, far from the policy that held it."""
+    with pytest.raises(ValueError, match=named):
+        uvrpc.Retry(**options)
+    assert uvrpc.Retry(backoff=0).delay(0) == 0
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import threading
 import time
+from typing import Any
 
 import msgpack
 import pytest
@@ -228,3 +229,22 @@ def _answering_router(
 
     threading.Thread(target=answer_and_close, daemon=True).start()
     return sock, endpoint, answered, close
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"interval": float("nan")}, "interval"),
+        ({"interval": 0}, "interval"),
+        ({"timeout": float("inf")}, "timeout"),
+        ({"ttl": float("nan")}, "ttl"),
+        ({"ttl": True}, "ttl"),
+    ],
+)
+def test_a_heartbeat_is_checked_where_it_is_made(
+    options: dict[str, Any], named: str
+) -> None:
+    """A NaN or infinite setting passed the old comparisons and failed only when a
+    socket took it: ``cannot convert float NaN to integer`` at a connect."""
+    with pytest.raises(ValueError, match=f"heartbeat's {named} must be a finite"):
+        uvrpc.Heartbeat(**options)

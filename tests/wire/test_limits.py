@@ -391,6 +391,55 @@ def test_a_limit_must_be_a_positive_integer(options: dict[str, Any]) -> None:
         uvrpc.Server(Calculator(), **options)
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"max_metadata": -1},
+        {"max_metadata": 1.5},
+        {"attachment_min": 0},
+        {"attachment_min": "5"},
+        {"probe_interval": 0},
+        {"probe_interval": float("nan")},
+        {"probe_interval": float("inf")},
+        {"probe_interval": True},
+    ],
+)
+def test_a_servers_other_settings_are_checked_where_given(
+    options: dict[str, Any],
+) -> None:
+    """A NaN probe interval, a negative metadata limit or a string for the
+    attachment size was taken, and failed (or checked nothing) far from where it
+    was given: at the first call, the first timer."""
+    name = next(iter(options))
+    with pytest.raises(ValueError, match=f"^{name} must be"):
+        uvrpc.Server(Calculator(), **options)
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, "5", None])
+def test_a_channels_attachment_size_is_checked_where_given(value: Any) -> None:
+    endpoint = "inproc://nobody-attachment-min"
+    with pytest.raises(ValueError, match="^attachment_min must be an integer"):
+        uvrpc.Channel(endpoint, attachment_min=value)
+    with pytest.raises(ValueError, match="^attachment_min must be an integer"):
+        uvrpc.SyncChannel(endpoint, attachment_min=value)
+
+
+def test_settings_in_seconds_take_any_real_number_but_a_bool() -> None:
+    """What is refused above is the value, not a spelling of a number: an int, a
+    float or a float subclass passes, and zero where zero means something."""
+    from uvrpc.wire.limits import check_seconds
+
+    class Seconds(float):
+        pass
+
+    assert check_seconds("t", 2) == 2.0
+    assert check_seconds("t", Seconds(0.5)) == 0.5
+    assert check_seconds("t", 0, zero=True) == 0.0
+    for bad in (0, -0.1, True, float("nan"), float("inf"), "1"):
+        with pytest.raises(ValueError, match="^t must be a finite number of seconds"):
+            check_seconds("t", bad)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("window", [1.5, 2.0, True, float("nan"), "8"])
 def test_a_stream_window_must_be_an_integer(window: Any) -> None:
     """``docs/memory.md``: a window is a whole number of items, else ``ValueError``

@@ -14,6 +14,8 @@ would meet the same closed channel.
 from __future__ import annotations
 
 import asyncio
+import math
+import numbers
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from ..wire.errors import ChannelClosed, Unavailable
+from ..wire.limits import check_seconds
 
 __all__ = ["Retry", "checked_retry"]
 
@@ -46,10 +49,19 @@ class Retry:
     multiplier: float = 2.0
 
     def __post_init__(self) -> None:
-        if self.attempts < 1:
-            raise ValueError("a call is sent at least once: attempts >= 1")
-        if self.backoff < 0 or self.max_backoff < 0 or self.multiplier < 1:
-            raise ValueError("backoffs are >= 0 and the multiplier >= 1")
+        if type(self.attempts) is not int or self.attempts < 1:
+            raise ValueError(
+                "a call is sent at least once: attempts must be an integer of at "
+                f"least 1, not {self.attempts!r}"
+            )
+        check_seconds("backoff", self.backoff, zero=True)
+        check_seconds("max_backoff", self.max_backoff, zero=True)
+        multiplier = self.multiplier
+        real = isinstance(multiplier, numbers.Real) and not isinstance(multiplier, bool)
+        if not (real and 1 <= multiplier < math.inf):
+            raise ValueError(
+                f"multiplier must be a finite number of at least 1, not {multiplier!r}"
+            )
 
     def delay(self, retry: int) -> float:
         """A random wait before retry number ``retry`` (0 for the first retry)."""

@@ -79,6 +79,7 @@ from ..wire.limits import (
     MAX_IN_FLIGHT,
     MAX_MESSAGE_SIZE,
     check_limit,
+    check_seconds,
 )
 from ..wire.protocol import (
     DELIMITER,
@@ -304,6 +305,8 @@ class Server:
         check_limit("max_streams", max_streams)
         check_limit("max_streams_per_caller", max_streams_per_caller)
         check_limit("hwm", hwm, 0)
+        check_limit("max_metadata", max_metadata, 0)
+        probe_interval = check_seconds("probe_interval", probe_interval)
         self._pid = os.getpid()
         checked_security(security, ServerSecurity)
         self._security = security

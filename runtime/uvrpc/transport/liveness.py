@@ -24,6 +24,7 @@ from typing import Any
 import zmq
 
 from ..wire.errors import RpcError, Unauthenticated, Unavailable
+from ..wire.limits import check_seconds
 
 __all__ = [
     "Heartbeat",
@@ -55,8 +56,10 @@ class Heartbeat:
     ttl: float | None = None
 
     def __post_init__(self) -> None:
-        if self.interval <= 0 or self.timeout <= 0:
-            raise ValueError("a heartbeat's interval and timeout must be positive")
+        check_seconds("a heartbeat's interval", self.interval)
+        check_seconds("a heartbeat's timeout", self.timeout)
+        if self.ttl is not None:
+            check_seconds("a heartbeat's ttl", self.ttl)
         if self.timeout < self.interval:
             raise ValueError("a heartbeat's timeout must be at least its interval")
         ttl = self.timeout if self.ttl is None else self.ttl

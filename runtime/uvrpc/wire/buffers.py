@@ -44,7 +44,7 @@ from .codec import (
     outline,
     outline_fields,
 )
-from .limits import ZERO_COPY_MIN
+from .limits import ZERO_COPY_MIN, check_limit
 from .unknown import KEPT
 
 __all__ = [
@@ -229,7 +229,7 @@ class BodyEncoder:
         self, pool: BufferPool | None = None, *, attachment_min: int = ATTACHMENT_MIN
     ) -> None:
         self.pool = pool if pool is not None else default_pool()
-        self.attachment_min = attachment_min
+        self.attachment_min = check_limit("attachment_min", attachment_min)
         self._packer: msgpack.Packer | None = None
 
     def encode(

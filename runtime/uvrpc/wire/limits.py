@@ -12,6 +12,8 @@ twice the limit as a backstop only, so that no frame beyond it is ever buffered.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +30,7 @@ __all__ = [
     "STREAM_WINDOW_MAX",
     "ZERO_COPY_MIN",
     "check_limit",
+    "check_seconds",
     "echo",
     "message_size",
     "too_large",
@@ -125,6 +128,24 @@ def check_limit(name: str, value: int, least: int = 1) -> int:
             f"{name} must be an integer of at least {least}, not {value!r}"
         )
     return value
+
+
+def check_seconds(name: str, value: float, *, zero: bool = False) -> float:
+    """``value`` as a float if it is a finite number of seconds above zero (or
+    zero too, if ``zero``): any real number but a bool.
+
+    Raises:
+        ValueError: it is not; NaN and infinity included, which the comparisons
+            of a bounds check let through, and a timer or a socket option then
+            refuses far from where they were given.
+    """
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not (real and math.isfinite(value) and (value > 0 or zero and value == 0)):
+        least = "zero or more" if zero else "more than zero"
+        raise ValueError(
+            f"{name} must be a finite number of seconds, {least}, not {value!r}"
+        )
+    return float(value)
 
 
 def message_size(frames: Sequence[Any], start: int) -> int:
