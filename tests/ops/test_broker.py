@@ -634,6 +634,32 @@ async def broker_lost_with_calls(tmp_path: Path) -> None:
                 assert await client.ping(n=2) == 2  # call id 2 is free
 
 
+def test_a_broker_reached_by_host_name_is_seen_lost_after_it_restarted() -> None:
+    asyncio.run(broker_by_name_lost_twice())
+
+
+async def broker_by_name_lost_twice() -> None:
+    """libzmq names a connection by the endpoint given only until it reconnects,
+    then by the address its host name resolved to: the second loss of a broker
+    reached as ``localhost`` must end its calls as the first did."""
+    feed = Feed()
+    async with uvrpc.Server(feed) as server:
+        back = "tcp://127.0.0.1:*"
+        for attempt in range(2):
+            with Broker(["tcp://127.0.0.1:*"], [back]) as broker:
+                if attempt == 0:
+                    back = broker.backends[0]  # the same port again, below
+                    server.connect(back.replace("127.0.0.1", "localhost"))
+                await until(lambda: broker.servers == 1, f"the server ({attempt})")
+                async with uvrpc.Channel(broker.frontends[0]) as channel:
+                    slow = FeedClient(channel, timeout=None).start_ping(n=-600)
+                    await until(lambda: server.in_flight == 1, f"call {attempt}")
+                    broker.close()
+                    with pytest.raises(uvrpc.Unavailable):
+                        await slow
+            await until(lambda: server.in_flight == 0, f"call {attempt} ended")
+
+
 def test_a_stream_that_cannot_be_passed_on_whole_is_failed_not_holed() -> None:
     asyncio.run(overflow_a_server())
 

@@ -50,6 +50,7 @@ from ..transport.inproc import inproc_released
 from ..transport.liveness import (
     DEFAULT_HEARTBEAT,
     Heartbeat,
+    connection_to,
     monitor_address,
     monitor_event,
 )
@@ -491,8 +492,21 @@ class Server:
         if len(frames) != 2:
             return
         event, _ = monitor_event(frames[0])
-        alias = self._broker_of.get(bytes(frames[1]))
-        if event & zmq.EVENT_DISCONNECTED and alias is not None:
+        if not event & zmq.EVENT_DISCONNECTED:
+            return
+        reported = bytes(frames[1])
+        alias = self._broker_of.get(reported)
+        if alias is None:
+            # A connection that reconnected is named by the address its host
+            # name resolved to; a client's to this server by this server's own.
+            bound = {endpoint.encode() for endpoint in self._endpoints}
+            if reported in bound:
+                return
+            for endpoint, each in self._broker_of.items():
+                if connection_to(reported, endpoint):
+                    alias = each
+                    break
+        if alias is not None:
             self._lost_broker(alias)
 
     def _lost_broker(self, alias: bytes) -> None:

@@ -16,8 +16,10 @@ connection to lose.
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import os
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +31,7 @@ from ..wire.limits import check_seconds
 __all__ = [
     "Heartbeat",
     "Refusal",
+    "connection_to",
     "handshake_refusal",
     "monitor_address",
     "monitor_event",
@@ -111,6 +114,52 @@ def handshake_refusal(event: int, value: int) -> Refusal:
         "the handshake failed: the server closed the connection (do both sides "
         "use CURVE, and is the server's public key the one pinned?)",
     )
+
+
+def connection_to(reported: bytes, endpoint: bytes) -> bool:
+    """Whether a socket monitor event's endpoint ``reported`` is that of a
+    connection made by connecting to ``endpoint``.
+
+    libzmq names a connection's events after the endpoint as given only until it
+    first reconnects; from then on, after the address it resolved:
+    ``tcp://broker:5556`` becomes ``tcp://10.0.0.5:5556`` (or
+    ``tcp://[::ffff:10.0.0.5]:5556`` on an IPv6 socket). A ``tcp://`` host name
+    is therefore resolved here, as libzmq does, when the names differ; an event
+    of a connection a client made to this socket names this socket's own
+    address, never one a host name it connects to resolves to.
+    """
+    if reported == endpoint:
+        return True
+    if not (reported.startswith(b"tcp://") and endpoint.startswith(b"tcp://")):
+        return False
+    try:
+        address, port = _host_port(reported.decode())
+        host, given_port = _host_port(endpoint.decode().rpartition(";")[2])
+    except (UnicodeDecodeError, ValueError):
+        return False
+    if port != given_port:
+        return False
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:  # a name that no longer resolves names no connection
+        return False
+    return _plain(address) in {_plain(str(info[4][0])) for info in found}
+
+
+def _host_port(endpoint: str) -> tuple[str, int]:
+    """The host and port of ``tcp://host:port`` (brackets of an IPv6 host off)."""
+    host, _, port = endpoint.removeprefix("tcp://").rpartition(":")
+    return host.removeprefix("[").removesuffix("]"), int(port)
+
+
+def _plain(address: str) -> str:
+    """An IP address in one spelling: an IPv4-mapped IPv6 one as IPv4."""
+    try:
+        ip = ipaddress.ip_address(address.partition("%")[0])
+    except ValueError:
+        return address
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return str(mapped or ip)
 
 
 _MONITORS = itertools.count()
