@@ -660,6 +660,51 @@ async def broker_by_name_lost_twice() -> None:
             await until(lambda: server.in_flight == 0, f"call {attempt} ended")
 
 
+# A client of the server's own endpoint that names itself as the server once
+# named its first broker connects before the server connects to the broker.
+NAMED_AS_A_BROKER = """
+import asyncio, sys, zmq, zmq.asyncio
+import uvrpc
+from feed import FeedClient
+from feed_server import Feed
+from uvrpc.broker import Broker
+
+async def main(tmp):
+    front, back, own = (f"ipc://{tmp}/{name}" for name in ("front", "back", "own"))
+    async with uvrpc.Server(Feed()) as server:
+        server.bind(own)
+        peer = zmq.asyncio.Context.instance().socket(zmq.DEALER)
+        peer.setsockopt(zmq.LINGER, 0)
+        peer.setsockopt(zmq.ROUTING_ID, b"uvrpc-broker-0")
+        peer.connect(own)
+        await peer.send_multipart([b"", b"\\x93\\x03\\x05\\x01", b"\\xc0"])
+        while server.stats.received == 0:
+            await asyncio.sleep(0.005)
+        server.connect(back)
+        with Broker([front], [back]) as broker:
+            while broker.servers == 0:
+                await asyncio.sleep(0.005)
+            async with uvrpc.Channel(front) as channel:
+                print(await FeedClient(channel, timeout=10).ping(n=7))
+        peer.close()
+
+asyncio.run(asyncio.wait_for(main(sys.argv[1]), 20))
+"""
+
+
+def test_a_client_named_as_a_broker_does_not_abort_the_server(tmp_path: Path) -> None:
+    """The server's name on a broker connection is not one a client can take."""
+    done = subprocess.run(
+        [sys.executable, "-c", NAMED_AS_A_BROKER, str(tmp_path)],
+        cwd=TESTS,
+        env={**os.environ, "PYTHONPATH": str(TESTS)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout) == (0, "7\n"), done.stderr
+
+
 def test_a_stream_that_cannot_be_passed_on_whole_is_failed_not_holed() -> None:
     asyncio.run(overflow_a_server())
 

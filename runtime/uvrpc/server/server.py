@@ -445,8 +445,15 @@ class Server:
         check_process("Server", self._pid)
         checked_security(security, ClientSecurity)
         # The broker's backend is a ROUTER too: name it here so this server can
-        # say READY before the broker has said anything.
-        alias = b"uvrpc-broker-%d" % len(self._brokers)
+        # say READY before the broker has said anything. The name is one no
+        # peer can guess: a client of this server's own endpoints may choose its
+        # routing id, and one that took a broker's name first would abort the
+        # process in libzmq as the broker connects (an assertion), or be taken
+        # for the broker, its routing frames for the broker's callers.
+        alias = b"uvrpc-broker-%d-%s" % (
+            len(self._brokers),
+            os.urandom(8).hex().encode(),
+        )
         if self._monitor is None:
             # Made before the connection, so that no drop of it goes unseen.
             self._monitor = self._sock.get_monitor_socket(
