@@ -24,6 +24,8 @@ from feed_server import Feed
 from raw_frames import decode, exchange, request
 
 import uvrpc
+from uvrpc.wire.batch import encode_batch, is_batch_header, split_batch
+from uvrpc.wire.limits import BACKSTOP_MIN
 
 ADD = "calculator.Calculator.add"
 ECHO = "echo.Echo.echo"
@@ -83,12 +85,51 @@ def test_an_oversized_oneway_request_is_dropped_and_counted(
 def test_a_frame_beyond_twice_the_limit_drops_the_connection(
     small_server: RunningServer,
 ) -> None:
-    """ZeroMQ's MAXMSGSIZE backstop: the message never reaches the server."""
-    frames = request(7, ECHO, {"1": bytes(5000)})
+    """ZeroMQ's MAXMSGSIZE backstop: the message never reaches the server. It
+    is twice the limit, but never below what a batch of small messages may add
+    up to."""
+    frames = request(7, ECHO, {"1": bytes(BACKSTOP_MIN)})
     assert exchange(small_server.endpoint, frames, wait=0.3) is None
     assert small_server.stats.received == 0
     with EchoSyncClient(small_server.endpoint, timeout=10) as echo:
         assert bytes(echo.echo(data=b"still here")) == b"still here"
+
+
+def test_a_batch_over_the_limit_is_taken_message_by_message(
+    small_server: RunningServer,
+) -> None:
+    """A peer batches small messages without knowing the server's limit: a
+    batch of them adding up to more than the limit is still taken, each of its
+    messages measured against the limit as if it came alone."""
+
+    def echo(call_id: int, size: int) -> tuple[bytes, bytes]:
+        header = msgpack.packb([V, 1, call_id, ECHO, None])
+        return header, msgpack.packb({"1": bytes(size)})
+
+    # 30 small messages (some 14 times the limit in all), one over it.
+    messages = [echo(n, 2000 if n == 9 else 500) for n in range(1, 31)]
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    statuses: dict[int, int] = {}
+    try:
+        sock.connect(small_server.endpoint)
+        sock.send_multipart([b"", *encode_batch(messages)])
+        while len(statuses) < len(messages):
+            assert sock.poll(5000, zmq.POLLIN), f"replies: {statuses}"
+            frames = sock.recv_multipart()
+            replies = [(frames[-2], frames[-1])]
+            if is_batch_header(frames[-2]):  # replies are batched too
+                replies = split_batch(frames[-2], frames[-1])
+            for header, body in replies:
+                _, _, call_id, status, *_ = msgpack.unpackb(header)
+                statuses[call_id] = status
+                if status == 0:
+                    assert msgpack.unpackb(body) == bytes(500)
+    finally:
+        sock.close()
+    exhausted = uvrpc.Status.RESOURCE_EXHAUSTED
+    assert statuses == {n: exhausted if n == 9 else 0 for n in range(1, 31)}
+    assert small_server.stats.oversized == 1
 
 
 def test_a_client_refuses_to_send_an_oversized_request(

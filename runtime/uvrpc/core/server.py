@@ -611,14 +611,18 @@ class ServerProtocol:
         """Classify a message taken from a batch (``wire.batch.split_batch``):
         its header and body (a batch carries no attachments), its envelope the
         batch's ``[routing…, b""]``. What :meth:`receive` does for a message that
-        came alone, without measuring the frames again: the batch was measured
-        whole, and each of its messages is smaller.
+        came alone, measured against the limit as if it came alone: a peer
+        batches small messages without knowing this server's limit, so a batch
+        may add up to more than it while each of its messages is within it.
 
         Raises:
             Rejected: as :meth:`receive`; its ``end`` is the envelope's.
         """
         end = len(envelope) - 1
         try:
+            size = len(header) + len(body)
+            if size > self.max_message_size:
+                return self._oversized(header, size)
             return self._classify(
                 header,
                 body,

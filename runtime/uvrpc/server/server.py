@@ -675,15 +675,17 @@ class Server:
         try:
             end, message = self._protocol.receive(frames)
         except Rejected as rejected:
-            if rejected.oversized:
-                stats.oversized += 1
-            elif (
+            if (
                 rejected.reply is None
                 and len(frames) == rejected.end + 3
                 and is_batch_header(frames[-2])
             ):
+                # Taken whatever it adds up to: each of its messages is measured
+                # against the limit as if it came alone.
                 self._on_batch(frames, rejected.end)
                 return
+            if rejected.oversized:
+                stats.oversized += 1
             self._refuse(frames[: rejected.end + 1], rejected)
             return
         self._on_received(frames[: end + 1], message, frames)
@@ -745,6 +747,8 @@ class Server:
             try:
                 message = receive(header, body, envelope)
             except Rejected as rejected:
+                if rejected.oversized:
+                    stats.oversized += 1
                 self._refuse(envelope, rejected)
             else:
                 if type(message) is StreamMessage:

@@ -3,7 +3,7 @@
 No linger (a closed socket drops what it could not send, and nothing waits for a
 peer that is gone; a client channel chooses a bounded linger when it closes), both
 high-water marks, the ``MAXMSGSIZE`` backstop at twice the message size limit
-on a server's and a broker's sockets (``docs/limits.md``), heartbeats, and CURVE
+(512 KiB at least) on a server's and a broker's sockets (``docs/limits.md``), heartbeats, and CURVE
 when asked. Its ``send`` and ``recv`` answer at once, on a ``zmq.asyncio.Context``
 too (:func:`plain_context`). Opening one makes the process keep freed message
 buffers (:func:`~uvrpc.transport.heap.keep_message_buffers`). :func:`connect` and
@@ -32,7 +32,7 @@ from typing import Any, Protocol, cast
 import zmq
 import zmq.asyncio
 
-from ..wire.limits import BACKSTOP_FACTOR
+from ..wire.limits import BACKSTOP_FACTOR, BACKSTOP_MIN
 from .heap import keep_message_buffers
 from .inproc import inproc_bound
 from .liveness import Heartbeat
@@ -109,7 +109,8 @@ def configure_socket(
     sock.setsockopt(zmq.SNDHWM, hwm)
     sock.setsockopt(zmq.RCVHWM, hwm)
     if backstop:
-        sock.setsockopt(zmq.MAXMSGSIZE, BACKSTOP_FACTOR * max_message_size)
+        backstop_size = max(BACKSTOP_FACTOR * max_message_size, BACKSTOP_MIN)
+        sock.setsockopt(zmq.MAXMSGSIZE, backstop_size)
 
 
 def close_when_dropped(

@@ -54,6 +54,12 @@ BACKSTOP_FACTOR = 2
 """``MAXMSGSIZE`` is this many times the message size limit: ZeroMQ drops the
 connection of a peer that sends a larger frame."""
 
+BACKSTOP_MIN = 512 * 1024
+"""``MAXMSGSIZE`` is at least this: a peer batches small messages without knowing
+the limit of the server it sends them to, up to 256 KiB and one message of at
+most 32 KiB more (``core/coalesce.py``), and a batch larger than the backstop of
+a server with a small limit would drop its connection and fail every call on it."""
+
 HEADER_READ_MAX = 64 * 1024
 """The largest header frame read of an oversized message, to learn whom to refuse:
 a larger one is not read at all, and the message is dropped."""
