@@ -478,7 +478,7 @@ def test_settings_in_seconds_take_any_real_number_but_a_bool() -> None:
     assert check_seconds("t", 0, zero=True) == 0.0
     for bad in (0, -0.1, True, float("nan"), float("inf"), "1"):
         with pytest.raises(ValueError, match="^t must be a finite number of seconds"):
-            check_seconds("t", bad)  # type: ignore[arg-type]
+            check_seconds("t", bad)
 
 
 @pytest.mark.parametrize("window", [1.5, 2.0, True, float("nan"), "8"])

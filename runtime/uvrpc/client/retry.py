@@ -56,9 +56,12 @@ class Retry:
             )
         check_seconds("backoff", self.backoff, zero=True)
         check_seconds("max_backoff", self.max_backoff, zero=True)
-        multiplier = self.multiplier
-        real = isinstance(multiplier, numbers.Real) and not isinstance(multiplier, bool)
-        if not (real and 1 <= multiplier < math.inf):
+        multiplier: object = self.multiplier
+        if not (
+            not isinstance(multiplier, bool)
+            and isinstance(multiplier, numbers.Real)
+            and 1 <= float(multiplier) < math.inf
+        ):
             raise ValueError(
                 f"multiplier must be a finite number of at least 1, not {multiplier!r}"
             )

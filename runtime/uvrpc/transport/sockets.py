@@ -2,17 +2,18 @@
 
 No linger (a closed socket drops what it could not send, and nothing waits for a
 peer that is gone; a client channel chooses a bounded linger when it closes), both
-high-water marks, the ``MAXMSGSIZE`` backstop at twice the message size limit
-(512 KiB at least) on a server's and a broker's sockets (``docs/limits.md``), heartbeats, and CURVE
-when asked. Its ``send`` and ``recv`` answer at once, on a ``zmq.asyncio.Context``
-too (:func:`plain_context`). Opening one makes the process keep freed message
-buffers (:func:`~uvrpc.transport.heap.keep_message_buffers`). :func:`connect` and
-:func:`bind` turn a malformed endpoint into a :class:`ValueError` that says what is
-wrong with it, not ZeroMQ's bare ``Invalid argument``; :func:`bind` turns an
-endpoint that is in use into an :class:`OSError` (``errno.EADDRINUSE``) that names
-it, an ``ipc://`` path another live server listens on included, which ZeroMQ would
-otherwise take over without a word. Both set ``ZMQ_IPV6`` for a tcp endpoint whose
-host is an IPv6 address (``tcp://[::1]:*``), which libzmq would not resolve.
+high-water marks, the ``MAXMSGSIZE`` backstop at twice the message size limit (512
+KiB at least) on a server's and a broker's sockets (``docs/limits.md``), heartbeats,
+and CURVE when asked. Its ``send`` and ``recv`` answer at once, on a
+``zmq.asyncio.Context`` too (:func:`plain_context`). Opening one makes the process
+keep freed message buffers (:func:`~uvrpc.transport.heap.keep_message_buffers`).
+:func:`connect` and :func:`bind` turn a malformed endpoint into a
+:class:`ValueError` that says what is wrong with it, not ZeroMQ's bare ``Invalid
+argument``; :func:`bind` turns an endpoint that is in use into an :class:`OSError`
+(``errno.EADDRINUSE``) that names it, an ``ipc://`` path another live server listens
+on included, which ZeroMQ would otherwise take over without a word. Both set
+``ZMQ_IPV6`` for a tcp endpoint whose host is an IPv6 address (``tcp://[::1]:*``),
+which libzmq would not resolve.
 """
 
 from __future__ import annotations

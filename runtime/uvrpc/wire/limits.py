@@ -136,7 +136,7 @@ def check_limit(name: str, value: int, least: int = 1) -> int:
     return value
 
 
-def check_seconds(name: str, value: float, *, zero: bool = False) -> float:
+def check_seconds(name: str, value: object, *, zero: bool = False) -> float:
     """``value`` as a float if it is a finite number of seconds above zero (or
     zero too, if ``zero``): any real number but a bool.
 
@@ -145,13 +145,14 @@ def check_seconds(name: str, value: float, *, zero: bool = False) -> float:
             of a bounds check let through, and a timer or a socket option then
             refuses far from where they were given.
     """
-    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not (real and math.isfinite(value) and (value > 0 or zero and value == 0)):
-        least = "zero or more" if zero else "more than zero"
-        raise ValueError(
-            f"{name} must be a finite number of seconds, {least}, not {value!r}"
-        )
-    return float(value)
+    if not isinstance(value, bool) and isinstance(value, numbers.Real):
+        seconds = float(value)
+        if math.isfinite(seconds) and (seconds > 0 or zero and seconds == 0):
+            return seconds
+    least = "zero or more" if zero else "more than zero"
+    raise ValueError(
+        f"{name} must be a finite number of seconds, {least}, not {value!r}"
+    )
 
 
 def message_size(frames: Sequence[Any], start: int) -> int:
