@@ -230,11 +230,17 @@ def _number(literal: Literal) -> int | float:
 
 
 def _got(literal: Literal) -> str:
+    if isinstance(literal, NameLiteral):
+        # A constant's name reads as the number it stands for, and is refused
+        # all the same: say why, or "takes an integer, got 'MAX'" is a riddle.
+        return (
+            f"the name '{literal.name}' (a constraint's value is written out: a "
+            "constant cannot stand for it)"
+        )
     return {
         IntLiteral: "an integer",
         FloatLiteral: "a number",
         StringLiteral: "a string",
-        NameLiteral: f"'{getattr(literal, 'name', '')}'",
         ListLiteral: "a list",
         MapLiteral: "a map",
     }.get(type(literal), "a boolean")

@@ -126,6 +126,11 @@ ERRORS = [
         "t.idl:2:26: error: 'min' of 'i32' takes an integer, got a number",
     ),
     (
+        "const i32 LOW = 0;\nmessage M { 1: i32(min = LOW) x; }",
+        "t.idl:3:26: error: 'min' of 'i32' takes an integer, got the name 'LOW' "
+        "(a constraint's value is written out: a constant cannot stand for it)",
+    ),
+    (
         "message M { 1: string(max_len = -1) x; }",
         "t.idl:2:33: error: 'max_len = -1' is out of range (0..9223372036854775807)",
     ),
