@@ -195,9 +195,12 @@ def _unsendable_inside(packer: msgpack.Packer, value: Any) -> list[str]:
     """The path inside ``value`` (which has no msgpack form) to the innermost value
     that has none; ``[]`` when ``value`` itself is that value. Walked level by
     level, not recursively (the value may nest as deep as the encoder failed
-    at), and :data:`MAX_DEPTH` levels at most: a value that contains itself has
-    no innermost value."""
+    at), and :data:`MAX_DEPTH` levels at most. A value that contains itself has
+    no innermost value: its path ends where it meets itself again, which is
+    where to look, found at once where each level's failed encoding would walk
+    the cycle as deep as msgpack goes (seconds, for a thousand levels)."""
     path: list[str] = []
+    on_path = {id(value)}
     while len(path) < MAX_DEPTH:
         inside: Iterable[tuple[str, Any]]
         member = getattr(value, "uvrpc_name", None)  # a union member, as in JSON
@@ -216,6 +219,9 @@ def _unsendable_inside(packer: msgpack.Packer, value: Any) -> list[str]:
         for name, item in inside:
             if not _packs(packer, item):
                 path.append(name)
+                if id(item) in on_path:
+                    return path  # the value it is inside: a cycle
+                on_path.add(id(item))
                 value = item
                 break
         else:
