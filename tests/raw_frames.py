@@ -11,6 +11,26 @@ import uvrpc
 
 ADD = "calculator.Calculator.add"
 V = uvrpc.PROTOCOL_VERSION
+CREDIT = 6
+
+
+def is_probe(frames: list[bytes]) -> bool:
+    """Whether a message a server sent is a probe: an empty CREDIT, which it sends
+    the callers of its running unary handlers every ``probe_interval`` to learn
+    whether they are still there (``docs/protocol.md``), and clients pass over."""
+    header = msgpack.unpackb(frames[-2])
+    return header[1] == CREDIT and header[3] == 0
+
+
+def next_reply(sock: zmq.Socket[bytes], wait: float = 10.0) -> list[bytes]:
+    """The next message ``sock`` receives that is not a probe (:func:`is_probe`):
+    a test that reads replies off a raw socket meets probes whenever a handler
+    of its runs longer than a probe interval, as on a loaded machine."""
+    while True:
+        assert sock.poll(int(wait * 1000), zmq.POLLIN), "no reply"
+        frames = list(sock.recv_multipart())
+        if not is_probe(frames):
+            return frames
 
 
 def exchange(

@@ -24,7 +24,7 @@ from calculator import CalculatorClient, CalculatorSyncClient
 from calculator_server import Calculator
 from conftest import RunningServer, server_thread
 from echo_server import Echo
-from raw_frames import V, request
+from raw_frames import V, next_reply, request
 
 import uvrpc
 
@@ -81,8 +81,7 @@ def read_all(sock: zmq.Socket[bytes], count: int) -> tuple[int, int]:
     """Read ``count`` replies: (answers, refusals)."""
     answers = refusals = 0
     for _ in range(count):
-        assert sock.poll(10_000, zmq.POLLIN), f"{answers + refusals} replies only"
-        frames = sock.recv_multipart()
+        frames = next_reply(sock)
         header = msgpack.unpackb(frames[-2])  # after attachments, before the body
         assert header[:2] == [V, 2]
         if header[3] == uvrpc.Status.OK:
