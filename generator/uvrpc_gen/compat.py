@@ -347,6 +347,22 @@ def _method_kind(method: Method) -> str:
     return "oneway" if method.oneway else _METHOD_KINDS[method.kind]
 
 
+def _unserved(method: Method) -> str:
+    """What becomes of a call of ``method`` on a server that does not serve it."""
+    if method.oneway:
+        # Nothing answers a oneway call, not even an error: the server drops it
+        # and counts it, and the caller never learns (docs/protocol.md).
+        return "are dropped unanswered (a oneway caller gets no error)"
+    return "are answered with UNIMPLEMENTED"
+
+
+def _oneway_note(definition: Definition) -> str:
+    """What a report of a service adds for its oneway methods, if it has any."""
+    if isinstance(definition, Service) and any(m.oneway for m in definition.methods):
+        return ", and its oneway calls are dropped unanswered"
+    return ""
+
+
 def _returns(method: Method) -> str:
     return "void" if method.returns is None else type_text(method.returns)
 
@@ -527,7 +543,7 @@ class _Comparer:
             "no longer known",
             UnionType: "files that import this one and code that uses it lose it",
             Service: f"calls to its routes '{self.old.namespace}.{name}.*' are "
-            "answered with UNIMPLEMENTED",
+            f"answered with UNIMPLEMENTED{_oneway_note(definition)}",
             Const: "files that import this one and code that uses it lose it",
             Typedef: "files that import this one can no longer name it",
         }
@@ -544,7 +560,8 @@ class _Comparer:
             Message: "",
             ExceptionType: "",
             UnionType: "",
-            Service: ": old servers answer its calls with UNIMPLEMENTED",
+            Service: ": old servers answer its calls with UNIMPLEMENTED"
+            f"{_oneway_note(definition)}",
             Const: "",
             Typedef: "",
         }
@@ -1019,17 +1036,25 @@ class _Comparer:
                 hint = f" (renamed to '{twins[0]}'?)" if len(twins) == 1 else ""
                 self.breaking(
                     method.span,
-                    f"{label} was removed{hint}: calls to its route '{route}' are "
-                    "answered with UNIMPLEMENTED",
+                    f"{label} was removed{hint}: calls to its route '{route}' "
+                    f"{_unserved(method)}",
                 )
             else:
                 self.method(method, other, label)
         for method in added:
             route = f"{self.new.namespace}.{after.name}.{method.name}"
+            if method.oneway:
+                old_servers = (
+                    f"old servers drop calls to its route '{route}' unanswered "
+                    "(a oneway caller gets no error)"
+                )
+            else:
+                old_servers = (
+                    f"old servers answer its route '{route}' with UNIMPLEMENTED"
+                )
             self.compatible(
                 method.span,
-                f"method '{after.name}.{method.name}' was added: old servers answer "
-                f"its route '{route}' with UNIMPLEMENTED",
+                f"method '{after.name}.{method.name}' was added: {old_servers}",
             )
 
     def method(self, before: Method, after: Method, label: str) -> None:

@@ -424,6 +424,40 @@ def test_compatible_change(tmp_path: Path, case: str) -> None:
     assert not any(c.breaking for c in found), "\n".join(map(str, found))
 
 
+def test_oneway_calls_of_what_old_servers_lack_are_said_to_be_dropped(
+    tmp_path: Path,
+) -> None:
+    """A server answers nothing to a oneway call, not even UNIMPLEMENTED for a
+    route it does not serve: the report says its calls vanish, not that the
+    caller is told."""
+    with_oneway = edited(
+        ("    Id next();\n", "    Id next();\n    oneway void ping();\n")
+    )
+    audit = "service Audit { oneway void log(1: string line); }\n"
+    added = {c.message: c for c in changes_between(tmp_path, BASE, with_oneway + audit)}
+    removed = {
+        c.message: c for c in changes_between(tmp_path, with_oneway + audit, BASE)
+    }
+    assert not any(c.breaking for c in added.values()), list(added)
+    assert all(c.breaking for c in removed.values()), list(removed)
+    assert (
+        "method 'Shop.ping' was added: old servers drop calls to its route "
+        "'shop.Shop.ping' unanswered (a oneway caller gets no error)"
+    ) in added
+    assert (
+        "method 'Shop.ping' was removed: calls to its route 'shop.Shop.ping' are "
+        "dropped unanswered (a oneway caller gets no error)"
+    ) in removed
+    assert (
+        "service 'Audit' was added: old servers answer its calls with "
+        "UNIMPLEMENTED, and its oneway calls are dropped unanswered"
+    ) in added
+    assert (
+        "service 'Audit' was removed: calls to its routes 'shop.Audit.*' are "
+        "answered with UNIMPLEMENTED, and its oneway calls are dropped unanswered"
+    ) in removed
+
+
 def test_no_changes(tmp_path: Path) -> None:
     assert changes_between(tmp_path, BASE, BASE) == []
 
