@@ -890,7 +890,13 @@ class _Comparer:
                     if single
                     else ("are no longer all reserved")
                 )
-                member = "value" if number == "value" else "field"
+                # What would take the id again: a union has members, not fields.
+                if number == "value":
+                    member = "value"
+                elif isinstance(after, UnionType):
+                    member = "member"
+                else:
+                    member = "field"
                 self.warning(
                     reserved.span,
                     f"{ids} of {owner} {state}: a {member} that takes "

@@ -303,6 +303,22 @@ def test_dropped_or_narrowed_reservations_are_warnings(tmp_path: Path) -> None:
     assert all(Path(c.span.file).name == "old.idl" for c in found)
 
 
+def test_a_dropped_union_reservation_names_a_member_not_a_field(
+    tmp_path: Path,
+) -> None:
+    def union(reserved: str) -> str:
+        return f"namespace shop;\nunion Shape {{ {reserved}1: double circle; }}\n"
+
+    old_path = _write(tmp_path, "old.idl", union("reserved 2; "))
+    new_path = _write(tmp_path, "new.idl", union(""))
+    (change,) = compare(read_checked(old_path), read_checked(new_path))
+    assert change.kind == "warning"
+    assert change.message == (
+        "id 2 of union 'Shape' is no longer reserved: a member that takes it again "
+        "is misread by peers built from a file that used it"
+    )
+
+
 def test_reservations_rewritten_or_split_are_no_change(tmp_path: Path) -> None:
     new = edited(
         ("reserved 8, 10 to 12;", "reserved 12, 8;\n    reserved 10 to 11;"),
