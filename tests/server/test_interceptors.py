@@ -13,6 +13,7 @@ from typing import Any, ParamSpec
 
 import msgpack
 import pytest
+import zmq
 from calculator import CalculatorClient, CalculatorSyncClient
 from calculator_server import Calculator
 from conftest import server_thread
@@ -291,6 +292,43 @@ async def test_server_interceptor_sees_a_deadline_and_a_slow_call(
         uvrpc.Status.OK,
     ]
     assert observer.seen[0][2] >= 0.1  # it slept that long at least
+
+
+@in_loop
+async def test_a_stream_past_its_deadline_ends_deadline_exceeded() -> None:
+    """A stream call still running at its deadline ends DEADLINE_EXCEEDED for the
+    server's interceptors (metrics, logs, spans), as a unary call does, whether
+    the server's timer ends it or the CANCEL its client sends at its deadline,
+    not CANCELLED as if its caller had given up early."""
+    observer = Observer()
+    async with uvrpc.Server(Feed(delay=0.05), interceptors=[observer]) as server:
+        endpoint = server.bind("tcp://127.0.0.1:*")
+        async with FeedClient(endpoint) as client:
+            # A uvrpc client sends CANCEL at its deadline.
+            with pytest.raises(uvrpc.DeadlineExceeded):
+                async for _ in client.ticks(count=1000, size=0, timeout=0.2):
+                    pass
+            await observer.wait_for(1)
+            # A caller that never cancels: the server's own timer ends it.
+            header = msgpack.packb([V, 1, 7, "feed.Feed.ticks", 200, 10_000])
+            frames = [b"", header, msgpack.packb({"1": 1000, "2": 0})]
+            sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+            with contextlib.closing(sock):
+                sock.setsockopt(zmq.LINGER, 0)
+                sock.connect(endpoint)
+                sock.send_multipart(frames)
+                await asyncio.wait_for(observer.wait_for(2), 5)
+            # Closed early by its caller, before the deadline: CANCELLED.
+            async with client.ticks(count=1000, size=0, timeout=30) as ticks:
+                async for tick in ticks:
+                    if tick.seq == 2:
+                        break
+            await asyncio.wait_for(observer.wait_for(3), 5)
+    assert [s for _, s, _ in observer.seen] == [
+        uvrpc.Status.DEADLINE_EXCEEDED,
+        uvrpc.Status.DEADLINE_EXCEEDED,
+        uvrpc.Status.CANCELLED,
+    ]
 
 
 @pytest.mark.parametrize("place", PLACES)
