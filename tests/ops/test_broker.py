@@ -31,9 +31,10 @@ import uvrpc
 import uvrpc.ops.broker
 from uvrpc.bench.echo import EchoClient
 from uvrpc.broker import Broker
-from uvrpc.health import HealthClient
+from uvrpc.health import HealthClient, HealthStatus
 from uvrpc.ops.outbox import Outbox
 from uvrpc.protocol import RequestHeaders
+from uvrpc.reflection import ReflectionClient
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -830,6 +831,36 @@ async def route_by_service() -> None:
         assert feeds.stats.replied >= 60 and echoes.stats.replied >= 60
         assert feeds.stats.dropped == echoes.stats.dropped == 0
         assert broker.stats.unserved == 1 and broker.in_flight == 0
+
+
+def test_a_check_or_description_of_a_service_goes_to_a_server_of_it() -> None:
+    """Behind a broker shared by servers of different services, a health check
+    or a description naming a service is answered by a server of that service:
+    sent to whichever server the broker picked, half were answered
+    SERVICE_UNKNOWN or NOT_FOUND (and ``uvrpc call`` refused half its calls as
+    of a service "this server" does not serve)."""
+    asyncio.run(ask_about_services())
+
+
+async def ask_about_services() -> None:
+    front, back = "inproc://front-about", "inproc://back-about"
+    with Broker([front], [back], unknown_service_grace=0) as broker:
+        async with uvrpc.Server(Feed()) as feeds, uvrpc.Server(PidEcho()) as echoes:
+            feeds.connect(back)
+            echoes.connect(back)
+            await until(lambda: broker.servers == 2, "both servers")
+            async with uvrpc.Channel(front) as channel:
+                health, reflection = HealthClient(channel), ReflectionClient(channel)
+                echo = "echo.Echo"
+                for _ in range(6):
+                    for service in ("feed.Feed", echo):
+                        status = await health.check(service=service, timeout=10)
+                        assert status is HealthStatus.SERVING, service
+                        described = await reflection.describe(name=service, timeout=10)
+                        assert [s["name"] for s in described["services"]] == [service]
+                    # A name no server announced goes to any server, as before.
+                    status = await health.check(service="no.Such", timeout=10)
+                    assert status is HealthStatus.SERVICE_UNKNOWN
 
 
 def test_a_refusal_is_counted_before_its_reply_can_reach_the_client(

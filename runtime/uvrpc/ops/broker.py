@@ -56,7 +56,7 @@ import math
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from typing import Any, Self, cast
 
@@ -91,6 +91,7 @@ from ..wire.errors import (
 )
 from ..wire.limits import HIGH_WATER_MARK, STREAM_WINDOW, check_limit
 from ..wire.protocol import (
+    ABOUT_SERVICE,
     DELIMITER,
     KIND_CANCEL,
     KIND_LEAVING,
@@ -642,7 +643,7 @@ class Broker:
         first = frames[0]
         self._front_out.learn(first)
         client = first.bytes
-        head = _head(frames)
+        head = _head(frames, self._known)
         if head is None:
             # Not ours to judge: a server answers it with the protocol's error.
             self._hand_untracked(frames, None)
@@ -751,7 +752,7 @@ class Broker:
         taken: list[tuple[int, int | None, str]] = []
         services: set[str] = set()
         for header, _ in messages:
-            head = _request(header)
+            head = _request(header, self._known)
             if head is None:
                 return False
             key = (client, head[0])
@@ -1342,11 +1343,12 @@ def _recv(sock: zmq.Socket[bytes]) -> list[zmq.Frame]:
 
 
 def _head(
-    frames: list[Any],
+    frames: list[Any], known: Container[str] = ()
 ) -> tuple[int, int, int | None, str | None] | None:
     """The kind, call id and (for a request) timeout and service of a message of
     this protocol version; ``None`` for anything else. The header is a received
-    ``zmq.Frame``, or ``bytes`` for a message taken from a batch."""
+    ``zmq.Frame``, or ``bytes`` for a message taken from a batch. ``known``: the
+    services some server announced (:func:`_service_of`)."""
     if len(frames) < 4:
         return None
     header = frames[-2]
@@ -1356,12 +1358,14 @@ def _head(
     if fields[1] != KIND_REQUEST:
         return fields[1], fields[2], None, None
     route = fields[3]
-    service = route_service(route) if type(route) is str else None
+    service = _service_of(route, fields, known) if type(route) is str else None
     timeout = fields[4] if len(fields) > 4 else None
     return fields[1], fields[2], timeout if type(timeout) is int else None, service
 
 
-def _request(header: bytes) -> tuple[int, int | None, str] | None:
+def _request(
+    header: bytes, known: Container[str] = ()
+) -> tuple[int, int | None, str] | None:
     """The call id, timeout and service of a request header of this protocol
     version, as :func:`_head` reads them; ``None`` for any other header (or a
     request whose route is not a string)."""
@@ -1372,8 +1376,26 @@ def _request(header: bytes) -> tuple[int, int | None, str] | None:
     return (
         fields[2],
         timeout if type(timeout) is int else None,
-        route_service(fields[3]),
+        _service_of(fields[3], fields, known),
     )
+
+
+_ASKING = frozenset({"uvrpc.Health", "uvrpc.Reflection"})
+"""The built-in services every server answers, whose calls ask about a service."""
+
+
+def _service_of(route: str, fields: list[Any], known: Container[str]) -> str:
+    """The service whose servers may take a request of ``route``: the route's
+    own, or for a health check or a description whose metadata names a service
+    some server announced (``known``) in :data:`ABOUT_SERVICE`, that service. A
+    server of another service would answer SERVICE_UNKNOWN or NOT_FOUND about
+    it, though a server of it is connected."""
+    service = route_service(route)
+    if service in _ASKING and len(fields) > 6 and type(fields[6]) is dict:
+        about = fields[6].get(ABOUT_SERVICE)
+        if type(about) is str and about in known:
+            return about
+    return service
 
 
 def _reply(header: bytes) -> int | None:

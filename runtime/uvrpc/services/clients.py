@@ -1,6 +1,11 @@
 """Clients of the built-in services, :mod:`uvrpc.services.health` and
 :mod:`uvrpc.services.reflection` (kept apart from them, so that a server, which
-serves both, never imports a client)."""
+serves both, never imports a client).
+
+A check or a description of one service names it in the request's metadata too
+(:data:`~uvrpc.wire.protocol.ABOUT_SERVICE`): a broker shared by servers of
+several services then sends it to a server of that service, not to whichever
+server it would pick, which may serve another and know nothing of it."""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from typing import Any
 
 from ..client.streams import ItemStream
 from ..client.stubs import AsyncClient, SyncClient
+from ..core.context import metadata
+from ..wire.protocol import ABOUT_SERVICE
 from .health import CHECK_METHOD, WATCH_METHOD, HealthStatus
 from .reflection import DESCRIBE_METHOD, LIST_METHOD
 
@@ -28,7 +35,8 @@ class HealthClient(AsyncClient):
         self, *, service: str = "", timeout: float | None = None
     ) -> HealthStatus:
         """Whether ``service`` (empty: the server as a whole) takes calls now."""
-        return await self._call(CHECK_METHOD, (service,), timeout)
+        with metadata(_about(service)):
+            return await self._call(CHECK_METHOD, (service,), timeout)
 
     def watch(
         self, *, service: str = "", timeout: float | None = None
@@ -46,7 +54,8 @@ class HealthSyncClient(SyncClient):
 
     def check(self, *, service: str = "", timeout: float | None = None) -> HealthStatus:
         """Whether ``service`` (empty: the server as a whole) takes calls now."""
-        return self._call(CHECK_METHOD, (service,), timeout)
+        with metadata(_about(service)):
+            return self._call(CHECK_METHOD, (service,), timeout)
 
     def watch(
         self, *, service: str = "", timeout: float | None = None
@@ -74,7 +83,8 @@ class ReflectionClient(AsyncClient):
         Raises:
             uvrpc.NotFound: the server serves no such service.
         """
-        return await self._call(DESCRIBE_METHOD, (name,), timeout)
+        with metadata(_about(name)):
+            return await self._call(DESCRIBE_METHOD, (name,), timeout)
 
 
 class ReflectionSyncClient(SyncClient):
@@ -92,4 +102,11 @@ class ReflectionSyncClient(SyncClient):
         Raises:
             uvrpc.NotFound: the server serves no such service.
         """
-        return self._call(DESCRIBE_METHOD, (name,), timeout)
+        with metadata(_about(name)):
+            return self._call(DESCRIBE_METHOD, (name,), timeout)
+
+
+def _about(service: str) -> dict[str, str | bytes]:
+    """The metadata of a call asking about ``service`` (none for the server as a
+    whole), by which a broker picks a server of it."""
+    return {ABOUT_SERVICE: service} if service else {}

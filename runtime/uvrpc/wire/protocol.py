@@ -52,6 +52,7 @@ from .status import Status
 from .version import PROTOCOL_VERSION
 
 __all__ = [
+    "ABOUT_SERVICE",
     "DELIMITER",
     "KIND_CANCEL",
     "KIND_CREDIT",
@@ -112,6 +113,13 @@ KIND_LEAVING = 8
 
 READY_INTERVAL = 1.0
 """Seconds between the READY messages a server sends each broker it connected to."""
+
+ABOUT_SERVICE = "uvrpc-service"
+"""Request metadata naming the service a ``uvrpc.Health`` check or a
+``uvrpc.Reflection`` description asks about. Every server answers those two, so
+a broker could send such a call to a server of another service, which knows
+nothing of the one asked about; a broker sends a call carrying this header to a
+server of the service it names (once some server announced it)."""
 
 ONEWAY_CALL_ID = 0
 """The call id of a oneway request: the server sends no reply of any kind."""
