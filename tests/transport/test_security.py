@@ -274,6 +274,32 @@ async def secured_broker() -> None:
             assert stranger_server.stats.received == plain_server.stats.received == 0
 
 
+def test_a_deadline_after_an_accepted_handshake_does_not_blame_curve() -> None:
+    """A CURVE client whose handshake succeeded and whose call then got no reply
+    (a broker with no server behind it) was told that the server may have
+    refused its CURVE handshake: the deadline says only that no reply came."""
+    asyncio.run(deadline_after_handshake())
+
+
+async def deadline_after_handshake() -> None:
+    from uvrpc.broker import Broker
+
+    with Broker(
+        ["tcp://127.0.0.1:*"],
+        ["tcp://127.0.0.1:*"],
+        security=ServerSecurity(BROKER, allow=[ALLOWED.public]),
+        backend_security=ServerSecurity(BROKER, allow=[WORKER.public]),
+    ) as broker:
+        client = FeedClient(
+            broker.frontends[0], security=ClientSecurity(BROKER.public, ALLOWED)
+        )
+        async with client:
+            with pytest.raises(uvrpc.DeadlineExceeded) as raised:
+                await client.ping(n=1, timeout=0.5, wait_for_ready=True)
+    assert "got no reply within" in str(raised.value)
+    assert "CURVE" not in str(raised.value)
+
+
 def test_a_server_secured_for_its_clients_connects_to_a_secured_broker() -> None:
     asyncio.run(secured_server_behind_secured_broker())
 

@@ -1200,6 +1200,9 @@ class Channel:
     def _on_connect(self) -> None:
         self._refusal = None
         self._down = False
+        # A handshake succeeded, so the server took this key: a call that gets
+        # no reply now is not a refused CURVE handshake, which the hint says.
+        self._core.no_reply = no_reply_text(None)
         if self._grace is not None:
             self._grace.cancel()
             self._grace = None
