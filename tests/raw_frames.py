@@ -18,8 +18,8 @@ def is_probe(frames: list[bytes]) -> bool:
     """Whether a message a server sent is a probe: an empty CREDIT, which it sends
     the callers of its running unary handlers every ``probe_interval`` to learn
     whether they are still there (``docs/protocol.md``), and clients pass over."""
-    header = msgpack.unpackb(frames[-2])
-    return header[1] == CREDIT and header[3] == 0
+    header: list[Any] = msgpack.unpackb(frames[-2])
+    return bool(header[1] == CREDIT and header[3] == 0)
 
 
 def next_reply(sock: zmq.Socket[bytes], wait: float = 10.0) -> list[bytes]:
