@@ -1266,9 +1266,11 @@ class Broker:
         # Said as "a server connected (N now)" is: an operator reading the log
         # sees the servers come and go, an idle one that crashed included.
         if server.calls:
+            calls = len(server.calls)
             _log.warning(
-                "lost a server with %d calls in flight (%s; %d now)",
-                len(server.calls),
+                "lost a server with %d call%s in flight (%s; %d now)",
+                calls,
+                "" if calls == 1 else "s",
                 why,
                 len(self._servers),
             )
