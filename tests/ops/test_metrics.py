@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
@@ -299,6 +300,40 @@ def test_merged_metrics_label_each_source() -> None:
         if ("worker", "2") in key[1] and key[0] != "uvrpc_worker_up"
     ]
     assert text.count("# TYPE uvrpc_calls_total counter") == 1
+
+
+def test_merged_metrics_read_their_sources_at_once() -> None:
+    """Sources that hang are waited for together: read one after another, four
+    hung workers held a scrape for four timeouts, past Prometheus's own."""
+    hung = [socket.create_server(("127.0.0.1", 0)) for _ in range(4)]
+    accepted: list[socket.socket] = []
+    sources = {
+        str(n): f"http://127.0.0.1:{sock.getsockname()[1]}/metrics"
+        for n, sock in enumerate(hung)
+    }
+    url, stop = serve_merged_metrics(lambda: sources, "worker", timeout=60)
+    text: list[str] = []
+
+    def scrape_once() -> None:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            text.append(response.read().decode())
+
+    scraper = threading.Thread(target=scrape_once)
+    scraper.start()
+    try:
+        # Each source is asked before any has answered: a connection to every
+        # one of them is open at once, the first still waiting for its answer.
+        for sock in hung:
+            sock.settimeout(10)
+            accepted.append(sock.accept()[0])
+    finally:
+        for sock in accepted + hung:
+            sock.close()
+        scraper.join(30)
+        stop()
+    assert not scraper.is_alive()
+    found = samples(text[0])
+    assert [found[sample("uvrpc_worker_up", worker=n)] for n in "0123"] == [0] * 4
 
 
 @contextlib.contextmanager

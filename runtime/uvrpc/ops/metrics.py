@@ -479,23 +479,24 @@ class _MergedCollector:
         self._timeout = timeout
 
     def collect(self) -> Iterable[Metric]:
-        import urllib.request
+        from concurrent.futures import ThreadPoolExecutor
 
         from prometheus_client.metrics_core import GaugeMetricFamily, Metric
-        from prometheus_client.parser import text_string_to_metric_families
 
         up = GaugeMetricFamily(
             f"uvrpc_{self._label}_up",
             f"1 if the {self._label}'s metrics were read for this scrape, else 0.",
             labels=[self._label],
         )
+        sources = sorted(self._sources().items())
+        # All at once, a thread each: one after another, N sources that hang
+        # would hold a scrape for N timeouts, past Prometheus's own (10 s).
+        urls = [url for _, url in sources]
+        with ThreadPoolExecutor(max_workers=max(1, len(urls))) as pool:
+            read = list(pool.map(_read_metrics, urls, [self._timeout] * len(urls)))
         merged: dict[str, Metric] = {}
-        for name, url in sorted(self._sources().items()):
-            try:
-                with urllib.request.urlopen(url, timeout=self._timeout) as response:
-                    text = response.read().decode()
-                families = list(text_string_to_metric_families(text))
-            except (OSError, ValueError):
+        for (name, _), families in zip(sources, read, strict=True):
+            if families is None:
                 up.add_metric([name], 0)
                 continue
             up.add_metric([name], 1)
@@ -509,3 +510,18 @@ class _MergedCollector:
                     into.add_sample(s.name, labels, s.value, s.timestamp)
         yield up
         yield from merged.values()
+
+
+def _read_metrics(url: str, timeout: float) -> list[Metric] | None:
+    """The metric families ``url`` serves, or ``None`` if it did not answer within
+    ``timeout`` seconds or answered with something else than the text format."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            text = response.read().decode()
+        return list(text_string_to_metric_families(text))
+    except (OSError, ValueError):
+        return None
