@@ -31,7 +31,7 @@ import uvrpc
 import uvrpc.ops.broker
 from uvrpc.bench.echo import EchoClient
 from uvrpc.broker import Broker
-from uvrpc.health import HealthClient, HealthStatus
+from uvrpc.health import HealthClient, HealthStatus, HealthSyncClient
 from uvrpc.ops.outbox import Outbox
 from uvrpc.protocol import RequestHeaders
 from uvrpc.reflection import ReflectionClient
@@ -861,6 +861,46 @@ async def ask_about_services() -> None:
                     # A name no server announced goes to any server, as before.
                     status = await health.check(service="no.Such", timeout=10)
                     assert status is HealthStatus.SERVICE_UNKNOWN
+
+
+def test_a_watch_of_a_service_goes_to_a_server_of_it() -> None:
+    """A watch of a service through a broker shared by servers of different
+    services starts SERVING, from a server of that service, as a check does:
+    ``HealthClient.watch`` and ``HealthSyncClient.watch`` name the service in
+    their metadata too, not only ``uvrpc health --watch``."""
+    asyncio.run(watch_services())
+
+
+async def watch_services() -> None:
+    front, back = "inproc://front-watch", "inproc://back-watch"
+    with Broker([front], [back], unknown_service_grace=0) as broker:
+        async with uvrpc.Server(Feed()) as feeds, uvrpc.Server(PidEcho()) as echoes:
+            feeds.connect(back)
+            echoes.connect(back)
+            await until(lambda: broker.servers == 2, "both servers")
+            async with uvrpc.Channel(front) as channel:
+                health = HealthClient(channel)
+                # Each service twice in a row: the broker's picks in turn
+                # cannot line up with the services asked about.
+                for service in ("feed.Feed", "echo.Echo") * 3:
+                    for _ in range(2):
+                        async with health.watch(service=service, timeout=10) as seen:
+                            first = await anext(seen)
+                        assert first is HealthStatus.SERVING, service
+
+            def watch_blocking(service: str) -> HealthStatus:
+                with uvrpc.SyncChannel(front) as sync_channel:
+                    items = HealthSyncClient(sync_channel).watch(
+                        service=service, timeout=10
+                    )
+                    first = next(items)
+                    items.close()
+                    return first
+
+            for service in ("feed.Feed", "echo.Echo") * 3:
+                for _ in range(2):
+                    first = await asyncio.to_thread(watch_blocking, service)
+                    assert first is HealthStatus.SERVING, service
 
 
 def test_a_refusal_is_counted_before_its_reply_can_reach_the_client(

@@ -31,12 +31,10 @@ from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
 from ..client.channel import Channel
-from ..core.context import metadata
 from ..services.clients import HealthClient
 from ..services.health import HealthStatus
 from ..transport.security import ClientSecurity
 from ..wire.errors import RpcError
-from ..wire.protocol import ABOUT_SERVICE
 from . import curve
 from .endpoints import refuse_inproc
 
@@ -177,13 +175,9 @@ async def probe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 status = await client.check(service=args.service, timeout=remaining)
                 return _answer(status, out)
             exit_status = RPC_FAILED
-            # Named in the metadata, as check() does: through a broker, a server
-            # of the service watched answers (ABOUT_SERVICE).
-            about = {ABOUT_SERVICE: args.service} if args.service else {}
-            with metadata(about):
-                async with client.watch(service=args.service, timeout=None) as stream:
-                    async for status in stream:
-                        exit_status = _answer(status, out)
+            async with client.watch(service=args.service, timeout=None) as stream:
+                async for status in stream:
+                    exit_status = _answer(status, out)
             return exit_status
         except RpcError as exc:
             print(

@@ -2,10 +2,10 @@
 :mod:`uvrpc.services.reflection` (kept apart from them, so that a server, which
 serves both, never imports a client).
 
-A check or a description of one service names it in the request's metadata too
-(:data:`~uvrpc.wire.protocol.ABOUT_SERVICE`): a broker shared by servers of
-several services then sends it to a server of that service, not to whichever
-server it would pick, which may serve another and know nothing of it."""
+A check, a watch or a description of one service names it in the request's
+metadata too (:data:`~uvrpc.wire.protocol.ABOUT_SERVICE`): a broker shared by
+servers of several services then sends it to a server of that service, not to
+whichever server it would pick, which may serve another and know nothing of it."""
 
 from __future__ import annotations
 
@@ -46,7 +46,9 @@ class HealthClient(AsyncClient):
 
         The stream ends after NOT_SERVING when the server closes with a grace.
         """
-        return self._server_stream(WATCH_METHOD, (service,), timeout)
+        # The stream takes the metadata of the block it is made in.
+        with metadata(_about(service)):
+            return self._server_stream(WATCH_METHOD, (service,), timeout)
 
 
 class HealthSyncClient(SyncClient):
@@ -65,7 +67,9 @@ class HealthSyncClient(SyncClient):
 
         The iteration ends after NOT_SERVING when the server closes with a grace.
         """
-        return self._server_stream(WATCH_METHOD, (service,), timeout)
+        # The iterator takes the metadata of the block it is made in.
+        with metadata(_about(service)):
+            return self._server_stream(WATCH_METHOD, (service,), timeout)
 
 
 class ReflectionClient(AsyncClient):
