@@ -1111,6 +1111,21 @@ def test_a_broker_refuses_a_grace_that_is_no_number_of_seconds() -> None:
                 broker.close(cast(Any, wrong))
 
 
+@pytest.mark.parametrize("grace", [math.nan, math.inf, -1.0, "2", True])
+def test_a_broker_refuses_an_unknown_service_grace_that_is_no_seconds(
+    grace: Any,
+) -> None:
+    """A NaN grace made the broker never judge a service unserved (every
+    comparison with it is false): calls for a service no server serves waited
+    for their deadlines instead of being answered UNIMPLEMENTED."""
+    with pytest.raises(ValueError, match="unknown_service_grace"):
+        Broker(
+            ["inproc://front-grace"],
+            ["inproc://back-grace"],
+            unknown_service_grace=grace,
+        )
+
+
 def test_a_closed_broker_says_so_when_started_again() -> None:
     broker = Broker(["inproc://front-again"], ["inproc://back-again"])
     broker.start()

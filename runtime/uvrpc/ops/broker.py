@@ -89,7 +89,7 @@ from ..wire.errors import (
     Unavailable,
     Unimplemented,
 )
-from ..wire.limits import HIGH_WATER_MARK, STREAM_WINDOW, check_limit
+from ..wire.limits import HIGH_WATER_MARK, STREAM_WINDOW, check_limit, check_seconds
 from ..wire.protocol import (
     ABOUT_SERVICE,
     DELIMITER,
@@ -337,6 +337,11 @@ class Broker:
         checked_security(backend_security, ServerSecurity)
         if not allow_shared_keys:
             check_separate_lists(security, backend_security)
+        # A NaN would pass unnoticed: the broker would never judge a service
+        # unserved, and its calls would wait for their deadlines.
+        unknown_service_grace = check_seconds(
+            "unknown_service_grace", unknown_service_grace, zero=True
+        )
         self.max_calls_per_client = check_limit(
             "max_calls_per_client", max_calls_per_client
         )
