@@ -9,6 +9,7 @@ import math
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import msgpack
@@ -29,6 +31,7 @@ from pid_echo import PidEcho
 
 import uvrpc
 import uvrpc.ops.broker
+import uvrpc.transport.liveness
 from uvrpc.bench.echo import EchoClient
 from uvrpc.broker import Broker
 from uvrpc.health import HealthClient, HealthStatus, HealthSyncClient
@@ -636,6 +639,24 @@ async def broker_lost_with_calls(tmp_path: Path) -> None:
 
 
 def test_a_broker_reached_by_host_name_is_seen_lost_after_it_restarted() -> None:
+    asyncio.run(broker_by_name_lost_twice())
+
+
+def test_a_broker_by_host_name_is_seen_lost_without_a_name_lookup(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server reads its monitor on its event loop: a lookup of the broker's
+    host name there stalls every call for as long as the resolver takes (the
+    moment a broker is lost is one a DNS server may be unreachable too), and
+    finds nothing once the name is gone or points at the broker's next host.
+    A connection to the only broker on the port reported, which no client of
+    this server can have, is that broker's without one."""
+
+    def unreachable(*args: object, **kwargs: object) -> object:
+        raise socket.gaierror(socket.EAI_AGAIN, "the resolver is unreachable")
+
+    resolver = SimpleNamespace(getaddrinfo=unreachable, SOCK_STREAM=0)
+    monkeypatch.setattr(uvrpc.transport.liveness, "socket", resolver)
     asyncio.run(broker_by_name_lost_twice())
 
 

@@ -53,6 +53,7 @@ from ..transport.liveness import (
     connection_to,
     monitor_address,
     monitor_event,
+    tcp_port,
 )
 from ..transport.reactor import RouterReactor, SocketReactor
 from ..transport.security import (
@@ -504,17 +505,36 @@ class Server:
         reported = bytes(frames[1])
         alias = self._broker_of.get(reported)
         if alias is None:
-            # A connection that reconnected is named by the address its host
-            # name resolved to; a client's to this server by this server's own.
-            bound = {endpoint.encode() for endpoint in self._endpoints}
-            if reported in bound:
-                return
-            for endpoint, each in self._broker_of.items():
-                if connection_to(reported, endpoint):
-                    alias = each
-                    break
+            alias = self._reconnected_broker(reported)
         if alias is not None:
             self._lost_broker(alias)
+
+    def _reconnected_broker(self, reported: bytes) -> bytes | None:
+        """The broker whose connection a monitor event names ``reported``, the
+        address its host name resolved to once it reconnected; ``None`` if none.
+
+        A client's connection to this server is named by this server's own
+        address, on a port it bound: on any other port, the only broker
+        connected to on that port is the one, without a lookup of its name.
+        That lookup runs on the event loop, where a resolver that does not
+        answer (a broker and its DNS may be lost together) would stall every
+        call, and it finds nothing once the name points elsewhere.
+        """
+        if reported in {endpoint.encode() for endpoint in self._endpoints}:
+            return None
+        port = tcp_port(reported)
+        brokers = [
+            (endpoint, alias)
+            for endpoint, alias in self._broker_of.items()
+            if port is not None and tcp_port(endpoint) == port
+        ]
+        bound = {tcp_port(endpoint.encode()) for endpoint in self._endpoints}
+        if len(brokers) == 1 and port not in bound:
+            return brokers[0][1]
+        for endpoint, alias in brokers:
+            if connection_to(reported, endpoint):
+                return alias
+        return None
 
     def _lost_broker(self, alias: bytes) -> None:
         """The connection to a broker dropped: end every call that came through

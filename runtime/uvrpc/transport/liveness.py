@@ -35,6 +35,7 @@ __all__ = [
     "handshake_refusal",
     "monitor_address",
     "monitor_event",
+    "tcp_port",
 ]
 
 Refusal = tuple[type[RpcError], str]
@@ -144,6 +145,15 @@ def connection_to(reported: bytes, endpoint: bytes) -> bool:
     except OSError:  # a name that no longer resolves names no connection
         return False
     return _plain(address) in {_plain(str(info[4][0])) for info in found}
+
+
+def tcp_port(endpoint: bytes) -> int | None:
+    """The port of a ``tcp://`` endpoint (after its source address, if it has
+    one); ``None`` for any other endpoint, or one whose port is no number."""
+    if not endpoint.startswith(b"tcp://"):
+        return None
+    port = endpoint.rpartition(b":")[2]
+    return int(port) if port.isdigit() else None
 
 
 def _host_port(endpoint: str) -> tuple[str, int]:
