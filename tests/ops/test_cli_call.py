@@ -22,6 +22,7 @@ import pytest
 import zmq
 from conformance_server import Conformance
 from conftest import RunningServer, generate_modules, server_thread
+from golden.conformance import Containers
 
 import uvrpc
 from uvrpc.cli import main
@@ -86,6 +87,30 @@ def test_message_enum_set_and_bytes(
         json.dumps({"value": {"7": {"k": []}}}),
     )  # fmt: skip
     assert (status, json.loads(out)) == (0, {"7": {"k": []}})
+
+
+def test_bytes_are_read_from_a_messages_own_json(
+    running: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A message's ``model_dump_json`` writes bytes as URL-safe base64 (``-`` and
+    ``_``), which a user pastes into a call: read as the model reads it, either
+    alphabet, padded or not, in a field, a map value and a union member alike."""
+    blob = b"\xfb\xff\xbf\x00"
+    standard = base64.b64encode(blob).decode()
+    message = Containers(blobs={"k": blob}).model_dump_json()
+    assert "-" in message and "_" in message
+    status, out, err = run(
+        capsys, "call", running.endpoint, "conformance.Conformance.echoContainers",
+        json.dumps({"value": json.loads(message)}),
+    )  # fmt: skip
+    assert (status, err) == (0, "")
+    assert json.loads(out)["blobs"] == {"k": standard}
+    for text in (base64.urlsafe_b64encode(blob).decode(), standard.rstrip("=")):
+        status, out, err = run(
+            capsys, "call", running.endpoint, "conformance.Conformance.echoShape",
+            json.dumps({"shape": {"blob": text}}),
+        )  # fmt: skip
+        assert (status, err, json.loads(out)) == (0, "", {"blob": standard})
 
 
 def test_error_status_and_exit_code(

@@ -2,7 +2,8 @@
 
 ``uvrpc call ENDPOINT ROUTE 'JSON'`` asks the server to describe the route's service
 (:mod:`uvrpc.reflection`), maps the JSON object's keys, parameter names, to their ids,
-converts the values to the declared types (bytes as base64 text, sets as lists, enum
+converts the values to the declared types (bytes as base64 text, standard or
+URL-safe as a message's own JSON writes it, sets as lists, enum
 members by name or number, map keys from text, a union as an object of one member
 keyed by name, ``{"circle": {...}}``, a ``uuid`` as its text, a ``timestamp`` as
 RFC 3339 text, a ``duration`` as ISO 8601 text or seconds, a ``decimal`` as text),
@@ -26,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import binascii
 import contextlib
 import json
 import math
@@ -53,6 +53,7 @@ from ..wire.errors import (
 )
 from ..wire.message import Message, field_ids
 from ..wire.methods import BidiStreaming, ClientStreaming, ServerStreaming, Unary
+from ..wire.types import from_base64
 from ..wire.wellknown import from_json, to_json
 from . import curve
 from .endpoints import refuse_inproc
@@ -152,8 +153,10 @@ class Converter:
             if not isinstance(value, str):
                 raise CallError(f"{where}: expected base64 text for bytes")
             try:
-                return base64.b64decode(value, validate=True)
-            except binascii.Error:
+                # Either alphabet, padded or not, as a message's JSON reads it:
+                # what ``model_dump_json`` writes (URL-safe) is taken here too.
+                return bytes(from_base64(value))
+            except ValueError:
                 raise CallError(f"{where}: not valid base64") from None
         try:
             known = from_json(type_name, value)  # uuid, timestamp, duration, decimal
