@@ -13,6 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import msgpack
@@ -27,6 +28,7 @@ from hypothesis import strategies as st
 import uvrpc
 from uvrpc.broker import Broker
 from uvrpc.wire.batch import encode_batch
+from uvrpc.wire.limits import BACKSTOP_MIN
 
 V = uvrpc.PROTOCOL_VERSION
 PING = "feed.Feed.ping"
@@ -130,3 +132,35 @@ def test_hostile_peers_on_either_side_never_hurt_a_broker(
         assert broker.servers == 1
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not errors, errors[0].getMessage()
+
+
+def test_a_clients_frame_beyond_twice_the_limit_drops_its_connection(
+    tmp_path: Path,
+) -> None:
+    """A broker bounds a client's frame as a server bounds it (``docs/limits.md``):
+    one of more than twice ``max_message_size`` (512 KiB at least) drops that
+    client's connection, where the broker took any size and buffered it whole
+    before a server could refuse it."""
+    backend = f"ipc://{tmp_path / 'back.sock'}"
+    with (
+        Broker(["tcp://127.0.0.1:*"], [backend], max_message_size=1024) as broker,
+        server_thread(Feed(), bind=f"ipc://{tmp_path / 'feed.sock'}") as running,
+    ):
+        assert running.loop is not None and running.server is not None
+        running.loop.call_soon_threadsafe(running.server.connect, backend)
+        until(lambda: broker.servers == 1, "the feed server")
+        front = broker.frontends[0]
+        header = msgpack.packb([V, 1, 1, PING, None])
+        body = msgpack.packb({"1": bytes(BACKSTOP_MIN)})  # a wrong type, too
+        sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        try:
+            sock.connect(front)
+            sock.send_multipart([b"", header, body])
+            # Taken, it would be answered INVALID_ARGUMENT by the server.
+            assert not sock.poll(1000, zmq.POLLIN)
+        finally:
+            sock.close()
+        with FeedSyncClient(front, timeout=10) as honest:
+            assert honest.ping(n=3) == 3
+        assert broker.stats.requests == 1

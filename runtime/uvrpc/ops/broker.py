@@ -89,7 +89,14 @@ from ..wire.errors import (
     Unavailable,
     Unimplemented,
 )
-from ..wire.limits import HIGH_WATER_MARK, STREAM_WINDOW, check_limit, check_seconds
+from ..wire.limits import (
+    HIGH_WATER_MARK,
+    MAX_MESSAGE_SIZE,
+    STREAM_WINDOW,
+    backstop_size,
+    check_limit,
+    check_seconds,
+)
 from ..wire.protocol import (
     ABOUT_SERVICE,
     DELIMITER,
@@ -302,6 +309,10 @@ class Broker:
         unknown_service_grace: seconds after the broker starts during which a
             request for a service no server has announced waits instead of being
             answered ``UNIMPLEMENTED`` (servers announce every second).
+        max_message_size: the largest message its servers take, in bytes: a
+            client's frame of more than twice it (512 KiB at least) drops that
+            client's connection (``ZMQ_MAXMSGSIZE``), as it would a server's;
+            what is below passes on, for the server to judge.
 
     A secured broker runs a ZAP handler, a domain per socket, on a ZeroMQ context
     of its own (unless given one, which must have no other ZAP handler), and checks
@@ -330,6 +341,7 @@ class Broker:
         max_calls_per_client: int = MAX_CALLS_PER_CLIENT,
         max_waiting_per_client: int | None = None,
         unknown_service_grace: float = UNKNOWN_SERVICE_GRACE,
+        max_message_size: int = MAX_MESSAGE_SIZE,
     ) -> None:
         if not frontends or not backends:
             raise ValueError("a broker needs a frontend and a backend endpoint")
@@ -342,6 +354,7 @@ class Broker:
         unknown_service_grace = check_seconds(
             "unknown_service_grace", unknown_service_grace, zero=True
         )
+        check_limit("max_message_size", max_message_size)
         self.max_calls_per_client = check_limit(
             "max_calls_per_client", max_calls_per_client
         )
@@ -409,6 +422,11 @@ class Broker:
                 announce_batches(sock)
                 if heartbeat is not None:
                     heartbeat.apply(sock)
+            # A client's frame is bounded as a server bounds it: libzmq drops
+            # the connection of one that sends a larger frame, rather than the
+            # broker buffering it whole. Servers' replies are not: a reply may
+            # be as large as its server sends it, for its client to judge.
+            self._front.setsockopt(zmq.MAXMSGSIZE, backstop_size(max_message_size))
             for sock in (self._control, self._command):
                 sock.setsockopt(zmq.LINGER, 0)
             if secured:

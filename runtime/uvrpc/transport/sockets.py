@@ -33,7 +33,7 @@ from typing import Any, Protocol, cast
 import zmq
 import zmq.asyncio
 
-from ..wire.limits import BACKSTOP_FACTOR, BACKSTOP_MIN
+from ..wire.limits import backstop_size
 from .heap import keep_message_buffers
 from .inproc import inproc_bound
 from .liveness import Heartbeat
@@ -110,8 +110,7 @@ def configure_socket(
     sock.setsockopt(zmq.SNDHWM, hwm)
     sock.setsockopt(zmq.RCVHWM, hwm)
     if backstop:
-        backstop_size = max(BACKSTOP_FACTOR * max_message_size, BACKSTOP_MIN)
-        sock.setsockopt(zmq.MAXMSGSIZE, backstop_size)
+        sock.setsockopt(zmq.MAXMSGSIZE, backstop_size(max_message_size))
 
 
 def close_when_dropped(

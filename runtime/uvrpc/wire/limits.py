@@ -29,6 +29,7 @@ __all__ = [
     "STREAM_WINDOW",
     "STREAM_WINDOW_MAX",
     "ZERO_COPY_MIN",
+    "backstop_size",
     "check_limit",
     "check_seconds",
     "echo",
@@ -153,6 +154,13 @@ def check_seconds(name: str, value: object, *, zero: bool = False) -> float:
     raise ValueError(
         f"{name} must be a finite number of seconds, {least}, not {value!r}"
     )
+
+
+def backstop_size(max_message_size: int) -> int:
+    """The ``MAXMSGSIZE`` of a socket that takes messages of at most
+    ``max_message_size`` bytes: :data:`BACKSTOP_FACTOR` times it, and
+    :data:`BACKSTOP_MIN` at least."""
+    return max(BACKSTOP_FACTOR * max_message_size, BACKSTOP_MIN)
 
 
 def message_size(frames: Sequence[Any], start: int) -> int:
