@@ -99,6 +99,19 @@ def _escape_doc(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
 
 
+def _bare_quote_at_end(text: str) -> bool:
+    """Whether escaped docstring text ends with a quote no backslash escapes.
+
+    Only such a quote would run into the closing quotes, so only then does ``ruff
+    format`` keep a space before them; after a doc ending with three quotes, which
+    are written escaped, it removes the space.
+    """
+    body = text.removesuffix('"')
+    if body == text:
+        return False
+    return (len(body) - len(body.rstrip("\\"))) % 2 == 0
+
+
 def _wrap(line: str, room: int, hang: str = "") -> list[str]:
     """Split a line into lines of at most ``room`` columns at spaces, keeping its
     indentation (the lines after the first indented by ``hang`` more); a word
@@ -151,7 +164,7 @@ def docstring(text: str, indent: int) -> tuple[str, ...]:
     text = _escape_doc(text.expandtabs(8).strip())
     if text.startswith('"'):
         text = f" {text}"
-    closing = ' """' if text.endswith('"') else '"""'
+    closing = ' """' if _bare_quote_at_end(text) else '"""'
     if "\n" not in text:
         single = f'{pad}"""{text}{closing}'
         if width(single) <= LINE_LENGTH:

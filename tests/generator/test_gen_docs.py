@@ -120,6 +120,15 @@ def test_docstring_starting_or_ending_with_a_quote() -> None:
     assert docstring('ends "quoted"', 4) == ('    """ends "quoted" """',)
 
 
+def test_docstring_ending_with_three_quotes_or_a_backslash_and_a_quote() -> None:
+    # Three quotes are written escaped, and an escaped quote does not run into the
+    # closing quotes: ruff format takes out a space before them there. A quote
+    # after a backslash is a quote after an escaped backslash, and keeps it.
+    assert docstring('"""', 4) == ('    """\\"\\"\\""""',)
+    assert docstring('say """', 4) == ('    """say \\"\\"\\""""',)
+    assert docstring('say \\"', 4) == ('    """say \\\\" """',)
+
+
 def test_docstring_expands_tabs_and_removes_common_indentation() -> None:
     assert docstring("\ttabbed\tdoc\n\n\tindented\n\t\tmore", 4) == (
         '    """tabbed  doc',
@@ -166,6 +175,8 @@ def test_doc_comments_generate_ruff_clean_code(tmp_path: Path) -> None:
         + "日本語 " * 25
         + "\nmessage D {}\n"
         + '/// ends with "quote"\nmessage E {}\n'
+        + '/// ends with """\nmessage H {}\n'
+        + '/// ends with \\"\nmessage I {}\n'
         + "/// Call "
         + "x" * 75
         + "\nmessage F {}\n"
