@@ -157,8 +157,9 @@ def docstring(text: str, indent: int) -> tuple[str, ...]:
     quotes on their own line; lines too long are wrapped, a line that fits only
     without the closing quotes too (``ruff format`` would join a docstring of one
     line to its quotes). As ``ruff format`` does, tabs are expanded, the common
-    indentation of the lines after the first is removed, and a space keeps a quote
-    at either end from touching the triple quotes.
+    indentation of the lines after the first is removed (and whitespace other than
+    spaces at the start of a line), and a space keeps a quote at either end from
+    touching the triple quotes.
     """
     pad = " " * indent
     text = _escape_doc(text.expandtabs(8).strip())
@@ -171,8 +172,12 @@ def docstring(text: str, indent: int) -> tuple[str, ...]:
             return (single,)
     room = LINE_LENGTH - indent
     raws = [raw.rstrip() for raw in text.split("\n")]
-    margin = min((len(r) - len(r.lstrip(" ")) for r in raws[1:] if r), default=0)
-    raws[1:] = [raw[margin:] for raw in raws[1:]]
+    # ruff format measures a line's indentation in spaces alone, and drops any
+    # other whitespace that follows them (a no-break space, U+3000 that indents
+    # a paragraph of Japanese): the indentation kept is the spaces past the margin.
+    indents = [(len(raw) - len(raw.lstrip(" ")), raw.lstrip()) for raw in raws[1:]]
+    margin = min((n for n, rest in indents if rest), default=0)
+    raws[1:] = [" " * (n - margin) + rest if rest else "" for n, rest in indents]
     pieces = [
         piece
         for number, (raw, hang) in enumerate(zip(raws, _hangs(raws), strict=True))

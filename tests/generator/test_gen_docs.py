@@ -139,6 +139,19 @@ def test_docstring_expands_tabs_and_removes_common_indentation() -> None:
     )
 
 
+def test_docstring_drops_other_whitespace_that_starts_a_line() -> None:
+    # ruff format counts spaces alone as indentation and drops a no-break space or
+    # an ideographic space (U+3000, which indents Japanese paragraphs) after them.
+    text = "Summary.\n\u3000段落\n  \u00a0 kept two\n\u00a0x"
+    assert docstring(text, 4) == (
+        '    """Summary.',
+        "    段落",
+        "      kept two",
+        "    x",
+        '    """',
+    )
+
+
 def test_a_docstring_that_fits_only_without_its_closing_quotes_is_broken() -> None:
     # 80 columns of text at indent 4: the opening line fits, the closing quotes
     # would not; ruff format would join a one-line docstring to its quotes, past
@@ -177,6 +190,7 @@ def test_doc_comments_generate_ruff_clean_code(tmp_path: Path) -> None:
         + '/// ends with "quote"\nmessage E {}\n'
         + '/// ends with """\nmessage H {}\n'
         + '/// ends with \\"\nmessage I {}\n'
+        + "/// Summary.\n///\u3000段落\n///   \u00a0 kept\n///\u00a0x\nmessage J {}\n"
         + "/// Call "
         + "x" * 75
         + "\nmessage F {}\n"
