@@ -139,7 +139,9 @@ def read_checked(path: str) -> CheckedModule:
             errors.
     """
     try:
-        source = Path(path).read_text(encoding="utf-8")
+        # Untranslated, as load() reads it: a lone \r is no line break.
+        with open(path, encoding="utf-8", newline="") as stream:
+            source = stream.read()
     except (OSError, UnicodeDecodeError) as error:
         reason = getattr(error, "strerror", None) or str(error)
         raise CompatError(f"{path}: error: cannot read: {reason}") from None

@@ -100,7 +100,9 @@ class _Loader:
         if path in self.sources:
             return self.sources[path]
         try:
-            with open(path, encoding="utf-8") as stream:
+            # newline="": the parser counts lines at \n alone (a lone \r is no
+            # line break), so the text must reach it untranslated.
+            with open(path, encoding="utf-8", newline="") as stream:
                 text = stream.read()
         except (OSError, UnicodeDecodeError) as error:
             reason = getattr(error, "strerror", None) or str(error)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from uvrpc_gen.check import check
-from uvrpc_gen.cli import generate
+from uvrpc_gen.cli import generate, main
 from uvrpc_gen.diagnostics import IdlError, format_diagnostic
 from uvrpc_gen.layout import LINE_LENGTH, width
 from uvrpc_gen.parse import parse
@@ -35,6 +35,25 @@ def test_line_numbers_count_newlines_only(separator: str) -> None:
         "message M { 1: Strng x; }",
         "               ^~~~~",
     ]
+
+
+def test_files_are_read_with_their_line_ends_as_they_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``uvrpc-gen`` and ``--compat`` read a file untranslated: a comment runs on
+    past a lone \r (an old Mac line end), a string keeps one, and positions are
+    those ``generate()`` gives."""
+    idl = tmp_path / "cr.idl"
+    idl.write_bytes(b'namespace t;\n// a\rb\nconst string S = "a\rb";\r\n')
+    assert main([str(idl), "-o", str(tmp_path / "out")]) == 0
+    assert 'S: _typing.Final[str] = "a\\rb"\n' in (tmp_path / "out/cr.py").read_text()
+    assert main(["--compat", str(idl), str(idl)]) == 0
+    idl.write_bytes(b"namespace t;\n// a\rb\nmessage M { 1: Strng x; }\n")
+    capsys.readouterr()
+    assert main([str(idl), "-o", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f"{idl}:3:16: error: unknown type 'Strng'; did you mean 'string'?"
+    )
 
 
 def test_syntax_error_at_the_end_counts_newlines_only() -> None:
