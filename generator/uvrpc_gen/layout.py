@@ -245,6 +245,14 @@ def _parenthesizable(doc: Doc) -> bool:
     return not (isinstance(doc, Group) and doc.display)
 
 
+def _splittable(annotation: Doc | None) -> bool:
+    """Whether ruff can split an annotation: a union (in parentheses) or a
+    subscript."""
+    return isinstance(annotation, Union) or (
+        isinstance(annotation, Group) and bool(annotation.items)
+    )
+
+
 def assignment(
     target: str, annotation: Doc | None, value: Doc | None, indent: int
 ) -> tuple[str | None, str | None]:
@@ -253,8 +261,9 @@ def assignment(
 
     Tries the layouts ruff tries, in its order: all on one line; the value's own
     brackets split; the value in parentheses on lines of its own (a value that
-    cannot break only if it then fits); the annotation split (a subscript breaks,
-    an optional type goes in parentheses); else as the groups fall.
+    cannot break only if it then fits; a negative number only if the annotation
+    cannot split); the annotation split (a subscript breaks, an optional type goes
+    in parentheses); else as the groups fall.
     """
     pad = " " * indent
     left: Doc = target if annotation is None else Seq((f"{target}: ", annotation))
@@ -281,8 +290,12 @@ def assignment(
     ):
         return flat_annotation, _slot(_render(value, indent, indent, 0, broken=True))
     splittable = isinstance(value, Group) and bool(value.items)
+    # A negative number is a unary operation, which ruff parenthesizes only when
+    # the annotation cannot split instead.
+    negative = isinstance(value, str) and value.startswith("-")
     if (
         _parenthesizable(value)
+        and not (negative and _splittable(annotation))
         and _fits("(", 0, width(left_text))
         and (splittable or _fits(flat(value), indent + 4, 0))
     ):

@@ -224,6 +224,31 @@ def test_long_service_and_method_names_generate_ruff_clean_code(tmp_path: Path) 
     assert "_NOTIFICATION_PREFERENCES_SERVICE_PING: _uvrpc.Unary[" in text
 
 
+def test_negative_defaults_of_long_fields_generate_ruff_clean_code(
+    tmp_path: Path,
+) -> None:
+    """A negative number is a unary operation: ruff splits the annotation rather
+    than put the number in parentheses, unless the annotation cannot split."""
+    source = (
+        "namespace t;\n"
+        "message M {\n"
+        "    1: i16(min = -473, max = -70) price_name_shape_q50_and_more = -301;\n"
+        "    2: i64 a_long_field_name_that_needs_the_line_for_itself_and_some_more"
+        "_too_xxxx = -999999;\n"
+        "}\n"
+        "const i64 A_LONG_CONSTANT_NAME_THAT_TAKES_MOST_OF_THE_LINE_BY_ITSELF_ALONE"
+        " = -7;\n"
+    )
+    text = generated_ruff_clean(source, tmp_path)
+    assert (
+        "    price_name_shape_q50_and_more: _typing.Annotated[\n"
+        "        _t.I16, _t.Constraints(ge=-473, le=-70)\n"
+        "    ] = -301\n"
+    ) in text
+    assert "_too_xxxx: _t.I64 = (\n        -999999\n    )\n" in text
+    assert "_ALONE: _typing.Final[\n    int\n] = -7\n" in text
+
+
 def test_long_stream_item_types_generate_ruff_clean_code(tmp_path: Path) -> None:
     """The async client takes a stream's items as ``AsyncIterable[T] |
     Iterable[T]``: a union too long for its line breaks before ``|``, and each
