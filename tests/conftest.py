@@ -103,8 +103,14 @@ def server_thread(
 ) -> Iterator[RunningServer]:
     """Serve ``services`` on a thread until the block ends, then close everything.
 
-    ``options`` are passed to :class:`uvrpc.Server`.
+    ``options`` are passed to :class:`uvrpc.Server`. Its ``probe_interval`` is a
+    minute unless given: many tests read a raw socket's messages as replies, and
+    a probe (an empty CREDIT to the callers of handlers still running, or of
+    replies still waiting for room) comes among them whenever one outlives the
+    default second, as on a loaded machine. The probes are tested where they are
+    the subject (``tests/server/test_gone_callers.py``), at intervals of their own.
     """
+    options.setdefault("probe_interval", 60.0)
     handle = RunningServer()
     ready = threading.Event()
 

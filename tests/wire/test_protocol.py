@@ -20,7 +20,7 @@ from calculator import CalculatorClient, CalculatorSyncClient
 from calculator_server import Calculator
 from conftest import RunningServer, server_thread
 from fake_peers import close_when_gone, watch_disconnects
-from raw_frames import ADD, V, decode, exchange, request
+from raw_frames import ADD, V, decode, exchange, next_reply, request
 
 import uvrpc
 
@@ -185,7 +185,7 @@ def test_a_caller_that_reads_slowly_loses_no_reply() -> None:
             assert server.stats.replied < calls  # the rest are waiting for room
             replies: dict[int, Any] = {}
             while len(replies) < calls and sock.poll(5000, zmq.POLLIN):
-                header, body = decode(sock.recv_multipart())
+                header, body = decode(next_reply(sock))
                 replies[header[2]] = body
         finally:
             sock.close()
