@@ -1406,7 +1406,9 @@ def _request(
 
 
 _ASKING = frozenset({"uvrpc.Health", "uvrpc.Reflection"})
-"""The built-in services every server answers, whose calls ask about a service."""
+"""The built-in services every server answers, whose calls ask about a service
+(``services.health.HEALTH_SERVICE``, ``services.reflection.REFLECTION_SERVICE``,
+spelt out: the broker, which judges no service, imports none)."""
 
 
 def _service_of(route: str, fields: list[Any], known: Container[str]) -> str:
