@@ -817,41 +817,50 @@ async def raw_call(front: str, route: str, call_id: int = 1) -> tuple[int, bytes
     return msgpack.unpackb(reply[-2])[3], reply[-1]
 
 
-def test_a_broker_sends_each_call_to_a_server_of_its_service() -> None:
-    asyncio.run(route_by_service())
-
-
-async def route_by_service() -> None:
-    front, back = "inproc://front-services", "inproc://back-services"
+@asynccontextmanager
+async def feed_and_echo_servers(
+    name: str,
+) -> AsyncIterator[tuple[Broker, str, uvrpc.Server, uvrpc.Server]]:
+    """A broker on ``inproc://`` endpoints named after ``name``, with a server of
+    ``feed.Feed`` and one of ``echo.Echo`` behind it: the broker, its frontend
+    and the two servers, once both are connected."""
+    front, back = f"inproc://front-{name}", f"inproc://back-{name}"
     with Broker([front], [back], unknown_service_grace=0) as broker:
         async with uvrpc.Server(Feed()) as feeds, uvrpc.Server(PidEcho()) as echoes:
             feeds.connect(back)
             echoes.connect(back)
             await until(lambda: broker.servers == 2, "both servers")
-            async with uvrpc.Channel(front) as channel:
-                feed, echo = FeedClient(channel), EchoClient(channel)
-                pings = asyncio.gather(*(feed.ping(n=n, timeout=10) for n in range(60)))
-                echoed = asyncio.gather(
-                    *(echo.echo(data=b"%d" % n, timeout=10) for n in range(60))
-                )
-                assert await pings == list(range(60))
-                assert [bytes(r)[:-8] for r in await echoed] == [
-                    b"%d" % n for n in range(60)
-                ]
-                # The services every server answers go to either.
-                health = HealthClient(channel)
-                for _ in range(4):
-                    await health.check(service="", timeout=10)
-            # A service no server serves is refused at once, not at its deadline.
-            status, body = await raw_call(front, "calculator.Calculator.add")
-            assert status == uvrpc.Status.UNIMPLEMENTED
-            assert (
-                b"no server behind this broker serves 'calculator.Calculator'" in body
+            yield broker, front, feeds, echoes
+
+
+def test_a_broker_sends_each_call_to_a_server_of_its_service() -> None:
+    asyncio.run(route_by_service())
+
+
+async def route_by_service() -> None:
+    async with feed_and_echo_servers("services") as (broker, front, feeds, echoes):
+        async with uvrpc.Channel(front) as channel:
+            feed, echo = FeedClient(channel), EchoClient(channel)
+            pings = asyncio.gather(*(feed.ping(n=n, timeout=10) for n in range(60)))
+            echoed = asyncio.gather(
+                *(echo.echo(data=b"%d" % n, timeout=10) for n in range(60))
             )
-            assert b"feed.Feed" in body
-        assert feeds.stats.replied >= 60 and echoes.stats.replied >= 60
-        assert feeds.stats.dropped == echoes.stats.dropped == 0
-        assert broker.stats.unserved == 1 and broker.in_flight == 0
+            assert await pings == list(range(60))
+            assert [bytes(r)[:-8] for r in await echoed] == [
+                b"%d" % n for n in range(60)
+            ]
+            # The services every server answers go to either.
+            health = HealthClient(channel)
+            for _ in range(4):
+                await health.check(service="", timeout=10)
+        # A service no server serves is refused at once, not at its deadline.
+        status, body = await raw_call(front, "calculator.Calculator.add")
+        assert status == uvrpc.Status.UNIMPLEMENTED
+        assert b"no server behind this broker serves 'calculator.Calculator'" in body
+        assert b"feed.Feed" in body
+    assert feeds.stats.replied >= 60 and echoes.stats.replied >= 60
+    assert feeds.stats.dropped == echoes.stats.dropped == 0
+    assert broker.stats.unserved == 1 and broker.in_flight == 0
 
 
 def test_a_check_or_description_of_a_service_goes_to_a_server_of_it() -> None:
@@ -864,24 +873,19 @@ def test_a_check_or_description_of_a_service_goes_to_a_server_of_it() -> None:
 
 
 async def ask_about_services() -> None:
-    front, back = "inproc://front-about", "inproc://back-about"
-    with Broker([front], [back], unknown_service_grace=0) as broker:
-        async with uvrpc.Server(Feed()) as feeds, uvrpc.Server(PidEcho()) as echoes:
-            feeds.connect(back)
-            echoes.connect(back)
-            await until(lambda: broker.servers == 2, "both servers")
-            async with uvrpc.Channel(front) as channel:
-                health, reflection = HealthClient(channel), ReflectionClient(channel)
-                echo = "echo.Echo"
-                for _ in range(6):
-                    for service in ("feed.Feed", echo):
-                        status = await health.check(service=service, timeout=10)
-                        assert status is HealthStatus.SERVING, service
-                        described = await reflection.describe(name=service, timeout=10)
-                        assert [s["name"] for s in described["services"]] == [service]
-                    # A name no server announced goes to any server, as before.
-                    status = await health.check(service="no.Such", timeout=10)
-                    assert status is HealthStatus.SERVICE_UNKNOWN
+    async with feed_and_echo_servers("about") as (broker, front, feeds, echoes):
+        async with uvrpc.Channel(front) as channel:
+            health, reflection = HealthClient(channel), ReflectionClient(channel)
+            echo = "echo.Echo"
+            for _ in range(6):
+                for service in ("feed.Feed", echo):
+                    status = await health.check(service=service, timeout=10)
+                    assert status is HealthStatus.SERVING, service
+                    described = await reflection.describe(name=service, timeout=10)
+                    assert [s["name"] for s in described["services"]] == [service]
+                # A name no server announced goes to any server, as before.
+                status = await health.check(service="no.Such", timeout=10)
+                assert status is HealthStatus.SERVICE_UNKNOWN
 
 
 def test_a_watch_of_a_service_goes_to_a_server_of_it() -> None:
@@ -893,35 +897,30 @@ def test_a_watch_of_a_service_goes_to_a_server_of_it() -> None:
 
 
 async def watch_services() -> None:
-    front, back = "inproc://front-watch", "inproc://back-watch"
-    with Broker([front], [back], unknown_service_grace=0) as broker:
-        async with uvrpc.Server(Feed()) as feeds, uvrpc.Server(PidEcho()) as echoes:
-            feeds.connect(back)
-            echoes.connect(back)
-            await until(lambda: broker.servers == 2, "both servers")
-            async with uvrpc.Channel(front) as channel:
-                health = HealthClient(channel)
-                # Each service twice in a row: the broker's picks in turn
-                # cannot line up with the services asked about.
-                for service in ("feed.Feed", "echo.Echo") * 3:
-                    for _ in range(2):
-                        async with health.watch(service=service, timeout=10) as seen:
-                            first = await anext(seen)
-                        assert first is HealthStatus.SERVING, service
-
-            def watch_blocking(service: str) -> HealthStatus:
-                with uvrpc.SyncChannel(front) as sync_channel:
-                    items = HealthSyncClient(sync_channel).watch(
-                        service=service, timeout=10
-                    )
-                    first = next(items)
-                    items.close()
-                    return first
-
+    async with feed_and_echo_servers("watch") as (broker, front, feeds, echoes):
+        async with uvrpc.Channel(front) as channel:
+            health = HealthClient(channel)
+            # Each service twice in a row: the broker's picks in turn
+            # cannot line up with the services asked about.
             for service in ("feed.Feed", "echo.Echo") * 3:
                 for _ in range(2):
-                    first = await asyncio.to_thread(watch_blocking, service)
+                    async with health.watch(service=service, timeout=10) as seen:
+                        first = await anext(seen)
                     assert first is HealthStatus.SERVING, service
+
+        def watch_blocking(service: str) -> HealthStatus:
+            with uvrpc.SyncChannel(front) as sync_channel:
+                items = HealthSyncClient(sync_channel).watch(
+                    service=service, timeout=10
+                )
+                first = next(items)
+                items.close()
+                return first
+
+        for service in ("feed.Feed", "echo.Echo") * 3:
+            for _ in range(2):
+                first = await asyncio.to_thread(watch_blocking, service)
+                assert first is HealthStatus.SERVING, service
 
 
 def test_a_refusal_is_counted_before_its_reply_can_reach_the_client(
