@@ -4,6 +4,7 @@ shared channel and on one channel a thread (``bench/threads.py``)."""
 from __future__ import annotations
 
 import argparse
+import time
 
 import pytest
 
@@ -39,9 +40,26 @@ def test_every_reply_that_differs_from_its_request_is_counted() -> None:
 
         return call
 
-    rate, wrong = threads._rate([losing(0), losing(1)], 0.0, 0.3)
-    assert wrong == round(rate * 0.3)  # each counted call, and no other
-    assert wrong <= sum(made)
+    counted, seconds, wrong = threads._run([losing(0), losing(1)], 0.0, 0.3)
+    assert wrong == counted > 0  # each counted call, and no other
+    assert wrong <= sum(made) and seconds >= 0.3
+
+
+def test_a_first_call_longer_than_the_whole_window_still_counts() -> None:
+    """A loaded host can hold a thread's first call (its connection being made)
+    past the warm-up and the measured window both: that call ended after the
+    warm-up, so it counts, and the rate is never zero (or a division by it)."""
+    made = [0]
+
+    def slow_first(data: bytes) -> bytes:
+        made[0] += 1
+        if made[0] == 1:
+            time.sleep(0.4)  # past 0.05 s of start, 0.05 of warm-up, 0.1 measured
+        return data
+
+    counted, seconds, wrong = threads._run([slow_first], 0.05, 0.1)
+    assert (counted, wrong) == (1, 0) and made == [1]
+    assert seconds > 0.1
 
 
 def test_a_call_that_fails_in_a_pool_thread_fails_the_measurement() -> None:
@@ -49,7 +67,7 @@ def test_a_call_that_fails_in_a_pool_thread_fails_the_measurement() -> None:
         raise uvrpc.Unavailable("no server")
 
     with pytest.raises(uvrpc.Unavailable, match="no server"):
-        threads._rate([failing, failing], 0.0, 0.1)
+        threads._run([failing, failing], 0.0, 0.1)
 
 
 @pytest.mark.parametrize("text", ["0", "", "a,2", "2,-1"])

@@ -86,23 +86,36 @@ ROWS: dict[str, tuple[str, Callable[[str, int], Any]]] = {
 """Each row: the bench system whose server it calls, and its clients' maker."""
 
 
-def _rate(calls: Sequence[Call], warmup: float, duration: float) -> tuple[float, int]:
-    """Calls per second of ``calls`` (one a thread) over ``duration`` after
-    ``warmup``, and how many replies differed from their request."""
+def _run(
+    calls: Sequence[Call], warmup: float, duration: float
+) -> tuple[int, float, int]:
+    """The calls ``calls`` (one a thread) made after ``warmup``, the seconds
+    they took, and how many replies differed from their request.
+
+    Each thread calls until ``duration`` is over and finishes the call it is in.
+    It counts the calls that ended after the warm-up, over the time from its
+    end to the last thread's last reply: a call that straddles either edge
+    counts once, and a slow first call (a connection being made) can delay a
+    thread's count, never empty it.
+    """
     begin = time.perf_counter() + 0.05
     start, end = begin + warmup, begin + warmup + duration
     counts = [0] * len(calls)
     wrong = [0] * len(calls)
+    finished = [start] * len(calls)
     errors: list[BaseException] = []
 
     def run(index: int) -> None:
         call = calls[index]
         try:
-            while (now := time.perf_counter()) < end:
+            now = time.perf_counter()
+            while now < end:
                 reply = call(PAYLOAD)
+                now = time.perf_counter()
                 if now >= start:
                     counts[index] += 1
                     wrong[index] += reply != PAYLOAD
+            finished[index] = now
         except BaseException as exc:  # raised on the measuring thread below
             errors.append(exc)
 
@@ -113,7 +126,7 @@ def _rate(calls: Sequence[Call], warmup: float, duration: float) -> tuple[float,
         thread.join()
     if errors:
         raise errors[0]
-    return sum(counts) / duration, sum(wrong)
+    return sum(counts), max(finished) - start, sum(wrong)
 
 
 def measure(
@@ -144,8 +157,8 @@ def measure(
                 for row in rows:
                     system, clients = ROWS[row]
                     with clients(endpoints[system], count) as calls:
-                        rate, wrong = _rate(calls, warmup, duration)
-                    rates.setdefault((row, count), []).append(rate)
+                        made, seconds, wrong = _run(calls, warmup, duration)
+                    rates.setdefault((row, count), []).append(made / seconds)
                     mismatches += wrong
     if mismatches:
         raise RuntimeError(f"{mismatches} replies differed from their requests")
