@@ -120,7 +120,7 @@ class MemoryTransport:
             return True
         if isinstance(message, StreamMessage):
             if not streams.deliver(_CALLER, message) and message.cancels:
-                running.cancel(_CALLER, message.header.call_id)
+                running.cancel(_CALLER, message.header.call_id, message.header)
             return True
         if isinstance(message, RefusedStreamMessage):
             streams.refuse(_CALLER, message.call_id, message.error)

@@ -331,7 +331,11 @@ def test_a_deadline_fails_and_cancels_the_call() -> None:
         finish(unary)
     with pytest.raises(uvrpc.DeadlineExceeded, match="did not finish within 0.25 s"):
         client.take(stream)
-    assert [k for k, _, _ in kinds(client)] == [KIND_CANCEL, KIND_CANCEL]
+    # Each CANCEL says why: the deadline, so the server ends the call expired.
+    assert kinds(client) == [
+        (KIND_CANCEL, unary.call_id, Status.DEADLINE_EXCEEDED),
+        (KIND_CANCEL, stream.call_id, Status.DEADLINE_EXCEEDED),
+    ]
     client.outbox.clear()
     # A shell may leave a unary call's deadline to the server, which has it.
     quiet, _ = client.start_call(ECHO, {"1": 1}, 0.5, None)

@@ -331,6 +331,44 @@ async def test_a_stream_past_its_deadline_ends_deadline_exceeded() -> None:
     ]
 
 
+@in_loop
+async def test_a_cancel_that_says_the_deadline_passed_ends_the_call_expired() -> None:
+    """A client sends CANCEL at its deadline, which the server may read before
+    its own deadline for the call (that counts from when it read the request,
+    later than the client sent it). The CANCEL says why: one that says the
+    deadline passed ends the call DEADLINE_EXCEEDED, a unary call or a stream,
+    however far the server's own deadline is; one that does not, CANCELLED."""
+    observer = Observer()
+    feed = Feed(delay=0.05)
+    async with uvrpc.Server(feed, interceptors=[observer]) as server:
+        endpoint = server.bind("tcp://127.0.0.1:*")
+        sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+        with contextlib.closing(sock):
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.connect(endpoint)
+            calls = [
+                (1, ["feed.Feed.ping", 60_000], {"1": -50}, 4),
+                (2, ["feed.Feed.ticks", 60_000, 10_000], {"1": 1000, "2": 0}, 4),
+                (3, ["feed.Feed.ping", 60_000], {"1": -50}, 0),
+                (4, ["feed.Feed.ticks", 60_000, 10_000], {"1": 1000, "2": 0}, 0),
+            ]
+            for count, (call_id, fields, body, why) in enumerate(calls, 1):
+                header = msgpack.packb([V, 1, call_id, *fields])
+                feed.started.clear()
+                sock.send_multipart([b"", header, msgpack.packb(body)])
+                if fields[0] == "feed.Feed.ticks":  # cancelled once it runs
+                    await asyncio.wait_for(feed.started.wait(), 5)
+                sock.send_multipart([b"", msgpack.packb([V, 5, call_id, why]), b"\xc0"])
+                await asyncio.wait_for(observer.wait_for(count), 5)
+    assert [s for _, s, _ in observer.seen] == [
+        uvrpc.Status.DEADLINE_EXCEEDED,
+        uvrpc.Status.DEADLINE_EXCEEDED,
+        uvrpc.Status.CANCELLED,
+        uvrpc.Status.CANCELLED,
+    ]
+    assert (server.stats.expired, server.stats.cancelled) == (1, 1)
+
+
 @pytest.mark.parametrize("place", PLACES)
 @in_loop
 async def test_client_cache_answers_without_a_request(

@@ -36,6 +36,7 @@ from ..wire.errors import (
 from ..wire.limits import MAX_IN_FLIGHT, MAX_MESSAGE_SIZE
 from ..wire.methods import StreamingMethod, Unary
 from ..wire.protocol import (
+    CANCEL_EXPIRED,
     KIND_CANCEL,
     KIND_CREDIT,
     KIND_END,
@@ -591,12 +592,15 @@ class ClientCore:
         self, state: CallState, error: BaseException, *, cancel: bool = False
     ) -> None:
         """End a call with ``error``; with ``cancel``, tell the server to stop
-        (a CANCEL in the outbox). Nothing happens to a call that is over."""
+        (a CANCEL in the outbox, saying whether the call's deadline passed: a
+        :class:`~uvrpc.DeadlineExceeded`). Nothing happens to a call that is
+        over."""
         if state.over:
             return
         state.error = error
         if cancel:
-            self.outbox.append(control_frames(KIND_CANCEL, state.call_id))
+            why = CANCEL_EXPIRED if isinstance(error, DeadlineExceeded) else 0
+            self.outbox.append(control_frames(KIND_CANCEL, state.call_id, why))
         self._end(state)
 
     def cancel(self, state: CallState, error: BaseException | None = None) -> None:

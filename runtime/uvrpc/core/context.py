@@ -173,8 +173,10 @@ class ServerCall:
         return self._cancelled
 
     def expired(self) -> bool:
-        """Whether the deadline passed while the handler ran (the server cancels
-        it and replies DEADLINE_EXCEEDED)."""
+        """Whether the deadline passed while the handler ran: the server's, or
+        its client's, whose CANCEL said so. The server cancels the handler and
+        replies DEADLINE_EXCEEDED (a unary call's; a stream ends without a
+        reply)."""
         return self._expired
 
     def set_trailer(self, key: str, value: str | bytes) -> None:

@@ -46,6 +46,7 @@ from ..wire.errors import (
 from ..wire.limits import MAX_MESSAGE_SIZE, echo
 from ..wire.methods import StreamingMethod, Unary
 from ..wire.protocol import (
+    CANCEL_EXPIRED,
     KIND_CANCEL,
     KIND_REQUEST,
     ONEWAY_CALL_ID,
@@ -83,6 +84,7 @@ __all__ = [
     "closing_error",
     "duplicate_error",
     "error_reply",
+    "gives_up_expired",
     "overloaded_error",
     "refusal",
     "result_check",
@@ -328,6 +330,24 @@ class StreamMessage(NamedTuple):
         """Whether this is a CANCEL: the client gives up its call (a unary call's
         too, which has no stream of its own to take it)."""
         return self.header.kind == KIND_CANCEL
+
+
+def gives_up_expired(
+    cancel: StreamHeader | None, deadline: float | None, now: float
+) -> bool:
+    """Whether a call whose client gave it up ends as expired (DEADLINE_EXCEEDED
+    for the server's interceptors and stats), not as cancelled.
+
+    ``cancel`` is the client's CANCEL (``None``: the caller was found gone). The
+    call ran out of time if the CANCEL says the client's deadline passed
+    (:data:`~uvrpc.wire.protocol.CANCEL_EXPIRED`), or if the server's own
+    ``deadline`` for it (``time.monotonic()`` seconds) has passed by ``now``: a
+    client of an earlier release does not say why, and sends its CANCEL about
+    when the server's timer fires, which the server may read first.
+    """
+    if cancel is not None and cancel.n == CANCEL_EXPIRED:
+        return True
+    return deadline is not None and now >= deadline
 
 
 class RefusedStreamMessage(NamedTuple):

@@ -263,19 +263,10 @@ def status_of(error: BaseException | None, call: ServerCall | None = None) -> St
     if isinstance(error, RpcError):
         return error.status
     if isinstance(error, asyncio.CancelledError):
-        if call is not None and (call.expired() or _past_deadline(call)):
+        if call is not None and call.expired():
             return Status.DEADLINE_EXCEEDED
         return Status.CANCELLED
     return Status.UNKNOWN
-
-
-def _past_deadline(call: ServerCall) -> bool:
-    """Whether ``call``'s deadline has passed. A stream's handler is cancelled at
-    its deadline without being marked expired (it sends no DEADLINE_EXCEEDED
-    reply), and the CANCEL its client sends at that deadline may come first:
-    either way the call ran out of time, not given up by its caller."""
-    deadline = call.deadline
-    return deadline is not None and time.monotonic() >= deadline
 
 
 # --- logging -----------------------------------------------------------------

@@ -25,11 +25,13 @@ from ..core.server import (
     ServerProtocol,
     StreamMessage,
     error_reply,
+    gives_up_expired,
 )
 from ..interceptors.base import ServerInterceptor, checked_interceptors
 from ..wire.buffers import ATTACHMENT_MIN, BufferPool
 from ..wire.limits import MAX_MESSAGE_SIZE
 from ..wire.methods import StreamingMethod
+from ..wire.protocol import StreamHeader
 from ..wire.service import ServiceBase
 from .intercept import intercept_handler
 
@@ -110,13 +112,15 @@ class Dispatcher:
         interceptors; itself without any."""
         return intercept_handler(self._interceptors, method, handler)
 
-    async def run(self, request: Request) -> list[Any]:
+    async def run(self, request: Request, *, reply_expired: bool = True) -> list[Any]:
         """Run a request's handler; return the reply ``[attachment..., header, body]``.
 
         Never raises for the handler's own failures: an :class:`RpcError` becomes a
         reply with its status, any other exception an ``UNKNOWN`` reply naming it.
         A call whose deadline passed before the handler started, or while it ran
-        (its task is cancelled then), is answered DEADLINE_EXCEEDED.
+        (its task is cancelled then), is answered DEADLINE_EXCEEDED; without
+        ``reply_expired`` (a stream's), the latter raises ``CancelledError``
+        instead: a stream ends at its deadline without a reply.
         The body, the last frame, may be a view of a pooled buffer: pass it to
         :meth:`settle` once the reply was sent (or could not be).
         """
@@ -138,7 +142,7 @@ class Dispatcher:
                 # Raised by the handler (it awaited a future someone cancelled),
                 # not a cancellation of its task: a failure like any other.
                 return self._failed(request, exc)
-            if call is None or not call.expired():
+            if call is None or not call.expired() or not reply_expired:
                 raise  # cancelled by the client, or the server is closing
             task.uncancel()
             return self._expired(request)
@@ -271,22 +275,24 @@ class RunningCalls:
         if on_end is not None:
             on_end(task)
 
-    def cancel(self, caller: Hashable, call_id: int) -> bool:
-        """Cancel the handler of a call its client gave up; False if none runs,
-        or if the call's deadline ended it (or has passed: then it ends expired)."""
+    def cancel(
+        self, caller: Hashable, call_id: int, message: StreamHeader | None = None
+    ) -> bool:
+        """Cancel the handler of a call its client gave up (``message``: the
+        CANCEL; ``None``: the caller is gone); False if none runs, or if the
+        call ran out of time (see :func:`~uvrpc.core.server.gives_up_expired`):
+        then it ends expired, as its deadline would have ended it."""
         entry = self._calls.get((caller, call_id))
         if entry is None or entry[0].done():
             return False
         task, call = entry
         if call is not None and call.expired():
             return False  # its deadline cancelled it already: one end, one count
-        if call is not None and call.deadline is not None:
-            if time.monotonic() >= call.deadline:
-                # A client sends CANCEL when its deadline passes, which is about
-                # when the server's own timer for it fires; the loop may read the
-                # CANCEL first. Either way the call ran out of time.
-                _expire(task, call)
-                return False
+        if call is not None and gives_up_expired(
+            message, call.deadline, time.monotonic()
+        ):
+            _expire(task, call)
+            return False
         if call is not None:
             call.mark_cancelled()
         task.cancel()

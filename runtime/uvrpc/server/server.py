@@ -922,7 +922,8 @@ class Server:
         assert streams is not None and self._running is not None
         if streams.deliver(caller, message):
             return
-        if message.cancels and self._running.cancel(caller, message.header.call_id):
+        header = message.header
+        if message.cancels and self._running.cancel(caller, header.call_id, header):
             self.stats.cancelled += 1
         else:
             self.stats.stale += 1

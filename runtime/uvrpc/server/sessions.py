@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Hashable, KeysView
 from typing import Any, Protocol
 
-from ..core.server import Request, Route, StreamMessage
+from ..core.server import Request, Route, StreamMessage, gives_up_expired
 from ..core.server_streams import (
     MAX_STREAMS,
     MAX_STREAMS_PER_CALLER,
@@ -250,7 +250,7 @@ class _Session:
             # The deadline is absolute: the time the request waited counts. One
             # passed already is answered by dispatcher.run, which never starts
             # the handler then.
-            self._deadline = loop.call_later(deadline - time.monotonic(), self.stop)
+            self._deadline = loop.call_later(deadline - time.monotonic(), self.expire)
         self._probe_timer = loop.call_later(host.probe_interval, self._probe)
         dispatcher = host.dispatcher
         self.started = True
@@ -303,7 +303,8 @@ class _Session:
                 params,
                 self.request.timeout_ms,  # for its DEADLINE_EXCEEDED's text
                 call=self.request.call,
-            )
+            ),
+            reply_expired=False,
         )
 
     def end(self) -> None:
@@ -410,7 +411,13 @@ class _Session:
         elif arrival is Arrival.ENDED:
             self._wake_in()
         elif arrival is Arrival.CANCELLED:
-            self.stop()
+            call = self.request.call
+            if call is not None and gives_up_expired(
+                message.header, call.deadline, time.monotonic()
+            ):
+                self.expire()
+            else:
+                self.stop()
 
     def fail(self, error: RpcError) -> None:
         """End the call with ``error``: cancel the handler and reply with it."""
@@ -426,6 +433,15 @@ class _Session:
         """End the call without a reply (cancel, deadline, server closing)."""
         if self.request.call is not None:
             self.request.call.mark_cancelled()
+        if self.task is not None:
+            self.task.cancel()
+
+    def expire(self) -> None:
+        """End the call without a reply as one that ran out of time: its
+        deadline passed, here or at its client (whose CANCEL says so)."""
+        call = self.request.call
+        if call is not None and not call.cancelled():
+            call.mark_expired()
         if self.task is not None:
             self.task.cancel()
 

@@ -23,7 +23,9 @@ version, so a peer can always tell which version it is talking to:
 * the messages of a stream: ``[version, kind, call_id, n]`` with kind
   :data:`KIND_ITEM` (one item, in the body), :data:`KIND_END` (the client's stream
   is over), :data:`KIND_CANCEL` (the client gives up the call) or
-  :data:`KIND_CREDIT` (the peer may send ``n`` more items; ``n`` is 0 otherwise);
+  :data:`KIND_CREDIT` (the peer may send ``n`` more items); ``n`` of a CANCEL
+  says why (:data:`CANCEL_EXPIRED` when the client's deadline passed), and is 0
+  otherwise;
 * what a server says to a broker it connected to (:mod:`uvrpc.broker`), with no
   envelope and no body: ``[version, kind, 0, 0]`` with kind :data:`KIND_READY`
   (it takes calls) or :data:`KIND_LEAVING` (it is stopping: no new calls); a READY
@@ -53,6 +55,7 @@ from .version import PROTOCOL_VERSION
 
 __all__ = [
     "ABOUT_SERVICE",
+    "CANCEL_EXPIRED",
     "DELIMITER",
     "KIND_CANCEL",
     "KIND_CREDIT",
@@ -102,6 +105,11 @@ KIND_END = 4
 """Header kind of the end of a client's stream (its handler's iterator ends)."""
 KIND_CANCEL = 5
 """Header kind of a client giving up its call: the server cancels the handler."""
+CANCEL_EXPIRED = int(Status.DEADLINE_EXCEEDED)
+"""The count of a CANCEL its client sends because the call's deadline passed
+(DEADLINE_EXCEEDED's code), so that the server ends the call as expired, not as
+given up, however late its own timer would fire; any other CANCEL counts 0. A
+reader from before it took every count of a CANCEL as 0."""
 KIND_CREDIT = 6
 """Header kind of a grant of more items to the peer (0: a probe, granting none)."""
 
@@ -165,7 +173,8 @@ class StreamHeader(NamedTuple):
     kind: int
     call_id: int
     n: int
-    """The items granted by a CREDIT; 0 for the other kinds."""
+    """The items granted by a CREDIT; why a CANCEL was sent
+    (:data:`CANCEL_EXPIRED`, or 0); 0 for the other kinds."""
 
 
 class ReplyHeader(NamedTuple):
@@ -333,7 +342,8 @@ def restamp_request_header(header: Buffer, timeout_ms: int, sent_us: int) -> byt
 
 
 def encode_stream_header(kind: int, call_id: int, n: int = 0) -> bytes:
-    """Encode the header of an ITEM, END, CANCEL or CREDIT (of ``n`` items)."""
+    """Encode the header of an ITEM, END, CANCEL (why: ``n``) or CREDIT (of ``n``
+    items)."""
     return _STREAM.pack(_STREAM_PREFIX, kind, _UINT64, call_id, _UINT32, n)
 
 
