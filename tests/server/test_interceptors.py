@@ -366,7 +366,8 @@ async def test_a_cancel_that_says_the_deadline_passed_ends_the_call_expired() ->
         uvrpc.Status.CANCELLED,
         uvrpc.Status.CANCELLED,
     ]
-    assert (server.stats.expired, server.stats.cancelled) == (1, 1)
+    stats = server.stats
+    assert (stats.expired, stats.cancelled, stats.stale) == (1, 1, 0)
 
 
 @pytest.mark.parametrize("place", PLACES)

@@ -17,6 +17,7 @@ import pytest
 from uvrpc.core.context import ServerCall
 from uvrpc.server.dispatch import Request, RunningCalls
 from uvrpc.server.eager import start_eagerly
+from uvrpc.status import Status
 
 
 def request(deadline: float | None) -> Request:
@@ -101,14 +102,14 @@ def test_a_cancel_before_the_first_step_ends_the_handler_unrun() -> None:
         task = loop.create_task(handler())
         cancelled = request(time.monotonic() + 60)
         running.track("caller", task, cancelled, ends)
-        assert running.cancel("caller", 1)
+        assert running.cancel("caller", 1) is Status.CANCELLED
         with pytest.raises(asyncio.CancelledError):
             await task
         call = cancelled.call
         assert call is not None and call.cancelled() and not call.expired()
         assert await ends.first is task
         assert ran == [] and ends.tasks == [task] and len(running) == 0
-        assert not running.cancel("caller", 1)  # over: nothing left to cancel
+        assert running.cancel("caller", 1) is None  # over: nothing left to cancel
 
     run(main())
 
@@ -132,7 +133,7 @@ def test_a_cancel_that_comes_after_the_deadline_ends_the_call_expired() -> None:
         await started.wait()
         assert req.call is not None
         req.call.deadline = time.monotonic() - 0.001  # due, its timer not yet run
-        assert running.cancel("caller", req.call_id) is False
+        assert running.cancel("caller", req.call_id) is Status.DEADLINE_EXCEEDED
         with pytest.raises(asyncio.CancelledError):
             await task
         assert req.call.expired() and req.call.cancelled()
@@ -143,7 +144,7 @@ def test_a_cancel_that_comes_after_the_deadline_ends_the_call_expired() -> None:
         req = request(time.monotonic() + 60)
         running.track("caller", task, req)
         await started.wait()
-        assert running.cancel("caller", req.call_id) is True
+        assert running.cancel("caller", req.call_id) is Status.CANCELLED
         with pytest.raises(asyncio.CancelledError):
             await task
         assert req.call is not None

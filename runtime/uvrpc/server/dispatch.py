@@ -33,6 +33,7 @@ from ..wire.limits import MAX_MESSAGE_SIZE
 from ..wire.methods import StreamingMethod
 from ..wire.protocol import StreamHeader
 from ..wire.service import ServiceBase
+from ..wire.status import Status
 from .intercept import intercept_handler
 
 __all__ = [
@@ -277,26 +278,28 @@ class RunningCalls:
 
     def cancel(
         self, caller: Hashable, call_id: int, message: StreamHeader | None = None
-    ) -> bool:
-        """Cancel the handler of a call its client gave up (``message``: the
-        CANCEL; ``None``: the caller is gone); False if none runs, or if the
-        call ran out of time (see :func:`~uvrpc.core.server.gives_up_expired`):
-        then it ends expired, as its deadline would have ended it."""
+    ) -> Status | None:
+        """End the handler of a call its client gave up (``message``: the
+        CANCEL; ``None``: the caller is gone), and say how: CANCELLED, or
+        DEADLINE_EXCEEDED if the call ran out of time (see
+        :func:`~uvrpc.core.server.gives_up_expired`; it then replies as its
+        deadline would have made it, and is counted so). ``None`` if no handler
+        of the call runs, or its deadline ended it already."""
         entry = self._calls.get((caller, call_id))
         if entry is None or entry[0].done():
-            return False
+            return None
         task, call = entry
         if call is not None and call.expired():
-            return False  # its deadline cancelled it already: one end, one count
+            return None  # its deadline cancelled it already: one end, one count
         if call is not None and gives_up_expired(
             message, call.deadline, time.monotonic()
         ):
             _expire(task, call)
-            return False
+            return Status.DEADLINE_EXCEEDED
         if call is not None:
             call.mark_cancelled()
         task.cancel()
-        return True
+        return Status.CANCELLED
 
 
 def _expire(task: asyncio.Task[Any], call: ServerCall) -> None:

@@ -93,6 +93,7 @@ from ..wire.protocol import (
     encode_stream_header,
 )
 from ..wire.service import ServiceBase, service_spec
+from ..wire.status import Status
 from .dispatch import Dispatcher, RunningCalls
 from .eager import start_eagerly
 from .sessions import (
@@ -554,7 +555,7 @@ class Server:
             return type(caller) is tuple and len(caller) > 1 and caller[0] == alias
 
         for caller, call_id in [key for key in running.calls if behind(key[0])]:
-            if running.cancel(caller, call_id):
+            if running.cancel(caller, call_id) is Status.CANCELLED:
                 self.stats.cancelled += 1
         streams.abandon(behind)
 
@@ -923,10 +924,13 @@ class Server:
         if streams.deliver(caller, message):
             return
         header = message.header
-        if message.cancels and self._running.cancel(caller, header.call_id, header):
+        ended = None
+        if message.cancels:
+            ended = self._running.cancel(caller, header.call_id, header)
+        if ended is Status.CANCELLED:
             self.stats.cancelled += 1
-        else:
-            self.stats.stale += 1
+        elif ended is None:
+            self.stats.stale += 1  # one that expires is counted as it replies
 
     def _count_retry(self) -> None:
         self.stats.send_retries += 1
@@ -993,7 +997,7 @@ class Server:
                         raise
                     lost = True
                 gone[caller] = lost
-            if lost and running.cancel(caller, call_id):
+            if lost and running.cancel(caller, call_id) is Status.CANCELLED:
                 self.stats.cancelled += 1
         if running.calls:
             self._prober = loop.call_later(self._probe_interval, self._probe_callers)
