@@ -29,6 +29,7 @@ from .model import (
     TypeRef,
 )
 from .symbols import (
+    BYTE_LENGTH,
     CONSTRAINTS,
     DEFAULT,
     RUNTIME_ALIAS,
@@ -229,7 +230,8 @@ def _bytes_keyed(value: Doc) -> Doc:
 
 def _constrained(ref: TypeRef, inner: Doc) -> Doc:
     """``inner``, the strict annotation of ``ref``, with ``ref``'s own constraints
-    as pydantic enforces them: ``_typing.Annotated[inner, _t.Constraints(...)]``."""
+    as pydantic enforces them: ``_typing.Annotated[inner, _t.Constraints(...)]``
+    (``_t.ByteLength(...)`` for ``bytes``)."""
     given = constraints.values(ref)
     if not given:
         return inner
@@ -238,7 +240,8 @@ def _constrained(ref: TypeRef, inner: Doc) -> Doc:
         for name, keyword in constraints.FIELD_KEYWORDS.items()
         if name in given
     )
-    field = Group(f"{TYPES_ALIAS}.{CONSTRAINTS}(", keywords, ")")
+    factory = BYTE_LENGTH if ref.name == "bytes" else CONSTRAINTS
+    field = Group(f"{TYPES_ALIAS}.{factory}(", keywords, ")")
     return Group(f"{TYPING_ALIAS}.Annotated[", (inner, field), "]", hug=True)
 
 

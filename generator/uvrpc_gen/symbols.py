@@ -97,6 +97,11 @@ CONSTRAINTS = next(n for n in runtime_types.__all__ if n == "Constraints")
 """The name of the factory in ``uvrpc.types`` generated code writes a type's
 constraints with (``_t.Constraints(max_length=50)``)."""
 
+BYTE_LENGTH = runtime_types.ByteLength.__name__
+"""The name of the class in ``uvrpc.types`` generated code writes the length
+bounds of ``bytes`` with (``_t.ByteLength(max_length=16)``): pydantic's errors
+for them count bytes, where ``Constraints`` would count a list's items."""
+
 DEFAULT = runtime_types.default.__name__
 """The name of the function in ``uvrpc.types`` generated code writes the default
 of a list, set or map field with (``_t.default([2, 3])``)."""

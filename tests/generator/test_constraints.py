@@ -9,6 +9,7 @@ docstrings, and compared by ``uvrpc-gen --compat`` by the way a type travels.
 from __future__ import annotations
 
 import sys
+from array import array
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -370,6 +371,21 @@ def test_a_violating_message_is_refused_with_its_field_path(users: Any) -> None:
 
 def test_the_names_count_characters(users: Any) -> None:
     assert users.User(name="héllo").name == "héllo"  # 5 characters, 6 bytes
+
+
+def test_the_bounds_of_bytes_count_bytes_and_say_so(users: Any) -> None:
+    """As pydantic's own ``bytes`` does: "at most 3 bytes", not a list's "at
+    most 3 items after validation". A view of wider items counts its bytes."""
+    for key, kind, message in [
+        (b"four", "bytes_too_long", "Data should have at most 3 bytes"),
+        (memoryview(array("i", [7])), "bytes_too_long", "at most 3 bytes"),
+    ]:
+        with pytest.raises(pydantic.ValidationError) as caught:
+            users.User(name="ann", key=key)
+        (error,) = caught.value.errors()
+        assert (error["loc"], error["type"]) == (("key",), kind)
+        assert message in error["msg"]
+    assert bytes(users.User(name="ann", key=memoryview(b"abc")).key) == b"abc"
 
 
 # --- compatibility ---------------------------------------------------------------

@@ -9,7 +9,7 @@ import typing as _typing
 import uvrpc as _uvrpc
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.6.0", api=8, protocol=3)
+_uvrpc.check_generated_code(generator="0.6.0", api=9, protocol=3)
 
 __uvrpc_namespace__ = "all_types"
 
@@ -184,7 +184,7 @@ class Constrained(_uvrpc.Message):
 
     name: _typing.Annotated[_t.String, _t.Constraints(min_length=1, max_length=50)]
     """1 to 50 characters."""
-    blob: _typing.Annotated[_t.Bytes, _t.Constraints(max_length=1024)] = memoryview(b"")
+    blob: _typing.Annotated[_t.Bytes, _t.ByteLength(max_length=1024)] = memoryview(b"")
     """At most 1024 bytes."""
     labels: _typing.Annotated[
         list[_typing.Annotated[_t.String, _t.Constraints(max_length=8)]],

@@ -9,7 +9,7 @@ import typing as _typing
 import uvrpc as _uvrpc
 from uvrpc import types as _t
 
-_uvrpc.check_generated_code(generator="0.6.0", api=8, protocol=3)
+_uvrpc.check_generated_code(generator="0.6.0", api=9, protocol=3)
 
 __uvrpc_namespace__ = "calculator"
 

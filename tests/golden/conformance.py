@@ -14,7 +14,7 @@ from uvrpc import types as _t
 # isort: split
 from golden import shared as _shared
 
-_uvrpc.check_generated_code(generator="0.6.0", api=8, protocol=3)
+_uvrpc.check_generated_code(generator="0.6.0", api=9, protocol=3)
 
 __uvrpc_namespace__ = "conformance"
 
@@ -216,7 +216,7 @@ class Bounded(_uvrpc.Message):
     """From 0 to 100."""
     weight: _typing.Annotated[_t.Double, _t.Constraints(ge=0.0)] = 0.0
     """At least 0.0."""
-    key: _typing.Annotated[_t.Bytes, _t.Constraints(min_length=1, max_length=16)] = (
+    key: _typing.Annotated[_t.Bytes, _t.ByteLength(min_length=1, max_length=16)] = (
         memoryview(b"k")
     )
     """1 to 16 bytes."""

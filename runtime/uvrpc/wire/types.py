@@ -23,7 +23,7 @@ import math
 from collections.abc import Mapping
 from typing import Annotated, Any, TypeAlias, TypeVar, Union
 
-from annotated_types import Interval
+from annotated_types import Interval, MaxLen, MinLen
 from pydantic import (
     AfterValidator,
     Field,
@@ -32,7 +32,7 @@ from pydantic import (
     Strict,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema, core_schema
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 from typing_extensions import Buffer
 
 from .codec import EncodeError, byte_view
@@ -41,6 +41,7 @@ from .wellknown import Decimal, Duration, Timestamp, Uuid
 __all__ = [
     "FLOAT32_MAX",
     "Bool",
+    "ByteLength",
     "Bytes",
     "BytesKeyed",
     "Constraints",
@@ -102,7 +103,69 @@ Constraints = Field
 """``pydantic.Field``, as generated code writes the constraints of an IDL type
 inside ``Annotated``: ``string(max_len = 50)`` is ``Annotated[String,
 Constraints(max_length=50)]`` (``min``/``max`` are ``ge``/``le``, ``min_len``/
-``max_len`` are ``min_length``/``max_length``, ``pattern`` is ``pattern``)."""
+``max_len`` are ``min_length``/``max_length``, ``pattern`` is ``pattern``).
+``bytes`` has :class:`ByteLength` instead."""
+
+
+class ByteLength:
+    """The length bounds of IDL ``bytes`` (``bytes(max_len = 16)`` is
+    ``Annotated[Bytes, ByteLength(max_length=16)]``), checked as pydantic checks
+    those of its own ``bytes``, with its errors (``bytes_too_long``: "Data should
+    have at most 16 bytes"). :class:`Constraints` would count the view's length
+    as a list's: "at most 16 items after validation".
+
+    Args:
+        min_length: the fewest bytes a value holds, if bounded.
+        max_length: the most bytes a value holds, if bounded.
+    """
+
+    __slots__ = ("max_length", "metadata", "min_length")
+
+    def __init__(
+        self, *, min_length: int | None = None, max_length: int | None = None
+    ) -> None:
+        self.min_length = min_length
+        self.max_length = max_length
+        self.metadata: tuple[MinLen | MaxLen, ...] = (
+            *(() if min_length is None else (MinLen(min_length),)),
+            *(() if max_length is None else (MaxLen(max_length),)),
+        )
+        """The bounds as ``annotated_types`` has them, as a ``pydantic.Field``
+        holds them (what :mod:`uvrpc.services.constraints` reads back)."""
+
+    def __repr__(self) -> str:
+        given = {"min_length": self.min_length, "max_length": self.max_length}
+        shown = ", ".join(f"{k}={v}" for k, v in given.items() if v is not None)
+        return f"ByteLength({shown})"
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler, /
+    ) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(
+            self._check, handler(source)
+        )
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler, /
+    ) -> JsonSchemaValue:
+        return handler(schema)  # base64 text, whose length is not the bytes'
+
+    def _check(self, value: memoryview) -> memoryview:
+        size = value.nbytes
+        low, high = self.min_length, self.max_length
+        if low is not None and size < low:
+            raise PydanticCustomError(
+                "bytes_too_short",
+                "Data should have at least {min_length} byte{expected_plural}",
+                {"min_length": low, "expected_plural": "" if low == 1 else "s"},
+            )
+        if high is not None and size > high:
+            raise PydanticCustomError(
+                "bytes_too_long",
+                "Data should have at most {max_length} byte{expected_plural}",
+                {"max_length": high, "expected_plural": "" if high == 1 else "s"},
+            )
+        return value
 
 
 _T = TypeVar("_T")

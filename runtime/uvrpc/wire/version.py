@@ -28,15 +28,17 @@ __version__ = "0.6.0"
 PROTOCOL_VERSION = 3
 """The wire protocol version this runtime speaks."""
 
-GENERATED_CODE_API = 8
+GENERATED_CODE_API = 9
 """The generated-code API the current ``uvrpc-gen`` writes."""
 
-SUPPORTED_GENERATED_CODE_APIS = frozenset({4, 5, 6, 7, 8})
+SUPPORTED_GENERATED_CODE_APIS = frozenset({4, 5, 6, 7, 8, 9})
 """Every generated-code API this runtime can import.
 
-API 8 modules write the default of a list, set or map field with
-``uvrpc.types.default``; API 7 modules write the value itself and import as they
-did. API 7 modules may declare unions, whose member classes derive from
+API 9 modules write the length bounds of ``bytes`` with ``uvrpc.types.ByteLength``,
+whose errors count bytes; API 8 modules write them with ``uvrpc.types.Constraints``
+and import as they did. API 8 modules write the default of a list, set or map field
+with ``uvrpc.types.default``; API 7 modules write the value itself and import as
+they did. API 7 modules may declare unions, whose member classes derive from
 ``uvrpc.UnionMember`` and whose aliases carry a ``uvrpc.WireUnion``, may name the
 well-known types of ``uvrpc.types`` (``Uuid``, ``Timestamp``, ``Duration``,
 ``Decimal``) and write the constraints of the IDL's types with
