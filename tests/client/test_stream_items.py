@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import traceback
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any
 
@@ -151,6 +152,59 @@ def test_a_sync_generator_raising_fails_the_call_with_its_error(kind: str) -> No
             await set_within(service.cancelled)
 
     run(main())
+
+
+def _broken_ticks() -> Iterator[Tick]:
+    yield Tick(seq=0)
+    raise OSError("the source broke")
+
+
+async def _broken_async_ticks() -> AsyncIterator[Tick]:
+    yield Tick(seq=0)
+    raise OSError("the source broke")
+
+
+def _raised_in(error: BaseException) -> list[str]:
+    """The functions the traceback of ``error`` passes through."""
+    return [frame.name for frame in traceback.extract_tb(error.__traceback__)]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("make", [_broken_ticks, _broken_async_ticks])
+def test_the_error_of_the_items_keeps_its_traceback(kind: str, make: Any) -> None:
+    """What the caller's iterable raised is its own bug: the traceback the
+    caller sees goes on into the iterable, to the line that raised."""
+
+    async def main() -> None:
+        async with connect(Feed(), kind) as client:
+            with pytest.raises(OSError) as raised:
+                await asyncio.wait_for(client.upload(ticks=make()), LIMIT)
+            assert make.__name__ in _raised_in(raised.value)
+
+            async def echo_all() -> None:
+                async with client.echo(ticks=make()) as stream:
+                    async for _ in stream:
+                        pass
+
+            with pytest.raises(OSError) as raised:
+                await asyncio.wait_for(echo_all(), LIMIT)
+            assert make.__name__ in _raised_in(raised.value)
+
+    run(main())
+
+
+def test_the_blocking_client_keeps_the_traceback_of_the_items_too() -> None:
+    with (
+        server_thread(Feed()) as server,
+        FeedSyncClient(server.endpoint, timeout=10) as client,
+    ):
+        with pytest.raises(OSError) as raised:
+            client.upload(ticks=_broken_ticks())
+        assert "_broken_ticks" in _raised_in(raised.value)
+        with pytest.raises(OSError) as raised:
+            for _ in client.echo(ticks=_broken_ticks()):
+                pass
+        assert "_broken_ticks" in _raised_in(raised.value)
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -32,6 +32,7 @@ from ..wire.errors import (
     InternalError,
     ProtocolError,
     ResourceExhausted,
+    RpcError,
 )
 from ..wire.limits import MAX_IN_FLIGHT, MAX_MESSAGE_SIZE
 from ..wire.methods import StreamingMethod, Unary
@@ -182,14 +183,21 @@ def finish(state: CallState, views: list[memoryview] | None = None) -> Any:
     Raises:
         RpcError: the reply's error (with its ``.trailers``), or why the call
             failed without one.
+        Exception: what the caller's iterable of items raised, with its
+            traceback.
     """
     header = state.header
     scope = state.scope
     if header is None:
         if scope is not None:
             scope.trailers = {}
-        assert state.error is not None, "finish() before the call was over"
-        raise state.error.with_traceback(None)
+        error = state.error
+        assert error is not None, "finish() before the call was over"
+        if isinstance(error, RpcError):
+            raise error.with_traceback(None)  # where the runtime made it: noise
+        # The caller's own code raised it (the iterable of items it streams):
+        # its traceback is what says where, so it is kept.
+        raise error
     if scope is not None:
         scope.trailers = header.trailers or {}
     method: Any = state.method  # a stream's last reply is its ``final`` method's
