@@ -257,3 +257,28 @@ def test_a_handler_that_goes_on_after_its_cancellation_does_not_hold_the_close(
     ]
     assert len(warnings) == 1
     assert "1 handler(s)" in warnings[0] and "Stubborn.ping" in warnings[0]
+
+
+def test_serving_with_no_endpoint_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    """A server nothing can reach (``bind`` forgotten) says why it is silent,
+    rather than waiting without a word; one bound says nothing."""
+
+    async def serve_briefly(bound: bool) -> None:
+        async with uvrpc.Server(Calculator()) as server:
+            if bound:
+                server.bind("inproc://uvrpc-serves-briefly")
+            task = asyncio.ensure_future(server.serve_forever())
+            await asyncio.sleep(0.01)
+            await server.close()
+            await asyncio.wait_for(task, 5)
+
+    with caplog.at_level("WARNING", logger="uvrpc.server"):
+        asyncio.run(serve_briefly(bound=True))
+        assert not [r for r in caplog.records if "no endpoint" in r.getMessage()]
+        asyncio.run(serve_briefly(bound=False))
+    warned = [r.getMessage() for r in caplog.records if "no endpoint" in r.getMessage()]
+    assert warned == [
+        "serve_forever(): this server is bound to no endpoint and connected to no "
+        "broker, so no call can reach it; call bind('tcp://127.0.0.1:*'), say, or "
+        "connect() first"
+    ]

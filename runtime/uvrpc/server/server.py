@@ -675,8 +675,18 @@ class Server:
             self._authenticator = None
 
     async def serve_forever(self) -> None:
-        """Serve until :meth:`close` is called (from another task)."""
+        """Serve until :meth:`close` is called (from another task).
+
+        A server bound to no endpoint and connected to no broker is logged as a
+        warning: no call can reach it, and it would wait without a word.
+        """
         await self.start()
+        if not self._endpoints and not self._brokers:
+            _log.warning(
+                "serve_forever(): this server is bound to no endpoint and "
+                "connected to no broker, so no call can reach it; call "
+                "bind('tcp://127.0.0.1:*'), say, or connect() first"
+            )
         assert self._closed is not None
         await self._closed.wait()
 
