@@ -202,6 +202,43 @@ def test_client_stream_reads_stdin(
     assert (status, out) == (0, "42\n")
 
 
+class _Terminal(io.StringIO):
+    """Input typed at a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_client_stream_read_from_a_terminal_says_what_it_waits_for(
+    running: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Items typed at a terminal are waited for: the command says so, where it
+    would otherwise seem to hang until its deadline; piped items need no word."""
+    old = sys.stdin
+    sys.stdin = _Terminal("1\n41\n")
+    try:
+        status = main(["call", running.endpoint, "conformance.Conformance.sum"])
+        sys.stdin = _Terminal("1\n41\n")
+        route = "conformance.Conformance.sum"
+        untimed = main(["call", "--timeout", "none", running.endpoint, route])
+    finally:
+        sys.stdin = old
+    out, err = capsys.readouterr()
+    assert (status, untimed, out) == (0, 0, "42\n42\n")
+    assert err == (
+        "uvrpc call: reading the items of 'values' (stream<i64>) from the terminal, "
+        "one JSON value a line, within the call's 10 s (--timeout none: no "
+        "deadline); Ctrl-D ends them\n"
+        "uvrpc call: reading the items of 'values' (stream<i64>) from the terminal, "
+        "one JSON value a line; Ctrl-D ends them\n"
+    )
+    status, out, err = run(
+        capsys, "call", running.endpoint, "conformance.Conformance.sum",
+        stdin="1\n41\n",
+    )  # fmt: skip
+    assert (status, out, err) == (0, "42\n", "")
+
+
 def test_a_client_stream_given_in_the_json_object_is_told_to_come_on_stdin(
     running: RunningServer, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -452,6 +452,21 @@ async def call(
             "a line"
         )
     args = converter.args(method["params"], values, "arguments")
+    if stream is not None and stdin.isatty():
+        # Typed at a terminal, the items are waited for without a word: without
+        # this line the call would seem to hang, then fail at its deadline.
+        within = (
+            ""
+            if timeout is None
+            else f", within the call's {timeout:g} s (--timeout none: no deadline)"
+        )
+        print(
+            f"uvrpc call: reading the items of {stream['name']!r} "
+            f"(stream<{stream['type']}>) from the terminal, one JSON value a "
+            f"line{within}; Ctrl-D ends them",
+            file=sys.stderr,
+            flush=True,
+        )
     errors = tuple(_declared(name) for name in method["errors"])
     kind = method["kind"]
     common: dict[str, Any] = {"route": route, "handler": "", "params": _AnyParams}
