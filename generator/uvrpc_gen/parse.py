@@ -103,6 +103,7 @@ SYNTAX_ERROR_EXAMPLES: Mapping[str, tuple[str, ...]] = {
         "namespace calc; message M { 1: i32 x }",
         "namespace calc; message M { 1: i32 x 2: i32 y; }",
         "namespace calc; message M { 1: i32 x = 1 }",
+        "namespace calc; message M { 1: optional i32 x }",
     ),
     "an enum value needs an explicit integer value, like 'NAME = 1;'": (
         "namespace calc; enum E { A; }",
@@ -117,6 +118,13 @@ SYNTAX_ERROR_EXAMPLES: Mapping[str, tuple[str, ...]] = {
     "missing ';' after the method": (
         "namespace calc; service S { void f() }",
         "namespace calc; service S { void f() void g(); }",
+        # Parameters, a modifier and 'throws (...)' each end a method in a state
+        # of its own; Thrift's methods need no ';', so a port meets them all.
+        "namespace calc; service S { void f(1: i32 x) }",
+        "namespace calc; service S { oneway void f() }",
+        "namespace calc; service S { oneway void f(1: i32 x) }",
+        "namespace calc; service S { void f() throws (E) }",
+        "namespace calc; service S { void f() throws (E,) }",
     ),
     "a constraint is written 'name = value', like 'string(max_len = 50)'": (
         "namespace calc; message M { 1: string() x; }",

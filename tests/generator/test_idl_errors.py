@@ -637,6 +637,7 @@ SYNTAX_ERROR_POSITIONS = {
     "namespace calc; message M { 1: i32 x }": (1, 38),
     "namespace calc; message M { 1: i32 x 2: i32 y; }": (1, 38),
     "namespace calc; message M { 1: i32 x = 1 }": (1, 42),
+    "namespace calc; message M { 1: optional i32 x }": (1, 47),
     "namespace calc; enum E { A; }": (1, 27),
     "namespace calc; enum E { A }": (1, 28),
     "namespace calc; enum E { A = ; }": (1, 30),
@@ -649,6 +650,11 @@ SYNTAX_ERROR_POSITIONS = {
     "namespace calc; message M { exception E {} }": (1, 29),
     "namespace calc; service S { void f() }": (1, 38),
     "namespace calc; service S { void f() void g(); }": (1, 38),
+    "namespace calc; service S { void f(1: i32 x) }": (1, 46),
+    "namespace calc; service S { oneway void f() }": (1, 45),
+    "namespace calc; service S { oneway void f(1: i32 x) }": (1, 53),
+    "namespace calc; service S { void f() throws (E,) }": (1, 50),
+    "namespace calc; service S { void f() throws (E) }": (1, 49),
     "namespace calc; message M { 1: i32 x = ; }": (1, 40),
     "namespace calc; service S { void f(1: i32 x = ); }": (1, 47),
     "namespace calc; import common;": (1, 24),
@@ -698,6 +704,12 @@ def test_syntax_error_table(message: str, example: str) -> None:
         ("message M { 1: i32 a = 1; message N {} }", "definitions do not nest"),
         ("service S { void f(1: i32 a = 1, string b); }", "a parameter starts with"),
         ("service S { void f(); void g() }", "missing ';' after the method"),
+        # Thrift's methods end without ';': after parameters, a default, 'throws'.
+        ("service S { void f(1: i32 a) }", "missing ';' after the method"),
+        ("service S { i32 f(1: i32 a, 2: i32 b = 3)\n}", "missing ';' after the"),
+        ("service S { oneway void f(1: i32 a) void g(); }", "missing ';' after the"),
+        ("exception E {} service S { void f(1: i32 a) throws (E) }", "missing ';'"),
+        ("message M { 1: i32 a; 2: optional i32 b }", "missing ';' after the field"),
     ],
 )
 def test_members_after_the_first_get_the_same_friendly_messages(
