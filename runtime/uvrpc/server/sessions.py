@@ -238,6 +238,9 @@ class _Session:
         self._deadline: asyncio.TimerHandle | None = None
         self._probe_timer: asyncio.TimerHandle | None = None
         self._grants: set[asyncio.Task[None]] = set()
+        self.ending = False
+        """Whether the call was ended (cancelled, expired, failed, its caller
+        gone) while its handler runs: the handler's task was cancelled."""
 
     # --- the handler's side -------------------------------------------------
 
@@ -321,6 +324,8 @@ class _Session:
 
     async def emit(self, item: Any, index: int) -> None:
         """Send one item of the handler's stream, waiting for credit."""
+        if self.ending:
+            raise _ended()
         state = self.state
         state.check_item(item, index)
         while not state.credit.spend():
@@ -357,6 +362,8 @@ class _Session:
 
     async def next_item(self) -> Any:
         """The next item of the client's stream, for the handler."""
+        if self.ending:
+            raise _ended()
         state = self.state
         while not self.incoming:
             if state.error is not None:
@@ -427,14 +434,14 @@ class _Session:
     def _failed(self) -> None:
         self.incoming.clear()
         if self.task is not None and self.started:
-            self.task.cancel()
+            self._cancel(self.task)
 
     def stop(self) -> None:
         """End the call without a reply (cancel, deadline, server closing)."""
         if self.request.call is not None:
             self.request.call.mark_cancelled()
         if self.task is not None:
-            self.task.cancel()
+            self._cancel(self.task)
 
     def expire(self) -> None:
         """End the call without a reply as one that ran out of time: its
@@ -443,7 +450,14 @@ class _Session:
         if call is not None and not call.cancelled():
             call.mark_expired()
         if self.task is not None:
-            self.task.cancel()
+            self._cancel(self.task)
+
+    def _cancel(self, task: asyncio.Task[None]) -> None:
+        """Cancel the handler's task once; should the handler swallow that
+        ``CancelledError`` and go on, the next item it yields or asks for
+        raises another (:func:`_ended`), so it cannot run on for ever."""
+        self.ending = True
+        task.cancel()
 
     def gone(self) -> None:
         """The caller vanished: end the call; nobody is left to reply to."""
@@ -475,6 +489,12 @@ class _Session:
             waiter.set_result(None)
 
 
+def _ended() -> asyncio.CancelledError:
+    """What a handler that swallowed its call's cancellation gets at its next
+    item: the call is over, and nobody reads or sends its items any more."""
+    return asyncio.CancelledError("the stream call was ended")
+
+
 class _Incoming(AsyncIterator[Any]):
     """The client's items, as the handler's stream argument."""
 
@@ -488,7 +508,7 @@ class _Incoming(AsyncIterator[Any]):
 
     async def __anext__(self) -> Any:
         session = self._session
-        if session.incoming:
+        if session.incoming and not session.ending:
             # Items came in a train: taken without a coroutine of next_item's.
             return session.take()
         return await session.next_item()
