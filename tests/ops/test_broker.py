@@ -505,6 +505,56 @@ async def oneway_through_a_broker() -> None:
         assert broker.in_flight == 0  # oneway calls are not followed
 
 
+def test_a_oneway_call_waits_for_a_server_as_a_call_does() -> None:
+    """A oneway call made while no server is connected to the broker (none has
+    started yet, a worker restarts, the broker restarted and its servers have
+    not said READY again) waits for one, as a call does: its caller was told it
+    went, and nobody could be told it was dropped."""
+    asyncio.run(oneway_waits_for_a_server())
+
+
+async def oneway_waits_for_a_server() -> None:
+    front, back = "inproc://front-oneway-wait", "inproc://back-oneway-wait"
+    with Broker([front], [back]) as broker:
+        async with uvrpc.Channel(front) as channel:
+            client = FeedClient(channel)
+            for n in range(3):
+                await client.notify(text=str(n), timeout=30)
+            # The broker reads a channel's messages in order: once the call
+            # after them waits, the oneway calls were read.
+            call = asyncio.ensure_future(client.ping(n=7, timeout=30))
+            await until(lambda: broker.in_flight == 1, "the call to wait")
+            feed = Feed()
+            async with uvrpc.Server(feed) as server:
+                server.connect(back)
+                assert await call == 7
+                await until(lambda: len(feed.notes) == 3, "the oneway calls")
+        assert sorted(feed.notes) == ["0", "1", "2"]
+        assert broker.stats.dropped == 0
+
+
+def test_a_oneway_call_that_waited_past_its_deadline_is_not_run() -> None:
+    asyncio.run(oneway_waits_past_its_deadline())
+
+
+async def oneway_waits_past_its_deadline() -> None:
+    front, back = "inproc://front-oneway-late", "inproc://back-oneway-late"
+    with Broker([front], [back]) as broker:
+        async with uvrpc.Channel(front) as channel:
+            client = FeedClient(channel)
+            await client.notify(text="late", timeout=0.1)
+            call = asyncio.ensure_future(client.ping(n=7, timeout=30))
+            await until(lambda: broker.in_flight == 1, "the call to wait")
+            await asyncio.sleep(0.2)  # the oneway call's deadline passes
+            feed = Feed()
+            async with uvrpc.Server(feed) as server:
+                server.connect(back)
+                assert await call == 7
+                await until(lambda: broker.stats.expired == 1, "the expiry")
+                assert await client.ping(n=8, timeout=30) == 8
+        assert feed.notes == []
+
+
 def test_a_broker_passes_on_what_it_cannot_read_and_keeps_serving() -> None:
     asyncio.run(garbage_through_a_broker())
 

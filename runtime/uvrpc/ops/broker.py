@@ -193,14 +193,16 @@ class BrokerStats:
     unserved: int = 0
     """Requests answered ``UNIMPLEMENTED``: no server serves their service."""
     expired: int = 0
-    """Calls forgotten because their caller's deadline passed long ago."""
+    """Calls forgotten because their caller's deadline passed long ago, and
+    oneway requests whose deadline passed while they waited for a server."""
     broken: int = 0
     """Calls failed and cancelled because one of their messages could not be
     passed on (a full pipe): a stream never goes on with a hole in it."""
     dropped: int = 0
     """Messages dropped: for a call the broker does not know (one that ended), or
     for a client that is gone or does not read, or a oneway request while the
-    broker closes with a grace; a malformed batch counts once."""
+    broker closes with a grace or beyond the requests that may wait for a
+    server; a malformed batch counts once."""
 
 
 class _Server:
@@ -391,6 +393,8 @@ class Broker:
         self._stale_fds: set[int] = set()
         self._calls: dict[tuple[bytes, int], _Call] = {}
         self._waiting = 0
+        self._oneways: list[tuple[bytes, _Call]] = []
+        """The oneway requests waiting for a server (counted in ``_waiting``)."""
         # Per client, only while it has any: a dict entry per connected caller.
         self._client_calls: dict[bytes, int] = {}
         self._client_waiting: dict[bytes, int] = {}
@@ -700,9 +704,12 @@ class Broker:
         if self._draining:
             self._refuse_closing(client, call_id, frames)
             return
-        if call_id <= ONEWAY_CALL_ID or len(frames[1]):
-            # A oneway request, or none its server can answer and so end: a
-            # negative call id, or no delimiter where a client's DEALER puts it.
+        if call_id == ONEWAY_CALL_ID and not len(frames[1]):
+            self._hand_oneway(client, frames, timeout_ms, service)
+            return
+        if call_id < ONEWAY_CALL_ID or len(frames[1]):
+            # None its server can answer and so end: a negative call id, or no
+            # delimiter where a client's DEALER puts it.
             self._hand_untracked(frames, service)
             return
         # A call id a client reuses while its call runs ends the older call here.
@@ -951,6 +958,7 @@ class Broker:
                 self._end(client, call_id)
                 self.stats.refused += 1
                 self._reply_error(client, call_id, Unavailable(_CLOSING))
+        self._release_oneways(drop=True)
 
     def _refuse_share(self, client: bytes, call_id: int, why: str) -> None:
         self._end(client, call_id)
@@ -1033,8 +1041,59 @@ class Broker:
             self._servers[best.identity] = best
         return best
 
-    def _hand_untracked(self, frames: list[Any], service: str | None) -> None:
+    def _hand_oneway(
+        self,
+        client: bytes,
+        frames: list[Any],
+        timeout_ms: int | None,
+        service: str | None,
+    ) -> None:
+        """Hand a oneway request to a server of its service, unfollowed. With
+        none connected it waits for one as a call does, within the same shares
+        (dropped beyond them): its caller was told it went, and nobody could be
+        told it was dropped. Its deadline ends the wait, with no grace: no CANCEL
+        follows a oneway request, and a server reading it as its caller's first
+        through this broker could not tell how long it waited."""
         server = self._pick(service)
+        if server is not None or self._unserved(service):
+            self._untracked_to(server, frames)
+            return
+        waiting = self._client_waiting.get(client, 0)
+        if waiting >= self.max_waiting_per_client or self._waiting >= self._hwm:
+            self.stats.dropped += 1
+            return
+        self._waiting += 1
+        self._client_waiting[client] = waiting + 1
+        timeout = math.inf if timeout_ms is None else timeout_ms / 1000
+        call = _Call(time.monotonic() + timeout, service)
+        call.waiting = [frames]
+        self._oneways.append((client, call))
+
+    def _release_oneways(self, drop: bool = False) -> None:
+        """Hand the oneway requests waiting to the servers now there; with
+        ``drop`` (the broker closes), drop them all."""
+        oneways, self._oneways = self._oneways, []
+        now = time.monotonic()
+        for client, call in oneways:
+            frames = call.waiting
+            assert frames is not None
+            if call.expires <= now and not drop:
+                self._unwait(client, call)
+                self.stats.expired += 1
+                continue
+            server = None if drop else self._pick(call.service)
+            if server is None and not drop and not self._unserved(call.service):
+                self._oneways.append((client, call))
+                continue
+            self._unwait(client, call)
+            self._untracked_to(server, frames[0])
+
+    def _hand_untracked(self, frames: list[Any], service: str | None) -> None:
+        self._untracked_to(self._pick(service), frames)
+
+    def _untracked_to(self, server: _Server | None, frames: list[Any]) -> None:
+        """Send an unfollowed message to ``server``; drop it if there is none
+        or its pipe is full."""
         if server is None or self._to_server(server, frames) == _FULL:
             self.stats.dropped += 1
 
@@ -1267,6 +1326,8 @@ class Broker:
         for (client, call_id), call in list(self._calls.items()):
             if call.waiting is not None:
                 self._dispatch(client, call_id, call, call.waiting[0])
+        if self._oneways:
+            self._release_oneways()
 
     def _on_event(self, frames: list[zmq.Frame]) -> None:
         event = parse_monitor_message([frame.bytes for frame in frames])
@@ -1346,6 +1407,14 @@ class Broker:
             if call.expires <= now:
                 self._end(client, call_id)
                 self.stats.expired += 1
+        if self._oneways:
+            oneways, self._oneways = self._oneways, []
+            for client, call in oneways:
+                if call.expires <= now:
+                    self._unwait(client, call)
+                    self.stats.expired += 1
+                else:
+                    self._oneways.append((client, call))
 
 
 # pyzmq's flags are enums, whose arithmetic costs a microsecond a message: the
