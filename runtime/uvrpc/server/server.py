@@ -161,7 +161,9 @@ class ServerStats:
     run, nothing replied). A deadline counts the time the request waited in
     queues before the server read it."""
     cancelled: int = 0
-    """Unary handlers cancelled because their client sent CANCEL (no reply)."""
+    """Unary handlers cancelled because their caller gave them up (no reply):
+    its CANCEL, or the caller found gone (a probe that could not reach it, or
+    the broker it came through lost)."""
     oversized: int = 0
     """Messages larger than ``max_message_size``, refused before decoding their
     body (each is counted in ``rejected``, ``dropped`` or ``stale`` too)."""
