@@ -307,6 +307,35 @@ def test_a_plot_without_matplotlib_is_refused_before_the_run(
     )
 
 
+@pytest.mark.parametrize(
+    ("option", "where", "said"),
+    [
+        ("--json", "missing/bench.json", "no such directory: "),
+        ("--plot", "missing/bench.png", "no such directory: "),
+        ("--json", ".", "is a directory"),
+    ],
+)
+def test_a_report_that_cannot_be_written_is_refused_before_the_run(
+    option: str,
+    where: str,
+    said: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """Not after the whole run, as a traceback that loses its measurements."""
+    from uvrpc.bench import cli
+
+    monkeypatch.setattr(cli, "plan", lambda *a: pytest.fail("the run started"))
+    path = tmp_path / where
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--systems", "uvrpc", "--cases", "pingpong", option, str(path)])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"error: {option} {path}: {said}" in err
+    assert "Traceback" not in err
+
+
 def test_ipc_transport_for_the_zeromq_systems(tmp_path: Path) -> None:
     report = tmp_path / "ipc.json"
     result = subprocess.run(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,6 +29,19 @@ def _names(value: str, known: Sequence[str], what: str) -> list[str]:
             f"unknown {what}: {', '.join(unknown)} (known: {', '.join(known)})"
         )
     return names
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why a report cannot be written at ``path`` (its directory is missing or
+    not writable, or it is a directory), or ``None`` if it can be."""
+    directory = path.parent
+    if path.is_dir():
+        return "is a directory"
+    if not directory.is_dir():
+        return f"no such directory: {directory}"
+    if not os.access(directory, os.W_OK):
+        return f"cannot write into {directory}"
+    return None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -123,6 +137,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
         # Said before the run, not after it.
         parser.error("--plot needs matplotlib: pip install 'uvrpc[bench]'")
+    for option, path in (("--json", args.json), ("--plot", args.plot)):
+        unwritable = None if path is None else _unwritable(path)
+        if unwritable is not None:
+            # Said before the run: after it, the measurements would be lost.
+            parser.error(f"{option} {path}: {unwritable}")
     wanted = [
         s
         for s in systems_for(args.uvloop)
