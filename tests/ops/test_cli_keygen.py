@@ -72,3 +72,27 @@ def test_keygen_refuses_a_name_that_is_no_file_name(
     err = capsys.readouterr().err
     assert err.startswith("uvrpc: error: keygen: ") and len(err.splitlines()) == 1
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["keys"]
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["call", "tcp://127.0.0.1:1", "a.B.c", "--curve-server-key", "{missing}.key"],
+        ["serve", "m:C", "--curve-secret", "{missing}.key_secret", "--allow", "any"],
+        ["serve", "m:C", "--curve-secret", "{pair}", "--allow", "{missing}.key"],
+    ],
+)
+def test_a_missing_key_file_is_said_to_be_missing(
+    arguments: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pyzmq's "Invalid certificate file" sent the reader to inspect a file that
+    is not there."""
+    main(["keygen", "server", "--dir", str(tmp_path)])
+    capsys.readouterr()
+    missing = tmp_path / "nowhere"
+    pair = tmp_path / "server.key_secret"
+    argv = [a.format(missing=missing, pair=pair) for a in arguments]
+    assert main(argv) in (1, 2)
+    err = capsys.readouterr().err
+    assert f"no such key file: {missing}." in err
+    assert len(err.splitlines()) == 1

@@ -121,9 +121,9 @@ def load_keypair(path: str | os.PathLike[str]) -> Keypair:
 
     Raises:
         ValueError: the file holds no secret key, or malformed keys.
-        OSError: the file cannot be read.
+        OSError: the file cannot be read (FileNotFoundError: there is none).
     """
-    public, secret = zmq.auth.load_certificate(path)
+    public, secret = _load_certificate(path)
     if secret is None:
         raise ValueError(f"{path} holds no secret key (use the .key_secret file)")
     return Keypair(public.decode("ascii"), secret.decode("ascii"))
@@ -135,14 +135,29 @@ def load_public_keys(path: str | os.PathLike[str]) -> frozenset[str]:
 
     Raises:
         ValueError: a file holds no public key, or a directory has no ``.key`` file.
+        FileNotFoundError: there is nothing at ``path``.
     """
     path = Path(path)
     files = sorted(path.glob("*.key")) if path.is_dir() else [path]
     if not files:
         raise ValueError(f"{path} has no public key files (*.key)")
     return frozenset(
-        _key_text(zmq.auth.load_certificate(file)[0], "public key") for file in files
+        _key_text(_load_certificate(file)[0], "public key") for file in files
     )
+
+
+def _load_certificate(path: str | os.PathLike[str]) -> tuple[bytes, bytes | None]:
+    """``zmq.auth.load_certificate(path)``, saying that a missing file is missing:
+    pyzmq calls it an "Invalid certificate file", which sends its reader to
+    inspect a file that is not there.
+
+    Raises:
+        FileNotFoundError: there is no file at ``path``.
+        ValueError: the file holds no public key.
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such key file: {os.fspath(path)}")
+    return zmq.auth.load_certificate(path)
 
 
 @dataclass(frozen=True, slots=True)
