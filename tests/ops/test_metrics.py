@@ -96,6 +96,41 @@ def test_counts_errors_and_histogram_of_both_sides() -> None:
     assert snapshot["servers"] == {}
 
 
+class WrongResults(Calculator):
+    """Answers ``add`` with a value its callers refuse: text for an i64, or an
+    object that cannot be encoded at all when ``b`` is 0."""
+
+    async def add(self, *, a: int, b: int) -> int:
+        return "forty-two" if b else object()  # type: ignore[return-value]
+
+
+def test_a_result_not_of_the_declared_type_is_counted_as_its_internal_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The reply is made after the interceptors return: they counted the call OK
+    while its caller got INTERNAL."""
+    metrics = MetricsRegistry()
+
+    async def main() -> None:
+        async with uvrpc.Server(
+            WrongResults(), interceptors=[metrics.interceptor]
+        ) as server:
+            endpoint = server.bind("inproc://wrong-results")
+            async with CalculatorClient(endpoint, timeout=5) as calc:
+                for b in (1, 0):
+                    with pytest.raises(uvrpc.InternalError):
+                        await calc.add(a=1, b=b)
+
+    with caplog.at_level("ERROR", logger="uvrpc"):
+        asyncio.run(asyncio.wait_for(main(), 10))
+    add = metrics.snapshot()["server"][ADD]
+    assert add["calls"] == 2 and add["errors"] == {"INTERNAL": 2}
+    # Logged once each, as without interceptors.
+    assert (
+        len([r for r in caplog.records if "its caller gets INTERNAL" in r.message]) == 2
+    )
+
+
 def test_histogram_buckets_hold_known_durations() -> None:
     metrics = MetricsRegistry(buckets=[0.1, 1.0])
     for seconds in (0.05, 0.1, 0.5, 2.0):

@@ -810,8 +810,30 @@ class ServerProtocol:
         The body, the last frame, may be a view of a pooled buffer: pass it to
         :attr:`settle` once the reply was sent (or could not be).
         """
-        method = request.route.method
         call = request.call
+        try:
+            body, attachments = self._encode_result(request.route.method, result)
+        except InternalError as error:
+            return error_reply(request.call_id, error, call)
+        if call is not None and call.trailers:
+            header = encode_reply_header(
+                request.call_id, _OK, encode_metadata(call.trailers)
+            )
+        else:
+            header = encode_reply_header(request.call_id, _OK)
+        if attachments:
+            return [*attachments, header, body]
+        return [header, body]
+
+    def _encode_result(
+        self, method: Unary[Any, Any], result: Any
+    ) -> tuple[Any, Sequence[Any]]:
+        """A handler's result encoded as its reply's body and attachments.
+
+        Raises:
+            InternalError: the result cannot be encoded, or is not of the
+                declared type (logged as a handler's exception is).
+        """
         try:
             body, attachments = self.encode(result, method.reply_carries_bytes)
         except Exception as exc:
@@ -826,8 +848,9 @@ class ServerProtocol:
                 type(result).__name__,
                 problem,
             )
-            error = InternalError(f"the reply of {method.route} failed: {problem}")
-            return error_reply(request.call_id, error, call)
+            raise InternalError(
+                f"the reply of {method.route} failed: {problem}"
+            ) from None
         check = self._result_checks.get(method.route)
         if check is None:
             check = self._result_checks[method.route] = result_check(method)
@@ -835,20 +858,27 @@ class ServerProtocol:
             wrong = self._wrong_reply(method, result, body, attachments)
             if wrong is not None:
                 self.settle(body, False)
-                error = InternalError(
+                raise InternalError(
                     f"the reply of {method.route} does not match its declared type: "
                     f"{wrong}"
                 )
-                return error_reply(request.call_id, error, call)
-        if call is not None and call.trailers:
-            header = encode_reply_header(
-                request.call_id, _OK, encode_metadata(call.trailers)
-            )
-        else:
-            header = encode_reply_header(request.call_id, _OK)
-        if attachments:
-            return [*attachments, header, body]
-        return [header, body]
+        return body, attachments
+
+    def check_result(self, method: Unary[Any, Any], result: Any) -> None:
+        """Raise the ``INTERNAL`` error :meth:`reply` would answer ``result`` with
+        (a result that cannot be encoded, or not of the declared type).
+
+        The server's interceptors run it on the handler's result, inside them:
+        the reply is made after they have returned, so a metrics interceptor
+        counted such a call OK while its caller got ``INTERNAL``.
+        """
+        check = self._result_checks.get(method.route)
+        if check is None:
+            check = self._result_checks[method.route] = result_check(method)
+        if check(result):
+            return  # the common case: the cheap test passes, nothing is encoded
+        body, _ = self._encode_result(method, result)
+        self.settle(body, False)
 
     @staticmethod
     def _wrong_reply(

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Hashable, KeysView, Sequence
+from functools import partial
 from typing import Any
 
 from ..core.context import CURRENT_CALL, MAX_METADATA, ServerCall
@@ -30,7 +31,7 @@ from ..core.server import (
 from ..interceptors.base import ServerInterceptor, checked_interceptors
 from ..wire.buffers import ATTACHMENT_MIN, BufferPool
 from ..wire.limits import MAX_MESSAGE_SIZE
-from ..wire.methods import StreamingMethod
+from ..wire.methods import StreamingMethod, Unary
 from ..wire.protocol import StreamHeader
 from ..wire.service import ServiceBase
 from ..wire.status import Status
@@ -93,7 +94,14 @@ class Dispatcher:
             max_metadata=max_metadata,
             max_message_size=max_message_size,
             wrap=lambda method, handler: intercept_handler(
-                self._interceptors, method, handler
+                self._interceptors,
+                method,
+                handler,
+                # Inside the interceptors, so that they see the INTERNAL error
+                # a result not of the declared type is answered with.
+                check_result=None
+                if method.oneway
+                else partial(self._check_result, method),
             ),
         )
         """The protocol core: routes, decodes requests, encodes replies."""
@@ -107,6 +115,11 @@ class Dispatcher:
         self._reply = protocol.reply
         self._failed = protocol.failed_reply
         self._expired = protocol.expired_reply
+
+    def _check_result(self, method: Unary[Any, Any], result: Any) -> None:
+        """:meth:`ServerProtocol.check_result`, looked up when a call ends: the
+        protocol wraps its handlers while it is being made."""
+        self.protocol.check_result(method, result)
 
     def intercept_stream(self, method: StreamingMethod, handler: Handler) -> Handler:
         """A stream call's handler (as the session runs it) wrapped in the

@@ -18,8 +18,13 @@ def intercept_handler(
     interceptors: Sequence[ServerInterceptor],
     method: Unary[Any, Any] | StreamingMethod,
     handler: Callable[..., Awaitable[Any]],
+    check_result: Callable[[Any], None] | None = None,
 ) -> Callable[..., Awaitable[Any]]:
     """``handler`` wrapped in ``interceptors`` (itself when there are none).
+
+    ``check_result``, given, runs on the handler's result inside the
+    interceptors and raises the error the caller will get for it, so that they
+    see the call end as its caller does.
 
     The wrapped handler must run where :func:`uvrpc.current_call` answers, as the
     dispatcher runs handlers.
@@ -27,6 +32,8 @@ def intercept_handler(
     if not interceptors:
         return handler
     chain = tuple(reversed(interceptors))
+    if check_result is not None:
+        handler = _checked(handler, check_result)
 
     async def intercepted(**args: Any) -> Any:
         call = CURRENT_CALL.get()
@@ -38,3 +45,16 @@ def intercept_handler(
         return await proceed()
 
     return intercepted
+
+
+def _checked(
+    handler: Callable[..., Awaitable[Any]], check_result: Callable[[Any], None]
+) -> Callable[..., Awaitable[Any]]:
+    """``handler``, raising what ``check_result`` raises for its result."""
+
+    async def checked(**args: Any) -> Any:
+        result = await handler(**args)
+        check_result(result)
+        return result
+
+    return checked
