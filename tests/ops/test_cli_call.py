@@ -446,6 +446,23 @@ def test_metadata_option(
     assert (status, out) == (0, "null\n")
 
 
+@pytest.mark.parametrize("command", ["call", "list", "describe"])
+def test_a_metadata_key_the_protocol_refuses_is_a_usage_error(
+    command: str, running: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not a failed call (INVALID_ARGUMENT, status 1), as if the server had
+    refused it: the command line's own mistake, status 2."""
+    route = ["conformance.Conformance.ping"] if command == "call" else []
+    status, out, err = run(
+        capsys, command, running.endpoint, *route, "--metadata", "X-Id=1"
+    )
+    assert (status, out) == (2, "")
+    assert err == (
+        "uvrpc: error: --metadata key 'X-Id' is not lowercase ASCII "
+        "(letters, digits, '-', '_', '.')\n"
+    )
+
+
 def test_a_server_that_is_down(tmp_path: Path) -> None:
     """In a subprocess, as a user runs it: the deadline, a clear line, status 1."""
     endpoint = f"ipc://{tmp_path / 'nobody.sock'}"

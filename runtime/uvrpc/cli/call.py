@@ -41,7 +41,7 @@ import msgpack
 from pydantic import ConfigDict
 
 from ..client.channel import Channel
-from ..core.context import metadata
+from ..core.context import metadata, validate_metadata
 from ..services.clients import ReflectionClient
 from ..services.constraints import plain_type
 from ..wire.errors import (
@@ -643,6 +643,12 @@ async def _run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> None:
         if not sep:
             raise CallError(f"--metadata takes KEY=VALUE, got {item!r}")
         headers[key] = value
+    try:
+        # Checked here: sent, a bad key failed as the call's INVALID_ARGUMENT
+        # (exit 1), as if the server had refused it.
+        headers = validate_metadata(headers, "--metadata")
+    except RpcError as exc:
+        raise CallError(exc.message) from None
     try:
         security = curve.client_security(args)
     except curve.CurveOptionError as exc:
