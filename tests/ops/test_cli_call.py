@@ -463,6 +463,17 @@ def test_a_metadata_key_the_protocol_refuses_is_a_usage_error(
     )
 
 
+def test_only_call_says_that_no_deadline_lets_a_stream_last(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """list and describe make no stream call."""
+    for command, streams in (("call", True), ("list", False), ("describe", False)):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        help_text = " ".join(capsys.readouterr().out.split())
+        assert ("for a stream that lasts" in help_text) is streams, command
+
+
 def test_a_server_that_is_down(tmp_path: Path) -> None:
     """In a subprocess, as a user runs it: the deadline, a clear line, status 1."""
     endpoint = f"ipc://{tmp_path / 'nobody.sock'}"

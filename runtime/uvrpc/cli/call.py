@@ -623,8 +623,8 @@ def add_commands(commands: Any) -> None:
             type=seconds_or_none,
             default=10.0,
             metavar="SECONDS",
-            help="give up after this long (default 10; 'none': no deadline, for a "
-            "stream that lasts)",
+            help="give up after this long (default 10; 'none': no deadline"
+            + (", for a stream that lasts)" if cmd is call_cmd else ")"),
         )
         cmd.add_argument(
             "--metadata",
