@@ -6,10 +6,12 @@ sent, and the JSON report has the documented schema.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -334,6 +336,63 @@ def test_a_report_that_cannot_be_written_is_refused_before_the_run(
     err = capsys.readouterr().err
     assert f"error: {option} {path}: {said}" in err
     assert "Traceback" not in err
+
+
+def _children(pid: int) -> set[int]:
+    """The pids of ``pid``'s child processes, from /proc."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # The fields after the command's name: state, then the parent's pid.
+            if int(stat.read_text().rpartition(")")[2].split()[1]) == pid:
+                found.add(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not ended (a zombie has)."""
+    with contextlib.suppress(OSError):
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+        return state != "Z"
+    return False
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_sigterm_stops_the_processes_the_run_started() -> None:
+    """SIGTERM's default action killed the command alone: the echo server it had
+    started served on, its parent gone, until killed by hand."""
+    bench = subprocess.Popen(
+        [sys.executable, "-m", "uvrpc", "bench", "--systems", "uvrpc"]
+        + ["--cases", "pingpong", "--duration", "60", "--warmup", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    started: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while len(started) < 2 and time.monotonic() < deadline:  # server, client
+            started |= _children(bench.pid)
+            time.sleep(0.1)
+        assert len(started) >= 2, "the run started no server and client"
+        time.sleep(1)
+        bench.send_signal(signal.SIGTERM)
+        status = bench.wait(30)
+        deadline = time.monotonic() + 15
+        while any(map(_running, started)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in started if _running(pid)]
+        assert status == 128 + signal.SIGTERM
+        assert bench.stderr is not None
+        assert "Traceback" not in bench.stderr.read()
+    finally:
+        for pid in [bench.pid, *started]:
+            if _running(pid):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+        bench.wait()
+        if bench.stderr is not None:
+            bench.stderr.close()
 
 
 def test_ipc_transport_for_the_zeromq_systems(tmp_path: Path) -> None:

@@ -6,7 +6,9 @@ import argparse
 import importlib.util
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -131,7 +133,27 @@ def _progress(total: int) -> tuple[Callable[[Measurement], None], Callable[[], N
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark; print the table; write JSON and a plot if asked."""
+    """Run the benchmark; print the table; write JSON and a plot if asked.
+
+    SIGTERM ends it as Ctrl-C does, stopping the processes it started (exit
+    143): its default action killed this process alone, and left the server
+    processes it had started serving forever.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return _main(argv)
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM's handler: unwind, so that every process started is stopped."""
+    raise SystemExit(128 + signum)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
