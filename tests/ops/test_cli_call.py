@@ -474,6 +474,25 @@ def test_only_call_says_that_no_deadline_lets_a_stream_last(
         assert ("for a stream that lasts" in help_text) is streams, command
 
 
+def test_a_reader_that_stops_reading_ends_the_command_quietly(
+    running: RunningServer,
+) -> None:
+    """``uvrpc call ... | head -1``: the reader's choice, not an error line
+    ("uvrpc: error: [Errno 32] Broken pipe", status 1); 141, as a shell reports
+    a command SIGPIPE ended."""
+    command = [sys.executable, "-m", "uvrpc", "call", running.endpoint]
+    command += ["conformance.Conformance.count", '{"start": 0, "n": 100000000}']
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.readline() == b"0\n"
+        process.stdout.close()
+        status = process.wait(60)
+        err = process.stderr.read().decode()
+    assert (status, err) == (141, "")
+
+
 def test_a_server_that_is_down(tmp_path: Path) -> None:
     """In a subprocess, as a user runs it: the deadline, a clear line, status 1."""
     endpoint = f"ipc://{tmp_path / 'nobody.sock'}"

@@ -13,6 +13,8 @@ A method whose client streams reads its items from stdin, one JSON value a line,
 sent as its line arrives; ``--timeout none`` gives a call no deadline. A
 failed call prints ``STATUS_NAME: message (status N)`` on stderr, then for an
 exception the IDL declares ``{"error": name, "fields": {...}}``, and exits with 1.
+A reader of stdout that stops reading (``| head -1``) ends the command quietly
+with 141, as SIGPIPE would.
 
 ``uvrpc describe ENDPOINT [NAME]`` prints the IDL of what the server serves
 (:mod:`uvrpc.cli.idl`), one file per namespace; ``--out DIR`` writes the files,
@@ -30,11 +32,13 @@ import base64
 import contextlib
 import json
 import math
+import os
 import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import ExitStack
 from pathlib import Path
+from signal import SIGPIPE
 from typing import Any, TextIO
 
 import msgpack
@@ -792,7 +796,8 @@ def run_command(
     err: TextIO | None = None,
     stdin: TextIO | None = None,
 ) -> int:
-    """Run ``uvrpc call``, ``list`` or ``describe``; return the exit status."""
+    """Run ``uvrpc call``, ``list`` or ``describe``; return the exit status
+    (141, quietly, when the reader of ``out`` goes away: ``| head -1``)."""
     import asyncio
 
     out = sys.stdout if out is None else out
@@ -808,4 +813,13 @@ def run_command(
         if exc.details:
             print(json.dumps(exc.details, ensure_ascii=False, default=str), file=err)
         return 1
+    except BrokenPipeError:
+        # What a shell reports for a command SIGPIPE ended, without the error
+        # line "[Errno 32] Broken pipe" for the reader's own choice to stop.
+        if out is sys.stdout:
+            # The interpreter flushes stdout as it exits: into the void, or
+            # Python reports the broken pipe itself.
+            with contextlib.suppress(OSError, ValueError):  # no descriptor
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + SIGPIPE
     return 0
