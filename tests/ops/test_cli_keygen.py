@@ -78,6 +78,8 @@ def test_keygen_refuses_a_name_that_is_no_file_name(
     "arguments",
     [
         ["call", "tcp://127.0.0.1:1", "a.B.c", "--curve-server-key", "{missing}.key"],
+        # Not named .key: it was read as a key's Z85 text ("40 characters, got 39").
+        ["call", "tcp://127.0.0.1:1", "a.B.c", "--curve-server-key", "{missing}.pub"],
         ["serve", "m:C", "--curve-secret", "{missing}.key_secret", "--allow", "any"],
         ["serve", "m:C", "--curve-secret", "{pair}", "--allow", "{missing}.key"],
     ],

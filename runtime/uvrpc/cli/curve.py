@@ -5,6 +5,7 @@ gives this client's key pair, for a server with an allow-list (``--allow``)."""
 from __future__ import annotations
 
 import argparse
+import os
 
 from ..transport.security import ClientSecurity, load_keypair, load_public_keys
 
@@ -49,7 +50,14 @@ def client_security(args: argparse.Namespace) -> ClientSecurity | None:
             "server's public key (its .key file, or the key's Z85 text)"
         )
     try:
-        if key.endswith(".key"):
+        # A path, whatever its name: read as Z85 text, a missing file's name was
+        # refused as "a CURVE public key is 40 characters ..., got 17". Z85 has
+        # "/" too, so only what cannot be a key is taken for a path by it.
+        if (
+            key.endswith(".key")
+            or os.path.exists(key)
+            or (os.sep in key and len(key) != 40)
+        ):
             keys = load_public_keys(key)
             if len(keys) != 1:
                 raise CurveOptionError(
