@@ -379,6 +379,24 @@ def test_serve_reports_a_bad_endpoint() -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("last", ["--bind", "--connect"])
+def test_serve_prints_no_endpoint_when_a_later_one_fails(last: str) -> None:
+    """A script reading the first line as the endpoint went on as if it were
+    served: the endpoint bound first was printed before the next failed."""
+    result = subprocess.run(
+        uvrpc_cmd(
+            "serve", "calculator_server:Calculator", "--bind", "tcp://127.0.0.1:0",
+            last, "bogus://x",
+        ),
+        cwd=EXAMPLES / "calculator",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert (result.returncode, result.stdout) == (1, "")
+    assert "uvrpc: error: bad endpoint 'bogus://x'" in result.stderr
+
+
 INPROC = (
     "inproc://shop: an inproc:// endpoint is reached only from inside the process "
     "that binds it, and each uvrpc command is a process of its own: use a tcp:// or "

@@ -233,10 +233,14 @@ async def serve(
     try:
         server = Server(*services, security=security, interceptors=interceptors)
         async with server:
-            for endpoint in endpoints:
-                print(server.bind(endpoint), flush=True)
+            # Every endpoint bound (and broker connected) before any is printed:
+            # a script that read the first line went on as if it were served
+            # when a later one failed.
+            bound = [server.bind(endpoint) for endpoint in endpoints]
             for endpoint in brokers:
                 server.connect(endpoint, security=broker_security)
+            for endpoint in bound:
+                print(endpoint, flush=True)
             if url is not None:
                 registry.watch_server(server)
                 print(url, flush=True)
