@@ -180,6 +180,26 @@ def test_several_namespaces_print_as_marked_files(
     assert "    6: map<i64, double> weights = {-9223372036854775808: 0.5};\n" in printed
 
 
+def test_out_replaces_existing_files_only_when_forced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--out into a project's own IDL directory replaced its files (their
+    comments, consts and typedefs) without a word."""
+    own = tmp_path / "shared.idl"
+    own.write_text("// written by hand\n")
+    with server_thread(Conformance()) as server:
+        argv = ["describe", server.endpoint, "--out", str(tmp_path)]
+        assert main(argv) == 2
+        assert capsys.readouterr().err == (
+            f"uvrpc: error: {own} exists: describe --out replaces a file only "
+            "with --force\n"
+        )
+        assert own.read_text() == "// written by hand\n"
+        assert not (tmp_path / "conformance.idl").exists()  # none written
+        assert main([*argv, "--force"]) == 0
+    assert own.read_text().startswith("namespace shared;")
+
+
 def test_bytes_defaults_are_string_literals_and_do_not_break_reflection() -> None:
     # A memoryview default once failed the description: "cannot pickle memoryview".
     (text,) = idl_files(describe(Showcase)).values()

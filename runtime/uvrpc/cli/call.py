@@ -523,12 +523,20 @@ async def call(
 # --- describe: IDL -------------------------------------------------------------------
 
 
-def write_idl(description: Description, out: TextIO, directory: str | None) -> None:
+def write_idl(
+    description: Description,
+    out: TextIO,
+    directory: str | None,
+    *,
+    force: bool = False,
+) -> None:
     """Print a description as IDL files (:mod:`uvrpc.cli.idl`), or write them into
-    ``directory`` and print their paths.
+    ``directory`` and print their paths; a file there of the same name is
+    replaced only with ``force``.
 
     Raises:
-        CallError: a default cannot be written in IDL, or a file cannot be written.
+        CallError: a default cannot be written in IDL, a file cannot be written,
+            or one exists (without ``force``); nothing is written then.
     """
     try:
         files = idl_files(description)
@@ -542,6 +550,17 @@ def write_idl(description: Description, out: TextIO, directory: str | None) -> N
         )
         return
     if directory is not None:
+        # Checked before any is written: --out into the directory of a project's
+        # own IDL replaced its files (their comments, consts and typedefs, which
+        # a description does not carry) without a word.
+        taken = [
+            str(Path(directory) / n) for n in files if (Path(directory) / n).exists()
+        ]
+        if taken and not force:
+            raise CallError(
+                f"{', '.join(taken)} {'exists' if len(taken) == 1 else 'exist'}: "
+                "describe --out replaces a file only with --force"
+            )
         try:
             Path(directory).mkdir(parents=True, exist_ok=True)
             for name, text in files.items():
@@ -620,6 +639,11 @@ def add_commands(commands: Any) -> None:
         metavar="DIR",
         help="write the IDL files (one per namespace) into DIR, created if missing, "
         "and print their paths",
+    )
+    describe_cmd.add_argument(
+        "--force",
+        action="store_true",
+        help="with --out: replace files of the same names (refused without it)",
     )
     for cmd in (call_cmd, list_cmd, describe_cmd):
         cmd.add_argument(
@@ -715,7 +739,7 @@ async def _command(
             if args.json:
                 _print(description, out)
             else:
-                write_idl(description, out, args.out)
+                write_idl(description, out, args.out, force=args.force)
 
 
 def _narrow(description: Description, name: str) -> Description:
