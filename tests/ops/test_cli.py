@@ -397,6 +397,27 @@ def test_serve_prints_no_endpoint_when_a_later_one_fails(last: str) -> None:
     assert "uvrpc: error: bad endpoint 'bogus://x'" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--max-calls-per-client", "0", "must be at least 1, not 0"),
+        ("--max-waiting-per-client", "-1", "must be at least 1, not -1"),
+        ("--max-calls-per-client", "x", "expected a whole number, got 'x'"),
+    ],
+)
+def test_broker_names_the_option_of_a_count_below_one(
+    option: str, value: str, said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not in the words of the broker's code ("max_calls_per_client must be an
+    integer of at least 1, not 0"), after it had started, with status 1."""
+    with pytest.raises(SystemExit) as exited:
+        main(["broker", option, value])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.endswith(
+        f"uvrpc broker: error: argument {option}: {said}\n"
+    )
+
+
 INPROC = (
     "inproc://shop: an inproc:// endpoint is reached only from inside the process "
     "that binds it, and each uvrpc command is a process of its own: use a tcp:// or "

@@ -442,7 +442,7 @@ def _parser() -> argparse.ArgumentParser:
     broker_cmd.add_argument("--allow", help=argparse.SUPPRESS)
     broker_cmd.add_argument(
         "--max-calls-per-client",
-        type=int,
+        type=at_least_one,
         default=MAX_CALLS_PER_CLIENT,
         metavar="N",
         help="calls one client may have in flight through the broker; more are "
@@ -450,7 +450,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     broker_cmd.add_argument(
         "--max-waiting-per-client",
-        type=int,
+        type=at_least_one,
         metavar="N",
         help="requests of one client that may wait for a server; more are refused "
         "with RESOURCE_EXHAUSTED (default a quarter of the broker's queue, 250)",
@@ -467,6 +467,24 @@ def _parser() -> argparse.ArgumentParser:
         "bench", help="benchmark uvrpc against raw pyzmq, gRPC and Thrift"
     )
     return parser
+
+
+def at_least_one(value: str) -> int:
+    """A count option (``--max-calls-per-client N``), read: the broker refused 0
+    in the words of its own code ("max_calls_per_client must be ...").
+
+    Raises:
+        argparse.ArgumentTypeError: ``value`` is not a whole number of 1 or more.
+    """
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number, got {value!r}"
+        ) from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
 
 
 def metrics_address(value: str) -> tuple[str, int]:
