@@ -493,6 +493,22 @@ def test_a_reader_that_stops_reading_ends_the_command_quietly(
     assert (status, err) == (141, "")
 
 
+def test_text_utf8_cannot_encode_is_refused_naming_its_field(
+    running: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """JSON's "\\ud800" failed as the call's INVALID_ARGUMENT naming the field's
+    number: "cannot send argument '1' of ...echoString"."""
+    status, out, err = run(
+        capsys, "call", running.endpoint, "conformance.Conformance.echoString",
+        '{"text": "a\\ud800"}',
+    )  # fmt: skip
+    assert (status, out) == (2, "")
+    assert err == (
+        "uvrpc: error: arguments.text: not UTF-8 text: '\\ud800' at 1 is a lone "
+        "surrogate\n"
+    )
+
+
 def test_a_server_that_is_down(tmp_path: Path) -> None:
     """In a subprocess, as a user runs it: the deadline, a clear line, status 1."""
     endpoint = f"ipc://{tmp_path / 'nobody.sock'}"

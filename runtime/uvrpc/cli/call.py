@@ -132,6 +132,19 @@ def _key_text(key: Any) -> str:
     return json.dumps(key) if isinstance(key, bool) else str(key)
 
 
+def _check_text(value: str, where: str) -> None:
+    """Refuse text UTF-8 cannot encode (JSON's "\\ud800", a lone surrogate),
+    naming the field: sent, it failed as INVALID_ARGUMENT naming the field's
+    number ("cannot send argument '1' ...")."""
+    try:
+        value.encode()
+    except UnicodeEncodeError as exc:
+        raise CallError(
+            f"{where}: not UTF-8 text: {exc.object[exc.start : exc.end]!r} at "
+            f"{exc.start} is a lone surrogate"
+        ) from None
+
+
 def _inner(type_name: str, prefix: str) -> str | None:
     if type_name.startswith(prefix + "<") and type_name.endswith(">"):
         return type_name[len(prefix) + 1 : -1]
@@ -151,6 +164,8 @@ class Converter:
         server checks)."""
         if value is None:
             return None
+        if isinstance(value, str):
+            _check_text(value, where)
         type_name = plain_type(type_name)
         _check_integer(type_name, value, where)
         if type_name == "bytes":
