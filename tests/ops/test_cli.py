@@ -418,6 +418,17 @@ def test_broker_names_the_option_of_a_count_below_one(
     )
 
 
+def test_serve_names_the_option_of_a_count_of_workers_below_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "calculator_server:Calculator", "--workers", "0"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.endswith(
+        "uvrpc serve: error: argument --workers: must be at least 1, not 0\n"
+    )
+
+
 INPROC = (
     "inproc://shop: an inproc:// endpoint is reached only from inside the process "
     "that binds it, and each uvrpc command is a process of its own: use a tcp:// or "

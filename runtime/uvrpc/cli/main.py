@@ -317,7 +317,7 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--uvloop", action="store_true", help="run on uvloop")
     serve_cmd.add_argument(
         "--workers",
-        type=int,
+        type=at_least_one,
         default=1,
         metavar="N",
         help="serve from N processes behind a broker bound to --bind (default 1)",
@@ -470,8 +470,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def at_least_one(value: str) -> int:
-    """A count option (``--max-calls-per-client N``), read: the broker refused 0
-    in the words of its own code ("max_calls_per_client must be ...").
+    """A count option (``--workers N``, ``--max-calls-per-client N``), read:
+    refused by argparse, naming the option, rather than once the command runs
+    in the words of the code it configures ("max_calls_per_client must be ...").
 
     Raises:
         argparse.ArgumentTypeError: ``value`` is not a whole number of 1 or more.
