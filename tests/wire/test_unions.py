@@ -322,11 +322,12 @@ def test_a_newer_member_reaches_an_older_peer_and_comes_back_whole(
     assert isinstance(old_shape, uvrpc.UnknownMember) and old_shape.id == 3
 
 
-def test_modules_of_api_4_to_8_import() -> None:
-    for api in (4, 5, 6, 7, 8):
+def test_modules_of_api_4_to_9_import() -> None:
+    for api in (4, 5, 6, 7, 8, 9):
         uvrpc.check_generated_code(
             generator=uvrpc.__version__, api=api, protocol=uvrpc.PROTOCOL_VERSION
         )
     # Unions need UnionMember and WireUnion (API 7); container defaults,
-    # uvrpc.types.default (API 8).
-    assert uvrpc.GENERATED_CODE_API == 8
+    # uvrpc.types.default (API 8); the length bounds of bytes,
+    # uvrpc.types.ByteLength (API 9).
+    assert uvrpc.GENERATED_CODE_API == 9
