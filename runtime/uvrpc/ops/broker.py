@@ -1070,7 +1070,8 @@ class Broker:
         self._oneways.append((client, call))
 
     def _release_oneways(self, drop: bool = False) -> None:
-        """Hand the oneway requests waiting to the servers now there; with
+        """Hand the oneway requests waiting to the servers now there, and forget
+        those whose deadline passed (each second's sweep runs it too); with
         ``drop`` (the broker closes), drop them all."""
         oneways, self._oneways = self._oneways, []
         now = time.monotonic()
@@ -1408,13 +1409,7 @@ class Broker:
                 self._end(client, call_id)
                 self.stats.expired += 1
         if self._oneways:
-            oneways, self._oneways = self._oneways, []
-            for client, call in oneways:
-                if call.expires <= now:
-                    self._unwait(client, call)
-                    self.stats.expired += 1
-                else:
-                    self._oneways.append((client, call))
+            self._release_oneways()
 
 
 # pyzmq's flags are enums, whose arithmetic costs a microsecond a message: the
