@@ -400,9 +400,9 @@ def test_serve_prints_no_endpoint_when_a_later_one_fails(last: str) -> None:
 @pytest.mark.parametrize(
     ("option", "value", "said"),
     [
-        ("--max-calls-per-client", "0", "must be at least 1, not 0"),
-        ("--max-waiting-per-client", "-1", "must be at least 1, not -1"),
-        ("--max-calls-per-client", "x", "expected a whole number, got 'x'"),
+        ("--max-calls-per-client", "0", "must be more than 0: '0'"),
+        ("--max-waiting-per-client", "-1", "must be more than 0: '-1'"),
+        ("--max-calls-per-client", "x", "not a whole number: 'x'"),
     ],
 )
 def test_broker_names_the_option_of_a_count_below_one(
@@ -425,7 +425,7 @@ def test_serve_names_the_option_of_a_count_of_workers_below_one(
         main(["serve", "calculator_server:Calculator", "--workers", "0"])
     assert exited.value.code == 2
     assert capsys.readouterr().err.endswith(
-        "uvrpc serve: error: argument --workers: must be at least 1, not 0\n"
+        "uvrpc serve: error: argument --workers: must be more than 0: '0'\n"
     )
 
 

@@ -57,6 +57,7 @@ from pathlib import Path, PurePosixPath
 
 import zmq
 
+from ..bench.arguments import positive
 from ..core.server import check_handlers
 from ..ops.broker import MAX_CALLS_PER_CLIENT, run_broker
 from ..ops.metrics import MetricsRegistry, serve_metrics
@@ -77,6 +78,11 @@ from .call import add_commands, run_command, seconds_or_zero
 from .endpoints import refuse_inproc
 
 __all__ = ["main"]
+
+_COUNT = positive(int)
+"""The argparse type of a count option (``--workers N``): refused there, naming
+the option, rather than once the command runs in the words of the code it
+configures ("max_calls_per_client must be ...")."""
 
 
 class UsageError(Exception):
@@ -317,7 +323,7 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--uvloop", action="store_true", help="run on uvloop")
     serve_cmd.add_argument(
         "--workers",
-        type=at_least_one,
+        type=_COUNT,
         default=1,
         metavar="N",
         help="serve from N processes behind a broker bound to --bind (default 1)",
@@ -442,7 +448,7 @@ def _parser() -> argparse.ArgumentParser:
     broker_cmd.add_argument("--allow", help=argparse.SUPPRESS)
     broker_cmd.add_argument(
         "--max-calls-per-client",
-        type=at_least_one,
+        type=_COUNT,
         default=MAX_CALLS_PER_CLIENT,
         metavar="N",
         help="calls one client may have in flight through the broker; more are "
@@ -450,7 +456,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     broker_cmd.add_argument(
         "--max-waiting-per-client",
-        type=at_least_one,
+        type=_COUNT,
         metavar="N",
         help="requests of one client that may wait for a server; more are refused "
         "with RESOURCE_EXHAUSTED (default a quarter of the broker's queue, 250)",
@@ -467,25 +473,6 @@ def _parser() -> argparse.ArgumentParser:
         "bench", help="benchmark uvrpc against raw pyzmq, gRPC and Thrift"
     )
     return parser
-
-
-def at_least_one(value: str) -> int:
-    """A count option (``--workers N``, ``--max-calls-per-client N``), read:
-    refused by argparse, naming the option, rather than once the command runs
-    in the words of the code it configures ("max_calls_per_client must be ...").
-
-    Raises:
-        argparse.ArgumentTypeError: ``value`` is not a whole number of 1 or more.
-    """
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a whole number, got {value!r}"
-        ) from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
-    return number
 
 
 def metrics_address(value: str) -> tuple[str, int]:
