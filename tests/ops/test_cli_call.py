@@ -786,3 +786,44 @@ def test_timeout_none_is_no_deadline(text: str) -> None:
 
     assert seconds_or_none(text) is None
     assert seconds_or_none("2.5") == 2.5
+
+
+@pytest.mark.parametrize(
+    ("given", "printed"),
+    [
+        ('"NaN"', '"NaN"'),
+        ('"Infinity"', '"Infinity"'),
+        ('"-Infinity"', '"-Infinity"'),
+        ("NaN", '"NaN"'),
+        ("1e308", "1e+308"),
+    ],
+)
+def test_floats_json_has_no_number_for_are_words_both_ways(
+    running: RunningServer, capsys: pytest.CaptureFixture[str], given: str, printed: str
+) -> None:
+    """NaN and the infinities print as protobuf's JSON writes them, which any JSON
+    reader takes (a bare ``NaN`` is not JSON), and are read back from those words."""
+    for route in ("echoDouble", "echoFloat"):
+        status, out, err = run(
+            capsys, "call", running.endpoint, f"conformance.Conformance.{route}",
+            f'{{"value": {given}}}',
+        )  # fmt: skip
+        if route == "echoFloat" and given == "1e308":
+            assert status == 1 and "value" in err  # beyond a float's range
+            continue
+        assert (status, out, err) == (0, printed + "\n", "")
+        json.loads(out, parse_constant=pytest.fail)
+
+
+def test_a_float_given_as_other_text_is_one_line_naming_its_field(
+    running: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = run(
+        capsys, "call", running.endpoint, "conformance.Conformance.echoDouble",
+        '{"value": "nan"}',
+    )  # fmt: skip
+    assert (status, out) == (2, "")
+    assert err == (
+        "uvrpc: error: arguments.value: 'nan' is not a number (a double is a JSON "
+        'number, "NaN", "Infinity" or "-Infinity")\n'
+    )

@@ -126,6 +126,19 @@ def _check_integer(type_name: str, value: Any, where: str) -> None:
         )
 
 
+_FLOAT_WORDS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+"""The floats JSON has no number for, as protobuf's JSON writes them (and
+grpcurl): Python's ``json`` writes a bare ``NaN``, which ``jq`` and most readers
+refuse."""
+
+
+def _float_json(value: float) -> float | str:
+    """A float as JSON: itself, or its word in :data:`_FLOAT_WORDS`."""
+    if math.isfinite(value):
+        return value
+    return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+
+
 def _key_text(key: Any) -> str:
     """A map key as the text of a JSON object's key, as pydantic writes it (a bool
     is ``true``, not ``True``)."""
@@ -168,6 +181,13 @@ class Converter:
             _check_text(value, where)
         type_name = plain_type(type_name)
         _check_integer(type_name, value, where)
+        if type_name in ("float", "double") and isinstance(value, str):
+            if value not in _FLOAT_WORDS:
+                raise CallError(
+                    f"{where}: {value!r} is not a number (a {type_name} is a JSON "
+                    'number, "NaN", "Infinity" or "-Infinity")'
+                )
+            return _FLOAT_WORDS[value]
         if type_name == "bytes":
             if not isinstance(value, str):
                 raise CallError(f"{where}: expected base64 text for bytes")
@@ -281,7 +301,10 @@ class Converter:
 
     def to_json(self, type_name: str | None, value: Any) -> Any:
         """A wire value of ``type_name`` as JSON: fields by name, enums by name,
-        bytes as base64 text."""
+        bytes as base64 text, a float with no JSON number as ``"NaN"``,
+        ``"Infinity"`` or ``"-Infinity"``."""
+        if isinstance(value, float):
+            return _float_json(value)
         if value is None or type_name is None:
             return value
         type_name = plain_type(type_name)
@@ -597,7 +620,8 @@ CALL_EPILOG = """\
 how values are given:
   The JSON object's keys are the parameter names. bytes are base64 text, sets
   are lists, enum members are names (or numbers), map keys are text ("7",
-  "true", "0.5", an enum member's name or number), messages are objects keyed
+  "true", "0.5", an enum member's name or number), a float with no JSON
+  number is "NaN", "Infinity" or "-Infinity", messages are objects keyed
   by field name, an optional value may be null, and a union is an object of
   exactly one member keyed by its name, {"circle": {...}}.
 
