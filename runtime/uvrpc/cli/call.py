@@ -635,8 +635,16 @@ how values are given:
 
     printf '1\\n2\\n39\\n' | uvrpc call tcp://127.0.0.1:5555 \\
         conformance.Conformance.sum
+
+exit status:
+  0 the call succeeded; 1 it failed, its status on stderr (a server's
+  refusal, INVALID_ARGUMENT included, no server at the endpoint, a deadline
+  passed); 2 the command line or the JSON does not fit the method, and
+  nothing was sent; 130 interrupted (Ctrl-C); 141 the reader of stdout
+  stopped reading (| head -1).
 """
-"""The end of ``uvrpc call --help``: how values are spelled, with an example each."""
+"""The end of ``uvrpc call --help``: how values are spelled, with an example each,
+and what each exit status says."""
 
 
 def add_commands(commands: Any) -> None:
