@@ -370,6 +370,53 @@ async def test_a_cancel_that_says_the_deadline_passed_ends_the_call_expired() ->
     assert (stats.expired, stats.cancelled, stats.stale) == (1, 1, 0)
 
 
+class Stubborn(Calculator):
+    """An ``add`` that swallows its call's cancellation and answers anyway."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = asyncio.Event()
+
+    async def add(self, *, a: int, b: int) -> int:
+        self.started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            pass  # the mistake: the call goes on as if nothing happened
+        return a + b
+
+
+@in_loop
+async def test_a_unary_handler_swallowing_its_cancel_ends_as_its_caller_saw() -> None:
+    """A handler that swallows its call's cancellation and returns: the
+    interceptors (metrics, logs, spans) see the call end CANCELLED, or
+    DEADLINE_EXCEEDED at its deadline, as its caller did, not OK; and the caller
+    that cancelled is sent no result."""
+    observer = Observer()
+    stubborn = Stubborn()
+    async with uvrpc.Server(stubborn, interceptors=[observer]) as server:
+        endpoint = server.bind("tcp://127.0.0.1:*")
+        sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+        with contextlib.closing(sock):
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.connect(endpoint)
+            for count, (call_id, why) in enumerate([(1, 0), (2, 4)], 1):
+                header = msgpack.packb([V, 1, call_id, "calculator.Calculator.add"])
+                stubborn.started.clear()
+                sock.send_multipart([b"", header, msgpack.packb({"1": 1, "2": 2})])
+                await asyncio.wait_for(stubborn.started.wait(), 5)
+                sock.send_multipart([b"", msgpack.packb([V, 5, call_id, why]), b"\xc0"])
+                await asyncio.wait_for(observer.wait_for(count), 5)
+            # Only the call past its deadline is answered: DEADLINE_EXCEEDED.
+            reply = await asyncio.wait_for(asyncio.to_thread(sock.recv_multipart), 5)
+            assert msgpack.unpackb(reply[1])[2:4] == [2, uvrpc.Status.DEADLINE_EXCEEDED]
+            assert not sock.poll(200)
+    assert [s for _, s, _ in observer.seen] == [
+        uvrpc.Status.CANCELLED,
+        uvrpc.Status.DEADLINE_EXCEEDED,
+    ]
+
+
 @pytest.mark.parametrize("place", PLACES)
 @in_loop
 async def test_client_cache_answers_without_a_request(

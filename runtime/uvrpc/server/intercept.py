@@ -3,6 +3,7 @@ within (:class:`~uvrpc.ServerInterceptor`)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any
@@ -50,10 +51,17 @@ def intercept_handler(
 def _checked(
     handler: Callable[..., Awaitable[Any]], check_result: Callable[[Any], None]
 ) -> Callable[..., Awaitable[Any]]:
-    """``handler``, raising what ``check_result`` raises for its result."""
+    """``handler``, raising what ``check_result`` raises for its result, and
+    ``CancelledError`` if it returned from a cancellation it swallowed."""
 
     async def checked(**args: Any) -> Any:
         result = await handler(**args)
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            # Its call ended for its caller (cancelled, or at its deadline), and
+            # ends so for the interceptors too, not OK: the dispatcher then
+            # answers as for a handler that let its cancellation through.
+            raise asyncio.CancelledError
         check_result(result)
         return result
 
