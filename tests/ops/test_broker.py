@@ -327,6 +327,38 @@ async def wait_for_a_server() -> None:
         assert broker.stats.requests == 1 and broker.stats.replies == 1
 
 
+def test_a_broker_says_when_a_server_and_a_client_swapped_its_endpoints(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A server connected to the frontend is logged, not left to wait in
+    silence; a client's call to the backend fails at once, saying where clients
+    connect, where it waited for its deadline."""
+    asyncio.run(swapped_endpoints(caplog))
+
+
+async def swapped_endpoints(caplog: pytest.LogCaptureFixture) -> None:
+    def said() -> str:
+        return "\n".join(r.getMessage() for r in caplog.records)
+
+    with (
+        caplog.at_level(logging.WARNING, logger="uvrpc.broker"),
+        Broker(["inproc://front-swapped"], ["inproc://back-swapped"]) as broker,
+    ):
+        async with uvrpc.Server(Feed()) as server:
+            server.connect("inproc://front-swapped")
+            await until(
+                lambda: "a server connected to the broker's frontend" in said(),
+                "the warning of the server on the frontend",
+            )
+        assert broker.servers == 0
+        async with uvrpc.Channel("inproc://back-swapped") as channel:
+            started = time.monotonic()
+            with pytest.raises(uvrpc.Unavailable, match="a broker's backend"):
+                await FeedClient(channel).ping(n=1, timeout=20)
+            assert time.monotonic() - started < 10
+        assert "a client connected to the broker's backend" in said()
+
+
 def test_a_leaving_server_finishes_its_calls_and_gets_no_new_ones() -> None:
     asyncio.run(leave_a_broker())
 

@@ -387,6 +387,15 @@ class Broker:
         self._dropped_batch = RateLimitedWarning(
             _log, "the broker dropped a malformed batch"
         )
+        # A server and a client connected to each other's endpoint (the
+        # frontend and backend swapped) get no answer from the broker's usual
+        # paths: each waits in silence, so the broker's log says why.
+        self._server_on_front = RateLimitedWarning(
+            _log, "a server connected to the broker's frontend"
+        )
+        self._client_on_back = RateLimitedWarning(
+            _log, "a client connected to the broker's backend"
+        )
         self._hwm = hwm
         self._servers: dict[bytes, _Server] = {}
         self._by_fd: dict[int, bytes] = {}
@@ -672,6 +681,10 @@ class Broker:
         client = first.bytes
         head = _head(frames, self._known)
         if head is None:
+            if _is_server_control(frames):
+                self.stats.dropped += 1
+                self._server_on_front(_SWAPPED)
+                return
             # Not ours to judge: a server answers it with the protocol's error.
             self._hand_untracked(frames, None)
             return
@@ -1206,6 +1219,11 @@ class Broker:
         if len(frames) < 4:
             self.stats.dropped += 1
             return
+        if not len(frames[1]):
+            # A server's message for a client names the client before the
+            # delimiter; a client's own request starts with the delimiter.
+            self._from_client_on_back(frames)
+            return
         client = frames[1].bytes
         head = _head(frames)
         if head is not None and head[0] == KIND_BATCH:
@@ -1258,6 +1276,39 @@ class Broker:
                 assert head is not None
                 self._cancel_for_gone_client(client, head[1], call)
             return
+
+    def _from_client_on_back(self, frames: list[Any]) -> None:
+        """A client's message on the backend: its requests are answered
+        ``UNAVAILABLE`` naming the mistake, rather than left to their deadline."""
+        self.stats.dropped += 1
+        self._client_on_back(_SWAPPED)
+        head = _head(frames)
+        if head is None:
+            return
+        if head[0] == KIND_BATCH:
+            try:
+                headers = [header for header, _ in split_batch(frames[-2], frames[-1])]
+            except ProtocolError:
+                return
+        else:
+            headers = [frames[-2].bytes]
+        error = Unavailable(
+            "this endpoint is a broker's backend, where servers connect (uvrpc "
+            "serve --connect); connect clients to the broker's frontend"
+        )
+        body = encode_error_body(error)
+        for header in headers:
+            fields = _fields_of(header)
+            if fields is None or fields[1] != KIND_REQUEST:
+                continue
+            call_id = fields[2]
+            if call_id <= ONEWAY_CALL_ID:
+                continue
+            reply = [DELIMITER, encode_reply_header(call_id, error.status), body]
+            try:
+                self._back_out.send(frames[0].bytes, reply)
+            except zmq.ZMQError:
+                return
 
     def _cancel_for_gone_client(self, client: bytes, call_id: int, call: _Call) -> None:
         """A stream's message found its client gone: cancel the call for it."""
@@ -1496,6 +1547,21 @@ def _reply(header: bytes) -> int | None:
     if fields is None or fields[1] != KIND_REPLY:
         return None
     return cast(int, fields[2])
+
+
+_SWAPPED = (
+    "servers connect to the backend (uvrpc serve --connect BACKEND) and clients "
+    "to the frontend; are the two endpoints swapped?"
+)
+
+
+def _is_server_control(frames: list[Any]) -> bool:
+    """Whether ``frames``, from the frontend, are a server's READY or LEAVING
+    (``[peer, b"", header]``): a server connected to the wrong endpoint."""
+    if len(frames) != 3 or len(frames[1]):
+        return False
+    fields = _fields_of(frames[2].bytes)
+    return fields is not None and fields[1] in (KIND_READY, KIND_LEAVING)
 
 
 def _fields_of(header: bytes) -> list[Any] | None:
