@@ -984,6 +984,11 @@ def _protobuf_field(text: str) -> str | None:
     )
 
 
+_THROWS_MISSPELT = frozenset({"throw", "raise", "raises"})
+"""Words written for ``throws`` after a method's parameters: Java's and C++'s
+``throw``, Python's ``raise``, and ``raises``."""
+
+
 def _foreign_construct(
     error: lark.UnexpectedToken, friendly: str | None, source: str
 ) -> str | None:
@@ -1017,6 +1022,14 @@ def _foreign_construct(
             "a service cannot extend another: inheritance (Thrift's 'extends') "
             f"is not supported; list the methods of {base} in this service too"
         )
+    if token.type == "NAME" and token in _THROWS_MISSPELT and "THROWS" in accepts:
+        # Where 'throws' may come, a word before '(' is most often it, misspelt
+        # (Python's 'raise', Java's 'throw'), not a missing ';'.
+        if re.match(r"\s*\(", after):
+            return (
+                f"the errors a method raises are listed after 'throws', not "
+                f"'{token}', like 'throws (NotFound)'"
+            )
     if token.type == "NAME" and token == "include" and "IMPORT" in accepts:
         found = re.match(r'\s*"([^"\n]*)"', after)
         path = found.group(1) if found else "common.thrift"

@@ -1008,6 +1008,18 @@ def test_an_unclosed_comment_or_string_is_named_where_it_starts(
             "          ^~~~~~~",
         ),
         (
+            NS + "exception E { 1: string m; }\nservice S { void f() throw (E); }",
+            "t.idl:3:22: error: the errors a method raises are listed after "
+            "'throws', not 'throw', like 'throws (NotFound)' (got name 'throw')",
+            "                     ^~~~~",
+        ),
+        (
+            NS + "service S {\n    i32 f(1: i32 x) raises (E, F);\n}",
+            "t.idl:3:21: error: the errors a method raises are listed after "
+            "'throws', not 'raises', like 'throws (NotFound)' (got name 'raises')",
+            "                    ^~~~~~",
+        ),
+        (
             'include "shared/common.thrift"\n' + NS,
             "t.idl:1:1: error: Thrift's 'include \"shared/common.thrift\"' is "
             "written 'import \"shared/common.idl\";' here (got name 'include')",
