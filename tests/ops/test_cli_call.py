@@ -366,6 +366,28 @@ def test_an_integer_out_of_its_type_s_range_is_one_line_naming_the_field(
     assert message in err and len(err.splitlines()) == 1, err
 
 
+def test_an_integer_beyond_64_bits_is_sent_as_the_double_it_stands_for(
+    running: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A JSON integer a double holds failed as INVALID_ARGUMENT naming the
+    field's number, "cannot send argument '1' ... cannot encode a value of type
+    int", status 1: it is sent as a double, and one beyond every double is
+    refused naming its field."""
+    status, out, err = run(
+        capsys, "call", running.endpoint, "conformance.Conformance.echoDouble",
+        json.dumps({"value": 10**23}),
+    )  # fmt: skip
+    assert (status, out, err) == (0, "1e+23\n", "")
+    status, out, err = run(
+        capsys, "call", running.endpoint, "conformance.Conformance.echoDouble",
+        json.dumps({"value": 10**400}),
+    )  # fmt: skip
+    assert (status, out) == (2, "")
+    assert (
+        err == f"uvrpc: error: arguments.value: {10**400} is out of range for double\n"
+    )
+
+
 def test_list_and_describe(
     running: RunningServer, capsys: pytest.CaptureFixture[str]
 ) -> None:

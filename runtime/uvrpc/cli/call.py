@@ -139,6 +139,29 @@ def _float_json(value: float) -> float | str:
     return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
 
 
+def _as_float(type_name: str, value: Any, where: str) -> Any:
+    """A JSON value given for a ``float`` or ``double`` as the float it stands
+    for: a word of :data:`_FLOAT_WORDS`, or an integer as the float the server
+    would make of it (beyond 64 bits an integer could not be encoded at all, and
+    the error named the field's number: "cannot send argument '1' ... cannot
+    encode a value of type int"). Text of other words, or an integer beyond any
+    float, is refused naming the field; anything else is the server's to refuse.
+    """
+    if isinstance(value, str):
+        if value not in _FLOAT_WORDS:
+            raise CallError(
+                f"{where}: {value!r} is not a number (a {type_name} is a JSON "
+                'number, "NaN", "Infinity" or "-Infinity")'
+            )
+        return _FLOAT_WORDS[value]
+    if type(value) is not int:
+        return value  # a bool, a list: the server's to refuse
+    try:
+        return float(value)
+    except OverflowError:
+        raise CallError(f"{where}: {value} is out of range for {type_name}") from None
+
+
 def _key_text(key: Any) -> str:
     """A map key as the text of a JSON object's key, as pydantic writes it (a bool
     is ``true``, not ``True``)."""
@@ -181,13 +204,8 @@ class Converter:
             _check_text(value, where)
         type_name = plain_type(type_name)
         _check_integer(type_name, value, where)
-        if type_name in ("float", "double") and isinstance(value, str):
-            if value not in _FLOAT_WORDS:
-                raise CallError(
-                    f"{where}: {value!r} is not a number (a {type_name} is a JSON "
-                    'number, "NaN", "Infinity" or "-Infinity")'
-                )
-            return _FLOAT_WORDS[value]
+        if type_name in ("float", "double"):
+            return _as_float(type_name, value, where)
         if type_name == "bytes":
             if not isinstance(value, str):
                 raise CallError(f"{where}: expected base64 text for bytes")
