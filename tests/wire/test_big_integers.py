@@ -20,6 +20,8 @@ service Stock {
     i64 reserve(1: string sku, 2: i64 n);
     i32 small(1: i32 n);
     i64 total(1: stream<i64> counts);
+    double scale(1: double x);
+    double sum(1: stream<double> xs);
 }
 """
 
@@ -41,6 +43,13 @@ def _server(stock: ModuleType) -> Any:
 
         async def total(self, *, counts: Any) -> int:
             return sum([n async for n in counts])
+
+        async def scale(self, *, x: float) -> float:
+            assert type(x) is float
+            return x
+
+        async def sum(self, *, xs: Any) -> float:
+            return float(sum([x async for x in xs]))
 
     return Stock()
 
@@ -117,5 +126,34 @@ def test_a_stream_item_beyond_its_type_is_refused_with_its_bound(
             assert text.endswith(
                 f"invalid argument 'counts.0' of stock.Stock.total: {words}"
             )
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("check_requests", [False, True])
+def test_an_integer_beyond_64_bits_for_a_double_is_sent_as_that_double(
+    stock: ModuleType, check_requests: bool
+) -> None:
+    """An int is a value of a ``double``, however large: 2**70 failed with
+    "cannot send argument 'x' ... cannot encode a value of type int", having no
+    msgpack form until it is the float the server would read it as."""
+
+    async def main() -> None:
+        async with uvrpc.Server(_server(stock)) as server:
+            endpoint = server.bind(f"inproc://stock-{uuid.uuid4().hex}")
+            async with uvrpc.Channel(endpoint, check_requests=check_requests) as ch:
+                client = stock.StockClient(ch)
+                assert await client.scale(x=2**70, timeout=10) == float(2**70)
+                assert await client.sum(xs=[2**70, 1], timeout=10) == float(2**70)
+
+            def blocking() -> tuple[float, float]:
+                with uvrpc.SyncChannel(endpoint, check_requests=check_requests) as sync:
+                    client = stock.StockSyncClient(sync)
+                    return (
+                        client.scale(x=2**70, timeout=10),
+                        client.sum(xs=iter([2**70]), timeout=10),
+                    )
+
+            assert await asyncio.to_thread(blocking) == (float(2**70),) * 2
 
     asyncio.run(main())

@@ -138,7 +138,7 @@ def encode_request(
     try:
         body, attachments = encoder.encode(args, method.payload_params)
     except (EncodeError, ValueError, OverflowError) as exc:
-        raise _cannot_send(method, args, exc) from None
+        body, attachments = _encode_validated(encoder, method, args, exc)
     if timeout is None:
         header = method.headers.encode(call_id, None, metadata)
     else:
@@ -194,6 +194,36 @@ def _encode_args(
     try:
         return encoder.encode(args, method.payload_params)
     except (EncodeError, ValueError, OverflowError) as exc:
+        return _encode_validated(encoder, method, args, exc)
+
+
+def _encode_validated(
+    encoder: BodyEncoder,
+    method: Unary[Any, Any] | StreamingMethod,
+    args: dict[str, Any],
+    exc: Exception,
+) -> tuple[Any, Sequence[Any]]:
+    """Encode ``args``, which failed to encode as given (``exc``), as validation
+    makes them, if they are valid: an integer beyond 64 bits given for a
+    ``float`` or ``double`` (a value of the type, which the server would read as
+    that float) has no msgpack form until it is one. Off the calls' path.
+
+    Raises:
+        InvalidArgument: they are not valid, or have no wire form even so
+            (:func:`_cannot_send`).
+    """
+    try:
+        params = method.check_params(args)
+    except (TypeError, ValueError):  # pydantic's ValidationError is one
+        raise _cannot_send(method, args, exc) from None
+    names = {
+        field.serialization_alias or name: name
+        for name, field in method.params.model_fields.items()
+    }
+    validated = {key: getattr(params, names.get(key, key)) for key in args}
+    try:
+        return encoder.encode(validated, method.payload_params)
+    except (EncodeError, ValueError, OverflowError):
         raise _cannot_send(method, args, exc) from None
 
 
@@ -278,7 +308,15 @@ def encode_item(
     try:
         body, attachments = encoder.encode(item, method.request_item_carries_bytes)
     except (EncodeError, ValueError, OverflowError) as exc:
-        raise _cannot_send_item(method, item, index, exc) from None
+        # As _encode_validated does for arguments: a valid item (a float
+        # given as an integer beyond 64 bits) is sent as validation makes it.
+        try:
+            checked = method.check_request_item(item)
+            body, attachments = encoder.encode(
+                checked, method.request_item_carries_bytes
+            )
+        except (EncodeError, TypeError, ValueError, OverflowError):
+            raise _cannot_send_item(method, item, index, exc) from None
     header = encode_stream_header(KIND_ITEM, call_id)
     if attachments:
         frames = [DELIMITER, *attachments, header, body]
