@@ -43,6 +43,8 @@ service Shop {
     bytes blob();
     stream<bytes> blobs();
     Tree tree(1: i32 depth);
+    double ratio();
+    stream<double> ratios();
 }
 """
 
@@ -78,6 +80,8 @@ class _Uncalled:
     blob: Any = _not_called
     blobs: Any = _not_streamed
     tree: Any = _not_called
+    ratio: Any = _not_called
+    ratios: Any = _not_streamed
 
 
 @contextlib.asynccontextmanager
@@ -315,6 +319,32 @@ def test_a_result_beyond_its_type_is_refused_with_its_bound(
         "sent; its caller gets INTERNAL: Input should be less than or equal to "
         "9223372036854775807"
     ]
+
+
+def test_an_integer_beyond_64_bits_for_a_double_is_sent_as_that_double(
+    shop: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An int is a value of a ``double`` (to mypy too), however large: 2**70
+    failed its call with INTERNAL, "cannot encode a value of type int", having
+    no msgpack form until it is the float its caller reads it as."""
+
+    class Shop(_Uncalled, shop.ShopServer):  # type: ignore[name-defined,misc]
+        async def ratio(self) -> Any:
+            return 2**70
+
+        async def ratios(self) -> Any:
+            yield 1
+            yield 2**70
+
+    async def main() -> None:
+        async with _client(shop, Shop()) as client:
+            assert await client.ratio(timeout=10) == float(2**70)
+            async with client.ratios(timeout=10) as items:
+                assert [item async for item in items] == [1.0, float(2**70)]
+
+    caplog.set_level(logging.ERROR, logger="uvrpc.server")
+    asyncio.run(main())
+    assert _errors(caplog) == []
 
 
 def test_a_result_that_cannot_be_encoded_fails_its_call_alone(

@@ -16,6 +16,7 @@ Running handlers, waiting and sending are the I/O shells' (:mod:`uvrpc.server`,
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import sys
@@ -113,6 +114,19 @@ def _unsendable_problem(check: Callable[[Any], Any], value: Any, exc: Exception)
     except Exception:  # not the validator's to judge
         pass
     return str(exc) or type(exc).__name__
+
+
+_INVALID: Any = object()
+"""What :func:`_validated` returns for a value its check refuses."""
+
+
+def _validated(check: Callable[[Any], Any], value: Any) -> Any:
+    """``value`` as ``check`` (its validation) makes it, or :data:`_INVALID`.
+    Run only once encoding failed, off the replies' path."""
+    try:
+        return check(value)
+    except Exception:  # noqa: BLE001 - refused, whatever the validator raised
+        return _INVALID
 
 
 def _envelope_key(envelope: list[Any]) -> tuple[bytes, ...]:
@@ -840,6 +854,12 @@ class ServerProtocol:
             # EncodeError, ValueError and OverflowError are the encoder's; a result
             # of a type of the handler's own may raise anything from its buffer or
             # serializer, which must not reach the reactor that delivered the call.
+            checked = _validated(method.check_reply, result)
+            if checked is not _INVALID:
+                # A value of its type with no msgpack form as given (an int
+                # beyond 64 bits for a double) goes as validation makes it.
+                with contextlib.suppress(Exception):
+                    return self.encode(checked, method.reply_carries_bytes)
             problem = _unsendable_problem(method.check_reply, result, exc)
             _log.error(
                 "handler of %s returned a value of type %s that cannot be sent; "

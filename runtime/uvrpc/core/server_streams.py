@@ -323,7 +323,23 @@ class ServerStream:
         try:
             body, attachments = self._encode(item, method.reply_item_carries_bytes)
         except Exception as exc:  # anything, as in ServerProtocol.reply
-            # check_item passed it already: the encoder's words are the news.
+            try:
+                # check_item passed it: a value of its type with no msgpack
+                # form as given (an int beyond 64 bits for a double) goes as
+                # validation makes it.
+                checked = method.check_reply_item(item)
+                body, attachments = self._encode(
+                    checked, method.reply_item_carries_bytes
+                )
+            except Exception:  # noqa: BLE001 - the first failure is the news
+                pass
+            else:
+                return [
+                    *attachments,
+                    encode_stream_header(KIND_ITEM, self.call_id),
+                    body,
+                ]
+            # The encoder's words are the news.
             problem = str(exc) or type(exc).__name__
             _log.error(
                 "handler of %s yielded item %d of type %s that cannot be sent; "
