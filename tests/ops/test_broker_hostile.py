@@ -9,6 +9,7 @@ correctly throughout.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import time
 import uuid
@@ -164,3 +165,58 @@ def test_a_clients_frame_beyond_twice_the_limit_drops_its_connection(
         with FeedSyncClient(front, timeout=10) as honest:
             assert honest.ping(n=3) == 3
         assert broker.stats.requests == 1
+
+
+# A reply a client takes though the broker reads no call in it: another protocol
+# version (a client reads every version's error), or an element malformed (the
+# client fails the call it names).
+FORGED = {
+    "another version": (
+        msgpack.packb([V + 1, 2, 2, uvrpc.Status.NOT_FOUND]),
+        msgpack.packb({"message": "forged", "details": {}}),
+    ),
+    "a malformed element": (msgpack.packb([V, 2, 2, 0, {1: "x"}]), b"\xc0"),
+    "the same version": (
+        msgpack.packb([V, 2, 2, uvrpc.Status.NOT_FOUND]),
+        msgpack.packb({"message": "forged", "details": {}}),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", FORGED)
+def test_no_server_ends_a_call_another_server_runs(case: str) -> None:
+    """A peer on the backend that learned a client's identity from a call it
+    served cannot end that client's call on another server, whatever version or
+    shape its message's header has: the caller gets its own server's answer."""
+    name = uuid.uuid4().hex
+    front, back = f"inproc://front-{name}", f"inproc://back-{name}"
+    forger: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+    forger.setsockopt(zmq.LINGER, 0)
+    with (
+        Broker([front], [back], unknown_service_grace=0) as broker,
+        FeedSyncClient(front, timeout=10) as client,
+    ):
+        try:
+            forger.connect(back)
+            forger.send_multipart([b"", msgpack.packb([V, 7, 0, 0, ["feed.Feed"]])])
+            until(lambda: broker.servers == 1, "the forger")
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                first = pool.submit(client.ping, n=1)  # call 1, to the forger
+                assert forger.poll(10_000, zmq.POLLIN)
+                client_id, *request = forger.recv_multipart()
+                reply = msgpack.packb([V, 2, 1, 0])
+                forger.send_multipart([client_id, *request[:-2], reply, b"\x01"])
+                assert first.result(10) == 1
+                forger.send_multipart([b"", msgpack.packb([V, 8, 0, 0])])  # LEAVING
+                until(lambda: broker.servers == 0, "the forger to leave")
+                with server_thread(Feed(), bind=f"inproc://feed-{name}") as running:
+                    assert running.loop is not None and running.server is not None
+                    running.loop.call_soon_threadsafe(running.server.connect, back)
+                    until(lambda: broker.servers == 1, "the honest server")
+                    second = pool.submit(client.ping, n=-5)  # call 2, half a second
+                    until(lambda: broker.in_flight == 1, "call 2 to be followed")
+                    forger.send_multipart([client_id, b"", *FORGED[case]])
+                    assert second.result(10) == -5
+                    until(lambda: broker.stats.dropped == 1, "the forgery dropped")
+        finally:
+            forger.close()

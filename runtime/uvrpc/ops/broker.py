@@ -108,6 +108,7 @@ from ..wire.protocol import (
     NIL_BODY,
     ONEWAY_CALL_ID,
     READY_INTERVAL,
+    MalformedHeader,
     decode_header,
     encode_error_body,
     encode_reply_header,
@@ -1247,6 +1248,9 @@ class Broker:
                 # identity from its own calls. Neither may reach the caller.
                 self.stats.dropped += 1
                 return
+        elif self._forged(client, identity, frames[-2]):
+            self.stats.dropped += 1
+            return
         if reply and call is not None:
             assert head is not None
             self._end(client, head[1])
@@ -1309,6 +1313,20 @@ class Broker:
                 self._back_out.send(frames[0].bytes, reply)
             except zmq.ZMQError:
                 return
+
+    def _forged(self, client: bytes, identity: bytes, header: Any) -> bool:
+        """Whether a server's message whose header this broker does not read
+        (another protocol version, or an element malformed) names a call of
+        ``client`` that is not this server's, or that broke. Its client still
+        reads the call id in it, the same in every version, and would take it
+        for that call's answer (an error reply of any version, or a failure
+        naming the call): from a server the call left, or a peer forging it,
+        it must not reach the caller, as a message this broker reads does not."""
+        call_id = _any_call_id(header if type(header) is bytes else header.bytes)
+        call = None if call_id is None else self._calls.get((client, call_id))
+        return call is not None and (
+            call.broken or call.server is None or call.server.identity != identity
+        )
 
     def _cancel_for_gone_client(self, client: bytes, call_id: int, call: _Call) -> None:
         """A stream's message found its client gone: cancel the call for it."""
@@ -1562,6 +1580,21 @@ def _is_server_control(frames: list[Any]) -> bool:
         return False
     fields = _fields_of(frames[2].bytes)
     return fields is not None and fields[1] in (KIND_READY, KIND_LEAVING)
+
+
+def _any_call_id(header: bytes) -> int | None:
+    """The call id a client reads in a header of any protocol version, even one
+    whose other elements are malformed (see :func:`_fields_of` for the headers
+    this broker follows); ``None`` if it names no call."""
+    try:
+        fields = decode_header(header, "message")
+    except MalformedHeader as exc:
+        return exc.call_id
+    except Exception:  # noqa: BLE001 - not a header: it names no call
+        return None
+    if type(fields) is list and len(fields) >= 4 and type(fields[2]) is int:
+        return fields[2]
+    return None
 
 
 def _fields_of(header: bytes) -> list[Any] | None:
