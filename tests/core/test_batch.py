@@ -93,6 +93,11 @@ def header_of(count: Any) -> bytes:
             msgpack.packb([b"h", "text"], use_bin_type=True),
             "a batch of 1 holds a frame that is not binary",
         ),
+        (
+            msgpack.packb([V, KIND_BATCH, 0, 1, {1: 2}]),
+            encode_batch([reply(1, 1)])[1],
+            "a batch header is not valid msgpack",
+        ),
     ],
     ids=[
         "empty",
@@ -103,6 +108,7 @@ def header_of(count: Any) -> bytes:
         "short-of-its-count",
         "not-a-list",
         "not-binary",
+        "integer-map-key-in-header",
     ],
 )
 def test_a_hostile_batch_is_refused_with_what_is_wrong(

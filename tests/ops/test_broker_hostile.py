@@ -220,3 +220,44 @@ def test_no_server_ends_a_call_another_server_runs(case: str) -> None:
                     until(lambda: broker.stats.dropped == 1, "the forgery dropped")
         finally:
             forger.close()
+
+
+def test_a_batch_header_a_strict_decode_refuses_is_dropped_without_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The broker reads a header leniently, past an element a strict decode
+    refuses (an integer map key): such a batch header is dropped as any
+    malformed batch is, logged as a warning, never as an error with a traceback
+    for each message a peer sends."""
+    name = uuid.uuid4().hex
+    front, back = f"inproc://front-{name}", f"inproc://back-{name}"
+    batch = [
+        b"",
+        msgpack.packb([V, 9, 0, 1, {1: 2}]),
+        msgpack.packb([msgpack.packb([V, 1, 1, PING, None]), msgpack.packb({"1": 1})]),
+    ]
+    with (
+        caplog.at_level(logging.WARNING),
+        Broker([front], [back], unknown_service_grace=0) as broker,
+        server_thread(Feed(), bind=f"inproc://feed-{name}") as running,
+        FeedSyncClient(front, timeout=10) as honest,
+    ):
+        assert running.loop is not None and running.server is not None
+        running.loop.call_soon_threadsafe(running.server.connect, back)
+        until(lambda: broker.servers == 1, "the feed server")
+        sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        try:
+            sock.connect(front)
+            for _ in range(3):
+                sock.send_multipart(batch)
+            until(lambda: broker.stats.dropped == 3, "the batches dropped")
+            assert not sock.poll(100, zmq.POLLIN)
+        finally:
+            sock.close()
+        assert honest.ping(n=7) == 7
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, errors[0].getMessage()
+    assert any(
+        "a batch header is not valid msgpack" in r.getMessage() for r in caplog.records
+    )

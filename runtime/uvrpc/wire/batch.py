@@ -148,10 +148,15 @@ def split_batch(header: Any, body: Any) -> list[tuple[bytes, bytes]]:
 
     Raises:
         ProtocolError: the batch is empty, holds more than :data:`MAX_BATCH`
-            messages, its body is truncated or not what its header says, or it
-            holds another batch.
+            messages, its header is not valid msgpack, its body is truncated
+            or not what its header says, or it holds another batch.
     """
-    fields = msgpack.unpackb(header)
+    try:
+        fields = msgpack.unpackb(header)
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        # A reader that decodes headers leniently (a broker) may take one with an
+        # element a strict decode refuses for a batch's: it is none.
+        raise ProtocolError(f"a batch header is not valid msgpack: {exc}") from None
     count = fields[3]
     if type(count) is not int or count < 1:
         raise ProtocolError(f"a batch must hold at least one message, not {count!r}")
