@@ -261,3 +261,40 @@ def test_a_batch_header_a_strict_decode_refuses_is_dropped_without_a_traceback(
     assert any(
         "a batch header is not valid msgpack" in r.getMessage() for r in caplog.records
     )
+
+
+def test_a_batch_the_broker_would_not_read_is_followed_call_by_call() -> None:
+    """A batch header is a batch to a server whatever its call id (``[3, 9,
+    "x", 2]``). The broker takes it as one too: each call in it is followed and
+    held to its client's share, rather than the whole passed on unfollowed."""
+    name = uuid.uuid4().hex
+    front, back = f"inproc://front-{name}", f"inproc://back-{name}"
+    slow = msgpack.packb({"1": -3})  # ping(n=-3): 0.3 s
+    calls = [msgpack.packb([V, 1, call_id, PING, None]) for call_id in (1, 2)]
+    batch = [
+        b"",
+        msgpack.packb([V, 9, "x", 2]),
+        msgpack.packb([calls[0], slow, calls[1], slow]),
+    ]
+    with (
+        Broker([front], [back], max_calls_per_client=1) as broker,
+        server_thread(Feed(), bind=f"inproc://feed-{name}") as running,
+    ):
+        assert running.loop is not None and running.server is not None
+        running.loop.call_soon_threadsafe(running.server.connect, back)
+        until(lambda: broker.servers == 1, "the feed server")
+        sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        try:
+            sock.connect(front)
+            sock.send_multipart(batch)
+            statuses = {}
+            for _ in range(2):
+                assert sock.poll(10_000, zmq.POLLIN)
+                header = msgpack.unpackb(sock.recv_multipart()[-2])
+                statuses[header[2]] = header[3]
+        finally:
+            sock.close()
+        assert statuses == {1: 0, 2: uvrpc.Status.RESOURCE_EXHAUSTED}
+        assert broker.stats.requests == 1
+        until(lambda: broker.in_flight == 0, "the call to end")

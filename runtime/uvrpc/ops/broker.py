@@ -81,7 +81,7 @@ from ..transport.sockets import (
     plain_context,
     remove_socket_files,
 )
-from ..wire.batch import KIND_BATCH, split_batch
+from ..wire.batch import KIND_BATCH, is_batch_header, split_batch
 from ..wire.errors import (
     ProtocolError,
     ResourceExhausted,
@@ -686,6 +686,9 @@ class Broker:
                 self.stats.dropped += 1
                 self._server_on_front(_SWAPPED)
                 return
+            if _peer_batch(frames):
+                self._on_batch(frames, 1, self._from_client)
+                return
             # Not ours to judge: a server answers it with the protocol's error.
             self._hand_untracked(frames, None)
             return
@@ -1227,7 +1230,7 @@ class Broker:
             return
         client = frames[1].bytes
         head = _head(frames)
-        if head is not None and head[0] == KIND_BATCH:
+        if (head[0] == KIND_BATCH) if head is not None else _peer_batch(frames):
             self._on_batch(frames, 2, self._from_server)
             return
         reply = head is not None and head[0] == KIND_REPLY
@@ -1519,6 +1522,19 @@ def _head(
     service = _service_of(route, fields, known) if type(route) is str else None
     timeout = fields[4] if len(fields) > 4 else None
     return fields[1], fields[2], timeout if type(timeout) is int else None, service
+
+
+def _peer_batch(frames: list[Any]) -> bool:
+    """Whether a message whose header :func:`_head` does not read is a batch to
+    the peer it would go to, which reads only a batch header's version and kind
+    (:func:`~uvrpc.wire.batch.is_batch_header`: ``[3, 9, "x", 1]``). It is taken
+    as a batch here too: passed on, its calls would go unfollowed (past their
+    client's share), and held with other messages into a batch of the broker's
+    it would make the peer drop them all, other servers' replies included."""
+    if len(frames) < 4:
+        return False  # no header and body after an envelope: no batch either
+    header = frames[-2]
+    return is_batch_header(header if type(header) is bytes else header.bytes)
 
 
 def _request(
