@@ -60,6 +60,7 @@ from ..wire.methods import BidiStreaming, ClientStreaming, ServerStreaming, Unar
 from ..wire.types import from_base64
 from ..wire.wellknown import from_json, to_json
 from . import curve
+from .described import checked_description
 from .endpoints import refuse_inproc
 from .idl import idl_files
 
@@ -498,6 +499,7 @@ async def call(
                 "behind a broker, is a server connected to it?)"
             ) from None
         raise
+    description = checked_description(description)
     method = _find(description, route)
     converter = Converter(description)
     try:
@@ -794,13 +796,14 @@ async def _command(
             name = args.name
             reflection = ReflectionClient(channel)
             try:
-                description = await reflection.describe(name=name, timeout=args.timeout)
+                description = checked_description(
+                    await reflection.describe(name=name, timeout=args.timeout)
+                )
             except RpcError as exc:
                 if exc.status.name != "NOT_FOUND":
                     raise
-                description = _narrow(
-                    await reflection.describe(timeout=args.timeout), name
-                )
+                whole = await reflection.describe(timeout=args.timeout)
+                description = _narrow(checked_description(whole), name)
             if args.json:
                 _print(description, out)
             else:

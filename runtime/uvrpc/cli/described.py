@@ -1,0 +1,139 @@
+"""The description a server sends (``uvrpc.Reflection.describe``), checked before
+``uvrpc call`` and ``uvrpc describe`` read it.
+
+A description is ``any`` on the wire: without this check, one of another shape
+ended a command with a Python traceback (a ``KeyError`` deep in the IDL writer),
+one of a later version was read as if it were this one, and a definition's name
+became a file name as it was, so that ``describe --out DIR`` of a service named
+``/somewhere/x.Svc`` wrote ``/somewhere/x.idl``, outside ``DIR``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, NotRequired
+
+from pydantic import ConfigDict, StringConstraints, TypeAdapter, ValidationError
+from typing_extensions import TypedDict  # pydantic reads typing's from 3.12 only
+
+from ..services.reflection import DESCRIPTION_VERSION
+from ..wire.errors import InternalError, Unimplemented
+from ..wire.validation import first_problem
+
+__all__ = ["checked_description"]
+
+_Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+_Name = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"),
+]
+"""A definition's full name, ``namespace.Name`` (or a method's route): only
+identifiers, which is all the IDL allows, and what makes a file name of its
+namespace stay in its directory."""
+
+_STRICT = ConfigDict(strict=True)
+
+
+class _Field(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    id: int
+    name: _Identifier
+    type: str
+    optional: bool
+    doc: str
+    default: NotRequired[Any]
+
+
+class _Stream(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    name: _Identifier
+    type: str
+    id: NotRequired[int]
+
+
+class _Method(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    name: _Identifier
+    route: _Name
+    kind: Literal["unary", "server_stream", "client_stream", "bidi_stream"]
+    oneway: bool
+    idempotent: bool
+    doc: str
+    params: list[_Field]
+    stream: _Stream | None
+    returns: str
+    items: str | None
+    errors: list[_Name]
+
+
+class _Service(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    name: _Name
+    doc: str
+    methods: list[_Method]
+
+
+class _Record(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    name: _Name
+    doc: str
+    fields: list[_Field]
+
+
+class _Enum(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    name: _Name
+    doc: str
+    members: dict[_Identifier, int]
+
+
+class _Member(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    id: int
+    name: _Identifier
+    type: str
+    doc: str
+
+
+class _Union(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    name: _Name
+    doc: str
+    members: list[_Member]
+
+
+class _Description(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    version: int
+    services: list[_Service]
+    messages: dict[_Name, _Record]
+    enums: dict[_Name, _Enum]
+    exceptions: dict[_Name, _Record]
+    unions: NotRequired[dict[_Name, _Union]]  # not from a server older than unions
+
+
+_SHAPE: TypeAdapter[_Description] = TypeAdapter(_Description)
+
+
+def checked_description(description: Any) -> dict[str, Any]:
+    """``description`` as it came, once it has the documented shape
+    (``docs/protocol.md``, "Reflection and health") of the version this
+    runtime reads; keys it does not know are kept, for ``--json``.
+
+    Raises:
+        Unimplemented: the description is of another version.
+        InternalError: it is not of that shape (the message names where).
+    """
+    version = description.get("version") if type(description) is dict else None
+    if type(version) is int and version != DESCRIPTION_VERSION:
+        raise Unimplemented(
+            f"the server describes its services in version {version} of the "
+            f"description; this uvrpc reads version {DESCRIPTION_VERSION}"
+        )
+    try:
+        _SHAPE.validate_python(description)
+    except ValidationError as exc:
+        raise InternalError(
+            "reply of uvrpc.Reflection.describe does not match the shape of a "
+            f"description: {first_problem(exc)}"
+        ) from None
+    return description  # type: ignore[no-any-return]
