@@ -135,6 +135,26 @@ def test_a_batch_in_a_batch_is_refused(inner: bytes) -> None:
         split_batch(header, body)
 
 
+@pytest.mark.parametrize(
+    "inner",
+    [
+        msgpack.packb([V, KIND_BATCH]),
+        msgpack.packb([V, KIND_BATCH, 0]),
+        msgpack.packb({V: KIND_BATCH}),
+        msgpack.packb([V, KIND_BATCH, 0, 1]) + b"\xc1",
+    ],
+    ids=["two-elements", "three-elements", "a-map", "not-msgpack"],
+)
+def test_a_message_that_only_starts_like_a_batch_is_taken_alone(inner: bytes) -> None:
+    """Only what a reader takes for a batch when it comes alone
+    (``is_batch_header``) is a batch in a batch: anything else is a message of
+    the batch, dropped alone as it would be, not with the whole batch (which a
+    broker may have bundled with other servers' messages)."""
+    assert not is_batch_header(inner)
+    header, body = encode_batch([reply(1, 1), (inner, b"\xc0")])
+    assert [part for part, _ in split_batch(header, body)][1] == inner
+
+
 def test_a_builder_copies_what_it_is_given() -> None:
     builder = BatchBuilder()
     body = bytearray(b"\x05")
