@@ -298,3 +298,34 @@ def test_a_batch_the_broker_would_not_read_is_followed_call_by_call() -> None:
         assert statuses == {1: 0, 2: uvrpc.Status.RESOURCE_EXHAUSTED}
         assert broker.stats.requests == 1
         until(lambda: broker.in_flight == 0, "the call to end")
+
+
+def test_a_long_service_no_server_serves_is_echoed_cut() -> None:
+    """The broker's refusal of a service no server serves repeats the client's
+    route cut to 200 characters, as a server's errors do (``docs/limits.md``)."""
+    name = uuid.uuid4().hex
+    front, back = f"inproc://front-{name}", f"inproc://back-{name}"
+    service = "x" * 300_000 + ".Svc"
+    with (
+        Broker([front], [back], unknown_service_grace=0) as broker,
+        server_thread(Feed(), bind=f"inproc://feed-{name}") as running,
+    ):
+        assert running.loop is not None and running.server is not None
+        running.loop.call_soon_threadsafe(running.server.connect, back)
+        until(lambda: broker.servers == 1, "the feed server")
+        sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        try:
+            sock.connect(front)
+            header = msgpack.packb([V, 1, 1, f"{service}.m", None])
+            sock.send_multipart([b"", header, msgpack.packb({})])
+            assert sock.poll(10_000, zmq.POLLIN)
+            reply = sock.recv_multipart()
+        finally:
+            sock.close()
+    assert msgpack.unpackb(reply[-2]) == [V, 2, 1, uvrpc.Status.UNIMPLEMENTED]
+    message = msgpack.unpackb(reply[-1])["message"]
+    assert (
+        f"serves '{'x' * 200}… (300,004 characters)'; they serve feed.Feed" in message
+    )
+    assert len(reply[-1]) < 1000

@@ -96,6 +96,7 @@ from ..wire.limits import (
     backstop_size,
     check_limit,
     check_seconds,
+    echo,
 )
 from ..wire.protocol import (
     ABOUT_SERVICE,
@@ -951,8 +952,10 @@ class Broker:
             client,
             call_id,
             Unimplemented(
-                f"no server behind this broker serves '{service}'; they serve "
-                f"{', '.join(served[:10]) or 'nothing'}"
+                # Cut as a server cuts what a peer sent: a client's 8 MiB route,
+                # or a server's name of that size, must not make an 8 MiB error.
+                f"no server behind this broker serves '{echo(service)}'; they serve "
+                f"{', '.join(map(echo, served[:10])) or 'nothing'}"
                 + (f" and {len(served) - 10} more" if len(served) > 10 else "")
             ),
         )
