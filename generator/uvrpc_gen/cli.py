@@ -157,11 +157,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     failed = bool(empty)
     files: list[str] = []
+    # An input refused here may come back as the import of another input (named
+    # by another path, perhaps): it is reported once.
+    refused: set[str] = set()
     for name in inputs:
         problem = _stem_problem(Path(name).stem)
         if problem is not None:
             print(f"{name}: error: {problem}", file=sys.stderr)
             failed = True
+            refused.add(os.path.abspath(name))
         else:
             files.append(name)
     try:
@@ -175,7 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         stem = Path(name).stem
         problem = _stem_problem(stem)
         if problem is not None:  # an imported file: its inputs were checked above
-            print(f"{name}: error: {problem}", file=sys.stderr)
+            if os.path.abspath(name) not in refused:
+                print(f"{name}: error: {problem}", file=sys.stderr)
             failed = True
             continue
         target = output / f"{stem}.py"

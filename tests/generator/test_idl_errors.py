@@ -1239,6 +1239,31 @@ def test_cli_refuses_to_shadow_the_standard_library(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def test_a_refused_input_another_input_imports_is_reported_once(
+    tmp_path: Path,
+) -> None:
+    """OpenTelemetry's ``trace.proto`` and ``resource.proto``, ported with their
+    names and imported by ``trace_service.idl``: each refused stem was reported
+    twice, as an input and again as the import of another input."""
+    (tmp_path / "resource.idl").write_text("namespace r;\nmessage R {}\n")
+    (tmp_path / "trace.idl").write_text(
+        'namespace t;\nimport "resource.idl";\nmessage S { 1: resource.R r; }\n'
+    )
+    (tmp_path / "trace_service.idl").write_text(
+        'namespace ts;\nimport "trace.idl";\nmessage E { 1: trace.S s; }\n'
+    )
+    result = run_cli(str(tmp_path), "-o", str(tmp_path / "out"))
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines == [
+        f"{tmp_path / 'resource.idl'}: error: the generated module 'resource' "
+        "would shadow the standard library's 'resource'; rename the file",
+        f"{tmp_path / 'trace.idl'}: error: the generated module 'trace' would "
+        "shadow the standard library's 'trace'; rename the file",
+    ]
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("stem", ["uvrpc", "pydantic", "msgpack", "zmq"])
 def test_cli_refuses_to_shadow_the_runtime(tmp_path: Path, stem: str) -> None:
     idl = tmp_path / f"{stem}.idl"
