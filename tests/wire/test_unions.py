@@ -322,6 +322,72 @@ def test_a_newer_member_reaches_an_older_peer_and_comes_back_whole(
     assert isinstance(old_shape, uvrpc.UnknownMember) and old_shape.id == 3
 
 
+# --- JSON: map keys are text --------------------------------------------------
+
+KEYED = """\
+namespace keyed;
+
+enum Numberz { ONE = 1; FIVE = 5; }
+
+message Insanity { 1: map<Numberz, i64> userMap; }
+
+union SomeUnion {
+    1: map<Numberz, i64> map_thing;
+    2: Insanity insanity_thing;
+    3: list<map<bool, map<double, i8>>> flags;
+    4: map<string, SomeUnion> named;
+}
+
+message Holder {
+    1: SomeUnion one;
+    2: list<SomeUnion> many = [];
+}
+"""
+
+
+def test_json_reads_back_a_members_maps_keyed_by_numbers(tmp_path: Path) -> None:
+    """JSON writes every map key as text; a message's field read such keys back,
+    but a union's member was checked as Python objects once the union had found
+    it, and refused them (``map_thing.1.[key]: Input should be a valid
+    integer``), so ``model_validate_json`` did not take what ``model_dump_json``
+    gave of Thrift's ``SomeUnion``."""
+    keyed = generated(KEYED, tmp_path / "keyed", "keyed")
+    try:
+        one = keyed.Numberz.ONE
+        members = [
+            keyed.SomeUnionMapThing(value={one: -(2**63), keyed.Numberz.FIVE: 5}),
+            keyed.SomeUnionInsanityThing(value=keyed.Insanity(userMap={one: 1})),
+            keyed.SomeUnionFlags(value=[{}, {True: {-0.5: -128}, False: {}}]),
+            keyed.SomeUnionNamed(value={"x": keyed.SomeUnionMapThing(value={one: 2})}),
+        ]
+        holder = keyed.Holder(one=members[0], many=members)
+        text = holder.model_dump_json()
+        assert '"map_thing":{"1":-9223372036854775808,"5":5}' in text
+        assert keyed.Holder.model_validate_json(text) == holder
+        # Read by the member's id too, and refused as the Python form is.
+        union = TypeAdapter(keyed.SomeUnion)
+        assert union.validate_json('{"1": {"5": 7}}') == keyed.SomeUnionMapThing(
+            value={keyed.Numberz.FIVE: 7}
+        )
+        assert union.validate_json('{"9": {"1": 2}}') == uvrpc.UnknownMember(
+            id=9, value={"1": 2}
+        )
+        for bad, kind, path in [
+            ('{"one": {"map_thing": {"2": 1}}}', "enum", "one.map_thing.2.[key]"),
+            ('{"one": {"map_thing": {"x": 1}}}', "int_parsing", "one.map_thing.x"),
+            ('{"one": {}}', "union_entries", "one"),
+            ('{"one": {"1": {}, "flags": []}}', "union_entries", "one"),
+            ('{"one": {"square": 1}}', "union_member", "one"),
+        ]:
+            with pytest.raises(ValidationError) as caught:
+                keyed.Holder.model_validate_json(bad)
+            (error,) = caught.value.errors()
+            assert error["type"] == kind, bad
+            assert ".".join(map(str, error["loc"])).startswith(path), bad
+    finally:
+        sys.modules.pop("keyed", None)
+
+
 def test_modules_of_api_4_to_9_import() -> None:
     for api in (4, 5, 6, 7, 8, 9):
         uvrpc.check_generated_code(

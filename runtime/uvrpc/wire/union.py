@@ -233,11 +233,12 @@ class WireUnion:
             return core_schema.definition_reference_schema(ref)
         building.add(ref)
         try:
-            choices: dict[str, CoreSchema] = {
-                m.uvrpc_name: _member_schema(m, handler) for m in members
-            }
+            values = {m: _value_schema(m, handler) for m in members}
         finally:
             building.discard(ref)
+        choices: dict[str, CoreSchema] = {
+            m.uvrpc_name: _member_schema(m, value) for m, value in values.items()
+        }
         choices[_UNKNOWN] = core_schema.no_info_plain_validator_function(_unknown)
         tags: dict[str, str] = {}
         for m in members:
@@ -250,15 +251,21 @@ class WireUnion:
             custom_error_message=f"expected a member of union {self.name}, keyed by "
             "a member's id or name",
         )
-        schema = core_schema.no_info_wrap_validator_function(
-            _one_entry(self.name, [m.__name__ for m in members]),
-            union,
+        # JSON text is read by a schema of its own: a Python function between the
+        # text and a member's value (the checks of the Python schema) would hand
+        # that value on as Python objects, and pydantic checks Python objects
+        # strictly, so a map's keys, which JSON writes as text ({"7": ...} for a
+        # map<i32, V>), were refused where a message's field reads them back.
+        return core_schema.json_or_python_schema(
+            json_schema=_json_schema(self.name, values),
+            python_schema=core_schema.no_info_wrap_validator_function(
+                _one_entry(self.name, [m.__name__ for m in members]), union
+            ),
             serialization=core_schema.plain_serializer_function_ser_schema(
                 _itself, return_schema=core_schema.any_schema()
             ),
             ref=ref,
         )
-        return schema
 
 
 def _itself(value: Any) -> Any:
@@ -266,23 +273,60 @@ def _itself(value: Any) -> Any:
     return value
 
 
-def _member_schema(
+def _value_schema(
     member: type[UnionMember], handler: GetCoreSchemaHandler
 ) -> CoreSchema:
-    """A member's value checked as its type, from its wire entry or an instance,
-    and held in a new instance of the member class."""
+    """The schema of a member's value: that of its type."""
     try:
         hint = get_type_hints(member, include_extras=True)["value"]
     except NameError as exc:
         # A type defined further down the module (a union whose members name
         # each other): pydantic builds the model that uses this union later.
         raise PydanticUndefinedAnnotation.from_name_error(exc) from exc
+    return handler.generate_schema(hint)
+
+
+def _member_schema(member: type[UnionMember], value: CoreSchema) -> CoreSchema:
+    """A member's value checked as its type, from its wire entry or an instance,
+    and held in a new instance of the member class."""
     return core_schema.no_info_after_validator_function(
-        _wrap(member),
-        core_schema.no_info_before_validator_function(
-            _unwrap, handler.generate_schema(hint)
-        ),
+        _wrap(member), core_schema.no_info_before_validator_function(_unwrap, value)
     )
+
+
+def _json_schema(union: str, values: dict[type[UnionMember], CoreSchema]) -> CoreSchema:
+    """A union read from JSON: an object whose entries are checked as the fields
+    of a message would be (a member's by its name or its id), then found to be
+    exactly one member, known or not, as the Python schema finds them."""
+    fields: dict[str, core_schema.TypedDictField] = {}
+    for m, value in values.items():
+        keys: list[list[str | int]] = [[m.uvrpc_name], [str(m.uvrpc_id)]]
+        fields[m.uvrpc_name] = core_schema.typed_dict_field(
+            value, required=False, validation_alias=keys
+        )
+    classes = {m.uvrpc_name: m for m in values}
+    entries = core_schema.typed_dict_schema(fields, extra_behavior="allow", total=False)
+
+    def member(entries: dict[str, Any]) -> UnionMember | UnknownMember:
+        if len(entries) != 1:
+            raise PydanticCustomError(
+                "union_entries",
+                "a union {union} holds exactly one member, as a map of one "
+                "entry {id: value}; got {count} entries",
+                {"union": union, "count": len(entries)},
+            )
+        ((key, value),) = entries.items()
+        if key in classes:
+            return classes[key].model_construct(value=value)
+        if _is_id(key):
+            return UnknownMember.model_construct(id=int(key), value=value)
+        raise PydanticCustomError(
+            "union_member",
+            "expected a member of union {union}, keyed by a member's id or name",
+            {"union": union},
+        )
+
+    return core_schema.no_info_after_validator_function(member, entries)
 
 
 def _unwrap(value: Any) -> Any:
