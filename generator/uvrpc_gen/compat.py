@@ -61,6 +61,7 @@ from .model import (
     IntLiteral,
     ListLiteral,
     Literal,
+    MapLiteral,
     Message,
     Method,
     NameLiteral,
@@ -400,6 +401,36 @@ def _literal_key(literal: Literal, wire: Callable[[str], str] | None = None) -> 
     )
 
 
+def _value_key(
+    literal: Literal, module: CheckedModule, wire: Callable[[str], str]
+) -> object:
+    """What a default means, as :func:`_literal_key` says, each constant it names
+    (``LIMIT``, ``common.MAGIC``) replaced by the value it has in ``module``:
+    ``= LIMIT`` and ``= 10`` are one default where ``LIMIT`` is 10."""
+    if isinstance(literal, ListLiteral):
+        return ("list", tuple(_value_key(i, module, wire) for i in literal.items))
+    if isinstance(literal, MapLiteral):
+        return (
+            "map",
+            tuple(
+                (_value_key(k, module, wire), _value_key(v, module, wire))
+                for k, v in literal.entries
+            ),
+        )
+    seen: set[str] = set()
+    while isinstance(literal, NameLiteral) and literal.name not in seen:
+        seen.add(literal.name)
+        const = module.definition(literal.name)
+        if not isinstance(const, Const):
+            break  # an enum member
+        stem = literal.name.rpartition(".")[0]
+        if stem:  # an imported constant: its value names what its own file does
+            module = module.imports[stem]
+            wire = _wire_names(module, module.namespace)
+        literal = const.value
+    return _literal_key(literal, wire)
+
+
 def _literal_text(literal: Literal) -> str:
     """A literal written back as IDL, for messages."""
     if isinstance(literal, IntLiteral | FloatLiteral):
@@ -620,8 +651,8 @@ class _Comparer:
                 f"'{new_type}': its value is compiled into each side, so peers "
                 "built from the old file keep the old value",
             )
-        elif _literal_key(before.value, self.old_wire) != _literal_key(
-            after.value, self.new_wire
+        elif _value_key(before.value, self.old, self.old_wire) != _value_key(
+            after.value, self.new, self.new_wire
         ):
             self.compatible(
                 after.value.span,
@@ -1020,7 +1051,9 @@ class _Comparer:
                 f"{label} now has the default {_literal_text(new)}",
             )
         elif old is not None and new is not None:
-            if _literal_key(old, self.old_wire) != _literal_key(new, self.new_wire):
+            if _value_key(old, self.old, self.old_wire) != _value_key(
+                new, self.new, self.new_wire
+            ):
                 self.compatible(
                     new.span,
                     f"the default of {label} changed from {_literal_text(old)} to "

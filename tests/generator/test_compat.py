@@ -477,6 +477,39 @@ def test_types_are_compared_through_typedefs(tmp_path: Path) -> None:
     assert [c.message for c in found] == ["typedef 'Count' was added"]
 
 
+def test_a_default_is_compared_by_the_value_its_constant_has(
+    tmp_path: Path,
+) -> None:
+    """A default written as a constant and then as the constant's value (as
+    ``uvrpc describe`` writes it back) is the same default: it was reported as
+    changed from ``LIMIT`` to ``10``."""
+    (tmp_path / "common.idl").write_text(
+        'namespace common;\nconst bytes MAGIC = "\\x00\\xff";\nconst i32 TEN = 10;\n'
+    )
+    header = 'import "common.idl";\n'
+    old = header + edited(
+        (
+            "3: i32 count = 0;",
+            "3: i32 count = LIMIT;\n    5: bytes tag = common.MAGIC;",
+        ),
+        ("2: i32 times = 1", "2: i32 times = common.TEN"),
+    )
+    same = header + edited(
+        ("3: i32 count = 0;", '3: i32 count = 10;\n    5: bytes tag = "\\x00\\xFF";'),
+        ("2: i32 times = 1", "2: i32 times = LIMIT"),
+    )
+    assert changes_between(tmp_path, old, same) == []
+    # So is a constant's value.
+    named = edited(("const i32 LIMIT = 10;", "const i32 LIMIT = common.TEN;"))
+    assert changes_between(tmp_path, header + BASE, header + named) == []
+    other = same.replace("3: i32 count = 10;", "3: i32 count = 11;")
+    assert [c.message for c in changes_between(tmp_path, old, other)] == [
+        "the default of field 3 'count' of message 'Item' changed from LIMIT to 11: "
+        "a default is filled in by each reader, only when a writer does not send "
+        "a value"
+    ]
+
+
 def test_a_kind_change_is_reported_once(tmp_path: Path) -> None:
     """The stream parameter that makes a method client-streaming is not also
     reported as a removed and an added parameter."""
