@@ -339,6 +339,34 @@ def test_map_keys_are_read_from_json_text_by_their_type(
             assert (status, out) == (2, "") and message in err, err
 
 
+def test_two_texts_of_one_map_key_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``{"LOW": ..., "1": ...}`` names one key of a ``map<Level, V>`` twice (a
+    member by its name and its number), as ``"1"`` and ``"01"`` do of an integer
+    key: the map was sent with one of the two entries, quietly."""
+    keyed = generate_modules(tmp_path, {"keyed.idl": KEYED})["keyed"]
+    base: Any = keyed.KeysServer
+
+    class Keys(base):  # type: ignore[misc]
+        async def echo(self, *, value: object) -> object:
+            return value
+
+    with server_thread(Keys()) as server:
+        for bad, message in (
+            ({"levels": {"LOW": "a", "1": "b"}}, "'LOW' and '1' are the same"),
+            ({"counts": {"1": "a", "01": "b"}}, "'1' and '01' are the same i32"),
+            ({"marks": {"1": "a", "1.0": "b"}}, "'1' and '1.0' are the same double"),
+            ({"flags": {"true": "a"}, "counts": {"7": "x", "+7": "y"}}, "counts"),
+        ):
+            status, out, err = run(
+                capsys, "call", server.endpoint, "keyed.Keys.echo",
+                json.dumps({"value": bad}),
+            )  # fmt: skip
+            assert (status, out) == (2, "") and message in err, err
+            assert "arguments.value." in err and len(err.splitlines()) == 1, err
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [

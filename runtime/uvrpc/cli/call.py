@@ -234,12 +234,20 @@ class Converter:
             key_type, value_type = _split(inner)
             if not isinstance(value, dict):
                 raise CallError(f"{where}: expected an object")
-            return {
-                self._key(key_type, k, where): self.to_wire(
-                    value_type, v, f"{where}.{k}"
-                )
-                for k, v in value.items()
-            }
+            entries: dict[Any, Any] = {}
+            texts: dict[Any, str] = {}
+            for k, v in value.items():
+                key = self._key(key_type, k, where)
+                # Two texts of one key ("1" and "01", an enum member's name and
+                # its number) would leave one entry of the two, quietly.
+                if key in texts:
+                    raise CallError(
+                        f"{where}: map keys {texts[key]!r} and {k!r} are the same "
+                        f"{plain_type(key_type)} key"
+                    )
+                texts[key] = k
+                entries[key] = self.to_wire(value_type, v, f"{where}.{k}")
+            return entries
         enum = self.enums.get(type_name)
         if enum is not None:
             members: dict[str, int] = enum["members"]
