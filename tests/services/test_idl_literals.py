@@ -11,7 +11,17 @@ from uvrpc_gen.model import Message, StringLiteral
 from uvrpc_gen.parse import parse
 
 
-@pytest.mark.parametrize("text", ['a"b\\c', "tab\there\nline\r", "\x01\x7f", "é ✓"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        'a"b\\c',
+        "tab\there\nline\r",
+        "\x01\x7f",
+        "é ✓",
+        "\u202eabc\u2028\x85\ufeff\u200b\u00a0",
+        "🎉\U000e0001",
+    ],
+)
 def test_a_string_reads_back_as_itself_in_a_default_and_a_pattern(text: str) -> None:
     written = string_literal(text)
     assert literal_text("pattern", text, "string") == written
@@ -25,6 +35,18 @@ def test_a_string_reads_back_as_itself_in_a_default_and_a_pattern(text: str) -> 
     assert isinstance(field.default, StringLiteral)
     assert isinstance(constraint.value, StringLiteral)
     assert field.default.value == constraint.value.value == text
+
+
+def test_what_does_not_print_as_itself_is_escaped() -> None:
+    """A default or pattern holding a bidirectional control (U+202E) was written
+    as it is, so ``uvrpc describe`` showed the rest of the line reversed, and a
+    line separator, NEL or zero-width character showed as something else or
+    nothing; they are written as the generator writes them in Python."""
+    assert string_literal("a\u202eb\u2028\x85\ufeff\u200b\u00a0 é") == (
+        '"a\\u202eb\\u2028\\u0085\\ufeff\\u200b\\u00a0 é"'
+    )
+    # Above U+FFFF the IDL has no escape: such a character is written as it is.
+    assert string_literal("\U000e0001🎉") == '"\U000e0001🎉"'
 
 
 def test_short_escapes_are_used_where_the_idl_has_them() -> None:

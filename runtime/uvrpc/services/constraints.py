@@ -113,12 +113,16 @@ ESCAPES: Mapping[str, str] = {
 
 def string_literal(text: str) -> str:
     """Text as an IDL string literal: quoted, with ``\\``, ``"``, newlines and
-    tabs escaped, and other control characters as ``\\uNNNN``."""
+    tabs escaped, and every other character that does not print as itself as
+    ``\\uNNNN``: control characters, line and paragraph separators, and invisible
+    format characters (``\\u202e``, which would show the rest of the line
+    reversed, ``\\u200b``, ``\\ufeff``), as the generator writes them in Python.
+    Those above U+FFFF are written as they are: the IDL has no escape for them."""
     out = []
     for char in text:
         if char in ESCAPES:
             out.append(ESCAPES[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
+        elif not char.isprintable() and ord(char) <= 0xFFFF:
             out.append(f"\\u{ord(char):04x}")
         else:
             out.append(char)
