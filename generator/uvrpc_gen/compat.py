@@ -402,11 +402,17 @@ def _literal_key(literal: Literal, wire: Callable[[str], str] | None = None) -> 
 
 
 def _value_key(
-    literal: Literal, module: CheckedModule, wire: Callable[[str], str]
+    literal: Literal,
+    module: CheckedModule,
+    wire: Callable[[str], str],
+    binary: bool = False,
 ) -> object:
     """What a default means, as :func:`_literal_key` says, each constant it names
     (``LIMIT``, ``common.MAGIC``) replaced by the value it has in ``module``:
-    ``= LIMIT`` and ``= 10`` are one default where ``LIMIT`` is 10."""
+    ``= LIMIT`` and ``= 10`` are one default where ``LIMIT`` is 10. A string is
+    its text, and with ``binary`` (a ``bytes`` default) its bytes: ``"\\x85"``
+    and ``"\\u0085"`` are one string, ``"é"`` and ``"\\xc3\\xa9"`` one bytes
+    value."""
     if isinstance(literal, ListLiteral):
         return ("list", tuple(_value_key(i, module, wire) for i in literal.items))
     if isinstance(literal, MapLiteral):
@@ -428,13 +434,22 @@ def _value_key(
             module = module.imports[stem]
             wire = _wire_names(module, module.namespace)
         literal = const.value
+    if isinstance(literal, StringLiteral):
+        return ("bytes", literal.data) if binary else ("string", literal.value)
     return _literal_key(literal, wire)
 
 
-def _literal_text(literal: Literal) -> str:
-    """A literal written back as IDL, for messages."""
+def _literal_text(literal: Literal, binary: bool = False) -> str:
+    """A literal written back as IDL, for messages; with ``binary``, a string
+    as the bytes of a ``bytes`` default (``"\\xff"``, not ``"ÿ"``)."""
     if isinstance(literal, IntLiteral | FloatLiteral):
         return repr(literal.value)
+    if isinstance(literal, StringLiteral) and binary:
+        text = "".join(
+            chr(b) if 0x20 <= b < 0x7F and chr(b) not in '"\\' else f"\\x{b:02x}"
+            for b in literal.data
+        )
+        return f'"{text}"'
     if isinstance(literal, StringLiteral):
         return json.dumps(literal.value, ensure_ascii=False)
     if isinstance(literal, BoolLiteral):
@@ -643,7 +658,9 @@ class _Comparer:
 
     def const(self, before: Const, after: Const) -> None:
         old_type, new_type = type_text(before.type), type_text(after.type)
-        old_value, new_value = _literal_text(before.value), _literal_text(after.value)
+        old_binary, new_binary = before.type.name == "bytes", after.type.name == "bytes"
+        old_value = _literal_text(before.value, old_binary)
+        new_value = _literal_text(after.value, new_binary)
         if old_type != new_type:
             self.compatible(
                 after.type.span,
@@ -651,9 +668,9 @@ class _Comparer:
                 f"'{new_type}': its value is compiled into each side, so peers "
                 "built from the old file keep the old value",
             )
-        elif _value_key(before.value, self.old, self.old_wire) != _value_key(
-            after.value, self.new, self.new_wire
-        ):
+        elif _value_key(
+            before.value, self.old, self.old_wire, old_binary
+        ) != _value_key(after.value, self.new, self.new_wire, new_binary):
             self.compatible(
                 after.value.span,
                 f"constant '{after.name}' changed from {old_value} to {new_value}: "
@@ -1051,13 +1068,17 @@ class _Comparer:
                 f"{label} now has the default {_literal_text(new)}",
             )
         elif old is not None and new is not None:
-            if _value_key(old, self.old, self.old_wire) != _value_key(
-                new, self.new, self.new_wire
+            old_binary = before.type.name == "bytes"
+            new_binary = after.type.name == "bytes"
+            if _value_key(old, self.old, self.old_wire, old_binary) != _value_key(
+                new, self.new, self.new_wire, new_binary
             ):
                 self.compatible(
                     new.span,
-                    f"the default of {label} changed from {_literal_text(old)} to "
-                    f"{_literal_text(new)}: a default is filled in by each reader, "
+                    f"the default of {label} changed from "
+                    f"{_literal_text(old, old_binary)} to "
+                    f"{_literal_text(new, new_binary)}: a default is filled in by "
+                    "each reader, "
                     f"only when a {writers.removesuffix('s')} does not send a value",
                 )
 

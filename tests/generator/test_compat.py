@@ -510,6 +510,31 @@ def test_a_default_is_compared_by_the_value_its_constant_has(
     ]
 
 
+def test_a_string_is_compared_by_its_text_and_bytes_by_their_bytes(
+    tmp_path: Path,
+) -> None:
+    """A string default is text and a bytes default bytes, however escaped: a
+    string's ``"\\x85"`` and ``"\\u0085"`` (as ``uvrpc describe`` writes it back),
+    and a bytes default's ``"é"`` and ``"\\xc3\\xa9"``, were reported as changed,
+    from ``"é"`` to ``"Ã©"``."""
+    old = edited(
+        ("3: i32 count = 0;", '3: i32 count = 0;\n    5: string s = "\\x85é";'),
+        ("const i32 LIMIT = 10;", 'const i32 LIMIT = 10;\nconst bytes B = "é";'),
+    ).replace("void put(1: Item item", 'void put(3: bytes tag = "é", 1: Item item')
+    same = (
+        old.replace('"\\x85é"', '"\\u0085\\u00e9"')
+        .replace('B = "é"', 'B = "\\xc3\\xA9"')
+        .replace('tag = "é"', 'tag = "\\xc3\\xa9"')
+    )
+    assert changes_between(tmp_path, old, same) == []
+    other = same.replace('tag = "\\xc3\\xa9"', 'tag = "\\xc3\\xa9\\xff"')
+    assert [c.message for c in changes_between(tmp_path, old, other)] == [
+        "the default of parameter 3 'tag' of method 'Shop.put' changed from "
+        '"\\xc3\\xa9" to "\\xc3\\xa9\\xff": a default is filled in by each reader, '
+        "only when a client does not send a value"
+    ]
+
+
 def test_a_kind_change_is_reported_once(tmp_path: Path) -> None:
     """The stream parameter that makes a method client-streaming is not also
     reported as a removed and an added parameter."""
