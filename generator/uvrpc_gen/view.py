@@ -699,8 +699,10 @@ def _exception(error: ExceptionType, namespace: str) -> ExceptionView:
         name=error.name,
         bases=_bases(error.name, _runtime("DeclaredError")),
         doc=_doc(doc, 4),
-        wire_name=f"{namespace}.{error.name}",
-        fields_class=fields_class,
+        wire_name=_class_value(
+            "uvrpc_name", pytypes.python_string(f"{namespace}.{error.name}")
+        ),
+        fields_class=_class_value("uvrpc_fields", fields_class),
         attributes=attributes,
         init=init,
     )
@@ -1203,7 +1205,12 @@ def _union(union: UnionType, namespace: str) -> UnionView:
         lines = ["_typing.Annotated[", f"    {classes[0]}"]
         lines += [f"    | {name}" for name in classes[1:]]
         lines[-1] += ","
-        value = "\n".join([*lines, f"    {wire},", "]"])
+        if width(f"    {wire},") <= LINE_LENGTH:
+            lines.append(f"    {wire},")
+        else:  # a long name: its call split as ruff splits it
+            call, _, argument = wire.partition("(")
+            lines += [f"    {call}(", f"        {argument[:-1]}", "    ),"]
+        value = "\n".join([*lines, "]"])
     doc = union.doc or f"The ``{namespace}.{union.name}`` union."
     return UnionView(union.name, members, value, _doc(doc, 0))
 
@@ -1221,7 +1228,16 @@ def _union_member(union: UnionType, member: Field) -> UnionMemberView:
         _bases(name, _runtime("UnionMember")),
         _doc(doc, 4),
         member.id,
-        pytypes.python_string(member.name),
+        _class_value("uvrpc_name", pytypes.python_string(member.name)),
         value,
         init,
     )
+
+
+def _class_value(target: str, value: str) -> str:
+    """The value of a class attribute ``target = value`` in a class body, in
+    parentheses on lines of its own where it is too long for one line and then
+    fits, as ruff lays it out (a long namespace and exception name)."""
+    _, laid = assignment(target, None, value, 4)
+    assert laid is not None
+    return laid

@@ -224,6 +224,38 @@ def test_long_service_and_method_names_generate_ruff_clean_code(tmp_path: Path) 
     assert "_NOTIFICATION_PREFERENCES_SERVICE_PING: _uvrpc.Unary[" in text
 
 
+def test_long_wire_names_of_exceptions_and_union_members_are_ruff_clean(
+    tmp_path: Path,
+) -> None:
+    """``uvrpc_name = "<namespace>.<Exception>"`` was written on one line however
+    long, which ruff puts in parentheses on lines of its own: a Java-style
+    namespace and exception name were enough. Names longer still (whose lines
+    are too long anyway) lay out as ruff formats them too."""
+    source = (
+        "namespace com.example.platform.storage.metadata.api.v2;\n"
+        "exception ResourceQuotaExceededException { 1: string message; }\n"
+    )
+    text = generated_ruff_clean(source, tmp_path)
+    assert (
+        "    uvrpc_name = (\n"
+        '        "com.example.platform.storage.metadata.api.v2.'
+        'ResourceQuotaExceededException"\n'
+        "    )\n"
+    ) in text
+    long = "L" * 66
+    path = tmp_path / "long.py"
+    path.write_text(
+        generate(
+            f"namespace n;\nexception X{long} {{ 1: i32 code; }}\n"
+            f"union U{long} {{ 1: i32 {'m' * 74}; 2: string s; }}\n",
+            "long.idl",
+        ),
+        encoding="utf-8",
+    )
+    formatted = ruff("format", "--diff", "--isolated", str(path))
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr
+
+
 def test_negative_defaults_of_long_fields_generate_ruff_clean_code(
     tmp_path: Path,
 ) -> None:
