@@ -390,6 +390,8 @@ class ModuleView:
     namespace: str
     """The IDL namespace, which qualifies the wire names of the module's
     definitions; the module records it for reflection (``__uvrpc_namespace__``)."""
+    namespace_value: str
+    """The value of ``__uvrpc_namespace__``, laid out as ruff lays it out."""
     stdlib_imports: tuple[ImportView, ...]
     runtime_imports: tuple[ImportView, ...]
     sibling_imports: tuple[ImportView, ...]
@@ -587,6 +589,9 @@ def _module_view(checked: CheckedModule, package: str | None) -> ModuleView:
         ),
         doc=_doc(module.doc, 0) if module.doc else "",
         namespace=namespace,
+        namespace_value=_class_value(
+            "__uvrpc_namespace__", pytypes.python_string(namespace), indent=0
+        ),
         stdlib_imports=tuple(stdlib),
         runtime_imports=tuple(runtime),
         sibling_imports=tuple(siblings),
@@ -1234,10 +1239,10 @@ def _union_member(union: UnionType, member: Field) -> UnionMemberView:
     )
 
 
-def _class_value(target: str, value: str) -> str:
-    """The value of a class attribute ``target = value`` in a class body, in
+def _class_value(target: str, value: str, indent: int = 4) -> str:
+    """The value of ``target = value`` in a class body (or at ``indent``), in
     parentheses on lines of its own where it is too long for one line and then
     fits, as ruff lays it out (a long namespace and exception name)."""
-    _, laid = assignment(target, None, value, 4)
+    _, laid = assignment(target, None, value, indent)
     assert laid is not None
     return laid

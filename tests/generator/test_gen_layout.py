@@ -229,8 +229,9 @@ def test_long_wire_names_of_exceptions_and_union_members_are_ruff_clean(
 ) -> None:
     """``uvrpc_name = "<namespace>.<Exception>"`` was written on one line however
     long, which ruff puts in parentheses on lines of its own: a Java-style
-    namespace and exception name were enough. Names longer still (whose lines
-    are too long anyway) lay out as ruff formats them too."""
+    namespace and exception name were enough, as was a long namespace for
+    ``__uvrpc_namespace__``. Names longer still (whose lines are too long anyway)
+    lay out as ruff formats them too."""
     source = (
         "namespace com.example.platform.storage.metadata.api.v2;\n"
         "exception ResourceQuotaExceededException { 1: string message; }\n"
@@ -242,6 +243,9 @@ def test_long_wire_names_of_exceptions_and_union_members_are_ruff_clean(
         'ResourceQuotaExceededException"\n'
         "    )\n"
     ) in text
+    namespace = "com.example.platform.storage.metadata.catalog.service.api.internal"
+    text = generated_ruff_clean(f"namespace {namespace};\n", tmp_path)
+    assert f'__uvrpc_namespace__ = (\n    "{namespace}"\n)\n' in text
     long = "L" * 66
     path = tmp_path / "long.py"
     path.write_text(
