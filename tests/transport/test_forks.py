@@ -156,6 +156,28 @@ def test_a_child_closing_an_inherited_channel_neither_waits_nor_disturbs() -> No
         sync_channel.close()
 
 
+def close_inherited_server(server: uvrpc.Server, results: Connection) -> None:
+    """Close a server created before the fork; report what it raised."""
+    try:
+        asyncio.run(server.close())
+    except Exception as exc:
+        results.send(repr(exc))
+    else:
+        results.send(None)
+
+
+def test_a_child_closing_an_inherited_server_leaves_the_parents_serving() -> None:
+    """The child's copy of the server shares its socket, and its loop's epoll
+    instance, with the parent's: a close there (leaving an ``async with
+    Server`` block the fork happened in) must not stop the parent reading."""
+    context = multiprocessing.get_context("fork")
+    with server_thread(Feed()) as running:
+        error, _ = in_child(context, close_inherited_server, running.server)
+        assert error is None
+        with FeedSyncClient(running.endpoint, timeout=5) as client:
+            assert client.ping(n=6) == 6
+
+
 @pytest.mark.parametrize("method", START_METHODS)
 def test_a_server_in_a_child_process_serves_the_parent(method: str) -> None:
     context: Any = multiprocessing.get_context(method)  # ForkContext or SpawnContext

@@ -1107,7 +1107,15 @@ class Server:
         A server connected to brokers (:meth:`connect`) first tells them it is
         LEAVING, so that they send it no more calls; without a grace it waits
         :data:`LEAVING_SETTLE` for that to go out before it closes.
+
+        In a child process after a fork (leaving an ``async with`` block that
+        the fork happened in, say) it does nothing: the socket, and the epoll
+        instance its loop watches the socket with, are the parent's, and
+        removing the reader there would remove the parent's, which would stop
+        serving.
         """
+        if os.getpid() != self._pid:
+            return  # a child's copy: closing it would disturb the parent
         self.health.closing()
         if self._announcer is not None:
             self._announcer.cancel()
