@@ -178,6 +178,44 @@ def test_a_child_closing_an_inherited_server_leaves_the_parents_serving() -> Non
             assert client.ping(n=6) == 6
 
 
+async def open_channel(endpoint: str) -> uvrpc.Channel:
+    """A channel that has made a call on the running loop, which it belongs to."""
+    channel = uvrpc.Channel(endpoint)
+    assert await FeedClient(channel, timeout=10).ping(n=1) == 1
+    return channel
+
+
+def close_inherited_async(channel: uvrpc.Channel, results: Connection) -> None:
+    """Close a channel whose loop was running as the process forked; report what
+    it raised."""
+    try:
+        asyncio.run(channel.close())
+    except Exception as exc:
+        results.send(repr(exc))
+    else:
+        results.send(None)
+
+
+def test_a_child_closing_an_inherited_async_channel_neither_raises_nor_disturbs() -> (
+    None
+):
+    """The child's copy of a loop that ran as the process forked still says it
+    runs, in a thread the child does not have: its channel's close is a child's
+    copy's (a no-op), not one made from the wrong thread."""
+    context = multiprocessing.get_context("fork")
+    with server_thread(Feed()) as running:
+        assert running.loop is not None
+        loop = running.loop
+        channel = asyncio.run_coroutine_threadsafe(
+            open_channel(running.endpoint), loop
+        ).result(10)
+        error, _ = in_child(context, close_inherited_async, channel)
+        assert error is None
+        ping = FeedClient(channel, timeout=5).ping(n=7)
+        assert asyncio.run_coroutine_threadsafe(ping, loop).result(10) == 7
+        asyncio.run_coroutine_threadsafe(channel.close(), loop).result(10)
+
+
 @pytest.mark.parametrize("method", START_METHODS)
 def test_a_server_in_a_child_process_serves_the_parent(method: str) -> None:
     context: Any = multiprocessing.get_context(method)  # ForkContext or SpawnContext

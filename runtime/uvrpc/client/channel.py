@@ -1538,7 +1538,8 @@ class Channel:
         this returns once they did, or after ``linger`` seconds (the channel's
         :attr:`linger` if ``None``) at most; what is still queued then is lost.
         Nothing is queued for a server that is not connected, so closing a
-        channel whose server is down returns at once.
+        channel whose server is down returns at once. In a child process after
+        a fork it does nothing: the socket is the parent's.
 
         Raises:
             RuntimeError: the channel's loop runs in another thread, whose
@@ -1546,6 +1547,12 @@ class Channel:
                 ``asyncio.run_coroutine_threadsafe(channel.close(), loop)``).
         """
         if self._closed:
+            return
+        if os.getpid() != self._pid:
+            # A child's copy: the socket is the parent's. Checked first: the
+            # copy of a loop that ran as the process forked says it runs still,
+            # in a thread the child does not have.
+            self._closed = True
             return
         loop = self._loop
         own_loop = loop is asyncio.get_running_loop()
@@ -1556,8 +1563,6 @@ class Channel:
                 "thread: asyncio.run_coroutine_threadsafe(channel.close(), loop)"
             )
         self._closed = True
-        if os.getpid() != self._pid:
-            return  # a child's copy: the socket is the parent's
         try:
             if self._loop is None or not self._loop.is_closed():
                 self._fail_pending(tell=own_loop)
