@@ -10,6 +10,7 @@ import gc
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -309,3 +310,26 @@ def test_a_channel_dropped_unclosed_leaves_later_ones_closing_cleanly() -> None:
                 echoed = EchoSyncClient(channel).echo(data=b"b", timeout=10)
                 assert bytes(echoed) == b"b"
     assert terminates(context)
+
+
+def test_a_channel_is_freed_as_its_last_reference_goes() -> None:
+    """No reference cycle holds a channel: a dropped one closes its sockets at
+    once, and a closed one its closing pipe (``client/closing.py``), rather than
+    at the garbage collector's next pass, which a process making a client per
+    task may not see for long (each holding a connection to the server)."""
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    gc.disable()
+    try:
+        with server_thread(HeldEcho()) as server:
+            closed = uvrpc.SyncChannel(server.endpoint, context=context)
+            assert bytes(EchoSyncClient(closed).echo(data=b"a", timeout=10)) == b"a"
+            closed.close()
+            gone = weakref.ref(closed)
+            del closed
+            assert gone() is None
+            dropped = uvrpc.SyncChannel(server.endpoint, context=context)
+            assert bytes(EchoSyncClient(dropped).echo(data=b"b", timeout=10)) == b"b"
+            del dropped
+            assert terminates(context)
+    finally:
+        gc.enable()

@@ -14,7 +14,14 @@ import contextvars
 import os
 import threading
 import time
-from collections.abc import AsyncIterable, Generator, Iterable, Sequence
+import weakref
+from collections.abc import (
+    AsyncIterable,
+    Callable,
+    Generator,
+    Iterable,
+    Sequence,
+)
 from functools import partial
 from typing import Any, cast
 
@@ -32,6 +39,7 @@ from ..transport.liveness import DEFAULT_HEARTBEAT, Heartbeat
 from ..transport.security import ClientSecurity, checked_security
 from ..transport.sockets import CONNECT_TIMEOUT, LINGER
 from ..wire.buffers import ATTACHMENT_MIN, BufferPool
+from ..wire.errors import ChannelClosed
 from ..wire.limits import (
     HIGH_WATER_MARK,
     MAX_MESSAGE_SIZE,
@@ -183,8 +191,13 @@ class SyncChannel:
             wait_for_ready=wait_for_ready,
             linger=linger,
         )
+        # The pool holds the channel weakly: a bound method would make a
+        # cycle, which keeps a closed channel's closing pipe, and a dropped
+        # one's sockets, open until the garbage collector finds it.
         self._spares: Spares[SyncConnection] = Spares(
-            self._open_spare, SyncConnection.claim, SyncConnection.close
+            _spare_maker(weakref.WeakMethod(self._open_spare)),
+            SyncConnection.claim,
+            SyncConnection.close,
         )
 
     def _open_spare(self) -> SyncConnection:
@@ -653,3 +666,17 @@ def _check_one_endpoint(endpoint: object) -> None:
             "spread blocking calls over servers with a broker (uvrpc broker), or "
             "over several endpoints with the asyncio uvrpc.Channel"
         )
+
+
+def _spare_maker(
+    open_spare: weakref.WeakMethod[Callable[[], SyncConnection]],
+) -> Callable[[], SyncConnection]:
+    """``open_spare`` of a channel the spares' pool does not keep alive."""
+
+    def make() -> SyncConnection:
+        bound = open_spare()
+        if bound is None:  # collected: nobody can be calling it
+            raise ChannelClosed("the channel is closed")
+        return bound()
+
+    return make
