@@ -35,6 +35,7 @@ class Tick(_uvrpc.Message):
 
         def __init__(self, *, seq: int, data: _uvrpc.Buffer = ...) -> None:
             """Where the IDL says ``bytes``, any buffer is taken, uncopied."""
+            ...
 
 
 class Total(_uvrpc.Message):

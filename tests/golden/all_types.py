@@ -49,6 +49,7 @@ class Item(_uvrpc.Message):
 
         def __init__(self, *, name: str, payload: _uvrpc.Buffer | None = ...) -> None:
             """Where the IDL says ``bytes``, any buffer is taken, uncopied."""
+            ...
 
 
 class Scalars(_uvrpc.Message):
@@ -123,6 +124,7 @@ class Scalars(_uvrpc.Message):
             color_default: Color = ...,
         ) -> None:
             """Where the IDL says ``bytes``, any buffer is taken, uncopied."""
+            ...
 
 
 class Containers(_uvrpc.Message):
@@ -165,6 +167,7 @@ class Containers(_uvrpc.Message):
             """A list is taken as any sequence, a set as any set and a map as any
             mapping, of the element types or narrower ones.
             """
+            ...
 
 
 class Constrained(_uvrpc.Message):
@@ -228,6 +231,7 @@ class Constrained(_uvrpc.Message):
             taken as any sequence, a set as any set and a map as any mapping, of the
             element types or narrower ones.
             """
+            ...
 
 
 class WellKnown(_uvrpc.Message):
@@ -272,6 +276,7 @@ class WellKnown(_uvrpc.Message):
             """A list is taken as any sequence, a set as any set and a map as any
             mapping, of the element types or narrower ones.
             """
+            ...
 
 
 class Tree(_uvrpc.Message):
@@ -297,6 +302,7 @@ class Tree(_uvrpc.Message):
             """A list is taken as any sequence, a set as any set and a map as any
             mapping, of the element types or narrower ones.
             """
+            ...
 
 
 class _ShowcasePingParams(_uvrpc.Message):

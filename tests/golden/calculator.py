@@ -67,6 +67,7 @@ class Program(_uvrpc.Message):
             """A list is taken as any sequence, a set as any set and a map as any
             mapping, of the element types or narrower ones.
             """
+            ...
 
 
 class Outcome(_uvrpc.Message):
@@ -91,6 +92,7 @@ class Outcome(_uvrpc.Message):
             """A list is taken as any sequence, a set as any set and a map as any
             mapping, of the element types or narrower ones.
             """
+            ...
 
 
 class _CalculatorAddParams(_uvrpc.Message):

@@ -116,6 +116,7 @@ class Scalars(_uvrpc.Message):
             origin: _shared.Origin = ...,
         ) -> None:
             """Where the IDL says ``bytes``, any buffer is taken, uncopied."""
+            ...
 
 
 class Node(_uvrpc.Message):
@@ -139,6 +140,7 @@ class Node(_uvrpc.Message):
             """A list is taken as any sequence, a set as any set and a map as any
             mapping, of the element types or narrower ones.
             """
+            ...
 
 
 class Containers(_uvrpc.Message):
@@ -178,6 +180,7 @@ class Containers(_uvrpc.Message):
             taken as any sequence, a set as any set and a map as any mapping, of the
             element types or narrower ones.
             """
+            ...
 
 
 class Bounded(_uvrpc.Message):
@@ -242,6 +245,7 @@ class Bounded(_uvrpc.Message):
             taken as any sequence, a set as any set and a map as any mapping, of the
             element types or narrower ones.
             """
+            ...
 
 
 class Circle(_uvrpc.Message):
@@ -275,6 +279,7 @@ class Drawing(_uvrpc.Message):
             """A list is taken as any sequence, a set as any set and a map as any
             mapping, of the element types or narrower ones.
             """
+            ...
 
 
 class WellKnown(_uvrpc.Message):
@@ -317,6 +322,7 @@ class WellKnown(_uvrpc.Message):
             """A list is taken as any sequence, a set as any set and a map as any
             mapping, of the element types or narrower ones.
             """
+            ...
 
 
 class ShapeCircle(_uvrpc.UnionMember):
@@ -362,6 +368,7 @@ class ShapeBlob(_uvrpc.UnionMember):
 
         def __init__(self, *, value: _uvrpc.Buffer) -> None:
             """Where the IDL says ``bytes``, any buffer is taken, uncopied."""
+            ...
 
 
 class ShapeGroup(_uvrpc.UnionMember):
@@ -379,6 +386,7 @@ class ShapeGroup(_uvrpc.UnionMember):
             """A list is taken as any sequence, a set as any set and a map as any
             mapping, of the element types or narrower ones.
             """
+            ...
 
 
 Shape: _typing.TypeAlias = _typing.Annotated[
@@ -416,6 +424,7 @@ class NotFound(_uvrpc.DeclaredError):
 
             ``message`` defaults to the class name and field values.
             """
+            ...
 
 
 class _RejectedFields(_uvrpc.Message):
@@ -451,6 +460,7 @@ class Rejected(_uvrpc.DeclaredError):
 
             ``message`` defaults to the class name and field values.
             """
+            ...
 
 
 class _ConformancePingParams(_uvrpc.Message):

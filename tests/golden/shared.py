@@ -52,3 +52,4 @@ class Overloaded(_uvrpc.DeclaredError):
 
             ``message`` defaults to the class name and field values.
             """
+            ...

@@ -38,6 +38,7 @@ class Tally(_uvrpc.Message):
 
         def __init__(self, *, items: int, same: int, first: _uvrpc.Buffer) -> None:
             """Where the IDL says ``bytes``, any buffer is taken, uncopied."""
+            ...
 
 
 class _StreamEchoRepeatParams(_uvrpc.Message):
