@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import zmq
 from calculator import CalculatorClient, CalculatorSyncClient
 from calculator_server import Calculator
+from feed import FeedClient
+from feed_server import Feed
 
 import uvrpc
 from uvrpc.testing import MemoryTransport
@@ -165,6 +168,63 @@ def test_a_handler_may_close_its_own_server() -> None:
         # server, and the one after it in the batch, never get a reply.
         assert [type(failure) for failure in failures[1:]] == [uvrpc.Unavailable] * 2
         assert errors == []
+
+    asyncio.run(main())
+
+
+class _ShuttingFeed(Feed):
+    """Closes its own server, with ``grace``, from ``ping(n=0)`` or from
+    ``numbers`` after its first item."""
+
+    def __init__(self, grace: float) -> None:
+        super().__init__()
+        self.grace = grace
+        self.server: uvrpc.Server | None = None
+
+    async def ping(self, *, n: int) -> int:
+        if n == 0:
+            assert self.server is not None
+            await self.server.close(grace=self.grace)
+        return await super().ping(n=n)
+
+    async def numbers(self, *, count: int) -> AsyncIterator[int]:
+        yield 0
+        assert self.server is not None
+        await self.server.close(grace=self.grace)
+        yield 1
+
+
+@pytest.mark.parametrize("grace", [0.0, 1.0])
+@pytest.mark.parametrize("by", ["unary", "stream"])
+def test_a_handler_may_close_its_own_server_with_or_without_a_grace(
+    by: str, grace: float
+) -> None:
+    """The close ends (the server stops serving, ``serve_forever`` returns) and
+    a call running beside it finishes within the grace: the close neither waits
+    out the grace for the handler that made it, nor is interrupted half done by
+    cancelling it, which left the server closing for good and its callers
+    waiting for their deadlines."""
+
+    async def numbers(feed: FeedClient) -> list[int]:
+        return [number async for number in feed.numbers(count=2)]
+
+    async def main() -> None:
+        service = _ShuttingFeed(grace)
+        async with uvrpc.Server(service) as server:
+            service.server = server
+            endpoint = server.bind("tcp://127.0.0.1:*")
+            async with FeedClient(endpoint, timeout=10) as feed:
+                beside = asyncio.ensure_future(feed.ping(n=-3))  # 0.3 s
+                await asyncio.sleep(0.05)
+                closing = asyncio.ensure_future(
+                    feed.ping(n=0) if by == "unary" else numbers(feed)
+                )
+                await asyncio.wait_for(server.serve_forever(), 5)
+                assert isinstance(await _failure(closing), uvrpc.Unavailable)
+                if grace:
+                    assert await beside == -3
+                else:
+                    assert isinstance(await _failure(beside), uvrpc.Unavailable)
 
     asyncio.run(main())
 

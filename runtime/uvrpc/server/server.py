@@ -1108,6 +1108,10 @@ class Server:
         LEAVING, so that they send it no more calls; without a grace it waits
         :data:`LEAVING_SETTLE` for that to go out before it closes.
 
+        A handler may close its own server: the grace is the others', and the
+        close does not cancel the handler that made it, which goes on once the
+        close returns (its reply, if any, finds the connection gone).
+
         In a child process after a fork (leaving an ``async with`` block that
         the fork happened in, say) it does nothing: the socket, and the epoll
         instance its loop watches the socket with, are the parent's, and
@@ -1116,6 +1120,12 @@ class Server:
         """
         if os.getpid() != self._pid:
             return  # a child's copy: closing it would disturb the parent
+        # A handler may close its server (a "shutdown" method): the close neither
+        # waits out the grace for it, which waits for the close, nor cancels it,
+        # which would interrupt the close half done and leave the server
+        # closing for good. It runs on once the close returns, as one that
+        # closes without a grace does before its task is kept.
+        handler = asyncio.current_task()
         self.health.closing()
         if self._announcer is not None:
             self._announcer.cancel()
@@ -1135,7 +1145,14 @@ class Server:
             self._leaving = True
             loop = asyncio.get_running_loop()
             grace_end = loop.time() + grace
-            running = [*self._tasks, *(self._streams.tasks() if self._streams else ())]
+            running = [
+                task
+                for task in (
+                    *self._tasks,
+                    *(self._streams.tasks() if self._streams else ()),
+                )
+                if task is not handler
+            ]
             if running:
                 await asyncio.wait(running, timeout=grace)
             # Replies just sent, by these calls or by calls answered a moment
@@ -1160,38 +1177,42 @@ class Server:
             self._trimmer = None
         if self._streams is not None:
             self._streams.close()
-        tasks = list(self._tasks)
+        tasks = [task for task in self._tasks if task is not handler]
         for task in tasks:
             task.cancel()
-        if tasks:
-            _, left = await asyncio.wait(tasks, timeout=CANCELLED_WAIT)
-            for task in tasks:
-                if task.done() and not task.cancelled():
-                    task.exception()  # retrieved: the close reports none of them
-            if left:
-                _log.warning(
-                    "closed with %d handler(s) still running %.1f s after they "
-                    "were cancelled (they catch CancelledError and go on): %s",
-                    len(left),
-                    CANCELLED_WAIT,
-                    ", ".join(sorted({_handler_name(task) for task in left})),
-                )
-        if self._monitor_reactor is not None:
-            self._monitor_reactor.close()
-            self._monitor_reactor = None
-        if self._monitor is not None:
-            self._sock.disable_monitor()
-            self._monitor.close(linger=0)
-            self._monitor = None
-        self._sock.close(linger=0)
-        inproc_released(self._sock)
-        remove_socket_files(self._socket_files)
-        self._stop_authenticator()
-        if self._owned_context is not None:
-            self._owned_context.destroy(linger=0)
-        self._dispatcher.close()
-        if self._closed is not None:
-            self._closed.set()
+        try:
+            if tasks:
+                _, left = await asyncio.wait(tasks, timeout=CANCELLED_WAIT)
+                for task in tasks:
+                    if task.done() and not task.cancelled():
+                        task.exception()  # retrieved: the close reports none of them
+                if left:
+                    _log.warning(
+                        "closed with %d handler(s) still running %.1f s after they "
+                        "were cancelled (they catch CancelledError and go on): %s",
+                        len(left),
+                        CANCELLED_WAIT,
+                        ", ".join(sorted({_handler_name(task) for task in left})),
+                    )
+        finally:
+            # Closed however the wait ends: a stream handler closing its own
+            # server was cancelled with the others, and is at this wait.
+            if self._monitor_reactor is not None:
+                self._monitor_reactor.close()
+                self._monitor_reactor = None
+            if self._monitor is not None:
+                self._sock.disable_monitor()
+                self._monitor.close(linger=0)
+                self._monitor = None
+            self._sock.close(linger=0)
+            inproc_released(self._sock)
+            remove_socket_files(self._socket_files)
+            self._stop_authenticator()
+            if self._owned_context is not None:
+                self._owned_context.destroy(linger=0)
+            self._dispatcher.close()
+            if self._closed is not None:
+                self._closed.set()
 
     async def __aenter__(self) -> Self:
         await self.start()
