@@ -342,3 +342,24 @@ def test_serving_with_no_endpoint_says_so(caplog: pytest.LogCaptureFixture) -> N
         "broker, so no call can reach it; call bind('tcp://127.0.0.1:*'), say, or "
         "connect() first"
     ]
+
+
+def test_a_closed_server_says_so_when_used_again() -> None:
+    """Its socket is gone: ZeroMQ's own errors said "Socket operation on
+    non-socket", and bind() blamed the endpoint ("bad endpoint")."""
+
+    async def main() -> None:
+        server = uvrpc.Server(Calculator())
+        async with server:
+            server.bind("tcp://127.0.0.1:*")
+        closed = "this Server is closed: create a new one to serve"
+        with pytest.raises(RuntimeError, match=closed):
+            server.bind("tcp://127.0.0.1:*")
+        with pytest.raises(RuntimeError, match=closed):
+            server.connect("tcp://127.0.0.1:1")
+        with pytest.raises(RuntimeError, match=closed):
+            await server.start()
+        with pytest.raises(RuntimeError, match=closed):
+            await server.serve_forever()
+
+    asyncio.run(main())

@@ -399,8 +399,8 @@ class Server:
 
         Raises:
             RuntimeError: a secured server was not started yet (its ZAP handler
-                must run before any client can connect), or this is another
-                process than the server's.
+                must run before any client can connect), the server is closed,
+                or this is another process than the server's.
             ValueError: the endpoint is malformed (the message says how), or a
                 secured server asked to bind ``inproc://``, where no handshake
                 happens.
@@ -408,7 +408,7 @@ class Server:
                 something listens on, or an ``ipc://`` path a live server
                 listens on (which ZeroMQ alone would take over).
         """
-        check_process("Server", self._pid)
+        self._check_usable()
         if self._security is not None:
             if endpoint.startswith("inproc://"):
                 raise ValueError(
@@ -441,12 +441,13 @@ class Server:
         The server's own endpoints keep their security (or none).
 
         Raises:
-            RuntimeError: this is another process than the server's.
+            RuntimeError: the server is closed, or this is another process
+                than the server's.
             ValueError: the endpoint is malformed (the message says how).
             TypeError: ``security`` is no :class:`ClientSecurity` (the server
                 connects to a broker as its client does).
         """
-        check_process("Server", self._pid)
+        self._check_usable()
         checked_security(security, ClientSecurity)
         # The broker's backend is a ROUTER too: name it here so this server can
         # say READY before the broker has said anything. The name is one no
@@ -583,9 +584,26 @@ class Server:
             except zmq.ZMQError:  # EHOSTUNREACH: that connection is down
                 pass
 
-    async def start(self) -> None:
-        """Start serving on the running loop (``async with`` does this)."""
+    def _check_usable(self) -> None:
+        """Raise unless the server may bind, connect or start.
+
+        Raises:
+            RuntimeError: another process than the server's, or the server is
+                closed: its socket is gone, and ZeroMQ's own error ("Socket
+                operation on non-socket", or a bad endpoint) would not say so.
+        """
         check_process("Server", self._pid)
+        if self._sock.closed:
+            raise RuntimeError("this Server is closed: create a new one to serve")
+
+    async def start(self) -> None:
+        """Start serving on the running loop (``async with`` does this).
+
+        Raises:
+            RuntimeError: the server is closed, or this is another process than
+                the server's.
+        """
+        self._check_usable()
         if self._reactor is not None:
             return
         if self._security is not None:
