@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import pickle
 import threading
 import time
 from collections.abc import Callable
@@ -259,3 +260,26 @@ def test_a_blocking_call_asks_the_os_for_no_process_id(
                 assert client.ping(n=n) == n
             monkeypatch.undo()
     assert asked == 0
+
+
+def test_channels_and_servers_refuse_to_be_pickled_saying_so() -> None:
+    """multiprocessing's spawn pickles a child's arguments: a channel, a client
+    or a server given to one failed naming a lock, a poller or a struct."""
+    said = "cannot be pickled or sent to another process: create one in that"
+    sync_channel = uvrpc.SyncChannel("tcp://127.0.0.1:1")
+    channel = uvrpc.Channel("tcp://127.0.0.1:1")
+    server = uvrpc.Server(Feed())
+    try:
+        for kind, thing in [
+            ("SyncChannel", sync_channel),
+            ("SyncChannel", FeedSyncClient(sync_channel)),
+            ("Channel", channel),
+            ("Channel", FeedClient(channel)),
+            ("Server", server),
+        ]:
+            with pytest.raises(TypeError, match=f"^a {kind} {said}"):
+                pickle.dumps(thing)
+    finally:
+        sync_channel.close()
+        asyncio.run(channel.close())
+        asyncio.run(server.close())

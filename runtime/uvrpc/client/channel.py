@@ -19,7 +19,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterable, Callable, Coroutine, Iterable, Sequence
 from functools import partial
-from typing import Any, Protocol, Self, cast
+from typing import Any, NoReturn, Protocol, Self, cast
 
 import zmq
 
@@ -32,7 +32,7 @@ from ..interceptors.base import (
     checked_interceptors,
 )
 from ..transport.coalesce import CoalescingSender, announce_batches, reads_batches
-from ..transport.forks import check_process
+from ..transport.forks import check_process, not_picklable
 from ..transport.inproc import InprocTarget
 from ..transport.liveness import (
     DEFAULT_HEARTBEAT,
@@ -1592,6 +1592,10 @@ class Channel:
             if streams is not None:
                 await streams
         self._encoder.close()
+
+    def __reduce__(self) -> NoReturn:
+        """Refuse to be pickled: its sockets are this process's."""
+        not_picklable("Channel")
 
     async def __aenter__(self) -> Self:
         return self

@@ -23,7 +23,7 @@ from collections.abc import (
     Sequence,
 )
 from functools import partial
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import zmq
 
@@ -34,7 +34,7 @@ from ..interceptors.base import (
     SyncClientInterceptor,
     checked_interceptors,
 )
-from ..transport.forks import check_process
+from ..transport.forks import check_process, not_picklable
 from ..transport.liveness import DEFAULT_HEARTBEAT, Heartbeat
 from ..transport.security import ClientSecurity, checked_security
 from ..transport.sockets import CONNECT_TIMEOUT, LINGER
@@ -606,6 +606,10 @@ class SyncChannel:
                 errors.append(exc)
         if errors:
             raise errors[0]
+
+    def __reduce__(self) -> NoReturn:
+        """Refuse to be pickled: its sockets are this process's."""
+        not_picklable("SyncChannel")
 
     def __enter__(self) -> SyncChannel:
         return self

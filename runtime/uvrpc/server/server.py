@@ -18,7 +18,7 @@ import logging
 import os
 from collections.abc import Callable, Coroutine, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, NoReturn, Self
 
 import zmq
 import zmq.asyncio
@@ -44,7 +44,7 @@ from ..interceptors.base import ServerInterceptor
 from ..services.health import HEALTH_SERVICE, Health, HealthState
 from ..services.reflection import REFLECTION_SERVICE, Reflection
 from ..transport.coalesce import CoalescingSender, PeerBatches, announce_batches
-from ..transport.forks import check_process
+from ..transport.forks import check_process, not_picklable
 from ..transport.heap import HeapTrimmer
 from ..transport.inproc import inproc_released
 from ..transport.liveness import (
@@ -1231,6 +1231,10 @@ class Server:
             self._dispatcher.close()
             if self._closed is not None:
                 self._closed.set()
+
+    def __reduce__(self) -> NoReturn:
+        """Refuse to be pickled: its sockets are this process's."""
+        not_picklable("Server")
 
     async def __aenter__(self) -> Self:
         await self.start()

@@ -10,8 +10,9 @@ child it is a new context, so channels and servers created in the child work.
 from __future__ import annotations
 
 import os
+from typing import NoReturn
 
-__all__ = ["FORKS", "check_process"]
+__all__ = ["FORKS", "check_process", "not_picklable"]
 
 
 def check_process(kind: str, pid: int) -> None:
@@ -26,6 +27,20 @@ def check_process(kind: str, pid: int) -> None:
             f"this {kind} was created in process {pid}; create a new one in process "
             f"{here}: ZeroMQ sockets and contexts cannot be used across a fork"
         )
+
+
+def not_picklable(kind: str) -> NoReturn:
+    """Refuse to pickle a ``kind`` (its ``__reduce__``): multiprocessing's spawn
+    pickles a child's arguments, and the socket's own objects would fail it
+    naming a lock or a poller, not what to do.
+
+    Raises:
+        TypeError: always.
+    """
+    raise TypeError(
+        f"a {kind} cannot be pickled or sent to another process: create one "
+        "in that process instead"
+    )
 
 
 class _Forks:
