@@ -11,11 +11,14 @@ printed.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import EXAMPLES, ROOT
 from docblocks import blocks, command, run, serving
 
@@ -90,3 +93,25 @@ def test_the_examples_run(tmp_path: Path) -> None:
 
     (tmp_path / "heartbeat.py").write_text(bind_anywhere(others[0].text))
     assert run([sys.executable, "heartbeat.py"], tmp_path, PATH) == "True\n"
+
+
+@pytest.mark.typecheck
+def test_the_authorization_example_type_checks(tmp_path: Path) -> None:
+    """It is a whole program, which a reader checks as the README says code
+    using uvrpc is checked (``mypy --strict``): its interceptor left ``proceed``
+    and its result unannotated."""
+    (block,) = [b for b in blocks(SECURITY, "python") if "peer_key" in b.text]
+    program = tmp_path / "authorize.py"
+    program.write_text(block.text)
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-error-summary"]
+        + ["--config-file", os.devnull, "--cache-dir", str(tmp_path / "cache")]
+        + [str(program)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        env={**os.environ, "MYPYPATH": os.pathsep.join(map(str, PATH))},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
