@@ -189,6 +189,29 @@ def test_a_blocking_call_without_a_deadline_fails_when_its_server_dies(
     assert "dropped" in str(outcome[0])
 
 
+def test_a_blocking_stream_fails_once_it_read_what_its_dead_server_sent(
+    tmp_path: Path,
+) -> None:
+    """The items a server sent before it went are read, then the stream fails
+    as its connection dropped. The credit the reader owed for them waited for
+    a new connection instead: until the deadline (DEADLINE_EXCEEDED, "could not
+    be sent"), and for ever without one."""
+    with server_thread(Feed(), bind=f"ipc://{tmp_path / 'feed.sock'}") as running:
+        channel = uvrpc.SyncChannel(running.endpoint)
+        numbers = FeedSyncClient(channel, timeout=15).numbers(count=1_000_000)
+        assert next(numbers) == 0
+        time.sleep(0.3)  # the server fills the window, then waits for credit
+    # The server is closed: its connection dropped.
+    read = 0
+    began = time.monotonic()
+    with pytest.raises(uvrpc.Unavailable, match="connection dropped during"):
+        for _ in numbers:
+            read += 1
+    assert time.monotonic() - began < 5
+    assert read > 0
+    channel.close()
+
+
 # --- malformed endpoints ------------------------------------------------------
 
 MALFORMED = [

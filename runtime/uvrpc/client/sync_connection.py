@@ -493,14 +493,20 @@ class SyncConnection:
         timeout: float | None,
         wait_for_ready: bool | None,
         restamp: bool = False,
-    ) -> None:
+        stream: CallState | None = None,
+    ) -> bool:
         """Send a message the socket had no room for: wait for a connection (for
         the rest of ``connect_timeout``, or until the deadline when waiting for
-        ready) or for room (until the deadline).
+        ready) or for room (until the deadline). Return whether it went.
 
         With ``restamp`` (``frames`` a timed request), the request goes with its
         timeout cut to the time left and a fresh send stamp, so that a server
         never gives its handler more time than its caller still waits.
+
+        With ``stream`` (``frames`` a message of that open call, its credit),
+        the connection dropping fails the call and gives up the message: the
+        server that held the call is gone, and waiting for a new connection
+        would wait until the deadline, or for ever without one.
 
         Raises:
             Unavailable: no server connected within ``connect_timeout``.
@@ -523,10 +529,13 @@ class SyncConnection:
                     )
             first = False
             if self._send_now(frames):
-                return
+                return True
             if self._closed:
                 raise ChannelClosed(f"the channel was closed before {route} was sent")
             self._read_events()
+            if stream is not None and self._dropped:
+                self._lost(stream)
+                return False
             now = time.monotonic()
             if not self._connected and not waits:
                 if self._refusal is not None:
@@ -737,7 +746,9 @@ class SyncConnection:
         messages = outbox[:]
         outbox.clear()
         for frames in messages:
-            self._send(frames, state.method.route, deadline, state.timeout, True)
+            route = state.method.route
+            if not self._send(frames, route, deadline, state.timeout, True, state):
+                return  # its connection dropped as the credit waited: it failed
 
     # --- streams -------------------------------------------------------------
 
@@ -1003,8 +1014,11 @@ class SyncConnection:
         deadline: float | None,
         timeout: float | None,
         wait_for_ready: bool | None = None,
-    ) -> None:
-        """Send within the deadline; the body goes back to the encoder.
+        stream: CallState | None = None,
+    ) -> bool:
+        """Send within the deadline; the body goes back to the encoder. Return
+        whether it went: always, but with ``stream``, whose call a dropped
+        connection fails instead (see :meth:`_send_waiting`).
 
         Raises:
             DeadlineExceeded: the socket had no room before the deadline.
@@ -1012,11 +1026,12 @@ class SyncConnection:
         """
         sent = False
         try:
-            if not self._send_now(frames):
-                self._send_waiting(frames, route, deadline, timeout, wait_for_ready)
-            sent = True
+            sent = self._send_now(frames) or self._send_waiting(
+                frames, route, deadline, timeout, wait_for_ready, stream=stream
+            )
         finally:
             self._encoder.settle(frames[-1], sent)
+        return sent
 
     def close(self, linger: float | None = None) -> None:
         """Close the socket, waiting up to ``linger`` seconds (:attr:`linger` if
