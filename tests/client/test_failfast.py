@@ -19,7 +19,7 @@ import zmq
 from calculator import CalculatorClient, CalculatorSyncClient
 from calculator_server import Calculator
 from conftest import server_thread
-from feed import FeedClient, FeedSyncClient
+from feed import FeedClient, FeedSyncClient, Tick
 from feed_server import Feed
 
 import uvrpc
@@ -209,6 +209,28 @@ def test_a_blocking_stream_fails_once_it_read_what_its_dead_server_sent(
             read += 1
     assert time.monotonic() - began < 5
     assert read > 0
+    channel.close()
+
+
+def test_a_blocking_bidi_stream_fails_as_its_server_dies_while_it_sends(
+    tmp_path: Path,
+) -> None:
+    """Its items, sent on a channel that waits for ready, waited for a new
+    connection once the server was gone, as a call not sent yet does: until the
+    deadline (DEADLINE_EXCEEDED, "could not be sent"), and for ever without one.
+    Sent on an open call, they cannot reach it on another connection."""
+    with server_thread(Feed(), bind=f"ipc://{tmp_path / 'feed.sock'}") as running:
+        channel = uvrpc.SyncChannel(running.endpoint, wait_for_ready=True)
+        ticks = (Tick(seq=n) for n in range(1_000_000))
+        echoed = FeedSyncClient(channel, timeout=15).echo(ticks=ticks)
+        assert next(echoed).seq == 0
+        time.sleep(0.3)  # the window fills both ways
+    # The server is closed: its connection dropped.
+    began = time.monotonic()
+    with pytest.raises(uvrpc.Unavailable, match="connection dropped during"):
+        for _ in echoed:
+            pass
+    assert time.monotonic() - began < 5
     channel.close()
 
 

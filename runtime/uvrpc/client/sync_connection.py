@@ -923,7 +923,9 @@ class SyncConnection:
             item = feeder.take()
             if item is NOTHING:
                 break
-            self._send(core.item_frames(state, item, index), route, deadline, timeout)
+            frames = core.item_frames(state, item, index)
+            if not self._send(frames, route, deadline, timeout, stream=state):
+                return index  # its connection dropped: the call failed
             index += 1
         if state.over or not feeder.done:
             return index
@@ -932,7 +934,7 @@ class SyncConnection:
         else:
             end = core.end_frames(state)
             assert end is not None
-            self._send(end, route, deadline, timeout)
+            self._send(end, route, deadline, timeout, stream=state)
         return None
 
     def _stream_poller(self, feeder: Feeder) -> zmq.Poller:
