@@ -46,6 +46,7 @@ from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 from .limits import echo
 from .message import copy_views, fail_fast, pickled_views, readable
 from .types import to_base64
+from .unknown import hidden, merge_exclude
 from .wellknown import to_json
 
 __all__ = ["UnionMember", "UnknownMember", "WireUnion", "union_members"]
@@ -91,6 +92,29 @@ class UnionMember(BaseModel):
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         yield "value", readable(self.value)
+
+    def model_dump(
+        self,
+        *,
+        by_alias: bool | None = None,
+        exclude: Any = None,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """pydantic's ``model_dump``, without the unknown fields of the messages
+        in the value unless ``by_alias`` is true, as a message's own dump."""
+        if not by_alias:
+            unknown = hidden(self)
+            if unknown is not None:
+                exclude = merge_exclude(exclude, unknown)
+        return super().model_dump(by_alias=by_alias, exclude=exclude, **options)
+
+    def model_dump_json(self, *, exclude: Any = None, **options: Any) -> str:
+        """pydantic's ``model_dump_json``, without the unknown fields of the
+        messages in the value: they are raw msgpack values, for the wire only."""
+        unknown = hidden(self)
+        if unknown is not None:
+            exclude = merge_exclude(exclude, unknown)
+        return super().model_dump_json(exclude=exclude, **options)
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
         """pydantic's deep copy, a binary value copied into bytes of its own
@@ -261,16 +285,27 @@ class WireUnion:
             python_schema=core_schema.no_info_wrap_validator_function(
                 _one_entry(self.name, [m.__name__ for m in members]), union
             ),
-            serialization=core_schema.plain_serializer_function_ser_schema(
-                _itself, return_schema=core_schema.any_schema()
+            serialization=core_schema.wrap_serializer_function_ser_schema(
+                _itself,
+                info_arg=True,
+                schema=core_schema.any_schema(),
+                return_schema=core_schema.any_schema(),
             ),
             ref=ref,
         )
 
 
-def _itself(value: Any) -> Any:
+def _itself(
+    value: Any, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+) -> Any:
     # A member serializes itself (its model serializer): as {id: value} by alias.
-    return value
+    # A dump that leaves something out (the unknown fields of the messages in the
+    # value, which people's views hide, or the caller's own exclude) goes through
+    # the handler, which hands the member those exclusions; returned as it is,
+    # the member would be dumped whole.
+    if info.exclude is None and info.include is None:
+        return value
+    return handler(value)
 
 
 def _value_schema(
