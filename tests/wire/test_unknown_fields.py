@@ -261,9 +261,16 @@ def test_discarding_drops_them_from_every_message_inside() -> None:
 def test_an_id_given_to_a_constructor_is_kept() -> None:
     message = Label(text="a", **{"12": [1]})
     assert uvrpc.unknown_fields(message) == {12: [1]}
+    largest = Label(text="a", **{"536870911": 1})
+    assert uvrpc.unknown_fields(largest) == {2**29 - 1: 1}
 
 
-@pytest.mark.parametrize("name", ["nmae", "Text", "04", "0", "-1", "1.5", "\u0663", ""])
+# Beyond the largest field id (2**29 - 1) a key is no id either: one of 5,000 digits
+# was kept, and then unknown_fields() and repr() failed to make it an int.
+@pytest.mark.parametrize(
+    "name",
+    ["nmae", "Text", "04", "0", "-1", "1.5", "\u0663", "", "536870912", "9" * 5000],
+)
 def test_a_name_that_is_not_an_id_is_refused(name: str) -> None:
     with pytest.raises(ValidationError) as error:
         Label(text="a", **{name: 1})

@@ -45,14 +45,29 @@ __all__ = [
 ]
 
 
+_MAX_ID = 2**29 - 1  # the largest field id the IDL allows
+
+
 def wire_key(key: Any) -> str:
     """Check a key a message has no field for: a wire id (a decimal string without
-    a leading zero) is kept as an unknown field; anything else is refused.
+    a leading zero, at most the largest field id) is kept as an unknown field;
+    anything else is refused.
+
+    A key beyond the id range is refused too: no schema declares it, and a long
+    one would fail later, where :func:`unknown_fields` and ``repr()`` make it an
+    ``int`` (Python refuses to convert more than 4,300 digits).
 
     Raises:
         PydanticCustomError: ``key`` is not a wire id (``unknown_field``).
     """
-    if type(key) is str and key.isdecimal() and key.isascii() and key[0] != "0":
+    if (
+        type(key) is str
+        and key.isdecimal()
+        and key.isascii()
+        and key[0] != "0"
+        and len(key) <= 9
+        and int(key) <= _MAX_ID
+    ):
         return key
     raise PydanticCustomError("unknown_field", "not a field of this message")
 
