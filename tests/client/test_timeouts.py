@@ -1,7 +1,8 @@
-"""A timeout is ``None`` or a positive, finite number of seconds: anything else is
-refused where it is given (a client's default, a call's, ``uvrpc call
---timeout``), before a channel is made or a request is sent, not turned into a
-deadline that passed already or an ``OverflowError`` from inside the client."""
+"""A timeout is ``None``, a positive number of seconds or ``math.inf`` (no
+deadline, over a client's default): anything else is refused where it is given
+(a client's default, a call's, ``uvrpc call --timeout``), before a channel is
+made or a request is sent, not turned into a deadline that passed already or an
+``OverflowError`` from inside the client."""
 
 from __future__ import annotations
 
@@ -20,15 +21,17 @@ from conftest import server_thread
 from feed import FeedClient, FeedSyncClient
 from feed_server import Feed
 
+import uvrpc
+
 BAD_VALUES: list[tuple[Any, type[Exception], str]] = [
     (-1, ValueError, "not -1"),
     (0, ValueError, "not 0"),
     (0.0, ValueError, "not 0.0"),
-    (math.inf, ValueError, "not inf"),
+    (-math.inf, ValueError, "not -inf"),
     (math.nan, ValueError, "not nan"),
     ("5", TypeError, "not str '5'"),
     (True, TypeError, "not bool True"),
-    (10**400, ValueError, "not 1000"),  # beyond a float: no deadline to keep
+    (-(10**400), ValueError, "not -1000"),
 ]
 
 
@@ -65,9 +68,34 @@ def test_the_message_says_what_a_timeout_may_be() -> None:
     with pytest.raises(ValueError) as raised:
         CalculatorSyncClient("tcp://127.0.0.1:1", timeout=-3)
     assert str(raised.value) == (
-        "timeout must be a positive, finite number of seconds "
-        "(None: no deadline), not -3"
+        "timeout must be a positive number of seconds (math.inf: no deadline), not -3"
     )
+
+
+@pytest.mark.parametrize("forever", [math.inf, 10**400, np.float64("inf")])
+def test_an_infinite_timeout_is_no_deadline_over_the_clients_default(
+    forever: Any,
+) -> None:
+    """A call's ``timeout=None`` takes its client's default; ``math.inf`` (or a
+    number beyond any float) gives it none, as ``timeout=None`` does in gRPC: a
+    call, or a stream, that must outlast the default."""
+    with server_thread(Feed()) as server:
+
+        async def main() -> None:
+            async with FeedClient(server.endpoint, timeout=0.2) as feed:
+                with pytest.raises(uvrpc.DeadlineExceeded):
+                    await feed.ping(n=-5)
+                assert await feed.ping(n=-5, timeout=forever) == -5
+            async with FeedClient(server.endpoint, timeout=forever) as feed:
+                assert await feed.ping(n=-5) == -5
+
+        asyncio.run(asyncio.wait_for(main(), 30))
+        with FeedSyncClient(server.endpoint, timeout=0.2) as sync:
+            with pytest.raises(uvrpc.DeadlineExceeded):
+                sync.ping(n=-5)
+            assert sync.ping(n=-5, timeout=forever) == -5
+            numbers = sync.numbers(count=3, timeout=forever)
+            assert [n for n in numbers] == [0, 1, 2]
 
 
 @pytest.mark.parametrize("value", ["-1", "0", "inf", "nan", "soon"])

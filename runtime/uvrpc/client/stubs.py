@@ -33,10 +33,11 @@ class AsyncClient:
     Args:
         target: an endpoint to connect to (``tcp://127.0.0.1:5555``, ``ipc://…``,
             ``inproc://…``), or a :class:`Channel` shared with other clients.
-        timeout: the default deadline of each call in seconds, a positive, finite
+        timeout: the default deadline of each call in seconds, a positive
             number (else ``ValueError``, or ``TypeError`` for no number);
-            ``None`` waits for ever.
-            A call's own ``timeout=`` argument takes precedence.
+            ``None`` (or ``math.inf``) waits for ever.
+            A call's own ``timeout=`` argument takes precedence; its ``None``
+            means this default, and ``math.inf`` no deadline.
         retry: retry the methods the IDL marks ``idempotent`` when they fail with
             ``UNAVAILABLE`` (:class:`~uvrpc.Retry`); by default nothing is retried.
         security: connect over CURVE (:class:`~uvrpc.security.ClientSecurity`);
@@ -203,9 +204,9 @@ class SyncClient:
 
     Args:
         target: an endpoint to connect to, or a :class:`SyncChannel`.
-        timeout: the default deadline of each call in seconds, a positive, finite
+        timeout: the default deadline of each call in seconds, a positive
             number (else ``ValueError``, or ``TypeError`` for no number);
-            ``None`` waits for ever.
+            ``None`` (or ``math.inf``) waits for ever.
         retry: retry idempotent methods that fail with ``UNAVAILABLE``.
         security: connect over CURVE (:class:`~uvrpc.security.ClientSecurity`);
             for an endpoint only.
@@ -346,5 +347,6 @@ class SyncClient:
 
 
 def _given_or(timeout: float | None, default: float | None) -> float | None:
-    """A call's timeout: the one it was given, checked, or else its client's."""
+    """A call's timeout: the one it was given, checked (``math.inf``: none), or
+    else its client's."""
     return default if timeout is None else checked_timeout(timeout)

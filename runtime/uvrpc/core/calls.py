@@ -74,13 +74,15 @@ class MethodInfo(Protocol):
 
 def checked_timeout(timeout: object) -> float | None:
     """``timeout``, a call's (or a client's default) deadline in seconds, once
-    it is known to be one: ``None`` or a positive, finite number (any real
-    number, a numpy float included, as a ``float``).
+    it is known to be one: ``None``, a positive number (any real number, a numpy
+    float included, as a ``float``), or ``math.inf`` for no deadline, returned as
+    ``None``: a call's ``timeout=None`` takes its client's default, so a call
+    that must outlast it (a stream that follows changes) says ``math.inf``, as
+    ``timeout=None`` says in gRPC.
 
     Raises:
         TypeError: not a number (``"5"``, ``True``).
-        ValueError: zero, negative, infinite or NaN; ``None`` waits without a
-            deadline.
+        ValueError: zero, negative or NaN.
     """
     if timeout is None:
         return None
@@ -95,12 +97,15 @@ def checked_timeout(timeout: object) -> float | None:
         )
     try:
         seconds = float(timeout)
-    except OverflowError:  # an int too large for a float
-        seconds = math.inf
-    if not 0 < seconds < math.inf:  # NaN too
+    except OverflowError:  # an int too large for a float: as an infinity
+        large: Any = timeout  # a numbers.Real, which typeshed does not compare
+        seconds = math.inf if large > 0 else -math.inf
+    if seconds == math.inf:
+        return None
+    if not 0 < seconds:  # NaN too
         raise ValueError(
-            "timeout must be a positive, finite number of seconds "
-            f"(None: no deadline), not {reprlib.repr(timeout)}"
+            "timeout must be a positive number of seconds (math.inf: no "
+            f"deadline), not {reprlib.repr(timeout)}"
         )
     return seconds
 
