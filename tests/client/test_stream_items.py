@@ -108,7 +108,9 @@ def test_a_list_is_sent_as_a_bidirectional_stream(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("items", [None, 5], ids=["None", "int"])
+@pytest.mark.parametrize(
+    "items", [None, 5, "ab", b"\x01\x02"], ids=["None", "int", "str", "bytes"]
+)
 def test_items_that_are_not_iterable_raise_type_error_at_once(
     kind: str, items: Any
 ) -> None:
@@ -322,13 +324,23 @@ async def _no_ticks() -> AsyncIterator[Tick]:
     [
         (lambda: None, "an iterable of items, not NoneType"),
         (lambda: 5, "an iterable of items, not int"),
+        (  # iterable, and an Iterable[str] to a type checker
+            lambda: "ab",
+            "an iterable of items, not str, which would be sent a character an "
+            "item; to send it as one item, put it in a list",
+        ),
+        (
+            lambda: bytearray(2),
+            "an iterable of items, not bytearray, which would be sent a byte an "
+            "item; to send it as one item, put it in a list",
+        ),
         (  # what the asyncio client takes, given to the blocking one
             _no_ticks,
             "an iterable of items (an async iterable is for the asyncio client), "
             "not async_generator",
         ),
     ],
-    ids=["None", "int", "async"],
+    ids=["None", "int", "str", "bytearray", "async"],
 )
 def test_a_blocking_client_says_the_same_of_items_it_cannot_iterate(
     make_items: Any, expected: str

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Se
 from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar, cast
 
-from ..core.calls import not_items
+from ..core.calls import not_items, refuse_text
 from ..core.client import END, WAIT, CallState, ClientCore
 from ..interceptors.base import ClientInterceptor
 from ..wire.errors import Cancelled, RpcError
@@ -58,7 +58,9 @@ def sent_items(
 
 
 def _check_iterable(method: StreamingMethod, items: object) -> None:
-    """Raise the TypeError of :func:`sent_items` unless ``items`` is iterable."""
+    """Raise the TypeError of :func:`sent_items` unless ``items`` is iterable,
+    and not text (:func:`~uvrpc.core.calls.refuse_text`)."""
+    refuse_text(method, items)
     if not isinstance(items, Iterable):
         raise not_items(method, items, "an async iterable or an iterable of items")
 

@@ -27,7 +27,7 @@ from typing import Any, NoReturn, cast
 
 import zmq
 
-from ..core.calls import not_items
+from ..core.calls import not_items, refuse_text
 from ..core.credit import check_window
 from ..interceptors.base import (
     ClientCallInfo,
@@ -620,7 +620,9 @@ class SyncChannel:
 
 def _check_items(method: StreamingMethod, items: object) -> None:
     """Raise the TypeError of a stream's ``items`` that a blocking call cannot
-    iterate, naming the method and its stream parameter."""
+    iterate, or that is text (:func:`~uvrpc.core.calls.refuse_text`), naming
+    the method and its stream parameter."""
+    refuse_text(method, items)
     if not isinstance(items, Iterable):
         asynchronous = isinstance(items, AsyncIterable)
         raise not_items(

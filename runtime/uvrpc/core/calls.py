@@ -58,6 +58,7 @@ __all__ = [
     "encode_stream_request",
     "error_from_body",
     "not_items",
+    "refuse_text",
     "timeout_ms",
 ]
 
@@ -374,6 +375,24 @@ def not_items(method: StreamingMethod, items: object, expected: str) -> TypeErro
     return TypeError(
         f"{method.route}: {name} must be {expected}, not {type(items).__name__}"
     )
+
+
+def refuse_text(method: StreamingMethod, items: object) -> None:
+    """Refuse a ``str`` or binary value given as a stream's items: iterable,
+    and so taken by a type checker for an ``Iterable[str]`` (or of ints), it
+    would be sent a character (a byte) an item.
+
+    Raises:
+        TypeError: it is one; the message says how to send it as one item.
+    """
+    if isinstance(items, str | bytes | bytearray | memoryview):
+        name = method.stream or "items"
+        raise TypeError(
+            f"{method.route}: {name} must be an iterable of items, not "
+            f"{type(items).__name__}, which would be sent a "
+            f"{'character' if isinstance(items, str) else 'byte'} an item; to "
+            "send it as one item, put it in a list"
+        )
 
 
 def control_frames(kind: int, call_id: int, n: int = 0) -> list[Any]:
