@@ -37,7 +37,8 @@ def test_version() -> None:
     ("command", "says"),
     [
         ("serve", ["created without arguments", "as 'python -m' names it"]),
-        ("keygen", ["NAME.key holds the public key"]),
+        ("keygen", ["NAME.key holds the public key", "mode 0600"]),
+        ("version", ["the protocol version its peers speak"]),
         ("broker", ["least busy of the servers connected to the backend"]),
     ],
 )

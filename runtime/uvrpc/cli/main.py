@@ -370,7 +370,11 @@ def _parser() -> argparse.ArgumentParser:
         'a directory of them); "any" admits every client',
     )
     keygen_cmd = commands.add_parser(
-        "keygen", help="write a new CURVE key pair and print its public key"
+        "keygen",
+        help="write a new CURVE key pair and print its public key",
+        description="Write a new CURVE key pair, NAME.key (the public key, to give "
+        "to peers and allow-lists) and NAME.key_secret (both keys, the owner's "
+        "alone: mode 0600), and print the public key in Z85 text.",
     )
     keygen_cmd.add_argument(
         "name",
@@ -461,7 +465,13 @@ def _parser() -> argparse.ArgumentParser:
         help="requests of one client that may wait for a server; more are refused "
         "with RESOURCE_EXHAUSTED (default a quarter of the broker's queue, 250)",
     )
-    commands.add_parser("version", help="print runtime and protocol versions")
+    commands.add_parser(
+        "version",
+        help="print runtime and protocol versions",
+        description="Print uvrpc's version, the protocol version its peers speak "
+        "and the generated-code API its runtime imports (a module generated for a "
+        "later one asks for a newer uvrpc).",
+    )
     add_commands(commands)
     # Listed for --help; main() hands everything after "health" to cli.health,
     # whose mistakes exit with 1 as grpc_health_probe's do.
