@@ -229,16 +229,21 @@ def _server_thread(
     services: tuple[ServiceBase, ...], bind: str, options: dict[str, Any]
 ) -> Iterator[Served]:
     """Serve ``services`` on a new thread and loop until the block ends."""
+    # The failure is reported after the except block, not inside it: raised
+    # there, pytest would print the caught error too, chained ("During handling
+    # of the above exception ..."), making the one-line report three.
+    failure: str | None = None
     try:
         thread = ServerThread(services, bind, options, timeout=START_TIMEOUT)
     except TimeoutError as error:
-        pytest.fail(str(error))
+        failure = str(error)
     except BaseException as error:  # reported to the test, not lost in a thread
-        pytest.fail(
+        failure = (
             f"the uvrpc server could not serve on {bind}: "
-            f"{type(error).__name__}: {error}",
-            pytrace=False,
+            f"{type(error).__name__}: {error}"
         )
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)
     try:
         yield Served(thread.endpoint, thread.server, thread.loop)
     finally:
