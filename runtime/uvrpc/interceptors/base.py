@@ -208,11 +208,11 @@ class ClientInterceptor(Protocol):
 
 class SyncClientInterceptor(Protocol):
     """Runs around each call of a :class:`~uvrpc.SyncChannel`: unary, oneway,
-    client stream and server stream calls.
+    client stream, server stream and bidirectional stream calls.
 
-    A server stream's interceptors run on a thread of their own while the
-    caller iterates the items (``proceed`` returns when the stream ends); the
-    others run in the caller's thread.
+    A server or bidirectional stream's interceptors run on a thread of their own
+    while the caller iterates the items (``proceed`` returns when the stream
+    ends); the others run in the caller's thread.
     """
 
     def intercept_sync(self, call: ClientCallInfo, proceed: SyncProceed) -> Any:
