@@ -696,7 +696,11 @@ def test_stream_limits(protocol: ServerProtocol) -> None:
     assert head == [V, 2, 9, S.FAILED_PRECONDITION]
     head, error = error_of(admit(limits, ticks, active=10).reply)
     assert head == [V, 2, 9, S.RESOURCE_EXHAUSTED]
-    assert error["message"] == "this server runs 10 streams at once; try later"
+    # It names the option, as the other limits' refusals do.
+    assert (
+        error["message"]
+        == "this server runs 10 streams at once (max_streams); try later"
+    )
     _, error = error_of(admit(limits, ticks, of_caller=2).reply)
     assert (
         "runs 2 streams of one caller at once (max_streams_per_caller)"

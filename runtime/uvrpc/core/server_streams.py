@@ -104,8 +104,11 @@ class StreamLimits:
         if active >= self.max_streams:
             raise refusal(
                 call_id,
+                # Named as every other limit's refusal is, so that the caller
+                # knows which option to raise.
                 ResourceExhausted(
-                    f"this server runs {self.max_streams} streams at once; try later"
+                    f"this server runs {self.max_streams} streams at once "
+                    "(max_streams); try later"
                 ),
             )
         if of_caller >= self.max_streams_per_caller:
