@@ -47,9 +47,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import pytest
 
@@ -90,22 +91,46 @@ class Served:
     loop: asyncio.AbstractEventLoop
     """The event loop it serves on."""
 
-    def call(self, function: Callable[..., T], *args: Any) -> T:
-        """Run ``function(*args)`` on the server's loop and return its result:
-        ``served.call(served.server.set_serving, "", False)``.
+    @overload
+    def call(self, function: Callable[..., Awaitable[T]], *args: Any) -> T: ...
 
-        From the server's own loop it runs at once; from another thread it waits
-        for the loop to run it.
+    @overload
+    def call(self, function: Callable[..., T], *args: Any) -> T: ...
+
+    def call(self, function: Callable[..., Any], *args: Any) -> Any:
+        """Run ``function(*args)`` on the server's loop and return its result:
+        ``served.call(served.server.set_serving, "", False)``; a coroutine
+        function's result is awaited there (``served.call(served.server.close, 5)``).
+
+        From another thread it waits for the loop to run it. From the server's
+        own loop it runs at once, and a coroutine function is refused: the test
+        awaits it there itself.
+
+        Raises:
+            TypeError: a coroutine function called from the server's own loop.
         """
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:  # no loop runs in this thread
             running = None
         if running is self.loop:
-            return function(*args)
+            result = function(*args)
+            if inspect.isawaitable(result):
+                # Returned unawaited, it would never run: the call would do
+                # nothing, and say so only in a warning when collected.
+                if inspect.iscoroutine(result):
+                    result.close()
+                raise TypeError(
+                    f"Served.call cannot wait for {function!r} on the server's own "
+                    "loop, which runs this test: await it instead"
+                )
+            return result
 
-        async def run() -> T:
-            return function(*args)
+        async def run() -> Any:
+            result = function(*args)
+            if inspect.isawaitable(result):  # server.close, say: run it, not drop it
+                result = await result
+            return result
 
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(START_TIMEOUT)
 

@@ -3,6 +3,7 @@ of test files that define ``uvrpc_service`` and ask for the fixtures."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
 import threading
@@ -281,3 +282,30 @@ def test_the_entry_point_names_the_plugin() -> None:
     module = importlib.import_module(target)
     assert module is uvrpc.pytest_plugin
     assert Path(module.__file__ or "") == ROOT / "runtime/uvrpc/pytest_plugin.py"
+
+
+def test_served_call_awaits_a_coroutine_function_on_the_servers_loop() -> None:
+    """``served.call(served.server.close, 1)`` closes the server: a coroutine
+    function is awaited on the server's loop, not returned unawaited (which ran
+    nothing, and warned of it only when collected)."""
+    from calculator_server import Calculator
+
+    thread = ServerThread([Calculator()], "inproc://uvrpc-plugin-served-call")
+    try:
+        served = uvrpc.pytest_plugin.Served(thread.endpoint, thread.server, thread.loop)
+
+        async def on_the_loop(value: int) -> tuple[int, bool]:
+            return value, asyncio.get_running_loop() is thread.loop
+
+        assert served.call(on_the_loop, 7) == (7, True)
+        assert served.call(served.server.close, 1.0) is None
+        assert served.call(lambda: served.server.health.is_closing)
+
+        async def in_the_servers_loop() -> None:
+            with pytest.raises(TypeError, match="await it instead"):
+                served.call(on_the_loop, 1)
+
+        # From the server's own loop it cannot wait: it says so.
+        asyncio.run_coroutine_threadsafe(in_the_servers_loop(), thread.loop).result(30)
+    finally:
+        assert thread.stop(30)
