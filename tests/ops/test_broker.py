@@ -278,6 +278,34 @@ async def streams_through_a_broker() -> None:
             assert broker.in_flight == 0
 
 
+def test_stream_items_of_mixed_sizes_keep_their_order_through_a_broker() -> None:
+    """Small items are batched per turn and an item of ``attachment_min`` bytes
+    or more goes alone: the broker sent the large one at once, ahead of the
+    small ones it held, and a stream's items reached the other side swapped."""
+    asyncio.run(mixed_sizes_through_a_broker())
+
+
+async def mixed_sizes_through_a_broker() -> None:
+    sizes = [0, 40_000, 0, 0, 40_000, 1, 40_000, 40_000, 0]  # 40 kB: attachments
+
+    async def items() -> AsyncIterator[Tick]:
+        for seq in range(600):
+            yield Tick(seq=seq, data=b"m" * sizes[seq % len(sizes)])
+
+    # Over TCP: items then arrive in bursts, several of them in one turn.
+    with Broker(["tcp://127.0.0.1:*"], ["tcp://127.0.0.1:*"]) as broker:
+        service = Feed()
+        async with uvrpc.Server(service) as server:
+            server.connect(broker.backends[0])
+            await until(lambda: broker.servers == 1, "the feed server")
+            async with uvrpc.Channel(broker.frontends[0]) as channel:
+                feed = FeedClient(channel, timeout=30)
+                echoed = [tick.seq async for tick in feed.echo(ticks=items())]
+                assert echoed == list(range(600))  # both ways through the broker
+                await feed.upload(ticks=items())
+                assert [tick.seq for tick in service.received] == list(range(600))
+
+
 def test_a_cancel_reaches_the_server_running_its_call() -> None:
     asyncio.run(cancel_through_a_broker())
 

@@ -229,3 +229,31 @@ def test_a_batch_forwarded_that_cannot_go_hands_back_the_tags_given(
     sock.full = True
     box.forward(reader, [b"", b"batch header", b"batch body"], ["a", "b"])
     assert failed == [(reader.bytes, ["a", "b"], zmq.EAGAIN)]
+
+
+@pytest.mark.parametrize("end", [1, 2])
+def test_a_message_that_cannot_join_a_batch_goes_after_what_is_held_for_its_peer(
+    reader: zmq.Frame, end: int
+) -> None:
+    """A message with an attachment goes alone, but never ahead of the smaller
+    messages held for the same peer this turn: those are the earlier items of
+    the same stream, and they used to reach it after it."""
+    sock = FakeRouter()
+    failed: list[Any] = []
+    box = outbox(sock, end, failed)
+    box.learn(reader)
+    routing = [b"caller-0"] if end == 2 else []
+    for n in range(3):  # the first goes at once, the others are held
+        box.send(reader.bytes, [*routing, *message(n)], n)
+    delimiter, header, body = message(3)
+    box.send(reader.bytes, [*routing, delimiter, b"attachment", header, body], 3)
+    box.send(reader.bytes, [*routing, *message(4)], 4)
+    box.end_turn()
+    seen = []
+    for sent in sock.sent:
+        header, body = sent[-2], sent[-1]
+        if msgpack.unpackb(header)[1] == KIND_BATCH:
+            seen += [msgpack.unpackb(b) for _, b in split_batch(header, body)]
+        else:
+            seen.append(msgpack.unpackb(body))
+    assert seen == [0, 1, 2, 3, 4] and failed == []

@@ -154,6 +154,13 @@ class Coalescer:
         once. What is still expected at the end of a turn is forgotten."""
         self._expected[peer] = self._expected.get(peer, 0) + count
 
+    def release(self, peer: Hashable) -> list[Any] | None:
+        """Take what is held for ``peer`` (``None`` if nothing is), to be sent
+        before a message its sender sends alone without offering it: the held
+        messages came first, and must reach the peer first."""
+        held = self._held.pop(peer, None)
+        return None if held is None else held.message()
+
     def end_turn(self) -> list[tuple[Hashable, list[Any]]]:
         """The turn is over: each peer's held messages to send now, as one
         message per peer, and a new turn begins."""

@@ -5,7 +5,9 @@ routing is per call), and sends through an :class:`Outbox` per socket, which app
 :class:`~uvrpc.core.coalesce.Coalescer`'s rule for the peers that read batches: a
 peer's first message in a turn of the broker's loop goes at once, the later ones
 are held and go as one batch at :meth:`Outbox.end_turn`. A batch is per envelope
-(a server is sent one client's messages in a batch, the envelope being shared).
+(a server is sent one client's messages in a batch, the envelope being shared). A
+message that cannot join a batch (one with attachments) goes alone, after what is
+held for its peer: a peer gets its messages in the order they were sent.
 
 A held message is reported sent. If its batch later cannot go (the peer's pipe is
 full, or the peer is gone), the outbox hands the *tags* its sender gave each
@@ -112,15 +114,20 @@ class Outbox:
         """
         key = to if type(to) is bytes else to.bytes
         end = self._end
-        if (
-            self._peers.peer(key) is None
-            or len(frames) != end + 2
-            or len(frames[end - 1])
-        ):
-            send_routed(self._sock, to, frames)  # no batches, or not their shape
+        if self._peers.peer(key) is None:
+            send_routed(self._sock, to, frames)  # it reads no batches
             return
         peer: Hashable = key if end == 1 else (key, *map(bytes, frames[: end - 1]))
         rule = self._rule
+        if len(frames) != end + 2 or len(frames[end - 1]):
+            # Not a batch's shape (a stream item with attachments, say): it goes
+            # alone, but after what is held for its peer, the earlier items of
+            # the same stream among them, which it would otherwise overtake.
+            earlier = rule.release(peer)
+            if earlier is not None:
+                self._flush(earlier, self._tags.pop(peer))
+            send_routed(self._sock, to, frames)
+            return
         if self.hold:
             rule.expect(peer, 2)
         before, held = rule.offer(peer, [key, *frames], end)
