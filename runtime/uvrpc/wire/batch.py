@@ -66,6 +66,8 @@ _BIN32 = struct.Struct(">BI")
 _ARRAY32 = struct.Struct(">BI")
 _VERSION = msgpack.packb(PROTOCOL_VERSION)
 _KIND = msgpack.packb(KIND_BATCH)
+_VERSION_BYTE = _VERSION[0] if len(_VERSION) == 1 else -1  # a fixint: one byte
+_KIND_BYTE = _KIND[0] if len(_KIND) == 1 else -1
 
 
 _BIN8_HEADS = [_BIN8.pack(0xC4, length) for length in range(0x100)]
@@ -186,11 +188,14 @@ def split_batch(header: Any, body: Any) -> list[tuple[bytes, bytes]]:
         # own: refused for a few bytes that only start like a batch header
         # ([3, 9], a map {3: 9}), that batch would take its other messages down
         # with it, other servers' replies to the same client among them.
+        # (Read as ints, not slices: a slice is a new bytes object, and this runs
+        # for every message of every batch.)
         if (
-            b"\x90" <= part[:1] <= b"\x9f"
-            and part[1:2] == _VERSION
-            and part[2:3] < b"\x80"
-            and part[2:3] != _KIND
+            len(part) > 2
+            and 0x90 <= part[0] <= 0x9F
+            and part[1] == _VERSION_BYTE
+            and part[2] < 0x80
+            and part[2] != _KIND_BYTE
         ):
             nested = False
         else:
