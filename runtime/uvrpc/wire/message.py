@@ -18,7 +18,7 @@ from pydantic import (
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from .limits import echo
-from .unknown import hidden, kept_value, merge_exclude, wire_key
+from .unknown import HidesUnknownFields, kept_value, wire_key
 
 __all__ = [
     "REPR_BYTES",
@@ -138,7 +138,7 @@ _KeptFields = dict[
 """The unknown fields a message keeps: wire ids, each with its value as received."""
 
 
-class Message(BaseModel):
+class Message(HidesUnknownFields):
     """Base class of every message ``uvrpc-gen`` generates.
 
     A message is a pydantic v2 model. On the wire it is a msgpack map keyed by each
@@ -228,29 +228,6 @@ class Message(BaseModel):
                     f'"{type(self).__name__}" object has no field "{name}"'
                 )
             super().__setattr__(name, value)
-
-    def model_dump(
-        self,
-        *,
-        by_alias: bool | None = None,
-        exclude: Any = None,
-        **options: Any,
-    ) -> dict[str, Any]:
-        """pydantic's ``model_dump``, without unknown fields unless ``by_alias``
-        is true: keyed by id, as they arrived, they belong to the wire form only."""
-        if not by_alias:
-            unknown = hidden(self)
-            if unknown is not None:
-                exclude = merge_exclude(exclude, unknown)
-        return super().model_dump(by_alias=by_alias, exclude=exclude, **options)
-
-    def model_dump_json(self, *, exclude: Any = None, **options: Any) -> str:
-        """pydantic's ``model_dump_json``, without unknown fields: they are raw
-        msgpack values, for the wire only."""
-        unknown = hidden(self)
-        if unknown is not None:
-            exclude = merge_exclude(exclude, unknown)
-        return super().model_dump_json(exclude=exclude, **options)
 
     @classmethod
     def __get_pydantic_core_schema__(

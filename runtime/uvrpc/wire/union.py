@@ -46,15 +46,13 @@ from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 from .limits import echo
 from .message import copy_views, fail_fast, pickled_views, readable
 from .types import to_base64
-from .unknown import hidden, merge_exclude
+from .unknown import HidesUnknownFields, is_wire_id
 from .wellknown import to_json
 
 __all__ = ["UnionMember", "UnknownMember", "WireUnion", "union_members"]
 
-_MAX_ID = 2**29 - 1  # the largest id the IDL allows
 
-
-class UnionMember(BaseModel):
+class UnionMember(HidesUnknownFields):
     """Base class of the member classes ``uvrpc-gen`` generates for a union.
 
     A member class holds one value, of the member's type: ``ShapeCircle(value=...)``
@@ -92,29 +90,6 @@ class UnionMember(BaseModel):
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         yield "value", readable(self.value)
-
-    def model_dump(
-        self,
-        *,
-        by_alias: bool | None = None,
-        exclude: Any = None,
-        **options: Any,
-    ) -> dict[str, Any]:
-        """pydantic's ``model_dump``, without the unknown fields of the messages
-        in the value unless ``by_alias`` is true, as a message's own dump."""
-        if not by_alias:
-            unknown = hidden(self)
-            if unknown is not None:
-                exclude = merge_exclude(exclude, unknown)
-        return super().model_dump(by_alias=by_alias, exclude=exclude, **options)
-
-    def model_dump_json(self, *, exclude: Any = None, **options: Any) -> str:
-        """pydantic's ``model_dump_json``, without the unknown fields of the
-        messages in the value: they are raw msgpack values, for the wire only."""
-        unknown = hidden(self)
-        if unknown is not None:
-            exclude = merge_exclude(exclude, unknown)
-        return super().model_dump_json(exclude=exclude, **options)
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
         """pydantic's deep copy, a binary value copied into bytes of its own
@@ -353,7 +328,7 @@ def _json_schema(union: str, values: dict[type[UnionMember], CoreSchema]) -> Cor
         ((key, value),) = entries.items()
         if key in classes:
             return classes[key].model_construct(value=value)
-        if _is_id(key):
+        if is_wire_id(key):
             return UnknownMember.model_construct(id=int(key), value=value)
         raise PydanticCustomError(
             "union_member",
@@ -391,7 +366,7 @@ def _discriminator(
         if isinstance(value, dict):
             key = next(iter(value))
             tag = tags.get(key) if isinstance(key, str) else None
-            if tag is None and _is_id(key):
+            if tag is None and is_wire_id(key):
                 return _UNKNOWN
             return tag
         if isinstance(value, UnknownMember):
@@ -399,18 +374,6 @@ def _discriminator(
         return classes.get(type(value))
 
     return discriminate
-
-
-def _is_id(key: object) -> bool:
-    """Whether a map key is a member id as the wire writes it: a decimal string."""
-    return (
-        type(key) is str
-        and key.isascii()
-        and key.isdigit()
-        and not key.startswith("0")
-        and len(key) <= 9
-        and int(key) <= _MAX_ID
-    )
 
 
 def _one_entry(

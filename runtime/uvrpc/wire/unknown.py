@@ -28,24 +28,41 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
-from typing import Annotated, Any, ForwardRef, get_args, get_origin
+from typing import Annotated, Any, ForwardRef, TypeGuard, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic_core import PydanticCustomError, SchemaValidator
 
 __all__ = [
     "discard_unknown_fields",
+    "HidesUnknownFields",
     "hidden",
     "ignoring_unknown",
+    "is_wire_id",
     "KEPT",
     "kept_value",
+    "MAX_ID",
     "merge_exclude",
     "unknown_fields",
     "wire_key",
 ]
 
 
-_MAX_ID = 2**29 - 1  # the largest field id the IDL allows
+MAX_ID = 2**29 - 1
+"""The largest id of a field or a union's member the IDL allows."""
+
+
+def is_wire_id(key: object) -> TypeGuard[str]:
+    """Whether ``key`` is an id as the wire writes it: a decimal string without
+    a leading zero, at most :data:`MAX_ID`."""
+    return (
+        type(key) is str
+        and key.isdecimal()
+        and key.isascii()
+        and key[0] != "0"
+        and len(key) <= 9
+        and int(key) <= MAX_ID
+    )
 
 
 def wire_key(key: Any) -> str:
@@ -60,14 +77,7 @@ def wire_key(key: Any) -> str:
     Raises:
         PydanticCustomError: ``key`` is not a wire id (``unknown_field``).
     """
-    if (
-        type(key) is str
-        and key.isdecimal()
-        and key.isascii()
-        and key[0] != "0"
-        and len(key) <= 9
-        and int(key) <= _MAX_ID
-    ):
+    if is_wire_id(key):
         return key
     raise PydanticCustomError("unknown_field", "not a field of this message")
 
@@ -255,3 +265,32 @@ def _holds_message(annotation: Any) -> bool:
     if get_origin(annotation) is Annotated:
         return _holds_message(get_args(annotation)[0])
     return any(_holds_message(arg) for arg in get_args(annotation))
+
+
+class HidesUnknownFields(BaseModel):
+    """A model whose dumps for people leave out the unknown fields of the messages
+    in it: a message, or a union's member holding one. They are raw msgpack
+    values, keyed by id, for the wire only; ``model_dump(by_alias=True)``, the
+    wire form, keeps them."""
+
+    def model_dump(
+        self,
+        *,
+        by_alias: bool | None = None,
+        exclude: Any = None,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """pydantic's ``model_dump``, without unknown fields unless ``by_alias``
+        is true."""
+        if not by_alias:
+            unknown = hidden(self)
+            if unknown is not None:
+                exclude = merge_exclude(exclude, unknown)
+        return super().model_dump(by_alias=by_alias, exclude=exclude, **options)
+
+    def model_dump_json(self, *, exclude: Any = None, **options: Any) -> str:
+        """pydantic's ``model_dump_json``, without unknown fields."""
+        unknown = hidden(self)
+        if unknown is not None:
+            exclude = merge_exclude(exclude, unknown)
+        return super().model_dump_json(exclude=exclude, **options)
