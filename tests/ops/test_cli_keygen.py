@@ -98,3 +98,45 @@ def test_a_missing_key_file_is_said_to_be_missing(
     err = capsys.readouterr().err
     assert f"no such key file: {missing}." in err
     assert len(err.splitlines()) == 1
+
+
+def test_a_malformed_secret_key_is_not_shown_and_its_file_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One character off, the secret key was printed whole in the error ("must be
+    Z85 text: '...'"), to the terminal or the service's log; and no error named
+    the file, one of many, that held the bad key."""
+    main(["keygen", "server", "--dir", str(tmp_path)])
+    capsys.readouterr()
+    secret_file = tmp_path / "server.key_secret"
+    secret = load_keypair(secret_file).secret
+    typo = secret[:-1] + "~"  # '~' is no Z85 character
+    secret_file.write_text(secret_file.read_text().replace(secret, typo))
+    for argv in (
+        ["serve", "m:C", "--curve-secret", str(secret_file), "--allow", "any"],
+        ["list", "tcp://127.0.0.1:1", "--curve-server-key", "x" * 40]
+        + ["--curve-secret", str(secret_file)],
+    ):
+        assert main(argv) in (1, 2)
+        err = capsys.readouterr().err
+        assert "secret key must be Z85 text" in err and str(secret_file) in err
+        assert secret[:20] not in err and len(err.splitlines()) == 1
+
+
+def test_a_malformed_key_in_an_allow_list_directory_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ "a CURVE public key is 40 characters of Z85 text, got 5" left the reader
+    to search every file of the directory."""
+    clients = tmp_path / "clients"
+    main(["keygen", "alice", "--dir", str(clients)])
+    main(["keygen", "server", "--dir", str(tmp_path)])
+    capsys.readouterr()
+    (clients / "bob.key").write_text('curve\n    public-key = "short"\n')
+    pair = str(tmp_path / "server.key_secret")
+    assert main(["serve", "m:C", "--curve-secret", pair, "--allow", str(clients)]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        f"uvrpc: error: {clients / 'bob.key'}: a CURVE public key is 40 "
+        "characters of Z85 text, got 5\n"
+    )

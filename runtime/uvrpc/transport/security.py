@@ -45,7 +45,18 @@ _KEY_LENGTH = 40
 
 
 def _key_text(key: str | bytes, what: str) -> str:
-    text = key.decode("ascii") if isinstance(key, bytes) else key
+    """``key`` as text, checked to be a CURVE key.
+
+    Raises:
+        ValueError: it is not 40 characters of Z85 text. The message shows a
+            public key's text but never a secret key's: one character off, it
+            is still almost all of the secret, and the message goes to a
+            terminal or a log.
+    """
+    try:
+        text = key.decode("ascii") if isinstance(key, bytes) else key
+    except UnicodeDecodeError:
+        raise ValueError(f"a CURVE {what} must be Z85 text") from None
     if len(text) != _KEY_LENGTH:
         raise ValueError(
             f"a CURVE {what} is {_KEY_LENGTH} characters of Z85 text, got {len(text)}"
@@ -53,7 +64,8 @@ def _key_text(key: str | bytes, what: str) -> str:
     try:
         zmq.utils.z85.decode(text)
     except (ValueError, KeyError, IndexError):
-        raise ValueError(f"a CURVE {what} must be Z85 text: {text!r}") from None
+        shown = "" if "secret" in what else f": {text!r}"
+        raise ValueError(f"a CURVE {what} must be Z85 text{shown}") from None
     return text
 
 
@@ -126,7 +138,10 @@ def load_keypair(path: str | os.PathLike[str]) -> Keypair:
     public, secret = _load_certificate(path)
     if secret is None:
         raise ValueError(f"{path} holds no secret key (use the .key_secret file)")
-    return Keypair(public.decode("ascii"), secret.decode("ascii"))
+    try:
+        return Keypair(_key_text(public, "public key"), _key_text(secret, "secret key"))
+    except ValueError as exc:  # which of many key files is wrong
+        raise ValueError(f"{os.fspath(path)}: {exc}") from None
 
 
 def load_public_keys(path: str | os.PathLike[str]) -> frozenset[str]:
@@ -141,9 +156,21 @@ def load_public_keys(path: str | os.PathLike[str]) -> frozenset[str]:
     files = sorted(path.glob("*.key")) if path.is_dir() else [path]
     if not files:
         raise ValueError(f"{path} has no public key files (*.key)")
-    return frozenset(
-        _key_text(_load_certificate(file)[0], "public key") for file in files
-    )
+    return frozenset(_public_key(file) for file in files)
+
+
+def _public_key(path: Path) -> str:
+    """The public key of the certificate file at ``path``.
+
+    Raises:
+        ValueError: it holds none, or a malformed one; the message names the
+            file, one of a directory's many.
+    """
+    try:
+        return _key_text(_load_certificate(path)[0], "public key")
+    except ValueError as exc:
+        text = str(exc)
+        raise ValueError(text if str(path) in text else f"{path}: {text}") from None
 
 
 def _load_certificate(path: str | os.PathLike[str]) -> tuple[bytes, bytes | None]:
