@@ -7,6 +7,7 @@ the handshake, so a secured server refuses to bind it).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import stat
 import subprocess
@@ -272,6 +273,49 @@ async def secured_broker() -> None:
             assert admitted.stats.replied == 20
             assert broker.servers == 1
             assert stranger_server.stats.received == plain_server.stats.received == 0
+
+
+def test_a_server_the_broker_refuses_says_so_in_its_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A server whose key the broker's backend does not admit (or that connects
+    without CURVE, or pins another key) waited for calls that never came, and
+    logged nothing: its operator could not tell why no call arrived."""
+    asyncio.run(refused_servers_log(caplog))
+
+
+async def refused_servers_log(caplog: pytest.LogCaptureFixture) -> None:
+    from uvrpc.broker import Broker
+
+    wrong = generate_keypair()
+    closed = "the broker closed the connection"
+    cases = [
+        (ClientSecurity(BROKER.public, ALLOWED), ("refused this server's CURVE key",)),
+        # Which end libzmq sees the mismatch at first decides the words.
+        (None, (closed, "different security mechanisms")),
+        (ClientSecurity(wrong.public, WORKER), (closed,)),
+    ]
+    caplog.set_level(logging.WARNING, logger="uvrpc.server")
+    with Broker(
+        ["tcp://127.0.0.1:*"],
+        ["tcp://127.0.0.1:*"],
+        security=ServerSecurity(BROKER, allow=[ALLOWED.public]),
+        backend_security=ServerSecurity(BROKER, allow=[WORKER.public]),
+    ) as broker:
+        back = broker.backends[0]
+        for security, why in cases:
+            caplog.clear()
+            async with uvrpc.Server(Feed()) as server:
+                server.connect(back, security=security)
+                deadline = asyncio.get_running_loop().time() + 10
+                while not caplog.records:
+                    assert asyncio.get_running_loop().time() < deadline, why
+                    await asyncio.sleep(0.01)
+            (record,) = caplog.records
+            assert record.levelno == logging.WARNING
+            text = record.getMessage()
+            assert text.startswith("a broker refused this server's connection: ")
+            assert back in text and any(words in text for words in why)
 
 
 def test_a_deadline_after_an_accepted_handshake_does_not_blame_curve() -> None:

@@ -108,6 +108,35 @@ __all__ = ["Server", "ServerStats"]
 
 _log = logging.getLogger("uvrpc.server")
 
+_HANDSHAKE_FAILED = (
+    zmq.EVENT_HANDSHAKE_FAILED_AUTH
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+)
+"""The socket monitor events of a connection whose handshake failed."""
+
+
+def broker_refusal(event: int, value: int) -> str:
+    """Why a broker's backend refused this server's connection (a
+    ``HANDSHAKE_FAILED_*`` monitor event), and what to check."""
+    if event & zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+        return (
+            f"it refused this server's CURVE key (ZAP status {value}): the "
+            "broker's list of servers (--allow-servers) must name its public key"
+        )
+    if value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
+        return (
+            "the broker and this server use different security mechanisms (CURVE "
+            "on one side only? Server.connect(security=), uvrpc serve --broker-key)"
+        )
+    if event & zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
+        return f"the handshake failed (ZMTP protocol error {value:#x})"
+    return (
+        "the broker closed the connection (does it serve its backend over "
+        "CURVE, and is its public key the one given, --broker-key?)"
+    )
+
+
 _SWEEP_MIN = 64
 """Callers' counters kept, at least, before those at zero are swept."""
 
@@ -361,6 +390,12 @@ class Server:
         announce_batches(self._sock)
         self._peers = PeerBatches()
         self._dropped_batch = RateLimitedWarning(_log, "dropped a malformed batch")
+        # libzmq retries a refused connection quietly (or never, for a refused
+        # key): without a line in the log, a server the broker does not admit
+        # waited for calls that never came, and its operator never knew why.
+        self._refused_by_broker = RateLimitedWarning(
+            _log, "a broker refused this server's connection"
+        )
         self._sender: CoalescingSender | None = None
         self._endpoints: list[str] = []
         self._socket_files: list[SocketFile] = []  # removed as it closes
@@ -462,7 +497,7 @@ class Server:
         if self._monitor is None:
             # Made before the connection, so that no drop of it goes unseen.
             self._monitor = self._sock.get_monitor_socket(
-                zmq.EVENT_DISCONNECTED, monitor_address()
+                zmq.EVENT_DISCONNECTED | _HANDSHAKE_FAILED, monitor_address()
             )
             self._monitor.setsockopt(zmq.LINGER, 0)
         self._broker_of[endpoint.encode()] = alias
@@ -503,14 +538,19 @@ class Server:
         # endpoint.
         if len(frames) != 2:
             return
-        event, _ = monitor_event(frames[0])
-        if not event & zmq.EVENT_DISCONNECTED:
+        event, value = monitor_event(frames[0])
+        if not event & (zmq.EVENT_DISCONNECTED | _HANDSHAKE_FAILED):
             return
         reported = bytes(frames[1])
         alias = self._broker_of.get(reported)
         if alias is None:
             alias = self._reconnected_broker(reported)
-        if alias is not None:
+        if alias is None:
+            return  # a client of the server's own endpoints
+        if event & _HANDSHAKE_FAILED:
+            why = broker_refusal(event, value)
+            self._refused_by_broker(f"{reported.decode(errors='replace')}: {why}")
+        else:
             self._lost_broker(alias)
 
     def _reconnected_broker(self, reported: bytes) -> bytes | None:
