@@ -140,3 +140,37 @@ def test_a_malformed_key_in_an_allow_list_directory_is_named(
         f"uvrpc: error: {clients / 'bob.key'}: a CURVE public key is 40 "
         "characters of Z85 text, got 5\n"
     )
+
+
+def test_broker_key_takes_one_key_as_curve_server_key_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``uvrpc serve --broker-key`` given a directory of two keys failed with
+    "too many values to unpack (expected 1)", and given the key's Z85 text (as
+    --curve-server-key takes it) with "no such key file"."""
+    import argparse
+
+    from uvrpc.cli.main import _broker_security
+
+    two = tmp_path / "two"
+    for name in ("broker", "other"):
+        main(["keygen", name, "--dir", str(two)])
+    main(["keygen", "worker", "--dir", str(tmp_path)])
+    capsys.readouterr()
+    pair = str(tmp_path / "worker.key_secret")
+    serve = ["serve", "m:C", "--connect", "tcp://127.0.0.1:1", "--curve-secret", pair]
+    for given, message in (
+        (two, f"--broker-key {two} holds 2 public keys: give the broker's own"),
+        (two / "broker.key_secret", "secret file: --broker-key takes the broker's"),
+    ):
+        assert main([*serve, "--broker-key", str(given)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("uvrpc: error: ") and message in err
+        assert len(err.splitlines()) == 1
+    broker = load_keypair(two / "broker.key_secret").public
+    args = argparse.Namespace(
+        broker_key=broker, connect=["tcp://127.0.0.1:1"], curve_secret=pair
+    )
+    security = _broker_security(args)
+    assert security is not None and security.server_public == broker
+    assert security.keypair == load_keypair(pair)

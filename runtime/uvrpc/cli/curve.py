@@ -9,7 +9,7 @@ import os
 
 from ..transport.security import ClientSecurity, load_keypair, load_public_keys
 
-__all__ = ["CurveOptionError", "add_arguments", "client_security"]
+__all__ = ["CurveOptionError", "add_arguments", "client_security", "public_key"]
 
 
 class CurveOptionError(Exception):
@@ -44,28 +44,41 @@ def client_security(args: argparse.Namespace) -> ClientSecurity | None:
         if args.curve_secret is not None:
             raise CurveOptionError("--curve-secret needs --curve-server-key")
         return None
-    if key.endswith(".key_secret"):
-        raise CurveOptionError(
-            f"{key} is a key pair's secret file: --curve-server-key takes the "
-            "server's public key (its .key file, or the key's Z85 text)"
-        )
     try:
-        # A path, whatever its name: read as Z85 text, a missing file's name was
-        # refused as "a CURVE public key is 40 characters ..., got 17". Z85 has
-        # "/" too, so only what cannot be a key is taken for a path by it.
-        if (
-            key.endswith(".key")
-            or os.path.exists(key)
-            or (os.sep in key and len(key) != 40)
-        ):
-            keys = load_public_keys(key)
-            if len(keys) != 1:
-                raise CurveOptionError(
-                    f"--curve-server-key {key} holds {len(keys)} public keys: "
-                    "give the server's own"
-                )
-            (key,) = keys
+        key = public_key(key, "--curve-server-key")
         keypair = None if args.curve_secret is None else load_keypair(args.curve_secret)
         return ClientSecurity(key, keypair)
     except (OSError, ValueError) as exc:
         raise CurveOptionError(str(exc)) from None
+
+
+def public_key(value: str, option: str, whose: str = "server") -> str:
+    """The one public key ``option`` names, ``whose`` (the server's, the
+    broker's): Z85 text, or a ``.key`` file (or a directory holding one).
+
+    Raises:
+        CurveOptionError: a secret key's file, a file or directory of several
+            keys or none, or a malformed key.
+        OSError: the file cannot be read (FileNotFoundError: there is none).
+    """
+    if value.endswith(".key_secret"):
+        raise CurveOptionError(
+            f"{value} is a key pair's secret file: {option} takes the "
+            f"{whose}'s public key (its .key file, or the key's Z85 text)"
+        )
+    # A path, whatever its name: read as Z85 text, a missing file's name was
+    # refused as "a CURVE public key is 40 characters ..., got 17". Z85 has
+    # "/" too, so only what cannot be a key is taken for a path by it.
+    if not (
+        value.endswith(".key")
+        or os.path.exists(value)
+        or (os.sep in value and len(value) != 40)
+    ):
+        return value
+    keys = load_public_keys(value)
+    if len(keys) != 1:
+        raise CurveOptionError(
+            f"{option} {value} holds {len(keys)} public keys: give the {whose}'s own"
+        )
+    (key,) = keys
+    return key

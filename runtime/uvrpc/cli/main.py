@@ -73,7 +73,7 @@ from ..transport.security import (
 )
 from ..wire.service import ServiceBase, service_spec
 from ..wire.version import GENERATED_CODE_API, PROTOCOL_VERSION, __version__
-from . import health
+from . import curve, health
 from .call import add_commands, run_command, seconds_or_zero
 from .endpoints import refuse_inproc
 
@@ -355,7 +355,8 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument(
         "--broker-key",
         metavar="PATH",
-        help="with --connect: the broker's public key (.key file); connect over "
+        help="with --connect: the broker's public key (.key file, or Z85 text: "
+        "--broker-key=KEY if it begins with '-'); connect over "
         "CURVE with the key pair of --curve-secret (a new one if not given)",
     )
     serve_cmd.add_argument(
@@ -553,7 +554,12 @@ def _broker_security(args: argparse.Namespace) -> ClientSecurity | None:
         return None
     if not args.connect:
         raise UsageError("--broker-key needs --connect")
-    (broker_public,) = load_public_keys(args.broker_key)
+    # As --curve-server-key reads it: a directory of several keys failed with
+    # "too many values to unpack", and the key's own text was taken for a path.
+    try:
+        broker_public = curve.public_key(args.broker_key, "--broker-key", "broker")
+    except curve.CurveOptionError as exc:
+        raise UsageError(str(exc)) from None
     keypair = None if args.curve_secret is None else load_keypair(args.curve_secret)
     return ClientSecurity(broker_public, keypair)
 
