@@ -376,6 +376,33 @@ async def secured_server_behind_secured_broker() -> None:
                     await plain.ping(n=1)
 
 
+def test_a_server_secured_for_its_clients_connects_to_a_plain_broker() -> None:
+    """Connected without ``security=``, a secured server's connection was a CURVE
+    server's, as its socket was: a plain backend closed it (a secured one too),
+    and the server never took a call."""
+    asyncio.run(secured_server_behind_plain_broker())
+
+
+async def secured_server_behind_plain_broker() -> None:
+    from uvrpc.broker import Broker
+
+    with Broker(["tcp://127.0.0.1:*"], ["tcp://127.0.0.1:*"]) as broker:
+        async with uvrpc.Server(Feed(), security=secured()) as server:
+            server.connect(broker.backends[0])
+            direct = server.bind("tcp://127.0.0.1:*")
+            async with (
+                FeedClient(broker.frontends[0], timeout=10) as through_broker,
+                FeedClient(
+                    direct, timeout=10, security=ClientSecurity(SERVER.public, ALLOWED)
+                ) as secured_client,
+                FeedClient(direct, timeout=10) as plain,
+            ):
+                assert await through_broker.ping(n=4, wait_for_ready=True) == 4
+                assert await secured_client.ping(n=5) == 5
+                with pytest.raises(uvrpc.Unavailable, match="handshake failed"):
+                    await plain.ping(n=1)
+
+
 def broker_keys(tmp_path: Path) -> tuple[Path, Path, Path]:
     """The broker's and the worker's key pairs in ``keys``, and the public keys of
     the client (``clients``) and of the worker (``servers``)."""

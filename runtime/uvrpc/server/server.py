@@ -473,7 +473,8 @@ class Server:
         ``security`` makes this connection a CURVE client of a broker whose
         backend is secured (``Broker(backend_security=…)``): the broker's public
         key, and this server's key pair, which the broker's allow-list must name.
-        The server's own endpoints keep their security (or none).
+        Without it the connection is plain, even from a secured server. The
+        server's own endpoints keep their security (or none).
 
         Raises:
             RuntimeError: the server is closed, or this is another process
@@ -502,12 +503,17 @@ class Server:
             self._monitor.setsockopt(zmq.LINGER, 0)
         self._broker_of[endpoint.encode()] = alias
         self._sock.setsockopt(zmq.CONNECT_ROUTING_ID, alias)
-        if security is None:
+        if security is None and self._security is None:
             connect(self._sock, endpoint)
         else:
             # ZeroMQ takes a connection's security options when it is made: be a
-            # CURVE client for this one, then what the server was before.
-            security.apply(self._sock)
+            # CURVE client for this one (or plain: a secured server's socket is a
+            # CURVE server, which no broker's backend can talk to), then what the
+            # server was before.
+            if security is not None:
+                security.apply(self._sock)
+            else:
+                self._sock.setsockopt(zmq.CURVE_SERVER, 0)  # NULL
             try:
                 connect(self._sock, endpoint)
             finally:
