@@ -174,3 +174,26 @@ def test_broker_key_takes_one_key_as_curve_server_key_does(
     security = _broker_security(args)
     assert security is not None and security.server_public == broker
     assert security.keypair == load_keypair(pair)
+
+
+def test_serve_says_a_bind_beside_broker_key_is_plain_without_allow(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``uvrpc serve --connect EP --broker-key K --curve-secret S --bind EP2``
+    served EP2 in plaintext without a word: --curve-secret without --allow is
+    only the key pair of --broker-key."""
+    for name in ("broker", "worker"):
+        main(["keygen", name, "--dir", str(tmp_path)])
+    capsys.readouterr()
+    serve = ["serve", "no_such_module_here:C", "--connect", "tcp://127.0.0.1:1"]
+    serve += ["--broker-key", str(tmp_path / "broker.key")]
+    serve += ["--curve-secret", str(tmp_path / "worker.key_secret")]
+    bind = ["--bind", "tcp://127.0.0.1:*"]
+    assert main([*serve, *bind]) == 1  # the module is missing: it stops there
+    assert (
+        "uvrpc: warning: serving tcp://127.0.0.1:* without CURVE: --curve-secret "
+        "without --allow is the key pair of --broker-key only"
+    ) in capsys.readouterr().err
+    for quiet in ([], [*bind, "--allow", "any"]):
+        assert main([*serve, *quiet]) == 1
+        assert "warning" not in capsys.readouterr().err

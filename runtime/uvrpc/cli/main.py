@@ -646,6 +646,16 @@ def _main(arguments: list[str]) -> int:
         security = _server_security(
             args.curve_secret, args.allow, required=not broker_security
         )
+        if broker_security is not None and security is None and args.bind:
+            # --curve-secret reads as "serve over CURVE", but without --allow it
+            # is only the key pair of --broker-key: say that --bind is plain.
+            print(
+                f"uvrpc: warning: serving {', '.join(args.bind)} without CURVE: "
+                "--curve-secret without --allow is the key pair of --broker-key "
+                'only; add --allow (a key file, a directory or "any") to serve '
+                "it over CURVE",
+                file=sys.stderr,
+            )
         services = [create_service(target) for target in args.targets]
         _check_distinct(args.targets, services)
         endpoints = args.bind or ([] if args.connect else ["tcp://127.0.0.1:5555"])
