@@ -12,6 +12,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,23 @@ def test_unknown_and_plaintext_clients_fail_while_the_allowed_one_is_served() ->
             server.endpoint, timeout=10, security=ClientSecurity(SERVER.public, ALLOWED)
         ) as allowed_sync:
             assert allowed_sync.ping(n=3) == 3
+
+
+def test_a_blocking_call_that_waits_for_ready_fails_at_once_when_refused() -> None:
+    """With ``wait_for_ready=True`` a blocking call on a refused key (or CURVE on
+    one side only) waited for its deadline, for ever without one, and then said
+    only that it "could not be sent within 10 s"; an async call fails at once."""
+    stranger = ClientSecurity(SERVER.public, generate_keypair())
+    with server_thread(Feed(), security=secured()) as s:
+        for security, error in (
+            (stranger, uvrpc.Unauthenticated),
+            (None, uvrpc.Unavailable),
+        ):
+            with FeedSyncClient(s.endpoint, timeout=10, security=security) as c:
+                started = time.monotonic()
+                with pytest.raises(error, match="not sending") as raised:
+                    c.ping(n=1, wait_for_ready=True)
+                assert time.monotonic() - started < 5, raised.value
 
 
 def test_a_client_pinning_another_server_key_is_refused() -> None:

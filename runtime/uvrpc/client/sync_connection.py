@@ -537,10 +537,13 @@ class SyncConnection:
                 self._lost(stream)
                 return False
             now = time.monotonic()
+            # A refusal fails a call that waits for ready too, as on a Channel:
+            # libzmq does not retry a refused key, so it waited for its deadline
+            # (for ever without one) and then blamed only the time.
+            if not self._connected and self._refusal is not None:
+                error, why = self._refusal
+                raise error(f"{why}; not sending {route}")
             if not self._connected and not waits:
-                if self._refusal is not None:
-                    error, why = self._refusal
-                    raise error(f"{why}; not sending {route}")
                 if now >= self._grace_end:
                     raise Unavailable(
                         f"not sending {route}: no connection to {self.endpoint} "
