@@ -197,3 +197,23 @@ def test_serve_says_a_bind_beside_broker_key_is_plain_without_allow(
     for quiet in ([], [*bind, "--allow", "any"]):
         assert main([*serve, *quiet]) == 1
         assert "warning" not in capsys.readouterr().err
+
+
+def test_keygen_replaces_a_symbolic_link_rather_than_writing_through_it(
+    tmp_path: Path,
+) -> None:
+    """A link named NAME.key (dangling, so taken for no file; or replaced with
+    --force) had the public key written over the file it named, in a directory
+    others can write to, any file of the user's."""
+    keys, victim = tmp_path / "keys", tmp_path / "victim"
+    keys.mkdir()
+    (keys / "server.key").symlink_to(victim)  # dangling: victim does not exist
+    assert main(["keygen", "server", "--dir", str(keys)]) == 0
+    assert not victim.exists() and not (keys / "server.key").is_symlink()
+    victim.write_text("precious")
+    (keys / "server.key").unlink()
+    (keys / "server.key").symlink_to(victim)
+    assert main(["keygen", "server", "--dir", str(keys), "--force"]) == 0
+    assert victim.read_text() == "precious"
+    pair = load_keypair(keys / "server.key_secret")
+    assert load_public_keys(keys / "server.key") == {pair.public}

@@ -96,13 +96,20 @@ class Keypair:
         directory = Path(directory)
         public_path = directory / f"{name}.key"
         secret_path = directory / f"{name}.key_secret"
-        public_path.write_text(_certificate("Public", self.public), encoding="ascii")
+        _write_new(public_path, _certificate("Public", self.public), 0o644)
         # The secret file is created private before any key is written to it.
-        secret_path.unlink(missing_ok=True)
-        fd = os.open(secret_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as file:
-            file.write(_certificate("Secret", self.public, self.secret))
+        _write_new(secret_path, _certificate("Secret", self.public, self.secret), 0o600)
         return public_path, secret_path
+
+
+def _write_new(path: Path, text: str, mode: int) -> None:
+    """Write ``text`` to a new file at ``path`` (``mode``, less the umask),
+    replacing what is there: a symbolic link in its place is replaced, not
+    followed, which would write a key over whatever file it names."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "w", encoding="ascii") as file:
+        file.write(text)
 
 
 def _certificate(kind: str, public: str, secret: str | None = None) -> str:
