@@ -217,3 +217,22 @@ def test_keygen_replaces_a_symbolic_link_rather_than_writing_through_it(
     assert victim.read_text() == "precious"
     pair = load_keypair(keys / "server.key_secret")
     assert load_public_keys(keys / "server.key") == {pair.public}
+
+
+def test_a_directory_given_for_a_key_pair_is_named_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--curve-secret DIR (the --dir of keygen) said "[Errno 21] Is a
+    directory", not what the option wants."""
+    main(["keygen", "server", "--dir", str(tmp_path)])
+    capsys.readouterr()
+    for argv in (
+        ["serve", "m:C", "--curve-secret", str(tmp_path), "--allow", "any"],
+        ["list", "tcp://127.0.0.1:1", "--curve-server-key", str(tmp_path)]
+        + ["--curve-secret", str(tmp_path)],
+    ):
+        assert main(argv) in (1, 2)
+        assert capsys.readouterr().err == (
+            f"uvrpc: error: {tmp_path} is a directory: give a key pair's "
+            ".key_secret file\n"
+        )

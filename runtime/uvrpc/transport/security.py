@@ -139,9 +139,14 @@ def load_keypair(path: str | os.PathLike[str]) -> Keypair:
     """Read a key pair from a secret certificate file (``NAME.key_secret``).
 
     Raises:
-        ValueError: the file holds no secret key, or malformed keys.
+        ValueError: ``path`` is a directory, or the file holds no secret key,
+            or malformed keys.
         OSError: the file cannot be read (FileNotFoundError: there is none).
     """
+    if os.path.isdir(path):  # not "[Errno 21] Is a directory", naming no file
+        raise ValueError(
+            f"{os.fspath(path)} is a directory: give a key pair's .key_secret file"
+        )
     public, secret = _load_certificate(path)
     if secret is None:
         raise ValueError(f"{path} holds no secret key (use the .key_secret file)")
