@@ -127,6 +127,25 @@ def test_a_blocking_call_that_waits_for_ready_fails_at_once_when_refused() -> No
                 assert time.monotonic() - started < 5, raised.value
 
 
+def test_ready_answers_false_at_once_when_the_handshake_is_refused() -> None:
+    """``await channel.ready()`` on a refused key waited for ever (libzmq does
+    not retry it), and ``ready(timeout)`` for all of its timeout."""
+
+    async def main(endpoint: str) -> None:
+        for security in (ClientSecurity(SERVER.public, generate_keypair()), None):
+            async with uvrpc.Channel(endpoint, security=security) as channel:
+                # Waiting as the refusal arrives, then once it is known.
+                assert await asyncio.wait_for(channel.ready(), 5) is False
+                assert await asyncio.wait_for(channel.ready(30), 1) is False
+                assert channel.handshake_failure is not None
+        allowed = ClientSecurity(SERVER.public, ALLOWED)
+        async with uvrpc.Channel(endpoint, security=allowed) as channel:
+            assert await asyncio.wait_for(channel.ready(), 5) is True
+
+    with server_thread(Feed(), security=secured()) as s:
+        asyncio.run(main(s.endpoint))
+
+
 def test_a_client_pinning_another_server_key_is_refused() -> None:
     with server_thread(Feed(), security=secured()) as server:
 

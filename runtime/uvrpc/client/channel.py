@@ -689,6 +689,11 @@ class Channel:
         """Wait until a server is connected, ``timeout`` seconds at most; return
         whether one is (gRPC's ``channel_ready``).
 
+        A refused handshake (:attr:`handshake_failure` says why) ends the wait
+        at once with ``False``: libzmq does not retry a refused key, so without
+        a timeout it waited for ever, and with one for all of it, as calls on
+        the channel fail at once.
+
         Raises:
             ChannelClosed: the channel is closed, or was closed as this waited.
         """
@@ -697,6 +702,8 @@ class Channel:
         self._running_loop()
         if self.connected:
             return True
+        if self._refusal is not None:
+            return False
         if self._connected_waiter is None:
             assert self._loop is not None
             self._connected_waiter = self._loop.create_future()
@@ -704,7 +711,7 @@ class Channel:
             await asyncio.wait_for(asyncio.shield(self._connected_waiter), timeout)
         except TimeoutError:
             return False
-        return True
+        return self._refusal is None
 
     @property
     def pending(self) -> int:
@@ -1219,6 +1226,9 @@ class Channel:
         new calls fail at once with the same error."""
         if refusal is not None:
             self._refusal = refusal
+            waiter, self._connected_waiter = self._connected_waiter, None
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)  # ready() answers False
         error, why = (
             (Unavailable, "the connection dropped") if refusal is None else refusal
         )
