@@ -612,6 +612,7 @@ async def forge_a_server(frontend: str, backend: str) -> None:
             ("--allow-clients", "any", "--allow-servers", "servers"),
             "such a client could connect as a server",
         ),
+        (("--allow-clients", "clients", "--allow-servers", "any"), 'not "any"'),
         (("--allow", "clients"), "instead of --allow"),
         (("--allow-clients", "clients"), "needs --allow-clients"),
     ],

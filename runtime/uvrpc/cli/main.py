@@ -54,6 +54,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
+from typing import Literal
 
 import zmq
 
@@ -544,7 +545,17 @@ def _broker_lists(
     clients = (
         "any" if args.allow_clients == "any" else load_public_keys(args.allow_clients)
     )
-    servers = load_public_keys(args.allow_servers)
+    if args.allow_servers != "any":
+        servers: frozenset[str] | Literal["any"] = load_public_keys(args.allow_servers)
+    elif args.same_keys_for_clients_and_servers:
+        servers = "any"
+    else:  # it was read as a file: "no such key file: any"
+        raise UsageError(
+            "--allow-servers takes the servers' public keys (a .key file or a "
+            'directory), not "any": with the frontend\'s key pair, which clients '
+            "know, any client could connect as a server "
+            "(--same-keys-for-clients-and-servers accepts it)"
+        )
     return ServerSecurity(keypair, clients), ServerSecurity(keypair, servers)
 
 
