@@ -10,9 +10,15 @@ became a file name as it was, so that ``describe --out DIR`` of a service named
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Annotated, Any, Literal, NotRequired, cast
 
-from pydantic import ConfigDict, StringConstraints, TypeAdapter, ValidationError
+from pydantic import (
+    ConfigDict,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    with_config,
+)
 from typing_extensions import TypedDict  # pydantic reads typing's from 3.12 only
 
 from ..services.reflection import DESCRIPTION_VERSION
@@ -33,8 +39,8 @@ namespace stay in its directory."""
 _STRICT = ConfigDict(strict=True)
 
 
+@with_config(_STRICT)
 class _Field(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
     id: int
     name: _Identifier
     type: str
@@ -43,15 +49,15 @@ class _Field(TypedDict):
     default: NotRequired[Any]
 
 
+@with_config(_STRICT)
 class _Stream(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
     name: _Identifier
     type: str
     id: NotRequired[int]
 
 
+@with_config(_STRICT)
 class _Method(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
     name: _Identifier
     route: _Name
     kind: Literal["unary", "server_stream", "client_stream", "bidi_stream"]
@@ -65,44 +71,44 @@ class _Method(TypedDict):
     errors: list[_Name]
 
 
+@with_config(_STRICT)
 class _Service(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
     name: _Name
     doc: str
     methods: list[_Method]
 
 
+@with_config(_STRICT)
 class _Record(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
     name: _Name
     doc: str
     fields: list[_Field]
 
 
+@with_config(_STRICT)
 class _Enum(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
     name: _Name
     doc: str
     members: dict[_Identifier, int]
 
 
+@with_config(_STRICT)
 class _Member(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
     id: int
     name: _Identifier
     type: str
     doc: str
 
 
+@with_config(_STRICT)
 class _Union(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
     name: _Name
     doc: str
     members: list[_Member]
 
 
+@with_config(_STRICT)
 class _Description(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
     version: int
     services: list[_Service]
     messages: dict[_Name, _Record]
@@ -136,4 +142,4 @@ def checked_description(description: Any) -> dict[str, Any]:
             "reply of uvrpc.Reflection.describe does not match the shape of a "
             f"description: {first_problem(exc)}"
         ) from None
-    return description  # type: ignore[no-any-return]
+    return cast(dict[str, Any], description)
