@@ -319,12 +319,7 @@ def _json_schema(union: str, values: dict[type[UnionMember], CoreSchema]) -> Cor
 
     def member(entries: dict[str, Any]) -> UnionMember | UnknownMember:
         if len(entries) != 1:
-            raise PydanticCustomError(
-                "union_entries",
-                "a union {union} holds exactly one member, as a map of one "
-                "entry {id: value}; got {count} entries",
-                {"union": union, "count": len(entries)},
-            )
+            raise _not_one_entry(union, len(entries))
         ((key, value),) = entries.items()
         if key in classes:
             return classes[key].model_construct(value=value)
@@ -337,6 +332,17 @@ def _json_schema(union: str, values: dict[type[UnionMember], CoreSchema]) -> Cor
         )
 
     return core_schema.no_info_after_validator_function(member, entries)
+
+
+def _not_one_entry(union: str, count: int) -> PydanticCustomError:
+    """The error of a union's value that is a map of ``count`` entries, not one:
+    from the wire or a Python caller, and from JSON text alike."""
+    return PydanticCustomError(
+        "union_entries",
+        "a union {union} holds exactly one member, as a map of one entry "
+        "{id: value}; got {count} entries",
+        {"union": union, "count": count},
+    )
 
 
 def _unwrap(value: Any) -> Any:
@@ -387,12 +393,7 @@ def _one_entry(
     def check(value: Any, validate: Callable[[Any], Any]) -> Any:
         if isinstance(value, dict):
             if len(value) != 1:
-                raise PydanticCustomError(
-                    "union_entries",
-                    "a union {union} holds exactly one member, as a map of one "
-                    "entry {id: value}; got {count} entries",
-                    {"union": union, "count": len(value)},
-                )
+                raise _not_one_entry(union, len(value))
             key = next(iter(value))
             if not isinstance(key, str):
                 raise PydanticCustomError(
