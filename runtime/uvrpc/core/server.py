@@ -16,7 +16,6 @@ Running handlers, waiting and sending are the I/O shells' (:mod:`uvrpc.server`,
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import logging
 import sys
@@ -84,6 +83,7 @@ __all__ = [
     "check_handlers",
     "closing_error",
     "duplicate_error",
+    "encode_as_checked",
     "error_reply",
     "gives_up_expired",
     "overloaded_error",
@@ -101,32 +101,30 @@ Handler = Callable[..., Awaitable[Any]]
 """A method's handler: called with the parameters as keyword arguments."""
 
 
-def _unsendable_problem(check: Callable[[Any], Any], value: Any, exc: Exception) -> str:
-    """What is wrong with ``value``, a handler's result or stream item that
-    could not be encoded (``exc``): the declared type's own words when ``check``
-    (its validation) refuses it too (``Input should be less than or equal to
+def encode_as_checked(
+    encode: Callable[[Any, bool], tuple[Any, Sequence[Any]]],
+    check: Callable[[Any], Any],
+    carries_bytes: bool,
+    value: Any,
+    exc: Exception,
+) -> tuple[Any, Sequence[Any]] | str:
+    """A handler's result or stream item that could not be encoded (``exc``),
+    encoded again as ``check`` (its validation) makes it: a value of its type
+    with no msgpack form as given (an int beyond 64 bits for a double) goes as
+    the float. Else what is wrong with it: the declared type's own words when
+    ``check`` refuses it (``Input should be less than or equal to
     9223372036854775807`` for an integer beyond 64 bits), else the encoder's.
     Run only once encoding failed, off the replies' path."""
     try:
-        check(value)
+        checked = check(value)
     except ValueError as invalid:  # pydantic's ValidationError is one
         return first_problem(invalid)
-    except Exception:  # not the validator's to judge
-        pass
-    return str(exc) or type(exc).__name__
-
-
-_INVALID: Any = object()
-"""What :func:`_validated` returns for a value its check refuses."""
-
-
-def _validated(check: Callable[[Any], Any], value: Any) -> Any:
-    """``value`` as ``check`` (its validation) makes it, or :data:`_INVALID`.
-    Run only once encoding failed, off the replies' path."""
+    except Exception:  # noqa: BLE001 - not the validator's to judge
+        return str(exc) or type(exc).__name__
     try:
-        return check(value)
-    except Exception:  # noqa: BLE001 - refused, whatever the validator raised
-        return _INVALID
+        return encode(checked, carries_bytes)
+    except Exception:  # noqa: BLE001 - the first failure is the news
+        return str(exc) or type(exc).__name__
 
 
 def _envelope_key(envelope: list[Any]) -> tuple[bytes, ...]:
@@ -854,13 +852,12 @@ class ServerProtocol:
             # EncodeError, ValueError and OverflowError are the encoder's; a result
             # of a type of the handler's own may raise anything from its buffer or
             # serializer, which must not reach the reactor that delivered the call.
-            checked = _validated(method.check_reply, result)
-            if checked is not _INVALID:
-                # A value of its type with no msgpack form as given (an int
-                # beyond 64 bits for a double) goes as validation makes it.
-                with contextlib.suppress(Exception):
-                    return self.encode(checked, method.reply_carries_bytes)
-            problem = _unsendable_problem(method.check_reply, result, exc)
+            encoded = encode_as_checked(
+                self.encode, method.check_reply, method.reply_carries_bytes, result, exc
+            )
+            if not isinstance(encoded, str):
+                return encoded
+            problem = encoded
             _log.error(
                 "handler of %s returned a value of type %s that cannot be sent; "
                 "its caller gets INTERNAL: %s",

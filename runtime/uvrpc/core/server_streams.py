@@ -38,6 +38,7 @@ from .server import (
     Request,
     StreamMessage,
     duplicate_error,
+    encode_as_checked,
     error_reply,
     refusal,
 )
@@ -326,24 +327,23 @@ class ServerStream:
         try:
             body, attachments = self._encode(item, method.reply_item_carries_bytes)
         except Exception as exc:  # anything, as in ServerProtocol.reply
-            try:
-                # check_item passed it: a value of its type with no msgpack
-                # form as given (an int beyond 64 bits for a double) goes as
-                # validation makes it.
-                checked = method.check_reply_item(item)
-                body, attachments = self._encode(
-                    checked, method.reply_item_carries_bytes
-                )
-            except Exception:  # noqa: BLE001 - the first failure is the news
-                pass
-            else:
+            # check_item passed it: the encoder's words are the news, unless it
+            # goes as its validation makes it.
+            encoded = encode_as_checked(
+                self._encode,
+                method.check_reply_item,
+                method.reply_item_carries_bytes,
+                item,
+                exc,
+            )
+            if not isinstance(encoded, str):
+                body, attachments = encoded
                 return [
                     *attachments,
                     encode_stream_header(KIND_ITEM, self.call_id),
                     body,
                 ]
-            # The encoder's words are the news.
-            problem = str(exc) or type(exc).__name__
+            problem = encoded
             _log.error(
                 "handler of %s yielded item %d of type %s that cannot be sent; "
                 "its caller gets INTERNAL: %s",
