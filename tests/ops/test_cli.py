@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -591,3 +592,28 @@ def test_serve_shows_where_the_users_code_raised(
     files = [line for line in lines if line.startswith("  File ")]
     assert [line.rpartition(", ")[2] for line in files] == frames
     assert all(f'"{module}"' in line for line in files)
+
+
+def test_serve_through_a_broker_alone_says_where(tmp_path: Path) -> None:
+    """``serve --connect`` without ``--bind`` printed nothing at all: a newcomer
+    could not tell it was up, nor where its calls would come from."""
+    backend = f"ipc://{tmp_path}/backend"
+    server = subprocess.Popen(
+        uvrpc_cmd("serve", "calculator_server:Calculator", "--connect", backend),
+        cwd=EXAMPLES / "calculator",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stderr is not None
+        # Its first line, once serving; none within 30 s fails, not hangs.
+        readable, _, _ = select.select([server.stderr], [], [], 30)
+        line = server.stderr.readline() if readable else ""
+    finally:
+        server.terminate()
+        out, _ = server.communicate(timeout=30)
+    assert line.rstrip().endswith(
+        f"INFO uvrpc.server: taking calls from the broker at {backend}"
+    )
+    assert out == ""  # stdout names bound endpoints only

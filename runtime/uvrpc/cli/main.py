@@ -15,7 +15,8 @@ metrics over HTTP there (port 0: a free one), printing the URL to scrape,
 
 ``--workers N`` serves from N worker processes behind a broker bound to the
 ``--bind`` endpoints, restarting any that exits (:mod:`uvrpc.workers`); ``--connect
-ENDPOINT`` takes calls from a broker's backend instead of binding. ``uvrpc broker
+ENDPOINT`` takes calls from a broker's backend instead of binding (logged on
+stderr: "taking calls from the broker at ENDPOINT"). ``uvrpc broker
 --frontend ENDPOINT --backend ENDPOINT`` runs a broker alone (:mod:`uvrpc.broker`,
 ``docs/scaling.md``); with ``--curve-secret`` it serves both over CURVE, admitting the
 clients of ``--allow-clients`` on the frontend and the servers of ``--allow-servers``
@@ -79,6 +80,8 @@ from .call import add_commands, run_command, seconds_or_zero
 from .endpoints import refuse_inproc
 
 __all__ = ["main"]
+
+_log = logging.getLogger("uvrpc.server")
 
 _COUNT = positive(int)
 """The argparse type of a count option (``--workers N``): refused there, naming
@@ -248,6 +251,10 @@ async def serve(
                 server.connect(endpoint, security=broker_security)
             for endpoint in bound:
                 print(endpoint, flush=True)
+            for endpoint in brokers:
+                # Not on stdout, which names what this server bound: without a
+                # line, a server serving through a broker alone said nothing.
+                _log.info("taking calls from the broker at %s", endpoint)
             if url is not None:
                 registry.watch_server(server)
                 print(url, flush=True)
