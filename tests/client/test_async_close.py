@@ -10,13 +10,14 @@ import logging
 import os
 import threading
 import time
+import weakref
 from pathlib import Path
 
 import pytest
 import zmq
 from calculator import CalculatorClient
 from conftest import server_thread
-from feed import FeedClient
+from feed import FeedClient, Tick
 from feed_server import Feed
 from test_cancel import Stuck
 from test_sync_close import terminates
@@ -109,6 +110,77 @@ def test_a_channel_dropped_unclosed_leaves_later_ones_closing_cleanly() -> None:
         gc.collect()
         asyncio.run(call(close=True))
     assert terminates(context)
+
+
+def _descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def _use_each_kind(channel: uvrpc.Channel) -> None:
+    client = FeedClient(channel, timeout=10)
+    assert await client.ping(n=3) == 3
+    assert [t.seq async for t in client.ticks(count=2)] == [0, 1]
+    assert (await client.upload(ticks=[Tick(seq=1)], label="x")).count == 1
+
+
+@pytest.mark.parametrize("endpoints", [1, 2])
+def test_channels_dropped_unclosed_on_a_running_loop_are_closed(
+    endpoints: int,
+) -> None:
+    """A channel made per request and never closed was kept, with its sockets
+    and descriptors, as long as its loop ran (the loop's readers held it): a
+    server doing so ran out of descriptors. Dropped, it is collected and its
+    sockets (its stream calls' own, over several endpoints) are closed, while
+    the loop runs on."""
+    with server_thread(Feed()) as first, server_thread(Feed()) as second:
+        targets = [first.endpoint, second.endpoint][:endpoints]
+
+        async def main() -> None:
+            channel = uvrpc.Channel(targets)  # the loop's own sockets first
+            await _use_each_kind(channel)
+            await channel.close()
+            before = _descriptors()
+            dropped = []
+            for _ in range(10):
+                channel = uvrpc.Channel(targets)
+                await _use_each_kind(channel)
+                dropped.append(weakref.ref(channel))
+                del channel
+            gc.collect()
+            assert [ref() for ref in dropped] == [None] * 10
+            # Their closes run on the loop, as callbacks; libzmq's threads then
+            # close the descriptors (the server's ends too, in this process).
+            for _ in range(200):
+                if _descriptors() <= before:
+                    break
+                await asyncio.sleep(0.05)
+            assert _descriptors() <= before
+            async with uvrpc.Channel(targets) as channel:  # reused descriptors
+                await _use_each_kind(channel)
+
+        asyncio.run(main())
+
+
+def test_a_dropped_channel_lives_while_its_call_is_pending() -> None:
+    """Its call's future holds it: a call still running when its caller let go
+    of the channel gets its reply."""
+    with server_thread(Feed()) as server:
+
+        async def main() -> int:
+            channel = uvrpc.Channel(server.endpoint)
+            pending = asyncio.ensure_future(FeedClient(channel).ping(n=-3))
+            dropped = weakref.ref(channel)
+            del channel
+            await asyncio.sleep(0.05)
+            gc.collect()
+            assert dropped() is not None
+            result = await asyncio.wait_for(pending, 10)
+            gc.collect()
+            await asyncio.sleep(0)
+            assert dropped() is None
+            return result
+
+        assert asyncio.run(main()) == -3
 
 
 # The scenario abandons a task on a closed loop: Python reports its coroutine

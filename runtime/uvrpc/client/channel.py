@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import weakref
 from collections.abc import AsyncIterable, Callable, Coroutine, Iterable, Sequence
 from functools import partial
 from typing import Any, NoReturn, Protocol, Self, cast
@@ -75,6 +76,7 @@ from ..wire.methods import (
 )
 from ..wire.protocol import DELIMITER, restamp_request_header, send_stamp
 from .deadlines import DeadlineWheel, settle_heap
+from .dropped import close_transport_when_dropped, weakly
 from .handle import Call
 from .intercept import client_info, intercept_call, intercept_start, intercept_stream
 from .streams import InterceptedItemStream, ItemStream, StreamCall, sent_items
@@ -549,7 +551,9 @@ class Channel:
     A channel belongs to the event loop that first uses it, and to the process that
     created it: used in a child process after a fork, it raises
     :class:`RuntimeError`. Several generated clients
-    may share one channel. :meth:`close` fails every pending call with
+    may share one channel; close it when done (``async with``). One dropped
+    unclosed is closed once collected, its calls all ended (its loop holds it
+    weakly; :mod:`uvrpc.client.dropped`). :meth:`close` fails every pending call with
     :class:`~uvrpc.Unavailable`, and so does a dropped connection to the server
     (seen through a ZeroMQ socket monitor) for the calls pending at that moment.
     Connected to several endpoints, the channel cannot tell which server a unary
@@ -652,6 +656,7 @@ class Channel:
         }
         self._stream_channels: dict[str, Channel] = {}
         self._stream_turn = 0
+        self._dropped: weakref.finalize[Any, Any] | None = None
         # No server connected for connect_timeout: calls fail at once.
         self._down = False
         self._grace: asyncio.TimerHandle | None = None
@@ -751,12 +756,17 @@ class Channel:
             raise ChannelClosed("the channel is closed")
         if self._loop is not None:
             raise RuntimeError("a Channel belongs to the loop that first used it")
-        self._transport.attach(loop, self._on_message)
-        self._deadlines = DeadlineWheel(loop, self._expire)
+        # The loop holds the channel weakly: one dropped unclosed is collected
+        # and closed (uvrpc.client.dropped), not kept open while the loop runs.
+        self._transport.attach(loop, weakly(self._on_message))
+        self._deadlines = DeadlineWheel(loop, weakly(self._expire))
         self._loop = loop
+        self._dropped = close_transport_when_dropped(self, loop, self._transport)
         dealer = self._dealer
         if dealer is not None:
-            dealer.watch_disconnects(self._on_disconnect, self._on_connect)
+            dealer.watch_disconnects(
+                weakly(self._on_disconnect), weakly(self._on_connect)
+            )
             if not dealer.connected:
                 self._grace = loop.call_later(self.connect_timeout, self._no_server)
         return loop
@@ -1573,6 +1583,8 @@ class Channel:
                 "thread: asyncio.run_coroutine_threadsafe(channel.close(), loop)"
             )
         self._closed = True
+        if self._dropped is not None:
+            self._dropped.detach()  # closed here
         try:
             if self._loop is None or not self._loop.is_closed():
                 self._fail_pending(tell=own_loop)
