@@ -30,18 +30,26 @@ class Closable(Protocol):
         """Stop watching and close, without lingering."""
 
 
+_NO_ARGUMENT: Any = object()
+
+
 def weakly(method: Callable[..., Any]) -> Callable[..., Any]:
-    """``method`` (a bound method), holding its object weakly: once the object is
-    collected, a call does nothing and returns ``None``."""
+    """``method`` (a bound method of no argument or one), holding its object
+    weakly: once the object is collected, a call does nothing and returns
+    ``None``."""
     assert isinstance(method, MethodType)
     owner = weakref.ref(method.__self__)
     function = method.__func__
 
-    def call(*args: Any) -> Any:
+    # One optional argument, not *args: a reply's delivery goes through this,
+    # and packing a tuple tripled the wrapper's cost.
+    def call(argument: Any = _NO_ARGUMENT) -> Any:
         target = owner()
-        if target is not None:
-            return function(target, *args)
-        return None
+        if target is None:
+            return None
+        if argument is _NO_ARGUMENT:
+            return function(target)
+        return function(target, argument)
 
     return call
 
