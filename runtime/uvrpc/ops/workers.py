@@ -208,6 +208,13 @@ def _run(
             try:
                 process.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
+                # Said, as an exit is: the calls it still ran are lost with it,
+                # and an operator reading the log should know which worker hung.
+                _log.warning(
+                    "worker %d did not stop within %g s of SIGTERM: killed",
+                    process.pid,
+                    grace + STOP_GRACE,
+                )
                 process.kill()
                 process.wait()
 

@@ -1,0 +1,70 @@
+"""The parent of ``uvrpc serve --workers``: what it tells an operator when its
+workers do not behave (``runtime/uvrpc/ops/workers.py``)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parents[1]
+
+# A worker that never acts on SIGTERM (the signal stays blocked, so its loop's
+# handler never runs), as a worker whose handler holds its loop does not.
+DEAF = """\
+import os
+import signal
+
+from pid_echo import PidEcho
+
+if "UVRPC_SUPERVISOR_PID" in os.environ:
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+
+class Deaf(PidEcho):
+    pass
+"""
+
+# The parent, with a short wait for its workers to stop.
+SUPERVISE = """\
+import logging
+import sys
+
+import uvrpc.ops.workers as workers
+
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+workers.STOP_GRACE = 0.5
+workers.supervise(["deaf:Deaf"], 1, [sys.argv[1]])
+"""
+
+
+def test_a_worker_killed_for_not_stopping_is_said_so(tmp_path: Path) -> None:
+    """A worker still there after its time to stop is killed with a warning
+    naming it: its calls are lost with it, and the log said nothing before."""
+    (tmp_path / "deaf.py").write_text(DEAF)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(TESTS)])}
+    with subprocess.Popen(
+        [sys.executable, "-c", SUPERVISE, f"ipc://{tmp_path / 'front'}"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as parent:
+        assert parent.stderr is not None
+        try:
+            # Its workers started, then connected (pytest's timeout bounds it).
+            started = parent.stderr.readline()
+            while "a server connected" not in parent.stderr.readline():
+                pass
+            parent.send_signal(signal.SIGTERM)
+            assert parent.wait(30) == 0
+        finally:
+            if parent.poll() is None:
+                parent.kill()
+        log = parent.stderr.read()
+    worker = int(started.split()[2])  # "INFO worker PID started"
+    said = f"WARNING worker {worker} did not stop within 0.5 s of SIGTERM: killed"
+    assert said in log
