@@ -7,7 +7,12 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+import pytest
+
+from uvrpc.cli import main
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -68,3 +73,27 @@ def test_a_worker_killed_for_not_stopping_is_said_so(tmp_path: Path) -> None:
     worker = int(started.split()[2])  # "INFO worker PID started"
     said = f"WARNING worker {worker} did not stop within 0.5 s of SIGTERM: killed"
     assert said in log
+
+
+def test_a_temporary_directory_too_deep_for_a_socket_is_named(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The workers' broker listens on an ipc:// socket in the temporary
+    directory: one whose path is too long for a socket is refused in a line
+    that says so and what to do, not as a "bad endpoint" the command line never
+    gave."""
+    deep = tmp_path / ("d" * 100)
+    deep.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    status = main(
+        ["serve", "pid_echo:PidEcho", "--workers", "2", "--bind", "tcp://127.0.0.1:*"]
+    )
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.startswith("uvrpc: error: --workers serves its workers on an ipc://")
+    assert "set TMPDIR to a shorter directory" in err
+    assert "bad endpoint" not in err
+    assert len(err.splitlines()) == 1
+    assert list(deep.iterdir()) == []  # its directory removed

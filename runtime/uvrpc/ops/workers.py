@@ -32,6 +32,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import zmq
+
 from ..transport.security import ServerSecurity
 from .broker import Broker
 from .metrics import serve_merged_metrics
@@ -96,11 +98,7 @@ def supervise(
     with (
         stop_on_signals() as stop,
         tempfile.TemporaryDirectory(prefix="uvrpc-workers-") as scratch,
-        Broker(
-            endpoints,
-            [f"ipc://{Path(scratch) / 'backend.sock'}"],
-            security=security,
-        ) as broker,
+        Broker(endpoints, [_backend(Path(scratch))], security=security) as broker,
     ):
         draining: list[threading.Thread] = []
 
@@ -155,6 +153,24 @@ def supervise(
             for closing in draining:
                 closing.join()
             stop_metrics()
+
+
+def _backend(scratch: Path) -> str:
+    """The ``ipc://`` endpoint of the workers' broker, in ``scratch``.
+
+    Raises:
+        ValueError: its path is too long for a socket, saying why: the path is
+            not one the command line gave, but the temporary directory's.
+    """
+    path = scratch / "backend.sock"
+    if len(os.fsencode(path)) > zmq.IPC_PATH_MAX_LEN:
+        raise ValueError(
+            f"--workers serves its workers on an ipc:// socket in the temporary "
+            f"directory, and its path, {path}, is longer than the "
+            f"{zmq.IPC_PATH_MAX_LEN} bytes a socket's path may have: set TMPDIR "
+            "to a shorter directory"
+        )
+    return f"ipc://{path}"
 
 
 def _print_endpoints(endpoints: Sequence[str]) -> None:
