@@ -593,6 +593,55 @@ async def oneway_waits_for_a_server() -> None:
         assert broker.stats.dropped == 0
 
 
+# A client whose call, with no deadline, waits until the process is killed.
+GONE_CLIENT = """\
+import sys
+
+from feed import FeedSyncClient
+
+with FeedSyncClient(sys.argv[1]) as feed:
+    print("calling", flush=True)
+    feed.ping(n=1)
+"""
+
+
+def test_a_call_waiting_for_a_server_ends_as_its_client_goes(tmp_path: Path) -> None:
+    """A call without a deadline waiting in the broker for a server, whose client
+    is killed meanwhile, is ended as its connection closes: it is not run once a
+    server comes, for a caller that is gone (or, cut off, was told that its
+    connection dropped). Another client's waiting call is still served."""
+    asyncio.run(client_gone_while_waiting(tmp_path))
+
+
+async def client_gone_while_waiting(tmp_path: Path) -> None:
+    front, back = f"ipc://{tmp_path / 'front'}", f"ipc://{tmp_path / 'back'}"
+    with Broker([front], [back]) as broker:
+        async with uvrpc.Channel(front) as channel:
+            live = asyncio.ensure_future(FeedClient(channel).ping(n=7))
+            await until(lambda: broker.in_flight == 1, "the live call to wait")
+            gone = subprocess.Popen(
+                [sys.executable, "-c", GONE_CLIENT, front],
+                cwd=TESTS,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            try:
+                assert gone.stdout is not None
+                assert gone.stdout.readline() == "calling\n"
+                await until(lambda: broker.in_flight == 2, "its call to wait")
+            finally:
+                gone.kill()
+                gone.wait()
+                assert gone.stdout is not None
+                gone.stdout.close()
+            await until(lambda: broker.in_flight == 1, "its call to end")
+            async with uvrpc.Server(Feed()) as server:
+                server.connect(back)
+                assert await live == 7
+        assert broker.stats.requests == 1  # the live call's alone
+        assert broker.stats.refused == 1
+
+
 def test_a_oneway_call_that_waited_past_its_deadline_is_not_run() -> None:
     asyncio.run(oneway_waits_past_its_deadline())
 

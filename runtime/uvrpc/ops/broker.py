@@ -172,6 +172,10 @@ _A_REPLY = (0, True, None)
 tags are ``(call id, reply, call)``; of a reply's, only that it is one is read)."""
 
 _CLOSING = "the broker is shutting down: the call did not run; try another broker"
+_CLIENT_GONE = (
+    "this client's connection to the broker closed while the call waited for a "
+    "server: the call did not run"
+)
 
 _log = logging.getLogger("uvrpc.broker")
 _CONTROLS = itertools.count()  # numbers the brokers' control endpoints
@@ -191,7 +195,8 @@ class BrokerStats:
     """Requests refused: at once when every server was full, too many waited or
     their client was over its share (``max_calls_per_client``,
     ``max_waiting_per_client``); new or still waiting for a server when the
-    broker began to close with a grace."""
+    broker began to close with a grace; waiting for a server when their client's
+    connection closed."""
     unserved: int = 0
     """Requests answered ``UNIMPLEMENTED``: no server serves their service."""
     expired: int = 0
@@ -409,6 +414,12 @@ class Broker:
         # Per client, only while it has any: a dict entry per connected caller.
         self._client_calls: dict[bytes, int] = {}
         self._client_waiting: dict[bytes, int] = {}
+        # The connection (its descriptor) of each client with calls waiting for
+        # a server, both ways: a client gone meanwhile has them ended, rather
+        # than run for nobody once a server comes.
+        self._waiting_fd: dict[bytes, int] = {}
+        self._waiting_client: dict[int, bytes] = {}
+        self._stale_client_fds: set[int] = set()
         self._known: set[str] = set()
         """The services some server has announced since the broker started."""
         self._unknown_service_grace = unknown_service_grace
@@ -419,6 +430,7 @@ class Broker:
         self._control: zmq.Socket[bytes] = ctx.socket(zmq.PAIR)
         self._command: zmq.Socket[bytes] = ctx.socket(zmq.PAIR)
         self._monitor: zmq.Socket[bytes] | None = None
+        self._client_monitor: zmq.Socket[bytes] | None = None
         self._socket_files: list[SocketFile] = []  # removed as it closes
         self._thread: threading.Thread | None = None
         # Set by a close with a grace: new calls are refused.
@@ -454,6 +466,9 @@ class Broker:
                     sock.setsockopt(zmq.ZAP_DOMAIN, domain.encode())
                     sockets_security.apply(sock)
             self._monitor = self._back.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+            self._client_monitor = self._front.get_monitor_socket(
+                zmq.EVENT_DISCONNECTED
+            )
             self.frontends = tuple(self._bind(self._front, e) for e in frontends)
             """The frontend endpoints, wildcard ports resolved."""
             self.backends = tuple(self._bind(self._back, e) for e in backends)
@@ -566,6 +581,10 @@ class Broker:
             self._back.disable_monitor()
             self._monitor.close(linger=0)
             self._monitor = None
+        if self._client_monitor is not None:
+            self._front.disable_monitor()
+            self._client_monitor.close(linger=0)
+            self._client_monitor = None
         for sock in (self._front, self._back, self._control, self._command):
             sock.close(linger=0)
             inproc_released(sock)
@@ -587,10 +606,10 @@ class Broker:
     # The broker's thread: everything below runs there and only there.
 
     def _run(self) -> None:
-        monitor = self._monitor
-        assert monitor is not None
+        monitor, client_monitor = self._monitor, self._client_monitor
+        assert monitor is not None and client_monitor is not None
         poller = zmq.Poller()
-        for sock in (self._control, monitor, self._back, self._front):
+        for sock in (self._control, monitor, client_monitor, self._back, self._front):
             poller.register(sock, zmq.POLLIN)
         next_sweep = time.monotonic() + SWEEP_INTERVAL
         ends: float | None = None  # when a close with a grace ends, at the latest
@@ -641,6 +660,8 @@ class Broker:
                 # belong to a new connection whose READY is in the backend.
                 if monitor in ready:
                     self._drain(monitor, self._on_event)
+                if client_monitor in ready:
+                    self._drain(client_monitor, self._on_client_event)
                 if self._back in ready:
                     self._drain(self._back, self._from_server)
                 if self._front in ready:
@@ -1026,6 +1047,8 @@ class Broker:
                 return
             self._waiting += 1
             self._client_waiting[client] = waiting + 1
+            if not waiting:
+                self._watch_client(client, messages[0][0])
         call.waiting = messages
 
     def _unwait(self, client: bytes, call: _Call) -> None:
@@ -1037,6 +1060,45 @@ class Broker:
         left = self._client_waiting.pop(client) - 1
         if left:
             self._client_waiting[client] = left
+        else:
+            fd = self._waiting_fd.pop(client, -1)
+            if self._waiting_client.get(fd) == client:
+                del self._waiting_client[fd]
+
+    def _watch_client(self, client: bytes, first: Any) -> None:
+        """Note the connection of ``client``, whose first frame is ``first`` and
+        whose calls begin to wait for a server (none on ``inproc://``)."""
+        try:
+            fd = first.get(zmq.SRCFD)
+        except zmq.ZMQError:
+            return  # inproc://: no descriptor, and no connection to lose
+        previous = self._waiting_client.get(fd)
+        if previous is not None and previous != client:
+            # The descriptor was reused: the client that had it is gone, and the
+            # monitor's word of it, still to come, is not about this one.
+            self._client_gone(previous)
+            self._stale_client_fds.add(fd)
+        self._waiting_fd[client] = fd
+        self._waiting_client[fd] = client
+
+    def _on_client_event(self, frames: list[zmq.Frame]) -> None:
+        fd = parse_monitor_message([frame.bytes for frame in frames])["value"]
+        if fd in self._stale_client_fds:
+            self._stale_client_fds.discard(fd)
+            return
+        client = self._waiting_client.get(fd)
+        if client is not None:
+            self._client_gone(client)
+
+    def _client_gone(self, client: bytes) -> None:
+        """``client``'s connection closed while calls of it wait for a server:
+        end them, refused as not run, rather than run them once a server comes
+        for a caller that was told its connection dropped, or is no more."""
+        for (owner, call_id), call in list(self._calls.items()):
+            if owner == client and call.waiting is not None:
+                self._end(client, call_id)
+                self.stats.refused += 1
+                self._reply_error(client, call_id, Unavailable(_CLIENT_GONE))
 
     def _pick(
         self,
