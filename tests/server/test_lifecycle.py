@@ -229,6 +229,72 @@ def test_a_handler_may_close_its_own_server_with_or_without_a_grace(
     asyncio.run(main())
 
 
+class _WatchedFeed(Feed):
+    """Records, as each handler is cancelled, what its call's ``cancelled()``
+    says: what a thread the handler handed its work to would read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: dict[str, bool] = {}
+        self.running = 0
+
+    async def ping(self, *, n: int) -> int:
+        call = uvrpc.current_call()
+        self.running += 1
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            self.seen["unary"] = call.cancelled()
+            raise
+        return n
+
+    async def numbers(self, *, count: int) -> AsyncIterator[int]:
+        call = uvrpc.current_call()
+        self.running += 1
+        try:
+            yield 0
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            self.seen["stream"] = call.cancelled()
+            raise
+
+
+@pytest.mark.parametrize("grace", [0.0, 0.2])
+def test_a_handler_its_server_cancels_as_it_closes_reads_that_it_was_cancelled(
+    grace: float,
+) -> None:
+    """A handler still running when its server closes (at once, or at the end
+    of the grace) is cancelled, and its call says so: ``cancelled()`` is True,
+    as a stream handler's was already. A unary handler's read False, so work
+    that checks it before a side effect (on a thread the handler handed it to)
+    went on as if its caller still waited for it."""
+
+    async def numbers(feed: FeedClient) -> None:
+        async for _ in feed.numbers(count=2):
+            pass
+
+    async def main() -> None:
+        service = _WatchedFeed()
+        server = uvrpc.Server(service)
+        await server.start()
+        endpoint = server.bind("tcp://127.0.0.1:*")
+        async with FeedClient(endpoint, timeout=10) as feed:
+            calls = [
+                asyncio.ensure_future(feed.ping(n=1)),
+                asyncio.ensure_future(numbers(feed)),
+            ]
+            for _ in range(200):
+                if service.running == 2:
+                    break
+                await asyncio.sleep(0.01)
+            await server.close(grace=grace)
+            for call in calls:
+                assert isinstance(await _failure(call), uvrpc.Unavailable)
+        assert service.seen == {"unary": True, "stream": True}
+
+    asyncio.run(main())
+
+
 @pytest.mark.parametrize(
     ("given", "said"),
     [

@@ -169,7 +169,8 @@ class ServerCall:
         self._expired = self._cancelled = True
 
     def cancelled(self) -> bool:
-        """Whether the call was cancelled: by its client, or by its deadline."""
+        """Whether the call was cancelled: by its client, by its deadline, or
+        by its server closing."""
         return self._cancelled
 
     def expired(self) -> bool:

@@ -289,6 +289,15 @@ class RunningCalls:
         if on_end is not None:
             on_end(task)
 
+    def mark_cancelled(self, spare: asyncio.Task[Any] | None = None) -> None:
+        """Record every running call (but ``spare``'s) as cancelled, before the
+        server closing cancels their tasks: a handler's work that reads
+        ``current_call().cancelled()`` (a thread it handed its work to, say)
+        learns of it, as the handler of a stream call does."""
+        for task, call in self._calls.values():
+            if call is not None and task is not spare and not task.done():
+                call.mark_cancelled()
+
     def cancel(
         self, caller: Hashable, call_id: int, message: StreamHeader | None = None
     ) -> Status | None:

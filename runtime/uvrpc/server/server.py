@@ -1242,6 +1242,8 @@ class Server:
         if self._streams is not None:
             self._streams.close()
         tasks = [task for task in self._tasks if task is not handler]
+        if self._running is not None:
+            self._running.mark_cancelled(spare=handler)
         for task in tasks:
             task.cancel()
         try:
