@@ -14,6 +14,8 @@ import zmq.asyncio
 from calculator import CalculatorClient, CalculatorSyncClient
 from calculator_server import Calculator
 from conftest import PLACES, server_thread, serving
+from feed import FeedClient, FeedSyncClient
+from feed_server import Feed
 
 import uvrpc
 from uvrpc.protocol import (
@@ -39,6 +41,8 @@ class Tagging(Calculator):
         call.set_trailer("x-sum", str(a + b))
         call.set_trailer("x-raw", b"\x00\xff")
         await asyncio.sleep(0)  # trailers survive a suspension too
+        if a < 0:  # a call that never replies: its caller gives it up
+            await asyncio.sleep(60)
         return a + b
 
     async def divide(self, *, a: int, b: int) -> int:
@@ -74,6 +78,53 @@ def test_metadata_travels_both_ways(place: str, tmp_path: Path) -> None:
             assert await calc.divide(a=4, b=2) == 2
 
     asyncio.run(asyncio.wait_for(main(), 10))
+
+
+@pytest.mark.parametrize("place", PLACES)
+def test_a_call_given_up_leaves_its_block_no_earlier_call_s_trailers(
+    place: str, tmp_path: Path
+) -> None:
+    """A call that ends without a reply (cancelled, or a stream left early)
+    has no trailers: its block's ``trailers`` are empty after it, as after a
+    call that failed at its deadline, not an earlier call's, which read as
+    this one's."""
+
+    async def main() -> None:
+        async with serving(place, tmp_path, Tagging(), Feed()) as (channel, _):
+            calc, feed = CalculatorClient(channel, timeout=10), FeedClient(channel)
+            with uvrpc.metadata() as md:
+                assert await calc.add(a=1, b=2) == 3
+                assert md.trailers["x-sum"] == "3"
+                pending = asyncio.ensure_future(calc.add(a=-1, b=0))
+                await asyncio.sleep(0.1)
+                pending.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await pending
+                assert md.trailers == {}
+
+                assert await calc.add(a=2, b=2) == 4
+                async with feed.numbers(count=1000) as numbers:
+                    assert await anext(numbers) == 0
+                assert md.trailers == {}
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+
+
+def test_a_blocking_call_given_up_leaves_its_block_no_earlier_call_s_trailers(
+    tmp_path: Path,
+) -> None:
+    with server_thread(Tagging(), Feed(), bind=f"ipc://{tmp_path / 's.sock'}") as s:
+        with (
+            CalculatorSyncClient(s.endpoint, timeout=10) as calc,
+            FeedSyncClient(s.endpoint, timeout=10) as feed,
+        ):
+            with uvrpc.metadata() as md:
+                assert calc.add(a=1, b=2) == 3
+                assert md.trailers["x-sum"] == "3"
+                numbers = feed.numbers(count=1000)
+                assert next(numbers) == 0
+                numbers.close()
+                assert md.trailers == {}
 
 
 def test_blocks_nest_and_merge(tmp_path: Path) -> None:

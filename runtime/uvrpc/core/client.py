@@ -606,6 +606,13 @@ class ClientCore:
         if state.over:
             return
         state.error = error
+        scope = state.scope
+        if scope is not None:
+            # It ends without a reply, hence without trailers: its metadata
+            # block must not go on showing an earlier call's, as if they were
+            # this one's (a cancelled call is never finished, which says so
+            # for the others).
+            scope.trailers = _NO_TRAILERS
         if cancel:
             why = CANCEL_EXPIRED if isinstance(error, DeadlineExceeded) else 0
             self.outbox.append(control_frames(KIND_CANCEL, state.call_id, why))

@@ -232,7 +232,8 @@ class CallMetadata:
         headers: the request metadata sent with each call (this block's merged
             over the enclosing blocks').
         trailers: the trailers of the reply to the call awaited last in the
-            block (empty until one ended, or if it sent none); on error they are
+            block (empty until one ended, if it sent none, or if it ended
+            without a reply: cancelled, or failed at its client); on error they are
             also on the raised :class:`~uvrpc.RpcError`'s ``trailers``. A call
             started with ``start_<method>`` has its own, on its
             :attr:`~uvrpc.Call.trailers`.
