@@ -83,6 +83,37 @@ def test_an_idempotent_call_is_retried_until_it_succeeds(
     assert counter.calls["read"] == 3
 
 
+def test_a_started_idempotent_call_is_retried_as_its_method_is(
+    flaky: ModuleType, served: tuple[str, Counter]
+) -> None:
+    """``start_<method>`` of an idempotent method is retried under the client's
+    policy, as the method itself is: it was sent once, and its first
+    UNAVAILABLE was the handle's result. One that is not idempotent is not."""
+    endpoint, counter = served
+
+    async def main() -> None:
+        async with flaky.FlakyClient(endpoint, timeout=10, retry=FAST) as client:
+            async with client.start_read(failures=2) as value:
+                assert value == 3
+            assert counter.calls["read"] == 3
+            with pytest.raises(uvrpc.Unavailable):
+                await client.start_append(failures=1)
+            assert counter.calls["append"] == 1
+        patient = uvrpc.Retry(attempts=1000, backoff=0.05, max_backoff=0.05)
+        async with flaky.FlakyClient(endpoint, timeout=10, retry=patient) as client:
+            # Cancelling the handle ends its retries.
+            call = client.start_read(failures=10_000)
+            await asyncio.sleep(0.1)
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+            reads = counter.calls["read"]
+            await asyncio.sleep(0.2)
+            assert counter.calls["read"] == reads
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+
+
 def test_retries_stop_after_the_attempts(
     flaky: ModuleType, served: tuple[str, Counter]
 ) -> None:

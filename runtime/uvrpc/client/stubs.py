@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Coroutine, Generator, Iterable, Sequence
+import asyncio
+from collections.abc import (
+    AsyncIterable,
+    Coroutine,
+    Generator,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from types import TracebackType
 from typing import Any, Self
 
@@ -19,7 +27,7 @@ from ..wire.methods import (
     Unary,
 )
 from .channel import Channel
-from .handle import Call
+from .handle import Call, InterceptedCall
 from .retry import Retry, checked_retry
 from .streams import ItemStream
 from .sync_channel import SyncChannel
@@ -39,7 +47,9 @@ class AsyncClient:
             A call's own ``timeout=`` argument takes precedence; its ``None``
             means this default, and ``math.inf`` no deadline.
         retry: retry the methods the IDL marks ``idempotent`` when they fail with
-            ``UNAVAILABLE`` (:class:`~uvrpc.Retry`); by default nothing is retried.
+            ``UNAVAILABLE`` (:class:`~uvrpc.Retry`), started ones too (their
+            ``start_m``'s request then goes from a task of its own, as with
+            interceptors); by default nothing is retried.
         security: connect over CURVE (:class:`~uvrpc.security.ClientSecurity`);
             for an endpoint only (a given channel has its own).
         interceptors: run around each call (unary, oneway, started and stream
@@ -129,12 +139,13 @@ class AsyncClient:
         timeout: float | None,
         wait_for_ready: bool | None = None,
     ) -> Call[Reply]:
-        return self._channel.start(
-            method,
-            method.wire_args(values),
-            _given_or(timeout, self._timeout),
-            wait_for_ready,
-        )
+        args = method.wire_args(values)
+        timeout = _given_or(timeout, self._timeout)
+        if self._retry is not None and method.idempotent:
+            return _retried_start(
+                self._retry, self._channel, method, args, timeout, wait_for_ready
+            )
+        return self._channel.start(method, args, timeout, wait_for_ready)
 
     def _server_stream(
         self,
@@ -344,6 +355,54 @@ class SyncClient:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _retried_start(
+    retry: Retry,
+    channel: Channel,
+    method: Unary[Any, Reply],
+    args: dict[str, Any],
+    timeout: float | None,
+    wait_for_ready: bool | None,
+) -> Call[Reply]:
+    """``start_<method>`` of an idempotent method on a client with a retry
+    policy: a handle whose result is the call's, retried as the method's own
+    call is (one handle is one request, which could not be sent again).
+
+    The attempts run in a task of their own, as a call's interceptors do (its
+    first request goes as that task starts, not before this returns), each a
+    started call whose handle is released with this one's last reference;
+    cancelling this one cancels the attempt in flight.
+    """
+    loop = asyncio.get_running_loop()
+    handle: InterceptedCall[Reply] = InterceptedCall(method, loop.create_future())
+    trailers: list[Mapping[str, str | bytes]] = [{}]
+
+    async def attempt(remaining: float | None) -> Reply:
+        made = channel.start(method, args, remaining, wait_for_ready)
+        handle.made.append(made)
+        try:
+            return await made
+        except asyncio.CancelledError:
+            if made.refcount:  # else released already, which cancelled it
+                made.cancel()
+            raise
+        finally:
+            try:
+                trailers[0] = dict(made.trailers)
+            except (Exception, asyncio.CancelledError):
+                trailers[0] = {}  # it ended without a reply
+
+    async def run() -> None:
+        try:
+            value = await retry.run(attempt, timeout)
+        except BaseException as exc:
+            handle.settle(None, exc, trailers[0])
+        else:
+            handle.settle(value, None, trailers[0])
+
+    handle.task = loop.create_task(run())
+    return handle
 
 
 def _given_or(timeout: float | None, default: float | None) -> float | None:
