@@ -659,6 +659,9 @@ class Channel:
         self._dropped: weakref.finalize[Any, Any] | None = None
         # No server connected for connect_timeout: calls fail at once.
         self._down = False
+        self._unsent: set[int] = set()
+        """The unary calls whose requests wait to be sent (no room, or no
+        server): one that expires there says it was never sent."""
         self._grace: asyncio.TimerHandle | None = None
         self._down_waiter: asyncio.Future[None] | None = None
         self._connected_waiter: asyncio.Future[None] | None = None
@@ -828,10 +831,16 @@ class Channel:
         try:
             if frames is not None:
                 deadline = _deadline(future, timeout)
-                if self._waits(wait_for_ready):
-                    await self._send_before(future, frames, deadline)
-                else:
-                    await self._send_or_fail(future, frames, method.route, deadline)
+                self._unsent.add(state.call_id)
+                try:
+                    if self._waits(wait_for_ready):
+                        await self._send_before(future, frames, deadline, state)
+                    else:
+                        await self._send_or_fail(
+                            future, frames, method.route, deadline, state
+                        )
+                finally:
+                    self._unsent.discard(state.call_id)
             await future
         except asyncio.CancelledError:
             self._give_up(state)
@@ -944,6 +953,7 @@ class Channel:
         if frames is not None:
             waits = self._waits(wait_for_ready)
             deadline = _deadline(future, timeout)
+            self._unsent.add(state.call_id)
             self._spawn(self._send_request(state, future, frames, waits, deadline))
         return Call(method, future, state)
 
@@ -1064,6 +1074,7 @@ class Channel:
 
     def _settled(self, state: CallState, future: asyncio.Future[Any]) -> None:
         """A started call's handle is done: by its reply, or cancelled."""
+        self._unsent.discard(state.call_id)
         if state.timer is not None:
             self._unschedule(state)
         if future.cancelled():
@@ -1074,16 +1085,18 @@ class Channel:
         future: asyncio.Future[Any],
         frames: list[Any],
         deadline: float | None = None,
+        state: CallState | None = None,
     ) -> bool:
         """Wait for room to send, unless the call ends (deadline, close) first;
-        return whether the message was sent.
+        return whether the message was sent (a unary call's ``state`` leaves
+        :attr:`_unsent` as it goes).
 
         A request with a ``deadline`` (loop time) that waited goes with its
         timeout cut to the time left and a fresh send stamp, or not at all once
         the deadline passed: however long it waited here, a server never gives
         its handler more time than its caller waits.
         """
-        sending = self._start_sending(future, frames, deadline)
+        sending = self._start_sending(future, frames, deadline, state)
         try:
             await asyncio.wait((sending, future), return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -1094,16 +1107,35 @@ class Channel:
         return sending.result() is not False
 
     def _start_sending(
-        self, future: asyncio.Future[Any], frames: list[Any], deadline: float | None
+        self,
+        future: asyncio.Future[Any],
+        frames: list[Any],
+        deadline: float | None,
+        state: CallState | None = None,
     ) -> asyncio.Future[bool | None]:
         """Send ``frames`` in a future of their own; a request with a
         ``deadline`` that has to wait is re-stamped before each try (see
         :meth:`_send_before`)."""
         transport = self._transport
+        sending: Coroutine[Any, Any, bool | None]
         if deadline is not None and isinstance(transport, DealerTransport):
             restamp = partial(_restamp, frames, deadline, future.get_loop())
-            return asyncio.ensure_future(transport.send(frames, restamp))
-        return asyncio.ensure_future(transport.send(frames))
+            sending = transport.send(frames, restamp)
+        else:
+            sending = transport.send(frames)
+        if state is not None:
+            sending = self._sent_of(state, sending)
+        return asyncio.ensure_future(sending)
+
+    async def _sent_of(
+        self, state: CallState, sending: Coroutine[Any, Any, bool | None]
+    ) -> bool | None:
+        """Send a unary call's request; once it went, the call leaves
+        :attr:`_unsent` in the same step, before any timer can run."""
+        sent = await sending
+        if sent is not False:
+            self._unsent.discard(state.call_id)
+        return sent
 
     async def _send_or_fail(
         self,
@@ -1111,6 +1143,7 @@ class Channel:
         frames: list[Any],
         route: str,
         deadline: float | None = None,
+        state: CallState | None = None,
     ) -> None:
         """As :meth:`_send_before`, but give up when the channel finds itself
         without a server: the request was not sent (a socket that sends only to
@@ -1119,7 +1152,7 @@ class Channel:
         Raises:
             Unavailable: no server connected within ``connect_timeout``.
         """
-        sending = self._start_sending(future, frames, deadline)
+        sending = self._start_sending(future, frames, deadline, state)
         try:
             await asyncio.wait(
                 (sending, future, self._down_signal()),
@@ -1143,10 +1176,10 @@ class Channel:
         """Send a started call's request in the background; with no server to
         take it, the call fails with :class:`~uvrpc.Unavailable`."""
         if wait_for_ready:
-            await self._send_before(until, frames, deadline)
+            await self._send_before(until, frames, deadline, state)
             return
         try:
-            await self._send_or_fail(until, frames, state.method.route, deadline)
+            await self._send_or_fail(until, frames, state.method.route, deadline, state)
         except Unavailable as error:
             self._core.fail(state, error)
             self._wake(state)
@@ -1167,7 +1200,7 @@ class Channel:
         # keep a task for each call that expired meanwhile.
         self._flush()
         core = self._core
-        core.expire(state)
+        core.expire(state, sent=state.call_id not in self._unsent)
         self._wake(state)
         outbox = core.outbox
         if outbox:

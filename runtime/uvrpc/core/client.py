@@ -627,13 +627,22 @@ class ClientCore:
                 cancel=True,
             )
 
-    def expire(self, state: CallState, *, cancel: bool = True) -> None:
+    def expire(
+        self, state: CallState, *, cancel: bool = True, sent: bool = True
+    ) -> None:
         """A call's deadline passed: it fails, and with ``cancel`` the server is
         told (it enforces a unary call's deadline itself: its request carries
-        it)."""
+        it). A unary call whose request was not ``sent`` says so, as the call
+        never ran; its server has nothing to be told."""
         if state.over:
             return
         route = state.method.route
+        if not sent:
+            error = DeadlineExceeded(
+                f"{route} could not be sent within {state.timeout:g} s"
+            )
+            self.fail(state, error)
+            return
         if state.items is None:
             message = f"{route} {self.no_reply} within {state.timeout:g} s"
         else:
