@@ -1089,8 +1089,10 @@ def _service(service: Service, namespace: str, checked: CheckedModule) -> Servic
                         Group(f"{_runtime('Call')}[", (returns,), "]", hug=True),
                         _doc(
                             f"Start :meth:`{python}` and return its call handle.\n\n"
-                            "Without client interceptors the request is sent before "
-                            "this returns; see "
+                            "Without client interceptors"
+                            # A retried call's attempts go from a task of their own.
+                            + (" or a retry policy" if method.idempotent else "")
+                            + " the request is sent before this returns; see "
                             f":class:`{RUNTIME_MODULE}.{SYMBOLS['Call']}`.\n",
                             8,
                         ),

@@ -1629,8 +1629,8 @@ class ConformanceClient(_uvrpc.AsyncClient):
     ) -> _uvrpc.Call[int]:
         """Start :meth:`visits` and return its call handle.
 
-        Without client interceptors the request is sent before this returns; see
-        :class:`uvrpc.Call`.
+        Without client interceptors or a retry policy the request is sent before this
+        returns; see :class:`uvrpc.Call`.
         """
         return self._start(_CONFORMANCE_VISITS, (), timeout, wait_for_ready)
 
