@@ -20,7 +20,7 @@ from calculator_server import Calculator
 from conftest import PLACES, serving
 
 import uvrpc
-from uvrpc.deadlines import RESOLUTION, DeadlineWheel
+from uvrpc.deadlines import RESOLUTION, SWEEP_MIN, DeadlineWheel
 
 
 def test_deadlines_fire_in_order_never_early() -> None:
@@ -60,6 +60,46 @@ def test_removed_calls_never_expire_and_close_cancels_timers() -> None:
         wheel.close()  # call 3 is still registered: closing cancels its timer
         await asyncio.sleep(0.5 + 2 * RESOLUTION)
         assert fired == [2]
+
+    asyncio.run(main())
+
+
+def test_slots_every_call_left_are_swept_with_their_timers() -> None:
+    """Calls that end long before their deadlines leave no slot behind: without
+    the sweep, each 10 ms of an hour's timeouts kept a set and a loop timer for
+    the hour (here one slot per call)."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        fired: list[int] = []
+        wheel = DeadlineWheel(loop, fired.append)
+        kept = wheel.add(0, 0.05)  # still running: its slot stays
+        for call_id in range(1, 10_001):
+            wheel.remove(call_id, wheel.add(call_id, 3600 + call_id * RESOLUTION))
+        assert wheel.slots <= 2 * SWEEP_MIN
+        await asyncio.sleep(0)  # the loop drops the cancelled timers
+        live = [t for t in loop._scheduled if not t.cancelled()]  # type: ignore[attr-defined]
+        assert len(live) <= 2 * SWEEP_MIN
+        await asyncio.sleep(0.05 + 2 * RESOLUTION)
+        assert fired == [0]
+        wheel.remove(0, kept)
+        wheel.close()
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("place", PLACES)
+def test_calls_with_long_timeouts_keep_no_slot_once_answered(
+    place: str, tmp_path: Path
+) -> None:
+    async def main() -> None:
+        async with serving(place, tmp_path, Calculator()) as (channel, _):
+            calc = CalculatorClient(channel)
+            for n in range(2000):  # a slot of its own for each call
+                assert await calc.add(a=n, b=1, timeout=600 + n * RESOLUTION) == n + 1
+            wheel = channel._deadlines
+            assert wheel is not None
+            assert wheel.slots <= 2 * SWEEP_MIN
 
     asyncio.run(main())
 
