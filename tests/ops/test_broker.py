@@ -190,6 +190,55 @@ def test_a_killed_worker_is_replaced() -> None:
                     pass
 
 
+def test_workers_remove_the_directory_of_a_parent_killed_outright(
+    tmp_path: Path,
+) -> None:
+    """A parent of ``--workers`` killed with SIGKILL (the OOM killer, a cleanup's
+    kill) cannot remove its temporary directory (the backend's socket file):
+    its workers, stopping as they find it gone, do. Each such kill left a
+    ``uvrpc-workers-*`` directory behind."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    parent = subprocess.Popen(
+        uvrpc_cmd("serve", "pid_echo:PidEcho", "--workers", "2")
+        + ["--bind", f"ipc://{tmp_path / 'front.sock'}"],
+        cwd=TESTS,
+        env={**os.environ, "TMPDIR": str(scratch)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    workers: set[int] = set()
+    try:
+        assert parent.stdout is not None
+        endpoint = parent.stdout.readline().strip()
+
+        async def main() -> set[int]:
+            async with uvrpc.Channel(endpoint) as channel:
+                return await wait_for_pids(EchoClient(channel), 2)
+
+        workers = asyncio.run(main())
+        (directory,) = scratch.iterdir()
+        assert directory.name.startswith("uvrpc-workers-")
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 30
+        while directory.exists():
+            assert time.monotonic() < deadline, list(directory.iterdir())
+            time.sleep(0.1)
+        assert list(scratch.iterdir()) == []
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        assert parent.stdout is not None
+        parent.stdout.close()
+        for pid in workers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 @pytest.mark.parametrize("joined", [False, True], ids=["list", "commas"])
 def test_a_channel_spreads_calls_over_its_endpoints(joined: bool) -> None:
     asyncio.run(spread_over_two_servers(joined))

@@ -17,6 +17,10 @@ port and writes that port's URL to a file in the temporary directory (named by
 :data:`METRICS_ENV`); the parent serves every worker's metrics on ``HOST:PORT``,
 read from the workers at each scrape and labelled ``worker="<n>"`` (``n`` from 0 to
 ``N-1``, kept by a worker's replacement): one target for Prometheus to scrape.
+
+The parent removes the temporary directory as it stops. A parent killed outright
+(SIGKILL, the OOM killer) cannot: its workers, which stop by themselves once it is
+gone, remove it instead (named by :data:`SCRATCH_ENV`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,6 +46,7 @@ from .signals import stop_on_signals
 
 __all__ = [
     "METRICS_ENV",
+    "SCRATCH_ENV",
     "SUPERVISOR_ENV",
     "report_metrics",
     "supervise",
@@ -50,6 +56,10 @@ __all__ = [
 SUPERVISOR_ENV = "UVRPC_SUPERVISOR_PID"
 """Set in a worker's environment to its parent's pid: a worker whose parent is gone
 stops by itself."""
+
+SCRATCH_ENV = "UVRPC_SUPERVISOR_SCRATCH"
+"""Set in a worker's environment to its parent's temporary directory (the
+backend's socket, the metrics files): a worker whose parent is gone removes it."""
 
 RESTART_DELAY = 1.0
 """Seconds the parent waits before restarting a worker that exited within this
@@ -124,7 +134,7 @@ def supervise(
         if metrics is None:
             _print_endpoints(broker.frontends)
             try:
-                _run(command, count, stop, grace, drain)
+                _run(command, count, stop, grace, drain, scratch)
             finally:
                 for closing in draining:
                     closing.join()
@@ -148,7 +158,7 @@ def supervise(
         _print_endpoints(broker.frontends)
         print(url, flush=True)
         try:
-            _run(command, count, stop, grace, drain, files)
+            _run(command, count, stop, grace, drain, scratch, files)
         finally:
             for closing in draining:
                 closing.join()
@@ -184,9 +194,10 @@ def _run(
     stop: threading.Event,
     grace: float,
     on_stop: Callable[[], None],
+    scratch: str,
     metrics_files: Sequence[Path] = (),
 ) -> None:
-    env = {**os.environ, SUPERVISOR_ENV: str(os.getpid())}
+    env = {**os.environ, SUPERVISOR_ENV: str(os.getpid()), SCRATCH_ENV: scratch}
 
     def spawn(slot: int) -> tuple[subprocess.Popen[bytes], float, int]:
         own = {METRICS_ENV: str(metrics_files[slot])} if metrics_files else {}
@@ -248,13 +259,23 @@ def report_metrics(url: str) -> None:
 
 async def watch_supervisor(stop: asyncio.Event) -> None:
     """Set ``stop`` when this worker's supervisor, named by
-    :data:`SUPERVISOR_ENV`, is gone; return at once outside a pool."""
+    :data:`SUPERVISOR_ENV`, is gone, and remove its temporary directory
+    (:data:`SCRATCH_ENV`), which it had no chance to; return at once outside a
+    pool."""
     parent = os.environ.get(SUPERVISOR_ENV)
     if parent is None:
         return
+    # A process that inherited the variables from a worker (a handler's own
+    # subprocess) has another parent from the start: the directory of a
+    # supervisor still running is not its to remove.
+    scratch = os.environ.get(SCRATCH_ENV) if os.getppid() == int(parent) else None
     while not stop.is_set():
         if os.getppid() != int(parent):
             _log.warning("the supervisor is gone: stopping")
             stop.set()
+            if scratch is not None:
+                # Every worker may try; the others find it gone. Connected
+                # sockets outlive the file of the endpoint they were made by.
+                shutil.rmtree(scratch, ignore_errors=True)
             return
         await asyncio.sleep(1.0)
