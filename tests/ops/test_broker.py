@@ -239,6 +239,45 @@ def test_workers_remove_the_directory_of_a_parent_killed_outright(
                 pass
 
 
+def test_workers_stop_and_clean_up_on_a_hangup(tmp_path: Path) -> None:
+    """A hangup (the terminal closed) reaches the parent of ``--workers`` and
+    its workers, a process group: the parent stops as on SIGTERM and removes its
+    temporary directory; SIGHUP killed it outright, leaving the directory."""
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+        pytest.skip("SIGHUP is ignored here (nohup), and so in the command")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    parent = subprocess.Popen(
+        uvrpc_cmd("serve", "pid_echo:PidEcho", "--workers", "2")
+        + ["--bind", f"ipc://{tmp_path / 'front.sock'}"],
+        cwd=TESTS,
+        env={**os.environ, "TMPDIR": str(scratch)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,  # a group of its own, as a terminal's job
+    )
+    try:
+        assert parent.stdout is not None
+        endpoint = parent.stdout.readline().strip()
+
+        async def main() -> set[int]:
+            async with uvrpc.Channel(endpoint) as channel:
+                return await wait_for_pids(EchoClient(channel), 2)
+
+        asyncio.run(main())
+        assert len(list(scratch.iterdir())) == 1
+        os.killpg(parent.pid, signal.SIGHUP)
+        assert parent.wait(30) == 0
+        assert list(scratch.iterdir()) == []
+    finally:
+        if parent.poll() is None:
+            os.killpg(parent.pid, signal.SIGKILL)
+            parent.wait()
+        assert parent.stdout is not None
+        parent.stdout.close()
+
+
 @pytest.mark.parametrize("joined", [False, True], ids=["list", "commas"])
 def test_a_channel_spreads_calls_over_its_endpoints(joined: bool) -> None:
     asyncio.run(spread_over_two_servers(joined))

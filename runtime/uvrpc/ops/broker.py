@@ -1711,7 +1711,7 @@ def run_broker(
     max_waiting_per_client: int | None = None,
     grace: float = 0.0,
 ) -> None:
-    """Run a broker until SIGINT or SIGTERM (``uvrpc broker``); print each bound
+    """Run a broker until SIGINT, SIGTERM or SIGHUP (``uvrpc broker``); print each bound
     endpoint first, frontends then backends, one a line. ``security`` secures the
     frontend (the clients' allow-list), ``backend_security`` the backend (the
     servers'); ``grace`` is :meth:`Broker.close`'s, which a Ctrl-C meanwhile cuts

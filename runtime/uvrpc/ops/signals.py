@@ -1,6 +1,6 @@
-"""Stopping a process's main loop on SIGINT or SIGTERM, for the commands that run
-in a thread of their own rather than on an event loop (``uvrpc broker``, the
-parent of ``uvrpc serve --workers``)."""
+"""Stopping a process's main loop on SIGINT, SIGTERM or SIGHUP, for the commands
+that run in a thread of their own rather than on an event loop (``uvrpc broker``,
+the parent of ``uvrpc serve --workers``)."""
 
 from __future__ import annotations
 
@@ -15,17 +15,22 @@ __all__ = ["on_ctrl_c", "stop_on_signals"]
 
 @contextmanager
 def stop_on_signals() -> Iterator[threading.Event]:
-    """An event set by SIGINT or SIGTERM while the block runs; the handlers they
-    had before are put back after it."""
+    """An event set by SIGINT or SIGTERM while the block runs, and by SIGHUP
+    unless it is ignored (``nohup``); the handlers they had before are put back
+    after it.
+
+    A hangup (its terminal or ssh session closed) killed the process outright,
+    before it could remove what it made (the temporary directory of ``uvrpc
+    serve --workers``) or stop its workers in order."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    previous = {
-        signum: signal.signal(signum, on_signal)
-        for signum in (signal.SIGINT, signal.SIGTERM)
-    }
+    signums = [signal.SIGINT, signal.SIGTERM]
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:
+        signums.append(signal.SIGHUP)
+    previous = {signum: signal.signal(signum, on_signal) for signum in signums}
     try:
         yield stop
     finally:

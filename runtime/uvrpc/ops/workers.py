@@ -88,10 +88,10 @@ def supervise(
     grace: float = 0.0,
 ) -> None:
     """Serve ``targets`` (each ``MODULE:CLASS``, one per service) from ``count``
-    worker processes behind a broker bound to ``endpoints`` until SIGINT or
-    SIGTERM; print each bound endpoint on a line of its own first.
+    worker processes behind a broker bound to ``endpoints`` until SIGINT,
+    SIGTERM or SIGHUP; print each bound endpoint on a line of its own first.
 
-    On SIGINT or SIGTERM each worker is sent SIGTERM and closes with ``grace``
+    On any of these each worker is sent SIGTERM and closes with ``grace``
     seconds for its running calls (``uvrpc serve --grace``), whose replies pass
     the broker, which stops last; a worker still there :data:`STOP_GRACE`
     seconds after its grace is killed.
