@@ -205,6 +205,21 @@ def test_keys_are_checked() -> None:
     assert SERVER.secret not in repr(SERVER)
 
 
+def test_a_key_pair_given_for_a_public_key_is_named() -> None:
+    """Arguments swapped, or a key pair on an allow-list: said so, not as
+    "object of type 'Keypair' has no len()"."""
+    text = "a CURVE public key is Z85 text (str or bytes), not a "
+    with pytest.raises(TypeError) as refused:
+        ClientSecurity(ALLOWED, SERVER.public)  # type: ignore[arg-type]
+    assert str(refused.value) == text + "Keypair: give its .public"
+    with pytest.raises(TypeError) as refused:
+        ServerSecurity(SERVER, allow=[ALLOWED])  # type: ignore[list-item]
+    assert str(refused.value) == text + "Keypair: give its .public"
+    with pytest.raises(TypeError) as refused:
+        ClientSecurity(None)  # type: ignore[arg-type]
+    assert str(refused.value) == text + "NoneType"
+
+
 def test_the_other_end_s_security_or_a_bare_key_is_refused_as_it_is_given() -> None:
     """Not as "'ClientSecurity' object has no attribute 'allow'" (or 'apply')
     from inside the server or the channel."""

@@ -44,15 +44,24 @@ _KEY_LENGTH = 40
 """Characters in a Z85-encoded CURVE key."""
 
 
-def _key_text(key: str | bytes, what: str) -> str:
+def _key_text(key: object, what: str) -> str:
     """``key`` as text, checked to be a CURVE key.
 
     Raises:
+        TypeError: it is neither text nor bytes (a :class:`Keypair` given for
+            its public key, arguments swapped): said so, not as a ``len()``
+            of the wrong object.
         ValueError: it is not 40 characters of Z85 text. The message shows a
             public key's text but never a secret key's: one character off, it
             is still almost all of the secret, and the message goes to a
             terminal or a log.
     """
+    if not isinstance(key, (str, bytes)):
+        hint = ": give its .public" if isinstance(key, Keypair) else ""
+        raise TypeError(
+            f"a CURVE {what} is Z85 text (str or bytes), "
+            f"not a {type(key).__name__}{hint}"
+        )
     try:
         text = key.decode("ascii") if isinstance(key, bytes) else key
     except UnicodeDecodeError:
