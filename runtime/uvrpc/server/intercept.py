@@ -56,11 +56,14 @@ def _checked(
 
     async def checked(**args: Any) -> Any:
         result = await handler(**args)
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            # Its call ended for its caller (cancelled, or at its deadline), and
-            # ends so for the interceptors too, not OK: the dispatcher then
-            # answers as for a handler that let its cancellation through.
+        call = CURRENT_CALL.get()
+        if call is not None and call.cancelled():
+            # Its call ended for its caller (cancelled, at its deadline, or by
+            # its server's close), and ends so for the interceptors too, not
+            # OK: the dispatcher then answers as for a handler that let its
+            # cancellation through. The call's flag, marked before its task is
+            # cancelled, not the task's count: asyncio.current_task() costs
+            # about 1 µs a call on 3.11.
             raise asyncio.CancelledError
         check_result(result)
         return result
