@@ -266,6 +266,36 @@ def test_a_row_on_uvloop_without_uvloop_is_skipped_saying_so(
 
 
 @pytest.mark.parametrize(
+    ("argument", "planned"),
+    [
+        (["--systems", "uvrpc,uvrpc+uvloop"], ["uvrpc", "uvrpc+uvloop"]),
+        (["--systems", "uvrpc+uvloop", "--uvloop"], ["uvrpc+uvloop"]),
+        (
+            ["--systems", "uvrpc,zmq-raw,uvrpc-sync", "--uvloop"],
+            ["uvrpc", "uvrpc-sync", "zmq-raw", "uvrpc+uvloop", "zmq-raw+uvloop"],
+        ),
+    ],
+)
+def test_systems_named_and_their_uvloop_rows_are_measured(
+    argument: list[str], planned: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--systems names the rows to run, a '+uvloop' one too, with or without
+    --uvloop; --uvloop adds the '+uvloop' row of each system named
+    (docs/performance.md, "Streams": 'add --uvloop for the +uvloop rows')."""
+    from uvrpc.bench import cli
+
+    ran: list[str] = []
+
+    def run_round(measurements: list[Any], **_: Any) -> list[Any]:
+        ran.extend(m.system.name for m in measurements)
+        return []
+
+    monkeypatch.setattr(cli, "run_round", run_round)
+    assert cli.main([*argument, "--cases", "pingpong"]) == 0
+    assert ran == planned
+
+
+@pytest.mark.parametrize(
     ("argument", "said"),
     [
         (["--duration", "0"], "argument --duration: must be more than 0: '0'"),

@@ -66,7 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--systems",
         type=lambda v: _names(v, list(SYSTEMS), "system"),
-        help="comma-separated system names (default: all installed)",
+        help="comma-separated system names, a '+uvloop' one included (default: all "
+        "installed); with --uvloop, each one's '+uvloop' row too",
     )
     parser.add_argument(
         "--duration", type=positive(float), default=3.0, help="seconds per case"
@@ -164,11 +165,15 @@ def _main(argv: Sequence[str] | None) -> int:
         if unwritable is not None:
             # Said before the run: after it, the measurements would be lost.
             parser.error(f"{option} {path}: {unwritable}")
-    wanted = [
-        s
-        for s in systems_for(args.uvloop)
-        if not args.systems or s.name in args.systems
-    ]
+    if args.systems:
+        # The rows named, a '+uvloop' one too (not dropped for want of --uvloop),
+        # and with --uvloop the '+uvloop' row of each one named that has one.
+        named = set(args.systems)
+        if args.uvloop:
+            named |= {f"{name}+uvloop" for name in args.systems}
+        wanted = [s for s in SYSTEMS.values() if s.name in named]
+    else:
+        wanted = systems_for(args.uvloop)
     for system in wanted:
         if not system.available:
             missing = system.missing
