@@ -90,3 +90,17 @@ def test_the_dev_extra_has_what_the_package_check_installs() -> None:
     for tool in ("build", "twine"):
         assert tool in dev
         assert f"'{tool}>=" in script
+
+
+def test_the_sdist_holds_what_the_tests_read() -> None:
+    # The sdist carries the tests: each file of the tree they read from ROOT must
+    # be in it too, or they fail where it is unpacked (.ci/package, read above).
+    include = set(PYPROJECT["tool"]["hatch"]["build"]["targets"]["sdist"]["include"])
+    # conftest.py's mypy cache is written, not read; hatchling adds pyproject.toml.
+    left_out = {".mypy_cache", "pyproject.toml"}
+    read = {
+        found.group(1).split("/")[0]
+        for path in (ROOT / "tests").rglob("*.py")
+        for found in re.finditer(r'\bROOT / "([^"]+)"', path.read_text())
+    }
+    assert read - left_out - include == set()
