@@ -54,6 +54,19 @@ def generate(source: str, file: str, package: str | None = None) -> str:
     return render(loaded.modules[os.path.normpath(file)], package)
 
 
+def _package(name: str) -> str:
+    """``--package``'s value, if Python can import a package of that name: it is
+    written into the ``from NAME import ...`` of each module that imports another,
+    and a name that is not (``acme-rpc``) would make modules that do not parse."""
+    parts = name.split(".") if name else []  # "": top-level modules, as without it
+    if not all(p.isidentifier() and not keyword.iskeyword(p) for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"{name!r} is not a Python package name: dotted identifiers, such as "
+            "acme.rpc"
+        )
+    return name
+
+
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="uvrpc-gen",
@@ -84,6 +97,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--package",
         metavar="NAME",
+        type=_package,
         help="the package the generated modules live in: a module imports the "
         "module of an imported file from it (default: as a top-level module)",
     )

@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from uvrpc_gen.cli import main
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -36,3 +40,34 @@ def test_generated_module_imports_inside_a_package(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "{<Op.ADD: 1>}"
+
+
+@pytest.mark.parametrize("package", ["acme-rpc", "acme.class", "acme..rpc", "1acme"])
+def test_a_package_name_python_cannot_import_is_refused(
+    package: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not written into ``from acme-rpc import common``, a module that does not
+    parse: a usage error before anything is written."""
+    (tmp_path / "common.idl").write_text("namespace common;\nmessage M {}\n")
+    (tmp_path / "app.idl").write_text(
+        'namespace app;\nimport "common.idl";\nmessage N { 1: common.M m; }\n'
+    )
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exited:
+        main([str(tmp_path), "-o", str(out), "--package", package])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.endswith(
+        f"uvrpc-gen: error: argument --package: {package!r} is not a Python package "
+        "name: dotted identifiers, such as acme.rpc\n"
+    )
+    assert not out.exists()
+
+
+def test_a_dotted_package_name_is_taken(tmp_path: Path) -> None:
+    (tmp_path / "common.idl").write_text("namespace common;\nmessage M {}\n")
+    (tmp_path / "app.idl").write_text(
+        'namespace app;\nimport "common.idl";\nmessage N { 1: common.M m; }\n'
+    )
+    out = tmp_path / "out"
+    assert main([str(tmp_path), "-o", str(out), "--package", "acme.rpc_v2"]) == 0
+    assert "from acme.rpc_v2 import common as _common\n" in (out / "app.py").read_text()
