@@ -50,15 +50,18 @@ import contextlib
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import pytest
 
-from .client.channel import Channel
-from .client.sync_channel import SyncChannel
-from .server.server import Server
-from .testing import MemoryTransport, ServerThread, sync_memory_channel
-from .wire.service import ServiceBase
+# Every pytest run where uvrpc is installed loads this plugin, most of them for
+# tests that never ask for its fixtures: the runtime (pyzmq, pydantic, about a
+# second) is imported by the fixtures that serve, not here.
+if TYPE_CHECKING:
+    from .client.channel import Channel
+    from .client.sync_channel import SyncChannel
+    from .server.server import Server
+    from .wire.service import ServiceBase
 
 __all__ = [
     "Served",
@@ -137,6 +140,8 @@ class Served:
 
 def _services(value: object) -> tuple[ServiceBase, ...]:
     """What ``uvrpc_service`` returned, checked: one implementation or several."""
+    from .wire.service import ServiceBase
+
     services = (
         tuple(value)
         if isinstance(value, Sequence) and not isinstance(value, str)
@@ -196,6 +201,9 @@ def uvrpc_channel(
     It belongs to the event loop that first uses it; ``async with uvrpc_channel:``
     closes it within that loop, and the fixture closes what is left after the test.
     """
+    from .client.channel import Channel
+    from .testing import MemoryTransport
+
     transport = MemoryTransport(*_services(uvrpc_service))
     yield Channel(transport, check_requests=uvrpc_check_requests)
     # A test's loop (asyncio.run) is gone by now: this needs none, and stops the
@@ -226,6 +234,8 @@ def uvrpc_sync_channel(
 ) -> Iterator[SyncChannel]:
     """A blocking channel to ``uvrpc_service``, served in memory: closed, and what
     serves it stopped, after the test."""
+    from .testing import sync_memory_channel
+
     services = _services(uvrpc_service)
     with sync_memory_channel(*services, check_requests=uvrpc_check_requests) as channel:
         yield channel
@@ -239,6 +249,8 @@ def uvrpc_serve(
     ``async with uvrpc_serve() as served:`` binds ``uvrpc_bind``, and leaving the
     block closes the server."""
     services = _services(uvrpc_service)
+
+    from .server.server import Server
 
     @contextlib.asynccontextmanager
     async def serve() -> AsyncIterator[Served]:
@@ -254,6 +266,8 @@ def _server_thread(
     services: tuple[ServiceBase, ...], bind: str, options: dict[str, Any]
 ) -> Iterator[Served]:
     """Serve ``services`` on a new thread and loop until the block ends."""
+    from .testing import ServerThread
+
     # The failure is reported after the except block, not inside it: raised
     # there, pytest would print the caught error too, chained ("During handling
     # of the above exception ..."), making the one-line report three.

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
+import subprocess
+import sys
 import threading
 import tomllib
 from pathlib import Path
@@ -309,3 +311,22 @@ def test_served_call_awaits_a_coroutine_function_on_the_servers_loop() -> None:
         asyncio.run_coroutine_threadsafe(in_the_servers_loop(), thread.loop).result(30)
     finally:
         assert thread.stop(30)
+
+
+def test_loading_the_plugin_loads_no_runtime() -> None:
+    """Every pytest run where uvrpc is installed loads the plugin, most of them
+    for tests that never ask for its fixtures: they do not pay for importing
+    pyzmq, pydantic and the runtime, which the fixtures import when used."""
+    probe = (
+        "import sys, uvrpc.pytest_plugin\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('uvrpc', 'zmq', 'pydantic', 'msgpack'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    assert out.split() == ["uvrpc", "uvrpc.pytest_plugin"]
