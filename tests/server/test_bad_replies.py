@@ -589,3 +589,38 @@ def test_a_handler_of_the_wrong_kind_of_function_is_refused_as_it_is_served(
         "Yielding.total is an async generator, but shop.Shop.total does not "
         "stream its result: return it instead of yielding it"
     )
+
+
+@pytest.mark.parametrize(
+    ("error", "problem"),
+    [
+        (uvrpc.NotFound(404), "its message is int, not str"),  # type: ignore[arg-type]
+        (uvrpc.NotFound("no", ["a"]), "its details are list, not dict"),  # type: ignore[arg-type]
+    ],
+)
+def test_an_error_of_the_wrong_shape_is_sent_as_internal_and_logged(
+    shop: ModuleType,
+    caplog: pytest.LogCaptureFixture,
+    error: uvrpc.RpcError,
+    problem: str,
+) -> None:
+    """``raise NotFound(404)`` reached its caller as "(malformed error reply
+    ...)", which blamed the server's peer, and the server logged nothing."""
+
+    class Shop(_Uncalled, shop.ShopServer):  # type: ignore[name-defined,misc]
+        async def name(self) -> str:
+            raise error
+
+    async def main() -> None:
+        async with _client(shop, Shop()) as client:
+            with pytest.raises(uvrpc.InternalError) as raised:
+                await client.name(timeout=10)
+            assert raised.value.message == (
+                f"the error NotFound({error.message!r}) could not be sent: {problem}"
+            )
+
+    caplog.set_level(logging.ERROR, logger="uvrpc.server")
+    asyncio.run(main())
+    assert _errors(caplog) == [
+        f"an error NotFound could not be sent ({problem}); its caller gets INTERNAL"
+    ]

@@ -387,7 +387,16 @@ assert all(0 <= status < 0x80 for status in Status), "statuses are fixints"
 
 def encode_error_body(error: RpcError) -> bytes:
     """Encode the body of an error reply: the error's message and details, and for
-    an exception declared in the IDL its wire name and fields (keyed by id)."""
+    an exception declared in the IDL its wire name and fields (keyed by id).
+
+    Raises:
+        TypeError: its message is not a ``str`` (``NotFound(404)``) or its
+            details not a ``dict``, which no peer would read as an error reply.
+    """
+    if not isinstance(error.message, str):
+        raise TypeError(f"its message is {type(error.message).__name__}, not str")
+    if not isinstance(error.details, dict):
+        raise TypeError(f"its details are {type(error.details).__name__}, not dict")
     body: dict[str, Any] = {"message": error.message, "details": error.details}
     if isinstance(error, DeclaredError):
         body["error"] = error.uvrpc_name
