@@ -475,8 +475,13 @@ async def swapped_endpoints(caplog: pytest.LogCaptureFixture) -> None:
         assert "a client connected to the broker's backend" in said()
 
 
-def test_a_leaving_server_finishes_its_calls_and_gets_no_new_ones() -> None:
+def test_a_leaving_server_finishes_its_calls_and_gets_no_new_ones(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="uvrpc.broker")
     asyncio.run(leave_a_broker())
+    said = [r.getMessage() for r in caplog.records if r.name == "uvrpc.broker"]
+    assert "a server is leaving: 1 call still runs" in said  # not "1 calls"
 
 
 async def leave_a_broker() -> None:

@@ -1428,7 +1428,13 @@ class Broker:
             server = self._servers.get(identity)
             if server is not None:
                 server.leaving = True
-                _log.info("a server is leaving: %d calls still run", len(server.calls))
+                running = len(server.calls)
+                _log.info(
+                    "a server is leaving: %d call%s still run%s",
+                    running,
+                    "" if running == 1 else "s",
+                    "s" if running == 1 else "",
+                )
         else:
             self.stats.dropped += 1
 
