@@ -34,7 +34,7 @@ from ..client.channel import Channel
 from ..services.clients import HealthClient
 from ..services.health import HealthStatus
 from ..transport.security import ClientSecurity
-from ..wire.errors import RpcError
+from ..wire.errors import DeadlineExceeded, RpcError
 from . import curve
 from .endpoints import refuse_inproc
 
@@ -172,7 +172,18 @@ async def probe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             if not args.watch:
                 # What connecting left of the time; the call fails at once if none.
                 remaining = max(deadline - loop.time(), 0.0)
-                status = await client.check(service=args.service, timeout=remaining)
+                try:
+                    status = await client.check(service=args.service, timeout=remaining)
+                except DeadlineExceeded:
+                    # In the words of --timeout, not of what connecting left of
+                    # it ("no reply within 2.99882 s").
+                    print(
+                        "uvrpc health: health rpc failed: DEADLINE_EXCEEDED: no "
+                        f"reply within {args.timeout:g} s (--timeout, connecting "
+                        "included)",
+                        file=err,
+                    )
+                    return RPC_FAILED
                 return _answer(status, out)
             exit_status = RPC_FAILED
             async with client.watch(service=args.service, timeout=None) as stream:
