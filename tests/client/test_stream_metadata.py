@@ -121,3 +121,58 @@ def test_a_blocking_stream_read_outside_its_block_sends_its_headers(
         assert [tick.seq for tick in bidi] == [7]
         assert md.trailers == {"x-served": "yes"}
     assert service.seen == [HEADERS, HEADERS]
+
+
+class Failing(Watching):
+    """Sets its trailer, streams one tick, then fails."""
+
+    async def ticks(self, *, count: int, size: int) -> AsyncIterator[Tick]:
+        self._note()
+        yield Tick(seq=0)
+        raise uvrpc.NotFound("no more")
+
+
+@pytest.mark.parametrize("kind", ["server", "memory"])
+@pytest.mark.parametrize("intercepted", [False, True], ids=["plain", "intercepted"])
+def test_an_async_stream_has_its_trailers_once_over(
+    kind: str, intercepted: bool
+) -> None:
+    """As a started unary call's handle has them, and a grpc.aio stream call's
+    ``trailing_metadata()``: read outside any metadata block, on the end and on
+    the error alike; asked before the end, it says it is not over."""
+    interceptors = [PassOn()] if intercepted else []
+
+    async def check(client: FeedClient) -> None:
+        stream = client.ticks(count=2)
+        with pytest.raises(asyncio.InvalidStateError, match="not over"):
+            _ = stream.trailers
+        async with stream:
+            assert [tick.seq async for tick in stream] == [0, 1]
+        assert stream.trailers == {"x-served": "yes"}
+        unsent = client.ticks(count=2)
+        unsent.cancel()
+        assert unsent.trailers == {}
+
+    async def check_failing(client: FeedClient) -> None:
+        stream = client.ticks(count=2)
+        seen = []
+        with pytest.raises(uvrpc.NotFound, match="no more"):
+            async for tick in stream:
+                seen.append(tick.seq)
+        assert (seen, stream.trailers) == ([0], {"x-served": "yes"})
+
+    async def main() -> None:
+        for service, checked in ((Watching(), check), (Failing(), check_failing)):
+            if kind == "memory":
+                channel = uvrpc.testing.memory_channel(
+                    service, interceptors=interceptors
+                )
+                async with channel:
+                    await checked(FeedClient(channel, timeout=10))
+            else:
+                with server_thread(service) as running:
+                    channel = uvrpc.Channel(running.endpoint, interceptors=interceptors)
+                    async with channel:
+                        await checked(FeedClient(channel, timeout=10))
+
+    asyncio.run(asyncio.wait_for(main(), 30))

@@ -17,12 +17,19 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar, cast
 
 from ..core.calls import not_items, refuse_text
-from ..core.client import END, WAIT, CallState, ClientCore
+from ..core.client import END, WAIT, CallState, ClientCore, trailers_of
 from ..interceptors.base import ClientInterceptor
 from ..wire.errors import Cancelled, RpcError
 from ..wire.methods import StreamingMethod
@@ -364,6 +371,26 @@ class ItemStream(AsyncIterator[T], Generic[T]):
     def buffered_max(self) -> int:
         """The most received items that were queued at once (at most the window)."""
         return 0 if self._call is None else self._call.buffered_max
+
+    @property
+    def trailers(self) -> Mapping[str, str | bytes]:
+        """The trailers of the call's last reply once the stream is over, on its
+        end and on its error alike (gRPC's ``trailing_metadata()``): empty if it
+        had none, or ended without a reply (cancelled, or failed at its client).
+        The :func:`uvrpc.metadata` block it was made in gets them too.
+
+        Raises:
+            asyncio.InvalidStateError: the call is still going (or was never
+                started): its trailers come with its last reply.
+        """
+        call = self._call
+        if call is not None and call.over:
+            return trailers_of(call.state)
+        if call is None and (self._cancelled or self._closed):
+            return trailers_of(None)  # ended unsent
+        raise asyncio.InvalidStateError(
+            f"{self._method.route} is not over: its trailers come with its end"
+        )
 
     def _open(self) -> StreamCall:
         call = self._call

@@ -166,9 +166,10 @@ class CallState:
         return f"<CallState {self.method.route} #{self.call_id} {state}>"
 
 
-def trailers_of(state: CallState) -> Mapping[str, str | bytes]:
-    """The trailers of a call's last reply; empty if it had none, or none came."""
-    header = state.header
+def trailers_of(state: CallState | None) -> Mapping[str, str | bytes]:
+    """The trailers of a call's last reply; empty if it had none, or none came
+    (``None``: a call never sent)."""
+    header = None if state is None else state.header
     if header is None or not header.trailers:
         return _NO_TRAILERS
     return header.trailers
