@@ -33,7 +33,7 @@ from typing import Any, Generic, cast
 from ..core.client import CallState, finish, trailers_of
 from ..wire.methods import Reply, Unary
 
-__all__ = ["Call", "InterceptedCall", "ReleasedError"]
+__all__ = ["Call", "InterceptedCall", "ReleasedError", "ended_trailers"]
 
 
 _NO_TRAILERS: Mapping[str, str | bytes] = MappingProxyType({})
@@ -250,6 +250,18 @@ class InterceptedCall(Call[Reply]):
         if future.cancelled() and self.task is not None:
             self.task.cancel()
 
+    async def take(self, made: Call[Any]) -> Any:
+        """The result of ``made``, a request this call made (kept in
+        :attr:`made`, released with this handle); cancelling the wait
+        cancels it."""
+        self.made.append(made)
+        try:
+            return await made
+        except asyncio.CancelledError:
+            if made.refcount:  # else released already, which cancelled it
+                made.cancel()
+            raise
+
     @property
     def trailers(self) -> Mapping[str, str | bytes]:
         """The trailers of the call's reply (empty if it had none, or the
@@ -269,3 +281,11 @@ class InterceptedCall(Call[Reply]):
         for call in made:
             if call.refcount:
                 call.release()
+
+
+def ended_trailers(call: Call[Any]) -> Mapping[str, str | bytes]:
+    """An ended call's trailers; empty if it ended without a reply."""
+    try:
+        return dict(call.trailers)
+    except (Exception, asyncio.CancelledError):
+        return {}

@@ -19,7 +19,7 @@ from functools import partial
 from typing import Any, Protocol, TypeVar, cast
 
 from ..core.client import CallState, finish, trailers_of
-from ..core.context import OUTGOING, CallMetadata, Metadata, validate_metadata
+from ..core.context import OUTGOING, CallMetadata, validate_metadata
 from ..interceptors.base import (
     ClientCallInfo,
     ClientInterceptor,
@@ -30,7 +30,7 @@ from ..interceptors.base import (
 from ..wire.errors import Cancelled
 from ..wire.methods import StreamingMethod, Unary
 from ..wire.protocol import ReplyHeader
-from .handle import Call, InterceptedCall
+from .handle import Call, InterceptedCall, ended_trailers
 
 __all__ = [
     "OpenedStream",
@@ -257,15 +257,10 @@ def intercept_start(
     async def send() -> Any:
         method = cast(Unary[Any, _T], info.method)
         made = _in_scope(info, outer, partial(start, method, info.args, info.timeout))
-        handle.made.append(made)
         try:
-            return await made
-        except asyncio.CancelledError:
-            if made.refcount:  # else released already, which cancelled it
-                made.cancel()
-            raise
+            return await handle.take(made)
         finally:
-            info.trailers = _trailers_of(made)
+            info.trailers = ended_trailers(made)
 
     proceed = _client_chain(interceptors, info, send)
 
@@ -279,14 +274,6 @@ def intercept_start(
 
     handle.task = loop.create_task(run())
     return handle
-
-
-def _trailers_of(call: Call[Any]) -> Metadata:
-    """A started call's trailers; empty if it ended without a reply."""
-    try:
-        return dict(call.trailers)
-    except (Exception, asyncio.CancelledError):
-        return {}
 
 
 def intercept_sync_stream(

@@ -12,7 +12,7 @@ from collections.abc import (
     Sequence,
 )
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from ..core.calls import checked_timeout
 from ..interceptors.base import ClientInterceptor, SyncClientInterceptor
@@ -27,7 +27,7 @@ from ..wire.methods import (
     Unary,
 )
 from .channel import Channel
-from .handle import Call, InterceptedCall
+from .handle import Call, InterceptedCall, ended_trailers
 from .retry import Retry, checked_retry
 from .streams import ItemStream
 from .sync_channel import SyncChannel
@@ -380,18 +380,10 @@ def _retried_start(
 
     async def attempt(remaining: float | None) -> Reply:
         made = channel.start(method, args, remaining, wait_for_ready)
-        handle.made.append(made)
         try:
-            return await made
-        except asyncio.CancelledError:
-            if made.refcount:  # else released already, which cancelled it
-                made.cancel()
-            raise
+            return cast(Reply, await handle.take(made))
         finally:
-            try:
-                trailers[0] = dict(made.trailers)
-            except (Exception, asyncio.CancelledError):
-                trailers[0] = {}  # it ended without a reply
+            trailers[0] = ended_trailers(made)
 
     async def run() -> None:
         try:
