@@ -1139,6 +1139,13 @@ class _Checker:
                 "generated clients' or server's base class; rename the method (its "
                 "route, which the wire carries, changes with it)",
             )
+        elif python in self.kinds and isinstance(self.kinds[python], Const):
+            # A default written after the method in the class body would name it.
+            self.error(
+                span,
+                f"method name '{name}' is also the name of a constant; it would hide "
+                "the constant from the generated classes' parameter defaults",
+            )
         elif python in self.kinds:
             self.error(
                 span,

@@ -56,6 +56,14 @@ def test_method_named_like_a_definition() -> None:
     ]
 
 
+def test_method_named_like_a_constant_says_constant() -> None:
+    source = "const i32 limit = 3;\nservice S { void limit(1: i32 n = limit); }"
+    assert messages(source) == [
+        "3:18: method name 'limit' is also the name of a constant; it would hide the "
+        "constant from the generated classes' parameter defaults"
+    ]
+
+
 def test_method_snake_cased_to_a_definition_name() -> None:
     source = "message get_point {}\nservice S { void getPoint(); }"
     assert messages(source) == [
