@@ -744,6 +744,10 @@ class _Checker:
         """Report a definition, or another member, with the name of the class
         generated for a member of ``union``; record the names in ``taken``."""
         for member in union.members:
+            if member.name.startswith("_"):
+                # Refused for its underscore; '_' alone would otherwise also be
+                # said to clash with the union itself (its class is '<Union>').
+                continue
             name = naming.union_member_class(union.name, member.name)
             label = f"{union.name}.{member.name}"
             user = self.kinds.get(name)

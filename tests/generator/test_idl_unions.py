@@ -148,6 +148,16 @@ def test_check_errors(source: str, expected: str) -> None:
     assert expected in errors(f"namespace t; {source}")
 
 
+@pytest.mark.parametrize("member", ["_", "__"])
+def test_an_underscore_member_gets_that_one_error(member: str) -> None:
+    """Its class would be the union's own name; it is refused for the underscore,
+    not said to clash with the union too."""
+    assert errors(f"namespace t; union U {{ 1: i32 a; 2: i32 {member}; }}") == [
+        f"t.idl:1:41: error: union member name '{member}' must not start with an "
+        "underscore"
+    ]
+
+
 # --- --compat -------------------------------------------------------------------------
 
 OLD = """\
