@@ -22,6 +22,7 @@ __all__ = [
     "IdlError",
     "format_diagnostic",
     "format_diagnostics",
+    "not_utf8",
 ]
 
 REQUIRED_HINT = (
@@ -86,3 +87,36 @@ _WIDE = frozenset({"W", "F"})
 def format_diagnostics(diagnostics: Sequence[Diagnostic], source: str) -> str:
     """Render several diagnostics, one block each, separated by newlines."""
     return "\n".join(format_diagnostic(d, source) for d in diagnostics)
+
+
+def not_utf8(
+    file: str, data: bytes, error: UnicodeDecodeError
+) -> tuple[Diagnostic, str]:
+    """The error of a file that is not UTF-8, at its first byte that does not
+    decode, and the file's text to show it in (that byte replaced by U+FFFD).
+
+    Columns count characters as the parser's do, from after a byte order mark.
+    """
+    before = data[: error.start]
+    line_start = before.rfind(b"\n") + 1
+    column = len(before[line_start:].decode("utf-8", errors="replace"))
+    if line_start == 0 and before.startswith(b"\xef\xbb\xbf"):
+        column -= 1  # the BOM, which columns skip
+    bad = data[error.start : error.end]
+    span = Span(file, before.count(b"\n") + 1, column + 1, column + 2)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # as Windows's "Unicode"
+        message = (
+            "the file is UTF-16 (it starts with its byte order mark); save it as UTF-8"
+        )
+    else:
+        message = (
+            f"the file is not UTF-8: {_hex(bad)} cannot be decoded here; "
+            "save the file as UTF-8"
+        )
+    return Diagnostic(span, message), data.decode("utf-8", errors="replace")
+
+
+def _hex(data: bytes) -> str:
+    """``byte 0xff`` or ``bytes 0xe2 0x82``."""
+    codes = " ".join(f"0x{byte:02x}" for byte in data)
+    return f"byte {codes}" if len(data) == 1 else f"bytes {codes}"

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .check import CheckedModule, check
-from .diagnostics import Diagnostic, IdlError, format_diagnostics
+from .diagnostics import Diagnostic, IdlError, format_diagnostics, not_utf8
 from .model import Import, Module
 from .parse import parse
 
@@ -100,12 +100,18 @@ class _Loader:
         if path in self.sources:
             return self.sources[path]
         try:
-            # newline="": the parser counts lines at \n alone (a lone \r is no
-            # line break), so the text must reach it untranslated.
-            with open(path, encoding="utf-8", newline="") as stream:
-                text = stream.read()
-        except (OSError, UnicodeDecodeError) as error:
-            reason = getattr(error, "strerror", None) or str(error)
+            # Bytes: the parser counts lines at \n alone (a lone \r is no line
+            # break), so the text must reach it untranslated.
+            with open(path, "rb") as stream:
+                data = stream.read()
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            # Reported at its own position in that file, as its other errors are.
+            diagnostic, self.sources[path] = not_utf8(path, data, error)
+            self.report(path, [diagnostic])
+            return None
+        except OSError as error:
+            reason = error.strerror or str(error)
             if importer is None or where is None:
                 self.reports.append(f"{path}: error: cannot read: {reason}")
             else:

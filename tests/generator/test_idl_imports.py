@@ -195,6 +195,50 @@ def test_an_import_cycle_is_named_where_it_closes(tmp_path: Path) -> None:
     assert text.splitlines()[1:] == ['import "a.idl";', "       ^~~~~~~"]
 
 
+@pytest.mark.parametrize(
+    ("data", "where", "shown", "what"),
+    [
+        (
+            b'namespace a;\nmessage M { 1: string s = "\xff"; }\n',
+            "2:28",
+            'message M { 1: string s = "\ufffd"; }',
+            "byte 0xff",
+        ),
+        # Columns count characters, from after a byte order mark.
+        (
+            b"\xef\xbb\xbfnamespace a; // \xc3\xa9t\xe9\n",
+            "1:19",
+            "namespace a; // \u00e9t\ufffd",
+            "byte 0xe9",
+        ),
+        (b"namespace a;\n\t// \xe2\x82!\n", "2:5", "\t// \ufffd!", "bytes 0xe2 0x82"),
+    ],
+)
+def test_a_file_that_is_not_utf8_is_an_error_at_its_first_bad_byte(
+    data: bytes, where: str, shown: str, what: str, tmp_path: Path
+) -> None:
+    """An imported one too, at its own position, as its other errors are."""
+    (tmp_path / "b.idl").write_bytes(data)
+    write(tmp_path, {"a.idl": 'namespace a;\nimport "b.idl";\n'})
+    column = int(where.split(":")[1])
+    caret = shown[: column - 1].replace("\u00e9", " ").replace("\ufffd", " ")
+    for path in ("a.idl", "b.idl"):
+        assert report([tmp_path / path]).splitlines() == [
+            f"{tmp_path / 'b.idl'}:{where}: error: the file is not UTF-8: {what} "
+            "cannot be decoded here; save the file as UTF-8",
+            shown,
+            "".join(c if c == "\t" else " " for c in caret) + "^",
+        ]
+
+
+def test_a_utf16_file_is_told_to_be_saved_as_utf8(tmp_path: Path) -> None:
+    (tmp_path / "a.idl").write_bytes("namespace a;\n".encode("utf-16"))
+    assert report([tmp_path / "a.idl"]).splitlines()[0] == (
+        f"{tmp_path / 'a.idl'}:1:1: error: the file is UTF-16 (it starts with its "
+        "byte order mark); save it as UTF-8"
+    )
+
+
 def test_a_missing_import_is_named_at_the_import(tmp_path: Path) -> None:
     write(tmp_path, {"a.idl": 'namespace a;\n  import "nope.idl";\n'})
     first = report([tmp_path / "a.idl"]).splitlines()[0]
