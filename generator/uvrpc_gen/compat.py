@@ -46,7 +46,7 @@ from pathlib import Path
 
 from . import constraints
 from .check import CheckedModule, check, type_text
-from .diagnostics import IdlError, format_diagnostics
+from .diagnostics import IdlError, format_diagnostic, format_diagnostics, not_utf8
 from .directions import BOTH, REPLY, REQUEST, directions
 from .load import LoadError, load
 from .model import (
@@ -141,10 +141,14 @@ def read_checked(path: str) -> CheckedModule:
     """
     try:
         # Untranslated, as load() reads it: a lone \r is no line break.
-        with open(path, encoding="utf-8", newline="") as stream:
-            source = stream.read()
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or str(error)
+        with open(path, "rb") as stream:
+            data = stream.read()
+        source = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        diagnostic, shown = not_utf8(path, data, error)
+        raise CompatError(format_diagnostic(diagnostic, shown)) from None
+    except OSError as error:
+        reason = error.strerror or str(error)
         raise CompatError(f"{path}: error: cannot read: {reason}") from None
     try:
         module = parse(source, path)

@@ -680,7 +680,12 @@ def test_cli_exit_2_for_unreadable_files_reports_both(tmp_path: Path) -> None:
     assert result.returncode == 2
     lines = result.stderr.splitlines()
     assert lines[0].startswith("missing.idl: error: cannot read: ")
-    assert lines[1].startswith("bad.idl: error: cannot read: ")
+    assert lines[1:] == [
+        "bad.idl:1:11: error: the file is not UTF-8: byte 0xff cannot be decoded "
+        "here; save the file as UTF-8",
+        "namespace \ufffd;",
+        "          ^",
+    ]
     assert "Traceback" not in result.stderr
 
 
