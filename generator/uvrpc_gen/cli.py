@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import keyword
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -285,7 +286,8 @@ def _check(
     the command that regenerates it as this run would (``--package`` included:
     without it the module would import its imports as top-level modules)."""
     status = 0
-    options = f" --package {package}" if package else ""
+    # Quoted as a shell reads them: the command is there to be pasted.
+    options = f" --package {shlex.quote(package)}" if package else ""
     for target, text in results.items():
         try:
             current = target.read_text(encoding="utf-8")
@@ -295,7 +297,8 @@ def _check(
             state = "missing" if current is None else "stale"
             print(
                 f"{target}: {state}; regenerate it with: "
-                f"uvrpc-gen {sources[target]} -o {output}{options}",
+                f"uvrpc-gen {shlex.quote(sources[target])} -o {shlex.quote(output)}"
+                f"{options}",
                 file=sys.stderr,
             )
             status = 1

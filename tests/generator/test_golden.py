@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -241,6 +242,22 @@ def test_golden_passes_mypy_strict(idl: Path) -> None:
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_advises_a_command_a_shell_reads_as_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Paths with spaces (or quotes) are quoted in the advised command."""
+    idl = tmp_path / "my idl" / "echo.idl"
+    idl.parent.mkdir()
+    idl.write_text((ROOT / "idl" / "echo.idl").read_text())
+    out = tmp_path / "it's out"
+    assert main([str(idl), "-o", str(out), "--check"]) == 1
+    (advice,) = capsys.readouterr().err.splitlines()
+    command = shlex.split(advice.partition("regenerate it with: ")[2])
+    assert command == ["uvrpc-gen", str(idl), "-o", str(out)]
+    assert main(command[1:]) == 0
+    assert main([*command[1:], "--check"]) == 0
 
 
 def test_check_advises_the_command_with_its_package(
