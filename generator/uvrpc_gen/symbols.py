@@ -149,8 +149,10 @@ def attributes_of(*classes: type, metaclass: bool = False) -> frozenset[str]:
     return frozenset(names)
 
 
-MESSAGE_ATTRIBUTES = attributes_of(uvrpc.Message)
-"""Names a message field cannot take: they would shadow ``uvrpc.Message``'s."""
+MESSAGE_ATTRIBUTES = attributes_of(uvrpc.Message, metaclass=True)
+"""Names a message field cannot take: they would shadow ``uvrpc.Message``'s, or
+its metaclass's (``register``, ``mro``), which pydantic would take for the field's
+default (a bound method) and so make a required field optional."""
 
 CLIENT_ATTRIBUTES = attributes_of(
     uvrpc.AsyncClient, uvrpc.SyncClient, uvrpc.ServiceBase

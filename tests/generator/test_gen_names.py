@@ -48,6 +48,27 @@ def test_a_method_may_be_named_like_a_builtin_type(method: str) -> None:
     check(parse(NS + f"service S {{ void {method}(); }}", "t.idl"))
 
 
+@pytest.mark.parametrize("name", ["register", "mro"])
+@pytest.mark.parametrize(
+    ("source", "what", "column"),
+    [
+        ("message M {{ 1: i32 {name}; }}", "field", 20),
+        ("exception X {{ 1: i32 {name}; }}", "exception field", 22),
+        ("service S {{ void f(1: i32 {name}); }}", "parameter", 27),
+    ],
+)
+def test_names_of_the_message_metaclass_are_reserved(
+    name: str, source: str, what: str, column: int
+) -> None:
+    """Pydantic would take the metaclass's method for the field's default: a
+    required field that is not, a message built without it that cannot be sent."""
+    assert messages(source.format(name=name)) == [
+        f"2:{column}: {what} name '{name}' clashes with an attribute of "
+        f"uvrpc.Message; rename it (say '{name}_'): {what.split()[-1]}s travel by "
+        "id, so the wire stays the same"
+    ]
+
+
 def test_method_named_like_a_definition() -> None:
     source = "message point {}\nservice S { point point(1: point p); }"
     assert messages(source) == [
