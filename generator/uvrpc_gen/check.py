@@ -47,6 +47,7 @@ from .model import (
 )
 from .parse import MAX_NESTING
 from .symbols import (
+    CLASS_BODY_NAMES,
     CLIENT_ATTRIBUTES,
     ENUM_ATTRIBUTES,
     EXCEPTION_ATTRIBUTES,
@@ -673,6 +674,15 @@ class _Checker:
                     span,
                     f"{what} name '{name}' is taken: every generated module binds "
                     "it ('from __future__ import annotations')",
+                )
+            elif name in CLASS_BODY_NAMES and isinstance(
+                definition, (Enum, Message, UnionType, Const)
+            ):  # the kinds annotations and defaults name (typedefs are expanded)
+                self.error(
+                    span,
+                    f"{what} name '{name}' is taken: the generated classes bind it "
+                    "in their bodies, where it would hide this definition from "
+                    f"their annotations and defaults; {_renamed_definition(what)}",
                 )
         first = self.kinds.get(name)
         if first is not None:

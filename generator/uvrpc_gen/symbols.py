@@ -18,6 +18,7 @@ __all__ = [
     "CLIENT_ATTRIBUTES",
     "CONSTRAINTS",
     "DEFAULT",
+    "CLASS_BODY_NAMES",
     "ENUM_ATTRIBUTES",
     "EXCEPTION_ATTRIBUTES",
     "GENERATED_ALIASES",
@@ -170,6 +171,14 @@ but a ``string`` field ``message`` is its message text (the checker lets it be).
 
 GENERATED_ALIASES = frozenset({RUNTIME_ALIAS, "_t", "_abc", "_typing"})
 """The names generated modules import their dependencies as."""
+
+CLASS_BODY_NAMES = frozenset(
+    {"model_config", "uvrpc_name", "uvrpc_fields", "uvrpc_id", "uvrpc_service"}
+)
+"""Names the generated classes bind in their bodies (a message's ``model_config``,
+an exception's ``uvrpc_name`` and ``uvrpc_fields``, a union member's ``uvrpc_id``
+and ``uvrpc_name``, a server's ``uvrpc_service``): there they hide a definition of
+the module of that name from the annotations and defaults that follow."""
 
 ENUM_ATTRIBUTES = attributes_of(uvrpc.Enum, metaclass=True)
 """Names an enum member cannot take: they would shadow ``uvrpc.Enum``'s (an

@@ -69,6 +69,38 @@ def test_names_of_the_message_metaclass_are_reserved(
     ]
 
 
+@pytest.mark.parametrize(
+    ("source", "what", "column"),
+    [
+        # Each broke the module: a default of the class's ConfigDict, an import
+        # that failed ('dict' object has no attribute 'A'), an annotation mypy
+        # refused.
+        ("const i32 {name} = 1; message M {{ 1: i32 x = {name}; }}", "constant", 11),
+        ("enum {name} {{ A = 1; }} message M {{ 1: {name} e = {name}.A; }}", "enum", 6),
+        ("message {name} {{}} message M {{ 1: optional {name} m; }}", "message", 9),
+        ("union {name} {{ 1: i32 a; }} exception X {{ 1: {name} u; }}", "union", 7),
+    ],
+)
+@pytest.mark.parametrize(
+    "name", ["model_config", "uvrpc_name", "uvrpc_fields", "uvrpc_id", "uvrpc_service"]
+)
+def test_names_the_generated_classes_bind_are_taken(
+    name: str, source: str, what: str, column: int
+) -> None:
+    assert messages(source.format(name=name))[0] == (
+        f"2:{column}: {what} name '{name}' is taken: the generated classes bind it "
+        "in their bodies, where it would hide this definition from their "
+        "annotations and defaults; rename it: only its Python name changes, not "
+        "the wire"
+    )
+
+
+def test_a_service_or_exception_may_have_such_a_name() -> None:
+    """They name no module attribute of their own that a class body refers to."""
+    source = "exception model_config {}\nservice uvrpc_id { void f(); }"
+    check(parse(NS + source, "t.idl"))
+
+
 def test_method_named_like_a_definition() -> None:
     source = "message point {}\nservice S { point point(1: point p); }"
     assert messages(source) == [
