@@ -1055,6 +1055,16 @@ class _Checker:
                     f"method name '{method.name}' makes '{start}', which clashes "
                     "with an attribute of the generated clients' base class",
                 )
+            elif isinstance(self.kinds.get(start), (Enum, Message, UnionType, Const)):
+                # Bound in the async client's body, the twin would hide the
+                # definition from the annotations and defaults of later methods.
+                kind = "constant" if isinstance(self.kinds[start], Const) else "type"
+                self.error(
+                    method.span,
+                    f"method name '{method.name}' makes '{start}', the name of a "
+                    f"{kind} of the module, which the async client would hide; "
+                    f"rename the method or the {kind}",
+                )
 
     def method_kind(self, method: Method) -> None:
         """Report modifiers and streams a method cannot have together."""

@@ -101,6 +101,25 @@ def test_a_service_or_exception_may_have_such_a_name() -> None:
     check(parse(NS + source, "t.idl"))
 
 
+@pytest.mark.parametrize(
+    ("definition", "kind"),
+    [
+        ("message start_add { 1: i32 x; }", "type"),
+        ("enum start_add { A = 1; }", "type"),
+        ("const i32 start_add = 3;", "constant"),
+    ],
+)
+def test_a_call_handle_twin_named_like_a_definition(definition: str, kind: str) -> None:
+    """The async client's ``start_add`` would hide it from the methods after it."""
+    source = f"{definition}\nservice S {{ void add(); void get(1: i32 a); }}"
+    assert messages(source) == [
+        f"3:18: method name 'add' makes 'start_add', the name of a {kind} of the "
+        f"module, which the async client would hide; rename the method or the {kind}"
+    ]
+    # A oneway or streaming method has no twin.
+    check(parse(NS + f"{definition}\nservice S {{ oneway void add(); }}", "t.idl"))
+
+
 def test_method_named_like_a_definition() -> None:
     source = "message point {}\nservice S { point point(1: point p); }"
     assert messages(source) == [
