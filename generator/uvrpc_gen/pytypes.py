@@ -349,6 +349,13 @@ def python_bytes(value: bytes) -> str:
     return "b" + _quoted(value.decode("latin-1"), lambda char: " " <= char <= "~")
 
 
+def _view_of(data: str) -> Group:
+    """``memoryview(data)``, a call whose brackets ruff splits, as it splits any
+    call's, when the line up to its ``(`` fits (rather than wrapping it in
+    parentheses, as it wraps a value that cannot split)."""
+    return Group(f"{builtin('memoryview')}(", (data,), ")", hug=True)
+
+
 def default_doc(ref: TypeRef, literal: Literal, *, received: bool = False) -> Doc:
     """A default value as a Python expression of the field's type, to lay out.
 
@@ -367,13 +374,13 @@ def default_doc(ref: TypeRef, literal: Literal, *, received: bool = False) -> Do
     if isinstance(literal, StringLiteral):
         if ref.name == "bytes":
             data = python_bytes(literal.data)
-            return f"{builtin('memoryview')}({data})" if received else data
+            return _view_of(data) if received else data
         return python_string(literal.value)
     if isinstance(literal, NameLiteral):
         name = python_name(literal.name)
         # A constant of type bytes is a bytes object; received bytes are views.
         if received and ref.name == "bytes":
-            return f"{builtin('memoryview')}({name})"
+            return _view_of(name)
         return name
     if isinstance(literal, ListLiteral):
         items = tuple(default_doc(ref.arguments[0], item) for item in literal.items)

@@ -285,6 +285,31 @@ def test_negative_defaults_of_long_fields_generate_ruff_clean_code(
     assert "_ALONE: _typing.Final[\n    int\n] = -7\n" in text
 
 
+def test_bytes_defaults_of_long_fields_generate_ruff_clean_code(
+    tmp_path: Path,
+) -> None:
+    """A bytes default is a call, ``memoryview(b"...")``: when the line up to its
+    ``(`` fits, ruff splits the call's brackets rather than wrap it in
+    parentheses."""
+    source = (
+        "namespace t;\n"
+        'const bytes MAGIC = "uv";\n'
+        "message M {\n"
+        '    1: bytes(max_len = 1024) request = "";\n'
+        "    2: bytes(max_len = 1024) builtin = MAGIC;\n"
+        '    3: bytes(max_len = 1024) longer_name = "";\n'
+        "}\n"
+    )
+    text = generated_ruff_clean(source, tmp_path)
+    annotation = "_typing.Annotated[_t.Bytes, _t.ByteLength(max_length=1024)]"
+    assert f'    request: {annotation} = memoryview(\n        b""\n    )\n' in text
+    assert f"    builtin: {annotation} = memoryview(\n        MAGIC\n    )\n" in text
+    # Longer, the line up to the '(' does not fit: parentheses.
+    assert (
+        f'    longer_name: {annotation} = (\n        memoryview(b"")\n    )\n' in text
+    )
+
+
 def test_long_stream_item_types_generate_ruff_clean_code(tmp_path: Path) -> None:
     """The async client takes a stream's items as ``AsyncIterable[T] |
     Iterable[T]``: a union too long for its line breaks before ``|``, and each
