@@ -403,3 +403,28 @@ def test_port_0_binds_a_free_port_and_is_refused_to_connect_to() -> None:
     run(main())
     with pytest.raises(ValueError, match="port '0' is not a number from 1 to 65535"):
         uvrpc.Channel("tcp://127.0.0.1:0")
+
+
+def test_the_connect_timeout_counts_from_the_first_use_or_the_making(
+    tmp_path: Path,
+) -> None:
+    """An asyncio channel connects when first used, so its first call waits out
+    the connect timeout however long ago the channel was made; a blocking one
+    connects as it is made, so a call made after the timeout fails at once."""
+    endpoint = nobody(tmp_path)
+
+    async def main() -> None:
+        async with uvrpc.Channel(endpoint, connect_timeout=NO_WAIT) as channel:
+            await asyncio.sleep(2 * NO_WAIT)
+            started = time.monotonic()
+            with pytest.raises(uvrpc.Unavailable, match="no connection"):
+                await CalculatorClient(channel, timeout=60).add(a=1, b=2)
+            assert time.monotonic() - started >= NO_WAIT * 0.9
+
+    run(main())
+    with uvrpc.SyncChannel(endpoint, connect_timeout=NO_WAIT) as channel:
+        time.sleep(2 * NO_WAIT)
+        started = time.monotonic()
+        with pytest.raises(uvrpc.Unavailable, match="no connection"):
+            CalculatorSyncClient(channel, timeout=60).add(a=1, b=2)
+        assert time.monotonic() - started < NO_WAIT / 2
