@@ -407,7 +407,8 @@ def test_a_result_that_cannot_be_encoded_fails_its_call_alone(
     assert len(errors) == 4, errors
     assert errors[0] == (
         "handler of shop.Shop.blob returned a value of type memoryview that cannot "
-        "be sent; its caller gets INTERNAL: a buffer must be contiguous to be sent"
+        "be sent; its caller gets INTERNAL: a buffer must be contiguous in row (C) "
+        "order to be sent; bytes(buffer) is a copy that is"
     )
     assert errors[1].startswith("handler of shop.Shop.blobs yielded item 1 of type")
     assert errors[2].startswith("handler of shop.Shop.tree returned a value of type")

@@ -67,9 +67,14 @@ _TOO_DEEP = (
 )
 
 
-NOT_CONTIGUOUS = "a buffer must be contiguous to be sent"
+NOT_CONTIGUOUS = (
+    "a buffer must be contiguous in row (C) order to be sent; bytes(buffer) is a "
+    "copy that is"
+)
 """Why a strided view (``memoryview(b)[::2]``) is refused: it has no one run of
-bytes to send."""
+bytes to send. A Fortran-order array is one run, but not in the order its
+``bytes()`` and ``tobytes()`` give, so it is refused too: the message says which
+order, since "contiguous" alone would be false of it."""
 
 
 class EncodeError(TypeError):
