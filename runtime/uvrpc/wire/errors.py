@@ -94,7 +94,9 @@ class InvalidArgument(RpcError):
     """The request did not match the method's declared types.
 
     ``details["field_path"]`` names the first offending field (``"program.steps.0.op"``)
-    and ``details["errors"]`` lists every problem found.
+    and ``details["errors"]`` lists the problems found, the first
+    :data:`~uvrpc.wire.limits.MAX_PROBLEMS` (ten) of them; ``details["more"]``
+    counts the rest, if any (``docs/limits.md``).
     """
 
     status_code = Status.INVALID_ARGUMENT
