@@ -8,6 +8,7 @@ it already sent.
 from __future__ import annotations
 
 import asyncio
+import math
 import subprocess
 import sys
 import threading
@@ -428,3 +429,53 @@ def test_the_connect_timeout_counts_from_the_first_use_or_the_making(
         with pytest.raises(uvrpc.Unavailable, match="no connection"):
             CalculatorSyncClient(channel, timeout=60).add(a=1, b=2)
         assert time.monotonic() - started < NO_WAIT / 2
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("linger", math.inf),  # close() raised OverflowError, its socket left open
+        ("linger", math.nan),
+        ("linger", -1),
+        ("linger", True),
+        ("connect_timeout", math.nan),  # calls failed "for nan s" at once
+        ("connect_timeout", -1),
+        ("connect_timeout", "1"),  # a TypeError from a comparison
+    ],
+)
+def test_a_wait_that_is_no_number_of_seconds_is_refused_as_the_channel_is_made(
+    option: str, value: object
+) -> None:
+    refused = f"{option} must be a finite number of seconds"
+    for make in (uvrpc.Channel, uvrpc.SyncChannel):
+        with pytest.raises(ValueError, match=refused):
+            make("tcp://127.0.0.1:9", **{option: value})  # type: ignore[arg-type]
+
+
+def test_an_infinite_linger_given_to_close_is_refused_and_the_channel_stays_open(
+    tmp_path: Path,
+) -> None:
+    """``close(linger=math.inf)`` raised OverflowError from inside the close,
+    leaving the socket open; it is refused before anything is closed, and a close
+    with a valid linger then closes. An infinite connect timeout stays allowed:
+    it waits for a server until the call's deadline."""
+    endpoint = f"ipc://{tmp_path / 'linger.sock'}"
+
+    async def main() -> None:
+        async with uvrpc.Server(Calculator()) as server:
+            server.bind(endpoint)
+            channel = uvrpc.Channel(endpoint, connect_timeout=math.inf)
+            assert await CalculatorClient(channel).add(a=1, b=2) == 3
+            with pytest.raises(ValueError, match="linger must be a finite number"):
+                await channel.close(linger=math.inf)
+            assert await CalculatorClient(channel).add(a=2, b=2) == 4
+            await channel.close(linger=1)
+
+    run(main())
+    with server_thread(Calculator()) as server:
+        blocking = uvrpc.SyncChannel(server.endpoint, connect_timeout=math.inf)
+        assert CalculatorSyncClient(blocking).add(a=1, b=2) == 3
+        with pytest.raises(ValueError, match="linger must be a finite number"):
+            blocking.close(linger=math.inf)
+        assert CalculatorSyncClient(blocking).add(a=2, b=2) == 4
+        blocking.close(linger=1)

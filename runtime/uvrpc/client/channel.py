@@ -63,6 +63,7 @@ from ..wire.limits import (
     MAX_IN_FLIGHT,
     MAX_MESSAGE_SIZE,
     check_limit,
+    check_seconds,
 )
 from ..wire.methods import (
     BidiStreaming,
@@ -583,8 +584,14 @@ class Channel:
         check_requests: bool = False,
     ) -> None:
         check_window(stream_window)
-        if connect_timeout < 0 or linger < 0:
-            raise ValueError("connect_timeout and linger must not be negative")
+        # Checked here, not where they are used: a NaN passed every comparison
+        # and named itself in each call's error ("no connection ... for nan s"),
+        # and an infinite linger met int() only as the channel closed, which
+        # raised OverflowError and left its socket open.
+        connect_timeout = check_seconds(
+            "connect_timeout", connect_timeout, zero=True, forever=True
+        )
+        linger = check_seconds("linger", linger, zero=True)
         checked_security(security, ClientSecurity)
         self._pid = os.getpid()
         # The first deadlines of a fresh process are then as punctual as later ones.
@@ -1599,6 +1606,8 @@ class Channel:
                 futures and socket these are (close it there:
                 ``asyncio.run_coroutine_threadsafe(channel.close(), loop)``).
         """
+        if linger is not None:
+            linger = check_seconds("linger", linger, zero=True)
         if self._closed:
             return
         if os.getpid() != self._pid:

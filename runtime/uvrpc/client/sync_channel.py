@@ -44,6 +44,7 @@ from ..wire.limits import (
     HIGH_WATER_MARK,
     MAX_MESSAGE_SIZE,
     check_limit,
+    check_seconds,
 )
 from ..wire.methods import (
     BidiStreaming,
@@ -154,8 +155,14 @@ class SyncChannel:
         check_requests: bool = False,
     ) -> None:
         check_window(stream_window)
-        if connect_timeout < 0 or linger < 0:
-            raise ValueError("connect_timeout and linger must not be negative")
+        # Checked here, not where they are used: a NaN passed every comparison
+        # and named itself in each call's error ("no connection ... for nan s"),
+        # and an infinite linger met int() only as the channel closed, which
+        # raised OverflowError and left its socket open.
+        connect_timeout = check_seconds(
+            "connect_timeout", connect_timeout, zero=True, forever=True
+        )
+        linger = check_seconds("linger", linger, zero=True)
         checked_security(security, ClientSecurity)
         settle_heap()  # see Channel
         self._interceptors = checked_interceptors(interceptors, "intercept_sync")
@@ -579,6 +586,8 @@ class SyncChannel:
         thread closes it as it leaves. A second close, made while the first
         waits, returns at once.
         """
+        if linger is not None:
+            linger = check_seconds("linger", linger, zero=True)
         with self._close_lock:
             if self._closed:
                 return

@@ -137,9 +137,12 @@ def check_limit(name: str, value: int, least: int = 1) -> int:
     return value
 
 
-def check_seconds(name: str, value: object, *, zero: bool = False) -> float:
+def check_seconds(
+    name: str, value: object, *, zero: bool = False, forever: bool = False
+) -> float:
     """``value`` as a float if it is a finite number of seconds above zero (or
-    zero too, if ``zero``): any real number but a bool.
+    zero too, if ``zero``; or ``math.inf``, if ``forever``): any real number but
+    a bool.
 
     Raises:
         ValueError: it is not; NaN and infinity included, which the comparisons
@@ -148,12 +151,13 @@ def check_seconds(name: str, value: object, *, zero: bool = False) -> float:
     """
     if not isinstance(value, bool) and isinstance(value, numbers.Real):
         seconds = float(value)
+        if forever and seconds == math.inf:
+            return seconds
         if math.isfinite(seconds) and (seconds > 0 or zero and seconds == 0):
             return seconds
     least = "zero or more" if zero else "more than zero"
-    raise ValueError(
-        f"{name} must be a finite number of seconds, {least}, not {value!r}"
-    )
+    kind = "a finite number of seconds" + (" or math.inf" if forever else "")
+    raise ValueError(f"{name} must be {kind}, {least}, not {value!r}")
 
 
 def backstop_size(max_message_size: int) -> int:
