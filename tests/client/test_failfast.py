@@ -479,3 +479,20 @@ def test_an_infinite_linger_given_to_close_is_refused_and_the_channel_stays_open
             blocking.close(linger=math.inf)
         assert CalculatorSyncClient(blocking).add(a=2, b=2) == 4
         blocking.close(linger=1)
+
+
+@pytest.mark.parametrize("timeout", [math.nan, "1", True])
+def test_ready_refuses_a_timeout_that_is_no_number_of_seconds(timeout: object) -> None:
+    """``ready(math.nan)`` waited for ever (asyncio's timer never fires at NaN);
+    ``ready("1")`` failed with a TypeError only after making the waiter that
+    the close then failed, which asyncio logged as never retrieved."""
+
+    async def main() -> None:
+        async with uvrpc.Channel("tcp://127.0.0.1:9") as channel:
+            with pytest.raises(ValueError, match="timeout must be a finite number"):
+                await asyncio.wait_for(channel.ready(timeout), 5)  # type: ignore[arg-type]
+            assert await channel.ready(0) is False
+            assert await channel.ready(-1) is False
+            assert await channel.ready(0.05) is False
+
+    run(main())

@@ -711,7 +711,17 @@ class Channel:
 
         Raises:
             ChannelClosed: the channel is closed, or was closed as this waited.
+            ValueError: ``timeout`` is no number of seconds (NaN included, with
+                which asyncio's wait never ended); ``None`` and ``math.inf``
+                wait for ever, and zero or less not at all.
         """
+        given: object = timeout  # what the caller passed, whatever its type
+        if given is not None and not (
+            isinstance(given, int | float)
+            and not isinstance(given, bool)
+            and given <= 0
+        ):
+            timeout = check_seconds("timeout", given, forever=True)
         if self._closed:
             raise ChannelClosed("the channel is closed")
         self._running_loop()
