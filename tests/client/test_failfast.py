@@ -496,3 +496,24 @@ def test_ready_refuses_a_timeout_that_is_no_number_of_seconds(timeout: object) -
             assert await channel.ready(0.05) is False
 
     run(main())
+
+
+def test_an_infinite_connect_timeout_waits_for_a_server_that_comes(
+    tmp_path: Path,
+) -> None:
+    """A blocking call with no deadline, on a channel whose connect_timeout is
+    math.inf and whose server was not up yet, raised OverflowError (a wait of
+    infinite milliseconds), where it should wait for the server, as an asyncio
+    channel's call does; with a deadline, it waits until that."""
+    endpoint = f"ipc://{tmp_path / 'later.sock'}"
+    with uvrpc.SyncChannel(endpoint, connect_timeout=math.inf) as blocking:
+        client = CalculatorSyncClient(blocking)
+        with pytest.raises(uvrpc.DeadlineExceeded, match="could not be sent within"):
+            client.add(a=1, b=2, timeout=0.2)
+        outcome: list[object] = []
+        caller = threading.Thread(target=lambda: outcome.append(client.add(a=1, b=2)))
+        caller.start()
+        time.sleep(0.2)  # the call waits for a server meanwhile
+        with server_thread(Calculator(), bind=endpoint):
+            caller.join(30)
+    assert outcome == [3]

@@ -16,6 +16,7 @@ reply's binary values are views of the received frames (``docs/memory.md``).
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import weakref
 from collections.abc import AsyncIterable, Callable, Coroutine, Iterable, Sequence
@@ -788,8 +789,14 @@ class Channel:
                 weakly(self._on_disconnect), weakly(self._on_connect)
             )
             if not dealer.connected:
-                self._grace = loop.call_later(self.connect_timeout, self._no_server)
+                self._await_server(loop)
         return loop
+
+    def _await_server(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Give a server ``connect_timeout`` to connect before calls fail at once
+        (for ever with ``math.inf``, which needs no timer)."""
+        if math.isfinite(self.connect_timeout):
+            self._grace = loop.call_later(self.connect_timeout, self._no_server)
 
     def call(
         self,
@@ -1307,7 +1314,7 @@ class Channel:
         ):
             # A restarted server is found again within libzmq's reconnection
             # interval; until connect_timeout has passed, new calls wait for it.
-            self._grace = self._loop.call_later(self.connect_timeout, self._no_server)
+            self._await_server(self._loop)
 
     # --- streams -------------------------------------------------------------
 

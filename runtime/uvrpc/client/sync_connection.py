@@ -22,6 +22,7 @@ connection to a thread that finds its own busy (:mod:`uvrpc.client.spares`).
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -557,7 +558,8 @@ class SyncConnection:
                 raise DeadlineExceeded(
                     f"{route} could not be sent within {timeout:g} s"
                 )
-            wait_ms = None if not ends else max(1, round((min(ends) - now) * 1000))
+            end = min(ends, default=math.inf)  # connect_timeout may be math.inf
+            wait_ms = None if end == math.inf else max(1, round((end - now) * 1000))
             if self._inproc is not None and not self._connected:
                 # No event says an inproc:// server was bound: look again soon.
                 wait_ms = min(wait_ms or _INPROC_LOOK_MS, _INPROC_LOOK_MS)
