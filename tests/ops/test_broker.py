@@ -1603,3 +1603,129 @@ def test_a_server_stopped_without_a_grace_still_tells_its_broker_it_leaves(
                 time.sleep(0.01)
     assert [m for m in said() if "lost a server" in m] == []
     assert said().count("a server left (0 now)") == 10
+
+
+# A connection that sends one message and closes, then a client whose call, with
+# no deadline, waits for a server: on the broker's side, the second connection
+# gets the descriptor the first one had.
+REUSED_FD_CLIENT = """\
+import sys
+import time
+
+import zmq
+
+from feed import FeedSyncClient
+
+first = zmq.Context.instance().socket(zmq.DEALER)
+first.setsockopt(zmq.ROUTING_ID, b"first")
+first.connect(sys.argv[1])
+first.send_multipart([b"", b"not a request"])
+time.sleep(0.3)
+first.close(linger=0)
+time.sleep(0.3)
+with FeedSyncClient(sys.argv[1]) as feed:
+    try:
+        print(feed.ping(n=3), flush=True)
+    except Exception as exc:
+        print(type(exc).__name__, exc, flush=True)
+"""
+
+
+def test_a_client_on_a_reused_descriptor_keeps_its_waiting_call(
+    tmp_path: Path,
+) -> None:
+    """A connection that closed, and whose closing the broker had not read yet
+    when the next connection, on the same descriptor, sent a call that waits for
+    a server: that call waits on. The closing, read after, was taken for the new
+    client's, whose call was refused as its connection closing, though it was
+    there to take the reply."""
+    asyncio.run(reused_descriptor(tmp_path))
+
+
+async def reused_descriptor(tmp_path: Path) -> None:
+    front, back = f"ipc://{tmp_path / 'front'}", f"ipc://{tmp_path / 'back'}"
+    with Broker([front], [back]) as broker:
+        from_client = broker._from_client
+
+        def slow_for_first(frames: list[Any]) -> None:
+            if frames[0].bytes == b"first":
+                # Busy while the connection closes and the next one calls: both
+                # are read in the same pass over the frontend.
+                time.sleep(2.0)
+            from_client(frames)
+
+        broker._from_client = slow_for_first  # type: ignore[method-assign]
+        client = subprocess.Popen(
+            [sys.executable, "-c", REUSED_FD_CLIENT, front],
+            cwd=TESTS,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            await until(
+                lambda: broker.in_flight + broker.stats.refused == 1, "the call"
+            )
+            await asyncio.sleep(0.5)  # the first connection's closing is read
+            assert client.stdout is not None
+            assert broker.stats.refused == 0, client.stdout.readline()
+            assert broker.in_flight == 1
+            async with uvrpc.Server(Feed()) as server:
+                server.connect(back)
+                assert await asyncio.to_thread(client.stdout.readline) == "3\n"
+        finally:
+            if client.poll() is None:
+                client.kill()
+            client.wait()
+            assert client.stdout is not None
+            client.stdout.close()
+
+
+def test_a_call_whose_client_closed_before_it_was_read_ends(tmp_path: Path) -> None:
+    """A client that sent a call and closed before the broker read the call,
+    but after it read the closing (its monitor comes first): the call is ended,
+    as for a client gone while its call waited. The closing, read for no call
+    waiting, was forgotten, and the call waited on for a client that was gone."""
+    asyncio.run(closed_before_read(tmp_path))
+
+
+async def closed_before_read(tmp_path: Path) -> None:
+    front, back = f"ipc://{tmp_path / 'front'}", f"ipc://{tmp_path / 'back'}"
+    with Broker([front], [back]) as broker:
+        on_client_event = broker._on_client_event
+        closings = 0
+
+        def slow_first_closing(frames: list[Any]) -> None:
+            nonlocal closings
+            if frames[0].bytes[:2] == int(zmq.EVENT_DISCONNECTED).to_bytes(2, "little"):
+                closings += 1
+                if closings == 1:
+                    # Busy while the client calls and is killed: its closing
+                    # comes in this pass over the monitor, its call after.
+                    time.sleep(2.0)
+            on_client_event(frames)
+
+        broker._on_client_event = slow_first_closing  # type: ignore[method-assign]
+        first: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+        first.connect(front)
+        await until(lambda: broker.frontends != (), "the broker")
+        first.send_multipart([b"", b"not a request"])
+        await asyncio.sleep(0.2)
+        first.close(linger=0)
+        await asyncio.sleep(0.2)  # the broker reads its closing: 2 s
+        gone = subprocess.Popen(
+            [sys.executable, "-c", GONE_CLIENT, front],
+            cwd=TESTS,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert gone.stdout is not None
+            assert await asyncio.to_thread(gone.stdout.readline) == "calling\n"
+            await asyncio.sleep(0.5)  # its call is sent
+        finally:
+            gone.kill()
+            gone.wait()
+            assert gone.stdout is not None
+            gone.stdout.close()
+        await until(lambda: broker.stats.refused == 1, "its call to end")
+        assert broker.in_flight == 0

@@ -419,7 +419,8 @@ class Broker:
         # than run for nobody once a server comes.
         self._waiting_fd: dict[bytes, int] = {}
         self._waiting_client: dict[int, bytes] = {}
-        self._stale_client_fds: set[int] = set()
+        self._closed_fds: set[int] = set()
+        """The descriptors whose last connection closed (and none came since)."""
         self._known: set[str] = set()
         """The services some server has announced since the broker started."""
         self._unknown_service_grace = unknown_service_grace
@@ -467,7 +468,7 @@ class Broker:
                     sockets_security.apply(sock)
             self._monitor = self._back.get_monitor_socket(zmq.EVENT_DISCONNECTED)
             self._client_monitor = self._front.get_monitor_socket(
-                zmq.EVENT_DISCONNECTED
+                zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED
             )
             self.frontends = tuple(self._bind(self._front, e) for e in frontends)
             """The frontend endpoints, wildcard ports resolved."""
@@ -1047,8 +1048,10 @@ class Broker:
                 return
             self._waiting += 1
             self._client_waiting[client] = waiting + 1
+            call.waiting = messages
             if not waiting:
                 self._watch_client(client, messages[0][0])
+            return
         call.waiting = messages
 
     def _unwait(self, client: bytes, call: _Call) -> None:
@@ -1067,25 +1070,40 @@ class Broker:
 
     def _watch_client(self, client: bytes, first: Any) -> None:
         """Note the connection of ``client``, whose first frame is ``first`` and
-        whose calls begin to wait for a server (none on ``inproc://``)."""
+        whose calls begin to wait for a server (none on ``inproc://``); end
+        them if it closed already."""
         try:
             fd = first.get(zmq.SRCFD)
         except zmq.ZMQError:
             return  # inproc://: no descriptor, and no connection to lose
+        # The monitor tells of a connection's accepting before any message of
+        # it is read, and of its closing before its descriptor is freed for
+        # another: what it said so far tells whether this descriptor's last
+        # connection, the client's, closed, and a closing still unread there
+        # cannot be an earlier connection's, taken later for this client's.
+        monitor = self._client_monitor
+        while monitor is not None:
+            try:
+                frames = _recv(monitor)
+            except zmq.Again:
+                break
+            self._on_client_event(frames)
+        if fd in self._closed_fds:
+            self._client_gone(client)
+            return
         previous = self._waiting_client.get(fd)
         if previous is not None and previous != client:
-            # The descriptor was reused: the client that had it is gone, and the
-            # monitor's word of it, still to come, is not about this one.
-            self._client_gone(previous)
-            self._stale_client_fds.add(fd)
+            self._client_gone(previous)  # its closing was never told
         self._waiting_fd[client] = fd
         self._waiting_client[fd] = client
 
     def _on_client_event(self, frames: list[zmq.Frame]) -> None:
-        fd = parse_monitor_message([frame.bytes for frame in frames])["value"]
-        if fd in self._stale_client_fds:
-            self._stale_client_fds.discard(fd)
+        event = parse_monitor_message([frame.bytes for frame in frames])
+        fd = event["value"]
+        if event["event"] & zmq.EVENT_ACCEPTED:
+            self._closed_fds.discard(fd)
             return
+        self._closed_fds.add(fd)
         client = self._waiting_client.get(fd)
         if client is not None:
             self._client_gone(client)
