@@ -176,3 +176,32 @@ def test_an_async_stream_has_its_trailers_once_over(
                         await checked(FeedClient(channel, timeout=10))
 
     asyncio.run(asyncio.wait_for(main(), 30))
+
+
+class Refusing:
+    """A client interceptor that refuses every call before it is sent."""
+
+    async def intercept_client(self, call: uvrpc.ClientCallInfo, proceed: Any) -> Any:
+        raise uvrpc.PermissionDenied("not this one")
+
+
+def test_an_async_stream_that_could_not_start_has_no_trailers() -> None:
+    """A stream whose call failed before it was sent (its channel closed, its
+    interceptors refused it) is over: its trailers are empty, as a cancelled
+    unsent one's are, not refused as those of a call still going."""
+
+    async def main() -> None:
+        channel = uvrpc.testing.memory_channel(Watching())
+        await channel.close()
+        stream = FeedClient(channel, timeout=10).ticks(count=2)
+        with pytest.raises(uvrpc.ChannelClosed):
+            await anext(stream)
+        assert stream.trailers == {}
+        channel = uvrpc.testing.memory_channel(Watching(), interceptors=[Refusing()])
+        async with channel:
+            stream = FeedClient(channel, timeout=10).ticks(count=2)
+            with pytest.raises(uvrpc.PermissionDenied, match="not this one"):
+                await anext(stream)
+            assert stream.trailers == {}
+
+    asyncio.run(asyncio.wait_for(main(), 30))

@@ -357,6 +357,9 @@ class ItemStream(AsyncIterator[T], Generic[T]):
         self._call: StreamCall | None = None
         self._closed = False
         self._cancelled = False
+        self._failed_unsent = False
+        """Whether starting the call failed, nothing sent (a closed channel, an
+        interceptor's refusal): the stream is over, without trailers."""
         # Where the call was made: its metadata block and served call, which a
         # caller that reads the stream elsewhere (a helper returned it from
         # inside the block, another task reads it) would otherwise lose.
@@ -386,7 +389,7 @@ class ItemStream(AsyncIterator[T], Generic[T]):
         call = self._call
         if call is not None and call.over:
             return trailers_of(call.state)
-        if call is None and (self._cancelled or self._closed):
+        if call is None and (self._cancelled or self._closed or self._failed_unsent):
             return trailers_of(None)  # ended unsent
         raise asyncio.InvalidStateError(
             f"{self._method.route} is not over: its trailers come with its end"
@@ -395,14 +398,18 @@ class ItemStream(AsyncIterator[T], Generic[T]):
     def _open(self) -> StreamCall:
         call = self._call
         if call is None:
-            call = self._call = self._context.run(
-                self._channel.open_stream,
-                self._method,
-                self._args,
-                self._items,
-                self._timeout,
-                self._wait_for_ready,
-            )
+            try:
+                call = self._call = self._context.run(
+                    self._channel.open_stream,
+                    self._method,
+                    self._args,
+                    self._items,
+                    self._timeout,
+                    self._wait_for_ready,
+                )
+            except BaseException:
+                self._failed_unsent = True
+                raise
         return call
 
     def __aiter__(self) -> Self:
@@ -570,6 +577,7 @@ class InterceptedItemStream(ItemStream[T]):
         if not chain.opened.done():
             await asyncio.wait((chain.opened,))
         if chain.call is None:
+            self._failed_unsent = True  # the interceptors ended without it
             if self._cancelled:
                 raise Cancelled(f"{self._method.route} was cancelled before it started")
             if chain.failure is not None:
