@@ -13,6 +13,7 @@ import pytest
 from conftest import generate_modules, server_thread
 
 import uvrpc
+import uvrpc.testing
 
 IDL = """
 namespace flaky;
@@ -287,3 +288,33 @@ def test_a_call_on_a_closed_client_is_not_retried(
     with flaky.FlakySyncClient(endpoint, timeout=10, retry=policy) as client:
         assert client.read(failures=1) == 2
     assert waits == [0]
+
+
+def test_a_retried_start_has_no_trailers_of_an_earlier_attempt(
+    flaky: ModuleType,
+) -> None:
+    """A started call whose last attempt failed without a reply (its channel
+    closed as it waited to retry) has no trailers: the first attempt's reply's
+    were its handle's, beside the last attempt's error."""
+    base: Any = flaky.FlakyServer
+
+    class Tagged(base):  # type: ignore[misc]
+        async def read(self, *, failures: int) -> int:
+            uvrpc.current_call().set_trailer("x-attempt", "first")
+            raise uvrpc.Unavailable("shutting down")
+
+        async def append(self, *, failures: int) -> int:
+            raise NotImplementedError
+
+    async def main() -> None:
+        channel = uvrpc.testing.memory_channel(Tagged())
+        slow = uvrpc.Retry(attempts=2, backoff=0.2, max_backoff=0.2)
+        client = flaky.FlakyClient(channel, timeout=10, retry=slow)
+        call = client.start_read(failures=1)
+        await asyncio.sleep(0.05)  # the first attempt failed: its retry waits
+        await channel.close()
+        with pytest.raises(uvrpc.ChannelClosed):
+            await call
+        assert call.trailers == {}
+
+    asyncio.run(asyncio.wait_for(main(), 10))

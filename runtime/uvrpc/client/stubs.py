@@ -379,6 +379,9 @@ def _retried_start(
     trailers: list[Mapping[str, str | bytes]] = [{}]
 
     async def attempt(remaining: float | None) -> Reply:
+        # One that fails before it is sent (a closed channel, no server) has
+        # none: the handle must not show an earlier attempt's beside its error.
+        trailers[0] = {}
         made = channel.start(method, args, remaining, wait_for_ready)
         try:
             return cast(Reply, await handle.take(made))
