@@ -1729,3 +1729,41 @@ async def closed_before_read(tmp_path: Path) -> None:
             gone.stdout.close()
         await until(lambda: broker.stats.refused == 1, "its call to end")
         assert broker.in_flight == 0
+
+
+def test_workers_finish_their_calls_on_a_hangup(tmp_path: Path) -> None:
+    """A hangup reaches the workers of ``--workers`` as well as their parent (a
+    terminal's process group): they close with their grace, as on SIGTERM, so a
+    call running then gets its reply. They died outright, cutting it."""
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+        pytest.skip("SIGHUP is ignored here (nohup), and so in the command")
+    parent = subprocess.Popen(
+        uvrpc_cmd("serve", "feed_server:Feed", "--workers", "1", "--grace", "10")
+        + ["--bind", f"ipc://{tmp_path / 'front.sock'}"],
+        cwd=TESTS,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,  # a group of its own, as a terminal's job
+    )
+    try:
+        assert parent.stdout is not None
+        endpoint = parent.stdout.readline().strip()
+
+        async def main() -> int:
+            async with uvrpc.Channel(endpoint, wait_for_ready=True) as channel:
+                client = FeedClient(channel, timeout=30)
+                assert await client.ping(n=1) == 1  # a worker is up
+                slow = asyncio.ensure_future(client.ping(n=-15))
+                await asyncio.sleep(0.5)  # it runs
+                os.killpg(parent.pid, signal.SIGHUP)
+                return int(await slow)
+
+        assert asyncio.run(main()) == -15
+        assert parent.wait(30) == 0
+    finally:
+        if parent.poll() is None:
+            os.killpg(parent.pid, signal.SIGKILL)
+            parent.wait()
+        assert parent.stdout is not None
+        parent.stdout.close()

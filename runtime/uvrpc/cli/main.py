@@ -230,8 +230,8 @@ async def serve(
     grace: float = 0.0,
 ) -> None:
     """Serve ``services`` on ``endpoints``, and to the brokers whose backends are
-    ``brokers`` (over CURVE with ``broker_security``), until SIGINT or SIGTERM,
-    then close with ``grace`` seconds for the calls running
+    ``brokers`` (over CURVE with ``broker_security``), until SIGINT, SIGTERM or
+    SIGHUP (unless ignored), then close with ``grace`` seconds for the calls running
     (:meth:`Server.close`); with ``metrics`` (a host and a port), serve its
     metrics over HTTP there and print their URL after the endpoints."""
     registry = MetricsRegistry()
@@ -261,7 +261,7 @@ async def serve(
                 report_metrics(url)
             loop = asyncio.get_running_loop()
             stop = asyncio.Event()
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in _stop_signals():
                 loop.add_signal_handler(signum, stop.set)
             watch = asyncio.ensure_future(watch_supervisor(stop))
             try:
@@ -273,6 +273,19 @@ async def serve(
     finally:
         if stop_metrics is not None:
             stop_metrics()
+
+
+def _stop_signals() -> list[signal.Signals]:
+    """The signals that stop ``uvrpc serve`` with its grace: SIGINT, SIGTERM and
+    SIGHUP, unless it is ignored (``nohup``).
+
+    A hangup (the terminal closed) reaches every process of its group: the
+    workers of ``--workers`` too, which it killed outright, their calls cut,
+    while their parent stopped them with their grace."""
+    signums = [signal.SIGINT, signal.SIGTERM]
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:
+        signums.append(signal.SIGHUP)
+    return signums
 
 
 async def _close_unless_signalled(server: Server, grace: float) -> None:
@@ -355,8 +368,9 @@ def _parser() -> argparse.ArgumentParser:
         type=seconds_or_zero,
         default=0.0,
         metavar="SECONDS",
-        help="on Ctrl-C or SIGTERM, refuse new calls (UNAVAILABLE) and let the calls "
-        "running finish for up to SECONDS before cancelling the rest (default 0: "
+        help="on Ctrl-C, SIGTERM or SIGHUP, refuse new calls (UNAVAILABLE) and let "
+        "the calls running finish for up to SECONDS before cancelling the rest "
+        "(default 0: "
         "cancel them at once; a Ctrl-C meanwhile cancels them); with --workers, "
         "each worker's",
     )
