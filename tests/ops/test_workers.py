@@ -3,6 +3,7 @@ workers do not behave (``runtime/uvrpc/ops/workers.py``)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from uvrpc.cli import main
+from uvrpc.ops.workers import SCRATCH_ENV, SUPERVISOR_ENV, watch_supervisor
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -97,3 +99,30 @@ def test_a_temporary_directory_too_deep_for_a_socket_is_named(
     assert "bad endpoint" not in err
     assert len(err.splitlines()) == 1
     assert list(deep.iterdir()) == []  # its directory removed
+
+
+def test_a_worker_whose_parent_died_as_it_started_removes_its_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that finds its supervisor gone already when it begins to watch
+    (killed while its workers started) removes the supervisor's temporary
+    directory, as one that sees it go does; it was left behind. One whose
+    supervisor still runs (a handler's subprocess, which inherited the
+    variables) leaves it alone."""
+    scratch = tmp_path / "uvrpc-workers-x"
+    scratch.mkdir()
+    monkeypatch.setenv(SCRATCH_ENV, str(scratch))
+    gone = subprocess.Popen([sys.executable, "-c", ""])
+    gone.wait()
+
+    async def watch(parent: int) -> bool:
+        monkeypatch.setenv(SUPERVISOR_ENV, str(parent))
+        stop = asyncio.Event()
+        watching = asyncio.ensure_future(watch_supervisor(stop))
+        await asyncio.wait_for(asyncio.shield(watching), 5)
+        return stop.is_set()
+
+    assert asyncio.run(watch(os.getpid()))  # not this test's parent: it stops
+    assert scratch.exists()
+    assert asyncio.run(watch(gone.pid))
+    assert not scratch.exists()

@@ -267,10 +267,14 @@ async def watch_supervisor(stop: asyncio.Event) -> None:
         return
     # A process that inherited the variables from a worker (a handler's own
     # subprocess) has another parent from the start: the directory of a
-    # supervisor still running is not its to remove.
-    scratch = os.environ.get(SCRATCH_ENV) if os.getppid() == int(parent) else None
+    # supervisor still running is not its to remove. A worker whose supervisor
+    # was killed as it started has another parent from the start too, and
+    # removes it.
+    supervisor = int(parent)
+    ours = os.getppid() == supervisor or not _alive(supervisor)
+    scratch = os.environ.get(SCRATCH_ENV) if ours else None
     while not stop.is_set():
-        if os.getppid() != int(parent):
+        if os.getppid() != supervisor:
             _log.warning("the supervisor is gone: stopping")
             stop.set()
             if scratch is not None:
@@ -279,3 +283,14 @@ async def watch_supervisor(stop: asyncio.Event) -> None:
                 shutil.rmtree(scratch, ignore_errors=True)
             return
         await asyncio.sleep(1.0)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (this one may not signal it)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's
+    return True
