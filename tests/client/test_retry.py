@@ -306,13 +306,17 @@ def test_a_retried_start_has_no_trailers_of_an_earlier_attempt(
         async def append(self, *, failures: int) -> int:
             raise NotImplementedError
 
+    class Patient(uvrpc.Retry):
+        def delay(self, retry: int) -> float:
+            return 1.0  # not a random share of it: the retry waits as we close
+
     async def main() -> None:
         channel = uvrpc.testing.memory_channel(Tagged())
-        slow = uvrpc.Retry(attempts=2, backoff=0.2, max_backoff=0.2)
-        client = flaky.FlakyClient(channel, timeout=10, retry=slow)
-        call = client.start_read(failures=1)
-        await asyncio.sleep(0.05)  # the first attempt failed: its retry waits
-        await channel.close()
+        client = flaky.FlakyClient(channel, timeout=10, retry=Patient(attempts=2))
+        call: Any = client.start_read(failures=1)
+        while not (call.made and call.made[0].done()):  # the first attempt ends
+            await asyncio.sleep(0.01)
+        await channel.close()  # as its retry waits
         with pytest.raises(uvrpc.ChannelClosed):
             await call
         assert call.trailers == {}
