@@ -110,7 +110,10 @@ def test_a_started_idempotent_call_is_retried_as_its_method_is(
                 await call
             reads = counter.calls["read"]
             await asyncio.sleep(0.2)
-            assert counter.calls["read"] == reads
+            # An attempt already sent as the handle was cancelled may still run
+            # on the server (a CANCEL cannot unsend it); no later one starts,
+            # where retries every 50 ms at most would have made four or more.
+            assert counter.calls["read"] <= reads + 1
 
     asyncio.run(asyncio.wait_for(main(), 10))
 
